@@ -1,0 +1,52 @@
+# The documented entry points. Each target creates/uses the local virtual environment .venv,
+# so on a fresh machine `make demo` and `make test` are the only commands a newcomer types.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS ?= dev,serve,notebooks,pm4py,spark,bench
+export RETENTIONEERING_NO_TRACK := 1
+export PYTHONHASHSEED := 0
+
+.PHONY: venv demo test test-fast bench lint format chromium clean sample
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+# Headless Chromium (Debian package) for the HTML report tests.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's 'chromium' package (sudo apt-get install chromium)"; fi; }
+
+demo: venv
+	$(BIN)/jm demo data/sample --out reports
+
+test: venv chromium
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+bench: venv
+	$(BIN)/python -m benchmarks.run
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+sample: venv
+	$(BIN)/jm generate data/sample --customers 3000 --days 180 --random-state 7 --csv-rows 2000
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

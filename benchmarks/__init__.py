@@ -1,0 +1,1 @@
+"""journeymine benchmarks: `make bench` runs every bench_*.py and rewrites RESULTS.md."""

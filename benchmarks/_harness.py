@@ -1,0 +1,92 @@
+"""Measure a contender in a fresh process: wall time and peak resident memory.
+
+Each contender runs in its own spawned process so that peak memory (``ru_maxrss``) belongs to it
+alone and imports of one library do not warm up another. ``setup`` loads the data (not timed),
+``run`` is timed; the child reports seconds, peak RSS and the RSS before ``run`` started.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+os.environ.setdefault("RETENTIONEERING_NO_TRACK", "1")
+
+
+@dataclass
+class Measurement:
+    task: str
+    contender: str
+    size: str
+    seconds: float
+    peak_mb: float
+    base_mb: float
+    result: Any = None
+    error: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("result")
+        return d
+
+
+def _rss_mb() -> float:
+    # current RSS from /proc (Linux); ru_maxrss is the peak, in KiB on Linux
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _child(setup: Callable[[], Any], run: Callable[[Any], Any], q: Any) -> None:
+    try:
+        data = setup()
+        base = _rss_mb()
+        t0 = time.perf_counter()
+        out = run(data)
+        dt = time.perf_counter() - t0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        q.put((dt, peak, base, out, None))
+    except Exception as exc:  # report, do not crash the whole benchmark
+        q.put((float("nan"), float("nan"), float("nan"), None, f"{type(exc).__name__}: {exc}"))
+
+
+def measure(
+    task: str,
+    contender: str,
+    size: str,
+    setup: Callable[[], Any],
+    run: Callable[[Any], Any],
+    timeout: float = 3600,
+) -> Measurement:
+    """Run ``run(setup())`` in a spawned process; ``setup`` and ``run`` must be module-level."""
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(setup, run, q))
+    p.start()
+    try:
+        dt, peak, base, out, err = q.get(timeout=timeout)
+    except Exception as exc:
+        p.kill()
+        dt, peak, base, out, err = float("nan"), float("nan"), float("nan"), None, repr(exc)
+    p.join()
+    m = Measurement(task, contender, size, dt, peak, base, out, err)
+    status = err or f"{dt:8.2f} s  peak {peak:8.0f} MB"
+    print(f"  {task:<28} {contender:<24} {size:>6}  {status}", flush=True)
+    return m
+
+
+def machine() -> str:
+    import numpy as np
+    import pandas as pd
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}"
+    )

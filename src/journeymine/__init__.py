@@ -1,0 +1,86 @@
+"""journeymine: journey analytics and persona mining for multichannel customer event logs.
+
+Importing the package does nothing but define names; submodules load on first use.
+
+Examples
+--------
+>>> import journeymine as jm
+>>> data = jm.datasets.make_journeys(n_customers=50, days=30, random_state=0)
+>>> log = jm.validate(data.events)
+>>> jm.summarize(log)["customers"] <= 50
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # schema
+    "validate": "journeymine.schema",
+    "summarize": "journeymine.schema",
+    # io
+    "read_events": "journeymine.io",
+    "read_xes": "journeymine.io",
+    "write_events": "journeymine.io",
+    "sessionize": "journeymine.io",
+    "stitch_identities": "journeymine.io",
+    "PRESETS": "journeymine.io",
+    # exceptions
+    "JourneymineError": "journeymine.exceptions",
+    "EventLogError": "journeymine.exceptions",
+    "EmptyLogError": "journeymine.exceptions",
+    "MissingColumnError": "journeymine.exceptions",
+    "UnknownActivityError": "journeymine.exceptions",
+    "ConfigError": "journeymine.exceptions",
+    "ModelError": "journeymine.exceptions",
+    "NotFittedError": "journeymine.exceptions",
+    "DataQualityWarning": "journeymine.exceptions",
+    "RowsDroppedWarning": "journeymine.exceptions",
+}
+_SUBMODULES = {"datasets", "io", "schema", "exceptions"}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from journeymine import datasets, exceptions, io, schema
+    from journeymine.exceptions import (
+        ConfigError,
+        DataQualityWarning,
+        EmptyLogError,
+        EventLogError,
+        JourneymineError,
+        MissingColumnError,
+        ModelError,
+        NotFittedError,
+        RowsDroppedWarning,
+        UnknownActivityError,
+    )
+    from journeymine.io import (
+        PRESETS,
+        read_events,
+        read_xes,
+        sessionize,
+        stitch_identities,
+        write_events,
+    )
+    from journeymine.schema import summarize, validate
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"journeymine.{name}")
+    else:
+        raise AttributeError(f"module 'journeymine' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,34 @@
+"""Synthetic multichannel journeys with ground truth, and loaders for shipped/reference data.
+
+Examples
+--------
+>>> from journeymine import datasets
+>>> data = datasets.make_journeys(n_customers=100, days=30, random_state=0)
+>>> set(data.events["channel"].unique()) <= set(datasets.CHANNELS)
+True
+"""
+
+from journeymine.datasets._designs import (
+    ACTIVITIES,
+    CHANNELS,
+    JOURNEYS,
+    PERSONAS,
+    Incident,
+    default_incidents,
+)
+from journeymine.datasets._generator import SyntheticJourneys, make_journeys
+from journeymine.datasets._loaders import eventlogs_dir, load_sample, sample_dir
+
+__all__ = [
+    "ACTIVITIES",
+    "CHANNELS",
+    "JOURNEYS",
+    "PERSONAS",
+    "Incident",
+    "SyntheticJourneys",
+    "default_incidents",
+    "eventlogs_dir",
+    "load_sample",
+    "make_journeys",
+    "sample_dir",
+]

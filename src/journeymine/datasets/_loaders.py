@@ -1,0 +1,96 @@
+"""Save and load generated data sets; locate the shipped sample and the reference event logs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from journeymine.datasets._generator import SyntheticJourneys
+from journeymine.exceptions import ConfigError
+
+__all__ = ["eventlogs_dir", "load_sample", "sample_dir", "save_journeys"]
+
+_TABLES = ("customers", "personas", "touches", "incidents", "persona_designs")
+_REPO = Path(__file__).resolve().parents[3]
+
+
+def sample_dir() -> Path:
+    """Folder of the shipped sample: ``$JOURNEYMINE_SAMPLE`` or ``<repo>/data/sample``."""
+    env = os.environ.get("JOURNEYMINE_SAMPLE")
+    if env:
+        return Path(env)
+    for candidate in (_REPO / "data" / "sample", Path.cwd() / "data" / "sample"):
+        if (candidate / "events.parquet").exists():
+            return candidate
+    return _REPO / "data" / "sample"
+
+
+def eventlogs_dir() -> Path:
+    """Folder of the public reference logs: ``$JOURNEYMINE_EVENTLOGS`` or
+    ``<repo>/../shared/data/eventlogs``. It may not exist: callers check."""
+    env = os.environ.get("JOURNEYMINE_EVENTLOGS")
+    return Path(env) if env else _REPO.parent / "shared" / "data" / "eventlogs"
+
+
+def save_journeys(data: SyntheticJourneys, directory: str | Path, *, csv_rows: int = 0) -> Path:
+    """Write events (Parquet, plus the first ``csv_rows`` rows as CSV) and every ground-truth
+    table to ``directory``; returns the folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeymine.datasets import make_journeys, load_sample
+    >>> data = make_journeys(n_customers=50, days=30, random_state=0)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = save_journeys(data, d, csv_rows=10)
+    ...     back = load_sample(d)
+    >>> back.events.equals(data.events)
+    True
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    data.events.to_parquet(out / "events.parquet", index=False)
+    if csv_rows:
+        data.events.head(csv_rows).to_csv(out / "events_small.csv", index=False)
+    for name in _TABLES:
+        getattr(data, name).to_parquet(out / f"{name}.parquet", index=False)
+    data.response.to_csv(out / "response.csv")
+    (out / "journeys.json").write_text(
+        json.dumps(data.journeys.to_dict(orient="records"), indent=2)
+    )
+    (out / "params.json").write_text(json.dumps(data.params, indent=2, default=str))
+    return out
+
+
+def load_sample(directory: str | Path | None = None) -> SyntheticJourneys:
+    """Load a data set written by :func:`save_journeys` (default: the shipped sample).
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder has no ``events.parquet``; the message says how to create it.
+    """
+    d = Path(directory) if directory is not None else sample_dir()
+    if not (d / "events.parquet").exists():
+        raise FileNotFoundError(
+            f"no events.parquet in {d}. Generate one with `jm generate {d}` or pass the folder "
+            f"of a data set written by journeymine.datasets.save_journeys."
+        )
+    events = pd.read_parquet(d / "events.parquet")
+    tables = {}
+    for name in _TABLES:
+        path = d / f"{name}.parquet"
+        if not path.exists():
+            raise ConfigError(f"{d} has events but no {path.name}: it is not a complete data "
+                              f"set written by save_journeys. Read the events with "
+                              f"jm.read_events instead.")
+        tables[name] = pd.read_parquet(path)
+    response = pd.read_csv(d / "response.csv", index_col="persona")
+    response.columns.name = "journey_id"
+    journeys = pd.DataFrame(json.loads((d / "journeys.json").read_text()))
+    params = json.loads((d / "params.json").read_text())
+    return SyntheticJourneys(events=events, response=response, journeys=journeys, params=params,
+                             **tables)

@@ -1,0 +1,317 @@
+"""Read XES event logs (plain or gzip) into a canonical DataFrame, streaming.
+
+The file is parsed with :func:`lxml.etree.iterparse`; every ``<event>`` and ``<trace>`` is
+cleared once read, so memory holds the growing columns, never the XML tree.
+
+Mapping to canonical columns:
+
+- trace ``concept:name`` -> ``customer_id``
+- event ``concept:name`` -> ``activity``
+- event ``time:timestamp`` -> ``timestamp`` (UTC)
+- other event attributes -> columns named with ``:`` replaced by ``_`` (``lifecycle_transition``,
+  ``org_resource``)
+- other trace attributes -> ``case_<name>`` columns (``case_channel``), if ``case_attributes``
+
+Typed attributes become typed columns: ``int`` -> int64 (``Int64`` when some events lack it),
+``float`` -> float64, ``boolean`` -> boolean, ``date`` -> ``datetime64[us, UTC]``, ``string`` and
+``id`` -> str. Nested attributes (children of an attribute) and ``list``/``container`` attributes
+are skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from journeymine import schema
+from journeymine.exceptions import EventLogError, MissingColumnError, did_you_mean
+from journeymine.schema import Duplicates
+
+__all__ = ["read_xes"]
+
+_TYPES = ("string", "date", "int", "float", "boolean", "id")
+_CONCEPT_NAME = "concept:name"
+_TIME = "time:timestamp"
+
+
+class _Column:
+    """Positions and raw text values of one attribute; typed once at the end."""
+
+    __slots__ = ("kinds", "pos", "values")
+
+    def __init__(self) -> None:
+        self.pos: list[int] = []
+        self.values: list[str] = []
+        self.kinds: set[str] = set()
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _typed(col: _Column, n: int, name: str) -> pd.Series:
+    """Build a length-``n`` Series from the collected raw values, typed by the XES type."""
+    pos = np.asarray(col.pos, dtype=np.int64)
+    complete = len(pos) == n
+    kind = next(iter(col.kinds)) if len(col.kinds) == 1 else "string"
+    raw = pd.Series(col.values, dtype=object)
+    values: Any
+    try:
+        if kind == "int":
+            values = pd.to_numeric(raw).astype("int64" if complete else "Int64")
+        elif kind == "float":
+            values = pd.to_numeric(raw).astype("float64")
+        elif kind == "boolean":
+            lower = raw.str.lower()
+            if not lower.isin(["true", "false"]).all():
+                raise ValueError("not a boolean")
+            values = lower.eq("true").astype("boolean")
+        elif kind == "date":
+            values = pd.to_datetime(raw, utc=True, format="ISO8601").astype(
+                schema.TIMESTAMP_DTYPE
+            )
+        else:
+            values = raw.astype("str")
+    except (ValueError, TypeError, OverflowError):
+        if name == schema.TIMESTAMP:
+            values = raw  # left as text: validate() names the rows it cannot parse
+        else:
+            values = raw.astype("str")
+    if complete:
+        out = pd.Series(np.asarray(values) if kind == "int" else values, name=name)
+        out.index = pd.RangeIndex(len(out))
+        out = out.iloc[np.argsort(pos, kind="stable")] if not _is_sorted(pos) else out
+        return out.reset_index(drop=True).rename(name)
+    dtype = values.dtype
+    full = pd.Series(pd.NA if dtype == "Int64" or dtype == "boolean" else None, index=range(n))
+    full = full.astype(dtype if dtype != "str" else object) if dtype != object else full
+    full.iloc[pos] = values.to_numpy()
+    if dtype == "str":
+        full = full.astype("str")
+    return full.rename(name)
+
+
+def _is_sorted(pos: np.ndarray) -> bool:
+    return bool(len(pos) < 2 or (np.diff(pos) > 0).all())
+
+
+def _open(path: Path) -> Any:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def _parse(path: Path, case_attributes: bool) -> tuple[dict[str, _Column], int]:
+    cols: dict[str, _Column] = {}
+    trace_cols: dict[str, _Column] = {}
+    n = 0
+    trace_start = 0
+    kind_of: dict[str, str | None] = {}
+
+    def kind(tag: str) -> str | None:
+        k = kind_of.get(tag)
+        if k is None and tag not in kind_of:
+            local = _local(tag)
+            k = local if local in _TYPES else None
+            kind_of[tag] = k
+        return k
+
+    def add(target: dict[str, _Column], name: str, k: str, p: int, value: str) -> None:
+        c = target.get(name)
+        if c is None:
+            c = target[name] = _Column()
+        c.pos.append(p)
+        c.values.append(value)
+        c.kinds.add(k)
+
+    with _open(path) as fh:
+        context = etree.iterparse(
+            fh, events=("end",), tag=("{*}event", "{*}trace"), huge_tree=True,
+            remove_comments=True,
+        )
+        for _, elem in context:
+            if _local(elem.tag) == "event":
+                if _local(elem.getparent().tag) != "trace" if elem.getparent() is not None \
+                        else True:
+                    elem.clear()
+                    continue
+                for child in elem:
+                    k = kind(child.tag)
+                    if k is None:
+                        continue
+                    key = child.get("key")
+                    value = child.get("value")
+                    if key is None or value is None:
+                        continue
+                    add(cols, key, k, n, value)
+                n += 1
+                elem.clear()
+            else:  # trace: its attributes apply to the events read since it started
+                count = n - trace_start
+                for child in elem:
+                    k = kind(child.tag)
+                    if k is None:
+                        continue
+                    key = child.get("key")
+                    value = child.get("value")
+                    if key is None or value is None:
+                        continue
+                    if key != _CONCEPT_NAME and not case_attributes:
+                        continue
+                    c = trace_cols.get(key)
+                    if c is None:
+                        c = trace_cols[key] = _Column()
+                    c.pos.append(trace_start)
+                    c.values.append(value)
+                    c.kinds.add(k)
+                    c.pos.append(-count)  # run length, decoded below
+                trace_start = n
+                elem.clear()
+                parent = elem.getparent()
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+        del context
+    for key, c in trace_cols.items():
+        starts = np.asarray(c.pos[0::2], dtype=np.int64)
+        counts = -np.asarray(c.pos[1::2], dtype=np.int64)
+        expanded = _Column()
+        expanded.kinds = c.kinds
+        expanded.pos = (
+            np.repeat(starts, counts) + _ranges(counts)
+        ).tolist()
+        expanded.values = np.repeat(np.asarray(c.values, dtype=object), counts).tolist()
+        name = schema.CUSTOMER_ID if key == _CONCEPT_NAME else "case:" + key
+        cols[name] = expanded
+    return cols, n
+
+
+def _ranges(counts: np.ndarray) -> np.ndarray:
+    """0..c-1 for each count, concatenated."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - offsets
+
+
+def read_xes(
+    path: str | os.PathLike[str],
+    *,
+    case_attributes: bool = True,
+    channel: str | None = None,
+    tz: str = "UTC",
+    duplicates: Duplicates = "warn",
+    drop_invalid: bool = False,
+    validate: bool = True,
+) -> pd.DataFrame:
+    """Read an XES event log (``.xes`` or ``.xes.gz``) into a canonical DataFrame.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The XES file, plain or gzip-compressed (detected from the content).
+    case_attributes : bool, default True
+        Keep trace attributes as ``case_<name>`` columns.
+    channel : str, optional
+        Name of a column (after renaming, e.g. ``"case_channel"`` or ``"org_group"``) to use
+        as the canonical ``channel``. Without it the log has no channel column.
+    tz : str, default "UTC"
+        Timezone of timestamps written without an offset.
+    duplicates : {"warn", "raise", "drop", "keep"}, default "warn"
+        Passed to :func:`journeymine.schema.validate`.
+    drop_invalid : bool, default False
+        Passed to :func:`journeymine.schema.validate`.
+    validate : bool, default True
+        Validate and sort the result; ``False`` returns the columns in file order, unchecked.
+
+    Returns
+    -------
+    DataFrame
+        The canonical log (``customer_id``, ``timestamp``, ``activity``, optional ``channel``,
+        then the other attributes).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    EventLogError
+        The file is not well-formed XML, has no events, or the events fail validation.
+    MissingColumnError
+        ``channel`` names no attribute of the log.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> xes = '''<log xmlns="http://www.xes-standard.org/"><trace>
+    ...   <string key="concept:name" value="c1"/><string key="channel" value="web"/>
+    ...   <event><string key="concept:name" value="visit"/>
+    ...     <date key="time:timestamp" value="2025-01-01T10:00:00.000+01:00"/>
+    ...     <int key="items" value="3"/></event>
+    ... </trace></log>'''
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.xes"
+    >>> _ = path.write_text(xes)
+    >>> log = read_xes(path, channel="case_channel")
+    >>> log[["customer_id", "activity", "channel", "items"]].values.tolist()
+    [['c1', 'visit', 'web', 3]]
+    >>> str(log.loc[0, "timestamp"])
+    '2025-01-01 09:00:00+00:00'
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no XES file at '{path}' (absolute: '{path.resolve()}'). Check the path."
+        )
+    try:
+        cols, n = _parse(path, case_attributes)
+    except etree.XMLSyntaxError as exc:
+        raise EventLogError(
+            f"'{path.name}' is not a well-formed XES (XML) file: {exc}. Check that the file is "
+            f"complete (not truncated) and really XES."
+        ) from exc
+    except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+        raise EventLogError(f"could not read '{path.name}': {exc}.") from exc
+    if n == 0:
+        raise schema_empty(path)
+    data: dict[str, pd.Series] = {}
+    renames = {
+        _CONCEPT_NAME: schema.ACTIVITY,
+        _TIME: schema.TIMESTAMP,
+    }
+    for key, col in cols.items():
+        name = renames.get(key) or (key if key == schema.CUSTOMER_ID else key.replace(":", "_"))
+        if name in data:  # e.g. both 'org:resource' and 'org_resource'
+            continue
+        data[name] = _typed(col, n, name)
+    frame = pd.DataFrame(data)
+    if channel is not None:
+        if channel not in frame.columns:
+            raise MissingColumnError(
+                f"channel={channel!r} names no attribute of '{path.name}'."
+                f"{did_you_mean(channel, frame.columns)} Available columns: "
+                f"{[str(c) for c in frame.columns]}. Trace attributes are prefixed with 'case_'."
+            )
+        frame = frame.rename(columns={channel: schema.CHANNEL})
+    first = [c for c in schema.CANONICAL_COLUMNS if c in frame.columns]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
+    if not validate:
+        return frame
+    return schema.validate(frame, tz=tz, duplicates=duplicates, drop_invalid=drop_invalid)
+
+
+def schema_empty(path: Path) -> EventLogError:
+    from journeymine.exceptions import EmptyLogError
+
+    return EmptyLogError(
+        f"'{path.name}' contains no <event> inside a <trace>. Check that it is an XES event log."
+    )
+
+
+_unused: Callable[..., Any] | None = None
