@@ -46,7 +46,7 @@ format: venv
 	$(BIN)/ruff check --fix src tests benchmarks
 
 sample: venv
-	$(BIN)/jm generate data/sample --customers 3000 --days 180 --random-state 7 --csv-rows 2000
+	$(BIN)/jm generate data/sample --customers 2000 --days 180 --random-state 7 --csv-rows 2000
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

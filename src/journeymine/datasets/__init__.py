@@ -17,7 +17,7 @@ from journeymine.datasets._designs import (
     default_incidents,
 )
 from journeymine.datasets._generator import SyntheticJourneys, make_journeys
-from journeymine.datasets._loaders import eventlogs_dir, load_sample, sample_dir
+from journeymine.datasets._loaders import eventlogs_dir, load_sample, sample_dir, save_journeys
 
 __all__ = [
     "ACTIVITIES",
@@ -31,4 +31,5 @@ __all__ = [
     "load_sample",
     "make_journeys",
     "sample_dir",
+    "save_journeys",
 ]

@@ -251,8 +251,9 @@ DESIGNED_STEPS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Incident:
     """A scheduled change of behaviour: on ``channel``, between ``start_day`` (inclusive) and
-    ``end_day`` (exclusive) counted from the start of the period, the transition
-    ``source -> target`` is multiplied by ``factor`` (the rest of the row renormalised).
+    ``end_day`` (exclusive) counted from the start of the period, the probability of the
+    transition ``source -> target`` is multiplied by ``factor``; the lost probability ends the
+    session (the customer gives up).
 
     Examples
     --------

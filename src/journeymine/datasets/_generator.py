@@ -109,8 +109,9 @@ def _build_cum(incidents: tuple[D.Incident, ...]) -> np.ndarray:
     for i, inc in enumerate(incidents, start=1):
         a, b = D.S[inc.source], D.S[inc.target]
         kind = 1 if inc.channel == "store" else 2 if inc.channel == "call_centre" else 0
-        out[:, kind, i, a, b] *= inc.factor
-    out = out / out.sum(-1, keepdims=True)
+        removed = out[:, kind, i, a, b] * (1.0 - inc.factor)
+        out[:, kind, i, a, b] -= removed
+        out[:, kind, i, a, D.END] += removed  # the failed step ends the session
     return out.reshape(-1, len(D.STATES), len(D.STATES)).cumsum(-1)
 
 
@@ -517,7 +518,7 @@ def _assemble(parts: list[dict[str, Any]], n: int, t_start: pd.Timestamp, ctx: _
     horizon = pd.Timestamp(base_us + int(ctx.days * D_US), unit="us", tz="UTC")
     change_at = t_start + pd.Timedelta(days=ctx.change_day)
     persona_names = np.array(D.PERSONAS, dtype=object)
-    start_days = np.floor(t_start.dayofyear - 1)
+    start_days = t_start.day_of_year - 1
     bdays = pd.to_datetime("2001-01-01") + pd.to_timedelta((c["birthday_day"] + start_days) % 365,
                                                            unit="D")
     customers = pd.DataFrame({
