@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,12 @@ import pandas as pd
 from lxml import etree
 
 from journeymine import schema
-from journeymine.exceptions import EventLogError, MissingColumnError, did_you_mean
+from journeymine.exceptions import (
+    EmptyLogError,
+    EventLogError,
+    MissingColumnError,
+    did_you_mean,
+)
 from journeymine.schema import Duplicates
 
 __all__ = ["read_xes"]
@@ -42,7 +46,7 @@ _TIME = "time:timestamp"
 
 
 class _Column:
-    """Positions and raw text values of one attribute; typed once at the end."""
+    """Positions (event numbers) and raw text values of one attribute, typed once at the end."""
 
     __slots__ = ("kinds", "pos", "values")
 
@@ -52,17 +56,15 @@ class _Column:
         self.kinds: set[str] = set()
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
 def _typed(col: _Column, n: int, name: str) -> pd.Series:
-    """Build a length-``n`` Series from the collected raw values, typed by the XES type."""
-    pos = np.asarray(col.pos, dtype=np.int64)
-    complete = len(pos) == n
+    """A length-``n`` Series from the collected raw values, typed by the XES type.
+
+    Positions are increasing (events are numbered in file order), so values fill in order.
+    """
+    complete = len(col.pos) == n
     kind = next(iter(col.kinds)) if len(col.kinds) == 1 else "string"
     raw = pd.Series(col.values, dtype=object)
-    values: Any
+    values: pd.Series
     try:
         if kind == "int":
             values = pd.to_numeric(raw).astype("int64" if complete else "Int64")
@@ -74,32 +76,18 @@ def _typed(col: _Column, n: int, name: str) -> pd.Series:
                 raise ValueError("not a boolean")
             values = lower.eq("true").astype("boolean")
         elif kind == "date":
-            values = pd.to_datetime(raw, utc=True, format="ISO8601").astype(
-                schema.TIMESTAMP_DTYPE
-            )
+            values = pd.to_datetime(raw, utc=True, format="ISO8601").astype(schema.TIMESTAMP_DTYPE)
         else:
             values = raw.astype("str")
     except (ValueError, TypeError, OverflowError):
-        if name == schema.TIMESTAMP:
-            values = raw  # left as text: validate() names the rows it cannot parse
-        else:
-            values = raw.astype("str")
+        # a value that does not match its declared type: keep the text. The timestamp stays
+        # text so that validate() names the rows it cannot parse.
+        values = raw if name == schema.TIMESTAMP else raw.astype("str")
     if complete:
-        out = pd.Series(np.asarray(values) if kind == "int" else values, name=name)
-        out.index = pd.RangeIndex(len(out))
-        out = out.iloc[np.argsort(pos, kind="stable")] if not _is_sorted(pos) else out
-        return out.reset_index(drop=True).rename(name)
-    dtype = values.dtype
-    full = pd.Series(pd.NA if dtype == "Int64" or dtype == "boolean" else None, index=range(n))
-    full = full.astype(dtype if dtype != "str" else object) if dtype != object else full
-    full.iloc[pos] = values.to_numpy()
-    if dtype == "str":
-        full = full.astype("str")
-    return full.rename(name)
-
-
-def _is_sorted(pos: np.ndarray) -> bool:
-    return bool(len(pos) < 2 or (np.diff(pos) > 0).all())
+        return values.rename(name)
+    full = pd.Series(pd.array([None] * n, dtype=values.dtype), name=name)
+    full.iloc[np.asarray(col.pos, dtype=np.int64)] = values.to_numpy()
+    return full
 
 
 def _open(path: Path) -> Any:
@@ -109,95 +97,90 @@ def _open(path: Path) -> Any:
 
 
 def _parse(path: Path, case_attributes: bool) -> tuple[dict[str, _Column], int]:
-    cols: dict[str, _Column] = {}
-    trace_cols: dict[str, _Column] = {}
+    """Stream the file; return raw columns keyed by XES attribute name and the event count.
+
+    Trace attributes are returned under ``case:<key>`` (``concept:name`` under customer_id).
+    """
+    event_cols: dict[str, _Column] = {}
+    trace_cols: dict[str, tuple[list[int], list[int], list[str], set[str]]] = {}
+    kind_of: dict[str, str | None] = {}  # full tag -> XES type, or None to skip
     n = 0
     trace_start = 0
-    kind_of: dict[str, str | None] = {}
 
-    def kind(tag: str) -> str | None:
-        k = kind_of.get(tag)
-        if k is None and tag not in kind_of:
-            local = _local(tag)
-            k = local if local in _TYPES else None
-            kind_of[tag] = k
-        return k
-
-    def add(target: dict[str, _Column], name: str, k: str, p: int, value: str) -> None:
-        c = target.get(name)
-        if c is None:
-            c = target[name] = _Column()
-        c.pos.append(p)
-        c.values.append(value)
-        c.kinds.add(k)
+    def attributes(elem: Any) -> list[tuple[str, str, str]]:
+        out = []
+        for child in elem:
+            tag = child.tag
+            kind = kind_of.get(tag, "")
+            if kind == "":
+                local = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+                kind = kind_of[tag] = local if local in _TYPES else None
+            if kind is None:
+                continue
+            key = child.get("key")
+            value = child.get("value")
+            if key is not None and value is not None:
+                out.append((key, value, kind))
+        return out
 
     with _open(path) as fh:
         context = etree.iterparse(
-            fh, events=("end",), tag=("{*}event", "{*}trace"), huge_tree=True,
+            fh,
+            events=("end",),
+            tag=("{*}event", "{*}trace"),
+            huge_tree=True,
             remove_comments=True,
+            resolve_entities=False,
+            no_network=True,
         )
         for _, elem in context:
-            if _local(elem.tag) == "event":
-                if _local(elem.getparent().tag) != "trace" if elem.getparent() is not None \
-                        else True:
-                    elem.clear()
-                    continue
-                for child in elem:
-                    k = kind(child.tag)
-                    if k is None:
-                        continue
-                    key = child.get("key")
-                    value = child.get("value")
-                    if key is None or value is None:
-                        continue
-                    add(cols, key, k, n, value)
-                n += 1
+            if elem.tag.endswith("event"):
+                parent = elem.getparent()
+                if parent is not None and parent.tag.endswith("trace"):
+                    for key, value, kind in attributes(elem):
+                        c = event_cols.get(key)
+                        if c is None:
+                            c = event_cols[key] = _Column()
+                        c.pos.append(n)
+                        c.values.append(value)
+                        c.kinds.add(kind)
+                    n += 1
                 elem.clear()
-            else:  # trace: its attributes apply to the events read since it started
-                count = n - trace_start
-                for child in elem:
-                    k = kind(child.tag)
-                    if k is None:
-                        continue
-                    key = child.get("key")
-                    value = child.get("value")
-                    if key is None or value is None:
-                        continue
+                continue
+            # a trace ends: its attributes apply to the events read since it started
+            count = n - trace_start
+            if count:
+                for key, value, kind in attributes(elem):
                     if key != _CONCEPT_NAME and not case_attributes:
                         continue
-                    c = trace_cols.get(key)
-                    if c is None:
-                        c = trace_cols[key] = _Column()
-                    c.pos.append(trace_start)
-                    c.values.append(value)
-                    c.kinds.add(k)
-                    c.pos.append(-count)  # run length, decoded below
-                trace_start = n
-                elem.clear()
-                parent = elem.getparent()
-                if parent is not None:
-                    while elem.getprevious() is not None:
-                        del parent[0]
+                    t = trace_cols.get(key)
+                    if t is None:
+                        t = trace_cols[key] = ([], [], [], set())
+                    t[0].append(trace_start)
+                    t[1].append(count)
+                    t[2].append(value)
+                    t[3].add(kind)
+            trace_start = n
+            elem.clear()
+            parent = elem.getparent()
+            if parent is not None:  # drop the finished traces from the root
+                while elem.getprevious() is not None:
+                    del parent[0]
         del context
-    for key, c in trace_cols.items():
-        starts = np.asarray(c.pos[0::2], dtype=np.int64)
-        counts = -np.asarray(c.pos[1::2], dtype=np.int64)
-        expanded = _Column()
-        expanded.kinds = c.kinds
-        expanded.pos = (
-            np.repeat(starts, counts) + _ranges(counts)
-        ).tolist()
-        expanded.values = np.repeat(np.asarray(c.values, dtype=object), counts).tolist()
-        name = schema.CUSTOMER_ID if key == _CONCEPT_NAME else "case:" + key
-        cols[name] = expanded
-    return cols, n
+    cols: dict[str, _Column] = {}
+    for key, (starts, counts, values, kinds) in trace_cols.items():
+        c = _Column()
+        c.kinds = kinds
+        cnt = np.asarray(counts, dtype=np.int64)
+        c.pos = (np.repeat(np.asarray(starts, dtype=np.int64), cnt) + _ranges(cnt)).tolist()
+        c.values = np.repeat(np.asarray(values, dtype=object), cnt).tolist()
+        cols[schema.CUSTOMER_ID if key == _CONCEPT_NAME else "case:" + key] = c
+    return cols | event_cols, n
 
 
 def _ranges(counts: np.ndarray) -> np.ndarray:
-    """0..c-1 for each count, concatenated."""
+    """``0..c-1`` for each count ``c``, concatenated."""
     total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
     return np.arange(total, dtype=np.int64) - offsets
 
@@ -279,7 +262,9 @@ def read_xes(
     except (OSError, EOFError) as exc:  # truncated or corrupt gzip
         raise EventLogError(f"could not read '{path.name}': {exc}.") from exc
     if n == 0:
-        raise schema_empty(path)
+        raise EmptyLogError(
+            f"'{path.name}' has no <event> inside a <trace>. Check that it is an XES event log."
+        )
     data: dict[str, pd.Series] = {}
     renames = {
         _CONCEPT_NAME: schema.ACTIVITY,
@@ -304,14 +289,3 @@ def read_xes(
     if not validate:
         return frame
     return schema.validate(frame, tz=tz, duplicates=duplicates, drop_invalid=drop_invalid)
-
-
-def schema_empty(path: Path) -> EventLogError:
-    from journeymine.exceptions import EmptyLogError
-
-    return EmptyLogError(
-        f"'{path.name}' contains no <event> inside a <trace>. Check that it is an XES event log."
-    )
-
-
-_unused: Callable[..., Any] | None = None

@@ -1,0 +1,377 @@
+"""Read and write tabular event logs (CSV, Parquet, JSON Lines) and map columns to the schema."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from journeymine import schema
+from journeymine.exceptions import (
+    ConfigError,
+    EmptyLogError,
+    EventLogError,
+    MissingColumnError,
+    did_you_mean,
+)
+from journeymine.io.presets import Preset, get_preset
+from journeymine.io.xes import read_xes
+from journeymine.schema import Duplicates, TimestampUnit
+
+__all__ = ["read_events", "write_events"]
+
+Format = Literal["csv", "parquet", "jsonl", "xes"]
+_FORMATS: tuple[str, ...] = get_args(Format)
+_SUFFIXES = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xes": "xes",
+}
+_GZIP_OK = ("csv", "jsonl", "xes")
+# text columns where only an empty field is null, so that ids such as 'NA' or 'None' survive
+_TEXT_COLUMNS = (*schema.ID_COLUMNS, schema.ACTIVITY, schema.CHANNEL)
+# pandas' default missing-value markers, kept for every other CSV column
+_NA_VALUES = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+
+
+def _format_of(path: Path, format: str | None) -> str:
+    """The file format, from ``format`` or the suffix (``.gz`` allowed for text formats)."""
+    allowed = f"{list(_FORMATS)} (suffixes {sorted(_SUFFIXES)}, plus '.gz' for csv/jsonl/xes)"
+    if format is not None:
+        if format not in _FORMATS:
+            raise ConfigError(
+                f"format={format!r} is not supported.{did_you_mean(str(format), _FORMATS)} "
+                f"Allowed: {list(_FORMATS)}."
+            )
+        return format
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    suffix = suffixes[-2] if gz and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    fmt = _SUFFIXES.get(suffix)
+    if fmt is None or (gz and fmt not in _GZIP_OK):
+        raise ConfigError(
+            f"cannot tell the format of '{path.name}' from its suffix. Supported: {allowed}. "
+            f"Pass format=... if the suffix is unusual (e.g. format='jsonl' for a .json file "
+            f"with one object per line)."
+        )
+    return fmt
+
+
+def _check_mapping(columns: Mapping[str, str] | None) -> dict[str, str]:
+    if columns is None:
+        return {}
+    if not isinstance(columns, Mapping):
+        raise ConfigError(
+            f"columns must be a dict mapping your column names to canonical names, e.g. "
+            f"{{'user': 'customer_id'}}; got {type(columns).__name__}."
+        )
+    mapping = {str(k): v for k, v in columns.items()}
+    for src, dst in mapping.items():
+        if dst not in schema.CANONICAL_COLUMNS:
+            raise ConfigError(
+                f"columns maps {src!r} to {dst!r}, which is not a canonical column."
+                f"{did_you_mean(str(dst), schema.CANONICAL_COLUMNS)} Canonical columns: "
+                f"{list(schema.CANONICAL_COLUMNS)}. Other columns are kept under their own name."
+            )
+    targets = list(mapping.values())
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        raise ConfigError(
+            f"columns maps several source columns to {twice}; each canonical column can come "
+            f"from one source column only."
+        )
+    return mapping
+
+
+class _Plan:
+    """Which source columns become which canonical columns, for one set of available columns."""
+
+    def __init__(self, available: list[str], columns: dict[str, str], preset: Preset | None):
+        self.rename: dict[str, str] = {}
+        self.coalesce: list[str] = []  # customer_id sources, in order of preference
+        self.channel_values: Mapping[str, str] = {}
+        if preset is not None:
+            user_targets = set(columns.values())
+            missing = [c for c in preset.required if c not in available]
+            if not any(c in available for c in preset.customer_id):
+                missing.insert(0, " or ".join(preset.customer_id))
+            if missing and schema.CUSTOMER_ID not in user_targets:
+                raise MissingColumnError(
+                    f"preset {preset.name!r} expects column(s) {missing} which the data does not "
+                    f"have.{did_you_mean(missing[0], available)} Available columns: {available}."
+                    f" It reads: {preset.description} Map other names with columns={{...}}."
+                )
+            self.rename = {
+                src: dst
+                for src, dst in preset.columns.items()
+                if src in available and dst not in user_targets and src not in columns
+            }
+            if schema.CUSTOMER_ID not in user_targets:
+                self.coalesce = [c for c in preset.customer_id if c in available]
+            self.channel_values = preset.channel_values
+        for src, dst in columns.items():
+            if src not in available:
+                raise MissingColumnError(
+                    f"columns maps {src!r} to {dst!r} but there is no column {src!r}."
+                    f"{did_you_mean(src, available)} Available columns: {available}."
+                )
+            self.rename[src] = dst
+        if len(self.coalesce) == 1 and self.coalesce[0] not in self.rename:
+            self.rename[self.coalesce[0]] = schema.CUSTOMER_ID
+            self.coalesce = []
+        produced = set(self.rename.values()) | ({schema.CUSTOMER_ID} if self.coalesce else set())
+        for target in sorted(produced):
+            if target in available and target not in self.rename:
+                raise ConfigError(
+                    f"the data already has a column {target!r} and the column mapping would "
+                    f"make a second one. Drop the existing column first "
+                    f"(df.drop(columns=[{target!r}])) or map it instead of another column."
+                )
+
+    def text_columns(self, available: list[str]) -> list[str]:
+        """Source columns that must be read as text (ids, activity, channel)."""
+        out = set(self.coalesce)
+        out |= {src for src, dst in self.rename.items() if dst in _TEXT_COLUMNS}
+        out |= {c for c in available if c in _TEXT_COLUMNS and c not in self.rename}
+        return [c for c in available if c in out]
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.rename(columns=self.rename)
+        if self.coalesce:
+            cust = frame[self.coalesce[0]]
+            for col in self.coalesce[1:]:
+                cust = cust.where(cust.notna(), frame[col])
+            out.insert(0, schema.CUSTOMER_ID, cust)
+        if self.channel_values and schema.CHANNEL in out.columns:
+            ch = out[schema.CHANNEL]
+            if not isinstance(ch.dtype, pd.CategoricalDtype):
+                out[schema.CHANNEL] = ch.replace(dict(self.channel_values))
+        return out
+
+
+def _ids_as_text(s: pd.Series) -> pd.Series:
+    """Numbers read from a file as ids become text: 7 -> '7', 7.0 -> '7' (nulls stay null)."""
+    if pd.api.types.is_bool_dtype(s.dtype) or not pd.api.types.is_numeric_dtype(s.dtype):
+        return s
+    null = s.isna()
+    values = s[~null]
+    if pd.api.types.is_float_dtype(s.dtype):
+        finite = np.isfinite(values.to_numpy(dtype=float))
+        integral = finite & (np.mod(np.where(finite, values, 0), 1) == 0)
+        if integral.all() and (values.abs() < 2**53).all():
+            values = values.astype("int64")
+    text = values.astype(str)
+    return text.reindex(s.index).astype("str")
+
+
+def _read_raw(
+    path: Path, fmt: str, columns: dict[str, str], preset: Preset | None
+) -> tuple[pd.DataFrame, _Plan]:
+    if fmt == "csv":
+        header = pd.read_csv(path, nrows=0).columns.astype(str).tolist()
+        plan = _Plan(header, columns, preset)
+        text = set(plan.text_columns(header))
+        frame = pd.read_csv(
+            path,
+            dtype=dict.fromkeys(text, str),
+            keep_default_na=False,
+            na_values={c: [""] if c in text else _NA_VALUES for c in header},
+            float_precision="round_trip",
+        )
+        return frame, plan
+    if fmt == "parquet":
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_json(path, lines=True, dtype=False)
+    if len(frame.columns) == 0:
+        raise EmptyLogError(f"'{path.name}' holds no events (no columns). Check the file.")
+    frame.columns = frame.columns.astype(str)
+    available = frame.columns.tolist()
+    plan = _Plan(available, columns, preset)
+    for col in plan.text_columns(available):
+        frame[col] = _ids_as_text(frame[col])
+    return frame, plan
+
+
+def read_events(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    format: Format | None = None,
+    columns: Mapping[str, str] | None = None,
+    preset: str | Preset | None = None,
+    tz: str = "UTC",
+    timestamp_unit: TimestampUnit | None = None,
+    duplicates: Duplicates = "warn",
+    drop_invalid: bool = False,
+    coerce_ids: bool = False,
+    validate: bool = True,
+) -> pd.DataFrame:
+    """Read an event log from a file or a DataFrame into canonical form.
+
+    Parameters
+    ----------
+    source : str, path-like or DataFrame
+        A CSV (``.csv``, ``.csv.gz``), Parquet (``.parquet``, ``.pq``), JSON Lines (``.jsonl``,
+        ``.ndjson``, optionally ``.gz``) or XES (``.xes``, ``.xes.gz``, read by
+        :func:`read_xes`) file, or a DataFrame (never modified).
+    format : {"csv", "parquet", "jsonl", "xes"}, optional
+        The file format; by default taken from the suffix.
+    columns : dict, optional
+        Your column name -> canonical name, e.g. ``{"user": "customer_id", "ts": "timestamp"}``.
+        Unmapped columns keep their names. Applied after the preset, overriding it.
+    preset : str or Preset, optional
+        Column preset of a known export: ``"ga4"``, ``"segment"``, ``"amplitude"``,
+        ``"mixpanel"`` (see :data:`journeymine.io.PRESETS`).
+    tz : str, default "UTC"
+        Timezone of timestamps written without an offset.
+    timestamp_unit : {"s", "ms", "us", "ns"}, optional
+        Unit of epoch-number timestamps (default: the preset's unit).
+    duplicates : {"warn", "raise", "drop", "keep"}, default "warn"
+        What to do with duplicate events, see :func:`journeymine.schema.validate`.
+    drop_invalid : bool, default False
+        Drop rows with null ids/activities or bad timestamps (count reported) instead of raising.
+    coerce_ids : bool, default False
+        Convert non-string ids of a DataFrame source to text (ids read from files always are).
+    validate : bool, default True
+        Validate, convert and sort (:func:`journeymine.schema.validate`). ``False`` only maps
+        the columns.
+
+    Returns
+    -------
+    DataFrame
+        The canonical log.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ConfigError
+        Unknown format or preset, or a ``columns`` target that is not a canonical column.
+    MissingColumnError
+        A mapped or required column is absent (the message suggests the closest name).
+    EventLogError
+        The file cannot be parsed, or the events fail validation.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"user": ["007", "007"], "ts": ["2025-01-01 10:00", "2025-01-01 09:00"],
+    ...                     "what": ["buy", "view"]})
+    >>> log = read_events(raw, columns={"user": "customer_id", "ts": "timestamp",
+    ...                                 "what": "activity"})
+    >>> log[["customer_id", "activity"]].values.tolist()
+    [['007', 'view'], ['007', 'buy']]
+    >>> "user" in raw.columns  # the input is untouched
+    True
+    """
+    mapping = _check_mapping(columns)
+    p = get_preset(preset) if preset is not None else None
+    unit = timestamp_unit if timestamp_unit is not None else (p.timestamp_unit if p else None)
+    if isinstance(source, pd.DataFrame):
+        available = [str(c) for c in source.columns]
+        plan = _Plan(available, mapping, p)
+        frame = plan.apply(source)
+    elif isinstance(source, str | os.PathLike):
+        path = Path(source)
+        fmt = _format_of(path, format)
+        if not path.is_file():
+            where = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise FileNotFoundError(
+                f"event log file '{path}' {where} (absolute path '{path.resolve()}'). Check the "
+                f"path and the working directory."
+            )
+        if fmt == "xes":
+            frame = read_xes(path, validate=False)
+            plan = _Plan(frame.columns.tolist(), mapping, p)
+        else:
+            try:
+                frame, plan = _read_raw(path, fmt, mapping, p)
+            except pd.errors.EmptyDataError as exc:
+                raise EmptyLogError(f"'{path.name}' is empty: no header, no events.") from exc
+            except (ValueError, OSError, EOFError, pd.errors.ParserError) as exc:
+                if isinstance(exc, EventLogError | ConfigError):
+                    raise
+                raise EventLogError(
+                    f"could not read '{path.name}' as {fmt}: {type(exc).__name__}: {exc}. "
+                    f"Check that the file is complete and really {fmt} (or pass format=...)."
+                ) from exc
+        frame = plan.apply(frame)
+    else:
+        raise ConfigError(
+            f"source must be a file path or a pandas DataFrame, got {type(source).__name__}."
+        )
+    if not validate:
+        return frame
+    return schema.validate(
+        frame,
+        tz=tz,
+        timestamp_unit=unit,
+        duplicates=duplicates,
+        drop_invalid=drop_invalid,
+        coerce_ids=coerce_ids,
+    )
+
+
+def write_events(
+    log: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    format: Literal["csv", "parquet", "jsonl"] | None = None,
+) -> Path:
+    """Write an event log so that :func:`read_events` reads it back unchanged.
+
+    Parquet keeps every dtype. CSV and JSON Lines keep the canonical columns exactly
+    (timestamps as ISO 8601 UTC with microseconds); their extra columns are re-inferred on
+    reading (numbers, booleans and text round-trip; an empty text value comes back as null).
+
+    Parameters
+    ----------
+    log : DataFrame
+        A canonical log (as returned by :func:`read_events`).
+    path : str or path-like
+        Destination; ``.parquet``/``.pq``, ``.csv`` or ``.jsonl``/``.ndjson`` (``.gz``
+        compresses csv/jsonl). Parent folders must exist.
+    format : {"csv", "parquet", "jsonl"}, optional
+        Overrides the suffix.
+
+    Returns
+    -------
+    Path
+        ``path``, so that ``read_events(write_events(log, path))`` reads it back.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> log = read_events(pd.DataFrame({"customer_id": ["a"], "activity": ["view"],
+    ...                                 "timestamp": ["2025-01-01T10:00:00.123456Z"]}))
+    >>> path = write_events(log, pathlib.Path(tempfile.mkdtemp()) / "log.csv")
+    >>> pd.testing.assert_frame_equal(read_events(path), log)
+    """
+    if not isinstance(log, pd.DataFrame):
+        raise ConfigError(f"log must be a pandas DataFrame, got {type(log).__name__}.")
+    schema.require_columns(log, schema.REQUIRED_COLUMNS, purpose="write_events")
+    path = Path(path)
+    fmt = _format_of(path, format)
+    if fmt == "xes":
+        raise ConfigError(
+            "write_events does not write XES; use .parquet (exact), .csv or .jsonl. The pm4py "
+            "adapter can export XES."
+        )
+    if fmt == "parquet":
+        log.to_parquet(path, index=False)
+    elif fmt == "csv":
+        log.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
+    else:
+        log.to_json(path, orient="records", lines=True, date_format="iso", date_unit="us")
+    return path
