@@ -85,7 +85,8 @@ TIMESTAMP_DTYPE: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 STRING_DTYPE: Final = "str"
 
 _MAX_ROWS_SHOWN = 5
-_OFFSET_RE = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"
+# an offset only counts after a time of day: "2025-01-01" ends in "-01" but has no offset
+_OFFSET_RE = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:[Zz]|UTC|GMT|[+-]\d\d(?::?\d\d)?)\s*$"
 
 Duplicates = Literal["warn", "raise", "drop", "keep"]
 TimestampUnit = Literal["s", "ms", "us", "ns"]
@@ -109,16 +110,20 @@ def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str =
     >>> require_columns(pd.DataFrame({"custmer_id": ["a"]}), ["customer_id"])
     Traceback (most recent call last):
     ...
-    journeymine.exceptions.MissingColumnError: missing column 'customer_id'. Did you mean ...
+    journeymine.exceptions.MissingColumnError: missing column 'customer_id' (Did you mean 'custmer_id'?)....
     """
     available = [str(c) for c in log.columns]
     missing = [c for c in columns if c not in log.columns]
     if not missing:
         return
-    parts = [f"missing column {c!r}.{did_you_mean(c, available)}" for c in missing]
-    why = f" {purpose} needs {', '.join(map(repr, columns))}." if purpose else ""
+    parts = []
+    for c in missing:
+        hint = did_you_mean(c, [a for a in available if a not in columns])
+        parts.append(f"{c!r} ({hint.strip()})" if hint else repr(c))
+    why = f" {purpose[0].upper() + purpose[1:]} needs {', '.join(map(repr, columns))}." if (
+        purpose) else ""
     raise MissingColumnError(
-        " ".join(parts)
+        f"missing column{'s' if len(missing) > 1 else ''} {', '.join(parts)}."
         + why
         + f" Available columns: {available}. Map your names when reading, e.g. "
         f"jm.read_events(path, columns={{'your_name': {missing[0]!r}}}).",
