@@ -1,0 +1,70 @@
+"""The `jm` command line: exit codes and what it prints."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from journeymine.cli import app
+from journeymine.datasets import make_journeys, save_journeys
+
+runner = CliRunner()
+
+
+def test_generate_then_validate(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", str(tmp_path), "--customers", "150", "--days", "30",
+                              "--random-state", "3", "--csv-rows", "50"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "events.parquet").exists() and (tmp_path / "events_small.csv").exists()
+    events = pd.read_parquet(tmp_path / "events.parquet")
+    expected = make_journeys(150, days=30, random_state=3).events
+    pd.testing.assert_frame_equal(events, expected)
+
+    res = runner.invoke(app, ["validate", str(tmp_path / "events.parquet"), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["events"] == len(expected)
+    assert summary["customers"] == expected["customer_id"].nunique()
+
+
+def test_validate_reports_problems_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,ts,event\n1,2025-01-01 10:00,a\n2,notadate,b\n,2025-01-02 10:00,c\n")
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 1
+    assert "missing columns 'customer_id', 'timestamp', 'activity'" in res.output
+    res = runner.invoke(app, ["validate", str(bad), "-m", "user=customer_id", "-m",
+                              "ts=timestamp", "-m", "event=activity"])
+    assert res.exit_code == 1
+    assert "could not be parsed in row 1" in res.output and "'notadate'" in res.output
+    assert "null or empty customer_id in row 2" in res.output
+
+
+def test_validate_bad_arguments(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["validate", str(tmp_path / "missing.parquet")])
+    assert res.exit_code == 2 and "missing.parquet" in res.output
+    res = runner.invoke(app, ["validate", str(tmp_path / "x.csv"), "--map", "nonsense"])
+    assert res.exit_code == 2 and "SOURCE=CANONICAL" in res.output
+    res = runner.invoke(app, ["generate", str(tmp_path), "--customers", "0"])
+    assert res.exit_code == 2 and "n_customers" in res.output
+
+
+def test_demo_writes_summary(tmp_path: Path) -> None:
+    save_journeys(make_journeys(300, days=60, random_state=0), tmp_path / "data")
+    res = runner.invoke(app, ["demo", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["log"]["events"] > 0
+    res = runner.invoke(app, ["demo", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "jm generate" in res.output
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).parent / "jm"
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    assert "validate" in out.stdout and "generate" in out.stdout
