@@ -204,6 +204,14 @@ def _parse_timestamps(
         aware = strs.str.contains(_OFFSET_RE, regex=True, na=False).to_numpy(dtype=bool)
         naive = ~aware & ~null
         if aware.any() and naive.any():
+            # text that is no date at all is unparseable (reported below), not naive
+            naive_text = strs[naive]
+            try:
+                parsed = pd.to_datetime(naive_text, format="ISO8601", errors="raise")
+            except (ValueError, TypeError):
+                parsed = pd.to_datetime(naive_text, format="mixed", errors="coerce")
+            naive[np.flatnonzero(naive)[parsed.isna().to_numpy()]] = False
+        if aware.any() and naive.any():
             problems.append(
                 f"timestamp mixes values with a timezone offset and values without one: "
                 f"{int(naive.sum())} naive in {_rows(naive)}, e.g. {strs[naive].iloc[0]!r}, "

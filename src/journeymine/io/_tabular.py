@@ -186,7 +186,6 @@ def _read_raw(
             dtype=dict.fromkeys(text, str),
             keep_default_na=False,
             na_values={c: [""] if c in text else _NA_VALUES for c in header},
-            float_precision="round_trip",
         )
         return frame, plan
     if fmt == "parquet":
