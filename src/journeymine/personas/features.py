@@ -1,0 +1,1115 @@
+"""Behaviour features per customer, in two exact steps: integer *aggregates*, then *features*.
+
+:class:`CustomerFeaturizer` is a scikit-learn transformer. ``fit(log)`` learns a
+:class:`FeatureSpec` (the vocabulary of activities, channels and journeys, the most frequent
+in-session transitions, the window and ``as_of``); ``transform(log)`` returns one row of
+features per customer (index ``customer_id``, sorted).
+
+The work is split in two so that a single-customer path (live assignment, plain numpy) can
+reproduce the batch result bit for bit:
+
+(a) :func:`compute_aggregates` computes, with DuckDB, per-customer **integer** counts and sums
+    (``int64``), listed below and in ``spec.aggregate_names``;
+(b) :func:`features_from_aggregates` turns those integers into features (shares, logs, rates)
+    with plain numpy. It is shared by every path, so equal aggregates give equal features.
+
+Aggregate definitions
+---------------------
+Input handling (identical for every implementation):
+
+- Only events with ``start_us <= t < end_us`` count (``spec.start_us``/``spec.end_us``; ``None``
+  means unbounded). ``t`` is the timestamp as integer microseconds since 1970-01-01 UTC.
+- A customer's events are ordered by ``(t, position in the input)``: ties keep input order.
+- Activities, channels and journeys are mapped to the vocabulary in ``spec``; names outside it
+  count as ``__other__``. A missing ``channel`` column counts every event as channel
+  ``__other__``; a null ``journey_id`` means "no journey".
+- *Touches* are events whose activity is in ``spec.touch_activities`` (outbound messages such as
+  ``email_sent``). All other events are *session events*.
+- *Responses* are session events with a non-null ``journey_id``.
+- *Sessions* are built from session events only. If ``spec.use_session_id``, a session is the
+  set of a customer's events sharing a ``session_id`` (an event with a null ``session_id`` is a
+  session of its own). Otherwise a new session starts at a customer's first session event and
+  whenever the time since the previous session event is **greater than** ``spec.session_gap_us``.
+  Sessions are ordered by their first event (in the event order above).
+- ``cents(v) = floor(v * 100 + 0.5)`` in IEEE double precision, then cast to int64.
+- ``hour(t) = ((t mod D) + D) mod D // H`` and ``weekday(t) = (floor(t / D) + 3) mod 7``
+  (Monday = 0), with ``D`` a day and ``H`` an hour in microseconds (UTC).
+
+Aggregates, in the order of ``spec.aggregate_names``:
+
+=============================== ===============================================================
+``n_events``                    events in the window
+``act:<a>``, ``act:__other__``  events per activity
+``ch:<c>``, ``ch:__other__``    events per channel
+``n_touches``                   touches
+``n_responded``                 touches followed by a response of the same customer and the
+                                same ``journey_id`` with ``t_touch <= t_response <= t_touch +
+                                spec.response_window_us`` (a touch counts once)
+``touch:<j>``, ``resp:<j>``     the same two counts per journey in ``spec.journeys``
+``n_session_events``            session events
+``n_sessions``                  sessions
+``n_single_event_sessions``     sessions with exactly one event
+``session_us``                  sum over sessions of (last ``t`` - first ``t``)
+``sessions_browse``             sessions with an event in ``spec.browse_activities``
+``sessions_browse_purchase``    ... that also have an event in ``spec.purchase_activities``
+``sessions_cart``               sessions with an event in ``spec.cart_activities``
+``sessions_cart_no_purchase``   ... without any purchase event
+``sessions_purchase``           sessions with a purchase event
+``session_channel_switches``    consecutive sessions whose channels differ; the channel of a
+                                session is the channel of its last event
+``n_transitions``               pairs of consecutive events inside one session
+``tr:<a>><b>``                  such pairs ``a -> b``, for each pair in ``spec.transitions``
+``hour:<hh>``                   session events per UTC hour 00..23
+``wday:<d>``                    session events per weekday 0..6 (Monday = 0)
+``n_active_days``               distinct UTC days (``floor(t / D)``) with a session event
+``value_cents``                 sum of ``cents(value)`` over events in
+                                ``spec.purchase_activities`` with a non-null, non-NaN value
+``n_valued_purchases``          the number of those events
+``first_us``, ``last_us``       first and last ``t`` (any event)
+=============================== ===============================================================
+
+Only customers with at least one event in the window get a row.
+
+Examples
+--------
+>>> from journeymine.datasets import make_journeys
+>>> log = make_journeys(n_customers=200, days=60, random_state=0).events
+>>> fz = CustomerFeaturizer().fit(log)
+>>> X = fz.transform(log)
+>>> X.shape[0] == log["customer_id"].nunique(), bool(X.notna().all().all())
+(True, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from journeymine.exceptions import ConfigError, EmptyLogError, UnknownActivityError, did_you_mean
+from journeymine.exceptions import NotFittedError as _JmNotFitted
+from journeymine.schema import (
+    ACTIVITY,
+    CHANNEL,
+    CUSTOMER_ID,
+    JOURNEY_ID,
+    REQUIRED_COLUMNS,
+    SESSION_ID,
+    TIMESTAMP,
+    VALUE,
+    require_columns,
+    validate,
+)
+
+__all__ = [
+    "OTHER",
+    "CustomerFeaturizer",
+    "FeatureSpec",
+    "compute_aggregates",
+    "features_from_aggregates",
+]
+
+logger = logging.getLogger(__name__)
+
+OTHER = "__other__"
+US_PER_SECOND = 1_000_000
+US_PER_HOUR = 3_600 * US_PER_SECOND
+US_PER_DAY = 24 * US_PER_HOUR
+HOUR_BUCKETS: tuple[tuple[int, int], ...] = ((0, 4), (4, 8), (8, 12), (12, 16), (16, 20), (20, 24))
+SPEC_VERSION = 1
+_EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything needed to compute features, produced by :meth:`CustomerFeaturizer.fit`.
+
+    Serialise with :meth:`to_json` / :meth:`from_json` (the assignment model card stores it).
+    Times are integer microseconds since 1970-01-01 UTC.
+
+    Examples
+    --------
+    >>> spec = FeatureSpec(activities=("view", "purchase"), channels=("web",), as_of_us=0)
+    >>> FeatureSpec.from_json(spec.to_json()) == spec
+    True
+    >>> spec.aggregate_names[:3]
+    ('n_events', 'act:view', 'act:purchase')
+    """
+
+    activities: tuple[str, ...]
+    channels: tuple[str, ...]
+    as_of_us: int
+    journeys: tuple[str, ...] = ()
+    touch_activities: tuple[str, ...] = ()
+    purchase_activities: tuple[str, ...] = ()
+    cart_activities: tuple[str, ...] = ()
+    browse_activities: tuple[str, ...] = ()
+    return_activities: tuple[str, ...] = ()
+    support_activities: tuple[str, ...] = ()
+    transitions: tuple[tuple[str, str], ...] = ()
+    start_us: int | None = None
+    end_us: int | None = None
+    session_gap_us: int = 30 * 60 * US_PER_SECOND
+    use_session_id: bool = False
+    response_window_us: int = 48 * US_PER_HOUR
+    response_prior: float = 0.0
+    journey_response_prior: tuple[float, ...] = ()
+    prior_strength: float = 2.0
+    version: int = SPEC_VERSION
+    aggregate_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    feature_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.journey_response_prior) not in (0, len(self.journeys)):
+            raise ConfigError(
+                f"journey_response_prior has {len(self.journey_response_prior)} values for "
+                f"{len(self.journeys)} journeys; give one per journey or none."
+            )
+        object.__setattr__(self, "aggregate_names", _aggregate_names(self))
+        object.__setattr__(self, "feature_names", _feature_names(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        d["transitions"] = [list(t) for t in self.transitions]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def to_json(self) -> str:
+        """Serialise to a JSON string."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
+        """Rebuild from :meth:`to_dict` output (unknown keys raise :class:`ConfigError`)."""
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown FeatureSpec fields {unknown}.{did_you_mean(unknown[0], names)} "
+                f"Allowed: {sorted(names)}."
+            )
+        if int(d.get("version", SPEC_VERSION)) > SPEC_VERSION:
+            raise ConfigError(
+                f"FeatureSpec version {d['version']} is newer than this journeymine supports "
+                f"({SPEC_VERSION}); upgrade journeymine."
+            )
+        kw: dict[str, Any] = {}
+        for k, v in d.items():
+            if k == "transitions":
+                kw[k] = tuple((str(a), str(b)) for a, b in v)
+            elif isinstance(v, list):
+                kw[k] = tuple(v)
+            else:
+                kw[k] = v
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureSpec:
+        """Rebuild from :meth:`to_json` output."""
+        return cls.from_dict(json.loads(text))
+
+
+def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
+    names = ["n_events"]
+    names += [f"act:{a}" for a in (*spec.activities, OTHER)]
+    names += [f"ch:{c}" for c in (*spec.channels, OTHER)]
+    names += ["n_touches", "n_responded"]
+    for j in spec.journeys:
+        names += [f"touch:{j}", f"resp:{j}"]
+    names += [
+        "n_session_events",
+        "n_sessions",
+        "n_single_event_sessions",
+        "session_us",
+        "sessions_browse",
+        "sessions_browse_purchase",
+        "sessions_cart",
+        "sessions_cart_no_purchase",
+        "sessions_purchase",
+        "session_channel_switches",
+        "n_transitions",
+    ]
+    names += [f"tr:{a}>{b}" for a, b in spec.transitions]
+    names += [f"hour:{h:02d}" for h in range(24)]
+    names += [f"wday:{d}" for d in range(7)]
+    names += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
+    return tuple(names)
+
+
+def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
+    names = [f"activity_share:{a}" for a in spec.activities]
+    names += [f"channel_share:{c}" for c in spec.channels]
+    names += [
+        "log_events",
+        "log_sessions",
+        "sessions_per_week",
+        "active_day_share",
+        "recency_days_log",
+        "tenure_days_log",
+        "log_value",
+        "order_value_log",
+        "events_per_session",
+        "session_minutes_log",
+        "bounce_share",
+    ]
+    names += [f"hour_share:{a:02d}-{b:02d}" for a, b in HOUR_BUCKETS]
+    names += [
+        "weekend_share",
+        "conversion_rate",
+        "browse_to_buy",
+        "cart_abandonment",
+        "channel_switch_rate",
+    ]
+    names += [f"transition_share:{a}>{b}" for a, b in spec.transitions]
+    names += ["response_rate"] + [f"response_rate:{j}" for j in spec.journeys]
+    names += ["touches_per_session", "returns_per_purchase", "support_per_session"]
+    return tuple(names)
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) features from aggregates: pure numpy, shared by the batch and the single-customer paths
+# ---------------------------------------------------------------------------------------------
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with 0 where ``den <= 0``."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Turn integer aggregates into features (pure numpy; no NaN, no inf).
+
+    Parameters
+    ----------
+    aggregates : ndarray of int64, shape (n_customers, len(spec.aggregate_names))
+        Output of :func:`compute_aggregates` (or an equal single-customer computation).
+    spec : FeatureSpec
+        The spec the aggregates were computed with; ``spec.as_of_us`` is "now" for recency.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_customers, len(spec.feature_names))
+        Every ratio has a safe denominator (0 when there is nothing to divide by); response
+        rates are shrunk towards the rates of the fitted log (``spec.prior_strength`` touches).
+
+    Examples
+    --------
+    >>> spec = FeatureSpec(activities=("view",), channels=("web",), as_of_us=0)
+    >>> agg = np.zeros((1, len(spec.aggregate_names)), dtype=np.int64)
+    >>> features_from_aggregates(agg, spec).shape == (1, len(spec.feature_names))
+    True
+    """
+    a = np.asarray(aggregates)
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] != len(spec.aggregate_names):
+        raise ConfigError(
+            f"aggregates must have shape (n, {len(spec.aggregate_names)}) for this spec, got "
+            f"{a.shape}. Compute them with compute_aggregates(log, spec)."
+        )
+    idx = {name: i for i, name in enumerate(spec.aggregate_names)}
+
+    def col(name: str) -> np.ndarray:
+        return a[:, idx[name]].astype(np.float64)
+
+    def cols(names: Sequence[str]) -> np.ndarray:
+        return a[:, [idx[n] for n in names]].astype(np.float64).reshape(len(a), len(names))
+
+    n_events = col("n_events")
+    n_sess = col("n_sessions")
+    n_sev = col("n_session_events")
+    out: list[np.ndarray] = []
+    out.append(_safe_div(cols([f"act:{x}" for x in spec.activities]), n_events[:, None]))
+    out.append(_safe_div(cols([f"ch:{x}" for x in spec.channels]), n_events[:, None]))
+
+    as_of = float(spec.as_of_us)
+    first = col("first_us")
+    last = col("last_us")
+    tenure_days = np.maximum(as_of - first, 0.0) / US_PER_DAY
+    recency_days = np.maximum(as_of - last, 0.0) / US_PER_DAY
+    observed_days = np.maximum(tenure_days, 7.0)
+    value = col("value_cents") / 100.0
+    scalars = [
+        np.log1p(n_events),
+        np.log1p(n_sess),
+        n_sess * 7.0 / observed_days,
+        np.minimum(col("n_active_days") / np.maximum(np.ceil(tenure_days), 1.0), 1.0),
+        np.log1p(recency_days),
+        np.log1p(tenure_days),
+        np.log1p(np.maximum(value, 0.0)),
+        np.log1p(np.maximum(_safe_div(value, col("n_valued_purchases")), 0.0)),
+        _safe_div(n_sev, n_sess),
+        np.log1p(_safe_div(col("session_us"), n_sess) / (60.0 * US_PER_SECOND)),
+        _safe_div(col("n_single_event_sessions"), n_sess),
+    ]
+    out.append(np.column_stack(scalars))
+    hours = cols([f"hour:{h:02d}" for h in range(24)])
+    buckets = np.column_stack([hours[:, lo:hi].sum(1) for lo, hi in HOUR_BUCKETS])
+    out.append(_safe_div(buckets, n_sev[:, None]))
+    wd = cols([f"wday:{d}" for d in range(7)])
+    out.append(
+        np.column_stack(
+            [
+                _safe_div(wd[:, 5] + wd[:, 6], n_sev),
+                _safe_div(col("sessions_purchase"), n_sess),
+                _safe_div(col("sessions_browse_purchase"), col("sessions_browse")),
+                _safe_div(col("sessions_cart_no_purchase"), col("sessions_cart")),
+                _safe_div(col("session_channel_switches"), n_sess - 1.0),
+            ]
+        )
+    )
+    if spec.transitions:
+        tr = cols([f"tr:{x}>{y}" for x, y in spec.transitions])
+        out.append(_safe_div(tr, col("n_transitions")[:, None]))
+    k = float(spec.prior_strength)
+    rates = [(col("n_responded") + k * spec.response_prior) / (col("n_touches") + k)]
+    priors = spec.journey_response_prior or (spec.response_prior,) * len(spec.journeys)
+    for j, p in zip(spec.journeys, priors, strict=True):
+        rates.append((col(f"resp:{j}") + k * p) / (col(f"touch:{j}") + k))
+    out.append(np.column_stack(rates))
+    purchases = cols([f"act:{x}" for x in spec.purchase_activities]).sum(1)
+    returns = cols([f"act:{x}" for x in spec.return_activities]).sum(1)
+    support = cols([f"act:{x}" for x in spec.support_activities]).sum(1)
+    out.append(
+        np.column_stack(
+            [
+                _safe_div(col("n_touches"), np.maximum(n_sess, 1.0)),
+                _safe_div(returns, np.maximum(purchases, 1.0)),
+                _safe_div(support, np.maximum(n_sess, 1.0)),
+            ]
+        )
+    )
+    return np.concatenate(out, axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) aggregates: DuckDB
+# ---------------------------------------------------------------------------------------------
+def _check_log(log: Any, *, what: str) -> pd.DataFrame:
+    """Boundary check: a non-empty canonical log (validated here when dtypes are not canonical)."""
+    if not isinstance(log, pd.DataFrame):
+        raise ConfigError(
+            f"{what} expects an event log DataFrame, got {type(log).__name__}. Read files with "
+            f"jm.read_events(path)."
+        )
+    require_columns(log, REQUIRED_COLUMNS, purpose=what)
+    if len(log) == 0:
+        raise EmptyLogError(f"{what}: the event log is empty (0 rows). Check the time window.")
+    ts = log[TIMESTAMP].dtype
+    canonical = (
+        isinstance(ts, pd.DatetimeTZDtype)
+        and isinstance(log[ACTIVITY].dtype, pd.CategoricalDtype)
+        and pd.api.types.is_string_dtype(log[CUSTOMER_ID].dtype)
+        and log[CUSTOMER_ID].dtype != object
+        and (CHANNEL not in log.columns or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
+    )
+    if not canonical:
+        log = validate(log, duplicates="keep", sort=False)
+    elif log[CUSTOMER_ID].isna().any() or log[TIMESTAMP].isna().any():
+        log = validate(log, duplicates="keep", sort=False)  # raises with the row positions
+    return log
+
+
+def _codes(values: pd.Series, vocab: Sequence[str]) -> np.ndarray:
+    """Index of each value in ``vocab``; ``len(vocab)`` for values outside it (or null)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pd.Index(values.cat.categories.astype(str))
+        lookup = pd.Index(list(vocab)).get_indexer(cats)
+        lookup = np.where(lookup < 0, len(vocab), lookup)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes < 0, len(vocab), lookup[np.maximum(codes, 0)]).astype(np.int32)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = pd.Index(list(vocab)).get_indexer(pd.Index(uniques.astype(str)))
+    lookup = np.where(lookup < 0, len(vocab), lookup)
+    return np.where(codes < 0, len(vocab), lookup[np.maximum(codes, 0)]).astype(np.int32)
+
+
+def _timestamps_us(log: pd.DataFrame) -> np.ndarray:
+    ts = log[TIMESTAMP]
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def _cents(values: np.ndarray) -> np.ndarray:
+    """``floor(v * 100 + 0.5)`` as int64 (0 where NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v)
+    out = np.zeros(len(v), dtype=np.int64)
+    out[ok] = np.floor(v[ok] * 100.0 + 0.5).astype(np.int64)
+    return out
+
+
+def _encode(log: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.Index, pd.DataFrame]:
+    """Integer columns for DuckDB (window filter applied), and the sorted customer ids."""
+    t = _timestamps_us(log)
+    keep = np.ones(len(log), dtype=bool)
+    if spec.start_us is not None:
+        keep &= t >= spec.start_us
+    if spec.end_us is not None:
+        keep &= t < spec.end_us
+    pos = np.flatnonzero(keep).astype(np.int64)
+    if not keep.all():
+        log = log.iloc[pos]
+        t = t[pos]
+    cust_codes, customers = pd.factorize(log[CUSTOMER_ID].to_numpy(), sort=True)
+    act = _codes(log[ACTIVITY], spec.activities)
+    n_act = len(spec.activities)
+    if CHANNEL in log.columns:
+        ch = _codes(log[CHANNEL], spec.channels)
+    else:
+        ch = np.full(len(log), len(spec.channels), dtype=np.int32)
+    if JOURNEY_ID in log.columns:
+        jraw, juniq = pd.factorize(log[JOURNEY_ID], use_na_sentinel=True)
+        jvocab = pd.Index(list(spec.journeys)).get_indexer(pd.Index(juniq.astype(str)))
+        jvocab = np.where(jvocab < 0, -1, jvocab)
+        jv = np.where(jraw < 0, -1, jvocab[np.maximum(jraw, 0)]).astype(np.int32)
+        jraw = jraw.astype(np.int64)
+    else:
+        jraw = np.full(len(log), -1, dtype=np.int64)
+        jv = np.full(len(log), -1, dtype=np.int32)
+    if VALUE in log.columns:
+        v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+        valued = np.isfinite(v)
+        cents = _cents(v)
+    else:
+        valued = np.zeros(len(log), dtype=bool)
+        cents = np.zeros(len(log), dtype=np.int64)
+    if spec.use_session_id and SESSION_ID in log.columns:
+        sraw, _ = pd.factorize(log[SESSION_ID], use_na_sentinel=True)
+        sid = sraw.astype(np.int64)
+    else:
+        sid = np.full(len(log), -1, dtype=np.int64)
+
+    def role(names: tuple[str, ...]) -> np.ndarray:
+        lookup = np.zeros(n_act + 1, dtype=bool)
+        for name in names:
+            if name in spec.activities:
+                lookup[spec.activities.index(name)] = True
+        return lookup[act]
+
+    frame = pd.DataFrame(
+        {
+            "c": cust_codes.astype(np.int64),
+            "ts": t,
+            "pos": pos,
+            "a": act,
+            "ch": ch,
+            "jraw": jraw,
+            "jv": jv,
+            "valued": valued,
+            "cents": cents,
+            "sid": sid,
+            "touch": role(spec.touch_activities),
+            "purchase": role(spec.purchase_activities),
+            "cart": role(spec.cart_activities),
+            "browse": role(spec.browse_activities),
+        }
+    )
+    return pd.Index(customers, name=CUSTOMER_ID), frame
+
+
+def _sql(spec: FeatureSpec) -> str:
+    """The aggregate query over table ``ev`` (see :func:`_encode`)."""
+    n_act, n_ch = len(spec.activities), len(spec.channels)
+    D, H = US_PER_DAY, US_PER_HOUR
+    act_cols = ",\n".join(f'count(*) FILTER (WHERE a = {i}) AS "act{i}"' for i in range(n_act + 1))
+    ch_cols = ",\n".join(f'count(*) FILTER (WHERE ch = {i}) AS "ch{i}"' for i in range(n_ch + 1))
+    hour_cols = ",\n".join(
+        f'count(*) FILTER (WHERE ((ts % {D}) + {D}) % {D} // {H} = {h}) AS "hour{h}"'
+        for h in range(24)
+    )
+    wday_cols = ",\n".join(
+        f"count(*) FILTER (WHERE (((ts - (((ts % {D}) + {D}) % {D})) // {D} + 3) % 7 + 7) % 7 "
+        f'= {d}) AS "wday{d}"'
+        for d in range(7)
+    )
+    a_index = {name: i for i, name in enumerate(spec.activities)}
+    tr_cols = ",\n".join(
+        f'count(*) FILTER (WHERE prev_a = {a_index[x]} AND a = {a_index[y]}) AS "tr{k}"'
+        for k, (x, y) in enumerate(spec.transitions)
+    )
+    tr_select = f",\n{tr_cols}" if tr_cols else ""
+    j_cols = ",\n".join(
+        f'count(*) FILTER (WHERE jv = {k}) AS "touch{k}", '
+        f'count(*) FILTER (WHERE jv = {k} AND responded) AS "resp{k}"'
+        for k in range(len(spec.journeys))
+    )
+    j_select = f",\n{j_cols}" if j_cols else ""
+    if spec.use_session_id:
+        sess_expr = "CASE WHEN sid >= 0 THEN sid ELSE -1 - pos END"
+    else:
+        sess_expr = (
+            f"sum(CASE WHEN prev_ts IS NULL OR ts - prev_ts > {int(spec.session_gap_us)} "
+            f"THEN 1 ELSE 0 END) OVER (PARTITION BY c ORDER BY ts, pos "
+            f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        )
+    rw = int(spec.response_window_us)
+    final_cols = ", ".join(
+        f'CAST(coalesce("{n}", 0) AS BIGINT) AS "{n}"' for n in _result_columns(spec)
+    )
+    return f"""
+WITH
+sev0 AS (
+    SELECT c, ts, pos, a, ch, jv, jraw, sid, purchase, cart, browse,
+           lag(ts) OVER (PARTITION BY c ORDER BY ts, pos) AS prev_ts
+    FROM ev WHERE NOT touch
+),
+sev AS (
+    SELECT *, {sess_expr} AS sess FROM sev0
+),
+sev2 AS (
+    SELECT *, lag(a) OVER (PARTITION BY c, sess ORDER BY ts, pos) AS prev_a FROM sev
+),
+sessions AS (
+    SELECT c, sess, count(*) AS n, max(ts) - min(ts) AS dur,
+           min(ts) AS t0, first(pos ORDER BY ts, pos) AS p0,
+           last(ch ORDER BY ts, pos) AS last_ch,
+           bool_or(browse) AS has_browse, bool_or(cart) AS has_cart,
+           bool_or(purchase) AS has_purchase
+    FROM sev GROUP BY c, sess
+),
+sess_seq AS (
+    SELECT *, lag(last_ch) OVER (PARTITION BY c ORDER BY t0, p0) AS prev_ch FROM sessions
+),
+per_sess AS (
+    SELECT c,
+        count(*) AS n_sessions,
+        count(*) FILTER (WHERE n = 1) AS n_single_event_sessions,
+        sum(dur) AS session_us,
+        count(*) FILTER (WHERE has_browse) AS sessions_browse,
+        count(*) FILTER (WHERE has_browse AND has_purchase) AS sessions_browse_purchase,
+        count(*) FILTER (WHERE has_cart) AS sessions_cart,
+        count(*) FILTER (WHERE has_cart AND NOT has_purchase) AS sessions_cart_no_purchase,
+        count(*) FILTER (WHERE has_purchase) AS sessions_purchase,
+        count(*) FILTER (WHERE prev_ch IS NOT NULL AND prev_ch <> last_ch)
+            AS session_channel_switches
+    FROM sess_seq GROUP BY c
+),
+per_sev AS (
+    SELECT c,
+        count(*) AS n_session_events,
+        count(prev_a) AS n_transitions{tr_select},
+        {hour_cols},
+        {wday_cols},
+        count(DISTINCT (ts - (((ts % {D}) + {D}) % {D})) // {D}) AS n_active_days
+    FROM sev2 GROUP BY c
+),
+touches AS (
+    SELECT t.c, t.jv, EXISTS (
+        SELECT 1 FROM ev r
+        WHERE NOT r.touch AND r.jraw >= 0 AND r.c = t.c AND r.jraw = t.jraw
+          AND r.ts >= t.ts AND r.ts <= t.ts + {rw}
+    ) AS responded
+    FROM ev t WHERE t.touch
+),
+per_touch AS (
+    SELECT c, count(*) AS n_touches, count(*) FILTER (WHERE responded) AS n_responded{j_select}
+    FROM touches GROUP BY c
+),
+per_ev AS (
+    SELECT c,
+        count(*) AS n_events,
+        {act_cols},
+        {ch_cols},
+        sum(cents) FILTER (WHERE purchase AND valued) AS value_cents,
+        count(*) FILTER (WHERE purchase AND valued) AS n_valued_purchases,
+        min(ts) AS first_us, max(ts) AS last_us
+    FROM ev GROUP BY c
+)
+SELECT c, {final_cols}
+FROM per_ev
+LEFT JOIN per_touch USING (c)
+LEFT JOIN per_sess USING (c)
+LEFT JOIN per_sev USING (c)
+ORDER BY c
+"""
+
+
+def _result_columns(spec: FeatureSpec) -> list[str]:
+    """SQL result column for each aggregate name, in ``spec.aggregate_names`` order."""
+    n_act, n_ch = len(spec.activities), len(spec.channels)
+    out = ["n_events"]
+    out += [f"act{i}" for i in range(n_act + 1)]
+    out += [f"ch{i}" for i in range(n_ch + 1)]
+    out += ["n_touches", "n_responded"]
+    for k in range(len(spec.journeys)):
+        out += [f"touch{k}", f"resp{k}"]
+    out += [
+        "n_session_events",
+        "n_sessions",
+        "n_single_event_sessions",
+        "session_us",
+        "sessions_browse",
+        "sessions_browse_purchase",
+        "sessions_cart",
+        "sessions_cart_no_purchase",
+        "sessions_purchase",
+        "session_channel_switches",
+        "n_transitions",
+    ]
+    out += [f"tr{k}" for k in range(len(spec.transitions))]
+    out += [f"hour{h}" for h in range(24)]
+    out += [f"wday{d}" for d in range(7)]
+    out += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
+    return out
+
+
+def _connect(threads: int | None = None) -> Any:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads TO {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def compute_aggregates(
+    log: pd.DataFrame, spec: FeatureSpec, *, threads: int | None = None
+) -> tuple[pd.Index, np.ndarray]:
+    """Per-customer integer aggregates of ``log`` under ``spec`` (DuckDB).
+
+    Parameters
+    ----------
+    log : DataFrame
+        A canonical event log (any row order).
+    spec : FeatureSpec
+        From :meth:`CustomerFeaturizer.fit`.
+    threads : int, optional
+        DuckDB threads (default: all cores).
+
+    Returns
+    -------
+    customers : Index
+        Sorted customer ids with at least one event in the window.
+    aggregates : ndarray of int64, shape (len(customers), len(spec.aggregate_names))
+
+    Raises
+    ------
+    EmptyLogError
+        No event falls inside the window.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"customer_id": ["b", "a", "a"], "activity": ["x", "x", "y"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:00",
+    ...                                  "2025-01-01 10:05"], utc=True)})
+    >>> spec = CustomerFeaturizer().fit(log).spec_
+    >>> ids, agg = compute_aggregates(log, spec)
+    >>> list(ids), agg[:, spec.aggregate_names.index("n_events")].tolist()
+    (['a', 'b'], [2, 1])
+    """
+    log = _check_log(log, what="compute_aggregates")
+    customers, frame = _encode(log, spec)
+    if len(frame) == 0:
+        raise EmptyLogError(
+            f"no events inside the window [{_fmt_us(spec.start_us)}, {_fmt_us(spec.end_us)}) "
+            f"(the log spans {log[TIMESTAMP].min()} to {log[TIMESTAMP].max()}). Widen the "
+            f"window or pass another log."
+        )
+    con = _connect(threads)
+    try:
+        con.register("ev", frame)
+        res = con.execute(_sql(spec)).fetchnumpy()
+    finally:
+        con.close()
+    cols = _result_columns(spec)
+    agg = np.empty((len(customers), len(cols)), dtype=np.int64)
+    for i, name in enumerate(cols):
+        agg[:, i] = np.asarray(res[name], dtype=np.int64)
+    if not np.array_equal(res["c"], np.arange(len(customers))):
+        raise RuntimeError("internal error: aggregate rows do not match customers")
+    return customers, agg
+
+
+def _fmt_us(us: int | None) -> str:
+    return "-inf" if us is None else str(pd.Timestamp(us, unit="us", tz="UTC"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the transformer
+# ---------------------------------------------------------------------------------------------
+def _to_us(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{name}={value!r} is not a timestamp. Use e.g. '2025-03-01' or a pd.Timestamp."
+        ) from exc
+    if pd.isna(ts):
+        raise ConfigError(f"{name} must be a timestamp, got {value!r}.")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int((ts - _EPOCH) // pd.Timedelta(microseconds=1))
+
+
+def _to_td_us(value: Any, name: str) -> int:
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{name}={value!r} is not a duration. Use e.g. '30min', '48h' or '90D'."
+        ) from exc
+    if pd.isna(td) or td <= pd.Timedelta(0):
+        raise ConfigError(f"{name} must be a positive duration, got {value!r}.")
+    return int(td // pd.Timedelta(microseconds=1))
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    try:
+        out = tuple(value)
+    except TypeError as exc:
+        raise ConfigError(f"{name} must be a list of activity names, got {value!r}.") from exc
+    if not all(isinstance(v, str) for v in out):
+        raise ConfigError(f"{name} must hold activity names (str), got {value!r}.")
+    return out
+
+
+def _present(names: tuple[str, ...], activities: tuple[str, ...], role: str) -> tuple[str, ...]:
+    """Role activities present in the log; a name absent but close to one present is a typo."""
+    out = []
+    for n in names:
+        if n in activities:
+            out.append(n)
+            continue
+        hint = did_you_mean(n, activities)
+        if hint:
+            raise UnknownActivityError(
+                f"{role}: activity {n!r} is not in the log.{hint} Available activities: "
+                f"{list(activities)}."
+            )
+        logger.info("%s: activity %r is not in the log; its features are 0", role, n)
+    return tuple(out)
+
+
+class CustomerFeaturizer(TransformerMixin, BaseEstimator):
+    """Behaviour features per customer: activity/channel mix, recency/frequency/value, session
+    shape, time-of-day/week habits, transitions, response to outbound touches, returns, support.
+
+    Parameters
+    ----------
+    start, end : str or Timestamp, optional
+        Use only events with ``start <= timestamp < end``.
+    window : str or Timedelta, optional
+        Window length, e.g. ``"90D"``: with ``end`` (or alone) the window ends at ``end`` (or at
+        the last event of the fitted log, inclusive); with ``start`` it starts there. Giving
+        ``start``, ``end`` and ``window`` together is an error.
+    session_gap : str or Timedelta, default "30min"
+        Inactivity that starts a new session when the log has no ``session_id`` (or
+        ``use_session_id=False``).
+    use_session_id : bool or "auto", default "auto"
+        Use the log's ``session_id`` column for sessions ("auto": when it is present at fit).
+    response_window : str or Timedelta, default "48h"
+        A touch is answered by a response of the same journey within this time.
+    touch_activities : list of str, optional
+        Outbound touches (sent messages). Default: activities of the log whose name ends in
+        ``"_sent"`` or ``"sent"``.
+    purchase_activities, cart_activities, browse_activities, return_activities,
+    support_activities : list of str
+        Activities playing these roles (names absent from the log give zero features; a name
+        close to a present one raises :class:`UnknownActivityError`).
+    n_transitions : int, default 16
+        How many of the most frequent in-session transitions ``a -> b`` become features.
+    response_prior_strength : float, default 2.0
+        Response rates are shrunk towards the fitted log's rate by this many pseudo-touches.
+    threads : int, optional
+        DuckDB threads (default: all cores).
+
+    Attributes
+    ----------
+    spec_ : FeatureSpec
+        Vocabulary, window, ``as_of`` and roles; JSON-serialisable.
+    feature_names_in_ : ndarray of str
+        Columns of the fitted log.
+    n_customers_ : int
+        Customers in the fitted log's window.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> log = make_journeys(n_customers=200, days=60, random_state=0).events
+    >>> fz = CustomerFeaturizer(window="30D").fit(log)
+    >>> X = fz.transform(log)
+    >>> list(X.columns) == list(fz.get_feature_names_out())
+    True
+    >>> X.index.is_monotonic_increasing
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        window: str | pd.Timedelta | None = None,
+        session_gap: str | pd.Timedelta = "30min",
+        use_session_id: bool | Literal["auto"] = "auto",
+        response_window: str | pd.Timedelta = "48h",
+        touch_activities: Sequence[str] | None = None,
+        purchase_activities: Sequence[str] = ("purchase",),
+        cart_activities: Sequence[str] = ("add_to_cart",),
+        browse_activities: Sequence[str] = ("view_product",),
+        return_activities: Sequence[str] = ("return_product",),
+        support_activities: Sequence[str] = ("contact_support",),
+        n_transitions: int = 16,
+        response_prior_strength: float = 2.0,
+        threads: int | None = None,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.window = window
+        self.session_gap = session_gap
+        self.use_session_id = use_session_id
+        self.response_window = response_window
+        self.touch_activities = touch_activities
+        self.purchase_activities = purchase_activities
+        self.cart_activities = cart_activities
+        self.browse_activities = browse_activities
+        self.return_activities = return_activities
+        self.support_activities = support_activities
+        self.n_transitions = n_transitions
+        self.response_prior_strength = response_prior_strength
+        self.threads = threads
+
+    # -- fit ----------------------------------------------------------------------------------
+    def _window_us(self, t: np.ndarray) -> tuple[int | None, int | None, int]:
+        start = _to_us(self.start, "start")
+        end = _to_us(self.end, "end")
+        if self.window is not None:
+            w = _to_td_us(self.window, "window")
+            if start is not None and end is not None:
+                raise ConfigError(
+                    "give at most two of start, end and window (all three were given)."
+                )
+            if start is not None:
+                end = start + w
+            else:
+                if end is None:
+                    end = int(t.max()) + 1
+                start = end - w
+        if start is not None and end is not None and start >= end:
+            raise ConfigError(f"start ({_fmt_us(start)}) must be before end ({_fmt_us(end)}).")
+        inside = np.ones(len(t), dtype=bool)
+        if start is not None:
+            inside &= t >= start
+        if end is not None:
+            inside &= t < end
+        if not inside.any():
+            raise EmptyLogError(
+                f"no events inside the window [{_fmt_us(start)}, {_fmt_us(end)}); the log "
+                f"spans {_fmt_us(int(t.min()))} to {_fmt_us(int(t.max()))}."
+            )
+        as_of = end if end is not None else int(t[inside].max())
+        return start, end, as_of
+
+    def fit(self, log: pd.DataFrame, y: Any = None) -> CustomerFeaturizer:
+        """Learn the vocabulary, roles, top transitions, response priors, window and ``as_of``.
+
+        Parameters
+        ----------
+        log : DataFrame
+            Canonical event log.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        log = _check_log(log, what="CustomerFeaturizer.fit")
+        if not isinstance(self.n_transitions, int | np.integer) or self.n_transitions < 0:
+            raise ConfigError(f"n_transitions must be an integer >= 0, got {self.n_transitions!r}.")
+        if not float(self.response_prior_strength) >= 0:
+            raise ConfigError(
+                f"response_prior_strength must be >= 0, got {self.response_prior_strength!r}."
+            )
+        if self.use_session_id not in (True, False, "auto"):
+            raise ConfigError(
+                f"use_session_id must be True, False or 'auto', got {self.use_session_id!r}."
+            )
+        gap = _to_td_us(self.session_gap, "session_gap")
+        rw = _to_td_us(self.response_window, "response_window")
+        t = _timestamps_us(log)
+        start, end, as_of = self._window_us(t)
+        inside = np.ones(len(t), dtype=bool)
+        if start is not None:
+            inside &= t >= start
+        if end is not None:
+            inside &= t < end
+        win = log if inside.all() else log.iloc[np.flatnonzero(inside)]
+
+        def vocab(column: str) -> tuple[str, ...]:
+            if column not in win.columns:
+                return ()
+            s = win[column].dropna()
+            vals = (
+                s.cat.remove_unused_categories().cat.categories
+                if isinstance(s.dtype, pd.CategoricalDtype)
+                else pd.unique(s)
+            )
+            return tuple(sorted(str(v) for v in vals))
+
+        activities = vocab(ACTIVITY)
+        channels = vocab(CHANNEL)
+        journeys = vocab(JOURNEY_ID)
+        if self.touch_activities is None:
+            touch = tuple(a for a in activities if a.lower().endswith("sent"))
+        else:
+            touch = _present(
+                _names(self.touch_activities, "touch_activities"), activities, "touch_activities"
+            )
+        roles = {
+            role: _present(_names(getattr(self, role), role), activities, role)
+            for role in (
+                "purchase_activities",
+                "cart_activities",
+                "browse_activities",
+                "return_activities",
+                "support_activities",
+            )
+        }
+        use_sid = bool(
+            SESSION_ID in log.columns if self.use_session_id == "auto" else self.use_session_id
+        )
+        if use_sid and SESSION_ID not in log.columns:
+            raise ConfigError(
+                "use_session_id=True but the log has no 'session_id' column; add one with "
+                "jm.sessionize(log) or use use_session_id=False (inactivity gap)."
+            )
+        base = FeatureSpec(
+            activities=activities,
+            channels=channels,
+            journeys=journeys,
+            as_of_us=as_of,
+            touch_activities=touch,
+            transitions=(),
+            start_us=start,
+            end_us=end,
+            session_gap_us=gap,
+            use_session_id=use_sid,
+            response_window_us=rw,
+            prior_strength=float(self.response_prior_strength),
+            **roles,
+        )
+        transitions, prior, jprior = self._learn(win, base)
+        self.spec_ = dataclasses.replace(
+            base,
+            transitions=transitions,
+            response_prior=prior,
+            journey_response_prior=jprior,
+        )
+        self.feature_names_in_ = np.asarray([str(c) for c in log.columns], dtype=object)
+        self.n_customers_ = int(win[CUSTOMER_ID].nunique())
+        return self
+
+    def _learn(
+        self, log: pd.DataFrame, spec: FeatureSpec
+    ) -> tuple[tuple[tuple[str, str], ...], float, tuple[float, ...]]:
+        """Top in-session transitions and response rates of the fitted log."""
+        _, frame = _encode(log, spec)
+        con = _connect(self.threads)
+        try:
+            con.register("ev", frame)
+            if spec.use_session_id:
+                sess = "CASE WHEN sid >= 0 THEN sid ELSE -1 - pos END"
+            else:
+                sess = (
+                    f"sum(CASE WHEN prev_ts IS NULL OR ts - prev_ts > {spec.session_gap_us} "
+                    f"THEN 1 ELSE 0 END) OVER (PARTITION BY c ORDER BY ts, pos "
+                    f"ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+                )
+            n_act = len(spec.activities)
+            rows = con.execute(
+                f"""
+                WITH s0 AS (SELECT c, ts, pos, a, sid,
+                        lag(ts) OVER (PARTITION BY c ORDER BY ts, pos) AS prev_ts
+                    FROM ev WHERE NOT touch),
+                s1 AS (SELECT *, {sess} AS sess FROM s0),
+                s2 AS (SELECT a, lag(a) OVER (PARTITION BY c, sess ORDER BY ts, pos) AS prev_a
+                    FROM s1)
+                SELECT prev_a, a, count(*) AS n FROM s2
+                WHERE prev_a IS NOT NULL AND prev_a < {n_act} AND a < {n_act}
+                GROUP BY prev_a, a ORDER BY n DESC, prev_a, a LIMIT {int(self.n_transitions)}
+                """
+            ).fetchall()
+            transitions = tuple((spec.activities[p], spec.activities[q]) for p, q, _ in rows)
+            resp = con.execute(
+                f"""
+                WITH t AS (SELECT t.jv, EXISTS (
+                    SELECT 1 FROM ev r WHERE NOT r.touch AND r.jraw >= 0 AND r.c = t.c
+                      AND r.jraw = t.jraw AND r.ts >= t.ts
+                      AND r.ts <= t.ts + {spec.response_window_us}) AS responded
+                    FROM ev t WHERE t.touch)
+                SELECT jv, count(*) AS n, count(*) FILTER (WHERE responded) AS r
+                FROM t GROUP BY jv
+                """
+            ).fetchall()
+        finally:
+            con.close()
+        n_all = sum(n for _, n, _ in resp)
+        r_all = sum(r for _, _, r in resp)
+        prior = float(r_all / n_all) if n_all else 0.0
+        by_j = {int(j): (n, r) for j, n, r in resp}
+        jprior = tuple(
+            float(by_j[k][1] / by_j[k][0]) if k in by_j and by_j[k][0] else prior
+            for k in range(len(spec.journeys))
+        )
+        return transitions, prior, jprior
+
+    # -- transform ----------------------------------------------------------------------------
+    def _spec(self) -> FeatureSpec:
+        try:
+            check_is_fitted(self, "spec_")
+        except Exception as exc:
+            raise _JmNotFitted(
+                "this CustomerFeaturizer is not fitted yet; call fit(log) first."
+            ) from exc
+        return self.spec_
+
+    def aggregate(self, log: pd.DataFrame) -> pd.DataFrame:
+        """Integer aggregates per customer (index customer_id, sorted; columns
+        ``spec_.aggregate_names``). See the module docstring for exact definitions."""
+        spec = self._spec()
+        customers, agg = compute_aggregates(log, spec, threads=self.threads)
+        return pd.DataFrame(agg, index=customers, columns=list(spec.aggregate_names))
+
+    def transform(self, log: pd.DataFrame) -> pd.DataFrame:
+        """Features per customer with at least one event in the window.
+
+        Parameters
+        ----------
+        log : DataFrame
+            Canonical event log (any row order; customers need not be those seen at fit).
+
+        Returns
+        -------
+        DataFrame
+            Index ``customer_id`` (sorted), columns :meth:`get_feature_names_out`, float64,
+            no NaN.
+        """
+        spec = self._spec()
+        customers, agg = compute_aggregates(log, spec, threads=self.threads)
+        X = features_from_aggregates(agg, spec)
+        return pd.DataFrame(X, index=customers, columns=list(spec.feature_names))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the features :meth:`transform` returns."""
+        return np.asarray(self._spec().feature_names, dtype=object)
+
+    def set_output(self, *, transform: Any = None) -> CustomerFeaturizer:
+        """Output is always a DataFrame; accepted for scikit-learn compatibility."""
+        return self
