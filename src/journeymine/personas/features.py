@@ -780,21 +780,34 @@ def _names(value: Any, name: str) -> tuple[str, ...]:
     return out
 
 
-def _present(names: tuple[str, ...], activities: tuple[str, ...], role: str) -> tuple[str, ...]:
-    """Role activities present in the log; a name absent but close to one present is a typo."""
+def _present(
+    names: tuple[str, ...], activities: tuple[str, ...], role: str, *, explicit: bool
+) -> tuple[str, ...]:
+    """Role activities present in the log. A name the caller gave explicitly that is absent but
+    close to a present one is a typo (:class:`UnknownActivityError`); other absent names only
+    give zero features (logged)."""
     out = []
     for n in names:
         if n in activities:
             out.append(n)
             continue
         hint = did_you_mean(n, activities)
-        if hint:
+        if explicit and hint:
             raise UnknownActivityError(
                 f"{role}: activity {n!r} is not in the log.{hint} Available activities: "
                 f"{list(activities)}."
             )
         logger.info("%s: activity %r is not in the log; its features are 0", role, n)
     return tuple(out)
+
+
+_ROLE_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "purchase_activities": ("purchase",),
+    "cart_activities": ("add_to_cart",),
+    "browse_activities": ("view_product",),
+    "return_activities": ("return_product",),
+    "support_activities": ("contact_support",),
+}
 
 
 class CustomerFeaturizer(TransformerMixin, BaseEstimator):
@@ -970,10 +983,18 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
             touch = tuple(a for a in activities if a.lower().endswith("sent"))
         else:
             touch = _present(
-                _names(self.touch_activities, "touch_activities"), activities, "touch_activities"
+                _names(self.touch_activities, "touch_activities"),
+                activities,
+                "touch_activities",
+                explicit=True,
             )
         roles = {
-            role: _present(_names(getattr(self, role), role), activities, role)
+            role: _present(
+                _names(getattr(self, role), role),
+                activities,
+                role,
+                explicit=tuple(getattr(self, role)) != _ROLE_DEFAULTS[role],
+            )
             for role in (
                 "purchase_activities",
                 "cart_activities",

@@ -1,0 +1,306 @@
+"""CustomerFeaturizer: exact aggregates (checked against an independent per-customer reference
+written from the module docstring), features without NaN, windows, errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeymine.datasets import make_journeys
+from journeymine.exceptions import (
+    ConfigError,
+    EmptyLogError,
+    MissingColumnError,
+    NotFittedError,
+    UnknownActivityError,
+)
+from journeymine.personas.features import (
+    OTHER,
+    US_PER_DAY,
+    US_PER_HOUR,
+    CustomerFeaturizer,
+    FeatureSpec,
+    compute_aggregates,
+    features_from_aggregates,
+)
+
+
+@pytest.fixture(scope="module")
+def small_log() -> pd.DataFrame:
+    return make_journeys(n_customers=150, days=60, random_state=3).events
+
+
+def reference_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """One customer's aggregates, computed event by event from the documented definitions."""
+    t_all = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
+    t_all = t_all.to_numpy(dtype="datetime64[us]").view(np.int64)
+    keep = np.ones(len(events), dtype=bool)
+    if spec.start_us is not None:
+        keep &= t_all >= spec.start_us
+    if spec.end_us is not None:
+        keep &= t_all < spec.end_us
+    ev = events[keep]
+    t = t_all[keep]
+    order = np.argsort(t, kind="stable")
+    ev, t = ev.iloc[order], t[order]
+    acts = [str(a) for a in ev["activity"]]
+    chans = [str(c) for c in ev["channel"]] if "channel" in ev else [OTHER] * len(ev)
+    jrn = (
+        [None if pd.isna(j) else str(j) for j in ev["journey_id"]]
+        if "journey_id" in ev
+        else [None] * len(ev)
+    )
+    vals = ev["value"].to_numpy(dtype=float) if "value" in ev else np.full(len(ev), np.nan)
+    agg = dict.fromkeys(spec.aggregate_names, 0)
+    agg["n_events"] = len(ev)
+    for a in acts:
+        agg[f"act:{a if a in spec.activities else OTHER}"] += 1
+    for c in chans:
+        agg[f"ch:{c if c in spec.channels else OTHER}"] += 1
+    touch = [a in spec.touch_activities for a in acts]
+    for i in range(len(ev)):
+        if not touch[i]:
+            continue
+        agg["n_touches"] += 1
+        resp = jrn[i] is not None and any(
+            not touch[k] and jrn[k] == jrn[i] and t[i] <= t[k] <= t[i] + spec.response_window_us
+            for k in range(len(ev))
+        )
+        agg["n_responded"] += int(resp)
+        if jrn[i] in spec.journeys:
+            agg[f"touch:{jrn[i]}"] += 1
+            agg[f"resp:{jrn[i]}"] += int(resp)
+    sev = [i for i in range(len(ev)) if not touch[i]]
+    sessions: list[list[int]] = []
+    for i in sev:
+        if not sessions or t[i] - t[sessions[-1][-1]] > spec.session_gap_us:
+            sessions.append([i])
+        else:
+            sessions[-1].append(i)
+    agg["n_session_events"] = len(sev)
+    agg["n_sessions"] = len(sessions)
+    prev_ch = None
+    for s in sessions:
+        sa = {acts[i] for i in s}
+        has = {
+            role: bool(sa & set(getattr(spec, f"{role}_activities")))
+            for role in ("browse", "cart", "purchase")
+        }
+        agg["n_single_event_sessions"] += len(s) == 1
+        agg["session_us"] += int(t[s[-1]] - t[s[0]])
+        agg["sessions_browse"] += has["browse"]
+        agg["sessions_browse_purchase"] += has["browse"] and has["purchase"]
+        agg["sessions_cart"] += has["cart"]
+        agg["sessions_cart_no_purchase"] += has["cart"] and not has["purchase"]
+        agg["sessions_purchase"] += has["purchase"]
+        last_ch = chans[s[-1]]
+        if prev_ch is not None and last_ch != prev_ch:
+            agg["session_channel_switches"] += 1
+        prev_ch = last_ch
+        for p, q in itertools.pairwise(s):
+            agg["n_transitions"] += 1
+            if (acts[p], acts[q]) in spec.transitions:
+                agg[f"tr:{acts[p]}>{acts[q]}"] += 1
+    days = set()
+    for i in sev:
+        day = int(t[i] // US_PER_DAY)
+        days.add(day)
+        agg[f"hour:{int((t[i] % US_PER_DAY) // US_PER_HOUR):02d}"] += 1
+        agg[f"wday:{(day + 3) % 7}"] += 1
+    agg["n_active_days"] = len(days)
+    for i in range(len(ev)):
+        if acts[i] in spec.purchase_activities and np.isfinite(vals[i]):
+            agg["value_cents"] += int(np.floor(vals[i] * 100 + 0.5))
+            agg["n_valued_purchases"] += 1
+    agg["first_us"] = int(t.min())
+    agg["last_us"] = int(t.max())
+    return np.array([agg[n] for n in spec.aggregate_names], dtype=np.int64)
+
+
+def test_aggregates_equal_reference_for_every_customer(small_log: pd.DataFrame) -> None:
+    # shuffled input: the featurizer must sort by itself, ties in input order
+    log = small_log.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    spec = CustomerFeaturizer(window="40D").fit(log).spec_
+    ids, agg = compute_aggregates(log, spec)
+    assert list(ids) == sorted(ids)
+    for k, cid in enumerate(ids[:60]):
+        expected = reference_aggregates(log[log["customer_id"] == cid], spec)
+        diff = [n for n, x, y in zip(spec.aggregate_names, agg[k], expected, strict=True) if x != y]
+        assert not diff, (cid, diff)
+
+
+def test_hand_built_log_sessions_ties_touches_values() -> None:
+    ts = pd.to_datetime(
+        [
+            "2025-01-06 10:00:00",  # Monday: session 1 (web)
+            "2025-01-06 10:00:00",  # tie: input order keeps view before cart
+            "2025-01-06 10:30:00",  # gap == 30 min: same session
+            "2025-01-06 12:00:00",  # email touch (not a session event)
+            "2025-01-08 11:59:00",  # response 47h59 later: answered
+            "2025-01-08 12:00:30",  # new session (app): purchase with value
+        ],
+        utc=True,
+    )
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 6,
+            "timestamp": ts,
+            "activity": [
+                "view_product",
+                "add_to_cart",
+                "view_product",
+                "email_sent",
+                "email_open",
+                "purchase",
+            ],
+            "channel": ["web", "web", "web", "email", "email", "app"],
+            "journey_id": [None, None, None, "promo", "promo", None],
+            "value": [np.nan, np.nan, np.nan, np.nan, np.nan, 12.345],
+        }
+    )
+    fz = CustomerFeaturizer(n_transitions=0).fit(log)
+    a = fz.aggregate(log).loc["a"]
+    assert a["n_touches"] == 1 and a["n_responded"] == 1
+    assert a["touch:promo"] == 1 and a["resp:promo"] == 1
+    assert a["n_session_events"] == 5
+    assert a["n_sessions"] == 2  # email_open at 11:59 and purchase 90 s later form session 2
+    assert a["session_us"] == 30 * 60 * 1_000_000 + 90 * 1_000_000
+    assert a["sessions_cart"] == 1 and a["sessions_cart_no_purchase"] == 1
+    assert a["sessions_purchase"] == 1 and a["sessions_browse_purchase"] == 0
+    assert a["session_channel_switches"] == 1  # web -> app (last event of each session)
+    assert a["n_transitions"] == 3
+    assert a["value_cents"] == 1235 and a["n_valued_purchases"] == 1
+    assert a["wday:0"] == 3 and a["wday:2"] == 2
+    assert a["hour:10"] == 3 and a["hour:11"] == 1 and a["hour:12"] == 1
+    assert a["n_active_days"] == 2
+    # ties: reversing the two tied rows changes the first transition, proving input order counts
+    fz_tr = CustomerFeaturizer(n_transitions=5).fit(log)
+    assert ("view_product", "add_to_cart") in fz_tr.spec_.transitions
+    swapped = log.iloc[[1, 0, 2, 3, 4, 5]]
+    b = fz_tr.aggregate(swapped).loc["a"]
+    assert b["tr:view_product>add_to_cart"] == 0
+    assert fz_tr.aggregate(log).loc["a"]["tr:view_product>add_to_cart"] == 1
+
+
+def test_late_response_is_not_counted() -> None:
+    ts = pd.to_datetime(["2025-01-01 00:00:00", "2025-01-03 00:00:01"], utc=True)
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "timestamp": ts,
+            "activity": ["sms_sent", "sms_click"],
+            "channel": ["sms", "sms"],
+            "journey_id": ["j", "j"],
+        }
+    )
+    a = CustomerFeaturizer().fit(log).aggregate(log).loc["a"]
+    assert a["n_touches"] == 1 and a["n_responded"] == 0
+
+
+def test_features_no_nan_and_single_event_customer(small_log: pd.DataFrame) -> None:
+    one = pd.DataFrame(
+        {
+            "customer_id": ["zz"],
+            "timestamp": small_log["timestamp"].iloc[:1],
+            "activity": pd.Categorical(["email_sent"]),
+            "channel": pd.Categorical(["email"]),
+        }
+    )
+    log = pd.concat([small_log, one], ignore_index=True)
+    fz = CustomerFeaturizer().fit(log)
+    X = fz.transform(log)
+    assert np.isfinite(X.to_numpy()).all()
+    assert X.loc["zz", "activity_share:email_sent"] == 1.0
+    assert X.loc["zz", "events_per_session"] == 0.0
+    assert X.index.name == "customer_id"
+    assert list(X.columns) == list(fz.get_feature_names_out())
+
+
+def test_transform_is_order_invariant_and_pure(small_log: pd.DataFrame) -> None:
+    fz = CustomerFeaturizer().fit(small_log)
+    shuffled = small_log.sample(frac=1.0, random_state=7)
+    before = shuffled.copy()
+    pd.testing.assert_frame_equal(fz.transform(small_log), fz.transform(shuffled))
+    pd.testing.assert_frame_equal(shuffled, before)
+
+
+def test_features_from_aggregates_matches_transform(small_log: pd.DataFrame) -> None:
+    fz = CustomerFeaturizer().fit(small_log)
+    agg = fz.aggregate(small_log)
+    X = features_from_aggregates(agg.to_numpy(), fz.spec_)
+    np.testing.assert_array_equal(X, fz.transform(small_log).to_numpy())
+    # one customer as a 1-d row gives the same row
+    np.testing.assert_array_equal(features_from_aggregates(agg.to_numpy()[3], fz.spec_), X[3:4])
+    with pytest.raises(ConfigError, match="shape"):
+        features_from_aggregates(agg.to_numpy()[:, :5], fz.spec_)
+
+
+def test_window_and_as_of(small_log: pd.DataFrame) -> None:
+    fz = CustomerFeaturizer(start="2025-01-15", end="2025-02-01").fit(small_log)
+    spec = fz.spec_
+    assert spec.as_of_us == spec.end_us
+    agg = fz.aggregate(small_log)
+    assert (agg["first_us"] >= spec.start_us).all() and (agg["last_us"] < spec.end_us).all()
+    fz2 = CustomerFeaturizer(window="10D").fit(small_log)
+    last = small_log["timestamp"].max()
+    assert pd.Timestamp(fz2.spec_.end_us, unit="us", tz="UTC") > last
+    assert fz2.spec_.end_us - fz2.spec_.start_us == 10 * US_PER_DAY
+    X = fz2.transform(small_log)
+    assert len(X) < small_log["customer_id"].nunique()
+
+
+def test_spec_json_round_trip(small_log: pd.DataFrame) -> None:
+    spec = CustomerFeaturizer(window="30D").fit(small_log).spec_
+    text = spec.to_json()
+    json.loads(text)
+    back = FeatureSpec.from_json(text)
+    assert back == spec and back.feature_names == spec.feature_names
+    with pytest.raises(ConfigError, match="unknown FeatureSpec fields"):
+        FeatureSpec.from_dict({**spec.to_dict(), "activites": []})
+
+
+def test_session_id_column_is_used() -> None:
+    ts = pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:01", "2025-01-01 10:02"], utc=True)
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a"] * 3,
+            "timestamp": ts,
+            "activity": ["visit", "visit", "visit"],
+            "session_id": ["s1", "s2", None],
+        }
+    )
+    a = CustomerFeaturizer().fit(log).aggregate(log).loc["a"]
+    assert a["n_sessions"] == 3
+    b = CustomerFeaturizer(use_session_id=False).fit(log).aggregate(log).loc["a"]
+    assert b["n_sessions"] == 1
+
+
+def test_errors(small_log: pd.DataFrame) -> None:
+    with pytest.raises(NotFittedError):
+        CustomerFeaturizer().transform(small_log)
+    with pytest.raises(EmptyLogError, match="no events inside the window"):
+        CustomerFeaturizer(start="2030-01-01").fit(small_log)
+    fz = CustomerFeaturizer().fit(small_log)
+    with pytest.raises(EmptyLogError):
+        CustomerFeaturizer(start="2030-01-01", end="2030-02-01").fit(small_log)
+    late = CustomerFeaturizer(end="2025-01-10").fit(small_log)
+    with pytest.raises(EmptyLogError):
+        late.transform(small_log[small_log["timestamp"] >= "2025-01-20"])
+    with pytest.raises(ConfigError, match="at most two"):
+        CustomerFeaturizer(start="2025-01-01", end="2025-02-01", window="3D").fit(small_log)
+    with pytest.raises(ConfigError, match="before end"):
+        CustomerFeaturizer(start="2025-03-01", end="2025-02-01").fit(small_log)
+    with pytest.raises(ConfigError, match="duration"):
+        CustomerFeaturizer(session_gap="soon").fit(small_log)
+    with pytest.raises(UnknownActivityError, match="Did you mean 'purchase'"):
+        CustomerFeaturizer(purchase_activities=["purchse"]).fit(small_log)
+    with pytest.raises(MissingColumnError):
+        fz.transform(small_log.drop(columns=["activity"]))
+    with pytest.raises(EmptyLogError):
+        fz.transform(small_log.iloc[:0])
+    with pytest.raises(ConfigError, match="DataFrame"):
+        fz.transform([1, 2, 3])  # type: ignore[arg-type]
