@@ -1,0 +1,805 @@
+"""Conformance: do real journeys follow the designed journey?
+
+A designed journey is given as
+
+- a **sequence** of activities (``["email_sent", "email_open", "visit", "purchase"]``),
+- a small **graph**: a dict ``activity -> allowed next activities`` with ``start``/``end``
+  activities, or
+- a **BPMN file** (``.bpmn``), a **PNML file** or a :class:`~journeymine._pm4py.ProcessModel`
+  (e.g. from :func:`~journeymine._pm4py.discover_process`), checked with pm4py.
+
+Sequences and graphs are checked by our own code (no pm4py needed) with optimal alignments:
+each case's trace is aligned to the closest path of the design with three kinds of moves,
+*synchronous* (the event is the next designed step; cost 0), *move on the log* (an event the
+design does not allow there; cost 1) and *move on the model* (a designed step that did not
+happen; cost 1). The **fitness** of a case is
+
+    fitness = 1 - cost / (n_events + shortest_design_path)
+
+the definition pm4py uses for alignments: 1 for a case that follows the design exactly, 0 when
+nothing matches. Deviations are the non-synchronous moves: ``"unexpected"`` (move on the log),
+``"skipped"`` (move on the model) and ``"wrong_order"`` (the same activity is both skipped at
+one place and unexpected at another: it happened, but not where the design wanted it; one row
+replaces the pair).
+
+Which events are checked: by default (``ignore_other=True``) only events whose activity the
+design names; other activities (a ``search`` inside a journey that does not mention it) are
+counted in ``n_ignored``, not as deviations. With ``journey=`` the log is cut into journey
+instances (:func:`journey_instances`): each outbound touch of that ``journey_id`` starts an
+instance that runs until the next touch of the same journey or ``window``; events tagged with
+another journey are left out of the instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from journeymine import schema
+from journeymine.exceptions import (
+    ConfigError,
+    DataQualityWarning,
+    EmptyLogError,
+    EventLogError,
+    UnknownActivityError,
+    did_you_mean,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from journeymine._pm4py import ProcessModel
+
+__all__ = ["ConformanceResult", "check_conformance", "journey_instances"]
+
+logger = logging.getLogger(__name__)
+
+Method = Literal["auto", "alignments", "token_replay"]
+Design = Sequence[str] | Mapping[str, Sequence[str]] | str | os.PathLike[str] | Any
+
+DEVIATION_TYPES = ("unexpected", "skipped", "wrong_order")
+_UNMAPPED = "<unmapped>"
+
+
+# --- helpers shared with change detection -------------------------------------------------------
+def _timedelta(value: str | pd.Timedelta, name: str) -> pd.Timedelta:
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{name}={value!r} is not a duration; use a pandas duration such as '7D', '12h' "
+            f"or pd.Timedelta(days=7)."
+        ) from exc
+    if pd.isna(td) or td <= pd.Timedelta(0):
+        raise ConfigError(f"{name} must be a positive duration such as '7D', got {value!r}.")
+    return td
+
+
+def _segment_labels(log: pd.DataFrame, segment: str | Mapping[Any, Any] | pd.Series) -> pd.Series:
+    """One segment label (str) per event: a column of the log, or a mapping customer -> segment.
+
+    Customers missing from a mapping get the label ``"<unmapped>"`` and a warning with the count.
+    """
+    if isinstance(segment, str):
+        schema.require_columns(log, [segment], purpose=f"segment={segment!r}")
+        values = log[segment]
+        if values.isna().any():
+            n = int(values.isna().sum())
+            warnings.warn(
+                f"segment column {segment!r} is null in {n} rows; they are grouped under "
+                f"{_UNMAPPED!r}. Fill the column to silence this warning.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        return values.astype(object).where(values.notna(), _UNMAPPED).astype("str")
+    if isinstance(segment, Mapping | pd.Series):
+        mapping = segment if isinstance(segment, pd.Series) else pd.Series(dict(segment))
+        if mapping.index.has_duplicates:
+            raise ConfigError("the segment mapping lists some customers twice; keep one each.")
+        mapping = pd.Series(mapping.to_numpy(dtype=object), index=mapping.index.astype("str"))
+        values = log[schema.CUSTOMER_ID].astype("str").map(mapping)
+        missing = values.isna()
+        if missing.any():
+            n_cust = log.loc[missing.to_numpy(), schema.CUSTOMER_ID].nunique()
+            warnings.warn(
+                f"{n_cust} customers of the log are not in the segment mapping; their events "
+                f"are grouped under {_UNMAPPED!r}. Add them to the mapping or filter the log.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        return values.astype(object).where(~missing, _UNMAPPED).astype("str")
+    raise ConfigError(
+        f"segment must be a column name or a mapping customer_id -> segment (dict or Series), "
+        f"got {type(segment).__name__}."
+    )
+
+
+def _check_log(log: pd.DataFrame, purpose: str) -> None:
+    if not isinstance(log, pd.DataFrame):
+        raise EventLogError(
+            f"{purpose} expects a pandas DataFrame of events, got {type(log).__name__}."
+        )
+    schema.require_columns(log, schema.REQUIRED_COLUMNS, purpose=purpose)
+    if len(log) == 0:
+        raise EmptyLogError(f"the event log is empty (0 rows): nothing for {purpose}.")
+    if not pd.api.types.is_datetime64_any_dtype(log[schema.TIMESTAMP].dtype):
+        raise EventLogError(
+            f"timestamp must be datetimes for {purpose}, got dtype "
+            f"{log[schema.TIMESTAMP].dtype}. Run jm.validate(log) first."
+        )
+    for col in schema.REQUIRED_COLUMNS:
+        if log[col].isna().any():
+            raise EventLogError(
+                f"{col} has {int(log[col].isna().sum())} nulls. Run jm.validate(log) first "
+                f"(drop_invalid=True drops such rows and reports the count)."
+            )
+
+
+def _sort(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> pd.DataFrame:
+    """Sort by (case, timestamp), input order breaking ties; a new frame, index reset."""
+    codes, _ = pd.factorize(log[case].astype("str").to_numpy(dtype=object), sort=True)
+    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((np.arange(len(log)), ts, codes))
+    return log.iloc[order].reset_index(drop=True)
+
+
+# --- the designed journey -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Graph:
+    """A designed journey as a labelled graph: nodes carry activities; a path from a start node
+    to an end node is a designed journey. A sequence is a chain of nodes."""
+
+    labels: tuple[str, ...]
+    succ: tuple[tuple[int, ...], ...]
+    start: tuple[int, ...]
+    end: frozenset[int]
+    kind: str
+
+    @property
+    def activities(self) -> frozenset[str]:
+        return frozenset(self.labels)
+
+    def shortest_path(self) -> int:
+        """Fewest nodes on a path from a start node to an end node."""
+        dist = {v: 1 for v in self.start}
+        todo = deque(self.start)
+        while todo:
+            v = todo.popleft()
+            if v in self.end:
+                return dist[v]
+            for w in self.succ[v]:
+                if w not in dist:
+                    dist[w] = dist[v] + 1
+                    todo.append(w)
+        raise ConfigError("the designed journey has no path from a start to an end activity.")
+
+
+def _names(values: Any, what: str) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Sequence | set | frozenset):
+        raise ConfigError(f"{what} must be a list of activity names, got {values!r}.")
+    out = list(values)
+    bad = [v for v in out if not isinstance(v, str) or not v]
+    if bad:
+        raise ConfigError(f"{what} must hold non-empty activity names (str); got {bad[:3]}.")
+    return out
+
+
+def _sequence_graph(steps: Sequence[str]) -> _Graph:
+    names = _names(steps, "a designed sequence")
+    if not names:
+        raise ConfigError("the designed sequence is empty; give at least one activity.")
+    n = len(names)
+    succ = tuple((i + 1,) if i + 1 < n else () for i in range(n))
+    return _Graph(tuple(names), succ, (0,), frozenset({n - 1}), "sequence")
+
+
+def _dict_graph(
+    edges: Mapping[str, Sequence[str]],
+    start: Sequence[str] | None,
+    end: Sequence[str] | None,
+) -> _Graph:
+    if not edges:
+        raise ConfigError("the designed graph is empty; map each activity to its next ones.")
+    nodes: list[str] = []
+    for a, nxt in edges.items():
+        if not isinstance(a, str) or not a:
+            raise ConfigError(f"graph keys must be activity names (str), got {a!r}.")
+        if a not in nodes:
+            nodes.append(a)
+        for b in _names(nxt, f"the next activities of {a!r}"):
+            if b not in nodes:
+                nodes.append(b)
+    index = {a: i for i, a in enumerate(nodes)}
+    succ = tuple(tuple(index[b] for b in dict.fromkeys(edges.get(a, ()))) for a in nodes)
+    targets = {w for s in succ for w in s}
+    if start is None:
+        start_nodes = [i for i in range(len(nodes)) if i not in targets]
+        if not start_nodes:
+            raise ConfigError(
+                "every activity of the designed graph has a predecessor, so the start is "
+                "ambiguous: pass start=[...] with the first activities."
+            )
+    else:
+        start_nodes = [_node(index, a, "start") for a in _names(start, "start")]
+    if end is None:
+        end_nodes = [i for i in range(len(nodes)) if not succ[i]]
+        if not end_nodes:
+            raise ConfigError(
+                "every activity of the designed graph has a successor, so the end is "
+                "ambiguous: pass end=[...] with the last activities."
+            )
+    else:
+        end_nodes = [_node(index, a, "end") for a in _names(end, "end")]
+    return _Graph(tuple(nodes), succ, tuple(start_nodes), frozenset(end_nodes), "graph")
+
+
+def _node(index: Mapping[str, int], name: str, what: str) -> int:
+    if name not in index:
+        raise ConfigError(
+            f"{what} activity {name!r} is not in the designed graph.{did_you_mean(name, index)} "
+            f"Graph activities: {sorted(index)}."
+        )
+    return index[name]
+
+
+def _load_design(
+    design: Design, start: Sequence[str] | None, end: Sequence[str] | None
+) -> _Graph | ProcessModel:
+    from journeymine import _pm4py
+
+    if isinstance(design, _pm4py.ProcessModel):
+        return design
+    if isinstance(design, str | os.PathLike) and Path(design).suffix.lower() in (
+        ".bpmn",
+        ".pnml",
+    ):
+        path = Path(design)
+        return _pm4py.read_bpmn(path) if path.suffix.lower() == ".bpmn" else _pm4py.read_pnml(path)
+    if isinstance(design, str | os.PathLike):
+        raise ConfigError(
+            f"design={str(design)!r}: a designed journey given as text must be a .bpmn or "
+            f".pnml file; give a sequence as a list, e.g. ['email_sent', 'visit']."
+        )
+    if isinstance(design, Mapping):
+        return _dict_graph(design, start, end)
+    if start is not None or end is not None:
+        raise ConfigError("start= and end= apply to a designed graph (a dict) only.")
+    if isinstance(design, Sequence):
+        return _sequence_graph(design)
+    raise ConfigError(
+        f"design must be a list of activities, a dict activity -> next activities, a .bpmn/"
+        f".pnml path or a ProcessModel; got {type(design).__name__}."
+    )
+
+
+def _check_activities(design_acts: Sequence[str], log_acts: Sequence[str], *, strict: bool) -> None:
+    present = set(log_acts)
+    absent = [a for a in dict.fromkeys(design_acts) if a not in present]
+    if not absent:
+        return
+    parts = [f"{a!r}.{did_you_mean(a, present)}" for a in absent]
+    msg = (
+        f"the designed journey names {len(absent)} activit{'y' if len(absent) == 1 else 'ies'} "
+        f"absent from the log: {' '.join(parts)} Log activities: {sorted(present)}."
+    )
+    if strict:
+        raise UnknownActivityError(
+            msg + " Fix the design, or pass strict=False to check anyway (the missing steps "
+            "then count as skipped in every case)."
+        )
+    warnings.warn(
+        msg + " They count as skipped steps in every case.", DataQualityWarning, stacklevel=3
+    )
+
+
+# --- alignments on a labelled graph -------------------------------------------------------------
+def _align(trace: tuple[str, ...], g: _Graph) -> tuple[int, list[tuple[str, int, str]]]:
+    """Optimal alignment of ``trace`` to a path of ``g`` (0-1 BFS over (position, node)).
+
+    Returns the cost and the deviating moves ``(type, position, activity)`` with type
+    ``"unexpected"`` (move on the log) or ``"skipped"`` (move on the model).
+    """
+    n, v_count = len(trace), len(g.labels)
+    width = v_count + 1  # node -1 (before the first step) is column 0
+    size = (n + 1) * width
+    dist = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    back = np.full(size, -1, dtype=np.int64)
+    move = np.zeros(size, dtype=np.int8)  # 0 sync, 1 log move, 2 model move
+    dist[0] = 0
+    todo: deque[int] = deque([0])
+    done = np.zeros(size, dtype=bool)
+    while todo:
+        s = todo.popleft()
+        if done[s]:
+            continue
+        done[s] = True
+        i, v = divmod(s, width)
+        nxt = g.start if v == 0 else g.succ[v - 1]
+        d = dist[s]
+        for w in nxt:
+            if i < n and g.labels[w] == trace[i]:
+                t = (i + 1) * width + w + 1
+                if d < dist[t]:
+                    dist[t], back[t], move[t] = d, s, 0
+                    todo.appendleft(t)
+            t = i * width + w + 1
+            if d + 1 < dist[t]:
+                dist[t], back[t], move[t] = d + 1, s, 2
+                todo.append(t)
+        if i < n:
+            t = (i + 1) * width + v
+            if d + 1 < dist[t]:
+                dist[t], back[t], move[t] = d + 1, s, 1
+                todo.append(t)
+    ends = [n * width + e + 1 for e in sorted(g.end)]
+    best = min(ends, key=lambda s: dist[s])
+    moves: list[tuple[str, int, str]] = []
+    s = best
+    while s > 0:
+        i, v = divmod(s, width)
+        if move[s] == 1:
+            moves.append(("unexpected", i - 1, trace[i - 1]))
+        elif move[s] == 2:
+            moves.append(("skipped", i, g.labels[v - 1]))
+        s = int(back[s])
+    moves.reverse()
+    return int(dist[best]), moves
+
+
+def _pair_wrong_order(
+    moves: list[tuple[str, Any, str | None]],
+) -> list[tuple[str, Any, str | None]]:
+    """Replace each (skipped a, unexpected a) pair by one ``wrong_order`` deviation for ``a``
+    at the position where ``a`` actually happened."""
+    skipped: dict[str | None, list[int]] = {}
+    for k, (typ, _, act) in enumerate(moves):
+        if typ == "skipped":
+            skipped.setdefault(act, []).append(k)
+    drop: set[int] = set()
+    out: list[tuple[str, Any, str | None]] = []
+    for typ, pos, act in moves:
+        if typ == "unexpected" and skipped.get(act):
+            drop.add(skipped[act].pop(0))
+            out.append(("wrong_order", pos, act))
+        else:
+            out.append((typ, pos, act))
+    return [m for k, m in enumerate(out) if k not in drop]
+
+
+# --- journey instances --------------------------------------------------------------------------
+def journey_instances(
+    log: pd.DataFrame,
+    journey: str,
+    *,
+    window: str | pd.Timedelta | None = "7D",
+    touch_activities: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Cut each customer's log into instances of one designed journey.
+
+    An instance starts at each touch of ``journey`` (an event whose ``journey_id`` is
+    ``journey`` and, when ``touch_activities`` is given, whose activity is one of them) and
+    runs until the customer's next touch of the same journey or ``window`` after the touch,
+    whichever comes first. It holds the customer's events in that span except those tagged
+    with another journey (they belong to that journey). Events outside any instance are left
+    out.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical log with ``journey_id``. Need not be sorted.
+    journey : str
+        The ``journey_id`` of the designed journey, e.g. ``"welcome"``.
+    window : str or Timedelta or None, default "7D"
+        Longest instance; ``None``: until the next touch of the journey (or the end of the log).
+    touch_activities : list of str, optional
+        Activities that start an instance (e.g. ``["email_sent"]``). Default: the activities
+        of the customers' first events tagged with ``journey`` (the outbound touches, not the
+        responses to them). :func:`check_conformance` passes the design's first steps.
+
+    Returns
+    -------
+    DataFrame
+        The instance events sorted by (customer, time), with ``instance`` (str,
+        ``"<customer_id>#<n>"``, n counting from 1) and ``instance_start``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["a"] * 5,
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03",
+    ...                                  "2025-01-20", "2025-01-21"], utc=True),
+    ...     "activity": ["email_sent", "visit", "email_sent", "email_sent", "visit"],
+    ...     "journey_id": ["welcome", None, "holiday", "welcome", None]})
+    >>> journey_instances(log, "welcome")[["instance", "activity"]].values.tolist()
+    [['a#1', 'email_sent'], ['a#1', 'visit'], ['a#2', 'email_sent'], ['a#2', 'visit']]
+    """
+    _check_log(log, "journey_instances")
+    schema.require_columns(log, [schema.JOURNEY_ID], purpose="cutting journey instances")
+    win = None if window is None else _timedelta(window, "window")
+    jid = log[schema.JOURNEY_ID].astype("str")
+    known = sorted(jid.dropna().unique().tolist())
+    if journey not in known:
+        raise ConfigError(
+            f"journey {journey!r} does not occur in the journey_id column."
+            f"{did_you_mean(journey, known)} Journeys in the log: {known}."
+        )
+    srt = _sort(log)
+    jid = srt[schema.JOURNEY_ID].astype("str")
+    tagged = (jid == journey).fillna(False).to_numpy(dtype=bool)
+    act = srt[schema.ACTIVITY].astype("str").to_numpy(dtype=object)
+    if touch_activities is None:
+        cust_tagged = srt.loc[tagged, schema.CUSTOMER_ID]
+        first_acts = set(act[tagged][~cust_tagged.duplicated().to_numpy()].tolist())
+        is_touch = tagged & np.isin(act, list(first_acts))
+    else:
+        names = _names(touch_activities, "touch_activities")
+        is_touch = tagged & np.isin(act, names)
+    cust = srt[schema.CUSTOMER_ID].astype("str").to_numpy(dtype=object)
+    codes, _ = pd.factorize(cust)
+    n = len(srt)
+    pos = np.arange(n)
+    # latest touch at or before each event, within the customer
+    last_touch = np.where(is_touch, pos, -1)
+    first_row = np.r_[True, codes[1:] != codes[:-1]]
+    seg_start = np.maximum.accumulate(np.where(first_row, pos, 0))
+    last_touch = np.maximum.accumulate(last_touch)
+    inside = last_touch >= seg_start
+    ts = srt[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]")
+    touch_ts = ts[np.where(inside, last_touch, 0)]
+    if win is not None:
+        inside &= (ts - touch_ts) < win.to_timedelta64()
+    other = jid.notna().to_numpy(dtype=bool) & ~tagged
+    keep = inside & ~other
+    counted = np.cumsum(is_touch)
+    number = counted - (counted[seg_start] - is_touch[seg_start])
+    out = srt[keep].reset_index(drop=True)
+    label = pd.Series(cust[keep], dtype="str") + "#" + pd.Series(number[keep]).astype("str")
+    out["instance"] = label.astype("str")
+    out["instance_start"] = pd.Series(pd.to_datetime(touch_ts[keep]).tz_localize("UTC")).astype(
+        schema.TIMESTAMP_DTYPE
+    )
+    return out
+
+
+# --- result -------------------------------------------------------------------------------------
+@dataclass
+class ConformanceResult:
+    """Per-case fitness and deviations of a log against a designed journey.
+
+    Attributes
+    ----------
+    cases : DataFrame
+        One row per case (a journey instance, a customer or the ``case`` column's values):
+        ``case``, ``customer_id``, ``start``, ``end``, ``n_events`` (events checked),
+        ``n_ignored`` (events of activities the design does not name), ``cost`` (number of
+        deviating moves; NaN for token replay), ``fitness`` in [0, 1], ``n_deviations``,
+        ``fitting`` (fitness == 1) and ``segment`` when a segment was given.
+    deviations : DataFrame
+        One row per deviation: ``case``, ``customer_id``, ``position`` (0-based index in the
+        checked trace), ``type`` (``"unexpected"``, ``"skipped"``, ``"wrong_order"``; with token
+        replay ``"not_enabled"``/``"incomplete"``; ``"empty"`` for a case with no checked
+        event on a pm4py model) and ``activity``; plus ``segment``.
+    by_type : DataFrame
+        ``type``, ``activity``, ``deviations`` (count), ``cases`` (cases with it) and
+        ``share_of_cases``, most frequent first.
+    by_segment : DataFrame or None
+        Per segment: ``cases``, ``fitness_mean``, ``fitting_share``, ``deviations_per_case``
+        and the count of each deviation type per case.
+    design : str
+        What was checked (kind and activities).
+    method : str
+        ``"alignments"`` (own code), ``"pm4py_alignments"`` or ``"pm4py_token_replay"``.
+    """
+
+    cases: pd.DataFrame
+    deviations: pd.DataFrame
+    by_type: pd.DataFrame
+    by_segment: pd.DataFrame | None
+    design: str
+    method: str
+
+    @property
+    def fitness(self) -> float:
+        """Mean fitness over cases."""
+        return float(self.cases["fitness"].mean()) if len(self.cases) else float("nan")
+
+    def __repr__(self) -> str:
+        return (
+            f"ConformanceResult({len(self.cases)} cases, mean fitness {self.fitness:.3f}, "
+            f"{len(self.deviations)} deviations, design={self.design})"
+        )
+
+
+def _by_type(deviations: pd.DataFrame, n_cases: int) -> pd.DataFrame:
+    cols = ["type", "activity", "deviations", "cases", "share_of_cases"]
+    if deviations.empty:
+        return pd.DataFrame(columns=cols)
+    d = deviations.assign(activity=deviations["activity"].astype(object).fillna(""))
+    g = d.groupby(["type", "activity"], sort=True)
+    out = pd.DataFrame({"deviations": g.size(), "cases": g["case"].nunique()}).reset_index()
+    out["share_of_cases"] = out["cases"] / max(n_cases, 1)
+    out = out.sort_values(
+        ["deviations", "type", "activity"], ascending=[False, True, True], kind="stable"
+    )
+    return out.reset_index(drop=True)[cols]
+
+
+def _by_segment(cases: pd.DataFrame, deviations: pd.DataFrame) -> pd.DataFrame:
+    g = cases.groupby("segment", sort=True)
+    out = pd.DataFrame(
+        {
+            "cases": g.size(),
+            "fitness_mean": g["fitness"].mean(),
+            "fitting_share": g["fitting"].mean(),
+            "deviations_per_case": g["n_deviations"].mean(),
+        }
+    )
+    types = sorted(deviations["type"].unique().tolist()) if len(deviations) else []
+    for typ in dict.fromkeys([*DEVIATION_TYPES, *types]):
+        counts = deviations.loc[deviations["type"] == typ].groupby("segment").size()
+        out[f"{typ}_per_case"] = counts.reindex(out.index, fill_value=0) / out["cases"]
+    return out.reset_index()
+
+
+# --- main entry ---------------------------------------------------------------------------------
+def check_conformance(
+    log: pd.DataFrame,
+    design: Design,
+    *,
+    journey: str | None = None,
+    window: str | pd.Timedelta | None = "7D",
+    touch_activities: Sequence[str] | None = None,
+    case: str = schema.CUSTOMER_ID,
+    start: Sequence[str] | None = None,
+    end: Sequence[str] | None = None,
+    segment: str | Mapping[Any, Any] | pd.Series | None = None,
+    ignore_other: bool = True,
+    method: Method = "auto",
+    strict: bool = True,
+    show_progress: bool = False,
+) -> ConformanceResult:
+    """Check real journeys against a designed journey: fitness per case, deviations, aggregates.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical log (need not be sorted).
+    design : list of str, dict, path or ProcessModel
+        The designed journey: an ordered list of activities; a dict ``activity -> allowed
+        next activities`` (with ``start``/``end``); a ``.bpmn`` or ``.pnml`` file; or a
+        :class:`~journeymine._pm4py.ProcessModel`. Files and models need pm4py.
+    journey : str, optional
+        Check instances of this designed journey (a ``journey_id`` value), cut by
+        :func:`journey_instances`. Without it, each value of ``case`` is one case.
+    window : str or Timedelta or None, default "7D"
+        Longest journey instance (with ``journey`` only).
+    touch_activities : list of str, optional
+        Activities that start an instance (with ``journey`` only). Default: the design's
+        first activities (a sequence's first step, a graph's start activities, a model's
+        first visible activities).
+    case : str, default "customer_id"
+        Column identifying a case when ``journey`` is not given (e.g. ``session_id``).
+    start, end : list of str, optional
+        First and last activities of a designed graph. Default: activities without a
+        predecessor, and without a successor.
+    segment : str or mapping, optional
+        A column (its value at the case's first event) or a mapping customer -> segment;
+        adds ``segment`` to the tables and fills ``by_segment``.
+    ignore_other : bool, default True
+        Check only events whose activity the design names; ``False`` checks every event (an
+        activity the design does not name is then always ``"unexpected"``).
+    method : {"auto", "alignments", "token_replay"}, default "auto"
+        ``"auto"``: alignments (own code for sequences and graphs, pm4py for models).
+        ``"token_replay"`` (pm4py token-based replay) applies to BPMN/Petri designs only.
+    strict : bool, default True
+        A design activity absent from the log raises :class:`UnknownActivityError`; with
+        ``False`` a :class:`DataQualityWarning` is given and the check goes on.
+    show_progress : bool, default False
+        Show pm4py's progress bar (models only).
+
+    Returns
+    -------
+    ConformanceResult
+
+    Raises
+    ------
+    UnknownActivityError
+        The design names an activity absent from the log (``strict=True``).
+    ConfigError
+        An argument is invalid (unknown journey, empty design, bad window...).
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> data = make_journeys(n_customers=200, days=60, random_state=0)
+    >>> steps = ["email_sent", "email_open", "email_click", "visit", "view_product"]
+    >>> res = check_conformance(data.events, steps, journey="post_purchase_tips")
+    >>> 0 <= res.fitness <= 1
+    True
+    >>> res.by_type.iloc[0]["type"]
+    'skipped'
+    >>> check_conformance(data.events, ["visit", "purchase"]).cases["fitness"].between(0, 1).all()
+    np.True_
+    """
+    _check_log(log, "check_conformance")
+    if method not in ("auto", "alignments", "token_replay"):
+        raise ConfigError(
+            f"method={method!r} is not supported; use 'auto', 'alignments' or 'token_replay'."
+        )
+    model = _load_design(design, start, end)
+    is_graph = isinstance(model, _Graph)
+    if is_graph and method == "token_replay":
+        raise ConfigError(
+            "method='token_replay' needs a BPMN/Petri net design; sequences and graphs are "
+            "checked with alignments (method='auto')."
+        )
+    if is_graph:
+        design_acts = list(dict.fromkeys(model.labels))
+        desc = f"{model.kind} of {len(model.labels)} steps"
+    else:
+        design_acts = list(model.activities)
+        desc = f"{model.algorithm} model of {len(design_acts)} activities"
+    log_acts = log[schema.ACTIVITY].astype("str").unique().tolist()
+    _check_activities(design_acts, log_acts, strict=strict)
+
+    if journey is not None:
+        if touch_activities is None:
+            if is_graph:
+                touch_activities = sorted({model.labels[v] for v in model.start})
+            else:
+                from journeymine import _pm4py
+
+                touch_activities = list(_pm4py.start_activities(model))
+        events = journey_instances(log, journey, window=window, touch_activities=touch_activities)
+        case_col = "instance"
+        if events.empty:
+            raise EmptyLogError(
+                f"no instance of journey {journey!r} starts with {list(touch_activities)}; "
+                f"check touch_activities or the design's first step."
+            )
+    else:
+        if touch_activities is not None:
+            raise ConfigError("touch_activities applies with journey=... only.")
+        schema.require_columns(log, [case], purpose="check_conformance(case=...)")
+        if log[case].isna().any():
+            raise EventLogError(
+                f"the case column {case!r} has {int(log[case].isna().sum())} nulls; every "
+                f"event needs a case."
+            )
+        events = _sort(log, case)
+        case_col = case
+    seg = _segment_labels(events, segment) if segment is not None else None
+
+    case_codes, case_ids = pd.factorize(events[case_col].astype("str").to_numpy(dtype=object))
+    acts = events[schema.ACTIVITY].astype("str").to_numpy(dtype=object)
+    relevant = np.isin(acts, design_acts) if ignore_other else np.ones(len(events), dtype=bool)
+    ts = events[schema.TIMESTAMP]
+    grp = pd.Series(case_codes)
+    cases = pd.DataFrame(
+        {
+            "case": pd.Series(np.asarray(case_ids, dtype=object), dtype="str"),
+            schema.CUSTOMER_ID: events.groupby(case_codes, sort=True)[schema.CUSTOMER_ID]
+            .first()
+            .astype("str")
+            .to_numpy(),
+            "start": ts.groupby(case_codes, sort=True).min().to_numpy(),
+            "end": ts.groupby(case_codes, sort=True).max().to_numpy(),
+            "n_events": grp[relevant]
+            .groupby(case_codes[relevant])
+            .size()
+            .reindex(range(len(case_ids)), fill_value=0)
+            .to_numpy(),
+            "n_ignored": grp[~relevant]
+            .groupby(case_codes[~relevant])
+            .size()
+            .reindex(range(len(case_ids)), fill_value=0)
+            .to_numpy(),
+        }
+    )
+    cases["start"] = cases["start"].astype(schema.TIMESTAMP_DTYPE)
+    cases["end"] = cases["end"].astype(schema.TIMESTAMP_DTYPE)
+
+    dev_rows: list[tuple[int, Any, str, str | None]] = []
+    if is_graph:
+        method_used = "alignments"
+        shortest = model.shortest_path()
+        rel_codes = case_codes[relevant]
+        rel_acts = acts[relevant]
+        bounds = (
+            np.flatnonzero(np.r_[True, rel_codes[1:] != rel_codes[:-1]])
+            if len(rel_codes)
+            else np.array([], dtype=np.int64)
+        )
+        traces: list[tuple[str, ...]] = [()] * len(case_ids)
+        for k, part in zip(bounds, np.split(rel_acts, bounds[1:]), strict=True):
+            traces[int(rel_codes[k])] = tuple(part.tolist())
+        cache: dict[tuple[str, ...], tuple[int, list[tuple[str, Any, str | None]]]] = {}
+        costs = np.zeros(len(case_ids), dtype=np.int64)
+        for c, trace in enumerate(traces):
+            if trace not in cache:
+                cost, moves = _align(trace, model)
+                cache[trace] = (cost, _pair_wrong_order(list(moves)))
+            cost, moves = cache[trace]
+            costs[c] = cost
+            dev_rows.extend((c, pos, typ, act) for typ, pos, act in moves)
+        logger.info("aligned %d cases (%d distinct traces)", len(traces), len(cache))
+        cases["cost"] = costs.astype(float)
+        cases["fitness"] = 1.0 - costs / (cases["n_events"].to_numpy() + shortest)
+    else:
+        from journeymine import _pm4py
+
+        pm_method: _pm4py.ReplayMethod = (
+            "token_replay" if method == "token_replay" else "alignments"
+        )
+        method_used = f"pm4py_{pm_method}"
+        sub = pd.DataFrame(
+            {
+                "case": case_codes[relevant],
+                schema.TIMESTAMP: events.loc[relevant, schema.TIMESTAMP].to_numpy(),
+                schema.ACTIVITY: acts[relevant],
+            }
+        )
+        cases["cost"] = np.nan
+        cases["fitness"] = 0.0
+        if len(sub):
+            sub["case"] = sub["case"].astype("str")
+            res, devs = _pm4py.replay(
+                model, sub, case="case", method=pm_method, show_progress=show_progress
+            )
+            idx = res["case"].astype(int).to_numpy()
+            cases.loc[idx, "cost"] = res["cost"].to_numpy()
+            cases.loc[idx, "fitness"] = res["fitness"].to_numpy()
+            by_case: dict[int, list[tuple[str, Any, str | None]]] = {}
+            for c, pos, typ, act in devs.itertuples(index=False):
+                by_case.setdefault(int(c), []).append((typ, pos, act))
+            for c, moves in by_case.items():
+                if pm_method == "alignments":
+                    moves = _pair_wrong_order(moves)
+                dev_rows.extend((c, pos, typ, act) for typ, pos, act in moves)
+        for c in np.flatnonzero(cases["n_events"].to_numpy() == 0):
+            dev_rows.append((int(c), np.nan, "empty", None))
+            if pm_method == "alignments":
+                cases.loc[c, "cost"] = np.nan
+
+    dev = pd.DataFrame(dev_rows, columns=["code", "position", "type", "activity"])
+    dev = dev.sort_values(["code", "position"], kind="stable", na_position="last")
+    deviations = pd.DataFrame(
+        {
+            "case": cases["case"].to_numpy()[dev["code"].to_numpy(dtype=np.int64)],
+            schema.CUSTOMER_ID: cases[schema.CUSTOMER_ID].to_numpy()[
+                dev["code"].to_numpy(dtype=np.int64)
+            ],
+            "position": dev["position"].to_numpy(),
+            "type": dev["type"].to_numpy(dtype=object),
+            "activity": dev["activity"].to_numpy(dtype=object),
+        }
+    )
+    for col in ("case", schema.CUSTOMER_ID, "type"):
+        deviations[col] = deviations[col].astype("str")
+    deviations["position"] = pd.array(deviations["position"], dtype="Int64")
+    n_dev = np.bincount(dev["code"].to_numpy(dtype=np.int64), minlength=len(cases))
+    cases["n_deviations"] = n_dev
+    cases["fitting"] = cases["fitness"].to_numpy() >= 1.0 - 1e-12
+    by_segment = None
+    if seg is not None:
+        first_seg = seg.groupby(case_codes, sort=True).first().astype("str").to_numpy()
+        cases["segment"] = first_seg
+        deviations["segment"] = first_seg[dev["code"].to_numpy(dtype=np.int64)]
+        deviations["segment"] = deviations["segment"].astype("str")
+        by_segment = _by_segment(cases, deviations)
+    return ConformanceResult(
+        cases=cases,
+        deviations=deviations.reset_index(drop=True),
+        by_type=_by_type(deviations, len(cases)),
+        by_segment=by_segment,
+        design=desc,
+        method=method_used,
+    )
