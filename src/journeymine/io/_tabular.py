@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, get_args
+from typing import IO, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -188,10 +191,7 @@ def _read_raw(
             na_values={c: [""] if c in text else _NA_VALUES for c in header},
         )
         return frame, plan
-    if fmt == "parquet":
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_json(path, lines=True, dtype=False)
+    frame = pd.read_parquet(path) if fmt == "parquet" else _read_jsonl(path)
     if len(frame.columns) == 0:
         raise EmptyLogError(f"'{path.name}' holds no events (no columns). Check the file.")
     frame.columns = frame.columns.astype(str)
@@ -297,9 +297,9 @@ def read_events(
                 frame, plan = _read_raw(path, fmt, mapping, p)
             except pd.errors.EmptyDataError as exc:
                 raise EmptyLogError(f"'{path.name}' is empty: no header, no events.") from exc
+            except (EventLogError, ConfigError):
+                raise
             except (ValueError, OSError, EOFError, pd.errors.ParserError) as exc:
-                if isinstance(exc, EventLogError | ConfigError):
-                    raise
                 raise EventLogError(
                     f"could not read '{path.name}' as {fmt}: {type(exc).__name__}: {exc}. "
                     f"Check that the file is complete and really {fmt} (or pass format=...)."
@@ -372,5 +372,50 @@ def write_events(
     elif fmt == "csv":
         log.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
     else:
-        log.to_json(path, orient="records", lines=True, date_format="iso", date_unit="us")
+        _write_jsonl(log, path)
     return path
+
+
+def _open_text(path: Path, mode: Literal["rt", "wt"]) -> IO[str]:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, mode, encoding="utf-8")
+    return open(path, mode, encoding="utf-8")
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    """One JSON object per line; numbers are read exactly (pandas' reader rounds floats)."""
+    rows = []
+    with _open_text(path, "rt") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise EventLogError(
+                    f"line {number} of '{path.name}' is not valid JSON ({exc}). JSON Lines "
+                    f"files hold one JSON object per line."
+                ) from exc
+            if not isinstance(row, dict):
+                raise EventLogError(
+                    f"line {number} of '{path.name}' is a JSON {type(row).__name__}, not an "
+                    f"object. JSON Lines event files hold one object per line."
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _write_jsonl(log: pd.DataFrame, path: Path) -> None:
+    frame = log.astype(object).where(log.notna(), None)
+    with _open_text(path, "wt") as fh:
+        for row in frame.to_dict("records"):
+            fh.write(json.dumps(row, default=_json_default, ensure_ascii=False))
+            fh.write("\n")

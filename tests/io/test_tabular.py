@@ -1,0 +1,471 @@
+"""read_events / write_events: formats, column mapping, bad input, exact round trips."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import warnings
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import journeymine as jm
+from journeymine.exceptions import (
+    ConfigError,
+    DataQualityWarning,
+    EmptyLogError,
+    EventLogError,
+    JourneymineError,
+    MissingColumnError,
+    RowsDroppedWarning,
+)
+
+TAX = {"CaseID": "customer_id", "ActivityID": "activity", "CompleteTimestamp": "timestamp"}
+PM4PY_CSV = {
+    "case:concept:name": "customer_id",
+    "concept:name": "activity",
+    "time:timestamp": "timestamp",
+}
+CSV_LOGS = [
+    # file, mapping, cases, events, activities, duplicates warned
+    ("running-example.csv", PM4PY_CSV, 6, 42, 8, 0),
+    ("receipt.csv", PM4PY_CSV | {"case:channel": "channel"}, 1434, 8577, 27, 0),
+    ("tax_helpdesk.csv", TAX, 3804, 13710, 9, 91),
+    ("tax_bpi_12_w.csv", TAX, 9658, 72413, 6, 0),
+]
+
+
+def _raw(**extra):
+    data = {
+        "customer_id": ["b", "a", "a"],
+        "timestamp": ["2025-01-02T10:00:00Z", "2025-01-01T09:00:00Z", "2025-01-01T08:00:00Z"],
+        "activity": ["view", "buy", "view"],
+        "channel": ["web", "app", "web"],
+    }
+    return pd.DataFrame(data | extra)
+
+
+@pytest.fixture
+def log():
+    return jm.read_events(
+        _raw(
+            value=[1.5, np.nan, 0.1 + 0.2],
+            note=["x", None, "z"],
+            n=[1, 2, 3],
+            flag=[True, False, True],
+        )
+    )
+
+
+# ---- the public CSV logs ---------------------------------------------------------------
+
+
+@pytest.mark.eventlogs
+@pytest.mark.parametrize(("name", "mapping", "cases", "events", "activities", "dups"), CSV_LOGS)
+def test_public_csv_logs(eventlogs_dir, name, mapping, cases, events, activities, dups):
+    if dups:
+        with pytest.warns(DataQualityWarning, match=f"{dups} duplicate events"):
+            log = jm.read_events(eventlogs_dir / name, columns=mapping)
+    else:
+        log = jm.read_events(eventlogs_dir / name, columns=mapping)
+    assert (log["customer_id"].nunique(), len(log), log["activity"].nunique()) == (
+        cases,
+        events,
+        activities,
+    )
+    assert log["customer_id"].dtype == "str"
+    assert isinstance(log["activity"].dtype, pd.CategoricalDtype)
+
+
+@pytest.mark.eventlogs
+def test_receipt_csv_channels_match_xes(eventlogs_dir):
+    csv = jm.read_events(eventlogs_dir / "receipt.csv", columns=CSV_LOGS[1][1])
+    per_case = csv.groupby("customer_id")["channel"].first().value_counts().to_dict()
+    assert per_case == {"Internet": 1250, "Desk": 109, "Post": 53, "e-mail": 21, "Intern": 1}
+
+
+@pytest.mark.eventlogs
+def test_tax_helpdesk_duplicates_dropped_with_count(eventlogs_dir):
+    with pytest.warns(RowsDroppedWarning, match="dropped 91 duplicate events"):
+        log = jm.read_events(eventlogs_dir / "tax_helpdesk.csv", columns=TAX, duplicates="drop")
+    assert len(log) == 13710 - 91
+
+
+# ---- formats and round trips -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["log.csv", "log.csv.gz", "log.parquet", "log.pq", "log.jsonl", "log.ndjson.gz"]
+)
+def test_round_trip_is_exact(tmp_path, log, name):
+    path = jm.write_events(log, tmp_path / name)
+    assert path == tmp_path / name
+    pd.testing.assert_frame_equal(jm.read_events(path), log)
+
+
+def test_round_trip_keeps_microseconds_and_text_ids(tmp_path):
+    log = jm.read_events(
+        pd.DataFrame(
+            {
+                "customer_id": ["007", "NA", "None"],
+                "timestamp": [
+                    "2025-01-01T00:00:00.000001Z",
+                    "1999-12-31T23:59:59.999999-05:00",
+                    "2025-06-01T12:00:00+02:00",
+                ],
+                "activity": ["null", "NaN", "a"],
+                "session_id": ["01", "02", None],
+            }
+        )
+    )
+    for name in ("a.csv", "a.parquet", "a.jsonl"):
+        back = jm.read_events(jm.write_events(log, tmp_path / name))
+        pd.testing.assert_frame_equal(back, log)
+    assert back["customer_id"].tolist() == ["007", "NA", "None"]
+
+
+def test_format_argument_overrides_suffix(tmp_path, log):
+    path = jm.write_events(log, tmp_path / "events.txt", format="csv")
+    pd.testing.assert_frame_equal(jm.read_events(path, format="csv"), log)
+
+
+@pytest.mark.parametrize("name", ["log.xlsx", "log", "log.parquet.gz", "log.json"])
+def test_unknown_suffix_lists_formats(tmp_path, name):
+    (tmp_path / name).write_text("x")
+    with pytest.raises(ConfigError, match=r"Supported: \['csv', 'parquet', 'jsonl', 'xes'\]"):
+        jm.read_events(tmp_path / name)
+
+
+def test_unknown_format_argument(tmp_path):
+    with pytest.raises(ConfigError, match=r"format='cvs' is not supported. Did you mean 'csv'"):
+        jm.read_events(tmp_path / "x.csv", format="cvs")
+
+
+def test_write_xes_is_refused(tmp_path, log):
+    with pytest.raises(ConfigError, match="does not write XES"):
+        jm.write_events(log, tmp_path / "x.xes")
+
+
+def test_write_needs_required_columns(tmp_path):
+    with pytest.raises(MissingColumnError, match="missing column 'activity'"):
+        jm.write_events(pd.DataFrame({"customer_id": ["a"], "timestamp": [1]}), tmp_path / "x.csv")
+
+
+# ---- column mapping --------------------------------------------------------------------
+
+
+def test_mapping_renames_and_keeps_ids_as_text(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("user,when,what,n\n007,2025-01-01 10:00,view,1\n7,2025-01-01 11:00,buy,2\n")
+    log = jm.read_events(
+        path, columns={"user": "customer_id", "when": "timestamp", "what": "activity"}
+    )
+    assert sorted(log["customer_id"]) == ["007", "7"]
+    assert list(log.columns) == ["customer_id", "timestamp", "activity", "n"]
+    assert log["n"].dtype == "int64"
+
+
+def test_ids_in_parquet_and_jsonl_numbers_become_text(tmp_path):
+    raw = pd.DataFrame(
+        {"customer_id": [7, 8], "timestamp": ["2025-01-01", "2025-01-02"], "activity": ["a", "b"]}
+    )
+    raw.to_parquet(tmp_path / "e.parquet")
+    assert jm.read_events(tmp_path / "e.parquet")["customer_id"].tolist() == ["7", "8"]
+    (tmp_path / "e.jsonl").write_text(
+        '{"customer_id": 7, "timestamp": "2025-01-01", "activity": "a"}\n'
+        '{"customer_id": null, "timestamp": "2025-01-02", "activity": "b"}\n'
+    )
+    with pytest.warns(RowsDroppedWarning, match="1 with null or empty customer_id"):
+        log = jm.read_events(tmp_path / "e.jsonl", drop_invalid=True)
+    assert log["customer_id"].tolist() == ["7"]
+
+
+def test_unknown_canonical_target_suggests():
+    with pytest.raises(ConfigError, match=r"not a canonical column. Did you mean 'customer_id'"):
+        jm.read_events(_raw(), columns={"customer_id": "customerid"})
+
+
+def test_missing_source_column_suggests(tmp_path):
+    path = tmp_path / "e.csv"
+    _raw().rename(columns={"customer_id": "user_id"}).to_csv(path, index=False)
+    with pytest.raises(MissingColumnError, match=r"no column 'userid'. Did you mean 'user_id'\?"):
+        jm.read_events(path, columns={"userid": "customer_id"})
+    with pytest.raises(KeyError):  # also a KeyError
+        jm.read_events(path, columns={"userid": "customer_id"})
+
+
+def test_misspelled_canonical_column_in_file_suggests(tmp_path):
+    path = tmp_path / "e.csv"
+    _raw().rename(columns={"customer_id": "custmer_id"}).to_csv(path, index=False)
+    with pytest.raises(MissingColumnError, match=r"Did you mean 'custmer_id'\?"):
+        jm.read_events(path)
+
+
+def test_two_sources_for_one_target():
+    with pytest.raises(ConfigError, match=r"several source columns to \['activity'\]"):
+        jm.read_events(_raw(x=1, y=2), columns={"x": "activity", "y": "activity"})
+
+
+def test_mapping_onto_existing_column_is_refused():
+    with pytest.raises(ConfigError, match="already has a column 'activity'"):
+        jm.read_events(_raw(what=["a", "b", "c"]), columns={"what": "activity"})
+
+
+def test_columns_must_be_a_mapping():
+    with pytest.raises(ConfigError, match="must be a dict"):
+        jm.read_events(_raw(), columns=["customer_id"])  # type: ignore[arg-type]
+
+
+def test_dataframe_source_is_not_mutated():
+    raw = _raw().rename(columns={"customer_id": "user"})
+    before = raw.copy()
+    jm.read_events(raw, columns={"user": "customer_id"})
+    pd.testing.assert_frame_equal(raw, before)
+
+
+def test_validate_false_only_maps():
+    raw = _raw().rename(columns={"customer_id": "user"})
+    out = jm.read_events(raw, columns={"user": "customer_id"}, validate=False)
+    assert out["timestamp"].tolist() == raw["timestamp"].tolist()
+
+
+def test_bad_source_type():
+    with pytest.raises(ConfigError, match="file path or a pandas DataFrame"):
+        jm.read_events(42)  # type: ignore[arg-type]
+
+
+# ---- bad input -------------------------------------------------------------------------
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"'.*nope.csv' does not exist"):
+        jm.read_events(tmp_path / "nope.csv")
+
+
+def test_directory_is_not_a_file(tmp_path):
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(FileNotFoundError, match="is a directory"):
+        jm.read_events(tmp_path / "d.csv")
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.jsonl", "e.parquet", "e.csv.gz"])
+def test_empty_file(tmp_path, name):
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(b""))
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(EventLogError, match=r"e\.(csv|jsonl|parquet)"):
+        jm.read_events(path)
+
+
+def test_header_only_csv_is_empty_log(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("customer_id,timestamp,activity\n")
+    with pytest.raises(EmptyLogError, match="0 rows"):
+        jm.read_events(path)
+
+
+def test_corrupt_parquet_and_jsonl(tmp_path):
+    (tmp_path / "e.parquet").write_text("not parquet")
+    with pytest.raises(EventLogError, match=r"could not read 'e\.parquet' as parquet"):
+        jm.read_events(tmp_path / "e.parquet")
+    (tmp_path / "e.jsonl").write_text('{"customer_id": "a", \n')
+    with pytest.raises(EventLogError, match=r"line 1 of 'e\.jsonl' is not valid JSON"):
+        jm.read_events(tmp_path / "e.jsonl")
+
+
+def test_unparseable_timestamp_names_rows(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text(
+        "customer_id,timestamp,activity\na,2025-01-01 10:00,x\na,not a date,y\nb,2025-13-45,z\n"
+    )
+    with pytest.raises(EventLogError, match=r"could not be parsed in rows 1, 2 .*'not a date'"):
+        jm.read_events(path)
+
+
+def test_mixed_timezones_name_rows(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text(
+        "customer_id,timestamp,activity\n"
+        "a,2025-01-01T10:00:00+01:00,x\na,2025-01-01T11:00:00,y\nb,2025-01-01T12:00:00Z,z\n"
+    )
+    with pytest.raises(EventLogError, match=r"mixes values with a timezone offset.* row 1 "):
+        jm.read_events(path)
+
+
+def test_naive_timestamps_use_tz(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("customer_id,timestamp,activity\na,2025-07-01 12:00,x\n")
+    log = jm.read_events(path, tz="Europe/Amsterdam")
+    assert log["timestamp"][0] == pd.Timestamp("2025-07-01 10:00", tz="UTC")
+
+
+def test_null_ids_reported_or_dropped(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("customer_id,timestamp,activity\na,2025-01-01,x\n,2025-01-02,y\n")
+    with pytest.raises(EventLogError, match=r"null or empty customer_id in row 1 .*drop_invalid"):
+        jm.read_events(path)
+    with pytest.warns(RowsDroppedWarning, match=r"dropped 1 of 2 rows"):
+        assert len(jm.read_events(path, drop_invalid=True)) == 1
+
+
+def test_duplicates_warned_dropped_or_raised(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("customer_id,timestamp,activity\na,2025-01-01,x\na,2025-01-01,x\n")
+    with pytest.warns(DataQualityWarning, match="1 duplicate events"):
+        assert len(jm.read_events(path)) == 2
+    with pytest.warns(RowsDroppedWarning, match="dropped 1 duplicate events"):
+        assert len(jm.read_events(path, duplicates="drop")) == 1
+    with pytest.raises(EventLogError, match="1 duplicate events"):
+        jm.read_events(path, duplicates="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(jm.read_events(path, duplicates="keep")) == 2
+
+
+def test_non_string_ids_in_a_dataframe():
+    raw = _raw()
+    raw["customer_id"] = [1, 2, 2]
+    with pytest.raises(EventLogError, match=r"customer_id must hold strings, found int"):
+        jm.read_events(raw)
+    assert jm.read_events(raw, coerce_ids=True)["customer_id"].tolist() == ["1", "2", "2"]
+
+
+def test_epoch_timestamps_need_a_unit(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("customer_id,timestamp,activity\na,1735725600,x\n")
+    with pytest.raises(EventLogError, match="no unit was given"):
+        jm.read_events(path)
+    log = jm.read_events(path, timestamp_unit="s")
+    assert log["timestamp"][0] == pd.Timestamp("2025-01-01 10:00", tz="UTC")
+
+
+# ---- properties ------------------------------------------------------------------------
+
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1
+).filter(lambda s: s.strip() == s and s != "")
+
+
+@st.composite
+def canonical_logs(draw):
+    n = draw(st.integers(1, 12))
+    customers = draw(st.lists(_text, min_size=n, max_size=n))
+    micros = draw(
+        st.lists(st.integers(-(2**50), 2**52), min_size=n, max_size=n)
+    )  # about 1934..2112
+    activities = draw(
+        st.lists(st.sampled_from(["view", "cart", "buy", "NA", "007"]), min_size=n, max_size=n)
+    )
+    channels = draw(st.lists(st.sampled_from(["web", "app", "e-mail"]), min_size=n, max_size=n))
+    values = draw(
+        st.lists(
+            st.one_of(st.none(), st.floats(allow_nan=False)),
+            min_size=n,
+            max_size=n,
+        )
+    )
+    counts = draw(st.lists(st.integers(-(2**53), 2**53), min_size=n, max_size=n))
+    raw = pd.DataFrame(
+        {
+            "customer_id": customers,
+            "timestamp": pd.to_datetime(micros, unit="us", utc=True),
+            "activity": activities,
+            "channel": channels,
+            "value": pd.array(values, dtype="float64"),
+            "count": counts,
+            "note": draw(
+                st.lists(st.sampled_from(["x y", "z,w", 'q"t', "é"]), min_size=n, max_size=n)
+            ),
+        }
+    )
+    return jm.validate(raw, duplicates="keep")
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(log=canonical_logs(), fmt=st.sampled_from(["csv", "parquet", "jsonl"]))
+def test_write_read_round_trip_property(tmp_path, log, fmt):
+    path = jm.write_events(log, tmp_path / f"log.{fmt}")
+    back = jm.read_events(path, duplicates="keep")
+    pd.testing.assert_frame_equal(back, log)
+
+
+_cell = st.one_of(
+    st.none(),
+    st.text(max_size=8),
+    st.integers(-(10**20), 10**20),
+    st.floats(),
+    st.booleans(),
+    st.sampled_from(["2025-01-01", "2025-01-01T10:00:00Z", "2025-01-01T10:00+05:00", "now"]),
+)
+
+
+@st.composite
+def messy_frames(draw):
+    n = draw(st.integers(0, 6))
+    cols = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "customer_id",
+                    "timestamp",
+                    "activity",
+                    "channel",
+                    "value",
+                    "event_id",
+                    "session_id",
+                    "x",
+                ]
+            ),
+            min_size=0,
+            max_size=6,
+            unique=True,
+        )
+    )
+    return pd.DataFrame(
+        {c: draw(st.lists(_cell, min_size=n, max_size=n)) for c in cols}, dtype=object
+    )
+
+
+def _only_our_errors(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", DataQualityWarning)
+        warnings.simplefilter("ignore", RowsDroppedWarning)
+        with contextlib.suppress(JourneymineError):
+            fn()
+
+
+@settings(max_examples=100, deadline=None)
+@given(frame=messy_frames(), drop=st.booleans(), unit=st.sampled_from([None, "s", "ms"]))
+def test_messy_frames_raise_only_our_errors(frame, drop, unit):
+    _only_our_errors(lambda: jm.read_events(frame, drop_invalid=drop, timestamp_unit=unit))
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.lists(
+            st.lists(
+                st.one_of(st.text(max_size=10), st.sampled_from(["2025-01-01", ","])),
+                min_size=3,
+                max_size=3,
+            ).map(",".join),
+            max_size=6,
+        ).map(lambda rows: "customer_id,timestamp,activity\n" + "\n".join(rows)),
+    ),
+    drop=st.booleans(),
+)
+def test_messy_csv_text_raises_only_our_errors(tmp_path, text, drop):
+    path = tmp_path / "e.csv"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    _only_our_errors(lambda: jm.read_events(path, drop_invalid=drop))
