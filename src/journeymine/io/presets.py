@@ -5,13 +5,14 @@ A preset maps the columns of a well-known export to canonical columns, so that
 mention are kept as extra columns. Expected input (one row per event, nested fields flattened):
 
 ``ga4`` -- Google Analytics 4 BigQuery export (``events_*`` tables, flattened)
-    ``user_pseudo_id`` (device/cookie id), ``event_timestamp`` (INT64 microseconds since epoch),
-    ``event_name``, ``platform`` (``WEB``, ``ANDROID``, ``IOS``). Optional: ``user_id`` (your
+    ``user_pseudo_id`` (device/cookie id, also -> device_id), ``event_timestamp`` (INT64
+    microseconds since epoch), ``event_name``, ``platform`` (``WEB``, ``ANDROID``, ``IOS``). Optional: ``user_id`` (your
     login id; preferred over ``user_pseudo_id`` where present), ``ga_session_id`` (flattened from
     ``event_params``; a number unique within a user only), ``event_value_in_usd``.
 ``segment`` -- Segment warehouse ``tracks`` table
-    ``user_id`` and/or ``anonymous_id`` (``user_id`` preferred where present), ``timestamp``
-    (ISO 8601 text or timestamp), ``event``. Optional: ``id`` (message id -> event_id),
+    ``user_id`` and/or ``anonymous_id`` (``user_id`` preferred; ``anonymous_id`` also ->
+    device_id), ``timestamp`` (ISO 8601 text or timestamp), ``event``. Optional: ``id``
+    (message id -> event_id),
     ``context_library_name`` (``analytics.js`` -> web, ``analytics-ios``/``analytics-android``
     -> app). Other ``context_*`` columns (``context_page_url``, ``context_ip``...) are kept.
 ``amplitude`` -- Amplitude export API (one JSON object per line)
@@ -24,7 +25,10 @@ mention are kept as extra columns. Expected input (one row per event, nested fie
     ``android``/``iphone``/``swift``/``react-native`` -> app), ``$insert_id`` (-> event_id),
     ``$device_id`` (-> device_id). ``$os``, ``$browser``, ``$city``... are kept.
 
-Channel values not listed in a preset's mapping are kept as they are.
+Channel values not listed in a preset's mapping are kept as they are. The ga4, segment and
+amplitude presets fill ``customer_id`` with the login id where there is one, else the device id,
+and also keep the device id as ``device_id``, so that :func:`journeymine.io.stitch_identities` can then join a
+device's anonymous events to the customer who logged in on it.
 """
 
 from __future__ import annotations
@@ -100,6 +104,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
             customer_id=("user_id", "user_pseudo_id"),
             columns=_frozen(
                 {
+                    "user_pseudo_id": schema.DEVICE_ID,
                     "event_timestamp": schema.TIMESTAMP,
                     "event_name": schema.ACTIVITY,
                     "platform": schema.CHANNEL,
@@ -121,6 +126,7 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
             customer_id=("user_id", "anonymous_id"),
             columns=_frozen(
                 {
+                    "anonymous_id": schema.DEVICE_ID,
                     "timestamp": schema.TIMESTAMP,
                     "event": schema.ACTIVITY,
                     "id": schema.EVENT_ID,
