@@ -6,9 +6,10 @@ mention are kept as extra columns. Expected input (one row per event, nested fie
 
 ``ga4`` -- Google Analytics 4 BigQuery export (``events_*`` tables, flattened)
     ``user_pseudo_id`` (device/cookie id, also -> device_id), ``event_timestamp`` (INT64
-    microseconds since epoch), ``event_name``, ``platform`` (``WEB``, ``ANDROID``, ``IOS``). Optional: ``user_id`` (your
-    login id; preferred over ``user_pseudo_id`` where present), ``ga_session_id`` (flattened from
-    ``event_params``; a number unique within a user only), ``event_value_in_usd``.
+    microseconds since epoch), ``event_name``, ``platform`` (``WEB``, ``ANDROID``, ``IOS``).
+    Optional: ``user_id`` (your login id; preferred over ``user_pseudo_id`` where present),
+    ``ga_session_id`` (flattened from ``event_params``; a number unique within a user only),
+    ``event_value_in_usd``.
 ``segment`` -- Segment warehouse ``tracks`` table
     ``user_id`` and/or ``anonymous_id`` (``user_id`` preferred; ``anonymous_id`` also ->
     device_id), ``timestamp`` (ISO 8601 text or timestamp), ``event``. Optional: ``id``
@@ -27,8 +28,8 @@ mention are kept as extra columns. Expected input (one row per event, nested fie
 
 Channel values not listed in a preset's mapping are kept as they are. The ga4, segment and
 amplitude presets fill ``customer_id`` with the login id where there is one, else the device id,
-and also keep the device id as ``device_id``, so that :func:`journeymine.io.stitch_identities` can then join a
-device's anonymous events to the customer who logged in on it.
+and also keep the device id as ``device_id``, so that :func:`journeymine.io.stitch_identities`
+can then join a device's anonymous events to the customer who logged in on it.
 """
 
 from __future__ import annotations
