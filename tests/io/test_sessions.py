@@ -1,0 +1,116 @@
+"""sessionize: gaps, channel switches, purity, a reference implementation, scale."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+import journeymine as jm
+from journeymine.exceptions import ConfigError, EventLogError, MissingColumnError
+
+
+def _log(customers, minutes, channels=None):
+    data = {
+        "customer_id": customers,
+        "timestamp": pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(minutes, unit="min"),
+        "activity": ["x"] * len(customers),
+    }
+    if channels is not None:
+        data["channel"] = channels
+    return pd.DataFrame(data)
+
+
+def _reference(log, gap, by_channel):
+    """Plain-Python sessionization for comparison."""
+    order = sorted(range(len(log)), key=lambda i: (log["customer_id"][i], log["timestamp"][i], i))
+    out = [None] * len(log)
+    prev = None
+    for i in order:
+        c, t = log["customer_id"][i], log["timestamp"][i]
+        ch = log["channel"][i] if by_channel else None
+        if prev is None or prev[0] != c:
+            n = 1
+        elif t - prev[1] > gap or (by_channel and ch != prev[2]):
+            n += 1
+        out[i] = f"{c}:{n}"
+        prev = (c, t, ch)
+    return out
+
+
+def test_gap_splits_and_equal_gap_does_not():
+    log = _log(["a", "a", "a", "a"], [0, 30, 61, 200])
+    assert jm.sessionize(log, gap="30min")["session_id"].tolist() == ["a:1", "a:1", "a:2", "a:3"]
+
+
+def test_unsorted_input_keeps_row_order_and_is_not_mutated():
+    log = _log(["b", "a", "a", "b"], [100, 50, 0, 0])
+    before = log.copy()
+    out = jm.sessionize(log, gap=pd.Timedelta("45min"))
+    assert out["session_id"].tolist() == ["b:2", "a:2", "a:1", "b:1"]
+    pd.testing.assert_frame_equal(log, before)
+    assert out["session_id"].dtype == "str"
+    assert list(out.columns) == ["customer_id", "timestamp", "activity", "session_id"]
+
+
+def test_by_channel_and_overwrite_existing():
+    log = _log(["a"] * 4, [0, 1, 2, 3], channels=["web", "web", "app", "web"])
+    log["session_id"] = "old"
+    out = jm.sessionize(log, by_channel=True)
+    assert out["session_id"].tolist() == ["a:1", "a:1", "a:2", "a:3"]
+    assert jm.sessionize(log)["session_id"].tolist() == ["a:1"] * 4
+
+
+@pytest.mark.parametrize("gap", ["soon", "-5min", 0, None, "NaT"])
+def test_bad_gap(gap):
+    with pytest.raises(ConfigError, match="gap"):
+        jm.sessionize(_log(["a"], [0]), gap=gap)
+
+
+def test_needs_columns_and_datetimes():
+    with pytest.raises(MissingColumnError, match="channel"):
+        jm.sessionize(_log(["a"], [0]), by_channel=True)
+    bad = _log(["a"], [0]).assign(timestamp=["2025-01-01"])
+    with pytest.raises(EventLogError, match="must be datetimes"):
+        jm.sessionize(bad)
+    with pytest.raises(EventLogError, match="customer_id has nulls"):
+        jm.sessionize(_log([None], [0]))
+
+
+def test_empty_log():
+    out = jm.sessionize(_log([], []))
+    assert len(out) == 0 and "session_id" in out.columns
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(0, 300), st.sampled_from(["web", "app"])),
+        min_size=1,
+        max_size=30,
+    ),
+    gap=st.integers(1, 90),
+    by_channel=st.booleans(),
+)
+def test_matches_reference(rows, gap, by_channel):
+    customers, minutes, channels = map(list, zip(*rows, strict=True))
+    log = _log(customers, minutes, channels)
+    td = pd.Timedelta(minutes=gap)
+    got = jm.sessionize(log, gap=td, by_channel=by_channel)["session_id"].tolist()
+    assert got == _reference(log, td, by_channel)
+
+
+@pytest.mark.slow
+def test_ten_million_rows():
+    rng = np.random.default_rng(0)
+    n = 10_000_000
+    log = pd.DataFrame(
+        {
+            "customer_id": pd.Series(rng.integers(0, 500_000, n)).astype("str"),
+            "timestamp": pd.to_datetime(rng.integers(0, 10**15, n), unit="us", utc=True),
+        }
+    )
+    out = jm.sessionize(log)
+    assert out["session_id"].notna().all()
