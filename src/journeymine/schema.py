@@ -223,8 +223,6 @@ def _parse_timestamps(
             out = pd.to_datetime(strs, utc=aware.any(), format="ISO8601", errors="raise")
         except (ValueError, TypeError):
             out = pd.to_datetime(strs, utc=aware.any(), format="mixed", errors="coerce")
-        if not aware.any():
-            out = out.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         bad = out.isna().to_numpy() & ~null
         if bad.any():
             problems.append(
@@ -233,6 +231,8 @@ def _parse_timestamps(
                 f"parse the column yourself with pd.to_datetime(..., format=...)."
             )
             null = null | bad
+        if not aware.any():  # after the parse check: a DST gap is reported as such below
+            out = out.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         out = out.dt.tz_convert("UTC")
     bad = out.isna().to_numpy() & ~null
     if bad.any():
