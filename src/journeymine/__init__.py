@@ -41,13 +41,25 @@ _EXPORTS: dict[str, str] = {
     "NotFittedError": "journeymine.exceptions",
     "DataQualityWarning": "journeymine.exceptions",
     "RowsDroppedWarning": "journeymine.exceptions",
+    # journeys (statistics) and the encoded log they share
+    "dfg": "journeymine.journeys",
+    "variants": "journeymine.journeys",
+    "funnel": "journeymine.journeys",
+    "paths": "journeymine.journeys",
+    "channel_switches": "journeymine.journeys",
+    "durations": "journeymine.journeys",
+    "bottlenecks": "journeymine.journeys",
+    "start_activities": "journeymine.journeys",
+    "end_activities": "journeymine.journeys",
+    "encode": "journeymine.engine",
 }
-_SUBMODULES = {"datasets", "io", "schema", "exceptions"}
+_SUBMODULES = {"datasets", "io", "schema", "exceptions", "journeys", "engine"}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from journeymine import datasets, exceptions, io, schema
+    from journeymine import datasets, engine, exceptions, io, journeys, schema
+    from journeymine.engine import encode
     from journeymine.exceptions import (
         ConfigError,
         DataQualityWarning,
@@ -67,6 +79,17 @@ if TYPE_CHECKING:  # pragma: no cover
         sessionize,
         stitch_identities,
         write_events,
+    )
+    from journeymine.journeys import (
+        bottlenecks,
+        channel_switches,
+        dfg,
+        durations,
+        end_activities,
+        funnel,
+        paths,
+        start_activities,
+        variants,
     )
     from journeymine.schema import summarize, validate
 
