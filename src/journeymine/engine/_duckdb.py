@@ -1,0 +1,297 @@
+"""DuckDB connection helper, reading event files directly, and the grouped SQL aggregations.
+
+DuckDB is imported lazily (inside the functions), so importing :mod:`journeymine.engine` costs
+nothing for code that only encodes in-memory DataFrames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError
+from journeymine.schema import require_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+    import pyarrow as pa
+
+__all__ = ["connect", "edge_statistics", "file_columns", "quote_ident", "read_file_columns"]
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
+_TIME_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE")
+
+
+def connect(
+    *, threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open a fresh in-memory DuckDB connection set up for journeymine.
+
+    The session time zone is UTC, so timestamps without an offset read from CSV are taken as UTC
+    (as everywhere in journeymine) whatever the machine's local zone.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Worker threads (default: DuckDB's choice, one per core).
+    memory_limit : str, optional
+        DuckDB memory limit such as ``"2GB"``; above it, DuckDB spills to disk.
+
+    Returns
+    -------
+    duckdb.DuckDBPyConnection
+        Close it when done (or use it as a context manager).
+
+    Examples
+    --------
+    >>> with connect(threads=1) as con:
+    ...     con.sql("SELECT current_setting('TimeZone') AS tz").fetchall()
+    [('UTC',)]
+    """
+    import duckdb
+
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigError(f"threads={threads!r} is not allowed; pass a positive int or None.")
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit is not None:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(memory_limit)):
+            con.close()
+            raise ConfigError(
+                f"memory_limit={memory_limit!r} is not allowed; pass a size such as '2GB' or "
+                f"'512MiB'."
+            )
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    return con
+
+
+def quote_ident(name: str) -> str:
+    """Quote a column name for SQL (double quotes, embedded quotes doubled).
+
+    Examples
+    --------
+    >>> print(quote_ident('my "col'))
+    "my ""col"
+    """
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _reader(path: PathLike) -> tuple[Path, str]:
+    """Validate ``path`` and return it with the DuckDB table function that reads it."""
+    p = Path(os.fspath(path))
+    name = p.name.lower()
+    if name.endswith(_PARQUET_SUFFIXES):
+        func = "read_parquet"
+    elif name.endswith(_CSV_SUFFIXES):
+        func = "read_csv"
+    else:
+        raise ConfigError(
+            f"cannot read {p.name!r} directly: the file must end in .parquet or .csv (also "
+            f".csv.gz, .tsv). Read other formats with jm.read_events(path) or jm.read_xes(path) "
+            f"and pass the DataFrame instead."
+        )
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"no such event file: {p}. Check the path (relative paths start at {Path.cwd()})."
+        )
+    return p, func
+
+
+def file_columns(path: PathLike, con: duckdb.DuckDBPyConnection | None = None) -> dict[str, str]:
+    """Column names and DuckDB types of a Parquet/CSV file, read without loading the rows.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     pd.DataFrame({"customer_id": ["a"], "n": [1]}).to_parquet(f"{d}/e.parquet")
+    ...     file_columns(f"{d}/e.parquet")
+    {'customer_id': 'VARCHAR', 'n': 'BIGINT'}
+    """
+    p, func = _reader(path)
+    own = con is None
+    con = connect() if con is None else con
+    try:
+        rows = con.sql(f"DESCRIBE SELECT * FROM {func}($path)", params={"path": str(p)}).fetchall()
+    finally:
+        if own:
+            con.close()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _timestamp_expr(col: str, dtype: str) -> str | None:
+    """SQL giving microseconds since the epoch (UTC) for a column of DuckDB type ``dtype``."""
+    q = quote_ident(col)
+    base = dtype.upper()
+    if base == "TIMESTAMP WITH TIME ZONE":
+        return f"epoch_us({q})"
+    if base in _TIME_TYPES:
+        return f"epoch_us(CAST({q} AS TIMESTAMP))"
+    if base == "VARCHAR":
+        return f"epoch_us(TRY_CAST({q} AS TIMESTAMPTZ))"
+    return None
+
+
+def read_file_columns(
+    path: PathLike,
+    *,
+    case: str,
+    timestamp: str,
+    activity: str,
+    extra: Sequence[str] = (),
+    optional: Sequence[str] = (),
+) -> tuple[pa.Table, list[str]]:
+    """Read the columns needed for journey statistics from a Parquet/CSV file with DuckDB.
+
+    Only these columns are read (projection pushdown); rows keep the file order. Returns an Arrow
+    table with ``case`` (text), ``timestamp`` (int64 microseconds since the epoch, UTC),
+    ``activity`` (text), then ``extra`` and the ``optional`` columns the file has (as text),
+    and the list of extra/optional columns actually read.
+
+    Raises
+    ------
+    MissingColumnError
+        A required column (case, timestamp, activity or one of ``extra``) is absent.
+    EventLogError
+        Nulls in the case/activity/timestamp columns or unparseable timestamps.
+    EmptyLogError
+        The file has no rows.
+    """
+    p, func = _reader(path)
+    con = connect()
+    try:
+        types = file_columns(p, con)
+        holder = pd.DataFrame(columns=list(types))
+        require_columns(
+            holder, [case, timestamp, activity, *extra], purpose=f"journey statistics on {p.name}"
+        )
+        ts_sql = _timestamp_expr(timestamp, types[timestamp])
+        if ts_sql is None:
+            raise EventLogError(
+                f"column {timestamp!r} of {p.name} has type {types[timestamp]}, not a timestamp. "
+                f"Epoch numbers need a unit: read the file with jm.read_events(path, "
+                f"timestamp_unit='s') and pass the DataFrame."
+            )
+        more = [*extra, *(c for c in optional if c in types and c not in extra)]
+        more = [c for c in dict.fromkeys(more) if c not in (case, timestamp, activity)]
+        select = [
+            f"CAST({quote_ident(case)} AS VARCHAR) AS c",
+            f"{ts_sql} AS t",
+            f"CAST({quote_ident(activity)} AS VARCHAR) AS a",
+            *(f"CAST({quote_ident(c)} AS VARCHAR) AS x{i}" for i, c in enumerate(more)),
+        ]
+        rel = con.sql(f"SELECT {', '.join(select)} FROM {func}($path)", params={"path": str(p)})
+        table = rel.to_arrow_table()
+    finally:
+        con.close()
+    if table.num_rows == 0:
+        raise EmptyLogError(f"{p.name} has no rows. Check the file.")
+    problems = []
+    for col, what in (("c", case), ("a", activity)):
+        nulls = table.column(col).null_count
+        if nulls:
+            problems.append(f"{nulls} rows have a null {what!r}")
+    if table.column("t").null_count:
+        problems.extend(_timestamp_problems(p, func, timestamp, ts_sql))
+    if problems:
+        raise EventLogError(
+            f"cannot compute journey statistics on {p.name}: "
+            + "; ".join(problems)
+            + ". Clean the file, or read it with jm.read_events(path, drop_invalid=True) and "
+            "pass the DataFrame.",
+            problems,
+        )
+    names = ["case", "timestamp", "activity", *more]
+    return table.rename_columns(names), more
+
+
+def _timestamp_problems(p: Path, func: str, timestamp: str, ts_sql: str) -> list[str]:
+    """Count null and unparseable timestamps of a file (only run when some are missing)."""
+    q = quote_ident(timestamp)
+    con = connect()
+    try:
+        nulls, bad, example = con.sql(
+            f"SELECT count(*) FILTER (WHERE {q} IS NULL), "
+            f"count(*) FILTER (WHERE {q} IS NOT NULL AND {ts_sql} IS NULL), "
+            f"first(CAST({q} AS VARCHAR)) FILTER (WHERE {q} IS NOT NULL AND {ts_sql} IS NULL) "
+            f"FROM {func}($path)",
+            params={"path": str(p)},
+        ).fetchone() or (0, 0, None)
+    finally:
+        con.close()
+    out = []
+    if bad:
+        out.append(
+            f"{bad} rows have an unparseable {timestamp!r}, e.g. {example!r}; use ISO 8601 such "
+            f"as '2025-01-31T14:05:00Z'"
+        )
+    if nulls:
+        out.append(f"{nulls} rows have a null {timestamp!r}")
+    return out
+
+
+def edge_statistics(
+    keys: Mapping[str, np.ndarray], case: np.ndarray, micros: np.ndarray
+) -> pd.DataFrame:
+    """Group edges by ``keys`` and aggregate in DuckDB: count, distinct cases, mean, median and
+    90th percentile of ``micros`` (reported in seconds, linear interpolation as numpy).
+
+    ``keys`` map output names to equal-length integer arrays; ``case`` holds the case code of
+    each edge. Returns one row per distinct key combination, in no particular order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stats = edge_statistics({"e": np.array([0, 0, 1])}, np.array([0, 1, 1]),
+    ...                         np.array([1_000_000, 3_000_000, 5_000_000]))
+    >>> stats.sort_values("e", ignore_index=True)
+       e  count  cases  mean_seconds  median_seconds  p90_seconds
+    0  0      2      2           2.0             2.0          2.8
+    1  1      1      1           5.0             5.0          5.0
+    """
+    import pyarrow as pa
+
+    names = list(keys)
+    table = pa.table(
+        {
+            **{f"k{i}": np.asarray(keys[n]) for i, n in enumerate(names)},
+            "c": np.asarray(case),
+            "d": np.asarray(micros, dtype=np.int64),
+        }
+    )
+    group = ", ".join(f"k{i}" for i in range(len(names)))
+    sql = (
+        f"SELECT {group}, n, cases, m / 1e6 AS mean_seconds, q[1] / 1e6 AS median_seconds, "
+        f"q[2] / 1e6 AS p90_seconds FROM (SELECT {group}, count(*) AS n, "
+        f"count(DISTINCT c) AS cases, avg(d) AS m, quantile_cont(d, [0.5, 0.9]) AS q "
+        f"FROM edges GROUP BY {group})"
+    )
+    con = connect()
+    try:
+        con.register("edges", table)
+        out = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    frame = out.to_pandas()
+    frame.columns = [*names, "count", "cases", "mean_seconds", "median_seconds", "p90_seconds"]
+    for n in names:
+        frame[n] = frame[n].astype(np.asarray(keys[n]).dtype)
+    frame["count"] = frame["count"].astype(np.int64)
+    frame["cases"] = frame["cases"].astype(np.int64)
+    return frame

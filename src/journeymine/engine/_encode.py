@@ -1,0 +1,451 @@
+"""The encoded log: integer codes and one sort, shared by every journey statistic.
+
+Encoding turns cases, activities and any extra columns into integer codes once, converts
+timestamps to int64 microseconds (UTC) and sorts the events once by (case, timestamp, input
+order). Every statistic then works on these arrays (numpy for shifts and hashes, DuckDB for
+grouped quantiles). A caller who computes several statistics encodes once and passes the
+:class:`EncodedLog` instead of the DataFrame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import (
+    ConfigError,
+    EmptyLogError,
+    EventLogError,
+    MissingColumnError,
+    did_you_mean,
+)
+from journeymine.schema import (
+    ACTIVITY,
+    CHANNEL,
+    CUSTOMER_ID,
+    TIMESTAMP,
+    TIMESTAMP_DTYPE,
+    require_columns,
+)
+
+__all__ = ["EncodedLog", "LogInput", "as_encoded", "encode"]
+
+logger = logging.getLogger(__name__)
+
+_INT64_LIMIT = 2**63
+_UNIT_TO_US = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class EncodedLog:
+    """An event log as integer codes, sorted once by (case, timestamp, input order).
+
+    Build it with :func:`encode`; pass it to :func:`journeymine.dfg`, :func:`journeymine.variants`,
+    :func:`journeymine.funnel`... in place of the log so that encoding and sorting are paid once.
+    The arrays are read-only; event ``i`` of the sorted log has case ``case_ids[case_codes[i]]``,
+    activity ``activities[activity_codes[i]]`` and time ``timestamps[i]``.
+
+    Attributes
+    ----------
+    case : str
+        Name of the case column (``customer_id``, or e.g. ``session_id`` for a process log).
+    case_codes : ndarray of int32
+        Case code of every event; non-decreasing (events of a case are contiguous).
+    case_ids : Index
+        Case labels, indexed by code.
+    activity_codes : ndarray of int32
+        Activity code of every event.
+    activities : Index of str
+        Activity labels (text), indexed by code.
+    timestamps : ndarray of int64
+        Event times in microseconds since the epoch, UTC.
+    attributes : dict
+        Extra columns carried along: name -> (codes as int32 with -1 for null, labels).
+    """
+
+    case: str
+    case_codes: np.ndarray
+    case_ids: pd.Index
+    activity_codes: np.ndarray
+    activities: pd.Index
+    timestamps: np.ndarray
+    attributes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)
+
+    @property
+    def n_events(self) -> int:
+        """Number of events."""
+        return len(self.activity_codes)
+
+    @cached_property
+    def case_bounds(self) -> np.ndarray:
+        """Start position of every case in the sorted arrays, plus ``n_events`` at the end."""
+        c = self.case_codes
+        starts = np.flatnonzero(c[1:] != c[:-1]) + 1
+        return _readonly(np.concatenate(([0], starts, [len(c)])).astype(np.int64))
+
+    @property
+    def n_cases(self) -> int:
+        """Number of cases that have at least one event."""
+        return len(self.case_bounds) - 1 if self.n_events else 0
+
+    @cached_property
+    def activity_counts(self) -> np.ndarray:
+        """Events per activity code."""
+        return _readonly(np.bincount(self.activity_codes, minlength=len(self.activities)))
+
+    def present_activities(self) -> list[str]:
+        """Activity labels that occur at least once."""
+        return [str(a) for a, n in zip(self.activities, self.activity_counts, strict=True) if n]
+
+    def attribute(self, name: str, *, purpose: str = "") -> tuple[np.ndarray, pd.Index]:
+        """Codes and labels of an extra column; raise when it was not encoded or has nulls."""
+        if name not in self.attributes:
+            carried = sorted(self.attributes)
+            why = f"{purpose} needs column {name!r}, but " if purpose else ""
+            raise MissingColumnError(
+                f"{why}the encoded log does not carry {name!r}.{did_you_mean(name, carried)} "
+                f"It carries {carried}. Encode with jm.encode(log, columns=[{name!r}]) or pass "
+                f"the DataFrame."
+            )
+        codes, labels = self.attributes[name]
+        nulls = int(np.count_nonzero(codes < 0))
+        if nulls:
+            raise EventLogError(
+                f"column {name!r} has {nulls} null values; {purpose or 'this statistic'} needs "
+                f"a value on every event. Fill them first, e.g. "
+                f"log[{name!r}] = log[{name!r}].fillna('unknown')."
+            )
+        return codes, labels
+
+    def take(self, mask: np.ndarray) -> EncodedLog:
+        """The events where ``mask`` (boolean, one per sorted event) is true, still sorted."""
+        mask = np.asarray(mask, dtype=bool)
+        return EncodedLog(
+            case=self.case,
+            case_codes=_readonly(self.case_codes[mask]),
+            case_ids=self.case_ids,
+            activity_codes=_readonly(self.activity_codes[mask]),
+            activities=self.activities,
+            timestamps=_readonly(self.timestamps[mask]),
+            attributes={
+                k: (_readonly(codes[mask]), labels)
+                for k, (codes, labels) in self.attributes.items()
+            },
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Decode into a sorted DataFrame (case column, timestamp, activity, attributes).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> enc = encode(pd.DataFrame({"customer_id": ["b", "a", "b"],
+        ...     "timestamp": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-01"], utc=True),
+        ...     "activity": ["buy", "view", "view"]}))
+        >>> enc.to_frame()[["customer_id", "activity"]].values.tolist()
+        [['b', 'view'], ['b', 'buy'], ['a', 'view']]
+        """
+        out: dict[str, Any] = {
+            self.case: self.case_ids.take(self.case_codes),
+            TIMESTAMP: pd.DatetimeIndex(self.timestamps.astype("datetime64[us]")).tz_localize(
+                "UTC"
+            ),
+            ACTIVITY: pd.Categorical.from_codes(self.activity_codes, self.activities),
+        }
+        for name, (codes, labels) in self.attributes.items():
+            out[name] = pd.Categorical.from_codes(codes, labels)
+        frame = pd.DataFrame(out)
+        frame[TIMESTAMP] = frame[TIMESTAMP].astype(TIMESTAMP_DTYPE)
+        return frame
+
+    def __repr__(self) -> str:
+        return (
+            f"EncodedLog(case={self.case!r}, events={self.n_events}, cases={self.n_cases}, "
+            f"activities={len(self.activities)}, attributes={sorted(self.attributes)})"
+        )
+
+
+LogInput: TypeAlias = pd.DataFrame | str | os.PathLike[str] | EncodedLog
+
+
+def _as_str_labels(codes: np.ndarray, labels: Iterable[Any]) -> tuple[np.ndarray, pd.Index]:
+    """Make labels text; labels that become equal as text (1 and '1') are merged."""
+    labels = pd.Index(labels)
+    if pd.api.types.is_string_dtype(labels.dtype) and labels.dtype != object:
+        return codes, labels
+    text = pd.Index([str(v) for v in labels], dtype="str")
+    remap, uniq = pd.factorize(text)
+    if len(uniq) == len(text):
+        return codes, text
+    remap = np.append(remap, -1).astype(np.int32)  # code -1 (null) stays -1
+    return remap[codes], pd.Index(uniq, dtype="str")
+
+
+def _factorize_series(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (int32, -1 for null, in order of first appearance) and labels."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int32), pd.Index(s.cat.categories)
+    codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
+    return codes.astype(np.int32), pd.Index(uniques)
+
+
+def _factorize_arrow(col: Any) -> tuple[np.ndarray, pd.Index]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(col)
+    chunks = enc.chunks
+    if not chunks:
+        return np.zeros(0, np.int32), pd.Index([], dtype="str")
+    idx = pa.chunked_array([ch.indices for ch in chunks], type=chunks[0].indices.type)
+    codes = pc.fill_null(idx, -1).to_numpy().astype(np.int32)
+    labels = pd.Index(chunks[0].dictionary.to_pylist(), dtype="str")
+    return codes, labels
+
+
+def _timestamps(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(sort key in the column's own unit, microseconds since the epoch UTC), both int64."""
+    dtype = s.dtype
+    if not (isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype)):
+        raise EventLogError(
+            f"column {TIMESTAMP!r} has dtype {dtype}, not datetime. Parse it first: "
+            f"log = jm.validate(log) (text and epoch numbers), or read the file with "
+            f"jm.read_events(...)."
+        )
+    unit = s.dt.unit
+    raw = s.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    nat = raw == np.iinfo(np.int64).min
+    if nat.any():
+        raise EventLogError(
+            f"column {TIMESTAMP!r} has {int(nat.sum())} null values (NaT). Drop or fix them, "
+            f"e.g. jm.validate(log, drop_invalid=True) drops them and reports the count."
+        )
+    factor = _UNIT_TO_US[unit]
+    micros = raw // 1000 if factor is None else raw * factor if factor != 1 else raw
+    return raw, micros
+
+
+def _sort_order(codes: np.ndarray, n_codes: int, key_time: np.ndarray) -> np.ndarray | None:
+    """Stable order by (code, time), or None when the events are already in that order.
+
+    One int64 key ``code * span + (time - min)`` is sorted when it fits in 63 bits (else times
+    are ranked first); a sorted key costs a single comparison pass.
+    """
+    n = len(codes)
+    if n < 2:
+        return None
+    tmin = int(key_time.min())
+    span = int(key_time.max()) - tmin + 1
+    if n_codes * span < _INT64_LIMIT:
+        rel = key_time - np.int64(tmin)
+    else:
+        uniq, rel = np.unique(key_time, return_inverse=True)
+        span = len(uniq)
+    key = codes.astype(np.int64) * np.int64(span) + rel
+    if bool(np.all(key[1:] >= key[:-1])):
+        return None
+    return np.argsort(key, kind="stable")
+
+
+def _check_case_arg(case: str) -> None:
+    if not isinstance(case, str) or not case:
+        raise ConfigError(
+            f"case={case!r} is not allowed; pass a column name such as "
+            f"'customer_id' or 'session_id'."
+        )
+    if case in (TIMESTAMP, ACTIVITY):
+        raise ConfigError(
+            f"case={case!r} is not allowed: the case is who the events belong to, "
+            f"e.g. 'customer_id' or 'session_id'."
+        )
+
+
+def _default_columns(available: Iterable[str], case: str) -> list[str]:
+    """Columns carried whenever present: channel, and customer_id for another case notion."""
+    avail = set(available)
+    out = [CHANNEL] if CHANNEL in avail else []
+    if case != CUSTOMER_ID and CUSTOMER_ID in avail:
+        out.append(CUSTOMER_ID)
+    return out
+
+
+def encode(
+    log: pd.DataFrame | str | os.PathLike[str],
+    *,
+    case: str = CUSTOMER_ID,
+    columns: Sequence[str] | None = None,
+) -> EncodedLog:
+    """Encode an event log once: integer codes, int64 microsecond times, one stable sort.
+
+    Pass the result to the journey statistics (:func:`journeymine.dfg`,
+    :func:`journeymine.variants`, :func:`journeymine.funnel`, ...) to pay encoding once.
+
+    Parameters
+    ----------
+    log : DataFrame or path
+        A canonical event log (at least ``case``, ``timestamp``, ``activity``), or the path of
+        a Parquet/CSV file with those columns, read by DuckDB without going through pandas
+        (ids are read as text; timestamps without an offset are taken as UTC). The DataFrame is
+        never modified and need not be sorted.
+    case : str, default "customer_id"
+        Column that identifies a case (a journey). A process log may use ``session_id``.
+    columns : sequence of str, optional
+        Extra columns to carry (e.g. a segment column for ``dfg(segment=...)`` or
+        ``funnel(by=...)``); they must exist. ``channel`` and, when ``case`` is not
+        ``customer_id``, ``customer_id`` are always carried when present.
+
+    Returns
+    -------
+    EncodedLog
+        Events sorted by (case, timestamp), ties in input order.
+
+    Raises
+    ------
+    MissingColumnError
+        A needed column is absent (the message suggests the closest name).
+    EmptyLogError
+        The log has no events.
+    EventLogError
+        Nulls in the case, activity or timestamp column, or a timestamp that is not a datetime.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> log = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0).events
+    >>> enc = jm.encode(log)
+    >>> enc.n_events == len(log), enc.n_cases == log["customer_id"].nunique()
+    (True, True)
+    >>> jm.dfg(enc, top_k=1)["count"].tolist() == jm.dfg(log, top_k=1)["count"].tolist()
+    True
+    """
+    _check_case_arg(case)
+    if columns is not None:
+        if isinstance(columns, str):
+            columns = [columns]
+        columns = list(dict.fromkeys(columns))
+    t0 = time.perf_counter()
+    if isinstance(log, pd.DataFrame):
+        enc = _encode_frame(log, case, columns)
+    elif isinstance(log, str | os.PathLike):
+        enc = _encode_path(log, case, columns)
+    else:
+        raise EventLogError(
+            f"expected a pandas DataFrame of events or the path of a Parquet/CSV file, got "
+            f"{type(log).__name__}."
+        )
+    logger.debug("encoded %s in %.3f s", enc, time.perf_counter() - t0)
+    return enc
+
+
+def _encode_frame(log: pd.DataFrame, case: str, columns: list[str] | None) -> EncodedLog:
+    required = [c for c in columns or () if c not in (case, TIMESTAMP, ACTIVITY)]
+    require_columns(log, [case, TIMESTAMP, ACTIVITY, *required], purpose="journey statistics")
+    extra = list(dict.fromkeys([*_default_columns(log.columns, case), *required]))
+    if len(log) == 0:
+        raise EmptyLogError(
+            "the event log is empty (0 rows). Check the file, the filters or the time window."
+        )
+    case_codes, case_ids = _factorize_series(log[case])
+    act_codes, activities = _factorize_series(log[ACTIVITY])
+    _check_nulls({case: case_codes, ACTIVITY: act_codes})
+    key_time, micros = _timestamps(log[TIMESTAMP])
+    attrs = {c: _factorize_series(log[c]) for c in extra}
+    return _build(case, case_codes, case_ids, act_codes, activities, key_time, micros, attrs)
+
+
+def _encode_path(path: str | os.PathLike[str], case: str, columns: list[str] | None) -> EncodedLog:
+    from journeymine.engine._duckdb import read_file_columns
+
+    optional = [CHANNEL] + ([CUSTOMER_ID] if case != CUSTOMER_ID else [])
+    table, more = read_file_columns(
+        path,
+        case=case,
+        timestamp=TIMESTAMP,
+        activity=ACTIVITY,
+        extra=columns or (),
+        optional=optional,
+    )
+    case_codes, case_ids = _factorize_arrow(table.column("case"))
+    act_codes, activities = _factorize_arrow(table.column("activity"))
+    micros = table.column("timestamp").to_numpy().astype(np.int64, copy=False)
+    attrs = {c: _factorize_arrow(table.column(c)) for c in more}
+    logger.debug("read %d events from %s", table.num_rows, Path(path).name)
+    return _build(case, case_codes, case_ids, act_codes, activities, micros, micros, attrs)
+
+
+def _check_nulls(cols: dict[str, np.ndarray]) -> None:
+    problems = [
+        f"{int((c < 0).sum())} null values in {name!r}" for name, c in cols.items() if (c < 0).any()
+    ]
+    if problems:
+        raise EventLogError(
+            "cannot compute journey statistics: " + "; ".join(problems) + ". Every event needs "
+            "a case and an activity: jm.validate(log, drop_invalid=True) drops such rows and "
+            "reports the count.",
+            problems,
+        )
+
+
+def _build(
+    case: str,
+    case_codes: np.ndarray,
+    case_ids: pd.Index,
+    act_codes: np.ndarray,
+    activities: pd.Index,
+    key_time: np.ndarray,
+    micros: np.ndarray,
+    attrs: dict[str, tuple[np.ndarray, pd.Index]],
+) -> EncodedLog:
+    act_codes, activities = _as_str_labels(act_codes, activities)
+    order = _sort_order(case_codes, len(case_ids), key_time)
+    if order is None:
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return _readonly(a)
+    else:
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return _readonly(a[order])
+
+    return EncodedLog(
+        case=case,
+        case_codes=pick(case_codes),
+        case_ids=case_ids,
+        activity_codes=pick(act_codes),
+        activities=activities,
+        timestamps=pick(micros),
+        attributes={k: (pick(codes), labels) for k, (codes, labels) in attrs.items()},
+    )
+
+
+def as_encoded(
+    log: LogInput, *, case: str = CUSTOMER_ID, columns: Sequence[str] = ()
+) -> EncodedLog:
+    """Encode ``log`` unless it already is an :class:`EncodedLog`; check that it carries
+    ``columns`` and uses the case column ``case``."""
+    if isinstance(log, EncodedLog):
+        _check_case_arg(case)
+        if log.case != case:
+            raise ConfigError(
+                f"the encoded log uses case={log.case!r}, but case={case!r} was asked for. "
+                f"Pass case={log.case!r}, or encode again with jm.encode(log, case={case!r})."
+            )
+        for c in columns:
+            log.attribute(c)
+        return log
+    return encode(log, case=case, columns=list(columns))

@@ -1,0 +1,36 @@
+"""Journey reconstruction: directly-follows graphs, variants, funnels, paths and durations.
+
+Every statistic accepts a canonical DataFrame, the path of a Parquet/CSV file (read by DuckDB)
+or an :class:`~journeymine.engine.EncodedLog` from :func:`journeymine.encode`, and returns a tidy
+pandas DataFrame. Encode once when computing several statistics on a large log.
+
+Examples
+--------
+>>> import journeymine as jm
+>>> log = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0).events
+>>> enc = jm.encode(log)
+>>> edges, top = jm.dfg(enc, top_k=5), jm.variants(enc, max_steps=3, top_k=5)
+>>> len(edges), len(top)
+(5, 5)
+"""
+
+from journeymine.engine import EncodedLog, encode
+from journeymine.journeys._dfg import bottlenecks, dfg, end_activities, start_activities
+from journeymine.journeys._durations import durations
+from journeymine.journeys._funnel import funnel
+from journeymine.journeys._paths import channel_switches, paths
+from journeymine.journeys._variants import variants
+
+__all__ = [
+    "EncodedLog",
+    "bottlenecks",
+    "channel_switches",
+    "dfg",
+    "durations",
+    "encode",
+    "end_activities",
+    "funnel",
+    "paths",
+    "start_activities",
+    "variants",
+]

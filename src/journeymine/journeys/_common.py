@@ -1,0 +1,178 @@
+"""Argument checks and array helpers shared by the journey statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from journeymine.engine import EncodedLog
+from journeymine.exceptions import (
+    ConfigError,
+    EmptyLogError,
+    UnknownActivityError,
+    did_you_mean,
+)
+from journeymine.schema import CHANNEL, CUSTOMER_ID
+
+__all__ = [
+    "Segments",
+    "TimeLike",
+    "activity_code",
+    "apply_filters",
+    "check_int",
+    "event_labels",
+    "sort_labels",
+]
+
+TimeLike: TypeAlias = str | pd.Timestamp | dt.datetime | dt.date | None
+Segments: TypeAlias = str | Mapping[Any, Any] | pd.Series
+
+
+def check_int(value: Any, name: str, *, minimum: int = 1, allow_none: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an int >= ``minimum`` (or None)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        allowed = f"an int >= {minimum}" + (" or None" if allow_none else "")
+        raise ConfigError(f"{name}={value!r} is not allowed; pass {allowed}.")
+
+
+def activity_code(enc: EncodedLog, name: Any, *, purpose: str) -> int:
+    """Code of activity ``name``; :class:`UnknownActivityError` with did-you-mean if absent."""
+    present = enc.present_activities()
+    label = str(name)
+    if label in present:
+        return int(enc.activities.get_loc(label))
+    shown = present if len(present) <= 30 else [*present[:30], "..."]
+    raise UnknownActivityError(
+        f"{purpose}: activity {label!r} is not in the log.{did_you_mean(label, present)} "
+        f"The log has {len(present)} activities: {shown}."
+    )
+
+
+def _micros(value: TimeLike, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{name}={value!r} is not a time ({exc}); pass e.g. '2025-03-01' or a Timestamp."
+        ) from None
+    if ts is pd.NaT:
+        raise ConfigError(f"{name} is NaT; pass a time or None for an open bound.")
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    return int((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, unit="us"))
+
+
+def apply_filters(
+    enc: EncodedLog,
+    *,
+    time_range: tuple[TimeLike, TimeLike] | None = None,
+    channels: Sequence[str] | None = None,
+) -> EncodedLog:
+    """Keep events inside ``time_range`` (start inclusive, end exclusive; naive times are UTC)
+    and on ``channels``. Raise when nothing is left."""
+    mask = None
+    if time_range is not None:
+        if not isinstance(time_range, tuple | list) or len(time_range) != 2:
+            raise ConfigError(
+                f"time_range={time_range!r} is not allowed; pass (start, end), either may be "
+                f"None, e.g. ('2025-01-01', '2025-02-01')."
+            )
+        start, end = (_micros(v, f"time_range[{i}]") for i, v in enumerate(time_range))
+        if start is not None and end is not None and start >= end:
+            raise ConfigError(
+                f"time_range start {time_range[0]!r} is not before end {time_range[1]!r}."
+            )
+        t = enc.timestamps
+        mask = np.ones(len(t), dtype=bool)
+        if start is not None:
+            mask &= t >= start
+        if end is not None:
+            mask &= t < end
+    if channels is not None:
+        if isinstance(channels, str):
+            channels = [channels]
+        codes, labels = enc.attribute(CHANNEL, purpose="channels=")
+        known = [str(v) for v in labels]
+        wanted = []
+        for ch in channels:
+            if str(ch) not in known:
+                raise ConfigError(
+                    f"channel {ch!r} is not in the log.{did_you_mean(str(ch), known)} Channels: "
+                    f"{known}."
+                )
+            wanted.append(known.index(str(ch)))
+        on = np.isin(codes, np.asarray(wanted, dtype=codes.dtype))
+        mask = on if mask is None else mask & on
+    if mask is None:
+        return enc
+    if not mask.any():
+        raise EmptyLogError(
+            f"no events left after the filters (time_range={time_range!r}, "
+            f"channels={channels!r}). Widen them."
+        )
+    return enc.take(mask)
+
+
+def event_labels(
+    enc: EncodedLog, spec: Segments, *, param: str, purpose: str
+) -> tuple[np.ndarray, pd.Index]:
+    """Per-event label codes (int32) and labels for ``spec``: a carried column name, or a
+    mapping customer_id -> label applied through each event's customer."""
+    if isinstance(spec, str):
+        return enc.attribute(spec, purpose=purpose)
+    if isinstance(spec, Mapping) and not isinstance(spec, pd.Series):
+        spec = pd.Series(dict(spec), dtype=object if not spec else None)
+    if not isinstance(spec, pd.Series):
+        raise ConfigError(
+            f"{param}={type(spec).__name__} is not allowed; pass a column name, a dict or a "
+            f"pandas Series mapping customer_id to a label."
+        )
+    if not spec.index.is_unique:
+        dup = spec.index[spec.index.duplicated()][:3].tolist()
+        raise ConfigError(
+            f"{param} maps some customers twice, e.g. {dup}; give one label per customer_id."
+        )
+    if enc.case == CUSTOMER_ID:
+        cust_codes, cust_ids = enc.case_codes, enc.case_ids
+    else:
+        cust_codes, cust_ids = enc.attribute(CUSTOMER_ID, purpose=f"{param} as a mapping")
+    present = np.flatnonzero(np.bincount(cust_codes, minlength=len(cust_ids)))
+    ids = cust_ids.take(present)
+    labels = spec.reindex(ids)
+    missing = labels.isna().to_numpy()
+    if missing.any():
+        examples = ids[missing][:3].tolist()
+        keys = spec.index[:3].tolist()
+        raise ConfigError(
+            f"{purpose}: {int(missing.sum())} of {len(ids)} customers have no label in {param}, "
+            f"e.g. {examples} (the mapping's keys look like {keys}). Every customer_id of the "
+            f"log needs a label: add them, e.g. {param}.reindex(ids, fill_value='unknown'), or "
+            f"filter the log to the mapped customers."
+        )
+    seg_codes, seg_labels = pd.factorize(labels.to_numpy(), sort=False)
+    per_customer = np.full(len(cust_ids), -1, dtype=np.int32)
+    per_customer[present] = seg_codes
+    return per_customer[cust_codes], pd.Index(seg_labels)
+
+
+def sort_labels(labels: pd.Index) -> np.ndarray:
+    """Positions that sort ``labels`` (by value, or as text when values do not compare)."""
+    try:
+        return np.asarray(labels.argsort(), dtype=np.int64)
+    except TypeError:
+        return np.asarray(pd.Index([str(v) for v in labels]).argsort(), dtype=np.int64)
+
+
+def rank_of(labels: pd.Index) -> np.ndarray:
+    """Rank of every label code in the sorted label order."""
+    order = sort_labels(labels)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank

@@ -1,0 +1,162 @@
+"""Ordered funnels: how many cases reach each step, in order, optionally within a time limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from journeymine.engine import LogInput, as_encoded
+from journeymine.exceptions import ConfigError
+from journeymine.journeys._common import Segments, activity_code, event_labels, sort_labels
+from journeymine.schema import CUSTOMER_ID
+
+__all__ = ["funnel"]
+
+_SEGMENT = "segment"
+
+
+def _within_micros(within: str | pd.Timedelta | dt.timedelta | None) -> int | None:
+    if within is None:
+        return None
+    try:
+        delta = pd.Timedelta(within)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"within={within!r} is not a duration ({exc}); pass e.g. '7D', '30min' or a Timedelta."
+        ) from None
+    if delta is pd.NaT or delta <= pd.Timedelta(0):
+        raise ConfigError(f"within={within!r} is not allowed; pass a positive duration.")
+    return int(delta // pd.Timedelta(1, unit="us"))
+
+
+def funnel(
+    log: LogInput,
+    steps: Sequence[str],
+    *,
+    within: str | pd.Timedelta | dt.timedelta | None = None,
+    by: Segments | None = None,
+    case: str = CUSTOMER_ID,
+) -> pd.DataFrame:
+    """Ordered funnel: how many cases reach each step after the previous one.
+
+    A case enters at its first occurrence of ``steps[0]``; step ``k`` counts when the case has
+    ``steps[k]`` later than the event matched for step ``k - 1`` (later in the sorted order:
+    timestamp, then input order), taking the earliest such event, and, with ``within``, no
+    later than ``within`` after the entry event (inclusive). Other events in between are
+    allowed.
+
+    Parameters
+    ----------
+    log : DataFrame, path or EncodedLog
+        Event log (need not be sorted).
+    steps : list of str
+        Activities in funnel order (an activity may repeat).
+    within : str or Timedelta, optional
+        Time limit from the entry event, e.g. ``"7D"`` or ``"30min"``.
+    by : str, dict or Series, optional
+        Split the funnel: a column name (its value on the entry event, e.g. ``"channel"``), or a
+        mapping customer_id -> label such as personas. Adds a column named after the column (or
+        the Series name, else ``segment``).
+    case : str, default "customer_id"
+        Case column.
+
+    Returns
+    -------
+    DataFrame
+        ``[by,] step, activity, cases, conversion, step_conversion, drop_off``: ``step`` counts
+        from 1, ``conversion`` is the share of the cases that entered at step 1,
+        ``step_conversion`` the share of the previous step's cases, ``drop_off`` the cases lost
+        since the previous step.
+
+    Raises
+    ------
+    UnknownActivityError
+        A step is not an activity of the log (the message suggests the closest one).
+    ConfigError
+        No steps, or a bad ``within``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeymine as jm
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03",
+    ...         "2025-01-01", "2025-01-20", "2025-01-01"], utc=True),
+    ...     "activity": ["view", "cart", "buy", "view", "cart", "view"]})
+    >>> jm.funnel(log, ["view", "cart", "buy"])
+       step activity  cases  conversion  step_conversion  drop_off
+    0     1     view      3    1.000000         1.000000         0
+    1     2     cart      2    0.666667         0.666667         1
+    2     3      buy      1    0.333333         0.500000         1
+    >>> jm.funnel(log, ["view", "cart"], within="7D")["cases"].tolist()
+    [3, 1]
+    """
+    if isinstance(steps, str) or not isinstance(steps, Sequence) or len(steps) == 0:
+        raise ConfigError(
+            f"steps={steps!r} is not allowed; pass a non-empty list of activities in funnel "
+            f"order, e.g. ['view_product', 'add_to_cart', 'purchase']."
+        )
+    within_us = _within_micros(within)
+    enc = as_encoded(log, case=case, columns=[by] if isinstance(by, str) else [])
+    codes = [activity_code(enc, s, purpose="funnel step") for s in steps]
+    c, a, t = enc.case_codes, enc.activity_codes, enc.timestamps
+
+    ev = np.flatnonzero(a == codes[0])
+    entry = ev[np.concatenate(([True], c[ev[1:]] != c[ev[:-1]]))]  # first per case
+    if by is not None:
+        labels_per_event, labels = event_labels(enc, by, param="by", purpose="funnel(by=...)")
+        group = labels_per_event[entry].astype(np.int64)
+    else:
+        labels = pd.Index([0])
+        group = np.zeros(len(entry), dtype=np.int64)
+    n_groups = len(labels)
+    reached = [np.bincount(group, minlength=n_groups)]
+    cur, t0 = entry, t[entry]
+    for code in codes[1:]:
+        evk = np.flatnonzero(a == code)
+        if len(cur) and len(evk):
+            j = np.searchsorted(evk, cur, side="right")
+            ok = j < len(evk)
+            nxt = evk[np.minimum(j, len(evk) - 1)]
+            ok &= c[nxt] == c[cur]
+            if within_us is not None:
+                ok &= (t[nxt] - t0) <= within_us
+            cur, t0, group = nxt[ok], t0[ok], group[ok]
+        else:
+            cur, t0, group = cur[:0], t0[:0], group[:0]
+        reached.append(np.bincount(group, minlength=n_groups))
+
+    counts = np.vstack(reached)  # steps x groups
+    prev = np.vstack([counts[:1], counts[:-1]])
+    rows = []
+    for g in sort_labels(labels):
+        if counts[0, g] == 0:
+            continue
+        frame = pd.DataFrame(
+            {
+                "step": np.arange(1, len(steps) + 1, dtype=np.int64),
+                "activity": pd.array([str(s) for s in steps], dtype="str"),
+                "cases": counts[:, g].astype(np.int64),
+                "conversion": counts[:, g] / counts[0, g],
+                "step_conversion": np.divide(
+                    counts[:, g], prev[:, g], out=np.zeros(len(steps)), where=prev[:, g] > 0
+                ),
+                "drop_off": (prev[:, g] - counts[:, g]).astype(np.int64),
+            }
+        )
+        if by is not None:
+            frame.insert(0, _by_name(by), labels[g])
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def _by_name(by: Segments) -> str:
+    if isinstance(by, str):
+        return by
+    if isinstance(by, pd.Series) and isinstance(by.name, str) and by.name:
+        return by.name
+    return _SEGMENT

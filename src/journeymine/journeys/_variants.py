@@ -1,0 +1,194 @@
+"""Journey variants: distinct activity sequences and how many cases follow each."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import numpy as np
+import pandas as pd
+
+from journeymine.engine import LogInput, as_encoded
+from journeymine.journeys._common import check_int
+from journeymine.schema import CUSTOMER_ID
+
+__all__ = ["SEPARATOR", "case_sequences", "group_sequences", "variants"]
+
+logger = logging.getLogger(__name__)
+
+SEPARATOR = " > "
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_HASH_SEEDS = (20250101, 20250102, 20250103)
+
+
+def case_sequences(
+    activity_codes: np.ndarray,
+    bounds: np.ndarray,
+    *,
+    max_steps: int | None = None,
+    from_end: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Activity codes of every case concatenated, and case start offsets (plus the end),
+    optionally cut to the first (or last) ``max_steps`` events of each case."""
+    if max_steps is None:
+        return activity_codes, bounds
+    lens = np.diff(bounds)
+    pos = np.arange(len(activity_codes), dtype=np.int64) - np.repeat(bounds[:-1], lens)
+    keep = pos >= np.repeat(lens - max_steps, lens) if from_end else pos < max_steps
+    new_lens = np.minimum(lens, max_steps)
+    return activity_codes[keep], np.concatenate(([0], np.cumsum(new_lens))).astype(np.int64)
+
+
+def _hash_groups(
+    codes: np.ndarray, bounds: np.ndarray, n_symbols: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Group sequences by a polynomial hash (mod 2**64, random base and symbol values), then
+    verify every sequence against its group's representative. None on a collision."""
+    starts, lens = bounds[:-1], np.diff(bounds)
+    rng = np.random.default_rng(seed)
+    base = int(rng.integers(1 << 62, dtype=np.uint64)) | 1
+    symbols = rng.integers(1 << 63, size=max(n_symbols, 1), dtype=np.uint64)
+    max_len = int(lens.max())
+    powers = np.array([pow(base, i, 1 << 64) for i in range(max_len)], dtype=np.uint64)
+    pos = np.arange(len(codes), dtype=np.int64) - np.repeat(starts, lens)
+    terms = powers[pos]
+    terms *= symbols[codes]  # wraps modulo 2**64 on purpose
+    h = np.add.reduceat(terms, starts)
+    del terms
+    h ^= lens.astype(np.uint64) * _GOLDEN
+    _, first, inverse, counts = np.unique(
+        h, return_index=True, return_inverse=True, return_counts=True
+    )
+    rep = first[inverse]  # representative case of each case's group
+    if not np.array_equal(lens[rep], lens):
+        return None
+    if not np.array_equal(codes[np.repeat(starts[rep], lens) + pos], codes):
+        return None
+    return inverse.astype(np.int64), first.astype(np.int64), counts.astype(np.int64)
+
+
+def group_sequences(
+    codes: np.ndarray, bounds: np.ndarray, n_symbols: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group equal sequences exactly.
+
+    Returns, per case, its group number; per group, the first case holding it and the number of
+    cases. Hashing is verified element by element, so the grouping is exact; after repeated
+    collisions (never seen in practice) it falls back to comparing tuples.
+    """
+    if len(bounds) < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    for seed in _HASH_SEEDS:
+        out = _hash_groups(codes, bounds, n_symbols, seed)
+        if out is not None:
+            return out
+        logger.info("variant hash collision with seed %d; retrying", seed)
+    keys = [tuple(codes[s:e]) for s, e in itertools.pairwise(bounds)]
+    inverse, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=False)
+    _, first = np.unique(inverse, return_index=True)
+    return (
+        inverse.astype(np.int64),
+        first.astype(np.int64),
+        np.bincount(inverse, minlength=len(uniques)).astype(np.int64),
+    )
+
+
+def join_sequences(
+    codes: np.ndarray, bounds: np.ndarray, cases: np.ndarray, labels: pd.Index
+) -> tuple[object, np.ndarray]:
+    """Arrow array of the sequences of ``cases`` as text (labels joined by " > ") and their
+    lengths."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    starts = bounds[:-1][cases]
+    lens = (bounds[1:] - bounds[:-1])[cases]
+    offsets = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+    idx = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1], dtype=np.int64)
+    tokens = pa.array(np.asarray(labels, dtype=object), type=pa.string()).take(pa.array(codes[idx]))
+    if offsets[-1] < 2**31 - 1:
+        lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), tokens)
+    else:
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), tokens)
+    return pc.binary_join(lists, SEPARATOR), lens
+
+
+def variants(
+    log: LogInput,
+    *,
+    case: str = CUSTOMER_ID,
+    max_steps: int | None = None,
+    from_end: bool = False,
+    top_k: int | None = None,
+) -> pd.DataFrame:
+    """Distinct journeys (activity sequences) and how many cases follow each.
+
+    Real customer journeys are almost all unique; cut them to the first (or last) ``max_steps``
+    steps to see the common beginnings (or endings).
+
+    Parameters
+    ----------
+    log : DataFrame, path or EncodedLog
+        Event log (need not be sorted; ties in time keep input order).
+    case : str, default "customer_id"
+        Case column.
+    max_steps : int, optional
+        Keep only the first ``max_steps`` events of each case (the last ones with
+        ``from_end=True``) before grouping.
+    from_end : bool, default False
+        Cut from the end instead of the start.
+    top_k : int, optional
+        Return only the ``top_k`` most common variants.
+
+    Returns
+    -------
+    DataFrame
+        ``variant`` (activities joined by " > "), ``length`` (steps), ``cases``, ``share``
+        (of all cases), sorted by cases descending, then variant.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeymine as jm
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "b", "b", "c"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01",
+    ...                                  "2025-01-03", "2025-01-05"], utc=True),
+    ...     "activity": ["view", "buy", "view", "buy", "view"]})
+    >>> jm.variants(log)
+          variant  length  cases     share
+    0  view > buy       2      2  0.666667
+    1        view       1      1  0.333333
+    >>> jm.variants(log, max_steps=1)
+      variant  length  cases  share
+    0    view       1      3    1.0
+    """
+    check_int(max_steps, "max_steps", allow_none=True)
+    check_int(top_k, "top_k", allow_none=True)
+    if not isinstance(from_end, bool | np.bool_):
+        from journeymine.exceptions import ConfigError
+
+        raise ConfigError(f"from_end={from_end!r} is not allowed; pass True or False.")
+    enc = as_encoded(log, case=case)
+    codes, bounds = case_sequences(
+        enc.activity_codes, enc.case_bounds, max_steps=max_steps, from_end=bool(from_end)
+    )
+    _, first, counts = group_sequences(codes, bounds, len(enc.activities))
+    n_cases = len(bounds) - 1
+    chosen = np.arange(len(counts))
+    if top_k is not None and top_k < len(counts):
+        kth = np.partition(counts, len(counts) - top_k)[len(counts) - top_k]
+        chosen = np.flatnonzero(counts >= kth)  # ties at the cut are ranked by text below
+    text, lens = join_sequences(codes, bounds, first[chosen], enc.activities)
+    import pyarrow as pa
+
+    table = pa.table(
+        {"variant": text, "length": lens.astype(np.int64), "cases": counts[chosen]}
+    ).sort_by([("cases", "descending"), ("variant", "ascending")])
+    if top_k is not None:
+        table = table.slice(0, top_k)
+    out = table.to_pandas()
+    out["share"] = out["cases"] / n_cases
+    logger.debug("%d variants over %d cases", len(counts), n_cases)
+    return out
