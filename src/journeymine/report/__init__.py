@@ -1,0 +1,78 @@
+"""Figures and self-contained HTML reports for analysts.
+
+Every figure comes as a pair: ``*_data()`` computes a tidy DataFrame (headless, testable) and
+``*_figure()`` draws it with plotly. :func:`write_html` writes one self-contained file (plotly.js
+embedded once, no network request); :func:`journey_report`, :func:`persona_report` and
+:func:`change_report` build complete reports with a computed summary. Shared reports respect a
+minimum group size ``k`` (default 10): paths, variants, Sankey links and table rows supported by
+fewer than ``k`` customers are removed and the report says how many were hidden.
+:func:`save_figure` exports any figure to PNG/SVG/PDF for slides.
+
+Examples
+--------
+>>> import journeymine as jm
+>>> from journeymine import report
+>>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60, random_state=0).events)
+>>> fig = report.process_map_figure(report.process_map_data(log, top_k=12))
+>>> fig.layout.height > 0
+True
+"""
+
+from journeymine.report.builders import change_report, journey_report, persona_report
+from journeymine.report.change import (
+    change_timeline_data,
+    change_timeline_figure,
+    describe_change,
+)
+from journeymine.report.export import save_figure
+from journeymine.report.html import Section, write_html
+from journeymine.report.journeys import (
+    channel_switch_data,
+    channel_switch_figure,
+    funnel_data,
+    funnel_figure,
+    paths_data,
+    paths_figure,
+    variants_data,
+    variants_figure,
+)
+from journeymine.report.model_card import model_card_data, model_card_figure
+from journeymine.report.personas import (
+    persona_migration_data,
+    persona_migration_figure,
+    persona_profile_data,
+    persona_profile_figure,
+    persona_sizes_data,
+    persona_sizes_figure,
+)
+from journeymine.report.process_map import process_map_data, process_map_figure
+
+__all__ = [
+    "Section",
+    "change_report",
+    "change_timeline_data",
+    "change_timeline_figure",
+    "channel_switch_data",
+    "channel_switch_figure",
+    "describe_change",
+    "funnel_data",
+    "funnel_figure",
+    "journey_report",
+    "model_card_data",
+    "model_card_figure",
+    "paths_data",
+    "paths_figure",
+    "persona_migration_data",
+    "persona_migration_figure",
+    "persona_profile_data",
+    "persona_profile_figure",
+    "persona_report",
+    "persona_sizes_data",
+    "persona_sizes_figure",
+    "process_map_data",
+    "process_map_figure",
+    "save_figure",
+    "variants_data",
+    "variants_figure",
+    "write_html",
+]

@@ -1,0 +1,311 @@
+"""Shared helpers of the report package: input checks, privacy threshold, text and styling.
+
+Every string that comes from the data (activity, channel, persona names, customer ids) and is
+placed in a plotly figure goes through :func:`plotly_text`: plotly.js renders figure text as a
+small subset of HTML, so ``<b>`` would turn bold and an unknown tag would vanish. Escaping it as
+entities makes plotly draw the characters literally (it decodes ``&lt;``, ``&gt;``, ``&amp;``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError
+from journeymine.schema import (
+    ACTIVITY,
+    CHANNEL,
+    CUSTOMER_ID,
+    REQUIRED_COLUMNS,
+    TIMESTAMP,
+    require_columns,
+)
+
+__all__ = [
+    "DEFAULT_K",
+    "FONT",
+    "PALETTE",
+    "base_layout",
+    "check_frame",
+    "check_k",
+    "check_log",
+    "filter_log",
+    "format_duration",
+    "plotly_text",
+    "suppress_small",
+]
+
+DEFAULT_K = 10
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+# colour-blind friendly qualitative palette (Okabe-Ito, then Tableau extras)
+PALETTE: tuple[str, ...] = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#8C564B",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#1F3A93",
+)
+INK = "#1f2933"
+MUTED = "#6b7785"
+GRID = "#e6e9ee"
+
+
+def plotly_text(value: Any) -> str:
+    """Escape a data string for plotly text (``&``, ``<``, ``>`` as entities).
+
+    Examples
+    --------
+    >>> plotly_text("<script>alert(1)</script>")
+    '&lt;script&gt;alert(1)&lt;/script&gt;'
+    """
+    return html.escape(str(value), quote=False)
+
+
+def check_k(k: int) -> int:
+    """Validate the minimum group size ``k`` (a positive integer)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ConfigError(
+            f"k={k!r} is not allowed: the minimum group size must be an integer >= 1 "
+            f"(default {DEFAULT_K}). Use k=1 to show every group (only for private reports)."
+        )
+    return int(k)
+
+
+def check_positive_int(name: str, value: Any, *, allow_none: bool = False) -> int | None:
+    """Validate an optional positive integer argument such as ``top_k``."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        allowed = "a positive integer or None" if allow_none else "a positive integer"
+        raise ConfigError(f"{name}={value!r} is not allowed; use {allowed}.")
+    return int(value)
+
+
+def check_log(log: Any, *, purpose: str, channel: bool = False) -> pd.DataFrame:
+    """Check that ``log`` is a canonical event log DataFrame (cheap checks only)."""
+    if not isinstance(log, pd.DataFrame):
+        raise EventLogError(
+            f"{purpose} needs an event log DataFrame, got {type(log).__name__}. Read files "
+            f"with jm.read_events(path) first."
+        )
+    cols = (*REQUIRED_COLUMNS, CHANNEL) if channel else REQUIRED_COLUMNS
+    require_columns(log, cols, purpose=purpose)
+    if len(log) == 0:
+        raise EmptyLogError(f"{purpose}: the event log is empty (0 rows).")
+    ts = log[TIMESTAMP].dtype
+    if not isinstance(ts, pd.DatetimeTZDtype):
+        raise EventLogError(
+            f"{purpose}: column 'timestamp' has dtype {ts}, expected timezone-aware "
+            f"datetime64 (UTC). Pass the log through jm.validate(log) first."
+        )
+    return log
+
+
+def check_frame(frame: Any, columns: Sequence[str], *, what: str, hint: str) -> pd.DataFrame:
+    """Check that a result frame (e.g. the output of ``jm.dfg``) has the columns we draw."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ConfigError(f"{what} must be a DataFrame, got {type(frame).__name__}. {hint}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{what} lacks column(s) {missing}; it needs {list(columns)} and has "
+            f"{[str(c) for c in frame.columns]}. {hint}"
+        )
+    return frame
+
+
+def _as_list(value: str | Iterable[str]) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def filter_log(
+    log: pd.DataFrame,
+    *,
+    channels: str | Iterable[str] | None = None,
+    time_range: tuple[Any, Any] | None = None,
+    personas: pd.Series | Mapping[str, Any] | None = None,
+    persona: Any = None,
+    purpose: str,
+) -> pd.DataFrame:
+    """Keep the events on ``channels``, inside ``time_range`` and of customers whose label in
+    ``personas`` (customer_id -> persona) equals ``persona`` (or is in it, for a list).
+
+    Unknown channels and persona labels raise a :class:`ConfigError` with the allowed values.
+    An empty result raises :class:`EmptyLogError`.
+    """
+    mask = np.ones(len(log), dtype=bool)
+    what: list[str] = []
+    if channels is not None:
+        require_columns(log, [CHANNEL], purpose=f"{purpose} with channels=")
+        wanted = _as_list(channels)
+        present = {str(c) for c in log[CHANNEL].dropna().unique()}
+        from journeymine.exceptions import did_you_mean
+
+        for c in wanted:
+            if c not in present:
+                raise ConfigError(
+                    f"channel {c!r} is not in the log.{did_you_mean(c, present)} "
+                    f"Channels in the log: {sorted(present)}."
+                )
+        mask &= log[CHANNEL].astype(object).isin(wanted).to_numpy()
+        what.append(f"channels {wanted}")
+    if time_range is not None:
+        if not isinstance(time_range, tuple | list) or len(time_range) != 2:
+            raise ConfigError(
+                f"time_range={time_range!r} is not allowed; give (start, end), e.g. "
+                f"('2025-01-01', '2025-02-01'); either may be None."
+            )
+        start, end = (_utc(t) for t in time_range)
+        ts = log[TIMESTAMP]
+        if start is not None:
+            mask &= (ts >= start).to_numpy()
+        if end is not None:
+            mask &= (ts < end).to_numpy()
+        what.append(f"time range {time_range}")
+    if persona is not None and personas is None:
+        raise ConfigError(
+            "persona= needs personas= too: a Series or mapping customer_id -> persona label "
+            "(e.g. PersonaMiner().fit(log).labels_)."
+        )
+    if personas is not None:
+        labels = personas if isinstance(personas, pd.Series) else pd.Series(dict(personas))
+        if persona is not None:
+            wanted_p = list(persona) if isinstance(persona, list | tuple | set) else [persona]
+            present_p = set(labels.unique().tolist())
+            for p in wanted_p:
+                if p not in present_p:
+                    raise ConfigError(
+                        f"persona {p!r} is not among the persona labels "
+                        f"{sorted(present_p, key=str)}."
+                    )
+            keep_ids = labels.index[labels.isin(wanted_p)].astype(str)
+            mask &= log[CUSTOMER_ID].isin(keep_ids).to_numpy()
+            what.append(f"persona {wanted_p}")
+    if mask.all():
+        return log
+    out = log[mask]
+    if len(out) == 0:
+        raise EmptyLogError(
+            f"{purpose}: no events left after filtering on {', '.join(what)}. Widen the filter."
+        )
+    for col in (ACTIVITY, CHANNEL):
+        if col in out.columns and isinstance(out[col].dtype, pd.CategoricalDtype):
+            out = out.assign(**{col: out[col].cat.remove_unused_categories()})
+    return out
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        t = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read {value!r} as a time ({exc}); use ISO 8601 such as '2025-01-31'."
+        ) from None
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def suppress_small(frame: pd.DataFrame, column: str, k: int) -> tuple[pd.DataFrame, int]:
+    """Drop rows whose ``column`` (a count of customers) is below ``k``; return (kept, hidden).
+
+    Examples
+    --------
+    >>> kept, hidden = suppress_small(pd.DataFrame({"cases": [12, 3, 10]}), "cases", 10)
+    >>> kept["cases"].tolist(), hidden
+    ([12, 10], 1)
+    """
+    small = frame[column].to_numpy() < k
+    return frame[~small].reset_index(drop=True), int(small.sum())
+
+
+def format_duration(seconds: float) -> str:
+    """A short human duration: ``'45 s'``, ``'3.2 min'``, ``'5.0 h'``, ``'2.1 d'``.
+
+    Examples
+    --------
+    >>> [format_duration(s) for s in (45, 192, 18000, 181440)]
+    ['45 s', '3.2 min', '5.0 h', '2.1 d']
+    """
+    if seconds is None or not math.isfinite(float(seconds)):
+        return "n/a"
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{s / 60:.1f} min"
+    if s < 86400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
+
+
+def format_share(value: float) -> str:
+    """A percentage with sensible precision: ``'73%'``, ``'4.2%'``, ``'0.31%'``."""
+    p = 100.0 * float(value)
+    if p >= 10 or p == 0:
+        return f"{p:.0f}%"
+    if p >= 1:
+        return f"{p:.1f}%"
+    return f"{p:.2f}%"
+
+
+def base_layout(title: str, subtitle: str = "", **extra: Any) -> dict[str, Any]:
+    """The shared look of every figure: title (+ subtitle), fonts, white background."""
+    text = f"<b>{title}</b>"
+    if subtitle:
+        text += f"<br><span style='font-size:12px;color:{MUTED}'>{subtitle}</span>"
+    layout: dict[str, Any] = {
+        "title": {"text": text, "x": 0.0, "xanchor": "left", "font": {"size": 17, "color": INK}},
+        "font": {"family": FONT, "size": 12, "color": INK},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "margin": {"l": 70, "r": 30, "t": 90 if subtitle else 70, "b": 60},
+        "hoverlabel": {"font": {"family": FONT}},
+    }
+    layout.update(extra)
+    return layout
+
+
+def style_axes(fig: go.Figure) -> go.Figure:
+    """Light grid, dark axis lines and readable ticks on every cartesian axis."""
+    fig.update_xaxes(
+        showgrid=True,
+        gridcolor=GRID,
+        zeroline=False,
+        linecolor="#9aa5b1",
+        ticks="outside",
+        tickcolor="#9aa5b1",
+        automargin=True,
+    )
+    fig.update_yaxes(
+        showgrid=True,
+        gridcolor=GRID,
+        zeroline=False,
+        linecolor="#9aa5b1",
+        ticks="outside",
+        tickcolor="#9aa5b1",
+        automargin=True,
+    )
+    return fig
+
+
+def colour_map(values: Iterable[Any]) -> dict[Any, str]:
+    """A stable colour per distinct value (first come, first served, palette cycles)."""
+    out: dict[Any, str] = {}
+    for v in values:
+        if v not in out:
+            out[v] = PALETTE[len(out) % len(PALETTE)]
+    return out

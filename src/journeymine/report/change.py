@@ -1,0 +1,258 @@
+"""Change-detection timeline: when which rate departed from its baseline, where, how sure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeymine.exceptions import ConfigError
+from journeymine.report._common import (
+    INK,
+    base_layout,
+    check_frame,
+    format_share,
+    plotly_text,
+    style_axes,
+)
+
+__all__ = ["change_timeline_data", "change_timeline_figure", "describe_change"]
+
+TIMELINE_COLUMNS = (
+    "metric",
+    "where",
+    "what",
+    "start",
+    "end",
+    "baseline",
+    "value",
+    "effect",
+    "q_value",
+)
+# accepted spellings in a detect_changes() result, first match wins
+_ALIASES: dict[str, Sequence[str]] = {
+    "metric": ("metric",),
+    "where": ("where", "channel", "segment"),
+    "what": ("what", "edge", "activity", "item"),
+    "start": ("start", "start_time", "from"),
+    "end": ("end", "end_time", "to"),
+    "baseline": ("baseline", "baseline_value", "value_a", "before"),
+    "value": ("value", "changed_value", "changed", "value_b", "during"),
+    "effect": ("effect", "effect_size", "difference"),
+    "q_value": ("q_value", "p_value", "qvalue", "pvalue"),
+}
+_RATE_METRICS = ("edge", "conversion", "probability", "share", "proportion")
+
+
+def _pick(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    for cand in _ALIASES[name]:
+        if cand in frame.columns:
+            return frame[cand]
+    return None
+
+
+def change_timeline_data(changes: pd.DataFrame, *, top: int | None = 20) -> pd.DataFrame:
+    """Normalise a ``detect_changes`` result to one row per change for the timeline.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        One row per detected change with a metric, where (channel/segment), what (edge or
+        activity), start, end, baseline and changed value, effect and a p/q-value.
+    top : int or None, default 20
+        Keep the ``top`` changes with the strongest evidence (smallest q-value).
+
+    Returns
+    -------
+    DataFrame
+        ``metric, where, what, start, end, baseline, value, effect, q_value``, sorted by start.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ch = pd.DataFrame({"metric": ["edge_probability"], "channel": ["app"],
+    ...     "edge": ["checkout -> purchase"], "start": ["2025-02-05"], "end": ["2025-02-19"],
+    ...     "baseline": [0.81], "value": [0.08], "effect": [-1.9], "q_value": [1e-12]})
+    >>> change_timeline_data(ch)[["where", "what"]].values.tolist()
+    [['app', 'checkout -> purchase']]
+    """
+    if not isinstance(changes, pd.DataFrame):
+        raise ConfigError(
+            f"changes must be the DataFrame returned by jm.detect_changes(log), got "
+            f"{type(changes).__name__}."
+        )
+    cols: dict[str, Any] = {}
+    for name in TIMELINE_COLUMNS:
+        s = _pick(changes, name)
+        if s is None and name in ("where", "what", "effect", "q_value"):
+            s = pd.Series(
+                [np.nan if name in ("effect", "q_value") else ""] * len(changes),
+                index=changes.index,
+            )
+        if s is None:
+            raise ConfigError(
+                f"the changes frame has no {name!r} column (accepted names: "
+                f"{list(_ALIASES[name])}); columns present: {[str(c) for c in changes.columns]}."
+            )
+        cols[name] = s.to_numpy()
+    out = pd.DataFrame(cols)
+    for t in ("start", "end"):
+        ts = pd.to_datetime(out[t], utc=True)
+        out[t] = ts
+    out["where"] = out["where"].map(
+        lambda v: (
+            "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+        )
+    )
+    out["what"] = out["what"].map(
+        lambda v: (
+            "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
+        )
+    )
+    out["metric"] = out["metric"].astype(str)
+    for c in ("baseline", "value", "effect", "q_value"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    if top is not None and len(out) > top:
+        out = out.sort_values("q_value", kind="stable", na_position="last").head(top)
+    return out.sort_values(["start", "metric", "where", "what"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _is_rate(metric: str, baseline: float, value: float) -> bool:
+    return any(m in metric for m in _RATE_METRICS)
+
+
+def _fmt_value(metric: str, baseline: float, value: float, v: float) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    return format_share(v) if _is_rate(metric, baseline, value) else f"{v:,.3g}"
+
+
+def describe_change(row: Any) -> str:
+    """One sentence for a change row, e.g. ``"app checkout -> purchase fell from 81% to 8%
+    between 2025-02-05 and 2025-02-19"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> row = pd.Series({"metric": "edge_probability", "where": "app",
+    ...     "what": "checkout -> purchase", "start": pd.Timestamp("2025-02-05", tz="UTC"),
+    ...     "end": pd.Timestamp("2025-02-19", tz="UTC"), "baseline": 0.81, "value": 0.08})
+    >>> print(describe_change(row))
+    app checkout -> purchase (edge probability) fell from 81% to 8.0%
+    between 2025-02-05 and 2025-02-19
+    """
+    metric, base, val = str(row["metric"]), float(row["baseline"]), float(row["value"])
+    verb = "fell" if val < base else "rose"
+    subject = " ".join(s for s in (str(row["where"]), str(row["what"])) if s)
+    metric_txt = metric.replace("_", " ")
+    subject = f"{subject} ({metric_txt})" if subject else metric_txt
+    start = pd.Timestamp(row["start"]).strftime("%Y-%m-%d")
+    end = pd.Timestamp(row["end"]).strftime("%Y-%m-%d")
+    return (
+        f"{subject} {verb} from {_fmt_value(metric, base, val, base)} to "
+        f"{_fmt_value(metric, base, val, val)} between {start} and {end}"
+    )
+
+
+def change_timeline_figure(
+    data: pd.DataFrame,
+    *,
+    title: str = "Detected changes",
+    subtitle: str | None = None,
+    period: tuple[Any, Any] | None = None,
+) -> go.Figure:
+    """Timeline (Gantt-style): one bar per change from its start to its end, coloured by
+    direction (red = fell, blue = rose), labelled with baseline -> changed value.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import change_timeline_data, change_timeline_figure
+    >>> ch = pd.DataFrame({"metric": ["edge_probability"], "channel": ["app"],
+    ...     "edge": ["checkout -> purchase"], "start": ["2025-02-05"], "end": ["2025-02-19"],
+    ...     "baseline": [0.81], "value": [0.08], "effect": [-1.9], "q_value": [1e-12]})
+    >>> len(change_timeline_figure(change_timeline_data(ch)).data)
+    1
+    """
+    check_frame(
+        data, TIMELINE_COLUMNS, what="timeline data", hint="Pass change_timeline_data() output."
+    )
+    labels = []
+    for r in data.itertuples(index=False):
+        subject = " · ".join(plotly_text(s) for s in (r.where, r.what) if s)
+        labels.append(
+            f"{subject}<br><span style='font-size:10px'>"
+            f"{plotly_text(r.metric.replace('_', ' '))}</span>"
+            if subject
+            else plotly_text(r.metric)
+        )
+    # unique y labels even if two changes share a subject
+    seen: dict[str, int] = {}
+    ylab = []
+    for lab in labels:
+        seen[lab] = seen.get(lab, 0) + 1
+        ylab.append(lab if seen[lab] == 1 else f"{lab} ({seen[lab]})")
+    fig = go.Figure()
+    for fell in (True, False):
+        sel = (data["value"] < data["baseline"]).to_numpy() == fell
+        if not sel.any():
+            continue
+        d = data[sel]
+        y = [ylab[i] for i in np.flatnonzero(sel)]
+        dur_ms = ((d["end"] - d["start"]).dt.total_seconds() * 1000).to_numpy()
+        text = [
+            f"{_fmt_value(m, b, v, b)} → {_fmt_value(m, b, v, v)}"
+            for m, b, v in zip(d["metric"], d["baseline"], d["value"], strict=True)
+        ]
+        q = d["q_value"].to_numpy()
+        fig.add_trace(
+            go.Bar(
+                base=d["start"].dt.tz_localize(None),
+                x=dur_ms,
+                y=y,
+                orientation="h",
+                marker={"color": "#D55E00" if fell else "#0072B2", "line": {"width": 0}},
+                text=text,
+                textposition="outside",
+                cliponaxis=False,
+                textfont={"size": 11, "color": INK},
+                name="fell" if fell else "rose",
+                customdata=np.column_stack(
+                    [
+                        d["start"].dt.strftime("%Y-%m-%d %H:%M"),
+                        d["end"].dt.strftime("%Y-%m-%d %H:%M"),
+                        text,
+                        [f"{v:.2g}" if np.isfinite(v) else "n/a" for v in q],
+                        [f"{v:+.2f}" if np.isfinite(v) else "n/a" for v in d["effect"]],
+                    ]
+                ),
+                hovertemplate="%{y}<br>%{customdata[0]} → %{customdata[1]}<br>%{customdata[2]}"
+                "<br>effect %{customdata[4]}, q = %{customdata[3]}<extra></extra>",
+            )
+        )
+    if subtitle is None:
+        subtitle = (
+            "each bar spans a detected change; label = baseline → value during the "
+            "change; ranked by evidence"
+        )
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(
+        height=max(300, 150 + 48 * len(data)),
+        barmode="overlay",
+        legend={"title": {"text": "direction"}, "orientation": "h", "y": -0.2},
+        margin={"r": 110},
+    )
+    fig.update_xaxes(type="date", title_text="date")
+    if period is not None:
+        lo, hi = (pd.Timestamp(t) for t in period)
+        lo = lo.tz_convert(None) if lo.tzinfo else lo
+        hi = hi.tz_convert(None) if hi.tzinfo else hi
+        fig.update_xaxes(range=[lo, hi])
+    fig.update_yaxes(autorange="reversed", title_text="")
+    style_axes(fig)
+    return fig

@@ -1,0 +1,648 @@
+"""Journey figures: Sankey of paths around an activity, funnel, variants table, channel switches.
+
+Each figure has a ``*_data()`` twin that computes a tidy DataFrame from a log with
+:mod:`journeymine.journeys` and applies the privacy threshold ``k`` (rows supported by fewer than
+``k`` customers are removed; ``result.attrs["hidden"]`` says how many), and a ``*_figure()`` that
+draws such a frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeymine.report._common import (
+    DEFAULT_K,
+    INK,
+    base_layout,
+    check_frame,
+    check_k,
+    check_log,
+    check_positive_int,
+    colour_map,
+    filter_log,
+    format_share,
+    plotly_text,
+    style_axes,
+    suppress_small,
+)
+from journeymine.schema import CHANNEL, CUSTOMER_ID, sort_events
+
+__all__ = [
+    "channel_switch_data",
+    "channel_switch_figure",
+    "funnel_data",
+    "funnel_figure",
+    "paths_data",
+    "paths_figure",
+    "variants_data",
+    "variants_figure",
+]
+
+PATH_COLUMNS = ("step", "source", "target", "cases")
+FUNNEL_COLUMNS = ("step", "activity", "cases", "conversion", "step_conversion", "drop_off")
+VARIANT_COLUMNS = ("variant", "length", "cases", "share")
+SWITCH_COLUMNS = ("from_channel", "to_channel", "count", "share")
+VARIANT_SEP = " > "
+
+
+def _hidden_note(attrs: Mapping[str, Any], what: str) -> str:
+    hidden = int(attrs.get("hidden", 0) or 0)
+    if not hidden:
+        return ""
+    return f"{hidden} {what} with fewer than {attrs.get('k')} customers hidden"
+
+
+# ---------------------------------------------------------------- paths (Sankey)
+def paths_data(
+    log: pd.DataFrame,
+    activity: str,
+    *,
+    direction: Literal["after", "before"] = "after",
+    max_steps: int = 3,
+    k: int = DEFAULT_K,
+    top_k: int | None = None,
+    channels: str | Iterable[str] | None = None,
+    time_range: tuple[Any, Any] | None = None,
+    personas: pd.Series | Mapping[str, Any] | None = None,
+    persona: Any = None,
+) -> pd.DataFrame:
+    """Sankey-ready paths out of (``direction="after"``) or into (``"before"``) an activity.
+
+    Computed by ``jm.paths`` on the (optionally filtered) log; every link taken by fewer than
+    ``k`` customers is removed so a shared report cannot single out a customer.
+
+    Returns
+    -------
+    DataFrame
+        ``step, source, target, cases`` (step 1 is next to ``activity``); ``attrs`` holds
+        ``activity``, ``direction``, ``k`` and ``hidden`` (links removed).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import paths_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> p = paths_data(log, "add_to_cart", max_steps=2, k=10)
+    >>> bool((p["cases"] >= 10).all()), p.attrs["direction"]
+    (True, 'after')
+    """
+    from journeymine.journeys import paths
+
+    if direction not in ("after", "before"):
+        from journeymine.exceptions import ConfigError
+
+        raise ConfigError(f"direction={direction!r} is not allowed; use 'after' or 'before'.")
+    k = check_k(k)
+    check_positive_int("max_steps", max_steps)
+    top_k = check_positive_int("top_k", top_k, allow_none=True)
+    log = check_log(log, purpose="paths_data")
+    log = filter_log(
+        log,
+        channels=channels,
+        time_range=time_range,
+        personas=personas,
+        persona=persona,
+        purpose="paths_data",
+    )
+    raw = paths(log, activity, direction=direction, max_steps=max_steps)
+    check_frame(raw, PATH_COLUMNS, what="jm.paths output", hint="")
+    out, hidden = suppress_small(raw.loc[:, list(PATH_COLUMNS)], "cases", k)
+    if top_k is not None:
+        out = (
+            out.sort_values(["step", "cases"], ascending=[True, False], kind="stable")
+            .groupby("step", sort=True)
+            .head(top_k)
+            .reset_index(drop=True)
+        )
+    out.attrs.update({"activity": str(activity), "direction": direction, "k": k, "hidden": hidden})
+    return out
+
+
+def paths_figure(
+    data: pd.DataFrame, *, title: str | None = None, subtitle: str | None = None
+) -> go.Figure:
+    """Sankey of :func:`paths_data`: columns are steps, link width is customers.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import paths_figure
+    >>> data = pd.DataFrame({"step": [1, 1, 2], "source": ["cart", "cart", "checkout"],
+    ...                      "target": ["checkout", "view", "purchase"], "cases": [40, 25, 30]})
+    >>> data.attrs.update({"activity": "cart", "direction": "after"})
+    >>> fig = paths_figure(data)
+    >>> len(fig.data[0].node.label)
+    4
+    """
+    check_frame(data, PATH_COLUMNS, what="paths data", hint="Pass the output of paths_data().")
+    direction = data.attrs.get("direction", "after")
+    activity = data.attrs.get("activity")
+    steps = np.abs(data["step"].astype(int).to_numpy())
+    max_step = int(steps.max()) if len(steps) else 1
+    if direction == "before":  # step -s goes from s places before the anchor to s - 1
+        src_col = max_step - steps
+        tgt_col = max_step - steps + 1
+    else:  # step s goes from s - 1 places after the anchor to s
+        src_col = steps - 1
+        tgt_col = steps
+    keys: dict[tuple[int, str], int] = {}
+    for col, name in [
+        *zip(src_col, data["source"], strict=True),
+        *zip(tgt_col, data["target"], strict=True),
+    ]:
+        keys.setdefault((int(col), str(name)), len(keys))
+    names = sorted({n for _, n in keys})
+    colours = colour_map([str(activity), *names] if activity is not None else names)
+    n_cols = max_step + 1
+    node_x = [0.01 + 0.98 * c / max(n_cols - 1, 1) for c, _ in keys]
+    labels = [plotly_text(n) for _, n in keys]
+    src = [keys[(int(c), str(n))] for c, n in zip(src_col, data["source"], strict=True)]
+    tgt = [keys[(int(c), str(n))] for c, n in zip(tgt_col, data["target"], strict=True)]
+    node_y = sankey_y(
+        [c for c, _ in keys], _node_values(len(keys), src, tgt, data["cases"].tolist())
+    )
+    link_colour = [
+        colours[str(n)] for n in (data["source"] if direction == "after" else data["target"])
+    ]
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "x": node_x,
+                "y": node_y,
+                "pad": 14,
+                "thickness": 16,
+                "color": [colours[n] for _, n in keys],
+                "line": {"color": "white", "width": 0.5},
+                "hovertemplate": "%{label}<br>%{value:,} customers<extra></extra>",
+            },
+            link={
+                "source": src,
+                "target": tgt,
+                "value": data["cases"].astype(int).tolist(),
+                "color": [_rgba(c, 0.35) for c in link_colour],
+                "customdata": data["step"].astype(int).tolist(),
+                "hovertemplate": "%{source.label} → %{target.label}<br>step %{customdata}: "
+                "%{value:,} customers<extra></extra>",
+            },
+        )
+    )
+    if title is None:
+        where = "after" if direction == "after" else "before"
+        title = f"Paths {where} {plotly_text(activity)}" if activity is not None else "Paths"
+    if subtitle is None:
+        bits = [
+            f"first occurrence per customer, {max_step} step{'s' * (max_step > 1)}",
+            "link width = customers",
+        ]
+        note = _hidden_note(data.attrs, "links")
+        if note:
+            bits.append(note)
+        subtitle = " · ".join(bits)
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(
+        height=max(
+            420,
+            40
+            + 26 * max((sum(1 for c, _ in keys if c == col) for col in range(n_cols)), default=1)
+            + 160,
+        )
+    )
+    return fig
+
+
+def sankey_y(
+    columns: Sequence[int], values: Sequence[float], order: Sequence[Any] | None = None
+) -> list[float]:
+    """Vertical centres (0 = top) for Sankey nodes stacked per column, largest first (or in
+    ``order``), proportional to their values, so plotly keeps every node in its column."""
+    n = len(columns)
+    keys = list(order) if order is not None else [-float(v) for v in values]
+    y = [0.5] * n
+    by_col: dict[int, list[int]] = {}
+    for i, c in enumerate(columns):
+        by_col.setdefault(int(c), []).append(i)
+    for idx in by_col.values():
+        idx.sort(key=lambda i: (keys[i], i))
+        total = float(sum(max(values[i], 0.0) for i in idx)) or 1.0
+        gap = 0.04 if len(idx) > 1 else 0.0
+        room = 0.96 - gap * (len(idx) - 1)
+        pos = 0.02
+        for i in idx:
+            h = room * max(values[i], 0.0) / total
+            y[i] = min(max(pos + h / 2, 0.001), 0.999)
+            pos += h + gap
+    return y
+
+
+def _node_values(
+    n: int, src: Sequence[int], tgt: Sequence[int], value: Sequence[float]
+) -> list[float]:
+    inflow = [0.0] * n
+    outflow = [0.0] * n
+    for a, b, v in zip(src, tgt, value, strict=True):
+        outflow[a] += float(v)
+        inflow[b] += float(v)
+    return [max(i, o) for i, o in zip(inflow, outflow, strict=True)]
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# ---------------------------------------------------------------- funnel
+def funnel_data(
+    log: pd.DataFrame,
+    steps: Sequence[str],
+    *,
+    within: str | pd.Timedelta | None = None,
+    by: str | pd.Series | Mapping[str, Any] | None = None,
+    k: int = DEFAULT_K,
+) -> pd.DataFrame:
+    """Ordered funnel with conversion and drop-off (``jm.funnel``), one block per segment.
+
+    A step (or segment) reached by fewer than ``k`` customers (but more than zero) is removed
+    with the steps after it, since its count could single out a customer.
+
+    Returns
+    -------
+    DataFrame
+        ``step, activity, cases, conversion, step_conversion, drop_off`` (customers lost since
+        the previous step) (+ the segment column of ``by``); ``attrs`` holds ``k``,
+        ``hidden`` and ``segment`` (the segment column or None).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import funnel_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> f = funnel_data(log, ["view_product", "add_to_cart", "checkout"])
+    >>> f["activity"].tolist()
+    ['view_product', 'add_to_cart', 'checkout']
+    """
+    from journeymine.journeys import funnel
+
+    k = check_k(k)
+    log = check_log(log, purpose="funnel_data")
+    raw = funnel(log, list(steps), within=within, by=by)
+    check_frame(raw, FUNNEL_COLUMNS, what="jm.funnel output", hint="")
+    extra = [c for c in raw.columns if c not in FUNNEL_COLUMNS]
+    seg = extra[0] if extra else None
+    return _suppress_funnel(raw, seg, k)
+
+
+def _suppress_funnel(raw: pd.DataFrame, seg: str | None, k: int) -> pd.DataFrame:
+    parts = []
+    hidden = 0
+    groups = raw.groupby(seg, sort=False, observed=True) if seg else [(None, raw)]
+    for _, g in groups:
+        g = g.sort_values("step", kind="stable")
+        small = (g["cases"].to_numpy() < k) & (g["cases"].to_numpy() > 0)
+        if small.any():
+            cut = int(np.flatnonzero(small)[0])
+            hidden += len(g) - cut
+            g = g.iloc[:cut]
+        parts.append(g)
+    out = pd.concat(parts, ignore_index=True) if parts else raw.iloc[:0]
+    out.attrs.update({"k": k, "hidden": hidden, "segment": seg})
+    return out
+
+
+def funnel_figure(
+    data: pd.DataFrame, *, title: str = "Funnel", subtitle: str | None = None
+) -> go.Figure:
+    """Funnel bars with conversion from the first step and the drop-off between steps.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import funnel_figure
+    >>> data = pd.DataFrame({"step": [1, 2, 3], "activity": ["view", "cart", "buy"],
+    ...     "cases": [100, 40, 30], "conversion": [1.0, 0.4, 0.3],
+    ...     "step_conversion": [1.0, 0.4, 0.75], "drop_off": [0, 60, 10]})
+    >>> funnel_figure(data).data[0].type
+    'funnel'
+    """
+    check_frame(data, FUNNEL_COLUMNS, what="funnel data", hint="Pass funnel_data() output.")
+    seg = data.attrs.get("segment")
+    if seg is None:
+        extra = [c for c in data.columns if c not in FUNNEL_COLUMNS]
+        seg = extra[0] if extra else None
+    fig = go.Figure()
+    groups = list(data.groupby(seg, sort=True, observed=True)) if seg else [(None, data)]
+    colours = colour_map([str(name) for name, _ in groups])
+    for name, g in groups:
+        g = g.sort_values("step", kind="stable")
+        labels = [
+            f"{int(s)}. {plotly_text(a)}" for s, a in zip(g["step"], g["activity"], strict=True)
+        ]
+        lost = 1.0 - g["step_conversion"].to_numpy(dtype=float)
+        text = [
+            f"{int(c):,} · {format_share(conv)}"
+            + (
+                f"<br><span style='font-size:10px'>−{int(d):,} ({format_share(x)}) "
+                f"from previous</span>"
+                if i and d > 0
+                else ""
+            )
+            for i, (c, conv, d, x) in enumerate(
+                zip(g["cases"], g["conversion"], g["drop_off"], lost, strict=True)
+            )
+        ]
+        fig.add_trace(
+            go.Funnel(
+                y=labels,
+                x=g["cases"].astype(int).tolist(),
+                text=text,
+                textinfo="text",
+                textposition="inside" if seg is None else "auto",
+                name=plotly_text(name) if name is not None else "customers",
+                marker={"color": colours[str(name)] if name is not None else "#0072B2"},
+                connector={"line": {"color": "#c5ccd6", "width": 1}},
+                customdata=np.column_stack([g["step_conversion"], g["drop_off"]]),
+                hovertemplate="%{y}<br>%{x:,} customers<br>from previous step: "
+                "%{customdata[0]:.1%}<br>lost since previous step: %{customdata[1]:,}"
+                "<extra>%{fullData.name}</extra>",
+            )
+        )
+    if subtitle is None:
+        bits = ["customers reaching each step in order (share of step 1)"]
+        note = _hidden_note(data.attrs, "steps")
+        if note:
+            bits.append(note)
+        subtitle = " · ".join(bits)
+    n_steps = int(data["step"].nunique()) if len(data) else 1
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(
+        height=max(320, 150 + 70 * n_steps),
+        showlegend=seg is not None,
+        legend={"title": {"text": plotly_text(seg) if seg else ""}},
+        funnelmode="group",
+    )
+    fig.update_yaxes(title_text="step", automargin=True)
+    fig.update_xaxes(title_text="customers")
+    return fig
+
+
+# ---------------------------------------------------------------- variants
+def variants_data(
+    log: pd.DataFrame,
+    *,
+    max_steps: int | None = 6,
+    top_k: int = 15,
+    k: int = DEFAULT_K,
+    from_end: bool = False,
+) -> pd.DataFrame:
+    """The most common journeys (variants), each followed by at least ``k`` customers.
+
+    Journeys are truncated to their first ``max_steps`` steps (last with ``from_end=True``)
+    because full customer journeys are nearly all unique.
+
+    Returns
+    -------
+    DataFrame
+        ``variant, length, cases, share`` sorted by customers; ``attrs`` holds ``k``,
+        ``hidden`` (variants removed), ``hidden_customers`` and ``max_steps``.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import variants_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> v = variants_data(log, max_steps=2, k=10)
+    >>> bool((v["cases"] >= 10).all())
+    True
+    """
+    from journeymine.journeys import variants
+
+    k = check_k(k)
+    top_k_ = check_positive_int("top_k", top_k)
+    max_steps = check_positive_int("max_steps", max_steps, allow_none=True)
+    log = check_log(log, purpose="variants_data")
+    raw = variants(log, max_steps=max_steps, from_end=from_end)
+    check_frame(raw, VARIANT_COLUMNS, what="jm.variants output", hint="")
+    small = raw["cases"].to_numpy() < k
+    out = raw.loc[~small, list(VARIANT_COLUMNS)].head(top_k_).reset_index(drop=True)
+    out.attrs.update(
+        {
+            "k": k,
+            "hidden": int(small.sum()),
+            "hidden_customers": int(raw.loc[small, "cases"].sum()),
+            "max_steps": max_steps,
+            "from_end": from_end,
+        }
+    )
+    return out
+
+
+def variants_figure(
+    data: pd.DataFrame, *, title: str = "Most common journeys", subtitle: str | None = None
+) -> go.Figure:
+    """A table of variants: rank, the steps, customers and share (with a share bar).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import variants_figure
+    >>> data = pd.DataFrame({"variant": ["a > b", "a"], "length": [2, 1], "cases": [30, 12],
+    ...                      "share": [0.3, 0.12]})
+    >>> variants_figure(data).data[0].type
+    'table'
+    """
+    check_frame(data, VARIANT_COLUMNS, what="variants data", hint="Pass variants_data() output.")
+    steps = [" → ".join(plotly_text(s) for s in str(v).split(VARIANT_SEP)) for v in data["variant"]]
+    fill = [["#f7f9fc" if i % 2 else "white" for i in range(len(data))]]
+    fig = go.Figure(
+        go.Table(
+            columnwidth=[30, 560, 50, 80, 80],
+            header={
+                "values": [
+                    "<b>#</b>",
+                    "<b>journey (steps in order)</b>",
+                    "<b>steps</b>",
+                    "<b>customers</b>",
+                    "<b>share</b>",
+                ],
+                "fill_color": INK,
+                "font": {"color": "white", "size": 12},
+                "align": ["right", "left", "right", "right", "right"],
+                "height": 30,
+            },
+            cells={
+                "values": [
+                    list(range(1, len(data) + 1)),
+                    steps,
+                    data["length"].astype(int).tolist(),
+                    [f"{int(c):,}" for c in data["cases"]],
+                    [format_share(s) for s in data["share"]],
+                ],
+                "fill_color": fill * 5,
+                "align": ["right", "left", "right", "right", "right"],
+                "font": {"size": 12, "color": INK},
+                "height": 26,
+            },
+        )
+    )
+    if subtitle is None:
+        bits = []
+        ms = data.attrs.get("max_steps")
+        if ms:
+            which = "last" if data.attrs.get("from_end") else "first"
+            bits.append(f"{which} {ms} steps of each customer's journey")
+        hidden = int(data.attrs.get("hidden", 0) or 0)
+        if hidden:
+            bits.append(
+                f"{hidden} rarer journeys ({int(data.attrs.get('hidden_customers', 0)):,}"
+                f" customers) with fewer than {data.attrs.get('k')} customers each "
+                f"not shown"
+            )
+        subtitle = " · ".join(bits)
+    fig.update_layout(**base_layout(title, subtitle))
+    lines = [max(1, -(-len(str(v)) * 7 // 760)) for v in data["variant"]]
+    fig.update_layout(height=110 + 30 + 26 * sum(lines) + 20, margin={"l": 10, "r": 10, "b": 10})
+    return fig
+
+
+# ---------------------------------------------------------------- channel switches
+def channel_switch_data(log: pd.DataFrame, *, k: int = DEFAULT_K) -> pd.DataFrame:
+    """How customers move between channels: consecutive events, from one channel to the next.
+
+    Cells (channel pairs) taken by fewer than ``k`` distinct customers are removed
+    (``attrs["hidden"]``).
+
+    Returns
+    -------
+    DataFrame
+        ``from_channel, to_channel, count, share`` (share of the from_channel row, computed
+        before hiding) and ``customers`` (distinct customers with that switch).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import channel_switch_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> s = channel_switch_data(log)
+    >>> bool((s["customers"] >= 10).all())
+    True
+    """
+    from journeymine.journeys import channel_switches
+
+    k = check_k(k)
+    log = check_log(log, purpose="channel_switch_data", channel=True)
+    raw = channel_switches(log)
+    check_frame(raw, SWITCH_COLUMNS, what="jm.channel_switches output", hint="")
+    raw = raw.assign(
+        from_channel=raw["from_channel"].astype(str), to_channel=raw["to_channel"].astype(str)
+    )
+    # distinct customers behind each cell: the privacy threshold counts people, not events
+    ordered = sort_events(log)
+    cust = ordered[CUSTOMER_ID].to_numpy(dtype=object)
+    chan = ordered[CHANNEL].astype(str).to_numpy(dtype=object)
+    same = cust[1:] == cust[:-1]
+    pairs = pd.DataFrame(
+        {"from_channel": chan[:-1][same], "to_channel": chan[1:][same], "c": cust[:-1][same]}
+    ).drop_duplicates()
+    customers = pairs.groupby(["from_channel", "to_channel"], sort=False).size()
+    raw["customers"] = (
+        customers.reindex(pd.MultiIndex.from_frame(raw[["from_channel", "to_channel"]]))
+        .fillna(0)
+        .astype("int64")
+        .to_numpy()
+    )
+    out, hidden = suppress_small(raw, "customers", k)
+    out.attrs.update({"k": k, "hidden": hidden})
+    return out
+
+
+def channel_switch_figure(
+    data: pd.DataFrame, *, title: str = "Channel switches", subtitle: str | None = None
+) -> go.Figure:
+    """Heatmap: row = channel of an event, column = channel of the customer's next event.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import channel_switch_figure
+    >>> data = pd.DataFrame({"from_channel": ["web", "web", "app"],
+    ...     "to_channel": ["web", "app", "app"], "count": [80, 20, 50],
+    ...     "share": [0.8, 0.2, 1.0]})
+    >>> channel_switch_figure(data).data[0].type
+    'heatmap'
+    """
+    check_frame(
+        data, SWITCH_COLUMNS, what="channel switch data", hint="Pass channel_switch_data() output."
+    )
+    totals = data.groupby("from_channel", observed=True)["count"].sum().sort_values(ascending=False)
+    chans = [str(c) for c in totals.index]
+    for c in data["to_channel"].astype(str):
+        if c not in chans:
+            chans.append(c)
+    grid = data.assign(
+        from_channel=data["from_channel"].astype(str), to_channel=data["to_channel"].astype(str)
+    )
+    share = grid.pivot_table(
+        index="from_channel", columns="to_channel", values="share", aggfunc="sum", observed=True
+    ).reindex(index=chans, columns=chans)
+    count = grid.pivot_table(
+        index="from_channel", columns="to_channel", values="count", aggfunc="sum", observed=True
+    ).reindex(index=chans, columns=chans)
+    text = [
+        [
+            (
+                ""
+                if np.isnan(s)
+                else f"{format_share(s)}<br><span style='font-size:10px'>{int(c):,}</span>"
+            )
+            for s, c in zip(srow, crow, strict=True)
+        ]
+        for srow, crow in zip(share.to_numpy(), count.to_numpy(), strict=True)
+    ]
+    esc = [plotly_text(c) for c in chans]
+    fig = go.Figure(
+        go.Heatmap(
+            z=share.to_numpy(),
+            x=esc,
+            y=esc,
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 13},
+            colorscale=[[0, "#f2f6fb"], [1, "#0b4f8a"]],
+            zmin=0,
+            zmax=1,
+            xgap=2,
+            ygap=2,
+            customdata=count.to_numpy(),
+            hovertemplate="from %{y} to %{x}<br>%{z:.1%} of transitions from %{y}<br>"
+            "%{customdata:,} transitions<extra></extra>",
+            colorbar={"title": {"text": "share of row"}, "tickformat": ".0%", "thickness": 12},
+        )
+    )
+    if subtitle is None:
+        bits = ["consecutive events of a customer: row = from, column = to"]
+        note = data.attrs.get("hidden")
+        if note:
+            bits.append(f"{note} cells with fewer than {data.attrs.get('k')} customers hidden")
+        subtitle = " · ".join(bits)
+    fig.update_layout(**base_layout(title, subtitle))
+    side = 140 + 62 * len(chans)
+    fig.update_layout(
+        height=max(360, side), xaxis={"side": "bottom"}, yaxis={"autorange": "reversed"}
+    )
+    fig.update_xaxes(title_text="next event's channel", showgrid=False)
+    fig.update_yaxes(title_text="event's channel", showgrid=False)
+    style_axes(fig)
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(showgrid=False)
+    return fig

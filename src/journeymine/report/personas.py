@@ -1,0 +1,437 @@
+"""Persona figures: profile heatmap, persona sizes over time, migration Sankey."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from journeymine.exceptions import ConfigError
+from journeymine.report._common import (
+    DEFAULT_K,
+    base_layout,
+    check_frame,
+    check_k,
+    colour_map,
+    plotly_text,
+    style_axes,
+    suppress_small,
+)
+from journeymine.report.journeys import _node_values, _rgba, sankey_y
+
+__all__ = [
+    "persona_migration_data",
+    "persona_migration_figure",
+    "persona_profile_data",
+    "persona_profile_figure",
+    "persona_sizes_data",
+    "persona_sizes_figure",
+]
+
+PROFILE_COLUMNS = ("persona", "name", "size", "feature", "effect")
+SIZES_COLUMNS = ("window", "persona", "customers", "share")
+MIGRATION_COLUMNS = ("from_window", "from_persona", "to_window", "to_persona", "customers")
+NO_PERSONA = -1
+
+
+def _label(persona: Any, names: dict[Any, str]) -> str:
+    if persona == NO_PERSONA or persona == str(NO_PERSONA):
+        return "no persona"
+    name = names.get(persona)
+    return f"{persona}: {name}" if name else str(persona)
+
+
+# ---------------------------------------------------------------- profiles
+def _profiles_frame(profiles: Any) -> pd.DataFrame:
+    """Long frame ``persona, name, size, feature, effect`` from a profiles object or frame."""
+    if isinstance(profiles, pd.DataFrame) and all(c in profiles.columns for c in PROFILE_COLUMNS):
+        return profiles.loc[:, list(PROFILE_COLUMNS)]
+    table = getattr(profiles, "features", None)
+    if isinstance(table, pd.DataFrame) and all(c in table.columns for c in PROFILE_COLUMNS):
+        return table.loc[:, list(PROFILE_COLUMNS)]
+    raise ConfigError(
+        f"cannot read persona profiles from {type(profiles).__name__}: expected a DataFrame "
+        f"with columns {list(PROFILE_COLUMNS)} (one row per persona x distinguishing feature, "
+        f"effect = standardised mean difference), e.g. PersonaMiner().fit(log).profiles_."
+    )
+
+
+def persona_profile_data(profiles: Any, *, top: int = 4, k: int = DEFAULT_K) -> pd.DataFrame:
+    """Persona x feature effect sizes for the heatmap: each persona's ``top`` most distinguishing
+    features (largest ``|effect|``), for the union of those features across personas.
+
+    Personas with fewer than ``k`` customers are removed (``attrs["hidden"]``).
+
+    Returns
+    -------
+    DataFrame
+        ``persona, name, size, feature, effect`` (missing persona x feature pairs have NaN
+        effect).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> prof = pd.DataFrame({"persona": [0, 0, 1, 1], "name": ["App", "App", "Store", "Store"],
+    ...     "size": [50, 50, 40, 40], "feature": ["app_share", "store_share"] * 2,
+    ...     "effect": [2.1, -0.8, -1.0, 2.4]})
+    >>> persona_profile_data(prof, top=1)["feature"].unique().tolist()
+    ['app_share', 'store_share']
+    """
+    k = check_k(k)
+    frame = _profiles_frame(profiles)
+    sizes = frame.groupby("persona", sort=False)["size"].first()
+    small = sizes.index[sizes.to_numpy() < k]
+    hidden = len(small)
+    frame = frame[~frame["persona"].isin(small)]
+    frame = frame[frame["persona"] != NO_PERSONA]
+    ranked = frame.assign(_abs=frame["effect"].abs()).sort_values(
+        ["persona", "_abs"], ascending=[True, False], kind="stable"
+    )
+    chosen: list[str] = []
+    for _, g in ranked.groupby("persona", sort=True):
+        for f in g["feature"].head(top):
+            if f not in chosen:
+                chosen.append(str(f))
+    meta = frame.groupby("persona", sort=True).agg(name=("name", "first"), size=("size", "first"))
+    grid = pd.MultiIndex.from_product([meta.index, chosen], names=["persona", "feature"])
+    eff = (
+        frame.assign(feature=frame["feature"].astype(str))
+        .drop_duplicates(["persona", "feature"])
+        .set_index(["persona", "feature"])["effect"]
+        .reindex(grid)
+    )
+    out = eff.reset_index().merge(meta.reset_index(), on="persona", how="left")
+    out = out.loc[:, list(PROFILE_COLUMNS)]
+    out.attrs.update({"k": k, "hidden": hidden})
+    return out
+
+
+def persona_profile_figure(
+    data: pd.DataFrame,
+    *,
+    title: str = "What distinguishes each persona",
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Heatmap of effect sizes (standardised mean difference vs all other customers).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_profile_figure
+    >>> data = pd.DataFrame({"persona": [0, 1], "name": ["App", "Store"], "size": [50, 40],
+    ...                      "feature": ["app_share", "app_share"], "effect": [2.1, -1.0]})
+    >>> persona_profile_figure(data).data[0].type
+    'heatmap'
+    """
+    check_frame(
+        data,
+        PROFILE_COLUMNS,
+        what="persona profile data",
+        hint="Pass persona_profile_data() output.",
+    )
+    personas = list(dict.fromkeys(data["persona"]))
+    features = list(dict.fromkeys(data["feature"].astype(str)))
+    meta = data.drop_duplicates("persona").set_index("persona")
+    z = (
+        data.assign(feature=data["feature"].astype(str))
+        .pivot_table(
+            index="persona", columns="feature", values="effect", aggfunc="first", dropna=False
+        )
+        .reindex(index=personas, columns=features)
+        .to_numpy(dtype=float)
+    )
+    ylab = [
+        f"{plotly_text(_label(p, {p: meta.loc[p, 'name']}))} ({int(meta.loc[p, 'size']):,})"
+        for p in personas
+    ]
+    xlab = [plotly_text(f).replace("_", " ") for f in features]
+    lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    text = [["" if not np.isfinite(v) else f"{v:+.1f}" for v in row] for row in z]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=xlab,
+            y=ylab,
+            text=text,
+            texttemplate="%{text}",
+            zmid=0,
+            zmin=-lim,
+            zmax=lim,
+            colorscale="RdBu_r",
+            xgap=2,
+            ygap=2,
+            hovertemplate="%{y}<br>%{x}: effect %{z:+.2f} SD vs other customers<extra></extra>",
+            colorbar={"title": {"text": "effect (SD)"}, "thickness": 12},
+        )
+    )
+    if subtitle is None:
+        subtitle = (
+            "standardised mean difference of each feature vs all other customers "
+            "(red = higher, blue = lower); customers per persona in brackets"
+        )
+        if data.attrs.get("hidden"):
+            subtitle += (
+                f" · {data.attrs['hidden']} personas with fewer than "
+                f"{data.attrs.get('k')} customers hidden"
+            )
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(height=max(360, 170 + 46 * len(personas)), yaxis={"autorange": "reversed"})
+    fig.update_xaxes(tickangle=-35, showgrid=False, title_text="feature")
+    fig.update_yaxes(showgrid=False, title_text="persona")
+    return fig
+
+
+# ---------------------------------------------------------------- sizes over time
+def _attr(obj: Any, name: str, what: str) -> pd.DataFrame:
+    value = getattr(obj, name, None)
+    if value is None and isinstance(obj, dict):
+        value = obj.get(name)
+    if not isinstance(value, pd.DataFrame):
+        raise ConfigError(
+            f"{what} needs a track_personas() result (with a DataFrame attribute {name!r}), got "
+            f"{type(obj).__name__}."
+        )
+    return value
+
+
+def persona_sizes_data(tracking: Any, *, k: int = DEFAULT_K) -> pd.DataFrame:
+    """Customers per persona per window, long format, from a ``track_personas`` result.
+
+    Cells with fewer than ``k`` customers (but more than zero) are removed (``attrs["hidden"]``).
+
+    Returns
+    -------
+    DataFrame
+        ``window, persona, customers, share`` (+ ``name`` when the result names personas).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> sizes = pd.DataFrame({0: [120, 100], 1: [80, 95]}, index=["2025-01", "2025-02"])
+    >>> persona_sizes_data({"sizes": sizes})["customers"].tolist()
+    [120, 80, 100, 95]
+    """
+    k = check_k(k)
+    sizes = (
+        tracking
+        if isinstance(tracking, pd.DataFrame)
+        else _attr(tracking, "sizes", "persona_sizes_data")
+    )
+    long = sizes.copy()
+    long.index = long.index.rename("window")
+    long.columns = long.columns.rename("persona")
+    out = long.stack().rename("customers").reset_index()
+    out["customers"] = out["customers"].fillna(0).astype("int64")
+    total = out.groupby("window", sort=False)["customers"].transform("sum")
+    out["share"] = np.where(total > 0, out["customers"] / total.where(total > 0, 1), 0.0)
+    small = (out["customers"] < k) & (out["customers"] > 0)
+    hidden = int(small.sum())
+    out = out[~small].reset_index(drop=True)
+    names = _names(tracking)
+    if names:
+        out["name"] = [names.get(p, "") for p in out["persona"]]
+    out.attrs.update({"k": k, "hidden": hidden})
+    return out
+
+
+def _names(tracking: Any) -> dict[Any, str]:
+    names = getattr(tracking, "names", None)
+    if names is None and isinstance(tracking, dict):
+        names = tracking.get("names")
+    if isinstance(names, pd.Series):
+        return {k: str(v) for k, v in names.items()}
+    if isinstance(names, dict):
+        return {k: str(v) for k, v in names.items()}
+    return {}
+
+
+def persona_sizes_figure(
+    data: pd.DataFrame, *, title: str = "Persona sizes over time", subtitle: str | None = None
+) -> go.Figure:
+    """Stacked areas: customers per persona in each window.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_sizes_data, persona_sizes_figure
+    >>> sizes = pd.DataFrame({0: [120, 100], 1: [80, 95]}, index=["2025-01", "2025-02"])
+    >>> len(persona_sizes_figure(persona_sizes_data({"sizes": sizes})).data)
+    2
+    """
+    check_frame(
+        data, SIZES_COLUMNS, what="persona sizes data", hint="Pass persona_sizes_data() output."
+    )
+    names = dict(zip(data["persona"], data["name"], strict=True)) if "name" in data else {}
+    personas = list(dict.fromkeys(data["persona"]))
+    colours = colour_map(personas)
+    windows = list(dict.fromkeys(data["window"]))
+    xs = [plotly_text(w) if not isinstance(w, pd.Timestamp) else w for w in windows]
+    fig = go.Figure()
+    for p in personas:
+        g = data[data["persona"] == p].set_index("window").reindex(windows)
+        colour = "#b8c0cc" if p == NO_PERSONA else colours[p]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=g["customers"].fillna(0),
+                mode="lines",
+                stackgroup="one",
+                name=plotly_text(_label(p, names)),
+                line={"width": 0.8, "color": colour},
+                fillcolor=_rgba(colour, 0.75) if colour.startswith("#") else colour,
+                customdata=g["share"].fillna(0),
+                hovertemplate="%{x}<br>%{y:,} customers (%{customdata:.0%})<extra>%{fullData.name}"
+                "</extra>",
+            )
+        )
+    if subtitle is None:
+        subtitle = "customers assigned to each persona per window (stable persona ids)"
+        if data.attrs.get("hidden"):
+            subtitle += (
+                f" · {data.attrs['hidden']} cells with fewer than "
+                f"{data.attrs.get('k')} customers hidden"
+            )
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(height=430, legend={"title": {"text": "persona"}}, hovermode="x unified")
+    fig.update_xaxes(title_text="window")
+    fig.update_yaxes(title_text="customers", rangemode="tozero")
+    style_axes(fig)
+    return fig
+
+
+# ---------------------------------------------------------------- migration
+def persona_migration_data(
+    tracking: Any, *, k: int = DEFAULT_K, include_stayers: bool = True
+) -> pd.DataFrame:
+    """Customers moving between personas from one window to the next (Sankey-ready).
+
+    Links with fewer than ``k`` customers are removed (``attrs["hidden"]``,
+    ``attrs["hidden_customers"]``).
+
+    Returns
+    -------
+    DataFrame
+        ``from_window, from_persona, to_window, to_persona, customers``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mig = pd.DataFrame({"from_window": ["w1", "w1"], "from_persona": [0, 0],
+    ...     "to_window": ["w2", "w2"], "to_persona": [0, 1], "customers": [90, 4]})
+    >>> persona_migration_data({"migration": mig}).attrs["hidden"]
+    1
+    """
+    k = check_k(k)
+    mig = (
+        tracking
+        if isinstance(tracking, pd.DataFrame)
+        else _attr(tracking, "migration", "persona_migration_data")
+    )
+    check_frame(mig, MIGRATION_COLUMNS, what="migration", hint="")
+    mig = mig.loc[:, list(MIGRATION_COLUMNS)]
+    if not include_stayers:
+        mig = mig[mig["from_persona"] != mig["to_persona"]]
+    small = mig["customers"].to_numpy() < k
+    out, hidden = suppress_small(mig, "customers", k)
+    out.attrs.update(
+        {
+            "k": k,
+            "hidden": hidden,
+            "hidden_customers": int(mig.loc[small, "customers"].sum()),
+            "names": _names(tracking),
+        }
+    )
+    return out
+
+
+def persona_migration_figure(
+    data: pd.DataFrame, *, title: str = "Persona migration", subtitle: str | None = None
+) -> go.Figure:
+    """Sankey: one column per window, nodes are personas, links are customers who moved.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_migration_figure
+    >>> mig = pd.DataFrame({"from_window": ["w1", "w1"], "from_persona": [0, 0],
+    ...     "to_window": ["w2", "w2"], "to_persona": [0, 1], "customers": [90, 14]})
+    >>> persona_migration_figure(mig).data[0].type
+    'sankey'
+    """
+    check_frame(
+        data, MIGRATION_COLUMNS, what="migration data", hint="Pass persona_migration_data() output."
+    )
+    names = data.attrs.get("names") or {}
+    windows = list(dict.fromkeys([*data["from_window"], *data["to_window"]]))
+    with contextlib.suppress(TypeError):
+        windows = sorted(windows)
+    col_of = {w: i for i, w in enumerate(windows)}
+    keys: dict[tuple[Any, Any], int] = {}
+    for w, p in [
+        *zip(data["from_window"], data["from_persona"], strict=True),
+        *zip(data["to_window"], data["to_persona"], strict=True),
+    ]:
+        keys.setdefault((w, p), len(keys))
+    personas = list(dict.fromkeys(p for _, p in keys))
+    colours = colour_map([p for p in personas if p != NO_PERSONA])
+    colours[NO_PERSONA] = "#b8c0cc"
+    n = max(len(windows) - 1, 1)
+    node_x = [0.01 + 0.98 * col_of[w] / n for w, _ in keys]
+    labels = [plotly_text(_label(p, names)) for _, p in keys]
+    custom = [plotly_text(str(w)) for w, _ in keys]
+    src = [keys[(w, p)] for w, p in zip(data["from_window"], data["from_persona"], strict=True)]
+    tgt = [keys[(w, p)] for w, p in zip(data["to_window"], data["to_persona"], strict=True)]
+    node_y = sankey_y(
+        [col_of[w] for w, _ in keys],
+        _node_values(len(keys), src, tgt, data["customers"].tolist()),
+        order=[(p == NO_PERSONA, str(p).zfill(8)) for _, p in keys],
+    )
+    link_col = [
+        _rgba(colours[p], 0.22 if a == b else 0.55)
+        for p, a, b in zip(
+            data["from_persona"], data["from_persona"], data["to_persona"], strict=True
+        )
+    ]
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "x": node_x,
+                "y": node_y,
+                "pad": 12,
+                "thickness": 16,
+                "color": [colours[p] for _, p in keys],
+                "customdata": custom,
+                "hovertemplate": "%{label}<br>window %{customdata}<br>%{value:,} customers"
+                "<extra></extra>",
+            },
+            link={
+                "source": src,
+                "target": tgt,
+                "value": data["customers"].astype(int).tolist(),
+                "color": link_col,
+                "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,} customers"
+                "<extra></extra>",
+            },
+        )
+    )
+    if subtitle is None:
+        bits = [
+            f"{len(windows)} windows: {plotly_text(windows[0])} … {plotly_text(windows[-1])}"
+            if windows
+            else "",
+            "link width = customers; pale links = stayed",
+        ]
+        if data.attrs.get("hidden"):
+            bits.append(
+                f"{data.attrs['hidden']} links ({data.attrs.get('hidden_customers', 0):,}"
+                f" customers) with fewer than {data.attrs.get('k')} customers hidden"
+            )
+        subtitle = " · ".join(b for b in bits if b)
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(height=max(420, 130 + 40 * len(personas)))
+    return fig
