@@ -52,13 +52,18 @@ _EXPORTS: dict[str, str] = {
     "start_activities": "journeymine.journeys",
     "end_activities": "journeymine.journeys",
     "encode": "journeymine.engine",
+    # reports (figures, self-contained HTML)
+    "journey_report": "journeymine.report",
+    "persona_report": "journeymine.report",
+    "change_report": "journeymine.report",
+    "save_figure": "journeymine.report",
 }
-_SUBMODULES = {"datasets", "io", "schema", "exceptions", "journeys", "engine"}
+_SUBMODULES = {"datasets", "io", "schema", "exceptions", "journeys", "engine", "report"}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from journeymine import datasets, engine, exceptions, io, journeys, schema
+    from journeymine import datasets, engine, exceptions, io, journeys, report, schema
     from journeymine.engine import encode
     from journeymine.exceptions import (
         ConfigError,
@@ -91,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover
         start_activities,
         variants,
     )
+    from journeymine.report import change_report, journey_report, persona_report, save_figure
     from journeymine.schema import summarize, validate
 
 
