@@ -76,7 +76,9 @@ def test_not_a_dataframe():
 
 
 def test_missing_and_misspelled_columns():
-    with pytest.raises(MissingColumnError, match=r"missing column 'customer_id'.*Did you mean 'customerid'\?"):
+    with pytest.raises(
+        MissingColumnError, match=r"missing column 'customer_id'.*Did you mean 'customerid'\?"
+    ):
         schema.validate(_raw().rename(columns={"customer_id": "customerid"}))
     with pytest.raises(MissingColumnError, match=r"Available columns: \["):
         schema.validate(_raw().drop(columns=["activity"]))
