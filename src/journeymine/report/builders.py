@@ -123,7 +123,8 @@ def journey_report(
     top_k : int, default 25
         Transitions drawn in the process map.
     max_steps : int, default 6
-        Journeys are compared on their first ``max_steps`` steps.
+        Journeys are compared on their first ``max_steps`` steps, or fewer: the longest
+        prefix whose 15 most common journeys cover at least 25% of customers.
     funnel_steps : sequence of str, optional
         Funnel steps; default: the most common path from the most common first activity.
     paths_from : str, optional
@@ -196,7 +197,7 @@ def journey_report(
         )
     sections.append(
         Section(
-            "Process map",
+            "How customers move",
             [process_map_figure(pm)],
             text="How customers move from one activity to the next. Boxes are activities (with "
             "their number of events); arrows are direct transitions, thicker when more "
@@ -205,8 +206,12 @@ def journey_report(
         )
     )
 
-    # variants
-    var = variants_data(log, max_steps=max_steps, top_k=15, k=k)
+    # variants: the longest prefix (<= max_steps) whose shown journeys cover >= 25% of customers
+    for steps_try in range(max_steps, 1, -1):
+        var = variants_data(log, max_steps=steps_try, top_k=15, k=k)
+        if float(var["share"].sum()) >= 0.25:
+            break
+    max_steps = int(var.attrs["max_steps"])
     hidden_total["journeys"] = int(var.attrs.get("hidden", 0))
     if len(var):
         v0 = var.iloc[0]
@@ -217,7 +222,7 @@ def journey_report(
     covered = float(var["share"].sum()) if len(var) else 0.0
     sections.append(
         Section(
-            "Most common journeys",
+            "How journeys begin",
             [variants_figure(var)],
             text=f"Each customer's first {max_steps} steps, grouped. The {len(var)} journeys shown "
             f"cover {format_share(covered)} of customers.",
@@ -255,7 +260,7 @@ def journey_report(
                 f" go on to {last['activity']}; the largest drop-off is between {prev} and "
                 f"{worst['activity']} ({format_share(1 - worst['step_conversion'])} lost)."
             )
-        sections.append(Section("Funnel", [funnel_figure(fun)], text=funnel_text))
+        sections.append(Section("Where customers drop off", [funnel_figure(fun)], text=funnel_text))
         if paths_from is None:
             paths_from = funnel_steps[0]
 
@@ -272,7 +277,7 @@ def journey_report(
             )
         sections.append(
             Section(
-                f"Paths after {paths_from}",
+                f"What customers do after {paths_from}",
                 [paths_figure(pth)],
                 text=f"What customers do in the three steps after they first {paths_from}.",
                 notes=[
@@ -300,7 +305,7 @@ def journey_report(
             summary.append(text + ".")
         sections.append(
             Section(
-                "Channel switches",
+                "How customers switch channels",
                 [channel_switch_figure(sw)],
                 text="For each channel (row), where the customer's next event happens (column).",
             )

@@ -383,7 +383,10 @@ def process_map_figure(
         xs_all += [float(x) for _, x in via]
     font_size = 12
     char_px = font_size * 0.62
-    box_px = {n: max(len(label(n)), 10) * char_px + 18 for n in nodes}
+    box_px = {
+        n: max(len(label(n)) * 1.08, len(f"{nodes[n][2]:,} events"), 8) * char_px + 18
+        for n in nodes
+    }
     unit_px = max(max(box_px.values()) + 26, 130.0)
     x_range = [min(xs_all) - 0.7, max(xs_all) + 0.7]
     margin = {"l": 20, "r": 120, "t": 95, "b": 30}
