@@ -24,6 +24,7 @@ Any other column is kept as it is, after the canonical ones. Rows are sorted by
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Sequence
 from typing import Any, Final, Literal
@@ -189,7 +190,18 @@ def _parse_timestamps(
     else:
         text = s.astype(object).where(~null, None)
         is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-        if (~is_str & ~null).any():
+        other = ~is_str & ~null
+        if other.any():
+            dates = text.map(lambda v: isinstance(v, dt.date | np.datetime64)).to_numpy(bool)
+            odd = other & ~dates
+            if odd.any():
+                problems.append(
+                    f"timestamp mixes text or datetimes with other values in {_rows(odd)}, "
+                    f"e.g. {text[odd].iloc[0]!r} ({type(text[odd].iloc[0]).__name__}). Give "
+                    f"timestamps as ISO 8601 text or datetimes; numbers need timestamp_unit "
+                    f"and a numeric column."
+                )
+                return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE), null | odd
             # python datetime objects (possibly mixed aware/naive)
             try:
                 out = pd.to_datetime(s, utc=False, errors="raise")
@@ -279,8 +291,8 @@ def validate(
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
         Unit of numeric (epoch) timestamps. Required when the timestamp column is numeric.
     duplicates : {"warn", "raise", "drop", "keep"}, default "warn"
-        Duplicate events (same ``event_id``, or the same customer, timestamp, activity and
-        channel when there is no ``event_id``): warn with a :class:`DataQualityWarning` and keep,
+        Duplicate events (same ``event_id``, or rows equal in every column when there is no
+        ``event_id``): warn with a :class:`DataQualityWarning` and keep,
         raise, drop (with a :class:`RowsDroppedWarning` giving the count), or keep quietly.
     drop_invalid : bool, default False
         Drop rows with a null id, activity or channel, or a null/unparseable timestamp instead
@@ -423,12 +435,13 @@ def validate(
                 result[col] = result[col].cat.remove_unused_categories()
 
     if duplicates != "keep":
-        key = [EVENT_ID] if EVENT_ID in result.columns else [
-            c for c in (CUSTOMER_ID, TIMESTAMP, ACTIVITY, CHANNEL) if c in result.columns
-        ]
+        # without an event_id, a duplicate is a row equal in every column: a start and a
+        # complete event at the same instant (XES lifecycle) are two events, not one
+        key = [EVENT_ID] if EVENT_ID in result.columns else list(result.columns)
         dup = result.duplicated(subset=key, keep="first").to_numpy()
         if dup.any():
-            what = f"{int(dup.sum())} duplicate events (same {', '.join(key)})"
+            same = ", ".join(key) if len(key) == 1 else "every column"
+            what = f"{int(dup.sum())} duplicate events (same {same})"
             if duplicates == "raise":
                 raise EventLogError(
                     f"{what} in {_rows(dup)}. Pass duplicates='drop' to drop them or 'keep'."
