@@ -144,6 +144,19 @@ def test_change_report_in_chromium(browser, tmp_path: Path) -> None:
     seen = browser.open(out, "change_report")
     _check_rendered(seen, html)
     assert (
-        "App checkout -> purchase (edge) fell from 81% to 8.0% between 2025-02-05 and 2025-02-19"
+        "App checkout -> purchase (step probability) fell from 81% to 8.0% between 2025-02-05 "
+        "and 2025-02-19"
     ) in seen.body_text
     assert XSS_SCRIPT in seen.body_text and XSS_IMG in seen.body_text
+
+
+def test_change_report_on_generated_incidents(browser, tmp_path: Path) -> None:
+    data = jm.datasets.make_journeys(n_customers=4000, days=90, random_state=0)
+    log = jm.validate(data.events)
+    out = jm.change_report(log, tmp_path / "incidents.html")
+    html = out.read_text(encoding="utf-8")
+    seen = browser.open(out, "change_report_incidents")
+    _check_rendered(seen, html)
+    for inc in data.incidents.itertuples():
+        subject = f"{inc.channel} {inc.source} -> {inc.target} (step probability) fell"
+        assert subject.capitalize() in seen.body_text, subject

@@ -28,9 +28,11 @@ from journeymine.report._common import (
     format_share,
 )
 from journeymine.report.change import (
+    _is_rate,
     change_timeline_data,
     change_timeline_figure,
     describe_change,
+    metric_label,
 )
 from journeymine.report.html import Section, write_html
 from journeymine.report.journeys import (
@@ -545,18 +547,14 @@ def change_report(
 
 
 def _change_table(data: pd.DataFrame) -> pd.DataFrame:
-    rate = (
-        data.apply(lambda r: 0 <= r["baseline"] <= 1 and 0 <= r["value"] <= 1, axis=1)
-        if len(data)
-        else pd.Series(dtype=bool)
-    )
+    rate = [_is_rate(m) for m in data["metric"]]
     fmt = [
         (format_share(b), format_share(v)) if is_rate else (f"{b:,.3g}", f"{v:,.3g}")
         for b, v, is_rate in zip(data["baseline"], data["value"], rate, strict=True)
     ]
     return pd.DataFrame(
         {
-            "metric": data["metric"].str.replace("_", " "),
+            "metric": [metric_label(m) for m in data["metric"]],
             "where": data["where"],
             "what": data["what"],
             "from": data["start"].dt.strftime("%Y-%m-%d"),

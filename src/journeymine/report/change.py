@@ -19,7 +19,7 @@ from journeymine.report._common import (
     style_axes,
 )
 
-__all__ = ["change_timeline_data", "change_timeline_figure", "describe_change"]
+__all__ = ["change_timeline_data", "change_timeline_figure", "describe_change", "metric_label"]
 
 TIMELINE_COLUMNS = (
     "metric",
@@ -45,6 +45,20 @@ _ALIASES: dict[str, Sequence[str]] = {
     "q_value": ("q_value", "p_value", "qvalue", "pvalue"),
 }
 _RATE_METRICS = ("edge", "conversion", "probability", "share", "proportion")
+# readable names of detect_changes() metrics
+METRIC_LABELS = {
+    "edges": "step probability",
+    "edge": "step probability",
+    "conversions": "conversion",
+    "conversion": "conversion",
+    "volumes": "events per active customer",
+    "volume": "events per active customer",
+}
+
+
+def metric_label(metric: str) -> str:
+    """Readable metric name, e.g. ``'edges'`` -> ``'step probability'``."""
+    return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
 
 def _pick(frame: pd.DataFrame, name: str) -> pd.Series | None:
@@ -122,14 +136,14 @@ def change_timeline_data(changes: pd.DataFrame, *, top: int | None = 20) -> pd.D
     )
 
 
-def _is_rate(metric: str, baseline: float, value: float) -> bool:
+def _is_rate(metric: str) -> bool:
     return any(m in metric for m in _RATE_METRICS)
 
 
 def _fmt_value(metric: str, baseline: float, value: float, v: float) -> str:
     if not np.isfinite(v):
         return "n/a"
-    return format_share(v) if _is_rate(metric, baseline, value) else f"{v:,.3g}"
+    return format_share(v) if _is_rate(metric) else f"{v:,.3g}"
 
 
 def describe_change(row: Any) -> str:
@@ -149,7 +163,7 @@ def describe_change(row: Any) -> str:
     metric, base, val = str(row["metric"]), float(row["baseline"]), float(row["value"])
     verb = "fell" if val < base else "rose"
     subject = " ".join(s for s in (str(row["where"]), str(row["what"])) if s)
-    metric_txt = metric.replace("_", " ")
+    metric_txt = metric_label(metric)
     subject = f"{subject} ({metric_txt})" if subject else metric_txt
     start = pd.Timestamp(row["start"]).strftime("%Y-%m-%d")
     end = pd.Timestamp(row["end"]).strftime("%Y-%m-%d")
@@ -187,7 +201,7 @@ def change_timeline_figure(
         subject = " · ".join(plotly_text(s) for s in (r.where, r.what) if s)
         labels.append(
             f"{subject}<br><span style='font-size:10px'>"
-            f"{plotly_text(r.metric.replace('_', ' '))}</span>"
+            f"{plotly_text(metric_label(r.metric))}</span>"
             if subject
             else plotly_text(r.metric)
         )
