@@ -62,6 +62,9 @@ def reference_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     for c in chans:
         agg[f"ch:{c if c in spec.channels else OTHER}"] += 1
     touch = [a in spec.touch_activities for a in acts]
+    for c, is_touch in zip(chans, touch, strict=True):
+        if not is_touch:
+            agg[f"sch:{c if c in spec.channels else OTHER}"] += 1
     for i in range(len(ev)):
         if not touch[i]:
             continue
@@ -97,6 +100,10 @@ def reference_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
         agg["sessions_cart"] += has["cart"]
         agg["sessions_cart_no_purchase"] += has["cart"] and not has["purchase"]
         agg["sessions_purchase"] += has["purchase"]
+        if not any(jrn[i] is not None for i in s):
+            agg["n_organic_sessions"] += 1
+            agg["last_organic_us"] = max(agg["last_organic_us"], int(t[s[-1]]))
+            agg["organic_t_rel_s"] += int((t[s[0]] - t.min()) // 1_000_000)
         last_ch = chans[s[-1]]
         if prev_ch is not None and last_ch != prev_ch:
             agg["session_channel_switches"] += 1
@@ -118,6 +125,8 @@ def reference_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
             agg["n_valued_purchases"] += 1
     agg["first_us"] = int(t.min())
     agg["last_us"] = int(t.max())
+    agg["last_session_us"] = int(t[sev].max()) if sev else 0
+    agg["session_t_rel_s"] = int(sum((t[i] - t.min()) // 1_000_000 for i in sev))
     return np.array([agg[n] for n in spec.aggregate_names], dtype=np.int64)
 
 
@@ -214,7 +223,7 @@ def test_features_no_nan_and_single_event_customer(small_log: pd.DataFrame) -> N
     fz = CustomerFeaturizer().fit(log)
     X = fz.transform(log)
     assert np.isfinite(X.to_numpy()).all()
-    assert X.loc["zz", "activity_share:email_sent"] == 1.0
+    assert X.loc["zz", "touch_share:email_sent"] == 1.0
     assert X.loc["zz", "events_per_session"] == 0.0
     assert X.index.name == "customer_id"
     assert list(X.columns) == list(fz.get_feature_names_out())

@@ -41,6 +41,7 @@ Aggregates, in the order of ``spec.aggregate_names``:
 ``n_events``                    events in the window
 ``act:<a>``, ``act:__other__``  events per activity
 ``ch:<c>``, ``ch:__other__``    events per channel
+``sch:<c>``, ``sch:__other__``  session events per channel
 ``n_touches``                   touches
 ``n_responded``                 touches followed by a response of the same customer and the
                                 same ``journey_id`` with ``t_touch <= t_response <= t_touch +
@@ -55,6 +56,11 @@ Aggregates, in the order of ``spec.aggregate_names``:
 ``sessions_cart``               sessions with an event in ``spec.cart_activities``
 ``sessions_cart_no_purchase``   ... without any purchase event
 ``sessions_purchase``           sessions with a purchase event
+``n_organic_sessions``          sessions without a response event (self-initiated, not
+                                triggered by a touch)
+``last_organic_us``             last ``t`` of an event in an organic session (0 when none)
+``organic_t_rel_s``             sum over organic sessions of ``floor((t0 - first_us) / 10**6)``
+                                with ``t0`` the session's first ``t``
 ``session_channel_switches``    consecutive sessions whose channels differ; the channel of a
                                 session is the channel of its last event
 ``n_transitions``               pairs of consecutive events inside one session
@@ -66,6 +72,9 @@ Aggregates, in the order of ``spec.aggregate_names``:
                                 ``spec.purchase_activities`` with a non-null, non-NaN value
 ``n_valued_purchases``          the number of those events
 ``first_us``, ``last_us``       first and last ``t`` (any event)
+``last_session_us``             last ``t`` of a session event (0 when there is none)
+``session_t_rel_s``             sum over session events of ``floor((t - first_us) / 10**6)``
+                                (whole seconds since the customer's first event)
 =============================== ===============================================================
 
 Only customers with at least one event in the window get a row.
@@ -154,6 +163,8 @@ class FeatureSpec:
     browse_activities: tuple[str, ...] = ()
     return_activities: tuple[str, ...] = ()
     support_activities: tuple[str, ...] = ()
+    promotion_activities: tuple[str, ...] = ()
+    research_activities: tuple[str, ...] = ()
     transitions: tuple[tuple[str, str], ...] = ()
     start_us: int | None = None
     end_us: int | None = None
@@ -221,6 +232,7 @@ def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
     names = ["n_events"]
     names += [f"act:{a}" for a in (*spec.activities, OTHER)]
     names += [f"ch:{c}" for c in (*spec.channels, OTHER)]
+    names += [f"sch:{c}" for c in (*spec.channels, OTHER)]
     names += ["n_touches", "n_responded"]
     for j in spec.journeys:
         names += [f"touch:{j}", f"resp:{j}"]
@@ -234,6 +246,9 @@ def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
         "sessions_cart",
         "sessions_cart_no_purchase",
         "sessions_purchase",
+        "n_organic_sessions",
+        "last_organic_us",
+        "organic_t_rel_s",
         "session_channel_switches",
         "n_transitions",
     ]
@@ -241,12 +256,20 @@ def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
     names += [f"hour:{h:02d}" for h in range(24)]
     names += [f"wday:{d}" for d in range(7)]
     names += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
+    names += ["last_session_us", "session_t_rel_s"]
     return tuple(names)
 
 
+def _session_activities(spec: FeatureSpec) -> list[str]:
+    touch = set(spec.touch_activities)
+    return [a for a in spec.activities if a not in touch]
+
+
 def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
-    names = [f"activity_share:{a}" for a in spec.activities]
+    names = [f"activity_share:{a}" for a in _session_activities(spec)]
+    names += [f"touch_share:{a}" for a in spec.touch_activities]
     names += [f"channel_share:{c}" for c in spec.channels]
+    names += [f"session_channel_share:{c}" for c in spec.channels]
     names += [
         "log_events",
         "log_sessions",
@@ -254,6 +277,12 @@ def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
         "active_day_share",
         "recency_days_log",
         "tenure_days_log",
+        "session_recency_share",
+        "activity_centre",
+        "organic_sessions_per_week",
+        "organic_recency_share",
+        "organic_centre",
+        "triggered_session_share",
         "log_value",
         "order_value_log",
         "events_per_session",
@@ -271,6 +300,7 @@ def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
     names += [f"transition_share:{a}>{b}" for a, b in spec.transitions]
     names += ["response_rate"] + [f"response_rate:{j}" for j in spec.journeys]
     names += ["touches_per_session", "returns_per_purchase", "support_per_session"]
+    names += ["promotion_share", "research_share"]
     return tuple(names)
 
 
@@ -329,8 +359,12 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     n_sess = col("n_sessions")
     n_sev = col("n_session_events")
     out: list[np.ndarray] = []
-    out.append(_safe_div(cols([f"act:{x}" for x in spec.activities]), n_events[:, None]))
+    out.append(_safe_div(cols([f"act:{x}" for x in _session_activities(spec)]), n_sev[:, None]))
+    out.append(
+        _safe_div(cols([f"act:{x}" for x in spec.touch_activities]), col("n_touches")[:, None])
+    )
     out.append(_safe_div(cols([f"ch:{x}" for x in spec.channels]), n_events[:, None]))
+    out.append(_safe_div(cols([f"sch:{x}" for x in spec.channels]), n_sev[:, None]))
 
     as_of = float(spec.as_of_us)
     first = col("first_us")
@@ -338,6 +372,11 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     tenure_days = np.maximum(as_of - first, 0.0) / US_PER_DAY
     recency_days = np.maximum(as_of - last, 0.0) / US_PER_DAY
     observed_days = np.maximum(tenure_days, 7.0)
+    has_sessions = n_sev > 0
+    last_session = np.where(has_sessions, col("last_session_us"), first)
+    span = np.maximum(as_of - first, 0.0)
+    n_org = col("n_organic_sessions")
+    last_org = col("last_organic_us")
     value = col("value_cents") / 100.0
     scalars = [
         np.log1p(n_events),
@@ -346,6 +385,12 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
         np.minimum(col("n_active_days") / np.maximum(np.ceil(tenure_days), 1.0), 1.0),
         np.log1p(recency_days),
         np.log1p(tenure_days),
+        _safe_div(np.maximum(as_of - last_session, 0.0), span),
+        np.minimum(_safe_div(col("session_t_rel_s") * US_PER_SECOND, n_sev * span), 1.0),
+        n_org * 7.0 / observed_days,
+        np.where(n_org > 0, _safe_div(np.maximum(as_of - last_org, 0.0), span), 1.0),
+        np.minimum(_safe_div(col("organic_t_rel_s") * US_PER_SECOND, n_org * span), 1.0),
+        _safe_div(n_sess - n_org, n_sess),
         np.log1p(np.maximum(value, 0.0)),
         np.log1p(np.maximum(_safe_div(value, col("n_valued_purchases")), 0.0)),
         _safe_div(n_sev, n_sess),
@@ -380,12 +425,16 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     purchases = cols([f"act:{x}" for x in spec.purchase_activities]).sum(1)
     returns = cols([f"act:{x}" for x in spec.return_activities]).sum(1)
     support = cols([f"act:{x}" for x in spec.support_activities]).sum(1)
+    promotion = cols([f"act:{x}" for x in spec.promotion_activities]).sum(1)
+    research = cols([f"act:{x}" for x in spec.research_activities]).sum(1)
     out.append(
         np.column_stack(
             [
                 _safe_div(col("n_touches"), np.maximum(n_sess, 1.0)),
                 _safe_div(returns, np.maximum(purchases, 1.0)),
                 _safe_div(support, np.maximum(n_sess, 1.0)),
+                _safe_div(promotion, n_sev),
+                _safe_div(research, n_sev),
             ]
         )
     )
@@ -525,6 +574,7 @@ def _sql(spec: FeatureSpec) -> str:
     D, H = US_PER_DAY, US_PER_HOUR
     act_cols = ",\n".join(f'count(*) FILTER (WHERE a = {i}) AS "act{i}"' for i in range(n_act + 1))
     ch_cols = ",\n".join(f'count(*) FILTER (WHERE ch = {i}) AS "ch{i}"' for i in range(n_ch + 1))
+    sch_cols = ",\n".join(f'count(*) FILTER (WHERE ch = {i}) AS "sch{i}"' for i in range(n_ch + 1))
     hour_cols = ",\n".join(
         f'count(*) FILTER (WHERE ((ts % {D}) + {D}) % {D} // {H} = {h}) AS "hour{h}"'
         for h in range(24)
@@ -560,6 +610,7 @@ def _sql(spec: FeatureSpec) -> str:
     )
     return f"""
 WITH
+firsts AS (SELECT c, min(ts) AS f FROM ev GROUP BY c),
 sev0 AS (
     SELECT c, ts, pos, a, ch, jv, jraw, sid, purchase, cart, browse,
            lag(ts) OVER (PARTITION BY c ORDER BY ts, pos) AS prev_ts
@@ -572,11 +623,11 @@ sev2 AS (
     SELECT *, lag(a) OVER (PARTITION BY c, sess ORDER BY ts, pos) AS prev_a FROM sev
 ),
 sessions AS (
-    SELECT c, sess, count(*) AS n, max(ts) - min(ts) AS dur,
+    SELECT c, sess, count(*) AS n, max(ts) - min(ts) AS dur, max(ts) AS t1,
            min(ts) AS t0, first(pos ORDER BY ts, pos) AS p0,
            last(ch ORDER BY ts, pos) AS last_ch,
            bool_or(browse) AS has_browse, bool_or(cart) AS has_cart,
-           bool_or(purchase) AS has_purchase
+           bool_or(purchase) AS has_purchase, bool_or(jraw >= 0) AS triggered
     FROM sev GROUP BY c, sess
 ),
 sess_seq AS (
@@ -592,18 +643,24 @@ per_sess AS (
         count(*) FILTER (WHERE has_cart) AS sessions_cart,
         count(*) FILTER (WHERE has_cart AND NOT has_purchase) AS sessions_cart_no_purchase,
         count(*) FILTER (WHERE has_purchase) AS sessions_purchase,
+        count(*) FILTER (WHERE NOT triggered) AS n_organic_sessions,
+        max(t1) FILTER (WHERE NOT triggered) AS last_organic_us,
+        sum((t0 - f) // {US_PER_SECOND}) FILTER (WHERE NOT triggered) AS organic_t_rel_s,
         count(*) FILTER (WHERE prev_ch IS NOT NULL AND prev_ch <> last_ch)
             AS session_channel_switches
-    FROM sess_seq GROUP BY c
+    FROM sess_seq JOIN firsts USING (c) GROUP BY c
 ),
 per_sev AS (
     SELECT c,
         count(*) AS n_session_events,
         count(prev_a) AS n_transitions{tr_select},
+        {sch_cols},
         {hour_cols},
         {wday_cols},
-        count(DISTINCT (ts - (((ts % {D}) + {D}) % {D})) // {D}) AS n_active_days
-    FROM sev2 GROUP BY c
+        count(DISTINCT (ts - (((ts % {D}) + {D}) % {D})) // {D}) AS n_active_days,
+        max(ts) AS last_session_us,
+        sum((ts - f) // {US_PER_SECOND}) AS session_t_rel_s
+    FROM sev2 JOIN firsts USING (c) GROUP BY c
 ),
 touches AS (
     SELECT t.c, t.jv, EXISTS (
@@ -642,6 +699,7 @@ def _result_columns(spec: FeatureSpec) -> list[str]:
     out = ["n_events"]
     out += [f"act{i}" for i in range(n_act + 1)]
     out += [f"ch{i}" for i in range(n_ch + 1)]
+    out += [f"sch{i}" for i in range(n_ch + 1)]
     out += ["n_touches", "n_responded"]
     for k in range(len(spec.journeys)):
         out += [f"touch{k}", f"resp{k}"]
@@ -655,6 +713,9 @@ def _result_columns(spec: FeatureSpec) -> list[str]:
         "sessions_cart",
         "sessions_cart_no_purchase",
         "sessions_purchase",
+        "n_organic_sessions",
+        "last_organic_us",
+        "organic_t_rel_s",
         "session_channel_switches",
         "n_transitions",
     ]
@@ -662,6 +723,7 @@ def _result_columns(spec: FeatureSpec) -> list[str]:
     out += [f"hour{h}" for h in range(24)]
     out += [f"wday{d}" for d in range(7)]
     out += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
+    out += ["last_session_us", "session_t_rel_s"]
     return out
 
 
@@ -806,7 +868,9 @@ _ROLE_DEFAULTS: dict[str, tuple[str, ...]] = {
     "cart_activities": ("add_to_cart",),
     "browse_activities": ("view_product",),
     "return_activities": ("return_product",),
-    "support_activities": ("contact_support",),
+    "support_activities": ("contact_support", "track_order"),
+    "promotion_activities": ("view_promotions",),
+    "research_activities": ("read_reviews",),
 }
 
 
@@ -833,9 +897,11 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         Outbound touches (sent messages). Default: activities of the log whose name ends in
         ``"_sent"`` or ``"sent"``.
     purchase_activities, cart_activities, browse_activities, return_activities,
-    support_activities : list of str
-        Activities playing these roles (names absent from the log give zero features; a name
-        close to a present one raises :class:`UnknownActivityError`).
+    support_activities, promotion_activities, research_activities : list of str
+        Activities playing these roles (support: customer-service contacts such as support
+        requests and order tracking; promotion: looking at offers; research: reading reviews).
+        Names absent from the log give zero features; a name given explicitly that is close
+        to a present one raises :class:`UnknownActivityError`.
     n_transitions : int, default 16
         How many of the most frequent in-session transitions ``a -> b`` become features.
     response_prior_strength : float, default 2.0
@@ -878,7 +944,9 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         cart_activities: Sequence[str] = ("add_to_cart",),
         browse_activities: Sequence[str] = ("view_product",),
         return_activities: Sequence[str] = ("return_product",),
-        support_activities: Sequence[str] = ("contact_support",),
+        support_activities: Sequence[str] = ("contact_support", "track_order"),
+        promotion_activities: Sequence[str] = ("view_promotions",),
+        research_activities: Sequence[str] = ("read_reviews",),
         n_transitions: int = 16,
         response_prior_strength: float = 2.0,
         threads: int | None = None,
@@ -895,6 +963,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         self.browse_activities = browse_activities
         self.return_activities = return_activities
         self.support_activities = support_activities
+        self.promotion_activities = promotion_activities
+        self.research_activities = research_activities
         self.n_transitions = n_transitions
         self.response_prior_strength = response_prior_strength
         self.threads = threads
@@ -1001,6 +1071,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
                 "browse_activities",
                 "return_activities",
                 "support_activities",
+                "promotion_activities",
+                "research_activities",
             )
         }
         use_sid = bool(
