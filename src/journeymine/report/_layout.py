@@ -17,8 +17,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 __all__ = ["layered_layout"]
+
+
+@dataclass(frozen=True)
+class _Dummy:
+    """A point where a long edge crosses a layer (never equal to a user's node)."""
+
+    edge: int
+    layer: int
 
 
 def _back_edges(
@@ -208,7 +217,7 @@ def layered_layout(
         chain: list[Hashable] = []
         prev = u
         for lay in range(lu + step, lv, step):
-            d = ("__dummy__", i, lay)
+            d: Hashable = _Dummy(i, lay)
             dummy_layer[d] = lay
             slots[lay].append(d)
             chain.append(d)
@@ -218,8 +227,8 @@ def layered_layout(
         chains.append(chain)
     layer_of = {**layer, **dummy_layer}
     rank_all = {**rank}
-    for d in dummy_layer:
-        rank_all[d] = len(rank_all)
+    for dd in dummy_layer:
+        rank_all[dd] = len(rank_all)
     neigh: dict[Hashable, list[tuple[Hashable, float]]] = {n: [] for n in layer_of}
     for u, v, w in seg_edges:
         if u != v:
