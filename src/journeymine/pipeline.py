@@ -1,28 +1,99 @@
-"""The end-to-end pipeline behind ``jm demo``: read, validate and summarise a log, then each
-analysis step, writing reports and models to an output folder."""
+"""The end-to-end pipeline behind ``jm demo``.
+
+Read and validate a log, mine journeys, detect changes, mine personas and track them over time,
+train and save the persona model, assign held-back customers, and write the HTML reports. Every
+step is seeded, so the printed numbers are the same on every run.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
+from journeymine import schema
 from journeymine.io import read_events
 from journeymine.schema import summarize
 
-__all__ = ["run_demo"]
+__all__ = ["DemoState", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
+FUNNEL = ("visit", "view_product", "add_to_cart", "checkout", "purchase")
+
+
+@dataclass
+class DemoState:
+    """What the demo computed, step by step (returned by :func:`run_demo`)."""
+
+    out: Path
+    random_state: int = 0
+    holdout_share: float = 0.1
+    log: pd.DataFrame | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    objects: dict[str, Any] = field(default_factory=dict)
+
+
+def _read(state: DemoState, events: Path) -> None:
+    state.log = read_events(events)
+    s = summarize(state.log)
+    state.summary["log"] = {k: s[k] for k in ("customers", "events", "activities", "channels",
+                                              "start", "end")}
+
+
+def _journeys(state: DemoState) -> None:
+    from journeymine.journeys import dfg, encode, funnel, variants
+
+    assert state.log is not None
+    enc = encode(state.log)
+    edges = dfg(enc)
+    top = variants(enc, max_steps=4, top_k=1)
+    steps = [a for a in FUNNEL if a in set(state.log[schema.ACTIVITY].cat.categories)]
+    fun = funnel(state.log, steps) if len(steps) >= 2 else None
+    state.summary["journeys"] = {
+        "edges": len(edges),
+        "top_edge": f"{edges.iloc[0]['source']} -> {edges.iloc[0]['target']}",
+        "top_4_step_variant": top.iloc[0]["variant"],
+        "funnel_conversion": round(float(fun["conversion"].iloc[-1]), 4) if fun is not None
+        else None,
+    }
+
+
+def _changes(state: DemoState) -> None:
+    from journeymine.journeys.change import detect_changes
+
+    assert state.log is not None
+    changes = detect_changes(state.log)
+    state.objects["changes"] = changes
+    state.summary["changes"] = [
+        f"{r.metric} {r.what} on {r.channel}: {r.baseline:.3g} -> {r.changed:.3g} "
+        f"from {r.start:%Y-%m-%d} to {r.end:%Y-%m-%d}"
+        for r in changes.drop_duplicates("incident").itertuples()
+    ]
+
+
+def _reports(state: DemoState) -> None:
+    from journeymine.report import change_report, journey_report
+
+    assert state.log is not None
+    state.artifacts["journey report"] = journey_report(state.log, state.out / "journeys.html")
+    state.artifacts["change report"] = change_report(
+        state.log, state.out / "changes.html", changes=state.objects.get("changes"))
+
 
 def run_demo(data_dir: str | Path, out_dir: str | Path,
-             echo: Callable[[str], Any] = logger.info) -> dict[str, Any]:
-    """Run every step on ``data_dir/events.parquet``; return the summary written to
-    ``out_dir/summary.json``.
+             echo: Callable[[str], Any] = logger.info, *, random_state: int = 0,
+             show_progress: bool | None = None) -> DemoState:
+    """Run every step on ``data_dir/events.parquet``, writing reports, the persona model and
+    ``summary.json`` to ``out_dir``.
 
     Examples
     --------
@@ -30,8 +101,8 @@ def run_demo(data_dir: str | Path, out_dir: str | Path,
     >>> from journeymine.datasets import make_journeys, save_journeys
     >>> with tempfile.TemporaryDirectory() as d:
     ...     _ = save_journeys(make_journeys(n_customers=300, days=60, random_state=0), d)
-    ...     summary = run_demo(d, d, echo=lambda s: None)
-    >>> summary["log"]["customers"] <= 300
+    ...     state = run_demo(d, d, echo=lambda s: None, show_progress=False)
+    >>> state.summary["log"]["customers"] <= 300
     True
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -42,19 +113,39 @@ def run_demo(data_dir: str | Path, out_dir: str | Path,
             f"`jm generate {data_dir}`."
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    steps = ["read and validate"]
-    summary: dict[str, Any] = {}
-    bar = tqdm(steps, desc="journeymine demo", unit="step", disable=None)
-    for step in bar:
-        bar.set_postfix_str(step)
-        if step == "read and validate":
-            log = read_events(events)
-            summary["log"] = summarize(log)
-    s = summary["log"]
-    echo(f"log: {s['customers']:,} customers, {s['events']:,} events, "
-         f"{s['activities']} activities, {s['channels']} channels, "
-         f"{s['start']:%Y-%m-%d} to {s['end']:%Y-%m-%d}")
+    state = DemoState(out=out_dir, random_state=random_state)
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("read and validate", lambda: _read(state, events)),
+        ("mine journeys", lambda: _journeys(state)),
+        ("detect changes", lambda: _changes(state)),
+        ("write reports", lambda: _reports(state)),
+    ]
+    bar = tqdm(steps, desc="journeymine demo", unit="step", disable=not show_progress
+               if show_progress is not None else None)
+    for name, step in bar:
+        bar.set_postfix_str(name)
+        step()
+    bar.close()
+
+    s = state.summary["log"]
+    echo(f"log: {s['customers']:,} customers, {s['events']:,} events, {s['activities']} "
+         f"activities, {s['channels']} channels, {s['start']:%Y-%m-%d} to {s['end']:%Y-%m-%d}")
+    j = state.summary["journeys"]
+    echo(f"journeys: {j['edges']} directly-follows edges; most frequent {j['top_edge']}; "
+         f"top 4-step variant {j['top_4_step_variant']}; visit-to-purchase funnel "
+         f"{j['funnel_conversion']:.1%}")
+    for line in state.summary["changes"]:
+        echo(f"change: {line}")
     path = out_dir / "summary.json"
-    path.write_text(json.dumps(summary, indent=2, default=str))
-    echo(f"summary: {path}")
-    return summary
+    path.write_text(json.dumps(state.summary, indent=2, default=str))
+    state.artifacts["summary"] = path
+    for what, p in state.artifacts.items():
+        echo(f"{what}: {p}")
+    return state
+
+
+def _holdout(customers: pd.Index, share: float, random_state: int) -> np.ndarray:
+    """Customers held back from training, chosen with a seeded generator."""
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(customers.to_numpy(), size=max(1, int(len(customers) * share)),
+                              replace=False))
