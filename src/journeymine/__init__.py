@@ -52,6 +52,12 @@ _EXPORTS: dict[str, str] = {
     "start_activities": "journeymine.journeys",
     "end_activities": "journeymine.journeys",
     "encode": "journeymine.engine",
+    # conformance, change detection, process discovery (pm4py, loaded on first call)
+    "check_conformance": "journeymine.journeys.conformance",
+    "compare_periods": "journeymine.journeys.change",
+    "compare_segments": "journeymine.journeys.change",
+    "detect_changes": "journeymine.journeys.change",
+    "discover_process": "journeymine._pm4py",
     # reports (figures, self-contained HTML)
     "journey_report": "journeymine.report",
     "persona_report": "journeymine.report",
@@ -64,6 +70,7 @@ __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
     from journeymine import datasets, engine, exceptions, io, journeys, report, schema
+    from journeymine._pm4py import discover_process
     from journeymine.engine import encode
     from journeymine.exceptions import (
         ConfigError,
@@ -96,6 +103,8 @@ if TYPE_CHECKING:  # pragma: no cover
         start_activities,
         variants,
     )
+    from journeymine.journeys.change import compare_periods, compare_segments, detect_changes
+    from journeymine.journeys.conformance import check_conformance
     from journeymine.report import change_report, journey_report, persona_report, save_figure
     from journeymine.schema import summarize, validate
 
