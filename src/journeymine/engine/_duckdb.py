@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +83,21 @@ def connect(
     return con
 
 
+_LOCAL = threading.local()
+
+
+def _session() -> duckdb.DuckDBPyConnection:
+    """A connection cached per process and thread for internal queries (opening one costs
+    tens of milliseconds, too much for small logs). Callers register tables under unique names
+    and unregister them when done."""
+    pid = os.getpid()
+    con = getattr(_LOCAL, "con", None)
+    if con is None or getattr(_LOCAL, "pid", None) != pid:
+        con = connect()
+        _LOCAL.con, _LOCAL.pid = con, pid
+    return con
+
+
 def quote_ident(name: str) -> str:
     """Quote a column name for SQL (double quotes, embedded quotes doubled).
 
@@ -125,13 +142,8 @@ def file_columns(path: PathLike, con: duckdb.DuckDBPyConnection | None = None) -
     {'customer_id': 'VARCHAR', 'n': 'BIGINT'}
     """
     p, func = _reader(path)
-    own = con is None
-    con = connect() if con is None else con
-    try:
-        rows = con.sql(f"DESCRIBE SELECT * FROM {func}($path)", params={"path": str(p)}).fetchall()
-    finally:
-        if own:
-            con.close()
+    con = _session() if con is None else con
+    rows = con.sql(f"DESCRIBE SELECT * FROM {func}($path)", params={"path": str(p)}).fetchall()
     return {str(r[0]): str(r[1]) for r in rows}
 
 
@@ -174,32 +186,29 @@ def read_file_columns(
         The file has no rows.
     """
     p, func = _reader(path)
-    con = connect()
-    try:
-        types = file_columns(p, con)
-        holder = pd.DataFrame(columns=list(types))
-        require_columns(
-            holder, [case, timestamp, activity, *extra], purpose=f"journey statistics on {p.name}"
+    con = _session()
+    types = file_columns(p, con)
+    holder = pd.DataFrame(columns=list(types))
+    require_columns(
+        holder, [case, timestamp, activity, *extra], purpose=f"journey statistics on {p.name}"
+    )
+    ts_sql = _timestamp_expr(timestamp, types[timestamp])
+    if ts_sql is None:
+        raise EventLogError(
+            f"column {timestamp!r} of {p.name} has type {types[timestamp]}, not a timestamp. "
+            f"Epoch numbers need a unit: read the file with jm.read_events(path, "
+            f"timestamp_unit='s') and pass the DataFrame."
         )
-        ts_sql = _timestamp_expr(timestamp, types[timestamp])
-        if ts_sql is None:
-            raise EventLogError(
-                f"column {timestamp!r} of {p.name} has type {types[timestamp]}, not a timestamp. "
-                f"Epoch numbers need a unit: read the file with jm.read_events(path, "
-                f"timestamp_unit='s') and pass the DataFrame."
-            )
-        more = [*extra, *(c for c in optional if c in types and c not in extra)]
-        more = [c for c in dict.fromkeys(more) if c not in (case, timestamp, activity)]
-        select = [
-            f"CAST({quote_ident(case)} AS VARCHAR) AS c",
-            f"{ts_sql} AS t",
-            f"CAST({quote_ident(activity)} AS VARCHAR) AS a",
-            *(f"CAST({quote_ident(c)} AS VARCHAR) AS x{i}" for i, c in enumerate(more)),
-        ]
-        rel = con.sql(f"SELECT {', '.join(select)} FROM {func}($path)", params={"path": str(p)})
-        table = rel.to_arrow_table()
-    finally:
-        con.close()
+    more = [*extra, *(c for c in optional if c in types and c not in extra)]
+    more = [c for c in dict.fromkeys(more) if c not in (case, timestamp, activity)]
+    select = [
+        f"CAST({quote_ident(case)} AS VARCHAR) AS c",
+        f"{ts_sql} AS t",
+        f"CAST({quote_ident(activity)} AS VARCHAR) AS a",
+        *(f"CAST({quote_ident(c)} AS VARCHAR) AS x{i}" for i, c in enumerate(more)),
+    ]
+    rel = con.sql(f"SELECT {', '.join(select)} FROM {func}($path)", params={"path": str(p)})
+    table = rel.to_arrow_table()
     if table.num_rows == 0:
         raise EmptyLogError(f"{p.name} has no rows. Check the file.")
     problems = []
@@ -224,17 +233,18 @@ def read_file_columns(
 def _timestamp_problems(p: Path, func: str, timestamp: str, ts_sql: str) -> list[str]:
     """Count null and unparseable timestamps of a file (only run when some are missing)."""
     q = quote_ident(timestamp)
-    con = connect()
-    try:
-        nulls, bad, example = con.sql(
+    rows = (
+        _session()
+        .sql(
             f"SELECT count(*) FILTER (WHERE {q} IS NULL), "
             f"count(*) FILTER (WHERE {q} IS NOT NULL AND {ts_sql} IS NULL), "
             f"first(CAST({q} AS VARCHAR)) FILTER (WHERE {q} IS NOT NULL AND {ts_sql} IS NULL) "
             f"FROM {func}($path)",
             params={"path": str(p)},
-        ).fetchone() or (0, 0, None)
-    finally:
-        con.close()
+        )
+        .fetchall()
+    )
+    nulls, bad, example = rows[0] if rows else (0, 0, None)
     out = []
     if bad:
         out.append(
@@ -282,12 +292,13 @@ def edge_statistics(
         f"count(DISTINCT c) AS cases, avg(d) AS m, quantile_cont(d, [0.5, 0.9]) AS q "
         f"FROM edges GROUP BY {group})"
     )
-    con = connect()
+    con = _session()
+    name = f"jm_edges_{uuid.uuid4().hex}"
     try:
-        con.register("edges", table)
-        out = con.sql(sql).to_arrow_table()
+        con.register(name, table)
+        out = con.sql(sql.replace("FROM edges", f"FROM {name}")).to_arrow_table()
     finally:
-        con.close()
+        con.unregister(name)
     frame = out.to_pandas()
     frame.columns = [*names, "count", "cases", "mean_seconds", "median_seconds", "p90_seconds"]
     for n in names:

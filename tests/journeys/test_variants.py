@@ -1,0 +1,114 @@
+"""variants against a tuple-based pandas reference; exact grouping despite hash collisions."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from _journeys_reference import ref_variants, synthetic
+
+import journeymine as jm
+from journeymine.exceptions import ConfigError
+from journeymine.journeys._variants import group_sequences
+
+
+@pytest.fixture(scope="module")
+def log() -> pd.DataFrame:
+    return synthetic()
+
+
+def _as_dict(v: pd.DataFrame) -> dict[tuple[str, ...], int]:
+    return {tuple(s.split(" > ")): int(c) for s, c in zip(v["variant"], v["cases"], strict=True)}
+
+
+def test_variants_match_reference(log: pd.DataFrame) -> None:
+    got = jm.variants(log)
+    assert list(got.columns) == ["variant", "length", "cases", "share"]
+    assert _as_dict(got) == ref_variants(log)
+    assert got["length"].tolist() == [len(s.split(" > ")) for s in got["variant"]]
+    assert int(got["cases"].sum()) == log["customer_id"].nunique()
+    assert got["share"].sum() == pytest.approx(1.0)
+    # sorted by cases descending, then variant text
+    keys = list(zip(-got["cases"], got["variant"], strict=True))
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("from_end", [False, True])
+def test_max_steps_truncates(log: pd.DataFrame, from_end: bool) -> None:
+    k = 3
+    got = jm.variants(log, max_steps=k, from_end=from_end)
+    full = ref_variants(log)
+    want: dict[tuple[str, ...], int] = {}
+    for seq, n in full.items():
+        cut = seq[-k:] if from_end else seq[:k]
+        want[cut] = want.get(cut, 0) + n
+    assert _as_dict(got) == want
+    assert got["length"].max() <= k
+
+
+def test_top_k_breaks_ties_by_text(log: pd.DataFrame) -> None:
+    full = jm.variants(log, max_steps=2)
+    for k in (1, 3, 7, len(full) + 5):
+        top = jm.variants(log, max_steps=2, top_k=k)
+        pd.testing.assert_frame_equal(top, full.head(k))
+    # a cut inside a tie: the tied variants are ordered by text
+    ones = jm.variants(log)
+    n_big = int((ones["cases"] > 1).sum())
+    top = jm.variants(log, top_k=n_big + 2)
+    pd.testing.assert_frame_equal(top, ones.head(n_big + 2))
+
+
+def test_from_end_must_be_bool(log: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="from_end"):
+        jm.variants(log, from_end="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="max_steps"):
+        jm.variants(log, max_steps=0)
+
+
+def _thue_morse(n: int) -> list[int]:
+    return [bin(i).count("1") % 2 for i in range(n)]
+
+
+def test_hash_collisions_are_detected_and_grouping_stays_exact(caplog) -> None:
+    # A Thue-Morse sequence and its complement collide under any polynomial hash modulo 2**64
+    # with an odd base once they are 1024 long: the grouping must still tell them apart.
+    tm = np.array(_thue_morse(1024), dtype=np.int32)
+    codes = np.concatenate([tm, 1 - tm, tm])
+    bounds = np.array([0, 1024, 2048, 3072])
+    with caplog.at_level(logging.INFO, logger="journeymine.journeys._variants"):
+        inverse, first, counts = group_sequences(codes, bounds, 2)
+    assert "collision" in caplog.text
+    assert inverse.tolist() == [0, 1, 0]
+    assert first.tolist() == [0, 1]
+    assert counts.tolist() == [2, 1]
+
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    rows = [
+        (case, t0 + pd.Timedelta(seconds=i), "ab"[v])
+        for case, seq in (("c1", tm), ("c2", 1 - tm))
+        for i, v in enumerate(seq)
+    ]
+    log = pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity"])
+    got = jm.variants(log)
+    assert got["cases"].tolist() == [1, 1]
+    assert got["length"].tolist() == [1024, 1024]
+
+
+def test_no_collision_fallback_on_ordinary_logs(log: pd.DataFrame, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="journeymine.journeys._variants"):
+        jm.variants(log)
+    assert "collision" not in caplog.text
+
+
+def test_non_text_activities_are_reported_as_text() -> None:
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "activity": [1, 2, 1],
+            "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"], utc=True),
+        }
+    )
+    got = jm.variants(log)
+    assert got["variant"].tolist() == ["1", "1 > 2"]
