@@ -56,7 +56,7 @@ from journeymine.report.personas import (
     persona_sizes_figure,
 )
 from journeymine.report.process_map import process_map_data, process_map_figure
-from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP, sort_events
+from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
 
 __all__ = ["change_report", "journey_report", "persona_report"]
 
@@ -72,9 +72,13 @@ def _period(log: pd.DataFrame) -> str:
     return f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
 
 
-def _first_events(log: pd.DataFrame) -> pd.DataFrame:
-    ordered = sort_events(log)
-    return ordered.drop_duplicates(CUSTOMER_ID, keep="first")
+def _first_channels(log: pd.DataFrame) -> pd.Series:
+    """Channel of each customer's first event (earliest timestamp, ties in input order)."""
+    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
+    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((ts, cust))
+    first = order[np.concatenate(([True], cust[order][1:] != cust[order][:-1]))]
+    return log[CHANNEL].iloc[first].astype(str)
 
 
 def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
@@ -162,9 +166,8 @@ def journey_report(
         f"{n_customers:,} customers and {len(log):,} events from {_period(log)}"
         + (f" on {log[CHANNEL].nunique()} channels." if channels else ".")
     )
-    first = _first_events(log)
     if channels:
-        start_ch = first[CHANNEL].astype(str).value_counts(normalize=True)
+        start_ch = _first_channels(log).value_counts(normalize=True)
         summary.append(
             f"{format_share(start_ch.iloc[0])} of customers start on "
             f"{start_ch.index[0]}"

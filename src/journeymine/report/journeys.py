@@ -30,7 +30,7 @@ from journeymine.report._common import (
     style_axes,
     suppress_small,
 )
-from journeymine.schema import CHANNEL, CUSTOMER_ID, sort_events
+from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
 
 __all__ = [
     "channel_switch_data",
@@ -547,16 +547,25 @@ def channel_switch_data(log: pd.DataFrame, *, k: int = DEFAULT_K) -> pd.DataFram
         from_channel=raw["from_channel"].astype(str), to_channel=raw["to_channel"].astype(str)
     )
     # distinct customers behind each cell: the privacy threshold counts people, not events
-    ordered = sort_events(log)
-    cust = ordered[CUSTOMER_ID].to_numpy(dtype=object)
-    chan = ordered[CHANNEL].astype(str).to_numpy(dtype=object)
+    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
+    chan, labels = pd.factorize(log[CHANNEL].astype(str), sort=False)
+    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((ts, cust))  # stable: ties keep input order
+    cust, chan = cust[order].astype(np.int64), chan[order].astype(np.int64)
     same = cust[1:] == cust[:-1]
-    pairs = pd.DataFrame(
-        {"from_channel": chan[:-1][same], "to_channel": chan[1:][same], "c": cust[:-1][same]}
-    ).drop_duplicates()
-    customers = pairs.groupby(["from_channel", "to_channel"], sort=False).size()
+    n = np.int64(len(labels))
+    pair = chan[:-1][same] * n + chan[1:][same]
+    per_customer = np.unique(cust[:-1][same] * (n * n) + pair)
+    pair_codes, customers = np.unique(per_customer % (n * n), return_counts=True)
+    names = np.asarray(labels, dtype=object)
+    counts = pd.Series(
+        customers,
+        index=pd.MultiIndex.from_arrays(
+            [names[pair_codes // n], names[pair_codes % n]], names=["from", "to"]
+        ),
+    )
     raw["customers"] = (
-        customers.reindex(pd.MultiIndex.from_frame(raw[["from_channel", "to_channel"]]))
+        counts.reindex(pd.MultiIndex.from_frame(raw[["from_channel", "to_channel"]]))
         .fillna(0)
         .astype("int64")
         .to_numpy()
