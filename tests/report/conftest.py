@@ -58,7 +58,9 @@ class Browser:
     def __init__(self, browser: Any) -> None:
         self._browser = browser
 
-    def open(self, path: Path, name: str) -> PageReport:
+    def open(self, path: Path, name: str, probe: str | None = None) -> PageReport:
+        """Open ``path``, wait for every figure, screenshot it; ``probe`` is a JavaScript
+        function evaluated in the page at the end (its result goes to ``extra["probe"]``)."""
         page = self._browser.new_page(viewport={"width": 1280, "height": 900})
         console: list[str] = []
         errors: list[str] = []
@@ -95,17 +97,20 @@ class Browser:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shot = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(shot), full_page=True)
+        own_console, own_errors = list(console), list(errors)  # the report's own messages
+        extra = {"probe": page.evaluate(probe)} if probe else {}
         page.close()
         return PageReport(
             n_plots=info["plots"],
             plots_with_svg=info["withSvg"],
-            console_errors=console,
-            page_errors=errors,
+            console_errors=own_console,
+            page_errors=own_errors,
             requests=[r for r in requests if r != url],
             dialogs=dialogs,
             svg_texts=info["texts"],
             body_text=info["body"],
             screenshot=shot,
+            extra=extra,
         )
 
 

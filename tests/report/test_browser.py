@@ -141,7 +141,22 @@ def test_change_report_in_chromium(browser, tmp_path: Path) -> None:
     )
     out = jm.change_report(None, tmp_path / "changes.html", changes=changes)
     html = out.read_text(encoding="utf-8")
-    seen = browser.open(out, "change_report")
+    # the Content-Security-Policy forbids connections and injected inline scripts
+    probe = """() => new Promise(resolve => {
+        const seen = [];
+        document.addEventListener("securitypolicyviolation",
+            e => { seen.push(e.violatedDirective); if (seen.length === 2) resolve(seen); });
+        fetch("http://127.0.0.1:9/x").catch(() => {});
+        const s = document.createElement("script");
+        s.textContent = "window.injected = 1";
+        document.body.appendChild(s);
+        setTimeout(() => resolve(seen), 2000);
+    })"""
+    seen = browser.open(out, "change_report", probe=probe)
+    assert sorted(d.split(" ")[0] for d in seen.extra["probe"]) == [
+        "connect-src",
+        "script-src-elem",
+    ]
     _check_rendered(seen, html)
     assert (
         "App checkout -> purchase (step probability) fell from 81% to 8.0% between 2025-02-05 "
