@@ -76,7 +76,9 @@ def test_funnel_data_and_figure(small_log: pd.DataFrame) -> None:
     by = funnel_data(small_log, steps[:2], by="channel", k=10)
     assert "channel" in by.columns and by.attrs["segment"] == "channel"
     assert (by["cases"].eq(0) | by["cases"].ge(10)).all()
-    assert len(funnel_figure(by).data) == by["channel"].nunique()
+    fig_by = funnel_figure(by)
+    assert len(fig_by.data) == by["channel"].nunique()
+    assert {t.type for t in fig_by.data} == {"bar"}
 
 
 def test_funnel_cuts_steps_below_k(small_log: pd.DataFrame) -> None:

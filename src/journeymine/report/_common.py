@@ -265,18 +265,31 @@ def format_share(value: float) -> str:
 def base_layout(title: str, subtitle: str = "", **extra: Any) -> dict[str, Any]:
     """The shared look of every figure: title (+ subtitle), fonts, white background."""
     text = f"<b>{title}</b>"
-    if subtitle:
-        text += f"<br><span style='font-size:12px;color:{MUTED}'>{subtitle}</span>"
+    lines = _wrap(subtitle) if subtitle else []
+    for line in lines:
+        text += f"<br><span style='font-size:12px;color:{MUTED}'>{line}</span>"
     layout: dict[str, Any] = {
         "title": {"text": text, "x": 0.0, "xanchor": "left", "font": {"size": 17, "color": INK}},
         "font": {"family": FONT, "size": 12, "color": INK},
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
-        "margin": {"l": 70, "r": 30, "t": 90 if subtitle else 70, "b": 60},
+        "margin": {"l": 70, "r": 30, "t": 72 + 17 * len(lines), "b": 60},
         "hoverlabel": {"font": {"family": FONT}},
     }
     layout.update(extra)
     return layout
+
+
+def _wrap(text: str, width: int = 92) -> list[str]:
+    """Split a subtitle at its " · " separators into lines of at most ~``width`` characters."""
+    parts = text.split(" · ")
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def style_axes(fig: go.Figure) -> go.Figure:

@@ -81,6 +81,41 @@ def _first_channels(log: pd.DataFrame) -> pd.Series:
     return log[CHANNEL].iloc[first].astype(str)
 
 
+_NO_PERSONA_NAME = "no persona"
+
+
+def _persona_labels(
+    log: pd.DataFrame,
+    personas: pd.Series | Mapping[str, Any],
+    names: Mapping[Any, str] | None,
+) -> pd.Series:
+    """Readable persona label of every customer of the log ("no persona" for -1 / missing)."""
+    raw = personas if isinstance(personas, pd.Series) else pd.Series(dict(personas))
+    if not isinstance(raw, pd.Series):
+        raise ConfigError("personas must be a Series or mapping customer_id -> persona label.")
+    raw = raw.copy()
+    raw.index = raw.index.astype(str)
+    customers = pd.Index(log[CUSTOMER_ID].unique()).astype(str)
+    missing = int((~customers.isin(raw.index)).sum())
+    if missing == len(customers):
+        raise ConfigError(
+            "personas= labels none of the log's customers: its index must be customer_id "
+            "(e.g. PersonaMiner().fit(log).labels_)."
+        )
+    if missing:
+        logger.info("%d customers have no persona label; shown as %r", missing, _NO_PERSONA_NAME)
+    lab = raw.reindex(customers)
+
+    def name(v: Any) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v == -1 or v == "-1":
+            return _NO_PERSONA_NAME
+        if names and v in names:
+            return f"{v}: {names[v]}"
+        return str(v)
+
+    return pd.Series([name(v) for v in lab], index=customers, name="persona")
+
+
 def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
     """Greedy most common path: from ``first``, follow the most frequent edge to an activity
     not yet on the path."""
@@ -109,6 +144,8 @@ def journey_report(
     max_steps: int = 6,
     funnel_steps: Sequence[str] | None = None,
     paths_from: str | None = None,
+    personas: pd.Series | Mapping[str, Any] | None = None,
+    persona_names: Mapping[Any, str] | None = None,
     title: str = "Customer journeys",
 ) -> Path:
     """Write a self-contained HTML report of the customer journeys in a log.
@@ -133,6 +170,11 @@ def journey_report(
         prefix whose 15 most common journeys cover at least 25% of customers.
     funnel_steps : sequence of str, optional
         Funnel steps; default: the most common path from the most common first activity.
+    personas : Series or mapping customer_id -> persona label, optional
+        E.g. ``PersonaMiner().fit(log).labels_``: adds the funnel per persona and a process
+        map for each of the (up to four) largest personas; ``-1`` means no persona.
+    persona_names : mapping label -> name, optional
+        Readable persona names for the figures.
     paths_from : str, optional
         Activity whose following paths are drawn; default: the first funnel step.
     title : str, default "Customer journeys"
@@ -157,6 +199,7 @@ def journey_report(
     max_steps = int(check_positive_int("max_steps", max_steps) or max_steps)
     log = check_log(log, purpose="journey_report")
     n_customers = int(log[CUSTOMER_ID].nunique())
+    labels = _persona_labels(log, personas, persona_names) if personas is not None else None
     summary: list[str] = []
     sections: list[Section] = []
     hidden_total: dict[str, int] = {}
@@ -265,7 +308,12 @@ def journey_report(
                 f" go on to {last['activity']}; the largest drop-off is between {prev} and "
                 f"{worst['activity']} ({format_share(1 - worst['step_conversion'])} lost)."
             )
-        sections.append(Section("Where customers drop off", [funnel_figure(fun)], text=funnel_text))
+        figs = [funnel_figure(fun)]
+        if labels is not None:
+            by_p = funnel_data(log, funnel_steps, by=labels, k=k)
+            hidden_total["funnel steps"] += int(by_p.attrs.get("hidden", 0))
+            figs.append(funnel_figure(by_p, title="Funnel by persona"))
+        sections.append(Section("Where customers drop off", figs, text=funnel_text))
         if paths_from is None:
             paths_from = funnel_steps[0]
 
@@ -291,6 +339,27 @@ def journey_report(
                 ],
             )
         )
+
+    # one process map per large persona
+    if labels is not None:
+        sizes = labels[labels != _NO_PERSONA_NAME].value_counts()
+        sizes = sizes[sizes >= k].head(4)
+        maps = []
+        for name in sizes.index:
+            pm_p = process_map_data(
+                log, top_k=15, k=k, personas=labels, persona=name, start_end=True
+            )
+            hidden_total["process map edges"] += int(pm_p.attrs.get("hidden_edges", 0))
+            maps.append(process_map_figure(pm_p, title=f"Process map: {name}"))
+        if maps:
+            sections.append(
+                Section(
+                    "How each persona moves",
+                    maps,
+                    text="The 15 most frequent transitions of the customers of each of the "
+                    f"{len(maps)} largest personas.",
+                )
+            )
 
     # channel switches
     if channels:

@@ -338,59 +338,93 @@ def funnel_figure(
     if seg is None:
         extra = [c for c in data.columns if c not in FUNNEL_COLUMNS]
         seg = extra[0] if extra else None
+    if seg is not None:
+        return _segmented_funnel(data, seg, title, subtitle)
     fig = go.Figure()
-    groups = list(data.groupby(seg, sort=True, observed=True)) if seg else [(None, data)]
-    colours = colour_map([str(name) for name, _ in groups])
-    for name, g in groups:
-        g = g.sort_values("step", kind="stable")
-        labels = [
-            f"{int(s)}. {plotly_text(a)}" for s, a in zip(g["step"], g["activity"], strict=True)
-        ]
-        lost = 1.0 - g["step_conversion"].to_numpy(dtype=float)
-        text = [
-            f"{int(c):,} · {format_share(conv)}"
-            + (
-                f"<br><span style='font-size:10px'>−{int(d):,} ({format_share(x)}) "
-                f"from previous</span>"
-                if i and d > 0
-                else ""
-            )
-            for i, (c, conv, d, x) in enumerate(
-                zip(g["cases"], g["conversion"], g["drop_off"], lost, strict=True)
-            )
-        ]
-        fig.add_trace(
-            go.Funnel(
-                y=labels,
-                x=g["cases"].astype(int).tolist(),
-                text=text,
-                textinfo="text",
-                textposition="inside" if seg is None else "auto",
-                name=plotly_text(name) if name is not None else "customers",
-                marker={"color": colours[str(name)] if name is not None else "#0072B2"},
-                connector={"line": {"color": "#c5ccd6", "width": 1}},
-                customdata=np.column_stack([g["step_conversion"], g["drop_off"]]),
-                hovertemplate="%{y}<br>%{x:,} customers<br>from previous step: "
-                "%{customdata[0]:.1%}<br>lost since previous step: %{customdata[1]:,}"
-                "<extra>%{fullData.name}</extra>",
-            )
+    g = data.sort_values("step", kind="stable")
+    labels = [f"{int(s)}. {plotly_text(a)}" for s, a in zip(g["step"], g["activity"], strict=True)]
+    lost = 1.0 - g["step_conversion"].to_numpy(dtype=float)
+    text = [
+        f"{int(c):,} · {format_share(conv)}"
+        + (
+            f"<br><span style='font-size:10px'>−{int(d):,} ({format_share(x)}) from previous</span>"
+            if i and d > 0
+            else ""
         )
+        for i, (c, conv, d, x) in enumerate(
+            zip(g["cases"], g["conversion"], g["drop_off"], lost, strict=True)
+        )
+    ]
+    fig.add_trace(
+        go.Funnel(
+            y=labels,
+            x=g["cases"].astype(int).tolist(),
+            text=text,
+            textinfo="text",
+            textposition="inside",
+            name="customers",
+            marker={"color": "#0072B2"},
+            connector={"line": {"color": "#c5ccd6", "width": 1}},
+            customdata=np.column_stack([g["step_conversion"], g["drop_off"]]),
+            hovertemplate="%{y}<br>%{x:,} customers<br>from previous step: "
+            "%{customdata[0]:.1%}<br>lost since previous step: %{customdata[1]:,}"
+            "<extra></extra>",
+        )
+    )
     if subtitle is None:
         bits = ["customers reaching each step in order (share of step 1)"]
         note = _hidden_note(data.attrs, "steps")
         if note:
             bits.append(note)
         subtitle = " · ".join(bits)
-    n_steps = int(data["step"].nunique()) if len(data) else 1
     fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(
-        height=max(320, 150 + 70 * n_steps),
-        showlegend=seg is not None,
-        legend={"title": {"text": plotly_text(seg) if seg else ""}},
-        funnelmode="group",
-    )
+    fig.update_layout(height=max(320, 150 + 70 * len(g)), showlegend=False)
     fig.update_yaxes(title_text="step", automargin=True)
     fig.update_xaxes(title_text="customers")
+    return fig
+
+
+def _segmented_funnel(data: pd.DataFrame, seg: str, title: str, subtitle: str | None) -> go.Figure:
+    """Grouped bars: conversion from step 1 per step, one colour per segment."""
+    groups = list(data.groupby(seg, sort=True, observed=True))
+    colours = colour_map([str(name) for name, _ in groups])
+    steps = data.drop_duplicates("step").sort_values("step", kind="stable")
+    labels = [
+        f"{int(s)}. {plotly_text(a)}" for s, a in zip(steps["step"], steps["activity"], strict=True)
+    ]
+    fig = go.Figure()
+    for name, g in groups:
+        g = g.set_index("step").reindex(steps["step"])
+        fig.add_trace(
+            go.Bar(
+                x=labels,
+                y=g["conversion"],
+                name=plotly_text(name),
+                marker={"color": colours[str(name)]},
+                text=[format_share(v) if np.isfinite(v) else "" for v in g["conversion"]],
+                textposition="outside",
+                cliponaxis=False,
+                customdata=g["cases"].fillna(0).astype(int),
+                hovertemplate="%{x}<br>%{y:.1%} of the segment's step-1 customers "
+                "(%{customdata:,})<extra>%{fullData.name}</extra>",
+            )
+        )
+    if subtitle is None:
+        bits = [f"share of each {plotly_text(seg)}'s step-1 customers reaching the step"]
+        note = _hidden_note(data.attrs, "steps")
+        if note:
+            bits.append(note)
+        subtitle = " · ".join(bits)
+    fig.update_layout(**base_layout(title, subtitle))
+    fig.update_layout(
+        height=460,
+        barmode="group",
+        legend={"title": {"text": plotly_text(seg)}},
+        bargap=0.25,
+    )
+    fig.update_yaxes(title_text="conversion from step 1", tickformat=".0%", range=[0, 1.1])
+    fig.update_xaxes(title_text="step")
+    style_axes(fig)
     return fig
 
 

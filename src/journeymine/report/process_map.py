@@ -389,7 +389,7 @@ def process_map_figure(
     }
     unit_px = max(max(box_px.values()) + 26, 130.0)
     x_range = [min(xs_all) - 0.7, max(xs_all) + 0.7]
-    margin = {"l": 20, "r": 120, "t": 95, "b": 30}
+    margin = {"l": 20, "r": 120, "t": 95, "b": 30}  # t is raised below for long subtitles
     width = int(
         min(max((x_range[1] - x_range[0]) * unit_px + margin["l"] + margin["r"], 760), 2400)
     )
@@ -587,7 +587,11 @@ def process_map_figure(
             )
         bits.append("width = transitions, colour = median time")
         subtitle = " · ".join(bits)
-    fig.update_layout(**base_layout(title, subtitle))
+    layout = base_layout(title, subtitle)
+    top = max(margin["t"], layout["margin"]["t"] + 12)  # room for a wrapped subtitle
+    height += top - margin["t"]
+    margin["t"] = top
+    fig.update_layout(**layout)
     fig.update_layout(
         width=width,
         height=height,
