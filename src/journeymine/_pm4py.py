@@ -15,10 +15,13 @@ most frequent variants, chosen by our own code on a sorted log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +69,20 @@ def _pm4py(purpose: str) -> Any:
             f"Install it with: {PM4PY_INSTALL_HINT}"
         ) from exc
     return pm4py
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence deprecation warnings raised inside pm4py and the libraries it calls.
+
+    They are pm4py's to fix, and under ``-W error`` they become exceptions that pm4py itself
+    swallows: e.g. its soundness check catches the numpy ``matrix`` PendingDeprecationWarning
+    and then refuses a sound net as "not easy sound".
+    """
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 # --- conversion -------------------------------------------------------------------------------
@@ -330,21 +347,22 @@ def discover_process(
     pm4py = _pm4py("discover_process")
     keys_kw = {"activity_key": _ACTIVITY, "timestamp_key": _TIMESTAMP, "case_id_key": _CASE}
     tree = None
-    if algorithm == "inductive":
-        tree = pm4py.discover_process_tree_inductive(
-            frame, noise_threshold=float(noise_threshold), **keys_kw
-        )
-        net, im, fm = pm4py.convert_to_petri_net(tree)
-        bpmn = pm4py.convert_to_bpmn(tree)
-    else:
-        net, im, fm = pm4py.discover_petri_net_heuristics(
-            frame, dependency_threshold=float(dependency_threshold), **keys_kw
-        )
-        try:
-            bpmn = pm4py.convert_to_bpmn(net, im, fm)
-        except Exception as exc:  # pm4py raises various errors on nets it cannot convert
-            logger.warning("pm4py could not convert the heuristics net to BPMN: %s", exc)
-            bpmn = None
+    with _quiet():
+        if algorithm == "inductive":
+            tree = pm4py.discover_process_tree_inductive(
+                frame, noise_threshold=float(noise_threshold), **keys_kw
+            )
+            net, im, fm = pm4py.convert_to_petri_net(tree)
+            bpmn = pm4py.convert_to_bpmn(tree)
+        else:
+            net, im, fm = pm4py.discover_petri_net_heuristics(
+                frame, dependency_threshold=float(dependency_threshold), **keys_kw
+            )
+            try:
+                bpmn = pm4py.convert_to_bpmn(net, im, fm)
+            except Exception as exc:  # pm4py raises various errors on nets it cannot convert
+                logger.warning("pm4py could not convert the heuristics net to BPMN: %s", exc)
+                bpmn = None
     logger.info(
         "discovered a %s model from %d of %d cases (%d of %d variants)",
         algorithm,
@@ -420,7 +438,8 @@ def export_bpmn(
         target = target.with_name(target.name + ".bpmn")
     if layout is None:
         layout = shutil.which("dot") is not None
-    pm4py.write_bpmn(model.bpmn, str(target), auto_layout=bool(layout))
+    with _quiet():
+        pm4py.write_bpmn(model.bpmn, str(target), auto_layout=bool(layout))
     return target
 
 
@@ -441,7 +460,8 @@ def export_pnml(model: ProcessModel, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.suffix.lower() != ".pnml":
         target = target.with_name(target.name + ".pnml")
-    pm4py.write_pnml(model.net, model.initial_marking, model.final_marking, str(target))
+    with _quiet():
+        pm4py.write_pnml(model.net, model.initial_marking, model.final_marking, str(target))
     return target
 
 
@@ -467,9 +487,24 @@ def read_bpmn(path: str | os.PathLike[str]) -> ProcessModel:
     """
     p = _existing(path, "BPMN")
     pm4py = _pm4py("read_bpmn")
+    from lxml import etree
+
+    try:  # check the XML first: pm4py leaves the file open when it fails to parse it
+        root = etree.parse(str(p)).getroot()
+    except (etree.XMLSyntaxError, OSError) as exc:
+        raise ConfigError(
+            f"could not read {p} as a BPMN 2.0 diagram: it is not XML ({exc}). Export it "
+            f"again from the modelling tool as BPMN 2.0 XML."
+        ) from exc
+    if etree.QName(root).localname != "definitions":
+        raise ConfigError(
+            f"{p} is XML but not a BPMN 2.0 diagram (root element "
+            f"{etree.QName(root).localname!r}, expected 'definitions')."
+        )
     try:
-        bpmn = pm4py.read_bpmn(str(p))
-        net, im, fm = pm4py.convert_to_petri_net(bpmn)
+        with _quiet():
+            bpmn = pm4py.read_bpmn(str(p))
+            net, im, fm = pm4py.convert_to_petri_net(bpmn)
     except Exception as exc:  # lxml/pm4py raise many kinds on malformed files
         raise ConfigError(
             f"could not read {p} as a BPMN 2.0 diagram ({type(exc).__name__}: {exc}). Export "
@@ -577,14 +612,15 @@ def replay(
     rows: list[dict[str, Any]] = []
     devs: list[dict[str, Any]] = []
     if method == "alignments":
-        result = pm4py.conformance_diagnostics_alignments(
-            frame,
-            model.net,
-            model.initial_marking,
-            model.final_marking,
-            show_progress_bar=show_progress,
-            **keys_kw,
-        )
+        with _quiet():
+            result = pm4py.conformance_diagnostics_alignments(
+                frame,
+                model.net,
+                model.initial_marking,
+                model.final_marking,
+                show_progress_bar=show_progress,
+                **keys_kw,
+            )
         for cid, res in zip(case_ids, result, strict=True):
             pos = 0
             for log_label, model_label in res["alignment"]:
@@ -618,14 +654,15 @@ def replay(
                 }
             )
     else:
-        result = pm4py.conformance_diagnostics_token_based_replay(
-            frame,
-            model.net,
-            model.initial_marking,
-            model.final_marking,
-            opt_parameters={"show_progress_bar": show_progress},
-            **keys_kw,
-        )
+        with _quiet():
+            result = pm4py.conformance_diagnostics_token_based_replay(
+                frame,
+                model.net,
+                model.initial_marking,
+                model.final_marking,
+                opt_parameters={"show_progress_bar": show_progress},
+                **keys_kw,
+            )
         for cid, res in zip(case_ids, result, strict=True):
             for t in res["transitions_with_problems"]:
                 devs.append(

@@ -223,7 +223,7 @@ def _activity_codes(lg: _Log, names: Sequence[str], what: str) -> list[int]:
     index = {a: i for i, a in enumerate(lg.acts.tolist())}
     missing = [a for a in names if a not in index]
     if missing:
-        parts = " ".join(f"{a!r}.{did_you_mean(a, index)}" for a in missing)
+        parts = " ".join(f"{a!r} is not in the log.{did_you_mean(a, index)}" for a in missing)
         raise UnknownActivityError(
             f"{what} names activities absent from the log: {parts} Log activities: {sorted(index)}."
         )

@@ -284,7 +284,7 @@ def _check_activities(design_acts: Sequence[str], log_acts: Sequence[str], *, st
     absent = [a for a in dict.fromkeys(design_acts) if a not in present]
     if not absent:
         return
-    parts = [f"{a!r}.{did_you_mean(a, present)}" for a in absent]
+    parts = [f"{a!r} is not in the log.{did_you_mean(a, present)}" for a in absent]
     msg = (
         f"the designed journey names {len(absent)} activit{'y' if len(absent) == 1 else 'ies'} "
         f"absent from the log: {' '.join(parts)} Log activities: {sorted(present)}."
