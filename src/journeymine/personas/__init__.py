@@ -3,6 +3,8 @@
 - :class:`CustomerFeaturizer`: per-customer behaviour features (scikit-learn transformer), built
   from exact integer aggregates (DuckDB) and a shared numpy step
   (:func:`features_from_aggregates`)
+- :class:`PersonaMiner`: scale -> PCA -> HDBSCAN with data-driven parameters; ``-1`` = no persona
+- :func:`persona_profiles`: distinguishing features, channels, typical journeys, readable names
 """
 
 from journeymine.personas.features import (
@@ -11,10 +13,15 @@ from journeymine.personas.features import (
     compute_aggregates,
     features_from_aggregates,
 )
+from journeymine.personas.mining import DEFAULT_PERSONA_FEATURES, PersonaMiner
+from journeymine.personas.profiles import persona_profiles
 
 __all__ = [
+    "DEFAULT_PERSONA_FEATURES",
     "CustomerFeaturizer",
     "FeatureSpec",
+    "PersonaMiner",
     "compute_aggregates",
     "features_from_aggregates",
+    "persona_profiles",
 ]

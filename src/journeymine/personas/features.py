@@ -172,6 +172,7 @@ class FeatureSpec:
     use_session_id: bool = False
     response_window_us: int = 48 * US_PER_HOUR
     response_prior: float = 0.0
+    order_value_prior: float = 0.0
     journey_response_prior: tuple[float, ...] = ()
     prior_strength: float = 2.0
     version: int = SPEC_VERSION
@@ -330,7 +331,8 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     -------
     ndarray of float64, shape (n_customers, len(spec.feature_names))
         Every ratio has a safe denominator (0 when there is nothing to divide by); response
-        rates are shrunk towards the rates of the fitted log (``spec.prior_strength`` touches).
+        rates and the mean order value are shrunk towards those of the fitted log by
+        ``spec.prior_strength`` pseudo-touches / pseudo-purchases.
 
     Examples
     --------
@@ -378,6 +380,7 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     n_org = col("n_organic_sessions")
     last_org = col("last_organic_us")
     value = col("value_cents") / 100.0
+    k = float(spec.prior_strength)
     scalars = [
         np.log1p(n_events),
         np.log1p(n_sess),
@@ -392,7 +395,9 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
         np.minimum(_safe_div(col("organic_t_rel_s") * US_PER_SECOND, n_org * span), 1.0),
         _safe_div(n_sess - n_org, n_sess),
         np.log1p(np.maximum(value, 0.0)),
-        np.log1p(np.maximum(_safe_div(value, col("n_valued_purchases")), 0.0)),
+        np.log1p(
+            np.maximum((value + k * spec.order_value_prior) / (col("n_valued_purchases") + k), 0.0)
+        ),
         _safe_div(n_sev, n_sess),
         np.log1p(_safe_div(col("session_us"), n_sess) / (60.0 * US_PER_SECOND)),
         _safe_div(col("n_single_event_sessions"), n_sess),
@@ -904,8 +909,10 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         to a present one raises :class:`UnknownActivityError`.
     n_transitions : int, default 16
         How many of the most frequent in-session transitions ``a -> b`` become features.
-    response_prior_strength : float, default 2.0
-        Response rates are shrunk towards the fitted log's rate by this many pseudo-touches.
+    prior_strength : float, default 2.0
+        Response rates and the mean order value are shrunk towards the fitted log's by this
+        many pseudo-touches / pseudo-purchases (so customers without touches or purchases are
+        not a spike at 0).
     threads : int, optional
         DuckDB threads (default: all cores).
 
@@ -948,7 +955,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         promotion_activities: Sequence[str] = ("view_promotions",),
         research_activities: Sequence[str] = ("read_reviews",),
         n_transitions: int = 16,
-        response_prior_strength: float = 2.0,
+        prior_strength: float = 2.0,
         threads: int | None = None,
     ) -> None:
         self.start = start
@@ -966,7 +973,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         self.promotion_activities = promotion_activities
         self.research_activities = research_activities
         self.n_transitions = n_transitions
-        self.response_prior_strength = response_prior_strength
+        self.prior_strength = prior_strength
         self.threads = threads
 
     # -- fit ----------------------------------------------------------------------------------
@@ -1016,10 +1023,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         log = _check_log(log, what="CustomerFeaturizer.fit")
         if not isinstance(self.n_transitions, int | np.integer) or self.n_transitions < 0:
             raise ConfigError(f"n_transitions must be an integer >= 0, got {self.n_transitions!r}.")
-        if not float(self.response_prior_strength) >= 0:
-            raise ConfigError(
-                f"response_prior_strength must be >= 0, got {self.response_prior_strength!r}."
-            )
+        if not float(self.prior_strength) >= 0:
+            raise ConfigError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
         if self.use_session_id not in (True, False, "auto"):
             raise ConfigError(
                 f"use_session_id must be True, False or 'auto', got {self.use_session_id!r}."
@@ -1095,14 +1100,24 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
             session_gap_us=gap,
             use_session_id=use_sid,
             response_window_us=rw,
-            prior_strength=float(self.response_prior_strength),
+            prior_strength=float(self.prior_strength),
             **roles,
         )
         transitions, prior, jprior = self._learn(win, base)
+        valued = (
+            win[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)[
+                win[ACTIVITY].astype(str).isin(roles["purchase_activities"]).to_numpy()
+            ]
+            if VALUE in win.columns
+            else np.array([])
+        )
+        valued = valued[np.isfinite(valued)]
+        value_prior = float(np.mean(valued)) if len(valued) else 0.0
         self.spec_ = dataclasses.replace(
             base,
             transitions=transitions,
             response_prior=prior,
+            order_value_prior=value_prior,
             journey_response_prior=jprior,
         )
         self.feature_names_in_ = np.asarray([str(c) for c in log.columns], dtype=object)

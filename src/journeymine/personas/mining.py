@@ -1,0 +1,628 @@
+"""Persona mining: scale -> reduce -> HDBSCAN, with parameters chosen from the data.
+
+Pipeline of :class:`PersonaMiner`
+---------------------------------
+1. **Features**: :class:`~journeymine.personas.CustomerFeaturizer` on the log (or a feature
+   frame given directly). Clustering uses the *persona view* (``features="default"``): channel
+   mix of session events, time-of-day mix, promotion/research/support intensity, returns,
+   session length and depth, order value, visit frequency, fading of self-initiated activity
+   and conversion. Wide views (every feature) spread the density over many noisy dimensions and
+   HDBSCAN then finds fewer, blurred personas; ``features="all"`` or a list of names is allowed.
+2. **Eligibility**: customers with fewer than ``min_events`` events get ``-1`` with reason
+   ``"too few events"``: their features are too noisy to place.
+3. **Scaling**: standard (or robust) scaling, clipped to +-5 so that outliers do not drive the
+   reduction. Constant columns are dropped with a :class:`DataQualityWarning`.
+4. **Reduction**: PCA (or TruncatedSVD). Unless given, the number of components is searched
+   among the smallest counts that explain 50%, 60% and 70% of the variance.
+5. **HDBSCAN** (``hdbscan`` package) on a random subsample of at most ``max_fit_samples``
+   eligible customers (default 20,000; density clustering cost grows faster than linearly),
+   for each candidate ``(n_components, min_cluster_size, min_samples)``. ``min_cluster_size``
+   defaults to 1% and 2% of the fitted customers (at least 10), ``min_samples`` to 10 and 20.
+   The candidate with the best ``DBCV * (1 - noise share)`` wins (DBCV: hdbscan's
+   ``relative_validity_``); ties go to the first candidate. The table is kept in ``search_``.
+6. **Extension**: every eligible customer (including the ones HDBSCAN called noise in the
+   subsample) is labelled by a majority vote of its ``n_neighbors`` nearest clustered customers
+   of the subsample in the reduced space. It stays ``-1`` ("noise") when the vote share is
+   below ``min_vote`` or when its distance to the ``n_neighbors``-th clustered neighbour
+   exceeds ``reach`` times the 99th percentile of that distance among the clustered customers
+   themselves. ``probabilities_`` is the vote share, times ``threshold / distance`` when the
+   customer is farther than the typical clustered customer.
+7. **Quality**: noise share, DBCV of the chosen fit, silhouette on a sample of at most 5,000
+   clustered customers, and stability: the adjusted Rand index between the labels of the fit
+   and of refits on ``n_bootstrap`` bootstrap resamples (extended to the same customers).
+
+Examples
+--------
+>>> from journeymine.datasets import make_journeys
+>>> log = make_journeys(n_customers=600, days=90, random_state=0).events
+>>> miner = PersonaMiner(min_events=10, n_bootstrap=0, random_state=0).fit(log)
+>>> int(miner.labels_.max()) >= 1
+True
+>>> set(miner.label_reasons_.unique()) <= {"persona", "noise", "too few events"}
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import RobustScaler, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from journeymine.exceptions import (
+    ConfigError,
+    DataQualityWarning,
+    EmptyLogError,
+    NotFittedError,
+    did_you_mean,
+)
+from journeymine.personas.features import CustomerFeaturizer
+from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
+
+__all__ = ["DEFAULT_PERSONA_FEATURES", "PersonaMiner", "select_features"]
+
+logger = logging.getLogger(__name__)
+
+#: The persona view: feature names or ``prefix*`` patterns used for clustering by default.
+DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
+    "session_channel_share:*",
+    "hour_share:*",
+    "promotion_share",
+    "research_share",
+    "support_per_session",
+    "returns_per_purchase",
+    "session_minutes_log",
+    "events_per_session",
+    "order_value_log",
+    "sessions_per_week",
+    "organic_recency_share",
+    "organic_centre",
+    "conversion_rate",
+)
+VARIANCE_TARGETS = (0.5, 0.55, 0.6, 0.65, 0.7)
+MIN_SAMPLES_GRID = (5, 10, 20)
+CLIP = 5.0
+
+
+def select_features(
+    columns: Sequence[str], features: Literal["default", "all"] | Sequence[str]
+) -> list[str]:
+    """Resolve a feature selection (names or ``prefix*`` patterns) against ``columns``.
+
+    Examples
+    --------
+    >>> select_features(["a:x", "a:y", "b"], ["a:*"])
+    ['a:x', 'a:y']
+    """
+    cols = [str(c) for c in columns]
+    if isinstance(features, str):
+        if features == "all":
+            return cols
+        if features != "default":
+            raise ConfigError(
+                f"features={features!r} is not allowed; use 'default', 'all' or a list of "
+                f"feature names / 'prefix*' patterns."
+            )
+        wanted: Sequence[str] = DEFAULT_PERSONA_FEATURES
+        strict = False
+    else:
+        wanted = list(features)
+        strict = True
+    out: list[str] = []
+    for w in wanted:
+        if w.endswith("*"):
+            hit = [c for c in cols if c.startswith(w[:-1])]
+        else:
+            hit = [w] if w in cols else []
+        if not hit and strict:
+            raise ConfigError(
+                f"feature {w!r} is not among the features.{did_you_mean(w, cols)} "
+                f"Available: {cols}."
+            )
+        out += [c for c in hit if c not in out]
+    if not out:
+        raise ConfigError(f"no feature selected by {features!r}; available: {cols}.")
+    return out
+
+
+def _is_log(X: Any) -> bool:
+    return isinstance(X, pd.DataFrame) and {CUSTOMER_ID, TIMESTAMP, ACTIVITY} <= set(X.columns)
+
+
+class PersonaMiner(ClusterMixin, BaseEstimator):
+    """Behavioural personas by density clustering (HDBSCAN) of customer features.
+
+    Parameters
+    ----------
+    min_cluster_size : int, optional
+        Smallest persona, in customers of the fitted subsample. Default: searched among 1% and
+        2% of the fitted customers (at least 10).
+    n_components : int, optional
+        Dimensions after reduction. Default: searched among the counts reaching 50/60/70% of
+        the variance.
+    min_samples : int, optional
+        HDBSCAN ``min_samples`` (density smoothing). Default: searched among 10 and 20.
+    min_events : int, default 10
+        Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
+        feature when fitting a feature frame.
+    features : "default", "all" or list of str
+        Columns used for clustering (names or ``prefix*`` patterns); see
+        :data:`DEFAULT_PERSONA_FEATURES`.
+    scaling : {"standard", "robust"}, default "standard"
+    reduction : {"pca", "svd"}, default "pca"
+    max_fit_samples : int, default 20000
+        HDBSCAN runs on at most this many eligible customers; the rest are labelled by the
+        nearest-neighbour rule.
+    n_neighbors : int, default 15
+        Neighbours of the extension vote.
+    min_vote : float, default 0.5
+        Smallest vote share to get a persona.
+    reach : float, default 1.5
+        Distance limit of the extension, in multiples of the 99th percentile of clustered
+        customers' own neighbour distance.
+    n_bootstrap : int, default 3
+        Bootstrap refits for the stability score (0 to skip).
+    featurizer : CustomerFeaturizer, optional
+        Used when fitting a log (default ``CustomerFeaturizer()``).
+    core_dist_n_jobs : int, default 1
+        Threads for HDBSCAN core distances.
+    random_state : int, default 0
+    show_progress : bool, default False
+        Progress bar over the parameter search.
+
+    Attributes
+    ----------
+    labels_ : Series of int
+        Persona per customer (index customer_id); ``-1`` means no persona.
+    label_reasons_ : Series of str
+        ``"persona"``, ``"noise"`` (eligible but not close to any persona) or
+        ``"too few events"``.
+    probabilities_ : Series of float
+        Confidence of the persona (0 for ``-1``).
+    features_ : DataFrame
+        All features per customer (what :func:`persona_profiles` describes).
+    embedding_ : DataFrame
+        Reduced coordinates of the eligible customers.
+    profiles_ : DataFrame
+        :func:`~journeymine.personas.persona_profiles` of the result.
+    quality_ : dict
+        ``n_customers``, ``n_eligible``, ``n_personas``, ``noise_share`` (among eligible),
+        ``dbcv``, ``silhouette``, ``stability_ari`` (mean) and ``stability_runs``.
+    search_ : DataFrame
+        Every candidate of the parameter search with its score.
+    n_components_, min_cluster_size_, min_samples_ : int
+        The chosen parameters.
+    columns_ : list of str
+        Features used for clustering.
+    centroids_ : DataFrame
+        Mean reduced coordinates per persona.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> log = make_journeys(n_customers=600, days=90, random_state=0).events
+    >>> miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    >>> miner.labels_.index.equals(miner.features_.index)
+    True
+    """
+
+    def __init__(
+        self,
+        min_cluster_size: int | None = None,
+        n_components: int | None = None,
+        random_state: int = 0,
+        *,
+        min_samples: int | None = None,
+        min_events: int = 10,
+        features: Literal["default", "all"] | Sequence[str] = "default",
+        scaling: Literal["standard", "robust"] = "standard",
+        reduction: Literal["pca", "svd"] = "pca",
+        max_fit_samples: int = 20_000,
+        n_neighbors: int = 15,
+        min_vote: float = 0.5,
+        reach: float = 1.5,
+        n_bootstrap: int = 3,
+        featurizer: CustomerFeaturizer | None = None,
+        core_dist_n_jobs: int = 1,
+        show_progress: bool = False,
+    ) -> None:
+        self.min_cluster_size = min_cluster_size
+        self.n_components = n_components
+        self.random_state = random_state
+        self.min_samples = min_samples
+        self.min_events = min_events
+        self.features = features
+        self.scaling = scaling
+        self.reduction = reduction
+        self.max_fit_samples = max_fit_samples
+        self.n_neighbors = n_neighbors
+        self.min_vote = min_vote
+        self.reach = reach
+        self.n_bootstrap = n_bootstrap
+        self.featurizer = featurizer
+        self.core_dist_n_jobs = core_dist_n_jobs
+        self.show_progress = show_progress
+
+    # -- validation ---------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def positive_int(name: str, value: Any, low: int, optional: bool = False) -> None:
+            if optional and value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+        positive_int("min_cluster_size", self.min_cluster_size, 2, optional=True)
+        positive_int("n_components", self.n_components, 1, optional=True)
+        positive_int("min_samples", self.min_samples, 1, optional=True)
+        positive_int("min_events", self.min_events, 1)
+        positive_int("max_fit_samples", self.max_fit_samples, 50)
+        positive_int("n_neighbors", self.n_neighbors, 1)
+        positive_int("n_bootstrap", self.n_bootstrap, 0)
+        positive_int("core_dist_n_jobs", self.core_dist_n_jobs, 1)
+        if self.scaling not in ("standard", "robust"):
+            raise ConfigError(f"scaling must be 'standard' or 'robust', got {self.scaling!r}.")
+        if self.reduction not in ("pca", "svd"):
+            raise ConfigError(f"reduction must be 'pca' or 'svd', got {self.reduction!r}.")
+        if not 0.0 <= float(self.min_vote) <= 1.0:
+            raise ConfigError(f"min_vote must be within [0, 1], got {self.min_vote!r}.")
+        if not float(self.reach) > 0:
+            raise ConfigError(f"reach must be > 0, got {self.reach!r}.")
+
+    def _features(self, X: Any) -> pd.DataFrame:
+        if _is_log(X):
+            fz = self.featurizer if self.featurizer is not None else CustomerFeaturizer()
+            if not isinstance(fz, CustomerFeaturizer):
+                raise ConfigError(
+                    f"featurizer must be a CustomerFeaturizer, got {type(fz).__name__}."
+                )
+            from sklearn.base import clone
+
+            self.featurizer_ = clone(fz).fit(X)
+            return self.featurizer_.transform(X)
+        if not isinstance(X, pd.DataFrame):
+            raise ConfigError(
+                f"PersonaMiner.fit expects an event log or a feature DataFrame (index "
+                f"customer_id), got {type(X).__name__}."
+            )
+        if len(X) == 0:
+            raise EmptyLogError("the feature frame is empty (0 customers).")
+        non_num = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
+        if non_num:
+            raise ConfigError(
+                f"feature frame columns must be numeric; {non_num} are not. Pass an event log "
+                f"(with customer_id, timestamp, activity) or CustomerFeaturizer().transform(log)."
+            )
+        if not np.isfinite(X.to_numpy(dtype=np.float64)).all():
+            raise ConfigError("feature frame contains NaN or infinite values; fill them first.")
+        if X.index.has_duplicates:
+            raise ConfigError("feature frame index (customer_id) has duplicates.")
+        self.featurizer_ = None
+        return X.astype(np.float64)
+
+    # -- fit ----------------------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any = None) -> PersonaMiner:
+        """Find personas in an event log or a feature frame.
+
+        Parameters
+        ----------
+        X : DataFrame
+            A canonical event log, or features (index customer_id, numeric columns) such as
+            ``CustomerFeaturizer().fit_transform(log)``.
+        y : ignored
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ConfigError
+            Bad parameters, too few eligible customers, or only constant features.
+        EmptyLogError
+            No events / customers.
+        """
+        import hdbscan
+
+        self._check_params()
+        feats = self._features(X)
+        cols = select_features(feats.columns, self.features)
+        n_events = self._n_events(feats)
+        eligible = n_events >= self.min_events
+        n_elig = int(eligible.sum())
+        need = max(2 * (self.min_cluster_size or 10), 20)
+        if n_elig < need:
+            raise ConfigError(
+                f"too few customers to cluster: {n_elig} of {len(feats)} have at least "
+                f"min_events={self.min_events} events, and at least {need} are needed. Lower "
+                f"min_events or min_cluster_size, or use a longer time window."
+            )
+        M = feats.loc[eligible, cols]
+        std = M.std(ddof=0).to_numpy()
+        constant = [c for c, s in zip(cols, std, strict=True) if not s > 1e-12]
+        if constant:
+            warnings.warn(
+                f"dropped {len(constant)} constant feature(s) from clustering: {constant}.",
+                DataQualityWarning,
+                stacklevel=2,
+            )
+            cols = [c for c in cols if c not in constant]
+        if len(cols) < 2:
+            raise ConfigError(
+                f"fewer than 2 non-constant features to cluster on ({cols}); every customer "
+                f"looks the same. Use features='all' or a longer time window."
+            )
+        self.columns_ = cols
+        scaler = StandardScaler() if self.scaling == "standard" else RobustScaler()
+        Z = np.clip(scaler.fit_transform(feats.loc[eligible, cols].to_numpy()), -CLIP, CLIP)
+        self.scaler_ = scaler
+        rng = np.random.default_rng(self.random_state)
+        n_fit = min(n_elig, self.max_fit_samples)
+        fit_idx = np.sort(rng.choice(n_elig, size=n_fit, replace=False))
+
+        max_nc = min(len(cols), n_fit - 1, 30)
+        full = (PCA if self.reduction == "pca" else TruncatedSVD)(
+            n_components=max_nc if self.reduction == "pca" else max(1, min(max_nc, len(cols) - 1)),
+            random_state=self.random_state,
+        ).fit(Z[fit_idx])
+        if self.n_components is not None:
+            if self.n_components > full.n_components:
+                raise ConfigError(
+                    f"n_components={self.n_components} exceeds the {full.n_components} "
+                    f"available dimensions ({len(cols)} features)."
+                )
+            nc_grid = [int(self.n_components)]
+        else:
+            cum = np.cumsum(full.explained_variance_ratio_)
+            nc_grid = sorted(
+                {
+                    int(min(max(np.searchsorted(cum, t) + 1, 2), full.n_components))
+                    for t in VARIANCE_TARGETS
+                }
+            )
+        if self.min_cluster_size is not None:
+            mcs_grid = [int(self.min_cluster_size)]
+        else:
+            mcs_grid = [max(10, round(0.01 * n_fit))]
+        ms_grid = (
+            [int(self.min_samples)] if self.min_samples is not None else list(MIN_SAMPLES_GRID)
+        )
+        emb_all = full.transform(Z)
+        candidates = [(nc, mcs, ms) for nc in nc_grid for mcs in mcs_grid for ms in ms_grid]
+        it: Any = candidates
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(candidates, desc="persona search", unit="fit")
+        rows = []
+        best: tuple[float, int] | None = None
+        fits = []
+        for k, (nc, mcs, ms) in enumerate(it):
+            R = emb_all[fit_idx, :nc]
+            cl = self._hdbscan(hdbscan, mcs, min(ms, n_fit - 1)).fit(R)
+            lab = cl.labels_
+            n_clusters = int(lab.max() + 1)
+            noise = float((lab < 0).mean())
+            dbcv = float(cl.relative_validity_) if n_clusters >= 2 else 0.0
+            if not np.isfinite(dbcv):
+                dbcv = 0.0
+            if n_clusters >= 2:
+                ext, _ = self._extend(R, R[lab >= 0], lab[lab >= 0])
+                ext_noise = float((ext < 0).mean())
+                score = dbcv * (1.0 - ext_noise)
+            else:
+                ext_noise, score = 1.0, -1.0
+            rows.append(
+                {
+                    "n_components": nc,
+                    "min_cluster_size": mcs,
+                    "min_samples": ms,
+                    "n_personas": n_clusters,
+                    "hdbscan_noise_share": noise,
+                    "noise_share": ext_noise,
+                    "dbcv": dbcv,
+                    "score": score,
+                }
+            )
+            fits.append(cl)
+            if best is None or score > best[0]:
+                best = (score, k)
+        self.search_ = pd.DataFrame(rows)
+        assert best is not None
+        k_best = best[1]
+        nc, mcs, ms = candidates[k_best]
+        clusterer = fits[k_best]
+        if int(clusterer.labels_.max()) < 0:
+            raise ConfigError(
+                f"HDBSCAN found no persona among {n_fit} customers (all noise). Lower "
+                f"min_cluster_size, lower min_events to include more customers, or check that "
+                f"the features vary."
+            )
+        self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, mcs, ms
+        self.reducer_ = full
+        self.hdbscan_ = clusterer
+        emb = emb_all[:, :nc]
+        fit_labels = clusterer.labels_
+        self._core = emb[fit_idx][fit_labels >= 0]
+        self._core_labels = fit_labels[fit_labels >= 0]
+        lab_e, prob_e = self._extend(emb)
+
+        ids = feats.index
+        labels = np.full(len(feats), -1, dtype=np.int64)
+        probs = np.zeros(len(feats))
+        labels[np.flatnonzero(eligible)] = lab_e
+        probs[np.flatnonzero(eligible)] = prob_e
+        labels = _relabel_by_size(labels)
+        reasons = np.where(labels >= 0, "persona", np.where(eligible, "noise", "too few events"))
+        self.labels_ = pd.Series(labels, index=ids, name="persona")
+        self.probabilities_ = pd.Series(probs, index=ids, name="probability")
+        self.label_reasons_ = pd.Series(reasons, index=ids, name="reason").astype("str")
+        self.features_ = feats
+        self.embedding_ = pd.DataFrame(
+            emb, index=ids[eligible], columns=[f"c{i}" for i in range(nc)]
+        )
+        el = labels[eligible]
+        self.centroids_ = pd.DataFrame(
+            [emb[el == p].mean(0) for p in range(int(labels.max()) + 1)],
+            columns=self.embedding_.columns,
+        ).rename_axis("persona")
+        self._mapping = _mapping(lab_e, el)
+        self.quality_ = self._quality(hdbscan, emb, fit_idx, el, clusterer, n_elig, len(feats))
+        from journeymine.personas.profiles import persona_profiles
+
+        log = X if _is_log(X) else None
+        self.profiles_ = persona_profiles(feats, self.labels_, log=log)
+        return self
+
+    def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:
+        return hdbscan.HDBSCAN(
+            min_cluster_size=int(mcs),
+            min_samples=int(ms),
+            gen_min_span_tree=True,
+            core_dist_n_jobs=int(self.core_dist_n_jobs),
+            approx_min_span_tree=True,
+            cluster_selection_method="leaf",
+        )
+
+    def _n_events(self, feats: pd.DataFrame) -> np.ndarray:
+        if "log_events" in feats.columns:
+            return np.rint(np.expm1(feats["log_events"].to_numpy())).astype(np.int64)
+        if self.min_events > 1:
+            raise ConfigError(
+                f"min_events={self.min_events} needs the 'log_events' feature, which the "
+                f"feature frame lacks; include it (CustomerFeaturizer adds it) or pass "
+                f"min_events=1."
+            )
+        return np.full(len(feats), 1, dtype=np.int64)
+
+    def _extend(
+        self, emb: np.ndarray, core: np.ndarray | None = None, core_labels: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest-clustered-neighbour vote (see the module docstring)."""
+        core = self._core if core is None else core
+        core_labels = self._core_labels if core_labels is None else core_labels
+        k = int(min(self.n_neighbors, len(core)))
+        nn = NearestNeighbors(n_neighbors=k).fit(core)
+        dist, idx = nn.kneighbors(emb)
+        votes = core_labels[idx]
+        n_lab = int(core_labels.max()) + 1
+        counts = np.zeros((len(emb), n_lab), dtype=np.int64)
+        for c in range(n_lab):
+            counts[:, c] = (votes == c).sum(1)
+        lab = counts.argmax(1)
+        share = counts.max(1) / k
+        own, _ = nn.kneighbors(core, n_neighbors=min(k + 1, len(core)))
+        typical = float(np.quantile(own[:, -1], 0.99))
+        limit = self.reach * typical
+        d = dist[:, -1]
+        prob = share * np.minimum(1.0, typical / np.maximum(d, 1e-12))
+        out = np.where((share < self.min_vote) | (d > limit), -1, lab)
+        return out, np.where(out >= 0, prob, 0.0)
+
+    def _quality(
+        self,
+        hdbscan: Any,
+        emb: np.ndarray,
+        fit_idx: np.ndarray,
+        el: np.ndarray,
+        clusterer: Any,
+        n_elig: int,
+        n_all: int,
+    ) -> dict[str, Any]:
+        rng = np.random.default_rng(self.random_state + 1)
+        clustered = np.flatnonzero(el >= 0)
+        sil = float("nan")
+        if len(np.unique(el[clustered])) >= 2:
+            take = rng.choice(clustered, size=min(5000, len(clustered)), replace=False)
+            if len(np.unique(el[take])) >= 2:
+                sil = float(silhouette_score(emb[take], el[take]))
+        aris = []
+        for _ in range(self.n_bootstrap):
+            boot = np.sort(rng.choice(fit_idx, size=int(0.8 * len(fit_idx)), replace=False))
+            cl = self._hdbscan(hdbscan, self.min_cluster_size_, self.min_samples_).fit(emb[boot])
+            ok = cl.labels_ >= 0
+            if ok.sum() == 0 or cl.labels_.max() < 0:
+                aris.append(0.0)
+                continue
+            lab_b, _ = self._extend(emb[fit_idx], emb[boot][ok], cl.labels_[ok])
+            aris.append(float(adjusted_rand_score(el[fit_idx], lab_b)))
+        dbcv = float(clusterer.relative_validity_)
+        return {
+            "n_customers": int(n_all),
+            "n_eligible": int(n_elig),
+            "n_personas": int(el.max() + 1),
+            "noise_share": float((el < 0).mean()),
+            "too_few_events_share": float(1 - n_elig / n_all),
+            "dbcv": dbcv if np.isfinite(dbcv) else 0.0,
+            "silhouette": sil,
+            "stability_ari": float(np.mean(aris)) if aris else float("nan"),
+            "stability_runs": [round(a, 4) for a in aris],
+            "n_fit": len(fit_idx),
+        }
+
+    # -- use ----------------------------------------------------------------------------------
+    def _fitted(self) -> None:
+        try:
+            check_is_fitted(self, "labels_")
+        except Exception as exc:
+            raise NotFittedError(
+                "this PersonaMiner is not fitted yet; call fit(log) first."
+            ) from exc
+
+    def embed(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Reduced coordinates of customers in this miner's space (scaled, clipped, reduced).
+
+        Parameters
+        ----------
+        features : DataFrame
+            Features with (at least) the columns :attr:`columns_`, e.g. from
+            ``miner.featurizer_.transform(other_log)``.
+        """
+        self._fitted()
+        missing = [c for c in self.columns_ if c not in features.columns]
+        if missing:
+            raise ConfigError(f"features lack columns {missing} used by this miner.")
+        Z = np.clip(self.scaler_.transform(features[self.columns_].to_numpy()), -CLIP, CLIP)
+        emb = self.reducer_.transform(Z)[:, : self.n_components_]
+        return pd.DataFrame(emb, index=features.index, columns=self.embedding_.columns)
+
+    def predict(self, features: pd.DataFrame) -> pd.Series:
+        """Nearest-persona rule for new customers' features (``-1`` when none is close).
+
+        HDBSCAN itself cannot label new points; this applies the extension vote of ``fit``.
+        For production scoring of live customers use the persona-assignment model, which is
+        trained on journey prefixes.
+        """
+        emb = self.embed(features).to_numpy()
+        lab, _ = self._extend(emb)
+        mapped = np.array([self._mapping.get(int(v), -1) for v in lab], dtype=np.int64)
+        return pd.Series(mapped, index=features.index, name="persona")
+
+    def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:  # type: ignore[override]
+        """Fit and return :attr:`labels_`."""
+        return self.fit(X).labels_
+
+
+def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber personas 0..k-1 by decreasing size (ties by old id); -1 stays."""
+    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
+    order = ids[np.lexsort((ids, -counts))]
+    lookup = {int(old): new for new, old in enumerate(order)}
+    return np.array([lookup.get(int(v), -1) for v in labels], dtype=np.int64)
+
+
+def _mapping(raw: np.ndarray, final: np.ndarray) -> dict[int, int]:
+    """Raw extension label -> final persona id."""
+    out: dict[int, int] = {}
+    for r, f in zip(raw, final, strict=True):
+        if r >= 0:
+            out[int(r)] = int(f)
+    return out
