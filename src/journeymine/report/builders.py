@@ -414,8 +414,8 @@ def persona_report(
     Parameters
     ----------
     profiles : PersonaMiner or profiles DataFrame
-        A fitted miner (its ``profiles_``) or a profiles frame with ``persona, name, size,
-        feature, effect``.
+        A fitted miner (its ``profiles_``, ``features_`` and ``labels_``), the output of
+        ``persona_profiles`` or a long frame with ``persona, name, size, feature, effect``.
     path : str or Path
         Output ``.html`` file.
     tracking : track_personas result, optional
@@ -431,7 +431,7 @@ def persona_report(
     Path
     """
     k = check_k(k)
-    prof = persona_profile_data(_profiles_of(profiles), k=k)
+    prof = persona_profile_data(profiles, k=k)
     summary: list[str] = []
     sections: list[Section] = []
     meta = prof.drop_duplicates("persona").set_index("persona")[["name", "size"]]
@@ -451,6 +451,13 @@ def persona_report(
         )
     table = meta.reset_index().rename(columns={"size": "customers"})
     table["share"] = [format_share(s / total) if total else "" for s in table["customers"]]
+    full = _profiles_of(profiles)
+    if isinstance(full, pd.DataFrame) and "main_channels" in full.columns:
+        channels = full["main_channels"].to_dict()
+        table["main channels"] = [
+            ", ".join(f"{c} {format_share(v)}" for c, v in (channels.get(p) or [])[:3])
+            for p in table["persona"]
+        ]
     sections.append(
         Section(
             "Persona profiles",

@@ -46,24 +46,90 @@ def _label(persona: Any, names: dict[Any, str]) -> str:
 
 # ---------------------------------------------------------------- profiles
 def _profiles_frame(profiles: Any) -> pd.DataFrame:
-    """Long frame ``persona, name, size, feature, effect`` from a profiles object or frame."""
+    """Long frame ``persona, name, size, feature, effect`` from profiles.
+
+    Accepts the long frame itself, a ``persona_profiles`` result (one row per persona, index
+    ``persona``, with ``name``, ``size`` and ``top_features`` = list of ``(feature, d, ...)``),
+    or a fitted ``PersonaMiner`` (its ``profiles_``).
+    """
+    profiles = getattr(profiles, "profiles_", profiles)
     if isinstance(profiles, pd.DataFrame) and all(c in profiles.columns for c in PROFILE_COLUMNS):
         return profiles.loc[:, list(PROFILE_COLUMNS)]
-    table = getattr(profiles, "features", None)
-    if isinstance(table, pd.DataFrame) and all(c in table.columns for c in PROFILE_COLUMNS):
-        return table.loc[:, list(PROFILE_COLUMNS)]
+    if isinstance(profiles, pd.DataFrame) and {"name", "size", "top_features"} <= set(
+        profiles.columns
+    ):
+        rows = []
+        for persona, r in profiles.iterrows():
+            for item in r["top_features"] or []:
+                rows.append(
+                    {
+                        "persona": persona,
+                        "name": str(r["name"]),
+                        "size": int(r["size"]),
+                        "feature": str(item[0]),
+                        "effect": float(item[1]),
+                    }
+                )
+            if not r["top_features"]:
+                rows.append(
+                    {
+                        "persona": persona,
+                        "name": str(r["name"]),
+                        "size": int(r["size"]),
+                        "feature": "",
+                        "effect": np.nan,
+                    }
+                )
+        return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
     raise ConfigError(
-        f"cannot read persona profiles from {type(profiles).__name__}: expected a DataFrame "
+        f"cannot read persona profiles from {type(profiles).__name__}: expected a fitted "
+        f"PersonaMiner, persona_profiles() output (name, size, top_features) or a DataFrame "
         f"with columns {list(PROFILE_COLUMNS)} (one row per persona x distinguishing feature, "
-        f"effect = standardised mean difference), e.g. PersonaMiner().fit(log).profiles_."
+        f"effect = standardised mean difference)."
     )
 
 
-def persona_profile_data(profiles: Any, *, top: int = 4, k: int = DEFAULT_K) -> pd.DataFrame:
+def _cohen_d(features: pd.DataFrame, labels: pd.Series, persona: Any, feature: str) -> float:
+    """Cohen's d (pooled SD) of ``feature`` for ``persona`` against the other labelled
+    customers (the definition ``persona_profiles`` uses)."""
+    lab = labels[labels != NO_PERSONA]
+    x = features.loc[lab.index, feature].to_numpy(dtype=float)
+    inside = (lab == persona).to_numpy()
+    a, b = x[inside], x[~inside]
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    pooled = np.sqrt(
+        ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
+    )
+    return float((a.mean() - b.mean()) / pooled) if pooled > 0 else float("nan")
+
+
+def persona_profile_data(
+    profiles: Any,
+    *,
+    top: int = 4,
+    k: int = DEFAULT_K,
+    features: pd.DataFrame | None = None,
+    labels: pd.Series | None = None,
+) -> pd.DataFrame:
     """Persona x feature effect sizes for the heatmap: each persona's ``top`` most distinguishing
     features (largest ``|effect|``), for the union of those features across personas.
 
-    Personas with fewer than ``k`` customers are removed (``attrs["hidden"]``).
+    Personas with fewer than ``k`` customers are removed (``attrs["hidden"]``). A persona x
+    feature pair that is not among the persona's own top features is filled with Cohen's d
+    computed from ``features`` and ``labels`` (taken from a fitted ``PersonaMiner`` when one is
+    passed), else left NaN.
+
+    Parameters
+    ----------
+    profiles : PersonaMiner, persona_profiles() output or long DataFrame
+    top : int, default 4
+        Features per persona.
+    k : int, default 10
+    features : DataFrame, optional
+        Features per customer (index customer_id).
+    labels : Series, optional
+        Persona per customer (-1 = no persona).
 
     Returns
     -------
@@ -81,7 +147,11 @@ def persona_profile_data(profiles: Any, *, top: int = 4, k: int = DEFAULT_K) -> 
     ['app_share', 'store_share']
     """
     k = check_k(k)
+    if features is None and labels is None:
+        features = getattr(profiles, "features_", None)
+        labels = getattr(profiles, "labels_", None)
     frame = _profiles_frame(profiles)
+    frame = frame[frame["feature"].astype(str) != ""]
     sizes = frame.groupby("persona", sort=False)["size"].first()
     small = sizes.index[sizes.to_numpy() < k]
     hidden = len(small)
@@ -105,6 +175,12 @@ def persona_profile_data(profiles: Any, *, top: int = 4, k: int = DEFAULT_K) -> 
     )
     out = eff.reset_index().merge(meta.reset_index(), on="persona", how="left")
     out = out.loc[:, list(PROFILE_COLUMNS)]
+    if isinstance(features, pd.DataFrame) and isinstance(labels, pd.Series):
+        gaps = out["effect"].isna().to_numpy()
+        out.loc[gaps, "effect"] = [
+            _cohen_d(features, labels, p, f) if f in features.columns else np.nan
+            for p, f in zip(out.loc[gaps, "persona"], out.loc[gaps, "feature"], strict=True)
+        ]
     out.attrs.update({"k": k, "hidden": hidden})
     return out
 
