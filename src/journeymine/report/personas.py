@@ -107,7 +107,7 @@ def _cohen_d(features: pd.DataFrame, labels: pd.Series, persona: Any, feature: s
 def persona_profile_data(
     profiles: Any,
     *,
-    top: int = 4,
+    top: int = 3,
     k: int = DEFAULT_K,
     features: pd.DataFrame | None = None,
     labels: pd.Series | None = None,
@@ -123,7 +123,7 @@ def persona_profile_data(
     Parameters
     ----------
     profiles : PersonaMiner, persona_profiles() output or long DataFrame
-    top : int, default 4
+    top : int, default 3
         Features per persona.
     k : int, default 10
     features : DataFrame, optional
@@ -223,7 +223,7 @@ def persona_profile_figure(
         f"{plotly_text(_label(p, {p: meta.loc[p, 'name']}))} ({int(meta.loc[p, 'size']):,})"
         for p in personas
     ]
-    xlab = [plotly_text(f).replace("_", " ") for f in features]
+    xlab = [plotly_text(f).replace("_", " ").replace(":", ": ") for f in features]
     lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
     text = [["" if not np.isfinite(v) else f"{v:+.1f}" for v in row] for row in z]
     fig = go.Figure(
