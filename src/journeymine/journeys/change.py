@@ -47,6 +47,7 @@ merged, and Benjamini-Hochberg corrects over all series. Detections on the same 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -54,7 +55,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from scipy import special, stats
 
 from journeymine import schema
 from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError, did_you_mean
@@ -250,14 +250,21 @@ def _z_test(k_a: np.ndarray, n_a: np.ndarray, k_b: np.ndarray, n_b: np.ndarray) 
     se = np.sqrt(p * (1 - p) * (1 / np.maximum(n_a, 1) + 1 / np.maximum(n_b, 1)))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (k_b / np.maximum(n_b, 1) - k_a / np.maximum(n_a, 1)) / se
-    out = 2 * stats.norm.sf(np.abs(z))
+    from scipy import special  # imported on use: scipy is slow to import
+
+    out = special.erfc(np.abs(z) / np.sqrt(2.0))  # two-sided normal tail
     return np.where((se > 0) & np.isfinite(out), out, 1.0)
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
     if len(p) == 0:
         return np.asarray(p, dtype=float)
-    return stats.false_discovery_control(np.clip(np.asarray(p, dtype=float), 0, 1), method="bh")
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
+    q = np.empty_like(p)
+    q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    return q
 
 
 def _mwu(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -266,6 +273,8 @@ def _mwu(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         return 1.0, float("nan")
     if np.ptp(np.r_[a, b]) == 0:
         return 1.0, 0.0
+    from scipy import stats
+
     res = stats.mannwhitneyu(b, a, alternative="two-sided", method="asymptotic")
     return float(res.pvalue), float(2 * res.statistic / (len(a) * len(b)) - 1)
 
@@ -839,8 +848,14 @@ def _loglik(k: np.ndarray, n: np.ndarray, kind: str) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(n > 0, k / np.where(n > 0, n, 1.0), 0.0)
         if kind == "binomial":
-            return special.xlogy(k, rate) + special.xlogy(n - k, 1.0 - rate)
-        return special.xlogy(k, rate)
+            return _xlogy(k, rate) + _xlogy(n - k, 1.0 - rate)
+        return _xlogy(k, rate)
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x * log(y), 0 where x == 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
 
 
 def _effect(rate_in: np.ndarray, rate_out: np.ndarray, kind: str) -> np.ndarray:
@@ -1020,7 +1035,7 @@ def _interval_stats(
     )
     phi = _dispersion(s.k[base], s.n[base], r_out, s.kind) if n_out > 0 else 1.0
     deviance = max(2.0 * llr, 0.0) / phi
-    p = min(1.0, max(scanned, 1) * float(stats.chi2.sf(deviance, df=1)))
+    p = min(1.0, max(scanned, 1) * math.erfc(math.sqrt(deviance / 2.0)))  # chi2(1) tail
     return {
         "baseline": r_out,
         "changed": r_in,
