@@ -1,4 +1,6 @@
-"""Journey reconstruction: directly-follows graphs, variants, funnels, paths and durations.
+"""Journey reconstruction: directly-follows graphs, variants, funnels, paths and durations;
+conformance to designed journeys (:func:`check_conformance`) and change detection
+(:func:`detect_changes`, :func:`compare_periods`, :func:`compare_segments`).
 
 Every statistic accepts a canonical DataFrame, the path of a Parquet/CSV file (read by DuckDB)
 or an :class:`~journeymine.engine.EncodedLog` from :func:`journeymine.encode`, and returns a tidy
@@ -20,16 +22,28 @@ from journeymine.journeys._durations import durations
 from journeymine.journeys._funnel import funnel
 from journeymine.journeys._paths import channel_switches, paths
 from journeymine.journeys._variants import variants
+from journeymine.journeys.change import compare_periods, compare_segments, detect_changes
+from journeymine.journeys.conformance import (
+    ConformanceResult,
+    check_conformance,
+    journey_instances,
+)
 
 __all__ = [
+    "ConformanceResult",
     "EncodedLog",
     "bottlenecks",
     "channel_switches",
+    "check_conformance",
+    "compare_periods",
+    "compare_segments",
+    "detect_changes",
     "dfg",
     "durations",
     "encode",
     "end_activities",
     "funnel",
+    "journey_instances",
     "paths",
     "start_activities",
     "variants",
