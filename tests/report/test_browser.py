@@ -175,3 +175,21 @@ def test_change_report_on_generated_incidents(browser, tmp_path: Path) -> None:
     for inc in data.incidents.itertuples():
         subject = f"{inc.channel} {inc.source} -> {inc.target} (step probability) fell"
         assert subject.capitalize() in seen.body_text, subject
+
+
+@pytest.mark.eventlogs
+def test_journey_report_on_a_public_process_log(
+    browser, eventlogs_dir: Path, tmp_path: Path
+) -> None:
+    path = eventlogs_dir / "helpdesk.xes.gz"
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    log = jm.read_xes(path, duplicates="keep")
+    assert "channel" not in log.columns  # a process log: no channel section
+    out = jm.journey_report(log, tmp_path / "helpdesk.html", title="Helpdesk process")
+    html = out.read_text(encoding="utf-8")
+    seen = browser.open(out, "journey_report_helpdesk")
+    _check_rendered(seen, html)
+    assert html.count("data-figure=") == 4
+    top = jm.dfg(log).iloc[0]
+    assert f"The most frequent step is {top['source']} → {top['target']}" in seen.body_text

@@ -312,13 +312,23 @@ def _loop(x: float, y: float, hw: float, hh: float, out: float) -> tuple[np.ndar
 
 
 def _tick_values(lo: float, hi: float) -> tuple[list[float], list[str]]:
-    marks = [1, 10, 60, 600, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400]
-    names = ["1 s", "10 s", "1 min", "10 min", "1 h", "6 h", "1 d", "1 wk", "30 d"]
-    vals = [
-        (math.log10(m), n)
-        for m, n in zip(marks, names, strict=True)
-        if lo - 1e-9 <= math.log10(m) <= hi + 1e-9
+    """Readable colour-bar ticks (log10 seconds), at most six."""
+    fine = [
+        (1, "1 s"),
+        (10, "10 s"),
+        (60, "1 min"),
+        (600, "10 min"),
+        (3600, "1 h"),
+        (6 * 3600, "6 h"),
+        (86400, "1 d"),
+        (7 * 86400, "1 wk"),
+        (30 * 86400, "30 d"),
     ]
+    coarse = [(1, "1 s"), (60, "1 min"), (3600, "1 h"), (86400, "1 d"), (30 * 86400, "30 d")]
+    for marks in (fine, coarse):
+        vals = [(math.log10(m), n) for m, n in marks if lo - 1e-9 <= math.log10(m) <= hi + 1e-9]
+        if len(vals) <= 6:
+            break
     if len(vals) < 2:
         return [lo, hi], [format_duration(10**lo), format_duration(10**hi)]
     return [v for v, _ in vals], [n for _, n in vals]
