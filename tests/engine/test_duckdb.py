@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from journeymine.engine import connect, edge_statistics, encode, file_columns, read_file_columns
+from journeymine.engine._duckdb import _distinct_cases_per_group
 from journeymine.exceptions import (
     ConfigError,
     EmptyLogError,
@@ -43,7 +44,7 @@ def test_edge_statistics_matches_numpy() -> None:
     rng = np.random.default_rng(0)
     n = 5_000
     edge = rng.integers(0, 7, n)
-    case = rng.integers(0, 300, n).astype(np.int32)
+    case = np.sort(rng.integers(0, 300, n)).astype(np.int32)  # edges come in case order
     micros = rng.integers(0, 10**9, n)
     got = edge_statistics({"edge": edge}, case, micros).sort_values("edge", ignore_index=True)
     for row in got.itertuples(index=False):
@@ -54,6 +55,41 @@ def test_edge_statistics_matches_numpy() -> None:
         assert row.mean_seconds == pytest.approx(secs.mean())
         assert row.median_seconds == pytest.approx(np.median(secs))
         assert row.p90_seconds == pytest.approx(np.quantile(secs, 0.9))
+
+
+@pytest.mark.parametrize("n_groups", [7, 70_000])
+@pytest.mark.parametrize("bitmap_limit", [0, 1 << 27])
+def test_distinct_cases_by_bitmap_and_by_sort(n_groups: int, bitmap_limit: int) -> None:
+    rng = np.random.default_rng(2)
+    n = 100_000
+    case = np.sort(rng.integers(0, 500, n)).astype(np.int32)
+    group = rng.integers(0, n_groups, n)
+    got = _distinct_cases_per_group(group, case, n_groups, bitmap_limit=bitmap_limit)
+    want = pd.Series(case).groupby(group).nunique().reindex(range(n_groups), fill_value=0)
+    assert got.tolist() == want.tolist()
+
+
+def test_edge_statistics_with_two_keys_and_many_groups() -> None:
+    rng = np.random.default_rng(1)
+    n = 200_000
+    seg = rng.integers(0, 3, n)
+    edge = rng.integers(0, 30_000, n)  # more than 2**16 groups: the non-radix path
+    case = np.zeros(n, dtype=np.int32)
+    micros = rng.integers(0, 10**6, n)
+    got = edge_statistics({"seg": seg, "edge": edge}, case, micros)
+    want = (
+        pd.DataFrame({"seg": seg, "edge": edge, "s": micros / 1e6})
+        .groupby(["seg", "edge"])["s"]
+        .agg(["size", "mean", "median"])
+        .reset_index()
+    )
+    assert len(got) == len(want) > 2**16
+    assert got[["seg", "edge"]].values.tolist() == want[["seg", "edge"]].values.tolist()
+    assert got["count"].tolist() == want["size"].tolist()
+    assert (got["cases"] == 1).all()
+    np.testing.assert_allclose(got["mean_seconds"], want["mean"])
+    np.testing.assert_allclose(got["median_seconds"], want["median"])
+    assert edge_statistics({"e": edge[:0]}, case[:0], micros[:0]).empty
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])

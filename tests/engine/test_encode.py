@@ -71,7 +71,7 @@ def test_already_sorted_input_keeps_its_memory_layout_but_stays_read_only() -> N
     log = jm.validate(_log())  # sorted
     enc = encode(log)
     assert _decoded(enc) == list(zip(log["customer_id"], log["activity"].astype(str), strict=True))
-    enc.timestamps.flags.writeable is False  # noqa: B015
+    assert enc.timestamps.flags.writeable is False
 
 
 def test_nanosecond_timestamps_sort_on_full_precision() -> None:
@@ -179,3 +179,24 @@ def test_large_time_span_uses_ranked_times() -> None:
     same = enc.case_codes[1:] == enc.case_codes[:-1]
     assert np.all(t[1:][same] >= t[:-1][same])
     assert np.all(np.diff(enc.case_codes) >= 0)
+
+
+def test_chronological_input_with_more_than_65536_cases() -> None:
+    # time-ordered input takes the radix path (two 16-bit passes above 65,536 cases)
+    n_cases = 70_000
+    rng = np.random.default_rng(1)
+    cust = rng.integers(0, n_cases, 3 * n_cases)
+    ts = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(
+        np.sort(rng.integers(0, 10**6, len(cust))), unit="s"
+    )
+    acts = rng.choice(["a", "b", "c"], len(cust))
+    log = pd.DataFrame({"customer_id": [f"c{c}" for c in cust], "timestamp": ts, "activity": acts})
+    enc = encode(log)
+    assert enc.n_cases == len(np.unique(cust)) > 1 << 16
+    assert np.all(np.diff(enc.case_codes) >= 0)
+    same = enc.case_codes[1:] == enc.case_codes[:-1]
+    assert np.all(enc.timestamps[1:][same] >= enc.timestamps[:-1][same])
+    ref = log.reset_index().sort_values(["customer_id", "timestamp", "index"], kind="stable")
+    want = ref.groupby("customer_id", sort=False)["activity"].agg(" > ".join)
+    got = jm.variants(enc)
+    assert dict(zip(got["variant"], got["cases"], strict=True)) == want.value_counts().to_dict()

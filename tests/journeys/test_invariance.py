@@ -37,6 +37,7 @@ def logs() -> dict[str, pd.DataFrame]:
         "original": log,
         "sorted": sort_like_spec(log),
         "shuffled": shuffle_keeping_ties(log, seed=3),
+        "chronological": log.sort_values("timestamp", kind="stable", ignore_index=True),
     }
 
 
@@ -47,6 +48,7 @@ def test_shuffled_log_gives_the_same_result(logs: dict[str, pd.DataFrame], name:
     assert len(want) > 0
     pd.testing.assert_frame_equal(stat(logs["shuffled"]), want)
     pd.testing.assert_frame_equal(stat(logs["original"]), want)
+    pd.testing.assert_frame_equal(stat(logs["chronological"]), want)
 
 
 def test_encoded_and_file_inputs_give_the_same_result(

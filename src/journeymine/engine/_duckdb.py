@@ -256,21 +256,75 @@ def _timestamp_problems(p: Path, func: str, timestamp: str, ts_sql: str) -> list
     return out
 
 
+def _dense_groups(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Dense group number (0..g-1, in key order) of every row, and the key values per group."""
+    sizes = [int(k.max()) + 1 if len(k) else 1 for k in keys]
+    total = int(np.prod(sizes, dtype=object))
+    if total >= 2**62:
+        uniq_rows, dense = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+        return dense.reshape(-1).astype(np.int64), [uniq_rows[:, i] for i in range(len(keys))]
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for k, size in zip(keys, sizes, strict=True):
+        combined *= size
+        combined += k
+    if total <= 1 << 24:
+        used = np.flatnonzero(np.bincount(combined, minlength=total))
+        if len(used) == total:
+            dense, uniq = combined, used
+        else:
+            lut = np.zeros(total, dtype=np.int64)
+            lut[used] = np.arange(len(used))
+            dense, uniq = lut[combined], used
+    else:
+        uniq, dense = np.unique(combined, return_inverse=True)
+    values = []
+    for size in reversed(sizes):
+        values.append(uniq % size)
+        uniq = uniq // size
+    return dense, values[::-1]
+
+
+_BITMAP_LIMIT = 1 << 27  # bytes of the (case x group) "seen" map; above it, sort instead
+
+
+def _distinct_cases_per_group(
+    group: np.ndarray, case: np.ndarray, n_groups: int, *, bitmap_limit: int = _BITMAP_LIMIT
+) -> np.ndarray:
+    """Number of distinct cases per group, for rows that come in case order within a group."""
+    n_codes = int(case.max()) + 1
+    if n_codes * n_groups <= bitmap_limit:
+        # mark (case, group) pairs in a dense map; cases ascend, so writes sweep it forward
+        seen = np.zeros(n_codes * n_groups, dtype=bool)
+        seen[case.astype(np.int64) * n_groups + group] = True
+        return np.bincount(np.flatnonzero(seen) % n_groups, minlength=n_groups)
+    sort_key = group.astype(np.uint16) if n_groups <= 1 << 16 else group
+    order = np.argsort(sort_key, kind="stable")  # radix sort for 16-bit keys
+    grp, cs = group[order], case[order]
+    first = np.empty(len(grp), dtype=bool)
+    first[0] = True
+    np.not_equal(grp[1:], grp[:-1], out=first[1:])
+    first[1:] |= cs[1:] != cs[:-1]  # first row of its group in this case
+    return np.bincount(grp[first], minlength=n_groups)
+
+
 def edge_statistics(
     keys: Mapping[str, np.ndarray], case: np.ndarray, micros: np.ndarray
 ) -> pd.DataFrame:
-    """Group edges by ``keys`` and aggregate in DuckDB: count, distinct cases, mean, median and
-    90th percentile of ``micros`` (reported in seconds, linear interpolation as numpy).
+    """Group edges by ``keys``: count, distinct cases, and the mean, median and 90th percentile
+    of ``micros`` (reported in seconds; quantiles interpolate linearly, as numpy's default).
 
-    ``keys`` map output names to equal-length integer arrays; ``case`` holds the case code of
-    each edge. Returns one row per distinct key combination, in no particular order.
+    ``keys`` map output names to equal-length arrays of non-negative integer codes; ``case``
+    holds the case code of each edge; the edges of each key combination must come in case
+    order (as the encoded log gives them). Counts and distinct cases are computed in numpy (a
+    (case x group) bitmap, or a radix sort on the group number that keeps case order inside
+    each group); DuckDB computes the grouped mean and quantiles.
+    Returns one row per key combination, sorted by the keys.
 
     Examples
     --------
     >>> import numpy as np
-    >>> stats = edge_statistics({"e": np.array([0, 0, 1])}, np.array([0, 1, 1]),
-    ...                         np.array([1_000_000, 3_000_000, 5_000_000]))
-    >>> stats.sort_values("e", ignore_index=True)
+    >>> edge_statistics({"e": np.array([1, 0, 0])}, np.array([0, 0, 1]),
+    ...                 np.array([5_000_000, 1_000_000, 3_000_000]))
        e  count  cases  mean_seconds  median_seconds  p90_seconds
     0  0      2      2           2.0             2.0          2.8
     1  1      1      1           5.0             5.0          5.0
@@ -278,31 +332,40 @@ def edge_statistics(
     import pyarrow as pa
 
     names = list(keys)
-    table = pa.table(
-        {
-            **{f"k{i}": np.asarray(keys[n]) for i, n in enumerate(names)},
-            "c": np.asarray(case),
-            "d": np.asarray(micros, dtype=np.int64),
-        }
-    )
-    group = ", ".join(f"k{i}" for i in range(len(names)))
-    sql = (
-        f"SELECT {group}, n, cases, m / 1e6 AS mean_seconds, q[1] / 1e6 AS median_seconds, "
-        f"q[2] / 1e6 AS p90_seconds FROM (SELECT {group}, count(*) AS n, "
-        f"count(DISTINCT c) AS cases, avg(d) AS m, quantile_cont(d, [0.5, 0.9]) AS q "
-        f"FROM edges GROUP BY {group})"
-    )
+    arrays = [np.asarray(keys[n]) for n in names]
+    case = np.asarray(case)
+    micros = np.asarray(micros, dtype=np.int64)
+    columns = [*names, "count", "cases", "mean_seconds", "median_seconds", "p90_seconds"]
+    if len(micros) == 0:
+        empty = {n: np.zeros(0, a.dtype) for n, a in zip(names, arrays, strict=True)}
+        return pd.DataFrame(
+            empty
+            | {c: np.zeros(0, np.int64) for c in ("count", "cases")}
+            | {c: np.zeros(0) for c in columns[-3:]}
+        )
+    dense, values = _dense_groups(arrays)
+    n_groups = len(values[0])
+    counts = np.bincount(dense, minlength=n_groups)
+    cases = _distinct_cases_per_group(dense, case, n_groups)
+
+    table = pa.table({"g": dense.astype(np.int32), "d": micros})
     con = _session()
     name = f"jm_edges_{uuid.uuid4().hex}"
     try:
         con.register(name, table)
-        out = con.sql(sql.replace("FROM edges", f"FROM {name}")).to_arrow_table()
+        out = con.sql(
+            f"SELECT g, avg(d) / 1e6 AS m, quantile_cont(d, [0.5, 0.9]) AS q "
+            f"FROM {name} GROUP BY g ORDER BY g"
+        ).to_arrow_table()
     finally:
         con.unregister(name)
-    frame = out.to_pandas()
-    frame.columns = [*names, "count", "cases", "mean_seconds", "median_seconds", "p90_seconds"]
-    for n in names:
-        frame[n] = frame[n].astype(np.asarray(keys[n]).dtype)
-    frame["count"] = frame["count"].astype(np.int64)
-    frame["cases"] = frame["cases"].astype(np.int64)
+    q = out.column("q").combine_chunks().flatten().to_numpy().reshape(-1, 2) / 1e6
+    frame = pd.DataFrame(
+        {n: v.astype(a.dtype) for n, v, a in zip(names, values, arrays, strict=True)}
+    )
+    frame["count"] = counts.astype(np.int64)
+    frame["cases"] = cases.astype(np.int64)
+    frame["mean_seconds"] = out.column("m").to_numpy()
+    frame["median_seconds"] = q[:, 0]
+    frame["p90_seconds"] = q[:, 1]
     return frame
