@@ -471,12 +471,21 @@ def persona_report(
     if tracking is not None:
         sizes = persona_sizes_data(tracking, k=k)
         mig = persona_migration_data(tracking, k=k)
+        lifecycle = _lifecycle_table(tracking)
+        if lifecycle is not None and len(lifecycle):
+            counts = lifecycle["event"].value_counts()
+            summary.append(
+                "Persona lifecycle: "
+                + ", ".join(f"{int(n)} {ev}{'s' * (n > 1)}" for ev, n in counts.items())
+                + "."
+            )
         sections.append(
             Section(
                 "Persona sizes over time",
                 [persona_sizes_figure(sizes)],
                 text="Customers per persona in each window; persona ids are matched "
                 "across windows.",
+                table=lifecycle if lifecycle is not None and len(lifecycle) else None,
             )
         )
         moved = mig[mig["from_persona"] != mig["to_persona"]]
@@ -536,6 +545,27 @@ def persona_report(
         summary,
         subtitle=f"{total:,} customers with a persona" if total else "",
     )
+
+
+def _lifecycle_table(tracking: Any) -> pd.DataFrame | None:
+    """Births, deaths, splits and merges of personas (``track_personas(...).events``)."""
+    events = getattr(tracking, "events", None)
+    if events is None and isinstance(tracking, dict):
+        events = tracking.get("events")
+    if not isinstance(events, pd.DataFrame) or "event" not in events.columns:
+        return None
+    out = events.copy()
+    if "window" in out.columns:
+        out["window"] = [
+            w.strftime("%Y-%m-%d") if isinstance(w, pd.Timestamp) else str(w) for w in out["window"]
+        ]
+    for col in ("personas", "into"):
+        if col in out.columns:
+            out[col] = [
+                ", ".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else str(v)
+                for v in out[col]
+            ]
+    return out
 
 
 # ---------------------------------------------------------------- changes

@@ -317,11 +317,25 @@ def _names(tracking: Any) -> dict[Any, str]:
     names = getattr(tracking, "names", None)
     if names is None and isinstance(tracking, dict):
         names = tracking.get("names")
+    if isinstance(names, pd.DataFrame):  # window x persona (track_personas): latest name
+        out: dict[Any, str] = {}
+        for persona in names.columns:
+            given = [str(v) for v in names[persona] if isinstance(v, str) and v]
+            if given:
+                out[persona] = given[-1]
+        return out
     if isinstance(names, pd.Series):
         return {k: str(v) for k, v in names.items()}
     if isinstance(names, dict):
         return {k: str(v) for k, v in names.items()}
     return {}
+
+
+def _window_text(w: Any) -> str:
+    """A window label: a date for window starts, else the value as text."""
+    if isinstance(w, pd.Timestamp):
+        return w.strftime("%Y-%m-%d") if w == w.normalize() else w.strftime("%Y-%m-%d %H:%M")
+    return str(w)
 
 
 def persona_sizes_figure(
@@ -457,7 +471,7 @@ def persona_migration_figure(
     n = max(len(windows) - 1, 1)
     node_x = [0.01 + 0.98 * col_of[w] / n for w, _ in keys]
     labels = [plotly_text(_label(p, names)) for _, p in keys]
-    custom = [plotly_text(str(w)) for w, _ in keys]
+    custom = [plotly_text(_window_text(w)) for w, _ in keys]
     src = [keys[(w, p)] for w, p in zip(data["from_window"], data["from_persona"], strict=True)]
     tgt = [keys[(w, p)] for w, p in zip(data["to_window"], data["to_persona"], strict=True)]
     node_y = sankey_y(
@@ -497,7 +511,8 @@ def persona_migration_figure(
     )
     if subtitle is None:
         bits = [
-            f"{len(windows)} windows: {plotly_text(windows[0])} … {plotly_text(windows[-1])}"
+            f"{len(windows)} windows: {plotly_text(_window_text(windows[0]))} … "
+            f"{plotly_text(_window_text(windows[-1]))}"
             if windows
             else "",
             "link width = customers; pale links = stayed",
