@@ -50,7 +50,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 CompareMetric = Literal["edges", "activities", "funnel", "durations"]
 ChangeMetric = Literal["edges", "conversions", "volumes"]
 Period = tuple[Any, Any]
-Segment = str | Mapping[Any, Any] | pd.Series
+Segment: TypeAlias = str | Mapping[Any, Any] | pd.Series
 
 _COMPARE_METRICS: tuple[str, ...] = ("edges", "activities", "funnel", "durations")
 _CHANGE_METRICS: tuple[str, ...] = ("edges", "conversions", "volumes")
@@ -435,22 +435,22 @@ def _compare_activities(
         out.append((g, a, rates[0].mean(), rates[1].mean(), len(rates[0]), len(rates[1]), rb, p))
     if not out:
         return pd.DataFrame()
-    g, a, va, vb, na, nb, eff, p = (np.array(x) for x in zip(*out, strict=True))
-    names = lg.acts[a.astype(np.int64)]
+    cols = [np.array(x) for x in zip(*out, strict=True)]
+    names = lg.acts[cols[1].astype(np.int64)]
     return _rows(
         "activities",
-        _group_columns(lg, g.astype(np.int64)),
+        _group_columns(lg, cols[0].astype(np.int64)),
         names,
         names,
-        np.full(len(a), None, dtype=object),
-        va,
-        vb,
-        na,
-        nb,
-        eff,
+        np.full(len(names), None, dtype=object),
+        cols[2],
+        cols[3],
+        cols[4],
+        cols[5],
+        cols[6],
         "rank_biserial",
         "Mann-Whitney U",
-        p,
+        cols[7],
     )
 
 
@@ -552,21 +552,22 @@ def _compare_durations(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataF
         out.append((code, np.median(a), np.median(b), len(a), len(b), rb, p))
     if not out:
         return pd.DataFrame()
-    code, va, vb, na, nb, eff, p = (np.array(x) for x in zip(*out, strict=True))
+    cols = [np.array(x) for x in zip(*out, strict=True)]
+    n_rows = len(cols[0])
     return _rows(
         "durations",
-        _group_columns(lg, code.astype(np.int64)),
-        np.full(len(code), "session duration (s)", dtype=object),
-        np.full(len(code), None, dtype=object),
-        np.full(len(code), None, dtype=object),
-        va,
-        vb,
-        na,
-        nb,
-        eff,
+        _group_columns(lg, cols[0].astype(np.int64)),
+        np.full(n_rows, "session duration (s)", dtype=object),
+        np.full(n_rows, None, dtype=object),
+        np.full(n_rows, None, dtype=object),
+        cols[1],
+        cols[2],
+        cols[3],
+        cols[4],
+        cols[5],
         "rank_biserial",
         "Mann-Whitney U",
-        p,
+        cols[6],
     )
 
 
@@ -1414,11 +1415,15 @@ def detect_changes(
     _check_common(min_support, alpha)
     metrics_t = _check_metrics(metrics, _CHANGE_METRICS)
     if conversions is not None:
-        pairs = [tuple(p) for p in conversions]
-        if not pairs or not all(len(p) == 2 and all(isinstance(x, str) for x in p) for p in pairs):
+        ok = isinstance(conversions, Sequence) and len(conversions) > 0
+        for pair in conversions if ok else ():
+            ok = ok and isinstance(pair, tuple | list) and len(pair) == 2
+            ok = ok and all(isinstance(x, str) for x in pair)
+        if not ok:
             raise ConfigError(
                 f"conversions must be a list of (from, to) activity pairs, got {conversions!r}."
             )
+        pairs = [(str(a), str(b)) for a, b in conversions]
         metrics_t = tuple(dict.fromkeys([*metrics_t, "conversions"]))
     elif "conversions" in metrics_t:
         raise ConfigError(

@@ -300,7 +300,10 @@ def _check_activities(design_acts: Sequence[str], log_acts: Sequence[str], *, st
 
 
 # --- alignments on a labelled graph -------------------------------------------------------------
-def _align(trace: tuple[str, ...], g: _Graph) -> tuple[int, list[tuple[str, int, str]]]:
+_Move = tuple[str, Any, "str | None"]  # (deviation type, position, activity)
+
+
+def _align(trace: tuple[str, ...], g: _Graph) -> tuple[int, list[_Move]]:
     """Optimal alignment of ``trace`` to a path of ``g`` (0-1 BFS over (position, node)).
 
     Returns the cost and the deviating moves ``(type, position, activity)`` with type
@@ -340,7 +343,7 @@ def _align(trace: tuple[str, ...], g: _Graph) -> tuple[int, list[tuple[str, int,
                 todo.append(t)
     ends = [n * width + e + 1 for e in sorted(g.end)]
     best = min(ends, key=lambda s: dist[s])
-    moves: list[tuple[str, int, str]] = []
+    moves: list[_Move] = []
     s = best
     while s > 0:
         i, v = divmod(s, width)
@@ -353,9 +356,7 @@ def _align(trace: tuple[str, ...], g: _Graph) -> tuple[int, list[tuple[str, int,
     return int(dist[best]), moves
 
 
-def _pair_wrong_order(
-    moves: list[tuple[str, Any, str | None]],
-) -> list[tuple[str, Any, str | None]]:
+def _pair_wrong_order(moves: list[_Move]) -> list[_Move]:
     """Replace each (skipped a, unexpected a) pair by one ``wrong_order`` deviation for ``a``
     at the position where ``a`` actually happened."""
     skipped: dict[str | None, list[int]] = {}
@@ -363,7 +364,7 @@ def _pair_wrong_order(
         if typ == "skipped":
             skipped.setdefault(act, []).append(k)
     drop: set[int] = set()
-    out: list[tuple[str, Any, str | None]] = []
+    out: list[_Move] = []
     for typ, pos, act in moves:
         if typ == "unexpected" and skipped.get(act):
             drop.add(skipped[act].pop(0))
@@ -635,29 +636,32 @@ def check_conformance(
             f"method={method!r} is not supported; use 'auto', 'alignments' or 'token_replay'."
         )
     model = _load_design(design, start, end)
-    is_graph = isinstance(model, _Graph)
-    if is_graph and method == "token_replay":
+    graph = model if isinstance(model, _Graph) else None
+    pmodel = None if isinstance(model, _Graph) else model
+    if graph is not None and method == "token_replay":
         raise ConfigError(
             "method='token_replay' needs a BPMN/Petri net design; sequences and graphs are "
             "checked with alignments (method='auto')."
         )
-    if is_graph:
-        design_acts = list(dict.fromkeys(model.labels))
-        desc = f"{model.kind} of {len(model.labels)} steps"
+    if graph is not None:
+        design_acts = list(dict.fromkeys(graph.labels))
+        desc = f"{graph.kind} of {len(graph.labels)} steps"
     else:
-        design_acts = list(model.activities)
-        desc = f"{model.algorithm} model of {len(design_acts)} activities"
+        assert pmodel is not None
+        design_acts = list(pmodel.activities)
+        desc = f"{pmodel.algorithm} model of {len(design_acts)} activities"
     log_acts = log[schema.ACTIVITY].astype("str").unique().tolist()
     _check_activities(design_acts, log_acts, strict=strict)
 
     if journey is not None:
         if touch_activities is None:
-            if is_graph:
-                touch_activities = sorted({model.labels[v] for v in model.start})
+            if graph is not None:
+                touch_activities = sorted({graph.labels[v] for v in graph.start})
             else:
                 from journeymine import _pm4py
 
-                touch_activities = list(_pm4py.start_activities(model))
+                assert pmodel is not None
+                touch_activities = list(_pm4py.start_activities(pmodel))
         events = journey_instances(log, journey, window=window, touch_activities=touch_activities)
         case_col = "instance"
         if events.empty:
@@ -708,9 +712,9 @@ def check_conformance(
     cases["end"] = cases["end"].astype(schema.TIMESTAMP_DTYPE)
 
     dev_rows: list[tuple[int, Any, str, str | None]] = []
-    if is_graph:
+    if graph is not None:
         method_used = "alignments"
-        shortest = model.shortest_path()
+        shortest = graph.shortest_path()
         rel_codes = case_codes[relevant]
         rel_acts = acts[relevant]
         bounds = (
@@ -721,21 +725,21 @@ def check_conformance(
         traces: list[tuple[str, ...]] = [()] * len(case_ids)
         for k, part in zip(bounds, np.split(rel_acts, bounds[1:]), strict=True):
             traces[int(rel_codes[k])] = tuple(part.tolist())
-        cache: dict[tuple[str, ...], tuple[int, list[tuple[str, Any, str | None]]]] = {}
+        cache: dict[tuple[str, ...], tuple[int, list[_Move]]] = {}
         costs = np.zeros(len(case_ids), dtype=np.int64)
         for c, trace in enumerate(traces):
             if trace not in cache:
-                cost, moves = _align(trace, model)
-                cache[trace] = (cost, _pair_wrong_order(list(moves)))
-            cost, moves = cache[trace]
-            costs[c] = cost
-            dev_rows.extend((c, pos, typ, act) for typ, pos, act in moves)
+                cost, moves = _align(trace, graph)
+                cache[trace] = (cost, _pair_wrong_order(moves))
+            costs[c] = cache[trace][0]
+            dev_rows.extend((c, pos, typ, act) for typ, pos, act in cache[trace][1])
         logger.info("aligned %d cases (%d distinct traces)", len(traces), len(cache))
         cases["cost"] = costs.astype(float)
         cases["fitness"] = 1.0 - costs / (cases["n_events"].to_numpy() + shortest)
     else:
         from journeymine import _pm4py
 
+        assert pmodel is not None
         pm_method: _pm4py.ReplayMethod = (
             "token_replay" if method == "token_replay" else "alignments"
         )
@@ -752,22 +756,22 @@ def check_conformance(
         if len(sub):
             sub["case"] = sub["case"].astype("str")
             res, devs = _pm4py.replay(
-                model, sub, case="case", method=pm_method, show_progress=show_progress
+                pmodel, sub, case="case", method=pm_method, show_progress=show_progress
             )
             idx = res["case"].astype(int).to_numpy()
             cases.loc[idx, "cost"] = res["cost"].to_numpy()
             cases.loc[idx, "fitness"] = res["fitness"].to_numpy()
-            by_case: dict[int, list[tuple[str, Any, str | None]]] = {}
-            for c, pos, typ, act in devs.itertuples(index=False):
-                by_case.setdefault(int(c), []).append((typ, pos, act))
-            for c, moves in by_case.items():
+            by_case: dict[int, list[_Move]] = {}
+            for code, pos, typ, act in devs.itertuples(index=False):
+                by_case.setdefault(int(code), []).append((typ, pos, act))
+            for code, case_moves in by_case.items():
                 if pm_method == "alignments":
-                    moves = _pair_wrong_order(moves)
-                dev_rows.extend((c, pos, typ, act) for typ, pos, act in moves)
-        for c in np.flatnonzero(cases["n_events"].to_numpy() == 0):
-            dev_rows.append((int(c), np.nan, "empty", None))
+                    case_moves = _pair_wrong_order(case_moves)
+                dev_rows.extend((code, pos, typ, act) for typ, pos, act in case_moves)
+        for empty in np.flatnonzero(cases["n_events"].to_numpy() == 0):
+            dev_rows.append((int(empty), np.nan, "empty", None))
             if pm_method == "alignments":
-                cases.loc[c, "cost"] = np.nan
+                cases.loc[empty, "cost"] = np.nan
 
     dev = pd.DataFrame(dev_rows, columns=["code", "position", "type", "activity"])
     dev = dev.sort_values(["code", "position"], kind="stable", na_position="last")
