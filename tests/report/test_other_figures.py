@@ -48,6 +48,25 @@ def test_model_card_data_and_figure() -> None:
         model_card_data({"accuracy_by_events": {3: 1.7}})
 
 
+def test_model_card_reads_the_persona_model_card_layout() -> None:
+    card = {
+        "metrics": {
+            "by_events_seen": [
+                {"events": 3, "n": 50, "accuracy": 0.5},
+                {"events": "all", "n": 50, "accuracy": 0.9},
+            ],
+            "reliability": [
+                {"bin": "(0.0, 0.1]", "count": 0, "mean_confidence": None, "accuracy": None},
+                {"bin": "(0.5, 0.6]", "count": 30, "mean_confidence": 0.55, "accuracy": 0.6},
+            ],
+        }
+    }
+    data = model_card_data(card)
+    assert data["label"].tolist() == ["3", "all", "(0.5, 0.6]"]
+    cal = data[data["panel"] == "calibration"].iloc[0]
+    assert (cal["x"], cal["y"], cal["count"]) == (0.55, 0.6, 30)
+
+
 def test_persona_frames_hide_small_groups() -> None:
     prof = pd.DataFrame(
         {

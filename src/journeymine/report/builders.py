@@ -405,7 +405,7 @@ def persona_report(
     path: str | Path,
     *,
     tracking: Any = None,
-    model_card: Mapping[str, Any] | None = None,
+    model_card: Any = None,
     k: int = DEFAULT_K,
     title: str = "Customer personas",
 ) -> Path:
@@ -420,8 +420,9 @@ def persona_report(
         Output ``.html`` file.
     tracking : track_personas result, optional
         Adds persona sizes over time and the migration Sankey.
-    model_card : mapping, optional
-        The assignment model card (``accuracy_by_events``, ``calibration``).
+    model_card : PersonaModel or mapping, optional
+        A fitted assignment model (its ``card_``) or a model card mapping
+        (``accuracy_by_events`` / ``by_events_seen``, ``calibration`` / ``reliability``).
     k : int, default 10
         Personas, migration links and cells with fewer than ``k`` customers are hidden.
     title : str, default "Customer personas"
@@ -465,7 +466,11 @@ def persona_report(
             text="Each persona's most distinguishing behaviour, as standardised differences from "
             "all other customers.",
             table=table,
-            notes=[f"{prof.attrs.get('hidden', 0)} personas with fewer than {k} customers hidden."],
+            notes=[
+                f"{prof.attrs['hidden']} personas with fewer than {k} customers hidden."
+                if prof.attrs.get("hidden")
+                else f"Every persona has at least {k} customers; none is hidden."
+            ],
         )
     )
     if tracking is not None:

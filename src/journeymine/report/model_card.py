@@ -17,6 +17,7 @@ __all__ = ["model_card_data", "model_card_figure"]
 
 CALIBRATION_COLUMNS = ("bin", "mean_predicted", "fraction_positive", "count")
 CARD_COLUMNS = ("panel", "label", "x", "y", "count")
+_KEYS = {"accuracy_by_events", "calibration", "by_events_seen", "reliability"}
 
 
 def _events_key(key: Any) -> tuple[int, float]:
@@ -36,11 +37,13 @@ def model_card_data(card: Mapping[str, Any]) -> pd.DataFrame:
 
     Parameters
     ----------
-    card : mapping
-        A model card (or its ``"metrics"`` entry) with ``accuracy_by_events``: a mapping
-        number of events seen -> accuracy (the key ``"all"`` for full histories), and
-        ``calibration``: a DataFrame (or records) with ``bin, mean_predicted,
-        fraction_positive, count``. Either may be absent, not both.
+    card : mapping or PersonaModel
+        A model card (or its ``"metrics"`` entry, or a fitted ``PersonaModel``: its
+        ``card_``) with ``accuracy_by_events``: a mapping number of events seen -> accuracy
+        (the key ``"all"`` for full histories), and ``calibration``: a DataFrame (or records)
+        with ``bin, mean_predicted, fraction_positive, count``. Either may be absent, not
+        both. The PersonaModel card's ``by_events_seen`` and ``reliability`` lists are read as
+        well.
 
     Returns
     -------
@@ -56,18 +59,37 @@ def model_card_data(card: Mapping[str, Any]) -> pd.DataFrame:
     >>> model_card_data(card)["label"].tolist()
     ['3', '5', '10', 'all', '0', '1']
     """
+    card = getattr(card, "card_", card)  # a fitted PersonaModel
     if not isinstance(card, Mapping):
         raise ConfigError(
             f"card must be a mapping like a model card, got {type(card).__name__}. Expected "
             f"keys 'accuracy_by_events' and/or 'calibration'."
         )
     src: Mapping[str, Any] = card
-    if "accuracy_by_events" not in src and "calibration" not in src:
+    if not _KEYS & set(src):
         metrics = card.get("metrics")
         if isinstance(metrics, Mapping):
             src = metrics
     acc = src.get("accuracy_by_events")
+    if acc is None and isinstance(src.get("by_events_seen"), list):
+        # PersonaModel card: [{"events": 3 | "all", "accuracy": ..., "n": ...}, ...]
+        acc = {row["events"]: row["accuracy"] for row in src["by_events_seen"]}
     cal = src.get("calibration")
+    if cal is None and isinstance(src.get("reliability"), list):
+        # PersonaModel card: [{"bin", "count", "mean_confidence", "accuracy"}, ...]
+        cal = pd.DataFrame(
+            [
+                {
+                    "bin": r["bin"],
+                    "mean_predicted": r["mean_confidence"],
+                    "fraction_positive": r["accuracy"],
+                    "count": r["count"],
+                }
+                for r in src["reliability"]
+                if r.get("count")
+            ],
+            columns=list(CALIBRATION_COLUMNS),
+        )
     if acc is None and cal is None:
         raise ConfigError(
             f"the model card has neither 'accuracy_by_events' nor 'calibration' (keys: "
