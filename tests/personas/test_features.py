@@ -102,6 +102,7 @@ def reference_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
         agg["sessions_purchase"] += has["purchase"]
         if not any(jrn[i] is not None for i in s):
             agg["n_organic_sessions"] += 1
+            agg[f"osch:{chans[s[-1]] if chans[s[-1]] in spec.channels else OTHER}"] += 1
             agg["last_organic_us"] = max(agg["last_organic_us"], int(t[s[-1]]))
             agg["organic_t_rel_s"] += int((t[s[0]] - t.min()) // 1_000_000)
         last_ch = chans[s[-1]]

@@ -5,8 +5,11 @@
   (:func:`features_from_aggregates`)
 - :class:`PersonaMiner`: scale -> PCA -> HDBSCAN with data-driven parameters; ``-1`` = no persona
 - :func:`persona_profiles`: distinguishing features, channels, typical journeys, readable names
+- :func:`track_personas`: per-window personas with stable ids, births/deaths/splits/merges and
+  customer migration
 """
 
+from journeymine.personas.dynamic import PersonaTracks, track_personas
 from journeymine.personas.features import (
     CustomerFeaturizer,
     FeatureSpec,
@@ -21,7 +24,9 @@ __all__ = [
     "CustomerFeaturizer",
     "FeatureSpec",
     "PersonaMiner",
+    "PersonaTracks",
     "compute_aggregates",
     "features_from_aggregates",
     "persona_profiles",
+    "track_personas",
 ]

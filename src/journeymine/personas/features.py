@@ -58,6 +58,8 @@ Aggregates, in the order of ``spec.aggregate_names``:
 ``sessions_purchase``           sessions with a purchase event
 ``n_organic_sessions``          sessions without a response event (self-initiated, not
                                 triggered by a touch)
+``osch:<c>``, ``osch:__other__`` organic sessions per session channel (channel of the last
+                                event, as for switches)
 ``last_organic_us``             last ``t`` of an event in an organic session (0 when none)
 ``organic_t_rel_s``             sum over organic sessions of ``floor((t0 - first_us) / 10**6)``
                                 with ``t0`` the session's first ``t``
@@ -248,6 +250,7 @@ def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
         "sessions_cart_no_purchase",
         "sessions_purchase",
         "n_organic_sessions",
+        *[f"osch:{c}" for c in (*spec.channels, OTHER)],
         "last_organic_us",
         "organic_t_rel_s",
         "session_channel_switches",
@@ -271,6 +274,7 @@ def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
     names += [f"touch_share:{a}" for a in spec.touch_activities]
     names += [f"channel_share:{c}" for c in spec.channels]
     names += [f"session_channel_share:{c}" for c in spec.channels]
+    names += [f"organic_channel_share:{c}" for c in spec.channels]
     names += [
         "log_events",
         "log_sessions",
@@ -367,6 +371,8 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     )
     out.append(_safe_div(cols([f"ch:{x}" for x in spec.channels]), n_events[:, None]))
     out.append(_safe_div(cols([f"sch:{x}" for x in spec.channels]), n_sev[:, None]))
+    n_org_sessions = col("n_organic_sessions")
+    out.append(_safe_div(cols([f"osch:{x}" for x in spec.channels]), n_org_sessions[:, None]))
 
     as_of = float(spec.as_of_us)
     first = col("first_us")
@@ -579,6 +585,10 @@ def _sql(spec: FeatureSpec) -> str:
     D, H = US_PER_DAY, US_PER_HOUR
     act_cols = ",\n".join(f'count(*) FILTER (WHERE a = {i}) AS "act{i}"' for i in range(n_act + 1))
     ch_cols = ",\n".join(f'count(*) FILTER (WHERE ch = {i}) AS "ch{i}"' for i in range(n_ch + 1))
+    osch_cols = ",\n".join(
+        f'count(*) FILTER (WHERE NOT triggered AND last_ch = {i}) AS "osch{i}"'
+        for i in range(n_ch + 1)
+    )
     sch_cols = ",\n".join(f'count(*) FILTER (WHERE ch = {i}) AS "sch{i}"' for i in range(n_ch + 1))
     hour_cols = ",\n".join(
         f'count(*) FILTER (WHERE ((ts % {D}) + {D}) % {D} // {H} = {h}) AS "hour{h}"'
@@ -649,6 +659,7 @@ per_sess AS (
         count(*) FILTER (WHERE has_cart AND NOT has_purchase) AS sessions_cart_no_purchase,
         count(*) FILTER (WHERE has_purchase) AS sessions_purchase,
         count(*) FILTER (WHERE NOT triggered) AS n_organic_sessions,
+        {osch_cols},
         max(t1) FILTER (WHERE NOT triggered) AS last_organic_us,
         sum((t0 - f) // {US_PER_SECOND}) FILTER (WHERE NOT triggered) AS organic_t_rel_s,
         count(*) FILTER (WHERE prev_ch IS NOT NULL AND prev_ch <> last_ch)
@@ -719,6 +730,7 @@ def _result_columns(spec: FeatureSpec) -> list[str]:
         "sessions_cart_no_purchase",
         "sessions_purchase",
         "n_organic_sessions",
+        *[f"osch{i}" for i in range(n_ch + 1)],
         "last_organic_us",
         "organic_t_rel_s",
         "session_channel_switches",

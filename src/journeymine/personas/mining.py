@@ -74,7 +74,7 @@ logger = logging.getLogger(__name__)
 
 #: The persona view: feature names or ``prefix*`` patterns used for clustering by default.
 DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
-    "session_channel_share:*",
+    "organic_channel_share:*",
     "hour_share:*",
     "promotion_share",
     "research_share",

@@ -59,10 +59,10 @@ class NameRule:
 
 #: Rules in no particular order; the persona's strongest matching features pick them.
 NAME_RULES: tuple[NameRule, ...] = (
-    NameRule("session_channel_share:store", 1, "Store-first", "buyers", "store"),
-    NameRule("session_channel_share:app", 1, "App", "loyalists", "app"),
-    NameRule("session_channel_share:web", 1, "Web", "browsers", "web"),
-    NameRule("session_channel_share:call_centre", 1, "Support-heavy", "callers", "support"),
+    NameRule("organic_channel_share:store", 1, "Store-first", "buyers", "store"),
+    NameRule("organic_channel_share:app", 1, "App", "loyalists", "app"),
+    NameRule("organic_channel_share:web", 1, "Web", "browsers", "web"),
+    NameRule("organic_channel_share:call_centre", 1, "Support-heavy", "callers", "support"),
     NameRule("support_per_session", 1, "Support-heavy", "service seekers", "support"),
     NameRule("returns_per_purchase", 1, "Returning", "returners", "returns"),
     NameRule("promotion_share", 1, "Deal-seeking", "promotion hunters", "promotion"),

@@ -1,0 +1,538 @@
+"""Dynamic personas: refit per time window, keep persona ids stable, report what changed.
+
+How :func:`track_personas` works
+--------------------------------
+1. The featurizer vocabulary (activities, channels, journeys, transitions, priors) is fitted
+   **once on the whole log**, so every window's features live in the same space. Each window's
+   features use only that window's events, with ``as_of`` = the window end.
+2. A :class:`~journeymine.personas.PersonaMiner` is fitted per window (same parameters and
+   ``random_state``).
+3. **Matching**: each persona's centroid is the mean of its members' persona-view features,
+   standardised with one scaler fitted on all windows. Personas of consecutive windows are
+   paired by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on centroid
+   distance; a pair is accepted when its distance is below ``match_threshold`` times the
+   typical distance between *different* personas of the same window (median over windows of
+   the nearest-other-persona distance). A matched persona keeps its id; an unmatched one gets a
+   new id (``birth``); an id of the previous window without a match ends (``death``).
+4. **Splits and merges** come from member overlap between consecutive windows (customers
+   labelled in both): a persona *splits* when at least two next-window personas each receive
+   at least ``split_share`` of its members; personas *merge* when at least two previous-window
+   personas each give at least ``split_share`` of a next-window persona's members.
+5. **Migration**: for consecutive windows, customers present in both are counted by
+   (persona before, persona after); ``-1`` is "no persona".
+
+Examples
+--------
+>>> from journeymine.datasets import make_journeys
+>>> log = make_journeys(n_customers=800, days=120, random_state=0).events
+>>> tracks = track_personas(log, windows="60D", min_events=8, n_bootstrap=0)
+>>> len(tracks.windows)
+2
+>>> list(tracks.migration.columns)
+['from_window', 'from_persona', 'to_window', 'to_persona', 'customers']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.base import clone
+from sklearn.preprocessing import StandardScaler
+
+from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
+from journeymine.personas.features import (
+    _EPOCH,
+    CustomerFeaturizer,
+    _check_log,
+    _timestamps_us,
+    compute_aggregates,
+    features_from_aggregates,
+)
+from journeymine.personas.mining import PersonaMiner, select_features
+from journeymine.schema import CUSTOMER_ID
+
+__all__ = ["PersonaTracks", "track_personas"]
+
+logger = logging.getLogger(__name__)
+
+WindowSpec = str | pd.DateOffset | pd.Timedelta | Sequence[tuple[Any, Any]]
+
+
+@dataclass
+class PersonaTracks:
+    """Personas per time window with stable ids, lifecycle events and migration.
+
+    Attributes
+    ----------
+    windows : DataFrame
+        One row per window: ``start``, ``end`` (exclusive), ``customers``, ``eligible``,
+        ``personas``, ``noise_share``.
+    labels : DataFrame
+        Stable persona id per customer (rows) and window start (columns), nullable ``Int64``;
+        ``-1`` = no persona, ``<NA>`` = no event in that window.
+    sizes : DataFrame
+        Customers per window (rows, window start) and stable persona id (columns).
+    names : DataFrame
+        Profile name per window (rows) and persona id (columns); ``""`` when absent.
+    events : DataFrame
+        ``window`` (start of the window where it is observed), ``event`` ("birth", "death",
+        "split", "merge"), ``personas`` (ids before), ``into`` (ids after), ``detail``.
+    matches : DataFrame
+        Accepted and rejected pairings: ``from_window``, ``from_persona``, ``to_window``,
+        ``to_persona``, ``distance``, ``shared_customers``, ``accepted``.
+    migration : DataFrame
+        Sankey-ready: ``from_window``, ``from_persona``, ``to_window``, ``to_persona``,
+        ``customers`` (customers present in both windows).
+    miners : list of PersonaMiner
+        The fitted miner of each window (raw labels; see ``id_maps`` for stable ids).
+    id_maps : list of dict
+        Raw label -> stable id per window.
+    threshold : float
+        The centroid distance limit used for matching.
+    """
+
+    windows: pd.DataFrame
+    labels: pd.DataFrame
+    sizes: pd.DataFrame
+    names: pd.DataFrame
+    events: pd.DataFrame
+    matches: pd.DataFrame
+    migration: pd.DataFrame
+    miners: list[PersonaMiner] = field(repr=False)
+    id_maps: list[dict[int, int]] = field(repr=False)
+    threshold: float = float("nan")
+
+    def migration_matrix(self, from_window: int = 0, to_window: int | None = None) -> pd.DataFrame:
+        """Customers by persona in window ``from_window`` (rows) and ``to_window`` (columns,
+        default the next window); windows are positions in :attr:`windows`."""
+        n = len(self.windows)
+        to_window = from_window + 1 if to_window is None else to_window
+        for w in (from_window, to_window):
+            if not 0 <= w < n:
+                raise ConfigError(f"window {w} does not exist; there are {n} windows (0..{n - 1}).")
+        a = self.labels.iloc[:, from_window]
+        b = self.labels.iloc[:, to_window]
+        both = a.notna() & b.notna()
+        return pd.crosstab(
+            a[both].astype(int).rename("from_persona"), b[both].astype(int).rename("to_persona")
+        )
+
+
+def _window_edges(
+    t_min: int, t_max: int, windows: WindowSpec, rolling: bool
+) -> tuple[list[tuple[int, int]], bool]:
+    """Windows as (start_us, end_us), and whether they were given explicitly."""
+    if isinstance(windows, str | pd.DateOffset | pd.Timedelta):
+        try:
+            offset = pd.tseries.frequencies.to_offset(windows)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"windows={windows!r} is not a frequency. Use e.g. '30D', '7D', 'MS' (month "
+                f"starts), 'W-MON', or a list of (start, end) pairs."
+            ) from exc
+        first = pd.Timestamp(t_min, unit="us", tz="UTC").normalize()
+        first = offset.rollback(first) if not isinstance(offset, pd.offsets.Tick) else first
+        stop = pd.Timestamp(t_max + 1, unit="us", tz="UTC")
+        edges = [first]
+        while edges[-1] < stop:
+            nxt = edges[-1] + offset
+            if nxt <= edges[-1]:
+                raise ConfigError(f"windows={windows!r} does not move forward in time.")
+            edges.append(nxt)
+            if len(edges) > 10_000:
+                raise ConfigError(f"windows={windows!r} gives more than 10,000 windows.")
+        us = [int((e - _EPOCH) // pd.Timedelta(microseconds=1)) for e in edges]
+        step = 2 if rolling else 1
+        out = [(us[i], us[i + step]) for i in range(len(us) - step)]
+        return out, False
+    if isinstance(windows, Sequence):
+        out = []
+        for k, pair in enumerate(windows):
+            try:
+                a, b = pair
+                sa, sb = pd.Timestamp(a), pd.Timestamp(b)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"windows[{k}]={pair!r} is not a (start, end) pair of timestamps."
+                ) from exc
+            sa = sa.tz_localize("UTC") if sa.tzinfo is None else sa.tz_convert("UTC")
+            sb = sb.tz_localize("UTC") if sb.tzinfo is None else sb.tz_convert("UTC")
+            if not sa < sb:
+                raise ConfigError(f"windows[{k}]: start {sa} must be before end {sb}.")
+            out.append(
+                (
+                    int((sa - _EPOCH) // pd.Timedelta(microseconds=1)),
+                    int((sb - _EPOCH) // pd.Timedelta(microseconds=1)),
+                )
+            )
+        if len(out) < 1:
+            raise ConfigError("windows is an empty list; give at least one (start, end) pair.")
+        if rolling:
+            raise ConfigError("rolling=True applies to frequency windows, not to a list.")
+        return out, True
+    raise ConfigError(
+        f"windows must be a frequency such as '30D' or 'MS', or a list of (start, end) pairs; "
+        f"got {type(windows).__name__}."
+    )
+
+
+def _ts(us: int) -> pd.Timestamp:
+    return pd.Timestamp(us, unit="us", tz="UTC")
+
+
+def track_personas(
+    log: pd.DataFrame,
+    *,
+    windows: WindowSpec = "30D",
+    rolling: bool = False,
+    random_state: int = 0,
+    min_events: int = 10,
+    n_bootstrap: int = 0,
+    featurizer: CustomerFeaturizer | None = None,
+    miner: PersonaMiner | None = None,
+    match_threshold: float = 0.5,
+    split_share: float = 0.25,
+    show_progress: bool = False,
+) -> PersonaTracks:
+    """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log.
+    windows : str, DateOffset, Timedelta or list of (start, end)
+        A frequency (``"30D"``, ``"MS"`` for calendar months, ``"W-MON"``...) cutting the log's
+        span from its first day, or explicit ``[(start, end), ...]`` (end exclusive).
+        Frequency windows ending after the day of the last event are incomplete and dropped
+        (except the first), with a :class:`DataQualityWarning` giving the events left out.
+    rolling : bool, default False
+        With a frequency: windows two periods long, moving by one period.
+    random_state : int, default 0
+        Seed of every window's miner.
+    min_events : int, default 10
+        Events a customer needs *in a window* to get a persona there.
+    n_bootstrap : int, default 0
+        Stability refits per window (see :class:`PersonaMiner`).
+    featurizer : CustomerFeaturizer, optional
+        Template for the features (its window parameters are replaced per window).
+    miner : PersonaMiner, optional
+        Template of the per-window miner (cloned; ``random_state``, ``min_events`` and
+        ``n_bootstrap`` above take precedence).
+    match_threshold : float, default 0.5
+        Largest centroid distance for "the same persona", in multiples of the typical distance
+        between different personas of a window.
+    split_share : float, default 0.25
+        Share of members that makes a split/merge branch.
+    show_progress : bool, default False
+        Progress bar over windows.
+
+    Returns
+    -------
+    PersonaTracks
+
+    Raises
+    ------
+    ConfigError
+        Bad windows or parameters, or a window with too few customers to cluster.
+    EmptyLogError
+        The log is empty, or an explicitly given window has no events.
+    """
+    log = _check_log(log, what="track_personas")
+    if not float(match_threshold) > 0:
+        raise ConfigError(f"match_threshold must be > 0, got {match_threshold!r}.")
+    if not 0 < float(split_share) <= 0.5:
+        raise ConfigError(f"split_share must be within (0, 0.5], got {split_share!r}.")
+    t = _timestamps_us(log)
+    t_min, t_max = int(t.min()), int(t.max())
+    spans, explicit = _window_edges(t_min, t_max, windows, rolling)
+    if not explicit:
+        # the data's period ends at the end of the day of the last event
+        day_end = int(
+            (_ts(t_max).normalize() + pd.Timedelta(days=1) - _EPOCH) // pd.Timedelta(microseconds=1)
+        )
+        complete = [w for w in spans if w[1] <= day_end or w is spans[0]]
+        if len(complete) < len(spans):
+            cut = complete[-1][1]
+            left = int((t >= cut).sum())
+            warnings.warn(
+                f"the last {len(spans) - len(complete)} window(s) would be incomplete (the log "
+                f"ends {_ts(t_max)}); {left} events after {_ts(cut)} are not used. Pass "
+                f"explicit windows to include them.",
+                DataQualityWarning,
+                stacklevel=2,
+            )
+        spans = complete
+
+    fz = clone(featurizer) if featurizer is not None else CustomerFeaturizer()
+    fz.set_params(start=None, end=None, window=None)
+    fz.fit(log)
+    base_spec = fz.spec_
+    template = clone(miner) if miner is not None else PersonaMiner()
+    template.set_params(random_state=random_state, min_events=min_events, n_bootstrap=n_bootstrap)
+
+    it: Any = list(enumerate(spans))
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="persona windows", unit="window")
+    feats: list[pd.DataFrame] = []
+    miners: list[PersonaMiner] = []
+    used: list[tuple[int, int]] = []
+    for k, (a, b) in it:
+        inside = (t >= a) & (t < b)
+        if not inside.any():
+            msg = f"window {k} [{_ts(a)}, {_ts(b)}) has no events"
+            if explicit:
+                raise EmptyLogError(f"{msg}. Remove it or widen it.")
+            warnings.warn(f"{msg}; it is skipped.", DataQualityWarning, stacklevel=2)
+            continue
+        spec = dataclasses.replace(base_spec, start_us=a, end_us=b, as_of_us=b)
+        ids, agg = compute_aggregates(log, spec, threads=fz.threads)
+        X = pd.DataFrame(
+            features_from_aggregates(agg, spec), index=ids, columns=list(spec.feature_names)
+        )
+        m = clone(template)
+        try:
+            m.fit(X)
+        except ConfigError as exc:
+            raise ConfigError(f"window {k} [{_ts(a)}, {_ts(b)}): {exc}") from exc
+        _attach_paths(m, log, inside)
+        feats.append(X)
+        miners.append(m)
+        used.append((a, b))
+    if not miners:
+        raise EmptyLogError("no window has events; check the windows against the log's span.")
+    return _assemble(feats, miners, used, float(match_threshold), float(split_share))
+
+
+def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:
+    """Profiles of a window miner with typical paths from that window's events."""
+    from journeymine.personas.profiles import persona_profiles
+
+    miner.profiles_ = persona_profiles(
+        miner.features_, miner.labels_, log=log.iloc[np.flatnonzero(inside)]
+    )
+
+
+def _centroids(
+    feats: list[pd.DataFrame], miners: list[PersonaMiner]
+) -> tuple[list[pd.DataFrame], float]:
+    """Centroids per window in one standardised persona-view space, and the typical distance
+    between different personas of a window."""
+    cols = select_features(feats[0].columns, "default")
+    stacked = np.vstack([f[cols].to_numpy() for f in feats])
+    scaler = StandardScaler().fit(stacked)
+    out = []
+    seps = []
+    for f, m in zip(feats, miners, strict=True):
+        Z = np.clip(scaler.transform(f[cols].to_numpy()), -5, 5)
+        lab = m.labels_.to_numpy()
+        ids = sorted(int(p) for p in np.unique(lab) if p >= 0)
+        C = pd.DataFrame([Z[lab == p].mean(0) for p in ids], index=ids, columns=cols)
+        out.append(C)
+        if len(ids) >= 2:
+            D = np.linalg.norm(C.to_numpy()[:, None] - C.to_numpy()[None], axis=-1)
+            np.fill_diagonal(D, np.inf)
+            seps.append(float(np.median(D.min(1))))
+    typical = float(np.median(seps)) if seps else 1.0
+    return out, typical
+
+
+def _assemble(
+    feats: list[pd.DataFrame],
+    miners: list[PersonaMiner],
+    spans: list[tuple[int, int]],
+    match_threshold: float,
+    split_share: float,
+) -> PersonaTracks:
+    starts = [_ts(a) for a, _ in spans]
+    cents, typical = _centroids(feats, miners)
+    limit = match_threshold * typical
+    # window 0: ids by size (the miner already numbers personas by size)
+    id_maps: list[dict[int, int]] = [{p: p for p in cents[0].index}]
+    next_id = (max(cents[0].index) + 1) if len(cents[0]) else 0
+    match_rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = [
+        {
+            "window": starts[0],
+            "event": "birth",
+            "personas": [],
+            "into": [p],
+            "detail": "first window",
+        }
+        for p in id_maps[0].values()
+    ]
+    for w in range(1, len(miners)):
+        prev, cur = cents[w - 1], cents[w]
+        prev_lab, cur_lab = miners[w - 1].labels_, miners[w].labels_
+        common = prev_lab.index.intersection(cur_lab.index)
+        pl, cl = prev_lab.loc[common].to_numpy(), cur_lab.loc[common].to_numpy()
+        mapping: dict[int, int] = {}
+        if len(prev) and len(cur):
+            D = np.linalg.norm(prev.to_numpy()[:, None] - cur.to_numpy()[None], axis=-1)
+            rows, colsi = linear_sum_assignment(D)
+            for r, c in zip(rows, colsi, strict=True):
+                p_raw, c_raw = int(prev.index[r]), int(cur.index[c])
+                ok = bool(D[r, c] <= limit)
+                match_rows.append(
+                    {
+                        "from_window": starts[w - 1],
+                        "from_persona": id_maps[w - 1][p_raw],
+                        "to_window": starts[w],
+                        "to_persona": id_maps[w - 1][p_raw] if ok else -1,
+                        "distance": float(D[r, c]),
+                        "shared_customers": int(((pl == p_raw) & (cl == c_raw)).sum()),
+                        "accepted": ok,
+                    }
+                )
+                if ok:
+                    mapping[c_raw] = id_maps[w - 1][p_raw]
+        for c_raw in cur.index:
+            if int(c_raw) not in mapping:
+                mapping[int(c_raw)] = next_id
+                events.append(
+                    {
+                        "window": starts[w],
+                        "event": "birth",
+                        "personas": [],
+                        "into": [next_id],
+                        "detail": "no matching persona in the previous window",
+                    }
+                )
+                next_id += 1
+        alive = set(mapping.values())
+        for sid in id_maps[w - 1].values():
+            if sid not in alive:
+                events.append(
+                    {
+                        "window": starts[w],
+                        "event": "death",
+                        "personas": [sid],
+                        "into": [],
+                        "detail": "no matching persona in this window",
+                    }
+                )
+        id_maps.append(mapping)
+        events += _splits_merges(pl, cl, id_maps[w - 1], mapping, starts[w], split_share)
+
+    # stable labels
+    all_ids = sorted({c for f in feats for c in f.index})
+    labels = pd.DataFrame(index=pd.Index(all_ids, name=CUSTOMER_ID))
+    for w, m in enumerate(miners):
+        stable = m.labels_.map(lambda v, mp=id_maps[w]: mp.get(int(v), -1))
+        labels[starts[w]] = stable.reindex(labels.index).astype("Int64")
+    labels.columns = pd.DatetimeIndex(starts, name="window")
+    persona_ids = sorted({v for mp in id_maps for v in mp.values()})
+    sizes = pd.DataFrame(
+        [[int((labels.iloc[:, w] == p).sum()) for p in persona_ids] for w in range(len(miners))],
+        index=pd.DatetimeIndex(starts, name="window"),
+        columns=pd.Index(persona_ids, name="persona"),
+    )
+    names = pd.DataFrame("", index=sizes.index, columns=sizes.columns)
+    for w, m in enumerate(miners):
+        for raw, row in m.profiles_.iterrows():
+            names.iloc[w, names.columns.get_loc(id_maps[w][int(raw)])] = row["name"]
+    migration = []
+    for w in range(1, len(miners)):
+        a, b = labels.iloc[:, w - 1], labels.iloc[:, w]
+        both = a.notna() & b.notna()
+        ct = (
+            pd.DataFrame({"from_persona": a[both].astype(int), "to_persona": b[both].astype(int)})
+            .groupby(["from_persona", "to_persona"])
+            .size()
+            .rename("customers")
+            .reset_index()
+        )
+        ct.insert(0, "from_window", starts[w - 1])
+        ct.insert(2, "to_window", starts[w])
+        migration.append(ct)
+    mig = (
+        pd.concat(migration, ignore_index=True)
+        if migration
+        else pd.DataFrame(
+            columns=["from_window", "from_persona", "to_window", "to_persona", "customers"]
+        )
+    )
+    win = pd.DataFrame(
+        {
+            "start": starts,
+            "end": [_ts(b) for _, b in spans],
+            "customers": [int(m.quality_["n_customers"]) for m in miners],
+            "eligible": [int(m.quality_["n_eligible"]) for m in miners],
+            "personas": [int(m.quality_["n_personas"]) for m in miners],
+            "noise_share": [float(m.quality_["noise_share"]) for m in miners],
+        }
+    )
+    ev = pd.DataFrame(events, columns=["window", "event", "personas", "into", "detail"])
+    mt = pd.DataFrame(
+        match_rows,
+        columns=[
+            "from_window",
+            "from_persona",
+            "to_window",
+            "to_persona",
+            "distance",
+            "shared_customers",
+            "accepted",
+        ],
+    )
+    return PersonaTracks(win, labels, sizes, names, ev, mt, mig, miners, id_maps, limit)
+
+
+def _splits_merges(
+    pl: np.ndarray,
+    cl: np.ndarray,
+    prev_map: dict[int, int],
+    cur_map: dict[int, int],
+    window: pd.Timestamp,
+    share: float,
+) -> list[dict[str, Any]]:
+    """Split/merge events from the overlap of customers labelled in both windows."""
+    both = (pl >= 0) & (cl >= 0)
+    out: list[dict[str, Any]] = []
+    if not both.any():
+        return out
+    p_ids = sorted(set(pl[both].tolist()))
+    c_ids = sorted(set(cl[both].tolist()))
+    M = np.array([[int(((pl == p) & (cl == c)).sum()) for c in c_ids] for p in p_ids])
+    row = M.sum(1, keepdims=True)
+    col = M.sum(0, keepdims=True)
+    for i, p in enumerate(p_ids):
+        into = [c_ids[j] for j in range(len(c_ids)) if M[i, j] >= share * row[i, 0] > 0]
+        if len(into) >= 2:
+            shares = ", ".join(
+                f"{cur_map[c]}: {M[i, c_ids.index(c)] / row[i, 0]:.0%}" for c in into
+            )
+            out.append(
+                {
+                    "window": window,
+                    "event": "split",
+                    "personas": [prev_map[p]],
+                    "into": [cur_map[c] for c in into],
+                    "detail": f"members went to {shares}",
+                }
+            )
+    for j, c in enumerate(c_ids):
+        frm = [p_ids[i] for i in range(len(p_ids)) if M[i, j] >= share * col[0, j] > 0]
+        if len(frm) >= 2:
+            shares = ", ".join(
+                f"{prev_map[p]}: {M[p_ids.index(p), j] / col[0, j]:.0%}" for p in frm
+            )
+            out.append(
+                {
+                    "window": window,
+                    "event": "merge",
+                    "personas": [prev_map[p] for p in frm],
+                    "into": [cur_map[c]],
+                    "detail": f"members came from {shares}",
+                }
+            )
+    return out
