@@ -63,13 +63,18 @@ _EXPORTS: dict[str, str] = {
     "persona_report": "journeymine.report",
     "change_report": "journeymine.report",
     "save_figure": "journeymine.report",
+    # personas
+    "CustomerFeaturizer": "journeymine.personas",
+    "PersonaMiner": "journeymine.personas",
+    "persona_profiles": "journeymine.personas",
+    "track_personas": "journeymine.personas",
 }
-_SUBMODULES = {"datasets", "io", "schema", "exceptions", "journeys", "engine", "report"}
+_SUBMODULES = {"datasets", "io", "schema", "exceptions", "journeys", "engine", "report", "personas"}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from journeymine import datasets, engine, exceptions, io, journeys, report, schema
+    from journeymine import datasets, engine, exceptions, io, journeys, personas, report, schema
     from journeymine._pm4py import discover_process
     from journeymine.engine import encode
     from journeymine.exceptions import (
@@ -105,6 +110,12 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from journeymine.journeys.change import compare_periods, compare_segments, detect_changes
     from journeymine.journeys.conformance import check_conformance
+    from journeymine.personas import (
+        CustomerFeaturizer,
+        PersonaMiner,
+        persona_profiles,
+        track_personas,
+    )
     from journeymine.report import change_report, journey_report, persona_report, save_figure
     from journeymine.schema import summarize, validate
 
