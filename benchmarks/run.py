@@ -55,13 +55,8 @@ def main() -> None:
         print(f"== {name}", flush=True)
         rows = mod.run(quick=args.quick)
         sections.append(f"## {name}\n\n{mod.NOTES.strip()}\n\n{table(rows)}\n")
-    if args.modules and not args.quick:
-        # a partial run updates only its own sections
-        path = HERE / "out"
-        path.mkdir(exist_ok=True)
-        for name, sec in zip(names, sections, strict=True):
-            (path / f"{name}.md").write_text(sec)
     if not args.quick:
+        # each module's section is kept in out/, so a partial run updates only its own
         out = HERE / "out"
         out.mkdir(exist_ok=True)
         for name, sec in zip(names, sections, strict=True):
@@ -71,7 +66,8 @@ def main() -> None:
             "# Benchmark results\n\n"
             f"Machine: {machine()}. Updated {dt.date.today().isoformat()} by `make bench`.\n"
             "Every contender runs in its own fresh process on the same data; peak RSS is the "
-            "process's maximum resident memory (includes the data it was given and its imports).\n\n"
+            "process's maximum resident memory (includes the data it was given and its "
+            "imports).\n\n"
         )
         (HERE / "RESULTS.md").write_text(header + "\n".join(p.read_text() for p in parts))
         print(f"wrote {HERE / 'RESULTS.md'}")

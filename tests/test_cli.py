@@ -17,8 +17,21 @@ runner = CliRunner()
 
 
 def test_generate_then_validate(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["generate", str(tmp_path), "--customers", "150", "--days", "30",
-                              "--random-state", "3", "--csv-rows", "50"])
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            str(tmp_path),
+            "--customers",
+            "150",
+            "--days",
+            "30",
+            "--random-state",
+            "3",
+            "--csv-rows",
+            "50",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (tmp_path / "events.parquet").exists() and (tmp_path / "events_small.csv").exists()
     events = pd.read_parquet(tmp_path / "events.parquet")
@@ -38,8 +51,19 @@ def test_validate_reports_problems_and_exits_1(tmp_path: Path) -> None:
     res = runner.invoke(app, ["validate", str(bad)])
     assert res.exit_code == 1
     assert "missing columns 'customer_id', 'timestamp', 'activity'" in res.output
-    res = runner.invoke(app, ["validate", str(bad), "-m", "user=customer_id", "-m",
-                              "ts=timestamp", "-m", "event=activity"])
+    res = runner.invoke(
+        app,
+        [
+            "validate",
+            str(bad),
+            "-m",
+            "user=customer_id",
+            "-m",
+            "ts=timestamp",
+            "-m",
+            "event=activity",
+        ],
+    )
     assert res.exit_code == 1
     assert "could not be parsed in row 1" in res.output and "'notadate'" in res.output
     assert "null or empty customer_id in row 2" in res.output
@@ -68,3 +92,47 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "jm"
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
     assert "validate" in out.stdout and "generate" in out.stdout
+
+
+def _sample(tmp_path: Path, n: int = 400) -> Path:
+    save_journeys(make_journeys(n, days=60, random_state=2), tmp_path / "data")
+    return tmp_path / "data" / "events.parquet"
+
+
+def test_mine_prints_and_writes_tables(tmp_path: Path) -> None:
+    events = _sample(tmp_path)
+    res = runner.invoke(
+        app,
+        [
+            "mine",
+            str(events),
+            "--out",
+            str(tmp_path / "m"),
+            "--top-k",
+            "3",
+            "--funnel",
+            "visit,add_to_cart,purchase",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    dfg = pd.read_csv(tmp_path / "m" / "dfg.csv")
+    log = pd.read_parquet(events)
+    n_edges = len(log) - log["customer_id"].nunique()
+    assert dfg["count"].sum() == n_edges  # every directly-follows pair counted once
+    funnel = pd.read_csv(tmp_path / "m" / "funnel.csv")
+    assert funnel["activity"].tolist() == ["visit", "add_to_cart", "purchase"]
+    res = runner.invoke(app, ["mine", str(events), "--funnel", "visit,purchse"])
+    assert res.exit_code == 2 and "Did you mean 'purchase'" in res.output
+
+
+def test_changes_and_report(tmp_path: Path) -> None:
+    events = _sample(tmp_path, 1500)
+    res = runner.invoke(app, ["changes", str(events), "--out", str(tmp_path / "c.csv")])
+    assert res.exit_code == 0, res.output
+    found = pd.read_csv(tmp_path / "c.csv")
+    assert "app" in set(found["channel"])  # the scheduled app checkout failure
+    res = runner.invoke(app, ["report", str(events), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "r" / "journeys.html").read_text()
+    assert "<script src=" not in html and "Plotly.newPlot" in html
+    assert (tmp_path / "r" / "changes.html").exists()

@@ -28,13 +28,13 @@ def test_notebooks_are_numbered_and_stored_without_outputs() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
     client.execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors
     # every notebook ends by writing at least one report or model under reports/
-    assert any(
-        "reports" in c.source for c in nb.cells if c.cell_type == "code"
-    ), path.name
+    assert any("reports" in c.source for c in nb.cells if c.cell_type == "code"), path.name

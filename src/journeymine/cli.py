@@ -33,8 +33,11 @@ app = typer.Typer(
 
 MapOpt = Annotated[
     list[str] | None,
-    typer.Option("--map", "-m", help="Column mapping SOURCE=CANONICAL, e.g. user=customer_id. "
-                 "Repeat for each column."),
+    typer.Option(
+        "--map",
+        "-m",
+        help="Column mapping SOURCE=CANONICAL, e.g. user=customer_id. Repeat for each column.",
+    ),
 ]
 PresetOpt = Annotated[
     str | None,
@@ -63,12 +66,14 @@ def _parse_map(pairs: list[str] | None) -> dict[str, str] | None:
     return out
 
 
-def _read(path: Path, mapping: list[str] | None, preset: str | None, tz: str,
-          unit: str | None, **kw: Any) -> Any:
+def _read(
+    path: Path, mapping: list[str] | None, preset: str | None, tz: str, unit: str | None, **kw: Any
+) -> Any:
     from journeymine.io import read_events
 
-    return read_events(path, columns=_parse_map(mapping), preset=preset, tz=tz,
-                       timestamp_unit=unit, **kw)
+    return read_events(
+        path, columns=_parse_map(mapping), preset=preset, tz=tz, timestamp_unit=unit, **kw
+    )
 
 
 @app.command()
@@ -107,9 +112,14 @@ def validate(
     typer.echo(f"  customers   {s['customers']:,}")
     typer.echo(f"  events      {s['events']:,}")
     typer.echo(f"  activities  {s['activities']:,}")
-    typer.echo(f"  channels    {s['channels']:,}"
-               + (f"  ({', '.join(f'{k} {v:,}' for k, v in s['channel_counts'].items())})"
-                  if s.get("channel_counts") else ""))
+    typer.echo(
+        f"  channels    {s['channels']:,}"
+        + (
+            f"  ({', '.join(f'{k} {v:,}' for k, v in s['channel_counts'].items())})"
+            if s.get("channel_counts")
+            else ""
+        )
+    )
     typer.echo(f"  from        {s['start']}")
     typer.echo(f"  to          {s['end']}")
     typer.echo(f"  events per customer (median) {s['events_per_customer_median']:.1f}")
@@ -136,19 +146,169 @@ def generate(
 
     t0 = time.perf_counter()
     try:
-        data = make_journeys(customers, days=days, start=start, random_state=random_state,
-                             incidents="default" if incidents else None, show_progress=True)
+        data = make_journeys(
+            customers,
+            days=days,
+            start=start,
+            random_state=random_state,
+            incidents="default" if incidents else None,
+            show_progress=True,
+        )
     except ConfigError as exc:
         _fail(str(exc))
     save_journeys(data, out, csv_rows=csv_rows)
-    typer.echo(f"wrote {len(data.events):,} events of {customers:,} customers to {out} "
-               f"in {time.perf_counter() - t0:.1f} s")
+    typer.echo(
+        f"wrote {len(data.events):,} events of {customers:,} customers to {out} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+
+
+def _load(path: Path, map: list[str] | None, preset: str | None, tz: str, unit: str | None) -> Any:
+    try:
+        return _read(path, map, preset, tz, unit)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except JourneymineError as exc:
+        problems = getattr(exc, "problems", [str(exc)])
+        _fail(f"{path} is not a valid event log:\n  - " + "\n  - ".join(problems), code=1)
+
+
+def _show(frame: Any, rows: int = 15) -> None:
+    import pandas as pd
+
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 12, "display.max_colwidth", 70
+    ):
+        typer.echo(frame.head(rows).to_string(index=False))
+
+
+@app.command()
+def mine(
+    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    out: Annotated[Path | None, typer.Option(help="Folder for CSV outputs.")] = None,
+    top_k: Annotated[int, typer.Option(help="Edges and variants to print.")] = 15,
+    max_steps: Annotated[int, typer.Option(help="Variants on the first N steps.")] = 4,
+    funnel: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated funnel steps, e.g. visit,add_to_cart,purchase."),
+    ] = None,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Mine journeys: directly-follows graph, variants, start/end activities, funnel.
+
+    Example: jm mine data/sample/events.parquet --out out/ --funnel visit,add_to_cart,purchase
+    """
+    from journeymine import journeys as J
+
+    log = _load(path, map, preset, tz, timestamp_unit)
+    enc = J.encode(log)
+    tables = {
+        "dfg": J.dfg(enc),
+        "variants": J.variants(enc, max_steps=max_steps),
+        "start_activities": J.start_activities(enc),
+        "end_activities": J.end_activities(enc),
+    }
+    if funnel:
+        try:
+            tables["funnel"] = J.funnel(log, [s.strip() for s in funnel.split(",") if s.strip()])
+        except JourneymineError as exc:
+            _fail(str(exc))
+    typer.secho(f"Directly-follows graph ({len(tables['dfg']):,} edges), top {top_k}:", bold=True)
+    _show(tables["dfg"][["source", "target", "count", "cases", "median_seconds"]], top_k)
+    typer.secho(f"\nVariants on the first {max_steps} steps, top {top_k}:", bold=True)
+    _show(tables["variants"], top_k)
+    if "funnel" in tables:
+        typer.secho("\nFunnel:", bold=True)
+        _show(tables["funnel"])
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in tables.items():
+            frame.to_csv(out / f"{name}.csv", index=False)
+        typer.echo(f"\nwrote {', '.join(f'{n}.csv' for n in tables)} to {out}")
+
+
+@app.command()
+def changes(
+    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    out: Annotated[Path | None, typer.Option(help="CSV file for the detected changes.")] = None,
+    by: Annotated[str, typer.Option(help="Comma-separated columns to scan within.")] = "channel",
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Detect when and where journeys changed (change points in daily rates per channel).
+
+    Example: jm changes data/sample/events.parquet --out changes.csv
+    """
+    from journeymine.journeys import detect_changes
+
+    log = _load(path, map, preset, tz, timestamp_unit)
+    try:
+        found = detect_changes(log, by=tuple(c.strip() for c in by.split(",") if c.strip()))
+    except JourneymineError as exc:
+        _fail(str(exc))
+    if found.empty:
+        typer.echo("no change found")
+    else:
+        _show(
+            found[
+                [
+                    "incident",
+                    "metric",
+                    *[c for c in ("channel",) if c in found],
+                    "what",
+                    "start",
+                    "end",
+                    "baseline",
+                    "changed",
+                    "q_value",
+                ]
+            ],
+            30,
+        )
+    if out is not None:
+        found.to_csv(out, index=False)
+        typer.echo(f"wrote {out}")
+
+
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    out: Annotated[Path, typer.Option(help="Folder for the HTML reports.")] = Path("reports"),
+    k: Annotated[int, typer.Option(help="Hide paths taken by fewer than k customers.")] = 10,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Write the journey map and change reports: self-contained HTML files that open offline.
+
+    Example: jm report data/sample/events.parquet --out reports --k 10
+    """
+    from journeymine.report import change_report, journey_report
+
+    log = _load(path, map, preset, tz, timestamp_unit)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        written = [
+            journey_report(log, out / "journeys.html", k=k),
+            change_report(log, out / "changes.html", k=k),
+        ]
+    except JourneymineError as exc:
+        _fail(str(exc))
+    for p in written:
+        typer.echo(f"wrote {p}")
 
 
 @app.command()
 def demo(
     data: Annotated[Path, typer.Argument(help="Folder with events.parquet (the sample).")] = Path(
-        "data/sample"),
+        "data/sample"
+    ),
     out: Annotated[Path, typer.Option(help="Folder for reports and models.")] = Path("reports"),
 ) -> None:
     """Run the whole pipeline on a sample folder and write reports.

@@ -45,8 +45,9 @@ class DemoState:
 def _read(state: DemoState, events: Path) -> None:
     state.log = read_events(events)
     s = summarize(state.log)
-    state.summary["log"] = {k: s[k] for k in ("customers", "events", "activities", "channels",
-                                              "start", "end")}
+    state.summary["log"] = {
+        k: s[k] for k in ("customers", "events", "activities", "channels", "start", "end")
+    }
 
 
 def _journeys(state: DemoState) -> None:
@@ -62,7 +63,8 @@ def _journeys(state: DemoState) -> None:
         "edges": len(edges),
         "top_edge": f"{edges.iloc[0]['source']} -> {edges.iloc[0]['target']}",
         "top_4_step_variant": top.iloc[0]["variant"],
-        "funnel_conversion": round(float(fun["conversion"].iloc[-1]), 4) if fun is not None
+        "funnel_conversion": round(float(fun["conversion"].iloc[-1]), 4)
+        if fun is not None
         else None,
     }
 
@@ -86,12 +88,18 @@ def _reports(state: DemoState) -> None:
     assert state.log is not None
     state.artifacts["journey report"] = journey_report(state.log, state.out / "journeys.html")
     state.artifacts["change report"] = change_report(
-        state.log, state.out / "changes.html", changes=state.objects.get("changes"))
+        state.log, state.out / "changes.html", changes=state.objects.get("changes")
+    )
 
 
-def run_demo(data_dir: str | Path, out_dir: str | Path,
-             echo: Callable[[str], Any] = logger.info, *, random_state: int = 0,
-             show_progress: bool | None = None) -> DemoState:
+def run_demo(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    echo: Callable[[str], Any] = logger.info,
+    *,
+    random_state: int = 0,
+    show_progress: bool | None = None,
+) -> DemoState:
     """Run every step on ``data_dir/events.parquet``, writing reports, the persona model and
     ``summary.json`` to ``out_dir``.
 
@@ -120,20 +128,28 @@ def run_demo(data_dir: str | Path, out_dir: str | Path,
         ("detect changes", lambda: _changes(state)),
         ("write reports", lambda: _reports(state)),
     ]
-    bar = tqdm(steps, desc="journeymine demo", unit="step", disable=not show_progress
-               if show_progress is not None else None)
+    bar = tqdm(
+        steps,
+        desc="journeymine demo",
+        unit="step",
+        disable=not show_progress if show_progress is not None else None,
+    )
     for name, step in bar:
         bar.set_postfix_str(name)
         step()
     bar.close()
 
     s = state.summary["log"]
-    echo(f"log: {s['customers']:,} customers, {s['events']:,} events, {s['activities']} "
-         f"activities, {s['channels']} channels, {s['start']:%Y-%m-%d} to {s['end']:%Y-%m-%d}")
+    echo(
+        f"log: {s['customers']:,} customers, {s['events']:,} events, {s['activities']} "
+        f"activities, {s['channels']} channels, {s['start']:%Y-%m-%d} to {s['end']:%Y-%m-%d}"
+    )
     j = state.summary["journeys"]
-    echo(f"journeys: {j['edges']} directly-follows edges; most frequent {j['top_edge']}; "
-         f"top 4-step variant {j['top_4_step_variant']}; visit-to-purchase funnel "
-         f"{j['funnel_conversion']:.1%}")
+    echo(
+        f"journeys: {j['edges']} directly-follows edges; most frequent {j['top_edge']}; "
+        f"top 4-step variant {j['top_4_step_variant']}; visit-to-purchase funnel "
+        f"{j['funnel_conversion']:.1%}"
+    )
     for line in state.summary["changes"]:
         echo(f"change: {line}")
     path = out_dir / "summary.json"
@@ -147,5 +163,6 @@ def run_demo(data_dir: str | Path, out_dir: str | Path,
 def _holdout(customers: pd.Index, share: float, random_state: int) -> np.ndarray:
     """Customers held back from training, chosen with a seeded generator."""
     rng = np.random.default_rng(random_state)
-    return np.sort(rng.choice(customers.to_numpy(), size=max(1, int(len(customers) * share)),
-                              replace=False))
+    return np.sort(
+        rng.choice(customers.to_numpy(), size=max(1, int(len(customers) * share)), replace=False)
+    )

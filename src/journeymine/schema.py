@@ -111,7 +111,7 @@ def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str =
     >>> require_columns(pd.DataFrame({"custmer_id": ["a"]}), ["customer_id"])
     Traceback (most recent call last):
     ...
-    journeymine.exceptions.MissingColumnError: missing column 'customer_id' (Did you mean 'custmer_id'?)....
+    journeymine.exceptions.MissingColumnError: missing column 'customer_id' (Did you mean ...
     """
     available = [str(c) for c in log.columns]
     missing = [c for c in columns if c not in log.columns]
@@ -121,8 +121,11 @@ def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str =
     for c in missing:
         hint = did_you_mean(c, [a for a in available if a not in columns])
         parts.append(f"{c!r} ({hint.strip()})" if hint else repr(c))
-    why = f" {purpose[0].upper() + purpose[1:]} needs {', '.join(map(repr, columns))}." if (
-        purpose) else ""
+    why = (
+        f" {purpose[0].upper() + purpose[1:]} needs {', '.join(map(repr, columns))}."
+        if (purpose)
+        else ""
+    )
     raise MissingColumnError(
         f"missing column{'s' if len(missing) > 1 else ''} {', '.join(parts)}."
         + why
@@ -416,8 +419,7 @@ def validate(
 
     extras = [c for c in log.columns if c not in CANONICAL_COLUMNS]
     result = pd.DataFrame(
-        {c: out[c] for c in CANONICAL_COLUMNS if c in out}
-        | {c: log[c] for c in extras},
+        {c: out[c] for c in CANONICAL_COLUMNS if c in out} | {c: log[c] for c in extras},
         index=log.index,
     )
     if drop_invalid and not keep.all():

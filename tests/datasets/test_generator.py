@@ -50,8 +50,12 @@ def test_six_personas_with_distinct_behaviour(data):
     assert acts["view_promotions"].idxmax() == "bargain_hunter"
     assert acts["read_reviews"].idxmax() == "researcher"
     assert acts["contact_support"].idxmax() == "support_heavy"
-    per_customer = ev.groupby("customer_id").size().groupby(ev.groupby("customer_id")["persona"]
-                                                            .first()).median()
+    per_customer = (
+        ev.groupby("customer_id")
+        .size()
+        .groupby(ev.groupby("customer_id")["persona"].first())
+        .median()
+    )
     assert per_customer.idxmin() == "lapsing_customer"
 
 
@@ -106,7 +110,8 @@ def test_returns_follow_a_purchase_of_the_same_product(data):
     assert len(rets) > 0
     m = rets.merge(buys, on=["customer_id", "product", "value"], suffixes=("_ret", "_buy"))
     ok = m[m["timestamp_buy"] < m["timestamp_ret"]].drop_duplicates(
-        ["customer_id", "timestamp_ret"])
+        ["customer_id", "timestamp_ret"]
+    )
     assert len(ok) == len(rets.drop_duplicates(["customer_id", "timestamp"]))
 
 

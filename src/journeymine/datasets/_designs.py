@@ -140,12 +140,23 @@ def _matrix(rows: dict[str, dict[str, float]]) -> np.ndarray:
 
 DIGITAL = _matrix(
     {
-        "visit": {"search": 0.3, "view_promotions": 0.12, "view_product": 0.38,
-                  "track_order": 0.04, "contact_support": 0.02, "END": 0.14},
+        "visit": {
+            "search": 0.3,
+            "view_promotions": 0.12,
+            "view_product": 0.38,
+            "track_order": 0.04,
+            "contact_support": 0.02,
+            "END": 0.14,
+        },
         "search": {"view_product": 0.6, "search": 0.12, "END": 0.28},
         "view_promotions": {"view_product": 0.5, "add_to_cart": 0.1, "END": 0.4},
-        "view_product": {"view_product": 0.28, "read_reviews": 0.08, "add_to_cart": 0.22,
-                         "search": 0.1, "END": 0.32},
+        "view_product": {
+            "view_product": 0.28,
+            "read_reviews": 0.08,
+            "add_to_cart": 0.22,
+            "search": 0.1,
+            "END": 0.32,
+        },
         "read_reviews": {"view_product": 0.4, "add_to_cart": 0.2, "END": 0.4},
         "add_to_cart": {"checkout": 0.5, "view_product": 0.2, "END": 0.3},
         "checkout": {"purchase": 0.82, "END": 0.18},
@@ -156,8 +167,12 @@ DIGITAL = _matrix(
 )
 STORE = _matrix(
     {
-        "store_visit": {"view_product": 0.72, "purchase": 0.18, "contact_support": 0.05,
-                        "END": 0.05},
+        "store_visit": {
+            "view_product": 0.72,
+            "purchase": 0.18,
+            "contact_support": 0.05,
+            "END": 0.05,
+        },
         "view_product": {"purchase": 0.45, "view_product": 0.2, "END": 0.35},
         "purchase": {"END": 1.0},
         "contact_support": {"END": 1.0},
@@ -175,17 +190,31 @@ KIND_MATRIX = (DIGITAL, STORE, CALL)
 
 # persona modifiers: (kind, from, to, factor); rows are renormalised afterwards
 MODIFIERS: dict[int, list[tuple[int, str, str, float]]] = {
-    0: [(0, "visit", "view_promotions", 4.0), (0, "view_promotions", "add_to_cart", 2.0),
-        (0, "search", "search", 1.5)],
-    1: [(0, "add_to_cart", "checkout", 1.6), (0, "checkout", "purchase", 1.15),
-        (0, "visit", "view_product", 1.5), (0, "view_product", "END", 0.7)],
+    0: [
+        (0, "visit", "view_promotions", 4.0),
+        (0, "view_promotions", "add_to_cart", 2.0),
+        (0, "search", "search", 1.5),
+    ],
+    1: [
+        (0, "add_to_cart", "checkout", 1.6),
+        (0, "checkout", "purchase", 1.15),
+        (0, "visit", "view_product", 1.5),
+        (0, "view_product", "END", 0.7),
+    ],
     2: [(0, "view_product", "END", 1.6), (1, "view_product", "purchase", 1.3)],
-    3: [(0, "view_product", "view_product", 2.0), (0, "view_product", "read_reviews", 4.0),
-        (0, "read_reviews", "view_product", 1.5), (0, "view_product", "END", 0.5),
-        (0, "add_to_cart", "checkout", 0.5)],
+    3: [
+        (0, "view_product", "view_product", 2.0),
+        (0, "view_product", "read_reviews", 4.0),
+        (0, "read_reviews", "view_product", 1.5),
+        (0, "view_product", "END", 0.5),
+        (0, "add_to_cart", "checkout", 0.5),
+    ],
     4: [(0, "view_product", "END", 1.8), (0, "search", "END", 1.8), (0, "visit", "END", 1.8)],
-    5: [(0, "visit", "track_order", 6.0), (0, "visit", "contact_support", 8.0),
-        (0, "track_order", "contact_support", 2.0)],
+    5: [
+        (0, "visit", "track_order", 6.0),
+        (0, "visit", "contact_support", 8.0),
+        (0, "track_order", "contact_support", 2.0),
+    ],
 }
 
 
@@ -231,19 +260,66 @@ RESPONSE = np.array(
 )
 OPEN_WITHOUT_CLICK = 0.2
 DESIGNED_STEPS: dict[str, tuple[str, ...]] = {
-    "welcome": ("email_sent", "email_open", "email_click", "visit", "view_product",
-                "add_to_cart", "checkout", "purchase"),
-    "birthday": ("sms_sent", "sms_click", "visit", "view_promotions", "view_product",
-                 "add_to_cart", "checkout", "purchase"),
-    "holiday": ("email_sent", "email_open", "email_click", "visit", "view_promotions",
-                "view_product", "add_to_cart", "checkout", "purchase"),
-    "flash_sale": ("push_sent", "push_open", "visit", "view_promotions", "add_to_cart",
-                   "checkout", "purchase"),
-    "cart_abandonment": ("email_sent", "email_open", "email_click", "visit", "add_to_cart",
-                         "checkout", "purchase"),
+    "welcome": (
+        "email_sent",
+        "email_open",
+        "email_click",
+        "visit",
+        "view_product",
+        "add_to_cart",
+        "checkout",
+        "purchase",
+    ),
+    "birthday": (
+        "sms_sent",
+        "sms_click",
+        "visit",
+        "view_promotions",
+        "view_product",
+        "add_to_cart",
+        "checkout",
+        "purchase",
+    ),
+    "holiday": (
+        "email_sent",
+        "email_open",
+        "email_click",
+        "visit",
+        "view_promotions",
+        "view_product",
+        "add_to_cart",
+        "checkout",
+        "purchase",
+    ),
+    "flash_sale": (
+        "push_sent",
+        "push_open",
+        "visit",
+        "view_promotions",
+        "add_to_cart",
+        "checkout",
+        "purchase",
+    ),
+    "cart_abandonment": (
+        "email_sent",
+        "email_open",
+        "email_click",
+        "visit",
+        "add_to_cart",
+        "checkout",
+        "purchase",
+    ),
     "post_purchase_tips": ("email_sent", "email_open", "email_click", "visit", "view_product"),
-    "win_back": ("email_sent", "email_open", "email_click", "visit", "view_product",
-                 "add_to_cart", "checkout", "purchase"),
+    "win_back": (
+        "email_sent",
+        "email_open",
+        "email_click",
+        "visit",
+        "view_product",
+        "add_to_cart",
+        "checkout",
+        "purchase",
+    ),
 }
 
 
@@ -282,11 +358,23 @@ def default_incidents(days: int) -> tuple[Incident, ...]:
     b = int(days * 0.7)
     return (
         Incident(
-            "app_checkout_failure", "app", a, a + 14, "checkout", "purchase", 0.1,
+            "app_checkout_failure",
+            "app",
+            a,
+            a + 14,
+            "checkout",
+            "purchase",
+            0.1,
             "mobile checkout failure: most app checkouts do not end in a purchase",
         ),
         Incident(
-            "web_search_outage", "web", b, b + 5, "search", "view_product", 0.05,
+            "web_search_outage",
+            "web",
+            b,
+            b + 5,
+            "search",
+            "view_product",
+            0.05,
             "site search returns nothing: web searches rarely lead to a product view",
         ),
     )

@@ -132,16 +132,13 @@ def _simulate_sessions(
     inc = np.zeros(n, dtype=np.int64)
     for i, incident in enumerate(ctx.incidents, start=1):
         ch = D.SESSION_CHANNELS.index(incident.channel)
-        hit = (
-            (channel == ch)
-            & (t0 >= incident.start_day * DAY)
-            & (t0 < incident.end_day * DAY)
-        )
+        hit = (channel == ch) & (t0 >= incident.start_day * DAY) & (t0 < incident.end_day * DAY)
         inc[hit] = i
     group = (persona * 3 + kind) * n_inc + inc
     product = _sample_rows(rng, D.PRODUCT_PREF.cumsum(1)[persona])
-    gap = np.where(kind == 1, D.STORE_GAP_S, np.where(kind == 2, D.CALL_GAP_S,
-                                                       D.DIGITAL_GAP_S[persona]))
+    gap = np.where(
+        kind == 1, D.STORE_GAP_S, np.where(kind == 2, D.CALL_GAP_S, D.DIGITAL_GAP_S[persona])
+    )
     start_state = np.asarray(D.KIND_START)[kind]
 
     ev_sess = [np.arange(n)]
@@ -187,8 +184,14 @@ def _simulate_sessions(
     }
 
 
-def _persona_at(p0: np.ndarray, p1: np.ndarray, changed: np.ndarray, change_t: float,
-                cust: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _persona_at(
+    p0: np.ndarray,
+    p1: np.ndarray,
+    changed: np.ndarray,
+    change_t: float,
+    cust: np.ndarray,
+    t: np.ndarray,
+) -> np.ndarray:
     return np.where(changed[cust] & (t >= change_t), p1[cust], p0[cust])
 
 
@@ -234,8 +237,13 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     tch: list[np.ndarray] = []  # outbound channel name index into D.CHANNELS
     tprod: list[np.ndarray] = []
 
-    def add(cust: np.ndarray, t: np.ndarray, j: int, ch: np.ndarray | int,
-            prod: np.ndarray | None = None) -> None:
+    def add(
+        cust: np.ndarray,
+        t: np.ndarray,
+        j: int,
+        ch: np.ndarray | int,
+        prod: np.ndarray | None = None,
+    ) -> None:
         ok = (t < horizon) & (t >= active_from[cust]) & ~control[cust]
         tc.append(cust[ok])
         tt.append(t[ok])
@@ -247,8 +255,12 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     new = np.flatnonzero(is_new)
     for k, d in enumerate((0, 2, 6)):
         jitter = rng.random(len(new)) * 1800
-        add(new, (np.floor(signup_day[new]) + d) * DAY + 10 * 3600 + jitter, 0,
-            push if k == 1 else email)
+        add(
+            new,
+            (np.floor(signup_day[new]) + d) * DAY + 10 * 3600 + jitter,
+            0,
+            push if k == 1 else email,
+        )
         if k == 1:  # the second welcome step is a push only for app users
             tch[-1] = np.where(has_app[tc[-1]], push, email)
     bday = np.flatnonzero((birthday_day >= 1) & (birthday_day < days))
@@ -257,10 +269,15 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     everyone = np.arange(n)
     add(everyone, holiday * DAY + 8 * 3600 + rng.random(n) * 7200, 2, email)
     for frac in (0.15, 0.5, 0.8):
-        add(everyone, int(days * frac) * DAY + 12 * 3600 + rng.random(n) * 600, 3,
-            np.where(has_app, push, email))
-    abandoned = np.flatnonzero(organic["has_cart"] & ~organic["has_purchase"]
-                               & (organic["kind"] == 0))
+        add(
+            everyone,
+            int(days * frac) * DAY + 12 * 3600 + rng.random(n) * 600,
+            3,
+            np.where(has_app, push, email),
+        )
+    abandoned = np.flatnonzero(
+        organic["has_cart"] & ~organic["has_purchase"] & (organic["kind"] == 0)
+    )
     add(s_cust[abandoned], organic["end_time"][abandoned] + 7200.0, 4, email)
     buy = organic["state"] == D.S["purchase"]
     b_cust = s_cust[organic["session"][buy]]
@@ -291,9 +308,15 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     r_delay = t_time + rng.exponential(5400.0, len(t_cust)) + 60
     ev = {"cust": [], "time": [], "act": [], "ch": [], "journey": [], "product": [], "value": []}
 
-    def emit(cust: np.ndarray, time: np.ndarray, act: np.ndarray | int, ch: np.ndarray | int,
-             journey: np.ndarray | int = -1, product: np.ndarray | int = -1,
-             value: np.ndarray | float = np.nan) -> None:
+    def emit(
+        cust: np.ndarray,
+        time: np.ndarray,
+        act: np.ndarray | int,
+        ch: np.ndarray | int,
+        journey: np.ndarray | int = -1,
+        product: np.ndarray | int = -1,
+        value: np.ndarray | float = np.nan,
+    ) -> None:
         m = len(cust)
         ev["cust"].append(cust)
         ev["time"].append(time)
@@ -308,8 +331,14 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     for c, a in D.OUTBOUND_ACTIVITY.items():
         sent_act[D.CHANNELS.index(c)] = A[a]
     emit(t_cust, t_time, sent_act[t_ch], t_ch, t_j, t_prod)
-    emit(t_cust[opened_only], r_delay[opened_only], A["email_open"], email,
-         t_j[opened_only], t_prod[opened_only])
+    emit(
+        t_cust[opened_only],
+        r_delay[opened_only],
+        A["email_open"],
+        email,
+        t_j[opened_only],
+        t_prod[opened_only],
+    )
     rt = r_delay.copy()
     for c in ("email", "sms", "push"):
         ci = D.CHANNELS.index(c)
@@ -334,8 +363,15 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     for sim, cust_of, ch_of in ((organic, s_cust, s_ch), (triggered, r_cust, r_ch)):
         sess = sim["session"]
         cust = cust_of[sess]
-        emit(cust, sim["time"], state_act[sim["state"]], ch_of[sess].astype(np.int64),
-             -1, sim["product"], sim["value"])
+        emit(
+            cust,
+            sim["time"],
+            state_act[sim["state"]],
+            ch_of[sess].astype(np.int64),
+            -1,
+            sim["product"],
+            sim["value"],
+        )
         buy = sim["state"] == D.S["purchase"]
         purchases_c.append(cust[buy])
         purchases_t.append(sim["time"][buy])
@@ -347,32 +383,55 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
     ret = rng.random(len(pc)) < D.RETURN_PROB[pp]
     ret_t = pt + rng.uniform(3, 20, len(pc)) * DAY
     ret &= ret_t < horizon
-    emit(pc[ret], ret_t[ret], A[D.RETURN_ACTIVITY], D.RETURN_CHANNEL[pp[ret]],
-         -1, np.concatenate(purchases_prod)[ret], np.concatenate(purchases_val)[ret])
+    emit(
+        pc[ret],
+        ret_t[ret],
+        A[D.RETURN_ACTIVITY],
+        D.RETURN_CHANNEL[pp[ret]],
+        -1,
+        np.concatenate(purchases_prod)[ret],
+        np.concatenate(purchases_val)[ret],
+    )
 
     events = {k: np.concatenate(v) for k, v in ev.items()}
     inside = events["time"] < horizon
     events = {k: v[inside] for k, v in events.items()}
     touches = {
-        "cust": t_cust, "time": t_time, "journey": t_j, "ch": t_ch, "persona": t_p,
+        "cust": t_cust,
+        "time": t_time,
+        "journey": t_j,
+        "ch": t_ch,
+        "persona": t_p,
         "responded": responded,
     }
     customers = {
-        "p0": p0, "p1": p1, "changed": changed, "signup_day": signup_day, "control": control,
-        "has_app": has_app, "birthday_day": birthday_day,
+        "p0": p0,
+        "p1": p1,
+        "changed": changed,
+        "signup_day": signup_day,
+        "control": control,
+        "has_app": has_app,
+        "birthday_day": birthday_day,
     }
     return {"events": events, "touches": touches, "customers": customers}
 
 
-def _validate_args(n_customers: int, days: int, control_share: float,
-                   persona_change_share: float, new_customer_share: float) -> None:
+def _validate_args(
+    n_customers: int,
+    days: int,
+    control_share: float,
+    persona_change_share: float,
+    new_customer_share: float,
+) -> None:
     if not isinstance(n_customers, int | np.integer) or n_customers < 1:
         raise ConfigError(f"n_customers must be a positive integer, got {n_customers!r}.")
     if not isinstance(days, int | np.integer) or days < 14:
         raise ConfigError(f"days must be an integer >= 14, got {days!r}.")
-    for name, v in (("control_share", control_share),
-                    ("persona_change_share", persona_change_share),
-                    ("new_customer_share", new_customer_share)):
+    for name, v in (
+        ("control_share", control_share),
+        ("persona_change_share", persona_change_share),
+        ("new_customer_share", new_customer_share),
+    ):
         if not 0.0 <= float(v) <= 1.0:
             raise ConfigError(f"{name} must be within [0, 1], got {v!r}.")
 
@@ -443,18 +502,28 @@ def make_journeys(
             if not isinstance(inc, D.Incident):
                 raise ConfigError(f"incidents must be Incident objects, got {type(inc).__name__}.")
             if inc.channel not in D.SESSION_CHANNELS:
-                raise ConfigError(f"incident channel {inc.channel!r} is not one of "
-                                  f"{D.SESSION_CHANNELS}.")
+                raise ConfigError(
+                    f"incident channel {inc.channel!r} is not one of {D.SESSION_CHANNELS}."
+                )
             if inc.source not in D.S or inc.target not in D.S:
-                raise ConfigError(f"incident transition {inc.source!r} -> {inc.target!r} uses "
-                                  f"an unknown state; states are {D.STATES[:-1]}.")
+                raise ConfigError(
+                    f"incident transition {inc.source!r} -> {inc.target!r} uses "
+                    f"an unknown state; states are {D.STATES[:-1]}."
+                )
     change_day = days // 2 if persona_change_day is None else int(persona_change_day)
     if not 0 < change_day < days:
         raise ConfigError(f"persona_change_day must be within (0, {days}), got {change_day}.")
     t_start = pd.Timestamp(start)
     t_start = t_start.tz_localize("UTC") if t_start.tzinfo is None else t_start.tz_convert("UTC")
-    ctx = _Ctx(days, incs, control_share, persona_change_share, change_day, new_customer_share,
-               _build_cum(incs))
+    ctx = _Ctx(
+        days,
+        incs,
+        control_share,
+        persona_change_share,
+        change_day,
+        new_customer_share,
+        _build_cum(incs),
+    )
 
     sizes = [min(CHUNK, n_customers - i) for i in range(0, n_customers, CHUNK)]
     seeds = np.random.SeedSequence(random_state).spawn(len(sizes))
@@ -470,16 +539,32 @@ def make_journeys(
         part["offset"] = offset
         offset += sizes[i]
         parts.append(part)
-    return _assemble(parts, n_customers, t_start, ctx, locals_params={
-        "n_customers": n_customers, "days": days, "start": str(t_start),
-        "control_share": control_share, "persona_change_share": persona_change_share,
-        "persona_change_day": change_day, "new_customer_share": new_customer_share,
-        "random_state": random_state, "incidents": [i.name for i in incs],
-    })
+    return _assemble(
+        parts,
+        n_customers,
+        t_start,
+        ctx,
+        locals_params={
+            "n_customers": n_customers,
+            "days": days,
+            "start": str(t_start),
+            "control_share": control_share,
+            "persona_change_share": persona_change_share,
+            "persona_change_day": change_day,
+            "new_customer_share": new_customer_share,
+            "random_state": random_state,
+            "incidents": [i.name for i in incs],
+        },
+    )
 
 
-def _assemble(parts: list[dict[str, Any]], n: int, t_start: pd.Timestamp, ctx: _Ctx,
-              locals_params: dict[str, Any]) -> SyntheticJourneys:
+def _assemble(
+    parts: list[dict[str, Any]],
+    n: int,
+    t_start: pd.Timestamp,
+    ctx: _Ctx,
+    locals_params: dict[str, Any],
+) -> SyntheticJourneys:
     ids = np.array([f"C{i:07d}" for i in range(n)], dtype=object)
     base_us = t_start.value // 1000
 
@@ -495,59 +580,76 @@ def _assemble(parts: list[dict[str, Any]], n: int, t_start: pd.Timestamp, ctx: _
     prod = np.concatenate([p["events"]["product"] for p in parts]).astype(np.int64)
     val = np.concatenate([p["events"]["value"] for p in parts]).astype(np.float64)
     order = np.lexsort((time_us, cust))
-    cust, time_us, act, ch, jr, prod, val = (a[order] for a in (cust, time_us, act, ch, jr,
-                                                                 prod, val))
+    cust, time_us, act, ch, jr, prod, val = (
+        a[order] for a in (cust, time_us, act, ch, jr, prod, val)
+    )
     journey_names = np.array([None, *D.JOURNEYS], dtype=object)
-    events = pd.DataFrame({
-        "customer_id": pd.Series(pd.Categorical.from_codes(cust, categories=ids)).astype("str"),
-        "timestamp": pd.to_datetime(time_us, unit="us", utc=True).as_unit("us"),
-        "activity": cat(act, D.ACTIVITIES),
-        "channel": cat(ch, D.CHANNELS),
-        "journey_id": pd.Series(journey_names[jr + 1]).astype("str"),
-        "value": val,
-        "product": pd.Categorical.from_codes(prod.astype(np.int16), categories=list(D.PRODUCTS)),
-    })
+    events = pd.DataFrame(
+        {
+            "customer_id": pd.Series(pd.Categorical.from_codes(cust, categories=ids)).astype("str"),
+            "timestamp": pd.to_datetime(time_us, unit="us", utc=True).as_unit("us"),
+            "activity": cat(act, D.ACTIVITIES),
+            "channel": cat(ch, D.CHANNELS),
+            "journey_id": pd.Series(journey_names[jr + 1]).astype("str"),
+            "value": val,
+            "product": pd.Categorical.from_codes(
+                prod.astype(np.int16), categories=list(D.PRODUCTS)
+            ),
+        }
+    )
 
     D_US = 86_400e6
 
     def ts(days_arr: np.ndarray) -> pd.Series:
-        return pd.Series(pd.to_datetime(base_us + np.round(days_arr * D_US).astype(np.int64),
-                                        unit="us", utc=True).as_unit("us"))
+        return pd.Series(
+            pd.to_datetime(
+                base_us + np.round(days_arr * D_US).astype(np.int64), unit="us", utc=True
+            ).as_unit("us")
+        )
 
     c = {k: np.concatenate([p["customers"][k] for p in parts]) for k in parts[0]["customers"]}
     horizon = pd.Timestamp(base_us + int(ctx.days * D_US), unit="us", tz="UTC")
     change_at = t_start + pd.Timedelta(days=ctx.change_day)
     persona_names = np.array(D.PERSONAS, dtype=object)
     start_days = t_start.day_of_year - 1
-    bdays = pd.to_datetime("2001-01-01") + pd.to_timedelta((c["birthday_day"] + start_days) % 365,
-                                                           unit="D")
-    customers = pd.DataFrame({
-        "customer_id": pd.Series(ids).astype("str"),
-        "signup": ts(c["signup_day"]),
-        "birthday": pd.Series(bdays.strftime("%m-%d")).astype("str"),
-        "control": c["control"],
-        "has_app": c["has_app"],
-        "persona": pd.Series(persona_names[c["p0"]]).astype("str"),
-        "persona_after_change": pd.Series(persona_names[c["p1"]]).astype("str"),
-        "changed": c["changed"],
-        "changed_at": pd.Series(np.where(c["changed"], change_at, pd.NaT)).astype(
-            "datetime64[us, UTC]"),
-    })
+    bdays = pd.to_datetime("2001-01-01") + pd.to_timedelta(
+        (c["birthday_day"] + start_days) % 365, unit="D"
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids).astype("str"),
+            "signup": ts(c["signup_day"]),
+            "birthday": pd.Series(bdays.strftime("%m-%d")).astype("str"),
+            "control": c["control"],
+            "has_app": c["has_app"],
+            "persona": pd.Series(persona_names[c["p0"]]).astype("str"),
+            "persona_after_change": pd.Series(persona_names[c["p1"]]).astype("str"),
+            "changed": c["changed"],
+            "changed_at": pd.Series(np.where(c["changed"], change_at, pd.NaT)).astype(
+                "datetime64[us, UTC]"
+            ),
+        }
+    )
     start_at = pd.Series(np.maximum(customers["signup"], t_start)).astype("datetime64[us, UTC]")
-    seg_a = pd.DataFrame({
-        "customer_id": customers["customer_id"],
-        "persona": customers["persona"],
-        "valid_from": start_at,
-        "valid_to": pd.Series(np.where(c["changed"], change_at, horizon)).astype(
-            "datetime64[us, UTC]"),
-    })
+    seg_a = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"],
+            "persona": customers["persona"],
+            "valid_from": start_at,
+            "valid_to": pd.Series(np.where(c["changed"], change_at, horizon)).astype(
+                "datetime64[us, UTC]"
+            ),
+        }
+    )
     chg = customers[c["changed"]]
-    seg_b = pd.DataFrame({
-        "customer_id": chg["customer_id"],
-        "persona": chg["persona_after_change"],
-        "valid_from": np.maximum(start_at[c["changed"]], change_at),
-        "valid_to": horizon,
-    })
+    seg_b = pd.DataFrame(
+        {
+            "customer_id": chg["customer_id"],
+            "persona": chg["persona_after_change"],
+            "valid_from": np.maximum(start_at[c["changed"]], change_at),
+            "valid_to": horizon,
+        }
+    )
     personas = pd.concat([seg_a, seg_b], ignore_index=True)
     personas = personas[personas["valid_from"] < personas["valid_to"]]
     personas = personas.sort_values(["customer_id", "valid_from"], kind="stable")
@@ -555,45 +657,70 @@ def _assemble(parts: list[dict[str, Any]], n: int, t_start: pd.Timestamp, ctx: _
     personas["valid_from"] = personas["valid_from"].astype("datetime64[us, UTC]")
     personas["valid_to"] = personas["valid_to"].astype("datetime64[us, UTC]")
 
-    tcols = {k: np.concatenate([p["touches"][k] + (p["offset"] if k == "cust" else 0)
-                                for p in parts]) for k in parts[0]["touches"]}
+    tcols = {
+        k: np.concatenate([p["touches"][k] + (p["offset"] if k == "cust" else 0) for p in parts])
+        for k in parts[0]["touches"]
+    }
     t_us = base_us + np.round(tcols["time"] * 1e6).astype(np.int64)
     t_order = np.lexsort((t_us, tcols["cust"]))
-    touches = pd.DataFrame({
-        "customer_id": pd.Series(ids[tcols["cust"][t_order]]).astype("str"),
-        "timestamp": pd.to_datetime(t_us[t_order], unit="us", utc=True).as_unit("us"),
-        "journey_id": pd.Series(np.array(D.JOURNEYS, dtype=object)[tcols["journey"][t_order]]
-                                ).astype("str"),
-        "channel": pd.Categorical.from_codes(tcols["ch"][t_order].astype(np.int16),
-                                             categories=list(D.CHANNELS)),
-        "persona": pd.Series(persona_names[tcols["persona"][t_order]]).astype("str"),
-        "responded": tcols["responded"][t_order],
-    })
-    response = pd.DataFrame(D.RESPONSE, index=pd.Index(D.PERSONAS, name="persona"),
-                            columns=pd.Index(D.JOURNEYS, name="journey_id"))
-    journeys = pd.DataFrame({
-        "journey_id": list(D.JOURNEYS),
-        "channel": list(D.JOURNEY_CHANNEL),
-        "trigger": list(D.JOURNEY_TRIGGER),
-        "designed_steps": [list(D.DESIGNED_STEPS[j]) for j in D.JOURNEYS],
-    })
-    incidents = pd.DataFrame({
-        "name": [i.name for i in ctx.incidents],
-        "channel": [i.channel for i in ctx.incidents],
-        "start": [t_start + pd.Timedelta(days=i.start_day) for i in ctx.incidents],
-        "end": [t_start + pd.Timedelta(days=i.end_day) for i in ctx.incidents],
-        "source": [i.source for i in ctx.incidents],
-        "target": [i.target for i in ctx.incidents],
-        "factor": [i.factor for i in ctx.incidents],
-        "description": [i.description for i in ctx.incidents],
-    }, columns=["name", "channel", "start", "end", "source", "target", "factor", "description"])
-    persona_designs = pd.DataFrame({
-        "persona": list(D.PERSONAS),
-        "description": list(D.PERSONA_DESCRIPTIONS),
-        "weight": D.PERSONA_WEIGHTS,
-        "sessions_per_day": D.SESSION_RATE,
-        **{f"share_{c}": D.CHANNEL_MIX[:, i] for i, c in enumerate(D.SESSION_CHANNELS)},
-        "return_probability": D.RETURN_PROB,
-    })
-    return SyntheticJourneys(events, customers, personas, touches, response, journeys,
-                             incidents, persona_designs, locals_params)
+    touches = pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids[tcols["cust"][t_order]]).astype("str"),
+            "timestamp": pd.to_datetime(t_us[t_order], unit="us", utc=True).as_unit("us"),
+            "journey_id": pd.Series(
+                np.array(D.JOURNEYS, dtype=object)[tcols["journey"][t_order]]
+            ).astype("str"),
+            "channel": pd.Categorical.from_codes(
+                tcols["ch"][t_order].astype(np.int16), categories=list(D.CHANNELS)
+            ),
+            "persona": pd.Series(persona_names[tcols["persona"][t_order]]).astype("str"),
+            "responded": tcols["responded"][t_order],
+        }
+    )
+    response = pd.DataFrame(
+        D.RESPONSE,
+        index=pd.Index(D.PERSONAS, name="persona"),
+        columns=pd.Index(D.JOURNEYS, name="journey_id"),
+    )
+    journeys = pd.DataFrame(
+        {
+            "journey_id": list(D.JOURNEYS),
+            "channel": list(D.JOURNEY_CHANNEL),
+            "trigger": list(D.JOURNEY_TRIGGER),
+            "designed_steps": [list(D.DESIGNED_STEPS[j]) for j in D.JOURNEYS],
+        }
+    )
+    incidents = pd.DataFrame(
+        {
+            "name": [i.name for i in ctx.incidents],
+            "channel": [i.channel for i in ctx.incidents],
+            "start": [t_start + pd.Timedelta(days=i.start_day) for i in ctx.incidents],
+            "end": [t_start + pd.Timedelta(days=i.end_day) for i in ctx.incidents],
+            "source": [i.source for i in ctx.incidents],
+            "target": [i.target for i in ctx.incidents],
+            "factor": [i.factor for i in ctx.incidents],
+            "description": [i.description for i in ctx.incidents],
+        },
+        columns=["name", "channel", "start", "end", "source", "target", "factor", "description"],
+    )
+    persona_designs = pd.DataFrame(
+        {
+            "persona": list(D.PERSONAS),
+            "description": list(D.PERSONA_DESCRIPTIONS),
+            "weight": D.PERSONA_WEIGHTS,
+            "sessions_per_day": D.SESSION_RATE,
+            **{f"share_{c}": D.CHANNEL_MIX[:, i] for i, c in enumerate(D.SESSION_CHANNELS)},
+            "return_probability": D.RETURN_PROB,
+        }
+    )
+    return SyntheticJourneys(
+        events,
+        customers,
+        personas,
+        touches,
+        response,
+        journeys,
+        incidents,
+        persona_designs,
+        locals_params,
+    )

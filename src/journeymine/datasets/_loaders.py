@@ -84,13 +84,16 @@ def load_sample(directory: str | Path | None = None) -> SyntheticJourneys:
     for name in _TABLES:
         path = d / f"{name}.parquet"
         if not path.exists():
-            raise ConfigError(f"{d} has events but no {path.name}: it is not a complete data "
-                              f"set written by save_journeys. Read the events with "
-                              f"jm.read_events instead.")
+            raise ConfigError(
+                f"{d} has events but no {path.name}: it is not a complete data "
+                f"set written by save_journeys. Read the events with "
+                f"jm.read_events instead."
+            )
         tables[name] = pd.read_parquet(path)
     response = pd.read_csv(d / "response.csv", index_col="persona")
     response.columns.name = "journey_id"
     journeys = pd.DataFrame(json.loads((d / "journeys.json").read_text()))
     params = json.loads((d / "params.json").read_text())
-    return SyntheticJourneys(events=events, response=response, journeys=journeys, params=params,
-                             **tables)
+    return SyntheticJourneys(
+        events=events, response=response, journeys=journeys, params=params, **tables
+    )
