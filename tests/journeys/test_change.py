@@ -55,6 +55,7 @@ def test_every_default_incident_is_found(incident_data, changes, which) -> None:
     ]
     assert len(hit) == 1, changes
     row = hit.iloc[0]
+    assert row["where"] == truth["channel"]
     assert abs(row["start"] - truth["start"]) <= TOLERANCE
     assert abs(row["end"] - truth["end"]) <= TOLERANCE
     assert row["direction"] == "drop"
@@ -123,6 +124,7 @@ def test_segment_splits_the_series(incident_data) -> None:
     assert "loyal_app_buyer" in set(app["segment"])
     truth = incident_data.incidents.iloc[0]
     row = app[app["segment"] == "loyal_app_buyer"].iloc[0]
+    assert row["where"] == "app / loyal_app_buyer"
     assert abs(row["start"] - truth["start"]) <= TOLERANCE
     assert abs(row["end"] - truth["end"]) <= TOLERANCE
 
@@ -244,6 +246,7 @@ def test_compare_periods_sees_the_app_failure(incident_data) -> None:
         < funnel.loc["checkout => purchase", "value_a"]
     )
     assert "view_product => purchase (overall)" in funnel.index
+    assert set(funnel["where"]) == {"all"}  # the funnel runs across channels
     assert not funnel.loc["view_product => add_to_cart", "significant"]
     # q-values are Benjamini-Hochberg over all rows
     p = res["p_value"].to_numpy()

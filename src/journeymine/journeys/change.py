@@ -603,6 +603,7 @@ def _compare(
     parts = [p for p in parts if len(p)]
     columns = [
         "metric",
+        "where",
         *lg.groups.columns,
         "what",
         "source",
@@ -623,13 +624,27 @@ def _compare(
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.concat(parts, ignore_index=True)
+    out["where"] = _where(out, list(lg.groups.columns))
     out["q_value"] = _bh(out["p_value"].to_numpy())
     out["significant"] = out["q_value"].to_numpy() <= alpha
     order = np.lexsort((-np.abs(out["effect"].fillna(0).to_numpy()), out["q_value"].to_numpy()))
     out = out.iloc[order].reset_index(drop=True)
-    for col in ("metric", "what", "effect_measure", "test"):
+    for col in ("metric", "where", "what", "effect_measure", "test"):
         out[col] = out[col].astype("str")
     return out[columns]
+
+
+def _where(frame: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
+    """Readable location of each row: the ``by`` values and the segment joined by " / "
+    ("all" when there are none, or for a funnel that runs across channels)."""
+    if not cols:
+        return pd.Series("all", index=frame.index, dtype="str")
+    columns = [frame[c].to_numpy(dtype=object) for c in cols]
+    joined = [
+        " / ".join(str(v) for v in vals if not pd.isna(v)) or "all"
+        for vals in zip(*columns, strict=True)
+    ]
+    return pd.Series(joined, index=frame.index, dtype="str")
 
 
 def _check_common(min_support: int, alpha: float) -> None:
@@ -687,7 +702,9 @@ def compare_periods(
     Returns
     -------
     DataFrame
-        One row per comparison: ``metric``, the ``by`` columns (and ``segment``), ``what``
+        One row per comparison: ``metric``, ``where`` (the ``by`` values and segment joined
+        by " / ", e.g. ``"app"``; ``"all"`` without them), the ``by`` columns (and
+        ``segment``), ``what``
         (``"a -> b"`` for an edge, the activity, ``"a => b"`` for a funnel step), ``source``,
         ``target``, ``value_a``, ``value_b``, ``n_a``, ``n_b``, ``difference`` (b - a),
         ``ratio`` (b / a), ``effect`` and ``effect_measure`` (Cohen's h for proportions,
@@ -709,8 +726,8 @@ def compare_periods(
     >>> data = make_journeys(n_customers=200, days=60, random_state=0)
     >>> res = compare_periods(data.events, ("2025-01-01", "2025-01-21"),
     ...                       ("2025-01-21", "2025-02-10"), metrics=["edges"])
-    >>> list(res.columns[:4])
-    ['metric', 'channel', 'what', 'source']
+    >>> list(res.columns[:5])
+    ['metric', 'where', 'channel', 'what', 'source']
     >>> bool(res["q_value"].between(0, 1).all())
     True
     """
@@ -1274,6 +1291,7 @@ def _change_columns(lg: _Log) -> list[str]:
     return [
         "incident",
         "metric",
+        "where",
         *lg.groups.columns,
         "what",
         "source",
@@ -1380,7 +1398,8 @@ def detect_changes(
     -------
     DataFrame
         One row per detected change, strongest incident first: ``incident`` (1 = most
-        evidence), ``metric``, the ``by`` columns (and ``segment``), ``what``, ``source``,
+        evidence), ``metric``, ``where`` (e.g. ``"app"`` or ``"app / loyal_app_buyer"``), the
+        ``by`` columns (and ``segment``), ``what``, ``source``,
         ``target``, ``start`` and ``end`` (UTC, end exclusive), ``bins``, ``direction``
         ("drop"/"rise"), ``baseline`` and ``changed`` (proportion for edges/conversions,
         events per active customer per bin for volumes), ``difference``, ``ratio``, ``effect``
@@ -1546,6 +1565,7 @@ def detect_changes(
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame(rows)
     out = _incidents(out, gap_bins)
+    out["where"] = _where(out, list(lg.groups.columns))
     for col in ("start", "end"):
         out[col] = pd.to_datetime(out[col].to_numpy(dtype=np.int64), unit="us", utc=True)
     return out[columns].reset_index(drop=True)
