@@ -11,7 +11,9 @@ Pipeline of :class:`PersonaMiner`
 2. **Eligibility**: customers with fewer than ``min_events`` events get ``-1`` with reason
    ``"too few events"``: their features are too noisy to place.
 3. **Scaling**: standard (or robust) scaling, clipped to +-5 so that outliers do not drive the
-   reduction. Constant columns are dropped with a :class:`DataQualityWarning`.
+   reduction. Constant columns are dropped (with a :class:`DataQualityWarning` when the
+   caller chose the features; logged for the default view, where e.g. the organic share of
+   outbound-only channels such as email is always 0).
 4. **Reduction**: PCA (or TruncatedSVD). Unless given, the number of components is searched
    among the smallest counts that explain 50%, 60% and 70% of the variance.
 5. **HDBSCAN** (``hdbscan`` package) on a random subsample of at most ``max_fit_samples``
@@ -349,11 +351,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         std = M.std(ddof=0).to_numpy()
         constant = [c for c, s in zip(cols, std, strict=True) if not s > 1e-12]
         if constant:
-            warnings.warn(
-                f"dropped {len(constant)} constant feature(s) from clustering: {constant}.",
-                DataQualityWarning,
-                stacklevel=2,
-            )
+            msg = f"dropped {len(constant)} constant feature(s) from clustering: {constant}."
+            if isinstance(self.features, str) and self.features == "default":
+                logger.info(msg)  # e.g. channels without organic sessions (email, sms)
+            else:
+                warnings.warn(msg, DataQualityWarning, stacklevel=2)
             cols = [c for c in cols if c not in constant]
         if len(cols) < 2:
             raise ConfigError(
