@@ -196,16 +196,22 @@ def test_journey_report_on_a_public_process_log(
 
 
 def test_persona_report_from_a_fitted_miner(browser, tmp_path: Path) -> None:
-    from journeymine.personas import PersonaMiner
+    from journeymine.personas import PersonaMiner, track_personas
 
     log = jm.validate(jm.datasets.make_journeys(n_customers=1500, days=90, random_state=0).events)
     miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
-    out = jm.persona_report(miner, tmp_path / "miner.html")
+    tracks = track_personas(log, windows="30D")
+    out = jm.persona_report(miner, tmp_path / "miner.html", tracking=tracks)
     html = out.read_text(encoding="utf-8")
     seen = browser.open(out, "persona_report_miner")
     _check_rendered(seen, html)
     for name, size in zip(miner.profiles_["name"], miner.profiles_["size"], strict=True):
         if size >= 10:
             assert str(name) in seen.body_text
+    assert html.count("data-figure=") == 3  # profiles, sizes over time, migration
+    # every migration link shown is supported by at least k = 10 customers
+    moved = tracks.migration[tracks.migration["customers"] < 10]
+    assert f"{len(moved)} links with fewer than 10 customers" in seen.body_text
+    assert "Persona lifecycle:" in seen.body_text
     heat = next(t for t in seen.svg_texts if t.startswith("0: "))
     assert heat.startswith(f"0: {miner.profiles_['name'].iloc[0]}")
