@@ -173,3 +173,13 @@ def test_save_and_load_round_trip(tmp_path):
 def test_load_sample_missing_folder_says_how_to_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="jm generate"):
         jm.datasets.load_sample(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_persona_change_share_extremes(share):
+    data = make_journeys(n_customers=200, days=60, persona_change_share=share, random_state=4)
+    assert data.customers["changed"].mean() == share
+    assert str(data.customers["changed_at"].dtype) == "datetime64[us, UTC]"
+    assert data.customers["changed_at"].notna().mean() == share
+    n_segments = data.personas.groupby("customer_id").size()
+    assert (n_segments == 1).all() if share == 0 else (n_segments <= 2).all()
