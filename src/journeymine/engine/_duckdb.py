@@ -263,17 +263,20 @@ def _dense_groups(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
     if total >= 2**62:
         uniq_rows, dense = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
         return dense.reshape(-1).astype(np.int64), [uniq_rows[:, i] for i in range(len(keys))]
-    combined = np.zeros(len(keys[0]), dtype=np.int64)
-    for k, size in zip(keys, sizes, strict=True):
-        combined *= size
-        combined += k
+    if len(keys) == 1:
+        combined = keys[0]
+    else:
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for k, size in zip(keys, sizes, strict=True):
+            combined *= size
+            combined += k
     if total <= 1 << 24:
         used = np.flatnonzero(np.bincount(combined, minlength=total))
         if len(used) == total:
             dense, uniq = combined, used
         else:
-            lut = np.zeros(total, dtype=np.int64)
-            lut[used] = np.arange(len(used))
+            lut = np.zeros(total, dtype=np.int32)
+            lut[used] = np.arange(len(used), dtype=np.int32)
             dense, uniq = lut[combined], used
     else:
         uniq, dense = np.unique(combined, return_inverse=True)
@@ -295,8 +298,12 @@ def _distinct_cases_per_group(
     if n_codes * n_groups <= bitmap_limit:
         # mark (case, group) pairs in a dense map; cases ascend, so writes sweep it forward
         seen = np.zeros(n_codes * n_groups, dtype=bool)
-        seen[case.astype(np.int64) * n_groups + group] = True
-        return np.bincount(np.flatnonzero(seen) % n_groups, minlength=n_groups)
+        idx = case.astype(np.int32 if n_codes * n_groups < 2**31 else np.int64)
+        idx *= n_groups
+        idx += group
+        seen[idx] = True
+        del idx
+        return seen.reshape(n_codes, n_groups).sum(axis=0)
     sort_key = group.astype(np.uint16) if n_groups <= 1 << 16 else group
     order = np.argsort(sort_key, kind="stable")  # radix sort for 16-bit keys
     grp, cs = group[order], case[order]
@@ -348,7 +355,7 @@ def edge_statistics(
     counts = np.bincount(dense, minlength=n_groups)
     cases = _distinct_cases_per_group(dense, case, n_groups)
 
-    table = pa.table({"g": dense.astype(np.int32), "d": micros})
+    table = pa.table({"g": dense.astype(np.int32, copy=False), "d": micros})
     con = _session()
     name = f"jm_edges_{uuid.uuid4().hex}"
     try:

@@ -64,18 +64,18 @@ class EncodedLog:
     ----------
     case : str
         Name of the case column (``customer_id``, or e.g. ``session_id`` for a process log).
-    case_codes : ndarray of int32
+    case_codes : ndarray of int16 or int32
         Case code of every event; non-decreasing (events of a case are contiguous).
     case_ids : Index
         Case labels, indexed by code.
-    activity_codes : ndarray of int32
-        Activity code of every event.
+    activity_codes : ndarray of int16 or int32
+        Activity code of every event (int16 when there are fewer than 32,768 activities).
     activities : Index of str
         Activity labels (text), indexed by code.
     timestamps : ndarray of int64
         Event times in microseconds since the epoch, UTC.
     attributes : dict
-        Extra columns carried along: name -> (codes as int32 with -1 for null, labels).
+        Extra columns carried along: name -> (codes as int16/int32 with -1 for null, labels).
     """
 
     case: str
@@ -192,16 +192,22 @@ def _as_str_labels(codes: np.ndarray, labels: Iterable[Any]) -> tuple[np.ndarray
     remap, uniq = pd.factorize(text)
     if len(uniq) == len(text):
         return codes, text
-    remap = np.append(remap, -1).astype(np.int32)  # code -1 (null) stays -1
+    remap = np.append(remap, -1).astype(codes.dtype)  # code -1 (null) stays -1
     return remap[codes], pd.Index(uniq, dtype="str")
 
 
+def _code_dtype(n_labels: int) -> type[np.signedinteger]:
+    """Smallest signed integer type for codes 0..n_labels-1 and the null code -1."""
+    return np.int16 if n_labels < 2**15 else np.int32
+
+
 def _factorize_series(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (int32, -1 for null, in order of first appearance) and labels."""
+    """Integer codes (int16/int32, -1 for null, in order of first appearance) and labels."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int32), pd.Index(s.cat.categories)
+        labels = pd.Index(s.cat.categories)
+        return s.cat.codes.to_numpy().astype(_code_dtype(len(labels))), labels
     codes, uniques = pd.factorize(s, sort=False, use_na_sentinel=True)
-    return codes.astype(np.int32), pd.Index(uniques)
+    return codes.astype(_code_dtype(len(uniques))), pd.Index(uniques)
 
 
 def _factorize_arrow(col: Any) -> tuple[np.ndarray, pd.Index]:
@@ -213,8 +219,8 @@ def _factorize_arrow(col: Any) -> tuple[np.ndarray, pd.Index]:
     if not chunks:
         return np.zeros(0, np.int32), pd.Index([], dtype="str")
     idx = pa.chunked_array([ch.indices for ch in chunks], type=chunks[0].indices.type)
-    codes = pc.fill_null(idx, -1).to_numpy().astype(np.int32)
     labels = pd.Index(chunks[0].dictionary.to_pylist(), dtype="str")
+    codes = pc.fill_null(idx, -1).to_numpy().astype(_code_dtype(len(labels)))
     return codes, labels
 
 
@@ -264,14 +270,19 @@ def _sort_order(codes: np.ndarray, n_codes: int, key_time: np.ndarray) -> np.nda
         if bool(np.all(codes[1:] >= codes[:-1])):
             return None
         return _stable_order_by_code(codes, n_codes)
-    tmin = int(key_time.min())
-    span = int(key_time.max()) - tmin + 1
-    if n_codes * span < _INT64_LIMIT:
-        rel = key_time - np.int64(tmin)
+    tmin, tmax = int(key_time.min()), int(key_time.max())
+    span = tmax - tmin + 1
+    if n_codes * span + abs(tmin) + abs(tmax) < _INT64_LIMIT:  # no overflow in any step below
+        key = codes.astype(np.int64)
+        key *= span
+        key += key_time
+        key -= tmin
     else:
         uniq, rel = np.unique(key_time, return_inverse=True)
-        span = len(uniq)
-    key = codes.astype(np.int64) * np.int64(span) + rel
+        key = codes.astype(np.int64)
+        key *= len(uniq)
+        key += rel
+        del rel
     if bool(np.all(key[1:] >= key[:-1])):
         return None
     return np.argsort(key, kind="stable")

@@ -49,9 +49,12 @@ def _edge_arrays(
     same = c[1:] == c[:-1]
     if g is not None:
         same &= g[1:] == g[:-1]
-    n_act = np.int64(len(enc.activities))
-    edge = (a[:-1].astype(np.int64) * n_act + a[1:])[same]
-    micros = np.diff(t)[same]
+    n_act = len(enc.activities)
+    edge = a[:-1][same].astype(np.int32 if n_act * n_act < 2**31 else np.int64)
+    edge *= n_act
+    edge += a[1:][same]
+    micros = t[1:][same]
+    micros -= t[:-1][same]
     cases = c[1:][same]
     return edge, cases, micros, (g[1:][same] if g is not None else None)
 

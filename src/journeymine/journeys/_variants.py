@@ -21,6 +21,18 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _HASH_SEEDS = (20250101, 20250102, 20250103)
 
 
+def positions_in_case(bounds: np.ndarray) -> np.ndarray:
+    """Position of every event inside its case (0, 1, ...), from the case start offsets."""
+    n = int(bounds[-1])
+    lens = np.diff(bounds)
+    dtype = np.int32 if n == 0 or int(lens.max()) < 2**31 else np.int64
+    step = np.ones(n, dtype=dtype)
+    if n:
+        step[bounds[1:-1]] = 1 - lens[:-1]  # back to 0 at every case start
+        step[0] = 0
+    return np.cumsum(step, dtype=dtype)
+
+
 def case_sequences(
     activity_codes: np.ndarray,
     bounds: np.ndarray,
@@ -33,7 +45,7 @@ def case_sequences(
     if max_steps is None:
         return activity_codes, bounds
     lens = np.diff(bounds)
-    pos = np.arange(len(activity_codes), dtype=np.int64) - np.repeat(bounds[:-1], lens)
+    pos = positions_in_case(bounds)
     keep = pos >= np.repeat(lens - max_steps, lens) if from_end else pos < max_steps
     new_lens = np.minimum(lens, max_steps)
     return activity_codes[keep], np.concatenate(([0], np.cumsum(new_lens))).astype(np.int64)
@@ -50,9 +62,9 @@ def _hash_groups(
     symbols = rng.integers(1 << 63, size=max(n_symbols, 1), dtype=np.uint64)
     max_len = int(lens.max())
     powers = np.array([pow(base, i, 1 << 64) for i in range(max_len)], dtype=np.uint64)
-    pos = np.arange(len(codes), dtype=np.int64) - np.repeat(starts, lens)
+    pos = positions_in_case(bounds)
     terms = powers[pos]
-    terms *= symbols[codes]  # wraps modulo 2**64 on purpose
+    np.multiply(terms, symbols[codes], out=terms)  # wraps modulo 2**64 on purpose
     h = np.add.reduceat(terms, starts)
     del terms
     h ^= lens.astype(np.uint64) * _GOLDEN
@@ -62,7 +74,9 @@ def _hash_groups(
     rep = first[inverse]  # representative case of each case's group
     if not np.array_equal(lens[rep], lens):
         return None
-    if not np.array_equal(codes[np.repeat(starts[rep], lens) + pos], codes):
+    idx = np.repeat(starts[rep], lens)
+    idx += pos
+    if not np.array_equal(codes[idx], codes):
         return None
     return inverse.astype(np.int64), first.astype(np.int64), counts.astype(np.int64)
 
