@@ -12,6 +12,7 @@ from scipy import stats
 from journeymine.datasets import Incident, make_journeys
 from journeymine.exceptions import (
     ConfigError,
+    DataQualityWarning,
     EmptyLogError,
     MissingColumnError,
     UnknownActivityError,
@@ -283,6 +284,31 @@ def test_compare_periods_edges_match_a_chi_square_test() -> None:
     assert row["effect"] == pytest.approx(h)
 
 
+def test_activities_need_periods_of_equal_length() -> None:
+    # one event per case, as in a process log: per-day rates would differ by the length ratio
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    ts = [t0 + pd.Timedelta(hours=6 * i) for i in range(160)]
+    log = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(160)],
+            "timestamp": ts,
+            "activity": "submit",
+            "channel": "web",
+        }
+    )
+    with pytest.warns(DataQualityWarning, match="equal"):
+        res = compare_periods(
+            log,
+            ("2025-01-01", "2025-01-21"),
+            ("2025-01-21", "2025-02-11"),
+            metrics=["activities"],
+            min_support=1,
+        )
+    row = res.iloc[0]
+    assert (row["value_a"], row["value_b"]) == (1.0, 1.0)
+    assert row["p_value"] == 1.0 and not row["significant"]
+
+
 def test_compare_segments_funnel_counts(incident_data) -> None:
     persona = incident_data.customers.set_index("customer_id")["persona"]
     steps = ["add_to_cart", "checkout", "purchase"]
@@ -369,13 +395,13 @@ def test_compare_periods_per_segment(incident_data) -> None:
         ),
         (("2025-01", ("2025-02-01", "2025-02-10")), {}, ConfigError, "pair"),
         (
-            (("2024-01-01", "2024-02-01"), ("2025-01-05", "2025-01-20")),
+            (("2024-01-01", "2024-01-16"), ("2025-01-05", "2025-01-20")),
             {},
             EmptyLogError,
             "slice a",
         ),
         (
-            (("2025-01-01", "2025-01-10"), ("2025-01-10", "2025-01-20")),
+            (("2025-01-01", "2025-01-10"), ("2025-01-10", "2025-01-19")),
             {"funnel": ["checkout", "purchse"]},
             UnknownActivityError,
             "Did you mean 'purchase'",

@@ -9,8 +9,8 @@ metric      value                                            test               
 =========== ================================================ ===================== ============
 edges       P(target | source): share of ``source`` events    two-proportion z-test Cohen's h
             directly followed by ``target`` in the session
-activities  events of the activity per active customer per    Mann-Whitney U on     rank-biserial
-            day (active: any event in the slice)              per-customer rates    correlation
+activities  events of the activity per active customer         Mann-Whitney U on     rank-biserial
+            (active: any event in the slice)                  per-customer counts   correlation
 funnel      share of customers reaching a step who then       two-proportion z-test Cohen's h
             reach the next one (any channel, in order)
 durations   session duration (first to last event), median    Mann-Whitney U        rank-biserial
@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
@@ -57,7 +58,13 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from journeymine import schema
-from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError, did_you_mean
+from journeymine.exceptions import (
+    ConfigError,
+    DataQualityWarning,
+    EmptyLogError,
+    EventLogError,
+    did_you_mean,
+)
 from journeymine.journeys.conformance import _check_log, _segment_labels, _timedelta
 
 __all__ = ["compare_periods", "compare_segments", "detect_changes"]
@@ -398,10 +405,12 @@ def _active_counts(lg: _Log, side: np.ndarray) -> dict[tuple[int, int], int]:
     return out
 
 
-def _compare_activities(
-    lg: _Log, side: np.ndarray, days: tuple[float, float], min_support: int
-) -> pd.DataFrame:
-    """Events of each activity per active customer per day; Mann-Whitney U per activity."""
+def _compare_activities(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataFrame:
+    """Events of each activity per active customer; Mann-Whitney U per activity.
+
+    Counts are not divided by the length of the slice: with per-day rates, slices of unequal
+    length would make every customer with one event (a case of a process log) look different.
+    """
     on = side >= 0
     n_active = _active_counts(lg, side)
     seg_of_group = pd.Series(lg.seg).groupby(lg.group).first()
@@ -426,7 +435,7 @@ def _compare_activities(
         seg = int(seg_of_group[g])
         rates = []
         for sd in (0, 1):
-            nz = ks[lo:hi][sides[lo:hi] == sd] / days[sd]
+            nz = ks[lo:hi][sides[lo:hi] == sd]
             n_zero = n_active.get((sd, seg), 0) - len(nz)
             rates.append(np.r_[nz, np.zeros(max(n_zero, 0))])
         if len(rates[0]) == 0 or len(rates[1]) == 0:
@@ -574,7 +583,6 @@ def _compare_durations(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataF
 def _compare(
     lg: _Log,
     side: np.ndarray,
-    days: tuple[float, float],
     *,
     metrics: tuple[str, ...],
     funnel: Sequence[str] | None,
@@ -592,7 +600,7 @@ def _compare(
         if metric == "edges":
             parts.append(_compare_edges(lg, side, min_support))
         elif metric == "activities":
-            parts.append(_compare_activities(lg, side, days, min_support))
+            parts.append(_compare_activities(lg, side, min_support))
         elif metric == "funnel":
             if funnel is None:
                 logger.info("metric 'funnel' skipped: no funnel steps given (funnel=[...])")
@@ -679,7 +687,9 @@ def compare_periods(
         Canonical log (need not be sorted).
     period_a, period_b : (start, end)
         Time ranges, start inclusive, end exclusive (strings or timestamps; naive = UTC). An
-        event belongs to a period by its timestamp; a session or funnel by its first event.
+        event belongs to a period by its timestamp, an edge or a session by its first event; a
+        funnel counts the steps made inside the period. Give periods of equal length when
+        comparing ``"activities"`` (counts per customer grow with the length).
     metrics : list of {"edges", "activities", "funnel", "durations"}
         What to compare (see the module docstring for definitions and tests). ``"funnel"``
         needs ``funnel`` steps and is skipped (logged) without them.
@@ -717,6 +727,11 @@ def compare_periods(
         A period, metric or threshold is invalid.
     EmptyLogError
         A period holds no event.
+
+    Warns
+    -----
+    DataQualityWarning
+        ``"activities"`` is compared over periods whose lengths differ by more than 1%.
     UnknownActivityError
         A funnel step is absent from the log.
 
@@ -743,11 +758,18 @@ def compare_periods(
         raise ConfigError(
             f"period_a {period_a!r} and period_b {period_b!r} overlap; compare disjoint periods."
         )
-    days = ((a1 - a0) / (86_400 * _US), (b1 - b0) / (86_400 * _US))
+    if "activities" in metrics_t and abs((a1 - a0) - (b1 - b0)) > 0.01 * max(a1 - a0, b1 - b0):
+        warnings.warn(
+            f"period_a lasts {(a1 - a0) / 86_400e6:.1f} days and period_b "
+            f"{(b1 - b0) / 86_400e6:.1f}: 'activities' compares events per active customer over "
+            f"each period, so the longer period tends to count more. Compare periods of equal "
+            f"length, or leave 'activities' out of metrics.",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     return _compare(
         lg,
         side,
-        days,
         metrics=metrics_t,
         funnel=funnel,
         by_cols=_names(by, "by"),
@@ -820,9 +842,6 @@ def compare_segments(
     if period is not None:
         p0, p1 = _period(period, "period")
         side[(lg.ts < p0) | (lg.ts >= p1)] = -1
-        span = (p1 - p0) / (86_400 * _US)
-    else:
-        span = max((lg.ts.max() - lg.ts.min()) / (86_400 * _US), 1.0)
     # compare across segments: drop the segment from the groups
     by_cols = _names(by, "by")
     if by_cols:
@@ -838,7 +857,6 @@ def compare_segments(
     return _compare(
         lg,
         side,
-        (span, span),
         metrics=metrics_t,
         funnel=funnel,
         by_cols=by_cols,
