@@ -203,7 +203,7 @@ def test_small_changes_are_not_reported() -> None:
         ({"metrics": ["conversions"]}, ConfigError, "conversions="),
         ({"conversions": [("checkout", "purchse")]}, UnknownActivityError, "'purchase'"),
         ({"freq": "W"}, ConfigError, "fixed"),
-        ({"by": ["device"]}, MissingColumnError, "device"),
+        ({"by": ["device"]}, MissingColumnError, "by=()"),
         ({"min_support": 0}, ConfigError, "min_support"),
         ({"alpha": 1.5}, ConfigError, "alpha"),
         ({"min_ratio": 0.5}, ConfigError, "min_ratio"),

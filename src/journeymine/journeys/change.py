@@ -63,6 +63,7 @@ from journeymine.exceptions import (
     DataQualityWarning,
     EmptyLogError,
     EventLogError,
+    MissingColumnError,
     did_you_mean,
 )
 from journeymine.journeys.conformance import _check_log, _segment_labels, _timedelta
@@ -131,7 +132,15 @@ def _prepare(
     by = _names(by, "by")
     if _SEGMENT in by:
         raise ConfigError(f"{_SEGMENT!r} cannot be a by column; pass segment=... instead.")
-    schema.require_columns(log, by, purpose=f"{purpose}(by={list(by)})")
+    missing = [c for c in by if c not in log.columns]
+    if missing:
+        available = [str(c) for c in log.columns]
+        hints = "".join(did_you_mean(c, available) for c in missing)
+        raise MissingColumnError(
+            f"{purpose}(by={list(by)}): the log has no column {', '.join(map(repr, missing))}."
+            f"{hints} Available columns: {available}. Pass by=() to analyse the log as a "
+            f"whole (a process log often has no channel), or name existing columns."
+        )
     for col in by:
         if log[col].isna().any():
             raise EventLogError(
