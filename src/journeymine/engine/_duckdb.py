@@ -298,9 +298,9 @@ def _distinct_cases_per_group(
     if n_codes * n_groups <= bitmap_limit:
         # mark (case, group) pairs in a dense map; cases ascend, so writes sweep it forward
         seen = np.zeros(n_codes * n_groups, dtype=bool)
-        idx = case.astype(np.int32 if n_codes * n_groups < 2**31 else np.int64)
-        idx *= n_groups
-        idx += group
+        idx: np.ndarray = case.astype(np.int32 if n_codes * n_groups < 2**31 else np.int64)
+        np.multiply(idx, n_groups, out=idx)
+        np.add(idx, group, out=idx, casting="unsafe")
         seen[idx] = True
         del idx
         return seen.reshape(n_codes, n_groups).sum(axis=0)

@@ -183,9 +183,9 @@ class EncodedLog:
 LogInput: TypeAlias = pd.DataFrame | str | os.PathLike[str] | EncodedLog
 
 
-def _as_str_labels(codes: np.ndarray, labels: Iterable[Any]) -> tuple[np.ndarray, pd.Index]:
+def _as_str_labels(codes: np.ndarray, values: Iterable[Any]) -> tuple[np.ndarray, pd.Index]:
     """Make labels text; labels that become equal as text (1 and '1') are merged."""
-    labels = pd.Index(labels)
+    labels = pd.Index(values)
     if pd.api.types.is_string_dtype(labels.dtype) and labels.dtype != object:
         return codes, labels
     text = pd.Index([str(v) for v in labels], dtype="str")
