@@ -228,3 +228,29 @@ def test_input_errors(log: pd.DataFrame) -> None:
 def test_edges_reference_is_consistent(log: pd.DataFrame) -> None:
     # guards the reference itself: one edge per consecutive pair inside a customer
     assert len(ref_edges(log)) == len(log) - log["customer_id"].nunique()
+
+
+def test_segment_mapping_goes_through_the_customer_of_each_session() -> None:
+    t = pd.Timestamp("2025-01-01", tz="UTC")
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "b"],
+            "session_id": ["s1", "s1", "s2", "s2", "s3", "s3"],
+            "timestamp": [t + pd.Timedelta(minutes=m) for m in (0, 1, 60, 62, 0, 5)],
+            "activity": ["view", "cart", "view", "buy", "view", "cart"],
+        }
+    )
+    got = jm.dfg(log, case="session_id", segment={"a": "loyal", "b": "new"})
+    rows = got[["segment", "source", "target", "count", "cases"]].values.tolist()
+    assert rows == [
+        ["loyal", "view", "buy", 1, 1],
+        ["loyal", "view", "cart", 1, 1],
+        ["new", "view", "cart", 1, 1],
+    ]
+    funnel = jm.funnel(log, ["view", "cart"], by={"a": "loyal", "b": "new"}, case="session_id")
+    assert funnel[["segment", "step", "cases"]].values.tolist() == [
+        ["loyal", 1, 2],
+        ["loyal", 2, 1],
+        ["new", 1, 1],
+        ["new", 2, 1],
+    ]
