@@ -90,7 +90,7 @@ def test_windows_and_errors(stable_data: tuple[SyntheticJourneys, pd.DataFrame])
     small = events[events["customer_id"] < "C0000900"]
     with pytest.raises(ConfigError, match="not a frequency"):
         track_personas(small, windows="fortnightly")
-    with pytest.raises(ConfigError, match="start .* must be before end"):
+    with pytest.raises(ConfigError, match=r"start .* must be before end"):
         track_personas(small, windows=[("2025-03-01", "2025-02-01")])
     with pytest.raises(EmptyLogError, match="has no events"):
         track_personas(small, windows=[("2025-01-01", "2025-04-01"), ("2026-01-01", "2026-02-01")])
