@@ -95,6 +95,23 @@ def test_discovery_on_receipt_top_variants(eventlogs_dir) -> None:
     assert set(top.activities) == {a for v in top5.index for a in v}
 
 
+@pytest.mark.eventlogs
+@pytest.mark.parametrize(("top", "noise"), [(None, 0.0), (5, 0.0), (None, 0.2), (30, 0.1)])
+def test_inductive_on_variants_equals_pm4py_on_the_log(eventlogs_dir, top, noise) -> None:
+    import pm4py
+
+    log = jm.read_xes(eventlogs_dir / "receipt.xes.gz")
+    model = _pm4py.discover_process(log, top_variants=top, noise_threshold=noise)
+    frame = _pm4py.to_pm4py(log)
+    if top is not None:  # the reduced log pm4py would have to be given
+        variants = frame.groupby("case:concept:name", sort=True)["concept:name"].agg(tuple)
+        keep = set(variants.value_counts(sort=True).head(top).index)
+        cases = set(variants[variants.isin(keep)].index)
+        frame = frame[frame["case:concept:name"].isin(cases)]
+    expected = pm4py.discover_process_tree_inductive(frame, noise_threshold=noise)
+    assert str(model.process_tree) == str(expected)
+
+
 def test_variant_counting_ignores_row_order() -> None:
     log = _log({"a": ["x", "y"], "b": ["x", "y"], "c": ["y", "x"], "d": ["x"]})
     shuffled = log.sample(frac=1.0, random_state=3)

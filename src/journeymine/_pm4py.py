@@ -263,6 +263,57 @@ def _variant_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return cases[starts], keys
 
 
+def _log_variants(log: pd.DataFrame, case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Case labels (sorted), one variant key per case (bytes of int32 activity codes, events
+    in time order, input order breaking ties) and the activity names of the codes."""
+    case_codes, case_names = pd.factorize(log[case].astype("str"), sort=True)
+    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((np.arange(len(log)), ts, case_codes))
+    cc = case_codes[order]
+    act_codes, act_names = pd.factorize(log[schema.ACTIVITY].astype("str"))
+    ac = act_codes[order].astype(np.int32)
+    starts = np.flatnonzero(np.r_[True, cc[1:] != cc[:-1]])
+    keys = np.array([part.tobytes() for part in np.split(ac, starts[1:])], dtype=object)
+    names = np.asarray(case_names, dtype=object)[cc[starts]]
+    return names, keys, np.asarray(act_names, dtype=object)
+
+
+def _inductive_tree(variants: Counter[tuple[str, ...]], noise_threshold: float) -> Any:
+    """The inductive miner (IMf with noise, IM without) on variant counts.
+
+    pm4py's public entry point only takes an event log or a DataFrame and recomputes the
+    variants from it; we hand it the counted variants directly, which is what it builds
+    internally (and is far cheaper on millions of events). Falls back to the public entry on
+    a one-case-per-event frame if pm4py's internals moved.
+    """
+    params: dict[str, Any] = {
+        "noise_threshold": noise_threshold,
+        "multiprocessing": False,
+        "disable_fallthroughs": False,
+    }
+    try:
+        from pm4py.algo.discovery.inductive.dtypes.im_ds import IMDataStructureUVCL
+        from pm4py.algo.discovery.inductive.variants.im import IMUVCL
+        from pm4py.algo.discovery.inductive.variants.imf import IMFUVCL
+        from pm4py.objects.process_tree.utils.generic import fold, tree_sort
+    except ImportError:  # pragma: no cover - depends on the pm4py version
+        import pm4py
+
+        rows = [
+            (f"{i}_{j}", pos, act)
+            for i, (variant, count) in enumerate(variants.items())
+            for j in range(count)
+            for pos, act in enumerate(variant)
+        ]
+        frame = pd.DataFrame(rows, columns=[_CASE, "pos", _ACTIVITY])
+        frame[_TIMESTAMP] = pd.to_datetime(frame["pos"], unit="s", utc=True)
+        return pm4py.discover_process_tree_inductive(frame, noise_threshold=noise_threshold)
+    miner = IMFUVCL(params) if noise_threshold > 0 else IMUVCL(params)
+    tree = fold(miner.apply(IMDataStructureUVCL(variants), params))
+    tree_sort(tree)
+    return tree
+
+
 def discover_process(
     log: pd.DataFrame,
     *,
@@ -333,30 +384,34 @@ def discover_process(
             "noise_threshold applies to the inductive miner only; for the heuristics miner "
             "raise dependency_threshold instead."
         )
-    frame = to_pm4py(log, case=case)
-    case_ids, keys = _variant_keys(frame)
+    to_pm4py(log.iloc[:1], case=case)  # the same input checks as the conversion
+    case_ids, keys, act_names = _log_variants(log, case)
     counts = Counter(keys.tolist())
     n_cases, n_variants = len(case_ids), len(counts)
-    if top_variants is not None and top_variants < n_variants:
-        keep_keys = {k for k, _ in counts.most_common(top_variants)}
-        keep_cases = set(case_ids[[k in keep_keys for k in keys]].tolist())
-        frame = frame[frame[_CASE].isin(keep_cases)].reset_index(drop=True)
-        n_cases_used, n_variants_used = len(keep_cases), len(keep_keys)
-    else:
-        n_cases_used, n_variants_used = n_cases, n_variants
+    kept = counts.most_common(top_variants) if top_variants is not None else list(counts.items())
+    n_variants_used = len(kept)
+    n_cases_used = int(sum(c for _, c in kept))
     pm4py = _pm4py("discover_process")
-    keys_kw = {"activity_key": _ACTIVITY, "timestamp_key": _TIMESTAMP, "case_id_key": _CASE}
     tree = None
     with _quiet():
         if algorithm == "inductive":
-            tree = pm4py.discover_process_tree_inductive(
-                frame, noise_threshold=float(noise_threshold), **keys_kw
+            variants = Counter(
+                {tuple(act_names[np.frombuffer(k, dtype=np.int32)].tolist()): c for k, c in kept}
             )
+            tree = _inductive_tree(variants, float(noise_threshold))
             net, im, fm = pm4py.convert_to_petri_net(tree)
             bpmn = pm4py.convert_to_bpmn(tree)
         else:
+            keep_keys = {k for k, _ in kept}
+            keep_cases = case_ids[np.fromiter((k in keep_keys for k in keys), bool, len(keys))]
+            sub = log[[case, schema.TIMESTAMP, schema.ACTIVITY]]
+            sub = sub[sub[case].astype("str").isin(set(keep_cases.tolist())).to_numpy()]
             net, im, fm = pm4py.discover_petri_net_heuristics(
-                frame, dependency_threshold=float(dependency_threshold), **keys_kw
+                to_pm4py(sub, case=case),
+                dependency_threshold=float(dependency_threshold),
+                activity_key=_ACTIVITY,
+                timestamp_key=_TIMESTAMP,
+                case_id_key=_CASE,
             )
             try:
                 bpmn = pm4py.convert_to_bpmn(net, im, fm)
