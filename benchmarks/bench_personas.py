@@ -1,0 +1,229 @@
+"""Persona benchmarks: customer featurization (DuckDB) and persona clustering vs retentioneering.
+
+Run with ``.venv/bin/python -m benchmarks.run bench_personas`` (``--quick`` for small sizes).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from benchmarks._harness import Measurement, measure
+
+os.environ.setdefault("RETENTIONEERING_NO_TRACK", "1")
+
+OUT = Path(__file__).parent / "out"
+SEED = 0
+
+NOTES = """
+Data: `make_journeys(n, days, random_state=0)`, cached as Parquet under `benchmarks/out/`.
+*featurize*: `CustomerFeaturizer().fit(log).transform(log)` on 1M customers x 35 days (about
+10M events): DuckDB aggregates (window functions for sessions and transitions, filtered counts)
+plus the numpy feature step. *cluster*: from the event log to persona labels. journeymine =
+featurize + `PersonaMiner()` (HDBSCAN search on a 20k subsample, 15 candidate fits, kNN
+extension to every eligible customer, 3 stability refits, profiles without paths).
+retentioneering 5 = `Eventstream(df).add_clusters(...)` with per-path features
+(`event_count_bulk` over all activities, `length`, `duration`, `active_days`), standard
+scaling, and either k-means (k=6, the true number of personas, which journeymine is not told)
+or its HDBSCAN (`min_cluster_size` = 1% of customers) on the raw feature space. ARI against the
+true personas is computed for customers with >= 20 events that received a cluster/persona
+(retentioneering labels everyone) and shown in the contender name with the share labelled.
+The 1M clustering uses the 35-day data (about 10 events per customer, so most customers are
+below journeymine's `min_events=10` and get "too few events"); the 100k clustering uses 180 days.
+"""
+
+
+def _events_path(n: int, days: int) -> Path:
+    return OUT / f"personas_events_{n}_{days}d_seed{SEED}.parquet"
+
+
+def _truth_path(n: int, days: int) -> Path:
+    return OUT / f"personas_truth_{n}_{days}d_seed{SEED}.parquet"
+
+
+def ensure_data(n: int, days: int) -> Path:
+    """Generate once and cache the events and the true personas."""
+    path = _events_path(n, days)
+    if path.exists() and _truth_path(n, days).exists():
+        return path
+    from journeymine.datasets import make_journeys
+
+    OUT.mkdir(exist_ok=True)
+    data = make_journeys(n_customers=n, days=days, random_state=SEED)
+    data.events.to_parquet(path, index=False)
+    data.customers[["customer_id", "persona", "changed"]].to_parquet(
+        _truth_path(n, days), index=False
+    )
+    return path
+
+
+def _read(n: int, days: int) -> Any:
+    import pandas as pd
+
+    return pd.read_parquet(_events_path(n, days))
+
+
+def _ari(labels: Any, n_events: Any, n: int, days: int) -> str:
+    """ARI vs the true persona for customers with >= 20 events that have a label."""
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    truth = pd.read_parquet(_truth_path(n, days)).set_index("customer_id")
+    truth = truth[~truth["changed"]]["persona"]
+    lab = labels.reindex(truth.index)
+    ev = n_events.reindex(truth.index).fillna(0)
+    enough = ev >= 20
+    got = lab.notna() & (lab >= 0) & enough
+    if got.sum() < 2:
+        return "ARI n/a"
+    ari = adjusted_rand_score(truth[got], lab[got].astype(int))
+    return f"ARI {ari:.2f}, {got.sum() / max(enough.sum(), 1):.0%} labelled"
+
+
+# ---- setups (not timed) -----------------------------------------------------------------
+def setup_1m_35d() -> Any:
+    return _read(1_000_000, 35)
+
+
+def setup_100k_180d() -> Any:
+    return _read(100_000, 180)
+
+
+def setup_quick_20k_35d() -> Any:
+    return _read(20_000, 35)
+
+
+def setup_quick_5k_180d() -> Any:
+    return _read(5_000, 180)
+
+
+# ---- runs (timed) -----------------------------------------------------------------------
+def run_featurize(log: Any) -> dict[str, Any]:
+    from journeymine.personas import CustomerFeaturizer
+
+    X = CustomerFeaturizer().fit(log).transform(log)
+    return {"customers": len(X), "features": X.shape[1], "events": len(log)}
+
+
+def _jm_cluster(log: Any) -> Any:
+    import numpy as np
+
+    from journeymine.personas import CustomerFeaturizer, PersonaMiner
+
+    X = CustomerFeaturizer().fit(log).transform(log)
+    miner = PersonaMiner(random_state=0).fit(X)
+    n_ev = np.rint(np.expm1(X["log_events"]))
+    return miner.labels_, n_ev, miner.quality_
+
+
+def _rete_cluster(log: Any, method: str) -> Any:
+    import pandas as pd
+    from retentioneering.eventstream import Eventstream
+
+    df = pd.DataFrame(
+        {
+            "user_id": log["customer_id"].astype(str),
+            "event": log["activity"].astype(str),
+            "timestamp": log["timestamp"].dt.tz_localize(None),
+        }
+    )
+    n_users = df["user_id"].nunique()
+    stream = Eventstream(df)
+    acts = sorted(df["event"].unique())
+    feats = [
+        {"metric": "event_count_bulk", "metric_args": {"events": acts}},
+        {"metric": "length"},
+        {"metric": "duration"},
+        {"metric": "active_days"},
+    ]
+    args = {"n_clusters": 6} if method == "kmeans" else {"min_cluster_size": max(5, n_users // 100)}
+    out = stream.add_clusters(
+        name="persona", features=feats, method=method, method_args=args, scaler="std"
+    ).to_dataframe()
+    first = out.groupby("user_id")["persona"].first().astype(str)
+    labels = first.str.extract(r"(-?\d+)$")[0].astype(float).fillna(-1).astype(int)
+    n_ev = df.groupby("user_id").size().astype(float)
+    return labels, n_ev
+
+
+def _result(n: int, days: int, labels: Any, n_ev: Any, extra: Any = None) -> dict[str, Any]:
+    return {"ari": _ari(labels, n_ev, n, days), "quality": extra}
+
+
+def run_jm_100k(log: Any) -> dict[str, Any]:
+    labels, n_ev, q = _jm_cluster(log)
+    return _result(100_000, 180, labels, n_ev, q)
+
+
+def run_jm_1m(log: Any) -> dict[str, Any]:
+    labels, n_ev, q = _jm_cluster(log)
+    return _result(1_000_000, 35, labels, n_ev, q)
+
+
+def run_jm_quick(log: Any) -> dict[str, Any]:
+    labels, n_ev, q = _jm_cluster(log)
+    return _result(5_000, 180, labels, n_ev, q)
+
+
+def run_rete_kmeans_100k(log: Any) -> dict[str, Any]:
+    return _result(100_000, 180, *_rete_cluster(log, "kmeans"))
+
+
+def run_rete_hdbscan_100k(log: Any) -> dict[str, Any]:
+    return _result(100_000, 180, *_rete_cluster(log, "hdbscan"))
+
+
+def run_rete_kmeans_1m(log: Any) -> dict[str, Any]:
+    return _result(1_000_000, 35, *_rete_cluster(log, "kmeans"))
+
+
+def run_rete_hdbscan_1m(log: Any) -> dict[str, Any]:
+    return _result(1_000_000, 35, *_rete_cluster(log, "hdbscan"))
+
+
+def run_rete_kmeans_quick(log: Any) -> dict[str, Any]:
+    return _result(5_000, 180, *_rete_cluster(log, "kmeans"))
+
+
+def run_rete_hdbscan_quick(log: Any) -> dict[str, Any]:
+    return _result(5_000, 180, *_rete_cluster(log, "hdbscan"))
+
+
+def _named(m: Measurement) -> Measurement:
+    if m.result and "ari" in m.result:
+        m.contender = f"{m.contender} ({m.result['ari']})"
+        print(f"    -> {m.contender}; quality {m.result.get('quality')}", flush=True)
+    return m
+
+
+def run(quick: bool) -> list[Measurement]:
+    rows: list[Measurement] = []
+    if quick:
+        ensure_data(20_000, 35)
+        ensure_data(5_000, 180)
+        rows.append(measure("featurize", "journeymine", "20k", setup_quick_20k_35d, run_featurize))
+        plan = [
+            ("journeymine", run_jm_quick),
+            ("retentioneering kmeans", run_rete_kmeans_quick),
+            ("retentioneering hdbscan", run_rete_hdbscan_quick),
+        ]
+        for name, fn in plan:
+            rows.append(_named(measure("cluster", name, "5k", setup_quick_5k_180d, fn)))
+        return rows
+    ensure_data(1_000_000, 35)
+    ensure_data(100_000, 180)
+    rows.append(measure("featurize", "journeymine", "1M/10M", setup_1m_35d, run_featurize))
+    for name, fn in (
+        ("journeymine", run_jm_100k),
+        ("retentioneering kmeans", run_rete_kmeans_100k),
+        ("retentioneering hdbscan", run_rete_hdbscan_100k),
+    ):
+        rows.append(_named(measure("cluster", name, "100k", setup_100k_180d, fn, timeout=3600)))
+    for name, fn in (
+        ("journeymine", run_jm_1m),
+        ("retentioneering kmeans", run_rete_kmeans_1m),
+        ("retentioneering hdbscan", run_rete_hdbscan_1m),
+    ):
+        rows.append(_named(measure("cluster", name, "1M", setup_1m_35d, fn, timeout=3600)))
+    return rows
