@@ -142,12 +142,20 @@ def _check_log(log: pd.DataFrame, purpose: str) -> None:
             )
 
 
+def _order(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> np.ndarray:
+    """Row positions sorted by (case, timestamp), input order breaking ties. Cases are ordered
+    by their string value, so the result does not depend on the input order."""
+    codes, uniques = pd.factorize(log[case], use_na_sentinel=False)
+    names = np.asarray([str(u) for u in uniques], dtype=object)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    return np.lexsort((np.arange(len(log)), ts, rank[codes]))
+
+
 def _sort(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> pd.DataFrame:
     """Sort by (case, timestamp), input order breaking ties; a new frame, index reset."""
-    codes, _ = pd.factorize(log[case].astype("str").to_numpy(dtype=object), sort=True)
-    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    order = np.lexsort((np.arange(len(log)), ts, codes))
-    return log.iloc[order].reset_index(drop=True)
+    return log.iloc[_order(log, case)].reset_index(drop=True)
 
 
 # --- the designed journey -----------------------------------------------------------------------
@@ -425,44 +433,46 @@ def journey_instances(
     _check_log(log, "journey_instances")
     schema.require_columns(log, [schema.JOURNEY_ID], purpose="cutting journey instances")
     win = None if window is None else _timedelta(window, "window")
-    jid = log[schema.JOURNEY_ID].astype("str")
-    known = sorted(jid.dropna().unique().tolist())
+    j_codes, j_names = pd.factorize(log[schema.JOURNEY_ID])  # null -> -1
+    known = sorted(str(j) for j in j_names)
     if journey not in known:
         raise ConfigError(
             f"journey {journey!r} does not occur in the journey_id column."
             f"{did_you_mean(journey, known)} Journeys in the log: {known}."
         )
-    srt = _sort(log)
-    jid = srt[schema.JOURNEY_ID].astype("str")
-    tagged = (jid == journey).fillna(False).to_numpy(dtype=bool)
-    act = srt[schema.ACTIVITY].astype("str").to_numpy(dtype=object)
+    order = _order(log)
+    jc = j_codes[order]
+    has_jid = jc >= 0
+    tagged = jc == [str(j) for j in j_names].index(journey)
+    act_codes, act_names = pd.factorize(log[schema.ACTIVITY], use_na_sentinel=False)
+    act_names = np.asarray([str(a) for a in act_names], dtype=object)
+    act = act_codes[order]
+    cust_codes, cust_names = pd.factorize(log[schema.CUSTOMER_ID], use_na_sentinel=False)
+    codes = cust_codes[order]
     if touch_activities is None:
-        cust_tagged = srt.loc[tagged, schema.CUSTOMER_ID]
-        first_acts = set(act[tagged][~cust_tagged.duplicated().to_numpy()].tolist())
-        is_touch = tagged & np.isin(act, list(first_acts))
+        first_of_cust = np.r_[True, codes[tagged][1:] != codes[tagged][:-1]]
+        touch_codes = np.unique(act[tagged][first_of_cust])
     else:
         names = _names(touch_activities, "touch_activities")
-        is_touch = tagged & np.isin(act, names)
-    cust = srt[schema.CUSTOMER_ID].astype("str").to_numpy(dtype=object)
-    codes, _ = pd.factorize(cust)
-    n = len(srt)
+        touch_codes = np.flatnonzero(np.isin(act_names, names))
+    is_touch = tagged & np.isin(act, touch_codes)
+    n = len(order)
     pos = np.arange(n)
     # latest touch at or before each event, within the customer
-    last_touch = np.where(is_touch, pos, -1)
     first_row = np.r_[True, codes[1:] != codes[:-1]]
     seg_start = np.maximum.accumulate(np.where(first_row, pos, 0))
-    last_touch = np.maximum.accumulate(last_touch)
+    last_touch = np.maximum.accumulate(np.where(is_touch, pos, -1))
     inside = last_touch >= seg_start
-    ts = srt[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]")
+    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]")[order]
     touch_ts = ts[np.where(inside, last_touch, 0)]
     if win is not None:
         inside &= (ts - touch_ts) < win.to_timedelta64()
-    other = jid.notna().to_numpy(dtype=bool) & ~tagged
-    keep = inside & ~other
+    keep = inside & ~(has_jid & ~tagged)  # events of another journey belong to it
     counted = np.cumsum(is_touch)
     number = counted - (counted[seg_start] - is_touch[seg_start])
-    out = srt[keep].reset_index(drop=True)
-    label = pd.Series(cust[keep], dtype="str") + "#" + pd.Series(number[keep]).astype("str")
+    out = log.iloc[order[keep]].reset_index(drop=True)
+    cust = np.asarray([str(c) for c in cust_names], dtype=object)[codes[keep]]
+    label = pd.Series(cust, dtype="str") + "#" + pd.Series(number[keep]).astype("str")
     out["instance"] = label.astype("str")
     out["instance_start"] = pd.Series(pd.to_datetime(touch_ts[keep]).tz_localize("UTC")).astype(
         schema.TIMESTAMP_DTYPE
