@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hypothesis.strategies as st
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -100,17 +99,3 @@ def test_matches_reference(rows, gap, by_channel):
     td = pd.Timedelta(minutes=gap)
     got = jm.sessionize(log, gap=td, by_channel=by_channel)["session_id"].tolist()
     assert got == _reference(log, td, by_channel)
-
-
-@pytest.mark.slow
-def test_ten_million_rows():
-    rng = np.random.default_rng(0)
-    n = 10_000_000
-    log = pd.DataFrame(
-        {
-            "customer_id": pd.Series(rng.integers(0, 500_000, n)).astype("str"),
-            "timestamp": pd.to_datetime(rng.integers(0, 10**15, n), unit="us", utc=True),
-        }
-    )
-    out = jm.sessionize(log)
-    assert out["session_id"].notna().all()

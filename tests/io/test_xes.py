@@ -86,12 +86,13 @@ def test_read_events_dispatches_xes_and_maps_columns(eventlogs_dir):
 
 
 @pytest.mark.eventlogs
-@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Install the optional requirement:UserWarning")
-def test_bpic2012_same_content_as_pm4py(eventlogs_dir):
+@pytest.mark.parametrize("name", ["receipt.xes.gz", "repairExample.xes.gz"])
+def test_same_content_as_pm4py(eventlogs_dir, name):
+    # BPIC 2012 gives the same answer but takes a minute under pm4py: it is in `make bench`
     pm4py = pytest.importorskip("pm4py")
-    ours = jm.read_xes(eventlogs_dir / "bpic2012.xes.gz")
-    theirs = pm4py.read_xes(str(eventlogs_dir / "bpic2012.xes.gz"), show_progress_bar=False)
+    ours = jm.read_xes(eventlogs_dir / name)
+    theirs = pm4py.read_xes(str(eventlogs_dir / name), show_progress_bar=False)
     key = ["customer_id", "timestamp", "activity", "lifecycle_transition"]
     theirs = theirs.rename(
         columns={
@@ -104,7 +105,6 @@ def test_bpic2012_same_content_as_pm4py(eventlogs_dir):
     a = ours[key].astype(str).sort_values(key).reset_index(drop=True)
     b = theirs[key].astype(str).sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
-    assert (ours["case_AMOUNT_REQ"].notna()).all()
 
 
 def test_typed_attributes_and_missing_values(tmp_path):
