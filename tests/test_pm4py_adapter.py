@@ -58,6 +58,10 @@ def test_to_pm4py_refuses_bad_input() -> None:
     log.loc[0, "activity"] = None
     with pytest.raises(EventLogError, match="nulls"):
         _pm4py.to_pm4py(log)
+    log = _log({"a": ["x", "y", "z"]})
+    log.loc[2, "activity"] = None  # not in the first row
+    with pytest.raises(EventLogError, match="1 nulls"):
+        _pm4py.discover_process(log)
 
 
 # --- discovery --------------------------------------------------------------------------------

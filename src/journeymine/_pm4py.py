@@ -93,6 +93,25 @@ def _sorted_positions(log: pd.DataFrame, case: str) -> np.ndarray:
     return np.lexsort((np.arange(len(log)), ts, case_codes))
 
 
+def _check_input(log: pd.DataFrame, case: str, purpose: str) -> None:
+    if not isinstance(log, pd.DataFrame):
+        raise EventLogError(f"{purpose} expects a pandas DataFrame, got {type(log).__name__}.")
+    schema.require_columns(log, [case, schema.TIMESTAMP, schema.ACTIVITY], purpose=purpose)
+    if len(log) == 0:
+        raise EmptyLogError(f"the event log is empty (0 rows): nothing for {purpose}.")
+    for col in (case, schema.ACTIVITY, schema.TIMESTAMP):
+        if log[col].isna().any():
+            raise EventLogError(
+                f"{col} has {int(log[col].isna().sum())} nulls; pm4py would drop these rows. "
+                f"Run jm.validate(log) first (drop_invalid=True drops them with a count)."
+            )
+    if not pd.api.types.is_datetime64_any_dtype(log[schema.TIMESTAMP].dtype):
+        raise EventLogError(
+            f"timestamp must be datetimes, got dtype {log[schema.TIMESTAMP].dtype}. Run "
+            f"jm.validate(log) first."
+        )
+
+
 def to_pm4py(log: pd.DataFrame, *, case: str = schema.CUSTOMER_ID) -> pd.DataFrame:
     """Convert a canonical log to the frame pm4py expects (a new DataFrame).
 
@@ -120,22 +139,7 @@ def to_pm4py(log: pd.DataFrame, *, case: str = schema.CUSTOMER_ID) -> pd.DataFra
     >>> to_pm4py(log).iloc[:, :2].values.tolist()
     [['a', 'x'], ['a', 'y'], ['b', 'x']]
     """
-    schema.require_columns(
-        log, [case, schema.TIMESTAMP, schema.ACTIVITY], purpose="conversion to pm4py"
-    )
-    if len(log) == 0:
-        raise EmptyLogError("the event log is empty (0 rows): nothing to give to pm4py.")
-    for col in (case, schema.ACTIVITY, schema.TIMESTAMP):
-        if log[col].isna().any():
-            raise EventLogError(
-                f"{col} has {int(log[col].isna().sum())} nulls; pm4py would drop these rows. "
-                f"Run jm.validate(log) first (drop_invalid=True drops them with a count)."
-            )
-    if not pd.api.types.is_datetime64_any_dtype(log[schema.TIMESTAMP].dtype):
-        raise EventLogError(
-            f"timestamp must be datetimes, got dtype {log[schema.TIMESTAMP].dtype}. Run "
-            f"jm.validate(log) first."
-        )
+    _check_input(log, case, "conversion to pm4py")
     order = _sorted_positions(log, case)
     rows = log.iloc[order].reset_index(drop=True)
     ts = rows[schema.TIMESTAMP]
@@ -384,7 +388,7 @@ def discover_process(
             "noise_threshold applies to the inductive miner only; for the heuristics miner "
             "raise dependency_threshold instead."
         )
-    to_pm4py(log.iloc[:1], case=case)  # the same input checks as the conversion
+    _check_input(log, case, "discover_process")
     case_ids, keys, act_names = _log_variants(log, case)
     counts = Counter(keys.tolist())
     n_cases, n_variants = len(case_ids), len(counts)
