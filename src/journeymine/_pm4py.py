@@ -358,6 +358,13 @@ def discover_process(
     ConfigError
         An argument is out of range.
 
+    Notes
+    -----
+    Variants are counted by journeymine (integer codes, one sort). The inductive miner is
+    given the counted variants, which is what pm4py builds internally from a log, so the tree
+    is the one ``pm4py.discover_process_tree_inductive`` finds on the (reduced) log, without
+    pm4py reading millions of rows. The heuristics miner is given the reduced log.
+
     Examples
     --------
     >>> import pandas as pd
