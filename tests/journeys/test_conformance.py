@@ -304,6 +304,31 @@ def test_designed_journeys_fit_better_for_responders(data) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "journey",
+    [
+        "welcome",
+        "birthday",
+        "holiday",
+        "flash_sale",
+        "cart_abandonment",
+        "post_purchase_tips",
+        "win_back",
+    ],
+)
+def test_every_designed_journey_of_the_generator(data, journey) -> None:
+    steps = list(data.journeys.set_index("journey_id").loc[journey, "designed_steps"])
+    res = check_conformance(data.events, steps, journey=journey)
+    # one instance per touch sent on the channel of the design's first step
+    sent = {"email_sent": "email", "sms_sent": "sms", "push_sent": "push"}[steps[0]]
+    touches = data.touches
+    n = ((touches["journey_id"] == journey) & (touches["channel"] == sent)).sum()
+    assert len(res.cases) == n
+    assert res.cases["fitness"].between(0, 1).all()
+    assert (res.cases["n_deviations"] >= (res.cases["fitness"] < 1)).all()
+    assert set(res.deviations["type"]) <= {"unexpected", "skipped", "wrong_order"}
+
+
 def test_customer_level_check_with_segment_column(data) -> None:
     log = data.events.assign(tier=np.where(data.events["customer_id"] < "C0000750", "a", "b"))
     res = check_conformance(log, ["visit", "view_product"], segment="tier")
