@@ -4,14 +4,14 @@ Distinguishing features are ranked by Cohen's d of the persona against all other
 customers (pooled standard deviation; features constant in both groups are skipped). The
 readable name comes from rules over the strongest distinguishing features (no language
 model): each rule maps a feature that is clearly higher (d >= 0.5) or lower (d <= -0.5) than in
-other personas to a phrase, e.g. ``session_channel_share:store`` high -> "Store-first buyers",
+other personas to a phrase, e.g. ``organic_channel_share:store`` high -> "Store-first buyers",
 ``promotion_share`` high -> "Promotion hunters", support contacts high and returns high ->
 "Support-heavy returners". Names are made unique by prefixing the next distinguishing phrase.
 
 Examples
 --------
 >>> import pandas as pd
->>> feats = pd.DataFrame({"session_channel_share:app": [0.9, 0.8, 0.9, 0.1, 0.2, 0.1],
+>>> feats = pd.DataFrame({"organic_channel_share:app": [0.9, 0.8, 0.9, 0.1, 0.2, 0.1],
 ...                       "promotion_share": [0.0, 0.1, 0.0, 0.4, 0.5, 0.45]},
 ...                      index=pd.Index(list("abcdef"), name="customer_id"))
 >>> labels = pd.Series([0, 0, 0, 1, 1, 1], index=feats.index)
