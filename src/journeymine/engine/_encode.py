@@ -220,7 +220,9 @@ def _factorize_arrow(col: Any) -> tuple[np.ndarray, pd.Index]:
         return np.zeros(0, np.int32), pd.Index([], dtype="str")
     idx = pa.chunked_array([ch.indices for ch in chunks], type=chunks[0].indices.type)
     labels = pd.Index(chunks[0].dictionary.to_pylist(), dtype="str")
-    codes = pc.fill_null(idx, -1).to_numpy().astype(_code_dtype(len(labels)))
+    if idx.null_count:
+        idx = pc.fill_null(idx, -1)
+    codes = idx.to_numpy().astype(_code_dtype(len(labels)))
     return codes, labels
 
 
