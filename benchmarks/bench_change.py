@@ -24,9 +24,9 @@ customer: 20,000 customers make 1M events, 200,000 make 10M), cached as Parquet 
 - **discover_process**: sessions as cases (`jm.sessionize(log, by_channel=True)` in setup; a
   customer's 180 days are all unique traces). journeymine counts the variants with numpy and
   hands pm4py's inductive miner the counted variants: *top 20 variants* (the reduced log) and
-  *all variants* (the same model as pm4py's; the tree digests printed below must match) against
-  *pm4py inductive*, `pm4py.discover_process_tree_inductive` on the session frame (conversion
-  with `to_pm4py` included). At 10M pm4py is not run.
+  *all variants* (the same model as pm4py's: the run prints tree digests, equal at 100k and
+  1M) against *pm4py inductive*, `pm4py.discover_process_tree_inductive` on the session frame
+  (conversion with `to_pm4py` included). At 10M pm4py is not run.
 """
 
 OUT = Path(__file__).parent / "out"
