@@ -1,0 +1,28 @@
+"""Persona assignment for live customers: a model trained on journey prefixes, a fast
+single-customer path, batch scoring, persistence, an HTTP service and Spark scoring.
+
+- :class:`PersonaModel`: calibrated classifier of persona labels (e.g. ``PersonaMiner.labels_``)
+  trained on journey prefixes; ``fit``, ``predict``, ``predict_proba``, ``save``, ``card_``
+- :func:`load_model`: load a saved model (checksum, versions, schema, features, type allowlist)
+- :func:`assign`: one customer's events (list of dicts or DataFrame) -> :class:`Assignment`
+- :func:`assign_many`: every customer of a log at once (equal to ``assign`` per customer)
+- :mod:`journeymine.assignment.service`: FastAPI service (``create_app``, ``serve``; needs the
+  ``serve`` extra)
+- :mod:`journeymine.assignment.spark`: ``assign_spark`` on a Spark DataFrame (``spark`` extra)
+
+Importing this package loads neither DuckDB, plotly nor pm4py (training calls DuckDB lazily).
+"""
+
+from journeymine.assignment._assign import Assignment, assign, assign_many
+from journeymine.assignment._model import UNASSIGNED, PersonaModel
+from journeymine.assignment._persist import TRUSTED_TYPES, load_model
+
+__all__ = [
+    "TRUSTED_TYPES",
+    "UNASSIGNED",
+    "Assignment",
+    "PersonaModel",
+    "assign",
+    "assign_many",
+    "load_model",
+]

@@ -1,0 +1,207 @@
+"""Assign personas: one live customer (:func:`assign`) or many at once (:func:`assign_many`).
+
+Both compute the features in plain numpy (the same integer aggregates as the DuckDB batch
+featurizer, then the shared :func:`~journeymine.personas.features.features_from_aggregates`)
+and score them with the model's numpy scorer, so ``assign_many`` equals ``assign`` called per
+customer, bit for bit.
+
+Unknown activities and channels (names the model never saw) are counted in the
+``__other__`` bucket of the features, exactly as the batch featurizer counts them, and listed
+in the result (``unknown_activities``, ``unknown_channels``) so that a caller can spot a new
+event type or a typo. An event without a channel counts as channel ``__other__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.assignment._aggregates import numpy_aggregates
+from journeymine.assignment._inputs import Vocab, parse_events
+from journeymine.assignment._model import UNASSIGNED, PersonaModel, as_of_last_event
+from journeymine.exceptions import ConfigError
+from journeymine.personas.features import FeatureSpec, features_from_aggregates
+from journeymine.schema import CUSTOMER_ID
+
+__all__ = ["Assignment", "assign", "assign_many"]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The persona of one customer.
+
+    Attributes
+    ----------
+    customer_id : str
+    persona : int
+        Persona id, ``-1`` when the model abstained.
+    name : str
+        Readable persona name (``"unassigned"`` for ``-1``).
+    probability : float
+        Calibrated probability of the most likely persona (also when abstaining).
+    abstained : bool
+        The probability was below the model's ``abstain_threshold``.
+    n_events : int
+        Events the assignment is based on.
+    unknown_activities, unknown_channels : tuple of str
+        Names the model does not know (counted as ``__other__``).
+    """
+
+    customer_id: str
+    persona: int
+    name: str
+    probability: float
+    abstained: bool
+    n_events: int
+    unknown_activities: tuple[str, ...] = field(default=())
+    unknown_channels: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        d = asdict(self)
+        d["unknown_activities"] = list(self.unknown_activities)
+        d["unknown_channels"] = list(self.unknown_channels)
+        return d
+
+
+def _check_model(model: Any) -> PersonaModel:
+    if not isinstance(model, PersonaModel):
+        raise ConfigError(
+            f"model must be a fitted PersonaModel (jm.load_model(path)), got "
+            f"{type(model).__name__}."
+        )
+    model._fitted()
+    return model
+
+
+def _decide(model: PersonaModel, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    best = proba.argmax(axis=1)
+    p = proba[np.arange(len(proba)), best]
+    abstained = p < model.abstain_threshold
+    persona = np.where(abstained, UNASSIGNED, model.classes_[best]).astype(np.int64)
+    return persona, p, abstained
+
+
+def single_features(
+    events: Any, spec: FeatureSpec, vocab: Vocab, *, customer_id: str | None = None
+) -> tuple[str, np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """One customer's features as the model sees them: (customer_id, features (1, n),
+    aggregates (1, m), unknown activities, unknown channels)."""
+    cid, ev, unknown_act, unknown_ch = parse_events(events, vocab, customer_id=customer_id)
+    agg = numpy_aggregates(ev, spec, plan=vocab.plan)
+    X = features_from_aggregates(as_of_last_event(agg, spec), spec)
+    return cid, X, agg, unknown_act, unknown_ch
+
+
+def assign(events: Any, model: PersonaModel, *, customer_id: str | None = None) -> Assignment:
+    """Persona of ONE customer from their events (fast path: plain Python and numpy).
+
+    Parameters
+    ----------
+    events : list of dict or DataFrame
+        The customer's events with canonical keys: ``customer_id`` (unless given separately),
+        ``timestamp`` (ISO 8601 string such as ``"2025-03-01T10:15:00Z"``, ``datetime`` or
+        ``numpy.datetime64``; naive times are UTC), ``activity``; optional ``channel``,
+        ``journey_id``, ``session_id``, ``value``. Other keys are ignored; any order.
+    model : PersonaModel
+        A fitted or loaded model.
+    customer_id : str, optional
+        The customer, when the events do not carry it.
+
+    Returns
+    -------
+    Assignment
+
+    Raises
+    ------
+    EventLogError
+        No events, a missing key, an unparseable timestamp, a null activity, events of several
+        customers (the message lists every problem).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> events = [
+    ...     {"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"},
+    ...     {"timestamp": "2025-02-01T19:02:00Z", "activity": "view_product", "channel": "app"},
+    ...     {"timestamp": "2025-02-01T19:04:00Z", "activity": "hologram", "channel": "app"},
+    ... ]
+    >>> a = jm.assign(events, model, customer_id="new-1")
+    >>> a.customer_id, a.n_events, a.unknown_activities
+    ('new-1', 3, ('hologram',))
+    >>> a.abstained == (a.persona == -1)
+    True
+    """
+    model = _check_model(model)
+    cid, X, agg, unknown_act, unknown_ch = single_features(
+        events, model.spec_, model.vocab_, customer_id=customer_id
+    )
+    proba = model.scorer_.predict_proba(X, agg[:, 0])
+    persona, p, abstained = _decide(model, proba)
+    pid = int(persona[0])
+    return Assignment(
+        customer_id=cid,
+        persona=pid,
+        name=model.persona_names_.get(pid, f"persona {pid}"),
+        probability=float(p[0]),
+        abstained=bool(abstained[0]),
+        n_events=int(agg[0, 0]),
+        unknown_activities=unknown_act,
+        unknown_channels=unknown_ch,
+    )
+
+
+def assign_many(log: pd.DataFrame, model: PersonaModel) -> pd.DataFrame:
+    """Persona of every customer of ``log`` (vectorised; equal to :func:`assign` per customer).
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log (any row order); validated when its dtypes are not canonical.
+    model : PersonaModel
+
+    Returns
+    -------
+    DataFrame
+        One row per customer, sorted by ``customer_id``: the fields of :class:`Assignment`
+        (``unknown_activities``/``unknown_channels`` as tuples).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> out = jm.assign_many(data.events, model)
+    >>> list(out.columns)[:4]
+    ['customer_id', 'persona', 'name', 'probability']
+    >>> len(out) == data.events["customer_id"].nunique()
+    True
+    """
+    model = _check_model(model)
+    customers, X, n_events, unknown_act, unknown_ch = model._featurize(log, what="assign_many")
+    proba = model.scorer_.predict_proba(X, n_events)
+    persona, p, abstained = _decide(model, proba)
+    names = model.persona_names_
+    unk_a = np.empty(len(customers), dtype=object)
+    unk_c = np.empty(len(customers), dtype=object)
+    unk_a[:] = unknown_act
+    unk_c[:] = unknown_ch
+    return pd.DataFrame(
+        {
+            CUSTOMER_ID: pd.array(np.asarray(customers, dtype=object), dtype="str"),
+            "persona": persona,
+            "name": pd.array([names.get(int(k), f"persona {k}") for k in persona], dtype="str"),
+            "probability": p,
+            "abstained": abstained,
+            "n_events": n_events.astype(np.int64),
+            "unknown_activities": unk_a,
+            "unknown_channels": unk_c,
+        }
+    )

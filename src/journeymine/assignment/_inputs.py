@@ -1,0 +1,407 @@
+"""Input checks and encoding for the assignment paths (no DuckDB).
+
+- :func:`canonical_log`: boundary check of a log DataFrame (validated when dtypes are not
+  canonical), like the batch featurizer does.
+- :func:`encode_log`: a canonical log -> :class:`~journeymine.assignment._aggregates.Encoded`
+  against a :class:`~journeymine.personas.features.FeatureSpec`, plus the names outside the
+  vocabulary per customer.
+- :func:`parse_events`: one customer's events as a list of dicts or a small DataFrame ->
+  ``Encoded`` (plain Python and numpy; ISO strings or datetimes).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.assignment._aggregates import AggPlan, Encoded, cents
+from journeymine.exceptions import EmptyLogError, EventLogError, did_you_mean
+from journeymine.personas.features import FeatureSpec
+from journeymine.schema import (
+    ACTIVITY,
+    CHANNEL,
+    CUSTOMER_ID,
+    JOURNEY_ID,
+    REQUIRED_COLUMNS,
+    SESSION_ID,
+    TIMESTAMP,
+    VALUE,
+    require_columns,
+    validate,
+)
+
+__all__ = ["Vocab", "canonical_log", "encode_log", "parse_events"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+_US = _dt.timedelta(microseconds=1)
+_EPOCH_TS = pd.Timestamp(0, tz="UTC")
+_US_TD = pd.Timedelta(microseconds=1)
+_MAX_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Lookups of a spec, built once per model (the single-customer path uses plain dicts)."""
+
+    spec: FeatureSpec
+    activity: dict[str, int]
+    channel: dict[str, int]
+    journey: dict[str, int]
+    plan: AggPlan
+
+    @classmethod
+    def of(cls, spec: FeatureSpec) -> Vocab:
+        return cls(
+            spec,
+            {a: i for i, a in enumerate(spec.activities)},
+            {c: i for i, c in enumerate(spec.channels)},
+            {j: i for i, j in enumerate(spec.journeys)},
+            AggPlan(spec),
+        )
+
+
+def canonical_log(log: Any, *, what: str) -> pd.DataFrame:
+    """A non-empty canonical log; validated (without sorting) when dtypes are not canonical."""
+    if not isinstance(log, pd.DataFrame):
+        raise EventLogError(
+            f"{what} expects an event log DataFrame, got {type(log).__name__}. Read files with "
+            f"jm.read_events(path); for one customer's events as dicts use jm.assign()."
+        )
+    require_columns(log, REQUIRED_COLUMNS, purpose=what)
+    if len(log) == 0:
+        raise EmptyLogError(f"{what}: the event log is empty (0 rows).")
+    canonical = (
+        isinstance(log[TIMESTAMP].dtype, pd.DatetimeTZDtype)
+        and isinstance(log[ACTIVITY].dtype, pd.CategoricalDtype)
+        and pd.api.types.is_string_dtype(log[CUSTOMER_ID].dtype)
+        and log[CUSTOMER_ID].dtype != object
+        and (CHANNEL not in log.columns or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
+    )
+    if (
+        not canonical
+        or log[CUSTOMER_ID].isna().any()
+        or log[TIMESTAMP].isna().any()
+        or log[ACTIVITY].isna().any()
+    ):
+        log = validate(log, duplicates="keep", sort=False)
+    return log
+
+
+def _codes(values: pd.Series, vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vocabulary codes (``len(vocab)`` for names outside it or null), raw codes (-1 for null)
+    and the raw names."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = values.cat.codes.to_numpy().astype(np.int64)
+        names = np.asarray(values.cat.categories.astype(str), dtype=object)
+    else:
+        raw_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        raw = raw_codes.astype(np.int64)
+        names = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    lookup = pd.Index(list(vocab), dtype=object).get_indexer(pd.Index(names, dtype=object))
+    lookup = np.where(lookup < 0, len(vocab), lookup)
+    codes = np.where(raw < 0, len(vocab), lookup[np.maximum(raw, 0)] if len(lookup) else 0)
+    return codes.astype(np.int32), raw, names
+
+
+def _unknown_by_customer(
+    cust: np.ndarray, raw: np.ndarray, codes: np.ndarray, names: np.ndarray, n_vocab: int, n: int
+) -> list[tuple[str, ...]]:
+    """Sorted names outside the vocabulary, per customer code."""
+    out: list[tuple[str, ...]] = [()] * n
+    mask = (codes == n_vocab) & (raw >= 0)
+    if not mask.any():
+        return out
+    pairs = np.unique(np.column_stack([cust[mask], raw[mask]]), axis=0)
+    for c in np.unique(pairs[:, 0]):
+        out[int(c)] = tuple(sorted(str(names[r]) for r in pairs[pairs[:, 0] == c, 1]))
+    return out
+
+
+def timestamps_us(log: pd.DataFrame) -> np.ndarray:
+    """The timestamp column as int64 microseconds since 1970-01-01 UTC."""
+    ts = log[TIMESTAMP]
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def encode_log(
+    log: pd.DataFrame, vocab: Vocab, *, what: str
+) -> tuple[pd.Index, Encoded, list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Encode a canonical log against ``vocab.spec``.
+
+    Returns the sorted customer ids (code order), the encoded events (input order) and, per
+    customer code, the activity and channel names outside the vocabulary.
+    """
+    spec = vocab.spec
+    cust, customers = pd.factorize(log[CUSTOMER_ID].to_numpy(), sort=True)
+    n = len(customers)
+    cust = cust.astype(np.int64)
+    act, act_raw, act_names = _codes(log[ACTIVITY], spec.activities)
+    unknown_act = _unknown_by_customer(cust, act_raw, act, act_names, len(spec.activities), n)
+    if CHANNEL in log.columns:
+        ch, ch_raw, ch_names = _codes(log[CHANNEL], spec.channels)
+        unknown_ch = _unknown_by_customer(cust, ch_raw, ch, ch_names, len(spec.channels), n)
+    else:
+        ch = np.full(len(log), len(spec.channels), dtype=np.int32)
+        unknown_ch = [()] * n
+    if JOURNEY_ID in log.columns:
+        _, jraw, jnames = _codes(log[JOURNEY_ID], ())
+        jl = pd.Index(list(spec.journeys), dtype=object).get_indexer(pd.Index(jnames, dtype=object))
+        jv = np.where(jraw < 0, -1, jl[np.maximum(jraw, 0)] if len(jl) else -1)
+    else:
+        jraw = np.full(len(log), -1, dtype=np.int64)
+        jv = np.full(len(log), -1, dtype=np.int64)
+    if VALUE in log.columns:
+        v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        v = np.full(len(log), np.nan)
+    if spec.use_session_id:
+        if SESSION_ID not in log.columns:
+            raise EventLogError(
+                f"{what}: this model builds sessions from session_id (it was trained on a log "
+                f"with one) but the log has no 'session_id' column. Add it (jm.sessionize(log) "
+                f"makes one from inactivity gaps) or retrain with "
+                f"CustomerFeaturizer(use_session_id=False)."
+            )
+        sid = pd.factorize(log[SESSION_ID], use_na_sentinel=True)[0].astype(np.int64)
+    else:
+        sid = np.full(len(log), -1, dtype=np.int64)
+    ev = Encoded(
+        cust=cust,
+        n_customers=n,
+        t=timestamps_us(log),
+        act=act,
+        ch=ch,
+        jraw=jraw.astype(np.int64),
+        jv=np.asarray(jv, dtype=np.int64),
+        cents=cents(v),
+        valued=np.isfinite(v),
+        sid=sid,
+    )
+    return pd.Index(customers, name=CUSTOMER_ID, dtype="str"), ev, unknown_act, unknown_ch
+
+
+# ---------------------------------------------------------------------------------------------
+# one customer's events (list of dicts / small DataFrame)
+# ---------------------------------------------------------------------------------------------
+def _fail(problems: list[str]) -> EventLogError:
+    n = len(problems)
+    shown = problems[:_MAX_SHOWN]
+    more = f"\n- ... and {n - _MAX_SHOWN} more" if n > _MAX_SHOWN else ""
+    return EventLogError(
+        f"invalid events: {n} problem{'s' if n > 1 else ''}:\n- " + "\n- ".join(shown) + more,
+        problems,
+    )
+
+
+def _parse_time(value: Any) -> tuple[int, bool] | None:
+    """(microseconds since epoch UTC, is_aware) or None when unparseable."""
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            return None
+        aware = value.tzinfo is not None
+        utc = value.tz_convert("UTC") if aware else value.tz_localize("UTC")
+        return int((utc - _EPOCH_TS) // _US_TD), aware
+    if isinstance(value, str):
+        try:
+            d = _dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                ts = pd.Timestamp(value)
+            except (ValueError, TypeError, OverflowError):
+                return None
+            return _parse_time(ts)
+    elif isinstance(value, _dt.datetime):
+        d = value
+    elif isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
+        return int(value.astype("datetime64[us]").astype(np.int64)), False
+    else:
+        return None
+    if d.tzinfo is None:
+        return (d - _EPOCH_NAIVE) // _US, False
+    return (d - _EPOCH) // _US, True
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
+
+
+def _records(events: Any) -> list[Mapping[str, Any]]:
+    if isinstance(events, pd.DataFrame):
+        return events.to_dict(orient="records")  # type: ignore[return-value]
+    if isinstance(events, Mapping):
+        raise EventLogError(
+            "events must be a list of event dicts (or a DataFrame), got a single dict. Wrap "
+            "it in a list: assign([event], model)."
+        )
+    if isinstance(events, str | bytes) or not isinstance(events, Sequence):
+        raise EventLogError(
+            f"events must be a list of dicts with keys customer_id, timestamp, activity "
+            f"(channel, journey_id, session_id, value optional) or a DataFrame; got "
+            f"{type(events).__name__}."
+        )
+    return list(events)
+
+
+def parse_events(
+    events: Any, vocab: Vocab, *, customer_id: str | None = None
+) -> tuple[str, Encoded, tuple[str, ...], tuple[str, ...]]:
+    """Parse one customer's events.
+
+    Parameters
+    ----------
+    events : list of dict or DataFrame
+        Canonical keys: ``customer_id`` (unless passed separately), ``timestamp`` (ISO 8601
+        string, ``datetime`` or ``numpy.datetime64``; naive times are UTC), ``activity``;
+        optional ``channel``, ``journey_id``, ``session_id``, ``value``. Other keys are
+        ignored.
+    vocab : Vocab
+    customer_id : str, optional
+        The customer; when given, events may omit ``customer_id`` (if present it must match).
+
+    Returns
+    -------
+    customer_id, encoded events, unknown activities, unknown channels
+    """
+    spec = vocab.spec
+    records = _records(events)
+    if not records:
+        raise EmptyLogError(
+            "no events: a customer needs at least one event to be assigned a persona."
+        )
+    if customer_id is not None and (not isinstance(customer_id, str) or not customer_id):
+        raise EventLogError(f"customer_id must be a non-empty string, got {customer_id!r}.")
+    n = len(records)
+    problems: list[str] = []
+    t = np.empty(n, dtype=np.int64)
+    act = np.empty(n, dtype=np.int32)
+    ch = np.empty(n, dtype=np.int32)
+    jraw = np.full(n, -1, dtype=np.int64)
+    jv = np.full(n, -1, dtype=np.int64)
+    v = np.full(n, np.nan)
+    sid = np.full(n, -1, dtype=np.int64)
+    n_act, n_ch = len(spec.activities), len(spec.channels)
+    unknown_act: set[str] = set()
+    unknown_ch: set[str] = set()
+    journeys: dict[str, int] = {}
+    sessions: dict[str, int] = {}
+    aware_seen = naive_seen = False
+    cid = customer_id
+    has_session_key = False
+    for i, e in enumerate(records):
+        if not isinstance(e, Mapping):
+            problems.append(f"event {i} is a {type(e).__name__}, not a dict.")
+            continue
+        missing = [k for k in (TIMESTAMP, ACTIVITY) if k not in e]
+        if customer_id is None and CUSTOMER_ID not in e:
+            missing.insert(0, CUSTOMER_ID)
+        if missing:
+            hint = "".join(
+                did_you_mean(m, [str(k) for k in e if k not in (CUSTOMER_ID, TIMESTAMP)])
+                for m in missing
+            )
+            problems.append(
+                f"event {i} has no {', '.join(map(repr, missing))} (keys: {sorted(map(str, e))})."
+                f"{hint}"
+            )
+            continue
+        c = e.get(CUSTOMER_ID, customer_id)
+        if not isinstance(c, str) or not c.strip():
+            problems.append(
+                f"event {i}: customer_id must be a non-empty string, got {c!r} (ids are text "
+                f"so that '007' and '7' stay different)."
+            )
+        elif cid is None:
+            cid = c
+        elif c != cid:
+            problems.append(
+                f"event {i} belongs to customer {c!r}, not {cid!r}: assign() scores one "
+                f"customer; use assign_many(log, model) for several."
+            )
+        ts = e[TIMESTAMP]
+        parsed = None if _is_null(ts) else _parse_time(ts)
+        if parsed is None:
+            problems.append(
+                f"event {i}: timestamp {ts!r} could not be parsed. Use ISO 8601 such as "
+                f"'2025-01-31T14:05:00Z' or a datetime."
+            )
+        else:
+            t[i] = parsed[0]
+            aware_seen |= parsed[1]
+            naive_seen |= not parsed[1]
+        a = e[ACTIVITY]
+        if _is_null(a):
+            problems.append(f"event {i}: activity is null.")
+        else:
+            a = a if isinstance(a, str) else str(a)
+            code = vocab.activity.get(a)
+            if code is None:
+                unknown_act.add(a)
+                code = n_act
+            act[i] = code
+        c_ = e.get(CHANNEL)
+        if _is_null(c_):
+            ch[i] = n_ch
+        else:
+            c_ = c_ if isinstance(c_, str) else str(c_)
+            code = vocab.channel.get(c_)
+            if code is None:
+                unknown_ch.add(c_)
+                code = n_ch
+            ch[i] = code
+        j = e.get(JOURNEY_ID)
+        if not _is_null(j):
+            j = j if isinstance(j, str) else str(j)
+            jraw[i] = journeys.setdefault(j, len(journeys))
+            jv[i] = vocab.journey.get(j, -1)
+        val = e.get(VALUE)
+        if not _is_null(val):
+            if isinstance(val, bool) or not isinstance(val, int | float | np.number):
+                try:
+                    val = float(val)
+                except (TypeError, ValueError):
+                    problems.append(f"event {i}: value {val!r} is not a number.")
+                    val = math.nan
+            v[i] = float(val)
+        if SESSION_ID in e:
+            has_session_key = True
+            s = e[SESSION_ID]
+            if not _is_null(s):
+                s = s if isinstance(s, str) else str(s)
+                sid[i] = sessions.setdefault(s, len(sessions))
+    if aware_seen and naive_seen:
+        problems.append(
+            "timestamps mix values with a timezone offset and values without one; the naive "
+            "ones are ambiguous. Give every timestamp an offset (e.g. 'Z')."
+        )
+    if spec.use_session_id and not has_session_key and not problems:
+        problems.append(
+            "this model builds sessions from session_id (it was trained on a log with one) "
+            "but no event has a 'session_id'; send it with each event."
+        )
+    if problems:
+        raise _fail(problems)
+    assert cid is not None
+    ev = Encoded(
+        cust=np.zeros(n, dtype=np.int64),
+        n_customers=1,
+        t=t,
+        act=act,
+        ch=ch,
+        jraw=jraw,
+        jv=jv,
+        cents=cents(v),
+        valued=np.isfinite(v),
+        sid=sid,
+    )
+    return cid, ev, tuple(sorted(unknown_act)), tuple(sorted(unknown_ch))

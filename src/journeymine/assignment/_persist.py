@@ -1,0 +1,341 @@
+"""Saving and loading a :class:`PersonaModel`: a skops file plus a JSON model card.
+
+Format (``format_version`` 1)
+-----------------------------
+- ``<name>.skops``: the list of fitted ``CalibratedClassifierCV`` (one per bucket of events
+  seen), written with ``skops.io.dumps`` (zip, deflated). Never pickle.
+- ``<name>.json``: the model card (``PersonaModel.card_``) plus ``artifact``: the skops file's
+  name, size and SHA-256, the skops/scikit-learn versions that wrote it and the types skops
+  does not trust by default (``untrusted_types``), and ``model``: bucket edges and the
+  abstain threshold.
+
+Loading refuses (with :class:`~journeymine.exceptions.ModelError`, naming what differs):
+
+1. a card of a newer ``format_version``, or another major version of journeymine;
+2. a skops file whose SHA-256 is not the card's (corrupted, truncated, tampered or paired with
+   the wrong card);
+3. a model built for another canonical schema, or whose feature spec no longer gives the card's
+   feature names (features changed since the model was trained), or that this code cannot
+   compute;
+4. any type outside :data:`TRUSTED_TYPES` (our explicit allowlist), or a type set other than
+   the card's. The file is then loaded with ``skops.io.loads(data, trusted=[...])`` naming
+   exactly those types: never "trust everything".
+
+The checksum guards against corruption and mismatched pairs; it is not a signature (someone
+who can rewrite both files can change both). The allowlist is what keeps a crafted file from
+running code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from journeymine.assignment._aggregates import Encoded, numpy_aggregates
+from journeymine.assignment._inputs import Vocab
+from journeymine.assignment._model import (
+    FORMAT_VERSION,
+    UNASSIGNED,
+    UNASSIGNED_NAME,
+    PersonaModel,
+    _package_version,
+    _Scorer,
+    schema_descriptor,
+)
+from journeymine.exceptions import ConfigError, JourneymineError, ModelError
+from journeymine.personas.features import FeatureSpec
+
+__all__ = ["TRUSTED_TYPES", "load_model", "model_from_bytes", "model_to_bytes", "save_model"]
+
+#: Types outside skops' default trusted set that a PersonaModel file may contain.
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._TemperatureScaling",
+        "sklearn.calibration._SigmoidCalibration",
+    }
+)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _major(version: str) -> str:
+    return str(version).split(".", 1)[0]
+
+
+def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
+    """The skops bytes and the card (with ``artifact`` filled in) of a fitted model."""
+    import sklearn
+    import skops
+    import skops.io as sio
+
+    model._fitted()
+    data = sio.dumps(list(model.estimators_), compression=zipfile.ZIP_DEFLATED)
+    untrusted = sorted(sio.get_untrusted_types(data=data))
+    unexpected = sorted(set(untrusted) - TRUSTED_TYPES)
+    if unexpected:
+        raise ModelError(
+            f"the model contains types {unexpected} that load_model would refuse (allowlist: "
+            f"{sorted(TRUSTED_TYPES)}); it was not saved."
+        )
+    card = json.loads(json.dumps(model.card_))
+    card["format_version"] = FORMAT_VERSION
+    card["model"] = {
+        "bucket_edges": [int(e) for e in model.bucket_edges_],
+        "abstain_threshold": float(model.abstain_threshold),
+    }
+    card["artifact"] = {
+        "file": file_name,
+        "format": "skops: list of CalibratedClassifierCV, one per bucket of events seen",
+        "sha256": _sha256(data),
+        "bytes": len(data),
+        "untrusted_types": untrusted,
+        "skops_version": skops.__version__,
+        "sklearn_version": sklearn.__version__,
+    }
+    return data, card
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(model: PersonaModel, path: str | os.PathLike[str]) -> Path:
+    """Write ``path`` (skops) and ``path.with_suffix('.json')`` (card), each atomically (the
+    skops file first, then the card).
+
+    Returns
+    -------
+    Path
+        The skops file.
+    """
+    p = Path(path)
+    if p.suffix == ".json":
+        raise ConfigError(
+            f"{p} ends in .json, the name of the model card; save the model as e.g. "
+            f"{p.with_suffix('.skops')}."
+        )
+    if not p.parent.is_dir():
+        raise ConfigError(f"folder {p.parent} does not exist; create it first.")
+    data, card = model_to_bytes(model, file_name=p.name)
+    _atomic_write(p, data)
+    _atomic_write(
+        p.with_suffix(".json"),
+        (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
+    )
+    model.card_ = card
+    return p
+
+
+def _check_card(card: Any, source: str) -> None:
+    if not isinstance(card, dict) or card.get("kind") != "journeymine.PersonaModel":
+        raise ModelError(f"{source}: not a journeymine PersonaModel card.")
+    fv = card.get("format_version")
+    if not isinstance(fv, int) or fv < 1:
+        raise ModelError(f"{source}: the card has no valid format_version ({fv!r}).")
+    if fv > FORMAT_VERSION:
+        raise ModelError(
+            f"{source}: model format_version {fv} is newer than this journeymine reads "
+            f"({FORMAT_VERSION}); upgrade journeymine to load it."
+        )
+    saved = str(card.get("journeymine_version", "?"))
+    current = _package_version()
+    if _major(saved) != _major(current):
+        raise ModelError(
+            f"{source}: package major version mismatch: the model was saved by journeymine "
+            f"{saved}, this is {current}. Retrain the model with this version."
+        )
+    schema = card.get("schema")
+    now = schema_descriptor()
+    if schema != now:
+        keys = sorted(
+            k for k in set(now) | set(schema or {}) if (schema or {}).get(k) != now.get(k)
+        )
+        diff = "; ".join(f"{k}: model {(schema or {}).get(k)!r}, now {now.get(k)!r}" for k in keys)
+        raise ModelError(f"{source}: schema mismatch ({diff}). Retrain the model.")
+    for key in ("feature_spec", "feature_names", "classes", "artifact", "model"):
+        if key not in card:
+            raise ModelError(f"{source}: the card has no {key!r}; it is incomplete.")
+
+
+def _check_features(card: dict, source: str) -> FeatureSpec:
+    try:
+        spec = FeatureSpec.from_dict(card["feature_spec"])
+    except (JourneymineError, TypeError, ValueError) as exc:
+        raise ModelError(f"{source}: feature spec cannot be read: {exc}") from exc
+    want = list(card["feature_names"])
+    got = list(spec.feature_names)
+    if want != got:
+        missing = [f for f in want if f not in got]
+        extra = [f for f in got if f not in want]
+        detail = (
+            f"no longer computed: {missing[:5]}{' ...' if len(missing) > 5 else ''}; "
+            f"new: {extra[:5]}{' ...' if len(extra) > 5 else ''}"
+            if missing or extra
+            else "same names in another order"
+        )
+        raise ModelError(
+            f"{source}: feature names mismatch between the model and this journeymine's "
+            f"features ({detail}). Retrain the model."
+        )
+    probe = Encoded(
+        cust=np.zeros(1, dtype=np.int64),
+        n_customers=1,
+        t=np.zeros(1, dtype=np.int64),
+        act=np.zeros(1, dtype=np.int32),
+        ch=np.zeros(1, dtype=np.int32),
+        jraw=np.full(1, -1, dtype=np.int64),
+        jv=np.full(1, -1, dtype=np.int64),
+        cents=np.zeros(1, dtype=np.int64),
+        valued=np.zeros(1, dtype=bool),
+        sid=np.full(1, -1, dtype=np.int64),
+    )
+    try:
+        numpy_aggregates(probe, spec)
+    except NotImplementedError as exc:
+        raise ModelError(f"{source}: {exc}") from exc
+    return spec
+
+
+def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> PersonaModel:
+    """Rebuild a model from skops bytes and its card, with every check of :func:`load_model`."""
+    import skops.io as sio
+
+    _check_card(card, source)
+    art = card["artifact"]
+    if _sha256(data) != art.get("sha256"):
+        raise ModelError(
+            f"{source}: checksum mismatch: the skops file's SHA-256 is {_sha256(data)[:16]}..., "
+            f"the card expects {str(art.get('sha256'))[:16]}... The file is corrupted, "
+            f"truncated or was modified after saving (or belongs to another card). Re-save or "
+            f"retrain the model."
+        )
+    spec = _check_features(card, source)
+    try:
+        untrusted = sorted(sio.get_untrusted_types(data=data))
+    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
+    refused = sorted(set(untrusted) - TRUSTED_TYPES)
+    if refused:
+        raise ModelError(
+            f"{source}: the file holds types outside the allowlist: {refused}. They are not "
+            f"loaded (allowlist: {sorted(TRUSTED_TYPES)})."
+        )
+    if untrusted != sorted(art.get("untrusted_types", [])):
+        raise ModelError(
+            f"{source}: the file holds types {untrusted} but the card declares "
+            f"{sorted(art.get('untrusted_types', []))}; refusing a file that differs from its "
+            f"card."
+        )
+    try:
+        estimators = sio.loads(data, trusted=untrusted)
+    except Exception as exc:  # skops raises many kinds on a bad file
+        raise ModelError(f"{source}: the skops file could not be loaded: {exc}") from exc
+    if not isinstance(estimators, list) or not estimators:
+        raise ModelError(f"{source}: the skops file does not hold a list of classifiers.")
+
+    classes = np.asarray([int(c["persona"]) for c in card["classes"]], dtype=np.int64)
+    edges = tuple(int(e) for e in card["model"]["bucket_edges"])
+    n_features = len(card["feature_names"])
+    for est in estimators:
+        if getattr(est, "n_features_in_", None) != n_features:
+            raise ModelError(
+                f"{source}: a classifier expects {getattr(est, 'n_features_in_', '?')} features, "
+                f"the card lists {n_features}."
+            )
+    params = dict(card.get("params", {}))
+    model = PersonaModel(
+        abstain_threshold=float(card["model"]["abstain_threshold"]),
+        prefix_cuts=tuple(params.get("prefix_cuts", (3, 5, 10, 20, None))),
+        calibration=params.get("calibration", "temperature"),
+        random_state=int(params.get("random_state", 0)),
+        C=float(params.get("C", 1.0)),
+        cv=int(params.get("cv", 5)),
+        validation_size=float(params.get("validation_size", 0.2)),
+        refit=bool(params.get("refit", True)),
+    )
+    try:
+        scorer = _Scorer(estimators, edges, classes)
+    except (ConfigError, AttributeError, IndexError, TypeError) as exc:
+        raise ModelError(f"{source}: the classifiers do not match the card: {exc}") from exc
+    model.spec_ = spec
+    model.vocab_ = Vocab.of(spec)
+    model.feature_names_ = list(spec.feature_names)
+    model.n_features_in_ = n_features
+    model.classes_ = classes
+    model.persona_names_ = {
+        UNASSIGNED: UNASSIGNED_NAME,
+        **{int(c["persona"]): str(c["name"]) for c in card["classes"]},
+    }
+    model.estimators_ = estimators
+    model.bucket_edges_ = edges
+    model.scorer_ = scorer
+    model.card_ = card
+    return model
+
+
+def load_model(path: str | os.PathLike[str]) -> PersonaModel:
+    """Load a model saved by :meth:`PersonaModel.save`, checking it first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.skops`` file; its card is ``path.with_suffix('.json')``.
+
+    Returns
+    -------
+    PersonaModel
+
+    Raises
+    ------
+    ModelError
+        Missing or unreadable files, checksum mismatch (corrupted or tampered), newer format,
+        other major version, other schema or feature names, or types outside the allowlist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = model.save(pathlib.Path(d) / "persona.skops")
+    ...     again = jm.load_model(path)
+    >>> again.predict(data.events).equals(model.predict(data.events))
+    True
+    """
+    p = Path(path)
+    card_path = p.with_suffix(".json")
+    if not p.is_file():
+        raise ModelError(f"model file {p} does not exist.")
+    if not card_path.is_file():
+        raise ModelError(
+            f"model card {card_path} does not exist; a model is the .skops file plus its .json "
+            f"card, saved together by PersonaModel.save()."
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {card_path} is not valid JSON: {exc}") from exc
+    data = p.read_bytes()
+    return model_from_bytes(data, card, source=str(p))

@@ -1,0 +1,168 @@
+"""assign (one customer) and assign_many (vectorised): inputs, unknown names, errors, equality,
+and the import isolation of journeymine.assignment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import journeymine as jm
+from journeymine.assignment import Assignment, PersonaModel, assign, assign_many
+from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError, NotFittedError
+
+EVENTS = [
+    {"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"},
+    {"timestamp": "2025-02-01T19:02:00Z", "activity": "view_product", "channel": "app"},
+    {"timestamp": "2025-02-01T19:04:00Z", "activity": "add_to_cart", "channel": "app"},
+    {"timestamp": "2025-02-01T19:06:00Z", "activity": "purchase", "channel": "app", "value": 30.5},
+]
+
+
+def records(log: pd.DataFrame, cid: str) -> list[dict]:
+    g = log[log["customer_id"] == cid]
+    iso = np.datetime_as_string(g["timestamp"].dt.tz_localize(None).to_numpy(), "us", "UTC")
+    return g.assign(timestamp=iso).to_dict("records")
+
+
+def test_assign_many_equals_assign_per_customer(log: pd.DataFrame, model: PersonaModel) -> None:
+    shuffled = log.sample(frac=1.0, random_state=5)
+    many = assign_many(shuffled, model)
+    assert list(many["customer_id"]) == sorted(log["customer_id"].unique())
+    one = pd.DataFrame([assign(records(log, c), model).to_dict() for c in many["customer_id"]])
+    for col in ("customer_id", "persona", "name", "probability", "abstained", "n_events"):
+        np.testing.assert_array_equal(one[col].to_numpy(), many[col].to_numpy(), err_msg=col)
+    # the same as predict / predict_proba of the model
+    proba = model.predict_proba(log)
+    np.testing.assert_array_equal(proba.max(axis=1).to_numpy(), many["probability"].to_numpy())
+    np.testing.assert_array_equal(model.predict(log).to_numpy(), many["persona"].to_numpy())
+    assert (many["abstained"] == (many["persona"] == -1)).all()
+    assert (many.loc[many["abstained"], "name"] == "unassigned").all()
+    assert (many.loc[~many["abstained"], "probability"] >= model.abstain_threshold).all()
+
+
+def test_assign_accepts_dicts_dataframe_datetimes_and_offsets(model: PersonaModel) -> None:
+    base = assign(EVENTS, model, customer_id="c1")
+    assert isinstance(base, Assignment) and base.n_events == 4
+    assert base.unknown_activities == () and base.unknown_channels == ()
+    # same events as a DataFrame, with the id in every row, shuffled
+    frame = pd.DataFrame(EVENTS).assign(customer_id="c1").iloc[[2, 0, 3, 1]]
+    assert assign(frame, model) == base
+    # the same instants as datetimes and with a +02:00 offset
+    as_dt = [
+        {**e, "timestamp": dt.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))}
+        for e in EVENTS
+    ]
+    assert assign(as_dt, model, customer_id="c1") == base
+    shifted = [
+        {**e, "timestamp": pd.Timestamp(e["timestamp"]).tz_convert("Etc/GMT-2").isoformat()}
+        for e in EVENTS
+    ]
+    assert assign(shifted, model, customer_id="c1") == base
+    naive = [{**e, "timestamp": e["timestamp"].rstrip("Z")} for e in EVENTS]
+    assert assign(naive, model, customer_id="c1") == base  # naive = UTC
+    assert base.to_dict()["unknown_activities"] == []
+
+
+def test_unknown_activities_and_channels_are_counted_and_reported(model: PersonaModel) -> None:
+    events = [
+        *EVENTS,
+        {"timestamp": "2025-02-01T19:07:00Z", "activity": "hologram_call", "channel": "metaverse"},
+        {"timestamp": "2025-02-01T19:08:00Z", "activity": "visit"},  # no channel: __other__
+    ]
+    a = assign(events, model, customer_id="c1")
+    assert a.unknown_activities == ("hologram_call",)
+    assert a.unknown_channels == ("metaverse",)
+    assert a.n_events == 6
+    # the batch path reports the same (a canonical frame: the null channel is __other__)
+    frame = pd.DataFrame(events).assign(customer_id="c1")
+    frame = frame.astype({"customer_id": "str", "activity": "category", "channel": "category"})
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    many = assign_many(frame, model)
+    row = many.iloc[0]
+    assert row["unknown_activities"] == ("hologram_call",)
+    assert row["unknown_channels"] == ("metaverse",)
+    assert row["probability"] == a.probability
+
+
+def test_assign_errors_are_clear(model: PersonaModel) -> None:
+    with pytest.raises(EmptyLogError, match="at least one event"):
+        assign([], model, customer_id="c1")
+    with pytest.raises(EventLogError, match=r"has no 'activity'.*Did you mean 'activty'"):
+        assign([{"timestamp": "2025-01-01T00:00:00Z", "activty": "visit"}], model, customer_id="c")
+    with pytest.raises(EventLogError, match="no 'customer_id'"):
+        assign(EVENTS, model)
+    with pytest.raises(EventLogError, match="could not be parsed") as err:
+        assign([{**EVENTS[0], "timestamp": "yesterday-ish"}, EVENTS[1]], model, customer_id="c")
+    assert len(err.value.problems) == 1
+    with pytest.raises(EventLogError, match="activity is null"):
+        assign([{**EVENTS[0], "activity": None}], model, customer_id="c")
+    with pytest.raises(EventLogError, match="assign_many"):
+        assign([{**EVENTS[0], "customer_id": "a"}, {**EVENTS[1], "customer_id": "b"}], model)
+    with pytest.raises(EventLogError, match="mix values with a timezone offset"):
+        assign(
+            [EVENTS[0], {**EVENTS[1], "timestamp": "2025-02-01 19:02:00"}], model, customer_id="c"
+        )
+    with pytest.raises(EventLogError, match="not a number"):
+        assign([{**EVENTS[3], "value": "lots"}], model, customer_id="c")
+    with pytest.raises(EventLogError, match="single dict"):
+        assign(EVENTS[0], model, customer_id="c")
+    with pytest.raises(EventLogError, match="list of dicts"):
+        assign("visit", model, customer_id="c")
+    with pytest.raises(EventLogError, match="customer_id must be a non-empty string"):
+        assign([{**EVENTS[0], "customer_id": 7}], model)
+    with pytest.raises(ConfigError, match="PersonaModel"):
+        assign(EVENTS, "model.skops", customer_id="c")  # type: ignore[arg-type]
+    with pytest.raises(NotFittedError):
+        assign(EVENTS, PersonaModel(), customer_id="c")
+    # several problems are reported together
+    with pytest.raises(EventLogError) as err:
+        assign([{"timestamp": "x", "activity": None}], model, customer_id="c")
+    assert len(err.value.problems) == 2
+
+
+def test_assign_many_errors(model: PersonaModel, log: pd.DataFrame) -> None:
+    with pytest.raises(EventLogError, match="DataFrame"):
+        assign_many(EVENTS, model)  # type: ignore[arg-type]
+    with pytest.raises(EmptyLogError):
+        assign_many(log.iloc[:0], model)
+    with pytest.raises(jm.MissingColumnError, match="activity"):
+        assign_many(log.drop(columns=["activity"]), model)
+    bad = log.head(20).astype({"timestamp": str})
+    bad.loc[bad.index[3], "timestamp"] = "not a time"
+    with pytest.raises(EventLogError, match="could not be parsed"):
+        assign_many(bad, model)
+
+
+def test_assign_many_validates_raw_input(log: pd.DataFrame, model: PersonaModel) -> None:
+    """Plain strings (not categories), ISO text timestamps: validated, same result."""
+    raw = log.head(400).astype({"activity": str, "channel": str})
+    raw["timestamp"] = raw["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    pd.testing.assert_frame_equal(assign_many(raw, model), assign_many(log.head(400), model))
+
+
+def test_session_id_model_needs_session_ids(log: pd.DataFrame, labels: pd.Series) -> None:
+    with_sid = jm.sessionize(log, gap="20min")
+    m = PersonaModel(cv=2, validation_size=0, prefix_cuts=(5, None)).fit(with_sid, labels)
+    assert m.spec_.use_session_id
+    cid = with_sid["customer_id"].iloc[0]
+    g = with_sid[with_sid["customer_id"] == cid]
+    a = assign(g.to_dict("records"), m)
+    assert a.n_events == len(g)
+    with pytest.raises(EventLogError, match="session_id"):
+        assign(g.drop(columns=["session_id"]).to_dict("records"), m)
+    with pytest.raises(EventLogError, match="session_id"):
+        assign_many(g.drop(columns=["session_id"]), m)
+
+
+def test_import_does_not_load_duckdb_plotly_pm4py() -> None:
+    code = (
+        "import journeymine.assignment, sys; "
+        "bad = [m for m in ('duckdb', 'plotly', 'pm4py') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
