@@ -68,14 +68,40 @@ _EXPORTS: dict[str, str] = {
     "PersonaMiner": "journeymine.personas",
     "persona_profiles": "journeymine.personas",
     "track_personas": "journeymine.personas",
+    # persona assignment for live customers
+    "PersonaModel": "journeymine.assignment",
+    "load_model": "journeymine.assignment",
+    "assign": "journeymine.assignment",
+    "assign_many": "journeymine.assignment",
 }
-_SUBMODULES = {"datasets", "io", "schema", "exceptions", "journeys", "engine", "report", "personas"}
+_SUBMODULES = {
+    "datasets",
+    "io",
+    "schema",
+    "exceptions",
+    "journeys",
+    "engine",
+    "report",
+    "personas",
+    "assignment",
+}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from journeymine import datasets, engine, exceptions, io, journeys, personas, report, schema
+    from journeymine import (
+        assignment,
+        datasets,
+        engine,
+        exceptions,
+        io,
+        journeys,
+        personas,
+        report,
+        schema,
+    )
     from journeymine._pm4py import discover_process
+    from journeymine.assignment import PersonaModel, assign, assign_many, load_model
     from journeymine.engine import encode
     from journeymine.exceptions import (
         ConfigError,
