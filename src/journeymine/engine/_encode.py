@@ -58,7 +58,9 @@ class EncodedLog:
     Build it with :func:`encode`; pass it to :func:`journeymine.dfg`, :func:`journeymine.variants`,
     :func:`journeymine.funnel`... in place of the log so that encoding and sorting are paid once.
     The arrays are read-only; event ``i`` of the sorted log has case ``case_ids[case_codes[i]]``,
-    activity ``activities[activity_codes[i]]`` and time ``timestamps[i]``.
+    activity ``activities[activity_codes[i]]`` and time ``timestamps[i]``. When the input was
+    already sorted, ``timestamps`` may share memory with the input frame: encode again after
+    modifying that frame in place.
 
     Attributes
     ----------
