@@ -82,14 +82,99 @@ def _changes(state: DemoState) -> None:
     ]
 
 
+def _split(state: DemoState) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training log and the held-back ("live") customers' log."""
+    assert state.log is not None
+    customers = pd.Index(state.log[schema.CUSTOMER_ID].unique())
+    held = _holdout(customers, state.holdout_share, state.random_state)
+    live = state.log[schema.CUSTOMER_ID].isin(held).to_numpy()
+    return state.log[~live], state.log[live]
+
+
+def _personas(state: DemoState) -> None:
+    from journeymine.personas import PersonaMiner, track_personas
+
+    train, _ = _split(state)
+    miner = PersonaMiner(random_state=state.random_state).fit(train)
+    tracks = track_personas(state.log, windows="60D", random_state=state.random_state)
+    state.objects["miner"] = miner
+    state.objects["tracks"] = tracks
+    q = miner.quality_
+    state.summary["personas"] = {
+        "personas": int(q["n_personas"]),
+        "names": [str(n) for n in miner.profiles_["name"]],
+        "noise_share": round(float(q["noise_share"]), 4),
+        "stability_ari": round(float(q["stability_ari"]), 4),
+        "windows": len(tracks.windows),
+        "lifecycle_events": len(tracks.events),
+    }
+    truth = state.objects.get("truth")
+    if truth is not None:
+        from sklearn.metrics import adjusted_rand_score
+
+        lab = miner.labels_[miner.labels_ >= 0]
+        first = truth.reindex(lab.index)
+        ok = first.notna().to_numpy()
+        state.summary["personas"]["ari_vs_truth"] = round(
+            float(adjusted_rand_score(first[ok], lab[ok])), 4
+        )
+    labels = miner.labels_.rename("persona").to_frame()
+    labels["name"] = labels["persona"].map(miner.profiles_["name"]).fillna("no persona")
+    labels.to_csv(state.out / "personas.csv")
+    state.artifacts["persona labels"] = state.out / "personas.csv"
+
+
+def _model(state: DemoState) -> None:
+    from journeymine.assignment import PersonaModel, assign_many
+
+    train, live = _split(state)
+    miner = state.objects["miner"]
+    model = PersonaModel(random_state=state.random_state).fit(
+        train, miner.labels_, names=miner.profiles_["name"]
+    )
+    path = model.save(state.out / "persona_model.skops")
+    state.objects["model"] = model
+    state.artifacts["persona model"] = Path(path)
+    scored = assign_many(live, model)
+    scored.to_csv(state.out / "assignments.csv", index=False)
+    state.artifacts["assignments of held-back customers"] = state.out / "assignments.csv"
+    metrics = model.card_["metrics"]
+    state.summary["assignment"] = {
+        "held_back_customers": len(scored),
+        "abstained_share": round(float(scored["abstained"].mean()), 4),
+        "accuracy_by_events": {
+            str(row["events"]): round(float(row["accuracy"]), 4)
+            for row in metrics["by_events_seen"]
+        },
+        "calibration_error": round(float(metrics["ece"]), 4),
+    }
+    truth = state.objects.get("truth")
+    if truth is not None:  # the generator's true persona, via the persona's majority
+        miner = state.objects["miner"]
+        lab = miner.labels_[miner.labels_ >= 0]
+        majority = truth.reindex(lab.index).groupby(lab).agg(lambda v: v.mode().iloc[0])
+        got = scored[~scored["abstained"]]
+        right = (
+            got["persona"].map(majority).to_numpy() == truth.reindex(got["customer_id"]).to_numpy()
+        )
+        state.summary["assignment"]["held_back_accuracy_vs_truth"] = round(float(right.mean()), 4)
+
+
 def _reports(state: DemoState) -> None:
-    from journeymine.report import change_report, journey_report
+    from journeymine.report import change_report, journey_report, persona_report
 
     assert state.log is not None
     state.artifacts["journey report"] = journey_report(state.log, state.out / "journeys.html")
     state.artifacts["change report"] = change_report(
         state.log, state.out / "changes.html", changes=state.objects.get("changes")
     )
+    if "miner" in state.objects:
+        state.artifacts["persona report"] = persona_report(
+            state.objects["miner"],
+            state.out / "personas.html",
+            tracking=state.objects.get("tracks"),
+            model_card=state.objects.get("model"),
+        )
 
 
 def run_demo(
@@ -122,10 +207,16 @@ def run_demo(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     state = DemoState(out=out_dir, random_state=random_state)
+    truth_file = data_dir / "customers.parquet"
+    if truth_file.exists():  # ground truth of a generated data set: used to score the demo
+        truth = pd.read_parquet(truth_file, columns=["customer_id", "persona"])
+        state.objects["truth"] = truth.set_index("customer_id")["persona"]
     steps: list[tuple[str, Callable[[], None]]] = [
         ("read and validate", lambda: _read(state, events)),
         ("mine journeys", lambda: _journeys(state)),
         ("detect changes", lambda: _changes(state)),
+        ("mine personas", lambda: _personas(state)),
+        ("train persona model", lambda: _model(state)),
         ("write reports", lambda: _reports(state)),
     ]
     bar = tqdm(
@@ -152,6 +243,26 @@ def run_demo(
     )
     for line in state.summary["changes"]:
         echo(f"change: {line}")
+    p = state.summary["personas"]
+    ari = f", ARI vs true personas {p['ari_vs_truth']:.3f}" if "ari_vs_truth" in p else ""
+    echo(
+        f"personas: {p['personas']} ({', '.join(p['names'])}); no persona "
+        f"{p['noise_share']:.1%}; stability ARI {p['stability_ari']:.3f}{ari}; "
+        f"{p['windows']} windows, {p['lifecycle_events']} births/deaths/splits/merges"
+    )
+    a = state.summary["assignment"]
+    acc = ", ".join(f"{k} events {v:.1%}" for k, v in (a["accuracy_by_events"] or {}).items())
+    echo(
+        f"assignment: {a['held_back_customers']} held-back customers scored, "
+        f"{a['abstained_share']:.1%} abstained; accuracy by events seen: {acc}; "
+        f"calibration error {a['calibration_error']:.3f}"
+        + (
+            f"; held-back customers matching their true persona "
+            f"{a['held_back_accuracy_vs_truth']:.1%}"
+            if "held_back_accuracy_vs_truth" in a
+            else ""
+        )
+    )
     path = out_dir / "summary.json"
     path.write_text(json.dumps(state.summary, indent=2, default=str))
     state.artifacts["summary"] = path
