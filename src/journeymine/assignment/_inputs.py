@@ -44,6 +44,8 @@ _US = _dt.timedelta(microseconds=1)
 _EPOCH_TS = pd.Timestamp(0, tz="UTC")
 _US_TD = pd.Timedelta(microseconds=1)
 _MAX_SHOWN = 5
+#: Largest absolute value: its cents must fit in int64 with room for sums.
+MAX_ABS_VALUE = 1e13
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,12 @@ def encode_log(
         jv = np.full(len(log), -1, dtype=np.int64)
     if VALUE in log.columns:
         v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+        big = np.isfinite(v) & (np.abs(v) > MAX_ABS_VALUE)
+        if big.any():
+            raise EventLogError(
+                f"{what}: {int(big.sum())} values are out of range (|value| <= "
+                f"{MAX_ABS_VALUE:g}), e.g. {v[big][0]!r} at row {int(np.flatnonzero(big)[0])}."
+            )
     else:
         v = np.full(len(log), np.nan)
     if spec.use_session_id:
@@ -372,7 +380,12 @@ def parse_events(
                 except (TypeError, ValueError):
                     problems.append(f"event {i}: value {val!r} is not a number.")
                     val = math.nan
-            v[i] = float(val)
+            if math.isfinite(float(val)) and abs(float(val)) > MAX_ABS_VALUE:
+                problems.append(
+                    f"event {i}: value {val!r} is out of range (|value| <= {MAX_ABS_VALUE:g})."
+                )
+            else:
+                v[i] = float(val)
         if SESSION_ID in e:
             has_session_key = True
             s = e[SESSION_ID]

@@ -1,0 +1,464 @@
+"""HTTP service for persona assignment (FastAPI + uvicorn; ``pip install journeymine[serve]``).
+
+Endpoints
+---------
+=========================== ===== ============================================================
+``POST /v1/assign``         key   one customer's events -> persona, name, probability...
+``POST /v1/assign/batch``   key   several customers (at most ``max_batch``, else 413)
+``GET /v1/model``           key   the model card
+``POST /v1/model/reload``   key   load the model file again and swap it in atomically
+``GET /health``             none  liveness and the loaded model's checksum
+``GET /docs``               none  OpenAPI documentation (``/openapi.json``)
+=========================== ===== ============================================================
+
+Security and robustness:
+
+- API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, compared with
+  :func:`hmac.compare_digest`; missing or wrong -> 401 JSON. The service refuses to start
+  without a key.
+- Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing: the
+  ``Content-Length`` header is checked first, and a body sent without it (chunked) is counted
+  while it streams in.
+- Malformed JSON -> 400; a body that does not match the schema -> 422; invalid events (no
+  events, unparseable timestamp...) -> 422 with the message. Any other failure -> 500 JSON
+  without internals (the traceback goes to the server log).
+- Hot reload: ``POST /v1/model/reload`` or a file watcher (``watch_interval``) loads the new file
+  completely (with every check of :func:`~journeymine.assignment.load_model`) and only then
+  swaps the model reference; requests in flight keep the model they started with. A bad new
+  file keeps the old model and the reload answers 409 with the reason.
+
+Examples
+--------
+>>> from journeymine.assignment.service import create_app
+>>> create_app  # doctest: +ELLIPSIS
+<function create_app at ...>
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from journeymine.assignment._assign import assign
+from journeymine.assignment._model import PersonaModel
+from journeymine.assignment._persist import load_model
+from journeymine.exceptions import ConfigError, EventLogError, ModelError
+
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from pydantic import BaseModel, ConfigDict, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "journeymine.assignment.service needs the serve extra: pip install 'journeymine[serve]'"
+    ) from exc
+
+__all__ = ["API_KEY_ENV", "create_app", "serve"]
+
+logger = logging.getLogger(__name__)
+
+API_KEY_ENV = "JOURNEYMINE_API_KEY"
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+DEFAULT_MAX_BATCH = 1_000
+
+
+# ---------------------------------------------------------------------------------------------
+# request / response models
+# ---------------------------------------------------------------------------------------------
+class EventIn(BaseModel):
+    """One event. Extra keys are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    timestamp: str = Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
+    activity: str = Field(min_length=1)
+    channel: str | None = None
+    journey_id: str | None = None
+    session_id: str | None = None
+    value: float | None = None
+    customer_id: str | None = Field(
+        default=None, description="optional; must equal the request's customer_id"
+    )
+
+
+class AssignRequest(BaseModel):
+    """One customer's events."""
+
+    customer_id: str = Field(min_length=1)
+    events: list[EventIn]
+
+
+class BatchRequest(BaseModel):
+    """Several customers; the whole batch is refused if one customer's events are invalid."""
+
+    customers: list[AssignRequest]
+
+
+class AssignResponse(BaseModel):
+    customer_id: str
+    persona: int = Field(description="persona id, -1 = unassigned (abstained)")
+    name: str
+    probability: float
+    abstained: bool
+    n_events: int
+    unknown_activities: list[str]
+    unknown_channels: list[str]
+
+
+class BatchResponse(BaseModel):
+    results: list[AssignResponse]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model_sha256: str | None
+    model_loaded_at: float
+
+
+# ---------------------------------------------------------------------------------------------
+# model holder: atomic swap on reload
+# ---------------------------------------------------------------------------------------------
+class _Holder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.model: PersonaModel = load_model(path)
+        self.loaded_at = time.time()
+        self.stamp = self._stamp()
+        self.failed_stamp: tuple[float, ...] | None = None
+        self.last_error: str | None = None
+
+    def _stamp(self) -> tuple[float, ...]:
+        out = []
+        for p in (self.path, self.path.with_suffix(".json")):
+            try:
+                out.append(p.stat().st_mtime)
+            except OSError:
+                out.append(-1.0)
+        return tuple(out)
+
+    @property
+    def sha256(self) -> str | None:
+        return self.model.card_.get("artifact", {}).get("sha256")
+
+    def reload(self) -> PersonaModel:
+        """Load the file completely, then swap; on failure keep the current model."""
+        with self._lock:
+            stamp = self._stamp()
+            try:
+                model = load_model(self.path)
+            except ModelError as exc:
+                self.failed_stamp = stamp
+                self.last_error = str(exc)
+                logger.error("model reload failed, keeping the current model: %s", exc)
+                raise
+            self.model = model  # one reference assignment: atomic for readers
+            self.loaded_at = time.time()
+            self.stamp = stamp
+            self.failed_stamp = None
+            self.last_error = None
+            logger.info("model reloaded from %s (sha256 %s)", self.path, self.sha256)
+            return model
+
+    def poll(self) -> None:
+        stamp = self._stamp()
+        if stamp != self.stamp and stamp != self.failed_stamp:
+            # a failure is logged and the old model kept; retried when the files change again
+            with contextlib.suppress(ModelError):
+                self.reload()
+
+
+# ---------------------------------------------------------------------------------------------
+# body size limit (pure ASGI: before any parsing)
+# ---------------------------------------------------------------------------------------------
+class _BodyLimit:
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _too_large(self, send: Any, detail: str) -> None:
+        body = json.dumps({"error": "payload_too_large", "detail": detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > limit:
+                    await self._too_large(
+                        send, f"request body of {declared} bytes exceeds the limit of {limit}."
+                    )
+                    return
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._too_large(send, f"request body exceeds the limit of {limit} bytes.")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+# ---------------------------------------------------------------------------------------------
+def _error(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> Any:
+    return JSONResponse(
+        status_code=status, content={"error": error, "detail": detail}, headers=headers
+    )
+
+
+def create_app(
+    model_path: str | os.PathLike[str],
+    *,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    watch_interval: float | None = None,
+) -> Any:
+    """Build the FastAPI app serving a saved :class:`PersonaModel`.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The ``.skops`` file (its ``.json`` card next to it). Loaded now: a bad file fails here.
+    api_key : str, optional
+        The key clients send; default the environment variable ``JOURNEYMINE_API_KEY``. The
+        app refuses to start without one.
+    max_body_bytes : int, default 1,000,000
+        Larger request bodies get 413 before parsing.
+    max_batch : int, default 1000
+        Most customers per batch request (more -> 413).
+    watch_interval : float, optional
+        Seconds between checks of the model files' modification times; a change reloads the
+        model (off by default; ``POST /v1/model/reload`` always works).
+
+    Returns
+    -------
+    FastAPI
+        Run it with uvicorn, or use :func:`serve`.
+    """
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if not key:
+        raise ConfigError(
+            f"no API key: pass api_key=... or set the environment variable {API_KEY_ENV}."
+        )
+    for name, value in (("max_body_bytes", max_body_bytes), ("max_batch", max_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    if watch_interval is not None and not float(watch_interval) > 0:
+        raise ConfigError(f"watch_interval must be > 0 seconds, got {watch_interval!r}.")
+    holder = _Holder(Path(model_path))
+    key_bytes = key.encode()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(float(watch_interval or 1.0)):
+            try:
+                holder.poll()
+            except Exception:  # never let the watcher die
+                logger.exception("model file watcher failed")
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        thread = None
+        if watch_interval is not None:
+            thread = threading.Thread(target=watch, name="jm-model-watch", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+
+    app = FastAPI(
+        title="journeymine persona assignment",
+        version=str(holder.model.card_.get("journeymine_version", "")),
+        description="Assign live customers to behavioural personas (journeymine).",
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+
+    def require_key(request: Request) -> None:
+        given = request.headers.get("x-api-key")
+        if given is None:
+            auth = request.headers.get("authorization", "")
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() == "bearer" and token:
+                given = token.strip()
+        if given is None:
+            raise StarletteHTTPException(
+                401, "missing API key: send it in the X-API-Key header or as Bearer token."
+            )
+        if not hmac.compare_digest(given.encode(), key_bytes):
+            raise StarletteHTTPException(401, "wrong API key.")
+
+    auth = [Depends(require_key)]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        names = {
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return _error(
+            exc.status_code, names.get(exc.status_code, "http_error"), exc.detail, headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Any:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            msg = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {})
+            return _error(
+                400,
+                "malformed_json",
+                f"the request body is not valid JSON ({msg.get('error', 'parse error')}).",
+            )
+        detail = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")}
+            for e in errors
+        ]
+        return _error(422, "invalid_request", detail)
+
+    @app.exception_handler(EventLogError)
+    async def events_error(request: Request, exc: EventLogError) -> Any:
+        return JSONResponse(
+            status_code=422,
+            content={"error": "invalid_events", "detail": str(exc), "problems": exc.problems},
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Any:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal_error", "internal server error; see the server log.")
+
+    def score(model: PersonaModel, req: AssignRequest) -> dict[str, Any]:
+        events = [e.model_dump(exclude_none=True) for e in req.events]
+        return assign(events, model, customer_id=req.customer_id).to_dict()
+
+    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    def health() -> dict[str, Any]:
+        """Liveness (no key needed)."""
+        return {"status": "ok", "model_sha256": holder.sha256, "model_loaded_at": holder.loaded_at}
+
+    @app.post("/v1/assign", response_model=AssignResponse, dependencies=auth, tags=["assign"])
+    def assign_one(req: AssignRequest) -> dict[str, Any]:
+        """Persona of one customer from their events."""
+        return score(holder.model, req)
+
+    @app.post("/v1/assign/batch", response_model=BatchResponse, dependencies=auth, tags=["assign"])
+    def assign_batch(req: BatchRequest) -> Any:
+        """Personas of several customers (all or nothing)."""
+        if len(req.customers) > max_batch:
+            return _error(
+                413,
+                "batch_too_large",
+                f"{len(req.customers)} customers in one batch; the limit is {max_batch}. Split "
+                f"the request.",
+            )
+        model = holder.model  # one model for the whole batch, even during a reload
+        results = []
+        for i, c in enumerate(req.customers):
+            try:
+                results.append(score(model, c))
+            except EventLogError as exc:
+                raise EventLogError(
+                    f"customer {i} ({c.customer_id!r}): {exc}", exc.problems
+                ) from exc
+        return {"results": results}
+
+    @app.get("/v1/model", dependencies=auth, tags=["model"])
+    def model_card() -> Any:
+        """The model card of the loaded model."""
+        return holder.model.card_
+
+    @app.post("/v1/model/reload", dependencies=auth, tags=["model"])
+    def reload_model() -> Any:
+        """Load the model file again; the old model stays if the new file is refused."""
+        try:
+            holder.reload()
+        except ModelError as exc:
+            return _error(
+                409,
+                "reload_failed",
+                f"{exc} The current model (sha256 {holder.sha256}) stays loaded.",
+            )
+        return {"reloaded": True, "model_sha256": holder.sha256}
+
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    return app
+
+
+def serve(
+    model_path: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    watch_interval: float | None = None,
+    log_level: str = "info",
+) -> None:
+    """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
+    environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest."""
+    import uvicorn
+
+    app = create_app(
+        model_path,
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        watch_interval=watch_interval,
+    )
+    uvicorn.run(app, host=host, port=int(port), log_level=log_level)

@@ -1,0 +1,336 @@
+"""The HTTP service against a REAL uvicorn server on 127.0.0.1 (httpx client): auth, limits,
+errors as JSON, unknown names, hot reload under concurrent requests, the file watcher."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+
+from journeymine.assignment import PersonaModel, assign
+from journeymine.assignment.service import create_app
+from journeymine.exceptions import ConfigError, ModelError
+
+KEY = "test-key-7f3a"
+AUTH = {"X-API-Key": KEY}
+EVENTS = [
+    {"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"},
+    {"timestamp": "2025-02-01T19:02:00Z", "activity": "view_product", "channel": "app"},
+    {"timestamp": "2025-02-01T19:04:00Z", "activity": "add_to_cart", "channel": "app"},
+    {"timestamp": "2025-02-01T19:06:00Z", "activity": "purchase", "channel": "app", "value": 30.5},
+]
+
+
+class Server:
+    """A real uvicorn server in a background thread."""
+
+    def __init__(self, app: Any) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config.install_signal_handlers = False
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def model_dir(saved_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("served")
+    shutil.copy(saved_model, d / "model.skops")
+    shutil.copy(saved_model.with_suffix(".json"), d / "model.json")
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path) -> Iterator[Server]:
+    app = create_app(model_dir / "model.skops", api_key=KEY, max_body_bytes=50_000, max_batch=5)
+
+    @app.get("/test-only/boom")
+    def boom() -> None:  # a real failing route to exercise the catch-all handler
+        raise RuntimeError("secret internals: /etc/passwd")
+
+    srv = Server(app)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def test_health_and_docs_need_no_key(client: httpx.Client, saved_model: Path) -> None:
+    r = client.get("/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    card = json.loads(saved_model.with_suffix(".json").read_text())
+    assert r.json()["model_sha256"] == card["artifact"]["sha256"]
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/assign", "/v1/assign/batch", "/v1/model", "/v1/model/reload"} <= set(paths)
+
+
+def test_missing_or_wrong_key_is_401_json(client: httpx.Client) -> None:
+    body = {"customer_id": "c1", "events": EVENTS}
+    for headers in (
+        {},
+        {"X-API-Key": "wrong"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": KEY},
+    ):
+        r = client.post("/v1/assign", json=body, headers=headers)
+        assert r.status_code == 401, headers
+        assert r.json()["error"] == "unauthorized"
+        assert r.headers["www-authenticate"] == "Bearer"
+    for path in ("/v1/model",):
+        assert client.get(path).status_code == 401
+    assert client.post("/v1/model/reload").status_code == 401
+    ok = client.post("/v1/assign", json=body, headers={"Authorization": f"Bearer {KEY}"})
+    assert ok.status_code == 200
+
+
+def test_assign_equals_in_process(client: httpx.Client, model: PersonaModel) -> None:
+    r = client.post("/v1/assign", json={"customer_id": "c1", "events": EVENTS}, headers=AUTH)
+    assert r.status_code == 200
+    assert r.json() == assign(EVENTS, model, customer_id="c1").to_dict()
+
+
+def test_batch(client: httpx.Client, model: PersonaModel, log: pd.DataFrame) -> None:
+    customers = []
+    for cid in sorted(log["customer_id"].unique())[:5]:
+        g = log[log["customer_id"] == cid]
+        events = [
+            {"timestamp": t.isoformat(), "activity": str(a), "channel": str(c)}
+            for t, a, c in zip(g["timestamp"], g["activity"], g["channel"], strict=True)
+        ]
+        customers.append({"customer_id": cid, "events": events})
+    r = client.post("/v1/assign/batch", json={"customers": customers}, headers=AUTH)
+    assert r.status_code == 200
+    got = r.json()["results"]
+    assert [x["customer_id"] for x in got] == [c["customer_id"] for c in customers]
+    for x, c in zip(got, customers, strict=True):
+        assert x == assign(c["events"], model, customer_id=c["customer_id"]).to_dict()
+    too_many = {"customers": customers + customers[:1]}
+    r = client.post("/v1/assign/batch", json=too_many, headers=AUTH)
+    assert r.status_code == 413 and r.json()["error"] == "batch_too_large"
+    # one bad customer: the whole batch is refused, naming it
+    bad = {"customers": [customers[0], {"customer_id": "x", "events": []}]}
+    r = client.post("/v1/assign/batch", json=bad, headers=AUTH)
+    assert r.status_code == 422 and "customer 1 ('x')" in r.json()["detail"]
+
+
+def test_oversized_body_is_413_before_parsing(client: httpx.Client) -> None:
+    big = {"customer_id": "c1", "events": EVENTS * 400}
+    r = client.post("/v1/assign", json=big, headers=AUTH)
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    assert "50000" in r.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
+        yield b'{"customer_id": "c1", "events": ['
+        for _ in range(2_000):
+            yield b'{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit"},'
+        yield b"]}"
+
+    r = client.post(
+        "/v1/assign", content=chunks(), headers={**AUTH, "content-type": "application/json"}
+    )
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+
+
+def test_bad_requests_are_4xx_json(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/assign",
+        content=b'{"customer_id": "c1", "events": [',
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "malformed_json"
+    r = client.post("/v1/assign", json={"customer_id": "c1"}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert r.json()["detail"][0]["loc"] == ["body", "events"]
+    r = client.post(
+        "/v1/assign", json={"customer_id": "c1", "events": [{"activity": "x"}]}, headers=AUTH
+    )
+    assert r.status_code == 422 and "timestamp" in json.dumps(r.json()["detail"])
+    bad_time = [{"timestamp": "31/31/2025 25:00", "activity": "visit"}]
+    r = client.post("/v1/assign", json={"customer_id": "c1", "events": bad_time}, headers=AUTH)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_events"
+    assert "could not be parsed" in r.json()["problems"][0]
+    r = client.post("/v1/assign", json={"customer_id": "c1", "events": []}, headers=AUTH)
+    assert r.status_code == 422 and "at least one event" in r.json()["detail"]
+    r = client.post(
+        "/v1/assign",
+        json={"customer_id": "c1", "events": [{**EVENTS[0], "value": 1e300}]},
+        headers=AUTH,
+    )
+    assert r.status_code == 422 and "out of range" in r.json()["detail"]
+    assert client.get("/v1/nothing-here", headers=AUTH).status_code == 404
+
+
+def test_unknown_activities_are_handled(client: httpx.Client) -> None:
+    events = [
+        *EVENTS,
+        {
+            "timestamp": "2025-02-01T19:09:00Z",
+            "activity": "vr_fitting",
+            "channel": "metaverse",
+            "product": "extra keys are ignored",
+        },
+    ]
+    r = client.post("/v1/assign", json={"customer_id": "c1", "events": events}, headers=AUTH)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["unknown_activities"] == ["vr_fitting"]
+    assert body["unknown_channels"] == ["metaverse"]
+    assert body["n_events"] == 5
+
+
+def test_internal_error_is_500_json_without_internals(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="journeymine.assignment.service"):
+        r = client.get("/test-only/boom")
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": "internal_error",
+        "detail": "internal server error; see the server log.",
+    }
+    assert "secret" not in r.text
+    assert any(
+        rec.exc_info and "secret internals" in str(rec.exc_info[1]) for rec in caplog.records
+    )
+
+
+def test_model_card_endpoint(client: httpx.Client, model: PersonaModel) -> None:
+    r = client.get("/v1/model", headers=AUTH)
+    assert r.status_code == 200
+    card = r.json()
+    assert card["feature_names"] == model.feature_names_
+    assert card["artifact"]["sha256"]
+
+
+def _other_model(log: pd.DataFrame, labels: pd.Series, threshold: float) -> PersonaModel:
+    small = log[log["customer_id"] < "C0000200"]
+    return PersonaModel(
+        cv=2, validation_size=0, prefix_cuts=(5, None), abstain_threshold=threshold
+    ).fit(small, labels)
+
+
+def test_hot_reload_under_concurrent_requests(
+    saved_model: Path, tmp_path: Path, log: pd.DataFrame, labels: pd.Series
+) -> None:
+    path = tmp_path / "live.skops"
+    shutil.copy(saved_model, path)
+    shutil.copy(saved_model.with_suffix(".json"), path.with_suffix(".json"))
+    other = _other_model(log, labels, 0.3)
+    srv = Server(create_app(path, api_key=KEY))
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            while not stop.is_set():
+                try:
+                    r = c.post(
+                        "/v1/assign", json={"customer_id": "c", "events": EVENTS}, headers=AUTH
+                    )
+                    statuses.append(r.status_code)
+                except httpx.HTTPError as exc:  # a dropped connection would land here
+                    errors.append(exc)
+
+    workers = [threading.Thread(target=hammer) for _ in range(6)]
+    try:
+        for w in workers:
+            w.start()
+        shas = set()
+        thresholds: list[float] = []
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            for i in range(4):
+                if i % 2 == 0:
+                    other.save(path)
+                else:
+                    shutil.copy(saved_model, path)
+                    shutil.copy(saved_model.with_suffix(".json"), path.with_suffix(".json"))
+                r = c.post("/v1/model/reload", headers=AUTH)
+                assert r.status_code == 200, r.text
+                shas.add(r.json()["model_sha256"])
+                card = c.get("/v1/model", headers=AUTH).json()
+                thresholds.append(card["model"]["abstain_threshold"])
+                time.sleep(0.2)
+            # a bad new file: refused, the current model keeps serving
+            current = c.get("/health").json()["model_sha256"]
+            path.write_bytes(b"definitely not a model")
+            r = c.post("/v1/model/reload", headers=AUTH)
+            assert r.status_code == 409 and r.json()["error"] == "reload_failed"
+            assert (
+                "checksum mismatch" in r.json()["detail"] and "stays loaded" in r.json()["detail"]
+            )
+            assert c.get("/health").json()["model_sha256"] == current
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(timeout=30)
+        srv.stop()
+    assert thresholds == [0.3, 0.5, 0.3, 0.5]  # the models really alternated
+    assert len(shas) >= 2
+    assert not errors
+    assert len(statuses) > 50 and set(statuses) == {200}
+
+
+def test_file_watcher_reloads(
+    saved_model: Path, tmp_path: Path, log: pd.DataFrame, labels: pd.Series
+) -> None:
+    path = tmp_path / "watched.skops"
+    shutil.copy(saved_model, path)
+    shutil.copy(saved_model.with_suffix(".json"), path.with_suffix(".json"))
+    srv = Server(create_app(path, api_key=KEY, watch_interval=0.1))
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as c:
+            before = c.get("/health").json()["model_sha256"]
+            _other_model(log, labels, 0.3).save(path)
+            deadline = time.monotonic() + 20
+            while c.get("/health").json()["model_sha256"] == before:
+                assert time.monotonic() < deadline, "the watcher did not reload the model"
+                time.sleep(0.1)
+            after = c.get("/v1/model", headers=AUTH).json()
+            assert after["model"]["abstain_threshold"] == 0.3
+    finally:
+        srv.stop()
+
+
+def test_create_app_refuses_bad_setup(
+    saved_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JOURNEYMINE_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="no API key"):
+        create_app(saved_model)
+    monkeypatch.setenv("JOURNEYMINE_API_KEY", "from-env")
+    assert create_app(saved_model) is not None
+    with pytest.raises(ConfigError, match="max_batch"):
+        create_app(saved_model, api_key=KEY, max_batch=0)
+    with pytest.raises(ModelError, match="does not exist"):
+        create_app(tmp_path / "missing.skops", api_key=KEY)
