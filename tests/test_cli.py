@@ -136,3 +136,83 @@ def test_changes_and_report(tmp_path: Path) -> None:
     html = (tmp_path / "r" / "journeys.html").read_text()
     assert "<script src=" not in html and "Plotly.newPlot" in html
     assert (tmp_path / "r" / "changes.html").exists()
+
+
+def test_personas_train_assign_serve(tmp_path: Path) -> None:
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    events = _sample(tmp_path, 900)
+    res = runner.invoke(app, ["personas", str(events), "--out", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    labels = pd.read_csv(tmp_path / "p" / "labels.csv", dtype={"customer_id": str})
+    assert labels["persona"].max() >= 2  # several personas found
+    assert set(labels["customer_id"]) == set(pd.read_parquet(events)["customer_id"])
+
+    model = tmp_path / "m.skops"
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            str(events),
+            "--labels",
+            str(tmp_path / "p" / "labels.csv"),
+            "--model",
+            str(model),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert model.exists() and model.with_suffix(".json").exists()
+    assert "after all events: accuracy" in res.output
+
+    res = runner.invoke(
+        app, ["assign", str(events), "--model", str(model), "--out", str(tmp_path / "a.csv")]
+    )
+    assert res.exit_code == 0, res.output
+    scored = pd.read_csv(tmp_path / "a.csv", dtype={"customer_id": str})
+    assert len(scored) == labels["customer_id"].nunique()
+    res = runner.invoke(app, ["assign", str(events), "--model", str(tmp_path / "p" / "labels.csv")])
+    assert res.exit_code == 2 and "card" in res.output
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "jm"
+    env = os.environ | {"JOURNEYMINE_API_KEY": "k3y"}
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--model", str(model), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+        assert r.status_code == 200
+        body = {
+            "customer_id": "x",
+            "events": [
+                {
+                    "customer_id": "x",
+                    "timestamp": "2025-01-01T10:00:00Z",
+                    "activity": "visit",
+                    "channel": "web",
+                }
+            ]
+        }
+        url = f"http://127.0.0.1:{port}/v1/assign"
+        assert httpx.post(url, json=body, timeout=5).status_code == 401
+        r = httpx.post(url, json=body, headers={"X-API-Key": "k3y"}, timeout=5)
+        assert r.status_code == 200 and r.json()["customer_id"] == "x"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

@@ -305,6 +305,179 @@ def report(
 
 
 @app.command()
+def personas(
+    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    out: Annotated[Path, typer.Option(help="Folder for labels, profiles and tracking.")] = Path(
+        "personas"
+    ),
+    windows: Annotated[
+        str | None, typer.Option(help="Also track personas over windows, e.g. 30D or MS.")
+    ] = None,
+    min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
+    random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Mine behavioural personas (HDBSCAN); optionally track them over time windows.
+
+    Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
+    --windows, persona_sizes.csv, persona_events.csv and migration.csv.
+
+    Example: jm personas data/sample/events.parquet --out personas --windows 60D
+    """
+    from journeymine.personas import PersonaMiner, track_personas
+
+    log = _load(path, map, preset, tz, timestamp_unit)
+    try:
+        miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
+        tracks = (
+            track_personas(log, windows=windows, min_events=min_events, random_state=random_state)
+            if windows
+            else None
+        )
+    except JourneymineError as exc:
+        _fail(str(exc))
+    out.mkdir(parents=True, exist_ok=True)
+    profiles = miner.profiles_
+    labels = miner.labels_.rename("persona").to_frame()
+    labels["name"] = labels["persona"].map(profiles["name"]).fillna("no persona")
+    labels.to_csv(out / "labels.csv")
+    profiles.drop(
+        columns=[c for c in profiles.columns if profiles[c].dtype == object and c != "name"]
+    ).to_csv(out / "profiles.csv")
+    q = miner.quality_
+    typer.secho(
+        f"{q['n_personas']} personas among {q['n_customers']:,} customers "
+        f"(no persona {q['noise_share']:.1%} of eligible; stability ARI "
+        f"{q['stability_ari']:.3f})",
+        bold=True,
+    )
+    _show(profiles[["name", "size", "share"]].reset_index(), 30)
+    if tracks is not None:
+        tracks.sizes.to_csv(out / "persona_sizes.csv")
+        tracks.events.to_csv(out / "persona_events.csv", index=False)
+        tracks.migration.to_csv(out / "migration.csv", index=False)
+        typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
+        _show(tracks.events, 30)
+    typer.echo(f"\nwrote {out}")
+
+
+@app.command()
+def train(
+    path: Annotated[Path, typer.Argument(help="Event file the personas were mined on.")],
+    labels: Annotated[Path, typer.Option(help="labels.csv from `jm personas`.")],
+    model: Annotated[Path, typer.Option(help="Where to save the model (.skops + .json card).")] = (
+        Path("persona_model.skops")
+    ),
+    random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Train the persona-assignment model on persona labels and save it (skops + JSON card).
+
+    Example: jm train data/sample/events.parquet --labels personas/labels.csv --model m.skops
+    """
+    import pandas as pd
+
+    from journeymine.assignment import PersonaModel
+
+    log = _load(path, map, preset, tz, timestamp_unit)
+    if not labels.exists():
+        _fail(f"no labels file {labels}: create it with `jm personas {path} --out DIR`.")
+    table = pd.read_csv(labels, dtype={"customer_id": str})
+    missing = {"customer_id", "persona"} - set(table.columns)
+    if missing:
+        _fail(
+            f"{labels} lacks columns {sorted(missing)}; expected customer_id, persona[, name]"
+            f" as written by `jm personas`."
+        )
+    y = table.set_index("customer_id")["persona"]
+    names = (
+        table[table["persona"] >= 0].drop_duplicates("persona").set_index("persona")["name"]
+        if "name" in table.columns
+        else None
+    )
+    try:
+        fitted = PersonaModel(random_state=random_state).fit(log, y, names=names)
+    except JourneymineError as exc:
+        _fail(str(exc))
+    saved = fitted.save(model)
+    typer.secho(f"saved {saved} (+ model card {Path(saved).with_suffix('.json')})", bold=True)
+    for row in fitted.card_["metrics"]["by_events_seen"]:
+        typer.echo(
+            f"  after {row['events']!s:>3} events: accuracy {row['accuracy']:.1%}, "
+            f"abstained {row['abstention_rate']:.1%}"
+        )
+    typer.echo(f"  calibration error (ECE) {fitted.card_['metrics']['ece']:.3f}")
+
+
+@app.command()
+def assign(
+    path: Annotated[Path, typer.Argument(help="Events of the customers to assign.")],
+    model: Annotated[Path, typer.Option(help="Saved persona model (.skops).")],
+    out: Annotated[Path | None, typer.Option(help="CSV for the assignments.")] = None,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Assign every customer of a log to a persona (or abstain) with a saved model.
+
+    Example: jm assign new_events.parquet --model persona_model.skops --out assignments.csv
+    """
+    from journeymine.assignment import assign_many, load_model
+
+    log = _load(path, map, preset, tz, timestamp_unit)
+    try:
+        fitted = load_model(model)
+        scored = assign_many(log, fitted)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    except JourneymineError as exc:
+        _fail(str(exc))
+    counts = scored["name"].value_counts()
+    typer.secho(f"{len(scored):,} customers assigned:", bold=True)
+    for name, n in counts.items():
+        typer.echo(f"  {name:<30} {n:>8,}")
+    if out is not None:
+        scored.to_csv(out, index=False)
+        typer.echo(f"wrote {out}")
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option(help="Saved persona model (.skops).")],
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="JOURNEYMINE_API_KEY", help="API key clients send as X-API-Key."),
+    ] = None,
+    watch: Annotated[
+        float | None, typer.Option(help="Reload the model file when it changes (seconds).")
+    ] = None,
+) -> None:
+    """Serve persona assignment over HTTP (FastAPI + uvicorn; OpenAPI docs at /docs).
+
+    Example: JOURNEYMINE_API_KEY=secret jm serve --model persona_model.skops --port 8000
+    """
+    try:
+        from journeymine.assignment.service import serve as run
+    except ImportError as exc:
+        _fail(f"{exc}. Install the service extra: pip install 'journeymine[serve]'.")
+    if not model.exists():
+        _fail(f"no model file {model}: train one with `jm train` (or run `make demo`).")
+    try:
+        run(model, host=host, port=port, api_key=api_key, watch_interval=watch)
+    except JourneymineError as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def demo(
     data: Annotated[Path, typer.Argument(help="Folder with events.parquet (the sample).")] = Path(
         "data/sample"
