@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from journeymine.assignment import PersonaModel, assign
-from journeymine.assignment.service import create_app
+from journeymine.assignment.service import app_from_env, create_app
 from journeymine.exceptions import ConfigError, ModelError
 
 KEY = "test-key-7f3a"
@@ -334,3 +334,22 @@ def test_create_app_refuses_bad_setup(
         create_app(saved_model, api_key=KEY, max_batch=0)
     with pytest.raises(ModelError, match="does not exist"):
         create_app(tmp_path / "missing.skops", api_key=KEY)
+
+
+def test_app_from_env(saved_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOURNEYMINE_MODEL_PATH", raising=False)
+    with pytest.raises(ConfigError, match="JOURNEYMINE_MODEL_PATH"):
+        app_from_env()
+    monkeypatch.setenv("JOURNEYMINE_MODEL_PATH", str(saved_model))
+    monkeypatch.setenv("JOURNEYMINE_API_KEY", KEY)
+    monkeypatch.setenv("JOURNEYMINE_MAX_BATCH", "lots")
+    with pytest.raises(ConfigError, match="JOURNEYMINE_MAX_BATCH"):
+        app_from_env()
+    monkeypatch.setenv("JOURNEYMINE_MAX_BATCH", "1")
+    srv = Server(app_from_env())
+    try:
+        body = {"customers": [{"customer_id": "a", "events": EVENTS}] * 2}
+        r = httpx.post(f"{srv.url}/v1/assign/batch", json=body, headers=AUTH, timeout=30)
+        assert r.status_code == 413 and "limit is 1" in r.json()["detail"]
+    finally:
+        srv.stop()

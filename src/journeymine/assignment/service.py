@@ -63,11 +63,12 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "journeymine.assignment.service needs the serve extra: pip install 'journeymine[serve]'"
     ) from exc
 
-__all__ = ["API_KEY_ENV", "create_app", "serve"]
+__all__ = ["API_KEY_ENV", "MODEL_PATH_ENV", "app_from_env", "create_app", "serve"]
 
 logger = logging.getLogger(__name__)
 
 API_KEY_ENV = "JOURNEYMINE_API_KEY"
+MODEL_PATH_ENV = "JOURNEYMINE_MODEL_PATH"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_BATCH = 1_000
 
@@ -437,6 +438,35 @@ def create_app(
 
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     return app
+
+
+def app_from_env() -> Any:
+    """:func:`create_app` configured by environment variables, for ``uvicorn --factory``
+    (e.g. several workers): ``JOURNEYMINE_MODEL_PATH`` (required), ``JOURNEYMINE_API_KEY``
+    (required), ``JOURNEYMINE_MAX_BODY_BYTES``, ``JOURNEYMINE_MAX_BATCH``,
+    ``JOURNEYMINE_WATCH_INTERVAL``.
+
+    ``uvicorn --factory journeymine.assignment.service:app_from_env --port 8000``
+    """
+    path = os.environ.get(MODEL_PATH_ENV)
+    if not path:
+        raise ConfigError(f"set {MODEL_PATH_ENV} to the .skops model file.")
+
+    def number(name: str, default: Any, kind: Any) -> Any:
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}.") from exc
+
+    return create_app(
+        path,
+        max_body_bytes=number("JOURNEYMINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int),
+        max_batch=number("JOURNEYMINE_MAX_BATCH", DEFAULT_MAX_BATCH, int),
+        watch_interval=number("JOURNEYMINE_WATCH_INTERVAL", None, float),
+    )
 
 
 def serve(
