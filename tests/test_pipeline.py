@@ -1,0 +1,35 @@
+"""The demo pipeline: every step runs, and the numbers are the same on every run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from journeymine.datasets import make_journeys, save_journeys
+from journeymine.pipeline import run_demo
+
+
+def test_demo_is_complete_and_reproducible(tmp_path: Path) -> None:
+    save_journeys(make_journeys(1200, days=120, random_state=5), tmp_path / "data")
+    lines: list[str] = []
+    first = run_demo(tmp_path / "data", tmp_path / "a", echo=lines.append, show_progress=False)
+    second = run_demo(tmp_path / "data", tmp_path / "b", echo=lambda s: None, show_progress=False)
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert a == b
+    assert set(a) == {"log", "journeys", "changes", "personas", "assignment"}
+    assert a["personas"]["personas"] >= 3
+    assert 0 <= a["assignment"]["abstained_share"] <= 1
+    for name in (
+        "journeys.html",
+        "changes.html",
+        "personas.html",
+        "persona_model.skops",
+        "persona_model.json",
+        "assignments.csv",
+        "personas.csv",
+    ):
+        assert (tmp_path / "a" / name).exists(), name
+    assert set(first.artifacts) == set(second.artifacts)
+    assert any(line.startswith("personas:") for line in lines)
+    assert any("app" in c for c in a["changes"])  # the scheduled app checkout failure
