@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,10 @@ __all__ = [
     "filter_log",
     "format_duration",
     "plotly_text",
+    "rgba",
+    "sankey_node_values",
+    "sankey_nodes",
+    "sankey_y",
     "suppress_small",
 ]
 
@@ -294,24 +298,17 @@ def _wrap(text: str, width: int = 92) -> list[str]:
 
 def style_axes(fig: go.Figure) -> go.Figure:
     """Light grid, dark axis lines and readable ticks on every cartesian axis."""
-    fig.update_xaxes(
-        showgrid=True,
-        gridcolor=GRID,
-        zeroline=False,
-        linecolor="#9aa5b1",
-        ticks="outside",
-        tickcolor="#9aa5b1",
-        automargin=True,
-    )
-    fig.update_yaxes(
-        showgrid=True,
-        gridcolor=GRID,
-        zeroline=False,
-        linecolor="#9aa5b1",
-        ticks="outside",
-        tickcolor="#9aa5b1",
-        automargin=True,
-    )
+    axis = {
+        "showgrid": True,
+        "gridcolor": GRID,
+        "zeroline": False,
+        "linecolor": "#9aa5b1",
+        "ticks": "outside",
+        "tickcolor": "#9aa5b1",
+        "automargin": True,
+    }
+    fig.update_xaxes(**axis)
+    fig.update_yaxes(**axis)
     return fig
 
 
@@ -322,3 +319,58 @@ def colour_map(values: Iterable[Any]) -> dict[Any, str]:
         if v not in out:
             out[v] = PALETTE[len(out) % len(PALETTE)]
     return out
+
+
+def sankey_nodes(
+    sources: Sequence[Hashable], targets: Sequence[Hashable]
+) -> tuple[dict[Any, int], list[int], list[int]]:
+    """Number the Sankey nodes of links ``sources[i] -> targets[i]`` (node keys such as
+    ``(column, name)``) in order of first appearance, sources first; return the key -> index
+    map and the source and target index of every link."""
+    keys: dict[Any, int] = {}
+    for key in [*sources, *targets]:
+        keys.setdefault(key, len(keys))
+    return keys, [keys[k] for k in sources], [keys[k] for k in targets]
+
+
+def sankey_y(
+    columns: Sequence[int], values: Sequence[float], order: Sequence[Any] | None = None
+) -> list[float]:
+    """Vertical centres (0 = top) for Sankey nodes stacked per column, largest first (or in
+    ``order``), proportional to their values, so plotly keeps every node in its column."""
+    n = len(columns)
+    keys = list(order) if order is not None else [-float(v) for v in values]
+    y = [0.5] * n
+    by_col: dict[int, list[int]] = {}
+    for i, c in enumerate(columns):
+        by_col.setdefault(int(c), []).append(i)
+    for idx in by_col.values():
+        idx.sort(key=lambda i: (keys[i], i))
+        total = float(sum(max(values[i], 0.0) for i in idx)) or 1.0
+        gap = 0.04 if len(idx) > 1 else 0.0
+        room = 0.96 - gap * (len(idx) - 1)
+        pos = 0.02
+        for i in idx:
+            h = room * max(values[i], 0.0) / total
+            y[i] = min(max(pos + h / 2, 0.001), 0.999)
+            pos += h + gap
+    return y
+
+
+def sankey_node_values(
+    n: int, src: Sequence[int], tgt: Sequence[int], value: Sequence[float]
+) -> list[float]:
+    """Size of each of ``n`` Sankey nodes: the larger of its inflow and its outflow."""
+    inflow = [0.0] * n
+    outflow = [0.0] * n
+    for a, b, v in zip(src, tgt, value, strict=True):
+        outflow[a] += float(v)
+        inflow[b] += float(v)
+    return [max(i, o) for i, o in zip(inflow, outflow, strict=True)]
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    """``'#RRGGBB'`` as a plotly ``'rgba(r,g,b,alpha)'`` colour."""
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"

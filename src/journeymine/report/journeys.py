@@ -27,6 +27,10 @@ from journeymine.report._common import (
     filter_log,
     format_share,
     plotly_text,
+    rgba,
+    sankey_node_values,
+    sankey_nodes,
+    sankey_y,
     style_axes,
     suppress_small,
 )
@@ -151,21 +155,17 @@ def paths_figure(
     else:  # step s goes from s - 1 places after the anchor to s
         src_col = steps - 1
         tgt_col = steps
-    keys: dict[tuple[int, str], int] = {}
-    for col, name in [
-        *zip(src_col, data["source"], strict=True),
-        *zip(tgt_col, data["target"], strict=True),
-    ]:
-        keys.setdefault((int(col), str(name)), len(keys))
+    keys, src, tgt = sankey_nodes(
+        [(int(c), str(n)) for c, n in zip(src_col, data["source"], strict=True)],
+        [(int(c), str(n)) for c, n in zip(tgt_col, data["target"], strict=True)],
+    )
     names = sorted({n for _, n in keys})
     colours = colour_map([str(activity), *names] if activity is not None else names)
     n_cols = max_step + 1
     node_x = [0.01 + 0.98 * c / max(n_cols - 1, 1) for c, _ in keys]
     labels = [plotly_text(n) for _, n in keys]
-    src = [keys[(int(c), str(n))] for c, n in zip(src_col, data["source"], strict=True)]
-    tgt = [keys[(int(c), str(n))] for c, n in zip(tgt_col, data["target"], strict=True)]
     node_y = sankey_y(
-        [c for c, _ in keys], _node_values(len(keys), src, tgt, data["cases"].tolist())
+        [c for c, _ in keys], sankey_node_values(len(keys), src, tgt, data["cases"].tolist())
     )
     link_colour = [
         colours[str(n)] for n in (data["source"] if direction == "after" else data["target"])
@@ -187,7 +187,7 @@ def paths_figure(
                 "source": src,
                 "target": tgt,
                 "value": data["cases"].astype(int).tolist(),
-                "color": [_rgba(c, 0.35) for c in link_colour],
+                "color": [rgba(c, 0.35) for c in link_colour],
                 "customdata": data["step"].astype(int).tolist(),
                 "hovertemplate": "%{source.label} → %{target.label}<br>step %{customdata}: "
                 "%{value:,} customers<extra></extra>",
@@ -216,47 +216,6 @@ def paths_figure(
         )
     )
     return fig
-
-
-def sankey_y(
-    columns: Sequence[int], values: Sequence[float], order: Sequence[Any] | None = None
-) -> list[float]:
-    """Vertical centres (0 = top) for Sankey nodes stacked per column, largest first (or in
-    ``order``), proportional to their values, so plotly keeps every node in its column."""
-    n = len(columns)
-    keys = list(order) if order is not None else [-float(v) for v in values]
-    y = [0.5] * n
-    by_col: dict[int, list[int]] = {}
-    for i, c in enumerate(columns):
-        by_col.setdefault(int(c), []).append(i)
-    for idx in by_col.values():
-        idx.sort(key=lambda i: (keys[i], i))
-        total = float(sum(max(values[i], 0.0) for i in idx)) or 1.0
-        gap = 0.04 if len(idx) > 1 else 0.0
-        room = 0.96 - gap * (len(idx) - 1)
-        pos = 0.02
-        for i in idx:
-            h = room * max(values[i], 0.0) / total
-            y[i] = min(max(pos + h / 2, 0.001), 0.999)
-            pos += h + gap
-    return y
-
-
-def _node_values(
-    n: int, src: Sequence[int], tgt: Sequence[int], value: Sequence[float]
-) -> list[float]:
-    inflow = [0.0] * n
-    outflow = [0.0] * n
-    for a, b, v in zip(src, tgt, value, strict=True):
-        outflow[a] += float(v)
-        inflow[b] += float(v)
-    return [max(i, o) for i, o in zip(inflow, outflow, strict=True)]
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
 
 
 # ---------------------------------------------------------------- funnel

@@ -17,10 +17,13 @@ from journeymine.report._common import (
     check_k,
     colour_map,
     plotly_text,
+    rgba,
+    sankey_node_values,
+    sankey_nodes,
+    sankey_y,
     style_axes,
     suppress_small,
 )
-from journeymine.report.journeys import _node_values, _rgba, sankey_y
 
 __all__ = [
     "persona_migration_data",
@@ -371,7 +374,7 @@ def persona_sizes_figure(
                 stackgroup="one",
                 name=plotly_text(_label(p, names)),
                 line={"width": 0.8, "color": colour},
-                fillcolor=_rgba(colour, 0.75) if colour.startswith("#") else colour,
+                fillcolor=rgba(colour, 0.75) if colour.startswith("#") else colour,
                 customdata=g["share"].fillna(0),
                 hovertemplate="%{x}<br>%{y:,} customers (%{customdata:.0%})<extra>%{fullData.name}"
                 "</extra>",
@@ -459,12 +462,10 @@ def persona_migration_figure(
     with contextlib.suppress(TypeError):
         windows = sorted(windows)
     col_of = {w: i for i, w in enumerate(windows)}
-    keys: dict[tuple[Any, Any], int] = {}
-    for w, p in [
-        *zip(data["from_window"], data["from_persona"], strict=True),
-        *zip(data["to_window"], data["to_persona"], strict=True),
-    ]:
-        keys.setdefault((w, p), len(keys))
+    keys, src, tgt = sankey_nodes(
+        list(zip(data["from_window"], data["from_persona"], strict=True)),
+        list(zip(data["to_window"], data["to_persona"], strict=True)),
+    )
     personas = list(dict.fromkeys(p for _, p in keys))
     colours = colour_map([p for p in personas if p != NO_PERSONA])
     colours[NO_PERSONA] = "#b8c0cc"
@@ -472,15 +473,13 @@ def persona_migration_figure(
     node_x = [0.01 + 0.98 * col_of[w] / n for w, _ in keys]
     labels = [plotly_text(_label(p, names)) for _, p in keys]
     custom = [plotly_text(_window_text(w)) for w, _ in keys]
-    src = [keys[(w, p)] for w, p in zip(data["from_window"], data["from_persona"], strict=True)]
-    tgt = [keys[(w, p)] for w, p in zip(data["to_window"], data["to_persona"], strict=True)]
     node_y = sankey_y(
         [col_of[w] for w, _ in keys],
-        _node_values(len(keys), src, tgt, data["customers"].tolist()),
+        sankey_node_values(len(keys), src, tgt, data["customers"].tolist()),
         order=[(p == NO_PERSONA, str(p).zfill(8)) for _, p in keys],
     )
     link_col = [
-        _rgba(colours[p], 0.22 if a == b else 0.55)
+        rgba(colours[p], 0.22 if a == b else 0.55)
         for p, a, b in zip(
             data["from_persona"], data["from_persona"], data["to_persona"], strict=True
         )
