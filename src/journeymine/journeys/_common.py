@@ -26,6 +26,7 @@ __all__ = [
     "check_int",
     "event_labels",
     "sort_labels",
+    "to_micros",
 ]
 
 TimeLike: TypeAlias = str | pd.Timestamp | dt.datetime | dt.date | None
@@ -54,7 +55,9 @@ def activity_code(enc: EncodedLog, name: Any, *, purpose: str) -> int:
     )
 
 
-def _micros(value: TimeLike, name: str) -> int | None:
+def to_micros(value: TimeLike, name: str) -> int | None:
+    """Microseconds since the epoch (UTC) of a time (naive = UTC); None stays None.
+    :class:`ConfigError` for what is not a time or is NaT."""
     if value is None:
         return None
     try:
@@ -84,7 +87,7 @@ def apply_filters(
                 f"time_range={time_range!r} is not allowed; pass (start, end), either may be "
                 f"None, e.g. ('2025-01-01', '2025-02-01')."
             )
-        start, end = (_micros(v, f"time_range[{i}]") for i, v in enumerate(time_range))
+        start, end = (to_micros(v, f"time_range[{i}]") for i, v in enumerate(time_range))
         if start is not None and end is not None and start >= end:
             raise ConfigError(
                 f"time_range start {time_range[0]!r} is not before end {time_range[1]!r}."

@@ -66,6 +66,7 @@ from journeymine.exceptions import (
     MissingColumnError,
     did_you_mean,
 )
+from journeymine.journeys._common import check_int, to_micros
 from journeymine.journeys.conformance import _check_log, _segment_labels, _timedelta
 
 __all__ = ["compare_periods", "compare_segments", "detect_changes"]
@@ -297,16 +298,10 @@ def _mwu(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 # --- comparing two slices -----------------------------------------------------------------------
 def _timestamp(value: Any, name: str) -> int:
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a timestamp; use e.g. '2025-03-01' or a pd.Timestamp."
-        ) from exc
-    if pd.isna(t):
-        raise ConfigError(f"{name} is missing (NaT).")
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    return int(t.value // 1000)  # Timestamp.value is in nanoseconds
+    micros = to_micros(value, name)
+    if micros is None:
+        raise ConfigError(f"{name} is missing (None); pass a time such as '2025-03-01'.")
+    return micros
 
 
 def _period(period: Any, name: str) -> tuple[int, int]:
@@ -665,12 +660,7 @@ def _where(frame: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
 
 
 def _check_common(min_support: int, alpha: float) -> None:
-    if (
-        isinstance(min_support, bool)
-        or not isinstance(min_support, int | np.integer)
-        or (min_support < 1)
-    ):
-        raise ConfigError(f"min_support must be a positive integer, got {min_support!r}.")
+    check_int(min_support, "min_support")
     if not 0 < float(alpha) < 1:
         raise ConfigError(f"alpha must be within (0, 1), got {alpha!r}.")
 
