@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from benchmarks._data import events_path
 from benchmarks._harness import Measurement, measure
 
 NOTES = """
@@ -29,23 +28,11 @@ customer: 20,000 customers make 1M events, 200,000 make 10M), cached as Parquet 
   (conversion with `to_pm4py` included). At 10M pm4py is not run.
 """
 
-OUT = Path(__file__).parent / "out"
-
-
-def _events_path(n: int, seed: int = 0) -> Path:
-    path = OUT / f"events_c{n}_s{seed}.parquet"
-    if not path.exists():
-        from journeymine.datasets import make_journeys
-
-        OUT.mkdir(exist_ok=True)
-        make_journeys(n, random_state=seed).events.to_parquet(path, index=False)
-    return path
-
 
 def _load(n: int):
     import pandas as pd
 
-    return pd.read_parquet(_events_path(n))
+    return pd.read_parquet(events_path(n))
 
 
 def _s2k():

@@ -10,16 +10,14 @@ Parquet data; results are cross-checked against journeymine's.
 from __future__ import annotations
 
 import functools
-import multiprocessing as mp
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
+from benchmarks._data import events_path
 from benchmarks._harness import Measurement, measure
 
-HERE = Path(__file__).parent
-OUT = HERE / "out"
 SEED = 0
 TASK = "dfg + variants"
 SIZES = {"quick": [("100k", 2_000)], "full": [("1M", 20_000), ("10M", 200_000)]}
@@ -48,32 +46,6 @@ Each run returns (edges, sum of edge counts, variants, cases of the top variant)
 whose numbers differ from journeymine's gets "result differs" in its row (none did unless shown).
 "time vs journeymine" divides by the in-memory **journeymine** row of the same size.
 """
-
-
-def _generate(n_customers: int, seed: int, path: str) -> None:
-    from journeymine.datasets import make_journeys
-
-    events = make_journeys(n_customers, random_state=seed).events
-    tmp = Path(path).with_suffix(".tmp")
-    events.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
-def data_path(n_customers: int, seed: int = SEED) -> Path:
-    """Parquet cache of ``make_journeys(n_customers, random_state=seed).events``, generated in
-    a child process so that this (parent) process stays small: a spawned child's peak RSS
-    starts from its parent's resident size."""
-    path = OUT / f"journeys_c{n_customers}_s{seed}.parquet"
-    if not path.exists():
-        OUT.mkdir(exist_ok=True)
-        proc = mp.get_context("spawn").Process(
-            target=_generate, args=(n_customers, seed, str(path))
-        )
-        proc.start()
-        proc.join()
-        if proc.exitcode != 0 or not path.exists():
-            raise RuntimeError(f"generating {path.name} failed (exit code {proc.exitcode})")
-    return path
 
 
 # ---- setups (not timed) -------------------------------------------------------------------
@@ -207,7 +179,7 @@ def _check(rows: list[Measurement]) -> None:
 def run(quick: bool) -> list[Measurement]:
     rows: list[Measurement] = []
     for label, n_customers in SIZES["quick" if quick else "full"]:
-        path = data_path(n_customers)
+        path = events_path(n_customers, SEED)
         import pyarrow.parquet as pq
 
         n_events = pq.ParquetFile(path).metadata.num_rows
