@@ -31,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+EventFileArg = Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")]
 MapOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -78,7 +79,7 @@ def _read(
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    path: EventFileArg,
     map: MapOpt = None,
     preset: PresetOpt = None,
     tz: TzOpt = "UTC",
@@ -182,9 +183,15 @@ def _show(frame: Any, rows: int = 15) -> None:
         typer.echo(frame.head(rows).to_string(index=False))
 
 
+def _write_csv(frame: Any, out: Path | None) -> None:
+    if out is not None:
+        frame.to_csv(out, index=False)
+        typer.echo(f"wrote {out}")
+
+
 @app.command()
 def mine(
-    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    path: EventFileArg,
     out: Annotated[Path | None, typer.Option(help="Folder for CSV outputs.")] = None,
     top_k: Annotated[int, typer.Option(help="Edges and variants to print.")] = 15,
     max_steps: Annotated[int, typer.Option(help="Variants on the first N steps.")] = 4,
@@ -232,7 +239,7 @@ def mine(
 
 @app.command()
 def changes(
-    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    path: EventFileArg,
     out: Annotated[Path | None, typer.Option(help="CSV file for the detected changes.")] = None,
     by: Annotated[str, typer.Option(help="Comma-separated columns to scan within.")] = "channel",
     map: MapOpt = None,
@@ -270,14 +277,12 @@ def changes(
             ],
             30,
         )
-    if out is not None:
-        found.to_csv(out, index=False)
-        typer.echo(f"wrote {out}")
+    _write_csv(found, out)
 
 
 @app.command()
 def report(
-    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    path: EventFileArg,
     out: Annotated[Path, typer.Option(help="Folder for the HTML reports.")] = Path("reports"),
     k: Annotated[int, typer.Option(help="Hide paths taken by fewer than k customers.")] = 10,
     map: MapOpt = None,
@@ -306,7 +311,7 @@ def report(
 
 @app.command()
 def personas(
-    path: Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")],
+    path: EventFileArg,
     out: Annotated[Path, typer.Option(help="Folder for labels, profiles and tracking.")] = Path(
         "personas"
     ),
@@ -443,9 +448,7 @@ def assign(
     typer.secho(f"{len(scored):,} customers assigned:", bold=True)
     for name, n in counts.items():
         typer.echo(f"  {name:<30} {n:>8,}")
-    if out is not None:
-        scored.to_csv(out, index=False)
-        typer.echo(f"wrote {out}")
+    _write_csv(scored, out)
 
 
 @app.command()
