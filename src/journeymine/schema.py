@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import (
+    ConfigError,
     DataQualityWarning,
     EmptyLogError,
     EventLogError,
@@ -461,6 +462,32 @@ def validate(
     if sort:
         result = sort_events(result)
     return result.reset_index(drop=True)
+
+
+def check_duration(
+    value: Any, name: str, *, examples: str = "'30min', '7D' or pd.Timedelta(days=7)"
+) -> pd.Timedelta:
+    """``value`` (text such as ``'30min'``, a Timedelta or a timedelta) as a positive
+    :class:`pandas.Timedelta`; :class:`ConfigError` naming argument ``name`` otherwise.
+
+    Examples
+    --------
+    >>> check_duration("90min", "gap")
+    Timedelta('0 days 01:30:00')
+    >>> check_duration("-1h", "gap")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: gap must be a positive duration such as ..., got '-1h'.
+    """
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{name}={value!r} is not a duration ({exc}); use a pandas duration such as {examples}."
+        ) from None
+    if pd.isna(td) or td <= pd.Timedelta(0):
+        raise ConfigError(f"{name} must be a positive duration such as {examples}, got {value!r}.")
+    return td
 
 
 def sort_events(log: pd.DataFrame) -> pd.DataFrame:

@@ -6,21 +6,13 @@ import numpy as np
 import pandas as pd
 
 from journeymine import schema
-from journeymine.exceptions import ConfigError, EventLogError
+from journeymine.exceptions import EventLogError
 
 __all__ = ["sessionize"]
 
 
 def _gap(gap: str | pd.Timedelta) -> np.timedelta64:
-    try:
-        td = pd.Timedelta(gap)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"gap={gap!r} is not a duration. Use a pandas duration such as '30min', '2h' or "
-            f"pd.Timedelta(minutes=30)."
-        ) from exc
-    if pd.isna(td) or td <= pd.Timedelta(0):
-        raise ConfigError(f"gap must be a positive duration such as '30min', got {gap!r}.")
+    td = schema.check_duration(gap, "gap", examples="'30min', '2h' or pd.Timedelta(minutes=30)")
     return td.to_timedelta64().astype("timedelta64[us]")
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from journeymine.engine import LogInput, as_encoded
 from journeymine.exceptions import ConfigError
 from journeymine.journeys._common import Segments, activity_code, event_labels, sort_labels
-from journeymine.schema import CUSTOMER_ID
+from journeymine.schema import CUSTOMER_ID, check_duration
 
 __all__ = ["funnel"]
 
@@ -21,14 +21,7 @@ _SEGMENT = "segment"
 def _within_micros(within: str | pd.Timedelta | dt.timedelta | None) -> int | None:
     if within is None:
         return None
-    try:
-        delta = pd.Timedelta(within)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"within={within!r} is not a duration ({exc}); pass e.g. '7D', '30min' or a Timedelta."
-        ) from None
-    if delta is pd.NaT or delta <= pd.Timedelta(0):
-        raise ConfigError(f"within={within!r} is not allowed; pass a positive duration.")
+    delta = check_duration(within, "within", examples="'7D', '30min' or a Timedelta")
     return int(delta // pd.Timedelta(1, unit="us"))
 
 

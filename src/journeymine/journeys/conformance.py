@@ -70,16 +70,7 @@ _UNMAPPED = "<unmapped>"
 
 # --- helpers shared with change detection -------------------------------------------------------
 def _timedelta(value: str | pd.Timedelta, name: str) -> pd.Timedelta:
-    try:
-        td = pd.Timedelta(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a duration; use a pandas duration such as '7D', '12h' "
-            f"or pd.Timedelta(days=7)."
-        ) from exc
-    if pd.isna(td) or td <= pd.Timedelta(0):
-        raise ConfigError(f"{name} must be a positive duration such as '7D', got {value!r}.")
-    return td
+    return schema.check_duration(value, name, examples="'7D', '12h' or pd.Timedelta(days=7)")
 
 
 def _segment_labels(log: pd.DataFrame, segment: str | Mapping[Any, Any] | pd.Series) -> pd.Series:
