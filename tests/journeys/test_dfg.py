@@ -15,6 +15,16 @@ from journeymine.exceptions import (
     MissingColumnError,
 )
 
+DFG_COLUMNS = [
+    "source",
+    "target",
+    "count",
+    "cases",
+    "mean_seconds",
+    "median_seconds",
+    "p90_seconds",
+]
+
 
 @pytest.fixture(scope="module")
 def log() -> pd.DataFrame:
@@ -22,15 +32,7 @@ def log() -> pd.DataFrame:
 
 
 def _assert_dfg_equal(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    assert list(got.columns[-7:]) == [
-        "source",
-        "target",
-        "count",
-        "cases",
-        "mean_seconds",
-        "median_seconds",
-        "p90_seconds",
-    ]
+    assert list(got.columns[-7:]) == DFG_COLUMNS
     assert len(got) == len(want)
     for col in ("source", "target", "count", "cases"):
         assert got[col].tolist() == want[col].tolist(), col
@@ -189,15 +191,7 @@ def test_single_event_cases_give_an_empty_graph() -> None:
         }
     )
     got = jm.dfg(log)
-    assert got.empty and list(got.columns) == [
-        "source",
-        "target",
-        "count",
-        "cases",
-        "mean_seconds",
-        "median_seconds",
-        "p90_seconds",
-    ]
+    assert got.empty and list(got.columns) == DFG_COLUMNS
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
