@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from benchmarks._data import events_path
 from benchmarks._harness import Measurement, measure
 
@@ -35,34 +37,10 @@ def _load(n: int):
     return pd.read_parquet(events_path(n))
 
 
-def _s2k():
-    return _load(2_000)
-
-
-def _s20k():
-    return _load(20_000)
-
-
-def _s200k():
-    return _load(200_000)
-
-
 def _sessions(n: int):
     import journeymine as jm
 
     return jm.sessionize(_load(n), by_channel=True)
-
-
-def _sess2k():
-    return _sessions(2_000)
-
-
-def _sess20k():
-    return _sessions(20_000)
-
-
-def _sess200k():
-    return _sessions(200_000)
 
 
 # --- tasks ------------------------------------------------------------------------------------
@@ -170,13 +148,11 @@ def _discover_pm4py(log) -> str:
 
 
 def run(quick: bool) -> list[Measurement]:
-    sizes = (
-        [("100k", _s2k, _sess2k)]
-        if quick
-        else [("1M", _s20k, _sess20k), ("10M", _s200k, _sess200k)]
-    )
+    sizes = [("100k", 2_000)] if quick else [("1M", 20_000), ("10M", 200_000)]
     rows = []
-    for label, setup, sessions in sizes:
+    for label, n in sizes:
+        setup = functools.partial(_load, n)
+        sessions = functools.partial(_sessions, n)
         rows.append(measure("detect_changes", "journeymine", label, setup, _detect))
         rows.append(
             measure("detect_changes", "pandas daily edge counts", label, setup, _pandas_daily_edges)
