@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from journeymine.personas.features import (
-    US_PER_DAY,
     US_PER_HOUR,
     US_PER_SECOND,
     FeatureSpec,
@@ -204,6 +203,20 @@ def _group_last(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _time_order(cust: np.ndarray, t: np.ndarray, n: int) -> np.ndarray:
+    """Stable order by (customer, time); skips the sort when the events already are in it
+    (a validated log is)."""
+    if len(t) < 2:
+        return np.arange(len(t))
+    if n == 1:
+        dt = t[1:] >= t[:-1]
+        return np.arange(len(t)) if dt.all() else np.argsort(t, kind="stable")
+    dc = cust[1:] - cust[:-1]
+    if (dc >= 0).all() and ((dc > 0) | (t[1:] >= t[:-1])).all():
+        return np.arange(len(t))
+    return np.lexsort((t, cust))
+
+
 def _responded(
     cust: np.ndarray,
     t: np.ndarray,
@@ -229,21 +242,27 @@ def _responded(
             & (tr_ <= tt + rw)
         )
         return hit.any(axis=1) & (jraw[ti] >= 0)
+    tj = ti[jraw[ti] >= 0]
+    if len(tj) == 0:
+        return out
+    # touches and candidate responses sorted by (customer and raw journey, time), a touch
+    # before a response at the same time: a touch is answered iff the next response after it
+    # in this order is in its group and within the window
+    idx = np.concatenate([tj, ri])
+    kind = np.concatenate([np.zeros(len(tj), dtype=np.int8), np.ones(len(ri), dtype=np.int8)])
     width = int(jraw.max()) + 1
-    g_r = cust[ri] * width + jraw[ri]
-    g_t = cust[ti] * width + jraw[ti]
-    t_r = t[ri]
-    # dense group codes and time ranks so that one int64 key orders (group, time)
-    groups, g_r_dense = np.unique(g_r, return_inverse=True)
-    times = np.unique(t_r)
-    m = len(times) + 1
-    key_r = np.sort(g_r_dense.astype(np.int64) * m + np.searchsorted(times, t_r))
-    gi = np.minimum(np.searchsorted(groups, g_t), len(groups) - 1)
-    has_group = (jraw[ti] >= 0) & (groups[gi] == g_t)
-    lo = gi.astype(np.int64) * m + np.searchsorted(times, t[ti], side="left")
-    hi = gi.astype(np.int64) * m + np.searchsorted(times, t[ti] + rw, side="right")
-    n_in = np.searchsorted(key_r, hi, side="left") - np.searchsorted(key_r, lo, side="left")
-    out[has_group] = n_in[has_group] > 0
+    g = cust[idx] * width + jraw[idx]
+    tt = t[idx]
+    o = np.lexsort((kind, tt, g))
+    g, tt, kind, idx = g[o], tt[o], kind[o], idx[o]
+    m = len(o)
+    nxt = np.where(kind == 1, np.arange(m), m)
+    nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+    is_t = kind == 0
+    j = nxt[is_t]
+    jj = np.minimum(j, m - 1)
+    hit = (j < m) & (g[jj] == g[is_t]) & (tt[jj] <= tt[is_t] + rw)
+    out[np.searchsorted(ti, idx[is_t])] = hit
     return out
 
 
@@ -288,7 +307,7 @@ def numpy_aggregates(
     # one stable sort by (customer, time): ties keep the input order
     if pos is None:
         pos = np.arange(m_all, dtype=np.int64)
-        order = np.argsort(t_all, kind="stable") if n == 1 else np.lexsort((t_all, ev.cust))
+        order = _time_order(ev.cust, t_all, n)
     else:
         order = np.lexsort((pos, t_all, ev.cust))
     if spec.start_us is not None or spec.end_us is not None:
@@ -299,11 +318,18 @@ def numpy_aggregates(
         if spec.end_us is not None:
             keep &= ts < spec.end_us
         order = order[keep]
-    cust = ev.cust[order]
-    t = t_all[order]
-    act = ev.act[order]
-    ch = ev.ch[order]
-    jraw = ev.jraw[order]
+    identity = len(order) == m_all and (
+        m_all == 0 or (order[0] == 0 and order[-1] == m_all - 1 and (np.diff(order) == 1).all())
+    )
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if identity else a[order]  # already in order: no copy
+
+    cust = take(ev.cust)
+    t = take(t_all)
+    act = take(ev.act)
+    ch = take(ev.ch)
+    jraw = take(ev.jraw)
     n_act, n_ch = plan.n_act, plan.n_ch
 
     touch = plan.touch[act]
@@ -327,9 +353,9 @@ def numpy_aggregates(
     out[:, C["first_us"]] = first_us
 
     # value of purchases (any event, touches included, as in the batch featurizer)
-    vi = purchase & ev.valued[order]
+    vi = purchase & take(ev.valued)
     if vi.any():
-        out[:, C["value_cents"]] = _group_sum(cust[vi], ev.cents[order][vi], n)
+        out[:, C["value_cents"]] = _group_sum(cust[vi], take(ev.cents)[vi], n)
         out[:, C["n_valued_purchases"]] = _count(cust[vi], n)
 
     # touches and responses
@@ -340,7 +366,7 @@ def numpy_aggregates(
         out[:, C["n_touches"]] = _count(tc, n)
         out[:, C["n_responded"]] = _count(tc[resp], n)
         if plan.n_j:
-            jt = ev.jv[order][ti]
+            jt = take(ev.jv)[ti]
             inj = jt >= 0
             out[:, plan.c_touch] = _counts(tc[inj] * plan.n_j + jt[inj], n, plan.n_j)
             both = inj & resp
@@ -357,8 +383,8 @@ def numpy_aggregates(
 
     new_cust = _flags_new(s_c)
     if spec.use_session_id:
-        s_sid = ev.sid[order][si]
-        key = np.where(s_sid >= 0, s_sid, -1 - pos[order][si])
+        s_sid = take(ev.sid)[si]
+        key = np.where(s_sid >= 0, s_sid, -1 - take(pos)[si])
         # group by (customer, session key), events inside a session in (time, position) order
         g_order = np.lexsort((np.arange(ns), key, s_c))
         gk_c, gk_key = s_c[g_order], key[g_order]
@@ -435,8 +461,11 @@ def numpy_aggregates(
         out[:, plan.c_tr] = _counts(pair_c[ok] * plan.n_tr + tk[ok], n, plan.n_tr)
 
     # time of day / week, active days (UTC), on session events
-    day = s_t // US_PER_DAY
-    out[:, plan.c_hour] = _counts(s_c * 24 + (s_t - day * US_PER_DAY) // US_PER_HOUR, n, 24)
+    hours = s_t // US_PER_HOUR  # floor: hours since 1970-01-01 UTC
+    if len(hours) and hours.min() > -(2**31) and hours.max() < 2**31 - 24:
+        hours = hours.astype(np.int32)  # faster divisions below; exact (the range is checked)
+    day = hours // 24
+    out[:, plan.c_hour] = _counts(s_c * 24 + (hours - day * 24), n, 24)
     out[:, plan.c_wday] = _counts(s_c * 7 + (day + 3) % 7, n, 7)
     new_day = new_cust | _flags_new(day)
     out[:, C["n_active_days"]] = _count(s_c[new_day], n)

@@ -189,6 +189,8 @@ def assign_many(log: pd.DataFrame, model: PersonaModel) -> pd.DataFrame:
     proba = model.scorer_.predict_proba(X, n_events)
     persona, p, abstained = _decide(model, proba)
     names = model.persona_names_
+    label_ids = np.asarray(sorted(names), dtype=np.int64)
+    label_names = np.asarray([names[k] for k in label_ids], dtype=object)
     unk_a = np.empty(len(customers), dtype=object)
     unk_c = np.empty(len(customers), dtype=object)
     unk_a[:] = unknown_act
@@ -197,7 +199,7 @@ def assign_many(log: pd.DataFrame, model: PersonaModel) -> pd.DataFrame:
         {
             CUSTOMER_ID: pd.array(np.asarray(customers, dtype=object), dtype="str"),
             "persona": persona,
-            "name": pd.array([names.get(int(k), f"persona {k}") for k in persona], dtype="str"),
+            "name": pd.array(label_names[np.searchsorted(label_ids, persona)], dtype="str"),
             "probability": p,
             "abstained": abstained,
             "n_events": n_events.astype(np.int64),

@@ -143,7 +143,7 @@ def encode_log(
     customer code, the activity and channel names outside the vocabulary.
     """
     spec = vocab.spec
-    cust, customers = pd.factorize(log[CUSTOMER_ID].to_numpy(), sort=True)
+    cust, customers = pd.factorize(log[CUSTOMER_ID], sort=True)
     n = len(customers)
     cust = cust.astype(np.int64)
     act, act_raw, act_names = _codes(log[ACTIVITY], spec.activities)
