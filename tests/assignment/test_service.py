@@ -7,6 +7,8 @@ import json
 import logging
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -311,6 +313,13 @@ def test_file_watcher_reloads(
     try:
         with httpx.Client(base_url=srv.url, timeout=30) as c:
             before = c.get("/health").json()["model_sha256"]
+            # a broken file: the watcher keeps the current model
+            path.write_bytes(b"half-written garbage")
+            time.sleep(1.0)
+            assert c.get("/health").json()["model_sha256"] == before
+            ok = c.post("/v1/assign", json={"customer_id": "c", "events": EVENTS}, headers=AUTH)
+            assert ok.status_code == 200
+            # a good new model: picked up
             _other_model(log, labels, 0.3).save(path)
             deadline = time.monotonic() + 20
             while c.get("/health").json()["model_sha256"] == before:
@@ -320,6 +329,32 @@ def test_file_watcher_reloads(
             assert after["model"]["abstain_threshold"] == 0.3
     finally:
         srv.stop()
+
+
+def test_serve_runs_uvicorn(saved_model: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "from journeymine.assignment.service import serve; "
+        f"serve({str(saved_model)!r}, port={port}, api_key='k', log_level='warning')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None and time.monotonic() < deadline, "serve() failed"
+                time.sleep(0.2)
+        assert r.status_code == 200
+        r = httpx.get(f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": "k"})
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_create_app_refuses_bad_setup(

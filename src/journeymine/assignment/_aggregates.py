@@ -443,7 +443,7 @@ def numpy_aggregates(
         org_c, (sess_t0[organic] - first_us[org_c]) // US_PER_SECOND, n
     )
     # channel switches between consecutive sessions ordered by their first event
-    if spec.use_session_id:
+    if g_order is not None:  # session_id mode
         s_order = np.lexsort((g_order[sess_start], sess_c))
         oc, olch = sess_c[s_order], sess_last_ch[s_order]
     else:

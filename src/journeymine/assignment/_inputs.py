@@ -246,7 +246,7 @@ def _is_null(v: Any) -> bool:
 
 def _records(events: Any) -> list[Mapping[str, Any]]:
     if isinstance(events, pd.DataFrame):
-        return events.to_dict(orient="records")  # type: ignore[return-value]
+        return events.to_dict(orient="records")
     if isinstance(events, Mapping):
         raise EventLogError(
             "events must be a list of event dicts (or a DataFrame), got a single dict. Wrap "
@@ -376,7 +376,7 @@ def parse_events(
         if not _is_null(val):
             if isinstance(val, bool) or not isinstance(val, int | float | np.number):
                 try:
-                    val = float(val)
+                    val = float(val)  # type: ignore[arg-type]
                 except (TypeError, ValueError):
                     problems.append(f"event {i}: value {val!r} is not a number.")
                     val = math.nan

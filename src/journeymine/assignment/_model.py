@@ -133,7 +133,9 @@ class _Scorer:
                 f"a bucket model knows personas {est_classes.tolist()} outside the model's "
                 f"classes {self.classes.tolist()}."
             )
-        weights, biases, cals = [], [], []
+        weights: list[np.ndarray] = []
+        biases: list[np.ndarray] = []
+        cals: list[Any] = []
         method = None
         for cc in calibrated.calibrated_classifiers_:
             scaler, lr = cc.estimator[0], cc.estimator[-1]
@@ -648,7 +650,7 @@ class PersonaModel(BaseEstimator):
                 }
             )
 
-        self.card_ = {
+        self.card_: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "kind": "journeymine.PersonaModel",
             "journeymine_version": _package_version(),

@@ -151,7 +151,8 @@ class _Holder:
 
     @property
     def sha256(self) -> str | None:
-        return self.model.card_.get("artifact", {}).get("sha256")
+        artifact: dict[str, Any] = self.model.card_.get("artifact", {})
+        return artifact.get("sha256")
 
     def reload(self) -> PersonaModel:
         """Load the file completely, then swap; on failure keep the current model."""
