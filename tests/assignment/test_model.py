@@ -39,6 +39,7 @@ def test_card_is_complete_and_json(model: PersonaModel, log: pd.DataFrame) -> No
     assert card["feature_spec"]["as_of_us"] == 0 and card["feature_spec"]["start_us"] is None
     assert len(card["training"]["fingerprint"]) == 64
     assert card["schema"]["required"] == ["customer_id", "timestamp", "activity"]
+    assert card["schema"]["version"] == 1
     m = card["metrics"]
     levels = [r["events"] for r in m["by_events_seen"]]
     assert levels == [3, 5, 10, 20, "all"]

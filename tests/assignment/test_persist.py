@@ -127,6 +127,10 @@ def test_other_schema_features_and_versions_are_named(saved_model: Path, tmp_pat
     with pytest.raises(ModelError, match=r"schema mismatch.*columns"):
         load_model(path)
     reset()
+    edit_card(path, schema={**original["schema"], "version": 0})
+    with pytest.raises(ModelError, match=r"schema mismatch \(version: model 0, now 1\)"):
+        load_model(path)
+    reset()
     names = [*original["feature_names"][1:], "brand_new_feature"]
     edit_card(path, feature_names=names)
     with pytest.raises(ModelError, match=r"feature names mismatch.*brand_new_feature"):

@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 UNASSIGNED = -1
 UNASSIGNED_NAME = "unassigned"
 FORMAT_VERSION = 1
+#: Version of the canonical-schema contract a model relies on; bump it when the meaning of a
+#: canonical column changes without a name change (names and dtypes are compared as well).
+SCHEMA_VERSION = 1
 #: Aggregates holding absolute times; they are shifted so that ``as_of`` = the last event.
 _TIME_AGGREGATES = ("first_us", "last_us", "last_session_us", "last_organic_us")
 _EVAL_CUTS = (3, 5, 10)
@@ -71,6 +74,7 @@ _N_BINS = 10
 def schema_descriptor() -> dict[str, Any]:
     """The canonical schema a model was built for (compared when a model is loaded)."""
     return {
+        "version": SCHEMA_VERSION,
         "columns": list(CANONICAL_COLUMNS),
         "required": list(REQUIRED_COLUMNS),
         "timestamp_dtype": str(TIMESTAMP_DTYPE),
