@@ -83,17 +83,33 @@ def _train(path: str) -> None:
     jm.PersonaModel(random_state=0).fit(data.events, labels, names=names).save(path)
 
 
+def _check_loads(path: str) -> None:
+    from journeymine.assignment import load_model
+
+    load_model(path)
+
+
+def _run_child(target: Any, *args: Any) -> int:
+    proc = mp.get_context("spawn").Process(target=target, args=args)
+    proc.start()
+    proc.join()
+    return int(proc.exitcode or 0)
+
+
 def model_path() -> Path:
+    """The cached benchmark model; retrained when missing or no longer loadable (a newer
+    card format or feature set). Work happens in child processes: the parent stays small."""
     import journeymine
 
     path = OUT / f"assign_model_v{journeymine.__version__}_c{N_TRAIN}_s{MODEL_SEED}.skops"
+    if path.exists() and _run_child(_check_loads, str(path)) != 0:
+        path.unlink()
+        path.with_suffix(".json").unlink(missing_ok=True)
     if not path.exists():
         OUT.mkdir(exist_ok=True)
-        proc = mp.get_context("spawn").Process(target=_train, args=(str(path),))
-        proc.start()
-        proc.join()
-        if proc.exitcode != 0 or not path.exists():
-            raise RuntimeError(f"training {path.name} failed (exit code {proc.exitcode})")
+        code = _run_child(_train, str(path))
+        if code != 0 or not path.exists():
+            raise RuntimeError(f"training {path.name} failed (exit code {code})")
     return path
 
 

@@ -45,6 +45,20 @@ def test_assign_many_equals_assign_per_customer(log: pd.DataFrame, model: Person
     assert (many.loc[~many["abstained"], "probability"] >= model.abstain_threshold).all()
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_batch_path_in_slices_equals_one_piece(
+    log: pd.DataFrame, model: PersonaModel, shuffle: bool
+) -> None:
+    """Large logs are scored in slices of whole customers; the result is the same."""
+    frame = log.sample(frac=1.0, random_state=2) if shuffle else log
+    whole = model._featurize(frame, what="test", chunk_events=10**9)
+    sliced = model._featurize(frame, what="test", chunk_events=997)
+    np.testing.assert_array_equal(whole[0].to_numpy(), sliced[0].to_numpy())
+    np.testing.assert_array_equal(whole[1], sliced[1])
+    np.testing.assert_array_equal(whole[2], sliced[2])
+    assert whole[3] == sliced[3] and whole[4] == sliced[4]
+
+
 def test_assign_accepts_dicts_dataframe_datetimes_and_offsets(model: PersonaModel) -> None:
     base = assign(EVENTS, model, customer_id="c1")
     assert isinstance(base, Assignment) and base.n_events == 4

@@ -100,16 +100,15 @@ def _codes(values: pd.Series, vocab: Sequence[str]) -> tuple[np.ndarray, np.ndar
     """Vocabulary codes (``len(vocab)`` for names outside it or null), raw codes (-1 for null)
     and the raw names."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        raw = values.cat.codes.to_numpy().astype(np.int64)
+        raw = values.cat.codes.to_numpy()
         names = np.asarray(values.cat.categories.astype(str), dtype=object)
     else:
-        raw_codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        raw = raw_codes.astype(np.int64)
+        raw, uniques = pd.factorize(values, use_na_sentinel=True)
         names = np.asarray(pd.Index(uniques).astype(str), dtype=object)
     lookup = pd.Index(list(vocab), dtype=object).get_indexer(pd.Index(names, dtype=object))
-    lookup = np.where(lookup < 0, len(vocab), lookup)
-    codes = np.where(raw < 0, len(vocab), lookup[np.maximum(raw, 0)] if len(lookup) else 0)
-    return codes.astype(np.int32), raw, names
+    # one extra entry for null (raw code -1 indexes the last element)
+    lookup = np.append(np.where(lookup < 0, len(vocab), lookup), len(vocab)).astype(np.int32)
+    return lookup[raw], raw.astype(np.int64, copy=False), names
 
 
 def _unknown_by_customer(
@@ -130,6 +129,8 @@ def timestamps_us(log: pd.DataFrame) -> np.ndarray:
     """The timestamp column as int64 microseconds since 1970-01-01 UTC."""
     ts = log[TIMESTAMP]
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        if ts.dtype.unit == "us":
+            return np.asarray(ts.array.asi8)  # UTC epoch microseconds, whatever the zone
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
 
@@ -157,7 +158,7 @@ def encode_log(
     if JOURNEY_ID in log.columns:
         _, jraw, jnames = _codes(log[JOURNEY_ID], ())
         jl = pd.Index(list(spec.journeys), dtype=object).get_indexer(pd.Index(jnames, dtype=object))
-        jv = np.where(jraw < 0, -1, jl[np.maximum(jraw, 0)] if len(jl) else -1)
+        jv = np.append(jl, -1).astype(np.int64)[jraw]  # raw -1 (null) -> -1
     else:
         jraw = np.full(len(log), -1, dtype=np.int64)
         jv = np.full(len(log), -1, dtype=np.int64)
