@@ -37,7 +37,9 @@ import datetime as _dt
 import hashlib
 import itertools
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -943,10 +945,28 @@ class PersonaModel(BaseEstimator):
         return pd.Series(out.astype(np.int64), index=proba.index, name="persona")
 
     # -- persistence --------------------------------------------------------------------------
-    def save(self, path: Any) -> Any:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model to ``path`` (skops) and its card to ``path.with_suffix('.json')``.
 
-        See :func:`journeymine.assignment.load_model`. Returns the path of the skops file.
+        Both files are written atomically (the skops file first); the card gets the file's
+        SHA-256, its size and the types :func:`~journeymine.assignment.load_model` must trust.
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.skops`` file to write (its folder must exist).
+
+        Returns
+        -------
+        Path
+            The skops file.
+
+        Raises
+        ------
+        ConfigError
+            ``path`` ends in ``.json`` or its folder does not exist.
+        ModelError
+            The model holds a type the loader would refuse (nothing is written).
         """
         from journeymine.assignment._persist import save_model
 
