@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from journeymine.exceptions import ModelError
 from journeymine.personas.features import (
     US_PER_HOUR,
     US_PER_SECOND,
@@ -295,9 +296,9 @@ def numpy_aggregates(
     if plan is None or plan.spec is not spec:
         plan = AggPlan(spec)
     if plan.missing:
-        raise NotImplementedError(
-            f"the numpy aggregates do not implement {plan.missing}; the feature spec is newer "
-            f"than this assignment code (upgrade journeymine)."
+        raise ModelError(
+            f"the numpy aggregates do not know {plan.missing}: the model's feature spec is newer "
+            f"than this journeymine. Upgrade journeymine or retrain the model with this version."
         )
     n = ev.n_customers
     C = plan.c
