@@ -207,7 +207,7 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
                     "activity": "visit",
                     "channel": "web",
                 }
-            ]
+            ],
         }
         url = f"http://127.0.0.1:{port}/v1/assign"
         assert httpx.post(url, json=body, timeout=5).status_code == 401

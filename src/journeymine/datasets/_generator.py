@@ -625,9 +625,9 @@ def _assemble(
             "persona": pd.Series(persona_names[c["p0"]]).astype("str"),
             "persona_after_change": pd.Series(persona_names[c["p1"]]).astype("str"),
             "changed": c["changed"],
-            "changed_at": pd.Series(
-                pd.DatetimeIndex([change_at] * n).as_unit("us")
-            ).where(c["changed"]),
+            "changed_at": pd.Series(pd.DatetimeIndex([change_at] * n).as_unit("us")).where(
+                c["changed"]
+            ),
         }
     )
     start_at = pd.Series(np.maximum(customers["signup"], t_start)).astype("datetime64[us, UTC]")
@@ -636,9 +636,9 @@ def _assemble(
             "customer_id": customers["customer_id"],
             "persona": customers["persona"],
             "valid_from": start_at,
-            "valid_to": pd.Series(
-                pd.DatetimeIndex([horizon] * n).as_unit("us")
-            ).mask(c["changed"], change_at),
+            "valid_to": pd.Series(pd.DatetimeIndex([horizon] * n).as_unit("us")).mask(
+                c["changed"], change_at
+            ),
         }
     )
     chg = customers[c["changed"]]
