@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
 from journeymine.exceptions import JourneymineError
+from journeymine.schema import TimestampUnit
 
 app = typer.Typer(
     name="jm",
@@ -73,7 +73,12 @@ def _read(
     from journeymine.io import read_events
 
     return read_events(
-        path, columns=_parse_map(mapping), preset=preset, tz=tz, timestamp_unit=unit, **kw
+        path,
+        columns=_parse_map(mapping),
+        preset=preset,
+        tz=tz,
+        timestamp_unit=cast(TimestampUnit | None, unit),
+        **kw,
     )
 
 
@@ -505,4 +510,4 @@ def main() -> None:  # pragma: no cover - entry point
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

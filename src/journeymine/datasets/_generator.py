@@ -306,7 +306,9 @@ def _chunk(rng: np.random.Generator, n: int, ctx: _Ctx) -> dict[str, Any]:
 
     # response events
     r_delay = t_time + rng.exponential(5400.0, len(t_cust)) + 60
-    ev = {"cust": [], "time": [], "act": [], "ch": [], "journey": [], "product": [], "value": []}
+    ev: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("cust", "time", "act", "ch", "journey", "product", "value")
+    }
 
     def emit(
         cust: np.ndarray,
@@ -580,9 +582,8 @@ def _assemble(
     prod = np.concatenate([p["events"]["product"] for p in parts]).astype(np.int64)
     val = np.concatenate([p["events"]["value"] for p in parts]).astype(np.float64)
     order = np.lexsort((time_us, cust))
-    cust, time_us, act, ch, jr, prod, val = (
-        a[order] for a in (cust, time_us, act, ch, jr, prod, val)
-    )
+    cust, time_us, act, ch, jr, prod = (a[order] for a in (cust, time_us, act, ch, jr, prod))
+    val = val[order]
     journey_names = np.array([None, *D.JOURNEYS], dtype=object)
     events = pd.DataFrame(
         {

@@ -276,9 +276,9 @@ def read_xes(
             continue
         data[name] = _typed(col, n, name)
     frame = pd.DataFrame(data)
-    for col in schema.REQUIRED_COLUMNS:  # absent everywhere: validate() reports null rows
-        if col not in frame.columns:
-            frame[col] = pd.Series([None] * n, dtype=object)
+    for required in schema.REQUIRED_COLUMNS:  # absent everywhere: validate() reports null rows
+        if required not in frame.columns:
+            frame[required] = pd.Series([None] * n, dtype=object)
     if channel is not None:
         if channel not in frame.columns:
             raise MissingColumnError(

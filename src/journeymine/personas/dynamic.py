@@ -39,7 +39,7 @@ import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -63,7 +63,7 @@ __all__ = ["PersonaTracks", "track_personas"]
 
 logger = logging.getLogger(__name__)
 
-WindowSpec = str | pd.DateOffset | pd.Timedelta | Sequence[tuple[Any, Any]]
+WindowSpec: TypeAlias = str | pd.DateOffset | pd.Timedelta | Sequence[tuple[Any, Any]]
 
 
 @dataclass

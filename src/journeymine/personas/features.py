@@ -1075,7 +1075,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
                 "touch_activities",
                 explicit=True,
             )
-        roles = {
+        roles: dict[str, Any] = {
             role: _present(
                 _names(getattr(self, role), role),
                 activities,

@@ -608,7 +608,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         mapped = np.array([self._mapping.get(int(v), -1) for v in lab], dtype=np.int64)
         return pd.Series(mapped, index=features.index, name="persona")
 
-    def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:  # type: ignore[override]
+    def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:
         """Fit and return :attr:`labels_`."""
         return self.fit(X).labels_
 
