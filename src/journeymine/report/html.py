@@ -7,7 +7,7 @@ any network request and any script other than our two (pinned by their SHA-256 h
 
 Every user-supplied string is escaped: the page is rendered by a Jinja2 template with
 autoescaping on, and figure JSON is embedded with ``<``, ``>``, ``&`` and the JavaScript line
-separators written as ``\\uXXXX`` escapes, so no ``</script>`` or ``<!--`` can appear in it.
+separators written as ``\\u003c``-style escapes, so no ``</script>`` or ``<!--`` can appear in it.
 """
 
 from __future__ import annotations
