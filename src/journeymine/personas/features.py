@@ -710,37 +710,17 @@ ORDER BY c
 
 
 def _result_columns(spec: FeatureSpec) -> list[str]:
-    """SQL result column for each aggregate name, in ``spec.aggregate_names`` order."""
-    n_act, n_ch = len(spec.activities), len(spec.channels)
-    out = ["n_events"]
-    out += [f"act{i}" for i in range(n_act + 1)]
-    out += [f"ch{i}" for i in range(n_ch + 1)]
-    out += [f"sch{i}" for i in range(n_ch + 1)]
-    out += ["n_touches", "n_responded"]
-    for k in range(len(spec.journeys)):
-        out += [f"touch{k}", f"resp{k}"]
-    out += [
-        "n_session_events",
-        "n_sessions",
-        "n_single_event_sessions",
-        "session_us",
-        "sessions_browse",
-        "sessions_browse_purchase",
-        "sessions_cart",
-        "sessions_cart_no_purchase",
-        "sessions_purchase",
-        "n_organic_sessions",
-        *[f"osch{i}" for i in range(n_ch + 1)],
-        "last_organic_us",
-        "organic_t_rel_s",
-        "session_channel_switches",
-        "n_transitions",
-    ]
-    out += [f"tr{k}" for k in range(len(spec.transitions))]
-    out += [f"hour{h}" for h in range(24)]
-    out += [f"wday{d}" for d in range(7)]
-    out += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
-    out += ["last_session_us", "session_t_rel_s"]
+    """SQL-safe column alias of every aggregate, in ``spec.aggregate_names`` order: a scalar
+    keeps its name, ``group:key`` becomes ``group<k>`` (``act:visit`` -> ``act0``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in spec.aggregate_names:
+        group, sep, _ = name.partition(":")
+        if sep:
+            out.append(f"{group}{seen.get(group, 0)}")
+            seen[group] = seen.get(group, 0) + 1
+        else:
+            out.append(name)
     return out
 
 
