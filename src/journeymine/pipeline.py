@@ -83,12 +83,15 @@ def _changes(state: DemoState) -> None:
 
 
 def _split(state: DemoState) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training log and the held-back ("live") customers' log."""
+    """Training log and the held-back ("live") customers' log (computed once)."""
+    if "split" in state.objects:
+        return state.objects["split"]
     assert state.log is not None
     customers = pd.Index(state.log[schema.CUSTOMER_ID].unique())
     held = _holdout(customers, state.holdout_share, state.random_state)
     live = state.log[schema.CUSTOMER_ID].isin(held).to_numpy()
-    return state.log[~live], state.log[live]
+    state.objects["split"] = (state.log[~live], state.log[live])
+    return state.objects["split"]
 
 
 def _personas(state: DemoState) -> None:
