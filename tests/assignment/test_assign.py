@@ -3,6 +3,7 @@ and the import isolation of journeymine.assignment."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import subprocess
 import sys
@@ -79,7 +80,12 @@ def test_assign_accepts_dicts_dataframe_datetimes_and_offsets(model: PersonaMode
     assert assign(shifted, model, customer_id="c1") == base
     naive = [{**e, "timestamp": e["timestamp"].rstrip("Z")} for e in EVENTS]
     assert assign(naive, model, customer_id="c1") == base  # naive = UTC
-    assert base.to_dict()["unknown_activities"] == []
+    d = base.to_dict()
+    assert d == {**dataclasses.asdict(base), "unknown_activities": [], "unknown_channels": []}
+    # a null customer_id in an event means "the one given separately"
+    assert assign([{**e, "customer_id": None} for e in EVENTS], model, customer_id="c1") == base
+    with pytest.raises(EventLogError, match="customer_id must be a non-empty string"):
+        assign([{**e, "customer_id": None} for e in EVENTS], model)
 
 
 def test_unknown_activities_and_channels_are_counted_and_reported(model: PersonaModel) -> None:

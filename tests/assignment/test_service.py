@@ -91,8 +91,17 @@ def test_health_and_docs_need_no_key(client: httpx.Client, saved_model: Path) ->
     card = json.loads(saved_model.with_suffix(".json").read_text())
     assert r.json()["model_sha256"] == card["artifact"]["sha256"]
     assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
+    doc = client.get("/openapi.json").json()
+    paths = doc["paths"]
     assert {"/v1/assign", "/v1/assign/batch", "/v1/model", "/v1/model/reload"} <= set(paths)
+    # the assign routes validate the raw body themselves: their request schemas are documented
+    for path, name in (("/v1/assign", "AssignRequest"), ("/v1/assign/batch", "BatchRequest")):
+        body = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{name}"}
+    schemas = doc["components"]["schemas"]
+    assert schemas["AssignRequest"]["required"] == ["customer_id", "events"]
+    assert set(schemas["EventIn"]["required"]) == {"timestamp", "activity"}
+    assert schemas["AssignResponse"]["properties"]["persona"]["type"] == "integer"
 
 
 def test_missing_or_wrong_key_is_401_json(client: httpx.Client) -> None:
@@ -116,6 +125,14 @@ def test_missing_or_wrong_key_is_401_json(client: httpx.Client) -> None:
 
 def test_assign_equals_in_process(client: httpx.Client, model: PersonaModel) -> None:
     r = client.post("/v1/assign", json={"customer_id": "c1", "events": EVENTS}, headers=AUTH)
+    assert r.status_code == 200
+    assert r.json() == assign(EVENTS, model, customer_id="c1").to_dict()
+    # nulls mean "absent" (a caller serialising optional fields as null), extra keys are ignored
+    with_nulls = [
+        {**e, "customer_id": None, "journey_id": None, "session_id": None, "extra": [1]}
+        for e in EVENTS
+    ]
+    r = client.post("/v1/assign", json={"customer_id": "c1", "events": with_nulls}, headers=AUTH)
     assert r.status_code == 200
     assert r.json() == assign(EVENTS, model, customer_id="c1").to_dict()
 

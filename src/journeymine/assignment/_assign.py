@@ -13,7 +13,7 @@ event type or a typo. An event without a channel counts as channel ``__other__``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,10 +61,16 @@ class Assignment:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
-        d = asdict(self)
-        d["unknown_activities"] = list(self.unknown_activities)
-        d["unknown_channels"] = list(self.unknown_channels)
-        return d
+        return {
+            "customer_id": self.customer_id,
+            "persona": self.persona,
+            "name": self.name,
+            "probability": self.probability,
+            "abstained": self.abstained,
+            "n_events": self.n_events,
+            "unknown_activities": list(self.unknown_activities),
+            "unknown_channels": list(self.unknown_channels),
+        }
 
 
 def _check_model(model: Any) -> PersonaModel:

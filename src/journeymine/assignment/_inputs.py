@@ -324,7 +324,9 @@ def parse_events(
                 f"{hint}"
             )
             continue
-        c = e.get(CUSTOMER_ID, customer_id)
+        c = e.get(CUSTOMER_ID)
+        if c is None:  # absent or null: the customer given separately
+            c = customer_id
         if not isinstance(c, str) or not c.strip():
             problems.append(
                 f"event {i}: customer_id must be a non-empty string, got {c!r} (ids are text "

@@ -313,12 +313,56 @@ def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
 # (b) features from aggregates: pure numpy, shared by the batch and the single-customer paths
 # ---------------------------------------------------------------------------------------------
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den`` with 0 where ``den <= 0``."""
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+    """``num / den`` with 0 where ``den <= 0`` (float64 arrays, broadcast)."""
+    out = np.zeros(np.broadcast_shapes(np.shape(num), np.shape(den)), dtype=np.float64)
     np.divide(num, den, out=out, where=den > 0)
     return out
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where every input of :func:`features_from_aggregates` sits among a spec's aggregates."""
+
+    idx: dict[str, int]
+    groups: dict[str, np.ndarray]
+    journey_priors: np.ndarray
+
+
+# The single-customer path calls features_from_aggregates with the same spec object thousands
+# of times a second: its layout is computed once per spec object (keyed by identity, so no
+# hashing of the spec's fields per call).
+_LAYOUTS: dict[int, tuple[FeatureSpec, _Layout]] = {}
+
+
+def _layout(spec: FeatureSpec) -> _Layout:
+    hit = _LAYOUTS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    idx = {name: i for i, name in enumerate(spec.aggregate_names)}
+    named = {
+        "session_acts": [f"act:{x}" for x in _session_activities(spec)],
+        "touch_acts": [f"act:{x}" for x in spec.touch_activities],
+        "ch": [f"ch:{x}" for x in spec.channels],
+        "sch": [f"sch:{x}" for x in spec.channels],
+        "osch": [f"osch:{x}" for x in spec.channels],
+        "hours": [f"hour:{h:02d}" for h in range(24)],
+        "wday": [f"wday:{d}" for d in range(7)],
+        "tr": [f"tr:{x}>{y}" for x, y in spec.transitions],
+        "resp": [f"resp:{j}" for j in spec.journeys],
+        "touch": [f"touch:{j}" for j in spec.journeys],
+        "purchase": [f"act:{x}" for x in spec.purchase_activities],
+        "returns": [f"act:{x}" for x in spec.return_activities],
+        "support": [f"act:{x}" for x in spec.support_activities],
+        "promotion": [f"act:{x}" for x in spec.promotion_activities],
+        "research": [f"act:{x}" for x in spec.research_activities],
+    }
+    groups = {k: np.asarray([idx[n] for n in v], dtype=np.intp) for k, v in named.items()}
+    priors = spec.journey_response_prior or (spec.response_prior,) * len(spec.journeys)
+    layout = _Layout(idx, groups, np.asarray(priors, dtype=np.float64))
+    if len(_LAYOUTS) >= 64:
+        _LAYOUTS.clear()
+    _LAYOUTS[id(spec)] = (spec, layout)
+    return layout
 
 
 def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.ndarray:
@@ -353,26 +397,26 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
             f"aggregates must have shape (n, {len(spec.aggregate_names)}) for this spec, got "
             f"{a.shape}. Compute them with compute_aggregates(log, spec)."
         )
-    idx = {name: i for i, name in enumerate(spec.aggregate_names)}
+    layout = _layout(spec)
+    idx, groups = layout.idx, layout.groups
+    af = a.astype(np.float64)  # every aggregate is an integer < 2**53: exact
 
     def col(name: str) -> np.ndarray:
-        return a[:, idx[name]].astype(np.float64)
+        return af[:, idx[name]]
 
-    def cols(names: Sequence[str]) -> np.ndarray:
-        return a[:, [idx[n] for n in names]].astype(np.float64).reshape(len(a), len(names))
+    def cols(group: str) -> np.ndarray:
+        return af[:, groups[group]]
 
     n_events = col("n_events")
     n_sess = col("n_sessions")
     n_sev = col("n_session_events")
     out: list[np.ndarray] = []
-    out.append(_safe_div(cols([f"act:{x}" for x in _session_activities(spec)]), n_sev[:, None]))
-    out.append(
-        _safe_div(cols([f"act:{x}" for x in spec.touch_activities]), col("n_touches")[:, None])
-    )
-    out.append(_safe_div(cols([f"ch:{x}" for x in spec.channels]), n_events[:, None]))
-    out.append(_safe_div(cols([f"sch:{x}" for x in spec.channels]), n_sev[:, None]))
+    out.append(_safe_div(cols("session_acts"), n_sev[:, None]))
+    out.append(_safe_div(cols("touch_acts"), col("n_touches")[:, None]))
+    out.append(_safe_div(cols("ch"), n_events[:, None]))
+    out.append(_safe_div(cols("sch"), n_sev[:, None]))
     n_org_sessions = col("n_organic_sessions")
-    out.append(_safe_div(cols([f"osch:{x}" for x in spec.channels]), n_org_sessions[:, None]))
+    out.append(_safe_div(cols("osch"), n_org_sessions[:, None]))
 
     as_of = float(spec.as_of_us)
     first = col("first_us")
@@ -409,10 +453,10 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
         _safe_div(col("n_single_event_sessions"), n_sess),
     ]
     out.append(np.column_stack(scalars))
-    hours = cols([f"hour:{h:02d}" for h in range(24)])
+    hours = cols("hours")
     buckets = np.column_stack([hours[:, lo:hi].sum(1) for lo, hi in HOUR_BUCKETS])
     out.append(_safe_div(buckets, n_sev[:, None]))
-    wd = cols([f"wday:{d}" for d in range(7)])
+    wd = cols("wday")
     out.append(
         np.column_stack(
             [
@@ -425,19 +469,16 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
         )
     )
     if spec.transitions:
-        tr = cols([f"tr:{x}>{y}" for x, y in spec.transitions])
+        tr = cols("tr")
         out.append(_safe_div(tr, col("n_transitions")[:, None]))
     k = float(spec.prior_strength)
-    rates = [(col("n_responded") + k * spec.response_prior) / (col("n_touches") + k)]
-    priors = spec.journey_response_prior or (spec.response_prior,) * len(spec.journeys)
-    for j, p in zip(spec.journeys, priors, strict=True):
-        rates.append((col(f"resp:{j}") + k * p) / (col(f"touch:{j}") + k))
-    out.append(np.column_stack(rates))
-    purchases = cols([f"act:{x}" for x in spec.purchase_activities]).sum(1)
-    returns = cols([f"act:{x}" for x in spec.return_activities]).sum(1)
-    support = cols([f"act:{x}" for x in spec.support_activities]).sum(1)
-    promotion = cols([f"act:{x}" for x in spec.promotion_activities]).sum(1)
-    research = cols([f"act:{x}" for x in spec.research_activities]).sum(1)
+    out.append(((col("n_responded") + k * spec.response_prior) / (col("n_touches") + k))[:, None])
+    out.append((cols("resp") + k * layout.journey_priors) / (cols("touch") + k))
+    purchases = cols("purchase").sum(1)
+    returns = cols("returns").sum(1)
+    support = cols("support").sum(1)
+    promotion = cols("promotion").sum(1)
+    research = cols("research").sum(1)
     out.append(
         np.column_stack(
             [
