@@ -292,6 +292,7 @@ def _setup_http() -> Any:
             sys.executable, "-m", "uvicorn", "--factory",
             "journeymine.assignment.service:app_from_env",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--workers", os.environ.get("BENCH_WORKERS", "1"),
         ],
         env=env,
     )  # fmt: skip

@@ -46,7 +46,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired
 
 from journeymine.assignment._assign import assign
 from journeymine.assignment._model import PersonaModel
@@ -59,7 +59,7 @@ try:
     from fastapi.responses import JSONResponse, Response
     from pydantic import BaseModel, Field, TypeAdapter, ValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
-    from typing_extensions import NotRequired, TypedDict
+    from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError(
         "journeymine.assignment.service needs the serve extra: pip install 'journeymine[serve]'"
@@ -271,8 +271,7 @@ def _invalid_request(exc: ValidationError) -> Any:
         reason = bad_json.get("ctx", {}).get("error", "parse error")
         return _error(400, "malformed_json", f"the request body is not valid JSON ({reason}).")
     detail = [
-        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
-        for e in errors
+        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in errors
     ]
     return _error(422, "invalid_request", detail)
 
