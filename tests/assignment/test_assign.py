@@ -14,6 +14,7 @@ import pytest
 
 import journeymine as jm
 from journeymine.assignment import Assignment, PersonaModel, assign, assign_many
+from journeymine.assignment._assign import assign_parsed, parse_customer
 from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError, NotFittedError
 
 EVENTS = [
@@ -44,6 +45,35 @@ def test_assign_many_equals_assign_per_customer(log: pd.DataFrame, model: Person
     assert (many["abstained"] == (many["persona"] == -1)).all()
     assert (many.loc[many["abstained"], "name"] == "unassigned").all()
     assert (many.loc[~many["abstained"], "probability"] >= model.abstain_threshold).all()
+
+
+def test_assign_parsed_together_equals_one_by_one(
+    log: pd.DataFrame, model: PersonaModel, labels: pd.Series
+) -> None:
+    """What the service does with requests that arrive together: parse each, score them in
+    one vectorised pass (grouped by model, so a reload mid-batch is safe); equal to assign()
+    customer by customer, bit for bit, in the order given."""
+    other = PersonaModel(cv=3, random_state=1, abstain_threshold=0.3).fit(log, labels)
+    ids = sorted(log["customer_id"].unique())[:40]
+    parsed = [
+        parse_customer(records(log, c), other if i % 3 == 0 else model) for i, c in enumerate(ids)
+    ]
+    parsed.append(parse_customer(EVENTS, model, customer_id="live-1"))  # unknown names too
+    parsed.append(
+        parse_customer([{**EVENTS[0], "activity": "vr_fitting"}], other, customer_id="live-2")
+    )
+    together = assign_parsed(parsed)
+    one_by_one = [
+        assign(records(log, c), other if i % 3 == 0 else model) for i, c in enumerate(ids)
+    ]
+    one_by_one.append(assign(EVENTS, model, customer_id="live-1"))
+    one_by_one.append(
+        assign([{**EVENTS[0], "activity": "vr_fitting"}], other, customer_id="live-2")
+    )
+    assert together == one_by_one
+    assert together[-1].unknown_activities == ("vr_fitting",)
+    # the two models really differ on some customers (the grouping matters)
+    assert any(assign(records(log, c), other) != assign(records(log, c), model) for c in ids[:10])
 
 
 @pytest.mark.parametrize("shuffle", [False, True])

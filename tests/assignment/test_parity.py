@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from journeymine.assignment._aggregates import AggPlan, numpy_aggregates
-from journeymine.assignment._assign import single_features
 from journeymine.assignment._inputs import Vocab, encode_log, parse_events
 from journeymine.assignment._model import as_of_last_event, model_spec
 from journeymine.personas.features import (
@@ -177,7 +176,10 @@ def test_single_customer_features_equal_batch_features(
         rows = {cid: i for i, cid in enumerate(ids)}
         for k, cid in enumerate(uniques):
             events = [records[j] for j in order[bounds[k] : bounds[k + 1]]]
-            _, x, _, _, _ = single_features(events, spec_, vocab_)
+            # the assign() chain: parse the dicts, numpy aggregates, shared features
+            _, ev, _, _ = parse_events(events, vocab_)
+            agg = numpy_aggregates(ev, spec_, plan=vocab_.plan)
+            x = features_from_aggregates(as_of_last_event(agg, spec_), spec_)
             np.testing.assert_array_equal(x[0], X[rows[cid]], err_msg=str(cid))
             checked += 1
     assert checked >= 3000

@@ -13,17 +13,18 @@ event type or a typo. An event without a channel counts as channel ``__other__``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from journeymine.assignment._aggregates import numpy_aggregates
-from journeymine.assignment._inputs import Vocab, parse_events
+from journeymine.assignment._aggregates import Encoded, numpy_aggregates
+from journeymine.assignment._inputs import parse_events
 from journeymine.assignment._model import UNASSIGNED, PersonaModel, as_of_last_event
 from journeymine.exceptions import ConfigError
-from journeymine.personas.features import FeatureSpec, features_from_aggregates
+from journeymine.personas.features import features_from_aggregates
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = ["Assignment", "assign", "assign_many"]
@@ -91,15 +92,72 @@ def _decide(model: PersonaModel, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
     return persona, p, abstained
 
 
-def single_features(
-    events: Any, spec: FeatureSpec, vocab: Vocab, *, customer_id: str | None = None
-) -> tuple[str, np.ndarray, np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """One customer's features as the model sees them: (customer_id, features (1, n),
-    aggregates (1, m), unknown activities, unknown channels)."""
-    cid, ev, unknown_act, unknown_ch = parse_events(events, vocab, customer_id=customer_id)
-    agg = numpy_aggregates(ev, spec, plan=vocab.plan)
-    X = features_from_aggregates(as_of_last_event(agg, spec), spec)
-    return cid, X, agg, unknown_act, unknown_ch
+@dataclass(frozen=True)
+class ParsedCustomer:
+    """One customer's events checked and encoded against a model's vocabulary (the first half
+    of :func:`assign`; :func:`assign_parsed` is the second)."""
+
+    customer_id: str
+    events: Encoded
+    unknown_activities: tuple[str, ...]
+    unknown_channels: tuple[str, ...]
+    model: PersonaModel
+
+
+def parse_customer(
+    events: Any, model: PersonaModel, *, customer_id: str | None = None
+) -> ParsedCustomer:
+    """Check and encode one customer's events for ``model`` (raises ``EventLogError``)."""
+    model = _check_model(model)
+    cid, ev, unknown_act, unknown_ch = parse_events(events, model.vocab_, customer_id=customer_id)
+    return ParsedCustomer(cid, ev, unknown_act, unknown_ch, model)
+
+
+def _concat(parts: Sequence[Encoded]) -> Encoded:
+    """Several single-customer encodings as one (customer code = position in ``parts``)."""
+    if len(parts) == 1:
+        return parts[0]
+    lengths = [len(p.t) for p in parts]
+    return Encoded(
+        cust=np.repeat(np.arange(len(parts), dtype=np.int64), lengths),
+        n_customers=len(parts),
+        **{
+            name: np.concatenate([getattr(p, name) for p in parts])
+            for name in ("t", "act", "ch", "jraw", "jv", "cents", "valued", "sid")
+        },
+    )
+
+
+def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
+    """Score parsed customers together (one vectorised pass per model); equal to
+    :func:`assign` for each of them, bit for bit. The service uses it to score requests that
+    arrive together."""
+    out: list[Assignment | None] = [None] * len(parsed)
+    by_model: dict[int, list[int]] = {}
+    for i, p in enumerate(parsed):
+        by_model.setdefault(id(p.model), []).append(i)
+    for rows in by_model.values():
+        model = parsed[rows[0]].model
+        spec = model.spec_
+        agg = numpy_aggregates(
+            _concat([parsed[i].events for i in rows]), spec, plan=model.vocab_.plan
+        )
+        X = features_from_aggregates(as_of_last_event(agg, spec), spec)
+        proba = model.scorer_.predict_proba(X, agg[:, 0])
+        persona, p, abstained = _decide(model, proba)
+        for k, i in enumerate(rows):
+            pid = int(persona[k])
+            out[i] = Assignment(
+                customer_id=parsed[i].customer_id,
+                persona=pid,
+                name=model.persona_names_.get(pid, f"persona {pid}"),
+                probability=float(p[k]),
+                abstained=bool(abstained[k]),
+                n_events=int(agg[k, 0]),
+                unknown_activities=parsed[i].unknown_activities,
+                unknown_channels=parsed[i].unknown_channels,
+            )
+    return [a for a in out if a is not None]
 
 
 def assign(events: Any, model: PersonaModel, *, customer_id: str | None = None) -> Assignment:
@@ -144,23 +202,7 @@ def assign(events: Any, model: PersonaModel, *, customer_id: str | None = None) 
     >>> a.abstained == (a.persona == -1)
     True
     """
-    model = _check_model(model)
-    cid, X, agg, unknown_act, unknown_ch = single_features(
-        events, model.spec_, model.vocab_, customer_id=customer_id
-    )
-    proba = model.scorer_.predict_proba(X, agg[:, 0])
-    persona, p, abstained = _decide(model, proba)
-    pid = int(persona[0])
-    return Assignment(
-        customer_id=cid,
-        persona=pid,
-        name=model.persona_names_.get(pid, f"persona {pid}"),
-        probability=float(p[0]),
-        abstained=bool(abstained[0]),
-        n_events=int(agg[0, 0]),
-        unknown_activities=unknown_act,
-        unknown_channels=unknown_ch,
-    )
+    return assign_parsed([parse_customer(events, model, customer_id=customer_id)])[0]
 
 
 def assign_many(log: pd.DataFrame, model: PersonaModel) -> pd.DataFrame:
