@@ -102,6 +102,8 @@ def test_health_and_docs_need_no_key(client: httpx.Client, saved_model: Path) ->
     assert schemas["AssignRequest"]["required"] == ["customer_id", "events"]
     assert set(schemas["EventIn"]["required"]) == {"timestamp", "activity"}
     assert schemas["AssignResponse"]["properties"]["persona"]["type"] == "integer"
+    ok = paths["/v1/assign"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/AssignResponse"}
 
 
 def test_missing_or_wrong_key_is_401_json(client: httpx.Client) -> None:
@@ -206,6 +208,8 @@ def test_bad_requests_are_4xx_json(client: httpx.Client) -> None:
     )
     assert r.status_code == 422 and "out of range" in r.json()["detail"]
     assert client.get("/v1/nothing-here", headers=AUTH).status_code == 404
+    r = client.get("/v1/assign", headers=AUTH)  # the plain ASGI route answers like the others
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
 
 
 def test_unknown_activities_are_handled(client: httpx.Client) -> None:

@@ -213,6 +213,15 @@ def _fail(problems: list[str]) -> EventLogError:
 
 def _parse_time(value: Any) -> tuple[int, bool] | None:
     """(microseconds since epoch UTC, is_aware) or None when unparseable."""
+    if type(value) is str:  # the common case first: an ISO 8601 string
+        try:
+            d = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if d.tzinfo is None:
+                return (d - _EPOCH_NAIVE) // _US, False
+            return (d - _EPOCH) // _US, True
     if isinstance(value, pd.Timestamp):
         if pd.isna(value):
             return None
@@ -288,7 +297,7 @@ def parse_events(
         raise EmptyLogError(
             "no events: a customer needs at least one event to be assigned a persona."
         )
-    if customer_id is not None and (not isinstance(customer_id, str) or not customer_id):
+    if customer_id is not None and (not isinstance(customer_id, str) or not customer_id.strip()):
         raise EventLogError(f"customer_id must be a non-empty string, got {customer_id!r}.")
     n = len(records)
     problems: list[str] = []
@@ -307,14 +316,20 @@ def parse_events(
     aware_seen = naive_seen = False
     cid = customer_id
     has_session_key = False
+    act_codes, ch_codes, j_codes = vocab.activity, vocab.channel, vocab.journey
     for i, e in enumerate(records):
-        if not isinstance(e, Mapping):
+        # the common case (JSON: dicts of strings) takes the exact-type branches first
+        if type(e) is not dict and not isinstance(e, Mapping):
             problems.append(f"event {i} is a {type(e).__name__}, not a dict.")
             continue
-        missing = [k for k in (TIMESTAMP, ACTIVITY) if k not in e]
-        if customer_id is None and CUSTOMER_ID not in e:
-            missing.insert(0, CUSTOMER_ID)
-        if missing:
+        if (
+            TIMESTAMP not in e
+            or ACTIVITY not in e
+            or (customer_id is None and CUSTOMER_ID not in e)
+        ):
+            missing = [k for k in (TIMESTAMP, ACTIVITY) if k not in e]
+            if customer_id is None and CUSTOMER_ID not in e:
+                missing.insert(0, CUSTOMER_ID)
             hint = "".join(
                 did_you_mean(m, [str(k) for k in e if k not in (CUSTOMER_ID, TIMESTAMP)])
                 for m in missing
@@ -327,20 +342,21 @@ def parse_events(
         c = e.get(CUSTOMER_ID)
         if c is None:  # absent or null: the customer given separately
             c = customer_id
-        if not isinstance(c, str) or not c.strip():
-            problems.append(
-                f"event {i}: customer_id must be a non-empty string, got {c!r} (ids are text "
-                f"so that '007' and '7' stay different)."
-            )
-        elif cid is None:
-            cid = c
-        elif c != cid:
-            problems.append(
-                f"event {i} belongs to customer {c!r}, not {cid!r}: assign() scores one "
-                f"customer; use assign_many(log, model) for several."
-            )
+        if c is None or c != cid:
+            if not isinstance(c, str) or not c.strip():
+                problems.append(
+                    f"event {i}: customer_id must be a non-empty string, got {c!r} (ids are "
+                    f"text so that '007' and '7' stay different)."
+                )
+            elif cid is None:
+                cid = c
+            else:
+                problems.append(
+                    f"event {i} belongs to customer {c!r}, not {cid!r}: assign() scores one "
+                    f"customer; use assign_many(log, model) for several."
+                )
         ts = e[TIMESTAMP]
-        parsed = None if _is_null(ts) else _parse_time(ts)
+        parsed = _parse_time(ts) if type(ts) is str or not _is_null(ts) else None
         if parsed is None:
             problems.append(
                 f"event {i}: timestamp {ts!r} could not be parsed. Use ISO 8601 such as "
@@ -348,35 +364,39 @@ def parse_events(
             )
         else:
             t[i] = parsed[0]
-            aware_seen |= parsed[1]
-            naive_seen |= not parsed[1]
+            if parsed[1]:
+                aware_seen = True
+            else:
+                naive_seen = True
         a = e[ACTIVITY]
-        if _is_null(a):
+        if type(a) is not str:
+            a = None if _is_null(a) else str(a)
+        if a is None:
             problems.append(f"event {i}: activity is null.")
         else:
-            a = a if isinstance(a, str) else str(a)
-            code = vocab.activity.get(a)
+            code = act_codes.get(a)
             if code is None:
                 unknown_act.add(a)
                 code = n_act
             act[i] = code
         c_ = e.get(CHANNEL)
-        if _is_null(c_):
+        if type(c_) is not str:
+            c_ = None if _is_null(c_) else str(c_)
+        if c_ is None:
             ch[i] = n_ch
         else:
-            c_ = c_ if isinstance(c_, str) else str(c_)
-            code = vocab.channel.get(c_)
+            code = ch_codes.get(c_)
             if code is None:
                 unknown_ch.add(c_)
                 code = n_ch
             ch[i] = code
         j = e.get(JOURNEY_ID)
-        if not _is_null(j):
-            j = j if isinstance(j, str) else str(j)
+        if j is not None and (type(j) is str or not _is_null(j)):
+            j = j if type(j) is str else str(j)
             jraw[i] = journeys.setdefault(j, len(journeys))
-            jv[i] = vocab.journey.get(j, -1)
+            jv[i] = j_codes.get(j, -1)
         val = e.get(VALUE)
-        if not _is_null(val):
+        if val is not None and not _is_null(val):
             if isinstance(val, bool) or not isinstance(val, int | float | np.number):
                 try:
                     val = float(val)  # type: ignore[arg-type]
@@ -392,8 +412,8 @@ def parse_events(
         if SESSION_ID in e:
             has_session_key = True
             s = e[SESSION_ID]
-            if not _is_null(s):
-                s = s if isinstance(s, str) else str(s)
+            if s is not None and (type(s) is str or not _is_null(s)):
+                s = s if type(s) is str else str(s)
                 sid[i] = sessions.setdefault(s, len(sessions))
     if aware_seen and naive_seen:
         problems.append(

@@ -314,7 +314,7 @@ def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` with 0 where ``den <= 0`` (float64 arrays, broadcast)."""
-    out = np.zeros(np.broadcast_shapes(np.shape(num), np.shape(den)), dtype=np.float64)
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
     np.divide(num, den, out=out, where=den > 0)
     return out
 
