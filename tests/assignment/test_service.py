@@ -3,6 +3,7 @@ errors as JSON, unknown names, hot reload under concurrent requests, the file wa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
@@ -161,6 +162,43 @@ def test_batch(client: httpx.Client, model: PersonaModel, log: pd.DataFrame) -> 
     bad = {"customers": [customers[0], {"customer_id": "x", "events": []}]}
     r = client.post("/v1/assign/batch", json=bad, headers=AUTH)
     assert r.status_code == 422 and "customer 1 ('x')" in r.json()["detail"]
+
+
+def test_concurrent_requests_are_scored_together_and_correctly(
+    server: Server, model: PersonaModel, log: pd.DataFrame
+) -> None:
+    """48 customers sent at once (and a bad one among them): requests that arrive together
+    are scored in shared vectorised passes; each answer equals assign() for that customer and
+    the bad request fails alone."""
+    ids = sorted(log["customer_id"].unique())[:48]
+    bodies = []
+    for cid in ids:
+        g = log[log["customer_id"] == cid].head(60)
+        events = [
+            {"timestamp": t.isoformat(), "activity": str(a), "channel": str(c)}
+            for t, a, c in zip(g["timestamp"], g["activity"], g["channel"], strict=True)
+        ]
+        bodies.append({"customer_id": cid, "events": events})
+    bodies.insert(7, {"customer_id": "bad", "events": [{"timestamp": "never", "activity": "x"}]})
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
+            return await asyncio.gather(
+                *(c.post("/v1/assign", json=b, headers=AUTH) for b in bodies)
+            )
+
+    coalescer = server.server.config.app.state.coalescer
+    before = (coalescer.requests, coalescer.passes)
+    responses = asyncio.run(send_all())
+    requests, passes = coalescer.requests - before[0], coalescer.passes - before[1]
+    assert requests == len(bodies) - 1  # the bad one failed in its own parse
+    assert passes < requests  # some passes scored several requests
+    for body, r in zip(bodies, responses, strict=True):
+        if body["customer_id"] == "bad":
+            assert r.status_code == 422 and r.json()["error"] == "invalid_events"
+            continue
+        assert r.status_code == 200, r.text
+        assert r.json() == assign(body["events"], model, customer_id=body["customer_id"]).to_dict()
 
 
 def test_oversized_body_is_413_before_parsing(client: httpx.Client) -> None:

@@ -214,6 +214,8 @@ class _Coalescer:
 
     def __init__(self) -> None:
         self._pending: list[tuple[ParsedCustomer, asyncio.Future[Assignment]]] = []
+        self.requests = 0  # requests scored
+        self.passes = 0  # vectorised passes they took
 
     async def score(self, parsed: ParsedCustomer) -> Assignment:
         loop = asyncio.get_running_loop()
@@ -225,6 +227,8 @@ class _Coalescer:
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
+        self.requests += len(batch)
+        self.passes += 1
         try:
             results = assign_parsed([parsed for parsed, _ in batch])
         except Exception as exc:  # every waiting request gets the error (500 for each)
@@ -533,8 +537,11 @@ def create_app(
         return {"status": "ok", "model_sha256": holder.sha256, "model_loaded_at": holder.loaded_at}
 
     # the hot path: a plain ASGI route, documented in the OpenAPI schema by hand
+    app.state.coalescer = _Coalescer()
     app.router.routes.append(
-        Route("/v1/assign", _AssignRoute(holder, require_key, _Coalescer()), methods=["POST"])
+        Route(
+            "/v1/assign", _AssignRoute(holder, require_key, app.state.coalescer), methods=["POST"]
+        )
     )
 
     @app.post(
