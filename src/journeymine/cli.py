@@ -466,8 +466,14 @@ def serve(
         typer.Option(envvar="JOURNEYMINE_API_KEY", help="API key clients send as X-API-Key."),
     ] = None,
     watch: Annotated[
-        float | None, typer.Option(help="Reload the model file when it changes (seconds).")
+        float | None,
+        typer.Option(
+            help="Reload the model file when it changes (seconds; default 2 with --workers > 1)."
+        ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each holds the model; one per core).")
+    ] = 1,
 ) -> None:
     """Serve persona assignment over HTTP (FastAPI + uvicorn; OpenAPI docs at /docs).
 
@@ -480,7 +486,7 @@ def serve(
     if not model.exists():
         _fail(f"no model file {model}: train one with `jm train` (or run `make demo`).")
     try:
-        run(model, host=host, port=port, api_key=api_key, watch_interval=watch)
+        run(model, host=host, port=port, api_key=api_key, watch_interval=watch, workers=workers)
     except JourneymineError as exc:
         _fail(str(exc))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -411,6 +412,56 @@ def test_serve_runs_uvicorn(saved_model: Path) -> None:
         assert r.status_code == 200
         r = httpx.get(f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": "k"})
         assert r.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_jm_serve_with_two_workers(saved_model: Path) -> None:
+    """`jm serve --workers 2`: two worker processes answer (each loaded the model through
+    app_from_env); a bad --workers is refused before anything starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    jm = str(Path(sys.executable).parent / "jm")
+    bad = subprocess.run(
+        [jm, "serve", "--model", str(saved_model), "--workers", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JOURNEYMINE_API_KEY": "k"},
+    )
+    assert bad.returncode != 0 and "workers" in bad.stderr.lower()
+    cmd = [jm, "serve", "--model", str(saved_model), "--port", str(port), "--workers", "2"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "JOURNEYMINE_API_KEY": "k"})
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                r = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/assign",
+                    json={"customer_id": "c1", "events": EVENTS},
+                    headers={"X-API-Key": "k"},
+                    timeout=5,
+                )
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "jm serve failed"
+            time.sleep(0.3)
+        assert r.json()["n_events"] == len(EVENTS)
+        while True:  # uvicorn's supervisor starts the workers one after the other
+            children = subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+            # worker processes, not multiprocessing's resource tracker
+            workers = [
+                c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
+            ]
+            if len(workers) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert len(workers) == 2
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -644,12 +644,25 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
     watch_interval: float | None = None,
+    workers: int = 1,
     log_level: str = "info",
 ) -> None:
     """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
-    environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest."""
+    environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest.
+
+    ``workers > 1`` starts that many processes (uvicorn's ``--workers``, through
+    :func:`app_from_env`), each with its own copy of the model: use it on machines with more
+    cores than one worker keeps busy. ``POST /v1/model/reload`` reaches only the worker that
+    answers it, so with several workers the file watcher is what reloads them all: it is on
+    (every 2 s) unless ``watch_interval`` says otherwise.
+    """
     import uvicorn
 
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
+    if workers > 1 and watch_interval is None:
+        watch_interval = 2.0
+    # built here in every case, so that a bad model file or setting fails before any worker
     app = create_app(
         model_path,
         api_key=api_key,
@@ -657,4 +670,24 @@ def serve(
         max_batch=max_batch,
         watch_interval=watch_interval,
     )
-    uvicorn.run(app, host=host, port=int(port), log_level=log_level)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=int(port), log_level=log_level)
+        return
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+    os.environ.update(
+        {
+            MODEL_PATH_ENV: str(Path(model_path).resolve()),
+            API_KEY_ENV: key,
+            "JOURNEYMINE_MAX_BODY_BYTES": str(max_body_bytes),
+            "JOURNEYMINE_MAX_BATCH": str(max_batch),
+            "JOURNEYMINE_WATCH_INTERVAL": str(watch_interval),
+        }
+    )
+    uvicorn.run(
+        "journeymine.assignment.service:app_from_env",
+        factory=True,
+        host=host,
+        port=int(port),
+        workers=workers,
+        log_level=log_level,
+    )
