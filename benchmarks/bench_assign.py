@@ -45,8 +45,13 @@ contender's process. Scored data: `make_journeys(n, random_state=0)` (cached Par
   req/s and its own scheduling made the tail (p99 300-550 ms while the server's own time per
   request, from ASGI call to response start, had p99 16-20 ms); this generator costs ~0.15 ms
   per request. With 16 in flight the latency is queueing: by Little's law the mean is
-  16 / (requests per second), about 16 x the server's ~1.5 ms per request (no GC effect: the
-  same tail with the collector disabled). Peak RSS is the load generator's, not the server's.
+  16 / (requests per second). Until 2026-11-23 the server spent ~1.3 ms per request (p50 19 ms,
+  p99 40-90 ms at 16 in flight, ~780 req/s); since then `POST /v1/assign` is a plain ASGI route
+  (no FastAPI request/dependency machinery: ~20% of a request's time in a py-spy profile),
+  validates the raw bytes with one pydantic-core call, and requests that arrive together are
+  scored in one vectorised pass (the service's coalescer; a lone request is scored on the next
+  event-loop turn, without waiting for a timer). Peak RSS is the load generator's, not the
+  server's.
 
 The machine is shared (other jobs ran at the same time), so latencies are upper bounds.
 """

@@ -22,6 +22,9 @@ Security and robustness:
 - Malformed JSON -> 400; a body that does not match the schema -> 422; invalid events (no
   events, unparseable timestamp...) -> 422 with the message. Any other failure -> 500 JSON
   without internals (the traceback goes to the server log).
+- Speed: ``POST /v1/assign`` is a plain ASGI route (no FastAPI body parsing or dependency
+  solving) and requests that arrive together are scored in one vectorised pass; results equal
+  :func:`~journeymine.assignment.assign` one by one. ``serve(..., workers=N)`` runs N processes.
 - Hot reload: ``POST /v1/model/reload`` or a file watcher (``watch_interval``) loads the new file
   completely (with every check of :func:`~journeymine.assignment.load_model`) and only then
   swaps the model reference; requests in flight keep the model they started with. A bad new
