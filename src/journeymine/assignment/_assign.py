@@ -134,8 +134,8 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
     arrive together."""
     out: list[Assignment | None] = [None] * len(parsed)
     by_model: dict[int, list[int]] = {}
-    for i, p in enumerate(parsed):
-        by_model.setdefault(id(p.model), []).append(i)
+    for i, item in enumerate(parsed):
+        by_model.setdefault(id(item.model), []).append(i)
     for rows in by_model.values():
         model = parsed[rows[0]].model
         spec = model.spec_
@@ -144,14 +144,14 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
         )
         X = features_from_aggregates(as_of_last_event(agg, spec), spec)
         proba = model.scorer_.predict_proba(X, agg[:, 0])
-        persona, p, abstained = _decide(model, proba)
+        persona, top, abstained = _decide(model, proba)
         for k, i in enumerate(rows):
             pid = int(persona[k])
             out[i] = Assignment(
                 customer_id=parsed[i].customer_id,
                 persona=pid,
                 name=model.persona_names_.get(pid, f"persona {pid}"),
-                probability=float(p[k]),
+                probability=float(top[k]),
                 abstained=bool(abstained[k]),
                 n_events=int(agg[k, 0]),
                 unknown_activities=parsed[i].unknown_activities,

@@ -399,7 +399,7 @@ def parse_events(
         if val is not None and not _is_null(val):
             if isinstance(val, bool) or not isinstance(val, int | float | np.number):
                 try:
-                    val = float(val)  # type: ignore[arg-type]
+                    val = float(val)
                 except (TypeError, ValueError):
                     problems.append(f"event {i}: value {val!r} is not a number.")
                     val = math.nan
