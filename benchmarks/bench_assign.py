@@ -212,7 +212,7 @@ def _run_batch_path_latency(data: Any, n_calls: int = 200) -> dict[str, float]:
         df = pd.DataFrame(events).assign(customer_id=cid)
         df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True, format="ISO8601")
         df = df.astype({"customer_id": "str", "activity": "category", "channel": "category"})
-        _, agg = compute_aggregates(df, spec, threads=1)
+        _, agg = compute_aggregates(df, spec, engine="duckdb", threads=1)
         X = features_from_aggregates(as_of_last_event(agg, spec), spec)
         bucket = int(model.scorer_.bucket(agg[:, 0])[0])
         return model.estimators_[bucket].predict_proba(X)
@@ -264,7 +264,7 @@ def _run_duckdb_sklearn(data: Any) -> int:
 
     log, model = data
     spec = model.spec_
-    ids, agg = compute_aggregates(log, spec)
+    ids, agg = compute_aggregates(log, spec, engine="duckdb")
     X = features_from_aggregates(as_of_last_event(agg, spec), spec)
     bucket = model.scorer_.bucket(agg[:, 0])
     proba = np.zeros((len(X), len(model.classes_)))

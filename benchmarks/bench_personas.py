@@ -1,4 +1,5 @@
-"""Persona benchmarks: customer featurization (DuckDB) and persona clustering vs retentioneering.
+"""Persona benchmarks: customer featurization (numpy and DuckDB engines) and persona clustering vs
+retentioneering.
 
 Run with ``.venv/bin/python -m benchmarks.run bench_personas`` (``--quick`` for small sizes).
 """
@@ -18,9 +19,12 @@ SEED = 0
 
 NOTES = """
 Data: `make_journeys(n, days, random_state=0)`, cached as Parquet under `benchmarks/out/`.
-*featurize*: `CustomerFeaturizer().fit(log).transform(log)` on 1M customers x 35 days (about
-10M events): DuckDB aggregates (window functions for sessions and transitions, filtered counts)
-plus the numpy feature step. *cluster*: from the event log to persona labels. journeymine =
+*featurize*: `CustomerFeaturizer().fit(log).transform(log)` on 1M customers x 35 days (15.3M
+events; earlier tables said "10M"): `fit` learns the vocabulary, transitions and response rates
+(DuckDB), `transform` computes the aggregates with the numpy engine (the default since
+2026-11-23) or, in the "DuckDB engine" row, as one SQL query (window functions for sessions and
+transitions, filtered counts), then the shared numpy feature step.
+*cluster*: from the event log to persona labels. journeymine =
 featurize + `PersonaMiner()` (HDBSCAN search on a 20k subsample, 15 candidate fits, kNN
 extension to every eligible customer, 3 stability refits, profiles without paths).
 retentioneering 5 = `Eventstream(df).add_clusters(...)` with per-path features
@@ -99,11 +103,15 @@ def setup_quick_5k_180d() -> Any:
 
 
 # ---- runs (timed) -----------------------------------------------------------------------
-def run_featurize(log: Any) -> dict[str, Any]:
+def run_featurize(log: Any, engine: str = "numpy") -> dict[str, Any]:
     from journeymine.personas import CustomerFeaturizer
 
-    X = CustomerFeaturizer().fit(log).transform(log)
+    X = CustomerFeaturizer(engine=engine).fit(log).transform(log)
     return {"customers": len(X), "features": X.shape[1], "events": len(log)}
+
+
+def run_featurize_duckdb(log: Any) -> dict[str, Any]:
+    return run_featurize(log, "duckdb")
 
 
 def _jm_cluster(log: Any) -> Any:
@@ -203,6 +211,12 @@ def run(quick: bool) -> list[Measurement]:
         ensure_data(20_000, 35)
         ensure_data(5_000, 180)
         rows.append(measure("featurize", "journeymine", "20k", setup_quick_20k_35d, run_featurize))
+        rows.append(
+            measure(
+                "featurize", "journeymine, DuckDB engine", "20k", setup_quick_20k_35d,
+                run_featurize_duckdb,
+            )
+        )  # fmt: skip
         plan = [
             ("journeymine", run_jm_quick),
             ("retentioneering kmeans", run_rete_kmeans_quick),
@@ -213,7 +227,12 @@ def run(quick: bool) -> list[Measurement]:
         return rows
     ensure_data(1_000_000, 35)
     ensure_data(100_000, 180)
-    rows.append(measure("featurize", "journeymine", "1M/10M", setup_1m_35d, run_featurize))
+    rows.append(measure("featurize", "journeymine", "1M/15M", setup_1m_35d, run_featurize))
+    rows.append(
+        measure(
+            "featurize", "journeymine, DuckDB engine", "1M/15M", setup_1m_35d, run_featurize_duckdb
+        )
+    )
     for name, fn in (
         ("journeymine", run_jm_100k),
         ("retentioneering kmeans", run_rete_kmeans_100k),

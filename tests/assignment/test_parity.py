@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeymine.assignment._aggregates import AggPlan, numpy_aggregates
-from journeymine.assignment._inputs import Vocab, encode_log, parse_events
+from journeymine.assignment._inputs import parse_events
 from journeymine.assignment._model import as_of_last_event, model_spec
+from journeymine.personas._aggregates import AggPlan, numpy_aggregates
+from journeymine.personas._frame import Vocab, encode_log
 from journeymine.personas.features import (
     CustomerFeaturizer,
     FeatureSpec,
@@ -103,7 +104,7 @@ def random_log(
 def duckdb_features(
     log: pd.DataFrame, spec: FeatureSpec
 ) -> tuple[pd.Index, np.ndarray, np.ndarray]:
-    ids, agg = compute_aggregates(log, spec)
+    ids, agg = compute_aggregates(log, spec, engine="duckdb")
     return ids, agg, features_from_aggregates(as_of_last_event(agg, spec), spec)
 
 
@@ -135,7 +136,7 @@ def test_vectorised_aggregates_equal_duckdb(
         use_session_id=(mode == "session_id"),
     ).fit(train)
     for spec in (fz.spec_, model_spec(fz.spec_)):  # with and without a window
-        ids, agg = compute_aggregates(test, spec)
+        ids, agg = compute_aggregates(test, spec, engine="duckdb")
         customers, ev, _, _ = encode_log(test, Vocab.of(spec), what="test")
         mine = numpy_aggregates(ev, spec, plan=AggPlan(spec))
         present = mine[:, 0] > 0
@@ -190,7 +191,7 @@ def test_as_of_shift_equals_featurizer_as_of(log: pd.DataFrame) -> None:
     features of a spec whose as_of is that customer's last event. Fails if the featurizer
     gains an absolute-time aggregate the shift does not know."""
     spec = model_spec(CustomerFeaturizer().fit(log).spec_)
-    ids, agg = compute_aggregates(log, spec)
+    ids, agg = compute_aggregates(log, spec, engine="duckdb")
     shifted = features_from_aggregates(as_of_last_event(agg, spec), spec)
     last = spec.aggregate_names.index("last_us")
     for i in range(0, len(ids), 7):

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeymine.assignment._aggregates import Encoded, numpy_aggregates
 from journeymine.assignment._inputs import parse_events
 from journeymine.assignment._model import UNASSIGNED, PersonaModel, as_of_last_event
 from journeymine.exceptions import ConfigError
+from journeymine.personas._aggregates import Encoded, numpy_aggregates
 from journeymine.personas.features import features_from_aggregates
 from journeymine.schema import CUSTOMER_ID
 

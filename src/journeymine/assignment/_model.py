@@ -46,9 +46,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from journeymine.assignment._aggregates import numpy_aggregates
-from journeymine.assignment._inputs import Vocab, canonical_log, encode_log, timestamps_us
 from journeymine.exceptions import ConfigError, NotFittedError
+from journeymine.personas._aggregates import numpy_aggregates
+from journeymine.personas._frame import Vocab, canonical_log, encode_log, timestamps_us
 from journeymine.personas.features import (
     CustomerFeaturizer,
     FeatureSpec,

@@ -38,8 +38,6 @@ from typing import Any
 
 import numpy as np
 
-from journeymine.assignment._aggregates import Encoded, numpy_aggregates
-from journeymine.assignment._inputs import Vocab
 from journeymine.assignment._model import (
     FORMAT_VERSION,
     UNASSIGNED,
@@ -50,6 +48,8 @@ from journeymine.assignment._model import (
     schema_descriptor,
 )
 from journeymine.exceptions import ConfigError, JourneymineError, ModelError
+from journeymine.personas._aggregates import Encoded, numpy_aggregates
+from journeymine.personas._frame import Vocab
 from journeymine.personas.features import FeatureSpec
 
 __all__ = ["TRUSTED_TYPES", "load_model", "model_from_bytes", "model_to_bytes", "save_model"]

@@ -48,11 +48,10 @@ from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
+from journeymine.personas._frame import canonical_log, timestamps_us
 from journeymine.personas.features import (
     _EPOCH,
     CustomerFeaturizer,
-    _check_log,
-    _timestamps_us,
     compute_aggregates,
     features_from_aggregates,
 )
@@ -245,12 +244,12 @@ def track_personas(
     EmptyLogError
         The log is empty, or an explicitly given window has no events.
     """
-    log = _check_log(log, what="track_personas")
+    log = canonical_log(log, what="track_personas")
     if not float(match_threshold) > 0:
         raise ConfigError(f"match_threshold must be > 0, got {match_threshold!r}.")
     if not 0 < float(split_share) <= 0.5:
         raise ConfigError(f"split_share must be within (0, 0.5], got {split_share!r}.")
-    t = _timestamps_us(log)
+    t = timestamps_us(log)
     t_min, t_max = int(t.min()), int(t.max())
     spans, explicit = _window_edges(t_min, t_max, windows, rolling)
     if not explicit:
@@ -295,7 +294,7 @@ def track_personas(
             warnings.warn(f"{msg}; it is skipped.", DataQualityWarning, stacklevel=2)
             continue
         spec = dataclasses.replace(base_spec, start_us=a, end_us=b, as_of_us=b)
-        ids, agg = compute_aggregates(log, spec, threads=fz.threads)
+        ids, agg = compute_aggregates(log, spec, engine=fz.engine, threads=fz.threads)
         X = pd.DataFrame(
             features_from_aggregates(agg, spec), index=ids, columns=list(spec.feature_names)
         )

@@ -8,8 +8,10 @@ features per customer (index ``customer_id``, sorted).
 The work is split in two so that a single-customer path (live assignment, plain numpy) can
 reproduce the batch result bit for bit:
 
-(a) :func:`compute_aggregates` computes, with DuckDB, per-customer **integer** counts and sums
-    (``int64``), listed below and in ``spec.aggregate_names``;
+(a) :func:`compute_aggregates` computes per-customer **integer** counts and sums (``int64``),
+    listed below and in ``spec.aggregate_names``, with vectorised numpy (the default engine,
+    also used by live assignment) or as one DuckDB SQL query (the readable reference; the two
+    are checked equal bit for bit);
 (b) :func:`features_from_aggregates` turns those integers into features (shares, logs, rates)
     with plain numpy. It is shared by every path, so equal aggregates give equal features.
 
@@ -94,10 +96,9 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -107,17 +108,26 @@ from sklearn.utils.validation import check_is_fitted
 
 from journeymine.exceptions import ConfigError, EmptyLogError, UnknownActivityError, did_you_mean
 from journeymine.exceptions import NotFittedError as _JmNotFitted
+from journeymine.personas._aggregates import cents as _to_cents
+from journeymine.personas._aggregates import numpy_aggregates
+from journeymine.personas._frame import Vocab, _codes, canonical_log, encode_log, timestamps_us
+from journeymine.personas._spec import (
+    HOUR_BUCKETS,
+    OTHER,
+    US_PER_DAY,
+    US_PER_HOUR,
+    US_PER_SECOND,
+    FeatureSpec,
+    _session_activities,
+)
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
     CUSTOMER_ID,
     JOURNEY_ID,
-    REQUIRED_COLUMNS,
     SESSION_ID,
     TIMESTAMP,
     VALUE,
-    require_columns,
-    validate,
 )
 
 __all__ = [
@@ -130,183 +140,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-OTHER = "__other__"
-US_PER_SECOND = 1_000_000
-US_PER_HOUR = 3_600 * US_PER_SECOND
-US_PER_DAY = 24 * US_PER_HOUR
-HOUR_BUCKETS: tuple[tuple[int, int], ...] = ((0, 4), (4, 8), (8, 12), (12, 16), (16, 20), (20, 24))
-SPEC_VERSION = 1
 _EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Everything needed to compute features, produced by :meth:`CustomerFeaturizer.fit`.
-
-    Serialise with :meth:`to_json` / :meth:`from_json` (the assignment model card stores it).
-    Times are integer microseconds since 1970-01-01 UTC.
-
-    Examples
-    --------
-    >>> spec = FeatureSpec(activities=("view", "purchase"), channels=("web",), as_of_us=0)
-    >>> FeatureSpec.from_json(spec.to_json()) == spec
-    True
-    >>> spec.aggregate_names[:3]
-    ('n_events', 'act:view', 'act:purchase')
-    """
-
-    activities: tuple[str, ...]
-    channels: tuple[str, ...]
-    as_of_us: int
-    journeys: tuple[str, ...] = ()
-    touch_activities: tuple[str, ...] = ()
-    purchase_activities: tuple[str, ...] = ()
-    cart_activities: tuple[str, ...] = ()
-    browse_activities: tuple[str, ...] = ()
-    return_activities: tuple[str, ...] = ()
-    support_activities: tuple[str, ...] = ()
-    promotion_activities: tuple[str, ...] = ()
-    research_activities: tuple[str, ...] = ()
-    transitions: tuple[tuple[str, str], ...] = ()
-    start_us: int | None = None
-    end_us: int | None = None
-    session_gap_us: int = 30 * 60 * US_PER_SECOND
-    use_session_id: bool = False
-    response_window_us: int = 48 * US_PER_HOUR
-    response_prior: float = 0.0
-    order_value_prior: float = 0.0
-    journey_response_prior: tuple[float, ...] = ()
-    prior_strength: float = 2.0
-    version: int = SPEC_VERSION
-    aggregate_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
-    feature_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if len(self.journey_response_prior) not in (0, len(self.journeys)):
-            raise ConfigError(
-                f"journey_response_prior has {len(self.journey_response_prior)} values for "
-                f"{len(self.journeys)} journeys; give one per journey or none."
-            )
-        object.__setattr__(self, "aggregate_names", _aggregate_names(self))
-        object.__setattr__(self, "feature_names", _feature_names(self))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tuples become lists)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        d["transitions"] = [list(t) for t in self.transitions]
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    def to_json(self) -> str:
-        """Serialise to a JSON string."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
-        """Rebuild from :meth:`to_dict` output (unknown keys raise :class:`ConfigError`)."""
-        names = {f.name for f in dataclasses.fields(cls) if f.init}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ConfigError(
-                f"unknown FeatureSpec fields {unknown}.{did_you_mean(unknown[0], names)} "
-                f"Allowed: {sorted(names)}."
-            )
-        if int(d.get("version", SPEC_VERSION)) > SPEC_VERSION:
-            raise ConfigError(
-                f"FeatureSpec version {d['version']} is newer than this journeymine supports "
-                f"({SPEC_VERSION}); upgrade journeymine."
-            )
-        kw: dict[str, Any] = {}
-        for k, v in d.items():
-            if k == "transitions":
-                kw[k] = tuple((str(a), str(b)) for a, b in v)
-            elif isinstance(v, list):
-                kw[k] = tuple(v)
-            else:
-                kw[k] = v
-        return cls(**kw)
-
-    @classmethod
-    def from_json(cls, text: str) -> FeatureSpec:
-        """Rebuild from :meth:`to_json` output."""
-        return cls.from_dict(json.loads(text))
-
-
-def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
-    names = ["n_events"]
-    names += [f"act:{a}" for a in (*spec.activities, OTHER)]
-    names += [f"ch:{c}" for c in (*spec.channels, OTHER)]
-    names += [f"sch:{c}" for c in (*spec.channels, OTHER)]
-    names += ["n_touches", "n_responded"]
-    for j in spec.journeys:
-        names += [f"touch:{j}", f"resp:{j}"]
-    names += [
-        "n_session_events",
-        "n_sessions",
-        "n_single_event_sessions",
-        "session_us",
-        "sessions_browse",
-        "sessions_browse_purchase",
-        "sessions_cart",
-        "sessions_cart_no_purchase",
-        "sessions_purchase",
-        "n_organic_sessions",
-        *[f"osch:{c}" for c in (*spec.channels, OTHER)],
-        "last_organic_us",
-        "organic_t_rel_s",
-        "session_channel_switches",
-        "n_transitions",
-    ]
-    names += [f"tr:{a}>{b}" for a, b in spec.transitions]
-    names += [f"hour:{h:02d}" for h in range(24)]
-    names += [f"wday:{d}" for d in range(7)]
-    names += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
-    names += ["last_session_us", "session_t_rel_s"]
-    return tuple(names)
-
-
-def _session_activities(spec: FeatureSpec) -> list[str]:
-    touch = set(spec.touch_activities)
-    return [a for a in spec.activities if a not in touch]
-
-
-def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
-    names = [f"activity_share:{a}" for a in _session_activities(spec)]
-    names += [f"touch_share:{a}" for a in spec.touch_activities]
-    names += [f"channel_share:{c}" for c in spec.channels]
-    names += [f"session_channel_share:{c}" for c in spec.channels]
-    names += [f"organic_channel_share:{c}" for c in spec.channels]
-    names += [
-        "log_events",
-        "log_sessions",
-        "sessions_per_week",
-        "active_day_share",
-        "recency_days_log",
-        "tenure_days_log",
-        "session_recency_share",
-        "activity_centre",
-        "organic_sessions_per_week",
-        "organic_recency_share",
-        "organic_centre",
-        "triggered_session_share",
-        "log_value",
-        "order_value_log",
-        "events_per_session",
-        "session_minutes_log",
-        "bounce_share",
-    ]
-    names += [f"hour_share:{a:02d}-{b:02d}" for a, b in HOUR_BUCKETS]
-    names += [
-        "weekend_share",
-        "conversion_rate",
-        "browse_to_buy",
-        "cart_abandonment",
-        "channel_switch_rate",
-    ]
-    names += [f"transition_share:{a}>{b}" for a, b in spec.transitions]
-    names += ["response_rate"] + [f"response_rate:{j}" for j in spec.journeys]
-    names += ["touches_per_session", "returns_per_purchase", "support_per_session"]
-    names += ["promotion_share", "research_share"]
-    return tuple(names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,64 +330,9 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
 # ---------------------------------------------------------------------------------------------
 # (a) aggregates: DuckDB
 # ---------------------------------------------------------------------------------------------
-def _check_log(log: Any, *, what: str) -> pd.DataFrame:
-    """Boundary check: a non-empty canonical log (validated here when dtypes are not canonical)."""
-    if not isinstance(log, pd.DataFrame):
-        raise ConfigError(
-            f"{what} expects an event log DataFrame, got {type(log).__name__}. Read files with "
-            f"jm.read_events(path)."
-        )
-    require_columns(log, REQUIRED_COLUMNS, purpose=what)
-    if len(log) == 0:
-        raise EmptyLogError(f"{what}: the event log is empty (0 rows). Check the time window.")
-    ts = log[TIMESTAMP].dtype
-    canonical = (
-        isinstance(ts, pd.DatetimeTZDtype)
-        and isinstance(log[ACTIVITY].dtype, pd.CategoricalDtype)
-        and pd.api.types.is_string_dtype(log[CUSTOMER_ID].dtype)
-        and log[CUSTOMER_ID].dtype != object
-        and (CHANNEL not in log.columns or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
-    )
-    if not canonical:
-        log = validate(log, duplicates="keep", sort=False)
-    elif log[CUSTOMER_ID].isna().any() or log[TIMESTAMP].isna().any():
-        log = validate(log, duplicates="keep", sort=False)  # raises with the row positions
-    return log
-
-
-def _codes(values: pd.Series, vocab: Sequence[str]) -> np.ndarray:
-    """Index of each value in ``vocab``; ``len(vocab)`` for values outside it (or null)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        cats = pd.Index(values.cat.categories.astype(str))
-        lookup = pd.Index(list(vocab)).get_indexer(cats)
-        lookup = np.where(lookup < 0, len(vocab), lookup)
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes < 0, len(vocab), lookup[np.maximum(codes, 0)]).astype(np.int32)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    lookup = pd.Index(list(vocab)).get_indexer(pd.Index(uniques.astype(str)))
-    lookup = np.where(lookup < 0, len(vocab), lookup)
-    return np.where(codes < 0, len(vocab), lookup[np.maximum(codes, 0)]).astype(np.int32)
-
-
-def _timestamps_us(log: pd.DataFrame) -> np.ndarray:
-    ts = log[TIMESTAMP]
-    if isinstance(ts.dtype, pd.DatetimeTZDtype):
-        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
-
-
-def _cents(values: np.ndarray) -> np.ndarray:
-    """``floor(v * 100 + 0.5)`` as int64 (0 where NaN)."""
-    v = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(v)
-    out = np.zeros(len(v), dtype=np.int64)
-    out[ok] = np.floor(v[ok] * 100.0 + 0.5).astype(np.int64)
-    return out
-
-
 def _encode(log: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.Index, pd.DataFrame]:
     """Integer columns for DuckDB (window filter applied), and the sorted customer ids."""
-    t = _timestamps_us(log)
+    t = timestamps_us(log)
     keep = np.ones(len(log), dtype=bool)
     if spec.start_us is not None:
         keep &= t >= spec.start_us
@@ -564,10 +343,10 @@ def _encode(log: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.Index, pd.DataFram
         log = log.iloc[pos]
         t = t[pos]
     cust_codes, customers = pd.factorize(log[CUSTOMER_ID].to_numpy(), sort=True)
-    act = _codes(log[ACTIVITY], spec.activities)
+    act = _codes(log[ACTIVITY], spec.activities)[0]
     n_act = len(spec.activities)
     if CHANNEL in log.columns:
-        ch = _codes(log[CHANNEL], spec.channels)
+        ch = _codes(log[CHANNEL], spec.channels)[0]
     else:
         ch = np.full(len(log), len(spec.channels), dtype=np.int32)
     if JOURNEY_ID in log.columns:
@@ -582,7 +361,7 @@ def _encode(log: pd.DataFrame, spec: FeatureSpec) -> tuple[pd.Index, pd.DataFram
     if VALUE in log.columns:
         v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
         valued = np.isfinite(v)
-        cents = _cents(v)
+        cents = _to_cents(v)
     else:
         valued = np.zeros(len(log), dtype=bool)
         cents = np.zeros(len(log), dtype=np.int64)
@@ -776,9 +555,13 @@ def _connect(threads: int | None = None) -> Any:
 
 
 def compute_aggregates(
-    log: pd.DataFrame, spec: FeatureSpec, *, threads: int | None = None
+    log: pd.DataFrame,
+    spec: FeatureSpec,
+    *,
+    engine: Literal["numpy", "duckdb"] = "numpy",
+    threads: int | None = None,
 ) -> tuple[pd.Index, np.ndarray]:
-    """Per-customer integer aggregates of ``log`` under ``spec`` (DuckDB).
+    """Per-customer integer aggregates of ``log`` under ``spec``.
 
     Parameters
     ----------
@@ -786,8 +569,13 @@ def compute_aggregates(
         A canonical event log (any row order).
     spec : FeatureSpec
         From :meth:`CustomerFeaturizer.fit`.
+    engine : {"numpy", "duckdb"}, default "numpy"
+        ``"numpy"``: vectorised numpy (sorts, ``bincount``, ``reduceat``), the fast path, also
+        used by live assignment. ``"duckdb"``: the same definitions as one SQL query (window
+        functions), kept as the readable reference (a warehouse port starts from it) and
+        checked equal to the numpy engine, bit for bit, in the tests.
     threads : int, optional
-        DuckDB threads (default: all cores).
+        DuckDB threads (default: all cores); only for ``engine="duckdb"``.
 
     Returns
     -------
@@ -810,15 +598,37 @@ def compute_aggregates(
     >>> ids, agg = compute_aggregates(log, spec)
     >>> list(ids), agg[:, spec.aggregate_names.index("n_events")].tolist()
     (['a', 'b'], [2, 1])
+    >>> bool((compute_aggregates(log, spec, engine="duckdb")[1] == agg).all())
+    True
     """
-    log = _check_log(log, what="compute_aggregates")
-    customers, frame = _encode(log, spec)
-    if len(frame) == 0:
+    if engine not in ("numpy", "duckdb"):
+        raise ConfigError(f"engine must be 'numpy' or 'duckdb', got {engine!r}.")
+    log = canonical_log(log, what="compute_aggregates")
+    if engine == "numpy":
+        customers, ev, _, _ = encode_log(
+            log, Vocab.of(spec), what="compute_aggregates", unknown_names=False
+        )
+        agg = numpy_aggregates(ev, spec)
+        present = agg[:, 0] > 0  # n_events: customers without an event in the window get no row
+        if not present.all():
+            customers, agg = customers[present], agg[present]
+    else:
+        customers, agg = _duckdb_aggregates(log, spec, threads)
+    if len(customers) == 0:
         raise EmptyLogError(
             f"no events inside the window [{_fmt_us(spec.start_us)}, {_fmt_us(spec.end_us)}) "
             f"(the log spans {log[TIMESTAMP].min()} to {log[TIMESTAMP].max()}). Widen the "
             f"window or pass another log."
         )
+    return customers, agg
+
+
+def _duckdb_aggregates(
+    log: pd.DataFrame, spec: FeatureSpec, threads: int | None
+) -> tuple[pd.Index, np.ndarray]:
+    customers, frame = _encode(log, spec)
+    if len(frame) == 0:
+        return customers, np.zeros((0, len(spec.aggregate_names)), dtype=np.int64)
     con = _connect(threads)
     try:
         con.register("ev", frame)
@@ -946,8 +756,12 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         Response rates and the mean order value are shrunk towards the fitted log's by this
         many pseudo-touches / pseudo-purchases (so customers without touches or purchases are
         not a spike at 0).
+    engine : {"numpy", "duckdb"}, default "numpy"
+        How :meth:`transform` computes the aggregates (see :func:`compute_aggregates`; equal
+        results, numpy is several times faster).
     threads : int, optional
-        DuckDB threads (default: all cores).
+        DuckDB threads (default: all cores): ``fit`` (transitions, response rates) and
+        ``engine="duckdb"``.
 
     Attributes
     ----------
@@ -989,6 +803,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         research_activities: Sequence[str] = ("read_reviews",),
         n_transitions: int = 16,
         prior_strength: float = 2.0,
+        engine: Literal["numpy", "duckdb"] = "numpy",
         threads: int | None = None,
     ) -> None:
         self.start = start
@@ -1007,6 +822,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         self.research_activities = research_activities
         self.n_transitions = n_transitions
         self.prior_strength = prior_strength
+        self.engine = engine
         self.threads = threads
 
     # -- fit ----------------------------------------------------------------------------------
@@ -1053,7 +869,9 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        log = _check_log(log, what="CustomerFeaturizer.fit")
+        if self.engine not in ("numpy", "duckdb"):
+            raise ConfigError(f"engine must be 'numpy' or 'duckdb', got {self.engine!r}.")
+        log = canonical_log(log, what="CustomerFeaturizer.fit")
         if not isinstance(self.n_transitions, int | np.integer) or self.n_transitions < 0:
             raise ConfigError(f"n_transitions must be an integer >= 0, got {self.n_transitions!r}.")
         if not float(self.prior_strength) >= 0:
@@ -1064,7 +882,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
             )
         gap = _to_td_us(self.session_gap, "session_gap")
         rw = _to_td_us(self.response_window, "response_window")
-        t = _timestamps_us(log)
+        t = timestamps_us(log)
         start, end, as_of = self._window_us(t)
         inside = np.ones(len(t), dtype=bool)
         if start is not None:
@@ -1225,7 +1043,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         """Integer aggregates per customer (index customer_id, sorted; columns
         ``spec_.aggregate_names``). See the module docstring for exact definitions."""
         spec = self._spec()
-        customers, agg = compute_aggregates(log, spec, threads=self.threads)
+        customers, agg = compute_aggregates(log, spec, engine=self.engine, threads=self.threads)
         return pd.DataFrame(agg, index=customers, columns=list(spec.aggregate_names))
 
     def transform(self, log: pd.DataFrame) -> pd.DataFrame:
@@ -1243,7 +1061,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
             no NaN.
         """
         spec = self._spec()
-        customers, agg = compute_aggregates(log, spec, threads=self.threads)
+        customers, agg = compute_aggregates(log, spec, engine=self.engine, threads=self.threads)
         X = features_from_aggregates(agg, spec)
         return pd.DataFrame(X, index=customers, columns=list(spec.feature_names))
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from journeymine.exceptions import ModelError
-from journeymine.personas.features import (
+from journeymine.personas._spec import (
     US_PER_HOUR,
     US_PER_SECOND,
     FeatureSpec,

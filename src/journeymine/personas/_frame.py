@@ -1,0 +1,199 @@
+"""A canonical event log DataFrame as integer-coded arrays for the numpy aggregates (no DuckDB).
+
+- :class:`Vocab`: the lookups of a :class:`~journeymine.personas.features.FeatureSpec`, built once.
+- :func:`canonical_log`: boundary check of a log DataFrame (validated when dtypes are not
+  canonical).
+- :func:`encode_log`: a canonical log -> :class:`~journeymine.personas._aggregates.Encoded`,
+  plus the names outside the vocabulary per customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import EmptyLogError, EventLogError
+from journeymine.personas._aggregates import AggPlan, Encoded, cents
+from journeymine.personas._spec import FeatureSpec
+from journeymine.schema import (
+    ACTIVITY,
+    CHANNEL,
+    CUSTOMER_ID,
+    JOURNEY_ID,
+    REQUIRED_COLUMNS,
+    SESSION_ID,
+    TIMESTAMP,
+    VALUE,
+    require_columns,
+    validate,
+)
+
+__all__ = ["MAX_ABS_VALUE", "Vocab", "canonical_log", "encode_log", "timestamps_us"]
+
+#: Largest absolute value: its cents must fit in int64 with room for sums.
+MAX_ABS_VALUE = 1e13
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Lookups of a spec, built once per model (the single-customer path uses plain dicts)."""
+
+    spec: FeatureSpec
+    activity: dict[str, int]
+    channel: dict[str, int]
+    journey: dict[str, int]
+    plan: AggPlan
+
+    @classmethod
+    def of(cls, spec: FeatureSpec) -> Vocab:
+        return cls(
+            spec,
+            {a: i for i, a in enumerate(spec.activities)},
+            {c: i for i, c in enumerate(spec.channels)},
+            {j: i for i, j in enumerate(spec.journeys)},
+            AggPlan(spec),
+        )
+
+
+def canonical_log(log: Any, *, what: str) -> pd.DataFrame:
+    """A non-empty canonical log; validated (without sorting) when dtypes are not canonical."""
+    if not isinstance(log, pd.DataFrame):
+        raise EventLogError(
+            f"{what} expects an event log DataFrame, got {type(log).__name__}. Read files with "
+            f"jm.read_events(path) (one live customer's events as dicts: jm.assign())."
+        )
+    require_columns(log, REQUIRED_COLUMNS, purpose=what)
+    if len(log) == 0:
+        raise EmptyLogError(f"{what}: the event log is empty (0 rows). Check the time window.")
+    canonical = (
+        isinstance(log[TIMESTAMP].dtype, pd.DatetimeTZDtype)
+        and isinstance(log[ACTIVITY].dtype, pd.CategoricalDtype)
+        and pd.api.types.is_string_dtype(log[CUSTOMER_ID].dtype)
+        and log[CUSTOMER_ID].dtype != object
+        and (CHANNEL not in log.columns or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
+    )
+    if (
+        not canonical
+        or log[CUSTOMER_ID].isna().any()
+        or log[TIMESTAMP].isna().any()
+        or log[ACTIVITY].isna().any()
+    ):
+        log = validate(log, duplicates="keep", sort=False)
+    return log
+
+
+def _codes(values: pd.Series, vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vocabulary codes (``len(vocab)`` for names outside it or null), raw codes (-1 for null)
+    and the raw names."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = values.cat.codes.to_numpy()
+        names = np.asarray(values.cat.categories.astype(str), dtype=object)
+    else:
+        raw, uniques = pd.factorize(values, use_na_sentinel=True)
+        names = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    lookup = pd.Index(list(vocab), dtype=object).get_indexer(pd.Index(names, dtype=object))
+    # one extra entry for null (raw code -1 indexes the last element)
+    lookup = np.append(np.where(lookup < 0, len(vocab), lookup), len(vocab)).astype(np.int32)
+    return lookup[raw], raw.astype(np.int64, copy=False), names
+
+
+def _unknown_by_customer(
+    cust: np.ndarray, raw: np.ndarray, codes: np.ndarray, names: np.ndarray, n_vocab: int, n: int
+) -> list[tuple[str, ...]]:
+    """Sorted names outside the vocabulary, per customer code."""
+    out: list[tuple[str, ...]] = [()] * n
+    mask = (codes == n_vocab) & (raw >= 0)
+    if not mask.any():
+        return out
+    pairs = np.unique(np.column_stack([cust[mask], raw[mask]]), axis=0)
+    for c in np.unique(pairs[:, 0]):
+        out[int(c)] = tuple(sorted(str(names[r]) for r in pairs[pairs[:, 0] == c, 1]))
+    return out
+
+
+def timestamps_us(log: pd.DataFrame) -> np.ndarray:
+    """The timestamp column as int64 microseconds since 1970-01-01 UTC."""
+    ts = log[TIMESTAMP]
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        if ts.dtype.unit == "us":
+            return np.asarray(ts.array.asi8)  # UTC epoch microseconds, whatever the zone
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def encode_log(
+    log: pd.DataFrame, vocab: Vocab, *, what: str, unknown_names: bool = True
+) -> tuple[pd.Index, Encoded, list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Encode a canonical log against ``vocab.spec``.
+
+    ``unknown_names=False`` skips listing the names outside the vocabulary (empty lists).
+
+    Returns the sorted customer ids (code order), the encoded events (input order) and, per
+    customer code, the activity and channel names outside the vocabulary.
+    """
+    spec = vocab.spec
+    cust, customers = pd.factorize(log[CUSTOMER_ID], sort=True)
+    n = len(customers)
+    cust = cust.astype(np.int64)
+    act, act_raw, act_names = _codes(log[ACTIVITY], spec.activities)
+    none: list[tuple[str, ...]] = [()] * n
+    unknown_act = (
+        _unknown_by_customer(cust, act_raw, act, act_names, len(spec.activities), n)
+        if unknown_names
+        else none
+    )
+    if CHANNEL in log.columns:
+        ch, ch_raw, ch_names = _codes(log[CHANNEL], spec.channels)
+        unknown_ch = (
+            _unknown_by_customer(cust, ch_raw, ch, ch_names, len(spec.channels), n)
+            if unknown_names
+            else none
+        )
+    else:
+        ch = np.full(len(log), len(spec.channels), dtype=np.int32)
+        unknown_ch = [()] * n
+    if JOURNEY_ID in log.columns:
+        _, jraw, jnames = _codes(log[JOURNEY_ID], ())
+        jl = pd.Index(list(spec.journeys), dtype=object).get_indexer(pd.Index(jnames, dtype=object))
+        jv = np.append(jl, -1).astype(np.int64)[jraw]  # raw -1 (null) -> -1
+    else:
+        jraw = np.full(len(log), -1, dtype=np.int64)
+        jv = np.full(len(log), -1, dtype=np.int64)
+    if VALUE in log.columns:
+        v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+        big = np.isfinite(v) & (np.abs(v) > MAX_ABS_VALUE)
+        if big.any():
+            raise EventLogError(
+                f"{what}: {int(big.sum())} values are out of range (|value| <= "
+                f"{MAX_ABS_VALUE:g}), e.g. {v[big][0]!r} at row {int(np.flatnonzero(big)[0])}."
+            )
+    else:
+        v = np.full(len(log), np.nan)
+    if spec.use_session_id:
+        if SESSION_ID not in log.columns:
+            raise EventLogError(
+                f"{what}: this model builds sessions from session_id (it was trained on a log "
+                f"with one) but the log has no 'session_id' column. Add it (jm.sessionize(log) "
+                f"makes one from inactivity gaps) or retrain with "
+                f"CustomerFeaturizer(use_session_id=False)."
+            )
+        sid = pd.factorize(log[SESSION_ID], use_na_sentinel=True)[0].astype(np.int64)
+    else:
+        sid = np.full(len(log), -1, dtype=np.int64)
+    ev = Encoded(
+        cust=cust,
+        n_customers=n,
+        t=timestamps_us(log),
+        act=act,
+        ch=ch,
+        jraw=jraw.astype(np.int64),
+        jv=np.asarray(jv, dtype=np.int64),
+        cents=cents(v),
+        valued=np.isfinite(v),
+        sid=sid,
+    )
+    return pd.Index(customers, name=CUSTOMER_ID, dtype="str"), ev, unknown_act, unknown_ch
