@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import journeymine as jm
 from journeymine.datasets import make_journeys
 from journeymine.exceptions import (
     ConfigError,
@@ -169,6 +170,14 @@ def test_numpy_and_duckdb_engines_agree(small_log: pd.DataFrame) -> None:
         compute_aggregates(log, spec, engine="spark")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="engine must be"):
         CustomerFeaturizer(engine="spark").fit(log)  # type: ignore[arg-type]
+    # fitted with session ids: a log without them is refused by both engines (not silently
+    # turned into one-event sessions)
+    with_sid = jm.sessionize(log, gap="20min")
+    for engine in ("numpy", "duckdb"):
+        fz = CustomerFeaturizer(engine=engine).fit(with_sid)  # type: ignore[arg-type]
+        assert fz.spec_.use_session_id
+        with pytest.raises(EventLogError, match="no 'session_id' column"):
+            fz.transform(with_sid.drop(columns=["session_id"]))
 
 
 def test_hand_built_log_sessions_ties_touches_values() -> None:

@@ -32,7 +32,14 @@ from journeymine.schema import (
     validate,
 )
 
-__all__ = ["MAX_ABS_VALUE", "Vocab", "canonical_log", "encode_log", "timestamps_us"]
+__all__ = [
+    "MAX_ABS_VALUE",
+    "Vocab",
+    "canonical_log",
+    "encode_log",
+    "require_session_id",
+    "timestamps_us",
+]
 
 #: Largest absolute value: its cents must fit in int64 with room for sums.
 MAX_ABS_VALUE = 1e13
@@ -125,6 +132,16 @@ def timestamps_us(log: pd.DataFrame) -> np.ndarray:
     return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
+def require_session_id(log: pd.DataFrame, spec: FeatureSpec, *, what: str) -> None:
+    """A spec that builds sessions from ``session_id`` needs that column in the log."""
+    if spec.use_session_id and SESSION_ID not in log.columns:
+        raise EventLogError(
+            f"{what}: these features build sessions from session_id (fitted on a log with one) "
+            f"but the log has no 'session_id' column. Add it (jm.sessionize(log) makes one "
+            f"from inactivity gaps) or refit with CustomerFeaturizer(use_session_id=False)."
+        )
+
+
 def encode_log(
     log: pd.DataFrame, vocab: Vocab, *, what: str, unknown_names: bool = True
 ) -> tuple[pd.Index, Encoded, list[tuple[str, ...]], list[tuple[str, ...]]]:
@@ -174,13 +191,7 @@ def encode_log(
     else:
         v = np.full(len(log), np.nan)
     if spec.use_session_id:
-        if SESSION_ID not in log.columns:
-            raise EventLogError(
-                f"{what}: this model builds sessions from session_id (it was trained on a log "
-                f"with one) but the log has no 'session_id' column. Add it (jm.sessionize(log) "
-                f"makes one from inactivity gaps) or retrain with "
-                f"CustomerFeaturizer(use_session_id=False)."
-            )
+        require_session_id(log, spec, what=what)
         sid = pd.factorize(log[SESSION_ID], use_na_sentinel=True)[0].astype(np.int64)
     else:
         sid = np.full(len(log), -1, dtype=np.int64)

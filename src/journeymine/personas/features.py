@@ -110,7 +110,14 @@ from journeymine.exceptions import ConfigError, EmptyLogError, UnknownActivityEr
 from journeymine.exceptions import NotFittedError as _JmNotFitted
 from journeymine.personas._aggregates import cents as _to_cents
 from journeymine.personas._aggregates import numpy_aggregates
-from journeymine.personas._frame import Vocab, _codes, canonical_log, encode_log, timestamps_us
+from journeymine.personas._frame import (
+    Vocab,
+    _codes,
+    canonical_log,
+    encode_log,
+    require_session_id,
+    timestamps_us,
+)
 from journeymine.personas._spec import (
     HOUR_BUCKETS,
     OTHER,
@@ -613,6 +620,7 @@ def compute_aggregates(
         if not present.all():
             customers, agg = customers[present], agg[present]
     else:
+        require_session_id(log, spec, what="compute_aggregates")
         customers, agg = _duckdb_aggregates(log, spec, threads)
     if len(customers) == 0:
         raise EmptyLogError(
