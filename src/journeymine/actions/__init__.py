@@ -1,0 +1,23 @@
+"""Next best action: an orchestration policy as data, per-persona response rates, a decision
+engine that explains every losing option, and a backtest that replays a historical log.
+
+>>> from journeymine.actions import Policy, ResponseModel, next_best_action, backtest
+"""
+
+from journeymine.actions.backtest import Backtest, backtest
+from journeymine.actions.engine import Decisions, next_best_action
+from journeymine.actions.policy import Cap, Journey, Policy, Rule, Suppression
+from journeymine.actions.response import ResponseModel
+
+__all__ = [
+    "Backtest",
+    "Cap",
+    "Decisions",
+    "Journey",
+    "Policy",
+    "ResponseModel",
+    "Rule",
+    "Suppression",
+    "backtest",
+    "next_best_action",
+]

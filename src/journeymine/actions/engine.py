@@ -1,0 +1,290 @@
+"""Next best action: for each customer, which journey to send now, and why not the others.
+
+For every decision point (a customer and a time; only events before that time count) each
+journey of the policy goes through the same gates, in order, and the first gate it fails is its
+"why not":
+
+1. ``not_eligible``: one of its ``eligible`` rules does not hold (the rule is named);
+2. ``suppressed``: a suppression event happened (e.g. the product the tips are about was
+   returned);
+3. ``min_gap``: the journey was sent less than ``min_gap`` ago;
+4. ``capped``: the channel's frequency cap is reached (touches counted over the cap's window);
+5. ``below_threshold``: its expected response is below ``policy.min_expected_response``;
+6. ``outranked``: another journey has a higher expected response x value for this customer's
+   persona (the winner and both numbers are named).
+
+The winner is the journey with the highest expected response x value; ties go to the journey
+listed first. Arbitration uses each persona's learned response rates
+(:class:`~journeymine.actions.ResponseModel`), not a fixed priority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.actions._index import EventIndex
+from journeymine.actions.policy import Journey, Policy, _human
+from journeymine.actions.response import ResponseModel
+from journeymine.exceptions import ConfigError
+from journeymine.schema import CUSTOMER_ID
+
+__all__ = ["Decisions", "next_best_action"]
+
+REASONS = (
+    "not_eligible",
+    "suppressed",
+    "min_gap",
+    "capped",
+    "below_threshold",
+    "outranked",
+)
+
+
+@dataclass
+class Decisions:
+    """What the engine decided.
+
+    Attributes
+    ----------
+    actions : DataFrame
+        One row per decision point: ``customer_id``, ``at``, ``persona``, ``action`` (journey
+        name or ``None``), ``channel``, ``expected_response`` (of the action, x value),
+        ``product`` (for product journeys).
+    why_not : DataFrame
+        One row per decision point and losing journey: ``customer_id``, ``at``, ``journey``,
+        ``reason`` (one of ``not_eligible``, ``suppressed``, ``min_gap``, ``capped``,
+        ``below_threshold``, ``outranked``) and ``detail`` in words.
+    """
+
+    actions: pd.DataFrame
+    why_not: pd.DataFrame
+
+
+def _product_of(index: EventIndex, j: Journey, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
+    if j.product_from is None:
+        return np.full(len(codes), -1, dtype=np.int64)
+    _, row = index.last((j.product_from,), codes, t)
+    return np.where(row >= 0, index.product[np.maximum(row, 0)], -1)
+
+
+def decide(
+    index: EventIndex,
+    policy: Policy,
+    model: ResponseModel,
+    persona: np.ndarray,
+    codes: np.ndarray,
+    t: np.ndarray,
+    known_products: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Vectorised core: winner index per point (-1 = none), its expected response, the
+    product per journey, and per journey (reason code or -1 for "passed", detail strings).
+
+    ``known_products`` = (journey index per point, product code per point, -1 = unknown): the
+    product a journey is about when it is known (a logged touch carries it), instead of the
+    product of the latest ``product_from`` event."""
+    n, J = len(codes), len(policy.journeys)
+    rates = model.rates(persona) * np.array([j.value for j in policy.journeys])
+    channel_of = {j.activity: j.channel for j in policy.journeys}
+    touch_mask, touch_channel = index.touches(policy.touch_activities, channel_of)
+    reason = np.full((n, J), -1, dtype=np.int64)
+    detail = np.full((n, J), "", dtype=object)
+    products = np.full((n, J), -1, dtype=np.int64)
+    for k, j in enumerate(policy.journeys):
+        open_ = reason[:, k] < 0
+        for rule in j.eligible:
+            if rule.kind == "persona":
+                ok = np.isin(persona, rule.personas)
+            elif rule.kind == "new_customer":
+                first = np.where(codes >= 0, index.first[np.maximum(codes, 0)], -1)
+                ok = (codes >= 0) & (first <= t) & (t - first <= rule.within_s)
+            else:
+                seen = index.count(rule.activities, codes, t, rule.within_s) > 0
+                ok = seen if rule.kind == "seen" else ~seen
+            fail = open_ & ~ok
+            reason[fail, k] = 0
+            detail[fail, k] = f"needs {rule.describe()}"
+            open_ &= ok
+        products[:, k] = _product_of(index, j, codes, t)
+        if known_products is not None:
+            use = (known_products[0] == k) & (known_products[1] >= 0)
+            products[use, k] = known_products[1][use]
+        for s in j.suppress:
+            if s.same_product:
+                hit = index.count_product(s.activities, codes, products[:, k], t, s.within_s) > 0
+                what = "the product it is about"
+            else:
+                hit = index.count(s.activities, codes, t, s.within_s) > 0
+                what = "the customer"
+            fail = open_ & hit
+            reason[fail, k] = 1
+            detail[fail, k] = f"{'/'.join(s.activities)} of {what} in the last {_human(s.within_s)}"
+            open_ &= ~hit
+        if j.min_gap_s is not None:
+            mask = touch_mask & (index.journey == j.name)
+            when, _ = index.last_masked(("sent", j.name), mask, codes, t)
+            hit = (when >= 0) & (t - when < j.min_gap_s)
+            fail = open_ & hit
+            reason[fail, k] = 2
+            ago = (t - when)[fail]
+            detail[fail, k] = [
+                f"sent {_human(int(a))} ago (min gap {_human(j.min_gap_s)})" for a in ago
+            ]
+            open_ &= ~hit
+        for cap in policy.caps:
+            if cap.channel not in ("*", j.channel):
+                continue
+            mask = touch_mask & ((touch_channel == cap.channel) if cap.channel != "*" else True)
+            used = index.count_masked(("cap", cap.channel), mask, codes, t, cap.per_s)
+            hit = used >= cap.max
+            fail = open_ & hit
+            reason[fail, k] = 3
+            detail[fail, k] = (
+                f"{cap.channel} cap reached: {cap.max} touch(es) per {_human(cap.per_s)}"
+            )
+            open_ &= ~hit
+        low = open_ & (rates[:, k] < policy.min_expected_response)
+        reason[low, k] = 4
+        detail[low, k] = [
+            f"expected response {r:.3f} < {policy.min_expected_response:.3f}" for r in rates[low, k]
+        ]
+    passed = reason < 0
+    score = np.where(passed, rates, -np.inf)
+    winner = np.where(passed.any(axis=1), score.argmax(axis=1), -1)
+    best = np.where(winner >= 0, score[np.arange(n), np.maximum(winner, 0)], np.nan)
+    names = np.array([j.name for j in policy.journeys], dtype=object)
+    for k in range(J):
+        lost = passed[:, k] & (winner != k)
+        reason[lost, k] = 5
+        detail[lost, k] = [
+            f"expected response {r:.3f} < {b:.3f} of {w}"
+            for r, b, w in zip(rates[lost, k], best[lost], names[winner[lost]], strict=True)
+        ]
+    return winner, best, products, [(reason[:, k], detail[:, k]) for k in range(J)]
+
+
+def next_best_action(
+    log: pd.DataFrame,
+    policy: Policy,
+    responses: ResponseModel,
+    personas: pd.Series,
+    *,
+    at: Any = None,
+    customers: Any = None,
+) -> Decisions:
+    """Decide the next action for customers at a point in time.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log (with ``journey_id`` for sent touches; ``product`` or
+        ``policy.product_column`` for product suppressions).
+    policy : Policy
+    responses : ResponseModel
+        Fitted on a (past) log with the same policy.
+    personas : Series
+        customer_id -> persona id, e.g. ``jm.assign_many(log, model)`` or
+        ``PersonaMiner.labels_``; missing customers count as persona -1 (the journeys' overall
+        response rates are used).
+    at : datetime-like, optional
+        Decision time (default: one second after the log's last event). Only events before it
+        count.
+    customers : list of str, optional
+        Default: every customer of the log.
+
+    Returns
+    -------
+    Decisions
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.actions import Policy, ResponseModel, next_best_action
+    >>> data = jm.datasets.make_journeys(n_customers=300, days=60, random_state=0)
+    >>> policy = Policy.from_dict({"journeys": [
+    ...     {"name": "cart_abandonment", "channel": "email", "activity": "email_sent",
+    ...      "eligible": [{"rule": "seen", "activity": "add_to_cart", "within": "7D"}]},
+    ...     {"name": "win_back", "channel": "email", "activity": "email_sent",
+    ...      "eligible": [{"rule": "not_seen", "activity": "visit", "within": "30D"}]}],
+    ...     "caps": [{"channel": "email", "max": 3, "per": "7D"}]})
+    >>> personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> rm = ResponseModel().fit(data.events, personas, policy)
+    >>> d = next_best_action(data.events, policy, rm, personas)
+    >>> len(d.actions) == data.events["customer_id"].nunique()
+    True
+    >>> set(d.why_not["reason"]) <= {"not_eligible", "suppressed", "min_gap", "capped",
+    ...                              "below_threshold", "outranked"}
+    True
+    """
+    if not isinstance(policy, Policy):
+        raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
+    if not isinstance(responses, ResponseModel) or not hasattr(responses, "table_"):
+        raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
+    if list(responses.journeys_) != [j.name for j in policy.journeys]:
+        raise ConfigError(
+            f"the ResponseModel was fitted for journeys {responses.journeys_}, the policy has "
+            f"{[j.name for j in policy.journeys]}; refit it with this policy."
+        )
+    index = EventIndex(log, product_column=policy.product_column)
+    ids = index.customers if customers is None else pd.Index(list(customers), dtype="str")
+    if len(ids) == 0:
+        raise ConfigError("no customers to decide for.")
+    if at is None:
+        when = index.to_timestamp(np.array([index.end]))[0]
+    else:
+        try:
+            when = pd.Timestamp(at)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"at={at!r} is not a time; give e.g. '2025-03-01T09:00Z'.") from exc
+        when = when.tz_localize("UTC") if when.tzinfo is None else when
+    codes, t = index.points(ids, [when] * len(ids))
+    persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
+    return _as_frames(index, policy, responses, ids, codes, t, persona)
+
+
+def _as_frames(
+    index: EventIndex,
+    policy: Policy,
+    responses: ResponseModel,
+    ids: Any,
+    codes: np.ndarray,
+    t: np.ndarray,
+    persona: np.ndarray,
+) -> Decisions:
+    winner, best, products, gates = decide(index, policy, responses, persona, codes, t)
+    names = np.array([j.name for j in policy.journeys] + [None], dtype=object)
+    channels = np.array([j.channel for j in policy.journeys] + [None], dtype=object)
+    prod_names = np.array([*index.products.astype(str), None], dtype=object)
+    n = len(codes)
+    chosen_product = np.where(winner >= 0, products[np.arange(n), np.maximum(winner, 0)], -1)
+    at = index.to_timestamp(t)
+    actions = pd.DataFrame(
+        {
+            CUSTOMER_ID: pd.array(np.asarray(ids, dtype=object), dtype="str"),
+            "at": at,
+            "persona": persona,
+            "action": names[winner],
+            "channel": channels[winner],
+            "expected_response": best,
+            "product": prod_names[chosen_product],
+        }
+    )
+    parts = []
+    for k, (code, detail) in enumerate(gates):
+        lost = code >= 0
+        parts.append(
+            pd.DataFrame(
+                {
+                    CUSTOMER_ID: pd.array(np.asarray(ids, dtype=object)[lost], dtype="str"),
+                    "at": at[lost],
+                    "journey": policy.journeys[k].name,
+                    "reason": np.array(REASONS, dtype=object)[code[lost]],
+                    "detail": detail[lost],
+                }
+            )
+        )
+    why_not = pd.concat(parts, ignore_index=True)
+    return Decisions(actions, why_not)

@@ -1,0 +1,341 @@
+"""An orchestration policy as data: journeys with eligibility rules, suppressions, a minimum gap
+between two sends of one journey, and per-channel frequency caps.
+
+A policy is plain data (a dict, YAML or JSON file) checked once by :meth:`Policy.from_dict`:
+every problem names the journey, the field, what is allowed and how to fix it. Durations are
+pandas strings such as ``"48h"``, ``"7D"``, ``"30min"``; the engine works to the second.
+
+Rules (all of a journey's ``eligible`` rules must hold, on the events *before* the decision):
+
+====================================================== =========================================
+``{"rule": "seen", "activity": A, "within": W}``       an event of activity ``A`` (a name or a
+                                                       list) in the last ``W``
+``{"rule": "not_seen", "activity": A, "within": W}``   no such event in the last ``W``
+``{"rule": "new_customer", "within": W}``              the customer's first event is at most
+                                                       ``W`` old
+``{"rule": "persona", "in": [ids]}``                   the customer's persona is one of these
+====================================================== =========================================
+
+Suppressions (``suppress``): ``{"activity": A, "within": W, "same_product": bool}`` blocks the
+journey when such an event happened in the last ``W``; with ``same_product`` only when it is about
+the journey's product (the product of the latest ``product_from`` event, e.g. the purchase the
+tips are about): a returned product stops the tips about it.
+
+Examples
+--------
+>>> policy = Policy.from_dict({
+...     "journeys": [
+...         {"name": "cart_abandonment", "channel": "email", "activity": "email_sent",
+...          "eligible": [{"rule": "seen", "activity": "add_to_cart", "within": "24h"},
+...                       {"rule": "not_seen", "activity": "purchase", "within": "24h"}],
+...          "min_gap": "3D"},
+...         {"name": "post_purchase_tips", "channel": "email", "activity": "email_sent",
+...          "eligible": [{"rule": "seen", "activity": "purchase", "within": "14D"}],
+...          "product_from": "purchase",
+...          "suppress": [{"activity": "return_product", "within": "30D",
+...                        "same_product": True}]},
+...     ],
+...     "caps": [{"channel": "email", "max": 2, "per": "7D"}],
+... })
+>>> [j.name for j in policy.journeys], policy.caps[0].max
+(['cart_abandonment', 'post_purchase_tips'], 2)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from journeymine.exceptions import ConfigError, did_you_mean
+
+__all__ = ["Cap", "Journey", "Policy", "Rule", "Suppression"]
+
+RULES = ("seen", "not_seen", "new_customer", "persona")
+_RULE_KEYS = {
+    "seen": {"rule", "activity", "within"},
+    "not_seen": {"rule", "activity", "within"},
+    "new_customer": {"rule", "within"},
+    "persona": {"rule", "in"},
+}
+
+
+def _seconds(value: Any, where: str) -> int:
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{where}: {value!r} is not a duration; use a pandas duration such as '48h', "
+            f"'7D' or '30min'."
+        ) from exc
+    if pd.isna(td) or td.total_seconds() <= 0:
+        raise ConfigError(f"{where}: the duration must be positive, got {value!r}.")
+    return int(td.total_seconds())
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if (
+        not isinstance(value, Sequence)
+        or not value
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise ConfigError(f"{where}: give an activity name or a list of names, got {value!r}.")
+    return tuple(value)
+
+
+def _check_keys(d: Any, allowed: set[str], required: set[str], where: str) -> None:
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}.")
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}.{did_you_mean(unknown[0], allowed)} "
+            f"Allowed: {sorted(allowed)}."
+        )
+    missing = sorted(required - set(d))
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {missing}.")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One eligibility rule (see the module docstring)."""
+
+    kind: str
+    activities: tuple[str, ...] = ()
+    within_s: int = 0
+    personas: tuple[int, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Rule:
+        kind = d.get("rule") if isinstance(d, Mapping) else None
+        if kind not in RULES:
+            raise ConfigError(
+                f"{where}: unknown rule {kind!r}.{did_you_mean(str(kind), RULES)} "
+                f"Allowed: {list(RULES)}."
+            )
+        _check_keys(d, _RULE_KEYS[kind], _RULE_KEYS[kind], where)
+        if kind == "persona":
+            ids = d["in"]
+            if not isinstance(ids, Sequence) or isinstance(ids, str) or not ids:
+                raise ConfigError(f"{where}: 'in' must be a list of persona ids, got {ids!r}.")
+            return cls(kind, personas=tuple(int(i) for i in ids))
+        acts = _names(d["activity"], f"{where}.activity") if "activity" in d else ()
+        return cls(kind, acts, _seconds(d["within"], f"{where}.within"))
+
+    def describe(self) -> str:
+        """The rule in words (used in "why not" reasons)."""
+        w = _human(self.within_s)
+        acts = "/".join(self.activities)
+        return {
+            "seen": f"{acts} in the last {w}",
+            "not_seen": f"no {acts} in the last {w}",
+            "new_customer": f"first event at most {w} ago",
+            "persona": f"persona in {list(self.personas)}",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An event that blocks a journey for a while (optionally only about the same product)."""
+
+    activities: tuple[str, ...]
+    within_s: int
+    same_product: bool = False
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most ``max`` touches on ``channel`` (``"*"`` = all channels) per rolling ``per_s``."""
+
+    channel: str
+    max: int
+    per_s: int
+
+
+@dataclass(frozen=True)
+class Journey:
+    """A journey the policy may send: its touch, when it is allowed and what it is worth."""
+
+    name: str
+    channel: str
+    activity: str
+    eligible: tuple[Rule, ...] = ()
+    suppress: tuple[Suppression, ...] = ()
+    product_from: str | None = None
+    min_gap_s: int | None = None
+    value: float = 1.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Journeys, caps, and how responses are recognised.
+
+    A touch got a response when the same customer has an event with the same ``journey_id``
+    within ``response_window`` after it: any non-touch event, or, with
+    ``response_activities``, only those activities (e.g. clicks, when opens alone do not count).
+    Build it with :meth:`from_dict`, :meth:`from_file` (YAML or JSON) or directly.
+    """
+
+    journeys: tuple[Journey, ...]
+    caps: tuple[Cap, ...] = ()
+    response_window_s: int = 48 * 3600
+    response_activities: tuple[str, ...] | None = None
+    min_expected_response: float = 0.0
+    product_column: str = "product"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.journeys:
+            raise ConfigError("a policy needs at least one journey.")
+        names = [j.name for j in self.journeys]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"journey names must be unique; repeated: {dup}.")
+        object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+
+    @property
+    def touch_activities(self) -> tuple[str, ...]:
+        """The activities the journeys send (what counts as a touch)."""
+        return tuple(dict.fromkeys(j.activity for j in self.journeys))
+
+    def journey(self, name: str) -> Journey:
+        if name not in self._index:
+            raise ConfigError(
+                f"unknown journey {name!r}.{did_you_mean(name, self._index)} "
+                f"Known: {list(self._index)}."
+            )
+        return self.journeys[self._index[name]]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Policy:
+        """Build and check a policy from plain data (see the module docstring)."""
+        _check_keys(
+            d,
+            {
+                "journeys",
+                "caps",
+                "response_window",
+                "response_activities",
+                "min_expected_response",
+                "product_column",
+            },
+            {"journeys"},
+            "policy",
+        )
+        if not isinstance(d["journeys"], Sequence) or isinstance(d["journeys"], str):
+            raise ConfigError("policy.journeys must be a list of journeys.")
+        journeys = []
+        allowed = {
+            "name",
+            "channel",
+            "activity",
+            "eligible",
+            "suppress",
+            "product_from",
+            "min_gap",
+            "value",
+        }
+        for i, j in enumerate(d["journeys"]):
+            where = f"policy.journeys[{i}]"
+            _check_keys(j, allowed, {"name", "channel", "activity"}, where)
+            where = f"journey {j['name']!r}"
+            eligible = j.get("eligible", [])
+            if not isinstance(eligible, Sequence) or isinstance(eligible, str):
+                raise ConfigError(f"{where}.eligible must be a list of rules.")
+            rules = tuple(
+                Rule.from_dict(r, f"{where}.eligible[{k}]") for k, r in enumerate(eligible)
+            )
+            sups = []
+            for k, s in enumerate(j.get("suppress", [])):
+                sw = f"{where}.suppress[{k}]"
+                _check_keys(s, {"activity", "within", "same_product"}, {"activity", "within"}, sw)
+                same = bool(s.get("same_product", False))
+                if same and not j.get("product_from"):
+                    raise ConfigError(
+                        f"{sw}: same_product needs the journey's product_from (the activity "
+                        f"whose product the journey is about, e.g. 'purchase')."
+                    )
+                sups.append(
+                    Suppression(
+                        _names(s["activity"], f"{sw}.activity"),
+                        _seconds(s["within"], f"{sw}.within"),
+                        same,
+                    )
+                )
+            value = j.get("value", 1.0)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{where}.value must be a positive number, got {value!r}.")
+            journeys.append(
+                Journey(
+                    name=str(j["name"]),
+                    channel=str(j["channel"]),
+                    activity=str(j["activity"]),
+                    eligible=rules,
+                    suppress=tuple(sups),
+                    product_from=j.get("product_from"),
+                    min_gap_s=_seconds(j["min_gap"], f"{where}.min_gap")
+                    if "min_gap" in j
+                    else None,
+                    value=float(value),
+                )
+            )
+        caps = []
+        for k, c in enumerate(d.get("caps", [])):
+            cw = f"policy.caps[{k}]"
+            _check_keys(c, {"channel", "max", "per"}, {"channel", "max", "per"}, cw)
+            if isinstance(c["max"], bool) or not isinstance(c["max"], int) or c["max"] < 0:
+                raise ConfigError(f"{cw}.max must be a whole number >= 0, got {c['max']!r}.")
+            caps.append(Cap(str(c["channel"]), int(c["max"]), _seconds(c["per"], f"{cw}.per")))
+        known = {j.channel for j in journeys} | {"*"}
+        for c in caps:
+            if c.channel not in known:
+                raise ConfigError(
+                    f"cap on channel {c.channel!r}: no journey uses it."
+                    f"{did_you_mean(c.channel, known)} Channels: {sorted(known)}."
+                )
+        mer = d.get("min_expected_response", 0.0)
+        if isinstance(mer, bool) or not isinstance(mer, int | float) or not 0 <= mer <= 1:
+            raise ConfigError(f"policy.min_expected_response must be in [0, 1], got {mer!r}.")
+        return cls(
+            journeys=tuple(journeys),
+            caps=tuple(caps),
+            response_window_s=_seconds(d.get("response_window", "48h"), "policy.response_window"),
+            response_activities=_names(d["response_activities"], "policy.response_activities")
+            if "response_activities" in d
+            else None,
+            min_expected_response=float(mer),
+            product_column=str(d.get("product_column", "product")),
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Policy:
+        """Read a policy from a YAML (``.yaml``/``.yml``) or JSON file."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"no policy file {path}.")
+        text = path.read_text()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"{path}: a policy file ends in .yaml, .yml or .json.")
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: the policy must be a mapping with a 'journeys' list.")
+        return cls.from_dict(data)
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

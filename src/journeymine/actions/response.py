@@ -1,0 +1,140 @@
+"""Expected response per persona x journey, learned from logged touches and responses.
+
+A *touch* is an event whose activity is one of the policy's touch activities and whose
+``journey_id`` names a journey; it *got a response* when the same customer has a non-touch event
+(or one of ``policy.response_activities``) with the same ``journey_id`` within the response
+window after it. Rates are shrunk towards the journey's overall rate by ``prior_strength``
+pseudo-touches, so a persona with few touches of a journey does not get an extreme estimate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from journeymine.actions._index import EventIndex
+from journeymine.actions.policy import Policy
+from journeymine.exceptions import ConfigError, NotFittedError
+
+__all__ = ["ResponseModel", "responded", "touch_rows"]
+
+
+def touch_rows(index: EventIndex, policy: Policy) -> np.ndarray:
+    """Mask of the logged touches of the policy's journeys (touch activity + journey_id)."""
+    names = [j.name for j in policy.journeys]
+    touch = np.isin(index.activity, policy.touch_activities)
+    return touch & np.isin(index.journey.astype(str), names)
+
+
+def responded(index: EventIndex, policy: Policy, rows: np.ndarray) -> np.ndarray:
+    """For each touch row (sorted): a non-touch event of the same customer and journey at most
+    ``policy.response_window_s`` later?"""
+    if policy.response_activities is None:
+        response = ~np.isin(index.activity, policy.touch_activities) & pd.notna(index.journey)
+    else:
+        response = np.isin(index.activity, policy.response_activities) & pd.notna(index.journey)
+    got = np.zeros(len(rows), dtype=bool)
+    for j in policy.journeys:
+        sel = rows[index.journey[rows] == j.name]
+        if len(sel) == 0:
+            continue
+        mask = response & (index.journey == j.name)
+        limit = index.t[sel] + policy.response_window_s + 1  # events before this count
+        when, _ = index.last_masked(("response", j.name), mask, index.code[sel], limit)
+        got[np.searchsorted(rows, sel)] = when >= index.t[sel]
+    return got
+
+
+class ResponseModel(BaseEstimator):
+    """Response rates per persona x journey (shrunk proportions).
+
+    Parameters
+    ----------
+    prior_strength : float, default 20
+        Pseudo-touches at the journey's overall rate added to every persona's counts.
+
+    Attributes
+    ----------
+    table_ : DataFrame
+        One row per (persona, journey): ``touches``, ``responses``, ``rate`` (shrunk).
+        Persona ``-1`` holds the overall rate of each journey, used for customers without a
+        persona.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.actions import Policy, ResponseModel
+    >>> data = jm.datasets.make_journeys(n_customers=300, days=60, random_state=0)
+    >>> policy = Policy.from_dict({"journeys": [
+    ...     {"name": "flash_sale", "channel": "push", "activity": "push_sent"}]})
+    >>> personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> m = ResponseModel().fit(data.events, personas, policy)
+    >>> bool(m.table_["rate"].between(0, 1).all())
+    True
+    """
+
+    def __init__(self, prior_strength: float = 20.0) -> None:
+        self.prior_strength = prior_strength
+
+    def fit(self, log: pd.DataFrame, personas: pd.Series, policy: Policy) -> ResponseModel:
+        """Count the logged touches of the policy's journeys and their responses.
+
+        Parameters
+        ----------
+        log : DataFrame
+            Canonical event log with ``journey_id``.
+        personas : Series
+            customer_id -> persona id (``-1`` = none); customers missing here count as -1.
+        policy : Policy
+        """
+        if not isinstance(policy, Policy):
+            raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
+        if isinstance(self.prior_strength, bool) or not float(self.prior_strength) >= 0:
+            raise ConfigError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
+        index = EventIndex(log, product_column=None)
+        names = [j.name for j in policy.journeys]
+        journey = index.journey
+        tagged = touch_rows(index, policy)
+        if not tagged.any():
+            raise ConfigError(
+                f"no touch of the policy's journeys in the log: no event has an activity in "
+                f"{list(policy.touch_activities)} and a journey_id in {names}. Check the "
+                f"policy's 'activity' names and the log's journey_id column."
+            )
+        rows = np.flatnonzero(tagged)
+        got = responded(index, policy, rows)
+        pmap = pd.Series(personas).astype("int64")
+        cust = index.customers[index.code[rows]]
+        persona = pmap.reindex(cust).fillna(-1).astype(np.int64).to_numpy()
+        frame = pd.DataFrame(
+            {"persona": persona, "journey": journey[rows].astype(str), "responded": got}
+        )
+        overall = frame.groupby("journey")["responded"].agg(["size", "sum"])
+        by = frame[frame["persona"] >= 0].groupby(["persona", "journey"])["responded"]
+        counts = by.agg(["size", "sum"])
+        k = float(self.prior_strength)
+        p0 = (overall["sum"] / overall["size"]).reindex(names).fillna(0.0)
+        table = []
+        for (p, j), (n, r) in counts.iterrows():
+            table.append((int(p), j, int(n), int(r), (r + k * p0[j]) / (n + k)))
+        for j in names:
+            n, r = (overall.loc[j, "size"], overall.loc[j, "sum"]) if j in overall.index else (0, 0)
+            table.append((-1, j, int(n), int(r), float(p0[j])))
+        self.table_ = pd.DataFrame(
+            table, columns=["persona", "journey", "touches", "responses", "rate"]
+        ).sort_values(["persona", "journey"], ignore_index=True)
+        self.journeys_ = names
+        return self
+
+    def rates(self, personas: np.ndarray) -> np.ndarray:
+        """Expected response of each journey (columns, in the policy's order) for each persona
+        id (rows); unknown personas get the journey's overall rate."""
+        if not hasattr(self, "table_"):
+            raise NotFittedError("this ResponseModel is not fitted yet; call fit() first.")
+        wide = self.table_.pivot(index="persona", columns="journey", values="rate")
+        wide = wide.reindex(columns=self.journeys_)
+        overall = wide.loc[-1] if -1 in wide.index else pd.Series(0.0, index=self.journeys_)
+        wide = wide.fillna(overall)
+        out = wide.reindex(np.asarray(personas, dtype=np.int64))
+        return out.fillna(overall).to_numpy(dtype=np.float64)
