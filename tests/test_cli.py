@@ -216,3 +216,38 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_nba_and_backtest(tmp_path: Path) -> None:
+    data = make_journeys(400, days=60, random_state=2)
+    save_journeys(data, tmp_path)
+    names = sorted(data.customers["persona"].unique())
+    labels = data.customers.assign(persona=data.customers["persona"].map(names.index))
+    labels[["customer_id", "persona"]].to_csv(tmp_path / "labels.csv", index=False)
+    policy = Path(__file__).parents[1] / "examples" / "policy.yaml"
+    events = str(tmp_path / "events.parquet")
+    common = ["--policy", str(policy), "--personas", str(tmp_path / "labels.csv")]
+    res = runner.invoke(
+        app,
+        ["nba", events, *common, "--out", str(tmp_path / "a.csv"), "--why-not",
+         str(tmp_path / "w.csv")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    actions = pd.read_csv(tmp_path / "a.csv", dtype={"customer_id": str})
+    why = pd.read_csv(tmp_path / "w.csv")
+    assert len(actions) == data.events["customer_id"].nunique()
+    assert "why not" in res.output and set(why["reason"]) <= {
+        "not_eligible", "suppressed", "min_gap", "capped", "below_threshold", "outranked",
+    }  # fmt: skip
+    res = runner.invoke(app, ["backtest", events, *common, "--out", str(tmp_path / "b.csv")])
+    assert res.exit_code == 0, res.output
+    assert "agree_share" in res.output
+    assert len(pd.read_csv(tmp_path / "b.csv")) > 0
+    # bad inputs: exit code 2 and a message that says what to fix
+    res = runner.invoke(app, ["nba", events, "--policy", str(tmp_path / "nope.yaml"),
+                              "--personas", str(tmp_path / "labels.csv")])  # fmt: skip
+    assert res.exit_code == 2 and "no policy file" in res.output
+    (tmp_path / "bad.csv").write_text("customer_id,segment\nC1,a\n")
+    res = runner.invoke(app, ["nba", events, "--policy", str(policy), "--personas",
+                              str(tmp_path / "bad.csv")])  # fmt: skip
+    assert res.exit_code == 2 and "lacks columns ['persona']" in res.output

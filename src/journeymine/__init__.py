@@ -73,6 +73,11 @@ _EXPORTS: dict[str, str] = {
     "load_model": "journeymine.assignment",
     "assign": "journeymine.assignment",
     "assign_many": "journeymine.assignment",
+    # next best action
+    "Policy": "journeymine.actions",
+    "ResponseModel": "journeymine.actions",
+    "next_best_action": "journeymine.actions",
+    "backtest": "journeymine.actions",
 }
 _SUBMODULES = {
     "datasets",
@@ -84,12 +89,14 @@ _SUBMODULES = {
     "report",
     "personas",
     "assignment",
+    "actions",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
     from journeymine import (
+        actions,
         assignment,
         datasets,
         engine,
@@ -101,6 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover
         schema,
     )
     from journeymine._pm4py import discover_process
+    from journeymine.actions import Policy, ResponseModel, backtest, next_best_action
     from journeymine.assignment import PersonaModel, assign, assign_many, load_model
     from journeymine.engine import encode
     from journeymine.exceptions import (

@@ -188,6 +188,24 @@ def _show(frame: Any, rows: int = 15) -> None:
         typer.echo(frame.head(rows).to_string(index=False))
 
 
+def _labels(labels: Path, events: Path) -> Any:
+    """customer_id, persona[, name] from `jm personas` (labels.csv) or `jm assign`."""
+    import pandas as pd
+
+    if not labels.exists():
+        _fail(f"no labels file {labels}: create it with `jm personas {events} --out DIR`.")
+    table = pd.read_csv(labels, dtype={"customer_id": str})
+    missing = {"customer_id", "persona"} - set(table.columns)
+    if missing:
+        _fail(
+            f"{labels} lacks columns {sorted(missing)}; expected customer_id, persona[, name]"
+            f" as written by `jm personas` or `jm assign`."
+        )
+    if not pd.api.types.is_integer_dtype(table["persona"]):
+        _fail(f"{labels}: the persona column must hold integer ids (-1 = none).")
+    return table
+
+
 def _write_csv(frame: Any, out: Path | None) -> None:
     if out is not None:
         frame.to_csv(out, index=False)
@@ -391,20 +409,11 @@ def train(
 
     Example: jm train data/sample/events.parquet --labels personas/labels.csv --model m.skops
     """
-    import pandas as pd
 
     from journeymine.assignment import PersonaModel
 
     log = _load(path, map, preset, tz, timestamp_unit)
-    if not labels.exists():
-        _fail(f"no labels file {labels}: create it with `jm personas {path} --out DIR`.")
-    table = pd.read_csv(labels, dtype={"customer_id": str})
-    missing = {"customer_id", "persona"} - set(table.columns)
-    if missing:
-        _fail(
-            f"{labels} lacks columns {sorted(missing)}; expected customer_id, persona[, name]"
-            f" as written by `jm personas`."
-        )
+    table = _labels(labels, path)
     y = table.set_index("customer_id")["persona"]
     names = (
         table[table["persona"] >= 0].drop_duplicates("persona").set_index("persona")["name"]
@@ -454,6 +463,103 @@ def assign(
     for name, n in counts.items():
         typer.echo(f"  {name:<30} {n:>8,}")
     _write_csv(scored, out)
+
+
+PolicyOpt = Annotated[Path, typer.Option(help="Policy file (YAML or JSON), see examples/.")]
+PersonasOpt = Annotated[
+    Path, typer.Option(help="customer_id,persona CSV from `jm personas` or `jm assign`.")
+]
+
+
+def _policy_inputs(path: Path, policy: Path, personas: Path, *read: Any) -> tuple[Any, ...]:
+    from journeymine.actions import Policy, ResponseModel
+
+    log = _load(path, *read)
+    table = _labels(personas, path)
+    labels = table.set_index("customer_id")["persona"]
+    try:
+        pol = Policy.from_file(policy)
+        responses = ResponseModel().fit(log, labels, pol)
+    except JourneymineError as exc:
+        _fail(str(exc))
+    return log, pol, responses, labels
+
+
+@app.command()
+def nba(
+    path: EventFileArg,
+    policy: PolicyOpt,
+    personas: PersonasOpt,
+    at: Annotated[
+        str | None, typer.Option(help="Decision time (default: just after the last event).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="CSV for the chosen actions.")] = None,
+    why_not: Annotated[
+        Path | None, typer.Option(help="CSV with the reason for every losing option.")
+    ] = None,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Next best action for every customer: which journey to send now, and why not the others.
+
+    Response rates per persona x journey are learned from the log's own touches.
+
+    Example: jm nba data/sample/events.parquet --policy examples/policy.yaml
+    --personas personas/labels.csv --out actions.csv --why-not why_not.csv
+    """
+    from journeymine.actions import next_best_action
+
+    log, pol, responses, labels = _policy_inputs(
+        path, policy, personas, map, preset, tz, timestamp_unit
+    )
+    try:
+        d = next_best_action(log, pol, responses, labels, at=at)
+    except JourneymineError as exc:
+        _fail(str(exc))
+    counts = d.actions["action"].fillna("(nothing)").value_counts()
+    typer.secho(f"{len(d.actions):,} customers, decided at {d.actions['at'].iloc[0]}:", bold=True)
+    for name, n in counts.items():
+        typer.echo(f"  {name:<30} {n:>8,}")
+    typer.echo("why not (losing options):")
+    for reason, n in d.why_not["reason"].value_counts().items():
+        typer.echo(f"  {reason:<30} {n:>8,}")
+    _write_csv(d.actions, out)
+    _write_csv(d.why_not, why_not)
+
+
+@app.command()
+def backtest(
+    path: EventFileArg,
+    policy: PolicyOpt,
+    personas: PersonasOpt,
+    out: Annotated[Path | None, typer.Option(help="CSV with one row per logged touch.")] = None,
+    map: MapOpt = None,
+    preset: PresetOpt = None,
+    tz: TzOpt = "UTC",
+    timestamp_unit: UnitOpt = None,
+) -> None:
+    """Replay the log's touches through a policy: agreement, blocked touches by reason, and
+    observed response rates where the policy agrees vs would have blocked.
+
+    Example: jm backtest data/sample/events.parquet --policy examples/policy.yaml
+    --personas personas/labels.csv
+    """
+    from journeymine.actions import backtest as run_backtest
+
+    log, pol, responses, labels = _policy_inputs(
+        path, policy, personas, map, preset, tz, timestamp_unit
+    )
+    try:
+        bt = run_backtest(log, pol, responses, labels)
+    except JourneymineError as exc:
+        _fail(str(exc))
+    cols = ["touches", "agree_share", "blocked", "blocked_suppressed", "blocked_capped"]
+    cols += ["response_rate_agree", "response_rate_blocked"]
+    typer.secho("backtest (one row per journey sent; * = all):", bold=True)
+    typer.echo(bt.summary[cols].round(3).to_string())
+    _write_csv(bt.points, out)
 
 
 @app.command()

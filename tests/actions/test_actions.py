@@ -146,7 +146,7 @@ def test_min_expected_response_threshold_and_unknown_persona() -> None:
 
 def test_policy_errors_are_clear(tmp_path: Path) -> None:
     bad_rule = {"journeys": [{**POLICY["journeys"][0], "eligible": [{"rule": "seeen"}]}]}
-    with pytest.raises(ConfigError, match="unknown rule 'seeen'. Did you mean 'seen'"):
+    with pytest.raises(ConfigError, match=r"unknown rule 'seeen'\. Did you mean 'seen'"):
         Policy.from_dict(bad_rule)
     bad_time = {
         "journeys": [
