@@ -11,7 +11,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from journeymine.cli import app
-from journeymine.datasets import make_journeys, save_journeys
+from journeymine.datasets import make_journeys, sample_policy_path, save_journeys
 
 runner = CliRunner()
 
@@ -224,7 +224,7 @@ def test_nba_and_backtest(tmp_path: Path) -> None:
     names = sorted(data.customers["persona"].unique())
     labels = data.customers.assign(persona=data.customers["persona"].map(names.index))
     labels[["customer_id", "persona"]].to_csv(tmp_path / "labels.csv", index=False)
-    policy = Path(__file__).parents[1] / "examples" / "policy.yaml"
+    policy = sample_policy_path()
     events = str(tmp_path / "events.parquet")
     common = ["--policy", str(policy), "--personas", str(tmp_path / "labels.csv")]
     res = runner.invoke(

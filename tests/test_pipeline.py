@@ -17,7 +17,7 @@ def test_demo_is_complete_and_reproducible(tmp_path: Path) -> None:
     a = json.loads((tmp_path / "a" / "summary.json").read_text())
     b = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert a == b
-    assert set(a) == {"log", "journeys", "changes", "personas", "assignment"}
+    assert set(a) == {"log", "journeys", "changes", "personas", "assignment", "actions"}
     assert a["personas"]["personas"] >= 3
     assert 0 <= a["assignment"]["abstained_share"] <= 1
     for name in (
@@ -28,8 +28,12 @@ def test_demo_is_complete_and_reproducible(tmp_path: Path) -> None:
         "persona_model.json",
         "assignments.csv",
         "personas.csv",
+        "next_best_actions.csv",
     ):
         assert (tmp_path / "a" / name).exists(), name
     assert set(first.artifacts) == set(second.artifacts)
     assert any(line.startswith("personas:") for line in lines)
+    assert any(line.startswith("next best action:") for line in lines)
+    assert a["actions"]["decided"] == a["log"]["customers"]
+    assert a["actions"]["backtest_suppressed"] > 0  # tips about returned products
     assert any("app" in c for c in a["changes"])  # the scheduled app checkout failure

@@ -163,6 +163,33 @@ def _model(state: DemoState) -> None:
         state.summary["assignment"]["held_back_accuracy_vs_truth"] = round(float(right.mean()), 4)
 
 
+def _actions(state: DemoState) -> None:
+    """Next best action with the sample policy: response rates per mined persona, today's
+    decisions, and a backtest of the logged touches."""
+    from journeymine.actions import ResponseModel, backtest, next_best_action
+    from journeymine.datasets import sample_policy
+
+    policy = sample_policy()
+    labels = state.objects["miner"].labels_
+    responses = ResponseModel().fit(state.log, labels, policy)
+    decisions = next_best_action(state.log, policy, responses, labels)
+    bt = backtest(state.log, policy, responses, labels)
+    path = state.out / "next_best_actions.csv"
+    decisions.actions.to_csv(path, index=False)
+    state.artifacts["next best actions"] = path
+    total = bt.summary.loc["*"]
+    state.summary["actions"] = {
+        "decided": len(decisions.actions),
+        "by_action": decisions.actions["action"].fillna("(nothing)").value_counts().to_dict(),
+        "backtest_touches": int(total["touches"]),
+        "backtest_agree_share": round(float(total["agree_share"]), 4),
+        "backtest_suppressed": int(total["blocked_suppressed"]),
+        "backtest_capped": int(total["blocked_capped"]),
+        "response_rate_agree": round(float(total["response_rate_agree"]), 4),
+        "response_rate_blocked": round(float(total["response_rate_blocked"]), 4),
+    }
+
+
 def _reports(state: DemoState) -> None:
     from journeymine.report import change_report, journey_report, persona_report
 
@@ -220,6 +247,7 @@ def run_demo(
         ("detect changes", lambda: _changes(state)),
         ("mine personas", lambda: _personas(state)),
         ("train persona model", lambda: _model(state)),
+        ("next best action", lambda: _actions(state)),
         ("write reports", lambda: _reports(state)),
     ]
     bar = tqdm(
@@ -265,6 +293,16 @@ def run_demo(
             if "held_back_accuracy_vs_truth" in a
             else ""
         )
+    )
+    n = state.summary["actions"]
+    top = ", ".join(f"{k} {v:,}" for k, v in list(n["by_action"].items())[:3])
+    echo(
+        f"next best action: {n['decided']:,} customers ({top}, ...); backtest of "
+        f"{n['backtest_touches']:,} logged touches: policy agrees with "
+        f"{n['backtest_agree_share']:.1%}, would suppress {n['backtest_suppressed']} "
+        f"(returned products), cap {n['backtest_capped']}; observed response "
+        f"{n['response_rate_agree']:.1%} where it agrees vs {n['response_rate_blocked']:.1%} "
+        f"where it would not send"
     )
     path = out_dir / "summary.json"
     path.write_text(json.dumps(state.summary, indent=2, default=str))

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from journeymine.actions import Policy, ResponseModel, backtest, next_best_action
-from journeymine.datasets import SyntheticJourneys, make_journeys
+from journeymine.datasets import SyntheticJourneys, make_journeys, sample_policy_path
 from journeymine.exceptions import ConfigError
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "policy.yaml"
+EXAMPLE = sample_policy_path()
 JOURNEYS = ["cart_abandonment", "post_purchase_tips", "flash_sale", "win_back", "welcome"]
 
 POLICY = {

@@ -17,7 +17,14 @@ from journeymine.datasets._designs import (
     default_incidents,
 )
 from journeymine.datasets._generator import SyntheticJourneys, make_journeys
-from journeymine.datasets._loaders import eventlogs_dir, load_sample, sample_dir, save_journeys
+from journeymine.datasets._loaders import (
+    eventlogs_dir,
+    load_sample,
+    sample_dir,
+    sample_policy,
+    sample_policy_path,
+    save_journeys,
+)
 
 __all__ = [
     "ACTIVITIES",
@@ -31,5 +38,7 @@ __all__ = [
     "load_sample",
     "make_journeys",
     "sample_dir",
+    "sample_policy",
+    "sample_policy_path",
     "save_journeys",
 ]

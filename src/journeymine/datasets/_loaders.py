@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from journeymine.datasets._generator import SyntheticJourneys
 from journeymine.exceptions import ConfigError
 
-__all__ = ["eventlogs_dir", "load_sample", "sample_dir", "save_journeys"]
+__all__ = [
+    "eventlogs_dir",
+    "load_sample",
+    "sample_dir",
+    "sample_policy",
+    "sample_policy_path",
+    "save_journeys",
+]
 
 _TABLES = ("customers", "personas", "touches", "incidents", "persona_designs")
 _REPO = Path(__file__).resolve().parents[3]
@@ -97,3 +105,22 @@ def load_sample(directory: str | Path | None = None) -> SyntheticJourneys:
     return SyntheticJourneys(
         events=events, response=response, journeys=journeys, params=params, **tables
     )
+
+
+def sample_policy_path() -> Path:
+    """The orchestration policy written for the synthetic retailer (a YAML file shipped with
+    the package): a starting point to copy and edit."""
+    return Path(__file__).with_name("policy.yaml")
+
+
+def sample_policy() -> Any:
+    """:func:`sample_policy_path` read as a :class:`journeymine.actions.Policy`.
+
+    Examples
+    --------
+    >>> [j.name for j in sample_policy().journeys][:2]
+    ['cart_abandonment', 'post_purchase_tips']
+    """
+    from journeymine.actions import Policy
+
+    return Policy.from_file(sample_policy_path())
