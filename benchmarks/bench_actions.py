@@ -9,7 +9,7 @@ from benchmarks._harness import Measurement, measure
 
 NOTES = """
 Data: `make_journeys(n, random_state=0).events` (cached Parquet; 1M events = 20,000 customers,
-10M = 200,000; about 1.6 logged touches of the sample policy's journeys per 100 events).
+10M = 200,000; about 17 logged touches of the sample policy's journeys per 100 events).
 Policy: `jm.datasets.sample_policy()` (5 journeys, eligibility rules, a product suppression,
 minimum gaps, 2 caps). Personas: customer code mod 6 (the timing does not depend on them).
 *fit + decide*: `ResponseModel().fit` then `next_best_action` for every customer;
