@@ -49,9 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from journeymine.exceptions import ConfigError, did_you_mean
+from journeymine.schema import check_duration
 
 __all__ = ["Cap", "Journey", "Policy", "Rule", "Suppression"]
 
@@ -65,16 +64,7 @@ _RULE_KEYS = {
 
 
 def _seconds(value: Any, where: str) -> int:
-    try:
-        td = pd.Timedelta(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{where}: {value!r} is not a duration; use a pandas duration such as '48h', "
-            f"'7D' or '30min'."
-        ) from exc
-    if pd.isna(td) or td.total_seconds() <= 0:
-        raise ConfigError(f"{where}: the duration must be positive, got {value!r}.")
-    return int(td.total_seconds())
+    return int(check_duration(value, where, examples="'48h', '7D' or '30min'").total_seconds())
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:

@@ -135,6 +135,7 @@ from journeymine.schema import (
     SESSION_ID,
     TIMESTAMP,
     VALUE,
+    check_duration,
 )
 
 __all__ = [
@@ -675,14 +676,7 @@ def _to_us(value: Any, name: str) -> int | None:
 
 
 def _to_td_us(value: Any, name: str) -> int:
-    try:
-        td = pd.Timedelta(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a duration. Use e.g. '30min', '48h' or '90D'."
-        ) from exc
-    if pd.isna(td) or td <= pd.Timedelta(0):
-        raise ConfigError(f"{name} must be a positive duration, got {value!r}.")
+    td = check_duration(value, name, examples="'30min', '48h' or '90D'")
     return int(td // pd.Timedelta(microseconds=1))
 
 
