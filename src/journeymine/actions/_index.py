@@ -43,17 +43,16 @@ class EventIndex:
         # end stay inside their customer's key range (times are clipped into [0, span - 1])
         self.span = self.end + 2**28
         self.code = codes.astype(np.int64)
-        self.activity = np.asarray(log[ACTIVITY].astype(str).to_numpy(), dtype=object)
-        self.channel = (
-            np.asarray(log[CHANNEL].astype(str).to_numpy(), dtype=object)
-            if CHANNEL in log.columns
-            else None
-        )
-        self.journey = (
-            np.asarray(log[JOURNEY_ID].astype(object).to_numpy(), dtype=object)
-            if JOURNEY_ID in log.columns
-            else np.full(len(log), None, dtype=object)
-        )
+        # names as integer codes: every mask below is a lookup, not a string comparison
+        self.act_code, self.act_names = _factorize(log[ACTIVITY])
+        self.ch_code: np.ndarray | None = None
+        self.ch_names = pd.Index([])
+        if CHANNEL in log.columns:
+            self.ch_code, self.ch_names = _factorize(log[CHANNEL])
+        self.j_code: np.ndarray = np.full(len(log), -1, dtype=np.int64)
+        self.j_names = pd.Index([])
+        if JOURNEY_ID in log.columns:
+            self.j_code, self.j_names = _factorize(log[JOURNEY_ID])
         if product_column is not None and product_column in log.columns:
             prod, self.products = pd.factorize(log[product_column], use_na_sentinel=True)
             self.product = prod.astype(np.int64)
@@ -76,6 +75,31 @@ class EventIndex:
         sec = ts.as_unit("us").asi8 // 1_000_000 - self.t0
         return codes.astype(np.int64), np.clip(sec, 0, self.span - 1).astype(np.int64)
 
+    # -- masks ----------------------------------------------------------------------------------
+    def is_activity(self, acts: tuple[str, ...]) -> np.ndarray:
+        """Events whose activity is one of ``acts``."""
+        return _lookup(self.act_names, acts)[self.act_code]
+
+    def is_journey(self, name: str) -> np.ndarray:
+        """Events whose journey_id is ``name``."""
+        return _lookup(self.j_names, (name,))[self.j_code]
+
+    def has_journey(self) -> np.ndarray:
+        """Events with a journey_id."""
+        return self.j_code >= 0
+
+    def journey_name(self, rows: np.ndarray) -> np.ndarray:
+        """journey_id of the given rows (None where null)."""
+        names = np.array([*self.j_names.astype(str), None], dtype=object)
+        return names[self.j_code[rows]]
+
+    def on_channel(self, channel: str, channel_of: dict[str, str]) -> np.ndarray:
+        """Events on ``channel``: the log's channel column, or (without one) the channel of the
+        journey that sends the activity."""
+        if self.ch_code is not None:
+            return _lookup(self.ch_names, (channel,))[self.ch_code]
+        return self.is_activity(tuple(a for a, c in channel_of.items() if c == channel))
+
     # -- keyed lookups ------------------------------------------------------------------------
     def _sorted(self, name: Any, mask: np.ndarray, group: np.ndarray) -> tuple[Any, Any]:
         if name not in self._keys:
@@ -86,7 +110,7 @@ class EventIndex:
         return self._keys[name]
 
     def _acts(self, acts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        return self._sorted(("act", acts), np.isin(self.activity, acts), self.code)
+        return self._sorted(("act", acts), self.is_activity(acts), self.code)
 
     def count(
         self, acts: tuple[str, ...], codes: np.ndarray, t: np.ndarray, within: int
@@ -127,23 +151,12 @@ class EventIndex:
         """Events of ``acts`` about the given product per point in ``[t - within, t)``."""
         n_prod = max(len(self.products), 1)
         group = self.code * n_prod + np.maximum(self.product, 0)
-        mask = np.isin(self.activity, acts) & (self.product >= 0)
+        mask = self.is_activity(acts) & (self.product >= 0)
         keys, _ = self._sorted(("prod", acts), mask, group)
         g = codes * n_prod + np.maximum(products, 0)
         hi = np.searchsorted(keys, g * self.span + t, side="left")
         lo = np.searchsorted(keys, g * self.span + np.maximum(t - within, 0), side="left")
         return np.where((codes >= 0) & (products >= 0), hi - lo, 0)
-
-    def touches(
-        self, touch_activities: tuple[str, ...], channel_of: dict[str, str]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Mask of touch events and the channel of each event (the log's channel column, or the
-        channel of the journey that sends the activity)."""
-        mask = np.isin(self.activity, touch_activities)
-        if self.channel is not None:
-            return mask, self.channel
-        ch = np.array([channel_of.get(a, "") for a in self.activity], dtype=object)
-        return mask, ch
 
     def count_masked(
         self, name: Any, mask: np.ndarray, codes: np.ndarray, t: np.ndarray, within: int
@@ -163,3 +176,19 @@ class EventIndex:
 
     def to_timestamp(self, seconds: np.ndarray) -> pd.DatetimeIndex:
         return pd.to_datetime((np.asarray(seconds) + self.t0) * 1_000_000, unit="us", utc=True)
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for null) and the names, for a categorical or any column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy().astype(np.int64), pd.Index(values.cat.categories)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _lookup(names: pd.Index, wanted: tuple[str, ...]) -> np.ndarray:
+    """A bool table over ``names`` plus a last False entry that code -1 (null) indexes."""
+    table = np.zeros(len(names) + 1, dtype=bool)
+    if len(names):
+        table[:-1] = np.isin(np.asarray(names.astype(str), dtype=object), list(wanted))
+    return table

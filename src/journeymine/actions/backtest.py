@@ -111,7 +111,7 @@ def backtest(
     ids = index.customers[codes]
     persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
     names = [j.name for j in policy.journeys]
-    sent = index.journey[rows].astype(str)
+    sent = index.journey_name(rows)
     sent_k = np.array([names.index(s) for s in sent], dtype=np.int64)
     # a logged touch says which product it was about (tips about an earlier purchase)
     known = (sent_k, index.product[rows])

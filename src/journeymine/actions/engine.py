@@ -89,7 +89,7 @@ def decide(
     n, J = len(codes), len(policy.journeys)
     rates = model.rates(persona) * np.array([j.value for j in policy.journeys])
     channel_of = {j.activity: j.channel for j in policy.journeys}
-    touch_mask, touch_channel = index.touches(policy.touch_activities, channel_of)
+    touch_mask = index.is_activity(policy.touch_activities)
     reason = np.full((n, J), -1, dtype=np.int64)
     detail = np.full((n, J), "", dtype=object)
     products = np.full((n, J), -1, dtype=np.int64)
@@ -124,7 +124,7 @@ def decide(
             detail[fail, k] = f"{'/'.join(s.activities)} of {what} in the last {_human(s.within_s)}"
             open_ &= ~hit
         if j.min_gap_s is not None:
-            mask = touch_mask & (index.journey == j.name)
+            mask = touch_mask & index.is_journey(j.name)
             when, _ = index.last_masked(("sent", j.name), mask, codes, t)
             hit = (when >= 0) & (t - when < j.min_gap_s)
             fail = open_ & hit
@@ -137,7 +137,9 @@ def decide(
         for cap in policy.caps:
             if cap.channel not in ("*", j.channel):
                 continue
-            mask = touch_mask & ((touch_channel == cap.channel) if cap.channel != "*" else True)
+            mask = touch_mask & (
+                index.on_channel(cap.channel, channel_of) if cap.channel != "*" else True
+            )
             used = index.count_masked(("cap", cap.channel), mask, codes, t, cap.per_s)
             hit = used >= cap.max
             fail = open_ & hit

@@ -23,23 +23,26 @@ __all__ = ["ResponseModel", "responded", "touch_rows"]
 def touch_rows(index: EventIndex, policy: Policy) -> np.ndarray:
     """Mask of the logged touches of the policy's journeys (touch activity + journey_id)."""
     names = [j.name for j in policy.journeys]
-    touch = np.isin(index.activity, policy.touch_activities)
-    return touch & np.isin(index.journey.astype(str), names)
+    touch = index.is_activity(policy.touch_activities)
+    named = np.zeros(len(touch), dtype=bool)
+    for name in names:
+        named |= index.is_journey(name)
+    return touch & named
 
 
 def responded(index: EventIndex, policy: Policy, rows: np.ndarray) -> np.ndarray:
     """For each touch row (sorted): a non-touch event of the same customer and journey at most
     ``policy.response_window_s`` later?"""
     if policy.response_activities is None:
-        response = ~np.isin(index.activity, policy.touch_activities) & pd.notna(index.journey)
+        response = ~index.is_activity(policy.touch_activities) & index.has_journey()
     else:
-        response = np.isin(index.activity, policy.response_activities) & pd.notna(index.journey)
+        response = index.is_activity(policy.response_activities) & index.has_journey()
     got = np.zeros(len(rows), dtype=bool)
     for j in policy.journeys:
-        sel = rows[index.journey[rows] == j.name]
+        sel = rows[index.is_journey(j.name)[rows]]
         if len(sel) == 0:
             continue
-        mask = response & (index.journey == j.name)
+        mask = response & index.is_journey(j.name)
         limit = index.t[sel] + policy.response_window_s + 1  # events before this count
         when, _ = index.last_masked(("response", j.name), mask, index.code[sel], limit)
         got[np.searchsorted(rows, sel)] = when >= index.t[sel]
@@ -94,7 +97,6 @@ class ResponseModel(BaseEstimator):
             raise ConfigError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
         index = EventIndex(log, product_column=None)
         names = [j.name for j in policy.journeys]
-        journey = index.journey
         tagged = touch_rows(index, policy)
         if not tagged.any():
             raise ConfigError(
@@ -108,7 +110,7 @@ class ResponseModel(BaseEstimator):
         cust = index.customers[index.code[rows]]
         persona = pmap.reindex(cust).fillna(-1).astype(np.int64).to_numpy()
         frame = pd.DataFrame(
-            {"persona": persona, "journey": journey[rows].astype(str), "responded": got}
+            {"persona": persona, "journey": index.journey_name(rows), "responded": got}
         )
         overall = frame.groupby("journey")["responded"].agg(["size", "sum"])
         by = frame[frame["persona"] >= 0].groupby(["persona", "journey"])["responded"]
