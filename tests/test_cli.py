@@ -230,9 +230,12 @@ def test_nba_and_backtest(tmp_path: Path) -> None:
     res = runner.invoke(
         app,
         ["nba", events, *common, "--out", str(tmp_path / "a.csv"), "--why-not",
-         str(tmp_path / "w.csv")],
+         str(tmp_path / "w.csv"), "--responses-out", str(tmp_path / "rates.json")],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "rates.json").read_text())["format"] == (
+        "journeymine.response_rates"
+    )
     actions = pd.read_csv(tmp_path / "a.csv", dtype={"customer_id": str})
     why = pd.read_csv(tmp_path / "w.csv")
     assert len(actions) == data.events["customer_id"].nunique()

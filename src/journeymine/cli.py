@@ -497,6 +497,10 @@ def nba(
     why_not: Annotated[
         Path | None, typer.Option(help="CSV with the reason for every losing option.")
     ] = None,
+    responses_out: Annotated[
+        Path | None,
+        typer.Option(help="Save the learned response rates (JSON) for `jm serve --responses`."),
+    ] = None,
     map: MapOpt = None,
     preset: PresetOpt = None,
     tz: TzOpt = "UTC",
@@ -527,6 +531,8 @@ def nba(
         typer.echo(f"  {reason:<30} {n:>8,}")
     _write_csv(d.actions, out)
     _write_csv(d.why_not, why_not)
+    if responses_out is not None:
+        typer.echo(f"wrote {responses.save(responses_out)}")
 
 
 @app.command()
@@ -580,6 +586,12 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes (each holds the model; one per core).")
     ] = 1,
+    policy: Annotated[
+        Path | None, typer.Option(help="Policy file: adds POST /v1/next-best-action.")
+    ] = None,
+    responses: Annotated[
+        Path | None, typer.Option(help="Response rates from `jm nba --responses-out`.")
+    ] = None,
 ) -> None:
     """Serve persona assignment over HTTP (FastAPI + uvicorn; OpenAPI docs at /docs).
 
@@ -592,7 +604,16 @@ def serve(
     if not model.exists():
         _fail(f"no model file {model}: train one with `jm train` (or run `make demo`).")
     try:
-        run(model, host=host, port=port, api_key=api_key, watch_interval=watch, workers=workers)
+        run(
+            model,
+            host=host,
+            port=port,
+            api_key=api_key,
+            watch_interval=watch,
+            workers=workers,
+            policy_path=policy,
+            responses_path=responses,
+        )
     except JourneymineError as exc:
         _fail(str(exc))
 

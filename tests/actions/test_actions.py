@@ -260,3 +260,21 @@ def test_backtest_flags_tips_after_returns(synthetic: SyntheticJourneys) -> None
     again = backtest(log, policy, model, personas)
     pd.testing.assert_frame_equal(again.summary, bt.summary)
     assert np.isfinite(total["expected_policy"])
+
+
+def test_response_rates_save_and_load(synthetic: SyntheticJourneys, tmp_path: Path) -> None:
+    policy = Policy.from_file(EXAMPLE)
+    personas, _ = true_personas(synthetic)
+    model = ResponseModel().fit(synthetic.events, personas, policy)
+    path = model.save(tmp_path / "rates.json")
+    back = ResponseModel.load(path)
+    pd.testing.assert_frame_equal(back.table_, model.table_)
+    np.testing.assert_array_equal(back.rates(np.arange(-1, 7)), model.rates(np.arange(-1, 7)))
+    (tmp_path / "other.json").write_text(json.dumps({"format": "something else"}))
+    with pytest.raises(ConfigError, match="not a journeymine response-rates file"):
+        ResponseModel.load(tmp_path / "other.json")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not JSON"):
+        ResponseModel.load(tmp_path / "broken.json")
+    with pytest.raises(ConfigError, match="no response-rates file"):
+        ResponseModel.load(tmp_path / "missing.json")

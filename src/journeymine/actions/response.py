@@ -9,6 +9,9 @@ pseudo-touches, so a persona with few touches of a journey does not get an extre
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -18,6 +21,9 @@ from journeymine.actions.policy import Policy
 from journeymine.exceptions import ConfigError, NotFittedError
 
 __all__ = ["ResponseModel", "responded", "touch_rows"]
+
+_FORMAT = "journeymine.response_rates"
+_VERSION = 1
 
 
 def touch_rows(index: EventIndex, policy: Policy) -> np.ndarray:
@@ -129,11 +135,59 @@ class ResponseModel(BaseEstimator):
         self.journeys_ = names
         return self
 
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted rates as JSON (plain data: nothing executable is stored)."""
+        self._fitted()
+        path = Path(path)
+        doc = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "prior_strength": float(self.prior_strength),
+            "journeys": list(self.journeys_),
+            "table": self.table_.to_dict(orient="records"),
+        }
+        path.write_text(json.dumps(doc, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ResponseModel:
+        """Read rates written by :meth:`save`; a file of another kind is refused by name."""
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"no response-rates file {path}; write one with ResponseModel.save.")
+        try:
+            doc = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not JSON written by ResponseModel.save: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise ConfigError(
+                f"{path} is not a journeymine response-rates file (format "
+                f"{doc.get('format') if isinstance(doc, dict) else None!r}, expected {_FORMAT!r})."
+            )
+        if int(doc.get("version", 0)) > _VERSION:
+            raise ConfigError(
+                f"{path} has format version {doc['version']}, newer than this journeymine "
+                f"reads ({_VERSION}); upgrade journeymine."
+            )
+        table = pd.DataFrame(doc["table"])
+        expected = ["persona", "journey", "touches", "responses", "rate"]
+        if list(table.columns) != expected or not table["rate"].between(0, 1).all():
+            raise ConfigError(
+                f"{path}: the table must have columns {expected} with rates in [0, 1]."
+            )
+        model = cls(prior_strength=float(doc["prior_strength"]))
+        model.table_ = table.astype({"persona": "int64", "touches": "int64", "responses": "int64"})
+        model.journeys_ = [str(j) for j in doc["journeys"]]
+        return model
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "table_"):
+            raise NotFittedError("this ResponseModel is not fitted yet; call fit() first.")
+
     def rates(self, personas: np.ndarray) -> np.ndarray:
         """Expected response of each journey (columns, in the policy's order) for each persona
         id (rows); unknown personas get the journey's overall rate."""
-        if not hasattr(self, "table_"):
-            raise NotFittedError("this ResponseModel is not fitted yet; call fit() first.")
+        self._fitted()
         wide = self.table_.pivot(index="persona", columns="journey", values="rate")
         wide = wide.reindex(columns=self.journeys_)
         overall = wide.loc[-1] if -1 in wide.index else pd.Series(0.0, index=self.journeys_)

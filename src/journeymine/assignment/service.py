@@ -2,14 +2,15 @@
 
 Endpoints
 ---------
-=========================== ===== ============================================================
-``POST /v1/assign``         key   one customer's events -> persona, name, probability...
-``POST /v1/assign/batch``   key   several customers (at most ``max_batch``, else 413)
-``GET /v1/model``           key   the model card
-``POST /v1/model/reload``   key   load the model file again and swap it in atomically
-``GET /health``             none  liveness and the loaded model's checksum
-``GET /docs``               none  OpenAPI documentation (``/openapi.json``)
-=========================== ===== ============================================================
+============================= ===== ======================================================
+``POST /v1/assign``           key   one customer's events -> persona, name, probability...
+``POST /v1/assign/batch``     key   several customers (at most ``max_batch``, else 413)
+``GET /v1/model``             key   the model card
+``POST /v1/model/reload``     key   load the model file again and swap it in atomically
+``POST /v1/next-best-action`` key   with a policy: the journey to send now, why not others
+``GET /health``               none  liveness and the loaded model's checksum
+``GET /docs``                 none  OpenAPI documentation (``/openapi.json``)
+============================= ===== ======================================================
 
 Security and robustness:
 
@@ -82,6 +83,8 @@ logger = logging.getLogger(__name__)
 
 API_KEY_ENV = "JOURNEYMINE_API_KEY"
 MODEL_PATH_ENV = "JOURNEYMINE_MODEL_PATH"
+POLICY_PATH_ENV = "JOURNEYMINE_POLICY_PATH"
+RESPONSES_PATH_ENV = "JOURNEYMINE_RESPONSES_PATH"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_BATCH = 1_000
 _JSON = "application/json"
@@ -381,6 +384,10 @@ def _with_request_schemas(schema: dict[str, Any]) -> dict[str, Any]:
         js = adapter.json_schema(ref_template="#/components/schemas/{model}")
         components.update(js.pop("$defs", {}))
         components[js["title"]] = js
+    if "/v1/next-best-action" in schema.get("paths", {}):
+        from journeymine.actions._service import request_schemas
+
+        components.update(request_schemas())
     components["AssignResponse"] = AssignResponse.model_json_schema(
         ref_template="#/components/schemas/{model}"
     )
@@ -414,6 +421,8 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
     watch_interval: float | None = None,
+    policy_path: str | os.PathLike[str] | None = None,
+    responses_path: str | os.PathLike[str] | None = None,
 ) -> Any:
     """Build the FastAPI app serving a saved :class:`PersonaModel`.
 
@@ -431,6 +440,10 @@ def create_app(
     watch_interval : float, optional
         Seconds between checks of the model files' modification times; a change reloads the
         model (off by default; ``POST /v1/model/reload`` always works).
+    policy_path, responses_path : str or Path, optional
+        Both together add ``POST /v1/next-best-action``: a policy file (YAML/JSON,
+        :class:`journeymine.actions.Policy`) and response rates saved by
+        :meth:`journeymine.actions.ResponseModel.save` (``jm nba --responses-out``).
 
     Returns
     -------
@@ -447,6 +460,11 @@ def create_app(
             raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
     if watch_interval is not None and not float(watch_interval) > 0:
         raise ConfigError(f"watch_interval must be > 0 seconds, got {watch_interval!r}.")
+    if (policy_path is None) != (responses_path is None):
+        raise ConfigError(
+            "next best action needs both a policy file and a response-rates file; got only "
+            f"{'the policy' if policy_path is not None else 'the response rates'}."
+        )
     holder = _Holder(Path(model_path))
     key_bytes = key.encode()
     stop = threading.Event()
@@ -508,6 +526,20 @@ def create_app(
         require_key(request.headers)
 
     auth = [Depends(key_dependency)]
+    if policy_path is not None and responses_path is not None:
+        from journeymine.actions import Policy, ResponseModel
+        from journeymine.actions._service import nba_router
+
+        app.include_router(
+            nba_router(
+                lambda: holder.model,
+                key_dependency,
+                Policy.from_file(Path(policy_path)),
+                ResponseModel.load(Path(responses_path)),
+                _invalid_request,
+            )
+        )
+        app.state.next_best_action = True
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
@@ -613,7 +645,8 @@ def app_from_env() -> Any:
     """:func:`create_app` configured by environment variables, for ``uvicorn --factory``
     (e.g. several workers): ``JOURNEYMINE_MODEL_PATH`` (required), ``JOURNEYMINE_API_KEY``
     (required), ``JOURNEYMINE_MAX_BODY_BYTES``, ``JOURNEYMINE_MAX_BATCH``,
-    ``JOURNEYMINE_WATCH_INTERVAL``.
+    ``JOURNEYMINE_WATCH_INTERVAL``, ``JOURNEYMINE_POLICY_PATH`` and
+    ``JOURNEYMINE_RESPONSES_PATH`` (next best action).
 
     ``uvicorn --factory journeymine.assignment.service:app_from_env --port 8000``
     """
@@ -635,6 +668,8 @@ def app_from_env() -> Any:
         max_body_bytes=number("JOURNEYMINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int),
         max_batch=number("JOURNEYMINE_MAX_BATCH", DEFAULT_MAX_BATCH, int),
         watch_interval=number("JOURNEYMINE_WATCH_INTERVAL", None, float),
+        policy_path=os.environ.get(POLICY_PATH_ENV) or None,
+        responses_path=os.environ.get(RESPONSES_PATH_ENV) or None,
     )
 
 
@@ -648,6 +683,8 @@ def serve(
     max_batch: int = DEFAULT_MAX_BATCH,
     watch_interval: float | None = None,
     workers: int = 1,
+    policy_path: str | os.PathLike[str] | None = None,
+    responses_path: str | os.PathLike[str] | None = None,
     log_level: str = "info",
 ) -> None:
     """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
@@ -672,6 +709,8 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_batch=max_batch,
         watch_interval=watch_interval,
+        policy_path=policy_path,
+        responses_path=responses_path,
     )
     if workers == 1:
         uvicorn.run(app, host=host, port=int(port), log_level=log_level)
@@ -684,6 +723,8 @@ def serve(
             "JOURNEYMINE_MAX_BODY_BYTES": str(max_body_bytes),
             "JOURNEYMINE_MAX_BATCH": str(max_batch),
             "JOURNEYMINE_WATCH_INTERVAL": str(watch_interval),
+            POLICY_PATH_ENV: str(Path(policy_path).resolve()) if policy_path else "",
+            RESPONSES_PATH_ENV: str(Path(responses_path).resolve()) if responses_path else "",
         }
     )
     uvicorn.run(
