@@ -29,6 +29,7 @@ def test_demo_is_complete_and_reproducible(tmp_path: Path) -> None:
         "assignments.csv",
         "personas.csv",
         "next_best_actions.csv",
+        "actions.html",
     ):
         assert (tmp_path / "a" / name).exists(), name
     assert set(first.artifacts) == set(second.artifacts)

@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "journey_report": "journeymine.report",
     "persona_report": "journeymine.report",
     "change_report": "journeymine.report",
+    "actions_report": "journeymine.report",
     "save_figure": "journeymine.report",
     # personas
     "CustomerFeaturizer": "journeymine.personas",
@@ -150,7 +151,13 @@ if TYPE_CHECKING:  # pragma: no cover
         persona_profiles,
         track_personas,
     )
-    from journeymine.report import change_report, journey_report, persona_report, save_figure
+    from journeymine.report import (
+        actions_report,
+        change_report,
+        journey_report,
+        persona_report,
+        save_figure,
+    )
     from journeymine.schema import summarize, validate
 
 

@@ -168,6 +168,7 @@ def _actions(state: DemoState) -> None:
     decisions, and a backtest of the logged touches."""
     from journeymine.actions import ResponseModel, backtest, next_best_action
     from journeymine.datasets import sample_policy
+    from journeymine.report import actions_report
 
     policy = sample_policy()
     labels = state.objects["miner"].labels_
@@ -177,6 +178,11 @@ def _actions(state: DemoState) -> None:
     path = state.out / "next_best_actions.csv"
     decisions.actions.to_csv(path, index=False)
     state.artifacts["next best actions"] = path
+    names = state.objects["miner"].profiles_["name"].to_dict()
+    state.artifacts["actions report"] = actions_report(
+        bt, state.out / "actions.html", responses=responses, decisions=decisions,
+        persona_names=names,
+    )  # fmt: skip
     total = bt.summary.loc["*"]
     state.summary["actions"] = {
         "decided": len(decisions.actions),

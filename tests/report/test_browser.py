@@ -215,3 +215,31 @@ def test_persona_report_from_a_fitted_miner(browser, tmp_path: Path) -> None:
     assert "Persona lifecycle:" in seen.body_text
     heat = next(t for t in seen.svg_texts if t.startswith("0: "))
     assert heat.startswith(f"0: {miner.profiles_['name'].iloc[0]}")
+
+
+def test_actions_report_in_chromium(browser, tmp_path: Path) -> None:
+    """Backtest, response-rate heatmap and decisions: rendered, hostile persona names as text,
+    response cells with fewer than k touches hidden."""
+    from journeymine.actions import ResponseModel, backtest, next_best_action
+
+    data = jm.datasets.make_journeys(n_customers=800, days=90, random_state=8)
+    names = sorted(data.customers["persona"].unique())
+    personas = data.customers.set_index("customer_id")["persona"].map(names.index).astype("int64")
+    policy = jm.datasets.sample_policy()
+    responses = ResponseModel().fit(data.events, personas, policy)
+    bt = backtest(data.events, policy, responses, personas)
+    decisions = next_best_action(data.events, policy, responses, personas)
+    hostile = {0: XSS_SCRIPT, 1: XSS_IMG}
+    out = jm.actions_report(
+        bt, tmp_path / "actions.html", responses=responses, decisions=decisions,
+        persona_names=hostile, k=40,
+    )  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    seen = browser.open(out, "actions_report")
+    _check_rendered(seen, html)
+    assert html.count("data-figure=") == 2
+    assert "touches replayed" in seen.body_text and "Observed response" in seen.body_text
+    assert any(XSS_SCRIPT in t for t in seen.svg_texts)
+    assert any(XSS_IMG in t for t in seen.svg_texts)
+    small = int((responses.table_["touches"] < 40).sum())
+    assert small > 0 and f"{small} cells with fewer than 40 touches hidden" in seen.body_text

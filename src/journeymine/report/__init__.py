@@ -2,10 +2,11 @@
 
 Every figure comes as a pair: ``*_data()`` computes a tidy DataFrame (headless, testable) and
 ``*_figure()`` draws it with plotly. :func:`write_html` writes one self-contained file (plotly.js
-embedded once, no network request); :func:`journey_report`, :func:`persona_report` and
-:func:`change_report` build complete reports with a computed summary. Shared reports respect a
-minimum group size ``k`` (default 10): paths, variants, Sankey links and table rows supported by
-fewer than ``k`` customers are removed and the report says how many were hidden.
+embedded once, no network request); :func:`journey_report`, :func:`persona_report`,
+:func:`change_report` and :func:`actions_report` build complete reports with a computed summary.
+Shared reports respect a minimum group size ``k`` (default 10): paths, variants, Sankey links and
+table rows supported by fewer than ``k`` customers are removed and the report says how many were
+hidden.
 :func:`save_figure` exports any figure to PNG/SVG/PDF for slides.
 
 Examples
@@ -18,7 +19,18 @@ Examples
 True
 """
 
-from journeymine.report.builders import change_report, journey_report, persona_report
+from journeymine.report.actions import (
+    backtest_data,
+    backtest_figure,
+    response_rates_data,
+    response_rates_figure,
+)
+from journeymine.report.builders import (
+    actions_report,
+    change_report,
+    journey_report,
+    persona_report,
+)
 from journeymine.report.change import (
     change_timeline_data,
     change_timeline_figure,
@@ -49,6 +61,9 @@ from journeymine.report.process_map import process_map_data, process_map_figure
 
 __all__ = [
     "Section",
+    "actions_report",
+    "backtest_data",
+    "backtest_figure",
     "change_report",
     "change_timeline_data",
     "change_timeline_figure",
@@ -71,6 +86,8 @@ __all__ = [
     "persona_sizes_figure",
     "process_map_data",
     "process_map_figure",
+    "response_rates_data",
+    "response_rates_figure",
     "save_figure",
     "variants_data",
     "variants_figure",

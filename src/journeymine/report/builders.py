@@ -58,7 +58,7 @@ from journeymine.report.personas import (
 from journeymine.report.process_map import process_map_data, process_map_figure
 from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
 
-__all__ = ["change_report", "journey_report", "persona_report"]
+__all__ = ["actions_report", "change_report", "journey_report", "persona_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -679,3 +679,140 @@ def _change_table(data: pd.DataFrame) -> pd.DataFrame:
             "q-value": [f"{q:.2g}" if np.isfinite(q) else "" for q in data["q_value"]],
         }
     )
+
+
+def actions_report(
+    backtest: Any,
+    path: str | Path,
+    *,
+    responses: Any = None,
+    decisions: Any = None,
+    persona_names: Mapping[int, str] | None = None,
+    k: int = DEFAULT_K,
+    title: str = "Next best action",
+) -> Path:
+    """Write a self-contained HTML report of a policy: its backtest on the logged touches, the
+    response rates that arbitrate between journeys and, optionally, today's decisions.
+
+    Parameters
+    ----------
+    backtest : Backtest
+        ``journeymine.actions.backtest(log, policy, responses, personas)``.
+    path : str or Path
+        Output ``.html`` file.
+    responses : ResponseModel, optional
+        Adds the persona x journey response-rate heatmap (cells with fewer than ``k`` touches
+        hidden).
+    decisions : Decisions, optional
+        ``next_best_action(...)``: adds the chosen actions and the reasons of the losing options.
+    persona_names : mapping, optional
+        Persona id -> readable name (e.g. ``miner.profiles_["name"]``).
+    k : int, default 10
+    title : str
+
+    Returns
+    -------
+    Path
+    """
+    from journeymine.report.actions import (
+        backtest_data,
+        backtest_figure,
+        response_rates_data,
+        response_rates_figure,
+    )
+
+    k = check_k(k)
+    summary_table = getattr(backtest, "summary", None)
+    points = getattr(backtest, "points", None)
+    if not isinstance(summary_table, pd.DataFrame) or not isinstance(points, pd.DataFrame):
+        raise ConfigError(
+            "actions_report needs a Backtest (journeymine.actions.backtest(...)), got "
+            f"{type(backtest).__name__}."
+        )
+    total = summary_table.loc["*"]
+    findings = [
+        f"{int(total['touches']):,} logged touches replayed: the policy sends the same journey "
+        f"for {format_share(total['agree_share'])} of them.",
+        f"It would not have sent {int(total['blocked']):,}: "
+        + ", ".join(
+            f"{int(total[f'blocked_{r}']):,} {r.replace('_', ' ')}"
+            for r in ("suppressed", "capped", "min_gap", "not_eligible", "outranked")
+            if total[f"blocked_{r}"]
+        )
+        + ".",
+    ]
+    if np.isfinite(total["response_rate_agree"]) and np.isfinite(total["response_rate_blocked"]):
+        findings.append(
+            f"Observed response: {format_share(total['response_rate_agree'])} on the touches it "
+            f"agrees with vs {format_share(total['response_rate_blocked'])} on those it would "
+            f"not send."
+        )
+    sections = [
+        Section(
+            "The policy against the logged touches",
+            [backtest_figure(backtest_data(points))],
+            text="Every logged touch is replayed as a decision on the customer's events before "
+            "it. Where the policy would not send the logged journey, the bar says which gate "
+            "stops it.",
+            table=summary_table.reset_index()[
+                [
+                    "sent",
+                    "touches",
+                    "agree_share",
+                    "blocked",
+                    "blocked_suppressed",
+                    "blocked_capped",
+                    "response_rate_agree",
+                    "response_rate_blocked",
+                ]
+            ].round(3),
+        )
+    ]
+    if responses is not None:
+        table = getattr(responses, "table_", None)
+        if not isinstance(table, pd.DataFrame):
+            raise ConfigError("responses must be a fitted ResponseModel.")
+        rates = response_rates_data(table, dict(persona_names or {}), k=k)
+        sections.append(
+            Section(
+                "Who answers which journey",
+                [response_rates_figure(rates)],
+                text="These rates arbitrate between eligible journeys: each customer gets the "
+                "journey with the highest expected response for their persona.",
+                notes=[f"{rates.attrs['hidden']} cells with fewer than {k} touches hidden."]
+                if rates.attrs["hidden"]
+                else [],
+            )
+        )
+    if decisions is not None:
+        actions = getattr(decisions, "actions", None)
+        why = getattr(decisions, "why_not", None)
+        if not isinstance(actions, pd.DataFrame) or not isinstance(why, pd.DataFrame):
+            raise ConfigError("decisions must be next_best_action(...) output.")
+        chosen = actions["action"].fillna("(nothing)").value_counts()
+        table = (
+            why.groupby(["journey", "reason"]).size().unstack(fill_value=0)
+            if len(why)
+            else pd.DataFrame(index=pd.Index([], name="journey"))
+        )
+        table.insert(0, "chosen", actions["action"].value_counts().reindex(table.index))
+        table = table.fillna(0).astype("int64")
+        small = table.sum(axis=1) < k
+        hidden = int(small.sum())
+        findings.append(
+            f"Now: {len(actions):,} customers decided; most common action "
+            f"{chosen.index[0]} ({chosen.iloc[0]:,})."
+        )
+        sections.append(
+            Section(
+                "Decisions now, and why not the others",
+                [],
+                text="Per journey: the customers it is chosen for now and, for everyone else, "
+                "the gate it failed.",
+                table=table[~small].reset_index(),
+                notes=[f"{hidden} journeys with fewer than {k} decisions hidden."]
+                if hidden
+                else [],
+            )
+        )
+    return write_html(path, title, sections, findings)
