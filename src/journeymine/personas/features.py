@@ -163,11 +163,68 @@ def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Where every input of :func:`features_from_aggregates` sits among a spec's aggregates."""
+    """Where every input of :func:`features_from_aggregates` sits among a spec's aggregates,
+    and the features that are a ratio of two sums of aggregates, as two 0/±1 matrices."""
 
     idx: dict[str, int]
     groups: dict[str, np.ndarray]
     journey_priors: np.ndarray
+    pos: dict[str, int]  # feature name -> output column
+    ratio_pos: np.ndarray  # output columns of the linear ratios
+    num: np.ndarray  # (n_aggregates, n_ratios) numerator coefficients
+    den: np.ndarray  # (n_aggregates, n_ratios) denominator coefficients
+    den_const: np.ndarray  # (n_ratios,) added to the denominator
+
+
+def _linear_ratios(
+    spec: FeatureSpec,
+) -> list[tuple[str, dict[str, float], dict[str, float], float]]:
+    """(feature, numerator {aggregate: coefficient}, denominator {...}, denominator constant)
+    of every feature that is ``safe_div(sum, sum + constant)``."""
+    one = 1.0
+    sev = {"n_session_events": one}
+    sess = {"n_sessions": one}
+    out: list[tuple[str, dict[str, float], dict[str, float], float]] = []
+    out += [(f"activity_share:{a}", {f"act:{a}": one}, sev, 0.0) for a in _session_activities(spec)]
+    out += [
+        (f"touch_share:{a}", {f"act:{a}": one}, {"n_touches": one}, 0.0)
+        for a in spec.touch_activities
+    ]
+    out += [(f"channel_share:{c}", {f"ch:{c}": one}, {"n_events": one}, 0.0) for c in spec.channels]
+    out += [(f"session_channel_share:{c}", {f"sch:{c}": one}, sev, 0.0) for c in spec.channels]
+    out += [
+        (f"organic_channel_share:{c}", {f"osch:{c}": one}, {"n_organic_sessions": one}, 0.0)
+        for c in spec.channels
+    ]
+    out += [
+        ("triggered_session_share", {"n_sessions": one, "n_organic_sessions": -one}, sess, 0.0),
+        ("events_per_session", {"n_session_events": one}, sess, 0.0),
+        ("bounce_share", {"n_single_event_sessions": one}, sess, 0.0),
+    ]
+    out += [
+        (f"hour_share:{lo:02d}-{hi:02d}", {f"hour:{h:02d}": one for h in range(lo, hi)}, sev, 0.0)
+        for lo, hi in HOUR_BUCKETS
+    ]
+    out += [
+        ("weekend_share", {"wday:5": one, "wday:6": one}, sev, 0.0),
+        ("conversion_rate", {"sessions_purchase": one}, sess, 0.0),
+        ("browse_to_buy", {"sessions_browse_purchase": one}, {"sessions_browse": one}, 0.0),
+        ("cart_abandonment", {"sessions_cart_no_purchase": one}, {"sessions_cart": one}, 0.0),
+        ("channel_switch_rate", {"session_channel_switches": one}, sess, -1.0),
+    ]
+    out += [
+        (f"transition_share:{a}>{b}", {f"tr:{a}>{b}": one}, {"n_transitions": one}, 0.0)
+        for a, b in spec.transitions
+    ]
+    for name, acts in (
+        ("promotion_share", spec.promotion_activities),
+        ("research_share", spec.research_activities),
+    ):
+        num: dict[str, float] = {}
+        for a in acts:
+            num[f"act:{a}"] = num.get(f"act:{a}", 0.0) + one
+        out.append((name, num, sev, 0.0))
+    return out
 
 
 # The single-customer path calls features_from_aggregates with the same spec object thousands
@@ -200,7 +257,25 @@ def _layout(spec: FeatureSpec) -> _Layout:
     }
     groups = {k: np.asarray([idx[n] for n in v], dtype=np.intp) for k, v in named.items()}
     priors = spec.journey_response_prior or (spec.response_prior,) * len(spec.journeys)
-    layout = _Layout(idx, groups, np.asarray(priors, dtype=np.float64))
+    pos = {name: i for i, name in enumerate(spec.feature_names)}
+    ratios = _linear_ratios(spec)
+    num = np.zeros((len(idx), len(ratios)))
+    den = np.zeros((len(idx), len(ratios)))
+    for r, (_, n_coef, d_coef, _) in enumerate(ratios):
+        for name, c in n_coef.items():
+            num[idx[name], r] += c
+        for name, c in d_coef.items():
+            den[idx[name], r] += c
+    layout = _Layout(
+        idx,
+        groups,
+        np.asarray(priors, dtype=np.float64),
+        pos,
+        np.asarray([pos[r[0]] for r in ratios], dtype=np.intp),
+        num,
+        den,
+        np.asarray([r[3] for r in ratios], dtype=np.float64),
+    )
     if len(_LAYOUTS) >= 64:
         _LAYOUTS.clear()
     _LAYOUTS[id(spec)] = (spec, layout)
@@ -249,17 +324,15 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     def cols(group: str) -> np.ndarray:
         return af[:, groups[group]]
 
+    X = np.empty((len(af), len(layout.pos)), dtype=np.float64)
+    # Ratios of sums of aggregates: two products with 0/±1 matrices. The sums are of integers
+    # below 2**53, so they are exact whatever the summation order: the same numbers as adding
+    # the columns one by one.
+    X[:, layout.ratio_pos] = _safe_div(af @ layout.num, af @ layout.den + layout.den_const)
+
     n_events = col("n_events")
     n_sess = col("n_sessions")
     n_sev = col("n_session_events")
-    out: list[np.ndarray] = []
-    out.append(_safe_div(cols("session_acts"), n_sev[:, None]))
-    out.append(_safe_div(cols("touch_acts"), col("n_touches")[:, None]))
-    out.append(_safe_div(cols("ch"), n_events[:, None]))
-    out.append(_safe_div(cols("sch"), n_sev[:, None]))
-    n_org_sessions = col("n_organic_sessions")
-    out.append(_safe_div(cols("osch"), n_org_sessions[:, None]))
-
     as_of = float(spec.as_of_us)
     first = col("first_us")
     last = col("last_us")
@@ -273,66 +346,48 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     last_org = col("last_organic_us")
     value = col("value_cents") / 100.0
     k = float(spec.prior_strength)
-    scalars = [
-        np.log1p(n_events),
-        np.log1p(n_sess),
-        n_sess * 7.0 / observed_days,
-        np.minimum(col("n_active_days") / np.maximum(np.ceil(tenure_days), 1.0), 1.0),
-        np.log1p(recency_days),
-        np.log1p(tenure_days),
-        _safe_div(np.maximum(as_of - last_session, 0.0), span),
-        np.minimum(_safe_div(col("session_t_rel_s") * US_PER_SECOND, n_sev * span), 1.0),
-        n_org * 7.0 / observed_days,
-        np.where(n_org > 0, _safe_div(np.maximum(as_of - last_org, 0.0), span), 1.0),
-        np.minimum(_safe_div(col("organic_t_rel_s") * US_PER_SECOND, n_org * span), 1.0),
-        _safe_div(n_sess - n_org, n_sess),
-        np.log1p(np.maximum(value, 0.0)),
-        np.log1p(
-            np.maximum((value + k * spec.order_value_prior) / (col("n_valued_purchases") + k), 0.0)
-        ),
-        _safe_div(n_sev, n_sess),
-        np.log1p(_safe_div(col("session_us"), n_sess) / (60.0 * US_PER_SECOND)),
-        _safe_div(col("n_single_event_sessions"), n_sess),
-    ]
-    out.append(np.column_stack(scalars))
-    hours = cols("hours")
-    buckets = np.column_stack([hours[:, lo:hi].sum(1) for lo, hi in HOUR_BUCKETS])
-    out.append(_safe_div(buckets, n_sev[:, None]))
-    wd = cols("wday")
-    out.append(
-        np.column_stack(
-            [
-                _safe_div(wd[:, 5] + wd[:, 6], n_sev),
-                _safe_div(col("sessions_purchase"), n_sess),
-                _safe_div(col("sessions_browse_purchase"), col("sessions_browse")),
-                _safe_div(col("sessions_cart_no_purchase"), col("sessions_cart")),
-                _safe_div(col("session_channel_switches"), n_sess - 1.0),
-            ]
-        )
+    pos = layout.pos
+    X[:, pos["log_events"]] = np.log1p(n_events)
+    X[:, pos["log_sessions"]] = np.log1p(n_sess)
+    X[:, pos["sessions_per_week"]] = n_sess * 7.0 / observed_days
+    X[:, pos["active_day_share"]] = np.minimum(
+        col("n_active_days") / np.maximum(np.ceil(tenure_days), 1.0), 1.0
     )
-    if spec.transitions:
-        tr = cols("tr")
-        out.append(_safe_div(tr, col("n_transitions")[:, None]))
-    k = float(spec.prior_strength)
-    out.append(((col("n_responded") + k * spec.response_prior) / (col("n_touches") + k))[:, None])
-    out.append((cols("resp") + k * layout.journey_priors) / (cols("touch") + k))
+    X[:, pos["recency_days_log"]] = np.log1p(recency_days)
+    X[:, pos["tenure_days_log"]] = np.log1p(tenure_days)
+    X[:, pos["session_recency_share"]] = _safe_div(np.maximum(as_of - last_session, 0.0), span)
+    X[:, pos["activity_centre"]] = np.minimum(
+        _safe_div(col("session_t_rel_s") * US_PER_SECOND, n_sev * span), 1.0
+    )
+    X[:, pos["organic_sessions_per_week"]] = n_org * 7.0 / observed_days
+    X[:, pos["organic_recency_share"]] = np.where(
+        n_org > 0, _safe_div(np.maximum(as_of - last_org, 0.0), span), 1.0
+    )
+    X[:, pos["organic_centre"]] = np.minimum(
+        _safe_div(col("organic_t_rel_s") * US_PER_SECOND, n_org * span), 1.0
+    )
+    X[:, pos["log_value"]] = np.log1p(np.maximum(value, 0.0))
+    X[:, pos["order_value_log"]] = np.log1p(
+        np.maximum((value + k * spec.order_value_prior) / (col("n_valued_purchases") + k), 0.0)
+    )
+    X[:, pos["session_minutes_log"]] = np.log1p(
+        _safe_div(col("session_us"), n_sess) / (60.0 * US_PER_SECOND)
+    )
+    X[:, pos["response_rate"]] = (col("n_responded") + k * spec.response_prior) / (
+        col("n_touches") + k
+    )
+    if spec.journeys:
+        first_j = pos[f"response_rate:{spec.journeys[0]}"]
+        X[:, first_j : first_j + len(spec.journeys)] = (
+            cols("resp") + k * layout.journey_priors
+        ) / (cols("touch") + k)
     purchases = cols("purchase").sum(1)
-    returns = cols("returns").sum(1)
-    support = cols("support").sum(1)
-    promotion = cols("promotion").sum(1)
-    research = cols("research").sum(1)
-    out.append(
-        np.column_stack(
-            [
-                _safe_div(col("n_touches"), np.maximum(n_sess, 1.0)),
-                _safe_div(returns, np.maximum(purchases, 1.0)),
-                _safe_div(support, np.maximum(n_sess, 1.0)),
-                _safe_div(promotion, n_sev),
-                _safe_div(research, n_sev),
-            ]
-        )
+    X[:, pos["touches_per_session"]] = _safe_div(col("n_touches"), np.maximum(n_sess, 1.0))
+    X[:, pos["returns_per_purchase"]] = _safe_div(
+        cols("returns").sum(1), np.maximum(purchases, 1.0)
     )
-    return np.concatenate(out, axis=1)
+    X[:, pos["support_per_session"]] = _safe_div(cols("support").sum(1), np.maximum(n_sess, 1.0))
+    return X
 
 
 # ---------------------------------------------------------------------------------------------
