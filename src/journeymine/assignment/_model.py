@@ -35,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -47,8 +46,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from journeymine.exceptions import ConfigError, NotFittedError
-from journeymine.personas._aggregates import numpy_aggregates
-from journeymine.personas._frame import Vocab, canonical_log, encode_log, timestamps_us
+from journeymine.personas._frame import Vocab, aggregate_log, canonical_log, timestamps_us
 from journeymine.personas.features import (
     CustomerFeaturizer,
     FeatureSpec,
@@ -80,7 +78,6 @@ SCHEMA_VERSION = 1
 _TIME_AGGREGATES = ("first_us", "last_us", "last_session_us", "last_organic_us")
 _EVAL_CUTS = (3, 5, 10)
 #: Events scored at once by the batch path (larger logs are cut between customers).
-_CHUNK_EVENTS = 250_000
 _N_BINS = 10
 
 
@@ -519,37 +516,9 @@ class PersonaModel(BaseEstimator):
         self, log: pd.DataFrame, *, what: str, chunk_events: int = 0
     ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
         log = canonical_log(log, what=what)
-        chunk = chunk_events or _CHUNK_EVENTS
-        if len(log) <= chunk:
-            return self._featurize_part(log, what=what)
-        # large logs: slices of whole customers (in customer order), each small enough for the
-        # CPU caches; every customer's result is the same as in one piece
-        codes, _ = pd.factorize(log[CUSTOMER_ID], sort=True)
-        if len(codes) > 1 and (np.diff(codes) < 0).any():
-            order = np.argsort(codes, kind="stable")
-            log, codes = log.iloc[order], codes[order]
-        starts = np.unique(
-            np.searchsorted(codes, codes[np.arange(0, len(codes), chunk)], side="left")
+        customers, agg, unk_a, unk_c = aggregate_log(
+            log, self.vocab_, what=what, chunk_events=chunk_events
         )
-        bounds = [*starts.tolist(), len(codes)]
-        parts = [
-            self._featurize_part(log.iloc[a:b], what=what) for a, b in itertools.pairwise(bounds)
-        ]
-        return (
-            pd.Index(
-                np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"
-            ),
-            np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]),
-            [u for p in parts for u in p[3]],
-            [u for p in parts for u in p[4]],
-        )
-
-    def _featurize_part(
-        self, log: pd.DataFrame, *, what: str
-    ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
-        customers, ev, unk_a, unk_c = encode_log(log, self.vocab_, what=what)
-        agg = numpy_aggregates(ev, self.spec_, plan=self.vocab_.plan)
         X = features_from_aggregates(as_of_last_event(agg, self.spec_), self.spec_)
         return customers, X, agg[:, 0], unk_a, unk_c
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,10 @@ from journeymine.schema import (
 )
 
 __all__ = [
+    "CHUNK_EVENTS",
     "MAX_ABS_VALUE",
     "Vocab",
+    "aggregate_log",
     "canonical_log",
     "encode_log",
     "require_session_id",
@@ -208,3 +211,49 @@ def encode_log(
         sid=sid,
     )
     return pd.Index(customers, name=CUSTOMER_ID, dtype="str"), ev, unknown_act, unknown_ch
+
+
+#: Events per slice of whole customers when a large log is aggregated (small enough for the CPU
+#: caches and for the temporaries to be reused from the heap).
+CHUNK_EVENTS = 250_000
+
+
+def aggregate_log(
+    log: pd.DataFrame,
+    vocab: Vocab,
+    *,
+    what: str,
+    chunk_events: int = 0,
+    unknown_names: bool = True,
+) -> tuple[pd.Index, np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """Numpy aggregates of a canonical log, in slices of whole customers for large logs.
+
+    Returns the sorted customer ids, their aggregates (a row of zeros for a customer without
+    an event in the window) and the names outside the vocabulary per customer. Every
+    customer's row is the same whatever the slicing.
+    """
+    from journeymine.personas._aggregates import numpy_aggregates
+
+    chunk = chunk_events or CHUNK_EVENTS
+
+    def part(frame: pd.DataFrame) -> tuple[pd.Index, np.ndarray, list[Any], list[Any]]:
+        customers, ev, unk_a, unk_c = encode_log(
+            frame, vocab, what=what, unknown_names=unknown_names
+        )
+        return customers, numpy_aggregates(ev, vocab.spec, plan=vocab.plan), unk_a, unk_c
+
+    if len(log) <= chunk:
+        return part(log)
+    codes, _ = pd.factorize(log[CUSTOMER_ID], sort=True)
+    if len(codes) > 1 and (np.diff(codes) < 0).any():
+        order = np.argsort(codes, kind="stable")
+        log, codes = log.iloc[order], codes[order]
+    starts = np.unique(np.searchsorted(codes, codes[np.arange(0, len(codes), chunk)], side="left"))
+    bounds = [*starts.tolist(), len(codes)]
+    parts = [part(log.iloc[a:b]) for a, b in itertools.pairwise(bounds)]
+    return (
+        pd.Index(np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"),
+        np.concatenate([p[1] for p in parts]),
+        [u for p in parts for u in p[2]],
+        [u for p in parts for u in p[3]],
+    )

@@ -109,12 +109,11 @@ from sklearn.utils.validation import check_is_fitted
 from journeymine.exceptions import ConfigError, EmptyLogError, UnknownActivityError, did_you_mean
 from journeymine.exceptions import NotFittedError as _JmNotFitted
 from journeymine.personas._aggregates import cents as _to_cents
-from journeymine.personas._aggregates import numpy_aggregates
 from journeymine.personas._frame import (
     Vocab,
     _codes,
+    aggregate_log,
     canonical_log,
-    encode_log,
     require_session_id,
     timestamps_us,
 )
@@ -315,6 +314,21 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
             f"{a.shape}. Compute them with compute_aggregates(log, spec)."
         )
     layout = _layout(spec)
+    if len(a) <= _CHUNK_ROWS:
+        return _features(a, spec, layout)
+    # Large inputs in slices of rows (every row is computed on its own, so the result is the
+    # same): the temporaries of a slice are reused from the heap instead of being fresh
+    # memory each time, whose first touch is most of the cost of a million rows.
+    X = np.empty((len(a), len(layout.pos)), dtype=np.float64)
+    for lo in range(0, len(a), _CHUNK_ROWS):
+        X[lo : lo + _CHUNK_ROWS] = _features(a[lo : lo + _CHUNK_ROWS], spec, layout)
+    return X
+
+
+_CHUNK_ROWS = 8_192
+
+
+def _features(a: np.ndarray, spec: FeatureSpec, layout: _Layout) -> np.ndarray:
     idx, groups = layout.idx, layout.groups
     af = a.astype(np.float64)  # every aggregate is an integer < 2**53: exact
 
@@ -668,10 +682,9 @@ def compute_aggregates(
         raise ConfigError(f"engine must be 'numpy' or 'duckdb', got {engine!r}.")
     log = canonical_log(log, what="compute_aggregates")
     if engine == "numpy":
-        customers, ev, _, _ = encode_log(
+        customers, agg, _, _ = aggregate_log(
             log, Vocab.of(spec), what="compute_aggregates", unknown_names=False
         )
-        agg = numpy_aggregates(ev, spec)
         present = agg[:, 0] > 0  # n_events: customers without an event in the window get no row
         if not present.all():
             customers, agg = customers[present], agg[present]
