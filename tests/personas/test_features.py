@@ -3,6 +3,7 @@ written from the module docstring), features without NaN, windows, errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from typing import Literal
@@ -178,6 +179,31 @@ def test_numpy_and_duckdb_engines_agree(small_log: pd.DataFrame) -> None:
         assert fz.spec_.use_session_id
         with pytest.raises(EventLogError, match="no 'session_id' column"):
             fz.transform(with_sid.drop(columns=["session_id"]))
+
+
+def test_fit_learns_the_same_spec_on_both_engines(small_log: pd.DataFrame) -> None:
+    """Transitions (top pairs, ties by activity order) and response priors learned in numpy
+    equal the DuckDB queries: plain, with session ids, with a window, and in customer slices."""
+    from journeymine.personas.features import _learn_numpy
+
+    log = small_log.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    with_sid = jm.sessionize(log, gap="20min")
+    mid = log["timestamp"].min() + (log["timestamp"].max() - log["timestamp"].min()) / 2
+    for frame, kwargs in (
+        (log, {}),
+        (with_sid, {}),
+        (log, {"start": mid, "n_transitions": 40}),
+        (log, {"touch_activities": ["email_sent"], "n_transitions": 5}),
+    ):
+        fast = CustomerFeaturizer(**kwargs).fit(frame).spec_
+        ref = CustomerFeaturizer(engine="duckdb", **kwargs).fit(frame).spec_
+        assert fast == ref
+        assert fast.transitions and fast.journey_response_prior
+    fz = CustomerFeaturizer(engine="duckdb", n_transitions=30).fit(log)
+    base = dataclasses.replace(fz.spec_, transitions=())
+    sliced = _learn_numpy(log, base, 30, chunk_events=997)
+    assert sliced == (fz.spec_.transitions, fz.spec_.response_prior,
+                      fz.spec_.journey_response_prior)  # fmt: skip
 
 
 def test_hand_built_log_sessions_ties_touches_values() -> None:

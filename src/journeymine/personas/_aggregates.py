@@ -15,6 +15,7 @@ The arrays come from :func:`encode_frame` (a DataFrame) or from the single-custo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from journeymine.personas._spec import (
     FeatureSpec,
 )
 
-__all__ = ["AggPlan", "Encoded", "cents", "numpy_aggregates"]
+__all__ = ["AggPlan", "Encoded", "cents", "learn_stats", "numpy_aggregates"]
 
 
 @dataclass
@@ -267,6 +268,90 @@ def _responded(
     return out
 
 
+def _ordered(ev: Encoded, spec: FeatureSpec, pos: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    """Input positions and a ``take(array)`` that puts per-event arrays in (customer, time,
+    position) order, keeping only the events inside the spec's window."""
+    n = ev.n_customers
+    t_all = ev.t
+    m_all = len(t_all)
+    # one stable sort by (customer, time): ties keep the input order
+    if pos is None:
+        pos = np.arange(m_all, dtype=np.int64)
+        order = _time_order(ev.cust, t_all, n)
+    else:
+        order = np.lexsort((pos, t_all, ev.cust))
+    if spec.start_us is not None or spec.end_us is not None:
+        ts = t_all[order]
+        keep = np.ones(m_all, dtype=bool)
+        if spec.start_us is not None:
+            keep &= ts >= spec.start_us
+        if spec.end_us is not None:
+            keep &= ts < spec.end_us
+        order = order[keep]
+    identity = len(order) == m_all and (
+        m_all == 0 or (order[0] == 0 and order[-1] == m_all - 1 and (np.diff(order) == 1).all())
+    )
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if identity else a[order]  # already in order: no copy
+
+    return pos, take
+
+
+def _group_sessions(
+    s_c: np.ndarray, s_t: np.ndarray, key: np.ndarray | None, gap_us: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sessions of time-ordered session events: the new-session flag of every event in
+    session-grouped order and the permutation into that order (None = already grouped).
+    ``key`` (session id, or ``-1 - position`` without one) groups by id; without it a session
+    ends where the gap to the previous event is greater than ``gap_us``."""
+    if key is not None:
+        # group by (customer, session key), events inside a session in (time, position) order
+        g_order = np.lexsort((np.arange(len(s_c)), key, s_c))
+        g_new = _flags_new(s_c[g_order]) | _flags_new(key[g_order])
+        return g_new, g_order
+    g_new = _flags_new(s_c).copy()
+    g_new[1:] |= (s_t[1:] - s_t[:-1]) > gap_us
+    return g_new, None
+
+
+def learn_stats(
+    ev: Encoded, spec: FeatureSpec, plan: AggPlan | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What :class:`~journeymine.personas.features.CustomerFeaturizer` learns from a log, in
+    numpy: in-session transition counts between vocabulary activities (matrix
+    ``[previous, next]``) and, per touch, its journey code (-1 none) and whether it got a
+    response. Same definitions as the aggregates; the DuckDB reference is checked equal."""
+    if plan is None or plan.spec is not spec:
+        plan = AggPlan(spec)
+    pos, take = _ordered(ev, spec, None)
+    cust, t, act = take(ev.cust), take(ev.t), take(ev.act)
+    touch = plan.touch[act]
+    ti = np.flatnonzero(touch)
+    responded = (
+        _responded(cust, t, take(ev.jraw), touch, int(spec.response_window_us))
+        if len(ti)
+        else np.zeros(0, dtype=bool)
+    )
+    journey = take(ev.jv)[ti]
+    si = np.flatnonzero(~touch)
+    v = plan.n_act - 1  # vocabulary size (the last code is __other__)
+    if len(si) == 0:
+        return np.zeros((v, v), dtype=np.int64), journey, responded
+    s_c, s_t, s_a = cust[si], t[si], act[si]
+    key = None
+    if spec.use_session_id:
+        s_sid = take(ev.sid)[si]
+        key = np.where(s_sid >= 0, s_sid, -1 - take(pos)[si])
+    g_new, g_order = _group_sessions(s_c, s_t, key, spec.session_gap_us)
+    e_a = s_a if g_order is None else s_a[g_order]
+    same = ~g_new[1:]
+    prev, nxt = e_a[:-1][same].astype(np.int64), e_a[1:][same].astype(np.int64)
+    ok = (prev < v) & (nxt < v)
+    counts = np.bincount(prev[ok] * v + nxt[ok], minlength=v * v).reshape(v, v)
+    return counts, journey, responded
+
+
 def numpy_aggregates(
     ev: Encoded,
     spec: FeatureSpec,
@@ -303,28 +388,8 @@ def numpy_aggregates(
     n = ev.n_customers
     C = plan.c
     out = np.zeros((n, plan.width), dtype=np.int64)
+    pos, take = _ordered(ev, spec, pos)
     t_all = ev.t
-    m_all = len(t_all)
-    # one stable sort by (customer, time): ties keep the input order
-    if pos is None:
-        pos = np.arange(m_all, dtype=np.int64)
-        order = _time_order(ev.cust, t_all, n)
-    else:
-        order = np.lexsort((pos, t_all, ev.cust))
-    if spec.start_us is not None or spec.end_us is not None:
-        ts = t_all[order]
-        keep = np.ones(m_all, dtype=bool)
-        if spec.start_us is not None:
-            keep &= ts >= spec.start_us
-        if spec.end_us is not None:
-            keep &= ts < spec.end_us
-        order = order[keep]
-    identity = len(order) == m_all and (
-        m_all == 0 or (order[0] == 0 and order[-1] == m_all - 1 and (np.diff(order) == 1).all())
-    )
-
-    def take(a: np.ndarray) -> np.ndarray:
-        return a if identity else a[order]  # already in order: no copy
 
     cust = take(ev.cust)
     t = take(t_all)
@@ -383,18 +448,14 @@ def numpy_aggregates(
     out[:, plan.c_sch] = _counts(s_c * n_ch + s_ch, n, n_ch)
 
     new_cust = _flags_new(s_c)
+    key = None
     if spec.use_session_id:
         s_sid = take(ev.sid)[si]
         key = np.where(s_sid >= 0, s_sid, -1 - take(pos)[si])
-        # group by (customer, session key), events inside a session in (time, position) order
-        g_order = np.lexsort((np.arange(ns), key, s_c))
-        gk_c, gk_key = s_c[g_order], key[g_order]
-        g_new = _flags_new(gk_c) | _flags_new(gk_key)
-        e_c, e_t, e_a, e_ch = gk_c, s_t[g_order], s_a[g_order], s_ch[g_order]
+    g_new, g_order = _group_sessions(s_c, s_t, key, spec.session_gap_us)
+    if g_order is not None:
+        e_c, e_t, e_a, e_ch = s_c[g_order], s_t[g_order], s_a[g_order], s_ch[g_order]
     else:
-        g_new = new_cust.copy()
-        g_new[1:] |= (s_t[1:] - s_t[:-1]) > spec.session_gap_us
-        g_order = None
         e_c, e_t, e_a, e_ch = s_c, s_t, s_a, s_ch
     # events grouped by session (contiguous), each session in event order
     sess_start = np.flatnonzero(g_new)

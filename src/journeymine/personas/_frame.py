@@ -39,6 +39,7 @@ __all__ = [
     "Vocab",
     "aggregate_log",
     "canonical_log",
+    "customer_slices",
     "encode_log",
     "require_session_id",
     "timestamps_us",
@@ -242,18 +243,29 @@ def aggregate_log(
         )
         return customers, numpy_aggregates(ev, vocab.spec, plan=vocab.plan), unk_a, unk_c
 
-    if len(log) <= chunk:
-        return part(log)
-    codes, _ = pd.factorize(log[CUSTOMER_ID], sort=True)
-    if len(codes) > 1 and (np.diff(codes) < 0).any():
-        order = np.argsort(codes, kind="stable")
-        log, codes = log.iloc[order], codes[order]
-    starts = np.unique(np.searchsorted(codes, codes[np.arange(0, len(codes), chunk)], side="left"))
-    bounds = [*starts.tolist(), len(codes)]
-    parts = [part(log.iloc[a:b]) for a, b in itertools.pairwise(bounds)]
+    slices = customer_slices(log, chunk)
+    if len(slices) == 1:
+        return part(slices[0])
+    parts = [part(frame) for frame in slices]
     return (
         pd.Index(np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"),
         np.concatenate([p[1] for p in parts]),
         [u for p in parts for u in p[2]],
         [u for p in parts for u in p[3]],
     )
+
+
+def customer_slices(log: pd.DataFrame, chunk_events: int = CHUNK_EVENTS) -> list[pd.DataFrame]:
+    """The log in slices of whole customers (customer order) of about ``chunk_events`` events;
+    the log itself when it is small."""
+    if len(log) <= chunk_events:
+        return [log]
+    codes, _ = pd.factorize(log[CUSTOMER_ID], sort=True)
+    if len(codes) > 1 and (np.diff(codes) < 0).any():
+        order = np.argsort(codes, kind="stable")
+        log, codes = log.iloc[order], codes[order]
+    starts = np.unique(
+        np.searchsorted(codes, codes[np.arange(0, len(codes), chunk_events)], side="left")
+    )
+    bounds = [*starts.tolist(), len(codes)]
+    return [log.iloc[a:b] for a, b in itertools.pairwise(bounds)]

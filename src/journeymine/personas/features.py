@@ -109,11 +109,15 @@ from sklearn.utils.validation import check_is_fitted
 from journeymine.exceptions import ConfigError, EmptyLogError, UnknownActivityError, did_you_mean
 from journeymine.exceptions import NotFittedError as _JmNotFitted
 from journeymine.personas._aggregates import cents as _to_cents
+from journeymine.personas._aggregates import learn_stats
 from journeymine.personas._frame import (
+    CHUNK_EVENTS,
     Vocab,
     _codes,
     aggregate_log,
     canonical_log,
+    customer_slices,
+    encode_log,
     require_session_id,
     timestamps_us,
 )
@@ -792,6 +796,52 @@ _ROLE_DEFAULTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _priors(
+    n_journeys: int, touches: list[tuple[int, int, int]]
+) -> tuple[float, tuple[float, ...]]:
+    """Overall and per-journey response rates from (journey code, touches, responded) rows
+    (journey code -1 = a touch outside the vocabulary: counted in the overall rate only)."""
+    n_all = sum(n for _, n, _ in touches)
+    r_all = sum(r for _, _, r in touches)
+    prior = float(r_all / n_all) if n_all else 0.0
+    by_j = {int(j): (n, r) for j, n, r in touches}
+    jprior = tuple(
+        float(by_j[k][1] / by_j[k][0]) if k in by_j and by_j[k][0] else prior
+        for k in range(n_journeys)
+    )
+    return prior, jprior
+
+
+def _learn_numpy(
+    log: pd.DataFrame, spec: FeatureSpec, n_transitions: int, chunk_events: int = CHUNK_EVENTS
+) -> tuple[tuple[tuple[str, str], ...], float, tuple[float, ...]]:
+    """:meth:`CustomerFeaturizer._learn` with the numpy aggregates' definitions (equal to the
+    DuckDB queries, tested): the ``n_transitions`` most frequent in-session pairs (ties by
+    activity order) and the response priors."""
+    vocab = Vocab.of(spec)
+    counts = np.zeros((len(spec.activities),) * 2, dtype=np.int64)
+    journeys: list[np.ndarray] = []
+    responded: list[np.ndarray] = []
+    for frame in customer_slices(log, chunk_events):
+        _, ev, _, _ = encode_log(frame, vocab, what="CustomerFeaturizer.fit", unknown_names=False)
+        c, j, r = learn_stats(ev, spec, vocab.plan)
+        counts += c
+        journeys.append(j)
+        responded.append(r)
+    prev, nxt = np.nonzero(counts)
+    n = counts[prev, nxt]
+    top = np.lexsort((nxt, prev, -n))[:n_transitions]
+    transitions = tuple((spec.activities[prev[i]], spec.activities[nxt[i]]) for i in top)
+    jv = np.concatenate(journeys) if journeys else np.zeros(0, dtype=np.int64)
+    resp = np.concatenate(responded) if responded else np.zeros(0, dtype=bool)
+    rows = []
+    for code in np.unique(jv):
+        sel = jv == code
+        rows.append((int(code), int(sel.sum()), int(resp[sel].sum())))
+    prior, jprior = _priors(len(spec.journeys), rows)
+    return transitions, prior, jprior
+
+
 class CustomerFeaturizer(TransformerMixin, BaseEstimator):
     """Behaviour features per customer: activity/channel mix, recency/frequency/value, session
     shape, time-of-day/week habits, transitions, response to outbound touches, returns, support.
@@ -1049,6 +1099,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         self, log: pd.DataFrame, spec: FeatureSpec
     ) -> tuple[tuple[tuple[str, str], ...], float, tuple[float, ...]]:
         """Top in-session transitions and response rates of the fitted log."""
+        if self.engine == "numpy":
+            return _learn_numpy(log, spec, int(self.n_transitions))
         _, frame = _encode(log, spec)
         con = _connect(self.threads)
         try:
@@ -1089,14 +1141,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
             ).fetchall()
         finally:
             con.close()
-        n_all = sum(n for _, n, _ in resp)
-        r_all = sum(r for _, _, r in resp)
-        prior = float(r_all / n_all) if n_all else 0.0
-        by_j = {int(j): (n, r) for j, n, r in resp}
-        jprior = tuple(
-            float(by_j[k][1] / by_j[k][0]) if k in by_j and by_j[k][0] else prior
-            for k in range(len(spec.journeys))
-        )
+        prior, jprior = _priors(len(spec.journeys), [(int(j), n, r) for j, n, r in resp])
         return transitions, prior, jprior
 
     # -- transform ----------------------------------------------------------------------------
