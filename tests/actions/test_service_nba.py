@@ -4,9 +4,6 @@ key required, bad input as 4xx JSON, and absent unless the service has a policy.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
+from _uvicorn_server import Server
 
 from journeymine.actions import ResponseModel, next_best_action
 from journeymine.assignment import PersonaModel, assign
@@ -25,27 +22,6 @@ from journeymine.exceptions import ConfigError
 
 KEY = "nba-key"
 AUTH = {"X-API-Key": KEY}
-
-
-class Server:
-    def __init__(self, app: Any) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        config.install_signal_handlers = False
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

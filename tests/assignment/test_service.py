@@ -15,12 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
+from _uvicorn_server import Server
 
 from journeymine.assignment import PersonaModel, assign
 from journeymine.assignment.service import app_from_env, create_app
@@ -34,30 +33,6 @@ EVENTS = [
     {"timestamp": "2025-02-01T19:04:00Z", "activity": "add_to_cart", "channel": "app"},
     {"timestamp": "2025-02-01T19:06:00Z", "activity": "purchase", "channel": "app", "value": 30.5},
 ]
-
-
-class Server:
-    """A real uvicorn server in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        config.install_signal_handlers = False
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
