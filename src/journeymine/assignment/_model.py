@@ -46,7 +46,14 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from journeymine.exceptions import ConfigError, NotFittedError
-from journeymine.personas._frame import Vocab, aggregate_log, canonical_log, timestamps_us
+from journeymine.personas._frame import (
+    CHUNK_EVENTS,
+    Vocab,
+    aggregate_log,
+    canonical_log,
+    customer_slices,
+    timestamps_us,
+)
 from journeymine.personas.features import (
     CustomerFeaturizer,
     FeatureSpec,
@@ -516,11 +523,26 @@ class PersonaModel(BaseEstimator):
         self, log: pd.DataFrame, *, what: str, chunk_events: int = 0
     ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
         log = canonical_log(log, what=what)
-        customers, agg, unk_a, unk_c = aggregate_log(
-            log, self.vocab_, what=what, chunk_events=chunk_events
+        parts = []
+        # slices of whole customers, features computed per slice: the arrays stay small enough
+        # to be reused from the heap (a single pass over 200k customers is ~30 % slower here)
+        for frame in customer_slices(log, chunk_events or CHUNK_EVENTS):
+            customers, agg, unk_a, unk_c = aggregate_log(
+                frame, self.vocab_, what=what, chunk_events=len(frame)
+            )
+            X = features_from_aggregates(as_of_last_event(agg, self.spec_), self.spec_)
+            parts.append((customers, X, agg[:, 0].copy(), unk_a, unk_c))
+        if len(parts) == 1:
+            return parts[0]
+        return (
+            pd.Index(
+                np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"
+            ),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+            [u for p in parts for u in p[3]],
+            [u for p in parts for u in p[4]],
         )
-        X = features_from_aggregates(as_of_last_event(agg, self.spec_), self.spec_)
-        return customers, X, agg[:, 0], unk_a, unk_c
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, log: pd.DataFrame, labels: pd.Series, *, names: Any = None) -> PersonaModel:
