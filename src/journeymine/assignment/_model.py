@@ -46,12 +46,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from journeymine.exceptions import ConfigError, NotFittedError
+from journeymine.personas._aggregates import numpy_aggregates
 from journeymine.personas._frame import (
     CHUNK_EVENTS,
     Vocab,
-    aggregate_log,
     canonical_log,
-    customer_slices,
+    coded_customer_slices,
+    encode_log,
     timestamps_us,
 )
 from journeymine.personas.features import (
@@ -526,10 +527,11 @@ class PersonaModel(BaseEstimator):
         parts = []
         # slices of whole customers, features computed per slice: the arrays stay small enough
         # to be reused from the heap (a single pass over 200k customers is ~30 % slower here)
-        for frame in customer_slices(log, chunk_events or CHUNK_EVENTS):
-            customers, agg, unk_a, unk_c = aggregate_log(
-                frame, self.vocab_, what=what, chunk_events=len(frame)
+        for frame, codes in coded_customer_slices(log, chunk_events or CHUNK_EVENTS):
+            customers, ev, unk_a, unk_c = encode_log(
+                frame, self.vocab_, what=what, customer_codes=codes
             )
+            agg = numpy_aggregates(ev, self.spec_, plan=self.vocab_.plan)
             X = features_from_aggregates(as_of_last_event(agg, self.spec_), self.spec_)
             parts.append((customers, X, agg[:, 0].copy(), unk_a, unk_c))
         if len(parts) == 1:

@@ -39,6 +39,7 @@ __all__ = [
     "Vocab",
     "aggregate_log",
     "canonical_log",
+    "coded_customer_slices",
     "customer_slices",
     "encode_log",
     "require_session_id",
@@ -147,17 +148,27 @@ def require_session_id(log: pd.DataFrame, spec: FeatureSpec, *, what: str) -> No
 
 
 def encode_log(
-    log: pd.DataFrame, vocab: Vocab, *, what: str, unknown_names: bool = True
+    log: pd.DataFrame,
+    vocab: Vocab,
+    *,
+    what: str,
+    unknown_names: bool = True,
+    customer_codes: tuple[np.ndarray, pd.Index] | None = None,
 ) -> tuple[pd.Index, Encoded, list[tuple[str, ...]], list[tuple[str, ...]]]:
     """Encode a canonical log against ``vocab.spec``.
 
     ``unknown_names=False`` skips listing the names outside the vocabulary (empty lists).
+    ``customer_codes`` = (code of every row, sorted customer ids) when already known (a slice
+    of :func:`customer_slices`).
 
     Returns the sorted customer ids (code order), the encoded events (input order) and, per
     customer code, the activity and channel names outside the vocabulary.
     """
     spec = vocab.spec
-    cust, customers = pd.factorize(log[CUSTOMER_ID], sort=True)
+    if customer_codes is None:
+        cust, customers = pd.factorize(log[CUSTOMER_ID], sort=True)
+    else:
+        cust, customers = customer_codes
     n = len(customers)
     cust = cust.astype(np.int64)
     act, act_raw, act_names = _codes(log[ACTIVITY], spec.activities)
@@ -237,16 +248,18 @@ def aggregate_log(
 
     chunk = chunk_events or CHUNK_EVENTS
 
-    def part(frame: pd.DataFrame) -> tuple[pd.Index, np.ndarray, list[Any], list[Any]]:
+    def part(
+        frame: pd.DataFrame, codes: tuple[np.ndarray, pd.Index] | None
+    ) -> tuple[pd.Index, np.ndarray, list[Any], list[Any]]:
         customers, ev, unk_a, unk_c = encode_log(
-            frame, vocab, what=what, unknown_names=unknown_names
+            frame, vocab, what=what, unknown_names=unknown_names, customer_codes=codes
         )
         return customers, numpy_aggregates(ev, vocab.spec, plan=vocab.plan), unk_a, unk_c
 
-    slices = customer_slices(log, chunk)
+    slices = coded_customer_slices(log, chunk)
     if len(slices) == 1:
-        return part(slices[0])
-    parts = [part(frame) for frame in slices]
+        return part(*slices[0])
+    parts = [part(frame, codes) for frame, codes in slices]
     return (
         pd.Index(np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"),
         np.concatenate([p[1] for p in parts]),
@@ -258,9 +271,17 @@ def aggregate_log(
 def customer_slices(log: pd.DataFrame, chunk_events: int = CHUNK_EVENTS) -> list[pd.DataFrame]:
     """The log in slices of whole customers (customer order) of about ``chunk_events`` events;
     the log itself when it is small."""
+    return [frame for frame, _ in coded_customer_slices(log, chunk_events)]
+
+
+def coded_customer_slices(
+    log: pd.DataFrame, chunk_events: int = CHUNK_EVENTS
+) -> list[tuple[pd.DataFrame, tuple[np.ndarray, pd.Index] | None]]:
+    """:func:`customer_slices` with each slice's customer codes (0-based within the slice) and
+    sorted ids, from one factorization of the whole log (None for a log in one piece)."""
     if len(log) <= chunk_events:
-        return [log]
-    codes, _ = pd.factorize(log[CUSTOMER_ID], sort=True)
+        return [(log, None)]
+    codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=True)
     if len(codes) > 1 and (np.diff(codes) < 0).any():
         order = np.argsort(codes, kind="stable")
         log, codes = log.iloc[order], codes[order]
@@ -268,4 +289,8 @@ def customer_slices(log: pd.DataFrame, chunk_events: int = CHUNK_EVENTS) -> list
         np.searchsorted(codes, codes[np.arange(0, len(codes), chunk_events)], side="left")
     )
     bounds = [*starts.tolist(), len(codes)]
-    return [log.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    out: list[tuple[pd.DataFrame, tuple[np.ndarray, pd.Index] | None]] = []
+    for a, b in itertools.pairwise(bounds):
+        lo, hi = int(codes[a]), int(codes[b - 1]) + 1
+        out.append((log.iloc[a:b], (codes[a:b] - lo, pd.Index(uniques[lo:hi]))))
+    return out
