@@ -194,3 +194,15 @@ def test_saved_fixtures_of_this_major_version_load(path: Path) -> None:
         assert got["name"] == want["name"]
         assert got["n_events"] == want["n_events"]
         np.testing.assert_allclose(got["probability"], want["probability"], rtol=0, atol=1e-9)
+
+
+def test_spec_with_aggregates_this_version_lacks_is_refused(
+    saved_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model whose features need an aggregate the numpy path does not implement (a newer
+    journeymine's) is refused at load time, naming the file, not at the first assign."""
+    from journeymine.personas import _aggregates
+
+    monkeypatch.setattr(_aggregates, "_SCALARS", _aggregates._SCALARS[:-1])
+    with pytest.raises(ModelError, match=rf"{saved_model.name}.*do not know"):
+        load_model(saved_model)

@@ -210,8 +210,8 @@ def _check_features(card: dict, source: str) -> FeatureSpec:
         sid=np.full(1, -1, dtype=np.int64),
     )
     try:
-        numpy_aggregates(probe, spec)
-    except NotImplementedError as exc:
+        numpy_aggregates(probe, spec)  # refuses a spec with aggregates this version lacks
+    except ModelError as exc:
         raise ModelError(f"{source}: {exc}") from exc
     return spec
 
