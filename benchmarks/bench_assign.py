@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._data import events_path
 from benchmarks._harness import Measurement, measure
 
 OUT = Path(__file__).parent / "out"
-SEED = 0
 MODEL_SEED = 1
 N_TRAIN = 4_000
 API_KEY = "bench-key"
@@ -58,31 +58,6 @@ The machine is shared (other jobs ran at the same time), so latencies are upper 
 
 
 # ---- data and model (cached) ---------------------------------------------------------------
-def _generate(n_customers: int, seed: int, path: str) -> None:
-    from journeymine.datasets import make_journeys
-
-    events = make_journeys(n_customers, random_state=seed).events
-    tmp = Path(path).with_suffix(".tmp")
-    events.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
-def data_path(n_customers: int, seed: int = SEED) -> Path:
-    """Parquet cache of ``make_journeys(n_customers, random_state=seed).events`` (shared with
-    the other benchmarks), generated in a child process."""
-    path = OUT / f"journeys_c{n_customers}_s{seed}.parquet"
-    if not path.exists():
-        OUT.mkdir(exist_ok=True)
-        proc = mp.get_context("spawn").Process(
-            target=_generate, args=(n_customers, seed, str(path))
-        )
-        proc.start()
-        proc.join()
-        if proc.exitcode != 0 or not path.exists():
-            raise RuntimeError(f"generating {path.name} failed (exit code {proc.exitcode})")
-    return path
-
-
 def _train(path: str) -> None:
     import journeymine as jm
 
@@ -128,7 +103,7 @@ def _customers_50(n_customers: int, k: int) -> list[tuple[str, list[dict[str, An
     import numpy as np
     import pandas as pd
 
-    log = pd.read_parquet(data_path(n_customers))
+    log = pd.read_parquet(events_path(n_customers))
     sizes = log.groupby("customer_id", observed=True).size()
     chosen = sizes[sizes >= 50].index[:k]
     part = log[log["customer_id"].isin(chosen)].sort_values(["customer_id", "timestamp"])
@@ -238,7 +213,7 @@ def _setup_many(n_customers: int) -> Any:
 
     from journeymine.assignment import load_model
 
-    return pd.read_parquet(data_path(n_customers)), load_model(model_path())
+    return pd.read_parquet(events_path(n_customers)), load_model(model_path())
 
 
 def _setup_many_1m() -> Any:
@@ -428,7 +403,7 @@ def _latency_rows(m: Measurement, task: str, size: str) -> list[Measurement]:
 
 def run(quick: bool) -> list[Measurement]:
     model_path()
-    data_path(20_000)
+    events_path(20_000)
     rows: list[Measurement] = []
     size = "50 events"
     m = measure(
@@ -444,7 +419,7 @@ def run(quick: bool) -> list[Measurement]:
 
     sizes = [("1M", 20_000, _setup_many_1m)]
     if not quick:
-        data_path(200_000)
+        events_path(200_000)
         sizes.append(("10M", 200_000, _setup_many_10m))
     for label, _n, setup in sizes:
         for contender, fn in (

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from _uvicorn_server import free_port, wait_for_health
 from typer.testing import CliRunner
 
 from journeymine.cli import app
@@ -140,8 +141,6 @@ def test_changes_and_report(tmp_path: Path) -> None:
 
 def test_personas_train_assign_serve(tmp_path: Path) -> None:
     import os
-    import socket
-    import time
 
     import httpx
 
@@ -177,9 +176,7 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
     res = runner.invoke(app, ["assign", str(events), "--model", str(tmp_path / "p" / "labels.csv")])
     assert res.exit_code == 2 and "card" in res.output
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     exe = Path(sys.executable).parent / "jm"
     env = os.environ | {"JOURNEYMINE_API_KEY": "k3y"}
     proc = subprocess.Popen(
@@ -189,14 +186,7 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
+        r = wait_for_health(port, proc)
         assert r.status_code == 200
         body = {
             "customer_id": "x",

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from _uvicorn_server import Server
+from _uvicorn_server import Server, free_port, wait_for_health
 
 from journeymine.assignment import PersonaModel, assign
 from journeymine.assignment.service import app_from_env, create_app
@@ -367,23 +366,14 @@ def test_file_watcher_reloads(
 
 
 def test_serve_runs_uvicorn(saved_model: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     code = (
         "from journeymine.assignment.service import serve; "
         f"serve({str(saved_model)!r}, port={port}, api_key='k', log_level='warning')"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None and time.monotonic() < deadline, "serve() failed"
-                time.sleep(0.2)
+        r = wait_for_health(port, proc)
         assert r.status_code == 200
         r = httpx.get(f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": "k"})
         assert r.status_code == 200
@@ -395,9 +385,7 @@ def test_serve_runs_uvicorn(saved_model: Path) -> None:
 def test_jm_serve_with_two_workers(saved_model: Path) -> None:
     """`jm serve --workers 2`: two worker processes answer (each loaded the model through
     app_from_env); a bad --workers is refused before anything starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     jm = str(Path(sys.executable).parent / "jm")
     bad = subprocess.run(
         [jm, "serve", "--model", str(saved_model), "--workers", "0"],
