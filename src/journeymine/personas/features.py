@@ -108,6 +108,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from journeymine.exceptions import ConfigError, EmptyLogError, UnknownActivityError, did_you_mean
 from journeymine.exceptions import NotFittedError as _JmNotFitted
+from journeymine.journeys._common import to_micros
 from journeymine.personas._aggregates import cents as _to_cents
 from journeymine.personas._aggregates import learn_stats
 from journeymine.personas._frame import (
@@ -732,21 +733,6 @@ def _fmt_us(us: int | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # the transformer
 # ---------------------------------------------------------------------------------------------
-def _to_us(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a timestamp. Use e.g. '2025-03-01' or a pd.Timestamp."
-        ) from exc
-    if pd.isna(ts):
-        raise ConfigError(f"{name} must be a timestamp, got {value!r}.")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int((ts - _EPOCH) // pd.Timedelta(microseconds=1))
-
-
 def _to_td_us(value: Any, name: str) -> int:
     td = check_duration(value, name, examples="'30min', '48h' or '90D'")
     return int(td // pd.Timedelta(microseconds=1))
@@ -947,8 +933,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
 
     # -- fit ----------------------------------------------------------------------------------
     def _window_us(self, t: np.ndarray) -> tuple[int | None, int | None, int]:
-        start = _to_us(self.start, "start")
-        end = _to_us(self.end, "end")
+        start = to_micros(self.start, "start")
+        end = to_micros(self.end, "end")
         if self.window is not None:
             w = _to_td_us(self.window, "window")
             if start is not None and end is not None:
