@@ -31,7 +31,7 @@ def sklearn_proba(model: PersonaModel, log: pd.DataFrame) -> np.ndarray:
 
 def test_card_is_complete_and_json(model: PersonaModel, log: pd.DataFrame) -> None:
     card = json.loads(json.dumps(model.card_, allow_nan=False))
-    assert card["format_version"] == 1 and card["kind"] == "journeymine.PersonaModel"
+    assert card["format_version"] == 2 and card["kind"] == "journeymine.PersonaModel"
     assert card["journeymine_version"] and card["created_at"].endswith("+00:00")
     assert [c["persona"] for c in card["classes"]] == model.classes_.tolist()
     assert {c["name"] for c in card["classes"]} >= {"bargain_hunter", "researcher"}

@@ -206,3 +206,146 @@ def test_spec_with_aggregates_this_version_lacks_is_refused(
     monkeypatch.setattr(_aggregates, "_SCALARS", _aggregates._SCALARS[:-1])
     with pytest.raises(ModelError, match=rf"{saved_model.name}.*do not know"):
         load_model(saved_model)
+
+
+# ---------------------------------------------------------------------------------------------
+# the card: every behavioural field is checksummed (format 2) and checked for type and range
+# ---------------------------------------------------------------------------------------------
+FIX = r"save it again with model\.save\(path\).*retrain"
+
+
+def test_card_changed_after_saving_is_refused(saved_model: Path, tmp_path: Path) -> None:
+    path = copy_model(saved_model, tmp_path)
+    card_path = path.with_suffix(".json")
+    original = json.loads(card_path.read_text())
+    assert original["format_version"] == 2 and set(original["integrity"]) == {"sha256", "covers"}
+
+    def reset() -> None:
+        card_path.write_text(json.dumps(original))
+
+    swapped = [dict(c) for c in original["classes"]]
+    swapped[0]["name"], swapped[1]["name"] = swapped[1]["name"], swapped[0]["name"]
+    edges = original["model"]["bucket_edges"]
+    changes: list[dict[str, object]] = [
+        {"classes": swapped},  # swapped persona names
+        {"model": {**original["model"], "abstain_threshold": 0.7}},  # in range, but changed
+        {"model": {**original["model"], "bucket_edges": [e + 1 for e in edges]}},
+        {"params": {**original["params"], "calibration": "sigmoid"}},
+        {"params": {**original["params"], "C": 2.0}},
+        {"unassigned": {"persona": -1, "name": "loyal"}},
+    ]
+    for change in changes:
+        edit_card(path, **change)
+        with pytest.raises(ModelError, match=rf"card was changed after saving.*{FIX}") as info:
+            load_model(path)
+        assert str(path) in str(info.value), change
+        reset()
+    # a card whose checksum is gone, or that pretends to be format 1 (read with the old rule)
+    card = dict(original)
+    del card["integrity"]
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=rf"no integrity checksum.*{FIX}"):
+        load_model(path)
+    edit_card(path, format_version=1, integrity=original["integrity"])
+    with pytest.raises(ModelError, match=rf"format_version 1 but carries a format-2.*{FIX}"):
+        load_model(path)
+    reset()
+    # descriptive fields are not covered: editing them changes nothing
+    edit_card(path, metrics={"note": "edited"}, created_at="yesterday")
+    assert load_model(path).abstain_threshold == original["model"]["abstain_threshold"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        ("model.abstain_threshold", -5, r"model\.abstain_threshold must be a number in \[0, 1\], "
+         r"got -5"),
+        ("model.abstain_threshold", "lots", r"abstain_threshold must be .*got 'lots'"),
+        ("model.abstain_threshold", float("nan"), r"abstain_threshold must be .*got nan"),
+        ("model.abstain_threshold", True, r"abstain_threshold must be .*got True"),
+        ("model.bucket_edges", [10, 3], r"bucket_edges must be increasing integers >= 1"),
+        ("model.bucket_edges", "3,10", r"bucket_edges must be increasing integers"),
+        ("params.abstain_threshold", 2, r"params\.abstain_threshold must be a number in \[0, 1\]"),
+        ("params.calibration", "magic", r"params\.calibration must be one of \['temperature'"),
+        ("params.C", "lots", r"params\.C must be a number > 0, got 'lots'"),
+        ("params.cv", 1, r"params\.cv must be an integer >= 2"),
+        ("params.prefix_cuts", [0], r"params\.prefix_cuts must be a non-empty list"),
+        ("params.random_state", -1, r"params\.random_state must be an integer"),
+        ("feature_names", 5, r"feature_names must be a list of texts, got 5"),
+        ("classes", [], r"classes must be a non-empty list"),
+        ("as_of", "first_event", r"as_of must be 'last_event'"),
+    ],
+)  # fmt: skip
+def test_card_values_out_of_range_are_refused(
+    saved_model: Path, tmp_path: Path, where: str, value: object, message: str
+) -> None:
+    path = copy_model(saved_model, tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    head, _, sub = where.partition(".")
+    if sub:
+        card[head][sub] = value
+    else:
+        card[head] = value
+    path.with_suffix(".json").write_text(json.dumps(card))  # NaN is written as NaN
+    with pytest.raises(ModelError, match=rf"invalid value.*{message}.*edited or damaged.*{FIX}"):
+        load_model(path)
+
+
+def test_card_persona_ids_are_checked(saved_model: Path, tmp_path: Path) -> None:
+    path = copy_model(saved_model, tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    classes = card["classes"]
+    edit_card(path, classes=[{**classes[0], "persona": "zero"}, *classes[1:]])
+    with pytest.raises(ModelError, match=r"classes\[0\]\.persona must be an integer >= 0"):
+        load_model(path)
+    edit_card(path, classes=[classes[1], classes[0], *classes[2:]])
+    with pytest.raises(ModelError, match=r"unique persona ids in increasing order"):
+        load_model(path)
+    edit_card(path, classes=[{**classes[0], "name": ""}, *classes[1:]])
+    with pytest.raises(ModelError, match=r"classes\[0\]\.name must be a non-empty text"):
+        load_model(path)
+
+
+def test_renamed_personas_and_a_new_threshold_are_saved_and_covered(
+    saved_model: Path, tmp_path: Path, log: pd.DataFrame
+) -> None:
+    """The way to change a saved model's names or threshold: in Python, then save again."""
+    model = load_model(saved_model)
+    first = int(model.classes_[0])
+    model.persona_names_[first] = "night owls"
+    model.abstain_threshold = 0.8
+    path = model.save(tmp_path / "renamed.skops")
+    again = load_model(path)
+    assert again.persona_names_[first] == "night owls"
+    assert again.abstain_threshold == 0.8
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["params"]["abstain_threshold"] == 0.8
+    pd.testing.assert_series_equal(again.predict(log), model.predict(log))
+    model.abstain_threshold = 1.5
+    with pytest.raises(ConfigError, match=r"abstain_threshold must be a number in \[0, 1\]"):
+        model.save(tmp_path / "bad.skops")
+
+
+def test_format_1_cards_are_read_with_their_own_checksum_rule(tmp_path: Path) -> None:
+    """Cards written before format 2 (the 0.1.0 fixture) still load; their checksum covers the
+    skops bytes only, but their values are checked; saved again, they get the format-2
+    checksum."""
+    path = copy_model(FIXTURES / "persona_model_v0.1.0.skops", tmp_path)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["format_version"] == 1 and "integrity" not in card
+    names = {c["persona"]: c["name"] for c in card["classes"]}
+    swapped = [dict(c) for c in card["classes"]]
+    swapped[0]["name"], swapped[1]["name"] = swapped[1]["name"], swapped[0]["name"]
+    edit_card(path, classes=swapped)
+    old = load_model(path)  # format 1: the names are not covered
+    assert old.persona_names_[0] == names[1]
+    edit_card(path, model={**card["model"], "abstain_threshold": -5})
+    with pytest.raises(ModelError, match=r"abstain_threshold must be a number in \[0, 1\]"):
+        load_model(path)
+    edit_card(path, classes=card["classes"], model=card["model"])
+    resaved = load_model(path).save(tmp_path / "resaved.skops")
+    new_card = json.loads(resaved.with_suffix(".json").read_text())
+    assert new_card["format_version"] == 2 and "integrity" in new_card
+    edit_card(resaved, classes=swapped)
+    with pytest.raises(ModelError, match="card was changed after saving"):
+        load_model(resaved)

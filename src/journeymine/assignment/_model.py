@@ -78,7 +78,9 @@ logger = logging.getLogger(__name__)
 
 UNASSIGNED = -1
 UNASSIGNED_NAME = "unassigned"
-FORMAT_VERSION = 1
+#: Saved-model format written by this version (2: the card checksum covers the behavioural
+#: card fields too; :func:`~journeymine.assignment.load_model` still reads format 1).
+FORMAT_VERSION = 2
 #: Version of the canonical-schema contract a model relies on; bump it when the meaning of a
 #: canonical column changes without a name change (names and dtypes are compared as well).
 SCHEMA_VERSION = 1

@@ -1,35 +1,49 @@
 """Saving and loading a :class:`PersonaModel`: a skops file plus a JSON model card.
 
-Format (``format_version`` 1)
+Format (``format_version`` 2)
 -----------------------------
 - ``<name>.skops``: the list of fitted ``CalibratedClassifierCV`` (one per bucket of events
   seen), written with ``skops.io.dumps`` (zip, deflated). Never pickle.
 - ``<name>.json``: the model card (``PersonaModel.card_``) plus ``artifact``: the skops file's
   name, size and SHA-256, the skops/scikit-learn versions that wrote it and the types skops
-  does not trust by default (``untrusted_types``), and ``model``: bucket edges and the
-  abstain threshold.
+  does not trust by default (``untrusted_types``), ``model``: bucket edges and the abstain
+  threshold, and ``integrity``: the SHA-256 of the canonical JSON of every card field that
+  changes behaviour (:data:`CHECKSUMMED_FIELDS`: persona ids and names, bucket edges, abstain
+  threshold, parameters, features, schema, trusted types...) followed by the skops bytes.
+  Descriptive fields (``metrics``, ``training``, ``created_at``, the rest of ``artifact``) are
+  not covered: editing them changes nothing.
 
-Loading refuses (with :class:`~journeymine.exceptions.ModelError`, naming what differs):
+Format 1 (journeymine 0.1.0 fixtures) is still read: its checksum covers the skops bytes only.
+Re-saving such a model (``load_model(path).save(path)``) writes format 2.
+
+Loading refuses (with :class:`~journeymine.exceptions.ModelError`, naming what differs and
+how to fix it):
 
 1. a card of a newer ``format_version``, or another major version of journeymine;
-2. a skops file whose SHA-256 is not the card's (corrupted, truncated, tampered or paired with
+2. a card field of the wrong type or out of range (e.g. ``abstain_threshold`` outside
+   [0, 1], persona ids that are not unique integers, an unknown calibration);
+3. a skops file whose SHA-256 is not the card's (corrupted, truncated, tampered or paired with
    the wrong card);
-3. a model built for another canonical schema, or whose feature spec no longer gives the card's
+4. a model built for another canonical schema, or whose feature spec no longer gives the card's
    feature names (features changed since the model was trained), or that this code cannot
    compute;
-4. any type outside :data:`TRUSTED_TYPES` (our explicit allowlist), or a type set other than
-   the card's. The file is then loaded with ``skops.io.loads(data, trusted=[...])`` naming
-   exactly those types: never "trust everything".
+5. any type outside :data:`TRUSTED_TYPES` (our explicit allowlist), or a type set other than
+   the card's;
+6. (format 2) a card whose behavioural fields were changed after saving (e.g. swapped persona
+   names or a new threshold): change the model in Python and save it again instead. The file is
+   then loaded with ``skops.io.loads(data, trusted=[...])`` naming exactly the allowed types:
+   never "trust everything".
 
-The checksum guards against corruption and mismatched pairs; it is not a signature (someone
-who can rewrite both files can change both). The allowlist is what keeps a crafted file from
-running code.
+The checksums guard against corruption, mismatched pairs and hand edits; they are not a
+signature (someone who can rewrite both files can recompute them). The allowlist is what keeps
+a crafted file from running code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import zipfile
@@ -52,7 +66,15 @@ from journeymine.personas._aggregates import Encoded, numpy_aggregates
 from journeymine.personas._frame import Vocab
 from journeymine.personas.features import FeatureSpec
 
-__all__ = ["TRUSTED_TYPES", "load_model", "model_from_bytes", "model_to_bytes", "save_model"]
+__all__ = [
+    "CHECKSUMMED_FIELDS",
+    "TRUSTED_TYPES",
+    "card_checksum",
+    "load_model",
+    "model_from_bytes",
+    "model_to_bytes",
+    "save_model",
+]
 
 #: Types outside skops' default trusted set that a PersonaModel file may contain.
 TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -64,8 +86,51 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
 )
 
 
+#: Card fields (``artifact.untrusted_types`` is the one sub-field) that change what a loaded
+#: model does or whether it loads; the format-2 checksum covers them and the skops bytes.
+CHECKSUMMED_FIELDS: tuple[str, ...] = (
+    "kind",
+    "format_version",
+    "journeymine_version",
+    "schema",
+    "feature_spec",
+    "feature_names",
+    "classes",
+    "unassigned",
+    "as_of",
+    "model",
+    "params",
+    "artifact.untrusted_types",
+)
+_CALIBRATIONS = ("temperature", "isotonic", "sigmoid")
+_FIX = (
+    "Restore the card saved with the model, or change the model in Python (e.g. "
+    "model.abstain_threshold, model.persona_names_) and save it again with model.save(path) "
+    "(journeymine.assignment.save_model), or retrain it."
+)
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def card_checksum(card: dict, data: bytes) -> str:
+    """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
+    spaces; an absent field is ``null``) followed by the skops bytes (format 2)."""
+    covered: dict[str, Any] = {}
+    for name in CHECKSUMMED_FIELDS:
+        head, _, sub = name.partition(".")
+        value = card.get(head)
+        if sub:
+            value = value.get(sub) if isinstance(value, dict) else None
+        covered[name] = value
+    try:
+        text = json.dumps(
+            covered, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON value: the card is broken
+        raise ModelError(f"the model card holds a value that is not JSON ({exc}).") from exc
+    return _sha256(b"journeymine.PersonaModel card\n" + text.encode("ascii") + b"\n" + data)
 
 
 def _major(version: str) -> str:
@@ -87,12 +152,23 @@ def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tu
             f"the model contains types {unexpected} that load_model would refuse (allowlist: "
             f"{sorted(TRUSTED_TYPES)}); it was not saved."
         )
+    threshold = model.abstain_threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating):
+        raise ConfigError(f"abstain_threshold must be a number in [0, 1], got {threshold!r}.")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ConfigError(f"abstain_threshold must be a number in [0, 1], got {threshold!r}.")
     card = json.loads(json.dumps(model.card_))
+    card.pop("integrity", None)
     card["format_version"] = FORMAT_VERSION
     card["model"] = {
         "bucket_edges": [int(e) for e in model.bucket_edges_],
-        "abstain_threshold": float(model.abstain_threshold),
+        "abstain_threshold": float(threshold),
     }
+    # what the model does now, not what it did when it was fitted: a renamed persona or a new
+    # threshold set in Python is saved (and covered by the checksum)
+    card.setdefault("params", {})["abstain_threshold"] = float(threshold)
+    for c in card.get("classes", []):
+        c["name"] = str(model.persona_names_.get(int(c["persona"]), c["name"]))
     card["artifact"] = {
         "file": file_name,
         "format": "skops: list of CalibratedClassifierCV, one per bucket of events seen",
@@ -101,6 +177,10 @@ def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tu
         "untrusted_types": untrusted,
         "skops_version": skops.__version__,
         "sklearn_version": sklearn.__version__,
+    }
+    card["integrity"] = {
+        "sha256": card_checksum(card, data),
+        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
     }
     return data, card
 
@@ -150,7 +230,7 @@ def _check_card(card: Any, source: str) -> None:
     if not isinstance(card, dict) or card.get("kind") != "journeymine.PersonaModel":
         raise ModelError(f"{source}: not a journeymine PersonaModel card.")
     fv = card.get("format_version")
-    if not isinstance(fv, int) or fv < 1:
+    if not _is_int(fv) or fv < 1:
         raise ModelError(f"{source}: the card has no valid format_version ({fv!r}).")
     if fv > FORMAT_VERSION:
         raise ModelError(
@@ -175,12 +255,119 @@ def _check_card(card: Any, source: str) -> None:
     for key in ("feature_spec", "feature_names", "classes", "artifact", "model"):
         if key not in card:
             raise ModelError(f"{source}: the card has no {key!r}; it is incomplete.")
+    integrity = card.get("integrity")
+    if fv >= 2 and (
+        not isinstance(integrity, dict) or not isinstance(integrity.get("sha256"), str)
+    ):
+        raise ModelError(
+            f"{source}: the card has no integrity checksum (format_version {fv} writes one); it "
+            f"was edited or is incomplete. {_FIX}"
+        )
+    if fv < 2 and integrity is not None:
+        raise ModelError(
+            f"{source}: the card says format_version {fv} but carries a format-2 integrity "
+            f"checksum: the card was changed after saving. {_FIX}"
+        )
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_values(card: dict, source: str) -> None:
+    """Types and ranges of every card field the loader uses; all problems in one ModelError."""
+    problems: list[str] = []
+    classes = card["classes"]
+    if not isinstance(classes, list) or not classes:
+        problems.append(f"classes must be a non-empty list of personas, got {classes!r:.80}")
+    else:
+        ids = []
+        for i, c in enumerate(classes):
+            if not isinstance(c, dict):
+                problems.append(f"classes[{i}] must be an object, got {c!r:.80}")
+                continue
+            pid, name = c.get("persona"), c.get("name")
+            if not _is_int(pid) or pid < 0:
+                problems.append(f"classes[{i}].persona must be an integer >= 0, got {pid!r:.80}")
+            else:
+                ids.append(pid)
+            if not isinstance(name, str) or not name.strip():
+                problems.append(f"classes[{i}].name must be a non-empty text, got {name!r:.80}")
+        if len(ids) == len(classes) and ids != sorted(set(ids)):
+            problems.append(f"classes must list unique persona ids in increasing order, got {ids}")
+    model = card["model"]
+    if not isinstance(model, dict):
+        problems.append(f"model must be an object, got {model!r:.80}")
+    else:
+        thr = model.get("abstain_threshold")
+        if not _is_number(thr) or not 0.0 <= thr <= 1.0:
+            problems.append(f"model.abstain_threshold must be a number in [0, 1], got {thr!r:.80}")
+        edges = model.get("bucket_edges")
+        if (
+            not isinstance(edges, list)
+            or not all(_is_int(e) and e >= 1 for e in edges)
+            or edges != sorted(set(edges))
+        ):
+            problems.append(
+                f"model.bucket_edges must be increasing integers >= 1, got {edges!r:.80}"
+            )
+    params = card.get("params", {})
+    if not isinstance(params, dict):
+        problems.append(f"params must be an object, got {params!r:.80}")
+        params = {}
+    checks: dict[str, tuple[Any, str]] = {
+        "abstain_threshold": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
+        "calibration": (lambda v: v in _CALIBRATIONS, f"one of {list(_CALIBRATIONS)}"),
+        "C": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+        "cv": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+        "validation_size": (lambda v: _is_number(v) and 0.0 <= v < 1.0, "a number in [0, 1)"),
+        "refit": (lambda v: isinstance(v, bool), "true or false"),
+        "random_state": (lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+        "prefix_cuts": (
+            lambda v: (
+                isinstance(v, list)
+                and bool(v)
+                and all(k is None or (_is_int(k) and k >= 1) for k in v)
+            ),
+            "a non-empty list of integers >= 1 and/or null",
+        ),
+    }
+    for key, (ok, allowed) in checks.items():
+        if key in params and not ok(params[key]):
+            problems.append(f"params.{key} must be {allowed}, got {params[key]!r:.80}")
+    names = card["feature_names"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        problems.append(f"feature_names must be a list of texts, got {names!r:.80}")
+    if not isinstance(card["feature_spec"], dict):
+        problems.append(f"feature_spec must be an object, got {card['feature_spec']!r:.80}")
+    if card.get("as_of", "last_event") != "last_event":
+        problems.append(f"as_of must be 'last_event', got {card.get('as_of')!r:.80}")
+    art = card["artifact"]
+    if not isinstance(art, dict):
+        problems.append(f"artifact must be an object, got {art!r:.80}")
+    else:
+        if not isinstance(art.get("sha256"), str):
+            problems.append(f"artifact.sha256 must be a text, got {art.get('sha256')!r:.80}")
+        types = art.get("untrusted_types", [])
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            problems.append(f"artifact.untrusted_types must be a list of texts, got {types!r:.80}")
+    if problems:
+        n = len(problems)
+        raise ModelError(
+            f"{source}: the model card has {n} invalid value{'s' if n > 1 else ''}: "
+            + "; ".join(problems)
+            + f". The card was edited or damaged after saving. {_FIX}"
+        )
 
 
 def _check_features(card: dict, source: str) -> FeatureSpec:
     try:
         spec = FeatureSpec.from_dict(card["feature_spec"])
-    except (JourneymineError, TypeError, ValueError) as exc:
+    except (JourneymineError, TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ModelError(f"{source}: feature spec cannot be read: {exc}") from exc
     want = list(card["feature_names"])
     got = list(spec.feature_names)
@@ -221,6 +408,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Perso
     import skops.io as sio
 
     _check_card(card, source)
+    _check_values(card, source)
     art = card["artifact"]
     if _sha256(data) != art.get("sha256"):
         raise ModelError(
@@ -245,6 +433,17 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Perso
             f"{source}: the file holds types {untrusted} but the card declares "
             f"{sorted(art.get('untrusted_types', []))}; refusing a file that differs from its "
             f"card."
+        )
+    try:
+        checksum = card_checksum(card, data) if card["format_version"] >= 2 else None
+    except ModelError as exc:
+        raise ModelError(f"{source}: {exc} {_FIX}") from exc
+    if checksum is not None and checksum != card["integrity"]["sha256"]:
+        raise ModelError(
+            f"{source}: the model card was changed after saving: its checksum (over the skops "
+            f"file and the card fields that change behaviour: persona ids and names, bucket "
+            f"edges, abstain threshold, parameters, features, schema, trusted types) does not "
+            f"match. {_FIX}"
         )
     try:
         estimators = sio.loads(data, trusted=untrusted)
@@ -308,7 +507,8 @@ def load_model(path: str | os.PathLike[str]) -> PersonaModel:
     Raises
     ------
     ModelError
-        Missing or unreadable files, checksum mismatch (corrupted or tampered), newer format,
+        Missing or unreadable files, checksum mismatch (corrupted or tampered file, or a card
+        changed after saving), card values of the wrong type or out of range, newer format,
         other major version, other schema or feature names, or types outside the allowlist.
 
     Examples

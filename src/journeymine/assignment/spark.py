@@ -40,13 +40,14 @@ OUTPUT_SCHEMA = (
 )
 _BUCKET = "__jm_bucket"
 _T_US = "__jm_t_us"
-# executor-side cache: card checksum -> loaded model
+# executor-side cache: card checksum (skops bytes and behavioural card fields) -> loaded model
 _MODELS: dict[str, PersonaModel] = {}
 
 
 def _model_on_executor(data: bytes, card_json: str) -> PersonaModel:
     card = json.loads(card_json)
-    key = card["artifact"]["sha256"]
+    # the same classifiers with another threshold or names are another model
+    key = card.get("integrity", {}).get("sha256") or card["artifact"]["sha256"]
     model = _MODELS.get(key)
     if model is None:
         model = model_from_bytes(data, card, source="broadcast model")
