@@ -154,11 +154,11 @@ def test_null_ids_and_drop_invalid_counts():
         schema.validate(raw)
     text = str(info.value)
     assert "null or empty customer_id in rows 1, 2" in text
-    assert "null activity in row 2" in text
+    assert "null or empty activity in row 2" in text
     with pytest.warns(
         RowsDroppedWarning,
         match=r"dropped 2 of 3 rows .*2 with null or empty "
-        r"customer_id; 1 with null activity",
+        r"customer_id; 1 with null or empty activity",
     ):
         log = schema.validate(raw, drop_invalid=True)
     assert log["customer_id"].tolist() == ["a"]

@@ -20,11 +20,25 @@ device_id  ``str``                   optional: device/cookie id (identity stitch
 
 Any other column is kept as it is, after the canonical ones. Rows are sorted by
 (customer_id, timestamp), ties kept in input order.
+
+Plausibility rules (:func:`validate` applies them to every reader's output, so they live here once):
+
+- timestamps must fall in :data:`PLAUSIBLE_RANGE` (``1990-01-01`` included to ``2100-01-01``
+  excluded) unless ``plausible_range=`` widens, narrows or disables (``None``) it;
+- text dates written day and month first (``01/02/2025``) must be unambiguous and in one order
+  per column, unless ``timestamp_format=`` says how to read them;
+- epoch numbers must all be in one unit (seconds ~1e9, milliseconds ~1e12, microseconds ~1e15,
+  nanoseconds ~1e18);
+- ``value`` must be finite with ``abs(value) <= MAX_ABS_VALUE`` (``1e15``); missing is allowed;
+- ``activity``, ``channel`` and the id columns hold one scalar per event (no lists, arrays or
+  dicts); ``activity``, ``channel`` and ``customer_id`` must not be empty or blank;
+- every column name appears once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any, Final, Literal
@@ -50,12 +64,17 @@ __all__ = [
     "DEVICE_ID",
     "EVENT_ID",
     "JOURNEY_ID",
+    "MAX_ABS_VALUE",
     "OPTIONAL_COLUMNS",
+    "PLAUSIBLE_RANGE",
     "REQUIRED_COLUMNS",
     "SESSION_ID",
     "TIMESTAMP",
     "TIMESTAMP_DTYPE",
     "VALUE",
+    "check_unique_columns",
+    "implausible_timestamps",
+    "plausible_bounds",
     "require_columns",
     "summarize",
     "validate",
@@ -92,6 +111,40 @@ _OFFSET_RE = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:[Zz]|UTC|GMT|[+-]\d\d(?::?\d\d
 
 Duplicates = Literal["warn", "raise", "drop", "keep"]
 TimestampUnit = Literal["s", "ms", "us", "ns"]
+PlausibleRange = tuple[str | dt.datetime | pd.Timestamp, str | dt.datetime | pd.Timestamp]
+
+PLAUSIBLE_RANGE: Final[tuple[str, str]] = ("1990-01-01", "2100-01-01")
+"""Default range of plausible event times: ``[start, end)``, naive bounds read as UTC.
+
+Event timestamps outside it are refused by :func:`validate` and by every reader (or dropped and
+counted with ``drop_invalid=True``): dates such as 0001-01-01, 1900-01-01, 2150-01-01 or
+9999-12-31 are placeholders, two-digit years or epoch numbers read in the wrong unit
+(milliseconds read as seconds land in year 56972), never real customer events. Override it per
+call with ``plausible_range=("1970-01-01", "2200-01-01")``, or disable the check with
+``plausible_range=None``. Other entry points that take event times (the service, the next best
+action) use the same setting through :func:`plausible_bounds` and
+:func:`implausible_timestamps`.
+"""
+
+MAX_ABS_VALUE: Final[float] = 1e15
+"""Largest plausible ``abs(value)`` of one event (money or quantity).
+
+Larger values (and ``inf``, ``-inf``) are refused by :func:`validate` (or dropped and counted with
+``drop_invalid=True``): 1e15 is more than any single purchase in any currency unit, and sums of
+values below it stay finite and exact to one unit up to ~9e15 (``1e308`` doubles to ``inf``).
+Missing values (NaN) are allowed.
+"""
+
+_MAX_TEXT: Final = f"{MAX_ABS_VALUE:.0e}".replace("e+", "e")  # '1e15'
+# epoch magnitudes: below 1e8 nothing is recognisable, then one unit per factor of 1000
+_EPOCH_EDGES: Final = np.array([1e8, 1e11, 1e14, 1e17])
+_EPOCH_UNITS: Final[tuple[TimestampUnit, ...]] = ("s", "ms", "us", "ns")
+_EPOCH_NAMES: Final = ("seconds", "milliseconds", "microseconds", "nanoseconds")
+_PER_SECOND: Final = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+# a numeric date with the day and the month first: 01/02/2025, 1.2.25, 13-01-2025 10:00
+_DAY_MONTH_RE: Final = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](?:\d{4}|\d{2})(?!\d)"
+# pandas reads these words as the time of reading, never an event time
+_NOW_WORDS: Final = ("now", "today")
 
 
 def _rows(mask: np.ndarray | pd.Series) -> str:
@@ -100,6 +153,288 @@ def _rows(mask: np.ndarray | pd.Series) -> str:
     shown = ", ".join(str(p) for p in pos[:_MAX_ROWS_SHOWN])
     more = f" and {len(pos) - _MAX_ROWS_SHOWN} more" if len(pos) > _MAX_ROWS_SHOWN else ""
     return f"row{'s' if len(pos) > 1 else ''} {shown}{more} (0-based positions)"
+
+
+def _example(value: Any, limit: int = 60) -> str:
+    """``repr`` of one input value for a message: numpy scalars as Python ones, long ones cut."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def check_unique_columns(names: Sequence[Any], *, source: str = "") -> None:
+    """Raise :class:`EventLogError` when a column name appears more than once.
+
+    Readers call it on the names as written in the file, before pandas renames a second
+    ``activity`` to ``activity.1`` (CSV) or one JSON key overwrites the other.
+
+    Examples
+    --------
+    >>> check_unique_columns(["customer_id", "activity", "activity"], source="'e.csv'")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.EventLogError: column names appear twice: ['activity'] in 'e.csv' ...
+    """
+    index = pd.Index(list(names), dtype=object)
+    if not index.has_duplicates:
+        return
+    counts = index.value_counts()
+    dup = sorted(str(c) for c in counts.index[counts.to_numpy() > 1])
+    first = dup[0]
+    times = ", ".join(f"{int(counts[c])} named {str(c)!r}" for c in counts.index if counts[c] > 1)
+    mapping = (
+        f", then map the one you mean with columns={{'your_name': {first!r}}} "
+        f"(CLI: --map your_name={first})"
+        if first in CANONICAL_COLUMNS
+        else ""
+    )
+    raise EventLogError(
+        f"column names appear twice: {dup}{' in ' + source if source else ''} ({times}). "
+        f"Allowed: each name once; read as they are, the copies would be renamed (pandas calls "
+        f"the second {first!r} {first + '.1'!r}) or overwrite each other. Rename or drop the "
+        f"copies in the source{mapping}."
+    )
+
+
+def plausible_bounds(
+    plausible_range: PlausibleRange | None = PLAUSIBLE_RANGE,
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The ``[start, end)`` of ``plausible_range`` as UTC timestamps (None when disabled).
+
+    Naive bounds are read as UTC. A malformed range raises :class:`ConfigError`.
+
+    Examples
+    --------
+    >>> [str(t) for t in plausible_bounds()]
+    ['1990-01-01 00:00:00+00:00', '2100-01-01 00:00:00+00:00']
+    >>> plausible_bounds(None) is None
+    True
+    """
+    if plausible_range is None:
+        return None
+    fix = "use e.g. ('1990-01-01', '2100-01-01'), or None to accept any date"
+    if isinstance(plausible_range, str | bytes) or not isinstance(plausible_range, Sequence):
+        raise ConfigError(f"plausible_range={plausible_range!r} is not a pair of dates; {fix}.")
+    if len(plausible_range) != 2:
+        raise ConfigError(
+            f"plausible_range={plausible_range!r} has {len(plausible_range)} items, not 2 "
+            f"(start, end); {fix}."
+        )
+    bounds = []
+    for bound in plausible_range:
+        try:
+            t = pd.Timestamp(bound)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(
+                f"plausible_range={plausible_range!r}: {bound!r} is not a date ({exc}); {fix}."
+            ) from None
+        if pd.isna(t):
+            raise ConfigError(f"plausible_range={plausible_range!r} holds a missing date; {fix}.")
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        bounds.append(t.as_unit("us"))
+    lo, hi = bounds
+    if lo >= hi:
+        raise ConfigError(
+            f"plausible_range={plausible_range!r} does not start before it ends; give "
+            f"(start, end) with start < end, e.g. ('1990-01-01', '2100-01-01')."
+        )
+    return lo, hi
+
+
+def implausible_timestamps(
+    timestamps: pd.Series | pd.DatetimeIndex | np.ndarray,
+    plausible_range: PlausibleRange | None = PLAUSIBLE_RANGE,
+) -> np.ndarray:
+    """Boolean mask of the timestamps outside ``plausible_range`` (``[start, end)``).
+
+    Missing timestamps are not flagged; naive timestamps are read as UTC. Vectorised: two
+    comparisons on the whole column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> implausible_timestamps(pd.to_datetime(["2025-01-01", "2150-01-01", None], utc=True))
+    array([False,  True, False])
+    >>> implausible_timestamps(pd.to_datetime(["2150-01-01"]), None)
+    array([False])
+    """
+    bounds = plausible_bounds(plausible_range)
+    idx = pd.DatetimeIndex(timestamps)
+    if bounds is None:
+        return np.zeros(len(idx), dtype=bool)
+    if idx.tz is not None:
+        idx = idx.tz_convert(None)
+    values = idx.to_numpy()
+    lo, hi = (np.datetime64(b.tz_convert(None).as_unit("us").asm8) for b in bounds)
+    return np.asarray((values < lo) | (values >= hi), dtype=bool)
+
+
+def _range_text(bounds: tuple[pd.Timestamp, pd.Timestamp]) -> str:
+    def fmt(t: pd.Timestamp) -> str:
+        return t.strftime("%Y-%m-%d") if t == t.normalize() else t.isoformat()
+
+    return f"[{fmt(bounds[0])}, {fmt(bounds[1])})"
+
+
+def _fitting_unit(
+    values: np.ndarray, bounds: tuple[pd.Timestamp, pd.Timestamp] | None
+) -> TimestampUnit | None:
+    """The one epoch unit that puts the median of ``values`` in the plausible range, if any."""
+    bounds = bounds or plausible_bounds(PLAUSIBLE_RANGE)
+    finite = values[np.isfinite(values)]
+    if bounds is None or not len(finite):
+        return None
+    median = float(np.median(finite))
+    lo, hi = bounds[0].timestamp(), bounds[1].timestamp()
+    fits = [u for u in _EPOCH_UNITS if lo <= median / _PER_SECOND[u] < hi]
+    return fits[0] if len(fits) == 1 else None
+
+
+def _epoch_units_problem(s: pd.Series, values: np.ndarray, problems: list[str]) -> bool:
+    """Report epoch numbers of several magnitudes (seconds next to milliseconds...)."""
+    finite = np.isfinite(values)
+    kind = np.searchsorted(_EPOCH_EDGES, np.abs(np.where(finite, values, 0)), side="right")
+    counts = np.bincount(kind[finite], minlength=len(_EPOCH_EDGES) + 1)[1:]
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        return False
+    parts = []
+    for k in present:
+        pos = int(np.flatnonzero(finite & (kind == k + 1))[0])
+        n = int(counts[k])
+        parts.append(
+            f"{_count(n, 'value')} {'looks' if n == 1 else 'look'} like {_EPOCH_NAMES[k]} "
+            f"(~1e{9 + 3 * k}, e.g. "
+            f"{_example(s.iloc[pos])} in row {pos})"
+        )
+    major = int(present[np.argmax(counts[present])])
+    minor = int(next(k for k in present if k != major))
+    problems.append(
+        f"timestamp mixes epoch units: {' and '.join(parts)}. Allowed: one unit per column. "
+        f"Convert the values to one unit first (e.g. {_EPOCH_NAMES[minor]} "
+        f"{'*' if major > minor else '/'} {1000 ** abs(major - minor)} gives "
+        f"{_EPOCH_NAMES[major]}), then pass timestamp_unit={_EPOCH_UNITS[major]!r} "
+        f"(CLI --timestamp-unit)."
+    )
+    return True
+
+
+def _format_hint(example: str, day_first: bool) -> str:
+    """A strftime format for a numeric day-month date such as ``'13/01/2025 10:00'``."""
+    order = ("%d", "%m") if day_first else ("%m", "%d")
+    m = re.match(r"\s*\d{1,2}([/.\-])\d{1,2}[/.\-](\d{4}|\d{2})(.*)$", example)
+    if m is None:
+        return "/".join(order) + "/%Y"
+    sep, year, rest = m.groups()
+    fmt = sep.join(order) + sep + ("%Y" if len(year) == 4 else "%y")
+    t = re.fullmatch(r"([ T])\d{1,2}:\d{2}(:\d{2})?([.,]\d+)?", rest.rstrip())
+    if t:
+        fmt += t.group(1) + "%H:%M" + (":%S" if t.group(2) else "")
+        fmt += (t.group(3)[0] + "%f") if t.group(3) else ""
+    return fmt
+
+
+def _day_month_problem(strs: pd.Series, problems: list[str]) -> bool:
+    """Report numeric dates whose day-month order is ambiguous or mixed within the column.
+
+    ``13/01/2025`` can only be day first, ``01/13/2025`` only month first, ``01/02/2025`` could be
+    either (pandas reads it month first). A column may not mix day-first and month-first
+    readings, and a column where every such date could be either is ambiguous.
+    """
+    parts = strs.str.extract(_DAY_MONTH_RE)
+    if parts[0].isna().all():
+        return False
+    a = pd.to_numeric(parts[0]).to_numpy(dtype="float64", na_value=np.nan)
+    b = pd.to_numeric(parts[1]).to_numpy(dtype="float64", na_value=np.nan)
+    day_first = (a > 12) & (b <= 12)
+    month_first = (b > 12) & (a <= 12)
+    either = (a <= 12) & (b <= 12) & (a != b)
+
+    def some(mask: np.ndarray, what: str) -> str:
+        pos = int(np.flatnonzero(mask)[0])
+        return f"{_count(int(mask.sum()), 'date')} {what} (e.g. {strs.iloc[pos]!r} in row {pos})"
+
+    fix_example = strs.iloc[int(np.flatnonzero(day_first | month_first | either)[0])]
+    fix = (
+        f"Pass timestamp_format={_format_hint(fix_example, True)!r} if the day comes first, or "
+        f"{_format_hint(fix_example, False)!r} if the month does (CLI --timestamp-format), or "
+        f"write the dates as ISO 8601 ('2025-01-31')."
+    )
+    if day_first.any() and (month_first.any() or either.any()):
+        others = []
+        if month_first.any():
+            others.append(some(month_first, "can only be month first"))
+        if either.any():
+            others.append(some(either, "could be either and would be read month first"))
+        problems.append(
+            f"timestamp mixes day-first and month-first dates: "
+            f"{some(day_first, 'can only be day first')}, while {' and '.join(others)}. "
+            f"Allowed: one order per column. {fix}"
+        )
+        return True
+    if either.any() and not month_first.any() and not day_first.any():
+        problems.append(
+            f"timestamp has ambiguous dates: {some(either, 'could be day first or month first')}"
+            f" and no date has a day above 12 that would tell the order. Allowed: dates whose "
+            f"order is known. {fix}"
+        )
+        return True
+    return False
+
+
+_SCALAR_KINDS: Final = frozenset(
+    {
+        "string", "empty", "integer", "floating", "mixed-integer-float", "boolean", "decimal",
+        "datetime", "datetime64", "date", "time", "timedelta", "timedelta64", "period",
+        "interval", "bytes", "complex", "categorical",
+    }
+)  # fmt: skip
+
+
+def _non_scalar(s: pd.Series) -> np.ndarray | None:
+    """Mask of lists, arrays, dicts... in ``s`` (None when there are none).
+
+    One C pass (``infer_dtype``) decides for homogeneous columns; only mixed object columns are
+    checked value by value.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = _non_scalar(pd.Series(s.cat.categories.to_numpy(dtype=object), dtype=object))
+        if cats is None:
+            return None
+        mask = np.isin(s.cat.codes.to_numpy(), np.flatnonzero(cats))
+        return mask if mask.any() else None
+    if s.dtype != object or pd.api.types.infer_dtype(s, skipna=True) in _SCALAR_KINDS:
+        return None
+    mask = ~s.map(pd.api.types.is_scalar).to_numpy(dtype=bool)
+    return mask if mask.any() else None
+
+
+def _non_scalar_problem(s: pd.Series, name: str, mask: np.ndarray) -> str:
+    values = s[mask]
+    kinds = sorted({type(v).__name__ for v in values.head(1000)})
+    return (
+        f"{name} holds {_count(int(mask.sum()), 'non-scalar value')} ({', '.join(kinds)}) in "
+        f"{_rows(mask)}, e.g. {_example(values.iloc[0])}. Allowed: one value per event. Pick "
+        f"one element, or make one event per element with df.explode({name!r}) before "
+        f"reading, or map another column to {name!r} with columns={{...}} (CLI --map)."
+    )
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    """Mask of empty or whitespace-only values of a category (or text) column."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        blank = np.flatnonzero(cats.astype(str).str.strip() == "")
+        if not len(blank):
+            return np.zeros(len(s), dtype=bool)
+        return np.isin(s.cat.codes.to_numpy(), blank)
+    text = s.fillna("").astype(STRING_DTYPE)
+    return text.str.strip().eq("").to_numpy(dtype=bool) & s.notna().to_numpy(dtype=bool)
 
 
 def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str = "") -> None:
@@ -169,27 +504,44 @@ def _to_string_ids(
     return out.astype(STRING_DTYPE), null
 
 
+def _nat(s: pd.Series) -> pd.Series:
+    return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE)
+
+
 def _parse_timestamps(
     s: pd.Series,
     *,
     tz: str,
     unit: TimestampUnit | None,
+    fmt: str | None,
     problems: list[str],
 ) -> tuple[pd.Series, np.ndarray]:
     """Return UTC timestamps and a mask of rows that are null or could not be parsed."""
     null = s.isna().to_numpy()
     dtype = s.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if fmt is not None and numeric and pd.api.types.is_integer_dtype(dtype):
+        # numbers such as 20250131 with timestamp_format='%Y%m%d' are text dates
+        s = s.astype("Int64").astype("string").astype(STRING_DTYPE)
+        dtype, numeric = s.dtype, False
     if isinstance(dtype, pd.DatetimeTZDtype):
         out = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(dtype):
         out = s.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
-    elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+    elif numeric:
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        if _epoch_units_problem(s, values, problems):
+            return _nat(s), null
         if unit is None:
+            guess = _fitting_unit(values, None)
             problems.append(
                 "timestamp is numeric (epoch numbers) but no unit was given: pass "
-                "timestamp_unit='s', 'ms', 'us' or 'ns' (GA4 exports use 'us', Mixpanel 's')."
-            )
-            return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE), null
+                "timestamp_unit='s', 'ms', 'us' or 'ns' (CLI --timestamp-unit; GA4 exports use "
+                "'us', Mixpanel 's')"
+                + (f"; these values look like {_EPOCH_NAMES[_EPOCH_UNITS.index(guess)]} "
+                   f"('{guess}')." if guess else ".")
+            )  # fmt: skip
+            return _nat(s), null
         out = pd.to_datetime(s, unit=unit, utc=True, errors="coerce")
     else:
         text = s.astype(object).where(~null, None)
@@ -201,11 +553,11 @@ def _parse_timestamps(
             if odd.any():
                 problems.append(
                     f"timestamp mixes text or datetimes with other values in {_rows(odd)}, "
-                    f"e.g. {text[odd].iloc[0]!r} ({type(text[odd].iloc[0]).__name__}). Give "
-                    f"timestamps as ISO 8601 text or datetimes; numbers need timestamp_unit "
-                    f"and a numeric column."
+                    f"e.g. {_example(text[odd].iloc[0])} ({type(text[odd].iloc[0]).__name__}). "
+                    f"Give timestamps as ISO 8601 text or datetimes; numbers need "
+                    f"timestamp_unit and a numeric column."
                 )
-                return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE), null | odd
+                return _nat(s), null | odd
             # python datetime objects (possibly mixed aware/naive)
             try:
                 out = pd.to_datetime(s, utc=False, errors="raise")
@@ -214,37 +566,73 @@ def _parse_timestamps(
                     f"timestamp mixes timezone-aware and naive values or unparseable objects "
                     f"({exc}). Make them all timezone-aware, or all naive and pass tz=..."
                 )
-                return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE), null
-            return _parse_timestamps(out, tz=tz, unit=unit, problems=problems)
+                return _nat(s), null
+            return _parse_timestamps(out, tz=tz, unit=unit, fmt=None, problems=problems)
         strs = text.astype(STRING_DTYPE)
-        aware = strs.str.contains(_OFFSET_RE, regex=True, na=False).to_numpy(dtype=bool)
-        naive = ~aware & ~null
-        if aware.any() and naive.any():
-            # text that is no date at all is unparseable (reported below), not naive
-            naive_text = strs[naive]
+        started = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+        started_naive = min(started.tz_convert(None), pd.Timestamp.now() - pd.Timedelta(seconds=1))
+        if fmt is not None:
+            aware = np.full(len(s), "%z" in fmt or "%Z" in fmt)
             try:
-                parsed = pd.to_datetime(naive_text, format="ISO8601", errors="raise")
-            except (ValueError, TypeError):
-                parsed = pd.to_datetime(naive_text, format="mixed", errors="coerce")
-            naive[np.flatnonzero(naive)[parsed.isna().to_numpy()]] = False
-        if aware.any() and naive.any():
-            problems.append(
-                f"timestamp mixes values with a timezone offset and values without one: "
-                f"{int(naive.sum())} naive in {_rows(naive)}, e.g. {strs[naive].iloc[0]!r}, "
-                f"while e.g. {strs[aware].iloc[0]!r} has an offset. The naive ones are "
-                f"ambiguous: add the offset to them, or strip it from all and pass tz=..."
+                out = pd.to_datetime(strs, format=fmt, utc=bool(aware.any()), errors="coerce")
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(
+                    f"timestamp_format={fmt!r} is not a valid format ({exc}); use strftime "
+                    f"codes such as '%d/%m/%Y %H:%M' (CLI --timestamp-format)."
+                ) from None
+            how = (
+                f"does not match timestamp_format={fmt!r}",
+                "Fix the rows, or give the format they are written in (strftime codes, e.g. "
+                "'%d/%m/%Y %H:%M').",
             )
-            return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE), null | naive
-        try:
-            out = pd.to_datetime(strs, utc=aware.any(), format="ISO8601", errors="raise")
-        except (ValueError, TypeError):
-            out = pd.to_datetime(strs, utc=aware.any(), format="mixed", errors="coerce")
+        else:
+            aware = strs.str.contains(_OFFSET_RE, regex=True, na=False).to_numpy(dtype=bool)
+            naive = ~aware & ~null
+            if aware.any() and naive.any():
+                # text that is no date at all is unparseable (reported below), not naive
+                naive_text = strs[naive]
+                try:
+                    parsed = pd.to_datetime(naive_text, format="ISO8601", errors="raise")
+                except (ValueError, TypeError):
+                    parsed = pd.to_datetime(naive_text, format="mixed", errors="coerce")
+                naive[np.flatnonzero(naive)[parsed.isna().to_numpy()]] = False
+            if aware.any() and naive.any():
+                problems.append(
+                    f"timestamp mixes values with a timezone offset and values without one: "
+                    f"{int(naive.sum())} naive in {_rows(naive)}, e.g. {strs[naive].iloc[0]!r}, "
+                    f"while e.g. {strs[aware].iloc[0]!r} has an offset. The naive ones are "
+                    f"ambiguous: add the offset to them, or strip it from all and pass tz=..."
+                )
+                return _nat(s), null | naive
+            try:
+                out = pd.to_datetime(strs, utc=aware.any(), format="ISO8601", errors="raise")
+            except (ValueError, TypeError):
+                # not all ISO 8601: pandas guesses per value, so refuse mixed day-month orders
+                if _day_month_problem(strs, problems):
+                    return _nat(s), null
+                out = pd.to_datetime(strs, utc=aware.any(), format="mixed", errors="coerce")
+            how = (
+                "could not be parsed",
+                "Use ISO 8601 such as '2025-01-31T14:05:00Z', or give the format with "
+                "timestamp_format='%d/%m/%Y %H:%M' (CLI --timestamp-format).",
+            )
+        # pandas reads 'now' and 'today' as the time of reading: never an event time
+        since = started if out.dt.tz is not None else started_naive
+        late_mask = (out >= since).to_numpy(dtype=bool)
+        if late_mask.any():
+            words = np.zeros(len(s), dtype=bool)
+            words[late_mask] = strs[late_mask].str.strip().str.lower().isin(_NOW_WORDS)
+            if words.any():
+                problems.append(
+                    f"timestamp holds 'now' or 'today' in {_rows(words)}, which pandas would "
+                    f"read as the time of reading, not of the event. Give the time the event "
+                    f"happened, e.g. '2025-01-31T14:05:00Z'."
+                )
+                null = null | words
         bad = out.isna().to_numpy() & ~null
         if bad.any():
             problems.append(
-                f"timestamp could not be parsed in {_rows(bad)}, e.g. "
-                f"{strs[bad].iloc[0]!r}. Use ISO 8601 such as '2025-01-31T14:05:00Z', or "
-                f"parse the column yourself with pd.to_datetime(..., format=...)."
+                f"timestamp {how[0]} in {_rows(bad)}, e.g. {strs[bad].iloc[0]!r}. {how[1]}"
             )
             null = null | bad
         if not aware.any():  # after the parse check: a DST gap is reported as such below
@@ -258,6 +646,38 @@ def _parse_timestamps(
         )
         null = null | bad
     return out.astype(TIMESTAMP_DTYPE), null
+
+
+def _range_problem(
+    raw: pd.Series,
+    ts: pd.Series,
+    mask: np.ndarray,
+    bounds: tuple[pd.Timestamp, pd.Timestamp],
+    unit: TimestampUnit | None,
+) -> str:
+    """Say which timestamps fall outside the plausible range, and the likely cause."""
+    pos = int(np.flatnonzero(mask)[0])
+    read = ts.iloc[pos]
+    cause = (
+        "Such dates are placeholders (1900-01-01, 9999-12-31), two-digit years or epoch "
+        "numbers read in the wrong unit."
+    )
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)[mask]
+        guess = _fitting_unit(values, bounds)
+        if guess is not None and guess != unit:
+            cause = (
+                f"These epoch numbers look like {_EPOCH_NAMES[_EPOCH_UNITS.index(guess)]}, "
+                f"not {_EPOCH_NAMES[_EPOCH_UNITS.index(unit)] if unit else 'the given unit'}: "
+                f"pass timestamp_unit={guess!r} (CLI --timestamp-unit)."
+            )
+    return (
+        f"{_count(int(mask.sum()), 'timestamp')} outside the plausible range "
+        f"{_range_text(bounds)} in {_rows(mask)}, e.g. {_example(raw.iloc[pos])} read as "
+        f"{read.year:04d}-{read.month:02d}-{read.day:02d}. {cause} Fix these rows, pass "
+        f"drop_invalid=True to drop them (the count is reported), or change the range with "
+        f"plausible_range=(start, end) (None accepts any date; CLI --plausible-range)."
+    )
 
 
 def _to_category(s: pd.Series) -> pd.Series:
@@ -275,6 +695,8 @@ def validate(
     *,
     tz: str = "UTC",
     timestamp_unit: TimestampUnit | None = None,
+    timestamp_format: str | None = None,
+    plausible_range: PlausibleRange | None = PLAUSIBLE_RANGE,
     duplicates: Duplicates = "warn",
     drop_invalid: bool = False,
     coerce_ids: bool = False,
@@ -284,7 +706,9 @@ def validate(
     """Check an event log and return it in canonical form (a new DataFrame; input untouched).
 
     All problems are collected, then raised together as one :class:`EventLogError` whose
-    ``problems`` attribute lists them. Nothing is dropped or changed silently.
+    ``problems`` attribute lists them. Nothing is dropped or changed silently. Every reader
+    (:func:`journeymine.read_events`, :func:`journeymine.read_xes`) ends here, so the rules
+    below hold for every source.
 
     Parameters
     ----------
@@ -293,14 +717,24 @@ def validate(
     tz : str, default "UTC"
         Timezone of naive timestamps (they are localized to it, then converted to UTC).
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
-        Unit of numeric (epoch) timestamps. Required when the timestamp column is numeric.
+        Unit of numeric (epoch) timestamps. Required when the timestamp column is numeric. A
+        column mixing magnitudes (seconds ~1e9 next to milliseconds ~1e12) is refused.
+    timestamp_format : str, optional
+        strftime format of text timestamps, e.g. ``"%d/%m/%Y %H:%M"``. Without it, ISO 8601 is
+        read exactly and other text is parsed value by value; numeric dates written day and
+        month first (``01/02/2025``) are then refused when their order is ambiguous or mixed
+        within the column (``13/01/2025`` next to ``01/02/2025``).
+    plausible_range : (start, end) or None, default :data:`PLAUSIBLE_RANGE`
+        Timestamps outside ``[start, end)`` (naive bounds in UTC) are refused, or dropped and
+        counted with ``drop_invalid``. ``None`` accepts any date.
     duplicates : {"warn", "raise", "drop", "keep"}, default "warn"
         Duplicate events (same ``event_id``, or rows equal in every column when there is no
         ``event_id``): warn with a :class:`DataQualityWarning` and keep,
         raise, drop (with a :class:`RowsDroppedWarning` giving the count), or keep quietly.
     drop_invalid : bool, default False
-        Drop rows with a null id, activity or channel, or a null/unparseable timestamp instead
-        of raising; a :class:`RowsDroppedWarning` reports the count per reason.
+        Drop rows with a null or blank id, activity or channel, a null or implausible timestamp,
+        or an infinite or implausibly large ``value`` instead of raising; a
+        :class:`RowsDroppedWarning` reports the count per reason.
     coerce_ids : bool, default False
         Convert non-string ids (e.g. integers) to strings instead of raising.
     require_channel : bool, default False
@@ -319,8 +753,15 @@ def validate(
         The log has no rows.
     MissingColumnError
         A required column is missing (the message suggests the closest name).
+    ConfigError
+        A malformed ``plausible_range`` or ``timestamp_format``.
     EventLogError
-        Any other problem; ``err.problems`` lists all of them.
+        Any other problem; ``err.problems`` lists all of them. Besides nulls, bad dtypes and
+        unparseable timestamps: a column name that appears twice, lists or other non-scalar
+        values in ``activity``, ``channel``, ``value`` or an id column, an empty or blank
+        ``activity``/``channel``/``customer_id``, ambiguous day-month dates, mixed epoch units,
+        timestamps outside ``plausible_range``, ``value`` infinite or beyond
+        :data:`MAX_ABS_VALUE`.
 
     Examples
     --------
@@ -346,9 +787,13 @@ def validate(
         raise EventLogError(
             f"duplicates={duplicates!r} is not allowed; use 'warn', 'raise', 'drop' or 'keep'."
         )
-    if log.columns.duplicated().any():
-        dup = sorted({str(c) for c in log.columns[log.columns.duplicated()]})
-        raise EventLogError(f"column names appear twice: {dup}. Rename or drop the copies.")
+    if timestamp_format is not None and not isinstance(timestamp_format, str):
+        raise ConfigError(
+            f"timestamp_format must be a strftime format such as '%d/%m/%Y %H:%M', got "
+            f"{type(timestamp_format).__name__}."
+        )
+    bounds = plausible_bounds(plausible_range)
+    check_unique_columns(log.columns)
     required = (*REQUIRED_COLUMNS, CHANNEL) if require_channel else REQUIRED_COLUMNS
     require_columns(log, required, purpose="an event log")
     if len(log) == 0:
@@ -358,13 +803,18 @@ def validate(
 
     problems: list[str] = []
     invalid: dict[str, np.ndarray] = {}
+    messages: dict[str, str] = {}  # reason -> full message, when the generic one won't do
     out: dict[str, pd.Series] = {}
     log = log.reset_index(drop=True)
 
     for col in ID_COLUMNS:
         if col not in log.columns:
             continue
-        ids, null = _to_string_ids(log[col], col, problems, coerce=coerce_ids)
+        lists = _non_scalar(log[col])
+        if lists is not None:
+            problems.append(_non_scalar_problem(log[col], col, lists))
+        coerce = coerce_ids or lists is not None  # one message per column is enough
+        ids, null = _to_string_ids(log[col], col, problems, coerce=coerce)
         out[col] = ids
         if col == CUSTOMER_ID:
             empty = ids.fillna("").str.strip().eq("").to_numpy(dtype=bool) & ~null
@@ -373,36 +823,68 @@ def validate(
             if null.any():
                 invalid["null or empty customer_id"] = null
 
-    ts, bad_ts = _parse_timestamps(log[TIMESTAMP], tz=tz, unit=timestamp_unit, problems=problems)
+    ts, bad_ts = _parse_timestamps(
+        log[TIMESTAMP], tz=tz, unit=timestamp_unit, fmt=timestamp_format, problems=problems
+    )
     out[TIMESTAMP] = ts
     if bad_ts.any():
         invalid["null or unparseable timestamp"] = bad_ts
+    if bounds is not None:
+        far = implausible_timestamps(ts, bounds) & ~bad_ts
+        if far.any():
+            reason = f"timestamp outside the plausible range {_range_text(bounds)}"
+            invalid[reason] = far
+            messages[reason] = _range_problem(log[TIMESTAMP], ts, far, bounds, timestamp_unit)
 
     for col in CATEGORY_COLUMNS:
         if col not in log.columns:
             continue
-        null = log[col].isna().to_numpy()
-        if null.any():
-            invalid[f"null {col}"] = null
+        lists = _non_scalar(log[col])
+        if lists is not None:
+            problems.append(_non_scalar_problem(log[col], col, lists))
         out[col] = _to_category(log[col])
+        null = out[col].isna().to_numpy() | _blank(out[col])
+        if null.any():
+            invalid[f"null or empty {col}"] = null
 
     if VALUE in log.columns:
         v = log[VALUE]
+        lists = _non_scalar(v)
+        if lists is not None:
+            problems.append(_non_scalar_problem(v, VALUE, lists))
+            v = v.where(~lists, None)
         if not pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype):
             num = pd.to_numeric(v, errors="coerce")
             bad = num.isna().to_numpy() & v.notna().to_numpy()
             if bad.any():
                 problems.append(
                     f"value must be numeric; {_rows(bad)} are not, e.g. "
-                    f"{v[bad].iloc[0]!r}. Clean the column or map another one to 'value'."
+                    f"{_example(v[bad].iloc[0])}. Clean the column or map another one to 'value'."
                 )
             v = num
         out[VALUE] = v.astype("float64")
+        values = out[VALUE].to_numpy()
+        with np.errstate(invalid="ignore"):
+            huge = ~(np.abs(values) <= MAX_ABS_VALUE) & ~np.isnan(values)
+        if huge.any():
+            reason = f"value infinite or beyond ±{_MAX_TEXT}"
+            invalid[reason] = huge
+            messages[reason] = (
+                f"value is infinite or beyond ±{_MAX_TEXT} in "
+                f"{_count(int(huge.sum()), 'row')}: {_rows(huge)}, e.g. "
+                f"{_example(log[VALUE][huge].iloc[0])}. Allowed: finite numbers with "
+                f"abs(value) <= {_MAX_TEXT} (schema.MAX_ABS_VALUE); a missing value is "
+                f"allowed. Fix or blank these values (check the unit, e.g. cents), keep the "
+                f"column under another name, or pass drop_invalid=True to drop these rows (the "
+                f"count is reported)."
+            )
 
     keep = np.ones(len(log), dtype=bool)
     for reason, mask in invalid.items():
         if drop_invalid:
             keep &= ~mask
+        elif reason in messages:
+            problems.append(messages[reason])
         elif reason.startswith("null or unparseable timestamp"):
             if not any(p.startswith("timestamp") for p in problems):
                 problems.append(f"timestamp is null in {_rows(mask)}.")
@@ -441,7 +923,11 @@ def validate(
         # without an event_id, a duplicate is a row equal in every column: a start and a
         # complete event at the same instant (XES lifecycle) are two events, not one
         key = [EVENT_ID] if EVENT_ID in result.columns else list(result.columns)
-        dup = result.duplicated(subset=key, keep="first").to_numpy()
+        try:
+            dup = result.duplicated(subset=key, keep="first").to_numpy()
+        except TypeError:  # lists or dicts in an extra column: compare them as text
+            text = {c: result[c].astype(str) for c in key if result[c].dtype == object}
+            dup = result[key].assign(**text).duplicated(keep="first").to_numpy()
         if dup.any():
             same = ", ".join(key) if len(key) == 1 else "every column"
             what = f"{int(dup.sum())} duplicate events (same {same})"

@@ -356,15 +356,17 @@ def canonical_logs(draw):
     n = draw(st.integers(1, 12))
     customers = draw(st.lists(_text, min_size=n, max_size=n))
     micros = draw(
-        st.lists(st.integers(-(2**50), 2**52), min_size=n, max_size=n)
-    )  # about 1934..2112
+        st.lists(
+            st.integers(631_152_000 * 10**6, 4_102_444_800 * 10**6 - 1), min_size=n, max_size=n
+        )
+    )  # the plausible range, 1990-01-01 to 2099-12-31
     activities = draw(
         st.lists(st.sampled_from(["view", "cart", "buy", "NA", "007"]), min_size=n, max_size=n)
     )
     channels = draw(st.lists(st.sampled_from(["web", "app", "e-mail"]), min_size=n, max_size=n))
     values = draw(
         st.lists(
-            st.one_of(st.none(), st.floats(allow_nan=False)),
+            st.one_of(st.none(), st.floats(min_value=-1e15, max_value=1e15)),
             min_size=n,
             max_size=n,
         )

@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Literal, get_args
@@ -23,7 +24,7 @@ from journeymine.exceptions import (
 )
 from journeymine.io.presets import Preset, get_preset
 from journeymine.io.xes import read_xes
-from journeymine.schema import Duplicates, TimestampUnit
+from journeymine.schema import PLAUSIBLE_RANGE, Duplicates, PlausibleRange, TimestampUnit
 
 __all__ = ["read_events", "write_events"]
 
@@ -182,6 +183,10 @@ def _read_raw(
 ) -> tuple[pd.DataFrame, _Plan]:
     if fmt == "csv":
         header = pd.read_csv(path, nrows=0).columns.astype(str).tolist()
+        if any(re.search(r"\.\d+$", c) for c in header):  # maybe pandas renamed a repeated name
+            first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+            names = [c for c in first.iloc[0].tolist() if c != ""]
+            schema.check_unique_columns(names, source=f"the header of '{path.name}'")
         plan = _Plan(header, columns, preset)
         text = set(plan.text_columns(header))
         frame = pd.read_csv(
@@ -191,7 +196,13 @@ def _read_raw(
             na_values={c: [""] if c in text else _NA_VALUES for c in header},
         )
         return frame, plan
-    frame = pd.read_parquet(path) if fmt == "parquet" else _read_jsonl(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        schema.check_unique_columns(pq.read_schema(path).names, source=f"'{path.name}'")
+        frame = pd.read_parquet(path)
+    else:
+        frame = _read_jsonl(path)
     if len(frame.columns) == 0:
         raise EmptyLogError(f"'{path.name}' holds no events (no columns). Check the file.")
     frame.columns = frame.columns.astype(str)
@@ -210,12 +221,20 @@ def read_events(
     preset: str | Preset | None = None,
     tz: str = "UTC",
     timestamp_unit: TimestampUnit | None = None,
+    timestamp_format: str | None = None,
+    plausible_range: PlausibleRange | None = PLAUSIBLE_RANGE,
     duplicates: Duplicates = "warn",
     drop_invalid: bool = False,
     coerce_ids: bool = False,
     validate: bool = True,
 ) -> pd.DataFrame:
     """Read an event log from a file or a DataFrame into canonical form.
+
+    Every format goes through the same gate, :func:`journeymine.schema.validate`, so the same
+    bad value gets the same error from a CSV, a Parquet, a JSON Lines or an XES file: column
+    names that appear twice, lists in an activity, blank activities, ambiguous day-month dates,
+    mixed epoch units, dates outside ``plausible_range`` and infinite values are refused with a
+    count, an example and the fix.
 
     Parameters
     ----------
@@ -234,11 +253,20 @@ def read_events(
     tz : str, default "UTC"
         Timezone of timestamps written without an offset.
     timestamp_unit : {"s", "ms", "us", "ns"}, optional
-        Unit of epoch-number timestamps (default: the preset's unit).
+        Unit of epoch-number timestamps (default: the preset's unit). A column that mixes units
+        (seconds next to milliseconds) is refused.
+    timestamp_format : str, optional
+        strftime format of text timestamps, e.g. ``"%d/%m/%Y %H:%M"``. Needed when dates are
+        written day and month first and their order is ambiguous (``01/02/2025``) or mixed;
+        ISO 8601 needs none.
+    plausible_range : (start, end) or None, default :data:`journeymine.schema.PLAUSIBLE_RANGE`
+        Events outside ``[start, end)`` (1990-01-01 to 2100-01-01 by default) are refused, or
+        dropped and counted with ``drop_invalid``; ``None`` accepts any date.
     duplicates : {"warn", "raise", "drop", "keep"}, default "warn"
         What to do with duplicate events, see :func:`journeymine.schema.validate`.
     drop_invalid : bool, default False
-        Drop rows with null ids/activities or bad timestamps (count reported) instead of raising.
+        Drop rows with null or blank ids/activities, implausible timestamps or values (count
+        reported) instead of raising.
     coerce_ids : bool, default False
         Convert non-string ids of a DataFrame source to text (ids read from files always are).
     validate : bool, default True
@@ -277,6 +305,7 @@ def read_events(
     p = get_preset(preset) if preset is not None else None
     unit = timestamp_unit if timestamp_unit is not None else (p.timestamp_unit if p else None)
     if isinstance(source, pd.DataFrame):
+        schema.check_unique_columns(source.columns)
         available = [str(c) for c in source.columns]
         plan = _Plan(available, mapping, p)
         frame = plan.apply(source)
@@ -315,6 +344,8 @@ def read_events(
         frame,
         tz=tz,
         timestamp_unit=unit,
+        timestamp_format=timestamp_format,
+        plausible_range=plausible_range,
         duplicates=duplicates,
         drop_invalid=drop_invalid,
         coerce_ids=coerce_ids,
@@ -382,15 +413,31 @@ def _open_text(path: Path, mode: Literal["rt", "wt"]) -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
+class _RepeatedKeys(dict[str, object]):
+    """A JSON object in which a key appears twice (json keeps the last value silently)."""
+
+    names: list[str]
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        repeated = _RepeatedKeys(out)
+        repeated.names = [k for k, _ in pairs]
+        return repeated
+    return out
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     """One JSON object per line; numbers are read exactly (pandas' reader rounds floats)."""
     rows = []
+    decode = json.JSONDecoder(object_pairs_hook=_object).decode
     with _open_text(path, "rt") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = decode(line)
             except ValueError as exc:
                 raise EventLogError(
                     f"line {number} of '{path.name}' is not valid JSON ({exc}). JSON Lines "
@@ -401,6 +448,8 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
                     f"line {number} of '{path.name}' is a JSON {type(row).__name__}, not an "
                     f"object. JSON Lines event files hold one object per line."
                 )
+            if isinstance(row, _RepeatedKeys):
+                schema.check_unique_columns(row.names, source=f"line {number} of '{path.name}'")
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -36,7 +36,7 @@ from journeymine.exceptions import (
     MissingColumnError,
     did_you_mean,
 )
-from journeymine.schema import Duplicates
+from journeymine.schema import PLAUSIBLE_RANGE, Duplicates, PlausibleRange
 
 __all__ = ["read_xes"]
 
@@ -56,11 +56,24 @@ class _Column:
         self.kinds: set[str] = set()
 
 
-def _typed(col: _Column, n: int, name: str) -> pd.Series:
+def _typed(col: _Column, n: int, name: str, key: str, file: str) -> pd.Series:
     """A length-``n`` Series from the collected raw values, typed by the XES type.
 
-    Positions are increasing (events are numbered in file order), so values fill in order.
+    Positions are increasing (events are numbered in file order), so values fill in order. An
+    attribute given twice in one event (or trace) would shift every later value: refused.
     """
+    pos = np.fromiter(col.pos, dtype=np.int64, count=len(col.pos))
+    again = np.flatnonzero(pos[1:] <= pos[:-1])
+    if len(again):
+        trace = key == schema.CUSTOMER_ID
+        what = f"trace attribute {_CONCEPT_NAME!r}" if trace else f"attribute {key!r}"
+        raise EventLogError(
+            f"'{file}': the {what} is given twice for {len(again)} event"
+            f"{'s' if len(again) > 1 else ''} (first: event {int(pos[again[0] + 1])}, 0-based "
+            f"in file order); its values would be assigned to the wrong events. Allowed: each "
+            f"attribute once per {'trace' if trace else 'event'}. Rename or remove the copies in "
+            f"the file."
+        )
     complete = len(col.pos) == n
     kind = next(iter(col.kinds)) if len(col.kinds) == 1 else "string"
     raw = pd.Series(col.values, dtype=object)
@@ -86,7 +99,7 @@ def _typed(col: _Column, n: int, name: str) -> pd.Series:
     if complete:
         return values.rename(name)
     full = pd.Series(pd.array([None] * n, dtype=values.dtype), name=name)
-    full.iloc[np.asarray(col.pos, dtype=np.int64)] = values.to_numpy()
+    full.iloc[pos] = values.to_numpy()
     return full
 
 
@@ -191,11 +204,16 @@ def read_xes(
     case_attributes: bool = True,
     channel: str | None = None,
     tz: str = "UTC",
+    timestamp_format: str | None = None,
+    plausible_range: PlausibleRange | None = PLAUSIBLE_RANGE,
     duplicates: Duplicates = "warn",
     drop_invalid: bool = False,
     validate: bool = True,
 ) -> pd.DataFrame:
     """Read an XES event log (``.xes`` or ``.xes.gz``) into a canonical DataFrame.
+
+    The result goes through :func:`journeymine.schema.validate`, the gate of every reader: an
+    empty ``concept:name`` is refused exactly as an empty activity in a CSV is.
 
     Parameters
     ----------
@@ -208,6 +226,11 @@ def read_xes(
         as the canonical ``channel``. Without it the log has no channel column.
     tz : str, default "UTC"
         Timezone of timestamps written without an offset.
+    timestamp_format : str, optional
+        strftime format of ``time:timestamp`` values that are not ISO 8601 (XES dates are).
+    plausible_range : (start, end) or None, default :data:`journeymine.schema.PLAUSIBLE_RANGE`
+        Events outside ``[start, end)`` are refused (or dropped with ``drop_invalid``);
+        ``None`` accepts any date.
     duplicates : {"warn", "raise", "drop", "keep"}, default "warn"
         Passed to :func:`journeymine.schema.validate`.
     drop_invalid : bool, default False
@@ -274,7 +297,7 @@ def read_xes(
         name = renames.get(key) or (key if key == schema.CUSTOMER_ID else key.replace(":", "_"))
         if name in data:  # e.g. both 'org:resource' and 'org_resource'
             continue
-        data[name] = _typed(col, n, name)
+        data[name] = _typed(col, n, name, key, path.name)
     frame = pd.DataFrame(data)
     for required in schema.REQUIRED_COLUMNS:  # absent everywhere: validate() reports null rows
         if required not in frame.columns:
@@ -291,4 +314,11 @@ def read_xes(
     frame = frame[first + [c for c in frame.columns if c not in first]]
     if not validate:
         return frame
-    return schema.validate(frame, tz=tz, duplicates=duplicates, drop_invalid=drop_invalid)
+    return schema.validate(
+        frame,
+        tz=tz,
+        timestamp_format=timestamp_format,
+        plausible_range=plausible_range,
+        duplicates=duplicates,
+        drop_invalid=drop_invalid,
+    )
