@@ -11,6 +11,7 @@ import pytest
 
 from journeymine import schema
 from journeymine.exceptions import (
+    ConfigError,
     DataQualityWarning,
     EmptyLogError,
     EventLogError,
@@ -224,3 +225,174 @@ def test_require_columns_and_summarize():
     s = schema.summarize(log)
     assert (s["customers"], s["events"], s["channels"]) == (2, 3, 2)
     assert s["channel_counts"] == {"web": 2, "app": 1}
+
+
+# ---- implausible input (issue #11, class 2): refused with a count, an example and the fix ----
+
+
+def _refused(raw, **kw):
+    """The EventLogError (exactly that class) validate raises, as text."""
+    with pytest.raises(EventLogError) as info:
+        schema.validate(raw, **kw)
+    assert info.type is EventLogError
+    return str(info.value)
+
+
+def test_mixed_day_month_order_is_refused_with_the_format_to_pass():
+    text = _refused(_raw(timestamp=["01/02/2025", "13/01/2025", "02/03/2025 10:00"]))
+    assert "mixes day-first and month-first dates" in text
+    assert "1 date can only be day first (e.g. '13/01/2025' in row 1)" in text
+    assert "2 dates could be either" in text
+    assert "timestamp_format='%d/%m/%Y'" in text and "'%m/%d/%Y'" in text
+    assert "--timestamp-format" in text
+    log = schema.validate(
+        _raw(timestamp=["01/02/2025", "13/01/2025", "02/03/2025"]), timestamp_format="%d/%m/%Y"
+    )
+    assert sorted(log["timestamp"].dt.strftime("%Y-%m-%d")) == [
+        "2025-01-13",
+        "2025-02-01",
+        "2025-03-02",
+    ]
+
+
+def test_day_first_next_to_month_first_and_ambiguous_only_are_refused():
+    text = _refused(_raw(timestamp=["13/01/2025", "01/13/2025", "14/01/2025"]))
+    assert "2 dates can only be day first" in text and "1 date can only be month first" in text
+    text = _refused(_raw(timestamp=["01/02/2025 10:00", "03/04/2025 11:00", "05/06/2025 12:00"]))
+    assert "ambiguous dates: 3 dates could be day first or month first" in text
+    assert "timestamp_format='%d/%m/%Y %H:%M'" in text
+
+
+def test_day_month_dates_in_one_known_order_are_read():
+    log = schema.validate(_raw(timestamp=["01/02/2025", "01/13/2025", "12/31/2025"]))
+    assert sorted(log["timestamp"].dt.month) == [1, 1, 12]  # month first, as the data says
+    log = schema.validate(_raw(timestamp=["13.01.2025", "25.02.2025", "31.12.2025"]))
+    assert sorted(log["timestamp"].dt.day) == [13, 25, 31]  # day first, never ambiguous
+
+
+def test_timestamp_format_mismatch_and_bad_format():
+    text = _refused(
+        _raw(timestamp=["31/01/2025", "2025-01-31", "01/02/2025"]), timestamp_format="%d/%m/%Y"
+    )
+    assert "timestamp does not match timestamp_format='%d/%m/%Y' in row 1" in text
+    with pytest.raises(ConfigError, match="timestamp_format must be a strftime format"):
+        schema.validate(_raw(), timestamp_format=5)  # type: ignore[arg-type]
+    log = schema.validate(_raw(timestamp=[20250131, 20250201, 20250202]), timestamp_format="%Y%m%d")
+    assert log["timestamp"].min() == pd.Timestamp("2025-01-31", tz="UTC")
+    aware = schema.validate(
+        _raw(timestamp=["31/01/2025 10:00 +0100"] * 3),
+        timestamp_format="%d/%m/%Y %H:%M %z",
+        duplicates="keep",
+    )
+    assert aware["timestamp"][0] == pd.Timestamp("2025-01-31 09:00", tz="UTC")
+
+
+def test_milliseconds_read_as_seconds_are_refused_with_the_unit():
+    ms = [1735725600000, 1735725601000, 1735725602000]
+    text = _refused(_raw(timestamp=ms), timestamp_unit="s")
+    assert "3 timestamps outside the plausible range [1990-01-01, 2100-01-01)" in text
+    assert "e.g. 1735725600000 read as 56972-" in text
+    assert "look like milliseconds, not seconds: pass timestamp_unit='ms'" in text
+    log = schema.validate(_raw(timestamp=ms), timestamp_unit="ms")
+    assert log["timestamp"].min() == pd.Timestamp("2025-01-01 10:00", tz="UTC")
+    text = _refused(_raw(timestamp=ms))
+    assert "no unit was given" in text and "these values look like milliseconds ('ms')" in text
+
+
+def test_mixed_epoch_units_are_refused_with_counts():
+    raw = _raw(timestamp=[1735725600, 1735725601000, 1735725602])
+    for unit in (None, "s", "ms"):
+        text = _refused(raw, timestamp_unit=unit)
+        assert "timestamp mixes epoch units: 2 values look like seconds" in text
+        assert "1 value looks like milliseconds (~1e12, e.g. 1735725601000 in row 1)" in text
+        assert "milliseconds / 1000 gives seconds" in text and "timestamp_unit='s'" in text
+
+
+@pytest.mark.parametrize("year", ["0001-01-01", "1900-01-01", "2150-06-01", "9999-12-31"])
+def test_timestamps_outside_the_plausible_range_are_refused(year):
+    raw = _raw(timestamp=["2025-01-01", year, year])
+    text = _refused(raw)
+    assert "2 timestamps outside the plausible range [1990-01-01, 2100-01-01) in rows 1, 2" in text
+    assert f"e.g. '{year}' read as {year[:4]}" in text
+    assert "plausible_range=(start, end)" in text and "drop_invalid=True" in text
+    assert len(schema.validate(raw, plausible_range=None, duplicates="keep")) == 3
+    with pytest.warns(RowsDroppedWarning, match=r"2 with timestamp outside the plausible range"):
+        assert len(schema.validate(raw, drop_invalid=True)) == 1
+
+
+def test_plausible_range_is_one_overridable_setting():
+    assert schema.PLAUSIBLE_RANGE == ("1990-01-01", "2100-01-01")
+    raw = _raw(timestamp=["1985-01-01", "2025-01-01", "2099-12-31T23:59:59"])
+    assert "1 timestamp outside" in _refused(raw)
+    assert len(schema.validate(raw, plausible_range=("1980-01-01", "2100-01-01"))) == 3
+    text = _refused(raw, plausible_range=("2020-01-01", "2030-01-01"))
+    assert "2 timestamps outside the plausible range [2020-01-01, 2030-01-01)" in text
+    datetimes = _raw(
+        timestamp=[dt.datetime(1, 1, 1), dt.datetime(2025, 1, 1), dt.datetime(9999, 1, 1)]
+    )
+    assert "2 timestamps outside" in _refused(datetimes)
+    mask = schema.implausible_timestamps(
+        pd.to_datetime(["2025-01-01", "2150-01-01", None], utc=True)
+    )
+    assert mask.tolist() == [False, True, False]
+    for bad in ["1990", ("2100-01-01", "1990-01-01"), ("x", "2100-01-01"), (1, 2, 3)]:
+        with pytest.raises(ConfigError, match=r"plausible_range=.*\('1990-01-01', '2100-01-01'\)"):
+            schema.validate(_raw(), plausible_range=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e308, -2e15, "inf", "1e999"])
+def test_infinite_and_huge_values_are_refused(bad):
+    raw = _raw(value=[1.5, bad, np.nan])
+    text = _refused(raw)
+    assert "value is infinite or beyond ±1e15 in 1 row: row 1" in text
+    assert "Allowed: finite numbers with abs(value) <= 1e15" in text
+    assert "drop_invalid=True" in text
+    with pytest.warns(RowsDroppedWarning, match=r"1 with value infinite or beyond ±1e15"):
+        log = schema.validate(raw, drop_invalid=True)
+    assert log["value"].isna().sum() == 1 and np.isfinite(log["value"].dropna()).all()
+    assert schema.validate(_raw(value=[1e15, -1e15, 0.0]))["value"].abs().max() == 1e15
+
+
+@pytest.mark.parametrize("column", ["activity", "channel", "customer_id", "session_id", "value"])
+@pytest.mark.parametrize("item", [[1, 2], np.array([1, 2]), {"a": 1}, ("x", "y")])
+def test_lists_in_canonical_columns_are_refused(column, item):
+    values = ["x", None, "y"] if column != "value" else [1.0, None, 2.0]
+    values[1] = item
+    raw = _raw(**{column: pd.Series(values, dtype=object)})
+    for coerce in (False, True):
+        text = _refused(raw, coerce_ids=coerce)
+        assert f"{column} holds 1 non-scalar value ({type(item).__name__}) in row 1" in text
+        assert f"df.explode({column!r})" in text and "--map" in text
+        assert "[1 2]" not in text.split("e.g.")[0]
+
+
+def test_lists_in_extra_columns_are_kept_and_duplicates_still_found():
+    raw = pd.concat([_raw(), _raw().iloc[[0]]], ignore_index=True)
+    raw["tags"] = pd.Series([[1, 2], [3], {"a": 1}, [1, 2]], dtype=object)
+    with pytest.warns(DataQualityWarning, match="1 duplicate events"):
+        log = schema.validate(raw)
+    assert sorted(map(str, log["tags"])) == ["[1, 2]", "[1, 2]", "[3]", "{'a': 1}"]
+
+
+@pytest.mark.parametrize("column", ["activity", "channel"])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_activity_or_channel_is_refused_like_a_null(column, blank):
+    text = _refused(_raw(**{column: ["x", blank, None]}))
+    assert f"null or empty {column} in rows 1, 2" in text and "drop_invalid=True" in text
+
+
+@pytest.mark.parametrize("word", ["now", "today"])
+def test_now_and_today_are_not_event_times(word):
+    text = _refused(_raw(timestamp=["2025-01-01", word, "2025-01-02"]))
+    assert "timestamp holds 'now' or 'today' in row 1" in text
+    assert "Give the time the event happened" in text
+
+
+def test_duplicate_column_names_name_the_fix():
+    raw = pd.concat([_raw(), _raw()[["activity"]]], axis=1)
+    with pytest.raises(EventLogError) as info:
+        schema.validate(raw)
+    assert info.type is EventLogError
+    text = str(info.value)
+    assert "(2 named 'activity')" in text and "'activity.1'" in text
+    assert "columns={'your_name': 'activity'}" in text and "--map your_name=activity" in text
