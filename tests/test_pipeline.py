@@ -38,3 +38,20 @@ def test_demo_is_complete_and_reproducible(tmp_path: Path) -> None:
     assert a["actions"]["decided"] == a["log"]["customers"]
     assert a["actions"]["backtest_suppressed"] > 0  # tips about returned products
     assert any("app" in c for c in a["changes"])  # the scheduled app checkout failure
+
+
+def test_demo_refuses_a_log_it_cannot_run_on_before_any_work(tmp_path: Path) -> None:
+    import pandas as pd
+    import pytest
+
+    from journeymine.exceptions import EventLogError
+
+    events = make_journeys(200, days=30, random_state=0).events
+    events = events.assign(activity=pd.Series(["open", "close"] * len(events))[: len(events)])
+    events.drop(columns=["channel"]).to_parquet(tmp_path / "events.parquet", index=False)
+    with pytest.raises(EventLogError) as err:
+        run_demo(tmp_path, tmp_path / "out", echo=lambda s: None, show_progress=False)
+    message = str(err.value)
+    assert "no column 'channel'" in message and "no 'visit' or 'purchase'" in message
+    assert "jm generate" in message
+    assert not any((tmp_path / "out").glob("*"))  # nothing written

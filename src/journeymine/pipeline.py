@@ -19,14 +19,17 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from journeymine import schema
+from journeymine.exceptions import EventLogError
 from journeymine.io import read_events
+from journeymine.io.atomic import atomic_path, write_text
 from journeymine.schema import summarize
 
-__all__ = ["DemoState", "run_demo"]
+__all__ = ["DemoState", "check_demo_log", "run_demo"]
 
 logger = logging.getLogger(__name__)
 
 FUNNEL = ("visit", "view_product", "add_to_cart", "checkout", "purchase")
+_DEMO_MIN_DAYS = 4
 
 
 @dataclass
@@ -44,10 +47,62 @@ class DemoState:
 
 def _read(state: DemoState, events: Path) -> None:
     state.log = read_events(events)
+    check_demo_log(state.log, events)
     s = summarize(state.log)
     state.summary["log"] = {
         k: s[k] for k in ("customers", "events", "activities", "channels", "start", "end")
     }
+
+
+def check_demo_log(log: pd.DataFrame, source: str | Path = "the log") -> None:
+    """Refuse, before any work, a log the demo's steps cannot run on.
+
+    The demo runs every step with the settings of the synthetic sample: changes per
+    ``channel``, a ``visit`` to ``purchase`` funnel, and the sample policy, whose touches are
+    recognised by ``activity`` and ``journey_id``.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log.
+    source : str or Path
+        Named in the message.
+
+    Raises
+    ------
+    EventLogError
+        One message listing everything the log lacks, with the fix.
+    """
+    from journeymine.datasets import sample_policy
+
+    problems = []
+    missing = [c for c in (schema.CHANNEL, schema.JOURNEY_ID) if c not in log.columns]
+    if missing:
+        problems.append(f"no column {' or '.join(map(repr, missing))}")
+    activities = set(log[schema.ACTIVITY].astype(str).unique())
+    absent = [a for a in ("visit", "purchase") if a not in activities]
+    if absent:
+        problems.append(f"no {' or '.join(map(repr, absent))} activity (the demo's funnel)")
+    ts = log[schema.TIMESTAMP]
+    days = (ts.max().normalize() - ts.min().normalize()).days + 1 if len(log) else 0
+    if days < _DEMO_MIN_DAYS:
+        problems.append(
+            f"it spans {days} day{'s' * (days != 1)} (change detection needs at least "
+            f"{_DEMO_MIN_DAYS})"
+        )
+    if schema.JOURNEY_ID in log.columns:
+        policy = sample_policy()
+        touched = log[schema.ACTIVITY].astype(str).isin(
+            {j.activity for j in policy.journeys}
+        ) & log[schema.JOURNEY_ID].astype(str).isin({j.name for j in policy.journeys})
+        if not touched.any():
+            problems.append("no touch of the sample policy's journeys (activity + journey_id)")
+    if problems:
+        raise EventLogError(
+            f"{source} cannot run the demo: {'; '.join(problems)}. `jm demo` runs on a sample "
+            f"made by `jm generate DIR`; analyse your own log with the single commands (jm mine, "
+            f"jm changes, jm report, jm personas, jm nba)."
+        )
 
 
 def _journeys(state: DemoState) -> None:
@@ -123,7 +178,8 @@ def _personas(state: DemoState) -> None:
         )
     labels = miner.labels_.rename("persona").to_frame()
     labels["name"] = labels["persona"].map(miner.profiles_["name"]).fillna("no persona")
-    labels.to_csv(state.out / "personas.csv")
+    with atomic_path(state.out / "personas.csv") as tmp:
+        labels.to_csv(tmp)
     state.artifacts["persona labels"] = state.out / "personas.csv"
 
 
@@ -139,7 +195,8 @@ def _model(state: DemoState) -> None:
     state.objects["model"] = model
     state.artifacts["persona model"] = Path(path)
     scored = assign_many(live, model)
-    scored.to_csv(state.out / "assignments.csv", index=False)
+    with atomic_path(state.out / "assignments.csv") as tmp:
+        scored.to_csv(tmp, index=False)
     state.artifacts["assignments of held-back customers"] = state.out / "assignments.csv"
     metrics = model.card_["metrics"]
     state.summary["assignment"] = {
@@ -176,7 +233,8 @@ def _actions(state: DemoState) -> None:
     decisions = next_best_action(state.log, policy, responses, labels)
     bt = backtest(state.log, policy, responses, labels)
     path = state.out / "next_best_actions.csv"
-    decisions.actions.to_csv(path, index=False)
+    with atomic_path(path) as tmp:
+        decisions.actions.to_csv(tmp, index=False)
     state.artifacts["next best actions"] = path
     names = state.objects["miner"].profiles_["name"].to_dict()
     state.artifacts["actions report"] = actions_report(
@@ -311,7 +369,7 @@ def run_demo(
         f"where it would not send"
     )
     path = out_dir / "summary.json"
-    path.write_text(json.dumps(state.summary, indent=2, default=str))
+    write_text(path, json.dumps(state.summary, indent=2, default=str))
     state.artifacts["summary"] = path
     for what, p in state.artifacts.items():
         echo(f"{what}: {p}")

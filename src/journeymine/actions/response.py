@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from journeymine.actions._index import EventIndex
 from journeymine.actions.policy import Policy
 from journeymine.exceptions import ConfigError, NotFittedError
+from journeymine.io.atomic import write_text
 
 __all__ = ["ResponseModel", "responded", "touch_rows"]
 
@@ -146,7 +147,7 @@ class ResponseModel(BaseEstimator):
             "journeys": list(self.journeys_),
             "table": self.table_.to_dict(orient="records"),
         }
-        path.write_text(json.dumps(doc, indent=1))
+        write_text(path, json.dumps(doc, indent=1))  # atomic
         return path
 
     @classmethod

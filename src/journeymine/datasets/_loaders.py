@@ -11,6 +11,7 @@ import pandas as pd
 
 from journeymine.datasets._generator import SyntheticJourneys
 from journeymine.exceptions import ConfigError
+from journeymine.io.atomic import atomic_path, write_text
 
 __all__ = [
     "eventlogs_dir",
@@ -60,16 +61,19 @@ def save_journeys(data: SyntheticJourneys, directory: str | Path, *, csv_rows: i
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    data.events.to_parquet(out / "events.parquet", index=False)
+    # every file is written atomically: an interrupted run never leaves half a table
+    with atomic_path(out / "events.parquet") as tmp:
+        data.events.to_parquet(tmp, index=False)
     if csv_rows:
-        data.events.head(csv_rows).to_csv(out / "events_small.csv", index=False)
+        with atomic_path(out / "events_small.csv") as tmp:
+            data.events.head(csv_rows).to_csv(tmp, index=False)
     for name in _TABLES:
-        getattr(data, name).to_parquet(out / f"{name}.parquet", index=False)
-    data.response.to_csv(out / "response.csv")
-    (out / "journeys.json").write_text(
-        json.dumps(data.journeys.to_dict(orient="records"), indent=2)
-    )
-    (out / "params.json").write_text(json.dumps(data.params, indent=2, default=str))
+        with atomic_path(out / f"{name}.parquet") as tmp:
+            getattr(data, name).to_parquet(tmp, index=False)
+    with atomic_path(out / "response.csv") as tmp:
+        data.response.to_csv(tmp)
+    write_text(out / "journeys.json", json.dumps(data.journeys.to_dict(orient="records"), indent=2))
+    write_text(out / "params.json", json.dumps(data.params, indent=2, default=str))
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 import plotly.graph_objects as go
 
 from journeymine.exceptions import ConfigError
+from journeymine.io.atomic import write_bytes
 
 __all__ = ["find_browser", "save_figure"]
 
@@ -105,5 +106,5 @@ def save_figure(
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     data = kaleido.calc_fig_sync(spec, opts=opts, kopts={"mathjax": False, "path": browser})
-    out.write_bytes(data)
+    write_bytes(out, data)  # atomic
     return out

@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import journeymine
 from journeymine.exceptions import ConfigError
+from journeymine.io.atomic import write_text
 
 __all__ = ["Section", "embed_json", "write_html"]
 
@@ -234,5 +235,5 @@ def write_html(
             version=journeymine.__version__,
         )
     )
-    out.write_text(html, encoding="utf-8")
+    write_text(out, html)  # atomic: a failed write never leaves half a report
     return out
