@@ -3,12 +3,16 @@ and response rates): one customer's events -> persona (the service's model, or o
 gives) -> the policy's decision and the "why not" of every other journey.
 
 The answer is :func:`~journeymine.actions.next_best_action` on the customer's events, so it
-equals the batch result for the same events, persona and time.
+equals the batch result for the same events, persona and time. Without ``at`` the decision is
+made one second after the customer's last event (the default of ``next_best_action`` and
+``jm nba``); the answer's ``at`` is the decision time (to the second), never moved.
+
+Events are checked as for ``/v1/assign`` (same parser, same plausible range), and the policy's
+product column must hold a text, an integer id or null.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from typing import Annotated, Any, NotRequired
@@ -17,20 +21,38 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from journeymine.actions.engine import next_best_action
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
-from journeymine.assignment._assign import assign
-from journeymine.assignment._model import PersonaModel
-from journeymine.exceptions import ConfigError
-from journeymine.schema import CUSTOMER_ID
+from journeymine.assignment._assign import assign_parsed, parse_customer
+from journeymine.assignment._inputs import _parse_time
+from journeymine.assignment._model import UNASSIGNED, PersonaModel
+from journeymine.exceptions import ConfigError, EventLogError
+from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
 
 __all__ = ["nba_router"]
 
 _JSON = "application/json"
+
+
+class NbaEventIn(TypedDict):
+    """One event, as for ``/v1/assign``; other keys are kept (the policy's product column, by
+    default ``product``: a text, an integer id or null)."""
+
+    __pydantic_config__ = ConfigDict(extra="allow", allow_inf_nan=False)  # type: ignore[misc]
+
+    timestamp: Annotated[
+        str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
+    ]
+    activity: Annotated[str, Field(min_length=1)]
+    channel: NotRequired[str | None]
+    journey_id: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    value: NotRequired[float | None]
+    customer_id: NotRequired[str | None]
 
 
 class NbaRequest(TypedDict):
@@ -38,12 +60,25 @@ class NbaRequest(TypedDict):
     suppressions), optionally the decision time and a known persona."""
 
     customer_id: Annotated[str, Field(min_length=1)]
-    events: list[dict[str, Any]]
+    events: list[NbaEventIn]
     at: NotRequired[
-        Annotated[str | None, Field(description="ISO 8601 decision time; default: now (UTC)")]
+        Annotated[
+            str | None,
+            Field(
+                description="ISO 8601 decision time (naive = UTC; second resolution); default: "
+                "one second after the customer's last event, as jm nba"
+            ),
+        ]
     ]
     persona: NotRequired[
-        Annotated[int | None, Field(description="known persona id; default: the model assigns")]
+        Annotated[
+            int | None,
+            Field(
+                strict=True,
+                description="known persona id (one of the model's, or -1); default: the model "
+                "assigns",
+            ),
+        ]
     ]
 
 
@@ -75,20 +110,88 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _products(events: list[dict[str, Any]], column: str) -> list[str | None] | None:
+    """The product of each event as text (None when absent), or None when no event has one;
+    EventLogError for values that are not a text, an integer id or null."""
+    if not any(column in e for e in events):
+        return None
+    out: list[str | None] = []
+    problems = []
+    for i, e in enumerate(events):
+        p = e.get(column)
+        if p is None or isinstance(p, str):
+            out.append(p)
+        elif isinstance(p, int) and not isinstance(p, bool):
+            out.append(str(p))
+        else:
+            out.append(None)
+            problems.append(
+                f"event {i}: {column} must be a text, an integer id or null, got "
+                f"{type(p).__name__} {json.dumps(p)[:40]}."
+            )
+    if problems:
+        n = len(problems)
+        raise EventLogError(
+            f"invalid events: {n} event{'s have' if n > 1 else ' has'} a {column} that is not "
+            f"a product id (the policy's product_column): send one text id per event, or null."
+            f"\n- " + "\n- ".join(problems[:5]),
+            problems,
+        )
+    return out
+
+
+def _decision_time(raw: Any, times: Any) -> pd.Timestamp | None:
+    if raw is None:
+        return None
+    parsed = _parse_time(raw) if raw.strip() else None
+    if parsed is None:
+        raise ConfigError(f"at={raw!r:.60} is not a time; give e.g. '2025-03-01T09:00Z'.")
+    times.check_time(parsed[0], "at", raw)
+    return pd.Timestamp(parsed[0], unit="us", tz="UTC")
+
+
 def decide_one(
-    model: PersonaModel, policy: Policy, responses: ResponseModel, req: NbaRequest
+    model: PersonaModel,
+    policy: Policy,
+    responses: ResponseModel,
+    req: NbaRequest,
+    times: Any,
 ) -> dict[str, Any]:
-    """The decision for one request (raises EventLogError / ConfigError on bad input)."""
+    """The decision for one request (raises EventLogError / ConfigError on bad input).
+
+    ``times`` checks event and decision times against the service's plausible range
+    (:class:`journeymine.assignment.service.TimeRange`)."""
     cid, events = req["customer_id"], req["events"]
+    at = _decision_time(req.get("at"), times)
+    # the events are checked (and encoded) as /v1/assign does, whether or not the persona is
+    # given; the log for the policy is built from the parsed times and the checked texts
+    parsed = parse_customer(events, model, customer_id=cid)
+    times.check_events(events, parsed.events.t)
+    products = _products(events, policy.product_column)
     persona = req.get("persona")
     probability: float | None = None
     if persona is None:
-        a = assign(events, model, customer_id=cid)
+        a = assign_parsed([parsed])[0]
         persona, name, probability = a.persona, a.name, a.probability
     else:
+        known = {UNASSIGNED, *map(int, model.classes_), *map(int, responses.table_["persona"])}
+        if persona not in known:
+            raise ConfigError(
+                f"persona {persona} is not one of this service's personas {sorted(known)} "
+                f"(-1 = unassigned); omit it to let the model assign one."
+            )
         name = model.persona_names_.get(int(persona), f"persona {persona}")
-    frame = pd.DataFrame([{**e, CUSTOMER_ID: cid} for e in events])
-    at = req.get("at") or dt.datetime.now(dt.UTC).isoformat()
+    columns: dict[str, Any] = {
+        CUSTOMER_ID: cid,
+        TIMESTAMP: pd.to_datetime(parsed.events.t, unit="us", utc=True),
+        ACTIVITY: [e["activity"] for e in events],
+    }
+    for key in (CHANNEL, JOURNEY_ID):
+        if any(e.get(key) is not None for e in events):
+            columns[key] = [e.get(key) for e in events]
+    if products is not None:
+        columns[policy.product_column] = products
+    frame = pd.DataFrame(columns)
     d = next_best_action(
         frame, policy, responses, pd.Series({cid: int(persona)}), at=at, customers=[cid]
     )
@@ -111,12 +214,18 @@ def decide_one(
 
 
 def nba_router(
-    model_of: Any, key_dependency: Any, policy: Policy, responses: ResponseModel, invalid: Any
+    model_of: Any,
+    key_dependency: Any,
+    policy: Policy,
+    responses: ResponseModel,
+    read: Any,
+    times: Any,
 ) -> APIRouter:
     """The route, for :func:`journeymine.assignment.service.create_app`.
 
-    ``model_of()`` returns the current persona model (hot reloads apply); ``invalid(exc)`` turns
-    a pydantic ValidationError into the service's 400/422 answer.
+    ``model_of()`` returns the current persona model (hot reloads apply); ``read(adapter,
+    body)`` checks the raw body (the service's strict JSON and 400/422 answers); ``times``
+    checks times against the service's plausible range.
     """
     if list(responses.journeys_) != [j.name for j in policy.journeys]:
         raise ConfigError(
@@ -135,13 +244,10 @@ def nba_router(
     )
     async def next_best(request: Request) -> Any:
         """The journey to send this customer now, and why not the others."""
+        req = read(_REQUEST, await request.body())
         try:
-            req = _REQUEST.validate_json(await request.body())
-        except ValidationError as exc:
-            return invalid(exc)
-        try:
-            out = await run_in_threadpool(decide_one, model_of(), policy, responses, req)
-        except ConfigError as exc:  # e.g. an unparseable decision time
+            out = await run_in_threadpool(decide_one, model_of(), policy, responses, req, times)
+        except ConfigError as exc:  # e.g. an unparseable decision time, an unknown persona
             return Response(
                 json.dumps({"error": "invalid_request", "detail": str(exc)}),
                 status_code=422,

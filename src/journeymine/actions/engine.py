@@ -193,7 +193,8 @@ def next_best_action(
         response rates are used).
     at : datetime-like, optional
         Decision time (default: one second after the log's last event). Only events before it
-        count.
+        count. Decisions have second resolution: ``at`` is floored to the second, and the
+        result's ``at`` is that time, also when it is before the log or long after it.
     customers : list of str, optional
         Default: every customer of the log.
 
@@ -244,7 +245,9 @@ def next_best_action(
         when = when.tz_localize("UTC") if when.tzinfo is None else when
     codes, t = index.points(ids, [when] * len(ids))
     persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
-    return _as_frames(index, policy, responses, ids, codes, t, persona)
+    # the index clips times into its key range (same decisions); the answer keeps the real one
+    reported = pd.DatetimeIndex([when.tz_convert("UTC").floor("s")] * len(ids)).as_unit("us")
+    return _as_frames(index, policy, responses, ids, codes, t, persona, reported)
 
 
 def _as_frames(
@@ -255,6 +258,7 @@ def _as_frames(
     codes: np.ndarray,
     t: np.ndarray,
     persona: np.ndarray,
+    reported: pd.DatetimeIndex | None = None,
 ) -> Decisions:
     winner, best, products, gates = decide(index, policy, responses, persona, codes, t)
     names = np.array([j.name for j in policy.journeys] + [None], dtype=object)
@@ -262,7 +266,7 @@ def _as_frames(
     prod_names = np.array([*index.products.astype(str), None], dtype=object)
     n = len(codes)
     chosen_product = np.where(winner >= 0, products[np.arange(n), np.maximum(winner, 0)], -1)
-    at = index.to_timestamp(t)
+    at = index.to_timestamp(t) if reported is None else reported
     actions = pd.DataFrame(
         {
             CUSTOMER_ID: pd.array(np.asarray(ids, dtype=object), dtype="str"),

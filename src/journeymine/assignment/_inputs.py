@@ -70,9 +70,13 @@ def _parse_time(value: Any) -> tuple[int, bool] | None:
         try:
             d = _dt.datetime.fromisoformat(value.strip())
         except ValueError:
+            if value.strip().lower() in ("now", "today"):  # pandas reads the clock, not a date
+                return None
             try:
                 ts = pd.Timestamp(value)
             except (ValueError, TypeError, OverflowError):
+                return None
+            if pd.isna(ts):  # "NaN", "NaT", "" and the like: pandas' missing time
                 return None
             return _parse_time(ts)
     elif isinstance(value, _dt.datetime):
@@ -235,18 +239,21 @@ def parse_events(
             jv[i] = j_codes.get(j, -1)
         val = e.get(VALUE)
         if val is not None and not _is_null(val):
-            if isinstance(val, bool) or not isinstance(val, int | float | np.number):
-                try:
-                    val = float(val)
-                except (TypeError, ValueError):
-                    problems.append(f"event {i}: value {val!r} is not a number.")
-                    val = math.nan
-            if math.isfinite(float(val)) and abs(float(val)) > MAX_ABS_VALUE:
-                problems.append(
-                    f"event {i}: value {val!r} is out of range (|value| <= {MAX_ABS_VALUE:g})."
-                )
-            else:
-                v[i] = float(val)
+            try:
+                num = float(val)
+            except (TypeError, ValueError):
+                problems.append(f"event {i}: value {val!r:.60} is not a number.")
+                num = math.nan
+            except OverflowError:  # an integer beyond the range of a double
+                num = math.inf
+            if not math.isnan(num):  # NaN (also the text "nan") means "no value"
+                if math.isfinite(num) and abs(num) <= MAX_ABS_VALUE:
+                    v[i] = num
+                else:
+                    problems.append(
+                        f"event {i}: value {val!r:.60} is out of range (a finite number with "
+                        f"|value| <= {MAX_ABS_VALUE:g}); send the event's amount, or null."
+                    )
         if SESSION_ID in e:
             has_session_key = True
             s = e[SESSION_ID]

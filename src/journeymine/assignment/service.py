@@ -20,16 +20,33 @@ Security and robustness:
 - Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing: the
   ``Content-Length`` header is checked first, and a body sent without it (chunked) is counted
   while it streams in.
-- Malformed JSON -> 400; a body that does not match the schema -> 422; invalid events (no
-  events, unparseable timestamp...) -> 422 with the message. Any other failure -> 500 JSON
-  without internals (the traceback goes to the server log).
+- Malformed JSON -> 400, including ``NaN``, ``Infinity`` and numbers beyond the double range
+  such as ``1e999`` (not JSON); a body that does not match the schema -> 422; invalid events
+  (no events, an unparseable or missing timestamp such as ``"NaN"``, ``""`` or ``"NaT"``, a
+  timestamp outside the plausible range, a ``product`` that is not a text...) -> 422 with the
+  message. Any other failure -> 500 JSON without internals (the traceback goes to the server
+  log), and the connection stays usable for the client's next request.
+- Event timestamps (and the next-best-action ``at``) must fall in the plausible range
+  (``plausible_range``, default :data:`journeymine.schema.PLAUSIBLE_RANGE`: 1990-01-01
+  included to 2100-01-01 excluded); others get 422 naming the range.
+- Slow clients: a request's headers, and then its body, must arrive within
+  ``request_timeout`` seconds (default 10): a body that does not gets ``408`` JSON and the
+  connection is closed; under :func:`serve` a connection whose headers do not arrive in time
+  (a "slowloris" client) is answered 408 and closed by the server's HTTP protocol
+  (:mod:`journeymine.assignment._http`); idle keep-alive connections close after 5 s
+  (uvicorn's ``timeout_keep_alive``).
 - Speed: ``POST /v1/assign`` is a plain ASGI route (no FastAPI body parsing or dependency
   solving) and requests that arrive together are scored in one vectorised pass; results equal
   :func:`~journeymine.assignment.assign` one by one. ``serve(..., workers=N)`` runs N processes.
 - Hot reload: ``POST /v1/model/reload`` or a file watcher (``watch_interval``) loads the new file
   completely (with every check of :func:`~journeymine.assignment.load_model`) and only then
   swaps the model reference; requests in flight keep the model they started with. A bad new
-  file keeps the old model and the reload answers 409 with the reason.
+  file keeps the old model and the reload answers 409 with the reason (file names only: the
+  server's folders are not shown; the full message goes to the server log).
+- Next best action: without ``at`` the decision is made one second after the customer's last
+  event, as :func:`journeymine.actions.next_best_action` and ``jm nba`` do; send ``at`` (e.g.
+  the current time) to decide at another time. The answer's ``at`` is the decision time
+  (second resolution), never moved.
 
 Examples
 --------
@@ -46,12 +63,16 @@ import gc
 import hmac
 import json
 import logging
+import math
 import os
+import re
 import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, NotRequired
+
+import numpy as np
 
 from journeymine.assignment._assign import (
     Assignment,
@@ -62,12 +83,14 @@ from journeymine.assignment._assign import (
 from journeymine.assignment._model import PersonaModel
 from journeymine.assignment._persist import load_model
 from journeymine.exceptions import ConfigError, EventLogError, ModelError
+from journeymine.schema import PLAUSIBLE_RANGE, plausible_bounds
 
 try:
     from fastapi import Depends, FastAPI, Request
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse, Response
-    from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+    from fastapi.responses import Response
+    from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+    from pydantic_core import from_json
     from starlette.datastructures import Headers
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.routing import Route
@@ -77,7 +100,15 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "journeymine.assignment.service needs the serve extra: pip install 'journeymine[serve]'"
     ) from exc
 
-__all__ = ["API_KEY_ENV", "MODEL_PATH_ENV", "app_from_env", "create_app", "serve"]
+__all__ = [
+    "API_KEY_ENV",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "MODEL_PATH_ENV",
+    "REQUEST_TIMEOUT_ENV",
+    "app_from_env",
+    "create_app",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +116,28 @@ API_KEY_ENV = "JOURNEYMINE_API_KEY"
 MODEL_PATH_ENV = "JOURNEYMINE_MODEL_PATH"
 POLICY_PATH_ENV = "JOURNEYMINE_POLICY_PATH"
 RESPONSES_PATH_ENV = "JOURNEYMINE_RESPONSES_PATH"
+PLAUSIBLE_RANGE_ENV = "JOURNEYMINE_PLAUSIBLE_RANGE"
 DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_BATCH = 1_000
+#: uvicorn closes an idle keep-alive connection after this many seconds (its default).
+KEEP_ALIVE_TIMEOUT = 5
+#: Seconds a client has to send a request's headers, and then its body.
+DEFAULT_REQUEST_TIMEOUT = 10.0
+#: Environment variable with the request timeout (seconds) of :func:`app_from_env` and of the
+#: worker processes of ``serve(workers=N)``.
+REQUEST_TIMEOUT_ENV = "JOURNEYMINE_REQUEST_TIMEOUT"
 _JSON = "application/json"
+
+
+def check_timeout(value: Any, name: str = "request_timeout") -> float:
+    """``value`` as a number of seconds in (0, 86400), or a ConfigError naming ``name``."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not 0 < seconds < 86_400:
+        raise ConfigError(f"{name} must be a number of seconds in (0, 86400), got {value!r}.")
+    return seconds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,6 +145,8 @@ _JSON = "application/json"
 # ---------------------------------------------------------------------------------------------
 class EventIn(TypedDict):
     """One event. Other keys are accepted and ignored."""
+
+    __pydantic_config__ = ConfigDict(allow_inf_nan=False)  # type: ignore[misc]
 
     timestamp: Annotated[
         str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
@@ -248,27 +300,37 @@ class _Coalescer:
 
 
 # ---------------------------------------------------------------------------------------------
-# body size limit (pure ASGI: before any parsing)
+# body size and time limits (pure ASGI: before any parsing)
 # ---------------------------------------------------------------------------------------------
+async def _send_closing(send: Any, status: int, error: str, detail: str) -> None:
+    """A JSON error that also closes the connection (the rest of the request is not read)."""
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class _BodyLimit:
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    """Reads the whole body of a POST/PUT/PATCH before the app sees it: more than
+    ``max_bytes`` -> 413, not all there within ``timeout`` seconds -> 408 (both close the
+    connection)."""
+
+    def __init__(self, app: Any, max_bytes: int, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def _too_large(self, send: Any, detail: str) -> None:
-        body = json.dumps({"error": "payload_too_large", "detail": detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_closing(send, 413, "payload_too_large", detail)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -288,18 +350,33 @@ class _BodyLimit:
                     return
         chunks = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._too_large(send, f"request body exceeds the limit of {limit} bytes.")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        await self._too_large(
+                            send, f"request body exceeds the limit of {limit} bytes."
+                        )
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            logger.info("request body too slow (%d bytes in %g s): 408", size, self.timeout)
+            await _send_closing(
+                send,
+                408,
+                "request_timeout",
+                f"the request body did not arrive within {self.timeout:g} s ({size} bytes "
+                f"received); the connection is closed. Send the whole body at once (the "
+                f"server's limit is request_timeout, {REQUEST_TIMEOUT_ENV}).",
+            )
+            return
         body = b"".join(chunks)
         sent = False
 
@@ -313,12 +390,182 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
 
+class _Guard:
+    """The outermost ASGI layer: no exception reaches the server after an answer was sent.
+
+    Starlette answers an unhandled exception with the app's 500 JSON and then re-raises it;
+    uvicorn then closes the connection, so a client's next request on it (keep-alive) would be
+    reset. Here an exception after a complete answer is dropped (it was logged by the 500
+    handler); one before any answer gets the 500 JSON; one in the middle of an answer is
+    re-raised (the server must close that connection)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = [False, False]  # response started, response complete
+
+        async def tracked(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                state[0] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                state[1] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if state[1]:
+                return
+            if state[0]:
+                raise
+            logger.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            await _send_closing(
+                send, 500, "internal_error", "internal server error; see the server log."
+            )
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> Any:
+        return _Guard(super().build_middleware_stack())
+
+
+# ---------------------------------------------------------------------------------------------
+# request bodies: strict JSON, then the schema
+# ---------------------------------------------------------------------------------------------
+class RequestError(Exception):
+    """A refused request: answered ``status`` with ``{"error": error, "detail": detail}``."""
+
+    def __init__(self, status: int, error: str, detail: Any) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+# Tokens that pydantic's JSON parser accepts but JSON does not have (NaN, Infinity), and
+# numbers that may overflow a double (a 3-digit exponent, or 300+ digits): only bodies that
+# match are parsed a second time, strictly.
+_SUSPECT_NUMBER = re.compile(rb"NaN|Infinity|[0-9][eE][+]?[0-9]{3}|[0-9]{300}")
+_MAX_DOUBLE = 2**1024  # an int: larger integers are infinite as doubles
+
+
+def _not_json_numbers(body: bytes) -> str | None:
+    """Why ``body`` is not strict JSON because of its numbers, or None."""
+    if _SUSPECT_NUMBER.search(body) is None:
+        return None
+    try:
+        value = from_json(body, allow_inf_nan=False)
+    except ValueError:
+        try:
+            from_json(body, allow_inf_nan=True)
+        except ValueError:
+            return None  # malformed anyway: the schema validation says where
+        return "NaN, Infinity and -Infinity are not JSON numbers; send null or a finite number"
+    stack = [value]
+    while stack:  # iterative: a deeply nested body cannot exhaust the Python stack
+        v = stack.pop()
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return (
+                    "a number is beyond the range of a double (e.g. 1e999, which would be "
+                    "infinite); JSON numbers must be finite"
+                )
+        elif isinstance(v, int) and not isinstance(v, bool):
+            if abs(v) >= _MAX_DOUBLE:
+                return "an integer has more than 308 digits; JSON numbers must be finite doubles"
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
+def _validation_error(exc: ValidationError) -> RequestError:
+    """400 for a body that is not JSON, 422 (with every problem) for JSON of the wrong shape."""
+    errors = exc.errors(include_url=False)
+    bad_json = next((e for e in errors if e["type"] == "json_invalid"), None)
+    if bad_json is not None:
+        reason = bad_json.get("ctx", {}).get("error", "parse error")
+        return RequestError(
+            400, "malformed_json", f"the request body is not valid JSON ({reason})."
+        )
+    detail = [
+        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in errors
+    ]
+    return RequestError(422, "invalid_request", detail)
+
+
+def read_request(adapter: TypeAdapter[Any], body: bytes) -> Any:
+    """The body checked by ``adapter`` (plain dicts), or a :class:`RequestError` (400/422)."""
+    reason = _not_json_numbers(body)
+    if reason is not None:
+        raise RequestError(400, "malformed_json", f"the request body is not valid JSON: {reason}.")
+    try:
+        return adapter.validate_json(body)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# plausible event times
+# ---------------------------------------------------------------------------------------------
+class TimeRange:
+    """The plausible ``[start, end)`` of event (and decision) times, in microseconds UTC."""
+
+    def __init__(self, plausible_range: Any) -> None:
+        bounds = plausible_bounds(plausible_range)
+        if bounds is None:
+            self.lo, self.hi = -(2**63), 2**63 - 1
+            self.text = "any time"
+        else:
+            lo, hi = bounds
+            self.lo, self.hi = int(lo.value // 1000), int(hi.value // 1000)
+            self.text = f"[{_day(lo)}, {_day(hi)})"
+
+    def check_events(self, events: list[dict[str, Any]], t: np.ndarray) -> None:
+        """EventLogError naming the events whose time (``t``, us) is outside the range."""
+        if len(t) == 0 or (t.min() >= self.lo and t.max() < self.hi):
+            return
+        bad = np.flatnonzero((t < self.lo) | (t >= self.hi))
+        problems = [
+            f"event {i}: timestamp {events[i].get('timestamp')!r:.60} is outside the plausible "
+            f"range {self.text}."
+            for i in bad[:5]
+        ]
+        n, first = len(bad), int(bad[0])
+        raise EventLogError(
+            f"invalid events: {n} timestamp{'s are' if n > 1 else ' is'} outside the plausible "
+            f"range {self.text}, e.g. event {first}: {events[first].get('timestamp')!r:.60}. "
+            f"Send the real event times (placeholders such as 0001-01-01 or 9999-12-31, and "
+            f"epoch numbers read in the wrong unit, are not); a service for other dates is "
+            f"started with create_app(..., plausible_range=(start, end)).",
+            problems + ([f"... and {n - 5} more"] if n > 5 else []),
+        )
+
+    def check_time(self, us: int, what: str, raw: Any) -> None:
+        if not self.lo <= us < self.hi:
+            raise ConfigError(
+                f"{what}={raw!r:.60} is outside the plausible range {self.text}; give a time "
+                f"in that range, e.g. '2025-03-01T09:00:00Z'."
+            )
+
+
+def _day(t: Any) -> str:
+    return t.strftime("%Y-%m-%d") if t == t.normalize() else t.isoformat()
+
+
 # ---------------------------------------------------------------------------------------------
 # the app
 # ---------------------------------------------------------------------------------------------
 def _error(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> Any:
-    return JSONResponse(
-        status_code=status, content={"error": error, "detail": detail}, headers=headers
+    # ASCII JSON: any text a client sent (even a lone surrogate) can be echoed safely
+    return Response(
+        json.dumps({"error": error, "detail": detail}).encode(),
+        status_code=status,
+        media_type=_JSON,
+        headers=headers,
     )
 
 
@@ -330,10 +577,13 @@ class _AssignRoute:
     a request's time when measured) are skipped; errors still go through the app's exception
     handlers, so the 401/400/422/500 answers are the same as on every other route."""
 
-    def __init__(self, holder: _Holder, require_key: Any, coalescer: _Coalescer) -> None:
+    def __init__(
+        self, holder: _Holder, require_key: Any, coalescer: _Coalescer, times: TimeRange
+    ) -> None:
         self.holder = holder
         self.require_key = require_key
         self.coalescer = coalescer
+        self.times = times
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.require_key(Headers(scope=scope))
@@ -345,29 +595,13 @@ class _AssignRoute:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        try:
-            req = _ASSIGN.validate_json(b"".join(chunks))
-        except ValidationError as exc:
-            response = _invalid_request(exc)
-        else:
-            model = self.holder.model
-            parsed = parse_customer(req["events"], model, customer_id=req["customer_id"])
-            result = await self.coalescer.score(parsed)
-            response = Response(json.dumps(result.to_dict()).encode(), media_type=_JSON)
+        req = read_request(_ASSIGN, b"".join(chunks))
+        model = self.holder.model
+        parsed = parse_customer(req["events"], model, customer_id=req["customer_id"])
+        self.times.check_events(req["events"], parsed.events.t)
+        result = await self.coalescer.score(parsed)
+        response = Response(json.dumps(result.to_dict()).encode(), media_type=_JSON)
         await response(scope, receive, send)
-
-
-def _invalid_request(exc: ValidationError) -> Any:
-    """400 for a body that is not JSON, 422 (with every problem) for JSON of the wrong shape."""
-    errors = exc.errors(include_url=False)
-    bad_json = next((e for e in errors if e["type"] == "json_invalid"), None)
-    if bad_json is not None:
-        reason = bad_json.get("ctx", {}).get("error", "parse error")
-        return _error(400, "malformed_json", f"the request body is not valid JSON ({reason}).")
-    detail = [
-        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in errors
-    ]
-    return _error(422, "invalid_request", detail)
 
 
 def _body_doc(schema: str) -> dict[str, Any]:
@@ -423,6 +657,8 @@ def create_app(
     watch_interval: float | None = None,
     policy_path: str | os.PathLike[str] | None = None,
     responses_path: str | os.PathLike[str] | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    plausible_range: Any = PLAUSIBLE_RANGE,
 ) -> Any:
     """Build the FastAPI app serving a saved :class:`PersonaModel`.
 
@@ -444,6 +680,13 @@ def create_app(
         Both together add ``POST /v1/next-best-action``: a policy file (YAML/JSON,
         :class:`journeymine.actions.Policy`) and response rates saved by
         :meth:`journeymine.actions.ResponseModel.save` (``jm nba --responses-out``).
+    request_timeout : float, default 10
+        Seconds a request body may take to arrive once the headers are in; a slower body gets
+        408 and the connection is closed. (Slow *headers* are cut off by the server's HTTP
+        protocol: :func:`serve` sets it up with the same value.)
+    plausible_range : (start, end) or None, default :data:`journeymine.schema.PLAUSIBLE_RANGE`
+        Event timestamps and decision times outside ``[start, end)`` get 422 (naive bounds
+        are UTC); None accepts any date.
 
     Returns
     -------
@@ -460,6 +703,8 @@ def create_app(
             raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
     if watch_interval is not None and not float(watch_interval) > 0:
         raise ConfigError(f"watch_interval must be > 0 seconds, got {watch_interval!r}.")
+    request_timeout = check_timeout(request_timeout)
+    times = TimeRange(plausible_range)
     if (policy_path is None) != (responses_path is None):
         raise ConfigError(
             "next best action needs both a policy file and a response-rates file; got only "
@@ -493,7 +738,7 @@ def create_app(
             if thread is not None:
                 thread.join(timeout=5)
 
-    app = FastAPI(
+    app = _App(
         title="journeymine persona assignment",
         version=str(holder.model.card_.get("journeymine_version", "")),
         description="Assign live customers to behavioural personas (journeymine).",
@@ -536,7 +781,8 @@ def create_app(
                 key_dependency,
                 Policy.from_file(Path(policy_path)),
                 ResponseModel.load(Path(responses_path)),
-                _invalid_request,
+                read_request,
+                times,
             )
         )
         app.state.next_best_action = True
@@ -556,10 +802,12 @@ def create_app(
 
     @app.exception_handler(EventLogError)
     async def events_error(request: Request, exc: EventLogError) -> Any:
-        return JSONResponse(
-            status_code=422,
-            content={"error": "invalid_events", "detail": str(exc), "problems": exc.problems},
-        )
+        body = {"error": "invalid_events", "detail": str(exc), "problems": exc.problems}
+        return Response(json.dumps(body).encode(), status_code=422, media_type=_JSON)
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> Any:
+        return _error(exc.status, exc.error, exc.detail)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Any:
@@ -575,7 +823,9 @@ def create_app(
     app.state.coalescer = _Coalescer()
     app.router.routes.append(
         Route(
-            "/v1/assign", _AssignRoute(holder, require_key, app.state.coalescer), methods=["POST"]
+            "/v1/assign",
+            _AssignRoute(holder, require_key, app.state.coalescer, times),
+            methods=["POST"],
         )
     )
 
@@ -588,10 +838,7 @@ def create_app(
     async def assign_batch(request: Request) -> Any:
         """Personas of several customers (all or nothing)."""
         require_key(request.headers)
-        try:
-            req = _BATCH.validate_json(await request.body())
-        except ValidationError as exc:
-            return _invalid_request(exc)
+        req = read_request(_BATCH, await request.body())
         customers = req["customers"]
         if len(customers) > max_batch:
             return _error(
@@ -611,7 +858,9 @@ def create_app(
         parsed = []
         for i, c in enumerate(customers):
             try:
-                parsed.append(parse_customer(c["events"], model, customer_id=c["customer_id"]))
+                one = parse_customer(c["events"], model, customer_id=c["customer_id"])
+                times.check_events(c["events"], one.events.t)
+                parsed.append(one)
             except EventLogError as exc:
                 raise EventLogError(
                     f"customer {i} ({c['customer_id']!r}): {exc}", exc.problems
@@ -629,16 +878,27 @@ def create_app(
         """Load the model file again; the old model stays if the new file is refused."""
         try:
             holder.reload()
-        except ModelError as exc:
+        except ModelError as exc:  # logged in full; the answer names files, not folders
             return _error(
                 409,
                 "reload_failed",
-                f"{exc} The current model (sha256 {holder.sha256}) stays loaded.",
+                f"{_without_folders(str(exc), holder.path)} The current model (sha256 "
+                f"{holder.sha256}) stays loaded.",
             )
         return {"reloaded": True, "model_sha256": holder.sha256}
 
-    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes, timeout=request_timeout)
     return app
+
+
+def _without_folders(message: str, path: Path) -> str:
+    """``message`` with the model's folder removed from every path in it (a client of the
+    service learns the file names, not where the server keeps them)."""
+    folders = {str(path.parent), str(path.parent.absolute()), str(path.parent.resolve())}
+    for folder in sorted(folders, key=len, reverse=True):
+        if folder not in ("", "."):
+            message = message.replace(folder.rstrip(os.sep) + os.sep, "")
+    return message
 
 
 def app_from_env() -> Any:
@@ -646,7 +906,11 @@ def app_from_env() -> Any:
     (e.g. several workers): ``JOURNEYMINE_MODEL_PATH`` (required), ``JOURNEYMINE_API_KEY``
     (required), ``JOURNEYMINE_MAX_BODY_BYTES``, ``JOURNEYMINE_MAX_BATCH``,
     ``JOURNEYMINE_WATCH_INTERVAL``, ``JOURNEYMINE_POLICY_PATH`` and
-    ``JOURNEYMINE_RESPONSES_PATH`` (next best action).
+    ``JOURNEYMINE_RESPONSES_PATH`` (next best action), ``JOURNEYMINE_REQUEST_TIMEOUT``
+    (seconds, default 10) and ``JOURNEYMINE_PLAUSIBLE_RANGE`` (``start,end``, or ``none``).
+
+    Plain ``uvicorn`` does not time out slow request headers; :func:`serve` (``jm serve``)
+    runs uvicorn with the protocol that does (:mod:`journeymine.assignment._http`).
 
     ``uvicorn --factory journeymine.assignment.service:app_from_env --port 8000``
     """
@@ -670,7 +934,24 @@ def app_from_env() -> Any:
         watch_interval=number("JOURNEYMINE_WATCH_INTERVAL", None, float),
         policy_path=os.environ.get(POLICY_PATH_ENV) or None,
         responses_path=os.environ.get(RESPONSES_PATH_ENV) or None,
+        request_timeout=number(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT, float),
+        plausible_range=_range_from_env(),
     )
+
+
+def _range_from_env() -> Any:
+    raw = os.environ.get(PLAUSIBLE_RANGE_ENV)
+    if raw is None or raw.strip() == "":
+        return PLAUSIBLE_RANGE
+    if raw.strip().lower() == "none":
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 2:
+        raise ConfigError(
+            f"{PLAUSIBLE_RANGE_ENV}={raw!r} is not 'start,end' (e.g. '1990-01-01,2100-01-01') "
+            f"or 'none'."
+        )
+    return tuple(parts)
 
 
 def serve(
@@ -686,9 +967,16 @@ def serve(
     policy_path: str | os.PathLike[str] | None = None,
     responses_path: str | os.PathLike[str] | None = None,
     log_level: str = "info",
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    plausible_range: Any = PLAUSIBLE_RANGE,
 ) -> None:
     """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
     environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest.
+
+    Slow clients: a connection's request headers must arrive within ``request_timeout``
+    seconds (else 408 and the connection is closed: a "slowloris" client cannot hold
+    connections open), then the body within as many (else 408); an idle keep-alive connection
+    is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds.
 
     ``workers > 1`` starts that many processes (uvicorn's ``--workers``, through
     :func:`app_from_env`), each with its own copy of the model: use it on machines with more
@@ -711,9 +999,21 @@ def serve(
         watch_interval=watch_interval,
         policy_path=policy_path,
         responses_path=responses_path,
+        request_timeout=request_timeout,
+        plausible_range=plausible_range,
     )
+    from journeymine.assignment._http import timeout_protocol
+
+    seconds = check_timeout(request_timeout)
     if workers == 1:
-        uvicorn.run(app, host=host, port=int(port), log_level=log_level)
+        uvicorn.run(
+            app,
+            host=host,
+            port=int(port),
+            log_level=log_level,
+            http=timeout_protocol(seconds),
+            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        )
         return
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
     os.environ.update(
@@ -725,6 +1025,10 @@ def serve(
             "JOURNEYMINE_WATCH_INTERVAL": str(watch_interval),
             POLICY_PATH_ENV: str(Path(policy_path).resolve()) if policy_path else "",
             RESPONSES_PATH_ENV: str(Path(responses_path).resolve()) if responses_path else "",
+            REQUEST_TIMEOUT_ENV: str(seconds),  # read by the workers' protocol and app
+            PLAUSIBLE_RANGE_ENV: (
+                "none" if plausible_range is None else ",".join(map(str, plausible_range))
+            ),
         }
     )
     uvicorn.run(
@@ -734,4 +1038,6 @@ def serve(
         port=int(port),
         workers=workers,
         log_level=log_level,
+        http=timeout_protocol(),  # importable by the workers; the timeout from the env
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
     )
