@@ -68,6 +68,8 @@ _EXPORTS: dict[str, str] = {
     "CustomerFeaturizer": "journeymine.personas",
     "PersonaMiner": "journeymine.personas",
     "persona_profiles": "journeymine.personas",
+    "persona_validity": "journeymine.personas",
+    "PersonaValidity": "journeymine.personas",
     "track_personas": "journeymine.personas",
     # persona assignment for live customers
     "PersonaModel": "journeymine.assignment",
@@ -148,7 +150,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from journeymine.personas import (
         CustomerFeaturizer,
         PersonaMiner,
+        PersonaValidity,
         persona_profiles,
+        persona_validity,
         track_personas,
     )
     from journeymine.report import (

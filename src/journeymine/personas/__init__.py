@@ -7,6 +7,8 @@
 - :func:`persona_profiles`: distinguishing features, channels, typical journeys, readable names
 - :func:`track_personas`: per-window personas with stable ids, births/deaths/splits/merges and
   customer migration
+- :func:`persona_validity`: do the personas predict a future outcome, against and on top of
+  recency/frequency/value (cross-validated AUC with bootstrap intervals), and are they stable?
 """
 
 from journeymine.personas.dynamic import PersonaTracks, track_personas
@@ -18,6 +20,7 @@ from journeymine.personas.features import (
 )
 from journeymine.personas.mining import DEFAULT_PERSONA_FEATURES, PersonaMiner
 from journeymine.personas.profiles import persona_profiles
+from journeymine.personas.validity import PersonaValidity, persona_validity
 
 __all__ = [
     "DEFAULT_PERSONA_FEATURES",
@@ -25,8 +28,10 @@ __all__ = [
     "FeatureSpec",
     "PersonaMiner",
     "PersonaTracks",
+    "PersonaValidity",
     "compute_aggregates",
     "features_from_aggregates",
     "persona_profiles",
+    "persona_validity",
     "track_personas",
 ]
