@@ -1,7 +1,10 @@
-"""A real uvicorn server in a background thread on a free 127.0.0.1 port (service tests)."""
+"""A real uvicorn server in a background thread on a free 127.0.0.1 port (service tests), and a
+keep-alive client that notices when the server closes or resets its connection."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import threading
 import time
@@ -31,11 +34,14 @@ def wait_for_health(port: int, proc: Any, timeout: float = 60) -> httpx.Response
 
 
 class Server:
-    """Start ``app`` with uvicorn now; ``url`` is its base URL; ``stop()`` shuts it down."""
+    """Start ``app`` with uvicorn now; ``url`` is its base URL; ``stop()`` shuts it down.
+    ``options`` go to ``uvicorn.Config`` (e.g. ``http=`` a protocol class)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", **options
+        )
         config.install_signal_handlers = False
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -50,3 +56,46 @@ class Server:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+class KeepAlive:
+    """One keep-alive connection (http.client). A request on a connection the server reset or
+    closed raises AssertionError, and so does an answer that closes it (``connection: close``,
+    or a silent reconnection); the next request then starts on a fresh connection."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self.sent = 0
+        self._connect()
+
+    def _connect(self) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.conn.connect()
+        self.sock = self.conn.sock
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+        """(status, parsed JSON answer)."""
+        self.sent += 1
+        try:
+            self.conn.request(method, path, body=body, headers=self.headers)
+            r = self.conn.getresponse()
+            data = r.read()
+        except (OSError, http.client.HTTPException) as exc:  # reset, closed, broken pipe
+            self.conn.close()
+            self._connect()
+            raise AssertionError(
+                f"{method} {path}: the connection failed ({exc!r}); body {(body or b'')[:300]!r}"
+            ) from exc
+        closed = r.getheader("connection", "").lower() == "close" or self.conn.sock is not self.sock
+        if closed:
+            self.conn.close()
+            self._connect()
+        assert not closed, f"{path}: the server closed the connection ({r.status} {data[:300]!r})"
+        return r.status, json.loads(data)
+
+    def post(self, path: str, body: bytes) -> tuple[int, Any]:
+        return self.request("POST", path, body)
+
+    def close(self) -> None:
+        self.conn.close()
