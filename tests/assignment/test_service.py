@@ -4,10 +4,13 @@ errors as JSON, unknown names, hot reload under concurrent requests, the file wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -18,9 +21,10 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from _uvicorn_server import Server, free_port, wait_for_health
+from _uvicorn_server import KeepAlive, Server, free_port, wait_for_health
 
 from journeymine.assignment import PersonaModel, assign
+from journeymine.assignment._http import timeout_protocol
 from journeymine.assignment.service import app_from_env, create_app
 from journeymine.exceptions import ConfigError, ModelError
 
@@ -460,4 +464,233 @@ def test_app_from_env(saved_model: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         r = httpx.post(f"{srv.url}/v1/assign/batch", json=body, headers=AUTH, timeout=30)
         assert r.status_code == 413 and "limit is 1" in r.json()["detail"]
     finally:
+        srv.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# edge cases of issue #11 (class 6): each is a 4xx JSON answer naming the problem and the fix,
+# on a connection that stays usable
+# ---------------------------------------------------------------------------------------------
+def one(events: list[dict[str, object]]) -> bytes:
+    return json.dumps({"customer_id": "c1", "events": events}).encode()
+
+
+def batch_of(events: list[dict[str, object]]) -> bytes:
+    return json.dumps({"customers": [{"customer_id": "c1", "events": events}]}).encode()
+
+
+@pytest.fixture
+def keep_alive(server: Server) -> Iterator[KeepAlive]:
+    c = KeepAlive(server.port, AUTH)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("stamp", ["NaN", "", "NaT", "now", "today"])
+def test_missing_value_timestamps_are_422_and_the_connection_stays_usable(
+    keep_alive: KeepAlive, stamp: str
+) -> None:
+    bad = [{**EVENTS[0], "timestamp": stamp}]
+    for path, body in (("/v1/assign", one(bad)), ("/v1/assign/batch", batch_of(bad))):
+        status, answer = keep_alive.post(path, body)
+        assert status == 422 and answer["error"] == "invalid_events", answer
+        assert f"timestamp {stamp!r} could not be parsed" in answer["problems"][0]
+        assert "Use ISO 8601 such as '2025-01-31T14:05:00Z'" in answer["detail"]
+        # the next valid request on the same connection is answered (KeepAlive checks it)
+        status, answer = keep_alive.post("/v1/assign", one(EVENTS))
+        assert status == 200 and answer["n_events"] == len(EVENTS)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00Z", "2150-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+              "1989-12-31T23:59:59Z", "2100-01-01T00:00:00Z"]
+)  # fmt: skip
+def test_implausible_timestamps_are_422_naming_the_range(keep_alive: KeepAlive, stamp: str) -> None:
+    bad = [*EVENTS, {**EVENTS[0], "timestamp": stamp}]
+    for path, body in (("/v1/assign", one(bad)), ("/v1/assign/batch", batch_of(bad))):
+        status, answer = keep_alive.post(path, body)
+        assert status == 422 and answer["error"] == "invalid_events", answer
+        detail = answer["detail"]
+        assert "1 timestamp is outside the plausible range [1990-01-01, 2100-01-01)" in detail
+        assert f"event 4: {stamp!r}" in detail and "plausible_range=(start, end)" in detail
+        assert answer["problems"] == [
+            f"event 4: timestamp {stamp!r} is outside the plausible range [1990-01-01, 2100-01-01)."
+        ]
+    edges = [{**EVENTS[0], "timestamp": "1990-01-01T00:00:00Z"},
+             {**EVENTS[0], "timestamp": "2099-12-31T23:59:59.999999Z"}]  # fmt: skip
+    status, answer = keep_alive.post("/v1/assign", one(edges))
+    assert status == 200, answer
+
+
+def test_the_plausible_range_is_a_setting(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    far = [{**EVENTS[0], "timestamp": "2150-01-01T00:00:00Z"}]
+    srv = Server(create_app(model_dir / "model.skops", api_key=KEY, plausible_range=None))
+    try:
+        r = httpx.post(f"{srv.url}/v1/assign", content=one(far), headers=AUTH, timeout=30)
+        assert r.status_code == 200
+    finally:
+        srv.stop()
+    with pytest.raises(ConfigError, match="does not start before it ends"):
+        create_app(model_dir / "model.skops", api_key=KEY, plausible_range=("2100", "1990"))
+    monkeypatch.setenv("JOURNEYMINE_MODEL_PATH", str(model_dir / "model.skops"))
+    monkeypatch.setenv("JOURNEYMINE_API_KEY", KEY)
+    monkeypatch.setenv("JOURNEYMINE_PLAUSIBLE_RANGE", "1990-01-01")
+    with pytest.raises(ConfigError, match=r"JOURNEYMINE_PLAUSIBLE_RANGE='1990-01-01' is not"):
+        app_from_env()
+    monkeypatch.setenv("JOURNEYMINE_PLAUSIBLE_RANGE", "none")
+    monkeypatch.setenv("JOURNEYMINE_REQUEST_TIMEOUT", "lots")
+    with pytest.raises(ConfigError, match="JOURNEYMINE_REQUEST_TIMEOUT"):
+        app_from_env()
+    with pytest.raises(ConfigError, match=r"request_timeout must be a number of seconds"):
+        create_app(model_dir / "model.skops", api_key=KEY, request_timeout=0)
+
+
+@pytest.mark.parametrize(
+    "token", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1E+400", b"1" + b"0" * 400]
+)
+def test_numbers_that_json_does_not_have_are_400(keep_alive: KeepAlive, token: bytes) -> None:
+    for path, body in (("/v1/assign", one(EVENTS)), ("/v1/assign/batch", batch_of(EVENTS))):
+        for key in (b'"value": 30.5', b'"channel": "app"'):  # used, and ignored ("extra")
+            bad = body.replace(key, key.split(b":")[0] + b": " + token, 1)
+            if key.startswith(b'"channel'):
+                bad = bad.replace(b'"channel": ' + token, b'"extra": ' + token, 1)
+            status, answer = keep_alive.post(path, bad)
+            assert status == 400 and answer["error"] == "malformed_json", (bad, answer)
+            assert answer["detail"].startswith("the request body is not valid JSON: ")
+            assert "send null or a finite number" in answer["detail"] or (
+                "JSON numbers must be finite" in answer["detail"]
+            )
+
+
+def test_an_error_after_the_answer_keeps_the_connection(keep_alive: KeepAlive) -> None:
+    """An unhandled exception is a 500 JSON answer, and the client's next request on the same
+    connection is served (starlette re-raises it after answering; uvicorn used to then close
+    the connection, resetting that next request)."""
+    status, answer = keep_alive.request("GET", "/test-only/boom")
+    assert status == 500 and answer["error"] == "internal_error"
+    status, answer = keep_alive.post("/v1/assign", one(EVENTS))
+    assert status == 200
+
+
+def test_failed_reload_names_files_not_folders(saved_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "secret-server-folder"
+    folder.mkdir()
+    path = copy_model_to(saved_model, folder / "live.skops")
+    srv = Server(create_app(path, api_key=KEY))
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30, headers=AUTH) as c:
+            path.write_bytes(b"definitely not a model")
+            r = c.post("/v1/model/reload")
+            assert r.status_code == 409 and r.json()["error"] == "reload_failed"
+            detail = r.json()["detail"]
+            assert "secret-server-folder" not in r.text and str(tmp_path) not in r.text
+            assert detail.startswith("live.skops: checksum mismatch")
+            assert "Re-save or retrain the model" in detail and "stays loaded" in detail
+            # a card edited after saving: refused, with the fix
+            copy_model_to(saved_model, path)
+            card = json.loads(path.with_suffix(".json").read_text())
+            card["model"]["abstain_threshold"] = 0.9
+            path.with_suffix(".json").write_text(json.dumps(card))
+            r = c.post("/v1/model/reload")
+            assert r.status_code == 409 and "secret-server-folder" not in r.text
+            assert "live.skops: the model card was changed after saving" in r.json()["detail"]
+            assert "model.save(path)" in r.json()["detail"]
+            assert c.post("/v1/assign", content=one(EVENTS)).status_code == 200
+    finally:
+        srv.stop()
+
+
+def copy_model_to(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
+    return dst
+
+
+# ---------------------------------------------------------------------------------------------
+# slow clients
+# ---------------------------------------------------------------------------------------------
+def _read_until_closed(sock: socket.socket, limit: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes the connection, and when it closed it."""
+    sock.settimeout(limit)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            return data, math.inf
+        except ConnectionResetError:
+            return data, time.monotonic()
+        if not chunk:
+            return data, time.monotonic()
+        data += chunk
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_slow_clients_are_timed_out_while_others_are_served(model_dir: Path, http: str) -> None:
+    """20 half-sent headers, a silent connection, a slowloris dribbling one header byte every
+    0.2 s and a half-sent body, against request_timeout=1 s: each is answered 408 and closed
+    within the limit (+ margin), and normal requests are served meanwhile."""
+    limit, margin = 1.0, 1.5
+    app = create_app(model_dir / "model.skops", api_key=KEY, request_timeout=limit)
+    srv = Server(app, http=timeout_protocol(limit, http=http))
+    head = f"POST /v1/assign HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n".encode()
+    slow: list[tuple[str, socket.socket, float]] = []
+    stop = threading.Event()
+
+    def dribble(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.wait(0.2):
+                sock.sendall(b"X")
+
+    results: dict[int, tuple[bytes, float]] = {}
+    readers = []
+
+    def watch(i: int, sock: socket.socket) -> None:  # when does the server close it?
+        results[i] = _read_until_closed(sock, limit + margin + 5)
+
+    def opened(kind: str, sock: socket.socket) -> None:
+        slow.append((kind, sock, time.monotonic()))
+        readers.append(threading.Thread(target=watch, args=(len(slow) - 1, sock), daemon=True))
+        readers[-1].start()
+
+    try:
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(head)  # no blank line: the headers never end
+            opened("headers", s)
+        opened("silent", socket.create_connection(("127.0.0.1", srv.port)))
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(head + b"X-Slow: ")
+        opened("dribble", s)
+        threading.Thread(target=dribble, args=(s,), daemon=True).start()
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(head + b'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"cust')
+        opened("body", s)
+        served = 0
+        with httpx.Client(base_url=srv.url, timeout=10, headers=AUTH) as c:
+            while time.monotonic() - slow[0][2] < limit + margin:
+                assert c.post("/v1/assign", content=one(EVENTS)).status_code == 200
+                served += 1
+                time.sleep(0.05)
+        assert served >= 10
+        for t in readers:
+            t.join(timeout=limit + margin + 10)
+        waits = []
+        for i, (kind, _, started) in enumerate(slow):
+            data, closed_at = results[i]
+            waits.append(closed_at - started)
+            assert closed_at - started < limit + margin, (kind, closed_at - started)
+            assert data.startswith(b"HTTP/1.1 408 "), (kind, data)
+            answer = json.loads(data.split(b"\r\n\r\n", 1)[1])
+            assert answer["error"] == "request_timeout"
+            what = "request body" if kind == "body" else "request headers"
+            assert f"the {what} did not arrive within 1 s" in answer["detail"], answer
+            assert "Send the whole" in answer["detail"]
+        assert min(waits) >= limit - 0.05  # not closed before the limit either
+        print(f"{http}: {len(slow)} slow clients closed after {min(waits):.2f}-{max(waits):.2f} s, "
+              f"{served} requests served meanwhile")  # fmt: skip
+    finally:
+        stop.set()
+        for _, s, _ in slow:
+            s.close()
         srv.stop()
