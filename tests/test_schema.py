@@ -396,3 +396,10 @@ def test_duplicate_column_names_name_the_fix():
     text = str(info.value)
     assert "(2 named 'activity')" in text and "'activity.1'" in text
     assert "columns={'your_name': 'activity'}" in text and "--map your_name=activity" in text
+
+
+def test_text_next_to_datetime_objects_follows_the_text_rules():
+    raw = _raw(timestamp=["2025-01-01 10:00", dt.datetime(2025, 1, 2, 9), "2025-01-03"])
+    assert schema.validate(raw)["timestamp"].min() == pd.Timestamp("2025-01-01 10:00", tz="UTC")
+    text = _refused(_raw(timestamp=["0", dt.datetime(2025, 1, 2), "2025-01-03"]))
+    assert "could not be parsed in row 0" in text

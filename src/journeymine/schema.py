@@ -504,6 +504,13 @@ def _to_string_ids(
     return out.astype(STRING_DTYPE), null
 
 
+def _iso_text(value: Any) -> Any:
+    """A date or datetime object as ISO 8601 text (offset kept); text and None as they are."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
 def _nat(s: pd.Series) -> pd.Series:
     return pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE)
 
@@ -558,6 +565,11 @@ def _parse_timestamps(
                     f"timestamp_unit and a numeric column."
                 )
                 return _nat(s), null | odd
+        if other.any() and is_str.any():
+            # text next to datetime objects: all as ISO text, so that the text rules apply
+            text = text.map(_iso_text)
+            other = np.zeros(len(s), dtype=bool)
+        if other.any():
             # python datetime objects (possibly mixed aware/naive)
             try:
                 out = pd.to_datetime(s, utc=False, errors="raise")
