@@ -144,6 +144,26 @@ def test_min_expected_response_threshold_and_unknown_persona() -> None:
     assert d.actions["action"].tolist() == ["cart"] and d.actions["persona"].tolist() == [-1]
 
 
+def test_decision_time_is_reported_as_given() -> None:
+    """Times before the log or years after it are decided as such (no event before / all
+    windows empty) and reported as given, floored to the second: never moved to the index's
+    edges (1900 used to become one second before the first event, 2100 about 8.5 years after
+    the last)."""
+    policy = Policy.from_dict(POLICY)
+    model = fixed_rates(policy, {0: [0.30, 0.10], -1: [0.2, 0.2]})
+    personas = pd.Series({"A": 0})
+    for at in ("1900-01-01", "2100-01-01T00:00:00Z", "2025-03-20T12:00:00.9+01:00"):
+        d = next_best_action(hand_log(), policy, model, personas, at=at, customers=["A"])
+        want = pd.Timestamp(at)
+        want = (want.tz_localize("UTC") if want.tzinfo is None else want).floor("s")
+        assert d.actions["at"].tolist() == [want.tz_convert("UTC")]
+        assert (d.why_not["at"] == want).all()
+    # before the log nothing is seen yet; long after it nothing recent: A gets no cart reminder
+    early = next_best_action(hand_log(), policy, model, personas, at="1900-01-01", customers=["A"])
+    late = next_best_action(hand_log(), policy, model, personas, at="2100-01-01", customers=["A"])
+    assert early.actions["action"].isna().all() and late.actions["action"].isna().all()
+
+
 def test_policy_errors_are_clear(tmp_path: Path) -> None:
     bad_rule = {"journeys": [{**POLICY["journeys"][0], "eligible": [{"rule": "seeen"}]}]}
     with pytest.raises(ConfigError, match=r"unknown rule 'seeen'\. Did you mean 'seen'"):
