@@ -175,6 +175,26 @@ def test_assign_errors_are_clear(model: PersonaModel) -> None:
     assert len(err.value.problems) == 2
 
 
+@pytest.mark.parametrize("stamp", ["NaN", "", "NaT", "nat", " ", "now", "Today"])
+def test_missing_value_words_are_not_timestamps(model: PersonaModel, stamp: str) -> None:
+    """pandas reads these as a missing time (or the clock): an EventLogError naming the event
+    and the fix, not a ValueError from the integer conversion (HTTP 500 in the service)."""
+    event = {"timestamp": stamp, "activity": "visit"}
+    message = rf"event 0: timestamp {stamp!r} could not be parsed\. Use ISO 8601 such as '2025"
+    with pytest.raises(EventLogError, match=message):
+        assign([event], model, customer_id="c1")
+
+
+@pytest.mark.parametrize("value", [float("inf"), -float("inf"), 10**400, 1e14])
+def test_infinite_or_huge_values_are_refused(model: PersonaModel, value: object) -> None:
+    event = {"timestamp": "2025-02-01T19:00:00Z", "activity": "purchase", "value": value}
+    message = r"event 0: value .* is out of range \(a finite number with \|value\| <= 1e\+13\)"
+    with pytest.raises(EventLogError, match=rf"{message}; send the event's amount, or null"):
+        assign([event], model, customer_id="c1")
+    missing = {**event, "value": "nan"}  # NaN (a float or its text) means "no value"
+    assert assign([missing], model, customer_id="c1").n_events == 1
+
+
 def test_assign_many_errors(model: PersonaModel, log: pd.DataFrame) -> None:
     with pytest.raises(EventLogError, match="DataFrame"):
         assign_many(EVENTS, model)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, NotRequired
 
 import pandas as pd
@@ -110,7 +111,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _products(events: list[dict[str, Any]], column: str) -> list[str | None] | None:
+def _products(events: Sequence[Mapping[str, Any]], column: str) -> list[str | None] | None:
     """The product of each event as text (None when absent), or None when no event has one;
     EventLogError for values that are not a text, an integer id or null."""
     if not any(column in e for e in events):

@@ -37,10 +37,11 @@ from journeymine.assignment.service import (
 )
 from journeymine.exceptions import ConfigError
 
+_HttpTools: Any
 try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # pragma: no cover - uvicorn without the standard extra
-    HttpToolsProtocol = None
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HttpTools
+except ImportError:  # pragma: no cover - uvicorn without the standard extra (no httptools)
+    _HttpTools = None
 
 __all__ = [
     "BODY_GRACE_SECONDS",
@@ -113,7 +114,7 @@ class TimeoutProtocol:
             transport.write(_response_408(self._jm_limit))
         transport.close()
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         cls_limit = type(self).request_timeout
         self._jm_limit = cls_limit if cls_limit is not None else _timeout_from_env()
         super().connection_made(transport)  # type: ignore[misc]
@@ -142,9 +143,10 @@ class H11TimeoutProtocol(TimeoutProtocol, H11Protocol):
             self._jm_cancel()
 
 
-if HttpToolsProtocol is not None:
+HttpToolsTimeoutProtocol: Any = None
+if _HttpTools is not None:
 
-    class HttpToolsTimeoutProtocol(TimeoutProtocol, HttpToolsProtocol):  # type: ignore[misc, valid-type]
+    class HttpToolsTimeoutProtocol(TimeoutProtocol, _HttpTools):  # type: ignore[no-redef]
         """uvicorn's httptools protocol with the request deadline."""
 
         def on_message_begin(self) -> None:
@@ -160,10 +162,8 @@ if HttpToolsProtocol is not None:
             super().on_message_complete()
             self._jm_cancel()
 
-    AutoTimeoutProtocol: type = HttpToolsTimeoutProtocol
-else:  # pragma: no cover - uvicorn without httptools
-    HttpToolsTimeoutProtocol = None  # type: ignore[assignment, misc]
-    AutoTimeoutProtocol = H11TimeoutProtocol
+
+AutoTimeoutProtocol: type = HttpToolsTimeoutProtocol or H11TimeoutProtocol
 
 
 def timeout_protocol(request_timeout: float | None = None, http: str = "auto") -> type:

@@ -68,6 +68,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, NotRequired
@@ -524,7 +525,7 @@ class TimeRange:
             self.lo, self.hi = int(lo.value // 1000), int(hi.value // 1000)
             self.text = f"[{_day(lo)}, {_day(hi)})"
 
-    def check_events(self, events: list[dict[str, Any]], t: np.ndarray) -> None:
+    def check_events(self, events: Sequence[Mapping[str, Any]], t: np.ndarray) -> None:
         """EventLogError naming the events whose time (``t``, us) is outside the range."""
         if len(t) == 0 or (t.min() >= self.lo and t.max() < self.hi):
             return
