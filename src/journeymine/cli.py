@@ -1,5 +1,10 @@
 """The ``jm`` command line.
 
+Every command checks its output paths before it does any work (an output never overwrites an
+input), writes every file atomically, and fails with one line that says what was wrong and how
+to fix it: exit code 2 for usage errors (options, configuration, paths), 1 for data errors (see
+:mod:`journeymine.cli_errors`).
+
 Examples
 --------
 Generate synthetic data, then validate it::
@@ -16,12 +21,14 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 
-from journeymine.exceptions import JourneymineError
-from journeymine.schema import TimestampUnit
+from journeymine.cli_errors import CliGroup, cli_hint, current_command, set_debug
+from journeymine.cli_paths import Output, check_memory, check_outputs
+from journeymine.cli_read import ReadOptions, read_labels, read_policy, reads_events
+from journeymine.exceptions import ConfigError, EventLogError
 
 app = typer.Typer(
     name="jm",
@@ -29,88 +36,71 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=CliGroup,
 )
 
 EventFileArg = Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")]
-MapOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--map",
-        "-m",
-        help="Column mapping SOURCE=CANONICAL, e.g. user=customer_id. Repeat for each column.",
-    ),
-]
-PresetOpt = Annotated[
-    str | None,
-    typer.Option(help="Column preset of a common export: ga4, segment, amplitude, mixpanel."),
-]
-TzOpt = Annotated[str, typer.Option(help="Timezone of naive timestamps.")]
-UnitOpt = Annotated[
-    str | None, typer.Option(help="Unit of numeric (epoch) timestamps: s, ms, us or ns.")
-]
+EVENTS = "the event file"
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an error (also JM_DEBUG=1)."),
+    ] = False,
+) -> None:
+    set_debug(debug)
 
 
-def _parse_map(pairs: list[str] | None) -> dict[str, str] | None:
-    if not pairs:
-        return None
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            _fail(f"--map expects SOURCE=CANONICAL (e.g. user=customer_id), got {pair!r}.")
-        src, dst = pair.split("=", 1)
-        out[src.strip()] = dst.strip()
-    return out
+def _show(frame: Any, rows: int = 15) -> None:
+    import pandas as pd
+
+    with pd.option_context(
+        "display.width", 160, "display.max_columns", 12, "display.max_colwidth", 70
+    ):
+        typer.echo(frame.head(rows).to_string(index=False))
 
 
-def _read(
-    path: Path, mapping: list[str] | None, preset: str | None, tz: str, unit: str | None, **kw: Any
-) -> Any:
-    from journeymine.io import read_events
+def _write_csv(frame: Any, out: Path | None, *, index: bool = False, quiet: bool = False) -> None:
+    """Write ``frame`` to ``out`` atomically (nothing when ``out`` is None)."""
+    from journeymine.io.atomic import atomic_path
 
-    return read_events(
-        path,
-        columns=_parse_map(mapping),
-        preset=preset,
-        tz=tz,
-        timestamp_unit=cast(TimestampUnit | None, unit),
-        **kw,
-    )
+    if out is None:
+        return
+    with atomic_path(out) as tmp:
+        frame.to_csv(tmp, index=index)
+    if not quiet:
+        typer.echo(f"wrote {out}")
 
 
 @app.command()
+@reads_events
 def validate(
     path: EventFileArg,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    *,
+    read: ReadOptions,
 ) -> None:
-    """Check an event log and print a summary; exit code 1 when the log is invalid.
+    """Check an event log and print a summary; exit code 1 and every problem when invalid.
 
     Example: jm validate data/sample/events.parquet
     """
+    from journeymine.io import read_events
     from journeymine.schema import summarize
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            log = _read(path, map, preset, tz, timestamp_unit)
-        except FileNotFoundError as exc:
-            _fail(str(exc))
-        except JourneymineError as exc:
-            problems = getattr(exc, "problems", [str(exc)])
+            log = read_events(path, **read.kwargs())
+        except EventLogError as exc:
+            command = current_command()
             typer.secho(f"INVALID: {path}", fg=typer.colors.RED, err=True)
-            for p in problems:
-                typer.echo(f"  - {p}", err=True)
+            for p in exc.problems:
+                typer.echo(f"  - {cli_hint(' '.join(p.split()), command)}", err=True)
             raise typer.Exit(1) from None
     s = summarize(log)
-    notes = [str(w.message) for w in caught]
+    notes = [" ".join(str(w.message).split()) for w in caught]
     if as_json:
         typer.echo(json.dumps(s | {"warnings": notes}, default=str, indent=2))
         return
@@ -136,32 +126,30 @@ def validate(
 @app.command()
 def generate(
     out: Annotated[Path, typer.Argument(help="Folder to write events and ground truth to.")],
-    customers: Annotated[int, typer.Option(help="Number of customers.")] = 2000,
-    days: Annotated[int, typer.Option(help="Length of the period in days.")] = 180,
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 2000,
+    days: Annotated[int, typer.Option(min=14, help="Length of the period in days.")] = 180,
     start: Annotated[str, typer.Option(help="First day (UTC).")] = "2025-01-01",
     random_state: Annotated[int, typer.Option(help="Seed; same seed, same data.")] = 7,
     incidents: Annotated[bool, typer.Option(help="Schedule the default incidents.")] = True,
-    csv_rows: Annotated[int, typer.Option(help="Also write the first N events as CSV.")] = 0,
+    csv_rows: Annotated[int, typer.Option(min=0, help="Also write the first N events as CSV.")] = 0,
 ) -> None:
     """Generate synthetic multichannel journeys with ground truth (events.parquet + tables).
 
     Example: jm generate data/sample --customers 2000 --random-state 7 --csv-rows 2000
     """
-    from journeymine.datasets import make_journeys, save_journeys
-    from journeymine.exceptions import ConfigError
+    from journeymine.datasets import make_journeys, save_journeys, saved_files
 
+    check_outputs([Output("OUT", out, folder=True, inside=saved_files(csv_rows))])
+    check_memory(customers, days)
     t0 = time.perf_counter()
-    try:
-        data = make_journeys(
-            customers,
-            days=days,
-            start=start,
-            random_state=random_state,
-            incidents="default" if incidents else None,
-            show_progress=True,
-        )
-    except ConfigError as exc:
-        _fail(str(exc))
+    data = make_journeys(
+        customers,
+        days=days,
+        start=start,
+        random_state=random_state,
+        incidents="default" if incidents else None,
+        show_progress=True,
+    )
     save_journeys(data, out, csv_rows=csv_rows)
     typer.echo(
         f"wrote {len(data.events):,} events of {customers:,} customers to {out} "
@@ -169,63 +157,19 @@ def generate(
     )
 
 
-def _load(path: Path, map: list[str] | None, preset: str | None, tz: str, unit: str | None) -> Any:
-    try:
-        return _read(path, map, preset, tz, unit)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    except JourneymineError as exc:
-        problems = getattr(exc, "problems", [str(exc)])
-        _fail(f"{path} is not a valid event log:\n  - " + "\n  - ".join(problems), code=1)
-
-
-def _show(frame: Any, rows: int = 15) -> None:
-    import pandas as pd
-
-    with pd.option_context(
-        "display.width", 160, "display.max_columns", 12, "display.max_colwidth", 70
-    ):
-        typer.echo(frame.head(rows).to_string(index=False))
-
-
-def _labels(labels: Path, events: Path) -> Any:
-    """customer_id, persona[, name] from `jm personas` (labels.csv) or `jm assign`."""
-    import pandas as pd
-
-    if not labels.exists():
-        _fail(f"no labels file {labels}: create it with `jm personas {events} --out DIR`.")
-    table = pd.read_csv(labels, dtype={"customer_id": str})
-    missing = {"customer_id", "persona"} - set(table.columns)
-    if missing:
-        _fail(
-            f"{labels} lacks columns {sorted(missing)}; expected customer_id, persona[, name]"
-            f" as written by `jm personas` or `jm assign`."
-        )
-    if not pd.api.types.is_integer_dtype(table["persona"]):
-        _fail(f"{labels}: the persona column must hold integer ids (-1 = none).")
-    return table
-
-
-def _write_csv(frame: Any, out: Path | None) -> None:
-    if out is not None:
-        frame.to_csv(out, index=False)
-        typer.echo(f"wrote {out}")
-
-
 @app.command()
+@reads_events
 def mine(
     path: EventFileArg,
     out: Annotated[Path | None, typer.Option(help="Folder for CSV outputs.")] = None,
-    top_k: Annotated[int, typer.Option(help="Edges and variants to print.")] = 15,
-    max_steps: Annotated[int, typer.Option(help="Variants on the first N steps.")] = 4,
+    top_k: Annotated[int, typer.Option(min=1, help="Edges and variants to print.")] = 15,
+    max_steps: Annotated[int, typer.Option(min=1, help="Variants on the first N steps.")] = 4,
     funnel: Annotated[
         str | None,
         typer.Option(help="Comma-separated funnel steps, e.g. visit,add_to_cart,purchase."),
     ] = None,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Mine journeys: directly-follows graph, variants, start/end activities, funnel.
 
@@ -233,7 +177,10 @@ def mine(
     """
     from journeymine import journeys as J
 
-    log = _load(path, map, preset, tz, timestamp_unit)
+    names = ["dfg", "variants", "start_activities", "end_activities"] + ["funnel"] * bool(funnel)
+    inside = tuple(f"{n}.csv" for n in names)
+    check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    log = read.load(path)
     enc = J.encode(log)
     tables = {
         "dfg": J.dfg(enc),
@@ -242,10 +189,7 @@ def mine(
         "end_activities": J.end_activities(enc),
     }
     if funnel:
-        try:
-            tables["funnel"] = J.funnel(log, [s.strip() for s in funnel.split(",") if s.strip()])
-        except JourneymineError as exc:
-            _fail(str(exc))
+        tables["funnel"] = J.funnel(log, [s.strip() for s in funnel.split(",") if s.strip()])
     typer.secho(f"Directly-follows graph ({len(tables['dfg']):,} edges), top {top_k}:", bold=True)
     _show(tables["dfg"][["source", "target", "count", "cases", "median_seconds"]], top_k)
     typer.secho(f"\nVariants on the first {max_steps} steps, top {top_k}:", bold=True)
@@ -256,19 +200,20 @@ def mine(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for name, frame in tables.items():
-            frame.to_csv(out / f"{name}.csv", index=False)
+            _write_csv(frame, out / f"{name}.csv", quiet=True)
         typer.echo(f"\nwrote {', '.join(f'{n}.csv' for n in tables)} to {out}")
 
 
 @app.command()
+@reads_events
 def changes(
     path: EventFileArg,
     out: Annotated[Path | None, typer.Option(help="CSV file for the detected changes.")] = None,
-    by: Annotated[str, typer.Option(help="Comma-separated columns to scan within.")] = "channel",
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    by: Annotated[
+        str, typer.Option(help="Comma-separated columns to scan within ('' for none).")
+    ] = "channel",
+    *,
+    read: ReadOptions,
 ) -> None:
     """Detect when and where journeys changed (change points in daily rates per channel).
 
@@ -276,63 +221,58 @@ def changes(
     """
     from journeymine.journeys import detect_changes
 
-    log = _load(path, map, preset, tz, timestamp_unit)
-    try:
-        found = detect_changes(log, by=tuple(c.strip() for c in by.split(",") if c.strip()))
-    except JourneymineError as exc:
-        _fail(str(exc))
+    check_outputs([Output("--out", out, example="changes.csv")], {EVENTS: path})
+    log = read.load(path)
+    found = detect_changes(log, by=tuple(c.strip() for c in by.split(",") if c.strip()))
     if found.empty:
         typer.echo("no change found")
     else:
-        _show(
-            found[
-                [
-                    "incident",
-                    "metric",
-                    *[c for c in ("channel",) if c in found],
-                    "what",
-                    "start",
-                    "end",
-                    "baseline",
-                    "changed",
-                    "q_value",
-                ]
-            ],
-            30,
-        )
+        shown = ["incident", "metric", *[c for c in ("channel",) if c in found], "what"]
+        shown += ["start", "end", "baseline", "changed", "q_value"]
+        _show(found[shown], 30)
     _write_csv(found, out)
 
 
 @app.command()
+@reads_events
 def report(
     path: EventFileArg,
     out: Annotated[Path, typer.Option(help="Folder for the HTML reports.")] = Path("reports"),
-    k: Annotated[int, typer.Option(help="Hide paths taken by fewer than k customers.")] = 10,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    k: Annotated[int, typer.Option(min=1, help="Hide paths taken by fewer than k customers.")] = 10,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Write the journey map and change reports: self-contained HTML files that open offline.
 
-    Example: jm report data/sample/events.parquet --out reports --k 10
+    Changes are detected per channel when the log has a channel column. Example:
+    jm report data/sample/events.parquet --out reports --k 10
     """
+    from journeymine.journeys import detect_changes
+    from journeymine.pipeline import MIN_CHANGE_DAYS, span_days
     from journeymine.report import change_report, journey_report
 
-    log = _load(path, map, preset, tz, timestamp_unit)
+    inside = ("journeys.html", "changes.html")
+    check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    log = read.load(path)
+    days = span_days(log)
+    if days < MIN_CHANGE_DAYS:
+        raise EventLogError(
+            f"{path} spans {days} day{'s' * (days != 1)}: too short for the change report "
+            f"(change detection needs at least {MIN_CHANGE_DAYS} days); use a log covering more "
+            f"days, or `jm mine` for the journey tables."
+        )
+    found = detect_changes(log, by=("channel",) if "channel" in log.columns else ())
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        written = [
-            journey_report(log, out / "journeys.html", k=k),
-            change_report(log, out / "changes.html", k=k),
-        ]
-    except JourneymineError as exc:
-        _fail(str(exc))
+    written = [
+        journey_report(log, out / "journeys.html", k=k),
+        change_report(log, out / "changes.html", changes=found, k=k),
+    ]
     for p in written:
         typer.echo(f"wrote {p}")
 
 
 @app.command()
+@reads_events
 def personas(
     path: EventFileArg,
     out: Annotated[Path, typer.Option(help="Folder for labels, profiles and tracking.")] = Path(
@@ -343,10 +283,8 @@ def personas(
     ] = None,
     min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Mine behavioural personas (HDBSCAN); optionally track them over time windows.
 
@@ -357,24 +295,23 @@ def personas(
     """
     from journeymine.personas import PersonaMiner, track_personas
 
-    log = _load(path, map, preset, tz, timestamp_unit)
-    try:
-        miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
-        tracks = (
-            track_personas(log, windows=windows, min_events=min_events, random_state=random_state)
-            if windows
-            else None
-        )
-    except JourneymineError as exc:
-        _fail(str(exc))
+    tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv")
+    inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
+    check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    log = read.load(path)
+    miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
+    tracks = (
+        track_personas(log, windows=windows, min_events=min_events, random_state=random_state)
+        if windows
+        else None
+    )
     out.mkdir(parents=True, exist_ok=True)
     profiles = miner.profiles_
     labels = miner.labels_.rename("persona").to_frame()
     labels["name"] = labels["persona"].map(profiles["name"]).fillna("no persona")
-    labels.to_csv(out / "labels.csv")
-    profiles.drop(
-        columns=[c for c in profiles.columns if profiles[c].dtype == object and c != "name"]
-    ).to_csv(out / "profiles.csv")
+    _write_csv(labels, out / "labels.csv", index=True, quiet=True)
+    plain = [c for c in profiles.columns if profiles[c].dtype == object and c != "name"]
+    _write_csv(profiles.drop(columns=plain), out / "profiles.csv", index=True, quiet=True)
     q = miner.quality_
     typer.secho(
         f"{q['n_personas']} personas among {q['n_customers']:,} customers "
@@ -384,15 +321,16 @@ def personas(
     )
     _show(profiles[["name", "size", "share"]].reset_index(), 30)
     if tracks is not None:
-        tracks.sizes.to_csv(out / "persona_sizes.csv")
-        tracks.events.to_csv(out / "persona_events.csv", index=False)
-        tracks.migration.to_csv(out / "migration.csv", index=False)
+        _write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)
+        _write_csv(tracks.events, out / "persona_events.csv", quiet=True)
+        _write_csv(tracks.migration, out / "migration.csv", quiet=True)
         typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
         _show(tracks.events, 30)
     typer.echo(f"\nwrote {out}")
 
 
 @app.command()
+@reads_events
 def train(
     path: Annotated[Path, typer.Argument(help="Event file the personas were mined on.")],
     labels: Annotated[Path, typer.Option(help="labels.csv from `jm personas`.")],
@@ -400,30 +338,29 @@ def train(
         Path("persona_model.skops")
     ),
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Train the persona-assignment model on persona labels and save it (skops + JSON card).
 
     Example: jm train data/sample/events.parquet --labels personas/labels.csv --model m.skops
     """
-
     from journeymine.assignment import PersonaModel
 
-    log = _load(path, map, preset, tz, timestamp_unit)
-    table = _labels(labels, path)
+    card = model.with_suffix(".json")
+    check_outputs(
+        [Output("--model", model, also=(card,), example="persona_model.skops")],
+        {EVENTS: path, "--labels": labels},
+    )
+    table = read_labels(labels, path)
+    log = read.load(path)
     y = table.set_index("customer_id")["persona"]
     names = (
         table[table["persona"] >= 0].drop_duplicates("persona").set_index("persona")["name"]
         if "name" in table.columns
         else None
     )
-    try:
-        fitted = PersonaModel(random_state=random_state).fit(log, y, names=names)
-    except JourneymineError as exc:
-        _fail(str(exc))
+    fitted = PersonaModel(random_state=random_state).fit(log, y, names=names)
     saved = fitted.save(model)
     typer.secho(f"saved {saved} (+ model card {Path(saved).with_suffix('.json')})", bold=True)
     for row in fitted.card_["metrics"]["by_events_seen"]:
@@ -435,14 +372,13 @@ def train(
 
 
 @app.command()
+@reads_events
 def assign(
     path: Annotated[Path, typer.Argument(help="Events of the customers to assign.")],
     model: Annotated[Path, typer.Option(help="Saved persona model (.skops).")],
     out: Annotated[Path | None, typer.Option(help="CSV for the assignments.")] = None,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Assign every customer of a log to a persona (or abstain) with a saved model.
 
@@ -450,14 +386,11 @@ def assign(
     """
     from journeymine.assignment import assign_many, load_model
 
-    log = _load(path, map, preset, tz, timestamp_unit)
-    try:
-        fitted = load_model(model)
-        scored = assign_many(log, fitted)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
-    except JourneymineError as exc:
-        _fail(str(exc))
+    inputs = {EVENTS: path, "--model": model, "the model card": model.with_suffix(".json")}
+    check_outputs([Output("--out", out, example="assignments.csv")], inputs)
+    fitted = load_model(model)
+    log = read.load(path)
+    scored = assign_many(log, fitted)
     counts = scored["name"].value_counts()
     typer.secho(f"{len(scored):,} customers assigned:", bold=True)
     for name, n in counts.items():
@@ -465,27 +398,27 @@ def assign(
     _write_csv(scored, out)
 
 
-PolicyOpt = Annotated[Path, typer.Option(help="Policy file (YAML or JSON), see examples/.")]
+PolicyOpt = Annotated[
+    Path, typer.Option(help="Policy file (YAML or JSON), e.g. the sample's policy.yaml.")
+]
 PersonasOpt = Annotated[
     Path, typer.Option(help="customer_id,persona CSV from `jm personas` or `jm assign`.")
 ]
 
 
-def _policy_inputs(path: Path, policy: Path, personas: Path, *read: Any) -> tuple[Any, ...]:
-    from journeymine.actions import Policy, ResponseModel
+def _policy_inputs(path: Path, policy: Path, personas: Path, read: ReadOptions) -> tuple[Any, ...]:
+    """Policy and labels first (small files, fast errors), then the log and response rates."""
+    from journeymine.actions import ResponseModel
 
-    log = _load(path, *read)
-    table = _labels(personas, path)
-    labels = table.set_index("customer_id")["persona"]
-    try:
-        pol = Policy.from_file(policy)
-        responses = ResponseModel().fit(log, labels, pol)
-    except JourneymineError as exc:
-        _fail(str(exc))
+    pol = read_policy(policy)
+    labels = read_labels(personas, path).set_index("customer_id")["persona"]
+    log = read.load(path)
+    responses = ResponseModel().fit(log, labels, pol)
     return log, pol, responses, labels
 
 
 @app.command()
+@reads_events
 def nba(
     path: EventFileArg,
     policy: PolicyOpt,
@@ -501,27 +434,28 @@ def nba(
         Path | None,
         typer.Option(help="Save the learned response rates (JSON) for `jm serve --responses`."),
     ] = None,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Next best action for every customer: which journey to send now, and why not the others.
 
     Response rates per persona x journey are learned from the log's own touches.
 
-    Example: jm nba data/sample/events.parquet --policy examples/policy.yaml
+    Example: jm nba data/sample/events.parquet --policy policy.yaml
     --personas personas/labels.csv --out actions.csv --why-not why_not.csv
     """
     from journeymine.actions import next_best_action
 
-    log, pol, responses, labels = _policy_inputs(
-        path, policy, personas, map, preset, tz, timestamp_unit
+    check_outputs(
+        [
+            Output("--out", out, example="actions.csv"),
+            Output("--why-not", why_not, example="why_not.csv"),
+            Output("--responses-out", responses_out, example="rates.json"),
+        ],
+        {EVENTS: path, "--policy": policy, "--personas": personas},
     )
-    try:
-        d = next_best_action(log, pol, responses, labels, at=at)
-    except JourneymineError as exc:
-        _fail(str(exc))
+    log, pol, responses, labels = _policy_inputs(path, policy, personas, read)
+    d = next_best_action(log, pol, responses, labels, at=at)
     counts = d.actions["action"].fillna("(nothing)").value_counts()
     typer.secho(f"{len(d.actions):,} customers, decided at {d.actions['at'].iloc[0]}:", bold=True)
     for name, n in counts.items():
@@ -536,31 +470,29 @@ def nba(
 
 
 @app.command()
+@reads_events
 def backtest(
     path: EventFileArg,
     policy: PolicyOpt,
     personas: PersonasOpt,
     out: Annotated[Path | None, typer.Option(help="CSV with one row per logged touch.")] = None,
-    map: MapOpt = None,
-    preset: PresetOpt = None,
-    tz: TzOpt = "UTC",
-    timestamp_unit: UnitOpt = None,
+    *,
+    read: ReadOptions,
 ) -> None:
     """Replay the log's touches through a policy: agreement, blocked touches by reason, and
     observed response rates where the policy agrees vs would have blocked.
 
-    Example: jm backtest data/sample/events.parquet --policy examples/policy.yaml
+    Example: jm backtest data/sample/events.parquet --policy policy.yaml
     --personas personas/labels.csv
     """
     from journeymine.actions import backtest as run_backtest
 
-    log, pol, responses, labels = _policy_inputs(
-        path, policy, personas, map, preset, tz, timestamp_unit
+    check_outputs(
+        [Output("--out", out, example="backtest.csv")],
+        {EVENTS: path, "--policy": policy, "--personas": personas},
     )
-    try:
-        bt = run_backtest(log, pol, responses, labels)
-    except JourneymineError as exc:
-        _fail(str(exc))
+    log, pol, responses, labels = _policy_inputs(path, policy, personas, read)
+    bt = run_backtest(log, pol, responses, labels)
     cols = ["touches", "agree_share", "blocked", "blocked_suppressed", "blocked_capped"]
     cols += ["response_rate_agree", "response_rate_blocked"]
     typer.secho("backtest (one row per journey sent; * = all):", bold=True)
@@ -572,7 +504,7 @@ def backtest(
 def serve(
     model: Annotated[Path, typer.Option(help="Saved persona model (.skops).")],
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8000,
     api_key: Annotated[
         str | None,
         typer.Option(envvar="JOURNEYMINE_API_KEY", help="API key clients send as X-API-Key."),
@@ -580,7 +512,8 @@ def serve(
     watch: Annotated[
         float | None,
         typer.Option(
-            help="Reload the model file when it changes (seconds; default 2 with --workers > 1)."
+            min=0,
+            help="Reload the model file when it changes (seconds; default 2 with --workers > 1).",
         ),
     ] = None,
     workers: Annotated[
@@ -600,22 +533,21 @@ def serve(
     try:
         from journeymine.assignment.service import serve as run
     except ImportError as exc:
-        _fail(f"{exc}. Install the service extra: pip install 'journeymine[serve]'.")
+        raise ConfigError(
+            f"{exc}. Install the service extra: pip install 'journeymine[serve]'."
+        ) from exc
     if not model.exists():
-        _fail(f"no model file {model}: train one with `jm train` (or run `make demo`).")
-    try:
-        run(
-            model,
-            host=host,
-            port=port,
-            api_key=api_key,
-            watch_interval=watch,
-            workers=workers,
-            policy_path=policy,
-            responses_path=responses,
-        )
-    except JourneymineError as exc:
-        _fail(str(exc))
+        raise ConfigError(f"no model file {model}: train one with `jm train` (or run `make demo`).")
+    run(
+        model,
+        host=host,
+        port=port,
+        api_key=api_key,
+        watch_interval=watch,
+        workers=workers,
+        policy_path=policy,
+        responses_path=responses,
+    )
 
 
 @app.command()
@@ -625,20 +557,20 @@ def demo(
     ),
     out: Annotated[Path, typer.Option(help="Folder for reports and models.")] = Path("reports"),
 ) -> None:
-    """Run the whole pipeline on a sample folder and write reports.
+    """Run the whole pipeline on a sample folder (made by `jm generate`) and write reports.
 
     Example: jm demo data/sample --out reports
     """
-    from journeymine.pipeline import run_demo
+    from journeymine.pipeline import DEMO_FILES, run_demo
 
-    try:
-        run_demo(data, out, echo=typer.echo)
-    except (JourneymineError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    inputs = {f"DATA/{n}": data / n for n in ("events.parquet", "customers.parquet")}
+    check_outputs([Output("--out", out, folder=True, inside=DEMO_FILES)], inputs)
+    run_demo(data, out, echo=typer.echo)
 
 
-def main() -> None:  # pragma: no cover - entry point
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def main() -> None:  # pragma: no cover - the `jm` console script
+    """Entry point of the ``jm`` console script: one-line logging, then the app."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     app()
 
 

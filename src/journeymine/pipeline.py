@@ -29,7 +29,29 @@ __all__ = ["DemoState", "check_demo_log", "run_demo"]
 logger = logging.getLogger(__name__)
 
 FUNNEL = ("visit", "view_product", "add_to_cart", "checkout", "purchase")
-_DEMO_MIN_DAYS = 4
+MIN_CHANGE_DAYS = 4
+"""Days a log must span for change detection with daily bins and changes of two days or more."""
+DEMO_FILES = (
+    "personas.csv",
+    "persona_model.skops",
+    "persona_model.json",
+    "assignments.csv",
+    "next_best_actions.csv",
+    "actions.html",
+    "journeys.html",
+    "changes.html",
+    "personas.html",
+    "summary.json",
+)
+"""Files :func:`run_demo` writes into its output folder."""
+
+
+def span_days(log: pd.DataFrame) -> int:
+    """Calendar days (UTC) from the first to the last event, both included; 0 for no events."""
+    if not len(log):
+        return 0
+    ts = log[schema.TIMESTAMP]
+    return int((ts.max().normalize() - ts.min().normalize()).days) + 1
 
 
 @dataclass
@@ -83,12 +105,11 @@ def check_demo_log(log: pd.DataFrame, source: str | Path = "the log") -> None:
     absent = [a for a in ("visit", "purchase") if a not in activities]
     if absent:
         problems.append(f"no {' or '.join(map(repr, absent))} activity (the demo's funnel)")
-    ts = log[schema.TIMESTAMP]
-    days = (ts.max().normalize() - ts.min().normalize()).days + 1 if len(log) else 0
-    if days < _DEMO_MIN_DAYS:
+    days = span_days(log)
+    if days < MIN_CHANGE_DAYS:
         problems.append(
             f"it spans {days} day{'s' * (days != 1)} (change detection needs at least "
-            f"{_DEMO_MIN_DAYS})"
+            f"{MIN_CHANGE_DAYS})"
         )
     if schema.JOURNEY_ID in log.columns:
         policy = sample_policy()

@@ -24,6 +24,7 @@ from journeymine.datasets._loaders import (
     sample_policy,
     sample_policy_path,
     save_journeys,
+    saved_files,
 )
 
 __all__ = [
@@ -41,4 +42,5 @@ __all__ = [
     "sample_policy",
     "sample_policy_path",
     "save_journeys",
+    "saved_files",
 ]

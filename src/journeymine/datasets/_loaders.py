@@ -20,6 +20,7 @@ __all__ = [
     "sample_policy",
     "sample_policy_path",
     "save_journeys",
+    "saved_files",
 ]
 
 _TABLES = ("customers", "personas", "touches", "incidents", "persona_designs")
@@ -42,6 +43,28 @@ def eventlogs_dir() -> Path:
     ``<repo>/../shared/data/eventlogs``. It may not exist: callers check."""
     env = os.environ.get("JOURNEYMINE_EVENTLOGS")
     return Path(env) if env else _REPO.parent / "shared" / "data" / "eventlogs"
+
+
+def saved_files(csv_rows: int = 0) -> tuple[str, ...]:
+    """Names of the files :func:`save_journeys` writes into its folder.
+
+    Parameters
+    ----------
+    csv_rows : int, default 0
+        As for :func:`save_journeys` (``events_small.csv`` only when positive).
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> saved_files()[:2]
+    ('events.parquet', 'customers.parquet')
+    """
+    small = ("events_small.csv",) if csv_rows else ()
+    tables = tuple(f"{name}.parquet" for name in _TABLES)
+    return ("events.parquet", *tables, *small, "response.csv", "journeys.json", "params.json")
 
 
 def save_journeys(data: SyntheticJourneys, directory: str | Path, *, csv_rows: int = 0) -> Path:

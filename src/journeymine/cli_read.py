@@ -1,0 +1,315 @@
+"""The inputs of ``jm`` commands: the shared options of the event log, labels and policies.
+
+:func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--tz``, ``--timestamp-unit``
+and ``--drop-invalid`` to a command and passes them as one :class:`ReadOptions` argument
+``read``; bad values are refused while the options are parsed, before any work.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
+
+import typer
+
+from journeymine.cli_errors import USAGE, describe, exit_code, summarize_problems
+from journeymine.exceptions import ConfigError, EventLogError, JourneymineError, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ReadOptions", "check_timezone", "read_labels", "read_policy", "reads_events"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_UNITS = ("s", "ms", "us", "ns")
+_FORMATS = ("csv", "parquet", "jsonl", "xes")
+
+
+def _check_map(pairs: list[str] | None) -> list[str] | None:
+    for pair in pairs or ():
+        src, sep, dst = pair.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise typer.BadParameter(
+                f"expects SOURCE=CANONICAL (e.g. --map user=customer_id), got {pair!r}."
+            )
+    return pairs
+
+
+def _parse_map(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    return {src.strip(): dst.strip() for src, _, dst in (p.partition("=") for p in pairs)}
+
+
+def check_timezone(value: str) -> str:
+    """Return ``value`` if pandas knows the timezone, else raise a usage error with a fix.
+
+    Parameters
+    ----------
+    value : str
+        An IANA name (``Europe/Paris``), ``UTC`` or a fixed offset (``+02:00``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    typer.BadParameter
+        Naming close IANA names when there are some.
+    """
+    import pandas as pd
+
+    try:
+        pd.Timestamp("2025-01-01").tz_localize(value)
+    except Exception:
+        import zoneinfo
+
+        hint = did_you_mean(value, zoneinfo.available_timezones())
+        raise typer.BadParameter(
+            f"{value!r} is not a timezone.{hint} Use an IANA name such as UTC, Europe/Paris or "
+            f"America/New_York."
+        ) from None
+    return value
+
+
+def _check_tz(value: str) -> str:
+    return check_timezone(value)
+
+
+def _check_unit(value: str | None) -> str | None:
+    if value is not None and value not in _UNITS:
+        raise typer.BadParameter(
+            f"{value!r} is not a unit of epoch timestamps. Use s, ms, us or ns (seconds, "
+            f"milliseconds, microseconds or nanoseconds since 1970-01-01)."
+        )
+    return value
+
+
+def _check_format(value: str | None) -> str | None:
+    if value is not None and value not in _FORMATS:
+        raise typer.BadParameter(
+            f"{value!r} is not a format.{did_you_mean(value, _FORMATS)} Use csv, parquet, jsonl "
+            f"or xes."
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read the event log: the values of the shared options."""
+
+    map: dict[str, str] | None = None
+    preset: str | None = None
+    format: str | None = None
+    tz: str = "UTC"
+    timestamp_unit: str | None = None
+    drop_invalid: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`journeymine.io.read_events`."""
+        return {
+            "columns": self.map,
+            "preset": self.preset,
+            "format": self.format,
+            "tz": self.tz,
+            "timestamp_unit": self.timestamp_unit,
+            "drop_invalid": self.drop_invalid,
+        }
+
+    def load(self, path: Path) -> pd.DataFrame:
+        """Read and validate the log at ``path``.
+
+        Parameters
+        ----------
+        path : Path
+
+        Returns
+        -------
+        DataFrame
+            The canonical log.
+
+        Raises
+        ------
+        EventLogError
+            One line naming the file and its first problems.
+        """
+        from journeymine.io import read_events
+
+        try:
+            return read_events(path, **self.kwargs())
+        except EventLogError as exc:
+            raise EventLogError(summarize_problems(exc.problems, path)) from exc
+
+
+_PARAMS: list[tuple[str, Any, Any]] = [
+    (
+        "map",
+        Annotated[
+            list[str] | None,
+            typer.Option(
+                "--map",
+                "-m",
+                callback=_check_map,
+                help="Column mapping SOURCE=CANONICAL, e.g. user=customer_id. Repeat per column.",
+            ),
+        ],
+        None,
+    ),
+    (
+        "preset",
+        Annotated[
+            str | None,
+            typer.Option(
+                help="Column preset of a common export: ga4, segment, amplitude, mixpanel."
+            ),
+        ],
+        None,
+    ),
+    (
+        "format",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--format",
+                callback=_check_format,
+                help="File format when the suffix does not tell: csv, parquet, jsonl or xes.",
+            ),
+        ],
+        None,
+    ),
+    (
+        "tz",
+        Annotated[
+            str,
+            typer.Option(callback=_check_tz, help="Timezone of timestamps without an offset."),
+        ],
+        "UTC",
+    ),
+    (
+        "timestamp_unit",
+        Annotated[
+            str | None,
+            typer.Option(
+                callback=_check_unit,
+                help="Unit of numeric (epoch) timestamps: s, ms, us or ns.",
+            ),
+        ],
+        None,
+    ),
+    (
+        "drop_invalid",
+        Annotated[
+            bool,
+            typer.Option(
+                "--drop-invalid",
+                help="Drop rows with missing ids/activities or bad timestamps (count reported).",
+            ),
+        ],
+        False,
+    ),
+]
+
+
+def reads_events(command: F) -> F:
+    """Add the shared read options to ``command``; it receives them as ``read: ReadOptions``.
+
+    Parameters
+    ----------
+    command : callable
+        A typer command with a keyword parameter ``read``.
+
+    Returns
+    -------
+    callable
+        The command with the options in its signature (what typer reads).
+    """
+    signature = inspect.signature(command, eval_str=True)
+    params = [p for p in signature.parameters.values() if p.name != "read"]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
+        for name, ann, default in _PARAMS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name, _, _ in _PARAMS}
+        values["map"] = _parse_map(values["map"])
+        return command(*args, read=ReadOptions(**values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params + extra)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{p.name: p.annotation for p in params},
+        **{name: ann for name, ann, _ in _PARAMS},
+    }
+    return cast(F, wrapper)
+
+
+def read_labels(labels: Path, events: Path) -> pd.DataFrame:
+    """Read persona labels: customer_id, persona[, name] from `jm personas` or `jm assign`.
+
+    Parameters
+    ----------
+    labels : Path
+        The labels CSV.
+    events : Path
+        The event file they belong to (named in the fix).
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or lacks the columns, naming the command that writes it.
+    """
+    if not labels.is_file():
+        raise ConfigError(
+            f"no labels file {labels}: create it with `jm personas {events} --out DIR`."
+        )
+    import pandas as pd
+
+    table = pd.read_csv(labels, dtype={"customer_id": str})
+    missing = {"customer_id", "persona"} - set(table.columns)
+    if missing:
+        raise ConfigError(
+            f"{labels} lacks columns {sorted(missing)}; expected customer_id, persona[, name]"
+            f" as written by `jm personas` or `jm assign`."
+        )
+    if not pd.api.types.is_integer_dtype(table["persona"]):
+        raise ConfigError(f"{labels}: the persona column must hold integer ids (-1 = none).")
+    return table
+
+
+def read_policy(policy: Path) -> Any:
+    """Read the policy file of `--policy`.
+
+    Parameters
+    ----------
+    policy : Path
+        YAML or JSON.
+
+    Returns
+    -------
+    Policy
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and what is wrong in it (YAML/JSON syntax, refused tags).
+    """
+    from journeymine.actions import Policy
+
+    try:
+        return Policy.from_file(policy)
+    except JourneymineError:
+        raise
+    except Exception as exc:
+        if exit_code(exc) != USAGE:  # not YAML/JSON syntax or an unreadable file: a bug
+            raise
+        raise ConfigError(f"--policy {policy}: {describe(exc)}") from exc
