@@ -157,6 +157,10 @@ def cli_hint(message: str, command: Any) -> str:
     str
     """
     options = _options(command)
+    if not options:
+        return message
+    # "e.g. jm.read_events(path, columns={...})": the CLI spells only the arguments
+    message = re.sub(r"(?:jm\.)?read_events\(\s*\w+\s*,\s*([^()]*)\)", r"\1", message)
     for keyword in sorted({*options, *_ALIASES}, key=len, reverse=True):
         option = options.get(_ALIASES.get(keyword, keyword))
         if option is None:
@@ -182,7 +186,8 @@ def cli_hint(message: str, command: Any) -> str:
             message,
         )
         message = re.sub(rf"^{re.escape(keyword)}\b(?![=(])", flag, message)
-    return re.sub(r"\s*\(CLI (--[\w-]+)\)", "", message)
+    message = re.sub(r"\s*\(CLI --[\w-]+\)", "", message)  # "(CLI --x)": said already
+    return re.sub(r"\(CLI --[\w-]+; ", "(", message)
 
 
 def summarize_problems(problems: Sequence[str], source: object | None = None) -> str:

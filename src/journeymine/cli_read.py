@@ -1,8 +1,9 @@
 """The inputs of ``jm`` commands: the shared options of the event log, labels and policies.
 
-:func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--tz``, ``--timestamp-unit``
-and ``--drop-invalid`` to a command and passes them as one :class:`ReadOptions` argument
-``read``; bad values are refused while the options are parsed, before any work.
+:func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--tz``, ``--timestamp-unit``,
+``--duplicates`` and ``--drop-invalid`` to a command and passes them as one
+:class:`ReadOptions` argument ``read``; bad values are refused while the options are parsed,
+before any work. :func:`read_labels` and :func:`read_policy` read the other inputs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = ["ReadOptions", "check_timezone", "read_labels", "read_policy", "reads
 F = TypeVar("F", bound=Callable[..., Any])
 _UNITS = ("s", "ms", "us", "ns")
 _FORMATS = ("csv", "parquet", "jsonl", "xes")
+_DUPLICATES = ("warn", "raise", "drop", "keep")
 
 
 def _check_map(pairs: list[str] | None) -> list[str] | None:
@@ -90,6 +92,12 @@ def _check_unit(value: str | None) -> str | None:
     return value
 
 
+def _check_duplicates(value: str) -> str:
+    if value not in _DUPLICATES:
+        raise typer.BadParameter(f"{value!r} is not allowed; use warn, raise, drop or keep.")
+    return value
+
+
 def _check_format(value: str | None) -> str | None:
     if value is not None and value not in _FORMATS:
         raise typer.BadParameter(
@@ -108,6 +116,7 @@ class ReadOptions:
     format: str | None = None
     tz: str = "UTC"
     timestamp_unit: str | None = None
+    duplicates: str = "warn"
     drop_invalid: bool = False
 
     def kwargs(self) -> dict[str, Any]:
@@ -118,6 +127,7 @@ class ReadOptions:
             "format": self.format,
             "tz": self.tz,
             "timestamp_unit": self.timestamp_unit,
+            "duplicates": self.duplicates,
             "drop_invalid": self.drop_invalid,
         }
 
@@ -200,6 +210,17 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             ),
         ],
         None,
+    ),
+    (
+        "duplicates",
+        Annotated[
+            str,
+            typer.Option(
+                callback=_check_duplicates,
+                help="Duplicate events: warn (keep them), raise, drop or keep (silently).",
+            ),
+        ],
+        "warn",
     ),
     (
         "drop_invalid",
