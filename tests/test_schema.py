@@ -403,3 +403,20 @@ def test_text_next_to_datetime_objects_follows_the_text_rules():
     assert schema.validate(raw)["timestamp"].min() == pd.Timestamp("2025-01-01 10:00", tz="UTC")
     text = _refused(_raw(timestamp=["0", dt.datetime(2025, 1, 2), "2025-01-03"]))
     assert "could not be parsed in row 0" in text
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        ({"tz": "Mars/Phobos"}, "tz='Mars/Phobos' is not a known timezone"),
+        ({"tz": ""}, "tz='' is not a timezone"),
+        ({"tz": 5}, "tz=5 is not a timezone"),
+        ({"timestamp_unit": "sec"}, "timestamp_unit='sec' is not a unit of epoch timestamps"),
+    ],
+)
+def test_unknown_timezone_or_unit_is_a_config_error(kw, words):
+    with pytest.raises(ConfigError) as info:
+        schema.validate(_raw(), **kw)
+    assert info.type is ConfigError
+    assert words in str(info.value)
+    assert "--tz" in str(info.value) or "'s', 'ms', 'us' or 'ns'" in str(info.value)

@@ -72,6 +72,7 @@ __all__ = [
     "TIMESTAMP",
     "TIMESTAMP_DTYPE",
     "VALUE",
+    "PlausibleRange",
     "check_unique_columns",
     "implausible_timestamps",
     "plausible_bounds",
@@ -504,6 +505,17 @@ def _to_string_ids(
     return out.astype(STRING_DTYPE), null
 
 
+def _check_tz(tz: Any) -> None:
+    """:class:`ConfigError` unless ``tz`` names a timezone pandas can localize to."""
+    fix = "use an IANA name such as 'Europe/Paris' or 'UTC', or an offset such as '+02:00'"
+    if not isinstance(tz, str | dt.tzinfo) or (isinstance(tz, str) and not tz.strip()):
+        raise ConfigError(f"tz={tz!r} is not a timezone; {fix} (CLI --tz).")
+    try:
+        pd.Timestamp("2025-01-01").tz_localize(tz)
+    except (LookupError, ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"tz={tz!r} is not a known timezone ({exc}); {fix} (CLI --tz).") from None
+
+
 def _iso_text(value: Any) -> Any:
     """A date or datetime object as ISO 8601 text (offset kept); text and None as they are."""
     if isinstance(value, np.datetime64):
@@ -766,7 +778,8 @@ def validate(
     MissingColumnError
         A required column is missing (the message suggests the closest name).
     ConfigError
-        A malformed ``plausible_range`` or ``timestamp_format``.
+        An unknown ``tz`` or ``timestamp_unit``, a malformed ``plausible_range`` or
+        ``timestamp_format``.
     EventLogError
         Any other problem; ``err.problems`` lists all of them. Besides nulls, bad dtypes and
         unparseable timestamps: a column name that appears twice, lists or other non-scalar
@@ -804,6 +817,13 @@ def validate(
             f"timestamp_format must be a strftime format such as '%d/%m/%Y %H:%M', got "
             f"{type(timestamp_format).__name__}."
         )
+    if timestamp_unit is not None and timestamp_unit not in _EPOCH_UNITS:
+        raise ConfigError(
+            f"timestamp_unit={timestamp_unit!r} is not a unit of epoch timestamps. Use 's', "
+            f"'ms', 'us' or 'ns' (seconds, milliseconds, microseconds, nanoseconds; CLI "
+            f"--timestamp-unit)."
+        )
+    _check_tz(tz)
     bounds = plausible_bounds(plausible_range)
     check_unique_columns(log.columns)
     required = (*REQUIRED_COLUMNS, CHANNEL) if require_channel else REQUIRED_COLUMNS

@@ -125,12 +125,20 @@ def options(draw) -> dict:
     return {
         "drop_invalid": draw(st.booleans()),
         "duplicates": draw(st.sampled_from(["warn", "drop", "keep", "raise"])),
-        "timestamp_unit": draw(st.sampled_from([None, "s", "ms", "us"])),
+        "timestamp_unit": draw(st.sampled_from([None, "s", "ms", "us", "sec"])),
         "timestamp_format": draw(st.sampled_from([None] * 8 + ["%d/%m/%Y", "%Y-%m-%d %H:%M"])),
-        "tz": draw(st.sampled_from(["UTC", "Europe/Paris"])),
+        "tz": draw(st.sampled_from(["UTC", "UTC", "Europe/Paris", "+02:00", "Mars/Phobos", ""])),
         "coerce_ids": draw(st.booleans()),
         "plausible_range": draw(
-            st.sampled_from([schema.PLAUSIBLE_RANGE, None, ("1969-12-31", "2030-01-01")])
+            st.sampled_from(
+                [
+                    schema.PLAUSIBLE_RANGE,
+                    schema.PLAUSIBLE_RANGE,
+                    None,
+                    ("1969-12-31", "2030-01-01"),
+                    ("2100-01-01", "1990-01-01"),
+                ]
+            )
         ),
     }
 
