@@ -65,7 +65,6 @@ import json
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -447,14 +446,29 @@ class RequestError(Exception):
 
 # Tokens that pydantic's JSON parser accepts but JSON does not have (NaN, Infinity), and
 # numbers that may overflow a double (a 3-digit exponent, or 300+ digits): only bodies that
-# match are parsed a second time, strictly.
-_SUSPECT_NUMBER = re.compile(rb"NaN|Infinity|[0-9][eE][+]?[0-9]{3}|[0-9]{300}")
+# have one are parsed a second time, strictly. The scan is two substring searches and one
+# byte translation (digits -> "0", e/E -> "e"): ~10 us for a 4 KB body, where a regular
+# expression took ~100 us.
+_DIGITS = bytearray(b"." * 256)
+for _c in b"0123456789":
+    _DIGITS[_c] = ord("0")
+_DIGITS[ord("e")] = _DIGITS[ord("E")] = ord("e")
+_DIGITS[ord("+")] = ord("+")
+_DIGIT_TABLE = bytes(_DIGITS)
+_LONG_NUMBER = b"0" * 300
 _MAX_DOUBLE = 2**1024  # an int: larger integers are infinite as doubles
+
+
+def _suspect_numbers(body: bytes) -> bool:
+    if b"NaN" in body or b"Infinity" in body:
+        return True
+    shape = body.translate(_DIGIT_TABLE)
+    return b"0e000" in shape or b"0e+000" in shape or _LONG_NUMBER in shape
 
 
 def _not_json_numbers(body: bytes) -> str | None:
     """Why ``body`` is not strict JSON because of its numbers, or None."""
-    if _SUSPECT_NUMBER.search(body) is None:
+    if not _suspect_numbers(body):
         return None
     try:
         value = from_json(body, allow_inf_nan=False)
