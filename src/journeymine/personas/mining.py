@@ -56,6 +56,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -68,13 +69,21 @@ from journeymine.exceptions import (
     did_you_mean,
 )
 from journeymine.personas.features import CustomerFeaturizer
+from journeymine.personas.mixture import fit_consensus_mixture, outliers
+from journeymine.personas.view import PERSONA_FAMILIES, FamilyScaler, reaction_activities
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
-__all__ = ["DEFAULT_PERSONA_FEATURES", "PersonaMiner", "select_features"]
+__all__ = [
+    "DEFAULT_PERSONA_FEATURES",
+    "FAMILY_PERSONA_FEATURES",
+    "PersonaMiner",
+    "select_features",
+]
 
 logger = logging.getLogger(__name__)
 
-#: The persona view: feature names or ``prefix*`` patterns used for clustering by default.
+#: The view of ``method="density"`` (HDBSCAN): names or ``prefix*`` patterns. Its role
+#: features (promotion, research, support, returns) depend on the featurizer's role options.
 DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
     "organic_channel_share:*",
     "hour_share:*",
@@ -90,7 +99,13 @@ DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
     "organic_centre",
     "conversion_rate",
 )
+#: The view of ``method="mixture"``: every family of :data:`PERSONA_FAMILIES`.
+FAMILY_PERSONA_FEATURES: tuple[str, ...] = tuple(
+    p for _, patterns in PERSONA_FAMILIES.values() for p in patterns
+)
 VARIANCE_TARGETS = (0.5, 0.55, 0.6, 0.65, 0.7)
+#: Share of the view's variance kept for the mixture (behaviour has many small dimensions).
+MIXTURE_VARIANCE = 0.92
 MIN_SAMPLES_GRID = (5, 10, 20)
 CLIP = 5.0
 
@@ -153,6 +168,16 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         the variance.
     min_samples : int, optional
         HDBSCAN ``min_samples`` (density smoothing). Default: searched among 10 and 20.
+    method : {"density", "mixture"}, default "density"
+        ``"density"``: HDBSCAN on :data:`DEFAULT_PERSONA_FEATURES` (the pipeline above).
+        ``"mixture"``: the vocabulary-free family view (:mod:`journeymine.personas.view`,
+        every family at equal weight), PCA to 92% of its variance, and a tied-covariance
+        Gaussian mixture chosen by consensus over 6 resampled fits
+        (:mod:`journeymine.personas.mixture`); the persona count is the knee of BIC unless
+        ``n_personas`` is given. Every eligible customer gets its most likely persona except
+        outliers beyond the 99.9% ellipsoid of that persona ("noise").
+    n_personas : int, optional
+        Fix the number of personas (``method="mixture"`` only).
     min_events : int, default 10
         Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
         feature when fitting a feature frame.
@@ -200,7 +225,13 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         ``n_customers``, ``n_eligible``, ``n_personas``, ``noise_share`` (among eligible),
         ``dbcv``, ``silhouette``, ``stability_ari`` (mean) and ``stability_runs``.
     search_ : DataFrame
-        Every candidate of the parameter search with its score.
+        Every candidate of the parameter search with its score (per persona count, with BIC
+        and stability, for ``method="mixture"``).
+    scaler_ : FamilyScaler or scaler
+        The view's scaling (``FamilyScaler`` for ``method="mixture"``: ``families_`` and
+        ``dropped_`` say which families were used and which were left out, and why).
+    mixture_ : GaussianMixture
+        The chosen mixture (``method="mixture"``).
     n_components_, min_cluster_size_, min_samples_ : int
         The chosen parameters.
     columns_ : list of str
@@ -224,6 +255,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         random_state: int = 0,
         *,
         min_samples: int | None = None,
+        method: Literal["density", "mixture"] = "density",
+        n_personas: int | None = None,
         min_events: int = 10,
         features: Literal["default", "all"] | Sequence[str] = "default",
         scaling: Literal["standard", "robust"] = "standard",
@@ -241,6 +274,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.n_components = n_components
         self.random_state = random_state
         self.min_samples = min_samples
+        self.method = method
+        self.n_personas = n_personas
         self.min_events = min_events
         self.features = features
         self.scaling = scaling
@@ -266,6 +301,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         positive_int("n_components", self.n_components, 1, optional=True)
         positive_int("min_samples", self.min_samples, 1, optional=True)
         positive_int("min_events", self.min_events, 1)
+        positive_int("n_personas", self.n_personas, 1, optional=True)
+        if self.method not in ("mixture", "density"):
+            raise ConfigError(
+                f"method must be 'density' (HDBSCAN, the default) or 'mixture' (consensus "
+                f"Gaussian mixture on the family view), got {self.method!r}."
+            )
         positive_int("max_fit_samples", self.max_fit_samples, 50)
         positive_int("n_neighbors", self.n_neighbors, 1)
         positive_int("n_bootstrap", self.n_bootstrap, 0)
@@ -332,8 +373,6 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         EmptyLogError
             No events / customers.
         """
-        import hdbscan
-
         self._check_params()
         feats = self._features(X)
         cols = select_features(feats.columns, self.features)
@@ -347,24 +386,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 f"min_events={self.min_events} events, and at least {need} are needed. Lower "
                 f"min_events or min_cluster_size, or use a longer time window."
             )
-        M = feats.loc[eligible, cols]
-        std = M.std(ddof=0).to_numpy()
-        constant = [c for c, s in zip(cols, std, strict=True) if not s > 1e-12]
-        if constant:
-            msg = f"dropped {len(constant)} constant feature(s) from clustering: {constant}."
-            if isinstance(self.features, str) and self.features == "default":
-                logger.info(msg)  # e.g. channels without organic sessions (email, sms)
-            else:
-                warnings.warn(msg, DataQualityWarning, stacklevel=2)
-            cols = [c for c in cols if c not in constant]
-        if len(cols) < 2:
-            raise ConfigError(
-                f"fewer than 2 non-constant features to cluster on ({cols}); every customer "
-                f"looks the same. Use features='all' or a longer time window."
-            )
+        family_view = isinstance(self.features, str) and self.features == "default"
+        if self.method == "mixture" and family_view:
+            view = FamilyScaler(exclude_activities=self._reactions(X))
+            Z = view.fit_transform(feats.loc[eligible])
+            cols = list(view.columns_)
+            scaler: Any = view
+        else:
+            cols = self._varying(feats.loc[eligible, cols], cols, quiet=self.features == "default")
+            scaler = StandardScaler() if self.scaling == "standard" else RobustScaler()
+            Z = np.clip(scaler.fit_transform(feats.loc[eligible, cols].to_numpy()), -CLIP, CLIP)
         self.columns_ = cols
-        scaler = StandardScaler() if self.scaling == "standard" else RobustScaler()
-        Z = np.clip(scaler.fit_transform(feats.loc[eligible, cols].to_numpy()), -CLIP, CLIP)
         self.scaler_ = scaler
         rng = np.random.default_rng(self.random_state)
         n_fit = min(n_elig, self.max_fit_samples)
@@ -375,12 +407,52 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             n_components=max_nc if self.reduction == "pca" else max(1, min(max_nc, len(cols) - 1)),
             random_state=self.random_state,
         ).fit(Z[fit_idx])
+        if self.n_components is not None and self.n_components > full.n_components:
+            raise ConfigError(
+                f"n_components={self.n_components} exceeds the {full.n_components} "
+                f"available dimensions ({len(cols)} features)."
+            )
+        self.reducer_ = full
+        if self.method == "mixture":
+            emb, lab_e, prob_e = self._fit_mixture(full, Z, fit_idx)
+        else:
+            emb, lab_e, prob_e = self._fit_density(full, Z, fit_idx, n_fit)
+        nc = emb.shape[1]
+
+        ids = feats.index
+        labels = np.full(len(feats), -1, dtype=np.int64)
+        probs = np.zeros(len(feats))
+        labels[np.flatnonzero(eligible)] = lab_e
+        probs[np.flatnonzero(eligible)] = prob_e
+        labels = _relabel_by_size(labels)
+        reasons = np.where(labels >= 0, "persona", np.where(eligible, "noise", "too few events"))
+        self.labels_ = pd.Series(labels, index=ids, name="persona")
+        self.probabilities_ = pd.Series(probs, index=ids, name="probability")
+        self.label_reasons_ = pd.Series(reasons, index=ids, name="reason").astype("str")
+        self.features_ = feats
+        self.embedding_ = pd.DataFrame(
+            emb, index=ids[eligible], columns=[f"c{i}" for i in range(nc)]
+        )
+        el = labels[eligible]
+        self.centroids_ = pd.DataFrame(
+            [emb[el == p].mean(0) for p in range(int(labels.max()) + 1)],
+            columns=self.embedding_.columns,
+        ).rename_axis("persona")
+        self._mapping = _mapping(lab_e, el)
+        self.quality_ = self._quality(emb, fit_idx, el, n_elig, len(feats))
+        from journeymine.personas.profiles import persona_profiles
+
+        log = X if _is_log(X) else None
+        self.profiles_ = persona_profiles(feats, self.labels_, log=log)
+        return self
+
+    def _fit_density(
+        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, n_fit: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """HDBSCAN parameter search on the subsample, then the extension vote."""
+        import hdbscan
+
         if self.n_components is not None:
-            if self.n_components > full.n_components:
-                raise ConfigError(
-                    f"n_components={self.n_components} exceeds the {full.n_components} "
-                    f"available dimensions ({len(cols)} features)."
-                )
             nc_grid = [int(self.n_components)]
         else:
             cum = np.cumsum(full.explained_variance_ratio_)
@@ -449,40 +521,79 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 f"the features vary."
             )
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, mcs, ms
-        self.reducer_ = full
         self.hdbscan_ = clusterer
         emb = emb_all[:, :nc]
         fit_labels = clusterer.labels_
         self._core = emb[fit_idx][fit_labels >= 0]
         self._core_labels = fit_labels[fit_labels >= 0]
         lab_e, prob_e = self._extend(emb)
+        return emb, lab_e, prob_e
 
-        ids = feats.index
-        labels = np.full(len(feats), -1, dtype=np.int64)
-        probs = np.zeros(len(feats))
-        labels[np.flatnonzero(eligible)] = lab_e
-        probs[np.flatnonzero(eligible)] = prob_e
-        labels = _relabel_by_size(labels)
-        reasons = np.where(labels >= 0, "persona", np.where(eligible, "noise", "too few events"))
-        self.labels_ = pd.Series(labels, index=ids, name="persona")
-        self.probabilities_ = pd.Series(probs, index=ids, name="probability")
-        self.label_reasons_ = pd.Series(reasons, index=ids, name="reason").astype("str")
-        self.features_ = feats
-        self.embedding_ = pd.DataFrame(
-            emb, index=ids[eligible], columns=[f"c{i}" for i in range(nc)]
+    def _fit_mixture(
+        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Consensus Gaussian mixture (:mod:`journeymine.personas.mixture`) on the subsample;
+        every eligible customer gets its most likely persona unless it is an outlier."""
+        if self.n_components is not None:
+            nc = int(self.n_components)
+        else:
+            cum = np.cumsum(full.explained_variance_ratio_)
+            nc = int(min(max(np.searchsorted(cum, MIXTURE_VARIANCE) + 1, 2), full.n_components))
+        emb = full.transform(Z)[:, :nc]
+        fit = fit_consensus_mixture(
+            emb[fit_idx],
+            n_personas=self.n_personas,
+            n_resamples=6,
+            random_state=self.random_state,
         )
-        el = labels[eligible]
-        self.centroids_ = pd.DataFrame(
-            [emb[el == p].mean(0) for p in range(int(labels.max()) + 1)],
-            columns=self.embedding_.columns,
-        ).rename_axis("persona")
-        self._mapping = _mapping(lab_e, el)
-        self.quality_ = self._quality(hdbscan, emb, fit_idx, el, clusterer, n_elig, len(feats))
-        from journeymine.personas.profiles import persona_profiles
+        self.mixture_ = fit.model
+        self._mixture_stability = fit.stability
+        self.search_ = fit.search.assign(n_components=nc)
+        self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
+        raw, prob = self._mixture_labels(emb)
+        return emb, raw, prob
 
-        log = X if _is_log(X) else None
-        self.profiles_ = persona_profiles(feats, self.labels_, log=log)
-        return self
+    def _mixture_labels(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        post = self.mixture_.predict_proba(emb)
+        raw = post.argmax(1)
+        far = outliers(self.mixture_, emb)
+        return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
+
+    @staticmethod
+    def _reactions(X: Any) -> frozenset[str]:
+        if not _is_log(X):
+            return frozenset()
+        out = reaction_activities(X)
+        if out:
+            logger.info(
+                "persona view: %d reaction activities left out of the activity mix (more than "
+                "half of their events carry a journey_id): %s",
+                len(out),
+                sorted(out),
+            )
+        return out
+
+    def _varying(self, M: pd.DataFrame, cols: list[str], quiet: bool) -> list[str]:
+        std = M.std(ddof=0).to_numpy()
+        constant = [c for c, s in zip(cols, std, strict=True) if not s > 1e-12]
+        if constant:
+            msg = f"dropped {len(constant)} constant feature(s) from clustering: {constant}."
+            if quiet:
+                logger.info(msg)  # e.g. channels without organic sessions (email, sms)
+            else:
+                warnings.warn(msg, DataQualityWarning, stacklevel=3)
+            cols = [c for c in cols if c not in constant]
+        if len(cols) < 2:
+            raise ConfigError(
+                f"fewer than 2 non-constant features to cluster on ({cols}); every customer "
+                f"looks the same. Use features='all' or a longer time window."
+            )
+        return cols
+
+    def _view(self, features: pd.DataFrame) -> np.ndarray:
+        if isinstance(self.scaler_, FamilyScaler):
+            return self.scaler_.transform(features)
+        return np.clip(self.scaler_.transform(features[self.columns_].to_numpy()), -CLIP, CLIP)
 
     def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:
         return hdbscan.HDBSCAN(
@@ -530,14 +641,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return out, np.where(out >= 0, prob, 0.0)
 
     def _quality(
-        self,
-        hdbscan: Any,
-        emb: np.ndarray,
-        fit_idx: np.ndarray,
-        el: np.ndarray,
-        clusterer: Any,
-        n_elig: int,
-        n_all: int,
+        self, emb: np.ndarray, fit_idx: np.ndarray, el: np.ndarray, n_elig: int, n_all: int
     ) -> dict[str, Any]:
         rng = np.random.default_rng(self.random_state + 1)
         clustered = np.flatnonzero(el >= 0)
@@ -547,8 +651,19 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             if len(np.unique(el[take])) >= 2:
                 sil = float(silhouette_score(emb[take], el[take]))
         aris = []
-        for _ in range(self.n_bootstrap):
+        for b in range(self.n_bootstrap):
             boot = np.sort(rng.choice(fit_idx, size=int(0.8 * len(fit_idx)), replace=False))
+            if self.method == "mixture":
+                g = GaussianMixture(
+                    self.mixture_.n_components,
+                    covariance_type="tied",
+                    random_state=self.random_state + 1000 + b,
+                    reg_covar=1e-5,
+                ).fit(emb[boot])
+                aris.append(float(adjusted_rand_score(el[fit_idx], g.predict(emb[fit_idx]))))
+                continue
+            import hdbscan
+
             cl = self._hdbscan(hdbscan, self.min_cluster_size_, self.min_samples_).fit(emb[boot])
             ok = cl.labels_ >= 0
             if ok.sum() == 0 or cl.labels_.max() < 0:
@@ -556,14 +671,14 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 continue
             lab_b, _ = self._extend(emb[fit_idx], emb[boot][ok], cl.labels_[ok])
             aris.append(float(adjusted_rand_score(el[fit_idx], lab_b)))
-        dbcv = float(clusterer.relative_validity_)
+        dbcv = float(self.hdbscan_.relative_validity_) if self.method == "density" else float("nan")
         return {
             "n_customers": int(n_all),
             "n_eligible": int(n_elig),
             "n_personas": int(el.max() + 1),
             "noise_share": float((el < 0).mean()),
             "too_few_events_share": float(1 - n_elig / n_all),
-            "dbcv": dbcv if np.isfinite(dbcv) else 0.0,
+            "dbcv": dbcv if np.isfinite(dbcv) or self.method == "mixture" else 0.0,
             "silhouette": sil,
             "stability_ari": float(np.mean(aris)) if aris else float("nan"),
             "stability_runs": [round(a, 4) for a in aris],
@@ -592,7 +707,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         missing = [c for c in self.columns_ if c not in features.columns]
         if missing:
             raise ConfigError(f"features lack columns {missing} used by this miner.")
-        Z = np.clip(self.scaler_.transform(features[self.columns_].to_numpy()), -CLIP, CLIP)
+        Z = self._view(features)
         emb = self.reducer_.transform(Z)[:, : self.n_components_]
         return pd.DataFrame(emb, index=features.index, columns=self.embedding_.columns)
 
@@ -604,7 +719,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         trained on journey prefixes.
         """
         emb = self.embed(features).to_numpy()
-        lab, _ = self._extend(emb)
+        if self.method == "mixture":
+            lab, _ = self._mixture_labels(emb)
+        else:
+            lab, _ = self._extend(emb)
         mapped = np.array([self._mapping.get(int(v), -1) for v in lab], dtype=np.int64)
         return pd.Series(mapped, index=features.index, name="persona")
 

@@ -1,0 +1,252 @@
+"""The persona view: which features the clustering sees, grouped in families of equal weight.
+
+A persona must mean something on a log journeymine has never seen, so the default view is
+built from *families* of features whose columns come from the log itself (its activities, its
+channels, its most frequent transitions), not from a list of activity names:
+
+==================  ==========================================================  =========
+family              features (see :class:`~journeymine.personas.CustomerFeaturizer`)  kind
+==================  ==========================================================  =========
+activity mix        ``activity_share:*`` (every session activity of the log)    mix
+transitions         ``transition_share:*`` (the log's most frequent pairs)      mix
+channel mix         ``organic_channel_share:*`` (self-initiated sessions)       mix
+time of day         ``hour_share:*``                                            mix
+frequency           ``organic_sessions_per_week``, ``active_day_share``         scalar
+trend               ``organic_recency_share``, ``organic_centre``               scalar
+value               ``order_value_log``                                         scalar
+session shape       ``events_per_session``, ``session_minutes_log``,            scalar
+                    ``bounce_share``
+conversion          ``conversion_rate``, ``browse_to_buy``, ``cart_abandonment``,  scalar
+                    ``returns_per_purchase``
+==================  ==========================================================  =========
+
+Weighting (:class:`FamilyScaler`): a *mix* family is a composition; its shares are square-rooted
+(so Euclidean distance is the Hellinger distance between two customers' mixes), centred, and
+divided by the square root of the family's total variance. A *scalar* family is standardised
+column by column, clipped to +-5 and divided by the square root of its column count. Every
+family therefore carries a total variance of 1: six hour-of-day shares weigh as much as one
+order value, and no family decides the clustering alone.
+
+Columns that do not vary (a log with one channel, no ``value``, no purchase role) are left out
+and their family is reported in the log (``logging`` at INFO), never silently. Activities that
+are mostly reactions to outbound touches (more than half of their events carry a
+``journey_id``, e.g. ``email_click``) are left out of the activity mix and transitions when the
+view is learned from a log: they measure how often a customer was contacted, not how they behave.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> X = pd.DataFrame({"activity_share:a": [0.1, 0.9, 0.5], "activity_share:b": [0.9, 0.1, 0.5],
+...                   "order_value_log": [1.0, 2.0, 3.0]})
+>>> fs = FamilyScaler().fit(X)
+>>> fs.families_
+{'activity mix': ['activity_share:a', 'activity_share:b'], 'value': ['order_value_log']}
+>>> Z = fs.transform(X)
+>>> np.allclose(Z.var(axis=0).reshape(-1)[-1], 1.0)
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError
+from journeymine.schema import ACTIVITY, JOURNEY_ID
+
+__all__ = ["PERSONA_FAMILIES", "FamilyScaler", "reaction_activities", "view_columns"]
+
+logger = logging.getLogger(__name__)
+
+#: family -> (kind, feature names or ``prefix*`` patterns)
+PERSONA_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "activity mix": ("mix", ("activity_share:*",)),
+    "transitions": ("mix", ("transition_share:*",)),
+    "channel mix": ("mix", ("organic_channel_share:*",)),
+    "time of day": ("mix", ("hour_share:*",)),
+    "frequency": ("scalar", ("organic_sessions_per_week", "active_day_share")),
+    "trend": ("scalar", ("organic_recency_share", "organic_centre")),
+    "value": ("scalar", ("order_value_log",)),
+    "session shape": ("scalar", ("events_per_session", "session_minutes_log", "bounce_share")),
+    "conversion": (
+        "scalar",
+        ("conversion_rate", "browse_to_buy", "cart_abandonment", "returns_per_purchase"),
+    ),
+}
+CLIP = 5.0
+_TINY = 1e-12
+
+
+def reaction_activities(log: pd.DataFrame, share: float = 0.5) -> frozenset[str]:
+    """Activities of which more than ``share`` of the events carry a ``journey_id`` (reactions
+    to outbound touches, such as an email click); empty without a ``journey_id`` column.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"activity": ["click", "click", "buy"],
+    ...                     "journey_id": ["j1", None, None]})
+    >>> sorted(reaction_activities(log, share=0.4))
+    ['click']
+    """
+    if JOURNEY_ID not in log.columns or len(log) == 0:
+        return frozenset()
+    tagged = log[JOURNEY_ID].notna().to_numpy()
+    codes, names = pd.factorize(log[ACTIVITY], sort=False)
+    n = np.bincount(codes, minlength=len(names))
+    hit = np.bincount(codes, weights=tagged, minlength=len(names))
+    return frozenset(str(a) for a, k, t in zip(names, n, hit, strict=True) if t > share * k)
+
+
+def _mentions(column: str, activities: frozenset[str]) -> bool:
+    if ":" not in column or not activities:
+        return False
+    return bool(set(column.split(":", 1)[1].split(">")) & activities)
+
+
+def view_columns(
+    columns: Iterable[str],
+    families: Mapping[str, tuple[str, tuple[str, ...]]] | None = None,
+    exclude_activities: frozenset[str] = frozenset(),
+) -> dict[str, list[str]]:
+    """Columns of each family present in ``columns`` (families with none are left out).
+
+    Examples
+    --------
+    >>> view_columns(["activity_share:a", "transition_share:a>b", "log_events"])
+    {'activity mix': ['activity_share:a'], 'transitions': ['transition_share:a>b']}
+    """
+    cols = [str(c) for c in columns]
+    out: dict[str, list[str]] = {}
+    for fam, (_, patterns) in (families or PERSONA_FAMILIES).items():
+        hit: list[str] = []
+        for p in patterns:
+            sel = [c for c in cols if c.startswith(p[:-1])] if p.endswith("*") else [p]
+            hit += [c for c in sel if c in cols and c not in hit]
+        if fam in ("activity mix", "transitions"):
+            hit = [c for c in hit if not _mentions(c, exclude_activities)]
+        if hit:
+            out[fam] = hit
+    return out
+
+
+class FamilyScaler:
+    """Scale feature families to equal total variance (see the module docstring).
+
+    Parameters
+    ----------
+    families : mapping, optional
+        family -> (kind ``"mix"`` or ``"scalar"``, patterns); default :data:`PERSONA_FAMILIES`.
+    exclude_activities : frozenset of str
+        Activities left out of the activity mix and transitions.
+
+    Attributes
+    ----------
+    families_ : dict
+        family -> the varying columns used.
+    dropped_ : dict
+        family -> reason, for families with no varying column.
+    columns_ : list of str
+        The columns of :meth:`transform`'s output, in order.
+    """
+
+    def __init__(
+        self,
+        families: Mapping[str, tuple[str, tuple[str, ...]]] | None = None,
+        exclude_activities: frozenset[str] = frozenset(),
+    ) -> None:
+        self.families = families
+        self.exclude_activities = exclude_activities
+
+    def fit(self, X: pd.DataFrame) -> FamilyScaler:
+        """Learn each family's columns, centre and scale from features ``X``."""
+        fams = dict(self.families or PERSONA_FAMILIES)
+        for name, spec in fams.items():
+            if not (isinstance(spec, tuple) and len(spec) == 2 and spec[0] in ("mix", "scalar")):
+                raise ConfigError(
+                    f"family {name!r} must be (kind, patterns) with kind 'mix' or 'scalar', "
+                    f"got {spec!r}."
+                )
+        present = view_columns(X.columns, fams, self.exclude_activities)
+        self.families_: dict[str, list[str]] = {}
+        self.dropped_: dict[str, str] = {}
+        cols: list[str] = []
+        sqrt: list[bool] = []
+        centre: list[float] = []
+        scale: list[float] = []
+        clip: list[bool] = []
+        for fam, (kind, _) in fams.items():
+            if fam not in present:
+                self.dropped_[fam] = "no such feature in the features"
+                continue
+            M = X[present[fam]].to_numpy(dtype=np.float64)
+            if kind == "mix":
+                M = np.sqrt(np.clip(M, 0.0, None))
+            sd = M.std(axis=0)
+            keep = sd > _TINY
+            if not keep.any():
+                self.dropped_[fam] = "no variation between customers"
+                continue
+            names = [c for c, k in zip(present[fam], keep, strict=True) if k]
+            M, sd = M[:, keep], sd[keep]
+            mu = M.mean(axis=0)
+            if kind == "mix":
+                total = float(np.sqrt((sd**2).sum()))
+                s = np.full(len(names), total)
+            else:
+                s = sd * np.sqrt(len(names))
+            self.families_[fam] = names
+            cols += names
+            sqrt += [kind == "mix"] * len(names)
+            clip += [kind == "scalar"] * len(names)
+            centre += mu.tolist()
+            scale += s.tolist()
+        if len(cols) < 2:
+            raise ConfigError(
+                f"fewer than 2 varying persona features ({cols}); every customer looks the "
+                f"same. Use features='all' or a longer time window."
+            )
+        for fam, why in self.dropped_.items():
+            logger.info("persona view: family %r left out (%s)", fam, why)
+        self.columns_ = cols
+        self._sqrt = np.asarray(sqrt)
+        self._clip = np.asarray(clip)
+        self._centre = np.asarray(centre)
+        self._scale = np.asarray(scale)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """The weighted view of features ``X`` (rows = customers)."""
+        missing = [c for c in getattr(self, "columns_", []) if c not in X.columns]
+        if not hasattr(self, "columns_"):
+            raise ConfigError("this FamilyScaler is not fitted; call fit(features) first.")
+        if missing:
+            raise ConfigError(f"features lack columns {missing} of the persona view.")
+        M = X[self.columns_].to_numpy(dtype=np.float64)
+        M = np.where(self._sqrt, np.sqrt(np.clip(M, 0.0, None)), M)
+        Z = (M - self._centre) / self._scale
+        # a scalar column standardised then divided by sqrt(k): clip at +-CLIP in standard units
+        n_scalar = {
+            fam: len(c) for fam, c in self.families_.items() if fam not in self._mix_families()
+        }
+        lim = np.concatenate(
+            [
+                np.full(len(c), CLIP / np.sqrt(n_scalar[fam]) if fam in n_scalar else np.inf)
+                for fam, c in self.families_.items()
+            ]
+        )
+        return np.clip(Z, -lim, lim)
+
+    def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
+        """:meth:`fit` then :meth:`transform`."""
+        return self.fit(X).transform(X)
+
+    def _mix_families(self) -> set[str]:
+        fams = dict(self.families or PERSONA_FAMILIES)
+        return {f for f, (kind, _) in fams.items() if kind == "mix"}
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # for skops/sklearn printing
+        return {"families": self.families, "exclude_activities": self.exclude_activities}

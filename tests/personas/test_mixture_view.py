@@ -1,0 +1,133 @@
+"""The family-weighted persona view and the consensus Gaussian mixture (method="mixture"):
+equal family weights, vocabulary-free columns, reaction activities left out, persona recovery
+on seeds the other persona tests do not use, and a log with unfamiliar activity names."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from journeymine.datasets import make_journeys
+from journeymine.exceptions import ConfigError
+from journeymine.personas import CustomerFeaturizer, PersonaMiner
+from journeymine.personas.mixture import fit_consensus_mixture, knee, outliers
+from journeymine.personas.view import FamilyScaler, reaction_activities, view_columns
+
+
+def test_every_family_carries_total_variance_one() -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    shares = rng.dirichlet([1, 2, 3, 4, 5, 6], size=n)
+    X = pd.DataFrame(shares, columns=[f"hour_share:{i}" for i in range(6)])
+    X["order_value_log"] = rng.normal(4, 2, n)
+    X["events_per_session"] = rng.gamma(2, 3, n)
+    X["session_minutes_log"] = rng.normal(1, 0.1, n)
+    X["bounce_share"] = 0.0  # does not vary: left out, and said so
+    Z = FamilyScaler().fit(X)
+    out = Z.transform(X)
+    cols = Z.columns_
+    for fam, names in Z.families_.items():
+        idx = [cols.index(c) for c in names]
+        assert out[:, idx].var(axis=0).sum() == pytest.approx(1.0, abs=0.05), fam
+    assert "bounce_share" not in cols
+    assert Z.dropped_["frequency"] == "no such feature in the features"
+    # six hour shares weigh as much as the single order value
+    assert len(Z.families_["time of day"]) == 6 and Z.families_["value"] == ["order_value_log"]
+
+
+def test_view_is_vocabulary_free_and_skips_reactions() -> None:
+    log = pd.DataFrame(
+        {
+            "activity": ["ORDER", "ORDER", "mail_click", "mail_click", "BROWSE"],
+            "journey_id": [None, None, "j1", "j1", None],
+        }
+    )
+    assert reaction_activities(log) == frozenset({"mail_click"})
+    cols = view_columns(
+        [
+            "activity_share:ORDER",
+            "activity_share:mail_click",
+            "transition_share:mail_click>ORDER",
+            "transition_share:BROWSE>ORDER",
+        ],
+        exclude_activities=frozenset({"mail_click"}),
+    )
+    assert cols == {
+        "activity mix": ["activity_share:ORDER"],
+        "transitions": ["transition_share:BROWSE>ORDER"],
+    }
+
+
+def test_knee_and_consensus_mixture_find_separated_groups() -> None:
+    assert knee(np.arange(1, 8), np.array([100.0, 50, 20, 18, 17, 16, 15])) == 3
+    rng = np.random.default_rng(1)
+    centres = ((0, 0, 0), (4, 0, 0), (0, 4, 0), (0, 0, 4))
+    X = np.vstack([rng.normal(c, 0.5, size=(200, 3)) for c in centres])
+    truth = np.repeat(np.arange(4), 200)
+    fit = fit_consensus_mixture(X, k_max=8, random_state=0)
+    assert fit.k == 4 and fit.search["chosen"].sum() == 1
+    assert adjusted_rand_score(truth, fit.model.predict(X)) > 0.98
+    assert fit.stability > 0.95
+    far = outliers(fit.model, np.vstack([X[:5], [[30.0, 30.0, 30.0]]]))
+    assert far.tolist() == [False] * 5 + [True]
+    with pytest.raises(ConfigError, match="n_personas=900 is not possible with 800"):
+        fit_consensus_mixture(X, n_personas=900)
+
+
+# Seeds 101-104 are used by no other persona test. Measured at 3,000 customers with
+# n_personas=6 over seeds 5, 7, 11, 21, 31, 41, 97, 123: ARI 0.63 / 0.92 / 0.93 (min / median /
+# max) over unchanged customers with >= 20 events, noise counted as its own label; 7 of 8
+# seeds >= 0.90 (seed 31: the reproducible partition merges two personas).
+@pytest.mark.parametrize("seed", [101, 102])
+def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
+    data = make_journeys(n_customers=2000, random_state=seed)
+    miner = PersonaMiner(method="mixture", n_personas=6, n_bootstrap=1, random_state=0)
+    miner.fit(data.events)
+    cust = data.customers.set_index("customer_id")
+    n_ev = data.events.groupby("customer_id", observed=True).size()
+    keep = cust.index[~cust["changed"].to_numpy()]
+    keep = keep[n_ev.reindex(keep).fillna(0).to_numpy() >= 20]
+    ari = adjusted_rand_score(cust.loc[keep, "persona"], miner.labels_.reindex(keep).fillna(-1))
+    assert ari >= 0.85, f"seed {seed}: ARI {ari:.3f}"
+    assert miner.quality_["n_personas"] == 6 and miner.quality_["noise_share"] < 0.08
+    assert 0.0 <= miner.quality_["stability_ari"] <= 1.0
+    # predict on the fitted customers' features gives the fitted labels (eligible ones)
+    elig = miner.label_reasons_ != "too few events"
+    again = miner.predict(miner.features_[elig])
+    assert (again == miner.labels_[elig]).mean() > 0.99
+
+
+def test_mixture_on_unfamiliar_activity_names(caplog: pytest.LogCaptureFixture) -> None:
+    data = make_journeys(n_customers=800, days=120, random_state=103)
+    rename = {a: f"EV_{i:02d}" for i, a in enumerate(sorted(data.events["activity"].unique()))}
+    log = data.events.assign(activity=data.events["activity"].map(rename).astype("str"))
+    log = log.drop(columns=["value"])  # no value: the value family is left out, with a log line
+    with caplog.at_level(logging.INFO, logger="journeymine"):
+        miner = PersonaMiner(method="mixture", n_bootstrap=0, random_state=0).fit(log)
+    fams = miner.scaler_.families_
+    assert {"activity mix", "transitions", "channel mix", "time of day"} <= set(fams)
+    assert any(c.startswith("activity_share:EV_") for c in fams["activity mix"])
+    dropped = miner.scaler_.dropped_
+    assert "value" in dropped
+    for fam in dropped:
+        assert f"family {fam!r} left out" in caplog.text
+    assert 2 <= miner.quality_["n_personas"] <= 12
+    # every family in the view varies: none is all zero
+    X = miner.features_.loc[miner.label_reasons_ != "too few events", miner.columns_]
+    assert (X.std() > 0).all()
+
+
+def test_mixture_parameters_are_checked() -> None:
+    log = make_journeys(n_customers=300, days=60, random_state=104).events
+    with pytest.raises(ConfigError, match="method must be 'density'"):
+        PersonaMiner(method="kmeans").fit(log)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="n_personas must be an integer >= 1"):
+        PersonaMiner(method="mixture", n_personas=0).fit(log)
+    fz = CustomerFeaturizer().fit(log)
+    X = fz.transform(log)
+    with pytest.raises(ConfigError, match="lack columns"):
+        FamilyScaler().fit(X).transform(X.drop(columns=["order_value_log"]))
