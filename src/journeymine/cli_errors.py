@@ -282,7 +282,7 @@ def describe(exc: BaseException, command: Any = None) -> str:
     if _is_click_error(exc):
         ctx = getattr(exc, "ctx", None)
         where = f" See `{ctx.command_path} --help`." if ctx is not None else ""
-        return _sentence(exc.format_message()) + where
+        return _sentence(exc.format_message()) + where  # type: ignore[attr-defined]
     if isinstance(exc, EventLogError):
         text = _event_log_message(exc)
     elif _is_yaml_error(exc):
