@@ -163,6 +163,10 @@ def test_unwritable_folder_fails_before_any_work(tmp_path: Path) -> None:
         (tmp_path / "locked").chmod(0o755)
 
 
+def test_a_folder_given_as_the_event_file(tmp_path: Path) -> None:
+    _fails(["mine", tmp_path], 2, "is a folder", "give the event file")
+
+
 def test_successful_outputs_leave_no_temporary_files(events: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["mine", str(events), "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
@@ -188,17 +192,18 @@ def test_unknown_timestamp_unit_and_timezone(tmp_path: Path) -> None:
     [
         ("journeys: !!python/object/apply:os.system ['touch PWNED']\n", ("tags", "not allowed")),
         ("journeys: [1, 2\n", ("line 2", "YAML syntax")),
+        ("{journeys: []}", ("not valid JSON at line 1, column 2", "double-quoted")),
     ],
 )
 def test_broken_or_hostile_policy(
     events: Path, tmp_path: Path, text: str, needles: tuple[str, ...]
 ) -> None:
-    policy = tmp_path / "policy.yaml"
+    policy = tmp_path / ("policy.json" if text.startswith("{") else "policy.yaml")
     policy.write_text(text)
     labels = tmp_path / "labels.csv"
     labels.write_text("customer_id,persona\nC1,0\n")
     args = ["nba", events, "--policy", policy, "--personas", labels]
-    _fails(args, 2, "--policy", "policy.yaml", *needles)
+    _fails(args, 2, "--policy", policy.name, *needles)
     assert not Path("PWNED").exists() and not (tmp_path / "PWNED").exists()
 
 
@@ -258,6 +263,9 @@ def test_cli_hint_rewrites_keywords_of_the_command_only() -> None:
     )
     assert cli_hint("or pass drop_invalid=True to drop them", mine) == (
         "or pass --drop-invalid to drop them"
+    )
+    assert cli_hint("Lower max_steps or min_cluster_size.", mine) == (
+        "Lower --max-steps or min_cluster_size."  # bare keywords with an underscore too
     )
     assert cli_hint("Pass by=() or use min_duration='1D'.", mine) == (
         "Pass by=() or use min_duration='1D'."  # mine has neither option

@@ -20,6 +20,7 @@ command line:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -185,7 +186,9 @@ def cli_hint(message: str, command: Any) -> str:
             replace,
             message,
         )
-        message = re.sub(rf"^{re.escape(keyword)}\b(?![=(])", flag, message)
+        # a bare keyword: at the start, or anywhere when it cannot be an English word (min_events)
+        where = r"(?<![\w.'\"-])" if "_" in keyword else "^"
+        message = re.sub(rf"{where}{re.escape(keyword)}\b(?![=(])", flag, message)
     message = re.sub(r"\s*\(CLI --[\w-]+\)", "", message)  # "(CLI --x)": said already
     return re.sub(r"\(CLI --[\w-]+; ", "(", message)
 
@@ -287,6 +290,11 @@ def describe(exc: BaseException, command: Any = None) -> str:
         text = _event_log_message(exc)
     elif _is_yaml_error(exc):
         text = _yaml_message(exc)
+    elif isinstance(exc, json.JSONDecodeError):
+        text = (
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; fix the JSON "
+            f"syntax (double-quoted keys and strings, no trailing commas)."
+        )
     elif isinstance(exc, OSError):
         text = _os_message(exc)
     elif isinstance(exc, MemoryError):

@@ -150,6 +150,10 @@ class ReadOptions:
         """
         from journeymine.io import read_events
 
+        if path.is_dir():
+            raise ConfigError(
+                f"{path} is a folder; give the event file in it (CSV, Parquet, JSON Lines or XES)."
+            )
         try:
             return read_events(path, **self.kwargs())
         except EventLogError as exc:
