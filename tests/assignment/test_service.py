@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from _uvicorn_server import KeepAlive, Server, free_port, wait_for_health
@@ -26,7 +27,7 @@ from _uvicorn_server import KeepAlive, Server, free_port, wait_for_health
 from journeymine.assignment import PersonaModel, assign
 from journeymine.assignment._http import timeout_protocol
 from journeymine.assignment.service import app_from_env, create_app
-from journeymine.exceptions import ConfigError, ModelError
+from journeymine.exceptions import ConfigError, EventLogError, ModelError
 
 KEY = "test-key-7f3a"
 AUTH = {"X-API-Key": KEY}
@@ -694,3 +695,16 @@ def test_slow_clients_are_timed_out_while_others_are_served(model_dir: Path, htt
         for _, s, _ in slow:
             s.close()
         srv.stop()
+
+
+def test_plausible_range_bounds_of_any_year(model_dir: Path) -> None:
+    """Bounds beyond pandas' nanosecond range (years 1 to 9999) work, and are shown in full."""
+    from journeymine.assignment.service import TimeRange
+
+    wide = TimeRange(("0001-01-01", "9999-12-31"))
+    assert wide.text == "[0001-01-01, 9999-12-31)"
+    with pytest.raises(EventLogError, match=r"outside the plausible range \[0001-01-01, 9999"):
+        wide.check_events([{"timestamp": "9999-12-31T00:00:01Z"}], np.array([wide.hi + 1]))
+    assert create_app(
+        model_dir / "model.skops", api_key=KEY, plausible_range=("0001-01-01", "9999-12-31")
+    )

@@ -536,7 +536,7 @@ class TimeRange:
             self.text = "any time"
         else:
             lo, hi = bounds
-            self.lo, self.hi = int(lo.value // 1000), int(hi.value // 1000)
+            self.lo, self.hi = (int(b.as_unit("us").asm8.view("i8")) for b in bounds)
             self.text = f"[{_day(lo)}, {_day(hi)})"
 
     def check_events(self, events: Sequence[Mapping[str, Any]], t: np.ndarray) -> None:
@@ -568,7 +568,7 @@ class TimeRange:
 
 
 def _day(t: Any) -> str:
-    return t.strftime("%Y-%m-%d") if t == t.normalize() else t.isoformat()
+    return t.date().isoformat() if t == t.normalize() else t.isoformat()
 
 
 # ---------------------------------------------------------------------------------------------
