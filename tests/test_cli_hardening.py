@@ -297,3 +297,19 @@ def test_console_script_runs_main_one_line_no_traceback(tmp_path: Path) -> None:
     )
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "nope.csv" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.csv")
+    plain = subprocess.run([str(JM), "mine", missing], capture_output=True, text=True)
+    debug = subprocess.run([str(JM), "--debug", "mine", missing], capture_output=True, text=True)
+    env = subprocess.run(
+        [str(JM), "mine", missing],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"JM_DEBUG": "1"},
+    )
+    assert plain.returncode == debug.returncode == env.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and "Traceback" in env.stderr
+    assert debug.stderr.rstrip().splitlines()[-1].startswith("error: event log file")
