@@ -374,7 +374,8 @@ def test_serve_runs_uvicorn(saved_model: Path) -> None:
     port = free_port()
     code = (
         "from journeymine.assignment.service import serve; "
-        f"serve({str(saved_model)!r}, port={port}, api_key='k', log_level='warning')"
+        f"serve({str(saved_model)!r}, port={port}, api_key='k', log_level='warning', "
+        "request_timeout=1.0)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
@@ -382,6 +383,12 @@ def test_serve_runs_uvicorn(saved_model: Path) -> None:
         assert r.status_code == 200
         r = httpx.get(f"http://127.0.0.1:{port}/v1/model", headers={"X-API-Key": "k"})
         assert r.status_code == 200
+        # serve() runs uvicorn with the protocol that times out slow headers
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            started = time.monotonic()
+            data, closed_at = _read_until_closed(s, 10)
+        assert data.startswith(b"HTTP/1.1 408 ") and closed_at - started < 2.5
     finally:
         proc.terminate()
         proc.wait(timeout=30)
