@@ -192,6 +192,8 @@ def test_unfamiliar_activity_names(data: SyntheticJourneys, truth: pd.Series) ->
         ({"cv": 1}, r"cv must be an integer >= 2"),
         ({"n_bootstrap": -1}, r"n_bootstrap must be an integer >= 0"),
         ({"miner": "m"}, r"miner must be the fitted PersonaMiner"),
+        ({"outcome": "churn", "outcome_activities": ["purchase"]}, r"only used with outcome="),
+        ({"touch_activities": ["email_sent"]}, r"touch_activities is only used with outcome="),
     ],
 )
 def test_refusals_name_the_problem(

@@ -438,16 +438,26 @@ def _outcome(
     after = log[in_window]
     t_after = t[in_window]
     active = pd.Index(after[CUSTOMER_ID].astype(str).unique())
+    if outcome_activities is not None and not (isinstance(outcome, str) and outcome == "purchase"):
+        raise ConfigError(
+            f"outcome_activities is only used with outcome='purchase', got outcome="
+            f"{outcome!r}. Drop it, or use outcome='purchase'."
+        )
+    if touch_activities is not None and not (
+        isinstance(outcome, str) and outcome.startswith("response:")
+    ):
+        raise ConfigError(
+            f"touch_activities is only used with outcome='response:JOURNEY', got outcome="
+            f"{outcome!r}. Drop it, or ask for the response to a journey."
+        )
     if isinstance(outcome, pd.Series):
-        s = outcome.copy()
-        s.index = pd.Index(s.index.astype(str), name=CUSTOMER_ID)
+        s = outcome.set_axis(pd.Index(outcome.index.astype(str), name=CUSTOMER_ID))
         if s.index.has_duplicates:
             raise ConfigError(
                 "the outcome Series has repeated customer_id(s); give one per customer."
             )
-        return _bool_outcome(
-            s, customers, "the outcome Series"
-        ), f"the outcome given as a Series {words}"
+        y = _bool_outcome(s, customers, "the outcome Series")
+        return y, f"the outcome given as a Series {words}"
     if callable(outcome):
         s = outcome(after, customers)
         if not isinstance(s, pd.Series):
@@ -455,7 +465,11 @@ def _outcome(
                 f"the outcome callable must return a boolean Series indexed by customer_id, got "
                 f"{type(s).__name__}."
             )
-        s.index = pd.Index(s.index.astype(str), name=CUSTOMER_ID)
+        s = s.set_axis(pd.Index(s.index.astype(str), name=CUSTOMER_ID))
+        if s.index.has_duplicates:
+            raise ConfigError(
+                "the outcome callable returned repeated customer_id(s); return one per customer."
+            )
         name = getattr(outcome, "__name__", "callable")
         return _bool_outcome(s, customers, f"the outcome callable {name!r}"), f"{name} {words}"
     if not isinstance(outcome, str):
@@ -466,11 +480,6 @@ def _outcome(
         return y, f"churn (no event at all) {words}"
     if outcome == "purchase" or outcome.startswith("activity:"):
         if outcome.startswith("activity:"):
-            if outcome_activities is not None:
-                raise ConfigError(
-                    "give the activity either in outcome='activity:NAME' or in "
-                    "outcome_activities=[...] (with outcome='purchase'), not both."
-                )
             acts = _check_activities([outcome.split(":", 1)[1]], known, "outcome")
         elif outcome_activities is not None:
             acts = _check_activities(
