@@ -52,7 +52,10 @@ from typing import Any
 from journeymine.exceptions import ConfigError, did_you_mean
 from journeymine.schema import check_duration
 
-__all__ = ["Cap", "Journey", "Policy", "Rule", "Suppression"]
+__all__ = ["MAX_POLICY_BYTES", "Cap", "Journey", "Policy", "Rule", "Suppression"]
+
+MAX_POLICY_BYTES = 1 << 20
+"""Largest policy file :meth:`Policy.from_file` reads (1 MiB; real policies are a few KB)."""
 
 RULES = ("seen", "not_seen", "new_customer", "persona")
 _RULE_KEYS = {
@@ -310,11 +313,16 @@ class Policy:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"no policy file {path}.")
+        size = path.stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise ConfigError(
+                f"{path}: the policy file is {size:,} bytes, more than the "
+                f"{MAX_POLICY_BYTES:,} a policy may have; is it the right file? Policies are "
+                f"a few KB of journeys, rules and caps."
+            )
         text = path.read_text()
         if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text, path)
         elif path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
@@ -322,6 +330,32 @@ class Policy:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: the policy must be a mapping with a 'journeys' list.")
         return cls.from_dict(data)
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """``yaml.safe_load`` without anchors and aliases (``&a``/``*a``/``<<: *a``).
+
+    Aliases let a 1 KB file expand into gigabytes ("billion laughs"); a policy never needs
+    them, so the first anchor or alias is refused before anything is expanded.
+    """
+    import yaml
+
+    class _NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise ConfigError(
+                    f"{path}, line {line}: YAML anchors and aliases (&name, *name, <<: *name) "
+                    f"are not allowed in a policy file; write the repeated part out in full."
+                )
+            return super().compose_node(parent, index)
+
+    loader = _NoAliasLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def _human(seconds: int) -> str:
