@@ -313,3 +313,64 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr and "Traceback" in env.stderr
     assert debug.stderr.rstrip().splitlines()[-1].startswith("error: event log file")
+
+
+# ------------------------------------------------------------------ read options of the library
+def test_timestamp_format_reads_day_first_dates(tmp_path: Path) -> None:
+    log = _csv(tmp_path, "c1,13/01/2025,visit,web\nc1,01/02/2025,buy,web\n")
+    line = _fails(["mine", log], 1, "--timestamp-format %d/%m/%Y if the day comes first")
+    assert "timestamp_format=" not in line
+    res = runner.invoke(app, ["validate", str(log), "--timestamp-format", "%d/%m/%Y"])
+    assert res.exit_code == 0, res.output
+    assert "2025-02-01" in res.output  # 01/02 read day first, not as January 2
+    _fails(["validate", log, "--timestamp-format", "dd/mm/yyyy"], 2, "--timestamp-format")
+
+
+def test_cli_hint_quotes_values_with_spaces() -> None:
+    from typer.main import get_command
+
+    mine = get_command(app).commands["mine"]  # type: ignore[attr-defined]
+    hint = "pass timestamp_format='%d/%m/%Y %H:%M' (CLI --timestamp-format)."
+    assert cli_hint(hint, mine) == "pass --timestamp-format '%d/%m/%Y %H:%M'."
+    hint = "change plausible_range=(start, end) (None accepts any date; CLI --plausible-range)."
+    assert cli_hint(hint, mine) == "change --plausible-range START,END (or none for any date)."
+
+
+def test_plausible_range_option(tmp_path: Path) -> None:
+    log = _csv(tmp_path, "c1,1975-01-13 10:00,visit,web\nc1,1975-02-01 11:00,buy,web\n")
+    line = _fails(["mine", log], 1, "plausible range", "--plausible-range START,END")
+    assert "plausible_range=" not in line and "CLI --" not in line
+    for value in ("none", "1970-01-01,2000-01-01"):
+        res = runner.invoke(app, ["validate", str(log), "--plausible-range", value])
+        assert res.exit_code == 0, res.output
+    _fails(["mine", log, "--plausible-range", "1980-01-01,2000-01-01"], 1, "[1980-01-01")
+    for bad in ("foo", "2000-01-01", "2000-01-01,1990-01-01", "a,b,c"):
+        _fails(["mine", log, "--plausible-range", bad], 2, "--plausible-range", "START,END", "none")
+
+
+def test_serve_options(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert "--request-timeout" in res.output and "--plausible-range" in res.output
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"")
+    _fails(["serve", "--model", model, "--request-timeout", "0"], 2, "--request-timeout")
+    _fails(["serve", "--model", model, "--plausible-range", "foo"], 2, "--plausible-range")
+
+
+def test_serve_passes_the_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import journeymine.assignment.service as service
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(service, "serve", lambda *a, **kw: seen.update(kw))
+    model = tmp_path / "model.skops"
+    model.write_bytes(b"")
+    args = ["serve", "--model", str(model), "--request-timeout", "2.5"]
+    res = runner.invoke(app, [*args, "--plausible-range", "none"])
+    assert res.exit_code == 0, res.output
+    assert seen["request_timeout"] == 2.5 and seen["plausible_range"] is None
+    res = runner.invoke(app, ["serve", "--model", str(model)])
+    assert res.exit_code == 0, res.output
+    assert seen["request_timeout"] == 10.0
+    assert seen["plausible_range"] == ("1990-01-01", "2100-01-01")

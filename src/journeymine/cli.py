@@ -27,7 +27,15 @@ import typer
 
 from journeymine.cli_errors import CliGroup, cli_hint, current_command, set_debug
 from journeymine.cli_paths import Output, check_memory, check_outputs
-from journeymine.cli_read import ReadOptions, read_labels, read_policy, reads_events
+from journeymine.cli_read import (
+    DEFAULT_PLAUSIBLE_RANGE,
+    PLAUSIBLE_RANGE_HELP,
+    ReadOptions,
+    parse_plausible_range,
+    read_labels,
+    read_policy,
+    reads_events,
+)
 from journeymine.exceptions import ConfigError, EventLogError
 
 app = typer.Typer(
@@ -500,6 +508,12 @@ def backtest(
     _write_csv(bt.points, out)
 
 
+def _check_request_timeout(value: float) -> float:
+    if not 0 < value < 86_400:
+        raise typer.BadParameter(f"expects a number of seconds in (0, 86400), got {value:g}.")
+    return value
+
+
 @app.command()
 def serve(
     model: Annotated[Path, typer.Option(help="Saved persona model (.skops).")],
@@ -525,6 +539,24 @@ def serve(
     responses: Annotated[
         Path | None, typer.Option(help="Response rates from `jm nba --responses-out`.")
     ] = None,
+    request_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="JOURNEYMINE_REQUEST_TIMEOUT",
+            metavar="SECONDS",
+            callback=_check_request_timeout,
+            help="Seconds a client has to send the request headers, then the body (else 408).",
+        ),
+    ] = 10.0,
+    plausible_range: Annotated[
+        str,
+        typer.Option(
+            envvar="JOURNEYMINE_PLAUSIBLE_RANGE",
+            metavar="START,END|none",
+            callback=parse_plausible_range,
+            help=PLAUSIBLE_RANGE_HELP.replace("in the log", "in requests"),
+        ),
+    ] = DEFAULT_PLAUSIBLE_RANGE,
 ) -> None:
     """Serve persona assignment over HTTP (FastAPI + uvicorn; OpenAPI docs at /docs).
 
@@ -547,6 +579,8 @@ def serve(
         workers=workers,
         policy_path=policy,
         responses_path=responses,
+        request_timeout=request_timeout,
+        plausible_range=plausible_range,
     )
 
 

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 import traceback
 import warnings
@@ -162,6 +163,18 @@ def cli_hint(message: str, command: Any) -> str:
         return message
     # "e.g. jm.read_events(path, columns={...})": the CLI spells only the arguments
     message = re.sub(r"(?:jm\.)?read_events\(\s*\w+\s*,\s*([^()]*)\)", r"\1", message)
+    if "plausible_range" in options:  # a pair in Python, START,END or none on the command line
+        message = re.sub(
+            r"(?<![\w(.\[-])plausible_range=\(([^()]*)\)",
+            lambda m: (
+                "--plausible-range "
+                + ",".join(part.strip().strip("'\"") for part in m.group(1).split(",")).upper()
+            ),
+            message,
+        )
+        message = re.sub(
+            r"\(None accepts any date; CLI --plausible-range\)", "(or none for any date)", message
+        )
     for keyword in sorted({*options, *_ALIASES}, key=len, reverse=True):
         option = options.get(_ALIASES.get(keyword, keyword))
         if option is None:
@@ -177,7 +190,7 @@ def cli_hint(message: str, command: Any) -> str:
             if value == "()":
                 return f"{flag} ''"
             if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
+                value = shlex.quote(value[1:-1])  # '%d/%m/%Y %H:%M' stays one argument
             return f"{flag} {value}"
 
         message = re.sub(
@@ -190,6 +203,7 @@ def cli_hint(message: str, command: Any) -> str:
         where = r"(?<![\w.'\"-])" if "_" in keyword else "^"
         message = re.sub(rf"{where}{re.escape(keyword)}\b(?![=(])", flag, message)
     message = re.sub(r"\s*\(CLI --[\w-]+\)", "", message)  # "(CLI --x)": said already
+    message = re.sub(r"; CLI --[\w-]+\)", ")", message)
     return re.sub(r"\(CLI --[\w-]+; ", "(", message)
 
 

@@ -1,9 +1,10 @@
 """The inputs of ``jm`` commands: the shared options of the event log, labels and policies.
 
 :func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--tz``, ``--timestamp-unit``,
-``--duplicates`` and ``--drop-invalid`` to a command and passes them as one
-:class:`ReadOptions` argument ``read``; bad values are refused while the options are parsed,
-before any work. :func:`read_labels` and :func:`read_policy` read the other inputs.
+``--timestamp-format``, ``--plausible-range``, ``--duplicates`` and ``--drop-invalid`` to a
+command and passes them as one :class:`ReadOptions` argument ``read``; bad values are refused
+while the options are parsed, before any work. :func:`read_labels` and :func:`read_policy` read
+the other inputs.
 """
 
 from __future__ import annotations
@@ -23,12 +24,26 @@ from journeymine.exceptions import ConfigError, EventLogError, JourneymineError,
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ReadOptions", "check_timezone", "read_labels", "read_policy", "reads_events"]
+__all__ = [
+    "PLAUSIBLE_RANGE_HELP",
+    "ReadOptions",
+    "check_timezone",
+    "parse_plausible_range",
+    "read_labels",
+    "read_policy",
+    "reads_events",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _UNITS = ("s", "ms", "us", "ns")
 _FORMATS = ("csv", "parquet", "jsonl", "xes")
 _DUPLICATES = ("warn", "raise", "drop", "keep")
+#: The default of ``--plausible-range``: :data:`journeymine.schema.PLAUSIBLE_RANGE` as text.
+DEFAULT_PLAUSIBLE_RANGE = "1990-01-01,2100-01-01"
+PLAUSIBLE_RANGE_HELP = (
+    "Dates allowed in the log: START,END (end excluded, e.g. 1990-01-01,2100-01-01), or none to "
+    "accept any date."
+)
 
 
 def _check_map(pairs: list[str] | None) -> list[str] | None:
@@ -92,6 +107,59 @@ def _check_unit(value: str | None) -> str | None:
     return value
 
 
+def parse_plausible_range(value: Any) -> tuple[str, str] | None:
+    """The ``plausible_range`` of a ``--plausible-range`` value: ``START,END`` or ``none``.
+
+    Parameters
+    ----------
+    value : str, tuple or None
+        ``"1990-01-01,2100-01-01"``, ``"none"`` (any date); an already parsed value is
+        returned as is.
+
+    Returns
+    -------
+    (str, str) or None
+
+    Raises
+    ------
+    typer.BadParameter
+        The value is not two dates with START before END, nor ``none``.
+
+    Examples
+    --------
+    >>> parse_plausible_range("1970-01-01, 2000-01-01")
+    ('1970-01-01', '2000-01-01')
+    >>> parse_plausible_range("none") is None
+    True
+    """
+    if value is None or isinstance(value, tuple):
+        return value
+    from journeymine.schema import plausible_bounds
+
+    text = str(value).strip()
+    if text.lower() == "none":
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    form = "expects START,END with START before END (e.g. 1990-01-01,2100-01-01) or none"
+    if len(parts) != 2 or not all(parts):
+        raise typer.BadParameter(f"{form}, got {value!r}.")
+    try:
+        plausible_bounds((parts[0], parts[1]))
+    except ConfigError:
+        raise typer.BadParameter(f"{form}, got {value!r}.") from None
+    return parts[0], parts[1]
+
+
+def _check_timestamp_format(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if "%" not in value:
+        raise typer.BadParameter(
+            f"{value!r} is not a strftime format; use codes such as '%d/%m/%Y %H:%M'."
+        )
+    return value
+
+
 def _check_duplicates(value: str) -> str:
     if value not in _DUPLICATES:
         raise typer.BadParameter(f"{value!r} is not allowed; use warn, raise, drop or keep.")
@@ -116,6 +184,8 @@ class ReadOptions:
     format: str | None = None
     tz: str = "UTC"
     timestamp_unit: str | None = None
+    timestamp_format: str | None = None
+    plausible_range: tuple[str, str] | None = ("1990-01-01", "2100-01-01")
     duplicates: str = "warn"
     drop_invalid: bool = False
 
@@ -127,6 +197,8 @@ class ReadOptions:
             "format": self.format,
             "tz": self.tz,
             "timestamp_unit": self.timestamp_unit,
+            "timestamp_format": self.timestamp_format,
+            "plausible_range": self.plausible_range,
             "duplicates": self.duplicates,
             "drop_invalid": self.drop_invalid,
         }
@@ -214,6 +286,29 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             ),
         ],
         None,
+    ),
+    (
+        "timestamp_format",
+        Annotated[
+            str | None,
+            typer.Option(
+                callback=_check_timestamp_format,
+                help="strftime format of text timestamps, e.g. '%d/%m/%Y %H:%M' (day first).",
+            ),
+        ],
+        None,
+    ),
+    (
+        "plausible_range",
+        Annotated[
+            str,
+            typer.Option(
+                metavar="START,END|none",
+                callback=parse_plausible_range,
+                help=PLAUSIBLE_RANGE_HELP,
+            ),
+        ],
+        DEFAULT_PLAUSIBLE_RANGE,
     ),
     (
         "duplicates",
