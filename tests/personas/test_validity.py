@@ -78,15 +78,25 @@ def test_true_personas_predict_response_better_than_rfv(
 def test_random_labels_predict_nothing(
     data: SyntheticJourneys, truth: pd.Series, journey: str
 ) -> None:
-    rng = np.random.default_rng(0)
-    fake = pd.Series(rng.integers(-1, 5, size=len(truth)), index=truth.index)
-    v = persona_validity(data.events, fake, outcome=f"response:{journey}", cutoff=CUTOFF)
-    row = v.auc.set_index("feature_set").loc["personas"]
-    assert row["ci_low"] <= 0.5 <= row["ci_high"]
-    assert v.added_auc_ci[0] <= 0 <= v.added_auc_ci[1]
-    assert "add nothing" in v.summary()
-    # the combined model gave the random personas no weight in most folds
-    assert sum(w == 0 for w in v.params["persona_weights"]) >= 3
+    # Over 40 random labelings (seeds 100-139) the personas' interval covered 0.5 in 32 and
+    # the added AUC's covered 0 in all 40 (the intervals resample the held-out predictions
+    # without refitting, so they are narrower than the fits' own variation): five labelings,
+    # most (not all) must cover 0.5.
+    aucs, covers = [], 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        fake = pd.Series(rng.integers(-1, 5, size=len(truth)), index=truth.index)
+        v = persona_validity(
+            data.events, fake, outcome=f"response:{journey}", cutoff=CUTOFF, n_bootstrap=100
+        )
+        row = v.auc.set_index("feature_set").loc["personas"]
+        aucs.append(row["auc"])
+        covers += int(row["ci_low"] <= 0.5 <= row["ci_high"])
+        assert v.added_auc_ci[0] <= 0 <= v.added_auc_ci[1]
+        assert abs(v.added_auc) < 0.01
+        assert "add nothing" in v.summary()
+    assert covers >= 3  # measured: 4 of these 5
+    assert abs(np.mean(aucs) - 0.5) < 0.02
 
 
 def test_same_result_from_string_callable_and_series_outcomes(

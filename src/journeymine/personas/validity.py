@@ -28,7 +28,10 @@ compared with a plain recency/frequency/value (RFV) baseline and with the two to
    customers of each fold (the held-out predictions are resampled, the models are not
    refitted, so the intervals leave out the variation of the fits). The same resamples serve
    the three feature sets, so the *added AUC* (``personas+rfv`` minus ``rfv``) gets a paired
-   interval: when its lower bound is above 0, the personas add to RFV.
+   interval: when its lower bound is above 0, the personas add to RFV. Read the intervals as
+   the least uncertainty there is: with 40 random labelings of 2,356 generator customers, the
+   personas' 95% interval covered 0.5 for 32 and 33 of them (two outcomes), about 80%; the
+   added AUC's interval covered 0 for all 40 (random personas get weight 0 in most folds).
 5. **Stability** (with ``miner=``, the fitted :class:`~journeymine.personas.PersonaMiner` that
    made the labels): ``clone(miner)`` is refitted on bootstrap samples of ``miner.features_``
    and each refit's labels are compared with the miner's own labels of the same customers by
