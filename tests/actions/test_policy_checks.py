@@ -4,14 +4,21 @@ rules naming activities the log never has, and backtest gate counts that add up.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from journeymine.actions import Policy
+from journeymine.actions import Policy, ResponseModel, backtest, next_best_action
 from journeymine.actions.policy import MAX_POLICY_BYTES
-from journeymine.datasets import sample_policy_path
-from journeymine.exceptions import ConfigError
+from journeymine.datasets import (
+    SyntheticJourneys,
+    make_journeys,
+    sample_policy,
+    sample_policy_path,
+)
+from journeymine.exceptions import ConfigError, DataQualityWarning
 
 BOMB = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -54,3 +61,85 @@ def test_oversize_policy_file_is_refused(tmp_path: Path, suffix: str) -> None:
     p.write_text(json.dumps({"journeys": [], "pad": "x" * MAX_POLICY_BYTES}))
     with pytest.raises(ConfigError, match="more than the 1,048,576 a policy may have"):
         Policy.from_file(p)
+
+
+# --- a policy checked against a log ----------------------------------------------------------
+
+TYPO_POLICY = {
+    "journeys": [
+        {
+            "name": "cart",
+            "channel": "email",
+            "activity": "email_sent",
+            "eligible": [{"rule": "seen", "activity": "add_to_crt", "within": "24h"}],
+            "suppress": [{"activity": "purchase", "within": "1D"}],
+        },
+        {
+            "name": "sms_push",
+            "channel": "sms",
+            "activity": "sms_sentt",
+            "suppress": [{"activity": "return_prodcut", "within": "30D"}],
+        },
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def small() -> SyntheticJourneys:
+    return make_journeys(n_customers=200, days=30, random_state=1)
+
+
+def test_check_against_warns_once_with_every_finding(small: SyntheticJourneys) -> None:
+    policy = Policy.from_dict(TYPO_POLICY)
+    with pytest.warns(DataQualityWarning) as caught:
+        found = policy.check_against(small.events)
+    assert len(caught) == 1
+    assert len(found) == 3
+    text = str(caught[0].message)
+    assert "'add_to_crt', not in the log. Did you mean 'add_to_cart'?" in text
+    assert "journey 'sms_push' sends activity 'sms_sentt', which never occurs" in text
+    assert "Did you mean 'sms_sent'?" in text
+    assert "suppress[0] names activity 'return_prodcut'" in text
+    assert "'purchase'" not in text  # present in the log: no finding
+
+
+def test_check_against_strict_raises(small: SyntheticJourneys) -> None:
+    policy = Policy.from_dict(TYPO_POLICY)
+    with pytest.raises(ConfigError, match="3 finding"):
+        policy.check_against(small.events, strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sample_policy().check_against(small.events, strict=True) == []
+
+
+def test_engine_and_backtest_check_the_policy(small: SyntheticJourneys) -> None:
+    good = sample_policy()
+    bad = Policy.from_dict(
+        {
+            "journeys": [
+                {
+                    "name": "post_purchase_tips",
+                    "channel": "email",
+                    "activity": "email_sent",
+                    "eligible": [{"rule": "seen", "activity": "purchace", "within": "14D"}],
+                }
+            ]
+        }
+    )
+    personas = pd.Series(0, index=small.customers["customer_id"])
+    rm = ResponseModel().fit(small.events, personas, bad)
+    with pytest.warns(DataQualityWarning, match="'purchace'"):
+        next_best_action(small.events, bad, rm, personas)
+    with pytest.raises(ConfigError, match="'purchace'"):
+        next_best_action(small.events, bad, rm, personas, check="strict")
+    with pytest.raises(ConfigError, match="'purchace'"):
+        backtest(small.events, bad, rm, personas, check="strict")
+    with pytest.warns(DataQualityWarning, match="'purchace'"):
+        backtest(small.events, bad, rm, personas)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        next_best_action(small.events, bad, rm, personas, check="off")
+        rm_good = ResponseModel().fit(small.events, personas, good)
+        next_best_action(small.events, good, rm_good, personas, check="strict")
+    with pytest.raises(ConfigError, match="check must be one of"):
+        next_best_action(small.events, good, rm_good, personas, check="loud")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.actions._index import EventIndex
-from journeymine.actions.engine import REASONS, decide
+from journeymine.actions.engine import REASONS, _check_policy, decide
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel, responded, touch_rows
 from journeymine.exceptions import ConfigError
@@ -61,6 +61,8 @@ def backtest(
     policy: Policy,
     responses: ResponseModel,
     personas: pd.Series,
+    *,
+    check: str = "warn",
 ) -> Backtest:
     """Replay ``log``'s touches through ``policy``.
 
@@ -73,6 +75,8 @@ def backtest(
         Fitted with the same policy.
     personas : Series
         customer_id -> persona id.
+    check : {"warn", "strict", "off"}, default "warn"
+        :meth:`Policy.check_against` the log first (see :func:`next_best_action`).
 
     Returns
     -------
@@ -99,6 +103,7 @@ def backtest(
         raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
     if not isinstance(responses, ResponseModel) or not hasattr(responses, "table_"):
         raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
+    _check_policy(policy, log, check)
     index = EventIndex(log, product_column=policy.product_column)
     rows = np.flatnonzero(touch_rows(index, policy))
     if len(rows) == 0:

@@ -168,6 +168,16 @@ def decide(
     return winner, best, products, [(reason[:, k], detail[:, k]) for k in range(J)]
 
 
+CHECKS = ("warn", "strict", "off")
+
+
+def _check_policy(policy: Policy, log: pd.DataFrame, check: str) -> None:
+    if check not in CHECKS:
+        raise ConfigError(f"check must be one of {list(CHECKS)}, got {check!r}.")
+    if check != "off" and isinstance(log, pd.DataFrame) and "activity" in log.columns:
+        policy.check_against(log, strict=check == "strict")
+
+
 def next_best_action(
     log: pd.DataFrame,
     policy: Policy,
@@ -176,6 +186,7 @@ def next_best_action(
     *,
     at: Any = None,
     customers: Any = None,
+    check: str = "warn",
 ) -> Decisions:
     """Decide the next action for customers at a point in time.
 
@@ -197,6 +208,10 @@ def next_best_action(
         result's ``at`` is that time, also when it is before the log or long after it.
     customers : list of str, optional
         Default: every customer of the log.
+    check : {"warn", "strict", "off"}, default "warn"
+        :meth:`Policy.check_against` the log first: rules naming activities the log never has
+        and journeys whose send activity never occurs give one ``DataQualityWarning``
+        (``"strict"``: a ``ConfigError``; ``"off"``: no check, e.g. one customer's events).
 
     Returns
     -------
@@ -231,6 +246,7 @@ def next_best_action(
             f"the ResponseModel was fitted for journeys {responses.journeys_}, the policy has "
             f"{[j.name for j in policy.journeys]}; refit it with this policy."
         )
+    _check_policy(policy, log, check)
     index = EventIndex(log, product_column=policy.product_column)
     ids = index.customers if customers is None else pd.Index(list(customers), dtype="str")
     if len(ids) == 0:

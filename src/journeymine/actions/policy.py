@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from journeymine.exceptions import ConfigError, did_you_mean
+from journeymine.exceptions import ConfigError, DataQualityWarning, did_you_mean
 from journeymine.schema import check_duration
 
 __all__ = ["MAX_POLICY_BYTES", "Cap", "Journey", "Policy", "Rule", "Suppression"]
@@ -205,6 +205,82 @@ class Policy:
                 f"Known: {list(self._index)}."
             )
         return self.journeys[self._index[name]]
+
+    def check_against(self, log: Any, *, strict: bool = False) -> list[str]:
+        """Find the parts of this policy that can never fire on ``log``.
+
+        A rule, suppression, ``product_from`` or ``response_activities`` naming an activity the
+        log never has (usually a typo: the rule then silently always fails or never blocks),
+        and a journey whose send activity never occurs (nothing to learn its response from).
+
+        Parameters
+        ----------
+        log : DataFrame or iterable of str
+            A canonical event log (its ``activity`` column is used), or the activity names.
+        strict : bool, default False
+            Raise :class:`ConfigError` instead of warning.
+
+        Returns
+        -------
+        list of str
+            One sentence per finding (empty when the policy and the log fit). With findings and
+            ``strict=False``, one :class:`DataQualityWarning` lists them all.
+
+        Examples
+        --------
+        >>> p = Policy.from_dict({"journeys": [{"name": "x", "channel": "email",
+        ...     "activity": "email_sent",
+        ...     "eligible": [{"rule": "seen", "activity": "purchse", "within": "7D"}]}]})
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     found = p.check_against(["email_sent", "purchase"])
+        >>> print(found[0].replace(", not", ",\\nnot"))
+        journey 'x' eligible[0] (seen) names activity 'purchse',
+        not in the log. Did you mean 'purchase'?
+        """
+        import pandas as pd
+
+        if isinstance(log, pd.DataFrame):
+            if "activity" not in log.columns:
+                raise ConfigError("the log has no 'activity' column to check the policy against.")
+            known = set(log["activity"].dropna().astype(str).unique())
+        else:
+            known = {str(a) for a in log}
+        found: list[str] = []
+
+        def check(acts: Sequence[str] | None, where: str) -> None:
+            for a in acts or ():
+                if a not in known:
+                    found.append(
+                        f"{where} names activity {a!r}, not in the log.{did_you_mean(a, known)}"
+                    )
+
+        for j in self.journeys:
+            w = f"journey {j.name!r}"
+            if j.activity not in known:
+                found.append(
+                    f"{w} sends activity {j.activity!r}, which never occurs in the log."
+                    f"{did_you_mean(j.activity, known)}"
+                )
+            for k, r in enumerate(j.eligible):
+                check(r.activities, f"{w} eligible[{k}] ({r.kind})")
+            for k, s in enumerate(j.suppress):
+                check(s.activities, f"{w} suppress[{k}]")
+            check((j.product_from,) if j.product_from else (), f"{w} product_from")
+        check(self.response_activities, "policy.response_activities")
+        if found:
+            head = (
+                f"the policy does not fit the log ({len(found)} finding(s); such rules never "
+                f"hold or never block): "
+            )
+            message = head + " ".join(f"- {f}" for f in found)
+            if strict:
+                raise ConfigError(message)
+            import warnings
+
+            warnings.warn(message, DataQualityWarning, stacklevel=2)
+        return found
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Policy:
