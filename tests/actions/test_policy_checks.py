@@ -143,3 +143,23 @@ def test_engine_and_backtest_check_the_policy(small: SyntheticJourneys) -> None:
         next_best_action(small.events, good, rm_good, personas, check="strict")
     with pytest.raises(ConfigError, match="check must be one of"):
         next_best_action(small.events, good, rm_good, personas, check="loud")
+
+
+# --- backtest: every blocked touch is counted under its gate ----------------------------------
+
+
+def test_backtest_gate_counts_add_up_to_blocked() -> None:
+    from journeymine.actions.engine import REASONS
+
+    data = make_journeys(n_customers=600, days=60, random_state=3)
+    policy = sample_policy()
+    personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    bt = backtest(data.events, policy, ResponseModel().fit(data.events, personas, policy), personas)
+    gates = [f"blocked_{r}" for r in REASONS]
+    assert set(gates) <= set(bt.summary.columns)
+    per_gate = bt.summary[gates].sum(axis=1)
+    assert (per_gate == bt.summary["blocked"]).all(), bt.summary[["blocked", *gates]]
+    assert bt.summary.loc["*", "blocked"] > 0
+    # more than the two gates the CLI used to show actually block here
+    assert (bt.summary.loc["*", gates] > 0).sum() >= 3
+    assert set(bt.points["sent_reason"].dropna()) <= set(REASONS)
