@@ -356,21 +356,3 @@ def test_serve_options(tmp_path: Path) -> None:
     model.write_bytes(b"")
     _fails(["serve", "--model", model, "--request-timeout", "0"], 2, "--request-timeout")
     _fails(["serve", "--model", model, "--plausible-range", "foo"], 2, "--plausible-range")
-
-
-def test_serve_passes_the_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    pytest.importorskip("fastapi")
-    import journeymine.assignment.service as service
-
-    seen: dict[str, object] = {}
-    monkeypatch.setattr(service, "serve", lambda *a, **kw: seen.update(kw))
-    model = tmp_path / "model.skops"
-    model.write_bytes(b"")
-    args = ["serve", "--model", str(model), "--request-timeout", "2.5"]
-    res = runner.invoke(app, [*args, "--plausible-range", "none"])
-    assert res.exit_code == 0, res.output
-    assert seen["request_timeout"] == 2.5 and seen["plausible_range"] is None
-    res = runner.invoke(app, ["serve", "--model", str(model)])
-    assert res.exit_code == 0, res.output
-    assert seen["request_timeout"] == 10.0
-    assert seen["plausible_range"] == ("1990-01-01", "2100-01-01")

@@ -442,6 +442,37 @@ def test_jm_serve_with_two_workers(saved_model: Path) -> None:
         proc.wait(timeout=30)
 
 
+def test_jm_serve_applies_request_timeout_and_plausible_range(saved_model: Path) -> None:
+    """`jm serve --request-timeout 1 --plausible-range none`: a client that sends half a header
+    is closed after about a second (408) while requests are served, and an event dated 1975 is
+    accepted (refused by the default range)."""
+    port = free_port()
+    jm = str(Path(sys.executable).parent / "jm")
+    cmd = [jm, "serve", "--model", str(saved_model), "--port", str(port)]
+    cmd += ["--request-timeout", "1", "--plausible-range", "none"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "JOURNEYMINE_API_KEY": "k"})
+    try:
+        wait_for_health(port, proc)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"POST /v1/assign HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            t0 = time.monotonic()
+            old = [{**EVENTS[0], "timestamp": "1975-01-01T10:00:00Z"}]
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/v1/assign",
+                json={"customer_id": "c1", "events": old},
+                headers={"X-API-Key": "k"},
+                timeout=5,
+            )
+            assert r.status_code == 200, r.text
+            answer = slow.recv(4096)
+            waited = time.monotonic() - t0
+        assert b"408" in answer.split(b"\r\n", 1)[0] or answer == b""
+        assert waited < 5, f"slow client kept for {waited:.1f} s"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_create_app_refuses_bad_setup(
     saved_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
