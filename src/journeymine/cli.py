@@ -412,15 +412,27 @@ PolicyOpt = Annotated[
 PersonasOpt = Annotated[
     Path, typer.Option(help="customer_id,persona CSV from `jm personas` or `jm assign`.")
 ]
+StrictPolicyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Fail (instead of warning) when a policy rule names an activity the log never has "
+        "or a journey's send activity never occurs in it.",
+    ),
+]
 
 
-def _policy_inputs(path: Path, policy: Path, personas: Path, read: ReadOptions) -> tuple[Any, ...]:
-    """Policy and labels first (small files, fast errors), then the log and response rates."""
+def _policy_inputs(
+    path: Path, policy: Path, personas: Path, read: ReadOptions, strict: bool = False
+) -> tuple[Any, ...]:
+    """Policy and labels first (small files, fast errors), then the log, the policy checked
+    against it (warns, or fails with ``strict``), and the response rates."""
     from journeymine.actions import ResponseModel
 
     pol = read_policy(policy)
     labels = read_labels(personas, path).set_index("customer_id")["persona"]
     log = read.load(path)
+    pol.check_against(log, strict=strict)
     responses = ResponseModel().fit(log, labels, pol)
     return log, pol, responses, labels
 
@@ -442,6 +454,7 @@ def nba(
         Path | None,
         typer.Option(help="Save the learned response rates (JSON) for `jm serve --responses`."),
     ] = None,
+    strict: StrictPolicyOpt = False,
     *,
     read: ReadOptions,
 ) -> None:
@@ -462,8 +475,8 @@ def nba(
         ],
         {EVENTS: path, "--policy": policy, "--personas": personas},
     )
-    log, pol, responses, labels = _policy_inputs(path, policy, personas, read)
-    d = next_best_action(log, pol, responses, labels, at=at)
+    log, pol, responses, labels = _policy_inputs(path, policy, personas, read, strict)
+    d = next_best_action(log, pol, responses, labels, at=at, check="off")  # checked above
     counts = d.actions["action"].fillna("(nothing)").value_counts()
     typer.secho(f"{len(d.actions):,} customers, decided at {d.actions['at'].iloc[0]}:", bold=True)
     for name, n in counts.items():
@@ -484,6 +497,7 @@ def backtest(
     policy: PolicyOpt,
     personas: PersonasOpt,
     out: Annotated[Path | None, typer.Option(help="CSV with one row per logged touch.")] = None,
+    strict: StrictPolicyOpt = False,
     *,
     read: ReadOptions,
 ) -> None:
@@ -499,9 +513,11 @@ def backtest(
         [Output("--out", out, example="backtest.csv")],
         {EVENTS: path, "--policy": policy, "--personas": personas},
     )
-    log, pol, responses, labels = _policy_inputs(path, policy, personas, read)
-    bt = run_backtest(log, pol, responses, labels)
-    cols = ["touches", "agree_share", "blocked", "blocked_suppressed", "blocked_capped"]
+    log, pol, responses, labels = _policy_inputs(path, policy, personas, read, strict)
+    bt = run_backtest(log, pol, responses, labels, check="off")  # checked above
+    # every gate that blocked something (they add up to "blocked"), in the engine's order
+    gates = [c for c in bt.summary.columns if c.startswith("blocked_") and bt.summary[c].any()]
+    cols = ["touches", "agree_share", "blocked", *gates]
     cols += ["response_rate_agree", "response_rate_blocked"]
     typer.secho("backtest (one row per journey sent; * = all):", bold=True)
     typer.echo(bt.summary[cols].round(3).to_string())

@@ -163,3 +163,28 @@ def test_backtest_gate_counts_add_up_to_blocked() -> None:
     # more than the two gates the CLI used to show actually block here
     assert (bt.summary.loc["*", gates] > 0).sum() >= 3
     assert set(bt.points["sent_reason"].dropna()) <= set(REASONS)
+
+
+def test_cli_backtest_shows_every_gate_and_strict_refuses_typos(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from journeymine.cli import app
+    from journeymine.datasets import save_journeys
+
+    runner = CliRunner()
+    data = make_journeys(300, days=45, random_state=2)
+    save_journeys(data, tmp_path)
+    names = sorted(data.customers["persona"].unique())
+    labels = data.customers.assign(persona=data.customers["persona"].map(names.index))
+    labels[["customer_id", "persona"]].to_csv(tmp_path / "labels.csv", index=False)
+    events = str(tmp_path / "events.parquet")
+    per = ["--personas", str(tmp_path / "labels.csv")]
+    res = runner.invoke(app, ["backtest", events, "--policy", str(sample_policy_path()), *per])
+    assert res.exit_code == 0, res.output
+    assert "blocked_suppressed" in res.output and "blocked_not_eligible" in res.output
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps(TYPO_POLICY))
+    for cmd in ("nba", "backtest"):
+        res = runner.invoke(app, [cmd, events, "--policy", str(typo), *per, "--strict"])
+        assert res.exit_code == 2, res.output
+        assert "add_to_crt" in res.output
