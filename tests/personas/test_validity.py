@@ -36,9 +36,19 @@ def journey(data: SyntheticJourneys) -> str:
     return str(spread.idxmax())
 
 
+# what the generator counts as a response (an email opened without a click is not one)
+RESPONSES = ["email_click", "sms_click", "push_open"]
+
+
 @pytest.fixture(scope="module")
 def true_result(data: SyntheticJourneys, truth: pd.Series, journey: str) -> PersonaValidity:
-    return persona_validity(data.events, truth, outcome=f"response:{journey}", cutoff=CUTOFF)
+    return persona_validity(
+        data.events,
+        truth,
+        outcome=f"response:{journey}",
+        response_activities=RESPONSES,
+        cutoff=CUTOFF,
+    )
 
 
 def _auc(v: PersonaValidity) -> pd.Series:
@@ -50,7 +60,7 @@ def test_true_personas_predict_response_better_than_rfv(
 ) -> None:
     v = true_result
     auc = _auc(v)
-    # measured (seed 3, flash_sale): personas 0.683, rfv 0.549, together 0.680, +0.131
+    # measured (seed 3, flash_sale): personas 0.81, rfv 0.62, together 0.81, +0.20 [+0.17, +0.23]
     assert auc["personas"] > auc["rfv"]
     assert auc["personas"] > 0.6
     assert v.added_auc_ci[0] > 0
@@ -61,13 +71,13 @@ def test_true_personas_predict_response_better_than_rfv(
     table = v.by_persona.set_index("persona")
     true_p = data.response[journey].reindex(table.index)
     # (a customer counts once however many touches it got, so rates are not the probabilities)
-    assert table["outcome_rate"].corr(true_p) > 0.8
+    assert table["outcome_rate"].corr(true_p, method="spearman") > 0.8
     assert table["lift"].idxmax() == true_p.idxmax()
     assert int(table["size"].sum()) == v.n_customers
     assert int(table["n_positive"].sum()) == v.n_positive
     assert v.stability_ari is None
     text = v.summary()
-    assert f"response to journey '{journey}'" in text
+    assert f"to journey '{journey}'" in text
     assert "Personas predict it with AUC" in text
     assert "add to recency/frequency/value" in text
     assert "pass miner=" in text
@@ -204,6 +214,11 @@ def test_unfamiliar_activity_names(data: SyntheticJourneys, truth: pd.Series) ->
         ({"miner": "m"}, r"miner must be the fitted PersonaMiner"),
         ({"outcome": "churn", "outcome_activities": ["purchase"]}, r"only used with outcome="),
         ({"touch_activities": ["email_sent"]}, r"touch_activities is only used with outcome="),
+        ({"response_activities": ["email_click"]}, r"response_activities is only used with"),
+        (
+            {"outcome": "response:flash_sale", "response_activities": ["clicked"]},
+            r"response_activities names activities not in the log: \['clicked'\]",
+        ),
     ],
 )
 def test_refusals_name_the_problem(

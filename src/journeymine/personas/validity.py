@@ -399,15 +399,21 @@ def _responded(
     touch: Sequence[str],
     window_us: int,
     t_after: np.ndarray,
+    response: Sequence[str] | None = None,
 ) -> pd.Series:
-    """Per touched customer: did a touch of ``journey`` get a response (a non-touch event of
-    the same customer and journey at most ``window_us`` later)?"""
+    """Per touched customer: did a touch of ``journey`` get a response (an event of the same
+    customer and journey at most ``window_us`` later whose activity is in ``response``, or,
+    without ``response``, is not a touch)?"""
     jid = after[JOURNEY_ID].astype("str")
     same = (jid == journey).to_numpy(dtype=bool) & after[JOURNEY_ID].notna().to_numpy(dtype=bool)
     is_touch = after[ACTIVITY].astype(str).isin(set(touch)).to_numpy(dtype=bool)
     cust, ids = pd.factorize(after[CUSTOMER_ID].astype(str))  # integer keys: one dtype
     touches = pd.DataFrame({"c": cust[same & is_touch], "t": t_after[same & is_touch]})
-    resp = pd.DataFrame({"c": cust[same & ~is_touch], "rt": t_after[same & ~is_touch]})
+    if response is None:
+        is_resp = ~is_touch
+    else:
+        is_resp = after[ACTIVITY].astype(str).isin(set(response)).to_numpy(dtype=bool)
+    resp = pd.DataFrame({"c": cust[same & is_resp], "rt": t_after[same & is_resp]})
     touches = touches.sort_values("t", kind="stable")
     resp = resp.sort_values("rt", kind="stable")
     matched = pd.merge_asof(
@@ -432,6 +438,7 @@ def _outcome(
     *,
     outcome_activities: Any,
     touch_activities: Any,
+    response_activities: Any,
     response_window: Any,
 ) -> tuple[pd.Series, str]:
     """The outcome of each scored customer (a bool Series; its index is the scored customers)
@@ -446,13 +453,15 @@ def _outcome(
             f"outcome_activities is only used with outcome='purchase', got outcome="
             f"{outcome!r}. Drop it, or use outcome='purchase'."
         )
-    if touch_activities is not None and not (
-        isinstance(outcome, str) and outcome.startswith("response:")
+    for name, given in (
+        ("touch_activities", touch_activities),
+        ("response_activities", response_activities),
     ):
-        raise ConfigError(
-            f"touch_activities is only used with outcome='response:JOURNEY', got outcome="
-            f"{outcome!r}. Drop it, or ask for the response to a journey."
-        )
+        if given is not None and not (isinstance(outcome, str) and outcome.startswith("response:")):
+            raise ConfigError(
+                f"{name} is only used with outcome='response:JOURNEY', got outcome="
+                f"{outcome!r}. Drop it, or ask for the response to a journey."
+            )
     if isinstance(outcome, pd.Series):
         s = outcome.set_axis(pd.Index(outcome.index.astype(str), name=CUSTOMER_ID))
         if s.index.has_duplicates:
@@ -526,7 +535,16 @@ def _outcome(
             how = "touch_activities"
         td = check_duration(response_window, "response_window", examples="'48h' or '7D'")
         window_us = int(td // pd.Timedelta(microseconds=1))
-        got = _responded(after, journey, touch, window_us, t_after)
+        response = (
+            None
+            if response_activities is None
+            else _check_activities(
+                _as_list(response_activities, "response_activities"),
+                known,
+                "response_activities",
+            )
+        )
+        got = _responded(after, journey, touch, window_us, t_after, response)
         if got.empty:
             raise ConfigError(
                 f"no touch of journey {journey!r} in the outcome window {words}: touches are "
@@ -536,8 +554,9 @@ def _outcome(
             )
         touched = customers[customers.isin(got.index)]
         y = pd.Series(got.reindex(touched).to_numpy(dtype=bool), index=touched)
+        what = "response" if response is None else f"response ({', '.join(response)})"
         return y, (
-            f"response to journey {journey!r} within {_duration_words(td)} of a touch "
+            f"{what} to journey {journey!r} within {_duration_words(td)} of a touch "
             f"{words}, among the customers it touched"
         )
     raise ConfigError(
@@ -732,6 +751,7 @@ def persona_validity(
     random_state: int = 0,
     outcome_activities: Sequence[str] | None = None,
     touch_activities: Sequence[str] | None = None,
+    response_activities: Sequence[str] | None = None,
     response_window: Any = "48h",
     miner: Any = None,
     stability_runs: int = 3,
@@ -758,8 +778,9 @@ def persona_validity(
         - ``"response:JOURNEY"``: a touch of that ``journey_id`` followed within
           ``response_window`` by a response, i.e. an event of the same customer and journey
           whose activity is not a touch (the rule of ``CustomerFeaturizer`` and
-          ``ResponseModel``). Only the customers the journey touched in the window are scored;
-          a customer never sent the journey cannot respond to it;
+          ``ResponseModel``) or is one of ``response_activities``. Only the customers the
+          journey touched in the window are scored: a customer never sent the journey cannot
+          respond to it;
         - a callable ``f(log_after, customers) -> bool Series`` (index customer_id), given the
           events of the window and the customers;
         - a boolean Series indexed by customer_id.
@@ -778,6 +799,10 @@ def persona_validity(
     touch_activities : list of str, optional
         Outbound touch activities for ``outcome="response:..."``. Default: the log's
         activities whose name ends in ``sent`` (as ``CustomerFeaturizer``).
+    response_activities : list of str, optional
+        What counts as a response for ``outcome="response:..."`` (e.g. clicks, when opens alone
+        do not count, as ``Policy.response_activities``). Default: any event of the journey
+        that is not a touch.
     response_window : str or Timedelta, default "48h"
         How long after a touch a response counts.
     miner : PersonaMiner, optional
@@ -841,6 +866,7 @@ def persona_validity(
         window,
         outcome_activities=outcome_activities,
         touch_activities=touch_activities,
+        response_activities=response_activities,
         response_window=response_window,
     )
     scored = y_s.index
