@@ -47,7 +47,7 @@ def random_log(
     prefix: str = "r",
 ) -> pd.DataFrame:
     """Customers with 1..40 events: ties, sub-gap and over-gap intervals, touches and
-    responses in and out of the window, null journeys/channels, NaN/inf/negative values,
+    responses in and out of the window, null journeys/channels, NaN/huge/negative values,
     some customers before 1970."""
     acts = np.array(ACTS + list(extra_activities), dtype=object)
     chans = np.array([*CHANNELS, *extra_channels, None], dtype=object)
@@ -75,7 +75,7 @@ def random_log(
         v = np.full(n, np.nan)
         buy = a == "purchase"
         v[buy] = np.round(rng.normal(40, 30, size=int(buy.sum())), 3)
-        v[rng.random(n) < 0.03] = np.inf
+        v[rng.random(n) < 0.03] = 1e12  # large but valid (inf is refused on every path)
         for i in range(n):
             rows.append(
                 {
