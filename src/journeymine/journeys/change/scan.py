@@ -1,0 +1,303 @@
+"""Scan statistics of one series: the interval departing most from the rest, its evidence
+and the detections of a series; see :mod:`journeymine.journeys.change`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from journeymine.journeys.change._stats import _cohen_h
+
+
+@dataclass
+class _Series:
+    metric: str
+    group: int
+    source: str
+    target: str | None
+    k: np.ndarray  # successes (binomial) or counts (poisson) per bin
+    n: np.ndarray  # trials (binomial) or exposure (poisson) per bin
+    kind: str  # "binomial" or "poisson"
+
+
+def _loglik(k: np.ndarray, n: np.ndarray, kind: str) -> np.ndarray:
+    """Maximised log-likelihood (up to terms that cancel in ratios) of pooled counts."""
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n > 0, k / np.where(n > 0, n, 1.0), 0.0)
+        if kind == "binomial":
+            return _xlogy(k, rate) + _xlogy(n - k, 1.0 - rate)
+        return _xlogy(k, rate)
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x * log(y), 0 where x == 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+def _effect(rate_in: np.ndarray, rate_out: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "binomial":
+        return _cohen_h(rate_in, rate_out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(
+            np.where(rate_out > 0, rate_in, np.nan) / np.where(rate_out > 0, rate_out, 1.0)
+        )
+
+
+def _dispersion(k: np.ndarray, n: np.ndarray, rate: float, kind: str) -> float:
+    """Pearson chi-square / df of the baseline bins around their pooled rate (>= 1)."""
+    use = n > 0
+    if use.sum() < 3:
+        return 1.0
+    k, n = k[use].astype(float), n[use].astype(float)
+    var = n * rate * (1 - rate) if kind == "binomial" else n * rate
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x2 = np.where(var > 0, (k - n * rate) ** 2 / np.where(var > 0, var, 1.0), 0.0)
+    return max(1.0, float(x2.sum()) / (len(k) - 1))
+
+
+def _typical_rate(s: _Series, avail: np.ndarray) -> float:
+    """Median of the bin rates weighted by trials/exposure (the series' typical level)."""
+    data = avail & (s.n > 0)
+    if not data.any():
+        return 0.0
+    rate = s.k[data] / s.n[data]
+    order = np.argsort(rate, kind="stable")
+    w = np.cumsum(s.n[data][order].astype(float))
+    return float(rate[order][np.searchsorted(w, w[-1] / 2)])
+
+
+def _departing_bins(
+    s: _Series, avail: np.ndarray, base: float, *, min_effect: float, min_ratio: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bins whose own rate is below (``down``) or above (``up``) the typical rate ``base`` by
+    the minimum effect, and the bins that have data."""
+    data = avail & (s.n > 0)
+    rate = np.where(data, s.k / np.where(data, s.n, 1), 0.0)
+    if s.kind == "binomial":
+        h = _cohen_h(rate, np.full(len(rate), base))
+        return data & (h <= -min_effect), data & (h >= min_effect), data
+    thr = np.log(min_ratio)
+    with np.errstate(divide="ignore"):
+        lr = np.log(rate) - np.log(base) if base > 0 else np.where(rate > 0, np.inf, 0.0)
+    return data & (lr <= -thr), data & (lr >= thr), data
+
+
+def _range_extreme(
+    values: np.ndarray, st: np.ndarray, en: np.ndarray, *, lowest: bool
+) -> np.ndarray:
+    """Index of the lowest (or highest) value in each range [st, en) (sparse table)."""
+    t_len = len(values)
+    v = values if lowest else -values
+    levels = [np.arange(t_len)]
+    width = 1
+    while 2 * width <= t_len:
+        prev = levels[-1]
+        a, b = prev[: t_len - 2 * width + 1], prev[width : width + t_len - 2 * width + 1]
+        levels.append(np.where(v[b] < v[a], b, a))
+        width *= 2
+    length = en - st
+    j = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
+    out = np.empty(len(st), dtype=np.int64)
+    for level in np.unique(j):
+        m = j == level
+        table = levels[level]
+        a, b = table[st[m]], table[en[m] - (1 << int(level))]
+        out[m] = np.where(v[b] < v[a], b, a)
+    return out
+
+
+@dataclass
+class _Interval:
+    start: int
+    end: int  # exclusive
+
+
+def _best_interval(
+    s: _Series,
+    avail: np.ndarray,
+    *,
+    min_bins: int,
+    max_bins: int,
+    open_ended: bool,
+    min_effect: float,
+    min_ratio: float,
+    min_consistency: float,
+) -> tuple[_Interval | None, int]:
+    """The interval of available bins with the largest likelihood ratio against the rest, among
+    those whose effect is large enough and whose bins mostly depart on their own. The ratio
+    and the effect are computed without the interval's most extreme bin (robust to one
+    spike). Returns the interval and the number of intervals scanned."""
+    t_len = len(s.k)
+    k = np.where(avail, s.k, 0).astype(float)
+    n = np.where(avail, s.n, 0).astype(float)
+    ck, cn = np.r_[0.0, np.cumsum(k)], np.r_[0.0, np.cumsum(n)]
+    blocked = np.r_[0, np.cumsum(~avail)]
+    lo, hi = (0, t_len) if open_ended else (1, t_len - 1)
+    starts, ends = [], []
+    for length in range(min_bins, min(max_bins, hi - lo) + 1):
+        st = np.arange(lo, hi - length + 1)
+        starts.append(st)
+        ends.append(st + length)
+    if not starts:
+        return None, 0
+    st, en = np.concatenate(starts), np.concatenate(ends)
+    ok = blocked[en] == blocked[st]
+    st, en = st[ok], en[ok]
+    scanned = len(st)
+    k_in, n_in = ck[en] - ck[st], cn[en] - cn[st]
+    k_out, n_out = ck[-1] - k_in, cn[-1] - n_in
+    good = (n_in > 0) & (n_out > 0)
+    if not good.any():
+        return None, scanned
+    st, en, k_in, n_in, k_out, n_out = (x[good] for x in (st, en, k_in, n_in, k_out, n_out))
+    r_out = k_out / n_out
+    eff = _effect(k_in / n_in, r_out, s.kind)
+    base = _typical_rate(s, avail)
+    down, up, data = _departing_bins(s, avail, base, min_effect=min_effect, min_ratio=min_ratio)
+    cd, cu, cdata = (np.r_[0, np.cumsum(x)] for x in (down, up, data))
+    with_data = np.maximum(cdata[en] - cdata[st], 1)
+    falling = eff < 0
+    share = np.where(falling, cd[en] - cd[st], cu[en] - cu[st]) / with_data
+    # the change must depart and return: the bins just before and after it are not changed
+    # the same way (this rejects a shift that merely continues from the edge of the log)
+    for a, b in ((np.maximum(st - min_bins, 0), st), (en, np.minimum(en + min_bins, t_len))):
+        ctx = np.where(falling, cd[b] - cd[a], cu[b] - cu[a]) / np.maximum(cdata[b] - cdata[a], 1)
+        share = np.where(ctx >= min_consistency, 0.0, share)
+    # leave out the most extreme bin of each interval (in the interval's direction)
+    excess = k - n * base
+    drop_low = _range_extreme(excess, st, en, lowest=True)
+    drop_high = _range_extreme(excess, st, en, lowest=False)
+    x = np.where(falling, drop_low, drop_high)
+    multi = (en - st) > 1
+    k_t = np.where(multi, k_in - k[x], k_in)
+    n_t = np.where(multi, n_in - n[x], n_in)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff_t = _effect(np.where(n_t > 0, k_t / np.where(n_t > 0, n_t, 1), np.nan), r_out, s.kind)
+    eff_t = np.nan_to_num(eff_t, nan=0.0)
+    thr = min_effect if s.kind == "binomial" else np.log(min_ratio)
+    big = (np.abs(np.nan_to_num(eff, nan=0.0)) >= thr) & (np.sign(eff_t) == np.sign(eff))
+    big &= (np.abs(eff_t) >= thr) & (share >= min_consistency) & (n_t > 0)
+    if not big.any():
+        return None, scanned
+    llr = (
+        _loglik(k_t, n_t, s.kind)
+        + _loglik(k_out, n_out, s.kind)
+        - _loglik(k_t + k_out, n_t + n_out, s.kind)
+    )
+    llr = np.where(big, llr, -np.inf)
+    best = int(np.argmax(llr))
+    return _Interval(int(st[best]), int(en[best])), scanned
+
+
+def _interval_stats(
+    s: _Series, inside: np.ndarray, base: np.ndarray, scanned: int, typical: float
+) -> dict[str, float]:
+    """Values over the whole interval; evidence without its most extreme bin."""
+    k_in, n_in = float(s.k[inside].sum()), float(s.n[inside].sum())
+    k_out, n_out = float(s.k[base].sum()), float(s.n[base].sum())
+    r_in = k_in / n_in if n_in > 0 else float("nan")
+    r_out = k_out / n_out if n_out > 0 else float("nan")
+    effect = float(_effect(np.array([r_in]), np.array([r_out]), s.kind)[0])
+    k_t, n_t = k_in, n_in
+    idx = np.flatnonzero(inside)
+    if len(idx) > 1:
+        excess = s.k[idx] - s.n[idx] * typical
+        x = idx[np.argmin(excess) if effect < 0 else np.argmax(excess)]
+        k_t, n_t = k_in - float(s.k[x]), n_in - float(s.n[x])
+    llr = float(
+        _loglik(np.array([k_t]), np.array([n_t]), s.kind)[0]
+        + _loglik(np.array([k_out]), np.array([n_out]), s.kind)[0]
+        - _loglik(np.array([k_t + k_out]), np.array([n_t + n_out]), s.kind)[0]
+    )
+    phi = _dispersion(s.k[base], s.n[base], r_out, s.kind) if n_out > 0 else 1.0
+    deviance = max(2.0 * llr, 0.0) / phi
+    p = min(1.0, max(scanned, 1) * math.erfc(math.sqrt(deviance / 2.0)))  # chi2(1) tail
+    return {
+        "baseline": r_out,
+        "changed": r_in,
+        "effect": effect,
+        "deviance": deviance,
+        "dispersion": phi,
+        "p_value": p,
+        "n_baseline": k_out if s.kind == "poisson" else n_out,
+        "n_changed": k_in if s.kind == "poisson" else n_in,
+    }
+
+
+def _mask(t_len: int, *intervals: _Interval) -> np.ndarray:
+    m = np.zeros(t_len, dtype=bool)
+    for iv in intervals:
+        m[iv.start : iv.end] = True
+    return m
+
+
+def _scan_series(
+    s: _Series,
+    *,
+    min_bins: int,
+    max_bins: int,
+    open_ended: bool,
+    min_effect: float,
+    min_ratio: float,
+    min_consistency: float,
+    alpha: float,
+    max_changes: int,
+    merge_gap: int,
+) -> tuple[list[tuple[_Interval, dict[str, float]]], float | None]:
+    """Detected intervals of one series with their statistics, and the p-value of the first
+    rejected candidate (None when every candidate was detected) for the test family."""
+    t_len = len(s.k)
+    avail = np.ones(t_len, dtype=bool)
+    found: list[_Interval] = []
+    scanned_first = 0
+    rejected_p: float | None = None
+    while len(found) < max_changes:
+        iv, scanned = _best_interval(
+            s,
+            avail,
+            min_bins=min_bins,
+            max_bins=max_bins,
+            open_ended=open_ended,
+            min_effect=min_effect,
+            min_ratio=min_ratio,
+            min_consistency=min_consistency,
+        )
+        scanned_first = scanned_first or scanned
+        if iv is None:
+            break
+        inside = _mask(t_len, iv)
+        st = _interval_stats(s, inside, avail & ~inside, scanned_first, _typical_rate(s, avail))
+        if st["p_value"] > alpha:
+            rejected_p = st["p_value"]
+            break
+        found.append(iv)
+        avail &= ~inside
+    if not found:
+        return [], rejected_p
+    # merge detections that are close and move the same way
+    found.sort(key=lambda iv: iv.start)
+    base = ~_mask(t_len, *found)
+    typical = _typical_rate(s, base)
+
+    def direction(iv: _Interval) -> float:
+        st = _interval_stats(s, _mask(t_len, iv), base, scanned_first, typical)
+        return float(np.sign(st["effect"]))
+
+    merged = [found[0]]
+    for iv in found[1:]:
+        last = merged[-1]
+        if iv.start - last.end <= merge_gap and direction(iv) == direction(last):
+            merged[-1] = _Interval(last.start, iv.end)
+        else:
+            merged.append(iv)
+    base = ~_mask(t_len, *merged)
+    typical = _typical_rate(s, base)
+    out = [
+        (iv, _interval_stats(s, _mask(t_len, iv), base, scanned_first, typical)) for iv in merged
+    ]
+    return out, rejected_p
