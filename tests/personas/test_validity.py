@@ -154,6 +154,8 @@ def test_stability_with_a_miner(data: SyntheticJourneys) -> None:
     assert len(v.stability_runs) == 3
     assert "Stability under resampling: mean ARI" in v.summary()
     assert -1 in v.by_persona["persona"].tolist()  # no persona: its own category
+    top = v.by_persona.loc[v.by_persona["lift"].idxmax(), "persona"]
+    assert f"Highest rate: persona {top} (" in v.summary()  # 3, not 3.0
 
 
 def test_unfamiliar_activity_names(data: SyntheticJourneys, truth: pd.Series) -> None:

@@ -190,12 +190,12 @@ class PersonaValidity:
             )
         table = self.by_persona[self.by_persona["size"] > 0]
         if len(table) >= 2:
-            top = table.loc[table["lift"].idxmax()]
-            low = table.loc[table["lift"].idxmin()]
+            # column by column: a row of mixed dtypes would show persona 3 as 3.0
+            hi_, lo_ = table["lift"].idxmax(), table["lift"].idxmin()
+            who, rate, lift = table["persona"], table["outcome_rate"], table["lift"]
             lines.append(
-                f"Highest rate: persona {top['persona']} ({top['outcome_rate']:.1%}, lift "
-                f"{top['lift']:.2f}); lowest: persona {low['persona']} "
-                f"({low['outcome_rate']:.1%}, lift {low['lift']:.2f})."
+                f"Highest rate: persona {who[hi_]} ({rate[hi_]:.1%}, lift {lift[hi_]:.2f}); "
+                f"lowest: persona {who[lo_]} ({rate[lo_]:.1%}, lift {lift[lo_]:.2f})."
             )
         if self.stability_ari is None:
             lines.append(
