@@ -21,21 +21,25 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from journeymine.cli_actions import backtest, nba
 from journeymine.cli_errors import CliGroup, cli_hint, current_command, set_debug
 from journeymine.cli_paths import Output, check_memory, check_outputs
+from journeymine.cli_personas import personas
 from journeymine.cli_read import (
     DEFAULT_PLAUSIBLE_RANGE,
     PLAUSIBLE_RANGE_HELP,
     ReadOptions,
     parse_plausible_range,
     read_labels,
-    read_policy,
     reads_events,
 )
+from journeymine.cli_show import EVENTS, EventFileArg
+from journeymine.cli_show import show as _show
+from journeymine.cli_show import write_csv as _write_csv
 from journeymine.exceptions import ConfigError, EventLogError
 
 app = typer.Typer(
@@ -47,9 +51,6 @@ app = typer.Typer(
     cls=CliGroup,
 )
 
-EventFileArg = Annotated[Path, typer.Argument(help="Event file: CSV, Parquet, JSON Lines or XES.")]
-EVENTS = "the event file"
-
 
 @app.callback()
 def _root(
@@ -59,27 +60,6 @@ def _root(
     ] = False,
 ) -> None:
     set_debug(debug)
-
-
-def _show(frame: Any, rows: int = 15) -> None:
-    import pandas as pd
-
-    with pd.option_context(
-        "display.width", 160, "display.max_columns", 12, "display.max_colwidth", 70
-    ):
-        typer.echo(frame.head(rows).to_string(index=False))
-
-
-def _write_csv(frame: Any, out: Path | None, *, index: bool = False, quiet: bool = False) -> None:
-    """Write ``frame`` to ``out`` atomically (nothing when ``out`` is None)."""
-    from journeymine.io.atomic import atomic_path
-
-    if out is None:
-        return
-    with atomic_path(out) as tmp:
-        frame.to_csv(tmp, index=index)
-    if not quiet:
-        typer.echo(f"wrote {out}")
 
 
 @app.command()
@@ -279,62 +259,7 @@ def report(
         typer.echo(f"wrote {p}")
 
 
-@app.command()
-@reads_events
-def personas(
-    path: EventFileArg,
-    out: Annotated[Path, typer.Option(help="Folder for labels, profiles and tracking.")] = Path(
-        "personas"
-    ),
-    windows: Annotated[
-        str | None, typer.Option(help="Also track personas over windows, e.g. 30D or MS.")
-    ] = None,
-    min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
-    random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
-    *,
-    read: ReadOptions,
-) -> None:
-    """Mine behavioural personas (HDBSCAN); optionally track them over time windows.
-
-    Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
-    --windows, persona_sizes.csv, persona_events.csv and migration.csv.
-
-    Example: jm personas data/sample/events.parquet --out personas --windows 60D
-    """
-    from journeymine.personas import PersonaMiner, track_personas
-
-    tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv")
-    inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
-    check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
-    log = read.load(path)
-    miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
-    tracks = (
-        track_personas(log, windows=windows, min_events=min_events, random_state=random_state)
-        if windows
-        else None
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    profiles = miner.profiles_
-    labels = miner.labels_.rename("persona").to_frame()
-    labels["name"] = labels["persona"].map(profiles["name"]).fillna("no persona")
-    _write_csv(labels, out / "labels.csv", index=True, quiet=True)
-    plain = [c for c in profiles.columns if profiles[c].dtype == object and c != "name"]
-    _write_csv(profiles.drop(columns=plain), out / "profiles.csv", index=True, quiet=True)
-    q = miner.quality_
-    typer.secho(
-        f"{q['n_personas']} personas among {q['n_customers']:,} customers "
-        f"(no persona {q['noise_share']:.1%} of eligible; stability ARI "
-        f"{q['stability_ari']:.3f})",
-        bold=True,
-    )
-    _show(profiles[["name", "size", "share"]].reset_index(), 30)
-    if tracks is not None:
-        _write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)
-        _write_csv(tracks.events, out / "persona_events.csv", quiet=True)
-        _write_csv(tracks.migration, out / "migration.csv", quiet=True)
-        typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
-        _show(tracks.events, 30)
-    typer.echo(f"\nwrote {out}")
+app.command()(personas)
 
 
 @app.command()
@@ -406,122 +331,8 @@ def assign(
     _write_csv(scored, out)
 
 
-PolicyOpt = Annotated[
-    Path, typer.Option(help="Policy file (YAML or JSON), e.g. the sample's policy.yaml.")
-]
-PersonasOpt = Annotated[
-    Path, typer.Option(help="customer_id,persona CSV from `jm personas` or `jm assign`.")
-]
-StrictPolicyOpt = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="Fail (instead of warning) when a policy rule names an activity the log never has "
-        "or a journey's send activity never occurs in it.",
-    ),
-]
-
-
-def _policy_inputs(
-    path: Path, policy: Path, personas: Path, read: ReadOptions, strict: bool = False
-) -> tuple[Any, ...]:
-    """Policy and labels first (small files, fast errors), then the log, the policy checked
-    against it (warns, or fails with ``strict``), and the response rates."""
-    from journeymine.actions import ResponseModel
-
-    pol = read_policy(policy)
-    labels = read_labels(personas, path).set_index("customer_id")["persona"]
-    log = read.load(path)
-    pol.check_against(log, strict=strict)
-    responses = ResponseModel().fit(log, labels, pol)
-    return log, pol, responses, labels
-
-
-@app.command()
-@reads_events
-def nba(
-    path: EventFileArg,
-    policy: PolicyOpt,
-    personas: PersonasOpt,
-    at: Annotated[
-        str | None, typer.Option(help="Decision time (default: just after the last event).")
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="CSV for the chosen actions.")] = None,
-    why_not: Annotated[
-        Path | None, typer.Option(help="CSV with the reason for every losing option.")
-    ] = None,
-    responses_out: Annotated[
-        Path | None,
-        typer.Option(help="Save the learned response rates (JSON) for `jm serve --responses`."),
-    ] = None,
-    strict: StrictPolicyOpt = False,
-    *,
-    read: ReadOptions,
-) -> None:
-    """Next best action for every customer: which journey to send now, and why not the others.
-
-    Response rates per persona x journey are learned from the log's own touches.
-
-    Example: jm nba data/sample/events.parquet --policy policy.yaml
-    --personas personas/labels.csv --out actions.csv --why-not why_not.csv
-    """
-    from journeymine.actions import next_best_action
-
-    check_outputs(
-        [
-            Output("--out", out, example="actions.csv"),
-            Output("--why-not", why_not, example="why_not.csv"),
-            Output("--responses-out", responses_out, example="rates.json"),
-        ],
-        {EVENTS: path, "--policy": policy, "--personas": personas},
-    )
-    log, pol, responses, labels = _policy_inputs(path, policy, personas, read, strict)
-    d = next_best_action(log, pol, responses, labels, at=at, check="off")  # checked above
-    counts = d.actions["action"].fillna("(nothing)").value_counts()
-    typer.secho(f"{len(d.actions):,} customers, decided at {d.actions['at'].iloc[0]}:", bold=True)
-    for name, n in counts.items():
-        typer.echo(f"  {name:<30} {n:>8,}")
-    typer.echo("why not (losing options):")
-    for reason, n in d.why_not["reason"].value_counts().items():
-        typer.echo(f"  {reason:<30} {n:>8,}")
-    _write_csv(d.actions, out)
-    _write_csv(d.why_not, why_not)
-    if responses_out is not None:
-        typer.echo(f"wrote {responses.save(responses_out)}")
-
-
-@app.command()
-@reads_events
-def backtest(
-    path: EventFileArg,
-    policy: PolicyOpt,
-    personas: PersonasOpt,
-    out: Annotated[Path | None, typer.Option(help="CSV with one row per logged touch.")] = None,
-    strict: StrictPolicyOpt = False,
-    *,
-    read: ReadOptions,
-) -> None:
-    """Replay the log's touches through a policy: agreement, blocked touches by reason, and
-    observed response rates where the policy agrees vs would have blocked.
-
-    Example: jm backtest data/sample/events.parquet --policy policy.yaml
-    --personas personas/labels.csv
-    """
-    from journeymine.actions import backtest as run_backtest
-
-    check_outputs(
-        [Output("--out", out, example="backtest.csv")],
-        {EVENTS: path, "--policy": policy, "--personas": personas},
-    )
-    log, pol, responses, labels = _policy_inputs(path, policy, personas, read, strict)
-    bt = run_backtest(log, pol, responses, labels, check="off")  # checked above
-    # every gate that blocked something (they add up to "blocked"), in the engine's order
-    gates = [c for c in bt.summary.columns if c.startswith("blocked_") and bt.summary[c].any()]
-    cols = ["touches", "agree_share", "blocked", *gates]
-    cols += ["response_rate_agree", "response_rate_blocked"]
-    typer.secho("backtest (one row per journey sent; * = all):", bold=True)
-    typer.echo(bt.summary[cols].round(3).to_string())
-    _write_csv(bt.points, out)
+app.command()(nba)
+app.command()(backtest)
 
 
 def _check_request_timeout(value: float) -> float:

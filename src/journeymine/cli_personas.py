@@ -1,0 +1,72 @@
+"""``jm personas``: mine personas, track them over time windows, write their report (see
+:mod:`journeymine.cli`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from journeymine.cli_paths import Output, check_outputs
+from journeymine.cli_read import ReadOptions, reads_events
+from journeymine.cli_show import EVENTS, EventFileArg, show, write_csv
+
+__all__ = ["personas"]
+
+
+@reads_events
+def personas(
+    path: EventFileArg,
+    out: Annotated[Path, typer.Option(help="Folder for labels, profiles and tracking.")] = Path(
+        "personas"
+    ),
+    windows: Annotated[
+        str | None, typer.Option(help="Also track personas over windows, e.g. 30D or MS.")
+    ] = None,
+    min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
+    random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
+    *,
+    read: ReadOptions,
+) -> None:
+    """Mine behavioural personas (HDBSCAN); optionally track them over time windows.
+
+    Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
+    --windows, persona_sizes.csv, persona_events.csv and migration.csv.
+
+    Example: jm personas data/sample/events.parquet --out personas --windows 60D
+    """
+    from journeymine.personas import PersonaMiner, track_personas
+
+    tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv")
+    inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
+    check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    log = read.load(path)
+    miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
+    tracks = (
+        track_personas(log, windows=windows, min_events=min_events, random_state=random_state)
+        if windows
+        else None
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    profiles = miner.profiles_
+    labels = miner.labels_.rename("persona").to_frame()
+    labels["name"] = labels["persona"].map(profiles["name"]).fillna("no persona")
+    write_csv(labels, out / "labels.csv", index=True, quiet=True)
+    plain = [c for c in profiles.columns if profiles[c].dtype == object and c != "name"]
+    write_csv(profiles.drop(columns=plain), out / "profiles.csv", index=True, quiet=True)
+    q = miner.quality_
+    typer.secho(
+        f"{q['n_personas']} personas among {q['n_customers']:,} customers "
+        f"(no persona {q['noise_share']:.1%} of eligible; stability ARI "
+        f"{q['stability_ari']:.3f})",
+        bold=True,
+    )
+    show(profiles[["name", "size", "share"]].reset_index(), 30)
+    if tracks is not None:
+        write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)
+        write_csv(tracks.events, out / "persona_events.csv", quiet=True)
+        write_csv(tracks.migration, out / "migration.csv", quiet=True)
+        typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
+        show(tracks.events, 30)
+    typer.echo(f"\nwrote {out}")
