@@ -121,3 +121,69 @@ def test_rolling_windows_overlap(stable_data: tuple[SyntheticJourneys, pd.DataFr
     assert (w["end"] - w["start"] == pd.Timedelta(days=120)).all()
     assert (w["start"].diff().dropna() == pd.Timedelta(days=60)).all()
     assert np.isfinite(tr.threshold) and tr.threshold > 0
+
+
+def _types(tracks: PersonaTracks) -> tuple[dict, dict]:
+    """Event types per (window, previous-window persona) and per (window, new persona)."""
+    starts = list(tracks.windows["start"])
+    before: dict = {}
+    after: dict = {}
+    for r in tracks.events.itertuples():
+        w = starts.index(r.window)
+        for p in r.personas:
+            before.setdefault((r.window, p), set()).add(r.event)
+        new = set(tracks.id_maps[w].values()) - (
+            set(tracks.id_maps[w - 1].values()) if w else set()
+        )
+        for p in set(r.into) & new:
+            after.setdefault((r.window, p), set()).add(r.event)
+    return before, after
+
+
+def test_one_event_type_per_persona_and_window_precedence() -> None:
+    """An unmatched persona whose members split is a split, not also a death; a new persona
+    explained by a split is not also a birth; a merge source that split counts as the split."""
+    from journeymine.personas.dynamic import _transition_events
+
+    w = pd.Timestamp("2025-03-01", tz="UTC")
+    # previous personas 0 (unmatched: its id 0 is not in this window) and 1 (matched -> 1);
+    # 0's members go half to 1, half to the new persona 7 -> split of 0 into [1, 7]
+    pl = np.array([0] * 10 + [1] * 10)
+    cl = np.array([1] * 5 + [2] * 5 + [1] * 10)
+    ev = pd.DataFrame(
+        _transition_events(pl, cl, {0: 0, 1: 1}, {1: 1, 2: 7}, [7], w, 0.25),
+        columns=["window", "event", "personas", "into", "detail"],
+    )
+    assert ev["event"].tolist() == ["split"], ev  # neither death of 0 nor birth of 7
+    assert ev.loc[0, "personas"] == [0] and ev.loc[0, "into"] == [1, 7]
+    # 1 was one of the two sources of persona 1 (with 0), but 0 split: no merge is left
+    # two unmatched personas whose members form one new persona: a merge, no deaths, no birth
+    pl = np.array([0] * 10 + [1] * 10)
+    cl = np.array([0] * 20)
+    ev = pd.DataFrame(
+        _transition_events(pl, cl, {0: 0, 1: 1}, {0: 5}, [5], w, 0.25),
+        columns=["window", "event", "personas", "into", "detail"],
+    )
+    assert ev["event"].tolist() == ["merge"] and ev.loc[0, "personas"] == [0, 1]
+    # an unmatched persona whose members went to no persona: a death; an unexplained new
+    # persona: a birth
+    pl = np.array([0] * 10)
+    cl = np.array([-1] * 10)
+    ev = pd.DataFrame(
+        _transition_events(pl, cl, {0: 0}, {0: 3}, [3], w, 0.25),
+        columns=["window", "event", "personas", "into", "detail"],
+    )
+    assert sorted(ev["event"]) == ["birth", "death"]
+
+
+def test_tracking_lists_each_persona_under_one_event_type() -> None:
+    data = make_journeys(n_customers=1500, days=150, random_state=4)
+    tr = track_personas(data.events, windows="30D", min_events=5)
+    before, after = _types(tr)
+    assert before and after
+    assert all(len(t) == 1 for t in before.values()), before
+    assert all(len(t) == 1 for t in after.values()), after
+    # every persona new in a window is explained by exactly one event
+    for w in range(1, len(tr.windows)):
+        new = set(tr.id_maps[w].values()) - set(tr.id_maps[w - 1].values())
+        assert all((tr.windows["start"].iloc[w], p) in after for p in new)

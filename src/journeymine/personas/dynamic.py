@@ -18,6 +18,11 @@ How :func:`track_personas` works
    labelled in both): a persona *splits* when at least two next-window personas each receive
    at least ``split_share`` of its members; personas *merge* when at least two previous-window
    personas each give at least ``split_share`` of a next-window persona's members.
+   Each persona gets **exactly one** event type per window transition, by precedence: a
+   previous-window persona that splits is not also a merge source or a death; one that merges
+   (sources that split are not counted; a merge needs two sources left) is not also a death;
+   otherwise an unmatched one dies. A new persona comes from one event: a split (it is a
+   branch), else a merge (its result), else a birth.
 5. **Migration**: for consecutive windows, customers present in both are counted by
    (persona before, persona after); ``-1`` is "no persona".
 
@@ -394,33 +399,14 @@ def _assemble(
                 )
                 if ok:
                     mapping[c_raw] = id_maps[w - 1][p_raw]
+        born = []
         for c_raw in cur.index:
             if int(c_raw) not in mapping:
                 mapping[int(c_raw)] = next_id
-                events.append(
-                    {
-                        "window": starts[w],
-                        "event": "birth",
-                        "personas": [],
-                        "into": [next_id],
-                        "detail": "no matching persona in the previous window",
-                    }
-                )
+                born.append(next_id)
                 next_id += 1
-        alive = set(mapping.values())
-        for sid in id_maps[w - 1].values():
-            if sid not in alive:
-                events.append(
-                    {
-                        "window": starts[w],
-                        "event": "death",
-                        "personas": [sid],
-                        "into": [],
-                        "detail": "no matching persona in this window",
-                    }
-                )
         id_maps.append(mapping)
-        events += _splits_merges(pl, cl, id_maps[w - 1], mapping, starts[w], split_share)
+        events += _transition_events(pl, cl, id_maps[w - 1], mapping, born, starts[w], split_share)
 
     # stable labels
     all_ids = sorted({c for f in feats for c in f.index})
@@ -486,52 +472,92 @@ def _assemble(
     return PersonaTracks(win, labels, sizes, names, ev, mt, mig, miners, id_maps, limit)
 
 
-def _splits_merges(
+def _overlaps(
     pl: np.ndarray,
     cl: np.ndarray,
     prev_map: dict[int, int],
     cur_map: dict[int, int],
-    window: pd.Timestamp,
     share: float,
-) -> list[dict[str, Any]]:
-    """Split/merge events from the overlap of customers labelled in both windows."""
+) -> tuple[dict[int, list[tuple[int, float]]], dict[int, list[tuple[int, float]]]]:
+    """Split branches per previous persona and merge sources per current persona (stable ids,
+    with the share of members), from the customers labelled in both windows."""
     both = (pl >= 0) & (cl >= 0)
-    out: list[dict[str, Any]] = []
+    splits: dict[int, list[tuple[int, float]]] = {}
+    merges: dict[int, list[tuple[int, float]]] = {}
     if not both.any():
-        return out
+        return splits, merges
     p_ids = sorted(set(pl[both].tolist()))
     c_ids = sorted(set(cl[both].tolist()))
     M = np.array([[int(((pl == p) & (cl == c)).sum()) for c in c_ids] for p in p_ids])
-    row = M.sum(1, keepdims=True)
-    col = M.sum(0, keepdims=True)
+    row = M.sum(1)
+    col = M.sum(0)
     for i, p in enumerate(p_ids):
-        into = [c_ids[j] for j in range(len(c_ids)) if M[i, j] >= share * row[i, 0] > 0]
+        into = [
+            (cur_map[c], M[i, j] / row[i])
+            for j, c in enumerate(c_ids)
+            if M[i, j] >= share * row[i] > 0
+        ]
         if len(into) >= 2:
-            shares = ", ".join(
-                f"{cur_map[c]}: {M[i, c_ids.index(c)] / row[i, 0]:.0%}" for c in into
-            )
-            out.append(
-                {
-                    "window": window,
-                    "event": "split",
-                    "personas": [prev_map[p]],
-                    "into": [cur_map[c] for c in into],
-                    "detail": f"members went to {shares}",
-                }
-            )
+            splits[prev_map[p]] = into
     for j, c in enumerate(c_ids):
-        frm = [p_ids[i] for i in range(len(p_ids)) if M[i, j] >= share * col[0, j] > 0]
+        frm = [
+            (prev_map[p], M[i, j] / col[j])
+            for i, p in enumerate(p_ids)
+            if M[i, j] >= share * col[j] > 0
+        ]
         if len(frm) >= 2:
-            shares = ", ".join(
-                f"{prev_map[p]}: {M[p_ids.index(p), j] / col[0, j]:.0%}" for p in frm
-            )
+            merges[cur_map[c]] = frm
+    return splits, merges
+
+
+def _transition_events(
+    pl: np.ndarray,
+    cl: np.ndarray,
+    prev_map: dict[int, int],
+    cur_map: dict[int, int],
+    born: list[int],
+    window: pd.Timestamp,
+    share: float,
+) -> list[dict[str, Any]]:
+    """The lifecycle events of one window transition: exactly one event type per persona.
+
+    Precedence: a persona of the previous window **splits** (at least two branches), else
+    **merges** (one of at least two sources of a persona of this window, sources that split
+    not counted), else **dies** (no matching persona), else continues (no event). A persona
+    new in this window comes from one event: a split (it is a branch), else a merge (it is
+    the result), else a birth.
+    """
+    splits, merges = _overlaps(pl, cl, prev_map, cur_map, share)
+    branches = {c for into in splits.values() for c, _ in into}
+    new = set(born)
+    merges = {
+        c: kept
+        for c, src in merges.items()
+        if not (c in new and c in branches)  # a new persona comes from one event: the split
+        and len(kept := [(p, s) for p, s in src if p not in splits]) >= 2
+    }
+    merged = {p for src in merges.values() for p, _ in src}
+    explained = branches | set(merges)
+    alive = set(cur_map.values())
+    out: list[dict[str, Any]] = []
+    for c in born:
+        if c not in explained:
             out.append(
-                {
-                    "window": window,
-                    "event": "merge",
-                    "personas": [prev_map[p] for p in frm],
-                    "into": [cur_map[c]],
-                    "detail": f"members came from {shares}",
-                }
+                _event(window, "birth", [], [c], "no matching persona in the previous window")
             )
+    for sid in prev_map.values():
+        if sid not in alive and sid not in splits and sid not in merged:
+            out.append(_event(window, "death", [sid], [], "no matching persona in this window"))
+    for p, into in splits.items():
+        shares = ", ".join(f"{c}: {s:.0%}" for c, s in into)
+        out.append(_event(window, "split", [p], [c for c, _ in into], f"members went to {shares}"))
+    for c, src in merges.items():
+        shares = ", ".join(f"{p}: {s:.0%}" for p, s in src)
+        out.append(_event(window, "merge", [p for p, _ in src], [c], f"members came from {shares}"))
     return out
+
+
+def _event(
+    window: pd.Timestamp, kind: str, personas: list[int], into: list[int], detail: str
+) -> dict[str, Any]:
+    return {"window": window, "event": kind, "personas": personas, "into": into, "detail": detail}
