@@ -15,6 +15,12 @@ from journeymine.cli_show import EVENTS, EventFileArg, show, write_csv
 __all__ = ["personas"]
 
 
+def _check_incomplete(value: str) -> str:
+    if value not in ("drop", "keep"):
+        raise typer.BadParameter(f"{value!r} is not allowed; use drop or keep.")
+    return value
+
+
 @reads_events
 def personas(
     path: EventFileArg,
@@ -24,27 +30,59 @@ def personas(
     windows: Annotated[
         str | None, typer.Option(help="Also track personas over windows, e.g. 30D or MS.")
     ] = None,
+    incomplete: Annotated[
+        str,
+        typer.Option(
+            callback=_check_incomplete,
+            help="Windows ending after the last day of the log: drop them (their events are "
+            "not used) or keep them, cut at that day (a shorter last window).",
+        ),
+    ] = "drop",
     min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the persona report (self-contained HTML: profiles, and with "
+            "--windows sizes over time and migration), e.g. personas.html."
+        ),
+    ] = None,
+    k: Annotated[
+        int, typer.Option(min=1, help="Report: hide groups of fewer than k customers.")
+    ] = 10,
     *,
     read: ReadOptions,
 ) -> None:
     """Mine behavioural personas (HDBSCAN); optionally track them over time windows.
 
     Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
-    --windows, persona_sizes.csv, persona_events.csv and migration.csv.
+    --windows, persona_sizes.csv, persona_events.csv and migration.csv; with --report, the
+    persona report.
 
     Example: jm personas data/sample/events.parquet --out personas --windows 60D
+    --report personas/personas.html
     """
     from journeymine.personas import PersonaMiner, track_personas
 
     tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv")
     inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
-    check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    check_outputs(
+        [
+            Output("--out", out, folder=True, inside=inside),
+            Output("--report", report, example="personas.html"),
+        ],
+        {EVENTS: path},
+    )
     log = read.load(path)
     miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
     tracks = (
-        track_personas(log, windows=windows, min_events=min_events, random_state=random_state)
+        track_personas(
+            log,
+            windows=windows,
+            min_events=min_events,
+            random_state=random_state,
+            incomplete=incomplete,
+        )
         if windows
         else None
     )
@@ -70,3 +108,7 @@ def personas(
         typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
         show(tracks.events, 30)
     typer.echo(f"\nwrote {out}")
+    if report is not None:
+        from journeymine.report import persona_report
+
+        typer.echo(f"wrote {persona_report(miner, report, tracking=tracks, k=k)}")

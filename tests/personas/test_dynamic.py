@@ -111,6 +111,19 @@ def test_windows_and_errors(stable_data: tuple[SyntheticJourneys, pd.DataFrame])
     starts = list(tr.windows["start"].dt.strftime("%m"))
     assert "03" not in starts and starts[0] == "01"
     assert tr.labels.columns.is_monotonic_increasing
+    assert any("incomplete='keep'" in m for m in messages)  # the fix the message names
+    # incomplete="keep": June is kept, cut at the end of the log's last day; nothing warned
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        kept = track_personas(small, windows="MS", min_events=5, incomplete="keep")
+    assert kept.windows["start"].dt.strftime("%m").tolist()[-1] == "06"
+    assert kept.windows["end"].iloc[-1] == small["timestamp"].max().normalize() + pd.Timedelta(
+        days=1
+    )
+    with pytest.raises(ConfigError, match="incomplete must be 'drop' or 'keep'"):
+        track_personas(small, incomplete="yes")
 
 
 def test_rolling_windows_overlap(stable_data: tuple[SyntheticJourneys, pd.DataFrame]) -> None:

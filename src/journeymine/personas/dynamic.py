@@ -204,6 +204,7 @@ def track_personas(
     miner: PersonaMiner | None = None,
     match_threshold: float = 0.5,
     split_share: float = 0.25,
+    incomplete: str = "drop",
     show_progress: bool = False,
 ) -> PersonaTracks:
     """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
@@ -215,8 +216,8 @@ def track_personas(
     windows : str, DateOffset, Timedelta or list of (start, end)
         A frequency (``"30D"``, ``"MS"`` for calendar months, ``"W-MON"``...) cutting the log's
         span from its first day, or explicit ``[(start, end), ...]`` (end exclusive).
-        Frequency windows ending after the day of the last event are incomplete and dropped
-        (except the first), with a :class:`DataQualityWarning` giving the events left out.
+        Frequency windows ending after the day of the last event are incomplete: see
+        ``incomplete``.
     rolling : bool, default False
         With a frequency: windows two periods long, moving by one period.
     random_state : int, default 0
@@ -235,6 +236,11 @@ def track_personas(
         between different personas of a window.
     split_share : float, default 0.25
         Share of members that makes a split/merge branch.
+    incomplete : {"drop", "keep"}, default "drop"
+        Frequency windows ending after the day of the last event: ``"drop"`` them (except the
+        first), with a :class:`DataQualityWarning` giving the events left out; ``"keep"`` them,
+        cut at the end of that day (a shorter last window, so its customers have fewer events
+        to reach ``min_events``). CLI: ``jm personas --incomplete keep``.
     show_progress : bool, default False
         Progress bar over windows.
 
@@ -254,6 +260,8 @@ def track_personas(
         raise ConfigError(f"match_threshold must be > 0, got {match_threshold!r}.")
     if not 0 < float(split_share) <= 0.5:
         raise ConfigError(f"split_share must be within (0, 0.5], got {split_share!r}.")
+    if incomplete not in ("drop", "keep"):
+        raise ConfigError(f"incomplete must be 'drop' or 'keep', got {incomplete!r}.")
     t = timestamps_us(log)
     t_min, t_max = int(t.min()), int(t.max())
     spans, explicit = _window_edges(t_min, t_max, windows, rolling)
@@ -262,18 +270,22 @@ def track_personas(
         day_end = int(
             (_ts(t_max).normalize() + pd.Timedelta(days=1) - _EPOCH) // pd.Timedelta(microseconds=1)
         )
-        complete = [w for w in spans if w[1] <= day_end or w is spans[0]]
-        if len(complete) < len(spans):
-            cut = complete[-1][1]
-            left = int((t >= cut).sum())
-            warnings.warn(
-                f"the last {len(spans) - len(complete)} window(s) would be incomplete (the log "
-                f"ends {_ts(t_max)}); {left} events after {_ts(cut)} are not used. Pass "
-                f"explicit windows to include them.",
-                DataQualityWarning,
-                stacklevel=2,
-            )
-        spans = complete
+        if incomplete == "keep":
+            spans = [(a, min(b, day_end)) for a, b in spans if a < day_end]
+        else:
+            complete = [w for w in spans if w[1] <= day_end or w is spans[0]]
+            if len(complete) < len(spans):
+                cut = complete[-1][1]
+                left = int((t >= cut).sum())
+                warnings.warn(
+                    f"the last {len(spans) - len(complete)} window(s) would be incomplete (the "
+                    f"log ends {_ts(t_max)}); {left} events after {_ts(cut)} ({left / len(t):.0%})"
+                    f" are not used. Pass incomplete='keep' to use them in a shorter last "
+                    f"window, or explicit windows.",
+                    DataQualityWarning,
+                    stacklevel=2,
+                )
+            spans = complete
 
     fz = clone(featurizer) if featurizer is not None else CustomerFeaturizer()
     fz.set_params(start=None, end=None, window=None)
