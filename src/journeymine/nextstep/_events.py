@@ -1,0 +1,203 @@
+"""Event logs as sorted integer arrays for the next-step model (one job: input -> arrays).
+
+A log is a DataFrame with ``customer_id``, ``timestamp`` and ``activity`` (``channel`` and any
+other column optional). Rows are grouped by customer in order of first appearance and sorted by
+time within a customer, ties kept in input order (so a log read from a file keeps its case
+order: the Tax et al. protocol needs it). The checks are the light ones a scorer needs; run
+:func:`journeymine.validate` first for the full ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError
+from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, TIMESTAMP, require_columns
+
+__all__ = ["ID_COLUMNS", "Events", "attribute_columns", "encode_codes", "labels", "to_events"]
+
+#: Columns never used as attributes: identifiers (one value per customer/event carry no
+#: general pattern) and the columns the model reads anyway.
+ID_COLUMNS = frozenset({CUSTOMER_ID, TIMESTAMP, ACTIVITY, "session_id", "event_id", "device_id"})
+
+
+@dataclass
+class Events:
+    """One log as arrays, events grouped by case (contiguous) and sorted by time."""
+
+    case_ids: np.ndarray  # case label (str) by case index, in order of first appearance
+    starts: np.ndarray  # int64, n_cases + 1 boundaries
+    case: np.ndarray  # int64 case index of every event
+    activity: np.ndarray  # str label of every event (object)
+    t: np.ndarray  # float64 seconds since the epoch (UTC)
+    columns: dict[str, pd.Series] = field(default_factory=dict)  # other columns, sorted
+
+    @property
+    def n_events(self) -> int:
+        return len(self.t)
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_ids)
+
+    @property
+    def last(self) -> np.ndarray:
+        """Index of every case's last event."""
+        return self.starts[1:] - 1
+
+    def take_cases(self, cases: np.ndarray) -> Events:
+        """The events of ``cases`` (case indices), in the order given."""
+        cases = np.asarray(cases, dtype=np.int64)
+        sizes = self.starts[cases + 1] - self.starts[cases]
+        idx = np.repeat(self.starts[cases] - (np.cumsum(sizes) - sizes), sizes)
+        idx = idx + np.arange(int(sizes.sum()))
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        return Events(
+            case_ids=self.case_ids[cases],
+            starts=starts,
+            case=np.repeat(np.arange(len(cases), dtype=np.int64), sizes),
+            activity=self.activity[idx],
+            t=self.t[idx],
+            columns={k: v.iloc[idx].reset_index(drop=True) for k, v in self.columns.items()},
+        )
+
+    def truncate(self, max_events: int) -> Events:
+        """Each case cut after its first ``max_events`` events."""
+        pos = np.arange(self.n_events) - self.starts[self.case]
+        keep = np.flatnonzero(pos < max_events)
+        sizes = np.minimum(np.diff(self.starts), max_events)
+        return Events(
+            case_ids=self.case_ids,
+            starts=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            case=self.case[keep],
+            activity=self.activity[keep],
+            t=self.t[keep],
+            columns={k: v.iloc[keep].reset_index(drop=True) for k, v in self.columns.items()},
+        )
+
+
+def _seconds(s: pd.Series) -> np.ndarray:
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
+        ts = s
+    else:
+        ts = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+        bad = ts.isna() & s.notna()
+        if bad.any():
+            example = s[bad].iloc[0]
+            raise EventLogError(
+                f"{int(bad.sum())} timestamp(s) cannot be read as dates (e.g. {example!r}); "
+                f"parse them first (jm.read_events or jm.validate with timestamp_format=...)."
+            )
+    if ts.isna().any():
+        raise EventLogError(
+            f"{int(ts.isna().sum())} event(s) have no timestamp; drop or fill them "
+            f"(jm.validate reports which rows)."
+        )
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    us = ts.to_numpy().astype("datetime64[us]").astype(np.int64)
+    return us / 1e6
+
+
+def to_events(log: Any, *, purpose: str = "the next-step model") -> Events:
+    """Check ``log`` and turn it into :class:`Events`."""
+    if not isinstance(log, pd.DataFrame):
+        raise ConfigError(
+            f"{purpose} needs a pandas DataFrame of events with columns customer_id, timestamp "
+            f"and activity, got {type(log).__name__}. Read files with jm.read_events."
+        )
+    require_columns(log, [CUSTOMER_ID, TIMESTAMP, ACTIVITY], purpose=purpose)
+    if len(log) == 0:
+        raise EmptyLogError(f"the log given to {purpose} has no events.")
+    for col in (CUSTOMER_ID, ACTIVITY):
+        n = int(log[col].isna().sum())
+        if n:
+            raise EventLogError(
+                f"{n} event(s) have no {col}; drop or fill them before using {purpose} "
+                f"(jm.validate reports which rows)."
+            )
+    t = _seconds(log[TIMESTAMP])
+    codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=False)
+    order = np.lexsort((t, codes))  # stable: ties keep input order
+    case = codes[order].astype(np.int64)
+    sizes = np.bincount(case, minlength=len(uniques))
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    activity = log[ACTIVITY].to_numpy(dtype=object)[order]
+    act_str = np.asarray([a if isinstance(a, str) else str(a) for a in activity], dtype=object)
+    others = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP, ACTIVITY)]
+    ordered = (order[1:] >= order[:-1]).all() if len(order) > 1 else True
+    columns = {
+        c: (log[c] if ordered else log[c].iloc[order]).reset_index(drop=True) for c in others
+    }
+    ids = np.asarray([u if isinstance(u, str) else str(u) for u in uniques], dtype=object)
+    return Events(ids, starts, case, act_str, t[order], columns)
+
+
+def attribute_columns(ev: Events, attributes: Any) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) attribute columns to use: ``"auto"`` = channel first, then every
+    other non-identifier column; a list names them; ``None`` = none."""
+    available = list(ev.columns)
+    if attributes is None:
+        return [], []
+    if isinstance(attributes, str) and attributes == "auto":
+        names = [c for c in available if c not in ID_COLUMNS]
+        names.sort(key=lambda c: (c != CHANNEL, available.index(c)))
+    elif isinstance(attributes, list | tuple) and all(isinstance(a, str) for a in attributes):
+        missing = [a for a in attributes if a not in available]
+        if missing:
+            raise ConfigError(
+                f"attributes {missing} are not columns of the log (it has {available}); "
+                f"name existing columns, or use attributes='auto'."
+            )
+        names = list(attributes)
+    else:
+        raise ConfigError(
+            f"attributes must be 'auto', None or a list of column names, got {attributes!r}."
+        )
+    cat, num = [], []
+    for c in names:
+        s = ev.columns[c]
+        if pd.api.types.is_bool_dtype(s.dtype):
+            cat.append(c)
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            num.append(c)
+        elif isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
+            s.dtype
+        ):
+            continue
+        else:
+            cat.append(c)
+    return cat, num
+
+
+def encode_codes(values: Any, vocab: list[str]) -> np.ndarray:
+    """Codes of ``values`` in ``vocab`` (int64; -1 for missing or unknown)."""
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
+        values = values.to_numpy(dtype=object)
+    arr = np.asarray(values, dtype=object)
+    if not all(isinstance(v, str) for v in arr):
+        arr = np.asarray([v if isinstance(v, str) else _label(v) for v in arr], dtype=object)
+    return pd.Categorical(arr, categories=vocab).codes.astype(np.int64)
+
+
+def _label(v: Any) -> Any:
+    """A value as a category label: text, or None when missing."""
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return str(v)
+
+
+def labels(values: Any) -> np.ndarray:
+    """Values as text labels (object array; None for missing)."""
+    arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(
+        values, dtype=object
+    )
+    if all(isinstance(v, str) for v in arr):
+        return arr
+    return np.asarray([v if isinstance(v, str) else _label(v) for v in arr], dtype=object)

@@ -1,0 +1,468 @@
+"""NextStepModel: what each customer does next, on which channel, when, and the outcome odds.
+
+Trained on journey *prefixes*: every event of the training log with a next event (and, with
+``end_of_case=True``, every case's last event, labelled :data:`END`) is one row whose features
+(:mod:`journeymine.nextstep._prefix`) describe the customer's history up to that event and whose
+targets are the next event's activity and channel, the seconds until it and, when an
+``outcome`` is asked for, whether that activity happens within ``horizon``.
+
+Each target has its own :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (regressor
+with Poisson loss for the time, so the prediction is an expected value): gradient boosting on
+prefix features beats count and LSTM models on the public next-activity benchmarks (Tax et al.
+2017; Teinemaa et al. 2019). The number of boosting rounds is chosen by early stopping on
+held-out *cases* (``validation_size``), the classifiers' probabilities are then calibrated by
+temperature scaling on those cases, and the models are refitted on every case with the chosen
+number of rounds (``refit=True``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from journeymine.exceptions import ConfigError, NotFittedError, UnknownActivityError, did_you_mean
+from journeymine.nextstep._calibrate import apply_temperature, fit_temperature
+from journeymine.nextstep._events import Events, encode_codes, to_events
+from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
+from journeymine.schema import CHANNEL, CUSTOMER_ID
+
+__all__ = ["END", "NextStepModel"]
+
+logger = logging.getLogger(__name__)
+
+#: The "activity" predicted when the model expects the case to end (``end_of_case=True``).
+END = "[END]"
+
+
+def _horizon_seconds(horizon: Any) -> float:
+    try:
+        td = pd.Timedelta(horizon)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"horizon must be a duration such as '7D', '12h' or a timedelta, got {horizon!r}."
+        ) from exc
+    if pd.isna(td) or td <= pd.Timedelta(0):
+        raise ConfigError(f"horizon must be a positive duration such as '7D', got {horizon!r}.")
+    return td.total_seconds()
+
+
+def _case_split(n_cases: int, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n_cases)
+    n_val = round(n_cases * size)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+class NextStepModel(BaseEstimator):
+    """Predict each customer's next step from their journey so far.
+
+    Parameters
+    ----------
+    n_lags : int, default 5
+        How many of the last activities enter as categorical features.
+    end_of_case : bool, default False
+        Also learn that a case ends after its last event, so that :data:`END` can be predicted.
+        For process logs whose cases really end; leave it off for customers, whose journeys go on.
+    outcome : str, optional
+        An activity (e.g. ``"purchase"``): also predict the probability that it happens within
+        ``horizon`` of the customer's last event (column ``p_outcome``).
+    horizon : str or timedelta, default "7D"
+        The outcome's horizon. Training prefixes closer than ``horizon`` to the end of the log
+        and without the outcome yet are left out (their label is not known).
+    attributes : "auto", list of str or None, default "auto"
+        Event columns used as features besides activity and time: ``"auto"`` = every column
+        but the identifiers (channel first); text/categorical columns as categories, numbers
+        as numbers.
+    max_iter, learning_rate, max_leaf_nodes, l2_regularization, min_samples_leaf
+        Boosting parameters of every head (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`);
+        ``max_iter`` is an upper bound, early stopping picks the number of rounds.
+    validation_size : float, default 0.15
+        Share of cases held out for early stopping and calibration (0: no early stopping,
+        ``max_iter`` rounds, no calibration).
+    refit : bool, default True
+        Refit on every case with the chosen number of rounds.
+    max_samples : int, default 1_000_000
+        At most this many training prefixes (a seeded random sample beyond).
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    classes_ : list of str
+        Activities the model can predict (and :data:`END`), the columns of :meth:`predict_proba`.
+    channels_ : list of str
+        Channels it can predict (empty when the log had none).
+    temperatures_ : dict
+        Calibration temperature per head.
+    n_iter_ : dict
+        Boosting rounds per head.
+    card_ : dict
+        Model card: parameters, vocabulary, training summary (written by :meth:`save`).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_lags: int = 5,
+        end_of_case: bool = False,
+        outcome: str | None = None,
+        horizon: Any = "7D",
+        attributes: Any = "auto",
+        max_iter: int = 300,
+        learning_rate: float = 0.1,
+        max_leaf_nodes: int = 31,
+        l2_regularization: float = 1.0,
+        min_samples_leaf: int = 20,
+        validation_size: float = 0.15,
+        refit: bool = True,
+        max_samples: int = 1_000_000,
+        random_state: int = 0,
+    ) -> None:
+        self.n_lags = n_lags
+        self.end_of_case = end_of_case
+        self.outcome = outcome
+        self.horizon = horizon
+        self.attributes = attributes
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.l2_regularization = l2_regularization
+        self.min_samples_leaf = min_samples_leaf
+        self.validation_size = validation_size
+        self.refit = refit
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    # ---- parameters --------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def is_int(v: Any) -> bool:
+            return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+        def is_num(v: Any) -> bool:
+            return isinstance(v, int | float | np.number) and not isinstance(v, bool)
+
+        rules: list[tuple[str, bool, str]] = [
+            ("n_lags", is_int(self.n_lags) and 1 <= self.n_lags <= 50, "an integer in [1, 50]"),
+            ("end_of_case", isinstance(self.end_of_case, bool), "True or False"),
+            ("max_iter", is_int(self.max_iter) and self.max_iter >= 1, "an integer >= 1"),
+            (
+                "learning_rate",
+                is_num(self.learning_rate) and 0 < self.learning_rate <= 1,
+                "a number in (0, 1]",
+            ),
+            (
+                "max_leaf_nodes",
+                is_int(self.max_leaf_nodes) and self.max_leaf_nodes >= 2,
+                "an integer >= 2",
+            ),
+            (
+                "l2_regularization",
+                is_num(self.l2_regularization) and self.l2_regularization >= 0,
+                "a number >= 0",
+            ),
+            (
+                "min_samples_leaf",
+                is_int(self.min_samples_leaf) and self.min_samples_leaf >= 1,
+                "an integer >= 1",
+            ),
+            (
+                "validation_size",
+                is_num(self.validation_size) and 0 <= self.validation_size < 0.5,
+                "a number in [0, 0.5)",
+            ),
+            ("refit", isinstance(self.refit, bool), "True or False"),
+            ("max_samples", is_int(self.max_samples) and self.max_samples >= 100, "an integer >= 100"),
+            (
+                "random_state",
+                is_int(self.random_state) and 0 <= self.random_state < 2**32,
+                "an integer in [0, 2**32)",
+            ),
+            (
+                "outcome",
+                self.outcome is None or (isinstance(self.outcome, str) and bool(self.outcome)),
+                "None or an activity name",
+            ),
+        ]
+        bad = [f"{name} must be {allowed}, got {getattr(self, name)!r}" for name, ok, allowed in rules if not ok]
+        if bad:
+            raise ConfigError("NextStepModel: " + "; ".join(bad) + ".")
+        if self.outcome is not None:
+            _horizon_seconds(self.horizon)
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "heads_"):
+            raise NotFittedError(
+                "this NextStepModel is not fitted yet; call fit(log) first, or load a saved model "
+                "with journeymine.nextstep.load_next_step_model(path)."
+            )
+
+    # ---- training ----------------------------------------------------------------------------
+    def _hgb(self, kind: str, max_iter: int, early: bool) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        common = dict(
+            learning_rate=float(self.learning_rate),
+            max_iter=int(max_iter),
+            max_leaf_nodes=int(self.max_leaf_nodes),
+            l2_regularization=float(self.l2_regularization),
+            min_samples_leaf=int(self.min_samples_leaf),
+            categorical_features=self.spec_.categorical_mask,
+            early_stopping=early,
+            n_iter_no_change=15,
+            random_state=int(self.random_state),
+        )
+        if kind == "regressor":
+            return HistGradientBoostingRegressor(loss="poisson", **common)
+        return HistGradientBoostingClassifier(**common)
+
+    def _targets(self, ev: Events) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per head: (prefix-end rows, target) of every training prefix."""
+        n = ev.n_events
+        idx = np.arange(n)
+        has_next = np.ones(n, dtype=bool)
+        has_next[ev.last] = False
+        codes = activity_codes(ev, self.spec_)
+        nxt = np.minimum(idx + 1, n - 1)
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        y_act = np.where(has_next, codes[nxt], len(self.spec_.activities) if self.end_of_case else -1)
+        ok = y_act >= 0
+        out["activity"] = (idx[ok], y_act[ok])
+        if self.channels_:
+            ch = encode_codes(ev.columns[CHANNEL], self.channels_)
+            y_ch = np.where(has_next, ch[nxt], -1)
+            ok = y_ch >= 0
+            out["channel"] = (idx[ok], y_ch[ok])
+        gap = ev.t[nxt] - ev.t
+        out["time"] = (idx[has_next], np.maximum(gap[has_next], 0.0))
+        if self.outcome is not None:
+            h = _horizon_seconds(self.horizon)
+            is_out = (ev.activity == self.outcome)
+            pos_idx = np.flatnonzero(is_out)
+            k = np.searchsorted(pos_idx, idx + 1)  # first outcome strictly after each event
+            nxt_out = pos_idx[np.minimum(k, len(pos_idx) - 1)] if len(pos_idx) else idx
+            found = (k < len(pos_idx)) & (ev.case[nxt_out] == ev.case) if len(pos_idx) else np.zeros(n, bool)
+            within = found & (ev.t[nxt_out] - ev.t <= h)
+            known = within | (ev.t + h <= self.log_end_)
+            out["outcome"] = (idx[known], within[known].astype(np.int64))
+        return out
+
+    def fit(self, log: pd.DataFrame) -> NextStepModel:
+        """Learn from every prefix of ``log`` (columns customer_id, timestamp, activity; channel
+        and other attributes used when present)."""
+        self._check_params()
+        t0 = time.perf_counter()
+        ev = to_events(log, purpose="NextStepModel.fit")
+        if self.end_of_case and (ev.activity == END).any():
+            raise ConfigError(
+                f"the log has an activity named {END!r}, the marker NextStepModel uses for the end "
+                f"of a case; rename that activity or fit with end_of_case=False."
+            )
+        if self.outcome is not None and not (ev.activity == self.outcome).any():
+            present = sorted(set(ev.activity))
+            raise UnknownActivityError(
+                f"outcome {self.outcome!r} never occurs in the log.{did_you_mean(self.outcome, present)} "
+                f"Activities: {present[:20]}{' ...' if len(present) > 20 else ''}."
+            )
+        self.spec_ = PrefixSpec.learn(ev, n_lags=self.n_lags, attributes=self.attributes)
+        self.channels_ = list(self.spec_.categorical.get(CHANNEL, []))
+        self.log_end_ = float(ev.t.max())
+        targets = self._targets(ev)
+        if len(targets["activity"][0]) == 0:
+            raise ConfigError(
+                "NextStepModel.fit: no customer has two events, so there is no next step to learn "
+                "from; give a longer log (or fit with end_of_case=True for one-event cases)."
+            )
+        rng = np.random.default_rng(self.random_state)
+        rows_all = np.unique(np.concatenate([r for r, _ in targets.values()]))
+        if len(rows_all) > self.max_samples:
+            keep = np.zeros(ev.n_events, dtype=bool)
+            keep[rng.choice(rows_all, self.max_samples, replace=False)] = True
+            targets = {k: (r[keep[r]], y[keep[r]]) for k, (r, y) in targets.items()}
+            rows_all = np.flatnonzero(keep)
+        X_all = prefix_features(ev, self.spec_, rows_all)
+        where = np.full(ev.n_events, -1, dtype=np.int64)
+        where[rows_all] = np.arange(len(rows_all))
+        train_cases, val_cases = (
+            _case_split(ev.n_cases, float(self.validation_size), int(self.random_state))
+            if self.validation_size > 0 and ev.n_cases >= 20
+            else (np.arange(ev.n_cases), np.array([], dtype=np.int64))
+        )
+        is_val = np.zeros(ev.n_cases, dtype=bool)
+        is_val[val_cases] = True
+
+        self.heads_: dict[str, Any] = {}
+        self.temperatures_: dict[str, float] = {}
+        self.n_iter_: dict[str, int] = {}
+        metrics: dict[str, Any] = {}
+        n_classes = len(self.spec_.activities) + (1 if self.end_of_case else 0)
+        for head, (rows, y) in targets.items():
+            if len(rows) == 0:
+                continue
+            X = X_all[where[rows]]
+            v = is_val[ev.case[rows]]
+            kind = "regressor" if head == "time" else "classifier"
+            labels = np.unique(y[~v])
+            if kind == "classifier" and len(labels) < 2:
+                if head == "activity":
+                    raise ConfigError(
+                        "NextStepModel.fit: every next activity in the log is the same; there is "
+                        "nothing to predict."
+                    )
+                self.heads_[head] = int(labels[0]) if len(labels) else 0  # constant head
+                self.temperatures_[head] = 1.0
+                self.n_iter_[head] = 0
+                continue
+            val_ok = v & np.isin(y, labels) if kind == "classifier" else v
+            early = bool(val_ok.sum() >= 20)
+            est = self._hgb(kind, self.max_iter, early)
+            if early:
+                est.fit(X[~v], y[~v], X_val=X[val_ok], y_val=y[val_ok])
+            else:
+                est.fit(X[~v], y[~v])
+            n_iter = int(est.n_iter_)
+            temp = 1.0
+            if kind == "classifier" and early:
+                p = est.predict_proba(X[val_ok])
+                col = np.searchsorted(est.classes_, y[val_ok])
+                temp = fit_temperature(p, col)
+                pred = est.classes_[p.argmax(axis=1)]
+                metrics[f"{head}_validation_accuracy"] = float(np.mean(pred == y[val_ok]))
+            if self.refit and v.any():
+                est = self._hgb(kind, n_iter, False).fit(X, y)
+            self.heads_[head] = est
+            self.temperatures_[head] = float(temp)
+            self.n_iter_[head] = n_iter
+        self.classes_ = list(self.spec_.activities) + ([END] if self.end_of_case else [])
+        self.n_classes_ = n_classes
+        self.feature_names_ = self.spec_.feature_names
+        self.n_features_in_ = len(self.feature_names_)
+        self.card_ = {
+            "kind": "journeymine.NextStepModel",
+            "params": self.get_params(),
+            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "training": {
+                "events": int(ev.n_events),
+                "customers": int(ev.n_cases),
+                "prefixes": int(len(rows_all)),
+                "validation_customers": int(len(val_cases)),
+                "fit_seconds": round(time.perf_counter() - t0, 3),
+            },
+            "metrics": metrics,
+        }
+        logger.info("NextStepModel fitted in %.1f s", time.perf_counter() - t0)
+        return self
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def _head_proba(self, head: str, X: np.ndarray, n_out: int) -> np.ndarray:
+        est = self.heads_[head]
+        out = np.zeros((len(X), n_out))
+        if isinstance(est, int):
+            out[:, est] = 1.0
+            return out
+        p = apply_temperature(est.predict_proba(X), self.temperatures_[head])
+        out[:, est.classes_.astype(np.int64)] = p
+        return out
+
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        return self._head_proba("activity", X, self.n_classes_)
+
+    def _frame(self, ev: Events, X: np.ndarray) -> pd.DataFrame:
+        p = self._proba(X)
+        best = p.argmax(axis=1)
+        classes = np.asarray(self.classes_, dtype=object)
+        cols: dict[str, Any] = {
+            "activity": classes[best],
+            "probability": p[np.arange(len(p)), best],
+        }
+        if self.channels_ and "channel" in self.heads_:
+            pc = self._head_proba("channel", X, len(self.channels_))
+            bc = pc.argmax(axis=1)
+            cols["channel"] = np.asarray(self.channels_, dtype=object)[bc]
+            cols["channel_probability"] = pc[np.arange(len(pc)), bc]
+        if "time" in self.heads_:
+            est = self.heads_["time"]
+            cols["seconds_to_next"] = (
+                np.full(len(X), 0.0) if isinstance(est, int) else est.predict(X)
+            )
+        if self.outcome is not None and "outcome" in self.heads_:
+            cols["p_outcome"] = self._head_proba("outcome", X, 2)[:, 1]
+        return pd.DataFrame(cols)
+
+    def predict(self, log: pd.DataFrame) -> pd.DataFrame:
+        """The next step of every customer of ``log``, after their last event.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by ``customer_id`` (order of first appearance), columns ``activity`` (the
+            most likely next activity, or :data:`END`), ``probability``, ``channel`` and
+            ``channel_probability`` (when the training log had channels), ``seconds_to_next``
+            (expected seconds to the next event) and ``p_outcome`` (when fitted with
+            ``outcome=``: probability of the outcome within ``horizon``).
+        """
+        self._fitted()
+        ev = to_events(log, purpose="NextStepModel.predict")
+        out = self._frame(ev, prefix_features(ev, self.spec_))
+        out.index = pd.Index(ev.case_ids, name=CUSTOMER_ID)
+        return out
+
+    def predict_proba(self, log: pd.DataFrame) -> pd.DataFrame:
+        """Next-activity distribution of every customer (rows: ``customer_id``; columns:
+        :attr:`classes_`; rows sum to 1)."""
+        self._fitted()
+        ev = to_events(log, purpose="NextStepModel.predict_proba")
+        p = self._proba(prefix_features(ev, self.spec_))
+        return pd.DataFrame(
+            p, index=pd.Index(ev.case_ids, name=CUSTOMER_ID), columns=pd.Index(self.classes_)
+        )
+
+    def predict_prefixes(self, log: pd.DataFrame) -> pd.DataFrame:
+        """The prediction after every event of ``log`` (what the model said at each moment):
+        columns ``customer_id``, ``position`` (1-based prefix length), ``timestamp`` of the
+        event, then the columns of :meth:`predict`."""
+        self._fitted()
+        ev = to_events(log, purpose="NextStepModel.predict_prefixes")
+        rows = np.arange(ev.n_events)
+        out = self._frame(ev, prefix_features(ev, self.spec_, rows))
+        out.insert(0, "timestamp", pd.to_datetime(ev.t * 1e6, unit="us", utc=True))
+        out.insert(0, "position", rows - ev.starts[ev.case] + 1)
+        out.insert(0, CUSTOMER_ID, ev.case_ids[ev.case])
+        return out
+
+    def proba_at(self, ev: Events, rows: np.ndarray) -> np.ndarray:
+        """Next-activity probabilities (columns :attr:`classes_`) after the events ``rows`` of an
+        encoded log (used by :func:`journeymine.evaluate_next_step`)."""
+        self._fitted()
+        return self._proba(prefix_features(ev, self.spec_, rows))
+
+    def score(self, log: pd.DataFrame) -> float:
+        """Accuracy of the next activity over every prefix of ``log`` that has a next event
+        (and, with ``end_of_case=True``, the cases' ends)."""
+        self._fitted()
+        ev = to_events(log, purpose="NextStepModel.score")
+        n = ev.n_events
+        has_next = np.ones(n, dtype=bool)
+        has_next[ev.last] = False
+        rows = np.arange(n) if self.end_of_case else np.flatnonzero(has_next)
+        if len(rows) == 0:
+            raise ConfigError(
+                "NextStepModel.score: no customer of the log has two events, so there is no next "
+                "step to score."
+            )
+        nxt = np.minimum(rows + 1, n - 1)
+        truth = np.where(has_next[rows], ev.activity[nxt], END)
+        pred = np.asarray(self.classes_, dtype=object)[self.proba_at(ev, rows).argmax(axis=1)]
+        return float(np.mean(pred == truth))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``path`` (skops) and its JSON card ``path.with_suffix('.json')``."""
+        from journeymine.nextstep._persist import save_next_step_model
+
+        return save_next_step_model(self, path)
