@@ -89,3 +89,79 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     assert res.exit_code == 2 and "drop or keep" in res.output
     res = runner.invoke(app, ["personas", events, "--report", str(tmp_path / "no" / "r.html")])
     assert res.exit_code == 2 and "--report" in res.output and "does not exist" in res.output
+
+
+def test_report_by_segment_and_funnel(sample: Path, tmp_path: Path) -> None:
+    log = pd.read_parquet(sample / "events.parquet")
+    customers = pd.read_parquet(sample / "customers.parquet")
+    tier = customers.set_index("customer_id")["has_app"].map({True: "app", False: "web only"})
+    segmented = tmp_path / "events.parquet"
+    log.assign(tier=log["customer_id"].map(tier)).to_parquet(segmented)
+    out = tmp_path / "r"
+    res = runner.invoke(
+        app,
+        ["report", str(segmented), "--out", str(out), "--by", "tier",
+         "--funnel", "visit,add_to_cart,purchase"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    html = (out / "journeys.html").read_text(encoding="utf-8")
+    assert "Funnel by tier" in html and "How each tier moves" in html
+    assert "Process map: app" in html and "Process map: web only" in html
+    # the funnel has the given steps (in the summary: visit ... go on to purchase)
+    assert "who visit go on to purchase" in html
+    # a misspelt step or column: usage error naming the fix, before the reports
+    res = runner.invoke(
+        app, ["report", str(segmented), "--out", str(tmp_path / "x"), "--funnel", "visit,purchse"]
+    )
+    assert res.exit_code == 2 and "Did you mean 'purchase'" in res.output
+    assert not (tmp_path / "x" / "journeys.html").exists()
+    res = runner.invoke(
+        app, ["report", str(segmented), "--out", str(tmp_path / "x"), "--by", "tie"]
+    )
+    assert res.exit_code == 2 and "--by 'tie'" in res.output and "Did you mean 'tier'" in res.output
+    res = runner.invoke(app, ["report", str(segmented), "--funnel", "visit"])
+    assert res.exit_code == 2 and "at least two" in res.output
+
+
+def test_journey_report_by_column_refuses_both_and_unknown(sample: Path, tmp_path: Path) -> None:
+    from journeymine.exceptions import ConfigError
+    from journeymine.io import read_events
+    from journeymine.report import journey_report
+
+    log = read_events(sample / "events.parquet")
+    with pytest.raises(ConfigError, match="not both"):
+        journey_report(log, tmp_path / "j.html", by="channel", personas={"C1": 1})
+    with pytest.raises(ConfigError, match="Did you mean 'channel'"):
+        journey_report(log, tmp_path / "j.html", by="chanel")
+
+
+def test_demo_uses_the_given_policy(tmp_path: Path) -> None:
+    import yaml
+
+    sample = tmp_path / "data"
+    save_journeys(make_journeys(300, days=60, random_state=0), sample)
+
+    doc = yaml.safe_load((ROOT / "examples" / "policy.yaml").read_text())
+    doc["journeys"] = [
+        j for j in doc["journeys"] if j["name"] in ("cart_abandonment", "flash_sale")
+    ]
+    policy = tmp_path / "two.yaml"
+    policy.write_text(yaml.safe_dump(doc))
+    res = runner.invoke(
+        app, ["demo", str(sample), "--out", str(tmp_path / "out"), "--policy", str(policy)]
+    )
+    assert res.exit_code == 0, res.output
+    actions = pd.read_csv(tmp_path / "out" / "next_best_actions.csv")
+    assert set(actions["action"].dropna()) <= {"cart_abandonment", "flash_sale"}
+    assert set(actions["action"].dropna())  # it decided something
+    # a policy whose journeys the log never sends: refused before any work, naming it
+    doc["journeys"] = [{"name": "sms_promo", "channel": "sms", "activity": "sms_sent"}]
+    doc.pop("caps")
+    policy.write_text(yaml.safe_dump(doc))
+    res = runner.invoke(
+        app, ["demo", str(sample), "--out", str(tmp_path / "o2"), "--policy", str(policy)]
+    )
+    assert res.exit_code == 1 and "no touch of the policy's journeys" in res.output
+    assert not (tmp_path / "o2" / "personas.csv").exists()
+    res = runner.invoke(app, ["demo", str(sample), "--policy", str(tmp_path / "none.yaml")])
+    assert res.exit_code == 2 and "no policy file" in res.output

@@ -21,7 +21,7 @@ import logging
 import time
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,6 +35,7 @@ from journeymine.cli_read import (
     ReadOptions,
     parse_plausible_range,
     read_labels,
+    read_policy,
     reads_events,
 )
 from journeymine.cli_show import EVENTS, EventFileArg
@@ -221,19 +222,67 @@ def changes(
     _write_csv(found, out)
 
 
+def _steps(funnel: str | None) -> list[str] | None:
+    """The steps of a ``--funnel A,B,C`` value (at least two)."""
+    if funnel is None:
+        return None
+    steps = [s.strip() for s in funnel.split(",") if s.strip()]
+    if len(steps) < 2:
+        raise ConfigError(
+            f"--funnel {funnel!r}: give at least two comma-separated steps, e.g. "
+            f"visit,add_to_cart,purchase."
+        )
+    return steps
+
+
+def _check_in_log(log: Any, steps: list[str] | None, by: str | None) -> None:
+    """Refuse, before the work, funnel steps and a --by column the log does not have."""
+    from journeymine.exceptions import did_you_mean
+    from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
+
+    known = set(log[ACTIVITY].astype(str).unique())
+    for step in steps or ():
+        if step not in known:
+            raise ConfigError(
+                f"--funnel step {step!r} is not an activity of the log.{did_you_mean(step, known)}"
+            )
+    usable = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP)]
+    if by is not None and by not in usable:
+        raise ConfigError(
+            f"--by {by!r} is not a column of the log.{did_you_mean(by, usable)} Columns: "
+            f"{', '.join(usable)}."
+        )
+
+
 @app.command()
 @reads_events
 def report(
     path: EventFileArg,
     out: Annotated[Path, typer.Option(help="Folder for the HTML reports.")] = Path("reports"),
     k: Annotated[int, typer.Option(min=1, help="Hide paths taken by fewer than k customers.")] = 10,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            metavar="COLUMN",
+            help="Segment the journey report by a column of the log (its value on each "
+            "customer's first event): funnel and process map per segment.",
+        ),
+    ] = None,
+    funnel: Annotated[
+        str | None,
+        typer.Option(
+            metavar="A,B,C",
+            help="Funnel steps, e.g. visit,add_to_cart,purchase (default: the most common path).",
+        ),
+    ] = None,
     *,
     read: ReadOptions,
 ) -> None:
     """Write the journey map and change reports: self-contained HTML files that open offline.
 
     Changes are detected per channel when the log has a channel column. Example:
-    jm report data/sample/events.parquet --out reports --k 10
+    jm report data/sample/events.parquet --out reports --k 10 --by channel
+    --funnel visit,add_to_cart,purchase
     """
     from journeymine.journeys import detect_changes
     from journeymine.pipeline import MIN_CHANGE_DAYS, span_days
@@ -241,7 +290,9 @@ def report(
 
     inside = ("journeys.html", "changes.html")
     check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    steps = _steps(funnel)
     log = read.load(path)
+    _check_in_log(log, steps, by)
     days = span_days(log)
     if days < MIN_CHANGE_DAYS:
         raise EventLogError(
@@ -252,7 +303,7 @@ def report(
     found = detect_changes(log, by=("channel",) if "channel" in log.columns else ())
     out.mkdir(parents=True, exist_ok=True)
     written = [
-        journey_report(log, out / "journeys.html", k=k),
+        journey_report(log, out / "journeys.html", k=k, funnel_steps=steps, by=by),
         change_report(log, out / "changes.html", changes=found, k=k),
     ]
     for p in written:
@@ -417,16 +468,29 @@ def demo(
         "data/sample"
     ),
     out: Annotated[Path, typer.Option(help="Folder for reports and models.")] = Path("reports"),
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="Next-best-action policy (YAML or JSON) instead of the sample one, e.g. "
+            "examples/policy.yaml edited."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on a sample folder (made by `jm generate`) and write reports.
 
-    Example: jm demo data/sample --out reports
+    Example: jm demo data/sample --out reports --policy examples/policy.yaml
     """
     from journeymine.pipeline import DEMO_FILES, run_demo
 
-    inputs = {f"DATA/{n}": data / n for n in ("events.parquet", "customers.parquet")}
-    check_outputs([Output("--out", out, folder=True, inside=DEMO_FILES)], inputs)
-    run_demo(data, out, echo=typer.echo)
+    inputs: dict[str, Path | None] = {
+        f"DATA/{n}": data / n for n in ("events.parquet", "customers.parquet")
+    }
+    check_outputs(
+        [Output("--out", out, folder=True, inside=DEMO_FILES)], inputs | {"--policy": policy}
+    )
+    if policy is not None:
+        read_policy(policy)  # a broken policy fails now, in one line, before any work
+    run_demo(data, out, echo=typer.echo, policy=policy)
 
 
 def main() -> None:  # pragma: no cover - the `jm` console script

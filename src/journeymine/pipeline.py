@@ -69,19 +69,21 @@ class DemoState:
 
 def _read(state: DemoState, events: Path) -> None:
     state.log = read_events(events)
-    check_demo_log(state.log, events)
+    check_demo_log(state.log, events, policy=state.objects.get("policy"))
     s = summarize(state.log)
     state.summary["log"] = {
         k: s[k] for k in ("customers", "events", "activities", "channels", "start", "end")
     }
 
 
-def check_demo_log(log: pd.DataFrame, source: str | Path = "the log") -> None:
+def check_demo_log(
+    log: pd.DataFrame, source: str | Path = "the log", *, policy: Any = None
+) -> None:
     """Refuse, before any work, a log the demo's steps cannot run on.
 
     The demo runs every step with the settings of the synthetic sample: changes per
-    ``channel``, a ``visit`` to ``purchase`` funnel, and the sample policy, whose touches are
-    recognised by ``activity`` and ``journey_id``.
+    ``channel``, a ``visit`` to ``purchase`` funnel, and the sample policy (or ``policy``),
+    whose touches are recognised by ``activity`` and ``journey_id``.
 
     Parameters
     ----------
@@ -89,6 +91,8 @@ def check_demo_log(log: pd.DataFrame, source: str | Path = "the log") -> None:
         Canonical event log.
     source : str or Path
         Named in the message.
+    policy : Policy, optional
+        The next-best-action policy of the demo (default: the sample policy).
 
     Raises
     ------
@@ -112,12 +116,13 @@ def check_demo_log(log: pd.DataFrame, source: str | Path = "the log") -> None:
             f"{MIN_CHANGE_DAYS})"
         )
     if schema.JOURNEY_ID in log.columns:
-        policy = sample_policy()
+        policy = sample_policy() if policy is None else policy
         touched = log[schema.ACTIVITY].astype(str).isin(
             {j.activity for j in policy.journeys}
         ) & log[schema.JOURNEY_ID].astype(str).isin({j.name for j in policy.journeys})
         if not touched.any():
-            problems.append("no touch of the sample policy's journeys (activity + journey_id)")
+            which = "the sample policy's" if policy == sample_policy() else "the policy's"
+            problems.append(f"no touch of {which} journeys (activity + journey_id)")
     if problems:
         raise EventLogError(
             f"{source} cannot run the demo: {'; '.join(problems)}. `jm demo` runs on a sample "
@@ -242,13 +247,13 @@ def _model(state: DemoState) -> None:
 
 
 def _actions(state: DemoState) -> None:
-    """Next best action with the sample policy: response rates per mined persona, today's
-    decisions, and a backtest of the logged touches."""
+    """Next best action with the demo's policy (default: the sample policy): response rates
+    per mined persona, today's decisions, and a backtest of the logged touches."""
     from journeymine.actions import ResponseModel, backtest, next_best_action
     from journeymine.datasets import sample_policy
     from journeymine.report import actions_report
 
-    policy = sample_policy()
+    policy = state.objects.get("policy") or sample_policy()
     labels = state.objects["miner"].labels_
     responses = ResponseModel().fit(state.log, labels, policy)
     decisions = next_best_action(state.log, policy, responses, labels)
@@ -299,9 +304,14 @@ def run_demo(
     *,
     random_state: int = 0,
     show_progress: bool | None = None,
+    policy: Any = None,
 ) -> DemoState:
     """Run every step on ``data_dir/events.parquet``, writing reports, the persona model and
     ``summary.json`` to ``out_dir``.
+
+    ``policy`` (a :class:`~journeymine.actions.Policy` or a YAML/JSON file) is the
+    next-best-action policy of the demo; default: :func:`journeymine.datasets.sample_policy`.
+    CLI: ``jm demo --policy FILE``.
 
     Examples
     --------
@@ -322,6 +332,11 @@ def run_demo(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     state = DemoState(out=out_dir, random_state=random_state)
+    if policy is not None:
+        from journeymine.actions import Policy
+
+        state.objects["policy"] = policy if isinstance(policy, Policy) else Policy.from_file(policy)
+        state.summary["policy"] = str(policy) if not isinstance(policy, Policy) else "given"
     truth_file = data_dir / "customers.parquet"
     if truth_file.exists():  # ground truth of a generated data set: used to score the demo
         truth = pd.read_parquet(truth_file, columns=["customer_id", "persona"])

@@ -116,6 +116,27 @@ def _persona_labels(
     return pd.Series([name(v) for v in lab], index=customers, name="persona")
 
 
+def _segment_labels(log: pd.DataFrame, by: str) -> pd.Series:
+    """Each customer's value of column ``by`` on their first event (as text)."""
+    from journeymine.exceptions import did_you_mean
+
+    if not isinstance(by, str) or by not in log.columns or by in (CUSTOMER_ID, TIMESTAMP):
+        usable = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP)]
+        raise ConfigError(
+            f"by={by!r} is not a column of the log.{did_you_mean(str(by), usable)} "
+            f"Columns: {usable}."
+        )
+    first = (
+        log[[CUSTOMER_ID, TIMESTAMP, by]]
+        .sort_values([CUSTOMER_ID, TIMESTAMP], kind="stable")
+        .drop_duplicates(CUSTOMER_ID)
+        .set_index(CUSTOMER_ID)[by]
+    )
+    labels = first.astype(object).where(first.notna(), "(none)").astype(str)
+    labels.index = labels.index.astype(str)
+    return labels.rename(by)
+
+
 def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
     """Greedy most common path: from ``first``, follow the most frequent edge to an activity
     not yet on the path."""
@@ -146,6 +167,7 @@ def journey_report(
     paths_from: str | None = None,
     personas: pd.Series | Mapping[str, Any] | None = None,
     persona_names: Mapping[Any, str] | None = None,
+    by: str | None = None,
     title: str = "Customer journeys",
 ) -> Path:
     """Write a self-contained HTML report of the customer journeys in a log.
@@ -177,6 +199,11 @@ def journey_report(
         Readable persona names for the figures.
     paths_from : str, optional
         Activity whose following paths are drawn; default: the first funnel step.
+    by : str, optional
+        A column of the log that segments customers (e.g. ``"segment"`` or ``"channel"``):
+        like ``personas``, adds the funnel per segment and a process map for each of the (up
+        to four) largest segments. A customer's segment is the column's value on their first
+        event. Not together with ``personas``. CLI: ``jm report --by COLUMN``.
     title : str, default "Customer journeys"
 
     Returns
@@ -199,7 +226,12 @@ def journey_report(
     max_steps = int(check_positive_int("max_steps", max_steps) or max_steps)
     log = check_log(log, purpose="journey_report")
     n_customers = int(log[CUSTOMER_ID].nunique())
+    if by is not None and personas is not None:
+        raise ConfigError("give personas= or by=, not both: the report segments one way.")
     labels = _persona_labels(log, personas, persona_names) if personas is not None else None
+    group = "persona"
+    if by is not None:
+        labels, group = _segment_labels(log, by), str(by)
     summary: list[str] = []
     sections: list[Section] = []
     hidden_total: dict[str, int] = {}
@@ -312,7 +344,7 @@ def journey_report(
         if labels is not None:
             by_p = funnel_data(log, funnel_steps, by=labels, k=k)
             hidden_total["funnel steps"] += int(by_p.attrs.get("hidden", 0))
-            figs.append(funnel_figure(by_p, title="Funnel by persona"))
+            figs.append(funnel_figure(by_p, title=f"Funnel by {group}"))
         sections.append(Section("Where customers drop off", figs, text=funnel_text))
         if paths_from is None:
             paths_from = funnel_steps[0]
@@ -354,9 +386,12 @@ def journey_report(
         if maps:
             sections.append(
                 Section(
-                    "How each persona moves",
+                    f"How each {group} moves",
                     maps,
                     text="The 15 most frequent transitions of the customers of each of the "
+                    f"{len(maps)} largest {group} groups."
+                    if by is not None
+                    else "The 15 most frequent transitions of the customers of each of the "
                     f"{len(maps)} largest personas.",
                 )
             )
