@@ -13,31 +13,52 @@ import pandas as pd
 from journeymine.exceptions import (
     ConfigError,
 )
-from journeymine.journeys.change._log import (
-    Segment,
-    _check_common,
-    _check_metrics,
-    _Log,
-    _prepare,
-    _where,
-)
+from journeymine.journeys._common import check_int
+from journeymine.journeys.change._log import _US, Segment, _check_metrics, _Log, _prepare, _where
 from journeymine.journeys.change._stats import _bh, _ratio
-from journeymine.journeys.change.scan import _Interval, _scan_series, _Series
+from journeymine.journeys.change.journey_series import (
+    _error_series,
+    _path_series,
+    _step_time_series,
+    check_funnel,
+    find_goal,
+    top_paths,
+)
+from journeymine.journeys.change.journey_series import error_activities as _error_names
+from journeymine.journeys.change.scan import (
+    _Interval,
+    _scan_series,
+    _Series,
+    n_intervals,
+    power_hint,
+)
 from journeymine.journeys.change.series import (
+    SKIP_SHORT,
+    _auto_freq,
+    _auto_support,
     _bins,
     _conversion_series,
     _edge_series,
+    _Skip,
     _volume_series,
+    _weekday_adjust,
 )
 from journeymine.journeys.conformance import _timedelta
 
-__all__ = ["detect_changes"]
+__all__ = ["detect_changes", "scan_summary"]
 
 logger = logging.getLogger(__name__)
 
-ChangeMetric = Literal["edges", "conversions", "volumes"]
+ChangeMetric = Literal["edges", "conversions", "journeys", "errors", "step_times", "volumes"]
 
-_CHANGE_METRICS: tuple[str, ...] = ("edges", "conversions", "volumes")
+_CHANGE_METRICS: tuple[str, ...] = (
+    "edges",
+    "conversions",
+    "journeys",
+    "errors",
+    "step_times",
+    "volumes",
+)
 
 
 def _duration_bins(value: str | pd.Timedelta, width: int, name: str) -> int:
@@ -79,11 +100,14 @@ def detect_changes(
     *,
     by: Sequence[str] = ("channel",),
     segment: Segment | None = None,
-    metrics: Sequence[ChangeMetric] = ("edges", "volumes"),
+    metrics: Sequence[ChangeMetric] = ("edges", "journeys", "errors", "volumes"),
     conversions: Sequence[tuple[str, str]] | None = None,
-    freq: str = "D",
-    min_support: int = 200,
-    min_duration: str | pd.Timedelta = "2D",
+    funnel: Sequence[str] | None = None,
+    goal: str | None = None,
+    error_activities: Sequence[str] | None = None,
+    freq: str = "auto",
+    min_support: int | Literal["auto"] = "auto",
+    min_duration: str | pd.Timedelta = "auto",
     max_duration: str | pd.Timedelta | None = None,
     min_effect: float = 0.2,
     min_ratio: float = 1.5,
@@ -91,7 +115,8 @@ def detect_changes(
     alpha: float = 0.01,
     max_changes: int = 3,
     open_ended: bool = False,
-    merge_gap: str | pd.Timedelta = "1D",
+    merge_gap: str | pd.Timedelta = "auto",
+    weekly: bool | Literal["auto"] = "auto",
     session_gap: str | pd.Timedelta = "30min",
     show_progress: bool = False,
 ) -> pd.DataFrame:
@@ -189,7 +214,10 @@ def detect_changes(
     >>> str(res["start"].iloc[0].date()), str(res["end"].iloc[0].date())
     ('2025-01-21', '2025-01-26')
     """
-    _check_common(min_support, alpha)
+    if not (isinstance(min_support, str) and min_support == "auto"):
+        check_int(min_support, "min_support")
+    if not 0 < float(alpha) < 1:
+        raise ConfigError(f"alpha must be within (0, 1), got {alpha!r}.")
     metrics_t = _check_metrics(metrics, _CHANGE_METRICS)
     if conversions is not None:
         ok = isinstance(conversions, Sequence) and len(conversions) > 0
@@ -207,6 +235,11 @@ def detect_changes(
             "metric 'conversions' needs conversions=[(from, to), ...], e.g. "
             "[('checkout', 'purchase')]."
         )
+    funnel_t = check_funnel(funnel) if funnel is not None else None
+    if funnel_t is not None:
+        metrics_t = tuple(dict.fromkeys([*metrics_t, "journeys"]))
+    if goal is not None and not isinstance(goal, str):
+        raise ConfigError(f"goal must be an activity name, got {goal!r}.")
     if not 0 <= float(min_effect) < np.pi:
         raise ConfigError(f"min_effect (Cohen's h) must be within [0, pi), got {min_effect!r}.")
     if not 0.0 <= float(min_consistency) <= 1.0:
@@ -215,33 +248,73 @@ def detect_changes(
         raise ConfigError(f"min_ratio must be >= 1, got {min_ratio!r}.")
     if isinstance(max_changes, bool) or not isinstance(max_changes, int) or max_changes < 1:
         raise ConfigError(f"max_changes must be a positive integer, got {max_changes!r}.")
+    if weekly not in (True, False, "auto"):
+        raise ConfigError(f"weekly must be True, False or 'auto', got {weekly!r}.")
     lg = _prepare(log, by=by, segment=segment, session_gap=session_gap, purpose="detect_changes")
-    b, t_len, origin, width = _bins(lg, freq)
-    min_bins = _duration_bins(min_duration, width, "min_duration")
+    freq_used = _auto_freq(lg) if _is_auto(freq) else freq
+    b, t_len, origin, width = _bins(lg, freq_used)
+    min_bins = 2 if _is_auto(min_duration) else _duration_bins(min_duration, width, "min_duration")
+    support = _auto_support(len(lg.ts)) if _is_auto(min_support) else int(min_support)
     max_bins = (
         max(t_len // 2, 1)
         if max_duration is None
         else _duration_bins(max_duration, width, "max_duration")
     )
-    gap_bins = int(_timedelta(merge_gap, "merge_gap").value // 1000 // width)
+    gap_bins = (
+        1 if _is_auto(merge_gap) else int(_timedelta(merge_gap, "merge_gap").value // 1000 // width)
+    )
     if min_bins > max_bins or t_len < 2 * min_bins:
         raise ConfigError(
-            f"the log spans {t_len} bins of {freq!r}: too short to find changes of at least "
-            f"{min_bins} bins against a baseline. Use a finer freq or a shorter min_duration."
+            f"the log spans {t_len} bins of {freq_used!r}: too short to find changes of at "
+            f"least {min_bins} bins against a baseline. Use a finer freq or a shorter "
+            f"min_duration."
         )
     if t_len * max_bins > 20_000_000:
         raise ConfigError(
             f"{t_len} bins x changes up to {max_bins} bins is too many intervals to scan; use "
             f"a coarser freq or a smaller max_duration."
         )
+    skipped: list[_Skip] = []
     series: list[_Series] = []
+    goal_used: str | None = None
     if "edges" in metrics_t:
-        series += _edge_series(lg, b, t_len, min_support)
+        series += _edge_series(lg, b, t_len, support, skipped)
     if "conversions" in metrics_t and conversions is not None:
-        series += _conversion_series(lg, b, t_len, pairs, min_support)
+        series += _conversion_series(lg, b, t_len, pairs, support, skipped)
+    if "journeys" in metrics_t:
+        if funnel_t is not None:
+            paths = [funnel_t, *[funnel_t[i : i + 2] for i in range(len(funnel_t) - 1)]]
+            paths = list(dict.fromkeys(paths))
+        else:
+            goal_used = goal if goal is not None else find_goal(lg, log)
+            paths = top_paths(lg, goal_used) if goal_used is not None else []
+            if goal_used is None:
+                logger.info("metric 'journeys' skipped: no goal activity found (pass goal=...)")
+        series += _path_series(lg, b, t_len, paths, support, skipped)
+    if "errors" in metrics_t:
+        names = _error_names(lg, error_activities)
+        series += _error_series(lg, b, t_len, names, support, skipped)
+    if "step_times" in metrics_t:
+        series += _step_time_series(lg, b, t_len, support, skipped)
     if "volumes" in metrics_t:
-        series += _volume_series(lg, b, t_len, min_support)
-    logger.info("scanning %d series over %d bins", len(series), t_len)
+        series += _volume_series(lg, b, t_len, support, skipped)
+    # series with too few bins holding data cannot show a change against a baseline
+    kept = []
+    for s in series:
+        if int((s.n > 0).sum()) < 2 * min_bins + 2:
+            n_sup = int(s.k.sum() if s.kind == "poisson" else s.n.sum())
+            skipped.append(_Skip(s.metric, s.group, s.source, s.target, s.what, n_sup, SKIP_SHORT))
+        else:
+            kept.append(s)
+    series = kept
+    day_us = 86_400 * _US
+    adjust_week = weekly is True or (weekly == "auto" and width == day_us and t_len >= 28)
+    if adjust_week:
+        dow = ((origin // day_us + np.arange(t_len) + 3) % 7).astype(np.int64)  # 0 = Monday
+        for s in series:
+            s.weekday = _weekday_adjust(s, dow)
+    scanned = n_intervals(t_len, min_bins, max_bins, open_ended)
+    logger.info("scanning %d series over %d bins (%d skipped)", len(series), t_len, len(skipped))
     iterator: Any = series
     if show_progress:
         from tqdm.auto import tqdm
@@ -250,6 +323,7 @@ def detect_changes(
     found: list[tuple[_Series, _Interval, dict[str, float]]] = []
     family: list[float] = []  # every test made: detections and rejected candidates
     ref: list[int] = []  # index into found, -1 for a rejected candidate
+    n_found: list[int] = []
     for s in iterator:
         hits, rejected = _scan_series(
             s,
@@ -263,6 +337,7 @@ def detect_changes(
             max_changes=max_changes,
             merge_gap=gap_bins,
         )
+        n_found.append(len(hits))
         for iv, st in hits:
             ref.append(len(found))
             found.append((s, iv, st))
@@ -271,30 +346,23 @@ def detect_changes(
             ref.append(-1)
             family.append(1.0 if rejected is None else rejected)
     columns = _change_columns(lg)
-    if not found:
-        return pd.DataFrame(columns=columns)
     q_all = _bh(np.array(family))
     q_found = np.empty(len(found))
     for q, r in zip(q_all, ref, strict=True):
         if r >= 0:
             q_found[r] = q
     rows = []
+    reported: dict[int, int] = {}
     for (s, iv, st), q in zip(found, q_found, strict=True):
         if q > alpha:
             continue
+        reported[id(s)] = reported.get(id(s), 0) + 1
         group_vals = {c: lg.groups[c].iloc[s.group] for c in lg.groups.columns}
-        what = (
-            f"{s.source} -> {s.target}"
-            if s.metric == "edges"
-            else f"{s.source} => {s.target}"
-            if s.metric == "conversions"
-            else s.source
-        )
         rows.append(
             {
                 "metric": s.metric,
                 **group_vals,
-                "what": what,
+                "what": s.what,
                 "source": s.source,
                 "target": s.target,
                 "start": origin + iv.start * width,
@@ -319,14 +387,139 @@ def detect_changes(
                 "_end": iv.end,
             }
         )
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    out = pd.DataFrame(rows)
-    out = _incidents(out, gap_bins)
-    out["where"] = _where(out, list(lg.groups.columns))
-    for col in ("start", "end"):
-        out[col] = pd.to_datetime(out[col].to_numpy(dtype=np.int64), unit="us", utc=True)
-    return out[columns].reset_index(drop=True)
+    if rows:
+        out = pd.DataFrame(rows)
+        out = _incidents(out, gap_bins)
+        out["where"] = _where(out, list(lg.groups.columns))
+        for col in ("start", "end"):
+            out[col] = pd.to_datetime(out[col].to_numpy(dtype=np.int64), unit="us", utc=True)
+        out = out[columns].reset_index(drop=True)
+    else:
+        out = pd.DataFrame(columns=columns)
+    scan = _scan_table(
+        lg,
+        series,
+        skipped,
+        reported,
+        min_bins=min_bins,
+        scanned=scanned,
+        alpha=float(alpha),
+        min_effect=float(min_effect),
+        min_ratio=float(min_ratio),
+    )
+    out.attrs["scan"] = scan
+    out.attrs["settings"] = {
+        "freq": str(freq_used),
+        "min_support": support,
+        "min_duration": str(pd.Timedelta(microseconds=min_bins * width)),
+        "max_duration": str(pd.Timedelta(microseconds=max_bins * width)),
+        "bins": t_len,
+        "intervals_per_series": scanned,
+        "weekday_adjusted": int(sum(s.weekday > 0 for s in series)),
+        "goal": goal_used,
+        "alpha": float(alpha),
+    }
+    out.attrs["summary"] = scan_summary(scan)
+    return out
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def _scan_table(
+    lg: _Log,
+    series: list[_Series],
+    skipped: list[_Skip],
+    reported: dict[int, int],
+    *,
+    min_bins: int,
+    scanned: int,
+    alpha: float,
+    min_effect: float,
+    min_ratio: float,
+) -> pd.DataFrame:
+    """One row per series considered: scanned or skipped (and why), support, the smallest
+    detectable effect and the rate a drop of that size leads to, changes reported."""
+    rows = []
+    for s in series:
+        eff, drop = power_hint(
+            s,
+            min_bins=min_bins,
+            scanned=scanned,
+            alpha=alpha,
+            min_effect=min_effect,
+            min_ratio=min_ratio,
+        )
+        n_tot = float(s.n.sum())
+        rows.append(
+            (
+                s.metric,
+                s.group,
+                s.what,
+                "scanned",
+                int(s.k.sum() if s.kind == "poisson" else n_tot),
+                float(s.k.sum() / n_tot) if n_tot > 0 else float("nan"),
+                eff,
+                drop,
+                s.weekday,
+                reported.get(id(s), 0),
+            )
+        )
+    for sk in skipped:
+        nan = float("nan")
+        rows.append((sk.metric, sk.group, sk.what, sk.reason, sk.support, nan, nan, nan, 0.0, 0))
+    cols = [
+        "metric",
+        "_group",
+        "what",
+        "status",
+        "support",
+        "rate",
+        "detectable_effect",
+        "detectable_drop_to",
+        "weekday_shrinkage",
+        "changes",
+    ]
+    table = pd.DataFrame(rows, columns=cols)
+    for c in lg.groups.columns:
+        table.insert(2, c, lg.groups[c].to_numpy(dtype=object)[table["_group"].to_numpy(int)])
+    table.insert(1, "where", _where(table, list(lg.groups.columns)))
+    table["support"] = table["support"].astype(np.int64)
+    table["changes"] = table["changes"].astype(np.int64)
+    return table.drop(columns="_group")
+
+
+def scan_summary(scan: pd.DataFrame) -> str:
+    """One line saying what was scanned and skipped (and why), and the median smallest
+    change the scan could detect over the shortest duration (Cohen's h for rates, the rate
+    ratio for volumes), from the ``scan`` table in ``detect_changes(...).attrs["scan"]``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scan = pd.DataFrame({"metric": ["edges", "edges"], "status": ["scanned",
+    ...     "too little support"], "detectable_effect": [0.3, float("nan")]})
+    >>> scan_summary(scan)
+    "scanned 1 series (1 skipped: 1 too little support); detectable: Cohen's h 0.30"
+    """
+    on = scan["status"] == "scanned"
+    skipped = scan.loc[~on, "status"].value_counts()
+    why = ", ".join(f"{n} {reason}" for reason, n in skipped.items())
+    text = f"scanned {int(on.sum())} series ({int((~on).sum())} skipped" + (
+        f": {why})" if why else ")"
+    )
+    rate_like = on & (scan["metric"] != "volumes")
+    vol = on & (scan["metric"] == "volumes")
+    parts = []
+    if rate_like.any():
+        parts.append(f"Cohen's h {scan.loc[rate_like, 'detectable_effect'].median():.2f}")
+    if vol.any():
+        lr = float(scan.loc[vol, "detectable_effect"].median())
+        parts.append(f"volume ratio x{np.exp(-lr):.2f} or x{np.exp(lr):.2f}")
+    if parts:
+        text += "; detectable: " + ", ".join(parts)
+    return text
 
 
 def _incidents(out: pd.DataFrame, gap_bins: int) -> pd.DataFrame:

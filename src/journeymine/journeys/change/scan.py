@@ -10,6 +10,8 @@ import numpy as np
 
 from journeymine.journeys.change._stats import _cohen_h
 
+MAX_LAG = 7  # lags of the residual autocorrelation used for the variance inflation
+
 
 @dataclass
 class _Series:
@@ -20,6 +22,8 @@ class _Series:
     k: np.ndarray  # successes (binomial) or counts (poisson) per bin
     n: np.ndarray  # trials (binomial) or exposure (poisson) per bin
     kind: str  # "binomial" or "poisson"
+    what: str = ""  # readable name, e.g. "checkout -> purchase"
+    weekday: float = 0.0  # shrinkage of the weekly rhythm removed (0: none)
 
 
 def _loglik(k: np.ndarray, n: np.ndarray, kind: str) -> np.ndarray:
@@ -58,6 +62,80 @@ def _dispersion(k: np.ndarray, n: np.ndarray, rate: float, kind: str) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         x2 = np.where(var > 0, (k - n * rate) ** 2 / np.where(var > 0, var, 1.0), 0.0)
     return max(1.0, float(x2.sum()) / (len(k) - 1))
+
+
+def _autocorrelation(s: _Series, base: np.ndarray, rate: float, length: int) -> float:
+    """Variance inflation of a sum over ``length`` consecutive bins from the autocorrelation
+    of the baseline's Pearson residuals: ``1 + 2 sum_j (1 - j/length) rho_j`` over lags
+    ``j < min(length, MAX_LAG + 1)`` (Bartlett weights; at least 1). Bins outside the baseline
+    or without data break the pairs."""
+    if length < 2:
+        return 1.0
+    use = base & (s.n > 0)
+    n = s.n.astype(float)
+    var = n * rate * (1 - rate) if s.kind == "binomial" else n * rate
+    ok = use & (var > 0)
+    if ok.sum() < 8:
+        return 1.0
+    r = np.where(ok, (s.k - n * rate) / np.sqrt(np.where(ok, var, 1.0)), 0.0)
+    r = np.where(ok, r - r[ok].mean(), 0.0)
+    denom = float((r * r).sum())
+    if denom <= 0:
+        return 1.0
+    m = ok.astype(float)
+    total = 0.0
+    for j in range(1, min(length, MAX_LAG + 1)):
+        pairs = float((m[:-j] * m[j:]).sum())
+        if pairs < 4:
+            break
+        rho = float((r[:-j] * r[j:]).sum()) / pairs / (denom / ok.sum())
+        total += (1 - j / length) * rho
+    return max(1.0, 1.0 + 2.0 * total)
+
+
+def n_intervals(t_len: int, min_bins: int, max_bins: int, open_ended: bool) -> int:
+    """Number of intervals the scan compares (the Bonferroni factor of a series)."""
+    lo, hi = (0, t_len) if open_ended else (1, t_len - 1)
+    span = hi - lo
+    return int(sum(span - length + 1 for length in range(min_bins, min(max_bins, span) + 1)))
+
+
+def power_hint(
+    s: _Series,
+    *,
+    min_bins: int,
+    scanned: int,
+    alpha: float,
+    min_effect: float,
+    min_ratio: float,
+) -> tuple[float, float]:
+    """Smallest effect the scan would detect with 80% power in a change of ``min_bins`` bins
+    at the series' average volume, dispersion and autocorrelation (Cohen's h or log rate
+    ratio, never below the ``min_effect``/``min_ratio`` floor), and the rate a drop of that
+    size leads to. Ignores the robustness filters (one bin left out, consistency): a hint."""
+    from scipy import stats
+
+    t_len = len(s.k)
+    n_tot, k_tot = float(s.n.sum()), float(s.k.sum())
+    rate = k_tot / n_tot if n_tot > 0 else 0.0
+    everything = np.ones(t_len, dtype=bool)
+    phi = _dispersion(s.k, s.n, rate, s.kind) * _autocorrelation(s, everything, rate, min_bins)
+    z = float(stats.norm.isf(alpha / (2 * max(scanned, 1)))) + 0.8416
+    share = min_bins / t_len
+    if s.kind == "binomial":
+        n_in, n_out = n_tot * share, n_tot * (1 - share)
+        if n_in <= 0 or n_out <= 0:
+            return float("inf"), float("nan")
+        h = max(z * math.sqrt(phi * (1 / n_in + 1 / n_out)), min_effect)
+        if h >= math.pi:
+            return float("inf"), float("nan")
+        drop = math.sin(max(math.asin(math.sqrt(rate)) - h / 2, 0.0)) ** 2
+        return h, drop
+    mu_in, mu_out = k_tot * share, k_tot * (1 - share)
+    if mu_in <= 0 or mu_out <= 0:
+        return float("inf"), float("nan")
+    lr = max(z * math.sqrt(phi * (1 / mu_in + 1 / mu_out)), math.log(min_ratio))
+    return lr, rate * math.exp(-lr)
 
 
 def _typical_rate(s: _Series, avail: np.ndarray) -> float:
@@ -215,6 +293,8 @@ def _interval_stats(
         - _loglik(np.array([k_t + k_out]), np.array([n_t + n_out]), s.kind)[0]
     )
     phi = _dispersion(s.k[base], s.n[base], r_out, s.kind) if n_out > 0 else 1.0
+    if n_out > 0:
+        phi *= _autocorrelation(s, base, r_out, max(len(idx) - 1, 1))
     deviance = max(2.0 * llr, 0.0) / phi
     p = min(1.0, max(scanned, 1) * math.erfc(math.sqrt(deviance / 2.0)))  # chi2(1) tail
     return {

@@ -1,8 +1,10 @@
-"""Series per time bin built from a log: edges, conversions and volumes per group."""
+"""Series per time bin built from a log: edges, conversions and volumes per group; the
+log-scaled defaults (bin width, support) and the weekly rhythm of daily series."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,11 +13,25 @@ from pandas.tseries.frequencies import to_offset
 from journeymine.exceptions import (
     ConfigError,
 )
-from journeymine.journeys.change._log import (
-    _activity_codes,
-    _Log,
-)
+from journeymine.journeys.change._log import _US, _activity_codes, _Log
 from journeymine.journeys.change.scan import _Series
+
+SKIP_SUPPORT = "too little support"
+SKIP_SHORT = "too short"
+SKIP_EMPTY = "nothing to measure"
+
+
+@dataclass
+class _Skip:
+    """A series that was not scanned, and why."""
+
+    metric: str
+    group: int
+    source: str
+    target: str | None
+    what: str
+    support: int
+    reason: str
 
 
 def _bins(lg: _Log, freq: str | pd.Timedelta) -> tuple[np.ndarray, int, int, int]:
@@ -35,12 +51,19 @@ def _bins(lg: _Log, freq: str | pd.Timedelta) -> tuple[np.ndarray, int, int, int
     return b.astype(np.int64), int(b.max()) + 1, origin, width
 
 
-def _edge_series(lg: _Log, b: np.ndarray, t_len: int, min_support: int) -> list[_Series]:
+def _edge_series(
+    lg: _Log, b: np.ndarray, t_len: int, min_support: int, skipped: list[_Skip]
+) -> list[_Series]:
     n_act = len(lg.acts)
     src_key = lg.group * n_act + lg.act
     has = lg.nxt >= 0
     ekey = src_key[has] * n_act + lg.act[lg.nxt[has]]
-    frequent, idx = _frequent(ekey, len(lg.groups) * n_act * n_act, min_support)
+    frequent, idx, rare, rare_n = _frequent(ekey, len(lg.groups) * n_act * n_act, min_support)
+    for e, c in zip(rare.tolist(), rare_n.tolist(), strict=True):
+        gs, t = divmod(e, n_act)
+        g, s = divmod(gs, n_act)
+        src, tgt = str(lg.acts[s]), str(lg.acts[t])
+        skipped.append(_Skip("edges", g, src, tgt, f"{src} -> {tgt}", c, SKIP_SUPPORT))
     if not len(frequent):
         return []
     hit = idx >= 0
@@ -56,15 +79,17 @@ def _edge_series(lg: _Log, b: np.ndarray, t_len: int, min_support: int) -> list[
     for row, e in enumerate(frequent.tolist()):
         gs, t = divmod(e, n_act)
         g, s = divmod(gs, n_act)
+        src, tgt = str(lg.acts[s]), str(lg.acts[t])
         out.append(
             _Series(
                 "edges",
                 g,
-                str(lg.acts[s]),
-                str(lg.acts[t]),
+                src,
+                tgt,
                 k[row],
                 n[np.searchsorted(src_needed, gs)],
                 "binomial",
+                what=f"{src} -> {tgt}",
             )
         )
     return out
@@ -84,25 +109,34 @@ def _exposure(lg: _Log, b: np.ndarray, t_len: int) -> np.ndarray:
     return np.bincount(seg * t_len + bins, minlength=n_seg * t_len).reshape(n_seg, t_len)
 
 
-def _frequent(key: np.ndarray, space: int, min_support: int) -> tuple[np.ndarray, np.ndarray]:
-    """The keys occurring at least ``min_support`` times (sorted) and, for each element, the
-    position of its key among them (-1 when rare)."""
+def _frequent(
+    key: np.ndarray, space: int, min_support: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The keys occurring at least ``min_support`` times (sorted), for each element the
+    position of its key among them (-1 when rare), and the rare keys with their counts."""
     if space <= 50_000_000:
         counts = np.bincount(key, minlength=space)
         frequent = np.flatnonzero(counts >= min_support)
+        rare = np.flatnonzero((counts > 0) & (counts < min_support))
         row = np.full(space, -1, dtype=np.int64)
         row[frequent] = np.arange(len(frequent))
-        return frequent, row[key]
+        return frequent, row[key], rare, counts[rare]
     uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     keep = counts >= min_support
     row = np.where(keep, np.cumsum(keep) - 1, -1)
-    return uniq[keep], row[inverse]
+    return uniq[keep], row[inverse], uniq[~keep], counts[~keep]
 
 
-def _volume_series(lg: _Log, b: np.ndarray, t_len: int, min_support: int) -> list[_Series]:
+def _volume_series(
+    lg: _Log, b: np.ndarray, t_len: int, min_support: int, skipped: list[_Skip]
+) -> list[_Series]:
     n_act = len(lg.acts)
     key = lg.group * n_act + lg.act
-    frequent, idx = _frequent(key, len(lg.groups) * n_act, min_support)
+    frequent, idx, rare, rare_n = _frequent(key, len(lg.groups) * n_act, min_support)
+    for e, c in zip(rare.tolist(), rare_n.tolist(), strict=True):
+        g, a = divmod(e, n_act)
+        name = str(lg.acts[a])
+        skipped.append(_Skip("volumes", g, name, None, name, c, SKIP_SUPPORT))
     if not len(frequent):
         return []
     hit = idx >= 0
@@ -122,13 +156,19 @@ def _volume_series(lg: _Log, b: np.ndarray, t_len: int, min_support: int) -> lis
                 k[row],
                 np.maximum(expo[int(seg_of_group[g])], k[row] > 0),
                 "poisson",
+                what=str(lg.acts[a]),
             )
         )
     return out
 
 
 def _conversion_series(
-    lg: _Log, b: np.ndarray, t_len: int, pairs: Sequence[tuple[str, str]], min_support: int
+    lg: _Log,
+    b: np.ndarray,
+    t_len: int,
+    pairs: Sequence[tuple[str, str]],
+    min_support: int,
+    skipped: list[_Skip],
 ) -> list[_Series]:
     out = []
     n_sess = int(lg.session.max()) + 1
@@ -150,11 +190,101 @@ def _conversion_series(
         succ = np.bincount(g[conv[has_a]] * t_len + bb[conv[has_a]], minlength=n_g * t_len).reshape(
             n_g, t_len
         )
+        what = f"{a_name} => {b_name}"
         for code in range(n_g):
-            if trials[code].sum() >= min_support:
+            support = int(trials[code].sum())
+            if support >= min_support:
                 out.append(
                     _Series(
-                        "conversions", code, a_name, b_name, succ[code], trials[code], "binomial"
+                        "conversions",
+                        code,
+                        a_name,
+                        b_name,
+                        succ[code],
+                        trials[code],
+                        "binomial",
+                        what=what,
                     )
                 )
+            else:
+                skipped.append(
+                    _Skip("conversions", code, a_name, b_name, what, support, SKIP_SUPPORT)
+                )
     return out
+
+
+# --- defaults that scale with the log, and the weekly rhythm --------------------------------
+_NICE_WIDTHS = ("1h", "2h", "3h", "6h", "12h", "1D", "2D", "3D", "7D")
+MAX_AUTO_BINS = 400
+SUPPORT_SHARE = 1 / 5000
+MIN_SUPPORT_FLOOR = 30
+
+
+def _auto_freq(lg: _Log) -> str:
+    """Bin width from the log's span: daily bins for spans of two weeks to ``MAX_AUTO_BINS``
+    days; shorter logs get the widest of 1h..12h that still gives at least 56 bins (hourly
+    for a few days), longer ones the narrowest of 2D, 3D, 7D giving at most 400 bins."""
+    span = int(lg.ts.max() - lg.ts.min()) / _US / 86_400 if len(lg.ts) else 0.0
+    if 14 <= span <= MAX_AUTO_BINS:
+        return "1D"
+    if span < 14:
+        for w in reversed(_NICE_WIDTHS[:5]):
+            if span * 24 / pd.Timedelta(w).total_seconds() * 3600 >= 56:
+                return w
+        return "1h"
+    for w in _NICE_WIDTHS[6:]:
+        if span / pd.Timedelta(w).days <= MAX_AUTO_BINS:
+            return w
+    return "7D"
+
+
+def _auto_support(n_events: int) -> int:
+    """Smallest support of a scanned series: 1 event in 5,000 of the log, at least 30 (200 at
+    1M events, 30 below 150k events)."""
+    return max(MIN_SUPPORT_FLOOR, int(np.ceil(n_events * SUPPORT_SHARE)))
+
+
+def _weekday_adjust(s: _Series, dow: np.ndarray) -> float:
+    """Remove the series' weekly rhythm in place (daily bins); returns the shrinkage used.
+
+    The rate of each weekday (pooled over the weeks) is compared with the pooled rate; the
+    departures are shrunk towards zero by ``max(0, 1 - 6 / X2)`` (positive-part James-Stein,
+    ``X2`` the chi-square of the seven weekday rates against their between-week spread), so a
+    rhythm that noise could explain is left alone. Binomial series: each bin's successes are
+    shifted by ``n * (p_weekday - p)``; Poisson series: the exposure of each bin is multiplied
+    by its weekday's rate ratio.
+    """
+    use = s.n > 0
+    if use.sum() < 21:
+        return 0.0
+    n_tot, k_tot = float(s.n[use].sum()), float(s.k[use].sum())
+    p = k_tot / n_tot
+    if p <= 0 or (s.kind == "binomial" and p >= 1):
+        return 0.0
+    kw = np.bincount(dow[use], weights=s.k[use], minlength=7)
+    nw = np.bincount(dow[use], weights=s.n[use], minlength=7)
+    present = nw > 0
+    if present.sum() < 7:
+        return 0.0
+    pw = kw / np.where(present, nw, 1.0)
+    # between-week spread of each weekday's mean: residual variance of the bins around their
+    # weekday rate (trial-weighted), divided by the weekday's trials
+    rate = np.where(use, s.k / np.where(use, s.n, 1.0), 0.0)
+    resid2 = np.where(use, s.n * (rate - pw[dow]) ** 2, 0.0)
+    dfw = np.bincount(dow[use], minlength=7) - 1
+    if (dfw < 2).any():
+        return 0.0
+    var_unit = np.bincount(dow[use], weights=resid2[use], minlength=7).sum() / dfw.sum()
+    if var_unit <= 0:
+        return 0.0
+    x2 = float(((pw - p) ** 2 / (var_unit / nw)).sum())
+    shrink = max(0.0, 1.0 - 6.0 / x2) if x2 > 0 else 0.0
+    if shrink <= 0:
+        return 0.0
+    if s.kind == "binomial":
+        shift = shrink * (pw - p)
+        s.k = np.clip(s.k - s.n * shift[dow], 0.0, s.n.astype(float))
+    else:
+        ratio = np.exp(shrink * np.log(np.maximum(pw, 1e-12) / p))
+        s.n = s.n * ratio[dow]
+    return shrink
