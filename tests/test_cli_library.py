@@ -165,3 +165,81 @@ def test_demo_uses_the_given_policy(tmp_path: Path) -> None:
     assert not (tmp_path / "o2" / "personas.csv").exists()
     res = runner.invoke(app, ["demo", str(sample), "--policy", str(tmp_path / "none.yaml")])
     assert res.exit_code == 2 and "no policy file" in res.output
+
+
+def _cold_start(sample: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The sample's log without its touches, persona labels, and a policy with priors."""
+    import yaml
+
+    log = pd.read_parquet(sample / "events.parquet")
+    policy = sample_policy()
+    cold = log[~log["activity"].astype(str).isin(policy.touch_activities)]
+    assert len(cold) < len(log)
+    events = tmp_path / "cold.parquet"
+    cold.to_parquet(events)
+    customers = pd.read_parquet(sample / "customers.parquet")
+    names = sorted(customers["persona"].unique())
+    labels = customers.assign(persona=customers["persona"].map(names.index))
+    labels[["customer_id", "persona"]].to_csv(tmp_path / "labels.csv", index=False)
+    doc = yaml.safe_load((ROOT / "examples" / "policy.yaml").read_text())
+    doc["prior_rate"] = 0.05
+    for j in doc["journeys"]:
+        if j["name"] == "cart_abandonment":
+            j["prior_rate"] = 0.3
+        if j["name"] == "flash_sale":
+            j["prior_rate"] = 0.01  # below min_expected_response 0.02: never sent
+    priors = tmp_path / "priors.yaml"
+    priors.write_text(yaml.safe_dump(doc))
+    return events, tmp_path / "labels.csv", priors
+
+
+def test_nba_cold_start_uses_priors_through_every_gate(sample: Path, tmp_path: Path) -> None:
+    events, labels, priors = _cold_start(sample, tmp_path)
+    args = ["nba", str(events), "--personas", str(labels)]
+    # without priors: refused, naming the fix
+    res = runner.invoke(app, [*args, "--policy", str(ROOT / "examples" / "policy.yaml")])
+    assert res.exit_code == 2 and "no touch of the policy's journeys" in res.output
+    assert "prior_rate" in res.output
+    out, why = tmp_path / "a.csv", tmp_path / "w.csv"
+    res = runner.invoke(
+        app, [*args, "--policy", str(priors), "--out", str(out), "--why-not", str(why), "--strict"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "response rates are PRIORS from the policy" in res.output and "cold start" in res.output
+    assert "cart_abandonment 0.300" in res.output and "win_back 0.050" in res.output
+    actions = pd.read_csv(out)
+    chosen = set(actions["action"].dropna())
+    assert "cart_abandonment" in chosen and "flash_sale" not in chosen
+    assert set(actions.loc[actions["action"].notna(), "rate_source"]) == {"prior"}
+    # the decision went through the gates: eligibility, the threshold, and the arbitration
+    reasons = pd.read_csv(why)
+    got = set(reasons["reason"])
+    assert {"not_eligible", "below_threshold", "outranked"} <= got, got
+    flash = reasons[reasons["journey"] == "flash_sale"]
+    assert set(flash["reason"]) <= {"not_eligible", "below_threshold"}
+    picked = actions[actions["action"] == "cart_abandonment"]
+    assert (picked["expected_response"] == 0.3).all()
+
+
+def test_response_model_priors(tmp_path: Path) -> None:
+    from journeymine.actions import ResponseModel
+    from journeymine.exceptions import ConfigError
+
+    data = make_journeys(300, days=60, random_state=0)
+    base = {"name": "flash_sale", "channel": "push", "activity": "push_sent"}
+    other = {"name": "promo", "channel": "sms", "activity": "sms_promo", "prior_rate": 0.2}
+    policy = Policy.from_dict({"journeys": [base, other], "prior_rate": 0.1})
+    personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    m = ResponseModel(prior_strength=20).fit(data.events, personas, policy)
+    assert m.sources_ == {"flash_sale": "log+prior", "promo": "prior"}
+    overall = m.table_[m.table_["persona"] == -1].set_index("journey")
+    n, r = overall.loc["flash_sale", ["touches", "responses"]]
+    assert overall.loc["flash_sale", "rate"] == pytest.approx((r + 20 * 0.1) / (n + 20))
+    assert overall.loc["promo", "rate"] == 0.2 and not m.cold_start
+    # saved and loaded with its sources
+    assert ResponseModel.load(m.save(tmp_path / "rates.json")).sources_ == m.sources_
+    for bad in (-0.1, 1.5, "lots", True):
+        with pytest.raises(ConfigError, match=r"prior_rate must be a response rate in \[0, 1\]"):
+            Policy.from_dict({"journeys": [base], "prior_rate": bad})
+    # a journey never sent with a prior is not "a policy that silently does nothing"
+    assert Policy.from_dict({"journeys": [other]}).check_against(["visit"]) == []

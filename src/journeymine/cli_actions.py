@@ -44,6 +44,25 @@ def _policy_inputs(
     return log, pol, responses, labels
 
 
+def _say_priors(policy: Any, responses: Any) -> None:
+    """Say which response rates are the policy's priors rather than learned from the log."""
+    sources = getattr(responses, "sources_", {})
+    prior = [j for j in policy.journeys if sources.get(j.name) == "prior"]
+    mixed = [j.name for j in policy.journeys if sources.get(j.name) == "log+prior"]
+    if prior:
+        rates = ", ".join(f"{j.name} {policy.prior_of(j):.3f}" for j in prior)
+        head = (
+            "response rates are PRIORS from the policy, not learned: the log has no touch of "
+            + ("any journey (cold start)" if len(prior) == len(sources) else "these journeys")
+        )
+        typer.secho(f"{head}: {rates}", fg=typer.colors.YELLOW)
+    if mixed:
+        typer.echo(
+            f"response rates learned from the log, shrunk towards the policy's priors: "
+            f"{', '.join(mixed)}"
+        )
+
+
 @reads_events
 def nba(
     path: EventFileArg,
@@ -66,7 +85,8 @@ def nba(
 ) -> None:
     """Next best action for every customer: which journey to send now, and why not the others.
 
-    Response rates per persona x journey are learned from the log's own touches.
+    Response rates per persona x journey are learned from the log's own touches; journeys
+    not sent yet use the policy's prior_rate (a cold start: the output says so).
 
     Example: jm nba data/sample/events.parquet --policy examples/policy.yaml
     --personas personas/labels.csv --out actions.csv --why-not why_not.csv
@@ -90,6 +110,9 @@ def nba(
     typer.echo("why not (losing options):")
     for reason, n in d.why_not["reason"].value_counts().items():
         typer.echo(f"  {reason:<30} {n:>8,}")
+    _say_priors(pol, responses)
+    sources = getattr(responses, "sources_", {})
+    d.actions["rate_source"] = d.actions["action"].map(sources)
     write_csv(d.actions, out)
     write_csv(d.why_not, why_not)
     if responses_out is not None:

@@ -21,6 +21,11 @@ journey when such an event happened in the last ``W``; with ``same_product`` onl
 the journey's product (the product of the latest ``product_from`` event, e.g. the purchase the
 tips are about): a returned product stops the tips about it.
 
+Cold start: ``prior_rate`` (policy-wide, or per journey, which wins) is the response rate
+assumed for a journey before its touches are logged. A :class:`ResponseModel` fitted on a log
+with no touch of a journey uses it (and shrinks the logged rate towards it once there are
+some), so a team that starts with journeymine gets decisions (through every gate) from day one.
+
 Examples
 --------
 >>> policy = Policy.from_dict({
@@ -68,6 +73,14 @@ _RULE_KEYS = {
 
 def _seconds(value: Any, where: str) -> int:
     return int(check_duration(value, where, examples="'48h', '7D' or '30min'").total_seconds())
+
+
+def _rate(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(f"{where} must be a response rate in [0, 1] (e.g. 0.05), got {value!r}.")
+    return float(value)
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:
@@ -164,6 +177,7 @@ class Journey:
     product_from: str | None = None
     min_gap_s: int | None = None
     value: float = 1.0
+    prior_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +196,7 @@ class Policy:
     response_activities: tuple[str, ...] | None = None
     min_expected_response: float = 0.0
     product_column: str = "product"
+    prior_rate: float | None = None
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -192,6 +207,10 @@ class Policy:
         if dup:
             raise ConfigError(f"journey names must be unique; repeated: {dup}.")
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+
+    def prior_of(self, journey: Journey) -> float | None:
+        """The prior response rate of ``journey``: its own ``prior_rate``, else the policy's."""
+        return journey.prior_rate if journey.prior_rate is not None else self.prior_rate
 
     @property
     def touch_activities(self) -> tuple[str, ...]:
@@ -211,7 +230,8 @@ class Policy:
 
         A rule, suppression, ``product_from`` or ``response_activities`` naming an activity the
         log never has (usually a typo: the rule then silently always fails or never blocks),
-        and a journey whose send activity never occurs (nothing to learn its response from).
+        and a journey whose send activity never occurs (nothing to learn its response from;
+        not reported for a journey with a ``prior_rate``: a cold start, nothing sent yet).
 
         Parameters
         ----------
@@ -258,7 +278,7 @@ class Policy:
 
         for j in self.journeys:
             w = f"journey {j.name!r}"
-            if j.activity not in known:
+            if j.activity not in known and self.prior_of(j) is None:
                 found.append(
                     f"{w} sends activity {j.activity!r}, which never occurs in the log."
                     f"{did_you_mean(j.activity, known)}"
@@ -294,6 +314,7 @@ class Policy:
                 "response_activities",
                 "min_expected_response",
                 "product_column",
+                "prior_rate",
             },
             {"journeys"},
             "policy",
@@ -310,6 +331,7 @@ class Policy:
             "product_from",
             "min_gap",
             "value",
+            "prior_rate",
         }
         for i, j in enumerate(d["journeys"]):
             where = f"policy.journeys[{i}]"
@@ -353,6 +375,7 @@ class Policy:
                     if "min_gap" in j
                     else None,
                     value=float(value),
+                    prior_rate=_rate(j.get("prior_rate"), f"{where}.prior_rate"),
                 )
             )
         caps = []
@@ -381,6 +404,7 @@ class Policy:
             else None,
             min_expected_response=float(mer),
             product_column=str(d.get("product_column", "product")),
+            prior_rate=_rate(d.get("prior_rate"), "policy.prior_rate"),
         )
 
     @classmethod

@@ -5,6 +5,12 @@ A *touch* is an event whose activity is one of the policy's touch activities and
 (or one of ``policy.response_activities``) with the same ``journey_id`` within the response
 window after it. Rates are shrunk towards the journey's overall rate by ``prior_strength``
 pseudo-touches, so a persona with few touches of a journey does not get an extreme estimate.
+
+Cold start: a journey with a ``prior_rate`` in the policy (its own or the policy's) has its
+overall rate shrunk towards that prior by the same ``prior_strength`` pseudo-touches; with no
+logged touch at all, its rate *is* the prior. A log without any touch of the policy's journeys
+is refused unless every journey has a prior. :attr:`ResponseModel.sources_` says, per journey,
+where its rate comes from.
 """
 
 from __future__ import annotations
@@ -70,6 +76,9 @@ class ResponseModel(BaseEstimator):
         One row per (persona, journey): ``touches``, ``responses``, ``rate`` (shrunk).
         Persona ``-1`` holds the overall rate of each journey, used for customers without a
         persona.
+    sources_ : dict
+        Journey -> ``"log"`` (learned from its touches), ``"log+prior"`` (touches shrunk
+        towards the policy's ``prior_rate``) or ``"prior"`` (no touch: the prior alone).
 
     Examples
     --------
@@ -102,39 +111,75 @@ class ResponseModel(BaseEstimator):
             raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
         if isinstance(self.prior_strength, bool) or not float(self.prior_strength) >= 0:
             raise ConfigError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
-        index = EventIndex(log, product_column=None)
         names = [j.name for j in policy.journeys]
-        tagged = touch_rows(index, policy)
+        priors = {j.name: policy.prior_of(j) for j in policy.journeys}
+        if log is None or (isinstance(log, pd.DataFrame) and log.empty):
+            tagged = np.zeros(0, dtype=bool)
+        else:
+            index = EventIndex(log, product_column=None)
+            tagged = touch_rows(index, policy)
         if not tagged.any():
-            raise ConfigError(
-                f"no touch of the policy's journeys in the log: no event has an activity in "
-                f"{list(policy.touch_activities)} and a journey_id in {names}. Check the "
-                f"policy's 'activity' names and the log's journey_id column."
+            missing = [n for n, p in priors.items() if p is None]
+            if missing:
+                raise ConfigError(
+                    f"no touch of the policy's journeys in the log: no event has an activity in "
+                    f"{list(policy.touch_activities)} and a journey_id in {names}. Check the "
+                    f"policy's 'activity' names and the log's journey_id column; or, for a "
+                    f"cold start (nothing sent yet), give the policy a prior_rate (e.g. "
+                    f"prior_rate: 0.05, or per journey) for {missing}."
+                )
+            frame = pd.DataFrame(
+                {
+                    "persona": np.zeros(0, np.int64),
+                    "journey": np.zeros(0, object),
+                    "responded": np.zeros(0, bool),
+                }
             )
-        rows = np.flatnonzero(tagged)
-        got = responded(index, policy, rows)
-        pmap = pd.Series(personas).astype("int64")
-        cust = index.customers[index.code[rows]]
-        persona = pmap.reindex(cust).fillna(-1).astype(np.int64).to_numpy()
-        frame = pd.DataFrame(
-            {"persona": persona, "journey": index.journey_name(rows), "responded": got}
-        )
+        else:
+            rows = np.flatnonzero(tagged)
+            got = responded(index, policy, rows)
+            pmap = pd.Series(personas).astype("int64")
+            cust = index.customers[index.code[rows]]
+            persona = pmap.reindex(cust).fillna(-1).astype(np.int64).to_numpy()
+            frame = pd.DataFrame(
+                {"persona": persona, "journey": index.journey_name(rows), "responded": got}
+            )
         overall = frame.groupby("journey")["responded"].agg(["size", "sum"])
         by = frame[frame["persona"] >= 0].groupby(["persona", "journey"])["responded"]
         counts = by.agg(["size", "sum"])
         k = float(self.prior_strength)
-        p0 = (overall["sum"] / overall["size"]).reindex(names).fillna(0.0)
+        n_all = overall["size"].reindex(names).fillna(0).astype(float)
+        r_all = overall["sum"].reindex(names).fillna(0).astype(float)
+        p0 = pd.Series(0.0, index=names)
+        sources = {}
+        for j in names:
+            n, r, prior = n_all[j], r_all[j], priors[j]
+            if prior is None:
+                p0[j] = r / n if n else 0.0
+                sources[j] = "log"
+            elif n == 0:
+                p0[j], sources[j] = prior, "prior"
+            else:
+                p0[j] = (r + k * prior) / (n + k) if n + k > 0 else prior
+                sources[j] = "log+prior"
         table = []
         for (p, j), (n, r) in counts.iterrows():
             table.append((int(p), j, int(n), int(r), (r + k * p0[j]) / (n + k)))
         for j in names:
-            n, r = (overall.loc[j, "size"], overall.loc[j, "sum"]) if j in overall.index else (0, 0)
-            table.append((-1, j, int(n), int(r), float(p0[j])))
+            table.append((-1, j, int(n_all[j]), int(r_all[j]), float(p0[j])))
         self.table_ = pd.DataFrame(
             table, columns=["persona", "journey", "touches", "responses", "rate"]
         ).sort_values(["persona", "journey"], ignore_index=True)
         self.journeys_ = names
+        self.sources_ = sources
         return self
+
+    @property
+    def cold_start(self) -> bool:
+        """Every journey's rate is a prior from the policy (no touch was logged)."""
+        self._fitted()
+        sources = getattr(self, "sources_", {})
+        return bool(sources) and all(s == "prior" for s in sources.values())
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted rates as JSON (plain data: nothing executable is stored)."""
@@ -145,6 +190,7 @@ class ResponseModel(BaseEstimator):
             "version": _VERSION,
             "prior_strength": float(self.prior_strength),
             "journeys": list(self.journeys_),
+            "sources": dict(getattr(self, "sources_", {})),
             "table": self.table_.to_dict(orient="records"),
         }
         write_text(path, json.dumps(doc, indent=1))  # atomic
@@ -179,6 +225,14 @@ class ResponseModel(BaseEstimator):
         model = cls(prior_strength=float(doc["prior_strength"]))
         model.table_ = table.astype({"persona": "int64", "touches": "int64", "responses": "int64"})
         model.journeys_ = [str(j) for j in doc["journeys"]]
+        sources = doc.get("sources") or {j: "log" for j in model.journeys_}
+        if not isinstance(sources, dict) or not set(sources.values()) <= {
+            "log",
+            "prior",
+            "log+prior",
+        }:
+            raise ConfigError(f"{path}: 'sources' must map journeys to log, prior or log+prior.")
+        model.sources_ = {str(j): str(s) for j, s in sources.items()}
         return model
 
     def _fitted(self) -> None:
