@@ -14,7 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from journeymine.datasets import make_journeys
 from journeymine.exceptions import ConfigError
 from journeymine.personas import CustomerFeaturizer, PersonaMiner
-from journeymine.personas.mixture import fit_consensus_mixture, knee, outliers
+from journeymine.personas.mixture import fit_consensus_mixture, outliers, overlap
 from journeymine.personas.view import FamilyScaler, reaction_activities, view_columns
 
 
@@ -62,14 +62,16 @@ def test_view_is_vocabulary_free_and_skips_reactions() -> None:
     }
 
 
-def test_knee_and_consensus_mixture_find_separated_groups() -> None:
-    assert knee(np.arange(1, 8), np.array([100.0, 50, 20, 18, 17, 16, 15])) == 3
+def test_overlap_and_consensus_mixture_find_separated_groups() -> None:
     rng = np.random.default_rng(1)
     centres = ((0, 0, 0), (4, 0, 0), (0, 4, 0), (0, 0, 4))
     X = np.vstack([rng.normal(c, 0.5, size=(200, 3)) for c in centres])
     truth = np.repeat(np.arange(4), 200)
     fit = fit_consensus_mixture(X, k_max=8, random_state=0)
     assert fit.k == 4 and fit.search["chosen"].sum() == 1
+    # the scan stopped at the first count whose halves overlap (a group split in two)
+    assert fit.search["k"].max() == 5 and fit.search["overlap"].iloc[-1] > 0.03
+    assert overlap(fit.model, X) < 0.03
     assert adjusted_rand_score(truth, fit.model.predict(X)) > 0.98
     assert fit.stability > 0.95
     far = outliers(fit.model, np.vstack([X[:5], [[30.0, 30.0, 30.0]]]))
@@ -78,27 +80,39 @@ def test_knee_and_consensus_mixture_find_separated_groups() -> None:
         fit_consensus_mixture(X, n_personas=900)
 
 
-# Seeds 101-104 are used by no other persona test. Measured at 3,000 customers with
-# n_personas=6 over seeds 5, 7, 11, 21, 31, 41, 97, 123: ARI 0.63 / 0.92 / 0.93 (min / median /
-# max) over unchanged customers with >= 20 events, noise counted as its own label; 7 of 8
-# seeds >= 0.90 (seed 31: the reproducible partition merges two personas).
+# Seeds 101-104 are used by no other persona test. Measured with the default count (largest
+# before two personas overlap by more than 3%), ARI over unchanged customers with >= 20 events,
+# noise counted as its own label: 2,000 customers, seeds 101-104: 0.912 / 0.839 / 0.880 / 0.915
+# (k = 8, 7, 7, 7: the extra persona is a real group of heavy returners drawn from two designed
+# personas); 3,000 customers, seeds 5, 7, 11, 21, 31, 41, 97, 123: min 0.873 / median 0.906 /
+# max 0.929 (k = 6 or 7).
 @pytest.mark.parametrize("seed", [101, 102])
 def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
     data = make_journeys(n_customers=2000, random_state=seed)
-    miner = PersonaMiner(method="mixture", n_personas=6, n_bootstrap=1, random_state=0)
+    miner = PersonaMiner(method="mixture", n_bootstrap=1, random_state=0)
     miner.fit(data.events)
     cust = data.customers.set_index("customer_id")
     n_ev = data.events.groupby("customer_id", observed=True).size()
     keep = cust.index[~cust["changed"].to_numpy()]
     keep = keep[n_ev.reindex(keep).fillna(0).to_numpy() >= 20]
     ari = adjusted_rand_score(cust.loc[keep, "persona"], miner.labels_.reindex(keep).fillna(-1))
-    assert ari >= 0.85, f"seed {seed}: ARI {ari:.3f}"
-    assert miner.quality_["n_personas"] == 6 and miner.quality_["noise_share"] < 0.08
+    assert ari >= 0.8, f"seed {seed}: ARI {ari:.3f}"
+    assert 6 <= miner.quality_["n_personas"] <= 8 and miner.quality_["noise_share"] < 0.05
+    search = miner.search_
+    assert search["chosen"].sum() == 1 and (search.loc[search["chosen"], "overlap"] <= 0.03).all()
+    assert search["overlap"].iloc[-1] > 0.03  # the scan stopped at the first overlapping count
     assert 0.0 <= miner.quality_["stability_ari"] <= 1.0
     # predict on the fitted customers' features gives the fitted labels (eligible ones)
     elig = miner.label_reasons_ != "too few events"
     again = miner.predict(miner.features_[elig])
     assert (again == miner.labels_[elig]).mean() > 0.99
+
+
+def test_fixed_persona_count() -> None:
+    data = make_journeys(n_customers=1000, days=120, random_state=104)
+    miner = PersonaMiner(method="mixture", n_personas=4, n_bootstrap=0, random_state=0)
+    miner.fit(data.events)
+    assert miner.quality_["n_personas"] == 4 and len(miner.search_) == 1
 
 
 def test_mixture_on_unfamiliar_activity_names(caplog: pytest.LogCaptureFixture) -> None:

@@ -173,7 +173,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         ``"mixture"``: the vocabulary-free family view (:mod:`journeymine.personas.view`,
         every family at equal weight), PCA to 92% of its variance, and a tied-covariance
         Gaussian mixture chosen by consensus over 6 resampled fits
-        (:mod:`journeymine.personas.mixture`); the persona count is the knee of BIC unless
+        (:mod:`journeymine.personas.mixture`); the persona count is the largest before two
+        personas overlap by more than 3% unless
         ``n_personas`` is given. Every eligible customer gets its most likely persona except
         outliers beyond the 99.9% ellipsoid of that persona ("noise").
     n_personas : int, optional

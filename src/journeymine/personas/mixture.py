@@ -1,20 +1,22 @@
-"""Gaussian mixtures fitted by consensus over resamples, with the number of personas chosen
-at the knee of the BIC curve.
+"""Gaussian mixtures fitted over resamples, with as many personas as can be told apart.
 
 Why: the maximum-likelihood mixture of a given size is not always the reproducible one (on
 behavioural features, a better likelihood is often reached by splitting a large persona and
 merging two close ones), and BIC keeps falling past the number of real personas because
-personas are not exactly Gaussian. So, for each candidate count ``k``:
+personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...``:
 
 1. fit a tied-covariance mixture on ``n_resamples`` random 80% subsamples (one k-means++
    initialisation each, ``random_state`` + resample number);
-2. label every point with each fit and keep the **consensus** fit: the one whose labels agree
-   best (mean adjusted Rand index) with the others. That mean is the count's *stability*;
-3. score the consensus fit by its BIC on all the points.
+2. measure each fit's **overlap** on all the points: for each pair of components, the mean
+   posterior probability of one among the points assigned to the other, averaged both ways;
+   a fit's overlap is the largest over its pairs. Keep the best-separated fit (smallest
+   overlap): a fit that splits one persona and merges two others has two overlapping halves;
+3. report the count's *stability*: the mean adjusted Rand index between the fits' labels.
 
-The chosen count is the knee of BIC against ``k`` (the point farthest below the chord from
-the first to the last count, "Kneedle", Satopää et al. 2011): where adding a persona stops
-paying much more than the average step. Pass ``n_personas`` to fix the count.
+The chosen count is the last one before the overlap first exceeds ``max_overlap`` (default
+0.03: two personas are distinct when, on average, less than 3% of a customer of one is
+explained by the other). Splitting a real persona in two gives two heavily overlapping halves,
+so the scan stops there. Pass ``n_personas`` to fix the count.
 
 Examples
 --------
@@ -38,7 +40,10 @@ from sklearn.mixture import GaussianMixture
 
 from journeymine.exceptions import ConfigError
 
-__all__ = ["ConsensusMixture", "fit_consensus_mixture", "knee", "outliers"]
+__all__ = ["ConsensusMixture", "fit_consensus_mixture", "outliers", "overlap"]
+
+#: Largest overlap between two personas (see the module docstring).
+MAX_OVERLAP = 0.03
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,14 @@ class ConsensusMixture:
     Attributes
     ----------
     model : GaussianMixture
-        The consensus fit of the chosen count.
+        The best-separated fit of the chosen count.
     k : int
         Number of components (personas).
     stability : float
         Mean adjusted Rand index between the resampled fits of the chosen count (1 = every
         resample gives the same personas).
     search : DataFrame
-        One row per candidate count: ``k``, ``bic``, ``stability``, ``chosen``.
+        One row per count tried: ``k``, ``bic``, ``stability``, ``overlap``, ``chosen``.
     """
 
     model: GaussianMixture
@@ -64,28 +69,41 @@ class ConsensusMixture:
     search: pd.DataFrame
 
 
-def knee(ks: np.ndarray, values: np.ndarray) -> int:
-    """The count at the knee of a decreasing curve (farthest below the first-last chord).
+def overlap(model: GaussianMixture, X: np.ndarray) -> float:
+    """Largest overlap between two components of ``model`` on points ``X`` (module docstring);
+    0 for a single component.
 
     Examples
     --------
-    >>> int(knee(np.arange(1, 7), np.array([100.0, 60, 30, 25, 22, 20])))
-    3
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (300, 1)), rng.normal(8, 1, (300, 1))])
+    >>> g = GaussianMixture(2, covariance_type="tied", random_state=0).fit(X)
+    >>> overlap(g, X) < 0.01
+    True
     """
-    k = np.asarray(ks, dtype=np.float64)
-    y = np.asarray(values, dtype=np.float64)
-    if len(k) < 3:
-        return int(k[np.argmin(y)])
-    chord = y[0] + (y[-1] - y[0]) * (k - k[0]) / (k[-1] - k[0])
-    return int(k[np.argmin(y - chord)])
+    k = model.n_components
+    if k < 2:
+        return 0.0
+    post = model.predict_proba(X)
+    lab = post.argmax(1)
+    conf = np.zeros((k, k))
+    for i in range(k):
+        mine = lab == i
+        if mine.any():
+            conf[i] = post[mine].mean(0)
+    sym = (conf + conf.T) / 2.0
+    np.fill_diagonal(sym, 0.0)
+    return float(sym.max())
 
 
-def _consensus(
+def _resampled_fits(
     X: np.ndarray, k: int, n_resamples: int, random_state: int
-) -> tuple[GaussianMixture, float]:
+) -> tuple[GaussianMixture, float, float]:
+    """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on all
+    of ``X``), its overlap, and the fits' stability (mean pairwise ARI of their labels)."""
     rng = np.random.default_rng([random_state, k])
     size = max(int(0.8 * len(X)), min(len(X), 2 * k))
-    fits, labels = [], []
+    fits, labels, overlaps = [], [], []
     for b in range(n_resamples):
         idx = rng.choice(len(X), size=size, replace=False)
         g = GaussianMixture(
@@ -93,15 +111,15 @@ def _consensus(
         ).fit(X[idx])
         fits.append(g)
         labels.append(g.predict(X))
-    if n_resamples == 1 or k == 1:
-        return fits[0], 1.0
-    agree = np.zeros((n_resamples, n_resamples))
-    for i in range(n_resamples):
-        for j in range(i + 1, n_resamples):
-            agree[i, j] = agree[j, i] = adjusted_rand_score(labels[i], labels[j])
-    mean = agree.sum(1) / (n_resamples - 1)
-    best = int(mean.argmax())
-    return fits[best], float(agree.sum() / (n_resamples * (n_resamples - 1)))
+        overlaps.append(overlap(g, X))
+    pairs = [
+        adjusted_rand_score(labels[i], labels[j])
+        for i in range(n_resamples)
+        for j in range(i + 1, n_resamples)
+    ]
+    stability = float(np.mean(pairs)) if pairs and k > 1 else 1.0
+    best = int(np.argmin(overlaps))
+    return fits[best], overlaps[best], stability
 
 
 def fit_consensus_mixture(
@@ -110,9 +128,11 @@ def fit_consensus_mixture(
     k_max: int = 12,
     n_personas: int | None = None,
     n_resamples: int = 4,
+    max_overlap: float = MAX_OVERLAP,
     random_state: int = 0,
 ) -> ConsensusMixture:
-    """Fit the consensus mixture of every count ``1..k_max`` and choose one (module docstring).
+    """Fit consensus mixtures of ``1, 2, ...`` components and choose the count (module
+    docstring); the scan stops at the first count whose overlap exceeds ``max_overlap``.
 
     Parameters
     ----------
@@ -124,6 +144,8 @@ def fit_consensus_mixture(
         Fix the count instead of choosing it.
     n_resamples : int, default 4
         Resampled fits per count.
+    max_overlap : float, default 0.03
+        Largest overlap between two personas.
     random_state : int, default 0
 
     Returns
@@ -134,6 +156,8 @@ def fit_consensus_mixture(
     n = len(X)
     if n_resamples < 1:
         raise ConfigError(f"n_resamples must be >= 1, got {n_resamples}.")
+    if not 0.0 < float(max_overlap) < 0.5:
+        raise ConfigError(f"max_overlap must be within (0, 0.5), got {max_overlap!r}.")
     if n_personas is not None:
         if n_personas < 1 or n_personas > n // 2:
             raise ConfigError(
@@ -144,12 +168,15 @@ def fit_consensus_mixture(
         top = max(2, min(int(k_max), n // 20))
         ks = list(range(1, top + 1))
     rows, fits = [], {}
+    chosen = ks[0]
     for k in ks:
-        g, stab = _consensus(X, k, n_resamples, random_state)
+        g, ov, stab = _resampled_fits(X, k, n_resamples, random_state)
         fits[k] = (g, stab)
-        rows.append({"k": k, "bic": float(g.bic(X)), "stability": stab})
+        rows.append({"k": k, "bic": float(g.bic(X)), "stability": stab, "overlap": ov})
+        if len(ks) > 1 and ov > max_overlap:
+            break
+        chosen = k
     search = pd.DataFrame(rows)
-    chosen = ks[0] if len(ks) == 1 else knee(search["k"].to_numpy(), search["bic"].to_numpy())
     search["chosen"] = search["k"] == chosen
     g, stab = fits[chosen]
     return ConsensusMixture(model=g, k=chosen, stability=stab, search=search)
