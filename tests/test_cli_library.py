@@ -243,3 +243,97 @@ def test_response_model_priors(tmp_path: Path) -> None:
             Policy.from_dict({"journeys": [base], "prior_rate": bad})
     # a journey never sent with a prior is not "a policy that silently does nothing"
     assert Policy.from_dict({"journeys": [other]}).check_against(["visit"]) == []
+
+
+def _exported(sample: Path, folder: Path) -> Path:
+    """The sample's log as a CSV export with the columns named differently."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = pd.read_parquet(sample / "events.parquet")
+    export = folder / "export.csv"
+    log.rename(columns={"customer_id": "user", "timestamp": "ts", "activity": "event"}).to_csv(
+        export, index=False
+    )
+    return export
+
+
+CONFIG = """# the project's read settings
+tz = "UTC"
+plausible_range = ["2020-01-01", "2030-01-01"]
+
+[columns]
+user = "customer_id"
+ts = "timestamp"
+event = "activity"
+"""
+
+
+def test_config_file_mapping_used_by_two_commands_without_map(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    export = _exported(sample, project)
+    monkeypatch.chdir(project)
+    res = runner.invoke(app, ["validate", "export.csv"])
+    assert res.exit_code == 1 and "missing columns" in res.output  # no config yet
+    (project / "journeymine.toml").write_text(CONFIG)
+    res = runner.invoke(app, ["validate", "export.csv", "--json"])
+    assert res.exit_code == 0, res.output
+    n = pd.read_parquet(sample / "events.parquet")["customer_id"].nunique()
+    assert f'"customers": {n}' in res.output
+    res = runner.invoke(app, ["mine", "export.csv", "--out", "m", "--funnel", "visit,purchase"])
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(project / "m" / "funnel.csv")["cases"].iloc[0] > 0
+    # options on the command line win over the file
+    res = runner.invoke(
+        app, ["validate", str(export), "--plausible-range", "2026-01-01,2030-01-01"]
+    )
+    assert res.exit_code == 1 and "2026" in res.output
+    # --config / JM_CONFIG from anywhere; --map adds to (or replaces) the file's columns
+    monkeypatch.chdir(tmp_path)
+    cfg = str(project / "journeymine.toml")
+    res = runner.invoke(app, ["validate", str(export), "--config", cfg])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["validate", str(export)], env={"JM_CONFIG": cfg})
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["validate", str(export), "--config", cfg, "--map", "user=session_id"])
+    assert res.exit_code == 1  # user is now the session; no customer_id column left
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('timezone = "UTC"\n', "unknown key 'timezone'"),
+        ('tz = "UTC"\ntimestamp_formt = "%d/%m/%Y"\n', "Did you mean 'timestamp_format'?"),
+        ('tz = "Europ/Paris"\n', "Did you mean 'Europe/Paris'?"),
+        ('timestamp_unit = "sec"\n', "Use s, ms, us or ns"),
+        ('[columns]\nuser = "customer"\n', "Did you mean 'customer_id'?"),
+        ('[columns]\nuser = "customer_id"\ntz = "UTC"\n', "write it above [columns]"),
+        ("tz = \n", "is not valid TOML"),
+        ('plausible_range = "2030-01-01,2020-01-01"\n', "START before END"),
+    ],
+)
+def test_config_file_refuses_unknown_keys_and_bad_values(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    cfg = tmp_path / "journeymine.toml"
+    cfg.write_text(text)
+    res = runner.invoke(app, ["validate", str(tmp_path / "e.csv"), "--config", str(cfg)])
+    assert res.exit_code == 2, res.output
+    assert str(cfg) in res.output and expected in res.output, res.output
+
+
+def test_config_missing_file_and_serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = runner.invoke(app, ["validate", "x.csv", "--config", str(tmp_path / "no.toml")])
+    assert res.exit_code == 2 and "--config" in res.output and "no such file" in res.output
+    seen: dict = {}
+    monkeypatch.setattr("journeymine.assignment.service.serve", lambda model, **kw: seen.update(kw))
+    model = tmp_path / "m.skops"
+    model.write_bytes(b"")
+    (tmp_path / "journeymine.toml").write_text('plausible_range = "none"\n')
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["serve", "--model", str(model)]).exit_code == 0
+    assert seen["plausible_range"] is None
+    res = runner.invoke(
+        app, ["serve", "--model", str(model), "--plausible-range", "2000-01-01,2001-01-01"]
+    )
+    assert res.exit_code == 0 and seen["plausible_range"] == ("2000-01-01", "2001-01-01")

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from journeymine.cli_actions import backtest, nba
+from journeymine.cli_config import load_config
 from journeymine.cli_errors import CliGroup, cli_hint, current_command, set_debug
 from journeymine.cli_paths import Output, check_memory, check_outputs
 from journeymine.cli_personas import personas
@@ -435,6 +436,17 @@ def serve(
             help=PLAUSIBLE_RANGE_HELP.replace("in the log", "in requests"),
         ),
     ] = DEFAULT_PLAUSIBLE_RANGE,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="JM_CONFIG",
+            metavar="FILE",
+            help="Project config file (default: ./journeymine.toml when present): its "
+            "plausible_range applies to requests unless --plausible-range is given.",
+        ),
+    ] = None,
+    *,
+    ctx: typer.Context,
 ) -> None:
     """Serve persona assignment over HTTP (FastAPI + uvicorn; OpenAPI docs at /docs).
 
@@ -446,6 +458,10 @@ def serve(
         raise ConfigError(
             f"{exc}. Install the service extra: pip install 'journeymine[serve]'."
         ) from exc
+    settings = load_config(config)
+    source = ctx.get_parameter_source("plausible_range")
+    if "plausible_range" in settings and (source is None or source.name == "DEFAULT"):
+        plausible_range = settings["plausible_range"]
     if not model.exists():
         raise ConfigError(f"no model file {model}: train one with `jm train` (or run `make demo`).")
     run(

@@ -1,9 +1,11 @@
 """The inputs of ``jm`` commands: the shared options of the event log, labels and policies.
 
 :func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--tz``, ``--timestamp-unit``,
-``--timestamp-format``, ``--plausible-range``, ``--duplicates`` and ``--drop-invalid`` to a
-command and passes them as one :class:`ReadOptions` argument ``read``; bad values are refused
-while the options are parsed, before any work. :func:`read_labels` and :func:`read_policy` read
+``--timestamp-format``, ``--plausible-range``, ``--duplicates``, ``--drop-invalid`` and
+``--config`` to a command and passes them as one :class:`ReadOptions` argument ``read``; bad
+values are refused while the options are parsed, before any work. Options not given on the
+command line come from the project config file (``journeymine.toml``, see
+:mod:`journeymine.cli_config`). :func:`read_labels` and :func:`read_policy` read
 the other inputs.
 """
 
@@ -335,6 +337,30 @@ _PARAMS: list[tuple[str, Any, Any]] = [
 ]
 
 
+_CONFIG_PARAM: tuple[str, Any, Any] = (
+    "config",
+    Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="JM_CONFIG",
+            metavar="FILE",
+            help="Project config file (default: ./journeymine.toml when present): the columns "
+            "table (SOURCE = CANONICAL, as --map), tz, timestamp_unit, timestamp_format, preset, "
+            "plausible_range; options given on the command line win.",
+        ),
+    ],
+    None,
+)
+_CONTEXT = "jm_context"
+
+
+def _given(ctx: Any, name: str) -> bool:
+    """Was option ``name`` given (command line or environment), not left at its default?"""
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
 def reads_events(command: F) -> F:
     """Add the shared read options to ``command``; it receives them as ``read: ReadOptions``.
 
@@ -352,19 +378,30 @@ def reads_events(command: F) -> F:
     params = [p for p in signature.parameters.values() if p.name != "read"]
     extra = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=ann)
-        for name, ann, default in _PARAMS
+        for name, ann, default in [*_PARAMS, _CONFIG_PARAM]
     ]
+    extra.append(
+        inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+    )
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from journeymine.cli_config import load_config, merge_map
+
+        ctx = kwargs.pop(_CONTEXT, None)
+        config = load_config(kwargs.pop("config", None))
         values = {name: kwargs.pop(name) for name, _, _ in _PARAMS}
-        values["map"] = _parse_map(values["map"])
+        values["map"] = merge_map(config.pop("map", None), _parse_map(values["map"]))
+        for name, value in config.items():
+            if not _given(ctx, name):
+                values[name] = value
         return command(*args, read=ReadOptions(**values), **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=params + extra)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {
         **{p.name: p.annotation for p in params},
-        **{name: ann for name, ann, _ in _PARAMS},
+        **{name: ann for name, ann, _ in [*_PARAMS, _CONFIG_PARAM]},
+        _CONTEXT: typer.Context,
     }
     return cast(F, wrapper)
 
