@@ -345,9 +345,10 @@ _CONFIG_PARAM: tuple[str, Any, Any] = (
             "--config",
             envvar="JM_CONFIG",
             metavar="FILE",
-            help="Project config file (default: ./journeymine.toml when present): the columns "
-            "table (SOURCE = CANONICAL, as --map), tz, timestamp_unit, timestamp_format, preset, "
-            "plausible_range; options given on the command line win.",
+            help="Project config file (default: ./journeymine.toml when present; template: "
+            "examples/journeymine.toml): the columns table (SOURCE = CANONICAL, as --map), tz, "
+            "timestamp_unit, timestamp_format, preset, plausible_range; options given on the "
+            "command line win.",
         ),
     ],
     None,
