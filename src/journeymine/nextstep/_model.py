@@ -29,8 +29,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from journeymine.exceptions import ConfigError, NotFittedError, UnknownActivityError, did_you_mean
-from journeymine.nextstep._calibrate import apply_temperature, fit_temperature
+from journeymine.nextstep._calibrate import fit_temperature
 from journeymine.nextstep._events import Events, encode_codes, to_events
+from journeymine.nextstep._forest import Forest, compile_forest
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
@@ -89,8 +90,13 @@ class NextStepModel(BaseEstimator):
         ``max_iter`` rounds, no calibration).
     refit : bool, default True
         Refit on every case with the chosen number of rounds.
-    max_samples : int, default 1_000_000
-        At most this many training prefixes (a seeded random sample beyond).
+    max_samples : int, default 250_000
+        At most this many training prefixes (a seeded random sample beyond): bounds the fit
+        time on large logs (1M events: a few minutes).
+    n_jobs : int or None, default 1
+        OpenMP threads of the boosting fit (None: all cores). One by default: on the shared
+        2-core benchmark machine two threads made the fit 5 times *slower* (OpenMP threads
+        spin-waiting on cores other jobs hold). Scoring never uses threads.
     random_state : int, default 0
 
     Attributes
@@ -122,7 +128,8 @@ class NextStepModel(BaseEstimator):
         min_samples_leaf: int = 20,
         validation_size: float = 0.15,
         refit: bool = True,
-        max_samples: int = 1_000_000,
+        max_samples: int = 250_000,
+        n_jobs: int | None = 1,
         random_state: int = 0,
     ) -> None:
         self.n_lags = n_lags
@@ -138,6 +145,7 @@ class NextStepModel(BaseEstimator):
         self.validation_size = validation_size
         self.refit = refit
         self.max_samples = max_samples
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     # ---- parameters --------------------------------------------------------------------------
@@ -179,6 +187,11 @@ class NextStepModel(BaseEstimator):
             ),
             ("refit", isinstance(self.refit, bool), "True or False"),
             ("max_samples", is_int(self.max_samples) and self.max_samples >= 100, "an integer >= 100"),
+            (
+                "n_jobs",
+                self.n_jobs is None or (is_int(self.n_jobs) and self.n_jobs >= 1),
+                "None or an integer >= 1",
+            ),
             (
                 "random_state",
                 is_int(self.random_state) and 0 <= self.random_state < 2**32,
@@ -256,7 +269,13 @@ class NextStepModel(BaseEstimator):
     def fit(self, log: pd.DataFrame) -> NextStepModel:
         """Learn from every prefix of ``log`` (columns customer_id, timestamp, activity; channel
         and other attributes used when present)."""
+        from threadpoolctl import threadpool_limits
+
         self._check_params()
+        with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
+            return self._fit(log)
+
+    def _fit(self, log: pd.DataFrame) -> NextStepModel:
         t0 = time.perf_counter()
         ev = to_events(log, purpose="NextStepModel.fit")
         if self.end_of_case and (ev.activity == END).any():
@@ -336,7 +355,7 @@ class NextStepModel(BaseEstimator):
                 metrics[f"{head}_validation_accuracy"] = float(np.mean(pred == y[val_ok]))
             if self.refit and v.any():
                 est = self._hgb(kind, n_iter, False).fit(X, y)
-            self.heads_[head] = est
+            self.heads_[head] = compile_forest(est)
             self.temperatures_[head] = float(temp)
             self.n_iter_[head] = n_iter
         self.classes_ = list(self.spec_.activities) + ([END] if self.end_of_case else [])
@@ -361,13 +380,12 @@ class NextStepModel(BaseEstimator):
 
     # ---- scoring -----------------------------------------------------------------------------
     def _head_proba(self, head: str, X: np.ndarray, n_out: int) -> np.ndarray:
-        est = self.heads_[head]
+        forest = self.heads_[head]
         out = np.zeros((len(X), n_out))
-        if isinstance(est, int):
-            out[:, est] = 1.0
+        if isinstance(forest, int):
+            out[:, forest] = 1.0
             return out
-        p = apply_temperature(est.predict_proba(X), self.temperatures_[head])
-        out[:, est.classes_.astype(np.int64)] = p
+        out[:, forest.classes] = forest.predict(X, self.temperatures_[head])
         return out
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
@@ -387,9 +405,9 @@ class NextStepModel(BaseEstimator):
             cols["channel"] = np.asarray(self.channels_, dtype=object)[bc]
             cols["channel_probability"] = pc[np.arange(len(pc)), bc]
         if "time" in self.heads_:
-            est = self.heads_["time"]
+            forest = self.heads_["time"]
             cols["seconds_to_next"] = (
-                np.full(len(X), 0.0) if isinstance(est, int) else est.predict(X)
+                np.full(len(X), 0.0) if isinstance(forest, int) else forest.predict(X)
             )
         if self.outcome is not None and "outcome" in self.heads_:
             cols["p_outcome"] = self._head_proba("outcome", X, 2)[:, 1]

@@ -1,0 +1,259 @@
+"""Boosted trees as plain numpy arrays (one job: score fitted gradient boosting fast and safely).
+
+A fitted :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (or regressor) is compiled
+into a :class:`Forest`: every node of every tree in flat arrays. Scoring walks all trees of all
+rows at once, one numpy step per tree level, so one customer costs a fraction of a millisecond
+without OpenMP (scikit-learn's own ``predict_proba`` spent 5 ms on one row single-threaded and
+up to 90 ms with two contended threads on the 2-core benchmark machine), and every row's result
+is independent of the batch it is in. The arrays are all a saved model holds: loading one needs
+no scikit-learn internals and no type beyond numpy arrays. The compiled forest equals
+scikit-learn's ``predict_proba``/``predict`` to rounding (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Forest", "compile_forest"]
+
+_CHUNK = 2048  # rows per pass (bounds memory: rows x trees int32 node indices)
+
+
+@dataclass
+class Forest:
+    """Flat trees. ``kind``: ``"softmax"`` (multiclass), ``"sigmoid"`` (binary), ``"exp"``
+    (Poisson regression)."""
+
+    kind: str
+    classes: np.ndarray  # int64 class codes (classifiers; empty for the regressor)
+    baseline: np.ndarray  # float64 (n_outputs,)
+    roots: np.ndarray  # int64 (n_trees,): root node of each tree, iteration-major
+    feature: np.ndarray  # int64 (n_nodes,)
+    threshold: np.ndarray  # float64
+    missing_left: np.ndarray  # bool
+    left: np.ndarray  # int64
+    right: np.ndarray  # int64
+    is_leaf: np.ndarray  # bool
+    value: np.ndarray  # float64
+    is_cat: np.ndarray  # bool
+    bitset: np.ndarray  # int64 row of ``left_bits`` of a categorical node
+    left_bits: np.ndarray  # uint32 (n_cat_splits, 8): categories that go left
+    known_bits: np.ndarray  # uint32 (n_cat_features, 8): categories seen in training
+    f_idx_map: np.ndarray  # int64 (n_features,): feature -> row of known_bits
+    cat_map: np.ndarray  # float64 (n_cat_features, 256): raw category -> tree code (NaN: unseen)
+    n_features: int
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.baseline)
+
+    ARRAYS = (
+        "classes",
+        "baseline",
+        "roots",
+        "feature",
+        "threshold",
+        "missing_left",
+        "left",
+        "right",
+        "is_leaf",
+        "value",
+        "is_cat",
+        "bitset",
+        "left_bits",
+        "known_bits",
+        "f_idx_map",
+        "cat_map",
+    )
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "n_features": self.n_features,
+            **{k: getattr(self, k) for k in self.ARRAYS},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Forest:
+        dtypes = {
+            "classes": np.int64,
+            "baseline": np.float64,
+            "roots": np.int64,
+            "feature": np.int64,
+            "threshold": np.float64,
+            "missing_left": bool,
+            "left": np.int64,
+            "right": np.int64,
+            "is_leaf": bool,
+            "value": np.float64,
+            "is_cat": bool,
+            "bitset": np.int64,
+            "left_bits": np.uint32,
+            "known_bits": np.uint32,
+            "f_idx_map": np.int64,
+            "cat_map": np.float64,
+        }
+        arrays = {k: np.ascontiguousarray(np.asarray(state[k], dtype=dtypes[k])) for k in cls.ARRAYS}
+        forest = cls(kind=str(state["kind"]), n_features=int(state["n_features"]), **arrays)
+        forest.check()
+        return forest
+
+    def check(self) -> None:
+        """Refuse inconsistent arrays (a damaged file) instead of indexing out of bounds."""
+        n = len(self.feature)
+        same = [len(getattr(self, k)) for k in ("threshold", "missing_left", "left", "right",
+                                               "is_leaf", "value", "is_cat", "bitset")]
+        problems = []
+        if self.kind not in ("softmax", "sigmoid", "exp"):
+            problems.append(f"unknown kind {self.kind!r}")
+        if any(s != n for s in same):
+            problems.append("node arrays of different lengths")
+        inner = ~self.is_leaf
+        if n and (
+            (self.left[inner] < 0).any() or (self.left[inner] >= n).any()
+            or (self.right[inner] < 0).any() or (self.right[inner] >= n).any()
+            or (self.feature[inner] < 0).any() or (self.feature[inner] >= self.n_features).any()
+        ):
+            problems.append("node links or features out of range")
+        if len(self.roots) and ((self.roots < 0).any() or (self.roots >= n).any()):
+            problems.append("tree roots out of range")
+        if len(self.roots) % max(self.n_outputs, 1):
+            problems.append("tree count is not a multiple of the outputs")
+        cat = inner & self.is_cat
+        if cat.any() and (
+            (self.bitset[cat] < 0).any() or (self.bitset[cat] >= len(self.left_bits)).any()
+        ):
+            problems.append("categorical split bitsets out of range")
+        if len(self.f_idx_map) != self.n_features:
+            problems.append("feature map of the wrong length")
+        if self.cat_map.ndim != 2 or self.cat_map.shape[1] != 256 or len(self.cat_map) > (
+            self.n_features
+        ):
+            problems.append("category map of the wrong shape")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """Sum of leaf values plus baseline, (n_rows, n_outputs)."""
+        X = np.asarray(X, dtype=np.float64)
+        out = np.empty((len(X), self.n_outputs))
+        for s in range(0, len(X), _CHUNK):
+            out[s : s + _CHUNK] = self._raw_chunk(X[s : s + _CHUNK])
+        return out
+
+    def _raw_chunk(self, X: np.ndarray) -> np.ndarray:
+        n_rows, n_trees = len(X), len(self.roots)
+        n_cat = len(self.cat_map)
+        if n_cat:  # scikit-learn re-codes categorical columns (the first ones) in fit order
+            X = X.copy()
+            raw = X[:, :n_cat]
+            ok = (raw >= 0) & (raw < 256)
+            idx = np.where(ok, raw, 0).astype(np.int64)
+            X[:, :n_cat] = np.where(ok, self.cat_map[np.arange(n_cat), idx], np.nan)
+        node = np.tile(self.roots, n_rows)
+        row = np.repeat(np.arange(n_rows), n_trees)
+        active = np.flatnonzero(~self.is_leaf[node])
+        while active.size:
+            nd = node[active]
+            f = self.feature[nd]
+            v = X[row[active], f]
+            nan = np.isnan(v)
+            go_left = np.where(nan, self.missing_left[nd], v <= self.threshold[nd])
+            cat = self.is_cat[nd] & ~nan
+            if cat.any():
+                ci = np.flatnonzero(cat)
+                cv = v[ci]
+                ok = (cv >= 0) & (cv < 256)
+                code = np.where(ok, cv, 0).astype(np.int64)
+                word, bit = code >> 5, (code & 31).astype(np.uint32)
+                in_left = ok & (((self.left_bits[self.bitset[nd[ci]], word] >> bit) & 1) == 1)
+                known = ok & (((self.known_bits[self.f_idx_map[f[ci]], word] >> bit) & 1) == 1)
+                go_left[ci] = np.where(
+                    in_left, True, np.where(known, False, self.missing_left[nd[ci]])
+                )
+            node[active] = np.where(go_left, self.left[nd], self.right[nd])
+            active = active[~self.is_leaf[node[active]]]
+        leaf = self.value[node].reshape(n_rows, n_trees // self.n_outputs, self.n_outputs)
+        return self.baseline + leaf.sum(axis=1)
+
+    def predict(self, X: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+        """Probabilities over :attr:`classes` (classifiers, rows sum to 1, calibrated by
+        ``temperature``) or the expected value (``"exp"``)."""
+        raw = self.raw(X)
+        if self.kind == "exp":
+            return np.exp(raw[:, 0])
+        raw = raw / temperature
+        if self.kind == "sigmoid":
+            p1 = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            return np.column_stack([1.0 - p1, p1])
+        raw -= raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def compile_forest(est: Any) -> Forest:
+    """The :class:`Forest` of a fitted HistGradientBoostingClassifier/Regressor."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
+    is_cat = np.asarray(getattr(est, "is_categorical_", None) if est.is_categorical_ is not None
+                        else np.zeros(est.n_features_in_, dtype=bool), dtype=bool)
+    n_cat = int(is_cat.sum())
+    if not is_cat[:n_cat].all():
+        raise ValueError("categorical features must come first")
+    cat_map = np.full((n_cat, 256), np.nan)
+    if n_cat:
+        for j, cats in enumerate(est._preprocessor.named_transformers_["encoder"].categories_):
+            cats = np.asarray(cats, dtype=np.float64)
+            for code, raw in enumerate(cats):
+                if np.isfinite(raw) and 0 <= raw < 256:
+                    cat_map[j, int(raw)] = code
+    offset, bit_offset = 0, 0
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "feature", "threshold", "missing_left", "left", "right", "is_leaf", "value", "is_cat",
+        "bitset")}
+    roots, left_bits = [], []
+    for iteration in est._predictors:
+        for tree in iteration:
+            nodes = tree.nodes
+            leaf = nodes["is_leaf"].astype(bool)
+            roots.append(offset)
+            parts["feature"].append(nodes["feature_idx"].astype(np.int64))
+            parts["threshold"].append(nodes["num_threshold"].astype(np.float64))
+            parts["missing_left"].append(nodes["missing_go_to_left"].astype(bool))
+            parts["left"].append(np.where(leaf, 0, nodes["left"].astype(np.int64) + offset))
+            parts["right"].append(np.where(leaf, 0, nodes["right"].astype(np.int64) + offset))
+            parts["is_leaf"].append(leaf)
+            parts["value"].append(nodes["value"].astype(np.float64))
+            parts["is_cat"].append(nodes["is_categorical"].astype(bool))
+            parts["bitset"].append(nodes["bitset_idx"].astype(np.int64) + bit_offset)
+            bits = np.asarray(tree.raw_left_cat_bitsets, dtype=np.uint32).reshape(-1, 8)
+            left_bits.append(bits)
+            bit_offset += len(bits)
+            offset += len(nodes)
+    if isinstance(est, HistGradientBoostingClassifier):
+        classes = np.asarray(est.classes_).astype(np.int64)
+        kind = "sigmoid" if len(classes) == 2 else "softmax"
+    else:
+        classes = np.zeros(0, dtype=np.int64)
+        kind = "exp" if est.loss == "poisson" else "identity"
+        if kind != "exp":
+            raise ValueError(f"only the Poisson regressor is compiled, got loss={est.loss!r}")
+    arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    return Forest.from_state(
+        {
+            "kind": kind,
+            "n_features": int(est.n_features_in_),
+            "classes": classes,
+            "baseline": np.asarray(est._baseline_prediction, dtype=np.float64).ravel(),
+            "roots": np.asarray(roots, dtype=np.int64),
+            **arrays,
+            "left_bits": np.concatenate(left_bits) if left_bits else np.zeros((0, 8), np.uint32),
+            "known_bits": np.asarray(known, dtype=np.uint32).reshape(-1, 8),
+            "f_idx_map": np.asarray(f_idx_map, dtype=np.int64),
+            "cat_map": cat_map,
+        }
+    )
