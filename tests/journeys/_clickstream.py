@@ -84,7 +84,7 @@ def make_clickstream(
     rng = np.random.default_rng(seed)
     day0 = pd.Timestamp(start)
     # day-level traffic: weekly rhythm x AR(1) noise x campaign bursts
-    dow = (day0.dayofweek + np.arange(days)) % 7
+    dow = (day0.day_of_week + np.arange(days)) % 7
     weekend = dow >= 5
     level = np.zeros(days)
     for d in range(1, days):

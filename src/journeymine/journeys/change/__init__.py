@@ -45,6 +45,6 @@ merged, and Benjamini-Hochberg corrects over all series. Detections on the same 
 """
 
 from journeymine.journeys.change.compare import compare_periods, compare_segments
-from journeymine.journeys.change.detect import detect_changes
+from journeymine.journeys.change.detect import detect_changes, scan_summary
 
-__all__ = ["compare_periods", "compare_segments", "detect_changes"]
+__all__ = ["compare_periods", "compare_segments", "detect_changes", "scan_summary"]

@@ -301,7 +301,7 @@ def detect_changes(
     # series with too few bins holding data cannot show a change against a baseline
     kept = []
     for s in series:
-        if int((s.n > 0).sum()) < 2 * min_bins + 2:
+        if _bins_with_data(s) < 2 * min_bins + 2:
             n_sup = int(s.k.sum() if s.kind == "poisson" else s.n.sum())
             skipped.append(_Skip(s.metric, s.group, s.source, s.target, s.what, n_sup, SKIP_SHORT))
         else:
@@ -421,6 +421,15 @@ def detect_changes(
     }
     out.attrs["summary"] = scan_summary(scan)
     return out
+
+
+def _bins_with_data(s: _Series) -> int:
+    """Bins with trials (binomial), or the span from the first to the last bin with an event
+    (Poisson: the exposure is there every bin, the activity may not exist yet)."""
+    if s.kind == "binomial":
+        return int((s.n > 0).sum())
+    on = np.flatnonzero(s.k > 0)
+    return int(on[-1] - on[0] + 1) if len(on) else 0
 
 
 def _is_auto(value: Any) -> bool:

@@ -252,8 +252,9 @@ def _best_interval(
     drop_high = _range_extreme(excess, st, en, lowest=False)
     x = np.where(falling, drop_low, drop_high)
     multi = (en - st) > 1
-    k_t = np.where(multi, k_in - k[x], k_in)
+    k_t = np.maximum(np.where(multi, k_in - k[x], k_in), 0.0)
     n_t = np.where(multi, n_in - n[x], n_in)
+    k_t = np.minimum(k_t, n_t) if s.kind == "binomial" else k_t
     with np.errstate(divide="ignore", invalid="ignore"):
         eff_t = _effect(np.where(n_t > 0, k_t / np.where(n_t > 0, n_t, 1), np.nan), r_out, s.kind)
     eff_t = np.nan_to_num(eff_t, nan=0.0)
@@ -267,7 +268,9 @@ def _best_interval(
         + _loglik(k_out, n_out, s.kind)
         - _loglik(k_t + k_out, n_t + n_out, s.kind)
     )
-    llr = np.where(big, llr, -np.inf)
+    llr = np.where(big & np.isfinite(llr), llr, -np.inf)
+    if not np.isfinite(llr).any():
+        return None, scanned
     best = int(np.argmax(llr))
     return _Interval(int(st[best]), int(en[best])), scanned
 
