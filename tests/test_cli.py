@@ -132,6 +132,7 @@ def test_changes_and_report(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     found = pd.read_csv(tmp_path / "c.csv")
     assert "app" in set(found["channel"])  # the scheduled app checkout failure
+    assert "scanned " in res.output and " series (" in res.output  # what was scanned
     res = runner.invoke(app, ["report", str(events), "--out", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
     html = (tmp_path / "r" / "journeys.html").read_text()

@@ -214,6 +214,7 @@ def changes(
     check_outputs([Output("--out", out, example="changes.csv")], {EVENTS: path})
     log = read.load(path)
     found = detect_changes(log, by=tuple(c.strip() for c in by.split(",") if c.strip()))
+    typer.echo(found.attrs.get("summary", ""))
     if found.empty:
         typer.echo("no change found")
     else:

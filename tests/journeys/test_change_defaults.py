@@ -227,3 +227,24 @@ def test_step_times_slowdown() -> None:
 def test_new_argument_errors(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
         detect_changes(_ours(0).events.head(20_000), **kwargs)
+
+
+# --- the incident view --------------------------------------------------------------------------
+def test_incident_view_of_the_change_report(tmp_path) -> None:
+    from journeymine.report import change_incidents_data, change_report
+
+    data = _ours(0)
+    got = detect_changes(data.events)
+    view = change_incidents_data(got)
+    assert len(view) == len(data.incidents) == got["incident"].nunique()
+    for _, truth in data.incidents.iterrows():
+        row = view[view["where"] == truth["channel"]].iloc[0]
+        assert abs(row["start"] - truth["start"]) <= TOLERANCE
+        assert abs(row["end"] - truth["end"]) <= TOLERANCE
+        assert "fell" in row["headline"] and row["q_value"] < 1e-6
+    app = view[view["where"] == "app"].iloc[0]
+    assert "checkout > purchase" in app["affected_journeys"]  # the path to the goal fell
+    assert view[view["where"] == "web"].iloc[0]["affected_journeys"] == ""
+    html = change_report(None, tmp_path / "changes.html", changes=got).read_text()
+    assert "Incidents" in html and "What was scanned: scanned" in html
+    assert "affected journeys" in html

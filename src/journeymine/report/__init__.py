@@ -32,6 +32,7 @@ from journeymine.report.builders import (
     persona_report,
 )
 from journeymine.report.change import (
+    change_incidents_data,
     change_timeline_data,
     change_timeline_figure,
     describe_change,
@@ -64,6 +65,7 @@ __all__ = [
     "actions_report",
     "backtest_data",
     "backtest_figure",
+    "change_incidents_data",
     "change_report",
     "change_timeline_data",
     "change_timeline_figure",

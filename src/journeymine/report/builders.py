@@ -29,6 +29,7 @@ from journeymine.report._common import (
 )
 from journeymine.report.change import (
     _is_rate,
+    change_incidents_data,
     change_timeline_data,
     change_timeline_figure,
     describe_change,
@@ -679,7 +680,25 @@ def change_report(
     period = None
     if log is not None:
         period = (log[TIMESTAMP].min(), log[TIMESTAMP].max())
-    sections = [
+    incidents = change_incidents_data(changes) if "incident" in changes.columns else None
+    scanned = changes.attrs.get("summary")
+    sections = []
+    if incidents is not None and len(incidents):
+        summary.insert(1, f"{len(incidents)} incident{'s' * (len(incidents) > 1)}.")
+        sections.append(
+            Section(
+                "Incidents",
+                [],
+                text="Changes on one channel (and segment) that overlap in time form one "
+                "incident, strongest evidence first; affected journeys are the paths to the goal "
+                "and conversions whose rate fell.",
+                table=_incident_table(incidents),
+                notes=[f"What was scanned: {scanned}."] if scanned else [],
+            )
+        )
+    elif scanned:
+        summary.append(f"What was scanned: {scanned}.")
+    sections += [
         Section(
             "Timeline of changes",
             [change_timeline_figure(data, period=period)],
@@ -693,6 +712,25 @@ def change_report(
     ]
     subtitle = f"{_period(log)}" if log is not None else ""
     return write_html(path, title, sections, summary, subtitle=subtitle)
+
+
+def _incident_table(incidents: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "incident": incidents["incident"],
+            "where": incidents["where"],
+            "from": incidents["start"].dt.strftime("%Y-%m-%d"),
+            "to": incidents["end"].dt.strftime("%Y-%m-%d"),
+            "what": incidents["headline"],
+            "how much": incidents["how_much"],
+            "evidence": [
+                f"deviance {d:.0f}, q = {q:.1g}" if np.isfinite(q) else ""
+                for d, q in zip(incidents["evidence"], incidents["q_value"], strict=True)
+            ],
+            "series": incidents["series"],
+            "affected journeys": incidents["affected_journeys"],
+        }
+    )
 
 
 def _change_table(data: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,13 @@ from journeymine.report._common import (
     style_axes,
 )
 
-__all__ = ["change_timeline_data", "change_timeline_figure", "describe_change", "metric_label"]
+__all__ = [
+    "change_incidents_data",
+    "change_timeline_data",
+    "change_timeline_figure",
+    "describe_change",
+    "metric_label",
+]
 
 TIMELINE_COLUMNS = (
     "metric",
@@ -44,7 +50,16 @@ _ALIASES: dict[str, Sequence[str]] = {
     "effect": ("effect", "effect_size", "difference"),
     "q_value": ("q_value", "p_value", "qvalue", "pvalue"),
 }
-_RATE_METRICS = ("edge", "conversion", "probability", "share", "proportion")
+_RATE_METRICS = (
+    "edge",
+    "conversion",
+    "probability",
+    "share",
+    "proportion",
+    "journeys",
+    "errors",
+    "step_times",
+)
 # readable names of detect_changes() metrics
 METRIC_LABELS = {
     "edges": "step probability",
@@ -53,6 +68,9 @@ METRIC_LABELS = {
     "conversion": "conversion",
     "volumes": "events per active customer",
     "volume": "events per active customer",
+    "journeys": "path conversion",
+    "errors": "sessions with errors",
+    "step_times": "share of slow steps",
 }
 
 
@@ -270,3 +288,109 @@ def change_timeline_figure(
     fig.update_yaxes(autorange="reversed", title_text="")
     style_axes(fig)
     return fig
+
+
+INCIDENT_COLUMNS = (
+    "incident",
+    "where",
+    "start",
+    "end",
+    "days",
+    "headline",
+    "how_much",
+    "evidence",
+    "q_value",
+    "series",
+    "metrics",
+    "affected_journeys",
+)
+
+
+def change_incidents_data(changes: pd.DataFrame) -> pd.DataFrame:
+    """One row per incident of a ``detect_changes`` result: when, where, how much, how sure,
+    and which journeys it hurt.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        A ``jm.detect_changes(log)`` result (one row per detected change, with ``incident``,
+        ``metric``, ``where``, ``what``, ``start``, ``end``, ``baseline``, ``changed``,
+        ``direction``, ``deviance`` and ``q_value``).
+
+    Returns
+    -------
+    DataFrame
+        ``incident`` (1 = most evidence), ``where``, ``start`` and ``end`` (the earliest start
+        and latest end of its changes), ``days``, ``headline`` (the change with the most
+        evidence, in words), ``how_much`` (its baseline -> changed value), ``evidence``
+        (deviance of that change), ``q_value`` (smallest of the incident), ``series`` (how many
+        series changed), ``metrics`` (which kinds), ``affected_journeys`` (paths to the goal and
+        conversions whose rate fell, ``"; "``-separated; empty when none fell).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.Timestamp("2025-03-04", tz="UTC")
+    >>> ch = pd.DataFrame({"incident": [1, 1], "metric": ["edges", "journeys"],
+    ...     "where": ["app", "app"], "what": ["checkout -> purchase",
+    ...     "add_to_cart > checkout > purchase"], "start": [t, t],
+    ...     "end": [t + pd.Timedelta(days=14)] * 2, "baseline": [0.84, 0.51],
+    ...     "changed": [0.08, 0.05], "direction": ["drop", "drop"],
+    ...     "deviance": [210.0, 75.0], "q_value": [1e-46, 1e-17]})
+    >>> row = change_incidents_data(ch).iloc[0]
+    >>> print(row["headline"])
+    app checkout -> purchase (step probability) fell from 84% to 8.0%
+    between 2025-03-04 and 2025-03-18
+    >>> row["affected_journeys"], int(row["days"])
+    ('add_to_cart > checkout > purchase (51% -> 5.0%)', 14)
+    """
+    needed = ("incident", "metric", "where", "what", "start", "end", "baseline", "changed")
+    if not isinstance(changes, pd.DataFrame):
+        raise ConfigError(
+            f"changes must be the DataFrame returned by jm.detect_changes(log), got "
+            f"{type(changes).__name__}."
+        )
+    missing = [c for c in needed if c not in changes.columns]
+    if missing:
+        raise ConfigError(
+            f"the changes frame has no {missing} column(s); pass the result of "
+            f"jm.detect_changes(log). Columns present: {[str(c) for c in changes.columns]}."
+        )
+    if changes.empty:
+        return pd.DataFrame(columns=list(INCIDENT_COLUMNS))
+    rows = []
+    frame = changes.copy()
+    frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    frame["end"] = pd.to_datetime(frame["end"], utc=True)
+    rank = "deviance" if "deviance" in frame.columns else "q_value"
+    for number, grp in frame.groupby("incident", sort=True):
+        grp = grp.sort_values(rank, ascending=rank == "q_value", kind="stable")
+        top = grp.iloc[0]
+        metric = str(top["metric"])
+        fell = grp["changed"].astype(float) < grp["baseline"].astype(float)
+        journeys = grp[grp["metric"].isin(["journeys", "conversions"]) & fell]
+        affected = "; ".join(
+            f"{r['what']} ({_fmt_value(str(r['metric']), 0, 0, float(r['baseline']))} -> "
+            f"{_fmt_value(str(r['metric']), 0, 0, float(r['changed']))})"
+            for _, r in journeys.iterrows()
+        )
+        start, end = grp["start"].min(), grp["end"].max()
+        q = pd.to_numeric(grp.get("q_value"), errors="coerce")
+        rows.append(
+            {
+                "incident": int(number),
+                "where": str(top["where"]),
+                "start": start,
+                "end": end,
+                "days": (end - start).total_seconds() / 86_400,
+                "headline": describe_change(top.rename({"changed": "value"})),
+                "how_much": f"{_fmt_value(metric, 0, 0, float(top['baseline']))} -> "
+                f"{_fmt_value(metric, 0, 0, float(top['changed']))}",
+                "evidence": float(top["deviance"]) if "deviance" in grp else float("nan"),
+                "q_value": float(q.min()) if q is not None else float("nan"),
+                "series": len(grp),
+                "metrics": ", ".join(dict.fromkeys(metric_label(m) for m in grp["metric"])),
+                "affected_journeys": affected,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
