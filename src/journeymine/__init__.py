@@ -81,6 +81,11 @@ _EXPORTS: dict[str, str] = {
     "ResponseModel": "journeymine.actions",
     "next_best_action": "journeymine.actions",
     "backtest": "journeymine.actions",
+    # next step of each customer
+    "NextStepModel": "journeymine.nextstep",
+    "END": "journeymine.nextstep",
+    "evaluate_next_step": "journeymine.nextstep",
+    "load_next_step_model": "journeymine.nextstep",
 }
 _SUBMODULES = {
     "datasets",
@@ -93,6 +98,7 @@ _SUBMODULES = {
     "personas",
     "assignment",
     "actions",
+    "nextstep",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
@@ -106,6 +112,7 @@ if TYPE_CHECKING:  # pragma: no cover
         exceptions,
         io,
         journeys,
+        nextstep,
         personas,
         report,
         schema,
@@ -147,6 +154,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from journeymine.journeys.change import compare_periods, compare_segments, detect_changes
     from journeymine.journeys.conformance import check_conformance
+    from journeymine.nextstep import END, NextStepModel, evaluate_next_step, load_next_step_model
     from journeymine.personas import (
         CustomerFeaturizer,
         PersonaMiner,

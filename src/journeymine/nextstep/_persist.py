@@ -1,1 +1,345 @@
-def load_next_step_model(path): raise NotImplementedError
+"""Saving and loading a :class:`~journeymine.NextStepModel` (one job: files <-> model).
+
+Format (``format_version`` 1)
+-----------------------------
+- ``<name>.skops``: a dict head -> compiled forest (:class:`~journeymine.nextstep._forest.Forest`
+  state: only numpy arrays, texts and integers), written with ``skops.io.dumps``. Never pickle.
+  Such a file holds no type outside skops' default trusted set, so :data:`TRUSTED_TYPES` (the
+  explicit allowlist passed to ``skops.io.loads``) is empty: a file naming any other type is
+  refused before anything is built from it.
+- ``<name>.json``: the model card: parameters, prefix-feature vocabulary, feature names,
+  classes, channels, calibration temperatures, outcome and horizon, the skops file's SHA-256,
+  and ``integrity``: the SHA-256 of the canonical JSON of every field that changes what the
+  loaded model does (:data:`CHECKSUMMED_FIELDS`) followed by the skops bytes. Descriptive
+  fields (``metrics``, ``training``, ``created_at``, the rest of ``artifact``) are not covered.
+
+Loading refuses with :class:`~journeymine.exceptions.ModelError`, saying what is wrong and how
+to fix it: a missing file, a card of another kind, a newer format or another major version, a
+skops file whose SHA-256 is not the card's, a card edited after saving (checksum), card values
+of the wrong type, forests inconsistent with the card, or untrusted types. The checksums guard
+against corruption, mismatched pairs and hand edits; they are not a signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from journeymine.exceptions import ConfigError, ModelError
+
+__all__ = [
+    "CHECKSUMMED_FIELDS",
+    "FORMAT_VERSION",
+    "TRUSTED_TYPES",
+    "load_next_step_model",
+    "save_next_step_model",
+]
+
+FORMAT_VERSION = 1
+KIND = "journeymine.NextStepModel"
+#: Types outside skops' default trusted set a NextStepModel file may contain: none.
+TRUSTED_TYPES: frozenset[str] = frozenset()
+#: Card fields covered by the integrity checksum (with the skops bytes).
+CHECKSUMMED_FIELDS: tuple[str, ...] = (
+    "kind",
+    "format_version",
+    "journeymine_version",
+    "params",
+    "spec",
+    "feature_names",
+    "classes",
+    "channels",
+    "heads",
+    "temperatures",
+    "artifact.sha256",
+    "artifact.untrusted_types",
+)
+_FIX = (
+    "Restore the files saved together, or fit the model again and save it with "
+    "model.save(path)."
+)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _package_version() -> str:
+    import journeymine
+
+    return str(journeymine.__version__)
+
+
+def card_checksum(card: dict, data: bytes) -> str:
+    """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
+    spaces, absent = null) followed by the skops bytes."""
+    covered: dict[str, Any] = {}
+    for name in CHECKSUMMED_FIELDS:
+        head, _, sub = name.partition(".")
+        value = card.get(head)
+        if sub:
+            value = value.get(sub) if isinstance(value, dict) else None
+        covered[name] = value
+    try:
+        text = json.dumps(
+            covered, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"the model card holds a value that is not JSON ({exc}).") from exc
+    return _sha256(f"{KIND} card\n".encode() + text.encode("ascii") + b"\n" + data)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating | float):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, str | int | bool) or v is None:
+        return v
+    return str(v)
+
+
+def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
+    """The skops bytes and the card of a fitted model."""
+    import skops
+    import skops.io as sio
+
+    from journeymine.nextstep._forest import Forest
+
+    model._fitted()
+    state = {
+        head: (h.to_state() if isinstance(h, Forest) else int(h)) for head, h in model.heads_.items()
+    }
+    data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
+    untrusted = sorted(sio.get_untrusted_types(data=data))
+    if set(untrusted) - TRUSTED_TYPES:
+        raise ModelError(
+            f"the model holds types {untrusted} that load_next_step_model would refuse; it was "
+            f"not saved."
+        )
+    params = _jsonable(model.get_params())
+    params["horizon"] = str(model.horizon)
+    card = dict(_jsonable({k: v for k, v in model.card_.items() if k != "integrity"}))
+    card.update(
+        {
+            "kind": KIND,
+            "format_version": FORMAT_VERSION,
+            "journeymine_version": _package_version(),
+            "params": params,
+            "spec": model.spec_.to_dict(),
+            "feature_names": list(model.feature_names_),
+            "classes": list(model.classes_),
+            "channels": list(model.channels_),
+            "heads": sorted(model.heads_),
+            "temperatures": {k: float(v) for k, v in model.temperatures_.items()},
+            "n_iter": {k: int(v) for k, v in model.n_iter_.items()},
+            "artifact": {
+                "file": file_name,
+                "format": "skops: dict head -> compiled forest (numpy arrays)",
+                "sha256": _sha256(data),
+                "bytes": len(data),
+                "untrusted_types": untrusted,
+                "skops_version": skops.__version__,
+            },
+        }
+    )
+    card["integrity"] = {
+        "sha256": card_checksum(card, data),
+        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
+    }
+    return data, card
+
+
+def save_next_step_model(model: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``path`` (skops) then its card ``path.with_suffix('.json')``, each atomically."""
+    from journeymine.io.atomic import write_bytes
+
+    p = Path(path)
+    if p.suffix == ".json":
+        raise ConfigError(
+            f"{p} ends in .json, the name of the model card; save the model as e.g. "
+            f"{p.with_suffix('.skops')}."
+        )
+    if not p.parent.is_dir():
+        raise ConfigError(f"folder {p.parent} does not exist; create it first.")
+    data, card = model_to_bytes(model, file_name=p.name)
+    write_bytes(p, data)
+    write_bytes(
+        p.with_suffix(".json"),
+        (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
+    )
+    model.card_ = card
+    return p
+
+
+def _check_card(card: Any, source: str) -> None:
+    if not isinstance(card, dict) or card.get("kind") != KIND:
+        raise ModelError(
+            f"{source}: not a NextStepModel card (kind {card.get('kind') if isinstance(card, dict) else None!r}); "
+            f"persona models load with jm.load_model."
+        )
+    fv = card.get("format_version")
+    if not isinstance(fv, int) or isinstance(fv, bool) or fv < 1:
+        raise ModelError(f"{source}: the card has no valid format_version ({fv!r}).")
+    if fv > FORMAT_VERSION:
+        raise ModelError(
+            f"{source}: model format_version {fv} is newer than this journeymine reads "
+            f"({FORMAT_VERSION}); upgrade journeymine to load it."
+        )
+    saved, now = str(card.get("journeymine_version", "?")), _package_version()
+    if saved.split(".", 1)[0] != now.split(".", 1)[0]:
+        raise ModelError(
+            f"{source}: the model was saved by journeymine {saved}, this is {now} (another major "
+            f"version). Fit it again with this version."
+        )
+    problems = []
+    types = {
+        "params": dict, "spec": dict, "feature_names": list, "classes": list, "channels": list,
+        "heads": list, "temperatures": dict, "artifact": dict, "integrity": dict,
+    }
+    for key, typ in types.items():
+        if not isinstance(card.get(key), typ):
+            problems.append(f"{key} must be a {typ.__name__}, got {card.get(key)!r:.60}")
+    if not problems:
+        for key in ("feature_names", "classes", "channels", "heads"):
+            if not all(isinstance(x, str) for x in card[key]):
+                problems.append(f"{key} must list texts")
+        for k, v in card["temperatures"].items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.01 <= v <= 100:
+                problems.append(f"temperatures.{k} must be a number in [0.01, 100], got {v!r}")
+        if not isinstance(card["artifact"].get("sha256"), str):
+            problems.append("artifact.sha256 must be a text")
+        if not isinstance(card["integrity"].get("sha256"), str):
+            problems.append("integrity.sha256 must be a text")
+    if problems:
+        raise ModelError(
+            f"{source}: the model card has invalid values: " + "; ".join(problems) + f". {_FIX}"
+        )
+
+
+def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
+    """Rebuild a model from skops bytes and its card, with every check of
+    :func:`load_next_step_model`."""
+    import skops.io as sio
+
+    from journeymine.nextstep._forest import Forest
+    from journeymine.nextstep._model import END, NextStepModel
+    from journeymine.nextstep._prefix import PrefixSpec
+
+    _check_card(card, source)
+    if _sha256(data) != card["artifact"]["sha256"]:
+        raise ModelError(
+            f"{source}: checksum mismatch: the skops file's SHA-256 is {_sha256(data)[:16]}..., "
+            f"the card expects {str(card['artifact']['sha256'])[:16]}... The file is corrupted, "
+            f"truncated, was modified after saving or belongs to another card. {_FIX}"
+        )
+    if card_checksum(card, data) != card["integrity"]["sha256"]:
+        raise ModelError(
+            f"{source}: the model card was changed after saving: its checksum (over the skops "
+            f"file and every field that changes behaviour: parameters, vocabulary, features, "
+            f"classes, channels, temperatures, trusted types) does not match. Change a model in "
+            f"Python and save it again instead of editing the card. {_FIX}"
+        )
+    try:
+        untrusted = sorted(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # skops raises many kinds on a bad file
+        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
+    refused = sorted(set(untrusted) - TRUSTED_TYPES)
+    if refused:
+        raise ModelError(
+            f"{source}: the file holds types outside the allowlist: {refused}; nothing was "
+            f"loaded (allowlist: {sorted(TRUSTED_TYPES)})."
+        )
+    if untrusted != sorted(card["artifact"].get("untrusted_types", [])):
+        raise ModelError(f"{source}: the file's types differ from those its card declares.")
+    try:
+        state = sio.loads(data, trusted=sorted(TRUSTED_TYPES))
+    except Exception as exc:
+        raise ModelError(f"{source}: the skops file could not be loaded: {exc}") from exc
+    params = dict(card["params"])
+    try:
+        model = NextStepModel(**params)
+        model._check_params()
+        spec = PrefixSpec.from_dict(card["spec"])
+        if not isinstance(state, dict) or sorted(state) != sorted(card["heads"]):
+            raise ValueError(f"heads {sorted(state) if isinstance(state, dict) else state!r}")
+        heads = {
+            k: (int(v) if isinstance(v, int) else Forest.from_state(v)) for k, v in state.items()
+        }
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ModelError(f"{source}: the model does not match its card ({exc}). {_FIX}") from exc
+    names = spec.feature_names
+    problems = []
+    if names != card["feature_names"]:
+        problems.append("the feature names are not those of the stored vocabulary")
+    n_classes = len(spec.activities) + (1 if params.get("end_of_case") else 0)
+    expected = list(spec.activities) + ([END] if params.get("end_of_case") else [])
+    if card["classes"] != expected:
+        problems.append("the classes are not the stored activities")
+    outputs = {"activity": n_classes, "channel": len(card["channels"]), "outcome": 2}
+    for k, h in heads.items():
+        if isinstance(h, Forest):
+            if h.n_features != len(names):
+                problems.append(f"head {k!r} expects {h.n_features} features, not {len(names)}")
+            if k in outputs and len(h.classes) and (h.classes.max() >= outputs[k] or h.classes.min() < 0):
+                problems.append(f"head {k!r} predicts classes the card does not list")
+    if problems:
+        raise ModelError(f"{source}: " + "; ".join(problems) + f". {_FIX}")
+    model.spec_ = spec
+    model.heads_ = heads
+    model.classes_ = expected
+    model.n_classes_ = n_classes
+    model.channels_ = list(card["channels"])
+    model.temperatures_ = {k: float(v) for k, v in card["temperatures"].items()}
+    for k in heads:
+        model.temperatures_.setdefault(k, 1.0)
+    model.n_iter_ = {k: int(v) for k, v in card.get("n_iter", {}).items()}
+    model.feature_names_ = names
+    model.n_features_in_ = len(names)
+    model.card_ = card
+    return model
+
+
+def load_next_step_model(path: str | os.PathLike[str]) -> Any:
+    """Load a model saved by :meth:`NextStepModel.save`, checking it first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.skops`` file; its card is ``path.with_suffix('.json')``.
+
+    Returns
+    -------
+    NextStepModel
+
+    Raises
+    ------
+    ModelError
+        Missing or unreadable files, checksum mismatch, a card edited after saving, another
+        kind of model, a newer format or major version, untrusted types.
+    """
+    p = Path(path)
+    card_path = p.with_suffix(".json")
+    if not p.is_file():
+        raise ModelError(f"model file {p} does not exist.")
+    if not card_path.is_file():
+        raise ModelError(
+            f"model card {card_path} does not exist; a model is the .skops file plus its .json "
+            f"card, saved together by NextStepModel.save()."
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {card_path} is not valid JSON: {exc}") from exc
+    return model_from_bytes(p.read_bytes(), card, source=str(p))
