@@ -30,6 +30,7 @@ from journeymine.journeys.change.scan import (
     _scan_series,
     _Series,
     n_intervals,
+    null_tail_constant,
     power_hint,
 )
 from journeymine.journeys.change.series import (
@@ -314,6 +315,7 @@ def detect_changes(
         for s in series:
             s.weekday = _weekday_adjust(s, dow)
     scanned = n_intervals(t_len, min_bins, max_bins, open_ended)
+    null_k = null_tail_constant(t_len, min_bins, max_bins, bool(open_ended)) if series else None
     logger.info("scanning %d series over %d bins (%d skipped)", len(series), t_len, len(skipped))
     iterator: Any = series
     if show_progress:
@@ -336,6 +338,7 @@ def detect_changes(
             alpha=float(alpha),
             max_changes=max_changes,
             merge_gap=gap_bins,
+            null_k=null_k,
         )
         n_found.append(len(hits))
         for iv, st in hits:
@@ -406,6 +409,7 @@ def detect_changes(
         alpha=float(alpha),
         min_effect=float(min_effect),
         min_ratio=float(min_ratio),
+        null_k=null_k,
     )
     out.attrs["scan"] = scan
     out.attrs["settings"] = {
@@ -447,6 +451,7 @@ def _scan_table(
     alpha: float,
     min_effect: float,
     min_ratio: float,
+    null_k: float | None,
 ) -> pd.DataFrame:
     """One row per series considered: scanned or skipped (and why), support, the smallest
     detectable effect and the rate a drop of that size leads to, changes reported."""
@@ -459,6 +464,7 @@ def _scan_table(
             alpha=alpha,
             min_effect=min_effect,
             min_ratio=min_ratio,
+            null_k=null_k,
         )
         n_tot = float(s.n.sum())
         rows.append(
