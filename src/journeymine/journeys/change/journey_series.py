@@ -86,8 +86,8 @@ def top_paths(lg: _Log, goal: str, *, n_paths: int = _N_PATHS) -> list[tuple[str
     sess = lg.session[hit]
     keep = np.r_[True, sess[1:] != sess[:-1]]
     hit, sess = hit[keep], sess[keep]
-    if len(hit) > 20_000:  # an even sample of the goal sessions is enough to rank paths
-        pick = np.linspace(0, len(hit) - 1, 20_000).astype(np.int64)
+    if len(hit) > 5_000:  # an even sample of the goal sessions is enough to rank paths
+        pick = np.linspace(0, len(hit) - 1, 5_000).astype(np.int64)
         hit, sess = hit[pick], sess[pick]
     counts: dict[tuple[str, ...], int] = {}
     acts = lg.act

@@ -138,7 +138,7 @@ def power_hint(
     return lr, rate * math.exp(-lr)
 
 
-_NULL_SIMULATIONS = 400
+_NULL_SIMULATIONS = 1000
 
 
 @functools.lru_cache(maxsize=32)
@@ -157,20 +157,16 @@ def null_tail_constant(t_len: int, min_bins: int, max_bins: int, open_ended: boo
     lengths = range(min_bins, min(max_bins, hi - lo) + 1)
     if not len(lengths):
         return float("nan")
-    st = np.concatenate([np.arange(lo, hi - n + 1) for n in lengths])
-    en = np.concatenate([np.arange(lo, hi - n + 1) + n for n in lengths])
-    length = (en - st).astype(float)
     rng = np.random.default_rng(20_170)
-    sims = _NULL_SIMULATIONS if len(st) * _NULL_SIMULATIONS <= 40_000_000 else 100
-    chunk = max(1, min(sims, 4_000_000 // max(len(st), 1)))
-    maxima = np.empty(sims)
-    for i in range(0, sims, chunk):
-        x = rng.standard_normal((min(chunk, sims - i), t_len))
-        c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
-        inside = c[:, en] - c[:, st]
-        diff = inside / length - (c[:, -1:] - inside) / np.maximum(t_len - length, 1)
-        dev = diff**2 / (1 / length + 1 / np.maximum(t_len - length, 1))
-        maxima[i : i + len(x)] = dev.max(axis=1)
+    x = rng.standard_normal((_NULL_SIMULATIONS, t_len))
+    c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
+    total = c[:, -1:]
+    maxima = np.zeros(len(x))
+    for n in lengths:
+        inside = c[:, lo + n : hi + 1] - c[:, lo : hi - n + 1]  # every start in [lo, hi - n]
+        rest = max(t_len - n, 1)
+        diff = inside / n - (total - inside) / rest
+        np.maximum(maxima, (diff * diff).max(axis=1) / (1 / n + 1 / rest), out=maxima)
     d90 = float(np.quantile(maxima, 0.9))
     return 0.1 / (d90**1.5 * math.exp(-d90 / 2))
 
