@@ -132,19 +132,41 @@ def detect_changes(
     segment : str or mapping, optional
         A column or a mapping customer -> segment; series are split per segment too, and
         volumes are per active customer of the segment.
-    metrics : list of {"edges", "conversions", "volumes"}, default ("edges", "volumes")
-        Series to scan (see the module docstring). ``"conversions"`` needs ``conversions``.
+    metrics : list, default ("edges", "journeys", "errors", "volumes")
+        Series to scan (see :mod:`journeymine.journeys.change`): ``"edges"``,
+        ``"conversions"`` (needs ``conversions``), ``"journeys"`` (conversion along the
+        ``funnel``, or along the top 3 paths to the ``goal``), ``"errors"`` (share of sessions
+        with an error/support activity), ``"step_times"`` (share of an edge's transitions
+        slower than its median time), ``"volumes"``.
     conversions : list of (str, str), optional
         Pairs ``(a, b)``: the share of sessions with ``a`` in which ``b`` follows, e.g.
         ``[("checkout", "purchase")]``. Adds ``"conversions"`` to ``metrics`` when given.
-    freq : str, default "D"
+    funnel : list of str, optional
+        Ordered steps, e.g. ``["add_to_cart", "checkout", "purchase"]``: the share of
+        sessions with the first step that go through every step in order, and of each step
+        to the next. Adds ``"journeys"`` to ``metrics`` and replaces the automatic paths.
+    goal : str, optional
+        The goal activity of the automatic paths. Default: found in the log (the activity
+        carrying most of a ``value`` column; else, among activities in 0.5%-50% of sessions
+        that end at least half of their sessions, the one reached deepest); reported in
+        ``.attrs["settings"]["goal"]``.
+    error_activities : list of str, optional
+        Activities counted by ``"errors"``. Default: activity names matching
+        ``error|fail|crash|timeout|exception|problem|complain|support|help|contact``.
+    freq : str, default "auto"
         Bin width, a fixed frequency ('D', '12h', '7D'); bins start at midnight UTC for 'D'.
-    min_support : int, default 200
-        Scan an edge or an activity only if it occurs at least this often in its group over
-        the whole log (conversions: sessions with ``a``).
-    min_duration : str or Timedelta, default "2D"
-        Shortest change reported (rounded up to whole bins). One-day spikes (a campaign day)
-        are ignored by default; use "1D" to see them.
+        ``"auto"``: daily for logs spanning 14 to 400 days, hours for shorter logs (at least
+        56 bins), 2, 3 or 7 days for longer ones (at most 400 bins).
+    min_support : int or "auto", default "auto"
+        Scan a series only if it has at least this many events over the whole log in its
+        group (edges: transitions; conversions and journeys: sessions with the first step;
+        errors: sessions with an error). ``"auto"``: one event in 5,000 of the log, at least
+        30 (30 up to 150k events, 200 at 1M, 2,000 at 10M). Skipped series are listed in
+        ``.attrs["scan"]``.
+    min_duration : str or Timedelta, default "auto"
+        Shortest change reported (rounded up to whole bins); ``"auto"``: two bins (two days
+        with daily bins), the shortest change that a one-bin spike (a campaign day) cannot
+        fake. Use "1D" with daily bins to see one-day changes.
     max_duration : str or Timedelta, optional
         Longest change; default half the log's span (a change must be shorter than its
         baseline).
@@ -159,8 +181,9 @@ def detect_changes(
         ``min_ratio``, in the same direction. It keeps one extreme bin (a campaign day) from
         making a longer interval look changed.
     alpha : float, default 0.01
-        Level of the per-series scan (Bonferroni over the intervals scanned) and false
-        discovery rate over all series (Benjamini-Hochberg) for a change to be reported.
+        Level of the per-series scan (its p-value is calibrated on the simulated maximum of
+        the scan over the same intervals, see below) and false discovery rate over all
+        series (Benjamini-Hochberg) for a change to be reported.
     max_changes : int, default 3
         Most changes looked for per series.
     open_ended : bool, default False
@@ -168,10 +191,14 @@ def detect_changes(
         is not observed, e.g. an incident still going on). Off by default because the edges
         of a log are where extraction artefacts live: returns of purchases made before the
         log started are missing at its start, late steps of recent journeys at its end.
-    merge_gap : str or Timedelta, default "1D"
+    merge_gap : str or Timedelta, default "auto"
         Detections of one series that move the same way and are at most this far apart are
         merged; detections in one ``by`` group (and segment) within this gap of each other
-        form one incident.
+        form one incident. ``"auto"``: one bin.
+    weekly : bool or "auto", default "auto"
+        Remove each series' weekday rhythm before scanning (shrunk towards none when noise
+        could explain it), so that weekends are not changes. ``"auto"``: with daily bins over
+        at least four weeks.
     session_gap : str or Timedelta, default "30min"
         Inactivity (or a change of channel) that ends a session, for edges and conversions;
         an existing ``session_id`` column is used as is.
@@ -189,11 +216,30 @@ def detect_changes(
         events per active customer per bin for volumes), ``difference``, ``ratio``, ``effect``
         and ``effect_measure`` (Cohen's h, or the log rate ratio for volumes), ``deviance``
         (likelihood-ratio chi-square of the change without its most extreme bin, divided by
-        ``dispersion``, the overdispersion of the baseline), ``p_value`` (Bonferroni over
-        intervals), ``q_value`` (Benjamini-Hochberg over all series), ``ongoing`` (the change
-        lasts until the end of the log),
-        ``n_baseline`` and ``n_changed`` (trials, or events for volumes). Empty when nothing
-        changed.
+        ``dispersion``: the overdispersion of the baseline times the variance inflation from
+        its autocorrelation), ``p_value`` (the scan's calibrated p-value), ``q_value``
+        (Benjamini-Hochberg over all series), ``ongoing`` (the change lasts until the end of
+        the log), ``n_baseline`` and ``n_changed`` (trials, or events for volumes). Empty when
+        nothing changed. With daily bins the rates are weekday-adjusted.
+
+        What was scanned is in ``.attrs``: ``"scan"``, one row per series considered
+        (``metric``, ``where``, the ``by`` columns, ``what``, ``status``: "scanned", "too
+        little support", "too short" or "nothing to measure"; ``support``, ``rate``,
+        ``detectable_effect``: the smallest effect detectable with 80% power in a change of
+        the shortest duration, ``detectable_drop_to``: the rate such a drop leads to,
+        ``weekday_shrinkage``, ``changes`` reported); ``"settings"``, the values used (``freq``,
+        ``min_support``, ``min_duration``, ``goal``, ...); ``"summary"``, one line (see
+        :func:`scan_summary`).
+
+    Raises
+    ------
+    ConfigError
+        An argument is invalid, or the log is too short for the bins and durations.
+    UnknownActivityError
+        ``conversions``, ``funnel``, ``goal`` or ``error_activities`` name an activity absent
+        from the log.
+    EmptyLogError, MissingColumnError, EventLogError
+        The log is empty, lacks a ``by`` column, or has nulls in one.
 
     Examples
     --------
@@ -214,6 +260,19 @@ def detect_changes(
     ['app', 'checkout -> purchase', 'drop']
     >>> str(res["start"].iloc[0].date()), str(res["end"].iloc[0].date())
     ('2025-01-21', '2025-01-26')
+    >>> res.attrs["summary"]
+    "scanned 1 series (0 skipped); detectable: Cohen's h 2.12"
+
+    With its defaults on the synthetic journeys (bins, support and the goal chosen from the
+    log):
+
+    >>> from journeymine.datasets import make_journeys
+    >>> data = make_journeys(n_customers=2_000, random_state=0)
+    >>> res = detect_changes(data.events)
+    >>> res.drop_duplicates("incident")[["where", "what"]].values.tolist()
+    [['app', 'checkout -> purchase'], ['web', 'search -> view_product']]
+    >>> res.attrs["settings"]["freq"], res.attrs["settings"]["goal"]
+    ('1D', 'purchase')
     """
     if not (isinstance(min_support, str) and min_support == "auto"):
         check_int(min_support, "min_support")
