@@ -179,3 +179,138 @@ def run(quick: bool) -> list[Measurement]:
         if m.result is not None:
             print(f"    {m.task} / {m.contender} / {m.size}: {m.result}", flush=True)
     return rows
+
+
+# --- accuracy sweep (not timed): python -m benchmarks.bench_change [--seeds N] [--large] ------
+def _clickstream():
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "tests" / "journeys"
+    if str(here) not in sys.path:
+        sys.path.insert(0, str(here))
+    import _clickstream
+
+    return _clickstream
+
+
+def _hits(found, truth, days: int) -> list[bool]:
+    import pandas as pd
+
+    tol = pd.Timedelta(days=days)
+    out = []
+    for _, t in truth.iterrows():
+        start = t["start"] if t["start"].tzinfo else t["start"].tz_localize("UTC")
+        end = t["end"] if t["end"].tzinfo else t["end"].tz_localize("UTC")
+        m = found[
+            (found["channel"] == t["channel"])
+            & ((found["start"] - start).abs() <= tol)
+            & ((found["end"] - end).abs() <= tol)
+        ]
+        out.append(len(m) > 0)
+    return out
+
+
+def _unmatched(found, truth, days: int) -> int:
+    import pandas as pd
+
+    tol = pd.Timedelta(days=days)
+    n = 0
+    for _, r in found.drop_duplicates("incident").iterrows():
+        ok = False
+        for _, t in truth.iterrows():
+            start = t["start"] if t["start"].tzinfo else t["start"].tz_localize("UTC")
+            end = t["end"] if t["end"].tzinfo else t["end"].tz_localize("UTC")
+            ok |= r["channel"] == t["channel"] and r["start"] < end + tol and r["end"] > start - tol
+        n += not ok
+    return n
+
+
+def accuracy(seeds: int = 20, large: bool = False) -> None:
+    """Default-argument accuracy of detect_changes: incidents of our generator found (start
+    and end within 2 days, right channel), false alarms on incident-free logs of our generator
+    and of the independent clickstream (weekly rhythm, bursts), the small-log and three-incident
+    clickstream cases."""
+    import time
+
+    import journeymine as jm
+    from journeymine.datasets import make_journeys
+
+    cs = _clickstream()
+    t0 = time.perf_counter()
+    sizes = [2_000, 200_000] if large else [2_000]
+    for n in sizes:
+        runs = seeds if n <= 20_000 else 1
+        found = total = extra = 0
+        for seed in range(runs):
+            data = make_journeys(n, random_state=seed)
+            t = time.perf_counter()
+            got = jm.detect_changes(data.events)
+            secs = time.perf_counter() - t
+            h = _hits(got, data.incidents, 2)
+            found, total = found + sum(h), total + len(h)
+            extra += _unmatched(got, data.incidents, 2)
+        print(
+            f"make_journeys {n:>7,} customers x {runs} seeds: {found}/{total} incidents found "
+            f"(+-2 days, right channel), {extra} other incidents; last run "
+            f"{len(data.events):,} events in {secs:.1f} s",
+            flush=True,
+        )
+    alarms = sum(
+        not jm.detect_changes(
+            make_journeys(2_000, random_state=1000 + s, incidents=None).events
+        ).empty
+        for s in range(seeds)
+    )
+    print(
+        f"make_journeys 2,000 customers, no incident x {seeds} seeds: {alarms} with a false alarm"
+    )
+    for n_users in (600, 2_000):
+        alarms = sum(
+            not jm.detect_changes(cs.make_clickstream(n_users, seed=2000 + s)[0]).empty
+            for s in range(seeds)
+        )
+        print(
+            f"clickstream {n_users:,} users, no incident x {seeds} seeds: {alarms} with a false "
+            f"alarm",
+            flush=True,
+        )
+    one = (cs.ClickIncident("desktop", 60, 14, "site_search", "item_page", 0.2),)
+    found = sum(
+        _hits(jm.detect_changes(ev), truth, 2)[0]
+        for ev, truth in (
+            cs.make_clickstream(600, incidents=one, seed=3000 + s) for s in range(seeds)
+        )
+    )
+    print(
+        f"clickstream 600 users (~30k events), one 14-day incident x {seeds} seeds: {found} found"
+    )
+    three = (
+        cs.ClickIncident("desktop", 40, 14, "site_search", "item_page", 0.2),
+        cs.ClickIncident("ios", 100, 4, "basket", "checkout_start", 0.15),
+        cs.ClickIncident("desktop", 120, 30, "item_page", "basket_add", 0.3),
+    )
+    per = [0, 0, 0]
+    two_of_three = extra = 0
+    for s in range(seeds):
+        ev, truth = cs.make_clickstream(600, incidents=three, seed=4000 + s)
+        got = jm.detect_changes(ev)
+        h = _hits(got, truth, 3)
+        per = [a + b for a, b in zip(per, h, strict=True)]
+        two_of_three += sum(h) >= 2
+        extra += _unmatched(got, truth, 3)
+    print(
+        f"clickstream 600 users, incidents of 14/4/30 days x {seeds} seeds: found {per} "
+        f"(+-3 days), >= 2 of 3 in {two_of_three}, {extra} unmatched incidents in all"
+    )
+    print(f"sweep took {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=accuracy.__doc__)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--large", action="store_true", help="also 200,000 customers (10M events)")
+    args = ap.parse_args()
+    accuracy(args.seeds, args.large)
