@@ -80,7 +80,12 @@ class Events:
         )
 
 
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
 def _seconds(s: pd.Series) -> np.ndarray:
+    if isinstance(s.dtype, pd.DatetimeTZDtype) and not s.hasnans:  # fast path: UTC integers
+        return s.array.asi8 / _PER_SECOND[s.dtype.unit]
     if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
         ts = s
     else:
@@ -103,8 +108,11 @@ def _seconds(s: pd.Series) -> np.ndarray:
     return us / 1e6
 
 
-def to_events(log: Any, *, purpose: str = "the next-step model") -> Events:
-    """Check ``log`` and turn it into :class:`Events`."""
+def to_events(
+    log: Any, *, purpose: str = "the next-step model", keep: Any = None
+) -> Events:
+    """Check ``log`` and turn it into :class:`Events` (other columns: those in ``keep``, or
+    all when None)."""
     if not isinstance(log, pd.DataFrame):
         raise ConfigError(
             f"{purpose} needs a pandas DataFrame of events with columns customer_id, timestamp "
@@ -126,9 +134,12 @@ def to_events(log: Any, *, purpose: str = "the next-step model") -> Events:
     case = codes[order].astype(np.int64)
     sizes = np.bincount(case, minlength=len(uniques))
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    activity = log[ACTIVITY].to_numpy(dtype=object)[order]
-    act_str = np.asarray([a if isinstance(a, str) else str(a) for a in activity], dtype=object)
-    others = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP, ACTIVITY)]
+    act_str = labels(log[ACTIVITY])[order]
+    others = [
+        c
+        for c in log.columns
+        if c not in (CUSTOMER_ID, TIMESTAMP, ACTIVITY) and (keep is None or c in keep)
+    ]
     ordered = (order[1:] >= order[:-1]).all() if len(order) > 1 else True
     columns = {
         c: (log[c] if ordered else log[c].iloc[order]).reset_index(drop=True) for c in others
@@ -174,16 +185,24 @@ def attribute_columns(ev: Events, attributes: Any) -> tuple[list[str], list[str]
     return cat, num
 
 
-def encode_codes(values: Any, vocab: list[str]) -> np.ndarray:
-    """Codes of ``values`` in ``vocab`` (int64; -1 for missing or unknown)."""
-    if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            values = values.astype(object)
-        values = values.to_numpy(dtype=object)
-    arr = np.asarray(values, dtype=object)
-    if not all(isinstance(v, str) for v in arr):
-        arr = np.asarray([v if isinstance(v, str) else _label(v) for v in arr], dtype=object)
-    return pd.Categorical(arr, categories=vocab).codes.astype(np.int64)
+_SMALL = 4096  # below this many values a dict lookup beats pandas
+
+
+def encode_codes(values: Any, vocab: list[str] | dict[str, int]) -> np.ndarray:
+    """Codes of ``values`` in ``vocab`` (a list, or a dict label -> code; int64; -1 for
+    missing or unknown)."""
+    lut = vocab if isinstance(vocab, dict) else {v: i for i, v in enumerate(vocab)}
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        cats = encode_codes(np.asarray(values.cat.categories, dtype=object), lut)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else -1, -1)
+    arr = labels(values)
+    if len(arr) <= _SMALL:
+        return np.fromiter((lut.get(v, -1) for v in arr), dtype=np.int64, count=len(arr))
+    names = list(lut)
+    codes = pd.Categorical(arr, categories=names).codes.astype(np.int64)
+    mapped = np.asarray([lut[n] for n in names], dtype=np.int64)
+    return np.where(codes >= 0, mapped[np.maximum(codes, 0)], -1)
 
 
 def _label(v: Any) -> Any:
@@ -195,9 +214,14 @@ def _label(v: Any) -> Any:
 
 def labels(values: Any) -> np.ndarray:
     """Values as text labels (object array; None for missing)."""
-    arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(
-        values, dtype=object
-    )
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            cats = labels(np.asarray(values.cat.categories, dtype=object))
+            codes = values.cat.codes.to_numpy()
+            return np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else None, None)
+        arr = values.to_numpy(dtype=object)
+    else:
+        arr = np.asarray(values, dtype=object)
     if all(isinstance(v, str) for v in arr):
         return arr
     return np.asarray([v if isinstance(v, str) else _label(v) for v in arr], dtype=object)

@@ -19,7 +19,6 @@ import numpy as np
 
 __all__ = ["Forest", "compile_forest"]
 
-_CHUNK = 2048  # rows per pass (bounds memory: rows x trees int32 node indices)
 
 
 @dataclass
@@ -138,60 +137,159 @@ class Forest:
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Sum of leaf values plus baseline, (n_rows, n_outputs)."""
-        X = np.asarray(X, dtype=np.float64)
-        out = np.empty((len(X), self.n_outputs))
-        for s in range(0, len(X), _CHUNK):
-            out[s : s + _CHUNK] = self._raw_chunk(X[s : s + _CHUNK])
-        return out
-
-    def _raw_chunk(self, X: np.ndarray) -> np.ndarray:
-        n_rows, n_trees = len(X), len(self.roots)
-        n_cat = len(self.cat_map)
-        if n_cat:  # scikit-learn re-codes categorical columns (the first ones) in fit order
-            X = X.copy()
-            raw = X[:, :n_cat]
-            ok = (raw >= 0) & (raw < 256)
-            idx = np.where(ok, raw, 0).astype(np.int64)
-            X[:, :n_cat] = np.where(ok, self.cat_map[np.arange(n_cat), idx], np.nan)
-        node = np.tile(self.roots, n_rows)
-        row = np.repeat(np.arange(n_rows), n_trees)
-        active = np.flatnonzero(~self.is_leaf[node])
-        while active.size:
-            nd = node[active]
-            f = self.feature[nd]
-            v = X[row[active], f]
-            nan = np.isnan(v)
-            go_left = np.where(nan, self.missing_left[nd], v <= self.threshold[nd])
-            cat = self.is_cat[nd] & ~nan
-            if cat.any():
-                ci = np.flatnonzero(cat)
-                cv = v[ci]
-                ok = (cv >= 0) & (cv < 256)
-                code = np.where(ok, cv, 0).astype(np.int64)
-                word, bit = code >> 5, (code & 31).astype(np.uint32)
-                in_left = ok & (((self.left_bits[self.bitset[nd[ci]], word] >> bit) & 1) == 1)
-                known = ok & (((self.known_bits[self.f_idx_map[f[ci]], word] >> bit) & 1) == 1)
-                go_left[ci] = np.where(
-                    in_left, True, np.where(known, False, self.missing_left[nd[ci]])
-                )
-            node[active] = np.where(go_left, self.left[nd], self.right[nd])
-            active = active[~self.is_leaf[node[active]]]
-        leaf = self.value[node].reshape(n_rows, n_trees // self.n_outputs, self.n_outputs)
-        return self.baseline + leaf.sum(axis=1)
+        ens = self.__dict__.get("_ensemble")
+        if ens is None:
+            ens = self.__dict__["_ensemble"] = Ensemble({"f": self})
+        return ens.raw(X)["f"]
 
     def predict(self, X: np.ndarray, temperature: float = 1.0) -> np.ndarray:
         """Probabilities over :attr:`classes` (classifiers, rows sum to 1, calibrated by
         ``temperature``) or the expected value (``"exp"``)."""
-        raw = self.raw(X)
-        if self.kind == "exp":
-            return np.exp(raw[:, 0])
-        raw = raw / temperature
-        if self.kind == "sigmoid":
-            p1 = 1.0 / (1.0 + np.exp(-raw[:, 0]))
-            return np.column_stack([1.0 - p1, p1])
-        raw -= raw.max(axis=1, keepdims=True)
-        e = np.exp(raw)
-        return e / e.sum(axis=1, keepdims=True)
+        return finish(self.kind, self.raw(X), temperature)
+
+
+def finish(kind: str, raw: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Raw scores -> probabilities (softmax/sigmoid, temperature-scaled) or expected values."""
+    if kind == "exp":
+        return np.exp(raw[:, 0])
+    raw = raw / temperature
+    if kind == "sigmoid":
+        p1 = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+        return np.column_stack([1.0 - p1, p1])
+    raw = raw - raw.max(axis=1, keepdims=True)
+    e = np.exp(raw)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Ensemble:
+    """Several forests (the heads of a model) walked together, one numpy step per tree level.
+
+    Leaves point to themselves, so every tree takes the same number of steps; a categorical
+    split reads a (split, raw category) table that already folds in scikit-learn's re-coding of
+    categories and its handling of unseen ones (column 256: missing).
+    """
+
+    def __init__(self, forests: dict[str, Forest]) -> None:
+        self.names = list(forests)
+        self.forests = dict(forests)
+        self._subsets: dict[tuple[str, ...], Ensemble] = {}
+        offset, cat_offset = 0, 0
+        cols: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("feature", "threshold", "missing_left", "left", "right", "cat_row")
+        }
+        tables, roots, self.blocks = [], [], {}
+        depth = 0
+        for name, f in forests.items():
+            n = len(f.feature)
+            ids = np.arange(n)
+            leaf = f.is_leaf
+            cols["feature"].append(np.where(leaf, 0, f.feature))
+            cols["threshold"].append(np.where(leaf, np.inf, f.threshold))
+            cols["missing_left"].append(f.missing_left & ~leaf)
+            cols["left"].append(np.where(leaf, ids, f.left) + offset)
+            cols["right"].append(np.where(leaf, ids, f.right) + offset)
+            cat = f.is_cat & ~leaf
+            row = np.full(n, -1, dtype=np.int64)
+            row[cat] = np.arange(int(cat.sum())) + cat_offset
+            cols["cat_row"].append(row)
+            if cat.any():
+                tables.append(_category_table(f, np.flatnonzero(cat)))
+                cat_offset += int(cat.sum())
+            start = len(np.concatenate(roots)) if roots else 0
+            roots.append(f.roots + offset)
+            self.blocks[name] = (start, start + len(f.roots), f.n_outputs, f.baseline)
+            depth = max(depth, _max_depth(f))
+            offset += n
+        for k, v in cols.items():
+            setattr(self, k, np.concatenate(v) if v else np.zeros(0, dtype=np.int64))
+        self.value = np.concatenate([f.value for f in forests.values()])
+        self.is_leaf = np.concatenate([f.is_leaf for f in forests.values()])
+        self.roots = np.concatenate(roots) if roots else np.zeros(0, dtype=np.int64)
+        self.table = np.concatenate(tables) if tables else np.zeros((0, 257), dtype=bool)
+        self.depth = depth
+
+    def _leaves(self, X: np.ndarray) -> np.ndarray:
+        n_rows, n_trees = len(X), len(self.roots)
+        node = np.tile(self.roots, n_rows)
+        flat = X.ravel()
+        base = np.repeat(np.arange(n_rows) * X.shape[1], n_trees)
+        has_cat = len(self.table) > 0
+        idx = np.arange(len(node))  # (row, tree) pairs not yet at a leaf
+        for level in range(self.depth):
+            nd = node[idx]
+            v = flat[base[idx] + self.feature[nd]]
+            go_left = v <= self.threshold[nd]
+            nan = np.isnan(v)
+            if nan.any():
+                go_left[nan] = self.missing_left[nd[nan]]
+            if has_cat:
+                crow = self.cat_row[nd]
+                c = np.flatnonzero(crow >= 0)
+                if c.size:
+                    cv = v[c]
+                    ok = (cv >= 0) & (cv < 256)  # NaN fails both
+                    code = np.where(ok, cv, 256).astype(np.int64)
+                    go_left[c] = self.table[crow[c], code]
+            nd = np.where(go_left, self.left[nd], self.right[nd])
+            node[idx] = nd
+            if level % 3 == 2:  # drop finished trees now and then (leaves point to themselves)
+                idx = idx[~self.is_leaf[nd]]
+                if not idx.size:
+                    break
+        return node.reshape(n_rows, n_trees)
+
+    def raw(self, X: np.ndarray, only: Any = None) -> dict[str, np.ndarray]:
+        """Raw scores of every forest (or of those named in ``only``), (n_rows, n_outputs)
+        each."""
+        if only is not None:
+            names = tuple(n for n in self.names if n in only)
+            if names != tuple(self.names):
+                if names not in self._subsets:
+                    self._subsets[names] = Ensemble({n: self.forests[n] for n in names})
+                return self._subsets[names].raw(X)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        chunk = max(1, _CHUNK_NODES // max(len(self.roots), 1))
+        out = {n: np.empty((len(X), b[2])) for n, b in self.blocks.items()}
+        for s in range(0, len(X), chunk):
+            vals = self.value[self._leaves(X[s : s + chunk])]
+            for name, (a, b, k, baseline) in self.blocks.items():
+                block = vals[:, a:b].reshape(len(vals), (b - a) // k, k)
+                out[name][s : s + chunk] = baseline + block.sum(axis=1)
+        return out
+
+
+_CHUNK_NODES = 1 << 21  # rows x trees walked at once (bounds memory)
+
+
+def _max_depth(f: Forest) -> int:
+    """Depth of the deepest leaf."""
+    depth = np.zeros(len(f.feature), dtype=np.int64)
+    inner = np.flatnonzero(~f.is_leaf)
+    for _ in range(len(f.feature)):  # propagate until stable (at most the depth, plus one)
+        new = depth.copy()
+        new[f.left[inner]] = depth[inner] + 1
+        new[f.right[inner]] = depth[inner] + 1
+        if np.array_equal(new, depth):
+            break
+        depth = new
+    return int(depth.max()) if len(depth) else 0
+
+
+def _category_table(f: Forest, nodes: np.ndarray) -> np.ndarray:
+    """(len(nodes), 257) go-left decision per raw category code (256: missing/out of range)."""
+    out = np.empty((len(nodes), 257), dtype=bool)
+    for r, nd in enumerate(nodes):
+        fi = f.feature[nd]
+        cmap = f.cat_map[fi] if fi < len(f.cat_map) else np.full(256, np.nan)
+        seen = ~np.isnan(cmap)
+        mapped = np.where(seen, cmap, 0).astype(np.int64)
+        word, bit = mapped >> 5, (mapped & 31).astype(np.uint32)
+        in_left = seen & (((f.left_bits[f.bitset[nd], word] >> bit) & 1) == 1)
+        known = seen & (((f.known_bits[f.f_idx_map[fi], word] >> bit) & 1) == 1)
+        miss = bool(f.missing_left[nd])
+        out[r, :256] = np.where(in_left, True, np.where(known, False, miss))
+        out[r, 256] = miss
+    return out
 
 
 def compile_forest(est: Any) -> Forest:

@@ -35,7 +35,7 @@ from sklearn.base import BaseEstimator
 from journeymine.exceptions import ConfigError, NotFittedError, UnknownActivityError, did_you_mean
 from journeymine.nextstep._calibrate import fit_temperature
 from journeymine.nextstep._events import Events, encode_codes, to_events
-from journeymine.nextstep._forest import Forest, compile_forest
+from journeymine.nextstep._forest import Ensemble, Forest, compile_forest, finish
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
@@ -383,39 +383,61 @@ class NextStepModel(BaseEstimator):
         return self
 
     # ---- scoring -----------------------------------------------------------------------------
-    def _head_proba(self, head: str, X: np.ndarray, n_out: int) -> np.ndarray:
-        forest = self.heads_[head]
-        out = np.zeros((len(X), n_out))
-        if isinstance(forest, int):
-            out[:, forest] = 1.0
-            return out
-        out[:, forest.classes] = forest.predict(X, self.temperatures_[head])
+    def _columns(self) -> set[str]:
+        return {*self.spec_.categorical, *self.spec_.numeric}
+
+    def _ensemble(self) -> Ensemble:
+        """Every head's forest, walked together (built once)."""
+        ens = self.__dict__.get("_ensemble_")
+        if ens is None or ens.heads is not self.heads_:
+            forests = {k: f for k, f in self.heads_.items() if isinstance(f, Forest)}
+            ens = Ensemble(forests)
+            ens.heads = self.heads_
+            self.__dict__["_ensemble_"] = ens
+        return ens
+
+    def _outputs(self, X: np.ndarray, heads: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Calibrated probabilities (classifiers; columns: class codes) or expected values."""
+        raw = self._ensemble().raw(X, only=heads)
+        out: dict[str, np.ndarray] = {}
+        sizes = {"activity": self.n_classes_, "channel": len(self.channels_), "outcome": 2}
+        for head in heads:
+            h = self.heads_.get(head)
+            if h is None:
+                continue
+            if head == "time":
+                out[head] = np.zeros(len(X)) if isinstance(h, int) else finish(h.kind, raw[head])
+                continue
+            p = np.zeros((len(X), sizes[head]))
+            if isinstance(h, int):
+                p[:, h] = 1.0
+            else:
+                p[:, h.classes] = finish(h.kind, raw[head], self.temperatures_[head])
+            out[head] = p
         return out
 
     def _proba(self, X: np.ndarray) -> np.ndarray:
-        return self._head_proba("activity", X, self.n_classes_)
+        return self._outputs(X, ("activity",))["activity"]
 
-    def _frame(self, ev: Events, X: np.ndarray) -> pd.DataFrame:
-        p = self._proba(X)
+    def _frame(self, ev: Events, X: np.ndarray, index: Any = None) -> pd.DataFrame:
+        res = self._outputs(X, ("activity", "channel", "time", "outcome"))
+        p = res["activity"]
         best = p.argmax(axis=1)
         classes = np.asarray(self.classes_, dtype=object)
         cols: dict[str, Any] = {
             "activity": classes[best],
             "probability": p[np.arange(len(p)), best],
         }
-        if self.channels_ and "channel" in self.heads_:
-            pc = self._head_proba("channel", X, len(self.channels_))
+        if self.channels_ and "channel" in res:
+            pc = res["channel"]
             bc = pc.argmax(axis=1)
             cols["channel"] = np.asarray(self.channels_, dtype=object)[bc]
             cols["channel_probability"] = pc[np.arange(len(pc)), bc]
-        if "time" in self.heads_:
-            forest = self.heads_["time"]
-            cols["seconds_to_next"] = (
-                np.full(len(X), 0.0) if isinstance(forest, int) else forest.predict(X)
-            )
-        if self.outcome is not None and "outcome" in self.heads_:
-            cols["p_outcome"] = self._head_proba("outcome", X, 2)[:, 1]
-        return pd.DataFrame(cols)
+        if "time" in res:
+            cols["seconds_to_next"] = res["time"]
+        if self.outcome is not None and "outcome" in res:
+            cols["p_outcome"] = res["outcome"][:, 1]
+        return pd.DataFrame(cols, index=index)
 
     def predict(self, log: pd.DataFrame) -> pd.DataFrame:
         """The next step of every customer of ``log``, after their last event.
@@ -430,16 +452,15 @@ class NextStepModel(BaseEstimator):
             ``outcome=``: probability of the outcome within ``horizon``).
         """
         self._fitted()
-        ev = to_events(log, purpose="NextStepModel.predict")
-        out = self._frame(ev, prefix_features(ev, self.spec_))
-        out.index = pd.Index(ev.case_ids, name=CUSTOMER_ID)
-        return out
+        ev = to_events(log, purpose="NextStepModel.predict", keep=self._columns())
+        index = pd.Index(ev.case_ids, name=CUSTOMER_ID)
+        return self._frame(ev, prefix_features(ev, self.spec_), index)
 
     def predict_proba(self, log: pd.DataFrame) -> pd.DataFrame:
         """Next-activity distribution of every customer (rows: ``customer_id``; columns:
         :attr:`classes_`; rows sum to 1)."""
         self._fitted()
-        ev = to_events(log, purpose="NextStepModel.predict_proba")
+        ev = to_events(log, purpose="NextStepModel.predict_proba", keep=self._columns())
         p = self._proba(prefix_features(ev, self.spec_))
         return pd.DataFrame(
             p, index=pd.Index(ev.case_ids, name=CUSTOMER_ID), columns=pd.Index(self.classes_)

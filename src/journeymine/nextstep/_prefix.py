@@ -86,6 +86,14 @@ class PrefixSpec:
             numeric=[str(x) for x in d["numeric"]],
         )
 
+    def lookup(self, name: str | None = None) -> dict[str, int]:
+        """label -> code of the activities (``name=None``) or of attribute ``name`` (cached)."""
+        cache = self.__dict__.setdefault("_lookups", {})
+        if name not in cache:
+            vocab = self.activities if name is None else self.categorical[name]
+            cache[name] = {v: i for i, v in enumerate(vocab)}
+        return cache[name]
+
     @property
     def counted(self) -> list[str]:
         return self.activities[:_MAX_COUNTED]
@@ -119,7 +127,7 @@ class PrefixSpec:
 
 def activity_codes(ev: Events, spec: PrefixSpec) -> np.ndarray:
     """Code of every event's activity in ``spec.activities`` (-1 when unseen)."""
-    return encode_codes(ev.activity, spec.activities)
+    return encode_codes(ev.activity, spec.lookup())
 
 
 def _lagged(codes: np.ndarray, rows: np.ndarray, pos: np.ndarray, j: int, other: int) -> Any:
@@ -192,7 +200,11 @@ def prefix_features(ev: Events, spec: PrefixSpec, rows: np.ndarray | None = None
         cols.append(_lagged(codes, rows, pos, j, n_act))
     attr_codes = {}
     for c, vocab in spec.categorical.items():
-        ac = encode_codes(ev.columns[c], vocab) if c in ev.columns else np.full(ev.n_events, -1)
+        ac = (
+            encode_codes(ev.columns[c], spec.lookup(c))
+            if c in ev.columns
+            else np.full(ev.n_events, -1)
+        )
         attr_codes[c] = ac
         for j in range(1, _ATTR_LAGS + 1):
             cols.append(_lagged(ac, rows, pos, j, len(vocab)))
