@@ -6,18 +6,21 @@ engine that explains every losing option, and a backtest that replays a historic
 
 from journeymine.actions.backtest import Backtest, backtest
 from journeymine.actions.engine import Decisions, next_best_action
-from journeymine.actions.policy import Cap, Journey, Policy, Rule, Suppression
+from journeymine.actions.policy import Cap, Consent, Journey, Policy, Rule, Suppression
 from journeymine.actions.response import ResponseModel
+from journeymine.actions.uplift import UpliftModel
 
 __all__ = [
     "Backtest",
     "Cap",
+    "Consent",
     "Decisions",
     "Journey",
     "Policy",
     "ResponseModel",
     "Rule",
     "Suppression",
+    "UpliftModel",
     "backtest",
     "next_best_action",
 ]

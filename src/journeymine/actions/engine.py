@@ -4,6 +4,8 @@ For every decision point (a customer and a time; only events before that time co
 journey of the policy goes through the same gates, in order, and the first gate it fails is its
 "why not":
 
+0. ``unreachable`` / ``no_consent``: the channel cannot reach the customer (no app for a push)
+   or the customer has not opted in / has opted out (``policy.consent``);
 1. ``not_eligible``: one of its ``eligible`` rules does not hold (the rule is named);
 2. ``suppressed``: a suppression event happened (e.g. the product the tips are about was
    returned);
@@ -13,8 +15,10 @@ journey of the policy goes through the same gates, in order, and the first gate 
 6. ``outranked``: another journey has a higher expected response x value for this customer's
    persona (the winner and both numbers are named).
 
-The winner is the journey with the highest expected response x value; ties go to the journey
-listed first. Arbitration uses each persona's learned response rates
+The winner is the journey with the highest expected response x value (``arbitration:
+"uplift"``: expected incremental response x value minus the journey's cost, nothing sent when
+none is positive; both x the fatigue factor per recent touch); ties go to the journey listed
+first. Arbitration uses each persona's learned response rates
 (:class:`~journeymine.actions.ResponseModel`), not a fixed priority.
 """
 
@@ -41,6 +45,8 @@ REASONS = (
     "capped",
     "below_threshold",
     "outranked",
+    "unreachable",
+    "no_consent",
 )
 
 
@@ -79,22 +85,40 @@ def decide(
     codes: np.ndarray,
     t: np.ndarray,
     known_products: tuple[np.ndarray, np.ndarray] | None = None,
+    attributes: dict[str, np.ndarray] | None = None,
+    rates: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Vectorised core: winner index per point (-1 = none), its expected response, the
     product per journey, and per journey (reason code or -1 for "passed", detail strings).
 
     ``known_products`` = (journey index per point, product code per point, -1 = unknown): the
     product a journey is about when it is known (a logged touch carries it), instead of the
-    product of the latest ``product_from`` event."""
+    product of the latest ``product_from`` event. ``attributes``: column -> bool per point (the
+    consent gates' attribute table). ``rates``: expected (uplift or) response per point and
+    journey instead of ``model.rates(persona)`` (e.g. posterior draws, or the truth)."""
     n, J = len(codes), len(policy.journeys)
-    rates = model.rates(persona) * np.array([j.value for j in policy.journeys])
+    base = model.rates(persona) if rates is None else np.asarray(rates, dtype=np.float64)
+    rates = base * np.array([j.value for j in policy.journeys])
     channel_of = {j.activity: j.channel for j in policy.journeys}
     touch_mask = index.is_activity(policy.touch_activities)
+    if policy.fatigue_within_s is not None and policy.fatigue_factor < 1:
+        recent = index.count_masked(
+            ("fatigue",), touch_mask, codes, t, policy.fatigue_within_s
+        )
+        rates = rates * (policy.fatigue_factor ** recent.astype(np.float64))[:, None]
+    if policy.arbitration == "uplift":
+        rates = rates - np.array([j.cost for j in policy.journeys])
     reason = np.full((n, J), -1, dtype=np.int64)
     detail = np.full((n, J), "", dtype=object)
     products = np.full((n, J), -1, dtype=np.int64)
+    consent_ok = _consent(index, policy, codes, t, attributes)
     for k, j in enumerate(policy.journeys):
         open_ = reason[:, k] < 0
+        for c, ok in consent_ok.get(j.channel, ()):
+            fail = open_ & ~ok
+            reason[fail, k] = REASONS.index(c.reason)
+            detail[fail, k] = f"{j.channel}: {c.describe()}"
+            open_ &= ok
         for rule in j.eligible:
             if rule.kind == "persona":
                 ok = np.isin(persona, rule.personas)
@@ -149,6 +173,8 @@ def decide(
             )
             open_ &= ~hit
         low = open_ & (rates[:, k] < policy.min_expected_response)
+        if policy.arbitration == "uplift":
+            low |= open_ & (rates[:, k] <= 0)
         reason[low, k] = 4
         detail[low, k] = [
             f"expected response {r:.3f} < {policy.min_expected_response:.3f}" for r in rates[low, k]
@@ -168,7 +194,94 @@ def decide(
     return winner, best, products, [(reason[:, k], detail[:, k]) for k in range(J)]
 
 
+def _consent(
+    index: EventIndex,
+    policy: Policy,
+    codes: np.ndarray,
+    t: np.ndarray,
+    attributes: dict[str, np.ndarray] | None,
+) -> dict[str, list[tuple[Any, np.ndarray]]]:
+    """Per channel: (consent entry, bool per point) for every entry of ``policy.consent``."""
+    out: dict[str, list[tuple[Any, np.ndarray]]] = {}
+    for c in policy.consent:
+        if c.attribute is not None:
+            if attributes is None or c.attribute not in attributes:
+                raise ConfigError(
+                    f"the policy's consent gate for {c.channel!r} reads the customer attribute "
+                    f"{c.attribute!r}: pass attributes= (a DataFrame indexed by customer_id "
+                    f"with a boolean {c.attribute!r} column)."
+                )
+            ok = np.asarray(attributes[c.attribute], dtype=bool)
+        elif c.requires:
+            ok = index.count(c.requires, codes, t, int(t.max(initial=0)) + 1) > 0
+        else:
+            out_t = (
+                index.last(c.opt_out, codes, t)[0] if c.opt_out else np.full(len(codes), -1)
+            )
+            if c.opt_in:
+                in_t = index.last(c.opt_in, codes, t)[0]
+                ok = (in_t >= 0) & (in_t > out_t)
+            else:
+                ok = out_t < 0
+        out.setdefault(c.channel, []).append((c, ok))
+    return out
+
+
+def attribute_arrays(
+    policy: Policy, attributes: Any, ids: Any
+) -> dict[str, np.ndarray] | None:
+    """The attribute table's consent columns as bool arrays per customer of ``ids`` (missing
+    customers and nulls: False)."""
+    need = policy.attributes_needed
+    if not need:
+        return None
+    if attributes is None:
+        raise ConfigError(
+            f"the policy's consent gates read customer attributes {list(need)}: pass "
+            f"attributes= (a DataFrame indexed by customer_id with these boolean columns)."
+        )
+    if not isinstance(attributes, pd.DataFrame):
+        raise ConfigError(
+            f"attributes must be a DataFrame indexed by customer_id, got "
+            f"{type(attributes).__name__}."
+        )
+    if CUSTOMER_ID in attributes.columns:
+        attributes = attributes.set_index(CUSTOMER_ID)
+    missing = [c for c in need if c not in attributes.columns]
+    if missing:
+        raise ConfigError(
+            f"the attribute table has no column {missing[0]!r} that the policy's consent gates "
+            f"read; its columns: {list(attributes.columns)}."
+        )
+    if not attributes.index.is_unique:
+        raise ConfigError("the attribute table has repeated customer_ids; keep one row each.")
+    table = attributes.copy()
+    table.index = table.index.astype(str)
+    return {
+        c: table[c].reindex(pd.Index(np.asarray(ids, dtype=object)).astype(str))
+        .fillna(False)
+        .astype(bool)
+        .to_numpy()
+        for c in need
+    }
+
+
 CHECKS = ("warn", "strict", "off")
+
+
+def _check_model(responses: Any, policy: Policy) -> None:
+    from journeymine.actions.uplift import UpliftModel
+
+    if policy.arbitration == "uplift":
+        if not isinstance(responses, UpliftModel) or not hasattr(responses, "table_"):
+            raise ConfigError(
+                "the policy arbitrates by uplift: pass a fitted UpliftModel "
+                "(UpliftModel().fit(log, personas, policy)), or set arbitration: response."
+            )
+    elif not isinstance(responses, ResponseModel | UpliftModel) or not hasattr(
+        responses, "table_"
+    ):
+        raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
 
 
 def _check_policy(policy: Policy, log: pd.DataFrame, check: str) -> None:
@@ -187,6 +300,7 @@ def next_best_action(
     at: Any = None,
     customers: Any = None,
     check: str = "warn",
+    attributes: pd.DataFrame | None = None,
 ) -> Decisions:
     """Decide the next action for customers at a point in time.
 
@@ -212,6 +326,9 @@ def next_best_action(
         :meth:`Policy.check_against` the log first: rules naming activities the log never has
         and journeys whose send activity never occurs give one ``DataQualityWarning``
         (``"strict"``: a ``ConfigError``; ``"off"``: no check, e.g. one customer's events).
+    attributes : DataFrame, optional
+        Customer attribute table (index or column ``customer_id``) with the boolean columns the
+        policy's ``consent`` gates read (e.g. ``has_app``); missing customers fail the gate.
 
     Returns
     -------
@@ -239,8 +356,7 @@ def next_best_action(
     """
     if not isinstance(policy, Policy):
         raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
-    if not isinstance(responses, ResponseModel) or not hasattr(responses, "table_"):
-        raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
+    _check_model(responses, policy)
     if list(responses.journeys_) != [j.name for j in policy.journeys]:
         raise ConfigError(
             f"the ResponseModel was fitted for journeys {responses.journeys_}, the policy has "
@@ -261,9 +377,10 @@ def next_best_action(
         when = when.tz_localize("UTC") if when.tzinfo is None else when
     codes, t = index.points(ids, [when] * len(ids))
     persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
+    attr = attribute_arrays(policy, attributes, ids)
     # the index clips times into its key range (same decisions); the answer keeps the real one
     reported = pd.DatetimeIndex([when.tz_convert("UTC").floor("s")] * len(ids)).as_unit("us")
-    return _as_frames(index, policy, responses, ids, codes, t, persona, reported)
+    return _as_frames(index, policy, responses, ids, codes, t, persona, reported, attr)
 
 
 def _as_frames(
@@ -275,8 +392,11 @@ def _as_frames(
     t: np.ndarray,
     persona: np.ndarray,
     reported: pd.DatetimeIndex | None = None,
+    attr: dict[str, np.ndarray] | None = None,
 ) -> Decisions:
-    winner, best, products, gates = decide(index, policy, responses, persona, codes, t)
+    winner, best, products, gates = decide(
+        index, policy, responses, persona, codes, t, attributes=attr
+    )
     names = np.array([j.name for j in policy.journeys] + [None], dtype=object)
     channels = np.array([j.channel for j in policy.journeys] + [None], dtype=object)
     prod_names = np.array([*index.products.astype(str), None], dtype=object)

@@ -21,6 +21,23 @@ journey when such an event happened in the last ``W``; with ``same_product`` onl
 the journey's product (the product of the latest ``product_from`` event, e.g. the purchase the
 tips are about): a returned product stops the tips about it.
 
+Reachability and consent (``consent``, applied before every other gate): a journey on a channel
+is sent only when every entry for that channel holds. ``{"channel": "email", "opt_in":
+"email_opt_in", "opt_out": "email_opt_out"}``: the latest opt-in event is later than the latest
+opt-out (without ``opt_in``: no opt-out yet), else ``no_consent``; ``{"channel": "push",
+"requires": "app_install"}``: such an event ever happened, else ``unreachable``; ``{"channel":
+"push", "attribute": "has_app"}``: the customer attribute table given to the engine says so
+(missing customers fail), else ``unreachable`` (``"reason": "no_consent"`` for an opt-in flag).
+
+Arbitration (``arbitration``): ``"response"`` (default) ranks journeys by expected response x
+value; ``"uplift"`` by expected *incremental* response x value minus the journey's ``cost``,
+sending nothing when no journey earns more than it costs (an
+:class:`~journeymine.actions.UpliftModel` gives the uplift). ``fatigue: {"within": "7D",
+"factor": 0.7}`` multiplies the expected (uplift or) response by ``factor`` per touch in the last
+``within``. Holdouts (``holdout_activity``, default ``"holdout"``: a logged decision to send
+nothing, with the journey it held back) and ``outcome_activities`` (default ``purchase``) are
+what an UpliftModel compares.
+
 Cold start: ``prior_rate`` (policy-wide, or per journey, which wins) is the response rate
 assumed for a journey before its touches are logged. A :class:`ResponseModel` fitted on a log
 with no touch of a journey uses it (and shrinks the logged rate towards it once there are
@@ -57,7 +74,7 @@ from typing import Any
 from journeymine.exceptions import ConfigError, DataQualityWarning, did_you_mean
 from journeymine.schema import check_duration
 
-__all__ = ["MAX_POLICY_BYTES", "Cap", "Journey", "Policy", "Rule", "Suppression"]
+__all__ = ["MAX_POLICY_BYTES", "Cap", "Consent", "Journey", "Policy", "Rule", "Suppression"]
 
 MAX_POLICY_BYTES = 1 << 20
 """Largest policy file :meth:`Policy.from_file` reads (1 MiB; real policies are a few KB)."""
@@ -80,6 +97,15 @@ def _rate(value: Any, where: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ConfigError(f"{where} must be a response rate in [0, 1] (e.g. 0.05), got {value!r}.")
+    return float(value)
+
+
+def _cost(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise ConfigError(
+            f"{where} must be a contact cost >= 0 in the unit of 'value' (e.g. 0.01), "
+            f"got {value!r}."
+        )
     return float(value)
 
 
@@ -166,6 +192,66 @@ class Cap:
 
 
 @dataclass(frozen=True)
+class Consent:
+    """A reachability or consent signal a channel needs (see the module docstring)."""
+
+    channel: str
+    opt_in: tuple[str, ...] = ()
+    opt_out: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    attribute: str | None = None
+    reason: str = "no_consent"
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> Consent:
+        _check_keys(
+            d, {"channel", "opt_in", "opt_out", "requires", "attribute", "reason"}, {"channel"}, where
+        )
+        kinds = [k for k in ("requires", "attribute") if k in d]
+        if ("opt_in" in d or "opt_out" in d) + len(kinds) != 1:
+            raise ConfigError(
+                f"{where}: give exactly one signal: opt_in/opt_out activities (consent), "
+                f"'requires' (an activity that makes the channel reachable, e.g. app_install) or "
+                f"'attribute' (a column of the customer attribute table, e.g. has_app); got "
+                f"{sorted(set(d) - {'channel', 'reason'})}."
+            )
+        if "attribute" in d:
+            if not isinstance(d["attribute"], str) or not d["attribute"]:
+                raise ConfigError(f"{where}.attribute must be a column name, got {d['attribute']!r}.")
+            reason = d.get("reason", "unreachable")
+            if reason not in ("unreachable", "no_consent"):
+                raise ConfigError(
+                    f"{where}.reason must be 'unreachable' or 'no_consent', got {reason!r}."
+                )
+            return cls(str(d["channel"]), attribute=d["attribute"], reason=reason)
+        if "reason" in d:
+            raise ConfigError(f"{where}: 'reason' goes with 'attribute' only.")
+        if "requires" in d:
+            return cls(
+                str(d["channel"]),
+                requires=_names(d["requires"], f"{where}.requires"),
+                reason="unreachable",
+            )
+        return cls(
+            str(d["channel"]),
+            opt_in=_names(d["opt_in"], f"{where}.opt_in") if "opt_in" in d else (),
+            opt_out=_names(d["opt_out"], f"{where}.opt_out") if "opt_out" in d else (),
+        )
+
+    def describe(self) -> str:
+        if self.attribute is not None:
+            return f"customer attribute {self.attribute!r} is not true"
+        if self.requires:
+            return f"never seen {'/'.join(self.requires)}"
+        if self.opt_in:
+            return f"no {'/'.join(self.opt_in)} after the last {'/'.join(self.opt_out) or 'opt-out'}"
+        return f"{'/'.join(self.opt_out)} seen"
+
+
+ARBITRATIONS = ("response", "uplift")
+
+
+@dataclass(frozen=True)
 class Journey:
     """A journey the policy may send: its touch, when it is allowed and what it is worth."""
 
@@ -178,6 +264,7 @@ class Journey:
     min_gap_s: int | None = None
     value: float = 1.0
     prior_rate: float | None = None
+    cost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -197,6 +284,12 @@ class Policy:
     min_expected_response: float = 0.0
     product_column: str = "product"
     prior_rate: float | None = None
+    consent: tuple[Consent, ...] = ()
+    arbitration: str = "response"
+    fatigue_within_s: int | None = None
+    fatigue_factor: float = 1.0
+    holdout_activity: str = "holdout"
+    outcome_activities: tuple[str, ...] = ("purchase",)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -207,6 +300,16 @@ class Policy:
         if dup:
             raise ConfigError(f"journey names must be unique; repeated: {dup}.")
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+        if self.arbitration not in ARBITRATIONS:
+            raise ConfigError(
+                f"arbitration must be one of {list(ARBITRATIONS)}, got {self.arbitration!r}."
+                f"{did_you_mean(str(self.arbitration), ARBITRATIONS)}"
+            )
+
+    @property
+    def attributes_needed(self) -> tuple[str, ...]:
+        """Columns of the customer attribute table the consent gates read."""
+        return tuple(dict.fromkeys(c.attribute for c in self.consent if c.attribute))
 
     def prior_of(self, journey: Journey) -> float | None:
         """The prior response rate of ``journey``: its own ``prior_rate``, else the policy's."""
@@ -289,6 +392,8 @@ class Policy:
                 check(s.activities, f"{w} suppress[{k}]")
             check((j.product_from,) if j.product_from else (), f"{w} product_from")
         check(self.response_activities, "policy.response_activities")
+        for k, c in enumerate(self.consent):
+            check(c.opt_in + c.requires, f"policy.consent[{k}] ({c.channel})")
         if found:
             head = (
                 f"the policy does not fit the log ({len(found)} finding(s); such rules never "
@@ -315,6 +420,11 @@ class Policy:
                 "min_expected_response",
                 "product_column",
                 "prior_rate",
+                "consent",
+                "arbitration",
+                "fatigue",
+                "holdout_activity",
+                "outcome_activities",
             },
             {"journeys"},
             "policy",
@@ -332,6 +442,7 @@ class Policy:
             "min_gap",
             "value",
             "prior_rate",
+            "cost",
         }
         for i, j in enumerate(d["journeys"]):
             where = f"policy.journeys[{i}]"
@@ -376,6 +487,7 @@ class Policy:
                     else None,
                     value=float(value),
                     prior_rate=_rate(j.get("prior_rate"), f"{where}.prior_rate"),
+                    cost=_cost(j.get("cost", 0.0), f"{where}.cost"),
                 )
             )
         caps = []
@@ -392,6 +504,30 @@ class Policy:
                     f"cap on channel {c.channel!r}: no journey uses it."
                     f"{did_you_mean(c.channel, known)} Channels: {sorted(known)}."
                 )
+        consent = d.get("consent", [])
+        if not isinstance(consent, Sequence) or isinstance(consent, str):
+            raise ConfigError("policy.consent must be a list of {channel: ..., ...} entries.")
+        consents = tuple(
+            Consent.from_dict(c, f"policy.consent[{k}]") for k, c in enumerate(consent)
+        )
+        used = {j.channel for j in journeys}
+        for c in consents:
+            if c.channel not in used:
+                raise ConfigError(
+                    f"consent entry for channel {c.channel!r}: no journey uses it."
+                    f"{did_you_mean(c.channel, used)} Channels: {sorted(used)}."
+                )
+        fatigue = d.get("fatigue")
+        fw, ff = None, 1.0
+        if fatigue is not None:
+            _check_keys(fatigue, {"within", "factor"}, {"within", "factor"}, "policy.fatigue")
+            fw = _seconds(fatigue["within"], "policy.fatigue.within")
+            ff = fatigue["factor"]
+            if isinstance(ff, bool) or not isinstance(ff, int | float) or not 0 < ff <= 1:
+                raise ConfigError(
+                    f"policy.fatigue.factor must be in (0, 1] (the share of the expected response "
+                    f"left per recent touch, e.g. 0.7), got {ff!r}."
+                )
         mer = d.get("min_expected_response", 0.0)
         if isinstance(mer, bool) or not isinstance(mer, int | float) or not 0 <= mer <= 1:
             raise ConfigError(f"policy.min_expected_response must be in [0, 1], got {mer!r}.")
@@ -405,6 +541,14 @@ class Policy:
             min_expected_response=float(mer),
             product_column=str(d.get("product_column", "product")),
             prior_rate=_rate(d.get("prior_rate"), "policy.prior_rate"),
+            consent=consents,
+            arbitration=str(d.get("arbitration", "response")),
+            fatigue_within_s=fw,
+            fatigue_factor=float(ff),
+            holdout_activity=str(d.get("holdout_activity", "holdout")),
+            outcome_activities=_names(
+                d.get("outcome_activities", ["purchase"]), "policy.outcome_activities"
+            ),
         )
 
     @classmethod

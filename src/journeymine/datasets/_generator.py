@@ -64,6 +64,15 @@ class SyntheticJourneys:
         The persona designs: description, weight, session rate and channel mix.
     params : dict
         The arguments the data was generated with.
+    uplift : DataFrame
+        The true incremental response, persona x journey: ``response`` minus the response the
+        customer would have had without the touch (organic). Arbitrating on ``response`` sends
+        to customers who would buy anyway; :func:`journeymine.datasets.simulate` scores on this.
+
+    ``customers`` also says who may be contacted: ``email_opt_in``, ``sms_opt_in`` and
+    ``push_opt_in`` (push also needs ``has_app``). They come from their own seed stream (the
+    events of a seed are unchanged); the historical touches of this generator ignore them (the
+    orchestration a policy with consent gates fixes).
     """
 
     events: pd.DataFrame
@@ -75,6 +84,7 @@ class SyntheticJourneys:
     incidents: pd.DataFrame
     persona_designs: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
+    uplift: pd.DataFrame | None = None
 
     def persona_at(self, when: str | pd.Timestamp) -> pd.Series:
         """True persona of every customer at ``when`` (index customer_id)."""
@@ -678,6 +688,16 @@ def _assemble(
             "responded": tcols["responded"][t_order],
         }
     )
+    crng = np.random.default_rng(np.random.SeedSequence([int(locals_params["random_state"]), 13]))
+    draws = crng.random((n, 3))
+    customers["email_opt_in"] = draws[:, 0] < D.OPT_IN["email"]
+    customers["sms_opt_in"] = draws[:, 1] < D.OPT_IN["sms"]
+    customers["push_opt_in"] = customers["has_app"].to_numpy() & (draws[:, 2] < D.OPT_IN["push"])
+    uplift = pd.DataFrame(
+        D.UPLIFT,
+        index=pd.Index(D.PERSONAS, name="persona"),
+        columns=pd.Index(D.JOURNEYS, name="journey_id"),
+    )
     response = pd.DataFrame(
         D.RESPONSE,
         index=pd.Index(D.PERSONAS, name="persona"),
@@ -724,4 +744,5 @@ def _assemble(
         incidents,
         persona_designs,
         locals_params,
+        uplift,
     )
