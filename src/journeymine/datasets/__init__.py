@@ -17,6 +17,8 @@ from journeymine.datasets._designs import (
     default_incidents,
 )
 from journeymine.datasets._generator import SyntheticJourneys, make_journeys
+from journeymine.datasets._simulate import Simulation, World, make_world, sim_policy, simulate
+from journeymine.datasets._deciders import FixedPriority, Oracle, PolicyDecider, RandomEligible
 from journeymine.datasets._loaders import (
     eventlogs_dir,
     load_sample,
@@ -30,17 +32,26 @@ from journeymine.datasets._loaders import (
 __all__ = [
     "ACTIVITIES",
     "CHANNELS",
+    "FixedPriority",
     "JOURNEYS",
     "PERSONAS",
     "Incident",
+    "Oracle",
+    "PolicyDecider",
+    "RandomEligible",
+    "Simulation",
     "SyntheticJourneys",
+    "World",
     "default_incidents",
     "eventlogs_dir",
     "load_sample",
     "make_journeys",
+    "make_world",
     "sample_dir",
     "sample_policy",
     "sample_policy_path",
     "save_journeys",
     "saved_files",
+    "sim_policy",
+    "simulate",
 ]

@@ -1,0 +1,215 @@
+"""Deciders for :func:`journeymine.datasets.simulate`: journeymine's policy (greedy or
+exploring), fixed priority, random-eligible and the oracle. All go through the same policy
+gates (consent, eligibility, suppressions, gaps, caps) of :mod:`journeymine.actions`; they
+differ in how they arbitrate between the journeys that pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.datasets._simulate import SIM_JOURNEYS, View
+from journeymine.exceptions import ConfigError
+
+__all__ = ["FixedPriority", "Oracle", "PolicyDecider", "RandomEligible"]
+
+_PASS = (4, 5)  # below_threshold / outranked: passed every gate
+
+
+class _Gated:
+    def __init__(self, policy: Any, attributes: pd.DataFrame | None = None) -> None:
+        from journeymine.actions import Policy
+
+        if not isinstance(policy, Policy):
+            raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
+        unknown = [j.name for j in policy.journeys if j.name not in SIM_JOURNEYS]
+        if unknown:
+            raise ConfigError(
+                f"the simulated world has no journey {unknown[0]!r}; its journeys are "
+                f"{list(SIM_JOURNEYS)} (see jm.datasets.sim_policy())."
+            )
+        self.policy = policy
+        self.attributes = attributes
+        self.world_j = np.array([SIM_JOURNEYS.index(j.name) for j in policy.journeys])
+
+    def _points(self, view: View) -> tuple[Any, np.ndarray, np.ndarray]:
+        index = view.index(self.policy.product_column)
+        key = ("points", id(index))
+        if key not in view._cache:
+            view._cache[key] = index.points(view.ids, pd.DatetimeIndex([view.at] * len(view.ids)))
+        codes, t = view._cache[key]
+        return index, codes, t
+
+    def gates(self, view: View, persona: np.ndarray) -> np.ndarray:
+        """(n, J) mask of the policy's journeys that pass every gate."""
+        from journeymine.actions.engine import attribute_arrays, decide
+
+        index, codes, t = self._points(view)
+        key = ("gates", id(self.policy))
+        if key not in view._cache:
+            attr = attribute_arrays(self.policy, self.attributes, view.ids)
+            zeros = np.zeros((len(codes), len(self.policy.journeys)))
+            _, _, _, g = decide(index, self.policy, None, persona, codes, t, attributes=attr,
+                                rates=zeros)
+            reason = np.stack([r for r, _ in g], axis=1)
+            view._cache[key] = (reason < 0) | np.isin(reason, _PASS)
+        return view._cache[key]
+
+    def fatigue(self, view: View) -> np.ndarray:
+        p = self.policy
+        if p.fatigue_within_s is None:
+            return np.ones(len(view.ids))
+        index, codes, t = self._points(view)
+        mask = index.is_activity(p.touch_activities)
+        n = index.count_masked(("fatigue",), mask, codes, t, p.fatigue_within_s)
+        return p.fatigue_factor ** n.astype(np.float64)
+
+    def _out(self, k: np.ndarray) -> np.ndarray:
+        return np.where(k >= 0, self.world_j[np.maximum(k, 0)], -1)
+
+
+class FixedPriority(_Gated):
+    """The first journey (in ``order``, default the policy's list order) that passes the gates."""
+
+    def __init__(self, policy: Any, order: list[str] | None = None, attributes: Any = None) -> None:
+        super().__init__(policy, attributes)
+        names = [j.name for j in policy.journeys]
+        order = names if order is None else list(order)
+        self.rank = np.array([order.index(n) if n in order else len(order) + i for i, n in enumerate(names)])
+
+    def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ok = self.gates(view, np.full(len(view.ids), -1))
+        score = np.where(ok, -self.rank[None, :].astype(float), -np.inf)
+        k = np.where(ok.any(1), score.argmax(1), -1)
+        n = len(k)
+        return self._out(k), np.ones(n), np.full(n, -1)
+
+
+class RandomEligible(_Gated):
+    """Uniformly one of the journeys that pass the gates (nothing with ``none_share``)."""
+
+    def __init__(self, policy: Any, none_share: float = 0.0, random_state: int = 0,
+                 attributes: Any = None) -> None:
+        super().__init__(policy, attributes)
+        self.none_share = float(none_share)
+        self.rng = np.random.default_rng(random_state)
+
+    def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ok = self.gates(view, np.full(len(view.ids), -1))
+        k_ok = ok.sum(1)
+        score = np.where(ok, self.rng.random(ok.shape), -1.0)
+        k = np.where(k_ok > 0, score.argmax(1), -1)
+        none = (k_ok == 0) | (self.rng.random(len(k)) < self.none_share)
+        k = np.where(none, -1, k)
+        prop = np.where(k_ok == 0, 1.0, np.where(none, self.none_share,
+                        (1 - self.none_share) / np.maximum(k_ok, 1)))
+        # nothing sent although a journey was eligible: a holdout of the journey drawn
+        held = np.where(none & (k_ok > 0), score.argmax(1), -1)
+        return self._out(k), prop, self._out(held)
+
+
+class Oracle(_Gated):
+    """Knows the true persona and the true value of every journey; sends the best one that
+    passes the gates when it is worth more than nothing."""
+
+    def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ok = self.gates(view, view.true_persona)
+        tv = view.true_values[:, self.world_j]
+        score = np.where(ok, tv, -np.inf)
+        k = np.where(score.max(1) > 0, score.argmax(1), -1)
+        return self._out(k), np.ones(len(k)), np.full(len(k), -1)
+
+
+class PolicyDecider(_Gated):
+    """journeymine's next best action in the loop: the engine's gates and arbitration with a
+    response or uplift model, learning from the outcomes it observes.
+
+    Parameters
+    ----------
+    policy : Policy
+    model : UpliftModel or ResponseModel
+        Fitted (``UpliftModel().fit(log, personas, policy)``; from an empty log for a cold
+        start). An UpliftModel is updated with every outcome when ``learn``.
+    personas : Series
+        customer_id -> persona id (e.g. PersonaMiner labels).
+    holdout : float, default 0.05
+        Share of decisions held out (nothing sent, logged as a holdout of the chosen journey).
+    explore : bool, default False
+        Thompson sampling: arbitrate on one posterior draw of the uplift per decision instead
+        of its mean; the propensity of each decision is estimated from ``n_draws`` more draws.
+    min_touches, min_holdouts : int
+        Minimum evidence: while a persona x journey has fewer touches or holdouts, eligible
+        customers of that persona get one of these journeys (uniformly), the held-out share
+        ``holdout`` of them as holdouts.
+    """
+
+    def __init__(self, policy: Any, model: Any, personas: pd.Series, *, holdout: float = 0.05,
+                 explore: bool = False, min_touches: int = 0, min_holdouts: int = 0,
+                 learn: bool = True, n_draws: int = 32, random_state: int = 0,
+                 attributes: Any = None) -> None:
+        super().__init__(policy, attributes)
+        if not 0 <= holdout < 1:
+            raise ConfigError(f"holdout must be a share in [0, 1), got {holdout!r}.")
+        self.model, self.holdout, self.explore = model, float(holdout), bool(explore)
+        self.min_touches, self.min_holdouts = int(min_touches), int(min_holdouts)
+        self.learn, self.n_draws = learn and hasattr(model, "update"), int(n_draws)
+        self.personas = pd.Series(personas).astype("int64")
+        self.rng = np.random.default_rng(random_state)
+
+    def _persona(self, view: View) -> np.ndarray:
+        return self.personas.reindex(view.ids).fillna(-1).to_numpy(np.int64)
+
+    def _choose(self, rates: np.ndarray, ok: np.ndarray, fat: np.ndarray) -> np.ndarray:
+        pol = self.policy
+        s = rates * np.array([j.value for j in pol.journeys]) * fat[:, None]
+        if pol.arbitration == "uplift":
+            s = s - np.array([j.cost for j in pol.journeys])
+            thr = np.maximum(pol.min_expected_response, 1e-12)
+        else:
+            thr = pol.min_expected_response
+        s = np.where(ok & (s >= thr), s, -np.inf)
+        return np.where(np.isfinite(s.max(1)), s.argmax(1), -1)
+
+    def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        persona = self._persona(view)
+        ok = self.gates(view, persona)
+        fat = self.fatigue(view)
+        n, J = ok.shape
+        if self.explore:
+            k = self._choose(self.model.sample(persona, self.rng), ok, fat)
+            agree = np.ones(n)
+            none = np.ones(n) * (k < 0)
+            for _ in range(self.n_draws):
+                kk = self._choose(self.model.sample(persona, self.rng), ok, fat)
+                agree += kk == k
+                none += kk < 0
+            p_k = agree / (self.n_draws + 1)
+            p_none = none / (self.n_draws + 1)
+        else:
+            k = self._choose(self.model.rates(persona), ok, fat)
+            p_k = np.ones(n)
+            p_none = (k < 0).astype(float)
+        if self.min_touches or self.min_holdouts:
+            touches, holds = self.model.evidence(persona)
+            weak = ok & ((touches < self.min_touches) | (holds < self.min_holdouts))
+            nw = weak.sum(1)
+            pick = np.where(weak, self.rng.random((n, J)), -1.0).argmax(1)
+            k = np.where(nw > 0, pick, k)
+            p_k = np.where(nw > 0, 1.0 / np.maximum(nw, 1), p_k)
+            p_none = np.where(nw > 0, 0.0, p_none)
+        held = (k >= 0) & (self.rng.random(n) < self.holdout)
+        out_k = np.where(held, -1, k)
+        h = self.holdout
+        prop = np.where(out_k >= 0, (1 - h) * p_k, p_none + h * (1 - p_none))
+        return self._out(out_k), prop, np.where(held, self._out(k), -1)
+
+    def update(self, view: View, feedback: dict[str, np.ndarray]) -> None:
+        if not self.learn:
+            return
+        inv = np.full(len(SIM_JOURNEYS), -1)
+        inv[self.world_j] = np.arange(len(self.world_j))
+        a, h = feedback["action"], feedback["holdout"]
+        j = np.where(a >= 0, inv[np.maximum(a, 0)], np.where(h >= 0, inv[np.maximum(h, 0)], -1))
+        self.model.update(self._persona(view), j, (a < 0) & (h >= 0), feedback["outcome"])

@@ -1,0 +1,476 @@
+"""A closed-loop world to say what an orchestration policy is worth.
+
+:func:`make_world` generates a history with :func:`make_journeys` (for personas) and the state
+a decider starts from; :func:`simulate` runs days: each morning the decider picks an action
+(journey or nothing) for every customer, the world delivers what can be delivered, draws the
+outcomes from its ground truth and moves on. Ground truth (persona x journey):
+
+- ``uplift``: the incremental purchase probability of a touch (``_designs.UPLIFT``), in the
+  journey's context only (a cart reminder without a cart earns nothing), x ``fatigue`` per
+  contact delivered in the last 7 days;
+- organic purchases: ``base`` per day plus ``_designs.ORGANIC`` while a context is active
+  (a cart, a recent purchase, a lapse): raw response != uplift;
+- reachability and consent: push needs the app and a push opt-in, email/SMS an opt-in;
+  customers withdraw it (unsubscribe) with probability ``unsub`` x (1 + contacts in 7 days)^2
+  per contact (x3 for tips about a returned product); a send that cannot be delivered earns
+  nothing and is counted;
+- caps (``email`` 2 and all channels 3 per 7 days): contacts beyond are counted.
+
+The value of a decision is its incremental purchases x the journey's value minus its cost and
+the expected loss of an unsubscribe (``unsub_cost``). Every decision's expected reward under
+every action is kept, so the value of any other policy on the same states is known (for
+off-policy evaluation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.datasets import _designs as D
+from journeymine.datasets._generator import SyntheticJourneys, make_journeys
+from journeymine.exceptions import ConfigError
+
+__all__ = ["Simulation", "World", "make_world", "simulate", "sim_policy"]
+
+DAY = 86_400
+SIM_JOURNEYS = (
+    "cart_abandonment",
+    "post_purchase_tips",
+    "win_back",
+    "flash_sale",
+    "holiday",
+    "birthday",
+)
+SIM_CHANNEL = ("email", "email", "email", "push", "email", "sms")
+CONTEXT = ("cart", "bought", "lapsed", "all", "all", "all")
+OUT_CHANNELS = ("email", "sms", "push")
+SENT = {"email": "email_sent", "sms": "sms_sent", "push": "push_sent"}
+BASE = np.array([0.012, 0.02, 0.008, 0.006, 0.003, 0.006])  # organic purchase per day
+VISIT = np.array([0.14, 0.18, 0.06, 0.12, 0.03, 0.1])
+CART = np.array([0.35, 0.4, 0.2, 0.3, 0.25, 0.2])
+
+
+def sim_policy(arbitration: str = "uplift") -> Any:
+    """The policy of the simulated retailer (reachability- and consent-aware), as a Policy."""
+    from journeymine.actions import Policy
+
+    email = {"channel": "email", "activity": "email_sent", "cost": 0.01}
+    return Policy.from_dict(
+        {
+            "journeys": [
+                {
+                    "name": "cart_abandonment",
+                    **email,
+                    "eligible": [
+                        {"rule": "seen", "activity": "add_to_cart", "within": "24h"},
+                        {"rule": "not_seen", "activity": "purchase", "within": "24h"},
+                    ],
+                    "min_gap": "3D",
+                },
+                {
+                    "name": "post_purchase_tips",
+                    **email,
+                    "product_from": "purchase",
+                    "eligible": [{"rule": "seen", "activity": "purchase", "within": "14D"}],
+                    "suppress": [
+                        {"activity": "return_product", "within": "30D", "same_product": True}
+                    ],
+                    "min_gap": "5D",
+                },
+                {
+                    "name": "win_back",
+                    **email,
+                    "eligible": [
+                        {
+                            "rule": "not_seen",
+                            "activity": ["visit", "store_visit", "call"],
+                            "within": "28D",
+                        }
+                    ],
+                    "min_gap": "14D",
+                },
+                {
+                    "name": "flash_sale",
+                    "channel": "push",
+                    "activity": "push_sent",
+                    "cost": 0.005,
+                    "min_gap": "7D",
+                },
+                {"name": "holiday", **email, "min_gap": "14D"},
+                {
+                    "name": "birthday",
+                    "channel": "sms",
+                    "activity": "sms_sent",
+                    "cost": 0.02,
+                    "min_gap": "14D",
+                },
+            ],
+            "caps": [{"channel": "email", "max": 2, "per": "7D"}, {"channel": "*", "max": 3, "per": "7D"}],
+            "consent": [
+                {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
+                {"channel": "sms", "opt_in": "sms_opt_in", "opt_out": "sms_opt_out"},
+                {"channel": "push", "requires": "app_install"},
+                {"channel": "push", "opt_in": "push_opt_in", "opt_out": "push_opt_out"},
+            ],
+            "response_window": "20h",
+            "response_activities": ["purchase"],
+            "outcome_activities": ["purchase"],
+            "arbitration": arbitration,
+            "fatigue": {"within": "7D", "factor": 0.6},
+        }
+    )
+
+
+@dataclass
+class World:
+    """The simulated retailer: history, state at the start and ground truth.
+
+    ``uplift``/``organic`` are persona x journey tables (the journeys of :data:`SIM_JOURNEYS`);
+    ``persona`` is the true persona of each customer (codes into ``_designs.PERSONAS``).
+    """
+
+    history: SyntheticJourneys
+    ids: pd.Index
+    persona: np.ndarray
+    consent: dict[str, np.ndarray]
+    has_app: np.ndarray
+    start_s: int
+    seed_log: pd.DataFrame
+    last_visit: np.ndarray
+    last_cart: np.ndarray
+    uplift: pd.DataFrame
+    organic: pd.DataFrame
+    value: np.ndarray = field(default_factory=lambda: np.ones(len(SIM_JOURNEYS)))
+    cost: np.ndarray = field(
+        default_factory=lambda: np.array([0.01, 0.01, 0.01, 0.005, 0.01, 0.02])
+    )
+    fatigue: float = 0.6
+    unsub: dict[str, float] = field(
+        default_factory=lambda: {"email": 0.004, "sms": 0.006, "push": 0.003}
+    )
+    unsub_cost: float = 0.3
+    caps: dict[str, int] = field(default_factory=lambda: {"email": 2, "*": 3})
+
+    @property
+    def true_personas(self) -> pd.Series:
+        """customer_id -> true persona code at the start of the simulation."""
+        return pd.Series(self.persona, index=self.ids)
+
+    @property
+    def attributes(self) -> pd.DataFrame:
+        """Customer attribute table: has_app and the opt-ins at the start."""
+        return pd.DataFrame(
+            {"has_app": self.has_app, **{f"{c}_opt_in": v for c, v in self.consent.items()}},
+            index=self.ids,
+        )
+
+
+def make_world(
+    n_customers: int = 2_000, *, history_days: int = 90, random_state: int = 0
+) -> World:
+    """A world whose history (``make_journeys``, no persona change) ends where simulation starts.
+
+    Examples
+    --------
+    >>> w = make_world(200, history_days=30, random_state=0)
+    >>> w.uplift.shape, len(w.ids)
+    ((6, 6), 200)
+    """
+    if not isinstance(n_customers, int | np.integer) or n_customers < 10:
+        raise ConfigError(f"n_customers must be an integer >= 10, got {n_customers!r}.")
+    hist = make_journeys(
+        int(n_customers), days=history_days, random_state=random_state, persona_change_share=0.0
+    )
+    c = hist.customers
+    ids = pd.Index(c["customer_id"].astype(str), name="customer_id")
+    persona = pd.Index(D.PERSONAS).get_indexer(c["persona"])
+    start = pd.Timestamp(hist.params["start"]) + pd.Timedelta(days=history_days)
+    start_s = int(start.value // 10**9)
+    signup = np.maximum(c["signup"].to_numpy().astype("datetime64[s]").astype(np.int64), start_s - history_days * DAY)
+    consent = {ch: c[f"{ch}_opt_in"].to_numpy(bool) for ch in OUT_CHANNELS}
+    has_app = c["has_app"].to_numpy(bool)
+    rows = [("app_install", has_app)] + [(f"{ch}_opt_in", consent[ch]) for ch in OUT_CHANNELS]
+    seed = [
+        pd.DataFrame(
+            {
+                "customer_id": ids[m],
+                "timestamp": pd.to_datetime(signup[m], unit="s", utc=True),
+                "activity": act,
+            }
+        )
+        for act, m in rows
+    ]
+    ev = hist.events
+    keep = ev["activity"].isin(["visit", "store_visit", "call", "add_to_cart", "purchase", "return_product"])
+    hist_ev = ev.loc[keep, ["customer_id", "timestamp", "activity", "product"]].copy()
+    hist_ev["activity"] = hist_ev["activity"].astype(str)
+    hist_ev["product"] = hist_ev["product"].astype(object)
+    seed_log = pd.concat([*seed, hist_ev], ignore_index=True)
+    seed_log["journey_id"] = None
+    seed_log["timestamp"] = seed_log["timestamp"].astype("datetime64[us, UTC]")
+
+    def last(acts: list[str]) -> np.ndarray:
+        e = ev[ev["activity"].isin(acts)]
+        t = e.groupby("customer_id", observed=True)["timestamp"].max()
+        t.index = t.index.astype(str)
+        s = t.reindex(ids)
+        secs = (s.astype("int64", errors="ignore") if not s.isna().any() else s.dropna())
+        out = np.full(len(ids), start_s - 400 * DAY, dtype=np.int64)
+        have = ~s.isna().to_numpy()
+        out[have] = s[have].to_numpy().astype("datetime64[s]").astype(np.int64)
+        del secs
+        return out - start_s
+
+    sim_j = list(SIM_JOURNEYS)
+    cols = [D.JOURNEYS.index(j) for j in sim_j]
+    mk = lambda a: pd.DataFrame(  # noqa: E731
+        a[:, cols], index=pd.Index(D.PERSONAS, name="persona"), columns=pd.Index(sim_j, name="journey_id")
+    )
+    return World(
+        history=hist,
+        ids=ids,
+        persona=persona.astype(np.int64),
+        consent=consent,
+        has_app=has_app,
+        start_s=start_s,
+        seed_log=seed_log,
+        last_visit=last(["visit", "store_visit", "call"]),
+        last_cart=last(["add_to_cart"]),
+        uplift=mk(D.UPLIFT),
+        organic=mk(D.ORGANIC),
+    )
+
+
+@dataclass
+class Simulation:
+    """What happened. ``decisions``: one row per customer and day (``day``, ``customer_id``,
+    ``persona`` (true), ``action`` (journey or None), ``holdout`` (journey held back or None),
+    ``propensity`` (of the logged action), ``delivered``, ``outcome`` (purchase), ``reward``
+    (outcome x value - cost), ``true_value`` (expected incremental value of the decision),
+    ``oracle_value`` (best feasible expected incremental value in that state), and one
+    ``shadow_<name>`` column per shadow decider). ``expected_rewards``: per decision the expected
+    reward of every journey and of nothing (last column). ``summary``: totals."""
+
+    decisions: pd.DataFrame
+    events: pd.DataFrame
+    expected_rewards: np.ndarray
+    summary: dict[str, float]
+    journeys: tuple[str, ...] = SIM_JOURNEYS
+
+
+@dataclass
+class View:
+    """What a decider sees on a morning: the log before ``at`` (and, for the oracle only, the
+    truth)."""
+
+    day: int
+    at: pd.Timestamp
+    ids: pd.Index
+    log: pd.DataFrame
+    true_values: np.ndarray
+    true_persona: np.ndarray
+    _cache: dict[Any, Any] = field(default_factory=dict)
+
+    def index(self, product_column: str = "product") -> Any:
+        from journeymine.actions._index import EventIndex
+
+        key = ("index", product_column)
+        if key not in self._cache:
+            self._cache[key] = EventIndex(self.log, product_column=product_column)
+        return self._cache[key]
+
+
+def simulate(
+    world: World,
+    decider: Any,
+    *,
+    days: int = 28,
+    random_state: int = 0,
+    shadows: dict[str, Any] | None = None,
+    shift: tuple[int, Any] | None = None,
+) -> Simulation:
+    """Run ``decider`` in ``world`` for ``days`` days (one decision per customer each morning).
+
+    ``decider.decide(view)`` returns (action index into :data:`SIM_JOURNEYS`, -1 = nothing;
+    propensity of that action; held-out journey index, -1 = none); ``decider.update(view,
+    feedback)`` (optional) sees the outcomes of the day. ``shadows``: deciders asked on the same
+    states whose choice is only recorded. ``shift = (day, uplift table)``: the world's uplift
+    changes that day (to test recovery).
+    """
+    if not isinstance(days, int | np.integer) or days < 1:
+        raise ConfigError(f"days must be a positive integer, got {days!r}.")
+    if not hasattr(decider, "decide"):
+        raise ConfigError(
+            f"decider must have a decide(view) method (e.g. journeymine.datasets.PolicyDecider), "
+            f"got {type(decider).__name__}."
+        )
+    rng = np.random.default_rng(np.random.SeedSequence([int(random_state), 7]))
+    n, J = len(world.ids), len(SIM_JOURNEYS)
+    p = world.persona
+    up = world.uplift.to_numpy().copy()
+    org = world.organic.to_numpy()
+    chan = np.array([OUT_CHANNELS.index(c) for c in SIM_CHANNEL])
+    consent = np.stack([world.consent[c].copy() for c in OUT_CHANNELS], axis=1)
+    reach = consent.copy()
+    reach[:, 2] &= world.has_app
+    last_visit, last_cart = world.last_visit.copy(), world.last_cart.copy()
+    last_buy = np.full(n, -400 * DAY)
+    last_prod = np.full(n, -1)
+    ret_at = np.full(n, np.inf)  # return time of the last purchase
+    contacts = np.full((days + 7, n), -1, dtype=np.int64)  # channel delivered per day
+    ev: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "t", "a", "j", "p")}
+    names = np.array([*SIM_JOURNEYS, None], dtype=object)
+
+    def emit(c: np.ndarray, t: np.ndarray, a: str | np.ndarray, j: Any = None, prod: Any = -1) -> None:
+        m = len(c)
+        ev["c"].append(c)
+        ev["t"].append(np.broadcast_to(t, (m,)).astype(np.float64))
+        ev["a"].append(np.broadcast_to(np.asarray(a, dtype=object), (m,)))
+        ev["j"].append(np.broadcast_to(np.asarray(j, dtype=object), (m,)))
+        ev["p"].append(np.broadcast_to(prod, (m,)).astype(np.int64))
+
+    def log_before(t: float) -> pd.DataFrame:
+        if not ev["c"]:
+            return world.seed_log
+        c, tt = np.concatenate(ev["c"]), np.concatenate(ev["t"])
+        m = tt < t
+        prods = np.array([*D.PRODUCTS, None], dtype=object)
+        sim = pd.DataFrame(
+            {
+                "customer_id": world.ids[c[m]],
+                "timestamp": pd.to_datetime(
+                    (world.start_s + tt[m]) * 1e6, unit="us", utc=True
+                ).astype("datetime64[us, UTC]"),
+                "activity": np.concatenate(ev["a"])[m],
+                "product": prods[np.concatenate(ev["p"])[m]],
+                "journey_id": np.concatenate(ev["j"])[m],
+            }
+        )
+        return pd.concat([world.seed_log, sim], ignore_index=True)
+
+    rows: list[dict[str, Any]] = []
+    exp_rewards: list[np.ndarray] = []
+    shadow_cols: dict[str, list[np.ndarray]] = {k: [] for k in shadows or {}}
+    tot = dict.fromkeys(
+        ("unsubscribes", "undeliverable", "unreachable", "unconsented", "over_cap",
+         "tips_after_return", "contacts"),
+        0,
+    )
+    for day in range(int(days)):
+        if shift is not None and day == int(shift[0]):
+            up = np.asarray(shift[1], dtype=np.float64).copy()
+        now = day * DAY + 9 * 3600
+        # organic visits and carts of the last 24 hours
+        vis = rng.random(n) < VISIT[p]
+        vt = now - DAY + rng.random(n) * DAY
+        c_v = np.flatnonzero(vis)
+        emit(c_v, vt[c_v], "visit")
+        last_visit[c_v] = vt[c_v]
+        cart = vis & (rng.random(n) < CART[p])
+        c_c = np.flatnonzero(cart)
+        emit(c_c, vt[c_c] + 300, "add_to_cart", None, rng.integers(0, len(D.PRODUCTS), len(c_c)))
+        last_cart[c_c] = vt[c_c] + 300
+        # contexts and truth this morning
+        ctx = {
+            "cart": (last_cart > now - DAY) & (last_buy < last_cart),
+            "bought": (last_buy > now - 14 * DAY) & ~(ret_at < now),
+            "lapsed": last_visit < now - 28 * DAY,
+            "all": np.ones(n, dtype=bool),
+        }
+        returned_tip = (last_buy > now - 14 * DAY) & (ret_at < now)
+        C = np.stack([ctx[k] for k in CONTEXT], axis=1)  # (n, J)
+        base = 1 - (1 - BASE[p]) * np.prod(np.where(C[:, :3], 1 - org[p][:, :3], 1.0), axis=1)
+        recent = (contacts[day : day + 7] >= 0).sum(0)  # delivered in the last 7 days
+        email7 = (contacts[day : day + 7] == 0).sum(0)
+        fat = world.fatigue ** recent
+        inc = np.minimum(1.0, base[:, None] + up[p] * fat[:, None] * C) - base[:, None]
+        ok = reach[:, chan]  # (n, J)
+        punsub = np.array([world.unsub[c] for c in SIM_CHANNEL])[None, :] * (1 + recent[:, None]) ** 2
+        punsub = np.where(returned_tip[:, None] & (np.arange(J) == 1)[None, :], 3 * punsub, punsub)
+        tv = np.where(ok, inc * world.value - punsub * world.unsub_cost, 0.0) - world.cost
+        capped = (recent >= world.caps["*"])[:, None] | (
+            (email7 >= world.caps["email"])[:, None] & (chan == 0)[None, :]
+        )
+        feasible = ok & ~capped
+        oracle = np.maximum(0.0, np.where(feasible, tv, -np.inf).max(axis=1))
+        er = np.concatenate(
+            [np.where(ok, (base[:, None] + inc) * world.value, base[:, None]) - world.cost,
+             base[:, None]],
+            axis=1,
+        )
+        view = View(day, pd.Timestamp((world.start_s + now) * 10**9, tz="UTC"), world.ids,
+                    log_before(now), tv, p)
+        action, prop, held = (np.asarray(x) for x in decider.decide(view))
+        action = action.astype(np.int64)
+        held = held.astype(np.int64)
+        for k, s in (shadows or {}).items():
+            shadow_cols[k].append(names[np.asarray(s.decide(view)[0], dtype=np.int64)])
+        sent = action >= 0
+        a0 = np.maximum(action, 0)
+        ch = chan[a0]
+        deliv = sent & ok[np.arange(n), a0]
+        tot["undeliverable"] += int((sent & ~deliv).sum())
+        tot["unreachable"] += int((sent & (ch == 2) & ~world.has_app).sum())
+        tot["unconsented"] += int((sent & ~consent[np.arange(n), ch]).sum())
+        tot["over_cap"] += int((sent & capped[np.arange(n), a0]).sum())
+        tot["tips_after_return"] += int((sent & (action == 1) & returned_tip).sum())
+        tot["contacts"] += int(sent.sum())
+        contacts[day + 7] = np.where(deliv, ch, -1)
+        q = np.where(deliv, base + inc[np.arange(n), a0], base)
+        y = rng.random(n) < q
+        # events: sends, holdouts, purchases, returns, unsubscribes
+        s_idx = np.flatnonzero(sent)
+        for c_i, c_name in enumerate(OUT_CHANNELS):
+            m = s_idx[ch[s_idx] == c_i]
+            emit(m, np.full(len(m), now), SENT[c_name], names[action[m]])
+        h_idx = np.flatnonzero(held >= 0)
+        emit(h_idx, np.full(len(h_idx), now), "holdout", names[held[h_idx]])
+        b_idx = np.flatnonzero(y)
+        bt = now + 3600 + rng.random(len(b_idx)) * 16 * 3600
+        prod = rng.integers(0, len(D.PRODUCTS), len(b_idx))
+        emit(b_idx, bt, "purchase", np.where(deliv[b_idx], names[a0[b_idx]], None), prod)
+        last_buy[b_idx], last_prod[b_idx] = bt, prod
+        r = rng.random(len(b_idx)) < D.RETURN_PROB[p[b_idx]]
+        rt = bt + (2 + rng.random(len(b_idx)) * 10) * DAY
+        ret_at[b_idx] = np.where(r, rt, np.inf)
+        emit(b_idx[r], rt[r], "return_product", None, prod[r])
+        uns = deliv & (rng.random(n) < punsub[np.arange(n), a0])
+        u_idx = np.flatnonzero(uns)
+        consent[u_idx, ch[u_idx]] = False
+        reach[u_idx, ch[u_idx]] = False
+        emit(u_idx, np.full(len(u_idx), now + 7200), np.array([f"{OUT_CHANNELS[c]}_opt_out" for c in ch[u_idx]], dtype=object))
+        tot["unsubscribes"] += len(u_idx)
+        true_value = np.where(sent, tv[np.arange(n), a0], 0.0)
+        reward = y * np.where(deliv, world.value[a0], 1.0) - np.where(sent, world.cost[a0], 0.0)
+        rows.append(
+            {
+                "day": np.full(n, day),
+                "customer_id": np.asarray(world.ids),
+                "persona": p,
+                "action": names[action],
+                "holdout": names[held],
+                "propensity": prop.astype(np.float64),
+                "delivered": deliv,
+                "outcome": y,
+                "reward": reward,
+                "true_value": true_value,
+                "oracle_value": oracle,
+            }
+        )
+        exp_rewards.append(er)
+        if hasattr(decider, "update"):
+            decider.update(view, {"action": action, "holdout": held, "outcome": y})
+    decisions = pd.concat([pd.DataFrame(r) for r in rows], ignore_index=True)
+    for k, v in shadow_cols.items():
+        decisions[f"shadow_{k}"] = np.concatenate(v)
+    summary = {
+        "value": float(decisions["true_value"].sum()),
+        "oracle_value": float(decisions["oracle_value"].sum()),
+        "purchases": int(decisions["outcome"].sum()),
+        **{k: int(v) for k, v in tot.items()},
+    }
+    return Simulation(decisions, log_before(np.inf), np.concatenate(exp_rewards), summary)
