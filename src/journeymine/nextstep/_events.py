@@ -192,7 +192,11 @@ def encode_codes(values: Any, vocab: list[str] | dict[str, int]) -> np.ndarray:
     """Codes of ``values`` in ``vocab`` (a list, or a dict label -> code; int64; -1 for
     missing or unknown)."""
     lut = vocab if isinstance(vocab, dict) else {v: i for i, v in enumerate(vocab)}
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+    if (
+        isinstance(values, pd.Series)
+        and isinstance(values.dtype, pd.CategoricalDtype)
+        and len(values) > _SMALL
+    ):
         cats = encode_codes(np.asarray(values.cat.categories, dtype=object), lut)
         codes = values.cat.codes.to_numpy()
         return np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else -1, -1)
@@ -215,7 +219,7 @@ def _label(v: Any) -> Any:
 def labels(values: Any) -> np.ndarray:
     """Values as text labels (object array; None for missing)."""
     if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.CategoricalDtype):
+        if isinstance(values.dtype, pd.CategoricalDtype) and len(values) > _SMALL:
             cats = labels(np.asarray(values.cat.categories, dtype=object))
             codes = values.cat.codes.to_numpy()
             return np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else None, None)
