@@ -7,7 +7,8 @@ personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...`
 
 1. fit a tied-covariance mixture on ``n_resamples`` random 80% subsamples (one k-means++
    initialisation each, ``random_state`` + resample number);
-2. measure each fit's **overlap** on all the points: for each pair of components, the mean
+2. measure each fit's **overlap** on the 20% of points it was not fitted on (all points when
+   that is fewer than 10 per component): for each pair of components, the mean
    posterior probability of one among the points assigned to the other, averaged both ways;
    a fit's overlap is the largest over its pairs. Keep the best-separated fit (smallest
    overlap): a fit that splits one persona and merges two others has two overlapping halves;
@@ -99,19 +100,20 @@ def overlap(model: GaussianMixture, X: np.ndarray) -> float:
 def _resampled_fits(
     X: np.ndarray, k: int, n_resamples: int, random_state: int
 ) -> tuple[GaussianMixture, float, float]:
-    """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on all
-    of ``X``), its overlap, and the fits' stability (mean pairwise ARI of their labels)."""
+    """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
+    held-out 20%), its overlap, and the fits' stability (mean pairwise ARI of their labels)."""
     rng = np.random.default_rng([random_state, k])
     size = max(int(0.8 * len(X)), min(len(X), 2 * k))
     fits, labels, overlaps = [], [], []
     for b in range(n_resamples):
-        idx = rng.choice(len(X), size=size, replace=False)
+        perm = rng.permutation(len(X))
+        idx, held = perm[:size], perm[size:]
         g = GaussianMixture(
             k, covariance_type="tied", random_state=random_state + b, reg_covar=1e-5
         ).fit(X[idx])
         fits.append(g)
         labels.append(g.predict(X))
-        overlaps.append(overlap(g, X))
+        overlaps.append(overlap(g, X[held] if len(held) >= 10 * k else X))
     pairs = [
         adjusted_rand_score(labels[i], labels[j])
         for i in range(n_resamples)
