@@ -6,6 +6,7 @@ engine that explains every losing option, and a backtest that replays a historic
 
 from journeymine.actions.backtest import Backtest, backtest
 from journeymine.actions.engine import Decisions, next_best_action
+from journeymine.actions.ope import evaluate_policy
 from journeymine.actions.policy import Cap, Consent, Journey, Policy, Rule, Suppression
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
@@ -22,5 +23,6 @@ __all__ = [
     "Suppression",
     "UpliftModel",
     "backtest",
+    "evaluate_policy",
     "next_best_action",
 ]
