@@ -26,9 +26,11 @@ from journeymine.journeys.change.journey_series import (
 )
 from journeymine.journeys.change.journey_series import error_activities as _error_names
 from journeymine.journeys.change.scan import (
+    BOOTSTRAP_BELOW,
     _Interval,
     _scan_series,
     _Series,
+    bootstrap_p_value,
     n_intervals,
     null_tail_constant,
     power_hint,
@@ -409,6 +411,33 @@ def detect_changes(
             family.append(1.0 if rejected is None else rejected)
     columns = _change_columns(lg)
     q_all = _bh(np.array(family))
+    # detections near the threshold are checked against their series' own null (block
+    # bootstrap); the larger of the two p-values is kept
+    rechecked = 0
+    detected: dict[int, np.ndarray] = {}
+    for s, iv, _ in found:
+        detected.setdefault(id(s), np.zeros(t_len, dtype=bool))[iv.start : iv.end] = True
+    for pos, r in enumerate(ref):
+        if r < 0 or q_all[pos] > alpha or family[pos] <= BOOTSTRAP_BELOW:
+            continue
+        s, iv, st = found[r]
+        p_boot = bootstrap_p_value(
+            s,
+            detected[id(s)],
+            st["deviance"],
+            min_bins=min_bins,
+            max_bins=max_bins,
+            open_ended=open_ended,
+            min_effect=float(min_effect),
+            min_ratio=float(min_ratio),
+            min_consistency=float(min_consistency),
+            scanned=scanned,
+        )
+        st["p_value"] = max(st["p_value"], p_boot)
+        family[pos] = st["p_value"]
+        rechecked += 1
+    if rechecked:
+        q_all = _bh(np.array(family))
     q_found = np.empty(len(found))
     for q, r in zip(q_all, ref, strict=True):
         if r >= 0:
@@ -481,6 +510,7 @@ def detect_changes(
         "weekday_adjusted": int(sum(s.weekday > 0 for s in series)),
         "goal": goal_used,
         "alpha": float(alpha),
+        "bootstrap_checked": rechecked,
     }
     out.attrs["summary"] = scan_summary(scan)
     return out
