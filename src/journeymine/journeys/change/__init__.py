@@ -54,10 +54,14 @@ inflation that the autocorrelation of their residuals gives a sum over the inter
 (Bartlett weights, lags up to 7). The p-value is that of the maximum of the scan over a series
 without change: simulated once per bin layout (1,000 Gaussian series, the same intervals),
 its tail ``K d^1.5 exp(-d/2)`` fitted at the 90th percentile, and never above the Bonferroni
-bound over the intervals. Detections are then found again on the rest of the series (up to
-``max_changes``), adjacent detections of the same direction are merged, and
-Benjamini-Hochberg corrects over all series. Detections on the same channel (``by`` group)
-that overlap in time are grouped into one ``incident``, ranked by evidence.
+bound over the intervals. A detection near the threshold (p-value above 1e-12 and significant
+after Benjamini-Hochberg) is re-checked against its series' own null: the bins outside the
+series' detections resampled in blocks of at least a week (circular block bootstrap, 200
+series scanned with the same filters), and the larger p-value kept. Detections are then
+found again on the rest of the series (up to ``max_changes``), adjacent detections of the
+same direction are merged, and Benjamini-Hochberg corrects over all series. Detections on the
+same channel (``by`` group) that overlap in time are grouped into one ``incident``, ranked by
+evidence.
 
 What was scanned, skipped (and why) and the smallest detectable change per series are in
 the result's ``.attrs["scan"]`` (see :func:`detect_changes`).

@@ -184,8 +184,9 @@ def detect_changes(
         making a longer interval look changed.
     alpha : float, default 0.01
         Level of the per-series scan (its p-value is calibrated on the simulated maximum of
-        the scan over the same intervals, see below) and false discovery rate over all
-        series (Benjamini-Hochberg) for a change to be reported.
+        the scan over the same intervals, and near the threshold on a block bootstrap of the
+        series itself; see :mod:`journeymine.journeys.change`) and false discovery rate over
+        all series (Benjamini-Hochberg) for a change to be reported.
     max_changes : int, default 3
         Most changes looked for per series.
     open_ended : bool, default False
