@@ -248,3 +248,29 @@ def test_incident_view_of_the_change_report(tmp_path) -> None:
     html = change_report(None, tmp_path / "changes.html", changes=got).read_text()
     assert "Incidents" in html and "What was scanned: scanned" in html
     assert "affected journeys" in html
+
+
+# --- calibration ----------------------------------------------------------------------------------
+def test_scan_p_value_holds_its_level_on_series_without_change() -> None:
+    """The simulated null tail gives the level asked for on fresh series (another seed, an
+    independent computation of the scan's maximum), where Bonferroni is far too strict."""
+    from journeymine.journeys.change.scan import null_tail_constant, scan_p_value
+
+    t_len, lo_len, hi_len = 120, 2, 60
+    k = null_tail_constant(t_len, lo_len, hi_len, False)
+    rng = np.random.default_rng(12345)
+    x = rng.standard_normal((2_000, t_len))
+    c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
+    best = np.zeros(len(x))
+    n_intervals = 0
+    for n in range(lo_len, hi_len + 1):
+        for a in range(1, t_len - 1 - n + 1):
+            inside = c[:, a + n] - c[:, a]
+            diff = inside / n - (c[:, -1] - inside) / (t_len - n)
+            best = np.maximum(best, diff**2 / (1 / n + 1 / (t_len - n)))
+            n_intervals += 1
+    p = np.array([scan_p_value(d, n_intervals, k) for d in best])
+    bonferroni = np.array([scan_p_value(d, n_intervals, None) for d in best])
+    for level in (0.05, 0.01):
+        assert level * 0.5 <= (p <= level).mean() <= level * 1.6
+        assert (bonferroni <= level).mean() < level * 0.5
