@@ -726,7 +726,7 @@ def _ranked_text_codes(s: pd.Series) -> tuple[np.ndarray, Any] | None:
     enc = pc.dictionary_encode(arr)
     # UTF-8 byte order is code point order: the order of Python (and pandas) string sorts
     perm = pc.sort_indices(enc.dictionary).to_numpy()
-    rank = np.empty(len(perm) + 1, dtype=np.int64)
+    rank = np.empty(len(perm) + 1, dtype=np.int32 if len(perm) < 2**31 else np.int64)
     rank[perm] = np.arange(len(perm))
     rank[-1] = -1  # null (index -1 below) stays -1
     idx = enc.indices
@@ -1072,6 +1072,14 @@ def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
         return frame[key].assign(**text).duplicated(keep="first").to_numpy()
 
 
+def _radix_order(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Stable argsort of non-negative integer codes by 16-bit radix passes."""
+    order = np.argsort(codes.astype(np.uint16), kind="stable")  # numpy radix-sorts 16 bits
+    if n_codes > 1 << 16:
+        order = order[np.argsort((codes[order] >> 16).astype(np.uint16), kind="stable")]
+    return order
+
+
 def _stable_argsort(key: np.ndarray) -> np.ndarray:
     """``np.argsort(key, kind="stable")`` for int64 keys, faster: an unstable sort (several
     times faster than numpy's merge sort on int64), then the runs of equal keys, rare in an
@@ -1093,15 +1101,16 @@ class _Order:
     """The stable order of a log's rows by (customer_id, timestamp), computed on integers.
 
     Customers are ranked by hashing the ids once (Arrow ``dictionary_encode`` for Arrow-backed
-    text, else ``pandas.factorize``) and sorting only the distinct ids; ``key`` is one int64 per
-    row, equal for two rows exactly when they have the same customer and time, and increasing
-    with (customer, time). ``order`` is None when the rows are already in that order.
+    text, else ``pandas.factorize``) and sorting only the distinct ids; the rows are then sorted
+    on one int64 key ``rank * span + (time - first time)`` (two passes, time then customer,
+    when that key would not fit in 63 bits). ``order`` is None when the rows are already in
+    order; ``ranks`` and ``t`` (int64 microseconds) are per row, in input order.
     """
 
     def __init__(
-        self, key: np.ndarray, order: np.ndarray | None, ranks: np.ndarray, labels: Any
+        self, order: np.ndarray | None, ranks: np.ndarray, t: np.ndarray, labels: Any
     ) -> None:
-        self.key, self.order, self.ranks, self.labels = key, order, ranks, labels
+        self.order, self.ranks, self.t, self.labels = order, ranks, t, labels
 
     @classmethod
     def of(cls, log: pd.DataFrame) -> _Order:
@@ -1113,44 +1122,41 @@ class _Order:
             values = cust.to_numpy(dtype=object) if len(log) else np.array([], dtype=object)
             ranks, _ = pd.factorize(values, sort=True)
             labels = None
-        ranks = ranks.astype(np.int64, copy=False)
+        if len(ranks) and ranks.min() < 0:  # null ids (-1) first, as in a lexsort
+            ranks = ranks + 1
         n_cust = int(ranks.max()) + 1 if len(ranks) else 0
         t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
         n = len(t)
-        if n == 0:
-            return cls(t.copy(), None, ranks, labels)
-        tmin, tmax = int(t.min()), int(t.max())
-        span = tmax - tmin + 1
-        if (n_cust + 1) * span < 2**62:
-            key = ranks * span
-            key += t
-            key -= tmin
-        else:  # times ranked first so that the key fits in 63 bits
-            _, rel = np.unique(t, return_inverse=True)
-            key = ranks * (int(rel.max()) + 1 if n else 1)
-            key += rel
-        if bool(np.all(key[1:] >= key[:-1])):
-            return cls(key, None, ranks, labels)
-        if bool(np.all(t[1:] >= t[:-1])):  # in time order, as raw exports often are
-            order = np.argsort(ranks.astype(np.uint16), kind="stable")  # 16-bit radix passes
-            if n_cust > 1 << 16:
-                order = order[np.argsort((ranks[order] >> 16).astype(np.uint16), kind="stable")]
-        else:
-            order = _stable_argsort(key)
-        return cls(key, order, ranks, labels)
-
-    def sorted_key(self) -> np.ndarray:
-        return self.key if self.order is None else self.key[self.order]
+        if n < 2:
+            return cls(None, ranks, t, labels)
+        in_time_order = bool(np.all(t[1:] >= t[:-1]))
+        if in_time_order and bool(np.all(ranks[1:] >= ranks[:-1])):
+            return cls(None, ranks, t, labels)
+        if in_time_order:  # as raw exports often are: a stable sort on the customer alone
+            return cls(_radix_order(ranks, n_cust), ranks, t, labels)
+        tmin = int(t.min())
+        span = int(t.max()) - tmin + 1
+        if max(n_cust, 1) * span < 2**63:
+            key = t - tmin
+            key += ranks.astype(np.int64) * span
+            if bool(np.all(key[1:] >= key[:-1])):
+                return cls(None, ranks, t, labels)
+            return cls(_stable_argsort(key), ranks, t, labels)
+        by_time = _stable_argsort(t)
+        order = by_time[_radix_order(ranks[by_time], n_cust)]
+        return cls(order, ranks, t, labels)
 
     def duplicated(self, log: pd.DataFrame) -> np.ndarray:
         """``log.duplicated(keep="first")`` over every column, exactly, comparing only the rows
         that share their (customer, time) with another row."""
-        ks = self.sorted_key()
-        dup = np.zeros(len(ks), dtype=bool)
-        tie = ks[1:] == ks[:-1]
+        r, t = (self.ranks, self.t) if self.order is None else (
+            self.ranks[self.order], self.t[self.order]
+        )
+        dup = np.zeros(len(t), dtype=bool)
+        tie = (t[1:] == t[:-1]) & (r[1:] == r[:-1])
         if not tie.any():
             return dup
-        mark = np.zeros(len(ks), dtype=bool)
+        mark = np.zeros(len(t), dtype=bool)
         mark[1:] = tie
         mark[:-1] |= tie
         pos = np.flatnonzero(mark)
@@ -1165,7 +1171,7 @@ class _Order:
         if order is not None:
             new = np.cumsum(keep) - 1
             order = new[order[keep[order]]]
-        return _Order(self.key[keep], order, self.ranks[keep], self.labels)
+        return _Order(order, self.ranks[keep], self.t[keep], self.labels)
 
     def apply(self, log: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``log`` in this order, index reset (``log.iloc[order]``, faster: text
