@@ -88,3 +88,91 @@ def run(quick: bool) -> list[Measurement]:
             )
         )
     return rows
+
+
+def simulator_table(
+    seeds: tuple[int, ...] = tuple(range(201, 209)),
+    n_customers: int = 2_000,
+    days: int = 21,
+    pilot_days: int = 14,
+) -> Any:
+    """The closed-loop policy table of #13: per seed, the true value earned over ``days`` by
+    journeymine's policy (personas mined by PersonaMiner on the world's history, uplift fitted
+    on a ``pilot_days`` random-holdout pilot and updated in the loop), response-only
+    arbitration, random-eligible, fixed priorities (list order, and every journey first) and
+    the oracle (true personas and values). Run: ``python -m benchmarks.bench_actions``."""
+    import warnings
+
+    import pandas as pd
+
+    import journeymine as jm
+    from journeymine.actions import ResponseModel, UpliftModel
+    from journeymine.datasets import (
+        FixedPriority,
+        Oracle,
+        PolicyDecider,
+        RandomEligible,
+        make_world,
+        sim_policy,
+        simulate,
+    )
+
+    rows = []
+    for seed in seeds:
+        world = make_world(n_customers, history_days=120, random_state=seed)
+        pol, rpol = sim_policy(), sim_policy("response")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
+        personas = mined.labels_
+        pilot = simulate(
+            world, RandomEligible(pol, none_share=0.3, random_state=seed), days=pilot_days,
+            random_state=seed + 10_000,
+        )
+        run = seed + 20_000
+
+        def value(decider: Any) -> dict[str, float]:
+            return simulate(world, decider, days=days, random_state=run).summary
+
+        res = {
+            "policy (mined personas)": value(
+                PolicyDecider(pol, UpliftModel().fit(pilot.events, personas, pol), personas)
+            ),
+            "policy (true personas)": value(
+                PolicyDecider(
+                    pol, UpliftModel().fit(pilot.events, world.true_personas, pol),
+                    world.true_personas,
+                )
+            ),
+            "response-only (mined personas)": value(
+                PolicyDecider(rpol, ResponseModel().fit(pilot.events, personas, rpol), personas)
+            ),
+            "random-eligible": value(RandomEligible(pol, random_state=seed)),
+            "oracle": value(Oracle(pol)),
+        }
+        names = [j.name for j in pol.journeys]
+        fixed = {"list order": value(FixedPriority(pol))}
+        for first in names:
+            fixed[f"{first} first"] = value(
+                FixedPriority(pol, order=[first] + [n for n in names if n != first])
+            )
+        best = max(fixed, key=lambda k: fixed[k]["value"])
+        res["fixed priority (list order)"] = fixed["list order"]
+        res[f"best fixed priority"] = fixed[best]
+        for name, s in res.items():
+            rows.append({"seed": seed, "decider": name, **s,
+                         "vs_list_order": s["value"] / fixed["list order"]["value"],
+                         "vs_best_fixed": s["value"] / fixed[best]["value"],
+                         "of_oracle": s["value"] / res["oracle"]["value"],
+                         "best_fixed": best})
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    import sys
+
+    table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(201, 209)))
+    cols = ["value", "vs_list_order", "vs_best_fixed", "of_oracle", "unsubscribes", "contacts",
+            "unreachable", "unconsented", "over_cap", "tips_after_return"]
+    print(table.to_string())
+    print(table.groupby("decider")[cols].agg(["mean", "min", "max"]).round(3).to_string())

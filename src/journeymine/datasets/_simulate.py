@@ -125,6 +125,11 @@ def sim_policy(arbitration: str = "uplift") -> Any:
     )
 
 
+def _secs(x: pd.Series) -> np.ndarray:
+    """Seconds since the epoch of a tz-aware datetime Series."""
+    return ((x - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
+
+
 @dataclass
 class World:
     """The simulated retailer: history, state at the start and ground truth.
@@ -190,7 +195,7 @@ def make_world(
     persona = pd.Index(D.PERSONAS).get_indexer(c["persona"])
     start = pd.Timestamp(hist.params["start"]) + pd.Timedelta(days=history_days)
     start_s = int(start.value // 10**9)
-    signup = np.maximum(c["signup"].to_numpy().astype("datetime64[s]").astype(np.int64), start_s - history_days * DAY)
+    signup = np.maximum(_secs(c["signup"]), start_s - history_days * DAY)
     consent = {ch: c[f"{ch}_opt_in"].to_numpy(bool) for ch in OUT_CHANNELS}
     has_app = c["has_app"].to_numpy(bool)
     rows = [("app_install", has_app)] + [(f"{ch}_opt_in", consent[ch]) for ch in OUT_CHANNELS]
@@ -218,11 +223,9 @@ def make_world(
         t = e.groupby("customer_id", observed=True)["timestamp"].max()
         t.index = t.index.astype(str)
         s = t.reindex(ids)
-        secs = (s.astype("int64", errors="ignore") if not s.isna().any() else s.dropna())
         out = np.full(len(ids), start_s - 400 * DAY, dtype=np.int64)
         have = ~s.isna().to_numpy()
-        out[have] = s[have].to_numpy().astype("datetime64[s]").astype(np.int64)
-        del secs
+        out[have] = _secs(s[have])
         return out - start_s
 
     sim_j = list(SIM_JOURNEYS)
