@@ -18,7 +18,7 @@ import pandas as pd
 from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, TIMESTAMP, require_columns
 
-__all__ = ["ID_COLUMNS", "Events", "attribute_columns", "encode_codes", "labels", "to_events"]
+__all__ = ["ID_COLUMNS", "Events", "attribute_columns", "encode_codes", "labels", "outcome_within", "to_events"]
 
 #: Columns never used as attributes: identifiers (one value per customer/event carry no
 #: general pattern) and the columns the model reads anyway.
@@ -229,3 +229,22 @@ def labels(values: Any) -> np.ndarray:
     if all(isinstance(v, str) for v in arr):
         return arr
     return np.asarray([v if isinstance(v, str) else _label(v) for v in arr], dtype=object)
+
+
+def outcome_within(
+    ev: Events, outcome: str, horizon: float, end: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every event: does ``outcome`` happen in the same case within ``horizon`` seconds
+    after it (strictly later events), and is that known (True, or False with the horizon
+    ending before ``end``, default: the log's last timestamp)? Both boolean arrays."""
+    n = ev.n_events
+    idx = np.arange(n)
+    end = float(ev.t.max()) if end is None else end
+    hits = np.flatnonzero(ev.activity == outcome)
+    if len(hits) == 0:
+        within = np.zeros(n, dtype=bool)
+    else:
+        k = np.searchsorted(hits, idx + 1)
+        nxt = hits[np.minimum(k, len(hits) - 1)]
+        within = (k < len(hits)) & (ev.case[nxt] == ev.case) & (ev.t[nxt] - ev.t <= horizon)
+    return within, within | (ev.t + horizon <= end)

@@ -34,7 +34,7 @@ from sklearn.base import BaseEstimator
 
 from journeymine.exceptions import ConfigError, NotFittedError, UnknownActivityError, did_you_mean
 from journeymine.nextstep._calibrate import fit_temperature
-from journeymine.nextstep._events import Events, encode_codes, to_events
+from journeymine.nextstep._events import Events, encode_codes, outcome_within, to_events
 from journeymine.nextstep._forest import Ensemble, Forest, compile_forest, finish
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
 from journeymine.schema import CHANNEL, CUSTOMER_ID
@@ -259,14 +259,9 @@ class NextStepModel(BaseEstimator):
         gap = ev.t[nxt] - ev.t
         out["time"] = (idx[has_next], np.maximum(gap[has_next], 0.0))
         if self.outcome is not None:
-            h = _horizon_seconds(self.horizon)
-            is_out = (ev.activity == self.outcome)
-            pos_idx = np.flatnonzero(is_out)
-            k = np.searchsorted(pos_idx, idx + 1)  # first outcome strictly after each event
-            nxt_out = pos_idx[np.minimum(k, len(pos_idx) - 1)] if len(pos_idx) else idx
-            found = (k < len(pos_idx)) & (ev.case[nxt_out] == ev.case) if len(pos_idx) else np.zeros(n, bool)
-            within = found & (ev.t[nxt_out] - ev.t <= h)
-            known = within | (ev.t + h <= self.log_end_)
+            within, known = outcome_within(
+                ev, self.outcome, _horizon_seconds(self.horizon), self.log_end_
+            )
             out["outcome"] = (idx[known], within[known].astype(np.int64))
         return out
 
@@ -329,6 +324,9 @@ class NextStepModel(BaseEstimator):
             if len(rows) == 0:
                 continue
             X = X_all[where[rows]]
+            # a feature missing in every row of a head (e.g. delta2 when no prefix has three
+            # events) cannot be binned; as a constant it is never split on: scoring unchanged
+            X[:, np.isnan(X[~is_val[ev.case[rows]]]).all(axis=0)] = 0.0
             v = is_val[ev.case[rows]]
             kind = "regressor" if head == "time" else "classifier"
             labels = np.unique(y[~v])
