@@ -1072,18 +1072,11 @@ def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
         return frame[key].assign(**text).duplicated(keep="first").to_numpy()
 
 
-def _radix_order(codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """Stable argsort of non-negative integer codes by 16-bit radix passes."""
-    order = np.argsort(codes.astype(np.uint16), kind="stable")  # numpy radix-sorts 16 bits
-    if n_codes > 1 << 16:
-        order = order[np.argsort((codes[order] >> 16).astype(np.uint16), kind="stable")]
-    return order
-
-
-def _stable_argsort(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")`` for int64 keys, faster: an unstable sort (several
-    times faster than numpy's merge sort on int64), then the runs of equal keys, rare in an
-    event log, are put back in input order."""
+def _stable_argsort(key: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The stable order of the rows by (``key``, ``t``), where ``key`` (int64) is
+    non-decreasing in (``key``, ``t``): an unstable sort of ``key`` (several times faster than
+    numpy's merge sort on int64), then the runs of equal keys, rare in an event log, are ordered
+    by (``t``, input position)."""
     order = np.argsort(key)
     ks = key[order]
     tie = ks[1:] == ks[:-1]
@@ -1093,7 +1086,7 @@ def _stable_argsort(key: np.ndarray) -> np.ndarray:
         mark[:-1] |= tie
         pos = np.flatnonzero(mark)
         sub = order[pos]
-        order[pos] = sub[np.lexsort((sub, ks[pos]))]
+        order[pos] = sub[np.lexsort((sub, t[sub], ks[pos]))]
     return order
 
 
@@ -1102,8 +1095,8 @@ class _Order:
 
     Customers are ranked by hashing the ids once (Arrow ``dictionary_encode`` for Arrow-backed
     text, else ``pandas.factorize``) and sorting only the distinct ids; the rows are then sorted
-    on one int64 key ``rank * span + (time - first time)`` (two passes, time then customer,
-    when that key would not fit in 63 bits). ``order`` is None when the rows are already in
+    on one int64 key ``rank * span + (time - first time)`` (time coarsened when that would not
+    fit in 63 bits, ties then ordered exactly). ``order`` is None when the rows are already in
     order; ``ranks`` and ``t`` (int64 microseconds) are per row, in input order.
     """
 
@@ -1126,25 +1119,24 @@ class _Order:
             ranks = ranks + 1
         n_cust = int(ranks.max()) + 1 if len(ranks) else 0
         t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
-        n = len(t)
-        if n < 2:
+        if len(t) < 2:
             return cls(None, ranks, t, labels)
-        in_time_order = bool(np.all(t[1:] >= t[:-1]))
-        if in_time_order and bool(np.all(ranks[1:] >= ranks[:-1])):
+        same = ranks[1:] == ranks[:-1]
+        if bool(np.all((ranks[1:] > ranks[:-1]) | (same & (t[1:] >= t[:-1])))):
             return cls(None, ranks, t, labels)
-        if in_time_order:  # as raw exports often are: a stable sort on the customer alone
-            return cls(_radix_order(ranks, n_cust), ranks, t, labels)
+        del same
+        # one int64 key rank * span + time; when that needs more than 63 bits the time is
+        # coarsened by a shift and the rows of equal keys are then ordered exactly
         tmin = int(t.min())
         span = int(t.max()) - tmin + 1
-        if max(n_cust, 1) * span < 2**63:
-            key = t - tmin
-            key += ranks.astype(np.int64) * span
-            if bool(np.all(key[1:] >= key[:-1])):
-                return cls(None, ranks, t, labels)
-            return cls(_stable_argsort(key), ranks, t, labels)
-        by_time = _stable_argsort(t)
-        order = by_time[_radix_order(ranks[by_time], n_cust)]
-        return cls(order, ranks, t, labels)
+        shift = 0
+        while max(n_cust, 1) * (((span - 1) >> shift) + 1) >= 2**63:
+            shift += 1
+        key = t.view(np.uint64) - np.uint64(tmin % 2**64)  # exact even when span >= 2**63
+        key >>= np.uint64(shift)
+        key = key.view(np.int64)
+        key += ranks.astype(np.int64) * (((span - 1) >> shift) + 1)
+        return cls(_stable_argsort(key, t), ranks, t, labels)
 
     def duplicated(self, log: pd.DataFrame) -> np.ndarray:
         """``log.duplicated(keep="first")`` over every column, exactly, comparing only the rows
