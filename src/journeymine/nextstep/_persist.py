@@ -4,9 +4,10 @@ Format (``format_version`` 1)
 -----------------------------
 - ``<name>.skops``: a dict head -> compiled forest (:class:`~journeymine.nextstep._forest.Forest`
   state: only numpy arrays, texts and integers), written with ``skops.io.dumps``. Never pickle.
-  Such a file holds no type outside skops' default trusted set, so :data:`TRUSTED_TYPES` (the
-  explicit allowlist passed to ``skops.io.loads``) is empty: a file naming any other type is
-  refused before anything is built from it.
+  Before loading, every type named in the file's schema must be in :data:`ALLOWED_TYPES`
+  (dict, list, str, int, float, bool, numpy.ndarray): stricter than skops' defaults, which
+  also build scikit-learn estimators. The list passed to ``skops.io.loads(trusted=...)``,
+  :data:`TRUSTED_TYPES`, is therefore empty.
 - ``<name>.json``: the model card: parameters, prefix-feature vocabulary, feature names,
   classes, channels, calibration temperatures, outcome and horizon, the skops file's SHA-256,
   and ``integrity``: the SHA-256 of the canonical JSON of every field that changes what the
@@ -35,6 +36,7 @@ import numpy as np
 from journeymine.exceptions import ConfigError, ModelError
 
 __all__ = [
+    "ALLOWED_TYPES",
     "CHECKSUMMED_FIELDS",
     "FORMAT_VERSION",
     "TRUSTED_TYPES",
@@ -46,6 +48,19 @@ FORMAT_VERSION = 1
 KIND = "journeymine.NextStepModel"
 #: Types outside skops' default trusted set a NextStepModel file may contain: none.
 TRUSTED_TYPES: frozenset[str] = frozenset()
+#: Every type a NextStepModel file may hold at all (skops also trusts scikit-learn estimators
+#: by default; this list does not): checked in the file's schema before anything is built.
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        "builtins.dict",
+        "builtins.list",
+        "builtins.str",
+        "builtins.int",
+        "builtins.float",
+        "builtins.bool",
+        "numpy.ndarray",
+    }
+)
 #: Card fields covered by the integrity checksum (with the skops bytes).
 CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "kind",
@@ -65,6 +80,25 @@ _FIX = (
     "Restore the files saved together, or fit the model again and save it with "
     "model.save(path)."
 )
+
+
+def schema_types(data: bytes) -> set[str]:
+    """Every ``module.class`` named in a skops file's schema (read as JSON, nothing built)."""
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        schema = json.loads(z.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node or "__module__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _sha256(data: bytes) -> str:
@@ -253,8 +287,14 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
         )
     try:
         untrusted = sorted(sio.get_untrusted_types(data=data))
+        held = schema_types(data)
     except Exception as exc:  # skops raises many kinds on a bad file
         raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
+    if held - ALLOWED_TYPES:
+        raise ModelError(
+            f"{source}: the file holds types outside the allowlist: {sorted(held - ALLOWED_TYPES)}"
+            f"; nothing was loaded (a NextStepModel file holds only {sorted(ALLOWED_TYPES)})."
+        )
     refused = sorted(set(untrusted) - TRUSTED_TYPES)
     if refused:
         raise ModelError(

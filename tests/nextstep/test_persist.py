@@ -1,0 +1,122 @@
+"""Saving and loading a NextStepModel: round trip, tampered/corrupted files, untrusted types."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+
+import journeymine as jm
+from journeymine.exceptions import ConfigError, ModelError
+from journeymine.nextstep._persist import TRUSTED_TYPES, card_checksum
+
+
+def _copy(src: Path, folder: Path) -> Path:
+    dst = folder / src.name
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))
+    return dst
+
+
+def _edit(path: Path, fix_checksums: bool = False, **changes: object) -> None:
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card.update(changes)
+    if fix_checksums:  # what someone who rewrites both files could do
+        import hashlib
+
+        data = path.read_bytes()
+        card["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
+        card["integrity"]["sha256"] = card_checksum(card, data)
+    card_path.write_text(json.dumps(card))
+
+
+def test_round_trip_predicts_the_same(
+    model: jm.NextStepModel, saved: Path, log: pd.DataFrame
+) -> None:
+    again = jm.load_next_step_model(saved)
+    pd.testing.assert_frame_equal(again.predict(log), model.predict(log))
+    pd.testing.assert_frame_equal(again.predict_proba(log), model.predict_proba(log))
+    assert jm.NextStepModel.load(saved).classes_ == model.classes_
+    card = json.loads(saved.with_suffix(".json").read_text())
+    assert card["kind"] == "journeymine.NextStepModel"
+    assert card["params"]["outcome"] == "purchase" and card["params"]["horizon"] == "7D"
+    assert card["artifact"]["untrusted_types"] == [] and TRUSTED_TYPES == frozenset()
+    assert "temperatures" in card["integrity"]["covers"]
+
+
+def test_a_changed_card_is_refused(saved: Path, tmp_path: Path) -> None:
+    p = _copy(saved, tmp_path)
+    card = json.loads(p.with_suffix(".json").read_text())
+    _edit(p, temperatures={**card["temperatures"], "activity": 0.2})
+    with pytest.raises(ModelError, match="changed after saving"):
+        jm.load_next_step_model(p)
+    p = _copy(saved, tmp_path)
+    _edit(p, classes=list(reversed(card["classes"])))
+    with pytest.raises(ModelError, match="changed after saving"):
+        jm.load_next_step_model(p)
+    p = _copy(saved, tmp_path)
+    _edit(p, metrics={"anything": 1})  # descriptive fields are not covered
+    jm.load_next_step_model(p)
+
+
+def test_corrupted_or_missing_files_are_refused(saved: Path, tmp_path: Path) -> None:
+    p = _copy(saved, tmp_path)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    p.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        jm.load_next_step_model(p)
+    p.with_suffix(".json").unlink()
+    with pytest.raises(ModelError, match="card .* does not exist"):
+        jm.load_next_step_model(p)
+    with pytest.raises(ModelError, match="does not exist"):
+        jm.load_next_step_model(tmp_path / "nothing.skops")
+    p = _copy(saved, tmp_path)
+    _edit(p, format_version=99)
+    with pytest.raises(ModelError, match="newer than this journeymine reads"):
+        jm.load_next_step_model(p)
+    p = _copy(saved, tmp_path)
+    _edit(p, kind="journeymine.PersonaModel")
+    with pytest.raises(ModelError, match="not a NextStepModel card"):
+        jm.load_next_step_model(p)
+
+
+def test_untrusted_types_are_refused_even_with_recomputed_checksums(
+    saved: Path, tmp_path: Path
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    p = _copy(saved, tmp_path)
+    state = sio.loads(p.read_bytes(), trusted=[])
+    state["activity"] = LogisticRegression()  # not in the (empty) allowlist
+    p.write_bytes(sio.dumps(state, compression=zipfile.ZIP_DEFLATED))
+    _edit(p, fix_checksums=True)
+    with pytest.raises(ModelError, match="outside the allowlist"):
+        jm.load_next_step_model(p)
+
+
+def test_inconsistent_forests_are_refused(saved: Path, tmp_path: Path) -> None:
+    p = _copy(saved, tmp_path)
+    state = sio.loads(p.read_bytes(), trusted=[])
+    state["activity"]["left"] = state["activity"]["left"] + 10**9  # links out of range
+    p.write_bytes(sio.dumps(state, compression=zipfile.ZIP_DEFLATED))
+    _edit(p, fix_checksums=True)
+    with pytest.raises(ModelError, match="does not match its card"):
+        jm.load_next_step_model(p)
+
+
+def test_save_refuses_a_card_name_and_a_missing_folder(
+    model: jm.NextStepModel, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="name of the model card"):
+        model.save(tmp_path / "m.json")
+    with pytest.raises(ConfigError, match="does not exist"):
+        model.save(tmp_path / "no" / "m.skops")
+    assert np.all([k in model.card_ for k in ("integrity", "artifact")])
