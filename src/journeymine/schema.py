@@ -1090,6 +1090,31 @@ def _stable_argsort(key: np.ndarray, t: np.ndarray) -> np.ndarray:
     return order
 
 
+def row_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray | None:
+    """Stable order of rows by (``codes``, ``t``), or None when they are already in it.
+
+    ``codes`` are non-negative integers below ``n_codes`` (e.g. customers ranked by id), ``t``
+    int64 times. One int64 key ``code * span + (t - min t)`` sorted once; when it would not fit
+    in 63 bits the time is coarsened by a shift and the rows of equal keys are ordered exactly.
+    """
+    if len(t) < 2:
+        return None
+    same = codes[1:] == codes[:-1]
+    if bool(np.all((codes[1:] > codes[:-1]) | (same & (t[1:] >= t[:-1])))):
+        return None
+    del same
+    tmin = int(t.min())
+    span = int(t.max()) - tmin + 1
+    shift = 0
+    while max(n_codes, 1) * (((span - 1) >> shift) + 1) >= 2**63:
+        shift += 1
+    key = t.view(np.uint64) - np.uint64(tmin % 2**64)  # exact even when span >= 2**63
+    key >>= np.uint64(shift)
+    key = key.view(np.int64)
+    key += codes.astype(np.int64) * (((span - 1) >> shift) + 1)
+    return _stable_argsort(key, t)
+
+
 class _Order:
     """The stable order of a log's rows by (customer_id, timestamp), computed on integers.
 
@@ -1119,24 +1144,7 @@ class _Order:
             ranks = ranks + 1
         n_cust = int(ranks.max()) + 1 if len(ranks) else 0
         t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
-        if len(t) < 2:
-            return cls(None, ranks, t, labels)
-        same = ranks[1:] == ranks[:-1]
-        if bool(np.all((ranks[1:] > ranks[:-1]) | (same & (t[1:] >= t[:-1])))):
-            return cls(None, ranks, t, labels)
-        del same
-        # one int64 key rank * span + time; when that needs more than 63 bits the time is
-        # coarsened by a shift and the rows of equal keys are then ordered exactly
-        tmin = int(t.min())
-        span = int(t.max()) - tmin + 1
-        shift = 0
-        while max(n_cust, 1) * (((span - 1) >> shift) + 1) >= 2**63:
-            shift += 1
-        key = t.view(np.uint64) - np.uint64(tmin % 2**64)  # exact even when span >= 2**63
-        key >>= np.uint64(shift)
-        key = key.view(np.int64)
-        key += ranks.astype(np.int64) * (((span - 1) >> shift) + 1)
-        return cls(_stable_argsort(key, t), ranks, t, labels)
+        return cls(row_order(ranks, n_cust, t), ranks, t, labels)
 
     def duplicated(self, log: pd.DataFrame) -> np.ndarray:
         """``log.duplicated(keep="first")`` over every column, exactly, comparing only the rows
