@@ -54,7 +54,7 @@ inflation that the autocorrelation of their residuals gives a sum over the inter
 (Bartlett weights, lags up to 7). The p-value is that of the maximum of the scan over a series
 without change: simulated once per bin layout (1,000 Gaussian series, the same intervals),
 its tail ``K d^1.5 exp(-d/2)`` fitted at the 90th percentile, and never above the Bonferroni
-bound over the intervals. A detection near the threshold (p-value above 1e-12 and significant
+bound over the intervals. A detection near the threshold (p-value above 1e-8 and significant
 after Benjamini-Hochberg) is re-checked against its series' own null: the bins outside the
 series' detections resampled in blocks of at least a week (circular block bootstrap, 200
 series scanned with the same filters), and the larger p-value kept. Detections are then

@@ -30,9 +30,14 @@ _N_PATHS = 3  # automatic paths to the goal
 
 
 def _session_starts(lg: _Log) -> tuple[np.ndarray, np.ndarray]:
-    """Position of the first and one past the last event of every session."""
-    first = np.flatnonzero(np.r_[True, lg.session[1:] != lg.session[:-1]])
-    return first, np.r_[first[1:], len(lg.session)]
+    """Position of the first and one past the last event of every session (computed once
+    per prepared log)."""
+    cached = lg.__dict__.get("_session_bounds")
+    if cached is None:
+        first = np.flatnonzero(np.r_[True, lg.session[1:] != lg.session[:-1]])
+        cached = (first, np.r_[first[1:], len(lg.session)])
+        lg.__dict__["_session_bounds"] = cached
+    return cached
 
 
 def find_goal(lg: _Log, log: pd.DataFrame | None = None) -> str | None:
@@ -41,8 +46,9 @@ def find_goal(lg: _Log, log: pd.DataFrame | None = None) -> str | None:
     The rule: the activity carrying most of the positive ``value`` column when the log has
     one (a purchase carries revenue); otherwise, among activities found in 0.5% to 50% of
     the sessions that end at least half of the sessions they occur in, the one reached
-    deepest into its sessions (most events before it, on average). An error page that ends
-    sessions early is thus not taken for the goal.
+    deepest into its sessions (most events before it, on average); on a sample of 200,000
+    sessions in larger logs. An error page that ends sessions early is thus not taken for the
+    goal.
     """
     if log is not None and schema.VALUE in log.columns:
         v = pd.to_numeric(log[schema.VALUE], errors="coerce")
@@ -56,17 +62,20 @@ def find_goal(lg: _Log, log: pd.DataFrame | None = None) -> str | None:
     if n_sess == 0:
         return None
     n_act = len(lg.acts)
+    # on large logs an even sample of 200,000 sessions is enough
+    stride = max(1, n_sess // 200_000)
+    pos = np.flatnonzero(lg.session % stride == 0) if stride > 1 else np.arange(len(lg.act))
     # one count per (session, activity): first occurrence only
-    key = lg.session * n_act + lg.act
+    key = lg.session[pos] * n_act + lg.act[pos]
     order = np.argsort(key, kind="stable")
     ks = key[order]
-    firsts = order[np.r_[True, ks[1:] != ks[:-1]]]
+    firsts = pos[order[np.r_[True, ks[1:] != ks[:-1]]]]
     acts = lg.act[firsts]
     in_sess = np.bincount(acts, minlength=n_act)
     depth = np.bincount(acts, weights=firsts - first[lg.session[firsts]], minlength=n_act)
-    last_act = lg.act[end - 1]
+    last_act = lg.act[end[::stride] - 1]
     ends = np.bincount(last_act, minlength=n_act)
-    share = in_sess / n_sess
+    share = in_sess / len(last_act)
     ok = (share >= 0.005) & (share <= 0.5) & (ends >= 0.5 * np.maximum(in_sess, 1))
     if not ok.any():
         return None
@@ -186,7 +195,9 @@ def _error_series(
         return []
     first, _ = _session_starts(lg)
     codes = _activity_codes(lg, list(names), "error_activities")
-    is_err = np.isin(lg.act, codes)
+    flag = np.zeros(len(lg.acts), dtype=bool)
+    flag[codes] = True
+    is_err = flag[lg.act]
     has = np.zeros(len(first), dtype=bool)
     has[lg.session[is_err]] = True
     g, bb = lg.group[first], b[first]

@@ -452,7 +452,7 @@ def _scan_series(
 
 
 BOOTSTRAP_SIMULATIONS = 200
-BOOTSTRAP_BELOW = 1e-12  # detections with a smaller p-value are not re-checked
+BOOTSTRAP_BELOW = 1e-8  # detections with a smaller p-value are not re-checked
 
 
 def bootstrap_p_value(
