@@ -104,9 +104,7 @@ def write(n_events: int, path: str | Path, seed: int = 0) -> Path:
 
     def text(codes: np.ndarray, labels: list[str] | np.ndarray) -> pa.Array:
         dictionary = pa.array(np.asarray(labels, dtype=object), type=pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(codes[order]), dictionary).cast(
-            pa.string()
-        )
+        return pa.DictionaryArray.from_arrays(pa.array(codes[order]), dictionary).cast(pa.string())
 
     table = pa.table(
         {

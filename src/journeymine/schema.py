@@ -1149,8 +1149,10 @@ class _Order:
     def duplicated(self, log: pd.DataFrame) -> np.ndarray:
         """``log.duplicated(keep="first")`` over every column, exactly, comparing only the rows
         that share their (customer, time) with another row."""
-        r, t = (self.ranks, self.t) if self.order is None else (
-            self.ranks[self.order], self.t[self.order]
+        r, t = (
+            (self.ranks, self.t)
+            if self.order is None
+            else (self.ranks[self.order], self.t[self.order])
         )
         dup = np.zeros(len(t), dtype=bool)
         tie = (t[1:] == t[:-1]) & (r[1:] == r[:-1])
