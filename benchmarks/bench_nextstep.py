@@ -1,0 +1,271 @@
+"""Next-step prediction: accuracy on the public logs (Tax et al. protocol and 5-fold) next to
+the count baselines, fit time on 1M events, single-customer latency, and per-persona quality
+on the generator.
+
+Run with ``.venv/bin/python -m benchmarks.run bench_nextstep`` (``--quick`` for small sizes).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._data import events_path
+from benchmarks._harness import Measurement, measure
+
+OUT = Path(__file__).parent / "out"
+EVENTLOGS = Path(
+    os.environ.get(
+        "JOURNEYMINE_EVENTLOGS", Path(__file__).resolve().parents[1].parent / "shared/data/eventlogs"
+    )
+)
+TAX = {"helpdesk": "tax_helpdesk.csv", "bpi12w": "tax_bpi_12_w.csv"}
+N_FIT = 20_000  # make_journeys customers: ~1M events
+N_FIT_QUICK = 2_000
+
+NOTES = """
+Model: `jm.NextStepModel()` with its defaults (histogram gradient boosting on prefix features:
+last 5 activities, last 2 values of each attribute, activity and channel counts, seconds since
+each activity, prefix length, run length, elapsed time, last two gaps, events in the trailing
+day/week, hour and weekday; early stopping and temperature calibration on 15% of the cases;
+one thread), unchanged across logs.
+
+- **tax next activity**: `jm.evaluate_next_step(lambda: jm.NextStepModel(), log,
+  protocol="tax")` on `tax_helpdesk.csv` / `tax_bpi_12_w.csv` read as the files are (cases in
+  file order, first 2/3 train, every prefix of length >= 2 of a test case with a next event,
+  pooled accuracy). The contender column holds the model's accuracy, then on the same prefixes:
+  first-order Markov (may predict the end, counted wrong), Markov never predicting the end,
+  back-off count model over the last <= 5 activities, and the activity-only ceiling (best
+  function of the full activity prefix, fitted on the test prefixes). Published LSTM (Tax et
+  al., CAiSE 2017): 0.7123 / 0.7600. Time: the whole evaluation (fit + scoring + baselines).
+- **5-fold next activity**: the same with `protocol="kfold"` (case-level, shuffled, seed 0).
+- **fit 1M events**: `NextStepModel(outcome="purchase", horizon="7D").fit(events)` on
+  `make_journeys(20_000, random_state=0)` (cached Parquet): four heads (activity, channel,
+  seconds to next, purchase within 7 days); at most 250,000 training prefixes (`max_samples`).
+  The model is saved and reloaded by the next task.
+- **predict one customer (ms)**: the loaded 1M-event model, `model.predict(frame)` for one
+  customer's first 50 events as a DataFrame (500 customers, cycled; each call timed with
+  `perf_counter`; the "time" column holds milliseconds: p50 and p99 rows).
+- **generator by persona**: fitted on `make_journeys(4_000, random_state=1)`, scored after every
+  event of `make_journeys(2_000, random_state=0)`: next-channel accuracy (baseline: the channel
+  of the current event) and the AUC of `p_outcome` for a purchase within 7 days (prefixes whose
+  7 days run past the end of the log without a purchase are left out), per true persona.
+
+The machine is shared (other jobs ran at the same time), so times are upper bounds.
+"""
+
+
+def _tax(name: str) -> Any:
+    import pandas as pd
+
+    cols = {"CaseID": "customer_id", "ActivityID": "activity", "CompleteTimestamp": "timestamp"}
+    return pd.read_csv(EVENTLOGS / TAX[name]).rename(columns=cols)
+
+
+def setup_helpdesk() -> Any:
+    return _tax("helpdesk")
+
+
+def setup_bpi12w() -> Any:
+    return _tax("bpi12w")
+
+
+def _evaluate(log: Any, protocol: str) -> dict[str, Any]:
+    import journeymine as jm
+
+    r = jm.evaluate_next_step(lambda: jm.NextStepModel(), log, protocol=protocol)
+    return {"accuracy": r.accuracy, **r.baselines, "prefixes": r.n_prefixes}
+
+
+def run_tax(log: Any) -> dict[str, Any]:
+    return _evaluate(log, "tax")
+
+
+def run_kfold(log: Any) -> dict[str, Any]:
+    return _evaluate(log, "kfold")
+
+
+def _model_path(n: int) -> Path:
+    return OUT / f"nextstep_model_c{n}.skops"
+
+
+def setup_fit() -> Any:
+    import pandas as pd
+
+    return pd.read_parquet(events_path(N_FIT)), N_FIT
+
+
+def setup_fit_quick() -> Any:
+    import pandas as pd
+
+    return pd.read_parquet(events_path(N_FIT_QUICK)), N_FIT_QUICK
+
+
+def run_fit(data: Any) -> dict[str, Any]:
+    import journeymine as jm
+
+    log, n = data
+    model = jm.NextStepModel(outcome="purchase", horizon="7D").fit(log)
+    OUT.mkdir(exist_ok=True)
+    model.save(_model_path(n))
+    return {"events": len(log), "n_iter": model.n_iter_, **model.card_["training"]}
+
+
+def _latency(n: int) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    import journeymine as jm
+
+    model = jm.load_next_step_model(_model_path(n))
+    log = pd.read_parquet(events_path(n))
+    sizes = log.groupby("customer_id", observed=True).size()
+    chosen = sizes[sizes >= 50].index[:500]
+    part = log[log["customer_id"].isin(chosen)].sort_values(["customer_id", "timestamp"])
+    frames = [g.head(50).reset_index(drop=True) for _, g in part.groupby("customer_id")]
+    for f in frames[:50]:
+        model.predict(f)  # warm up
+    times = []
+    for i in range(2_000):
+        f = frames[i % len(frames)]
+        t0 = time.perf_counter()
+        model.predict(f)
+        times.append(time.perf_counter() - t0)
+    ms = np.asarray(times) * 1e3
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99))}
+
+
+def run_latency(_: Any) -> dict[str, Any]:
+    return _latency(N_FIT)
+
+
+def run_latency_quick(_: Any) -> dict[str, Any]:
+    return _latency(N_FIT_QUICK)
+
+
+def setup_none() -> Any:
+    return None
+
+
+def persona_quality(n_train: int, n_test: int) -> dict[str, Any]:
+    """Next-channel accuracy and purchase-within-7-days AUC per true persona."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    import journeymine as jm
+    from journeymine.nextstep._events import outcome_within, to_events
+
+    train = jm.datasets.make_journeys(n_train, random_state=1).events
+    test_data = jm.datasets.make_journeys(n_test, random_state=0)
+    test = test_data.events
+    model = jm.NextStepModel(outcome="purchase", horizon="7D").fit(train)
+    every = model.predict_prefixes(test)
+    ev = to_events(test)
+    nxt_channel = test.sort_values(["customer_id", "timestamp"], kind="stable")
+    # to_events keeps first-appearance order and a stable time sort: same rows as predict_prefixes
+    ch = ev.columns["channel"].astype(str).to_numpy()
+    has_next = np.ones(ev.n_events, dtype=bool)
+    has_next[ev.last] = False
+    truth_ch = np.where(has_next, np.roll(ch, -1), None)
+    within, known = outcome_within(ev, "purchase", 7 * 86400.0)
+    persona = test_data.customers.set_index("customer_id")["persona"].astype(str)
+    who = persona.reindex(every["customer_id"]).to_numpy()
+    rows = []
+    for p in [*sorted(set(who)), "all"]:
+        sel = (who == p) if p != "all" else np.ones(len(who), dtype=bool)
+        m = sel & has_next
+        k = sel & known
+        auc = (
+            roc_auc_score(within[k], every["p_outcome"].to_numpy()[k])
+            if 0 < within[k].sum() < k.sum()
+            else float("nan")
+        )
+        rows.append(
+            {
+                "persona": p,
+                "prefixes": int(m.sum()),
+                "next_channel_accuracy": float(np.mean(every["channel"].to_numpy()[m] == truth_ch[m])),
+                "same_channel_baseline": float(np.mean(ch[m] == truth_ch[m])),
+                "next_activity_accuracy": float(
+                    np.mean(every["activity"].to_numpy()[m] == np.roll(ev.activity, -1)[m])
+                ),
+                "purchase_7d_rate": float(within[k].mean()),
+                "purchase_7d_auc": float(auc),
+            }
+        )
+    del nxt_channel
+    return {"table": pd.DataFrame(rows).to_dict(orient="records")}
+
+
+def run_personas(_: Any) -> dict[str, Any]:
+    return persona_quality(4_000, 2_000)
+
+
+def run_personas_quick(_: Any) -> dict[str, Any]:
+    return persona_quality(800, 400)
+
+
+def _label(m: Measurement) -> None:
+    r = m.result or {}
+    if "accuracy" in r:
+        m.contender = (
+            f"{m.contender} ({r['accuracy']:.4f}; markov {r['markov']:.4f}, never-end "
+            f"{r['markov_no_end']:.4f}, back-off {r['backoff']:.4f}, ceiling {r['ceiling']:.4f}; "
+            f"{r['prefixes']} prefixes)"
+        )
+    elif "table" in r:
+        overall = r["table"][-1]
+        m.contender = (
+            f"{m.contender} (next channel {overall['next_channel_accuracy']:.3f} vs same-channel "
+            f"{overall['same_channel_baseline']:.3f}; purchase 7d AUC {overall['purchase_7d_auc']:.3f})"
+        )
+        for row in r["table"]:
+            print(f"    {row}", flush=True)
+    print(f"    -> {m.contender}", flush=True)
+
+
+def run(quick: bool) -> list[Measurement]:
+    out: list[Measurement] = []
+    if (EVENTLOGS / TAX["helpdesk"]).exists():
+        for name, setup in (("helpdesk", setup_helpdesk), ("bpi12w", setup_bpi12w)):
+            out.append(measure("tax next activity", "journeymine", name, setup, run_tax))
+            if not quick or name == "helpdesk":
+                out.append(measure("5-fold next activity", "journeymine", name, setup, run_kfold))
+    else:
+        print(f"  public logs not found at {EVENTLOGS}; set JOURNEYMINE_EVENTLOGS", flush=True)
+    size = "2k cust" if quick else "1M"
+    out.append(
+        measure("fit", "journeymine", size, setup_fit_quick if quick else setup_fit, run_fit)
+    )
+    lat = measure(
+        "predict one customer",
+        "journeymine",
+        "50 ev",
+        setup_none,
+        run_latency_quick if quick else run_latency,
+    )
+    if lat.result:
+        for q in ("p50", "p99"):
+            out.append(
+                Measurement(
+                    f"predict one customer {q} (ms)", "journeymine", "50 ev", lat.result[q],
+                    lat.peak_mb, lat.base_mb, lat.result,
+                )
+            )
+    else:
+        out.append(lat)
+    out.append(
+        measure(
+            "generator by persona",
+            "journeymine",
+            "400 cust" if quick else "2k cust",
+            setup_none,
+            run_personas_quick if quick else run_personas,
+        )
+    )
+    for m in out:
+        _label(m)
+    return out
