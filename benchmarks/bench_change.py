@@ -17,6 +17,11 @@ customer: 20,000 customers make 1M events, 200,000 make 10M), cached as Parquet 
   peer row *pandas daily edge counts* only builds the daily edge series with a plain pandas
   groupby (sort, shift within customer, count per day/channel/edge) and detects nothing: it
   shows what the preparation alone costs done the obvious way.
+- **accuracy** (not timed, not in `make bench`): `python -m benchmarks.bench_change --seeds 20
+  [--large]` runs `detect_changes` with default arguments on the generator's incidents (2,000
+  and, with `--large`, 200,000 customers), on incident-free logs of the generator and of the
+  independent clickstream of `tests/journeys/_clickstream.py` (weekly rhythm, bursts), and on
+  small clickstream logs with incidents; it prints hits and false alarms.
 - **compare_periods**: two 14-day periods, all four metrics with a 4-step funnel.
 - **conformance**: the generator's designed `cart_abandonment` journey checked on every journey
   instance (7-day window). *journeymine* aligns with its own code on the designed sequence;
