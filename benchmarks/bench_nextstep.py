@@ -18,7 +18,8 @@ from benchmarks._harness import Measurement, measure
 OUT = Path(__file__).parent / "out"
 EVENTLOGS = Path(
     os.environ.get(
-        "JOURNEYMINE_EVENTLOGS", Path(__file__).resolve().parents[1].parent / "shared/data/eventlogs"
+        "JOURNEYMINE_EVENTLOGS",
+        Path(__file__).resolve().parents[1].parent / "shared/data/eventlogs",
     )
 )
 TAX = {"helpdesk": "tax_helpdesk.csv", "bpi12w": "tax_bpi_12_w.csv"}
@@ -187,7 +188,9 @@ def persona_quality(n_train: int, n_test: int) -> dict[str, Any]:
             {
                 "persona": p,
                 "prefixes": int(m.sum()),
-                "next_channel_accuracy": float(np.mean(every["channel"].to_numpy()[m] == truth_ch[m])),
+                "next_channel_accuracy": float(
+                    np.mean(every["channel"].to_numpy()[m] == truth_ch[m])
+                ),
                 "same_channel_baseline": float(np.mean(ch[m] == truth_ch[m])),
                 "next_activity_accuracy": float(
                     np.mean(every["activity"].to_numpy()[m] == np.roll(ev.activity, -1)[m])
@@ -220,7 +223,8 @@ def _label(m: Measurement) -> None:
         overall = r["table"][-1]
         m.contender = (
             f"{m.contender} (next channel {overall['next_channel_accuracy']:.3f} vs same-channel "
-            f"{overall['same_channel_baseline']:.3f}; purchase 7d AUC {overall['purchase_7d_auc']:.3f})"
+            f"{overall['same_channel_baseline']:.3f}; purchase 7d AUC "
+            f"{overall['purchase_7d_auc']:.3f})"
         )
         for row in r["table"]:
             print(f"    {row}", flush=True)
@@ -251,8 +255,13 @@ def run(quick: bool) -> list[Measurement]:
         for q in ("p50", "p99"):
             out.append(
                 Measurement(
-                    f"predict one customer {q} (ms)", "journeymine", "50 ev", lat.result[q],
-                    lat.peak_mb, lat.base_mb, lat.result,
+                    f"predict one customer {q} (ms)",
+                    "journeymine",
+                    "50 ev",
+                    lat.result[q],
+                    lat.peak_mb,
+                    lat.base_mb,
+                    lat.result,
                 )
             )
     else:

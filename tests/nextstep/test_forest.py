@@ -70,7 +70,9 @@ def test_poisson_regressor_equals_scikit_learn(data: tuple) -> None:
 def test_ensemble_walks_several_forests_at_once(data: tuple) -> None:
     X, y, counts = data
     mask = [True, True, False, False, False]
-    a = compile_forest(HistGradientBoostingClassifier(max_iter=20, categorical_features=mask).fit(X, y))
+    a = compile_forest(
+        HistGradientBoostingClassifier(max_iter=20, categorical_features=mask).fit(X, y)
+    )
     b = compile_forest(
         HistGradientBoostingRegressor(loss="poisson", max_iter=20, categorical_features=mask).fit(
             X, counts

@@ -3,6 +3,8 @@ decides the next step: each test fails when that feature breaks."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,7 +71,9 @@ def test_predict_prefixes_ends_with_predict(model: jm.NextStepModel, log: pd.Dat
     pd.testing.assert_frame_equal(
         last.drop(columns=["position", "timestamp"]), model.predict(part), check_names=False
     )
-    assert (every.groupby("customer_id")["position"].max() == part.groupby("customer_id").size()).all()
+    assert (
+        every.groupby("customer_id")["position"].max() == part.groupby("customer_id").size()
+    ).all()
 
 
 def test_learns_beyond_the_last_activity_and_is_calibrated(
@@ -81,23 +85,27 @@ def test_learns_beyond_the_last_activity_and_is_calibrated(
     seqs = [g["activity"].astype(str).tolist() for _, g in journeys.events.groupby("customer_id")]
     counts: dict[str, dict[str, int]] = {}
     for s in seqs:
-        for a, b in zip(s, s[1:], strict=False):
+        for a, b in itertools.pairwise(s):
             counts.setdefault(a, {}).setdefault(b, 0)
             counts[a][b] += 1
     best = {a: max(c, key=c.get) for a, c in counts.items()}
     hits = total = 0
     for _, g in other.groupby("customer_id"):
         s = g["activity"].astype(str).tolist()
-        for a, b in zip(s, s[1:], strict=False):
+        for a, b in itertools.pairwise(s):
             hits += best.get(a) == b
             total += 1
     assert acc > hits / total + 0.02
     # calibration: mean predicted probability of the chosen activity close to its accuracy
     every = model.predict_prefixes(other)
     nxt = every.groupby("customer_id")["activity"].shift(-1)
-    truth = other.sort_values(["customer_id", "timestamp"], kind="stable").groupby(
-        "customer_id"
-    )["activity"].shift(-1).astype(object).to_numpy()
+    truth = (
+        other.sort_values(["customer_id", "timestamp"], kind="stable")
+        .groupby("customer_id")["activity"]
+        .shift(-1)
+        .astype(object)
+        .to_numpy()
+    )
     ok = pd.notna(truth)
     del nxt
     hit = every["activity"].to_numpy()[ok] == truth[ok]
@@ -135,7 +143,10 @@ def test_event_attributes_are_used() -> None:
     model = jm.NextStepModel(validation_size=0, max_iter=30).fit(log)
     pred = model.predict(log.groupby("customer_id").head(2))
     assert set(pred["activity"]) == {"buy_online", "buy_in_store"}
-    assert (pred.loc["c0", "activity"], pred.loc["c1", "activity"]) == ("buy_online", "buy_in_store")
+    assert (pred.loc["c0", "activity"], pred.loc["c1", "activity"]) == (
+        "buy_online",
+        "buy_in_store",
+    )
     assert model.predict(log.groupby("customer_id").head(2))["channel"].loc["c1"] == "store"
     blind = jm.NextStepModel(validation_size=0, max_iter=30, attributes=None).fit(log)
     assert blind.predict(log.groupby("customer_id").head(2))["activity"].nunique() == 1
@@ -176,7 +187,9 @@ def test_outcome_probability_ranks_customers(model: jm.NextStepModel) -> None:
     assert abs(every["p_outcome"].to_numpy()[known].mean() - within[known].mean()) < 0.05
 
 
-def test_unseen_activities_and_columns_at_scoring(model: jm.NextStepModel, log: pd.DataFrame) -> None:
+def test_unseen_activities_and_columns_at_scoring(
+    model: jm.NextStepModel, log: pd.DataFrame
+) -> None:
     part = log[log["customer_id"] == log["customer_id"].iloc[0]].copy()
     part["activity"] = part["activity"].astype(str)
     part.loc[part.index[-1], "activity"] = "never_seen_before"
@@ -202,7 +215,9 @@ def test_bad_input_is_refused_with_a_fix(model: jm.NextStepModel, log: pd.DataFr
         jm.NextStepModel(outcome="purchse").fit(log)
     with pytest.raises(ConfigError, match="horizon must be"):
         jm.NextStepModel(outcome="purchase", horizon="a week").fit(log)
-    with pytest.raises(ConfigError, match=r"n_lags must be an integer in \[1, 50\].*validation_size"):
+    with pytest.raises(
+        ConfigError, match=r"n_lags must be an integer in \[1, 50\].*validation_size"
+    ):
         jm.NextStepModel(n_lags=0, validation_size=0.9).fit(log)
     with pytest.raises(ConfigError, match="attributes"):
         jm.NextStepModel(attributes=["colour"]).fit(log)

@@ -47,7 +47,7 @@ def test_round_trip_predicts_the_same(
     card = json.loads(saved.with_suffix(".json").read_text())
     assert card["kind"] == "journeymine.NextStepModel"
     assert card["params"]["outcome"] == "purchase" and card["params"]["horizon"] == "7D"
-    assert card["artifact"]["untrusted_types"] == [] and TRUSTED_TYPES == frozenset()
+    assert card["artifact"]["untrusted_types"] == [] and frozenset() == TRUSTED_TYPES
     assert "temperatures" in card["integrity"]["covers"]
 
 
@@ -74,7 +74,7 @@ def test_corrupted_or_missing_files_are_refused(saved: Path, tmp_path: Path) -> 
     with pytest.raises(ModelError, match="checksum mismatch"):
         jm.load_next_step_model(p)
     p.with_suffix(".json").unlink()
-    with pytest.raises(ModelError, match="card .* does not exist"):
+    with pytest.raises(ModelError, match=r"card .* does not exist"):
         jm.load_next_step_model(p)
     with pytest.raises(ModelError, match="does not exist"):
         jm.load_next_step_model(tmp_path / "nothing.skops")

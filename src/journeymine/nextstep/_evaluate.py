@@ -227,7 +227,7 @@ def evaluate_next_step(
     *,
     protocol: str = "tax",
     n_splits: int = 5,
-    train_share: float = 2 / 3,
+    train_share: float | None = None,
     min_prefix_length: int = 2,
     random_state: int = 0,
 ) -> NextStepEvaluation:
@@ -245,8 +245,9 @@ def evaluate_next_step(
     protocol : {"tax", "kfold"}
     n_splits : int, default 5
         Folds of ``"kfold"``.
-    train_share : float, default 2/3
-        Share of cases (the first ones) that train under ``"tax"``.
+    train_share : float, optional
+        Share of cases (the first ones) that train under ``"tax"``; default: 2/3 rounded as in
+        Tax et al.'s code (``2 * round(n_cases / 3)`` cases).
     min_prefix_length : int, default 2
         Shortest scored prefix (Tax et al.: 2).
     random_state : int, default 0
@@ -263,17 +264,22 @@ def evaluate_next_step(
             "model_factory must be a callable returning a fresh model, e.g. "
             f"lambda: jm.NextStepModel(); got {type(model_factory).__name__}."
         )
-    if isinstance(min_prefix_length, bool) or not isinstance(min_prefix_length, int) or (
-        min_prefix_length < 1
+    if (
+        isinstance(min_prefix_length, bool)
+        or not isinstance(min_prefix_length, int)
+        or (min_prefix_length < 1)
     ):
         raise ConfigError(f"min_prefix_length must be an integer >= 1, got {min_prefix_length!r}.")
     ev = to_events(log, purpose="evaluate_next_step")
     seqs = _sequences(ev)
     n = ev.n_cases
     if protocol == "tax":
-        if not (isinstance(train_share, float | int) and 0 < train_share < 1):
+        if train_share is None:
+            cut = 2 * round(n / 3)
+        elif isinstance(train_share, float | int) and 0 < train_share < 1:
+            cut = round(n * train_share)
+        else:
             raise ConfigError(f"train_share must be in (0, 1), got {train_share!r}.")
-        cut = int(round(n * train_share))
         if cut < 2 or n - cut < 1:
             raise ConfigError(f"the log has {n} cases; the tax protocol needs at least 3.")
         splits = [(np.arange(cut), np.arange(cut, n))]
@@ -293,8 +299,12 @@ def evaluate_next_step(
     ]
     table = pd.DataFrame(rows)
     total = table["prefixes"].sum()
-    names = {"markov": "markov_hits", "markov_no_end": "markov_no_end_hits",
-             "backoff": "backoff_hits", "ceiling": "ceiling_hits"}
+    names = {
+        "markov": "markov_hits",
+        "markov_no_end": "markov_no_end_hits",
+        "backoff": "backoff_hits",
+        "ceiling": "ceiling_hits",
+    }
     for name, col in {"model": "model_hits", **names}.items():
         table[name] = table[col] / table["prefixes"]
     return NextStepEvaluation(

@@ -18,7 +18,15 @@ import pandas as pd
 from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, TIMESTAMP, require_columns
 
-__all__ = ["ID_COLUMNS", "Events", "attribute_columns", "encode_codes", "labels", "outcome_within", "to_events"]
+__all__ = [
+    "ID_COLUMNS",
+    "Events",
+    "attribute_columns",
+    "encode_codes",
+    "labels",
+    "outcome_within",
+    "to_events",
+]
 
 #: Columns never used as attributes: identifiers (one value per customer/event carry no
 #: general pattern) and the columns the model reads anyway.
@@ -108,9 +116,7 @@ def _seconds(s: pd.Series) -> np.ndarray:
     return us / 1e6
 
 
-def to_events(
-    log: Any, *, purpose: str = "the next-step model", keep: Any = None
-) -> Events:
+def to_events(log: Any, *, purpose: str = "the next-step model", keep: Any = None) -> Events:
     """Check ``log`` and turn it into :class:`Events` (other columns: those in ``keep``, or
     all when None)."""
     if not isinstance(log, pd.DataFrame):

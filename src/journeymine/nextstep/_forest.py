@@ -20,7 +20,6 @@ import numpy as np
 __all__ = ["Forest", "compile_forest"]
 
 
-
 @dataclass
 class Forest:
     """Flat trees. ``kind``: ``"softmax"`` (multiclass), ``"sigmoid"`` (binary), ``"exp"``
@@ -95,7 +94,9 @@ class Forest:
             "f_idx_map": np.int64,
             "cat_map": np.float64,
         }
-        arrays = {k: np.ascontiguousarray(np.asarray(state[k], dtype=dtypes[k])) for k in cls.ARRAYS}
+        arrays = {
+            k: np.ascontiguousarray(np.asarray(state[k], dtype=dtypes[k])) for k in cls.ARRAYS
+        }
         forest = cls(kind=str(state["kind"]), n_features=int(state["n_features"]), **arrays)
         forest.check()
         return forest
@@ -103,8 +104,19 @@ class Forest:
     def check(self) -> None:
         """Refuse inconsistent arrays (a damaged file) instead of indexing out of bounds."""
         n = len(self.feature)
-        same = [len(getattr(self, k)) for k in ("threshold", "missing_left", "left", "right",
-                                               "is_leaf", "value", "is_cat", "bitset")]
+        same = [
+            len(getattr(self, k))
+            for k in (
+                "threshold",
+                "missing_left",
+                "left",
+                "right",
+                "is_leaf",
+                "value",
+                "is_cat",
+                "bitset",
+            )
+        ]
         problems = []
         if self.kind not in ("softmax", "sigmoid", "exp"):
             problems.append(f"unknown kind {self.kind!r}")
@@ -112,9 +124,12 @@ class Forest:
             problems.append("node arrays of different lengths")
         inner = ~self.is_leaf
         if n and (
-            (self.left[inner] < 0).any() or (self.left[inner] >= n).any()
-            or (self.right[inner] < 0).any() or (self.right[inner] >= n).any()
-            or (self.feature[inner] < 0).any() or (self.feature[inner] >= self.n_features).any()
+            (self.left[inner] < 0).any()
+            or (self.left[inner] >= n).any()
+            or (self.right[inner] < 0).any()
+            or (self.right[inner] >= n).any()
+            or (self.feature[inner] < 0).any()
+            or (self.feature[inner] >= self.n_features).any()
         ):
             problems.append("node links or features out of range")
         if len(self.roots) and ((self.roots < 0).any() or (self.roots >= n).any()):
@@ -128,8 +143,10 @@ class Forest:
             problems.append("categorical split bitsets out of range")
         if len(self.f_idx_map) != self.n_features:
             problems.append("feature map of the wrong length")
-        if self.cat_map.ndim != 2 or self.cat_map.shape[1] != 256 or len(self.cat_map) > (
-            self.n_features
+        if (
+            self.cat_map.ndim != 2
+            or self.cat_map.shape[1] != 256
+            or len(self.cat_map) > (self.n_features)
         ):
             problems.append("category map of the wrong shape")
         if problems:
@@ -297,8 +314,12 @@ def compile_forest(est: Any) -> Forest:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     known, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
-    is_cat = np.asarray(getattr(est, "is_categorical_", None) if est.is_categorical_ is not None
-                        else np.zeros(est.n_features_in_, dtype=bool), dtype=bool)
+    is_cat = np.asarray(
+        getattr(est, "is_categorical_", None)
+        if est.is_categorical_ is not None
+        else np.zeros(est.n_features_in_, dtype=bool),
+        dtype=bool,
+    )
     n_cat = int(is_cat.sum())
     if not is_cat[:n_cat].all():
         raise ValueError("categorical features must come first")
@@ -310,9 +331,20 @@ def compile_forest(est: Any) -> Forest:
                 if np.isfinite(raw) and 0 <= raw < 256:
                     cat_map[j, int(raw)] = code
     offset, bit_offset = 0, 0
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "feature", "threshold", "missing_left", "left", "right", "is_leaf", "value", "is_cat",
-        "bitset")}
+    parts: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in (
+            "feature",
+            "threshold",
+            "missing_left",
+            "left",
+            "right",
+            "is_leaf",
+            "value",
+            "is_cat",
+            "bitset",
+        )
+    }
     roots, left_bits = [], []
     for iteration in est._predictors:
         for tree in iteration:

@@ -87,8 +87,9 @@ class NextStepModel(BaseEstimator):
         but the identifiers (channel first); text/categorical columns as categories, numbers
         as numbers.
     max_iter, learning_rate, max_leaf_nodes, l2_regularization, min_samples_leaf
-        Boosting parameters of every head (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`);
-        ``max_iter`` is an upper bound, early stopping picks the number of rounds.
+        Boosting parameters of every head
+        (:class:`~sklearn.ensemble.HistGradientBoostingClassifier`); ``max_iter`` is an upper
+        bound, early stopping picks the number of rounds.
     validation_size : float, default 0.15
         Share of cases held out for early stopping and calibration (0: no early stopping,
         ``max_iter`` rounds, no calibration).
@@ -190,7 +191,11 @@ class NextStepModel(BaseEstimator):
                 "a number in [0, 0.5)",
             ),
             ("refit", isinstance(self.refit, bool), "True or False"),
-            ("max_samples", is_int(self.max_samples) and self.max_samples >= 100, "an integer >= 100"),
+            (
+                "max_samples",
+                is_int(self.max_samples) and self.max_samples >= 100,
+                "an integer >= 100",
+            ),
             (
                 "n_jobs",
                 self.n_jobs is None or (is_int(self.n_jobs) and self.n_jobs >= 1),
@@ -207,7 +212,11 @@ class NextStepModel(BaseEstimator):
                 "None or an activity name",
             ),
         ]
-        bad = [f"{name} must be {allowed}, got {getattr(self, name)!r}" for name, ok, allowed in rules if not ok]
+        bad = [
+            f"{name} must be {allowed}, got {getattr(self, name)!r}"
+            for name, ok, allowed in rules
+            if not ok
+        ]
         if bad:
             raise ConfigError("NextStepModel: " + "; ".join(bad) + ".")
         if self.outcome is not None:
@@ -248,7 +257,9 @@ class NextStepModel(BaseEstimator):
         codes = activity_codes(ev, self.spec_)
         nxt = np.minimum(idx + 1, n - 1)
         out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        y_act = np.where(has_next, codes[nxt], len(self.spec_.activities) if self.end_of_case else -1)
+        y_act = np.where(
+            has_next, codes[nxt], len(self.spec_.activities) if self.end_of_case else -1
+        )
         ok = y_act >= 0
         out["activity"] = (idx[ok], y_act[ok])
         if self.channels_:
@@ -285,7 +296,8 @@ class NextStepModel(BaseEstimator):
         if self.outcome is not None and not (ev.activity == self.outcome).any():
             present = sorted(set(ev.activity))
             raise UnknownActivityError(
-                f"outcome {self.outcome!r} never occurs in the log.{did_you_mean(self.outcome, present)} "
+                f"outcome {self.outcome!r} never occurs in the log."
+                f"{did_you_mean(self.outcome, present)} "
                 f"Activities: {present[:20]}{' ...' if len(present) > 20 else ''}."
             )
         self.spec_ = PrefixSpec.learn(ev, n_lags=self.n_lags, attributes=self.attributes)
@@ -307,7 +319,7 @@ class NextStepModel(BaseEstimator):
         X_all = prefix_features(ev, self.spec_, rows_all)
         where = np.full(ev.n_events, -1, dtype=np.int64)
         where[rows_all] = np.arange(len(rows_all))
-        train_cases, val_cases = (
+        _, val_cases = (
             _case_split(ev.n_cases, float(self.validation_size), int(self.random_state))
             if self.validation_size > 0 and ev.n_cases >= 20
             else (np.arange(ev.n_cases), np.array([], dtype=np.int64))
@@ -371,8 +383,8 @@ class NextStepModel(BaseEstimator):
             "training": {
                 "events": int(ev.n_events),
                 "customers": int(ev.n_cases),
-                "prefixes": int(len(rows_all)),
-                "validation_customers": int(len(val_cases)),
+                "prefixes": len(rows_all),
+                "validation_customers": len(val_cases),
                 "fit_seconds": round(time.perf_counter() - t0, 3),
             },
             "metrics": metrics,

@@ -76,10 +76,7 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.sha256",
     "artifact.untrusted_types",
 )
-_FIX = (
-    "Restore the files saved together, or fit the model again and save it with "
-    "model.save(path)."
-)
+_FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
 
 
 def schema_types(data: bytes) -> set[str]:
@@ -153,7 +150,8 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
 
     model._fitted()
     state = {
-        head: (h.to_state() if isinstance(h, Forest) else int(h)) for head, h in model.heads_.items()
+        head: (h.to_state() if isinstance(h, Forest) else int(h))
+        for head, h in model.heads_.items()
     }
     data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
     untrusted = sorted(sio.get_untrusted_types(data=data))
@@ -220,7 +218,8 @@ def save_next_step_model(model: Any, path: str | os.PathLike[str]) -> Path:
 def _check_card(card: Any, source: str) -> None:
     if not isinstance(card, dict) or card.get("kind") != KIND:
         raise ModelError(
-            f"{source}: not a NextStepModel card (kind {card.get('kind') if isinstance(card, dict) else None!r}); "
+            f"{source}: not a NextStepModel card (kind "
+            f"{card.get('kind') if isinstance(card, dict) else None!r}); "
             f"persona models load with jm.load_model."
         )
     fv = card.get("format_version")
@@ -239,8 +238,15 @@ def _check_card(card: Any, source: str) -> None:
         )
     problems = []
     types = {
-        "params": dict, "spec": dict, "feature_names": list, "classes": list, "channels": list,
-        "heads": list, "temperatures": dict, "artifact": dict, "integrity": dict,
+        "params": dict,
+        "spec": dict,
+        "feature_names": list,
+        "classes": list,
+        "channels": list,
+        "heads": list,
+        "temperatures": dict,
+        "artifact": dict,
+        "integrity": dict,
     }
     for key, typ in types.items():
         if not isinstance(card.get(key), typ):
@@ -332,7 +338,11 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
         if isinstance(h, Forest):
             if h.n_features != len(names):
                 problems.append(f"head {k!r} expects {h.n_features} features, not {len(names)}")
-            if k in outputs and len(h.classes) and (h.classes.max() >= outputs[k] or h.classes.min() < 0):
+            if (
+                k in outputs
+                and len(h.classes)
+                and (h.classes.max() >= outputs[k] or h.classes.min() < 0)
+            ):
                 problems.append(f"head {k!r} predicts classes the card does not list")
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems) + f". {_FIX}")
