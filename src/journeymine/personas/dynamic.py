@@ -6,7 +6,8 @@ How :func:`track_personas` works
    **once on the whole log**, so every window's features live in the same space. Each window's
    features use only that window's events, with ``as_of`` = the window end.
 2. A :class:`~journeymine.personas.PersonaMiner` is fitted per window (same parameters and
-   ``random_state``).
+   ``random_state``). With the mixture method, the persona count and the reaction activities
+   left out of the view are chosen once, on the whole log, and used in every window.
 3. **Matching**: each persona's centroid is the mean of its members' persona-view features,
    standardised with one scaler fitted on all windows. Personas of consecutive windows are
    paired by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on centroid
@@ -61,6 +62,7 @@ from journeymine.personas.features import (
     features_from_aggregates,
 )
 from journeymine.personas.mining import PersonaMiner, select_features
+from journeymine.personas.view import reaction_activities
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = ["PersonaTracks", "track_personas"]
@@ -293,6 +295,8 @@ def track_personas(
     base_spec = fz.spec_
     template = clone(miner) if miner is not None else PersonaMiner()
     template.set_params(random_state=random_state, min_events=min_events, n_bootstrap=n_bootstrap)
+    if template.method == "mixture":
+        _one_count(template, log, fz)
 
     it: Any = list(enumerate(spans))
     if show_progress:
@@ -327,6 +331,19 @@ def track_personas(
     if not miners:
         raise EmptyLogError("no window has events; check the windows against the log's span.")
     return _assemble(feats, miners, used, float(match_threshold), float(split_share))
+
+
+def _one_count(template: PersonaMiner, log: pd.DataFrame, fz: CustomerFeaturizer) -> None:
+    """For the mixture: the reaction activities and the persona count are properties of the
+    log, learned once on the whole log, so that windows differ by their customers' behaviour
+    and not by a count chosen again on fewer customers (which would show as births)."""
+    if template.exclude_activities is None:
+        template.set_params(exclude_activities=sorted(reaction_activities(log)))
+    if template.n_personas is None:
+        whole = clone(template).fit(fz.transform(log))
+        k = int(whole.quality_["n_personas"])
+        logger.info("persona tracking: %d personas, chosen once on the whole log", k)
+        template.set_params(n_personas=k)
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:

@@ -152,7 +152,9 @@ def select_features(
 
 
 def _is_log(X: Any) -> bool:
-    return isinstance(X, pd.DataFrame) and {CUSTOMER_ID, TIMESTAMP, ACTIVITY} <= set(X.columns)
+    # a frame with two of the three log columns is a log, complete or not: the one gate
+    # (schema.canonical_log) then names what is missing, as for every entry point
+    return isinstance(X, pd.DataFrame) and len({CUSTOMER_ID, TIMESTAMP, ACTIVITY} & set(X)) >= 2
 
 
 class PersonaMiner(ClusterMixin, BaseEstimator):
@@ -179,6 +181,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         outliers beyond the 99.9% ellipsoid of that persona ("noise").
     n_personas : int, optional
         Fix the number of personas (``method="mixture"`` only).
+    exclude_activities : list of str, optional
+        Activities left out of the family view's activity mix and transitions
+        (``method="mixture"``). Default: when fitting a log, the activities of which more than
+        half of the events carry a ``journey_id`` (reactions to touches); none when fitting a
+        feature frame.
     min_events : int, default 10
         Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
         feature when fitting a feature frame.
@@ -258,6 +265,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         min_samples: int | None = None,
         method: Literal["density", "mixture"] = "density",
         n_personas: int | None = None,
+        exclude_activities: Sequence[str] | None = None,
         min_events: int = 10,
         features: Literal["default", "all"] | Sequence[str] = "default",
         scaling: Literal["standard", "robust"] = "standard",
@@ -277,6 +285,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.min_samples = min_samples
         self.method = method
         self.n_personas = n_personas
+        self.exclude_activities = exclude_activities
         self.min_events = min_events
         self.features = features
         self.scaling = scaling
@@ -389,7 +398,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         family_view = isinstance(self.features, str) and self.features == "default"
         if self.method == "mixture" and family_view:
-            view = FamilyScaler(exclude_activities=self._reactions(X))
+            if self.exclude_activities is not None:
+                excluded = frozenset(str(a) for a in self.exclude_activities)
+            else:
+                excluded = self._reactions(X)
+            view = FamilyScaler(exclude_activities=excluded)
             Z = view.fit_transform(feats.loc[eligible])
             cols = list(view.columns_)
             scaler: Any = view
