@@ -73,6 +73,7 @@ __all__ = [
     "TIMESTAMP_DTYPE",
     "VALUE",
     "PlausibleRange",
+    "canonical_log",
     "check_unique_columns",
     "implausible_timestamps",
     "plausible_bounds",
@@ -1022,6 +1023,44 @@ def validate(
     if sort:
         return (order or _Order.of(result)).apply(result)
     return result.reset_index(drop=True)
+
+
+def _is_canonical(log: pd.DataFrame) -> bool:
+    """Canonical dtypes, each column once, required columns present without nulls, non-empty."""
+    cols = log.columns
+    if len(log) == 0 or cols.has_duplicates or any(c not in cols for c in REQUIRED_COLUMNS):
+        return False
+    cust, ts, act = log[CUSTOMER_ID], log[TIMESTAMP], log[ACTIVITY]
+    return (
+        isinstance(ts.dtype, pd.DatetimeTZDtype)
+        and isinstance(act.dtype, pd.CategoricalDtype)
+        and pd.api.types.is_string_dtype(act.cat.categories.dtype)
+        and pd.api.types.is_string_dtype(cust.dtype)
+        and cust.dtype != object
+        and (CHANNEL not in cols or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
+        and not (cust.isna().any() or ts.isna().any() or act.isna().any())
+    )
+
+
+def canonical_log(log: Any) -> pd.DataFrame:
+    """The one gate of every entry point that takes an event log DataFrame.
+
+    A log already in canonical form (as :func:`validate` or :func:`journeymine.read_events`
+    return it: canonical dtypes, no null id, time or activity) is returned as it is, after a
+    few dtype checks and null counts. Anything else goes through :func:`validate` (duplicates
+    kept, rows not sorted), so the same malformed log gets the same exception type and message
+    from :func:`journeymine.read_events`, :func:`journeymine.dfg`, ``PersonaMiner.fit``,
+    :func:`journeymine.check_conformance`, :func:`journeymine.detect_changes` and
+    ``next_best_action``.
+
+    Raises
+    ------
+    EventLogError, MissingColumnError, EmptyLogError, ConfigError
+        As :func:`validate`.
+    """
+    if isinstance(log, pd.DataFrame) and _is_canonical(log):
+        return log
+    return validate(log, duplicates="keep", sort=False)
 
 
 def check_duration(

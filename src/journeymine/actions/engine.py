@@ -34,7 +34,7 @@ from journeymine.actions._index import EventIndex
 from journeymine.actions.policy import Journey, Policy, _human
 from journeymine.actions.response import ResponseModel
 from journeymine.exceptions import ConfigError
-from journeymine.schema import CUSTOMER_ID
+from journeymine.schema import CUSTOMER_ID, canonical_log
 
 __all__ = ["Decisions", "next_best_action"]
 
@@ -362,6 +362,7 @@ def next_best_action(
             f"the ResponseModel was fitted for journeys {responses.journeys_}, the policy has "
             f"{[j.name for j in policy.journeys]}; refit it with this policy."
         )
+    log = canonical_log(log)  # the one gate, before the policy looks at the log
     _check_policy(policy, log, check)
     index = EventIndex(log, product_column=policy.product_column)
     ids = index.customers if customers is None else pd.Index(list(customers), dtype="str")

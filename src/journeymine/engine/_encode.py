@@ -34,6 +34,7 @@ from journeymine.schema import (
     CUSTOMER_ID,
     TIMESTAMP,
     TIMESTAMP_DTYPE,
+    canonical_log,
     require_columns,
     row_order,
 )
@@ -391,6 +392,10 @@ def encode(
 
 
 def _encode_frame(log: pd.DataFrame, case: str, columns: list[str] | None) -> EncodedLog:
+    if case == CUSTOMER_ID:
+        # the one gate: a canonical log passes as it is; anything else is validated (without
+        # sorting), so a malformed log gets the same error as from every entry point
+        log = canonical_log(log)
     required = [c for c in columns or () if c not in (case, TIMESTAMP, ACTIVITY)]
     require_columns(log, [case, TIMESTAMP, ACTIVITY, *required], purpose="journey statistics")
     extra = list(dict.fromkeys([*_default_columns(log.columns, case), *required]))

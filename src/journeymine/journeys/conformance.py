@@ -112,25 +112,11 @@ def _segment_labels(log: pd.DataFrame, segment: str | Mapping[Any, Any] | pd.Ser
     )
 
 
-def _check_log(log: pd.DataFrame, purpose: str) -> None:
-    if not isinstance(log, pd.DataFrame):
-        raise EventLogError(
-            f"{purpose} expects a pandas DataFrame of events, got {type(log).__name__}."
-        )
-    schema.require_columns(log, schema.REQUIRED_COLUMNS, purpose=purpose)
-    if len(log) == 0:
-        raise EmptyLogError(f"the event log is empty (0 rows): nothing for {purpose}.")
-    if not pd.api.types.is_datetime64_any_dtype(log[schema.TIMESTAMP].dtype):
-        raise EventLogError(
-            f"timestamp must be datetimes for {purpose}, got dtype "
-            f"{log[schema.TIMESTAMP].dtype}. Run jm.validate(log) first."
-        )
-    for col in schema.REQUIRED_COLUMNS:
-        if log[col].isna().any():
-            raise EventLogError(
-                f"{col} has {int(log[col].isna().sum())} nulls. Run jm.validate(log) first "
-                f"(drop_invalid=True drops such rows and reports the count)."
-            )
+def _check_log(log: pd.DataFrame, purpose: str) -> pd.DataFrame:
+    """The log through the one gate (:func:`journeymine.schema.canonical_log`): the same
+    malformed log gets the same error here as from every other entry point; a valid log
+    whose dtypes are not canonical (text timestamps...) comes back validated, unsorted."""
+    return schema.canonical_log(log)
 
 
 def _order(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> np.ndarray:
@@ -421,7 +407,7 @@ def journey_instances(
     >>> journey_instances(log, "welcome")[["instance", "activity"]].values.tolist()
     [['a#1', 'email_sent'], ['a#1', 'visit'], ['a#2', 'email_sent'], ['a#2', 'visit']]
     """
-    _check_log(log, "journey_instances")
+    log = _check_log(log, "journey_instances")
     schema.require_columns(log, [schema.JOURNEY_ID], purpose="cutting journey instances")
     win = None if window is None else _timedelta(window, "window")
     j_codes, j_names = pd.factorize(log[schema.JOURNEY_ID])  # null -> -1
@@ -631,7 +617,7 @@ def check_conformance(
     >>> check_conformance(data.events, ["visit", "purchase"]).cases["fitness"].between(0, 1).all()
     np.True_
     """
-    _check_log(log, "check_conformance")
+    log = _check_log(log, "check_conformance")
     if method not in ("auto", "alignments", "token_replay"):
         raise ConfigError(
             f"method={method!r} is not supported; use 'auto', 'alignments' or 'token_replay'."

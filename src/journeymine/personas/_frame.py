@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeymine.exceptions import EmptyLogError, EventLogError
+from journeymine.exceptions import EventLogError
 from journeymine.personas._aggregates import AggPlan, Encoded, cents
 from journeymine.personas._spec import FeatureSpec
 from journeymine.schema import (
@@ -25,13 +25,11 @@ from journeymine.schema import (
     CHANNEL,
     CUSTOMER_ID,
     JOURNEY_ID,
-    REQUIRED_COLUMNS,
     SESSION_ID,
     TIMESTAMP,
     VALUE,
-    require_columns,
-    validate,
 )
+from journeymine.schema import canonical_log as schema_canonical_log
 
 __all__ = [
     "CHUNK_EVENTS",
@@ -72,30 +70,9 @@ class Vocab:
 
 
 def canonical_log(log: Any, *, what: str) -> pd.DataFrame:
-    """A non-empty canonical log; validated (without sorting) when dtypes are not canonical."""
-    if not isinstance(log, pd.DataFrame):
-        raise EventLogError(
-            f"{what} expects an event log DataFrame, got {type(log).__name__}. Read files with "
-            f"jm.read_events(path) (one live customer's events as dicts: jm.assign())."
-        )
-    require_columns(log, REQUIRED_COLUMNS, purpose=what)
-    if len(log) == 0:
-        raise EmptyLogError(f"{what}: the event log is empty (0 rows). Check the time window.")
-    canonical = (
-        isinstance(log[TIMESTAMP].dtype, pd.DatetimeTZDtype)
-        and isinstance(log[ACTIVITY].dtype, pd.CategoricalDtype)
-        and pd.api.types.is_string_dtype(log[CUSTOMER_ID].dtype)
-        and log[CUSTOMER_ID].dtype != object
-        and (CHANNEL not in log.columns or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
-    )
-    if (
-        not canonical
-        or log[CUSTOMER_ID].isna().any()
-        or log[TIMESTAMP].isna().any()
-        or log[ACTIVITY].isna().any()
-    ):
-        log = validate(log, duplicates="keep", sort=False)
-    return log
+    """A non-empty canonical log through the one gate, :func:`journeymine.schema.canonical_log`
+    (validated, without sorting, when dtypes are not canonical); ``what`` names the caller."""
+    return schema_canonical_log(log)
 
 
 def _codes(values: pd.Series, vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

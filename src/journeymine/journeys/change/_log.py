@@ -73,7 +73,7 @@ def _prepare(
     session_gap: str | pd.Timedelta,
     purpose: str,
 ) -> _Log:
-    _check_log(log, purpose)
+    log = _check_log(log, purpose)
     by = _names(by, "by")
     if _SEGMENT in by:
         raise ConfigError(f"{_SEGMENT!r} cannot be a by column; pass segment=... instead.")
