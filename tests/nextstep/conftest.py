@@ -14,7 +14,7 @@ from journeymine.datasets import SyntheticJourneys, make_journeys
 
 @pytest.fixture(scope="session")
 def journeys() -> SyntheticJourneys:
-    return make_journeys(n_customers=500, days=60, random_state=0)
+    return make_journeys(n_customers=400, days=60, random_state=0)
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def log(journeys: SyntheticJourneys) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def model(log: pd.DataFrame) -> jm.NextStepModel:
-    return jm.NextStepModel(outcome="purchase", horizon="7D", max_iter=60).fit(log)
+    return jm.NextStepModel(outcome="purchase", horizon="7D", max_iter=40).fit(log)
 
 
 @pytest.fixture(scope="session")
