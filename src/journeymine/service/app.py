@@ -1,0 +1,763 @@
+"""HTTP service for persona assignment (FastAPI + uvicorn; ``pip install journeymine[serve]``).
+
+Endpoints
+---------
+============================= ===== ======================================================
+``POST /v1/assign``           key   one customer's events -> persona, name, probability...
+``POST /v1/assign/batch``     key   several customers (at most ``max_batch``, else 413)
+``GET /v1/model``             key   the model card
+``POST /v1/model/reload``     key   load the model file again and swap it in atomically
+``POST /v1/next-best-action`` key   with a policy: the journey to send now, why not others
+``GET /health``               none  liveness and the loaded model's checksum
+``GET /docs``                 none  OpenAPI documentation (``/openapi.json``)
+============================= ===== ======================================================
+
+Security and robustness:
+
+- API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, compared with
+  :func:`hmac.compare_digest`; missing or wrong -> 401 JSON. The service refuses to start
+  without a key.
+- Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing: the
+  ``Content-Length`` header is checked first, and a body sent without it (chunked) is counted
+  while it streams in.
+- Malformed JSON -> 400, including ``NaN``, ``Infinity`` and numbers beyond the double range
+  such as ``1e999`` (not JSON); a body that does not match the schema -> 422; invalid events
+  (no events, an unparseable or missing timestamp such as ``"NaN"``, ``""`` or ``"NaT"``, a
+  timestamp outside the plausible range, a ``product`` that is not a text...) -> 422 with the
+  message. Any other failure -> 500 JSON without internals (the traceback goes to the server
+  log), and the connection stays usable for the client's next request.
+- Event timestamps (and the next-best-action ``at``) must fall in the plausible range
+  (``plausible_range``, default :data:`journeymine.schema.PLAUSIBLE_RANGE`: 1990-01-01
+  included to 2100-01-01 excluded); others get 422 naming the range.
+- Slow clients: a request's headers, and then its body, must arrive within
+  ``request_timeout`` seconds (default 10): a body that does not gets ``408`` JSON and the
+  connection is closed; under :func:`serve` a connection whose headers do not arrive in time
+  (a "slowloris" client) is answered 408 and closed by the server's HTTP protocol
+  (:mod:`journeymine.assignment._http`); idle keep-alive connections close after 5 s
+  (uvicorn's ``timeout_keep_alive``).
+- Speed: ``POST /v1/assign`` is a plain ASGI route (no FastAPI body parsing or dependency
+  solving) and requests that arrive together are scored in one vectorised pass; results equal
+  :func:`~journeymine.assignment.assign` one by one. ``serve(..., workers=N)`` runs N processes.
+- Hot reload: ``POST /v1/model/reload`` or a file watcher (``watch_interval``) loads the new file
+  completely (with every check of :func:`~journeymine.assignment.load_model`) and only then
+  swaps the model reference; requests in flight keep the model they started with. A bad new
+  file keeps the old model and the reload answers 409 with the reason (file names only: the
+  server's folders are not shown; the full message goes to the server log).
+- Next best action: without ``at`` the decision is made one second after the customer's last
+  event, as :func:`journeymine.actions.next_best_action` and ``jm nba`` do; send ``at`` (e.g.
+  the current time) to decide at another time. The answer's ``at`` is the decision time
+  (second resolution), never moved.
+
+Examples
+--------
+>>> from journeymine.service import create_app
+>>> create_app  # doctest: +ELLIPSIS
+<function create_app at ...>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, NotRequired
+
+from journeymine.assignment._assign import (
+    Assignment,
+    ParsedCustomer,
+    assign_parsed,
+    parse_customer,
+)
+from journeymine.assignment._model import PersonaModel
+from journeymine.assignment._persist import load_model
+from journeymine.exceptions import ConfigError, EventLogError, ModelError
+from journeymine.schema import PLAUSIBLE_RANGE
+
+try:
+    from fastapi import Depends, FastAPI, Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import Response
+    from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+    from starlette.datastructures import Headers
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.routing import Route
+    from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "journeymine.service needs the serve extra: pip install 'journeymine[serve]'"
+    ) from exc
+
+from journeymine.service.auth import key_checker
+from journeymine.service.limits import (  # noqa: F401 - re-exported for the old path
+    _DIGIT_TABLE,
+    _DIGITS,
+    _JSON,
+    _LONG_NUMBER,
+    _MAX_DOUBLE,
+    API_KEY_ENV,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    MODEL_PATH_ENV,
+    PLAUSIBLE_RANGE_ENV,
+    POLICY_PATH_ENV,
+    REQUEST_TIMEOUT_ENV,
+    RESPONSES_PATH_ENV,
+    RequestError,
+    TimeRange,
+    _BodyLimit,
+    _day,
+    _error,
+    _Guard,
+    _not_json_numbers,
+    _send_closing,
+    _suspect_numbers,
+    _validation_error,
+    check_timeout,
+    read_request,
+)
+
+__all__ = [
+    "API_KEY_ENV",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "MODEL_PATH_ENV",
+    "REQUEST_TIMEOUT_ENV",
+    "app_from_env",
+    "create_app",
+    "serve",
+]
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# request / response models
+# ---------------------------------------------------------------------------------------------
+class EventIn(TypedDict):
+    """One event. Other keys are accepted and ignored."""
+
+    __pydantic_config__ = ConfigDict(allow_inf_nan=False)  # type: ignore[misc]
+
+    timestamp: Annotated[
+        str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
+    ]
+    activity: Annotated[str, Field(min_length=1)]
+    channel: NotRequired[str | None]
+    journey_id: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    value: NotRequired[float | None]
+    customer_id: NotRequired[
+        Annotated[str | None, Field(description="optional; must equal the request's customer_id")]
+    ]
+
+
+class AssignRequest(TypedDict):
+    """One customer's events."""
+
+    customer_id: Annotated[str, Field(min_length=1)]
+    events: list[EventIn]
+
+
+class BatchRequest(TypedDict):
+    """Several customers; the whole batch is refused if one customer's events are invalid."""
+
+    customers: list[AssignRequest]
+
+
+# Requests are validated straight from the raw bytes into plain dicts (one pydantic-core call:
+# JSON parsing and validation together, no model objects to build and dump again).
+_ASSIGN = TypeAdapter(AssignRequest)
+_BATCH = TypeAdapter(BatchRequest)
+
+
+class AssignResponse(BaseModel):
+    customer_id: str
+    persona: int = Field(description="persona id, -1 = unassigned (abstained)")
+    name: str
+    probability: float
+    abstained: bool
+    n_events: int
+    unknown_activities: list[str]
+    unknown_channels: list[str]
+
+
+class BatchResponse(BaseModel):
+    results: list[AssignResponse]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model_sha256: str | None
+    model_loaded_at: float
+
+
+# ---------------------------------------------------------------------------------------------
+# model holder: atomic swap on reload
+# ---------------------------------------------------------------------------------------------
+class _Holder:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.model: PersonaModel = load_model(path)
+        self.loaded_at = time.time()
+        self.stamp = self._stamp()
+        self.failed_stamp: tuple[float, ...] | None = None
+        self.last_error: str | None = None
+
+    def _stamp(self) -> tuple[float, ...]:
+        out = []
+        for p in (self.path, self.path.with_suffix(".json")):
+            try:
+                out.append(p.stat().st_mtime)
+            except OSError:
+                out.append(-1.0)
+        return tuple(out)
+
+    @property
+    def sha256(self) -> str | None:
+        artifact: dict[str, Any] = self.model.card_.get("artifact", {})
+        return artifact.get("sha256")
+
+    def reload(self) -> PersonaModel:
+        """Load the file completely, then swap; on failure keep the current model."""
+        with self._lock:
+            stamp = self._stamp()
+            try:
+                model = load_model(self.path)
+            except ModelError as exc:
+                self.failed_stamp = stamp
+                self.last_error = str(exc)
+                logger.error("model reload failed, keeping the current model: %s", exc)
+                raise
+            self.model = model  # one reference assignment: atomic for readers
+            self.loaded_at = time.time()
+            self.stamp = stamp
+            self.failed_stamp = None
+            self.last_error = None
+            logger.info("model reloaded from %s (sha256 %s)", self.path, self.sha256)
+            return model
+
+    def poll(self) -> None:
+        stamp = self._stamp()
+        if stamp != self.stamp and stamp != self.failed_stamp:
+            # a failure is logged and the old model kept; retried when the files change again
+            with contextlib.suppress(ModelError):
+                self.reload()
+
+
+# ---------------------------------------------------------------------------------------------
+# requests that arrive together are scored together
+# ---------------------------------------------------------------------------------------------
+class _Coalescer:
+    """Scores the single-customer requests that arrive together in one vectorised pass.
+
+    Each request parses and checks its own events first (a bad request fails alone), then
+    waits for the next turn of the event loop; every request parsed by then is scored by one
+    :func:`~journeymine.assignment._assign.assign_parsed` call, whose results equal
+    :func:`~journeymine.assignment.assign` one by one. There is no timer: a lone request is
+    scored on the next turn, and under load the requests that queued up while the previous
+    pass ran form the next pass, so the aggregate, feature and scoring work (most of a
+    request's cost) is shared instead of repeated.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[ParsedCustomer, asyncio.Future[Assignment]]] = []
+        self.requests = 0  # requests scored
+        self.passes = 0  # vectorised passes they took
+
+    async def score(self, parsed: ParsedCustomer) -> Assignment:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Assignment] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((parsed, future))
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        self.requests += len(batch)
+        self.passes += 1
+        try:
+            results = assign_parsed([parsed for parsed, _ in batch])
+        except Exception as exc:  # every waiting request gets the error (500 for each)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():  # a cancelled request (client gone) is skipped
+                future.set_result(result)
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> Any:
+        return _Guard(super().build_middleware_stack())
+
+
+class _AssignRoute:
+    """``POST /v1/assign`` as a plain ASGI app: the per-request cost of the service is kept
+    to the key check, one pydantic-core call from the raw bytes to checked dicts, the parse
+    of the events, a share of a vectorised scoring pass (:class:`_Coalescer`) and the response
+    bytes. FastAPI's request object, body handling and dependency solving (about a fifth of
+    a request's time when measured) are skipped; errors still go through the app's exception
+    handlers, so the 401/400/422/500 answers are the same as on every other route."""
+
+    def __init__(
+        self, holder: _Holder, require_key: Any, coalescer: _Coalescer, times: TimeRange
+    ) -> None:
+        self.holder = holder
+        self.require_key = require_key
+        self.coalescer = coalescer
+        self.times = times
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.require_key(Headers(scope=scope))
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        req = read_request(_ASSIGN, b"".join(chunks))
+        model = self.holder.model
+        parsed = parse_customer(req["events"], model, customer_id=req["customer_id"])
+        self.times.check_events(req["events"], parsed.events.t)
+        result = await self.coalescer.score(parsed)
+        response = Response(json.dumps(result.to_dict()).encode(), media_type=_JSON)
+        await response(scope, receive, send)
+
+
+def _body_doc(schema: str) -> dict[str, Any]:
+    """OpenAPI request body of a route that validates the raw body itself."""
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"requestBody": {"required": True, "content": {_JSON: {"schema": ref}}}}
+
+
+def _with_request_schemas(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the request TypedDicts (and the types they use) to the OpenAPI components, and the
+    plain ASGI route ``POST /v1/assign``."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for adapter in (_ASSIGN, _BATCH):
+        js = adapter.json_schema(ref_template="#/components/schemas/{model}")
+        components.update(js.pop("$defs", {}))
+        components[js["title"]] = js
+    if "/v1/next-best-action" in schema.get("paths", {}):
+        from journeymine.actions._service import request_schemas
+
+        components.update(request_schemas())
+    components["AssignResponse"] = AssignResponse.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    error = {"description": "{error, detail} JSON", "content": {_JSON: {"schema": {}}}}
+    schema["paths"]["/v1/assign"] = {
+        "post": {
+            "tags": ["assign"],
+            "summary": "Assign one customer",
+            "description": "Persona of one customer from their events (API key required).",
+            "operationId": "assign_one",
+            **_body_doc("AssignRequest"),
+            "responses": {
+                "200": {
+                    "description": "The persona",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/AssignResponse"}}},
+                },
+                "400": {**error, "description": "The body is not JSON"},
+                "401": {**error, "description": "Missing or wrong API key"},
+                "413": {**error, "description": "The body is too large"},
+                "422": {**error, "description": "Invalid request or events"},
+            },
+        }
+    }
+    return schema
+
+
+def create_app(
+    model_path: str | os.PathLike[str],
+    *,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    watch_interval: float | None = None,
+    policy_path: str | os.PathLike[str] | None = None,
+    responses_path: str | os.PathLike[str] | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    plausible_range: Any = PLAUSIBLE_RANGE,
+) -> Any:
+    """Build the FastAPI app serving a saved :class:`PersonaModel`.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The ``.skops`` file (its ``.json`` card next to it). Loaded now: a bad file fails here.
+    api_key : str, optional
+        The key clients send; default the environment variable ``JOURNEYMINE_API_KEY``. The
+        app refuses to start without one.
+    max_body_bytes : int, default 1,000,000
+        Larger request bodies get 413 before parsing.
+    max_batch : int, default 1000
+        Most customers per batch request (more -> 413).
+    watch_interval : float, optional
+        Seconds between checks of the model files' modification times; a change reloads the
+        model (off by default; ``POST /v1/model/reload`` always works).
+    policy_path, responses_path : str or Path, optional
+        Both together add ``POST /v1/next-best-action``: a policy file (YAML/JSON,
+        :class:`journeymine.actions.Policy`) and response rates saved by
+        :meth:`journeymine.actions.ResponseModel.save` (``jm nba --responses-out``).
+    request_timeout : float, default 10
+        Seconds a request body may take to arrive once the headers are in; a slower body gets
+        408 and the connection is closed. (Slow *headers* are cut off by the server's HTTP
+        protocol: :func:`serve` sets it up with the same value.)
+    plausible_range : (start, end) or None, default :data:`journeymine.schema.PLAUSIBLE_RANGE`
+        Event timestamps and decision times outside ``[start, end)`` get 422 (naive bounds
+        are UTC); None accepts any date.
+
+    Returns
+    -------
+    FastAPI
+        Run it with uvicorn, or use :func:`serve`.
+    """
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if not key:
+        raise ConfigError(
+            f"no API key: pass api_key=... or set the environment variable {API_KEY_ENV}."
+        )
+    for name, value in (("max_body_bytes", max_body_bytes), ("max_batch", max_batch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    if watch_interval is not None and not float(watch_interval) > 0:
+        raise ConfigError(f"watch_interval must be > 0 seconds, got {watch_interval!r}.")
+    request_timeout = check_timeout(request_timeout)
+    times = TimeRange(plausible_range)
+    if (policy_path is None) != (responses_path is None):
+        raise ConfigError(
+            "next best action needs both a policy file and a response-rates file; got only "
+            f"{'the policy' if policy_path is not None else 'the response rates'}."
+        )
+    holder = _Holder(Path(model_path))
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(float(watch_interval or 1.0)):
+            try:
+                holder.poll()
+            except Exception:  # never let the watcher die
+                logger.exception("model file watcher failed")
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        # the libraries and the model are long-lived: move them out of the garbage
+        # collector's sight, so that a full collection does not pause every request in flight
+        gc.collect()
+        gc.freeze()
+        thread = None
+        if watch_interval is not None:
+            thread = threading.Thread(target=watch, name="jm-model-watch", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+
+    app = _App(
+        title="journeymine persona assignment",
+        version=str(holder.model.card_.get("journeymine_version", "")),
+        description="Assign live customers to behavioural personas (journeymine).",
+        lifespan=lifespan,
+    )
+    app.state.holder = holder
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_request_schemas(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    require_key = key_checker(key)
+
+    def key_dependency(request: Request) -> None:
+        require_key(request.headers)
+
+    auth = [Depends(key_dependency)]
+    if policy_path is not None and responses_path is not None:
+        from journeymine.actions import Policy, ResponseModel
+        from journeymine.actions._service import nba_router
+
+        app.include_router(
+            nba_router(
+                lambda: holder.model,
+                key_dependency,
+                Policy.from_file(Path(policy_path)),
+                ResponseModel.load(Path(responses_path)),
+                read_request,
+                times,
+            )
+        )
+        app.state.next_best_action = True
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        names = {
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return _error(
+            exc.status_code, names.get(exc.status_code, "http_error"), exc.detail, headers
+        )
+
+    @app.exception_handler(EventLogError)
+    async def events_error(request: Request, exc: EventLogError) -> Any:
+        body = {"error": "invalid_events", "detail": str(exc), "problems": exc.problems}
+        return Response(json.dumps(body).encode(), status_code=422, media_type=_JSON)
+
+    @app.exception_handler(RequestError)
+    async def request_error(request: Request, exc: RequestError) -> Any:
+        return _error(exc.status, exc.error, exc.detail)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Any:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal_error", "internal server error; see the server log.")
+
+    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    async def health() -> dict[str, Any]:
+        """Liveness (no key needed)."""
+        return {"status": "ok", "model_sha256": holder.sha256, "model_loaded_at": holder.loaded_at}
+
+    # the hot path: a plain ASGI route, documented in the OpenAPI schema by hand
+    app.state.coalescer = _Coalescer()
+    app.router.routes.append(
+        Route(
+            "/v1/assign",
+            _AssignRoute(holder, require_key, app.state.coalescer, times),
+            methods=["POST"],
+        )
+    )
+
+    @app.post(
+        "/v1/assign/batch",
+        response_model=BatchResponse,
+        tags=["assign"],
+        openapi_extra=_body_doc("BatchRequest"),
+    )
+    async def assign_batch(request: Request) -> Any:
+        """Personas of several customers (all or nothing)."""
+        require_key(request.headers)
+        req = read_request(_BATCH, await request.body())
+        customers = req["customers"]
+        if len(customers) > max_batch:
+            return _error(
+                413,
+                "batch_too_large",
+                f"{len(customers)} customers in one batch; the limit is {max_batch}. Split "
+                f"the request.",
+            )
+        return Response(
+            await run_in_threadpool(score_batch, holder.model, customers),
+            media_type=_JSON,
+        )
+
+    def score_batch(model: PersonaModel, customers: list[AssignRequest]) -> bytes:
+        # one model for the whole batch, even during a reload; every customer is checked
+        # before any is scored, then all are scored in one vectorised pass
+        parsed = []
+        for i, c in enumerate(customers):
+            try:
+                one = parse_customer(c["events"], model, customer_id=c["customer_id"])
+                times.check_events(c["events"], one.events.t)
+                parsed.append(one)
+            except EventLogError as exc:
+                raise EventLogError(
+                    f"customer {i} ({c['customer_id']!r}): {exc}", exc.problems
+                ) from exc
+        results = [a.to_dict() for a in assign_parsed(parsed)]
+        return json.dumps({"results": results}).encode()
+
+    @app.get("/v1/model", dependencies=auth, tags=["model"])
+    async def model_card() -> Any:
+        """The model card of the loaded model."""
+        return holder.model.card_
+
+    @app.post("/v1/model/reload", dependencies=auth, tags=["model"])
+    def reload_model() -> Any:
+        """Load the model file again; the old model stays if the new file is refused."""
+        try:
+            holder.reload()
+        except ModelError as exc:  # logged in full; the answer names files, not folders
+            return _error(
+                409,
+                "reload_failed",
+                f"{_without_folders(str(exc), holder.path)} The current model (sha256 "
+                f"{holder.sha256}) stays loaded.",
+            )
+        return {"reloaded": True, "model_sha256": holder.sha256}
+
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes, timeout=request_timeout)
+    return app
+
+
+def _without_folders(message: str, path: Path) -> str:
+    """``message`` with the model's folder removed from every path in it (a client of the
+    service learns the file names, not where the server keeps them)."""
+    folders = {str(path.parent), str(path.parent.absolute()), str(path.parent.resolve())}
+    for folder in sorted(folders, key=len, reverse=True):
+        if folder not in ("", "."):
+            message = message.replace(folder.rstrip(os.sep) + os.sep, "")
+    return message
+
+
+def app_from_env() -> Any:
+    """:func:`create_app` configured by environment variables, for ``uvicorn --factory``
+    (e.g. several workers): ``JOURNEYMINE_MODEL_PATH`` (required), ``JOURNEYMINE_API_KEY``
+    (required), ``JOURNEYMINE_MAX_BODY_BYTES``, ``JOURNEYMINE_MAX_BATCH``,
+    ``JOURNEYMINE_WATCH_INTERVAL``, ``JOURNEYMINE_POLICY_PATH`` and
+    ``JOURNEYMINE_RESPONSES_PATH`` (next best action), ``JOURNEYMINE_REQUEST_TIMEOUT``
+    (seconds, default 10) and ``JOURNEYMINE_PLAUSIBLE_RANGE`` (``start,end``, or ``none``).
+
+    Plain ``uvicorn`` does not time out slow request headers; :func:`serve` (``jm serve``)
+    runs uvicorn with the protocol that does (:mod:`journeymine.assignment._http`).
+
+    ``uvicorn --factory journeymine.assignment.service:app_from_env --port 8000``
+    """
+    path = os.environ.get(MODEL_PATH_ENV)
+    if not path:
+        raise ConfigError(f"set {MODEL_PATH_ENV} to the .skops model file.")
+
+    def number(name: str, default: Any, kind: Any) -> Any:
+        raw = os.environ.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}.") from exc
+
+    return create_app(
+        path,
+        max_body_bytes=number("JOURNEYMINE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int),
+        max_batch=number("JOURNEYMINE_MAX_BATCH", DEFAULT_MAX_BATCH, int),
+        watch_interval=number("JOURNEYMINE_WATCH_INTERVAL", None, float),
+        policy_path=os.environ.get(POLICY_PATH_ENV) or None,
+        responses_path=os.environ.get(RESPONSES_PATH_ENV) or None,
+        request_timeout=number(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT, float),
+        plausible_range=_range_from_env(),
+    )
+
+
+def _range_from_env() -> Any:
+    raw = os.environ.get(PLAUSIBLE_RANGE_ENV)
+    if raw is None or raw.strip() == "":
+        return PLAUSIBLE_RANGE
+    if raw.strip().lower() == "none":
+        return None
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 2:
+        raise ConfigError(
+            f"{PLAUSIBLE_RANGE_ENV}={raw!r} is not 'start,end' (e.g. '1990-01-01,2100-01-01') "
+            f"or 'none'."
+        )
+    return tuple(parts)
+
+
+def serve(
+    model_path: str | os.PathLike[str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    watch_interval: float | None = None,
+    workers: int = 1,
+    policy_path: str | os.PathLike[str] | None = None,
+    responses_path: str | os.PathLike[str] | None = None,
+    log_level: str = "info",
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    plausible_range: Any = PLAUSIBLE_RANGE,
+) -> None:
+    """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
+    environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest.
+
+    Slow clients: a connection's request headers must arrive within ``request_timeout``
+    seconds (else 408 and the connection is closed: a "slowloris" client cannot hold
+    connections open), then the body within as many (else 408); an idle keep-alive connection
+    is closed after :data:`KEEP_ALIVE_TIMEOUT` seconds.
+
+    ``workers > 1`` starts that many processes (uvicorn's ``--workers``, through
+    :func:`app_from_env`), each with its own copy of the model: use it on machines with more
+    cores than one worker keeps busy. ``POST /v1/model/reload`` reaches only the worker that
+    answers it, so with several workers the file watcher is what reloads them all: it is on
+    (every 2 s) unless ``watch_interval`` says otherwise.
+    """
+    import uvicorn
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
+    if workers > 1 and watch_interval is None:
+        watch_interval = 2.0
+    # built here in every case, so that a bad model file or setting fails before any worker
+    app = create_app(
+        model_path,
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        watch_interval=watch_interval,
+        policy_path=policy_path,
+        responses_path=responses_path,
+        request_timeout=request_timeout,
+        plausible_range=plausible_range,
+    )
+    from journeymine.service.http import timeout_protocol
+
+    seconds = check_timeout(request_timeout)
+    if workers == 1:
+        uvicorn.run(
+            app,
+            host=host,
+            port=int(port),
+            log_level=log_level,
+            http=timeout_protocol(seconds),
+            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        )
+        return
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+    os.environ.update(
+        {
+            MODEL_PATH_ENV: str(Path(model_path).resolve()),
+            API_KEY_ENV: key,
+            "JOURNEYMINE_MAX_BODY_BYTES": str(max_body_bytes),
+            "JOURNEYMINE_MAX_BATCH": str(max_batch),
+            "JOURNEYMINE_WATCH_INTERVAL": str(watch_interval),
+            POLICY_PATH_ENV: str(Path(policy_path).resolve()) if policy_path else "",
+            RESPONSES_PATH_ENV: str(Path(responses_path).resolve()) if responses_path else "",
+            REQUEST_TIMEOUT_ENV: str(seconds),  # read by the workers' protocol and app
+            PLAUSIBLE_RANGE_ENV: (
+                "none" if plausible_range is None else ",".join(map(str, plausible_range))
+            ),
+        }
+    )
+    uvicorn.run(
+        "journeymine.service.app:app_from_env",
+        factory=True,
+        host=host,
+        port=int(port),
+        workers=workers,
+        log_level=log_level,
+        http=timeout_protocol(),  # importable by the workers; the timeout from the env
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+    )
