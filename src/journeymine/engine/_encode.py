@@ -32,6 +32,7 @@ from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
     CUSTOMER_ID,
+    REQUIRED_COLUMNS,
     TIMESTAMP,
     TIMESTAMP_DTYPE,
     canonical_log,
@@ -391,10 +392,37 @@ def encode(
     return enc
 
 
+def _encodable(log: pd.DataFrame) -> bool:
+    """Cheap checks that a customer log needs nothing from the gate: the required columns
+    each once, events, datetime timestamps, no null, blank or non-scalar id or activity."""
+    if not isinstance(log, pd.DataFrame):
+        return False
+    cols = log.columns
+    if len(log) == 0 or cols.has_duplicates or any(c not in cols for c in REQUIRED_COLUMNS):
+        return False
+    ts = log[TIMESTAMP]
+    if not (isinstance(ts.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(ts)):
+        return False
+    if ts.isna().any():
+        return False
+    for col in (CUSTOMER_ID, ACTIVITY):
+        s = log[col]
+        if s.isna().any():
+            return False
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = pd.Series(s.cat.categories)
+        if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) != "string":
+            return False
+        if pd.api.types.is_string_dtype(s.dtype) and s.str.strip().eq("").any():
+            return False
+    return True
+
+
 def _encode_frame(log: pd.DataFrame, case: str, columns: list[str] | None) -> EncodedLog:
-    if case == CUSTOMER_ID:
-        # the one gate: a canonical log passes as it is; anything else is validated (without
-        # sorting), so a malformed log gets the same error as from every entry point
+    if case == CUSTOMER_ID and not _encodable(log):
+        # the one gate decides what is wrong (the same error as from every entry point) or
+        # returns the log validated; logs encode can take as they are skip it, keeping their
+        # nanoseconds, unused categories, null attributes and dates of any year
         log = canonical_log(log)
     required = [c for c in columns or () if c not in (case, TIMESTAMP, ACTIVITY)]
     require_columns(log, [case, TIMESTAMP, ACTIVITY, *required], purpose="journey statistics")
