@@ -116,6 +116,17 @@ class NextStepModel(BaseEstimator):
         Boosting rounds per head.
     card_ : dict
         Model card: parameters, vocabulary, training summary (written by :meth:`save`).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> log = jm.datasets.make_journeys(n_customers=60, days=30, random_state=0).events
+    >>> model = jm.NextStepModel(max_iter=10).fit(log)
+    >>> pred = model.predict(log)
+    >>> list(pred.columns)
+    ['activity', 'probability', 'channel', 'channel_probability', 'seconds_to_next']
+    >>> bool(pred["probability"].between(0, 1).all()), len(pred) == log["customer_id"].nunique()
+    (True, True)
     """
 
     def __init__(
