@@ -12,8 +12,8 @@ prefix features beats count and LSTM models on the public next-activity benchmar
 2017; Teinemaa et al. 2019). The number of boosting rounds is chosen by early stopping on
 held-out *cases* (``validation_size``) and the classifiers' probabilities are then calibrated by
 temperature scaling on those cases. ``refit=True`` refits on every case with the chosen number
-of rounds: it doubles the fit time for no measured gain (Tax protocol: Helpdesk 0.7336 with
-refit against 0.7411 without, BPI'12 W 0.8052 against 0.8047), hence off by default.
+of rounds: it doubles the fit time for no consistent gain (Tax protocol: Helpdesk 0.7336 with
+refit against 0.7411 without, BPI'12 W 0.8051 against 0.8017), hence off by default.
 
 Scoring never calls scikit-learn: each fitted ensemble is compiled into flat numpy arrays
 (:mod:`journeymine.nextstep._forest`), which is also all a saved model holds.
