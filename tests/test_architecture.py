@@ -1,0 +1,441 @@
+"""The architecture of ``docs/architecture.md`` holds for ``src/journeymine``.
+
+- the package layout block lists exactly the modules under ``src/journeymine``;
+- no import cycle between modules (imports inside functions count);
+- no import from a lower layer to a higher one, per the layers table;
+- no import of an underscore (private) module or name of another package.
+
+Imports are read with :mod:`ast` (nothing is imported). The allowlists below hold the known
+exceptions of today, each with its reason: a new one fails. When you fix one, delete its entry.
+When you add or remove a module, edit the layout block of ``docs/architecture.md`` (the one
+place to update): the failure message prints the line to add.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+PACKAGE = "journeymine"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+# Module cycles allowed today, as the (importer, imported) edge that closes each cycle. Every
+# one is an import inside a function, within one package.
+ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {
+    ("journeymine.assignment._model", "journeymine.assignment._persist"): (
+        "PersonaModel.save calls save_model, which needs PersonaModel (#18: split the model, "
+        "scorer, card and persist without a circle)"
+    ),
+    ("journeymine.cli_config", "journeymine.cli_read"): (
+        "the config file reuses the read options' checks, and reading loads the config"
+    ),
+    ("journeymine.nextstep._model", "journeymine.nextstep._persist"): (
+        "NextStepModel.save/load call the persistence module, which needs NextStepModel"
+    ),
+}
+
+# Private (underscore) modules imported across packages today, as (importer, private module).
+# Each should become an import of a public seam (#18, "No private imports across packages").
+ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
+    # the persona feature core is private to personas but shared with assignment and actions
+    # (#18 item 1: one `journeymine.features` package under both)
+    ("journeymine.actions._index", "journeymine.personas._frame"): "feature core",
+    ("journeymine.assignment._assign", "journeymine.personas._aggregates"): "feature core",
+    ("journeymine.assignment._inputs", "journeymine.personas._aggregates"): "feature core",
+    ("journeymine.assignment._inputs", "journeymine.personas._frame"): "feature core",
+    ("journeymine.assignment._model", "journeymine.personas._aggregates"): "feature core",
+    ("journeymine.assignment._model", "journeymine.personas._frame"): "feature core",
+    ("journeymine.assignment._persist", "journeymine.personas._aggregates"): "feature core",
+    ("journeymine.assignment._persist", "journeymine.personas._frame"): "feature core",
+    # the HTTP service parses, scores and loads with assignment internals, and mounts the
+    # next-best-action route that still lives in actions/ (which reuses the same internals)
+    ("journeymine.actions._service", "journeymine.assignment._assign"): "service internals",
+    ("journeymine.actions._service", "journeymine.assignment._inputs"): "service internals",
+    ("journeymine.actions._service", "journeymine.assignment._model"): "service internals",
+    ("journeymine.service.app", "journeymine.actions._service"): "service internals",
+    ("journeymine.service.app", "journeymine.assignment._assign"): "service internals",
+    ("journeymine.service.app", "journeymine.assignment._model"): "service internals",
+    ("journeymine.service.app", "journeymine.assignment._persist"): "service internals",
+    # the simulator answers as-of questions with the engine's event index
+    ("journeymine.datasets._simulate", "journeymine.actions._index"): "as-of event index",
+    # time conversion shared by the journey statistics and the persona features
+    ("journeymine.personas.features", "journeymine.journeys._common"): "to_micros",
+    ("journeymine.personas.validity", "journeymine.journeys._common"): "to_micros",
+    # pm4py (AGPL) is confined to one root module on purpose; conformance calls it lazily
+    ("journeymine.journeys.conformance", "journeymine._pm4py"): "pm4py adapter",
+}
+
+# Imports from a lower layer to a higher one allowed today, as (importer, imported).
+ALLOWED_LAYER_VIOLATIONS: dict[tuple[str, str], str] = {}
+
+
+# --- reading src/ ---------------------------------------------------------------------------
+
+
+def _source_modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every ``.py`` under ``src/journeymine``."""
+    modules = {}
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+MODULES = _source_modules()
+
+
+@dataclass(frozen=True)
+class Import:
+    importer: str
+    target: str  # a module of MODULES
+    name: str | None  # the name imported from ``target`` (None for a module)
+    line: int
+    kind: str  # "top", "function" or "typing" (under TYPE_CHECKING)
+
+
+def _resolve(dotted: str) -> str | None:
+    while dotted and dotted not in MODULES:
+        dotted = dotted.rpartition(".")[0]
+    return dotted or None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports_of(module: str, path: Path) -> list[Import]:
+    is_package = path.name == "__init__.py"
+    package = module if is_package else module.rpartition(".")[0]
+    found: list[Import] = []
+
+    def visit(node: ast.AST, kind: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _is_type_checking(child):
+                for stmt in child.body:
+                    visit_stmt(stmt, "typing")
+                for stmt in child.orelse:
+                    visit_stmt(stmt, kind)
+            else:
+                visit_stmt(child, kind)
+
+    def visit_stmt(node: ast.AST, kind: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) and kind == "top":
+            kind = "function"
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                target = _resolve(alias.name) if alias.name.startswith(PACKAGE) else None
+                if target:
+                    found.append(Import(module, target, None, node.lineno, kind))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                if node.level > 1:
+                    base = base[: -(node.level - 1)]
+                source = ".".join(base) + (f".{node.module}" if node.module else "")
+            else:
+                source = node.module or ""
+            if source == PACKAGE or source.startswith(PACKAGE + "."):
+                for alias in node.names:
+                    full = f"{source}.{alias.name}"
+                    if full in MODULES:
+                        found.append(Import(module, full, None, node.lineno, kind))
+                    else:
+                        target = _resolve(source)
+                        if target:
+                            found.append(Import(module, target, alias.name, node.lineno, kind))
+        visit(node, kind)
+
+    visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)), "top")
+    return [imp for imp in found if imp.target != module]
+
+
+IMPORTS = [imp for module, path in MODULES.items() for imp in _imports_of(module, path)]
+
+
+def _where(imp: Import) -> str:
+    path = MODULES[imp.importer].relative_to(ROOT)
+    what = imp.target + (f".{imp.name}" if imp.name else "")
+    return f"{path}:{imp.line} imports {what} ({imp.kind})"
+
+
+# --- reading docs/architecture.md ------------------------------------------------------------
+
+
+def _architecture() -> str:
+    return ARCHITECTURE.read_text(encoding="utf-8")
+
+
+def documented_layout(text: str) -> dict[str, str]:
+    """Dotted module name -> job, from the fenced block that starts with ``src/journeymine/``."""
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    block = next((b for b in blocks if b.startswith(f"src/{PACKAGE}/")), None)
+    assert block is not None, f"docs/architecture.md has no fenced block starting src/{PACKAGE}/"
+    lines = [line for line in block.splitlines()[1:] if line.strip()]
+    stack: list[tuple[int, str]] = [(-1, PACKAGE)]  # (indent, dotted package)
+    layout: dict[str, str] = {}
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        name, _, job = line.strip().partition(" ")
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        assert stack, f"layout line indented less than the first entry: {line!r}"
+        parent = stack[-1][1]
+        if name.endswith("/"):
+            stack.append((indent, f"{parent}.{name[:-1]}"))
+        else:
+            assert name.endswith(".py"), f"layout entry is neither a package/ nor a .py: {line!r}"
+            stem = name[: -len(".py")]
+            layout[parent if stem == "__init__" else f"{parent}.{stem}"] = job.strip()
+    return layout
+
+
+@dataclass(frozen=True)
+class Layers:
+    members: dict[str, int]  # member pattern -> layer number
+
+    def layer_of(self, module: str) -> int | None:
+        best: tuple[int, int] | None = None  # (specificity, layer)
+        parts = module.split(".")
+        for i in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:i])
+            for pattern, layer in self.members.items():
+                if fnmatch.fnmatchcase(prefix, pattern):
+                    score = (i, 0 if "*" in pattern else 1)
+                    if best is None or score > best[0]:
+                        best = (score, layer)  # type: ignore[assignment]
+            if best is not None:
+                return best[1]
+        return None
+
+
+def documented_layers(text: str) -> Layers:
+    """Layer of each member, from the rows ``| N | name | `member`, ... |`` of the table."""
+    members: dict[str, int] = {}
+    for match in re.finditer(r"^\|\s*(\d+)\s*\|[^|\n]*\|([^\n]*)\|\s*$", text, re.MULTILINE):
+        layer = int(match.group(1))
+        for member in re.findall(r"`([^`]+)`", match.group(2)):
+            assert member not in members, f"{member} is in two layers of docs/architecture.md"
+            members[member] = layer
+    assert members, "docs/architecture.md has no layers table (| N | name | `members` |)"
+    return Layers(members)
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def test_layout_in_architecture_matches_src():
+    layout = documented_layout(_architecture())
+    missing = sorted(set(MODULES) - set(layout))
+    extra = sorted(set(layout) - set(MODULES))
+
+    def line_of(module: str) -> str:
+        path = MODULES[module].relative_to(SRC / PACKAGE)
+        return f"{path}    <its one-line job>"
+
+    message = []
+    if missing:
+        message.append(
+            "modules in src/ but not in the layout block of docs/architecture.md (add, indented "
+            "under their package):\n  " + "\n  ".join(line_of(m) for m in missing)
+        )
+    if extra:
+        message.append(
+            "listed in docs/architecture.md but not in src/ (remove):\n  " + "\n  ".join(extra)
+        )
+    assert not message, "\n".join(message)
+    no_job = sorted(module for module, job in layout.items() if not job)
+    assert not no_job, f"give these modules a one-line job in docs/architecture.md: {no_job}"
+
+
+def test_layout_parser_reads_nesting():
+    text = (
+        "```text\nsrc/journeymine/\n    __init__.py    facade\n    a/    pkg\n"
+        "        __init__.py    names\n        b.py    job b\n    c.py    job c\n```\n"
+    )
+    assert documented_layout(text) == {
+        "journeymine": "facade",
+        "journeymine.a": "names",
+        "journeymine.a.b": "job b",
+        "journeymine.c": "job c",
+    }
+
+
+def test_every_module_has_a_layer():
+    layers = documented_layers(_architecture())
+    unplaced = sorted(m for m in MODULES if m != PACKAGE and layers.layer_of(m) is None)
+    assert not unplaced, (
+        f"modules in no layer of docs/architecture.md (add their package to the table): {unplaced}"
+    )
+    unknown = sorted(
+        member for member in layers.members if "*" not in member and member not in MODULES
+    )
+    assert not unknown, f"layers table names modules that do not exist: {unknown}"
+
+
+def test_root_facade_imports_nothing_at_load_time():
+    """The root package is outside the layers because it imports no module when loaded."""
+    runtime = [_where(imp) for imp in IMPORTS if imp.importer == PACKAGE and imp.kind != "typing"]
+    assert not runtime, "journeymine/__init__.py must stay lazy:\n  " + "\n  ".join(runtime)
+
+
+def test_no_import_up_the_layers():
+    layers = documented_layers(_architecture())
+    violations = []
+    for imp in IMPORTS:
+        if PACKAGE in (imp.importer, imp.target):
+            continue  # the lazy facade (and `journeymine.__version__`) is outside the layers
+        low, high = layers.layer_of(imp.importer), layers.layer_of(imp.target)
+        if low is None or high is None:
+            continue  # test_every_module_has_a_layer reports these
+        if high > low and (imp.importer, imp.target) not in ALLOWED_LAYER_VIOLATIONS:
+            violations.append(f"{_where(imp)}: layer {low} -> layer {high}")
+    assert not violations, (
+        "imports up the layers of docs/architecture.md (depend downwards, or move the code):\n  "
+        + "\n  ".join(violations)
+    )
+
+
+def _cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    graph: dict[str, list[str]] = {}
+    for a, b in sorted(edges):
+        graph.setdefault(a, []).append(b)
+        graph.setdefault(b, [])
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            recurse = False
+            for j in range(i, len(graph[node])):
+                nxt = graph[node][j]
+                if nxt not in index:
+                    work.append((node, j + 1))
+                    work.append((nxt, 0))
+                    recurse = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if recurse:
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    top = stack.pop()
+                    on_stack.discard(top)
+                    component.append(top)
+                    if top == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return components
+
+
+def test_cycle_finder():
+    assert _cycles({("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")}) == [["a", "b", "c"]]
+    assert _cycles({("a", "b"), ("b", "c")}) == []
+
+
+def test_no_import_cycle():
+    edges = {
+        (imp.importer, imp.target)
+        for imp in IMPORTS
+        if imp.kind != "typing" and PACKAGE not in (imp.importer, imp.target)
+    }
+    cycles = _cycles(edges - set(ALLOWED_CYCLE_EDGES))
+    report = []
+    for component in cycles:
+        members = set(component)
+        inside = [
+            _where(imp)
+            for imp in IMPORTS
+            if imp.importer in members and imp.target in members and imp.kind != "typing"
+        ]
+        report.append(" <-> ".join(component) + ":\n    " + "\n    ".join(inside))
+    assert not report, "import cycles between modules:\n  " + "\n  ".join(report)
+
+
+def _owner(module: str) -> str:
+    """The top-level package a module belongs to (``journeymine`` for root modules)."""
+    parts = module.split(".")
+    if len(parts) >= 2 and f"{PACKAGE}.{parts[1]}" in MODULES:
+        top = f"{PACKAGE}.{parts[1]}"
+        if MODULES[top].name == "__init__.py":
+            return top
+    return PACKAGE
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def private_imports_across_packages() -> list[Import]:
+    """Imports of an underscore module (or an underscore name) owned by another package."""
+    found = []
+    for imp in IMPORTS:
+        if _owner(imp.importer) == _owner(imp.target):
+            continue
+        private_module = _is_private_module(imp.target)
+        private_name = imp.name is not None and _is_private(imp.name)
+        if private_module or private_name:
+            found.append(imp)
+    return found
+
+
+def test_no_private_import_across_packages():
+    found = private_imports_across_packages()
+    new = [
+        _where(imp) for imp in found if (imp.importer, imp.target) not in ALLOWED_PRIVATE_IMPORTS
+    ]
+    assert not new, (
+        "underscore imports across packages (import a public name of the package instead):\n  "
+        + "\n  ".join(sorted(new))
+    )
+
+
+def _is_private_module(module: str) -> bool:
+    return any(_is_private(part) for part in module.split("."))
+
+
+@pytest.mark.parametrize(
+    ("importer", "target", "private"),
+    [
+        ("journeymine.actions._index", "journeymine.personas._frame", True),
+        ("journeymine.journeys.change.detect", "journeymine.journeys._common", False),
+        ("journeymine.personas.features", "journeymine.journeys", False),
+        ("journeymine.cli", "journeymine._pm4py", False),
+        ("journeymine.journeys.conformance", "journeymine._pm4py", True),
+    ],
+)
+def test_private_rule(importer, target, private):
+    crosses = _owner(importer) != _owner(target) and _is_private_module(target)
+    assert crosses is private
