@@ -384,6 +384,14 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             No events / customers.
         """
         self._check_params()
+        # Small dense algebra (k x d matrices, one pass per EM step): BLAS threads only add
+        # synchronisation, and on a busy machine they made the mixture search 15x slower.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self._fit(X)
+
+    def _fit(self, X: pd.DataFrame) -> PersonaMiner:
         feats = self._features(X)
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)

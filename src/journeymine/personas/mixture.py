@@ -5,8 +5,9 @@ behavioural features, a better likelihood is often reached by splitting a large 
 merging two close ones), and BIC keeps falling past the number of real personas because
 personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...``:
 
-1. fit a tied-covariance mixture on ``n_resamples`` random 80% subsamples (one k-means++
-   initialisation each, ``random_state`` + resample number);
+1. fit a tied-covariance mixture on ``n_resamples`` random 80% subsamples of at most
+   ``MAX_FIT_POINTS`` points (one k-means++ initialisation each, ``random_state`` + resample
+   number);
 2. measure each fit's **overlap** on the 20% of points it was not fitted on (all points when
    that is fewer than 10 per component): for each pair of components, the mean
    posterior probability of one among the points assigned to the other, averaged both ways;
@@ -45,6 +46,9 @@ __all__ = ["ConsensusMixture", "fit_consensus_mixture", "outliers", "overlap"]
 
 #: Largest overlap between two personas (see the module docstring).
 MAX_OVERLAP = 0.03
+#: Points a resampled fit uses (and held-out points its overlap is measured on), at most:
+#: beyond this the fits cost time without changing the count.
+MAX_FIT_POINTS = 8_000
 
 
 @dataclass(frozen=True)
@@ -103,13 +107,16 @@ def _resampled_fits(
     """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
     held-out 20%), its overlap, and the fits' stability (mean pairwise ARI of their labels)."""
     rng = np.random.default_rng([random_state, k])
-    size = max(int(0.8 * len(X)), min(len(X), 2 * k))
+    size = min(max(int(0.8 * len(X)), min(len(X), 2 * k)), MAX_FIT_POINTS)
     fits, labels, overlaps = [], [], []
     for b in range(n_resamples):
         perm = rng.permutation(len(X))
-        idx, held = perm[:size], perm[size:]
+        idx, held = perm[:size], perm[size : size + MAX_FIT_POINTS]
         g = GaussianMixture(
-            k, covariance_type="tied", random_state=random_state + b, reg_covar=1e-5
+            k,
+            covariance_type="tied",
+            random_state=random_state + b,
+            reg_covar=1e-5,
         ).fit(X[idx])
         fits.append(g)
         labels.append(g.predict(X))
