@@ -4,11 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,serve,notebooks,pm4py,spark,bench
+EXTRAS ?= dev,serve,notebooks,pm4py,spark,bench,docs
 export RETENTIONEERING_NO_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast bench lint format chromium clean sample
+.PHONY: venv demo test test-fast bench lint format chromium clean sample docs
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ test-fast: venv
 bench: venv
 	$(BIN)/python -m benchmarks.run
 
+# The documentation site (docs/, mkdocs.yml) into site/, warnings as errors.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -49,4 +53,4 @@ sample: venv
 	$(BIN)/jm generate data/sample --customers 2000 --days 180 --random-state 7 --csv-rows 2000
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache .mypy_cache .ruff_cache
