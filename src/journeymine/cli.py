@@ -446,6 +446,16 @@ def serve(
             "plausible_range applies to requests unless --plausible-range is given.",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            envvar="JOURNEYMINE_STORE",
+            metavar="URL",
+            help="Customer state store: sqlite:///PATH (default: <model>.state.sqlite beside "
+            "the model) or redis://HOST:PORT/DB (several workers or machines). Adds "
+            "/v1/events, /v1/customers/{id}, /v1/outcomes and next best action by customer_id.",
+        ),
+    ] = None,
     *,
     ctx: typer.Context,
 ) -> None:
@@ -476,6 +486,7 @@ def serve(
         responses_path=responses,
         request_timeout=request_timeout,
         plausible_range=plausible_range,
+        store=store,
     )
 
 

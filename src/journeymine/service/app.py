@@ -111,6 +111,7 @@ from journeymine.service.limits import (  # noqa: F401 - re-exported for the old
     POLICY_PATH_ENV,
     REQUEST_TIMEOUT_ENV,
     RESPONSES_PATH_ENV,
+    STORE_ENV,
     RequestError,
     TimeRange,
     _BodyLimit,
@@ -355,6 +356,10 @@ def _with_request_schemas(schema: dict[str, Any]) -> dict[str, Any]:
         from journeymine.actions._service import request_schemas
 
         components.update(request_schemas())
+    if "/v1/events" in schema.get("paths", {}):
+        from journeymine.service import routes
+
+        components.update(routes.request_schemas())
     components["AssignResponse"] = AssignResponse.model_json_schema(
         ref_template="#/components/schemas/{model}"
     )
@@ -392,6 +397,8 @@ def create_app(
     responses_path: str | os.PathLike[str] | None = None,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     plausible_range: Any = PLAUSIBLE_RANGE,
+    store: Any = None,
+    max_future_s: float = 300.0,
 ) -> Any:
     """Build the FastAPI app serving a saved :class:`PersonaModel`.
 
@@ -420,6 +427,15 @@ def create_app(
     plausible_range : (start, end) or None, default :data:`journeymine.schema.PLAUSIBLE_RANGE`
         Event timestamps and decision times outside ``[start, end)`` get 422 (naive bounds
         are UTC); None accepts any date.
+    store : str or StateStore, optional
+        The customer state store (``sqlite:///PATH`` or ``redis://HOST:PORT/DB``, see
+        :mod:`journeymine.service.state`): adds ``POST /v1/events``,
+        ``GET /v1/customers/{customer_id}``, ``POST /v1/outcomes``, and (with a policy)
+        ``POST /v1/next-best-action`` by ``customer_id`` with ``commit``
+        (:mod:`journeymine.service.routes`). None (the default here; :func:`serve` defaults to a
+        SQLite file beside the model): the service keeps no state.
+    max_future_s : float, default 300
+        Live events more than this many seconds after the server's clock are refused (422).
 
     Returns
     -------
@@ -469,6 +485,9 @@ def create_app(
             stop.set()
             if thread is not None:
                 thread.join(timeout=5)
+            state_store = getattr(app.state, "store", None)
+            if state_store is not None:  # every acknowledged write is already durable
+                state_store.close()
 
     app = _App(
         title="journeymine persona assignment",
@@ -491,16 +510,53 @@ def create_app(
         require_key(request.headers)
 
     auth = [Depends(key_dependency)]
+    policy = responses = None
     if policy_path is not None and responses_path is not None:
         from journeymine.actions import Policy, ResponseModel
+
+        policy = Policy.from_file(Path(policy_path))
+        responses = ResponseModel.load(Path(responses_path))
+    if store is not None:
+        from journeymine.service.routes import state_router, unavailable_answer
+        from journeymine.service.state import StoreUnavailable, open_store
+
+        caps = [(c.channel, c.max, c.per_s * 1_000_000) for c in policy.caps] if policy else []
+        state_store = open_store(store, caps=caps) if isinstance(store, str) else store
+        app.state.store = state_store
+        if responses is not None and policy is not None:
+            from journeymine.actions._service import nba_router
+
+            nba_router(lambda: holder.model, key_dependency, policy, responses, read_request, times)
+        app.include_router(
+            state_router(
+                state_store,
+                lambda: holder.model,
+                require_key,
+                read_request,
+                times,
+                policy,
+                responses,
+                max_future_s=max_future_s,
+            )
+        )
+        app.state.next_best_action = policy is not None
+
+        @app.exception_handler(StoreUnavailable)
+        async def store_error(request: Request, exc: StoreUnavailable) -> Any:
+            logger.error(
+                "state store unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
+            return unavailable_answer(exc)
+
+    elif policy is not None and responses is not None:
         from journeymine.actions._service import nba_router
 
         app.include_router(
             nba_router(
                 lambda: holder.model,
                 key_dependency,
-                Policy.from_file(Path(policy_path)),
-                ResponseModel.load(Path(responses_path)),
+                policy,
+                responses,
                 read_request,
                 times,
             )
@@ -656,6 +712,7 @@ def app_from_env() -> Any:
         responses_path=os.environ.get(RESPONSES_PATH_ENV) or None,
         request_timeout=number(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT, float),
         plausible_range=_range_from_env(),
+        store=os.environ.get(STORE_ENV) or None,
     )
 
 
@@ -689,6 +746,7 @@ def serve(
     log_level: str = "info",
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     plausible_range: Any = PLAUSIBLE_RANGE,
+    store: str | None = None,
 ) -> None:
     """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
     environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest.
@@ -700,7 +758,9 @@ def serve(
 
     ``workers > 1`` starts that many processes (uvicorn's ``--workers``, through
     :func:`app_from_env`), each with its own copy of the model: use it on machines with more
-    cores than one worker keeps busy. ``POST /v1/model/reload`` reaches only the worker that
+    cores than one worker keeps busy; they share the state ``store`` (default: the SQLite
+    file ``<model>.state.sqlite`` beside the model; ``redis://HOST:PORT/DB`` for several
+    machines), so caps hold across workers. ``POST /v1/model/reload`` reaches only the worker that
     answers it, so with several workers the file watcher is what reloads them all: it is on
     (every 2 s) unless ``watch_interval`` says otherwise.
     """
@@ -710,6 +770,9 @@ def serve(
         raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
     if workers > 1 and watch_interval is None:
         watch_interval = 2.0
+    from journeymine.service.state import default_store_url
+
+    store = store or default_store_url(model_path)
     # built here in every case, so that a bad model file or setting fails before any worker
     app = create_app(
         model_path,
@@ -721,6 +784,7 @@ def serve(
         responses_path=responses_path,
         request_timeout=request_timeout,
         plausible_range=plausible_range,
+        store=store,
     )
     from journeymine.service.http import timeout_protocol
 
@@ -746,6 +810,7 @@ def serve(
             POLICY_PATH_ENV: str(Path(policy_path).resolve()) if policy_path else "",
             RESPONSES_PATH_ENV: str(Path(responses_path).resolve()) if responses_path else "",
             REQUEST_TIMEOUT_ENV: str(seconds),  # read by the workers' protocol and app
+            STORE_ENV: store,
             PLAUSIBLE_RANGE_ENV: (
                 "none" if plausible_range is None else ",".join(map(str, plausible_range))
             ),

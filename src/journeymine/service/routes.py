@@ -1,0 +1,542 @@
+"""Continuous decisioning routes (added by ``create_app(..., store=...)``) and the in-process
+decision for one live customer (:func:`decide_live`).
+
+============================================ =====================================================
+``POST /v1/events``                          a batch of events for any customers; idempotent by
+                                             ``event_id`` (default: a hash of the event), answered
+                                             once the store has them durably; late events are
+                                             merged in time order
+``GET /v1/customers/{customer_id}``          persona, probability, recent activity, contact
+                                             history and the next best action now
+``POST /v1/next-best-action``                ``{"customer_id": ..., "commit": true}`` (events
+                                             optional: stored first): the decision from the
+                                             stored state; ``commit`` reserves the contact
+                                             atomically (caps, gaps and suppressions count it)
+``POST /v1/outcomes``                        outcomes of committed decisions (stored as events
+                                             of the decision's journey)
+============================================ =====================================================
+
+The decision is :func:`journeymine.actions.next_best_action` on the customer's stored events
+plus the contacts committed so far (a contact counts from the second it was reserved; a touch
+event that carries the contact's ``decision_id`` replaces it), for the persona
+:func:`journeymine.assignment.assign` gives on the stored events: the same answer as the batch
+engine on the whole log at the same time. Without ``at`` the decision is made now (the
+server's clock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Annotated, Any, NotRequired
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import ConfigDict, Field, TypeAdapter
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+
+from journeymine.actions._service import NbaEventIn, decide_one
+from journeymine.actions.policy import Policy
+from journeymine.actions.response import ResponseModel
+from journeymine.assignment._assign import assign_parsed, parse_customer
+from journeymine.assignment._inputs import _parse_time
+from journeymine.assignment._model import PersonaModel
+from journeymine.exceptions import ConfigError, EventLogError
+from journeymine.service.state import (
+    Contact,
+    CustomerState,
+    Persona,
+    StateStore,
+    StoreEvent,
+)
+
+__all__ = ["MAX_ID_LENGTH", "check_live_events", "decide_live", "state_router"]
+
+_JSON = "application/json"
+#: Longest customer, event and decision id accepted (longer -> 422).
+MAX_ID_LENGTH = 256
+#: Most events in one ``POST /v1/events`` (more -> 413).
+MAX_EVENTS_PER_BATCH = 10_000
+#: Events more than this many seconds after the server's clock are refused (422).
+DEFAULT_MAX_FUTURE_S = 300.0
+RECENT_EVENTS = 20
+
+_Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class LiveEvent(TypedDict):
+    """One event of ``POST /v1/events``. Keys other than these (and the policy's product
+    column, by default ``product``) are refused."""
+
+    __pydantic_config__ = ConfigDict(extra="allow", allow_inf_nan=False)  # type: ignore[misc]
+
+    customer_id: _Id
+    timestamp: Annotated[str, Field(description="ISO 8601 (naive = UTC)")]
+    activity: _Id
+    channel: NotRequired[str | None]
+    event_id: NotRequired[
+        Annotated[
+            _Id,
+            Field(description="idempotency key; default: a hash of the event's content"),
+        ]
+    ]
+    journey_id: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    value: NotRequired[float | None]
+    decision_id: NotRequired[
+        Annotated[
+            str | None,
+            Field(description="the committed decision this touch delivers (replaces it)"),
+        ]
+    ]
+
+
+class EventsRequest(TypedDict):
+    """A batch of events for any customers (at most 10,000)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+
+    events: Annotated[list[LiveEvent], Field(min_length=1)]
+
+
+class Outcome(TypedDict):
+    """The outcome of a committed decision (e.g. ``email_click``)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+
+    decision_id: _Id
+    activity: _Id
+    timestamp: str
+    value: NotRequired[float | None]
+    outcome_id: NotRequired[_Id]
+
+
+class OutcomesRequest(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+
+    outcomes: Annotated[list[Outcome], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+
+
+class LiveNbaRequest(TypedDict):
+    """Next best action of a live customer from the stored state."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+
+    customer_id: _Id
+    commit: NotRequired[
+        Annotated[bool, Field(strict=True, description="reserve the chosen contact")]
+    ]
+    at: NotRequired[Annotated[str | None, Field(description="ISO 8601 decision time; default now")]]
+    events: NotRequired[
+        Annotated[
+            list[NbaEventIn] | None,
+            Field(description="new events of this customer, stored before deciding"),
+        ]
+    ]
+    persona: NotRequired[Annotated[int | None, Field(strict=True)]]
+
+
+_EVENTS = TypeAdapter(EventsRequest)
+_OUTCOMES = TypeAdapter(OutcomesRequest)
+_LIVE_NBA = TypeAdapter(LiveNbaRequest)
+_EVENT_KEYS = set(LiveEvent.__annotations__) - {"__pydantic_config__"}
+
+
+def _iso(t_us: int) -> str:
+    return pd.Timestamp(t_us, unit="us", tz="UTC").isoformat()
+
+
+def check_live_events(
+    events: Sequence[Mapping[str, Any]],
+    times: Any,
+    *,
+    product_column: str = "product",
+    now_us: int | None = None,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    customer_id: str | None = None,
+) -> list[StoreEvent]:
+    """Check a batch of live events; every problem at once as an EventLogError (422).
+
+    Refused: keys other than the documented ones and ``product_column``; an unparseable
+    timestamp, one outside the plausible range (``times``) or more than ``max_future_s``
+    after ``now_us``; a product that is not a text, an integer id or null; an ``event_id``
+    repeated within the batch; a ``customer_id`` other than ``customer_id`` (when given).
+    Events without ``event_id`` get ``h:<hash of the event>`` (the k-th identical event of a
+    batch ``...:k``), so that a replayed batch is recognised."""
+    now_us = time.time_ns() // 1000 if now_us is None else now_us
+    horizon = now_us + int(max_future_s * 1e6)
+    allowed = _EVENT_KEYS | {product_column}
+    problems: list[str] = []
+    out: list[StoreEvent] = []
+    seen: dict[str, int] = {}
+    hashes: dict[str, int] = {}
+    for i, e in enumerate(events):
+        e = dict(e)
+        if customer_id is not None:
+            if e.setdefault("customer_id", customer_id) not in (customer_id, None):
+                problems.append(f"event {i}: customer_id differs from the request's.")
+                continue
+            e["customer_id"] = customer_id
+        unknown = sorted(set(e) - allowed)
+        if unknown:
+            problems.append(
+                f"event {i}: unknown field(s) {unknown[:5]}; allowed: {sorted(allowed)}."
+            )
+            continue
+        parsed = _parse_time(e.get("timestamp"))
+        if parsed is None:
+            problems.append(f"event {i}: timestamp {e.get('timestamp')!r:.60} is not a time.")
+            continue
+        t = parsed[0]
+        if not times.lo <= t < times.hi:
+            problems.append(
+                f"event {i}: timestamp {e['timestamp']!r:.60} is outside the plausible range "
+                f"{times.text}."
+            )
+            continue
+        if t > horizon:
+            problems.append(
+                f"event {i}: timestamp {e['timestamp']!r:.60} is "
+                f"{(t - now_us) / 1e6:,.0f} s after the server's clock (at most "
+                f"{max_future_s:g} s is accepted)."
+            )
+            continue
+        p = e.get(product_column)
+        if p is not None and not isinstance(p, str):
+            if isinstance(p, int) and not isinstance(p, bool):
+                e[product_column] = str(p)
+            else:
+                problems.append(f"event {i}: {product_column} must be a text, an id or null.")
+                continue
+        eid = e.get("event_id")
+        if eid is None:
+            digest = hashlib.sha256(json.dumps(e, sort_keys=True).encode()).hexdigest()[:32]
+            k = hashes.get(digest, 0)
+            hashes[digest] = k + 1
+            eid = f"h:{digest}" + (f":{k}" if k else "")
+            e["event_id"] = eid
+        elif eid in seen:
+            problems.append(f"event {i}: event_id {eid!r:.60} repeats event {seen[eid]}.")
+            continue
+        seen[eid] = i
+        out.append(StoreEvent(eid, str(e["customer_id"]), int(t), e))
+    if problems:
+        n = len(problems)
+        raise EventLogError(
+            f"invalid events: {n} problem{'s' if n > 1 else ''}, nothing was stored. First: "
+            f"{problems[0]}",
+            problems[:20] + ([f"... and {n - 20} more"] if n > 20 else []),
+        )
+    return out
+
+
+def _persona_of(
+    state: CustomerState, model: PersonaModel
+) -> tuple[int, str, float | None, Persona | None]:
+    if state.persona_fresh:
+        return int(state.persona or 0), str(state.persona_name), state.probability, None
+    a = assign_parsed([parse_customer(state.events, model, customer_id=state.customer_id)])[0]
+    return (
+        a.persona,
+        a.name,
+        a.probability,
+        Persona(a.persona, a.name, a.probability, state.version),
+    )
+
+
+def decide_live(
+    state: CustomerState,
+    model: PersonaModel,
+    policy: Policy,
+    responses: ResponseModel,
+    *,
+    at: Any = None,
+    times: Any = None,
+    persona: int | None = None,
+) -> tuple[dict[str, Any], Contact | None, Persona | None]:
+    """The next best action of one live customer from their stored state, in-process.
+
+    Returns the answer (as ``POST /v1/next-best-action`` sends it, with a new
+    ``decision_id``), the contact to reserve when the answer sends something (None
+    otherwise), and the persona to remember when it was computed now (None when the stored
+    one was current or ``persona`` was given).
+
+    The decision equals :func:`journeymine.actions.next_best_action` on the stored events plus
+    the committed contacts, at ``at`` (default now; second resolution), for the persona
+    :func:`journeymine.assignment.assign` gives on the stored events.
+    """
+    from journeymine.service.limits import TimeRange
+
+    times = TimeRange(None) if times is None else times
+    if at is None:
+        at_us = time.time_ns() // 1000
+    elif isinstance(at, int):
+        at_us = at
+    else:
+        at_us = int(pd.Timestamp(at).as_unit("us").asm8.view("i8"))
+    update = None
+    if persona is None:
+        persona, name, probability, update = _persona_of(state, model)
+    else:
+        name, probability = model.persona_names_.get(persona, f"persona {persona}"), None
+    touch = set(policy.touch_activities)
+    delivered = {e.get("decision_id") for e in state.events if e.get("activity") in touch} - {None}
+    floor = at_us - at_us % 1_000_000
+    events = list(state.events)
+    for c in state.contacts:
+        if c.decision_id in delivered or c.t_us >= floor + 1_000_000:
+            continue
+        ev: dict[str, Any] = {
+            "timestamp": _iso(min(c.t_us, floor - 1)),
+            "activity": c.activity,
+            "channel": c.channel,
+            "journey_id": c.journey,
+        }
+        if c.product is not None:
+            ev[policy.product_column] = c.product
+        events.append(ev)
+    req = {
+        "customer_id": state.customer_id,
+        "events": events,
+        "at": _iso(at_us),
+        "persona": int(persona),
+    }
+    out = decide_one(model, policy, responses, req, times)  # type: ignore[arg-type]
+    out["persona_name"] = name
+    out["persona_probability"] = probability
+    out["decision_id"] = uuid.uuid4().hex
+    action = out["action"]
+    out["propensity"] = 1.0  # the policy is deterministic: it sends what it chose
+    contact = None
+    if action is not None:
+        j = policy.journey(action)
+        contact = Contact(
+            out["decision_id"],
+            state.customer_id,
+            at_us,
+            action,
+            j.channel,
+            j.activity,
+            out["product"],
+            out["expected_response"],
+        )
+    return out, contact, update
+
+
+def _answer(status: int, body: Any) -> Response:
+    return Response(json.dumps(body).encode(), status_code=status, media_type=_JSON)
+
+
+def _error(status: int, error: str, detail: Any) -> Response:
+    return _answer(status, {"error": error, "detail": detail})
+
+
+def _body(schema: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"requestBody": {"required": True, "content": {_JSON: {"schema": ref}}}}
+
+
+def state_router(
+    store: StateStore,
+    model_of: Any,
+    require_key: Any,
+    read: Any,
+    times: Any,
+    policy: Policy | None = None,
+    responses: ResponseModel | None = None,
+    *,
+    max_future_s: float = DEFAULT_MAX_FUTURE_S,
+) -> APIRouter:
+    """The routes of the module for :func:`journeymine.service.create_app`."""
+    router = APIRouter()
+    product_column = policy.product_column if policy is not None else "product"
+
+    async def call(fn: Any, *args: Any, **kw: Any) -> Any:
+        return await run_in_threadpool(fn, *args, **kw)
+
+    @router.post("/v1/events", tags=["state"], openapi_extra=_body("EventsRequest"))
+    async def post_events(request: Request) -> Any:
+        """Store a batch of events (any customers); idempotent by ``event_id``; answered once
+        the events are durable."""
+        require_key(request.headers)
+        req = read(_EVENTS, await request.body())
+        events = req["events"]
+        if len(events) > MAX_EVENTS_PER_BATCH:
+            return _error(
+                413,
+                "batch_too_large",
+                f"{len(events)} events in one batch; the limit is {MAX_EVENTS_PER_BATCH}.",
+            )
+        checked = check_live_events(
+            events, times, product_column=product_column, max_future_s=max_future_s
+        )
+        new, dup = await call(store.add_events, checked)
+        customers = len({e.customer_id for e in checked})
+        return _answer(200, {"accepted": new, "duplicates": dup, "customers": customers})
+
+    def summary(state: CustomerState, model: PersonaModel) -> dict[str, Any]:
+        persona, name, probability, update = _persona_of(state, model)
+        if update is not None:
+            store.set_persona(state.customer_id, update)
+        return {
+            "customer_id": state.customer_id,
+            "persona": persona,
+            "persona_name": name,
+            "probability": probability,
+            "n_events": len(state.events),
+            "recent_events": state.events[-RECENT_EVENTS:],
+            "contacts": [asdict(c) | {"at": _iso(c.t_us)} for c in state.contacts],
+        }
+
+    def customer(customer_id: str) -> Any:
+        model = model_of()
+        state = store.get(customer_id)
+        if state is None:
+            return None
+        out = summary(state, model)
+        if policy is not None and responses is not None:
+            nba, _, _ = decide_live(state, model, policy, responses, times=times)
+            out["next_best_action"] = nba
+        else:
+            out["next_best_action"] = None
+        return out
+
+    @router.get("/v1/customers/{customer_id}", tags=["state"])
+    async def get_customer(customer_id: str, request: Request) -> Any:
+        """A customer's state: persona, probability, recent events, contact history, and the
+        next best action now (not committed)."""
+        require_key(request.headers)
+        if len(customer_id) > MAX_ID_LENGTH:
+            return _error(
+                422, "invalid_request", f"customer_id is longer than {MAX_ID_LENGTH} characters."
+            )
+        out = await call(customer, customer_id)
+        if out is None:
+            return _error(404, "unknown_customer", f"no events of customer {customer_id!r:.80}.")
+        return _answer(200, out)
+
+    @router.post("/v1/outcomes", tags=["state"], openapi_extra=_body("OutcomesRequest"))
+    async def post_outcomes(request: Request) -> Any:
+        """Outcomes of committed decisions; each is stored as an event of the decision's
+        customer and journey (idempotent by ``outcome_id``, default decision + activity +
+        time)."""
+        require_key(request.headers)
+        req = read(_OUTCOMES, await request.body())
+
+        def run() -> Any:
+            contacts = {o["decision_id"]: store.contact(o["decision_id"]) for o in req["outcomes"]}
+            unknown = sorted(k for k, c in contacts.items() if c is None)
+            if unknown:
+                return _error(404, "unknown_decision", f"no committed decision {unknown[:5]}.")
+            events = []
+            for o in req["outcomes"]:
+                c = contacts[o["decision_id"]]
+                assert c is not None
+                oid = (
+                    o.get("outcome_id") or f"o:{o['decision_id']}:{o['activity']}:{o['timestamp']}"
+                )
+                e = {
+                    "customer_id": c.customer_id,
+                    "timestamp": o["timestamp"],
+                    "activity": o["activity"],
+                    "channel": c.channel,
+                    "journey_id": c.journey,
+                    "decision_id": c.decision_id,
+                    "event_id": oid,
+                }
+                if o.get("value") is not None:
+                    e["value"] = o["value"]
+                events.append(e)
+            checked = check_live_events(
+                events, times, product_column=product_column, max_future_s=max_future_s
+            )
+            new, dup = store.add_events(checked)
+            return _answer(200, {"accepted": new, "duplicates": dup})
+
+        return await call(run)
+
+    if policy is None or responses is None:
+        return router
+
+    def decision_time(raw: Any) -> int:
+        if raw is None:
+            return time.time_ns() // 1000
+        parsed = _parse_time(raw) if isinstance(raw, str) and raw.strip() else None
+        if parsed is None:
+            raise ConfigError(f"at={raw!r:.60} is not a time; give e.g. '2025-03-01T09:00Z'.")
+        times.check_time(parsed[0], "at", raw)
+        return int(parsed[0])
+
+    def live(req: LiveNbaRequest) -> Any:
+        cid = req["customer_id"]
+        at_us = decision_time(req.get("at"))
+        if req.get("events"):
+            checked = check_live_events(
+                req["events"] or [],
+                times,
+                product_column=product_column,
+                max_future_s=max_future_s,
+                customer_id=cid,
+            )
+            store.add_events(checked)
+        model = model_of()
+
+        def decide(state: CustomerState) -> Any:
+            return decide_live(
+                state,
+                model,
+                policy,
+                responses,
+                at=at_us,
+                times=times,
+                persona=req.get("persona"),
+            )
+
+        commit = bool(req.get("commit", False))
+        out = store.decide(cid, decide, commit)
+        if out is None:
+            return _error(
+                404, "unknown_customer", f"no events of customer {cid!r:.80}: send them first."
+            )
+        out["committed"] = commit and out["action"] is not None
+        return _answer(200, out)
+
+    @router.post("/v1/next-best-action", tags=["actions"], openapi_extra=_body("LiveNbaRequest"))
+    async def next_best(request: Request) -> Any:
+        """The journey to send this customer now from the stored state (``commit``: reserve
+        it atomically), with ``decision_id`` and the propensity; ``action`` is null when
+        nothing is sent."""
+        require_key(request.headers)
+        req = read(_LIVE_NBA, await request.body())
+        try:
+            return await call(live, req)
+        except ConfigError as exc:
+            return _error(422, "invalid_request", str(exc))
+
+    return router
+
+
+def unavailable_answer(exc: Exception) -> Response:
+    return _error(
+        503,
+        "store_unavailable",
+        f"the customer state store is not available ({str(exc)[:200]}); nothing was lost: "
+        f"retry the request.",
+    )
+
+
+def request_schemas() -> dict[str, Any]:
+    """The request types of these routes, for the OpenAPI components."""
+    out: dict[str, Any] = {}
+    for adapter in (_EVENTS, _OUTCOMES, _LIVE_NBA):
+        js = adapter.json_schema(ref_template="#/components/schemas/{model}")
+        out.update(js.pop("$defs", {}))
+        out[js["title"]] = js
+    return out
