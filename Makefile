@@ -8,7 +8,7 @@ EXTRAS ?= dev,serve,notebooks,pm4py,spark,bench,docs
 export RETENTIONEERING_NO_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast bench lint format chromium clean sample docs
+.PHONY: venv demo test test-fast bench lint format chromium redis clean sample docs
 
 venv: $(STAMP)
 
@@ -24,10 +24,17 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: install Debian's 'chromium' package (sudo apt-get install chromium)"; fi; }
 
+# redis-server (Debian package) for the Redis state-store tests (tests start their own on a
+# free 127.0.0.1 port with a temporary folder).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server is missing: install Debian's 'redis-server' package (sudo apt-get install redis-server)"; fi; }
+
 demo: venv
 	$(BIN)/jm demo data/sample --out reports
 
-test: venv chromium
+test: venv chromium redis
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: venv
