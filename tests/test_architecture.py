@@ -63,6 +63,10 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
     ("journeymine.service.app", "journeymine.assignment._assign"): "service internals",
     ("journeymine.service.app", "journeymine.assignment._model"): "service internals",
     ("journeymine.service.app", "journeymine.assignment._persist"): "service internals",
+    ("journeymine.service.routes", "journeymine.actions._service"): "service internals",
+    ("journeymine.service.routes", "journeymine.assignment._assign"): "service internals",
+    ("journeymine.service.routes", "journeymine.assignment._inputs"): "service internals",
+    ("journeymine.service.routes", "journeymine.assignment._model"): "service internals",
     # the simulator answers as-of questions with the engine's event index
     ("journeymine.datasets._simulate", "journeymine.actions._index"): "as-of event index",
     # time conversion shared by the journey statistics and the persona features
