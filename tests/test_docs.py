@@ -23,6 +23,7 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
     pytest.importorskip("material")
     pytest.importorskip("mkdocstrings_handlers.python")
+    pytest.importorskip("mkdocs_jupyter")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     start = time.perf_counter()
     result = subprocess.run(
@@ -39,7 +40,9 @@ def test_docs_build_strict(tmp_path: Path) -> None:
     )
     assert elapsed < 60, f"the docs build took {elapsed:.0f} s (keep it under 60 s)"
     site = tmp_path / "site"
-    for page in ["index.html", "architecture/index.html", "api/personas/index.html"]:
+    pages = ["index.html", "architecture/index.html", "api/personas/index.html"]
+    pages += [f"notebooks/{nb.stem}/index.html" for nb in (ROOT / "notebooks").glob("*.ipynb")]
+    for page in pages:
         assert (site / page).is_file(), f"{page} missing from the built site"
     # the API reference is generated from the docstrings, not empty pages
     assert "journeymine.personas.PersonaMiner" in (site / "api/personas/index.html").read_text()
