@@ -1,12 +1,24 @@
 """Persona profiles: size, distinguishing features, main channels, typical journeys and a name.
 
 Distinguishing features are ranked by Cohen's d of the persona against all other labelled
-customers (pooled standard deviation; features constant in both groups are skipped). The
-readable name comes from rules over the strongest distinguishing features (no language
-model): each rule maps a feature that is clearly higher (d >= 0.5) or lower (d <= -0.5) than in
-other personas to a phrase, e.g. ``organic_channel_share:store`` high -> "Store-first buyers",
-``promotion_share`` high -> "Promotion hunters", support contacts high and returns high ->
-"Support-heavy returners". Names are made unique by prefixing the next distinguishing phrase.
+customers (pooled standard deviation; features constant in both groups are skipped, a feature
+constant within each group but different between them gets ``|d| = D_CAP``).
+
+Names (no language model) say what sets a persona apart in the log's own terms. Every feature
+with ``|d| >= MIN_D`` (0.5) is a *trait* (:func:`describe`): a higher share of one of the
+log's activities, transitions or channels ("search -> view_item customers", "kiosk-first"),
+value, time of day, visit frequency, fading or recent activity, session shape, response. The
+lexicon :data:`NAME_RULES` names the featurizer's role features and known channels
+("Store-first buyers", "Promotion hunters") and counts ``LEXICON_WEIGHT`` times its |d|. A name
+is the persona's strongest trait; when that is only a time of day, the strongest other trait
+leads and the time follows ("A_SUBMITTED -> A_DECLINED customers, evenings"). Traits of the
+same family, or whose features correlate above ``REDUNDANT_R``, are not repeated.
+
+Two personas with the same name are each extended by the trait that best tells them apart
+(Cohen's d between the clashing personas, ``|d| >= MIN_PAIR_D``), never by a number. Pairs
+that no feature tells apart (``|d| < MIN_PAIR_D`` everywhere) keep their names and are listed
+in ``profiles.attrs["indistinct_pairs"]`` (see :func:`indistinct_pairs`). A persona with no
+trait at all is called ``GENERIC_NAME`` ("Typical customers").
 
 Examples
 --------
@@ -31,19 +43,33 @@ import pandas as pd
 from journeymine.exceptions import ConfigError
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
 
-__all__ = ["NAME_RULES", "NameRule", "persona_profiles"]
+__all__ = ["NAME_RULES", "NameRule", "Trait", "describe", "indistinct_pairs", "persona_profiles"]
 
 logger = logging.getLogger(__name__)
 
+#: Smallest |Cohen's d| for a trait of a persona against all other personas.
 MIN_D = 0.5
+#: Smallest |Cohen's d| that tells two personas apart (below it on every feature: indistinct).
+MIN_PAIR_D = 0.2
+#: Rules of the lexicon (:data:`NAME_RULES`) count this much more than generic traits: they say
+#: what an activity or channel means (the featurizer's roles), not only what it is called.
+LEXICON_WEIGHT = 1.5
+#: Low shares of a mix (an activity, transition or channel) say less than high ones.
+LOW_SHARE_WEIGHT = 0.75
+#: Two traits whose features correlate more than this (over labelled customers) say the same.
+REDUNDANT_R = 0.9
+#: |d| is capped here; a feature constant within both groups but different between them gets it.
+D_CAP = 50.0
+GENERIC_NAME = "Typical customers"
+_MAX_TRAITS = 12
 
 
 @dataclass(frozen=True)
 class NameRule:
-    """A naming rule: when ``feature`` (exact name, or ``prefix*``) has Cohen's d beyond
-    ``MIN_D`` in ``direction`` (+1 high, -1 low), the persona is described by ``adjective``
-    (used as a prefix) and ``noun`` (the head of the name); ``family`` groups rules that say
-    the same thing so that a name does not repeat itself."""
+    """A lexicon rule: when ``feature`` (exact name, or ``prefix*``) has Cohen's d beyond
+    ``MIN_D`` in ``direction`` (+1 high, -1 low), the persona is called ``adjective noun``
+    (e.g. "Store-first buyers"); ``family`` groups rules and traits that say the same thing
+    so that a name does not repeat itself."""
 
     feature: str
     direction: int
@@ -57,34 +83,273 @@ class NameRule:
         return name == self.feature
 
 
-#: Rules in no particular order; the persona's strongest matching features pick them.
+#: The lexicon: features whose meaning journeymine knows (the featurizer's role features and
+#: the generator's channel names). Every other feature is named by :func:`describe` in the
+#: log's own terms (its activity, transition and channel names).
 NAME_RULES: tuple[NameRule, ...] = (
-    NameRule("organic_channel_share:store", 1, "Store-first", "buyers", "store"),
-    NameRule("organic_channel_share:app", 1, "App", "loyalists", "app"),
-    NameRule("organic_channel_share:web", 1, "Web", "browsers", "web"),
-    NameRule("organic_channel_share:call_centre", 1, "Support-heavy", "callers", "support"),
-    NameRule("support_per_session", 1, "Support-heavy", "service seekers", "support"),
-    NameRule("returns_per_purchase", 1, "Returning", "returners", "returns"),
-    NameRule("promotion_share", 1, "Deal-seeking", "promotion hunters", "promotion"),
-    NameRule("research_share", 1, "Long", "researchers", "research"),
-    NameRule("session_minutes_log", 1, "Long-session", "researchers", "research"),
-    NameRule("organic_recency_share", 1, "Fading", "customers", "fading"),
-    NameRule("organic_centre", -1, "Fading", "customers", "fading"),
-    NameRule("sessions_per_week", -1, "Occasional", "visitors", "frequency"),
-    NameRule("sessions_per_week", 1, "Frequent", "visitors", "frequency"),
-    NameRule("order_value_log", 1, "Big-ticket", "spenders", "value"),
+    NameRule("organic_channel_share:store", 1, "Store-first", "buyers", "channel:store"),
+    NameRule("organic_channel_share:app", 1, "App", "loyalists", "channel:app"),
+    NameRule("organic_channel_share:web", 1, "Web", "browsers", "channel:web"),
+    NameRule(
+        "organic_channel_share:call_centre", 1, "Support-heavy", "callers", "channel:call_centre"
+    ),
+    NameRule("support_per_session", 1, "Support", "seekers", "support"),
+    NameRule("returns_per_purchase", 1, "Frequent", "returners", "returns"),
+    NameRule("promotion_share", 1, "Promotion", "hunters", "promotion"),
+    NameRule("research_share", 1, "Review", "researchers", "research"),
     NameRule("conversion_rate", 1, "Decisive", "buyers", "conversion"),
-    NameRule("hour_share:20-24", 1, "Evening", "shoppers", "time"),
-    NameRule("hour_share:12-16", 1, "Daytime", "shoppers", "time"),
-    NameRule("hour_share:08-12", 1, "Morning", "shoppers", "time"),
-    NameRule("response_rate", 1, "Campaign-responsive", "responders", "response"),
 )
-# head nouns that read well after another family's adjective ("Support-heavy returners")
-_BEHAVIOUR_NOUNS = {"returns", "research", "promotion"}
-_CAPITAL_PHRASES = {
-    "promotion hunters": "Promotion hunters",
-    "researchers": "Long researchers",
+
+_HOURS = {
+    "00-04": ("Night", "at night"),
+    "04-08": ("Early-morning", "early mornings"),
+    "08-12": ("Morning", "mornings"),
+    "12-16": ("Daytime", "daytime"),
+    "16-20": ("Late-afternoon", "late afternoons"),
+    "20-24": ("Evening", "evenings"),
 }
+# scalar feature -> family, (head, tail) when high, (head, tail) when low (None: not a trait)
+_Phrase = tuple[str, str] | None
+_SCALARS: dict[str, tuple[str, _Phrase, _Phrase]] = {
+    "sessions_per_week": (
+        "frequency",
+        ("Frequent customers", "frequent"),
+        ("Occasional customers", "occasional"),
+    ),
+    "organic_sessions_per_week": (
+        "frequency",
+        ("Frequent customers", "frequent"),
+        ("Occasional customers", "occasional"),
+    ),
+    "active_day_share": (
+        "frequency",
+        ("Frequent customers", "frequent"),
+        ("Occasional customers", "occasional"),
+    ),
+    "log_sessions": (
+        "frequency",
+        ("Frequent customers", "frequent"),
+        ("Occasional customers", "occasional"),
+    ),
+    "log_events": ("volume", ("Busy customers", "many events"), ("Light customers", "few events")),
+    "organic_recency_share": (
+        "trend",
+        ("Fading customers", "fading"),
+        ("Recently active customers", "recently active"),
+    ),
+    "session_recency_share": (
+        "trend",
+        ("Fading customers", "fading"),
+        ("Recently active customers", "recently active"),
+    ),
+    "organic_centre": (
+        "trend",
+        ("Recently active customers", "recently active"),
+        ("Fading customers", "fading"),
+    ),
+    "activity_centre": (
+        "trend",
+        ("Recently active customers", "recently active"),
+        ("Fading customers", "fading"),
+    ),
+    "recency_days_log": (
+        "recency",
+        ("Lapsed customers", "not seen lately"),
+        ("Recently seen customers", "seen lately"),
+    ),
+    "tenure_days_log": (
+        "tenure",
+        ("Long-standing customers", "long-standing"),
+        ("New customers", "new"),
+    ),
+    "order_value_log": (
+        "value",
+        ("High-value customers", "high value"),
+        ("Low-value customers", "low value"),
+    ),
+    "log_value": (
+        "value",
+        ("High-value customers", "high value"),
+        ("Low-value customers", "low value"),
+    ),
+    "events_per_session": (
+        "session shape",
+        ("Deep-session customers", "long sessions"),
+        ("Short-session customers", "short sessions"),
+    ),
+    "session_minutes_log": (
+        "session shape",
+        ("Long-session customers", "long sessions"),
+        ("Quick-session customers", "quick sessions"),
+    ),
+    "bounce_share": (
+        "session shape",
+        ("Single-event-session customers", "single-event sessions"),
+        None,
+    ),
+    "weekend_share": (
+        "weekday",
+        ("Weekend customers", "weekends"),
+        ("Weekday customers", "weekdays"),
+    ),
+    "conversion_rate": (
+        "conversion",
+        ("Decisive buyers", "often buying"),
+        ("Hesitant customers", "rarely buying"),
+    ),
+    "browse_to_buy": ("conversion", ("Decisive buyers", "browse then buy"), None),
+    "cart_abandonment": ("cart", ("Cart abandoners", "abandoning carts"), None),
+    "channel_switch_rate": (
+        "switching",
+        ("Channel-switching customers", "switching channels"),
+        ("Single-channel customers", "one channel"),
+    ),
+    "triggered_session_share": (
+        "response",
+        ("Campaign-driven customers", "campaign-driven"),
+        ("Self-starting customers", "self-starting"),
+    ),
+    "response_rate": (
+        "response",
+        ("Campaign-responsive customers", "campaign-responsive"),
+        ("Unresponsive customers", "unresponsive"),
+    ),
+    "touches_per_session": (
+        "contact",
+        ("Heavily contacted customers", "heavily contacted"),
+        ("Rarely contacted customers", "rarely contacted"),
+    ),
+    "support_per_session": ("support", ("Support seekers", "support-heavy"), None),
+    "returns_per_purchase": ("returns", ("Frequent returners", "returning"), None),
+    "promotion_share": ("promotion", ("Promotion hunters", "promotion-driven"), None),
+    "research_share": ("research", ("Review researchers", "researching"), None),
+}
+
+
+@dataclass(frozen=True)
+class Trait:
+    """One thing that sets a persona apart: the feature, its Cohen's d, what it says as the
+    head of a name (``head``, a noun phrase) and after a comma (``tail``), and the ranking
+    ``score`` (|d| times the lexicon and low-share weights)."""
+
+    feature: str
+    d: float
+    family: str
+    head: str
+    tail: str
+    score: float
+
+
+def _term(name: str) -> str:
+    """An activity or channel name as written in a persona name (quoted when it has spaces)."""
+    return f'"{name}"' if any(ch.isspace() for ch in name) else name
+
+
+def rest_of(col: str) -> str:
+    return col.partition(":")[2] or col
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def describe(feature: str, d: float) -> Trait | None:
+    """The trait that ``feature`` being higher (``d > 0``) or lower (``d < 0``) than in the
+    other personas says, in the log's own terms; None when the feature says nothing readable
+    (e.g. a low time-of-day share).
+
+    Examples
+    --------
+    >>> describe("transition_share:search>view_item", 1.2).head
+    'search -> view_item customers'
+    >>> describe("organic_channel_share:kiosk", 2.0).tail
+    'kiosk-first'
+    >>> describe("order_value_log", -0.9).head
+    'Low-value customers'
+    """
+    col = str(feature)
+    high = d > 0
+    for rule in NAME_RULES:
+        if rule.matches(col) and rule.direction * d > 0:
+            head = f"{rule.adjective} {rule.noun}"
+            known = _SCALARS.get(col)
+            if known is not None and known[1] is not None:
+                tail = known[1][1]
+            else:
+                tail = f"{_term(rest_of(col))}-first"
+            return Trait(col, d, rule.family, head, tail, abs(d) * LEXICON_WEIGHT)
+    kind, _, rest = col.partition(":")
+    if rest:
+        if kind in ("organic_channel_share", "session_channel_share", "channel_share"):
+            ch = _term(rest)
+            if high:
+                return Trait(
+                    col,
+                    d,
+                    f"channel:{rest}",
+                    f"{_capital(ch)}-first customers",
+                    f"{ch}-first",
+                    abs(d),
+                )
+            return Trait(
+                col,
+                d,
+                f"channel:{rest}",
+                f"Non-{ch} customers",
+                f"rarely {ch}",
+                abs(d) * LOW_SHARE_WEIGHT,
+            )
+        if kind in ("activity_share", "touch_share"):
+            a = _term(rest)
+            if high:
+                return Trait(col, d, f"activity:{rest}", f"{a} customers", f"more {a}", abs(d))
+            return Trait(
+                col,
+                d,
+                f"activity:{rest}",
+                f"Customers with less {a}",
+                f"less {a}",
+                abs(d) * LOW_SHARE_WEIGHT,
+            )
+        if kind == "transition_share":
+            a, _, b = rest.partition(">")
+            t = f"{_term(a)} -> {_term(b)}"
+            if high:
+                return Trait(col, d, f"transition:{rest}", f"{t} customers", f"more {t}", abs(d))
+            return Trait(
+                col,
+                d,
+                f"transition:{rest}",
+                f"Customers with less {t}",
+                f"less {t}",
+                abs(d) * LOW_SHARE_WEIGHT,
+            )
+        if kind == "hour_share":
+            if not high or rest not in _HOURS:
+                return None
+            adj, tail = _HOURS[rest]
+            return Trait(col, d, "time", f"{adj} customers", tail, abs(d))
+        if kind == "response_rate":
+            j = _term(rest)
+            if high:
+                return Trait(
+                    col,
+                    d,
+                    f"response:{rest}",
+                    f"{_capital(j)} responders",
+                    f"responsive to {j}",
+                    abs(d),
+                )
+            return None
+        return None
+    spec = _SCALARS.get(col)
+    if spec is None:
+        return None
+    family, up, down = spec
+    phrase = up if high else down
+    if phrase is None:
+        return None
+    return Trait(col, d, family, phrase[0], phrase[1], abs(d))
 
 
 def cohens_d(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
@@ -95,83 +360,168 @@ def cohens_d(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     rows = []
     for p in personas:
         a, b = X[lab == p], X[(lab >= 0) & (lab != p)]
-        if len(b) == 0:
-            rows.append(np.zeros(X.shape[1]))
-            continue
-        va = a.var(0, ddof=1) if len(a) > 1 else np.zeros(X.shape[1])
-        vb = b.var(0, ddof=1) if len(b) > 1 else np.zeros(X.shape[1])
-        pooled = np.sqrt(((len(a) - 1) * va + (len(b) - 1) * vb) / max(len(a) + len(b) - 2, 1))
-        diff = a.mean(0) - b.mean(0)
-        d = np.zeros(X.shape[1])
-        np.divide(diff, pooled, out=d, where=pooled > 1e-12)
-        rows.append(d)
+        rows.append(_d(a, b))
     return pd.DataFrame(rows, index=pd.Index(personas, name="persona"), columns=features.columns)
 
 
-def _phrases(d: pd.Series) -> list[NameRule]:
-    """Matching rules of one persona, strongest |d| first, one per family."""
-    hits: list[tuple[float, int, NameRule]] = []
-    for k, rule in enumerate(NAME_RULES):
-        cols = [c for c in d.index if rule.matches(str(c))]
-        for c in cols:
-            v = float(d[c]) * rule.direction
-            if v >= MIN_D:
-                hits.append((v, k, rule))
-    hits.sort(key=lambda t: (-t[0], t[1]))
-    out: list[NameRule] = []
-    seen: set[str] = set()
-    for _, _, rule in hits:
-        if rule.family not in seen:
-            seen.add(rule.family)
-            out.append(rule)
+def _d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cohen's d (pooled standard deviation) of rows ``a`` against rows ``b``, per column;
+    0 where the pooled deviation is 0 or ``b`` is empty."""
+    if len(b) == 0 or len(a) == 0:
+        return np.zeros(a.shape[1])
+    va = a.var(0, ddof=1) if len(a) > 1 else np.zeros(a.shape[1])
+    vb = b.var(0, ddof=1) if len(b) > 1 else np.zeros(a.shape[1])
+    pooled = np.sqrt(((len(a) - 1) * va + (len(b) - 1) * vb) / max(len(a) + len(b) - 2, 1))
+    diff = a.mean(0) - b.mean(0)
+    d = np.zeros(a.shape[1])
+    np.divide(diff, pooled, out=d, where=pooled > 1e-12)
+    # constant within both groups but different between them: as far apart as can be
+    total = (pooled <= 1e-12) & (np.abs(diff) > 1e-12)
+    d[total] = np.sign(diff[total]) * D_CAP
+    return np.clip(d, -D_CAP, D_CAP)
+
+
+def _ranked(d: pd.Series, min_d: float) -> list[Trait]:
+    """Traits of one persona with |d| >= ``min_d``, best score first (ties: feature order)."""
+    out = []
+    for k, (col, v) in enumerate(d.items()):
+        if abs(v) >= min_d:
+            t = describe(str(col), float(v))
+            if t is not None:
+                out.append((-t.score, k, t))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [t for _, _, t in out]
+
+
+class _Redundancy:
+    """Correlation between features over the labelled customers (computed on demand)."""
+
+    def __init__(self, num: pd.DataFrame) -> None:
+        self.num = num
+        self.cache: dict[str, np.ndarray] = {}
+
+    def _z(self, col: str) -> np.ndarray:
+        if col not in self.cache:
+            x = self.num[col].to_numpy(dtype=np.float64)
+            sd = x.std()
+            self.cache[col] = (x - x.mean()) / sd if sd > 1e-12 else np.zeros_like(x)
+        return self.cache[col]
+
+    def same(self, a: str, b: str) -> bool:
+        return abs(float(np.mean(self._z(a) * self._z(b)))) > REDUNDANT_R
+
+
+def _pick(
+    candidates: list[Trait], chosen: list[Trait], red: _Redundancy, limit: int
+) -> list[Trait]:
+    """Add candidates to ``chosen`` (in order) unless their family is there or their feature
+    correlates with a chosen one, up to ``limit`` traits."""
+    out = list(chosen)
+    for t in candidates:
+        if len(out) >= limit:
+            break
+        if any(t.family == c.family or t.head == c.head for c in out):
+            continue
+        if any(red.same(t.feature, c.feature) for c in out):
+            continue
+        out.append(t)
     return out
 
 
-def _name(rules: list[NameRule], k: int) -> str:
-    """Name from the first ``k`` phrases: the strongest gives the head, a behaviour family
-    among the next ones may replace the noun, further ones become prefixes."""
-    if not rules:
-        return "Typical customers"
-    head = rules[0]
-    noun = head.noun
-    adjective = head.adjective
-    rest = rules[1:]
-    if rest and rest[0].family in _BEHAVIOUR_NOUNS and head.family not in _BEHAVIOUR_NOUNS:
-        noun = rest[0].noun
-        rest = rest[1:]
-        text = f"{adjective} {noun}"
-    elif head.family in _BEHAVIOUR_NOUNS and head.noun in _CAPITAL_PHRASES:
-        text = _CAPITAL_PHRASES[head.noun]
-    else:
-        text = f"{adjective} {noun}"
-    for extra in rest[: max(k - 1, 0)]:
-        text = f"{extra.adjective} {text[0].lower()}{text[1:]}"
-    return text
+def _compose(traits: list[Trait]) -> str:
+    if not traits:
+        return GENERIC_NAME
+    tails = []
+    for t in traits[1:]:
+        if t.tail not in tails:
+            tails.append(t.tail)
+    return ", ".join([traits[0].head, *tails])
 
 
-def _unique_names(per_persona: dict[int, list[NameRule]], sizes: dict[int, int]) -> dict[int, str]:
-    depth = dict.fromkeys(per_persona, 1)
-    for _ in range(8):
-        names = {p: _name(r, depth[p]) for p, r in per_persona.items()}
+def _names(
+    X: np.ndarray,
+    lab: np.ndarray,
+    columns: pd.Index,
+    d: pd.DataFrame,
+    red: _Redundancy,
+) -> tuple[dict[int, str], dict[int, list[Trait]]]:
+    """Names from each persona's strongest trait; equal names are extended by the trait that
+    best tells the clashing personas apart (their pairwise d), until they differ or nothing
+    tells them apart."""
+    traits: dict[int, list[Trait]] = {}
+    for p in d.index:
+        own = _ranked(d.loc[p], MIN_D) or _ranked(d.loc[p], MIN_PAIR_D)
+        first = _pick(own, [], red, 1)
+        if first and first[0].family == "time":
+            # time of day alone says little (the issue's "Daytime shoppers"): lead with the
+            # strongest other trait and keep the time as a qualifier
+            other = _pick([t for t in own if t.family != "time"], [], red, 1)
+            if other and abs(other[0].d) >= MIN_D:
+                first = _pick(first, other, red, 2)
+        traits[int(p)] = first
+    stuck: set[frozenset[int]] = set()
+    for _ in range(_MAX_TRAITS):
+        names = {p: _compose(t) for p, t in traits.items()}
         groups: dict[str, list[int]] = {}
         for p, n in names.items():
             groups.setdefault(n, []).append(p)
-        clashes = [ps for ps in groups.values() if len(ps) > 1]
+        clashes = [ps for ps in groups.values() if len(ps) > 1 and frozenset(ps) not in stuck]
         if not clashes:
-            return names
+            break
         for ps in clashes:
+            changed = False
             for p in ps:
-                depth[p] += 1
-    # still equal (no phrase left to tell them apart): number them by size
-    names = {p: _name(r, depth[p]) for p, r in per_persona.items()}
-    groups = {}
-    for p, n in names.items():
-        groups.setdefault(n, []).append(p)
-    for n, ps in groups.items():
-        if len(ps) > 1:
-            for i, p in enumerate(sorted(ps, key=lambda q: (-sizes[q], q)), start=1):
-                names[p] = f"{n} {i}"
-    return names
+                others = np.isin(lab, [q for q in ps if q != p])
+                pair = pd.Series(_d(X[lab == p], X[others]), index=columns)
+                longer = _pick(_ranked(pair, MIN_PAIR_D), traits[p], red, len(traits[p]) + 1)
+                if len(longer) > len(traits[p]):
+                    traits[p] = longer
+                    changed = True
+            if not changed:
+                stuck.add(frozenset(ps))
+    return {p: _compose(t) for p, t in traits.items()}, traits
+
+
+def indistinct_pairs(
+    features: pd.DataFrame, labels: pd.Series, *, min_d: float = MIN_PAIR_D
+) -> pd.DataFrame:
+    """Pairs of personas that no feature tells apart: |Cohen's d| between the two below
+    ``min_d`` on every numeric feature.
+
+    Returns
+    -------
+    DataFrame
+        ``persona_a``, ``persona_b``, ``max_abs_d`` (the largest |d| between them) and
+        ``feature`` (where it is reached); empty when every pair differs somewhere.
+
+    Examples
+    --------
+    >>> feats = pd.DataFrame({"x": [0.0, 1.0, 0.0, 1.0, 5.0, 6.0]},
+    ...                      index=pd.Index(list("abcdef"), name="customer_id"))
+    >>> indistinct_pairs(feats, pd.Series([0, 0, 1, 1, 2, 2], index=feats.index))
+       persona_a  persona_b  max_abs_d feature
+    0          0          1        0.0       x
+    """
+    num = features.loc[labels.index].select_dtypes("number")
+    X = num.to_numpy(dtype=np.float64)
+    lab = labels.to_numpy()
+    personas = sorted(int(p) for p in np.unique(lab) if p >= 0)
+    rows = []
+    for i, a in enumerate(personas):
+        for b in personas[i + 1 :]:
+            pair = np.abs(_d(X[lab == a], X[lab == b])) if X.shape[1] else np.zeros(0)
+            top = int(np.argmax(pair)) if len(pair) else -1
+            best = float(pair[top]) if top >= 0 else 0.0
+            if best < min_d:
+                rows.append(
+                    {
+                        "persona_a": a,
+                        "persona_b": b,
+                        "max_abs_d": round(best, 3),
+                        "feature": str(num.columns[top]) if top >= 0 else "",
+                    }
+                )
+    return pd.DataFrame(rows, columns=["persona_a", "persona_b", "max_abs_d", "feature"])
 
 
 def _typical_paths(log: pd.DataFrame, labels: pd.Series, n_paths: int, steps: int) -> dict:
@@ -258,8 +608,22 @@ def persona_profiles(
     lab = labels.to_numpy()
     n_lab = int((lab >= 0).sum())
     sizes = {int(p): int((lab == p).sum()) for p in d.index}
-    rules = {int(p): _phrases(d.loc[p]) for p in d.index}
-    names = _unique_names(rules, sizes)
+    names, _ = _names(num.to_numpy(dtype=np.float64), lab, num.columns, d, _Redundancy(num))
+    pairs = indistinct_pairs(num, labels)
+    pairs.insert(2, "name_a", [names[int(a)] for a in pairs["persona_a"]])
+    pairs.insert(3, "name_b", [names[int(b)] for b in pairs["persona_b"]])
+    for r in pairs.itertuples(index=False):
+        logger.info(
+            "personas %d (%s) and %d (%s) cannot be told apart: |Cohen's d| < %.1f on every "
+            "feature (largest %.2f, %s)",
+            r.persona_a,
+            r.name_a,
+            r.persona_b,
+            r.name_b,
+            MIN_PAIR_D,
+            r.max_abs_d,
+            r.feature,
+        )
     ch_cols = [c for c in num.columns if str(c).startswith("session_channel_share:")]
     paths = _typical_paths(log, labels, n_paths, path_steps) if log is not None else None
     rows: list[dict[str, Any]] = []
@@ -292,4 +656,7 @@ def persona_profiles(
         if paths is not None:
             row["typical_paths"] = paths.get(int(p), [])
         rows.append(row)
-    return pd.DataFrame(rows).set_index("persona")
+    out = pd.DataFrame(rows).set_index("persona")
+    # a list of plain records (not a DataFrame): attrs are compared and copied by pandas
+    out.attrs["indistinct_pairs"] = pairs.to_dict("records")
+    return out
