@@ -294,7 +294,7 @@ def jm_serve(setup: dict[str, Any], store: str, workers: int, port: int) -> subp
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
 
 
