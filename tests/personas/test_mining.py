@@ -1,5 +1,6 @@
-"""PersonaMiner on the synthetic generator: recovery of the true personas (ARI), names that
-reflect the designs, eligibility, quality report and bad input."""
+"""PersonaMiner on the synthetic generator: recovery of the true personas (ARI) by the density
+method (HDBSCAN), names that reflect the designs, eligibility, quality report and bad input.
+The mixture method (the default) is tested in test_mixture_view.py."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ MIN_EVENTS_FOR_ARI = 20
 @pytest.fixture(scope="module")
 def fitted(stable_data: tuple[SyntheticJourneys, pd.DataFrame]) -> tuple[PersonaMiner, pd.Series]:
     data, events = stable_data
-    miner = PersonaMiner(min_events=15, n_bootstrap=2, random_state=0).fit(events)
+    miner = PersonaMiner(method="density", min_events=15, n_bootstrap=2, random_state=0)
+    miner.fit(events)
     truth = data.customers.set_index("customer_id").loc[miner.labels_.index, "persona"]
     return miner, truth
 
@@ -92,7 +94,7 @@ def test_feature_frame_input_and_predict(
     _, events = stable_data
     miner, _ = fitted
     X = CustomerFeaturizer().fit_transform(events)
-    again = PersonaMiner(min_events=15, n_bootstrap=0, random_state=0).fit(X)
+    again = PersonaMiner(method="density", min_events=15, n_bootstrap=0, random_state=0).fit(X)
     pd.testing.assert_series_equal(again.labels_, miner.labels_)
     assert "typical_paths" not in again.profiles_.columns  # no log, no paths
     eligible = miner.label_reasons_ != "too few events"
@@ -113,7 +115,7 @@ def test_bad_input() -> None:
     with pytest.raises(ConfigError, match="too few customers to cluster"):
         PersonaMiner(min_events=5).fit(log[log["customer_id"] < "C0000015"])
     with pytest.raises(ConfigError, match=r"no persona among \d+ customers \(all noise\)"):
-        PersonaMiner(min_events=5).fit(log)
+        PersonaMiner(method="density", min_events=5).fit(log)
     with pytest.raises(ConfigError, match="min_events"):
         PersonaMiner(min_events=0).fit(log)
     with pytest.raises(ConfigError, match="scaling"):

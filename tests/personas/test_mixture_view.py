@@ -108,6 +108,21 @@ def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
     assert (again == miner.labels_[elig]).mean() > 0.99
 
 
+def test_log_and_feature_frame_give_the_same_personas() -> None:
+    log = make_journeys(n_customers=800, days=120, random_state=104).events
+    a = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    X = CustomerFeaturizer().fit_transform(log)
+    b = PersonaMiner(
+        n_bootstrap=0, random_state=0, exclude_activities=sorted(reaction_activities(log))
+    ).fit(X)
+    pd.testing.assert_series_equal(a.labels_, b.labels_)
+    lab, prob, post = a.membership(a.features_)
+    pd.testing.assert_series_equal(lab, a.labels_)
+    ok = lab >= 0
+    assert np.allclose(post[ok].sum(axis=1), 1.0) and (prob[ok] > 0).all()
+    assert (post[ok].to_numpy().argmax(1) == lab[ok].to_numpy()).all()
+
+
 def test_fixed_persona_count() -> None:
     data = make_journeys(n_customers=1000, days=120, random_state=104)
     miner = PersonaMiner(method="mixture", n_personas=4, n_bootstrap=0, random_state=0)

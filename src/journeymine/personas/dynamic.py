@@ -6,8 +6,11 @@ How :func:`track_personas` works
    **once on the whole log**, so every window's features live in the same space. Each window's
    features use only that window's events, with ``as_of`` = the window end.
 2. A :class:`~journeymine.personas.PersonaMiner` is fitted per window (same parameters and
-   ``random_state``). With the mixture method, the persona count and the reaction activities
-   left out of the view are chosen once, on the whole log, and used in every window.
+   ``random_state``). With the mixture method (``PersonaMiner(method="mixture")``) one model
+   is fitted on every window's customers together instead, and each window is labelled by it:
+   personas mean the same thing in every window, and a customer already labelled in the
+   previous window moves only when the new persona's probability exceeds the old one's by
+   ``move_margin`` (hysteresis: relabelling noise is not migration).
 3. **Matching**: each persona's centroid is the mean of its members' persona-view features,
    standardised with one scaler fitted on all windows. Personas of consecutive windows are
    paired by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on centroid
@@ -40,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import warnings
@@ -207,6 +211,7 @@ def track_personas(
     match_threshold: float = 0.5,
     split_share: float = 0.25,
     incomplete: str = "drop",
+    move_margin: float = 0.9,
     show_progress: bool = False,
 ) -> PersonaTracks:
     """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
@@ -243,6 +248,10 @@ def track_personas(
         first), with a :class:`DataQualityWarning` giving the events left out; ``"keep"`` them,
         cut at the end of that day (a shorter last window, so its customers have fewer events
         to reach ``min_events``). CLI: ``jm personas --incomplete keep``.
+    move_margin : float, default 0.5
+        With the mixture method: a customer labelled in consecutive windows moves to another
+        persona only when that persona's probability exceeds the previous persona's by at
+        least this much (hysteresis against relabelling noise); 0 moves on any change.
     show_progress : bool, default False
         Progress bar over windows.
 
@@ -295,8 +304,12 @@ def track_personas(
     base_spec = fz.spec_
     template = clone(miner) if miner is not None else PersonaMiner()
     template.set_params(random_state=random_state, min_events=min_events, n_bootstrap=n_bootstrap)
-    if template.method == "mixture":
-        _one_count(template, log, fz)
+    reference = template.method == "mixture"
+    if reference:
+        if template.exclude_activities is None:
+            template.set_params(exclude_activities=sorted(reaction_activities(log)))
+        if not 0.0 <= float(move_margin) <= 1.0:
+            raise ConfigError(f"move_margin must be within [0, 1], got {move_margin!r}.")
 
     it: Any = list(enumerate(spans))
     if show_progress:
@@ -319,31 +332,94 @@ def track_personas(
         X = pd.DataFrame(
             features_from_aggregates(agg, spec), index=ids, columns=list(spec.feature_names)
         )
+        feats.append(X)
+        used.append((a, b))
+        if reference:
+            continue
         m = clone(template)
         try:
             m.fit(X)
         except ConfigError as exc:
             raise ConfigError(f"window {k} [{_ts(a)}, {_ts(b)}): {exc}") from exc
         _attach_paths(m, log, inside)
-        feats.append(X)
         miners.append(m)
-        used.append((a, b))
-    if not miners:
+    if not feats:
         raise EmptyLogError("no window has events; check the windows against the log's span.")
+    if reference:
+        miners, names = _reference_miners(template, feats, float(move_margin), used)
+        for m, (a, b) in zip(miners, used, strict=True):
+            _attach_paths(m, log, (t >= a) & (t < b))
+            # a persona's name belongs to the model, not to a window's mix of customers
+            m.profiles_["name"] = [names.get(int(p), n) for p, n in m.profiles_["name"].items()]
     return _assemble(feats, miners, used, float(match_threshold), float(split_share))
 
 
-def _one_count(template: PersonaMiner, log: pd.DataFrame, fz: CustomerFeaturizer) -> None:
-    """For the mixture: the reaction activities and the persona count are properties of the
-    log, learned once on the whole log, so that windows differ by their customers' behaviour
-    and not by a count chosen again on fewer customers (which would show as births)."""
-    if template.exclude_activities is None:
-        template.set_params(exclude_activities=sorted(reaction_activities(log)))
-    if template.n_personas is None:
-        whole = clone(template).fit(fz.transform(log))
-        k = int(whole.quality_["n_personas"])
-        logger.info("persona tracking: %d personas, chosen once on the whole log", k)
-        template.set_params(n_personas=k)
+def _reference_miners(
+    template: PersonaMiner,
+    feats: list[pd.DataFrame],
+    move_margin: float,
+    spans: list[tuple[int, int]],
+) -> tuple[list[PersonaMiner], dict[int, str]]:
+    """The mixture's tracking: one persona model fitted on every window's customers together
+    (so a persona means the same thing in every window and its id cannot drift), then each
+    window labelled by that model, with hysteresis for customers already labelled in the
+    previous window. Returns one view of the reference model per window, carrying that
+    window's ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and
+    ``quality_``, and the reference's persona names."""
+    pooled = pd.concat(feats, ignore_index=True)
+    try:
+        ref = clone(template).fit(pooled)
+    except ConfigError as exc:
+        (a0, b0), (a1, b1) = spans[0], spans[-1]
+        raise ConfigError(
+            f"window 0 [{_ts(a0)}, {_ts(b0)}) to window {len(spans) - 1} [{_ts(a1)}, "
+            f"{_ts(b1)}) (one persona model over all windows): {exc}"
+        ) from exc
+    logger.info(
+        "persona tracking: one mixture of %d personas fitted on %d customer-windows",
+        ref.quality_["n_personas"],
+        len(pooled),
+    )
+    out: list[PersonaMiner] = []
+    prev: pd.Series | None = None
+    for X in feats:
+        lab, prob, post = ref.membership(X)
+        if prev is not None and move_margin > 0:
+            common = lab.index.intersection(prev.index)
+            p_old = prev.loc[common].to_numpy()
+            p_new = lab.loc[common].to_numpy()
+            P = post.loc[common]
+            old_ok = (p_old >= 0) & (p_new >= 0) & (p_old != p_new)
+            rows = np.flatnonzero(old_ok)
+            gain = (
+                P.to_numpy()[rows, p_new[rows]] - P.to_numpy()[rows, p_old[rows]]
+                if len(rows)
+                else np.zeros(0)
+            )
+            stay = rows[gain < move_margin]
+            if len(stay):
+                keep_ids = common[stay]
+                lab.loc[keep_ids] = p_old[stay]
+                prob.loc[keep_ids] = P.to_numpy()[stay, p_old[stay]]
+        view = copy.copy(ref)
+        n_ev = ref._n_events(X)
+        eligible = n_ev >= ref.min_events
+        reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))
+        view.labels_ = lab
+        view.probabilities_ = prob
+        view.label_reasons_ = pd.Series(reasons, index=X.index, name="reason").astype("str")
+        view.features_ = X
+        el = lab.to_numpy()[eligible]
+        view.quality_ = {
+            **ref.quality_,
+            "n_customers": len(X),
+            "n_eligible": int(eligible.sum()),
+            "n_personas": len(np.unique(el[el >= 0])),
+            "noise_share": float((el < 0).mean()) if len(el) else 0.0,
+        }
+        out.append(view)
+        prev = lab
+    return out, {int(p): str(n) for p, n in ref.profiles_["name"].items()}
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:

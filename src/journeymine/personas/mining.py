@@ -164,7 +164,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     ----------
     min_cluster_size : int, optional
         Smallest persona, in customers of the fitted subsample. Default: searched among 1% and
-        2% of the fitted customers (at least 10).
+        2% of the fitted customers (at least 10) for ``"density"``; 1% (at least 10) for
+        ``"mixture"``, whose count scan stops before a smaller persona.
     n_components : int, optional
         Dimensions after reduction. Default: searched among the counts reaching 50/60/70% of
         the variance.
@@ -263,7 +264,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         random_state: int = 0,
         *,
         min_samples: int | None = None,
-        method: Literal["density", "mixture"] = "density",
+        method: Literal["density", "mixture"] = "mixture",
         n_personas: int | None = None,
         exclude_activities: Sequence[str] | None = None,
         min_events: int = 10,
@@ -566,6 +567,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             emb[fit_idx],
             n_personas=self.n_personas,
             n_resamples=6,
+            min_size=self._min_persona_size(len(fit_idx)),
             random_state=self.random_state,
         )
         self.mixture_ = fit.model
@@ -574,6 +576,13 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
         raw, prob = self._mixture_labels(emb)
         return emb, raw, prob
+
+    def _min_persona_size(self, n_fit: int) -> int:
+        """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
+        fitted customers (at least 10)."""
+        if self.min_cluster_size is not None:
+            return int(self.min_cluster_size)
+        return max(10, round(0.01 * n_fit))
 
     def _mixture_labels(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         post = self.mixture_.predict_proba(emb)
@@ -747,6 +756,58 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             lab, _ = self._extend(emb)
         mapped = np.array([self._mapping.get(int(v), -1) for v in lab], dtype=np.int64)
         return pd.Series(mapped, index=features.index, name="persona")
+
+    def membership(self, features: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+        """Persona, its probability and every persona's probability for customers' features
+        (``method="mixture"``): the soft memberships behind :meth:`predict`.
+
+        Customers with fewer than ``min_events`` events get ``-1`` and probability 0, as in
+        :meth:`fit`; so do outliers (beyond the 99.9% ellipsoid of their persona).
+
+        Returns
+        -------
+        labels : Series of int (index customer_id)
+        probability : Series of float
+        posterior : DataFrame
+            Customers x persona ids; each eligible row sums to 1.
+
+        Examples
+        --------
+        >>> from journeymine.datasets import make_journeys
+        >>> log = make_journeys(n_customers=600, days=90, random_state=0).events
+        >>> m = PersonaMiner(method="mixture", n_bootstrap=0, min_events=5).fit(log)
+        >>> lab, prob, post = m.membership(m.features_)
+        >>> bool((lab == m.labels_).all()), post.shape[1] == m.quality_["n_personas"]
+        (True, True)
+        """
+        self._fitted()
+        if self.method != "mixture":
+            raise ConfigError(
+                "membership() needs PersonaMiner(method='mixture'): HDBSCAN gives no "
+                "probabilities for new customers; use predict()."
+            )
+        n_ev = self._n_events(features)
+        eligible = n_ev >= self.min_events
+        k = int(self.quality_["n_personas"])
+        post = np.zeros((len(features), k))
+        labels = np.full(len(features), -1, dtype=np.int64)
+        probs = np.zeros(len(features))
+        if eligible.any():
+            emb = self.embed(features[eligible]).to_numpy()
+            raw_post = self.mixture_.predict_proba(emb)
+            rows = np.flatnonzero(eligible)
+            for comp, final in self._mapping.items():
+                post[rows, final] += raw_post[:, comp]
+            post[rows] /= np.maximum(post[rows].sum(1, keepdims=True), 1e-300)
+            raw, prob = self._mixture_labels(emb)
+            labels[rows] = [self._mapping.get(int(v), -1) for v in raw]
+            probs[rows] = np.where(labels[rows] >= 0, prob, 0.0)
+        idx = features.index
+        return (
+            pd.Series(labels, index=idx, name="persona"),
+            pd.Series(probs, index=idx, name="probability"),
+            pd.DataFrame(post, index=idx, columns=pd.RangeIndex(k, name="persona")),
+        )
 
     def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:
         """Fit and return :attr:`labels_`."""

@@ -17,7 +17,8 @@ personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...`
 
 The chosen count is the last one before the overlap first exceeds ``max_overlap`` (default
 0.03: two personas are distinct when, on average, less than 3% of a customer of one is
-explained by the other). Splitting a real persona in two gives two heavily overlapping halves,
+explained by the other) or a persona gets fewer than ``min_size`` points. Splitting a real
+persona in two gives two heavily overlapping halves,
 so the scan stops there. Pass ``n_personas`` to fix the count.
 
 Examples
@@ -65,7 +66,8 @@ class ConsensusMixture:
         Mean adjusted Rand index between the resampled fits of the chosen count (1 = every
         resample gives the same personas).
     search : DataFrame
-        One row per count tried: ``k``, ``bic``, ``stability``, ``overlap``, ``chosen``.
+        One row per count tried: ``k``, ``bic``, ``stability``, ``overlap``, ``smallest``
+        (points of the smallest persona), ``chosen``.
     """
 
     model: GaussianMixture
@@ -138,6 +140,7 @@ def fit_consensus_mixture(
     n_personas: int | None = None,
     n_resamples: int = 4,
     max_overlap: float = MAX_OVERLAP,
+    min_size: int = 1,
     random_state: int = 0,
 ) -> ConsensusMixture:
     """Fit consensus mixtures of ``1, 2, ...`` components and choose the count (module
@@ -155,6 +158,8 @@ def fit_consensus_mixture(
         Resampled fits per count.
     max_overlap : float, default 0.03
         Largest overlap between two personas.
+    min_size : int, default 1
+        Fewest points a persona may have; the scan also stops at a count with a smaller one.
     random_state : int, default 0
 
     Returns
@@ -182,7 +187,9 @@ def fit_consensus_mixture(
         g, ov, stab = _resampled_fits(X, k, n_resamples, random_state)
         fits[k] = (g, stab)
         rows.append({"k": k, "bic": float(g.bic(X)), "stability": stab, "overlap": ov})
-        if len(ks) > 1 and ov > max_overlap:
+        smallest = int(np.bincount(g.predict(X), minlength=k).min())
+        rows[-1]["smallest"] = smallest
+        if len(ks) > 1 and (ov > max_overlap or smallest < min_size):
             break
         chosen = k
     search = pd.DataFrame(rows)
