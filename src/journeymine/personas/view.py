@@ -188,7 +188,12 @@ class FamilyScaler:
             sd = M.std(axis=0)
             keep = sd > _TINY
             if not keep.any():
-                self.dropped_[fam] = "no variation between customers"
+                flat = not np.any(X[present[fam]].to_numpy(dtype=np.float64))
+                self.dropped_[fam] = (
+                    "every customer has 0 (e.g. no value column, or no activity in that role)"
+                    if flat
+                    else "no variation between customers"
+                )
                 continue
             names = [c for c, k in zip(present[fam], keep, strict=True) if k]
             M, sd = M[:, keep], sd[keep]
