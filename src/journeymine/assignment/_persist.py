@@ -41,11 +41,9 @@ a crafted file from running code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import secrets
 import zipfile
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -57,11 +55,11 @@ from journeymine.assignment._model import (
     UNASSIGNED,
     UNASSIGNED_NAME,
     PersonaModel,
-    _package_version,
     _Scorer,
     schema_descriptor,
 )
 from journeymine.exceptions import ConfigError, JourneymineError, ModelError
+from journeymine.io import cards
 from journeymine.personas._aggregates import Encoded, numpy_aggregates
 from journeymine.personas._frame import Vocab
 from journeymine.personas.features import FeatureSpec
@@ -102,6 +100,7 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "params",
     "artifact.untrusted_types",
 )
+_KIND = "journeymine.PersonaModel"
 _CALIBRATIONS = ("temperature", "isotonic", "sigmoid")
 _FIX = (
     "Restore the card saved with the model, or change the model in Python (e.g. "
@@ -110,31 +109,10 @@ _FIX = (
 )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def card_checksum(card: dict, data: bytes) -> str:
     """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
     spaces; an absent field is ``null``) followed by the skops bytes (format 2)."""
-    covered: dict[str, Any] = {}
-    for name in CHECKSUMMED_FIELDS:
-        head, _, sub = name.partition(".")
-        value = card.get(head)
-        if sub:
-            value = value.get(sub) if isinstance(value, dict) else None
-        covered[name] = value
-    try:
-        text = json.dumps(
-            covered, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON value: the card is broken
-        raise ModelError(f"the model card holds a value that is not JSON ({exc}).") from exc
-    return _sha256(b"journeymine.PersonaModel card\n" + text.encode("ascii") + b"\n" + data)
-
-
-def _major(version: str) -> str:
-    return str(version).split(".", 1)[0]
+    return cards.card_checksum(card, data, kind=_KIND, fields=CHECKSUMMED_FIELDS)
 
 
 def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
@@ -172,7 +150,7 @@ def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tu
     card["artifact"] = {
         "file": file_name,
         "format": "skops: list of CalibratedClassifierCV, one per bucket of events seen",
-        "sha256": _sha256(data),
+        "sha256": cards.sha256(data),
         "bytes": len(data),
         "untrusted_types": untrusted,
         "skops_version": skops.__version__,
@@ -185,20 +163,6 @@ def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tu
     return data, card
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write a sibling temporary file (default permissions), then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def save_model(model: PersonaModel, path: str | os.PathLike[str]) -> Path:
     """Write ``path`` (skops) and ``path.with_suffix('.json')`` (card), each atomically (the
     skops file first, then the card).
@@ -208,42 +172,17 @@ def save_model(model: PersonaModel, path: str | os.PathLike[str]) -> Path:
     Path
         The skops file.
     """
-    p = Path(path)
-    if p.suffix == ".json":
-        raise ConfigError(
-            f"{p} ends in .json, the name of the model card; save the model as e.g. "
-            f"{p.with_suffix('.skops')}."
-        )
-    if not p.parent.is_dir():
-        raise ConfigError(f"folder {p.parent} does not exist; create it first.")
+    p = cards.check_save_path(path)
     data, card = model_to_bytes(model, file_name=p.name)
-    _atomic_write(p, data)
-    _atomic_write(
-        p.with_suffix(".json"),
-        (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
-    )
+    cards.write_model_files(p, data, card)
     model.card_ = card
     return p
 
 
 def _check_card(card: Any, source: str) -> None:
-    if not isinstance(card, dict) or card.get("kind") != "journeymine.PersonaModel":
+    if not isinstance(card, dict) or card.get("kind") != _KIND:
         raise ModelError(f"{source}: not a journeymine PersonaModel card.")
-    fv = card.get("format_version")
-    if not _is_int(fv) or fv < 1:
-        raise ModelError(f"{source}: the card has no valid format_version ({fv!r}).")
-    if fv > FORMAT_VERSION:
-        raise ModelError(
-            f"{source}: model format_version {fv} is newer than this journeymine reads "
-            f"({FORMAT_VERSION}); upgrade journeymine to load it."
-        )
-    saved = str(card.get("journeymine_version", "?"))
-    current = _package_version()
-    if _major(saved) != _major(current):
-        raise ModelError(
-            f"{source}: package major version mismatch: the model was saved by journeymine "
-            f"{saved}, this is {current}. Retrain the model with this version."
-        )
+    fv = cards.check_format_and_version(card, source, FORMAT_VERSION)
     schema = card.get("schema")
     now = schema_descriptor()
     if schema != now:
@@ -410,30 +349,13 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Perso
     _check_card(card, source)
     _check_values(card, source)
     art = card["artifact"]
-    if _sha256(data) != art.get("sha256"):
-        raise ModelError(
-            f"{source}: checksum mismatch: the skops file's SHA-256 is {_sha256(data)[:16]}..., "
-            f"the card expects {str(art.get('sha256'))[:16]}... The file is corrupted, "
-            f"truncated or was modified after saving (or belongs to another card). Re-save or "
-            f"retrain the model."
-        )
+    cards.check_artifact_sha256(data, art.get("sha256"), source, "Re-save or retrain the model.")
     spec = _check_features(card, source)
     try:
         untrusted = sorted(sio.get_untrusted_types(data=data))
     except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
-    refused = sorted(set(untrusted) - TRUSTED_TYPES)
-    if refused:
-        raise ModelError(
-            f"{source}: the file holds types outside the allowlist: {refused}. They are not "
-            f"loaded (allowlist: {sorted(TRUSTED_TYPES)})."
-        )
-    if untrusted != sorted(art.get("untrusted_types", [])):
-        raise ModelError(
-            f"{source}: the file holds types {untrusted} but the card declares "
-            f"{sorted(art.get('untrusted_types', []))}; refusing a file that differs from its "
-            f"card."
-        )
+    cards.check_types(untrusted, TRUSTED_TYPES, art.get("untrusted_types", []), source)
     try:
         checksum = card_checksum(card, data) if card["format_version"] >= 2 else None
     except ModelError as exc:
@@ -524,18 +446,5 @@ def load_model(path: str | os.PathLike[str]) -> PersonaModel:
     >>> again.predict(data.events).equals(model.predict(data.events))
     True
     """
-    p = Path(path)
-    card_path = p.with_suffix(".json")
-    if not p.is_file():
-        raise ModelError(f"model file {p} does not exist.")
-    if not card_path.is_file():
-        raise ModelError(
-            f"model card {card_path} does not exist; a model is the .skops file plus its .json "
-            f"card, saved together by PersonaModel.save()."
-        )
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {card_path} is not valid JSON: {exc}") from exc
-    data = p.read_bytes()
-    return model_from_bytes(data, card, source=str(p))
+    data, card = cards.read_model_files(path, "PersonaModel.save()")
+    return model_from_bytes(data, card, source=str(Path(path)))

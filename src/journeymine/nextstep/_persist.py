@@ -23,7 +23,6 @@ against corruption, mismatched pairs and hand edits; they are not a signature.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -33,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from journeymine.exceptions import ConfigError, ModelError
+from journeymine.exceptions import ModelError
+from journeymine.io import cards
 
 __all__ = [
     "ALLOWED_TYPES",
@@ -98,33 +98,10 @@ def schema_types(data: bytes) -> set[str]:
     return found
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _package_version() -> str:
-    import journeymine
-
-    return str(journeymine.__version__)
-
-
 def card_checksum(card: dict, data: bytes) -> str:
     """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
     spaces, absent = null) followed by the skops bytes."""
-    covered: dict[str, Any] = {}
-    for name in CHECKSUMMED_FIELDS:
-        head, _, sub = name.partition(".")
-        value = card.get(head)
-        if sub:
-            value = value.get(sub) if isinstance(value, dict) else None
-        covered[name] = value
-    try:
-        text = json.dumps(
-            covered, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"the model card holds a value that is not JSON ({exc}).") from exc
-    return _sha256(f"{KIND} card\n".encode() + text.encode("ascii") + b"\n" + data)
+    return cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
 
 
 def _jsonable(v: Any) -> Any:
@@ -167,7 +144,7 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
         {
             "kind": KIND,
             "format_version": FORMAT_VERSION,
-            "journeymine_version": _package_version(),
+            "journeymine_version": cards.package_version(),
             "params": params,
             "spec": model.spec_.to_dict(),
             "feature_names": list(model.feature_names_),
@@ -179,7 +156,7 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
             "artifact": {
                 "file": file_name,
                 "format": "skops: dict head -> compiled forest (numpy arrays)",
-                "sha256": _sha256(data),
+                "sha256": cards.sha256(data),
                 "bytes": len(data),
                 "untrusted_types": untrusted,
                 "skops_version": skops.__version__,
@@ -195,22 +172,9 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
 
 def save_next_step_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``path`` (skops) then its card ``path.with_suffix('.json')``, each atomically."""
-    from journeymine.io.atomic import write_bytes
-
-    p = Path(path)
-    if p.suffix == ".json":
-        raise ConfigError(
-            f"{p} ends in .json, the name of the model card; save the model as e.g. "
-            f"{p.with_suffix('.skops')}."
-        )
-    if not p.parent.is_dir():
-        raise ConfigError(f"folder {p.parent} does not exist; create it first.")
+    p = cards.check_save_path(path)
     data, card = model_to_bytes(model, file_name=p.name)
-    write_bytes(p, data)
-    write_bytes(
-        p.with_suffix(".json"),
-        (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
-    )
+    cards.write_model_files(p, data, card)
     model.card_ = card
     return p
 
@@ -222,20 +186,7 @@ def _check_card(card: Any, source: str) -> None:
             f"{card.get('kind') if isinstance(card, dict) else None!r}); "
             f"persona models load with jm.load_model."
         )
-    fv = card.get("format_version")
-    if not isinstance(fv, int) or isinstance(fv, bool) or fv < 1:
-        raise ModelError(f"{source}: the card has no valid format_version ({fv!r}).")
-    if fv > FORMAT_VERSION:
-        raise ModelError(
-            f"{source}: model format_version {fv} is newer than this journeymine reads "
-            f"({FORMAT_VERSION}); upgrade journeymine to load it."
-        )
-    saved, now = str(card.get("journeymine_version", "?")), _package_version()
-    if saved.split(".", 1)[0] != now.split(".", 1)[0]:
-        raise ModelError(
-            f"{source}: the model was saved by journeymine {saved}, this is {now} (another major "
-            f"version). Fit it again with this version."
-        )
+    cards.check_format_and_version(card, source, FORMAT_VERSION)
     problems = []
     types = {
         "params": dict,
@@ -278,12 +229,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     from journeymine.nextstep._prefix import PrefixSpec
 
     _check_card(card, source)
-    if _sha256(data) != card["artifact"]["sha256"]:
-        raise ModelError(
-            f"{source}: checksum mismatch: the skops file's SHA-256 is {_sha256(data)[:16]}..., "
-            f"the card expects {str(card['artifact']['sha256'])[:16]}... The file is corrupted, "
-            f"truncated, was modified after saving or belongs to another card. {_FIX}"
-        )
+    cards.check_artifact_sha256(data, card["artifact"]["sha256"], source, _FIX)
     if card_checksum(card, data) != card["integrity"]["sha256"]:
         raise ModelError(
             f"{source}: the model card was changed after saving: its checksum (over the skops "
@@ -301,14 +247,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
             f"{source}: the file holds types outside the allowlist: {sorted(held - ALLOWED_TYPES)}"
             f"; nothing was loaded (a NextStepModel file holds only {sorted(ALLOWED_TYPES)})."
         )
-    refused = sorted(set(untrusted) - TRUSTED_TYPES)
-    if refused:
-        raise ModelError(
-            f"{source}: the file holds types outside the allowlist: {refused}; nothing was "
-            f"loaded (allowlist: {sorted(TRUSTED_TYPES)})."
-        )
-    if untrusted != sorted(card["artifact"].get("untrusted_types", [])):
-        raise ModelError(f"{source}: the file's types differ from those its card declares.")
+    cards.check_types(untrusted, TRUSTED_TYPES, card["artifact"].get("untrusted_types", []), source)
     try:
         state = sio.loads(data, trusted=sorted(TRUSTED_TYPES))
     except Exception as exc:
@@ -379,17 +318,5 @@ def load_next_step_model(path: str | os.PathLike[str]) -> Any:
         Missing or unreadable files, checksum mismatch, a card edited after saving, another
         kind of model, a newer format or major version, untrusted types.
     """
-    p = Path(path)
-    card_path = p.with_suffix(".json")
-    if not p.is_file():
-        raise ModelError(f"model file {p} does not exist.")
-    if not card_path.is_file():
-        raise ModelError(
-            f"model card {card_path} does not exist; a model is the .skops file plus its .json "
-            f"card, saved together by NextStepModel.save()."
-        )
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model card {card_path} is not valid JSON: {exc}") from exc
-    return model_from_bytes(p.read_bytes(), card, source=str(p))
+    data, card = cards.read_model_files(path, "NextStepModel.save()")
+    return model_from_bytes(data, card, source=str(Path(path)))

@@ -1,0 +1,160 @@
+"""A saved model as a skops file plus a JSON model card: the parts every model kind shares.
+
+Each model kind (:class:`~journeymine.PersonaModel`, :class:`~journeymine.NextStepModel`)
+decides what its card holds and which fields change behaviour; this module computes the card
+checksum over those fields and the skops bytes, checks the card's format and package version,
+checks the file's SHA-256 and types against the card, and writes or reads the pair atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+from journeymine.exceptions import ConfigError, ModelError
+from journeymine.io.atomic import write_bytes
+
+__all__ = [
+    "card_checksum",
+    "check_artifact_sha256",
+    "check_format_and_version",
+    "check_save_path",
+    "check_types",
+    "package_version",
+    "read_model_files",
+    "sha256",
+    "write_model_files",
+]
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def package_version() -> str:
+    """The installed journeymine version."""
+    import journeymine
+
+    return str(journeymine.__version__)
+
+
+def card_checksum(card: dict, data: bytes, *, kind: str, fields: Iterable[str]) -> str:
+    """SHA-256 of ``"<kind> card\\n"``, the canonical JSON of the card's ``fields`` (sorted
+    keys, no spaces; an absent field is ``null``; ``"a.b"`` is sub-field ``b`` of ``a``), a
+    newline and the skops bytes."""
+    covered: dict[str, Any] = {}
+    for name in fields:
+        head, _, sub = name.partition(".")
+        value = card.get(head)
+        if sub:
+            value = value.get(sub) if isinstance(value, dict) else None
+        covered[name] = value
+    try:
+        text = json.dumps(
+            covered, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON value: the card is broken
+        raise ModelError(f"the model card holds a value that is not JSON ({exc}).") from exc
+    return sha256(f"{kind} card\n".encode() + text.encode("ascii") + b"\n" + data)
+
+
+def _major(version: str) -> str:
+    return str(version).split(".", 1)[0]
+
+
+def check_format_and_version(card: dict, source: str, format_version: int) -> int:
+    """Refuse a card without a valid ``format_version``, of a newer one than
+    ``format_version``, or saved by another major version of journeymine; return its format."""
+    fv = card.get("format_version")
+    if not isinstance(fv, int) or isinstance(fv, bool) or fv < 1:
+        raise ModelError(f"{source}: the card has no valid format_version ({fv!r}).")
+    if fv > format_version:
+        raise ModelError(
+            f"{source}: model format_version {fv} is newer than this journeymine reads "
+            f"({format_version}); upgrade journeymine to load it."
+        )
+    saved, current = str(card.get("journeymine_version", "?")), package_version()
+    if _major(saved) != _major(current):
+        raise ModelError(
+            f"{source}: package major version mismatch: the model was saved by journeymine "
+            f"{saved}, this is {current}. Retrain the model with this version."
+        )
+    return fv
+
+
+def check_artifact_sha256(data: bytes, expected: Any, source: str, fix: str) -> None:
+    """Refuse skops bytes whose SHA-256 is not the card's ``artifact.sha256``."""
+    got = sha256(data)
+    if got != expected:
+        raise ModelError(
+            f"{source}: checksum mismatch: the skops file's SHA-256 is {got[:16]}..., the card "
+            f"expects {str(expected)[:16]}... The file is corrupted, truncated, was modified "
+            f"after saving or belongs to another card. {fix}"
+        )
+
+
+def check_types(
+    untrusted: list[str], trusted: Collection[str], declared: Iterable[str], source: str
+) -> None:
+    """Refuse a file holding types outside ``trusted``, or other types than its card
+    ``declared`` (``untrusted`` is sorted, from ``skops.io.get_untrusted_types``)."""
+    refused = sorted(set(untrusted) - set(trusted))
+    if refused:
+        raise ModelError(
+            f"{source}: the file holds types outside the allowlist: {refused}; nothing was "
+            f"loaded (allowlist: {sorted(trusted)})."
+        )
+    declared = sorted(declared)
+    if untrusted != declared:
+        raise ModelError(
+            f"{source}: the file holds types {untrusted} but the card declares {declared}; "
+            f"refusing a file that differs from its card."
+        )
+
+
+def check_save_path(path: str | os.PathLike[str]) -> Path:
+    """The skops path to save to: not ending in ``.json`` (the card's name), in a folder
+    that exists."""
+    p = Path(path)
+    if p.suffix == ".json":
+        raise ConfigError(
+            f"{p} ends in .json, the name of the model card; save the model as e.g. "
+            f"{p.with_suffix('.skops')}."
+        )
+    if not p.parent.is_dir():
+        raise ConfigError(f"folder {p.parent} does not exist; create it first.")
+    return p
+
+
+def write_model_files(path: Path, data: bytes, card: dict) -> None:
+    """Write ``path`` (skops bytes) then ``path.with_suffix('.json')`` (card), each
+    atomically."""
+    write_bytes(path, data)
+    write_bytes(
+        path.with_suffix(".json"),
+        (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
+    )
+
+
+def read_model_files(path: str | os.PathLike[str], saved_by: str) -> tuple[bytes, Any]:
+    """The skops bytes at ``path`` and the parsed card ``path.with_suffix('.json')``;
+    ``saved_by`` (e.g. ``"PersonaModel.save()"``) is named when the card is missing."""
+    p = Path(path)
+    card_path = p.with_suffix(".json")
+    if not p.is_file():
+        raise ModelError(f"model file {p} does not exist.")
+    if not card_path.is_file():
+        raise ModelError(
+            f"model card {card_path} does not exist; a model is the .skops file plus its .json "
+            f"card, saved together by {saved_by}."
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model card {card_path} is not valid JSON: {exc}") from exc
+    return p.read_bytes(), card
