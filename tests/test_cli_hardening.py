@@ -356,3 +356,47 @@ def test_serve_options(tmp_path: Path) -> None:
     model.write_bytes(b"")
     _fails(["serve", "--model", model, "--request-timeout", "0"], 2, "--request-timeout")
     _fails(["serve", "--model", model, "--plausible-range", "foo"], 2, "--plausible-range")
+
+
+# ------------------------------------------------------------------ --sep and --encoding (#11)
+_TEXT = (
+    "customer_id{s}activity{s}timestamp\n"
+    "c1{s}Café{s}2025-01-01 10:00\n"
+    "c2{s}Prüfung{s}2025-01-02 10:00\n"
+)
+
+
+def _validate(*args: object) -> tuple[int, str]:
+    res = runner.invoke(app, ["validate", *(str(a) for a in args)])
+    assert "Traceback" not in res.output, res.output
+    return res.exit_code, res.output
+
+
+def test_validate_semicolon_csv_sniffed_given_and_hinted(tmp_path: Path) -> None:
+    path = tmp_path / "semi.csv"
+    path.write_text(_TEXT.format(s=";"), encoding="utf-8")
+    for extra in ([], ["--sep", ";"]):
+        code, out = _validate(path, *extra)
+        assert code == 0 and "VALID" in out and "customers   2" in out, out
+    code, out = _validate(path, "--sep", ",")
+    assert code == 1 and "--sep ';'" in out and "sep=" not in out, out
+    tabbed = tmp_path / "tabbed.csv"
+    tabbed.write_text(_TEXT.format(s="\t"), encoding="utf-8")
+    assert _validate(tabbed, "--sep", "tab")[0] == 0
+    _fails(["validate", path, "--sep", ";;"], 2, "--sep")
+
+
+def test_validate_latin1_csv_names_encoding_option(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_text(_TEXT.format(s=","), encoding="latin-1")
+    code, out = _validate(path)
+    assert code == 1 and "--encoding latin-1" in out and "encoding=" not in out, out
+    code, out = _validate(path, "--encoding", "latin-1", "--json")
+    assert code == 0 and '"activities": 2' in out, out
+    # the same hint from a command that reads through ReadOptions.load
+    _fails(["personas", path, "--out", tmp_path / "out"], 1, "--encoding latin-1")
+    _fails(["validate", path, "--encoding", "klingon"], 2, "--encoding")
+    # and from the project config file
+    (tmp_path / "journeymine.toml").write_text('encoding = "latin-1"\nsep = ","\n')
+    code, out = _validate(path, "--config", tmp_path / "journeymine.toml")
+    assert code == 0, out

@@ -13,8 +13,9 @@ It holds the read options a project would otherwise repeat on every command::
     event = "activity"
 
 Keys: ``tz``, ``timestamp_unit``, ``timestamp_format``, ``preset``, ``plausible_range``,
-``format``, ``duplicates``, ``drop_invalid`` and the ``[columns]`` table. The file is
-``--config FILE``, else the ``JM_CONFIG`` environment variable, else ``journeymine.toml`` in the
+``format``, ``sep``, ``encoding``, ``duplicates``, ``drop_invalid`` and the ``[columns]``
+table. The file is ``--config FILE``, else the ``JM_CONFIG`` environment variable, else
+``journeymine.toml`` in the
 current directory when there is one. An option given on the command line wins over the file;
 ``--map`` pairs are added to ``[columns]`` (a ``--map`` to the same canonical column replaces
 the file's). Unknown keys and bad values are refused (exit code 2) naming the file, the key
@@ -58,7 +59,9 @@ def _range(value: Any) -> Any:
 def _checks() -> dict[str, Callable[[Any], Any]]:
     from journeymine.cli_read import (
         _check_duplicates,
+        _check_encoding,
         _check_format,
+        _check_sep,
         _check_timestamp_format,
         _check_tz,
         _check_unit,
@@ -76,6 +79,8 @@ def _checks() -> dict[str, Callable[[Any], Any]]:
         "preset": _string,
         "plausible_range": _range,
         "format": lambda v: _check_format(_string(v)),
+        "sep": lambda v: _check_sep(_string(v)),
+        "encoding": lambda v: _check_encoding(_string(v)),
         "duplicates": lambda v: _check_duplicates(_string(v)),
         "drop_invalid": flag,
     }

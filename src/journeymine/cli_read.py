@@ -1,12 +1,12 @@
 """The inputs of ``jm`` commands: the shared options of the event log, labels and policies.
 
-:func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--tz``, ``--timestamp-unit``,
-``--timestamp-format``, ``--plausible-range``, ``--duplicates``, ``--drop-invalid`` and
-``--config`` to a command and passes them as one :class:`ReadOptions` argument ``read``; bad
-values are refused while the options are parsed, before any work. Options not given on the
-command line come from the project config file (``journeymine.toml``, see
-:mod:`journeymine.cli_config`). :func:`read_labels` and :func:`read_policy` read
-the other inputs.
+:func:`reads_events` adds ``--map``, ``--preset``, ``--format``, ``--sep``, ``--encoding``,
+``--tz``, ``--timestamp-unit``, ``--timestamp-format``, ``--plausible-range``,
+``--duplicates``, ``--drop-invalid`` and ``--config`` to a command and passes them as one
+:class:`ReadOptions` argument ``read``; bad values are refused while the options are parsed,
+before any work. Options not given on the command line come from the project config file
+(``journeymine.toml``, see :mod:`journeymine.cli_config`). :func:`read_labels` and
+:func:`read_policy` read the other inputs.
 """
 
 from __future__ import annotations
@@ -177,6 +177,31 @@ def _check_format(value: str | None) -> str | None:
     return value
 
 
+def _check_sep(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value in ("\\t", "tab", "TAB"):
+        return "\t"
+    if len(value) != 1 or value in "\r\n\"'":
+        raise typer.BadParameter(
+            f"{value!r} is not a field separator; give one character, e.g. --sep ';', "
+            f"--sep '|' or --sep tab, or leave it out to detect comma, semicolon, tab or pipe."
+        )
+    return value
+
+
+def _check_encoding(value: str) -> str:
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise typer.BadParameter(
+            f"{value!r} is not a text encoding; use e.g. utf-8, latin-1 or cp1252."
+        ) from None
+    return value
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read the event log: the values of the shared options."""
@@ -184,6 +209,8 @@ class ReadOptions:
     map: dict[str, str] | None = None
     preset: str | None = None
     format: str | None = None
+    sep: str | None = None
+    encoding: str = "utf-8"
     tz: str = "UTC"
     timestamp_unit: str | None = None
     timestamp_format: str | None = None
@@ -197,6 +224,8 @@ class ReadOptions:
             "columns": self.map,
             "preset": self.preset,
             "format": self.format,
+            "sep": self.sep,
+            "encoding": self.encoding,
             "tz": self.tz,
             "timestamp_unit": self.timestamp_unit,
             "timestamp_format": self.timestamp_format,
@@ -269,6 +298,33 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             ),
         ],
         None,
+    ),
+    (
+        "sep",
+        Annotated[
+            str | None,
+            typer.Option(
+                "--sep",
+                callback=_check_sep,
+                help="Field separator of a CSV file: one character such as ';' or '|', or tab "
+                "(default: detected from the header line, comma unless ';', tab or '|' clearly "
+                "outnumber it).",
+            ),
+        ],
+        None,
+    ),
+    (
+        "encoding",
+        Annotated[
+            str,
+            typer.Option(
+                "--encoding",
+                callback=_check_encoding,
+                help="Text encoding of a CSV file, e.g. latin-1 or cp1252 for many spreadsheet "
+                "exports.",
+            ),
+        ],
+        "utf-8",
     ),
     (
         "tz",
@@ -347,8 +403,8 @@ _CONFIG_PARAM: tuple[str, Any, Any] = (
             metavar="FILE",
             help="Project config file (default: ./journeymine.toml when present; template: "
             "examples/journeymine.toml): the columns table (SOURCE = CANONICAL, as --map), tz, "
-            "timestamp_unit, timestamp_format, preset, plausible_range; options given on the "
-            "command line win.",
+            "timestamp_unit, timestamp_format, preset, plausible_range, sep, encoding; options "
+            "given on the command line win.",
         ),
     ],
     None,

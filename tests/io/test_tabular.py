@@ -471,3 +471,72 @@ def test_messy_csv_text_raises_only_our_errors(tmp_path, text, drop):
     path = tmp_path / "e.csv"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     _only_our_errors(lambda: jm.read_events(path, drop_invalid=drop))
+
+
+# ------------------------------------------------------------------ separators and encodings
+_ROWS = [
+    ("c1", "Bestellung prüfen", "2025-01-01 10:00"),
+    ("c1", "Café", "2025-01-01 11:00"),
+    ("c2", "Zahlung bestätigt", "2025-01-02 10:00"),
+]
+
+
+def _csv_text(sep: str) -> str:
+    lines = [sep.join(("customer_id", "activity", "timestamp"))]
+    lines += [sep.join(row) for row in _ROWS]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|", ","])
+def test_separator_sniffed_or_given(tmp_path, sep):
+    path = tmp_path / "events.csv"
+    path.write_text(_csv_text(sep), encoding="utf-8")
+    for log in (jm.read_events(path), jm.read_events(path, sep=sep)):
+        assert log[["customer_id", "activity"]].values.tolist() == [list(r[:2]) for r in _ROWS]
+
+
+def test_semicolon_sniffed_in_gzip_and_commas_inside_quotes(tmp_path):
+    path = tmp_path / "events.csv.gz"
+    text = _csv_text(";").replace("Café", '"Café, to go"')
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write(text)
+    assert "Café, to go" in jm.read_events(path)["activity"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("sep", "given", "hint"), [(";", ",", 'sep=";"'), ("\t", ",", 'sep="\\t"')]
+)
+def test_header_of_one_column_names_the_separator(tmp_path, sep, given, hint):
+    path = tmp_path / "events.csv"
+    path.write_text(_csv_text(sep), encoding="utf-8")
+    with pytest.raises(EventLogError, match="reads as one column") as info:
+        jm.read_events(path, sep=given)
+    assert hint in str(info.value)
+
+
+def test_latin1_file_names_the_encoding_and_reads_with_it(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(_csv_text(","), encoding="latin-1")
+    with pytest.raises(EventLogError, match="not valid utf-8") as info:
+        jm.read_events(path)
+    assert 'encoding="latin-1"' in str(info.value)
+    log = jm.read_events(path, encoding="latin-1")
+    assert sorted(log["activity"].unique()) == sorted(r[1] for r in _ROWS)
+    semi = tmp_path / "semi.csv"
+    semi.write_text(_csv_text(";"), encoding="latin-1")
+    assert jm.read_events(semi, encoding="latin-1", sep=";")["activity"].tolist()[1] == "Café"
+
+
+def test_sep_and_encoding_refused_outside_csv(tmp_path, log):
+    path = jm.write_events(log, tmp_path / "log.parquet")
+    with pytest.raises(ConfigError, match="CSV files only"):
+        jm.read_events(path, sep=";")
+    with pytest.raises(ConfigError, match="CSV files only"):
+        jm.read_events(path, encoding="latin-1")
+    with pytest.raises(ConfigError, match="CSV files only"):
+        jm.read_events(log, sep=";")
+    assert len(jm.read_events(path, encoding="UTF-8")) == len(log)  # utf-8 is the default
+    with pytest.raises(ConfigError, match="not a text encoding"):
+        jm.read_events(path, encoding="klingon")
+    with pytest.raises(ConfigError, match="not a field separator"):
+        jm.read_events(tmp_path / "x.csv", sep=";;")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gzip
 import json
@@ -69,6 +70,68 @@ def _format_of(path: Path, format: str | None) -> str:
             f"with one object per line)."
         )
     return fmt
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+_SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _sep_repr(sep: str) -> str:
+    """``sep=...`` as a hint: ``sep=";"``, ``sep="\\t"``."""
+    return 'sep="\\t"' if sep == "\t" else f"sep={json.dumps(sep)}"
+
+
+def _check_text_options(sep: str | None, encoding: str) -> None:
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in "\r\n\"'"):
+        raise ConfigError(
+            f'sep={sep!r} is not a field separator; give one character, e.g. sep=";" or '
+            f'sep="\\t" (tab), or leave it out to detect comma, semicolon, tab or pipe.'
+        )
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ConfigError(
+            f"encoding={encoding!r} is not a text encoding Python knows; use e.g. "
+            f'encoding="utf-8", encoding="latin-1" or encoding="cp1252".'
+        ) from None
+
+
+def _encoding_error(path: Path, encoding: str, exc: UnicodeDecodeError) -> EventLogError:
+    bad = exc.object[exc.start : exc.start + 1].hex() if exc.object else "?"
+    return EventLogError(
+        f"'{path.name}' is not valid {encoding} text (byte 0x{bad} cannot be decoded). Pass "
+        f'the file\'s encoding, e.g. encoding="latin-1" (or encoding="cp1252" for Windows '
+        f"exports), or re-save the file as UTF-8."
+    )
+
+
+def _open_csv_text(path: Path, encoding: str) -> IO[str]:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return path.open(encoding=encoding, newline="")
+
+
+def _sniff_sep(path: Path, encoding: str) -> str:
+    """The separator of the header line: comma unless ';', tab or '|' clearly outnumber it."""
+    with _open_csv_text(path, encoding) as f:
+        header = f.readline(1 << 16)
+    unquoted = re.sub(r'"[^"]*"', "", header)
+    counts = {sep: unquoted.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS[1:], key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
+def _check_one_column(header: list[str], path: Path, sep: str) -> None:
+    """A header read as one column holding ';', tab or '|' was split on the wrong separator."""
+    if len(header) != 1:
+        return
+    found = [s for s in _SEPARATORS if s != sep and s in header[0]]
+    if found:
+        raise EventLogError(
+            f"the header of '{path.name}' reads as one column {header[0][:80]!r} when split on "
+            f"{_SEP_NAMES.get(sep, repr(sep))}s; the file looks {_SEP_NAMES[found[0]]}-separated."
+            f" Pass {_sep_repr(found[0])}."
+        )
 
 
 def _check_mapping(columns: Mapping[str, str] | None) -> dict[str, str]:
@@ -179,22 +242,39 @@ def _ids_as_text(s: pd.Series) -> pd.Series:
 
 
 def _read_raw(
-    path: Path, fmt: str, columns: dict[str, str], preset: Preset | None
+    path: Path,
+    fmt: str,
+    columns: dict[str, str],
+    preset: Preset | None,
+    sep: str | None = None,
+    encoding: str = "utf-8",
 ) -> tuple[pd.DataFrame, _Plan]:
     if fmt == "csv":
-        header = pd.read_csv(path, nrows=0).columns.astype(str).tolist()
+        try:
+            sep = sep if sep is not None else _sniff_sep(path, encoding)
+            text_options = {"sep": sep, "encoding": encoding}
+            header = pd.read_csv(path, nrows=0, **text_options).columns.astype(str).tolist()
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(path, encoding, exc) from exc
+        _check_one_column(header, path, sep)
         if any(re.search(r"\.\d+$", c) for c in header):  # maybe pandas renamed a repeated name
-            first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+            first = pd.read_csv(
+                path, header=None, nrows=1, dtype=str, keep_default_na=False, **text_options
+            )
             names = [c for c in first.iloc[0].tolist() if c != ""]
             schema.check_unique_columns(names, source=f"the header of '{path.name}'")
         plan = _Plan(header, columns, preset)
         text = set(plan.text_columns(header))
-        frame = pd.read_csv(
-            path,
-            dtype=dict.fromkeys(text, str),
-            keep_default_na=False,
-            na_values={c: [""] if c in text else _NA_VALUES for c in header},
-        )
+        try:
+            frame = pd.read_csv(
+                path,
+                dtype=dict.fromkeys(text, str),
+                keep_default_na=False,
+                na_values={c: [""] if c in text else _NA_VALUES for c in header},
+                **text_options,
+            )
+        except UnicodeDecodeError as exc:
+            raise _encoding_error(path, encoding, exc) from exc
         return frame, plan
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -217,6 +297,8 @@ def read_events(
     source: str | os.PathLike[str] | pd.DataFrame,
     *,
     format: Format | None = None,
+    sep: str | None = None,
+    encoding: str = "utf-8",
     columns: Mapping[str, str] | None = None,
     preset: str | Preset | None = None,
     tz: str = "UTC",
@@ -244,6 +326,15 @@ def read_events(
         :func:`read_xes`) file, or a DataFrame (never modified).
     format : {"csv", "parquet", "jsonl", "xes"}, optional
         The file format; by default taken from the suffix.
+    sep : str, optional
+        Field separator of a CSV file, one character (``";"``, ``"\\t"``, ``"|"``). By default
+        it is detected from the header line: a comma, unless semicolons, tabs or pipes outside
+        quotes outnumber the commas there. A header that still reads as one column holding
+        ``;``, a tab or ``|`` is refused naming the ``sep`` to pass. CSV only.
+    encoding : str, default "utf-8"
+        Text encoding of a CSV file, e.g. ``"latin-1"`` or ``"cp1252"`` for many spreadsheet
+        exports. A file that is not valid in it is refused naming the encoding and the fix.
+        CSV only.
     columns : dict, optional
         Your column name -> canonical name, e.g. ``{"user": "customer_id", "ts": "timestamp"}``.
         Unmapped columns keep their names. Applied after the preset, overriding it.
@@ -283,7 +374,8 @@ def read_events(
     FileNotFoundError
         The file does not exist.
     ConfigError
-        Unknown format or preset, or a ``columns`` target that is not a canonical column.
+        Unknown format or preset, a ``columns`` target that is not a canonical column, an
+        unknown ``encoding``, or ``sep``/``encoding`` given for a source that is not CSV.
     MissingColumnError
         A mapped or required column is absent (the message suggests the closest name).
     EventLogError
@@ -302,9 +394,17 @@ def read_events(
     True
     """
     mapping = _check_mapping(columns)
+    _check_text_options(sep, encoding)
+    not_utf8 = codecs.lookup(encoding).name != "utf-8"
+    given = [n for n, on in (("sep", sep is not None), ("encoding", not_utf8)) if on]
+    text_given = " and ".join(given) + (" apply" if len(given) > 1 else " applies")
     p = get_preset(preset) if preset is not None else None
     unit = timestamp_unit if timestamp_unit is not None else (p.timestamp_unit if p else None)
     if isinstance(source, pd.DataFrame):
+        if given:
+            raise ConfigError(
+                f"{text_given} to CSV files only; a DataFrame is already parsed. Leave them out."
+            )
         schema.check_unique_columns(source.columns)
         available = [str(c) for c in source.columns]
         plan = _Plan(available, mapping, p)
@@ -312,6 +412,11 @@ def read_events(
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         fmt = _format_of(path, format)
+        if given and fmt != "csv":
+            raise ConfigError(
+                f"{text_given} to CSV files only, and '{path.name}' is read "
+                f"as {fmt}. Leave them out (or pass format='csv' if the file is CSV)."
+            )
         if not path.is_file():
             where = "is a directory, not a file" if path.is_dir() else "does not exist"
             raise FileNotFoundError(
@@ -323,7 +428,7 @@ def read_events(
             plan = _Plan(frame.columns.tolist(), mapping, p)
         else:
             try:
-                frame, plan = _read_raw(path, fmt, mapping, p)
+                frame, plan = _read_raw(path, fmt, mapping, p, sep=sep, encoding=encoding)
             except pd.errors.EmptyDataError as exc:
                 raise EmptyLogError(f"'{path.name}' is empty: no header, no events.") from exc
             except (EventLogError, ConfigError):
