@@ -39,11 +39,10 @@ __all__ = ["nba_router"]
 _JSON = "application/json"
 
 
-class NbaEventIn(TypedDict):
-    """One event, as for ``/v1/assign``; other keys are kept (the policy's product column, by
-    default ``product``: a text, an integer id or null)."""
+class EventIn(TypedDict):
+    """One event. Other keys are accepted and ignored."""
 
-    __pydantic_config__ = ConfigDict(extra="allow", allow_inf_nan=False)  # type: ignore[misc]
+    __pydantic_config__ = ConfigDict(allow_inf_nan=False)  # type: ignore[misc]
 
     timestamp: Annotated[
         str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
@@ -53,7 +52,16 @@ class NbaEventIn(TypedDict):
     journey_id: NotRequired[str | None]
     session_id: NotRequired[str | None]
     value: NotRequired[float | None]
-    customer_id: NotRequired[str | None]
+    customer_id: NotRequired[
+        Annotated[str | None, Field(description="optional; must equal the request's customer_id")]
+    ]
+
+
+class NbaEventIn(EventIn):
+    """One event, as for ``/v1/assign``; other keys are kept (the policy's product column, by
+    default ``product``: a text, an integer id or null)."""
+
+    __pydantic_config__ = ConfigDict(extra="allow", allow_inf_nan=False)  # type: ignore[misc]
 
 
 class NbaRequest(TypedDict):

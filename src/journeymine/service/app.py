@@ -67,7 +67,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any
 
 from journeymine.assignment._assign import (
     Assignment,
@@ -84,7 +84,7 @@ try:
     from fastapi import Depends, FastAPI, Request
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import Response
-    from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+    from pydantic import BaseModel, Field, TypeAdapter
     from starlette.datastructures import Headers
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.routing import Route
@@ -94,6 +94,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "journeymine.service needs the serve extra: pip install 'journeymine[serve]'"
     ) from exc
 
+from journeymine.actions._service import EventIn
 from journeymine.service.auth import key_checker
 from journeymine.service.limits import (  # noqa: F401 - re-exported for the old path
     _DIGIT_TABLE,
@@ -142,24 +143,6 @@ logger = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 # request / response models
 # ---------------------------------------------------------------------------------------------
-class EventIn(TypedDict):
-    """One event. Other keys are accepted and ignored."""
-
-    __pydantic_config__ = ConfigDict(allow_inf_nan=False)  # type: ignore[misc]
-
-    timestamp: Annotated[
-        str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
-    ]
-    activity: Annotated[str, Field(min_length=1)]
-    channel: NotRequired[str | None]
-    journey_id: NotRequired[str | None]
-    session_id: NotRequired[str | None]
-    value: NotRequired[float | None]
-    customer_id: NotRequired[
-        Annotated[str | None, Field(description="optional; must equal the request's customer_id")]
-    ]
-
-
 class AssignRequest(TypedDict):
     """One customer's events."""
 
