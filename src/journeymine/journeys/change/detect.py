@@ -27,6 +27,7 @@ from journeymine.journeys.change.journey_series import (
 from journeymine.journeys.change.journey_series import error_activities as _error_names
 from journeymine.journeys.change.scan import (
     BOOTSTRAP_BELOW,
+    ScanFilters,
     _Interval,
     _scan_series,
     _Series,
@@ -384,6 +385,14 @@ def detect_changes(
         from tqdm.auto import tqdm
 
         iterator = tqdm(series, desc="scanning series", unit="series")
+    filters = ScanFilters(
+        min_bins=min_bins,
+        max_bins=max_bins,
+        open_ended=open_ended,
+        min_effect=float(min_effect),
+        min_ratio=float(min_ratio),
+        min_consistency=float(min_consistency),
+    )
     found: list[tuple[_Series, _Interval, dict[str, float]]] = []
     family: list[float] = []  # every test made: detections and rejected candidates
     ref: list[int] = []  # index into found, -1 for a rejected candidate
@@ -391,12 +400,7 @@ def detect_changes(
     for s in iterator:
         hits, rejected = _scan_series(
             s,
-            min_bins=min_bins,
-            max_bins=max_bins,
-            open_ended=open_ended,
-            min_effect=float(min_effect),
-            min_ratio=float(min_ratio),
-            min_consistency=float(min_consistency),
+            filters,
             alpha=float(alpha),
             max_changes=max_changes,
             merge_gap=gap_bins,
@@ -426,12 +430,7 @@ def detect_changes(
             s,
             detected[id(s)],
             st["deviance"],
-            min_bins=min_bins,
-            max_bins=max_bins,
-            open_ended=open_ended,
-            min_effect=float(min_effect),
-            min_ratio=float(min_ratio),
-            min_consistency=float(min_consistency),
+            filters,
             scanned=scanned,
         )
         st["p_value"] = max(st["p_value"], p_boot)

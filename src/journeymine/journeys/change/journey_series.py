@@ -18,7 +18,13 @@ from journeymine import schema
 from journeymine.exceptions import ConfigError
 from journeymine.journeys.change._log import _US, _activity_codes, _Log
 from journeymine.journeys.change.scan import _Series
-from journeymine.journeys.change.series import SKIP_EMPTY, SKIP_SUPPORT, _frequent, _Skip
+from journeymine.journeys.change.series import (
+    SKIP_EMPTY,
+    SKIP_SUPPORT,
+    _binomial_series,
+    _frequent,
+    _Skip,
+)
 
 #: activity names counted as errors or support contacts when ``error_activities`` is not given
 ERROR_PATTERN = re.compile(
@@ -144,29 +150,15 @@ def _path_series(
             nxt = np.where(j < len(pos_c), pos_c[np.minimum(j, max(len(pos_c) - 1, 0))], n)
             ok &= (nxt < sess_end[start]) & (j < len(pos_c))
             cur = np.where(ok, nxt, cur)
-        g, bb = lg.group[start], b[start]
-        trials = np.bincount(g * t_len + bb, minlength=n_g * t_len).reshape(n_g, t_len)
-        succ = np.bincount(g[ok] * t_len + bb[ok], minlength=n_g * t_len).reshape(n_g, t_len)
-        what = " > ".join(path)
-        for code in range(n_g):
-            support = int(trials[code].sum())
-            if support >= min_support:
-                out.append(
-                    _Series(
-                        "journeys",
-                        code,
-                        path[0],
-                        path[-1],
-                        succ[code],
-                        trials[code],
-                        "binomial",
-                        what=what,
-                    )
-                )
-            else:
-                skipped.append(
-                    _Skip("journeys", code, path[0], path[-1], what, support, SKIP_SUPPORT)
-                )
+        _binomial_series(
+            "journeys",
+            (lg.group[start], b[start], ok),
+            (n_g, t_len),
+            (path[0], path[-1], " > ".join(path)),
+            min_support,
+            out,
+            skipped,
+        )
     return out
 
 

@@ -28,6 +28,18 @@ class _Series:
     weekday: float = 0.0  # shrinkage of the weekly rhythm removed (0: none)
 
 
+@dataclass(frozen=True)
+class ScanFilters:
+    """What a scanned interval must satisfy to be a candidate (see :func:`_best_interval`)."""
+
+    min_bins: int
+    max_bins: int
+    open_ended: bool
+    min_effect: float
+    min_ratio: float
+    min_consistency: float
+
+
 def _loglik(k: np.ndarray, n: np.ndarray, kind: str) -> np.ndarray:
     """Maximised log-likelihood (up to terms that cancel in ratios) of pooled counts."""
     k = np.asarray(k, dtype=float)
@@ -252,20 +264,15 @@ class _Interval:
 
 
 def _best_interval(
-    s: _Series,
-    avail: np.ndarray,
-    *,
-    min_bins: int,
-    max_bins: int,
-    open_ended: bool,
-    min_effect: float,
-    min_ratio: float,
-    min_consistency: float,
+    s: _Series, avail: np.ndarray, filters: ScanFilters
 ) -> tuple[_Interval | None, int]:
     """The interval of available bins with the largest likelihood ratio against the rest, among
     those whose effect is large enough and whose bins mostly depart on their own. The ratio
     and the effect are computed without the interval's most extreme bin (robust to one
     spike). Returns the interval and the number of intervals scanned."""
+    min_bins, max_bins, open_ended = filters.min_bins, filters.max_bins, filters.open_ended
+    min_effect, min_ratio = filters.min_effect, filters.min_ratio
+    min_consistency = filters.min_consistency
     t_len = len(s.k)
     k = np.where(avail, s.k, 0).astype(float)
     n = np.where(avail, s.n, 0).astype(float)
@@ -382,13 +389,8 @@ def _mask(t_len: int, *intervals: _Interval) -> np.ndarray:
 
 def _scan_series(
     s: _Series,
+    filters: ScanFilters,
     *,
-    min_bins: int,
-    max_bins: int,
-    open_ended: bool,
-    min_effect: float,
-    min_ratio: float,
-    min_consistency: float,
     alpha: float,
     max_changes: int,
     merge_gap: int,
@@ -402,16 +404,7 @@ def _scan_series(
     scanned_first = 0
     rejected_p: float | None = None
     while len(found) < max_changes:
-        iv, scanned = _best_interval(
-            s,
-            avail,
-            min_bins=min_bins,
-            max_bins=max_bins,
-            open_ended=open_ended,
-            min_effect=min_effect,
-            min_ratio=min_ratio,
-            min_consistency=min_consistency,
-        )
+        iv, scanned = _best_interval(s, avail, filters)
         scanned_first = scanned_first or scanned
         if iv is None:
             break
@@ -459,13 +452,8 @@ def bootstrap_p_value(
     s: _Series,
     detected: np.ndarray,
     deviance: float,
+    filters: ScanFilters,
     *,
-    min_bins: int,
-    max_bins: int,
-    open_ended: bool,
-    min_effect: float,
-    min_ratio: float,
-    min_consistency: float,
     scanned: int,
     sims: int = BOOTSTRAP_SIMULATIONS,
 ) -> float:
@@ -481,6 +469,7 @@ def bootstrap_p_value(
     series' name: the same log gives the same p-value.
     """
     t_len = len(s.k)
+    min_bins = filters.min_bins
     keep = ~detected
     kb, nb = s.k[keep], s.n[keep]
     if len(kb) < 2 * min_bins + 2:
@@ -494,16 +483,7 @@ def bootstrap_p_value(
         idx = ((starts[:, None] + np.arange(block)) % len(kb)).ravel()[:t_len]
         sim = _Series(s.metric, s.group, s.source, s.target, kb[idx], nb[idx], s.kind, s.what)
         avail = np.ones(t_len, dtype=bool)
-        best, _ = _best_interval(
-            sim,
-            avail,
-            min_bins=min_bins,
-            max_bins=max_bins,
-            open_ended=open_ended,
-            min_effect=min_effect,
-            min_ratio=min_ratio,
-            min_consistency=min_consistency,
-        )
+        best, _ = _best_interval(sim, avail, filters)
         if best is not None:
             inside = _mask(t_len, best)
             st = _interval_stats(sim, inside, ~inside, scanned, _typical_rate(sim, avail))

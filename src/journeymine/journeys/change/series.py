@@ -185,32 +185,43 @@ def _conversion_series(
         has_a = first_a < len(pos)
         conv = has_a & (last_b > first_a)
         p_a = first_a[has_a]
-        g, bb = lg.group[p_a], b[p_a]
-        trials = np.bincount(g * t_len + bb, minlength=n_g * t_len).reshape(n_g, t_len)
-        succ = np.bincount(g[conv[has_a]] * t_len + bb[conv[has_a]], minlength=n_g * t_len).reshape(
-            n_g, t_len
+        _binomial_series(
+            "conversions",
+            (lg.group[p_a], b[p_a], conv[has_a]),
+            (n_g, t_len),
+            (a_name, b_name, f"{a_name} => {b_name}"),
+            min_support,
+            out,
+            skipped,
         )
-        what = f"{a_name} => {b_name}"
-        for code in range(n_g):
-            support = int(trials[code].sum())
-            if support >= min_support:
-                out.append(
-                    _Series(
-                        "conversions",
-                        code,
-                        a_name,
-                        b_name,
-                        succ[code],
-                        trials[code],
-                        "binomial",
-                        what=what,
-                    )
-                )
-            else:
-                skipped.append(
-                    _Skip("conversions", code, a_name, b_name, what, support, SKIP_SUPPORT)
-                )
     return out
+
+
+def _binomial_series(
+    metric: str,
+    trials_at: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[int, int],
+    names: tuple[str, str | None, str],
+    min_support: int,
+    out: list[_Series],
+    skipped: list[_Skip],
+) -> None:
+    """Per group, a binomial series of successes over trials counted per bin: appended to
+    ``out``, or to ``skipped`` below ``min_support`` trials. ``trials_at`` is (group, bin,
+    success) of every trial, ``shape`` (groups, bins), ``names`` (source, target, what)."""
+    g, bb, ok = trials_at
+    n_g, t_len = shape
+    source, target, what = names
+    trials = np.bincount(g * t_len + bb, minlength=n_g * t_len).reshape(n_g, t_len)
+    succ = np.bincount(g[ok] * t_len + bb[ok], minlength=n_g * t_len).reshape(n_g, t_len)
+    for code in range(n_g):
+        support = int(trials[code].sum())
+        if support >= min_support:
+            out.append(
+                _Series(metric, code, source, target, succ[code], trials[code], "binomial", what)
+            )
+        else:
+            skipped.append(_Skip(metric, code, source, target, what, support, SKIP_SUPPORT))
 
 
 # --- defaults that scale with the log, and the weekly rhythm --------------------------------
