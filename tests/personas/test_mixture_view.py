@@ -102,6 +102,10 @@ def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
     assert search["chosen"].sum() == 1 and (search.loc[search["chosen"], "overlap"] <= 0.03).all()
     assert search["overlap"].iloc[-1] > 0.03  # the scan stopped at the first overlapping count
     assert 0.0 <= miner.quality_["stability_ari"] <= 1.0
+    pairs = miner.quality_["indistinct_pairs"]
+    assert pairs == [
+        (r["persona_a"], r["persona_b"]) for r in miner.profiles_.attrs["indistinct_pairs"]
+    ]
     # predict on the fitted customers' features gives the fitted labels (eligible ones)
     elig = miner.label_reasons_ != "too few events"
     again = miner.predict(miner.features_[elig])

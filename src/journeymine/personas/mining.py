@@ -232,7 +232,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         :func:`~journeymine.personas.persona_profiles` of the result.
     quality_ : dict
         ``n_customers``, ``n_eligible``, ``n_personas``, ``noise_share`` (among eligible),
-        ``dbcv``, ``silhouette``, ``stability_ari`` (mean) and ``stability_runs``.
+        ``dbcv``, ``silhouette``, ``stability_ari`` (mean), ``stability_runs`` and
+        ``indistinct_pairs``: pairs of persona ids that no feature tells apart (|Cohen's d|
+        below 0.2 on every feature; see :func:`~journeymine.personas.profiles.indistinct_pairs`).
     search_ : DataFrame
         Every candidate of the parameter search with its score (per persona count, with BIC
         and stability, for ``method="mixture"``).
@@ -467,6 +469,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
 
         log = X if _is_log(X) else None
         self.profiles_ = persona_profiles(feats, self.labels_, log=log)
+        pairs = self.profiles_.attrs.get("indistinct_pairs", [])
+        self.quality_["indistinct_pairs"] = [
+            (int(r["persona_a"]), int(r["persona_b"])) for r in pairs
+        ]
         return self
 
     def _fit_density(
