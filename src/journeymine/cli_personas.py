@@ -50,6 +50,22 @@ def personas(
     k: Annotated[
         int, typer.Option(min=1, help="Report: hide groups of fewer than k customers.")
     ] = 10,
+    validity_outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Report: also check whether the personas predict this outcome after "
+            "--validity-cutoff, against recency/frequency/value, e.g. activity:purchase or "
+            "churn (see journeymine.persona_validity).",
+        ),
+    ] = None,
+    validity_cutoff: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Report: the cutoff of the validity check, e.g. 2025-03-01 (events before it "
+            "are the history, the outcome comes from the events after it).",
+        ),
+    ] = None,
     *,
     read: ReadOptions,
 ) -> None:
@@ -57,13 +73,25 @@ def personas(
 
     Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
     --windows, persona_sizes.csv, persona_events.csv and migration.csv; with --report, the
-    persona report.
+    persona report (with --validity-outcome and --validity-cutoff, it also says whether the
+    personas predict that outcome better than recency/frequency/value).
 
     Example: jm personas data/sample/events.parquet --out personas --windows 60D
     --report personas/personas.html
     """
+    from journeymine.exceptions import ConfigError
     from journeymine.personas import PersonaMiner, track_personas
 
+    if (validity_outcome is None) != (validity_cutoff is None):
+        raise ConfigError(
+            "--validity-outcome and --validity-cutoff go together: give both, e.g. "
+            "--validity-outcome activity:purchase --validity-cutoff 2025-03-01."
+        )
+    if validity_outcome is not None and report is None:
+        raise ConfigError(
+            "--validity-outcome adds a section to the persona report: also give --report, "
+            "e.g. --report personas.html."
+        )
     tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv")
     inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
     check_outputs(
@@ -109,6 +137,16 @@ def personas(
         show(tracks.events, 30)
     typer.echo(f"\nwrote {out}")
     if report is not None:
+        from journeymine.personas import persona_validity
         from journeymine.report import persona_report
 
-        typer.echo(f"wrote {persona_report(miner, report, tracking=tracks, k=k)}")
+        validity = (
+            persona_validity(log, miner.labels_, outcome=validity_outcome, cutoff=validity_cutoff)
+            if validity_outcome is not None
+            else None
+        )
+        if validity is not None:
+            typer.secho("\nDo these personas mean something?", bold=True)
+            typer.echo(validity.summary())
+        written = persona_report(miner, report, tracking=tracks, validity=validity, k=k)
+        typer.echo(f"wrote {written}")

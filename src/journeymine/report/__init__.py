@@ -57,6 +57,8 @@ from journeymine.report.personas import (
     persona_profile_figure,
     persona_sizes_data,
     persona_sizes_figure,
+    persona_validity_findings,
+    persona_validity_tables,
 )
 from journeymine.report.process_map import process_map_data, process_map_figure
 
@@ -86,6 +88,8 @@ __all__ = [
     "persona_report",
     "persona_sizes_data",
     "persona_sizes_figure",
+    "persona_validity_findings",
+    "persona_validity_tables",
     "process_map_data",
     "process_map_figure",
     "response_rates_data",

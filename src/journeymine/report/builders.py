@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -55,9 +55,14 @@ from journeymine.report.personas import (
     persona_profile_figure,
     persona_sizes_data,
     persona_sizes_figure,
+    persona_validity_findings,
+    persona_validity_tables,
 )
 from journeymine.report.process_map import process_map_data, process_map_figure
 from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
+
+if TYPE_CHECKING:
+    from journeymine.personas.validity import PersonaValidity
 
 __all__ = ["actions_report", "change_report", "journey_report", "persona_report"]
 
@@ -442,6 +447,7 @@ def persona_report(
     *,
     tracking: Any = None,
     model_card: Any = None,
+    validity: PersonaValidity | None = None,
     k: int = DEFAULT_K,
     title: str = "Customer personas",
 ) -> Path:
@@ -459,6 +465,10 @@ def persona_report(
     model_card : PersonaModel or mapping, optional
         A fitted assignment model (its ``card_``) or a model card mapping
         (``accuracy_by_events`` / ``by_events_seen``, ``calibration`` / ``reliability``).
+    validity : PersonaValidity, optional
+        A :func:`journeymine.persona_validity` result: adds the section "Do these personas
+        mean something?" (AUC of personas, recency/frequency/value and both, the AUC the
+        personas add, and the outcome rate and lift of each persona).
     k : int, default 10
         Personas, migration links and cells with fewer than ``k`` customers are hidden.
     title : str, default "Customer personas"
@@ -578,6 +588,8 @@ def persona_report(
                 "from their first events, and whether its probabilities can be trusted.",
             )
         )
+    if validity is not None:
+        sections.extend(_validity_sections(validity, k, meta["name"].to_dict()))
     summary.append(f"Privacy: groups of fewer than {k} customers are not shown.")
     return write_html(
         path,
@@ -586,6 +598,46 @@ def persona_report(
         summary,
         subtitle=f"{total:,} customers with a persona" if total else "",
     )
+
+
+def _validity_sections(validity: Any, k: int, names: dict[Any, str]) -> list[Section]:
+    """The "Do these personas mean something?" section and its per-persona table."""
+    from journeymine.personas.validity import PersonaValidity
+
+    if not isinstance(validity, PersonaValidity):
+        raise ConfigError(
+            f"validity must be a PersonaValidity (from journeymine.persona_validity), got "
+            f"{type(validity).__name__}."
+        )
+    findings = persona_validity_findings(validity, k=k)
+    auc, by = persona_validity_tables(validity, k=k, names=names)
+    lo, hi = validity.added_auc_ci
+    hidden = int(by.attrs.get("hidden", 0))
+    return [
+        Section(
+            "Do these personas mean something?",
+            text=" ".join(findings),
+            table=auc,
+            notes=[
+                "AUC: how well each model ranks customers with the outcome above those "
+                "without (0.5 = chance, 1 = perfect), cross-validated; intervals are bootstrap "
+                "95% intervals. "
+                f"Added AUC: {validity.added_auc:+.3f} [{lo:+.3f}, {hi:+.3f}]."
+            ],
+        ),
+        Section(
+            "Outcome rate by persona",
+            text=f"Outcome: {validity.outcome}. Lift = the persona's rate / the rate of all "
+            f"{validity.n_customers:,} scored customers "
+            f"({validity.n_positive / max(validity.n_customers, 1):.1%}).",
+            table=by,
+            notes=[
+                f"{hidden} personas with fewer than {k} customers hidden."
+                if hidden
+                else f"Every persona has at least {k} customers; none is hidden."
+            ],
+        ),
+    ]
 
 
 def _lifecycle_table(tracking: Any) -> pd.DataFrame | None:

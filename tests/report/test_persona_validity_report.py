@@ -1,0 +1,130 @@
+"""The persona report's validity section ("Do these personas mean something?")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import journeymine as jm
+from journeymine.exceptions import ConfigError
+from journeymine.personas.validity import PersonaValidity
+from journeymine.report import persona_validity_findings, persona_validity_tables
+
+XSS = "<script>alert(1)</script>"
+
+
+def _validity(outcome: str = "purchase in the next 30 days") -> PersonaValidity:
+    return PersonaValidity(
+        auc=pd.DataFrame(
+            {
+                "feature_set": ["personas", "rfv", "personas+rfv"],
+                "auc": [0.612, 0.701, 0.734],
+                "ci_low": [0.581, 0.672, 0.706],
+                "ci_high": [0.644, 0.729, 0.761],
+            }
+        ),
+        added_auc=0.033,
+        added_auc_ci=(0.012, 0.055),
+        by_persona=pd.DataFrame(
+            {
+                "persona": [-1, 0, 1, 2],
+                "size": [100, 400, 300, 4],
+                "n_positive": [10, 120, 30, 4],
+                "outcome_rate": [0.1, 0.3, 0.1, 1.0],
+                "lift": [0.6, 1.8, 0.6, 6.0],
+            }
+        ),
+        stability_ari=None,
+        n_customers=804,
+        n_positive=164,
+        outcome=outcome,
+        params={"persona_weights": [1.0, 0.5, 1.0, 1.0, 1.0]},
+    )
+
+
+def _profiles() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "persona": [0, 0, 1, 1],
+            "name": ["App loyalists"] * 2 + ["Store browsers"] * 2,
+            "size": [400, 400, 300, 300],
+            "feature": ["app_share", "store_share"] * 2,
+            "effect": [2.1, -0.6, -0.9, 2.5],
+        }
+    )
+
+
+def test_findings_are_the_summary_without_small_personas() -> None:
+    v = _validity()
+    lines = persona_validity_findings(v, k=10)
+    assert lines[0] == "Outcome: purchase in the next 30 days: 164 of 804 customers (20.4%)."
+    assert "Personas predict it with AUC 0.61 [0.58, 0.64]" in lines[1]
+    assert "together 0.73 (+0.03 [+0.01, +0.06])" in lines[1]
+    assert any("The personas add to recency/frequency/value" in x for x in lines)
+    # persona 2 (4 customers < k) has the highest lift but is hidden: persona 0 leads
+    rate = next(x for x in lines if x.startswith("Highest rate:"))
+    assert rate == (
+        "Highest rate: persona 0 (30.0%, lift 1.80); lowest: persona -1 (10.0%, lift 0.60)."
+    )
+    assert "persona 2" in next(x for x in v.summary().splitlines() if x.startswith("Highest"))
+    assert any(x.startswith("Stability under resampling not measured") for x in lines)
+    # with k=1 nothing is hidden
+    assert "persona 2 (100.0%, lift 6.00)" in " ".join(persona_validity_findings(v, k=1))
+
+
+def test_tables() -> None:
+    auc, by = persona_validity_tables(_validity(), k=10, names={0: "App loyalists"})
+    assert auc["AUC"].tolist() == ["0.612", "0.701", "0.734", "+0.033"]
+    assert auc["95% interval"].tolist()[-1] == "[+0.012, +0.055]"
+    assert by["persona"].tolist() == ["no persona", "0: App loyalists", "1"]
+    assert by["outcome rate"].tolist() == ["10.0%", "30.0%", "10.0%"]
+    assert by.attrs["hidden"] == 1
+
+
+def test_persona_report_with_validity(tmp_path: Path) -> None:
+    out = jm.persona_report(_profiles(), tmp_path / "p.html", validity=_validity(outcome=XSS), k=10)
+    html = out.read_text(encoding="utf-8")
+    assert "Do these personas mean something?" in html
+    assert "Outcome rate by persona" in html
+    for text in ("0.612", "[0.581, 0.644]", "0.701", "0.734", "+0.033", "[+0.012, +0.055]"):
+        assert text in html
+    assert "30.0%" in html and "1.80" in html and "0: App loyalists" in html
+    assert "6.00" not in html  # persona 2 has 4 customers < k
+    assert "1 personas with fewer than 10 customers hidden." in html
+    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # without validity there is no such section
+    plain = jm.persona_report(_profiles(), tmp_path / "q.html").read_text(encoding="utf-8")
+    assert "Do these personas mean something?" not in plain
+    with pytest.raises(ConfigError, match="PersonaValidity"):
+        jm.persona_report(_profiles(), tmp_path / "r.html", validity={"auc": 1})
+
+
+def test_cli_personas_report_with_validity(tmp_path: Path) -> None:
+    from journeymine.cli import app
+    from journeymine.datasets import make_journeys, save_journeys
+
+    save_journeys(make_journeys(800, days=60, random_state=1), tmp_path / "data")
+    events = tmp_path / "data" / "events.parquet"
+    report = tmp_path / "personas.html"
+    runner = CliRunner()
+    args = ["personas", str(events), "--out", str(tmp_path / "p"), "--report", str(report)]
+    res = runner.invoke(
+        app,
+        [*args, "--validity-outcome", "activity:purchase", "--validity-cutoff", "2025-01-31"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Personas predict it with AUC" in res.output
+    html = report.read_text(encoding="utf-8")
+    assert "Do these personas mean something?" in html
+    assert "recency/frequency/value" in html and "added by the personas" in html
+    # only one of the two options: a usage error through the CLI error wrapper
+    res = runner.invoke(app, [*args, "--validity-outcome", "activity:purchase"])
+    assert res.exit_code != 0 and "--validity-cutoff" in res.output
+    res = runner.invoke(
+        app,
+        [*args, "--validity-outcome", "activity:nosuch", "--validity-cutoff", "2025-01-31"],
+    )
+    assert res.exit_code != 0 and "Traceback" not in res.output
