@@ -126,12 +126,14 @@ def simulator_table(
             mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
         personas = mined.labels_
         pilot = simulate(
-            world, RandomEligible(pol, none_share=0.3, random_state=seed), days=pilot_days,
+            world,
+            RandomEligible(pol, none_share=0.3, random_state=seed),
+            days=pilot_days,
             random_state=seed + 10_000,
         )
         run = seed + 20_000
 
-        def value(decider: Any) -> dict[str, float]:
+        def value(decider: Any, world: Any = world, run: int = run) -> dict[str, float]:
             return simulate(world, decider, days=days, random_state=run).summary
 
         res = {
@@ -140,7 +142,8 @@ def simulator_table(
             ),
             "policy (true personas)": value(
                 PolicyDecider(
-                    pol, UpliftModel().fit(pilot.events, world.true_personas, pol),
+                    pol,
+                    UpliftModel().fit(pilot.events, world.true_personas, pol),
                     world.true_personas,
                 )
             ),
@@ -158,13 +161,19 @@ def simulator_table(
             )
         best = max(fixed, key=lambda k: fixed[k]["value"])
         res["fixed priority (list order)"] = fixed["list order"]
-        res[f"best fixed priority"] = fixed[best]
+        res["best fixed priority"] = fixed[best]
         for name, s in res.items():
-            rows.append({"seed": seed, "decider": name, **s,
-                         "vs_list_order": s["value"] / fixed["list order"]["value"],
-                         "vs_best_fixed": s["value"] / fixed[best]["value"],
-                         "of_oracle": s["value"] / res["oracle"]["value"],
-                         "best_fixed": best})
+            rows.append(
+                {
+                    "seed": seed,
+                    "decider": name,
+                    **s,
+                    "vs_list_order": s["value"] / fixed["list order"]["value"],
+                    "vs_best_fixed": s["value"] / fixed[best]["value"],
+                    "of_oracle": s["value"] / res["oracle"]["value"],
+                    "best_fixed": best,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -172,7 +181,17 @@ if __name__ == "__main__":
     import sys
 
     table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(201, 209)))
-    cols = ["value", "vs_list_order", "vs_best_fixed", "of_oracle", "unsubscribes", "contacts",
-            "unreachable", "unconsented", "over_cap", "tips_after_return"]
+    cols = [
+        "value",
+        "vs_list_order",
+        "vs_best_fixed",
+        "of_oracle",
+        "unsubscribes",
+        "contacts",
+        "unreachable",
+        "unconsented",
+        "over_cap",
+        "tips_after_return",
+    ]
     print(table.to_string())
     print(table.groupby("decider")[cols].agg(["mean", "min", "max"]).round(3).to_string())

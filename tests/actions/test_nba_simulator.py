@@ -38,7 +38,9 @@ def world():
 @pytest.fixture(scope="module")
 def pilot(world):
     return simulate(
-        world, RandomEligible(sim_policy(), none_share=0.3, random_state=1), days=14,
+        world,
+        RandomEligible(sim_policy(), none_share=0.3, random_state=1),
+        days=14,
         random_state=101,
     )
 
@@ -55,23 +57,28 @@ def test_generator_keeps_truth_and_adds_uplift_and_consent():
 
 
 def test_consent_gates_block_with_their_own_reason():
-    policy = Policy.from_dict({
-        "journeys": [
-            {"name": "flash_sale", "channel": "push", "activity": "push_sent"},
-            {"name": "news", "channel": "email", "activity": "email_sent"},
-        ],
-        "consent": [
-            {"channel": "push", "attribute": "has_app"},
-            {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
-        ],
-        "prior_rate": 0.05,
-    })
-    log = pd.DataFrame({
-        "customer_id": ["a", "a", "b", "b", "c"],
-        "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-03",
-                                     "2025-01-01"], utc=True),
-        "activity": ["email_opt_in", "visit", "email_opt_in", "email_opt_out", "visit"],
-    })
+    policy = Policy.from_dict(
+        {
+            "journeys": [
+                {"name": "flash_sale", "channel": "push", "activity": "push_sent"},
+                {"name": "news", "channel": "email", "activity": "email_sent"},
+            ],
+            "consent": [
+                {"channel": "push", "attribute": "has_app"},
+                {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
+            ],
+            "prior_rate": 0.05,
+        }
+    )
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "b", "c"],
+            "timestamp": pd.to_datetime(
+                ["2025-01-01", "2025-01-02", "2025-01-01", "2025-01-03", "2025-01-01"], utc=True
+            ),
+            "activity": ["email_opt_in", "visit", "email_opt_in", "email_opt_out", "visit"],
+        }
+    )
     attrs = pd.DataFrame({"has_app": [True, False]}, index=["a", "b"])
     rm = ResponseModel().fit(log, pd.Series(dtype="int64"), policy)
     with warnings.catch_warnings():
@@ -86,11 +93,19 @@ def test_consent_gates_block_with_their_own_reason():
     with pytest.raises(ConfigError, match="attributes="):
         next_best_action(log, policy, rm, pd.Series(dtype="int64"), check="off")
     with pytest.raises(ConfigError, match="exactly one signal"):
-        Policy.from_dict({"journeys": [{"name": "x", "channel": "push", "activity": "p"}],
-                          "consent": [{"channel": "push", "attribute": "a", "requires": "b"}]})
+        Policy.from_dict(
+            {
+                "journeys": [{"name": "x", "channel": "push", "activity": "p"}],
+                "consent": [{"channel": "push", "attribute": "a", "requires": "b"}],
+            }
+        )
     with pytest.raises(ConfigError, match="arbitration"):
-        Policy.from_dict({"journeys": [{"name": "x", "channel": "push", "activity": "p"}],
-                          "arbitration": "uplfit"})
+        Policy.from_dict(
+            {
+                "journeys": [{"name": "x", "channel": "push", "activity": "p"}],
+                "arbitration": "uplfit",
+            }
+        )
 
 
 def test_uplift_model_separates_organic_from_incremental(world, pilot):
@@ -99,8 +114,10 @@ def test_uplift_model_separates_organic_from_incremental(world, pilot):
     t = m.table_[m.table_["persona"] >= 0].set_index(["persona", "journey"])
     # loyal app buyers (1) respond to cart reminders mostly organically: the raw rate is far
     # above the estimated uplift
-    assert t.loc[(1, "cart_abandonment"), "rate_treated"] > t.loc[(1, "cart_abandonment"),
-                                                                  "uplift"] + 0.1
+    assert (
+        t.loc[(1, "cart_abandonment"), "rate_treated"]
+        > t.loc[(1, "cart_abandonment"), "uplift"] + 0.1
+    )
     # bargain hunters (0): flash sale has their largest uplift, clearly above zero (below the
     # design's 0.30: the pilot's contacts tire customers, fatigue x0.6 per contact)
     assert t.loc[0, "uplift"].idxmax() == "flash_sale"
@@ -133,8 +150,9 @@ def test_exploring_decider_learns_from_nothing():
     pol, tp = sim_policy(), w.true_personas
     o = simulate(w, Oracle(pol), days=35, random_state=9)
     m = UpliftModel(prior_strength=5).fit(None, tp, pol)
-    dec = PolicyDecider(pol, m, tp, explore=True, holdout=0.1, min_touches=20, min_holdouts=5,
-                        random_state=3)
+    dec = PolicyDecider(
+        pol, m, tp, explore=True, holdout=0.1, min_touches=20, min_holdouts=5, random_state=3
+    )
     e = simulate(w, dec, days=35, random_state=9)
     ov = o.decisions.groupby("day")["true_value"].sum()
     ev = e.decisions.groupby("day")["true_value"].sum()
@@ -152,12 +170,19 @@ def test_off_policy_estimates_cover_the_truth():
     hits = {"better": 0, "worse": 0}
     reps = 10
     for rep in range(reps):
-        s = simulate(w, RandomEligible(pol, none_share=0.3, random_state=rep), days=5,
-                     random_state=500 + rep, shadows={"oracle": Oracle(pol)})
+        s = simulate(
+            w,
+            RandomEligible(pol, none_share=0.3, random_state=rep),
+            days=5,
+            random_state=500 + rep,
+            shadows={"oracle": Oracle(pol)},
+        )
         d = s.decisions
         names = list(s.journeys)
-        for kind, target in (("better", d["shadow_oracle"].to_numpy()),
-                             ("worse", np.full(len(d), None, dtype=object))):
+        for kind, target in (
+            ("better", d["shadow_oracle"].to_numpy()),
+            ("worse", np.full(len(d), None, dtype=object)),
+        ):
             col = np.array([len(names) if pd.isna(x) else names.index(x) for x in target])
             true = s.expected_rewards[np.arange(len(d)), col].mean()
             est = evaluate_policy(d, target)

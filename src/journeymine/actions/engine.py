@@ -80,7 +80,7 @@ def _product_of(index: EventIndex, j: Journey, codes: np.ndarray, t: np.ndarray)
 def decide(
     index: EventIndex,
     policy: Policy,
-    model: ResponseModel,
+    model: ResponseModel | None,
     persona: np.ndarray,
     codes: np.ndarray,
     t: np.ndarray,
@@ -95,16 +95,20 @@ def decide(
     product a journey is about when it is known (a logged touch carries it), instead of the
     product of the latest ``product_from`` event. ``attributes``: column -> bool per point (the
     consent gates' attribute table). ``rates``: expected (uplift or) response per point and
-    journey instead of ``model.rates(persona)`` (e.g. posterior draws, or the truth)."""
+    journey instead of ``model.rates(persona)`` (e.g. posterior draws, or the truth); ``model``
+    may be None only when ``rates`` is given."""
     n, J = len(codes), len(policy.journeys)
-    base = model.rates(persona) if rates is None else np.asarray(rates, dtype=np.float64)
+    if rates is None:
+        if model is None:
+            raise ValueError("decide() needs a response model or explicit rates.")
+        base = model.rates(persona)
+    else:
+        base = np.asarray(rates, dtype=np.float64)
     rates = base * np.array([j.value for j in policy.journeys])
     channel_of = {j.activity: j.channel for j in policy.journeys}
     touch_mask = index.is_activity(policy.touch_activities)
     if policy.fatigue_within_s is not None and policy.fatigue_factor < 1:
-        recent = index.count_masked(
-            ("fatigue",), touch_mask, codes, t, policy.fatigue_within_s
-        )
+        recent = index.count_masked(("fatigue",), touch_mask, codes, t, policy.fatigue_within_s)
         rates = rates * (policy.fatigue_factor ** recent.astype(np.float64))[:, None]
     if policy.arbitration == "uplift":
         rates = rates - np.array([j.cost for j in policy.journeys])
@@ -215,9 +219,7 @@ def _consent(
         elif c.requires:
             ok = index.count(c.requires, codes, t, int(t.max(initial=0)) + 1) > 0
         else:
-            out_t = (
-                index.last(c.opt_out, codes, t)[0] if c.opt_out else np.full(len(codes), -1)
-            )
+            out_t = index.last(c.opt_out, codes, t)[0] if c.opt_out else np.full(len(codes), -1)
             if c.opt_in:
                 in_t = index.last(c.opt_in, codes, t)[0]
                 ok = (in_t >= 0) & (in_t > out_t)
@@ -227,9 +229,7 @@ def _consent(
     return out
 
 
-def attribute_arrays(
-    policy: Policy, attributes: Any, ids: Any
-) -> dict[str, np.ndarray] | None:
+def attribute_arrays(policy: Policy, attributes: Any, ids: Any) -> dict[str, np.ndarray] | None:
     """The attribute table's consent columns as bool arrays per customer of ``ids`` (missing
     customers and nulls: False)."""
     need = policy.attributes_needed
@@ -258,7 +258,8 @@ def attribute_arrays(
     table = attributes.copy()
     table.index = table.index.astype(str)
     return {
-        c: table[c].reindex(pd.Index(np.asarray(ids, dtype=object)).astype(str))
+        c: table[c]
+        .reindex(pd.Index(np.asarray(ids, dtype=object)).astype(str))
         .fillna(False)
         .astype(bool)
         .to_numpy()
@@ -278,9 +279,7 @@ def _check_model(responses: Any, policy: Policy) -> None:
                 "the policy arbitrates by uplift: pass a fitted UpliftModel "
                 "(UpliftModel().fit(log, personas, policy)), or set arbitration: response."
             )
-    elif not isinstance(responses, ResponseModel | UpliftModel) or not hasattr(
-        responses, "table_"
-    ):
+    elif not isinstance(responses, ResponseModel | UpliftModel) or not hasattr(responses, "table_"):
         raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
 
 

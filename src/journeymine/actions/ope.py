@@ -28,12 +28,18 @@ NONE = "(none)"
 
 
 def _labels(x: Any) -> np.ndarray:
-    return np.array([NONE if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                     for v in np.asarray(x, dtype=object)], dtype=object)
+    return np.array(
+        [
+            NONE if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+            for v in np.asarray(x, dtype=object)
+        ],
+        dtype=object,
+    )
 
 
-def _reward_model(log: pd.DataFrame, a: np.ndarray, keys: list[str], rng: np.random.Generator,
-                  actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _reward_model(
+    log: pd.DataFrame, a: np.ndarray, keys: list[str], rng: np.random.Generator, actions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Cross-fitted mean reward per (keys..., action): q at the logged and at given actions."""
     n = len(log)
     fold = rng.integers(0, 2, n)

@@ -205,7 +205,10 @@ class Consent:
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Consent:
         _check_keys(
-            d, {"channel", "opt_in", "opt_out", "requires", "attribute", "reason"}, {"channel"}, where
+            d,
+            {"channel", "opt_in", "opt_out", "requires", "attribute", "reason"},
+            {"channel"},
+            where,
         )
         kinds = [k for k in ("requires", "attribute") if k in d]
         if ("opt_in" in d or "opt_out" in d) + len(kinds) != 1:
@@ -217,7 +220,9 @@ class Consent:
             )
         if "attribute" in d:
             if not isinstance(d["attribute"], str) or not d["attribute"]:
-                raise ConfigError(f"{where}.attribute must be a column name, got {d['attribute']!r}.")
+                raise ConfigError(
+                    f"{where}.attribute must be a column name, got {d['attribute']!r}."
+                )
             reason = d.get("reason", "unreachable")
             if reason not in ("unreachable", "no_consent"):
                 raise ConfigError(
@@ -244,7 +249,9 @@ class Consent:
         if self.requires:
             return f"never seen {'/'.join(self.requires)}"
         if self.opt_in:
-            return f"no {'/'.join(self.opt_in)} after the last {'/'.join(self.opt_out) or 'opt-out'}"
+            return (
+                f"no {'/'.join(self.opt_in)} after the last {'/'.join(self.opt_out) or 'opt-out'}"
+            )
         return f"{'/'.join(self.opt_out)} seen"
 
 

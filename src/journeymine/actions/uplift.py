@@ -116,9 +116,7 @@ class UpliftModel(BaseEstimator):
         self._build()
         return self
 
-    def update(
-        self, persona: Any, journey: Any, holdout: Any, outcome: Any
-    ) -> UpliftModel:
+    def update(self, persona: Any, journey: Any, holdout: Any, outcome: Any) -> UpliftModel:
         """Add observed outcomes: per point the persona id, the journey index (in the policy's
         order; ``-1`` ignored), whether it was a holdout and whether the outcome happened."""
         if not hasattr(self, "counts_"):

@@ -9,5 +9,14 @@ it for one release. Import ``create_app``, ``serve`` and ``app_from_env`` from
 
 from journeymine.service import app as _app
 
+# the public names, spelled out so that type checkers see the re-exports
+from journeymine.service.app import API_KEY_ENV as API_KEY_ENV
+from journeymine.service.app import DEFAULT_REQUEST_TIMEOUT as DEFAULT_REQUEST_TIMEOUT
+from journeymine.service.app import MODEL_PATH_ENV as MODEL_PATH_ENV
+from journeymine.service.app import REQUEST_TIMEOUT_ENV as REQUEST_TIMEOUT_ENV
+from journeymine.service.app import app_from_env as app_from_env
+from journeymine.service.app import create_app as create_app
+from journeymine.service.app import serve as serve
+
 globals().update({k: v for k, v in vars(_app).items() if not k.startswith("__")})
 __all__ = list(_app.__all__)

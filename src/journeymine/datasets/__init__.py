@@ -8,6 +8,7 @@ Examples
 True
 """
 
+from journeymine.datasets._deciders import FixedPriority, Oracle, PolicyDecider, RandomEligible
 from journeymine.datasets._designs import (
     ACTIVITIES,
     CHANNELS,
@@ -17,8 +18,6 @@ from journeymine.datasets._designs import (
     default_incidents,
 )
 from journeymine.datasets._generator import SyntheticJourneys, make_journeys
-from journeymine.datasets._simulate import Simulation, World, make_world, sim_policy, simulate
-from journeymine.datasets._deciders import FixedPriority, Oracle, PolicyDecider, RandomEligible
 from journeymine.datasets._loaders import (
     eventlogs_dir,
     load_sample,
@@ -28,13 +27,14 @@ from journeymine.datasets._loaders import (
     save_journeys,
     saved_files,
 )
+from journeymine.datasets._simulate import Simulation, World, make_world, sim_policy, simulate
 
 __all__ = [
     "ACTIVITIES",
     "CHANNELS",
-    "FixedPriority",
     "JOURNEYS",
     "PERSONAS",
+    "FixedPriority",
     "Incident",
     "Oracle",
     "PolicyDecider",

@@ -51,8 +51,9 @@ class _Gated:
         if key not in view._cache:
             attr = attribute_arrays(self.policy, self.attributes, view.ids)
             zeros = np.zeros((len(codes), len(self.policy.journeys)))
-            _, _, _, g = decide(index, self.policy, None, persona, codes, t, attributes=attr,
-                                rates=zeros)
+            _, _, _, g = decide(
+                index, self.policy, None, persona, codes, t, attributes=attr, rates=zeros
+            )
             reason = np.stack([r for r, _ in g], axis=1)
             view._cache[key] = (reason < 0) | np.isin(reason, _PASS)
         return view._cache[key]
@@ -77,7 +78,9 @@ class FixedPriority(_Gated):
         super().__init__(policy, attributes)
         names = [j.name for j in policy.journeys]
         order = names if order is None else list(order)
-        self.rank = np.array([order.index(n) if n in order else len(order) + i for i, n in enumerate(names)])
+        self.rank = np.array(
+            [order.index(n) if n in order else len(order) + i for i, n in enumerate(names)]
+        )
 
     def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ok = self.gates(view, np.full(len(view.ids), -1))
@@ -90,8 +93,9 @@ class FixedPriority(_Gated):
 class RandomEligible(_Gated):
     """Uniformly one of the journeys that pass the gates (nothing with ``none_share``)."""
 
-    def __init__(self, policy: Any, none_share: float = 0.0, random_state: int = 0,
-                 attributes: Any = None) -> None:
+    def __init__(
+        self, policy: Any, none_share: float = 0.0, random_state: int = 0, attributes: Any = None
+    ) -> None:
         super().__init__(policy, attributes)
         self.none_share = float(none_share)
         self.rng = np.random.default_rng(random_state)
@@ -103,8 +107,11 @@ class RandomEligible(_Gated):
         k = np.where(k_ok > 0, score.argmax(1), -1)
         none = (k_ok == 0) | (self.rng.random(len(k)) < self.none_share)
         k = np.where(none, -1, k)
-        prop = np.where(k_ok == 0, 1.0, np.where(none, self.none_share,
-                        (1 - self.none_share) / np.maximum(k_ok, 1)))
+        prop = np.where(
+            k_ok == 0,
+            1.0,
+            np.where(none, self.none_share, (1 - self.none_share) / np.maximum(k_ok, 1)),
+        )
         # nothing sent although a journey was eligible: a holdout of the journey drawn
         held = np.where(none & (k_ok > 0), score.argmax(1), -1)
         return self._out(k), prop, self._out(held)
@@ -145,10 +152,21 @@ class PolicyDecider(_Gated):
         ``holdout`` of them as holdouts.
     """
 
-    def __init__(self, policy: Any, model: Any, personas: pd.Series, *, holdout: float = 0.05,
-                 explore: bool = False, min_touches: int = 0, min_holdouts: int = 0,
-                 learn: bool = True, n_draws: int = 32, random_state: int = 0,
-                 attributes: Any = None) -> None:
+    def __init__(
+        self,
+        policy: Any,
+        model: Any,
+        personas: pd.Series,
+        *,
+        holdout: float = 0.05,
+        explore: bool = False,
+        min_touches: int = 0,
+        min_holdouts: int = 0,
+        learn: bool = True,
+        n_draws: int = 32,
+        random_state: int = 0,
+        attributes: Any = None,
+    ) -> None:
         super().__init__(policy, attributes)
         if not 0 <= holdout < 1:
             raise ConfigError(f"holdout must be a share in [0, 1), got {holdout!r}.")

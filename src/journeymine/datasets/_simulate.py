@@ -34,7 +34,7 @@ from journeymine.datasets import _designs as D
 from journeymine.datasets._generator import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError
 
-__all__ = ["Simulation", "World", "make_world", "simulate", "sim_policy"]
+__all__ = ["Simulation", "World", "make_world", "sim_policy", "simulate"]
 
 DAY = 86_400
 SIM_JOURNEYS = (
@@ -109,7 +109,10 @@ def sim_policy(arbitration: str = "uplift") -> Any:
                     "min_gap": "14D",
                 },
             ],
-            "caps": [{"channel": "email", "max": 2, "per": "7D"}, {"channel": "*", "max": 3, "per": "7D"}],
+            "caps": [
+                {"channel": "email", "max": 2, "per": "7D"},
+                {"channel": "*", "max": 3, "per": "7D"},
+            ],
             "consent": [
                 {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
                 {"channel": "sms", "opt_in": "sms_opt_in", "opt_out": "sms_opt_out"},
@@ -174,9 +177,7 @@ class World:
         )
 
 
-def make_world(
-    n_customers: int = 2_000, *, history_days: int = 90, random_state: int = 0
-) -> World:
+def make_world(n_customers: int = 2_000, *, history_days: int = 90, random_state: int = 0) -> World:
     """A world whose history (``make_journeys``, no persona change) ends where simulation starts.
 
     Examples
@@ -210,7 +211,9 @@ def make_world(
         for act, m in rows
     ]
     ev = hist.events
-    keep = ev["activity"].isin(["visit", "store_visit", "call", "add_to_cart", "purchase", "return_product"])
+    keep = ev["activity"].isin(
+        ["visit", "store_visit", "call", "add_to_cart", "purchase", "return_product"]
+    )
     hist_ev = ev.loc[keep, ["customer_id", "timestamp", "activity", "product"]].copy()
     hist_ev["activity"] = hist_ev["activity"].astype(str)
     hist_ev["product"] = hist_ev["product"].astype(object)
@@ -231,7 +234,9 @@ def make_world(
     sim_j = list(SIM_JOURNEYS)
     cols = [D.JOURNEYS.index(j) for j in sim_j]
     mk = lambda a: pd.DataFrame(  # noqa: E731
-        a[:, cols], index=pd.Index(D.PERSONAS, name="persona"), columns=pd.Index(sim_j, name="journey_id")
+        a[:, cols],
+        index=pd.Index(D.PERSONAS, name="persona"),
+        columns=pd.Index(sim_j, name="journey_id"),
     )
     return World(
         history=hist,
@@ -328,7 +333,9 @@ def simulate(
     ev: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "t", "a", "j", "p")}
     names = np.array([*SIM_JOURNEYS, None], dtype=object)
 
-    def emit(c: np.ndarray, t: np.ndarray, a: str | np.ndarray, j: Any = None, prod: Any = -1) -> None:
+    def emit(
+        c: np.ndarray, t: np.ndarray, a: str | np.ndarray, j: Any = None, prod: Any = -1
+    ) -> None:
         m = len(c)
         ev["c"].append(c)
         ev["t"].append(np.broadcast_to(t, (m,)).astype(np.float64))
@@ -359,8 +366,15 @@ def simulate(
     exp_rewards: list[np.ndarray] = []
     shadow_cols: dict[str, list[np.ndarray]] = {k: [] for k in shadows or {}}
     tot = dict.fromkeys(
-        ("unsubscribes", "undeliverable", "unreachable", "unconsented", "over_cap",
-         "tips_after_return", "contacts"),
+        (
+            "unsubscribes",
+            "undeliverable",
+            "unreachable",
+            "unconsented",
+            "over_cap",
+            "tips_after_return",
+            "contacts",
+        ),
         0,
     )
     for day in range(int(days)):
@@ -389,10 +403,12 @@ def simulate(
         base = 1 - (1 - BASE[p]) * np.prod(np.where(C[:, :3], 1 - org[p][:, :3], 1.0), axis=1)
         recent = (contacts[day : day + 7] >= 0).sum(0)  # delivered in the last 7 days
         email7 = (contacts[day : day + 7] == 0).sum(0)
-        fat = world.fatigue ** recent
+        fat = world.fatigue**recent
         inc = np.minimum(1.0, base[:, None] + up[p] * fat[:, None] * C) - base[:, None]
         ok = reach[:, chan]  # (n, J)
-        punsub = np.array([world.unsub[c] for c in SIM_CHANNEL])[None, :] * (1 + recent[:, None]) ** 2
+        punsub = (
+            np.array([world.unsub[c] for c in SIM_CHANNEL])[None, :] * (1 + recent[:, None]) ** 2
+        )
         punsub = np.where(returned_tip[:, None] & (np.arange(J) == 1)[None, :], 3 * punsub, punsub)
         tv = np.where(ok, inc * world.value - punsub * world.unsub_cost, 0.0) - world.cost
         capped = (recent >= world.caps["*"])[:, None] | (
@@ -401,12 +417,20 @@ def simulate(
         feasible = ok & ~capped
         oracle = np.maximum(0.0, np.where(feasible, tv, -np.inf).max(axis=1))
         er = np.concatenate(
-            [np.where(ok, (base[:, None] + inc) * world.value, base[:, None]) - world.cost,
-             base[:, None]],
+            [
+                np.where(ok, (base[:, None] + inc) * world.value, base[:, None]) - world.cost,
+                base[:, None],
+            ],
             axis=1,
         )
-        view = View(day, pd.Timestamp((world.start_s + now) * 10**9, tz="UTC"), world.ids,
-                    log_before(now), tv, p)
+        view = View(
+            day,
+            pd.Timestamp((world.start_s + now) * 10**9, tz="UTC"),
+            world.ids,
+            log_before(now),
+            tv,
+            p,
+        )
         action, prop, held = (np.asarray(x) for x in decider.decide(view))
         action = action.astype(np.int64)
         held = held.astype(np.int64)
@@ -445,7 +469,11 @@ def simulate(
         u_idx = np.flatnonzero(uns)
         consent[u_idx, ch[u_idx]] = False
         reach[u_idx, ch[u_idx]] = False
-        emit(u_idx, np.full(len(u_idx), now + 7200), np.array([f"{OUT_CHANNELS[c]}_opt_out" for c in ch[u_idx]], dtype=object))
+        emit(
+            u_idx,
+            np.full(len(u_idx), now + 7200),
+            np.array([f"{OUT_CHANNELS[c]}_opt_out" for c in ch[u_idx]], dtype=object),
+        )
         tot["unsubscribes"] += len(u_idx)
         true_value = np.where(sent, tv[np.arange(n), a0], 0.0)
         reward = y * np.where(deliv, world.value[a0], 1.0) - np.where(sent, world.cost[a0], 0.0)

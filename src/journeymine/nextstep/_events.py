@@ -228,7 +228,9 @@ def labels(values: Any) -> np.ndarray:
         if isinstance(values.dtype, pd.CategoricalDtype) and len(values) > _SMALL:
             cats = labels(np.asarray(values.cat.categories, dtype=object))
             codes = values.cat.codes.to_numpy()
-            return np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else None, None)
+            missing = np.array(None, dtype=object)
+            known = cats[np.maximum(codes, 0)] if len(cats) else missing
+            return np.where(codes >= 0, known, missing)
         arr = values.to_numpy(dtype=object)
     else:
         arr = np.asarray(values, dtype=object)

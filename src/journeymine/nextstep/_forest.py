@@ -194,7 +194,10 @@ class Ensemble:
         cols: dict[str, list[np.ndarray]] = {
             k: [] for k in ("feature", "threshold", "missing_left", "left", "right", "cat_row")
         }
-        tables, roots, self.blocks = [], [], {}
+        tables: list[np.ndarray] = []
+        roots: list[np.ndarray] = []
+        self.blocks: dict[str, tuple[int, int, int, np.ndarray]] = {}
+        self.heads: dict[str, Any] | None = None  # the model heads this was built from (if any)
         depth = 0
         for name, f in forests.items():
             n = len(f.feature)
@@ -217,8 +220,15 @@ class Ensemble:
             self.blocks[name] = (start, start + len(f.roots), f.n_outputs, f.baseline)
             depth = max(depth, _max_depth(f))
             offset += n
-        for k, v in cols.items():
-            setattr(self, k, np.concatenate(v) if v else np.zeros(0, dtype=np.int64))
+        joined = {
+            k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in cols.items()
+        }
+        self.feature: np.ndarray = joined["feature"]
+        self.threshold: np.ndarray = joined["threshold"]
+        self.missing_left: np.ndarray = joined["missing_left"]
+        self.left: np.ndarray = joined["left"]
+        self.right: np.ndarray = joined["right"]
+        self.cat_row: np.ndarray = joined["cat_row"]
         self.value = np.concatenate([f.value for f in forests.values()])
         self.is_leaf = np.concatenate([f.is_leaf for f in forests.values()])
         self.roots = np.concatenate(roots) if roots else np.zeros(0, dtype=np.int64)

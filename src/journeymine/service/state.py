@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
 from journeymine.exceptions import ConfigError
@@ -207,7 +208,7 @@ class SQLiteStore:
         def __enter__(self) -> None:
             return None
 
-        def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
             if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
                 raise StoreUnavailable(f"the SQLite state store failed: {exc}") from exc
             return False
@@ -221,7 +222,7 @@ class SQLiteStore:
                 self.c.execute(f"BEGIN {mode}")
                 return self.c
 
-            def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+            def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
                 if exc is None:
                     self.c.execute("COMMIT")
                 else:
@@ -426,7 +427,7 @@ class RedisStore:
             def __enter__(self) -> None:
                 return None
 
-            def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+            def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
                 if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
                     raise StoreUnavailable(f"the Redis state store failed: {exc}") from exc
                 return False
@@ -519,7 +520,8 @@ class RedisStore:
 
     def customers(self) -> Iterator[str]:
         with self._errors():
-            ids = sorted(c.decode() for c in self.r.smembers(f"{self.prefix}customers"))
+            members = self.r.smembers(f"{self.prefix}customers")
+            ids = sorted(c.decode() if isinstance(c, bytes) else c for c in members)
         yield from ids
 
     def ping(self) -> None:
@@ -530,7 +532,7 @@ class RedisStore:
         self.r.close()
 
 
-def default_store_url(model_path: str | Path) -> str:
+def default_store_url(model_path: str | os.PathLike[str]) -> str:
     """The default store: a SQLite file beside the model (``<model>.state.sqlite``)."""
     path = Path(model_path).resolve()
     return f"sqlite:///{path.with_name(path.stem + '.state.sqlite')}"

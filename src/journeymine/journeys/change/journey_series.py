@@ -131,7 +131,7 @@ def _path_series(
 ) -> list[_Series]:
     """Per path (a, ..., goal): sessions with ``a`` (trials, in the bin of their first ``a``)
     that go on through the path's steps in order to the goal (successes)."""
-    out = []
+    out: list[_Series] = []
     n_g = len(lg.groups)
     n = len(lg.act)
     sess_end = _session_starts(lg)[1][lg.session]  # end of each event's session

@@ -170,7 +170,7 @@ def _conversion_series(
     min_support: int,
     skipped: list[_Skip],
 ) -> list[_Series]:
-    out = []
+    out: list[_Series] = []
     n_sess = int(lg.session.max()) + 1
     pos = np.arange(len(lg.act))
     n_g = len(lg.groups)
