@@ -127,28 +127,53 @@ def to_events(log: Any, *, purpose: str = "the next-step model", keep: Any = Non
     require_columns(log, [CUSTOMER_ID, TIMESTAMP, ACTIVITY], purpose=purpose)
     if len(log) == 0:
         raise EmptyLogError(f"the log given to {purpose} has no events.")
+    small = len(log) <= _SMALL
+    raw: dict[str, np.ndarray] = {}
     for col in (CUSTOMER_ID, ACTIVITY):
-        n = int(log[col].isna().sum())
+        s = log[col]
+        if small and isinstance(s.dtype, pd.CategoricalDtype):
+            n = int((s.cat.codes.to_numpy() < 0).sum())
+        elif small:  # object values, read once (labels() reads small columns the same way)
+            raw[col] = s.to_numpy(dtype=object)
+            n = int(pd.isna(raw[col]).sum())
+        else:
+            n = int(log[col].isna().sum())
         if n:
             raise EventLogError(
                 f"{n} event(s) have no {col}; drop or fill them before using {purpose} "
                 f"(jm.validate reports which rows)."
             )
     t = _seconds(log[TIMESTAMP])
-    codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=False)
+    ids_raw = raw.get(CUSTOMER_ID)
+    first = ids_raw[0] if ids_raw is not None else None
+    if type(first) is str and all(type(v) is str and v == first for v in ids_raw):
+        # one customer (the live-scoring case): no factorizing
+        codes = np.zeros(len(log), dtype=np.intp)
+        uniques: Any = [first]
+    else:
+        codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=False)
     order = np.lexsort((t, codes))  # stable: ties keep input order
     case = codes[order].astype(np.int64)
     sizes = np.bincount(case, minlength=len(uniques))
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    act_str = labels(log[ACTIVITY])[order]
+    act_str = labels(raw[ACTIVITY] if ACTIVITY in raw else log[ACTIVITY])[order]
     others = [
         c
         for c in log.columns
         if c not in (CUSTOMER_ID, TIMESTAMP, ACTIVITY) and (keep is None or c in keep)
     ]
     ordered = (order[1:] >= order[:-1]).all() if len(order) > 1 else True
+    index = log.index
+    plain = (
+        ordered
+        and isinstance(index, pd.RangeIndex)
+        and index.start == 0
+        and index.step == 1
+        and index.name is None
+    )
     columns = {
-        c: (log[c] if ordered else log[c].iloc[order]).reset_index(drop=True) for c in others
+        c: log[c] if plain else (log[c] if ordered else log[c].iloc[order]).reset_index(drop=True)
+        for c in others
     }
     ids = np.asarray([u if isinstance(u, str) else str(u) for u in uniques], dtype=object)
     return Events(ids, starts, case, act_str, t[order], columns)
@@ -225,7 +250,9 @@ def _label(v: Any) -> Any:
 def labels(values: Any) -> np.ndarray:
     """Values as text labels (object array; None for missing)."""
     if isinstance(values, pd.Series):
-        if isinstance(values.dtype, pd.CategoricalDtype) and len(values) > _SMALL:
+        if isinstance(values.dtype, pd.CategoricalDtype) and (
+            len(values) > _SMALL or len(values.dtype.categories) <= len(values)
+        ):  # through the codes (reading a categorical row by row is slow)
             cats = labels(np.asarray(values.cat.categories, dtype=object))
             codes = values.cat.codes.to_numpy()
             missing = np.array(None, dtype=object)

@@ -66,6 +66,14 @@ def _case_split(n_cases: int, size: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def _take(arr: Any, idx: np.ndarray) -> Any:
+    """``arr.take(idx)``; one row by slicing (a take on a pyarrow array costs tens of us)."""
+    if len(idx) == 1:
+        i = int(idx[0])
+        return arr[i : i + 1]
+    return arr.take(idx)
+
+
 class NextStepModel(BaseEstimator):
     """Predict each customer's next step from their journey so far.
 
@@ -440,19 +448,29 @@ class NextStepModel(BaseEstimator):
     def _proba(self, X: np.ndarray) -> np.ndarray:
         return self._outputs(X, ("activity",))["activity"]
 
+    def _label_array(self, attr: str) -> Any:
+        """The labels of ``attr`` (classes_ or channels_) as the array a DataFrame column of
+        them gets (dtype inferred as pandas does), built once per label list."""
+        labels = getattr(self, attr)
+        cache = self.__dict__.setdefault("_label_arrays_", {})
+        hit = cache.get(attr)
+        if hit is None or hit[0] is not labels or hit[1] != labels:
+            arr = pd.Series(np.asarray(labels, dtype=object)).array
+            hit = cache[attr] = (labels, list(labels), arr)
+        return hit[2]
+
     def _frame(self, ev: Events, X: np.ndarray, index: Any = None) -> pd.DataFrame:
         res = self._outputs(X, ("activity", "channel", "time", "outcome"))
         p = res["activity"]
         best = p.argmax(axis=1)
-        classes = np.asarray(self.classes_, dtype=object)
         cols: dict[str, Any] = {
-            "activity": classes[best],
+            "activity": _take(self._label_array("classes_"), best),
             "probability": p[np.arange(len(p)), best],
         }
         if self.channels_ and "channel" in res:
             pc = res["channel"]
             bc = pc.argmax(axis=1)
-            cols["channel"] = np.asarray(self.channels_, dtype=object)[bc]
+            cols["channel"] = _take(self._label_array("channels_"), bc)
             cols["channel_probability"] = pc[np.arange(len(pc)), bc]
         if "time" in res:
             cols["seconds_to_next"] = res["time"]

@@ -164,10 +164,23 @@ def _counts_at(
 
 
 def _since_last(
-    codes: np.ndarray, n_values: int, ev: Events, rows: np.ndarray, case_start: np.ndarray
+    codes: np.ndarray,
+    n_values: int,
+    ev: Events,
+    rows: np.ndarray,
+    case_start: np.ndarray,
+    whole: bool = False,
 ) -> np.ndarray:
     """Seconds since the last occurrence of each code up to each row (NaN when none)."""
     out = np.full((len(rows), n_values), np.nan)
+    if whole and n_values:  # rows are the cases' last events: one scatter of last positions
+        ok = (codes >= 0) & (codes < n_values)
+        last_at = np.full((ev.n_cases, n_values), -1, dtype=np.int64)
+        np.maximum.at(last_at, (ev.case[ok], codes[ok]), np.flatnonzero(ok))
+        last = last_at[ev.case[rows]]
+        seen = last >= 0
+        out[seen] = np.broadcast_to(ev.t[rows][:, None], last.shape)[seen] - ev.t[last[seen]]
+        return out
     idx = np.arange(ev.n_events)
     for v in range(n_values):
         last = np.maximum.accumulate(np.where(codes == v, idx, -1))[rows]
@@ -211,7 +224,7 @@ def prefix_features(ev: Events, spec: PrefixSpec, rows: np.ndarray | None = None
     counted = spec.counted
     counts = _counts_at(np.where(codes < len(counted), codes, -1), len(counted), ev, rows, whole)
     blocks = [np.column_stack(cols) if cols else np.zeros((len(rows), 0)), counts]
-    blocks.append(_since_last(codes, len(counted), ev, rows, case_start))
+    blocks.append(_since_last(codes, len(counted), ev, rows, case_start, whole))
     for c, vocab in spec.counted_values.items():
         blocks.append(_counts_at(attr_codes[c], len(vocab), ev, rows, whole))
     # run length of the current activity
