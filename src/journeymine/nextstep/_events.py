@@ -132,7 +132,7 @@ def to_events(log: Any, *, purpose: str = "the next-step model", keep: Any = Non
     for col in (CUSTOMER_ID, ACTIVITY):
         s = log[col]
         if small and isinstance(s.dtype, pd.CategoricalDtype):
-            n = int((s.cat.codes.to_numpy() < 0).sum())
+            n = int((s.array.codes < 0).sum())
         elif small:  # object values, read once (labels() reads small columns the same way)
             raw[col] = s.to_numpy(dtype=object)
             n = int(pd.isna(raw[col]).sum())
@@ -253,8 +253,9 @@ def labels(values: Any) -> np.ndarray:
         if isinstance(values.dtype, pd.CategoricalDtype) and (
             len(values) > _SMALL or len(values.dtype.categories) <= len(values)
         ):  # through the codes (reading a categorical row by row is slow)
-            cats = labels(np.asarray(values.cat.categories, dtype=object))
-            codes = values.cat.codes.to_numpy()
+            cat = values.array
+            cats = labels(cat.categories.to_numpy(dtype=object))
+            codes = cat.codes
             missing = np.array(None, dtype=object)
             known = cats[np.maximum(codes, 0)] if len(cats) else missing
             return np.where(codes >= 0, known, missing)
