@@ -175,7 +175,7 @@ def test_assign_errors_are_clear(model: PersonaModel) -> None:
     assert len(err.value.problems) == 2
 
 
-@pytest.mark.parametrize("stamp", ["NaN", "", "NaT", "nat", " ", "now", "Today"])
+@pytest.mark.parametrize("stamp", ["NaN", "", "NaT", "nat", " ", "now", "Today", "-1"])
 def test_missing_value_words_are_not_timestamps(model: PersonaModel, stamp: str) -> None:
     """pandas reads these as a missing time (or the clock): an EventLogError naming the event
     and the fix, not a ValueError from the integer conversion (HTTP 500 in the service)."""

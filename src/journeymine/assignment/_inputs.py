@@ -64,8 +64,11 @@ def _parse_time(value: Any) -> tuple[int, bool] | None:
         if pd.isna(value):
             return None
         aware = value.tzinfo is not None
-        utc = value.tz_convert("UTC") if aware else value.tz_localize("UTC")
-        return int((utc - _EPOCH_TS) // _US_TD), aware
+        try:
+            utc = value.tz_convert("UTC") if aware else value.tz_localize("UTC")
+            return int((utc - _EPOCH_TS) // _US_TD), aware
+        except (OverflowError, ValueError):  # e.g. "-1": a year pandas reads but cannot shift
+            return None
     if isinstance(value, str):
         try:
             d = _dt.datetime.fromisoformat(value.strip())
