@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,12 @@ EVENTS = [
     {"timestamp": "2025-02-03T08:00:00Z", "activity": "email_sent", "channel": "email",
      "journey_id": "cart_abandonment"},
 ]  # fmt: skip
+# Deterministic examples by default, so that CI judges the code and not the draw; set
+# JM_FUZZ_RANDOM=1 to explore new examples (that is how the '-1' timestamp bug was found).
 FUZZ = settings(
     max_examples=100,
     deadline=None,
+    derandomize=not os.environ.get("JM_FUZZ_RANDOM"),
     database=None,  # nothing written to the working tree
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -230,6 +231,7 @@ def _read_or_our_error(source, opts: dict) -> None:
 @settings(
     max_examples=150,
     deadline=None,
+    derandomize=not os.environ.get("JM_FUZZ_RANDOM"),  # deterministic in CI; =1 to explore
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
@@ -270,7 +272,10 @@ def csv_texts(draw) -> str:
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100,
+    deadline=None,
+    derandomize=not os.environ.get("JM_FUZZ_RANDOM"),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(text=csv_texts(), opts=options())
 def test_csv_text_returns_a_valid_log_or_raises_our_error(tmp_path, text, opts):
