@@ -90,3 +90,17 @@ def machine() -> str:
         f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
         f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}"
     )
+
+
+def mark_differences(rows: list[Measurement], reference: str = "journeymine") -> None:
+    """Set ``error`` on every contender whose result differs from the ``reference`` row's
+    (``None`` items of a result are not compared: a peer that computes less)."""
+    ref = next((m.result for m in rows if m.contender == reference and m.result), None)
+    if ref is None:
+        return
+    for m in rows:
+        if m.result is None or m.error:
+            continue
+        pairs = [(a, b) for a, b in zip(m.result, ref, strict=True) if a is not None]
+        if any(a != b for a, b in pairs):
+            m.error = f"result differs: {m.result} vs {reference} {ref}"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._data import events_path
-from benchmarks._harness import Measurement, measure
+from benchmarks._harness import Measurement, mark_differences, measure
 
 SEED = 0
 TASK = "dfg + variants"
@@ -162,20 +162,6 @@ CONTENDERS = [
 ]
 
 
-def _check(rows: list[Measurement]) -> None:
-    """Mark contenders whose result differs from journeymine's."""
-    ref = next((m.result for m in rows if m.contender == "journeymine" and m.result), None)
-    if ref is None:
-        return
-    for m in rows:
-        if m.result is None or m.error:
-            continue
-        mine = [a for a, b in zip(m.result, ref, strict=True) if a is not None]
-        theirs = [b for a, b in zip(m.result, ref, strict=True) if a is not None]
-        if mine != theirs:
-            m.error = f"result differs: {m.result} vs journeymine {ref}"
-
-
 def run(quick: bool) -> list[Measurement]:
     rows: list[Measurement] = []
     for label, n_customers in SIZES["quick" if quick else "full"]:
@@ -189,6 +175,6 @@ def run(quick: bool) -> list[Measurement]:
             group.append(
                 measure(TASK, name, size, functools.partial(setup, path), task, timeout=1800)
             )
-        _check(group)
+        mark_differences(group)
         rows.extend(group)
     return rows

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from benchmarks._data import OUT
-from benchmarks._harness import Measurement, measure
+from benchmarks._harness import Measurement, mark_differences, measure
 
 TASK = "read + dfg + variants"
 SIZES = {"quick": [("100k", 100_000)], "full": [("1M", 1_000_000), ("10M", 10_000_000)]}
@@ -192,19 +192,6 @@ CONTENDERS = [
 ]
 
 
-def _check(rows: list[Measurement]) -> None:
-    """Mark contenders whose result differs from journeymine's."""
-    ref = next((m.result for m in rows if m.contender == "journeymine" and m.result), None)
-    if ref is None:
-        return
-    for m in rows:
-        if m.result is None or m.error:
-            continue
-        pairs = [(a, b) for a, b in zip(m.result, ref, strict=True) if a is not None]
-        if any(a != b for a, b in pairs):
-            m.error = f"result differs: {m.result} vs journeymine {ref}"
-
-
 def run(quick: bool, sizes: list[tuple[str, int]] | None = None) -> list[Measurement]:
     import pyarrow.parquet as pq
 
@@ -217,7 +204,7 @@ def run(quick: bool, sizes: list[tuple[str, int]] | None = None) -> list[Measure
             measure(TASK, name, size, functools.partial(setup, path), task, timeout=3600)
             for name, setup, task in CONTENDERS
         ]
-        _check(group)
+        mark_differences(group)
         for m in group:
             if m.error and m.error.startswith("result differs"):
                 print(f"  {m.contender}: {m.error}")
