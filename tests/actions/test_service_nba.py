@@ -12,12 +12,13 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from _service_models import true_persona_models
 from _uvicorn_server import KeepAlive, Server
 
-from journeymine.actions import ResponseModel, next_best_action
-from journeymine.assignment import PersonaModel, assign
+from journeymine.actions import next_best_action
+from journeymine.assignment import assign
 from journeymine.assignment.service import create_app
-from journeymine.datasets import make_journeys, sample_policy, sample_policy_path
+from journeymine.datasets import make_journeys, sample_policy_path
 from journeymine.exceptions import ConfigError
 
 KEY = "nba-key"
@@ -28,14 +29,9 @@ AUTH = {"X-API-Key": KEY}
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("nba")
     data = make_journeys(n_customers=500, days=90, random_state=6)
-    names = sorted(data.customers["persona"].unique())
-    labels = data.customers.set_index("customer_id")["persona"].map(names.index).astype("int64")
-    model = PersonaModel(cv=3, random_state=0).fit(
-        data.events, labels, names=dict(enumerate(names))
-    )
-    model_path = model.save(d / "m.skops")
-    policy = sample_policy()
-    responses = ResponseModel().fit(data.events, labels, policy)
+    fitted = true_persona_models(data, d)
+    model, model_path = fitted["model"], fitted["model_path"]
+    policy, responses = fitted["policy"], fitted["responses"]
     rates = responses.save(d / "rates.json")
     return {"data": data, "model": model, "model_path": model_path, "rates": rates,
             "responses": responses, "policy": policy}  # fmt: skip

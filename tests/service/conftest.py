@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _service_models import true_persona_models
 from _uvicorn_server import free_port
 
 from journeymine.actions import Policy, ResponseModel
-from journeymine.assignment import PersonaModel
-from journeymine.datasets import make_journeys, sample_policy
+from journeymine.datasets import make_journeys
 
 #: one email journey any customer may get (cold start: a prior rate), capped at 2 per 7 days
 CAP_POLICY = {
@@ -30,14 +30,9 @@ CAP_POLICY = {
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("state")
     data = make_journeys(n_customers=300, days=60, random_state=11)
-    names = sorted(data.customers["persona"].unique())
-    labels = data.customers.set_index("customer_id")["persona"].map(names.index).astype("int64")
-    model = PersonaModel(cv=3, random_state=0).fit(
-        data.events, labels, names=dict(enumerate(names))
-    )
-    model_path = model.save(d / "m.skops")
-    policy = sample_policy()
-    responses = ResponseModel().fit(data.events, labels, policy)
+    fitted = true_persona_models(data, d)
+    labels, model, model_path = fitted["labels"], fitted["model"], fitted["model_path"]
+    policy, responses = fitted["policy"], fitted["responses"]
     cap_policy = Policy.from_dict(CAP_POLICY)
     cap_rates = ResponseModel().fit(data.events, labels, cap_policy)
     import json
