@@ -6,8 +6,9 @@ assignment, next best action, and continuous decisioning on a customer state sto
 - :mod:`journeymine.service.limits`: body size/time limits, strict JSON, plausible times
 - :mod:`journeymine.service.http`: uvicorn protocols with a deadline for slow clients
 - :mod:`journeymine.service.state`: the customer state store (SQLite, Redis)
+- :mod:`journeymine.service.live`: :func:`decide_live`, one live customer's decision in numpy
 - :mod:`journeymine.service.routes`: ``/v1/events``, ``/v1/customers/{id}``, ``/v1/outcomes``
-  and ``/v1/next-best-action`` by ``customer_id``; :func:`decide_live` decides in-process
+  and ``/v1/next-best-action`` by ``customer_id``
 
 ``journeymine.assignment.service`` re-exports :mod:`journeymine.service.app` for one release.
 The service depends on :mod:`journeymine.assignment` and :mod:`journeymine.actions`; neither

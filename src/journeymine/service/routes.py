@@ -1,5 +1,5 @@
-"""Continuous decisioning routes (added by ``create_app(..., store=...)``) and the in-process
-decision for one live customer (:func:`decide_live`).
+"""Continuous decisioning routes (added by ``create_app(..., store=...)``); the in-process
+decision for one live customer (:func:`decide_live`) is in :mod:`journeymine.service.live`.
 
 ============================================ =====================================================
 ``POST /v1/events``                          a batch of events for any customers; idempotent by
@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, NotRequired
@@ -41,20 +40,14 @@ from fastapi.responses import Response
 from pydantic import ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from journeymine.actions._service import NbaEventIn, decide_one
+from journeymine.actions._service import NbaEventIn
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
-from journeymine.assignment._assign import assign_parsed, parse_customer
 from journeymine.assignment._inputs import _parse_time
 from journeymine.assignment._model import PersonaModel
 from journeymine.exceptions import ConfigError, EventLogError
-from journeymine.service.state import (
-    Contact,
-    CustomerState,
-    Persona,
-    StateStore,
-    StoreEvent,
-)
+from journeymine.service.live import LiveDecider, decide_live, persona_of
+from journeymine.service.state import CustomerState, StateStore, StoreEvent
 
 __all__ = ["MAX_ID_LENGTH", "check_live_events", "decide_live", "state_router"]
 
@@ -237,99 +230,6 @@ def check_live_events(
     return out
 
 
-def _persona_of(
-    state: CustomerState, model: PersonaModel
-) -> tuple[int, str, float | None, Persona | None]:
-    if state.persona_fresh:
-        return int(state.persona or 0), str(state.persona_name), state.probability, None
-    a = assign_parsed([parse_customer(state.events, model, customer_id=state.customer_id)])[0]
-    return (
-        a.persona,
-        a.name,
-        a.probability,
-        Persona(a.persona, a.name, a.probability, state.version),
-    )
-
-
-def decide_live(
-    state: CustomerState,
-    model: PersonaModel,
-    policy: Policy,
-    responses: ResponseModel,
-    *,
-    at: Any = None,
-    times: Any = None,
-    persona: int | None = None,
-) -> tuple[dict[str, Any], Contact | None, Persona | None]:
-    """The next best action of one live customer from their stored state, in-process.
-
-    Returns the answer (as ``POST /v1/next-best-action`` sends it, with a new
-    ``decision_id``), the contact to reserve when the answer sends something (None
-    otherwise), and the persona to remember when it was computed now (None when the stored
-    one was current or ``persona`` was given).
-
-    The decision equals :func:`journeymine.actions.next_best_action` on the stored events plus
-    the committed contacts, at ``at`` (default now; second resolution), for the persona
-    :func:`journeymine.assignment.assign` gives on the stored events.
-    """
-    from journeymine.service.limits import TimeRange
-
-    times = TimeRange(None) if times is None else times
-    if at is None:
-        at_us = time.time_ns() // 1000
-    elif isinstance(at, int):
-        at_us = at
-    else:
-        at_us = int(pd.Timestamp(at).as_unit("us").asm8.view("i8"))
-    update = None
-    if persona is None:
-        persona, name, probability, update = _persona_of(state, model)
-    else:
-        name, probability = model.persona_names_.get(persona, f"persona {persona}"), None
-    touch = set(policy.touch_activities)
-    delivered = {e.get("decision_id") for e in state.events if e.get("activity") in touch} - {None}
-    floor = at_us - at_us % 1_000_000
-    events = list(state.events)
-    for c in state.contacts:
-        if c.decision_id in delivered or c.t_us >= floor + 1_000_000:
-            continue
-        ev: dict[str, Any] = {
-            "timestamp": _iso(min(c.t_us, floor - 1)),
-            "activity": c.activity,
-            "channel": c.channel,
-            "journey_id": c.journey,
-        }
-        if c.product is not None:
-            ev[policy.product_column] = c.product
-        events.append(ev)
-    req = {
-        "customer_id": state.customer_id,
-        "events": events,
-        "at": _iso(at_us),
-        "persona": int(persona),
-    }
-    out = decide_one(model, policy, responses, req, times)  # type: ignore[arg-type]
-    out["persona_name"] = name
-    out["persona_probability"] = probability
-    out["decision_id"] = uuid.uuid4().hex
-    action = out["action"]
-    out["propensity"] = 1.0  # the policy is deterministic: it sends what it chose
-    contact = None
-    if action is not None:
-        j = policy.journey(action)
-        contact = Contact(
-            out["decision_id"],
-            state.customer_id,
-            at_us,
-            action,
-            j.channel,
-            j.activity,
-            out["product"],
-            out["expected_response"],
-        )
-    return out, contact, update
-
-
 def _answer(status: int, body: Any) -> Response:
     return Response(json.dumps(body).encode(), status_code=status, media_type=_JSON)
 
@@ -357,6 +257,9 @@ def state_router(
     """The routes of the module for :func:`journeymine.service.create_app`."""
     router = APIRouter()
     product_column = policy.product_column if policy is not None else "product"
+    decider = (
+        LiveDecider(policy, responses) if policy is not None and responses is not None else None
+    )
 
     async def call(fn: Any, *args: Any, **kw: Any) -> Any:
         return await run_in_threadpool(fn, *args, **kw)
@@ -382,7 +285,7 @@ def state_router(
         return _answer(200, {"accepted": new, "duplicates": dup, "customers": customers})
 
     def summary(state: CustomerState, model: PersonaModel) -> dict[str, Any]:
-        persona, name, probability, update = _persona_of(state, model)
+        persona, name, probability, update = persona_of(state, model)
         if update is not None:
             store.set_persona(state.customer_id, update)
         return {
@@ -402,7 +305,7 @@ def state_router(
             return None
         out = summary(state, model)
         if policy is not None and responses is not None:
-            nba, _, _ = decide_live(state, model, policy, responses, times=times)
+            nba, _, _ = decide_live(state, model, policy, responses, decider=decider)
             out["next_best_action"] = nba
         else:
             out["next_best_action"] = None
@@ -495,8 +398,8 @@ def state_router(
                 policy,
                 responses,
                 at=at_us,
-                times=times,
                 persona=req.get("persona"),
+                decider=decider,
             )
 
         commit = bool(req.get("commit", False))
