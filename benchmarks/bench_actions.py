@@ -98,7 +98,8 @@ def simulator_table(
 ) -> Any:
     """The closed-loop policy table of #13: per seed, the true value earned over ``days`` by
     journeymine's policy (personas mined by PersonaMiner on the world's history, uplift fitted
-    on a ``pilot_days`` random-holdout pilot and updated in the loop), response-only
+    on a ``pilot_days`` random-holdout pilot and updated in the loop; per customer from the
+    miner's soft memberships, and from its hard labels), response-only
     arbitration, random-eligible, fixed priorities (list order, and every journey first) and
     the oracle (true personas and values). Run: ``python -m benchmarks.bench_actions``."""
     import warnings
@@ -125,6 +126,7 @@ def simulator_table(
             warnings.simplefilter("ignore")
             mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
         personas = mined.labels_
+        memberships = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
         pilot = simulate(
             world,
             RandomEligible(pol, none_share=0.3, random_state=seed),
@@ -137,6 +139,9 @@ def simulator_table(
             return simulate(world, decider, days=days, random_state=run).summary
 
         res = {
+            "policy (mined memberships)": value(
+                PolicyDecider(pol, UpliftModel().fit(pilot.events, memberships, pol), memberships)
+            ),
             "policy (mined personas)": value(
                 PolicyDecider(pol, UpliftModel().fit(pilot.events, personas, pol), personas)
             ),
@@ -194,4 +199,4 @@ if __name__ == "__main__":
         "tips_after_return",
     ]
     print(table.to_string())
-    print(table.groupby("decider")[cols].agg(["mean", "min", "max"]).round(3).to_string())
+    print(table.groupby("decider")[cols].agg(["min", "median", "max"]).round(3).T.to_string())

@@ -13,6 +13,13 @@ prior plus ``prior_strength`` pseudo-observations at the journey's overall rate)
 the difference, with its posterior sd and a 95% interval. :meth:`UpliftModel.sample` draws
 uplifts from the posteriors (Thompson sampling), :meth:`UpliftModel.update` adds outcomes as
 they are observed (learning from the decisions made).
+
+Per customer: where personas are soft (``memberships``, customers x persona ids, e.g. the
+third value of ``PersonaMiner.membership``), every point counts for each persona with the
+customer's membership weight, and a customer's expected uplift is the membership-weighted
+mean of the personas' posteriors (the rest of the weight, for customers the miner could not
+place, on a row of its own, persona ``-2`` "unplaced", learned from those customers' points
+and shrunk to the pooled row like every persona). A hard label is the one-hot special case.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from journeymine.actions.policy import Policy
 from journeymine.actions.response import touch_rows
 from journeymine.exceptions import ConfigError, NotFittedError
 
-__all__ = ["UpliftModel", "outcome_after"]
+__all__ = ["UNPLACED", "UpliftModel", "outcome_after"]
+
+UNPLACED = -2  # the row of the customers soft memberships leave (partly) unplaced
 
 
 def outcome_after(index: EventIndex, policy: Policy, rows: np.ndarray) -> np.ndarray:
@@ -54,7 +63,8 @@ class UpliftModel(BaseEstimator):
         One row per (persona, journey): ``touches``, ``responses`` (outcomes after a touch),
         ``holdouts``, ``holdout_responses``, ``rate_treated``, ``rate_control``, ``uplift``
         (posterior mean of the difference), ``uplift_sd``, ``uplift_lo``/``uplift_hi`` (95%).
-        Persona ``-1`` pools every customer.
+        Persona ``-1`` pools every customer; ``-2`` (soft memberships only) holds the customers
+        the memberships leave (partly) unplaced.
     journeys_ : list of str
 
     Examples
@@ -80,8 +90,27 @@ class UpliftModel(BaseEstimator):
         self.prior_strength = prior_strength
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, log: pd.DataFrame, personas: pd.Series, policy: Policy) -> UpliftModel:
-        """Count touches, holdouts and their outcomes per persona x journey."""
+    def fit(
+        self,
+        log: pd.DataFrame | None,
+        personas: pd.Series | pd.DataFrame,
+        policy: Policy,
+    ) -> UpliftModel:
+        """Count touches, holdouts and their outcomes per persona x journey.
+
+        Parameters
+        ----------
+        log : DataFrame or None
+            Canonical log with the policy's touches and holdouts (``journey_id`` set); None or
+            an empty log for a cold start (priors only).
+        personas : Series or DataFrame
+            customer_id -> persona id (hard labels), or soft memberships: a DataFrame indexed
+            by customer_id with one column per persona id and values in [0, 1] (rows summing
+            to at most 1; what is missing goes to the unplaced row ``-2``), e.g. the posterior of
+            ``PersonaMiner(method="mixture").membership(features)``. Points count for each
+            persona with the customer's weight.
+        policy : Policy
+        """
         if not isinstance(policy, Policy):
             raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
         if isinstance(self.prior_strength, bool) or not float(self.prior_strength) >= 0:
@@ -89,8 +118,13 @@ class UpliftModel(BaseEstimator):
         names = [j.name for j in policy.journeys]
         self.journeys_ = names
         self.policy_ = policy
-        pmap = pd.Series(personas, dtype="float64").dropna().astype("int64")
-        known = sorted(set(int(p) for p in pmap.unique() if p >= 0))
+        soft = isinstance(personas, pd.DataFrame)
+        if soft:
+            # a row for the weight the memberships leave unplaced (customers without one)
+            known = [UNPLACED, *sorted(_membership_columns(personas))]
+        else:
+            pmap = pd.Series(personas, dtype="float64").dropna().astype("int64")
+            known = sorted(set(int(p) for p in pmap.unique() if p >= 0))
         self.personas_ = np.array([-1, *known], dtype=np.int64)
         self.counts_ = np.zeros((len(self.personas_), len(names), 4))  # n_t, y_t, n_c, y_c
         if log is not None and len(log):
@@ -104,7 +138,11 @@ class UpliftModel(BaseEstimator):
             if len(rows):
                 y = outcome_after(index, policy, rows)
                 cust = index.customers[index.code[rows]]
-                persona = pmap.reindex(cust).fillna(-1).astype(np.int64).to_numpy()
+                persona: Any
+                if soft:
+                    persona = personas.reindex(cust)
+                else:
+                    persona = pmap.reindex(cust).fillna(-1).astype(np.int64).to_numpy()
                 j = pd.Index(names).get_indexer(index.journey_name(rows))
                 self.update(persona, j, held[rows], y)
         missing = [
@@ -117,29 +155,59 @@ class UpliftModel(BaseEstimator):
         return self
 
     def update(self, persona: Any, journey: Any, holdout: Any, outcome: Any) -> UpliftModel:
-        """Add observed outcomes: per point the persona id, the journey index (in the policy's
-        order; ``-1`` ignored), whether it was a holdout and whether the outcome happened."""
+        """Add observed outcomes: per point the persona (an id, or a row of memberships: a
+        DataFrame with persona-id columns as in :meth:`fit`), the journey index (in the
+        policy's order; ``-1`` ignored), whether it was a holdout and whether the outcome
+        happened."""
         if not hasattr(self, "counts_"):
             raise NotFittedError("this UpliftModel is not fitted yet; call fit() first.")
-        persona = np.asarray(persona, dtype=np.int64)
+        W = self.weights(persona)
         journey = np.asarray(journey, dtype=np.int64)
         holdout = np.asarray(holdout, dtype=bool)
-        outcome = np.asarray(outcome, dtype=bool)
+        outcome = np.asarray(outcome, dtype=np.float64)
+        if not len(W) == len(journey) == len(holdout) == len(outcome):
+            raise ConfigError(
+                f"update() needs one persona, journey, holdout and outcome per point; got "
+                f"{len(W)}, {len(journey)}, {len(holdout)} and {len(outcome)}."
+            )
         ok = journey >= 0
-        p_idx = self._persona_index(persona[ok])
-        j, h, y = journey[ok], holdout[ok], outcome[ok]
-        for rows in (np.zeros_like(p_idx), p_idx):  # pooled row 0 and the persona's own row
-            own = rows > 0 if rows is p_idx else np.ones(len(rows), dtype=bool)
-            np.add.at(self.counts_, (rows[own], j[own], np.where(h[own], 2, 0)), 1.0)
-            np.add.at(self.counts_, (rows[own], j[own], np.where(h[own], 3, 1)), y[own])
+        W, j, h, y = W[ok], journey[ok], holdout[ok], outcome[ok]
+        W[:, 0] = 1.0  # the pooled row counts every point
+        J = len(self.journeys_)
+        for col, flag, resp in ((0, ~h, 1), (2, h, 3)):
+            onehot = np.zeros((len(j), J))
+            onehot[np.arange(len(j)), j] = flag
+            self.counts_[:, :, col] += W.T @ onehot
+            self.counts_[:, :, resp] += W.T @ (onehot * y[:, None])
         if hasattr(self, "table_"):
             self._build()
         return self
 
+    def weights(self, personas: Any) -> np.ndarray:
+        """Persona weights per point, shape (points, ``len(personas_)``), column 0 the pooled
+        row: one-hot for persona ids (unknown ids and -1 on the pooled row), the memberships
+        for a DataFrame of them (the weight they miss on the pooled row)."""
+        if not hasattr(self, "personas_"):
+            raise NotFittedError("this UpliftModel is not fitted yet; call fit() first.")
+        if isinstance(personas, pd.DataFrame):
+            cols = _membership_columns(personas)
+            M = personas.to_numpy(dtype=np.float64, na_value=0.0)
+            W = np.zeros((len(M), len(self.personas_)))
+            pos = self._persona_index(np.array(cols, dtype=np.int64))
+            for c, at in enumerate(pos):
+                W[:, at] += M[:, c]  # a persona the model never saw goes to the pooled row
+            rest = self._persona_index(np.array([UNPLACED]))[0]  # pooled when there is none
+            W[:, rest] += np.clip(1.0 - W.sum(1), 0.0, None)
+            return W
+        idx = self._persona_index(np.asarray(personas, dtype=np.int64).reshape(-1))
+        W = np.zeros((len(idx), len(self.personas_)))
+        W[np.arange(len(idx)), idx] = 1.0
+        return W
+
     def _persona_index(self, persona: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self.personas_, persona)
-        pos = np.minimum(pos, len(self.personas_) - 1)
-        return np.where(self.personas_[pos] == persona, pos, 0)
+        """Row of each persona id (0, the pooled row, for ids the model does not know)."""
+        pos = pd.Index(self.personas_).get_indexer(np.asarray(persona, dtype=np.int64))
+        return np.where(pos < 0, 0, pos)
 
     def _posteriors(self) -> tuple[np.ndarray, ...]:
         """Beta parameters (a_t, b_t, a_c, b_c), shape (persona, journey)."""
@@ -196,27 +264,81 @@ class UpliftModel(BaseEstimator):
         if not hasattr(self, "table_"):
             raise NotFittedError("this UpliftModel is not fitted yet; call fit() first.")
 
-    def rates(self, personas: np.ndarray) -> np.ndarray:
-        """Expected uplift of each journey (columns) for each persona id (rows); unknown
-        personas (and -1) get the pooled estimate."""
-        self._fitted()
-        return self._mean[self._persona_index(np.asarray(personas, dtype=np.int64))]
+    def rates(self, personas: Any) -> np.ndarray:
+        """Expected uplift of each journey (columns) per point (rows): for persona ids (unknown
+        ones and -1 get the pooled estimate), or for soft memberships (a DataFrame with one
+        column per persona id, as in :meth:`fit`) the membership-weighted mean.
 
-    def response_rates(self, personas: np.ndarray) -> np.ndarray:
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from journeymine.actions import Policy, UpliftModel
+        >>> policy = Policy.from_dict({"journeys": [{"name": "offer", "channel": "email",
+        ...     "activity": "email_sent"}], "prior_rate": 0.05})
+        >>> m = UpliftModel().fit(None, pd.Series([0, 1], index=["a", "b"]), policy)
+        >>> soft = pd.DataFrame({0: [0.7], 1: [0.3]}, index=["c"])
+        >>> m.rates(soft).shape
+        (1, 1)
+        """
+        self._fitted()
+        return self.weights(personas) @ self._mean
+
+    def response_rates(self, personas: Any) -> np.ndarray:
         """Expected outcome rate after a touch (the raw response, organic included)."""
         self._fitted()
         a_t, b_t, _, _ = self._posteriors()
-        return (a_t / (a_t + b_t))[self._persona_index(np.asarray(personas, dtype=np.int64))]
+        return self.weights(personas) @ (a_t / (a_t + b_t))
 
-    def evidence(self, personas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(touches, holdouts) counted for each persona's own row x journey."""
+    def evidence(self, personas: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(touches, holdouts) counted for each point's persona row x journey (for
+        memberships, the membership-weighted counts)."""
         self._fitted()
-        idx = self._persona_index(np.asarray(personas, dtype=np.int64))
-        return self.counts_[idx, :, 0], self.counts_[idx, :, 2]
+        W = self.weights(personas)
+        return W @ self.counts_[:, :, 0], W @ self.counts_[:, :, 2]
 
-    def sample(self, personas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One posterior draw of every journey's uplift per point (Thompson sampling)."""
+    def sample(self, personas: Any, rng: np.random.Generator) -> np.ndarray:
+        """One posterior draw of every journey's uplift per point (Thompson sampling). For
+        memberships the persona is drawn too (from the point's memberships), then the uplift
+        from that persona's posterior: a draw from the mixture."""
         self._fitted()
-        idx = self._persona_index(np.asarray(personas, dtype=np.int64))
+        if not isinstance(rng, np.random.Generator):
+            raise ConfigError(
+                f"rng must be a numpy Generator (np.random.default_rng(seed)), got "
+                f"{type(rng).__name__}."
+            )
+        W = self.weights(personas)
+        if isinstance(personas, pd.DataFrame):
+            cum = np.cumsum(W, axis=1)
+            u = rng.random(len(W))[:, None] * cum[:, -1:]
+            idx = np.minimum((cum <= u).sum(1), W.shape[1] - 1)
+        else:
+            idx = W.argmax(1)
         a_t, b_t, a_c, b_c = (x[idx] for x in self._posteriors())
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
+
+
+def _membership_columns(memberships: pd.DataFrame) -> list[int]:
+    """The persona ids of a membership table, checked (integer ids, values in [0, 1], rows
+    summing to at most 1)."""
+    try:
+        cols = [int(c) for c in memberships.columns]
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"memberships must have one column per persona id (integers), got columns "
+            f"{list(memberships.columns)[:5]}; pass e.g. the posterior of "
+            f"PersonaMiner.membership()."
+        ) from exc
+    if any(c < 0 for c in cols) or len(set(cols)) != len(cols):
+        raise ConfigError(
+            f"membership columns must be distinct persona ids >= 0, got {cols}; leave the "
+            f"customers without a persona at weight 0 (they get the pooled estimate)."
+        )
+    M = memberships.to_numpy(dtype=np.float64, na_value=0.0)
+    if len(M) and (
+        not np.isfinite(M).all() or M.min() < 0 or M.max() > 1 or (M.sum(1) > 1 + 1e-6).any()
+    ):
+        raise ConfigError(
+            "memberships must be probabilities: values in [0, 1] with each customer's row "
+            "summing to at most 1 (normalise the rows, or pass hard persona ids)."
+        )
+    return cols

@@ -139,8 +139,12 @@ class PolicyDecider(_Gated):
     model : UpliftModel or ResponseModel
         Fitted (``UpliftModel().fit(log, personas, policy)``; from an empty log for a cold
         start). An UpliftModel is updated with every outcome when ``learn``.
-    personas : Series
-        customer_id -> persona id (e.g. PersonaMiner labels).
+    personas : Series or DataFrame
+        customer_id -> persona id (e.g. PersonaMiner labels), or soft memberships (customers x
+        persona ids, e.g. the posterior of ``PersonaMiner.membership``): the expected uplift
+        of a customer is then the membership-weighted mean of the personas' (per-customer
+        uplift), Thompson draws draw the persona too, and the persona rules of the policy see
+        the most likely persona.
     holdout : float, default 0.05
         Share of decisions held out (nothing sent, logged as a holdout of the chosen journey).
     explore : bool, default False
@@ -156,7 +160,7 @@ class PolicyDecider(_Gated):
         self,
         policy: Any,
         model: Any,
-        personas: pd.Series,
+        personas: pd.Series | pd.DataFrame,
         *,
         holdout: float = 0.05,
         explore: bool = False,
@@ -173,11 +177,36 @@ class PolicyDecider(_Gated):
         self.model, self.holdout, self.explore = model, float(holdout), bool(explore)
         self.min_touches, self.min_holdouts = int(min_touches), int(min_holdouts)
         self.learn, self.n_draws = learn and hasattr(model, "update"), int(n_draws)
-        self.personas = pd.Series(personas).astype("int64")
+        self.soft = isinstance(personas, pd.DataFrame)
+        if self.soft:
+            from journeymine.actions.uplift import _membership_columns
+
+            if not hasattr(model, "weights"):
+                raise ConfigError(
+                    "soft memberships need an UpliftModel (per-customer uplift); pass hard "
+                    "persona ids with a ResponseModel."
+                )
+            cols = _membership_columns(personas)
+            self.memberships = personas.astype(np.float64)
+            M = self.memberships.to_numpy()
+            top = np.array(cols, dtype=np.int64)[M.argmax(1)] if M.size else np.array([])
+            self.personas = pd.Series(
+                np.where(M.sum(1) > 0, top, -1) if M.size else top,
+                index=personas.index,
+                dtype="int64",
+            )
+        else:
+            self.personas = pd.Series(personas).astype("int64")
         self.rng = np.random.default_rng(random_state)
 
     def _persona(self, view: View) -> np.ndarray:
         return self.personas.reindex(view.ids).fillna(-1).to_numpy(np.int64)
+
+    def _model_input(self, view: View) -> Any:
+        """What the model reads per customer: memberships (soft) or persona ids."""
+        if self.soft:
+            return self.memberships.reindex(view.ids).fillna(0.0)
+        return self._persona(view)
 
     def _choose(self, rates: np.ndarray, ok: np.ndarray, fat: np.ndarray) -> np.ndarray:
         pol = self.policy
@@ -192,25 +221,26 @@ class PolicyDecider(_Gated):
 
     def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         persona = self._persona(view)
+        x = self._model_input(view)
         ok = self.gates(view, persona)
         fat = self.fatigue(view)
         n, J = ok.shape
         if self.explore:
-            k = self._choose(self.model.sample(persona, self.rng), ok, fat)
+            k = self._choose(self.model.sample(x, self.rng), ok, fat)
             agree = np.ones(n)
             none = np.ones(n) * (k < 0)
             for _ in range(self.n_draws):
-                kk = self._choose(self.model.sample(persona, self.rng), ok, fat)
+                kk = self._choose(self.model.sample(x, self.rng), ok, fat)
                 agree += kk == k
                 none += kk < 0
             p_k = agree / (self.n_draws + 1)
             p_none = none / (self.n_draws + 1)
         else:
-            k = self._choose(self.model.rates(persona), ok, fat)
+            k = self._choose(self.model.rates(x), ok, fat)
             p_k = np.ones(n)
             p_none = (k < 0).astype(float)
         if self.min_touches or self.min_holdouts:
-            touches, holds = self.model.evidence(persona)
+            touches, holds = self.model.evidence(x)
             weak = ok & ((touches < self.min_touches) | (holds < self.min_holdouts))
             nw = weak.sum(1)
             pick = np.where(weak, self.rng.random((n, J)), -1.0).argmax(1)
@@ -230,4 +260,4 @@ class PolicyDecider(_Gated):
         inv[self.world_j] = np.arange(len(self.world_j))
         a, h = feedback["action"], feedback["holdout"]
         j = np.where(a >= 0, inv[np.maximum(a, 0)], np.where(h >= 0, inv[np.maximum(h, 0)], -1))
-        self.model.update(self._persona(view), j, (a < 0) & (h >= 0), feedback["outcome"])
+        self.model.update(self._model_input(view), j, (a < 0) & (h >= 0), feedback["outcome"])
