@@ -236,3 +236,51 @@ def test_import_does_not_load_duckdb_plotly_pm4py() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# Clustering code: persona mining (HDBSCAN, the Gaussian mixture), persona tracking (the
+# Hungarian matching of scipy.optimize.linear_sum_assignment) and the rest of the personas
+# package. scipy.optimize itself is not in the list: scikit-learn's base module imports it
+# (sklearn.utils.fixes -> scipy.stats), and PersonaModel is a scikit-learn estimator.
+CLUSTERING_MODULES = (
+    "sklearn.cluster",
+    "sklearn.mixture",
+    "hdbscan",
+    "journeymine.personas",
+    "journeymine.personas.mining",
+    "journeymine.personas.mixture",
+    "journeymine.personas.dynamic",
+)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import journeymine.assignment",
+        "from journeymine.assignment import assign, assign_many, load_model",
+        "import journeymine.features",
+    ],
+)
+def test_assignment_path_loads_no_clustering_code(statement: str) -> None:
+    code = (
+        f"{statement}; import sys; "
+        f"bad = [m for m in {CLUSTERING_MODULES!r} if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_scoring_a_saved_model_loads_no_clustering_code(tmp_path, model: PersonaModel) -> None:
+    """Loading a saved model and scoring one customer (what the service does) stays off
+    journeymine's persona mining too. (skops imports every scikit-learn estimator when it is
+    imported, sklearn.cluster included, so only journeymine's modules and hdbscan are checked.)"""
+    path = model.save(tmp_path / "model.skops")
+    ours = tuple(m for m in CLUSTERING_MODULES if not m.startswith("sklearn."))
+    code = (
+        "import sys; from journeymine.assignment import assign, load_model; "
+        f"m = load_model({str(path)!r}); "
+        f"a = assign({EVENTS!r}, m, customer_id='c1'); "
+        f"bad = [n for n in {ours!r} if n in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

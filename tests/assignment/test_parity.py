@@ -10,15 +10,18 @@ import pandas as pd
 import pytest
 
 from journeymine.assignment._inputs import parse_events
-from journeymine.assignment._model import as_of_last_event, model_spec
-from journeymine.personas._aggregates import AggPlan, numpy_aggregates
-from journeymine.personas._frame import Vocab, encode_log
-from journeymine.personas.features import (
-    CustomerFeaturizer,
+from journeymine.features import (
+    AggPlan,
     FeatureSpec,
+    Vocab,
+    as_of_last_event,
     compute_aggregates,
+    encode_log,
     features_from_aggregates,
+    numpy_aggregates,
 )
+from journeymine.features import live_spec as model_spec
+from journeymine.personas import CustomerFeaturizer
 
 ACTS = [
     "visit",

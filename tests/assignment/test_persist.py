@@ -201,7 +201,7 @@ def test_spec_with_aggregates_this_version_lacks_is_refused(
 ) -> None:
     """A model whose features need an aggregate the numpy path does not implement (a newer
     journeymine's) is refused at load time, naming the file, not at the first assign."""
-    from journeymine.personas import _aggregates
+    from journeymine.features import aggregates as _aggregates
 
     monkeypatch.setattr(_aggregates, "_SCALARS", _aggregates._SCALARS[:-1])
     with pytest.raises(ModelError, match=rf"{saved_model.name}.*do not know"):

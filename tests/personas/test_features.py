@@ -22,10 +22,9 @@ from journeymine.exceptions import (
     NotFittedError,
     UnknownActivityError,
 )
+from journeymine.features import US_PER_DAY, US_PER_HOUR
 from journeymine.personas.features import (
     OTHER,
-    US_PER_DAY,
-    US_PER_HOUR,
     CustomerFeaturizer,
     FeatureSpec,
     compute_aggregates,
@@ -184,7 +183,7 @@ def test_numpy_and_duckdb_engines_agree(small_log: pd.DataFrame) -> None:
 def test_fit_learns_the_same_spec_on_both_engines(small_log: pd.DataFrame) -> None:
     """Transitions (top pairs, ties by activity order) and response priors learned in numpy
     equal the DuckDB queries: plain, with session ids, with a window, and in customer slices."""
-    from journeymine.personas.features import _learn_numpy
+    from journeymine.features.learn import learn_numpy as _learn_numpy
 
     log = small_log.sample(frac=1.0, random_state=7).reset_index(drop=True)
     with_sid = jm.sessionize(log, gap="20min")

@@ -1,7 +1,7 @@
 """Assign personas: one live customer (:func:`assign`) or many at once (:func:`assign_many`).
 
 Both compute the features in plain numpy (the same integer aggregates as the DuckDB batch
-featurizer, then the shared :func:`~journeymine.personas.features.features_from_aggregates`)
+featurizer, then the shared :func:`~journeymine.features.score_rows`)
 and score them with the model's numpy scorer, so ``assign_many`` equals ``assign`` called per
 customer, bit for bit.
 
@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 from journeymine.assignment._inputs import parse_events
-from journeymine.assignment._model import UNASSIGNED, PersonaModel, as_of_last_event
+from journeymine.assignment._model import UNASSIGNED, PersonaModel
 from journeymine.exceptions import ConfigError
-from journeymine.personas._aggregates import Encoded, numpy_aggregates
-from journeymine.personas.features import features_from_aggregates
+from journeymine.features import Encoded, numpy_aggregates, score_rows
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = ["Assignment", "assign", "assign_many"]
@@ -142,7 +141,7 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
         agg = numpy_aggregates(
             _concat([parsed[i].events for i in rows]), spec, plan=model.vocab_.plan
         )
-        X = features_from_aggregates(as_of_last_event(agg, spec), spec)
+        X = score_rows(agg, spec)
         proba = model.scorer_.predict_proba(X, agg[:, 0])
         persona, top, abstained = _decide(model, proba)
         for k, i in enumerate(rows):

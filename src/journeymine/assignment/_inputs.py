@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import EmptyLogError, EventLogError, did_you_mean
-from journeymine.personas._aggregates import Encoded, cents
-from journeymine.personas._frame import MAX_ABS_VALUE, Vocab
+from journeymine.features import MAX_ABS_VALUE, Encoded, Vocab, cents
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,

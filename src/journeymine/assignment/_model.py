@@ -10,9 +10,10 @@ Features are those of :class:`~journeymine.personas.CustomerFeaturizer` (vocabul
 transitions learnt on the training log) with two changes that suit live scoring: no time
 window (every event the caller sends counts) and ``as_of`` = the customer's **last event** (so
 a score depends only on the events, never on the wall clock; Spark, the service and
-:func:`~journeymine.assignment.assign` agree bit for bit). Training uses the DuckDB aggregates
-(:func:`~journeymine.personas.features.compute_aggregates`); scoring uses the equal numpy
-aggregates.
+:func:`~journeymine.assignment.assign` agree bit for bit). Both training and scoring take their
+features from the feature core (:func:`journeymine.features.score_rows`); the featurizer, and
+with it :mod:`journeymine.personas`, is imported only by ``fit``, so scoring a loaded model
+loads no clustering code.
 
 The classifier is one multinomial logistic regression on standardised features per *bucket
 of events seen* (bounded by the integer prefix cuts: 1-3, 4-5, 6-10, 11-20, >20 events), each
@@ -32,33 +33,28 @@ each row's result does not depend on the batch it is in); it equals scikit-learn
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from journeymine.exceptions import ConfigError, NotFittedError
-from journeymine.personas._aggregates import numpy_aggregates
-from journeymine.personas._frame import (
-    CHUNK_EVENTS,
+from journeymine.features import (
+    FeatureSpec,
     Vocab,
     canonical_log,
-    coded_customer_slices,
-    encode_log,
+    compute_aggregates,
+    live_spec,
+    score_log,
+    score_rows,
     timestamps_us,
-)
-from journeymine.personas.features import (
-    CustomerFeaturizer,
-    FeatureSpec,
-    features_from_aggregates,
 )
 from journeymine.schema import (
     ACTIVITY,
@@ -72,6 +68,9 @@ from journeymine.schema import (
     VALUE,
 )
 
+if TYPE_CHECKING:
+    from journeymine.personas.features import CustomerFeaturizer
+
 __all__ = ["UNASSIGNED", "UNASSIGNED_NAME", "PersonaModel"]
 
 logger = logging.getLogger(__name__)
@@ -84,8 +83,6 @@ FORMAT_VERSION = 2
 #: Version of the canonical-schema contract a model relies on; bump it when the meaning of a
 #: canonical column changes without a name change (names and dtypes are compared as well).
 SCHEMA_VERSION = 1
-#: Aggregates holding absolute times; they are shifted so that ``as_of`` = the last event.
-_TIME_AGGREGATES = ("first_us", "last_us", "last_session_us", "last_organic_us")
 _EVAL_CUTS = (3, 5, 10)
 #: Events scored at once by the batch path (larger logs are cut between customers).
 _N_BINS = 10
@@ -99,24 +96,6 @@ def schema_descriptor() -> dict[str, Any]:
         "required": list(REQUIRED_COLUMNS),
         "timestamp_dtype": str(TIMESTAMP_DTYPE),
     }
-
-
-def as_of_last_event(agg: np.ndarray, spec: FeatureSpec) -> np.ndarray:
-    """Shift the absolute-time aggregates so that features with ``spec.as_of_us == 0`` are the
-    features as of each customer's last event (exact: all values are integers < 2**53)."""
-    names = spec.aggregate_names
-    out = agg.copy()
-    last = agg[:, names.index("last_us")].copy()
-    for name in _TIME_AGGREGATES:
-        if name in names:
-            out[:, names.index(name)] -= last
-    return out
-
-
-def model_spec(spec: FeatureSpec) -> FeatureSpec:
-    """The featurizer's spec without a window and with ``as_of_us = 0`` (see
-    :func:`as_of_last_event`)."""
-    return dataclasses.replace(spec, start_us=None, end_us=None, as_of_us=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,6 +440,8 @@ class PersonaModel(BaseEstimator):
             raise ConfigError(f"validation_size must be in [0, 1), got {vs!r}.")
         if not float(self.C) > 0:
             raise ConfigError(f"C must be > 0, got {self.C!r}.")
+        from journeymine.personas.features import CustomerFeaturizer
+
         if self.featurizer is not None and not isinstance(self.featurizer, CustomerFeaturizer):
             raise ConfigError(
                 f"featurizer must be a CustomerFeaturizer, got {type(self.featurizer).__name__}."
@@ -525,28 +506,7 @@ class PersonaModel(BaseEstimator):
     def _featurize(
         self, log: pd.DataFrame, *, what: str, chunk_events: int = 0
     ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
-        log = canonical_log(log, what=what)
-        parts = []
-        # slices of whole customers, features computed per slice: the arrays stay small enough
-        # to be reused from the heap (a single pass over 200k customers is ~30 % slower here)
-        for frame, codes in coded_customer_slices(log, chunk_events or CHUNK_EVENTS):
-            customers, ev, unk_a, unk_c = encode_log(
-                frame, self.vocab_, what=what, customer_codes=codes
-            )
-            agg = numpy_aggregates(ev, self.spec_, plan=self.vocab_.plan)
-            X = features_from_aggregates(as_of_last_event(agg, self.spec_), self.spec_)
-            parts.append((customers, X, agg[:, 0].copy(), unk_a, unk_c))
-        if len(parts) == 1:
-            return parts[0]
-        return (
-            pd.Index(
-                np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"
-            ),
-            np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]),
-            [u for p in parts for u in p[3]],
-            [u for p in parts for u in p[4]],
-        )
+        return score_log(log, self.vocab_, what=what, chunk_events=chunk_events)
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, log: pd.DataFrame, labels: pd.Series, *, names: Any = None) -> PersonaModel:
@@ -570,9 +530,11 @@ class PersonaModel(BaseEstimator):
         cuts, use_full = self._check_params()
         log = canonical_log(log, what="PersonaModel.fit")
         y_all = self._check_labels(labels)
+        from journeymine.personas.features import CustomerFeaturizer
+
         fz = clone(self.featurizer) if self.featurizer is not None else CustomerFeaturizer()
         fz.fit(log)
-        spec = model_spec(fz.spec_)
+        spec = live_spec(fz.spec_)
 
         t = timestamps_us(log)
         cust, customers = pd.factorize(log[CUSTOMER_ID].to_numpy(), sort=True)
@@ -613,7 +575,7 @@ class PersonaModel(BaseEstimator):
                 k = round(len(members) * float(self.validation_size))
                 val[rng.choice(members, size=k, replace=False)] = True
 
-        # every (customer, prefix length) row needed, computed once with DuckDB
+        # every (customer, prefix length) row needed, computed once
         train_c, train_len = self._training_rows(labelled, n_c, cuts, use_full)
         val_c = np.flatnonzero(val)
         eval_cuts = tuple(sorted(set(_EVAL_CUTS) | set(cuts)))
@@ -763,9 +725,7 @@ class PersonaModel(BaseEstimator):
         rows_len: np.ndarray,
         spec: FeatureSpec,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Features of each distinct (customer, prefix length), with the DuckDB aggregates."""
-        from journeymine.personas.features import compute_aggregates
-
+        """Features of each distinct (customer, prefix length), with the numpy aggregates."""
         width = int(n_c.max()) + 1
         key = np.unique(rows_c * width + rows_len)
         rc, rl = key // width, key % width
@@ -781,7 +741,7 @@ class PersonaModel(BaseEstimator):
         got, agg = compute_aggregates(frame, spec)
         if len(got) != len(key):
             raise RuntimeError("internal error: prefix rows lost in the aggregates")
-        X = features_from_aggregates(as_of_last_event(agg, spec), spec)
+        X = score_rows(agg, spec)
         return X, key
 
     def _bucket_ok(self, y: np.ndarray, groups: np.ndarray) -> bool:

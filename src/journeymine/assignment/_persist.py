@@ -59,10 +59,8 @@ from journeymine.assignment._model import (
     schema_descriptor,
 )
 from journeymine.exceptions import ConfigError, JourneymineError, ModelError
+from journeymine.features import Encoded, FeatureSpec, Vocab, numpy_aggregates
 from journeymine.io import cards
-from journeymine.personas._aggregates import Encoded, numpy_aggregates
-from journeymine.personas._frame import Vocab
-from journeymine.personas.features import FeatureSpec
 
 __all__ = [
     "CHECKSUMMED_FIELDS",

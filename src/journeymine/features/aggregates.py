@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from journeymine.exceptions import ModelError
-from journeymine.personas._spec import (
+from journeymine.features.spec import (
     US_PER_HOUR,
     US_PER_SECOND,
     FeatureSpec,

@@ -154,13 +154,13 @@ def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _session_activities(spec: FeatureSpec) -> list[str]:
+def session_activities(spec: FeatureSpec) -> list[str]:
     touch = set(spec.touch_activities)
     return [a for a in spec.activities if a not in touch]
 
 
 def _feature_names(spec: FeatureSpec) -> tuple[str, ...]:
-    names = [f"activity_share:{a}" for a in _session_activities(spec)]
+    names = [f"activity_share:{a}" for a in session_activities(spec)]
     names += [f"touch_share:{a}" for a in spec.touch_activities]
     names += [f"channel_share:{c}" for c in spec.channels]
     names += [f"session_channel_share:{c}" for c in spec.channels]
