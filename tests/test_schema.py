@@ -420,3 +420,104 @@ def test_unknown_timezone_or_unit_is_a_config_error(kw, words):
     assert info.type is ConfigError
     assert words in str(info.value)
     assert "--tz" in str(info.value) or "'s', 'ms', 'us' or 'ns'" in str(info.value)
+
+
+def _shuffled(n_customers: int, per: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = n_customers * per
+    t = pd.Timestamp("2025-01-01", tz="UTC") + pd.to_timedelta(
+        rng.integers(0, 5, size=n), unit="s"
+    )  # few distinct times: many (customer, time) ties
+    raw = pd.DataFrame(
+        {
+            "customer_id": pd.array(
+                [f"c{i}" for i in rng.integers(0, n_customers, size=n)], dtype="str"
+            ),
+            "timestamp": t,
+            "activity": rng.choice(["view", "buy", "cart"], size=n),
+            "channel": rng.choice(["web", "app"], size=n),
+        }
+    )
+    raw["n"] = np.arange(n)  # input position, to check the order among ties
+    return raw
+
+
+def _reference_order(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw.sort_values(["customer_id", "timestamp", "n"], kind="stable")
+
+
+@pytest.mark.parametrize("span", ["seconds", "coarsened"])
+def test_shuffled_rows_are_sorted_stably_with_exact_ties(span):
+    raw = _shuffled(40 if span == "seconds" else 3000, 5, seed=3)
+    if span == "coarsened":
+        # 3000 customers times 600 years in microseconds do not fit one int64 key: the time
+        # is coarsened and the rows of equal keys are ordered exactly
+        raw.loc[0, "timestamp"] = pd.Timestamp("1700-01-01 00:00:00.000001", tz="UTC")
+        raw.loc[1, "timestamp"] = pd.Timestamp("2299-12-31 23:59:59.999999", tz="UTC")
+        raw.loc[2, "timestamp"] = raw.loc[3, "timestamp"] + pd.Timedelta(1, "us")
+        raw.loc[2, "customer_id"] = raw.loc[3, "customer_id"]
+    log = schema.validate(raw, duplicates="keep", plausible_range=None)
+    expected = _reference_order(raw)
+    assert log["n"].tolist() == expected["n"].tolist()
+
+
+@pytest.mark.parametrize("coarsened", [False, True])
+def test_duplicates_found_among_ties_of_a_shuffled_log(coarsened):
+    raw = _shuffled(3000 if coarsened else 30, 20 if not coarsened else 3, seed=5)
+    raw = raw.drop(columns="n")
+    if coarsened:  # a key that does not fit int64 (see above): ties re-checked on the time
+        raw.loc[0, "timestamp"] = pd.Timestamp("1700-01-01", tz="UTC")
+        raw.loc[1, "timestamp"] = pd.Timestamp("2299-12-31", tz="UTC")
+        raw = pd.concat(
+            [
+                raw,
+                raw.iloc[[5, 6]].assign(timestamp=lambda d: d["timestamp"] + pd.Timedelta(1, "us")),
+            ]
+        )
+        raw = raw.reset_index(drop=True)
+    expected = raw.duplicated(keep="first")
+    assert expected.any()  # the fixture has exact duplicate rows
+    with pytest.warns(RowsDroppedWarning, match=f"dropped {int(expected.sum())} duplicate"):
+        log = schema.validate(raw, duplicates="drop", plausible_range=None)
+    kept = raw[~expected]
+    assert len(log) == len(kept)
+    pd.testing.assert_frame_equal(
+        log.reset_index(drop=True),
+        schema.validate(kept, duplicates="keep", plausible_range=None).reset_index(drop=True),
+    )
+
+
+def test_blank_customer_ids_are_refused_among_many_rows():
+    raw = _shuffled(10, 10, seed=1).drop(columns="n")
+    raw["customer_id"] = raw["customer_id"].astype(object)
+    raw.loc[[7, 42], "customer_id"] = ["  ", ""]
+    with pytest.raises(EventLogError, match=r"null or empty customer_id in rows 7, 42"):
+        schema.validate(raw)
+    with pytest.warns(RowsDroppedWarning, match="2 with null or empty customer_id"):
+        log = schema.validate(raw, drop_invalid=True, duplicates="keep")
+    assert len(log) == len(raw) - 2 and (log["customer_id"].str.strip() != "").all()
+
+
+def test_unused_categories_are_dropped_and_their_order_kept():
+    raw = _raw()
+    raw["activity"] = pd.Categorical(
+        raw["activity"], categories=["zoom", "view", "buy", "never"], ordered=True
+    )
+    log = schema.validate(raw)
+    assert log["activity"].cat.categories.tolist() == ["view", "buy"]
+    assert log["activity"].cat.ordered
+    assert log["activity"].tolist() == ["view", "buy", "view"]
+
+
+def test_customer_codes_kept_on_the_sorted_column_and_forgotten_after_a_change():
+    raw = _shuffled(20, 10, seed=2).drop(columns="n")
+    log = schema.validate(raw, duplicates="keep")
+    kept = schema.cached_codes(log["customer_id"])
+    assert kept is not None
+    codes, labels = kept
+    factorized, uniques = pd.factorize(log["customer_id"])
+    np.testing.assert_array_equal(codes, factorized)
+    assert labels.tolist() == list(uniques)
+    log.loc[0, "customer_id"] = "changed"
+    assert schema.cached_codes(log["customer_id"]) is None
+    assert schema.cached_codes(log["customer_id"].copy()) is None

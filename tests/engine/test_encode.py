@@ -203,3 +203,45 @@ def test_chronological_input_with_more_than_65536_cases() -> None:
     want = ref.groupby("customer_id", sort=False)["activity"].agg(" > ".join)
     got = jm.variants(enc)
     assert dict(zip(got["variant"], got["cases"], strict=True)) == want.value_counts().to_dict()
+
+
+def _assert_same_encoding(a: EncodedLog, b: EncodedLog) -> None:
+    np.testing.assert_array_equal(a.case_codes, b.case_codes)
+    assert a.case_ids.tolist() == b.case_ids.tolist()
+    np.testing.assert_array_equal(a.activity_codes, b.activity_codes)
+    np.testing.assert_array_equal(a.timestamps, b.timestamps)
+
+
+def test_customer_codes_of_a_validated_log_are_reused_and_equal_a_fresh_encoding():
+    rng = np.random.default_rng(1)
+    n = 400
+    raw = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in rng.integers(0, 30, size=n)],
+            "timestamp": pd.Timestamp("2025-01-01", tz="UTC")
+            + pd.to_timedelta(rng.permutation(n), unit="min"),
+            "activity": rng.choice(["view", "buy"], size=n),
+        }
+    )
+    log = jm.validate(raw.iloc[::-1])
+    assert jm.schema.cached_codes(log["customer_id"]) is not None
+    fresh = log.copy()  # a copy does not carry the codes
+    assert jm.schema.cached_codes(fresh["customer_id"]) is None
+    _assert_same_encoding(encode(log), encode(fresh))
+
+
+def test_codes_kept_on_a_log_are_not_used_after_the_log_changed():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["b", "a", "b", "a"],
+            "timestamp": pd.to_datetime(
+                ["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04"], utc=True
+            ),
+            "activity": ["x", "y", "z", "w"],
+        }
+    )
+    log = jm.validate(raw)
+    log.loc[3, "customer_id"] = "c"  # in place: a, a, b, c
+    enc = encode(log)
+    assert enc.case_ids.tolist() == ["a", "b", "c"]
+    assert enc.n_cases == 3

@@ -540,3 +540,78 @@ def test_sep_and_encoding_refused_outside_csv(tmp_path, log):
         jm.read_events(path, encoding="klingon")
     with pytest.raises(ConfigError, match="not a field separator"):
         jm.read_events(tmp_path / "x.csv", sep=";;")
+
+
+def _plain_read(path, **kw):
+    """What read_events gave before Parquet text was read as dictionaries: every column as
+    pandas reads it, then the mapping and the gate."""
+    return jm.read_events(pd.read_parquet(path), **kw)
+
+
+def test_parquet_activity_and_channel_read_as_dictionaries_give_the_same_log(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 500
+    raw = pd.DataFrame(
+        {
+            "user": [f"u{i:03d}" for i in rng.integers(0, 40, size=n)],
+            "ts": pd.Timestamp("2025-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 10**6, size=n), unit="s"),
+            "what": rng.choice(["view", "Buy", "cart", "äpfel", "zoom"], size=n),
+            "channel": rng.choice(["web", "app", "email"], size=n),
+            "note": rng.choice(["x", "y"], size=n),
+        }
+    )
+    path = tmp_path / "e.parquet"
+    raw.to_parquet(path, row_group_size=100)  # several dictionaries, one per row group
+    cols = {"user": "customer_id", "ts": "timestamp", "what": "activity"}
+    log = jm.read_events(path, columns=cols)
+    pd.testing.assert_frame_equal(log, _plain_read(path, columns=cols))
+    assert log["activity"].cat.categories.tolist() == sorted(set(raw["what"]))
+
+
+def test_parquet_null_activity_is_still_refused_and_dropped_with_a_count(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"], utc=True),
+            "activity": ["view", None, "buy"],
+        }
+    )
+    path = tmp_path / "e.parquet"
+    raw.to_parquet(path)
+    with pytest.raises(EventLogError, match=r"null or empty activity in row 1 "):
+        jm.read_events(path)
+    with pytest.warns(RowsDroppedWarning, match="1 with null or empty activity"):
+        log = jm.read_events(path, drop_invalid=True)
+    assert log["activity"].cat.categories.tolist() == ["buy", "view"]
+
+
+def test_parquet_preset_channel_values_still_mapped(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "user_pseudo_id": ["p1", "p1", "p2"],
+            "event_timestamp": [1735689600000000, 1735689700000000, 1735689800000000],
+            "event_name": ["page_view", "purchase", "page_view"],
+            "platform": ["WEB", "IOS", "ANDROID"],
+        }
+    )
+    path = tmp_path / "ga4.parquet"
+    raw.to_parquet(path)
+    log = jm.read_events(path, preset="ga4")
+    pd.testing.assert_frame_equal(log, _plain_read(path, preset="ga4"))
+    assert set(log["channel"]) == {"web", "app"}
+
+
+def test_parquet_numeric_activity_reads_as_before(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02"], utc=True),
+            "activity": [7.0, 8.0],
+        }
+    )
+    path = tmp_path / "e.parquet"
+    raw.to_parquet(path)
+    log = jm.read_events(path)  # numbers read from a file become text as ids do: 7.0 -> '7'
+    assert log["activity"].tolist() == ["7", "8"]
+    assert isinstance(log["activity"].dtype, pd.CategoricalDtype)

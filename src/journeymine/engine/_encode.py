@@ -35,6 +35,7 @@ from journeymine.schema import (
     REQUIRED_COLUMNS,
     TIMESTAMP,
     TIMESTAMP_DTYPE,
+    cached_codes,
     canonical_log,
     require_columns,
     row_order,
@@ -233,6 +234,10 @@ def _factorize_series(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if isinstance(s.dtype, pd.CategoricalDtype):
         labels = pd.Index(s.cat.categories)
         return s.cat.codes.to_numpy().astype(_code_dtype(len(labels))), labels
+    kept = cached_codes(s)  # the customer codes read_events/validate computed while sorting
+    if kept is not None:
+        codes, labels = kept
+        return codes.astype(_code_dtype(len(labels))), labels
     runs = _factorize_sorted_text(s)
     if runs is not None:
         return runs

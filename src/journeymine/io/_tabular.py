@@ -241,6 +241,53 @@ def _ids_as_text(s: pd.Series) -> pd.Series:
     return text.reindex(s.index).astype("str")
 
 
+def _sorted_categories(s: pd.Series) -> pd.Series:
+    """A categorical text column with its categories in sorted order (as
+    ``astype("category")`` gives them), codes remapped; nulls stay null."""
+    cats = s.cat.categories
+    perm = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+    if (perm == np.arange(len(perm))).all():
+        return s
+    rank = np.empty(len(perm) + 1, dtype=np.int64)
+    rank[perm] = np.arange(len(perm))
+    rank[-1] = -1  # null (code -1) stays null
+    codes = rank[s.cat.codes.to_numpy()]
+    out = pd.Categorical.from_codes(codes, categories=cats.take(perm))
+    return pd.Series(out, index=s.index, name=s.name)
+
+
+def _read_parquet(path: Path, columns: dict[str, str], preset: Preset | None) -> pd.DataFrame:
+    """A Parquet file as a DataFrame; the text columns that become ``activity`` or ``channel``
+    are read as Arrow dictionaries (pandas categories, sorted), so their values are hashed
+    once per distinct value instead of once per event. Other columns read as
+    ``pd.read_parquet`` reads them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file_schema = pq.read_schema(path)
+    names = [str(n) for n in file_schema.names]
+    schema.check_unique_columns(names, source=f"'{path.name}'")
+    dictionary: list[str] = []
+    if names:
+        plan = _Plan(names, columns, preset)
+        for name in names:
+            field = file_schema.field(name)
+            dst = plan.rename.get(name, name)
+            if dst == schema.CHANNEL and plan.channel_values:
+                continue  # the preset maps channel values one by one: keep plain text
+            if dst in schema.CATEGORY_COLUMNS and (
+                pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+            ):
+                dictionary.append(name)
+    frame = (
+        pd.read_parquet(path, read_dictionary=dictionary) if dictionary else pd.read_parquet(path)
+    )
+    for name in dictionary:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = _sorted_categories(frame[name])
+    return frame
+
+
 def _read_raw(
     path: Path,
     fmt: str,
@@ -276,13 +323,7 @@ def _read_raw(
         except UnicodeDecodeError as exc:
             raise _encoding_error(path, encoding, exc) from exc
         return frame, plan
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        schema.check_unique_columns(pq.read_schema(path).names, source=f"'{path.name}'")
-        frame = pd.read_parquet(path)
-    else:
-        frame = _read_jsonl(path)
+    frame = _read_parquet(path, columns, preset) if fmt == "parquet" else _read_jsonl(path)
     if len(frame.columns) == 0:
         raise EmptyLogError(f"'{path.name}' holds no events (no columns). Check the file.")
     frame.columns = frame.columns.astype(str)

@@ -3,6 +3,7 @@ integers; exact duplicate rows found among the rows sharing a customer and a tim
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,25 @@ def _ranked_text_codes(s: pd.Series) -> tuple[np.ndarray, Any] | None:
     return rank[raw], enc.dictionary.take(perm)
 
 
+def _without_unused(s: pd.Series) -> pd.Series:
+    """``s.cat.remove_unused_categories()`` by counting the codes (one pass) instead of
+    pandas' ``np.unique`` (a sort of every code); the input when every category is used."""
+    cats = s.cat.categories
+    codes = s.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0] if s.hasnans else codes, minlength=len(cats)) > 0
+    if used.all():
+        return s
+    keep = np.flatnonzero(used)
+    remap = np.full(len(cats) + 1, -1, dtype=_small_int(len(keep)))
+    remap[keep] = np.arange(len(keep))
+    out = pd.Categorical.from_codes(remap[codes], categories=cats.take(keep), ordered=s.cat.ordered)
+    return pd.Series(out, index=s.index, name=s.name)
+
+
 def _to_category(s: pd.Series) -> pd.Series:
     if isinstance(s.dtype, pd.CategoricalDtype):
         if pd.api.types.is_string_dtype(s.cat.categories.dtype):
-            return s.cat.remove_unused_categories()
+            return _without_unused(s)
         return s.astype(object).where(s.isna(), s.astype(str)).astype("category")
     if not pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
         s = s.astype(object).where(s.isna(), s.astype(str))
@@ -85,37 +101,59 @@ def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
         return frame[key].assign(**text).duplicated(keep="first").to_numpy()
 
 
-def _stable_argsort(key: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _stable_argsort(
+    key: np.ndarray, t: np.ndarray, exact: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The stable order of the rows by (``key``, ``t``), where ``key`` (int64) is
     non-decreasing in (``key``, ``t``): an unstable sort of ``key`` (several times faster than
     numpy's merge sort on int64), then the runs of equal keys, rare in an event log, are ordered
-    by (``t``, input position)."""
+    by (``t``, input position).
+
+    Also returns the positions, in sorted order, of the rows whose (key, ``t``) equals their
+    neighbour's (sorted ascending; None when there are none). Equal keys always mean the same
+    customer; ``exact`` says that they also mean the same time (the key was not coarsened)."""
     order = np.argsort(key)
     ks = key[order]
     tie = ks[1:] == ks[:-1]
-    if tie.any():
-        mark = np.zeros(len(key), dtype=bool)
-        mark[1:] = tie
-        mark[:-1] |= tie
-        pos = np.flatnonzero(mark)
-        sub = order[pos]
-        order[pos] = sub[np.lexsort((sub, t[sub], ks[pos]))]
-    return order
+    del ks
+    if not tie.any():
+        return order, None
+    mark = np.zeros(len(key), dtype=bool)
+    mark[1:] = tie
+    mark[:-1] |= tie
+    pos = np.flatnonzero(mark)
+    sub = order[pos]
+    ksub = key[sub]
+    sub = sub[np.lexsort((sub, t[sub], ksub))]
+    order[pos] = sub
+    if exact:
+        return order, pos
+    # a coarsened key: the rows of one run share the customer, not always the time
+    ksub.sort()
+    tsub = t[sub]
+    same = (pos[1:] == pos[:-1] + 1) & (ksub[1:] == ksub[:-1]) & (tsub[1:] == tsub[:-1])
+    if not same.any():
+        return order, None
+    keep = np.zeros(len(pos), dtype=bool)
+    keep[1:] = same
+    keep[:-1] |= same
+    return order, pos[keep]
 
 
-def row_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray | None:
-    """Stable order of rows by (``codes``, ``t``), or None when they are already in it.
+def _in_order(codes: np.ndarray, t: np.ndarray) -> bool:
+    """Rows already ordered by (``codes``, ``t``)? The first rows are looked at first: a
+    shuffled log is told apart without a pass over every row."""
+    for stop in (min(len(t), 4096), len(t)):
+        c, s = codes[:stop], t[:stop]
+        same = c[1:] == c[:-1]
+        if not bool(np.all((c[1:] > c[:-1]) | (same & (s[1:] >= s[:-1])))):
+            return False
+    return True
 
-    ``codes`` are non-negative integers below ``n_codes`` (e.g. customers ranked by id), ``t``
-    int64 times. One int64 key ``code * span + (t - min t)`` sorted once; when it would not fit
-    in 63 bits the time is coarsened by a shift and the rows of equal keys are ordered exactly.
-    """
-    if len(t) < 2:
-        return None
-    same = codes[1:] == codes[:-1]
-    if bool(np.all((codes[1:] > codes[:-1]) | (same & (t[1:] >= t[:-1])))):
-        return None
-    del same
+
+def _time_key(codes: np.ndarray, n_codes: int, t: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The int64 key ``code * span + (t - min t)`` (time coarsened by a shift when it would
+    not fit in 63 bits) and whether it is exact (no shift)."""
     tmin = int(t.min())
     span = int(t.max()) - tmin + 1
     shift = 0
@@ -125,7 +163,72 @@ def row_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray | No
     key >>= np.uint64(shift)
     key = key.view(np.int64)
     key += codes.astype(np.int64) * (((span - 1) >> shift) + 1)
-    return _stable_argsort(key, t)
+    return key, shift == 0
+
+
+def _order_and_ties(
+    codes: np.ndarray, n_codes: int, t: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`row_order` and the sorted positions of rows sharing (code, time) with a
+    neighbour (None when the rows are in order: the caller finds them without a gather)."""
+    if len(t) < 2 or _in_order(codes, t):
+        return None, None
+    key, exact = _time_key(codes, n_codes, t)
+    return _stable_argsort(key, t, exact)
+
+
+def row_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray | None:
+    """Stable order of rows by (``codes``, ``t``), or None when they are already in it.
+
+    ``codes`` are non-negative integers below ``n_codes`` (e.g. customers ranked by id), ``t``
+    int64 times. One int64 key ``code * span + (t - min t)`` sorted once; when it would not fit
+    in 63 bits the time is coarsened by a shift and the rows of equal keys are ordered exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> row_order(np.array([1, 0, 1, 0]), 2, np.array([5, 9, 5, 1])).tolist()
+    [3, 1, 0, 2]
+    >>> row_order(np.array([0, 1]), 2, np.array([7, 3])) is None
+    True
+    """
+    return _order_and_ties(codes, n_codes, t)[0]
+
+
+_CODES_ATTR = "_journeymine_codes"
+
+
+def remember_codes(s: pd.Series, codes: np.ndarray, labels: Any) -> None:
+    """Keep the codes of an Arrow-backed text column on its array (the one the user's frame
+    holds), for :func:`cached_codes`: ``labels.take(codes)`` is the column (``labels`` a
+    pyarrow array of distinct values). Any change to the column replaces the immutable Arrow
+    data behind it, and the codes are then ignored."""
+    arr = s.array
+    data = getattr(arr, "_pa_array", None)
+    if data is None or not isinstance(arr, pd.arrays.ArrowStringArray):
+        return
+    with contextlib.suppress(AttributeError):  # an array that takes no attributes: no cache
+        setattr(arr, _CODES_ATTR, (data, codes, labels))
+
+
+def cached_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """The codes :func:`remember_codes` kept for this very column, made dense in order of
+    the labels (every label present), and the labels as a pandas text Index; None when there
+    are none or the column changed since."""
+    arr = s.array
+    kept = getattr(arr, _CODES_ATTR, None)
+    if kept is None or getattr(arr, "_pa_array", None) is not kept[0]:
+        return None
+    _, codes, labels = kept
+    if len(codes) != len(s):
+        return None
+    used = np.bincount(codes, minlength=len(labels)) > 0
+    if not used.all():
+        present = np.flatnonzero(used)
+        remap = np.full(len(labels), -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        codes, labels = remap[codes], labels.take(present)
+    return codes, pd.Index(pd.array(labels, dtype=s.dtype))
 
 
 class _Order:
@@ -135,18 +238,29 @@ class _Order:
     text, else ``pandas.factorize``) and sorting only the distinct ids; the rows are then sorted
     on one int64 key ``rank * span + (time - first time)`` (time coarsened when that would not
     fit in 63 bits, ties then ordered exactly). ``order`` is None when the rows are already in
-    order; ``ranks`` and ``t`` (int64 microseconds) are per row, in input order.
+    order; ``ranks`` and ``t`` (int64 microseconds) are per row, in input order; ``ties`` are
+    the positions, in sorted order, of rows sharing (customer, time) with a neighbour (None
+    when there are none or the rows were in order).
     """
 
     def __init__(
-        self, order: np.ndarray | None, ranks: np.ndarray, t: np.ndarray, labels: Any
+        self,
+        order: np.ndarray | None,
+        ranks: np.ndarray,
+        t: np.ndarray,
+        labels: Any,
+        ties: np.ndarray | None = None,
     ) -> None:
         self.order, self.ranks, self.t, self.labels = order, ranks, t, labels
+        self.ties = ties
 
     @classmethod
-    def of(cls, log: pd.DataFrame) -> _Order:
+    def of(cls, log: pd.DataFrame, ranked: tuple[np.ndarray, Any] | None = None) -> _Order:
+        """The order of ``log``; ``ranked`` (codes ranked by id, sorted distinct ids) when the
+        customer ids were already ranked by :func:`_ranked_text_codes`."""
         cust = log[CUSTOMER_ID]
-        ranked = _ranked_text_codes(cust) if len(log) else None
+        if ranked is None and len(log):
+            ranked = _ranked_text_codes(cust)
         if ranked is not None:
             ranks, labels = ranked
         else:
@@ -155,27 +269,29 @@ class _Order:
             labels = None
         if len(ranks) and ranks.min() < 0:  # null ids (-1) first, as in a lexsort
             ranks = ranks + 1
+            labels = None  # ranks no longer index the labels
         n_cust = int(ranks.max()) + 1 if len(ranks) else 0
         t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
-        return cls(row_order(ranks, n_cust, t), ranks, t, labels)
+        order, ties = _order_and_ties(ranks, n_cust, t)
+        return cls(order, ranks, t, labels, ties)
 
     def duplicated(self, log: pd.DataFrame) -> np.ndarray:
         """``log.duplicated(keep="first")`` over every column, exactly, comparing only the rows
         that share their (customer, time) with another row."""
-        r, t = (
-            (self.ranks, self.t)
-            if self.order is None
-            else (self.ranks[self.order], self.t[self.order])
-        )
-        dup = np.zeros(len(t), dtype=bool)
-        tie = (t[1:] == t[:-1]) & (r[1:] == r[:-1])
-        if not tie.any():
+        dup = np.zeros(len(self.t), dtype=bool)
+        if self.order is None:
+            r, t = self.ranks, self.t
+            tie = (t[1:] == t[:-1]) & (r[1:] == r[:-1])
+            if not tie.any():
+                return dup
+            mark = np.zeros(len(t), dtype=bool)
+            mark[1:] = tie
+            mark[:-1] |= tie
+            cand = np.flatnonzero(mark)
+        elif self.ties is None:
             return dup
-        mark = np.zeros(len(t), dtype=bool)
-        mark[1:] = tie
-        mark[:-1] |= tie
-        pos = np.flatnonzero(mark)
-        cand = np.sort(pos if self.order is None else self.order[pos])  # input order
+        else:
+            cand = np.sort(self.order[self.ties])  # input order
         dup[cand[_duplicated(log.iloc[cand], list(log.columns))]] = True
         return dup
 
@@ -190,18 +306,24 @@ class _Order:
 
     def apply(self, log: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``log`` in this order, index reset (``log.iloc[order]``, faster: text
-        columns are taken in Arrow, customer ids rebuilt from the sorted distinct ids)."""
+        columns are taken in Arrow, customer ids rebuilt from the sorted distinct ids, whose
+        codes stay on the new column for :func:`cached_codes`)."""
         if self.order is None:
-            return log.reset_index(drop=True)
+            out = log.reset_index(drop=True)
+            if self.labels is not None and CUSTOMER_ID in out.columns:
+                remember_codes(out[CUSTOMER_ID], self.ranks, self.labels)
+            return out
         order = self.order
         cols: dict[Any, Any] = {}
+        sorted_ranks = None
         for name in log.columns:
             s = log[name]
             if name == CUSTOMER_ID and self.labels is not None:
                 # ranks in this order are non-decreasing: a sequential gather
                 import pyarrow as pa
 
-                taken = self.labels.take(pa.array(self.ranks[order]))
+                sorted_ranks = self.ranks[order]
+                taken = self.labels.take(pa.array(sorted_ranks))
                 cols[name] = pd.array(taken, dtype=s.dtype)
             elif isinstance(s.dtype, pd.CategoricalDtype):
                 codes = s.cat.codes.to_numpy()[order]
@@ -212,4 +334,6 @@ class _Order:
                 cols[name] = s.take(order).reset_index(drop=True)
         out = pd.DataFrame(cols, index=pd.RangeIndex(len(order)))
         out.attrs = log.attrs
+        if sorted_ranks is not None:
+            remember_codes(out[CUSTOMER_ID], sorted_ranks, self.labels)
         return out

@@ -30,7 +30,9 @@ from journeymine.schema._checks import (
 from journeymine.schema._codes import (
     _duplicated,
     _Order,
+    _ranked_text_codes,
     _to_category,
+    _without_unused,
 )
 from journeymine.schema._columns import (
     _EPOCH_UNITS,
@@ -45,6 +47,7 @@ from journeymine.schema._columns import (
     MAX_ABS_VALUE,
     PLAUSIBLE_RANGE,
     REQUIRED_COLUMNS,
+    STRING_DTYPE,
     TIMESTAMP,
     VALUE,
     Duplicates,
@@ -185,6 +188,8 @@ def validate(
     messages: dict[str, str] = {}  # reason -> full message, when the generic one won't do
     out: dict[str, pd.Series] = {}
     log = log.reset_index(drop=True)
+    need_order = sort or duplicates != "keep"
+    ranked: tuple[np.ndarray, Any] | None = None
 
     for col in ID_COLUMNS:
         if col not in log.columns:
@@ -196,7 +201,15 @@ def validate(
         ids, null = _to_string_ids(log[col], col, problems, coerce=coerce)
         out[col] = ids
         if col == CUSTOMER_ID:
-            empty = ids.fillna("").str.strip().eq("").to_numpy(dtype=bool) & ~null
+            # ids hashed and ranked once (Arrow text): blank ids found among the distinct
+            # ones, the ranks reused for the row order
+            ranked = _ranked_text_codes(ids) if need_order else None
+            if ranked is not None:
+                labels = pd.Series(pd.array(ranked[1], dtype=STRING_DTYPE))
+                blank = np.append(labels.str.strip().eq("").to_numpy(dtype=bool), False)
+                empty = blank[ranked[0]]  # null ids (code -1) read False
+            else:
+                empty = ids.fillna("").str.strip().eq("").to_numpy(dtype=bool) & ~null
             if empty.any():
                 null = null | empty
             if null.any():
@@ -294,9 +307,11 @@ def validate(
         result = result[keep]
         if len(result) == 0:
             raise EmptyLogError("every row was invalid; nothing is left after drop_invalid=True.")
+        if ranked is not None:
+            ranked = (ranked[0][keep], ranked[1])
         for col in CATEGORY_COLUMNS:
             if col in result.columns:
-                result[col] = result[col].cat.remove_unused_categories()
+                result[col] = _without_unused(result[col])
 
     order: _Order | None = None
     if duplicates != "keep":
@@ -308,7 +323,7 @@ def validate(
         else:
             # rows equal in every column have the same customer and time: only the rows of a
             # (customer, time) shared by several rows are compared, column by column, exactly
-            order = _Order.of(result)
+            order = _Order.of(result, ranked)
             dup = order.duplicated(result)
         if dup.any():
             same = ", ".join(key) if len(key) == 1 else "every column"
@@ -329,7 +344,7 @@ def validate(
                     stacklevel=2,
                 )
     if sort:
-        return (order or _Order.of(result)).apply(result)
+        return (order or _Order.of(result, ranked)).apply(result)
     return result.reset_index(drop=True)
 
 
