@@ -89,3 +89,34 @@ def test_damaged_state_is_refused(data: tuple) -> None:
     state["feature"] = state["feature"] + 100
     with pytest.raises(ValueError, match="out of range"):
         Forest.from_state(state)
+
+
+def test_one_row_path_reaches_the_same_leaves_as_the_level_walk(data: tuple) -> None:
+    # a live customer is scored by _RowScorer (every split decided at once), batches by the
+    # level walk: both must land in the same leaf of every tree, for any row
+    X, y, counts = data
+    mask = [True, True, False, False, False]
+    heads = {
+        "multi": HistGradientBoostingClassifier(
+            max_iter=30, max_leaf_nodes=63, categorical_features=mask, random_state=0
+        ).fit(X, y),
+        "binary": HistGradientBoostingClassifier(max_iter=20, categorical_features=mask).fit(
+            X, (y == 1).astype(int)
+        ),
+        "poisson": HistGradientBoostingRegressor(
+            loss="poisson", max_iter=20, categorical_features=mask
+        ).fit(X, counts),
+    }
+    ens = Ensemble({k: compile_forest(v) for k, v in heads.items()})
+    rng = np.random.default_rng(1)
+    Z = _scoring_rows(X)[rng.permutation(len(X))[:400]]
+    Z[rng.random(Z.shape) < 0.1] = np.nan
+    Z[rng.random(Z.shape) < 0.03] = np.inf
+    Z[rng.random(Z.shape) < 0.03] = -np.inf
+    Z[:20, 0] = 2.5  # a fractional category: truncated, as the walk does
+    walked = ens._walk(Z)
+    one_by_one = np.stack([ens._leaves(Z[i : i + 1])[0] for i in range(len(Z))])
+    np.testing.assert_array_equal(one_by_one, walked)
+    raw_one = ens.raw(Z[:1])
+    for name in heads:
+        np.testing.assert_array_equal(raw_one[name], ens.raw(Z)[name][:1])

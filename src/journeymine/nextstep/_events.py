@@ -5,10 +5,17 @@ other column optional). Rows are grouped by customer in order of first appearanc
 time within a customer, ties kept in input order (so a log read from a file keeps its case
 order: the Tax et al. protocol needs it). The checks are the light ones a scorer needs; run
 :func:`journeymine.validate` first for the full ones.
+
+One live customer's events (a list of dicts, or a dict of columns) take a DataFrame-free path,
+:func:`events_from_records`, that yields the same arrays as :func:`to_events` of the same events
+as a DataFrame (a parity test checks the predictions equal).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +30,8 @@ __all__ = [
     "Events",
     "attribute_columns",
     "encode_codes",
+    "events_from_records",
+    "floats",
     "labels",
     "outcome_within",
     "to_events",
@@ -42,7 +51,9 @@ class Events:
     case: np.ndarray  # int64 case index of every event
     activity: np.ndarray  # str label of every event (object)
     t: np.ndarray  # float64 seconds since the epoch (UTC)
-    columns: dict[str, pd.Series] = field(default_factory=dict)  # other columns, sorted
+    # other columns, sorted: Series (from a DataFrame) or arrays (object labels / float64
+    # numbers, from records)
+    columns: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_events(self) -> int:
@@ -70,7 +81,7 @@ class Events:
             case=np.repeat(np.arange(len(cases), dtype=np.int64), sizes),
             activity=self.activity[idx],
             t=self.t[idx],
-            columns={k: v.iloc[idx].reset_index(drop=True) for k, v in self.columns.items()},
+            columns={k: _take_rows(v, idx) for k, v in self.columns.items()},
         )
 
     def truncate(self, max_events: int) -> Events:
@@ -84,8 +95,23 @@ class Events:
             case=self.case[keep],
             activity=self.activity[keep],
             t=self.t[keep],
-            columns={k: v.iloc[keep].reset_index(drop=True) for k, v in self.columns.items()},
+            columns={k: _take_rows(v, keep) for k, v in self.columns.items()},
         )
+
+
+def _take_rows(values: Any, idx: np.ndarray) -> Any:
+    if isinstance(values, pd.Series):
+        return values.iloc[idx].reset_index(drop=True)
+    return np.asarray(values)[idx]
+
+
+def floats(values: Any) -> np.ndarray:
+    """A numeric attribute column as float64 (NaN for missing)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(values, dtype=np.float64)
 
 
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
@@ -93,7 +119,10 @@ _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 def _seconds(s: pd.Series) -> np.ndarray:
     if isinstance(s.dtype, pd.DatetimeTZDtype) and not s.hasnans:  # fast path: UTC integers
-        return s.array.asi8 / _PER_SECOND[s.dtype.unit]
+        per = _PER_SECOND[s.dtype.unit]
+        if per > 10**6:  # whole microseconds, as every other path (floor, as numpy casts)
+            return (s.array.asi8 // (per // 10**6)) / 1e6
+        return s.array.asi8 / per
     if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
         ts = s
     else:
@@ -146,7 +175,11 @@ def to_events(log: Any, *, purpose: str = "the next-step model", keep: Any = Non
     t = _seconds(log[TIMESTAMP])
     ids_raw = raw.get(CUSTOMER_ID)
     first = ids_raw[0] if ids_raw is not None else None
-    if type(first) is str and all(type(v) is str and v == first for v in ids_raw):
+    if (
+        ids_raw is not None
+        and type(first) is str
+        and all(type(v) is str and v == first for v in ids_raw)
+    ):
         # one customer (the live-scoring case): no factorizing
         codes = np.zeros(len(log), dtype=np.intp)
         uniques: Any = [first]
@@ -284,3 +317,215 @@ def outcome_within(
         nxt = hits[np.minimum(k, len(hits) - 1)]
         within = (k < len(hits)) & (ev.case[nxt] == ev.case) & (ev.t[nxt] - ev.t <= horizon)
     return within, within | (ev.t + horizon <= end)
+
+
+# ---------------------------------------------------------------------------------------------
+# one live customer's events, without pandas
+# ---------------------------------------------------------------------------------------------
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+_US = _dt.timedelta(microseconds=1)
+_MAX_SHOWN = 5
+
+
+def _micros(value: Any) -> int | None:
+    """Microseconds since the epoch (UTC; naive times are UTC, as ``pd.to_datetime(...,
+    utc=True)`` reads them), floored; None when ``value`` is not a time."""
+    if type(value) is str:
+        try:
+            d = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            return _micros_pandas(value)
+        return (d - (_EPOCH_NAIVE if d.tzinfo is None else _EPOCH)) // _US
+    if isinstance(value, pd.Timestamp | np.datetime64 | str):
+        return _micros_pandas(value)
+    if isinstance(value, _dt.datetime):
+        return (value - (_EPOCH_NAIVE if value.tzinfo is None else _EPOCH)) // _US
+    if isinstance(value, _dt.date):
+        return (_dt.datetime(value.year, value.month, value.day) - _EPOCH_NAIVE) // _US
+    return None
+
+
+def _micros_pandas(value: Any) -> int | None:
+    try:
+        ts = pd.Timestamp(value)
+        if pd.isna(ts):
+            return None
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return int(ts.as_unit("ns").value // 1000)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _as_rows(events: Any, purpose: str) -> list[Mapping[str, Any]] | Mapping[str, Any]:
+    if isinstance(events, Mapping):
+        return events
+    if (
+        isinstance(events, Sequence)
+        and not isinstance(events, str | bytes)
+        and all(isinstance(e, Mapping) for e in events)
+    ):
+        return list(events)
+    raise ConfigError(
+        f"{purpose} takes one customer's events as a list of dicts (each with timestamp and "
+        f"activity, optional channel and other attributes), a dict of columns (lists or "
+        f"arrays of equal length) or a DataFrame; got {type(events).__name__}."
+    )
+
+
+def _fail(problems: list[str]) -> EventLogError:
+    n = len(problems)
+    more = f"\n- ... and {n - _MAX_SHOWN} more" if n > _MAX_SHOWN else ""
+    return EventLogError(
+        f"invalid events: {n} problem{'s' if n > 1 else ''}:\n- "
+        + "\n- ".join(problems[:_MAX_SHOWN])
+        + more,
+        problems,
+    )
+
+
+def events_from_records(
+    events: Any,
+    *,
+    numeric: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    customer_id: Any = None,
+    purpose: str = "the next-step model",
+) -> Events:
+    """ONE customer's events as :class:`Events`, without pandas (the live-scoring path).
+
+    Parameters
+    ----------
+    events : list of dict or dict of sequences
+        Each event has ``timestamp`` (ISO 8601 string, ``datetime``, ``pandas.Timestamp`` or
+        ``numpy.datetime64``; naive times are UTC) and ``activity``; ``customer_id`` is optional
+        (all equal when given); other keys are attributes. A dict maps each of those keys to a
+        list or array, one entry per event.
+    numeric, categorical : sequence of str
+        The attributes to keep, read as numbers (float64, NaN when missing) or as text labels
+        (None when missing); other keys are ignored.
+    customer_id : optional
+        The customer, when the events do not name it (must match when they do).
+
+    Returns
+    -------
+    Events
+        Sorted by time (ties in input order), columns as arrays: the same values
+        :func:`to_events` gives for the same events as a DataFrame.
+
+    Raises
+    ------
+    EmptyLogError
+        No events.
+    EventLogError
+        A missing timestamp or activity, a timestamp that is not a time, a non-numeric value of
+        a numeric attribute, columns of unequal length, several customers (every problem listed).
+    """
+    rows = _as_rows(events, purpose)
+    problems: list[str] = []
+    if isinstance(rows, Mapping):
+        keys = {TIMESTAMP, ACTIVITY, CUSTOMER_ID, *numeric, *categorical}
+        used = {k: v for k, v in rows.items() if k in keys}
+        flat = [
+            k
+            for k, v in used.items()
+            if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray | pd.Series)
+        ]
+        if flat:
+            raise _fail([f"column {k!r} is not a list or array (one per event)" for k in flat])
+        lengths = {k: len(v) for k, v in used.items()}
+        n = max(lengths.values(), default=0)
+        if len(set(lengths.values())) > 1:
+            raise _fail([f"columns of unequal length: {lengths}"])
+        for req in (TIMESTAMP, ACTIVITY):
+            if req not in rows:
+                problems.append(f"no {req!r} column")
+        if problems:
+            raise _fail(problems)
+
+        def column(key: str) -> list[Any]:
+            v = rows.get(key)
+            if v is None:
+                return [None] * n
+            return v.tolist() if isinstance(v, np.ndarray) and v.dtype != object else list(v)
+
+        times_raw = rows[TIMESTAMP]
+        if isinstance(times_raw, np.ndarray) and np.issubdtype(times_raw.dtype, np.datetime64):
+            us_arr = times_raw.astype("datetime64[us]").astype(np.int64)
+            bad = np.isnat(times_raw)
+            times: list[Any] = [None if b else int(u) for u, b in zip(us_arr, bad, strict=True)]
+            parsed = True
+        else:
+            times = column(TIMESTAMP)
+            parsed = False
+        acts = column(ACTIVITY)
+        ids = column(CUSTOMER_ID) if CUSTOMER_ID in rows else []
+        attrs = {c: column(c) for c in (*categorical, *numeric) if c in rows}
+    else:
+        n = len(rows)
+        parsed = False
+        times = [r.get(TIMESTAMP) for r in rows]
+        acts = [r.get(ACTIVITY) for r in rows]
+        ids = [r[CUSTOMER_ID] for r in rows if CUSTOMER_ID in r]
+        attrs = {
+            c: [r.get(c) for r in rows]
+            for c in (*categorical, *numeric)
+            if any(c in r for r in rows)
+        }
+    if n == 0:
+        raise EmptyLogError(f"no events were given to {purpose}.")
+    us = np.empty(n, dtype=np.int64)
+    for i, v in enumerate(times):
+        m = v if parsed else (None if _missing(v) else _micros(v))
+        if m is None:
+            what = "no timestamp" if _missing(v) else f"timestamp {v!r} is not a time"
+            problems.append(
+                f"event {i}: {what} (an ISO 8601 string such as '2025-03-01T10:15:00Z', "
+                f"a datetime or numpy.datetime64)"
+            )
+        else:
+            us[i] = m
+    act = labels(acts)
+    problems += [f"event {i}: no activity" for i, a in enumerate(act) if a is None]
+    known = {_label(v) for v in ids} - {None}
+    if customer_id is not None:
+        known.add(customer_id if isinstance(customer_id, str) else str(customer_id))
+    if len(known) > 1:
+        problems.append(
+            f"events of {len(known)} customers ({sorted(known)[:5]}); give one customer's events"
+        )
+    columns: dict[str, Any] = {}
+    for c, values in attrs.items():
+        if c in numeric:
+            out = np.empty(n, dtype=np.float64)
+            for i, v in enumerate(values):
+                if _missing(v):
+                    out[i] = np.nan
+                elif isinstance(v, int | float | np.number):
+                    out[i] = float(v)
+                else:
+                    problems.append(f"event {i}: {c} {v!r} is not a number")
+            columns[c] = out
+        else:
+            columns[c] = labels(values)
+    if problems:
+        raise _fail(problems)
+    t = us / 1e6
+    order = np.argsort(t, kind="stable")
+    if len(order) > 1 and not (order[1:] > order[:-1]).all():
+        t = t[order]
+        act = act[order]
+        columns = {c: v[order] for c, v in columns.items()}
+    cid = next(iter(known)) if known else None
+    return Events(
+        case_ids=np.asarray([cid], dtype=object),
+        starts=np.asarray([0, n], dtype=np.int64),
+        case=np.zeros(n, dtype=np.int64),
+        activity=act,
+        t=t,
+        columns=columns,
+    )
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))

@@ -25,6 +25,7 @@ import datetime as _dt
 import logging
 import os
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,26 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from journeymine.exceptions import ConfigError, NotFittedError, UnknownActivityError, did_you_mean
+from journeymine.exceptions import (
+    ConfigError,
+    EventLogError,
+    NotFittedError,
+    UnknownActivityError,
+    did_you_mean,
+)
 from journeymine.nextstep._calibrate import fit_temperature
-from journeymine.nextstep._events import Events, encode_codes, outcome_within, to_events
+from journeymine.nextstep._events import (
+    Events,
+    encode_codes,
+    events_from_records,
+    outcome_within,
+    to_events,
+)
 from journeymine.nextstep._forest import Ensemble, Forest, compile_forest, finish
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
-__all__ = ["END", "NextStepModel"]
+__all__ = ["END", "NextStep", "NextStepModel"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +85,43 @@ def _take(arr: Any, idx: np.ndarray) -> Any:
         i = int(idx[0])
         return arr[i : i + 1]
     return arr.take(idx)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """One customer's predicted next step (:meth:`NextStepModel.predict_customer`).
+
+    Attributes
+    ----------
+    customer_id : str or None
+        The customer (None when neither the events nor the call named one).
+    activity : str
+        The most likely next activity (or :data:`END`).
+    probability : float
+        Its calibrated probability.
+    channel : str or None
+        The most likely channel of the next event (None: the model has no channel).
+    channel_probability : float or None
+    seconds_to_next : float or None
+        Expected seconds to the next event.
+    p_outcome : float or None
+        Probability of the model's ``outcome`` within its ``horizon`` (None without one).
+    n_events : int
+        Events scored.
+    """
+
+    customer_id: str | None
+    activity: str
+    probability: float
+    channel: str | None
+    channel_probability: float | None
+    seconds_to_next: float | None
+    p_outcome: float | None
+    n_events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (JSON-ready)."""
+        return asdict(self)
 
 
 class NextStepModel(BaseEstimator):
@@ -459,23 +509,34 @@ class NextStepModel(BaseEstimator):
             hit = cache[attr] = (labels, list(labels), arr)
         return hit[2]
 
-    def _frame(self, ev: Events, X: np.ndarray, index: Any = None) -> pd.DataFrame:
+    def _best(self, X: np.ndarray) -> dict[str, Any]:
+        """The columns of :meth:`predict` (label columns as codes ``*_code``), one entry per
+        row of ``X``: the one computation behind :meth:`predict` and :meth:`predict_customer`."""
         res = self._outputs(X, ("activity", "channel", "time", "outcome"))
         p = res["activity"]
         best = p.argmax(axis=1)
-        cols: dict[str, Any] = {
-            "activity": _take(self._label_array("classes_"), best),
-            "probability": p[np.arange(len(p)), best],
-        }
+        cols: dict[str, Any] = {"activity_code": best, "probability": p[np.arange(len(p)), best]}
         if self.channels_ and "channel" in res:
             pc = res["channel"]
             bc = pc.argmax(axis=1)
-            cols["channel"] = _take(self._label_array("channels_"), bc)
+            cols["channel_code"] = bc
             cols["channel_probability"] = pc[np.arange(len(pc)), bc]
         if "time" in res:
             cols["seconds_to_next"] = res["time"]
         if self.outcome is not None and "outcome" in res:
             cols["p_outcome"] = res["outcome"][:, 1]
+        return cols
+
+    def _frame(self, ev: Events, X: np.ndarray, index: Any = None) -> pd.DataFrame:
+        best = self._best(X)
+        cols: dict[str, Any] = {}
+        for name, v in best.items():
+            if name == "activity_code":
+                cols["activity"] = _take(self._label_array("classes_"), v)
+            elif name == "channel_code":
+                cols["channel"] = _take(self._label_array("channels_"), v)
+            else:
+                cols[name] = v
         return pd.DataFrame(cols, index=index)
 
     def predict(self, log: pd.DataFrame) -> pd.DataFrame:
@@ -494,6 +555,101 @@ class NextStepModel(BaseEstimator):
         ev = to_events(log, purpose="NextStepModel.predict", keep=self._columns())
         index = pd.Index(ev.case_ids, name=CUSTOMER_ID)
         return self._frame(ev, prefix_features(ev, self.spec_), index)
+
+    def predict_customer(self, events: Any, *, customer_id: Any = None) -> NextStep:
+        """The next step of ONE customer, from their events: the live-scoring path.
+
+        The same numbers as ``predict(log)`` gives for that customer's events as a DataFrame
+        (tested equal, not approximately), without building a DataFrame in or out: a few times
+        faster for one customer (the figures are in the README).
+
+        Parameters
+        ----------
+        events : list of dict, dict of sequences or DataFrame
+            The customer's events: each with ``timestamp`` (ISO 8601 string such as
+            ``"2025-03-01T10:15:00Z"``, ``datetime``, ``pandas.Timestamp`` or
+            ``numpy.datetime64``; naive times are UTC) and ``activity``, plus any attribute the
+            model was trained with (``channel``, ``product``, ``value``...; a missing key is a
+            missing value, unknown keys are ignored); any order. A dict of columns maps each
+            key to a list or array with one entry per event.
+        customer_id : optional
+            The customer, when the events do not carry ``customer_id`` (they must agree).
+
+        Returns
+        -------
+        NextStep
+            ``activity``, ``probability``, ``channel`` and ``channel_probability`` (None when
+            the training log had no channel), ``seconds_to_next``, ``p_outcome`` (None without
+            ``outcome=``); :meth:`NextStep.to_dict` for JSON.
+
+        Raises
+        ------
+        EmptyLogError
+            No events.
+        EventLogError
+            A missing timestamp or activity, an unreadable timestamp, a non-numeric value of a
+            numeric attribute, events of several customers (every problem listed).
+
+        Examples
+        --------
+        >>> import journeymine as jm
+        >>> log = jm.datasets.make_journeys(n_customers=60, days=30, random_state=0).events
+        >>> model = jm.NextStepModel(max_iter=10).fit(log)
+        >>> events = [
+        ...     {"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"},
+        ...     {"timestamp": "2025-02-01T19:02:00Z", "activity": "view_product", "channel": "app"},
+        ... ]
+        >>> step = model.predict_customer(events, customer_id="c-1")
+        >>> step.customer_id, step.activity in model.classes_, step.channel in model.channels_
+        ('c-1', True, True)
+        >>> import pandas as pd
+        >>> row = model.predict(pd.DataFrame(events).assign(customer_id="c-1")).iloc[0]
+        >>> bool(row["probability"] == step.probability)
+        True
+        """
+        self._fitted()
+        purpose = "NextStepModel.predict_customer"
+        if isinstance(events, pd.DataFrame):
+            frame = events
+            if CUSTOMER_ID not in frame.columns:
+                frame = frame.assign(**{CUSTOMER_ID: "" if customer_id is None else customer_id})
+            ev = to_events(frame, purpose=purpose, keep=self._columns())
+            if ev.n_cases != 1:
+                raise EventLogError(
+                    f"{purpose} scores one customer; the DataFrame has {ev.n_cases} "
+                    f"({list(ev.case_ids[:5])}); use predict(log) for many."
+                )
+            named = None if CUSTOMER_ID not in events.columns else ev.case_ids[0]
+            if customer_id is not None and named is not None and str(customer_id) != named:
+                raise EventLogError(
+                    f"{purpose}: customer_id={customer_id!r} but the events are of {named!r}."
+                )
+            cid = named if named is not None else customer_id
+        else:
+            ev = events_from_records(
+                events,
+                numeric=self.spec_.numeric,
+                categorical=list(self.spec_.categorical),
+                customer_id=customer_id,
+                purpose=purpose,
+            )
+            cid = ev.case_ids[0]
+        best = self._best(prefix_features(ev, self.spec_))
+        channel = best.get("channel_code")
+        return NextStep(
+            customer_id=None if cid is None else str(cid),
+            activity=self.classes_[int(best["activity_code"][0])],
+            probability=float(best["probability"][0]),
+            channel=None if channel is None else self.channels_[int(channel[0])],
+            channel_probability=(
+                float(best["channel_probability"][0]) if channel is not None else None
+            ),
+            seconds_to_next=(
+                float(best["seconds_to_next"][0]) if "seconds_to_next" in best else None
+            ),
+            p_outcome=float(best["p_outcome"][0]) if "p_outcome" in best else None,
+            n_events=ev.n_events,
+        )
 
     def predict_proba(self, log: pd.DataFrame) -> pd.DataFrame:
         """Next-activity distribution of every customer (rows: ``customer_id``; columns:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from journeymine.nextstep._events import Events, attribute_columns, encode_codes, labels
+from journeymine.nextstep._events import Events, attribute_columns, encode_codes, floats, labels
 
 __all__ = ["PrefixSpec", "activity_codes", "prefix_features"]
 
@@ -254,10 +254,7 @@ def prefix_features(ev: Events, spec: PrefixSpec, rows: np.ndarray | None = None
         ((t[rows] // _DAY + 3) % 7).astype(np.float64),
     ]
     for c in spec.numeric:
-        if c in ev.columns:
-            v = ev.columns[c].to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            v = np.full(ev.n_events, np.nan)
+        v = floats(ev.columns[c]) if c in ev.columns else np.full(ev.n_events, np.nan)
         filled = np.cumsum(np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0))
         before = case_start - 1
         base = np.where(before >= 0, filled[np.maximum(before, 0)], 0.0)
