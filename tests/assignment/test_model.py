@@ -11,7 +11,8 @@ import pytest
 from sklearn.base import clone
 
 from journeymine.assignment import PersonaModel
-from journeymine.assignment._model import _customer_folds, reliability_table
+from journeymine.assignment._buckets import customer_folds as _customer_folds
+from journeymine.assignment._metrics import reliability_table
 from journeymine.exceptions import ConfigError, NotFittedError
 
 

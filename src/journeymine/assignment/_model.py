@@ -29,12 +29,18 @@ Probabilities are computed by a small numpy re-implementation of the fitted mode
 each row's result does not depend on the batch it is in); it equals scikit-learn's
 ``predict_proba`` to rounding (1e-12). Below ``abstain_threshold`` the answer is ``-1``
 ("unassigned") rather than a weak guess.
+
+This module is the estimator; each step has its own module: prefix sampling
+(:mod:`~journeymine.assignment._prefixes`), the bucketed calibrated models
+(:mod:`~journeymine.assignment._buckets`), the numpy scorer
+(:mod:`~journeymine.assignment._scorer`), the card (:mod:`~journeymine.assignment._card`),
+its metrics (:mod:`~journeymine.assignment._metrics`), saving
+(:mod:`~journeymine.assignment._save`) and loading (:mod:`~journeymine.assignment._persist`,
+which imports this module; nothing here imports it back).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -45,279 +51,49 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
+from journeymine.assignment._buckets import fit_buckets
+from journeymine.assignment._card import (
+    FORMAT_VERSION,
+    SCHEMA_VERSION,
+    UNASSIGNED,
+    UNASSIGNED_NAME,
+    bucket_summary,
+    fingerprint,
+    names_from,
+    schema_descriptor,
+    training_card,
+)
+from journeymine.assignment._metrics import holdout_metrics, reliability_table
+from journeymine.assignment._prefixes import (
+    EVAL_CUTS,
+    evaluation_rows,
+    prefix_features,
+    training_rows,
+    validation_split,
+)
+from journeymine.assignment._save import save_model
+from journeymine.assignment._scorer import Scorer
 from journeymine.exceptions import ConfigError, NotFittedError
-from journeymine.features import (
-    FeatureSpec,
-    Vocab,
-    canonical_log,
-    compute_aggregates,
-    live_spec,
-    score_log,
-    score_rows,
-    timestamps_us,
-)
-from journeymine.schema import (
-    ACTIVITY,
-    CANONICAL_COLUMNS,
-    CHANNEL,
-    CUSTOMER_ID,
-    JOURNEY_ID,
-    REQUIRED_COLUMNS,
-    SESSION_ID,
-    TIMESTAMP_DTYPE,
-    VALUE,
-)
+from journeymine.features import Vocab, canonical_log, live_spec, score_log, timestamps_us
+from journeymine.schema import CUSTOMER_ID
 
 if TYPE_CHECKING:
     from journeymine.personas.features import CustomerFeaturizer
 
-__all__ = ["UNASSIGNED", "UNASSIGNED_NAME", "PersonaModel"]
+# names that lived here before the split (tests, the service and old imports use them)
+__all__ = [
+    "FORMAT_VERSION",
+    "SCHEMA_VERSION",
+    "UNASSIGNED",
+    "UNASSIGNED_NAME",
+    "PersonaModel",
+    "reliability_table",
+    "schema_descriptor",
+]
 
 logger = logging.getLogger(__name__)
 
-UNASSIGNED = -1
-UNASSIGNED_NAME = "unassigned"
-#: Saved-model format written by this version (2: the card checksum covers the behavioural
-#: card fields too; :func:`~journeymine.assignment.load_model` still reads format 1).
-FORMAT_VERSION = 2
-#: Version of the canonical-schema contract a model relies on; bump it when the meaning of a
-#: canonical column changes without a name change (names and dtypes are compared as well).
-SCHEMA_VERSION = 1
-_EVAL_CUTS = (3, 5, 10)
-#: Events scored at once by the batch path (larger logs are cut between customers).
-_N_BINS = 10
 
-
-def schema_descriptor() -> dict[str, Any]:
-    """The canonical schema a model was built for (compared when a model is loaded)."""
-    return {
-        "version": SCHEMA_VERSION,
-        "columns": list(CANONICAL_COLUMNS),
-        "required": list(REQUIRED_COLUMNS),
-        "timestamp_dtype": str(TIMESTAMP_DTYPE),
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# probabilities in numpy, row by row identical whatever the batch
-# ---------------------------------------------------------------------------------------------
-class _Scorer:
-    """Calibrated probabilities of fitted ``CalibratedClassifierCV(Pipeline(StandardScaler,
-    LogisticRegression))`` models, one per bucket of events seen.
-
-    The scaler is folded into the weights and the calibration folds' weights are stacked, so a
-    bucket costs one product per row. The product is an elementwise multiply summed along the
-    feature axis (not BLAS): each row's result does not depend on the batch it is scored in,
-    so one customer scored alone and in a batch get bit-identical probabilities.
-    """
-
-    _CHUNK = 128
-
-    def __init__(self, estimators: Sequence[Any], edges: Sequence[int], classes: np.ndarray):
-        from scipy.special import expit
-
-        self._expit = expit
-        self.edges = np.asarray(edges, dtype=np.int64)
-        self.classes = np.asarray(classes, dtype=np.int64)
-        if len(estimators) != len(self.edges) + 1:
-            raise ConfigError(
-                f"{len(estimators)} bucket models for {len(self.edges) + 1} buckets of events "
-                f"seen (edges {list(self.edges)})."
-            )
-        self.buckets = [self._bucket_model(est) for est in estimators]
-
-    def _bucket_model(self, calibrated: Any) -> dict[str, Any]:
-        est_classes = np.asarray(calibrated.classes_, dtype=np.int64)
-        out_cols = np.searchsorted(self.classes, est_classes)
-        if not np.array_equal(
-            self.classes[np.minimum(out_cols, len(self.classes) - 1)], est_classes
-        ):
-            raise ConfigError(
-                f"a bucket model knows personas {est_classes.tolist()} outside the model's "
-                f"classes {self.classes.tolist()}."
-            )
-        weights: list[np.ndarray] = []
-        biases: list[np.ndarray] = []
-        cals: list[Any] = []
-        method = None
-        for cc in calibrated.calibrated_classifiers_:
-            scaler, lr = cc.estimator[0], cc.estimator[-1]
-            if not np.array_equal(np.asarray(lr.classes_, dtype=np.int64), est_classes):
-                raise ConfigError(
-                    "a calibration fold was trained without every persona of its bucket; "
-                    "refit with fewer cv folds."
-                )
-            coef = np.asarray(lr.coef_, dtype=np.float64) / np.asarray(scaler.scale_)
-            weights.append(coef)
-            biases.append(np.asarray(lr.intercept_, dtype=np.float64) - coef @ scaler.mean_)
-            method = cc.method
-            if cc.method == "temperature":
-                cals.append(float(cc.calibrators[0].beta_))
-            elif cc.method == "isotonic":
-                cals.append(
-                    [
-                        (np.asarray(c.X_thresholds_, float), np.asarray(c.y_thresholds_, float))
-                        for c in cc.calibrators
-                    ]
-                )
-            elif cc.method == "sigmoid":
-                cals.append([(float(c.a_), float(c.b_)) for c in cc.calibrators])
-            else:
-                raise ConfigError(f"calibration method {cc.method!r} is not supported.")
-        return {
-            "cols": out_cols,
-            "k": len(est_classes),
-            "width": weights[0].shape[0],  # 1 for a binary logistic regression
-            "W": np.ascontiguousarray(np.concatenate(weights)),
-            "b": np.concatenate(biases),
-            "method": method,
-            "cals": cals,
-        }
-
-    def _calibrated(self, dec: np.ndarray, model: dict[str, Any]) -> np.ndarray:
-        """Probabilities (n, k) from the stacked decision values (n, members * width)."""
-        k, width, cals = model["k"], model["width"], model["cals"]
-        n, n_members = len(dec), len(cals)
-        dec = dec.reshape(n, n_members, width)
-        if model["method"] == "temperature":
-            logits = np.concatenate([-dec, dec], axis=2) if k == 2 else dec
-            z = np.asarray(cals)[None, :, None] * logits
-            z -= z.max(axis=2)[:, :, None]
-            np.exp(z, out=z)
-            z /= np.sum(z, axis=2)[:, :, None]
-            z[(z > 1.0) & (z <= 1.0 + 1e-5)] = 1.0
-            proba = z
-        else:
-            proba = np.zeros((n, n_members, k))
-            for m, member in enumerate(cals):
-                if k == 2:
-                    proba[:, m, 1] = self._calibrate(dec[:, m, 0], member[0], model["method"])
-                    proba[:, m, 0] = 1.0 - proba[:, m, 1]
-                    continue
-                for j, cal in enumerate(member):
-                    proba[:, m, j] = self._calibrate(dec[:, m, j], cal, model["method"])
-                den = np.sum(proba[:, m, :], axis=1)[:, None]
-                uniform = np.full((n, k), 1.0 / k)
-                proba[:, m, :] = np.divide(proba[:, m, :], den, out=uniform, where=den != 0)
-            proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0
-        # the mean over the calibration folds, added in fold order as scikit-learn does
-        acc = proba[:, 0, :].copy()
-        for m in range(1, n_members):
-            acc += proba[:, m, :]
-        acc /= n_members
-        return acc
-
-    def _calibrate(self, d: np.ndarray, cal: tuple[Any, ...], method: str) -> np.ndarray:
-        if method == "isotonic":
-            xt, yt = cal
-            return np.interp(np.clip(d, xt[0], xt[-1]), xt, yt)
-        return self._expit(-(cal[0] * d + cal[1]))
-
-    def bucket(self, n_events: np.ndarray) -> np.ndarray:
-        """Bucket of each row: ``n <= edges[0]`` -> 0, ..., ``n > edges[-1]`` -> last."""
-        return np.searchsorted(self.edges, np.asarray(n_events, dtype=np.int64), side="left")
-
-    def predict_proba(self, X: np.ndarray, n_events: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        out = np.zeros((len(X), len(self.classes)))
-        b = self.bucket(n_events)
-        for i, model in enumerate(self.buckets):
-            rows = np.flatnonzero(b == i) if len(self.buckets) > 1 else np.arange(len(X))
-            W, bias = model["W"], model["b"]
-            for lo in range(0, len(rows), self._CHUNK):
-                r = rows[lo : lo + self._CHUNK]
-                # same summation order for every row whatever the batch (a BLAS product is not)
-                dec = np.add.reduce(X[r][:, None, :] * W[None, :, :], axis=2) + bias
-                out[np.ix_(r, model["cols"])] = self._calibrated(dec, model)
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
-# metrics
-# ---------------------------------------------------------------------------------------------
-def reliability_table(
-    confidence: np.ndarray, correct: np.ndarray, n_bins: int = _N_BINS
-) -> tuple[float, list[dict[str, Any]]]:
-    """Expected calibration error (top label, equal-width bins) and the reliability table.
-
-    Examples
-    --------
-    >>> ece, table = reliability_table(np.array([0.9, 0.9, 0.6, 0.6]),
-    ...                                np.array([True, True, True, False]))
-    >>> round(ece, 3), [row["count"] for row in table if row["count"]]
-    (0.1, [2, 2])
-    """
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct, dtype=bool)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    b = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    rows = []
-    ece = 0.0
-    n = max(len(confidence), 1)
-    for i in range(n_bins):
-        m = b == i
-        cnt = int(m.sum())
-        conf = float(confidence[m].mean()) if cnt else None
-        acc = float(correct[m].mean()) if cnt else None
-        if cnt:
-            ece += cnt / n * abs(acc - conf)  # type: ignore[operator]
-        rows.append(
-            {
-                "bin": f"({edges[i]:.1f}, {edges[i + 1]:.1f}]",
-                "count": cnt,
-                "mean_confidence": conf,
-                "accuracy": acc,
-            }
-        )
-    return float(ece), rows
-
-
-def _fingerprint(log: pd.DataFrame, t: np.ndarray, order: np.ndarray) -> str:
-    """SHA-256 over per-event hashes of the canonical columns in (customer, time) order."""
-    h = hashlib.sha256()
-    h.update(b"journeymine-log-v1")
-    for col in (CUSTOMER_ID, ACTIVITY, CHANNEL, JOURNEY_ID, SESSION_ID):
-        h.update(col.encode())
-        if col in log.columns:
-            values = log[col].to_numpy(dtype=object, na_value=None)[order]
-            h.update(pd.util.hash_array(values.astype(str), categorize=True).tobytes())
-            h.update(pd.isna(values).tobytes())
-    h.update(np.ascontiguousarray(t[order]).tobytes())
-    if VALUE in log.columns:
-        v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)[order]
-        h.update(np.where(np.isnan(v), 0.0, v).tobytes() + np.isnan(v).tobytes())
-    return h.hexdigest()
-
-
-def _names_from(names: Any, classes: np.ndarray) -> dict[int, str]:
-    if names is None:
-        mapping: dict[Any, Any] = {}
-    elif isinstance(names, pd.DataFrame):
-        if "name" not in names.columns:
-            raise ConfigError(
-                f"names as a DataFrame needs a 'name' column (e.g. miner.profiles_), got "
-                f"columns {list(names.columns)}."
-            )
-        mapping = names["name"].to_dict()
-    elif isinstance(names, pd.Series):
-        mapping = names.to_dict()
-    elif isinstance(names, Mapping):
-        mapping = dict(names)
-    else:
-        raise ConfigError(
-            f"names must be a mapping persona id -> name, a Series or miner.profiles_, got "
-            f"{type(names).__name__}."
-        )
-    out = {}
-    for c in classes:
-        name = mapping.get(int(c), mapping.get(str(int(c))))
-        out[int(c)] = str(name) if name is not None and not pd.isna(name) else f"persona {c}"
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# the estimator
-# ---------------------------------------------------------------------------------------------
 class PersonaModel(BaseEstimator):
     """Assign live customers to personas: a calibrated classifier trained on journey prefixes.
 
@@ -568,29 +344,18 @@ class PersonaModel(BaseEstimator):
 
         n_c = np.bincount(cust, minlength=len(customers))
         rng = np.random.default_rng(self.random_state)
-        val = np.zeros(len(customers), dtype=bool)
-        if self.validation_size:
-            for c in classes:
-                members = labelled[lab[labelled] == c]
-                k = round(len(members) * float(self.validation_size))
-                val[rng.choice(members, size=k, replace=False)] = True
+        val = validation_split(
+            labelled, lab, classes, len(customers), float(self.validation_size), rng
+        )
 
         # every (customer, prefix length) row needed, computed once
-        train_c, train_len = self._training_rows(labelled, n_c, cuts, use_full)
+        train_c, train_len = training_rows(labelled, n_c, cuts, use_full)
         val_c = np.flatnonzero(val)
-        eval_cuts = tuple(sorted(set(_EVAL_CUTS) | set(cuts)))
-        ev_c, ev_len, ev_level = [], [], []
-        for k in eval_cuts:
-            cs = val_c[n_c[val_c] >= k]
-            ev_c.append(cs)
-            ev_len.append(np.full(len(cs), k))
-            ev_level.append(np.full(len(cs), k))
-        ev_c.append(val_c)
-        ev_len.append(n_c[val_c])
-        ev_level.append(np.zeros(len(val_c), dtype=np.int64))  # 0 = all events
+        eval_cuts = tuple(sorted(set(EVAL_CUTS) | set(cuts)))
+        ev_c, ev_len, ev_level = evaluation_rows(val_c, n_c, eval_cuts)
         rows_c = np.concatenate([train_c, *ev_c]).astype(np.int64)
         rows_len = np.concatenate([train_len, *ev_len]).astype(np.int64)
-        X_rows, uniq_key = self._prefix_features(log, order, cust, n_c, rows_c, rows_len, spec)
+        X_rows, uniq_key = prefix_features(log, order, cust, n_c, rows_c, rows_len, spec)
         width = int(n_c.max()) + 1
 
         def lookup(c: np.ndarray, ln: np.ndarray) -> np.ndarray:
@@ -601,7 +366,7 @@ class PersonaModel(BaseEstimator):
         self.feature_names_ = list(spec.feature_names)
         self.n_features_in_ = len(self.feature_names_)
         self.classes_ = classes.astype(np.int64)
-        self.persona_names_ = {UNASSIGNED: UNASSIGNED_NAME, **_names_from(names, classes)}
+        self.persona_names_ = {UNASSIGNED: UNASSIGNED_NAME, **names_from(names, classes)}
 
         metrics: dict[str, Any] = {}
         if self.validation_size:
@@ -615,11 +380,13 @@ class PersonaModel(BaseEstimator):
             )
             evc = np.concatenate(ev_c)
             evl = np.concatenate(ev_len)
-            metrics = self._metrics(
-                _Scorer(ests, edges, classes).predict_proba(lookup(evc, evl), evl),
+            metrics = holdout_metrics(
+                Scorer(ests, edges, classes).predict_proba(lookup(evc, evl), evl),
                 lab[evc],
                 np.concatenate(ev_level),
                 eval_cuts,
+                classes=self.classes_,
+                abstain_threshold=float(self.abstain_threshold),
             )
             metrics["n_customers"] = len(val_c)
             metrics["note"] = (
@@ -637,120 +404,22 @@ class PersonaModel(BaseEstimator):
             )
         self.estimators_ = ests
         self.bucket_edges_ = tuple(int(e) for e in edges)
-        self.scorer_ = _Scorer(ests, self.bucket_edges_, self.classes_)
-        rows_b = self.scorer_.bucket(train_len)
-        buckets = []
-        lows = (0, *self.bucket_edges_)
-        for i, est in enumerate(ests):
-            hi = self.bucket_edges_[i] if i < len(self.bucket_edges_) else None
-            m = rows_b == i
-            buckets.append(
-                {
-                    "events": f"{lows[i] + 1}-{hi}" if hi is not None else f">{lows[i]}",
-                    "personas": [int(c) for c in est.classes_],
-                    "n_rows": int(m.sum()),
-                    "n_customers": len(np.unique(train_c[m])),
-                }
-            )
-
-        self.card_: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "kind": "journeymine.PersonaModel",
-            "journeymine_version": _package_version(),
-            "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "schema": schema_descriptor(),
-            "classes": [
-                {
-                    "persona": int(c),
-                    "name": self.persona_names_[int(c)],
-                    "n_customers": int(n),
-                }
-                for c, n in zip(classes, counts, strict=True)
-            ],
-            "unassigned": {"persona": UNASSIGNED, "name": UNASSIGNED_NAME},
-            "feature_names": self.feature_names_,
-            "feature_spec": spec.to_dict(),
-            "as_of": "last_event",
-            "params": {
-                "abstain_threshold": float(self.abstain_threshold),
-                "prefix_cuts": [None if k is None else int(k) for k in self.prefix_cuts],
-                "calibration": self.calibration,
-                "classifier": "logistic regression on standardised features, one per bucket "
-                "of events seen",
-                "C": float(self.C),
-                "cv": int(self.cv),
-                "validation_size": float(self.validation_size),
-                "refit": bool(self.refit),
-                "random_state": int(self.random_state),
-            },
-            "training": {
-                "fingerprint": _fingerprint(log, t, order),
-                "n_events": len(log),
-                "n_customers": len(customers),
-                "n_labelled": len(labelled),
-                "n_noise": int(((y_all == UNASSIGNED) & y_all.index.isin(customers)).sum()),
-                "n_unlabelled": n_unlabelled,
-                "n_labels_not_in_log": n_not_in_log,
-                "n_training_rows": len(train_c),
-                "buckets": buckets,
-            },
-            "metrics": metrics,
+        self.scorer_ = Scorer(ests, self.bucket_edges_, self.classes_)
+        training = {
+            "fingerprint": fingerprint(log, t, order),
+            "n_events": len(log),
+            "n_customers": len(customers),
+            "n_labelled": len(labelled),
+            "n_noise": int(((y_all == UNASSIGNED) & y_all.index.isin(customers)).sum()),
+            "n_unlabelled": n_unlabelled,
+            "n_labels_not_in_log": n_not_in_log,
+            "n_training_rows": len(train_c),
+            "buckets": bucket_summary(
+                ests, self.bucket_edges_, self.scorer_.bucket(train_len), train_c
+            ),
         }
+        self.card_: dict[str, Any] = training_card(self, spec, counts, training, metrics)
         return self
-
-    @staticmethod
-    def _training_rows(
-        labelled: np.ndarray, n_c: np.ndarray, cuts: tuple[int, ...], use_full: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        cs, ls = [], []
-        for k in cuts:
-            sel = labelled[n_c[labelled] > k]
-            cs.append(sel)
-            ls.append(np.full(len(sel), k))
-        if use_full:
-            cs.append(labelled)
-            ls.append(n_c[labelled])
-        c = np.concatenate(cs).astype(np.int64)
-        ln = np.concatenate(ls).astype(np.int64)
-        o = np.lexsort((ln, c))
-        return c[o], ln[o]
-
-    @staticmethod
-    def _prefix_features(
-        log: pd.DataFrame,
-        order: np.ndarray,
-        cust: np.ndarray,
-        n_c: np.ndarray,
-        rows_c: np.ndarray,
-        rows_len: np.ndarray,
-        spec: FeatureSpec,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Features of each distinct (customer, prefix length), with the numpy aggregates."""
-        width = int(n_c.max()) + 1
-        key = np.unique(rows_c * width + rows_len)
-        rc, rl = key // width, key % width
-        start = np.concatenate([[0], np.cumsum(n_c)[:-1]])
-        total = int(rl.sum())
-        offsets = np.repeat(np.cumsum(rl) - rl, rl)
-        idx = order[np.repeat(start[rc], rl) + np.arange(total) - offsets]
-        row_id = np.repeat(np.arange(len(key)), rl)
-        keep = [c for c in log.columns if c in CANONICAL_COLUMNS and c != CUSTOMER_ID]
-        frame = log[keep].iloc[idx].reset_index(drop=True)
-        ids = pd.array(np.char.zfill(row_id.astype(str), 12), dtype="str")
-        frame.insert(0, CUSTOMER_ID, ids)
-        got, agg = compute_aggregates(frame, spec)
-        if len(got) != len(key):
-            raise RuntimeError("internal error: prefix rows lost in the aggregates")
-        X = score_rows(agg, spec)
-        return X, key
-
-    def _bucket_ok(self, y: np.ndarray, groups: np.ndarray) -> bool:
-        """A bucket can be trained: two personas or more, each with >= cv customers."""
-        if len(y) == 0:
-            return False
-        pairs = np.unique(np.column_stack([y, groups]), axis=0)
-        _, per_class = np.unique(pairs[:, 0], return_counts=True)
-        return len(per_class) >= 2 and bool((per_class >= int(self.cv)).all())
 
     def _fit_buckets(
         self,
@@ -760,102 +429,17 @@ class PersonaModel(BaseEstimator):
         n_events: np.ndarray,
         cuts: tuple[int, ...],
     ) -> tuple[list[Any], tuple[int, ...]]:
-        """One calibrated classifier per bucket of events seen (buckets bounded by ``cuts``);
-        a bucket without enough customers per persona is merged with its neighbour."""
-        edges = list(cuts)
-        while edges:
-            b = np.searchsorted(edges, n_events, side="left")
-            bad = [
-                i for i in range(len(edges) + 1) if not self._bucket_ok(y[b == i], groups[b == i])
-            ]
-            if not bad:
-                break
-            i = bad[0]
-            removed = edges.pop(i - 1 if i > 0 else 0)
-            logger.info(
-                "bucket %d of events seen has too few customers per persona; merged at edge %d",
-                i,
-                removed,
-            )
-        b = np.searchsorted(edges, n_events, side="left")
-        ests = [
-            self._fit_estimator(X[b == i], y[b == i], groups[b == i]) for i in range(len(edges) + 1)
-        ]
-        return ests, tuple(edges)
-
-    def _fit_estimator(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Any:
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
-        from threadpoolctl import threadpool_limits
-
-        base = Pipeline(
-            [
-                ("scale", StandardScaler()),
-                ("logreg", LogisticRegression(C=float(self.C), max_iter=5000)),
-            ]
+        return fit_buckets(
+            X,
+            y,
+            groups,
+            n_events,
+            cuts,
+            C=float(self.C),
+            cv=int(self.cv),
+            calibration=self.calibration,
+            random_state=self.random_state,
         )
-        splits = _customer_folds(y, groups, int(self.cv), self.random_state)
-        est = CalibratedClassifierCV(base, method=self.calibration, cv=splits, ensemble=True)
-        # small dense problems: BLAS threads only add contention
-        with threadpool_limits(limits=1, user_api="blas"):
-            est.fit(X, y)
-        # the fold index arrays are only needed by fit; do not persist them
-        est.set_params(cv=int(self.cv))
-        return est
-
-    def _metrics(
-        self,
-        proba: np.ndarray,
-        y: np.ndarray,
-        level: np.ndarray,
-        eval_cuts: tuple[int, ...],
-    ) -> dict[str, Any]:
-        thr = float(self.abstain_threshold)
-        conf = proba.max(axis=1)
-        pred = self.classes_[proba.argmax(axis=1)]
-        assigned = conf >= thr
-        correct = pred == y
-        by = []
-        for k in (*eval_cuts, 0):
-            m = level == k
-            n = int(m.sum())
-            if not n:
-                continue
-            ece_k, _ = reliability_table(conf[m], correct[m])
-            by.append(
-                {
-                    "events": "all" if k == 0 else int(k),
-                    "n": n,
-                    "accuracy": float(correct[m].mean()),
-                    "accuracy_assigned": (
-                        float(correct[m & assigned].mean()) if (m & assigned).any() else None
-                    ),
-                    "abstention_rate": float(1.0 - assigned[m].mean()),
-                    "ece": ece_k,
-                }
-            )
-        ece, table = reliability_table(conf, correct)
-        full = level == 0
-        cols = [*self.classes_.tolist(), UNASSIGNED]
-        shown = np.where(assigned, pred, UNASSIGNED)
-        matrix = [
-            [int(((y == a) & (shown == b) & full).sum()) for b in cols]
-            for a in self.classes_.tolist()
-        ]
-        return {
-            "by_events_seen": by,
-            "ece": ece,
-            "reliability": table,
-            "confusion_matrix": {
-                "rows": "true persona",
-                "columns": "predicted persona (-1 = abstained), all events seen",
-                "labels": [int(c) for c in cols],
-                "matrix": matrix,
-            },
-            "abstention_rate": float(1.0 - assigned[full].mean()) if full.any() else None,
-        }
 
     # -- predict ------------------------------------------------------------------------------
     def predict_proba(self, log: pd.DataFrame) -> pd.DataFrame:
@@ -923,32 +507,4 @@ class PersonaModel(BaseEstimator):
         ModelError
             The model holds a type the loader would refuse (nothing is written).
         """
-        from journeymine.assignment._persist import save_model
-
         return save_model(self, path)
-
-
-def _customer_folds(
-    y: np.ndarray, groups: np.ndarray, n_splits: int, random_state: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified group k-fold for rows whose group (customer) has one label: each persona's
-    customers are shuffled and dealt round-robin to the folds, so every fold holds every
-    persona with >= n_splits customers and a customer's prefixes never straddle folds."""
-    rng = np.random.default_rng(random_state)
-    cust, first = np.unique(groups, return_index=True)
-    cust_label = y[first]
-    fold_of = np.empty(len(cust), dtype=np.int64)
-    offset = 0
-    for c in np.unique(cust_label):
-        members = np.flatnonzero(cust_label == c)
-        members = members[rng.permutation(len(members))]
-        fold_of[members] = (np.arange(len(members)) + offset) % n_splits
-        offset += len(members)
-    row_fold = fold_of[np.searchsorted(cust, groups)]
-    return [(np.flatnonzero(row_fold != k), np.flatnonzero(row_fold == k)) for k in range(n_splits)]
-
-
-def _package_version() -> str:
-    import journeymine
-
-    return str(journeymine.__version__)

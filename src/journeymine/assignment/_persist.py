@@ -50,14 +50,19 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from journeymine.assignment._model import (
+from journeymine.assignment._card import (
+    CHECKSUMMED_FIELDS,
     FORMAT_VERSION,
+    KIND,
+    TRUSTED_TYPES,
     UNASSIGNED,
     UNASSIGNED_NAME,
-    PersonaModel,
-    _Scorer,
+    card_checksum,
     schema_descriptor,
 )
+from journeymine.assignment._model import PersonaModel
+from journeymine.assignment._save import model_to_bytes, save_model
+from journeymine.assignment._scorer import Scorer
 from journeymine.exceptions import ConfigError, JourneymineError, ModelError
 from journeymine.features import Encoded, FeatureSpec, Vocab, numpy_aggregates
 from journeymine.io import cards
@@ -72,33 +77,6 @@ __all__ = [
     "save_model",
 ]
 
-#: Types outside skops' default trusted set that a PersonaModel file may contain.
-TRUSTED_TYPES: frozenset[str] = frozenset(
-    {
-        "sklearn.calibration._CalibratedClassifier",
-        "sklearn.calibration._TemperatureScaling",
-        "sklearn.calibration._SigmoidCalibration",
-    }
-)
-
-
-#: Card fields (``artifact.untrusted_types`` is the one sub-field) that change what a loaded
-#: model does or whether it loads; the format-2 checksum covers them and the skops bytes.
-CHECKSUMMED_FIELDS: tuple[str, ...] = (
-    "kind",
-    "format_version",
-    "journeymine_version",
-    "schema",
-    "feature_spec",
-    "feature_names",
-    "classes",
-    "unassigned",
-    "as_of",
-    "model",
-    "params",
-    "artifact.untrusted_types",
-)
-_KIND = "journeymine.PersonaModel"
 _CALIBRATIONS = ("temperature", "isotonic", "sigmoid")
 _FIX = (
     "Restore the card saved with the model, or change the model in Python (e.g. "
@@ -107,78 +85,8 @@ _FIX = (
 )
 
 
-def card_checksum(card: dict, data: bytes) -> str:
-    """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
-    spaces; an absent field is ``null``) followed by the skops bytes (format 2)."""
-    return cards.card_checksum(card, data, kind=_KIND, fields=CHECKSUMMED_FIELDS)
-
-
-def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
-    """The skops bytes and the card (with ``artifact`` filled in) of a fitted model."""
-    import sklearn
-    import skops
-    import skops.io as sio
-
-    model._fitted()
-    data = sio.dumps(list(model.estimators_), compression=zipfile.ZIP_DEFLATED)
-    untrusted = sorted(sio.get_untrusted_types(data=data))
-    unexpected = sorted(set(untrusted) - TRUSTED_TYPES)
-    if unexpected:
-        raise ModelError(
-            f"the model contains types {unexpected} that load_model would refuse (allowlist: "
-            f"{sorted(TRUSTED_TYPES)}); it was not saved."
-        )
-    threshold = model.abstain_threshold
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating):
-        raise ConfigError(f"abstain_threshold must be a number in [0, 1], got {threshold!r}.")
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ConfigError(f"abstain_threshold must be a number in [0, 1], got {threshold!r}.")
-    card = json.loads(json.dumps(model.card_))
-    card.pop("integrity", None)
-    card["format_version"] = FORMAT_VERSION
-    card["model"] = {
-        "bucket_edges": [int(e) for e in model.bucket_edges_],
-        "abstain_threshold": float(threshold),
-    }
-    # what the model does now, not what it did when it was fitted: a renamed persona or a new
-    # threshold set in Python is saved (and covered by the checksum)
-    card.setdefault("params", {})["abstain_threshold"] = float(threshold)
-    for c in card.get("classes", []):
-        c["name"] = str(model.persona_names_.get(int(c["persona"]), c["name"]))
-    card["artifact"] = {
-        "file": file_name,
-        "format": "skops: list of CalibratedClassifierCV, one per bucket of events seen",
-        "sha256": cards.sha256(data),
-        "bytes": len(data),
-        "untrusted_types": untrusted,
-        "skops_version": skops.__version__,
-        "sklearn_version": sklearn.__version__,
-    }
-    card["integrity"] = {
-        "sha256": card_checksum(card, data),
-        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
-    }
-    return data, card
-
-
-def save_model(model: PersonaModel, path: str | os.PathLike[str]) -> Path:
-    """Write ``path`` (skops) and ``path.with_suffix('.json')`` (card), each atomically (the
-    skops file first, then the card).
-
-    Returns
-    -------
-    Path
-        The skops file.
-    """
-    p = cards.check_save_path(path)
-    data, card = model_to_bytes(model, file_name=p.name)
-    cards.write_model_files(p, data, card)
-    model.card_ = card
-    return p
-
-
 def _check_card(card: Any, source: str) -> None:
-    if not isinstance(card, dict) or card.get("kind") != _KIND:
+    if not isinstance(card, dict) or card.get("kind") != KIND:
         raise ModelError(f"{source}: not a journeymine PersonaModel card.")
     fv = cards.check_format_and_version(card, source, FORMAT_VERSION)
     schema = card.get("schema")
@@ -393,7 +301,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Perso
         refit=bool(params.get("refit", True)),
     )
     try:
-        scorer = _Scorer(estimators, edges, classes)
+        scorer = Scorer(estimators, edges, classes)
     except (ConfigError, AttributeError, IndexError, TypeError) as exc:
         raise ModelError(f"{source}: the classifiers do not match the card: {exc}") from exc
     model.spec_ = spec
