@@ -21,6 +21,7 @@ from journeymine.journeys._dfg import bottlenecks, dfg, end_activities, start_ac
 from journeymine.journeys._durations import durations
 from journeymine.journeys._funnel import funnel
 from journeymine.journeys._paths import channel_switches, paths
+from journeymine.journeys._variants import SEPARATOR as SEPARATOR
 from journeymine.journeys._variants import variants
 from journeymine.journeys.change import compare_periods, compare_segments, detect_changes
 from journeymine.journeys.conformance import (

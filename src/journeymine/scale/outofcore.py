@@ -1,0 +1,459 @@
+"""Journey statistics and customer features from Parquet files larger than memory (DuckDB).
+
+:class:`OutOfCoreLog` reads a folder of Parquet files (hive-partitioned by date or not), one
+file or a glob, with DuckDB under a memory limit and with a temporary directory to spill to.
+No pandas frame of the whole log is ever built:
+
+- :meth:`OutOfCoreLog.dfg` and :meth:`OutOfCoreLog.variants` run as SQL over the files (window
+  ``lead`` and ordered ``string_agg``), with the definitions of :func:`journeymine.dfg` and
+  :func:`journeymine.variants`: the same rows, values and order;
+- :meth:`OutOfCoreLog.customer_features` splits the customers into buckets by a hash of their
+  id (one pass writes each bucket to the temporary directory), then featurizes one bucket at a
+  time in memory with a fitted :class:`~journeymine.personas.CustomerFeaturizer`: features of a
+  customer depend only on that customer's events, so the buckets together give the features
+  of the whole log.
+
+The events of a customer are ordered by (timestamp, file name, row in the file), the order
+:func:`journeymine.read_events` gives the files read one after the other in name order. The
+columns are checked as the local path checks them: the first rows go through
+:func:`journeymine.schema.validate`, so a missing column or a wrong timestamp type gets the
+same exception and message as from :func:`journeymine.read_events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from journeymine.engine import connect, quote_ident
+from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError
+from journeymine.journeys import SEPARATOR
+from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP, validate
+
+__all__ = ["OutOfCoreLog"]
+
+logger = logging.getLogger(__name__)
+
+_SAMPLE_ROWS = 1000  # rows checked by the local gate before any full pass
+_TIMESTAMP_TYPES = (
+    "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMP",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+    "TIMESTAMP_US",
+)
+
+
+class Featurizer(Protocol):
+    """What :meth:`OutOfCoreLog.customer_features` needs: a fitted featurizer whose
+    ``transform(log)`` gives one row per customer (index ``customer_id``)."""
+
+    def transform(self, log: pd.DataFrame) -> pd.DataFrame: ...
+
+
+def _files_of(source: str | os.PathLike[str]) -> tuple[str, list[Path]]:
+    """The DuckDB glob of ``source`` (a folder, a Parquet file or a glob) and its files."""
+    text = os.fspath(source)
+    p = Path(text)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".parquet", ".pq"))
+        pattern = str(p / "**" / "*.parquet")
+        if any(f.suffix.lower() == ".pq" for f in files):
+            pattern = str(p / "**" / "*.*")
+        if not files:
+            raise FileNotFoundError(
+                f"no Parquet files (.parquet, .pq) under folder '{p}'. Check the path."
+            )
+        return pattern, files
+    if any(ch in text for ch in "*?["):
+        files = sorted(Path(f) for f in _glob(text))
+        if not files:
+            raise FileNotFoundError(f"no files match '{text}'. Check the pattern.")
+        return text, files
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"event files '{p}' do not exist (absolute path '{p.resolve()}'). Pass a folder "
+            f"of Parquet files, one Parquet file or a glob such as 'events/**/*.parquet'."
+        )
+    return text, [p]
+
+
+def _glob(pattern: str) -> list[str]:
+    import glob
+
+    return glob.glob(pattern, recursive=True)
+
+
+def check_int(value: object, name: str, *, minimum: int = 1, allow_none: bool = False) -> None:
+    """:class:`ConfigError` unless ``value`` is an int >= ``minimum`` (or None if allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        more = " or None" if allow_none else ""
+        raise ConfigError(f"{name}={value!r} is not allowed; pass an int >= {minimum}{more}.")
+
+
+def _size(value: str, name: str) -> str:
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(value)):
+        raise ConfigError(f"{name}={value!r} is not allowed; pass a size such as '4GB'.")
+    return str(value)
+
+
+class OutOfCoreLog:
+    """An event log in Parquet files, processed by DuckDB without loading it whole.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A folder of Parquet files (searched recursively; hive partitions such as
+        ``date=2025-01-01/`` become a column), one Parquet file, or a glob.
+    memory_limit : str, default "4GB"
+        DuckDB memory limit; above it DuckDB spills to ``temp_directory``.
+    temp_directory : str or path-like, optional
+        Where DuckDB spills and where customer buckets are written (default: a new temporary
+        folder, removed by :meth:`close`).
+    threads : int, optional
+        DuckDB threads (default: one per core).
+    progress : bool, default True
+        Show DuckDB's progress bar on long queries and one line per step on stderr.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such folder, file or matching files.
+    MissingColumnError, EventLogError, EmptyLogError
+        As :func:`journeymine.read_events` would raise them for the first rows (missing or
+        misspelled columns, a wrong timestamp type); also timestamps that are not a Parquet
+        timestamp type, and null ids, activities or timestamps anywhere (counted).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import journeymine as jm
+    >>> log = jm.datasets.make_journeys(n_customers=100, days=30, random_state=0).events
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> for day, part in log.groupby(log["timestamp"].dt.strftime("%Y-%m")):
+    ...     (folder / f"month={day}").mkdir()
+    ...     part.to_parquet(folder / f"month={day}" / "part.parquet")
+    >>> with OutOfCoreLog(folder, memory_limit="1GB", progress=False) as big:
+    ...     edges = big.dfg()
+    >>> edges["count"].tolist() == jm.dfg(log)["count"].tolist()
+    True
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        memory_limit: str = "4GB",
+        temp_directory: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        limit = _size(memory_limit, "memory_limit")
+        self.pattern, self.files = _files_of(source)
+        self.progress = bool(progress)
+        self._own_temp = temp_directory is None
+        self.temp_directory = Path(
+            tempfile.mkdtemp(prefix="jm_ooc_") if temp_directory is None else temp_directory
+        )
+        self.temp_directory.mkdir(parents=True, exist_ok=True)
+        self.con = connect(threads=threads, memory_limit=limit)
+        try:
+            self.con.execute(f"SET temp_directory = '{self.temp_directory}'")
+            self.con.execute("SET preserve_insertion_order = false")
+            if self.progress:
+                self.con.execute("SET enable_progress_bar = true")
+                self.con.execute("SET enable_progress_bar_print = true")
+            self._check()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- set-up and checks -----------------------------------------------------------------
+
+    @property
+    def _scan(self) -> str:
+        pattern = self.pattern.replace("'", "''")
+        return (
+            f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+            f"filename = '__jm_file', file_row_number = true)"
+        )
+
+    def _check(self) -> None:
+        """The local gate on the first rows, then type and null checks over every row."""
+        sample = self.con.sql(f"SELECT * FROM {self._scan} LIMIT {_SAMPLE_ROWS}").fetchdf()
+        sample = sample.drop(columns=["__jm_file", "file_row_number"])
+        if len(sample) == 0:
+            raise EmptyLogError(f"the event files '{self.pattern}' hold no rows.")
+        validate(sample, duplicates="keep", sort=False)  # same errors as read_events
+        described = self.con.sql(f"DESCRIBE SELECT * FROM {self._scan}").fetchall()
+        types = {str(r[0]): str(r[1]) for r in described}
+        self.columns = [c for c in types if c not in ("__jm_file", "file_row_number")]
+        ts_type = str(types[TIMESTAMP]).upper()
+        if ts_type not in _TIMESTAMP_TYPES:
+            raise EventLogError(
+                f"column {TIMESTAMP!r} has type {ts_type} in the event files; out of core it "
+                f"must be a Parquet timestamp. Convert the files (e.g. "
+                f"jm.write_events(jm.read_events(path), path) for each file), or read them "
+                f"with jm.read_events."
+            )
+        q = {c: quote_ident(c) for c in (CUSTOMER_ID, TIMESTAMP, ACTIVITY)}
+        row = (
+            self._run(
+                "checking the events",
+                f"SELECT count(*), count(*) FILTER (WHERE {q[CUSTOMER_ID]} IS NULL OR "
+                f"trim(CAST({q[CUSTOMER_ID]} AS VARCHAR)) = ''), count(*) FILTER (WHERE "
+                f"{q[TIMESTAMP]} IS NULL), count(*) FILTER (WHERE {q[ACTIVITY]} IS NULL OR "
+                f"trim(CAST({q[ACTIVITY]} AS VARCHAR)) = '') FROM {self._scan}",
+            )
+            .iloc[0]
+            .tolist()
+        )
+        self.n_events = int(row[0])
+        problems = [
+            f"null or empty {name} in {int(n)} rows"
+            for name, n in zip((CUSTOMER_ID, TIMESTAMP, ACTIVITY), row[1:], strict=True)
+            if n
+        ]
+        if problems:
+            raise EventLogError(
+                f"invalid event log: {len(problems)} problem{'s' if len(problems) > 1 else ''}"
+                f":\n- " + "\n- ".join(problems) + "\nClean the files (out of core, rows are "
+                "not dropped), or read them with jm.read_events(path, drop_invalid=True).",
+                problems,
+            )
+
+    def _say(self, text: str) -> None:
+        logger.info(text)
+        if self.progress:
+            print(f"[journeymine] {text}", file=sys.stderr, flush=True)
+
+    def _run(self, step: str, query: str) -> pd.DataFrame:
+        """Run ``query`` and fetch its (small) result, saying what it does and how long it
+        took."""
+        self._say(f"{step}: {len(self.files)} file(s)...")
+        t0 = time.perf_counter()
+        out = self.con.sql(query).fetchdf()
+        self._say(f"{step}: done in {time.perf_counter() - t0:.1f} s")
+        return out
+
+    @property
+    def _events(self) -> str:
+        """Canonical events: customer, microseconds, activity and the input order."""
+        c, t, a = (quote_ident(x) for x in (CUSTOMER_ID, TIMESTAMP, ACTIVITY))
+        return (
+            f"(SELECT CAST({c} AS VARCHAR) AS c, epoch_us({t}) AS t, CAST({a} AS VARCHAR) AS a, "
+            f"__jm_file AS f, file_row_number AS r FROM {self._scan})"
+        )
+
+    # ---- statistics ------------------------------------------------------------------------
+
+    def dfg(self) -> pd.DataFrame:
+        """The directly-follows graph, as :func:`journeymine.dfg` gives it for the whole log.
+
+        Returns
+        -------
+        DataFrame
+            ``source``, ``target``, ``count``, ``cases``, ``mean_seconds``,
+            ``median_seconds``, ``p90_seconds``; by count descending, then source and target.
+        """
+        table = self._run(
+            "dfg",
+            f"""
+            WITH e AS (
+                SELECT c, a, t,
+                       lead(a) OVER w AS na,
+                       lead(t) OVER w AS nt
+                FROM {self._events}
+                WINDOW w AS (PARTITION BY c ORDER BY t, f, r)
+            )
+            SELECT a AS source, na AS target, count(*) AS count,
+                   count(DISTINCT c) AS cases, avg(nt - t) / 1e6 AS mean_seconds,
+                   quantile_cont(nt - t, [0.5, 0.9]) AS q
+            FROM e WHERE na IS NOT NULL GROUP BY ALL
+            """,
+        )
+        q = np.array(table.pop("q").tolist(), dtype=float).reshape(-1, 2) / 1e6
+        table["median_seconds"], table["p90_seconds"] = q[:, 0], q[:, 1]
+        order = np.lexsort(
+            (
+                _ranks(table["target"]),
+                _ranks(table["source"]),
+                -table["count"].to_numpy(),
+            )
+        )
+        out = table.iloc[order].reset_index(drop=True)
+        for col in ("source", "target"):
+            out[col] = pd.array(out[col].astype(object), dtype="str")
+        for col in ("count", "cases"):
+            out[col] = out[col].astype(np.int64)
+        out["mean_seconds"] = out["mean_seconds"].astype(float)
+        return out
+
+    def variants(self, *, top_k: int | None = None) -> pd.DataFrame:
+        """Journey variants, as :func:`journeymine.variants` gives them for the whole log.
+
+        Parameters
+        ----------
+        top_k : int, optional
+            Return only the ``top_k`` most common variants.
+
+        Returns
+        -------
+        DataFrame
+            ``variant`` (activities joined by " > "), ``length``, ``cases``, ``share``; by
+            cases descending, then variant.
+        """
+        check_int(top_k, "top_k", allow_none=True)
+        sep = SEPARATOR.replace("'", "''")
+        limit = f"LIMIT {int(top_k)}" if top_k is not None else ""
+        table = self._run(
+            "variants",
+            f"""
+            WITH s AS (
+                SELECT string_agg(a, '{sep}' ORDER BY t, f, r) AS variant,
+                       count(*) AS length
+                FROM {self._events} GROUP BY c
+            ), v AS (
+                SELECT variant, any_value(length) AS length, count(*) AS cases
+                FROM s GROUP BY variant
+            )
+            SELECT variant, length, cases, cases / (SELECT count(*) FROM s) AS share
+            FROM v ORDER BY cases DESC, variant {limit}
+            """,
+        )
+        table["variant"] = pd.array(table["variant"].astype(object), dtype="str")
+        for col in ("length", "cases"):
+            table[col] = table[col].astype(np.int64)
+        table["share"] = table["share"].astype(float)
+        return table
+
+    # ---- customer features -----------------------------------------------------------------
+
+    def customer_features(
+        self, featurizer: Featurizer, *, events_per_bucket: int = 2_000_000
+    ) -> pd.DataFrame:
+        """Features of every customer with a fitted featurizer, one bucket of customers at a
+        time (``featurizer.transform`` on each bucket's events, read with
+        :func:`journeymine.read_events`).
+
+        Parameters
+        ----------
+        featurizer : CustomerFeaturizer
+            Fitted (e.g. on a sample of customers read with :meth:`sample_customers`).
+        events_per_bucket : int, default 2_000_000
+            About how many events one bucket holds (the peak memory grows with it).
+
+        Returns
+        -------
+        DataFrame
+            One row per customer (index ``customer_id``, sorted), the featurizer's columns.
+        """
+        from journeymine.io import read_events
+
+        check_int(events_per_bucket, "events_per_bucket")
+        n_buckets = max(1, -(-self.n_events // events_per_bucket))
+        with self._buckets(n_buckets) as buckets:
+            parts = []
+            for k, path in enumerate(buckets):
+                self._say(f"customer features: bucket {k + 1} of {len(buckets)}")
+                frame = self.con.sql(
+                    f"SELECT * EXCLUDE (__jm_bucket) FROM read_parquet('{path}') "
+                    f"ORDER BY __jm_file, file_row_number"
+                ).fetchdf()
+                frame = frame.drop(columns=["__jm_file", "file_row_number"])
+                log = read_events(frame, duplicates="keep")
+                try:
+                    parts.append(featurizer.transform(log))
+                except EmptyLogError:
+                    continue  # no customer of this bucket has events in the window
+        if not parts:
+            raise EmptyLogError("no customer has events in the featurizer's window.")
+        return pd.concat(parts).sort_index()
+
+    def sample_customers(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        """Every event of about ``n`` customers drawn at random (by a seeded hash of the id),
+        as a canonical log: small enough to fit a featurizer in memory.
+
+        Examples
+        --------
+        >>> # log = OutOfCoreLog("events/").sample_customers(50_000)
+        >>> # featurizer = jm.personas.CustomerFeaturizer().fit(log)
+        """
+        from journeymine.io import read_events
+
+        check_int(n, "n")
+        check_int(seed, "seed", minimum=0)
+        c = quote_ident(CUSTOMER_ID)
+        total = (
+            self._run("counting customers", f"SELECT count(DISTINCT {c}) FROM {self._scan}")
+            .iloc[0]
+            .tolist()
+        )
+        share = min(1.0, n / max(int(total[0]), 1))
+        cut = int(share * (2**64 - 1))
+        frame = self.con.sql(
+            f"SELECT * FROM {self._scan} WHERE hash({c} || '{int(seed)}') <= {cut} "
+            f"ORDER BY __jm_file, file_row_number"
+        ).fetchdf()
+        return read_events(frame.drop(columns=["__jm_file", "file_row_number"]))
+
+    @contextmanager
+    def _buckets(self, n_buckets: int) -> Iterator[list[Path]]:
+        """Write the events in ``n_buckets`` buckets of whole customers (one pass) and yield
+        the bucket files; they are removed afterwards."""
+        out = Path(tempfile.mkdtemp(prefix="buckets_", dir=self.temp_directory))
+        try:
+            c = quote_ident(CUSTOMER_ID)
+            self._say(f"customer features: {n_buckets} bucket(s) of customers")
+            t0 = time.perf_counter()
+            self.con.execute(
+                f"COPY (SELECT *, hash({c}) % {n_buckets} AS __jm_bucket FROM {self._scan}) "
+                f"TO '{out}' (FORMAT parquet, PARTITION_BY (__jm_bucket))"
+            )
+            self._say(f"customer features: buckets written in {time.perf_counter() - t0:.1f} s")
+            files = sorted(out.rglob("*.parquet"))
+            yield files
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    # ---- life cycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the DuckDB connection and remove the temporary folder it created."""
+        con = getattr(self, "con", None)
+        if con is not None:
+            con.close()
+            self.con = None  # type: ignore[assignment]
+        if self._own_temp:
+            shutil.rmtree(self.temp_directory, ignore_errors=True)
+
+    def __enter__(self) -> OutOfCoreLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"OutOfCoreLog({self.pattern!r}, files={len(self.files)})"
+
+
+def _ranks(labels: pd.Series) -> np.ndarray:
+    """Rank of every label in code-point order (as the in-memory statistics sort labels)."""
+    values = labels.astype(object).to_numpy()
+    _, inverse = np.unique(values, return_inverse=True)
+    return np.asarray(inverse).reshape(-1)
