@@ -182,10 +182,106 @@ def simulator_table(
     return pd.DataFrame(rows)
 
 
+def exploration_table(
+    seeds: tuple[int, ...] = tuple(range(401, 409)),
+    n_customers: int = 2_000,
+    days: int = 56,
+    shift_day: int = 28,
+    discounts: tuple[float, ...] = (1.0, 0.9),
+    window: int = 14,
+) -> Any:
+    """#13's exploring decider: Thompson sampling on the uplift posteriors from *no* response
+    data (personas mined by PersonaMiner, soft memberships), minimum evidence 20 touches and 5
+    holdouts per persona x journey, 5% holdouts; on ``shift_day`` the world's uplift matrix
+    changes (every persona takes the next persona's row). Per seed and ``discount`` of the
+    UpliftModel: days to earn 0.9 of the oracle (true value over ``window`` days, the oracle on
+    its own path), the shares of the oracle before and after the shift, and the days after the
+    shift to earn 0.9 of the oracle again and to get back to the pre-shift share. Run:
+    ``python -m benchmarks.bench_actions explore``."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    import journeymine as jm
+    from journeymine.actions import UpliftModel
+    from journeymine.datasets import (
+        Oracle,
+        PolicyDecider,
+        days_to_reach,
+        make_world,
+        sim_policy,
+        simulate,
+    )
+
+    rows = []
+    for seed in seeds:
+        world = make_world(n_customers, history_days=120, random_state=seed)
+        pol = sim_policy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
+        memberships = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
+        up = world.uplift.to_numpy()
+        shifted = up[np.roll(np.arange(len(up)), -1)]
+        run = dict(days=days, random_state=seed + 30_000, shift=(shift_day, shifted))
+        oracle = simulate(world, Oracle(pol), **run)
+        ov = oracle.decisions.groupby("day")["true_value"].sum()
+        for discount in discounts:
+            model = UpliftModel(prior_strength=5, discount=discount).fit(None, memberships, pol)
+            dec = PolicyDecider(
+                pol,
+                model,
+                memberships,
+                explore=True,
+                holdout=0.05,
+                min_touches=20,
+                min_holdouts=5,
+                random_state=seed,
+            )
+            sim = simulate(world, dec, **run)
+            ev = sim.decisions.groupby("day")["true_value"].sum()
+            pre = (
+                ev.iloc[shift_day - window : shift_day].sum()
+                / ov.iloc[shift_day - window : shift_day].sum()
+            )
+            post = ev.iloc[-window:].sum() / ov.iloc[-window:].sum()
+            rows.append(
+                {
+                    "seed": seed,
+                    "discount": discount,
+                    "days_to_0.9": days_to_reach(sim, oracle, 0.9, window=window, before=shift_day),
+                    "share_before_shift": pre,
+                    "share_end": post,
+                    "days_to_0.9_after_shift": days_to_reach(
+                        sim, oracle, 0.9, window=window, after=shift_day
+                    ),
+                    "days_back_to_pre_shift_share": days_to_reach(
+                        sim, oracle, min(1.0, pre), window=window, after=shift_day
+                    ),
+                    "unreachable": sim.summary["unreachable"],
+                    "unconsented": sim.summary["unconsented"],
+                    "over_cap": sim.summary["over_cap"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 if __name__ == "__main__":
     import sys
 
-    table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(201, 209)))
+    if sys.argv[1:2] == ["explore"]:
+        ex = exploration_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
+        print(ex.to_string())
+        print(
+            ex.groupby("discount")
+            .agg(["min", "median", "max"])
+            .drop(columns="seed")
+            .round(3)
+            .T.to_string()
+        )
+        sys.exit(0)
+    table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(401, 409)))
     cols = [
         "value",
         "vs_list_order",

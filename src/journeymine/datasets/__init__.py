@@ -27,7 +27,14 @@ from journeymine.datasets._loaders import (
     save_journeys,
     saved_files,
 )
-from journeymine.datasets._simulate import Simulation, World, make_world, sim_policy, simulate
+from journeymine.datasets._simulate import (
+    Simulation,
+    World,
+    days_to_reach,
+    make_world,
+    sim_policy,
+    simulate,
+)
 
 __all__ = [
     "ACTIVITIES",
@@ -42,6 +49,7 @@ __all__ = [
     "Simulation",
     "SyntheticJourneys",
     "World",
+    "days_to_reach",
     "default_incidents",
     "eventlogs_dir",
     "load_sample",

@@ -34,7 +34,7 @@ from journeymine.datasets import _designs as D
 from journeymine.datasets._generator import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError
 
-__all__ = ["Simulation", "World", "make_world", "sim_policy", "simulate"]
+__all__ = ["Simulation", "World", "days_to_reach", "make_world", "sim_policy", "simulate"]
 
 DAY = 86_400
 SIM_JOURNEYS = (
@@ -505,3 +505,49 @@ def simulate(
         **{k: int(v) for k, v in tot.items()},
     }
     return Simulation(decisions, log_before(np.inf), np.concatenate(exp_rewards), summary)
+
+
+def days_to_reach(
+    run: Simulation,
+    reference: Simulation,
+    share: float = 0.9,
+    *,
+    window: int = 7,
+    after: int = 0,
+    before: int | None = None,
+) -> int | None:
+    """Days from ``after`` until ``run`` earns ``share`` of ``reference`` (e.g. the oracle).
+
+    Both runs are of the same world and days (``reference`` on its own path: its decisions
+    change the states it meets). The answer is the first day ``d >= after`` on which the true
+    value of ``run`` over the ``window`` days ending on ``d`` (only days ``>= after`` count)
+    is at least ``share`` x that of ``reference`` over the same days, as ``d - after + 1``
+    (days needed), or None when it never gets there (before day ``before``, when given).
+
+    Examples
+    --------
+    >>> from journeymine.datasets import Oracle, RandomEligible
+    >>> w = make_world(200, history_days=30, random_state=0)
+    >>> o = simulate(w, Oracle(sim_policy()), days=4, random_state=1)
+    >>> days_to_reach(o, o, 0.9, window=2)
+    1
+    >>> r = simulate(w, RandomEligible(sim_policy(), random_state=0), days=4, random_state=1)
+    >>> days_to_reach(r, o, 0.7, window=2), days_to_reach(r, o, 0.9, window=2, before=2)
+    (1, None)
+    """
+    if isinstance(share, bool) or not 0 < float(share) <= 1:
+        raise ConfigError(f"share must be in (0, 1], got {share!r}.")
+    if not isinstance(window, int | np.integer) or window < 1:
+        raise ConfigError(f"window must be a positive number of days, got {window!r}.")
+    mine = run.decisions.groupby("day")["true_value"].sum()
+    ref = reference.decisions.groupby("day")["true_value"].sum()
+    days = mine.index.intersection(ref.index).to_numpy()
+    if not len(days):
+        raise ConfigError("run and reference share no day; simulate the same days for both.")
+    mine, ref = mine.reindex(days).to_numpy(), ref.reindex(days).to_numpy()
+    end = days.max() + 1 if before is None else before
+    for d in days[(days >= after) & (days < end)]:
+        span = (days <= d) & (days > d - window) & (days >= after)
+        if mine[span].sum() >= share * ref[span].sum():
+            return int(d - after + 1)
+    return None
