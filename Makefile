@@ -8,7 +8,7 @@ EXTRAS ?= dev,serve,notebooks,pm4py,spark,bench,docs
 export RETENTIONEERING_NO_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast bench lint format chromium redis clean sample docs
+.PHONY: venv demo test test-fast bench bench-scale lint format chromium redis clean sample docs
 
 venv: $(STAMP)
 
@@ -42,6 +42,10 @@ test-fast: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+# Out of core at 1M, 10M and 100M events (long: the 100M run takes tens of minutes).
+bench-scale: venv
+	$(BIN)/python -m benchmarks.run bench_scale
 
 # The documentation site (docs/, mkdocs.yml) into site/, warnings as errors.
 docs: venv

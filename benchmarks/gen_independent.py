@@ -47,10 +47,15 @@ def _chain(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return start, trans, stop, pref
 
 
-def generate(n_events: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Columns of the log (codes for the text columns, before shuffling), about ``n_events``."""
+def generate(n_events: int, seed: int = 0, chunk: int = 0) -> dict[str, np.ndarray]:
+    """Columns of the log (codes for the text columns, before shuffling), about ``n_events``.
+
+    ``chunk`` > 0 draws another set of customers from the same chain (for logs written in
+    chunks, see :func:`write_folder`); chunk 0 is the log :func:`write` writes."""
     rng = np.random.default_rng(seed)
     start, trans, stop, pref = _chain(rng)
+    if chunk:
+        rng = np.random.default_rng([seed, chunk])
     n_cust = max(1, round(n_events / EVENTS_PER_CUSTOMER))
     cum = np.cumsum(trans, axis=1)
     cum[:, -1] = 1.0
@@ -122,6 +127,60 @@ def write(n_events: int, path: str | Path, seed: int = 0) -> Path:
     pq.write_table(table, tmp, row_group_size=1_000_000)
     tmp.replace(path)
     return path
+
+
+def write_folder(
+    n_events: int, folder: str | Path, seed: int = 0, chunk_events: int = 10_000_000
+) -> Path:
+    """About ``n_events`` events as a folder of Parquet files hive-partitioned by day
+    (``date=YYYY-MM-DD/part-<chunk>-<i>.parquet``), generated and written ``chunk_events`` at
+    a time (each chunk: new customers from the same chain, rows shuffled), so the memory
+    needed does not grow with ``n_events``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    n_chunks = max(1, -(-n_events // chunk_events))
+    activities = pa.array([f"act_{i:02d}" for i in range(N_ACTIVITIES)], type=pa.string())
+    channels = pa.array(list(CHANNELS), type=pa.string())
+    offset = 0
+    for k in range(n_chunks):
+        size = min(chunk_events, n_events - k * chunk_events)
+        cols = generate(size, seed, chunk=k)
+        n = len(cols["activity"])
+        rng = np.random.default_rng([seed, k, 1])
+        order = rng.permutation(n)
+        n_cust = int(cols["n_customers"])
+        ids = rng.permutation(n_cust) + offset
+        offset += n_cust
+        names = pa.array(np.char.add("u", np.char.zfill(ids.astype(str), 9)), type=pa.string())
+        ts = pa.array(cols["timestamp"][order].astype("datetime64[us]")).cast(
+            pa.timestamp("us", tz="UTC")
+        )
+        table = pa.table(
+            {
+                "customer_id": names.take(pa.array(cols["customer"][order])),
+                "timestamp": ts,
+                "activity": activities.take(pa.array(cols["activity"][order])),
+                "channel": channels.take(pa.array(cols["channel"][order])),
+                "date": pc.strftime(ts, format="%Y-%m-%d"),
+            }
+        )
+        del cols, order
+        ds.write_dataset(
+            table,
+            tmp,
+            format="parquet",
+            partitioning=["date"],
+            partitioning_flavor="hive",
+            basename_template=f"part-{k}-{{i}}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            max_rows_per_group=1_000_000,
+        )
+    tmp.replace(folder)
+    return folder
 
 
 def main() -> None:

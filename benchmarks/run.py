@@ -17,6 +17,7 @@ from pathlib import Path
 from benchmarks._harness import Measurement, machine
 
 HERE = Path(__file__).parent
+ON_REQUEST = {"bench_scale"}  # long (100M events): `make bench-scale` runs it by name
 
 
 def _fmt(x: float, nd: int = 2) -> str:
@@ -53,7 +54,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     args = ap.parse_args()
     names = args.modules or sorted(
-        m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name.startswith("bench_")
+        m.name
+        for m in pkgutil.iter_modules([str(HERE)])
+        if m.name.startswith("bench_") and m.name not in ON_REQUEST
     )
     sections = []
     for name in names:
