@@ -16,7 +16,7 @@ from _service_models import TEN_JOURNEYS
 from journeymine.actions import Policy, ResponseModel, next_best_action
 from journeymine.assignment import assign_many
 from journeymine.exceptions import ConfigError
-from journeymine.service.live import LiveDecider, OneCustomerIndex, decide_live
+from journeymine.service.live import LiveDecider, Timeline, decide_live
 from journeymine.service.state import Contact, CustomerState
 
 
@@ -214,4 +214,4 @@ def test_decide_live_persona_and_errors(setup: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="journeys"):
         LiveDecider(Policy.from_dict(TEN_JOURNEYS), responses)
     with pytest.raises(ConfigError, match="at least one event"):
-        OneCustomerIndex([], [], None, [], [])
+        Timeline([], [], [], [], [])

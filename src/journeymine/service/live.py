@@ -1,15 +1,16 @@
-"""The decision for one live customer, in plain numpy: :func:`decide_live`.
+"""The decision for one live customer, without pandas: :func:`decide_live`.
 
 The batch engine (:func:`journeymine.actions.next_best_action`) builds a canonical log and an
-event index over every customer before it decides; for one customer of the service that costs
+event index over every customer before it decides; for one customer of the service that cost
 a pandas DataFrame, a validation and a pivot per request (~10-50 ms). Here the customer's
-stored events become a few small numpy arrays (:class:`OneCustomerIndex`, which answers the
-same as-of questions as the engine's event index, for one customer) and the engine's own
-vectorised gates (:func:`journeymine.actions.engine.decide`) run on them, with the response
-rates of each persona computed once (:class:`LiveDecider`). The gates, their order, the
-arbitration and the "why not" texts are therefore the engine's: the answer equals the batch
-engine's on the same events, persona and time (``tests/service`` checks it on generated
-customers).
+stored events (and reserved contacts) become a :class:`Timeline` (time-ordered Python lists;
+"how many of these events in the last W" and "the latest one" are two :func:`bisect` calls)
+and :class:`LiveDecider` runs the engine's gates on it, in the engine's order, with the
+engine's texts, and the response rates of each persona computed once. The answer equals the
+batch engine's on the same events, persona and time: ``tests/service/test_live_decide.py``
+compares them decision by decision (action, product, expected response and every "why not")
+at many times, with contacts, for the sample policy and a ten-journey policy with every kind
+of gate; a change to the engine's gates fails it until this module follows.
 
 Time works as in the engine: to the second, only events strictly before the decision second
 count, and a decision more than ~8.5 years after the customer's last event is answered as at
@@ -22,12 +23,13 @@ import datetime as _dt
 import threading
 import time
 import uuid
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from journeymine.actions.engine import REASONS, decide
+from journeymine.actions.engine import REASONS
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
@@ -35,7 +37,7 @@ from journeymine.assignment import PersonaModel, assign
 from journeymine.exceptions import ConfigError
 from journeymine.service.state import Contact, CustomerState, Persona
 
-__all__ = ["LiveDecider", "OneCustomerIndex", "decide_live"]
+__all__ = ["LiveDecider", "Timeline", "decide_live"]
 
 _US = 1_000_000
 #: the engine's event index keeps decision times within this many seconds after the log
@@ -49,157 +51,123 @@ def _iso_us(t_us: int) -> str:
     return d.isoformat()
 
 
-class OneCustomerIndex:
-    """The as-of questions of the engine's event index, for the events of ONE customer.
+class Timeline:
+    """One customer's events (and reserved contacts) in time order, answering the engine's
+    as-of questions with :mod:`bisect` on small Python lists.
 
-    The customer has code 0; times are seconds after one second before the customer's first
-    event. Every method has the signature and the meaning of the engine's index
-    (``journeymine.actions._index.EventIndex``) for points of this customer (code 0) or of
-    nobody (code -1: counts 0, no latest event).
+    Times are whole seconds (microseconds floored); only events strictly before a decision
+    second count, as in the engine. Rows are positions in time order (ties: the order given).
 
     Parameters
     ----------
     t_us : sequence of int
-        Event times in microseconds UTC, non-decreasing (ties: the order of arrival).
+        Event times in microseconds UTC, non-decreasing.
     activity, channel, journey, product : sequence of str or None
-        Per event (None: null). ``channel`` None as a whole means the log has no channel
-        column (a cap then counts the touches whose activity a journey of that channel
-        sends), as the engine does.
+        Per event (None: null).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> ix = OneCustomerIndex([0, 2_000_000, 5_000_000], ["visit", "add_to_cart", "visit"],
-    ...                       ["web", "web", "app"], [None, None, None], [None, "p1", None])
-    >>> int(ix.count(("visit",), np.array([0]), np.array([7]), 10)[0])
+    >>> tl = Timeline([0, 2_000_000, 5_000_000], ["visit", "add_to_cart", "visit"],
+    ...               ["web", "web", "app"], [None, None, None], [None, "p1", None])
+    >>> tl.count(tl.rows_of(("visit",)), 7, 10)
     2
-    >>> when, row = ix.last(("add_to_cart",), np.array([0]), np.array([7]))
-    >>> int(when[0]), int(row[0]), str(ix.products[ix.product[row[0]]])
-    (3, 1, 'p1')
+    >>> tl.product[tl.last(tl.rows_of(("add_to_cart",)), 7)]
+    'p1'
     """
 
     def __init__(
         self,
         t_us: Sequence[int],
         activity: Sequence[str],
-        channel: Sequence[str | None] | None,
+        channel: Sequence[str | None],
         journey: Sequence[str | None],
         product: Sequence[str | None],
     ) -> None:
-        sec = np.asarray(t_us, dtype=np.int64) // _US
-        if len(sec) == 0:
+        if len(t_us) == 0:
             raise ConfigError("a live decision needs at least one event of the customer.")
-        self.t0 = int(sec.min()) - 1
-        self.t = sec - self.t0  # >= 1, non-decreasing
-        self.end = int(self.t.max()) + 1
-        self.span = self.end + _HORIZON_S
-        self.first = np.array([int(self.t.min())], dtype=np.int64)
-        self._act, self._act_names = _codes(activity)
-        self._ch: tuple[np.ndarray, list[Any]] | None = None
-        if channel is not None:
-            self._ch = _codes(channel)
-        self._j, self._j_names = _codes(journey)
-        prod, self.products = _codes(product)
-        self.product = prod
-        self._masks: dict[Any, np.ndarray] = {}
+        self.sec = [int(t) // _US for t in t_us]
+        self.activity = list(activity)
+        self.channel = list(channel)
+        self.journey = list(journey)
+        self.product = list(product)
+        self.has_channel = any(c is not None for c in self.channel)
+        self.first = min(self.sec)
+        self._by_activity: dict[str, list[int]] = {}
+        for i, a in enumerate(self.activity):
+            self._by_activity.setdefault(a, []).append(i)
+        self._rows: dict[Any, tuple[list[int], list[int]]] = {}
 
-    # -- points and masks -----------------------------------------------------------------
-    def point(self, at_us: int) -> tuple[np.ndarray, np.ndarray]:
-        """The customer's code and the decision second ``at_us`` on the index's clock."""
-        sec = int(at_us) // _US - self.t0
-        return np.zeros(1, dtype=np.int64), np.array([min(max(sec, 0), self.span - 1)])
+    def clip(self, sec: int) -> int:
+        """A decision second kept within the engine's index range (one second before the
+        first event to ~8.5 years after the last one)."""
+        return min(max(sec, self.first - 1), max(self.sec) + _HORIZON_S)
 
-    def is_activity(self, acts: tuple[str, ...]) -> np.ndarray:
-        key = ("act", acts)
-        mask = self._masks.get(key)
-        if mask is None:
-            mask = _lookup(self._act_names, acts)[self._act]
-            self._masks[key] = mask
-        return mask
+    def _keep(self, key: Any, rows: list[int]) -> tuple[list[int], list[int]]:
+        got = (rows, [self.sec[i] for i in rows])
+        self._rows[key] = got
+        return got
 
-    def is_journey(self, name: str) -> np.ndarray:
-        return _lookup(self._j_names, (name,))[self._j]
+    def rows_of(self, acts: tuple[str, ...] | frozenset[str]) -> tuple[list[int], list[int]]:
+        """The events of these activities: (rows, seconds)."""
+        got = self._rows.get(acts)
+        if got is not None:
+            return got
+        parts = [self._by_activity[a] for a in set(acts) if a in self._by_activity]
+        rows = parts[0] if len(parts) == 1 else sorted(i for part in parts for i in part)
+        return self._keep(acts, rows)
 
-    def has_journey(self) -> np.ndarray:
-        return self._j >= 0
-
-    def on_channel(self, channel: str, channel_of: dict[str, str]) -> np.ndarray:
-        if self._ch is not None:
-            return _lookup(self._ch[1], (channel,))[self._ch[0]]
-        return self.is_activity(tuple(a for a, c in channel_of.items() if c == channel))
-
-    # -- as-of counts and latest events ----------------------------------------------------
-    def count_masked(
-        self, name: Any, mask: np.ndarray, codes: np.ndarray, t: np.ndarray, within: int
-    ) -> np.ndarray:
-        """Events of ``mask`` per point in ``[t - within, t)``."""
-        tm = self.t[mask]
-        hi = np.searchsorted(tm, t, side="left")
-        lo = np.searchsorted(tm, np.maximum(t - within, 0), side="left")
-        return np.where(codes >= 0, hi - lo, 0)
-
-    def count(
-        self, acts: tuple[str, ...], codes: np.ndarray, t: np.ndarray, within: int
-    ) -> np.ndarray:
-        """Events of ``acts`` per point in ``[t - within, t)``."""
-        return self.count_masked(None, self.is_activity(acts), codes, t, within)
-
-    def last_masked(
-        self, name: Any, mask: np.ndarray, codes: np.ndarray, t: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Time (-1 if none) and row of the latest event of ``mask`` before ``t``."""
-        rows = np.flatnonzero(mask)
-        i = np.searchsorted(self.t[rows], t, side="left") - 1
-        ok = (codes >= 0) & (i >= 0)
-        safe = np.maximum(i, 0)
-        if len(rows) == 0:
-            return np.full(len(t), -1, dtype=np.int64), np.full(len(t), -1, dtype=np.int64)
-        return np.where(ok, self.t[rows[safe]], -1), np.where(ok, rows[safe], -1)
-
-    def last(
-        self, acts: tuple[str, ...], codes: np.ndarray, t: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Time (-1 if none) and row of the latest event of ``acts`` before ``t``."""
-        return self.last_masked(None, self.is_activity(acts), codes, t)
-
-    def count_product(
+    def touches(
         self,
-        acts: tuple[str, ...],
-        codes: np.ndarray,
-        products: np.ndarray,
-        t: np.ndarray,
-        within: int,
-    ) -> np.ndarray:
-        """Events of ``acts`` about each point's product in ``[t - within, t)``."""
-        base = self.is_activity(acts) & (self.product >= 0)
-        out = np.zeros(len(codes), dtype=np.int64)
-        for k in range(len(codes)):
-            if codes[k] >= 0 and products[k] >= 0:
-                out[k] = self.count_masked(
-                    None,
-                    base & (self.product == products[k]),
-                    codes[k : k + 1],
-                    t[k : k + 1],
-                    within,
-                )[0]
-        return out
+        touch: frozenset[str],
+        *,
+        journey: str | None = None,
+        channel: str | None = None,
+        channel_acts: frozenset[str] = frozenset(),
+    ) -> tuple[list[int], list[int]]:
+        """The touches (events of a touch activity), optionally of one journey or on one
+        channel: by the channel column, or without one by the activities the journeys of
+        that channel send (``channel_acts``), as the engine."""
+        key = ("touch", journey, channel)
+        got = self._rows.get(key)
+        if got is not None:
+            return got
+        rows = self.rows_of(touch)[0]
+        if journey is not None:
+            rows = [i for i in rows if self.journey[i] == journey]
+        if channel is not None:
+            if self.has_channel:
+                rows = [i for i in rows if self.channel[i] == channel]
+            else:
+                rows = [i for i in rows if self.activity[i] in channel_acts]
+        return self._keep(key, rows)
+
+    def product_rows(self, acts: tuple[str, ...], product: str) -> tuple[list[int], list[int]]:
+        """The events of these activities about ``product``: (rows, seconds)."""
+        key = ("product", acts, product)
+        got = self._rows.get(key)
+        if got is not None:
+            return got
+        return self._keep(key, [i for i in self.rows_of(acts)[0] if self.product[i] == product])
+
+    @staticmethod
+    def count(selected: tuple[list[int], list[int]], t: int, within: int) -> int:
+        """Selected events in ``[t - within, t)``."""
+        secs = selected[1]
+        return bisect_left(secs, t) - bisect_left(secs, t - within)
+
+    @staticmethod
+    def last(selected: tuple[list[int], list[int]], t: int) -> int:
+        """Row of the latest selected event before ``t`` (-1: none)."""
+        i = bisect_left(selected[1], t) - 1
+        return selected[0][i] if i >= 0 else -1
 
 
-def _codes(values: Sequence[str | None]) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes (-1 for None) and the distinct names, in order of first appearance."""
-    seen: dict[Any, int] = {}
-    codes = np.fromiter(
-        (-1 if v is None else seen.setdefault(v, len(seen)) for v in values),
-        dtype=np.int64,
-        count=len(values),
-    )
-    return codes, list(seen)
-
-
-def _lookup(names: list[Any], wanted: tuple[str, ...]) -> np.ndarray:
-    """A bool table over ``names`` plus a last False entry that code -1 (null) indexes."""
-    want = set(wanted)
-    return np.array([str(n) in want for n in names] + [False], dtype=bool)
+def _human(seconds: int) -> str:
+    """A duration as the engine writes it in "why not" texts (``3d``, ``48h``, ``30min``)."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 class LiveDecider:
@@ -255,8 +223,12 @@ class LiveDecider:
         }
         self._rates: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
-        self._names = np.array([j.name for j in policy.journeys] + [None], dtype=object)
-        self._channels = np.array([j.channel for j in policy.journeys] + [None], dtype=object)
+        self._journey_names = [j.name for j in policy.journeys]
+        channel_of = {j.activity: j.channel for j in policy.journeys}  # as the engine
+        self.channel_acts = {
+            ch: frozenset(a for a, c in channel_of.items() if c == ch)
+            for ch in {j.channel for j in policy.journeys}
+        }
 
     def rates(self, persona: int) -> np.ndarray:
         """Expected (uplift or) response of every journey for ``persona`` (1 x journeys)."""
@@ -293,72 +265,178 @@ class LiveDecider:
         """
         policy = self.policy
         column = policy.product_column
-        delivered = {e.get("decision_id") for e in events if e.get("activity") in self.touch} - {
-            None
-        }
+        touch = self.touch
+        delivered = {e.get("decision_id") for e in events if e.get("activity") in touch} - {None}
         floor = at_us - at_us % _US
         t_us = list(event_times)
         acts = [str(e["activity"]) for e in events]
-        chs = [e.get("channel") for e in events]
-        jids = [e.get("journey_id") for e in events]
+        chs = [_text(e.get("channel")) for e in events]
+        jids = [_text(e.get("journey_id")) for e in events]
         prods = [_product(e.get(column)) for e in events]
-        extra = []
-        for c in contacts:
-            if c.decision_id in delivered or c.t_us >= floor + _US:
-                continue
-            extra.append((min(c.t_us, floor - 1), c))
-        if extra:
+        extra = [
+            (min(c.t_us, floor - 1), c)
+            for c in contacts
+            if c.decision_id not in delivered and c.t_us < floor + _US
+        ]
+        if extra:  # contacts count as touches, in time order after events of the same time
             for when, c in extra:
                 t_us.append(when)
                 acts.append(c.activity)
                 chs.append(c.channel)
                 jids.append(c.journey)
                 prods.append(c.product)
-            order = np.argsort(np.asarray(t_us, dtype=np.int64), kind="stable")
+            order = sorted(range(len(t_us)), key=t_us.__getitem__)
             t_us = [t_us[i] for i in order]
             acts, chs = [acts[i] for i in order], [chs[i] for i in order]
             jids, prods = [jids[i] for i in order], [prods[i] for i in order]
-        has_channel = any(c is not None for c in chs)
-        index = OneCustomerIndex(
-            t_us,
-            acts,
-            [None if c is None else str(c) for c in chs] if has_channel else None,
-            [None if j is None else str(j) for j in jids],
-            prods,
-        )
-        codes, point = index.point(at_us)
-        winner, best, products, gates = decide(
-            index,  # type: ignore[arg-type]  # the engine's index questions, one customer
-            policy,
-            None,
-            np.array([persona], dtype=np.int64),
-            codes,
-            point,
-            rates=self.rates(persona),
-        )
-        w = int(winner[0])
-        chosen = int(products[0, w]) if w >= 0 else -1
-        expected = float(best[0])
+        tl = Timeline(t_us, acts, chs, jids, prods)
+        t = tl.clip(floor // _US)
+        reason, detail, rates, products = self._gates(tl, t, persona)
+        passed = [k for k, r in enumerate(reason) if r < 0]
+        w = -1
+        for k in passed:  # the highest score wins; ties go to the journey listed first
+            if w < 0 or rates[k] > rates[w]:
+                w = k
         why_not = []
-        for k, (code, detail) in enumerate(gates):
-            if code[0] >= 0:
+        names = self._journey_names
+        for k in range(len(reason)):
+            if reason[k] < 0 and k != w:
+                reason[k] = 5
+                detail[k] = f"expected response {rates[k]:.3f} < {rates[w]:.3f} of {names[w]}"
+            if reason[k] >= 0:
                 why_not.append(
-                    {
-                        "journey": policy.journeys[k].name,
-                        "reason": REASONS[int(code[0])],
-                        "detail": str(detail[0]),
-                    }
+                    {"journey": names[k], "reason": REASONS[reason[k]], "detail": detail[k]}
                 )
         return {
             "customer_id": customer_id,
             "at": _iso_us(floor),
             "persona": int(persona),
-            "action": self._names[w],
-            "channel": self._channels[w],
-            "product": None if chosen < 0 else str(index.products[chosen]),
-            "expected_response": None if np.isnan(expected) else expected,
+            "action": names[w] if w >= 0 else None,
+            "channel": policy.journeys[w].channel if w >= 0 else None,
+            "product": products[w] if w >= 0 else None,
+            "expected_response": float(rates[w]) if w >= 0 else None,
             "why_not": why_not,
         }
+
+    def _gates(
+        self, tl: Timeline, t: int, persona: int
+    ) -> tuple[list[int], list[str], list[float], list[str | None]]:
+        """Per journey: the first gate it fails (index into REASONS, -1 passed), the text,
+        its score and the product it is about; the engine's gates in the engine's order."""
+        policy = self.policy
+        base = self.rates(persona)[0]
+        rates = [float(base[k]) * j.value for k, j in enumerate(policy.journeys)]
+        if policy.fatigue_within_s is not None and policy.fatigue_factor < 1:
+            recent = tl.count(tl.touches(self.touch), t, policy.fatigue_within_s)
+            factor = float(np.float64(policy.fatigue_factor) ** np.float64(recent))
+            rates = [r * factor for r in rates]
+        if policy.arbitration == "uplift":
+            rates = [r - j.cost for r, j in zip(rates, policy.journeys, strict=True)]
+        consent = self._consent(tl, t)
+        J = len(policy.journeys)
+        reason = [-1] * J
+        detail = [""] * J
+        products: list[str | None] = [None] * J
+        for k, j in enumerate(policy.journeys):
+            open_ = True
+            for c, ok in consent.get(j.channel, ()):
+                if open_ and not ok:
+                    reason[k], detail[k], open_ = (
+                        REASONS.index(c.reason),
+                        f"{j.channel}: {c.describe()}",
+                        False,
+                    )
+            for rule in j.eligible:
+                if rule.kind == "persona":
+                    ok = persona in rule.personas
+                elif rule.kind == "new_customer":
+                    ok = tl.first <= t and t - tl.first <= rule.within_s
+                else:
+                    seen = tl.count(tl.rows_of(rule.activities), t, rule.within_s) > 0
+                    ok = seen if rule.kind == "seen" else not seen
+                if open_ and not ok:
+                    reason[k], detail[k], open_ = 0, f"needs {rule.describe()}", False
+            if j.product_from is not None:
+                row = tl.last(tl.rows_of((j.product_from,)), t)
+                products[k] = tl.product[row] if row >= 0 else None
+            for sup in j.suppress:
+                if sup.same_product:
+                    p = products[k]
+                    hit = (
+                        p is not None
+                        and tl.count(tl.product_rows(sup.activities, p), t, sup.within_s) > 0
+                    )
+                    what = "the product it is about"
+                else:
+                    hit = tl.count(tl.rows_of(sup.activities), t, sup.within_s) > 0
+                    what = "the customer"
+                if open_ and hit:
+                    acts = "/".join(sup.activities)
+                    reason[k], detail[k], open_ = (
+                        1,
+                        f"{acts} of {what} in the last {_human(sup.within_s)}",
+                        False,
+                    )
+            if j.min_gap_s is not None:
+                row = tl.last(tl.touches(self.touch, journey=j.name), t)
+                if row >= 0 and t - tl.sec[row] < j.min_gap_s and open_:
+                    ago = _human(t - tl.sec[row])
+                    reason[k], detail[k], open_ = (
+                        2,
+                        f"sent {ago} ago (min gap {_human(j.min_gap_s)})",
+                        False,
+                    )
+            for cap in policy.caps:
+                if cap.channel not in ("*", j.channel):
+                    continue
+                sel = (
+                    tl.touches(self.touch)
+                    if cap.channel == "*"
+                    else tl.touches(
+                        self.touch, channel=cap.channel, channel_acts=self.channel_acts[cap.channel]
+                    )
+                )
+                if open_ and tl.count(sel, t, cap.per_s) >= cap.max:
+                    per = _human(cap.per_s)
+                    reason[k], detail[k], open_ = (
+                        3,
+                        f"{cap.channel} cap reached: {cap.max} touch(es) per {per}",
+                        False,
+                    )
+            r = rates[k]
+            low = r < policy.min_expected_response or (policy.arbitration == "uplift" and r <= 0)
+            if open_ and low:
+                reason[k], detail[k] = (
+                    4,
+                    f"expected response {r:.3f} < {policy.min_expected_response:.3f}",
+                )
+        return reason, detail, rates, products
+
+    def _consent(self, tl: Timeline, t: int) -> dict[str, list[tuple[Any, bool]]]:
+        """Per channel: (consent entry, holds) for every entry of the policy's consent."""
+        out: dict[str, list[tuple[Any, bool]]] = {}
+        for c in self.policy.consent:
+            if c.attribute is not None:
+                raise ConfigError(
+                    f"the policy's consent gate for {c.channel!r} reads the customer attribute "
+                    f"{c.attribute!r}, which the service does not have: use an opt-in/opt-out "
+                    f"or a 'requires' activity for live decisions."
+                )
+            if c.requires:  # such an event ever before the decision
+                ok = tl.last(tl.rows_of(c.requires), t) >= 0
+            else:
+                row_out = tl.last(tl.rows_of(c.opt_out), t) if c.opt_out else -1
+                if c.opt_in:  # the latest opt-in is later (in seconds) than the latest opt-out
+                    row_in = tl.last(tl.rows_of(c.opt_in), t)
+                    ok = row_in >= 0 and (row_out < 0 or tl.sec[row_in] > tl.sec[row_out])
+                else:
+                    ok = row_out < 0
+            out.setdefault(c.channel, []).append((c, ok))
+        return out
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _product(value: Any) -> str | None:

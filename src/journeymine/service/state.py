@@ -29,6 +29,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from journeymine.exceptions import ConfigError
 __all__ = [
     "Contact",
     "CustomerState",
+    "EventsCache",
     "RedisStore",
     "SQLiteStore",
     "StateStore",
@@ -155,6 +157,41 @@ class StateStore(Protocol):
     def close(self) -> None: ...
 
 
+class EventsCache:
+    """The parsed events of recently read customers, by customer and version (the version
+    changes with every change of a customer's events, in every process that shares the
+    store), so that a decision reads only the customer's row and contacts when the events
+    did not change. Least recently used customers are dropped beyond ``size``."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._data: OrderedDict[str, tuple[int, list[dict[str, Any]], list[int]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, customer_id: str, version: int) -> tuple[list[dict[str, Any]], list[int]] | None:
+        with self._lock:
+            got = self._data.get(customer_id)
+            if got is None or got[0] != version:
+                return None
+            self._data.move_to_end(customer_id)
+            return got[1], got[2]
+
+    def put(
+        self, customer_id: str, version: int, events: list[dict[str, Any]], times: list[int]
+    ) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[customer_id] = (version, events, times)
+            self._data.move_to_end(customer_id)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
 # ---------------------------------------------------------------------------------------------
 # SQLite
 # ---------------------------------------------------------------------------------------------
@@ -184,6 +221,8 @@ class SQLiteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._cache = EventsCache()
+        self._write_lock = threading.Lock()
         if not self.path.parent.is_dir():
             raise ConfigError(f"the state store's folder {self.path.parent} does not exist.")
         with self._errors():
@@ -216,17 +255,33 @@ class SQLiteStore:
     def _transaction(self, mode: str = "IMMEDIATE") -> Any:
         store = self
 
+        # the threads of this process queue for the write lock here, in order, instead of
+        # polling SQLite's busy handler (which sleeps up to 100 ms between tries); other
+        # processes sharing the file still wait through the busy timeout
+        lock = store._write_lock if mode == "IMMEDIATE" else None
+
         class _Tx:
             def __enter__(self) -> sqlite3.Connection:
                 self.c = store._conn()
-                self.c.execute(f"BEGIN {mode}")
+                if lock is not None:
+                    lock.acquire()
+                try:
+                    self.c.execute(f"BEGIN {mode}")
+                except BaseException:
+                    if lock is not None:
+                        lock.release()
+                    raise
                 return self.c
 
             def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
-                if exc is None:
-                    self.c.execute("COMMIT")
-                else:
-                    self.c.execute("ROLLBACK")
+                try:
+                    if exc is None:
+                        self.c.execute("COMMIT")
+                    else:
+                        self.c.execute("ROLLBACK")
+                finally:
+                    if lock is not None:
+                        lock.release()
                 return False
 
         return _Tx()
@@ -249,8 +304,7 @@ class SQLiteStore:
                     )
         return new, len(events) - new
 
-    @staticmethod
-    def _read(c: sqlite3.Connection, customer_id: str) -> CustomerState | None:
+    def _read(self, c: sqlite3.Connection, customer_id: str) -> CustomerState | None:
         row = c.execute(
             "SELECT version, persona, name, probability, persona_version FROM customers "
             "WHERE customer_id = ?",
@@ -258,10 +312,14 @@ class SQLiteStore:
         ).fetchone()
         if row is None:
             return None
-        rows = c.execute(
-            "SELECT t_us, body FROM events WHERE customer_id = ? ORDER BY t_us, rowid",
-            (customer_id,),
-        ).fetchall()
+        cached = self._cache.get(customer_id, row[0])
+        if cached is None:
+            rows = c.execute(
+                "SELECT t_us, body FROM events WHERE customer_id = ? ORDER BY t_us, rowid",
+                (customer_id,),
+            ).fetchall()
+            cached = [json.loads(b) for _, b in rows], [t for t, _ in rows]
+            self._cache.put(customer_id, row[0], *cached)
         contacts = [
             Contact.from_json(b)
             for (b,) in c.execute(
@@ -271,8 +329,8 @@ class SQLiteStore:
         ]
         return CustomerState(
             customer_id,
-            [json.loads(b) for _, b in rows],
-            [t for t, _ in rows],
+            cached[0],
+            cached[1],
             contacts,
             version=row[0],
             persona=row[1],
@@ -294,8 +352,16 @@ class SQLiteStore:
         )
 
     def set_persona(self, customer_id: str, persona: Persona) -> None:
-        with self._errors(), self._transaction() as c:
-            self._set_persona(c, customer_id, persona)
+        # a persona is derived data (recomputed from the events when lost): its write is not
+        # flushed to disk on its own (WAL, synchronous=NORMAL); the next durable commit is
+        with self._errors():
+            c = self._conn()
+            c.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._transaction() as c:
+                    self._set_persona(c, customer_id, persona)
+            finally:
+                c.execute("PRAGMA synchronous=FULL")
 
     def decide(self, customer_id: str, decide: Decider, commit: bool) -> Any:
         with self._errors(), self._transaction("IMMEDIATE" if commit else "DEFERRED") as c:
@@ -418,6 +484,7 @@ class RedisStore:
             url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
         )
         self._add = self.r.register_script(_ADD_EVENTS)
+        self._cache = EventsCache()
         self._reserve = self.r.register_script(_RESERVE)
 
     def _errors(self) -> Any:
@@ -448,16 +515,25 @@ class RedisStore:
         p = self.prefix
         pipe = self.r.pipeline(transaction=True)
         pipe.hgetall(f"{p}c:{customer_id}")
-        pipe.zrange(f"{p}e:{customer_id}", 0, -1, withscores=True)
         pipe.lrange(f"{p}k:{customer_id}", 0, -1)
-        meta, rows, contacts = pipe.execute()
+        meta, contacts = pipe.execute()
         if not meta:
             return None, 0
         m = {k.decode(): v.decode() for k, v in meta.items()}
+        cached = self._cache.get(customer_id, int(m.get("version", 0)))
+        if cached is None:  # the events changed: read them with the version they go with
+            pipe = self.r.pipeline(transaction=True)
+            pipe.hgetall(f"{p}c:{customer_id}")
+            pipe.zrange(f"{p}e:{customer_id}", 0, -1, withscores=True)
+            pipe.lrange(f"{p}k:{customer_id}", 0, -1)
+            meta, rows, contacts = pipe.execute()
+            m = {k.decode(): v.decode() for k, v in meta.items()}
+            cached = [json.loads(member[16:]) for member, _ in rows], [int(t) for _, t in rows]
+            self._cache.put(customer_id, int(m.get("version", 0)), *cached)
         state = CustomerState(
             customer_id,
-            [json.loads(member[16:]) for member, _ in rows],
-            [int(score) for _, score in rows],
+            cached[0],
+            cached[1],
             [Contact.from_json(c) for c in contacts],
             version=int(m.get("version", 0)),
             persona=int(m["persona"]) if "persona" in m else None,
