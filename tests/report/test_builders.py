@@ -68,3 +68,101 @@ def test_builders_reject_bad_arguments(small_log: pd.DataFrame, tmp_path: Path) 
     with pytest.raises(jm.ConfigError, match="one or the other"):
         jm.change_report(small_log, tmp_path / "x.html", changes=pd.DataFrame(), freq="D")
     assert not (tmp_path / "x.html").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the findings are pure functions of the computed data: asserted without writing HTML
+# ---------------------------------------------------------------------------------------------
+def test_journey_findings_match_the_report(small_log: pd.DataFrame, tmp_path: Path) -> None:
+    from journeymine.report import journey_findings, journey_report_data
+
+    data = journey_report_data(small_log, funnel_steps=["view_product", "add_to_cart"])
+    found = journey_findings(data)
+    assert found == journey_findings(data)  # pure: same data, same sentences
+    n = small_log["customer_id"].nunique()
+    assert found[0].startswith(f"{n:,} customers and {len(small_log):,} events")
+    assert found[-1].startswith("Privacy: groups of fewer than 10 customers are not shown")
+    fun = data.funnel
+    assert fun is not None and list(fun["activity"]) == ["view_product", "add_to_cart"]
+    assert any(f.endswith("lost).") and "view_product go on to add_to_cart" in f for f in found)
+    html = jm.journey_report(
+        small_log, tmp_path / "j.html", funnel_steps=["view_product", "add_to_cart"]
+    ).read_text(encoding="utf-8")
+    assert _findings(html) == [f.replace("&", "&amp;") for f in found]
+
+
+def test_journey_findings_say_what_was_hidden(small_log: pd.DataFrame) -> None:
+    from journeymine.report import journey_findings, journey_report_data
+
+    data = journey_report_data(small_log, k=10_000)  # every group is too small
+    last = journey_findings(data)[-1]
+    assert last.startswith("Privacy: groups of fewer than 10000 customers are not shown (")
+    assert "hidden)." in last and data.hidden["journeys"] > 0
+
+
+def test_persona_findings() -> None:
+    from journeymine.report import persona_findings, persona_report_data
+
+    profiles = pd.DataFrame(
+        {
+            "persona": [0, 0, 1, 1, 2, 2],
+            "name": ["Loyal", "Loyal", "Bargain", "Bargain", "Tiny", "Tiny"],
+            "size": [600, 600, 200, 200, 3, 3],
+            "feature": ["app_share", "recency", "promotion_share", "app_share", "x", "y"],
+            "effect": [2.0, -0.5, 1.5, -1.0, 3.0, 3.0],
+        }
+    )
+    migration = pd.DataFrame(
+        {
+            "from_window": ["w1", "w1", "w1"],
+            "from_persona": [0, 0, 1],
+            "to_window": ["w2", "w2", "w2"],
+            "to_persona": [0, 1, 1],
+            "customers": [500, 100, 200],
+        }
+    )
+    sizes = pd.DataFrame({0: [600, 500], 1: [200, 300]}, index=["w1", "w2"])
+    tracking = {"sizes": sizes, "migration": migration, "names": {0: "Loyal", 1: "Bargain"}}
+    found = persona_findings(persona_report_data(profiles, tracking=tracking, k=10))
+    assert found == [
+        "2 personas; the largest is Loyal (75% of assigned customers).",
+        "Loyal: app share 2.0 SD more than other customers.",
+        "Bargain: promotion share 1.5 SD more than other customers.",
+        "12% of customers shown changed persona between consecutive windows; the largest move "
+        "is Loyal → Bargain (100 customers, w1 → w2).",
+        "Privacy: groups of fewer than 10 customers are not shown.",
+    ]
+
+
+def test_change_findings() -> None:
+    from journeymine.report import change_findings, change_report_data
+
+    changes = pd.DataFrame(
+        {
+            "metric": ["edge", "volume"],
+            "channel": ["app", "web"],
+            "what": ["checkout -> purchase", "visit"],
+            "start": pd.to_datetime(["2025-02-05", "2025-03-01"], utc=True),
+            "end": pd.to_datetime(["2025-02-19", "2025-03-06"], utc=True),
+            "baseline": [0.81, 1.2],
+            "changed": [0.08, 0.5],
+            "effect": [-1.9, -0.9],
+            "q_value": [1e-12, 1e-4],
+        }
+    )
+    found = change_findings(change_report_data(None, changes=changes))
+    assert found[0] == "2 changes detected."
+    assert found[1].startswith(
+        "App checkout -> purchase (step probability) fell from 81% to 8.0% between 2025-02-05 "
+        "and 2025-02-19"
+    )
+    assert found[1].endswith("(q = 1e-12).")
+    none = change_findings(change_report_data(None, changes=changes.iloc[:0]))
+    assert none == ["No significant change was detected."]
+
+
+def test_actions_findings_need_a_backtest() -> None:
+    from journeymine.report import actions_findings
+
+    with pytest.raises(jm.ConfigError, match="needs a Backtest"):
+        actions_findings(object())

@@ -3,7 +3,9 @@
 Every figure comes as a pair: ``*_data()`` computes a tidy DataFrame (headless, testable) and
 ``*_figure()`` draws it with plotly. :func:`write_html` writes one self-contained file (plotly.js
 embedded once, no network request); :func:`journey_report`, :func:`persona_report`,
-:func:`change_report` and :func:`actions_report` build complete reports with a computed summary.
+:func:`change_report` and :func:`actions_report` build complete reports with a computed summary
+(one module per report; their findings come from pure functions: :func:`journey_findings`,
+:func:`persona_findings`, :func:`change_findings`, :func:`actions_findings`).
 Shared reports respect a minimum group size ``k`` (default 10): paths, variants, Sankey links and
 table rows supported by fewer than ``k`` customers are removed and the report says how many were
 hidden.
@@ -25,11 +27,17 @@ from journeymine.report.actions import (
     response_rates_data,
     response_rates_figure,
 )
-from journeymine.report.builders import (
-    actions_report,
-    change_report,
+from journeymine.report.build_actions import actions_findings, actions_report
+from journeymine.report.build_changes import change_findings, change_report, change_report_data
+from journeymine.report.build_journeys import (
+    journey_findings,
     journey_report,
+    journey_report_data,
+)
+from journeymine.report.build_personas import (
+    persona_findings,
     persona_report,
+    persona_report_data,
 )
 from journeymine.report.change import (
     change_incidents_data,
@@ -64,11 +72,14 @@ from journeymine.report.process_map import process_map_data, process_map_figure
 
 __all__ = [
     "Section",
+    "actions_findings",
     "actions_report",
     "backtest_data",
     "backtest_figure",
+    "change_findings",
     "change_incidents_data",
     "change_report",
+    "change_report_data",
     "change_timeline_data",
     "change_timeline_figure",
     "channel_switch_data",
@@ -76,16 +87,20 @@ __all__ = [
     "describe_change",
     "funnel_data",
     "funnel_figure",
+    "journey_findings",
     "journey_report",
+    "journey_report_data",
     "model_card_data",
     "model_card_figure",
     "paths_data",
     "paths_figure",
+    "persona_findings",
     "persona_migration_data",
     "persona_migration_figure",
     "persona_profile_data",
     "persona_profile_figure",
     "persona_report",
+    "persona_report_data",
     "persona_sizes_data",
     "persona_sizes_figure",
     "persona_validity_findings",

@@ -37,6 +37,7 @@ __all__ = [
     "check_log",
     "filter_log",
     "format_duration",
+    "period_text",
     "plotly_text",
     "rgba",
     "sankey_node_values",
@@ -254,6 +255,12 @@ def format_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s / 3600:.1f} h"
     return f"{s / 86400:.1f} d"
+
+
+def period_text(log: pd.DataFrame) -> str:
+    """First to last day of a log, e.g. ``"2025-01-01 to 2025-03-01"``."""
+    lo, hi = log[TIMESTAMP].min(), log[TIMESTAMP].max()
+    return f"{lo:%Y-%m-%d} to {hi:%Y-%m-%d}"
 
 
 def format_share(value: float) -> str:

@@ -1,0 +1,186 @@
+"""The next-best-action report: the key findings as text (:func:`actions_findings`, pure) and
+the HTML page (:func:`actions_report`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError
+from journeymine.report._common import DEFAULT_K, check_k, format_share
+from journeymine.report.html import Section, write_html
+
+__all__ = ["actions_findings", "actions_report"]
+
+
+def _backtest_tables(backtest: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    summary_table = getattr(backtest, "summary", None)
+    points = getattr(backtest, "points", None)
+    if not isinstance(summary_table, pd.DataFrame) or not isinstance(points, pd.DataFrame):
+        raise ConfigError(
+            "actions_report needs a Backtest (journeymine.actions.backtest(...)), got "
+            f"{type(backtest).__name__}."
+        )
+    return summary_table, points
+
+
+def _decision_tables(decisions: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    actions = getattr(decisions, "actions", None)
+    why = getattr(decisions, "why_not", None)
+    if not isinstance(actions, pd.DataFrame) or not isinstance(why, pd.DataFrame):
+        raise ConfigError("decisions must be next_best_action(...) output.")
+    return actions, why
+
+
+def actions_findings(backtest: Any, decisions: Any = None) -> list[str]:
+    """The key findings of the next-best-action report, as sentences (pure: no I/O).
+
+    Parameters
+    ----------
+    backtest : Backtest
+        ``journeymine.actions.backtest(...)``.
+    decisions : Decisions, optional
+        ``next_best_action(...)``.
+
+    Returns
+    -------
+    list of str
+        How often the policy agrees with the logged touches, what it would not have sent and
+        why, the observed response on both and, with decisions, the most common action now.
+    """
+    summary_table, _ = _backtest_tables(backtest)
+    total = summary_table.loc["*"]
+    findings = [
+        f"{int(total['touches']):,} logged touches replayed: the policy sends the same journey "
+        f"for {format_share(total['agree_share'])} of them.",
+        f"It would not have sent {int(total['blocked']):,}: "
+        + ", ".join(
+            f"{int(total[f'blocked_{r}']):,} {r.replace('_', ' ')}"
+            for r in ("suppressed", "capped", "min_gap", "not_eligible", "outranked")
+            if total[f"blocked_{r}"]
+        )
+        + ".",
+    ]
+    if np.isfinite(total["response_rate_agree"]) and np.isfinite(total["response_rate_blocked"]):
+        findings.append(
+            f"Observed response: {format_share(total['response_rate_agree'])} on the touches it "
+            f"agrees with vs {format_share(total['response_rate_blocked'])} on those it would "
+            f"not send."
+        )
+    if decisions is not None:
+        actions, _ = _decision_tables(decisions)
+        chosen = actions["action"].fillna("(nothing)").value_counts()
+        findings.append(
+            f"Now: {len(actions):,} customers decided; most common action "
+            f"{chosen.index[0]} ({chosen.iloc[0]:,})."
+        )
+    return findings
+
+
+def actions_report(
+    backtest: Any,
+    path: str | Path,
+    *,
+    responses: Any = None,
+    decisions: Any = None,
+    persona_names: Mapping[int, str] | None = None,
+    k: int = DEFAULT_K,
+    title: str = "Next best action",
+) -> Path:
+    """Write a self-contained HTML report of a policy: its backtest on the logged touches, the
+    response rates that arbitrate between journeys and, optionally, today's decisions.
+
+    Parameters
+    ----------
+    backtest : Backtest
+        ``journeymine.actions.backtest(log, policy, responses, personas)``.
+    path : str or Path
+        Output ``.html`` file.
+    responses : ResponseModel, optional
+        Adds the persona x journey response-rate heatmap (cells with fewer than ``k`` touches
+        hidden).
+    decisions : Decisions, optional
+        ``next_best_action(...)``: adds the chosen actions and the reasons of the losing options.
+    persona_names : mapping, optional
+        Persona id -> readable name (e.g. ``miner.profiles_["name"]``).
+    k : int, default 10
+    title : str
+
+    Returns
+    -------
+    Path
+    """
+    from journeymine.report.actions import (
+        backtest_data,
+        backtest_figure,
+        response_rates_data,
+        response_rates_figure,
+    )
+
+    k = check_k(k)
+    summary_table, points = _backtest_tables(backtest)
+    sections = [
+        Section(
+            "The policy against the logged touches",
+            [backtest_figure(backtest_data(points))],
+            text="Every logged touch is replayed as a decision on the customer's events before "
+            "it. Where the policy would not send the logged journey, the bar says which gate "
+            "stops it.",
+            table=summary_table.reset_index()[
+                [
+                    "sent",
+                    "touches",
+                    "agree_share",
+                    "blocked",
+                    "blocked_suppressed",
+                    "blocked_capped",
+                    "response_rate_agree",
+                    "response_rate_blocked",
+                ]
+            ].round(3),
+        )
+    ]
+    if responses is not None:
+        table = getattr(responses, "table_", None)
+        if not isinstance(table, pd.DataFrame):
+            raise ConfigError("responses must be a fitted ResponseModel.")
+        rates = response_rates_data(table, dict(persona_names or {}), k=k)
+        sections.append(
+            Section(
+                "Who answers which journey",
+                [response_rates_figure(rates)],
+                text="These rates arbitrate between eligible journeys: each customer gets the "
+                "journey with the highest expected response for their persona.",
+                notes=[f"{rates.attrs['hidden']} cells with fewer than {k} touches hidden."]
+                if rates.attrs["hidden"]
+                else [],
+            )
+        )
+    if decisions is not None:
+        actions, why = _decision_tables(decisions)
+        table = (
+            why.groupby(["journey", "reason"]).size().unstack(fill_value=0)
+            if len(why)
+            else pd.DataFrame(index=pd.Index([], name="journey"))
+        )
+        table.insert(0, "chosen", actions["action"].value_counts().reindex(table.index))
+        table = table.fillna(0).astype("int64")
+        small = table.sum(axis=1) < k
+        hidden = int(small.sum())
+        sections.append(
+            Section(
+                "Decisions now, and why not the others",
+                [],
+                text="Per journey: the customers it is chosen for now and, for everyone else, "
+                "the gate it failed.",
+                table=table[~small].reset_index(),
+                notes=[f"{hidden} journeys with fewer than {k} decisions hidden."]
+                if hidden
+                else [],
+            )
+        )
+    return write_html(path, title, sections, actions_findings(backtest, decisions))

@@ -1,0 +1,251 @@
+"""The change report: what the data says (:func:`change_report_data`), the key findings as
+text (:func:`change_findings`, pure) and the HTML page (:func:`change_report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError
+from journeymine.report._common import DEFAULT_K, check_k, check_log, format_share, period_text
+from journeymine.report.change import (
+    _is_rate,
+    change_incidents_data,
+    change_timeline_data,
+    change_timeline_figure,
+    describe_change,
+    metric_label,
+)
+from journeymine.report.html import Section, write_html
+from journeymine.schema import TIMESTAMP
+
+__all__ = ["ChangeReportData", "change_findings", "change_report", "change_report_data"]
+
+
+@dataclass(frozen=True)
+class ChangeReportData:
+    """Everything the change report shows, computed (no HTML).
+
+    Attributes
+    ----------
+    timeline : DataFrame
+        :func:`~journeymine.report.change_timeline_data` of the changes shown.
+    incidents : DataFrame or None
+        :func:`~journeymine.report.change_incidents_data` (when the changes have incidents).
+    scanned : str or None
+        What the detection scanned (``changes.attrs["summary"]``).
+    period : tuple of Timestamp or None
+        First and last event of the log (None without a log).
+    period_text : str
+        The same as text ("" without a log).
+    hidden : int
+        Changes supported by fewer than ``k`` customers, hidden.
+    k : int
+    """
+
+    timeline: pd.DataFrame
+    incidents: pd.DataFrame | None
+    scanned: str | None
+    period: tuple[pd.Timestamp, pd.Timestamp] | None
+    period_text: str
+    hidden: int
+    k: int
+
+
+def change_report_data(
+    log: pd.DataFrame | None,
+    *,
+    changes: pd.DataFrame | None = None,
+    k: int = DEFAULT_K,
+    top: int = 20,
+    **detect_kwargs: Any,
+) -> ChangeReportData:
+    """Compute what :func:`change_report` shows (same parameters, no output file).
+
+    Returns
+    -------
+    ChangeReportData
+    """
+    k = check_k(k)
+    if changes is None:
+        if log is None:
+            raise ConfigError("change_report needs a log, or changes=detect_changes(log).")
+        from journeymine.journeys.change import detect_changes
+
+        log = check_log(log, purpose="change_report")
+        changes = detect_changes(log, **detect_kwargs)
+    elif detect_kwargs:
+        raise ConfigError(
+            f"detect_changes arguments {sorted(detect_kwargs)} were given together with "
+            f"changes=; pass one or the other."
+        )
+    if not isinstance(changes, pd.DataFrame):
+        raise ConfigError(f"changes must be a DataFrame, got {type(changes).__name__}.")
+    support_col = next((c for c in ("customers", "support", "cases") if c in changes.columns), None)
+    hidden = 0
+    if support_col is not None:
+        small = changes[support_col].to_numpy() < k
+        hidden = int(small.sum())
+        changes = changes[~small]
+    data = change_timeline_data(changes, top=top)
+    period = None
+    if log is not None:
+        period = (log[TIMESTAMP].min(), log[TIMESTAMP].max())
+    incidents = change_incidents_data(changes) if "incident" in changes.columns else None
+    return ChangeReportData(
+        timeline=data,
+        incidents=incidents,
+        scanned=changes.attrs.get("summary"),
+        period=period,
+        period_text=period_text(log) if log is not None else "",
+        hidden=hidden,
+        k=k,
+    )
+
+
+def change_findings(data: ChangeReportData) -> list[str]:
+    """The key findings of the change report, as sentences (pure: no I/O).
+
+    Parameters
+    ----------
+    data : ChangeReportData
+        From :func:`change_report_data`.
+
+    Returns
+    -------
+    list of str
+        How many changes (or none), how many incidents, the five strongest changes described
+        and, without incidents, what was scanned.
+    """
+    timeline = data.timeline
+    summary: list[str] = []
+    if len(timeline) == 0:
+        summary.append("No significant change was detected.")
+    else:
+        summary.append(f"{len(timeline)} change{'s' * (len(timeline) > 1)} detected.")
+        strongest = timeline.sort_values("q_value", kind="stable", na_position="last")
+        for _, row in strongest.head(5).iterrows():
+            q = row["q_value"]
+            summary.append(
+                describe_change(row).capitalize() + (f" (q = {q:.1g})." if np.isfinite(q) else ".")
+            )
+    incidents = data.incidents
+    if incidents is not None and len(incidents):
+        summary.insert(1, f"{len(incidents)} incident{'s' * (len(incidents) > 1)}.")
+    elif data.scanned:
+        summary.append(f"What was scanned: {data.scanned}.")
+    return summary
+
+
+def _sections(data: ChangeReportData) -> list[Section]:
+    sections = []
+    incidents, scanned, k = data.incidents, data.scanned, data.k
+    if incidents is not None and len(incidents):
+        sections.append(
+            Section(
+                "Incidents",
+                [],
+                text="Changes on one channel (and segment) that overlap in time form one "
+                "incident, strongest evidence first; affected journeys are the paths to the goal "
+                "and conversions whose rate fell.",
+                table=_incident_table(incidents),
+                notes=[f"What was scanned: {scanned}."] if scanned else [],
+            )
+        )
+    sections.append(
+        Section(
+            "Timeline of changes",
+            [change_timeline_figure(data.timeline, period=data.period)],
+            text="Each bar is a period in which a rate departed from its baseline and came back "
+            "(or had not yet come back at the end of the data).",
+            table=_change_table(data.timeline),
+            notes=[f"{data.hidden} changes supported by fewer than {k} customers hidden."]
+            if data.hidden
+            else [],
+        )
+    )
+    return sections
+
+
+def change_report(
+    log: pd.DataFrame | None,
+    path: str | Path,
+    *,
+    changes: pd.DataFrame | None = None,
+    k: int = DEFAULT_K,
+    top: int = 20,
+    title: str = "What changed",
+    **detect_kwargs: Any,
+) -> Path:
+    """Write a self-contained HTML report of detected changes.
+
+    Parameters
+    ----------
+    log : DataFrame or None
+        Canonical event log; ``jm.detect_changes(log, **detect_kwargs)`` is run unless
+        ``changes`` is given.
+    path : str or Path
+        Output ``.html`` file.
+    changes : DataFrame, optional
+        A ``detect_changes`` result to report instead of running it.
+    k : int, default 10
+        Changes whose support (``customers``/``support`` column, when present) is below ``k``
+        are hidden.
+    top : int, default 20
+        Report at most this many changes (strongest evidence first).
+    title : str, default "What changed"
+    **detect_kwargs
+        Passed to ``jm.detect_changes`` (e.g. ``by=("channel",)``, ``freq="D"``).
+
+    Returns
+    -------
+    Path
+    """
+    data = change_report_data(log, changes=changes, k=k, top=top, **detect_kwargs)
+    return write_html(
+        path, title, _sections(data), change_findings(data), subtitle=data.period_text
+    )
+
+
+def _incident_table(incidents: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "incident": incidents["incident"],
+            "where": incidents["where"],
+            "from": incidents["start"].dt.strftime("%Y-%m-%d"),
+            "to": incidents["end"].dt.strftime("%Y-%m-%d"),
+            "what": incidents["headline"],
+            "how much": incidents["how_much"],
+            "evidence": [
+                f"deviance {d:.0f}, q = {q:.1g}" if np.isfinite(q) else ""
+                for d, q in zip(incidents["evidence"], incidents["q_value"], strict=True)
+            ],
+            "series": incidents["series"],
+            "affected journeys": incidents["affected_journeys"],
+        }
+    )
+
+
+def _change_table(data: pd.DataFrame) -> pd.DataFrame:
+    rate = [_is_rate(m) for m in data["metric"]]
+    fmt = [
+        (format_share(b), format_share(v)) if is_rate else (f"{b:,.3g}", f"{v:,.3g}")
+        for b, v, is_rate in zip(data["baseline"], data["value"], rate, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "metric": [metric_label(m) for m in data["metric"]],
+            "where": data["where"],
+            "what": data["what"],
+            "from": data["start"].dt.strftime("%Y-%m-%d"),
+            "to": data["end"].dt.strftime("%Y-%m-%d"),
+            "baseline": [f[0] for f in fmt],
+            "during": [f[1] for f in fmt],
+            "effect": [f"{e:+.2f}" if np.isfinite(e) else "" for e in data["effect"]],
+            "q-value": [f"{q:.2g}" if np.isfinite(q) else "" for q in data["q_value"]],
+        }
+    )

@@ -1,0 +1,555 @@
+"""The journey report: what the data says (:func:`journey_report_data`), the key findings as
+text (:func:`journey_findings`, pure) and the HTML page (:func:`journey_report`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError
+from journeymine.report._common import (
+    DEFAULT_K,
+    check_k,
+    check_log,
+    check_positive_int,
+    format_duration,
+    format_share,
+    period_text,
+)
+from journeymine.report.html import Section, write_html
+from journeymine.report.journeys import (
+    VARIANT_SEP,
+    channel_switch_data,
+    channel_switch_figure,
+    funnel_data,
+    funnel_figure,
+    paths_data,
+    paths_figure,
+    variants_data,
+    variants_figure,
+)
+from journeymine.report.process_map import process_map_data, process_map_figure
+from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
+
+__all__ = ["JourneyReportData", "journey_findings", "journey_report", "journey_report_data"]
+
+logger = logging.getLogger(__name__)
+
+NO_PERSONA_NAME = "no persona"
+
+
+@dataclass(frozen=True)
+class JourneyReportData:
+    """Everything the journey report shows, computed (no HTML).
+
+    Attributes
+    ----------
+    n_customers, n_events : int
+    period : str
+        First to last day of the log.
+    n_channels : int or None
+        Channels of the log (None without a channel column).
+    start_channels : Series or None
+        Share of customers by the channel of their first event, largest first.
+    process_map : DataFrame
+        :func:`~journeymine.report.process_map_data` of the whole log.
+    variants : DataFrame
+        :func:`~journeymine.report.variants_data` on ``max_steps`` steps.
+    max_steps : int
+        Steps the journeys are compared on.
+    funnel_steps : list of str
+    funnel_text : str
+    funnel, funnel_by_group : DataFrame or None
+        The funnel, and per persona / segment (None when not drawn).
+    paths_from : str or None
+    paths : DataFrame or None
+    group_maps : list of (str, DataFrame)
+        A process map per large persona / segment.
+    switches : DataFrame or None
+        Channel switches (None without a channel column).
+    group : str
+        ``"persona"`` or the ``by`` column.
+    by : str or None
+    k, top_k : int
+    hidden : dict of str to int
+        What was hidden for privacy, by kind (in the report's order).
+    """
+
+    n_customers: int
+    n_events: int
+    period: str
+    n_channels: int | None
+    start_channels: pd.Series | None
+    process_map: pd.DataFrame
+    variants: pd.DataFrame
+    max_steps: int
+    funnel_steps: list[str]
+    funnel_text: str
+    funnel: pd.DataFrame | None
+    funnel_by_group: pd.DataFrame | None
+    paths_from: str | None
+    paths: pd.DataFrame | None
+    group_maps: list[tuple[str, pd.DataFrame]]
+    switches: pd.DataFrame | None
+    group: str
+    by: str | None
+    k: int
+    top_k: int
+    hidden: dict[str, int] = field(default_factory=dict)
+
+
+def _arrow(variant: str) -> str:
+    return " → ".join(str(variant).split(VARIANT_SEP))
+
+
+def _first_channels(log: pd.DataFrame) -> pd.Series:
+    """Channel of each customer's first event (earliest timestamp, ties in input order)."""
+    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
+    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    order = np.lexsort((ts, cust))
+    first = order[np.concatenate(([True], cust[order][1:] != cust[order][:-1]))]
+    return log[CHANNEL].iloc[first].astype(str)
+
+
+NO_PERSONA_NAME = "no persona"
+
+
+def _persona_labels(
+    log: pd.DataFrame,
+    personas: pd.Series | Mapping[str, Any],
+    names: Mapping[Any, str] | None,
+) -> pd.Series:
+    """Readable persona label of every customer of the log ("no persona" for -1 / missing)."""
+    raw = personas if isinstance(personas, pd.Series) else pd.Series(dict(personas))
+    if not isinstance(raw, pd.Series):
+        raise ConfigError("personas must be a Series or mapping customer_id -> persona label.")
+    raw = raw.copy()
+    raw.index = raw.index.astype(str)
+    customers = pd.Index(log[CUSTOMER_ID].unique()).astype(str)
+    missing = int((~customers.isin(raw.index)).sum())
+    if missing == len(customers):
+        raise ConfigError(
+            "personas= labels none of the log's customers: its index must be customer_id "
+            "(e.g. PersonaMiner().fit(log).labels_)."
+        )
+    if missing:
+        logger.info("%d customers have no persona label; shown as %r", missing, NO_PERSONA_NAME)
+    lab = raw.reindex(customers)
+
+    def name(v: Any) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v == -1 or v == "-1":
+            return NO_PERSONA_NAME
+        if names and v in names:
+            return f"{v}: {names[v]}"
+        return str(v)
+
+    return pd.Series([name(v) for v in lab], index=customers, name="persona")
+
+
+def _segment_labels(log: pd.DataFrame, by: str) -> pd.Series:
+    """Each customer's value of column ``by`` on their first event (as text)."""
+    from journeymine.exceptions import did_you_mean
+
+    if not isinstance(by, str) or by not in log.columns or by in (CUSTOMER_ID, TIMESTAMP):
+        usable = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP)]
+        raise ConfigError(
+            f"by={by!r} is not a column of the log.{did_you_mean(str(by), usable)} "
+            f"Columns: {usable}."
+        )
+    first = (
+        log[[CUSTOMER_ID, TIMESTAMP, by]]
+        .sort_values([CUSTOMER_ID, TIMESTAMP], kind="stable")
+        .drop_duplicates(CUSTOMER_ID)
+        .set_index(CUSTOMER_ID)[by]
+    )
+    labels = first.astype(object).where(first.notna(), "(none)").astype(str)
+    labels.index = labels.index.astype(str)
+    return labels.rename(by)
+
+
+def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
+    """Greedy most common path: from ``first``, follow the most frequent edge to an activity
+    not yet on the path."""
+    path = [first]
+    edges = graph.assign(source=graph["source"].astype(str), target=graph["target"].astype(str))
+    while len(path) < length:
+        nxt = edges[(edges["source"] == path[-1]) & ~edges["target"].isin(path)]
+        if nxt.empty:
+            break
+        path.append(
+            str(
+                nxt.sort_values(["count", "target"], ascending=[False, True], kind="stable")[
+                    "target"
+                ].iloc[0]
+            )
+        )
+    return path
+
+
+def journey_report_data(
+    log: pd.DataFrame,
+    *,
+    k: int = DEFAULT_K,
+    top_k: int = 25,
+    max_steps: int = 6,
+    funnel_steps: Sequence[str] | None = None,
+    paths_from: str | None = None,
+    personas: pd.Series | Mapping[str, Any] | None = None,
+    persona_names: Mapping[Any, str] | None = None,
+    by: str | None = None,
+) -> JourneyReportData:
+    """Compute what :func:`journey_report` shows (same parameters, no output file).
+
+    Returns
+    -------
+    JourneyReportData
+    """
+    from journeymine.journeys import dfg, start_activities
+
+    k = check_k(k)
+    top_k = int(check_positive_int("top_k", top_k) or top_k)
+    max_steps = int(check_positive_int("max_steps", max_steps) or max_steps)
+    log = check_log(log, purpose="journey_report")
+    n_customers = int(log[CUSTOMER_ID].nunique())
+    if by is not None and personas is not None:
+        raise ConfigError("give personas= or by=, not both: the report segments one way.")
+    labels = _persona_labels(log, personas, persona_names) if personas is not None else None
+    group = "persona"
+    if by is not None:
+        labels, group = _segment_labels(log, by), str(by)
+    hidden: dict[str, int] = {}
+    channels = CHANNEL in log.columns
+    start_ch = _first_channels(log).value_counts(normalize=True) if channels else None
+
+    pm = process_map_data(log, top_k=top_k, k=k)
+    hidden["process map edges"] = int(pm.attrs.get("hidden_edges", 0))
+
+    # variants: the longest prefix (<= max_steps) whose shown journeys cover >= 25% of customers
+    for steps_try in range(max_steps, 1, -1):
+        var = variants_data(log, max_steps=steps_try, top_k=15, k=k)
+        if float(var["share"].sum()) >= 0.25:
+            break
+    max_steps = int(var.attrs["max_steps"])
+    hidden["journeys"] = int(var.attrs.get("hidden", 0))
+
+    graph = dfg(log)
+    if funnel_steps is None:
+        starts = start_activities(log)
+        begin = str(starts.sort_values("count", ascending=False, kind="stable")["activity"].iloc[0])
+        funnel_steps = _main_path(graph, begin, 5)
+        funnel_text = (
+            "Customers reaching each step of the most common path, in order (each "
+            "step after the previous one)."
+        )
+    else:
+        funnel_steps = list(funnel_steps)
+        funnel_text = "Customers reaching each step, in order (each step after the previous one)."
+    fun = fun_by = None
+    if len(funnel_steps) >= 2:
+        fun = funnel_data(log, funnel_steps, k=k)
+        hidden["funnel steps"] = int(fun.attrs.get("hidden", 0))
+        if labels is not None:
+            fun_by = funnel_data(log, funnel_steps, by=labels, k=k)
+            hidden["funnel steps"] += int(fun_by.attrs.get("hidden", 0))
+        if paths_from is None:
+            paths_from = funnel_steps[0]
+
+    pth = None
+    if paths_from is not None:
+        pth = paths_data(log, paths_from, direction="after", max_steps=3, k=k, top_k=8)
+        hidden["path links"] = int(pth.attrs.get("hidden", 0))
+
+    maps: list[tuple[str, pd.DataFrame]] = []
+    if labels is not None:
+        sizes = labels[labels != NO_PERSONA_NAME].value_counts()
+        sizes = sizes[sizes >= k].head(4)
+        for name in sizes.index:
+            pm_p = process_map_data(
+                log, top_k=15, k=k, personas=labels, persona=name, start_end=True
+            )
+            hidden["process map edges"] += int(pm_p.attrs.get("hidden_edges", 0))
+            maps.append((str(name), pm_p))
+
+    sw = None
+    if channels:
+        sw = channel_switch_data(log, k=k)
+        hidden["channel cells"] = int(sw.attrs.get("hidden", 0))
+
+    return JourneyReportData(
+        n_customers=n_customers,
+        n_events=len(log),
+        period=period_text(log),
+        n_channels=int(log[CHANNEL].nunique()) if channels else None,
+        start_channels=start_ch,
+        process_map=pm,
+        variants=var,
+        max_steps=max_steps,
+        funnel_steps=list(funnel_steps),
+        funnel_text=funnel_text,
+        funnel=fun,
+        funnel_by_group=fun_by,
+        paths_from=paths_from,
+        paths=pth,
+        group_maps=maps,
+        switches=sw,
+        group=group,
+        by=by,
+        k=k,
+        top_k=top_k,
+        hidden=hidden,
+    )
+
+
+def journey_findings(data: JourneyReportData) -> list[str]:
+    """The key findings of the journey report, as sentences (pure: no I/O).
+
+    Parameters
+    ----------
+    data : JourneyReportData
+        From :func:`journey_report_data`.
+
+    Returns
+    -------
+    list of str
+        In the report's order: the log, first channels, the most frequent and the slowest
+        frequent step, the most common journey, the funnel's drop-off, the next step after
+        ``paths_from``, channel switches and what was hidden for privacy.
+    """
+    k = data.k
+    summary = [
+        f"{data.n_customers:,} customers and {data.n_events:,} events from {data.period}"
+        + (f" on {data.n_channels} channels." if data.n_channels is not None else ".")
+    ]
+    start_ch = data.start_channels
+    if start_ch is not None:
+        summary.append(
+            f"{format_share(start_ch.iloc[0])} of customers start on "
+            f"{start_ch.index[0]}"
+            + (
+                f", {format_share(start_ch.iloc[1])} on {start_ch.index[1]}."
+                if len(start_ch) > 1
+                else "."
+            )
+        )
+    edges = data.process_map[data.process_map["kind"] == "edge"]
+    if len(edges):
+        top_edge = edges.iloc[0]
+        summary.append(
+            f"The most frequent step is {top_edge['source']} → {top_edge['target']} "
+            f"({int(top_edge['count']):,} times by {int(top_edge['cases']):,} customers, median "
+            f"{format_duration(top_edge['median_seconds'])})."
+        )
+        frequent = edges[edges["count"] >= edges["count"].quantile(0.5)]
+        slow = frequent.sort_values("median_seconds", ascending=False, kind="stable").iloc[0]
+        summary.append(
+            f"The slowest frequent step is {slow['source']} → {slow['target']} (median "
+            f"{format_duration(slow['median_seconds'])})."
+        )
+    var = data.variants
+    if len(var):
+        v0 = var.iloc[0]
+        summary.append(
+            f"The most common journey (first {data.max_steps} steps) is "
+            f"{_arrow(v0['variant'])} ({format_share(v0['share'])} of customers)."
+        )
+    fun = data.funnel
+    if fun is not None and len(fun) >= 2:
+        worst = fun.iloc[1:].sort_values("step_conversion", ascending=True, kind="stable").iloc[0]
+        prev = fun[fun["step"] == worst["step"] - 1]["activity"].iloc[0]
+        last = fun.iloc[-1]
+        summary.append(
+            f"{format_share(last['conversion'])} of customers who {fun.iloc[0]['activity']}"
+            f" go on to {last['activity']}; the largest drop-off is between {prev} and "
+            f"{worst['activity']} ({format_share(1 - worst['step_conversion'])} lost)."
+        )
+    if data.paths is not None:
+        pth = data.paths
+        step1 = pth[pth["step"] == 1].sort_values("cases", ascending=False, kind="stable")
+        if len(step1):
+            tot = int(step1["cases"].sum())
+            summary.append(
+                f"After {data.paths_from}, the most common next step is "
+                f"{step1['target'].iloc[0]} ({int(step1['cases'].iloc[0]):,} of {tot:,} "
+                f"customers shown)."
+            )
+    sw = data.switches
+    if sw is not None and len(sw):
+        same = sw[sw["from_channel"].astype(str) == sw["to_channel"].astype(str)]
+        stay = float(same["count"].sum() / sw["count"].sum()) if sw["count"].sum() else 0.0
+        diff = sw[sw["from_channel"].astype(str) != sw["to_channel"].astype(str)]
+        text = f"{format_share(stay)} of consecutive events stay on the same channel"
+        if len(diff):
+            d0 = diff.sort_values("count", ascending=False, kind="stable").iloc[0]
+            text += (
+                f"; the most common switch is {d0['from_channel']} → "
+                f"{d0['to_channel']} ({int(d0['count']):,} times)"
+            )
+        summary.append(text + ".")
+    hidden_txt = ", ".join(f"{v:,} {name}" for name, v in data.hidden.items() if v)
+    summary.append(
+        f"Privacy: groups of fewer than {k} customers are not shown"
+        + (f" ({hidden_txt} hidden)." if hidden_txt else " (none had to be hidden).")
+    )
+    return summary
+
+
+def _sections(data: JourneyReportData) -> list[Section]:
+    k, pm, var = data.k, data.process_map, data.variants
+    sections = [
+        Section(
+            "How customers move",
+            [process_map_figure(pm)],
+            text="How customers move from one activity to the next. Boxes are activities (with "
+            "their number of events); arrows are direct transitions, thicker when more "
+            "frequent and coloured by the median time between the two steps.",
+            notes=[
+                f"Edges taken by fewer than {k} customers are hidden: "
+                f"{pm.attrs.get('hidden_edges', 0)}; {pm.attrs.get('beyond_top_k', 0)} less "
+                f"frequent edges are beyond the top {data.top_k}."
+            ],
+        )
+    ]
+    covered = float(var["share"].sum()) if len(var) else 0.0
+    sections.append(
+        Section(
+            "How journeys begin",
+            [variants_figure(var)],
+            text=f"Each customer's first {data.max_steps} steps, grouped. The {len(var)} journeys "
+            f"shown cover {format_share(covered)} of customers.",
+            notes=[
+                f"{var.attrs.get('hidden', 0):,} journeys followed by fewer than {k} customers "
+                f"({var.attrs.get('hidden_customers', 0):,} customers in total) are not shown."
+            ],
+        )
+    )
+    if data.funnel is not None:
+        figs = [funnel_figure(data.funnel)]
+        if data.funnel_by_group is not None:
+            figs.append(funnel_figure(data.funnel_by_group, title=f"Funnel by {data.group}"))
+        sections.append(Section("Where customers drop off", figs, text=data.funnel_text))
+    if data.paths is not None:
+        sections.append(
+            Section(
+                f"What customers do after {data.paths_from}",
+                [paths_figure(data.paths)],
+                text=f"What customers do in the three steps after they first {data.paths_from}.",
+                notes=[
+                    f"{data.paths.attrs.get('hidden', 0)} links taken by fewer than {k} "
+                    f"customers are hidden."
+                ],
+            )
+        )
+    maps = [
+        process_map_figure(pm_p, title=f"Process map: {name}") for name, pm_p in data.group_maps
+    ]
+    if maps:
+        group = data.group
+        sections.append(
+            Section(
+                f"How each {group} moves",
+                maps,
+                text="The 15 most frequent transitions of the customers of each of the "
+                f"{len(maps)} largest {group} groups."
+                if data.by is not None
+                else "The 15 most frequent transitions of the customers of each of the "
+                f"{len(maps)} largest personas.",
+            )
+        )
+    if data.switches is not None:
+        sections.append(
+            Section(
+                "How customers switch channels",
+                [channel_switch_figure(data.switches)],
+                text="For each channel (row), where the customer's next event happens (column).",
+            )
+        )
+    return sections
+
+
+def journey_report(
+    log: pd.DataFrame,
+    path: str | Path,
+    *,
+    k: int = DEFAULT_K,
+    top_k: int = 25,
+    max_steps: int = 6,
+    funnel_steps: Sequence[str] | None = None,
+    paths_from: str | None = None,
+    personas: pd.Series | Mapping[str, Any] | None = None,
+    persona_names: Mapping[Any, str] | None = None,
+    by: str | None = None,
+    title: str = "Customer journeys",
+) -> Path:
+    """Write a self-contained HTML report of the customer journeys in a log.
+
+    Sections: process map (top ``top_k`` transitions), most common journeys (first
+    ``max_steps`` steps), paths after an activity (Sankey), funnel, channel switches. The key
+    findings at the top are computed from the same data.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log (``jm.validate``).
+    path : str or Path
+        Output ``.html`` file.
+    k : int, default 10
+        Minimum group size: journeys, paths, map edges and table rows supported by fewer than
+        ``k`` customers are removed; the report says how many.
+    top_k : int, default 25
+        Transitions drawn in the process map.
+    max_steps : int, default 6
+        Journeys are compared on their first ``max_steps`` steps, or fewer: the longest
+        prefix whose 15 most common journeys cover at least 25% of customers.
+    funnel_steps : sequence of str, optional
+        Funnel steps; default: the most common path from the most common first activity.
+    personas : Series or mapping customer_id -> persona label, optional
+        E.g. ``PersonaMiner().fit(log).labels_``: adds the funnel per persona and a process
+        map for each of the (up to four) largest personas; ``-1`` means no persona.
+    persona_names : mapping label -> name, optional
+        Readable persona names for the figures.
+    paths_from : str, optional
+        Activity whose following paths are drawn; default: the first funnel step.
+    by : str, optional
+        A column of the log that segments customers (e.g. ``"segment"`` or ``"channel"``):
+        like ``personas``, adds the funnel per segment and a process map for each of the (up
+        to four) largest segments. A customer's segment is the column's value on their first
+        event. Not together with ``personas``. CLI: ``jm report --by COLUMN``.
+    title : str, default "Customer journeys"
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import tempfile, journeymine as jm
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> out = jm.journey_report(log, tempfile.mkdtemp() + "/journeys.html")
+    >>> out.read_text(encoding="utf-8").count("data-figure=") >= 4
+    True
+    """
+    data = journey_report_data(
+        log,
+        k=k,
+        top_k=top_k,
+        max_steps=max_steps,
+        funnel_steps=funnel_steps,
+        paths_from=paths_from,
+        personas=personas,
+        persona_names=persona_names,
+        by=by,
+    )
+    return write_html(
+        path,
+        title,
+        _sections(data),
+        journey_findings(data),
+        subtitle=f"{data.n_customers:,} customers · {data.period}",
+    )

@@ -1,0 +1,347 @@
+"""The persona report: what the data says (:func:`persona_report_data`), the key findings as
+text (:func:`persona_findings`, pure) and the HTML page (:func:`persona_report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError
+from journeymine.report._common import DEFAULT_K, check_k, format_share
+from journeymine.report.html import Section, write_html
+from journeymine.report.model_card import model_card_data, model_card_figure
+from journeymine.report.personas import (
+    persona_migration_data,
+    persona_migration_figure,
+    persona_profile_data,
+    persona_profile_figure,
+    persona_sizes_data,
+    persona_sizes_figure,
+    persona_validity_findings,
+    persona_validity_tables,
+)
+
+if TYPE_CHECKING:
+    from journeymine.personas.validity import PersonaValidity
+
+__all__ = ["PersonaReportData", "persona_findings", "persona_report", "persona_report_data"]
+
+
+@dataclass(frozen=True)
+class PersonaReportData:
+    """Everything the persona report shows, computed (no HTML).
+
+    Attributes
+    ----------
+    profiles : DataFrame
+        :func:`~journeymine.report.persona_profile_data` (personas under ``k`` hidden).
+    meta : DataFrame
+        Name and size per persona shown (index persona).
+    total : int
+        Customers of the personas shown.
+    table : DataFrame
+        The profiles table (customers, share, main channels when known).
+    sizes, migration : DataFrame or None
+        Persona sizes over time and migration links (with ``tracking``).
+    lifecycle : DataFrame or None
+        Births, deaths, splits and merges (with ``tracking``).
+    card : DataFrame or None
+        :func:`~journeymine.report.model_card_data` (with ``model_card``).
+    validity : PersonaValidity or None
+    k : int
+    """
+
+    profiles: pd.DataFrame
+    meta: pd.DataFrame
+    total: int
+    table: pd.DataFrame
+    sizes: pd.DataFrame | None
+    migration: pd.DataFrame | None
+    lifecycle: pd.DataFrame | None
+    card: pd.DataFrame | None
+    validity: Any
+    k: int
+
+
+def _profiles_of(profiles: Any) -> Any:
+    return getattr(profiles, "profiles_", profiles)
+
+
+def persona_report_data(
+    profiles: Any,
+    *,
+    tracking: Any = None,
+    model_card: Any = None,
+    validity: PersonaValidity | None = None,
+    k: int = DEFAULT_K,
+) -> PersonaReportData:
+    """Compute what :func:`persona_report` shows (same parameters, no output file).
+
+    Returns
+    -------
+    PersonaReportData
+    """
+    k = check_k(k)
+    prof = persona_profile_data(profiles, k=k)
+    meta = prof.drop_duplicates("persona").set_index("persona")[["name", "size"]]
+    total = int(meta["size"].sum())
+    table = meta.reset_index().rename(columns={"size": "customers"})
+    table["share"] = [format_share(s / total) if total else "" for s in table["customers"]]
+    full = _profiles_of(profiles)
+    if isinstance(full, pd.DataFrame) and "main_channels" in full.columns:
+        channels = full["main_channels"].to_dict()
+        table["main channels"] = [
+            ", ".join(f"{c} {format_share(v)}" for c, v in (channels.get(p) or [])[:3])
+            for p in table["persona"]
+        ]
+    sizes = mig = lifecycle = None
+    if tracking is not None:
+        sizes = persona_sizes_data(tracking, k=k)
+        mig = persona_migration_data(tracking, k=k)
+        lifecycle = _lifecycle_table(tracking)
+    card = model_card_data(model_card) if model_card is not None else None
+    if validity is not None:
+        _check_validity(validity)
+    return PersonaReportData(prof, meta, total, table, sizes, mig, lifecycle, card, validity, k)
+
+
+def persona_findings(data: PersonaReportData) -> list[str]:
+    """The key findings of the persona report, as sentences (pure: no I/O).
+
+    Parameters
+    ----------
+    data : PersonaReportData
+        From :func:`persona_report_data`.
+
+    Returns
+    -------
+    list of str
+        The personas and the largest, each persona's strongest trait, the lifecycle and the
+        largest migration (with tracking), the assignment accuracy (with a model card) and the
+        privacy rule. (The validity findings are the text of their own section:
+        :func:`~journeymine.report.persona_validity_findings`.)
+    """
+    meta, total = data.meta, data.total
+    summary: list[str] = []
+    if len(meta):
+        big = meta.sort_values("size", ascending=False, kind="stable").iloc[0]
+        summary.append(
+            f"{len(meta)} personas; the largest is {big['name']} "
+            f"({format_share(big['size'] / total)} of assigned customers)."
+        )
+    for p, g in data.profiles.dropna(subset=["effect"]).groupby("persona", sort=True):
+        top = g.loc[g["effect"].abs().idxmax()]
+        direction = "more" if top["effect"] > 0 else "less"
+        summary.append(
+            f"{meta.loc[p, 'name']}: {str(top['feature']).replace('_', ' ')} "
+            f"{abs(top['effect']):.1f} SD {direction} than other customers."
+        )
+    lifecycle = data.lifecycle
+    if lifecycle is not None and len(lifecycle):
+        counts = lifecycle["event"].value_counts()
+        summary.append(
+            "Persona lifecycle: "
+            + ", ".join(f"{int(n)} {ev}{'s' * (n > 1)}" for ev, n in counts.items())
+            + "."
+        )
+    mig = data.migration
+    if mig is not None and len(mig):
+        moved = mig[mig["from_persona"] != mig["to_persona"]]
+        all_moves = int(mig["customers"].sum())
+        n_moved = int(moved["customers"].sum())
+        text = (
+            f"{format_share(n_moved / all_moves) if all_moves else '0%'} of customers "
+            f"shown changed persona between consecutive windows"
+        )
+        if len(moved):
+            m0 = moved.sort_values("customers", ascending=False, kind="stable").iloc[0]
+            names = mig.attrs.get("names") or {}
+            src_name = names.get(m0["from_persona"], m0["from_persona"])
+            text += (
+                f"; the largest move is {src_name}"
+                f" → {names.get(m0['to_persona'], m0['to_persona'])} "
+                f"({int(m0['customers']):,} customers, {m0['from_window']} → "
+                f"{m0['to_window']})"
+            )
+        summary.append(text + ".")
+    if data.card is not None:
+        acc = data.card[data.card["panel"] == "accuracy_by_events"]
+        if len(acc):
+            bits = [
+                f"{r.y:.0%} after {r.label} events"
+                if r.label != "all"
+                else f"{r.y:.0%} on full histories"
+                for r in acc.itertuples()
+            ]
+            summary.append("Persona assignment accuracy: " + ", ".join(bits) + ".")
+    summary.append(f"Privacy: groups of fewer than {data.k} customers are not shown.")
+    return summary
+
+
+def _sections(data: PersonaReportData) -> list[Section]:
+    k, prof = data.k, data.profiles
+    sections = [
+        Section(
+            "Persona profiles",
+            [persona_profile_figure(prof)],
+            text="Each persona's most distinguishing behaviour, as standardised differences from "
+            "all other customers.",
+            table=data.table,
+            notes=[
+                f"{prof.attrs['hidden']} personas with fewer than {k} customers hidden."
+                if prof.attrs.get("hidden")
+                else f"Every persona has at least {k} customers; none is hidden."
+            ],
+        )
+    ]
+    if data.sizes is not None and data.migration is not None:
+        lifecycle, mig = data.lifecycle, data.migration
+        sections.append(
+            Section(
+                "Persona sizes over time",
+                [persona_sizes_figure(data.sizes)],
+                text="Customers per persona in each window; persona ids are matched "
+                "across windows.",
+                table=lifecycle if lifecycle is not None and len(lifecycle) else None,
+            )
+        )
+        sections.append(
+            Section(
+                "Persona migration",
+                [persona_migration_figure(mig)],
+                text="How customers move between personas from one window to the next.",
+                notes=[
+                    f"{mig.attrs.get('hidden', 0)} links with fewer than {k} customers "
+                    f"({mig.attrs.get('hidden_customers', 0):,} customers) hidden."
+                ],
+            )
+        )
+    if data.card is not None:
+        sections.append(
+            Section(
+                "Persona assignment model",
+                [model_card_figure(data.card)],
+                text="How well the live assignment model recognises a customer's persona "
+                "from their first events, and whether its probabilities can be trusted.",
+            )
+        )
+    if data.validity is not None:
+        sections.extend(_validity_sections(data.validity, k, data.meta["name"].to_dict()))
+    return sections
+
+
+def persona_report(
+    profiles: Any,
+    path: str | Path,
+    *,
+    tracking: Any = None,
+    model_card: Any = None,
+    validity: PersonaValidity | None = None,
+    k: int = DEFAULT_K,
+    title: str = "Customer personas",
+) -> Path:
+    """Write a self-contained HTML report on personas.
+
+    Parameters
+    ----------
+    profiles : PersonaMiner or profiles DataFrame
+        A fitted miner (its ``profiles_``, ``features_`` and ``labels_``), the output of
+        ``persona_profiles`` or a long frame with ``persona, name, size, feature, effect``.
+    path : str or Path
+        Output ``.html`` file.
+    tracking : track_personas result, optional
+        Adds persona sizes over time and the migration Sankey.
+    model_card : PersonaModel or mapping, optional
+        A fitted assignment model (its ``card_``) or a model card mapping
+        (``accuracy_by_events`` / ``by_events_seen``, ``calibration`` / ``reliability``).
+    validity : PersonaValidity, optional
+        A :func:`journeymine.persona_validity` result: adds the section "Do these personas
+        mean something?" (AUC of personas, recency/frequency/value and both, the AUC the
+        personas add, and the outcome rate and lift of each persona).
+    k : int, default 10
+        Personas, migration links and cells with fewer than ``k`` customers are hidden.
+    title : str, default "Customer personas"
+
+    Returns
+    -------
+    Path
+    """
+    data = persona_report_data(
+        profiles, tracking=tracking, model_card=model_card, validity=validity, k=k
+    )
+    return write_html(
+        path,
+        title,
+        _sections(data),
+        persona_findings(data),
+        subtitle=f"{data.total:,} customers with a persona" if data.total else "",
+    )
+
+
+def _check_validity(validity: Any) -> None:
+    from journeymine.personas.validity import PersonaValidity
+
+    if not isinstance(validity, PersonaValidity):
+        raise ConfigError(
+            f"validity must be a PersonaValidity (from journeymine.persona_validity), got "
+            f"{type(validity).__name__}."
+        )
+
+
+def _validity_sections(validity: Any, k: int, names: dict[Any, str]) -> list[Section]:
+    """The "Do these personas mean something?" section and its per-persona table."""
+    _check_validity(validity)
+    findings = persona_validity_findings(validity, k=k)
+    auc, by = persona_validity_tables(validity, k=k, names=names)
+    lo, hi = validity.added_auc_ci
+    hidden = int(by.attrs.get("hidden", 0))
+    return [
+        Section(
+            "Do these personas mean something?",
+            text=" ".join(findings),
+            table=auc,
+            notes=[
+                "AUC: how well each model ranks customers with the outcome above those "
+                "without (0.5 = chance, 1 = perfect), cross-validated; intervals are bootstrap "
+                "95% intervals. "
+                f"Added AUC: {validity.added_auc:+.3f} [{lo:+.3f}, {hi:+.3f}]."
+            ],
+        ),
+        Section(
+            "Outcome rate by persona",
+            text=f"Outcome: {validity.outcome}. Lift = the persona's rate / the rate of all "
+            f"{validity.n_customers:,} scored customers "
+            f"({validity.n_positive / max(validity.n_customers, 1):.1%}).",
+            table=by,
+            notes=[
+                f"{hidden} personas with fewer than {k} customers hidden."
+                if hidden
+                else f"Every persona has at least {k} customers; none is hidden."
+            ],
+        ),
+    ]
+
+
+def _lifecycle_table(tracking: Any) -> pd.DataFrame | None:
+    """Births, deaths, splits and merges of personas (``track_personas(...).events``)."""
+    events = getattr(tracking, "events", None)
+    if events is None and isinstance(tracking, dict):
+        events = tracking.get("events")
+    if not isinstance(events, pd.DataFrame) or "event" not in events.columns:
+        return None
+    out = events.copy()
+    if "window" in out.columns:
+        out["window"] = [
+            w.strftime("%Y-%m-%d") if isinstance(w, pd.Timestamp) else str(w) for w in out["window"]
+        ]
+    for col in ("personas", "into"):
+        if col in out.columns:
+            out[col] = [
+                ", ".join(map(str, v)) if isinstance(v, list | tuple | np.ndarray) else str(v)
+                for v in out[col]
+            ]
+    return out
