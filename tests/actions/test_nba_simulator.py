@@ -239,3 +239,43 @@ def test_off_policy_estimates_cover_the_truth():
         evaluate_policy(d.assign(propensity=0.0), d["action"])
     with pytest.raises(ConfigError, match="one per row"):
         evaluate_policy(d, ["x"])
+
+
+def test_impact_experiment_and_its_report_sections(world, pilot, tmp_path):
+    from journeymine.datasets import impact_experiment
+    from journeymine.report.actions import impact_data, ope_data, value_sections
+    from journeymine.report.html import write_html
+
+    pol, rpol, tp = sim_policy(), sim_policy("response"), world.true_personas
+    arms = {
+        "policy": PolicyDecider(pol, UpliftModel().fit(pilot.events, tp, pol), tp),
+        "response-only": PolicyDecider(rpol, ResponseModel().fit(pilot.events, tp, rpol), tp),
+        "random-eligible": RandomEligible(pol, random_state=4),
+        "fixed priority": FixedPriority(pol),
+    }
+    t = impact_experiment(world, arms, days=14, random_state=21)
+    assert list(t.index) == list(arms) and t.attrs["baseline"] == "fixed priority"
+    assert t["customers"].sum() == len(world.ids)
+    assert (t["customers"] - len(world.ids) / 4).abs().max() <= 1
+    # the policy earns more per customer than fixed priority (interval of the difference > 0)
+    # and more than response-only arbitration, with fewer contacts than fixed priority
+    assert t.loc["policy", "diff_lo"] > 0
+    assert t.loc["policy", "value_per_customer"] > t.loc["response-only", "value_per_customer"]
+    assert t.loc["policy", "contacts"] < t.loc["fixed priority", "contacts"]
+    assert t.loc["fixed priority", "vs_baseline"] == 1.0
+    with pytest.raises(ConfigError, match="baseline"):
+        impact_experiment(world, arms, days=1, baseline="nope")
+    with pytest.raises(ConfigError, match="at least two"):
+        impact_experiment(world, {"policy": arms["policy"]}, days=1)
+
+    d = pilot.decisions
+    est = evaluate_policy(d, np.full(len(d), None, dtype=object))
+    sections = value_sections(ope=est, impact=t)
+    assert [s.title for s in sections] == [
+        "What the candidate policy is worth, off-policy",
+        "Impact experiment",
+    ]
+    assert impact_data(t)["arm"].iloc[0] == t["value_per_customer"].idxmax()
+    assert ope_data(est)["estimator"].iloc[-1] == "doubly robust"
+    page = write_html(tmp_path / "value.html", "value", sections, ["x"]).read_text()
+    assert "Impact experiment" in page and "self-normalised IPS" in page

@@ -8,7 +8,13 @@ Examples
 True
 """
 
-from journeymine.datasets._deciders import FixedPriority, Oracle, PolicyDecider, RandomEligible
+from journeymine.datasets._deciders import (
+    FixedPriority,
+    Oracle,
+    PolicyDecider,
+    RandomEligible,
+    impact_experiment,
+)
 from journeymine.datasets._designs import (
     ACTIVITIES,
     CHANNELS,
@@ -52,6 +58,7 @@ __all__ = [
     "days_to_reach",
     "default_incidents",
     "eventlogs_dir",
+    "impact_experiment",
     "load_sample",
     "make_journeys",
     "make_world",

@@ -1,9 +1,14 @@
-"""Next-best-action figures: what a policy would change in the logged touches, and the response
-rates that arbitrate between journeys. Each ``*_data`` function returns a DataFrame (the figure's
-numbers) and each ``*_figure`` draws it.
+"""Next-best-action figures: what a policy would change in the logged touches, the response
+rates that arbitrate between journeys, what a candidate policy is worth off-policy (IPS, SNIPS,
+doubly robust) and the impact experiment (the policy against random-eligible, fixed priority
+and response-only arbitration). Each ``*_data`` function returns a DataFrame (the figure's
+numbers) and each ``*_figure`` draws it; :func:`value_sections` puts the last two in report
+sections.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +27,13 @@ from journeymine.report._common import (
 __all__ = [
     "backtest_data",
     "backtest_figure",
+    "impact_data",
+    "impact_figure",
+    "ope_data",
+    "ope_figure",
     "response_rates_data",
     "response_rates_figure",
+    "value_sections",
 ]
 
 OUTCOMES = (
@@ -256,3 +266,242 @@ def response_rates_figure(
     fig.update_xaxes(showgrid=False, title_text="journey")
     fig.update_yaxes(showgrid=False, title_text="persona", color=MUTED)
     return fig
+
+
+OPE_COLUMNS = ["estimator", "estimate", "lo", "hi", "matches"]
+IMPACT_COLUMNS = ["arm", "customers", "value_per_customer", "lo", "hi", "vs_baseline"]
+_ESTIMATOR_LABEL = {
+    "logged": "logging policy (observed)",
+    "ips": "inverse propensity (IPS)",
+    "snips": "self-normalised IPS",
+    "dr": "doubly robust",
+}
+
+
+def ope_data(estimates: pd.DataFrame) -> pd.DataFrame:
+    """The off-policy estimates of a candidate policy, one row per estimator.
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        ``journeymine.actions.evaluate_policy(log, candidate)`` (index ``ips``, ``snips``,
+        ``dr``, ``logged``; columns ``estimate``, ``lo``, ``hi``, ``matches``).
+
+    Returns
+    -------
+    DataFrame
+        ``estimator`` (readable), ``estimate``, ``lo``, ``hi`` (95%), ``matches`` (logged
+        decisions the candidate agrees with); the logging policy first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.actions import evaluate_policy
+    >>> log = pd.DataFrame({"action": ["a", None, "a", None], "propensity": 0.5,
+    ...                     "reward": [1.0, 0.0, 1.0, 1.0], "persona": 0})
+    >>> ope_data(evaluate_policy(log, ["a"] * 4))["estimator"].tolist()[:2]
+    ['logging policy (observed)', 'inverse propensity (IPS)']
+    """
+    check_frame(
+        estimates.reset_index() if isinstance(estimates, pd.DataFrame) else estimates,
+        ["estimate", "lo", "hi", "matches"],
+        what="off-policy estimates",
+        hint="Pass journeymine.actions.evaluate_policy(log, candidate).",
+    )
+    order = [k for k in _ESTIMATOR_LABEL if k in estimates.index]
+    if not order:
+        raise ValueError(
+            f"off-policy estimates need rows {list(_ESTIMATOR_LABEL)}, got "
+            f"{list(estimates.index)}; pass evaluate_policy(...) output."
+        )
+    e = estimates.loc[order]
+    return pd.DataFrame(
+        {
+            "estimator": [_ESTIMATOR_LABEL[k] for k in order],
+            "estimate": e["estimate"].to_numpy(float),
+            "lo": e["lo"].to_numpy(float),
+            "hi": e["hi"].to_numpy(float),
+            "matches": e["matches"].to_numpy(np.int64),
+        }
+    )
+
+
+def ope_figure(
+    data: pd.DataFrame,
+    *,
+    title: str = "What the candidate policy would earn, estimated from the log",
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Points with 95% intervals: the logging policy's observed mean reward per decision and
+    the candidate's IPS, SNIPS and doubly robust estimates.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"estimator": ["doubly robust"], "estimate": [0.05], "lo": [0.04],
+    ...                   "hi": [0.06], "matches": [10]})
+    >>> ope_figure(d).data[0].type
+    'scatter'
+    """
+    check_frame(data, OPE_COLUMNS, what="off-policy data", hint="Pass ope_data() output.")
+    fig = go.Figure()
+    fig.add_scatter(
+        x=data["estimate"],
+        y=[plotly_text(x) for x in data["estimator"]],
+        mode="markers",
+        marker={"size": 11, "color": [MUTED if i == 0 else PALETTE[0] for i in range(len(data))]},
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": (data["hi"] - data["estimate"]).to_numpy(),
+            "arrayminus": (data["estimate"] - data["lo"]).to_numpy(),
+        },
+        customdata=data["matches"],
+        hovertemplate="%{y}: %{x:.4f} per decision<extra>%{customdata:,} matching "
+        "decisions</extra>",
+    )
+    if subtitle is None:
+        subtitle = "mean reward per decision, 95% intervals · grey = what the log earned"
+    fig.update_layout(**base_layout(title, subtitle), showlegend=False)
+    fig.update_layout(height=320, yaxis={"autorange": "reversed"})
+    fig.update_xaxes(title_text="mean reward per decision")
+    return style_axes(fig)
+
+
+def impact_data(table: pd.DataFrame) -> pd.DataFrame:
+    """The arms of an impact experiment, best first.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``journeymine.datasets.impact_experiment(...)`` (index ``arm``) or any table with
+        ``customers``, ``value_per_customer``, ``lo``, ``hi`` and ``vs_baseline`` per arm.
+
+    Returns
+    -------
+    DataFrame
+        ``arm``, ``customers``, ``value_per_customer``, ``lo``, ``hi``, ``vs_baseline``; the
+        baseline's name in ``attrs["baseline"]``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"customers": [10, 10], "value_per_customer": [0.1, 0.2],
+    ...                   "lo": [0.0, 0.1], "hi": [0.2, 0.3], "vs_baseline": [1.0, 2.0]},
+    ...                  index=pd.Index(["fixed", "policy"], name="arm"))
+    >>> impact_data(t)["arm"].tolist()
+    ['policy', 'fixed']
+    """
+    frame = table.reset_index() if "arm" not in table.columns else table
+    check_frame(
+        frame,
+        IMPACT_COLUMNS,
+        what="impact experiment",
+        hint="Pass journeymine.datasets.impact_experiment(...) output.",
+    )
+    out = (
+        frame[IMPACT_COLUMNS]
+        .sort_values("value_per_customer", ascending=False)
+        .reset_index(drop=True)
+    )
+    out.attrs["baseline"] = table.attrs.get("baseline")
+    return out
+
+
+def impact_figure(
+    data: pd.DataFrame,
+    *,
+    title: str = "Impact experiment: true value per customer, by arm",
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Horizontal bars with 95% intervals: value per customer of each arm of an impact
+    experiment, labelled with the ratio to the baseline arm.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["policy"], "customers": [10], "value_per_customer": [0.2],
+    ...                   "lo": [0.1], "hi": [0.3], "vs_baseline": [1.3]})
+    >>> impact_figure(d).data[0].type
+    'bar'
+    """
+    check_frame(data, IMPACT_COLUMNS, what="impact data", hint="Pass impact_data() output.")
+    fig = go.Figure()
+    fig.add_bar(
+        y=[plotly_text(a) for a in data["arm"]],
+        x=data["value_per_customer"],
+        orientation="h",
+        marker_color=PALETTE[0],
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": (data["hi"] - data["value_per_customer"]).to_numpy(),
+            "arrayminus": (data["value_per_customer"] - data["lo"]).to_numpy(),
+        },
+        text=[f"{r:.2f}x" for r in data["vs_baseline"]],
+        textposition="inside",
+        customdata=data["customers"],
+        hovertemplate="%{y}: %{x:.3f} per customer<extra>%{customdata:,} customers</extra>",
+    )
+    base = data.attrs.get("baseline")
+    if subtitle is None:
+        subtitle = "customers split at random into arms, same period · 95% intervals" + (
+            f" · ratio to {base}" if base else ""
+        )
+    fig.update_layout(**base_layout(title, subtitle), showlegend=False)
+    fig.update_layout(height=max(300, 150 + 45 * len(data)), yaxis={"autorange": "reversed"})
+    fig.update_xaxes(title_text="true incremental value per customer")
+    return style_axes(fig)
+
+
+def value_sections(
+    *, ope: pd.DataFrame | None = None, impact: pd.DataFrame | None = None
+) -> list[Any]:
+    """Report sections for what a policy is worth: the off-policy estimates (next to the
+    backtest counts of the actions report) and the impact experiment.
+
+    Parameters
+    ----------
+    ope : DataFrame, optional
+        ``evaluate_policy(log, candidate)``.
+    impact : DataFrame, optional
+        ``journeymine.datasets.impact_experiment(...)``.
+
+    Returns
+    -------
+    list of Section
+
+    Examples
+    --------
+    >>> value_sections()
+    []
+    """
+    from journeymine.report.html import Section
+
+    sections = []
+    if ope is not None:
+        d = ope_data(ope)
+        sections.append(
+            Section(
+                "What the candidate policy is worth, off-policy",
+                [ope_figure(d)],
+                text="From the logged decisions and the probability with which each was taken: "
+                "inverse propensity weighting, its self-normalised form and the doubly robust "
+                "estimate (a reward model corrected by the weighted residuals), with 95% "
+                "intervals, next to what the logging policy earned.",
+                table=d.round(4),
+            )
+        )
+    if impact is not None:
+        d = impact_data(impact)
+        sections.append(
+            Section(
+                "Impact experiment",
+                [impact_figure(d)],
+                text="Customers split at random into arms over the same days, each arm decided "
+                "by one decider; the value is the true expected incremental value of the "
+                "decisions (the simulator knows it).",
+                table=impact.reset_index().round(4),
+            )
+        )
+    return sections
