@@ -24,6 +24,8 @@ and shrunk to the pooled row like every persona). A hard label is the one-hot sp
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +35,7 @@ from sklearn.base import BaseEstimator
 from journeymine.actions._index import EventIndex
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import touch_rows
-from journeymine.exceptions import ConfigError, NotFittedError
+from journeymine.exceptions import ConfigError, ModelError, NotFittedError
 
 __all__ = ["UNPLACED", "UpliftModel", "outcome_after"]
 
@@ -129,6 +131,13 @@ class UpliftModel(BaseEstimator):
         names = [j.name for j in policy.journeys]
         self.journeys_ = names
         self.policy_ = policy
+        self.priors_ = np.array(
+            [
+                policy.prior_of(j) if policy.prior_of(j) is not None else np.nan
+                for j in policy.journeys
+            ],
+            dtype=np.float64,
+        )
         soft = isinstance(personas, pd.DataFrame)
         if soft:
             # a row for the weight the memberships leave unplaced (customers without one)
@@ -228,12 +237,7 @@ class UpliftModel(BaseEstimator):
         n_t, y_t, n_c, y_c = c[..., 0], c[..., 1], c[..., 2], c[..., 3]
         pt0 = (y_t[0] + 0.5) / (n_t[0] + 1.0)
         pc0 = (y_c[0] + 0.5) / (n_c[0] + 1.0)
-        priors = np.array(
-            [
-                self.policy_.prior_of(j) if self.policy_.prior_of(j) is not None else 0.0
-                for j in self.policy_.journeys
-            ]
-        )
+        priors = np.nan_to_num(self.priors_, nan=0.0)
         # a journey never held out: its control rate is the treated rate minus the prior uplift
         no_c = n_c[0] == 0
         pc0 = np.where(no_c, np.clip(pt0 - priors, 1e-3, 1), pc0)
@@ -270,6 +274,34 @@ class UpliftModel(BaseEstimator):
             }
         )
         self._mean = up
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save as a skops file (the counts, numpy arrays only) plus a JSON card
+        (``path.with_suffix('.json')``: parameters, journeys, priors, checksums), each written
+        atomically. Never pickle.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, pandas as pd
+        >>> from journeymine.actions import Policy, UpliftModel
+        >>> policy = Policy.from_dict({"journeys": [{"name": "offer", "channel": "email",
+        ...     "activity": "email_sent"}], "prior_rate": 0.05})
+        >>> m = UpliftModel().fit(None, pd.Series([0, 1], index=["a", "b"]), policy)
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "uplift.skops"
+        >>> again = UpliftModel.load(m.save(path))
+        >>> bool((again.rates([0, 1]) == m.rates([0, 1])).all())
+        True
+        """
+        self._fitted()
+        return _save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> UpliftModel:
+        """Load a model written by :meth:`save`, refusing (``ModelError``, with the reason and
+        the fix) a missing or edited card, another kind of model, a newer format or another
+        major version, a skops file that is not the card's, or types outside numpy arrays."""
+        return _load(path)
 
     # -- answers -------------------------------------------------------------------------------
     def _fitted(self) -> None:
@@ -354,3 +386,160 @@ def _membership_columns(memberships: pd.DataFrame) -> list[int]:
             "summing to at most 1 (normalise the rows, or pass hard persona ids)."
         )
     return cols
+
+
+# -- persistence: skops (numpy arrays only) + JSON card through journeymine.io.cards ------------
+FORMAT_VERSION = 1
+KIND = "journeymine.UpliftModel"
+#: Types an UpliftModel file may hold (checked in the file's schema before anything is built).
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {"builtins.dict", "builtins.list", "builtins.str", "builtins.int", "numpy.ndarray"}
+)
+#: Card fields covered by the integrity checksum (with the skops bytes).
+CHECKSUMMED_FIELDS: tuple[str, ...] = (
+    "kind",
+    "format_version",
+    "journeymine_version",
+    "params",
+    "journeys",
+    "priors",
+    "missing_control",
+    "artifact.sha256",
+    "artifact.untrusted_types",
+)
+_FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
+
+
+def _save(model: UpliftModel, path: str | os.PathLike[str]) -> Path:
+    import zipfile
+
+    import skops
+    import skops.io as sio
+
+    from journeymine.io import cards
+
+    p = cards.check_save_path(path)
+    state = {"counts": np.asarray(model.counts_, dtype=np.float64), "personas": model.personas_}
+    data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
+    untrusted = sorted(sio.get_untrusted_types(data=data))
+    card: dict[str, Any] = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "journeymine_version": cards.package_version(),
+        "params": {
+            "prior_strength": float(model.prior_strength),
+            "discount": float(model.discount),
+        },
+        "journeys": list(model.journeys_),
+        "priors": [None if np.isnan(v) else float(v) for v in model.priors_],
+        "missing_control": list(model.missing_control_),
+        "summary": {
+            "personas": [int(x) for x in model.personas_],
+            "touches": int(model.counts_[0, :, 0].sum()),
+            "holdouts": int(model.counts_[0, :, 2].sum()),
+        },
+        "artifact": {
+            "file": p.name,
+            "format": "skops: dict of numpy arrays (counts, personas)",
+            "sha256": cards.sha256(data),
+            "bytes": len(data),
+            "untrusted_types": untrusted,
+            "skops_version": skops.__version__,
+        },
+    }
+    card["integrity"] = {
+        "sha256": cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS),
+        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
+    }
+    cards.write_model_files(p, data, card)
+    return p
+
+
+def _schema_types(data: bytes) -> set[str]:
+    """Every ``module.class`` named in a skops file's schema (read as JSON, nothing built)."""
+    import io
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        schema = json.loads(z.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node or "__module__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _load(path: str | os.PathLike[str]) -> UpliftModel:
+    import skops.io as sio
+
+    from journeymine.io import cards
+
+    data, card = cards.read_model_files(path, "UpliftModel.save()")
+    source = str(path)
+    if not isinstance(card, dict) or card.get("kind") != KIND:
+        got = card.get("kind") if isinstance(card, dict) else None
+        raise ModelError(
+            f"{source}: not an UpliftModel card (kind {got!r}); persona models load with "
+            f"jm.load_model, next-step models with NextStepModel.load."
+        )
+    cards.check_format_and_version(card, source, FORMAT_VERSION)
+    problems = []
+    for key, typ in (("params", dict), ("journeys", list), ("priors", list)):
+        if not isinstance(card.get(key), typ):
+            problems.append(f"{key} must be a {typ.__name__}")
+    for key in ("artifact", "integrity"):
+        if not isinstance(card.get(key), dict) or not isinstance(card[key].get("sha256"), str):
+            problems.append(f"{key}.sha256 must be a text")
+    if problems:
+        raise ModelError(f"{source}: the model card has invalid values: {'; '.join(problems)}.")
+    cards.check_artifact_sha256(data, card["artifact"]["sha256"], source, _FIX)
+    if (
+        cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
+        != card["integrity"]["sha256"]
+    ):
+        raise ModelError(
+            f"{source}: the model card was changed after saving: its checksum (over the skops "
+            f"file, the parameters, journeys and priors) does not match. Refit and save the "
+            f"model instead of editing the card. {_FIX}"
+        )
+    try:
+        held = _schema_types(data)
+        untrusted = sorted(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # skops raises many kinds on a bad file
+        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
+    if held - ALLOWED_TYPES:
+        raise ModelError(
+            f"{source}: the file holds types outside the allowlist: {sorted(held - ALLOWED_TYPES)}"
+            f"; nothing was loaded (an UpliftModel file holds only {sorted(ALLOWED_TYPES)})."
+        )
+    cards.check_types(untrusted, frozenset(), card["artifact"].get("untrusted_types", []), source)
+    try:
+        state = sio.loads(data, trusted=[])
+        counts = np.asarray(state["counts"], dtype=np.float64)
+        personas = np.asarray(state["personas"], dtype=np.int64)
+        model = UpliftModel(**card["params"])
+        journeys = [str(j) for j in card["journeys"]]
+        priors = np.array([np.nan if v is None else float(v) for v in card["priors"]])
+        if counts.shape != (len(personas), len(journeys), 4) or len(priors) != len(journeys):
+            raise ValueError(
+                f"counts of shape {counts.shape} for {len(personas)} personas and "
+                f"{len(journeys)} journeys"
+            )
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelError(f"{source}: the model does not match its card ({exc}). {_FIX}") from exc
+    model.journeys_, model.personas_, model.counts_, model.priors_ = (
+        journeys,
+        personas,
+        counts,
+        priors,
+    )
+    model.missing_control_ = [str(j) for j in card.get("missing_control", [])]
+    model._build()
+    return model
