@@ -20,9 +20,12 @@ that horizon (the engine's clipping).
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import threading
 import time
 import uuid
+import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
@@ -35,9 +38,11 @@ from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
 from journeymine.assignment import PersonaModel, assign
 from journeymine.exceptions import ConfigError
+from journeymine.features.live import score_rows
+from journeymine.service.aggregates import LiveAggregates
 from journeymine.service.state import Contact, CustomerState, Persona
 
-__all__ = ["LiveDecider", "Timeline", "decide_live"]
+__all__ = ["LiveDecider", "Timeline", "decide_live", "live_aggregates", "persona_of"]
 
 _US = 1_000_000
 #: the engine's event index keeps decision times within this many seconds after the log
@@ -467,21 +472,74 @@ def _decider(policy: Policy, responses: ResponseModel | UpliftModel) -> LiveDeci
     return d
 
 
+_MODEL_KEYS: weakref.WeakKeyDictionary[PersonaModel, str] = weakref.WeakKeyDictionary()
+
+
+def _model_key(model: PersonaModel) -> str:
+    """What saved aggregates must match: the model's feature spec (every process computes
+    the same key for the same spec)."""
+    key = _MODEL_KEYS.get(model)
+    if key is None:
+        key = hashlib.sha256(repr(model.spec_).encode()).hexdigest()[:16]
+        _MODEL_KEYS[model] = key
+    return key
+
+
+def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggregates, int, int]:
+    """The customer's aggregates for ``model``, the sequence number of the last event in them
+    and how many events were folded now: the saved aggregates with the events stored since
+    folded in (O(1) per event), or, when there are none for this model or an event arrived
+    late (older than one already folded), every event folded again in time order."""
+    vocab = model.vocab_
+    times, events, seqs = state.event_times, state.events, state.event_seqs
+    agg: LiveAggregates | None = None
+    done = -1
+    if state.aggregates:
+        try:
+            saved = json.loads(state.aggregates)
+            if saved.get("model") == _model_key(model):
+                agg = LiveAggregates.from_json(vocab, saved["state"])
+                done = int(saved["seq"])
+        except (ValueError, KeyError, TypeError):
+            agg = None
+    start = len(seqs)
+    while start > 0 and seqs[start - 1] > done:
+        start -= 1
+    # the saved state holds exactly the events before the new ones, all older than them
+    if agg is None or agg.n != start or (start < len(times) and agg.n and times[start] < agg.last):
+        agg, start = LiveAggregates(vocab), 0
+    for i in range(start, len(events)):
+        agg.add(events[i], times[i])
+    return agg, max(seqs) if seqs else -1, len(events) - start
+
+
 def persona_of(
     state: CustomerState, model: PersonaModel
 ) -> tuple[int, str, float | None, Persona | None]:
     """The customer's persona, name and probability: the stored one when it was computed on
-    the current events, else :func:`journeymine.assignment.assign` on the stored events (and
-    the :class:`Persona` to store, else None)."""
+    the current events, else the model's on the stored events (the :class:`Persona` to store
+    is returned too, else None). Equal to :func:`journeymine.assignment.assign` on the stored
+    events: the aggregates are folded event by event (:func:`live_aggregates`) and scored as
+    ``assign`` scores them."""
     if state.persona_fresh:
         return int(state.persona or 0), str(state.persona_name), state.probability, None
-    a = assign(state.events, model, customer_id=state.customer_id)
-    return (
-        a.persona,
-        a.name,
-        a.probability,
-        Persona(a.persona, a.name, a.probability, state.version),
-    )
+    if not LiveAggregates.supports(model.vocab_) or not state.event_seqs:
+        a = assign(state.events, model, customer_id=state.customer_id)
+        return (
+            a.persona,
+            a.name,
+            a.probability,
+            Persona(a.persona, a.name, a.probability, state.version),
+        )
+    agg, seq, _ = live_aggregates(state, model)
+    row = agg.row()[None, :]
+    proba = model.scorer_.predict_proba(score_rows(row, model.spec_), row[:, 0])[0]
+    best = int(proba.argmax())
+    probability = float(proba[best])
+    persona = _UNASSIGNED if probability < model.abstain_threshold else int(model.classes_[best])
+    name = model.persona_names_.get(persona, f"persona {persona}")
+    saved = json.dumps({"model": _model_key(model), "seq": seq, "state": agg.to_json()})
+    return persona, name, probability, Persona(persona, name, probability, state.version, saved)
 
 
 def decide_live(

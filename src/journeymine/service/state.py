@@ -99,6 +99,10 @@ class CustomerState:
     persona_name: str | None = None
     probability: float | None = None
     persona_version: int = -1  # the version the persona was computed on
+    #: the store's sequence number of each event (order of arrival), with ``events``
+    event_seqs: list[int] = field(default_factory=list)
+    #: the persona model's aggregates saved with the persona (JSON, see service.live)
+    aggregates: str | None = None
 
     @property
     def persona_fresh(self) -> bool:
@@ -107,12 +111,14 @@ class CustomerState:
 
 @dataclass(frozen=True)
 class Persona:
-    """A persona computed on ``version`` (the number of events then stored)."""
+    """A persona computed on ``version`` (the number of events then stored), and the
+    aggregates it was computed from (JSON, kept to fold the next events into)."""
 
     persona: int
     name: str
     probability: float
     version: int
+    aggregates: str | None = None
 
 
 #: ``decide(state) -> (answer, contact to record or None, persona to store or None)``
@@ -157,6 +163,9 @@ class StateStore(Protocol):
     def close(self) -> None: ...
 
 
+_Events = tuple[list[dict[str, Any]], list[int], list[int]]
+
+
 class EventsCache:
     """The parsed events of recently read customers, by customer and version (the version
     changes with every change of a customer's events, in every process that shares the
@@ -165,24 +174,23 @@ class EventsCache:
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
-        self._data: OrderedDict[str, tuple[int, list[dict[str, Any]], list[int]]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[int, _Events]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, customer_id: str, version: int) -> tuple[list[dict[str, Any]], list[int]] | None:
+    def get(self, customer_id: str, version: int) -> _Events | None:
+        """``(events, times, sequence numbers)`` read at ``version``, or None."""
         with self._lock:
             got = self._data.get(customer_id)
             if got is None or got[0] != version:
                 return None
             self._data.move_to_end(customer_id)
-            return got[1], got[2]
+            return got[1]
 
-    def put(
-        self, customer_id: str, version: int, events: list[dict[str, Any]], times: list[int]
-    ) -> None:
+    def put(self, customer_id: str, version: int, events: _Events) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._data[customer_id] = (version, events, times)
+            self._data[customer_id] = (version, events)
             self._data.move_to_end(customer_id)
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
@@ -202,7 +210,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, t_us);
 CREATE TABLE IF NOT EXISTS customers (
     customer_id TEXT PRIMARY KEY, version INTEGER NOT NULL DEFAULT 0, persona INTEGER,
-    name TEXT, probability REAL, persona_version INTEGER NOT NULL DEFAULT -1);
+    name TEXT, probability REAL, persona_version INTEGER NOT NULL DEFAULT -1,
+    aggregates TEXT);
 CREATE TABLE IF NOT EXISTS contacts (
     decision_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, t_us INTEGER NOT NULL,
     body TEXT NOT NULL);
@@ -228,6 +237,10 @@ class SQLiteStore:
         with self._errors():
             c = self._conn()
             c.executescript(_SCHEMA)
+            columns = {r[1] for r in c.execute("PRAGMA table_info(customers)")}
+            if "aggregates" not in columns:  # a store written by the first version
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did it
+                    c.execute("ALTER TABLE customers ADD COLUMN aggregates TEXT")
 
     def _conn(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -306,8 +319,8 @@ class SQLiteStore:
 
     def _read(self, c: sqlite3.Connection, customer_id: str) -> CustomerState | None:
         row = c.execute(
-            "SELECT version, persona, name, probability, persona_version FROM customers "
-            "WHERE customer_id = ?",
+            "SELECT version, persona, name, probability, persona_version, aggregates "
+            "FROM customers WHERE customer_id = ?",
             (customer_id,),
         ).fetchone()
         if row is None:
@@ -315,11 +328,11 @@ class SQLiteStore:
         cached = self._cache.get(customer_id, row[0])
         if cached is None:
             rows = c.execute(
-                "SELECT t_us, body FROM events WHERE customer_id = ? ORDER BY t_us, rowid",
+                "SELECT t_us, body, rowid FROM events WHERE customer_id = ? ORDER BY t_us, rowid",
                 (customer_id,),
             ).fetchall()
-            cached = [json.loads(b) for _, b in rows], [t for t, _ in rows]
-            self._cache.put(customer_id, row[0], *cached)
+            cached = [json.loads(r[1]) for r in rows], [r[0] for r in rows], [r[2] for r in rows]
+            self._cache.put(customer_id, row[0], cached)
         contacts = [
             Contact.from_json(b)
             for (b,) in c.execute(
@@ -337,6 +350,8 @@ class SQLiteStore:
             persona_name=row[2],
             probability=row[3],
             persona_version=row[4],
+            event_seqs=cached[2],
+            aggregates=row[5],
         )
 
     def get(self, customer_id: str) -> CustomerState | None:
@@ -346,9 +361,9 @@ class SQLiteStore:
     @staticmethod
     def _set_persona(c: sqlite3.Connection, customer_id: str, p: Persona) -> None:
         c.execute(
-            "UPDATE customers SET persona = ?, name = ?, probability = ?, persona_version = ? "
-            "WHERE customer_id = ? AND version = ?",
-            (p.persona, p.name, p.probability, p.version, customer_id, p.version),
+            "UPDATE customers SET persona = ?, name = ?, probability = ?, persona_version = ?, "
+            "aggregates = COALESCE(?, aggregates) WHERE customer_id = ? AND version = ?",
+            (p.persona, p.name, p.probability, p.version, p.aggregates, customer_id, p.version),
         )
 
     def set_persona(self, customer_id: str, persona: Persona) -> None:
@@ -528,8 +543,12 @@ class RedisStore:
             pipe.lrange(f"{p}k:{customer_id}", 0, -1)
             meta, rows, contacts = pipe.execute()
             m = {k.decode(): v.decode() for k, v in meta.items()}
-            cached = [json.loads(member[16:]) for member, _ in rows], [int(t) for _, t in rows]
-            self._cache.put(customer_id, int(m.get("version", 0)), *cached)
+            cached = (
+                [json.loads(member[16:]) for member, _ in rows],
+                [int(t) for _, t in rows],
+                [int(member[:16]) for member, _ in rows],
+            )
+            self._cache.put(customer_id, int(m.get("version", 0)), cached)
         state = CustomerState(
             customer_id,
             cached[0],
@@ -540,6 +559,8 @@ class RedisStore:
             persona_name=m.get("name"),
             probability=float(m["probability"]) if "probability" in m else None,
             persona_version=int(m.get("persona_version", -1)),
+            event_seqs=cached[2],
+            aggregates=m.get("aggregates"),
         )
         return state, len(contacts)
 
@@ -556,6 +577,7 @@ class RedisStore:
                     "name": persona.name,
                     "probability": repr(persona.probability),
                     "persona_version": persona.version,
+                    **({"aggregates": persona.aggregates} if persona.aggregates else {}),
                 },
             )
 
