@@ -19,6 +19,35 @@ PolicyOpt = Annotated[
 PersonasOpt = Annotated[
     Path, typer.Option(help="customer_id,persona CSV from `jm personas` or `jm assign`.")
 ]
+ArbitrationOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Override the policy's arbitration: 'uplift' (expected incremental response x "
+        "value - cost, learned from touches against holdout events) or 'response' (raw "
+        "response rates)."
+    ),
+]
+UpliftModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="A saved UpliftModel (.skops with its .json card, from --uplift-out) instead of "
+        "fitting one on the log (uplift arbitration)."
+    ),
+]
+AttributesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="CSV customer_id + boolean columns (e.g. has_app) that the policy's consent gates "
+        "read (consent: {channel: push, attribute: has_app})."
+    ),
+]
+MembershipsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="CSV customer_id + one column per persona id with membership probabilities: "
+        "per-customer uplift as the membership-weighted mean (uplift arbitration)."
+    ),
+]
 StrictPolicyOpt = Annotated[
     bool,
     typer.Option(
@@ -29,19 +58,102 @@ StrictPolicyOpt = Annotated[
 ]
 
 
+def _read_table(path: Path, option: str, what: str) -> Any:
+    """A customer_id-indexed CSV of ``option``."""
+    import pandas as pd
+
+    from journeymine.exceptions import ConfigError
+
+    if not path.is_file():
+        raise ConfigError(f"no {option} file {path}: give a CSV with customer_id and {what}.")
+    table = pd.read_csv(path, dtype={"customer_id": str})
+    if "customer_id" not in table.columns or len(table.columns) < 2:
+        raise ConfigError(
+            f"{option} {path} needs a customer_id column and {what}; its columns are "
+            f"{list(table.columns)}."
+        )
+    return table.set_index("customer_id")
+
+
+def _memberships(path: Path) -> Any:
+    from journeymine.exceptions import ConfigError
+
+    table = _read_table(path, "--memberships", "one column per persona id (probabilities)")
+    try:
+        table.columns = [int(c) for c in table.columns]
+    except ValueError:
+        raise ConfigError(
+            f"--memberships {path}: the columns after customer_id must be persona ids "
+            f"(0, 1, ...), got {list(table.columns)}."
+        ) from None
+    return table.astype(float)
+
+
 def _policy_inputs(
-    path: Path, policy: Path, personas: Path, read: ReadOptions, strict: bool = False
+    path: Path,
+    policy: Path,
+    personas: Path,
+    read: ReadOptions,
+    strict: bool = False,
+    *,
+    arbitration: str | None = None,
+    uplift_model: Path | None = None,
+    attributes: Path | None = None,
+    memberships: Path | None = None,
 ) -> tuple[Any, ...]:
-    """Policy and labels first (small files, fast errors), then the log, the policy checked
-    against it (warns, or fails with ``strict``), and the response rates."""
-    from journeymine.actions import ResponseModel
+    """Policy, labels and tables first (small files, fast errors), then the log, the policy
+    checked against it (warns, or fails with ``strict``), and the model: response rates, or
+    uplift (fitted, or loaded from ``uplift_model``)."""
+    import dataclasses
+
+    from journeymine.actions import ResponseModel, UpliftModel
+    from journeymine.actions.policy import ARBITRATIONS
+    from journeymine.exceptions import ConfigError
 
     pol = read_policy(policy)
+    if arbitration is not None:
+        if arbitration not in ARBITRATIONS:
+            raise ConfigError(
+                f"--arbitration must be one of {list(ARBITRATIONS)}, got {arbitration!r}."
+            )
+        pol = dataclasses.replace(pol, arbitration=arbitration)
+    if pol.arbitration != "uplift" and (uplift_model or memberships):
+        given = "--uplift-model" if uplift_model else "--memberships"
+        raise ConfigError(
+            f"{given} needs uplift arbitration: add --arbitration uplift (or arbitration: uplift "
+            f"in {policy})."
+        )
     labels = read_labels(personas, path).set_index("customer_id")["persona"]
+    attrs = None if attributes is None else _read_table(attributes, "--attributes", "booleans")
+    if pol.attributes_needed and attrs is None:
+        raise ConfigError(
+            f"the policy's consent gates read customer attributes {list(pol.attributes_needed)}"
+            f": pass --attributes FILE (CSV customer_id,{','.join(pol.attributes_needed)})."
+        )
+    soft = None if memberships is None else _memberships(memberships)
+    model: Any = None
+    if uplift_model is not None:
+        model = UpliftModel.load(uplift_model)
+        if list(model.journeys_) != [j.name for j in pol.journeys]:
+            raise ConfigError(
+                f"--uplift-model {uplift_model} was fitted for journeys {model.journeys_}, the "
+                f"policy has {[j.name for j in pol.journeys]}; fit it again with this policy."
+            )
     log = read.load(path)
     pol.check_against(log, strict=strict)
-    responses = ResponseModel().fit(log, labels, pol)
-    return log, pol, responses, labels
+    if pol.arbitration == "uplift":
+        if model is None:
+            model = UpliftModel().fit(log, labels if soft is None else soft, pol)
+            if model.missing_control_:
+                typer.secho(
+                    f"no holdout events of {', '.join(model.missing_control_)} in the log: "
+                    f"their uplift is the response rate minus the policy's prior_rate (log "
+                    f"'{pol.holdout_activity}' events with the journey_id held back).",
+                    fg=typer.colors.YELLOW,
+                )
+    else:
+        model = ResponseModel().fit(log, labels, pol)
+    return log, pol, model, labels, attrs, soft
 
 
 def _say_priors(policy: Any, responses: Any) -> None:
@@ -79,6 +191,14 @@ def nba(
         Path | None,
         typer.Option(help="Save the learned response rates (JSON) for `jm serve --responses`."),
     ] = None,
+    arbitration: ArbitrationOpt = None,
+    uplift_model: UpliftModelOpt = None,
+    uplift_out: Annotated[
+        Path | None,
+        typer.Option(help="Save the fitted UpliftModel (.skops + .json card) for --uplift-model."),
+    ] = None,
+    attributes: AttributesOpt = None,
+    memberships: MembershipsOpt = None,
     strict: StrictPolicyOpt = False,
     *,
     read: ReadOptions,
@@ -86,7 +206,9 @@ def nba(
     """Next best action for every customer: which journey to send now, and why not the others.
 
     Response rates per persona x journey are learned from the log's own touches; journeys
-    not sent yet use the policy's prior_rate (a cold start: the output says so).
+    not sent yet use the policy's prior_rate (a cold start: the output says so). With uplift
+    arbitration the uplift (touches against holdout events) is learned instead, or loaded with
+    --uplift-model.
 
     Example: jm nba data/sample/events.parquet --policy examples/policy.yaml
     --personas personas/labels.csv --out actions.csv --why-not why_not.csv
@@ -98,11 +220,33 @@ def nba(
             Output("--out", out, example="actions.csv"),
             Output("--why-not", why_not, example="why_not.csv"),
             Output("--responses-out", responses_out, example="rates.json"),
+            Output("--uplift-out", uplift_out, example="uplift.skops"),
         ],
         {EVENTS: path, "--policy": policy, "--personas": personas},
     )
-    log, pol, responses, labels = _policy_inputs(path, policy, personas, read, strict)
-    d = next_best_action(log, pol, responses, labels, at=at, check="off")  # checked above
+    log, pol, responses, labels, attrs, soft = _policy_inputs(
+        path,
+        policy,
+        personas,
+        read,
+        strict,
+        arbitration=arbitration,
+        uplift_model=uplift_model,
+        attributes=attributes,
+        memberships=memberships,
+    )
+    from journeymine.exceptions import ConfigError
+
+    if responses_out is not None and pol.arbitration == "uplift":
+        raise ConfigError(
+            "--responses-out saves response rates; with uplift arbitration save the model with "
+            "--uplift-out FILE.skops."
+        )
+    if uplift_out is not None and pol.arbitration != "uplift":
+        raise ConfigError("--uplift-out needs uplift arbitration: add --arbitration uplift.")
+    d = next_best_action(
+        log, pol, responses, labels, at=at, check="off", attributes=attrs, memberships=soft
+    )  # the policy was checked against the log above
     counts = d.actions["action"].fillna("(nothing)").value_counts()
     typer.secho(f"{len(d.actions):,} customers, decided at {d.actions['at'].iloc[0]}:", bold=True)
     for name, n in counts.items():
@@ -117,6 +261,8 @@ def nba(
     write_csv(d.why_not, why_not)
     if responses_out is not None:
         typer.echo(f"wrote {responses.save(responses_out)}")
+    if uplift_out is not None:
+        typer.echo(f"wrote {responses.save(uplift_out)} (+ .json card)")
 
 
 @reads_events
@@ -125,6 +271,9 @@ def backtest(
     policy: PolicyOpt,
     personas: PersonasOpt,
     out: Annotated[Path | None, typer.Option(help="CSV with one row per logged touch.")] = None,
+    arbitration: ArbitrationOpt = None,
+    uplift_model: UpliftModelOpt = None,
+    attributes: AttributesOpt = None,
     strict: StrictPolicyOpt = False,
     *,
     read: ReadOptions,
@@ -141,8 +290,17 @@ def backtest(
         [Output("--out", out, example="backtest.csv")],
         {EVENTS: path, "--policy": policy, "--personas": personas},
     )
-    log, pol, responses, labels = _policy_inputs(path, policy, personas, read, strict)
-    bt = run_backtest(log, pol, responses, labels, check="off")  # checked above
+    log, pol, responses, labels, attrs, _ = _policy_inputs(
+        path,
+        policy,
+        personas,
+        read,
+        strict,
+        arbitration=arbitration,
+        uplift_model=uplift_model,
+        attributes=attributes,
+    )
+    bt = run_backtest(log, pol, responses, labels, check="off", attributes=attrs)
     # every gate that blocked something (they add up to "blocked"), in the engine's order
     gates = [c for c in bt.summary.columns if c.startswith("blocked_") and bt.summary[c].any()]
     cols = ["touches", "agree_share", "blocked", *gates]

@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from journeymine.actions._index import EventIndex
-from journeymine.actions.engine import REASONS, _check_policy, decide
+from journeymine.actions.engine import (
+    REASONS,
+    _check_model,
+    _check_policy,
+    attribute_arrays,
+    decide,
+)
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel, responded, touch_rows
 from journeymine.exceptions import ConfigError
@@ -63,6 +69,7 @@ def backtest(
     personas: pd.Series,
     *,
     check: str = "warn",
+    attributes: pd.DataFrame | None = None,
 ) -> Backtest:
     """Replay ``log``'s touches through ``policy``.
 
@@ -71,12 +78,15 @@ def backtest(
     log : DataFrame
         Canonical event log with the touches that were sent (``journey_id`` set).
     policy : Policy
-    responses : ResponseModel
-        Fitted with the same policy.
+    responses : ResponseModel or UpliftModel
+        Fitted with the same policy (an UpliftModel for ``arbitration: uplift``).
     personas : Series
         customer_id -> persona id.
     check : {"warn", "strict", "off"}, default "warn"
         :meth:`Policy.check_against` the log first (see :func:`next_best_action`).
+    attributes : DataFrame, optional
+        Customer attribute table for the policy's consent gates (see
+        :func:`next_best_action`).
 
     Returns
     -------
@@ -101,8 +111,7 @@ def backtest(
     """
     if not isinstance(policy, Policy):
         raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
-    if not isinstance(responses, ResponseModel) or not hasattr(responses, "table_"):
-        raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
+    _check_model(responses, policy)
     _check_policy(policy, log, check)
     index = EventIndex(log, product_column=policy.product_column)
     rows = np.flatnonzero(touch_rows(index, policy))
@@ -120,7 +129,10 @@ def backtest(
     sent_k = np.array([names.index(s) for s in sent], dtype=np.int64)
     # a logged touch says which product it was about (tips about an earlier purchase)
     known = (sent_k, index.product[rows])
-    winner, best, _, gates = decide(index, policy, responses, persona, codes, t, known)
+    attr = attribute_arrays(policy, attributes, ids)
+    winner, best, _, gates = decide(
+        index, policy, responses, persona, codes, t, known, attributes=attr
+    )
     reason = np.stack([g[0] for g in gates], axis=1)[np.arange(len(rows)), sent_k]
     detail = np.stack([g[1] for g in gates], axis=1)[np.arange(len(rows)), sent_k]
     rates = responses.rates(persona) * np.array([j.value for j in policy.journeys])

@@ -300,6 +300,7 @@ def next_best_action(
     customers: Any = None,
     check: str = "warn",
     attributes: pd.DataFrame | None = None,
+    memberships: pd.DataFrame | None = None,
 ) -> Decisions:
     """Decide the next action for customers at a point in time.
 
@@ -328,6 +329,11 @@ def next_best_action(
     attributes : DataFrame, optional
         Customer attribute table (index or column ``customer_id``) with the boolean columns the
         policy's ``consent`` gates read (e.g. ``has_app``); missing customers fail the gate.
+    memberships : DataFrame, optional
+        Soft persona memberships (index customer_id, one column per persona id, e.g. the
+        posterior of ``PersonaMiner.membership``) for an :class:`UpliftModel`: each customer's
+        expected uplift is the membership-weighted mean of the personas' (``personas`` still
+        gives the persona of the persona rules and of the output).
 
     Returns
     -------
@@ -378,9 +384,24 @@ def next_best_action(
     codes, t = index.points(ids, [when] * len(ids))
     persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
     attr = attribute_arrays(policy, attributes, ids)
+    rates = None
+    if memberships is not None:
+        if not hasattr(responses, "weights"):
+            raise ConfigError(
+                "memberships need an UpliftModel (per-customer uplift from soft personas); "
+                "with a ResponseModel pass hard persona ids only."
+            )
+        if not isinstance(memberships, pd.DataFrame):
+            raise ConfigError(
+                f"memberships must be a DataFrame (customer_id x persona id), got "
+                f"{type(memberships).__name__}."
+            )
+        soft = memberships.copy()
+        soft.index = soft.index.astype(str)
+        rates = responses.rates(soft.reindex(pd.Index(ids).astype(str)).fillna(0.0))
     # the index clips times into its key range (same decisions); the answer keeps the real one
     reported = pd.DatetimeIndex([when.tz_convert("UTC").floor("s")] * len(ids)).as_unit("us")
-    return _as_frames(index, policy, responses, ids, codes, t, persona, reported, attr)
+    return _as_frames(index, policy, responses, ids, codes, t, persona, reported, attr, rates)
 
 
 def _as_frames(
@@ -393,9 +414,10 @@ def _as_frames(
     persona: np.ndarray,
     reported: pd.DatetimeIndex | None = None,
     attr: dict[str, np.ndarray] | None = None,
+    rates: np.ndarray | None = None,
 ) -> Decisions:
     winner, best, products, gates = decide(
-        index, policy, responses, persona, codes, t, attributes=attr
+        index, policy, responses, persona, codes, t, attributes=attr, rates=rates
     )
     names = np.array([j.name for j in policy.journeys] + [None], dtype=object)
     channels = np.array([j.channel for j in policy.journeys] + [None], dtype=object)
