@@ -283,7 +283,9 @@ class _Coalescer:
 
 class _App(FastAPI):
     def build_middleware_stack(self) -> Any:
-        return _Guard(super().build_middleware_stack())
+        stack = _Guard(super().build_middleware_stack())
+        metrics = getattr(self.state, "metrics", None)
+        return stack if metrics is None else metrics.middleware(stack)
 
 
 class _AssignRoute:
@@ -479,6 +481,25 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.holder = holder
+    from journeymine.service.metrics import Metrics
+
+    metrics = Metrics(
+        [
+            "/v1/assign",
+            "/v1/assign/batch",
+            "/v1/model",
+            "/v1/model/reload",
+            "/v1/next-best-action",
+            "/v1/events",
+            "/v1/outcomes",
+            "/v1/customers/{customer_id}",
+            "/health",
+            "/metrics",
+            "/docs",
+            "/openapi.json",
+        ]
+    )
+    app.state.metrics = metrics
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -520,6 +541,7 @@ def create_app(
                 policy,
                 responses,
                 max_future_s=max_future_s,
+                metrics=metrics,
             )
         )
         app.state.next_best_action = policy is not None
@@ -572,6 +594,13 @@ def create_app(
     async def internal_error(request: Request, exc: Exception) -> Any:
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal_error", "internal server error; see the server log.")
+
+    @app.get("/metrics", tags=["service"], dependencies=auth)
+    async def metrics_text() -> Any:
+        """Requests, latency histogram, decisions and their reasons, events received, in the
+        Prometheus text format (API key required; ``Authorization: Bearer <key>`` works)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     @app.get("/health", response_model=HealthResponse, tags=["service"])
     async def health() -> dict[str, Any]:
@@ -783,6 +812,12 @@ def serve(
         )
         return
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+    from journeymine.service.metrics import MULTIPROC_ENV
+
+    if not os.environ.get(MULTIPROC_ENV):  # /metrics counts every worker's requests
+        import tempfile
+
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="journeymine-metrics-")
     os.environ.update(
         {
             MODEL_PATH_ENV: str(Path(model_path).resolve()),

@@ -253,8 +253,10 @@ def state_router(
     responses: ResponseModel | None = None,
     *,
     max_future_s: float = DEFAULT_MAX_FUTURE_S,
+    metrics: Any = None,
 ) -> APIRouter:
-    """The routes of the module for :func:`journeymine.service.create_app`."""
+    """The routes of the module for :func:`journeymine.service.create_app` (``metrics``: a
+    :class:`journeymine.service.metrics.Metrics` that counts events and decisions)."""
     router = APIRouter()
     product_column = policy.product_column if policy is not None else "product"
     decider = (
@@ -281,6 +283,8 @@ def state_router(
             events, times, product_column=product_column, max_future_s=max_future_s
         )
         new, dup = await call(store.add_events, checked)
+        if metrics is not None:
+            metrics.received(new, dup)
         customers = len({e.customer_id for e in checked})
         return _answer(200, {"accepted": new, "duplicates": dup, "customers": customers})
 
@@ -361,6 +365,8 @@ def state_router(
                 events, times, product_column=product_column, max_future_s=max_future_s
             )
             new, dup = store.add_events(checked)
+            if metrics is not None:
+                metrics.received(new, dup)
             return _answer(200, {"accepted": new, "duplicates": dup})
 
         return await call(run)
@@ -409,6 +415,8 @@ def state_router(
                 404, "unknown_customer", f"no events of customer {cid!r:.80}: send them first."
             )
         out["committed"] = commit and out["action"] is not None
+        if metrics is not None:
+            metrics.decided(out, out["committed"])
         return _answer(200, out)
 
     @router.post("/v1/next-best-action", tags=["actions"], openapi_extra=_body("LiveNbaRequest"))
