@@ -42,6 +42,7 @@ from journeymine.cli_read import (
 from journeymine.cli_show import EVENTS, EventFileArg
 from journeymine.cli_show import show as _show
 from journeymine.cli_show import write_csv as _write_csv
+from journeymine.cli_state import state_app
 from journeymine.exceptions import ConfigError, EventLogError
 
 app = typer.Typer(
@@ -386,6 +387,7 @@ def assign(
 
 app.command()(nba)
 app.command()(backtest)
+app.add_typer(state_app)
 
 
 def _check_request_timeout(value: float) -> float:

@@ -160,6 +160,15 @@ class StateStore(Protocol):
         """StoreUnavailable unless the store answers."""
         ...
 
+    def delete_before(self, cutoff_us: int) -> tuple[int, int]:
+        """Retention: remove the events and contacts older than ``cutoff_us``; customers left
+        without events are removed. ``(events, contacts)`` removed."""
+        ...
+
+    def compact(self) -> None:
+        """Give the space of removed data back (SQLite: checkpoint and VACUUM)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -333,6 +342,8 @@ class SQLiteStore:
             ).fetchall()
             cached = [json.loads(r[1]) for r in rows], [r[0] for r in rows], [r[2] for r in rows]
             self._cache.put(customer_id, row[0], cached)
+        if not cached[0]:  # every event removed by retention
+            return None
         contacts = [
             Contact.from_json(b)
             for (b,) in c.execute(
@@ -407,13 +418,43 @@ class SQLiteStore:
 
     def customers(self) -> Iterator[str]:
         with self._errors():
-            rows = self._conn().execute("SELECT customer_id FROM customers ORDER BY 1").fetchall()
+            rows = (
+                self._conn()
+                .execute("SELECT DISTINCT customer_id FROM events ORDER BY 1")
+                .fetchall()
+            )
         for (cid,) in rows:
             yield cid
 
     def ping(self) -> None:
         with self._errors():
             self._conn().execute("SELECT 1").fetchone()
+
+    def delete_before(self, cutoff_us: int) -> tuple[int, int]:
+        with self._errors(), self._transaction() as c:
+            # every customer who loses events gets a new version (their persona and saved
+            # aggregates are recomputed from what is left)
+            c.execute(
+                "UPDATE customers SET version = version + 1 + (SELECT count(*) FROM events e "
+                "WHERE e.customer_id = customers.customer_id AND e.t_us < ?) WHERE "
+                "customer_id IN (SELECT customer_id FROM events WHERE t_us < ?)",
+                (cutoff_us, cutoff_us),
+            )
+            events = c.execute("DELETE FROM events WHERE t_us < ?", (cutoff_us,)).rowcount
+            contacts = c.execute("DELETE FROM contacts WHERE t_us < ?", (cutoff_us,)).rowcount
+            # a customer left without events keeps its row (the version only grows: readers
+            # cache events by it) but is unknown again; their contacts go
+            contacts += c.execute(
+                "DELETE FROM contacts WHERE customer_id NOT IN (SELECT customer_id FROM events)"
+            ).rowcount
+        self._cache.clear()
+        return events, contacts
+
+    def compact(self) -> None:
+        with self._errors():
+            c = self._conn()
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            c.execute("VACUUM")
 
     def close(self) -> None:
         with self._lock:
@@ -472,6 +513,33 @@ return 1
 """
 
 
+# KEYS: events zset, contacts list, customer hash, customers set. ARGV: cutoff_us, customer.
+# Removes the older events and contacts of one customer atomically; {events, contacts} removed.
+_RETAIN = """
+local cutoff = tonumber(ARGV[1])
+local gone = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local all = redis.call('LRANGE', KEYS[2], 0, -1)
+local keep = {}
+for _, raw in ipairs(all) do
+  if cjson.decode(raw)['t_us'] >= cutoff then table.insert(keep, raw) end
+end
+if #keep < #all then
+  redis.call('DEL', KEYS[2])
+  for _, raw in ipairs(keep) do redis.call('RPUSH', KEYS[2], raw) end
+end
+if gone > 0 then
+  -- the version only grows (a reader's cache of the events is keyed by it)
+  redis.call('HINCRBY', KEYS[3], 'version', gone + 1)
+  if redis.call('ZCARD', KEYS[1]) == 0 then
+    redis.call('DEL', KEYS[2])
+    redis.call('SREM', KEYS[4], ARGV[2])
+    keep = {}
+  end
+end
+return {gone, #all - #keep}
+"""
+
+
 class RedisStore:
     """The shared store: one Redis database (``redis://HOST:PORT/DB``); see the module."""
 
@@ -501,6 +569,7 @@ class RedisStore:
         self._add = self.r.register_script(_ADD_EVENTS)
         self._cache = EventsCache()
         self._reserve = self.r.register_script(_RESERVE)
+        self._retain = self.r.register_script(_RETAIN)
 
     def _errors(self) -> Any:
         redis = self._redis
@@ -549,6 +618,8 @@ class RedisStore:
                 [int(member[:16]) for member, _ in rows],
             )
             self._cache.put(customer_id, int(m.get("version", 0)), cached)
+        if not cached[0]:  # every event removed by retention
+            return None, 0
         state = CustomerState(
             customer_id,
             cached[0],
@@ -625,6 +696,28 @@ class RedisStore:
     def ping(self) -> None:
         with self._errors():
             self.r.ping()
+
+    def delete_before(self, cutoff_us: int) -> tuple[int, int]:
+        events = contacts = 0
+        with self._errors():
+            for cid in list(self.customers()):
+                gone = self._retain(
+                    keys=[
+                        f"{self.prefix}e:{cid}",
+                        f"{self.prefix}k:{cid}",
+                        f"{self.prefix}c:{cid}",
+                        f"{self.prefix}customers",
+                    ],
+                    args=[cutoff_us, cid],
+                )
+                events += int(gone[0])
+                contacts += int(gone[1])
+        self._cache.clear()
+        return events, contacts
+
+    def compact(self) -> None:
+        with self._errors():
+            self.r.bgrewriteaof()
 
     def close(self) -> None:
         self.r.close()
