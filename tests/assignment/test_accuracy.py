@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeymine.assignment import PersonaModel, assign_many
-from journeymine.assignment._metrics import reliability_table
+from journeymine.assignment import PersonaModel, assign_many, reliability_table
 from journeymine.datasets import SyntheticJourneys, make_journeys
 from journeymine.personas import PersonaMiner
 

@@ -13,8 +13,14 @@ import pandas as pd
 import pytest
 
 import journeymine as jm
-from journeymine.assignment import Assignment, PersonaModel, assign, assign_many
-from journeymine.assignment._assign import assign_parsed, parse_customer
+from journeymine.assignment import (
+    Assignment,
+    PersonaModel,
+    assign,
+    assign_many,
+    assign_parsed,
+    parse_customer,
+)
 from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError, NotFittedError
 
 EVENTS = [

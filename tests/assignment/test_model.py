@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from journeymine.assignment import PersonaModel
+from journeymine.assignment import PersonaModel, reliability_table
 from journeymine.assignment._buckets import customer_folds as _customer_folds
-from journeymine.assignment._metrics import reliability_table
 from journeymine.exceptions import ConfigError, NotFittedError
 
 

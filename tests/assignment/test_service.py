@@ -25,9 +25,9 @@ import pytest
 from _uvicorn_server import KeepAlive, Server, free_port, wait_for_health
 
 from journeymine.assignment import PersonaModel, assign
-from journeymine.assignment._http import timeout_protocol
 from journeymine.assignment.service import app_from_env, create_app
 from journeymine.exceptions import ConfigError, EventLogError, ModelError
+from journeymine.service.http import timeout_protocol
 
 KEY = "test-key-7f3a"
 AUTH = {"X-API-Key": KEY}

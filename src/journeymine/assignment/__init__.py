@@ -6,6 +6,10 @@ single-customer path, batch scoring, persistence, an HTTP service and Spark scor
 - :func:`load_model`: load a saved model (checksum, versions, schema, features, type allowlist)
 - :func:`assign`: one customer's events (list of dicts or DataFrame) -> :class:`Assignment`
 - :func:`assign_many`: every customer of a log at once (equal to ``assign`` per customer)
+- :func:`parse_customer` / :func:`assign_parsed`: :func:`assign` in two halves (check and
+  encode one customer's events, then score many parsed customers in one pass), and
+  :func:`parse_time`, the timestamp reader of :func:`assign`: the seams the HTTP service uses
+- :func:`reliability_table`: expected calibration error and the reliability table of the card
 - :mod:`journeymine.assignment.service`: FastAPI service (``create_app``, ``serve``; needs the
   ``serve`` extra)
 - :mod:`journeymine.assignment.spark`: ``assign_spark`` on a Spark DataFrame (``spark`` extra)
@@ -13,7 +17,16 @@ single-customer path, batch scoring, persistence, an HTTP service and Spark scor
 Importing this package loads neither DuckDB, plotly nor pm4py (training calls DuckDB lazily).
 """
 
-from journeymine.assignment._assign import Assignment, assign, assign_many
+from journeymine.assignment._assign import (
+    Assignment,
+    ParsedCustomer,
+    assign,
+    assign_many,
+    assign_parsed,
+    parse_customer,
+)
+from journeymine.assignment._inputs import parse_time
+from journeymine.assignment._metrics import reliability_table
 from journeymine.assignment._model import UNASSIGNED, PersonaModel
 from journeymine.assignment._persist import TRUSTED_TYPES, load_model
 
@@ -21,8 +34,13 @@ __all__ = [
     "TRUSTED_TYPES",
     "UNASSIGNED",
     "Assignment",
+    "ParsedCustomer",
     "PersonaModel",
     "assign",
     "assign_many",
+    "assign_parsed",
     "load_model",
+    "parse_customer",
+    "parse_time",
+    "reliability_table",
 ]

@@ -26,7 +26,14 @@ from journeymine.exceptions import ConfigError
 from journeymine.features import Encoded, numpy_aggregates, score_rows
 from journeymine.schema import CUSTOMER_ID
 
-__all__ = ["Assignment", "assign", "assign_many"]
+__all__ = [
+    "Assignment",
+    "ParsedCustomer",
+    "assign",
+    "assign_many",
+    "assign_parsed",
+    "parse_customer",
+]
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,18 @@ def _decide(model: PersonaModel, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
 @dataclass(frozen=True)
 class ParsedCustomer:
     """One customer's events checked and encoded against a model's vocabulary (the first half
-    of :func:`assign`; :func:`assign_parsed` is the second)."""
+    of :func:`assign`; :func:`assign_parsed` is the second).
+
+    Attributes
+    ----------
+    customer_id : str
+    events : Encoded
+        The events as integer codes (:class:`journeymine.features.Encoded`).
+    unknown_activities, unknown_channels : tuple of str
+        Names the model does not know (counted as ``__other__``).
+    model : PersonaModel
+        The model the events were encoded for.
+    """
 
     customer_id: str
     events: Encoded
@@ -106,7 +124,26 @@ class ParsedCustomer:
 def parse_customer(
     events: Any, model: PersonaModel, *, customer_id: str | None = None
 ) -> ParsedCustomer:
-    """Check and encode one customer's events for ``model`` (raises ``EventLogError``)."""
+    """Check and encode one customer's events for ``model``: the first half of :func:`assign`.
+
+    Parameters
+    ----------
+    events : list of dict or DataFrame
+        As for :func:`assign`.
+    model : PersonaModel
+        A fitted or loaded model.
+    customer_id : str, optional
+        The customer, when the events do not carry it.
+
+    Returns
+    -------
+    ParsedCustomer
+
+    Raises
+    ------
+    EventLogError
+        As :func:`assign` (every problem listed).
+    """
     model = _check_model(model)
     cid, ev, unknown_act, unknown_ch = parse_events(events, model.vocab_, customer_id=customer_id)
     return ParsedCustomer(cid, ev, unknown_act, unknown_ch, model)
@@ -128,9 +165,32 @@ def _concat(parts: Sequence[Encoded]) -> Encoded:
 
 
 def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
-    """Score parsed customers together (one vectorised pass per model); equal to
-    :func:`assign` for each of them, bit for bit. The service uses it to score requests that
-    arrive together."""
+    """Score parsed customers together (one vectorised pass per model): the second half of
+    :func:`assign`, equal to it for each customer, bit for bit. The service uses it to score
+    requests that arrive together.
+
+    Parameters
+    ----------
+    parsed : sequence of ParsedCustomer
+        From :func:`parse_customer` (for one model or several).
+
+    Returns
+    -------
+    list of Assignment
+        In the order of ``parsed``.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.assignment import assign_parsed, parse_customer
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> events = [{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit"}]
+    >>> both = assign_parsed([parse_customer(events, model, customer_id=c) for c in "ab"])
+    >>> [a.customer_id for a in both], both[0] == jm.assign(events, model, customer_id="a")
+    (['a', 'b'], True)
+    """
     out: list[Assignment | None] = [None] * len(parsed)
     by_model: dict[int, list[int]] = {}
     for i, item in enumerate(parsed):

@@ -25,7 +25,7 @@ from journeymine.schema import (
     VALUE,
 )
 
-__all__ = ["parse_events"]
+__all__ = ["parse_events", "parse_time"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
@@ -48,8 +48,28 @@ def _fail(problems: list[str]) -> EventLogError:
     )
 
 
-def _parse_time(value: Any) -> tuple[int, bool] | None:
-    """(microseconds since epoch UTC, is_aware) or None when unparseable."""
+def parse_time(value: Any) -> tuple[int, bool] | None:
+    """A timestamp as :func:`~journeymine.assignment.assign` reads it.
+
+    Parameters
+    ----------
+    value : str, datetime, numpy.datetime64 or Timestamp
+        An ISO 8601 string (``"2025-03-01T10:15:00Z"``), a ``datetime`` or a numpy/pandas
+        time; a naive time is UTC.
+
+    Returns
+    -------
+    tuple of (int, bool) or None
+        Microseconds since 1970-01-01 UTC and whether the value carried a time zone; None when
+        it cannot be parsed.
+
+    Examples
+    --------
+    >>> parse_time("1970-01-01T00:00:01Z")
+    (1000000, True)
+    >>> parse_time("not a time") is None
+    True
+    """
     if type(value) is str:  # the common case first: an ISO 8601 string
         try:
             d = _dt.datetime.fromisoformat(value)
@@ -80,7 +100,7 @@ def _parse_time(value: Any) -> tuple[int, bool] | None:
                 return None
             if pd.isna(ts):  # "NaN", "NaT", "" and the like: pandas' missing time
                 return None
-            return _parse_time(ts)
+            return parse_time(ts)
     elif isinstance(value, _dt.datetime):
         d = value
     elif isinstance(value, np.datetime64):
@@ -200,7 +220,7 @@ def parse_events(
                     f"customer; use assign_many(log, model) for several."
                 )
         ts = e[TIMESTAMP]
-        parsed = _parse_time(ts) if type(ts) is str or not _is_null(ts) else None
+        parsed = parse_time(ts) if type(ts) is str or not _is_null(ts) else None
         if parsed is None:
             problems.append(
                 f"event {i}: timestamp {ts!r} could not be parsed. Use ISO 8601 such as "
@@ -288,3 +308,8 @@ def parse_events(
         sid=sid,
     )
     return cid, ev, tuple(sorted(unknown_act)), tuple(sorted(unknown_ch))
+
+
+#: The old private name, still imported by ``service.routes`` and ``actions._service``; new code
+#: imports :func:`journeymine.assignment.parse_time`.
+_parse_time = parse_time
