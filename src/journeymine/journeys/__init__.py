@@ -20,6 +20,8 @@ from journeymine.engine import EncodedLog, encode
 from journeymine.journeys._dfg import bottlenecks, dfg, end_activities, start_activities
 from journeymine.journeys._durations import durations
 from journeymine.journeys._funnel import funnel
+from journeymine.journeys._funnel import funnel_frame as funnel_frame
+from journeymine.journeys._funnel import step_counts as step_counts
 from journeymine.journeys._paths import channel_switches, paths
 from journeymine.journeys._variants import SEPARATOR as SEPARATOR
 from journeymine.journeys._variants import variants

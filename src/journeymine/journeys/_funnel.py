@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from journeymine.engine import LogInput, as_encoded
+from journeymine.engine import EncodedLog, LogInput, as_encoded
 from journeymine.exceptions import ConfigError
 from journeymine.journeys._common import Segments, activity_code, event_labels, sort_labels
 from journeymine.schema import CUSTOMER_ID, check_duration
@@ -96,17 +96,31 @@ def funnel(
     within_us = _within_micros(within)
     enc = as_encoded(log, case=case, columns=[by] if isinstance(by, str) else [])
     codes = [activity_code(enc, s, purpose="funnel step") for s in steps]
-    c, a, t = enc.case_codes, enc.activity_codes, enc.timestamps
-
-    ev = np.flatnonzero(a == codes[0])
-    entry = ev[np.concatenate(([True], c[ev[1:]] != c[ev[:-1]]))]  # first per case
     if by is not None:
         labels_per_event, labels = event_labels(enc, by, param="by", purpose="funnel(by=...)")
+    else:
+        labels_per_event, labels = None, pd.Index([0])
+    counts = step_counts(enc, codes, within_us, labels_per_event, len(labels))
+    return funnel_frame(counts, steps, labels, _by_name(by) if by is not None else None)
+
+
+def step_counts(
+    enc: EncodedLog,
+    codes: Sequence[int],
+    within_us: int | None,
+    labels_per_event: np.ndarray | None = None,
+    n_groups: int = 1,
+) -> np.ndarray:
+    """Cases reaching each step (rows) per group (columns), for the step activity ``codes``
+    of ``enc`` (the definition of :func:`funnel`). Counts of disjoint sets of cases add up,
+    so a log split by case can be counted part by part."""
+    c, a, t = enc.case_codes, enc.activity_codes, enc.timestamps
+    ev = np.flatnonzero(a == codes[0])
+    entry = ev[np.concatenate(([True], c[ev[1:]] != c[ev[:-1]]))] if len(ev) else ev
+    if labels_per_event is not None:
         group = labels_per_event[entry].astype(np.int64)
     else:
-        labels = pd.Index([0])
         group = np.zeros(len(entry), dtype=np.int64)
-    n_groups = len(labels)
     reached = [np.bincount(group, minlength=n_groups)]
     cur, t0 = entry, t[entry]
     for code in codes[1:]:
@@ -122,8 +136,13 @@ def funnel(
         else:
             cur, t0, group = cur[:0], t0[:0], group[:0]
         reached.append(np.bincount(group, minlength=n_groups))
+    return np.vstack(reached)  # steps x groups
 
-    counts = np.vstack(reached)  # steps x groups
+
+def funnel_frame(
+    counts: np.ndarray, steps: Sequence[str], labels: pd.Index, by_name: str | None
+) -> pd.DataFrame:
+    """The funnel table of :func:`funnel` from the step counts (steps x groups)."""
     prev = np.vstack([counts[:1], counts[:-1]])
     rows = []
     for g in sort_labels(labels):
@@ -141,8 +160,8 @@ def funnel(
                 "drop_off": (prev[:, g] - counts[:, g]).astype(np.int64),
             }
         )
-        if by is not None:
-            frame.insert(0, _by_name(by), labels[g])
+        if by_name is not None:
+            frame.insert(0, by_name, labels[g])
         rows.append(frame)
     return pd.concat(rows, ignore_index=True)
 
