@@ -14,6 +14,7 @@ from journeymine.exceptions import ConfigError, did_you_mean
 __all__ = [
     "HOUR_BUCKETS",
     "OTHER",
+    "SCALAR_AGGREGATES",
     "SPEC_VERSION",
     "US_PER_DAY",
     "US_PER_HOUR",
@@ -121,36 +122,51 @@ class FeatureSpec:
         return cls.from_dict(json.loads(text))
 
 
+# The scalar aggregates (one column each), in groups in the order of ``aggregate_names``; the
+# numpy aggregates (``features.aggregates``) compute exactly these.
+_COUNTS = ("n_events",)
+_TOUCHES = ("n_touches", "n_responded")
+_SESSIONS = (
+    "n_session_events",
+    "n_sessions",
+    "n_single_event_sessions",
+    "session_us",
+    "sessions_browse",
+    "sessions_browse_purchase",
+    "sessions_cart",
+    "sessions_cart_no_purchase",
+    "sessions_purchase",
+    "n_organic_sessions",
+)
+_ORGANIC = ("last_organic_us", "organic_t_rel_s", "session_channel_switches", "n_transitions")
+_DAYS_VALUE_TIMES = (
+    "n_active_days",
+    "value_cents",
+    "n_valued_purchases",
+    "first_us",
+    "last_us",
+    "last_session_us",
+    "session_t_rel_s",
+)
+#: Every scalar aggregate (the others are ``group:key`` columns such as ``act:view``).
+SCALAR_AGGREGATES: tuple[str, ...] = _COUNTS + _TOUCHES + _SESSIONS + _ORGANIC + _DAYS_VALUE_TIMES
+
+
 def _aggregate_names(spec: FeatureSpec) -> tuple[str, ...]:
-    names = ["n_events"]
+    names = [*_COUNTS]
     names += [f"act:{a}" for a in (*spec.activities, OTHER)]
     names += [f"ch:{c}" for c in (*spec.channels, OTHER)]
     names += [f"sch:{c}" for c in (*spec.channels, OTHER)]
-    names += ["n_touches", "n_responded"]
+    names += _TOUCHES
     for j in spec.journeys:
         names += [f"touch:{j}", f"resp:{j}"]
-    names += [
-        "n_session_events",
-        "n_sessions",
-        "n_single_event_sessions",
-        "session_us",
-        "sessions_browse",
-        "sessions_browse_purchase",
-        "sessions_cart",
-        "sessions_cart_no_purchase",
-        "sessions_purchase",
-        "n_organic_sessions",
-        *[f"osch:{c}" for c in (*spec.channels, OTHER)],
-        "last_organic_us",
-        "organic_t_rel_s",
-        "session_channel_switches",
-        "n_transitions",
-    ]
+    names += _SESSIONS
+    names += [f"osch:{c}" for c in (*spec.channels, OTHER)]
+    names += _ORGANIC
     names += [f"tr:{a}>{b}" for a, b in spec.transitions]
     names += [f"hour:{h:02d}" for h in range(24)]
     names += [f"wday:{d}" for d in range(7)]
-    names += ["n_active_days", "value_cents", "n_valued_purchases", "first_us", "last_us"]
-    names += ["last_session_us", "session_t_rel_s"]
+    names += _DAYS_VALUE_TIMES
     return tuple(names)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError
+from journeymine.report import journeys as figures
 from journeymine.report._common import (
     DEFAULT_K,
     check_k,
@@ -23,17 +24,6 @@ from journeymine.report._common import (
     period_text,
 )
 from journeymine.report.html import Section, write_html
-from journeymine.report.journeys import (
-    VARIANT_SEP,
-    channel_switch_data,
-    channel_switch_figure,
-    funnel_data,
-    funnel_figure,
-    paths_data,
-    paths_figure,
-    variants_data,
-    variants_figure,
-)
 from journeymine.report.process_map import process_map_data, process_map_figure
 from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
 
@@ -105,7 +95,7 @@ class JourneyReportData:
 
 
 def _arrow(variant: str) -> str:
-    return " → ".join(str(variant).split(VARIANT_SEP))
+    return " → ".join(str(variant).split(figures.VARIANT_SEP))
 
 
 def _first_channels(log: pd.DataFrame) -> pd.Series:
@@ -232,7 +222,7 @@ def journey_report_data(
 
     # variants: the longest prefix (<= max_steps) whose shown journeys cover >= 25% of customers
     for steps_try in range(max_steps, 1, -1):
-        var = variants_data(log, max_steps=steps_try, top_k=15, k=k)
+        var = figures.variants_data(log, max_steps=steps_try, top_k=15, k=k)
         if float(var["share"].sum()) >= 0.25:
             break
     max_steps = int(var.attrs["max_steps"])
@@ -252,17 +242,17 @@ def journey_report_data(
         funnel_text = "Customers reaching each step, in order (each step after the previous one)."
     fun = fun_by = None
     if len(funnel_steps) >= 2:
-        fun = funnel_data(log, funnel_steps, k=k)
+        fun = figures.funnel_data(log, funnel_steps, k=k)
         hidden["funnel steps"] = int(fun.attrs.get("hidden", 0))
         if labels is not None:
-            fun_by = funnel_data(log, funnel_steps, by=labels, k=k)
+            fun_by = figures.funnel_data(log, funnel_steps, by=labels, k=k)
             hidden["funnel steps"] += int(fun_by.attrs.get("hidden", 0))
         if paths_from is None:
             paths_from = funnel_steps[0]
 
     pth = None
     if paths_from is not None:
-        pth = paths_data(log, paths_from, direction="after", max_steps=3, k=k, top_k=8)
+        pth = figures.paths_data(log, paths_from, direction="after", max_steps=3, k=k, top_k=8)
         hidden["path links"] = int(pth.attrs.get("hidden", 0))
 
     maps: list[tuple[str, pd.DataFrame]] = []
@@ -278,7 +268,7 @@ def journey_report_data(
 
     sw = None
     if channels:
-        sw = channel_switch_data(log, k=k)
+        sw = figures.channel_switch_data(log, k=k)
         hidden["channel cells"] = int(sw.attrs.get("hidden", 0))
 
     return JourneyReportData(
@@ -419,7 +409,7 @@ def _sections(data: JourneyReportData) -> list[Section]:
     sections.append(
         Section(
             "How journeys begin",
-            [variants_figure(var)],
+            [figures.variants_figure(var)],
             text=f"Each customer's first {data.max_steps} steps, grouped. The {len(var)} journeys "
             f"shown cover {format_share(covered)} of customers.",
             notes=[
@@ -429,15 +419,17 @@ def _sections(data: JourneyReportData) -> list[Section]:
         )
     )
     if data.funnel is not None:
-        figs = [funnel_figure(data.funnel)]
+        figs = [figures.funnel_figure(data.funnel)]
         if data.funnel_by_group is not None:
-            figs.append(funnel_figure(data.funnel_by_group, title=f"Funnel by {data.group}"))
+            figs.append(
+                figures.funnel_figure(data.funnel_by_group, title=f"Funnel by {data.group}")
+            )
         sections.append(Section("Where customers drop off", figs, text=data.funnel_text))
     if data.paths is not None:
         sections.append(
             Section(
                 f"What customers do after {data.paths_from}",
-                [paths_figure(data.paths)],
+                [figures.paths_figure(data.paths)],
                 text=f"What customers do in the three steps after they first {data.paths_from}.",
                 notes=[
                     f"{data.paths.attrs.get('hidden', 0)} links taken by fewer than {k} "
@@ -465,7 +457,7 @@ def _sections(data: JourneyReportData) -> list[Section]:
         sections.append(
             Section(
                 "How customers switch channels",
-                [channel_switch_figure(data.switches)],
+                [figures.channel_switch_figure(data.switches)],
                 text="For each channel (row), where the customer's next event happens (column).",
             )
         )

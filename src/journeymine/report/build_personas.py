@@ -11,19 +11,10 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError
+from journeymine.report import personas as figures
 from journeymine.report._common import DEFAULT_K, check_k, format_share
 from journeymine.report.html import Section, write_html
 from journeymine.report.model_card import model_card_data, model_card_figure
-from journeymine.report.personas import (
-    persona_migration_data,
-    persona_migration_figure,
-    persona_profile_data,
-    persona_profile_figure,
-    persona_sizes_data,
-    persona_sizes_figure,
-    persona_validity_findings,
-    persona_validity_tables,
-)
 
 if TYPE_CHECKING:
     from journeymine.personas.validity import PersonaValidity
@@ -86,7 +77,7 @@ def persona_report_data(
     PersonaReportData
     """
     k = check_k(k)
-    prof = persona_profile_data(profiles, k=k)
+    prof = figures.persona_profile_data(profiles, k=k)
     meta = prof.drop_duplicates("persona").set_index("persona")[["name", "size"]]
     total = int(meta["size"].sum())
     table = meta.reset_index().rename(columns={"size": "customers"})
@@ -100,8 +91,8 @@ def persona_report_data(
         ]
     sizes = mig = lifecycle = None
     if tracking is not None:
-        sizes = persona_sizes_data(tracking, k=k)
-        mig = persona_migration_data(tracking, k=k)
+        sizes = figures.persona_sizes_data(tracking, k=k)
+        mig = figures.persona_migration_data(tracking, k=k)
         lifecycle = _lifecycle_table(tracking)
     card = model_card_data(model_card) if model_card is not None else None
     if validity is not None:
@@ -187,7 +178,7 @@ def _sections(data: PersonaReportData) -> list[Section]:
     sections = [
         Section(
             "Persona profiles",
-            [persona_profile_figure(prof)],
+            [figures.persona_profile_figure(prof)],
             text="Each persona's most distinguishing behaviour, as standardised differences from "
             "all other customers.",
             table=data.table,
@@ -203,7 +194,7 @@ def _sections(data: PersonaReportData) -> list[Section]:
         sections.append(
             Section(
                 "Persona sizes over time",
-                [persona_sizes_figure(data.sizes)],
+                [figures.persona_sizes_figure(data.sizes)],
                 text="Customers per persona in each window; persona ids are matched "
                 "across windows.",
                 table=lifecycle if lifecycle is not None and len(lifecycle) else None,
@@ -212,7 +203,7 @@ def _sections(data: PersonaReportData) -> list[Section]:
         sections.append(
             Section(
                 "Persona migration",
-                [persona_migration_figure(mig)],
+                [figures.persona_migration_figure(mig)],
                 text="How customers move between personas from one window to the next.",
                 notes=[
                     f"{mig.attrs.get('hidden', 0)} links with fewer than {k} customers "
@@ -295,8 +286,8 @@ def _check_validity(validity: Any) -> None:
 def _validity_sections(validity: Any, k: int, names: dict[Any, str]) -> list[Section]:
     """The "Do these personas mean something?" section and its per-persona table."""
     _check_validity(validity)
-    findings = persona_validity_findings(validity, k=k)
-    auc, by = persona_validity_tables(validity, k=k, names=names)
+    findings = figures.persona_validity_findings(validity, k=k)
+    auc, by = figures.persona_validity_tables(validity, k=k, names=names)
     lo, hi = validity.added_auc_ci
     hidden = int(by.attrs.get("hidden", 0))
     return [
