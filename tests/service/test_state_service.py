@@ -1,5 +1,5 @@
 """Continuous decisioning on a REAL uvicorn server with a real SQLite file and a real
-redis-server: live equals batch, caps hold under concurrency (1 and 2 workers), no acknowledged
+redis-server: live equals batch, caps hold under concurrency (1 and 4 workers), no acknowledged
 event is lost on SIGKILL, replays and late events, and bad input as 4xx/503 JSON."""
 
 from __future__ import annotations
@@ -299,23 +299,36 @@ def jm_serve(setup: dict[str, Any], store: str, workers: int, port: int) -> subp
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_cap_holds_with_two_workers(
+def test_cap_holds_with_four_workers(
     backend: str, setup: dict[str, Any], tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
+    """``jm serve --workers 4``: the 50 committed decisions spread over four processes that
+    share the store; exactly two emails, and every worker's /metrics counts all 50."""
     if backend == "redis":
         store = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/2"
     else:
-        store = f"sqlite:///{tmp_path / 'cap2.db'}"
+        store = f"sqlite:///{tmp_path / 'cap4.db'}"
     port = free_port()
-    proc = jm_serve(setup, store, 2, port)
+    proc = jm_serve(setup, store, 4, port)
     try:
-        wait_for_health(port, proc, timeout=120)
+        wait_for_health(port, proc, timeout=180)
         url = f"http://127.0.0.1:{port}"
         check_two_emails(url, fifty_commits(url))
+        text = httpx.get(f"{url}/metrics", headers=AUTH, timeout=60).text
+        decided = {
+            line.split("{", 1)[1].split("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("journeymine_decisions_total{")
+        }
+        assert decided == {
+            'action="promo",committed="true"': 2.0,
+            'action="none",committed="false"': 48.0,
+        }, decided
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -814,10 +814,11 @@ def serve(
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
     from journeymine.service.metrics import MULTIPROC_ENV
 
+    made = None
     if not os.environ.get(MULTIPROC_ENV):  # /metrics counts every worker's requests
         import tempfile
 
-        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="journeymine-metrics-")
+        made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="journeymine-metrics-")
     os.environ.update(
         {
             MODEL_PATH_ENV: str(Path(model_path).resolve()),
@@ -834,13 +835,20 @@ def serve(
             ),
         }
     )
-    uvicorn.run(
-        "journeymine.service.app:app_from_env",
-        factory=True,
-        host=host,
-        port=int(port),
-        workers=workers,
-        log_level=log_level,
-        http=timeout_protocol(),  # importable by the workers; the timeout from the env
-        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-    )
+    try:
+        uvicorn.run(
+            "journeymine.service.app:app_from_env",
+            factory=True,
+            host=host,
+            port=int(port),
+            workers=workers,
+            log_level=log_level,
+            http=timeout_protocol(),  # importable by the workers; the timeout from the env
+            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        )
+    finally:
+        if made is not None:  # the workers' metric files, once they are all gone
+            import shutil
+
+            shutil.rmtree(made, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
