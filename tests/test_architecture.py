@@ -53,7 +53,6 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
     ("journeymine.service.app", "journeymine.assignment._model"): "service internals",
     ("journeymine.service.app", "journeymine.assignment._persist"): "service internals",
     ("journeymine.service.routes", "journeymine.actions._service"): "service internals",
-    ("journeymine.service.routes", "journeymine.assignment._assign"): "service internals",
     ("journeymine.service.routes", "journeymine.assignment._inputs"): "service internals",
     ("journeymine.service.routes", "journeymine.assignment._model"): "service internals",
     # the simulator answers as-of questions with the engine's event index
