@@ -267,9 +267,93 @@ def exploration_table(
     return pd.DataFrame(rows)
 
 
+def next_step_table(
+    seeds: tuple[int, ...] = tuple(range(401, 409)),
+    n_customers: int = 2_000,
+    days: int = 21,
+    pilot_days: int = 14,
+    channel_affinity: float = 0.5,
+    skip_outcome_above: float = 0.5,
+) -> Any:
+    """#16 part 4 on the simulator: the same policy (uplift, mined soft memberships, pilot as in
+    :func:`simulator_table`) without and with the next-step options, in a world where half of
+    a touch's uplift follows the customer's use of the channel it lands on
+    (``make_world(channel_affinity=0.5)``). The NextStepModel (public API: fit, predict;
+    ``outcome="purchase"`` within a day for the skip option) is fitted on the world's history.
+    Per seed: true value, and the ratio to the policy without the options. Run:
+    ``python -m benchmarks.bench_actions nextstep``."""
+    import warnings
+
+    import pandas as pd
+
+    import journeymine as jm
+    from journeymine.actions import UpliftModel
+    from journeymine.datasets import (
+        Oracle,
+        PolicyDecider,
+        RandomEligible,
+        make_world,
+        sim_policy,
+        simulate,
+    )
+
+    rows = []
+    for seed in seeds:
+        world = make_world(
+            n_customers, history_days=120, random_state=seed, channel_affinity=channel_affinity
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
+            nxt = jm.NextStepModel(outcome="purchase", horizon="1D", random_state=0).fit(
+                world.seed_log
+            )
+        soft = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
+        base = sim_policy()
+        pilot = simulate(
+            world,
+            RandomEligible(base, none_share=0.3, random_state=seed),
+            days=pilot_days,
+            random_state=seed + 10_000,
+        )
+        variants = {
+            "policy": (base, None),
+            "policy + next channel": (sim_policy(next_step_channels=True), nxt),
+            "policy + skip likely": (sim_policy(skip_outcome_above=skip_outcome_above), nxt),
+            "policy + both": (
+                sim_policy(next_step_channels=True, skip_outcome_above=skip_outcome_above),
+                nxt,
+            ),
+        }
+        res = {}
+        for name, (pol, model) in variants.items():
+            up = UpliftModel().fit(pilot.events, soft, pol)
+            dec = PolicyDecider(pol, up, soft, next_step=model)
+            res[name] = simulate(world, dec, days=days, random_state=seed + 20_000).summary
+        res["oracle (own channels)"] = simulate(
+            world, Oracle(base), days=days, random_state=seed + 20_000
+        ).summary
+        for name, summ in res.items():
+            rows.append(
+                {
+                    "seed": seed,
+                    "decider": name,
+                    **summ,
+                    "vs_policy": summ["value"] / res["policy"]["value"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 if __name__ == "__main__":
     import sys
 
+    if sys.argv[1:2] == ["nextstep"]:
+        ns = next_step_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
+        print(ns.to_string())
+        cols = ["value", "vs_policy", "unsubscribes", "contacts", "unreachable", "over_cap"]
+        print(ns.groupby("decider")[cols].agg(["min", "median", "max"]).round(3).T.to_string())
+        sys.exit(0)
     if sys.argv[1:2] == ["explore"]:
         ex = exploration_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
         print(ex.to_string())

@@ -24,7 +24,7 @@ first. Arbitration uses each persona's learned response rates
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ REASONS = (
     "outranked",
     "unreachable",
     "no_consent",
+    "outcome_likely",
 )
 
 
@@ -87,6 +88,7 @@ def decide(
     known_products: tuple[np.ndarray, np.ndarray] | None = None,
     attributes: dict[str, np.ndarray] | None = None,
     rates: np.ndarray | None = None,
+    outcome_likely: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Vectorised core: winner index per point (-1 = none), its expected response, the
     product per journey, and per journey (reason code or -1 for "passed", detail strings).
@@ -96,7 +98,9 @@ def decide(
     product of the latest ``product_from`` event. ``attributes``: column -> bool per point (the
     consent gates' attribute table). ``rates``: expected (uplift or) response per point and
     journey instead of ``model.rates(persona)`` (e.g. posterior draws, or the truth); ``model``
-    may be None only when ``rates`` is given."""
+    may be None only when ``rates`` is given. ``outcome_likely``: per point, is the predicted
+    outcome probability at least ``policy.skip_outcome_above`` (blocks ``skip_if_likely``
+    journeys)."""
     n, J = len(codes), len(policy.journeys)
     if rates is None:
         if model is None:
@@ -105,7 +109,7 @@ def decide(
     else:
         base = np.asarray(rates, dtype=np.float64)
     rates = base * np.array([j.value for j in policy.journeys])
-    channel_of = {j.activity: j.channel for j in policy.journeys}
+    channel_of = policy.channel_of
     touch_mask = index.is_activity(policy.touch_activities)
     if policy.fatigue_within_s is not None and policy.fatigue_factor < 1:
         recent = index.count_masked(("fatigue",), touch_mask, codes, t, policy.fatigue_within_s)
@@ -123,6 +127,11 @@ def decide(
             reason[fail, k] = REASONS.index(c.reason)
             detail[fail, k] = f"{j.channel}: {c.describe()}"
             open_ &= ok
+        if j.skip_if_likely and outcome_likely is not None:
+            fail = open_ & outcome_likely
+            reason[fail, k] = REASONS.index("outcome_likely")
+            detail[fail, k] = f"outcome likely anyway (p >= {policy.skip_outcome_above})"
+            open_ &= ~outcome_likely
         for rule in j.eligible:
             if rule.kind == "persona":
                 ok = np.isin(persona, rule.personas)
@@ -196,6 +205,52 @@ def decide(
             for r, b, w in zip(rates[lost, k], best[lost], names[winner[lost]], strict=True)
         ]
     return winner, best, products, [(reason[:, k], detail[:, k]) for k in range(J)]
+
+
+def channel_choice(
+    index: EventIndex,
+    policy: Policy,
+    persona: np.ndarray,
+    codes: np.ndarray,
+    t: np.ndarray,
+    winner: np.ndarray,
+    next_channel: np.ndarray,
+    attributes: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The channel to send each winning journey on: the outbound channel
+    ``policy.next_step_channels`` maps the customer's predicted next channel to, when the
+    journey lists it in ``alternatives`` and it passes that channel's gates (consent, caps and
+    the rest); else the journey's own channel. ``None`` where nothing is sent."""
+    own = np.array([j.channel for j in policy.journeys] + [None], dtype=object)
+    out = own[np.where(winner >= 0, winner, len(policy.journeys))].copy()
+    mapping = dict(policy.next_step_channels)
+    want = np.array([mapping.get(str(c)) for c in next_channel], dtype=object)
+    for ch in sorted({c for j in policy.journeys for c, _ in j.alternatives}):
+        has = np.array([any(c == ch for c, _ in j.alternatives) for j in policy.journeys])
+        ask = (winner >= 0) & (want == ch)
+        ask &= has[np.maximum(winner, 0)]
+        if not ask.any():
+            continue
+        variant = replace(
+            policy, journeys=tuple(j.on(ch) if has[k] else j for k, j in enumerate(policy.journeys))
+        )
+        rows = np.flatnonzero(ask)
+        zeros = np.zeros((len(rows), len(policy.journeys)))
+        sub = None if attributes is None else {k: v[rows] for k, v in attributes.items()}
+        _, _, _, gates = decide(
+            index,
+            variant,
+            None,
+            persona[rows],
+            codes[rows],
+            t[rows],
+            attributes=sub,
+            rates=zeros,
+        )
+        reason = np.stack([r for r, _ in gates], axis=1)[np.arange(len(rows)), winner[rows]]
+        ok = (reason < 0) | np.isin(reason, (4, 5))
+        out[rows[ok]] = ch
+    return out
 
 
 def _consent(
@@ -301,6 +356,7 @@ def next_best_action(
     check: str = "warn",
     attributes: pd.DataFrame | None = None,
     memberships: pd.DataFrame | None = None,
+    next_step: pd.DataFrame | None = None,
 ) -> Decisions:
     """Decide the next action for customers at a point in time.
 
@@ -334,6 +390,11 @@ def next_best_action(
         posterior of ``PersonaMiner.membership``) for an :class:`UpliftModel`: each customer's
         expected uplift is the membership-weighted mean of the personas' (``personas`` still
         gives the persona of the persona rules and of the output).
+    next_step : DataFrame, optional
+        ``NextStepModel.predict(log)`` (index customer_id; columns ``channel`` and, for a model
+        fitted with ``outcome=``, ``p_outcome``) for the policy's ``next_step`` options: send on
+        the predicted next channel (``next_step.channels``) and skip ``skip_if_likely``
+        journeys when ``p_outcome >= next_step.skip_outcome_above``.
 
     Returns
     -------
@@ -399,9 +460,66 @@ def next_best_action(
         soft = memberships.copy()
         soft.index = soft.index.astype(str)
         rates = responses.rates(soft.reindex(pd.Index(ids).astype(str)).fillna(0.0))
+    likely, next_channel = next_step_arrays(policy, next_step, ids)
     # the index clips times into its key range (same decisions); the answer keeps the real one
     reported = pd.DatetimeIndex([when.tz_convert("UTC").floor("s")] * len(ids)).as_unit("us")
-    return _as_frames(index, policy, responses, ids, codes, t, persona, reported, attr, rates)
+    return _as_frames(
+        index,
+        policy,
+        responses,
+        ids,
+        codes,
+        t,
+        persona,
+        reported,
+        attr,
+        rates,
+        likely,
+        next_channel,
+    )
+
+
+def next_step_arrays(
+    policy: Policy, next_step: Any, ids: Any
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """From ``NextStepModel.predict`` output: per customer of ``ids``, is the outcome likely
+    (``p_outcome >= policy.skip_outcome_above``) and the predicted next channel; None where
+    the policy does not use them."""
+    uses = policy.skip_outcome_above is not None or bool(policy.next_step_channels)
+    if next_step is None:
+        return None, None
+    if not uses:
+        raise ConfigError(
+            "next_step= was given but the policy has no next_step options; add e.g. next_step: "
+            "{channels: {app: push, web: email}, skip_outcome_above: 0.6} to the policy."
+        )
+    if not isinstance(next_step, pd.DataFrame):
+        raise ConfigError(
+            f"next_step must be NextStepModel.predict(log) output (a DataFrame indexed by "
+            f"customer_id), got {type(next_step).__name__}."
+        )
+    frame = next_step.copy()
+    frame.index = frame.index.astype(str)
+    frame = frame.reindex(pd.Index(np.asarray(ids, dtype=object)).astype(str))
+    likely = None
+    if policy.skip_outcome_above is not None:
+        if "p_outcome" not in frame.columns:
+            raise ConfigError(
+                "the policy skips likely outcomes (next_step.skip_outcome_above) but next_step "
+                "has no p_outcome column: fit the model with NextStepModel(outcome='purchase', "
+                "horizon='7D')."
+            )
+        p = frame["p_outcome"].to_numpy(dtype=np.float64, na_value=np.nan)
+        likely = np.nan_to_num(p, nan=0.0) >= policy.skip_outcome_above
+    channel = None
+    if policy.next_step_channels:
+        if "channel" not in frame.columns:
+            raise ConfigError(
+                "the policy sends on the predicted next channel (next_step.channels) but "
+                "next_step has no channel column: fit the NextStepModel on a log with channels."
+            )
+        channel = frame["channel"].astype(object).to_numpy()
+    return likely, channel
 
 
 def _as_frames(
@@ -415,12 +533,28 @@ def _as_frames(
     reported: pd.DatetimeIndex | None = None,
     attr: dict[str, np.ndarray] | None = None,
     rates: np.ndarray | None = None,
+    likely: np.ndarray | None = None,
+    next_channel: np.ndarray | None = None,
 ) -> Decisions:
     winner, best, products, gates = decide(
-        index, policy, responses, persona, codes, t, attributes=attr, rates=rates
+        index,
+        policy,
+        responses,
+        persona,
+        codes,
+        t,
+        attributes=attr,
+        rates=rates,
+        outcome_likely=likely,
     )
     names = np.array([j.name for j in policy.journeys] + [None], dtype=object)
     channels = np.array([j.channel for j in policy.journeys] + [None], dtype=object)
+    if next_channel is not None:
+        chosen_channel = channel_choice(
+            index, policy, persona, codes, t, winner, next_channel, attr
+        )
+    else:
+        chosen_channel = channels[winner]
     prod_names = np.array([*index.products.astype(str), None], dtype=object)
     n = len(codes)
     chosen_product = np.where(winner >= 0, products[np.arange(n), np.maximum(winner, 0)], -1)
@@ -431,7 +565,7 @@ def _as_frames(
             "at": at,
             "persona": persona,
             "action": names[winner],
-            "channel": channels[winner],
+            "channel": chosen_channel,
             "expected_response": best,
             "product": prod_names[chosen_product],
         }

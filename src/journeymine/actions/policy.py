@@ -29,6 +29,13 @@ opt-out (without ``opt_in``: no opt-out yet), else ``no_consent``; ``{"channel":
 "push", "attribute": "has_app"}``: the customer attribute table given to the engine says so
 (missing customers fail), else ``unreachable`` (``"reason": "no_consent"`` for an opt-in flag).
 
+Next step (``next_step``, with ``NextStepModel.predict`` output passed to the engine):
+``channels: {app: push, web: email}`` sends a journey on the channel the customer is predicted
+to use next, where the journey lists it in ``alternatives: {email: email_sent}`` and it passes
+that channel's gates (else on the journey's own channel); ``skip_outcome_above: 0.6`` blocks
+the journeys marked ``skip_if_likely: true`` (e.g. a cart reminder) for customers whose
+predicted outcome probability (``p_outcome``) is at least 0.6 (why not: ``outcome_likely``).
+
 Arbitration (``arbitration``): ``"response"`` (default) ranks journeys by expected response x
 value; ``"uplift"`` by expected *incremental* response x value minus the journey's ``cost``,
 sending nothing when no journey earns more than it costs (an
@@ -67,7 +74,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +279,20 @@ class Journey:
     value: float = 1.0
     prior_rate: float | None = None
     cost: float = 0.0
+    alternatives: tuple[tuple[str, str], ...] = ()
+    skip_if_likely: bool = False
+
+    def on(self, channel: str) -> Journey:
+        """This journey sent on ``channel`` (its own, or one of its ``alternatives``)."""
+        if channel == self.channel:
+            return self
+        for c, act in self.alternatives:
+            if c == channel:
+                return replace(self, channel=c, activity=act, alternatives=())
+        raise ConfigError(
+            f"journey {self.name!r} is not sent on {channel!r}; its channels are "
+            f"{[self.channel, *(c for c, _ in self.alternatives)]}."
+        )
 
 
 @dataclass(frozen=True)
@@ -297,6 +318,8 @@ class Policy:
     fatigue_factor: float = 1.0
     holdout_activity: str = "holdout"
     outcome_activities: tuple[str, ...] = ("purchase",)
+    next_step_channels: tuple[tuple[str, str], ...] = ()
+    skip_outcome_above: float | None = None
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -324,8 +347,21 @@ class Policy:
 
     @property
     def touch_activities(self) -> tuple[str, ...]:
-        """The activities the journeys send (what counts as a touch)."""
-        return tuple(dict.fromkeys(j.activity for j in self.journeys))
+        """The activities the journeys send (what counts as a touch), alternatives included."""
+        return tuple(
+            dict.fromkeys(
+                a for j in self.journeys for a in (j.activity, *(x for _, x in j.alternatives))
+            )
+        )
+
+    @property
+    def channel_of(self) -> dict[str, str]:
+        """Send activity -> its channel, for every journey and alternative."""
+        out = {}
+        for j in self.journeys:
+            out[j.activity] = j.channel
+            out.update({a: c for c, a in j.alternatives})
+        return out
 
     def journey(self, name: str) -> Journey:
         if name not in self._index:
@@ -432,6 +468,7 @@ class Policy:
                 "fatigue",
                 "holdout_activity",
                 "outcome_activities",
+                "next_step",
             },
             {"journeys"},
             "policy",
@@ -450,6 +487,8 @@ class Policy:
             "value",
             "prior_rate",
             "cost",
+            "alternatives",
+            "skip_if_likely",
         }
         for i, j in enumerate(d["journeys"]):
             where = f"policy.journeys[{i}]"
@@ -481,6 +520,22 @@ class Policy:
             value = j.get("value", 1.0)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{where}.value must be a positive number, got {value!r}.")
+            alts = j.get("alternatives", {})
+            if not isinstance(alts, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) and k and v for k, v in alts.items()
+            ):
+                raise ConfigError(
+                    f"{where}.alternatives must map other channels to their send activity, "
+                    f"e.g. {{email: email_sent}}; got {alts!r}."
+                )
+            if str(j["channel"]) in alts:
+                raise ConfigError(
+                    f"{where}.alternatives names the journey's own channel {j['channel']!r}; "
+                    f"list only the other channels it may be sent on."
+                )
+            skip = j.get("skip_if_likely", False)
+            if not isinstance(skip, bool):
+                raise ConfigError(f"{where}.skip_if_likely must be true or false, got {skip!r}.")
             journeys.append(
                 Journey(
                     name=str(j["name"]),
@@ -495,6 +550,8 @@ class Policy:
                     value=float(value),
                     prior_rate=_rate(j.get("prior_rate"), f"{where}.prior_rate"),
                     cost=_cost(j.get("cost", 0.0), f"{where}.cost"),
+                    alternatives=tuple((str(c), str(a)) for c, a in alts.items()),
+                    skip_if_likely=skip,
                 )
             )
         caps = []
@@ -504,7 +561,8 @@ class Policy:
             if isinstance(c["max"], bool) or not isinstance(c["max"], int) or c["max"] < 0:
                 raise ConfigError(f"{cw}.max must be a whole number >= 0, got {c['max']!r}.")
             caps.append(Cap(str(c["channel"]), int(c["max"]), _seconds(c["per"], f"{cw}.per")))
-        known = {j.channel for j in journeys} | {"*"}
+        used = {j.channel for j in journeys} | {c for j in journeys for c, _ in j.alternatives}
+        known = used | {"*"}
         for c in caps:
             if c.channel not in known:
                 raise ConfigError(
@@ -517,7 +575,6 @@ class Policy:
         consents = tuple(
             Consent.from_dict(c, f"policy.consent[{k}]") for k, c in enumerate(consent)
         )
-        used = {j.channel for j in journeys}
         for c in consents:
             if c.channel not in used:
                 raise ConfigError(
@@ -535,6 +592,28 @@ class Policy:
                     f"policy.fatigue.factor must be in (0, 1] (the share of the expected response "
                     f"left per recent touch, e.g. 0.7), got {ff!r}."
                 )
+        nxt = d.get("next_step", {})
+        _check_keys(nxt, {"channels", "skip_outcome_above"}, set(), "policy.next_step")
+        nmap = nxt.get("channels", {})
+        if not isinstance(nmap, Mapping) or not all(
+            isinstance(k, str) and v in used for k, v in nmap.items()
+        ):
+            raise ConfigError(
+                f"policy.next_step.channels must map a predicted next channel (as in the log, "
+                f"e.g. app) to a channel the journeys send on ({sorted(used)}), e.g. "
+                f"{{app: push, web: email}}; got {nmap!r}."
+            )
+        skip_above = nxt.get("skip_outcome_above")
+        if skip_above is not None and (
+            isinstance(skip_above, bool)
+            or not isinstance(skip_above, int | float)
+            or not 0 < skip_above <= 1
+        ):
+            raise ConfigError(
+                f"policy.next_step.skip_outcome_above must be a probability in (0, 1] (skip "
+                f"journeys marked skip_if_likely when the predicted outcome probability is at "
+                f"least this), got {skip_above!r}."
+            )
         mer = d.get("min_expected_response", 0.0)
         if isinstance(mer, bool) or not isinstance(mer, int | float) or not 0 <= mer <= 1:
             raise ConfigError(f"policy.min_expected_response must be in [0, 1], got {mer!r}.")
@@ -556,6 +635,8 @@ class Policy:
             outcome_activities=_names(
                 d.get("outcome_activities", ["purchase"]), "policy.outcome_activities"
             ),
+            next_step_channels=tuple((str(k), str(v)) for k, v in nmap.items()),
+            skip_outcome_above=None if skip_above is None else float(skip_above),
         )
 
     @classmethod

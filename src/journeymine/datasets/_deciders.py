@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeymine.datasets._simulate import SIM_JOURNEYS, View
+from journeymine.datasets._simulate import OUT_CHANNELS, SIM_JOURNEYS, View
 from journeymine.exceptions import ConfigError
 
 __all__ = ["FixedPriority", "Oracle", "PolicyDecider", "RandomEligible", "impact_experiment"]
@@ -154,6 +154,10 @@ class PolicyDecider(_Gated):
         Minimum evidence: while a persona x journey has fewer touches or holdouts, eligible
         customers of that persona get one of these journeys (uniformly), the held-out share
         ``holdout`` of them as holdouts.
+    next_step : NextStepModel, optional
+        Fitted (e.g. on the world's history, ``outcome=`` for the skip option): each morning
+        ``next_step.predict(log)`` feeds the policy's ``next_step`` options (send on the
+        predicted next channel; skip ``skip_if_likely`` journeys when the outcome is likely).
     """
 
     def __init__(
@@ -170,8 +174,21 @@ class PolicyDecider(_Gated):
         n_draws: int = 32,
         random_state: int = 0,
         attributes: Any = None,
+        next_step: Any = None,
     ) -> None:
         super().__init__(policy, attributes)
+        if next_step is not None and not hasattr(next_step, "predict"):
+            raise ConfigError(
+                f"next_step must be a fitted NextStepModel, got {type(next_step).__name__}."
+            )
+        if next_step is not None and not (
+            policy.next_step_channels or policy.skip_outcome_above is not None
+        ):
+            raise ConfigError(
+                "next_step= needs the policy's next_step options, e.g. "
+                "sim_policy(next_step_channels=True)."
+            )
+        self.next_step = next_step
         if not 0 <= holdout < 1:
             raise ConfigError(f"holdout must be a share in [0, 1), got {holdout!r}.")
         self.model, self.holdout, self.explore = model, float(holdout), bool(explore)
@@ -219,11 +236,25 @@ class PolicyDecider(_Gated):
         s = np.where(ok & (s >= thr), s, -np.inf)
         return np.where(np.isfinite(s.max(1)), s.argmax(1), -1)
 
-    def decide(self, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def decide(self, view: View) -> tuple[np.ndarray, ...]:
         persona = self._persona(view)
         x = self._model_input(view)
         ok = self.gates(view, persona)
         fat = self.fatigue(view)
+        likely = next_channel = None
+        if self.next_step is not None:
+            from journeymine.actions.engine import next_step_arrays
+
+            # the events of activities the model knows (it was fitted on another log)
+            log = view.log
+            known = [a for a in getattr(self.next_step, "classes_", []) if isinstance(a, str)]
+            if known:
+                log = log[log["activity"].isin(known)]
+            pred = self.next_step.predict(log)
+            likely, next_channel = next_step_arrays(self.policy, pred, view.ids)
+            if likely is not None:
+                skip = np.array([j.skip_if_likely for j in self.policy.journeys])
+                ok = ok & ~(likely[:, None] & skip[None, :])
         n, J = ok.shape
         if self.explore:
             k = self._choose(self.model.sample(x, self.rng), ok, fat)
@@ -251,7 +282,15 @@ class PolicyDecider(_Gated):
         out_k = np.where(held, -1, k)
         h = self.holdout
         prop = np.where(out_k >= 0, (1 - h) * p_k, p_none + h * (1 - p_none))
-        return self._out(out_k), prop, np.where(held, self._out(k), -1)
+        if next_channel is None:
+            return self._out(out_k), prop, np.where(held, self._out(k), -1)
+        from journeymine.actions.engine import attribute_arrays, channel_choice
+
+        index, codes, t = self._points(view)
+        attr = attribute_arrays(self.policy, self.attributes, view.ids)
+        names = channel_choice(index, self.policy, persona, codes, t, out_k, next_channel, attr)
+        channel = np.array([OUT_CHANNELS.index(c) if c in OUT_CHANNELS else -1 for c in names])
+        return self._out(out_k), prop, np.where(held, self._out(k), -1), channel
 
     def update(self, view: View, feedback: dict[str, np.ndarray]) -> None:
         if not self.learn:

@@ -14,7 +14,13 @@ outcomes from its ground truth and moves on. Ground truth (persona x journey):
   customers withdraw it (unsubscribe) with probability ``unsub`` x (1 + contacts in 7 days)^2
   per contact (x3 for tips about a returned product); a send that cannot be delivered earns
   nothing and is counted;
-- caps (``email`` 2 and all channels 3 per 7 days): contacts beyond are counted.
+- caps (``email`` 2 and all channels 3 per 7 days): contacts beyond are counted;
+- channel preference (``make_world(channel_affinity=w)``, default 0: none): a touch works
+  through the channel it lands on (push opens the app, email and SMS the web), so a share ``w``
+  of its uplift scales with how much the customer uses that channel (their share of app vs web
+  sessions in the history, over the population's mean); the simulated visits are on app or web
+  in the same proportion, so a next-step model can learn where each customer will be. A
+  decider may send a journey on another channel than its own (fourth output of ``decide``).
 
 The value of a decision is its incremental purchases x the journey's value minus its cost and
 the expected loss of an unsubscribe (``unsub_cost``). Every decision's expected reward under
@@ -48,84 +54,106 @@ SIM_JOURNEYS = (
 SIM_CHANNEL = ("email", "email", "email", "push", "email", "sms")
 CONTEXT = ("cart", "bought", "lapsed", "all", "all", "all")
 OUT_CHANNELS = ("email", "sms", "push")
+CHANNEL_COST = np.array([0.01, 0.02, 0.005])  # per send, by outbound channel
+LANDS_ON = ("web", "web", "app")  # where a touch on each outbound channel brings the customer
 SENT = {"email": "email_sent", "sms": "sms_sent", "push": "push_sent"}
 BASE = np.array([0.012, 0.02, 0.008, 0.006, 0.003, 0.006])  # organic purchase per day
 VISIT = np.array([0.14, 0.18, 0.06, 0.12, 0.03, 0.1])
 CART = np.array([0.35, 0.4, 0.2, 0.3, 0.25, 0.2])
 
 
-def sim_policy(arbitration: str = "uplift") -> Any:
-    """The policy of the simulated retailer (reachability- and consent-aware), as a Policy."""
+def sim_policy(
+    arbitration: str = "uplift",
+    *,
+    next_step_channels: bool = False,
+    skip_outcome_above: float | None = None,
+) -> Any:
+    """The policy of the simulated retailer (reachability- and consent-aware), as a Policy.
+
+    ``next_step_channels``: every journey may also be sent by email or push (``alternatives``)
+    and goes where a NextStepModel predicts the customer will be next (``app``: push, ``web``:
+    email). ``skip_outcome_above``: skip the cart reminder when the predicted outcome
+    probability is at least this.
+
+    Examples
+    --------
+    >>> sim_policy(next_step_channels=True).next_step_channels
+    (('app', 'push'), ('web', 'email'))
+    """
     from journeymine.actions import Policy
 
     email = {"channel": "email", "activity": "email_sent", "cost": 0.01}
-    return Policy.from_dict(
-        {
-            "journeys": [
-                {
-                    "name": "cart_abandonment",
-                    **email,
-                    "eligible": [
-                        {"rule": "seen", "activity": "add_to_cart", "within": "24h"},
-                        {"rule": "not_seen", "activity": "purchase", "within": "24h"},
-                    ],
-                    "min_gap": "3D",
-                },
-                {
-                    "name": "post_purchase_tips",
-                    **email,
-                    "product_from": "purchase",
-                    "eligible": [{"rule": "seen", "activity": "purchase", "within": "14D"}],
-                    "suppress": [
-                        {"activity": "return_product", "within": "30D", "same_product": True}
-                    ],
-                    "min_gap": "5D",
-                },
-                {
-                    "name": "win_back",
-                    **email,
-                    "eligible": [
-                        {
-                            "rule": "not_seen",
-                            "activity": ["visit", "store_visit", "call"],
-                            "within": "28D",
-                        }
-                    ],
-                    "min_gap": "14D",
-                },
-                {
-                    "name": "flash_sale",
-                    "channel": "push",
-                    "activity": "push_sent",
-                    "cost": 0.005,
-                    "min_gap": "7D",
-                },
-                {"name": "holiday", **email, "min_gap": "14D"},
-                {
-                    "name": "birthday",
-                    "channel": "sms",
-                    "activity": "sms_sent",
-                    "cost": 0.02,
-                    "min_gap": "14D",
-                },
-            ],
-            "caps": [
-                {"channel": "email", "max": 2, "per": "7D"},
-                {"channel": "*", "max": 3, "per": "7D"},
-            ],
-            "consent": [
-                {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
-                {"channel": "sms", "opt_in": "sms_opt_in", "opt_out": "sms_opt_out"},
-                {"channel": "push", "requires": "app_install"},
-                {"channel": "push", "opt_in": "push_opt_in", "opt_out": "push_opt_out"},
-            ],
-            "response_window": "20h",
-            "response_activities": ["purchase"],
-            "outcome_activities": ["purchase"],
-            "arbitration": arbitration,
-            "fatigue": {"within": "7D", "factor": 0.6},
-        }
-    )
+    spec: dict[str, Any] = {
+        "journeys": [
+            {
+                "name": "cart_abandonment",
+                **email,
+                "eligible": [
+                    {"rule": "seen", "activity": "add_to_cart", "within": "24h"},
+                    {"rule": "not_seen", "activity": "purchase", "within": "24h"},
+                ],
+                "min_gap": "3D",
+            },
+            {
+                "name": "post_purchase_tips",
+                **email,
+                "product_from": "purchase",
+                "eligible": [{"rule": "seen", "activity": "purchase", "within": "14D"}],
+                "suppress": [{"activity": "return_product", "within": "30D", "same_product": True}],
+                "min_gap": "5D",
+            },
+            {
+                "name": "win_back",
+                **email,
+                "eligible": [
+                    {
+                        "rule": "not_seen",
+                        "activity": ["visit", "store_visit", "call"],
+                        "within": "28D",
+                    }
+                ],
+                "min_gap": "14D",
+            },
+            {
+                "name": "flash_sale",
+                "channel": "push",
+                "activity": "push_sent",
+                "cost": 0.005,
+                "min_gap": "7D",
+            },
+            {"name": "holiday", **email, "min_gap": "14D"},
+            {
+                "name": "birthday",
+                "channel": "sms",
+                "activity": "sms_sent",
+                "cost": 0.02,
+                "min_gap": "14D",
+            },
+        ],
+        "caps": [
+            {"channel": "email", "max": 2, "per": "7D"},
+            {"channel": "*", "max": 3, "per": "7D"},
+        ],
+        "consent": [
+            {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
+            {"channel": "sms", "opt_in": "sms_opt_in", "opt_out": "sms_opt_out"},
+            {"channel": "push", "requires": "app_install"},
+            {"channel": "push", "opt_in": "push_opt_in", "opt_out": "push_opt_out"},
+        ],
+        "response_window": "20h",
+        "response_activities": ["purchase"],
+        "outcome_activities": ["purchase"],
+        "arbitration": arbitration,
+        "fatigue": {"within": "7D", "factor": 0.6},
+    }
+    if next_step_channels:
+        for j in spec["journeys"]:
+            j["alternatives"] = {c: SENT[c] for c in ("email", "push") if c != j["channel"]}
+        spec["next_step"] = {"channels": {"app": "push", "web": "email"}}
+    if skip_outcome_above is not None:
+        spec["journeys"][0]["skip_if_likely"] = True
+        spec.setdefault("next_step", {})["skip_outcome_above"] = skip_outcome_above
+    return Policy.from_dict(spec)
 
 
 def _secs(x: pd.Series) -> np.ndarray:
@@ -162,6 +190,18 @@ class World:
     )
     unsub_cost: float = 0.3
     caps: dict[str, int] = field(default_factory=lambda: {"email": 2, "*": 3})
+    app_share: np.ndarray | None = None
+    channel_affinity: float = 0.0
+
+    @property
+    def affinity(self) -> np.ndarray:
+        """(customers, outbound channels) multiplier of a touch's uplift: ``1 - w + w x`` the
+        customer's share of sessions on the channel the touch lands on over the mean share."""
+        n = len(self.ids)
+        share = np.full(n, 0.5) if self.app_share is None else self.app_share
+        land = np.stack([1 - share, 1 - share, share], axis=1)
+        w = float(self.channel_affinity)
+        return 1 - w + w * land / np.maximum(land.mean(axis=0, keepdims=True), 1e-12)
 
     @property
     def true_personas(self) -> pd.Series:
@@ -177,8 +217,17 @@ class World:
         )
 
 
-def make_world(n_customers: int = 2_000, *, history_days: int = 90, random_state: int = 0) -> World:
+def make_world(
+    n_customers: int = 2_000,
+    *,
+    history_days: int = 90,
+    random_state: int = 0,
+    channel_affinity: float = 0.0,
+) -> World:
     """A world whose history (``make_journeys``, no persona change) ends where simulation starts.
+
+    ``channel_affinity`` (in [0, 1], default 0): the share of a touch's uplift that scales with
+    the customer's use of the channel the touch lands on (see the module docstring).
 
     Examples
     --------
@@ -188,6 +237,11 @@ def make_world(n_customers: int = 2_000, *, history_days: int = 90, random_state
     """
     if not isinstance(n_customers, int | np.integer) or n_customers < 10:
         raise ConfigError(f"n_customers must be an integer >= 10, got {n_customers!r}.")
+    if isinstance(channel_affinity, bool) or not 0 <= float(channel_affinity) <= 1:
+        raise ConfigError(
+            f"channel_affinity must be in [0, 1] (0: channels do not matter), got "
+            f"{channel_affinity!r}."
+        )
     hist = make_journeys(
         int(n_customers), days=history_days, random_state=random_state, persona_change_share=0.0
     )
@@ -206,6 +260,7 @@ def make_world(n_customers: int = 2_000, *, history_days: int = 90, random_state
                 "customer_id": ids[m],
                 "timestamp": pd.to_datetime(signup[m], unit="s", utc=True),
                 "activity": act,
+                "channel": "app" if act in ("app_install", "push_opt_in") else act[:-7],
             }
         )
         for act, m in rows
@@ -214,10 +269,20 @@ def make_world(n_customers: int = 2_000, *, history_days: int = 90, random_state
     keep = ev["activity"].isin(
         ["visit", "store_visit", "call", "add_to_cart", "purchase", "return_product"]
     )
-    hist_ev = ev.loc[keep, ["customer_id", "timestamp", "activity", "product"]].copy()
+    hist_ev = ev.loc[keep, ["customer_id", "timestamp", "activity", "channel", "product"]].copy()
     hist_ev["activity"] = hist_ev["activity"].astype(str)
+    hist_ev["channel"] = hist_ev["channel"].astype(str).astype(object)
     hist_ev["product"] = hist_ev["product"].astype(object)
     seed_log = pd.concat([*seed, hist_ev], ignore_index=True)
+    seed_log["channel"] = seed_log["channel"].astype(object)
+    sess = ev[ev["channel"].isin(["app", "web"])]
+    n_app = (sess["channel"] == "app").groupby(sess["customer_id"], observed=True).sum()
+    n_all = sess.groupby("customer_id", observed=True).size()
+    n_app.index, n_all.index = n_app.index.astype(str), n_all.index.astype(str)
+    app_share = (
+        (n_app.reindex(ids, fill_value=0).to_numpy() + 1.0)
+        / (n_all.reindex(ids, fill_value=0).to_numpy() + 2.0)
+    ) * has_app  # no app, no app sessions
     seed_log["journey_id"] = None
     seed_log["timestamp"] = seed_log["timestamp"].astype("datetime64[us, UTC]")
 
@@ -250,6 +315,8 @@ def make_world(n_customers: int = 2_000, *, history_days: int = 90, random_state
         last_cart=last(["add_to_cart"]),
         uplift=mk(D.UPLIFT),
         organic=mk(D.ORGANIC),
+        app_share=app_share,
+        channel_affinity=float(channel_affinity),
     )
 
 
@@ -317,6 +384,8 @@ def simulate(
             f"got {type(decider).__name__}."
         )
     rng = np.random.default_rng(np.random.SeedSequence([int(random_state), 7]))
+    # the channels of visits and purchases: a stream of their own (the other draws do not move)
+    crng = np.random.default_rng(np.random.SeedSequence([int(random_state), 8]))
     n, J = len(world.ids), len(SIM_JOURNEYS)
     p = world.persona
     up = world.uplift.to_numpy().copy()
@@ -330,13 +399,21 @@ def simulate(
     last_prod = np.full(n, -1)
     ret_at = np.full(n, np.inf)  # return time of the last purchase
     contacts = np.full((days + 7, n), -1, dtype=np.int64)  # channel delivered per day
-    ev: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "t", "a", "j", "p")}
+    ev: dict[str, list[np.ndarray]] = {k: [] for k in ("c", "t", "a", "j", "p", "ch")}
+    aff = world.affinity
+    app_share = np.full(n, 0.5) if world.app_share is None else world.app_share
     names = np.array([*SIM_JOURNEYS, None], dtype=object)
 
     def emit(
-        c: np.ndarray, t: np.ndarray, a: str | np.ndarray, j: Any = None, prod: Any = -1
+        c: np.ndarray,
+        t: np.ndarray,
+        a: str | np.ndarray,
+        j: Any = None,
+        prod: Any = -1,
+        channel: Any = None,
     ) -> None:
         m = len(c)
+        ev["ch"].append(np.broadcast_to(np.asarray(channel, dtype=object), (m,)))
         ev["c"].append(c)
         ev["t"].append(np.broadcast_to(t, (m,)).astype(np.float64))
         ev["a"].append(np.broadcast_to(np.asarray(a, dtype=object), (m,)))
@@ -356,6 +433,7 @@ def simulate(
                     (world.start_s + tt[m]) * 1e6, unit="us", utc=True
                 ).astype("datetime64[us, UTC]"),
                 "activity": np.concatenate(ev["a"])[m],
+                "channel": np.concatenate(ev["ch"])[m],
                 "product": prods[np.concatenate(ev["p"])[m]],
                 "journey_id": np.concatenate(ev["j"])[m],
             }
@@ -385,11 +463,20 @@ def simulate(
         vis = rng.random(n) < VISIT[p]
         vt = now - DAY + rng.random(n) * DAY
         c_v = np.flatnonzero(vis)
-        emit(c_v, vt[c_v], "visit")
+        on_app = crng.random(n) < app_share
+        v_ch = np.where(on_app, "app", "web").astype(object)
+        emit(c_v, vt[c_v], "visit", channel=v_ch[c_v])
         last_visit[c_v] = vt[c_v]
         cart = vis & (rng.random(n) < CART[p])
         c_c = np.flatnonzero(cart)
-        emit(c_c, vt[c_c] + 300, "add_to_cart", None, rng.integers(0, len(D.PRODUCTS), len(c_c)))
+        emit(
+            c_c,
+            vt[c_c] + 300,
+            "add_to_cart",
+            None,
+            rng.integers(0, len(D.PRODUCTS), len(c_c)),
+            v_ch[c_c],
+        )
         last_cart[c_c] = vt[c_c] + 300
         # contexts and truth this morning
         ctx = {
@@ -404,7 +491,8 @@ def simulate(
         recent = (contacts[day : day + 7] >= 0).sum(0)  # delivered in the last 7 days
         email7 = (contacts[day : day + 7] == 0).sum(0)
         fat = world.fatigue**recent
-        inc = np.minimum(1.0, base[:, None] + up[p] * fat[:, None] * C) - base[:, None]
+        aff_j = aff[:, chan]  # (n, J): each journey on its own channel
+        inc = np.minimum(1.0, base[:, None] + up[p] * aff_j * fat[:, None] * C) - base[:, None]
         ok = reach[:, chan]  # (n, J)
         punsub = (
             np.array([world.unsub[c] for c in SIM_CHANNEL])[None, :] * (1 + recent[:, None]) ** 2
@@ -431,7 +519,8 @@ def simulate(
             tv,
             p,
         )
-        action, prop, held = (np.asarray(x) for x in decider.decide(view))
+        out = tuple(np.asarray(x) for x in decider.decide(view))
+        action, prop, held = out[:3]
         action = action.astype(np.int64)
         held = held.astype(np.int64)
         for k, s in (shadows or {}).items():
@@ -439,33 +528,44 @@ def simulate(
         sent = action >= 0
         a0 = np.maximum(action, 0)
         ch = chan[a0]
-        deliv = sent & ok[np.arange(n), a0]
+        if len(out) > 3:  # the decider chose the channel (-1: the journey's own)
+            ch = np.where(out[3].astype(np.int64) >= 0, out[3].astype(np.int64), ch)
+        rows_n = np.arange(n)
+        deliv = sent & reach[rows_n, ch]
+        over = (recent >= world.caps["*"]) | ((email7 >= world.caps["email"]) & (ch == 0))
         tot["undeliverable"] += int((sent & ~deliv).sum())
         tot["unreachable"] += int((sent & (ch == 2) & ~world.has_app).sum())
-        tot["unconsented"] += int((sent & ~consent[np.arange(n), ch]).sum())
-        tot["over_cap"] += int((sent & capped[np.arange(n), a0]).sum())
+        tot["unconsented"] += int((sent & ~consent[rows_n, ch]).sum())
+        tot["over_cap"] += int((sent & over).sum())
         tot["tips_after_return"] += int((sent & (action == 1) & returned_tip).sum())
         tot["contacts"] += int(sent.sum())
         contacts[day + 7] = np.where(deliv, ch, -1)
-        q = np.where(deliv, base + inc[np.arange(n), a0], base)
+        # the chosen journey on the chosen channel: its uplift, unsubscribe risk and cost
+        inc_c = np.minimum(1.0, base + up[p, a0] * aff[rows_n, ch] * fat * C[rows_n, a0]) - base
+        unsub_c = np.array([world.unsub[c] for c in OUT_CHANNELS])[ch] * (1 + recent) ** 2
+        unsub_c = np.where(returned_tip & (a0 == 1), 3 * unsub_c, unsub_c)
+        cost_c = np.where(ch == chan[a0], world.cost[a0], CHANNEL_COST[ch])
+        q = np.where(deliv, base + inc_c, base)
         y = rng.random(n) < q
         # events: sends, holdouts, purchases, returns, unsubscribes
         s_idx = np.flatnonzero(sent)
         for c_i, c_name in enumerate(OUT_CHANNELS):
             m = s_idx[ch[s_idx] == c_i]
-            emit(m, np.full(len(m), now), SENT[c_name], names[action[m]])
+            emit(m, np.full(len(m), now), SENT[c_name], names[action[m]], channel=c_name)
         h_idx = np.flatnonzero(held >= 0)
-        emit(h_idx, np.full(len(h_idx), now), "holdout", names[held[h_idx]])
+        held_ch = np.array(OUT_CHANNELS, dtype=object)[chan[np.maximum(held, 0)]]
+        emit(h_idx, np.full(len(h_idx), now), "holdout", names[held[h_idx]], channel=held_ch[h_idx])
         b_idx = np.flatnonzero(y)
         bt = now + 3600 + rng.random(len(b_idx)) * 16 * 3600
         prod = rng.integers(0, len(D.PRODUCTS), len(b_idx))
-        emit(b_idx, bt, "purchase", np.where(deliv[b_idx], names[a0[b_idx]], None), prod)
+        b_ch = np.where(crng.random(len(b_idx)) < app_share[b_idx], "app", "web").astype(object)
+        emit(b_idx, bt, "purchase", np.where(deliv[b_idx], names[a0[b_idx]], None), prod, b_ch)
         last_buy[b_idx], last_prod[b_idx] = bt, prod
         r = rng.random(len(b_idx)) < D.RETURN_PROB[p[b_idx]]
         rt = bt + (2 + rng.random(len(b_idx)) * 10) * DAY
         ret_at[b_idx] = np.where(r, rt, np.inf)
-        emit(b_idx[r], rt[r], "return_product", None, prod[r])
-        uns = deliv & (rng.random(n) < punsub[np.arange(n), a0])
+        emit(b_idx[r], rt[r], "return_product", None, prod[r], b_ch[r])
+        uns = deliv & (rng.random(n) < unsub_c)
         u_idx = np.flatnonzero(uns)
         consent[u_idx, ch[u_idx]] = False
         reach[u_idx, ch[u_idx]] = False
@@ -473,10 +573,12 @@ def simulate(
             u_idx,
             np.full(len(u_idx), now + 7200),
             np.array([f"{OUT_CHANNELS[c]}_opt_out" for c in ch[u_idx]], dtype=object),
+            channel=np.array(OUT_CHANNELS, dtype=object)[ch[u_idx]],
         )
         tot["unsubscribes"] += len(u_idx)
-        true_value = np.where(sent, tv[np.arange(n), a0], 0.0)
-        reward = y * np.where(deliv, world.value[a0], 1.0) - np.where(sent, world.cost[a0], 0.0)
+        tv_c = np.where(deliv, inc_c * world.value[a0] - unsub_c * world.unsub_cost, 0.0) - cost_c
+        true_value = np.where(sent, tv_c, 0.0)
+        reward = y * np.where(deliv, world.value[a0], 1.0) - np.where(sent, cost_c, 0.0)
         rows.append(
             {
                 "day": np.full(n, day),
