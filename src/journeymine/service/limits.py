@@ -256,9 +256,35 @@ def _validation_error(exc: ValidationError) -> RequestError:
             400, "malformed_json", f"the request body is not valid JSON ({reason})."
         )
     detail = [
-        {"loc": ["body", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]} for e in errors
+        {
+            "loc": ["body", *map(str, e["loc"])],
+            "msg": e["msg"],
+            "type": e["type"],
+            "hint": _hint(e),
+        }
+        for e in errors
     ]
     return RequestError(422, "invalid_request", detail)
+
+
+def _hint(error: Mapping[str, Any]) -> str:
+    """How to fix one schema problem, in words (every 422 item carries one)."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    where = ".".join(map(str, error["loc"])) or "the body"
+    if kind == "string_too_long":
+        return (
+            f"{where}: send at most {ctx.get('max_length')} characters (a long id can be "
+            f"replaced by a hash of it)."
+        )
+    if kind in ("string_too_short", "too_short"):
+        return f"{where}: must not be empty."
+    if kind == "too_long":
+        return f"{where}: at most {ctx.get('max_length')} items; split the request."
+    if kind == "extra_forbidden":
+        return f"{where}: remove this key; the keys allowed are in the request schema at /docs."
+    if kind == "missing":
+        return f"{where}: add this required key (see the request schema at /docs)."
+    return f"{where}: {error['msg'].lower()}; see the request schema at /docs."
 
 
 def read_request(adapter: TypeAdapter[Any], body: bytes) -> Any:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -46,6 +47,7 @@ from journeymine.actions.response import ResponseModel
 from journeymine.assignment._inputs import _parse_time
 from journeymine.assignment._model import PersonaModel
 from journeymine.exceptions import ConfigError, EventLogError
+from journeymine.features.encode import MAX_ABS_VALUE
 from journeymine.service.live import LiveDecider, decide_live, persona_of
 from journeymine.service.state import CustomerState, StateStore, StoreEvent
 
@@ -59,6 +61,8 @@ MAX_EVENTS_PER_BATCH = 10_000
 #: Events more than this many seconds after the server's clock are refused (422).
 DEFAULT_MAX_FUTURE_S = 300.0
 RECENT_EVENTS = 20
+#: Largest absolute event value (its cents must fit the persona aggregates' integers).
+MAX_VALUE = MAX_ABS_VALUE
 
 _Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -198,7 +202,21 @@ def check_live_events(
             problems.append(
                 f"event {i}: timestamp {e['timestamp']!r:.60} is "
                 f"{(t - now_us) / 1e6:,.0f} s after the server's clock (at most "
-                f"{max_future_s:g} s is accepted)."
+                f"{max_future_s:g} s is accepted); send the time the event happened, with its "
+                f"offset (e.g. '2025-03-01T10:15:00Z'), and check the sender's clock."
+            )
+            continue
+        blank = [k for k in ("customer_id", "activity") if not str(e.get(k) or "").strip()]
+        if blank:
+            problems.append(f"event {i}: {' and '.join(blank)} must not be blank.")
+            continue
+        value = e.get("value")
+        if value is not None and not (
+            isinstance(value, int | float) and math.isfinite(value) and abs(value) <= MAX_VALUE
+        ):
+            problems.append(
+                f"event {i}: value {value!r:.40} is out of range (a finite number with "
+                f"|value| <= {MAX_VALUE:g}); send the event's amount, or null."
             )
             continue
         p = e.get(product_column)
@@ -216,7 +234,11 @@ def check_live_events(
             eid = f"h:{digest}" + (f":{k}" if k else "")
             e["event_id"] = eid
         elif eid in seen:
-            problems.append(f"event {i}: event_id {eid!r:.60} repeats event {seen[eid]}.")
+            problems.append(
+                f"event {i}: event_id {eid!r:.60} repeats event {seen[eid]} of this batch; give "
+                f"each event its own event_id (sending a stored event again is fine: it is "
+                f"counted as a duplicate)."
+            )
             continue
         seen[eid] = i
         out.append(StoreEvent(eid, str(e["customer_id"]), int(t), e))
