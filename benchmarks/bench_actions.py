@@ -320,10 +320,6 @@ def next_step_table(
             "policy": (base, None),
             "policy + next channel": (sim_policy(next_step_channels=True), nxt),
             "policy + skip likely": (sim_policy(skip_outcome_above=skip_outcome_above), nxt),
-            "policy + both": (
-                sim_policy(next_step_channels=True, skip_outcome_above=skip_outcome_above),
-                nxt,
-            ),
         }
         res = {}
         for name, (pol, model) in variants.items():

@@ -279,3 +279,21 @@ def test_impact_experiment_and_its_report_sections(world, pilot, tmp_path):
     assert ope_data(est)["estimator"].iloc[-1] == "doubly robust"
     page = write_html(tmp_path / "value.html", "value", sections, ["x"]).read_text()
     assert "Impact experiment" in page and "self-normalised IPS" in page
+
+
+def test_actions_report_shows_ope_and_impact(world, pilot, tmp_path):
+    from journeymine.actions import backtest
+    from journeymine.datasets import impact_experiment
+    from journeymine.report import actions_report
+
+    pol, tp = sim_policy("response"), world.true_personas
+    rm = ResponseModel().fit(pilot.events, tp, pol)
+    bt = backtest(pilot.events, pol, rm, tp, check="off", attributes=world.attributes)
+    d = pilot.decisions
+    est = evaluate_policy(d, d["action"])
+    arms = {"random": RandomEligible(pol, random_state=1), "fixed": FixedPriority(pol)}
+    t = impact_experiment(world, arms, days=2, random_state=3)
+    page = actions_report(bt, tmp_path / "a.html", ope=est, impact=t).read_text()
+    assert "logged touches" in page
+    assert "off-policy" in page and "Impact experiment" in page
+    assert page.index("against the logged touches") < page.index("off-policy")

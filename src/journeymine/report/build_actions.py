@@ -90,6 +90,8 @@ def actions_report(
     persona_names: Mapping[int, str] | None = None,
     k: int = DEFAULT_K,
     title: str = "Next best action",
+    ope: Any = None,
+    impact: Any = None,
 ) -> Path:
     """Write a self-contained HTML report of a policy: its backtest on the logged touches, the
     response rates that arbitrate between journeys and, optionally, today's decisions.
@@ -109,6 +111,10 @@ def actions_report(
         Persona id -> readable name (e.g. ``miner.profiles_["name"]``).
     k : int, default 10
     title : str
+    ope : DataFrame, optional
+        ``evaluate_policy(log, candidate)``: the off-policy estimates, next to the backtest.
+    impact : DataFrame, optional
+        ``journeymine.datasets.impact_experiment(...)``: the impact experiment.
 
     Returns
     -------
@@ -119,6 +125,7 @@ def actions_report(
         backtest_figure,
         response_rates_data,
         response_rates_figure,
+        value_sections,
     )
 
     k = check_k(k)
@@ -144,6 +151,7 @@ def actions_report(
             ].round(3),
         )
     ]
+    sections += value_sections(ope=ope, impact=impact)  # OPE next to the backtest counts
     if responses is not None:
         table = getattr(responses, "table_", None)
         if not isinstance(table, pd.DataFrame):
