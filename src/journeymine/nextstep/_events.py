@@ -268,7 +268,7 @@ def encode_codes(values: Any, vocab: list[str] | dict[str, int]) -> np.ndarray:
     if len(arr) <= _SMALL:
         return np.fromiter((lut.get(v, -1) for v in arr), dtype=np.int64, count=len(arr))
     names = list(lut)
-    codes = pd.Categorical(arr, categories=names).codes.astype(np.int64)
+    codes = pd.Index(names).get_indexer(arr).astype(np.int64)  # -1: missing or unknown
     mapped = np.asarray([lut[n] for n in names], dtype=np.int64)
     return np.where(codes >= 0, mapped[np.maximum(codes, 0)], -1)
 

@@ -40,7 +40,7 @@ from journeymine.exceptions import (
     UnknownActivityError,
     did_you_mean,
 )
-from journeymine.nextstep._calibrate import fit_temperature
+from journeymine.nextstep._calibrate import apply_temperature, fit_temperature
 from journeymine.nextstep._events import (
     Events,
     encode_codes,
@@ -49,6 +49,7 @@ from journeymine.nextstep._events import (
     to_events,
 )
 from journeymine.nextstep._forest import Ensemble, Forest, compile_forest, finish
+from journeymine.nextstep._ngram import NGram, blend, fit_weight
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
@@ -153,6 +154,13 @@ class NextStepModel(BaseEstimator):
         ``max_iter`` rounds, no calibration).
     refit : bool, default False
         Refit on every case (validation cases included) with the chosen number of rounds.
+    tree_weight : "auto" or float in [0, 1], default "auto"
+        The next-activity probabilities are ``w * trees + (1 - w) * counts``, where *counts* is
+        an interpolated count model over the last 1-5 activities
+        (:mod:`journeymine.nextstep._ngram`). ``"auto"`` learns ``w`` on the held-out cases
+        (log loss; 0.5 when the log has too few cases to hold any out); a number fixes it
+        (1: the trees alone). Trees fitted on few cases, or on a log whose next step is a
+        function of the activities alone, reconstruct exact long contexts worse than counts.
     max_samples : int, default 250_000
         At most this many training prefixes (a seeded random sample beyond): bounds the fit
         time on large logs (1M events: a few minutes).
@@ -170,6 +178,8 @@ class NextStepModel(BaseEstimator):
         Channels it can predict (empty when the log had none).
     temperatures_ : dict
         Calibration temperature per head.
+    tree_weight_ : float
+        Weight of the trees in the next-activity blend (1: the count model is not used).
     n_iter_ : dict
         Boosting rounds per head.
     card_ : dict
@@ -202,6 +212,7 @@ class NextStepModel(BaseEstimator):
         min_samples_leaf: int = 20,
         validation_size: float = 0.15,
         refit: bool = False,
+        tree_weight: float | str = "auto",
         max_samples: int = 250_000,
         n_jobs: int | None = 1,
         random_state: int = 0,
@@ -218,6 +229,7 @@ class NextStepModel(BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.validation_size = validation_size
         self.refit = refit
+        self.tree_weight = tree_weight
         self.max_samples = max_samples
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -260,6 +272,12 @@ class NextStepModel(BaseEstimator):
                 "a number in [0, 0.5)",
             ),
             ("refit", isinstance(self.refit, bool), "True or False"),
+            (
+                "tree_weight",
+                (isinstance(self.tree_weight, str) and self.tree_weight == "auto")
+                or (is_num(self.tree_weight) and 0 <= float(self.tree_weight) <= 1),
+                "'auto' or a number in [0, 1]",
+            ),
             (
                 "max_samples",
                 is_int(self.max_samples) and self.max_samples >= 100,
@@ -397,6 +415,7 @@ class NextStepModel(BaseEstimator):
         is_val[val_cases] = True
 
         self.heads_: dict[str, Any] = {}
+        held_out: tuple[np.ndarray, np.ndarray] | None = None
         self.temperatures_: dict[str, float] = {}
         self.n_iter_: dict[str, int] = {}
         metrics: dict[str, Any] = {}
@@ -436,11 +455,24 @@ class NextStepModel(BaseEstimator):
                 temp = fit_temperature(p, col)
                 pred = est.classes_[p.argmax(axis=1)]
                 metrics[f"{head}_validation_accuracy"] = float(np.mean(pred == y[val_ok]))
+                if head == "activity":  # the trees' calibrated probabilities, for the blend
+                    full = np.zeros((int(val_ok.sum()), n_classes))
+                    full[:, est.classes_] = apply_temperature(p, temp)
+                    held_out = (val_ok, full)
             if self.refit and v.any():
                 est = self._hgb(kind, n_iter, False).fit(X, y)
             self.heads_[head] = compile_forest(est)
             self.temperatures_[head] = float(temp)
             self.n_iter_[head] = n_iter
+        self._fit_counts(
+            ev,
+            targets["activity"],
+            X_all[where[targets["activity"][0]]],
+            is_val,
+            held_out,
+            n_classes,
+            metrics,
+        )
         self.classes_ = list(self.spec_.activities) + ([END] if self.end_of_case else [])
         self.n_classes_ = n_classes
         self.feature_names_ = self.spec_.feature_names
@@ -460,6 +492,47 @@ class NextStepModel(BaseEstimator):
         }
         logger.info("NextStepModel fitted in %.1f s", time.perf_counter() - t0)
         return self
+
+    def _fit_counts(
+        self,
+        ev: Events,
+        target: tuple[np.ndarray, np.ndarray],
+        X: np.ndarray,
+        is_val: np.ndarray,
+        held_out: tuple[np.ndarray, np.ndarray] | None,
+        n_classes: int,
+        metrics: dict[str, Any],
+    ) -> None:
+        """The n-gram count model of the next activity and its weight against the trees."""
+        rows, y = target
+        lags = X[:, : self.spec_.n_lags]
+        n_codes = len(self.spec_.activities) + 1  # + "other" (unseen at scoring)
+        order = self.spec_.n_lags
+        self.ngram_: NGram | None = None
+        if isinstance(self.tree_weight, str):  # "auto": learnt on the held-out cases
+            if held_out is None:
+                # too few cases to hold any out (or validation_size=0): nothing says which is
+                # better, equal weights
+                weight = 0.5
+            else:
+                val_ok, p_trees = held_out
+                train = ~is_val[ev.case[rows]]
+                counts = NGram.fit(
+                    lags[train], y[train], n_classes=n_classes, n_codes=n_codes, order=order
+                )
+                p_counts = counts.proba(lags[val_ok])
+                weight = fit_weight(p_trees, p_counts, y[val_ok])
+                metrics["activity_validation_accuracy_counts"] = float(
+                    np.mean(p_counts.argmax(axis=1) == y[val_ok])
+                )
+                metrics["activity_validation_accuracy_blend"] = float(
+                    np.mean(blend(p_trees, p_counts, weight).argmax(axis=1) == y[val_ok])
+                )
+        else:
+            weight = float(self.tree_weight)
+        self.tree_weight_ = weight
+        if weight < 1.0:  # counted on every training prefix, held-out cases included
+            self.ngram_ = NGram.fit(lags, y, n_classes=n_classes, n_codes=n_codes, order=order)
 
     # ---- scoring -----------------------------------------------------------------------------
     def _columns(self) -> set[str]:
@@ -492,6 +565,10 @@ class NextStepModel(BaseEstimator):
                 p[:, h] = 1.0
             else:
                 p[:, h.classes] = finish(h.kind, raw[head], self.temperatures_[head])
+            ngram = self.__dict__.get("ngram_")
+            if head == "activity" and ngram is not None:
+                lags = X[:, : self.spec_.n_lags]
+                p = blend(p, ngram.proba(lags), self.tree_weight_)
             out[head] = p
         return out
 

@@ -1,15 +1,18 @@
 """Saving and loading a :class:`~journeymine.NextStepModel` (one job: files <-> model).
 
-Format (``format_version`` 1)
------------------------------
+Format (``format_version`` 2; version 1 files, without the count model, still load)
+-----------------------------------------------------------------------------------
 - ``<name>.skops``: a dict head -> compiled forest (:class:`~journeymine.nextstep._forest.Forest`
-  state: only numpy arrays, texts and integers), written with ``skops.io.dumps``. Never pickle.
+  state: only numpy arrays, texts and integers) and, under ``"ngram"``, the next-activity count
+  model (:class:`~journeymine.nextstep._ngram.NGram` state: arrays and integers) when the model
+  blends it in, written with ``skops.io.dumps``. Never pickle.
   Before loading, every type named in the file's schema must be in :data:`ALLOWED_TYPES`
   (dict, list, str, int, float, bool, numpy.ndarray): stricter than skops' defaults, which
   also build scikit-learn estimators. The list passed to ``skops.io.loads(trusted=...)``,
   :data:`TRUSTED_TYPES`, is therefore empty.
 - ``<name>.json``: the model card: parameters, prefix-feature vocabulary, feature names,
-  classes, channels, calibration temperatures, outcome and horizon, the skops file's SHA-256,
+  classes, channels, calibration temperatures, the weight of the trees in the next-activity
+  blend (``tree_weight``), outcome and horizon, the skops file's SHA-256,
   and ``integrity``: the SHA-256 of the canonical JSON of every field that changes what the
   loaded model does (:data:`CHECKSUMMED_FIELDS`) followed by the skops bytes. Descriptive
   fields (``metrics``, ``training``, ``created_at``, the rest of ``artifact``) are not covered.
@@ -44,7 +47,8 @@ __all__ = [
     "save_next_step_model",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_NGRAM = "ngram"  # the key of the count model in the skops dict (not a head)
 KIND = "journeymine.NextStepModel"
 #: Types outside skops' default trusted set a NextStepModel file may contain: none.
 TRUSTED_TYPES: frozenset[str] = frozenset()
@@ -73,6 +77,7 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "channels",
     "heads",
     "temperatures",
+    "tree_weight",
     "artifact.sha256",
     "artifact.untrusted_types",
 )
@@ -101,7 +106,10 @@ def schema_types(data: bytes) -> set[str]:
 def card_checksum(card: dict, data: bytes) -> str:
     """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
     spaces, absent = null) followed by the skops bytes."""
-    return cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
+    fields = CHECKSUMMED_FIELDS
+    if card.get("format_version") == 1:  # saved before the count model: no tree_weight
+        fields = tuple(f for f in fields if f != "tree_weight")
+    return cards.card_checksum(card, data, kind=KIND, fields=fields)
 
 
 def _jsonable(v: Any) -> Any:
@@ -126,10 +134,13 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
     from journeymine.nextstep._forest import Forest
 
     model._fitted()
-    state = {
+    state: dict[str, Any] = {
         head: (h.to_state() if isinstance(h, Forest) else int(h))
         for head, h in model.heads_.items()
     }
+    ngram = model.__dict__.get("ngram_")
+    if ngram is not None:
+        state[_NGRAM] = ngram.to_state()
     data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
     untrusted = sorted(sio.get_untrusted_types(data=data))
     if set(untrusted) - TRUSTED_TYPES:
@@ -152,10 +163,11 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
             "channels": list(model.channels_),
             "heads": sorted(model.heads_),
             "temperatures": {k: float(v) for k, v in model.temperatures_.items()},
+            "tree_weight": float(model.__dict__.get("tree_weight_", 1.0)),
             "n_iter": {k: int(v) for k, v in model.n_iter_.items()},
             "artifact": {
                 "file": file_name,
-                "format": "skops: dict head -> compiled forest (numpy arrays)",
+                "format": "skops: dict head -> compiled forest, 'ngram' -> counts (numpy arrays)",
                 "sha256": cards.sha256(data),
                 "bytes": len(data),
                 "untrusted_types": untrusted,
@@ -213,6 +225,9 @@ def _check_card(card: Any, source: str) -> None:
             problems.append("artifact.sha256 must be a text")
         if not isinstance(card["integrity"].get("sha256"), str):
             problems.append("integrity.sha256 must be a text")
+        w = card.get("tree_weight", 1.0)
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
+            problems.append(f"tree_weight must be a number in [0, 1], got {w!r}")
     if problems:
         raise ModelError(
             f"{source}: the model card has invalid values: " + "; ".join(problems) + f". {_FIX}"
@@ -226,6 +241,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
 
     from journeymine.nextstep._forest import Forest
     from journeymine.nextstep._model import END, NextStepModel
+    from journeymine.nextstep._ngram import NGram
     from journeymine.nextstep._prefix import PrefixSpec
 
     _check_card(card, source)
@@ -257,11 +273,19 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
         model = NextStepModel(**params)
         model._check_params()
         spec = PrefixSpec.from_dict(card["spec"])
-        if not isinstance(state, dict) or sorted(state) != sorted(card["heads"]):
+        if not isinstance(state, dict) or sorted(set(state) - {_NGRAM}) != sorted(card["heads"]):
             raise ValueError(f"heads {sorted(state) if isinstance(state, dict) else state!r}")
         heads = {
-            k: (int(v) if isinstance(v, int) else Forest.from_state(v)) for k, v in state.items()
+            k: (int(v) if isinstance(v, int) else Forest.from_state(v))
+            for k, v in state.items()
+            if k != _NGRAM
         }
+        ngram = NGram.from_state(state[_NGRAM]) if _NGRAM in state else None
+        tree_weight = float(card.get("tree_weight", 1.0))
+        if (ngram is None) != (tree_weight >= 1.0):
+            raise ValueError(
+                f"tree_weight {tree_weight} with{'out' if ngram is None else ''} a count model"
+            )
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise ModelError(f"{source}: the model does not match its card ({exc}). {_FIX}") from exc
     names = spec.feature_names
@@ -283,9 +307,17 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
                 and (h.classes.max() >= outputs[k] or h.classes.min() < 0)
             ):
                 problems.append(f"head {k!r} predicts classes the card does not list")
+    if ngram is not None and (
+        ngram.n_classes != n_classes
+        or ngram.n_codes != len(spec.activities) + 1
+        or ngram.order > spec.n_lags
+    ):
+        problems.append("the count model does not match the classes and vocabulary")
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems) + f". {_FIX}")
     model.spec_ = spec
+    model.ngram_ = ngram
+    model.tree_weight_ = tree_weight
     model.heads_ = heads
     model.classes_ = expected
     model.n_classes_ = n_classes
