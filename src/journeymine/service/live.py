@@ -28,6 +28,7 @@ import uuid
 import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,21 @@ def _human(seconds: int) -> str:
     return f"{seconds}s"
 
 
+@dataclass(frozen=True)
+class _Base:
+    """One customer's stored events prepared for decisions (see ``LiveDecider._base``)."""
+
+    events: Sequence[dict[str, Any]]
+    times: Sequence[int]
+    t_us: list[int]
+    activity: list[str]
+    channel: list[str | None]
+    journey: list[str | None]
+    product: list[str | None]
+    delivered: set[Any]
+    timeline: Timeline
+
+
 class LiveDecider:
     """Decides for one live customer with a policy and its response (or uplift) rates.
 
@@ -228,6 +244,8 @@ class LiveDecider:
         }
         self._rates: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
+        self.cache_size = 20_000
+        self._bases: dict[str, _Base] = {}
         self._journey_names = [j.name for j in policy.journeys]
         channel_of = {j.activity: j.channel for j in policy.journeys}  # as the engine
         self.channel_acts = {
@@ -248,6 +266,43 @@ class LiveDecider:
                 self._rates[persona] = got
         return got
 
+    def _base(
+        self, customer_id: str, event_times: Sequence[int], events: Sequence[dict[str, Any]]
+    ) -> _Base:
+        """The customer's events as a :class:`Timeline`, kept while the store hands out the
+        same events (its cache gives the same list until the events change)."""
+        got = self._bases.get(customer_id)
+        if (
+            got is not None
+            and got.events is events
+            and got.times is event_times
+            and len(events) == len(got.t_us)
+        ):
+            return got
+        column, touch = self.policy.product_column, self.touch
+        t_us = list(event_times)
+        acts = [str(e["activity"]) for e in events]
+        chs = [_text(e.get("channel")) for e in events]
+        jids = [_text(e.get("journey_id")) for e in events]
+        prods = [_product(e.get(column)) for e in events]
+        delivered = {e.get("decision_id") for e in events if e.get("activity") in touch}
+        base = _Base(
+            events,
+            event_times,
+            t_us,
+            acts,
+            chs,
+            jids,
+            prods,
+            delivered - {None},
+            Timeline(t_us, acts, chs, jids, prods),
+        )
+        with self._lock:
+            if len(self._bases) >= self.cache_size:
+                self._bases.pop(next(iter(self._bases)))
+            self._bases[customer_id] = base
+        return base
+
     def decide(
         self,
         customer_id: str,
@@ -267,23 +322,21 @@ class LiveDecider:
         A contact counts as a touch of its journey one second before the decision (or at its
         own time when earlier) until an event that carries its ``decision_id`` (the delivered
         touch) replaces it; a contact reserved after the decision second does not count.
+
+        The prepared events are kept per customer while the same ``events`` list (of the same
+        length) comes again, as the store's cache hands it out: pass a new list when the
+        events change, never the same list changed in place.
         """
-        policy = self.policy
-        column = policy.product_column
-        touch = self.touch
-        delivered = {e.get("decision_id") for e in events if e.get("activity") in touch} - {None}
+        base = self._base(customer_id, event_times, events)
         floor = at_us - at_us % _US
-        t_us = list(event_times)
-        acts = [str(e["activity"]) for e in events]
-        chs = [_text(e.get("channel")) for e in events]
-        jids = [_text(e.get("journey_id")) for e in events]
-        prods = [_product(e.get(column)) for e in events]
         extra = [
             (min(c.t_us, floor - 1), c)
             for c in contacts
-            if c.decision_id not in delivered and c.t_us < floor + _US
+            if c.decision_id not in base.delivered and c.t_us < floor + _US
         ]
         if extra:  # contacts count as touches, in time order after events of the same time
+            t_us, acts, chs = list(base.t_us), list(base.activity), list(base.channel)
+            jids, prods = list(base.journey), list(base.product)
             for when, c in extra:
                 t_us.append(when)
                 acts.append(c.activity)
@@ -294,7 +347,9 @@ class LiveDecider:
             t_us = [t_us[i] for i in order]
             acts, chs = [acts[i] for i in order], [chs[i] for i in order]
             jids, prods = [jids[i] for i in order], [prods[i] for i in order]
-        tl = Timeline(t_us, acts, chs, jids, prods)
+            tl = Timeline(t_us, acts, chs, jids, prods)
+        else:
+            tl = base.timeline
         t = tl.clip(floor // _US)
         reason, detail, rates, products = self._gates(tl, t, persona)
         passed = [k for k, r in enumerate(reason) if r < 0]
@@ -317,7 +372,7 @@ class LiveDecider:
             "at": _iso_us(floor),
             "persona": int(persona),
             "action": names[w] if w >= 0 else None,
-            "channel": policy.journeys[w].channel if w >= 0 else None,
+            "channel": self.policy.journeys[w].channel if w >= 0 else None,
             "product": products[w] if w >= 0 else None,
             "expected_response": float(rates[w]) if w >= 0 else None,
             "why_not": why_not,

@@ -73,6 +73,7 @@ class Metrics:
     def __init__(self, routes: Iterable[str]) -> None:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._exact: set[str] = set()
         self._prefixes: list[tuple[str, str]] = []
         for r in routes:
@@ -122,11 +123,21 @@ class Metrics:
                 return template
         return "other"
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, kept (a decision counts ~10 reasons: the lookups add
+        up)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def decided(self, answer: dict[str, Any], committed: bool) -> None:
         """Count one decision (the answer of ``POST /v1/next-best-action``)."""
-        self.decisions.labels(answer.get("action") or "none", str(committed).lower()).inc()
+        action = answer.get("action") or "none"
+        self._child(self.decisions, action, "true" if committed else "false").inc()
         for w in answer.get("why_not") or ():
-            self.reasons.labels(w["journey"], w["reason"]).inc()
+            self._child(self.reasons, w["journey"], w["reason"]).inc()
 
     def received(self, accepted: int, duplicates: int) -> None:
         """Count the events of one batch."""
@@ -165,7 +176,8 @@ class Metrics:
                 await app(scope, receive, sending)
             finally:
                 route = metrics.route_of(scope.get("path", ""))
-                metrics.requests.labels(route, scope.get("method", ""), str(status[0])).inc()
-                metrics.latency.labels(route).observe(time.perf_counter() - start)
+                method = str(scope.get("method", ""))
+                metrics._child(metrics.requests, route, method, str(status[0])).inc()
+                metrics._child(metrics.latency, route).observe(time.perf_counter() - start)
 
         return wrapped
