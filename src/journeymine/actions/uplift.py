@@ -37,7 +37,7 @@ from journeymine.actions.policy import Policy
 from journeymine.actions.response import touch_rows
 from journeymine.exceptions import ConfigError, ModelError, NotFittedError
 
-__all__ = ["UNPLACED", "UpliftModel", "outcome_after"]
+__all__ = ["UNPLACED", "UpliftModel", "check_memberships", "outcome_after"]
 
 UNPLACED = -2  # the row of the customers soft memberships leave (partly) unplaced
 
@@ -141,7 +141,7 @@ class UpliftModel(BaseEstimator):
         soft = isinstance(personas, pd.DataFrame)
         if soft:
             # a row for the weight the memberships leave unplaced (customers without one)
-            known = [UNPLACED, *sorted(_membership_columns(personas))]
+            known = [UNPLACED, *sorted(check_memberships(personas))]
         else:
             pmap = pd.Series(personas, dtype="float64").dropna().astype("int64")
             known = sorted(set(int(p) for p in pmap.unique() if p >= 0))
@@ -211,7 +211,7 @@ class UpliftModel(BaseEstimator):
         if not hasattr(self, "personas_"):
             raise NotFittedError("this UpliftModel is not fitted yet; call fit() first.")
         if isinstance(personas, pd.DataFrame):
-            cols = _membership_columns(personas)
+            cols = check_memberships(personas)
             M = personas.to_numpy(dtype=np.float64, na_value=0.0)
             W = np.zeros((len(M), len(self.personas_)))
             pos = self._persona_index(np.array(cols, dtype=np.int64))
@@ -361,7 +361,7 @@ class UpliftModel(BaseEstimator):
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
 
 
-def _membership_columns(memberships: pd.DataFrame) -> list[int]:
+def check_memberships(memberships: pd.DataFrame) -> list[int]:
     """The persona ids of a membership table, checked (integer ids, values in [0, 1], rows
     summing to at most 1)."""
     try:

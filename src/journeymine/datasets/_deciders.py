@@ -196,14 +196,14 @@ class PolicyDecider(_Gated):
         self.learn, self.n_draws = learn and hasattr(model, "update"), int(n_draws)
         self.soft = isinstance(personas, pd.DataFrame)
         if self.soft:
-            from journeymine.actions.uplift import _membership_columns
+            from journeymine.actions.uplift import check_memberships
 
             if not hasattr(model, "weights"):
                 raise ConfigError(
                     "soft memberships need an UpliftModel (per-customer uplift); pass hard "
                     "persona ids with a ResponseModel."
                 )
-            cols = _membership_columns(personas)
+            cols = check_memberships(personas)
             self.memberships = personas.astype(np.float64)
             M = self.memberships.to_numpy()
             top = np.array(cols, dtype=np.int64)[M.argmax(1)] if M.size else np.array([])
