@@ -484,7 +484,19 @@ def next_step_arrays(
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """From ``NextStepModel.predict`` output: per customer of ``ids``, is the outcome likely
     (``p_outcome >= policy.skip_outcome_above``) and the predicted next channel; None where
-    the policy does not use them."""
+    the policy does not use them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.datasets import sim_policy
+    >>> pred = pd.DataFrame({"channel": ["app", "web"], "p_outcome": [0.9, 0.1]},
+    ...                     index=["a", "b"])
+    >>> likely, channel = next_step_arrays(
+    ...     sim_policy(next_step_channels=True, skip_outcome_above=0.5), pred, ["b", "a"])
+    >>> likely.tolist(), channel.tolist()
+    ([False, True], ['web', 'app'])
+    """
     uses = policy.skip_outcome_above is not None or bool(policy.next_step_channels)
     if next_step is None:
         return None, None

@@ -363,7 +363,14 @@ class UpliftModel(BaseEstimator):
 
 def check_memberships(memberships: pd.DataFrame) -> list[int]:
     """The persona ids of a membership table, checked (integer ids, values in [0, 1], rows
-    summing to at most 1)."""
+    summing to at most 1); a ``ConfigError`` says what is wrong and how to fix it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_memberships(pd.DataFrame({0: [0.2], 3: [0.8]}, index=["a"]))
+    [0, 3]
+    """
     try:
         cols = [int(c) for c in memberships.columns]
     except (TypeError, ValueError) as exc:
