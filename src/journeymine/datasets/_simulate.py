@@ -371,7 +371,9 @@ def simulate(
     """Run ``decider`` in ``world`` for ``days`` days (one decision per customer each morning).
 
     ``decider.decide(view)`` returns (action index into :data:`SIM_JOURNEYS`, -1 = nothing;
-    propensity of that action; held-out journey index, -1 = none); ``decider.update(view,
+    propensity of that action; held-out journey index, -1 = none; optionally a fourth array:
+    the outbound channel of each send, an index into :data:`OUT_CHANNELS`, -1 = the journey's
+    own); ``decider.update(view,
     feedback)`` (optional) sees the outcomes of the day. ``shadows``: deciders asked on the same
     states whose choice is only recorded. ``shift = (day, uplift table)``: the world's uplift
     changes that day (to test recovery).
