@@ -318,29 +318,52 @@ class OutOfCoreLog:
             ``variant`` (activities joined by " > "), ``length``, ``cases``, ``share``; by
             cases descending, then variant.
         """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         check_int(top_k, "top_k", allow_none=True)
-        sep = SEPARATOR.replace("'", "''")
-        limit = f"LIMIT {int(top_k)}" if top_k is not None else ""
-        table = self._run(
-            "variants",
-            f"""
-            WITH s AS (
-                SELECT string_agg(a, '{sep}' ORDER BY t, f, r) AS variant,
-                       count(*) AS length
-                FROM {self._events} GROUP BY c
-            ), v AS (
-                SELECT variant, any_value(length) AS length, count(*) AS cases
-                FROM s GROUP BY variant
-            )
-            SELECT variant, length, cases, cases / (SELECT count(*) FROM s) AS share
-            FROM v ORDER BY cases DESC, variant {limit}
-            """,
-        )
-        table["variant"] = pd.array(table["variant"].astype(object), dtype="str")
+        # sequences of small activity codes (code order = label order), grouped in DuckDB;
+        # only the distinct sequences are turned into text
+        self._say(f"variants: {len(self.files)} file(s)...")
+        t0 = time.perf_counter()
+        labels = [
+            str(r[0])
+            for r in self.con.sql(f"SELECT DISTINCT a FROM {self._events} ORDER BY a").fetchall()
+        ]
+        code_type = "USMALLINT" if len(labels) < 2**16 else "UINTEGER"
+        self.con.register("__jm_activities", pa.table({"a": pa.array(labels, pa.string())}))
+        try:
+            grouped = self.con.sql(
+                f"""
+                WITH d AS (
+                    SELECT a, CAST(row_number() OVER (ORDER BY a) - 1 AS {code_type}) AS k
+                    FROM __jm_activities
+                ), s AS (
+                    SELECT list(k ORDER BY t, f, r) AS seq
+                    FROM {self._events} JOIN d USING (a) GROUP BY c
+                )
+                SELECT seq, count(*) AS cases FROM s GROUP BY seq
+                """
+            ).to_arrow_table()
+        finally:
+            self.con.unregister("__jm_activities")
+        seq = grouped.column("seq").combine_chunks()
+        tokens = pa.array(labels, pa.string()).take(pc.list_flatten(seq))
+        text = pc.binary_join(type(seq).from_arrays(seq.offsets, tokens), SEPARATOR)
+        cases = grouped.column("cases").combine_chunks()
+        table = pa.table(
+            {"variant": text, "length": pc.list_value_length(seq).cast(pa.int64()), "cases": cases}
+        ).sort_by([("cases", "descending"), ("variant", "ascending")])
+        n_cases = int(pc.sum(cases).as_py() or 0)
+        if top_k is not None:
+            table = table.slice(0, top_k)
+        out = table.to_pandas()
+        out["variant"] = pd.array(out["variant"].astype(object), dtype="str")
         for col in ("length", "cases"):
-            table[col] = table[col].astype(np.int64)
-        table["share"] = table["share"].astype(float)
-        return table
+            out[col] = out[col].astype(np.int64)
+        out["share"] = out["cases"] / n_cases
+        self._say(f"variants: done in {time.perf_counter() - t0:.1f} s")
+        return out
 
     # ---- customer features -----------------------------------------------------------------
 
