@@ -190,19 +190,19 @@ class OutOfCoreLog:
         pattern = self.pattern.replace("'", "''")
         return (
             f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
-            f"filename = '__jm_file', file_row_number = true)"
+            f"file_row_number = true)"
         )
 
     def _check(self) -> None:
         """The local gate on the first rows, then type and null checks over every row."""
         sample = self.con.sql(f"SELECT * FROM {self._scan} LIMIT {_SAMPLE_ROWS}").fetchdf()
-        sample = sample.drop(columns=["__jm_file", "file_row_number"])
+        sample = sample.drop(columns=["file_row_number"])
         if len(sample) == 0:
             raise EmptyLogError(f"the event files '{self.pattern}' hold no rows.")
         validate(sample, duplicates="keep", sort=False)  # same errors as read_events
         described = self.con.sql(f"DESCRIBE SELECT * FROM {self._scan}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
-        self.columns = [c for c in types if c not in ("__jm_file", "file_row_number")]
+        self.columns = [c for c in types if c != "file_row_number"]
         ts_type = str(types[TIMESTAMP]).upper()
         if ts_type not in _TIMESTAMP_TYPES:
             raise EventLogError(
@@ -257,7 +257,7 @@ class OutOfCoreLog:
         c, t, a = (quote_ident(x) for x in (CUSTOMER_ID, TIMESTAMP, ACTIVITY))
         return (
             f"(SELECT CAST({c} AS VARCHAR) AS c, epoch_us({t}) AS t, CAST({a} AS VARCHAR) AS a, "
-            f"__jm_file AS f, file_row_number AS r FROM {self._scan})"
+            f"file_index AS f, file_row_number AS r FROM {self._scan})"
         )
 
     # ---- statistics ------------------------------------------------------------------------
@@ -431,9 +431,9 @@ class OutOfCoreLog:
         cut = int(share * (2**64 - 1))
         frame = self.con.sql(
             f"SELECT * FROM {self._scan} WHERE hash({c} || '{int(seed)}') <= {cut} "
-            f"ORDER BY __jm_file, file_row_number"
+            f"ORDER BY file_index, file_row_number"
         ).fetchdf()
-        return read_events(frame.drop(columns=["__jm_file", "file_row_number"]))
+        return read_events(frame.drop(columns=["file_row_number"]))
 
     @contextmanager
     def _buckets(self, n_buckets: int) -> Iterator[list[Path]]:
@@ -445,7 +445,8 @@ class OutOfCoreLog:
             self._say(f"customer features: {n_buckets} bucket(s) of customers")
             t0 = time.perf_counter()
             self.con.execute(
-                f"COPY (SELECT *, hash({c}) % {n_buckets} AS __jm_bucket FROM {self._scan}) "
+                f"COPY (SELECT *, file_index AS __jm_file, hash({c}) % {n_buckets} AS __jm_bucket "
+                f"FROM {self._scan}) "
                 f"TO '{out}' (FORMAT parquet, PARTITION_BY (__jm_bucket))"
             )
             self._say(f"customer features: buckets written in {time.perf_counter() - t0:.1f} s")
