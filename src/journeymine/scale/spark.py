@@ -43,7 +43,6 @@ import pandas as pd
 from journeymine.engine import encode
 from journeymine.exceptions import ConfigError, EventLogError, UnknownActivityError, did_you_mean
 from journeymine.journeys import (
-    SEPARATOR,
     channel_switches,
     funnel_frame,
     step_counts,
@@ -94,6 +93,12 @@ def spark_events(spark_df: Any, *, channel: bool = False) -> Any:
     MissingColumnError, EventLogError, EmptyLogError
         The first rows fail :func:`journeymine.schema.validate` (the local message); the
         timestamp is not a Spark timestamp; nulls or blanks anywhere (counted).
+
+    Examples
+    --------
+    >>> events = spark.read.parquet("events/")  # doctest: +SKIP
+    >>> spark_events(events).columns  # doctest: +SKIP
+    ['customer_id', '__jm_t_us', 'activity', 'channel', '__jm_row']
     """
     from pyspark.sql import functions as F
 
@@ -194,6 +199,12 @@ def spark_dfg(spark_df: Any) -> pd.DataFrame:
     DataFrame
         ``source, target, count, cases, mean_seconds, median_seconds, p90_seconds``; by count
         descending, then source and target (pandas, on the driver).
+
+    Examples
+    --------
+    >>> spark_dfg(spark.createDataFrame(log))  # doctest: +SKIP
+      source target  count  cases  mean_seconds  median_seconds  p90_seconds
+    0   view   cart      2      2         150.0           150.0        174.0
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -250,6 +261,10 @@ def spark_variants(
         Only the ``top_k`` most common variants.
     n_buckets : int, optional
         Buckets of customers (default ``spark.sql.shuffle.partitions``).
+
+    Examples
+    --------
+    >>> spark_variants(events, top_k=10)  # doctest: +SKIP
     """
     from pyspark.sql import functions as F
 
@@ -284,13 +299,17 @@ def spark_variants(
     out["length"] = out["length"].astype(np.int64)
     out["cases"] = out["cases"].astype(np.int64)
     out["share"] = out["cases"] / n_cases
-    assert SEPARATOR  # variants join activities with the same separator as locally
     return out
 
 
 def spark_channel_switches(spark_df: Any, *, n_buckets: int | None = None) -> pd.DataFrame:
     """:func:`journeymine.channel_switches` of a Spark DataFrame (local counts per bucket of
-    customers, added; shares from the totals)."""
+    customers, added; shares from the totals).
+
+    Examples
+    --------
+    >>> spark_channel_switches(events)  # doctest: +SKIP
+    """
     from pyspark.sql import functions as F
 
     ev = spark_events(spark_df, channel=True)
@@ -334,6 +353,10 @@ def spark_funnel(
     ------
     UnknownActivityError
         A step is not an activity of the events (the message suggests the closest one).
+
+    Examples
+    --------
+    >>> spark_funnel(events, ["view", "cart", "purchase"], within="7D")  # doctest: +SKIP
     """
     from pyspark.sql import functions as F
 
@@ -393,6 +416,11 @@ def spark_customer_features(spark_df: Any, featurizer: Any, *, n_buckets: int | 
     -------
     pyspark.sql.DataFrame
         ``customer_id`` and one double column per feature (``get_feature_names_out()``).
+
+    Examples
+    --------
+    >>> featurizer = CustomerFeaturizer().fit(sample_log)  # doctest: +SKIP
+    >>> spark_customer_features(events, featurizer).write.parquet("features/")  # doctest: +SKIP
     """
     from journeymine.exceptions import EmptyLogError
 
