@@ -46,9 +46,11 @@ local disk, and a `redis-server` on 127.0.0.1 started for the run with `appendon
   from /proc) divided by the calls: the cost of a call, much less sensitive to the other
   jobs of a shared machine than the latencies.
 
-The machine is shared (other jobs ran at the same time), so latencies are upper bounds. With
+The machine is shared (other jobs ran at the same time; "load average" is the machine's
+1-minute load average at the end of the run, on 2 cores), so latencies are upper bounds. With
 16 in flight the latency is mostly queueing: by Little's law the mean is 16 / (requests per
-second).
+second), so on a loaded machine the latency follows the share of the cores the server gets,
+and the server's CPU per call is the number to compare between runs.
 """
 
 #: the sample policy's journeys and five more: ten candidates per decision
@@ -359,6 +361,7 @@ def _run(data: dict[str, Any], n: int = 3_000) -> dict[str, Any]:
                 "n": count,
                 "rps": count / wall,
             }
+        out["load"] = os.getloadavg()[0]  # the machine's 1-minute load average at the end
         return out
     finally:
         data["proc"].terminate()
@@ -402,7 +405,7 @@ def rows_of(m: Measurement) -> list[Measurement]:
         x = r[flight]
         who = (
             f"{m.contender} ({x['n']:,} calls, {x['errors']} errors, {x['rps']:.0f} req/s, "
-            f"server CPU {x['cpu_ms']:.2f} ms/call)"
+            f"server CPU {x['cpu_ms']:.2f} ms/call, load average {r['load']:.1f})"
         )
         for q in ("p50", "p99"):
             rows.append(
@@ -423,8 +426,8 @@ def run(quick: bool) -> list[Measurement]:
     rows: list[Measurement] = []
     for backend, setup in (("SQLite", _setup_sqlite), ("Redis", _setup_redis)):
         m = measure(
-            "service", f"jm serve, {backend} store (1 worker)", "10 journeys", setup,
-            _run_quick if quick else _run,
+            "service", f"journeymine service (jm serve, {backend} store, 1 worker)",
+            "10 journeys", setup, _run_quick if quick else _run,
         )  # fmt: skip
         rows += rows_of(m)
     return rows

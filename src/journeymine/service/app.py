@@ -297,12 +297,18 @@ class _AssignRoute:
     handlers, so the 401/400/422/500 answers are the same as on every other route."""
 
     def __init__(
-        self, holder: _Holder, require_key: Any, coalescer: _Coalescer, times: TimeRange
+        self,
+        holder: _Holder,
+        require_key: Any,
+        coalescer: _Coalescer,
+        times: TimeRange,
+        next_step: Any = None,
     ) -> None:
         self.holder = holder
         self.require_key = require_key
         self.coalescer = coalescer
         self.times = times
+        self.next_step = next_step
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.require_key(Headers(scope=scope))
@@ -319,7 +325,10 @@ class _AssignRoute:
         parsed = parse_customer(req["events"], model, customer_id=req["customer_id"])
         self.times.check_events(req["events"], parsed.events.t)
         result = await self.coalescer.score(parsed)
-        response = Response(json.dumps(result.to_dict()).encode(), media_type=_JSON)
+        answer = result.to_dict()
+        if self.next_step is not None:
+            answer["next_step"] = self.next_step(req["events"], req["customer_id"])
+        response = Response(json.dumps(answer).encode(), media_type=_JSON)
         await response(scope, receive, send)
 
 
@@ -384,6 +393,7 @@ def create_app(
     plausible_range: Any = PLAUSIBLE_RANGE,
     store: Any = None,
     max_future_s: float = 300.0,
+    next_step_path: str | os.PathLike[str] | None = None,
 ) -> Any:
     """Build the FastAPI app serving a saved :class:`PersonaModel`.
 
@@ -421,6 +431,11 @@ def create_app(
         SQLite file beside the model): the service keeps no state.
     max_future_s : float, default 300
         Live events more than this many seconds after the server's clock are refused (422).
+    next_step_path : str or Path, optional
+        A saved :class:`journeymine.NextStepModel` (``.skops`` with its ``.json`` card):
+        assignments and next-best-action answers then carry ``next_step`` (the customer's most
+        likely next activity, its channel, when, and the outcome probability). Default: the
+        file ``<model>.nextstep.skops`` beside the persona model, when there is one.
 
     Returns
     -------
@@ -445,6 +460,7 @@ def create_app(
             f"{'the policy' if policy_path is not None else 'the response rates'}."
         )
     holder = _Holder(Path(model_path))
+    next_step = _next_step(model_path, next_step_path)
     stop = threading.Event()
 
     def watch() -> None:
@@ -542,6 +558,7 @@ def create_app(
                 responses,
                 max_future_s=max_future_s,
                 metrics=metrics,
+                next_step=next_step,
             )
         )
         app.state.next_best_action = policy is not None
@@ -612,7 +629,7 @@ def create_app(
     app.router.routes.append(
         Route(
             "/v1/assign",
-            _AssignRoute(holder, require_key, app.state.coalescer, times),
+            _AssignRoute(holder, require_key, app.state.coalescer, times, next_step),
             methods=["POST"],
         )
     )
@@ -654,6 +671,9 @@ def create_app(
                     f"customer {i} ({c['customer_id']!r}): {exc}", exc.problems
                 ) from exc
         results = [a.to_dict() for a in assign_parsed(parsed)]
+        if next_step is not None:
+            for answer, c in zip(results, customers, strict=True):
+                answer["next_step"] = next_step(c["events"], c["customer_id"])
         return json.dumps({"results": results}).encode()
 
     @app.get("/v1/model", dependencies=auth, tags=["model"])
@@ -677,6 +697,39 @@ def create_app(
 
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes, timeout=request_timeout)
     return app
+
+
+#: The next-step model ``create_app`` finds beside a persona model ``m.skops``.
+NEXT_STEP_SUFFIX = ".nextstep.skops"
+
+
+def default_next_step_path(model_path: str | os.PathLike[str]) -> Path:
+    """``<model>.nextstep.skops`` beside the persona model."""
+    path = Path(model_path)
+    return path.with_name(path.stem + NEXT_STEP_SUFFIX)
+
+
+def _next_step(model_path: Any, path: Any) -> Any:
+    """``next_step(events, customer_id) -> dict`` of the next-step model (given, or found
+    beside the persona model), or None without one. Loaded now: a bad file fails here."""
+    if path is None:
+        path = default_next_step_path(model_path)
+        if not path.exists():
+            return None
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            f"next_step_path {path}: no such file; save one with NextStepModel.save, or leave "
+            f"the option out."
+        )
+    from journeymine.nextstep import load_next_step_model
+
+    model = load_next_step_model(path)
+
+    def next_step(events: Any, customer_id: str) -> dict[str, Any]:
+        return dict(model.predict_customer(events, customer_id=customer_id).to_dict())
+
+    return next_step
 
 
 def _without_folders(message: str, path: Path) -> str:

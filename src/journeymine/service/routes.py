@@ -276,9 +276,12 @@ def state_router(
     *,
     max_future_s: float = DEFAULT_MAX_FUTURE_S,
     metrics: Any = None,
+    next_step: Any = None,
 ) -> APIRouter:
     """The routes of the module for :func:`journeymine.service.create_app` (``metrics``: a
-    :class:`journeymine.service.metrics.Metrics` that counts events and decisions)."""
+    :class:`journeymine.service.metrics.Metrics` that counts events and decisions;
+    ``next_step(events, customer_id)``: the next step the answers carry, when a next-step
+    model is served)."""
     router = APIRouter()
     product_column = policy.product_column if policy is not None else "product"
     decider = (
@@ -335,6 +338,8 @@ def state_router(
             out["next_best_action"] = nba
         else:
             out["next_best_action"] = None
+        if next_step is not None:
+            out["next_step"] = next_step(state.events, customer_id)
         return out
 
     @router.get("/v1/customers/{customer_id}", tags=["state"])
@@ -419,7 +424,10 @@ def state_router(
             store.add_events(checked)
         model = model_of()
 
+        seen: list[CustomerState] = []
+
         def decide(state: CustomerState) -> Any:
+            seen[:] = [state]
             return decide_live(
                 state,
                 model,
@@ -439,6 +447,8 @@ def state_router(
         out["committed"] = commit and out["action"] is not None
         if metrics is not None:
             metrics.decided(out, out["committed"])
+        if next_step is not None and seen:  # outside the store's transaction
+            out["next_step"] = next_step(seen[0].events, cid)
         return _answer(200, out)
 
     @router.post("/v1/next-best-action", tags=["actions"], openapi_extra=_body("LiveNbaRequest"))
