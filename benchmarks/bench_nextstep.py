@@ -43,7 +43,8 @@ Model: `jm.NextStepModel()` with its defaults (histogram gradient boosting on pr
 last 5 activities, last 2 values of each attribute, activity and channel counts, seconds since
 each activity, prefix length, run length, elapsed time, last two gaps, events in the trailing
 day/week, hour and weekday; early stopping and temperature calibration on 15% of the cases;
-one thread), unchanged across logs.
+one thread; next-activity probabilities blended with an interpolated count model of the last
+1-5 activities, the weight learnt on the same held-out cases), unchanged across logs.
 
 - **tax next activity**: `jm.evaluate_next_step(lambda: jm.NextStepModel(), log,
   protocol="tax")` on `tax_helpdesk.csv` / `tax_bpi_12_w.csv` read as the files are (cases in
@@ -53,14 +54,19 @@ one thread), unchanged across logs.
   back-off count model over the last <= 5 activities, and the activity-only ceiling (best
   function of the full activity prefix, fitted on the test prefixes). Published LSTM (Tax et
   al., CAiSE 2017): 0.7123 / 0.7600. Time: the whole evaluation (fit + scoring + baselines).
-- **5-fold next activity**: the same with `protocol="kfold"` (case-level, shuffled, seed 0).
+- **5-fold next activity**: the same with `protocol="kfold"` (case-level, shuffled, seed 0),
+  on the two Tax files and on the logs read with `jm.read_xes` (running-example, roadtraffic100,
+  repairExample and teleclaims with `plausible_range=None` (1970 dates), receipt, helpdesk.xes,
+  bpic2012): every event attribute of the file used as it is read.
 - **fit 1M events**: `NextStepModel(outcome="purchase", horizon="7D").fit(events)` on
   `make_journeys(20_000, random_state=0)` (cached Parquet): four heads (activity, channel,
   seconds to next, purchase within 7 days); at most 250,000 training prefixes (`max_samples`).
   The model is saved and reloaded by the next task.
-- **predict one customer (ms)**: the loaded 1M-event model, `model.predict(frame)` for one
-  customer's first 50 events as a DataFrame (500 customers, cycled; each call timed with
-  `perf_counter`; the "time" column holds milliseconds: p50 and p99 rows).
+- **predict one customer (ms)**: the loaded 1M-event model, one customer's first 50 events
+  (500 customers, cycled, 2,000 calls each timed with `perf_counter`; the "time" column holds
+  milliseconds: p50 and p99 rows), two ways: `model.predict_customer(events)` with the events
+  as the service receives them (a list of dicts, ISO 8601 timestamps, missing attributes left
+  out) and `model.predict(frame)` with a DataFrame (the same answer, checked in the run).
 - **generator by persona**: fitted on `make_journeys(4_000, random_state=1)`, scored after every
   event of `make_journeys(2_000, random_state=0)`: next-channel accuracy (baseline: the channel
   of the current event) and the AUC of `p_outcome` for a purchase within 7 days (prefixes whose

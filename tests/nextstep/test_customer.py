@@ -174,3 +174,29 @@ def test_bad_events_are_refused_with_every_problem(model: jm.NextStepModel) -> N
         model.predict_customer(two)
     with pytest.raises(EventLogError, match="customer_id='z'"):
         model.predict_customer(two.iloc[:1], customer_id="z")
+
+
+def test_numbers_written_as_text_are_numbers() -> None:
+    # an XES log may write a number as a string: it is a numeric attribute, not thousands of
+    # one-off categories, and a live event may send it either way
+    rng = np.random.default_rng(0)
+    rows = []
+    for c in range(60):
+        for k in range(4):
+            cost = int(rng.integers(1, 5000))
+            rows.append(
+                {
+                    "customer_id": f"c{c}",
+                    "timestamp": f"2025-01-01T00:0{k}:00Z",
+                    "activity": "big" if k and cost > 2500 else "small",
+                    "cost": str(cost) if k % 2 else None,
+                }
+            )
+    log = pd.DataFrame(rows)
+    model = jm.NextStepModel(max_iter=10, validation_size=0).fit(log)
+    assert model.spec_.numeric == ["cost"] and "cost" not in model.spec_.categorical
+    events = [{k: v for k, v in r.items() if k != "customer_id"} for r in rows[:4]]
+    as_numbers = [{**e, "cost": float(e["cost"])} if e["cost"] else e for e in events]
+    step = model.predict_customer(events, customer_id="c0")
+    assert step == model.predict_customer(as_numbers, customer_id="c0")
+    _same(step, model.predict(log.iloc[:4]).iloc[0], ["activity", "probability", "seconds_to_next"])

@@ -110,6 +110,8 @@ def floats(values: Any) -> np.ndarray:
     if isinstance(values, np.ndarray) and values.dtype == np.float64:
         return values
     if isinstance(values, pd.Series):
+        if not pd.api.types.is_numeric_dtype(values.dtype):  # numbers written as text
+            values = pd.to_numeric(values, errors="coerce")
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(values, dtype=np.float64)
 
@@ -244,9 +246,24 @@ def attribute_columns(ev: Events, attributes: Any) -> tuple[list[str], list[str]
             s.dtype
         ):
             continue
+        elif _numbers_as_text(s):
+            num.append(c)
         else:
             cat.append(c)
     return cat, num
+
+
+def _numbers_as_text(s: Any) -> bool:
+    """Is every present value of a text column a number (e.g. an XES ``duration`` written as a
+    string)? Such a column is a number, not thousands of one-off categories."""
+    if not isinstance(s, pd.Series) or isinstance(s.dtype, pd.CategoricalDtype):
+        return False
+    present = s.dropna()
+    if len(present) == 0:
+        return False
+    if not all(isinstance(v, str) for v in present.unique()[:1000]):
+        return False
+    return bool(pd.to_numeric(present, errors="coerce").notna().all())
 
 
 _SMALL = 4096  # below this many values a dict lookup beats pandas
@@ -504,7 +521,11 @@ def events_from_records(
                 elif isinstance(v, int | float | np.number):
                     out[i] = float(v)
                 else:
-                    problems.append(f"event {i}: {c} {v!r} is not a number")
+                    number = _number(v)
+                    if number is None:
+                        problems.append(f"event {i}: {c} {v!r} is not a number")
+                    else:
+                        out[i] = number
             columns[c] = out
         else:
             columns[c] = labels(values)
@@ -529,3 +550,11 @@ def events_from_records(
 
 def _missing(v: Any) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
+def _number(v: Any) -> float | None:
+    """A number written as text (as ``pd.to_numeric`` reads it), else None."""
+    if not isinstance(v, str):
+        return None
+    x = pd.to_numeric(pd.Series([v]), errors="coerce").iloc[0]
+    return None if pd.isna(x) else float(x)
