@@ -70,8 +70,15 @@ from journeymine.exceptions import (
 )
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mixture import fit_consensus_mixture, outliers
-from journeymine.personas.view import PERSONA_FAMILIES, FamilyScaler, reaction_activities
+from journeymine.personas.view import (
+    PERSONA_FAMILIES,
+    FamilyScaler,
+    reaction_activities,
+    split_half_reliability,
+    view_columns,
+)
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
+from journeymine.schema import canonical_log as schema_canonical_log
 
 __all__ = [
     "DEFAULT_PERSONA_FEATURES",
@@ -187,6 +194,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         (``method="mixture"``). Default: when fitting a log, the activities of which more than
         half of the events carry a ``journey_id`` (reactions to touches); none when fitting a
         feature frame.
+    reliability_weighting : bool, default True
+        ``method="mixture"`` on a log: weigh each view column by its split-half reliability
+        (:func:`~journeymine.personas.view.split_half_reliability`: how well one half of each
+        customer's sessions predicts the other), so features that are chance at the customer
+        level (rates over a handful of events) do not split personas. The reliabilities are in
+        ``scaler_.weights_``; columns under 0.1 are named in the log.
     min_events : int, default 10
         Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
         feature when fitting a feature frame.
@@ -269,6 +282,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         method: Literal["density", "mixture"] = "mixture",
         n_personas: int | None = None,
         exclude_activities: Sequence[str] | None = None,
+        reliability_weighting: bool = True,
         min_events: int = 10,
         features: Literal["default", "all"] | Sequence[str] = "default",
         scaling: Literal["standard", "robust"] = "standard",
@@ -289,6 +303,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.method = method
         self.n_personas = n_personas
         self.exclude_activities = exclude_activities
+        self.reliability_weighting = reliability_weighting
         self.min_events = min_events
         self.features = features
         self.scaling = scaling
@@ -413,7 +428,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 excluded = frozenset(str(a) for a in self.exclude_activities)
             else:
                 excluded = self._reactions(X)
-            view = FamilyScaler(exclude_activities=excluded)
+            reliability = self._reliability(X, feats, excluded)
+            view = FamilyScaler(exclude_activities=excluded, reliability=reliability)
             Z = view.fit_transform(feats.loc[eligible])
             cols = list(view.columns_)
             scaler: Any = view
@@ -595,6 +611,38 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         raw = post.argmax(1)
         far = outliers(self.mixture_, emb)
         return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
+
+    def _reliability(
+        self, X: Any, feats: pd.DataFrame, excluded: frozenset[str]
+    ) -> pd.Series | None:
+        """Split-half reliability of the view's columns (``None`` when not asked for, when
+        fitting a feature frame, or when too few customers have two sessions)."""
+        if not self.reliability_weighting or not _is_log(X) or self.featurizer_ is None:
+            return None
+        cols = [c for cs in view_columns(feats.columns, None, excluded).values() for c in cs]
+        fz = self.featurizer_
+        rel = split_half_reliability(
+            schema_canonical_log(X),
+            fz.transform,
+            cols,
+            session_gap_us=int(pd.Timedelta(fz.session_gap).value // 1000),
+            random_state=int(self.random_state),
+        )
+        if rel is None:
+            logger.info(
+                "persona view: reliability weighting skipped (fewer than 50 customers with "
+                "two sessions); every column weighs fully"
+            )
+            return None
+        low = sorted(rel.index[rel < 0.1])
+        if low:
+            logger.info(
+                "persona view: %d column(s) weigh (almost) nothing because a customer's own "
+                "sessions do not reproduce them (split-half reliability < 0.1): %s",
+                len(low),
+                low,
+            )
+        return rel
 
     @staticmethod
     def _reactions(X: Any) -> frozenset[str]:

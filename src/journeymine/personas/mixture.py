@@ -211,7 +211,16 @@ def outliers(model: GaussianMixture, X: np.ndarray, level: float = 0.999) -> np.
     """
     X = np.asarray(X, dtype=np.float64)
     comp = model.predict(X)
-    prec = np.linalg.inv(model.covariances_)
     diff = X - model.means_[comp]
-    d2 = np.einsum("ij,jk,ik->i", diff, prec, diff)
+    chol = model.precisions_cholesky_
+    kind = model.covariance_type
+    if kind == "tied":
+        z = diff @ chol
+    elif kind == "full":
+        z = np.einsum("ij,ijk->ik", diff, chol[comp])
+    elif kind == "diag":
+        z = diff * chol[comp]
+    else:  # spherical
+        z = diff * chol[comp][:, None]
+    d2 = np.einsum("ij,ij->i", z, z)
     return d2 > chi2.ppf(level, X.shape[1])
