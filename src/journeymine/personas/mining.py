@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -158,6 +158,14 @@ def select_features(
     return out
 
 
+def _unit_float(v: Any) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(f) and 0.0 <= f <= 1.0)
+
+
 def _is_log(X: Any) -> bool:
     # a frame with two of the three log columns is a log, complete or not: the one gate
     # (schema.canonical_log) then names what is missing, as for every entry point
@@ -194,12 +202,15 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         (``method="mixture"``). Default: when fitting a log, the activities of which more than
         half of the events carry a ``journey_id`` (reactions to touches); none when fitting a
         feature frame.
-    reliability_weighting : bool, default True
+    reliability_weighting : bool or mapping, default True
         ``method="mixture"`` on a log: weigh each view column by its split-half reliability
         (:func:`~journeymine.personas.view.split_half_reliability`: how well one half of each
         customer's sessions predicts the other), so features that are chance at the customer
-        level (rates over a handful of events) do not split personas. The reliabilities are in
-        ``scaler_.weights_``; columns under 0.1 are named in the log.
+        level (rates over a handful of events) do not split personas. A feature frame carries
+        no sessions: pass the reliabilities as a mapping (column -> value in [0, 1]), as
+        :func:`~journeymine.personas.track_personas` does. ``False``: every column weighs
+        fully. The reliabilities used are in ``scaler_.weights_``; columns under 0.1 are named
+        in the log.
     min_events : int, default 10
         Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
         feature when fitting a feature frame.
@@ -282,7 +293,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         method: Literal["density", "mixture"] = "mixture",
         n_personas: int | None = None,
         exclude_activities: Sequence[str] | None = None,
-        reliability_weighting: bool = True,
+        reliability_weighting: bool | Mapping[str, float] = True,
         min_events: int = 10,
         features: Literal["default", "all"] | Sequence[str] = "default",
         scaling: Literal["standard", "robust"] = "standard",
@@ -617,9 +628,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     ) -> pd.Series | None:
         """Split-half reliability of the view's columns (``None`` when not asked for, when
         fitting a feature frame, or when too few customers have two sessions)."""
-        if not self.reliability_weighting or not _is_log(X) or self.featurizer_ is None:
-            return None
+        given = self.reliability_weighting
         cols = [c for cs in view_columns(feats.columns, None, excluded).values() for c in cs]
+        if isinstance(given, Mapping):
+            return self._checked_reliability(given, cols)
+        if not given or not _is_log(X) or self.featurizer_ is None:
+            return None
         fz = self.featurizer_
         rel = split_half_reliability(
             schema_canonical_log(X),
@@ -643,6 +657,23 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 low,
             )
         return rel
+
+    @staticmethod
+    def _checked_reliability(given: Mapping[str, float], cols: list[str]) -> pd.Series:
+        rel = pd.Series({str(c): v for c, v in given.items()}, dtype=object)
+        bad = [c for c, v in rel.items() if not _unit_float(v)]
+        if bad:
+            raise ConfigError(
+                f"reliability_weighting must map feature columns to numbers within [0, 1]; "
+                f"{bad[:5]} are not. Use split_half_reliability(...) or pass True."
+            )
+        unknown = sorted(set(rel.index) - set(cols))
+        if unknown and len(unknown) == len(rel):
+            raise ConfigError(
+                f"reliability_weighting names none of the persona view's columns (e.g. "
+                f"{unknown[:3]}); the view has {cols[:5]}..."
+            )
+        return rel.astype(np.float64)
 
     @staticmethod
     def _reactions(X: Any) -> frozenset[str]:
