@@ -466,7 +466,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         self.reducer_ = full
         if self.method == "mixture":
-            emb, lab_e, prob_e = self._fit_mixture(full, Z, fit_idx)
+            emb, lab_e, prob_e = self._fit_mixture(
+                full, Z, fit_idx, self._evidence(n_events[eligible], scaler)
+            )
         else:
             emb, lab_e, prob_e = self._fit_density(full, Z, fit_idx, n_fit)
         nc = emb.shape[1]
@@ -586,7 +588,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return emb, lab_e, prob_e
 
     def _fit_mixture(
-        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray
+        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, evidence: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Consensus Gaussian mixture (:mod:`journeymine.personas.mixture`) on the subsample;
         every eligible customer gets its most likely persona unless it is an outlier."""
@@ -602,13 +604,43 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             n_resamples=6,
             min_size=self._min_persona_size(len(fit_idx)),
             random_state=self.random_state,
+            sample_weight=None if evidence is None else evidence[fit_idx],
         )
         self.mixture_ = fit.model
         self._mixture_stability = fit.stability
         self.search_ = fit.search.assign(n_components=nc)
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
+        # the spread of every eligible customer around its persona (the fit weighs the
+        # best-measured customers more, whose spread is narrower): the outlier rule uses it
+        comp = self.mixture_.predict(emb)
+        d = emb.shape[1]
+        resid = emb - self.mixture_.means_[comp]
+        self.spread_ = np.cov(resid, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
         raw, prob = self._mixture_labels(emb)
         return emb, raw, prob
+
+    def _evidence(self, n_events: np.ndarray, scaler: Any) -> np.ndarray | None:
+        """How well each customer's behaviour is measured, from its event count: the
+        reliability of a mean over ``n`` events, ``n / (n + n0)``. ``n0`` comes from the view's
+        split-half reliability ``R`` (measured at the median customer's count ``m``):
+        ``n0 = m (1 - R) / R``. ``None`` (every customer counts the same) without
+        reliabilities."""
+        w = getattr(scaler, "weights_", None)
+        if w is None or not isinstance(scaler, FamilyScaler) or scaler.reliability is None:
+            return None
+        fam_rel = [float(w[cols].mean()) for cols in scaler.families_.values()]
+        R = float(np.clip(np.mean(fam_rel), 0.05, 0.95))
+        n = n_events.astype(np.float64)
+        n0 = float(np.median(n)) * (1.0 - R) / R
+        self.evidence_events_ = n0
+        logger.info(
+            "persona fit: customers weigh by how well their behaviour is measured, n / (n + "
+            "%.0f) for n events (view reliability %.2f at the median of %d events)",
+            n0,
+            R,
+            int(np.median(n)),
+        )
+        return n / (n + n0)
 
     def _min_persona_size(self, n_fit: int) -> int:
         """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
@@ -620,7 +652,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def _mixture_labels(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         post = self.mixture_.predict_proba(emb)
         raw = post.argmax(1)
-        far = outliers(self.mixture_, emb)
+        far = outliers(self.mixture_, emb, spread=getattr(self, "spread_", None))
         return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
 
     def _reliability(
