@@ -209,10 +209,13 @@ def fit_consensus_mixture(
         ks = list(range(1, top + 1))
     rows, fits = [], {}
     chosen = ks[0]
+    # BIC on one fixed draw (weighted like the fits when there are weights), the same for
+    # every count, so that counts compare on the data the fits describe
+    scored = X if w is None else X[_weighted_draw(np.random.default_rng(random_state), np.arange(n), w)]
     for k in ks:
         g, ov, stab = _resampled_fits(X, k, n_resamples, random_state, w)
         fits[k] = (g, stab)
-        rows.append({"k": k, "bic": float(g.bic(X)), "stability": stab, "overlap": ov})
+        rows.append({"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov})
         smallest = int(np.bincount(g.predict(X), minlength=k).min())
         rows[-1]["smallest"] = smallest
         worse = len(rows) > 1 and rows[-1]["bic"] >= rows[-2]["bic"]

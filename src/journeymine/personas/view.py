@@ -175,6 +175,9 @@ def split_half_reliability(
         keep = chosen[codes]
         log, codes = log[keep], codes[keep]
     t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
+    order = np.lexsort((t, codes))
+    if (np.diff(order) != 1).any():  # sessions need each customer's events in time order
+        log, codes, t = log.iloc[order], codes[order], t[order]
     new_customer = np.ones(len(log), dtype=bool)
     new_customer[1:] = codes[1:] != codes[:-1]
     new_session = new_customer.copy()
