@@ -100,7 +100,10 @@ def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
     assert 6 <= miner.quality_["n_personas"] <= 8 and miner.quality_["noise_share"] < 0.08
     search = miner.search_
     assert search["chosen"].sum() == 1 and (search.loc[search["chosen"], "overlap"] <= 0.03).all()
-    assert search["overlap"].iloc[-1] > 0.03  # the scan stopped at the first overlapping count
+    # the scan stopped at the first count that overlaps, has a too-small persona, or whose BIC
+    # is no better than the previous count's
+    last, before = search.iloc[-1], search.iloc[-2]
+    assert last["overlap"] > 0.03 or last["smallest"] < 20 or last["bic"] >= before["bic"]
     assert 0.0 <= miner.quality_["stability_ari"] <= 1.0
     pairs = miner.quality_["indistinct_pairs"]
     assert pairs == [
@@ -116,8 +119,12 @@ def test_log_and_feature_frame_give_the_same_personas() -> None:
     log = make_journeys(n_customers=800, days=120, random_state=104).events
     a = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
     X = CustomerFeaturizer().fit_transform(log)
+    # a feature frame has no sessions to measure reliability on: pass the log's
     b = PersonaMiner(
-        n_bootstrap=0, random_state=0, exclude_activities=sorted(reaction_activities(log))
+        n_bootstrap=0,
+        random_state=0,
+        exclude_activities=sorted(reaction_activities(log)),
+        reliability_weighting=a.scaler_.weights_.to_dict(),
     ).fit(X)
     pd.testing.assert_series_equal(a.labels_, b.labels_)
     lab, prob, post = a.membership(a.features_)
@@ -164,3 +171,35 @@ def test_mixture_parameters_are_checked() -> None:
     X = fz.transform(log)
     with pytest.raises(ConfigError, match="lack columns"):
         FamilyScaler().fit(X).transform(X.drop(columns=["order_value_log"]))
+    with pytest.raises(ConfigError, match="reliability_weighting must map feature columns"):
+        PersonaMiner(reliability_weighting={"order_value_log": 2.0}).fit(X)
+    with pytest.raises(ConfigError, match="names none of the persona view's columns"):
+        PersonaMiner(reliability_weighting={"no_such_column": 0.5}).fit(X)
+    with pytest.raises(ConfigError, match="sample_weight must hold 3 finite"):
+        fit_consensus_mixture(np.zeros((3, 2)), n_personas=1, sample_weight=[1.0, -1.0, 1.0])
+
+
+def test_split_half_reliability_weighs_chance_features_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A column that is chance at the customer level (here: the share of an activity that
+    replaces 5% of all events at random, the same for every customer in expectation) gets a
+    reliability near 0 and so weighs nothing; a column the customers' own sessions reproduce
+    (channel mix) stays."""
+    data = make_journeys(n_customers=1500, days=120, random_state=105)
+    log = data.events
+    rng = np.random.default_rng(0)
+    coin = rng.random(len(log)) < 0.05
+    log = log.assign(activity=np.where(coin, "coin", log["activity"]))
+    with caplog.at_level(logging.INFO, logger="journeymine"):
+        miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    w = miner.scaler_.weights_
+    assert ((w >= 0) & (w <= 1)).all() and w.index.tolist() == miner.columns_
+    assert w["organic_channel_share:app"] > 0.5
+    assert w["activity_share:coin"] < 0.15
+    assert w["returns_per_purchase"] < 0.1  # returns are rare: chance per customer
+    assert "split-half reliability < 0.1" in caplog.text and "returns_per_purchase" in caplog.text
+    # customers weigh by evidence: n / (n + n0) with n0 > 0 from the view's reliability
+    assert miner.evidence_events_ > 0
+    off = PersonaMiner(n_bootstrap=0, random_state=0, reliability_weighting=False).fit(log)
+    assert (off.scaler_.weights_ == 1.0).all() and not hasattr(off, "evidence_events_")

@@ -66,7 +66,7 @@ from journeymine.personas.features import (
     features_from_aggregates,
 )
 from journeymine.personas.mining import PersonaMiner, select_features
-from journeymine.personas.view import reaction_activities
+from journeymine.personas.view import reaction_activities, split_half_reliability
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = ["PersonaTracks", "track_personas"]
@@ -211,7 +211,7 @@ def track_personas(
     match_threshold: float = 0.5,
     split_share: float = 0.25,
     incomplete: str = "drop",
-    move_margin: float = 0.9,
+    move_margin: float = 0.7,
     show_progress: bool = False,
 ) -> PersonaTracks:
     """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
@@ -248,10 +248,12 @@ def track_personas(
         first), with a :class:`DataQualityWarning` giving the events left out; ``"keep"`` them,
         cut at the end of that day (a shorter last window, so its customers have fewer events
         to reach ``min_events``). CLI: ``jm personas --incomplete keep``.
-    move_margin : float, default 0.5
+    move_margin : float, default 0.7
         With the mixture method: a customer labelled in consecutive windows moves to another
         persona only when that persona's probability exceeds the previous persona's by at
-        least this much (hysteresis against relabelling noise); 0 moves on any change.
+        least this much (hysteresis against relabelling noise); 0 moves on any change. The
+        window features are weighted by split-half reliabilities measured once on the whole
+        log (see ``PersonaMiner(reliability_weighting=...)``).
     show_progress : bool, default False
         Progress bar over windows.
 
@@ -308,6 +310,16 @@ def track_personas(
     if reference:
         if template.exclude_activities is None:
             template.set_params(exclude_activities=sorted(reaction_activities(log)))
+        if template.reliability_weighting is True:
+            # windows are feature frames: rate the columns once, on the whole log's sessions
+            rel = split_half_reliability(
+                log,
+                fz.transform,
+                fz.spec_.feature_names,
+                session_gap_us=int(fz.spec_.session_gap_us),
+                random_state=int(random_state),
+            )
+            template.set_params(reliability_weighting=False if rel is None else rel.to_dict())
         if not 0.0 <= float(move_margin) <= 1.0:
             raise ConfigError(f"move_margin must be within [0, 1], got {move_margin!r}.")
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -70,8 +70,15 @@ from journeymine.exceptions import (
 )
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mixture import fit_consensus_mixture, outliers
-from journeymine.personas.view import PERSONA_FAMILIES, FamilyScaler, reaction_activities
+from journeymine.personas.view import (
+    PERSONA_FAMILIES,
+    FamilyScaler,
+    reaction_activities,
+    split_half_reliability,
+    view_columns,
+)
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
+from journeymine.schema import canonical_log as schema_canonical_log
 
 __all__ = [
     "DEFAULT_PERSONA_FEATURES",
@@ -151,6 +158,14 @@ def select_features(
     return out
 
 
+def _unit_float(v: Any) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(f) and 0.0 <= f <= 1.0)
+
+
 def _is_log(X: Any) -> bool:
     # a frame with two of the three log columns is a log, complete or not: the one gate
     # (schema.canonical_log) then names what is missing, as for every entry point
@@ -187,6 +202,15 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         (``method="mixture"``). Default: when fitting a log, the activities of which more than
         half of the events carry a ``journey_id`` (reactions to touches); none when fitting a
         feature frame.
+    reliability_weighting : bool or mapping, default True
+        ``method="mixture"`` on a log: weigh each view column by its split-half reliability
+        (:func:`~journeymine.personas.view.split_half_reliability`: how well one half of each
+        customer's sessions predicts the other), so features that are chance at the customer
+        level (rates over a handful of events) do not split personas. A feature frame carries
+        no sessions: pass the reliabilities as a mapping (column -> value in [0, 1]), as
+        :func:`~journeymine.personas.track_personas` does. ``False``: every column weighs
+        fully. The reliabilities used are in ``scaler_.weights_``; columns under 0.1 are named
+        in the log.
     min_events : int, default 10
         Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
         feature when fitting a feature frame.
@@ -269,6 +293,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         method: Literal["density", "mixture"] = "mixture",
         n_personas: int | None = None,
         exclude_activities: Sequence[str] | None = None,
+        reliability_weighting: bool | Mapping[str, float] = True,
         min_events: int = 10,
         features: Literal["default", "all"] | Sequence[str] = "default",
         scaling: Literal["standard", "robust"] = "standard",
@@ -289,6 +314,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.method = method
         self.n_personas = n_personas
         self.exclude_activities = exclude_activities
+        self.reliability_weighting = reliability_weighting
         self.min_events = min_events
         self.features = features
         self.scaling = scaling
@@ -413,7 +439,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 excluded = frozenset(str(a) for a in self.exclude_activities)
             else:
                 excluded = self._reactions(X)
-            view = FamilyScaler(exclude_activities=excluded)
+            reliability = self._reliability(X, feats, excluded)
+            view = FamilyScaler(exclude_activities=excluded, reliability=reliability)
             Z = view.fit_transform(feats.loc[eligible])
             cols = list(view.columns_)
             scaler: Any = view
@@ -439,7 +466,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         self.reducer_ = full
         if self.method == "mixture":
-            emb, lab_e, prob_e = self._fit_mixture(full, Z, fit_idx)
+            emb, lab_e, prob_e = self._fit_mixture(
+                full, Z, fit_idx, self._evidence(n_events[eligible], scaler)
+            )
         else:
             emb, lab_e, prob_e = self._fit_density(full, Z, fit_idx, n_fit)
         nc = emb.shape[1]
@@ -559,7 +588,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return emb, lab_e, prob_e
 
     def _fit_mixture(
-        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray
+        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, evidence: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Consensus Gaussian mixture (:mod:`journeymine.personas.mixture`) on the subsample;
         every eligible customer gets its most likely persona unless it is an outlier."""
@@ -575,13 +604,43 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             n_resamples=6,
             min_size=self._min_persona_size(len(fit_idx)),
             random_state=self.random_state,
+            sample_weight=None if evidence is None else evidence[fit_idx],
         )
         self.mixture_ = fit.model
         self._mixture_stability = fit.stability
         self.search_ = fit.search.assign(n_components=nc)
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
+        # the spread of every eligible customer around its persona (the fit weighs the
+        # best-measured customers more, whose spread is narrower): the outlier rule uses it
+        comp = self.mixture_.predict(emb)
+        d = emb.shape[1]
+        resid = emb - self.mixture_.means_[comp]
+        self.spread_ = np.cov(resid, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
         raw, prob = self._mixture_labels(emb)
         return emb, raw, prob
+
+    def _evidence(self, n_events: np.ndarray, scaler: Any) -> np.ndarray | None:
+        """How well each customer's behaviour is measured, from its event count: the
+        reliability of a mean over ``n`` events, ``n / (n + n0)``. ``n0`` comes from the view's
+        split-half reliability ``R`` (measured at the median customer's count ``m``):
+        ``n0 = m (1 - R) / R``. ``None`` (every customer counts the same) without
+        reliabilities."""
+        w = getattr(scaler, "weights_", None)
+        if w is None or not isinstance(scaler, FamilyScaler) or scaler.reliability is None:
+            return None
+        fam_rel = [float(w[cols].mean()) for cols in scaler.families_.values()]
+        R = float(np.clip(np.mean(fam_rel), 0.05, 0.95))
+        n = n_events.astype(np.float64)
+        n0 = float(np.median(n)) * (1.0 - R) / R
+        self.evidence_events_ = n0
+        logger.info(
+            "persona fit: customers weigh by how well their behaviour is measured, n / (n + "
+            "%.0f) for n events (view reliability %.2f at the median of %d events)",
+            n0,
+            R,
+            int(np.median(n)),
+        )
+        return n / (n + n0)
 
     def _min_persona_size(self, n_fit: int) -> int:
         """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
@@ -593,8 +652,60 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def _mixture_labels(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         post = self.mixture_.predict_proba(emb)
         raw = post.argmax(1)
-        far = outliers(self.mixture_, emb)
+        far = outliers(self.mixture_, emb, spread=getattr(self, "spread_", None))
         return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
+
+    def _reliability(
+        self, X: Any, feats: pd.DataFrame, excluded: frozenset[str]
+    ) -> pd.Series | None:
+        """Split-half reliability of the view's columns (``None`` when not asked for, when
+        fitting a feature frame, or when too few customers have two sessions)."""
+        given = self.reliability_weighting
+        cols = [c for cs in view_columns(feats.columns, None, excluded).values() for c in cs]
+        if isinstance(given, Mapping):
+            return self._checked_reliability(given, cols)
+        if not given or not _is_log(X) or self.featurizer_ is None:
+            return None
+        fz = self.featurizer_
+        rel = split_half_reliability(
+            schema_canonical_log(X),
+            fz.transform,
+            cols,
+            session_gap_us=int(pd.Timedelta(fz.session_gap).value // 1000),
+            random_state=int(self.random_state),
+        )
+        if rel is None:
+            logger.info(
+                "persona view: reliability weighting skipped (fewer than 50 customers with "
+                "two sessions); every column weighs fully"
+            )
+            return None
+        low = sorted(rel.index[rel < 0.1])
+        if low:
+            logger.info(
+                "persona view: %d column(s) weigh (almost) nothing because a customer's own "
+                "sessions do not reproduce them (split-half reliability < 0.1): %s",
+                len(low),
+                low,
+            )
+        return rel
+
+    @staticmethod
+    def _checked_reliability(given: Mapping[str, float], cols: list[str]) -> pd.Series:
+        rel = pd.Series({str(c): v for c, v in given.items()}, dtype=object)
+        bad = [c for c, v in rel.items() if not _unit_float(v)]
+        if bad:
+            raise ConfigError(
+                f"reliability_weighting must map feature columns to numbers within [0, 1]; "
+                f"{bad[:5]} are not. Use split_half_reliability(...) or pass True."
+            )
+        unknown = sorted(set(rel.index) - set(cols))
+        if unknown and len(unknown) == len(rel):
+            raise ConfigError(
+                f"reliability_weighting names none of the persona view's columns (e.g. "
+                f"{unknown[:3]}); the view has {cols[:5]}..."
+            )
+        return rel.astype(np.float64)
 
     @staticmethod
     def _reactions(X: Any) -> frozenset[str]:

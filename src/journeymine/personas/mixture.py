@@ -104,16 +104,24 @@ def overlap(model: GaussianMixture, X: np.ndarray) -> float:
 
 
 def _resampled_fits(
-    X: np.ndarray, k: int, n_resamples: int, random_state: int
+    X: np.ndarray,
+    k: int,
+    n_resamples: int,
+    random_state: int,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[GaussianMixture, float, float]:
     """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
-    held-out 20%), its overlap, and the fits' stability (mean pairwise ARI of their labels)."""
+    held-out 20%), its overlap, and the fits' stability (mean pairwise ARI of their labels).
+    With ``sample_weight``, both parts are redrawn (with replacement) in proportion to it."""
     rng = np.random.default_rng([random_state, k])
     size = min(max(int(0.8 * len(X)), min(len(X), 2 * k)), MAX_FIT_POINTS)
     fits, labels, overlaps = [], [], []
     for b in range(n_resamples):
         perm = rng.permutation(len(X))
         idx, held = perm[:size], perm[size : size + MAX_FIT_POINTS]
+        if sample_weight is not None:
+            idx = _weighted_draw(rng, idx, sample_weight)
+            held = _weighted_draw(rng, held, sample_weight)
         g = GaussianMixture(
             k,
             covariance_type="tied",
@@ -133,6 +141,13 @@ def _resampled_fits(
     return fits[best], overlaps[best], stability
 
 
+def _weighted_draw(rng: np.random.Generator, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    if len(idx) == 0:
+        return idx
+    p = w[idx] / w[idx].sum()
+    return np.sort(rng.choice(idx, size=len(idx), replace=True, p=p))
+
+
 def fit_consensus_mixture(
     X: np.ndarray,
     *,
@@ -142,6 +157,7 @@ def fit_consensus_mixture(
     max_overlap: float = MAX_OVERLAP,
     min_size: int = 1,
     random_state: int = 0,
+    sample_weight: np.ndarray | None = None,
 ) -> ConsensusMixture:
     """Fit consensus mixtures of ``1, 2, ...`` components and choose the count (module
     docstring); the scan stops at the first count whose overlap exceeds ``max_overlap``.
@@ -161,6 +177,9 @@ def fit_consensus_mixture(
     min_size : int, default 1
         Fewest points a persona may have; the scan also stops at a count with a smaller one.
     random_state : int, default 0
+    sample_weight : ndarray of shape (n,), optional
+        How much each point counts (e.g. how well a customer's behaviour is measured): the
+        resampled fits and their held-out parts are drawn in proportion to it.
 
     Returns
     -------
@@ -168,6 +187,13 @@ def fit_consensus_mixture(
     """
     X = np.asarray(X, dtype=np.float64)
     n = len(X)
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if len(w) != n or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+            raise ConfigError(
+                f"sample_weight must hold {n} finite non-negative numbers, not all 0."
+            )
     if n_resamples < 1:
         raise ConfigError(f"n_resamples must be >= 1, got {n_resamples}.")
     if not 0.0 < float(max_overlap) < 0.5:
@@ -183,13 +209,17 @@ def fit_consensus_mixture(
         ks = list(range(1, top + 1))
     rows, fits = [], {}
     chosen = ks[0]
+    # BIC on one fixed draw (weighted like the fits when there are weights), the same for
+    # every count, so that counts compare on the data the fits describe
+    scored = X if w is None else X[_weighted_draw(np.random.default_rng(random_state), np.arange(n), w)]
     for k in ks:
-        g, ov, stab = _resampled_fits(X, k, n_resamples, random_state)
+        g, ov, stab = _resampled_fits(X, k, n_resamples, random_state, w)
         fits[k] = (g, stab)
-        rows.append({"k": k, "bic": float(g.bic(X)), "stability": stab, "overlap": ov})
+        rows.append({"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov})
         smallest = int(np.bincount(g.predict(X), minlength=k).min())
         rows[-1]["smallest"] = smallest
-        if len(ks) > 1 and (ov > max_overlap or smallest < min_size):
+        worse = len(rows) > 1 and rows[-1]["bic"] >= rows[-2]["bic"]
+        if len(ks) > 1 and (ov > max_overlap or smallest < min_size or worse):
             break
         chosen = k
     search = pd.DataFrame(rows)
@@ -198,9 +228,18 @@ def fit_consensus_mixture(
     return ConsensusMixture(model=g, k=chosen, stability=stab, search=search)
 
 
-def outliers(model: GaussianMixture, X: np.ndarray, level: float = 0.999) -> np.ndarray:
+def outliers(
+    model: GaussianMixture,
+    X: np.ndarray,
+    level: float = 0.999,
+    spread: np.ndarray | None = None,
+) -> np.ndarray:
     """True where a point lies outside the ``level`` ellipsoid of its most likely component
     (squared Mahalanobis distance above the chi-square quantile): it belongs to no persona.
+
+    ``spread`` (a d x d covariance shared by the components) replaces the model's own
+    covariances, e.g. the spread of every customer around its persona when the model was
+    fitted on the best-measured customers only.
 
     Examples
     --------
@@ -211,7 +250,18 @@ def outliers(model: GaussianMixture, X: np.ndarray, level: float = 0.999) -> np.
     """
     X = np.asarray(X, dtype=np.float64)
     comp = model.predict(X)
-    prec = np.linalg.inv(model.covariances_)
     diff = X - model.means_[comp]
-    d2 = np.einsum("ij,jk,ik->i", diff, prec, diff)
+    chol = model.precisions_cholesky_
+    kind = model.covariance_type
+    if spread is not None:
+        z = diff @ np.linalg.cholesky(np.linalg.inv(spread))
+    elif kind == "tied":
+        z = diff @ chol
+    elif kind == "full":
+        z = np.einsum("ij,ijk->ik", diff, chol[comp])
+    elif kind == "diag":
+        z = diff * chol[comp]
+    else:  # spherical
+        z = diff * chol[comp][:, None]
+    d2 = np.einsum("ij,ij->i", z, z)
     return d2 > chi2.ppf(level, X.shape[1])
