@@ -211,7 +211,9 @@ def fit_consensus_mixture(
     chosen = ks[0]
     # BIC on one fixed draw (weighted like the fits when there are weights), the same for
     # every count, so that counts compare on the data the fits describe
-    scored = X if w is None else X[_weighted_draw(np.random.default_rng(random_state), np.arange(n), w)]
+    scored = (
+        X if w is None else X[_weighted_draw(np.random.default_rng(random_state), np.arange(n), w)]
+    )
     for k in ks:
         g, ov, stab = _resampled_fits(X, k, n_resamples, random_state, w)
         fits[k] = (g, stab)
