@@ -121,7 +121,15 @@ class NextStep:
     n_events: int
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
+        """The fields as a plain dict (JSON-ready).
+
+        Examples
+        --------
+        >>> from journeymine.nextstep import NextStep
+        >>> step = NextStep("c-1", "purchase", 0.4, "app", 0.9, 3600.0, None, 12)
+        >>> step.to_dict()["channel"]
+        'app'
+        """
         return asdict(self)
 
 

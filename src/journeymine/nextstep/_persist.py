@@ -349,6 +349,19 @@ def load_next_step_model(path: str | os.PathLike[str]) -> Any:
     ModelError
         Missing or unreadable files, checksum mismatch, a card edited after saving, another
         kind of model, a newer format or major version, untrusted types.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import journeymine as jm
+    >>> log = jm.datasets.make_journeys(n_customers=60, days=30, random_state=0).events
+    >>> model = jm.NextStepModel(max_iter=10).fit(log)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = model.save(Path(folder) / "next.skops")  # and next.json, its card
+    ...     again = jm.load_next_step_model(path)
+    >>> again.predict(log).equals(model.predict(log))
+    True
     """
     data, card = cards.read_model_files(path, "NextStepModel.save()")
     return model_from_bytes(data, card, source=str(Path(path)))
