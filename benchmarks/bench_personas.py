@@ -18,15 +18,19 @@ OUT = Path(__file__).parent / "out"
 SEED = 0
 
 NOTES = """
+*persona recovery*: `python -m benchmarks.persona_recovery` for one seed each of 301-303 at 50,000
+customers (180 days): generate, `PersonaMiner().fit(events)`, ARI against the true persona over
+unchanged customers with >= 20 events (noise its own label); the time includes generating.
 Data: `make_journeys(n, days, random_state=0)`, cached as Parquet under `benchmarks/out/`.
 *featurize*: `CustomerFeaturizer().fit(log).transform(log)` on 1M customers x 35 days (15.3M
 events; earlier tables said "10M"): `fit` learns the vocabulary, transitions and response rates
 (DuckDB), `transform` computes the aggregates with the numpy engine (the default since
 2026-11-23) or, in the "DuckDB engine" row, as one SQL query (window functions for sessions and
 transitions, filtered counts), then the shared numpy feature step.
-*cluster*: from the event log to persona labels. journeymine =
-featurize + `PersonaMiner()` (HDBSCAN search on a 20k subsample, 15 candidate fits, kNN
-extension to every eligible customer, 3 stability refits, profiles without paths).
+*cluster*: from the event log to persona labels. journeymine = `PersonaMiner().fit(log)`
+(the default mixture: featurize, split-half reliability of the view's columns (two more
+featurizations of half the sessions, on at most 20,000 customers), PCA, the consensus mixture
+scan on at most 20,000 customers, 3 stability refits, profiles).
 retentioneering 5 = `Eventstream(df).add_clusters(...)` with per-path features
 (`event_count_bulk` over all activities, `length`, `duration`, `active_days`), standard
 scaling, and either k-means (k=6, the true number of personas, which journeymine is not told)
@@ -117,11 +121,11 @@ def run_featurize_duckdb(log: Any) -> dict[str, Any]:
 def _jm_cluster(log: Any) -> Any:
     import numpy as np
 
-    from journeymine.personas import CustomerFeaturizer, PersonaMiner
+    from journeymine.personas import PersonaMiner
 
-    X = CustomerFeaturizer().fit(log).transform(log)
-    miner = PersonaMiner(random_state=0).fit(X)
-    n_ev = np.rint(np.expm1(X["log_events"]))
+    # from the log: featurize, rate the view's columns on split halves, fit the mixture
+    miner = PersonaMiner(random_state=0).fit(log)
+    n_ev = np.rint(np.expm1(miner.features_["log_events"]))
     return miner.labels_, n_ev, miner.quality_
 
 
@@ -198,6 +202,37 @@ def run_rete_hdbscan_quick(log: Any) -> dict[str, Any]:
     return _result(5_000, 180, *_rete_cluster(log, "hdbscan"))
 
 
+# ---- persona recovery over seeds (the issue's 50,000-customer case) ----------------------
+RECOVERY_SEEDS = (301, 302, 303)  # used by no test
+
+
+def setup_none() -> None:
+    return None
+
+
+def _recovery(n: int, seed: int) -> dict[str, Any]:
+    from benchmarks.persona_recovery import recovery
+
+    r = recovery(n, seed)
+    return {"ari": f"seed {seed}: ARI {r['ari']:.3f}, {r['personas']} personas", "quality": r}
+
+
+def run_recovery_50k_301(_: Any) -> dict[str, Any]:
+    return _recovery(50_000, 301)
+
+
+def run_recovery_50k_302(_: Any) -> dict[str, Any]:
+    return _recovery(50_000, 302)
+
+
+def run_recovery_50k_303(_: Any) -> dict[str, Any]:
+    return _recovery(50_000, 303)
+
+
+def run_recovery_2k_301(_: Any) -> dict[str, Any]:
+    return _recovery(2_000, 301)
+
+
 def _named(m: Measurement) -> Measurement:
     if m.result and "ari" in m.result:
         m.contender = f"{m.contender} ({m.result['ari']})"
@@ -224,7 +259,11 @@ def run(quick: bool) -> list[Measurement]:
         ]
         for name, fn in plan:
             rows.append(_named(measure("cluster", name, "5k", setup_quick_5k_180d, fn)))
+        rec = measure("persona recovery", "journeymine", "2k", setup_none, run_recovery_2k_301)
+        rows.append(_named(rec))
         return rows
+    for fn in (run_recovery_50k_301, run_recovery_50k_302, run_recovery_50k_303):
+        rows.append(_named(measure("persona recovery", "journeymine", "50k", setup_none, fn)))
     ensure_data(1_000_000, 35)
     ensure_data(100_000, 180)
     rows.append(measure("featurize", "journeymine", "1M/15M", setup_1m_35d, run_featurize))
