@@ -45,11 +45,10 @@ from journeymine.report.change import (
     change_timeline_figure,
     describe_change,
 )
+from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.export import save_figure
 from journeymine.report.html import Section, write_html
 from journeymine.report.journeys import (
-    channel_switch_data,
-    channel_switch_figure,
     funnel_data,
     funnel_figure,
     paths_data,
@@ -65,10 +64,9 @@ from journeymine.report.personas import (
     persona_profile_figure,
     persona_sizes_data,
     persona_sizes_figure,
-    persona_validity_findings,
-    persona_validity_tables,
 )
 from journeymine.report.process_map import process_map_data, process_map_figure
+from journeymine.report.validity import persona_validity_findings, persona_validity_tables
 
 __all__ = [
     "Section",

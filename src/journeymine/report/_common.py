@@ -30,6 +30,7 @@ from journeymine.schema import (
 __all__ = [
     "DEFAULT_K",
     "FONT",
+    "NO_PERSONA",
     "PALETTE",
     "base_layout",
     "check_frame",
@@ -38,6 +39,7 @@ __all__ = [
     "filter_log",
     "format_duration",
     "period_text",
+    "persona_label",
     "plotly_text",
     "rgba",
     "sankey_node_values",
@@ -47,6 +49,8 @@ __all__ = [
 ]
 
 DEFAULT_K = 10
+#: The label of customers without a persona.
+NO_PERSONA = -1
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 # colour-blind friendly qualitative palette (Okabe-Ito, then Tableau extras)
 PALETTE: tuple[str, ...] = (
@@ -255,6 +259,15 @@ def format_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s / 3600:.1f} h"
     return f"{s / 86400:.1f} d"
+
+
+def persona_label(persona: Any, names: dict[Any, str]) -> str:
+    """``"3: Night owls"`` for persona 3 named in ``names``, ``"3"`` without a name, and
+    ``"no persona"`` for :data:`NO_PERSONA`."""
+    if persona == NO_PERSONA or persona == str(NO_PERSONA):
+        return "no persona"
+    name = names.get(persona)
+    return f"{persona}: {name}" if name else str(persona)
 
 
 def period_text(log: pd.DataFrame) -> str:

@@ -23,6 +23,7 @@ from journeymine.report._common import (
     format_share,
     period_text,
 )
+from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.html import Section, write_html
 from journeymine.report.process_map import process_map_data, process_map_figure
 from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
@@ -268,7 +269,7 @@ def journey_report_data(
 
     sw = None
     if channels:
-        sw = figures.channel_switch_data(log, k=k)
+        sw = channel_switch_data(log, k=k)
         hidden["channel cells"] = int(sw.attrs.get("hidden", 0))
 
     return JourneyReportData(
@@ -457,7 +458,7 @@ def _sections(data: JourneyReportData) -> list[Section]:
         sections.append(
             Section(
                 "How customers switch channels",
-                [figures.channel_switch_figure(data.switches)],
+                [channel_switch_figure(data.switches)],
                 text="For each channel (row), where the customer's next event happens (column).",
             )
         )

@@ -15,6 +15,7 @@ from journeymine.report import personas as figures
 from journeymine.report._common import DEFAULT_K, check_k, format_share
 from journeymine.report.html import Section, write_html
 from journeymine.report.model_card import model_card_data, model_card_figure
+from journeymine.report.validity import persona_validity_findings, persona_validity_tables
 
 if TYPE_CHECKING:
     from journeymine.personas.validity import PersonaValidity
@@ -286,8 +287,8 @@ def _check_validity(validity: Any) -> None:
 def _validity_sections(validity: Any, k: int, names: dict[Any, str]) -> list[Section]:
     """The "Do these personas mean something?" section and its per-persona table."""
     _check_validity(validity)
-    findings = figures.persona_validity_findings(validity, k=k)
-    auc, by = figures.persona_validity_tables(validity, k=k, names=names)
+    findings = persona_validity_findings(validity, k=k)
+    auc, by = persona_validity_tables(validity, k=k, names=names)
     lo, hi = validity.added_auc_ci
     hidden = int(by.attrs.get("hidden", 0))
     return [

@@ -1,4 +1,5 @@
-"""Journey figures: Sankey of paths around an activity, funnel, variants table, channel switches.
+"""Journey figures: Sankey of paths around an activity, funnel, variants table (channel
+switches: :mod:`journeymine.report.channels`, re-exported here).
 
 Each figure has a ``*_data()`` twin that computes a tidy DataFrame from a log with
 :mod:`journeymine.journeys` and applies the privacy threshold ``k`` (rows supported by fewer than
@@ -34,7 +35,7 @@ from journeymine.report._common import (
     style_axes,
     suppress_small,
 )
-from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
+from journeymine.report.channels import channel_switch_data, channel_switch_figure
 
 __all__ = [
     "channel_switch_data",
@@ -50,7 +51,6 @@ __all__ = [
 PATH_COLUMNS = ("step", "source", "target", "cases")
 FUNNEL_COLUMNS = ("step", "activity", "cases", "conversion", "step_conversion", "drop_off")
 VARIANT_COLUMNS = ("variant", "length", "cases", "share")
-SWITCH_COLUMNS = ("from_channel", "to_channel", "count", "share")
 VARIANT_SEP = " > "
 
 
@@ -504,147 +504,4 @@ def variants_figure(
     fig.update_layout(**base_layout(title, subtitle))
     lines = [max(1, -(-len(str(v)) * 7 // 760)) for v in data["variant"]]
     fig.update_layout(height=110 + 30 + 26 * sum(lines) + 20, margin={"l": 10, "r": 10, "b": 10})
-    return fig
-
-
-# ---------------------------------------------------------------- channel switches
-def channel_switch_data(log: pd.DataFrame, *, k: int = DEFAULT_K) -> pd.DataFrame:
-    """How customers move between channels: consecutive events, from one channel to the next.
-
-    Cells (channel pairs) taken by fewer than ``k`` distinct customers are removed
-    (``attrs["hidden"]``).
-
-    Returns
-    -------
-    DataFrame
-        ``from_channel, to_channel, count, share`` (share of the from_channel row, computed
-        before hiding) and ``customers`` (distinct customers with that switch).
-
-    Examples
-    --------
-    >>> import journeymine as jm
-    >>> from journeymine.report import channel_switch_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
-    >>> s = channel_switch_data(log)
-    >>> bool((s["customers"] >= 10).all())
-    True
-    """
-    from journeymine.journeys import channel_switches
-
-    k = check_k(k)
-    log = check_log(log, purpose="channel_switch_data", channel=True)
-    raw = channel_switches(log)
-    check_frame(raw, SWITCH_COLUMNS, what="jm.channel_switches output", hint="")
-    raw = raw.assign(
-        from_channel=raw["from_channel"].astype(str), to_channel=raw["to_channel"].astype(str)
-    )
-    # distinct customers behind each cell: the privacy threshold counts people, not events
-    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
-    chan, labels = pd.factorize(log[CHANNEL].astype(str), sort=False)
-    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    order = np.lexsort((ts, cust))  # stable: ties keep input order
-    cust, chan = cust[order].astype(np.int64), chan[order].astype(np.int64)
-    same = cust[1:] == cust[:-1]
-    n = np.int64(len(labels))
-    pair = chan[:-1][same] * n + chan[1:][same]
-    per_customer = np.unique(cust[:-1][same] * (n * n) + pair)
-    pair_codes, customers = np.unique(per_customer % (n * n), return_counts=True)
-    names = np.asarray(labels, dtype=object)
-    counts = pd.Series(
-        customers,
-        index=pd.MultiIndex.from_arrays(
-            [names[pair_codes // n], names[pair_codes % n]], names=["from", "to"]
-        ),
-    )
-    raw["customers"] = (
-        counts.reindex(pd.MultiIndex.from_frame(raw[["from_channel", "to_channel"]]))
-        .fillna(0)
-        .astype("int64")
-        .to_numpy()
-    )
-    out, hidden = suppress_small(raw, "customers", k)
-    out.attrs.update({"k": k, "hidden": hidden})
-    return out
-
-
-def channel_switch_figure(
-    data: pd.DataFrame, *, title: str = "Channel switches", subtitle: str | None = None
-) -> go.Figure:
-    """Heatmap: row = channel of an event, column = channel of the customer's next event.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from journeymine.report import channel_switch_figure
-    >>> data = pd.DataFrame({"from_channel": ["web", "web", "app"],
-    ...     "to_channel": ["web", "app", "app"], "count": [80, 20, 50],
-    ...     "share": [0.8, 0.2, 1.0]})
-    >>> channel_switch_figure(data).data[0].type
-    'heatmap'
-    """
-    check_frame(
-        data, SWITCH_COLUMNS, what="channel switch data", hint="Pass channel_switch_data() output."
-    )
-    totals = data.groupby("from_channel", observed=True)["count"].sum().sort_values(ascending=False)
-    chans = [str(c) for c in totals.index]
-    for c in data["to_channel"].astype(str):
-        if c not in chans:
-            chans.append(c)
-    grid = data.assign(
-        from_channel=data["from_channel"].astype(str), to_channel=data["to_channel"].astype(str)
-    )
-    share = grid.pivot_table(
-        index="from_channel", columns="to_channel", values="share", aggfunc="sum", observed=True
-    ).reindex(index=chans, columns=chans)
-    count = grid.pivot_table(
-        index="from_channel", columns="to_channel", values="count", aggfunc="sum", observed=True
-    ).reindex(index=chans, columns=chans)
-    text = [
-        [
-            (
-                ""
-                if np.isnan(s)
-                else f"{format_share(s)}<br><span style='font-size:10px'>{int(c):,}</span>"
-            )
-            for s, c in zip(srow, crow, strict=True)
-        ]
-        for srow, crow in zip(share.to_numpy(), count.to_numpy(), strict=True)
-    ]
-    esc = [plotly_text(c) for c in chans]
-    fig = go.Figure(
-        go.Heatmap(
-            z=share.to_numpy(),
-            x=esc,
-            y=esc,
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 13},
-            colorscale=[[0, "#f2f6fb"], [1, "#0b4f8a"]],
-            zmin=0,
-            zmax=1,
-            xgap=2,
-            ygap=2,
-            customdata=count.to_numpy(),
-            hovertemplate="from %{y} to %{x}<br>%{z:.1%} of transitions from %{y}<br>"
-            "%{customdata:,} transitions<extra></extra>",
-            colorbar={"title": {"text": "share of row"}, "tickformat": ".0%", "thickness": 12},
-        )
-    )
-    if subtitle is None:
-        bits = ["consecutive events of a customer: row = from, column = to"]
-        note = data.attrs.get("hidden")
-        if note:
-            bits.append(f"{note} cells with fewer than {data.attrs.get('k')} customers hidden")
-        subtitle = " · ".join(bits)
-    fig.update_layout(**base_layout(title, subtitle))
-    side = 140 + 62 * len(chans)
-    fig.update_layout(
-        height=max(360, side), xaxis={"side": "bottom"}, yaxis={"autorange": "reversed"}
-    )
-    fig.update_xaxes(title_text="next event's channel", showgrid=False)
-    fig.update_yaxes(title_text="event's channel", showgrid=False)
-    style_axes(fig)
-    fig.update_xaxes(showgrid=False)
-    fig.update_yaxes(showgrid=False)
     return fig

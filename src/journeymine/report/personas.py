@@ -1,4 +1,5 @@
-"""Persona figures: profile heatmap, persona sizes over time, migration Sankey."""
+"""Persona figures: profile heatmap, persona sizes over time, migration Sankey (the validity
+findings and tables: :mod:`journeymine.report.validity`, re-exported here)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import plotly.graph_objects as go
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import (
     DEFAULT_K,
+    NO_PERSONA,
     base_layout,
     check_frame,
     check_k,
     colour_map,
+    persona_label,
     plotly_text,
     rgba,
     sankey_node_values,
@@ -24,6 +27,7 @@ from journeymine.report._common import (
     style_axes,
     suppress_small,
 )
+from journeymine.report.validity import persona_validity_findings, persona_validity_tables
 
 __all__ = [
     "persona_migration_data",
@@ -39,14 +43,6 @@ __all__ = [
 PROFILE_COLUMNS = ("persona", "name", "size", "feature", "effect")
 SIZES_COLUMNS = ("window", "persona", "customers", "share")
 MIGRATION_COLUMNS = ("from_window", "from_persona", "to_window", "to_persona", "customers")
-NO_PERSONA = -1
-
-
-def _label(persona: Any, names: dict[Any, str]) -> str:
-    if persona == NO_PERSONA or persona == str(NO_PERSONA):
-        return "no persona"
-    name = names.get(persona)
-    return f"{persona}: {name}" if name else str(persona)
 
 
 # ---------------------------------------------------------------- profiles
@@ -225,7 +221,7 @@ def persona_profile_figure(
         .to_numpy(dtype=float)
     )
     ylab = [
-        f"{plotly_text(_label(p, {p: meta.loc[p, 'name']}))} ({int(meta.loc[p, 'size']):,})"
+        f"{plotly_text(persona_label(p, {p: meta.loc[p, 'name']}))} ({int(meta.loc[p, 'size']):,})"
         for p in personas
     ]
     xlab = [plotly_text(f).replace("_", " ").replace(":", ": ") for f in features]
@@ -374,7 +370,7 @@ def persona_sizes_figure(
                 y=g["customers"].fillna(0),
                 mode="lines",
                 stackgroup="one",
-                name=plotly_text(_label(p, names)),
+                name=plotly_text(persona_label(p, names)),
                 line={"width": 0.8, "color": colour},
                 fillcolor=rgba(colour, 0.75) if colour.startswith("#") else colour,
                 customdata=g["share"].fillna(0),
@@ -473,7 +469,7 @@ def persona_migration_figure(
     colours[NO_PERSONA] = "#b8c0cc"
     n = max(len(windows) - 1, 1)
     node_x = [0.01 + 0.98 * col_of[w] / n for w, _ in keys]
-    labels = [plotly_text(_label(p, names)) for _, p in keys]
+    labels = [plotly_text(persona_label(p, names)) for _, p in keys]
     custom = [plotly_text(_window_text(w)) for w, _ in keys]
     node_y = sankey_y(
         [col_of[w] for w, _ in keys],
@@ -527,103 +523,3 @@ def persona_migration_figure(
     fig.update_layout(**base_layout(title, subtitle))
     fig.update_layout(height=max(420, 130 + 40 * len(personas)))
     return fig
-
-
-# ---------------------------------------------------------------- validity
-#: How the feature sets of :func:`journeymine.persona_validity` read in the report.
-VALIDITY_SETS = {
-    "personas": "personas",
-    "rfv": "recency/frequency/value",
-    "personas+rfv": "personas + recency/frequency/value",
-}
-
-
-def _validity_persona_table(validity: Any, k: int) -> tuple[pd.DataFrame, int]:
-    by = getattr(validity, "by_persona", None)
-    if not isinstance(by, pd.DataFrame):
-        raise ConfigError("validity must be a PersonaValidity (journeymine.persona_validity).")
-    by = by[by["size"] > 0] if "size" in by.columns else by
-    return suppress_small(by, "size", k)
-
-
-def persona_validity_findings(validity: Any, *, k: int = DEFAULT_K) -> list[str]:
-    """Plain-English findings of a :func:`journeymine.persona_validity` result.
-
-    The lines of ``validity.summary()``, except that the personas with the highest and lowest
-    outcome rate are chosen among those with at least ``k`` customers (smaller ones are hidden
-    in the report), followed by the result's notes.
-
-    Parameters
-    ----------
-    validity : PersonaValidity
-    k : int, default 10
-        Personas with fewer customers are left out of the highest/lowest rate line.
-
-    Returns
-    -------
-    list of str
-    """
-    k = check_k(k)
-    table, _ = _validity_persona_table(validity, k)
-    lines = []
-    for line in validity.summary().splitlines():
-        if line.startswith("Highest rate:"):
-            if len(table) < 2:
-                continue
-            hi, lo = table["lift"].idxmax(), table["lift"].idxmin()
-            who, rate, lift = table["persona"], table["outcome_rate"], table["lift"]
-            line = (
-                f"Highest rate: persona {who[hi]} ({rate[hi]:.1%}, lift {lift[hi]:.2f}); "
-                f"lowest: persona {who[lo]} ({rate[lo]:.1%}, lift {lift[lo]:.2f})."
-            )
-        lines.append(line)
-    lines.extend(
-        f"Note: {n}." if not str(n).endswith(".") else f"Note: {n}" for n in validity.notes
-    )
-    return lines
-
-
-def persona_validity_tables(
-    validity: Any, *, k: int = DEFAULT_K, names: dict[Any, str] | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The report's two validity tables: AUC with 95% intervals, and outcome rate by persona.
-
-    Returns
-    -------
-    (auc, by_persona) : DataFrames of strings
-        ``auc``: one row per feature set plus the AUC the personas add to
-        recency/frequency/value; ``by_persona``: personas with at least ``k`` customers
-        (``attrs["hidden"]`` counts the others).
-    """
-    k = check_k(k)
-    names = names or {}
-    rows = [
-        {
-            "model": VALIDITY_SETS.get(r.feature_set, str(r.feature_set)),
-            "AUC": f"{r.auc:.3f}",
-            "95% interval": f"[{r.ci_low:.3f}, {r.ci_high:.3f}]",
-        }
-        for r in validity.auc.itertuples(index=False)
-    ]
-    lo, hi = validity.added_auc_ci
-    rows.append(
-        {
-            "model": "added by the personas (personas + RFV minus RFV)",
-            "AUC": f"{validity.added_auc:+.3f}",
-            "95% interval": f"[{lo:+.3f}, {hi:+.3f}]",
-        }
-    )
-    auc = pd.DataFrame(rows, columns=["model", "AUC", "95% interval"])
-    table, hidden = _validity_persona_table(validity, k)
-    soft = bool(len(table)) and not np.allclose(table["size"], np.round(table["size"]))
-    out = pd.DataFrame(
-        {
-            "persona": [_label(p, names) for p in table["persona"]],
-            "customers": [f"{s:,.1f}" if soft else f"{int(s):,}" for s in table["size"]],
-            "with outcome": [f"{n:,.1f}" if soft else f"{int(n):,}" for n in table["n_positive"]],
-            "outcome rate": [f"{r:.1%}" for r in table["outcome_rate"]],
-            "lift": [f"{x:.2f}" for x in table["lift"]],
-        }
-    )
-    out.attrs["hidden"] = hidden
-    return auc, out
