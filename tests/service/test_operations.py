@@ -177,3 +177,22 @@ def test_sigterm_answers_in_flight_requests_and_flushes(
     with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as conn:
         stored = {row[0] for row in conn.execute("SELECT event_id FROM events")}
     assert set(acked) <= stored
+
+
+def test_events_cache_is_bounded_by_events_and_keyed_by_version() -> None:
+    from journeymine.service.state import EventsCache
+
+    cache = EventsCache(max_events=10)
+
+    def events(n: int) -> Any:
+        return [{"activity": "visit"}] * n, list(range(n)), list(range(n))
+
+    cache.put("a", 1, events(4))
+    cache.put("b", 1, events(4))
+    assert cache.get("a", 1) is not None and cache.get("a", 2) is None  # a new version: miss
+    cache.put("c", 1, events(4))  # 12 > 10: the least recently used (b) goes
+    assert cache.get("b", 1) is None and cache.get("a", 1) is not None and cache.events == 8
+    cache.put("a", 2, events(6))  # replaced, not added
+    assert cache.events == 10 and cache.get("a", 2) is not None
+    cache.put("huge", 1, events(11))  # larger than the bound: never kept
+    assert cache.get("huge", 1) is None and cache.events == 10

@@ -41,7 +41,7 @@ from journeymine.assignment import PersonaModel, assign
 from journeymine.exceptions import ConfigError
 from journeymine.features.live import score_rows
 from journeymine.service.aggregates import LiveAggregates
-from journeymine.service.state import Contact, CustomerState, Persona
+from journeymine.service.state import CACHE_EVENTS, Contact, CustomerState, Persona
 
 __all__ = ["LiveDecider", "Timeline", "decide_live", "live_aggregates", "persona_of"]
 
@@ -244,8 +244,9 @@ class LiveDecider:
         }
         self._rates: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
-        self.cache_size = 20_000
+        self.cache_events = CACHE_EVENTS  # prepared events kept, oldest customers dropped
         self._bases: dict[str, _Base] = {}
+        self._cached = 0
         self._journey_names = [j.name for j in policy.journeys]
         channel_of = {j.activity: j.channel for j in policy.journeys}  # as the engine
         self.channel_acts = {
@@ -298,9 +299,13 @@ class LiveDecider:
             Timeline(t_us, acts, chs, jids, prods),
         )
         with self._lock:
-            if len(self._bases) >= self.cache_size:
-                self._bases.pop(next(iter(self._bases)))
-            self._bases[customer_id] = base
+            old = self._bases.pop(customer_id, None)
+            self._cached -= 0 if old is None else len(old.t_us)
+            while self._bases and self._cached + len(t_us) > self.cache_events:
+                self._cached -= len(self._bases.pop(next(iter(self._bases))).t_us)
+            if len(t_us) <= self.cache_events:
+                self._bases[customer_id] = base
+                self._cached += len(t_us)
         return base
 
     def decide(

@@ -175,14 +175,20 @@ class StateStore(Protocol):
 _Events = tuple[list[dict[str, Any]], list[int], list[int]]
 
 
+#: Events the per-process caches keep (about 1 KB each with the prepared copy: ~100 MB).
+CACHE_EVENTS = int(os.environ.get("JOURNEYMINE_CACHE_EVENTS", "100000"))
+
+
 class EventsCache:
     """The parsed events of recently read customers, by customer and version (the version
     changes with every change of a customer's events, in every process that shares the
     store), so that a decision reads only the customer's row and contacts when the events
-    did not change. Least recently used customers are dropped beyond ``size``."""
+    did not change. Least recently used customers are dropped once more than ``max_events``
+    events are kept (environment variable ``JOURNEYMINE_CACHE_EVENTS``; 0 turns it off)."""
 
-    def __init__(self, size: int = 20_000) -> None:
-        self.size = size
+    def __init__(self, max_events: int = CACHE_EVENTS) -> None:
+        self.max_events = max_events
+        self.events = 0
         self._data: OrderedDict[str, tuple[int, _Events]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -196,17 +202,22 @@ class EventsCache:
             return got[1]
 
     def put(self, customer_id: str, version: int, events: _Events) -> None:
-        if self.size <= 0:
+        if len(events[0]) > self.max_events:
             return
         with self._lock:
+            old = self._data.pop(customer_id, None)
+            if old is not None:
+                self.events -= len(old[1][0])
             self._data[customer_id] = (version, events)
-            self._data.move_to_end(customer_id)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            self.events += len(events[0])
+            while self.events > self.max_events:
+                _, (_, dropped) = self._data.popitem(last=False)
+                self.events -= len(dropped[0])
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.events = 0
 
 
 # ---------------------------------------------------------------------------------------------
