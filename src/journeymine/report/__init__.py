@@ -28,13 +28,20 @@ from journeymine.report.actions import (
     response_rates_figure,
 )
 from journeymine.report.build_actions import actions_findings, actions_report
-from journeymine.report.build_changes import change_findings, change_report, change_report_data
+from journeymine.report.build_changes import (
+    ChangeReportData,
+    change_findings,
+    change_report,
+    change_report_data,
+)
 from journeymine.report.build_journeys import (
+    JourneyReportData,
     journey_findings,
     journey_report,
     journey_report_data,
 )
 from journeymine.report.build_personas import (
+    PersonaReportData,
     persona_findings,
     persona_report,
     persona_report_data,
@@ -69,6 +76,9 @@ from journeymine.report.process_map import process_map_data, process_map_figure
 from journeymine.report.validity import persona_validity_findings, persona_validity_tables
 
 __all__ = [
+    "ChangeReportData",
+    "JourneyReportData",
+    "PersonaReportData",
     "Section",
     "actions_findings",
     "actions_report",

@@ -120,6 +120,19 @@ def change_findings(data: ChangeReportData) -> list[str]:
     list of str
         How many changes (or none), how many incidents, the five strongest changes described
         and, without incidents, what was scanned.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import change_findings, change_report_data
+    >>> changes = pd.DataFrame({"metric": ["edge"], "channel": ["app"],
+    ...     "what": ["checkout -> purchase"],
+    ...     "start": pd.to_datetime(["2025-02-05"], utc=True),
+    ...     "end": pd.to_datetime(["2025-02-19"], utc=True),
+    ...     "baseline": [0.81], "changed": [0.08], "effect": [-1.9], "q_value": [1e-12]})
+    >>> found = change_findings(change_report_data(None, changes=changes))
+    >>> found[0], found[1].startswith("App checkout -> purchase (step probability) fell")
+    ('1 change detected.', True)
     """
     timeline = data.timeline
     summary: list[str] = []

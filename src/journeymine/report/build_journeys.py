@@ -311,6 +311,16 @@ def journey_findings(data: JourneyReportData) -> list[str]:
         In the report's order: the log, first channels, the most frequent and the slowest
         frequent step, the most common journey, the funnel's drop-off, the next step after
         ``paths_from``, channel switches and what was hidden for privacy.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import journey_findings, journey_report_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> found = journey_findings(journey_report_data(log))
+    >>> " customers and " in found[0], found[-1].startswith("Privacy:")
+    (True, True)
     """
     k = data.k
     summary = [

@@ -116,6 +116,20 @@ def persona_findings(data: PersonaReportData) -> list[str]:
         largest migration (with tracking), the assignment accuracy (with a model card) and the
         privacy rule. (The validity findings are the text of their own section:
         :func:`~journeymine.report.persona_validity_findings`.)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_findings, persona_report_data
+    >>> profiles = pd.DataFrame({"persona": [0, 0, 1, 1], "name": ["Loyal"] * 2 + ["New"] * 2,
+    ...     "size": [300, 300, 100, 100], "feature": ["app_share", "recency"] * 2,
+    ...     "effect": [1.8, -0.4, -0.2, 1.1]})
+    >>> for line in persona_findings(persona_report_data(profiles)):
+    ...     print(line)
+    2 personas; the largest is Loyal (75% of assigned customers).
+    Loyal: app share 1.8 SD more than other customers.
+    New: recency 1.1 SD more than other customers.
+    Privacy: groups of fewer than 10 customers are not shown.
     """
     meta, total = data.meta, data.total
     summary: list[str] = []
