@@ -376,3 +376,18 @@ def test_errors(small_log: pd.DataFrame) -> None:
         fz.transform(small_log.iloc[:0])
     with pytest.raises(EventLogError, match="DataFrame"):
         fz.transform([1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_feature_core_imports_light() -> None:
+    """The feature core (journeymine.features) loads neither DuckDB (the reference engine is
+    imported when a query runs), scikit-learn, scipy, plotly nor the personas package: live
+    assignment and the service build on it."""
+    import subprocess
+    import sys
+
+    heavy = ("duckdb", "sklearn", "scipy", "plotly", "journeymine.personas", "journeymine.journeys")
+    code = (
+        "import sys, journeymine.features; "
+        f"bad = [m for m in {heavy!r} if m in sys.modules]; assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
