@@ -175,3 +175,14 @@ def test_bad_arguments_and_missing_files(tmp_path):
     _raw().iloc[:0].to_parquet(empty)
     with pytest.raises(EmptyLogError):
         OutOfCoreLog(empty, progress=False)
+
+
+def test_pq_files_next_to_other_files_are_read_one_by_one(tmp_path):
+    log = jm.read_events(_raw())
+    (tmp_path / "a").mkdir()
+    log.iloc[:2].to_parquet(tmp_path / "a" / "part.pq", index=False)
+    log.iloc[2:].to_parquet(tmp_path / "b.parquet", index=False)
+    (tmp_path / "a" / "_SUCCESS").write_text("")  # not Parquet: left out
+    with OutOfCoreLog(tmp_path, memory_limit="256MB", progress=False) as big:
+        assert big.n_events == 3 and len(big.files) == 2
+        pd.testing.assert_frame_equal(big.variants(), jm.variants(log))

@@ -71,8 +71,8 @@ def _files_of(source: str | os.PathLike[str]) -> tuple[str, list[Path]]:
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".parquet", ".pq"))
         pattern = str(p / "**" / "*.parquet")
-        if any(f.suffix.lower() == ".pq" for f in files):
-            pattern = str(p / "**" / "*.*")
+        if any(f.suffix.lower() != ".parquet" for f in files):
+            pattern = ""  # .pq files too: the files are listed one by one
         if not files:
             raise FileNotFoundError(
                 f"no Parquet files (.parquet, .pq) under folder '{p}'. Check the path."
@@ -165,6 +165,7 @@ class OutOfCoreLog:
     ) -> None:
         limit = _size(memory_limit, "memory_limit")
         self.pattern, self.files = _files_of(source)
+        self.source = os.fspath(source)
         self.progress = bool(progress)
         self._own_temp = temp_directory is None
         self.temp_directory = Path(
@@ -187,9 +188,15 @@ class OutOfCoreLog:
 
     @property
     def _scan(self) -> str:
-        pattern = self.pattern.replace("'", "''")
+        def quoted(text: str) -> str:
+            return "'" + text.replace("'", "''") + "'"
+
+        if self.pattern:
+            source = quoted(self.pattern)
+        else:
+            source = "[" + ", ".join(quoted(str(f)) for f in self.files) + "]"
         return (
-            f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+            f"read_parquet({source}, hive_partitioning = true, union_by_name = true, "
             f"file_row_number = true)"
         )
 
@@ -198,7 +205,7 @@ class OutOfCoreLog:
         sample = self.con.sql(f"SELECT * FROM {self._scan} LIMIT {_SAMPLE_ROWS}").fetchdf()
         sample = sample.drop(columns=["file_row_number"])
         if len(sample) == 0:
-            raise EmptyLogError(f"the event files '{self.pattern}' hold no rows.")
+            raise EmptyLogError(f"the event files '{self.source}' hold no rows.")
         validate(sample, duplicates="keep", sort=False)  # same errors as read_events
         described = self.con.sql(f"DESCRIBE SELECT * FROM {self._scan}").fetchall()
         types = {str(r[0]): str(r[1]) for r in described}
@@ -473,7 +480,7 @@ class OutOfCoreLog:
         self.close()
 
     def __repr__(self) -> str:
-        return f"OutOfCoreLog({self.pattern!r}, files={len(self.files)})"
+        return f"OutOfCoreLog({self.source!r}, files={len(self.files)})"
 
 
 def _ranks(labels: pd.Series) -> np.ndarray:
