@@ -49,7 +49,7 @@ from journeymine.assignment._model import PersonaModel
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.features.encode import MAX_ABS_VALUE
 from journeymine.service.live import LiveDecider, decide_live, persona_of
-from journeymine.service.state import CustomerState, StateStore, StoreEvent
+from journeymine.service.state import CustomerState, SQLiteStore, StateStore, StoreEvent
 
 __all__ = ["MAX_ID_LENGTH", "check_live_events", "decide_live", "state_router"]
 
@@ -252,6 +252,10 @@ def check_live_events(
     return out
 
 
+class _Offload(Exception):
+    """A decision started on the event loop needs to write: run it in a thread instead."""
+
+
 def _answer(status: int, body: Any) -> Response:
     return Response(json.dumps(body).encode(), status_code=status, media_type=_JSON)
 
@@ -287,6 +291,9 @@ def state_router(
     decider = (
         LiveDecider(policy, responses) if policy is not None and responses is not None else None
     )
+    # SQLite reads never wait for a writer (WAL): decisions that only read run on the event
+    # loop; a network store (Redis) may stall, so its calls always go to a thread
+    inline_reads = isinstance(store, SQLiteStore)
 
     async def call(fn: Any, *args: Any, **kw: Any) -> Any:
         return await run_in_threadpool(fn, *args, **kw)
@@ -410,7 +417,8 @@ def state_router(
         times.check_time(parsed[0], "at", raw)
         return int(parsed[0])
 
-    def live(req: LiveNbaRequest) -> Any:
+    def live(req: LiveNbaRequest, inline: bool = False) -> Any:
+        """The decision; ``inline`` (on the event loop): raise _Offload instead of writing."""
         cid = req["customer_id"]
         at_us = decision_time(req.get("at"))
         if req.get("events"):
@@ -428,6 +436,8 @@ def state_router(
 
         def decide(state: CustomerState) -> Any:
             seen[:] = [state]
+            if inline and req.get("persona") is None and not state.persona_fresh:
+                raise _Offload  # the persona is computed and stored: in a thread
             return decide_live(
                 state,
                 model,
@@ -459,11 +469,15 @@ def state_router(
         require_key(request.headers)
         req = read(_LIVE_NBA, await request.body())
         try:
-            if req.get("commit") or req.get("events"):  # writes: disk flushes, off the loop
-                return await call(live, req)
-            # a read and ~0.3 ms of Python: on the event loop, no thread hand-off (under load
-            # the hand-offs and the threads' contention for the GIL cost more than the work)
-            return live(req)
+            if inline_reads and not (req.get("commit") or req.get("events")):
+                # a read of the local file and ~0.3 ms of Python: on the event loop, no thread
+                # hand-off (under load the hand-offs and the threads' contention for the GIL
+                # cost more than the work); anything that writes goes to a thread
+                try:
+                    return live(req, inline=True)
+                except _Offload:
+                    pass
+            return await call(live, req)
         except ConfigError as exc:
             return _error(422, "invalid_request", str(exc))
 
