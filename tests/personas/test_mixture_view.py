@@ -80,12 +80,10 @@ def test_overlap_and_consensus_mixture_find_separated_groups() -> None:
         fit_consensus_mixture(X, n_personas=900)
 
 
-# Seeds 101-104 are used by no other persona test. Measured with the default count (largest
-# before two personas overlap by more than 3%), ARI over unchanged customers with >= 20 events,
-# noise counted as its own label: 2,000 customers, seeds 101-104: 0.861 / 0.915 / 0.908 / 0.918
-# (k = 7, 6, 7, 7: an extra persona is e.g. a real group of heavy returners drawn from two designed
-# personas); 3,000 customers, seeds 5, 7, 11, 21, 31, 41, 97, 123: min 0.898 / median 0.918 /
-# max 0.925 (k = 6 on 7 seeds, 8 on seed 31).
+# Seeds 101-104 are used by no other persona test. Measured with the default (reliability- and
+# evidence-weighted mixture), ARI over unchanged customers with >= 20 events, noise counted as its
+# own label, 2,000 customers: 0.897 / 0.916 / 0.913 / 0.930, six personas each (the issue's
+# fresh seeds 301-308 are in the README: min 0.894 at 2,000, 0.903 at 10,000).
 @pytest.mark.parametrize("seed", [101, 102])
 def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
     data = make_journeys(n_customers=2000, random_state=seed)
@@ -96,8 +94,8 @@ def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
     keep = cust.index[~cust["changed"].to_numpy()]
     keep = keep[n_ev.reindex(keep).fillna(0).to_numpy() >= 20]
     ari = adjusted_rand_score(cust.loc[keep, "persona"], miner.labels_.reindex(keep).fillna(-1))
-    assert ari >= 0.8, f"seed {seed}: ARI {ari:.3f}"
-    assert 6 <= miner.quality_["n_personas"] <= 8 and miner.quality_["noise_share"] < 0.08
+    assert ari >= 0.85, f"seed {seed}: ARI {ari:.3f}"
+    assert miner.quality_["n_personas"] == 6 and miner.quality_["noise_share"] < 0.05
     search = miner.search_
     assert search["chosen"].sum() == 1 and (search.loc[search["chosen"], "overlap"] <= 0.03).all()
     # the scan stopped at the first count that overlaps, has a too-small persona, or whose BIC
