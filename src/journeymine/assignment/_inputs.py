@@ -1,6 +1,6 @@
 """One live customer's events (a list of dicts or a small DataFrame) checked and encoded for
 the numpy aggregates: :func:`parse_events` (plain Python and numpy; ISO strings or datetimes).
-Whole logs are encoded by :func:`journeymine.personas._frame.encode_log`.
+Whole logs are encoded by :func:`journeymine.features.encode_log`.
 """
 
 from __future__ import annotations
