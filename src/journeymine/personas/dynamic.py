@@ -211,7 +211,7 @@ def track_personas(
     match_threshold: float = 0.5,
     split_share: float = 0.25,
     incomplete: str = "drop",
-    move_margin: float = 0.7,
+    move_margin: float = 0.5,
     show_progress: bool = False,
 ) -> PersonaTracks:
     """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
@@ -248,12 +248,15 @@ def track_personas(
         first), with a :class:`DataQualityWarning` giving the events left out; ``"keep"`` them,
         cut at the end of that day (a shorter last window, so its customers have fewer events
         to reach ``min_events``). CLI: ``jm personas --incomplete keep``.
-    move_margin : float, default 0.7
+    move_margin : float, default 0.5
         With the mixture method: a customer labelled in consecutive windows moves to another
         persona only when that persona's probability exceeds the previous persona's by at
         least this much (hysteresis against relabelling noise); 0 moves on any change. The
-        window features are weighted by split-half reliabilities measured once on the whole
-        log (see ``PersonaMiner(reliability_weighting=...)``).
+        probabilities take the customer's evidence in the window into account (the
+        likelihood raised to ``n / (n + n0)`` for ``n`` events, as in the fit), so a window
+        with few events rarely moves anyone. The window features are weighted by split-half
+        reliabilities measured once on the whole log (see
+        ``PersonaMiner(reliability_weighting=...)``).
     show_progress : bool, default False
         Progress bar over windows.
 
@@ -395,7 +398,7 @@ def _reference_miners(
     out: list[PersonaMiner] = []
     prev: pd.Series | None = None
     for X in feats:
-        lab, prob, post = ref.membership(X)
+        lab, prob, post = _evidence_membership(ref, X)
         if prev is not None and move_margin > 0:
             common = lab.index.intersection(prev.index)
             p_old = prev.loc[common].to_numpy()
@@ -432,6 +435,33 @@ def _reference_miners(
         out.append(view)
         prev = lab
     return out, {int(p): str(n) for p, n in ref.profiles_["name"].items()}
+
+
+def _evidence_membership(
+    ref: PersonaMiner, X: pd.DataFrame
+) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """The reference model's memberships with each customer's evidence taken into account: the
+    likelihood of a customer with ``n`` events in the window is raised to ``n / (n + n0)``
+    (``n0`` = ``ref.evidence_events_``, the same weight the fit gave the customer), so a window
+    with few events moves the posterior less and the hysteresis keeps the customer where the
+    evidence is thin. Without ``evidence_events_`` (weighting off), the plain memberships."""
+    lab, prob, post = ref.membership(X)
+    n0 = getattr(ref, "evidence_events_", None)
+    if n0 is None or "log_events" not in X.columns or post.shape[1] < 2:
+        return lab, prob, post
+    P = post.to_numpy(dtype=np.float64)
+    pi = np.asarray(ref.mixture_.weights_, dtype=np.float64)
+    n = np.rint(np.expm1(X.loc[post.index, "log_events"].to_numpy(dtype=np.float64)))
+    r = (n / (n + float(n0)))[:, None]
+    with np.errstate(divide="ignore"):
+        logp = r * np.log(np.clip(P / pi, 1e-300, None)) + np.log(pi)
+    logp -= logp.max(axis=1, keepdims=True)
+    T = np.exp(logp)
+    T /= T.sum(axis=1, keepdims=True)
+    labelled = lab.to_numpy() >= 0
+    lab = pd.Series(np.where(labelled, T.argmax(1), -1), index=lab.index, name=lab.name)
+    prob = pd.Series(np.where(labelled, T.max(1), 0.0), index=prob.index, name=prob.name)
+    return lab, prob, pd.DataFrame(T, index=post.index, columns=post.columns)
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:
