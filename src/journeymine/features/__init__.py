@@ -95,6 +95,29 @@ Aggregates, in the order of ``spec.aggregate_names``:
 =============================== ===============================================================
 
 Only customers with at least one event in the window get a row.
+
+Examples
+--------
+The batch path (:func:`compute_aggregates`), the same steps by hand (encode, numpy aggregates)
+and the live path (:func:`score_rows` on a :func:`live_spec`) share the aggregates and the one
+feature step:
+
+>>> import numpy as np
+>>> from journeymine.datasets import make_journeys
+>>> from journeymine.personas import CustomerFeaturizer
+>>> log = make_journeys(n_customers=100, days=30, random_state=0).events
+>>> spec = CustomerFeaturizer().fit(log).spec_
+>>> ids, agg = compute_aggregates(log, spec)
+>>> vocab = Vocab.of(spec)
+>>> ids2, events, _, _ = encode_log(log, vocab, what="example")
+>>> bool((numpy_aggregates(events, spec, plan=vocab.plan) == agg).all())
+True
+>>> X = features_from_aggregates(agg, spec)
+>>> X.shape == (len(ids), len(spec.feature_names)), bool(np.isfinite(X).all())
+(True, True)
+>>> live = live_spec(spec)
+>>> score_rows(compute_aggregates(log, live)[1], live).shape[1] == X.shape[1]
+True
 """
 
 from journeymine.features.aggregates import AggPlan, Encoded, cents, learn_stats, numpy_aggregates
