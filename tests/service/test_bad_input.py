@@ -157,6 +157,7 @@ def test_redis_going_away_is_503_and_nothing_acknowledged_is_lost(
             for method, path, body in (
                 ("POST", "/v1/events", {"events": events[3:]}),
                 ("POST", "/v1/next-best-action", {"customer_id": "R1", "commit": True}),
+                ("POST", "/v1/next-best-action", {"customer_id": "R1"}),  # read on the loop
                 ("GET", "/v1/customers/R1", None),
             ):
                 r = c.request(method, path, json=body)

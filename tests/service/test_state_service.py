@@ -74,6 +74,31 @@ def sqlite_server(setup: dict[str, Any], tmp_path: Any) -> Iterator[Server]:
 
 
 def test_live_equals_batch(sqlite_server: Server, setup: dict[str, Any]) -> None:
+    check_live_equals_batch(sqlite_server.url, setup)
+
+
+def test_live_equals_batch_on_redis(setup: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    """The same with Redis: decisions read with the asyncio client on the event loop (the
+    first one of each customer computes the persona in a thread)."""
+    import redis
+
+    url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/3"
+    redis.Redis.from_url(url).flushdb()
+    app = create_app(
+        setup["model_path"],
+        api_key=KEY,
+        policy_path=setup["policy_path"],
+        responses_path=setup["rates_path"],
+        store=url,
+    )
+    srv = Server(app)
+    try:
+        check_live_equals_batch(srv.url, setup, repeat=2)
+    finally:
+        srv.stop()
+
+
+def check_live_equals_batch(url: str, setup: dict[str, Any], repeat: int = 1) -> None:
     log = setup["data"].events
     ids = sorted(log["customer_id"].unique())[:150]
     sub = log[log["customer_id"].isin(ids)]
@@ -87,17 +112,18 @@ def test_live_equals_batch(sqlite_server: Server, setup: dict[str, Any]) -> None
         check="off",
     )
     expected = batch.actions.set_index("customer_id")
-    with httpx.Client(base_url=sqlite_server.url, headers=AUTH, timeout=60) as c:
+    with httpx.Client(base_url=url, headers=AUTH, timeout=60) as c:
         post_all(c, as_events(sub.sort_values("timestamp", kind="stable")))
-        for cid in ids:
-            r = c.post("/v1/next-best-action", json={"customer_id": cid, "at": AT})
-            assert r.status_code == 200, r.text
-            got = r.json()
-            one = assign(sub[sub["customer_id"] == cid], setup["model"])
-            assert got["persona"] == one.persona, cid
-            assert got["persona_probability"] == pytest.approx(one.probability, abs=1e-12)
-            assert got["action"] == expected.loc[cid, "action"], cid
-            assert got["committed"] is False and got["decision_id"]
+        for _ in range(repeat):  # the second time: the stored persona, read on the loop
+            for cid in ids:
+                r = c.post("/v1/next-best-action", json={"customer_id": cid, "at": AT})
+                assert r.status_code == 200, r.text
+                got = r.json()
+                one = assign(sub[sub["customer_id"] == cid], setup["model"])
+                assert got["persona"] == one.persona, cid
+                assert got["persona_probability"] == pytest.approx(one.probability, abs=1e-12)
+                assert got["action"] == expected.loc[cid, "action"], cid
+                assert got["committed"] is False and got["decision_id"]
 
 
 def test_replay_late_events_and_state(sqlite_server: Server, setup: dict[str, Any]) -> None:

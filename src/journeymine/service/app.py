@@ -488,6 +488,9 @@ def create_app(
                 thread.join(timeout=5)
             state_store = getattr(app.state, "store", None)
             if state_store is not None:  # every acknowledged write is already durable
+                close_async = getattr(state_store, "close_async", None)
+                if close_async is not None:
+                    await close_async()
                 state_store.close()
 
     app = _App(

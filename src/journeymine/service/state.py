@@ -579,6 +579,8 @@ class RedisStore:
         )
         self._add = self.r.register_script(_ADD_EVENTS)
         self._cache = EventsCache()
+        self.timeout = timeout
+        self._async: Any = None  # redis.asyncio client, made on first use (on the event loop)
         self._reserve = self.r.register_script(_RESERVE)
         self._retain = self.r.register_script(_RETAIN)
 
@@ -606,45 +608,88 @@ class RedisStore:
             new = int(self._add(keys=[], args=args))
         return new, len(events) - new
 
-    def _read(self, customer_id: str) -> tuple[CustomerState | None, int]:
-        p = self.prefix
-        pipe = self.r.pipeline(transaction=True)
-        pipe.hgetall(f"{p}c:{customer_id}")
-        pipe.lrange(f"{p}k:{customer_id}", 0, -1)
-        meta, contacts = pipe.execute()
-        if not meta:
+    def _queue_short(self, pipe: Any, customer_id: str) -> None:
+        pipe.hgetall(f"{self.prefix}c:{customer_id}")
+        pipe.lrange(f"{self.prefix}k:{customer_id}", 0, -1)
+
+    def _queue_full(self, pipe: Any, customer_id: str) -> None:
+        pipe.hgetall(f"{self.prefix}c:{customer_id}")
+        pipe.zrange(f"{self.prefix}e:{customer_id}", 0, -1, withscores=True)
+        pipe.lrange(f"{self.prefix}k:{customer_id}", 0, -1)
+
+    @staticmethod
+    def _version(meta: Any) -> int:
+        return int(meta.get(b"version", 0))
+
+    def _parsed(self, customer_id: str, meta: Any, rows: Any) -> _Events:
+        """The events read with ``meta`` (one transaction), parsed and cached."""
+        events = (
+            [json.loads(member[16:]) for member, _ in rows],
+            [int(t) for _, t in rows],
+            [int(member[:16]) for member, _ in rows],
+        )
+        self._cache.put(customer_id, self._version(meta), events)
+        return events
+
+    def _state(
+        self, customer_id: str, meta: Any, contacts: Any, events: _Events
+    ) -> tuple[CustomerState | None, int]:
+        if not meta or not events[0]:  # unknown, or every event removed by retention
             return None, 0
         m = {k.decode(): v.decode() for k, v in meta.items()}
-        cached = self._cache.get(customer_id, int(m.get("version", 0)))
-        if cached is None:  # the events changed: read them with the version they go with
-            pipe = self.r.pipeline(transaction=True)
-            pipe.hgetall(f"{p}c:{customer_id}")
-            pipe.zrange(f"{p}e:{customer_id}", 0, -1, withscores=True)
-            pipe.lrange(f"{p}k:{customer_id}", 0, -1)
-            meta, rows, contacts = pipe.execute()
-            m = {k.decode(): v.decode() for k, v in meta.items()}
-            cached = (
-                [json.loads(member[16:]) for member, _ in rows],
-                [int(t) for _, t in rows],
-                [int(member[:16]) for member, _ in rows],
-            )
-            self._cache.put(customer_id, int(m.get("version", 0)), cached)
-        if not cached[0]:  # every event removed by retention
-            return None, 0
         state = CustomerState(
             customer_id,
-            cached[0],
-            cached[1],
+            events[0],
+            events[1],
             [Contact.from_json(c) for c in contacts],
-            version=int(m.get("version", 0)),
+            version=self._version(meta),
             persona=int(m["persona"]) if "persona" in m else None,
             persona_name=m.get("name"),
             probability=float(m["probability"]) if "probability" in m else None,
             persona_version=int(m.get("persona_version", -1)),
-            event_seqs=cached[2],
+            event_seqs=events[2],
             aggregates=m.get("aggregates"),
         )
         return state, len(contacts)
+
+    def _read(self, customer_id: str) -> tuple[CustomerState | None, int]:
+        pipe = self.r.pipeline(transaction=True)
+        self._queue_short(pipe, customer_id)
+        meta, contacts = pipe.execute()
+        if not meta:
+            return None, 0
+        events = self._cache.get(customer_id, self._version(meta))
+        if events is None:  # the events changed: read them with the version they go with
+            pipe = self.r.pipeline(transaction=True)
+            self._queue_full(pipe, customer_id)
+            meta, rows, contacts = pipe.execute()
+            events = self._parsed(customer_id, meta, rows)
+        return self._state(customer_id, meta, contacts, events)
+
+    async def read_async(self, customer_id: str) -> CustomerState | None:
+        """:meth:`get` on the event loop (``redis.asyncio``: no thread, no blocking call); a
+        connection failure is :class:`StoreUnavailable`."""
+        if self._async is None:
+            import redis.asyncio
+
+            self._async = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
+        try:
+            pipe = self._async.pipeline(transaction=True)
+            self._queue_short(pipe, customer_id)
+            meta, contacts = await pipe.execute()
+            if not meta:
+                return None
+            events = self._cache.get(customer_id, self._version(meta))
+            if events is None:
+                pipe = self._async.pipeline(transaction=True)
+                self._queue_full(pipe, customer_id)
+                meta, rows, contacts = await pipe.execute()
+                events = self._parsed(customer_id, meta, rows)
+        except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"the Redis state store failed: {exc}") from exc
+        return self._state(customer_id, meta, contacts, events)[0]
 
     def get(self, customer_id: str) -> CustomerState | None:
         with self._errors():
@@ -732,6 +777,12 @@ class RedisStore:
 
     def close(self) -> None:
         self.r.close()
+
+    async def close_async(self) -> None:
+        """Close the asyncio client's connections (on the event loop that made them)."""
+        if self._async is not None:
+            client, self._async = self._async, None
+            await client.aclose()
 
 
 def default_store_url(model_path: str | os.PathLike[str]) -> str:
