@@ -60,6 +60,9 @@ def test_dfg_and_variants_equal_the_in_memory_results(generated):
         pd.testing.assert_frame_equal(big.dfg(), jm.dfg(log))
         pd.testing.assert_frame_equal(big.variants(), jm.variants(log))
         pd.testing.assert_frame_equal(big.variants(top_k=5), jm.variants(log, top_k=5))
+        # customers in buckets (one table of pairs, sequences counted per bucket and added)
+        pd.testing.assert_frame_equal(big.dfg(events_per_bucket=1_000), jm.dfg(log), rtol=1e-15)
+        pd.testing.assert_frame_equal(big.variants(events_per_bucket=1_000), jm.variants(log))
 
 
 def test_shuffled_random_log_in_one_file_equals_in_memory(tmp_path):

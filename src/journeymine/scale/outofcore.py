@@ -29,8 +29,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -129,6 +127,10 @@ class OutOfCoreLog:
         DuckDB threads (default: one per core).
     progress : bool, default True
         Show DuckDB's progress bar on long queries and one line per step on stderr.
+    events_per_bucket : int, default 5_000_000
+        Above this many events, customers are split by a hash of their id into buckets of
+        about this many events (written once to the temporary folder), and every statistic
+        works a bucket at a time: the memory a step needs grows with it, not with the log.
 
     Raises
     ------
@@ -162,8 +164,13 @@ class OutOfCoreLog:
         temp_directory: str | os.PathLike[str] | None = None,
         threads: int | None = None,
         progress: bool = True,
+        events_per_bucket: int = 5_000_000,
     ) -> None:
         limit = _size(memory_limit, "memory_limit")
+        check_int(events_per_bucket, "events_per_bucket")
+        self.events_per_bucket = int(events_per_bucket)
+        self._buckets: dict[int, tuple[Path, list[Path]]] = {}
+        self._activities: list[str] | None = None
         self.pattern, self.files = _files_of(source)
         self.source = os.fspath(source)
         self.progress = bool(progress)
@@ -261,16 +268,61 @@ class OutOfCoreLog:
     @property
     def _events(self) -> str:
         """Canonical events: customer, microseconds, activity and the input order."""
+        return self._events_from(self._scan, "file_index")
+
+    def _events_from(self, scan: str, file_col: str) -> str:
         c, t, a = (quote_ident(x) for x in (CUSTOMER_ID, TIMESTAMP, ACTIVITY))
         return (
             f"(SELECT CAST({c} AS VARCHAR) AS c, epoch_us({t}) AS t, CAST({a} AS VARCHAR) AS a, "
-            f"file_index AS f, file_row_number AS r FROM {self._scan})"
+            f"{file_col} AS f, file_row_number AS r FROM {scan})"
         )
+
+    def _n_buckets(self, events_per_bucket: int | None) -> int:
+        per = self.events_per_bucket if events_per_bucket is None else events_per_bucket
+        check_int(per, "events_per_bucket")
+        return max(1, -(-self.n_events // per))
+
+    def _event_sources(self, n_buckets: int) -> list[str]:
+        """SQL sources of the canonical events of each bucket of whole customers: the files
+        themselves for one bucket, else the bucket files (written once per object)."""
+        if n_buckets == 1:
+            return [self._events]
+        files = self._bucket_files(n_buckets)
+        return [self._events_from(f"read_parquet('{f}')", "__jm_file") for f in files]
+
+    def _activity_codes(self) -> list[str]:
+        """The distinct activities in code-point order, registered as table ``__jm_acts``
+        (``a`` text, ``k`` its small integer code)."""
+        import pyarrow as pa
+
+        if self._activities is None:
+            rows = self.con.sql(f"SELECT DISTINCT a FROM {self._events} ORDER BY a").fetchall()
+            self._activities = [str(r[0]) for r in rows]
+            dtype = np.uint16 if len(self._activities) < 2**16 else np.uint32
+            self.con.register(
+                "__jm_acts",
+                pa.table(
+                    {
+                        "a": pa.array(self._activities, pa.string()),
+                        "k": np.arange(len(self._activities), dtype=dtype),
+                    }
+                ),
+            )
+        return self._activities
 
     # ---- statistics ------------------------------------------------------------------------
 
-    def dfg(self) -> pd.DataFrame:
+    def dfg(self, *, events_per_bucket: int | None = None) -> pd.DataFrame:
         """The directly-follows graph, as :func:`journeymine.dfg` gives it for the whole log.
+
+        Customers are processed a bucket at a time (see ``events_per_bucket``); the pairs of
+        every bucket go to one DuckDB table (spilled to disk as needed) on which the counts,
+        mean and quantiles are computed as in memory.
+
+        Parameters
+        ----------
+        events_per_bucket : int, optional
+            About how many events one bucket holds (default: the object's).
 
         Returns
         -------
@@ -278,46 +330,78 @@ class OutOfCoreLog:
             ``source``, ``target``, ``count``, ``cases``, ``mean_seconds``,
             ``median_seconds``, ``p90_seconds``; by count descending, then source and target.
         """
-        table = self._run(
-            "dfg",
-            f"""
-            WITH e AS (
-                SELECT c, a, t,
-                       lead(a) OVER w AS na,
-                       lead(t) OVER w AS nt
-                FROM {self._events}
-                WINDOW w AS (PARTITION BY c ORDER BY t, f, r)
-            )
-            SELECT a AS source, na AS target, count(*) AS count,
-                   count(DISTINCT c) AS cases, avg(nt - t) / 1e6 AS mean_seconds,
-                   quantile_cont(nt - t, [0.5, 0.9]) AS q
-            FROM e WHERE na IS NOT NULL GROUP BY ALL
-            """,
+        n_buckets = self._n_buckets(events_per_bucket)
+        self._say(f"dfg: {self.n_events:,} events in {n_buckets} bucket(s) of customers")
+        t0 = time.perf_counter()
+        labels = self._activity_codes()
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE __jm_pairs (s UINTEGER, g UINTEGER, d BIGINT)"
         )
+        cases: dict[tuple[int, int], int] = {}
+        try:
+            for k, ev in enumerate(self._event_sources(n_buckets)):
+                self.con.execute(
+                    f"""
+                    CREATE OR REPLACE TEMP TABLE __jm_b AS
+                    SELECT * FROM (
+                        SELECT c, k AS s, lead(k) OVER w AS g, lead(t) OVER w - t AS d
+                        FROM {ev} JOIN __jm_acts USING (a)
+                        WINDOW w AS (PARTITION BY c ORDER BY t, f, r)
+                    ) WHERE g IS NOT NULL
+                    """
+                )
+                rows = self.con.sql(
+                    "SELECT s, g, count(DISTINCT c) FROM __jm_b GROUP BY ALL"
+                ).fetchall()
+                for s, g, n in rows:  # buckets hold different customers: cases add up
+                    cases[(int(s), int(g))] = cases.get((int(s), int(g)), 0) + int(n)
+                self.con.execute("INSERT INTO __jm_pairs SELECT s, g, d FROM __jm_b")
+                self.con.execute("DROP TABLE __jm_b")
+                if n_buckets > 1:
+                    self._say(f"dfg: bucket {k + 1} of {n_buckets}")
+            table = self.con.sql(
+                "SELECT s, g, count(*) AS count, avg(d) / 1e6 AS mean_seconds, "
+                "quantile_cont(d, [0.5, 0.9]) AS q FROM __jm_pairs GROUP BY ALL"
+            ).fetchdf()
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS __jm_pairs")
+        self._say(f"dfg: done in {time.perf_counter() - t0:.1f} s")
+        names = pd.Index(labels, dtype="str")
+        s, g = table["s"].to_numpy(dtype=np.int64), table["g"].to_numpy(dtype=np.int64)
         q = np.array(table.pop("q").tolist(), dtype=float).reshape(-1, 2) / 1e6
-        table["median_seconds"], table["p90_seconds"] = q[:, 0], q[:, 1]
-        order = np.lexsort(
-            (
-                _ranks(table["target"]),
-                _ranks(table["source"]),
-                -table["count"].to_numpy(),
-            )
+        out = pd.DataFrame(
+            {
+                "source": names.take(s),
+                "target": names.take(g),
+                "count": table["count"].to_numpy(dtype=np.int64),
+                "cases": np.array([cases[(a, b)] for a, b in zip(s, g, strict=True)], np.int64),
+                "mean_seconds": table["mean_seconds"].to_numpy(dtype=float),
+                "median_seconds": q[:, 0],
+                "p90_seconds": q[:, 1],
+            }
         )
-        out = table.iloc[order].reset_index(drop=True)
+        # codes follow the label order: sort by count, then source and target labels
+        order = np.lexsort((g, s, -out["count"].to_numpy()))
+        out = out.iloc[order].reset_index(drop=True)
         for col in ("source", "target"):
             out[col] = pd.array(out[col].astype(object), dtype="str")
-        for col in ("count", "cases"):
-            out[col] = out[col].astype(np.int64)
-        out["mean_seconds"] = out["mean_seconds"].astype(float)
         return out
 
-    def variants(self, *, top_k: int | None = None) -> pd.DataFrame:
+    def variants(
+        self, *, top_k: int | None = None, events_per_bucket: int | None = None
+    ) -> pd.DataFrame:
         """Journey variants, as :func:`journeymine.variants` gives them for the whole log.
+
+        Sequences of small activity codes are grouped in DuckDB a bucket of customers at a
+        time, the counts of equal sequences added over the buckets; only the distinct
+        sequences are turned into text.
 
         Parameters
         ----------
         top_k : int, optional
             Return only the ``top_k`` most common variants.
+        events_per_bucket : int, optional
+            About how many events one bucket holds (default: the object's).
 
         Returns
         -------
@@ -329,31 +413,29 @@ class OutOfCoreLog:
         import pyarrow.compute as pc
 
         check_int(top_k, "top_k", allow_none=True)
-        # sequences of small activity codes (code order = label order), grouped in DuckDB;
-        # only the distinct sequences are turned into text
-        self._say(f"variants: {len(self.files)} file(s)...")
+        n_buckets = self._n_buckets(events_per_bucket)
+        self._say(f"variants: {self.n_events:,} events in {n_buckets} bucket(s) of customers")
         t0 = time.perf_counter()
-        labels = [
-            str(r[0])
-            for r in self.con.sql(f"SELECT DISTINCT a FROM {self._events} ORDER BY a").fetchall()
-        ]
-        code_type = "USMALLINT" if len(labels) < 2**16 else "UINTEGER"
-        self.con.register("__jm_activities", pa.table({"a": pa.array(labels, pa.string())}))
+        labels = self._activity_codes()
+        self.con.execute("CREATE OR REPLACE TEMP TABLE __jm_seqs (seq UINTEGER[], cases BIGINT)")
         try:
-            grouped = self.con.sql(
-                f"""
-                WITH d AS (
-                    SELECT a, CAST(row_number() OVER (ORDER BY a) - 1 AS {code_type}) AS k
-                    FROM __jm_activities
-                ), s AS (
-                    SELECT list(k ORDER BY t, f, r) AS seq
-                    FROM {self._events} JOIN d USING (a) GROUP BY c
+            for k, ev in enumerate(self._event_sources(n_buckets)):
+                self.con.execute(
+                    f"""
+                    INSERT INTO __jm_seqs
+                    SELECT seq, count(*) FROM (
+                        SELECT list(k ORDER BY t, f, r) AS seq
+                        FROM {ev} JOIN __jm_acts USING (a) GROUP BY c
+                    ) GROUP BY seq
+                    """
                 )
-                SELECT seq, count(*) AS cases FROM s GROUP BY seq
-                """
+                if n_buckets > 1:
+                    self._say(f"variants: bucket {k + 1} of {n_buckets}")
+            grouped = self.con.sql(
+                "SELECT seq, sum(cases)::BIGINT AS cases FROM __jm_seqs GROUP BY seq"
             ).to_arrow_table()
         finally:
-            self.con.unregister("__jm_activities")
+            self.con.execute("DROP TABLE IF EXISTS __jm_seqs")
         seq = grouped.column("seq").combine_chunks()
         tokens = pa.array(labels, pa.string()).take(pc.list_flatten(seq))
         text = pc.binary_join(type(seq).from_arrays(seq.offsets, tokens), SEPARATOR)
@@ -375,7 +457,7 @@ class OutOfCoreLog:
     # ---- customer features -----------------------------------------------------------------
 
     def customer_features(
-        self, featurizer: Featurizer, *, events_per_bucket: int = 2_000_000
+        self, featurizer: Featurizer, *, events_per_bucket: int | None = None
     ) -> pd.DataFrame:
         """Features of every customer with a fitted featurizer, one bucket of customers at a
         time (``featurizer.transform`` on each bucket's events, read with
@@ -385,8 +467,9 @@ class OutOfCoreLog:
         ----------
         featurizer : CustomerFeaturizer
             Fitted (e.g. on a sample of customers read with :meth:`sample_customers`).
-        events_per_bucket : int, default 2_000_000
-            About how many events one bucket holds (the peak memory grows with it).
+        events_per_bucket : int, optional
+            About how many events one bucket holds (default: the object's; the peak memory
+            grows with it).
 
         Returns
         -------
@@ -395,22 +478,24 @@ class OutOfCoreLog:
         """
         from journeymine.io import read_events
 
-        check_int(events_per_bucket, "events_per_bucket")
-        n_buckets = max(1, -(-self.n_events // events_per_bucket))
-        with self._buckets(n_buckets) as buckets:
-            parts = []
-            for k, path in enumerate(buckets):
-                self._say(f"customer features: bucket {k + 1} of {len(buckets)}")
-                frame = self.con.sql(
-                    f"SELECT * EXCLUDE (__jm_bucket) FROM read_parquet('{path}') "
-                    f"ORDER BY __jm_file, file_row_number"
-                ).fetchdf()
-                frame = frame.drop(columns=["__jm_file", "file_row_number"])
-                log = read_events(frame, duplicates="keep")
-                try:
-                    parts.append(featurizer.transform(log))
-                except EmptyLogError:
-                    continue  # no customer of this bucket has events in the window
+        n_buckets = self._n_buckets(events_per_bucket)
+        if n_buckets == 1:
+            queries = [f"SELECT * FROM {self._scan} ORDER BY file_index, file_row_number"]
+        else:
+            queries = [
+                f"SELECT * EXCLUDE (__jm_bucket, __jm_file) FROM read_parquet('{path}') "
+                f"ORDER BY __jm_file, file_row_number"
+                for path in self._bucket_files(n_buckets)
+            ]
+        parts = []
+        for k, query in enumerate(queries):
+            self._say(f"customer features: bucket {k + 1} of {len(queries)}")
+            frame = self.con.sql(query).fetchdf().drop(columns=["file_row_number"])
+            log = read_events(frame, duplicates="keep")
+            try:
+                parts.append(featurizer.transform(log))
+            except EmptyLogError:
+                continue  # no customer of this bucket has events in the window
         if not parts:
             raise EmptyLogError("no customer has events in the featurizer's window.")
         return pd.concat(parts).sort_index()
@@ -442,25 +527,22 @@ class OutOfCoreLog:
         ).fetchdf()
         return read_events(frame.drop(columns=["file_row_number"]))
 
-    @contextmanager
-    def _buckets(self, n_buckets: int) -> Iterator[list[Path]]:
-        """Write the events in ``n_buckets`` buckets of whole customers (one pass) and yield
-        the bucket files; they are removed afterwards."""
-        out = Path(tempfile.mkdtemp(prefix="buckets_", dir=self.temp_directory))
-        try:
+    def _bucket_files(self, n_buckets: int) -> list[Path]:
+        """The events written in ``n_buckets`` Parquet files of whole customers (a hash of the
+        id; one pass), kept in the temporary folder until :meth:`close`."""
+        if n_buckets not in self._buckets:
+            out = Path(tempfile.mkdtemp(prefix="buckets_", dir=self.temp_directory))
             c = quote_ident(CUSTOMER_ID)
-            self._say(f"customer features: {n_buckets} bucket(s) of customers")
+            self._say(f"writing {n_buckets} bucket(s) of customers")
             t0 = time.perf_counter()
             self.con.execute(
-                f"COPY (SELECT *, file_index AS __jm_file, hash({c}) % {n_buckets} AS __jm_bucket "
-                f"FROM {self._scan}) "
+                f"COPY (SELECT *, file_index AS __jm_file, hash({c}) % {n_buckets} AS "
+                f"__jm_bucket FROM {self._scan}) "
                 f"TO '{out}' (FORMAT parquet, PARTITION_BY (__jm_bucket))"
             )
-            self._say(f"customer features: buckets written in {time.perf_counter() - t0:.1f} s")
-            files = sorted(out.rglob("*.parquet"))
-            yield files
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
+            self._say(f"buckets written in {time.perf_counter() - t0:.1f} s")
+            self._buckets[n_buckets] = (out, sorted(out.rglob("*.parquet")))
+        return self._buckets[n_buckets][1]
 
     # ---- life cycle ------------------------------------------------------------------------
 
@@ -470,6 +552,9 @@ class OutOfCoreLog:
         if con is not None:
             con.close()
             self.con = None  # type: ignore[assignment]
+        for folder, _ in getattr(self, "_buckets", {}).values():
+            shutil.rmtree(folder, ignore_errors=True)
+        self._buckets = {}
         if self._own_temp:
             shutil.rmtree(self.temp_directory, ignore_errors=True)
 
@@ -481,10 +566,3 @@ class OutOfCoreLog:
 
     def __repr__(self) -> str:
         return f"OutOfCoreLog({self.source!r}, files={len(self.files)})"
-
-
-def _ranks(labels: pd.Series) -> np.ndarray:
-    """Rank of every label in code-point order (as the in-memory statistics sort labels)."""
-    values = labels.astype(object).to_numpy()
-    _, inverse = np.unique(values, return_inverse=True)
-    return np.asarray(inverse).reshape(-1)
