@@ -76,7 +76,6 @@ CASES: dict[str, Case] = {
         make=lambda: PersonaMiner(n_bootstrap=0, random_state=0),
         fit=lambda est, w: est.fit(_features(w)),
         use=lambda est, w: est.predict(_features(w)),
-        keyword_only=False,
     ),
     "PersonaModel": Case(
         make=lambda: PersonaModel(cv=2, validation_size=0, prefix_cuts=(5, None)),

@@ -174,3 +174,11 @@ def test_persona_profiles_errors_and_ranking() -> None:
         persona_profiles(feats, pd.Series([0], index=["zz"]))
     with pytest.raises(ConfigError, match="top_k"):
         persona_profiles(feats, pd.Series([0, 0, 1, 1], index=feats.index), top_k=0)
+
+
+def test_positional_parameters_still_work_with_a_future_warning() -> None:
+    with pytest.warns(FutureWarning, match=r"pass min_cluster_size=\.\.\., n_components="):
+        miner = PersonaMiner(20, 3)
+    assert miner.min_cluster_size == 20 and miner.n_components == 3
+    with pytest.raises(TypeError, match="takes at most 3 positional"):
+        PersonaMiner(20, 3, 0, 1)  # type: ignore[misc]

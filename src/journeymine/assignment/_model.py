@@ -41,13 +41,11 @@ which imports this module; nothing here imports it back).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -75,6 +73,7 @@ from journeymine.assignment._prefixes import (
 )
 from journeymine.assignment._save import save_model
 from journeymine.assignment._scorer import Scorer
+from journeymine.compat import positional_deprecated
 from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.features import Vocab, canonical_log, live_spec, score_log, timestamps_us
 from journeymine.schema import CUSTOMER_ID
@@ -94,41 +93,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-_Init = TypeVar("_Init", bound=Callable[..., None])
-
-
-def _positional_deprecated(names: tuple[str, ...]) -> Callable[[_Init], _Init]:
-    """Accept the parameters ``names`` (positional in 0.1) by position for one more minor release,
-    with a :class:`FutureWarning`; the signature scikit-learn reads stays keyword-only."""
-
-    def decorate(init: _Init) -> _Init:
-        @functools.wraps(init)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
-            if args:
-                if len(args) > len(names):
-                    raise TypeError(
-                        f"{type(self).__name__}() takes at most {len(names)} positional "
-                        f"arguments ({', '.join(names)}), got {len(args)}."
-                    )
-                given = dict(zip(names, args, strict=False))
-                twice = sorted(set(given) & set(kwargs))
-                if twice:
-                    raise TypeError(f"{type(self).__name__}() got {twice} twice.")
-                warnings.warn(
-                    f"pass {', '.join(f'{n}=...' for n in given)} by keyword: "
-                    f"{type(self).__name__}'s parameters are keyword-only and positional "
-                    f"arguments stop working in the next minor release.",
-                    FutureWarning,
-                    stacklevel=2,
-                )
-                kwargs.update(given)
-            init(self, **kwargs)
-
-        return cast(_Init, wrapper)
-
-    return decorate
 
 
 class PersonaModel(BaseEstimator):
@@ -198,7 +162,7 @@ class PersonaModel(BaseEstimator):
     ['abstention_rate', 'accuracy', 'accuracy_assigned']
     """
 
-    @_positional_deprecated(("abstain_threshold", "prefix_cuts", "calibration", "random_state"))
+    @positional_deprecated(("abstain_threshold", "prefix_cuts", "calibration", "random_state"))
     def __init__(
         self,
         *,

@@ -61,6 +61,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from journeymine.compat import positional_deprecated
 from journeymine.exceptions import (
     ConfigError,
     DataQualityWarning,
@@ -283,12 +284,13 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     True
     """
 
+    @positional_deprecated(("min_cluster_size", "n_components", "random_state"))
     def __init__(
         self,
+        *,
         min_cluster_size: int | None = None,
         n_components: int | None = None,
         random_state: int = 0,
-        *,
         min_samples: int | None = None,
         method: Literal["density", "mixture"] = "mixture",
         n_personas: int | None = None,

@@ -1,0 +1,60 @@
+"""Deprecation helpers shared by the estimators: a renamed or keyword-only parameter keeps
+working for one minor release, with a :class:`FutureWarning` that says how to change the call.
+
+Examples
+--------
+>>> import warnings
+>>> class Model:
+...     @positional_deprecated(("alpha",))
+...     def __init__(self, *, alpha=1.0):
+...         self.alpha = alpha
+>>> with warnings.catch_warnings(record=True) as caught:
+...     warnings.simplefilter("always")
+...     Model(0.5).alpha
+0.5
+>>> "pass alpha=... by keyword" in str(caught[0].message)
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+__all__ = ["positional_deprecated"]
+
+_Init = TypeVar("_Init", bound=Callable[..., None])
+
+
+def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Init], _Init]:
+    """Accept the parameters ``names`` (positional in 0.1) by position for one more minor release,
+    with a :class:`FutureWarning`; the signature scikit-learn reads stays keyword-only."""
+
+    def decorate(init: _Init) -> _Init:
+        @functools.wraps(init)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+            if args:
+                if len(args) > len(names):
+                    raise TypeError(
+                        f"{type(self).__name__}() takes at most {len(names)} positional "
+                        f"arguments ({', '.join(names)}), got {len(args)}."
+                    )
+                given = dict(zip(names, args, strict=False))
+                twice = sorted(set(given) & set(kwargs))
+                if twice:
+                    raise TypeError(f"{type(self).__name__}() got {twice} twice.")
+                warnings.warn(
+                    f"pass {', '.join(f'{n}=...' for n in given)} by keyword: "
+                    f"{type(self).__name__}'s parameters are keyword-only and positional "
+                    f"arguments stop working in the next minor release.",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                kwargs.update(given)
+            init(self, **kwargs)
+
+        return cast(_Init, wrapper)
+
+    return decorate
