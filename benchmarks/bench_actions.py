@@ -182,6 +182,115 @@ def simulator_table(
     return pd.DataFrame(rows)
 
 
+def choose_segmentation(
+    log: Any, pilot_events: Any, policy: Any, ids: Any, random_state: int = 0
+) -> tuple[Any, Any]:
+    """Soft memberships for uplift, the granularity chosen on the pilot: PersonaMiner's own
+    number of personas k, round(1.5 k) and 2 k, each scored by 2-fold cross-validation over
+    customers (UpliftModel.score: log-likelihood of the held-out customers' outcomes after
+    touches and holdouts). Returns the memberships and a table of the candidates."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    import journeymine as jm
+    from journeymine.actions import UpliftModel
+
+    def mine(k: int | None) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = jm.PersonaMiner(method="mixture", n_bootstrap=0, n_personas=k).fit(log)
+        return m.membership(m.features_)[2].reindex(ids).fillna(0.0), m
+
+    soft, auto = mine(None)
+    k0 = int(auto.quality_["n_personas"])
+    rng = np.random.default_rng(random_state)
+    cust = pd.Index(pilot_events["customer_id"].astype(str).unique())
+    fold = pd.Series(rng.integers(0, 2, len(cust)), index=cust)
+    in_fold = pilot_events["customer_id"].astype(str).map(fold).to_numpy()
+    rows, best = [], None
+    for k in sorted({k0, round(1.5 * k0), 2 * k0}):
+        cand = soft if k == k0 else mine(k)[0]
+        score = np.mean(
+            [
+                UpliftModel()
+                .fit(pilot_events[in_fold != f], cand, policy)
+                .score(pilot_events[in_fold == f], cand)
+                for f in (0, 1)
+            ]
+        )
+        rows.append({"n_personas": k, "cv_loglik": score})
+        if best is None or score > best[0]:
+            best = (score, cand)
+    assert best is not None
+    return best[1], pd.DataFrame(rows)
+
+
+def segmentation_table(
+    seeds: tuple[int, ...] = tuple(range(401, 409)),
+    n_customers: int = 2_000,
+    days: int = 21,
+    pilot_days: int = 14,
+) -> Any:
+    """The policy with mined soft memberships as in :func:`simulator_table`, with PersonaMiner's
+    number of personas and with the number chosen on the pilot (:func:`choose_segmentation`);
+    share of the oracle per seed. Run: ``python -m benchmarks.bench_actions segments``."""
+    import warnings
+
+    import pandas as pd
+
+    import journeymine as jm
+    from journeymine.actions import UpliftModel
+    from journeymine.datasets import (
+        Oracle,
+        PolicyDecider,
+        RandomEligible,
+        make_world,
+        sim_policy,
+        simulate,
+    )
+
+    rows = []
+    for seed in seeds:
+        world = make_world(n_customers, history_days=120, random_state=seed)
+        pol = sim_policy()
+        pilot = simulate(
+            world,
+            RandomEligible(pol, none_share=0.3, random_state=seed),
+            days=pilot_days,
+            random_state=seed + 10_000,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
+        soft = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
+        chosen, cands = choose_segmentation(
+            world.history.events, pilot.events, pol, world.ids, random_state=seed
+        )
+
+        def value(
+            personas: Any, world: Any = world, pilot: Any = pilot, pol: Any = pol, seed: int = seed
+        ) -> float:
+            model = UpliftModel().fit(pilot.events, personas, pol)
+            dec = PolicyDecider(pol, model, personas)
+            return simulate(world, dec, days=days, random_state=seed + 20_000).summary["value"]
+
+        oracle = simulate(world, Oracle(pol), days=days, random_state=seed + 20_000)
+        ov = oracle.summary["value"]
+        rows.append(
+            {
+                "seed": seed,
+                "miner_personas": int(mined.quality_["n_personas"]),
+                "chosen_personas": int(chosen.shape[1]),
+                "of_oracle_miner_k": value(soft) / ov,
+                "of_oracle_chosen_k": value(chosen) / ov,
+                "candidates": cands.round(4).to_dict("records"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def exploration_table(
     seeds: tuple[int, ...] = tuple(range(401, 409)),
     n_customers: int = 2_000,
@@ -344,6 +453,11 @@ def next_step_table(
 if __name__ == "__main__":
     import sys
 
+    if sys.argv[1:2] == ["segments"]:
+        sg = segmentation_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
+        print(sg.to_string())
+        print(sg[["of_oracle_miner_k", "of_oracle_chosen_k"]].agg(["min", "median", "max"]))
+        sys.exit(0)
     if sys.argv[1:2] == ["nextstep"]:
         ns = next_step_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
         print(ns.to_string())

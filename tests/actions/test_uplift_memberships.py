@@ -155,3 +155,26 @@ def test_policy_decider_reads_memberships():
         from journeymine.actions import ResponseModel
 
         PolicyDecider(pol, ResponseModel().fit(pilot.events, tp, pol), onehot)
+
+
+def test_score_prefers_the_segmentation_that_predicts_outcomes():
+    """Held-out customers: personas that separate responders score above one pooled group,
+    and memberships that swap the two personas score below both."""
+    half = np.arange(len(IDS)) % 2 == 0
+    train = LOG[LOG["customer_id"].isin(IDS[half])]
+    test = LOG[LOG["customer_id"].isin(IDS[~half])]
+    pooled = pd.Series(-1, index=IDS)
+    swapped = HARD.replace({0: 1, 1: 0})
+    scores = {
+        name: UpliftModel().fit(train, lab, POLICY).score(test, lab)
+        for name, lab in (("personas", HARD), ("pooled", pooled))
+    }
+    m = UpliftModel().fit(train, HARD, POLICY)
+    scores["swapped"] = m.score(test, swapped)
+    assert scores["personas"] > scores["pooled"] > scores["swapped"]
+    soft = _onehot(HARD)
+    assert UpliftModel().fit(train, soft, POLICY).score(test, soft) == pytest.approx(
+        scores["personas"], abs=0.02
+    )
+    with pytest.raises(ConfigError, match="no touch or holdout"):
+        m.score(LOG[LOG["activity"] == "purchase"], HARD)
