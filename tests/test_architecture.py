@@ -59,7 +59,7 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
     ("journeymine.datasets._simulate", "journeymine.actions._index"): "as-of event index",
     # time conversion shared by the journey statistics and the persona features
     ("journeymine.personas.features", "journeymine.journeys._common"): "to_micros",
-    ("journeymine.personas.validity", "journeymine.journeys._common"): "to_micros",
+    ("journeymine.personas._outcomes", "journeymine.journeys._common"): "to_micros",
     # pm4py (AGPL) is confined to one root module on purpose; conformance calls it lazily
     ("journeymine.journeys.conformance", "journeymine._pm4py"): "pm4py adapter",
 }

@@ -52,15 +52,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeymine.exceptions import ConfigError, JourneymineError, NotFittedError, did_you_mean
-from journeymine.journeys._common import to_micros
+from journeymine.exceptions import ConfigError, JourneymineError, NotFittedError
 from journeymine.personas._frame import canonical_log, timestamps_us
+from journeymine.personas._outcomes import US_PER_DAY, format_time, outcome_labels, outcome_window
+from journeymine.personas._validity_cv import (
+    PERSONA_WEIGHTS,
+    fold_mean_auc,
+    out_of_fold_scores,
+    percentile_interval,
+)
 from journeymine.schema import (
-    ACTIVITY,
     CUSTOMER_ID,
-    JOURNEY_ID,
     VALUE,
-    check_duration,
 )
 
 __all__ = [
@@ -88,13 +91,6 @@ RFV_FEATURES: tuple[str, ...] = (
 
 #: Fewest positive and fewest negative customers the outcome must have.
 MIN_CLASS = 10
-
-_US_PER_DAY = 86_400 * 1_000_000
-_OUTCOME_KINDS = (
-    "'purchase' (with outcome_activities=[...] unless the log has an activity named "
-    "'purchase'), 'activity:NAME', 'churn', 'response:JOURNEY', a callable "
-    "f(log_after, customers) -> bool Series, or a boolean Series indexed by customer_id"
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,35 +250,6 @@ def _int_param(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-def _fmt_time(us: int) -> str:
-    return str(pd.Timestamp(us, unit="us", tz="UTC"))
-
-
-def _window(t: np.ndarray, cutoff: Any, horizon: Any) -> tuple[int, int, str]:
-    """(cutoff, window end) in microseconds and the window in words."""
-    if cutoff is None:
-        raise ConfigError(
-            "cutoff is required: the time that splits the log into the past (features) and "
-            "the future (outcome), e.g. cutoff='2025-04-01'."
-        )
-    c = to_micros(cutoff, "cutoff")
-    assert c is not None
-    first, last = int(t.min()), int(t.max())
-    if not first < c <= last:
-        middle = _fmt_time(first + (last - first) // 2)
-        raise ConfigError(
-            f"cutoff {_fmt_time(c)} is outside the log, which spans {_fmt_time(first)} to "
-            f"{_fmt_time(last)}; the cutoff must leave events before it (features) and at or "
-            f"after it (outcome). Pick a time inside the log, e.g. cutoff='{middle[:10]}'."
-        )
-    if horizon is None:
-        end = last + 1
-    else:
-        td = check_duration(horizon, "horizon", examples="'30D', '12W' or pd.Timedelta(days=90)")
-        end = c + int(td // pd.Timedelta(microseconds=1))
-    return c, end, f"[{_fmt_time(c)[:19]}, {_fmt_time(end)[:19]})"
-
-
 def _labels_frame(labels: Any, customers: pd.Index) -> tuple[pd.DataFrame, pd.Series | None, str]:
     """Persona design matrix (one-hot or memberships), the hard labels (None for soft ones)
     and the kind, for ``customers``; :class:`ConfigError` when they do not cover them."""
@@ -349,14 +316,14 @@ def _rfv(before: pd.DataFrame, t: np.ndarray, customers: pd.Index, cutoff: int) 
     np.maximum.at(last, codes, t)
     np.minimum.at(first, codes, t)
     n_events = np.bincount(codes, minlength=n).astype(np.float64)
-    days = t // _US_PER_DAY
+    days = t // US_PER_DAY
     pairs = np.unique(np.column_stack([codes, days]), axis=0)
     n_days = np.bincount(pairs[:, 0], minlength=n).astype(np.float64)
     out: dict[str, np.ndarray] = {
-        "recency_days": (cutoff - last) / _US_PER_DAY,
+        "recency_days": (cutoff - last) / US_PER_DAY,
         "n_events": n_events,
         "n_active_days": n_days,
-        "tenure_days": (cutoff - first) / _US_PER_DAY,
+        "tenure_days": (cutoff - first) / US_PER_DAY,
     }
     if VALUE in before.columns:
         v = before[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -365,341 +332,6 @@ def _rfv(before: pd.DataFrame, t: np.ndarray, customers: pd.Index, cutoff: int) 
             out["monetary"] = np.bincount(codes[ok], weights=v[ok], minlength=n).astype(float)
     cols = [c for c in RFV_FEATURES if c in out]
     return pd.DataFrame({c: out[c] for c in cols}, index=customers)
-
-
-def _activity_names(log: pd.DataFrame) -> list[str]:
-    s = log[ACTIVITY]
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return [str(a) for a in s.cat.categories]
-    return sorted(map(str, s.dropna().unique()))
-
-
-def _check_activities(names: Sequence[str], known: Sequence[str], what: str) -> list[str]:
-    names = [str(a) for a in names]
-    unknown = [a for a in names if a not in set(known)]
-    if unknown:
-        raise ConfigError(
-            f"{what} names activities not in the log: {unknown}."
-            f"{did_you_mean(unknown[0], known)} The log's activities: {list(known)[:30]}."
-        )
-    return names
-
-
-def _as_list(value: Any, name: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, Sequence) or not value:
-        raise ConfigError(f"{name} must be a non-empty list of activity names, got {value!r}.")
-    return [str(v) for v in value]
-
-
-def _responded(
-    after: pd.DataFrame,
-    journey: str,
-    touch: Sequence[str],
-    window_us: int,
-    t_after: np.ndarray,
-    response: Sequence[str] | None = None,
-) -> pd.Series:
-    """Per touched customer: did a touch of ``journey`` get a response (an event of the same
-    customer and journey at most ``window_us`` later whose activity is in ``response``, or,
-    without ``response``, is not a touch)?"""
-    jid = after[JOURNEY_ID].astype("str")
-    same = (jid == journey).to_numpy(dtype=bool) & after[JOURNEY_ID].notna().to_numpy(dtype=bool)
-    is_touch = after[ACTIVITY].astype(str).isin(set(touch)).to_numpy(dtype=bool)
-    cust, ids = pd.factorize(after[CUSTOMER_ID].astype(str))  # integer keys: one dtype
-    touches = pd.DataFrame({"c": cust[same & is_touch], "t": t_after[same & is_touch]})
-    if response is None:
-        is_resp = ~is_touch
-    else:
-        is_resp = after[ACTIVITY].astype(str).isin(set(response)).to_numpy(dtype=bool)
-    resp = pd.DataFrame({"c": cust[same & is_resp], "rt": t_after[same & is_resp]})
-    touches = touches.sort_values("t", kind="stable")
-    resp = resp.sort_values("rt", kind="stable")
-    matched = pd.merge_asof(
-        touches,
-        resp,
-        left_on="t",
-        right_on="rt",
-        by="c",
-        direction="forward",
-        tolerance=window_us,
-    )
-    got = matched["rt"].notna().groupby(matched["c"].to_numpy()).any()
-    return pd.Series(got.to_numpy(dtype=bool), index=pd.Index(ids[got.index], dtype="str"))
-
-
-def _outcome(
-    outcome: Any,
-    log: pd.DataFrame,
-    t: np.ndarray,
-    customers: pd.Index,
-    window: tuple[int, int, str],
-    *,
-    outcome_activities: Any,
-    touch_activities: Any,
-    response_activities: Any,
-    response_window: Any,
-) -> tuple[pd.Series, str]:
-    """The outcome of each scored customer (a bool Series; its index is the scored customers)
-    and its description."""
-    c, end, words = window
-    in_window = (t >= c) & (t < end)
-    after = log[in_window]
-    t_after = t[in_window]
-    active = pd.Index(after[CUSTOMER_ID].astype(str).unique())
-    if outcome_activities is not None and not (isinstance(outcome, str) and outcome == "purchase"):
-        raise ConfigError(
-            f"outcome_activities is only used with outcome='purchase', got outcome="
-            f"{outcome!r}. Drop it, or use outcome='purchase'."
-        )
-    for name, given in (
-        ("touch_activities", touch_activities),
-        ("response_activities", response_activities),
-    ):
-        if given is not None and not (isinstance(outcome, str) and outcome.startswith("response:")):
-            raise ConfigError(
-                f"{name} is only used with outcome='response:JOURNEY', got outcome="
-                f"{outcome!r}. Drop it, or ask for the response to a journey."
-            )
-    if isinstance(outcome, pd.Series):
-        s = outcome.set_axis(pd.Index(outcome.index.astype(str), name=CUSTOMER_ID))
-        if s.index.has_duplicates:
-            raise ConfigError(
-                "the outcome Series has repeated customer_id(s); give one per customer."
-            )
-        y = _bool_outcome(s, customers, "the outcome Series")
-        return y, f"the outcome given as a Series {words}"
-    if callable(outcome):
-        s = outcome(after, customers)
-        if not isinstance(s, pd.Series):
-            raise ConfigError(
-                f"the outcome callable must return a boolean Series indexed by customer_id, got "
-                f"{type(s).__name__}."
-            )
-        s = s.set_axis(pd.Index(s.index.astype(str), name=CUSTOMER_ID))
-        if s.index.has_duplicates:
-            raise ConfigError(
-                "the outcome callable returned repeated customer_id(s); return one per customer."
-            )
-        name = getattr(outcome, "__name__", "callable")
-        return _bool_outcome(s, customers, f"the outcome callable {name!r}"), f"{name} {words}"
-    if not isinstance(outcome, str):
-        raise ConfigError(f"outcome={outcome!r} is not allowed; use {_OUTCOME_KINDS}.")
-    known = _activity_names(log)
-    if outcome == "churn":
-        y = pd.Series(~customers.isin(active), index=customers)
-        return y, f"churn (no event at all) {words}"
-    if outcome == "purchase" or outcome.startswith("activity:"):
-        if outcome.startswith("activity:"):
-            acts = _check_activities([outcome.split(":", 1)[1]], known, "outcome")
-        elif outcome_activities is not None:
-            acts = _check_activities(
-                _as_list(outcome_activities, "outcome_activities"), known, "outcome_activities"
-            )
-        else:
-            acts = [a for a in known if a.lower() == "purchase"]
-            if not acts:
-                raise ConfigError(
-                    f"outcome='purchase' needs to know which activities are purchases, and the "
-                    f"log has no activity named 'purchase'. Pass outcome_activities=[...] or "
-                    f"outcome='activity:NAME' with names from the log: {known[:30]}."
-                )
-        hit = after[ACTIVITY].astype(str).isin(set(acts)).to_numpy(dtype=bool)
-        buyers = pd.Index(after.loc[hit, CUSTOMER_ID].astype(str).unique())
-        y = pd.Series(customers.isin(buyers), index=customers)
-        what = acts[0] if len(acts) == 1 else acts
-        return y, f"activity {what!r} {words}"
-    if outcome.startswith("response:"):
-        journey = outcome.split(":", 1)[1]
-        if JOURNEY_ID not in log.columns:
-            raise ConfigError(
-                f"outcome={outcome!r} needs a 'journey_id' column (the journey or campaign that "
-                f"sent each touch); the log has none. Use another outcome or map the campaign "
-                f"column to journey_id when reading."
-            )
-        journeys = sorted(map(str, log[JOURNEY_ID].dropna().unique()))
-        if journey not in journeys:
-            raise ConfigError(
-                f"journey {journey!r} is not in the log's journey_id."
-                f"{did_you_mean(journey, journeys)} "
-                f"Known journeys: {journeys[:30]}. Use outcome='response:NAME' with one of them."
-            )
-        if touch_activities is None:
-            touch = [a for a in known if a.lower().endswith("sent")]
-            how = "activities whose name ends in 'sent', as in CustomerFeaturizer"
-        else:
-            touch = _check_activities(
-                _as_list(touch_activities, "touch_activities"), known, "touch_activities"
-            )
-            how = "touch_activities"
-        td = check_duration(response_window, "response_window", examples="'48h' or '7D'")
-        window_us = int(td // pd.Timedelta(microseconds=1))
-        response = (
-            None
-            if response_activities is None
-            else _check_activities(
-                _as_list(response_activities, "response_activities"),
-                known,
-                "response_activities",
-            )
-        )
-        got = _responded(after, journey, touch, window_us, t_after, response)
-        if got.empty:
-            raise ConfigError(
-                f"no touch of journey {journey!r} in the outcome window {words}: touches are "
-                f"events with that journey_id whose activity is a touch ({how}: {touch}). "
-                f"Pass touch_activities=[...] naming the outbound activities (e.g. "
-                f"'email_sent'), or move the cutoff/horizon."
-            )
-        touched = customers[customers.isin(got.index)]
-        y = pd.Series(got.reindex(touched).to_numpy(dtype=bool), index=touched)
-        what = "response" if response is None else f"response ({', '.join(response)})"
-        return y, (
-            f"{what} to journey {journey!r} within {_duration_words(td)} of a touch "
-            f"{words}, among the customers it touched"
-        )
-    raise ConfigError(
-        f"outcome={outcome!r} is not allowed.{did_you_mean(outcome, ['purchase', 'churn'])} "
-        f"Use {_OUTCOME_KINDS}."
-    )
-
-
-def _duration_words(td: pd.Timedelta) -> str:
-    """'48h', '7D', '90min' style text of a duration."""
-    seconds = int(td.total_seconds())
-    for unit, size in (("D", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds and seconds % size == 0 and (unit != "D" or seconds >= 7 * 86_400):
-            return f"{seconds // size}{unit}"
-    return str(td)
-
-
-def _bool_outcome(s: pd.Series, customers: pd.Index, what: str) -> pd.Series:
-    missing = customers[~customers.isin(s.index[s.notna()])]
-    if len(missing):
-        raise ConfigError(
-            f"{what} does not cover the customers: {len(missing):,} of {len(customers):,} "
-            f"customers with events before the cutoff have no value, e.g. {list(missing[:3])}. "
-            f"Give True/False for every customer_id."
-        )
-    s = s.loc[customers]
-    if s.dtype != bool:
-        vals = pd.unique(s.to_numpy())
-        if not set(vals.tolist()) <= {0, 1}:  # True == 1 and False == 0 in a set
-            raise ConfigError(
-                f"{what} must hold True/False (or 1/0), got values such as {list(vals[:5])}."
-            )
-        s = s.astype(bool)
-    return s
-
-
-# -- scoring ------------------------------------------------------------------------------------
-#: Weights tried for the persona columns next to the baseline (0 = the baseline alone). Scaling
-#: a block of columns down strengthens the L2 penalty on it alone, so personas that carry
-#: nothing beyond the baseline are shrunk to nothing instead of adding noise to it.
-PERSONA_WEIGHTS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0)
-_INNER_FOLDS = 3
-
-
-def _standardize(Xtr: np.ndarray, Xte: np.ndarray, scale: np.ndarray) -> None:
-    """Standardize the ``scale`` columns of both, in place, with the training moments."""
-    if not scale.any():
-        return
-    mu = Xtr[:, scale].mean(0)
-    sd = Xtr[:, scale].std(0)
-    sd[sd < 1e-12] = 1.0
-    Xtr[:, scale] = (Xtr[:, scale] - mu) / sd
-    Xte[:, scale] = (Xte[:, scale] - mu) / sd
-
-
-def _persona_weight(X: np.ndarray, y: np.ndarray, block: np.ndarray, random_state: int) -> float:
-    """The weight of the persona columns chosen by inner cross-validation with a
-    one-standard-error rule: the smallest weight whose mean log loss exceeds the best one's by
-    less than one standard error of the difference (paired over the customers), so personas
-    that do not clearly help get a weight of 0."""
-    from sklearn.model_selection import StratifiedKFold
-
-    inner = StratifiedKFold(n_splits=_INNER_FOLDS, shuffle=True, random_state=random_state)
-    losses = np.zeros((len(PERSONA_WEIGHTS), len(y)))  # per customer, held out
-    eps = 1e-12
-    for train, test in inner.split(X, y):
-        for k, w in enumerate(PERSONA_WEIGHTS):
-            Xw = X.copy()
-            Xw[:, block] *= w
-            q = np.clip(_logit(Xw[train], y[train]).predict_proba(Xw[test])[:, 1], eps, 1 - eps)
-            losses[k, test] = -np.where(y[test], np.log(q), np.log1p(-q))
-    mean = losses.mean(1)
-    best = int(np.argmin(mean))
-    # standard error of each weight's mean loss minus the best one's, customer by customer
-    se = (losses - losses[best]).std(1, ddof=1) / np.sqrt(len(y))
-    return PERSONA_WEIGHTS[int(np.flatnonzero(mean <= mean[best] + se)[0])]
-
-
-def _logit(X: np.ndarray, y: np.ndarray) -> Any:
-    """L2 logistic regression (C=1, unpenalized intercept)."""
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(solver="newton-cholesky", max_iter=200).fit(X, y)
-
-
-def _oof(
-    X: np.ndarray,
-    y: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    scale: np.ndarray,
-    block: np.ndarray | None = None,
-    random_state: int = 0,
-) -> tuple[np.ndarray, list[float]]:
-    """Out-of-fold probabilities of a logistic regression (L2, C=1) and the persona weight of
-    each fold. Columns in ``scale`` are standardized on each training fold; the columns in
-    ``block`` (personas next to the baseline) get the weight chosen by :func:`_persona_weight`
-    on the training fold."""
-
-    p = np.empty(len(y), dtype=np.float64)
-    weights: list[float] = []
-    for train, test in folds:
-        Xtr, Xte = X[train].copy(), X[test].copy()
-        _standardize(Xtr, Xte, scale)
-        if block is not None and block.any():
-            w = _persona_weight(Xtr, y[train], block, random_state)
-            Xtr[:, block] *= w
-            Xte[:, block] *= w
-            weights.append(w)
-        p[test] = _logit(Xtr, y[train]).predict_proba(Xte)[:, 1]
-    return p, weights
-
-
-def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties counted half); NaN with one class."""
-    from scipy.stats import rankdata
-
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    r = rankdata(s)
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def _fold_mean_auc(y: np.ndarray, s: np.ndarray, parts: Sequence[np.ndarray]) -> float:
-    """Mean of the AUCs within each fold (folds with one class are skipped).
-
-    Pooling the out-of-fold predictions of all folds into one AUC is biased downwards for
-    labels without signal (each fold's scores are learned from the other folds, whose
-    outcomes are what the fold's own are not), so random personas would score below 0.5. Within
-    one fold, training and held-out customers are independent and the AUC is not biased.
-    """
-    aucs = [_auc(y[i], s[i]) for i in parts]
-    finite = [a for a in aucs if np.isfinite(a)]
-    return float(np.mean(finite)) if finite else float("nan")
-
-
-def _ci(values: np.ndarray) -> tuple[float, float]:
-    v = values[np.isfinite(values)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(v, [2.5, 97.5])
-    return float(lo), float(hi)
 
 
 def _stability(
@@ -719,6 +351,11 @@ def _stability(
     if not hasattr(miner, "labels_") or not hasattr(miner, "features_"):
         raise NotFittedError("miner is not fitted yet; pass the PersonaMiner after fit(log).")
     feats = miner.features_
+    # the refits see feature frames (no sessions): they weigh the columns as the miner did
+    scaler: Any = getattr(miner, "scaler_", None)
+    reliabilities: dict[str, Any] = {}
+    if getattr(scaler, "reliability", None) is not None and hasattr(scaler, "weights_"):
+        reliabilities["reliability_weighting"] = scaler.weights_.to_dict()
     original = miner.labels_.reindex(feats.index).fillna(-1).to_numpy(dtype=np.int64)
     rng = np.random.default_rng(random_state)
     aris: list[float] = []
@@ -730,7 +367,8 @@ def _stability(
             pd.Index([f"{c}#{i}" for i, c in enumerate(sample.index)], name=feats.index.name)
         )
         try:
-            refit = clone(miner).set_params(n_bootstrap=0).fit(sample)
+            refit = clone(miner).set_params(n_bootstrap=0, **reliabilities)
+            refit = refit.fit(sample)
         except JourneymineError as exc:
             return None, tuple(aris), f"stability not measured: refit {k + 1} failed ({exc})"
         got = refit.labels_.reindex(sample.index).to_numpy(dtype=np.int64)
@@ -850,7 +488,7 @@ def persona_validity(
     random_state = _int_param("random_state", random_state, 0)
     log = canonical_log(log, what="persona_validity")
     t = timestamps_us(log)
-    window = _window(t, cutoff, horizon)
+    window = outcome_window(t, cutoff, horizon)
     c = window[0]
     before_mask = t < c
     before = log[before_mask]
@@ -858,7 +496,7 @@ def persona_validity(
     notes: list[str] = []
 
     # outcome first (it may narrow the customers), then labels of the scored customers
-    y_s, words = _outcome(
+    y_s, words = outcome_labels(
         outcome,
         log,
         t,
@@ -906,10 +544,10 @@ def persona_validity(
     weights: list[float] = []
     for name, (X, sc) in designs.items():
         block = ~sc if name == "personas+rfv" else None
-        pred[name], w = _oof(X, y, folds, sc, block, random_state)
+        pred[name], w = out_of_fold_scores(X, y, folds, sc, block, random_state)
         weights += w
     tests = [test for _, test in folds]
-    point = {name: _fold_mean_auc(y, p, tests) for name, p in pred.items()}
+    point = {name: fold_mean_auc(y, p, tests) for name, p in pred.items()}
 
     # resample the customers of each fold (the folds stay as they are), the same resamples
     # for the three feature sets: paired intervals
@@ -918,14 +556,14 @@ def persona_validity(
     for b in range(n_bootstrap):
         resampled = [rng.choice(test, size=len(test), replace=True) for test in tests]
         for k, name in enumerate(FEATURE_SETS):
-            boots[b, k] = _fold_mean_auc(y, pred[name], resampled)
+            boots[b, k] = fold_mean_auc(y, pred[name], resampled)
     rows = []
     for k, name in enumerate(FEATURE_SETS):
-        lo, hi = _ci(boots[:, k])
+        lo, hi = percentile_interval(boots[:, k])
         rows.append((name, point[name], lo, hi))
     auc = pd.DataFrame(rows, columns=["feature_set", "auc", "ci_low", "ci_high"])
     added = point["personas+rfv"] - point["rfv"]
-    added_ci = _ci(boots[:, 2] - boots[:, 1])
+    added_ci = percentile_interval(boots[:, 2] - boots[:, 1])
 
     overall = n_pos / len(y)
     if hard is not None:
@@ -961,8 +599,8 @@ def persona_validity(
         notes.append("a single persona among the scored customers: the personas cannot rank them")
 
     params = {
-        "cutoff": _fmt_time(c),
-        "window_end": _fmt_time(window[1]),
+        "cutoff": format_time(c),
+        "window_end": format_time(window[1]),
         "cv": cv,
         "n_bootstrap": n_bootstrap,
         "random_state": random_state,
