@@ -1,37 +1,25 @@
-"""Persona mining: scale -> reduce -> HDBSCAN, with parameters chosen from the data.
+"""Persona mining: features -> a view -> reduce -> cluster, with settings derived from the data.
 
 Pipeline of :class:`PersonaMiner`
 ---------------------------------
 1. **Features**: :class:`~journeymine.personas.CustomerFeaturizer` on the log (or a feature
-   frame given directly). Clustering uses the *persona view* (``features="default"``): channel
-   mix of session events, time-of-day mix, promotion/research/support intensity, returns,
-   session length and depth, order value, visit frequency, fading of self-initiated activity
-   and conversion. Wide views (every feature) spread the density over many noisy dimensions and
-   HDBSCAN then finds fewer, blurred personas; ``features="all"`` or a list of names is allowed.
+   frame given directly).
 2. **Eligibility**: customers with fewer than ``min_events`` events get ``-1`` with reason
    ``"too few events"``: their features are too noisy to place.
-3. **Scaling**: standard (or robust) scaling, clipped to +-5 so that outliers do not drive the
-   reduction. Constant columns are dropped (with a :class:`DataQualityWarning` when the
-   caller chose the features; logged for the default view, where e.g. the organic share of
-   outbound-only channels such as email is always 0).
-4. **Reduction**: PCA (or TruncatedSVD). Unless given, the number of components is searched
-   among the smallest counts that explain 50%, 60% and 70% of the variance.
-5. **HDBSCAN** (``hdbscan`` package) on a random subsample of at most ``max_fit_samples``
-   eligible customers (default 20,000; density clustering cost grows faster than linearly),
-   for each candidate ``(n_components, min_cluster_size, min_samples)``. ``min_cluster_size``
-   defaults to 1% and 2% of the fitted customers (at least 10), ``min_samples`` to 10 and 20.
-   The candidate with the best ``DBCV * (1 - noise share)`` wins (DBCV: hdbscan's
-   ``relative_validity_``); ties go to the first candidate. The table is kept in ``search_``.
-6. **Extension**: every eligible customer (including the ones HDBSCAN called noise in the
-   subsample) is labelled by a majority vote of its ``n_neighbors`` nearest clustered customers
-   of the subsample in the reduced space. It stays ``-1`` ("noise") when the vote share is
-   below ``min_vote`` or when its distance to the ``n_neighbors``-th clustered neighbour
-   exceeds ``reach`` times the 99th percentile of that distance among the clustered customers
-   themselves. ``probabilities_`` is the vote share, times ``threshold / distance`` when the
-   customer is farther than the typical clustered customer.
-7. **Quality**: noise share, DBCV of the chosen fit, silhouette on a sample of at most 5,000
-   clustered customers, and stability: the adjusted Rand index between the labels of the fit
-   and of refits on ``n_bootstrap`` bootstrap resamples (extended to the same customers).
+3. **View** (``method="mixture"``, the default): the vocabulary-free feature families of
+   :mod:`journeymine.personas.view`, each column weighed by its split-half reliability.
+   ``method="density"``: the role-based :data:`DEFAULT_PERSONA_FEATURES`, standard (or robust)
+   scaling clipped to +-5, constant columns dropped.
+4. **Reduction**: PCA (or TruncatedSVD): 92% of the view's variance for the mixture; searched
+   for the density method.
+5. **Clustering**: the consensus Gaussian mixture of :mod:`journeymine.personas.mixture`
+   (customers weighed by how well their behaviour is measured, the count scanned), or the
+   HDBSCAN search and neighbour vote of :mod:`journeymine.personas.density`, on a random
+   subsample of at most ``max_fit_samples`` eligible customers; every eligible customer is then
+   labelled (``-1`` = noise).
+6. **Quality**: noise share, silhouette on at most 5,000 clustered customers, stability (the
+   adjusted Rand index between the fit's labels and refits on ``n_bootstrap`` resamples), and
+   the persona pairs no profile tells apart.
 
 Examples
 --------
@@ -57,7 +45,6 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
@@ -69,13 +56,21 @@ from journeymine.exceptions import (
     NotFittedError,
     did_you_mean,
 )
+from journeymine.personas.density import (
+    Vote,
+    density_search,
+    extend_vote,
+    hdbscan_clusterer,
+)
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mixture import fit_consensus_mixture, outliers
 from journeymine.personas.view import (
     PERSONA_FAMILIES,
     FamilyScaler,
+    checked_reliability,
+    evidence_weights,
+    log_reliability,
     reaction_activities,
-    split_half_reliability,
     view_columns,
 )
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
@@ -111,10 +106,8 @@ DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
 FAMILY_PERSONA_FEATURES: tuple[str, ...] = tuple(
     p for _, patterns in PERSONA_FAMILIES.values() for p in patterns
 )
-VARIANCE_TARGETS = (0.5, 0.55, 0.6, 0.65, 0.7)
 #: Share of the view's variance kept for the mixture (behaviour has many small dimensions).
 MIXTURE_VARIANCE = 0.92
-MIN_SAMPLES_GRID = (5, 10, 20)
 CLIP = 5.0
 
 
@@ -159,14 +152,6 @@ def select_features(
     return out
 
 
-def _unit_float(v: Any) -> bool:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return False
-    return bool(np.isfinite(f) and 0.0 <= f <= 1.0)
-
-
 def _is_log(X: Any) -> bool:
     # a frame with two of the three log columns is a log, complete or not: the one gate
     # (schema.canonical_log) then names what is missing, as for every entry point
@@ -174,7 +159,8 @@ def _is_log(X: Any) -> bool:
 
 
 class PersonaMiner(ClusterMixin, BaseEstimator):
-    """Behavioural personas by density clustering (HDBSCAN) of customer features.
+    """Behavioural personas: a Gaussian mixture over a reliability-weighted, vocabulary-free view
+    of customer features (default), or density clustering (HDBSCAN).
 
     Parameters
     ----------
@@ -187,8 +173,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         the variance.
     min_samples : int, optional
         HDBSCAN ``min_samples`` (density smoothing). Default: searched among 10 and 20.
-    method : {"density", "mixture"}, default "density"
-        ``"density"``: HDBSCAN on :data:`DEFAULT_PERSONA_FEATURES` (the pipeline above).
+    method : {"mixture", "density"}, default "mixture"
+        ``"density"``: HDBSCAN on :data:`DEFAULT_PERSONA_FEATURES`
+        (:mod:`journeymine.personas.density`).
         ``"mixture"``: the vocabulary-free family view (:mod:`journeymine.personas.view`,
         every family at equal weight), PCA to 92% of its variance, and a tied-covariance
         Gaussian mixture chosen by consensus over 6 resampled fits
@@ -345,8 +332,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         positive_int("n_personas", self.n_personas, 1, optional=True)
         if self.method not in ("mixture", "density"):
             raise ConfigError(
-                f"method must be 'density' (HDBSCAN, the default) or 'mixture' (consensus "
-                f"Gaussian mixture on the family view), got {self.method!r}."
+                f"method must be 'mixture' (consensus Gaussian mixture on the family view, the "
+                f"default) or 'density' (HDBSCAN), got {self.method!r}."
             )
         positive_int("max_fit_samples", self.max_fit_samples, 50)
         positive_int("n_neighbors", self.n_neighbors, 1)
@@ -509,85 +496,29 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def _fit_density(
         self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, n_fit: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """HDBSCAN parameter search on the subsample, then the extension vote."""
-        import hdbscan
-
-        if self.n_components is not None:
-            nc_grid = [int(self.n_components)]
-        else:
-            cum = np.cumsum(full.explained_variance_ratio_)
-            nc_grid = sorted(
-                {
-                    int(min(max(np.searchsorted(cum, t) + 1, 2), full.n_components))
-                    for t in VARIANCE_TARGETS
-                }
-            )
-        if self.min_cluster_size is not None:
-            mcs_grid = [int(self.min_cluster_size)]
-        else:
-            mcs_grid = [max(10, round(0.01 * n_fit))]
-        ms_grid = (
-            [int(self.min_samples)] if self.min_samples is not None else list(MIN_SAMPLES_GRID)
+        """HDBSCAN parameter search on the subsample, then the extension vote
+        (:func:`journeymine.personas.density.density_search`)."""
+        fit = density_search(
+            full,
+            Z,
+            fit_idx,
+            n_components=self.n_components,
+            min_cluster_size=self.min_cluster_size,
+            min_samples=self.min_samples,
+            vote=self._vote(),
+            core_dist_n_jobs=int(self.core_dist_n_jobs),
+            show_progress=bool(self.show_progress),
         )
-        emb_all = full.transform(Z)
-        candidates = [(nc, mcs, ms) for nc in nc_grid for mcs in mcs_grid for ms in ms_grid]
-        it: Any = candidates
-        if self.show_progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(candidates, desc="persona search", unit="fit")
-        rows = []
-        best: tuple[float, int] | None = None
-        fits = []
-        for k, (nc, mcs, ms) in enumerate(it):
-            R = emb_all[fit_idx, :nc]
-            cl = self._hdbscan(hdbscan, mcs, min(ms, n_fit - 1)).fit(R)
-            lab = cl.labels_
-            n_clusters = int(lab.max() + 1)
-            noise = float((lab < 0).mean())
-            dbcv = float(cl.relative_validity_) if n_clusters >= 2 else 0.0
-            if not np.isfinite(dbcv):
-                dbcv = 0.0
-            if n_clusters >= 2:
-                ext, _ = self._extend(R, R[lab >= 0], lab[lab >= 0])
-                ext_noise = float((ext < 0).mean())
-                score = dbcv * (1.0 - ext_noise)
-            else:
-                ext_noise, score = 1.0, -1.0
-            rows.append(
-                {
-                    "n_components": nc,
-                    "min_cluster_size": mcs,
-                    "min_samples": ms,
-                    "n_personas": n_clusters,
-                    "hdbscan_noise_share": noise,
-                    "noise_share": ext_noise,
-                    "dbcv": dbcv,
-                    "score": score,
-                }
-            )
-            fits.append(cl)
-            if best is None or score > best[0]:
-                best = (score, k)
-        self.search_ = pd.DataFrame(rows)
-        assert best is not None
-        k_best = best[1]
-        nc, mcs, ms = candidates[k_best]
-        clusterer = fits[k_best]
-        if int(clusterer.labels_.max()) < 0:
-            raise ConfigError(
-                f"HDBSCAN found no persona among {n_fit} customers (all noise). Lower "
-                f"min_cluster_size, lower min_events to include more customers, or check that "
-                f"the features vary."
-            )
-        self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, mcs, ms
-        self.hdbscan_ = clusterer
-        emb = emb_all[:, :nc]
-        fit_labels = clusterer.labels_
-        self._core = emb[fit_idx][fit_labels >= 0]
-        self._core_labels = fit_labels[fit_labels >= 0]
-        lab_e, prob_e = self._extend(emb)
-        return emb, lab_e, prob_e
+        self.search_ = fit.search
+        self.n_components_, self.min_cluster_size_, self.min_samples_ = (
+            fit.n_components,
+            fit.min_cluster_size,
+            fit.min_samples,
+        )
+        self.hdbscan_ = fit.clusterer
+        self._core, self._core_labels = fit.core, fit.core_labels
+        lab_e, prob_e = self._extend(fit.embedding)
+        return fit.embedding, lab_e, prob_e
 
     def _fit_mixture(
         self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, evidence: np.ndarray | None
@@ -622,27 +553,15 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return emb, raw, prob
 
     def _evidence(self, n_events: np.ndarray, scaler: Any) -> np.ndarray | None:
-        """How well each customer's behaviour is measured, from its event count: the
-        reliability of a mean over ``n`` events, ``n / (n + n0)``. ``n0`` comes from the view's
-        split-half reliability ``R`` (measured at the median customer's count ``m``):
-        ``n0 = m (1 - R) / R``. ``None`` (every customer counts the same) without
-        reliabilities."""
-        w = getattr(scaler, "weights_", None)
-        if w is None or not isinstance(scaler, FamilyScaler) or scaler.reliability is None:
+        """Each customer's weight in the fit (:func:`~journeymine.personas.view.
+        evidence_weights`); ``None`` without reliabilities."""
+        if not isinstance(scaler, FamilyScaler):
             return None
-        fam_rel = [float(w[cols].mean()) for cols in scaler.families_.values()]
-        R = float(np.clip(np.mean(fam_rel), 0.05, 0.95))
-        n = n_events.astype(np.float64)
-        n0 = float(np.median(n)) * (1.0 - R) / R
-        self.evidence_events_ = n0
-        logger.info(
-            "persona fit: customers weigh by how well their behaviour is measured, n / (n + "
-            "%.0f) for n events (view reliability %.2f at the median of %d events)",
-            n0,
-            R,
-            int(np.median(n)),
-        )
-        return n / (n + n0)
+        found = evidence_weights(n_events, scaler)
+        if found is None:
+            return None
+        weights, self.evidence_events_ = found
+        return weights
 
     def _min_persona_size(self, n_fit: int) -> int:
         """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
@@ -665,49 +584,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         given = self.reliability_weighting
         cols = [c for cs in view_columns(feats.columns, None, excluded).values() for c in cs]
         if isinstance(given, Mapping):
-            return self._checked_reliability(given, cols)
+            return checked_reliability(given, cols, what="reliability_weighting")
         if not given or not _is_log(X) or self.featurizer_ is None:
             return None
         fz = self.featurizer_
-        rel = split_half_reliability(
+        return log_reliability(
             schema_canonical_log(X),
             fz.transform,
             cols,
             session_gap_us=int(pd.Timedelta(fz.session_gap).value // 1000),
             random_state=int(self.random_state),
         )
-        if rel is None:
-            logger.info(
-                "persona view: reliability weighting skipped (fewer than 50 customers with "
-                "two sessions); every column weighs fully"
-            )
-            return None
-        low = sorted(rel.index[rel < 0.1])
-        if low:
-            logger.info(
-                "persona view: %d column(s) weigh (almost) nothing because a customer's own "
-                "sessions do not reproduce them (split-half reliability < 0.1): %s",
-                len(low),
-                low,
-            )
-        return rel
-
-    @staticmethod
-    def _checked_reliability(given: Mapping[str, float], cols: list[str]) -> pd.Series:
-        rel = pd.Series({str(c): v for c, v in given.items()}, dtype=object)
-        bad = [c for c, v in rel.items() if not _unit_float(v)]
-        if bad:
-            raise ConfigError(
-                f"reliability_weighting must map feature columns to numbers within [0, 1]; "
-                f"{bad[:5]} are not. Use split_half_reliability(...) or pass True."
-            )
-        unknown = sorted(set(rel.index) - set(cols))
-        if unknown and len(unknown) == len(rel):
-            raise ConfigError(
-                f"reliability_weighting names none of the persona view's columns (e.g. "
-                f"{unknown[:3]}); the view has {cols[:5]}..."
-            )
-        return rel.astype(np.float64)
 
     @staticmethod
     def _reactions(X: Any) -> frozenset[str]:
@@ -746,14 +633,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return np.clip(self.scaler_.transform(features[self.columns_].to_numpy()), -CLIP, CLIP)
 
     def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:
-        return hdbscan.HDBSCAN(
-            min_cluster_size=int(mcs),
-            min_samples=int(ms),
-            gen_min_span_tree=True,
-            core_dist_n_jobs=int(self.core_dist_n_jobs),
-            approx_min_span_tree=True,
-            cluster_selection_method="leaf",
-        )
+        return hdbscan_clusterer(hdbscan, mcs, ms, int(self.core_dist_n_jobs))
 
     def _n_events(self, feats: pd.DataFrame) -> np.ndarray:
         if "log_events" in feats.columns:
@@ -766,29 +646,16 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         return np.full(len(feats), 1, dtype=np.int64)
 
+    def _vote(self) -> Vote:
+        return Vote(int(self.n_neighbors), float(self.min_vote), float(self.reach))
+
     def _extend(
         self, emb: np.ndarray, core: np.ndarray | None = None, core_labels: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest-clustered-neighbour vote (see the module docstring)."""
+        """Nearest-clustered-neighbour vote (:func:`journeymine.personas.density.extend_vote`)."""
         core = self._core if core is None else core
         core_labels = self._core_labels if core_labels is None else core_labels
-        k = int(min(self.n_neighbors, len(core)))
-        nn = NearestNeighbors(n_neighbors=k).fit(core)
-        dist, idx = nn.kneighbors(emb)
-        votes = core_labels[idx]
-        n_lab = int(core_labels.max()) + 1
-        counts = np.zeros((len(emb), n_lab), dtype=np.int64)
-        for c in range(n_lab):
-            counts[:, c] = (votes == c).sum(1)
-        lab = counts.argmax(1)
-        share = counts.max(1) / k
-        own, _ = nn.kneighbors(core, n_neighbors=min(k + 1, len(core)))
-        typical = float(np.quantile(own[:, -1], 0.99))
-        limit = self.reach * typical
-        d = dist[:, -1]
-        prob = share * np.minimum(1.0, typical / np.maximum(d, 1e-12))
-        out = np.where((share < self.min_vote) | (d > limit), -1, lab)
-        return out, np.where(out >= 0, prob, 0.0)
+        return extend_vote(emb, core, core_labels, self._vote())
 
     def _quality(
         self, emb: np.ndarray, fit_idx: np.ndarray, el: np.ndarray, n_elig: int, n_all: int

@@ -61,6 +61,9 @@ from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
 __all__ = [
     "PERSONA_FAMILIES",
     "FamilyScaler",
+    "checked_reliability",
+    "evidence_weights",
+    "log_reliability",
     "reaction_activities",
     "split_half_reliability",
     "view_columns",
@@ -197,6 +200,105 @@ def split_half_reliability(
         r = np.where(den > _TINY, np.nansum(A * B, 0) / den, 0.0)
         sb = np.where(r > 0, 2 * r / (1 + r), 0.0)
     return pd.Series(np.clip(sb, 0.0, 1.0), index=cols, name="reliability")
+
+
+def log_reliability(
+    log: pd.DataFrame,
+    featurize: Callable[[pd.DataFrame], pd.DataFrame],
+    columns: Iterable[str],
+    *,
+    session_gap_us: int,
+    random_state: int = 0,
+) -> pd.Series | None:
+    """:func:`split_half_reliability` with the log lines a user reads: when it cannot be
+    measured (every column then weighs fully), and which columns weigh (almost) nothing."""
+    rel = split_half_reliability(
+        log, featurize, columns, session_gap_us=session_gap_us, random_state=random_state
+    )
+    if rel is None:
+        logger.info(
+            "persona view: reliability weighting skipped (fewer than 50 customers with two "
+            "sessions); every column weighs fully"
+        )
+        return None
+    low = sorted(rel.index[rel < 0.1])
+    if low:
+        logger.info(
+            "persona view: %d column(s) weigh (almost) nothing because a customer's own "
+            "sessions do not reproduce them (split-half reliability < 0.1): %s",
+            len(low),
+            low,
+        )
+    return rel
+
+
+def _unit_float(v: Any) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(f) and 0.0 <= f <= 1.0)
+
+
+def checked_reliability(
+    given: Mapping[str, Any], columns: Iterable[str], *, what: str = "reliability"
+) -> pd.Series:
+    """Reliabilities given by a caller (column -> number in [0, 1]) as a Series, refused with
+    a clear error when a value is not a number in [0, 1] or no key is a view column.
+
+    Examples
+    --------
+    >>> checked_reliability({"a": 0.5}, ["a", "b"]).to_dict()
+    {'a': 0.5}
+    """
+    cols = [str(c) for c in columns]
+    rel = pd.Series({str(c): v for c, v in given.items()}, dtype=object)
+    bad = [c for c, v in rel.items() if not _unit_float(v)]
+    if bad:
+        raise ConfigError(
+            f"{what} must map feature columns to numbers within [0, 1]; {bad[:5]} are not. "
+            f"Use split_half_reliability(...) or pass True."
+        )
+    unknown = sorted(set(rel.index) - set(cols))
+    if unknown and len(unknown) == len(rel):
+        raise ConfigError(
+            f"{what} names none of the persona view's columns (e.g. {unknown[:3]}); the view "
+            f"has {cols[:5]}..."
+        )
+    return rel.astype(np.float64)
+
+
+def evidence_weights(n_events: np.ndarray, scaler: FamilyScaler) -> tuple[np.ndarray, float] | None:
+    """How well each customer's behaviour is measured, from its event count: the reliability
+    of a mean over ``n`` events, ``n / (n + n0)``, and ``n0``. ``n0`` comes from the view's
+    split-half reliability ``R`` (the mean over families, measured at the median customer's
+    count ``m``): ``n0 = m (1 - R) / R``. ``None`` when the scaler has no reliabilities.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"order_value_log": [1.0, 2.0, 3.0, 4.0],
+    ...                   "events_per_session": [2.0, 1.0, 4.0, 3.0]})
+    >>> rel = {"order_value_log": 0.5, "events_per_session": 0.5}
+    >>> fs = FamilyScaler(reliability=rel).fit(X)
+    >>> w, n0 = evidence_weights(np.array([10, 10, 20, 40]), fs)
+    >>> n0, w.round(2).tolist()
+    (15.0, [0.4, 0.4, 0.57, 0.73])
+    """
+    w = getattr(scaler, "weights_", None)
+    if w is None or scaler.reliability is None:
+        return None
+    fam_rel = [float(w[cols].mean()) for cols in scaler.families_.values()]
+    R = float(np.clip(np.mean(fam_rel), 0.05, 0.95))
+    n = np.asarray(n_events, dtype=np.float64)
+    n0 = float(np.median(n)) * (1.0 - R) / R
+    logger.info(
+        "persona fit: customers weigh by how well their behaviour is measured, n / (n + %.0f) "
+        "for n events (view reliability %.2f at the median of %d events)",
+        n0,
+        R,
+        int(np.median(n)),
+    )
+    return n / (n + n0), n0
 
 
 def _mentions(column: str, activities: frozenset[str]) -> bool:
