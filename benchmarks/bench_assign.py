@@ -177,8 +177,7 @@ def _run_batch_path_latency(data: Any, n_calls: int = 200) -> dict[str, float]:
     import numpy as np
     import pandas as pd
 
-    from journeymine.features import as_of_last_event
-    from journeymine.features import compute_aggregates, features_from_aggregates
+    from journeymine.features import as_of_last_event, compute_aggregates, features_from_aggregates
 
     model, customers = data
     spec = model.spec_
@@ -234,8 +233,7 @@ def _run_assign_many(data: Any) -> int:
 def _run_duckdb_sklearn(data: Any) -> int:
     import numpy as np
 
-    from journeymine.features import as_of_last_event
-    from journeymine.features import compute_aggregates, features_from_aggregates
+    from journeymine.features import as_of_last_event, compute_aggregates, features_from_aggregates
 
     log, model = data
     spec = model.spec_

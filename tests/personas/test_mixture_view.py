@@ -161,7 +161,7 @@ def test_mixture_on_unfamiliar_activity_names(caplog: pytest.LogCaptureFixture) 
 
 def test_mixture_parameters_are_checked() -> None:
     log = make_journeys(n_customers=300, days=60, random_state=104).events
-    with pytest.raises(ConfigError, match="method must be 'mixture' .* or 'density'"):
+    with pytest.raises(ConfigError, match=r"method must be 'mixture' .* or 'density'"):
         PersonaMiner(method="kmeans").fit(log)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="n_personas must be an integer >= 1"):
         PersonaMiner(method="mixture", n_personas=0).fit(log)
