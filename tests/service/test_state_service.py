@@ -4,6 +4,7 @@ event is lost on SIGKILL, replays and late events, and bad input as 4xx/503 JSON
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -418,3 +419,68 @@ def test_sigkill_loses_no_acknowledged_event(setup: dict[str, Any], tmp_path: An
     stored = {e["event_id"] for i in range(7) for e in (store.get(f"K{i}").events)}  # type: ignore[union-attr]
     store.close()
     assert set(acked) <= stored
+
+
+# ---------------------------------------------------------------------------------------------
+# live equals batch on a stream
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_stream_of_single_events_decides_as_the_batch(
+    setup: dict[str, Any], tmp_path: Any
+) -> None:
+    """1,000 generated customers (not the model's training data), their events sent ONE per
+    request in time order over a keep-alive connection (as a stream would), a few arriving
+    late: the persona and action by customer_id equal ``assign_many`` and
+    ``next_best_action`` on the whole log at the same time."""
+    from _uvicorn_server import KeepAlive
+
+    from journeymine.datasets import make_journeys
+
+    log = make_journeys(n_customers=1_100, days=20, random_state=21).events
+    log = log[log["customer_id"].isin(sorted(log["customer_id"].unique())[:1_000])]
+    events = as_events(log.sort_values("timestamp", kind="stable"))
+    for i, e in enumerate(events):
+        e["event_id"] = f"s{i}"
+    # every 50th event arrives 30 events late (older than what its customer has by then)
+    order = list(range(len(events)))
+    for k in range(0, len(order) - 31, 50):
+        order.insert(k + 31, order.pop(k))
+    app = create_app(
+        setup["model_path"],
+        api_key=KEY,
+        policy_path=setup["policy_path"],
+        responses_path=setup["rates_path"],
+        store=f"sqlite:///{tmp_path / 'stream.db'}",
+    )
+    srv = Server(app)
+    personas = assign_many(log, setup["model"]).set_index("customer_id")
+    batch = next_best_action(
+        log, setup["policy"], setup["responses"], personas["persona"], at=AT, check="off"
+    ).actions.set_index("customer_id")
+    conn = KeepAlive(srv.port, AUTH)
+    latest: dict[str, str] = {}
+    late = 0
+    try:
+        for i in order:
+            e = events[i]
+            status, answer = conn.post("/v1/events", json.dumps({"events": [e]}).encode())
+            assert status == 200 and answer["accepted"] == 1, answer
+            late += e["timestamp"] < latest.get(e["customer_id"], "")
+            latest[e["customer_id"]] = max(latest.get(e["customer_id"], ""), e["timestamp"])
+        assert late >= 5, late  # some events were older than their customer's stored ones
+        ids = sorted(log["customer_id"].unique())
+        assert len(ids) == 1_000
+        for cid in ids:
+            body = json.dumps({"customer_id": cid, "at": AT}).encode()
+            status, got = conn.post("/v1/next-best-action", body)
+            assert status == 200, got
+            assert got["persona"] == personas.loc[cid, "persona"], cid
+            assert got["persona_probability"] == pytest.approx(
+                personas.loc[cid, "probability"], abs=1e-12
+            )
+            want = batch.loc[cid, "action"]
+            assert got["action"] == (None if want is None or want != want else want), cid
+    finally:
+        conn.close()
+        srv.stop()
