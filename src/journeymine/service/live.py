@@ -609,7 +609,6 @@ def decide_live(
     responses: ResponseModel | UpliftModel,
     *,
     at: Any = None,
-    times: Any = None,
     persona: int | None = None,
     decider: LiveDecider | None = None,
 ) -> tuple[dict[str, Any], Contact | None, Persona | None]:
@@ -627,9 +626,6 @@ def decide_live(
     at : int, str or datetime, optional
         Decision time: microseconds UTC (int) or anything ``pandas.Timestamp`` reads; default
         now (the server's clock). Second resolution.
-    times : TimeRange, optional
-        Unused (kept for callers of the first version: the stored events were checked when
-        they were stored).
     persona : int, optional
         A known persona (one of the rates' personas, or -1); default: the model's.
     decider : LiveDecider, optional
