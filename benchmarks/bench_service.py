@@ -124,11 +124,11 @@ def _policy_dict() -> dict[str, Any]:
 
 def _artifacts() -> dict[str, Path]:
     """Model, policy and response rates (cached in out/)."""
-    folder = OUT / "service"
+    folder = OUT  # files ignored by git, like the other benchmarks' caches
     paths = {
-        "model": folder / "model.skops",
-        "policy": folder / "policy10.json",
-        "rates": folder / "rates10.json",
+        "model": folder / "service_model.skops",
+        "policy": folder / "service_policy10.json",
+        "rates": folder / "service_rates10.json",
     }
     if all(p.exists() for p in paths.values()):
         return paths
