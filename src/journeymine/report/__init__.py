@@ -54,6 +54,7 @@ from journeymine.report.change import (
 )
 from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.export import save_figure
+from journeymine.report.next_steps import persona_next_steps_data, persona_next_steps_findings
 from journeymine.report.html import Section, write_html
 from journeymine.report.journeys import (
     funnel_data,
@@ -105,6 +106,8 @@ __all__ = [
     "persona_findings",
     "persona_migration_data",
     "persona_migration_figure",
+    "persona_next_steps_data",
+    "persona_next_steps_findings",
     "persona_profile_data",
     "persona_profile_figure",
     "persona_report",

@@ -15,6 +15,7 @@ from journeymine.report import personas as figures
 from journeymine.report._common import DEFAULT_K, check_k, format_share
 from journeymine.report.html import Section, write_html
 from journeymine.report.model_card import model_card_data, model_card_figure
+from journeymine.report.next_steps import persona_next_steps_data, persona_next_steps_findings
 from journeymine.report.validity import persona_validity_findings, persona_validity_tables
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class PersonaReportData:
         :func:`~journeymine.report.model_card_data` (with ``model_card``).
     validity : PersonaValidity or None
     k : int
+    next_steps : DataFrame or None
+        :func:`~journeymine.report.next_steps.persona_next_steps_data` (with ``next_steps``).
     """
 
     profiles: pd.DataFrame
@@ -57,6 +60,7 @@ class PersonaReportData:
     card: pd.DataFrame | None
     validity: Any
     k: int
+    next_steps: pd.DataFrame | None = None
 
 
 def _profiles_of(profiles: Any) -> Any:
@@ -69,6 +73,7 @@ def persona_report_data(
     tracking: Any = None,
     model_card: Any = None,
     validity: PersonaValidity | None = None,
+    next_steps: pd.DataFrame | None = None,
     k: int = DEFAULT_K,
 ) -> PersonaReportData:
     """Compute what :func:`persona_report` shows (same parameters, no output file).
@@ -98,7 +103,20 @@ def persona_report_data(
     card = model_card_data(model_card) if model_card is not None else None
     if validity is not None:
         _check_validity(validity)
-    return PersonaReportData(prof, meta, total, table, sizes, mig, lifecycle, card, validity, k)
+    steps = None
+    if next_steps is not None:
+        labels = getattr(profiles, "labels_", None)
+        if labels is None and isinstance(next_steps, pd.DataFrame):
+            labels = next_steps.get("persona")
+        if labels is None:
+            raise ConfigError(
+                "next_steps needs each customer's persona: pass the fitted PersonaMiner as "
+                "profiles (its labels_), or add a 'persona' column to next_steps."
+            )
+        steps = persona_next_steps_data(next_steps, labels, meta["name"].to_dict(), k=k)
+    return PersonaReportData(
+        prof, meta, total, table, sizes, mig, lifecycle, card, validity, k, steps
+    )
 
 
 def persona_findings(data: PersonaReportData) -> list[str]:
@@ -184,6 +202,8 @@ def persona_findings(data: PersonaReportData) -> list[str]:
                 for r in acc.itertuples()
             ]
             summary.append("Persona assignment accuracy: " + ", ".join(bits) + ".")
+    if data.next_steps is not None and len(data.next_steps):
+        summary += persona_next_steps_findings(data.next_steps.head(3))
     summary.append(f"Privacy: groups of fewer than {data.k} customers are not shown.")
     return summary
 
@@ -235,6 +255,21 @@ def _sections(data: PersonaReportData) -> list[Section]:
                 "from their first events, and whether its probabilities can be trusted.",
             )
         )
+    if data.next_steps is not None:
+        hidden = data.next_steps.attrs.get("hidden", 0)
+        sections.append(
+            Section(
+                "What each persona does next",
+                [],
+                text="From a next-step model (NextStepModel) on each customer's journey so "
+                "far: the most likely next activity (share of the persona's customers for whom "
+                "it is the most likely), the next channel and the time to the next event.",
+                table=data.next_steps.drop(columns=["persona"]),
+                notes=[f"{hidden} personas with fewer than {k} predictions hidden."]
+                if hidden
+                else [],
+            )
+        )
     if data.validity is not None:
         sections.extend(_validity_sections(data.validity, k, data.meta["name"].to_dict()))
     return sections
@@ -247,6 +282,7 @@ def persona_report(
     tracking: Any = None,
     model_card: Any = None,
     validity: PersonaValidity | None = None,
+    next_steps: pd.DataFrame | None = None,
     k: int = DEFAULT_K,
     title: str = "Customer personas",
 ) -> Path:
@@ -268,6 +304,10 @@ def persona_report(
         A :func:`journeymine.persona_validity` result: adds the section "Do these personas
         mean something?" (AUC of personas, recency/frequency/value and both, the AUC the
         personas add, and the outcome rate and lift of each persona).
+    next_steps : DataFrame, optional
+        ``NextStepModel.predict(log)`` for the persona's customers: adds "What each persona
+        does next" (most likely next activities, channel, time to the next event, outcome
+        probability). Needs the fitted miner as ``profiles`` (or a ``persona`` column).
     k : int, default 10
         Personas, migration links and cells with fewer than ``k`` customers are hidden.
     title : str, default "Customer personas"
@@ -277,7 +317,12 @@ def persona_report(
     Path
     """
     data = persona_report_data(
-        profiles, tracking=tracking, model_card=model_card, validity=validity, k=k
+        profiles,
+        tracking=tracking,
+        model_card=model_card,
+        validity=validity,
+        next_steps=next_steps,
+        k=k,
     )
     return write_html(
         path,
