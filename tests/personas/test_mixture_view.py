@@ -201,3 +201,24 @@ def test_split_half_reliability_weighs_chance_features_out(
     assert miner.evidence_events_ > 0
     off = PersonaMiner(n_bootstrap=0, random_state=0, reliability_weighting=False).fit(log)
     assert (off.scaler_.weights_ == 1.0).all() and not hasattr(off, "evidence_events_")
+
+
+def test_membership_by_evidence_is_softer_for_thin_customers() -> None:
+    """by_evidence=True: a customer's likelihood counts by n / (n + n0), so customers with few
+    events get memberships closer to the persona shares; well-measured ones keep their label."""
+    log = make_journeys(n_customers=1500, days=120, random_state=106).events
+    miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    F = miner.features_
+    lab, prob, _ = miner.membership(F)
+    lab_e, prob_e, post_e = miner.membership(F, by_evidence=True)
+    ok = lab >= 0
+    assert (lab_e[~ok] == -1).all() and np.allclose(post_e[ok].sum(axis=1), 1.0)
+    assert (prob_e[ok] <= prob[ok] + 1e-9).mean() > 0.95  # softer (a large persona's share can
+    # make a thin customer's top probability rise a little)
+    n = np.rint(np.expm1(F["log_events"]))
+    thin, rich = ok & (n <= n[ok].quantile(0.25)), ok & (n >= n[ok].quantile(0.75))
+    assert prob_e[thin].mean() < prob_e[rich].mean()
+    assert (lab_e[rich] == lab[rich]).mean() > 0.97
+    off = PersonaMiner(n_bootstrap=0, random_state=0, reliability_weighting=False).fit(log)
+    a, b = off.membership(off.features_), off.membership(off.features_, by_evidence=True)
+    pd.testing.assert_frame_equal(a[2], b[2])

@@ -398,7 +398,7 @@ def _reference_miners(
     out: list[PersonaMiner] = []
     prev: pd.Series | None = None
     for X in feats:
-        lab, prob, post = _evidence_membership(ref, X)
+        lab, prob, post = ref.membership(X, by_evidence=True)
         if prev is not None and move_margin > 0:
             common = lab.index.intersection(prev.index)
             p_old = prev.loc[common].to_numpy()
@@ -435,33 +435,6 @@ def _reference_miners(
         out.append(view)
         prev = lab
     return out, {int(p): str(n) for p, n in ref.profiles_["name"].items()}
-
-
-def _evidence_membership(
-    ref: PersonaMiner, X: pd.DataFrame
-) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
-    """The reference model's memberships with each customer's evidence taken into account: the
-    likelihood of a customer with ``n`` events in the window is raised to ``n / (n + n0)``
-    (``n0`` = ``ref.evidence_events_``, the same weight the fit gave the customer), so a window
-    with few events moves the posterior less and the hysteresis keeps the customer where the
-    evidence is thin. Without ``evidence_events_`` (weighting off), the plain memberships."""
-    lab, prob, post = ref.membership(X)
-    n0 = getattr(ref, "evidence_events_", None)
-    if n0 is None or "log_events" not in X.columns or post.shape[1] < 2:
-        return lab, prob, post
-    P = post.to_numpy(dtype=np.float64)
-    pi = np.asarray(ref.mixture_.weights_, dtype=np.float64)
-    n = np.rint(np.expm1(X.loc[post.index, "log_events"].to_numpy(dtype=np.float64)))
-    r = (n / (n + float(n0)))[:, None]
-    with np.errstate(divide="ignore"):
-        logp = r * np.log(np.clip(P / pi, 1e-300, None)) + np.log(pi)
-    logp -= logp.max(axis=1, keepdims=True)
-    T = np.exp(logp)
-    T /= T.sum(axis=1, keepdims=True)
-    labelled = lab.to_numpy() >= 0
-    lab = pd.Series(np.where(labelled, T.argmax(1), -1), index=lab.index, name=lab.name)
-    prob = pd.Series(np.where(labelled, T.max(1), 0.0), index=prob.index, name=prob.name)
-    return lab, prob, pd.DataFrame(T, index=post.index, columns=post.columns)
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:

@@ -743,12 +743,22 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         mapped = np.array([self._mapping.get(int(v), -1) for v in lab], dtype=np.int64)
         return pd.Series(mapped, index=features.index, name="persona")
 
-    def membership(self, features: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    def membership(
+        self, features: pd.DataFrame, *, by_evidence: bool = False
+    ) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
         """Persona, its probability and every persona's probability for customers' features
         (``method="mixture"``): the soft memberships behind :meth:`predict`.
 
         Customers with fewer than ``min_events`` events get ``-1`` and probability 0, as in
         :meth:`fit`; so do outliers (beyond the 99.9% ellipsoid of their persona).
+
+        The mixture's own probabilities treat every customer as perfectly measured, so they are
+        near 0 or 1 even for a customer seen on a dozen events. ``by_evidence=True`` raises each
+        customer's likelihood to its weight in the fit, ``n / (n + n0)`` for ``n`` events
+        (``n0`` = :attr:`evidence_events_`), before combining it with the persona shares: a
+        customer with little evidence gets memberships closer to the persona shares, and the
+        label is the most probable persona under those memberships (for well-measured
+        customers the same as without). Without reliability weighting it changes nothing.
 
         Returns
         -------
@@ -788,6 +798,24 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             raw, prob = self._mixture_labels(emb)
             labels[rows] = [self._mapping.get(int(v), -1) for v in raw]
             probs[rows] = np.where(labels[rows] >= 0, prob, 0.0)
+        n0 = getattr(self, "evidence_events_", None)
+        if by_evidence and n0 is not None and k > 1 and eligible.any():
+            rows = np.flatnonzero(eligible)
+            share = np.zeros(k)
+            for comp, final in self._mapping.items():
+                share[final] += self.mixture_.weights_[comp]
+            share = np.maximum(share / share.sum(), 1e-12)
+            n = n_ev[rows].astype(np.float64)
+            r = (n / (n + float(n0)))[:, None]
+            with np.errstate(divide="ignore"):
+                logp = r * np.log(np.clip(post[rows] / share, 1e-300, None)) + np.log(share)
+            logp -= logp.max(axis=1, keepdims=True)
+            tempered = np.exp(logp)
+            tempered /= tempered.sum(axis=1, keepdims=True)
+            post[rows] = tempered
+            kept = labels[rows] >= 0
+            labels[rows] = np.where(kept, tempered.argmax(1), -1)
+            probs[rows] = np.where(kept, tempered.max(1), 0.0)
         idx = features.index
         return (
             pd.Series(labels, index=idx, name="persona"),
