@@ -23,34 +23,36 @@ N_CUSTOMERS = 2_000  # the cached make_journeys(2_000, random_state=0) log
 N_TRAIN = 1_000
 
 NOTES = """
-A real `jm serve` (one uvicorn worker, its own process, the server's HTTP protocol with the
-slow-client deadline) with a 10-journey policy (the sample policy's 5 journeys and 5 more:
-consent, persona and product rules, suppressions, minimum gaps, caps per channel and over all
-channels, fatigue), response rates fitted on the log, a persona model trained on the true
-personas of `make_journeys(1_000, random_state=1)`. Events: `make_journeys(2_000,
-random_state=0)` (cached Parquet). Stores: a SQLite file (WAL, `synchronous=FULL`) on the
-local disk, and a `redis-server` on 127.0.0.1 started for the run with `appendonly yes` and
-`appendfsync always` (the durable setting the service documents).
+A real `jm serve` (one uvicorn worker, or two sharing the Redis store, in its own processes,
+with the server's HTTP protocol and its slow-client deadline) with a 10-journey policy (the
+sample policy's 5 journeys and 5 more: consent, persona and product rules, suppressions, minimum
+gaps, caps per channel and over all channels, fatigue), response rates fitted on the log, a
+persona model trained on the true personas of `make_journeys(1_000, random_state=1)`. Events:
+`make_journeys(2_000, random_state=0)` (cached Parquet). Stores: a SQLite file (WAL,
+`synchronous=FULL`) on the local disk, and a `redis-server` on 127.0.0.1 started for the run
+with `appendonly yes` and `appendfsync always` (the durable setting the service documents).
+The 2-worker rows run the deployment the service guide documents (about one worker per core,
+the state in Redis).
 
 - **ingest events/s**: the whole log posted to `POST /v1/events` in time order, batches of 500
   events, 4 batches in flight; each batch is acknowledged once durable. Wall time / events.
-- **next-best-action p50/p99 (ms)**: `POST /v1/next-best-action {"customer_id": ...}` (no
-  events in the body: the decision is made from the stored state, now, by the server's
-  clock), cycling over 500 customers, first one request at a time, then 16 in flight; each
-  customer's persona was computed and stored by one warm-up request before timing (it is
-  recomputed only when new events arrive). "commit" rows send `"commit": true` (the contact
-  is reserved atomically: a write and a disk flush per decision with SQLite). Load generator:
-  a plain HTTP/1.1 client on asyncio streams (keep-alive, one connection per request in
-  flight, bodies encoded beforehand) on the same 2 cores as the server. Errors: any non-200
-  or transport error. "server CPU" is the CPU time the server process used (user + system,
-  from /proc) divided by the calls: the cost of a call, much less sensitive to the other
-  jobs of a shared machine than the latencies.
+- **next-best-action p50/p99 (ms)**: `POST /v1/next-best-action {"customer_id": ...}` (no events
+  in the body: the decision is made from the stored state, now, by the server's clock), cycling
+  over 500 customers, first one request at a time, then 16 in flight; each customer's persona
+  was computed and stored by one warm-up request before timing (it is recomputed only when new
+  events arrive). "commit" rows send `"commit": true` (the contact is reserved atomically: a
+  write and a disk flush per decision with SQLite). Load generator: a plain HTTP/1.1 client on
+  asyncio streams (keep-alive, one connection per request in flight, bodies encoded beforehand)
+  on the same 2 cores as the server. Errors: any non-200 or transport error. "server CPU" is the
+  CPU time the server's processes used (user + system, from /proc; the workers included) divided
+  by the calls: the cost of a call, much less sensitive to the other jobs of a shared machine
+  than the latencies.
 
-The machine is shared (other jobs ran at the same time; "load average" is the machine's
-1-minute load average at the end of the run, on 2 cores), so latencies are upper bounds. With
-16 in flight the latency is mostly queueing: by Little's law the mean is 16 / (requests per
-second), so on a loaded machine the latency follows the share of the cores the server gets,
-and the server's CPU per call is the number to compare between runs.
+The machine is shared (other jobs ran at the same time; "load average" is the machine's 1-minute
+load average at the end of the run, on 2 cores), so latencies are upper bounds. With 16 in
+flight the latency is mostly queueing: by Little's law the mean is 16 / (requests per second),
+so on a loaded machine the latency follows the share of the cores the server gets, and the
+server's CPU per call is the number to compare between runs.
 """
 
 #: the sample policy's journeys and five more: ten candidates per decision
@@ -208,7 +210,7 @@ def _events(log: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _setup(backend: str) -> dict[str, Any]:
+def _setup(backend: str, workers: int = 1) -> dict[str, Any]:
     import pandas as pd
 
     paths = _artifacts()
@@ -223,7 +225,7 @@ def _setup(backend: str) -> dict[str, Any]:
         [
             sys.executable, "-m", "journeymine", "serve", "--model", str(paths["model"]),
             "--port", str(port), "--store", store, "--policy", str(paths["policy"]),
-            "--responses", str(paths["rates"]),
+            "--responses", str(paths["rates"]), "--workers", str(workers),
         ],
         env={**os.environ, "JOURNEYMINE_API_KEY": API_KEY},
         stdout=subprocess.DEVNULL,
@@ -311,9 +313,17 @@ def _load(
 
 
 def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) the process and its children (the workers) have used so
+    far (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -380,6 +390,10 @@ def _setup_redis() -> dict[str, Any]:
     return _setup("redis")
 
 
+def _setup_redis_2() -> dict[str, Any]:
+    return _setup("redis", workers=2)
+
+
 def _run_quick(data: dict[str, Any]) -> dict[str, Any]:
     return _run(data, 600)
 
@@ -424,9 +438,13 @@ def rows_of(m: Measurement) -> list[Measurement]:
 def run(quick: bool) -> list[Measurement]:
     _artifacts()
     rows: list[Measurement] = []
-    for backend, setup in (("SQLite", _setup_sqlite), ("Redis", _setup_redis)):
+    for backend, setup in (
+        ("SQLite store, 1 worker", _setup_sqlite),
+        ("Redis store, 1 worker", _setup_redis),
+        ("Redis store, 2 workers", _setup_redis_2),
+    ):
         m = measure(
-            "service", f"journeymine service (jm serve, {backend} store, 1 worker)",
+            "service", f"journeymine service (jm serve, {backend})",
             "10 journeys", setup, _run_quick if quick else _run,
         )  # fmt: skip
         rows += rows_of(m)
