@@ -707,7 +707,13 @@ NEXT_STEP_SUFFIX = ".nextstep.skops"
 
 
 def default_next_step_path(model_path: str | os.PathLike[str]) -> Path:
-    """``<model>.nextstep.skops`` beside the persona model."""
+    """``<model>.nextstep.skops`` beside the persona model.
+
+    Examples
+    --------
+    >>> default_next_step_path("models/persona.skops").as_posix()
+    'models/persona.nextstep.skops'
+    """
     path = Path(model_path)
     return path.with_name(path.stem + NEXT_STEP_SUFFIX)
 

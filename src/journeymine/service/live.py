@@ -549,7 +549,26 @@ def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggr
     """The customer's aggregates for ``model``, the sequence number of the last event in them
     and how many events were folded now: the saved aggregates with the events stored since
     folded in (O(1) per event), or, when there are none for this model or an event arrived
-    late (older than one already folded), every event folded again in time order."""
+    late (older than one already folded), every event folded again in time order.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.service.state import CustomerState
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> events = [{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"},
+    ...           {"timestamp": "2025-02-01T19:05:00Z", "activity": "search", "channel": "app"}]
+    >>> times = [1_738_436_400_000_000, 1_738_436_700_000_000]
+    >>> state = CustomerState("c1", events, times, version=2, event_seqs=[1, 2])
+    >>> agg, seq, folded = live_aggregates(state, model)
+    >>> agg.n, seq, folded
+    (2, 2, 2)
+    >>> persona, name, probability, to_store = persona_of(state, model)
+    >>> persona == jm.assign(events, model, customer_id="c1").persona
+    True
+    """
     vocab = model.vocab_
     times, events, seqs = state.event_times, state.events, state.event_seqs
     agg: LiveAggregates | None = None

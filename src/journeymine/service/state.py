@@ -184,7 +184,15 @@ class EventsCache:
     changes with every change of a customer's events, in every process that shares the
     store), so that a decision reads only the customer's row and contacts when the events
     did not change. Least recently used customers are dropped once more than ``max_events``
-    events are kept (environment variable ``JOURNEYMINE_CACHE_EVENTS``; 0 turns it off)."""
+    events are kept (environment variable ``JOURNEYMINE_CACHE_EVENTS``; 0 turns it off).
+
+    Examples
+    --------
+    >>> cache = EventsCache(max_events=3)
+    >>> cache.put("c1", 7, ([{"activity": "visit"}], [0], [1]))
+    >>> cache.get("c1", 7)[1], cache.get("c1", 8)  # another version: not cached
+    ([0], None)
+    """
 
     def __init__(self, max_events: int = CACHE_EVENTS) -> None:
         self.max_events = max_events
