@@ -196,3 +196,40 @@ def test_events_cache_is_bounded_by_events_and_keyed_by_version() -> None:
     assert cache.events == 10 and cache.get("a", 2) is not None
     cache.put("huge", 1, events(11))  # larger than the bound: never kept
     assert cache.get("huge", 1) is None and cache.events == 10
+
+
+def test_sqlite_group_commit_keeps_caps_and_fails_alone(tmp_path: Path) -> None:
+    """Committed decisions of many threads, made together in write transactions: each sees the
+    contacts recorded before it (a cap of 2 holds over 24 racing decisions), and a decision
+    whose own code fails fails alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from journeymine.service.state import Contact, SQLiteStore, StoreEvent
+
+    store = SQLiteStore(tmp_path / "group.sqlite")
+    store.add_events([StoreEvent("e1", "G", 1_000_000, {"activity": "visit"})])
+    barrier = threading.Barrier(24)
+
+    def one(k: int) -> Any:
+        def decide(state: Any) -> Any:
+            if k == 5:
+                raise ValueError("this decision's own failure")
+            if len(state.contacts) >= 2:
+                return "capped", None, None
+            return "sent", Contact(f"d{k}", "G", 2_000_000 + k, "promo", "email", "e"), None
+
+        barrier.wait()
+        try:
+            return store.decide("G", decide, True)
+        except ValueError as exc:
+            return str(exc)
+
+    try:
+        with ThreadPoolExecutor(24) as pool:
+            answers = list(pool.map(one, range(24)))
+        assert answers.count("sent") == 2 and answers.count("capped") == 21
+        assert answers[5] == "this decision's own failure"
+        state = store.get("G")
+        assert state is not None and len(state.contacts) == 2
+    finally:
+        store.close()

@@ -247,6 +247,17 @@ CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id, t_us);
 """
 
 
+class _Pending:
+    """A committed decision waiting for its group (see ``SQLiteStore._commit_together``)."""
+
+    def __init__(self, customer_id: str, decide: Decider) -> None:
+        self.customer_id = customer_id
+        self.decide = decide
+        self.answer: Any = None
+        self.error: BaseException | None = None
+        self.finished = False
+
+
 class SQLiteStore:
     """The embedded store: one SQLite file (WAL, ``synchronous=FULL``), one connection per
     thread; several processes may share the file."""
@@ -260,6 +271,8 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._cache = EventsCache()
         self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
         if not self.path.parent.is_dir():
             raise ConfigError(f"the state store's folder {self.path.parent} does not exist.")
         with self._errors():
@@ -409,22 +422,71 @@ class SQLiteStore:
                 c.execute("PRAGMA synchronous=FULL")
 
     def decide(self, customer_id: str, decide: Decider, commit: bool) -> Any:
-        with self._errors(), self._transaction("IMMEDIATE" if commit else "DEFERRED") as c:
+        if commit:
+            return self._commit_together(_Pending(customer_id, decide))
+        with self._errors(), self._transaction("DEFERRED") as c:
             state = self._read(c, customer_id)
             if state is None:
                 return None
-            answer, contact, persona = decide(state)
-            if commit and contact is not None:
-                c.execute(
-                    "INSERT INTO contacts (decision_id, customer_id, t_us, body) "
-                    "VALUES (?, ?, ?, ?)",
-                    (contact.decision_id, customer_id, contact.t_us, contact.to_json()),
-                )
-            if commit and persona is not None:
-                self._set_persona(c, customer_id, persona)
-        if not commit and persona is not None:  # a read transaction is not upgraded
+            answer, _, persona = decide(state)
+        if persona is not None:  # a read transaction is not upgraded
             self.set_persona(customer_id, persona)
         return answer
+
+    def _commit_together(self, item: _Pending) -> Any:
+        """Group commit: the committed decisions of this process that wait for the write lock
+        are made one after the other in ONE write transaction by whichever thread gets the
+        lock first (each sees the contacts the ones before it recorded, so caps hold), and
+        flushed to disk once. A decision whose own code fails fails alone; a failure of the
+        database fails the whole group (nothing of it is recorded)."""
+        with self._queue_lock:
+            self._queue.append(item)
+        with self._write_lock:
+            if not item.finished:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._run_group(group)
+        if item.error is not None:
+            raise item.error
+        return item.answer
+
+    def _run_group(self, group: list[_Pending]) -> None:
+        c = self._conn()
+        try:
+            with self._errors():
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    for it in group:
+                        state = self._read(c, it.customer_id)
+                        if state is None:
+                            continue
+                        try:
+                            it.answer, contact, persona = it.decide(state)
+                        except (sqlite3.OperationalError, sqlite3.DatabaseError):
+                            raise
+                        except Exception as exc:  # the decision's own error: it fails alone
+                            it.error = exc
+                            continue
+                        if contact is not None:
+                            c.execute(
+                                "INSERT INTO contacts (decision_id, customer_id, t_us, body) "
+                                "VALUES (?, ?, ?, ?)",
+                                (contact.decision_id, it.customer_id, contact.t_us,
+                                 contact.to_json()),
+                            )  # fmt: skip
+                        if persona is not None:
+                            self._set_persona(c, it.customer_id, persona)
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+        except BaseException as exc:  # nothing of the group was recorded
+            for it in group:
+                if it.error is None:
+                    it.answer, it.error = None, exc
+        finally:
+            for it in group:
+                it.finished = True
 
     def contact(self, decision_id: str) -> Contact | None:
         with self._errors():
