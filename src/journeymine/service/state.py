@@ -6,9 +6,12 @@ One small interface (:class:`StateStore`), two backends:
 
 - :class:`SQLiteStore` (``sqlite:///PATH``, the default: a file beside the model): the
   standard library's ``sqlite3`` in WAL mode with ``synchronous=FULL``, so a batch of events
-  is on disk before it is acknowledged. A committed decision runs inside one ``BEGIN
+  is on disk before it is acknowledged. A committed decision runs inside a ``BEGIN
   IMMEDIATE`` transaction (read the state, decide, record the contact): the database's write
   lock serialises the decisions of every thread and every worker process that share the file.
+  The decisions of one process that wait for the lock together share one transaction and one
+  flush to disk (group commit), one after the other, each seeing the contacts recorded before
+  it.
 - :class:`RedisStore` (``redis://HOST:PORT/DB``, for several workers and several machines):
   events are added by one Lua script per batch (idempotent by ``event_id``); a committed
   decision is made on a snapshot of the state and recorded by a Lua script that checks,
