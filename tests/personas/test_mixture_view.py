@@ -222,3 +222,17 @@ def test_membership_by_evidence_is_softer_for_thin_customers() -> None:
     off = PersonaMiner(n_bootstrap=0, random_state=0, reliability_weighting=False).fit(log)
     a, b = off.membership(off.features_), off.membership(off.features_, by_evidence=True)
     pd.testing.assert_frame_equal(a[2], b[2])
+
+
+def test_one_overlapping_count_does_not_end_the_scan() -> None:
+    """Three groups in a triangle: the best two-group split overlaps by more than 3% (two
+    groups share a component), the three-group fit does not. The scan goes on past one
+    overlapping count and finds three (it used to stop at one persona)."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 1.0, size=(300, 2)) for c in ((0, 0), (4, 0), (2, 3.46))])
+    fit = fit_consensus_mixture(X, k_max=6, random_state=0)
+    over = fit.search.set_index("k")["overlap"]
+    assert over[2] > 0.03 and over[3] <= 0.03
+    assert fit.k == 3
+    truth = np.repeat([0, 1, 2], 300)
+    assert adjusted_rand_score(truth, fit.model.predict(X)) > 0.85

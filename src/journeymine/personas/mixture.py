@@ -15,11 +15,13 @@ personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...`
    overlap): a fit that splits one persona and merges two others has two overlapping halves;
 3. report the count's *stability*: the mean adjusted Rand index between the fits' labels.
 
-The chosen count is the last one before the overlap first exceeds ``max_overlap`` (default
-0.03: two personas are distinct when, on average, less than 3% of a customer of one is
-explained by the other) or a persona gets fewer than ``min_size`` points. Splitting a real
-persona in two gives two heavily overlapping halves,
-so the scan stops there. Pass ``n_personas`` to fix the count.
+The chosen count is the largest whose overlap is at most ``max_overlap`` (default 0.03: two
+personas are distinct when, on average, less than 3% of a customer of one is explained by the
+other); the scan ends at two consecutive counts over it (one can be the best split of several
+personas into too few groups, e.g. two), at a count with a persona of fewer than ``min_size``
+points, or at a count whose BIC is no better than the previous one's. Splitting a real persona
+in two gives two heavily overlapping halves, so the scan stops there. Pass ``n_personas`` to
+fix the count.
 
 Examples
 --------
@@ -47,6 +49,9 @@ __all__ = ["ConsensusMixture", "fit_consensus_mixture", "outliers", "overlap"]
 
 #: Largest overlap between two personas (see the module docstring).
 MAX_OVERLAP = 0.03
+#: Consecutive counts over ``max_overlap`` that end the scan: one overlapping count can be the
+#: best split of several personas into too few groups (e.g. two), not a persona split in two.
+OVERLAP_PATIENCE = 2
 #: Points a resampled fit uses (and held-out points its overlap is measured on), at most:
 #: beyond this the fits cost time without changing the count.
 MAX_FIT_POINTS = 8_000
@@ -109,9 +114,10 @@ def _resampled_fits(
     n_resamples: int,
     random_state: int,
     sample_weight: np.ndarray | None = None,
-) -> tuple[GaussianMixture, float, float]:
+) -> tuple[GaussianMixture, float, float, list[GaussianMixture]]:
     """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
-    held-out 20%), its overlap, and the fits' stability (mean pairwise ARI of their labels).
+    held-out 20%), its overlap, the fits' stability (mean pairwise ARI of their labels) and
+    every fit.
     With ``sample_weight``, both parts are redrawn (with replacement) in proportion to it."""
     rng = np.random.default_rng([random_state, k])
     size = min(max(int(0.8 * len(X)), min(len(X), 2 * k)), MAX_FIT_POINTS)
@@ -138,7 +144,7 @@ def _resampled_fits(
     ]
     stability = float(np.mean(pairs)) if pairs and k > 1 else 1.0
     best = int(np.argmin(overlaps))
-    return fits[best], overlaps[best], stability
+    return fits[best], overlaps[best], stability, fits
 
 
 def _weighted_draw(rng: np.random.Generator, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -214,15 +220,24 @@ def fit_consensus_mixture(
     scored = (
         X if w is None else X[_weighted_draw(np.random.default_rng(random_state), np.arange(n), w)]
     )
+    overlapping = 0
     for k in ks:
-        g, ov, stab = _resampled_fits(X, k, n_resamples, random_state, w)
+        g, ov, stab, _ = _resampled_fits(X, k, n_resamples, random_state, w)
         fits[k] = (g, stab)
         rows.append({"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov})
         smallest = int(np.bincount(g.predict(X), minlength=k).min())
         rows[-1]["smallest"] = smallest
-        worse = len(rows) > 1 and rows[-1]["bic"] >= rows[-2]["bic"]
-        if len(ks) > 1 and (ov > max_overlap or smallest < min_size or worse):
+        if len(ks) == 1:
             break
+        worse = len(rows) > 1 and rows[-1]["bic"] >= rows[-2]["bic"]
+        if smallest < min_size or worse:
+            break
+        if ov > max_overlap:
+            overlapping += 1
+            if overlapping >= OVERLAP_PATIENCE:
+                break
+            continue
+        overlapping = 0
         chosen = k
     search = pd.DataFrame(rows)
     search["chosen"] = search["k"] == chosen
