@@ -86,13 +86,11 @@ CASES: dict[str, Case] = {
         make=lambda: ResponseModel(prior_strength=5.0),
         fit=lambda est, w: est.fit(w.log, w.personas, w.policy),
         use=lambda est, w: est.rates(np.array([0, 1])),
-        keyword_only=False,
     ),
     "UpliftModel": Case(
         make=lambda: UpliftModel(prior_strength=5.0),
         fit=lambda est, w: est.fit(w.log, w.personas, w.policy),
         use=lambda est, w: est.rates(np.array([0, 1])),
-        keyword_only=False,
     ),
     "NextStepModel": Case(
         make=lambda: NextStepModel(validation_size=0, max_iter=20, n_lags=3),

@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 
 from journeymine.actions._index import EventIndex
 from journeymine.actions.policy import Policy
+from journeymine.compat import positional_deprecated
 from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.io.atomic import write_text
 
@@ -93,7 +94,8 @@ class ResponseModel(BaseEstimator):
     True
     """
 
-    def __init__(self, prior_strength: float = 20.0) -> None:
+    @positional_deprecated(("prior_strength",))
+    def __init__(self, *, prior_strength: float = 20.0) -> None:
         self.prior_strength = prior_strength
 
     def fit(self, log: pd.DataFrame, personas: pd.Series, policy: Policy) -> ResponseModel:

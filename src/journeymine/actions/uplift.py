@@ -35,6 +35,7 @@ from sklearn.base import BaseEstimator
 from journeymine.actions._index import EventIndex
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import touch_rows
+from journeymine.compat import positional_deprecated
 from journeymine.exceptions import ConfigError, ModelError, NotFittedError
 
 __all__ = ["UNPLACED", "UpliftModel", "check_memberships", "outcome_after"]
@@ -93,7 +94,8 @@ class UpliftModel(BaseEstimator):
     (100, 100, 0.3)
     """
 
-    def __init__(self, prior_strength: float = 10.0, discount: float = 1.0) -> None:
+    @positional_deprecated(("prior_strength", "discount"))
+    def __init__(self, *, prior_strength: float = 10.0, discount: float = 1.0) -> None:
         self.prior_strength = prior_strength
         self.discount = discount
 
