@@ -118,7 +118,8 @@ if TYPE_CHECKING:  # pragma: no cover
         schema,
     )
     from journeymine._pm4py import discover_process
-    from journeymine.actions import Policy, ResponseModel, backtest, next_best_action
+    from journeymine.actions import Policy, ResponseModel, next_best_action
+    from journeymine.actions.backtest import backtest as backtest
     from journeymine.assignment import PersonaModel, assign, assign_many, load_model
     from journeymine.engine import encode
     from journeymine.exceptions import (
