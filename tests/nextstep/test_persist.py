@@ -120,3 +120,28 @@ def test_save_refuses_a_card_name_and_a_missing_folder(
     with pytest.raises(ConfigError, match="does not exist"):
         model.save(tmp_path / "no" / "m.skops")
     assert np.all([k in model.card_ for k in ("integrity", "artifact")])
+
+
+def test_a_format_1_file_without_the_count_model_still_loads(
+    log: pd.DataFrame, tmp_path: Path
+) -> None:
+    # format 1 (before the count blend) had no "ngram" in the skops file and no tree_weight in
+    # the card, and its checksum did not cover tree_weight: such a file loads as the trees alone
+    model = jm.NextStepModel(tree_weight=1.0, max_iter=10).fit(log)
+    path = model.save(tmp_path / "old.skops")
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert model.ngram_ is None and "ngram" not in sio.loads(path.read_bytes(), trusted=[])
+    del card["tree_weight"]
+    card["format_version"] = 1
+    card["integrity"]["sha256"] = card_checksum(card, path.read_bytes())
+    path.with_suffix(".json").write_text(json.dumps(card))
+    old = jm.load_next_step_model(path)
+    assert old.tree_weight_ == 1.0 and old.ngram_ is None
+    pd.testing.assert_frame_equal(old.predict(log), model.predict(log))
+    # a format 2 card that says the trees are blended but holds no count model is refused
+    card["format_version"] = 2
+    card["tree_weight"] = 0.5
+    card["integrity"]["sha256"] = card_checksum(card, path.read_bytes())
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"tree_weight 0\.5 without a count model"):
+        jm.load_next_step_model(path)
