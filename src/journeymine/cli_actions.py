@@ -199,6 +199,14 @@ def nba(
     ] = None,
     attributes: AttributesOpt = None,
     memberships: MembershipsOpt = None,
+    next_step_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A saved NextStepModel (.skops with its .json card): its predictions feed the "
+            "policy's next_step options (send on the predicted next channel, skip journeys "
+            "whose outcome is likely anyway)."
+        ),
+    ] = None,
     strict: StrictPolicyOpt = False,
     *,
     read: ReadOptions,
@@ -244,8 +252,17 @@ def nba(
         )
     if uplift_out is not None and pol.arbitration != "uplift":
         raise ConfigError("--uplift-out needs uplift arbitration: add --arbitration uplift.")
+    steps = _next_steps(next_step_model, log, pol, at)
     d = next_best_action(
-        log, pol, responses, labels, at=at, check="off", attributes=attrs, memberships=soft
+        log,
+        pol,
+        responses,
+        labels,
+        at=at,
+        check="off",
+        attributes=attrs,
+        memberships=soft,
+        next_step=steps,
     )  # the policy was checked against the log above
     counts = d.actions["action"].fillna("(nothing)").value_counts()
     typer.secho(f"{len(d.actions):,} customers, decided at {d.actions['at'].iloc[0]}:", bold=True)
@@ -263,6 +280,34 @@ def nba(
         typer.echo(f"wrote {responses.save(responses_out)}")
     if uplift_out is not None:
         typer.echo(f"wrote {responses.save(uplift_out)} (+ .json card)")
+
+
+def _next_steps(path: Path | None, log: Any, pol: Any, at: str | None) -> Any:
+    """``NextStepModel.predict`` on the events before the decision time, for --next-step-model
+    (``None`` without it)."""
+    if path is None:
+        return None
+    from journeymine.exceptions import ConfigError
+    from journeymine.nextstep import load_next_step_model
+
+    if not pol.next_step_channels and pol.skip_outcome_above is None:
+        raise ConfigError(
+            "--next-step-model needs a policy with a next_step block (channels: {predicted "
+            "channel: send channel} and/or skip_outcome_above: P); the policy has none, so the "
+            "predictions would change nothing."
+        )
+    if not Path(path).is_file():
+        raise ConfigError(f"--next-step-model {path}: no such file.")
+    model = load_next_step_model(path)
+    if at is not None:
+        import pandas as pd
+
+        t = pd.Timestamp(at)
+        t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+        log = log[log["timestamp"] < t]
+    steps = model.predict(log)
+    typer.echo(f"next steps predicted for {len(steps):,} customers ({path})")
+    return steps
 
 
 @reads_events
