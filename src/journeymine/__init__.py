@@ -83,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "backtest": "journeymine.actions",
     # next step of each customer
     "NextStepModel": "journeymine.nextstep",
+    "NextStep": "journeymine.nextstep",
     "END": "journeymine.nextstep",
     "evaluate_next_step": "journeymine.nextstep",
     "load_next_step_model": "journeymine.nextstep",
@@ -155,7 +156,13 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from journeymine.journeys.change import compare_periods, compare_segments, detect_changes
     from journeymine.journeys.conformance import check_conformance
-    from journeymine.nextstep import END, NextStepModel, evaluate_next_step, load_next_step_model
+    from journeymine.nextstep import (
+        END,
+        NextStep,
+        NextStepModel,
+        evaluate_next_step,
+        load_next_step_model,
+    )
     from journeymine.personas import (
         CustomerFeaturizer,
         PersonaMiner,
