@@ -518,27 +518,6 @@ def _save(model: UpliftModel, path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _schema_types(data: bytes) -> set[str]:
-    """Every ``module.class`` named in a skops file's schema (read as JSON, nothing built)."""
-    import io
-    import json
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        schema = json.loads(z.read("schema.json"))
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__class__" in node or "__module__" in node:
-                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
 def _load(path: str | os.PathLike[str]) -> UpliftModel:
     import skops.io as sio
 
@@ -573,7 +552,7 @@ def _load(path: str | os.PathLike[str]) -> UpliftModel:
             f"model instead of editing the card. {_FIX}"
         )
     try:
-        held = _schema_types(data)
+        held = cards.skops_schema_types(data)
         untrusted = sorted(sio.get_untrusted_types(data=data))
     except Exception as exc:  # skops raises many kinds on a bad file
         raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc

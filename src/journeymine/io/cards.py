@@ -27,6 +27,7 @@ __all__ = [
     "package_version",
     "read_model_files",
     "sha256",
+    "skops_schema_types",
     "write_model_files",
 ]
 
@@ -41,6 +42,40 @@ def package_version() -> str:
     import journeymine
 
     return str(journeymine.__version__)
+
+
+def skops_schema_types(data: bytes) -> set[str]:
+    """Every ``module.class`` named in a skops file's schema (read as JSON, nothing built): what
+    a loader checks against its allowlist before letting skops build anything.
+
+    Examples
+    --------
+    >>> import io, json, zipfile
+    >>> buf = io.BytesIO()
+    >>> inner = {"__class__": "B", "__module__": "n"}
+    >>> schema = {"__class__": "A", "__module__": "m", "content": [inner]}
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("schema.json", json.dumps(schema))
+    >>> sorted(skops_schema_types(buf.getvalue()))
+    ['m.A', 'n.B']
+    """
+    import io
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        schema = json.loads(z.read("schema.json"))
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "__class__" in node or "__module__" in node:
+                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def card_checksum(card: dict, data: bytes, *, kind: str, fields: Iterable[str]) -> str:

@@ -26,7 +26,6 @@ against corruption, mismatched pairs and hand edits; they are not a signature.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import zipfile
@@ -82,25 +81,6 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.untrusted_types",
 )
 _FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
-
-
-def schema_types(data: bytes) -> set[str]:
-    """Every ``module.class`` named in a skops file's schema (read as JSON, nothing built)."""
-    import io
-
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        schema = json.loads(z.read("schema.json"))
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__class__" in node or "__module__" in node:
-                found.add(f"{node.get('__module__')}.{node.get('__class__')}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
 
 
 def card_checksum(card: dict, data: bytes) -> str:
@@ -255,7 +235,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
         )
     try:
         untrusted = sorted(sio.get_untrusted_types(data=data))
-        held = schema_types(data)
+        held = cards.skops_schema_types(data)
     except Exception as exc:  # skops raises many kinds on a bad file
         raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
     if held - ALLOWED_TYPES:
