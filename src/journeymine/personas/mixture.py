@@ -114,10 +114,12 @@ def _resampled_fits(
     n_resamples: int,
     random_state: int,
     sample_weight: np.ndarray | None = None,
+    min_size: int = 1,
 ) -> tuple[GaussianMixture, float, float, list[GaussianMixture]]:
     """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
     held-out 20%), its overlap, the fits' stability (mean pairwise ARI of their labels) and
-    every fit.
+    every fit. Fits with a component of fewer than ``min_size`` points are chosen only when
+    every fit has one (a far-away tiny component separates well but is no persona).
     With ``sample_weight``, both parts are redrawn (with replacement) in proportion to it."""
     rng = np.random.default_rng([random_state, k])
     size = min(max(int(0.8 * len(X)), min(len(X), 2 * k)), MAX_FIT_POINTS)
@@ -143,7 +145,9 @@ def _resampled_fits(
         for j in range(i + 1, n_resamples)
     ]
     stability = float(np.mean(pairs)) if pairs and k > 1 else 1.0
-    best = int(np.argmin(overlaps))
+    small = np.array([np.bincount(lab, minlength=k).min() < min_size for lab in labels])
+    ranked = np.where(small & ~small.all(), np.inf, np.asarray(overlaps, dtype=np.float64))
+    best = int(np.argmin(ranked))
     return fits[best], overlaps[best], stability, fits
 
 
@@ -222,7 +226,7 @@ def fit_consensus_mixture(
     )
     overlapping = 0
     for k in ks:
-        g, ov, stab, _ = _resampled_fits(X, k, n_resamples, random_state, w)
+        g, ov, stab, _ = _resampled_fits(X, k, n_resamples, random_state, w, min_size)
         fits[k] = (g, stab)
         rows.append({"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov})
         smallest = int(np.bincount(g.predict(X), minlength=k).min())
