@@ -43,7 +43,14 @@ from journeymine.features.live import score_rows
 from journeymine.service.aggregates import LiveAggregates
 from journeymine.service.state import CACHE_EVENTS, Contact, CustomerState, Persona
 
-__all__ = ["LiveDecider", "Timeline", "decide_live", "live_aggregates", "persona_of"]
+__all__ = [
+    "LiveDecider",
+    "Timeline",
+    "decide_live",
+    "live_aggregates",
+    "persona_of",
+    "score_aggregates",
+]
 
 _US = 1_000_000
 #: the engine's event index keeps decision times within this many seconds after the log
@@ -592,6 +599,32 @@ def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggr
     return agg, max(seqs) if seqs else -1, len(events) - start
 
 
+def score_aggregates(agg: LiveAggregates, model: PersonaModel) -> tuple[int, str, float]:
+    """The persona, name and probability ``model`` gives the aggregates folded in ``agg``,
+    scored as :func:`journeymine.assignment.assign` scores them (-1 below the model's
+    abstain threshold).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> agg = LiveAggregates(model.vocab_)
+    >>> agg.add({"activity": "visit", "channel": "app"}, 1_738_436_400_000_000)
+    >>> persona, name, probability = score_aggregates(agg, model)
+    >>> events = [{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"}]
+    >>> persona == jm.assign(events, model, customer_id="c1").persona
+    True
+    """
+    row = agg.row()[None, :]
+    proba = model.scorer_.predict_proba(score_rows(row, model.spec_), row[:, 0])[0]
+    best = int(proba.argmax())
+    probability = float(proba[best])
+    persona = _UNASSIGNED if probability < model.abstain_threshold else int(model.classes_[best])
+    return persona, model.persona_names_.get(persona, f"persona {persona}"), probability
+
+
 def persona_of(
     state: CustomerState, model: PersonaModel
 ) -> tuple[int, str, float | None, Persona | None]:
@@ -611,12 +644,7 @@ def persona_of(
             Persona(a.persona, a.name, a.probability, state.version),
         )
     agg, seq, _ = live_aggregates(state, model)
-    row = agg.row()[None, :]
-    proba = model.scorer_.predict_proba(score_rows(row, model.spec_), row[:, 0])[0]
-    best = int(proba.argmax())
-    probability = float(proba[best])
-    persona = _UNASSIGNED if probability < model.abstain_threshold else int(model.classes_[best])
-    name = model.persona_names_.get(persona, f"persona {persona}")
+    persona, name, probability = score_aggregates(agg, model)
     saved = json.dumps({"model": _model_key(model), "seq": seq, "state": agg.to_json()})
     return persona, name, probability, Persona(persona, name, probability, state.version, saved)
 

@@ -1,0 +1,193 @@
+"""stream_decisions on PySpark local[2] with a file source: after the stream has read a log in
+several files, each customer's persona and next best action equal assign / next_best_action on
+the whole log at the same time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from _service_models import TEN_JOURNEYS
+
+from journeymine.actions import Policy, ResponseModel, next_best_action
+from journeymine.assignment import PersonaModel, assign
+from journeymine.datasets import make_journeys
+from journeymine.exceptions import EventLogError, MissingColumnError
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
+    pytest.mark.slow,
+]
+
+SCHEMA = (
+    "customer_id string, timestamp timestamp, activity string, channel string, "
+    "journey_id string, product string, value double"
+)
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Java is not installed: PySpark needs a JVM (Java 17)")
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    pytest.importorskip("pyarrow")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("journeymine-streaming-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.sql.session.timeZone", "Asia/Kolkata")  # results must not depend on it
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def world() -> dict[str, Any]:
+    data = make_journeys(n_customers=60, days=45, random_state=5)
+    names = sorted(data.customers["persona"].unique())
+    labels = data.customers.set_index("customer_id")["persona"].map(names.index).astype("int64")
+    model = PersonaModel(cv=3, random_state=0).fit(
+        data.events, labels, names=dict(enumerate(names))
+    )
+    policy = Policy.from_dict(TEN_JOURNEYS)
+    return {
+        "log": data.events,
+        "model": model,
+        "policy": policy,
+        "responses": ResponseModel().fit(data.events, labels, policy),
+    }
+
+
+def _write_batches(log: pd.DataFrame, folder: Path, n: int) -> list[pd.DataFrame]:
+    """The log split by time into ``n`` JSON Lines files (each in the log's row order)."""
+    folder.mkdir()
+    t = log["timestamp"]
+    edges = t.quantile(np.linspace(0, 1, n + 1)[1:-1]).tolist()
+    part = np.searchsorted(np.asarray(edges, dtype=t.dtype), t.to_numpy(), side="right")
+    parts = []
+    for k in range(n):
+        chunk = log[part == k]
+        out = pd.DataFrame(
+            {
+                "customer_id": chunk["customer_id"].astype(str),
+                "timestamp": chunk["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "activity": chunk["activity"].astype(str),
+                "channel": chunk["channel"].astype(str),
+                "journey_id": chunk["journey_id"].astype(object),
+                "product": chunk["product"].astype(object),
+                "value": chunk["value"].astype("float64"),
+            }
+        )
+        parts.append(out)
+    return parts
+
+
+def test_stream_equals_batch(spark: Any, world: dict[str, Any], tmp_path: Path) -> None:
+    from journeymine.service.streaming import stream_decisions
+
+    log, model = world["log"], world["model"]
+    policy, responses = world["policy"], world["responses"]
+    at = log["timestamp"].max() + pd.Timedelta("1h")
+    src = tmp_path / "events"
+    parts = _write_batches(log, src.parent / "staging", 4)
+    src.mkdir()
+    stream = (
+        spark.readStream.schema(SCHEMA)
+        .option("maxFilesPerTrigger", 1)
+        .option("timestampFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+        .json(str(src))
+    )
+    rows: list[pd.DataFrame] = []
+
+    def collect(batch: Any, batch_id: int) -> None:
+        rows.append(batch.toPandas())
+
+    query = (
+        stream_decisions(stream, model, policy, responses, at=at)
+        .writeStream.outputMode("update")
+        .foreachBatch(collect)
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    t0 = time.perf_counter()
+    try:
+        for k, part in enumerate(parts):  # files arrive one after the other
+            part.to_json(src / f"part-{k}.json", orient="records", lines=True)
+            query.processAllAvailable()
+    finally:
+        query.stop()
+    elapsed = time.perf_counter() - t0
+    assert len(rows) >= len(parts)
+    out = pd.concat(rows, ignore_index=True)
+    assert out["late_events"].sum() == 0
+    # the latest row of each customer is their state after the whole log
+    last = out.sort_values("events", kind="stable").groupby("customer_id").tail(1)
+    last = last.set_index("customer_id").sort_index()
+    counts = log.groupby("customer_id", observed=True).size()
+    assert sorted(last.index) == sorted(map(str, counts.index))
+    assert (last["events"] == counts.rename(index=str).reindex(last.index)).all()
+    assert (last["kept_events"] <= last["events"]).all()
+
+    personas = {}
+    for cid in last.index:
+        a = assign(log[log["customer_id"] == cid], model, customer_id=cid)
+        personas[cid] = a.persona
+        assert last.at[cid, "persona"] == a.persona, cid
+        assert last.at[cid, "probability"] == pytest.approx(a.probability, abs=1e-12), cid
+    batch = next_best_action(log, policy, responses, pd.Series(personas), at=at, check="off")
+    acts = batch.actions.assign(customer_id=lambda d: d["customer_id"].astype(str))
+    acts = acts.set_index("customer_id").sort_index()
+    why = batch.why_not.assign(customer_id=lambda d: d["customer_id"].astype(str))
+    sent = 0
+    for cid in last.index:
+        want = acts.loc[cid]
+        got = last.loc[cid]
+        want_action = None if pd.isna(want["action"]) else want["action"]
+        got_action = None if pd.isna(got["action"]) else got["action"]
+        assert got_action == want_action, cid
+        sent += got_action is not None
+        if want_action is not None:
+            assert got["expected_response"] == pytest.approx(want["expected_response"], 1e-12)
+        reasons = [w["reason"] for w in json.loads(got["why_not"])]
+        assert reasons == list(why.loc[why["customer_id"] == cid, "reason"]), cid
+        assert got["at"] == want["at"].isoformat()
+    assert sent > 5
+    # the bounded state held fewer events than the history
+    assert last["kept_events"].sum() < last["events"].sum()
+    print(f"streamed {len(log)} events, {len(parts)} files, in {elapsed:.1f} s")
+
+
+def test_bad_input_fails_early_with_the_local_error(spark: Any, world: dict[str, Any]) -> None:
+    from journeymine.schema import canonical_log
+    from journeymine.service.streaming import stream_decisions
+
+    model = world["model"]
+    no_ts = spark.createDataFrame(pd.DataFrame({"customer_id": ["a"], "activity": ["visit"]}))
+    with pytest.raises(MissingColumnError) as got:
+        stream_decisions(no_ts, model)
+    with pytest.raises(MissingColumnError) as local:
+        canonical_log(pd.DataFrame({"customer_id": ["a"], "activity": ["visit"]}))
+    assert str(got.value) == str(local.value)
+    numeric = pd.DataFrame({"customer_id": ["a"], "timestamp": [1_735_689_600], "activity": ["v"]})
+    with pytest.raises(EventLogError) as got:
+        stream_decisions(spark.createDataFrame(numeric), model)
+    with pytest.raises(EventLogError) as local:
+        canonical_log(numeric)
+    assert str(got.value) == str(local.value)
