@@ -124,12 +124,23 @@ def test_persona_findings() -> None:
     sizes = pd.DataFrame({0: [600, 500], 1: [200, 300]}, index=["w1", "w2"])
     tracking = {"sizes": sizes, "migration": migration, "names": {0: "Loyal", 1: "Bargain"}}
     found = persona_findings(persona_report_data(profiles, tracking=tracking, k=10))
+    # customers without a persona in one window (-1) are not persona changes
+    gain = pd.DataFrame({"from_window": ["w1", "w1"], "from_persona": [-1, 0],
+                         "to_window": ["w2", "w2"], "to_persona": [0, -1],
+                         "customers": [80, 30]})  # fmt: skip
+    tracking2 = {**tracking, "migration": pd.concat([migration, gain], ignore_index=True)}
+    found2 = persona_findings(persona_report_data(profiles, tracking=tracking2, k=10))
+    assert found2[3] == found[3] if len(found) > 3 else False
+    assert found2[4] == (
+        "Besides, 80 customers got a persona from one window to the next and 30 had none in "
+        "the next (too few events or outliers there)."
+    )
     assert found == [
         "2 personas; the largest is Loyal (75% of assigned customers).",
         "Loyal: app share 2.0 SD more than other customers.",
         "Bargain: promotion share 1.5 SD more than other customers.",
-        "12% of customers shown changed persona between consecutive windows; the largest move "
-        "is Loyal → Bargain (100 customers, w1 → w2).",
+        "12% of customers with a persona in consecutive windows changed persona; the largest "
+        "move is Loyal → Bargain (100 customers, w1 → w2).",
         "Privacy: groups of fewer than 10 customers are not shown.",
     ]
 

@@ -174,24 +174,7 @@ def persona_findings(data: PersonaReportData) -> list[str]:
         )
     mig = data.migration
     if mig is not None and len(mig):
-        moved = mig[mig["from_persona"] != mig["to_persona"]]
-        all_moves = int(mig["customers"].sum())
-        n_moved = int(moved["customers"].sum())
-        text = (
-            f"{format_share(n_moved / all_moves) if all_moves else '0%'} of customers "
-            f"shown changed persona between consecutive windows"
-        )
-        if len(moved):
-            m0 = moved.sort_values("customers", ascending=False, kind="stable").iloc[0]
-            names = mig.attrs.get("names") or {}
-            src_name = names.get(m0["from_persona"], m0["from_persona"])
-            text += (
-                f"; the largest move is {src_name}"
-                f" → {names.get(m0['to_persona'], m0['to_persona'])} "
-                f"({int(m0['customers']):,} customers, {m0['from_window']} → "
-                f"{m0['to_window']})"
-            )
-        summary.append(text + ".")
+        summary += _migration_findings(mig)
     if data.card is not None:
         acc = data.card[data.card["panel"] == "accuracy_by_events"]
         if len(acc):
@@ -206,6 +189,40 @@ def persona_findings(data: PersonaReportData) -> list[str]:
         summary += persona_next_steps_findings(data.next_steps.head(3))
     summary.append(f"Privacy: groups of fewer than {data.k} customers are not shown.")
     return summary
+
+
+def _migration_findings(mig: pd.DataFrame) -> list[str]:
+    """Persona changes among customers with a persona in both windows (a customer who gains or
+    loses a persona, e.g. by reaching ``min_events``, has not changed persona), and those
+    gains and losses on their own line."""
+    names = mig.attrs.get("names") or {}
+    src = pd.to_numeric(mig["from_persona"], errors="coerce")
+    dst = pd.to_numeric(mig["to_persona"], errors="coerce")
+    both = (src >= 0) & (dst >= 0)
+    labelled = int(mig.loc[both, "customers"].sum())
+    moved = mig[both & (src != dst)]
+    n_moved = int(moved["customers"].sum())
+    text = (
+        f"{format_share(n_moved / labelled) if labelled else '0%'} of customers with a persona "
+        f"in consecutive windows changed persona"
+    )
+    if len(moved):
+        m0 = moved.sort_values("customers", ascending=False, kind="stable").iloc[0]
+        text += (
+            f"; the largest move is {names.get(m0['from_persona'], m0['from_persona'])}"
+            f" → {names.get(m0['to_persona'], m0['to_persona'])} "
+            f"({int(m0['customers']):,} customers, {m0['from_window']} → "
+            f"{m0['to_window']})"
+        )
+    out = [text + "."]
+    gained = int(mig.loc[(src < 0) & (dst >= 0), "customers"].sum())
+    lost = int(mig.loc[(src >= 0) & (dst < 0), "customers"].sum())
+    if gained or lost:
+        out.append(
+            f"Besides, {gained:,} customers got a persona from one window to the next and "
+            f"{lost:,} had none in the next (too few events or outliers there)."
+        )
+    return out
 
 
 def _sections(data: PersonaReportData) -> list[Section]:
