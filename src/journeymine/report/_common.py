@@ -149,12 +149,14 @@ def filter_log(
     persona: Any = None,
     purpose: str,
 ) -> pd.DataFrame:
-    """Keep the events on ``channels``, inside ``time_range`` and of customers whose label in
-    ``personas`` (customer_id -> persona) equals ``persona`` (or is in it, for a list).
+    """Check ``log`` (:func:`check_log`), then keep the events on ``channels``, inside
+    ``time_range`` and of customers whose label in ``personas`` (customer_id -> persona)
+    equals ``persona`` (or is in it, for a list).
 
     Unknown channels and persona labels raise a :class:`ConfigError` with the allowed values.
     An empty result raises :class:`EmptyLogError`.
     """
+    log = check_log(log, purpose=purpose)
     mask = np.ones(len(log), dtype=bool)
     what: list[str] = []
     if channels is not None:

@@ -105,7 +105,6 @@ def paths_data(
     k = check_k(k)
     check_positive_int("max_steps", max_steps)
     top_k = check_positive_int("top_k", top_k, allow_none=True)
-    log = check_log(log, purpose="paths_data")
     log = filter_log(
         log,
         channels=channels,

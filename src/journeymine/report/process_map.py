@@ -26,7 +26,6 @@ from journeymine.report._common import (
     base_layout,
     check_frame,
     check_k,
-    check_log,
     check_positive_int,
     filter_log,
     format_duration,
@@ -249,7 +248,6 @@ def process_map_data(
 
     k = check_k(k)
     top_k = check_positive_int("top_k", top_k, allow_none=True)
-    log = check_log(log, purpose="process_map_data")
     log = filter_log(
         log,
         channels=channels,
