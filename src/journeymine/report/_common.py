@@ -38,6 +38,7 @@ __all__ = [
     "check_log",
     "filter_log",
     "format_duration",
+    "hidden_subtitle",
     "period_text",
     "persona_label",
     "plotly_text",
@@ -286,6 +287,14 @@ def format_share(value: float) -> str:
     if p >= 1:
         return f"{p:.1f}%"
     return f"{p:.2f}%"
+
+
+def hidden_subtitle(text: str, attrs: Mapping[str, Any], what: str) -> str:
+    """``text``, then how many ``what`` suppression hid (``attrs["hidden"]``), if any."""
+    hidden = int(attrs.get("hidden", 0) or 0)
+    if not hidden:
+        return text
+    return f"{text} · {hidden} {what} with fewer than {attrs.get('k')} customers hidden"
 
 
 def base_layout(title: str, subtitle: str = "", **extra: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from journeymine.report._common import (
     check_k,
     check_log,
     format_share,
+    hidden_subtitle,
     plotly_text,
     style_axes,
     suppress_small,
@@ -149,11 +150,9 @@ def channel_switch_figure(
         )
     )
     if subtitle is None:
-        bits = ["consecutive events of a customer: row = from, column = to"]
-        note = data.attrs.get("hidden")
-        if note:
-            bits.append(f"{note} cells with fewer than {data.attrs.get('k')} customers hidden")
-        subtitle = " · ".join(bits)
+        subtitle = hidden_subtitle(
+            "consecutive events of a customer: row = from, column = to", data.attrs, "cells"
+        )
     fig.update_layout(**base_layout(title, subtitle))
     side = 140 + 62 * len(chans)
     fig.update_layout(

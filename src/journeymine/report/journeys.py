@@ -27,6 +27,7 @@ from journeymine.report._common import (
     colour_map,
     filter_log,
     format_share,
+    hidden_subtitle,
     plotly_text,
     rgba,
     sankey_node_values,
@@ -52,13 +53,6 @@ PATH_COLUMNS = ("step", "source", "target", "cases")
 FUNNEL_COLUMNS = ("step", "activity", "cases", "conversion", "step_conversion", "drop_off")
 VARIANT_COLUMNS = ("variant", "length", "cases", "share")
 VARIANT_SEP = " > "
-
-
-def _hidden_note(attrs: Mapping[str, Any], what: str) -> str:
-    hidden = int(attrs.get("hidden", 0) or 0)
-    if not hidden:
-        return ""
-    return f"{hidden} {what} with fewer than {attrs.get('k')} customers hidden"
 
 
 # ---------------------------------------------------------------- paths (Sankey)
@@ -197,14 +191,12 @@ def paths_figure(
         where = "after" if direction == "after" else "before"
         title = f"Paths {where} {plotly_text(activity)}" if activity is not None else "Paths"
     if subtitle is None:
-        bits = [
-            f"first occurrence per customer, {max_step} step{'s' * (max_step > 1)}",
-            "link width = customers",
-        ]
-        note = _hidden_note(data.attrs, "links")
-        if note:
-            bits.append(note)
-        subtitle = " · ".join(bits)
+        subtitle = hidden_subtitle(
+            f"first occurrence per customer, {max_step} step{'s' * (max_step > 1)}"
+            " · link width = customers",
+            data.attrs,
+            "links",
+        )
     fig.update_layout(**base_layout(title, subtitle))
     fig.update_layout(
         height=max(
@@ -330,11 +322,9 @@ def funnel_figure(
         )
     )
     if subtitle is None:
-        bits = ["customers reaching each step in order (share of step 1)"]
-        note = _hidden_note(data.attrs, "steps")
-        if note:
-            bits.append(note)
-        subtitle = " · ".join(bits)
+        subtitle = hidden_subtitle(
+            "customers reaching each step in order (share of step 1)", data.attrs, "steps"
+        )
     fig.update_layout(**base_layout(title, subtitle))
     fig.update_layout(height=max(320, 150 + 70 * len(g)), showlegend=False)
     fig.update_yaxes(title_text="step", automargin=True)
@@ -368,11 +358,11 @@ def _segmented_funnel(data: pd.DataFrame, seg: str, title: str, subtitle: str | 
             )
         )
     if subtitle is None:
-        bits = [f"share of each {plotly_text(seg)}'s step-1 customers reaching the step"]
-        note = _hidden_note(data.attrs, "steps")
-        if note:
-            bits.append(note)
-        subtitle = " · ".join(bits)
+        subtitle = hidden_subtitle(
+            f"share of each {plotly_text(seg)}'s step-1 customers reaching the step",
+            data.attrs,
+            "steps",
+        )
     fig.update_layout(**base_layout(title, subtitle))
     fig.update_layout(
         height=460,

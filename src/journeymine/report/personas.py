@@ -18,6 +18,7 @@ from journeymine.report._common import (
     check_frame,
     check_k,
     colour_map,
+    hidden_subtitle,
     persona_label,
     plotly_text,
     rgba,
@@ -245,15 +246,12 @@ def persona_profile_figure(
         )
     )
     if subtitle is None:
-        subtitle = (
+        subtitle = hidden_subtitle(
             "standardised mean difference of each feature vs all other customers "
-            "(red = higher, blue = lower); customers per persona in brackets"
+            "(red = higher, blue = lower); customers per persona in brackets",
+            data.attrs,
+            "personas",
         )
-        if data.attrs.get("hidden"):
-            subtitle += (
-                f" · {data.attrs['hidden']} personas with fewer than "
-                f"{data.attrs.get('k')} customers hidden"
-            )
     fig.update_layout(**base_layout(title, subtitle))
     fig.update_layout(height=max(360, 170 + 46 * len(personas)), yaxis={"autorange": "reversed"})
     fig.update_xaxes(tickangle=-35, showgrid=False, title_text="feature")
@@ -379,12 +377,11 @@ def persona_sizes_figure(
             )
         )
     if subtitle is None:
-        subtitle = "customers assigned to each persona per window (stable persona ids)"
-        if data.attrs.get("hidden"):
-            subtitle += (
-                f" · {data.attrs['hidden']} cells with fewer than "
-                f"{data.attrs.get('k')} customers hidden"
-            )
+        subtitle = hidden_subtitle(
+            "customers assigned to each persona per window (stable persona ids)",
+            data.attrs,
+            "cells",
+        )
     fig.update_layout(**base_layout(title, subtitle))
     fig.update_layout(height=430, legend={"title": {"text": "persona"}}, hovermode="x unified")
     fig.update_xaxes(title_text="window")
