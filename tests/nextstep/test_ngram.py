@@ -11,7 +11,15 @@ import pytest
 
 import journeymine as jm
 from journeymine.exceptions import ConfigError, ModelError
-from journeymine.nextstep._ngram import NGram, blend, fit_weight
+from journeymine.nextstep._ngram import (
+    PRIOR_ROWS,
+    NGram,
+    blend,
+    blend_by_bucket,
+    context_bucket,
+    fit_weight,
+    fit_weights,
+)
 
 NAN = np.nan
 
@@ -58,6 +66,52 @@ def test_weight_is_learnt_by_log_loss() -> None:
     assert fit_weight(bad, good, y) == 0.0
     assert blend(good, bad, 1.0) is good
     np.testing.assert_allclose(blend(good, bad, 0.5), 0.5)
+
+
+def test_context_bucket_counts_the_known_activities() -> None:
+    lags = np.full((6, 5), NAN)
+    for i, known in enumerate([1, 2, 3, 4, 5, 5]):
+        lags[i, :known] = 1.0
+    np.testing.assert_array_equal(context_bucket(lags), [0, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(context_bucket(lags[:, :2]), [0, 1, 1, 1, 1, 1])  # n_lags=2
+
+
+def test_weights_per_bucket_follow_the_better_model_of_each_bucket() -> None:
+    # the trees are right on bucket 0 (first events), the counts on the others; 500 held-out
+    # rows a bucket, several times PRIOR_ROWS
+    n = 2000
+    y = np.tile([0, 1], n // 2)
+    right = np.eye(2)[y] * 0.8 + 0.1
+    wrong = right[:, ::-1]
+    buckets = np.repeat([0, 1, 2, 3], n // 4)
+    trees = np.where((buckets == 0)[:, None], right, wrong)
+    counts = np.where((buckets == 0)[:, None], wrong, right)
+    weight, weights = fit_weights(trees, counts, y, buckets)
+    assert weight == fit_weight(trees, counts, y) and weight < 0.5
+    assert weights[0] > 0.5 and weights[1:] == [0.0, 0.0, 0.0]
+    p = blend_by_bucket(trees, counts, weights, buckets)
+    assert (p.argmax(axis=1) == y).all()  # a single weight gets bucket 0 or the rest wrong
+    assert not (blend(trees, counts, weight).argmax(axis=1) == y).all()
+    # weight 1 everywhere: the trees' array itself
+    assert blend_by_bucket(trees, counts, [1.0] * 4, buckets) is trees
+
+
+def test_a_bucket_with_few_held_out_prefixes_is_shrunk_to_the_global_weight() -> None:
+    n = 1000
+    y = np.tile([0, 1], n // 2)
+    right = np.eye(2)[y] * 0.8 + 0.1
+    wrong = right[:, ::-1]
+    few = 10  # far fewer rows than PRIOR_ROWS: the global weight (counts) prevails
+    assert few * 10 <= PRIOR_ROWS
+    buckets = np.where(np.arange(n) < few, 0, 1)
+    trees = np.where((buckets == 0)[:, None], right, wrong)
+    counts = np.where((buckets == 0)[:, None], wrong, right)
+    weight, weights = fit_weights(trees, counts, y, buckets)
+    assert weight == 0.0 and weights[0] < 0.5 and weights[1] == 0.0
+    # without shrinkage the ten rows alone would choose the trees
+    assert fit_weights(trees, counts, y, buckets, prior_rows=0)[1][0] == 1.0
+    # a bucket without held-out rows gets the global weight
+    assert weights[2] == weights[3] == weight
 
 
 def _context_log(n_cases: int, seed: int) -> pd.DataFrame:

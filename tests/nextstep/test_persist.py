@@ -131,7 +131,7 @@ def test_a_format_1_file_without_the_count_model_still_loads(
     path = model.save(tmp_path / "old.skops")
     card = json.loads(path.with_suffix(".json").read_text())
     assert model.ngram_ is None and "ngram" not in sio.loads(path.read_bytes(), trusted=[])
-    del card["tree_weight"]
+    del card["tree_weight"], card["tree_weights"]
     card["format_version"] = 1
     card["integrity"]["sha256"] = card_checksum(card, path.read_bytes())
     path.with_suffix(".json").write_text(json.dumps(card))
@@ -144,4 +144,46 @@ def test_a_format_1_file_without_the_count_model_still_loads(
     card["integrity"]["sha256"] = card_checksum(card, path.read_bytes())
     path.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match=r"tree_weight 0\.5 without a count model"):
+        jm.load_next_step_model(path)
+
+
+def test_a_format_2_file_with_one_weight_still_loads(log: pd.DataFrame, tmp_path: Path) -> None:
+    # format 2 (before the weights per context length) had one tree_weight, used for every
+    # prefix, and no tree_weights in the card or its checksum
+    model = jm.NextStepModel(tree_weight=0.3, max_iter=10).fit(log)
+    assert model.tree_weights_ == [0.3] * 4
+    path = model.save(tmp_path / "v2.skops")
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["format_version"] == 3 and card["tree_weights"] == [0.3] * 4
+    del card["tree_weights"]
+    card["format_version"] = 2
+    card["integrity"]["sha256"] = card_checksum(card, path.read_bytes())
+    path.with_suffix(".json").write_text(json.dumps(card))
+    old = jm.load_next_step_model(path)
+    assert old.tree_weight_ == 0.3 and old.tree_weights_ == [0.3] * 4
+    pd.testing.assert_frame_equal(old.predict_proba(log), model.predict_proba(log))
+    # a format 2 card's stray tree_weights are not read (format 2 had none)
+    card["tree_weights"] = [1.0, 0.0, 0.0, 0.0]
+    path.with_suffix(".json").write_text(json.dumps(card))
+    assert jm.load_next_step_model(path).tree_weights_ == [0.3] * 4
+
+
+def test_weights_per_context_length_are_saved_and_checksummed(
+    log: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = jm.NextStepModel(tree_weight=0.3, max_iter=10).fit(log)
+    model.tree_weights_ = [1.0, 0.6, 0.2, 0.0]
+    path = model.save(tmp_path / "w.skops")
+    again = jm.load_next_step_model(path)
+    assert again.tree_weights_ == [1.0, 0.6, 0.2, 0.0]
+    pd.testing.assert_frame_equal(again.predict_proba(log), model.predict_proba(log))
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["tree_weights"] = [1.0, 1.0, 1.0, 1.0]
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="changed after saving"):
+        jm.load_next_step_model(path)
+    card["tree_weights"] = [1.0, 0.5]
+    card["integrity"]["sha256"] = card_checksum(card, path.read_bytes())
+    path.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="2 tree_weights for 4 buckets"):
         jm.load_next_step_model(path)

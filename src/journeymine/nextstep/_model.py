@@ -49,7 +49,13 @@ from journeymine.nextstep._events import (
     to_events,
 )
 from journeymine.nextstep._forest import Ensemble, Forest, compile_forest, finish
-from journeymine.nextstep._ngram import NGram, blend, fit_weight
+from journeymine.nextstep._ngram import (
+    WEIGHT_BUCKETS,
+    NGram,
+    blend_by_bucket,
+    context_bucket,
+    fit_weights,
+)
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes, prefix_features
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
@@ -166,9 +172,12 @@ class NextStepModel(BaseEstimator):
         The next-activity probabilities are ``w * trees + (1 - w) * counts``, where *counts* is
         an interpolated count model over the last 1-5 activities
         (:mod:`journeymine.nextstep._ngram`). ``"auto"`` learns ``w`` on the held-out cases
-        (log loss; 0.5 when the log has too few cases to hold any out); a number fixes it
-        (1: the trees alone). Trees fitted on few cases, or on a log whose next step is a
-        function of the activities alone, reconstruct exact long contexts worse than counts.
+        (log loss; 0.5 when the log has too few cases to hold any out), one ``w`` per
+        context length (1, 2, 3-4, 5+ known activities), each shrunk to the global one by
+        :data:`~journeymine.nextstep._ngram.PRIOR_ROWS` pseudo-rows; a number fixes it for
+        every length (1: the trees alone). Trees fitted on few cases, or on a log whose next
+        step is a function of the activities alone, reconstruct exact long contexts worse than
+        counts, while on the first events an attribute may decide what follows.
     max_samples : int, default 250_000
         At most this many training prefixes (a seeded random sample beyond): bounds the fit
         time on large logs (1M events: a few minutes).
@@ -187,7 +196,11 @@ class NextStepModel(BaseEstimator):
     temperatures_ : dict
         Calibration temperature per head.
     tree_weight_ : float
-        Weight of the trees in the next-activity blend (1: the count model is not used).
+        Weight of the trees in the next-activity blend learnt on all held-out prefixes (1: the
+        count model is not used).
+    tree_weights_ : list of float
+        The weight used for each context-length bucket
+        (:data:`~journeymine.nextstep._ngram.WEIGHT_BUCKETS`: 1, 2, 3-4, 5+ known activities).
     n_iter_ : dict
         Boosting rounds per head.
     card_ : dict
@@ -517,29 +530,33 @@ class NextStepModel(BaseEstimator):
         n_codes = len(self.spec_.activities) + 1  # + "other" (unseen at scoring)
         order = self.spec_.n_lags
         self.ngram_: NGram | None = None
-        if isinstance(self.tree_weight, str):  # "auto": learnt on the held-out cases
-            if held_out is None:
-                # too few cases to hold any out (or validation_size=0): nothing says which is
-                # better, equal weights
-                weight = 0.5
-            else:
-                val_ok, p_trees = held_out
-                train = ~is_val[ev.case[rows]]
-                counts = NGram.fit(
-                    lags[train], y[train], n_classes=n_classes, n_codes=n_codes, order=order
+        # a fixed weight, or "auto" with too few cases to hold any out (or validation_size=0):
+        # nothing says which is better, equal weights
+        weight = 0.5 if isinstance(self.tree_weight, str) else float(self.tree_weight)
+        weights = [weight] * len(WEIGHT_BUCKETS)
+        if isinstance(self.tree_weight, str) and held_out is not None:  # "auto": learnt
+            val_ok, p_trees = held_out
+            train = ~is_val[ev.case[rows]]
+            counts = NGram.fit(
+                lags[train], y[train], n_classes=n_classes, n_codes=n_codes, order=order
+            )
+            p_counts = counts.proba(lags[val_ok])
+            buckets = context_bucket(lags[val_ok])
+            weight, weights = fit_weights(p_trees, p_counts, y[val_ok], buckets)
+            metrics["activity_validation_prefixes_by_bucket"] = np.bincount(
+                buckets, minlength=len(WEIGHT_BUCKETS)
+            ).tolist()
+            metrics["activity_validation_accuracy_counts"] = float(
+                np.mean(p_counts.argmax(axis=1) == y[val_ok])
+            )
+            metrics["activity_validation_accuracy_blend"] = float(
+                np.mean(
+                    blend_by_bucket(p_trees, p_counts, weights, buckets).argmax(axis=1) == y[val_ok]
                 )
-                p_counts = counts.proba(lags[val_ok])
-                weight = fit_weight(p_trees, p_counts, y[val_ok])
-                metrics["activity_validation_accuracy_counts"] = float(
-                    np.mean(p_counts.argmax(axis=1) == y[val_ok])
-                )
-                metrics["activity_validation_accuracy_blend"] = float(
-                    np.mean(blend(p_trees, p_counts, weight).argmax(axis=1) == y[val_ok])
-                )
-        else:
-            weight = float(self.tree_weight)
+            )
         self.tree_weight_ = weight
-        if weight < 1.0:  # counted on every training prefix, held-out cases included
+        self.tree_weights_ = [float(w) for w in weights]
+        if min(weights) < 1.0:  # counted on every training prefix, held-out cases included
             self.ngram_ = NGram.fit(lags, y, n_classes=n_classes, n_codes=n_codes, order=order)
 
     # ---- scoring -----------------------------------------------------------------------------
@@ -576,7 +593,7 @@ class NextStepModel(BaseEstimator):
             ngram = self.__dict__.get("ngram_")
             if head == "activity" and ngram is not None:
                 lags = X[:, : self.spec_.n_lags]
-                p = blend(p, ngram.proba(lags), self.tree_weight_)
+                p = blend_by_bucket(p, ngram.proba(lags), self.tree_weights_, context_bucket(lags))
             out[head] = p
         return out
 

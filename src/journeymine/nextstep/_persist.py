@@ -1,7 +1,8 @@
 """Saving and loading a :class:`~journeymine.NextStepModel` (one job: files <-> model).
 
-Format (``format_version`` 2; version 1 files, without the count model, still load)
------------------------------------------------------------------------------------
+Format (``format_version`` 3; version 2 files, with one blend weight, and version 1 files,
+without the count model, still load)
+-------------------------------------------------------------------------------------------
 - ``<name>.skops``: a dict head -> compiled forest (:class:`~journeymine.nextstep._forest.Forest`
   state: only numpy arrays, texts and integers) and, under ``"ngram"``, the next-activity count
   model (:class:`~journeymine.nextstep._ngram.NGram` state: arrays and integers) when the model
@@ -12,7 +13,8 @@ Format (``format_version`` 2; version 1 files, without the count model, still lo
   :data:`TRUSTED_TYPES`, is therefore empty.
 - ``<name>.json``: the model card: parameters, prefix-feature vocabulary, feature names,
   classes, channels, calibration temperatures, the weight of the trees in the next-activity
-  blend (``tree_weight``), outcome and horizon, the skops file's SHA-256,
+  blend (``tree_weight``, the global one, and ``tree_weights``, one per context-length bucket,
+  new in format 3), outcome and horizon, the skops file's SHA-256,
   and ``integrity``: the SHA-256 of the canonical JSON of every field that changes what the
   loaded model does (:data:`CHECKSUMMED_FIELDS`) followed by the skops bytes. Descriptive
   fields (``metrics``, ``training``, ``created_at``, the rest of ``artifact``) are not covered.
@@ -46,7 +48,7 @@ __all__ = [
     "save_next_step_model",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _NGRAM = "ngram"  # the key of the count model in the skops dict (not a head)
 KIND = "journeymine.NextStepModel"
 #: Types outside skops' default trusted set a NextStepModel file may contain: none.
@@ -77,6 +79,7 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "heads",
     "temperatures",
     "tree_weight",
+    "tree_weights",
     "artifact.sha256",
     "artifact.untrusted_types",
 )
@@ -87,7 +90,10 @@ def card_checksum(card: dict, data: bytes) -> str:
     """SHA-256 of the canonical JSON of the card's :data:`CHECKSUMMED_FIELDS` (sorted keys, no
     spaces, absent = null) followed by the skops bytes."""
     fields = CHECKSUMMED_FIELDS
-    if card.get("format_version") == 1:  # saved before the count model: no tree_weight
+    version = card.get("format_version")
+    if version in (1, 2):  # saved before the weights per context length: no tree_weights
+        fields = tuple(f for f in fields if f != "tree_weights")
+    if version == 1:  # saved before the count model: no tree_weight
         fields = tuple(f for f in fields if f != "tree_weight")
     return cards.card_checksum(card, data, kind=KIND, fields=fields)
 
@@ -144,6 +150,7 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
             "heads": sorted(model.heads_),
             "temperatures": {k: float(v) for k, v in model.temperatures_.items()},
             "tree_weight": float(model.__dict__.get("tree_weight_", 1.0)),
+            "tree_weights": [float(w) for w in _tree_weights(model)],
             "n_iter": {k: int(v) for k, v in model.n_iter_.items()},
             "artifact": {
                 "file": file_name,
@@ -160,6 +167,17 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
         "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
     }
     return data, card
+
+
+def _tree_weights(model: Any) -> list[float]:
+    """The model's weight per context-length bucket (its global weight in each, for a model
+    without them)."""
+    from journeymine.nextstep._ngram import WEIGHT_BUCKETS
+
+    weights = model.__dict__.get("tree_weights_")
+    if weights is None:
+        return [float(model.__dict__.get("tree_weight_", 1.0))] * len(WEIGHT_BUCKETS)
+    return [float(w) for w in weights]
 
 
 def save_next_step_model(model: Any, path: str | os.PathLike[str]) -> Path:
@@ -208,6 +226,11 @@ def _check_card(card: Any, source: str) -> None:
         w = card.get("tree_weight", 1.0)
         if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
             problems.append(f"tree_weight must be a number in [0, 1], got {w!r}")
+        ws = card.get("tree_weights", [])
+        if not isinstance(ws, list) or not all(
+            not isinstance(x, bool) and isinstance(x, int | float) and 0 <= x <= 1 for x in ws
+        ):
+            problems.append(f"tree_weights must list numbers in [0, 1], got {ws!r:.60}")
     if problems:
         raise ModelError(
             f"{source}: the model card has invalid values: " + "; ".join(problems) + f". {_FIX}"
@@ -221,7 +244,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
 
     from journeymine.nextstep._forest import Forest
     from journeymine.nextstep._model import END, NextStepModel
-    from journeymine.nextstep._ngram import NGram
+    from journeymine.nextstep._ngram import WEIGHT_BUCKETS, NGram
     from journeymine.nextstep._prefix import PrefixSpec
 
     _check_card(card, source)
@@ -249,6 +272,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     except Exception as exc:
         raise ModelError(f"{source}: the skops file could not be loaded: {exc}") from exc
     params = dict(card["params"])
+    n_buckets = len(WEIGHT_BUCKETS)
     try:
         model = NextStepModel(**params)
         model._check_params()
@@ -262,7 +286,13 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
         }
         ngram = NGram.from_state(state[_NGRAM]) if _NGRAM in state else None
         tree_weight = float(card.get("tree_weight", 1.0))
-        if (ngram is None) != (tree_weight >= 1.0):
+        # formats 1 and 2: one weight for every context length
+        tree_weights = [tree_weight] * n_buckets
+        if card.get("format_version", FORMAT_VERSION) >= 3:
+            tree_weights = [float(w) for w in card.get("tree_weights", tree_weights)]
+        if len(tree_weights) != n_buckets:
+            raise ValueError(f"{len(tree_weights)} tree_weights for {n_buckets} buckets")
+        if (ngram is None) != (min(tree_weights) >= 1.0):
             raise ValueError(
                 f"tree_weight {tree_weight} with{'out' if ngram is None else ''} a count model"
             )
@@ -298,6 +328,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     model.spec_ = spec
     model.ngram_ = ngram
     model.tree_weight_ = tree_weight
+    model.tree_weights_ = tree_weights
     model.heads_ = heads
     model.classes_ = expected
     model.n_classes_ = n_classes
