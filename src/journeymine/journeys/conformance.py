@@ -204,25 +204,23 @@ def _dict_graph(
     index = {a: i for i, a in enumerate(nodes)}
     succ = tuple(tuple(index[b] for b in dict.fromkeys(edges.get(a, ()))) for a in nodes)
     targets = {w for s in succ for w in s}
-    if start is None:
-        start_nodes = [i for i in range(len(nodes)) if i not in targets]
-        if not start_nodes:
-            raise ConfigError(
-                "every activity of the designed graph has a predecessor, so the start is "
-                "ambiguous: pass start=[...] with the first activities."
-            )
-    else:
-        start_nodes = [_node(index, a, "start") for a in _names(start, "start")]
-    if end is None:
-        end_nodes = [i for i in range(len(nodes)) if not succ[i]]
-        if not end_nodes:
-            raise ConfigError(
-                "every activity of the designed graph has a successor, so the end is "
-                "ambiguous: pass end=[...] with the last activities."
-            )
-    else:
-        end_nodes = [_node(index, a, "end") for a in _names(end, "end")]
+    n = len(nodes)
+    start_nodes = _boundary(start, index, [i for i in range(n) if i not in targets], "start")
+    end_nodes = _boundary(end, index, [i for i in range(n) if not succ[i]], "end")
     return _Graph(tuple(nodes), succ, tuple(start_nodes), frozenset(end_nodes), "graph")
+
+
+def _boundary(given: Any, index: Mapping[str, int], implied: list[int], what: str) -> list[int]:
+    """The ``what`` ("start" or "end") nodes: ``given`` by name, else those the graph implies."""
+    if given is not None:
+        return [_node(index, a, what) for a in _names(given, what)]
+    if not implied:
+        has, which = ("predecessor", "first") if what == "start" else ("successor", "last")
+        raise ConfigError(
+            f"every activity of the designed graph has a {has}, so the {what} is "
+            f"ambiguous: pass {what}=[...] with the {which} activities."
+        )
+    return implied
 
 
 def _node(index: Mapping[str, int], name: str, what: str) -> int:
