@@ -5,6 +5,7 @@ to the count baselines on the same split (numbers in the README; rerun with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -69,7 +70,7 @@ def test_evaluation_refusals(eventlogs_dir: Path) -> None:
 
 # logs the model was not developed on, read with read_xes: (file, read_xes options, accuracy
 # reached with 5-fold case-level cross-validation, best count baseline on the same prefixes)
-OTHER_LOGS = {
+OTHER_LOGS: dict[str, tuple[str, dict[str, Any], float, float]] = {
     "roadtraffic100": ("roadtraffic100traces.xes", {}, 0.8263, 0.8263),
     "repairExample": ("repairExample.xes.gz", {"plausible_range": None}, 0.9115, 0.8212),
     "receipt": ("receipt.xes.gz", {}, 0.8843, 0.8711),

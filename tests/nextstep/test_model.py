@@ -88,7 +88,7 @@ def test_learns_beyond_the_last_activity_and_is_calibrated(
         for a, b in itertools.pairwise(s):
             counts.setdefault(a, {}).setdefault(b, 0)
             counts[a][b] += 1
-    best = {a: max(c, key=c.get) for a, c in counts.items()}
+    best = {a: max(c.items(), key=lambda kv: kv[1])[0] for a, c in counts.items()}
     hits = total = 0
     for _, g in other.groupby("customer_id"):
         s = g["activity"].astype(str).tolist()
