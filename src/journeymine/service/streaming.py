@@ -25,9 +25,12 @@ and a delay) when the persona must include it.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +39,7 @@ import pandas as pd
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
-from journeymine.assignment import PersonaModel
+from journeymine.assignment import PersonaModel, load_model
 from journeymine.exceptions import ConfigError
 from journeymine.schema import (
     ACTIVITY,
@@ -63,6 +66,8 @@ STATE_SCHEMA = "state string"
 _T_US = "__jm_t_us"
 _US = 1_000_000
 _FORMAT = 1
+# executor-side cache: saved model bytes and card -> loaded model
+_MODELS: dict[str, PersonaModel] = {}
 
 
 def policy_window_s(policy: Policy) -> int:
@@ -156,11 +161,16 @@ class _Job:
     @property
     def model(self) -> PersonaModel:
         if self._model is None:
-            from journeymine.assignment._persist import model_from_bytes
-
-            self._model = model_from_bytes(
-                self.model_bytes, json.loads(self.card), source="broadcast model"
-            )
+            key = hashlib.sha256(self.model_bytes + self.card.encode()).hexdigest()
+            got = _MODELS.get(key)
+            if got is None:  # the public loader, with every check, once per process
+                with tempfile.TemporaryDirectory(prefix="jm-model-") as tmp:
+                    path = Path(tmp) / "model.skops"
+                    path.write_bytes(self.model_bytes)
+                    path.with_suffix(".json").write_text(self.card)
+                    got = load_model(path)
+                _MODELS[key] = got
+            self._model = got
         return self._model
 
     @property
@@ -394,10 +404,10 @@ def stream_decisions(
         F.col(ACTIVITY).cast("string").alias(ACTIVITY),
         *[F.col(c) for c in dict.fromkeys(optional)],
     )
-    from journeymine.assignment._persist import model_to_bytes
-
-    data, card = model_to_bytes(model)
-    job = _Job(data, json.dumps(card), policy, responses, at_us, product_column)
+    with tempfile.TemporaryDirectory(prefix="jm-model-") as tmp:  # the saved model travels
+        path = model.save(Path(tmp) / "model.skops")
+        data, card = path.read_bytes(), path.with_suffix(".json").read_text()
+    job = _Job(data, card, policy, responses, at_us, product_column)
     bc = events.sparkSession.sparkContext.broadcast(job)
 
     def step(key: tuple[Any, ...], pdfs: Iterator[pd.DataFrame], state: Any) -> Iterator[Any]:
