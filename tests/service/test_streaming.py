@@ -190,3 +190,80 @@ def test_bad_input_fails_early_with_the_local_error(spark: Any, world: dict[str,
     with pytest.raises(EventLogError) as local:
         canonical_log(numeric)
     assert str(got.value) == str(local.value)
+
+
+def _job(world: dict[str, Any], tmp_path: Path, at: pd.Timestamp) -> Any:
+    from journeymine.service.streaming import _Job
+
+    tmp_path.mkdir(exist_ok=True)
+    path = world["model"].save(tmp_path / "m.skops")
+    return _Job(
+        path.read_bytes(),
+        path.with_suffix(".json").read_text(),
+        world["policy"],
+        world["responses"],
+        int(at.as_unit("us").asm8.view("i8")),
+        world["policy"].product_column,
+    )
+
+
+def _frame(events: pd.DataFrame) -> pd.DataFrame:
+    """A customer's events as the stream hands them to a group: times in microseconds."""
+    t = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    return pd.DataFrame(
+        {
+            "customer_id": events["customer_id"].astype(str).to_numpy(),
+            "__jm_t_us": t.astype("datetime64[us]").astype(np.int64),
+            "activity": events["activity"].astype(str).to_numpy(),
+            "channel": events["channel"].astype(str).to_numpy(),
+            "journey_id": events["journey_id"].astype(object).to_numpy(),
+            "product": events["product"].astype(object).to_numpy(),
+            "value": events["value"].astype("float64").to_numpy(),
+        }
+    )
+
+
+def test_bounded_state_decides_as_the_whole_history(world: dict[str, Any], tmp_path: Path) -> None:
+    """No Spark: each customer's events folded in three chunks; the kept events (bounded by the
+    policy's longest window) decide as the whole log does, long after the last event too."""
+    log, model = world["log"], world["model"]
+    policy, responses = world["policy"], world["responses"]
+    personas = {
+        cid: assign(ev, model, customer_id=str(cid)).persona
+        for cid, ev in log.groupby("customer_id", observed=True)
+    }
+    end = log["timestamp"].max()
+    trimmed = 0
+    for k, at in enumerate((end + pd.Timedelta("1s"), end + pd.Timedelta("20D"))):
+        job = _job(world, tmp_path / str(k), at)
+        batch = next_best_action(log, policy, responses, pd.Series(personas), at=at, check="off")
+        acts = batch.actions.set_index(batch.actions["customer_id"].astype(str))
+        for cid, ev in log.groupby("customer_id", observed=True):
+            saved = None
+            for chunk in np.array_split(np.arange(len(ev)), 3):
+                if len(chunk):
+                    row, saved = job.update(str(cid), _frame(ev.iloc[chunk]), saved)
+            assert row["persona"] == personas[cid]
+            want = acts.loc[str(cid), "action"]
+            assert row["action"] == (None if pd.isna(want) else want), (cid, at)
+            trimmed += row["kept_events"] < row["events"]
+    assert trimmed > 20
+
+
+def test_a_late_event_counts_for_the_gates_not_the_persona(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    log, model = world["log"], world["model"]
+    sizes = log.groupby("customer_id", observed=True).size()
+    cid = str(sizes[sizes >= 10].index[0])
+    ev = log[log["customer_id"] == cid]
+    job = _job(world, tmp_path, log["timestamp"].max() + pd.Timedelta("1s"))
+    late = ev.iloc[[2]]
+    rest = ev.drop(index=late.index)
+    row, saved = job.update(cid, _frame(rest), None)
+    row, saved = job.update(cid, _frame(late), saved)
+    assert (row["events"], row["late_events"]) == (len(ev), 1)
+    assert row["persona"] == assign(rest, model, customer_id=cid).persona
+    assert row["probability"] == pytest.approx(
+        assign(rest, model, customer_id=cid).probability, abs=1e-12
+    )
