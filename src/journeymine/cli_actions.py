@@ -96,20 +96,23 @@ def _policy_inputs(
     read: ReadOptions,
     strict: bool = False,
     *,
+    outputs: list[Output],
     arbitration: str | None = None,
     uplift_model: Path | None = None,
     attributes: Path | None = None,
     memberships: Path | None = None,
 ) -> tuple[Any, ...]:
-    """Policy, labels and tables first (small files, fast errors), then the log, the policy
-    checked against it (warns, or fails with ``strict``), and the model: response rates, or
-    uplift (fitted, or loaded from ``uplift_model``)."""
+    """The command's ``outputs`` checked against the inputs, then policy, labels and tables
+    (small files, fast errors), then the log, the policy checked against it (warns, or fails
+    with ``strict``), and the model: response rates, or uplift (fitted, or loaded from
+    ``uplift_model``)."""
     import dataclasses
 
     from journeymine.actions import ResponseModel, UpliftModel
     from journeymine.actions.policy import ARBITRATIONS
     from journeymine.exceptions import ConfigError
 
+    check_outputs(outputs, {EVENTS: path, "--policy": policy, "--personas": personas})
     pol = read_policy(policy)
     if arbitration is not None:
         if arbitration not in ARBITRATIONS:
@@ -223,21 +226,18 @@ def nba(
     """
     from journeymine.actions import next_best_action
 
-    check_outputs(
-        [
-            Output("--out", out, example="actions.csv"),
-            Output("--why-not", why_not, example="why_not.csv"),
-            Output("--responses-out", responses_out, example="rates.json"),
-            Output("--uplift-out", uplift_out, example="uplift.skops"),
-        ],
-        {EVENTS: path, "--policy": policy, "--personas": personas},
-    )
     log, pol, responses, labels, attrs, soft = _policy_inputs(
         path,
         policy,
         personas,
         read,
         strict,
+        outputs=[
+            Output("--out", out, example="actions.csv"),
+            Output("--why-not", why_not, example="why_not.csv"),
+            Output("--responses-out", responses_out, example="rates.json"),
+            Output("--uplift-out", uplift_out, example="uplift.skops"),
+        ],
         arbitration=arbitration,
         uplift_model=uplift_model,
         attributes=attributes,
@@ -331,16 +331,13 @@ def backtest(
     """
     from journeymine.actions import backtest as run_backtest
 
-    check_outputs(
-        [Output("--out", out, example="backtest.csv")],
-        {EVENTS: path, "--policy": policy, "--personas": personas},
-    )
     log, pol, responses, labels, attrs, _ = _policy_inputs(
         path,
         policy,
         personas,
         read,
         strict,
+        outputs=[Output("--out", out, example="backtest.csv")],
         arbitration=arbitration,
         uplift_model=uplift_model,
         attributes=attributes,
