@@ -332,6 +332,22 @@ def _tick_values(lo: float, hi: float) -> tuple[list[float], list[str]]:
     return [v for v, _ in vals], [n for _, n in vals]
 
 
+def _hover_markers(
+    x: list[Any], y: list[Any], text: list[str], name: str, **marker: Any
+) -> go.Scatter:
+    """Markers (``marker``, white outline) that show ``text`` on hover, outside the legend."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="markers",
+        text=text,
+        hovertemplate="%{text}<extra></extra>",
+        marker={**marker, "line": {"width": 1, "color": "white"}},
+        showlegend=False,
+        name=name,
+    )
+
+
 def process_map_figure(
     data: pd.DataFrame,
     *,
@@ -513,52 +529,33 @@ def process_map_figure(
             se_text.append(f"{cases:,} customers {what} <b>{plotly_text(act)}</b>")
     tickvals, ticktext = _tick_values(lo, hi)
     fig.add_trace(
-        go.Scatter(
-            x=mid_x,
-            y=mid_y,
-            mode="markers",
-            text=mid_text,
-            hovertemplate="%{text}<extra></extra>",
-            marker={
-                "size": 9,
-                "color": mid_c,
-                "colorscale": TIME_SCALE,
-                "cmin": lo,
-                "cmax": hi,
-                "line": {"width": 1, "color": "white"},
-                "colorbar": {
-                    "title": {"text": "median time<br>between steps", "side": "top"},
-                    "tickvals": tickvals,
-                    "ticktext": ticktext,
-                    "thickness": 12,
-                    "len": min(0.8, 320 / height),
-                    "lenmode": "fraction",
-                    "y": 1.0,
-                    "yanchor": "top",
-                    "x": 1.0,
-                    "xanchor": "left",
-                },
+        _hover_markers(
+            mid_x,
+            mid_y,
+            mid_text,
+            "edges",
+            size=9,
+            color=mid_c,
+            colorscale=TIME_SCALE,
+            cmin=lo,
+            cmax=hi,
+            colorbar={
+                "title": {"text": "median time<br>between steps", "side": "top"},
+                "tickvals": tickvals,
+                "ticktext": ticktext,
+                "thickness": 12,
+                "len": min(0.8, 320 / height),
+                "lenmode": "fraction",
+                "y": 1.0,
+                "yanchor": "top",
+                "x": 1.0,
+                "xanchor": "left",
             },
-            showlegend=False,
-            name="edges",
         )
     )
     if se_x:
         fig.add_trace(
-            go.Scatter(
-                x=se_x,
-                y=se_y,
-                mode="markers",
-                text=se_text,
-                hovertemplate="%{text}<extra></extra>",
-                marker={
-                    "size": 8,
-                    "color": START_END_COLOUR,
-                    "line": {"width": 1, "color": "white"},
-                },
-                showlegend=False,
-                name="start/end",
-            )
+            _hover_markers(se_x, se_y, se_text, "start/end", size=8, color=START_END_COLOUR)
         )
     for n, (_, _, ev) in nodes.items():
         x, y = coords[n]
