@@ -10,6 +10,7 @@ never creates an empty store) or ``--store redis://HOST:PORT/DB``; the environme
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -70,6 +71,21 @@ def _open(url: str) -> tuple[Any, dict[str, Path]]:
     return store, inputs
 
 
+@contextlib.contextmanager
+def _opened(url: str) -> Iterator[tuple[Any, dict[str, Path]]]:
+    """:func:`_open`, then the store closed after use; a store that stops answering in
+    between is a :class:`ConfigError` naming ``url``."""
+    from journeymine.service.state import StoreUnavailable
+
+    st, inputs = _open(url)
+    try:
+        yield st, inputs
+    except StoreUnavailable as exc:
+        raise ConfigError(f"--store {url}: {exc}") from exc
+    finally:
+        st.close()
+
+
 def _format(path: Path, option: str) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -95,15 +111,8 @@ def show(
     """Print one customer's stored state as JSON: events (count, first, last, the most recent),
     contacts reserved by committed decisions, and the stored persona (and whether it was
     computed on the current events)."""
-    from journeymine.service.state import StoreUnavailable
-
-    st, _ = _open(store)
-    try:
+    with _opened(store) as (st, _):
         state = st.get(customer_id)
-    except StoreUnavailable as exc:
-        raise ConfigError(f"--store {store}: {exc}") from exc
-    finally:
-        st.close()
     if state is None:
         raise ConfigError(f"no events of customer {customer_id!r:.80} in --store {store}.")
     out = {
@@ -169,12 +178,9 @@ def export(
 ) -> None:
     """Export every stored event (as received, with its event_id; Parquet: one row per event
     with the exact stored timestamp, readable by `jm` commands) and optionally the contacts."""
-    from journeymine.service.state import StoreUnavailable
-
     fmt = _format(out, "--out")
     c_fmt = _format(contacts, "--contacts") if contacts is not None else None
-    st, inputs = _open(store)
-    try:
+    with _opened(store) as (st, inputs):
         check_outputs(
             [
                 Output("--out", out, example="events.jsonl"),
@@ -187,10 +193,6 @@ def export(
         if contacts is not None and c_fmt is not None:
             k = _write(_rows(st, True), contacts, c_fmt)
             typer.echo(f"wrote {k:,} contacts to {contacts}")
-    except StoreUnavailable as exc:
-        raise ConfigError(f"--store {store}: {exc}") from exc
-    finally:
-        st.close()
 
 
 @state_app.command()
@@ -209,14 +211,12 @@ def compact(
     """Remove old data (with --older-than) and give the space back (SQLite: checkpoint the
     write-ahead log and VACUUM; Redis: rewrite the append-only file in the background)."""
     from journeymine.schema import check_duration
-    from journeymine.service.state import StoreUnavailable
 
     cutoff = None
     if older_than is not None:
         keep = check_duration(older_than, "--older-than", examples="'400D' or '52W'")
         cutoff = time.time_ns() // 1000 - int(keep.total_seconds() * 1_000_000)
-    st, _ = _open(store)
-    try:
+    with _opened(store) as (st, _):
         if cutoff is not None:
             events, contacts = st.delete_before(cutoff)
             typer.echo(
@@ -224,7 +224,3 @@ def compact(
             )
         st.compact()
         typer.echo(f"compacted {store}")
-    except StoreUnavailable as exc:
-        raise ConfigError(f"--store {store}: {exc}") from exc
-    finally:
-        st.close()
