@@ -44,7 +44,8 @@ last 5 activities, last 2 values of each attribute, activity and channel counts,
 each activity, prefix length, run length, elapsed time, last two gaps, events in the trailing
 day/week, hour and weekday; early stopping and temperature calibration on 15% of the cases;
 one thread; next-activity probabilities blended with an interpolated count model of the last
-1-5 activities, the weight learnt on the same held-out cases), unchanged across logs.
+1-5 activities, one weight per context length (1, 2, 3-4, 5+ activities) learnt on the same
+held-out cases, shrunk to the global weight by 100 pseudo-rows), unchanged across logs.
 
 - **tax next activity**: `jm.evaluate_next_step(lambda: jm.NextStepModel(), log,
   protocol="tax")` on `tax_helpdesk.csv` / `tax_bpi_12_w.csv` read as the files are (cases in
