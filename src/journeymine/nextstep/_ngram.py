@@ -47,6 +47,10 @@ WEIGHT_BUCKETS: tuple[int, ...] = (1, 2, 3, 5)
 #: loss as this many pseudo-rows, so a bucket with few held-out prefixes keeps the global
 #: weight and one with many times more goes by its own.
 PRIOR_ROWS = 100
+# the bucket of 0, 1, ..., WEIGHT_BUCKETS[-1] known activities (more: the last bucket)
+_BUCKET_OF = (
+    np.searchsorted(WEIGHT_BUCKETS, np.arange(WEIGHT_BUCKETS[-1] + 1), side="right").clip(1) - 1
+)
 
 
 def _keys(lags: np.ndarray, k: int, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -147,18 +151,20 @@ def blend(p_trees: np.ndarray, p_counts: np.ndarray, weight: float) -> np.ndarra
 def context_bucket(lags: np.ndarray) -> np.ndarray:
     """The :data:`WEIGHT_BUCKETS` index of each row of ``lags`` (the ``lag1..lagK`` activity
     code columns, NaN before the case start): by how many activities are known."""
-    known = (~np.isnan(np.asarray(lags, dtype=np.float64))).sum(axis=1)
-    return np.searchsorted(np.asarray(WEIGHT_BUCKETS), known, side="right").clip(1) - 1
+    known = lags.shape[1] - np.isnan(lags).sum(axis=1)
+    return _BUCKET_OF[np.minimum(known, len(_BUCKET_OF) - 1)]
 
 
 def blend_by_bucket(
     p_trees: np.ndarray, p_counts: np.ndarray, weights: Any, buckets: np.ndarray
 ) -> np.ndarray:
     """:func:`blend` with the weight of each row's bucket (``weights[buckets]``)."""
-    w = np.asarray(weights, dtype=np.float64)
-    if (w >= 1.0).all():
+    if min(weights) >= 1.0:
         return p_trees
-    wr = w[buckets][:, None]
+    if len(buckets) == 1:  # one live customer: scalar arithmetic
+        w = float(weights[int(buckets[0])])
+        return w * p_trees + (1.0 - w) * p_counts
+    wr = np.asarray(weights, dtype=np.float64)[buckets][:, None]
     return wr * p_trees + (1.0 - wr) * p_counts
 
 
