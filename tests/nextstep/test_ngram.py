@@ -172,3 +172,21 @@ def test_saved_count_model_and_its_weight(tmp_path: Path) -> None:
     path.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="changed after saving"):
         jm.load_next_step_model(path)
+
+
+def test_scoring_uses_the_weight_of_each_prefix_length() -> None:
+    log = _context_log(60, 0)
+    model = jm.NextStepModel(max_iter=20).fit(log)
+    assert len(model.tree_weights_) == 4 and all(0 <= w <= 1 for w in model.tree_weights_)
+    assert sum(model.card_["metrics"]["activity_validation_prefixes_by_bucket"]) > 0
+    trees = jm.NextStepModel(tree_weight=1.0, max_iter=20).fit(log).predict_prefixes(log)
+    model.tree_weights_ = [1.0, 0.0, 0.0, 0.0]  # the trees after one event, the counts after
+    got = model.predict_prefixes(log)
+    first = log.groupby("customer_id").cumcount().to_numpy() == 0
+    np.testing.assert_allclose(
+        got.loc[first, "probability"].to_numpy(), trees.loc[first, "probability"].to_numpy()
+    )
+    counts = jm.NextStepModel(tree_weight=0.0, max_iter=20).fit(log).predict_prefixes(log)
+    np.testing.assert_allclose(
+        got.loc[~first, "probability"].to_numpy(), counts.loc[~first, "probability"].to_numpy()
+    )
