@@ -118,6 +118,20 @@ def _is_null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
 
 
+def _code(value: Any, codes: Mapping[str, int], unknown: set[str], other: int) -> int | None:
+    """The code of a text field (as text; ``other`` for a value not in ``codes``, which is
+    added to ``unknown``), or None when it is null."""
+    if type(value) is not str:
+        if _is_null(value):
+            return None
+        value = str(value)
+    code = codes.get(value)
+    if code is None:
+        unknown.add(value)
+        return other
+    return code
+
+
 def _records(events: Any) -> list[Mapping[str, Any]]:
     if isinstance(events, pd.DataFrame):
         return events.to_dict(orient="records")
@@ -232,28 +246,13 @@ def parse_events(
                 aware_seen = True
             else:
                 naive_seen = True
-        a = e[ACTIVITY]
-        if type(a) is not str:
-            a = None if _is_null(a) else str(a)
-        if a is None:
+        code = _code(e[ACTIVITY], act_codes, unknown_act, n_act)
+        if code is None:
             problems.append(f"event {i}: activity is null.")
         else:
-            code = act_codes.get(a)
-            if code is None:
-                unknown_act.add(a)
-                code = n_act
             act[i] = code
-        c_ = e.get(CHANNEL)
-        if type(c_) is not str:
-            c_ = None if _is_null(c_) else str(c_)
-        if c_ is None:
-            ch[i] = n_ch
-        else:
-            code = ch_codes.get(c_)
-            if code is None:
-                unknown_ch.add(c_)
-                code = n_ch
-            ch[i] = code
+        code = _code(e.get(CHANNEL), ch_codes, unknown_ch, n_ch)
+        ch[i] = n_ch if code is None else code
         j = e.get(JOURNEY_ID)
         if j is not None and (type(j) is str or not _is_null(j)):
             j = j if type(j) is str else str(j)
