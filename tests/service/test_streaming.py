@@ -21,7 +21,7 @@ from _service_models import TEN_JOURNEYS
 from journeymine.actions import Policy, ResponseModel, next_best_action
 from journeymine.assignment import PersonaModel, assign
 from journeymine.datasets import make_journeys
-from journeymine.exceptions import EventLogError, MissingColumnError
+from journeymine.exceptions import ConfigError, EventLogError, MissingColumnError
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
@@ -173,6 +173,39 @@ def test_stream_equals_batch(spark: Any, world: dict[str, Any], tmp_path: Path) 
     print(f"streamed {len(log)} events, {len(parts)} files, in {elapsed:.1f} s")
 
 
+def test_processing_time_timeout_runs(spark: Any, world: dict[str, Any], tmp_path: Path) -> None:
+    """With a timeout the customers' states carry one (such a query keeps running batches
+    without data to check the timeouts, so it is polled, then stopped)."""
+    from journeymine.service.streaming import stream_decisions
+
+    log, model = world["log"], world["model"]
+    src = tmp_path / "events"
+    src.mkdir()
+    for k, part in enumerate(_write_batches(log[log["customer_id"] < "C0000020"], 2)):
+        part.to_json(src / f"part-{k}.json", orient="records", lines=True)
+    stream = spark.readStream.schema(SCHEMA).json(str(src))
+    rows: list[pd.DataFrame] = []
+    query = (
+        stream_decisions(stream, model, timeout="30D")
+        .writeStream.outputMode("update")
+        .foreachBatch(lambda batch, _: rows.append(batch.toPandas()))
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    deadline = time.perf_counter() + 120
+    try:
+        while time.perf_counter() < deadline and query.exception() is None:
+            if sum(len(r) for r in rows) >= 20:
+                break
+            time.sleep(0.5)
+    finally:
+        query.stop()
+    assert query.exception() is None
+    out = pd.concat(rows, ignore_index=True)
+    assert out["customer_id"].nunique() == 20
+    assert out["action"].isna().all()  # no policy: personas only
+
+
 def test_bad_input_fails_early_with_the_local_error(spark: Any, world: dict[str, Any]) -> None:
     from journeymine.schema import canonical_log
     from journeymine.service.streaming import stream_decisions
@@ -185,11 +218,14 @@ def test_bad_input_fails_early_with_the_local_error(spark: Any, world: dict[str,
         canonical_log(pd.DataFrame({"customer_id": ["a"], "activity": ["visit"]}))
     assert str(got.value) == str(local.value)
     numeric = pd.DataFrame({"customer_id": ["a"], "timestamp": [1_735_689_600], "activity": ["v"]})
-    with pytest.raises(EventLogError) as got:
+    with pytest.raises(EventLogError) as got_ts:
         stream_decisions(spark.createDataFrame(numeric), model)
-    with pytest.raises(EventLogError) as local:
+    with pytest.raises(EventLogError) as local_ts:
         canonical_log(numeric)
-    assert str(got.value) == str(local.value)
+    assert str(got_ts.value) == str(local_ts.value)
+    good = spark.createDataFrame(numeric.assign(timestamp=pd.Timestamp("2025-01-01", tz="UTC")))
+    with pytest.raises(ConfigError, match="timeout must be a positive duration"):
+        stream_decisions(good, model, timeout="soon")
 
 
 def _job(world: dict[str, Any], tmp_path: Path, at: pd.Timestamp) -> Any:

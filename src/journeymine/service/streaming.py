@@ -320,7 +320,7 @@ def stream_decisions(
     responses: ResponseModel | UpliftModel | None = None,
     *,
     at: Any = None,
-    timeout: str | None = None,
+    timeout: Any = None,
 ) -> Any:
     """Persona and next best action of every customer of a stream of events, per micro-batch.
 
@@ -345,9 +345,10 @@ def stream_decisions(
         reads (a replay); default the executor's clock when the micro-batch runs (live). It
         must not be before the customer's latest event (the kept events are counted back from
         that one).
-    timeout : str, optional
-        A processing-time timeout (e.g. ``"30 days"``): a customer without events for that long
-        is forgotten (their state removed, no row emitted). Default: no timeout.
+    timeout : str, float or timedelta, optional
+        A processing-time timeout (seconds, or anything ``pandas.Timedelta`` reads, e.g.
+        ``"30D"``): a customer without events for that long is forgotten (their state removed,
+        no row emitted). Default: no timeout.
 
     Returns
     -------
@@ -384,6 +385,21 @@ def stream_decisions(
     decider = None if policy is None else LiveDecider(policy, responses)  # type: ignore[arg-type]
     dtypes = dict(events.dtypes)
     canonical_log(_probe(dtypes))  # the schema gate: missing columns, timestamp type
+    timeout_ms = None
+    if timeout is not None:
+        try:
+            span = (
+                pd.Timedelta(seconds=float(timeout))
+                if isinstance(timeout, int | float) and not isinstance(timeout, bool)
+                else pd.Timedelta(timeout)
+            )
+        except (TypeError, ValueError):
+            span = pd.NaT
+        if span is pd.NaT or not span > pd.Timedelta(0):
+            raise ConfigError(
+                f"timeout must be a positive duration (seconds or e.g. '30D'), got {timeout!r}."
+            )
+        timeout_ms = max(1, int(span / pd.Timedelta(milliseconds=1)))
     if at is None:
         at_us = None
     elif isinstance(at, int) and not isinstance(at, bool):
@@ -421,8 +437,8 @@ def stream_decisions(
         saved = state.get[0] if state.exists else None
         row, new_state = bc.value.update(str(key[0]), pdf, saved)
         state.update((new_state,))
-        if timeout is not None:
-            state.setTimeoutDuration(timeout)
+        if timeout_ms is not None:
+            state.setTimeoutDuration(timeout_ms)
         yield pd.DataFrame({k: [v] for k, v in row.items()})
 
     return df.groupBy(CUSTOMER_ID).applyInPandasWithState(
@@ -432,7 +448,7 @@ def stream_decisions(
         outputMode="update",
         timeoutConf=(
             GroupStateTimeout.ProcessingTimeTimeout
-            if timeout is not None
+            if timeout_ms is not None
             else GroupStateTimeout.NoTimeout
         ),
     )
