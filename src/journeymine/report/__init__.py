@@ -54,7 +54,6 @@ from journeymine.report.change import (
 )
 from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.export import save_figure
-from journeymine.report.next_steps import persona_next_steps_data, persona_next_steps_findings
 from journeymine.report.html import Section, write_html
 from journeymine.report.journeys import (
     funnel_data,
@@ -65,6 +64,7 @@ from journeymine.report.journeys import (
     variants_figure,
 )
 from journeymine.report.model_card import model_card_data, model_card_figure
+from journeymine.report.next_steps import persona_next_steps_data, persona_next_steps_findings
 from journeymine.report.personas import (
     persona_migration_data,
     persona_migration_figure,
