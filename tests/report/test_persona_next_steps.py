@@ -58,7 +58,7 @@ def test_persona_report_section_and_findings(
 
 def test_next_steps_errors(fitted: tuple[pd.DataFrame, jm.PersonaMiner, pd.DataFrame]) -> None:
     _, miner, steps = fitted
-    with pytest.raises(ConfigError, match="lacks the columns \\['probability'\\]"):
+    with pytest.raises(ConfigError, match=r"next_steps lacks column\(s\) \['probability'\]"):
         persona_next_steps_data(steps.drop(columns=["probability"]), miner.labels_, {})
     with pytest.raises(ConfigError, match="no customer of next_steps has a persona"):
         persona_next_steps_data(steps.set_axis([f"X{i}" for i in range(len(steps))]),

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError
-from journeymine.report._common import check_k, format_share
+from journeymine.report._common import check_frame, check_k, format_share
 
 __all__ = ["persona_next_steps_data", "persona_next_steps_findings"]
 
@@ -80,17 +80,13 @@ def persona_next_steps_data(
         One row per persona shown, largest first; ``attrs["hidden"]`` counts the hidden ones.
     """
     k = check_k(k)
-    if not isinstance(next_steps, pd.DataFrame):
-        raise ConfigError(
-            f"next_steps must be the DataFrame NextStepModel.predict(log) returns, got "
-            f"{type(next_steps).__name__}."
-        )
-    missing = [c for c in _REQUIRED if c not in next_steps.columns]
-    if missing:
-        raise ConfigError(
-            f"next_steps lacks the columns {missing}; pass NextStepModel.predict(log) (columns "
-            f"activity, probability, channel, seconds_to_next, p_outcome)."
-        )
+    check_frame(
+        next_steps,
+        _REQUIRED,
+        what="next_steps",
+        hint="Pass NextStepModel.predict(log) (columns activity, probability, channel, "
+        "seconds_to_next, p_outcome).",
+    )
     lab = pd.Series(labels).reindex(next_steps.index)
     steps = next_steps.assign(persona=lab.to_numpy())
     steps = steps[steps["persona"].notna() & (steps["persona"] >= 0)]
