@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from _spark import local_spark
 
 from journeymine.assignment import PersonaModel, assign_many
 from journeymine.exceptions import ConfigError, MissingColumnError
@@ -26,25 +24,7 @@ pytestmark = [
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Java is not installed: PySpark needs a JVM (Java 17)")
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    # executors must run this interpreter (it has journeymine installed)
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("journeymine-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "Asia/Kolkata")  # results must not depend on it
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("journeymine-tests", "Asia/Kolkata", shuffle_partitions=4)
 
 
 def test_assign_spark_equals_assign_many(

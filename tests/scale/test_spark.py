@@ -3,15 +3,13 @@ features equal the local results; bad input fails before any job with the local 
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from _spark import local_spark
 
 import journeymine as jm
 from journeymine.exceptions import EventLogError, MissingColumnError, UnknownActivityError
@@ -27,24 +25,7 @@ FLOATS = ("mean_seconds", "median_seconds", "p90_seconds")
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Java is not installed: PySpark needs a JVM (Java 17)")
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("journeymine-scale-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "America/New_York")  # must not matter
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("journeymine-scale-tests", "America/New_York", shuffle_partitions=4)
 
 
 def _to_spark(spark: Any, log: pd.DataFrame) -> Any:

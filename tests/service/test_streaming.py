@@ -5,9 +5,6 @@ the whole log at the same time."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _service_models import TEN_JOURNEYS
+from _spark import local_spark
 
 from journeymine.actions import Policy, ResponseModel, next_best_action
 from journeymine.assignment import PersonaModel, assign
@@ -37,25 +35,7 @@ SCHEMA = (
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Java is not installed: PySpark needs a JVM (Java 17)")
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    pytest.importorskip("pyarrow")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("journeymine-streaming-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "Asia/Kolkata")  # results must not depend on it
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("journeymine-streaming-tests", "Asia/Kolkata", shuffle_partitions=2)
 
 
 @pytest.fixture(scope="module")
