@@ -54,7 +54,6 @@ from journeymine.exceptions import (
     DataQualityWarning,
     EmptyLogError,
     NotFittedError,
-    did_you_mean,
 )
 from journeymine.personas.density import (
     Vote,
@@ -65,12 +64,14 @@ from journeymine.personas.density import (
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mixture import fit_consensus_mixture, outliers
 from journeymine.personas.view import (
-    PERSONA_FAMILIES,
+    DEFAULT_PERSONA_FEATURES,
+    FAMILY_PERSONA_FEATURES,
     FamilyScaler,
     checked_reliability,
     evidence_weights,
     log_reliability,
     reaction_activities,
+    select_features,
     view_columns,
 )
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
@@ -85,71 +86,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The view of ``method="density"`` (HDBSCAN): names or ``prefix*`` patterns. Its role
-#: features (promotion, research, support, returns) depend on the featurizer's role options.
-DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
-    "organic_channel_share:*",
-    "hour_share:*",
-    "promotion_share",
-    "research_share",
-    "support_per_session",
-    "returns_per_purchase",
-    "session_minutes_log",
-    "events_per_session",
-    "order_value_log",
-    "sessions_per_week",
-    "organic_recency_share",
-    "organic_centre",
-    "conversion_rate",
-)
-#: The view of ``method="mixture"``: every family of :data:`PERSONA_FAMILIES`.
-FAMILY_PERSONA_FEATURES: tuple[str, ...] = tuple(
-    p for _, patterns in PERSONA_FAMILIES.values() for p in patterns
-)
 #: Share of the view's variance kept for the mixture (behaviour has many small dimensions).
 MIXTURE_VARIANCE = 0.92
 CLIP = 5.0
-
-
-def select_features(
-    columns: Sequence[str], features: Literal["default", "all"] | Sequence[str]
-) -> list[str]:
-    """Resolve a feature selection (names or ``prefix*`` patterns) against ``columns``.
-
-    Examples
-    --------
-    >>> select_features(["a:x", "a:y", "b"], ["a:*"])
-    ['a:x', 'a:y']
-    """
-    cols = [str(c) for c in columns]
-    if isinstance(features, str):
-        if features == "all":
-            return cols
-        if features != "default":
-            raise ConfigError(
-                f"features={features!r} is not allowed; use 'default', 'all' or a list of "
-                f"feature names / 'prefix*' patterns."
-            )
-        wanted: Sequence[str] = DEFAULT_PERSONA_FEATURES
-        strict = False
-    else:
-        wanted = list(features)
-        strict = True
-    out: list[str] = []
-    for w in wanted:
-        if w.endswith("*"):
-            hit = [c for c in cols if c.startswith(w[:-1])]
-        else:
-            hit = [w] if w in cols else []
-        if not hit and strict:
-            raise ConfigError(
-                f"feature {w!r} is not among the features.{did_you_mean(w, cols)} "
-                f"Available: {cols}."
-            )
-        out += [c for c in hit if c not in out]
-    if not out:
-        raise ConfigError(f"no feature selected by {features!r}; available: {cols}.")
-    return out
 
 
 def _is_log(X: Any) -> bool:

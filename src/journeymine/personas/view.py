@@ -49,22 +49,25 @@ True
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from journeymine.exceptions import ConfigError
+from journeymine.exceptions import ConfigError, did_you_mean
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
 
 __all__ = [
+    "DEFAULT_PERSONA_FEATURES",
+    "FAMILY_PERSONA_FEATURES",
     "PERSONA_FAMILIES",
     "FamilyScaler",
     "checked_reliability",
     "evidence_weights",
     "log_reliability",
     "reaction_activities",
+    "select_features",
     "split_half_reliability",
     "view_columns",
 ]
@@ -86,8 +89,70 @@ PERSONA_FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("conversion_rate", "browse_to_buy", "cart_abandonment", "returns_per_purchase"),
     ),
 }
+#: The view of ``method="density"`` (HDBSCAN): names or ``prefix*`` patterns. Its role
+#: features (promotion, research, support, returns) depend on the featurizer's role options.
+DEFAULT_PERSONA_FEATURES: tuple[str, ...] = (
+    "organic_channel_share:*",
+    "hour_share:*",
+    "promotion_share",
+    "research_share",
+    "support_per_session",
+    "returns_per_purchase",
+    "session_minutes_log",
+    "events_per_session",
+    "order_value_log",
+    "sessions_per_week",
+    "organic_recency_share",
+    "organic_centre",
+    "conversion_rate",
+)
+#: The view of ``method="mixture"``: every family of :data:`PERSONA_FAMILIES`.
+FAMILY_PERSONA_FEATURES: tuple[str, ...] = tuple(
+    p for _, patterns in PERSONA_FAMILIES.values() for p in patterns
+)
 CLIP = 5.0
 _TINY = 1e-12
+
+
+def select_features(
+    columns: Sequence[str], features: Literal["default", "all"] | Sequence[str]
+) -> list[str]:
+    """Resolve a feature selection (names or ``prefix*`` patterns) against ``columns``.
+
+    Examples
+    --------
+    >>> select_features(["a:x", "a:y", "b"], ["a:*"])
+    ['a:x', 'a:y']
+    """
+    cols = [str(c) for c in columns]
+    if isinstance(features, str):
+        if features == "all":
+            return cols
+        if features != "default":
+            raise ConfigError(
+                f"features={features!r} is not allowed; use 'default', 'all' or a list of "
+                f"feature names / 'prefix*' patterns."
+            )
+        wanted: Sequence[str] = DEFAULT_PERSONA_FEATURES
+        strict = False
+    else:
+        wanted = list(features)
+        strict = True
+    out: list[str] = []
+    for w in wanted:
+        if w.endswith("*"):
+            hit = [c for c in cols if c.startswith(w[:-1])]
+        else:
+            hit = [w] if w in cols else []
+        if not hit and strict:
+            raise ConfigError(
+                f"feature {w!r} is not among the features.{did_you_mean(w, cols)} "
+                f"Available: {cols}."
+            )
+        out += [c for c in hit if c not in out]
+    if not out:
+        raise ConfigError(f"no feature selected by {features!r}; available: {cols}.")
+    return out
 
 
 def reaction_activities(log: pd.DataFrame, share: float = 0.5) -> frozenset[str]:
