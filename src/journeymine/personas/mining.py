@@ -43,8 +43,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.decomposition import PCA, TruncatedSVD
-from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
@@ -62,7 +60,8 @@ from journeymine.personas.density import (
     hdbscan_clusterer,
 )
 from journeymine.personas.features import CustomerFeaturizer
-from journeymine.personas.mixture import fit_consensus_mixture, outliers
+from journeymine.personas.mixture import evidence_posterior, fit_consensus_mixture, outliers
+from journeymine.personas.quality import fit_quality
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
@@ -421,7 +420,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             columns=self.embedding_.columns,
         ).rename_axis("persona")
         self._mapping = _mapping(lab_e, el)
-        self.quality_ = self._quality(emb, fit_idx, el, n_elig, len(feats))
+        self.quality_ = fit_quality(self, emb, fit_idx, el, n_elig, len(feats))
         from journeymine.personas.profiles import persona_profiles
 
         log = X if _is_log(X) else None
@@ -596,51 +595,6 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         core_labels = self._core_labels if core_labels is None else core_labels
         return extend_vote(emb, core, core_labels, self._vote())
 
-    def _quality(
-        self, emb: np.ndarray, fit_idx: np.ndarray, el: np.ndarray, n_elig: int, n_all: int
-    ) -> dict[str, Any]:
-        rng = np.random.default_rng(self.random_state + 1)
-        clustered = np.flatnonzero(el >= 0)
-        sil = float("nan")
-        if len(np.unique(el[clustered])) >= 2:
-            take = rng.choice(clustered, size=min(5000, len(clustered)), replace=False)
-            if len(np.unique(el[take])) >= 2:
-                sil = float(silhouette_score(emb[take], el[take]))
-        aris = []
-        for b in range(self.n_bootstrap):
-            boot = np.sort(rng.choice(fit_idx, size=int(0.8 * len(fit_idx)), replace=False))
-            if self.method == "mixture":
-                g = GaussianMixture(
-                    self.mixture_.n_components,
-                    covariance_type="tied",
-                    random_state=self.random_state + 1000 + b,
-                    reg_covar=1e-5,
-                ).fit(emb[boot])
-                aris.append(float(adjusted_rand_score(el[fit_idx], g.predict(emb[fit_idx]))))
-                continue
-            import hdbscan
-
-            cl = self._hdbscan(hdbscan, self.min_cluster_size_, self.min_samples_).fit(emb[boot])
-            ok = cl.labels_ >= 0
-            if ok.sum() == 0 or cl.labels_.max() < 0:
-                aris.append(0.0)
-                continue
-            lab_b, _ = self._extend(emb[fit_idx], emb[boot][ok], cl.labels_[ok])
-            aris.append(float(adjusted_rand_score(el[fit_idx], lab_b)))
-        dbcv = float(self.hdbscan_.relative_validity_) if self.method == "density" else float("nan")
-        return {
-            "n_customers": int(n_all),
-            "n_eligible": int(n_elig),
-            "n_personas": int(el.max() + 1),
-            "noise_share": float((el < 0).mean()),
-            "too_few_events_share": float(1 - n_elig / n_all),
-            "dbcv": dbcv if np.isfinite(dbcv) or self.method == "mixture" else 0.0,
-            "silhouette": sil,
-            "stability_ari": float(np.mean(aris)) if aris else float("nan"),
-            "stability_runs": [round(a, 4) for a in aris],
-            "n_fit": len(fit_idx),
-        }
-
     # -- use ----------------------------------------------------------------------------------
     def _fitted(self) -> None:
         try:
@@ -744,13 +698,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             for comp, final in self._mapping.items():
                 share[final] += self.mixture_.weights_[comp]
             share = np.maximum(share / share.sum(), 1e-12)
-            n = n_ev[rows].astype(np.float64)
-            r = (n / (n + float(n0)))[:, None]
-            with np.errstate(divide="ignore"):
-                logp = r * np.log(np.clip(post[rows] / share, 1e-300, None)) + np.log(share)
-            logp -= logp.max(axis=1, keepdims=True)
-            tempered = np.exp(logp)
-            tempered /= tempered.sum(axis=1, keepdims=True)
+            tempered = evidence_posterior(post[rows], share, n_ev[rows], float(n0))
             post[rows] = tempered
             kept = labels[rows] >= 0
             labels[rows] = np.where(kept, tempered.argmax(1), -1)

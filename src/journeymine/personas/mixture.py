@@ -45,7 +45,13 @@ from sklearn.mixture import GaussianMixture
 
 from journeymine.exceptions import ConfigError
 
-__all__ = ["ConsensusMixture", "fit_consensus_mixture", "outliers", "overlap"]
+__all__ = [
+    "ConsensusMixture",
+    "evidence_posterior",
+    "fit_consensus_mixture",
+    "outliers",
+    "overlap",
+]
 
 #: Largest overlap between two personas (see the module docstring).
 MAX_OVERLAP = 0.03
@@ -286,3 +292,27 @@ def outliers(
         z = diff * chol[comp][:, None]
     d2 = np.einsum("ij,ij->i", z, z)
     return d2 > chi2.ppf(level, X.shape[1])
+
+
+def evidence_posterior(
+    posterior: np.ndarray, shares: np.ndarray, n_events: np.ndarray, n0: float
+) -> np.ndarray:
+    """Posteriors with each customer's likelihood raised to its evidence weight
+    ``n / (n + n0)`` before the persona ``shares`` are applied: a customer seen on few events
+    gets memberships closer to the shares.
+
+    Examples
+    --------
+    >>> post = np.array([[0.99, 0.01], [0.99, 0.01]])
+    >>> evidence_posterior(post, np.array([0.5, 0.5]), np.array([1, 1000]), 10.0).round(2)
+    array([[0.6 , 0.4 ],
+           [0.99, 0.01]])
+    """
+    shares = np.maximum(np.asarray(shares, dtype=np.float64), 1e-12)
+    n = np.asarray(n_events, dtype=np.float64)
+    r = (n / (n + float(n0)))[:, None]
+    with np.errstate(divide="ignore"):
+        logp = r * np.log(np.clip(posterior / shares, 1e-300, None)) + np.log(shares)
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return out / out.sum(axis=1, keepdims=True)
