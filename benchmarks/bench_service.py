@@ -55,73 +55,13 @@ so on a loaded machine the latency follows the share of the cores the server get
 server's CPU per call is the number to compare between runs.
 """
 
-#: the sample policy's journeys and five more: ten candidates per decision
-EXTRA_JOURNEYS: list[dict[str, Any]] = [
-    {
-        "name": "sms_reminder",
-        "channel": "sms",
-        "activity": "sms_sent",
-        "prior_rate": 0.05,
-        "eligible": [
-            {"rule": "seen", "activity": "checkout", "within": "3D"},
-            {"rule": "not_seen", "activity": "purchase", "within": "3D"},
-        ],
-        "min_gap": "2D",
-    },
-    {
-        "name": "review_request",
-        "channel": "email",
-        "activity": "email_sent",
-        "prior_rate": 0.04,
-        "value": 0.5,
-        "product_from": "purchase",
-        "eligible": [{"rule": "seen", "activity": "purchase", "within": "30D"}],
-        "suppress": [
-            {"activity": "return_product", "within": "30D", "same_product": True},
-            {"activity": "contact_support", "within": "7D"},
-        ],
-    },
-    {
-        "name": "support_followup",
-        "channel": "sms",
-        "activity": "sms_sent",
-        "prior_rate": 0.06,
-        "eligible": [
-            {"rule": "seen", "activity": "contact_support", "within": "7D"},
-            {"rule": "persona", "in": [0, 1, 2]},
-        ],
-    },
-    {
-        "name": "promo_push",
-        "channel": "push",
-        "activity": "push_sent",
-        "prior_rate": 0.03,
-        "value": 2.0,
-        "eligible": [{"rule": "seen", "activity": "view_promotions", "within": "14D"}],
-        "min_gap": "3D",
-    },
-    {
-        "name": "win_back_sms",
-        "channel": "sms",
-        "activity": "sms_sent",
-        "prior_rate": 0.02,
-        "eligible": [{"rule": "not_seen", "activity": ["visit", "purchase"], "within": "45D"}],
-        "min_gap": "30D",
-    },
-]
-
 
 def _policy_dict() -> dict[str, Any]:
+    """The ten-journey policy the service tests use (examples/policy_ten_journeys.yaml)."""
     import yaml
 
-    from journeymine.datasets import sample_policy_path
-
-    d = dict(yaml.safe_load(Path(sample_policy_path()).read_text()))
-    d["journeys"] = [*d["journeys"], *EXTRA_JOURNEYS]
-    d["caps"] = [*d["caps"], {"channel": "sms", "max": 1, "per": "3D"}]
-    d["fatigue"] = {"within": "3D", "factor": 0.8}
-    d["consent"] = [{"channel": "push", "requires": "push_open"}]
-    return d
+    path = Path(__file__).parents[1] / "examples" / "policy_ten_journeys.yaml"
+    return dict(yaml.safe_load(path.read_text()))
 
 
 def _artifacts() -> dict[str, Path]:
