@@ -60,8 +60,10 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
     # time conversion shared by the journey statistics and the persona features
     ("journeymine.personas.features", "journeymine.journeys._common"): "to_micros",
     ("journeymine.personas._outcomes", "journeymine.journeys._common"): "to_micros",
-    # pm4py (AGPL) is confined to one root module on purpose; conformance calls it lazily
+    # pm4py (AGPL) is confined to one root module on purpose; conformance and its design
+    # loader call it lazily
     ("journeymine.journeys.conformance", "journeymine._pm4py"): "pm4py adapter",
+    ("journeymine.journeys._design", "journeymine._pm4py"): "pm4py adapter",
 }
 
 # Imports from a lower layer to a higher one allowed today, as (importer, imported).

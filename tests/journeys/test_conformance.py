@@ -15,12 +15,8 @@ from journeymine.exceptions import (
     EmptyLogError,
     UnknownActivityError,
 )
-from journeymine.journeys.conformance import (
-    _align,
-    _sequence_graph,
-    check_conformance,
-    journey_instances,
-)
+from journeymine.journeys._design import align, sequence_graph
+from journeymine.journeys.conformance import check_conformance, journey_instances
 
 DESIGN = [
     "email_sent",
@@ -133,7 +129,7 @@ def _lcs(a: tuple[str, ...], b: tuple[str, ...]) -> int:
 )
 def test_sequence_alignment_cost_is_the_indel_distance(trace: list[str], design: list[str]) -> None:
     # aligning to a sequence with log and model moves only = insert/delete edit distance
-    cost, moves = _align(tuple(trace), _sequence_graph(design))
+    cost, moves = align(tuple(trace), sequence_graph(design))
     assert cost == len(trace) + len(design) - 2 * _lcs(tuple(trace), tuple(design))
     assert len(moves) == cost
     # removing the unexpected events leaves a subsequence of the design; the skipped steps

@@ -1,17 +1,21 @@
-"""Argument checks and array helpers shared by the journey statistics."""
+"""Argument checks and array helpers shared by the journey statistics, conformance and change
+detection."""
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from journeymine import schema
 from journeymine.engine import EncodedLog
 from journeymine.exceptions import (
     ConfigError,
+    DataQualityWarning,
     EmptyLogError,
     UnknownActivityError,
     did_you_mean,
@@ -19,18 +23,26 @@ from journeymine.exceptions import (
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
 __all__ = [
+    "UNMAPPED",
     "Segments",
     "TimeLike",
     "activity_code",
     "apply_filters",
+    "case_order",
     "check_int",
+    "check_window",
     "event_labels",
+    "rank_of",
+    "segment_labels",
+    "sort_cases",
     "sort_labels",
     "to_micros",
 ]
 
 TimeLike: TypeAlias = str | pd.Timestamp | dt.datetime | dt.date | None
 Segments: TypeAlias = str | Mapping[Any, Any] | pd.Series
+UNMAPPED = "<unmapped>"
+"""The segment label of events whose segment is unknown (a null, a customer not mapped)."""
 
 
 def check_int(value: Any, name: str, *, minimum: int = 1, allow_none: bool = False) -> None:
@@ -179,3 +191,63 @@ def rank_of(labels: pd.Index) -> np.ndarray:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank
+
+
+def check_window(value: str | pd.Timedelta, name: str) -> pd.Timedelta:
+    """A positive duration (a window, a gap), else :class:`ConfigError` naming ``name``."""
+    return schema.check_duration(value, name, examples="'7D', '12h' or pd.Timedelta(days=7)")
+
+
+def segment_labels(log: pd.DataFrame, segment: str | Mapping[Any, Any] | pd.Series) -> pd.Series:
+    """One segment label (str) per event: a column of the log, or a mapping customer -> segment.
+
+    Customers missing from a mapping get the label ``"<unmapped>"`` and a warning with the count.
+    """
+    if isinstance(segment, str):
+        schema.require_columns(log, [segment], purpose=f"segment={segment!r}")
+        values = log[segment]
+        if values.isna().any():
+            n = int(values.isna().sum())
+            warnings.warn(
+                f"segment column {segment!r} is null in {n} rows; they are grouped under "
+                f"{UNMAPPED!r}. Fill the column to silence this warning.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        return values.astype(object).where(values.notna(), UNMAPPED).astype("str")
+    if isinstance(segment, Mapping | pd.Series):
+        mapping = segment if isinstance(segment, pd.Series) else pd.Series(dict(segment))
+        if mapping.index.has_duplicates:
+            raise ConfigError("the segment mapping lists some customers twice; keep one each.")
+        mapping = pd.Series(mapping.to_numpy(dtype=object), index=mapping.index.astype("str"))
+        values = log[schema.CUSTOMER_ID].astype("str").map(mapping)
+        missing = values.isna()
+        if missing.any():
+            n_cust = log.loc[missing.to_numpy(), schema.CUSTOMER_ID].nunique()
+            warnings.warn(
+                f"{n_cust} customers of the log are not in the segment mapping; their events "
+                f"are grouped under {UNMAPPED!r}. Add them to the mapping or filter the log.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        return values.astype(object).where(~missing, UNMAPPED).astype("str")
+    raise ConfigError(
+        f"segment must be a column name or a mapping customer_id -> segment (dict or Series), "
+        f"got {type(segment).__name__}."
+    )
+
+
+def case_order(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> np.ndarray:
+    """Row positions sorted by (case, timestamp), input order breaking ties. Cases are ordered
+    by their string value, so the result does not depend on the input order."""
+    codes, uniques = pd.factorize(log[case], use_na_sentinel=False)
+    names = np.asarray([str(u) for u in uniques], dtype=object)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    return np.lexsort((np.arange(len(log)), ts, rank[codes]))
+
+
+def sort_cases(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> pd.DataFrame:
+    """Sort by (case, timestamp), input order breaking ties; a new frame, index reset."""
+    return log.iloc[case_order(log, case)].reset_index(drop=True)

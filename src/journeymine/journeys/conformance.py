@@ -33,13 +33,9 @@ another journey are left out of the instance.
 from __future__ import annotations
 
 import logging
-import os
-import warnings
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,314 +43,29 @@ import pandas as pd
 from journeymine import schema
 from journeymine.exceptions import (
     ConfigError,
-    DataQualityWarning,
     EmptyLogError,
     EventLogError,
-    UnknownActivityError,
     did_you_mean,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from journeymine._pm4py import ProcessModel
+from journeymine.journeys._common import case_order, check_window, segment_labels, sort_cases
+from journeymine.journeys._design import (
+    Design,
+    Graph,
+    Move,
+    activity_names,
+    align,
+    check_activities,
+    load_design,
+    pair_wrong_order,
+)
 
 __all__ = ["ConformanceResult", "check_conformance", "journey_instances"]
 
 logger = logging.getLogger(__name__)
 
 Method = Literal["auto", "alignments", "token_replay"]
-Design = Sequence[str] | Mapping[str, Sequence[str]] | str | os.PathLike[str] | Any
 
 DEVIATION_TYPES = ("unexpected", "skipped", "wrong_order")
-_UNMAPPED = "<unmapped>"
-
-
-# --- helpers shared with change detection -------------------------------------------------------
-def _timedelta(value: str | pd.Timedelta, name: str) -> pd.Timedelta:
-    return schema.check_duration(value, name, examples="'7D', '12h' or pd.Timedelta(days=7)")
-
-
-def _segment_labels(log: pd.DataFrame, segment: str | Mapping[Any, Any] | pd.Series) -> pd.Series:
-    """One segment label (str) per event: a column of the log, or a mapping customer -> segment.
-
-    Customers missing from a mapping get the label ``"<unmapped>"`` and a warning with the count.
-    """
-    if isinstance(segment, str):
-        schema.require_columns(log, [segment], purpose=f"segment={segment!r}")
-        values = log[segment]
-        if values.isna().any():
-            n = int(values.isna().sum())
-            warnings.warn(
-                f"segment column {segment!r} is null in {n} rows; they are grouped under "
-                f"{_UNMAPPED!r}. Fill the column to silence this warning.",
-                DataQualityWarning,
-                stacklevel=3,
-            )
-        return values.astype(object).where(values.notna(), _UNMAPPED).astype("str")
-    if isinstance(segment, Mapping | pd.Series):
-        mapping = segment if isinstance(segment, pd.Series) else pd.Series(dict(segment))
-        if mapping.index.has_duplicates:
-            raise ConfigError("the segment mapping lists some customers twice; keep one each.")
-        mapping = pd.Series(mapping.to_numpy(dtype=object), index=mapping.index.astype("str"))
-        values = log[schema.CUSTOMER_ID].astype("str").map(mapping)
-        missing = values.isna()
-        if missing.any():
-            n_cust = log.loc[missing.to_numpy(), schema.CUSTOMER_ID].nunique()
-            warnings.warn(
-                f"{n_cust} customers of the log are not in the segment mapping; their events "
-                f"are grouped under {_UNMAPPED!r}. Add them to the mapping or filter the log.",
-                DataQualityWarning,
-                stacklevel=3,
-            )
-        return values.astype(object).where(~missing, _UNMAPPED).astype("str")
-    raise ConfigError(
-        f"segment must be a column name or a mapping customer_id -> segment (dict or Series), "
-        f"got {type(segment).__name__}."
-    )
-
-
-def _check_log(log: pd.DataFrame, purpose: str) -> pd.DataFrame:
-    """The log through the one gate (:func:`journeymine.schema.canonical_log`): the same
-    malformed log gets the same error here as from every other entry point; a valid log
-    whose dtypes are not canonical (text timestamps...) comes back validated, unsorted."""
-    return schema.canonical_log(log)
-
-
-def _order(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> np.ndarray:
-    """Row positions sorted by (case, timestamp), input order breaking ties. Cases are ordered
-    by their string value, so the result does not depend on the input order."""
-    codes, uniques = pd.factorize(log[case], use_na_sentinel=False)
-    names = np.asarray([str(u) for u in uniques], dtype=object)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
-    ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    return np.lexsort((np.arange(len(log)), ts, rank[codes]))
-
-
-def _sort(log: pd.DataFrame, case: str = schema.CUSTOMER_ID) -> pd.DataFrame:
-    """Sort by (case, timestamp), input order breaking ties; a new frame, index reset."""
-    return log.iloc[_order(log, case)].reset_index(drop=True)
-
-
-# --- the designed journey -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Graph:
-    """A designed journey as a labelled graph: nodes carry activities; a path from a start node
-    to an end node is a designed journey. A sequence is a chain of nodes."""
-
-    labels: tuple[str, ...]
-    succ: tuple[tuple[int, ...], ...]
-    start: tuple[int, ...]
-    end: frozenset[int]
-    kind: str
-
-    @property
-    def activities(self) -> frozenset[str]:
-        return frozenset(self.labels)
-
-    def shortest_path(self) -> int:
-        """Fewest nodes on a path from a start node to an end node."""
-        dist = {v: 1 for v in self.start}
-        todo = deque(self.start)
-        while todo:
-            v = todo.popleft()
-            if v in self.end:
-                return dist[v]
-            for w in self.succ[v]:
-                if w not in dist:
-                    dist[w] = dist[v] + 1
-                    todo.append(w)
-        raise ConfigError("the designed journey has no path from a start to an end activity.")
-
-
-def _names(values: Any, what: str) -> list[str]:
-    if isinstance(values, str) or not isinstance(values, Sequence | set | frozenset):
-        raise ConfigError(f"{what} must be a list of activity names, got {values!r}.")
-    out = list(values)
-    bad = [v for v in out if not isinstance(v, str) or not v]
-    if bad:
-        raise ConfigError(f"{what} must hold non-empty activity names (str); got {bad[:3]}.")
-    return out
-
-
-def _sequence_graph(steps: Sequence[str]) -> _Graph:
-    names = _names(steps, "a designed sequence")
-    if not names:
-        raise ConfigError("the designed sequence is empty; give at least one activity.")
-    n = len(names)
-    succ = tuple((i + 1,) if i + 1 < n else () for i in range(n))
-    return _Graph(tuple(names), succ, (0,), frozenset({n - 1}), "sequence")
-
-
-def _dict_graph(
-    edges: Mapping[str, Sequence[str]],
-    start: Sequence[str] | None,
-    end: Sequence[str] | None,
-) -> _Graph:
-    if not edges:
-        raise ConfigError("the designed graph is empty; map each activity to its next ones.")
-    nodes: list[str] = []
-    for a, nxt in edges.items():
-        if not isinstance(a, str) or not a:
-            raise ConfigError(f"graph keys must be activity names (str), got {a!r}.")
-        if a not in nodes:
-            nodes.append(a)
-        for b in _names(nxt, f"the next activities of {a!r}"):
-            if b not in nodes:
-                nodes.append(b)
-    index = {a: i for i, a in enumerate(nodes)}
-    succ = tuple(tuple(index[b] for b in dict.fromkeys(edges.get(a, ()))) for a in nodes)
-    targets = {w for s in succ for w in s}
-    n = len(nodes)
-    start_nodes = _boundary(start, index, [i for i in range(n) if i not in targets], "start")
-    end_nodes = _boundary(end, index, [i for i in range(n) if not succ[i]], "end")
-    return _Graph(tuple(nodes), succ, tuple(start_nodes), frozenset(end_nodes), "graph")
-
-
-def _boundary(given: Any, index: Mapping[str, int], implied: list[int], what: str) -> list[int]:
-    """The ``what`` ("start" or "end") nodes: ``given`` by name, else those the graph implies."""
-    if given is not None:
-        return [_node(index, a, what) for a in _names(given, what)]
-    if not implied:
-        has, which = ("predecessor", "first") if what == "start" else ("successor", "last")
-        raise ConfigError(
-            f"every activity of the designed graph has a {has}, so the {what} is "
-            f"ambiguous: pass {what}=[...] with the {which} activities."
-        )
-    return implied
-
-
-def _node(index: Mapping[str, int], name: str, what: str) -> int:
-    if name not in index:
-        raise ConfigError(
-            f"{what} activity {name!r} is not in the designed graph.{did_you_mean(name, index)} "
-            f"Graph activities: {sorted(index)}."
-        )
-    return index[name]
-
-
-def _load_design(
-    design: Design, start: Sequence[str] | None, end: Sequence[str] | None
-) -> _Graph | ProcessModel:
-    from journeymine import _pm4py
-
-    if isinstance(design, _pm4py.ProcessModel):
-        return design
-    if isinstance(design, str | os.PathLike) and Path(design).suffix.lower() in (
-        ".bpmn",
-        ".pnml",
-    ):
-        path = Path(design)
-        return _pm4py.read_bpmn(path) if path.suffix.lower() == ".bpmn" else _pm4py.read_pnml(path)
-    if isinstance(design, str | os.PathLike):
-        raise ConfigError(
-            f"design={str(design)!r}: a designed journey given as text must be a .bpmn or "
-            f".pnml file; give a sequence as a list, e.g. ['email_sent', 'visit']."
-        )
-    if isinstance(design, Mapping):
-        return _dict_graph(design, start, end)
-    if start is not None or end is not None:
-        raise ConfigError("start= and end= apply to a designed graph (a dict) only.")
-    if isinstance(design, Sequence):
-        return _sequence_graph(design)
-    raise ConfigError(
-        f"design must be a list of activities, a dict activity -> next activities, a .bpmn/"
-        f".pnml path or a ProcessModel; got {type(design).__name__}."
-    )
-
-
-def _check_activities(design_acts: Sequence[str], log_acts: Sequence[str], *, strict: bool) -> None:
-    present = set(log_acts)
-    absent = [a for a in dict.fromkeys(design_acts) if a not in present]
-    if not absent:
-        return
-    parts = [f"{a!r} is not in the log.{did_you_mean(a, present)}" for a in absent]
-    msg = (
-        f"the designed journey names {len(absent)} activit{'y' if len(absent) == 1 else 'ies'} "
-        f"absent from the log: {' '.join(parts)} Log activities: {sorted(present)}."
-    )
-    if strict:
-        raise UnknownActivityError(
-            msg + " Fix the design, or pass strict=False to check anyway (the missing steps "
-            "then count as skipped in every case)."
-        )
-    warnings.warn(
-        msg + " They count as skipped steps in every case.", DataQualityWarning, stacklevel=3
-    )
-
-
-# --- alignments on a labelled graph -------------------------------------------------------------
-_Move = tuple[str, Any, "str | None"]  # (deviation type, position, activity)
-
-
-def _align(trace: tuple[str, ...], g: _Graph) -> tuple[int, list[_Move]]:
-    """Optimal alignment of ``trace`` to a path of ``g`` (0-1 BFS over (position, node)).
-
-    Returns the cost and the deviating moves ``(type, position, activity)`` with type
-    ``"unexpected"`` (move on the log) or ``"skipped"`` (move on the model).
-    """
-    n, v_count = len(trace), len(g.labels)
-    width = v_count + 1  # node -1 (before the first step) is column 0
-    size = (n + 1) * width
-    dist = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    back = np.full(size, -1, dtype=np.int64)
-    move = np.zeros(size, dtype=np.int8)  # 0 sync, 1 log move, 2 model move
-    dist[0] = 0
-    todo: deque[int] = deque([0])
-    done = np.zeros(size, dtype=bool)
-    while todo:
-        s = todo.popleft()
-        if done[s]:
-            continue
-        done[s] = True
-        i, v = divmod(s, width)
-        nxt = g.start if v == 0 else g.succ[v - 1]
-        d = dist[s]
-        for w in nxt:
-            if i < n and g.labels[w] == trace[i]:
-                t = (i + 1) * width + w + 1
-                if d < dist[t]:
-                    dist[t], back[t], move[t] = d, s, 0
-                    todo.appendleft(t)
-            t = i * width + w + 1
-            if d + 1 < dist[t]:
-                dist[t], back[t], move[t] = d + 1, s, 2
-                todo.append(t)
-        if i < n:
-            t = (i + 1) * width + v
-            if d + 1 < dist[t]:
-                dist[t], back[t], move[t] = d + 1, s, 1
-                todo.append(t)
-    ends = [n * width + e + 1 for e in sorted(g.end)]
-    best = min(ends, key=lambda s: dist[s])
-    moves: list[_Move] = []
-    s = best
-    while s > 0:
-        i, v = divmod(s, width)
-        if move[s] == 1:
-            moves.append(("unexpected", i - 1, trace[i - 1]))
-        elif move[s] == 2:
-            moves.append(("skipped", i, g.labels[v - 1]))
-        s = int(back[s])
-    moves.reverse()
-    return int(dist[best]), moves
-
-
-def _pair_wrong_order(moves: list[_Move]) -> list[_Move]:
-    """Replace each (skipped a, unexpected a) pair by one ``wrong_order`` deviation for ``a``
-    at the position where ``a`` actually happened."""
-    skipped: dict[str | None, list[int]] = {}
-    for k, (typ, _, act) in enumerate(moves):
-        if typ == "skipped":
-            skipped.setdefault(act, []).append(k)
-    drop: set[int] = set()
-    out: list[_Move] = []
-    for typ, pos, act in moves:
-        if typ == "unexpected" and skipped.get(act):
-            drop.add(skipped[act].pop(0))
-            out.append(("wrong_order", pos, act))
-        else:
-            out.append((typ, pos, act))
-    return [m for k, m in enumerate(out) if k not in drop]
 
 
 # --- journey instances --------------------------------------------------------------------------
@@ -405,9 +116,9 @@ def journey_instances(
     >>> journey_instances(log, "welcome")[["instance", "activity"]].values.tolist()
     [['a#1', 'email_sent'], ['a#1', 'visit'], ['a#2', 'email_sent'], ['a#2', 'visit']]
     """
-    log = _check_log(log, "journey_instances")
+    log = schema.canonical_log(log)
     schema.require_columns(log, [schema.JOURNEY_ID], purpose="cutting journey instances")
-    win = None if window is None else _timedelta(window, "window")
+    win = None if window is None else check_window(window, "window")
     j_codes, j_names = pd.factorize(log[schema.JOURNEY_ID])  # null -> -1
     known = sorted(str(j) for j in j_names)
     if journey not in known:
@@ -415,7 +126,7 @@ def journey_instances(
             f"journey {journey!r} does not occur in the journey_id column."
             f"{did_you_mean(journey, known)} Journeys in the log: {known}."
         )
-    order = _order(log)
+    order = case_order(log)
     jc = j_codes[order]
     has_jid = jc >= 0
     tagged = jc == [str(j) for j in j_names].index(journey)
@@ -428,7 +139,7 @@ def journey_instances(
         first_of_cust = np.r_[True, codes[tagged][1:] != codes[tagged][:-1]]
         touch_codes = np.unique(act[tagged][first_of_cust])
     else:
-        names = _names(touch_activities, "touch_activities")
+        names = activity_names(touch_activities, "touch_activities")
         touch_codes = np.flatnonzero(np.isin(act_names, names))
     is_touch = tagged & np.isin(act, touch_codes)
     n = len(order)
@@ -615,14 +326,14 @@ def check_conformance(
     >>> check_conformance(data.events, ["visit", "purchase"]).cases["fitness"].between(0, 1).all()
     np.True_
     """
-    log = _check_log(log, "check_conformance")
+    log = schema.canonical_log(log)
     if method not in ("auto", "alignments", "token_replay"):
         raise ConfigError(
             f"method={method!r} is not supported; use 'auto', 'alignments' or 'token_replay'."
         )
-    model = _load_design(design, start, end)
-    graph = model if isinstance(model, _Graph) else None
-    pmodel = None if isinstance(model, _Graph) else model
+    model = load_design(design, start, end)
+    graph = model if isinstance(model, Graph) else None
+    pmodel = None if isinstance(model, Graph) else model
     if graph is not None and method == "token_replay":
         raise ConfigError(
             "method='token_replay' needs a BPMN/Petri net design; sequences and graphs are "
@@ -636,7 +347,7 @@ def check_conformance(
         design_acts = list(pmodel.activities)
         desc = f"{pmodel.algorithm} model of {len(design_acts)} activities"
     log_acts = log[schema.ACTIVITY].astype("str").unique().tolist()
-    _check_activities(design_acts, log_acts, strict=strict)
+    check_activities(design_acts, log_acts, strict=strict)
 
     if journey is not None:
         if touch_activities is None:
@@ -663,9 +374,9 @@ def check_conformance(
                 f"the case column {case!r} has {int(log[case].isna().sum())} nulls; every "
                 f"event needs a case."
             )
-        events = _sort(log, case)
+        events = sort_cases(log, case)
         case_col = case
-    seg = _segment_labels(events, segment) if segment is not None else None
+    seg = segment_labels(events, segment) if segment is not None else None
 
     case_codes, case_ids = pd.factorize(events[case_col].astype("str").to_numpy(dtype=object))
     acts = events[schema.ACTIVITY].astype("str").to_numpy(dtype=object)
@@ -710,12 +421,12 @@ def check_conformance(
         traces: list[tuple[str, ...]] = [()] * len(case_ids)
         for k, part in zip(bounds, np.split(rel_acts, bounds[1:]), strict=True):
             traces[int(rel_codes[k])] = tuple(part.tolist())
-        cache: dict[tuple[str, ...], tuple[int, list[_Move]]] = {}
+        cache: dict[tuple[str, ...], tuple[int, list[Move]]] = {}
         costs = np.zeros(len(case_ids), dtype=np.int64)
         for c, trace in enumerate(traces):
             if trace not in cache:
-                cost, moves = _align(trace, graph)
-                cache[trace] = (cost, _pair_wrong_order(moves))
+                cost, moves = align(trace, graph)
+                cache[trace] = (cost, pair_wrong_order(moves))
             costs[c] = cache[trace][0]
             dev_rows.extend((c, pos, typ, act) for typ, pos, act in cache[trace][1])
         logger.info("aligned %d cases (%d distinct traces)", len(traces), len(cache))
@@ -746,12 +457,12 @@ def check_conformance(
             idx = res["case"].astype(int).to_numpy()
             cases.loc[idx, "cost"] = res["cost"].to_numpy()
             cases.loc[idx, "fitness"] = res["fitness"].to_numpy()
-            by_case: dict[int, list[_Move]] = {}
+            by_case: dict[int, list[Move]] = {}
             for code, pos, typ, act in devs.itertuples(index=False):
                 by_case.setdefault(int(code), []).append((typ, pos, act))
             for code, case_moves in by_case.items():
                 if pm_method == "alignments":
-                    case_moves = _pair_wrong_order(case_moves)
+                    case_moves = pair_wrong_order(case_moves)
                 dev_rows.extend((code, pos, typ, act) for typ, pos, act in case_moves)
         for empty in np.flatnonzero(cases["n_events"].to_numpy() == 0):
             dev_rows.append((int(empty), np.nan, "empty", None))

@@ -17,8 +17,7 @@ from journeymine.exceptions import (
     MissingColumnError,
     did_you_mean,
 )
-from journeymine.journeys._common import check_int
-from journeymine.journeys.conformance import _check_log, _segment_labels, _timedelta
+from journeymine.journeys._common import check_int, check_window, segment_labels
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def _prepare(
     session_gap: str | pd.Timedelta,
     purpose: str,
 ) -> _Log:
-    log = _check_log(log, purpose)
+    log = schema.canonical_log(log)
     by = _names(by, "by")
     if _SEGMENT in by:
         raise ConfigError(f"{_SEGMENT!r} cannot be a by column; pass segment=... instead.")
@@ -92,7 +91,7 @@ def _prepare(
                 f"by column {col!r} has {int(log[col].isna().sum())} nulls; fill them or "
                 f"filter the log (jm.validate(log, drop_invalid=True) drops null channels)."
             )
-    gap_us = int(_timedelta(session_gap, "session_gap").value // 1000)
+    gap_us = int(check_window(session_gap, "session_gap").value // 1000)
     n = len(log)
     cust, _ = _codes(log[schema.CUSTOMER_ID], sort=False)
     ts = log[schema.TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
@@ -106,7 +105,7 @@ def _prepare(
         parts.append((col, codes[order], names))
     seg = np.zeros(n, dtype=np.int64)
     if segment is not None:
-        codes, names = _codes(_segment_labels(log, segment), sort=True)
+        codes, names = _codes(segment_labels(log, segment), sort=True)
         seg = codes[order]
         parts.append((_SEGMENT, seg, names))
     if parts:

@@ -13,7 +13,7 @@ import pandas as pd
 from journeymine.exceptions import (
     ConfigError,
 )
-from journeymine.journeys._common import check_int
+from journeymine.journeys._common import check_int, check_window
 from journeymine.journeys.change._log import _US, Segment, _check_metrics, _Log, _prepare, _where
 from journeymine.journeys.change._stats import _bh, _ratio
 from journeymine.journeys.change.journey_series import (
@@ -47,7 +47,6 @@ from journeymine.journeys.change.series import (
     _volume_series,
     _weekday_adjust,
 )
-from journeymine.journeys.conformance import _timedelta
 
 __all__ = ["detect_changes", "scan_summary"]
 
@@ -66,7 +65,7 @@ _CHANGE_METRICS: tuple[str, ...] = (
 
 
 def _duration_bins(value: str | pd.Timedelta, width: int, name: str) -> int:
-    td = _timedelta(value, name)
+    td = check_window(value, name)
     return max(1, int(np.ceil(td.value / 1000 / width)))
 
 
@@ -325,7 +324,9 @@ def detect_changes(
         else _duration_bins(max_duration, width, "max_duration")
     )
     gap_bins = (
-        1 if _is_auto(merge_gap) else int(_timedelta(merge_gap, "merge_gap").value // 1000 // width)
+        1
+        if _is_auto(merge_gap)
+        else int(check_window(merge_gap, "merge_gap").value // 1000 // width)
     )
     if min_bins > max_bins or t_len < 2 * min_bins:
         raise ConfigError(
