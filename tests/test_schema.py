@@ -521,3 +521,23 @@ def test_customer_codes_kept_on_the_sorted_column_and_forgotten_after_a_change()
     log.loc[0, "customer_id"] = "changed"
     assert schema.cached_codes(log["customer_id"]) is None
     assert schema.cached_codes(log["customer_id"].copy()) is None
+
+
+def test_time_arguments_read_once_for_every_package():
+    # naive = UTC, an offset is converted, None is an open bound
+    assert schema.to_micros("1970-01-01 00:00:01", "start") == 1_000_000
+    assert schema.to_micros("1970-01-01T01:00:01+01:00", "start") == 1_000_000
+    assert schema.to_micros(np.datetime64("1970-01-01T00:00:02"), "start") == 2_000_000
+    assert schema.to_micros(dt.date(1970, 1, 2), "start") == 86_400_000_000
+    assert schema.to_micros(None, "start") is None
+    assert schema.to_timestamp("2025-03-01", "end") == pd.Timestamp("2025-03-01", tz="UTC")
+    with pytest.raises(ConfigError, match=r"start='soon' is not a time"):
+        schema.to_micros("soon", "start")
+    with pytest.raises(ConfigError, match="end is NaT"):
+        schema.to_timestamp(pd.NaT, "end")
+    # the report filters read times through it
+    log = schema.validate(_raw())
+    from journeymine.report import paths_data
+
+    with pytest.raises(ConfigError, match=r"time_range\[1\]='later' is not a time"):
+        paths_data(log, "view", time_range=("2025-01-01", "later"))

@@ -3,7 +3,6 @@ detection."""
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
@@ -20,7 +19,7 @@ from journeymine.exceptions import (
     UnknownActivityError,
     did_you_mean,
 )
-from journeymine.schema import CHANNEL, CUSTOMER_ID
+from journeymine.schema import CHANNEL, CUSTOMER_ID, TimeLike, to_micros
 
 __all__ = [
     "UNMAPPED",
@@ -39,7 +38,6 @@ __all__ = [
     "to_micros",
 ]
 
-TimeLike: TypeAlias = str | pd.Timestamp | dt.datetime | dt.date | None
 Segments: TypeAlias = str | Mapping[Any, Any] | pd.Series
 UNMAPPED = "<unmapped>"
 """The segment label of events whose segment is unknown (a null, a customer not mapped)."""
@@ -65,23 +63,6 @@ def activity_code(enc: EncodedLog, name: Any, *, purpose: str) -> int:
         f"{purpose}: activity {label!r} is not in the log.{did_you_mean(label, present)} "
         f"The log has {len(present)} activities: {shown}."
     )
-
-
-def to_micros(value: TimeLike, name: str) -> int | None:
-    """Microseconds since the epoch (UTC) of a time (naive = UTC); None stays None.
-    :class:`ConfigError` for what is not a time or is NaT."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a time ({exc}); pass e.g. '2025-03-01' or a Timestamp."
-        ) from None
-    if ts is pd.NaT:
-        raise ConfigError(f"{name} is NaT; pass a time or None for an open bound.")
-    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-    return int((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, unit="us"))
 
 
 def apply_filters(

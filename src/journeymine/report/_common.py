@@ -25,6 +25,7 @@ from journeymine.schema import (
     REQUIRED_COLUMNS,
     TIMESTAMP,
     require_columns,
+    to_timestamp,
 )
 
 __all__ = [
@@ -180,7 +181,7 @@ def filter_log(
                 f"time_range={time_range!r} is not allowed; give (start, end), e.g. "
                 f"('2025-01-01', '2025-02-01'); either may be None."
             )
-        start, end = (_utc(t) for t in time_range)
+        start, end = (to_timestamp(t, f"time_range[{i}]") for i, t in enumerate(time_range))
         ts = log[TIMESTAMP]
         if start is not None:
             mask &= (ts >= start).to_numpy()
@@ -217,18 +218,6 @@ def filter_log(
         if col in out.columns and isinstance(out[col].dtype, pd.CategoricalDtype):
             out = out.assign(**{col: out[col].cat.remove_unused_categories()})
     return out
-
-
-def _utc(value: Any) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        t = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read {value!r} as a time ({exc}); use ISO 8601 such as '2025-01-31'."
-        ) from None
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def suppress_small(frame: pd.DataFrame, column: str, k: int) -> tuple[pd.DataFrame, int]:

@@ -80,7 +80,13 @@ from journeymine.schema._columns import (
 from journeymine.schema._columns import (
     TimestampUnit as TimestampUnit,
 )
-from journeymine.schema._time import implausible_timestamps, plausible_bounds
+from journeymine.schema._time import (
+    TimeLike,
+    implausible_timestamps,
+    plausible_bounds,
+    to_micros,
+    to_timestamp,
+)
 from journeymine.schema._validate import canonical_log, summarize, validate
 
 __all__ = [
@@ -100,11 +106,14 @@ __all__ = [
     "TIMESTAMP_DTYPE",
     "VALUE",
     "PlausibleRange",
+    "TimeLike",
     "canonical_log",
     "check_unique_columns",
     "implausible_timestamps",
     "plausible_bounds",
     "require_columns",
     "summarize",
+    "to_micros",
+    "to_timestamp",
     "validate",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,91 @@ from journeymine.schema._columns import (
     PlausibleRange,
     TimestampUnit,
 )
+
+TimeLike: TypeAlias = str | dt.datetime | dt.date | np.datetime64 | pd.Timestamp | None
+"""A point in time as the public functions take it: text, a datetime or a numpy/pandas time
+(naive = UTC), or None for an open bound."""
+
+
+def to_timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
+    """A time argument as a UTC :class:`pandas.Timestamp` (naive = UTC); None stays None.
+
+    Parameters
+    ----------
+    value : str, datetime, date, numpy.datetime64, Timestamp or None
+        The time, e.g. ``"2025-03-01"``; a naive time is read as UTC.
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    Timestamp or None
+        With time zone UTC.
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is not a time, or is NaT.
+
+    Examples
+    --------
+    >>> from journeymine.schema import to_timestamp
+    >>> to_timestamp("2025-03-01 10:00", "start")
+    Timestamp('2025-03-01 10:00:00+0000', tz='UTC')
+    >>> to_timestamp("2025-03-01T10:00+01:00", "start")
+    Timestamp('2025-03-01 09:00:00+0000', tz='UTC')
+    >>> to_timestamp("soon", "start")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: start='soon' is not a time (...); pass e.g. '2025-03-01' ...
+    """
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{name}={value!r} is not a time ({exc}); pass e.g. '2025-03-01' or a Timestamp."
+        ) from None
+    if ts is pd.NaT:
+        raise ConfigError(f"{name} is NaT; pass a time or None for an open bound.")
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+
+
+def to_micros(value: TimeLike, name: str) -> int | None:
+    """A time argument as microseconds since 1970-01-01 UTC (naive = UTC); None stays None.
+
+    The integer form of :func:`to_timestamp`, the unit of the canonical ``timestamp`` column
+    and of every encoded log.
+
+    Parameters
+    ----------
+    value : str, datetime, date, numpy.datetime64, Timestamp or None
+        The time, e.g. ``"2025-03-01"``; a naive time is read as UTC.
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is not a time, or is NaT.
+
+    Examples
+    --------
+    >>> from journeymine.schema import to_micros
+    >>> to_micros("1970-01-01T00:00:01Z", "cutoff")
+    1000000
+    >>> to_micros(None, "cutoff") is None
+    True
+    """
+    ts = to_timestamp(value, name)
+    if ts is None:
+        return None
+    return int((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, unit="us"))
 
 
 def plausible_bounds(

@@ -17,7 +17,6 @@ from journeymine.exceptions import (
     EmptyLogError,
     did_you_mean,
 )
-from journeymine.journeys._common import to_micros
 from journeymine.journeys.change._log import (
     _SEGMENT,
     _US,
@@ -31,6 +30,7 @@ from journeymine.journeys.change._log import (
     _where,
 )
 from journeymine.journeys.change._stats import _bh, _cohen_h, _mwu, _ratio, _z_test
+from journeymine.schema import to_micros
 
 __all__ = ["compare_periods", "compare_segments"]
 
