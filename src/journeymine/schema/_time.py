@@ -87,24 +87,8 @@ def to_timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
 def to_micros(value: TimeLike, name: str) -> int | None:
     """A time argument as microseconds since 1970-01-01 UTC (naive = UTC); None stays None.
 
-    The integer form of :func:`to_timestamp`, the unit of the canonical ``timestamp`` column
-    and of every encoded log.
-
-    Parameters
-    ----------
-    value : str, datetime, date, numpy.datetime64, Timestamp or None
-        The time, e.g. ``"2025-03-01"``; a naive time is read as UTC.
-    name : str
-        The argument's name, for the error message.
-
-    Returns
-    -------
-    int or None
-
-    Raises
-    ------
-    ConfigError
-        ``value`` is not a time, or is NaT.
+    The integer form of :func:`to_timestamp` (same arguments, same errors), in the unit of
+    the canonical ``timestamp`` column and of every encoded log.
 
     Examples
     --------
