@@ -114,6 +114,15 @@ def _non_scalar_problem(s: pd.Series, name: str, mask: np.ndarray) -> str:
     )
 
 
+def _note_non_scalar(s: pd.Series, name: str, problems: list[str]) -> np.ndarray | None:
+    """Mask of the non-scalar values of column ``name`` (None when there are none); when there
+    are some, the problem that names them is appended to ``problems``."""
+    mask = _non_scalar(s)
+    if mask is not None:
+        problems.append(_non_scalar_problem(s, name, mask))
+    return mask
+
+
 def _blank(s: pd.Series) -> np.ndarray:
     """Mask of empty or whitespace-only values of a category (or text) column."""
     if isinstance(s.dtype, pd.CategoricalDtype):

@@ -20,8 +20,7 @@ from journeymine.schema._checks import (
     _blank,
     _count,
     _example,
-    _non_scalar,
-    _non_scalar_problem,
+    _note_non_scalar,
     _rows,
     _to_string_ids,
     check_unique_columns,
@@ -194,9 +193,7 @@ def validate(
     for col in ID_COLUMNS:
         if col not in log.columns:
             continue
-        lists = _non_scalar(log[col])
-        if lists is not None:
-            problems.append(_non_scalar_problem(log[col], col, lists))
+        lists = _note_non_scalar(log[col], col, problems)
         coerce = coerce_ids or lists is not None  # one message per column is enough
         ids, null = _to_string_ids(log[col], col, problems, coerce=coerce)
         out[col] = ids
@@ -231,9 +228,7 @@ def validate(
     for col in CATEGORY_COLUMNS:
         if col not in log.columns:
             continue
-        lists = _non_scalar(log[col])
-        if lists is not None:
-            problems.append(_non_scalar_problem(log[col], col, lists))
+        lists = _note_non_scalar(log[col], col, problems)
         out[col] = _to_category(log[col])
         null = out[col].isna().to_numpy() | _blank(out[col])
         if null.any():
@@ -241,9 +236,8 @@ def validate(
 
     if VALUE in log.columns:
         v = log[VALUE]
-        lists = _non_scalar(v)
+        lists = _note_non_scalar(v, VALUE, problems)
         if lists is not None:
-            problems.append(_non_scalar_problem(v, VALUE, lists))
             v = v.where(~lists, None)
         if not pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype):
             num = pd.to_numeric(v, errors="coerce")
