@@ -11,15 +11,15 @@ import pytest
 
 import journeymine as jm
 from journeymine.exceptions import ConfigError, ModelError
-from journeymine.nextstep._ngram import (
+from journeymine.nextstep._blend import (
     PRIOR_ROWS,
-    NGram,
     blend,
     blend_by_bucket,
     context_bucket,
     fit_weight,
     fit_weights,
 )
+from journeymine.nextstep._ngram import NGram
 
 NAN = np.nan
 

@@ -19,6 +19,19 @@ import numpy as np
 
 __all__ = ["Forest", "compile_forest"]
 
+# the per-node arrays of a Forest, concatenated over the trees by compile_forest
+_NODE_ARRAYS = (
+    "feature",
+    "threshold",
+    "missing_left",
+    "left",
+    "right",
+    "is_leaf",
+    "value",
+    "is_cat",
+    "bitset",
+)
+
 
 @dataclass
 class Forest:
@@ -52,15 +65,7 @@ class Forest:
         "classes",
         "baseline",
         "roots",
-        "feature",
-        "threshold",
-        "missing_left",
-        "left",
-        "right",
-        "is_leaf",
-        "value",
-        "is_cat",
-        "bitset",
+        *_NODE_ARRAYS,
         "left_bits",
         "known_bits",
         "f_idx_map",
@@ -104,19 +109,7 @@ class Forest:
     def check(self) -> None:
         """Refuse inconsistent arrays (a damaged file) instead of indexing out of bounds."""
         n = len(self.feature)
-        same = [
-            len(getattr(self, k))
-            for k in (
-                "threshold",
-                "missing_left",
-                "left",
-                "right",
-                "is_leaf",
-                "value",
-                "is_cat",
-                "bitset",
-            )
-        ]
+        same = [len(getattr(self, k)) for k in _NODE_ARRAYS if k != "feature"]
         problems = []
         if self.kind not in ("softmax", "sigmoid", "exp"):
             problems.append(f"unknown kind {self.kind!r}")
@@ -453,20 +446,7 @@ def compile_forest(est: Any) -> Forest:
                 if np.isfinite(raw) and 0 <= raw < 256:
                     cat_map[j, int(raw)] = code
     offset, bit_offset = 0, 0
-    parts: dict[str, list[np.ndarray]] = {
-        k: []
-        for k in (
-            "feature",
-            "threshold",
-            "missing_left",
-            "left",
-            "right",
-            "is_leaf",
-            "value",
-            "is_cat",
-            "bitset",
-        )
-    }
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _NODE_ARRAYS}
     roots, left_bits = [], []
     for iteration in est._predictors:
         for tree in iteration:

@@ -172,7 +172,7 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
 def _tree_weights(model: Any) -> list[float]:
     """The model's weight per context-length bucket (its global weight in each, for a model
     without them)."""
-    from journeymine.nextstep._ngram import WEIGHT_BUCKETS
+    from journeymine.nextstep._blend import WEIGHT_BUCKETS
 
     weights = model.__dict__.get("tree_weights_")
     if weights is None:
@@ -242,10 +242,12 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     :func:`load_next_step_model`."""
     import skops.io as sio
 
+    from journeymine.nextstep._blend import WEIGHT_BUCKETS
     from journeymine.nextstep._forest import Forest
-    from journeymine.nextstep._model import END, NextStepModel
-    from journeymine.nextstep._ngram import WEIGHT_BUCKETS, NGram
+    from journeymine.nextstep._model import NextStepModel
+    from journeymine.nextstep._ngram import NGram
     from journeymine.nextstep._prefix import PrefixSpec
+    from journeymine.nextstep._step import END
 
     _check_card(card, source)
     cards.check_artifact_sha256(data, card["artifact"]["sha256"], source, _FIX)
