@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from journeymine.assignment._assign import assign_many
 from journeymine.assignment._model import PersonaModel
 from journeymine.assignment._persist import model_from_bytes, model_to_bytes
 from journeymine.exceptions import ConfigError, EventLogError, MissingColumnError, did_you_mean
+from journeymine.scale.spark import TIME_US, local_log, per_bucket
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
@@ -38,8 +38,6 @@ OUTPUT_SCHEMA = (
     f"{CUSTOMER_ID} string, persona long, name string, probability double, abstained boolean, "
     f"n_events long, unknown_activities array<string>, unknown_channels array<string>"
 )
-_BUCKET = "__jm_bucket"
-_T_US = "__jm_t_us"
 # executor-side cache: card checksum (skops bytes and behavioural card fields) -> loaded model
 _MODELS: dict[str, PersonaModel] = {}
 
@@ -57,25 +55,12 @@ def _model_on_executor(data: bytes, card_json: str) -> PersonaModel:
 
 def _score_group(pdf: pd.DataFrame, data: bytes, card_json: str) -> pd.DataFrame:
     model = _model_on_executor(data, card_json)
-    if pdf[_T_US].isna().any():
+    if pdf[TIME_US].isna().any():
         raise EventLogError(
-            f"{int(pdf[_T_US].isna().sum())} events have a null or unparseable timestamp; "
+            f"{int(pdf[TIME_US].isna().sum())} events have a null or unparseable timestamp; "
             f"clean the timestamp column before scoring."
         )
-    log = pd.DataFrame(
-        {
-            CUSTOMER_ID: pd.array(pdf[CUSTOMER_ID].astype(object), dtype="str"),
-            TIMESTAMP: pd.to_datetime(pdf[_T_US].to_numpy(dtype=np.int64), unit="us", utc=True),
-            ACTIVITY: pdf[ACTIVITY].astype(object).astype("category"),
-        }
-    )
-    if CHANNEL in pdf.columns:
-        log[CHANNEL] = pdf[CHANNEL].astype(object).astype("category")
-    for col in (JOURNEY_ID, SESSION_ID):
-        if col in pdf.columns:
-            log[col] = pd.array(pdf[col].astype(object), dtype="str")
-    if VALUE in pdf.columns:
-        log[VALUE] = pd.to_numeric(pdf[VALUE], errors="raise").astype("float64")
+    log = local_log(pdf)
     out = assign_many(log, model)
     out["unknown_activities"] = [list(x) for x in out["unknown_activities"]]
     out["unknown_channels"] = [list(x) for x in out["unknown_channels"]]
@@ -116,14 +101,9 @@ def assign_spark(spark_df: Any, model: PersonaModel, *, n_buckets: int | None = 
             f"missing column {missing[0]!r}.{did_you_mean(missing[0], columns)} assign_spark "
             f"needs customer_id, timestamp and activity; available columns: {columns}."
         )
-    spark = spark_df.sparkSession
-    if n_buckets is None:
-        n_buckets = int(spark.conf.get("spark.sql.shuffle.partitions", "200"))
-    if isinstance(n_buckets, bool) or not isinstance(n_buckets, int) or n_buckets < 1:
-        raise ConfigError(f"n_buckets must be a positive integer, got {n_buckets!r}.")
     data, card = model_to_bytes(model)
     card_json = json.dumps(card)
-    bc = spark.sparkContext.broadcast((data, card_json))
+    bc = spark_df.sparkSession.sparkContext.broadcast((data, card_json))
     optional = [c for c in (CHANNEL, JOURNEY_ID, SESSION_ID, VALUE) if c in columns]
     ts_type = dict(spark_df.dtypes)[TIMESTAMP]
     ts = F.col(TIMESTAMP)
@@ -131,14 +111,13 @@ def assign_spark(spark_df: Any, model: PersonaModel, *, n_buckets: int | None = 
         ts = F.to_timestamp(ts)
     df = spark_df.select(
         F.col(CUSTOMER_ID).cast("string").alias(CUSTOMER_ID),
-        F.unix_micros(ts).alias(_T_US),
+        F.unix_micros(ts).alias(TIME_US),
         F.col(ACTIVITY).cast("string").alias(ACTIVITY),
         *[F.col(c) for c in optional],
-        F.pmod(F.xxhash64(F.col(CUSTOMER_ID)), F.lit(n_buckets)).alias(_BUCKET),
     )
 
     def score(pdf: pd.DataFrame) -> pd.DataFrame:
         payload, cj = bc.value
         return _score_group(pdf, payload, cj)
 
-    return df.groupBy(_BUCKET).applyInPandas(score, schema=OUTPUT_SCHEMA)
+    return per_bucket(df, score, OUTPUT_SCHEMA, n_buckets)

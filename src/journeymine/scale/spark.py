@@ -70,7 +70,9 @@ __all__ = [
 ]
 
 _SAMPLE_ROWS = 1000
-_T = "__jm_t_us"
+TIME_US = "__jm_t_us"
+"""The column of event times in integer microseconds on the executors (no time zone involved)."""
+_T = TIME_US
 _R = "__jm_row"
 _BUCKET = "__jm_bucket"
 
@@ -144,10 +146,13 @@ def spark_events(spark_df: Any, *, channel: bool = False) -> Any:
     return spark_df.select(*cols)
 
 
-def _local_log(pdf: pd.DataFrame, activities: Sequence[str] | None = None) -> pd.DataFrame:
-    """A bucket of canonical events (rows in read order) as a canonical pandas log;
-    ``activities`` fixes the activity categories (all of the whole log)."""
-    pdf = pdf.sort_values(_R, kind="stable")
+def local_log(pdf: pd.DataFrame, activities: Sequence[str] | None = None) -> pd.DataFrame:
+    """A bucket of canonical events on an executor (``customer_id``, :data:`TIME_US`,
+    ``activity`` and the optional canonical columns; rows in read order when the read position
+    ``__jm_row`` is there) as a canonical pandas log; ``activities`` fixes the activity
+    categories (all of the whole log). Shared by the scale-out statistics and ``assign_spark``."""
+    if _R in pdf.columns:
+        pdf = pdf.sort_values(_R, kind="stable")
     act = pdf[ACTIVITY].astype(object)
     log = pd.DataFrame(
         {
@@ -164,18 +169,19 @@ def _local_log(pdf: pd.DataFrame, activities: Sequence[str] | None = None) -> pd
         if name in pdf.columns:
             log[name] = pd.array(pdf[name].astype(object).to_numpy(), dtype="str")
     if VALUE in pdf.columns:
-        log[VALUE] = pdf[VALUE].to_numpy(dtype="float64")
+        log[VALUE] = pd.to_numeric(pdf[VALUE], errors="raise").to_numpy(dtype="float64")
     log[TIMESTAMP] = log[TIMESTAMP].astype("datetime64[us, UTC]")
     return log.reset_index(drop=True)
 
 
-def _per_bucket(
+def per_bucket(
     events: Any,
     fn: Callable[[pd.DataFrame], pd.DataFrame],
     schema: str,
     n_buckets: int | None,
 ) -> Any:
-    """``fn`` on the events of each bucket of whole customers (a hash of the id)."""
+    """``fn`` on the events of each bucket of whole customers (a hash of the id), as a Spark
+    DataFrame of ``schema``; ``n_buckets`` defaults to ``spark.sql.shuffle.partitions``."""
     from pyspark.sql import functions as F
 
     spark = events.sparkSession
@@ -275,7 +281,7 @@ def spark_variants(
     def local(pdf: pd.DataFrame) -> pd.DataFrame:
         if len(pdf) == 0:
             return pd.DataFrame({"variant": [], "length": [], "cases": []})
-        v = variants(_local_log(pdf))
+        v = variants(local_log(pdf))
         return pd.DataFrame(
             {
                 "variant": v["variant"].astype(object),
@@ -284,7 +290,7 @@ def spark_variants(
             }
         )
 
-    parts = _per_bucket(ev, local, "variant string, length long, cases long", n_buckets)
+    parts = per_bucket(ev, local, "variant string, length long, cases long", n_buckets)
     out = (
         parts.groupBy("variant", "length")
         .agg(F.sum("cases").alias("cases"))
@@ -318,7 +324,7 @@ def spark_channel_switches(spark_df: Any, *, n_buckets: int | None = None) -> pd
         empty = pd.DataFrame({"from_channel": [], "to_channel": [], "count": []})
         if len(pdf) < 2:
             return empty
-        sw = channel_switches(_local_log(pdf))
+        sw = channel_switches(local_log(pdf))
         if len(sw) == 0:
             return empty
         return pd.DataFrame(
@@ -329,7 +335,7 @@ def spark_channel_switches(spark_df: Any, *, n_buckets: int | None = None) -> pd
             }
         )
 
-    parts = _per_bucket(ev, local, "from_channel string, to_channel string, count long", n_buckets)
+    parts = per_bucket(ev, local, "from_channel string, to_channel string, count long", n_buckets)
     out = parts.groupBy("from_channel", "to_channel").agg(F.sum("count").alias("count"))
     frame = out.toPandas()
     frame["count"] = frame["count"].astype(np.int64)
@@ -386,12 +392,12 @@ def spark_funnel(
     def local(pdf: pd.DataFrame) -> pd.DataFrame:
         if len(pdf) == 0:
             return pd.DataFrame({f"s{k}": [0] for k in range(len(names))})
-        enc = encode(_local_log(pdf, activities))
+        enc = encode(local_log(pdf, activities))
         codes = [int(enc.activities.get_loc(s)) for s in names]
         counts = step_counts(enc, codes, within_us)[:, 0]
         return pd.DataFrame({f"s{k}": [int(n)] for k, n in enumerate(counts)})
 
-    parts = _per_bucket(ev, local, schema, n_buckets)
+    parts = per_bucket(ev, local, schema, n_buckets)
     total = parts.agg(*[F.sum(f"s{k}").alias(f"s{k}") for k in range(len(names))]).first()
     counts = np.array([[int(total[f"s{k}"] or 0)] for k in range(len(names))], dtype=np.int64)
     if counts[0, 0] == 0:
@@ -436,11 +442,11 @@ def spark_customer_features(spark_df: Any, featurizer: Any, *, n_buckets: int | 
         if len(pdf) == 0:
             return empty
         try:
-            X = bc.value.transform(_local_log(pdf))
+            X = bc.value.transform(local_log(pdf))
         except EmptyLogError:  # no customer of this bucket has events in the window
             return empty
         out = X.reset_index()
         out[CUSTOMER_ID] = out[CUSTOMER_ID].astype(object)
         return out[[CUSTOMER_ID, *names]]
 
-    return _per_bucket(ev, local, schema, n_buckets)
+    return per_bucket(ev, local, schema, n_buckets)
