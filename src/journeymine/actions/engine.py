@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from journeymine.actions._index import EventIndex
-from journeymine.actions.policy import Journey, Policy, _human
+from journeymine.actions.journey import Journey, _human
+from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.exceptions import ConfigError
 from journeymine.schema import CUSTOMER_ID, canonical_log
