@@ -9,10 +9,13 @@ import warnings
 import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 import journeymine as jm
+from journeymine import schema
 from journeymine.exceptions import (
     ConfigError,
     DataQualityWarning,
@@ -22,6 +25,7 @@ from journeymine.exceptions import (
     MissingColumnError,
     RowsDroppedWarning,
 )
+from journeymine.io._parquet import canonical_from_table
 
 TAX = {"CaseID": "customer_id", "ActivityID": "activity", "CompleteTimestamp": "timestamp"}
 PM4PY_CSV = {
@@ -615,3 +619,173 @@ def test_parquet_numeric_activity_reads_as_before(tmp_path):
     log = jm.read_events(path)  # numbers read from a file become text as ids do: 7.0 -> '7'
     assert log["activity"].tolist() == ["7", "8"]
     assert isinstance(log["activity"].dtype, pd.CategoricalDtype)
+
+
+# ---- the fast Parquet path: the same log as the gate, or the gate's own error ----------
+
+
+def _gate(path, **kw) -> pd.DataFrame:
+    """What the general path gives: pandas' Parquet reader, then schema.validate."""
+    return schema.validate(pd.read_parquet(path), **kw)
+
+
+def _table(n: int, seed: int, *, channel: bool = True, unit: str = "us") -> pa.Table:
+    rng = np.random.default_rng(seed)
+    cols = {
+        "customer_id": pa.array([f"c{i:03d}" for i in rng.integers(0, max(n // 4, 1), n)]),
+        "timestamp": pa.array(
+            rng.integers(1_700_000_000, 1_700_000_000 + 86_400 * 30, n)
+            * {"s": 1, "ms": 1_000, "us": 1_000_000}[unit],
+            pa.timestamp(unit, tz="UTC"),
+        ),
+        "activity": pa.array([f"a{i}" for i in rng.integers(0, 7, n)]),
+    }
+    if channel:
+        cols["channel"] = pa.array(rng.choice(["web", "app", "email"], n))
+    return pa.table(cols)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n=st.integers(1, 300),
+    seed=st.integers(0, 10_000),
+    channel=st.booleans(),
+    unit=st.sampled_from(["s", "ms", "us"]),
+    coarse=st.booleans(),
+)
+def test_fast_path_equals_the_gate(tmp_path, n, seed, channel, unit, coarse):
+    table = _table(n, seed, channel=channel, unit=unit)
+    if coarse:  # many ties in (customer, time): exercises the stable order
+        t = table.column("timestamp").cast(pa.int64()).to_numpy()
+        table = table.set_column(
+            1, "timestamp", pa.array(t - t % (t.max() // 4 + 1), table.schema.field(1).type)
+        )
+    path = tmp_path / "e.parquet"
+    pq.write_table(table, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        got = jm.read_events(path, duplicates="keep")
+        want = _gate(path, duplicates="keep")
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_shuffled_log_is_sorted_like_the_gate(tmp_path):
+    log = jm.datasets.make_journeys(n_customers=300, days=30, random_state=3).events
+    raw = log[["customer_id", "timestamp", "activity", "channel"]].sample(frac=1, random_state=0)
+    raw.to_parquet(tmp_path / "e.parquet", index=False)
+    got = jm.read_events(tmp_path / "e.parquet")
+    assert canonical_from_table(pq.read_table(tmp_path / "e.parquet")) is not None
+    pd.testing.assert_frame_equal(got, _gate(tmp_path / "e.parquet"))
+    assert got["customer_id"].is_monotonic_increasing
+
+
+def test_naive_times_and_a_column_mapping(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "user": ["b", "a", "b"],
+            "ts": pd.to_datetime(["2025-01-02", "2025-01-01", "2025-01-01"]),
+            "what": ["buy", "view", "view"],
+        }
+    )
+    raw.to_parquet(tmp_path / "e.parquet", index=False)
+    mapping = {"user": "customer_id", "ts": "timestamp", "what": "activity"}
+    got = jm.read_events(tmp_path / "e.parquet", columns=mapping)
+    want = schema.validate(raw.rename(columns=mapping))
+    pd.testing.assert_frame_equal(got, want)
+    # naive times in another zone go through the gate, which localises them
+    paris = jm.read_events(tmp_path / "e.parquet", columns=mapping, tz="Europe/Paris")
+    assert paris["timestamp"].iloc[0] == pd.Timestamp("2024-12-31 23:00", tz="UTC")
+
+
+def _write(tmp_path, **cols) -> str:
+    base = {
+        "customer_id": ["a", "a", "b"],
+        "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"], utc=True),
+        "activity": ["view", "buy", "view"],
+    }
+    frame = pd.DataFrame(base | cols)
+    path = tmp_path / "e.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cols", "message"),
+    [
+        ({"activity": ["view", " ", "view"]}, "null or empty activity"),
+        ({"customer_id": ["a", None, "b"]}, "null or empty customer_id"),
+        ({"customer_id": ["a", "", "b"]}, "null or empty customer_id"),
+        ({"channel": ["web", None, "app"]}, "null or empty channel"),
+        (
+            {"timestamp": pd.to_datetime(["2025-01-01", "2150-01-01", "2025-01-01"], utc=True)},
+            "outside the plausible range",
+        ),
+    ],
+)
+def test_a_bad_log_gets_the_gates_error(tmp_path, cols, message):
+    path = _write(tmp_path, **cols)
+    with pytest.raises(EventLogError, match=message) as fast:
+        jm.read_events(path)
+    with pytest.raises(EventLogError) as gate:
+        _gate(path)
+    assert str(fast.value) == str(gate.value)
+
+
+def test_duplicates_are_warned_and_dropped_by_the_gate(tmp_path):
+    path = _write(
+        tmp_path,
+        timestamp=pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-01"], utc=True),
+        activity=["view", "view", "view"],
+    )
+    with pytest.warns(DataQualityWarning, match="1 duplicate events"):
+        jm.read_events(path)
+    with pytest.warns(RowsDroppedWarning, match="dropped 1 duplicate"):
+        assert len(jm.read_events(path, duplicates="drop")) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(jm.read_events(path, duplicates="keep")) == 3
+
+
+def test_ties_that_are_not_duplicates_keep_input_order(tmp_path):
+    path = _write(
+        tmp_path,
+        timestamp=pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-01"], utc=True),
+        activity=["view", "buy", "view"],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = jm.read_events(path)
+    assert got["activity"].tolist() == ["view", "buy", "view"]
+    pd.testing.assert_frame_equal(got, _gate(path))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"value": [1.0, 2.0, 3.0]},
+        {"note": ["x", "y", "z"]},
+        {"session_id": ["s1", "s1", "s2"]},
+    ],
+)
+def test_other_columns_take_the_general_path(tmp_path, extra):
+    path = _write(tmp_path, channel=["web", "app", "web"], **extra)
+    assert canonical_from_table(pq.read_table(path)) is None
+    pd.testing.assert_frame_equal(jm.read_events(path), _gate(path))
+
+
+def test_nanosecond_and_numeric_columns_take_the_general_path(tmp_path):
+    t = pa.table(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": pa.array([1, 2], pa.timestamp("ns", tz="UTC")),
+            "activity": ["x", "y"],
+        }
+    )
+    assert canonical_from_table(t) is None
+    ids = t.set_column(0, "customer_id", pa.array([1, 2]))
+    assert canonical_from_table(ids) is None
+    path = tmp_path / "e.parquet"
+    pq.write_table(ids.set_column(1, "timestamp", pa.array([1, 2], pa.timestamp("us"))), path)
+    assert jm.read_events(path, plausible_range=None)["customer_id"].tolist() == ["1", "2"]

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Literal, get_args
+from typing import IO, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from journeymine.exceptions import (
     MissingColumnError,
     did_you_mean,
 )
+from journeymine.io._parquet import read_parquet, sorted_categories
 from journeymine.io.presets import Preset, get_preset
 from journeymine.io.xes import read_xes
 from journeymine.schema import PLAUSIBLE_RANGE, Duplicates, PlausibleRange, TimestampUnit
@@ -241,50 +242,50 @@ def _ids_as_text(s: pd.Series) -> pd.Series:
     return text.reindex(s.index).astype("str")
 
 
-def _sorted_categories(s: pd.Series) -> pd.Series:
-    """A categorical text column with its categories in sorted order (as
-    ``astype("category")`` gives them), codes remapped; nulls stay null."""
-    cats = s.cat.categories
-    perm = np.argsort(cats.to_numpy(dtype=object), kind="stable")
-    if (perm == np.arange(len(perm))).all():
-        return s
-    rank = np.empty(len(perm) + 1, dtype=np.int64)
-    rank[perm] = np.arange(len(perm))
-    rank[-1] = -1  # null (code -1) stays null
-    codes = rank[s.cat.codes.to_numpy()]
-    out = pd.Categorical.from_codes(codes, categories=cats.take(perm))
-    return pd.Series(out, index=s.index, name=s.name)
-
-
-def _read_parquet(path: Path, columns: dict[str, str], preset: Preset | None) -> pd.DataFrame:
-    """A Parquet file as a DataFrame; the text columns that become ``activity`` or ``channel``
-    are read as Arrow dictionaries (pandas categories, sorted), so their values are hashed
-    once per distinct value instead of once per event. Other columns read as
-    ``pd.read_parquet`` reads them."""
+def _read_parquet(
+    path: Path, columns: dict[str, str], preset: Preset | None, fast: dict[str, Any] | None
+) -> tuple[Any, _Plan, pd.DataFrame | None]:
+    """A Parquet file as an Arrow table, its column plan and, with ``fast``, the canonical log
+    when it passes the gate as it is (:func:`read_parquet`). The text columns that become
+    ``activity`` or ``channel`` are read as Arrow dictionaries, so their values are hashed
+    once per distinct value instead of once per event."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     file_schema = pq.read_schema(path)
     names = [str(n) for n in file_schema.names]
     schema.check_unique_columns(names, source=f"'{path.name}'")
+    if not names:
+        raise EmptyLogError(f"'{path.name}' holds no events (no columns). Check the file.")
+    plan = _Plan(names, columns, preset)
     dictionary: list[str] = []
-    if names:
-        plan = _Plan(names, columns, preset)
-        for name in names:
-            field = file_schema.field(name)
-            dst = plan.rename.get(name, name)
-            if dst == schema.CHANNEL and plan.channel_values:
-                continue  # the preset maps channel values one by one: keep plain text
-            if dst in schema.CATEGORY_COLUMNS and (
-                pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
-            ):
-                dictionary.append(name)
-    frame = (
-        pd.read_parquet(path, read_dictionary=dictionary) if dictionary else pd.read_parquet(path)
-    )
-    for name in dictionary:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = _sorted_categories(frame[name])
+    for name in names:
+        field = file_schema.field(name)
+        dst = plan.rename.get(name, name)
+        if dst == schema.CHANNEL and plan.channel_values:
+            continue  # the preset maps channel values one by one: keep plain text
+        if dst in schema.CATEGORY_COLUMNS and (
+            pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+        ):
+            dictionary.append(name)
+    if plan.coalesce or plan.channel_values:
+        fast = None  # the plan changes values, not only names
+    table, frame = read_parquet(path, plan.rename, dictionary, fast)
+    return table, plan, frame
+
+
+def _frame_of_table(table: Any) -> pd.DataFrame:
+    """The DataFrame ``pd.read_parquet`` would give; dictionary text columns become
+    categoricals with sorted categories."""
+    import pyarrow as pa
+
+    frame = pd.DataFrame.from_arrow(table)
+    for field in table.schema:
+        name = field.name
+        if pa.types.is_dictionary(field.type) and isinstance(
+            frame[name].dtype, pd.CategoricalDtype
+        ):
+            frame[name] = sorted_categories(frame[name])
     return frame
 
 
@@ -295,7 +296,10 @@ def _read_raw(
     preset: Preset | None,
     sep: str | None = None,
     encoding: str = "utf-8",
-) -> tuple[pd.DataFrame, _Plan]:
+    fast: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, _Plan | None]:
+    """The file as a DataFrame and its column plan. With ``fast`` (the gate's options), a
+    Parquet log that passes the gate as it is comes back canonical, with no plan."""
     if fmt == "csv":
         try:
             sep = sep if sep is not None else _sniff_sep(path, encoding)
@@ -323,7 +327,13 @@ def _read_raw(
         except UnicodeDecodeError as exc:
             raise _encoding_error(path, encoding, exc) from exc
         return frame, plan
-    frame = _read_parquet(path, columns, preset) if fmt == "parquet" else _read_jsonl(path)
+    if fmt == "parquet":
+        table, plan, done = _read_parquet(path, columns, preset, fast)
+        if done is not None:
+            return done, None
+        frame = _frame_of_table(table)
+    else:
+        frame = _read_jsonl(path)
     if len(frame.columns) == 0:
         raise EmptyLogError(f"'{path.name}' holds no events (no columns). Check the file.")
     frame.columns = frame.columns.astype(str)
@@ -468,8 +478,13 @@ def read_events(
             frame = read_xes(path, validate=False)
             plan = _Plan(frame.columns.tolist(), mapping, p)
         else:
+            fast = None
+            if validate and unit is None and timestamp_format is None:
+                fast = {"tz": tz, "plausible_range": plausible_range, "duplicates": duplicates}
             try:
-                frame, plan = _read_raw(path, fmt, mapping, p, sep=sep, encoding=encoding)
+                frame, raw_plan = _read_raw(
+                    path, fmt, mapping, p, sep=sep, encoding=encoding, fast=fast
+                )
             except pd.errors.EmptyDataError as exc:
                 raise EmptyLogError(f"'{path.name}' is empty: no header, no events.") from exc
             except (EventLogError, ConfigError):
@@ -479,6 +494,9 @@ def read_events(
                     f"could not read '{path.name}' as {fmt}: {type(exc).__name__}: {exc}. "
                     f"Check that the file is complete and really {fmt} (or pass format=...)."
                 ) from exc
+            if raw_plan is None:
+                return frame  # canonical already: it passed the gate as it is
+            plan = raw_plan
         frame = plan.apply(frame)
     else:
         raise ConfigError(

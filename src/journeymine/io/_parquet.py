@@ -1,0 +1,273 @@
+"""Parquet read as Arrow, and a clean log made canonical on Arrow and numpy.
+
+:func:`canonical_from_table` is the fast path of :func:`journeymine.read_events` for an Arrow
+table holding exactly the canonical columns ``customer_id``, ``timestamp``, ``activity`` and
+optionally ``channel``. It returns the frame :func:`journeymine.schema.validate` would return
+(same values, dtypes, categories and row order) when the log passes every rule of the gate
+as it is; otherwise it returns None and the caller hands the log to ``validate``, which
+decides what is wrong and says so. It never raises or warns about the data itself: the one
+gate keeps every error and warning.
+
+Where the time goes on a shuffled log: customer ids are hashed once in Arrow (on a second
+thread, while the other columns are coded) and only the distinct ids are sorted; activity and
+channel stay Arrow dictionaries (hashed per distinct value, never per event); the rows are
+ordered by one sort of an int64 key (:func:`journeymine.schema.row_order`); nothing becomes a
+Python object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine import schema
+
+__all__ = ["canonical_from_table", "read_parquet", "sorted_categories"]
+
+_FAST_COLUMNS = frozenset({schema.CUSTOMER_ID, schema.TIMESTAMP, schema.ACTIVITY, schema.CHANNEL})
+_UNIT_TO_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
+def sorted_categories(s: pd.Series) -> pd.Series:
+    """A categorical text column with its categories in sorted order (as
+    ``astype("category")`` gives them), codes remapped; nulls stay null."""
+    cats = s.cat.categories
+    perm = np.argsort(cats.to_numpy(dtype=object), kind="stable")
+    if (perm == np.arange(len(perm))).all():
+        return s
+    rank = np.empty(len(perm) + 1, dtype=np.int64)
+    rank[perm] = np.arange(len(perm))
+    rank[-1] = -1  # null (code -1) stays null
+    codes = rank[s.cat.codes.to_numpy()]
+    out = pd.Categorical.from_codes(codes, categories=cats.take(perm))
+    return pd.Series(out, index=s.index, name=s.name)
+
+
+def _is_text(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _blank_labels(labels: Any) -> bool:
+    """Any empty or whitespace-only value among distinct text values (the gate's rule:
+    ``str.strip() == ""`` on the pandas text column)."""
+    text = pd.Series(pd.array(labels, dtype=schema.STRING_DTYPE))
+    return bool(text.str.strip().eq("").any())
+
+
+def _ranked(arr: Any) -> tuple[np.ndarray, Any]:
+    """Codes of a text column ranked by value (code order = sorted order of the distinct
+    values) and the sorted distinct values, hashing every value once in Arrow and sorting
+    only the distinct values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = pc.dictionary_encode(arr)
+    # UTF-8 byte order is code point order: the order of Python (and pandas) string sorts
+    perm = pc.sort_indices(enc.dictionary).to_numpy()
+    rank = np.empty(len(perm), dtype=np.int32 if len(perm) < 2**31 else np.int64)
+    rank[perm] = np.arange(len(perm), dtype=rank.dtype)
+    return rank[enc.indices.to_numpy()], enc.dictionary.take(pa.array(perm))
+
+
+def _dictionary_codes(col: Any, keep_order: bool) -> tuple[np.ndarray, Any]:
+    """Codes (int8, or int32 from 128 values on) and distinct values of a text or dictionary
+    column with no nulls: only the values that occur, sorted, or in the dictionary's order
+    with ``keep_order`` (a categorical column written by pandas reads back so)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    col = col.unify_dictionaries() if isinstance(col, pa.ChunkedArray) else col
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if not chunks:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    labels = chunks[0].dictionary
+    idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
+    used = np.bincount(idx, minlength=len(labels)) > 0
+    present = np.flatnonzero(used)
+    labels = labels.take(pa.array(present))
+    perm = np.arange(len(labels)) if keep_order else pc.sort_indices(labels).to_numpy()
+    remap = np.full(len(used), -1, dtype=np.int8 if len(perm) < 128 else np.int32)
+    remap[present[perm]] = np.arange(len(perm))
+    return remap[idx], labels.take(pa.array(perm))
+
+
+def _micros(col: Any, tz: str) -> np.ndarray | None:
+    """int64 microseconds (UTC) of an Arrow timestamp column, or None when the gate must
+    convert it (nanoseconds, naive times read in a zone other than UTC, not a timestamp)."""
+    import pyarrow as pa
+
+    t = col.type
+    if not pa.types.is_timestamp(t) or t.unit not in _UNIT_TO_US:
+        return None
+    if t.tz is None and tz != "UTC":
+        return None
+    values = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    out = values.to_numpy(zero_copy_only=False).view(np.int64)
+    factor = _UNIT_TO_US[t.unit]
+    return out * factor if factor != 1 else out
+
+
+def _in_range(t: np.ndarray, plausible_range: schema.PlausibleRange | None) -> bool:
+    bounds = schema.plausible_bounds(plausible_range)
+    if bounds is None:
+        return True
+    lo, hi = (int(b.tz_convert(None).as_unit("us").asm8.view(np.int64)) for b in bounds)
+    return bool(lo <= int(t.min()) and int(t.max()) < hi)
+
+
+def _has_duplicate_rows(c: np.ndarray, t: np.ndarray, others: list[np.ndarray]) -> bool:
+    """Rows equal in every column, in sorted arrays (equal rows share customer and time, so
+    only the rows of a (customer, time) shared with a neighbour are compared)."""
+    tie = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    if not tie.any():
+        return False
+    mark = np.zeros(len(t), dtype=bool)
+    mark[1:] = tie
+    mark[:-1] |= tie
+    rows = np.flatnonzero(mark)
+    frame = pd.DataFrame(
+        {"c": c[rows], "t": t[rows]} | {str(i): o[rows] for i, o in enumerate(others)}
+    )
+    return bool(frame.duplicated().any())
+
+
+def canonical_from_table(
+    table: Any,
+    *,
+    tz: str = "UTC",
+    plausible_range: schema.PlausibleRange | None = schema.PLAUSIBLE_RANGE,
+    duplicates: schema.Duplicates = "warn",
+    ranked: Future[tuple[np.ndarray, Any]] | None = None,
+    keep_order: Collection[str] = (),
+) -> pd.DataFrame | None:
+    """The canonical log of an Arrow table that passes the gate as it is, else None.
+
+    ``table`` (a ``pyarrow.Table`` with canonical column names) qualifies when it holds
+    exactly ``customer_id`` (text), ``timestamp`` (an Arrow timestamp in s, ms or us; naive
+    only with ``tz="UTC"``), ``activity`` and optionally ``channel`` (text or dictionary), with
+    no null, no empty or blank id, activity or channel, every time inside
+    ``plausible_range``, at least one row, and no duplicate row unless ``duplicates="keep"``.
+    The result equals ``schema.validate(frame, tz=tz, plausible_range=plausible_range,
+    duplicates=duplicates)`` for the same data; anything else (other columns, another
+    type, a problem) returns None so that ``validate`` reports it. ``ranked``: the customer
+    ids already being ranked (:func:`_ranked` of the ``customer_id`` column, on a thread).
+    Categories come out sorted, as ``astype("category")`` makes them, except for the dictionary
+    columns named in ``keep_order``, which keep their dictionary's order (as a categorical
+    column written by pandas reads back); an ordered dictionary goes to the gate.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = pa.table({"customer_id": ["b", "a"], "activity": ["x", "y"],
+    ...     "timestamp": pa.array([2, 1], pa.timestamp("us", tz="UTC"))})
+    >>> canonical_from_table(t)[["customer_id", "activity"]].values.tolist()
+    [['a', 'y'], ['b', 'x']]
+    >>> canonical_from_table(t.append_column("extra", pa.array([1, 2]))) is None
+    True
+    """
+    import pyarrow as pa
+
+    names = list(table.column_names)
+    if (
+        table.num_rows == 0
+        or len(set(names)) != len(names)
+        or not set(names) <= _FAST_COLUMNS
+        or not set(schema.REQUIRED_COLUMNS) <= set(names)
+        or any(table.column(n).null_count for n in names)
+        or not _is_text(table.schema.field(schema.CUSTOMER_ID).type)
+    ):
+        return None
+    categories = [c for c in (schema.ACTIVITY, schema.CHANNEL) if c in names]
+    for name in categories:
+        typ = table.schema.field(name).type
+        if pa.types.is_dictionary(typ) and (typ.ordered or not _is_text(typ.value_type)):
+            return None
+        if not (_is_text(typ) or pa.types.is_dictionary(typ)):
+            return None
+    t = _micros(table.column(schema.TIMESTAMP), tz)
+    if t is None or not _in_range(t, plausible_range):
+        return None
+    with ThreadPoolExecutor(1) as pool:
+        # customer ids are hashed (the longest step) while the other columns are coded
+        if ranked is None:
+            ranked = pool.submit(_ranked, table.column(schema.CUSTOMER_ID))
+        coded = {
+            name: _dictionary_codes(table.column(name), name in keep_order) for name in categories
+        }
+        blank = any(_blank_labels(labels) for _, labels in coded.values())
+        ranks, ids = ranked.result()
+    if blank or _blank_labels(ids):
+        return None
+    order = schema.row_order(ranks, len(ids), t)
+    if order is not None:
+        t = t[order]
+        coded = {k: (codes[order], labels) for k, (codes, labels) in coded.items()}
+        # sorted ranks are non-decreasing: rebuilt from the counts, not gathered
+        ranks = np.repeat(
+            np.arange(len(ids), dtype=ranks.dtype), np.bincount(ranks, minlength=len(ids))
+        )
+    if duplicates != "keep" and _has_duplicate_rows(ranks, t, [c for c, _ in coded.values()]):
+        return None
+    cols: dict[str, Any] = {
+        schema.CUSTOMER_ID: pd.array(ids.take(pa.array(ranks)), dtype=schema.STRING_DTYPE),
+        schema.TIMESTAMP: pd.Series(t.view("datetime64[us]")).dt.tz_localize("UTC"),
+    }
+    for name, (codes, labels) in coded.items():
+        cats = pd.Index(pd.array(labels, dtype=schema.STRING_DTYPE))
+        cols[name] = pd.Categorical.from_codes(codes, categories=cats)
+    out = pd.DataFrame(
+        {c: cols[c] for c in schema.CANONICAL_COLUMNS if c in cols},
+        index=pd.RangeIndex(table.num_rows),
+    )
+    return out
+
+
+def read_parquet(
+    path: Path, rename: Mapping[str, str], dictionary: list[str], fast: dict[str, Any] | None
+) -> tuple[Any, pd.DataFrame | None]:
+    """The file as an Arrow table (``dictionary`` columns as Arrow dictionaries) and, with
+    ``fast`` (the gate's options: ``tz``, ``plausible_range``, ``duplicates``), the canonical
+    log when the columns, renamed by ``rename``, pass the gate as they are (else None).
+
+    For a fast read, the column that becomes ``customer_id`` is decoded first and hashed on a
+    second thread while the other columns are decoded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    file_schema = pq.read_schema(path)
+    names = [str(n) for n in file_schema.names]
+    renamed = [rename.get(n, n) for n in names]
+    # dictionaries stored in the file keep their order (pandas reads them so)
+    keep_order = [
+        dst
+        for n, dst in zip(names, renamed, strict=True)
+        if pa.types.is_dictionary(file_schema.field(n).type)
+    ]
+    if fast is None or not (set(renamed) <= _FAST_COLUMNS and schema.CUSTOMER_ID in renamed):
+        return pq.read_table(path, read_dictionary=dictionary or None), None
+    cust = names[renamed.index(schema.CUSTOMER_ID)]
+    ids = pq.read_table(path, columns=[cust])
+    with ThreadPoolExecutor(1) as pool:
+        ranked = None
+        if _is_text(ids.schema.field(cust).type) and not ids.column(cust).null_count:
+            ranked = pool.submit(_ranked, ids.column(cust))
+        others = [n for n in names if n != cust]
+        rest = pq.read_table(path, columns=others, read_dictionary=dictionary or None)
+        table = rest.add_column(names.index(cust), ids.schema.field(cust), ids.column(cust))
+        if ranked is None:
+            return table, None
+        frame = canonical_from_table(
+            table.rename_columns(renamed), **fast, ranked=ranked, keep_order=keep_order
+        )
+    return table, frame
