@@ -459,6 +459,12 @@ def discover_process(
 
 
 # --- files ------------------------------------------------------------------------------------
+def _with_suffix(path: str | os.PathLike[str], suffix: str) -> Path:
+    """``path``, with ``suffix`` appended unless it already ends with it (any case)."""
+    target = Path(path)
+    return target if target.suffix.lower() == suffix else target.with_name(target.name + suffix)
+
+
 def _check_model(model: Any, what: str) -> ProcessModel:
     if not isinstance(model, ProcessModel):
         raise ConfigError(
@@ -499,9 +505,7 @@ def export_bpmn(
             f"Petri net); export it with export_pnml instead."
         )
     pm4py = _pm4py("export_bpmn")
-    target = Path(path)
-    if target.suffix.lower() != ".bpmn":
-        target = target.with_name(target.name + ".bpmn")
+    target = _with_suffix(path, ".bpmn")
     if layout is None:
         layout = shutil.which("dot") is not None
     with _quiet():
@@ -523,9 +527,7 @@ def export_pnml(model: ProcessModel, path: str | os.PathLike[str]) -> Path:
     """
     model = _check_model(model, "export_pnml")
     pm4py = _pm4py("export_pnml")
-    target = Path(path)
-    if target.suffix.lower() != ".pnml":
-        target = target.with_name(target.name + ".pnml")
+    target = _with_suffix(path, ".pnml")
     with _quiet():
         pm4py.write_pnml(model.net, model.initial_marking, model.final_marking, str(target))
     return target

@@ -38,6 +38,7 @@ __all__ = [
     "check_k",
     "check_log",
     "filter_log",
+    "finish_figure",
     "format_duration",
     "hidden_subtitle",
     "period_text",
@@ -46,6 +47,7 @@ __all__ = [
     "rgba",
     "sankey_node_values",
     "sankey_nodes",
+    "sankey_positions",
     "sankey_y",
     "suppress_small",
 ]
@@ -304,6 +306,18 @@ def base_layout(title: str, subtitle: str = "", **extra: Any) -> dict[str, Any]:
     return layout
 
 
+def finish_figure(
+    fig: go.Figure, title: str, subtitle: str | None, default: str, **layout: Any
+) -> go.Figure:
+    """Give ``fig`` the shared look: ``title`` and ``subtitle`` (``default``, what the figure
+    shows, when it is None), then the figure's own ``layout`` (height, legend...), merged into
+    the shared one as :meth:`plotly.graph_objects.Figure.update_layout` merges."""
+    fig.update_layout(**base_layout(title, default if subtitle is None else subtitle))
+    if layout:
+        fig.update_layout(**layout)
+    return fig
+
+
 def _wrap(text: str, width: int = 92) -> list[str]:
     """Split a subtitle at its " · " separators into lines of at most ~``width`` characters."""
     parts = text.split(" · ")
@@ -387,6 +401,21 @@ def sankey_node_values(
         outflow[a] += float(v)
         inflow[b] += float(v)
     return [max(i, o) for i, o in zip(inflow, outflow, strict=True)]
+
+
+def sankey_positions(
+    columns: Sequence[int],
+    n_columns: int,
+    links: tuple[Sequence[int], Sequence[int], Sequence[float]],
+    order: Sequence[Any] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Node centres (x, y) of a Sankey whose nodes sit in ``columns`` (0 .. ``n_columns`` - 1,
+    spread over the width); ``links`` (source, target and value of every link) size the
+    nodes, stacked per column as :func:`sankey_y` stacks them."""
+    src, tgt, value = links
+    x = [0.01 + 0.98 * c / max(n_columns - 1, 1) for c in columns]
+    y = sankey_y(columns, sankey_node_values(len(columns), src, tgt, value), order=order)
+    return x, y
 
 
 def rgba(hex_colour: str, alpha: float) -> str:

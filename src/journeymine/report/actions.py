@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 from journeymine.report._common import (
     MUTED,
     PALETTE,
-    base_layout,
     check_frame,
     check_k,
+    finish_figure,
     plotly_text,
     style_axes,
 )
@@ -141,13 +141,13 @@ def backtest_figure(
             + _OUTCOME_LABEL[outcome]
             + "</extra>",
         )
-    if subtitle is None:
-        subtitle = (
-            "each logged touch replayed as a decision on the events before it · "
-            "green = the policy sends the same journey"
-        )
-    fig.update_layout(**base_layout(title, subtitle), barmode="stack")
-    fig.update_layout(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        "each logged touch replayed as a decision on the events before it · "
+        "green = the policy sends the same journey",
+        barmode="stack",
         height=max(320, 170 + 42 * len(journeys)),
         legend={"orientation": "h", "y": -0.2},
         yaxis={"autorange": "reversed"},
@@ -252,17 +252,19 @@ def response_rates_figure(
             colorbar={"title": {"text": "response"}, "thickness": 12, "tickformat": ".0%"},
         )
     )
-    if subtitle is None:
-        subtitle = (
-            "share of touches answered within the response window, shrunk to the journey's rate"
+    default = "share of touches answered within the response window, shrunk to the journey's rate"
+    if data.attrs.get("hidden"):
+        default += (
+            f" · {data.attrs['hidden']} cells with fewer than {data.attrs.get('k')} touches hidden"
         )
-        if data.attrs.get("hidden"):
-            subtitle += (
-                f" · {data.attrs['hidden']} cells with fewer than {data.attrs.get('k')} "
-                f"touches hidden"
-            )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(height=max(320, 170 + 40 * len(rows)), yaxis={"autorange": "reversed"})
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        default,
+        height=max(320, 170 + 40 * len(rows)),
+        yaxis={"autorange": "reversed"},
+    )
     fig.update_xaxes(showgrid=False, title_text="journey")
     fig.update_yaxes(showgrid=False, title_text="persona", color=MUTED)
     return fig
@@ -360,10 +362,15 @@ def ope_figure(
         hovertemplate="%{y}: %{x:.4f} per decision<extra>%{customdata:,} matching "
         "decisions</extra>",
     )
-    if subtitle is None:
-        subtitle = "mean reward per decision, 95% intervals · grey = what the log earned"
-    fig.update_layout(**base_layout(title, subtitle), showlegend=False)
-    fig.update_layout(height=320, yaxis={"autorange": "reversed"})
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        "mean reward per decision, 95% intervals · grey = what the log earned",
+        showlegend=False,
+        height=320,
+        yaxis={"autorange": "reversed"},
+    )
     fig.update_xaxes(title_text="mean reward per decision")
     return style_axes(fig)
 
@@ -444,12 +451,16 @@ def impact_figure(
         hovertemplate="%{y}: %{x:.3f} per customer<extra>%{customdata:,} customers</extra>",
     )
     base = data.attrs.get("baseline")
-    if subtitle is None:
-        subtitle = "customers split at random into arms, same period · 95% intervals" + (
-            f" · ratio to {base}" if base else ""
-        )
-    fig.update_layout(**base_layout(title, subtitle), showlegend=False)
-    fig.update_layout(height=max(300, 150 + 45 * len(data)), yaxis={"autorange": "reversed"})
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        "customers split at random into arms, same period · 95% intervals"
+        + (f" · ratio to {base}" if base else ""),
+        showlegend=False,
+        height=max(300, 150 + 45 * len(data)),
+        yaxis={"autorange": "reversed"},
+    )
     fig.update_xaxes(title_text="true incremental value per customer")
     return style_axes(fig)
 

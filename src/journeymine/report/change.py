@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import (
     INK,
-    base_layout,
     check_frame,
+    finish_figure,
     format_share,
     plotly_text,
     style_axes,
@@ -267,13 +267,12 @@ def change_timeline_figure(
                 "<br>effect %{customdata[4]}, q = %{customdata[3]}<extra></extra>",
             )
         )
-    if subtitle is None:
-        subtitle = (
-            "each bar spans a detected change; label = baseline → value during the "
-            "change; ranked by evidence"
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        "each bar spans a detected change; label = baseline → value during the change; "
+        "ranked by evidence",
         height=max(300, 150 + 48 * len(data)),
         barmode="overlay",
         legend={"title": {"text": "direction"}, "orientation": "h", "y": -0.2},

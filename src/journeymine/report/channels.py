@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 
 from journeymine.report._common import (
     DEFAULT_K,
-    base_layout,
     check_frame,
     check_k,
     check_log,
+    finish_figure,
     format_share,
     hidden_subtitle,
     plotly_text,
@@ -149,14 +149,16 @@ def channel_switch_figure(
             colorbar={"title": {"text": "share of row"}, "tickformat": ".0%", "thickness": 12},
         )
     )
-    if subtitle is None:
-        subtitle = hidden_subtitle(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        hidden_subtitle(
             "consecutive events of a customer: row = from, column = to", data.attrs, "cells"
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    side = 140 + 62 * len(chans)
-    fig.update_layout(
-        height=max(360, side), xaxis={"side": "bottom"}, yaxis={"autorange": "reversed"}
+        ),
+        height=max(360, 140 + 62 * len(chans)),
+        xaxis={"side": "bottom"},
+        yaxis={"autorange": "reversed"},
     )
     fig.update_xaxes(title_text="next event's channel", showgrid=False)
     fig.update_yaxes(title_text="event's channel", showgrid=False)

@@ -19,20 +19,19 @@ import plotly.graph_objects as go
 from journeymine.report._common import (
     DEFAULT_K,
     INK,
-    base_layout,
     check_frame,
     check_k,
     check_log,
     check_positive_int,
     colour_map,
     filter_log,
+    finish_figure,
     format_share,
     hidden_subtitle,
     plotly_text,
     rgba,
-    sankey_node_values,
     sankey_nodes,
-    sankey_y,
+    sankey_positions,
     style_axes,
     suppress_small,
 )
@@ -155,11 +154,10 @@ def paths_figure(
     names = sorted({n for _, n in keys})
     colours = colour_map([str(activity), *names] if activity is not None else names)
     n_cols = max_step + 1
-    node_x = [0.01 + 0.98 * c / max(n_cols - 1, 1) for c, _ in keys]
-    labels = [plotly_text(n) for _, n in keys]
-    node_y = sankey_y(
-        [c for c, _ in keys], sankey_node_values(len(keys), src, tgt, data["cases"].tolist())
+    node_x, node_y = sankey_positions(
+        [c for c, _ in keys], n_cols, (src, tgt, data["cases"].tolist())
     )
+    labels = [plotly_text(n) for _, n in keys]
     link_colour = [
         colours[str(n)] for n in (data["source"] if direction == "after" else data["target"])
     ]
@@ -190,23 +188,23 @@ def paths_figure(
     if title is None:
         where = "after" if direction == "after" else "before"
         title = f"Paths {where} {plotly_text(activity)}" if activity is not None else "Paths"
-    if subtitle is None:
-        subtitle = hidden_subtitle(
+    return finish_figure(
+        fig,
+        title,
+        subtitle,
+        hidden_subtitle(
             f"first occurrence per customer, {max_step} step{'s' * (max_step > 1)}"
             " · link width = customers",
             data.attrs,
             "links",
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(
+        ),
         height=max(
             420,
             40
             + 26 * max((sum(1 for c, _ in keys if c == col) for col in range(n_cols)), default=1)
             + 160,
-        )
+        ),
     )
-    return fig
 
 
 # ---------------------------------------------------------------- funnel
@@ -321,12 +319,16 @@ def funnel_figure(
             "<extra></extra>",
         )
     )
-    if subtitle is None:
-        subtitle = hidden_subtitle(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        hidden_subtitle(
             "customers reaching each step in order (share of step 1)", data.attrs, "steps"
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(height=max(320, 150 + 70 * len(g)), showlegend=False)
+        ),
+        height=max(320, 150 + 70 * len(g)),
+        showlegend=False,
+    )
     fig.update_yaxes(title_text="step", automargin=True)
     fig.update_xaxes(title_text="customers")
     return fig
@@ -357,14 +359,15 @@ def _segmented_funnel(data: pd.DataFrame, seg: str, title: str, subtitle: str | 
                 "(%{customdata:,})<extra>%{fullData.name}</extra>",
             )
         )
-    if subtitle is None:
-        subtitle = hidden_subtitle(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        hidden_subtitle(
             f"share of each {plotly_text(seg)}'s step-1 customers reaching the step",
             data.attrs,
             "steps",
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(
+        ),
         height=460,
         barmode="group",
         legend={"title": {"text": plotly_text(seg)}},
@@ -476,21 +479,23 @@ def variants_figure(
             },
         )
     )
-    if subtitle is None:
-        bits = []
-        ms = data.attrs.get("max_steps")
-        if ms:
-            which = "last" if data.attrs.get("from_end") else "first"
-            bits.append(f"{which} {ms} steps of each customer's journey")
-        hidden = int(data.attrs.get("hidden", 0) or 0)
-        if hidden:
-            bits.append(
-                f"{hidden} rarer journeys ({int(data.attrs.get('hidden_customers', 0)):,}"
-                f" customers) with fewer than {data.attrs.get('k')} customers each "
-                f"not shown"
-            )
-        subtitle = " · ".join(bits)
-    fig.update_layout(**base_layout(title, subtitle))
+    bits = []
+    ms = data.attrs.get("max_steps")
+    if ms:
+        which = "last" if data.attrs.get("from_end") else "first"
+        bits.append(f"{which} {ms} steps of each customer's journey")
+    hidden = int(data.attrs.get("hidden", 0) or 0)
+    if hidden:
+        bits.append(
+            f"{hidden} rarer journeys ({int(data.attrs.get('hidden_customers', 0)):,}"
+            f" customers) with fewer than {data.attrs.get('k')} customers each not shown"
+        )
     lines = [max(1, -(-len(str(v)) * 7 // 760)) for v in data["variant"]]
-    fig.update_layout(height=110 + 30 + 26 * sum(lines) + 20, margin={"l": 10, "r": 10, "b": 10})
-    return fig
+    return finish_figure(
+        fig,
+        title,
+        subtitle,
+        " · ".join(bits),
+        height=110 + 30 + 26 * sum(lines) + 20,
+        margin={"l": 10, "r": 10, "b": 10},
+    )

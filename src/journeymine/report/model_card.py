@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from journeymine.exceptions import ConfigError
-from journeymine.report._common import INK, MUTED, base_layout, check_frame, style_axes
+from journeymine.report._common import INK, MUTED, check_frame, finish_figure, style_axes
 
 __all__ = ["model_card_data", "model_card_figure"]
 
@@ -207,14 +207,15 @@ def model_card_figure(
     fig.update_yaxes(
         title_text="observed fraction correct", range=[0, 1], tickformat=".0%", row=1, col=2
     )
-    if subtitle is None:
-        subtitle = (
-            "how often the predicted persona is right after a customer's first n events;"
-            " marker size = predictions per bin"
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(
-        height=440, legend={"orientation": "h", "y": -0.22, "x": 0.55}, showlegend=len(cal) > 0
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        "how often the predicted persona is right after a customer's first n events;"
+        " marker size = predictions per bin",
+        height=440,
+        legend={"orientation": "h", "y": -0.22, "x": 0.55},
+        showlegend=len(cal) > 0,
     )
     fig.update_annotations(font={"size": 13, "color": INK})
     style_axes(fig)

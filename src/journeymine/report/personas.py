@@ -14,17 +14,16 @@ from journeymine.exceptions import ConfigError
 from journeymine.report._common import (
     DEFAULT_K,
     NO_PERSONA,
-    base_layout,
     check_frame,
     check_k,
     colour_map,
+    finish_figure,
     hidden_subtitle,
     persona_label,
     plotly_text,
     rgba,
-    sankey_node_values,
     sankey_nodes,
-    sankey_y,
+    sankey_positions,
     style_axes,
     suppress_small,
 )
@@ -245,15 +244,19 @@ def persona_profile_figure(
             colorbar={"title": {"text": "effect (SD)"}, "thickness": 12},
         )
     )
-    if subtitle is None:
-        subtitle = hidden_subtitle(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        hidden_subtitle(
             "standardised mean difference of each feature vs all other customers "
             "(red = higher, blue = lower); customers per persona in brackets",
             data.attrs,
             "personas",
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(height=max(360, 170 + 46 * len(personas)), yaxis={"autorange": "reversed"})
+        ),
+        height=max(360, 170 + 46 * len(personas)),
+        yaxis={"autorange": "reversed"},
+    )
     fig.update_xaxes(tickangle=-35, showgrid=False, title_text="feature")
     fig.update_yaxes(showgrid=False, title_text="persona")
     return fig
@@ -376,14 +379,19 @@ def persona_sizes_figure(
                 "</extra>",
             )
         )
-    if subtitle is None:
-        subtitle = hidden_subtitle(
+    finish_figure(
+        fig,
+        title,
+        subtitle,
+        hidden_subtitle(
             "customers assigned to each persona per window (stable persona ids)",
             data.attrs,
             "cells",
-        )
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(height=430, legend={"title": {"text": "persona"}}, hovermode="x unified")
+        ),
+        height=430,
+        legend={"title": {"text": "persona"}},
+        hovermode="x unified",
+    )
     fig.update_xaxes(title_text="window")
     fig.update_yaxes(title_text="customers", rangemode="tozero")
     style_axes(fig)
@@ -464,15 +472,14 @@ def persona_migration_figure(
     personas = list(dict.fromkeys(p for _, p in keys))
     colours = colour_map([p for p in personas if p != NO_PERSONA])
     colours[NO_PERSONA] = "#b8c0cc"
-    n = max(len(windows) - 1, 1)
-    node_x = [0.01 + 0.98 * col_of[w] / n for w, _ in keys]
-    labels = [plotly_text(persona_label(p, names)) for _, p in keys]
-    custom = [plotly_text(_window_text(w)) for w, _ in keys]
-    node_y = sankey_y(
+    node_x, node_y = sankey_positions(
         [col_of[w] for w, _ in keys],
-        sankey_node_values(len(keys), src, tgt, data["customers"].tolist()),
+        len(windows),
+        (src, tgt, data["customers"].tolist()),
         order=[(p == NO_PERSONA, str(p).zfill(8)) for _, p in keys],
     )
+    labels = [plotly_text(persona_label(p, names)) for _, p in keys]
+    custom = [plotly_text(_window_text(w)) for w, _ in keys]
     link_col = [
         rgba(colours[p], 0.22 if a == b else 0.55)
         for p, a, b in zip(
@@ -503,20 +510,18 @@ def persona_migration_figure(
             },
         )
     )
-    if subtitle is None:
-        bits = [
-            f"{len(windows)} windows: {plotly_text(_window_text(windows[0]))} … "
-            f"{plotly_text(_window_text(windows[-1]))}"
-            if windows
-            else "",
-            "link width = customers; pale links = stayed",
-        ]
-        if data.attrs.get("hidden"):
-            bits.append(
-                f"{data.attrs['hidden']} links ({data.attrs.get('hidden_customers', 0):,}"
-                f" customers) with fewer than {data.attrs.get('k')} customers hidden"
-            )
-        subtitle = " · ".join(b for b in bits if b)
-    fig.update_layout(**base_layout(title, subtitle))
-    fig.update_layout(height=max(420, 130 + 40 * len(personas)))
+    bits = [
+        f"{len(windows)} windows: {plotly_text(_window_text(windows[0]))} … "
+        f"{plotly_text(_window_text(windows[-1]))}"
+        if windows
+        else "",
+        "link width = customers; pale links = stayed",
+    ]
+    if data.attrs.get("hidden"):
+        bits.append(
+            f"{data.attrs['hidden']} links ({data.attrs.get('hidden_customers', 0):,}"
+            f" customers) with fewer than {data.attrs.get('k')} customers hidden"
+        )
+    default = " · ".join(b for b in bits if b)
+    finish_figure(fig, title, subtitle, default, height=max(420, 130 + 40 * len(personas)))
     return fig
