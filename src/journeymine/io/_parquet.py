@@ -169,8 +169,9 @@ def canonical_from_table(
     Examples
     --------
     >>> import pyarrow as pa
+    >>> day = 86_400 * 1_000_000  # microseconds
     >>> t = pa.table({"customer_id": ["b", "a"], "activity": ["x", "y"],
-    ...     "timestamp": pa.array([2, 1], pa.timestamp("us", tz="UTC"))})
+    ...     "timestamp": pa.array([20_000 * day, 20_001 * day], pa.timestamp("us", tz="UTC"))})
     >>> canonical_from_table(t)[["customer_id", "activity"]].values.tolist()
     [['a', 'y'], ['b', 'x']]
     >>> canonical_from_table(t.append_column("extra", pa.array([1, 2]))) is None
