@@ -79,14 +79,17 @@ class NextStepModel(BaseEstimator):
         Refit on every case (validation cases included) with the chosen number of rounds.
     tree_weight : "auto" or float in [0, 1], default "auto"
         The next-activity probabilities are ``w * trees + (1 - w) * counts``, where *counts* is
-        an interpolated count model over the last 1-5 activities
-        (:mod:`journeymine.nextstep._ngram`). ``"auto"`` learns ``w`` on the held-out cases
-        (log loss; 0.5 when the log has too few cases to hold any out), one ``w`` per
-        context length (1, 2, 3-4, 5+ known activities), each shrunk to the global one by
-        :data:`~journeymine.nextstep._ngram.PRIOR_ROWS` pseudo-rows; a number fixes it for
-        every length (1: the trees alone). Trees fitted on few cases, or on a log whose next
-        step is a function of the activities alone, reconstruct exact long contexts worse than
-        counts, while on the first events an attribute may decide what follows.
+        an interpolated count model over the last 1 to k <= 5 activities, k chosen by
+        case-level cross-fitting on the training log (k = 1 is the first-order Markov model).
+        ``"auto"`` learns ``w`` on the held-out cases (log loss), one ``w`` per context length
+        (1, 2, 3-4, 5+ known activities), each shrunk to the global one, then uses the counts
+        alone for a length where the blend was less accurate than them on the held-out cases,
+        and everywhere when fewer than 100 prefixes were held out (a tiny log: said in the
+        log): so the model is not less accurate than the count model it contains but for
+        noise (:mod:`journeymine.nextstep._blend`); 0.5 with ``validation_size=0``. A number
+        fixes ``w`` for every length (1: the trees alone). Trees fitted on few cases, or on a log whose next step is a function
+        of the activities alone, reconstruct exact long contexts worse than counts, while on
+        the first events an attribute may decide what follows.
     max_samples : int, default 250_000
         At most this many training prefixes (a seeded random sample beyond): bounds the fit
         time on large logs (1M events: a few minutes).
@@ -106,7 +109,7 @@ class NextStepModel(BaseEstimator):
         Calibration temperature per head.
     tree_weight_ : float
         Weight of the trees in the next-activity blend learnt on all held-out prefixes (1: the
-        count model is not used).
+        count model is not used; 0: the counts alone).
     tree_weights_ : list of float
         The weight used for each context-length bucket
         (:data:`~journeymine.nextstep._ngram.WEIGHT_BUCKETS`: 1, 2, 3-4, 5+ known activities).
@@ -255,12 +258,14 @@ class NextStepModel(BaseEstimator):
         counts = fit_count_blend(
             X_all[where[act_rows], : self.spec_.n_lags],
             act_y,
-            is_val[ev.case[act_rows]],
+            ev.case[act_rows],
             heads.held_out,
             tree_weight=self.tree_weight,
             n_classes=n_classes,
             n_codes=len(self.spec_.activities) + 1,  # + "other" (unseen at scoring)
             order=self.spec_.n_lags,
+            validate=self.validation_size > 0,
+            random_state=int(self.random_state),
         )
         self.ngram_ = counts.ngram
         self.tree_weight_ = counts.weight

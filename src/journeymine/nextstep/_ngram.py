@@ -76,9 +76,20 @@ class NGram:
 
     def proba(self, lags: np.ndarray) -> np.ndarray:
         """(rows, n_classes) probabilities for the contexts of ``lags`` (rows sum to 1)."""
+        return self._walk(lags, every=False)[-1]
+
+    def proba_by_order(self, lags: np.ndarray) -> list[np.ndarray]:
+        """The probabilities of :meth:`proba` with contexts of at most 1, 2, ..., ``order``
+        activities (what the model fitted with that ``order`` gives), in that order."""
+        return self._walk(lags, every=True)
+
+    def _walk(self, lags: np.ndarray, *, every: bool) -> list[np.ndarray]:
         p = np.tile(self.prior, (len(lags), 1))
+        out = []
         for k, (keys, counts) in enumerate(zip(self.keys, self.counts, strict=True), start=1):
             if not len(keys):
+                if every:
+                    out.append(p.copy())
                 continue
             rows, key = _keys(lags, k, self.n_codes)
             at = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
@@ -86,7 +97,9 @@ class NGram:
             rows, at = rows[seen], at[seen]
             c = counts[at]
             p[rows] = (c + p[rows]) / (c.sum(axis=1, keepdims=True) + 1.0)
-        return p
+            if every:
+                out.append(p.copy())
+        return out if every and out else [p]
 
     def to_state(self) -> dict[str, Any]:
         return {
