@@ -541,3 +541,26 @@ def test_time_arguments_read_once_for_every_package():
 
     with pytest.raises(ConfigError, match=r"time_range\[1\]='later' is not a time"):
         paths_data(log, "view", time_range=("2025-01-01", "later"))
+
+
+def test_time_ranges_read_once_for_every_package():
+    start, end = schema.to_time_range(("2025-03-01", None))
+    assert start == pd.Timestamp("2025-03-01", tz="UTC") and end is None
+    with pytest.raises(ConfigError, match=r"period='2025' is not a \(start, end\) pair"):
+        schema.to_time_range("2025", "period")
+    with pytest.raises(ConfigError, match=r"period\[1\] is missing"):
+        schema.to_time_range(("2025-03-01", None), "period", open_ends=False)
+    with pytest.raises(ConfigError, match="time_range ends before it starts"):
+        schema.to_time_range(("2025-03-02", "2025-03-01"))
+    # the same checks in the journey statistics, the report filters and compare_periods
+    import journeymine as jm
+
+    log = schema.validate(_raw())
+    backwards = ("2025-01-02", "2025-01-01")
+    for call in (
+        lambda: jm.dfg(log, time_range=backwards),
+        lambda: jm.report.paths_data(log, "view", time_range=backwards),
+        lambda: jm.compare_periods(log, backwards, ("2025-01-02", "2025-01-03")),
+    ):
+        with pytest.raises(ConfigError, match="ends before it starts"):
+            call()

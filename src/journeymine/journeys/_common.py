@@ -19,7 +19,7 @@ from journeymine.exceptions import (
     UnknownActivityError,
     did_you_mean,
 )
-from journeymine.schema import CHANNEL, CUSTOMER_ID, TimeLike, to_micros
+from journeymine.schema import CHANNEL, CUSTOMER_ID, TimeLike, to_micros, to_time_range
 
 __all__ = [
     "UNMAPPED",
@@ -75,16 +75,7 @@ def apply_filters(
     and on ``channels``. Raise when nothing is left."""
     mask = None
     if time_range is not None:
-        if not isinstance(time_range, tuple | list) or len(time_range) != 2:
-            raise ConfigError(
-                f"time_range={time_range!r} is not allowed; pass (start, end), either may be "
-                f"None, e.g. ('2025-01-01', '2025-02-01')."
-            )
-        start, end = (to_micros(v, f"time_range[{i}]") for i, v in enumerate(time_range))
-        if start is not None and end is not None and start >= end:
-            raise ConfigError(
-                f"time_range start {time_range[0]!r} is not before end {time_range[1]!r}."
-            )
+        start, end = (to_micros(t, "time_range") for t in to_time_range(time_range))
         t = enc.timestamps
         mask = np.ones(len(t), dtype=bool)
         if start is not None:

@@ -25,7 +25,7 @@ from journeymine.schema import (
     REQUIRED_COLUMNS,
     TIMESTAMP,
     require_columns,
-    to_timestamp,
+    to_time_range,
 )
 
 __all__ = [
@@ -178,12 +178,7 @@ def filter_log(
         mask &= log[CHANNEL].astype(object).isin(wanted).to_numpy()
         what.append(f"channels {wanted}")
     if time_range is not None:
-        if not isinstance(time_range, tuple | list) or len(time_range) != 2:
-            raise ConfigError(
-                f"time_range={time_range!r} is not allowed; give (start, end), e.g. "
-                f"('2025-01-01', '2025-02-01'); either may be None."
-            )
-        start, end = (to_timestamp(t, f"time_range[{i}]") for i, t in enumerate(time_range))
+        start, end = to_time_range(time_range)
         ts = log[TIMESTAMP]
         if start is not None:
             mask &= (ts >= start).to_numpy()

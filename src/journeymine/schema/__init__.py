@@ -85,6 +85,7 @@ from journeymine.schema._time import (
     implausible_timestamps,
     plausible_bounds,
     to_micros,
+    to_time_range,
     to_timestamp,
 )
 from journeymine.schema._validate import canonical_log, summarize, validate
@@ -114,6 +115,7 @@ __all__ = [
     "require_columns",
     "summarize",
     "to_micros",
+    "to_time_range",
     "to_timestamp",
     "validate",
 ]

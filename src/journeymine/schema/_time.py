@@ -104,6 +104,55 @@ def to_micros(value: TimeLike, name: str) -> int | None:
     return int((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, unit="us"))
 
 
+def to_time_range(
+    value: Any, name: str = "time_range", *, open_ends: bool = True
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """A ``(start, end)`` time-range argument as two UTC Timestamps, start inclusive, end
+    exclusive (naive = UTC), checked.
+
+    Parameters
+    ----------
+    value : (start, end)
+        Two times as :func:`to_timestamp` reads them, e.g. ``("2025-03-01", "2025-04-01")``.
+    name : str, default "time_range"
+        The argument's name, for the error message.
+    open_ends : bool, default True
+        Either end may be None (no bound); with False both are required.
+
+    Returns
+    -------
+    (Timestamp or None, Timestamp or None)
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is not a pair, an end is not a time (or is None with ``open_ends=False``),
+        or the range does not end after it starts.
+
+    Examples
+    --------
+    >>> from journeymine.schema import to_time_range
+    >>> to_time_range(("2025-03-01", None))
+    (Timestamp('2025-03-01 00:00:00+0000', tz='UTC'), None)
+    >>> to_time_range(("2025-03-02", "2025-03-01"), "period")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: period ends before it starts: ('2025-03-02', '2025-03-01').
+    """
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != 2:
+        raise ConfigError(
+            f"{name}={value!r} is not a (start, end) pair; pass e.g. ('2025-03-01', "
+            f"'2025-04-01'), end exclusive" + ("; either may be None." if open_ends else ".")
+        )
+    start, end = (to_timestamp(v, f"{name}[{i}]") for i, v in enumerate(value))
+    for i, bound in enumerate((start, end)):
+        if bound is None and not open_ends:
+            raise ConfigError(f"{name}[{i}] is missing (None); pass a time such as '2025-03-01'.")
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"{name} ends before it starts: {value!r}.")
+    return start, end
+
+
 def plausible_bounds(
     plausible_range: PlausibleRange | None = PLAUSIBLE_RANGE,
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:

@@ -30,7 +30,7 @@ from journeymine.journeys.change._log import (
     _where,
 )
 from journeymine.journeys.change._stats import _bh, _cohen_h, _mwu, _ratio, _z_test
-from journeymine.schema import to_micros
+from journeymine.schema import to_micros, to_time_range
 
 __all__ = ["compare_periods", "compare_segments"]
 
@@ -43,23 +43,10 @@ _COMPARE_METRICS: tuple[str, ...] = ("edges", "activities", "funnel", "durations
 
 
 # --- comparing two slices -----------------------------------------------------------------------
-def _timestamp(value: Any, name: str) -> int:
-    micros = to_micros(value, name)
-    if micros is None:
-        raise ConfigError(f"{name} is missing (None); pass a time such as '2025-03-01'.")
-    return micros
-
-
 def _period(period: Any, name: str) -> tuple[int, int]:
-    if isinstance(period, str) or not isinstance(period, Sequence) or len(period) != 2:
-        raise ConfigError(
-            f"{name} must be a (start, end) pair, end exclusive, e.g. ('2025-03-01', "
-            f"'2025-04-01'); got {period!r}."
-        )
-    a, b = _timestamp(period[0], f"{name}[0]"), _timestamp(period[1], f"{name}[1]")
-    if b <= a:
-        raise ConfigError(f"{name} ends before it starts: {period!r}.")
-    return a, b
+    start, end = (to_micros(t, name) for t in to_time_range(period, name, open_ends=False))
+    assert start is not None and end is not None  # both ends are required
+    return start, end
 
 
 def _group_columns(lg: _Log, codes: np.ndarray) -> dict[str, np.ndarray]:
