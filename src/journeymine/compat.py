@@ -1,5 +1,6 @@
-"""Deprecation helpers shared by the estimators: a renamed or keyword-only parameter keeps
-working for one minor release, with a :class:`FutureWarning` that says how to change the call.
+"""Deprecation helpers shared by the estimators and the functions: a renamed or keyword-only
+parameter keeps working for one minor release, with a :class:`FutureWarning` that says how to
+change the call.
 
 Examples
 --------
@@ -23,9 +24,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-__all__ = ["positional_deprecated"]
+__all__ = ["positional_deprecated", "renamed_keywords"]
 
 _Init = TypeVar("_Init", bound=Callable[..., None])
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
 def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Init], _Init]:
@@ -56,5 +58,60 @@ def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Init], _Init]:
             init(self, **kwargs)
 
         return cast(_Init, wrapper)
+
+    return decorate
+
+
+def renamed_keywords(**renames: str) -> Callable[[_Fn], _Fn]:
+    """Accept the old name of each renamed keyword (``old="new"``) for one more minor release,
+    with a :class:`FutureWarning` that names the new one; the signature shows the new names only.
+
+    Parameters
+    ----------
+    **renames : str
+        ``old_name="new_name"`` for each renamed keyword parameter.
+
+    Returns
+    -------
+    callable
+        A decorator for the function whose parameters were renamed.
+
+    Raises
+    ------
+    TypeError
+        (From the decorated function) both the old and the new name are given.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> @renamed_keywords(top="top_k")
+    ... def head(values, *, top_k=2):
+    ...     return values[:top_k]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     head([3, 2, 1], top=1)
+    [3]
+    >>> str(caught[0].message)
+    'head(top=...) is renamed head(top_k=...); top= stops working in the next minor release.'
+    """
+
+    def decorate(fn: _Fn) -> _Fn:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(f"{fn.__name__}() got {old}= and {new}=; pass {new}= only.")
+                warnings.warn(
+                    f"{fn.__name__}({old}=...) is renamed {fn.__name__}({new}=...); {old}= stops "
+                    f"working in the next minor release.",
+                    FutureWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return cast(_Fn, wrapper)
 
     return decorate

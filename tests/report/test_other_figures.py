@@ -77,8 +77,14 @@ def test_persona_frames_hide_small_groups() -> None:
             "effect": [2.0, 0.1, -0.2, 1.5, 4.0, 4.0],
         }
     )
-    data = persona_profile_data(prof, top=1, k=10)
+    data = persona_profile_data(prof, top_k=1, k=10)
     assert set(data["persona"]) == {0, 1} and data.attrs["hidden"] == 1
+    # the 0.x name top= still works for one minor release, with a FutureWarning
+    with pytest.warns(FutureWarning, match=r"persona_profile_data\(top=...\) is renamed"):
+        old = persona_profile_data(prof, top=1, k=10)
+    pd.testing.assert_frame_equal(old, data)
+    with pytest.raises(TypeError, match="pass top_k= only"):
+        persona_profile_data(prof, top=1, top_k=1)
     assert set(data["feature"]) == {"f1", "f2"}
     fig = persona_profile_figure(data)
     assert fig.data[0].z.shape == (2, 2)
@@ -127,6 +133,9 @@ def test_change_timeline_accepts_detect_changes_columns() -> None:
     assert data["where"].tolist() == ["app", "web"]
     assert data["value"].tolist() == [0.08, 0.5]
     assert data["q_value"].tolist() == [1e-12, 1e-4]
+    assert change_timeline_data(changes, top_k=1)["what"].tolist() == ["checkout -> purchase"]
+    with pytest.warns(FutureWarning, match=r"change_timeline_data\(top=...\) is renamed"):
+        assert len(change_timeline_data(changes, top=1)) == 1
     fig = change_timeline_figure(data)
     assert fig.data[0].name == "fell"
     with pytest.raises(jm.ConfigError, match="start"):

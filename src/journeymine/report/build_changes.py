@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import DEFAULT_K, check_k, check_log, format_share, period_text
 from journeymine.report.change import (
@@ -56,12 +57,13 @@ class ChangeReportData:
     k: int
 
 
+@renamed_keywords(top="top_k")
 def change_report_data(
     log: pd.DataFrame | None,
     *,
     changes: pd.DataFrame | None = None,
     k: int = DEFAULT_K,
-    top: int = 20,
+    top_k: int = 20,
     **detect_kwargs: Any,
 ) -> ChangeReportData:
     """Compute what :func:`change_report` shows (same parameters, no output file).
@@ -91,7 +93,7 @@ def change_report_data(
         small = changes[support_col].to_numpy() < k
         hidden = int(small.sum())
         changes = changes[~small]
-    data = change_timeline_data(changes, top=top)
+    data = change_timeline_data(changes, top_k=top_k)
     period = None
     if log is not None:
         period = (log[TIMESTAMP].min(), log[TIMESTAMP].max())
@@ -184,13 +186,14 @@ def _sections(data: ChangeReportData) -> list[Section]:
     return sections
 
 
+@renamed_keywords(top="top_k")
 def change_report(
     log: pd.DataFrame | None,
     path: str | Path,
     *,
     changes: pd.DataFrame | None = None,
     k: int = DEFAULT_K,
-    top: int = 20,
+    top_k: int = 20,
     title: str = "What changed",
     **detect_kwargs: Any,
 ) -> Path:
@@ -208,7 +211,7 @@ def change_report(
     k : int, default 10
         Changes whose support (``customers``/``support`` column, when present) is below ``k``
         are hidden.
-    top : int, default 20
+    top_k : int, default 20
         Report at most this many changes (strongest evidence first).
     title : str, default "What changed"
     **detect_kwargs
@@ -218,7 +221,7 @@ def change_report(
     -------
     Path
     """
-    data = change_report_data(log, changes=changes, k=k, top=top, **detect_kwargs)
+    data = change_report_data(log, changes=changes, k=k, top_k=top_k, **detect_kwargs)
     return write_html(
         path, title, _sections(data), change_findings(data), subtitle=data.period_text
     )

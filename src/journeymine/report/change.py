@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import (
     INK,
@@ -86,7 +87,8 @@ def _pick(frame: pd.DataFrame, name: str) -> pd.Series | None:
     return None
 
 
-def change_timeline_data(changes: pd.DataFrame, *, top: int | None = 20) -> pd.DataFrame:
+@renamed_keywords(top="top_k")
+def change_timeline_data(changes: pd.DataFrame, *, top_k: int | None = 20) -> pd.DataFrame:
     """Normalise a ``detect_changes`` result to one row per change for the timeline.
 
     Parameters
@@ -94,8 +96,8 @@ def change_timeline_data(changes: pd.DataFrame, *, top: int | None = 20) -> pd.D
     changes : DataFrame
         One row per detected change with a metric, where (channel/segment), what (edge or
         activity), start, end, baseline and changed value, effect and a p/q-value.
-    top : int or None, default 20
-        Keep the ``top`` changes with the strongest evidence (smallest q-value).
+    top_k : int or None, default 20
+        Keep the ``top_k`` changes with the strongest evidence (smallest q-value).
 
     Returns
     -------
@@ -147,8 +149,8 @@ def change_timeline_data(changes: pd.DataFrame, *, top: int | None = 20) -> pd.D
     out["metric"] = out["metric"].astype(str)
     for c in ("baseline", "value", "effect", "q_value"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
-    if top is not None and len(out) > top:
-        out = out.sort_values("q_value", kind="stable", na_position="last").head(top)
+    if top_k is not None and len(out) > top_k:
+        out = out.sort_values("q_value", kind="stable", na_position="last").head(top_k)
     return out.sort_values(["start", "metric", "where", "what"], kind="stable").reset_index(
         drop=True
     )

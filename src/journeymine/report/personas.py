@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import (
     DEFAULT_K,
@@ -105,15 +106,16 @@ def _cohen_d(features: pd.DataFrame, labels: pd.Series, persona: Any, feature: s
     return float((a.mean() - b.mean()) / pooled) if pooled > 0 else float("nan")
 
 
+@renamed_keywords(top="top_k")
 def persona_profile_data(
     profiles: Any,
     *,
-    top: int = 3,
+    top_k: int = 3,
     k: int = DEFAULT_K,
     features: pd.DataFrame | None = None,
     labels: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Persona x feature effect sizes for the heatmap: each persona's ``top`` most distinguishing
+    """Persona x feature effect sizes for the heatmap: each persona's ``top_k`` most distinguishing
     features (largest ``|effect|``), for the union of those features across personas.
 
     Personas with fewer than ``k`` customers are removed (``attrs["hidden"]``). A persona x
@@ -124,7 +126,7 @@ def persona_profile_data(
     Parameters
     ----------
     profiles : PersonaMiner, persona_profiles() output or long DataFrame
-    top : int, default 3
+    top_k : int, default 3
         Features per persona.
     k : int, default 10
     features : DataFrame, optional
@@ -144,7 +146,7 @@ def persona_profile_data(
     >>> prof = pd.DataFrame({"persona": [0, 0, 1, 1], "name": ["App", "App", "Store", "Store"],
     ...     "size": [50, 50, 40, 40], "feature": ["app_share", "store_share"] * 2,
     ...     "effect": [2.1, -0.8, -1.0, 2.4]})
-    >>> persona_profile_data(prof, top=1)["feature"].unique().tolist()
+    >>> persona_profile_data(prof, top_k=1)["feature"].unique().tolist()
     ['app_share', 'store_share']
     """
     k = check_k(k)
@@ -163,7 +165,7 @@ def persona_profile_data(
     )
     chosen: list[str] = []
     for _, g in ranked.groupby("persona", sort=True):
-        for f in g["feature"].head(top):
+        for f in g["feature"].head(top_k):
             if f not in chosen:
                 chosen.append(str(f))
     meta = frame.groupby("persona", sort=True).agg(name=("name", "first"), size=("size", "first"))
