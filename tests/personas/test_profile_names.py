@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from journeymine.personas import persona_profiles
-from journeymine.personas.profiles import GENERIC_NAME, describe, indistinct_pairs
+from journeymine.personas.profiles import GENERIC_NAME, indistinct_pairs
+from journeymine.personas.traits import describe
 
 
 def _frame(cols: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -24,7 +24,8 @@ import pytest
 
 import journeymine as jm
 from journeymine.datasets import make_journeys
-from journeymine.personas.profiles import _HOURS, GENERIC_NAME
+from journeymine.personas.profiles import GENERIC_NAME
+from journeymine.personas.traits import HOURS
 from journeymine.personas.view import PERSONA_FAMILIES
 
 MIN_EVENTS = 3
@@ -65,7 +66,7 @@ CHANNELS = {
 
 def _generic(name: str) -> bool:
     """A name that says nothing about the log: no trait at all, or only a time of day."""
-    return name == GENERIC_NAME or name in {f"{adj} customers" for adj, _ in _HOURS.values()}
+    return name == GENERIC_NAME or name in {f"{adj} customers" for adj, _ in HOURS.values()}
 
 
 def _cases(log: pd.DataFrame, n: int) -> pd.DataFrame:

@@ -5,14 +5,15 @@ customers (pooled standard deviation; features constant in both groups are skipp
 constant within each group but different between them gets ``|d| = D_CAP``).
 
 Names (no language model) say what sets a persona apart in the log's own terms. Every feature
-with ``|d| >= MIN_D`` (0.5) is a *trait* (:func:`describe`): a higher share of one of the
-log's activities, transitions or channels ("search -> view_item customers", "kiosk-first"),
-value, time of day, visit frequency, fading or recent activity, session shape, response. The
-lexicon :data:`NAME_RULES` names the featurizer's role features and known channels
-("Store-first buyers", "Promotion hunters") and counts ``LEXICON_WEIGHT`` times its |d|. A name
-is the persona's strongest trait; when that is only a time of day, the strongest other trait
-leads and the time follows ("A_SUBMITTED -> A_DECLINED customers, evenings"). Traits of the
-same family, or whose features correlate above ``REDUNDANT_R``, are not repeated.
+with ``|d| >= MIN_D`` (0.5) is a *trait*, said in words by the vocabulary of
+:mod:`journeymine.personas.traits` (:func:`describe`, the lexicon :data:`NAME_RULES`): a higher
+share of one of the log's activities, transitions or channels ("search -> view_item
+customers", "kiosk-first"), value, time of day, visit frequency, fading or recent activity,
+session shape, response; "Store-first buyers", "Promotion hunters" for the featurizer's role
+features and known channels. A name is the persona's strongest trait; when that is only a
+time of day, the strongest other trait leads and the time follows ("A_SUBMITTED ->
+A_DECLINED customers, evenings"). Traits of the same family, or whose features correlate above
+``REDUNDANT_R``, are not repeated.
 
 Two personas with the same name are each extended by the trait that best tells them apart
 (Cohen's d between the clashing personas, ``|d| >= MIN_PAIR_D``), never by a number. Pairs
@@ -34,13 +35,13 @@ Examples
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError
+from journeymine.personas.traits import NAME_RULES, NameRule, Trait, describe
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
 
 __all__ = ["NAME_RULES", "NameRule", "Trait", "describe", "indistinct_pairs", "persona_profiles"]
@@ -51,305 +52,12 @@ logger = logging.getLogger(__name__)
 MIN_D = 0.5
 #: Smallest |Cohen's d| that tells two personas apart (below it on every feature: indistinct).
 MIN_PAIR_D = 0.2
-#: Rules of the lexicon (:data:`NAME_RULES`) count this much more than generic traits: they say
-#: what an activity or channel means (the featurizer's roles), not only what it is called.
-LEXICON_WEIGHT = 1.5
-#: Low shares of a mix (an activity, transition or channel) say less than high ones.
-LOW_SHARE_WEIGHT = 0.75
 #: Two traits whose features correlate more than this (over labelled customers) say the same.
 REDUNDANT_R = 0.9
 #: |d| is capped here; a feature constant within both groups but different between them gets it.
 D_CAP = 50.0
 GENERIC_NAME = "Typical customers"
 _MAX_TRAITS = 12
-
-
-@dataclass(frozen=True)
-class NameRule:
-    """A lexicon rule: when ``feature`` (exact name, or ``prefix*``) has Cohen's d beyond
-    ``MIN_D`` in ``direction`` (+1 high, -1 low), the persona is called ``adjective noun``
-    (e.g. "Store-first buyers"); ``family`` groups rules and traits that say the same thing
-    so that a name does not repeat itself."""
-
-    feature: str
-    direction: int
-    adjective: str
-    noun: str
-    family: str
-
-    def matches(self, name: str) -> bool:
-        if self.feature.endswith("*"):
-            return name.startswith(self.feature[:-1])
-        return name == self.feature
-
-
-#: The lexicon: features whose meaning journeymine knows (the featurizer's role features and
-#: the generator's channel names). Every other feature is named by :func:`describe` in the
-#: log's own terms (its activity, transition and channel names).
-NAME_RULES: tuple[NameRule, ...] = (
-    NameRule("organic_channel_share:store", 1, "Store-first", "buyers", "channel:store"),
-    NameRule("organic_channel_share:app", 1, "App", "loyalists", "channel:app"),
-    NameRule("organic_channel_share:web", 1, "Web", "browsers", "channel:web"),
-    NameRule(
-        "organic_channel_share:call_centre", 1, "Support-heavy", "callers", "channel:call_centre"
-    ),
-    NameRule("support_per_session", 1, "Support", "seekers", "support"),
-    NameRule("returns_per_purchase", 1, "Frequent", "returners", "returns"),
-    NameRule("promotion_share", 1, "Promotion", "hunters", "promotion"),
-    NameRule("research_share", 1, "Review", "researchers", "research"),
-    NameRule("conversion_rate", 1, "Decisive", "buyers", "conversion"),
-)
-
-_HOURS = {
-    "00-04": ("Night", "at night"),
-    "04-08": ("Early-morning", "early mornings"),
-    "08-12": ("Morning", "mornings"),
-    "12-16": ("Daytime", "daytime"),
-    "16-20": ("Late-afternoon", "late afternoons"),
-    "20-24": ("Evening", "evenings"),
-}
-# scalar feature -> family, (head, tail) when high, (head, tail) when low (None: not a trait)
-_Phrase = tuple[str, str] | None
-_SCALARS: dict[str, tuple[str, _Phrase, _Phrase]] = {
-    "sessions_per_week": (
-        "frequency",
-        ("Frequent customers", "frequent"),
-        ("Occasional customers", "occasional"),
-    ),
-    "organic_sessions_per_week": (
-        "frequency",
-        ("Frequent customers", "frequent"),
-        ("Occasional customers", "occasional"),
-    ),
-    "active_day_share": (
-        "frequency",
-        ("Frequent customers", "frequent"),
-        ("Occasional customers", "occasional"),
-    ),
-    "log_sessions": (
-        "frequency",
-        ("Frequent customers", "frequent"),
-        ("Occasional customers", "occasional"),
-    ),
-    "log_events": ("volume", ("Busy customers", "many events"), ("Light customers", "few events")),
-    "organic_recency_share": (
-        "trend",
-        ("Fading customers", "fading"),
-        ("Recently active customers", "recently active"),
-    ),
-    "session_recency_share": (
-        "trend",
-        ("Fading customers", "fading"),
-        ("Recently active customers", "recently active"),
-    ),
-    "organic_centre": (
-        "trend",
-        ("Recently active customers", "recently active"),
-        ("Fading customers", "fading"),
-    ),
-    "activity_centre": (
-        "trend",
-        ("Recently active customers", "recently active"),
-        ("Fading customers", "fading"),
-    ),
-    "recency_days_log": (
-        "recency",
-        ("Lapsed customers", "not seen lately"),
-        ("Recently seen customers", "seen lately"),
-    ),
-    "tenure_days_log": (
-        "tenure",
-        ("Long-standing customers", "long-standing"),
-        ("New customers", "new"),
-    ),
-    "order_value_log": (
-        "value",
-        ("High-value customers", "high value"),
-        ("Low-value customers", "low value"),
-    ),
-    "log_value": (
-        "value",
-        ("High-value customers", "high value"),
-        ("Low-value customers", "low value"),
-    ),
-    "events_per_session": (
-        "session shape",
-        ("Deep-session customers", "long sessions"),
-        ("Short-session customers", "short sessions"),
-    ),
-    "session_minutes_log": (
-        "session shape",
-        ("Long-session customers", "long sessions"),
-        ("Quick-session customers", "quick sessions"),
-    ),
-    "bounce_share": (
-        "session shape",
-        ("Single-event-session customers", "single-event sessions"),
-        None,
-    ),
-    "weekend_share": (
-        "weekday",
-        ("Weekend customers", "weekends"),
-        ("Weekday customers", "weekdays"),
-    ),
-    "conversion_rate": (
-        "conversion",
-        ("Decisive buyers", "often buying"),
-        ("Hesitant customers", "rarely buying"),
-    ),
-    "browse_to_buy": ("conversion", ("Decisive buyers", "browse then buy"), None),
-    "cart_abandonment": ("cart", ("Cart abandoners", "abandoning carts"), None),
-    "channel_switch_rate": (
-        "switching",
-        ("Channel-switching customers", "switching channels"),
-        ("Single-channel customers", "one channel"),
-    ),
-    "triggered_session_share": (
-        "response",
-        ("Campaign-driven customers", "campaign-driven"),
-        ("Self-starting customers", "self-starting"),
-    ),
-    "response_rate": (
-        "response",
-        ("Campaign-responsive customers", "campaign-responsive"),
-        ("Unresponsive customers", "unresponsive"),
-    ),
-    "touches_per_session": (
-        "contact",
-        ("Heavily contacted customers", "heavily contacted"),
-        ("Rarely contacted customers", "rarely contacted"),
-    ),
-    "support_per_session": ("support", ("Support seekers", "support-heavy"), None),
-    "returns_per_purchase": ("returns", ("Frequent returners", "returning"), None),
-    "promotion_share": ("promotion", ("Promotion hunters", "promotion-driven"), None),
-    "research_share": ("research", ("Review researchers", "researching"), None),
-}
-
-
-@dataclass(frozen=True)
-class Trait:
-    """One thing that sets a persona apart: the feature, its Cohen's d, what it says as the
-    head of a name (``head``, a noun phrase) and after a comma (``tail``), and the ranking
-    ``score`` (|d| times the lexicon and low-share weights)."""
-
-    feature: str
-    d: float
-    family: str
-    head: str
-    tail: str
-    score: float
-
-
-def _term(name: str) -> str:
-    """An activity or channel name as written in a persona name (quoted when it has spaces)."""
-    return f'"{name}"' if any(ch.isspace() for ch in name) else name
-
-
-def rest_of(col: str) -> str:
-    return col.partition(":")[2] or col
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def describe(feature: str, d: float) -> Trait | None:
-    """The trait that ``feature`` being higher (``d > 0``) or lower (``d < 0``) than in the
-    other personas says, in the log's own terms; None when the feature says nothing readable
-    (e.g. a low time-of-day share).
-
-    Examples
-    --------
-    >>> describe("transition_share:search>view_item", 1.2).head
-    'search -> view_item customers'
-    >>> describe("organic_channel_share:kiosk", 2.0).tail
-    'kiosk-first'
-    >>> describe("order_value_log", -0.9).head
-    'Low-value customers'
-    """
-    col = str(feature)
-    high = d > 0
-    for rule in NAME_RULES:
-        if rule.matches(col) and rule.direction * d > 0:
-            head = f"{rule.adjective} {rule.noun}"
-            known = _SCALARS.get(col)
-            if known is not None and known[1] is not None:
-                tail = known[1][1]
-            else:
-                tail = f"{_term(rest_of(col))}-first"
-            return Trait(col, d, rule.family, head, tail, abs(d) * LEXICON_WEIGHT)
-    kind, _, rest = col.partition(":")
-    if rest:
-        if kind in ("organic_channel_share", "session_channel_share", "channel_share"):
-            ch = _term(rest)
-            if high:
-                return Trait(
-                    col,
-                    d,
-                    f"channel:{rest}",
-                    f"{_capital(ch)}-first customers",
-                    f"{ch}-first",
-                    abs(d),
-                )
-            return Trait(
-                col,
-                d,
-                f"channel:{rest}",
-                f"Non-{ch} customers",
-                f"rarely {ch}",
-                abs(d) * LOW_SHARE_WEIGHT,
-            )
-        if kind in ("activity_share", "touch_share"):
-            a = _term(rest)
-            if high:
-                return Trait(col, d, f"activity:{rest}", f"{a} customers", f"more {a}", abs(d))
-            return Trait(
-                col,
-                d,
-                f"activity:{rest}",
-                f"Customers with less {a}",
-                f"less {a}",
-                abs(d) * LOW_SHARE_WEIGHT,
-            )
-        if kind == "transition_share":
-            a, _, b = rest.partition(">")
-            t = f"{_term(a)} -> {_term(b)}"
-            if high:
-                return Trait(col, d, f"transition:{rest}", f"{t} customers", f"more {t}", abs(d))
-            return Trait(
-                col,
-                d,
-                f"transition:{rest}",
-                f"Customers with less {t}",
-                f"less {t}",
-                abs(d) * LOW_SHARE_WEIGHT,
-            )
-        if kind == "hour_share":
-            if not high or rest not in _HOURS:
-                return None
-            adj, tail = _HOURS[rest]
-            return Trait(col, d, "time", f"{adj} customers", tail, abs(d))
-        if kind == "response_rate":
-            j = _term(rest)
-            if high:
-                return Trait(
-                    col,
-                    d,
-                    f"response:{rest}",
-                    f"{_capital(j)} responders",
-                    f"responsive to {j}",
-                    abs(d),
-                )
-            return None
-        return None
-    spec = _SCALARS.get(col)
-    if spec is None:
-        return None
-    family, up, down = spec
-    phrase = up if high else down
-    if phrase is None:
-        return None
-    return Trait(col, d, family, phrase[0], phrase[1], abs(d))
 
 
 def cohens_d(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
