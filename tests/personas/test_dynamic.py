@@ -183,7 +183,7 @@ def _types(tracks: PersonaTracks) -> tuple[dict, dict]:
 def test_one_event_type_per_persona_and_window_precedence() -> None:
     """An unmatched persona whose members split is a split, not also a death; a new persona
     explained by a split is not also a birth; a merge source that split counts as the split."""
-    from journeymine.personas.dynamic import _transition_events
+    from journeymine.personas.lineage import transition_events
 
     w = pd.Timestamp("2025-03-01", tz="UTC")
     # previous personas 0 (unmatched: its id 0 is not in this window) and 1 (matched -> 1);
@@ -191,7 +191,7 @@ def test_one_event_type_per_persona_and_window_precedence() -> None:
     pl = np.array([0] * 10 + [1] * 10)
     cl = np.array([1] * 5 + [2] * 5 + [1] * 10)
     ev = pd.DataFrame(
-        _transition_events(pl, cl, {0: 0, 1: 1}, {1: 1, 2: 7}, [7], w, 0.25),
+        transition_events(pl, cl, {0: 0, 1: 1}, {1: 1, 2: 7}, [7], w, 0.25),
         columns=["window", "event", "personas", "into", "detail"],
     )
     assert ev["event"].tolist() == ["split"], ev  # neither death of 0 nor birth of 7
@@ -201,7 +201,7 @@ def test_one_event_type_per_persona_and_window_precedence() -> None:
     pl = np.array([0] * 10 + [1] * 10)
     cl = np.array([0] * 20)
     ev = pd.DataFrame(
-        _transition_events(pl, cl, {0: 0, 1: 1}, {0: 5}, [5], w, 0.25),
+        transition_events(pl, cl, {0: 0, 1: 1}, {0: 5}, [5], w, 0.25),
         columns=["window", "event", "personas", "into", "detail"],
     )
     assert ev["event"].tolist() == ["merge"] and ev.loc[0, "personas"] == [0, 1]
@@ -210,7 +210,7 @@ def test_one_event_type_per_persona_and_window_precedence() -> None:
     pl = np.array([0] * 10)
     cl = np.array([-1] * 10)
     ev = pd.DataFrame(
-        _transition_events(pl, cl, {0: 0}, {0: 3}, [3], w, 0.25),
+        transition_events(pl, cl, {0: 0}, {0: 3}, [3], w, 0.25),
         columns=["window", "event", "personas", "into", "detail"],
     )
     assert sorted(ev["event"]) == ["birth", "death"]

@@ -11,13 +11,14 @@ How :func:`track_personas` works
    personas mean the same thing in every window, and a customer already labelled in the
    previous window moves only when the new persona's probability exceeds the old one's by
    ``move_margin`` (hysteresis: relabelling noise is not migration).
-3. **Matching**: each persona's centroid is the mean of its members' persona-view features,
-   standardised with one scaler fitted on all windows. Personas of consecutive windows are
-   paired by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on centroid
-   distance; a pair is accepted when its distance is below ``match_threshold`` times the
-   typical distance between *different* personas of the same window (median over windows of
-   the nearest-other-persona distance). A matched persona keeps its id; an unmatched one gets a
-   new id (``birth``); an id of the previous window without a match ends (``death``).
+3. **Matching** (:mod:`journeymine.personas.lineage`): each persona's centroid is the mean of
+   its members' persona-view features, standardised with one scaler fitted on all windows.
+   Personas of consecutive windows are paired by the Hungarian algorithm
+   (``scipy.optimize.linear_sum_assignment``) on centroid distance; a pair is accepted when its
+   distance is below ``match_threshold`` times the typical distance between *different*
+   personas of the same window (median over windows of the nearest-other-persona distance). A
+   matched persona keeps its id; an unmatched one gets a new id (``birth``); an id of the
+   previous window without a match ends (``death``).
 4. **Splits and merges** come from member overlap between consecutive windows (customers
    labelled in both): a persona *splits* when at least two next-window personas each receive
    at least ``split_share`` of its members; personas *merge* when at least two previous-window
@@ -53,9 +54,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 from sklearn.base import clone
-from sklearn.preprocessing import StandardScaler
 
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
 from journeymine.personas._frame import canonical_log, timestamps_us
@@ -65,7 +64,8 @@ from journeymine.personas.features import (
     compute_aggregates,
     features_from_aggregates,
 )
-from journeymine.personas.mining import PersonaMiner, select_features
+from journeymine.personas.lineage import match_windows
+from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.view import reaction_activities, split_half_reliability
 from journeymine.schema import CUSTOMER_ID
 
@@ -446,30 +446,6 @@ def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) ->
     )
 
 
-def _centroids(
-    feats: list[pd.DataFrame], miners: list[PersonaMiner]
-) -> tuple[list[pd.DataFrame], float]:
-    """Centroids per window in one standardised persona-view space, and the typical distance
-    between different personas of a window."""
-    cols = select_features(feats[0].columns, "default")
-    stacked = np.vstack([f[cols].to_numpy() for f in feats])
-    scaler = StandardScaler().fit(stacked)
-    out = []
-    seps = []
-    for f, m in zip(feats, miners, strict=True):
-        Z = np.clip(scaler.transform(f[cols].to_numpy()), -5, 5)
-        lab = m.labels_.to_numpy()
-        ids = sorted(int(p) for p in np.unique(lab) if p >= 0)
-        C = pd.DataFrame([Z[lab == p].mean(0) for p in ids], index=ids, columns=cols)
-        out.append(C)
-        if len(ids) >= 2:
-            D = np.linalg.norm(C.to_numpy()[:, None] - C.to_numpy()[None], axis=-1)
-            np.fill_diagonal(D, np.inf)
-            seps.append(float(np.median(D.min(1))))
-    typical = float(np.median(seps)) if seps else 1.0
-    return out, typical
-
-
 def _assemble(
     feats: list[pd.DataFrame],
     miners: list[PersonaMiner],
@@ -478,55 +454,10 @@ def _assemble(
     split_share: float,
 ) -> PersonaTracks:
     starts = [_ts(a) for a, _ in spans]
-    cents, typical = _centroids(feats, miners)
-    limit = match_threshold * typical
-    # window 0: ids by size (the miner already numbers personas by size)
-    id_maps: list[dict[int, int]] = [{p: p for p in cents[0].index}]
-    next_id = (max(cents[0].index) + 1) if len(cents[0]) else 0
-    match_rows: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = [
-        {
-            "window": starts[0],
-            "event": "birth",
-            "personas": [],
-            "into": [p],
-            "detail": "first window",
-        }
-        for p in id_maps[0].values()
-    ]
-    for w in range(1, len(miners)):
-        prev, cur = cents[w - 1], cents[w]
-        prev_lab, cur_lab = miners[w - 1].labels_, miners[w].labels_
-        common = prev_lab.index.intersection(cur_lab.index)
-        pl, cl = prev_lab.loc[common].to_numpy(), cur_lab.loc[common].to_numpy()
-        mapping: dict[int, int] = {}
-        if len(prev) and len(cur):
-            D = np.linalg.norm(prev.to_numpy()[:, None] - cur.to_numpy()[None], axis=-1)
-            rows, colsi = linear_sum_assignment(D)
-            for r, c in zip(rows, colsi, strict=True):
-                p_raw, c_raw = int(prev.index[r]), int(cur.index[c])
-                ok = bool(D[r, c] <= limit)
-                match_rows.append(
-                    {
-                        "from_window": starts[w - 1],
-                        "from_persona": id_maps[w - 1][p_raw],
-                        "to_window": starts[w],
-                        "to_persona": id_maps[w - 1][p_raw] if ok else -1,
-                        "distance": float(D[r, c]),
-                        "shared_customers": int(((pl == p_raw) & (cl == c_raw)).sum()),
-                        "accepted": ok,
-                    }
-                )
-                if ok:
-                    mapping[c_raw] = id_maps[w - 1][p_raw]
-        born = []
-        for c_raw in cur.index:
-            if int(c_raw) not in mapping:
-                mapping[int(c_raw)] = next_id
-                born.append(next_id)
-                next_id += 1
-        id_maps.append(mapping)
-        events += _transition_events(pl, cl, id_maps[w - 1], mapping, born, starts[w], split_share)
+    lineage = match_windows(
+        feats, [m.labels_ for m in miners], starts, match_threshold, split_share
+    )
+    id_maps = lineage.id_maps
 
     # stable labels
     all_ids = sorted({c for f in feats for c in f.index})
@@ -576,108 +507,15 @@ def _assemble(
             "noise_share": [float(m.quality_["noise_share"]) for m in miners],
         }
     )
-    ev = pd.DataFrame(events, columns=["window", "event", "personas", "into", "detail"])
-    mt = pd.DataFrame(
-        match_rows,
-        columns=[
-            "from_window",
-            "from_persona",
-            "to_window",
-            "to_persona",
-            "distance",
-            "shared_customers",
-            "accepted",
-        ],
+    return PersonaTracks(
+        win,
+        labels,
+        sizes,
+        names,
+        lineage.events,
+        lineage.matches,
+        mig,
+        miners,
+        id_maps,
+        lineage.threshold,
     )
-    return PersonaTracks(win, labels, sizes, names, ev, mt, mig, miners, id_maps, limit)
-
-
-def _overlaps(
-    pl: np.ndarray,
-    cl: np.ndarray,
-    prev_map: dict[int, int],
-    cur_map: dict[int, int],
-    share: float,
-) -> tuple[dict[int, list[tuple[int, float]]], dict[int, list[tuple[int, float]]]]:
-    """Split branches per previous persona and merge sources per current persona (stable ids,
-    with the share of members), from the customers labelled in both windows."""
-    both = (pl >= 0) & (cl >= 0)
-    splits: dict[int, list[tuple[int, float]]] = {}
-    merges: dict[int, list[tuple[int, float]]] = {}
-    if not both.any():
-        return splits, merges
-    p_ids = sorted(set(pl[both].tolist()))
-    c_ids = sorted(set(cl[both].tolist()))
-    M = np.array([[int(((pl == p) & (cl == c)).sum()) for c in c_ids] for p in p_ids])
-    row = M.sum(1)
-    col = M.sum(0)
-    for i, p in enumerate(p_ids):
-        into = [
-            (cur_map[c], M[i, j] / row[i])
-            for j, c in enumerate(c_ids)
-            if M[i, j] >= share * row[i] > 0
-        ]
-        if len(into) >= 2:
-            splits[prev_map[p]] = into
-    for j, c in enumerate(c_ids):
-        frm = [
-            (prev_map[p], M[i, j] / col[j])
-            for i, p in enumerate(p_ids)
-            if M[i, j] >= share * col[j] > 0
-        ]
-        if len(frm) >= 2:
-            merges[cur_map[c]] = frm
-    return splits, merges
-
-
-def _transition_events(
-    pl: np.ndarray,
-    cl: np.ndarray,
-    prev_map: dict[int, int],
-    cur_map: dict[int, int],
-    born: list[int],
-    window: pd.Timestamp,
-    share: float,
-) -> list[dict[str, Any]]:
-    """The lifecycle events of one window transition: exactly one event type per persona.
-
-    Precedence: a persona of the previous window **splits** (at least two branches), else
-    **merges** (one of at least two sources of a persona of this window, sources that split
-    not counted), else **dies** (no matching persona), else continues (no event). A persona
-    new in this window comes from one event: a split (it is a branch), else a merge (it is
-    the result), else a birth.
-    """
-    splits, merges = _overlaps(pl, cl, prev_map, cur_map, share)
-    branches = {c for into in splits.values() for c, _ in into}
-    new = set(born)
-    merges = {
-        c: kept
-        for c, src in merges.items()
-        if not (c in new and c in branches)  # a new persona comes from one event: the split
-        and len(kept := [(p, s) for p, s in src if p not in splits]) >= 2
-    }
-    merged = {p for src in merges.values() for p, _ in src}
-    explained = branches | set(merges)
-    alive = set(cur_map.values())
-    out: list[dict[str, Any]] = []
-    for c in born:
-        if c not in explained:
-            out.append(
-                _event(window, "birth", [], [c], "no matching persona in the previous window")
-            )
-    for sid in prev_map.values():
-        if sid not in alive and sid not in splits and sid not in merged:
-            out.append(_event(window, "death", [sid], [], "no matching persona in this window"))
-    for p, into in splits.items():
-        shares = ", ".join(f"{c}: {s:.0%}" for c, s in into)
-        out.append(_event(window, "split", [p], [c for c, _ in into], f"members went to {shares}"))
-    for c, src in merges.items():
-        shares = ", ".join(f"{p}: {s:.0%}" for p, s in src)
-        out.append(_event(window, "merge", [p for p, _ in src], [c], f"members came from {shares}"))
-    return out
-
-
-def _event(
-    window: pd.Timestamp, kind: str, personas: list[int], into: list[int], detail: str
-) -> dict[str, Any]:
-    return {"window": window, "event": kind, "personas": personas, "into": into, "detail": detail}
