@@ -34,8 +34,6 @@ True
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -47,12 +45,7 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from journeymine.compat import positional_deprecated
-from journeymine.exceptions import (
-    ConfigError,
-    DataQualityWarning,
-    EmptyLogError,
-    NotFittedError,
-)
+from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.density import (
     Vote,
     density_search,
@@ -60,21 +53,32 @@ from journeymine.personas.density import (
     hdbscan_clusterer,
 )
 from journeymine.personas.features import CustomerFeaturizer
+from journeymine.personas.miner_inputs import (
+    check_miner_params,
+    event_counts,
+    feature_frame,
+    is_log,
+)
+from journeymine.personas.miner_view import (
+    customer_evidence,
+    left_out_reactions,
+    varying_columns,
+    view_reliability,
+)
 from journeymine.personas.mixture import evidence_posterior, fit_consensus_mixture, outliers
+from journeymine.personas.persona_ids import (
+    label_mapping,
+    map_labels,
+    relabel_by_size,
+    sum_by_persona,
+)
 from journeymine.personas.quality import fit_quality
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
     FamilyScaler,
-    checked_reliability,
-    evidence_weights,
-    log_reliability,
-    reaction_activities,
     select_features,
-    view_columns,
 )
-from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
-from journeymine.schema import canonical_log as schema_canonical_log
 
 __all__ = [
     "DEFAULT_PERSONA_FEATURES",
@@ -83,17 +87,10 @@ __all__ = [
     "select_features",
 ]
 
-logger = logging.getLogger(__name__)
 
 #: Share of the view's variance kept for the mixture (behaviour has many small dimensions).
 MIXTURE_VARIANCE = 0.92
 CLIP = 5.0
-
-
-def _is_log(X: Any) -> bool:
-    # a frame with two of the three log columns is a log, complete or not: the one gate
-    # (schema.canonical_log) then names what is missing, as for every entry point
-    return isinstance(X, pd.DataFrame) and len({CUSTOMER_ID, TIMESTAMP, ACTIVITY} & set(X)) >= 2
 
 
 class PersonaMiner(ClusterMixin, BaseEstimator):
@@ -255,68 +252,6 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.core_dist_n_jobs = core_dist_n_jobs
         self.show_progress = show_progress
 
-    # -- validation ---------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        def positive_int(name: str, value: Any, low: int, optional: bool = False) -> None:
-            if optional and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}.")
-
-        positive_int("min_cluster_size", self.min_cluster_size, 2, optional=True)
-        positive_int("n_components", self.n_components, 1, optional=True)
-        positive_int("min_samples", self.min_samples, 1, optional=True)
-        positive_int("min_events", self.min_events, 1)
-        positive_int("n_personas", self.n_personas, 1, optional=True)
-        if self.method not in ("mixture", "density"):
-            raise ConfigError(
-                f"method must be 'mixture' (consensus Gaussian mixture on the family view, the "
-                f"default) or 'density' (HDBSCAN), got {self.method!r}."
-            )
-        positive_int("max_fit_samples", self.max_fit_samples, 50)
-        positive_int("n_neighbors", self.n_neighbors, 1)
-        positive_int("n_bootstrap", self.n_bootstrap, 0)
-        positive_int("core_dist_n_jobs", self.core_dist_n_jobs, 1)
-        if self.scaling not in ("standard", "robust"):
-            raise ConfigError(f"scaling must be 'standard' or 'robust', got {self.scaling!r}.")
-        if self.reduction not in ("pca", "svd"):
-            raise ConfigError(f"reduction must be 'pca' or 'svd', got {self.reduction!r}.")
-        if not 0.0 <= float(self.min_vote) <= 1.0:
-            raise ConfigError(f"min_vote must be within [0, 1], got {self.min_vote!r}.")
-        if not float(self.reach) > 0:
-            raise ConfigError(f"reach must be > 0, got {self.reach!r}.")
-
-    def _features(self, X: Any) -> pd.DataFrame:
-        if _is_log(X):
-            fz = self.featurizer if self.featurizer is not None else CustomerFeaturizer()
-            if not isinstance(fz, CustomerFeaturizer):
-                raise ConfigError(
-                    f"featurizer must be a CustomerFeaturizer, got {type(fz).__name__}."
-                )
-            from sklearn.base import clone
-
-            self.featurizer_ = clone(fz).fit(X)
-            return self.featurizer_.transform(X)
-        if not isinstance(X, pd.DataFrame):
-            raise ConfigError(
-                f"PersonaMiner.fit expects an event log or a feature DataFrame (index "
-                f"customer_id), got {type(X).__name__}."
-            )
-        if len(X) == 0:
-            raise EmptyLogError("the feature frame is empty (0 customers).")
-        non_num = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
-        if non_num:
-            raise ConfigError(
-                f"feature frame columns must be numeric; {non_num} are not. Pass an event log "
-                f"(with customer_id, timestamp, activity) or CustomerFeaturizer().transform(log)."
-            )
-        if not np.isfinite(X.to_numpy(dtype=np.float64)).all():
-            raise ConfigError("feature frame contains NaN or infinite values; fill them first.")
-        if X.index.has_duplicates:
-            raise ConfigError("feature frame index (customer_id) has duplicates.")
-        self.featurizer_ = None
-        return X.astype(np.float64)
-
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None) -> PersonaMiner:
         """Find personas in an event log or a feature frame.
@@ -339,7 +274,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         EmptyLogError
             No events / customers.
         """
-        self._check_params()
+        check_miner_params(self.get_params(deep=False))
         # Small dense algebra (k x d matrices, one pass per EM step): BLAS threads only add
         # synchronisation, and on a busy machine they made the mixture search 15x slower.
         from threadpoolctl import threadpool_limits
@@ -348,7 +283,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             return self._fit(X)
 
     def _fit(self, X: pd.DataFrame) -> PersonaMiner:
-        feats = self._features(X)
+        self.featurizer_, feats = feature_frame(X, self.featurizer)
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)
         eligible = n_events >= self.min_events
@@ -365,14 +300,22 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             if self.exclude_activities is not None:
                 excluded = frozenset(str(a) for a in self.exclude_activities)
             else:
-                excluded = self._reactions(X)
-            reliability = self._reliability(X, feats, excluded)
+                excluded = left_out_reactions(X)
+            reliability = view_reliability(
+                self.reliability_weighting,
+                X,
+                self.featurizer_,
+                feats.columns,
+                excluded,
+                self.random_state,
+            )
             view = FamilyScaler(exclude_activities=excluded, reliability=reliability)
             Z = view.fit_transform(feats.loc[eligible])
             cols = list(view.columns_)
             scaler: Any = view
         else:
-            cols = self._varying(feats.loc[eligible, cols], cols, quiet=self.features == "default")
+            quiet = self.features == "default"
+            cols = varying_columns(feats.loc[eligible, cols], cols, quiet=quiet)
             scaler = StandardScaler() if self.scaling == "standard" else RobustScaler()
             Z = np.clip(scaler.fit_transform(feats.loc[eligible, cols].to_numpy()), -CLIP, CLIP)
         self.columns_ = cols
@@ -405,7 +348,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         probs = np.zeros(len(feats))
         labels[np.flatnonzero(eligible)] = lab_e
         probs[np.flatnonzero(eligible)] = prob_e
-        labels = _relabel_by_size(labels)
+        labels = relabel_by_size(labels)
         reasons = np.where(labels >= 0, "persona", np.where(eligible, "noise", "too few events"))
         self.labels_ = pd.Series(labels, index=ids, name="persona")
         self.probabilities_ = pd.Series(probs, index=ids, name="probability")
@@ -419,11 +362,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             [emb[el == p].mean(0) for p in range(int(labels.max()) + 1)],
             columns=self.embedding_.columns,
         ).rename_axis("persona")
-        self._mapping = _mapping(lab_e, el)
+        self._mapping = label_mapping(lab_e, el)
         self.quality_ = fit_quality(self, emb, fit_idx, el, n_elig, len(feats))
         from journeymine.personas.profiles import persona_profiles
 
-        log = X if _is_log(X) else None
+        log = X if is_log(X) else None
         self.profiles_ = persona_profiles(feats, self.labels_, log=log)
         pairs = self.profiles_.attrs.get("indistinct_pairs", [])
         self.quality_["indistinct_pairs"] = [
@@ -491,11 +434,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return emb, raw, prob
 
     def _evidence(self, n_events: np.ndarray, scaler: Any) -> np.ndarray | None:
-        """Each customer's weight in the fit (:func:`~journeymine.personas.view.
-        evidence_weights`); ``None`` without reliabilities."""
-        if not isinstance(scaler, FamilyScaler):
-            return None
-        found = evidence_weights(n_events, scaler)
+        """Each customer's weight in the fit (:func:`~journeymine.personas.miner_view.
+        customer_evidence`); ``None`` without reliabilities."""
+        found = customer_evidence(n_events, scaler)
         if found is None:
             return None
         weights, self.evidence_events_ = found
@@ -514,57 +455,6 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         far = outliers(self.mixture_, emb, spread=getattr(self, "spread_", None))
         return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
 
-    def _reliability(
-        self, X: Any, feats: pd.DataFrame, excluded: frozenset[str]
-    ) -> pd.Series | None:
-        """Split-half reliability of the view's columns (``None`` when not asked for, when
-        fitting a feature frame, or when too few customers have two sessions)."""
-        given = self.reliability_weighting
-        cols = [c for cs in view_columns(feats.columns, None, excluded).values() for c in cs]
-        if isinstance(given, Mapping):
-            return checked_reliability(given, cols, what="reliability_weighting")
-        if not given or not _is_log(X) or self.featurizer_ is None:
-            return None
-        fz = self.featurizer_
-        return log_reliability(
-            schema_canonical_log(X),
-            fz.transform,
-            cols,
-            session_gap_us=int(pd.Timedelta(fz.session_gap).value // 1000),
-            random_state=int(self.random_state),
-        )
-
-    @staticmethod
-    def _reactions(X: Any) -> frozenset[str]:
-        if not _is_log(X):
-            return frozenset()
-        out = reaction_activities(X)
-        if out:
-            logger.info(
-                "persona view: %d reaction activities left out of the activity mix (more than "
-                "half of their events carry a journey_id): %s",
-                len(out),
-                sorted(out),
-            )
-        return out
-
-    def _varying(self, M: pd.DataFrame, cols: list[str], quiet: bool) -> list[str]:
-        std = M.std(ddof=0).to_numpy()
-        constant = [c for c, s in zip(cols, std, strict=True) if not s > 1e-12]
-        if constant:
-            msg = f"dropped {len(constant)} constant feature(s) from clustering: {constant}."
-            if quiet:
-                logger.info(msg)  # e.g. channels without organic sessions (email, sms)
-            else:
-                warnings.warn(msg, DataQualityWarning, stacklevel=3)
-            cols = [c for c in cols if c not in constant]
-        if len(cols) < 2:
-            raise ConfigError(
-                f"fewer than 2 non-constant features to cluster on ({cols}); every customer "
-                f"looks the same. Use features='all' or a longer time window."
-            )
-        return cols
-
     def _view(self, features: pd.DataFrame) -> np.ndarray:
         if isinstance(self.scaler_, FamilyScaler):
             return self.scaler_.transform(features)
@@ -574,15 +464,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return hdbscan_clusterer(hdbscan, mcs, ms, int(self.core_dist_n_jobs))
 
     def _n_events(self, feats: pd.DataFrame) -> np.ndarray:
-        if "log_events" in feats.columns:
-            return np.rint(np.expm1(feats["log_events"].to_numpy())).astype(np.int64)
-        if self.min_events > 1:
-            raise ConfigError(
-                f"min_events={self.min_events} needs the 'log_events' feature, which the "
-                f"feature frame lacks; include it (CustomerFeaturizer adds it) or pass "
-                f"min_events=1."
-            )
-        return np.full(len(feats), 1, dtype=np.int64)
+        return event_counts(feats, self.min_events)
 
     def _vote(self) -> Vote:
         return Vote(int(self.n_neighbors), float(self.min_vote), float(self.reach))
@@ -633,7 +515,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             lab, _ = self._mixture_labels(emb)
         else:
             lab, _ = self._extend(emb)
-        mapped = np.array([self._mapping.get(int(v), -1) for v in lab], dtype=np.int64)
+        mapped = map_labels(lab, self._mapping)
         return pd.Series(mapped, index=features.index, name="persona")
 
     def membership(
@@ -685,18 +567,15 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             emb = self.embed(features[eligible]).to_numpy()
             raw_post = self.mixture_.predict_proba(emb)
             rows = np.flatnonzero(eligible)
-            for comp, final in self._mapping.items():
-                post[rows, final] += raw_post[:, comp]
+            post[rows] = sum_by_persona(raw_post, self._mapping, k)
             post[rows] /= np.maximum(post[rows].sum(1, keepdims=True), 1e-300)
             raw, prob = self._mixture_labels(emb)
-            labels[rows] = [self._mapping.get(int(v), -1) for v in raw]
+            labels[rows] = map_labels(raw, self._mapping)
             probs[rows] = np.where(labels[rows] >= 0, prob, 0.0)
         n0 = getattr(self, "evidence_events_", None)
         if by_evidence and n0 is not None and k > 1 and eligible.any():
             rows = np.flatnonzero(eligible)
-            share = np.zeros(k)
-            for comp, final in self._mapping.items():
-                share[final] += self.mixture_.weights_[comp]
+            share = sum_by_persona(self.mixture_.weights_, self._mapping, k)
             share = np.maximum(share / share.sum(), 1e-12)
             tempered = evidence_posterior(post[rows], share, n_ev[rows], float(n0))
             post[rows] = tempered
@@ -713,20 +592,3 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:
         """Fit and return :attr:`labels_`."""
         return self.fit(X).labels_
-
-
-def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
-    """Renumber personas 0..k-1 by decreasing size (ties by old id); -1 stays."""
-    ids, counts = np.unique(labels[labels >= 0], return_counts=True)
-    order = ids[np.lexsort((ids, -counts))]
-    lookup = {int(old): new for new, old in enumerate(order)}
-    return np.array([lookup.get(int(v), -1) for v in labels], dtype=np.int64)
-
-
-def _mapping(raw: np.ndarray, final: np.ndarray) -> dict[int, int]:
-    """Raw extension label -> final persona id."""
-    out: dict[int, int] = {}
-    for r, f in zip(raw, final, strict=True):
-        if r >= 0:
-            out[int(r)] = int(f)
-    return out

@@ -1,0 +1,141 @@
+"""What :class:`~journeymine.personas.PersonaMiner` accepts: its parameters checked, a log or a
+feature frame turned into checked features, and each customer's event count.
+
+Examples
+--------
+>>> import pandas as pd
+>>> feats = pd.DataFrame({"log_events": [0.0, 2.3979]}, index=pd.Index(["a", "b"]))
+>>> event_counts(feats, min_events=10).tolist()
+[0, 10]
+>>> is_log(feats)
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError, EmptyLogError
+from journeymine.personas.features import CustomerFeaturizer
+from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
+
+__all__ = ["check_miner_params", "event_counts", "feature_frame", "is_log"]
+
+
+def is_log(X: Any) -> bool:
+    """Whether ``X`` is an event log rather than a feature frame.
+
+    A frame with two of the three log columns is a log, complete or not: the one gate
+    (:func:`journeymine.schema.canonical_log`) then names what is missing, as for every entry
+    point.
+
+    Examples
+    --------
+    >>> is_log(pd.DataFrame({"customer_id": ["a"], "timestamp": [0]}))
+    True
+    """
+    return isinstance(X, pd.DataFrame) and len({CUSTOMER_ID, TIMESTAMP, ACTIVITY} & set(X)) >= 2
+
+
+def _int_at_least(name: str, value: Any, low: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
+def check_miner_params(params: Mapping[str, Any]) -> None:
+    """Refuse bad :class:`~journeymine.personas.PersonaMiner` parameters (``get_params()``)
+    with a :class:`~journeymine.exceptions.ConfigError` naming the first bad one.
+
+    Examples
+    --------
+    >>> from journeymine.personas import PersonaMiner
+    >>> check_miner_params(PersonaMiner().get_params())
+    >>> check_miner_params({**PersonaMiner().get_params(), "reach": 0})
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: reach must be > 0, got 0.
+    """
+    _int_at_least("min_cluster_size", params["min_cluster_size"], 2, optional=True)
+    _int_at_least("n_components", params["n_components"], 1, optional=True)
+    _int_at_least("min_samples", params["min_samples"], 1, optional=True)
+    _int_at_least("min_events", params["min_events"], 1)
+    _int_at_least("n_personas", params["n_personas"], 1, optional=True)
+    if params["method"] not in ("mixture", "density"):
+        raise ConfigError(
+            f"method must be 'mixture' (consensus Gaussian mixture on the family view, the "
+            f"default) or 'density' (HDBSCAN), got {params['method']!r}."
+        )
+    _int_at_least("max_fit_samples", params["max_fit_samples"], 50)
+    _int_at_least("n_neighbors", params["n_neighbors"], 1)
+    _int_at_least("n_bootstrap", params["n_bootstrap"], 0)
+    _int_at_least("core_dist_n_jobs", params["core_dist_n_jobs"], 1)
+    if params["scaling"] not in ("standard", "robust"):
+        raise ConfigError(f"scaling must be 'standard' or 'robust', got {params['scaling']!r}.")
+    if params["reduction"] not in ("pca", "svd"):
+        raise ConfigError(f"reduction must be 'pca' or 'svd', got {params['reduction']!r}.")
+    if not 0.0 <= float(params["min_vote"]) <= 1.0:
+        raise ConfigError(f"min_vote must be within [0, 1], got {params['min_vote']!r}.")
+    if not float(params["reach"]) > 0:
+        raise ConfigError(f"reach must be > 0, got {params['reach']!r}.")
+
+
+def feature_frame(
+    X: Any, featurizer: CustomerFeaturizer | None
+) -> tuple[CustomerFeaturizer | None, pd.DataFrame]:
+    """The features a miner clusters: an event log featurized by a fitted clone of
+    ``featurizer`` (default ``CustomerFeaturizer()``), or a feature frame checked (numeric,
+    finite, one row per customer) as float64. Returns the fitted featurizer (``None`` for a
+    feature frame) and the features.
+
+    Examples
+    --------
+    >>> fz, feats = feature_frame(pd.DataFrame({"x": [1, 2]}, index=["a", "b"]), None)
+    >>> fz is None, feats["x"].dtype.name
+    (True, 'float64')
+    """
+    if is_log(X):
+        fz = featurizer if featurizer is not None else CustomerFeaturizer()
+        if not isinstance(fz, CustomerFeaturizer):
+            raise ConfigError(f"featurizer must be a CustomerFeaturizer, got {type(fz).__name__}.")
+        from sklearn.base import clone
+
+        fitted = clone(fz).fit(X)
+        return fitted, fitted.transform(X)
+    if not isinstance(X, pd.DataFrame):
+        raise ConfigError(
+            f"PersonaMiner.fit expects an event log or a feature DataFrame (index "
+            f"customer_id), got {type(X).__name__}."
+        )
+    if len(X) == 0:
+        raise EmptyLogError("the feature frame is empty (0 customers).")
+    non_num = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
+    if non_num:
+        raise ConfigError(
+            f"feature frame columns must be numeric; {non_num} are not. Pass an event log "
+            f"(with customer_id, timestamp, activity) or CustomerFeaturizer().transform(log)."
+        )
+    if not np.isfinite(X.to_numpy(dtype=np.float64)).all():
+        raise ConfigError("feature frame contains NaN or infinite values; fill them first.")
+    if X.index.has_duplicates:
+        raise ConfigError("feature frame index (customer_id) has duplicates.")
+    return None, X.astype(np.float64)
+
+
+def event_counts(feats: pd.DataFrame, min_events: int) -> np.ndarray:
+    """Each customer's event count, from the ``log_events`` feature; without it, 1 each when
+    ``min_events`` is 1, else a :class:`~journeymine.exceptions.ConfigError`."""
+    if "log_events" in feats.columns:
+        return np.rint(np.expm1(feats["log_events"].to_numpy())).astype(np.int64)
+    if min_events > 1:
+        raise ConfigError(
+            f"min_events={min_events} needs the 'log_events' feature, which the "
+            f"feature frame lacks; include it (CustomerFeaturizer adds it) or pass "
+            f"min_events=1."
+        )
+    return np.full(len(feats), 1, dtype=np.int64)
