@@ -33,7 +33,7 @@ Security and robustness:
   ``request_timeout`` seconds (default 10): a body that does not gets ``408`` JSON and the
   connection is closed; under :func:`serve` a connection whose headers do not arrive in time
   (a "slowloris" client) is answered 408 and closed by the server's HTTP protocol
-  (:mod:`journeymine.assignment._http`); idle keep-alive connections close after 5 s
+  (:mod:`journeymine.service.http`); idle keep-alive connections close after 5 s
   (uvicorn's ``timeout_keep_alive``).
 - Speed: ``POST /v1/assign`` is a plain ASGI route (no FastAPI body parsing or dependency
   solving) and requests that arrive together are scored in one vectorised pass; results equal
@@ -57,26 +57,14 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
-import json
 import logging
 import os
 import threading
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from journeymine.assignment._assign import (
-    Assignment,
-    ParsedCustomer,
-    assign_parsed,
-    parse_customer,
-)
-from journeymine.assignment._model import PersonaModel
-from journeymine.assignment._persist import load_model
 from journeymine.exceptions import ConfigError, EventLogError, ModelError
 from journeymine.schema import PLAUSIBLE_RANGE
 
@@ -85,7 +73,6 @@ try:
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import Response
     from pydantic import BaseModel, Field, TypeAdapter
-    from starlette.datastructures import Headers
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.routing import Route
     from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
@@ -95,13 +82,10 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from journeymine.actions._service import EventIn
+from journeymine.service.assign_routes import AssignRoute, Coalescer, score_batch
 from journeymine.service.auth import key_checker
 from journeymine.service.limits import (  # noqa: F401 - re-exported for the old path
-    _DIGIT_TABLE,
-    _DIGITS,
     _JSON,
-    _LONG_NUMBER,
-    _MAX_DOUBLE,
     API_KEY_ENV,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
@@ -116,16 +100,23 @@ from journeymine.service.limits import (  # noqa: F401 - re-exported for the old
     RequestError,
     TimeRange,
     _BodyLimit,
-    _day,
     _error,
     _Guard,
-    _not_json_numbers,
-    _send_closing,
-    _suspect_numbers,
-    _validation_error,
+    batch_too_large,
     check_timeout,
+    error_answer,
     read_request,
 )
+from journeymine.service.model_holder import (  # noqa: F401 - re-exported for the old path
+    NEXT_STEP_SUFFIX,
+    ModelHolder,
+    default_next_step_path,
+    next_step_of,
+    without_folders,
+)
+from journeymine.service.openapi import body_doc, document_assign, schemas_of
+from journeymine.service.run import plausible_range_from_env, run_app
+from journeymine.service.store import StoreUnavailable
 
 __all__ = [
     "API_KEY_ENV",
@@ -139,10 +130,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The old private names of what moved to their own modules.
+_Holder, _Coalescer, _AssignRoute = ModelHolder, Coalescer, AssignRoute
 
-# ---------------------------------------------------------------------------------------------
-# request / response models
-# ---------------------------------------------------------------------------------------------
+
 class AssignRequest(TypedDict):
     """One customer's events."""
 
@@ -183,104 +174,6 @@ class HealthResponse(BaseModel):
     model_loaded_at: float
 
 
-# ---------------------------------------------------------------------------------------------
-# model holder: atomic swap on reload
-# ---------------------------------------------------------------------------------------------
-class _Holder:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self.model: PersonaModel = load_model(path)
-        self.loaded_at = time.time()
-        self.stamp = self._stamp()
-        self.failed_stamp: tuple[float, ...] | None = None
-        self.last_error: str | None = None
-
-    def _stamp(self) -> tuple[float, ...]:
-        out = []
-        for p in (self.path, self.path.with_suffix(".json")):
-            try:
-                out.append(p.stat().st_mtime)
-            except OSError:
-                out.append(-1.0)
-        return tuple(out)
-
-    @property
-    def sha256(self) -> str | None:
-        artifact: dict[str, Any] = self.model.card_.get("artifact", {})
-        return artifact.get("sha256")
-
-    def reload(self) -> PersonaModel:
-        """Load the file completely, then swap; on failure keep the current model."""
-        with self._lock:
-            stamp = self._stamp()
-            try:
-                model = load_model(self.path)
-            except ModelError as exc:
-                self.failed_stamp = stamp
-                self.last_error = str(exc)
-                logger.error("model reload failed, keeping the current model: %s", exc)
-                raise
-            self.model = model  # one reference assignment: atomic for readers
-            self.loaded_at = time.time()
-            self.stamp = stamp
-            self.failed_stamp = None
-            self.last_error = None
-            logger.info("model reloaded from %s (sha256 %s)", self.path, self.sha256)
-            return model
-
-    def poll(self) -> None:
-        stamp = self._stamp()
-        if stamp != self.stamp and stamp != self.failed_stamp:
-            # a failure is logged and the old model kept; retried when the files change again
-            with contextlib.suppress(ModelError):
-                self.reload()
-
-
-# ---------------------------------------------------------------------------------------------
-# requests that arrive together are scored together
-# ---------------------------------------------------------------------------------------------
-class _Coalescer:
-    """Scores the single-customer requests that arrive together in one vectorised pass.
-
-    Each request parses and checks its own events first (a bad request fails alone), then
-    waits for the next turn of the event loop; every request parsed by then is scored by one
-    :func:`~journeymine.assignment._assign.assign_parsed` call, whose results equal
-    :func:`~journeymine.assignment.assign` one by one. There is no timer: a lone request is
-    scored on the next turn, and under load the requests that queued up while the previous
-    pass ran form the next pass, so the aggregate, feature and scoring work (most of a
-    request's cost) is shared instead of repeated.
-    """
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[ParsedCustomer, asyncio.Future[Assignment]]] = []
-        self.requests = 0  # requests scored
-        self.passes = 0  # vectorised passes they took
-
-    async def score(self, parsed: ParsedCustomer) -> Assignment:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Assignment] = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.append((parsed, future))
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        self.requests += len(batch)
-        self.passes += 1
-        try:
-            results = assign_parsed([parsed for parsed, _ in batch])
-        except Exception as exc:  # every waiting request gets the error (500 for each)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():  # a cancelled request (client gone) is skipped
-                future.set_result(result)
-
-
 class _App(FastAPI):
     def build_middleware_stack(self) -> Any:
         stack = _Guard(super().build_middleware_stack())
@@ -288,64 +181,31 @@ class _App(FastAPI):
         return stack if metrics is None else metrics.middleware(stack)
 
 
-class _AssignRoute:
-    """``POST /v1/assign`` as a plain ASGI app: the per-request cost of the service is kept
-    to the key check, one pydantic-core call from the raw bytes to checked dicts, the parse
-    of the events, a share of a vectorised scoring pass (:class:`_Coalescer`) and the response
-    bytes. FastAPI's request object, body handling and dependency solving (about a fifth of
-    a request's time when measured) are skipped; errors still go through the app's exception
-    handlers, so the 401/400/422/500 answers are the same as on every other route."""
+class _FastPaths:
+    """Sends the requests of a few hot paths (``{(method, path): ASGI app}``) straight to
+    their handler, ahead of FastAPI's routing, dependency solving and exception middleware
+    (about half of a small request's time when measured); it sits inside the body limit, the
+    error guard and the metrics, and the handlers answer errors as the app does
+    (:func:`journeymine.service.limits.error_answer`)."""
 
-    def __init__(
-        self,
-        holder: _Holder,
-        require_key: Any,
-        coalescer: _Coalescer,
-        times: TimeRange,
-        next_step: Any = None,
-    ) -> None:
-        self.holder = holder
-        self.require_key = require_key
-        self.coalescer = coalescer
-        self.times = times
-        self.next_step = next_step
+    def __init__(self, app: Any, paths: dict[tuple[str, str], Any]) -> None:
+        self.app = app
+        self.paths = paths
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        self.require_key(Headers(scope=scope))
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        if scope["type"] == "http":
+            handler = self.paths.get((scope["method"], scope["path"]))
+            if handler is not None:
+                await handler(scope, receive, send)
                 return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        req = read_request(_ASSIGN, b"".join(chunks))
-        model = self.holder.model
-        parsed = parse_customer(req["events"], model, customer_id=req["customer_id"])
-        self.times.check_events(req["events"], parsed.events.t)
-        result = await self.coalescer.score(parsed)
-        answer = result.to_dict()
-        if self.next_step is not None:
-            answer["next_step"] = self.next_step(req["events"], req["customer_id"])
-        response = Response(json.dumps(answer).encode(), media_type=_JSON)
-        await response(scope, receive, send)
-
-
-def _body_doc(schema: str) -> dict[str, Any]:
-    """OpenAPI request body of a route that validates the raw body itself."""
-    ref = {"$ref": f"#/components/schemas/{schema}"}
-    return {"requestBody": {"required": True, "content": {_JSON: {"schema": ref}}}}
+        await self.app(scope, receive, send)
 
 
 def _with_request_schemas(schema: dict[str, Any]) -> dict[str, Any]:
     """Add the request TypedDicts (and the types they use) to the OpenAPI components, and the
     plain ASGI route ``POST /v1/assign``."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for adapter in (_ASSIGN, _BATCH):
-        js = adapter.json_schema(ref_template="#/components/schemas/{model}")
-        components.update(js.pop("$defs", {}))
-        components[js["title"]] = js
+    components.update(schemas_of(_ASSIGN, _BATCH))
     if "/v1/next-best-action" in schema.get("paths", {}):
         from journeymine.actions._service import request_schemas
 
@@ -354,29 +214,7 @@ def _with_request_schemas(schema: dict[str, Any]) -> dict[str, Any]:
         from journeymine.service import routes
 
         components.update(routes.request_schemas())
-    components["AssignResponse"] = AssignResponse.model_json_schema(
-        ref_template="#/components/schemas/{model}"
-    )
-    error = {"description": "{error, detail} JSON", "content": {_JSON: {"schema": {}}}}
-    schema["paths"]["/v1/assign"] = {
-        "post": {
-            "tags": ["assign"],
-            "summary": "Assign one customer",
-            "description": "Persona of one customer from their events (API key required).",
-            "operationId": "assign_one",
-            **_body_doc("AssignRequest"),
-            "responses": {
-                "200": {
-                    "description": "The persona",
-                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/AssignResponse"}}},
-                },
-                "400": {**error, "description": "The body is not JSON"},
-                "401": {**error, "description": "Missing or wrong API key"},
-                "413": {**error, "description": "The body is too large"},
-                "422": {**error, "description": "Invalid request or events"},
-            },
-        }
-    }
+    document_assign(schema, AssignResponse)
     return schema
 
 
@@ -459,8 +297,8 @@ def create_app(
             "next best action needs both a policy file and a response-rates file; got only "
             f"{'the policy' if policy_path is not None else 'the response rates'}."
         )
-    holder = _Holder(Path(model_path))
-    next_step = _next_step(model_path, next_step_path)
+    holder = ModelHolder(Path(model_path))
+    next_step = next_step_of(model_path, next_step_path)
     stop = threading.Event()
 
     def watch() -> None:
@@ -539,17 +377,31 @@ def create_app(
 
         policy = Policy.from_file(Path(policy_path))
         responses = ResponseModel.load(Path(responses_path))
+    fast_paths: dict[tuple[str, str], Any] = {}
     if store is not None:
-        from journeymine.service.routes import state_router, unavailable_answer
-        from journeymine.service.state import StoreUnavailable, open_store
+        from journeymine.service.routes import nba_route, state_router
+        from journeymine.service.state import open_store
 
         caps = [(c.channel, c.max, c.per_s * 1_000_000) for c in policy.caps] if policy else []
         state_store = open_store(store, caps=caps) if isinstance(store, str) else store
         app.state.store = state_store
+        nba = None
         if responses is not None and policy is not None:
             from journeymine.actions._service import nba_router
 
             nba_router(lambda: holder.model, key_dependency, policy, responses, read_request, times)
+            nba = nba_route(
+                state_store,
+                lambda: holder.model,
+                require_key,
+                times,
+                policy,
+                responses,
+                max_future_s=max_future_s,
+                metrics=metrics,
+                next_step=next_step,
+            )
+            fast_paths[("POST", "/v1/next-best-action")] = nba
         app.include_router(
             state_router(
                 state_store,
@@ -562,17 +414,10 @@ def create_app(
                 max_future_s=max_future_s,
                 metrics=metrics,
                 next_step=next_step,
+                nba=nba,
             )
         )
         app.state.next_best_action = policy is not None
-
-        @app.exception_handler(StoreUnavailable)
-        async def store_error(request: Request, exc: StoreUnavailable) -> Any:
-            logger.error(
-                "state store unavailable on %s %s: %s", request.method, request.url.path, exc
-            )
-            return unavailable_answer(exc)
-
     elif policy is not None and responses is not None:
         from journeymine.actions._service import nba_router
 
@@ -588,27 +433,15 @@ def create_app(
         )
         app.state.next_best_action = True
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        names = {
-            401: "unauthorized",
-            404: "not_found",
-            405: "method_not_allowed",
-            413: "payload_too_large",
-        }
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(
-            exc.status_code, names.get(exc.status_code, "http_error"), exc.detail, headers
-        )
+    async def refused(request: Request, exc: Exception) -> Any:
+        if isinstance(exc, StoreUnavailable):
+            logger.error(
+                "state store unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
+        return error_answer(exc)
 
-    @app.exception_handler(EventLogError)
-    async def events_error(request: Request, exc: EventLogError) -> Any:
-        body = {"error": "invalid_events", "detail": str(exc), "problems": exc.problems}
-        return Response(json.dumps(body).encode(), status_code=422, media_type=_JSON)
-
-    @app.exception_handler(RequestError)
-    async def request_error(request: Request, exc: RequestError) -> Any:
-        return _error(exc.status, exc.error, exc.detail)
+    for kind in (StarletteHTTPException, EventLogError, RequestError, StoreUnavailable):
+        app.add_exception_handler(kind, refused)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Any:
@@ -628,11 +461,11 @@ def create_app(
         return {"status": "ok", "model_sha256": holder.sha256, "model_loaded_at": holder.loaded_at}
 
     # the hot path: a plain ASGI route, documented in the OpenAPI schema by hand
-    app.state.coalescer = _Coalescer()
+    app.state.coalescer = Coalescer()
     app.router.routes.append(
         Route(
             "/v1/assign",
-            _AssignRoute(holder, require_key, app.state.coalescer, times, next_step),
+            AssignRoute(holder, require_key, app.state.coalescer, times, _ASSIGN, next_step),
             methods=["POST"],
         )
     )
@@ -641,7 +474,7 @@ def create_app(
         "/v1/assign/batch",
         response_model=BatchResponse,
         tags=["assign"],
-        openapi_extra=_body_doc("BatchRequest"),
+        openapi_extra=body_doc("BatchRequest"),
     )
     async def assign_batch(request: Request) -> Any:
         """Personas of several customers (all or nothing)."""
@@ -649,35 +482,11 @@ def create_app(
         req = read_request(_BATCH, await request.body())
         customers = req["customers"]
         if len(customers) > max_batch:
-            return _error(
-                413,
-                "batch_too_large",
-                f"{len(customers)} customers in one batch; the limit is {max_batch}. Split "
-                f"the request.",
-            )
+            return batch_too_large(len(customers), "customers", max_batch, "Split the request.")
         return Response(
-            await run_in_threadpool(score_batch, holder.model, customers),
+            await run_in_threadpool(score_batch, holder.model, customers, times, next_step),
             media_type=_JSON,
         )
-
-    def score_batch(model: PersonaModel, customers: list[AssignRequest]) -> bytes:
-        # one model for the whole batch, even during a reload; every customer is checked
-        # before any is scored, then all are scored in one vectorised pass
-        parsed = []
-        for i, c in enumerate(customers):
-            try:
-                one = parse_customer(c["events"], model, customer_id=c["customer_id"])
-                times.check_events(c["events"], one.events.t)
-                parsed.append(one)
-            except EventLogError as exc:
-                raise EventLogError(
-                    f"customer {i} ({c['customer_id']!r}): {exc}", exc.problems
-                ) from exc
-        results = [a.to_dict() for a in assign_parsed(parsed)]
-        if next_step is not None:
-            for answer, c in zip(results, customers, strict=True):
-                answer["next_step"] = next_step(c["events"], c["customer_id"])
-        return json.dumps({"results": results}).encode()
 
     @app.get("/v1/model", dependencies=auth, tags=["model"])
     async def model_card() -> Any:
@@ -693,62 +502,15 @@ def create_app(
             return _error(
                 409,
                 "reload_failed",
-                f"{_without_folders(str(exc), holder.path)} The current model (sha256 "
+                f"{without_folders(str(exc), holder.path)} The current model (sha256 "
                 f"{holder.sha256}) stays loaded.",
             )
         return {"reloaded": True, "model_sha256": holder.sha256}
 
+    if fast_paths:  # inside the body limit (middleware added later wraps it)
+        app.add_middleware(_FastPaths, paths=fast_paths)
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes, timeout=request_timeout)
     return app
-
-
-#: The next-step model ``create_app`` finds beside a persona model ``m.skops``.
-NEXT_STEP_SUFFIX = ".nextstep.skops"
-
-
-def default_next_step_path(model_path: str | os.PathLike[str]) -> Path:
-    """``<model>.nextstep.skops`` beside the persona model.
-
-    Examples
-    --------
-    >>> default_next_step_path("models/persona.skops").as_posix()
-    'models/persona.nextstep.skops'
-    """
-    path = Path(model_path)
-    return path.with_name(path.stem + NEXT_STEP_SUFFIX)
-
-
-def _next_step(model_path: Any, path: Any) -> Any:
-    """``next_step(events, customer_id) -> dict`` of the next-step model (given, or found
-    beside the persona model), or None without one. Loaded now: a bad file fails here."""
-    if path is None:
-        path = default_next_step_path(model_path)
-        if not path.exists():
-            return None
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(
-            f"next_step_path {path}: no such file; save one with NextStepModel.save, or leave "
-            f"the option out."
-        )
-    from journeymine.nextstep import load_next_step_model
-
-    model = load_next_step_model(path)
-
-    def next_step(events: Any, customer_id: str) -> dict[str, Any]:
-        return dict(model.predict_customer(events, customer_id=customer_id).to_dict())
-
-    return next_step
-
-
-def _without_folders(message: str, path: Path) -> str:
-    """``message`` with the model's folder removed from every path in it (a client of the
-    service learns the file names, not where the server keeps them)."""
-    folders = {str(path.parent), str(path.parent.absolute()), str(path.parent.resolve())}
-    for folder in sorted(folders, key=len, reverse=True):
-        if folder not in ("", "."):
-            message = message.replace(folder.rstrip(os.sep) + os.sep, "")
-    return message
 
 
 def app_from_env() -> Any:
@@ -785,24 +547,9 @@ def app_from_env() -> Any:
         policy_path=os.environ.get(POLICY_PATH_ENV) or None,
         responses_path=os.environ.get(RESPONSES_PATH_ENV) or None,
         request_timeout=number(REQUEST_TIMEOUT_ENV, DEFAULT_REQUEST_TIMEOUT, float),
-        plausible_range=_range_from_env(),
+        plausible_range=plausible_range_from_env(),
         store=os.environ.get(STORE_ENV) or None,
     )
-
-
-def _range_from_env() -> Any:
-    raw = os.environ.get(PLAUSIBLE_RANGE_ENV)
-    if raw is None or raw.strip() == "":
-        return PLAUSIBLE_RANGE
-    if raw.strip().lower() == "none":
-        return None
-    parts = [p.strip() for p in raw.split(",")]
-    if len(parts) != 2:
-        raise ConfigError(
-            f"{PLAUSIBLE_RANGE_ENV}={raw!r} is not 'start,end' (e.g. '1990-01-01,2100-01-01') "
-            f"or 'none'."
-        )
-    return tuple(parts)
 
 
 def serve(
@@ -838,8 +585,6 @@ def serve(
     answers it, so with several workers the file watcher is what reloads them all: it is on
     (every 2 s) unless ``watch_interval`` says otherwise.
     """
-    import uvicorn
-
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
     if workers > 1 and watch_interval is None:
@@ -860,57 +605,26 @@ def serve(
         plausible_range=plausible_range,
         store=store,
     )
-    from journeymine.service.http import timeout_protocol
-
-    seconds = check_timeout(request_timeout)
-    if workers == 1:
-        uvicorn.run(
-            app,
-            host=host,
-            port=int(port),
-            log_level=log_level,
-            http=timeout_protocol(seconds),
-            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-        )
-        return
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
-    from journeymine.service.metrics import MULTIPROC_ENV
-
-    made = None
-    if not os.environ.get(MULTIPROC_ENV):  # /metrics counts every worker's requests
-        import tempfile
-
-        made = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="journeymine-metrics-")
-    os.environ.update(
-        {
-            MODEL_PATH_ENV: str(Path(model_path).resolve()),
-            API_KEY_ENV: key,
-            "JOURNEYMINE_MAX_BODY_BYTES": str(max_body_bytes),
-            "JOURNEYMINE_MAX_BATCH": str(max_batch),
-            "JOURNEYMINE_WATCH_INTERVAL": str(watch_interval),
-            POLICY_PATH_ENV: str(Path(policy_path).resolve()) if policy_path else "",
-            RESPONSES_PATH_ENV: str(Path(responses_path).resolve()) if responses_path else "",
-            REQUEST_TIMEOUT_ENV: str(seconds),  # read by the workers' protocol and app
-            STORE_ENV: store,
-            PLAUSIBLE_RANGE_ENV: (
-                "none" if plausible_range is None else ",".join(map(str, plausible_range))
-            ),
-        }
+    worker_env = {
+        MODEL_PATH_ENV: str(Path(model_path).resolve()),
+        API_KEY_ENV: key,
+        "JOURNEYMINE_MAX_BODY_BYTES": str(max_body_bytes),
+        "JOURNEYMINE_MAX_BATCH": str(max_batch),
+        "JOURNEYMINE_WATCH_INTERVAL": str(watch_interval),
+        POLICY_PATH_ENV: str(Path(policy_path).resolve()) if policy_path else "",
+        RESPONSES_PATH_ENV: str(Path(responses_path).resolve()) if responses_path else "",
+        STORE_ENV: store,
+        PLAUSIBLE_RANGE_ENV: (
+            "none" if plausible_range is None else ",".join(map(str, plausible_range))
+        ),
+    }
+    run_app(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        request_timeout=request_timeout,
+        workers=workers,
+        worker_env=worker_env if workers > 1 else None,
     )
-    try:
-        uvicorn.run(
-            "journeymine.service.app:app_from_env",
-            factory=True,
-            host=host,
-            port=int(port),
-            workers=workers,
-            log_level=log_level,
-            http=timeout_protocol(),  # importable by the workers; the timeout from the env
-            timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
-        )
-    finally:
-        if made is not None:  # the workers' metric files, once they are all gone
-            import shutil
-
-            shutil.rmtree(made, ignore_errors=True)
-            os.environ.pop(MULTIPROC_ENV, None)

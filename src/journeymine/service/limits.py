@@ -18,9 +18,11 @@ import numpy as np
 from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import from_json
+from starlette.exceptions import HTTPException
 
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.schema import plausible_bounds
+from journeymine.service.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +144,18 @@ class _BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def read_body(receive: Any) -> bytes | None:
+    """The whole request body from an ASGI ``receive`` (None: the client went away)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 class _Guard:
@@ -347,13 +361,67 @@ def _day(t: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# the app
+# the JSON answers of refused requests
 # ---------------------------------------------------------------------------------------------
-def _error(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> Any:
-    # ASCII JSON: any text a client sent (even a lone surrogate) can be echoed safely
+def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Any:
+    """``body`` as a JSON response (ASCII JSON: any text a client sent, even a lone
+    surrogate, can be echoed safely)."""
     return Response(
-        json.dumps({"error": error, "detail": detail}).encode(),
-        status_code=status,
-        media_type=_JSON,
-        headers=headers,
+        json.dumps(body).encode(), status_code=status, media_type=_JSON, headers=headers
     )
+
+
+def _error(status: int, error: str, detail: Any, headers: dict[str, str] | None = None) -> Any:
+    return json_answer(status, {"error": error, "detail": detail}, headers)
+
+
+_HTTP_ERRORS = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+def error_answer(exc: BaseException) -> Any:
+    """The service's answer to a refused request, or None for an unexpected error (a 500,
+    logged by the app): an HTTP error (401 with ``WWW-Authenticate``, 404, 405, 413), a
+    :class:`RequestError` (400/422), invalid events (422 with every problem) and an
+    unavailable state store (503: nothing acknowledged was lost, retry).
+
+    Examples
+    --------
+    >>> error_answer(RequestError(400, "malformed_json", "not JSON")).status_code
+    400
+    >>> error_answer(KeyError("x")) is None
+    True
+    """
+    if isinstance(exc, HTTPException):
+        code = exc.status_code
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return _error(code, _HTTP_ERRORS.get(code, "http_error"), exc.detail, headers)
+    if isinstance(exc, RequestError):
+        return _error(exc.status, exc.error, exc.detail)
+    if isinstance(exc, EventLogError):
+        body = {"error": "invalid_events", "detail": str(exc), "problems": exc.problems}
+        return json_answer(422, body)
+    if isinstance(exc, StoreUnavailable):
+        return _error(
+            503,
+            "store_unavailable",
+            f"the customer state store is not available ({str(exc)[:200]}); nothing was lost: "
+            f"retry the request.",
+        )
+    return None
+
+
+def batch_too_large(count: int, what: str, limit: int, advice: str = "") -> Any:
+    """The 413 answer to a batch of ``count`` ``what`` over ``limit``.
+
+    Examples
+    --------
+    >>> batch_too_large(12, "events", 10).body
+    b'{"error": "batch_too_large", "detail": "12 events in one batch; the limit is 10."}'
+    """
+    detail = f"{count} {what} in one batch; the limit is {limit}.{advice and ' ' + advice}"
+    return _error(413, "batch_too_large", detail)

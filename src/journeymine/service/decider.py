@@ -1,0 +1,464 @@
+"""The policy's gates for one live customer, without pandas: :class:`LiveDecider`.
+
+The customer's stored events (and reserved contacts) become a
+:class:`~journeymine.service.timeline.Timeline`, and the decider runs the engine's gates on
+it, in the engine's order, with the engine's texts, and the response rates of each persona
+computed once. The answer equals :func:`journeymine.actions.next_best_action` on the same
+events, persona and time (``tests/service/test_live_decide.py`` compares them decision by
+decision).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from journeymine.actions.engine import REASONS
+from journeymine.actions.policy import Policy
+from journeymine.actions.response import ResponseModel
+from journeymine.actions.uplift import UpliftModel
+from journeymine.exceptions import ConfigError
+from journeymine.service.store import CACHE_EVENTS, Contact
+from journeymine.service.timeline import _US, Timeline
+
+__all__ = ["LiveDecider"]
+
+_UNASSIGNED = -1
+
+
+def _iso_us(t_us: int) -> str:
+    """ISO 8601 with offset, as ``pandas.Timestamp(t, unit="us", tz="UTC").isoformat()``."""
+    d = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=int(t_us))
+    return d.isoformat()
+
+
+def _human(seconds: int) -> str:
+    """A duration as the engine writes it in "why not" texts (``3d``, ``48h``, ``30min``)."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class _Base:
+    """One customer's stored events prepared for decisions (see ``LiveDecider._base``)."""
+
+    events: Sequence[dict[str, Any]]
+    times: Sequence[int]
+    t_us: list[int]
+    activity: list[str]
+    channel: list[str | None]
+    journey: list[str | None]
+    product: list[str | None]
+    delivered: set[Any]
+    timeline: Timeline
+
+
+class LiveDecider:
+    """Decides for one live customer with a policy and its response (or uplift) rates.
+
+    Built once per service (the policy's checks, each persona's rates computed once and
+    kept); :meth:`decide` is then plain numpy on the customer's few events.
+
+    Parameters
+    ----------
+    policy : Policy
+    responses : ResponseModel or UpliftModel
+        Fitted for the policy's journeys (an UpliftModel when the policy arbitrates by uplift).
+
+    Examples
+    --------
+    >>> from journeymine.actions import Policy, ResponseModel
+    >>> from journeymine.service.live import LiveDecider
+    >>> policy = Policy.from_dict({"journeys": [{"name": "promo", "channel": "email",
+    ...     "activity": "email_sent", "prior_rate": 0.2}]})
+    >>> d = LiveDecider(policy, ResponseModel().fit(None, None, policy))
+    >>> out = d.decide("c1", [1_740_000_000_000_000], [{"activity": "visit"}], [],
+    ...                persona=-1, at_us=1_740_000_100_000_000)
+    >>> out["action"], out["expected_response"]
+    ('promo', 0.2)
+    """
+
+    def __init__(self, policy: Policy, responses: ResponseModel | UpliftModel) -> None:
+        if not isinstance(policy, Policy):
+            raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
+        if policy.arbitration == "uplift":
+            if not isinstance(responses, UpliftModel) or not hasattr(responses, "table_"):
+                raise ConfigError(
+                    "the policy arbitrates by uplift: serve a fitted UpliftModel, or set "
+                    "arbitration: response in the policy."
+                )
+        elif not isinstance(responses, ResponseModel | UpliftModel) or not hasattr(
+            responses, "table_"
+        ):
+            raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit).")
+        names = [j.name for j in policy.journeys]
+        if list(responses.journeys_) != names:
+            raise ConfigError(
+                f"the response rates are for journeys {list(responses.journeys_)}, the policy "
+                f"has {names}; refit them with this policy."
+            )
+        self.policy = policy
+        self.responses = responses
+        self.touch = frozenset(policy.touch_activities)
+        self.known = {
+            _UNASSIGNED,
+            *map(int, np.asarray(responses.table_["persona"], dtype=np.int64)),
+        }
+        self._rates: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self.cache_events = CACHE_EVENTS  # prepared events kept, oldest customers dropped
+        self._bases: dict[str, _Base] = {}
+        self._cached = 0
+        self._journey_names = [j.name for j in policy.journeys]
+        channel_of = {j.activity: j.channel for j in policy.journeys}  # as the engine
+        self.channel_acts = {
+            ch: frozenset(a for a, c in channel_of.items() if c == ch)
+            for ch in {j.channel for j in policy.journeys}
+        }
+        self._scored: dict[int, list[float]] = {}
+        self._compile()
+
+    def _iso(self, floor_us: int) -> str:
+        """``floor_us`` in ISO 8601 (the last one kept: decisions of one second share it)."""
+        at = self._iso_at
+        if at[0] != floor_us:
+            at = self._iso_at = (floor_us, _iso_us(floor_us))
+        return at[1]
+
+    def rates(self, persona: int) -> np.ndarray:
+        """Expected (uplift or) response of every journey for ``persona`` (1 x journeys)."""
+        got = self._rates.get(persona)
+        if got is None:
+            got = np.asarray(
+                self.responses.rates(np.array([persona], dtype=np.int64)), dtype=np.float64
+            ).reshape(1, -1)
+            with self._lock:
+                if len(self._rates) > 10_000:  # persona ids are few; never grow without bound
+                    self._rates.clear()
+                self._rates[persona] = got
+        return got
+
+    def _base(
+        self, customer_id: str, event_times: Sequence[int], events: Sequence[dict[str, Any]]
+    ) -> _Base:
+        """The customer's events as a :class:`Timeline`, kept while the store hands out the
+        same events (its cache gives the same list until the events change)."""
+        got = self._bases.get(customer_id)
+        if (
+            got is not None
+            and got.events is events
+            and got.times is event_times
+            and len(events) == len(got.t_us)
+        ):
+            return got
+        column, touch = self.policy.product_column, self.touch
+        t_us = list(event_times)
+        acts = [str(e["activity"]) for e in events]
+        chs = [_text(e.get("channel")) for e in events]
+        jids = [_text(e.get("journey_id")) for e in events]
+        prods = [_product(e.get(column)) for e in events]
+        delivered = {e.get("decision_id") for e in events if e.get("activity") in touch}
+        base = _Base(
+            events,
+            event_times,
+            t_us,
+            acts,
+            chs,
+            jids,
+            prods,
+            delivered - {None},
+            Timeline(t_us, acts, chs, jids, prods),
+        )
+        with self._lock:
+            old = self._bases.pop(customer_id, None)
+            self._cached -= 0 if old is None else len(old.t_us)
+            while self._bases and self._cached + len(t_us) > self.cache_events:
+                self._cached -= len(self._bases.pop(next(iter(self._bases))).t_us)
+            if len(t_us) <= self.cache_events:
+                self._bases[customer_id] = base
+                self._cached += len(t_us)
+        return base
+
+    def decide(
+        self,
+        customer_id: str,
+        event_times: Sequence[int],
+        events: Sequence[dict[str, Any]],
+        contacts: Sequence[Contact],
+        *,
+        persona: int,
+        at_us: int,
+    ) -> dict[str, Any]:
+        """The decision at ``at_us`` (microseconds UTC, floored to the second) for a customer
+        with these stored ``events`` (in time order, times in ``event_times``) and committed
+        ``contacts``, of ``persona``: the answer of ``POST /v1/next-best-action`` without the
+        decision id (``customer_id``, ``at``, ``persona``, ``action``, ``channel``,
+        ``product``, ``expected_response``, ``why_not``).
+
+        A contact counts as a touch of its journey one second before the decision (or at its
+        own time when earlier) until an event that carries its ``decision_id`` (the delivered
+        touch) replaces it; a contact reserved after the decision second does not count.
+
+        The prepared events are kept per customer while the same ``events`` list (of the same
+        length) comes again, as the store's cache hands it out: pass a new list when the
+        events change, never the same list changed in place.
+        """
+        base = self._base(customer_id, event_times, events)
+        floor = at_us - at_us % _US
+        extra = [
+            (min(c.t_us, floor - 1), c)
+            for c in contacts
+            if c.decision_id not in base.delivered and c.t_us < floor + _US
+        ]
+        if extra:  # contacts count as touches, in time order after events of the same time
+            t_us, acts, chs = list(base.t_us), list(base.activity), list(base.channel)
+            jids, prods = list(base.journey), list(base.product)
+            for when, c in extra:
+                t_us.append(when)
+                acts.append(c.activity)
+                chs.append(c.channel)
+                jids.append(c.journey)
+                prods.append(c.product)
+            order = sorted(range(len(t_us)), key=t_us.__getitem__)
+            t_us = [t_us[i] for i in order]
+            acts, chs = [acts[i] for i in order], [chs[i] for i in order]
+            jids, prods = [jids[i] for i in order], [prods[i] for i in order]
+            tl = Timeline(t_us, acts, chs, jids, prods)
+        else:
+            tl = base.timeline
+        t = tl.clip(floor // _US)
+        reason, detail, rates, products = self._gates(tl, t, persona)
+        passed = [k for k, r in enumerate(reason) if r < 0]
+        w = -1
+        for k in passed:  # the highest score wins; ties go to the journey listed first
+            if w < 0 or rates[k] > rates[w]:
+                w = k
+        why_not = []
+        names = self._journey_names
+        for k in range(len(reason)):
+            if reason[k] < 0 and k != w:
+                reason[k] = 5
+                detail[k] = f"expected response {rates[k]:.3f} < {rates[w]:.3f} of {names[w]}"
+            if reason[k] >= 0:
+                why_not.append(
+                    {"journey": names[k], "reason": REASONS[reason[k]], "detail": detail[k]}
+                )
+        return {
+            "customer_id": customer_id,
+            "at": self._iso(floor),
+            "persona": int(persona),
+            "action": names[w] if w >= 0 else None,
+            "channel": self.policy.journeys[w].channel if w >= 0 else None,
+            "product": products[w] if w >= 0 else None,
+            "expected_response": float(rates[w]) if w >= 0 else None,
+            "why_not": why_not,
+        }
+
+    # -- the policy compiled once -----------------------------------------------------------
+    def _compile(self) -> None:
+        """The policy as plain lists, built once: per journey its gates in the engine's order
+        (:data:`_STEPS`), each with its reason and its "why not" text written beforehand; the
+        as-of conditions shared by several journeys (a cap, a consent, a rule) are numbered so
+        that a decision evaluates each at most once."""
+        policy = self.policy
+        keys: dict[Any, int] = {}
+        conds: list[tuple[Any, ...]] = []
+
+        def cond(key: tuple[Any, ...]) -> int:
+            got = keys.get(key)
+            if got is None:
+                got = keys[key] = len(conds)
+                conds.append(key)
+            return got
+
+        self._attribute_consent = next((c for c in policy.consent if c.attribute), None)
+        plans = []
+        for j in policy.journeys:
+            steps: list[tuple[Any, ...]] = []
+            for c in policy.consent:
+                if c.channel == j.channel and c.attribute is None:
+                    text = f"{j.channel}: {c.describe()}"
+                    steps.append((_COND, cond(("consent", c)), True, REASONS.index(c.reason), text))
+            for rule in j.eligible:
+                text = f"needs {rule.describe()}"
+                if rule.kind == "persona":
+                    steps.append((_PERSONA, frozenset(rule.personas), 0, text))
+                elif rule.kind == "new_customer":
+                    steps.append((_COND, cond(("new", rule.within_s)), True, 0, text))
+                else:
+                    seen = cond(("seen", tuple(rule.activities), rule.within_s))
+                    steps.append((_COND, seen, rule.kind == "seen", 0, text))
+            if j.product_from is not None:
+                steps.append((_PRODUCT, (j.product_from,)))
+            for sup in j.suppress:
+                acts = "/".join(sup.activities)
+                if sup.same_product:
+                    text = f"{acts} of the product it is about in the last {_human(sup.within_s)}"
+                    steps.append((_SAME_PRODUCT, tuple(sup.activities), sup.within_s, text))
+                else:
+                    text = f"{acts} of the customer in the last {_human(sup.within_s)}"
+                    seen = cond(("seen", tuple(sup.activities), sup.within_s))
+                    steps.append((_COND, seen, False, 1, text))
+            if j.min_gap_s is not None:
+                gap = f" ago (min gap {_human(j.min_gap_s)})"
+                steps.append((_MIN_GAP, j.name, j.min_gap_s, gap))
+            for cap in policy.caps:
+                if cap.channel in ("*", j.channel):
+                    text = f"{cap.channel} cap reached: {cap.max} touch(es) per {_human(cap.per_s)}"
+                    steps.append((_COND, cond(("cap", cap)), False, 3, text))
+            plans.append(steps)
+        self._plans = plans
+        self._conds = conds
+        self._values = [float(j.value) for j in policy.journeys]
+        self._costs = [float(j.cost) for j in policy.journeys]
+        self._channels = [j.channel for j in policy.journeys]
+        self._uplift = policy.arbitration == "uplift"
+        self._fatigue = policy.fatigue_within_s is not None and policy.fatigue_factor < 1
+        self._low_text = f" < {policy.min_expected_response:.3f}"
+        self._iso_at: tuple[int, str] = (0, _iso_us(0))
+
+    def _condition(self, tl: Timeline, t: int, key: tuple[Any, ...]) -> bool:
+        """One as-of condition at second ``t``: a consent holds, an activity was seen within a
+        window, the customer is new, or a cap is reached."""
+        kind = key[0]
+        if kind == "seen":
+            return tl.count(tl.rows_of(key[1]), t, key[2]) > 0
+        if kind == "new":
+            return tl.first <= t and t - tl.first <= key[1]
+        if kind == "cap":
+            cap = key[1]
+            sel = (
+                tl.touches(self.touch)
+                if cap.channel == "*"
+                else tl.touches(
+                    self.touch, channel=cap.channel, channel_acts=self.channel_acts[cap.channel]
+                )
+            )
+            return tl.count(sel, t, cap.per_s) >= cap.max
+        c = key[1]  # a consent entry
+        if c.requires:  # such an event ever before the decision
+            return tl.last(tl.rows_of(c.requires), t) >= 0
+        row_out = tl.last(tl.rows_of(c.opt_out), t) if c.opt_out else -1
+        if c.opt_in:  # the latest opt-in is later (in seconds) than the latest opt-out
+            row_in = tl.last(tl.rows_of(c.opt_in), t)
+            return row_in >= 0 and (row_out < 0 or tl.sec[row_in] > tl.sec[row_out])
+        return row_out < 0
+
+    def _gates(
+        self, tl: Timeline, t: int, persona: int
+    ) -> tuple[list[int], list[str], list[float], list[str | None]]:
+        """Per journey: the first gate it fails (index into REASONS, -1 passed), the text,
+        its score and the product it is about; the engine's gates in the engine's order (a
+        journey's later gates are not evaluated once one failed: they cannot change it)."""
+        c = self._attribute_consent
+        if c is not None:
+            raise ConfigError(
+                f"the policy's consent gate for {c.channel!r} reads the customer attribute "
+                f"{c.attribute!r}, which the service does not have: use an opt-in/opt-out "
+                f"or a 'requires' activity for live decisions."
+            )
+        policy = self.policy
+        rates = self._scores(persona)
+        if self._fatigue:
+            recent = tl.count(tl.touches(self.touch), t, policy.fatigue_within_s or 0)
+            factor = float(np.float64(policy.fatigue_factor) ** np.float64(recent))
+            rates = [r * factor for r in rates]
+        if self._uplift:
+            rates = [r - cost for r, cost in zip(rates, self._costs, strict=True)]
+        conds = self._conds
+        seen: list[bool | None] = [None] * len(conds)
+        J = len(rates)
+        reason = [-1] * J
+        detail = [""] * J
+        products: list[str | None] = [None] * J
+        floor_ = policy.min_expected_response
+        for k, steps in enumerate(self._plans):
+            failed = False
+            for step in steps:
+                kind = step[0]
+                if kind == _COND:
+                    i = step[1]
+                    v = seen[i]
+                    if v is None:
+                        v = seen[i] = self._condition(tl, t, conds[i])
+                    if v != step[2]:
+                        reason[k], detail[k], failed = step[3], step[4], True
+                        break
+                elif kind == _PERSONA:
+                    if persona not in step[1]:
+                        reason[k], detail[k], failed = step[2], step[3], True
+                        break
+                elif kind == _PRODUCT:
+                    row = tl.last(tl.rows_of(step[1]), t)
+                    products[k] = tl.product[row] if row >= 0 else None
+                elif kind == _SAME_PRODUCT:
+                    p = products[k]
+                    if p is not None and tl.count(tl.product_rows(step[1], p), t, step[2]) > 0:
+                        reason[k], detail[k], failed = 1, step[3], True
+                        break
+                else:  # _MIN_GAP
+                    row = tl.last(tl.touches(self.touch, journey=step[1]), t)
+                    if row >= 0 and t - tl.sec[row] < step[2]:
+                        reason[k], failed = 2, True
+                        detail[k] = f"sent {_human(t - tl.sec[row])}{step[3]}"
+                        break
+            if not failed:
+                r = rates[k]
+                if r < floor_ or (self._uplift and r <= 0):
+                    reason[k], detail[k] = 4, f"expected response {r:.3f}{self._low_text}"
+        return reason, detail, rates, products
+
+    def _scores(self, persona: int) -> list[float]:
+        """Each journey's rate for ``persona`` times its value (a new list)."""
+        got = self._scored.get(persona)
+        if got is None:
+            base = self.rates(persona)[0]
+            got = [float(base[k]) * v for k, v in enumerate(self._values)]
+            with self._lock:
+                if len(self._scored) > 10_000:
+                    self._scored.clear()
+                self._scored[persona] = got
+        return list(got)
+
+
+#: the kinds of a compiled gate (see ``LiveDecider._compile``)
+_COND, _PERSONA, _PRODUCT, _SAME_PRODUCT, _MIN_GAP = range(5)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _product(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value != value:
+        return None
+    raise ConfigError(
+        f"a stored event's product {value!r:.40} is not a text, an integer id or null."
+    )
+
+
+_DECIDERS: dict[tuple[int, int], LiveDecider] = {}
+_DECIDERS_LOCK = threading.Lock()
+
+
+def _decider(policy: Policy, responses: ResponseModel | UpliftModel) -> LiveDecider:
+    key = (id(policy), id(responses))
+    d = _DECIDERS.get(key)
+    if d is None or d.policy is not policy or d.responses is not responses:
+        d = LiveDecider(policy, responses)
+        with _DECIDERS_LOCK:
+            if len(_DECIDERS) >= 16:
+                _DECIDERS.clear()
+            _DECIDERS[key] = d
+    return d
