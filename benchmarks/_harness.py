@@ -29,6 +29,7 @@ class Measurement:
     base_mb: float
     result: Any = None
     error: str | None = None
+    cpu_seconds: float = float("nan")  # CPU time of the run (all threads): steadier under load
 
     def as_row(self) -> dict[str, Any]:
         d = asdict(self)
@@ -47,13 +48,16 @@ def _child(setup: Callable[[], Any], run: Callable[[Any], Any], q: Any) -> None:
     try:
         data = setup()
         base = _rss_mb()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         out = run(data)
         dt = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        q.put((dt, peak, base, out, None))
+        q.put((dt, peak, base, out, None, cpu))
     except Exception as exc:  # report, do not crash the whole benchmark
-        q.put((float("nan"), float("nan"), float("nan"), None, f"{type(exc).__name__}: {exc}"))
+        nan = float("nan")
+        q.put((nan, nan, nan, None, f"{type(exc).__name__}: {exc}", nan))
 
 
 def measure(
@@ -69,14 +73,15 @@ def measure(
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(setup, run, q))
     p.start()
+    nan = float("nan")
     try:
-        dt, peak, base, out, err = q.get(timeout=timeout)
+        dt, peak, base, out, err, cpu = q.get(timeout=timeout)
     except Exception as exc:
         p.kill()
-        dt, peak, base, out, err = float("nan"), float("nan"), float("nan"), None, repr(exc)
+        dt, peak, base, out, err, cpu = nan, nan, nan, None, repr(exc), nan
     p.join()
-    m = Measurement(task, contender, size, dt, peak, base, out, err)
-    status = err or f"{dt:8.2f} s  peak {peak:8.0f} MB"
+    m = Measurement(task, contender, size, dt, peak, base, out, err, cpu)
+    status = err or f"{dt:8.2f} s  cpu {cpu:7.2f} s  peak {peak:8.0f} MB"
     print(f"  {task:<28} {contender:<24} {size:>6}  {status}", flush=True)
     return m
 

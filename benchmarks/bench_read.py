@@ -8,6 +8,7 @@ Results are cross-checked against journeymine's.
 
     python -m benchmarks.run bench_read            # 1M and 10M events
     python -m benchmarks.bench_read --events 1e6   # one size, printed only
+    python -m benchmarks.bench_read --events 1e7 --before /tmp/before/src   # before/after
 """
 
 from __future__ import annotations
@@ -73,6 +74,19 @@ def _setup_jm(path: Path) -> Path:
 
     jm.read_events, jm.encode, jm.dfg, jm.variants  # noqa: B018  (load the lazy modules)
     return path
+
+
+def _setup_jm_from(src: str, path: Path) -> Path:
+    """Like :func:`_setup_jm`, with journeymine imported from another source tree ``src`` (e.g.
+    ``git archive <commit> src | tar -x -C /tmp/before`` gives ``/tmp/before/src``)."""
+    import sys
+
+    sys.path.insert(0, src)
+    import journeymine
+
+    if not str(Path(journeymine.__file__).resolve()).startswith(str(Path(src).resolve())):
+        raise RuntimeError(f"journeymine was imported from {journeymine.__file__}, not {src}")
+    return _setup_jm(path)
 
 
 def _setup_pm4py(path: Path) -> Path:
@@ -192,9 +206,25 @@ CONTENDERS = [
 ]
 
 
-def run(quick: bool, sizes: list[tuple[str, int]] | None = None) -> list[Measurement]:
+def run(
+    quick: bool,
+    sizes: list[tuple[str, int]] | None = None,
+    *,
+    before: str | None = None,
+    skip: tuple[str, ...] = (),
+) -> list[Measurement]:
+    """Every contender on every size; ``before`` (a source tree's ``src`` folder) adds
+    journeymine from that tree (named "journeymine before"), for before/after in one run;
+    contenders named in ``skip`` are left out."""
     import pyarrow.parquet as pq
 
+    contenders = [c for c in CONTENDERS if c[0] not in skip]
+    if before is not None:
+        setup_before = functools.partial(_setup_jm_from, before)
+        contenders[1:1] = [
+            ("journeymine before", setup_before, _run_jm),
+            ("journeymine before (read_events only)", setup_before, _run_jm_read),
+        ]
     rows: list[Measurement] = []
     for label, n_events in sizes or SIZES["quick" if quick else "full"]:
         path = data_path(n_events)
@@ -202,7 +232,7 @@ def run(quick: bool, sizes: list[tuple[str, int]] | None = None) -> list[Measure
         size = f"{label} ({n:,} ev)"
         group = [
             measure(TASK, name, size, functools.partial(setup, path), task, timeout=3600)
-            for name, setup, task in CONTENDERS
+            for name, setup, task in contenders
         ]
         mark_differences(group)
         for m in group:
@@ -215,8 +245,20 @@ def run(quick: bool, sizes: list[tuple[str, int]] | None = None) -> list[Measure
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=lambda s: int(float(s.replace("_", ""))), default=1_000_000)
+    ap.add_argument(
+        "--before",
+        help="also run journeymine from this source tree's src folder (before/after in one run)",
+    )
+    ap.add_argument(
+        "--skip", nargs="*", default=[], help="contenders to leave out, e.g. retentioneering"
+    )
     args = ap.parse_args()
-    run(quick=False, sizes=[(f"{args.events:.0e}", args.events)])
+    run(
+        quick=False,
+        sizes=[(f"{args.events:.0e}", args.events)],
+        before=args.before,
+        skip=tuple(args.skip),
+    )
 
 
 if __name__ == "__main__":

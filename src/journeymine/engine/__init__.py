@@ -22,6 +22,7 @@ from journeymine.engine._duckdb import (
     read_file_columns,
 )
 from journeymine.engine._encode import EncodedLog, LogInput, as_encoded, encode
+from journeymine.engine._order import stable_order
 
 __all__ = [
     "EncodedLog",
@@ -33,4 +34,5 @@ __all__ = [
     "file_columns",
     "quote_ident",
     "read_file_columns",
+    "stable_order",
 ]

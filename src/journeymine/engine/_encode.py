@@ -21,6 +21,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
+from journeymine.engine._order import stable_order
 from journeymine.exceptions import (
     ConfigError,
     EmptyLogError,
@@ -38,7 +39,6 @@ from journeymine.schema import (
     cached_codes,
     canonical_log,
     require_columns,
-    row_order,
 )
 
 __all__ = ["EncodedLog", "LogInput", "as_encoded", "encode"]
@@ -296,7 +296,7 @@ def _sort_order(codes: np.ndarray, n_codes: int, key_time: np.ndarray) -> np.nda
     """Stable order by (code, time), or None when the events are already in that order.
 
     Events in global time order, as raw exports often are, get a stable radix sort on the case
-    code alone; anything else one sort of an int64 key (:func:`journeymine.schema.row_order`).
+    code alone; anything else one sort of an int64 key (:func:`stable_order`).
     """
     if len(codes) < 2:
         return None
@@ -304,7 +304,7 @@ def _sort_order(codes: np.ndarray, n_codes: int, key_time: np.ndarray) -> np.nda
         if bool(np.all(codes[1:] >= codes[:-1])):
             return None
         return _stable_order_by_code(codes, n_codes)
-    return row_order(codes, n_codes, key_time)
+    return stable_order(codes, n_codes, key_time)
 
 
 def _check_case_arg(case: str) -> None:

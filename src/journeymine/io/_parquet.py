@@ -11,8 +11,8 @@ gate keeps every error and warning.
 Where the time goes on a shuffled log: customer ids are hashed once in Arrow (on a second
 thread, while the other columns are coded) and only the distinct ids are sorted; activity and
 channel stay Arrow dictionaries (hashed per distinct value, never per event); the rows are
-ordered by one sort of an int64 key (:func:`journeymine.schema.row_order`); nothing becomes a
-Python object.
+ordered by one sort of an int64 key (:func:`journeymine.engine.stable_order`); nothing becomes
+a Python object.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine import schema
+from journeymine.engine import stable_order
 
 __all__ = ["canonical_from_table", "read_parquet", "sorted_categories"]
 
@@ -210,7 +211,7 @@ def canonical_from_table(
         ranks, ids = ranked.result()
     if blank or _blank_labels(ids):
         return None
-    order = schema.row_order(ranks, len(ids), t)
+    order = stable_order(ranks, len(ids), t)
     if order is not None:
         t = t[order]
         coded = {k: (codes[order], labels) for k, (codes, labels) in coded.items()}
