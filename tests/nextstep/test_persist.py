@@ -41,6 +41,10 @@ def test_round_trip_predicts_the_same(
     model: jm.NextStepModel, saved: Path, log: pd.DataFrame
 ) -> None:
     again = jm.load_next_step_model(saved)
+    # the loader builds the scoring tables (the forests walked together, the one-row path):
+    # the first live prediction does not pay for them
+    ensemble = again.__dict__["_ensemble_"]
+    assert ensemble.heads is again.heads_ and "_row_scorer" in ensemble.__dict__
     pd.testing.assert_frame_equal(again.predict(log), model.predict(log))
     pd.testing.assert_frame_equal(again.predict_proba(log), model.predict_proba(log))
     assert jm.NextStepModel.load(saved).classes_ == model.classes_

@@ -228,11 +228,16 @@ class Ensemble:
         self.table = np.concatenate(tables) if tables else np.zeros((0, 257), dtype=bool)
         self.depth = depth
 
+    def row_scorer(self) -> _RowScorer:
+        """The one-row path's tables (built on first use, or ahead of it by calling this)."""
+        rows = self.__dict__.get("_row_scorer")
+        if rows is None:
+            rows = self.__dict__["_row_scorer"] = _RowScorer(self)
+        return rows
+
     def _leaves(self, X: np.ndarray) -> np.ndarray:
         if len(X) <= _ROW_PATH_MAX and len(self.roots):
-            rows = self.__dict__.get("_row_scorer")
-            if rows is None:
-                rows = self.__dict__["_row_scorer"] = _RowScorer(self)
+            rows = self.row_scorer()
             return np.stack([rows.leaves(x) for x in X]) if len(X) else self._walk(X)
         return self._walk(X)
 
@@ -407,20 +412,27 @@ def _max_depth(f: Forest) -> int:
     return int(depth.max()) if len(depth) else 0
 
 
-def _category_table(f: Forest, nodes: np.ndarray) -> np.ndarray:
-    """(len(nodes), 257) go-left decision per raw category code (256: missing/out of range)."""
+def _category_table(f: Forest, nodes: np.ndarray, block: int = 2048) -> np.ndarray:
+    """(len(nodes), 257) go-left decision per raw category code (256: missing/out of range),
+    ``block`` nodes at a time (bounded memory)."""
     out = np.empty((len(nodes), 257), dtype=bool)
-    for r, nd in enumerate(nodes):
+    n_mapped = len(f.cat_map)
+    for lo in range(0, len(nodes), block):
+        nd = nodes[lo : lo + block]
         fi = f.feature[nd]
-        cmap = f.cat_map[fi] if fi < len(f.cat_map) else np.full(256, np.nan)
+        cmap = np.full((len(nd), 256), np.nan)
+        has_map = fi < n_mapped
+        cmap[has_map] = f.cat_map[fi[has_map]]
         seen = ~np.isnan(cmap)
         mapped = np.where(seen, cmap, 0).astype(np.int64)
         word, bit = mapped >> 5, (mapped & 31).astype(np.uint32)
-        in_left = seen & (((f.left_bits[f.bitset[nd], word] >> bit) & 1) == 1)
-        known = seen & (((f.known_bits[f.f_idx_map[fi], word] >> bit) & 1) == 1)
-        miss = bool(f.missing_left[nd])
-        out[r, :256] = np.where(in_left, True, np.where(known, False, miss))
-        out[r, 256] = miss
+        left_words = np.take_along_axis(f.left_bits[f.bitset[nd]], word, axis=1)
+        known_words = np.take_along_axis(f.known_bits[f.f_idx_map[fi]], word, axis=1)
+        in_left = seen & (((left_words >> bit) & 1) == 1)
+        known = seen & (((known_words >> bit) & 1) == 1)
+        miss = f.missing_left[nd].astype(bool)[:, None]
+        out[lo : lo + len(nd), :256] = np.where(in_left, True, np.where(known, False, miss))
+        out[lo : lo + len(nd), 256] = miss[:, 0]
     return out
 
 

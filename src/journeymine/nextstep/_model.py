@@ -87,9 +87,10 @@ class NextStepModel(BaseEstimator):
         and everywhere when fewer than 100 prefixes were held out (a tiny log: said in the
         log): so the model is not less accurate than the count model it contains but for
         noise (:mod:`journeymine.nextstep._blend`); 0.5 with ``validation_size=0``. A number
-        fixes ``w`` for every length (1: the trees alone). Trees fitted on few cases, or on a log whose next step is a function
-        of the activities alone, reconstruct exact long contexts worse than counts, while on
-        the first events an attribute may decide what follows.
+        fixes ``w`` for every length (1: the trees alone). Trees fitted on few cases, or on a
+        log whose next step is a function of the activities alone, reconstruct exact long
+        contexts worse than counts, while on the first events an attribute may decide what
+        follows.
     max_samples : int, default 250_000
         At most this many training prefixes (a seeded random sample beyond): bounds the fit
         time on large logs (1M events: a few minutes).
@@ -287,6 +288,7 @@ class NextStepModel(BaseEstimator):
             },
             "metrics": {**heads.metrics, **counts.metrics},
         }
+        _scoring.prepare(self)
         logger.info("NextStepModel fitted in %.1f s", time.perf_counter() - t0)
         return self
 

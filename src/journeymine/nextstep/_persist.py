@@ -242,6 +242,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     :func:`load_next_step_model`."""
     import skops.io as sio
 
+    from journeymine.nextstep import _scoring
     from journeymine.nextstep._blend import WEIGHT_BUCKETS
     from journeymine.nextstep._forest import Forest
     from journeymine.nextstep._model import NextStepModel
@@ -342,6 +343,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     model.feature_names_ = names
     model.n_features_in_ = len(names)
     model.card_ = card
+    _scoring.prepare(model)  # the first prediction does not pay for the scoring tables
     return model
 
 

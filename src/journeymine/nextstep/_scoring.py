@@ -19,7 +19,7 @@ from journeymine.nextstep._events import Events, events_from_records, to_events
 from journeymine.nextstep._forest import Ensemble, Forest, finish
 from journeymine.schema import CUSTOMER_ID
 
-__all__ = ["best", "customer_events", "frame", "outputs"]
+__all__ = ["best", "customer_events", "frame", "outputs", "prepare"]
 
 
 def _take(arr: Any, idx: np.ndarray) -> Any:
@@ -39,6 +39,15 @@ def _ensemble(model: Any) -> Ensemble:
         ens.heads = model.heads_
         model.__dict__["_ensemble_"] = ens
     return ens
+
+
+def prepare(model: Any) -> None:
+    """Build the scoring tables of a fitted ``model`` now (the forests walked together and the
+    one-row path), so that the first prediction does not pay for them (about a second on a
+    1M-event model): called at the end of ``fit`` and by the loader."""
+    ens = _ensemble(model)
+    if len(ens.roots):
+        ens.row_scorer()
 
 
 def outputs(model: Any, X: np.ndarray, heads: tuple[str, ...]) -> dict[str, np.ndarray]:
