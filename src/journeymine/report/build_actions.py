@@ -51,6 +51,19 @@ def actions_findings(backtest: Any, decisions: Any = None) -> list[str]:
     list of str
         How often the policy agrees with the logged touches, what it would not have sent and
         why, the observed response on both and, with decisions, the most common action now.
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.actions import Policy, ResponseModel, backtest
+    >>> from journeymine.report import actions_findings
+    >>> data = jm.datasets.make_journeys(n_customers=300, days=60, random_state=0)
+    >>> policy = Policy.from_file(jm.datasets.sample_policy_path())
+    >>> personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = ResponseModel().fit(data.events, personas, policy)
+    >>> found = actions_findings(backtest(data.events, policy, model, personas, check="off"))
+    >>> found[0]
+    '1,376 logged touches replayed: the policy sends the same journey for 63% of them.'
     """
     summary_table, _ = _backtest_tables(backtest)
     total = summary_table.loc["*"]
@@ -119,6 +132,22 @@ def actions_report(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import journeymine as jm
+    >>> from journeymine.actions import Policy, ResponseModel, backtest
+    >>> from journeymine.report import actions_report
+    >>> world = jm.datasets.make_journeys(n_customers=200, days=45, random_state=1)
+    >>> rules = Policy.from_file(jm.datasets.sample_policy_path())
+    >>> labels = world.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> rates = ResponseModel().fit(world.events, labels, rules)
+    >>> replay = backtest(world.events, rules, rates, labels, check="off")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = actions_report(replay, pathlib.Path(folder) / "nba.html", responses=rates)
+    ...     "logged touches replayed" in path.read_text(encoding="utf-8")
+    True
     """
     from journeymine.report.actions import (
         backtest_data,

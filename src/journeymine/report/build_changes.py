@@ -46,6 +46,17 @@ class ChangeReportData:
     hidden : int
         Changes supported by fewer than ``k`` customers, hidden.
     k : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import change_report_data
+    >>> changes = pd.DataFrame({"metric": ["volume"], "channel": ["web"], "what": ["visit"],
+    ...     "start": pd.to_datetime(["2025-03-01"], utc=True), "baseline": [1.2], "changed": [0.5],
+    ...     "end": pd.to_datetime(["2025-03-06"], utc=True), "effect": [-0.9], "q_value": [1e-4]})
+    >>> data = change_report_data(None, changes=changes)
+    >>> data.timeline["where"].tolist(), data.incidents is None, data.period_text
+    (['web'], True, '')
     """
 
     timeline: pd.DataFrame
@@ -71,6 +82,16 @@ def change_report_data(
     Returns
     -------
     ChangeReportData
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import change_report_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
+    ...                                             random_state=0).events)
+    >>> data = change_report_data(log, top_k=5, freq="7D")
+    >>> len(data.timeline) <= 5, data.period_text.startswith("20")
+    (True, True)
     """
     k = check_k(k)
     if changes is None:
@@ -220,6 +241,20 @@ def change_report(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pandas as pd
+    >>> from journeymine.report import change_report
+    >>> changes = pd.DataFrame({"metric": ["edge"], "channel": ["app"], "what": ["cart -> buy"],
+    ...     "baseline": [0.81], "changed": [0.08], "effect": [-1.9], "q_value": [1e-12],
+    ...     "start": pd.to_datetime(["2025-02-05"], utc=True),
+    ...     "end": pd.to_datetime(["2025-02-19"], utc=True)})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = change_report(None, pathlib.Path(folder) / "changes.html", changes=changes)
+    ...     "1 change detected." in path.read_text(encoding="utf-8")
+    True
     """
     data = change_report_data(log, changes=changes, k=k, top_k=top_k, **detect_kwargs)
     return write_html(

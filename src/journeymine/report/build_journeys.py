@@ -70,6 +70,16 @@ class JourneyReportData:
     k, top_k : int
     hidden : dict of str to int
         What was hidden for privacy, by kind (in the report's order).
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import journey_report_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=150, days=30,
+    ...                                             random_state=1).events)
+    >>> data = journey_report_data(log, top_k=10, funnel_steps=["visit", "purchase"])
+    >>> data.group, data.funnel_steps, data.n_customers == log["customer_id"].nunique()
+    ('persona', ['visit', 'purchase'], True)
     """
 
     n_customers: int
@@ -200,6 +210,16 @@ def journey_report_data(
     Returns
     -------
     JourneyReportData
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.report import journey_report_data
+    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=120, days=30,
+    ...                                             random_state=2).events)
+    >>> data = journey_report_data(log, by="channel", top_k=8)
+    >>> data.group, data.top_k, "process map edges" in data.hidden
+    ('channel', 8, True)
     """
     from journeymine.journeys import dfg, start_activities
 

@@ -48,6 +48,17 @@ class PersonaReportData:
     k : int
     next_steps : DataFrame or None
         :func:`~journeymine.report.next_steps.persona_next_steps_data` (with ``next_steps``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_report_data
+    >>> profiles = pd.DataFrame({"persona": [0, 0, 1, 1], "name": ["App", "App", "Web", "Web"],
+    ...     "size": [50, 50, 40, 40], "feature": ["app_share", "web_share"] * 2,
+    ...     "effect": [2.1, -0.8, -1.0, 2.4]})
+    >>> data = persona_report_data(profiles)
+    >>> data.total, data.meta["name"].tolist(), data.sizes is None
+    (90, ['App', 'Web'], True)
     """
 
     profiles: pd.DataFrame
@@ -81,6 +92,15 @@ def persona_report_data(
     Returns
     -------
     PersonaReportData
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_report_data
+    >>> profiles = pd.DataFrame({"persona": [0, 1, 2], "name": ["Loyal", "New", "Rare"],
+    ...     "size": [300, 120, 4], "feature": ["frequency"] * 3, "effect": [1.5, -1.2, 3.0]})
+    >>> persona_report_data(profiles, k=10).meta.index.tolist()  # persona 2 is under k
+    [0, 1]
     """
     k = check_k(k)
     prof = figures.persona_profile_data(profiles, k=k)
@@ -332,6 +352,18 @@ def persona_report(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_report
+    >>> profiles = pd.DataFrame({"persona": [0, 1], "name": ["Loyal", "New"], "size": [300, 120],
+    ...     "feature": ["frequency", "recency"], "effect": [1.5, -1.2]})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = persona_report(profiles, pathlib.Path(folder) / "personas.html")
+    ...     "2 personas; the largest is Loyal" in path.read_text(encoding="utf-8")
+    True
     """
     data = persona_report_data(
         profiles,

@@ -62,6 +62,16 @@ class Section:
         Rendered as an HTML table (values escaped).
     notes : sequence of str
         Small print under the figures, e.g. how many rows the privacy threshold hid.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from journeymine.report import Section, write_html
+    >>> section = Section("Journeys", text="How customers move.", notes=["k = 10"])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_html(pathlib.Path(folder) / "one.html", "Report", [section])
+    ...     "How customers move." in path.read_text(encoding="utf-8")
+    True
     """
 
     title: str
