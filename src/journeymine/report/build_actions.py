@@ -140,8 +140,8 @@ def actions_report(
     >>> from journeymine.actions import Policy, ResponseModel, backtest
     >>> from journeymine.report import actions_report
     >>> world = jm.datasets.make_journeys(n_customers=200, days=45, random_state=1)
-    >>> rules = Policy.from_file(jm.datasets.sample_policy_path())
     >>> labels = world.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> rules = Policy.from_file(jm.datasets.sample_policy_path())
     >>> rates = ResponseModel().fit(world.events, labels, rules)
     >>> replay = backtest(world.events, rules, rates, labels, check="off")
     >>> with tempfile.TemporaryDirectory() as folder:

@@ -87,8 +87,8 @@ def change_report_data(
     --------
     >>> import journeymine as jm
     >>> from journeymine.report import change_report_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
+    >>> synthetic = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> log = jm.validate(synthetic.events)
     >>> data = change_report_data(log, top_k=5, freq="7D")
     >>> len(data.timeline) <= 5, data.period_text.startswith("20")
     (True, True)

@@ -75,8 +75,8 @@ class JourneyReportData:
     --------
     >>> import journeymine as jm
     >>> from journeymine.report import journey_report_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=150, days=30,
-    ...                                             random_state=1).events)
+    >>> synthetic = jm.datasets.make_journeys(n_customers=150, days=30, random_state=1)
+    >>> log = jm.validate(synthetic.events)
     >>> data = journey_report_data(log, top_k=10, funnel_steps=["visit", "purchase"])
     >>> data.group, data.funnel_steps, data.n_customers == log["customer_id"].nunique()
     ('persona', ['visit', 'purchase'], True)
@@ -215,8 +215,8 @@ def journey_report_data(
     --------
     >>> import journeymine as jm
     >>> from journeymine.report import journey_report_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=120, days=30,
-    ...                                             random_state=2).events)
+    >>> synthetic = jm.datasets.make_journeys(n_customers=120, days=30, random_state=2)
+    >>> log = jm.validate(synthetic.events)
     >>> data = journey_report_data(log, by="channel", top_k=8)
     >>> data.group, data.top_k, "process map edges" in data.hidden
     ('channel', 8, True)
