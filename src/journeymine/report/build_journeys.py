@@ -75,10 +75,9 @@ class JourneyReportData:
     --------
     >>> import journeymine as jm
     >>> from journeymine.report import journey_report_data
-    >>> synthetic = jm.datasets.make_journeys(n_customers=150, days=30, random_state=1)
-    >>> log = jm.validate(synthetic.events)
-    >>> data = journey_report_data(log, top_k=10, funnel_steps=["visit", "purchase"])
-    >>> data.group, data.funnel_steps, data.n_customers == log["customer_id"].nunique()
+    >>> events = jm.datasets.make_journeys(n_customers=150, days=30, random_state=1).events
+    >>> data = journey_report_data(events, top_k=10, funnel_steps=["visit", "purchase"])
+    >>> data.group, data.funnel_steps, data.n_customers == events["customer_id"].nunique()
     ('persona', ['visit', 'purchase'], True)
     """
 
@@ -216,8 +215,7 @@ def journey_report_data(
     >>> import journeymine as jm
     >>> from journeymine.report import journey_report_data
     >>> synthetic = jm.datasets.make_journeys(n_customers=120, days=30, random_state=2)
-    >>> log = jm.validate(synthetic.events)
-    >>> data = journey_report_data(log, by="channel", top_k=8)
+    >>> data = journey_report_data(jm.validate(synthetic.events), by="channel", top_k=8)
     >>> data.group, data.top_k, "process map edges" in data.hidden
     ('channel', 8, True)
     """
