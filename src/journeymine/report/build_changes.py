@@ -252,8 +252,9 @@ def change_report(
     ...     "start": pd.to_datetime(["2025-02-05"], utc=True),
     ...     "end": pd.to_datetime(["2025-02-19"], utc=True)})
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = change_report(None, pathlib.Path(folder) / "changes.html", changes=changes)
-    ...     "1 change detected." in path.read_text(encoding="utf-8")
+    ...     out = pathlib.Path(folder) / "changes.html"
+    ...     html = change_report(None, out, changes=changes).read_text(encoding="utf-8")
+    >>> "1 change detected." in html
     True
     """
     data = change_report_data(log, changes=changes, k=k, top_k=top_k, **detect_kwargs)

@@ -355,15 +355,16 @@ def persona_report(
 
     Examples
     --------
-    >>> import pathlib, tempfile
+    >>> import pathlib, shutil, tempfile
     >>> import pandas as pd
     >>> from journeymine.report import persona_report
     >>> profiles = pd.DataFrame({"persona": [0, 1], "name": ["Loyal", "New"], "size": [300, 120],
     ...     "feature": ["frequency", "recency"], "effect": [1.5, -1.2]})
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = persona_report(profiles, pathlib.Path(folder) / "personas.html")
-    ...     "2 personas; the largest is Loyal" in path.read_text(encoding="utf-8")
+    >>> folder = tempfile.mkdtemp()
+    >>> path = persona_report(profiles, pathlib.Path(folder) / "personas.html")
+    >>> "2 personas; the largest is Loyal" in path.read_text(encoding="utf-8")
     True
+    >>> shutil.rmtree(folder)
     """
     data = persona_report_data(
         profiles,
