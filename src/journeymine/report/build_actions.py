@@ -135,9 +135,9 @@ def actions_report(
 
     Examples
     --------
-    >>> import pathlib, tempfile
     >>> import journeymine as jm
     >>> from journeymine.actions import Policy, ResponseModel, backtest
+    >>> import pathlib, tempfile
     >>> from journeymine.report import actions_report
     >>> world = jm.datasets.make_journeys(n_customers=200, days=45, random_state=1)
     >>> labels = world.customers.set_index("customer_id")["persona"].astype("category").cat.codes
