@@ -54,17 +54,15 @@ import pandas as pd
 
 from journeymine.exceptions import ConfigError, JourneymineError, NotFittedError
 from journeymine.personas._frame import canonical_log, timestamps_us
-from journeymine.personas._outcomes import US_PER_DAY, format_time, outcome_labels, outcome_window
+from journeymine.personas._outcomes import format_time, outcome_labels, outcome_window
 from journeymine.personas._validity_cv import (
     PERSONA_WEIGHTS,
     fold_mean_auc,
     out_of_fold_scores,
     percentile_interval,
 )
-from journeymine.schema import (
-    CUSTOMER_ID,
-    VALUE,
-)
+from journeymine.personas._validity_inputs import RFV_FEATURES, persona_design, rfv_baseline
+from journeymine.schema import CUSTOMER_ID
 
 __all__ = [
     "FEATURE_SETS",
@@ -79,15 +77,6 @@ logger = logging.getLogger(__name__)
 
 #: The three feature sets compared, in the order of :attr:`PersonaValidity.auc`.
 FEATURE_SETS: tuple[str, ...] = ("personas", "rfv", "personas+rfv")
-
-#: The recency/frequency/value baseline (``monetary`` only when the log has values).
-RFV_FEATURES: tuple[str, ...] = (
-    "recency_days",
-    "n_events",
-    "n_active_days",
-    "monetary",
-    "tenure_days",
-)
 
 #: Fewest positive and fewest negative customers the outcome must have.
 MIN_CLASS = 10
@@ -248,90 +237,6 @@ def _int_param(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}.")
     return int(value)
-
-
-def _labels_frame(labels: Any, customers: pd.Index) -> tuple[pd.DataFrame, pd.Series | None, str]:
-    """Persona design matrix (one-hot or memberships), the hard labels (None for soft ones)
-    and the kind, for ``customers``; :class:`ConfigError` when they do not cover them."""
-    if isinstance(labels, pd.DataFrame):
-        kind = "soft"
-        if labels.shape[1] == 0:
-            raise ConfigError("labels (soft memberships) has no columns; give one per persona.")
-        bad = [str(c) for c in labels.columns if not pd.api.types.is_numeric_dtype(labels[c])]
-        if bad:
-            raise ConfigError(
-                f"soft-membership labels must be numeric (customers x personas, values in "
-                f"[0, 1]); columns {bad} are not. Pass a Series of personas for hard labels."
-            )
-        index = labels.index
-    elif isinstance(labels, pd.Series):
-        kind = "hard"
-        index = labels.index
-    else:
-        raise ConfigError(
-            f"labels must be a Series of personas indexed by customer_id (e.g. "
-            f"PersonaMiner().fit(log).labels_; -1 = no persona) or a DataFrame of soft "
-            f"memberships (customers x personas), got {type(labels).__name__}."
-        )
-    index = pd.Index(index.astype(str), name=CUSTOMER_ID)
-    if index.has_duplicates:
-        dup = index[index.duplicated()].unique()
-        raise ConfigError(
-            f"labels has {len(dup)} repeated customer_id(s), e.g. {list(dup[:3])}; give one "
-            f"row per customer."
-        )
-    values = labels.set_axis(index)
-    present = values.notna() if kind == "hard" else values.notna().all(axis=1)
-    covered = customers.isin(index[np.asarray(present, dtype=bool)])
-    if not covered.all():
-        missing = customers[~covered]
-        raise ConfigError(
-            f"labels do not cover the customers: {len(missing):,} of {len(customers):,} "
-            f"customers with events before the cutoff have no label (or a missing one), e.g. "
-            f"{list(missing[:3])}. Every customer needs a persona (-1 = no persona, its own "
-            f"category). Label them with the same miner (e.g. miner.predict(features) or "
-            f"jm.assign_many), or drop them from the log before the check."
-        )
-    values = values.loc[customers]
-    if kind == "soft":
-        M = values.to_numpy(dtype=np.float64)
-        if not np.isfinite(M).all() or (M < 0).any():
-            raise ConfigError(
-                "soft-membership labels must be finite and >= 0 (probabilities per persona); "
-                "fill or clip them first."
-            )
-        X = pd.DataFrame(M, index=customers, columns=[f"persona:{c}" for c in values.columns])
-        return X, None, kind
-    hard = values.astype(str) if values.dtype == object else values
-    X = pd.get_dummies(hard.astype("category"), prefix="persona", prefix_sep=":", dtype=float)
-    return X.set_axis(customers), values, kind
-
-
-def _rfv(before: pd.DataFrame, t: np.ndarray, customers: pd.Index, cutoff: int) -> pd.DataFrame:
-    """Recency, frequency, value and tenure of each customer from the events before cutoff."""
-    codes = customers.get_indexer(before[CUSTOMER_ID].astype(str))
-    n = len(customers)
-    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
-    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    np.maximum.at(last, codes, t)
-    np.minimum.at(first, codes, t)
-    n_events = np.bincount(codes, minlength=n).astype(np.float64)
-    days = t // US_PER_DAY
-    pairs = np.unique(np.column_stack([codes, days]), axis=0)
-    n_days = np.bincount(pairs[:, 0], minlength=n).astype(np.float64)
-    out: dict[str, np.ndarray] = {
-        "recency_days": (cutoff - last) / US_PER_DAY,
-        "n_events": n_events,
-        "n_active_days": n_days,
-        "tenure_days": (cutoff - first) / US_PER_DAY,
-    }
-    if VALUE in before.columns:
-        v = before[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
-        ok = np.isfinite(v)
-        if ok.any():
-            out["monetary"] = np.bincount(codes[ok], weights=v[ok], minlength=n).astype(float)
-    cols = [c for c in RFV_FEATURES if c in out]
-    return pd.DataFrame({c: out[c] for c in cols}, index=customers)
 
 
 def _stability(
@@ -518,9 +423,9 @@ def persona_validity(
             f"cross-validated AUC (too few {few}). Use a longer horizon, an earlier cutoff, a "
             f"more common outcome, or a larger log."
         )
-    X_p, hard, kind = _labels_frame(labels, customers)
+    X_p, hard, kind = persona_design(labels, customers)
     X_p = X_p.loc[scored]
-    rfv = _rfv(before, t[before_mask], customers, c).loc[scored]
+    rfv = rfv_baseline(before, t[before_mask], customers, c).loc[scored]
     if "monetary" not in rfv.columns:
         notes.append("no value in the log before the cutoff: the baseline has no monetary term")
     R = rfv.to_numpy(dtype=np.float64).copy()
