@@ -9,16 +9,26 @@ import numpy as np
 import pandas as pd
 
 CUSTOMER_ID: Final = "customer_id"
+"""Column of the customer (the case of every journey statistic): text, never null."""
 TIMESTAMP: Final = "timestamp"
+"""Column of the event time: :data:`TIMESTAMP_DTYPE` (UTC, microseconds), never null."""
 ACTIVITY: Final = "activity"
+"""Column of what happened (``"visit"``, ``"purchase"``...): a category, never blank."""
 CHANNEL: Final = "channel"
+"""Optional column of where it happened (``"web"``, ``"app"``, ``"email"``...): a category."""
 SESSION_ID: Final = "session_id"
+"""Optional column of the session of the event (text); :func:`journeymine.sessionize` adds it."""
 JOURNEY_ID: Final = "journey_id"
+"""Optional column of the designed journey (campaign) an outbound touch belongs to (text)."""
 VALUE: Final = "value"
+"""Optional column of the event's amount (float64; money or quantity), NaN when none."""
 EVENT_ID: Final = "event_id"
+"""Optional column of the event's own id in the source system (text)."""
 DEVICE_ID: Final = "device_id"
+"""Optional column of the device or cookie (text), for :func:`journeymine.stitch_identities`."""
 
 REQUIRED_COLUMNS: Final[tuple[str, ...]] = (CUSTOMER_ID, TIMESTAMP, ACTIVITY)
+"""The columns every canonical log has: ``customer_id``, ``timestamp``, ``activity``."""
 OPTIONAL_COLUMNS: Final[tuple[str, ...]] = (
     CHANNEL,
     SESSION_ID,
@@ -27,10 +37,13 @@ OPTIONAL_COLUMNS: Final[tuple[str, ...]] = (
     EVENT_ID,
     DEVICE_ID,
 )
+"""The columns a canonical log may have besides the required ones."""
 CANONICAL_COLUMNS: Final[tuple[str, ...]] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+"""Every canonical column, in the order :func:`validate` puts them (other columns follow)."""
 ID_COLUMNS: Final[tuple[str, ...]] = (CUSTOMER_ID, SESSION_ID, JOURNEY_ID, EVENT_ID, DEVICE_ID)
 CATEGORY_COLUMNS: Final[tuple[str, ...]] = (ACTIVITY, CHANNEL)
 TIMESTAMP_DTYPE: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
+"""The dtype of the ``timestamp`` column: UTC, microsecond resolution."""
 STRING_DTYPE: Final = "str"
 
 _MAX_ROWS_SHOWN = 5
@@ -40,6 +53,7 @@ _OFFSET_RE = r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:[Zz]|UTC|GMT|[+-]\d\d(?::?\d\d
 Duplicates = Literal["warn", "raise", "drop", "keep"]
 TimestampUnit = Literal["s", "ms", "us", "ns"]
 PlausibleRange = tuple[str | dt.datetime | pd.Timestamp, str | dt.datetime | pd.Timestamp]
+"""A ``(start, end)`` range of plausible event times, as :data:`PLAUSIBLE_RANGE`."""
 
 PLAUSIBLE_RANGE: Final[tuple[str, str]] = ("1990-01-01", "2100-01-01")
 """Default range of plausible event times: ``[start, end)``, naive bounds read as UTC.
