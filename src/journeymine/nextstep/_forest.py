@@ -412,27 +412,26 @@ def _max_depth(f: Forest) -> int:
     return int(depth.max()) if len(depth) else 0
 
 
-def _category_table(f: Forest, nodes: np.ndarray, block: int = 2048) -> np.ndarray:
-    """(len(nodes), 257) go-left decision per raw category code (256: missing/out of range),
-    ``block`` nodes at a time (bounded memory)."""
+def _category_table(f: Forest, nodes: np.ndarray) -> np.ndarray:
+    """(len(nodes), 257) go-left decision per raw category code (256: missing/out of range).
+
+    What depends on the feature alone (its category map and known categories) is computed once
+    per feature; per node, only its left-category bitset is read.
+    """
     out = np.empty((len(nodes), 257), dtype=bool)
-    n_mapped = len(f.cat_map)
-    for lo in range(0, len(nodes), block):
-        nd = nodes[lo : lo + block]
-        fi = f.feature[nd]
-        cmap = np.full((len(nd), 256), np.nan)
-        has_map = fi < n_mapped
-        cmap[has_map] = f.cat_map[fi[has_map]]
+    miss = f.missing_left[nodes].astype(bool)
+    out[:, 256] = miss
+    features = f.feature[nodes]
+    for fi in np.unique(features):
+        rows = np.flatnonzero(features == fi)
+        cmap = f.cat_map[fi] if fi < len(f.cat_map) else np.full(256, np.nan)
         seen = ~np.isnan(cmap)
         mapped = np.where(seen, cmap, 0).astype(np.int64)
         word, bit = mapped >> 5, (mapped & 31).astype(np.uint32)
-        left_words = np.take_along_axis(f.left_bits[f.bitset[nd]], word, axis=1)
-        known_words = np.take_along_axis(f.known_bits[f.f_idx_map[fi]], word, axis=1)
+        known = seen & (((f.known_bits[f.f_idx_map[fi], word] >> bit) & 1) == 1)
+        left_words = f.left_bits[f.bitset[nodes[rows]]][:, word]  # (nodes of fi, 256)
         in_left = seen & (((left_words >> bit) & 1) == 1)
-        known = seen & (((known_words >> bit) & 1) == 1)
-        miss = f.missing_left[nd].astype(bool)[:, None]
-        out[lo : lo + len(nd), :256] = np.where(in_left, True, np.where(known, False, miss))
-        out[lo : lo + len(nd), 256] = miss[:, 0]
+        out[rows, :256] = in_left | (~known & miss[rows, None])
     return out
 
 
