@@ -348,12 +348,14 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
 
 
 def load_next_step_model(path: str | os.PathLike[str]) -> Any:
-    """Load a model saved by :meth:`NextStepModel.save`, checking it first.
+    """A :class:`~journeymine.NextStepModel` back from the two files its ``save`` wrote, every
+    check of the module passed before anything is built; ready to score (its scoring tables are
+    built here, not on the first prediction).
 
     Parameters
     ----------
     path : str or Path
-        The ``.skops`` file; its card is ``path.with_suffix('.json')``.
+        Where ``save`` wrote the skops file (the JSON card lies beside it, same name).
 
     Returns
     -------
@@ -362,8 +364,9 @@ def load_next_step_model(path: str | os.PathLike[str]) -> Any:
     Raises
     ------
     ModelError
-        Missing or unreadable files, checksum mismatch, a card edited after saving, another
-        kind of model, a newer format or major version, untrusted types.
+        A missing or unreadable file; the skops file is not the card's (SHA-256) or the card
+        was edited (checksum); the card is of another kind of model, a newer format or another
+        major version; a type outside the allowlist; forests that do not match the card.
 
     Examples
     --------
