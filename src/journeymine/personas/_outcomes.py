@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError, did_you_mean
-from journeymine.journeys._common import to_micros
-from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, check_duration
+from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, check_duration, to_micros
 
 US_PER_DAY = 86_400 * 1_000_000
 OUTCOME_KINDS = (

@@ -45,7 +45,6 @@ from journeymine.features import (
     timestamps_us,
 )
 from journeymine.features.compute import fmt_us
-from journeymine.journeys._common import to_micros
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
@@ -54,6 +53,7 @@ from journeymine.schema import (
     SESSION_ID,
     VALUE,
     check_duration,
+    to_micros,
 )
 
 __all__ = [
