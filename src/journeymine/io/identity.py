@@ -37,6 +37,13 @@ class StitchReport:
         Events whose ``customer_id`` changed.
     merged_examples : tuple of tuple of str
         Up to 10 groups of known customers that were merged, smallest ids first.
+
+    Examples
+    --------
+    >>> from journeymine.io import StitchReport
+    >>> report = StitchReport(components=2, ids_merged=1, customers_merged=0, events_rekeyed=3)
+    >>> print(report)  # doctest: +ELLIPSIS
+    identity stitching: 2 customers after stitching; 1 ids merged into others; 3 events re-keyed...
     """
 
     components: int

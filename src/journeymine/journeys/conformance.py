@@ -194,6 +194,18 @@ class ConformanceResult:
         What was checked (kind and activities).
     method : str
         ``"alignments"`` (own code), ``"pm4py_alignments"`` or ``"pm4py_token_replay"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.journeys import check_conformance
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "b"], "activity": ["visit", "buy", "buy"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"], utc=True)})
+    >>> result = check_conformance(log, ["visit", "buy"])
+    >>> result.cases["fitness"].round(2).tolist(), round(result.fitness, 2)
+    ([1.0, 0.67], 0.83)
+    >>> result.by_type["type"].tolist()  # b never visited
+    ['skipped']
     """
 
     cases: pd.DataFrame

@@ -374,6 +374,16 @@ def canonical_log(log: Any) -> pd.DataFrame:
     ------
     EventLogError, MissingColumnError, EmptyLogError, ConfigError
         As :func:`validate`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.schema import canonical_log
+    >>> raw = pd.DataFrame({"customer_id": ["b", "a"], "timestamp": ["2025-01-02", "2025-01-01"],
+    ...                     "activity": ["visit", "buy"]})
+    >>> log = canonical_log(raw)  # validated: canonical dtypes, rows left in their order
+    >>> str(log["timestamp"].dtype), log["customer_id"].tolist(), canonical_log(log) is log
+    ('datetime64[us, UTC]', ['b', 'a'], True)
     """
     if isinstance(log, pd.DataFrame) and _is_canonical(log):
         return log
