@@ -70,7 +70,15 @@ class Encoded:
 
 
 def cents(values: np.ndarray) -> np.ndarray:
-    """``floor(v * 100 + 0.5)`` as int64, 0 where ``v`` is not finite (as the featurizer)."""
+    """``floor(v * 100 + 0.5)`` as int64, 0 where ``v`` is not finite (as the featurizer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from journeymine.features import cents
+    >>> cents(np.array([1.005, 2.5, np.nan, -0.004])).tolist()
+    [100, 250, 0, 0]
+    """
     v = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(v)
     out = np.zeros(len(v), dtype=np.int64)

@@ -71,7 +71,18 @@ class Vocab:
 
 def canonical_log(log: Any, *, what: str) -> pd.DataFrame:
     """A non-empty canonical log through the one gate, :func:`journeymine.schema.canonical_log`
-    (validated, without sorting, when dtypes are not canonical); ``what`` names the caller."""
+    (validated, without sorting, when dtypes are not canonical); ``what`` names the caller.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.features import canonical_log
+    >>> empty = pd.DataFrame({"customer_id": [], "timestamp": [], "activity": []})
+    >>> canonical_log(empty, what="score_log")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.EmptyLogError: the event log is empty (0 rows). Check the file, ...
+    """
     return schema_canonical_log(log)
 
 
@@ -105,7 +116,16 @@ def _unknown_by_customer(
 
 
 def timestamps_us(log: pd.DataFrame) -> np.ndarray:
-    """The timestamp column as int64 microseconds since 1970-01-01 UTC."""
+    """The timestamp column as int64 microseconds since 1970-01-01 UTC.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.features import timestamps_us
+    >>> log = pd.DataFrame({"timestamp": pd.to_datetime(["2025-01-01 00:00:01"], utc=True)})
+    >>> timestamps_us(log) - 1_735_689_600_000_000
+    array([1000000])
+    """
     ts = log[TIMESTAMP]
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
         if ts.dtype.unit == "us":
@@ -247,7 +267,19 @@ def aggregate_log(
 
 def customer_slices(log: pd.DataFrame, chunk_events: int = CHUNK_EVENTS) -> list[pd.DataFrame]:
     """The log in slices of whole customers (customer order) of about ``chunk_events`` events;
-    the log itself when it is small."""
+    the log itself when it is small.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeymine as jm
+    >>> from journeymine.features import customer_slices
+    >>> log = jm.validate(pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "timestamp": ["2025-01-01 10:00", "2025-01-01 10:05", "2025-01-01 10:07"],
+    ...     "activity": ["visit", "buy", "visit"]}))
+    >>> [part["customer_id"].tolist() for part in customer_slices(log, chunk_events=2)]
+    [['a', 'a'], ['b']]
+    """
     return [frame for frame, _ in coded_customer_slices(log, chunk_events)]
 
 
@@ -255,7 +287,19 @@ def coded_customer_slices(
     log: pd.DataFrame, chunk_events: int = CHUNK_EVENTS
 ) -> list[tuple[pd.DataFrame, tuple[np.ndarray, pd.Index] | None]]:
     """:func:`customer_slices` with each slice's customer codes (0-based within the slice) and
-    sorted ids, from one factorization of the whole log (None for a log in one piece)."""
+    sorted ids, from one factorization of the whole log (None for a log in one piece).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeymine as jm
+    >>> from journeymine.features import coded_customer_slices
+    >>> events = pd.DataFrame({"customer_id": ["x", "y", "y"], "activity": ["visit"] * 3,
+    ...     "timestamp": ["2025-02-01 08:00", "2025-02-01 09:00", "2025-02-02 09:00"]})
+    >>> parts = coded_customer_slices(jm.validate(events), chunk_events=1)
+    >>> [(codes.tolist(), list(names)) for _, (codes, names) in parts]
+    [([0], ['x']), ([0, 0], ['y'])]
+    """
     if len(log) <= chunk_events:
         return [(log, None)]
     codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=True)
