@@ -107,7 +107,7 @@ def simulator_table(
     import pandas as pd
 
     import journeymine as jm
-    from journeymine.actions import ResponseModel, UpliftModel
+    from journeymine.actions import ResponseModel, UnsubscribeRisk, UpliftModel
     from journeymine.datasets import (
         FixedPriority,
         Oracle,
@@ -134,22 +134,31 @@ def simulator_table(
             random_state=seed + 10_000,
         )
         run = seed + 20_000
+        unsub = UnsubscribeRisk().fit(pilot.events, pol)
 
         def value(decider: Any, world: Any = world, run: int = run) -> dict[str, float]:
             return simulate(world, decider, days=days, random_state=run).summary
 
         res = {
             "policy (mined memberships)": value(
-                PolicyDecider(pol, UpliftModel().fit(pilot.events, memberships, pol), memberships)
+                PolicyDecider(
+                    pol,
+                    UpliftModel().fit(pilot.events, memberships, pol),
+                    memberships,
+                    unsubscribe=unsub,
+                )
             ),
             "policy (mined personas)": value(
-                PolicyDecider(pol, UpliftModel().fit(pilot.events, personas, pol), personas)
+                PolicyDecider(
+                    pol, UpliftModel().fit(pilot.events, personas, pol), personas, unsubscribe=unsub
+                )
             ),
             "policy (true personas)": value(
                 PolicyDecider(
                     pol,
                     UpliftModel().fit(pilot.events, world.true_personas, pol),
                     world.true_personas,
+                    unsubscribe=unsub,
                 )
             ),
             "response-only (mined personas)": value(

@@ -9,6 +9,7 @@ from journeymine.actions.engine import Decisions, next_best_action
 from journeymine.actions.ope import evaluate_policy
 from journeymine.actions.policy import Cap, Consent, Journey, Policy, Rule, Suppression
 from journeymine.actions.response import ResponseModel
+from journeymine.actions.unsubscribe import UnsubscribeRisk
 from journeymine.actions.uplift import UpliftModel
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ResponseModel",
     "Rule",
     "Suppression",
+    "UnsubscribeRisk",
     "UpliftModel",
     "backtest",
     "evaluate_policy",

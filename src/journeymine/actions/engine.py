@@ -34,6 +34,7 @@ from journeymine.actions._index import EventIndex
 from journeymine.actions.journey import Journey, _human
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
+from journeymine.actions.unsubscribe import unsubscribe_penalty
 from journeymine.exceptions import ConfigError
 from journeymine.schema import CUSTOMER_ID, canonical_log
 
@@ -90,6 +91,7 @@ def decide(
     attributes: dict[str, np.ndarray] | None = None,
     rates: np.ndarray | None = None,
     outcome_likely: np.ndarray | None = None,
+    unsubscribe: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Vectorised core: winner index per point (-1 = none), its expected response, the
     product per journey, and per journey (reason code or -1 for "passed", detail strings).
@@ -101,7 +103,8 @@ def decide(
     journey instead of ``model.rates(persona)`` (e.g. posterior draws, or the truth); ``model``
     may be None only when ``rates`` is given. ``outcome_likely``: per point, is the predicted
     outcome probability at least ``policy.skip_outcome_above`` (blocks ``skip_if_likely``
-    journeys)."""
+    journeys). ``unsubscribe``: subtract the expected loss of consent (``policy.fatigue``'s
+    ``unsubscribe_cost``, uplift arbitration) learned from the log behind ``index``."""
     n, J = len(codes), len(policy.journeys)
     if rates is None:
         if model is None:
@@ -117,6 +120,9 @@ def decide(
         rates = rates * (policy.fatigue_factor ** recent.astype(np.float64))[:, None]
     if policy.arbitration == "uplift":
         rates = rates - np.array([j.cost for j in policy.journeys])
+        penalty = unsubscribe_penalty(index, policy, codes, t) if unsubscribe else None
+        if penalty is not None:
+            rates = rates - penalty
     reason = np.full((n, J), -1, dtype=np.int64)
     detail = np.full((n, J), "", dtype=object)
     products = np.full((n, J), -1, dtype=np.int64)

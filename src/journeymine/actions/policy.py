@@ -41,7 +41,10 @@ value; ``"uplift"`` by expected *incremental* response x value minus the journey
 sending nothing when no journey earns more than it costs (an
 :class:`~journeymine.actions.UpliftModel` gives the uplift). ``fatigue: {"within": "7D",
 "factor": 0.7}`` multiplies the expected (uplift or) response by ``factor`` per touch in the last
-``within``. Holdouts (``holdout_activity``, default ``"holdout"``: a logged decision to send
+``within``; with ``unsubscribe_cost: 0.3`` (uplift arbitration) it also subtracts the risk that
+the touch makes the customer opt out of its channel (learned from the log's opt-outs after
+touches, by channel and recent touches; :mod:`journeymine.actions.unsubscribe`) x that cost.
+Holdouts (``holdout_activity``, default ``"holdout"``: a logged decision to send
 nothing, with the journey it held back) and ``outcome_activities`` (default ``purchase``) are
 what an UpliftModel compares.
 
@@ -130,6 +133,7 @@ class Policy:
     arbitration: str = "response"
     fatigue_within_s: int | None = None
     fatigue_factor: float = 1.0
+    unsubscribe_cost: float = 0.0
     holdout_activity: str = "holdout"
     outcome_activities: tuple[str, ...] = ("purchase",)
     next_step_channels: tuple[tuple[str, str], ...] = ()
@@ -320,15 +324,27 @@ class Policy:
                     f"{did_you_mean(c.channel, used)} Channels: {sorted(used)}."
                 )
         fatigue = d.get("fatigue")
-        fw, ff = None, 1.0
+        fw, ff, uc = None, 1.0, 0.0
         if fatigue is not None:
-            _check_keys(fatigue, {"within", "factor"}, {"within", "factor"}, "policy.fatigue")
+            _check_keys(
+                fatigue,
+                {"within", "factor", "unsubscribe_cost"},
+                {"within", "factor"},
+                "policy.fatigue",
+            )
             fw = _seconds(fatigue["within"], "policy.fatigue.within")
             ff = fatigue["factor"]
             if isinstance(ff, bool) or not isinstance(ff, int | float) or not 0 < ff <= 1:
                 raise ConfigError(
                     f"policy.fatigue.factor must be in (0, 1] (the share of the expected response "
                     f"left per recent touch, e.g. 0.7), got {ff!r}."
+                )
+            uc = fatigue.get("unsubscribe_cost", 0.0)
+            if isinstance(uc, bool) or not isinstance(uc, int | float) or not 0 <= uc < 1e9:
+                raise ConfigError(
+                    f"policy.fatigue.unsubscribe_cost must be a value >= 0 in the unit of the "
+                    f"journeys' value (what a customer's consent on a channel is worth, e.g. "
+                    f"0.3), got {uc!r}."
                 )
         nxt = d.get("next_step", {})
         _check_keys(nxt, {"channels", "skip_outcome_above"}, set(), "policy.next_step")
@@ -369,6 +385,7 @@ class Policy:
             arbitration=str(d.get("arbitration", "response")),
             fatigue_within_s=fw,
             fatigue_factor=float(ff),
+            unsubscribe_cost=float(uc),
             holdout_activity=str(d.get("holdout_activity", "holdout")),
             outcome_activities=_names(
                 d.get("outcome_activities", ["purchase"]), "policy.outcome_activities"

@@ -52,7 +52,15 @@ class _Gated:
             attr = attribute_arrays(self.policy, self.attributes, view.ids)
             zeros = np.zeros((len(codes), len(self.policy.journeys)))
             _, _, _, g = decide(
-                index, self.policy, None, persona, codes, t, attributes=attr, rates=zeros
+                index,
+                self.policy,
+                None,
+                persona,
+                codes,
+                t,
+                attributes=attr,
+                rates=zeros,
+                unsubscribe=False,
             )
             reason = np.stack([r for r, _ in g], axis=1)
             view._cache[key] = (reason < 0) | np.isin(reason, _PASS)
@@ -158,6 +166,10 @@ class PolicyDecider(_Gated):
         Fitted (e.g. on the world's history, ``outcome=`` for the skip option): each morning
         ``next_step.predict(log)`` feeds the policy's ``next_step`` options (send on the
         predicted next channel; skip ``skip_if_likely`` journeys when the outcome is likely).
+    unsubscribe : UnsubscribeRisk, optional
+        Evidence on opt-outs after touches from before the run (e.g. fitted on the pilot that
+        fitted ``model``); each morning the risk is refitted with the run's own opt-outs added,
+        and, with the policy's ``unsubscribe_cost``, arbitration subtracts risk x that cost.
     """
 
     def __init__(
@@ -175,8 +187,17 @@ class PolicyDecider(_Gated):
         random_state: int = 0,
         attributes: Any = None,
         next_step: Any = None,
+        unsubscribe: Any = None,
     ) -> None:
         super().__init__(policy, attributes)
+        from journeymine.actions.unsubscribe import UnsubscribeRisk
+
+        if unsubscribe is not None and not isinstance(unsubscribe, UnsubscribeRisk):
+            raise ConfigError(
+                f"unsubscribe must be a fitted UnsubscribeRisk (e.g. "
+                f"UnsubscribeRisk().fit(pilot.events, policy)), got {type(unsubscribe).__name__}."
+            )
+        self.unsubscribe = unsubscribe
         if next_step is not None and not hasattr(next_step, "predict"):
             raise ConfigError(
                 f"next_step must be a fitted NextStepModel, got {type(next_step).__name__}."
@@ -225,11 +246,22 @@ class PolicyDecider(_Gated):
             return self.memberships.reindex(view.ids).fillna(0.0)
         return self._persona(view)
 
-    def _choose(self, rates: np.ndarray, ok: np.ndarray, fat: np.ndarray) -> np.ndarray:
+    def penalty(self, view: View) -> np.ndarray:
+        """(n, J) expected loss of consent per journey (0 without ``unsubscribe_cost``),
+        learned each morning from the opt-outs in the log so far plus ``unsubscribe``."""
+        from journeymine.actions.unsubscribe import unsubscribe_penalty
+
+        index, codes, t = self._points(view)
+        pen = unsubscribe_penalty(index, self.policy, codes, t, prior=self.unsubscribe)
+        return np.zeros((len(codes), len(self.policy.journeys))) if pen is None else pen
+
+    def _choose(
+        self, rates: np.ndarray, ok: np.ndarray, fat: np.ndarray, pen: np.ndarray
+    ) -> np.ndarray:
         pol = self.policy
         s = rates * np.array([j.value for j in pol.journeys]) * fat[:, None]
         if pol.arbitration == "uplift":
-            s = s - np.array([j.cost for j in pol.journeys])
+            s = s - np.array([j.cost for j in pol.journeys]) - pen
             thr = np.maximum(pol.min_expected_response, 1e-12)
         else:
             thr = pol.min_expected_response
@@ -241,6 +273,7 @@ class PolicyDecider(_Gated):
         x = self._model_input(view)
         ok = self.gates(view, persona)
         fat = self.fatigue(view)
+        pen = self.penalty(view)
         likely = next_channel = None
         if self.next_step is not None:
             from journeymine.actions.engine import next_step_arrays
@@ -257,17 +290,17 @@ class PolicyDecider(_Gated):
                 ok = ok & ~(likely[:, None] & skip[None, :])
         n, J = ok.shape
         if self.explore:
-            k = self._choose(self.model.sample(x, self.rng), ok, fat)
+            k = self._choose(self.model.sample(x, self.rng), ok, fat, pen)
             agree = np.ones(n)
             none = np.ones(n) * (k < 0)
             for _ in range(self.n_draws):
-                kk = self._choose(self.model.sample(x, self.rng), ok, fat)
+                kk = self._choose(self.model.sample(x, self.rng), ok, fat, pen)
                 agree += kk == k
                 none += kk < 0
             p_k = agree / (self.n_draws + 1)
             p_none = none / (self.n_draws + 1)
         else:
-            k = self._choose(self.model.rates(x), ok, fat)
+            k = self._choose(self.model.rates(x), ok, fat, pen)
             p_k = np.ones(n)
             p_none = (k < 0).astype(float)
         if self.min_touches or self.min_holdouts:

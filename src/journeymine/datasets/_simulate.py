@@ -144,7 +144,9 @@ def sim_policy(
         "response_activities": ["purchase"],
         "outcome_activities": ["purchase"],
         "arbitration": arbitration,
-        "fatigue": {"within": "7D", "factor": 0.6},
+        # the retailer's own economics, like the journeys' costs: what a customer's consent
+        # on a channel is worth (World.unsub_cost)
+        "fatigue": {"within": "7D", "factor": 0.6, "unsubscribe_cost": 0.3},
     }
     if next_step_channels:
         for j in spec["journeys"]:
