@@ -78,7 +78,7 @@ def canonical_log(log: Any, *, what: str) -> pd.DataFrame:
     >>> import pandas as pd
     >>> from journeymine.features import canonical_log
     >>> empty = pd.DataFrame({"customer_id": [], "timestamp": [], "activity": []})
-    >>> canonical_log(empty, what="score_log")
+    >>> canonical_log(empty, what="my_report")
     Traceback (most recent call last):
     ...
     journeymine.exceptions.EmptyLogError: the event log is empty (0 rows). Check the file, ...
