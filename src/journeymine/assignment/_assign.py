@@ -55,6 +55,14 @@ class Assignment:
         Events the assignment is based on.
     unknown_activities, unknown_channels : tuple of str
         Names the model does not know (counted as ``__other__``).
+
+    Examples
+    --------
+    >>> from journeymine.assignment import Assignment
+    >>> a = Assignment("c-17", persona=-1, name="unassigned", probability=0.41, abstained=True,
+    ...                n_events=2, unknown_activities=("hologram",))
+    >>> a.to_dict()["unknown_activities"], a.abstained == (a.persona == -1)
+    (['hologram'], True)
     """
 
     customer_id: str
