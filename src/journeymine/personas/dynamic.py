@@ -57,7 +57,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
-from journeymine.personas._frame import canonical_log, timestamps_us
+from journeymine.features import canonical_log, timestamps_us
 from journeymine.personas.features import (
     _EPOCH,
     CustomerFeaturizer,

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError, JourneymineError, NotFittedError
-from journeymine.personas._frame import canonical_log, timestamps_us
+from journeymine.features import canonical_log, timestamps_us
 from journeymine.personas._outcomes import format_time, outcome_labels, outcome_window
 from journeymine.personas._validity_cv import (
     PERSONA_WEIGHTS,
