@@ -245,3 +245,41 @@ def test_codes_kept_on_a_log_are_not_used_after_the_log_changed():
     enc = encode(log)
     assert enc.case_ids.tolist() == ["a", "b", "c"]
     assert enc.n_cases == 3
+
+
+@pytest.mark.parametrize("blank", ["", "  ", "\t"])
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_blank_customer_ids_are_left_to_the_gate(blank: str, dtype: object) -> None:
+    log = pd.DataFrame(
+        {
+            "customer_id": pd.array(["b", blank, "a", "a"], dtype=dtype),
+            "timestamp": pd.to_datetime(["2025-01-01"] * 4, utc=True),
+            "activity": pd.Categorical(["x", "y", "x", "y"]),
+        }
+    )
+    try:
+        gated = jm.schema.canonical_log(log)
+    except EventLogError as gate:
+        with pytest.raises(EventLogError) as got:
+            encode(log)
+        assert str(got.value) == str(gate.value)
+    else:  # the gate takes the log as it is: so does encode
+        assert sorted(encode(log).case_ids) == sorted(set(gated["customer_id"]))
+
+
+def test_sorted_text_ids_coded_from_runs_equal_factorize() -> None:
+    rng = np.random.default_rng(0)
+    ids = np.sort(rng.choice([f"c{i}" for i in range(50)], 500))
+    log = pd.DataFrame(
+        {
+            "customer_id": pd.array(ids, dtype="str"),
+            "timestamp": pd.Timestamp("2025-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 10**6, 500), unit="s"),
+            "activity": pd.Categorical(rng.choice(["x", "y"], 500)),
+        }
+    )
+    enc = encode(log)
+    assert enc.case_ids.tolist() == sorted(set(ids.tolist()))
+    assert enc.case_ids.take(enc.case_codes).tolist() == sorted(ids.tolist())
+    one = encode(log.assign(customer_id=pd.array(["z"] * 500, dtype="str")))
+    assert one.n_cases == 1

@@ -218,12 +218,14 @@ def _factorize_sorted_text(s: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
     arr = pa.array(s.array)
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     head, tail = arr.slice(0, len(arr) - 1), arr.slice(1)
-    if not pc.all(pc.less_equal(head, tail)).as_py():
-        return None
     new = np.empty(len(arr), dtype=bool)
     new[0] = True
     new[1:] = pc.not_equal(head, tail).to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(new)
+    # sorted when every change of value goes up: one comparison per change, not per value
+    changes = pa.array(starts[1:] - 1)
+    if not pc.all(pc.less(head.take(changes), tail.take(changes)), min_count=0).as_py():
+        return None
     codes = np.cumsum(new, dtype=np.int64) - 1
     labels = pd.Index(pd.array(arr.take(pa.array(starts)), dtype=s.dtype))
     return codes.astype(_code_dtype(len(labels))), labels
@@ -416,11 +418,18 @@ def _encodable(log: pd.DataFrame) -> bool:
             return False
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = pd.Series(s.cat.categories)
+        elif col == CUSTOMER_ID and s.dtype != object and pd.api.types.is_string_dtype(s.dtype):
+            continue  # text ids: blank ones are looked for among the distinct ids (_has_blank)
         if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) != "string":
             return False
-        if pd.api.types.is_string_dtype(s.dtype) and s.str.strip().eq("").any():
+        if pd.api.types.is_string_dtype(s.dtype) and _has_blank(s):
             return False
     return True
+
+
+def _has_blank(values: pd.Series | pd.Index) -> bool:
+    """Any empty or whitespace-only text among ``values``."""
+    return bool(pd.Series(values).str.strip().eq("").any())
 
 
 def _encode_frame(log: pd.DataFrame, case: str, columns: list[str] | None) -> EncodedLog:
@@ -437,6 +446,11 @@ def _encode_frame(log: pd.DataFrame, case: str, columns: list[str] | None) -> En
             "the event log is empty (0 rows). Check the file, the filters or the time window."
         )
     case_codes, case_ids = _factorize_series(log[case])
+    if case == CUSTOMER_ID and _has_blank(case_ids):
+        gated = canonical_log(log)  # as for any log _encodable refuses
+        if gated is not log:
+            log = gated
+            case_codes, case_ids = _factorize_series(log[case])
     act_codes, activities = _factorize_series(log[ACTIVITY])
     _check_nulls({case: case_codes, ACTIVITY: act_codes})
     key_time, micros = _timestamps(log[TIMESTAMP])
