@@ -49,7 +49,11 @@ the state in Redis).
   than the latencies.
 
 The machine is shared (other jobs ran at the same time; "load average" is the machine's 1-minute
-load average at the end of the run, on 2 cores), so latencies are upper bounds. With 16 in
+load average when the timed next-best-action calls start and at the end of the run, on 2
+cores), so latencies are upper bounds. `jm serve` runs without uvicorn's access log (its
+default: a log line per request cost about a third of a decision's CPU time; `/metrics` counts
+requests and latency). `python -m benchmarks.bench_service [--quick] [sqlite] [redis] [redis2]`
+runs some of the stores only. With 16 in
 flight the latency is mostly queueing: by Little's law the mean is 16 / (requests per second),
 so on a loaded machine the latency follows the share of the cores the server gets, and the
 server's CPU per call is the number to compare between runs.
@@ -288,6 +292,7 @@ def _run(data: dict[str, Any], n: int = 3_000) -> dict[str, Any]:
         }
         plain = [json.dumps({"customer_id": c}).encode() for c in data["customers"]]
         _load(port, "/v1/next-best-action", plain, len(plain), 4)  # personas computed, stored
+        out["load_start"] = os.getloadavg()[0]
         for name, bodies, count, flight in (
             ("1", plain, max(n // 6, 200), 1),
             ("16", plain, n, 16),
@@ -359,7 +364,8 @@ def rows_of(m: Measurement) -> list[Measurement]:
         x = r[flight]
         who = (
             f"{m.contender} ({x['n']:,} calls, {x['errors']} errors, {x['rps']:.0f} req/s, "
-            f"server CPU {x['cpu_ms']:.2f} ms/call, load average {r['load']:.1f})"
+            f"server CPU {x['cpu_ms']:.2f} ms/call, load average {r['load_start']:.1f} at the "
+            f"start, {r['load']:.1f} at the end)"
         )
         for q in ("p50", "p99"):
             rows.append(
@@ -375,14 +381,17 @@ def rows_of(m: Measurement) -> list[Measurement]:
     return rows
 
 
-def run(quick: bool) -> list[Measurement]:
+SETUPS = {
+    "sqlite": ("SQLite store, 1 worker", _setup_sqlite),
+    "redis": ("Redis store, 1 worker", _setup_redis),
+    "redis2": ("Redis store, 2 workers", _setup_redis_2),
+}
+
+
+def run(quick: bool, stores: tuple[str, ...] = tuple(SETUPS)) -> list[Measurement]:
     _artifacts()
     rows: list[Measurement] = []
-    for backend, setup in (
-        ("SQLite store, 1 worker", _setup_sqlite),
-        ("Redis store, 1 worker", _setup_redis),
-        ("Redis store, 2 workers", _setup_redis_2),
-    ):
+    for backend, setup in (SETUPS[s] for s in stores):
         m = measure(
             "service", f"journeymine service (jm serve, {backend})",
             "10 journeys", setup, _run_quick if quick else _run,
@@ -391,6 +400,7 @@ def run(quick: bool) -> list[Measurement]:
     return rows
 
 
-if __name__ == "__main__":  # python -m benchmarks.bench_service [--quick]
-    for row in run("--quick" in sys.argv):
+if __name__ == "__main__":  # python -m benchmarks.bench_service [--quick] [sqlite redis redis2]
+    chosen = tuple(a for a in sys.argv[1:] if a in SETUPS) or tuple(SETUPS)
+    for row in run("--quick" in sys.argv, chosen):
         print(f"{row.task:<45} {row.contender:<70} {row.seconds:10.2f} {row.error or ''}")

@@ -12,41 +12,14 @@ Endpoints
 ``GET /docs``                 none  OpenAPI documentation (``/openapi.json``)
 ============================= ===== ======================================================
 
-Security and robustness:
-
-- API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, compared with
-  :func:`hmac.compare_digest`; missing or wrong -> 401 JSON. The service refuses to start
-  without a key.
-- Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing: the
-  ``Content-Length`` header is checked first, and a body sent without it (chunked) is counted
-  while it streams in.
-- Malformed JSON -> 400, including ``NaN``, ``Infinity`` and numbers beyond the double range
-  such as ``1e999`` (not JSON); a body that does not match the schema -> 422; invalid events
-  (no events, an unparseable or missing timestamp such as ``"NaN"``, ``""`` or ``"NaT"``, a
-  timestamp outside the plausible range, a ``product`` that is not a text...) -> 422 with the
-  message. Any other failure -> 500 JSON without internals (the traceback goes to the server
-  log), and the connection stays usable for the client's next request.
-- Event timestamps (and the next-best-action ``at``) must fall in the plausible range
-  (``plausible_range``, default :data:`journeymine.schema.PLAUSIBLE_RANGE`: 1990-01-01
-  included to 2100-01-01 excluded); others get 422 naming the range.
-- Slow clients: a request's headers, and then its body, must arrive within
-  ``request_timeout`` seconds (default 10): a body that does not gets ``408`` JSON and the
-  connection is closed; under :func:`serve` a connection whose headers do not arrive in time
-  (a "slowloris" client) is answered 408 and closed by the server's HTTP protocol
-  (:mod:`journeymine.service.http`); idle keep-alive connections close after 5 s
-  (uvicorn's ``timeout_keep_alive``).
-- Speed: ``POST /v1/assign`` is a plain ASGI route (no FastAPI body parsing or dependency
-  solving) and requests that arrive together are scored in one vectorised pass; results equal
-  :func:`~journeymine.assignment.assign` one by one. ``serve(..., workers=N)`` runs N processes.
-- Hot reload: ``POST /v1/model/reload`` or a file watcher (``watch_interval``) loads the new file
-  completely (with every check of :func:`~journeymine.assignment.load_model`) and only then
-  swaps the model reference; requests in flight keep the model they started with. A bad new
-  file keeps the old model and the reload answers 409 with the reason (file names only: the
-  server's folders are not shown; the full message goes to the server log).
-- Next best action: without ``at`` the decision is made one second after the customer's last
-  event, as :func:`journeymine.actions.next_best_action` and ``jm nba`` do; send ``at`` (e.g.
-  the current time) to decide at another time. The answer's ``at`` is the decision time
-  (second resolution), never moved.
+Security and robustness (the API key, body size and time limits, strict JSON, plausible
+times, slow clients, and the JSON answer of every refusal, never a stack trace): see
+:mod:`journeymine.service.limits`. Hot reload: :mod:`journeymine.service.model_holder`.
+Speed: ``POST /v1/assign`` (:mod:`journeymine.service.assign_routes`) and, with a state
+store, ``POST /v1/next-best-action`` (:mod:`journeymine.service.nba_route`) are plain ASGI
+routes; ``serve(..., workers=N)`` runs N processes. The stateless next best action (events in
+the request) decides one second after the customer's last event without ``at``, as
+:func:`journeymine.actions.next_best_action` and ``jm nba`` do.
 
 Examples
 --------
@@ -379,7 +352,8 @@ def create_app(
         responses = ResponseModel.load(Path(responses_path))
     fast_paths: dict[tuple[str, str], Any] = {}
     if store is not None:
-        from journeymine.service.routes import nba_route, state_router
+        from journeymine.service.nba_route import NextBestActionRoute
+        from journeymine.service.routes import LIVE_NBA, state_router
         from journeymine.service.state import open_store
 
         caps = [(c.channel, c.max, c.per_s * 1_000_000) for c in policy.caps] if policy else []
@@ -390,10 +364,11 @@ def create_app(
             from journeymine.actions._service import nba_router
 
             nba_router(lambda: holder.model, key_dependency, policy, responses, read_request, times)
-            nba = nba_route(
+            nba = NextBestActionRoute(
                 state_store,
                 lambda: holder.model,
                 require_key,
+                LIVE_NBA,
                 times,
                 policy,
                 responses,
@@ -410,7 +385,6 @@ def create_app(
                 read_request,
                 times,
                 policy,
-                responses,
                 max_future_s=max_future_s,
                 metrics=metrics,
                 next_step=next_step,
@@ -568,6 +542,7 @@ def serve(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     plausible_range: Any = PLAUSIBLE_RANGE,
     store: str | None = None,
+    access_log: bool = False,
 ) -> None:
     """Run the service with uvicorn (blocks until stopped). ``api_key`` defaults to the
     environment variable ``JOURNEYMINE_API_KEY``; see :func:`create_app` for the rest.
@@ -584,6 +559,9 @@ def serve(
     machines), so caps hold across workers. ``POST /v1/model/reload`` reaches only the worker that
     answers it, so with several workers the file watcher is what reloads them all: it is on
     (every 2 s) unless ``watch_interval`` says otherwise.
+
+    ``access_log``: uvicorn's log line per request, off by default (it costs about a third of
+    a next-best-action's CPU time; ``/metrics`` counts requests and latency by route).
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
@@ -627,4 +605,5 @@ def serve(
         request_timeout=request_timeout,
         workers=workers,
         worker_env=worker_env if workers > 1 else None,
+        access_log=access_log,
     )

@@ -74,10 +74,9 @@ class LiveDecider:
 
     Examples
     --------
-    >>> from journeymine.actions import Policy, ResponseModel
-    >>> from journeymine.service.live import LiveDecider
-    >>> policy = Policy.from_dict({"journeys": [{"name": "promo", "channel": "email",
-    ...     "activity": "email_sent", "prior_rate": 0.2}]})
+    >>> from journeymine.actions import Journey, Policy, ResponseModel
+    >>> promo = Journey("promo", "email", "email_sent", prior_rate=0.2)
+    >>> policy = Policy(journeys=(promo,))
     >>> d = LiveDecider(policy, ResponseModel().fit(None, None, policy))
     >>> out = d.decide("c1", [1_740_000_000_000_000], [{"activity": "visit"}], [],
     ...                persona=-1, at_us=1_740_000_100_000_000)
@@ -123,6 +122,7 @@ class LiveDecider:
             for ch in {j.channel for j in policy.journeys}
         }
         self._scored: dict[int, list[float]] = {}
+        self._iso_at: tuple[int, str] = (0, "")
         self._compile()
 
     def _iso(self, floor_us: int) -> str:
@@ -322,7 +322,7 @@ class LiveDecider:
         self._uplift = policy.arbitration == "uplift"
         self._fatigue = policy.fatigue_within_s is not None and policy.fatigue_factor < 1
         self._low_text = f" < {policy.min_expected_response:.3f}"
-        self._iso_at: tuple[int, str] = (0, _iso_us(0))
+        self._iso_at = (0, _iso_us(0))
 
     def _condition(self, tl: Timeline, t: int, key: tuple[Any, ...]) -> bool:
         """One as-of condition at second ``t``: a consent holds, an activity was seen within a

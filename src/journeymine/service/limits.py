@@ -3,6 +3,30 @@ that keeps connections usable after an error, strict JSON request bodies (400/42
 plausible range of event times, and the JSON error answer.
 
 Moved from ``journeymine.assignment.service`` (which re-exports it for one release).
+
+What the service refuses, and how:
+
+- API key in ``X-API-Key`` or ``Authorization: Bearer <key>``, compared with
+  :func:`hmac.compare_digest`; missing or wrong -> 401 JSON. The service refuses to start
+  without a key.
+- Request bodies larger than ``max_body_bytes`` are refused with 413 before any parsing: the
+  ``Content-Length`` header is checked first, and a body sent without it (chunked) is counted
+  while it streams in.
+- Malformed JSON -> 400, including ``NaN``, ``Infinity`` and numbers beyond the double range
+  such as ``1e999`` (not JSON); a body that does not match the schema -> 422; invalid events
+  (no events, an unparseable or missing timestamp such as ``"NaN"``, ``""`` or ``"NaT"``, a
+  timestamp outside the plausible range, a ``product`` that is not a text...) -> 422 with the
+  message. Any other failure -> 500 JSON without internals (the traceback goes to the server
+  log), and the connection stays usable for the client's next request.
+- Event timestamps (and the next-best-action ``at``) must fall in the plausible range
+  (``plausible_range``, default :data:`journeymine.schema.PLAUSIBLE_RANGE`: 1990-01-01
+  included to 2100-01-01 excluded); others get 422 naming the range.
+- Slow clients: a request's headers, and then its body, must arrive within
+  ``request_timeout`` seconds (default 10): a body that does not gets ``408`` JSON and the
+  connection is closed; under :func:`serve` a connection whose headers do not arrive in time
+  (a "slowloris" client) is answered 408 and closed by the server's HTTP protocol
+  (:mod:`journeymine.service.http`); idle keep-alive connections close after 5 s
+  (uvicorn's ``timeout_keep_alive``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """The persona model a service serves: :class:`ModelHolder` loads it, reloads it atomically
 (requests in flight keep the model they started with; a bad new file keeps the old one) and
 polls its files for a watcher; and the next-step model found beside it.
+
+Hot reload: ``POST /v1/model/reload`` or a file watcher (``watch_interval``) loads the new file
+completely (with every check of :func:`~journeymine.assignment.load_model`) and only then
+swaps the model reference; requests in flight keep the model they started with. A bad new
+file keeps the old model and the reload answers 409 with the reason (file names only: the
+server's folders are not shown; the full message goes to the server log).
 """
 
 from __future__ import annotations

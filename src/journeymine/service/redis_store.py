@@ -48,6 +48,18 @@ end
 return new
 """
 
+# KEYS: customer hash, contacts list, events zset. ARGV: the version of the events the reader
+# has cached (-1: none). The customer's fields and contacts, and the events with their scores
+# unless their version is the cached one: a whole read in one round trip, atomically.
+_READ = """
+local meta = redis.call('HGETALL', KEYS[1])
+if #meta == 0 then return {meta} end
+local contacts = redis.call('LRANGE', KEYS[2], 0, -1)
+local version = redis.call('HGET', KEYS[1], 'version') or '0'
+if version == ARGV[1] then return {meta, contacts} end
+return {meta, contacts, redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')}
+"""
+
 # KEYS: contacts list, decision key. ARGV: contacts seen, contact JSON, t_us, channel, caps JSON
 # ([[channel, max, per_us], ...]). 1 = recorded, 0 = the history changed (decide again),
 # -1 = a cap would be exceeded (decide again).
@@ -136,6 +148,8 @@ class RedisStore:
         self._async: Any = None  # redis.asyncio client, made on first use (on the event loop)
         self._reserve = self.r.register_script(_RESERVE)
         self._retain = self.r.register_script(_RETAIN)
+        self._read_script = self.r.register_script(_READ)
+        self._read_async: Any = None
 
     def add_events(self, events: Sequence[StoreEvent]) -> tuple[int, int]:
         if not events:
@@ -147,15 +161,6 @@ class RedisStore:
             new = int(self._add(keys=[], args=args))
         return new, len(events) - new
 
-    def _queue_short(self, pipe: Any, customer_id: str) -> None:
-        pipe.hgetall(f"{self.prefix}c:{customer_id}")
-        pipe.lrange(f"{self.prefix}k:{customer_id}", 0, -1)
-
-    def _queue_full(self, pipe: Any, customer_id: str) -> None:
-        pipe.hgetall(f"{self.prefix}c:{customer_id}")
-        pipe.zrange(f"{self.prefix}e:{customer_id}", 0, -1, withscores=True)
-        pipe.lrange(f"{self.prefix}k:{customer_id}", 0, -1)
-
     @staticmethod
     def _version(meta: Any) -> int:
         return int(meta.get(b"version", 0))
@@ -164,7 +169,7 @@ class RedisStore:
         """The events read with ``meta`` (one transaction), parsed and cached."""
         events = (
             [json.loads(member[16:]) for member, _ in rows],
-            [int(t) for _, t in rows],
+            [int(float(t)) for _, t in rows],
             [int(member[:16]) for member, _ in rows],
         )
         self._cache.put(customer_id, self._version(meta), events)
@@ -191,44 +196,52 @@ class RedisStore:
         )
         return state, len(contacts)
 
-    def _read(self, customer_id: str) -> tuple[CustomerState | None, int]:
-        pipe = self.r.pipeline(transaction=True)
-        self._queue_short(pipe, customer_id)
-        meta, contacts = pipe.execute()
-        if not meta:
+    def _keys(self, customer_id: str) -> tuple[list[str], list[str], tuple[int, Events] | None]:
+        """The keys and arguments of the read script, and the events cached for the customer."""
+        p = self.prefix
+        cached = self._cache.peek(customer_id)
+        keys = [f"{p}c:{customer_id}", f"{p}k:{customer_id}", f"{p}e:{customer_id}"]
+        return keys, [str(cached[0]) if cached is not None else "-1"], cached
+
+    def _answer(
+        self, customer_id: str, got: Any, cached: tuple[int, Events] | None
+    ) -> tuple[CustomerState | None, int]:
+        """The state from the read script's answer (``[meta, contacts, events?]``)."""
+        flat = got[0]
+        if not flat:
             return None, 0
-        events = self._cache.get(customer_id, self._version(meta))
-        if events is None:  # the events changed: read them with the version they go with
-            pipe = self.r.pipeline(transaction=True)
-            self._queue_full(pipe, customer_id)
-            meta, rows, contacts = pipe.execute()
-            events = self._parsed(customer_id, meta, rows)
+        it = iter(flat)
+        meta = dict(zip(it, it, strict=True))
+        contacts = got[1]
+        if len(got) > 2:  # the events changed: they came with the version they go with
+            rows = got[2]
+            events = self._parsed(customer_id, meta, list(zip(rows[::2], rows[1::2], strict=True)))
+        else:
+            assert cached is not None
+            events = cached[1]
         return self._state(customer_id, meta, contacts, events)
 
+    def _read(self, customer_id: str) -> tuple[CustomerState | None, int]:
+        """The customer's state and the number of contacts it has: one round trip."""
+        keys, args, cached = self._keys(customer_id)
+        return self._answer(customer_id, self._read_script(keys=keys, args=args), cached)
+
     async def read_async(self, customer_id: str) -> CustomerState | None:
-        """:meth:`get` on the event loop (``redis.asyncio``: no thread, no blocking call); a
-        connection failure is :class:`StoreUnavailable`."""
+        """:meth:`get` on the event loop (``redis.asyncio``: no thread, no blocking call), in
+        one round trip; a connection failure is :class:`StoreUnavailable`."""
         if self._async is None:
             import redis.asyncio
 
             self._async = redis.asyncio.Redis.from_url(
                 self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
             )
+            self._read_async = self._async.register_script(_READ)
+        keys, args, cached = self._keys(customer_id)
         try:
-            pipe = self._async.pipeline(transaction=True)
-            self._queue_short(pipe, customer_id)
-            meta, contacts = await pipe.execute()
-            if not meta:
-                return None
-            events = self._cache.get(customer_id, self._version(meta))
-            if events is None:
-                pipe = self._async.pipeline(transaction=True)
-                self._queue_full(pipe, customer_id)
-                meta, rows, contacts = await pipe.execute()
-                events = self._parsed(customer_id, meta, rows)
+            got = await self._read_async(keys=keys, args=args)
         except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
             raise StoreUnavailable(f"the Redis state store failed: {exc}") from exc
-        return self._state(customer_id, meta, contacts, events)[0]
+        return self._answer(customer_id, got, cached)[0]
 
     def get(self, customer_id: str) -> CustomerState | None:
         with self._errors:

@@ -33,7 +33,6 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from journeymine.actions._service import NbaEventIn
 from journeymine.actions.policy import Policy
-from journeymine.actions.response import ResponseModel
 from journeymine.assignment import PersonaModel
 from journeymine.service.limits import batch_too_large, json_answer
 from journeymine.service.live import decide_live, persona_of
@@ -56,7 +55,6 @@ __all__ = [
     "LiveNbaRequest",
     "check_live_events",
     "decide_live",
-    "nba_route",
     "state_router",
 ]
 
@@ -94,34 +92,6 @@ def _error(status: int, error: str, detail: Any) -> Any:
     return json_answer(status, {"error": error, "detail": detail})
 
 
-def nba_route(
-    store: StateStore,
-    model_of: Any,
-    require_key: Any,
-    times: Any,
-    policy: Policy,
-    responses: ResponseModel,
-    *,
-    max_future_s: float = DEFAULT_MAX_FUTURE_S,
-    metrics: Any = None,
-    next_step: Any = None,
-) -> NextBestActionRoute:
-    """``POST /v1/next-best-action`` by ``customer_id`` (a plain ASGI app; see
-    :mod:`journeymine.service.nba_route`)."""
-    return NextBestActionRoute(
-        store,
-        model_of,
-        require_key,
-        LIVE_NBA,
-        times,
-        policy,
-        responses,
-        max_future_s=max_future_s,
-        metrics=metrics,
-        next_step=next_step,
-    )
-
-
 def state_router(
     store: StateStore,
     model_of: Any,
@@ -129,7 +99,6 @@ def state_router(
     read: Any,
     times: Any,
     policy: Policy | None = None,
-    responses: ResponseModel | None = None,
     *,
     max_future_s: float = DEFAULT_MAX_FUTURE_S,
     metrics: Any = None,
@@ -139,22 +108,9 @@ def state_router(
     """The routes of the module for :func:`journeymine.service.create_app` (``metrics``: a
     :class:`journeymine.service.metrics.Metrics` that counts events and decisions;
     ``next_step(events, customer_id)``: the next step the answers carry, when a next-step
-    model is served; ``nba``: the next-best-action route, made here when not given)."""
+    model is served; ``nba``: the next-best-action route, with a policy)."""
     router = APIRouter()
     product_column = policy.product_column if policy is not None else "product"
-    if nba is None and policy is not None and responses is not None:
-        nba = nba_route(
-            store,
-            model_of,
-            require_key,
-            times,
-            policy,
-            responses,
-            max_future_s=max_future_s,
-            metrics=metrics,
-            next_step=next_step,
-        )
-
     decider = nba.decider if nba is not None else None
 
     async def call(fn: Any, *args: Any, **kw: Any) -> Any:
@@ -198,8 +154,8 @@ def state_router(
         if state is None:
             return None
         out = summary(state, model)
-        if policy is not None and responses is not None:
-            answer, _, _ = decide_live(state, model, policy, responses, decider=decider)
+        if nba is not None:
+            answer, _, _ = decide_live(state, model, nba.policy, nba.responses, decider=decider)
             out["next_best_action"] = answer
         else:
             out["next_best_action"] = None

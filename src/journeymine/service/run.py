@@ -52,12 +52,15 @@ def run_app(
     request_timeout: float,
     workers: int = 1,
     worker_env: Mapping[str, str] | None = None,
+    access_log: bool = False,
 ) -> None:
     """Run ``app`` with uvicorn and the HTTP protocol that times out slow clients (blocks
     until stopped). With ``workers > 1``, uvicorn starts that many processes, each building
     its own app with :data:`WORKER_FACTORY` from ``worker_env`` (set in this process's
     environment first); their ``/metrics`` share a fresh ``PROMETHEUS_MULTIPROC_DIR`` unless
-    one is set, removed once they are all gone."""
+    one is set, removed once they are all gone. ``access_log``: uvicorn's line per request
+    (off by default: it costs about a third of a next-best-action's CPU time, and ``/metrics``
+    counts requests and their latency by route and status)."""
     import uvicorn
 
     from journeymine.service.http import timeout_protocol
@@ -72,6 +75,7 @@ def run_app(
             log_level=log_level,
             http=timeout_protocol(seconds),
             timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+            access_log=access_log,
         )
         return
     made = None
@@ -89,6 +93,7 @@ def run_app(
             log_level=log_level,
             http=timeout_protocol(),  # importable by the workers; the timeout from the env
             timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+            access_log=access_log,
         )
     finally:
         if made is not None:  # the workers' metric files, once they are all gone

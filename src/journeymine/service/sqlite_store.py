@@ -49,6 +49,35 @@ CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id, t_us);
 """
 
 
+#: A customer's row and whether they have contacts (one statement).
+_ROW = (
+    "SELECT version, persona, name, probability, persona_version, aggregates, "
+    "EXISTS (SELECT 1 FROM contacts WHERE customer_id = ?1) FROM customers WHERE customer_id = ?1"
+)
+
+
+def _state(
+    customer_id: str, row: Any, cached: Any, contacts: list[Contact]
+) -> CustomerState | None:
+    """The state of a customer's row (:data:`_ROW`), events and contacts; None when every
+    event was removed by retention."""
+    if not cached[0]:
+        return None
+    return CustomerState(
+        customer_id,
+        cached[0],
+        cached[1],
+        contacts,
+        version=row[0],
+        persona=row[1],
+        persona_name=row[2],
+        probability=row[3],
+        persona_version=row[4],
+        event_seqs=cached[2],
+        aggregates=row[5],
+    )
+
+
 class _Pending:
     """A committed decision waiting for its group (see ``SQLiteStore._commit_together``)."""
 
@@ -153,11 +182,7 @@ class SQLiteStore:
         return new, len(events) - new
 
     def _read(self, c: sqlite3.Connection, customer_id: str) -> CustomerState | None:
-        row = c.execute(
-            "SELECT version, persona, name, probability, persona_version, aggregates "
-            "FROM customers WHERE customer_id = ?",
-            (customer_id,),
-        ).fetchone()
+        row = c.execute(_ROW, (customer_id,)).fetchone()
         if row is None:
             return None
         cached = self._cache.get(customer_id, row[0])
@@ -168,28 +193,28 @@ class SQLiteStore:
             ).fetchall()
             cached = [json.loads(r[1]) for r in rows], [r[0] for r in rows], [r[2] for r in rows]
             self._cache.put(customer_id, row[0], cached)
-        if not cached[0]:  # every event removed by retention
+        contacts = []
+        if row[6]:
+            contacts = [
+                Contact.from_json(b)
+                for (b,) in c.execute(
+                    "SELECT body FROM contacts WHERE customer_id = ? ORDER BY t_us, rowid",
+                    (customer_id,),
+                )
+            ]
+        return _state(customer_id, row, cached, contacts)
+
+    def _read_quick(self, customer_id: str) -> CustomerState | bool | None:
+        """The state in ONE statement (its own snapshot, no transaction) when that is enough:
+        the customer's events cached at their current version and no contacts; False when it
+        is not (then :meth:`_read` in a transaction)."""
+        row = self._conn().execute(_ROW, (customer_id,)).fetchone()
+        if row is None:
             return None
-        contacts = [
-            Contact.from_json(b)
-            for (b,) in c.execute(
-                "SELECT body FROM contacts WHERE customer_id = ? ORDER BY t_us, rowid",
-                (customer_id,),
-            )
-        ]
-        return CustomerState(
-            customer_id,
-            cached[0],
-            cached[1],
-            contacts,
-            version=row[0],
-            persona=row[1],
-            persona_name=row[2],
-            probability=row[3],
-            persona_version=row[4],
-            event_seqs=cached[2],
-            aggregates=row[5],
-        )
+        cached = None if row[6] else self._cache.get(customer_id, row[0])
+        if cached is None:
+            return False
+        return _state(customer_id, row, cached, [])
 
     def get(self, customer_id: str) -> CustomerState | None:
         with self._errors, self._transaction("DEFERRED") as c:
@@ -218,11 +243,18 @@ class SQLiteStore:
     def decide(self, customer_id: str, decide: Decider, commit: bool) -> Any:
         if commit:
             return self._commit_together(_Pending(customer_id, decide))
-        with self._errors, self._transaction("DEFERRED") as c:
-            state = self._read(c, customer_id)
-            if state is None:
-                return None
-            answer, _, persona = decide(state)
+        with self._errors:
+            quick = self._read_quick(customer_id)
+        if isinstance(quick, bool):  # one statement was not enough: a read transaction
+            with self._errors, self._transaction("DEFERRED") as c:
+                state = self._read(c, customer_id)
+                if state is None:
+                    return None
+                answer, _, persona = decide(state)
+        elif quick is None:
+            return None
+        else:
+            answer, _, persona = decide(quick)
         if persona is not None:  # a read transaction is not upgraded
             self.set_persona(customer_id, persona)
         return answer

@@ -1,27 +1,11 @@
-"""The customer state store of the service: per customer the events (in time order, late
-events merged where they belong), the contact history (decisions committed by
-``POST /v1/next-best-action``) and the current persona with its probability.
+"""The customer state store of the service, opened by URL: :func:`open_store`.
 
-One small interface (:class:`StateStore`), two backends:
-
-- :class:`SQLiteStore` (``sqlite:///PATH``, the default: a file beside the model): the
-  standard library's ``sqlite3`` in WAL mode with ``synchronous=FULL``, so a batch of events
-  is on disk before it is acknowledged. A committed decision runs inside a ``BEGIN
-  IMMEDIATE`` transaction (read the state, decide, record the contact): the database's write
-  lock serialises the decisions of every thread and every worker process that share the file.
-  The decisions of one process that wait for the lock together share one transaction and one
-  flush to disk (group commit), one after the other, each seeing the contacts recorded before
-  it.
-- :class:`RedisStore` (``redis://HOST:PORT/DB``, for several workers and several machines):
-  events are added by one Lua script per batch (idempotent by ``event_id``); a committed
-  decision is made on a snapshot of the state and recorded by a Lua script that checks,
-  atomically, that the customer's contact history is still the one decided on and that the
-  channel caps hold, else the decision is made again on the new state. Acknowledged means
-  written by Redis: run it with ``appendonly yes`` and ``appendfsync always`` for the same
-  durability as SQLite.
-
-Events are kept whole (the persona model's features count the whole history); contacts are
-what caps, minimum gaps and suppressions count together with the touch events of the log.
+One small interface (:class:`~journeymine.service.store.StateStore`,
+:mod:`journeymine.service.store`), two backends: :class:`SQLiteStore` (``sqlite:///PATH``, the
+default: a file beside the model; :mod:`journeymine.service.sqlite_store`) and
+:class:`RedisStore` (``redis://HOST:PORT/DB``, for several workers and several machines;
+:mod:`journeymine.service.redis_store`). Every name of those modules is importable from here
+too (the module's path before they were split).
 """
 
 from __future__ import annotations

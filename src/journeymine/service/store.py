@@ -190,6 +190,11 @@ class EventsCache:
             self._data.move_to_end(customer_id)
             return got[1]
 
+    def peek(self, customer_id: str) -> tuple[int, Events] | None:
+        """``(version, events)`` kept for the customer, whatever the version, or None."""
+        with self._lock:
+            return self._data.get(customer_id)
+
     def put(self, customer_id: str, version: int, events: Events) -> None:
         if len(events[0]) > self.max_events:
             return
