@@ -69,7 +69,59 @@ def _pandas_cap(data: Any) -> int:
     return len(counts)
 
 
+SIM_COLUMNS = [
+    "value",
+    "vs_list_order",
+    "vs_best_fixed",
+    "of_oracle",
+    "unsubscribes",
+    "contacts",
+    "unreachable",
+    "unconsented",
+    "over_cap",
+    "tips_after_return",
+]
+
+
+def policy_table_markdown(table: Any) -> str:
+    """min / median / max per decider of :func:`simulator_table` as a Markdown table."""
+    agg = table.groupby("decider")[SIM_COLUMNS].agg(["min", "median", "max"])
+    seeds = sorted(table["seed"].unique())
+    lines = [
+        f"Simulator policy table (#13): seeds {seeds[0]}-{seeds[-1]} "
+        f"({len(seeds)} worlds), min / median / max over seeds.",
+        "",
+        "| decider | of oracle | x list order | x best fixed | unsubscribes | contacts | "
+        "unreachable + unconsented | over cap | tips after return |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def mmm(row: Any, col: str, nd: int = 2) -> str:
+        return " / ".join(f"{row[(col, s)]:.{nd}f}" for s in ("min", "median", "max"))
+
+    for name, row in agg.sort_values(("of_oracle", "median"), ascending=False).iterrows():
+        bad = row[("unreachable", "max")] + row[("unconsented", "max")]
+        lines.append(
+            f"| {name} | {mmm(row, 'of_oracle')} | {mmm(row, 'vs_list_order')} | "
+            f"{mmm(row, 'vs_best_fixed')} | {mmm(row, 'unsubscribes', 0)} | "
+            f"{mmm(row, 'contacts', 0)} | {bad:.0f} (max) | {row[('over_cap', 'max')]:.0f} "
+            f"(max) | {row[('tips_after_return', 'max')]:.0f} (max) |"
+        )
+    return "\n".join(lines)
+
+
 def run(quick: bool) -> list[Measurement]:
+    """Timings, then the simulator's policy table (printed, and added to this module's notes
+    in RESULTS.md): seeds 401-408 at 2,000 customers (quick: 2 seeds at 500)."""
+    global NOTES
+    sim = (
+        simulator_table((401, 402), n_customers=500, days=7, pilot_days=7)
+        if quick
+        else simulator_table(tuple(range(401, 409)))
+    )
+    md = policy_table_markdown(sim)
+    print(md, flush=True)
+    NOTES = NOTES.split("\n\nSimulator policy table")[0] + "\n\n" + md
     sizes = [("1M", _s1m)] if quick else [("1M", _s1m), ("10M", _s10m)]
     rows: list[Measurement] = []
     for label, setup in sizes:
@@ -144,6 +196,14 @@ def simulator_table(
                 PolicyDecider(
                     pol,
                     UpliftModel().fit(pilot.events, memberships, pol),
+                    memberships,
+                    unsubscribe=unsub,
+                )
+            ),
+            "policy (mined memberships, empirical shrinkage)": value(
+                PolicyDecider(
+                    pol,
+                    UpliftModel(shrinkage="empirical").fit(pilot.events, memberships, pol),
                     memberships,
                     unsubscribe=unsub,
                 )
@@ -485,17 +545,8 @@ if __name__ == "__main__":
         )
         sys.exit(0)
     table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(401, 409)))
-    cols = [
-        "value",
-        "vs_list_order",
-        "vs_best_fixed",
-        "of_oracle",
-        "unsubscribes",
-        "contacts",
-        "unreachable",
-        "unconsented",
-        "over_cap",
-        "tips_after_return",
-    ]
     print(table.to_string())
-    print(table.groupby("decider")[cols].agg(["min", "median", "max"]).round(3).T.to_string())
+    print(
+        table.groupby("decider")[SIM_COLUMNS].agg(["min", "median", "max"]).round(3).T.to_string()
+    )
+    print(policy_table_markdown(table))

@@ -178,3 +178,42 @@ def test_score_prefers_the_segmentation_that_predicts_outcomes():
     )
     with pytest.raises(ConfigError, match="no touch or holdout"):
         m.score(LOG[LOG["activity"] == "purchase"], HARD)
+
+
+def _two_personas_log() -> tuple[pd.DataFrame, pd.Series]:
+    """Persona 0 buys after 50% of its 200 touches, persona 1 after 10%; both buy after 10% of
+    their holdouts in truth, and the 60 holdouts drawn give 8/60 and 4/60 (within noise)."""
+    rows, personas = [], {}
+    for p, (n_t, y_t, n_c, y_c) in enumerate(((200, 100, 60, 8), (200, 20, 60, 4))):
+        for i in range(n_t + n_c):
+            cid = f"p{p}c{i}"
+            personas[cid] = p
+            held = i >= n_t
+            rows.append((cid, "2025-01-01 09:00", "holdout" if held else "email_sent", "offer"))
+            if (not held and i < y_t) or (held and i - n_t < y_c):
+                rows.append((cid, "2025-01-01 12:00", "purchase", None))
+    log = pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity", "journey_id"])
+    return log, pd.Series(personas)
+
+
+def test_empirical_shrinkage_pools_what_does_not_differ() -> None:
+    log, personas = _two_personas_log()
+    policy = Policy.from_dict(
+        {
+            "journeys": [{"name": "offer", "channel": "email", "activity": "email_sent"}],
+            "response_window": "24h",
+        }
+    )
+    tables = {
+        s: UpliftModel(shrinkage=s).fit(log, personas, policy).table_.set_index("persona")
+        for s in ("fixed", "empirical")
+    }
+    fixed, emp = tables["fixed"], tables["empirical"]
+    # the holdout rates differ by no more than their noise: pooled
+    gap = lambda t, col: abs(t.loc[0, col] - t.loc[1, col])  # noqa: E731
+    assert gap(emp, "rate_control") < gap(fixed, "rate_control") / 2
+    # the treated rates differ far beyond it: each persona keeps its own
+    assert gap(emp, "rate_treated") > 0.35
+    assert emp.loc[0, "uplift"] > 0.35 and abs(emp.loc[1, "uplift"]) < 0.05
+    with pytest.raises(ConfigError, match="shrinkage must be"):
+        UpliftModel(shrinkage="strong").fit(log, personas, policy)

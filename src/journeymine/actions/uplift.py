@@ -64,6 +64,16 @@ class UpliftModel(BaseEstimator):
         counted so far by ``discount``: 1 keeps everything; below 1 the posteriors follow a
         world whose responses change (evidence halves every ``log(0.5)/log(discount)``
         batches; 0.95: 14), at the price of wider intervals in a stable one.
+    shrinkage : {"fixed", "empirical"}, default "fixed"
+        ``"fixed"``: every persona's treated and holdout rates get ``prior_strength``
+        pseudo-observations at the journey's pooled rate. ``"empirical"`` (empirical Bayes):
+        the number is estimated per journey and arm from how much the personas' rates vary
+        beyond their sampling noise (method of moments: a Beta prior with the pooled rate as
+        mean and the between-persona variance ``tau^2`` has ``rate (1 - rate) / tau^2 - 1``
+        observations), so rates that hardly differ between personas are pooled (e.g. the
+        holdout rate, from few holdouts) and rates that differ keep their own evidence; at most
+        the pooled row's count, and ``prior_strength`` while fewer than two personas have
+        evidence.
 
     Attributes
     ----------
@@ -95,9 +105,12 @@ class UpliftModel(BaseEstimator):
     """
 
     @positional_deprecated(("prior_strength", "discount"))
-    def __init__(self, *, prior_strength: float = 10.0, discount: float = 1.0) -> None:
+    def __init__(
+        self, *, prior_strength: float = 10.0, discount: float = 1.0, shrinkage: str = "fixed"
+    ) -> None:
         self.prior_strength = prior_strength
         self.discount = discount
+        self.shrinkage = shrinkage
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -125,6 +138,11 @@ class UpliftModel(BaseEstimator):
             raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
         if isinstance(self.prior_strength, bool) or not float(self.prior_strength) >= 0:
             raise ConfigError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
+        if self.shrinkage not in ("fixed", "empirical"):
+            raise ConfigError(
+                f"shrinkage must be 'fixed' (prior_strength pseudo-observations) or 'empirical' "
+                f"(estimated from the spread of the personas' rates), got {self.shrinkage!r}."
+            )
         if isinstance(self.discount, bool) or not 0 < float(self.discount) <= 1:
             raise ConfigError(
                 f"discount must be in (0, 1] (1 keeps all evidence; e.g. 0.95 halves it every "
@@ -234,12 +252,17 @@ class UpliftModel(BaseEstimator):
         # a journey never held out: its control rate is the treated rate minus the prior uplift
         no_c = n_c[0] == 0
         pc0 = np.where(no_c, np.clip(pt0 - priors, 1e-3, 1), pc0)
-        kk = np.where(np.arange(len(c))[:, None] == 0, 0.0, k)
-        a_t = y_t + 0.5 + kk * pt0
-        b_t = n_t - y_t + 0.5 + kk * (1 - pt0)
+        pooled = np.arange(len(c))[:, None] == 0
+        if getattr(self, "shrinkage", "fixed") == "empirical":
+            k_t = np.where(pooled, 0.0, _strength(n_t, y_t, k)[None, :])
+            k_c = np.where(pooled, 0.0, _strength(n_c, y_c, k)[None, :])
+        else:
+            k_t = k_c = np.where(pooled, 0.0, k)
+        a_t = y_t + 0.5 + k_t * pt0
+        b_t = n_t - y_t + 0.5 + k_t * (1 - pt0)
         strong = np.where(no_c, 1e4, 0.0)  # pin the assumed control rate
-        a_c = y_c + 0.5 + (kk + strong) * pc0
-        b_c = n_c - y_c + 0.5 + (kk + strong) * (1 - pc0)
+        a_c = y_c + 0.5 + (k_c + strong) * pc0
+        b_c = n_c - y_c + 0.5 + (k_c + strong) * (1 - pc0)
         return a_t, b_t, a_c, b_c
 
     def _build(self) -> None:
@@ -398,6 +421,23 @@ class UpliftModel(BaseEstimator):
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
 
 
+def _strength(n: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:
+    """Empirical-Bayes pseudo-observations per journey (columns) for the persona rows of
+    counts ``n`` and successes ``y`` (row 0: pooled): the Beta prior whose variance is the
+    personas' spread beyond sampling noise (method of moments)."""
+    m = (y[0] + 0.5) / (n[0] + 1.0)
+    rows_n, rows_y = n[1:], y[1:]
+    r = (rows_y + 0.5) / (rows_n + 1.0)
+    total = rows_n.sum(0)
+    seen = (rows_n >= 1.0).sum(0)
+    spread = (rows_n * (r - m) ** 2).sum(0) / np.maximum(total, 1e-12)
+    noise = m * (1 - m) * (rows_n / (rows_n + 1.0)).sum(0) / np.maximum(total, 1e-12)
+    tau2 = spread - noise
+    k = np.where(tau2 > 0, m * (1 - m) / np.maximum(tau2, 1e-300) - 1.0, np.inf)
+    k = np.clip(k, 0.0, n[0])
+    return np.where(seen >= 2, k, fallback)
+
+
 def _points(log: pd.DataFrame, policy: Policy) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """The touches and holdouts of the policy's journeys in ``log``: customer ids, journey
     index, holdout flag and outcome (within the response window)."""
@@ -492,6 +532,7 @@ def _save(model: UpliftModel, path: str | os.PathLike[str]) -> Path:
         "params": {
             "prior_strength": float(model.prior_strength),
             "discount": float(model.discount),
+            "shrinkage": str(getattr(model, "shrinkage", "fixed")),
         },
         "journeys": list(model.journeys_),
         "priors": [None if np.isnan(v) else float(v) for v in model.priors_],
