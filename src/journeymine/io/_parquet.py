@@ -74,7 +74,7 @@ def _ranked(arr: Any) -> tuple[np.ndarray, Any]:
     enc = pc.dictionary_encode(arr)
     # UTF-8 byte order is code point order: the order of Python (and pandas) string sorts
     perm = pc.sort_indices(enc.dictionary).to_numpy()
-    rank = np.empty(len(perm), dtype=np.int32 if len(perm) < 2**31 else np.int64)
+    rank = np.empty(len(perm), dtype=np.int64)  # int64: the sort key and counts use it as is
     rank[perm] = np.arange(len(perm), dtype=rank.dtype)
     return rank[enc.indices.to_numpy()], enc.dictionary.take(pa.array(perm))
 
@@ -93,12 +93,12 @@ def _dictionary_codes(col: Any, keep_order: bool) -> tuple[np.ndarray, Any]:
     if not chunks:
         return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
     labels = chunks[0].dictionary
-    idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in chunks])
-    used = np.bincount(idx, minlength=len(labels)) > 0
-    present = np.flatnonzero(used)
+    indices = pa.chunked_array([c.indices for c in chunks], type=chunks[0].indices.type)
+    present = np.sort(pc.unique(indices).to_numpy())  # the values that occur, hashed as ints
+    idx = indices.combine_chunks().to_numpy()
     labels = labels.take(pa.array(present))
     perm = np.arange(len(labels)) if keep_order else pc.sort_indices(labels).to_numpy()
-    remap = np.full(len(used), -1, dtype=np.int8 if len(perm) < 128 else np.int32)
+    remap = np.full(len(chunks[0].dictionary), -1, dtype=np.int8 if len(perm) < 128 else np.int32)
     remap[present[perm]] = np.arange(len(perm))
     return remap[idx], labels.take(pa.array(perm))
 
@@ -223,7 +223,7 @@ def canonical_from_table(
         return None
     cols: dict[str, Any] = {
         schema.CUSTOMER_ID: pd.array(ids.take(pa.array(ranks)), dtype=schema.STRING_DTYPE),
-        schema.TIMESTAMP: pd.Series(t.view("datetime64[us]")).dt.tz_localize("UTC"),
+        schema.TIMESTAMP: pa.array(t, pa.timestamp("us", tz="UTC")).to_pandas(),
     }
     for name, (codes, labels) in coded.items():
         cats = pd.Index(pd.array(labels, dtype=schema.STRING_DTYPE))
