@@ -27,8 +27,8 @@ def _read(folder: Path, name: str) -> pd.DataFrame:
 
 # name: (model accuracy reached, published LSTM, Markov, Markov never ending, ceiling)
 EXPECTED = {
-    "tax_helpdesk.csv": (0.7436, 0.7123, 0.6944, 0.7265, 0.7486),
-    "tax_bpi_12_w.csv": (0.8022, 0.7600, 0.7871, 0.7871, 0.8330),
+    "tax_helpdesk.csv": (0.7421, 0.7123, 0.6944, 0.7265, 0.7486),
+    "tax_bpi_12_w.csv": (0.8028, 0.7600, 0.7871, 0.7871, 0.8330),
 }
 
 
@@ -72,8 +72,8 @@ def test_evaluation_refusals(eventlogs_dir: Path) -> None:
 # reached with 5-fold case-level cross-validation, best count baseline on the same prefixes)
 OTHER_LOGS: dict[str, tuple[str, dict[str, Any], float, float]] = {
     "roadtraffic100": ("roadtraffic100traces.xes", {}, 0.8263, 0.8263),
-    "repairExample": ("repairExample.xes.gz", {"plausible_range": None}, 0.9115, 0.8212),
-    "receipt": ("receipt.xes.gz", {}, 0.8843, 0.8711),
+    "repairExample": ("repairExample.xes.gz", {"plausible_range": None}, 0.9104, 0.8212),
+    "receipt": ("receipt.xes.gz", {}, 0.8834, 0.8711),
 }
 
 
@@ -91,6 +91,26 @@ def test_kfold_on_other_logs_is_not_below_the_count_models(eventlogs_dir: Path, 
     b = result.baselines
     assert max(b["markov"], b["markov_no_end"], b["backoff"]) == pytest.approx(best_count, abs=5e-4)
     assert result.accuracy >= reached - 0.005
-    # never below the count models (roadtraffic100, 100 cases: equal to the back-off model;
-    # the trees alone, before the count model was blended in, reached 0.7632)
-    assert result.accuracy >= max(b["markov"], b["markov_no_end"], b["backoff"])
+    # above both Markov variants (what the issue asks on logs we do not have), and never below
+    # the back-off count model (roadtraffic100, 100 cases: equal to it, the count model alone
+    # on most folds, too few held-out prefixes; the trees alone reached 0.7632)
+    assert result.accuracy > max(b["markov"], b["markov_no_end"])
+    assert result.accuracy >= b["backoff"]
+
+
+def test_a_tiny_log_is_the_first_order_markov_model(eventlogs_dir: Path) -> None:
+    import warnings
+
+    if not (eventlogs_dir / "running-example.xes").exists():
+        pytest.skip(f"running-example.xes is not in {eventlogs_dir}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = jm.read_xes(eventlogs_dir / "running-example.xes")
+    # 6 cases, about 24 training prefixes a fold: the count model alone, of order 1; on every
+    # fold as accurate as the Markov model that never predicts the end (3 seeds of the split)
+    for seed in range(3):
+        result = jm.evaluate_next_step(
+            lambda: jm.NextStepModel(max_iter=20), log, protocol="kfold", random_state=seed
+        )
+        folds = result.splits
+        assert (folds["model"] == folds["markov_no_end"]).all()
