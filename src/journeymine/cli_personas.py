@@ -9,16 +9,14 @@ from typing import Annotated
 import typer
 
 from journeymine.cli_paths import Output, check_outputs
-from journeymine.cli_read import ReadOptions, reads_events
+from journeymine.cli_read import ReadOptions, check_choice, reads_events
 from journeymine.cli_show import EVENTS, EventFileArg, show, write_csv
 
 __all__ = ["personas"]
 
 
 def _check_incomplete(value: str) -> str:
-    if value not in ("drop", "keep"):
-        raise typer.BadParameter(f"{value!r} is not allowed; use drop or keep.")
-    return value
+    return check_choice(value, ("drop", "keep"), "a way to handle incomplete windows")
 
 
 @reads_events

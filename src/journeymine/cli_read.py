@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PLAUSIBLE_RANGE_HELP",
     "ReadOptions",
+    "check_choice",
     "check_timezone",
     "parse_plausible_range",
     "read_labels",
@@ -100,13 +101,35 @@ def _check_tz(value: str) -> str:
     return check_timezone(value)
 
 
+def check_choice(value: str | None, allowed: tuple[str, ...], what: str, note: str = "") -> Any:
+    """``value`` when it is None or one of ``allowed``, else the one-line usage error of an
+    option callback: ``'x' is not <what>.`` with a did-you-mean, the choices and ``note``.
+
+    Examples
+    --------
+    >>> check_choice("ms", ("s", "ms"), "a unit")
+    'ms'
+    >>> try:
+    ...     check_choice("mss", ("s", "ms"), "a unit")
+    ... except typer.BadParameter as error:
+    ...     print(error.message)
+    'mss' is not a unit. Did you mean 'ms'? Use s or ms.
+    """
+    if value is None or value in allowed:
+        return value
+    choices = f"{', '.join(allowed[:-1])} or {allowed[-1]}" if len(allowed) > 1 else allowed[0]
+    raise typer.BadParameter(
+        f"{value!r} is not {what}.{did_you_mean(value, allowed)} Use {choices}{note}."
+    )
+
+
 def _check_unit(value: str | None) -> str | None:
-    if value is not None and value not in _UNITS:
-        raise typer.BadParameter(
-            f"{value!r} is not a unit of epoch timestamps. Use s, ms, us or ns (seconds, "
-            f"milliseconds, microseconds or nanoseconds since 1970-01-01)."
-        )
-    return value
+    return check_choice(
+        value,
+        _UNITS,
+        "a unit of epoch timestamps",
+        " (seconds, milliseconds, microseconds or nanoseconds since 1970-01-01)",
+    )
 
 
 def parse_plausible_range(value: Any) -> tuple[str, str] | None:
@@ -163,18 +186,11 @@ def _check_timestamp_format(value: str | None) -> str | None:
 
 
 def _check_duplicates(value: str) -> str:
-    if value not in _DUPLICATES:
-        raise typer.BadParameter(f"{value!r} is not allowed; use warn, raise, drop or keep.")
-    return value
+    return check_choice(value, _DUPLICATES, "a way to handle duplicate events")
 
 
 def _check_format(value: str | None) -> str | None:
-    if value is not None and value not in _FORMATS:
-        raise typer.BadParameter(
-            f"{value!r} is not a format.{did_you_mean(value, _FORMATS)} Use csv, parquet, jsonl "
-            f"or xes."
-        )
-    return value
+    return check_choice(value, _FORMATS, "a format")
 
 
 def _check_sep(value: str | None) -> str | None:
