@@ -106,6 +106,47 @@ def _decide(model: PersonaModel, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
     return persona, p, abstained
 
 
+def assign_aggregates(
+    model: PersonaModel, aggregates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Persona, probability and abstention of customers given by their integer aggregates, one
+    row each (as :func:`journeymine.features.numpy_aggregates` or a live fold computes them),
+    scored as :func:`assign` scores them.
+
+    Parameters
+    ----------
+    model : PersonaModel
+        A fitted or loaded model.
+    aggregates : ndarray of int64, shape (n_customers, n_aggregates)
+        Aggregates in the order of ``model.spec_.aggregate_names`` (column 0: events seen).
+
+    Returns
+    -------
+    persona : ndarray of int64
+        Persona id, ``-1`` where the probability is below ``model.abstain_threshold``.
+    probability : ndarray of float64
+        Calibrated probability of the most likely persona.
+    abstained : ndarray of bool
+
+    Examples
+    --------
+    >>> import journeymine as jm
+    >>> from journeymine.assignment import assign_aggregates
+    >>> from journeymine.features import encode_log, numpy_aggregates
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> ids, ev, _, _ = encode_log(data.events, model.vocab_, what="example")
+    >>> persona, _, _ = assign_aggregates(model, numpy_aggregates(ev, model.spec_))
+    >>> bool((persona == jm.assign_many(data.events, model)["persona"].to_numpy()).all())
+    True
+    """
+    model = _check_model(model)
+    rows = np.asarray(aggregates)
+    proba = model.scorer_.predict_proba(score_rows(rows, model.spec_), rows[:, 0])
+    return _decide(model, proba)
+
+
 @dataclass(frozen=True)
 class ParsedCustomer:
     """One customer's events checked and encoded against a model's vocabulary (the first half
@@ -209,9 +250,7 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
         agg = numpy_aggregates(
             _concat([parsed[i].events for i in rows]), spec, plan=model.vocab_.plan
         )
-        X = score_rows(agg, spec)
-        proba = model.scorer_.predict_proba(X, agg[:, 0])
-        persona, top, abstained = _decide(model, proba)
+        persona, top, abstained = assign_aggregates(model, agg)
         for k, i in enumerate(rows):
             pid = int(persona[k])
             out[i] = Assignment(
