@@ -108,7 +108,6 @@ KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.personas", "PersonaValidity"),
     ("journeymine.personas", "persona_profiles"),
     ("journeymine.personas", "track_personas"),
-    ("journeymine.report", "persona_next_steps_data"),
     ("journeymine.report", "persona_validity_findings"),
     ("journeymine.report", "persona_validity_tables"),
     ("journeymine.service", "app_from_env"),

@@ -1,23 +1,5 @@
 """What each persona is likely to do next: a :class:`~journeymine.NextStepModel`'s predictions
-summarised per persona for the persona report (pure functions, no model and no I/O here).
-
-Examples
---------
->>> import pandas as pd
->>> steps = pd.DataFrame({
-...     "activity": ["buy", "buy", "browse", "browse", "browse", "browse"],
-...     "probability": [0.6, 0.5, 0.7, 0.4, 0.5, 0.6],
-...     "channel": ["app", "app", "web", "web", "app", "web"],
-...     "seconds_to_next": [3600.0, 7200.0, 86400.0, 43200.0, 86400.0, 86400.0]},
-...     index=pd.Index(list("abcdef"), name="customer_id"))
->>> labels = pd.Series([0, 0, 1, 1, 1, 1], index=list("abcdef"))
->>> t = persona_next_steps_data(steps, labels, {0: "Buyers", 1: "Browsers"}, k=2)
->>> t[["name", "customers", "most likely next step"]].to_dict("records")[0]
-{'name': 'Browsers', 'customers': 4, 'most likely next step': 'browse 100%'}
->>> t.loc[0, "next channel"]
-'web 75%, app 25%'
-
-"""
+summarised per persona for the persona report (pure functions, no model and no I/O here)."""
 
 from __future__ import annotations
 
@@ -78,6 +60,23 @@ def persona_next_steps_data(
     -------
     DataFrame
         One row per persona shown, largest first; ``attrs["hidden"]`` counts the hidden ones.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.report import persona_next_steps_data
+    >>> steps = pd.DataFrame({
+    ...     "activity": ["buy", "buy", "browse", "browse", "browse", "browse"],
+    ...     "probability": [0.6, 0.5, 0.7, 0.4, 0.5, 0.6],
+    ...     "channel": ["app", "app", "web", "web", "app", "web"],
+    ...     "seconds_to_next": [3600.0, 7200.0, 86400.0, 43200.0, 86400.0, 86400.0]},
+    ...     index=pd.Index(list("abcdef"), name="customer_id"))
+    >>> labels = pd.Series([0, 0, 1, 1, 1, 1], index=list("abcdef"))
+    >>> t = persona_next_steps_data(steps, labels, {0: "Buyers", 1: "Browsers"}, k=2)
+    >>> t[["name", "customers", "most likely next step"]].to_dict("records")[0]
+    {'name': 'Browsers', 'customers': 4, 'most likely next step': 'browse 100%'}
+    >>> t.loc[0, "next channel"]
+    'web 75%, app 25%'
     """
     k = check_k(k)
     check_frame(
