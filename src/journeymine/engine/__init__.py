@@ -22,7 +22,7 @@ from journeymine.engine._duckdb import (
     read_file_columns,
 )
 from journeymine.engine._encode import EncodedLog, LogInput, as_encoded, encode
-from journeymine.engine._order import stable_order
+from journeymine.engine._order import stable_order, tie_positions
 
 __all__ = [
     "EncodedLog",
@@ -35,4 +35,5 @@ __all__ = [
     "quote_ident",
     "read_file_columns",
     "stable_order",
+    "tie_positions",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 
 from journeymine.schema import row_order
 
-__all__ = ["stable_order"]
+__all__ = ["stable_order", "tie_positions"]
 
 
 def _in_order(codes: np.ndarray, t: np.ndarray) -> bool:
@@ -25,6 +25,22 @@ def _in_order(codes: np.ndarray, t: np.ndarray) -> bool:
         if not bool(np.all((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (s[1:] >= s[:-1])))):
             return False
     return True
+
+
+def tie_positions(tie: np.ndarray) -> np.ndarray:
+    """Positions of the rows equal to a neighbour, from ``tie[i]`` = "row ``i + 1`` equals row
+    ``i``" (``n - 1`` booleans over ``n`` sorted rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tie_positions(np.array([False, True, True, False])).tolist()
+    [1, 2, 3]
+    """
+    mark = np.zeros(len(tie) + 1, dtype=bool)
+    mark[1:] = tie
+    mark[:-1] |= tie
+    return np.flatnonzero(mark)
 
 
 def _bits(n: int) -> int:
@@ -56,10 +72,7 @@ def _packed_order(codes: np.ndarray, n_codes: int, dt: np.ndarray, room: int) ->
     tie = high[1:] == high[:-1]
     if not tie.any():
         return order
-    mark = np.zeros(n, dtype=bool)
-    mark[1:] = tie
-    mark[:-1] |= tie
-    pos = np.flatnonzero(mark)
+    pos = tie_positions(tie)
     sub = order[pos]  # runs of equal (code, coarse time), each in row order
     runs = np.zeros(len(pos), dtype=np.uint64)
     runs[1:] = np.cumsum(high[pos][1:] != high[pos][:-1])
@@ -115,10 +128,7 @@ def stable_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray |
     if not tie.any():
         return order
     # rows of a repeated key: their positions in the order, re-sorted by (key, input position)
-    mark = np.zeros(n, dtype=bool)
-    mark[1:] = tie
-    mark[:-1] |= tie
-    pos = np.flatnonzero(mark)
+    pos = tie_positions(tie)
     sub = order[pos]
     order[pos] = sub[np.lexsort((sub, key[sub]))]
     return order

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine import schema
-from journeymine.engine import stable_order
+from journeymine.engine import stable_order, tie_positions
 
 __all__ = ["canonical_from_table", "read_parquet", "sorted_categories"]
 
@@ -133,10 +133,7 @@ def _has_duplicate_rows(c: np.ndarray, t: np.ndarray, others: list[np.ndarray]) 
     tie = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
     if not tie.any():
         return False
-    mark = np.zeros(len(t), dtype=bool)
-    mark[1:] = tie
-    mark[:-1] |= tie
-    rows = np.flatnonzero(mark)
+    rows = tie_positions(tie)
     frame = pd.DataFrame(
         {"c": c[rows], "t": t[rows]} | {str(i): o[rows] for i, o in enumerate(others)}
     )
