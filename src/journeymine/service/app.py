@@ -492,11 +492,10 @@ def app_from_env() -> Any:
     (e.g. several workers): ``JOURNEYMINE_MODEL_PATH`` (required), ``JOURNEYMINE_API_KEY``
     (required), ``JOURNEYMINE_MAX_BODY_BYTES``, ``JOURNEYMINE_MAX_BATCH``,
     ``JOURNEYMINE_WATCH_INTERVAL``, ``JOURNEYMINE_POLICY_PATH`` and
-    ``JOURNEYMINE_RESPONSES_PATH`` (next best action), ``JOURNEYMINE_REQUEST_TIMEOUT``
-    (seconds, default 10) and ``JOURNEYMINE_PLAUSIBLE_RANGE`` (``start,end``, or ``none``).
-
-    Plain ``uvicorn`` does not time out slow request headers; :func:`serve` (``jm serve``)
-    runs uvicorn with the protocol that does (:mod:`journeymine.assignment._http`).
+    ``JOURNEYMINE_RESPONSES_PATH`` (next best action), ``JOURNEYMINE_STORE`` (state store),
+    ``JOURNEYMINE_REQUEST_TIMEOUT`` (seconds, default 10) and ``JOURNEYMINE_PLAUSIBLE_RANGE``
+    (``start,end``, or ``none``). Plain ``uvicorn`` does not time out slow request headers;
+    :func:`serve` runs uvicorn with the protocol that does (:mod:`journeymine.service.http`).
 
     ``uvicorn --factory journeymine.assignment.service:app_from_env --port 8000``
     """

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import Response
@@ -68,6 +69,7 @@ class Coalescer:
                 future.set_result(result)
 
 
+@dataclass(eq=False)
 class AssignRoute:
     """``POST /v1/assign`` as a plain ASGI app: the per-request cost of the service is kept
     to the key check, one pydantic-core call from the raw bytes to checked dicts (``adapter``,
@@ -77,21 +79,12 @@ class AssignRoute:
     errors still go through the app's exception handlers, so the 401/400/422/500 answers are
     the same as on every other route."""
 
-    def __init__(
-        self,
-        holder: ModelHolder,
-        require_key: Any,
-        coalescer: Coalescer,
-        times: TimeRange,
-        adapter: Any,
-        next_step: Any = None,
-    ) -> None:
-        self.holder = holder
-        self.require_key = require_key
-        self.coalescer = coalescer
-        self.times = times
-        self.adapter = adapter
-        self.next_step = next_step
+    holder: ModelHolder
+    require_key: Any
+    coalescer: Coalescer
+    times: TimeRange
+    adapter: Any
+    next_step: Any = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.require_key(Headers(scope=scope))

@@ -11,6 +11,7 @@ durability as SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -149,7 +150,8 @@ class RedisStore:
         self._reserve = self.r.register_script(_RESERVE)
         self._retain = self.r.register_script(_RETAIN)
         self._read_script = self.r.register_script(_READ)
-        self._read_async: Any = None
+        self._waiting: list[tuple[list[str], list[str], Any]] = []  # reads of this loop turn
+        self._tasks: set[Any] = set()
 
     def add_events(self, events: Sequence[StoreEvent]) -> tuple[int, int]:
         if not events:
@@ -228,20 +230,58 @@ class RedisStore:
 
     async def read_async(self, customer_id: str) -> CustomerState | None:
         """:meth:`get` on the event loop (``redis.asyncio``: no thread, no blocking call), in
-        one round trip; a connection failure is :class:`StoreUnavailable`."""
+        one round trip; a connection failure is :class:`StoreUnavailable`.
+
+        The reads asked for in one turn of the event loop go to Redis together, in one
+        pipeline (one write and one read of the socket for all of them)."""
         if self._async is None:
             import redis.asyncio
 
             self._async = redis.asyncio.Redis.from_url(
                 self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
             )
-            self._read_async = self._async.register_script(_READ)
         keys, args, cached = self._keys(customer_id)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_reads)
+        self._waiting.append((keys, args, future))
         try:
-            got = await self._read_async(keys=keys, args=args)
+            got = await future
         except (self._redis.ConnectionError, self._redis.TimeoutError) as exc:
             raise StoreUnavailable(f"the Redis state store failed: {exc}") from exc
         return self._answer(customer_id, got, cached)[0]
+
+    def _send_reads(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.ensure_future(self._read_batch(batch))
+        self._tasks.add(task)  # kept until done (the loop holds tasks weakly)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_batch(self, batch: list[tuple[list[str], list[str], Any]]) -> None:
+        """The read script for every waiting read, in one pipeline (loaded on NOSCRIPT)."""
+        try:
+            for attempt in (0, 1):
+                pipe = self._async.pipeline(transaction=False)
+                for keys, args, _ in batch:
+                    pipe.evalsha(self._read_script.sha, len(keys), *keys, *args)
+                try:
+                    answers = await pipe.execute()
+                    break
+                except self._redis.exceptions.NoScriptError:
+                    if attempt:
+                        raise
+                    await self._async.script_load(_READ)
+        except BaseException as exc:  # every waiting read gets the error
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, _, future), got in zip(batch, answers, strict=True):
+            if not future.done():  # a cancelled request (client gone) is skipped
+                future.set_result(got)
 
     def get(self, customer_id: str) -> CustomerState | None:
         with self._errors:
