@@ -118,6 +118,18 @@ True
 >>> live = live_spec(spec)
 >>> score_rows(compute_aggregates(log, live)[1], live).shape[1] == X.shape[1]
 True
+
+Large logs go in slices of whole customers (:func:`aggregate_log`, :func:`score_log`); the
+live aggregates are shifted to each customer's last event (:func:`as_of_last_event`):
+
+>>> ids3, agg3, _, _ = aggregate_log(log, vocab, what="example", chunk_events=500)
+>>> bool((agg3 == agg).all())
+True
+>>> _, X_live, n_events, _, _ = score_log(log, Vocab.of(live), what="example")
+>>> X_live.shape == (len(ids), X.shape[1]), int(n_events.sum()) == len(log)
+(True, True)
+>>> as_of_last_event(compute_aggregates(log, live)[1], live).shape == agg.shape
+True
 """
 
 from journeymine.features.aggregates import AggPlan, Encoded, cents, learn_stats, numpy_aggregates
