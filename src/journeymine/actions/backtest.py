@@ -94,18 +94,14 @@ def backtest(
 
     Examples
     --------
-    >>> import journeymine as jm
-    >>> from journeymine.actions import Policy, ResponseModel, backtest
-    >>> data = jm.datasets.make_journeys(n_customers=300, days=60, random_state=0)
-    >>> policy = Policy.from_dict({"journeys": [
-    ...     {"name": "post_purchase_tips", "channel": "email", "activity": "email_sent",
-    ...      "product_from": "purchase",
-    ...      "eligible": [{"rule": "seen", "activity": "purchase", "within": "14D"}],
-    ...      "suppress": [{"activity": "return_product", "within": "30D",
-    ...                    "same_product": True}]}]})
-    >>> personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
-    >>> bt = backtest(data.events, policy, ResponseModel().fit(data.events, personas, policy),
-    ...               personas)
+    >>> from journeymine.datasets import make_journeys, sample_policy
+    >>> from journeymine.actions import ResponseModel
+    >>> data = make_journeys(n_customers=300, days=60, random_state=0)
+    >>> policy = sample_policy()  # five journeys, rules, a product suppression, caps
+    >>> truth = data.customers.set_index("customer_id")["persona"]
+    >>> personas = truth.astype("category").cat.codes
+    >>> model = ResponseModel().fit(data.events, personas, policy)
+    >>> bt = backtest(data.events, policy, model, personas, check="off")
     >>> int(bt.summary.loc["*", "touches"]) == len(bt.points)
     True
     """

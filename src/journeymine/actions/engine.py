@@ -459,14 +459,10 @@ def next_best_action(
                 "memberships need an UpliftModel (per-customer uplift from soft personas); "
                 "with a ResponseModel pass hard persona ids only."
             )
-        if not isinstance(memberships, pd.DataFrame):
-            raise ConfigError(
-                f"memberships must be a DataFrame (customer_id x persona id), got "
-                f"{type(memberships).__name__}."
-            )
-        soft = memberships.copy()
-        soft.index = soft.index.astype(str)
-        rates = responses.rates(soft.reindex(pd.Index(ids).astype(str)).fillna(0.0))
+        soft = by_customer(
+            memberships, ids, "memberships", "a DataFrame (customer_id x persona id)"
+        )
+        rates = responses.rates(soft.fillna(0.0))
     likely, next_channel = next_step_arrays(policy, next_step, ids)
     # the index clips times into its key range (same decisions); the answer keeps the real one
     reported = pd.DatetimeIndex([when.tz_convert("UTC").floor("s")] * len(ids)).as_unit("us")
@@ -484,6 +480,24 @@ def next_best_action(
         likely,
         next_channel,
     )
+
+
+def by_customer(frame: Any, ids: Any, name: str, expected: str) -> pd.DataFrame:
+    """``frame``, a DataFrame indexed by customer_id, with one row per customer of ``ids`` (ids
+    compared as text; missing customers: NaN); a ``ConfigError`` naming ``name`` and what was
+    ``expected`` for anything else.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> by_customer(pd.DataFrame({"x": [1.0]}, index=[7]), ["7", "8"], "x", "a frame").x.tolist()
+    [1.0, nan]
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ConfigError(f"{name} must be {expected}, got {type(frame).__name__}.")
+    out = frame.copy()
+    out.index = out.index.astype(str)
+    return out.reindex(pd.Index(np.asarray(ids, dtype=object)).astype(str))
 
 
 def next_step_arrays(
@@ -512,14 +526,12 @@ def next_step_arrays(
             "next_step= was given but the policy has no next_step options; add e.g. next_step: "
             "{channels: {app: push, web: email}, skip_outcome_above: 0.6} to the policy."
         )
-    if not isinstance(next_step, pd.DataFrame):
-        raise ConfigError(
-            f"next_step must be NextStepModel.predict(log) output (a DataFrame indexed by "
-            f"customer_id), got {type(next_step).__name__}."
-        )
-    frame = next_step.copy()
-    frame.index = frame.index.astype(str)
-    frame = frame.reindex(pd.Index(np.asarray(ids, dtype=object)).astype(str))
+    frame = by_customer(
+        next_step,
+        ids,
+        "next_step",
+        "NextStepModel.predict(log) output (a DataFrame indexed by customer_id)",
+    )
     likely = None
     if policy.skip_outcome_above is not None:
         if "p_outcome" not in frame.columns:

@@ -247,31 +247,24 @@ JOURNEY_TRIGGER = (
     "after a purchase: tips about that product 3 and 10 days later (even after a return)",
     "no session for 30 days: one touch, then again after 30 more quiet days",
 )
-# P(response | persona, journey): the response drives a visit on web (email/sms) or app (push)
-RESPONSE = np.array(
-    [
-        [0.10, 0.08, 0.15, 0.45, 0.20, 0.03, 0.10],
-        [0.25, 0.15, 0.10, 0.22, 0.35, 0.15, 0.05],
-        [0.10, 0.35, 0.20, 0.05, 0.05, 0.08, 0.08],
-        [0.15, 0.05, 0.08, 0.05, 0.30, 0.25, 0.05],
-        [0.05, 0.10, 0.05, 0.08, 0.05, 0.03, 0.30],
-        [0.08, 0.05, 0.05, 0.03, 0.05, 0.02, 0.04],
-    ]
-)
+# Per persona x journey: (P(response | touch), its true incremental part). The response drives
+# a visit on web (email/sms) or app (push). The incremental part (uplift) is P(response | touch)
+# - P(the same response without it); the rest is organic (the customer would have come back
+# and bought anyway): a loyal app buyer "responds" to a cart reminder at 0.35 but only 0.05 of
+# that is caused by it.
+# fmt: off
+_RESPONSE_UPLIFT = np.array([  # rows: PERSONAS; columns: JOURNEYS
+    [(0.10,0.06), (0.08,0.04), (0.15,0.08), (0.45,0.30), (0.20,0.12), (0.03,0.01), (0.10,0.07)],
+    [(0.25,0.08), (0.15,0.05), (0.10,0.03), (0.22,0.04), (0.35,0.05), (0.15,0.03), (0.05,0.02)],
+    [(0.10,0.06), (0.35,0.20), (0.20,0.12), (0.05,0.03), (0.05,0.03), (0.08,0.05), (0.08,0.05)],
+    [(0.15,0.09), (0.05,0.03), (0.08,0.05), (0.05,0.03), (0.30,0.18), (0.25,0.15), (0.05,0.03)],
+    [(0.05,0.03), (0.10,0.06), (0.05,0.03), (0.08,0.05), (0.05,0.03), (0.03,0.01), (0.30,0.25)],
+    [(0.08,0.03), (0.05,0.01), (0.05,0.01), (0.03,0.00), (0.05,0.01), (0.02,0.00), (0.04,0.02)],
+])
+# fmt: on
+RESPONSE = np.ascontiguousarray(_RESPONSE_UPLIFT[..., 0])
+UPLIFT = np.ascontiguousarray(_RESPONSE_UPLIFT[..., 1])
 OPEN_WITHOUT_CLICK = 0.2
-# True incremental response: P(response | touch) - P(the same response without it). The rest of
-# RESPONSE is organic (the customer would have come back and bought anyway): a loyal app buyer
-# "responds" to a cart reminder at 0.35 but only 0.05 of that is caused by it.
-UPLIFT = np.array(
-    [
-        [0.06, 0.04, 0.08, 0.30, 0.12, 0.01, 0.07],
-        [0.08, 0.05, 0.03, 0.04, 0.05, 0.03, 0.02],
-        [0.06, 0.20, 0.12, 0.03, 0.03, 0.05, 0.05],
-        [0.09, 0.03, 0.05, 0.03, 0.18, 0.15, 0.03],
-        [0.03, 0.06, 0.03, 0.05, 0.03, 0.01, 0.25],
-        [0.03, 0.01, 0.01, 0.00, 0.01, 0.00, 0.02],
-    ]
-)
 ORGANIC = RESPONSE - UPLIFT
 # Consent and reachability: share of customers opted in per outbound channel (push also needs
 # the app); drawn from their own seed stream, so the events of a seed do not change.
