@@ -69,14 +69,27 @@ def _ranked(arr: Any) -> tuple[np.ndarray, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
     enc = pc.dictionary_encode(arr)
+    if isinstance(enc, pa.ChunkedArray):
+        # one hash table over all chunks: every chunk shares the final dictionary (checked;
+        # else the chunks are combined first, which copies the text)
+        chunks = enc.chunks
+        if not chunks or len({_buffer_id(c.dictionary) for c in chunks}) != 1:
+            return _ranked(arr.combine_chunks())
+        dictionary = chunks[0].dictionary
+        indices = pa.chunked_array([c.indices for c in chunks]).combine_chunks()
+    else:
+        dictionary, indices = enc.dictionary, enc.indices
     # UTF-8 byte order is code point order: the order of Python (and pandas) string sorts
-    perm = pc.sort_indices(enc.dictionary).to_numpy()
+    perm = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(len(perm), dtype=np.int64)  # int64: the sort key and counts use it as is
     rank[perm] = np.arange(len(perm), dtype=rank.dtype)
-    return rank[enc.indices.to_numpy()], enc.dictionary.take(pa.array(perm))
+    return rank[indices.to_numpy()], dictionary.take(pa.array(perm))
+
+
+def _buffer_id(arr: Any) -> tuple[int, ...]:
+    """The addresses of an Arrow array's buffers: equal for the very same data."""
+    return (*(b.address if b is not None else 0 for b in arr.buffers()), arr.offset, len(arr))
 
 
 def _dictionary_codes(col: Any, keep_order: bool) -> tuple[np.ndarray, Any]:
