@@ -100,10 +100,14 @@ def stable_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray |
 
     Examples
     --------
+    Customer 0's events at times 9 and 1, customer 1's two events both at time 5 (a tie, kept
+    in input order: row 0 before row 2):
+
     >>> import numpy as np
-    >>> stable_order(np.array([1, 0, 1, 0]), 2, np.array([5, 9, 5, 1])).tolist()
+    >>> codes, times = np.array([1, 0, 1, 0]), np.array([5, 9, 5, 1])
+    >>> stable_order(codes, 2, times).tolist()
     [3, 1, 0, 2]
-    >>> stable_order(np.array([0, 1]), 2, np.array([7, 3])) is None
+    >>> stable_order(np.sort(codes), 2, np.array([1, 9, 5, 5])) is None  # already in order
     True
     """
     n = len(t)
