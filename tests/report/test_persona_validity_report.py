@@ -76,7 +76,10 @@ def test_findings_are_the_summary_without_small_personas() -> None:
 
 
 def test_tables() -> None:
-    auc, by = persona_validity_tables(_validity(), k=10, names={0: "App loyalists"})
+    auc, by = persona_validity_tables(_validity(), k=10, persona_names={0: "App loyalists"})
+    with pytest.warns(FutureWarning, match=r"persona_validity_tables\(names=...\) is renamed"):
+        _, old_by = persona_validity_tables(_validity(), k=10, names={0: "App loyalists"})
+    pd.testing.assert_frame_equal(old_by, by)
     assert auc["AUC"].tolist() == ["0.612", "0.701", "0.734", "+0.033"]
     assert auc["95% interval"].tolist()[-1] == "[+0.012, +0.055]"
     assert by["persona"].tolist() == ["no persona", "0: App loyalists", "1"]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import check_frame, check_k, format_share
 
@@ -32,10 +33,11 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
+@renamed_keywords(names="persona_names")
 def persona_next_steps_data(
     next_steps: pd.DataFrame,
     labels: pd.Series,
-    names: Mapping[Any, str],
+    persona_names: Mapping[Any, str],
     *,
     k: int = 10,
 ) -> pd.DataFrame:
@@ -51,7 +53,7 @@ def persona_next_steps_data(
         ``probability`` and optionally ``channel``, ``seconds_to_next``, ``p_outcome``.
     labels : Series
         Persona per customer (``-1`` = none; those customers are left out).
-    names : mapping
+    persona_names : mapping
         Persona -> name.
     k : int, default 10
         Personas with fewer than ``k`` customers with a prediction are hidden (privacy).
@@ -104,7 +106,7 @@ def persona_next_steps_data(
         top = acts.value_counts().index[0]
         row: dict[str, Any] = {
             "persona": int(p),
-            "name": str(names.get(int(p), names.get(p, f"persona {int(p)}"))),
+            "name": str(persona_names.get(int(p), persona_names.get(p, f"persona {int(p)}"))),
             "customers": len(g),
             "most likely next step": _top(acts, 3),
             "its mean probability": f"{g.loc[acts == top, 'probability'].mean():.0%}",

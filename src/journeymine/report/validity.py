@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import (
     DEFAULT_K,
@@ -72,10 +74,19 @@ def persona_validity_findings(validity: Any, *, k: int = DEFAULT_K) -> list[str]
     return lines
 
 
+@renamed_keywords(names="persona_names")
 def persona_validity_tables(
-    validity: Any, *, k: int = DEFAULT_K, names: dict[Any, str] | None = None
+    validity: Any, *, k: int = DEFAULT_K, persona_names: Mapping[Any, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report's two validity tables: AUC with 95% intervals, and outcome rate by persona.
+
+    Parameters
+    ----------
+    validity : PersonaValidity
+    k : int, default 10
+        Personas with fewer customers are left out of the outcome-rate table.
+    persona_names : mapping, optional
+        Persona id -> readable name (``names=`` in 0.1, still accepted with a FutureWarning).
 
     Returns
     -------
@@ -85,7 +96,7 @@ def persona_validity_tables(
         (``attrs["hidden"]`` counts the others).
     """
     k = check_k(k)
-    names = names or {}
+    names = dict(persona_names or {})
     rows = [
         {
             "model": VALIDITY_SETS.get(r.feature_set, str(r.feature_set)),
