@@ -135,7 +135,18 @@ def timestamps_us(log: pd.DataFrame) -> np.ndarray:
 
 
 def require_session_id(log: pd.DataFrame, spec: FeatureSpec, *, what: str) -> None:
-    """A spec that builds sessions from ``session_id`` needs that column in the log."""
+    """A spec that builds sessions from ``session_id`` needs that column in the log.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.features import FeatureSpec, require_session_id
+    >>> spec = FeatureSpec(activities=("view",), channels=(), as_of_us=0, use_session_id=True)
+    >>> require_session_id(pd.DataFrame({"activity": ["view"]}), spec, what="fit")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.EventLogError: fit: these features build sessions from session_id ...
+    """
     if spec.use_session_id and SESSION_ID not in log.columns:
         raise EventLogError(
             f"{what}: these features build sessions from session_id (fitted on a log with one) "

@@ -45,6 +45,17 @@ def learn(
     transitions : tuple of (str, str)
     response_prior : float
     journey_response_prior : tuple of float
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import journeymine as jm
+    >>> from journeymine.features import FeatureSpec
+    >>> from journeymine.features.learn import learn
+    >>> log = jm.validate(pd.DataFrame({"customer_id": ["a"] * 4, "activity": ["view", "cart"] * 2,
+    ...     "timestamp": pd.date_range("2025-01-01 10:00", periods=4, freq="min", tz="UTC")}))
+    >>> learn(log, FeatureSpec(activities=("cart", "view"), channels=(), as_of_us=0), 1)
+    ((('view', 'cart'),), 0.0, ())
     """
     if engine == "numpy":
         return learn_numpy(log, spec, int(n_transitions))
