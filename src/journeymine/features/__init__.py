@@ -110,7 +110,12 @@ feature step:
 >>> ids, agg = compute_aggregates(log, spec)
 >>> vocab = Vocab.of(spec)
 >>> ids2, events, _, _ = encode_log(log, vocab, what="example")
+>>> isinstance(events, Encoded), isinstance(vocab.plan, AggPlan)  # integer codes, spec lookups
+(True, True)
 >>> bool((numpy_aggregates(events, spec, plan=vocab.plan) == agg).all())
+True
+>>> transitions, _, _ = learn_stats(events, spec, vocab.plan)  # what fitting counts
+>>> transitions.shape == (len(spec.activities), len(spec.activities))
 True
 >>> X = features_from_aggregates(agg, spec)
 >>> X.shape == (len(ids), len(spec.feature_names)), bool(np.isfinite(X).all())
