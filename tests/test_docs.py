@@ -100,8 +100,6 @@ KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.personas", "PersonaValidity"),
     ("journeymine.personas", "persona_profiles"),
     ("journeymine.personas", "track_personas"),
-    ("journeymine.report", "persona_validity_findings"),
-    ("journeymine.report", "persona_validity_tables"),
     ("journeymine.service", "app_from_env"),
     ("journeymine.service", "create_app"),
     ("journeymine.service", "serve"),

@@ -94,6 +94,27 @@ def persona_validity_tables(
         ``auc``: one row per feature set plus the AUC the personas add to
         recency/frequency/value; ``by_persona``: personas with at least ``k`` customers
         (``attrs["hidden"]`` counts the others).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.personas import PersonaValidity
+    >>> from journeymine.report import persona_validity_findings, persona_validity_tables
+    >>> result = PersonaValidity(
+    ...     auc=pd.DataFrame({"feature_set": ["personas", "rfv", "personas+rfv"],
+    ...                       "auc": [0.61, 0.70, 0.73], "ci_low": [0.58, 0.67, 0.71],
+    ...                       "ci_high": [0.64, 0.73, 0.76]}),
+    ...     added_auc=0.03, added_auc_ci=(0.01, 0.05),
+    ...     by_persona=pd.DataFrame({"persona": [0, 1, 2], "size": [400, 300, 4],
+    ...                              "n_positive": [120, 30, 4], "outcome_rate": [0.3, 0.1, 1.0],
+    ...                              "lift": [1.9, 0.6, 6.4]}),
+    ...     stability_ari=None, n_customers=704, n_positive=154,
+    ...     outcome="purchase in the next 30 days", params={})
+    >>> auc, by_persona = persona_validity_tables(result, persona_names={0: "Loyal", 1: "New"})
+    >>> auc.iloc[-1]["AUC"], by_persona["persona"].tolist(), by_persona.attrs["hidden"]
+    ('+0.030', ['0: Loyal', '1: New'], 1)
+    >>> persona_validity_findings(result)[3]  # persona 2 has fewer than k = 10 customers
+    'Highest rate: persona 0 (30.0%, lift 1.90); lowest: persona 1 (10.0%, lift 0.60).'
     """
     k = check_k(k)
     names = dict(persona_names or {})
