@@ -83,7 +83,6 @@ KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.actions", "Journey"),
     ("journeymine.actions", "Rule"),
     ("journeymine.actions", "Suppression"),
-    ("journeymine.assignment", "ParsedCustomer"),
     ("journeymine.datasets", "PolicyDecider"),
     ("journeymine.datasets", "Simulation"),
     ("journeymine.datasets", "SyntheticJourneys"),

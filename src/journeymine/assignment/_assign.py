@@ -231,11 +231,14 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
     Examples
     --------
     >>> import journeymine as jm
-    >>> from journeymine.assignment import assign_parsed, parse_customer
+    >>> from journeymine.assignment import ParsedCustomer, assign_parsed, parse_customer
     >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
     >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
     >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
     >>> events = [{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit"}]
+    >>> parsed = parse_customer(events, model, customer_id="a")  # checked and encoded, not scored
+    >>> isinstance(parsed, ParsedCustomer), parsed.customer_id, parsed.unknown_activities
+    (True, 'a', ())
     >>> both = assign_parsed([parse_customer(events, model, customer_id=c) for c in "ab"])
     >>> [a.customer_id for a in both], both[0] == jm.assign(events, model, customer_id="a")
     (['a', 'b'], True)
