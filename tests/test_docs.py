@@ -94,7 +94,6 @@ KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.engine", "EncodedLog"),
     ("journeymine.engine", "as_encoded"),
     ("journeymine.engine", "read_file_columns"),
-    ("journeymine.journeys", "EncodedLog"),
     ("journeymine.personas", "PersonaTracks"),
     ("journeymine.personas", "PersonaValidity"),
     ("journeymine.personas", "persona_profiles"),

@@ -11,6 +11,8 @@ Examples
 >>> import journeymine as jm
 >>> log = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0).events
 >>> enc = jm.encode(log)
+>>> isinstance(enc, jm.journeys.EncodedLog), enc.n_cases == log["customer_id"].nunique()
+(True, True)
 >>> edges, top = jm.dfg(enc, top_k=5), jm.variants(enc, max_steps=3, top_k=5)
 >>> len(edges), len(top)
 (5, 5)
