@@ -57,9 +57,6 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
     ("journeymine.service.routes", "journeymine.assignment._model"): "service internals",
     # the simulator answers as-of questions with the engine's event index
     ("journeymine.datasets._simulate", "journeymine.actions._index"): "as-of event index",
-    # time conversion shared by the journey statistics and the persona features
-    ("journeymine.personas.features", "journeymine.journeys._common"): "to_micros",
-    ("journeymine.personas._outcomes", "journeymine.journeys._common"): "to_micros",
     # pm4py (AGPL) is confined to one root module on purpose; conformance and its design
     # loader call it lazily
     ("journeymine.journeys.conformance", "journeymine._pm4py"): "pm4py adapter",
