@@ -160,8 +160,9 @@ class PolicyDecider(_Gated):
         of its mean; the propensity of each decision is estimated from ``n_draws`` more draws.
     min_touches, min_holdouts : int
         Minimum evidence: while a persona x journey has fewer touches or holdouts, eligible
-        customers of that persona get one of these journeys (uniformly), the held-out share
-        ``holdout`` of them as holdouts.
+        customers of that persona get one of these journeys (uniformly), held out with the
+        larger of ``holdout`` and ``min_holdouts / (min_touches + min_holdouts)`` (so a cell's
+        holdouts keep pace with its touches).
     next_step : NextStepModel, optional
         Fitted (e.g. on the world's history, ``outcome=`` for the skip option): each morning
         ``next_step.predict(log)`` feeds the policy's ``next_step`` options (send on the
@@ -311,9 +312,14 @@ class PolicyDecider(_Gated):
             k = np.where(nw > 0, pick, k)
             p_k = np.where(nw > 0, 1.0 / np.maximum(nw, 1), p_k)
             p_none = np.where(nw > 0, 0.0, p_none)
-        held = (k >= 0) & (self.rng.random(n) < self.holdout)
+            # while a cell lacks evidence, hold out in the proportion the minimum asks for (5
+            # holdouts per 20 touches: a fifth), so its holdouts do not lag behind its touches
+            need = self.min_holdouts / max(self.min_touches + self.min_holdouts, 1)
+            h = np.where(nw > 0, max(self.holdout, need), self.holdout)
+        else:
+            h = np.full(n, self.holdout)
+        held = (k >= 0) & (self.rng.random(n) < h)
         out_k = np.where(held, -1, k)
-        h = self.holdout
         prop = np.where(out_k >= 0, (1 - h) * p_k, p_none + h * (1 - p_none))
         if next_channel is None:
             return self._out(out_k), prop, np.where(held, self._out(k), -1)
