@@ -165,6 +165,20 @@ def test_exploring_decider_learns_from_nothing():
     assert m.counts_[0, :, 2].sum() > 0  # it learned from its own holdouts
 
 
+def test_holdouts_keep_pace_with_touches_while_evidence_is_missing(world):
+    """From no data every cell lacks its minimum evidence (20 touches, 5 holdouts): a fifth of
+    the first morning's chosen journeys are held out (not the 5% default), with propensities
+    that say so."""
+    pol, tp = sim_policy(), world.true_personas
+    m = UpliftModel(prior_strength=5).fit(None, tp, pol)
+    dec = PolicyDecider(pol, m, tp, explore=True, min_touches=20, min_holdouts=5, random_state=4)
+    d = simulate(world, dec, days=1, random_state=12).decisions
+    chosen = d["action"].notna() | d["holdout"].notna()
+    share = d.loc[chosen, "holdout"].notna().mean()
+    assert 0.15 < share < 0.25
+    assert np.allclose(d.loc[d["holdout"].notna(), "propensity"], 0.2)
+
+
 def test_exploring_decider_recovers_after_the_world_changes():
     """From no data, discounted evidence (0.9 per day): the world's uplift matrix changes on
     day 21 (every persona takes the next one's row); the share of the oracle falls and comes
