@@ -763,16 +763,58 @@ def test_ties_that_are_not_duplicates_keep_input_order(tmp_path):
 
 @pytest.mark.parametrize(
     "extra",
-    [
-        {"value": [1.0, 2.0, 3.0]},
-        {"note": ["x", "y", "z"]},
-        {"session_id": ["s1", "s1", "s2"]},
-    ],
+    [{"value": [1.0, 2.0, 3.0]}, {"session_id": ["s1", "s1", "s2"]}, {"event_id": ["1", "2", "3"]}],
 )
-def test_other_columns_take_the_general_path(tmp_path, extra):
+def test_other_canonical_columns_take_the_general_path(tmp_path, extra):
     path = _write(tmp_path, channel=["web", "app", "web"], **extra)
     assert canonical_from_table(pq.read_table(path)) is None
     pd.testing.assert_frame_equal(jm.read_events(path), _gate(path))
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(n=st.integers(1, 200), seed=st.integers(0, 10_000), ties=st.booleans())
+def test_columns_that_are_not_canonical_are_carried_like_the_gate(tmp_path, n, seed, ties):
+    rng = np.random.default_rng(seed)
+    table = _table(n, seed)
+    if ties:  # rows sharing customer and time: the gate compares every column
+        table = table.set_column(
+            1, "timestamp", pa.array(np.full(n, 1_735_689_600_000_000), pa.timestamp("us", "UTC"))
+        )
+    nulls = rng.random(n) < 0.2
+    table = (
+        table.append_column("page", pa.array(rng.choice(["/a", "/b", "/c"], n), mask=nulls))
+        .append_column("score", pa.array(rng.normal(size=n)))
+        .append_column("items", pa.array(rng.integers(0, 5, n), mask=nulls))
+        .append_column("flag", pa.array(rng.random(n) < 0.5))
+        .append_column("device", pa.array(rng.choice(["ios", "web"], n)).dictionary_encode())
+    )
+    path = tmp_path / "e.parquet"
+    pq.write_table(table, path)
+    for dup in ("warn", "keep"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            got = jm.read_events(path, duplicates=dup)
+            want = _gate(path, duplicates=dup)
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_stored_pandas_index_takes_the_general_path(tmp_path):
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02"], utc=True),
+            "activity": ["x", "y"],
+            "note": ["n1", "n2"],
+        },
+        index=pd.Index([10, 20], name="row"),
+    )
+    raw.to_parquet(tmp_path / "e.parquet")  # the index is stored as a column
+    assert canonical_from_table(pq.read_table(tmp_path / "e.parquet")) is None
+    got = jm.read_events(tmp_path / "e.parquet")
+    pd.testing.assert_frame_equal(got, _gate(tmp_path / "e.parquet"))
+    assert "row" not in got.columns
 
 
 def test_nanosecond_and_numeric_columns_take_the_general_path(tmp_path):
@@ -789,3 +831,27 @@ def test_nanosecond_and_numeric_columns_take_the_general_path(tmp_path):
     path = tmp_path / "e.parquet"
     pq.write_table(ids.set_column(1, "timestamp", pa.array([1, 2], pa.timestamp("us"))), path)
     assert jm.read_events(path, plausible_range=None)["customer_id"].tolist() == ["1", "2"]
+
+
+@pytest.mark.parametrize("dup", ["warn", "keep", "drop"])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_pandas_dtypes_of_other_columns_survive_the_fast_path(tmp_path, dup, shuffle):
+    raw = pd.DataFrame(
+        {
+            "user": ["a", "a", "b"],
+            "timestamp": pd.to_datetime(["2025-01-01"] * 3, utc=True),
+            "activity": ["x", "x", "y"],
+            "size": pd.Categorical(["S", "S", "L"], categories=["S", "M", "L"], ordered=True),
+            "n": pd.array([1, 1, None], dtype="Int64"),
+            "when": pd.to_datetime(["2025-01-01", "2025-01-01", None]),
+        }
+    )
+    raw = raw.iloc[[2, 0, 1]] if shuffle else raw
+    raw.to_parquet(tmp_path / "e.parquet", index=False)
+    mapping = {"user": "customer_id"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        warnings.simplefilter("ignore", RowsDroppedWarning)
+        got = jm.read_events(tmp_path / "e.parquet", columns=mapping, duplicates=dup)
+        want = schema.validate(raw.rename(columns=mapping), duplicates=dup)
+    pd.testing.assert_frame_equal(got, want)

@@ -17,6 +17,7 @@ a Python object.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +32,8 @@ from journeymine.engine import stable_order, tie_positions
 __all__ = ["canonical_from_table", "read_parquet", "sorted_categories"]
 
 _FAST_COLUMNS = frozenset({schema.CUSTOMER_ID, schema.TIMESTAMP, schema.ACTIVITY, schema.CHANNEL})
+# the canonical columns with rules of their own (ids, value): left to the gate
+_GATED_COLUMNS = frozenset(schema.CANONICAL_COLUMNS) - _FAST_COLUMNS
 _UNIT_TO_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -140,12 +143,30 @@ def _in_range(t: np.ndarray, plausible_range: schema.PlausibleRange | None) -> b
     return bool(lo <= int(t.min()) and int(t.max()) < hi)
 
 
-def _has_duplicate_rows(c: np.ndarray, t: np.ndarray, others: list[np.ndarray]) -> bool:
+def _stores_index(table_schema: Any) -> bool:
+    """A file written from pandas with its index stored as a column (pandas reads it back as
+    the index, which the gate then drops)."""
+    meta = (table_schema.metadata or {}).get(b"pandas")
+    if meta is None:
+        return False
+    try:
+        index = json.loads(meta).get("index_columns", [])
+    except (ValueError, AttributeError):
+        return True  # unreadable metadata: let pandas and the gate decide
+    return any(isinstance(i, str) for i in index)
+
+
+def _has_duplicate_rows(
+    c: np.ndarray, t: np.ndarray, others: list[np.ndarray], *, compare: bool = True
+) -> bool:
     """Rows equal in every column, in sorted arrays (equal rows share customer and time, so
-    only the rows of a (customer, time) shared with a neighbour are compared)."""
+    only the rows of a (customer, time) shared with a neighbour are compared). Without
+    ``compare`` (columns not given here), any shared (customer, time) counts."""
     tie = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
     if not tie.any():
         return False
+    if not compare:
+        return True
     rows = tie_positions(tie)
     frame = pd.DataFrame(
         {"c": c[rows], "t": t[rows]} | {str(i): o[rows] for i, o in enumerate(others)}
@@ -165,10 +186,12 @@ def canonical_from_table(
     """The canonical log of an Arrow table that passes the gate as it is, else None.
 
     ``table`` (a ``pyarrow.Table`` with canonical column names) qualifies when it holds
-    exactly ``customer_id`` (text), ``timestamp`` (an Arrow timestamp in s, ms or us; naive
-    only with ``tz="UTC"``), ``activity`` and optionally ``channel`` (text or dictionary), with
-    no null, no empty or blank id, activity or channel, every time inside
-    ``plausible_range``, at least one row, and no duplicate row unless ``duplicates="keep"``.
+    ``customer_id`` (text), ``timestamp`` (an Arrow timestamp in s, ms or us; naive only with
+    ``tz="UTC"``), ``activity``, optionally ``channel`` (text or dictionary) and columns that
+    are not canonical (carried as pandas reads them), no other canonical column (ids and
+    ``value`` have rules of their own), with no null, no empty or blank id, activity or
+    channel, every time inside ``plausible_range``, at least one row, and no duplicate row
+    unless ``duplicates="keep"`` (with other columns, no two rows sharing customer and time).
     The result equals ``schema.validate(frame, tz=tz, plausible_range=plausible_range,
     duplicates=duplicates)`` for the same data; anything else (other columns, another
     type, a problem) returns None so that ``validate`` reports it. ``ranked``: the customer
@@ -185,19 +208,22 @@ def canonical_from_table(
     ...     "timestamp": pa.array([20_000 * day, 20_001 * day], pa.timestamp("us", tz="UTC"))})
     >>> canonical_from_table(t)[["customer_id", "activity"]].values.tolist()
     [['a', 'y'], ['b', 'x']]
-    >>> canonical_from_table(t.append_column("extra", pa.array([1, 2]))) is None
+    >>> canonical_from_table(t.append_column("value", pa.array([1.0, 2.0]))) is None
     True
     """
     import pyarrow as pa
 
     names = list(table.column_names)
+    canonical = [n for n in names if n in _FAST_COLUMNS]
+    extras = [n for n in names if n not in schema.CANONICAL_COLUMNS]
     if (
         table.num_rows == 0
         or len(set(names)) != len(names)
-        or not set(names) <= _FAST_COLUMNS
+        or set(names) & _GATED_COLUMNS
         or not set(schema.REQUIRED_COLUMNS) <= set(names)
-        or any(table.column(n).null_count for n in names)
+        or any(table.column(n).null_count for n in canonical)
         or not _is_text(table.schema.field(schema.CUSTOMER_ID).type)
+        or (extras and _stores_index(table.schema))
     ):
         return None
     categories = [c for c in (schema.ACTIVITY, schema.CHANNEL) if c in names]
@@ -229,7 +255,9 @@ def canonical_from_table(
         ranks = np.repeat(
             np.arange(len(ids), dtype=ranks.dtype), np.bincount(ranks, minlength=len(ids))
         )
-    if duplicates != "keep" and _has_duplicate_rows(ranks, t, [c for c, _ in coded.values()]):
+    if duplicates != "keep" and _has_duplicate_rows(
+        ranks, t, [c for c, _ in coded.values()], compare=not extras
+    ):
         return None
     cols: dict[str, Any] = {
         schema.CUSTOMER_ID: pd.array(ids.take(pa.array(ranks)), dtype=schema.STRING_DTYPE),
@@ -242,6 +270,14 @@ def canonical_from_table(
         {c: cols[c] for c in schema.CANONICAL_COLUMNS if c in cols},
         index=pd.RangeIndex(table.num_rows),
     )
+    if extras:  # other columns as pandas reads them, carried in the same order
+        # the file's pandas metadata (nullable integer dtypes, categories) comes along
+        rest = pd.DataFrame.from_arrow(
+            table.select(extras).replace_schema_metadata(table.schema.metadata)
+        )
+        rest = rest.take(order) if order is not None else rest
+        for name in extras:
+            out[name] = rest[name].reset_index(drop=True)
     return out
 
 
@@ -266,7 +302,12 @@ def read_parquet(
         for n, dst in zip(names, renamed, strict=True)
         if pa.types.is_dictionary(file_schema.field(n).type)
     ]
-    if fast is None or not (set(renamed) <= _FAST_COLUMNS and schema.CUSTOMER_ID in renamed):
+    if (
+        fast is None
+        or set(renamed) & _GATED_COLUMNS
+        or schema.CUSTOMER_ID not in renamed
+        or _stores_index(file_schema)
+    ):
         return pq.read_table(path, read_dictionary=dictionary or None), None
     cust = names[renamed.index(schema.CUSTOMER_ID)]
     ids = pq.read_table(path, columns=[cust])
@@ -277,9 +318,13 @@ def read_parquet(
         others = [n for n in names if n != cust]
         rest = pq.read_table(path, columns=others, read_dictionary=dictionary or None)
         table = rest.add_column(names.index(cust), ids.schema.field(cust), ids.column(cust))
+        table = table.replace_schema_metadata(file_schema.metadata)  # as one read keeps it
         if ranked is None:
             return table, None
         frame = canonical_from_table(
-            table.rename_columns(renamed), **fast, ranked=ranked, keep_order=keep_order
+            table.rename_columns(renamed).replace_schema_metadata(file_schema.metadata),
+            **fast,
+            ranked=ranked,
+            keep_order=keep_order,
         )
     return table, frame

@@ -244,11 +244,11 @@ def _ids_as_text(s: pd.Series) -> pd.Series:
 
 def _read_parquet(
     path: Path, columns: dict[str, str], preset: Preset | None, fast: dict[str, Any] | None
-) -> tuple[Any, _Plan, pd.DataFrame | None]:
-    """A Parquet file as an Arrow table, its column plan and, with ``fast``, the canonical log
-    when it passes the gate as it is (:func:`read_parquet`). The text columns that become
-    ``activity`` or ``channel`` are read as Arrow dictionaries, so their values are hashed
-    once per distinct value instead of once per event."""
+) -> tuple[Any, _Plan, pd.DataFrame | None, list[str]]:
+    """A Parquet file as an Arrow table, its column plan, with ``fast`` the canonical log
+    when it passes the gate as it is (:func:`read_parquet`), and the text columns that become
+    ``activity`` or ``channel``: these are read as Arrow dictionaries, so their values are
+    hashed once per distinct value instead of once per event."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -271,20 +271,16 @@ def _read_parquet(
     if plan.coalesce or plan.channel_values:
         fast = None  # the plan changes values, not only names
     table, frame = read_parquet(path, plan.rename, dictionary, fast)
-    return table, plan, frame
+    return table, plan, frame, dictionary
 
 
-def _frame_of_table(table: Any) -> pd.DataFrame:
-    """The DataFrame ``pd.read_parquet`` would give; dictionary text columns become
-    categoricals with sorted categories."""
-    import pyarrow as pa
-
+def _frame_of_table(table: Any, dictionary: list[str]) -> pd.DataFrame:
+    """The DataFrame ``pd.read_parquet`` would give, except that the text columns read as
+    Arrow dictionaries (``dictionary``) become categoricals with sorted categories, as
+    ``astype("category")`` makes them (a column stored as a dictionary keeps its order)."""
     frame = pd.DataFrame.from_arrow(table)
-    for field in table.schema:
-        name = field.name
-        if pa.types.is_dictionary(field.type) and isinstance(
-            frame[name].dtype, pd.CategoricalDtype
-        ):
+    for name in dictionary:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
             frame[name] = sorted_categories(frame[name])
     return frame
 
@@ -328,10 +324,10 @@ def _read_raw(
             raise _encoding_error(path, encoding, exc) from exc
         return frame, plan
     if fmt == "parquet":
-        table, plan, done = _read_parquet(path, columns, preset, fast)
+        table, plan, done, dictionary = _read_parquet(path, columns, preset, fast)
         if done is not None:
             return done, None
-        frame = _frame_of_table(table)
+        frame = _frame_of_table(table, dictionary)
     else:
         frame = read_jsonl(path)
     if len(frame.columns) == 0:
