@@ -33,10 +33,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from journeymine.actions._index import EventIndex
+from journeymine.actions._uplift_save import load_uplift, save_uplift
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import touch_rows
 from journeymine.compat import positional_deprecated
-from journeymine.exceptions import ConfigError, ModelError, NotFittedError
+from journeymine.exceptions import ConfigError, NotFittedError
 
 __all__ = ["UNPLACED", "UpliftModel", "check_memberships", "outcome_after"]
 
@@ -354,14 +355,14 @@ class UpliftModel(BaseEstimator):
         True
         """
         self._fitted()
-        return _save(self, path)
+        return save_uplift(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> UpliftModel:
         """Load a model written by :meth:`save`, refusing (``ModelError``, with the reason and
         the fix) a missing or edited card, another kind of model, a newer format or another
         major version, a skops file that is not the card's, or types outside numpy arrays."""
-        return _load(path)
+        return load_uplift(path, cls)
 
     # -- answers -------------------------------------------------------------------------------
     def _fitted(self) -> None:
@@ -489,140 +490,3 @@ def check_memberships(memberships: pd.DataFrame) -> list[int]:
             "summing to at most 1 (normalise the rows, or pass hard persona ids)."
         )
     return cols
-
-
-# -- persistence: skops (numpy arrays only) + JSON card through journeymine.io.cards ------------
-FORMAT_VERSION = 1
-KIND = "journeymine.UpliftModel"
-#: Types an UpliftModel file may hold (checked in the file's schema before anything is built).
-ALLOWED_TYPES: frozenset[str] = frozenset(
-    {"builtins.dict", "builtins.list", "builtins.str", "builtins.int", "numpy.ndarray"}
-)
-#: Card fields covered by the integrity checksum (with the skops bytes).
-CHECKSUMMED_FIELDS: tuple[str, ...] = (
-    "kind",
-    "format_version",
-    "journeymine_version",
-    "params",
-    "journeys",
-    "priors",
-    "missing_control",
-    "artifact.sha256",
-    "artifact.untrusted_types",
-)
-_FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
-
-
-def _save(model: UpliftModel, path: str | os.PathLike[str]) -> Path:
-    import zipfile
-
-    import skops
-    import skops.io as sio
-
-    from journeymine.io import cards
-
-    p = cards.check_save_path(path)
-    state = {"counts": np.asarray(model.counts_, dtype=np.float64), "personas": model.personas_}
-    data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
-    untrusted = sorted(sio.get_untrusted_types(data=data))
-    card: dict[str, Any] = {
-        "kind": KIND,
-        "format_version": FORMAT_VERSION,
-        "journeymine_version": cards.package_version(),
-        "params": {
-            "prior_strength": float(model.prior_strength),
-            "discount": float(model.discount),
-            "shrinkage": str(getattr(model, "shrinkage", "fixed")),
-        },
-        "journeys": list(model.journeys_),
-        "priors": [None if np.isnan(v) else float(v) for v in model.priors_],
-        "missing_control": list(model.missing_control_),
-        "summary": {
-            "personas": [int(x) for x in model.personas_],
-            "touches": int(model.counts_[0, :, 0].sum()),
-            "holdouts": int(model.counts_[0, :, 2].sum()),
-        },
-        "artifact": {
-            "file": p.name,
-            "format": "skops: dict of numpy arrays (counts, personas)",
-            "sha256": cards.sha256(data),
-            "bytes": len(data),
-            "untrusted_types": untrusted,
-            "skops_version": skops.__version__,
-        },
-    }
-    card["integrity"] = {
-        "sha256": cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS),
-        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
-    }
-    cards.write_model_files(p, data, card)
-    return p
-
-
-def _load(path: str | os.PathLike[str]) -> UpliftModel:
-    import skops.io as sio
-
-    from journeymine.io import cards
-
-    data, card = cards.read_model_files(path, "UpliftModel.save()")
-    source = str(path)
-    if not isinstance(card, dict) or card.get("kind") != KIND:
-        got = card.get("kind") if isinstance(card, dict) else None
-        raise ModelError(
-            f"{source}: not an UpliftModel card (kind {got!r}); persona models load with "
-            f"jm.load_model, next-step models with NextStepModel.load."
-        )
-    cards.check_format_and_version(card, source, FORMAT_VERSION)
-    problems = []
-    for key, typ in (("params", dict), ("journeys", list), ("priors", list)):
-        if not isinstance(card.get(key), typ):
-            problems.append(f"{key} must be a {typ.__name__}")
-    for key in ("artifact", "integrity"):
-        if not isinstance(card.get(key), dict) or not isinstance(card[key].get("sha256"), str):
-            problems.append(f"{key}.sha256 must be a text")
-    if problems:
-        raise ModelError(f"{source}: the model card has invalid values: {'; '.join(problems)}.")
-    cards.check_artifact_sha256(data, card["artifact"]["sha256"], source, _FIX)
-    if (
-        cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
-        != card["integrity"]["sha256"]
-    ):
-        raise ModelError(
-            f"{source}: the model card was changed after saving: its checksum (over the skops "
-            f"file, the parameters, journeys and priors) does not match. Refit and save the "
-            f"model instead of editing the card. {_FIX}"
-        )
-    try:
-        held = cards.skops_schema_types(data)
-        untrusted = sorted(sio.get_untrusted_types(data=data))
-    except Exception as exc:  # skops raises many kinds on a bad file
-        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
-    if held - ALLOWED_TYPES:
-        raise ModelError(
-            f"{source}: the file holds types outside the allowlist: {sorted(held - ALLOWED_TYPES)}"
-            f"; nothing was loaded (an UpliftModel file holds only {sorted(ALLOWED_TYPES)})."
-        )
-    cards.check_types(untrusted, frozenset(), card["artifact"].get("untrusted_types", []), source)
-    try:
-        state = sio.loads(data, trusted=[])
-        counts = np.asarray(state["counts"], dtype=np.float64)
-        personas = np.asarray(state["personas"], dtype=np.int64)
-        model = UpliftModel(**card["params"])
-        journeys = [str(j) for j in card["journeys"]]
-        priors = np.array([np.nan if v is None else float(v) for v in card["priors"]])
-        if counts.shape != (len(personas), len(journeys), 4) or len(priors) != len(journeys):
-            raise ValueError(
-                f"counts of shape {counts.shape} for {len(personas)} personas and "
-                f"{len(journeys)} journeys"
-            )
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ModelError(f"{source}: the model does not match its card ({exc}). {_FIX}") from exc
-    model.journeys_, model.personas_, model.counts_, model.priors_ = (
-        journeys,
-        personas,
-        counts,
-        priors,
-    )
-    model.missing_control_ = [str(j) for j in card.get("missing_control", [])]
-    model._build()
-    return model
