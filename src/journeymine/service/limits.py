@@ -60,6 +60,9 @@ DEFAULT_MAX_BODY_BYTES = 1_000_000
 DEFAULT_MAX_BATCH = 1_000
 #: uvicorn closes an idle keep-alive connection after this many seconds (its default).
 KEEP_ALIVE_TIMEOUT = 5
+#: Seconds a worker of ``serve(workers=N)`` may take to answer uvicorn's supervisor (importing
+#: the package and loading the model included) before it is taken for hung.
+WORKER_HEALTHCHECK_SECONDS = 30
 #: Seconds a client has to send a request's headers, and then its body.
 DEFAULT_REQUEST_TIMEOUT = 10.0
 #: Environment variable with the request timeout (seconds) of :func:`app_from_env` and of the

@@ -17,6 +17,7 @@ from journeymine.service.limits import (
     KEEP_ALIVE_TIMEOUT,
     PLAUSIBLE_RANGE_ENV,
     REQUEST_TIMEOUT_ENV,
+    WORKER_HEALTHCHECK_SECONDS,
     check_timeout,
 )
 
@@ -94,6 +95,10 @@ def run_app(
             http=timeout_protocol(),  # importable by the workers; the timeout from the env
             timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
             access_log=access_log,
+            # a worker imports the package and loads the model before it answers the
+            # supervisor's ping; on a busy machine that takes longer than uvicorn's 5 s, and
+            # the supervisor would kill it while it starts
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
     finally:
         if made is not None:  # the workers' metric files, once they are all gone
