@@ -181,7 +181,7 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "jm"
     env = os.environ | {"JOURNEYMINE_API_KEY": "k3y"}
     proc = subprocess.Popen(
-        [str(exe), "serve", "--model", str(model), "--port", str(port)],
+        [str(exe), "serve", "--model", str(model), "--port", str(port), "--access-log"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -206,7 +206,9 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json()["customer_id"] == "x"
     finally:
         proc.terminate()
-        proc.communicate(timeout=20)
+        out = proc.communicate(timeout=20)[0].decode()
+    # --access-log: uvicorn's line per request (off by default)
+    assert '"POST /v1/assign HTTP/1.1" 200' in out, out[-2000:]
 
 
 def test_nba_and_backtest(tmp_path: Path) -> None:
