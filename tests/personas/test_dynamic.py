@@ -87,7 +87,9 @@ def test_scheduled_changes_are_migrations_of_the_right_customers() -> None:
     assert (dest == cust.loc[dest.index, "persona_after_change"]).mean() >= 0.8
 
 
-@pytest.mark.parametrize("seed", [321])
+# seed 311: the persona count must not stop at counts too small to be stable (there, 3
+# personas and recall 0.60 while an unstable count ended the scan)
+@pytest.mark.parametrize("seed", [321, 311])
 def test_migration_share_and_recall_on_an_unseen_seed(seed: int) -> None:
     """The issue's targets on a seed no other test uses: the share reported as migrating is
     within 1.5x of the true share of persona changes, recall >= 0.9, and the only persona

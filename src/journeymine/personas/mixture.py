@@ -22,12 +22,13 @@ personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...`
 
 The chosen count is the largest whose overlap is at most ``max_overlap`` (default 0.03: two
 personas are distinct when, on average, less than 3% of a customer of one is explained by the
-other) and whose every persona is stable (not dissolved); the scan ends at two consecutive
-counts that fail this (one can be the best split of several
-personas into too few groups, e.g. two), at a count with a persona of fewer than ``min_size``
-points, or at a count whose BIC is no better than the previous one's. Splitting a real persona
-in two gives two heavily overlapping halves, so the scan stops there. Pass ``n_personas`` to
-fix the count.
+other) and whose every persona is stable (not dissolved). An unstable count does not end the
+scan (too few components for the personas can be merged in several equally good ways, one per
+resample); the scan ends at two consecutive counts over ``max_overlap`` (one can be the best
+split of several personas into too few groups, e.g. two), at a count with a persona of fewer
+than ``min_size`` points, or at a count whose BIC is no better than the previous one's.
+Splitting a real persona in two gives two heavily overlapping halves, so the scan stops there.
+Pass ``n_personas`` to fix the count.
 
 Examples
 --------
@@ -287,13 +288,16 @@ def fit_consensus_mixture(
         worse = len(rows) > 1 and rows[-1]["bic"] >= rows[-2]["bic"]
         if smallest < min_size or worse:
             break
-        if ov > max_overlap or least < DISSOLVED:
+        if ov > max_overlap:
             overlapping += 1
             if overlapping >= OVERLAP_PATIENCE:
                 break
             continue
         overlapping = 0
-        chosen = k
+        # an unstable count is not chosen but does not end the scan: too few components for
+        # the personas can be merged in several equally good ways, one per resample
+        if least >= DISSOLVED:
+            chosen = k
     search = pd.DataFrame(rows)
     search["chosen"] = search["k"] == chosen
     g, stab = fits[chosen]
