@@ -6,6 +6,7 @@ checked by ``test_state_service.test_live_equals_batch``."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 from _service_models import TEN_JOURNEYS
 
-from journeymine.actions import Policy, ResponseModel, next_best_action
+from journeymine.actions import Policy, ResponseModel, UpliftModel, next_best_action
 from journeymine.assignment import assign_many
 from journeymine.exceptions import ConfigError
 from journeymine.service.live import LiveDecider, Timeline, decide_live
@@ -215,3 +216,10 @@ def test_decide_live_persona_and_errors(setup: dict[str, Any]) -> None:
         LiveDecider(Policy.from_dict(TEN_JOURNEYS), responses)
     with pytest.raises(ConfigError, match="at least one event"):
         Timeline([], [], [], [], [])
+    # a policy whose consent cost the live path cannot apply is refused, not served differently
+    costly = dataclasses.replace(
+        policy, arbitration="uplift", unsubscribe_cost=0.3, fatigue_within_s=7 * 86400
+    )
+    uplift = UpliftModel().fit(log, None, costly)
+    with pytest.raises(ConfigError, match=r"unsubscribe_cost .* not applied by live decisions"):
+        LiveDecider(costly, uplift)

@@ -97,6 +97,15 @@ class LiveDecider:
             responses, "table_"
         ):
             raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit).")
+        if policy.arbitration == "uplift" and policy.unsubscribe_cost > 0:
+            # the batch engine learns the risk from the whole log behind its decisions; the
+            # live state keeps too little of it, so the answers would differ from
+            # next_best_action's
+            raise ConfigError(
+                f"the policy's fatigue.unsubscribe_cost ({policy.unsubscribe_cost}) is not "
+                "applied by live decisions (the risk is learned from the whole log); set it "
+                "to 0 in the policy served, or decide in batch with next_best_action / jm nba."
+            )
         names = [j.name for j in policy.journeys]
         if list(responses.journeys_) != names:
             raise ConfigError(
