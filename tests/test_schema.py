@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import journeymine as jm
 from journeymine import schema
 from journeymine.exceptions import (
     ConfigError,
@@ -564,3 +565,32 @@ def test_time_ranges_read_once_for_every_package():
     ):
         with pytest.raises(ConfigError, match="ends before it starts"):
             call()
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"), [("customer_id", " "), ("activity", ""), ("channel", None)]
+)
+def test_canonical_dtypes_do_not_vouch_for_blank_values(column, bad):
+    # a log in canonical dtypes with a blank id, activity or channel gets validate's error from
+    # the gate every entry point uses, instead of passing through as already checked
+    good = schema.validate(
+        pd.DataFrame(
+            {
+                "customer_id": ["a", "b", "c"],
+                "timestamp": ["2025-01-01", "2025-01-02", "2025-01-03"],
+                "activity": ["x", "y", "z"],
+                "channel": ["web", "app", "web"],
+            }
+        )
+    )
+    assert schema.canonical_log(good) is good
+    log = good.copy()
+    if column == "customer_id":
+        log[column] = pd.array(["a", bad, "c"], dtype=log[column].dtype)
+    else:
+        log[column] = pd.Categorical(["x" if column == "activity" else "web", bad, "z"])
+    with pytest.raises(EventLogError, match=f"null or empty {column} in row 1"):
+        schema.canonical_log(log)
+    if column != "channel":  # dfg reads only the ids, times and activities
+        with pytest.raises(EventLogError, match=f"null or empty {column} in row 1"):
+            jm.dfg(log)

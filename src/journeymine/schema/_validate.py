@@ -343,7 +343,8 @@ def validate(
 
 
 def _is_canonical(log: pd.DataFrame) -> bool:
-    """Canonical dtypes, each column once, required columns present without nulls, non-empty."""
+    """Canonical dtypes, each column once, required columns present without nulls or blank
+    values, non-empty."""
     cols = log.columns
     if len(log) == 0 or cols.has_duplicates or any(c not in cols for c in REQUIRED_COLUMNS):
         return False
@@ -356,6 +357,11 @@ def _is_canonical(log: pd.DataFrame) -> bool:
         and cust.dtype != object
         and (CHANNEL not in cols or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
         and not (cust.isna().any() or ts.isna().any() or act.isna().any())
+        # blank ids or activities are refused by validate; a canonical dtype does not vouch
+        # for the values (a few ms per million rows)
+        and not _blank(cust).any()
+        and not _blank(act).any()
+        and (CHANNEL not in cols or not (log[CHANNEL].isna().any() or _blank(log[CHANNEL]).any()))
     )
 
 
