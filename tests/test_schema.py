@@ -567,12 +567,11 @@ def test_time_ranges_read_once_for_every_package():
             call()
 
 
-@pytest.mark.parametrize(
-    ("column", "bad"), [("customer_id", " "), ("activity", ""), ("channel", None)]
-)
+@pytest.mark.parametrize(("column", "bad"), [("customer_id", " "), ("activity", "")])
 def test_canonical_dtypes_do_not_vouch_for_blank_values(column, bad):
-    # a log in canonical dtypes with a blank id, activity or channel gets validate's error from
-    # the gate every entry point uses, instead of passing through as already checked
+    # a log in canonical dtypes with a blank id or activity gets validate's error from the gate
+    # every entry point uses, instead of passing through as already checked (a null channel
+    # is canonical: "other")
     good = schema.validate(
         pd.DataFrame(
             {
@@ -588,9 +587,8 @@ def test_canonical_dtypes_do_not_vouch_for_blank_values(column, bad):
     if column == "customer_id":
         log[column] = pd.array(["a", bad, "c"], dtype=log[column].dtype)
     else:
-        log[column] = pd.Categorical(["x" if column == "activity" else "web", bad, "z"])
+        log[column] = pd.Categorical(["x", bad, "z"])
     with pytest.raises(EventLogError, match=f"null or empty {column} in row 1"):
         schema.canonical_log(log)
-    if column != "channel":  # dfg reads only the ids, times and activities
-        with pytest.raises(EventLogError, match=f"null or empty {column} in row 1"):
-            jm.dfg(log)
+    with pytest.raises(EventLogError, match=f"null or empty {column} in row 1"):
+        jm.dfg(log)

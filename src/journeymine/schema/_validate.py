@@ -344,7 +344,7 @@ def validate(
 
 def _is_canonical(log: pd.DataFrame) -> bool:
     """Canonical dtypes, each column once, required columns present without nulls or blank
-    values, non-empty."""
+    values (a channel may be null), non-empty."""
     cols = log.columns
     if len(log) == 0 or cols.has_duplicates or any(c not in cols for c in REQUIRED_COLUMNS):
         return False
@@ -358,10 +358,9 @@ def _is_canonical(log: pd.DataFrame) -> bool:
         and (CHANNEL not in cols or isinstance(log[CHANNEL].dtype, pd.CategoricalDtype))
         and not (cust.isna().any() or ts.isna().any() or act.isna().any())
         # blank ids or activities are refused by validate; a canonical dtype does not vouch
-        # for the values (a few ms per million rows)
+        # for the values (a few ms per million rows). A null channel is canonical (other).
         and not _blank(cust).any()
         and not _blank(act).any()
-        and (CHANNEL not in cols or not (log[CHANNEL].isna().any() or _blank(log[CHANNEL]).any()))
     )
 
 
