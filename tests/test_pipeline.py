@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from journeymine.datasets import make_journeys, save_journeys
+from journeymine.exceptions import DataQualityWarning
 from journeymine.pipeline import run_demo
 
 
@@ -55,3 +58,23 @@ def test_demo_refuses_a_log_it_cannot_run_on_before_any_work(tmp_path: Path) -> 
     assert "no column 'channel'" in message and "no 'visit' or 'purchase'" in message
     assert "jm generate" in message
     assert not any((tmp_path / "out").glob("*"))  # nothing written
+
+
+def test_demo_on_a_log_of_one_persona_skips_the_assignment_model(tmp_path: Path) -> None:
+    # the app loyalists of a small log alone: the miner finds one persona, so there is no
+    # classifier to train; the demo says so and still writes the other outputs
+    data = make_journeys(300, days=60, random_state=0)
+    one = data.customers.loc[data.customers["persona"] == "loyal_app_buyer", "customer_id"]
+    data.events = data.events[data.events["customer_id"].isin(one)]
+    data.customers = data.customers[data.customers["customer_id"].isin(one)]
+    save_journeys(data, tmp_path / "data")
+    said: list[str] = []
+    # (the sample policy names an SMS click this persona never makes: said, not hidden)
+    with pytest.warns(DataQualityWarning, match="does not fit the log"):
+        state = run_demo(tmp_path / "data", tmp_path / "out", echo=said.append, show_progress=False)
+    assert state.summary["personas"]["personas"] == 1
+    assert "no assignment model to train" in state.summary["assignment"]["skipped"]
+    assert any(line.startswith("assignment skipped: ") for line in said)
+    assert not (tmp_path / "out" / "persona_model.skops").exists()
+    for name in ("next_best_actions.csv", "personas.html", "summary.json"):
+        assert (tmp_path / "out" / name).exists()

@@ -214,6 +214,14 @@ def _model(state: DemoState) -> None:
 
     train, live = _split(state)
     miner = state.objects["miner"]
+    found = int(miner.quality_["n_personas"])
+    if found < 2:  # nothing to tell apart: no classifier, the rest of the demo goes on
+        reason = (
+            f"the persona step found {found} persona(s) on {len(miner.labels_):,} customers: "
+            "no assignment model to train (a longer log or more customers may show more)"
+        )
+        state.summary["assignment"] = {"skipped": reason}
+        return
     model = PersonaModel(random_state=state.random_state).fit(
         train, miner.labels_, names=miner.profiles_["name"]
     )
@@ -382,9 +390,11 @@ def run_demo(
         f"{p['windows']} windows, {p['lifecycle_events']} births/deaths/splits/merges"
     )
     a = state.summary["assignment"]
-    acc = ", ".join(f"{k} events {v:.1%}" for k, v in (a["accuracy_by_events"] or {}).items())
+    acc = ", ".join(f"{k} events {v:.1%}" for k, v in (a.get("accuracy_by_events") or {}).items())
     echo(
-        f"assignment: {a['held_back_customers']} held-back customers scored, "
+        f"assignment skipped: {a['skipped']}"
+        if "skipped" in a
+        else f"assignment: {a['held_back_customers']} held-back customers scored, "
         f"{a['abstained_share']:.1%} abstained; accuracy by events seen: {acc}; "
         f"calibration error {a['calibration_error']:.3f}"
         + (

@@ -87,8 +87,8 @@ def test_scheduled_changes_are_migrations_of_the_right_customers() -> None:
     assert (dest == cust.loc[dest.index, "persona_after_change"]).mean() >= 0.8
 
 
-# seed 311: the persona count must not stop at counts too small to be stable (there, 3
-# personas and recall 0.60 while an unstable count ended the scan)
+# seed 311: an earlier count rule (a count with an unstable persona ended the scan) stopped at
+# 3 personas there and the recall of the changes fell to 0.60
 @pytest.mark.parametrize("seed", [321, 311])
 def test_migration_share_and_recall_on_an_unseen_seed(seed: int) -> None:
     """The issue's targets on a seed no other test uses: the share reported as migrating is

@@ -6,29 +6,22 @@ merging two close ones), and BIC keeps falling past the number of real personas 
 personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...``:
 
 1. fit a tied-covariance mixture on ``n_resamples`` random 80% subsamples of at most
-   ``MAX_FIT_POINTS`` points (the most likely of ``N_INIT`` k-means++ starts each,
-   ``random_state`` + resample number: from a single start, EM often ends in a poor optimum
-   that merges two personas and splits another);
+   ``MAX_FIT_POINTS`` points (one k-means++ initialisation each, ``random_state`` + resample
+   number);
 2. measure each fit's **overlap** on the 20% of points it was not fitted on (all points when
    that is fewer than 10 per component): for each pair of components, the mean
    posterior probability of one among the points assigned to the other, averaged both ways;
    a fit's overlap is the largest over its pairs. Keep the best-separated fit (smallest
    overlap): a fit that splits one persona and merges two others has two overlapping halves;
-3. report the count's *stability*: the mean adjusted Rand index between the fits' labels,
-   and each persona's: the mean Jaccard similarity between a persona of the best fit and its
-   best match in each other fit (Hennig's cluster-wise stability, 2007). A persona whose
-   stability is under ``DISSOLVED`` (0.5, Hennig's "dissolved" cluster) is not found again
-   when the customers are resampled: it is an artefact of one fit, not a persona.
+3. report the count's *stability*: the mean adjusted Rand index between the fits' labels.
 
 The chosen count is the largest whose overlap is at most ``max_overlap`` (default 0.03: two
 personas are distinct when, on average, less than 3% of a customer of one is explained by the
-other) and whose every persona is stable (not dissolved). An unstable count does not end the
-scan (too few components for the personas can be merged in several equally good ways, one per
-resample); the scan ends at two consecutive counts over ``max_overlap`` (one can be the best
-split of several personas into too few groups, e.g. two), at a count with a persona of fewer
-than ``min_size`` points, or at a count whose BIC is no better than the previous one's.
-Splitting a real persona in two gives two heavily overlapping halves, so the scan stops there.
-Pass ``n_personas`` to fix the count.
+other); the scan ends at two consecutive counts over it (one can be the best split of several
+personas into too few groups, e.g. two), at a count with a persona of fewer than ``min_size``
+points, or at a count whose BIC is no better than the previous one's. Splitting a real persona
+in two gives two heavily overlapping halves, so the scan stops there. Pass ``n_personas`` to
+fix the count.
 
 Examples
 --------
@@ -58,7 +51,6 @@ __all__ = [
     "fit_consensus_mixture",
     "outliers",
     "overlap",
-    "persona_stability",
 ]
 
 #: Largest overlap between two personas (see the module docstring).
@@ -69,10 +61,6 @@ OVERLAP_PATIENCE = 2
 #: Points a resampled fit uses (and held-out points its overlap is measured on), at most:
 #: beyond this the fits cost time without changing the count.
 MAX_FIT_POINTS = 8_000
-#: k-means++ starts per resampled fit; EM keeps the most likely.
-N_INIT = 3
-#: Cluster-wise stability under which a persona is "dissolved" (Hennig 2007, ``fpc::clusterboot``).
-DISSOLVED = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,8 +77,7 @@ class ConsensusMixture:
         Mean adjusted Rand index between the resampled fits of the chosen count (1 = every
         resample gives the same personas).
     search : DataFrame
-        One row per count tried: ``k``, ``bic``, ``stability``, ``overlap``,
-        ``least_stable`` (the least stable persona's :func:`persona_stability`), ``smallest``
+        One row per count tried: ``k``, ``bic``, ``stability``, ``overlap``, ``smallest``
         (points of the smallest persona), ``chosen``.
     """
 
@@ -134,13 +121,12 @@ def _resampled_fits(
     random_state: int,
     sample_weight: np.ndarray | None = None,
     min_size: int = 1,
-) -> tuple[GaussianMixture, float, float, float]:
+) -> tuple[GaussianMixture, float, float, list[GaussianMixture]]:
     """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
     held-out 20%), its overlap, the fits' stability (mean pairwise ARI of their labels) and
-    the least stable persona's stability (:func:`persona_stability`). Fits with a component
-    of fewer than ``min_size`` points are chosen only when every fit has one (a far-away tiny
-    component separates well but is no persona). With ``sample_weight``, both parts are
-    redrawn (with replacement) in proportion to it."""
+    every fit. Fits with a component of fewer than ``min_size`` points are chosen only when
+    every fit has one (a far-away tiny component separates well but is no persona).
+    With ``sample_weight``, both parts are redrawn (with replacement) in proportion to it."""
     rng = np.random.default_rng([random_state, k])
     size = min(max(int(0.8 * len(X)), min(len(X), 2 * k)), MAX_FIT_POINTS)
     fits, labels, overlaps = [], [], []
@@ -155,7 +141,6 @@ def _resampled_fits(
             covariance_type="tied",
             random_state=random_state + b,
             reg_covar=1e-5,
-            n_init=N_INIT,
         ).fit(X[idx])
         fits.append(g)
         labels.append(g.predict(X))
@@ -169,30 +154,7 @@ def _resampled_fits(
     small = np.array([np.bincount(lab, minlength=k).min() < min_size for lab in labels])
     ranked = np.where(small & ~small.all(), np.inf, np.asarray(overlaps, dtype=np.float64))
     best = int(np.argmin(ranked))
-    others = [lab for b, lab in enumerate(labels) if b != best]
-    least = float(persona_stability(labels[best], others, k).min()) if others else 1.0
-    return fits[best], overlaps[best], stability, least
-
-
-def persona_stability(reference: np.ndarray, others: list[np.ndarray], k: int) -> np.ndarray:
-    """Each persona's stability: the mean, over the ``others`` labellings of the same points,
-    of the Jaccard similarity between the persona's points in ``reference`` and its best match
-    (Hennig, *Cluster-wise assessment of cluster stability*, 2007); 1 = found again exactly.
-
-    Examples
-    --------
-    >>> ref = np.array([0, 0, 0, 1, 1, 1])
-    >>> persona_stability(ref, [np.array([1, 1, 1, 0, 0, 0]), np.array([0, 0, 1, 1, 1, 1])], 2)
-    array([0.83333333, 0.875     ])
-    """
-    out = np.zeros(k)
-    for other in others:
-        m = int(other.max()) + 1 if len(other) else 1
-        both = np.zeros((k, m))
-        np.add.at(both, (reference, other), 1.0)
-        union = both.sum(1, keepdims=True) + both.sum(0, keepdims=True) - both
-        out += (both / np.maximum(union, 1.0)).max(1)
-    return out / max(len(others), 1)
+    return fits[best], overlaps[best], stability, fits
 
 
 def _weighted_draw(rng: np.random.Generator, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -270,17 +232,9 @@ def fit_consensus_mixture(
     )
     overlapping = 0
     for k in ks:
-        g, ov, stab, least = _resampled_fits(X, k, n_resamples, random_state, w, min_size)
+        g, ov, stab, _ = _resampled_fits(X, k, n_resamples, random_state, w, min_size)
         fits[k] = (g, stab)
-        rows.append(
-            {
-                "k": k,
-                "bic": float(g.bic(scored)),
-                "stability": stab,
-                "overlap": ov,
-                "least_stable": least,
-            }
-        )
+        rows.append({"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov})
         smallest = int(np.bincount(g.predict(X), minlength=k).min())
         rows[-1]["smallest"] = smallest
         if len(ks) == 1:
@@ -294,10 +248,7 @@ def fit_consensus_mixture(
                 break
             continue
         overlapping = 0
-        # an unstable count is not chosen but does not end the scan: too few components for
-        # the personas can be merged in several equally good ways, one per resample
-        if least >= DISSOLVED:
-            chosen = k
+        chosen = k
     search = pd.DataFrame(rows)
     search["chosen"] = search["k"] == chosen
     g, stab = fits[chosen]
