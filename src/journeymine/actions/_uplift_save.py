@@ -126,17 +126,14 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
             f"file, the parameters, journeys and priors) does not match. Refit and save the "
             f"model instead of editing the card. {_FIX}"
         )
-    try:
-        held = cards.skops_schema_types(data)
-        untrusted = sorted(sio.get_untrusted_types(data=data))
-    except Exception as exc:  # skops raises many kinds on a bad file
-        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
-    if held - ALLOWED_TYPES:
-        raise ModelError(
-            f"{source}: the file holds types outside the allowlist: {sorted(held - ALLOWED_TYPES)}"
-            f"; nothing was loaded (an UpliftModel file holds only {sorted(ALLOWED_TYPES)})."
-        )
-    cards.check_types(untrusted, frozenset(), card["artifact"].get("untrusted_types", []), source)
+    cards.check_skops_types(
+        data,
+        allowed=ALLOWED_TYPES,
+        trusted=(),
+        declared=card["artifact"].get("untrusted_types", []),
+        source=source,
+        holds="an UpliftModel",
+    )
     try:
         state = sio.loads(data, trusted=[])
         counts = np.asarray(state["counts"], dtype=np.float64)

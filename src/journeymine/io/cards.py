@@ -152,6 +152,48 @@ def check_types(
         )
 
 
+def check_skops_types(
+    data: bytes,
+    *,
+    allowed: Collection[str],
+    trusted: Collection[str],
+    declared: Iterable[str],
+    source: str,
+    holds: str,
+) -> None:
+    """Refuse a skops file before loading it: unreadable, holding a type outside ``allowed``
+    (every type its schema names), or untrusted types other than ``trusted`` and its card's
+    ``declared`` (:func:`check_types`). ``holds`` names the model in the message.
+
+    Examples
+    --------
+    >>> import skops.io as sio
+    >>> data = sio.dumps({"counts": [1.0, 2.0]})
+    >>> check_skops_types(data, allowed=skops_schema_types(data), trusted=(), declared=(),
+    ...                   source="m.skops", holds="a test model")
+    >>> try:
+    ...     check_skops_types(data, allowed={"builtins.dict"}, trusted=(), declared=(),
+    ...                       source="m.skops", holds="a test model")
+    ... except ModelError as exc:
+    ...     print(str(exc)[:60])
+    m.skops: the file holds types outside the allowlist: ['built
+    """
+    import skops.io as sio
+
+    try:
+        held = skops_schema_types(data)
+        untrusted = sorted(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # skops raises many kinds on a bad file
+        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
+    outside = sorted(held - set(allowed))
+    if outside:
+        raise ModelError(
+            f"{source}: the file holds types outside the allowlist: {outside}; nothing was "
+            f"loaded ({holds} file holds only {sorted(allowed)})."
+        )
+    check_types(untrusted, trusted, declared, source)
+
+
 def check_save_path(path: str | os.PathLike[str]) -> Path:
     """The skops path to save to: not ending in ``.json`` (the card's name), in a folder
     that exists."""

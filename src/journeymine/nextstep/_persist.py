@@ -259,17 +259,14 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
             f"classes, channels, temperatures, trusted types) does not match. Change a model in "
             f"Python and save it again instead of editing the card. {_FIX}"
         )
-    try:
-        untrusted = sorted(sio.get_untrusted_types(data=data))
-        held = cards.skops_schema_types(data)
-    except Exception as exc:  # skops raises many kinds on a bad file
-        raise ModelError(f"{source}: not a readable skops file ({exc}).") from exc
-    if held - ALLOWED_TYPES:
-        raise ModelError(
-            f"{source}: the file holds types outside the allowlist: {sorted(held - ALLOWED_TYPES)}"
-            f"; nothing was loaded (a NextStepModel file holds only {sorted(ALLOWED_TYPES)})."
-        )
-    cards.check_types(untrusted, TRUSTED_TYPES, card["artifact"].get("untrusted_types", []), source)
+    cards.check_skops_types(
+        data,
+        allowed=ALLOWED_TYPES,
+        trusted=TRUSTED_TYPES,
+        declared=card["artifact"].get("untrusted_types", []),
+        source=source,
+        holds="a NextStepModel",
+    )
     try:
         state = sio.loads(data, trusted=sorted(TRUSTED_TYPES))
     except Exception as exc:
