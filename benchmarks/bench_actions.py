@@ -142,6 +142,31 @@ def run(quick: bool) -> list[Measurement]:
     return rows
 
 
+def _mined(world: Any) -> tuple[Any, Any]:
+    """PersonaMiner on the world's history, and every customer's soft memberships (zeros for
+    the customers it leaves out)."""
+    import warnings
+
+    import journeymine as jm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
+    return mined, mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
+
+
+def _pilot(world: Any, policy: Any, seed: int, days: int) -> Any:
+    """The random-eligible pilot (30% nothing) every policy's uplift is fitted on."""
+    from journeymine.datasets import RandomEligible, simulate
+
+    return simulate(
+        world,
+        RandomEligible(policy, none_share=0.3, random_state=seed),
+        days=days,
+        random_state=seed + 10_000,
+    )
+
+
 def simulator_table(
     seeds: tuple[int, ...] = tuple(range(201, 209)),
     n_customers: int = 2_000,
@@ -154,11 +179,9 @@ def simulator_table(
     miner's soft memberships, and from its hard labels), response-only
     arbitration, random-eligible, fixed priorities (list order, and every journey first) and
     the oracle (true personas and values). Run: ``python -m benchmarks.bench_actions``."""
-    import warnings
 
     import pandas as pd
 
-    import journeymine as jm
     from journeymine.actions import ResponseModel, UnsubscribeRisk, UpliftModel
     from journeymine.datasets import (
         FixedPriority,
@@ -174,17 +197,9 @@ def simulator_table(
     for seed in seeds:
         world = make_world(n_customers, history_days=120, random_state=seed)
         pol, rpol = sim_policy(), sim_policy("response")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
+        mined, memberships = _mined(world)
         personas = mined.labels_
-        memberships = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
-        pilot = simulate(
-            world,
-            RandomEligible(pol, none_share=0.3, random_state=seed),
-            days=pilot_days,
-            random_state=seed + 10_000,
-        )
+        pilot = _pilot(world, pol, seed, pilot_days)
         run = seed + 20_000
         unsub = UnsubscribeRisk().fit(pilot.events, pol)
 
@@ -305,16 +320,13 @@ def segmentation_table(
     """The policy with mined soft memberships as in :func:`simulator_table`, with PersonaMiner's
     number of personas and with the number chosen on the pilot (:func:`choose_segmentation`);
     share of the oracle per seed. Run: ``python -m benchmarks.bench_actions segments``."""
-    import warnings
 
     import pandas as pd
 
-    import journeymine as jm
     from journeymine.actions import UpliftModel
     from journeymine.datasets import (
         Oracle,
         PolicyDecider,
-        RandomEligible,
         make_world,
         sim_policy,
         simulate,
@@ -324,16 +336,8 @@ def segmentation_table(
     for seed in seeds:
         world = make_world(n_customers, history_days=120, random_state=seed)
         pol = sim_policy()
-        pilot = simulate(
-            world,
-            RandomEligible(pol, none_share=0.3, random_state=seed),
-            days=pilot_days,
-            random_state=seed + 10_000,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
-        soft = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
+        pilot = _pilot(world, pol, seed, pilot_days)
+        mined, soft = _mined(world)
         chosen, cands = choose_segmentation(
             world.history.events, pilot.events, pol, world.ids, random_state=seed
         )
@@ -376,12 +380,10 @@ def exploration_table(
     its own path), the shares of the oracle before and after the shift, and the days after the
     shift to earn 0.9 of the oracle again and to get back to the pre-shift share. Run:
     ``python -m benchmarks.bench_actions explore``."""
-    import warnings
 
     import numpy as np
     import pandas as pd
 
-    import journeymine as jm
     from journeymine.actions import UpliftModel
     from journeymine.datasets import (
         Oracle,
@@ -396,10 +398,7 @@ def exploration_table(
     for seed in seeds:
         world = make_world(n_customers, history_days=120, random_state=seed)
         pol = sim_policy()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
-        memberships = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
+        _, memberships = _mined(world)
         up = world.uplift.to_numpy()
         shifted = up[np.roll(np.arange(len(up)), -1)]
         run = dict(days=days, random_state=seed + 30_000, shift=(shift_day, shifted))
@@ -469,7 +468,6 @@ def next_step_table(
     from journeymine.datasets import (
         Oracle,
         PolicyDecider,
-        RandomEligible,
         make_world,
         sim_policy,
         simulate,
@@ -480,20 +478,14 @@ def next_step_table(
         world = make_world(
             n_customers, history_days=120, random_state=seed, channel_affinity=channel_affinity
         )
+        _, soft = _mined(world)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mined = jm.PersonaMiner(method="mixture", n_bootstrap=0).fit(world.history.events)
             nxt = jm.NextStepModel(outcome="purchase", horizon="1D", random_state=0).fit(
                 world.seed_log
             )
-        soft = mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
         base = sim_policy()
-        pilot = simulate(
-            world,
-            RandomEligible(base, none_share=0.3, random_state=seed),
-            days=pilot_days,
-            random_state=seed + 10_000,
-        )
+        pilot = _pilot(world, base, seed, pilot_days)
         variants = {
             "policy": (base, None),
             "policy + next channel": (sim_policy(next_step_channels=True), nxt),
