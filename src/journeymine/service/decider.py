@@ -22,13 +22,12 @@ from journeymine.actions.engine import REASONS
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
+from journeymine.assignment import UNASSIGNED
 from journeymine.exceptions import ConfigError
 from journeymine.service.store import CACHE_EVENTS, Contact
 from journeymine.service.timeline import _US, Timeline
 
 __all__ = ["LiveDecider"]
-
-_UNASSIGNED = -1
 
 
 def _iso_us(t_us: int) -> str:
@@ -116,7 +115,7 @@ class LiveDecider:
         self.responses = responses
         self.touch = frozenset(policy.touch_activities)
         self.known = {
-            _UNASSIGNED,
+            UNASSIGNED,
             *map(int, np.asarray(responses.table_["persona"], dtype=np.int64)),
         }
         self._rates: dict[int, np.ndarray] = {}

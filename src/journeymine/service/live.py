@@ -29,9 +29,8 @@ from typing import Any
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
-from journeymine.assignment import PersonaModel, assign
+from journeymine.assignment import PersonaModel, assign, assign_aggregates
 from journeymine.exceptions import ConfigError
-from journeymine.features.live import score_rows
 from journeymine.service.aggregates import LiveAggregates
 from journeymine.service.decider import LiveDecider, _decider
 from journeymine.service.store import Contact, CustomerState, Persona
@@ -45,8 +44,6 @@ __all__ = [
     "persona_of",
     "score_aggregates",
 ]
-
-_UNASSIGNED = -1
 
 
 _MODEL_KEYS: weakref.WeakKeyDictionary[PersonaModel, str] = weakref.WeakKeyDictionary()
@@ -127,12 +124,9 @@ def score_aggregates(agg: LiveAggregates, model: PersonaModel) -> tuple[int, str
     >>> persona == jm.assign(events, model, customer_id="c1").persona
     True
     """
-    row = agg.row()[None, :]
-    proba = model.scorer_.predict_proba(score_rows(row, model.spec_), row[:, 0])[0]
-    best = int(proba.argmax())
-    probability = float(proba[best])
-    persona = _UNASSIGNED if probability < model.abstain_threshold else int(model.classes_[best])
-    return persona, model.persona_names_.get(persona, f"persona {persona}"), probability
+    personas, probabilities, _ = assign_aggregates(model, agg.row()[None, :])
+    persona = int(personas[0])
+    return persona, model.persona_names_.get(persona, f"persona {persona}"), float(probabilities[0])
 
 
 def persona_of(
