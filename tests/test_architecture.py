@@ -40,9 +40,6 @@ ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {
 # Private (underscore) modules imported across packages today, as (importer, private module).
 # Each should become an import of a public seam (#18, "No private imports across packages").
 ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
-    # personas/_frame.py is a re-export of journeymine.features.encode kept for actions._index
-    # (owned elsewhere): import canonical_log / timestamps_us from journeymine.features instead
-    ("journeymine.actions._index", "journeymine.personas._frame"): "feature core re-export",
     # the next-best-action route still lives in actions/ (which parses and scores with
     # assignment internals); the service mounts it
     ("journeymine.actions._service", "journeymine.assignment._assign"): "service internals",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError
-from journeymine.personas._frame import canonical_log, timestamps_us
+from journeymine.features import canonical_log, timestamps_us
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID
 
 __all__ = ["EventIndex"]
