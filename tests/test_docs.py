@@ -87,7 +87,6 @@ KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.datasets", "Simulation"),
     ("journeymine.datasets", "SyntheticJourneys"),
     ("journeymine.datasets", "World"),
-    ("journeymine.datasets", "default_incidents"),
     ("journeymine.datasets", "eventlogs_dir"),
     ("journeymine.datasets", "sample_dir"),
     ("journeymine.datasets", "sample_policy_path"),

@@ -363,7 +363,13 @@ class Incident:
 
 def default_incidents(days: int) -> tuple[Incident, ...]:
     """Two incidents placed relative to the period: an app checkout failure (two weeks) and a
-    web search outage (five days)."""
+    web search outage (five days).
+
+    Examples
+    --------
+    >>> [(i.name, i.start_day, i.end_day) for i in default_incidents(180)]
+    [('app_checkout_failure', 62, 76), ('web_search_outage', 125, 130)]
+    """
     a = int(days * 0.35)
     b = int(days * 0.7)
     return (
