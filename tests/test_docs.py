@@ -77,12 +77,7 @@ API_PAGES = {
 # and so are constants and type aliases (their docstring is their entry on the page).
 KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.actions", "Backtest"),
-    ("journeymine.actions", "Cap"),
-    ("journeymine.actions", "Consent"),
     ("journeymine.actions", "Decisions"),
-    ("journeymine.actions", "Journey"),
-    ("journeymine.actions", "Rule"),
-    ("journeymine.actions", "Suppression"),
     ("journeymine.datasets", "PolicyDecider"),
     ("journeymine.datasets", "Simulation"),
     ("journeymine.datasets", "SyntheticJourneys"),

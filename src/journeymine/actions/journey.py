@@ -78,7 +78,19 @@ def _check_keys(d: Any, allowed: set[str], required: set[str], where: str) -> No
 
 @dataclass(frozen=True)
 class Rule:
-    """One eligibility rule (see the module docstring)."""
+    """One eligibility rule (see the module docstring).
+
+    Examples
+    --------
+    >>> from journeymine.actions import Rule
+    >>> rule = Rule.from_dict(
+    ...     {"rule": "seen", "activity": "add_to_cart", "within": "24h"}, "eligible[0]"
+    ... )
+    >>> rule.kind, rule.activities, rule.within_s
+    ('seen', ('add_to_cart',), 86400)
+    >>> rule.describe()
+    'add_to_cart in the last 1d'
+    """
 
     kind: str
     activities: tuple[str, ...] = ()
@@ -116,7 +128,16 @@ class Rule:
 
 @dataclass(frozen=True)
 class Suppression:
-    """An event that blocks a journey for a while (optionally only about the same product)."""
+    """An event that blocks a journey for a while (optionally only about the same product).
+
+    Examples
+    --------
+    A returned product stops the tips about it for 30 days (the shipped sample policy):
+
+    >>> from journeymine.datasets import sample_policy
+    >>> sample_policy().journey("post_purchase_tips").suppress
+    (Suppression(activities=('return_product',), within_s=2592000, same_product=True),)
+    """
 
     activities: tuple[str, ...]
     within_s: int
@@ -125,7 +146,16 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Cap:
-    """At most ``max`` touches on ``channel`` (``"*"`` = all channels) per rolling ``per_s``."""
+    """At most ``max`` touches on ``channel`` (``"*"`` = all channels) per rolling ``per_s``.
+
+    Examples
+    --------
+    The caps of the shipped sample policy (``per: 7D`` is 604800 s):
+
+    >>> from journeymine.datasets import sample_policy
+    >>> sample_policy().caps
+    (Cap(channel='email', max=2, per_s=604800), Cap(channel='*', max=3, per_s=604800))
+    """
 
     channel: str
     max: int
@@ -134,7 +164,21 @@ class Cap:
 
 @dataclass(frozen=True)
 class Consent:
-    """A reachability or consent signal a channel needs (see the module docstring)."""
+    """A reachability or consent signal a channel needs (see the module docstring).
+
+    Examples
+    --------
+    >>> from journeymine.actions import Consent
+    >>> email = Consent.from_dict(
+    ...     {"channel": "email", "opt_in": "email_opt_in", "opt_out": "email_opt_out"},
+    ...     "consent[0]",
+    ... )
+    >>> email.reason, email.describe()
+    ('no_consent', 'no email_opt_in after the last email_opt_out')
+    >>> push = Consent.from_dict({"channel": "push", "requires": "app_install"}, "consent[1]")
+    >>> push.reason, push.describe()
+    ('unreachable', 'never seen app_install')
+    """
 
     channel: str
     opt_in: tuple[str, ...] = ()
@@ -201,7 +245,23 @@ ARBITRATIONS = ("response", "uplift")
 
 @dataclass(frozen=True)
 class Journey:
-    """A journey the policy may send: its touch, when it is allowed and what it is worth."""
+    """A journey the policy may send: its touch, when it is allowed and what it is worth.
+
+    Examples
+    --------
+    >>> from journeymine.actions import Policy
+    >>> policy = Policy.from_dict({"journeys": [
+    ...     {"name": "cart_abandonment", "channel": "email", "activity": "email_sent",
+    ...      "eligible": [{"rule": "seen", "activity": "add_to_cart", "within": "24h"}],
+    ...      "min_gap": "3D", "alternatives": {"push": "push_sent"}},
+    ... ]})
+    >>> cart = policy.journey("cart_abandonment")
+    >>> cart.channel, cart.activity, cart.min_gap_s, cart.eligible[0].describe()
+    ('email', 'email_sent', 259200, 'add_to_cart in the last 1d')
+    >>> push = cart.on("push")  # the same journey sent on one of its alternatives
+    >>> push.channel, push.activity
+    ('push', 'push_sent')
+    """
 
     name: str
     channel: str
