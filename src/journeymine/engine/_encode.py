@@ -33,6 +33,7 @@ from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
     CUSTOMER_ID,
+    MICROS_PER_UNIT,
     REQUIRED_COLUMNS,
     TIMESTAMP,
     TIMESTAMP_DTYPE,
@@ -44,8 +45,6 @@ from journeymine.schema import (
 __all__ = ["EncodedLog", "LogInput", "as_encoded", "encode"]
 
 logger = logging.getLogger(__name__)
-
-_UNIT_TO_US = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": None}
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -280,7 +279,7 @@ def _timestamps(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             f"column {TIMESTAMP!r} has {int(nat.sum())} null values (NaT). Drop or fix them, "
             f"e.g. jm.validate(log, drop_invalid=True) drops them and reports the count."
         )
-    factor = _UNIT_TO_US[unit]
+    factor = MICROS_PER_UNIT.get(unit)  # None: nanoseconds
     micros = raw // 1000 if factor is None else raw * factor if factor != 1 else raw
     return raw, micros
 

@@ -34,7 +34,6 @@ __all__ = ["canonical_from_table", "read_parquet", "sorted_categories"]
 _FAST_COLUMNS = frozenset({schema.CUSTOMER_ID, schema.TIMESTAMP, schema.ACTIVITY, schema.CHANNEL})
 # the canonical columns with rules of their own (ids, value): left to the gate
 _GATED_COLUMNS = frozenset(schema.CANONICAL_COLUMNS) - _FAST_COLUMNS
-_UNIT_TO_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
 def sorted_categories(s: pd.Series) -> pd.Series:
@@ -125,13 +124,13 @@ def _micros(col: Any, tz: str) -> np.ndarray | None:
     import pyarrow as pa
 
     t = col.type
-    if not pa.types.is_timestamp(t) or t.unit not in _UNIT_TO_US:
+    if not pa.types.is_timestamp(t) or t.unit not in schema.MICROS_PER_UNIT:
         return None
     if t.tz is None and tz != "UTC":
         return None
     values = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     out = values.to_numpy(zero_copy_only=False).view(np.int64)
-    factor = _UNIT_TO_US[t.unit]
+    factor = schema.MICROS_PER_UNIT[t.unit]
     return out * factor if factor != 1 else out
 
 

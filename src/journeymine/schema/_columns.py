@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final, Literal
 
 import numpy as np
@@ -45,6 +47,10 @@ CATEGORY_COLUMNS: Final[tuple[str, ...]] = (ACTIVITY, CHANNEL)
 TIMESTAMP_DTYPE: Final = pd.DatetimeTZDtype(unit="us", tz="UTC")
 """The dtype of the ``timestamp`` column: UTC, microsecond resolution."""
 STRING_DTYPE: Final = "str"
+MICROS_PER_UNIT: Final[Mapping[str, int]] = MappingProxyType({"s": 1_000_000, "ms": 1_000, "us": 1})
+"""Microseconds in one tick of a timestamp unit (``"s"``, ``"ms"``, ``"us"``): the exact
+integer factor from int64 ticks to the microseconds of :data:`TIMESTAMP_DTYPE`. Nanoseconds
+are absent on purpose: they do not convert by a factor (divide by 1000)."""
 
 _MAX_ROWS_SHOWN = 5
 # an offset only counts after a time of day: "2025-01-01" ends in "-01" but has no offset
