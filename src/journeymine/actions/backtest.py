@@ -56,6 +56,27 @@ class Backtest:
         Per journey sent, and a total row ``"*"``: touches, agreement share, touches the policy
         blocks by reason, observed response rate where the policy agrees / blocks, and the summed
         expected responses of the logged and the policy choices.
+
+    Examples
+    --------
+    :func:`backtest` returns one:
+
+    >>> from journeymine.actions import ResponseModel, backtest
+    >>> from journeymine.datasets import make_journeys, sample_policy
+    >>> data = make_journeys(200, days=60, random_state=0)
+    >>> policy = sample_policy()
+    >>> personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> bt = backtest(data.events, policy, ResponseModel().fit(data.events, personas, policy),
+    ...               personas)
+    >>> p = bt.points
+    >>> bool((p["agree"] == (p["policy_action"] == p["sent"])).all())
+    True
+    >>> bt.summary.columns[:3].tolist()
+    ['touches', 'agree_share', 'blocked']
+    >>> total = bt.summary.loc["*"]  # the total row; one row per journey sent above it
+    >>> blocked = p["sent_reason"].notna()  # the policy would not have sent the logged journey
+    >>> int(total["touches"]) == len(p), int(total["blocked"]) == int(blocked.sum())
+    (True, True)
     """
 
     points: pd.DataFrame

@@ -67,6 +67,27 @@ class Decisions:
         One row per decision point and losing journey: ``customer_id``, ``at``, ``journey``,
         ``reason`` (one of ``not_eligible``, ``suppressed``, ``min_gap``, ``capped``,
         ``below_threshold``, ``outranked``) and ``detail`` in words.
+
+    Examples
+    --------
+    :func:`next_best_action` returns one:
+
+    >>> from journeymine.actions import ResponseModel, next_best_action
+    >>> from journeymine.datasets import make_journeys, sample_policy
+    >>> data = make_journeys(200, days=60, random_state=0)
+    >>> policy = sample_policy()
+    >>> personas = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = ResponseModel().fit(data.events, personas, policy)
+    >>> d = next_best_action(data.events, policy, model, personas)
+    >>> d.actions.columns.tolist()
+    ['customer_id', 'at', 'persona', 'action', 'channel', 'expected_response', 'product']
+    >>> d.actions["customer_id"].is_unique  # one decision point per customer (at the log's end)
+    True
+    >>> d.why_not.columns.tolist()
+    ['customer_id', 'at', 'journey', 'reason', 'detail']
+    >>> lost = d.why_not.merge(d.actions, on=["customer_id", "at"])
+    >>> bool((lost["journey"] != lost["action"]).all())  # why_not lists the losers only
+    True
     """
 
     actions: pd.DataFrame
