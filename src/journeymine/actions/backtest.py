@@ -61,7 +61,8 @@ class Backtest:
     --------
     :func:`backtest` returns one:
 
-    >>> from journeymine.actions import ResponseModel, backtest
+    >>> from journeymine.actions import ResponseModel
+    >>> from journeymine.actions.backtest import backtest
     >>> from journeymine.datasets import make_journeys, sample_policy
     >>> data = make_journeys(200, days=60, random_state=0)
     >>> policy = sample_policy()
