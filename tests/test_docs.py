@@ -76,13 +76,7 @@ API_PAGES = {
 # here that has got one (remove it). Exceptions and warnings are exempt (their use is a raise),
 # and so are constants and type aliases (their docstring is their entry on the page).
 KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
-    ("journeymine.datasets", "PolicyDecider"),
     ("journeymine.datasets", "Simulation"),
-    ("journeymine.datasets", "SyntheticJourneys"),
-    ("journeymine.datasets", "World"),
-    ("journeymine.datasets", "eventlogs_dir"),
-    ("journeymine.datasets", "sample_dir"),
-    ("journeymine.datasets", "sample_policy_path"),
     ("journeymine.engine", "EncodedLog"),
     ("journeymine.engine", "as_encoded"),
     ("journeymine.engine", "read_file_columns"),

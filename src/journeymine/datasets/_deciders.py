@@ -171,6 +171,27 @@ class PolicyDecider(_Gated):
         Evidence on opt-outs after touches from before the run (e.g. fitted on the pilot that
         fitted ``model``); each morning the risk is refitted with the run's own opt-outs added,
         and, with the policy's ``unsubscribe_cost``, arbitration subtracts risk x that cost.
+
+    Examples
+    --------
+    Fit the uplift on a week of random-eligible pilot, then let the policy decide for five
+    days (it learns from the outcomes on the way):
+
+    >>> from journeymine.actions import UpliftModel
+    >>> from journeymine.datasets import RandomEligible, make_world, sim_policy, simulate
+    >>> w = make_world(300, history_days=30, random_state=0)
+    >>> policy = sim_policy()
+    >>> pilot = simulate(w, RandomEligible(policy, none_share=0.3, random_state=1), days=7,
+    ...                  random_state=1)
+    >>> model = UpliftModel().fit(pilot.events, w.true_personas, policy)
+    >>> decider = PolicyDecider(policy, model, w.true_personas, attributes=w.attributes)
+    >>> run = simulate(w, decider, days=5, random_state=2)
+    >>> len(run.decisions)  # one per customer and day
+    1500
+    >>> run.summary["unconsented"], run.summary["unreachable"], run.summary["over_cap"]
+    (0, 0, 0)
+    >>> bool(run.decisions["holdout"].notna().any())  # held-out decisions measure the uplift
+    True
     """
 
     def __init__(

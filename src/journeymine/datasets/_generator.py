@@ -72,6 +72,27 @@ class SyntheticJourneys:
     ``push_opt_in`` (push also needs ``has_app``). They come from their own seed stream (the
     events of a seed are unchanged); the historical touches of this generator ignore them (the
     orchestration a policy with consent gates fixes).
+
+    Examples
+    --------
+    :func:`make_journeys` returns one:
+
+    >>> from journeymine.datasets import make_journeys
+    >>> data = make_journeys(200, days=60, random_state=0)
+    >>> data.events.columns.tolist()
+    ['customer_id', 'timestamp', 'activity', 'channel', 'journey_id', 'value', 'product']
+    >>> len(data.customers), data.response.shape  # the response is persona x journey
+    (200, (6, 7))
+
+    The ground truth says who changed persona on the change day (day 30 of 60 here):
+
+    >>> data.params["persona_change_day"]
+    30
+    >>> before, after = data.persona_at("2025-01-15"), data.persona_at("2025-02-25")
+    >>> moved = before != after.reindex(before.index)
+    >>> changed = data.customers.set_index("customer_id")["changed"]
+    >>> bool((moved == changed.reindex(before.index)).all())
+    True
     """
 
     events: pd.DataFrame

@@ -28,7 +28,17 @@ _REPO = Path(__file__).resolve().parents[3]
 
 
 def sample_dir() -> Path:
-    """Folder of the shipped sample: ``$JOURNEYMINE_SAMPLE`` or ``<repo>/data/sample``."""
+    """Folder of the shipped sample: ``$JOURNEYMINE_SAMPLE`` or ``<repo>/data/sample``.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import load_sample
+    >>> folder = sample_dir()
+    >>> (folder / "events.parquet").is_file()
+    True
+    >>> load_sample(folder).events.columns.tolist()[:3]
+    ['customer_id', 'timestamp', 'activity']
+    """
     env = os.environ.get("JOURNEYMINE_SAMPLE")
     if env:
         return Path(env)
@@ -40,7 +50,23 @@ def sample_dir() -> Path:
 
 def eventlogs_dir() -> Path:
     """Folder of the public reference logs: ``$JOURNEYMINE_EVENTLOGS`` or
-    ``<repo>/../shared/data/eventlogs``. It may not exist: callers check."""
+    ``<repo>/../shared/data/eventlogs``. It may not exist: callers check.
+
+    Examples
+    --------
+    The environment variable names the folder (here one that need not exist):
+
+    >>> import os
+    >>> from pathlib import Path
+    >>> saved = os.environ.get("JOURNEYMINE_EVENTLOGS")
+    >>> os.environ["JOURNEYMINE_EVENTLOGS"] = str(Path("logs", "eventlogs"))
+    >>> eventlogs_dir() == Path("logs", "eventlogs")
+    True
+    >>> logs = sorted(eventlogs_dir().glob("*.parquet"))  # empty where the folder is absent
+    >>> del os.environ["JOURNEYMINE_EVENTLOGS"]
+    >>> if saved is not None:
+    ...     os.environ["JOURNEYMINE_EVENTLOGS"] = saved
+    """
     env = os.environ.get("JOURNEYMINE_EVENTLOGS")
     return Path(env) if env else _REPO.parent / "shared" / "data" / "eventlogs"
 
@@ -136,7 +162,17 @@ def load_sample(directory: str | Path | None = None) -> SyntheticJourneys:
 
 def sample_policy_path() -> Path:
     """The orchestration policy written for the synthetic retailer (a YAML file shipped with
-    the package): a starting point to copy and edit."""
+    the package): a starting point to copy and edit.
+
+    Examples
+    --------
+    >>> from journeymine.actions import Policy
+    >>> path = sample_policy_path()
+    >>> path.name
+    'policy.yaml'
+    >>> [j.name for j in Policy.from_file(path).journeys]
+    ['cart_abandonment', 'post_purchase_tips', 'flash_sale', 'win_back', 'welcome']
+    """
     return Path(__file__).with_name("policy.yaml")
 
 

@@ -144,6 +144,21 @@ class World:
 
     ``uplift``/``organic`` are persona x journey tables (the journeys of :data:`SIM_JOURNEYS`);
     ``persona`` is the true persona of each customer (codes into ``_designs.PERSONAS``).
+
+    Examples
+    --------
+    :func:`make_world` returns one:
+
+    >>> from journeymine.datasets import make_world
+    >>> w = make_world(200, history_days=30, random_state=0)
+    >>> w.uplift.columns.tolist()  # the simulated journeys
+    ['cart_abandonment', 'post_purchase_tips', 'win_back', 'flash_sale', 'holiday', 'birthday']
+    >>> len(w.ids), w.true_personas.index.equals(w.ids)
+    (200, True)
+    >>> w.attributes.columns.tolist()  # what the policy's consent gates may read
+    ['has_app', 'email_opt_in', 'sms_opt_in', 'push_opt_in']
+    >>> w.caps
+    {'email': 2, '*': 3}
     """
 
     history: SyntheticJourneys
