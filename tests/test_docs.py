@@ -77,9 +77,6 @@ API_PAGES = {
 # and so are constants and type aliases (their docstring is their entry on the page).
 KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.datasets", "Simulation"),
-    ("journeymine.engine", "EncodedLog"),
-    ("journeymine.engine", "as_encoded"),
-    ("journeymine.engine", "read_file_columns"),
     ("journeymine.personas", "PersonaTracks"),
     ("journeymine.personas", "PersonaValidity"),
     ("journeymine.personas", "persona_profiles"),

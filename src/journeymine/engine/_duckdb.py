@@ -184,6 +184,22 @@ def read_file_columns(
         Nulls in the case/activity/timestamp columns or unparseable timestamps.
     EmptyLogError
         The file has no rows.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> times = ["2025-01-01 09:00", "2025-01-01 09:05", "2025-01-02 10:00"]
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(times, utc=True),
+    ...     "activity": ["visit", "purchase", "visit"], "channel": ["web", "web", "app"]})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     log.to_parquet(f"{d}/events.parquet")
+    ...     table, read = read_file_columns(f"{d}/events.parquet", case="customer_id",
+    ...         timestamp="timestamp", activity="activity", optional=["channel", "product"])
+    >>> table.column_names, read  # the file has no product column: not read
+    (['case', 'timestamp', 'activity', 'channel'], ['channel'])
+    >>> table["timestamp"].to_pylist()[:2]  # microseconds since the epoch, UTC
+    [1735722000000000, 1735722300000000]
     """
     p, func = _reader(path)
     con = _session()

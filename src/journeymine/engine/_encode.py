@@ -80,6 +80,26 @@ class EncodedLog:
         Event times in microseconds since the epoch, UTC.
     attributes : dict
         Extra columns carried along: name -> (codes as int16/int32 with -1 for null, labels).
+
+    Examples
+    --------
+    :func:`encode` returns one:
+
+    >>> from journeymine.datasets import make_journeys
+    >>> from journeymine.engine import encode
+    >>> events = make_journeys(200, days=30, random_state=0).events
+    >>> enc = encode(events, columns=["journey_id"])
+    >>> enc.n_events == len(events), enc.n_cases == events["customer_id"].nunique()
+    (True, True)
+    >>> enc.timestamps.dtype, sorted(enc.attributes)  # channel is carried when present
+    (dtype('int64'), ['channel', 'journey_id'])
+    >>> first = enc.case_codes == 0  # the events of the first customer, in time order
+    >>> enc.case_ids[0], bool((enc.timestamps[first][1:] >= enc.timestamps[first][:-1]).all())
+    ('C0000000', True)
+    >>> enc.activities[enc.activity_codes[first]].tolist() == (
+    ...     events[events["customer_id"] == "C0000000"]
+    ...     .sort_values("timestamp", kind="stable")["activity"].astype(str).tolist())
+    True
     """
 
     case: str
@@ -526,7 +546,23 @@ def as_encoded(
     log: LogInput, *, case: str = CUSTOMER_ID, columns: Sequence[str] = ()
 ) -> EncodedLog:
     """Encode ``log`` unless it already is an :class:`EncodedLog`; check that it carries
-    ``columns`` and uses the case column ``case``."""
+    ``columns`` and uses the case column ``case``.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> from journeymine.engine import as_encoded, encode
+    >>> events = make_journeys(200, days=30, random_state=0).events
+    >>> enc = encode(events)
+    >>> as_encoded(enc) is enc  # already encoded: returned as it is
+    True
+    >>> sorted(as_encoded(events, columns=["journey_id"]).attributes)  # a frame is encoded
+    ['channel', 'journey_id']
+    >>> as_encoded(enc, columns=["product"])
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.MissingColumnError: the encoded log does not carry 'product'. ...
+    """
     if isinstance(log, EncodedLog):
         _check_case_arg(case)
         if log.case != case:
