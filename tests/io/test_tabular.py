@@ -722,6 +722,11 @@ def _write(tmp_path, **cols) -> str:
             {"timestamp": pd.to_datetime(["2025-01-01", "2150-01-01", "2025-01-01"], utc=True)},
             "outside the plausible range",
         ),
+        ({"channel": ["web", "  ", "app"]}, "null or empty channel"),
+        (  # the end of the range is excluded, as the gate excludes it
+            {"timestamp": pd.to_datetime(["2025-01-01", "2100-01-01", "2025-01-01"], utc=True)},
+            "outside the plausible range",
+        ),
     ],
 )
 def test_a_bad_log_gets_the_gates_error(tmp_path, cols, message):
@@ -731,6 +736,15 @@ def test_a_bad_log_gets_the_gates_error(tmp_path, cols, message):
     with pytest.raises(EventLogError) as gate:
         _gate(path)
     assert str(fast.value) == str(gate.value)
+
+
+def test_the_start_of_the_plausible_range_is_read_on_the_fast_path(tmp_path):
+    t = pd.to_datetime(
+        ["1990-01-01", "2099-12-31T23:59:59.999999", "2025-01-01"], format="ISO8601", utc=True
+    )
+    path = _write(tmp_path, timestamp=t)
+    assert canonical_from_table(pq.read_table(path)) is not None
+    pd.testing.assert_frame_equal(jm.read_events(path), _gate(path))
 
 
 def test_duplicates_are_warned_and_dropped_by_the_gate(tmp_path):

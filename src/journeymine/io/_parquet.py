@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine import schema
-from journeymine.engine import stable_order, tie_positions
+from journeymine.engine import stable_order
 
 __all__ = ["canonical_from_table", "read_parquet", "sorted_categories"]
 
@@ -55,13 +55,6 @@ def _is_text(t: Any) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
-
-
-def _blank_labels(labels: Any) -> bool:
-    """Any empty or whitespace-only value among distinct text values (the gate's rule:
-    ``str.strip() == ""`` on the pandas text column)."""
-    text = pd.Series(pd.array(labels, dtype=schema.STRING_DTYPE))
-    return bool(text.str.strip().eq("").any())
 
 
 def _ranked(arr: Any) -> tuple[np.ndarray, Any]:
@@ -135,11 +128,10 @@ def _micros(col: Any, tz: str) -> np.ndarray | None:
 
 
 def _in_range(t: np.ndarray, plausible_range: schema.PlausibleRange | None) -> bool:
-    bounds = schema.plausible_bounds(plausible_range)
-    if bounds is None:
-        return True
-    lo, hi = (int(b.tz_convert(None).as_unit("us").asm8.view(np.int64)) for b in bounds)
-    return bool(lo <= int(t.min()) and int(t.max()) < hi)
+    """Every time (int64 microseconds UTC) inside ``plausible_range``, by the gate's rule
+    applied to the first and the last."""
+    ends = np.array([t.min(), t.max()]).view("datetime64[us]")
+    return not schema.implausible_timestamps(ends, plausible_range).any()
 
 
 def _stores_index(table_schema: Any) -> bool:
@@ -161,12 +153,11 @@ def _has_duplicate_rows(
     """Rows equal in every column, in sorted arrays (equal rows share customer and time, so
     only the rows of a (customer, time) shared with a neighbour are compared). Without
     ``compare`` (columns not given here), any shared (customer, time) counts."""
-    tie = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
-    if not tie.any():
+    rows = schema.tied_positions(c, t)
+    if not len(rows):
         return False
     if not compare:
         return True
-    rows = tie_positions(tie)
     frame = pd.DataFrame(
         {"c": c[rows], "t": t[rows]} | {str(i): o[rows] for i, o in enumerate(others)}
     )
@@ -242,9 +233,9 @@ def canonical_from_table(
         coded = {
             name: _dictionary_codes(table.column(name), name in keep_order) for name in categories
         }
-        blank = any(_blank_labels(labels) for _, labels in coded.values())
+        blank = any(schema.blank_values(labels).any() for _, labels in coded.values())
         ranks, ids = ranked.result()
-    if blank or _blank_labels(ids):
+    if blank or schema.blank_values(ids).any():
         return None
     order = stable_order(ranks, len(ids), t)
     if order is not None:

@@ -42,11 +42,12 @@ names from ``journeymine.schema``.
 
 from __future__ import annotations
 
+from journeymine.schema._checks import blank_values, check_unique_columns, require_columns
 from journeymine.schema._checks import check_duration as check_duration
-from journeymine.schema._checks import check_unique_columns, require_columns
 from journeymine.schema._codes import cached_codes as cached_codes
 from journeymine.schema._codes import row_order as row_order
 from journeymine.schema._codes import sort_events as sort_events
+from journeymine.schema._codes import tied_positions
 from journeymine.schema._columns import (
     ACTIVITY,
     CANONICAL_COLUMNS,
@@ -110,12 +111,14 @@ __all__ = [
     "VALUE",
     "PlausibleRange",
     "TimeLike",
+    "blank_values",
     "canonical_log",
     "check_unique_columns",
     "implausible_timestamps",
     "plausible_bounds",
     "require_columns",
     "summarize",
+    "tied_positions",
     "to_micros",
     "to_time_range",
     "to_timestamp",

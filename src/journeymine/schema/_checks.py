@@ -123,11 +123,25 @@ def _note_non_scalar(s: pd.Series, name: str, problems: list[str]) -> np.ndarray
     return mask
 
 
+def blank_values(values: Any) -> np.ndarray:
+    """Mask of the empty or whitespace-only values among text ``values`` (a sequence, a
+    pandas Index or a pyarrow array): the rule by which :func:`validate` refuses a blank
+    ``customer_id``, ``activity`` or ``channel``. Missing values are not flagged.
+
+    Examples
+    --------
+    >>> blank_values(["web", " ", "", None, "app"]).tolist()
+    [False, True, True, False, False]
+    """
+    text = pd.Series(pd.array(values, dtype=STRING_DTYPE))
+    return text.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+
+
 def _blank(s: pd.Series) -> np.ndarray:
     """Mask of empty or whitespace-only values of a category (or text) column."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = s.cat.categories
-        blank = np.flatnonzero(cats.astype(str).str.strip() == "")
+        blank = np.flatnonzero(blank_values(cats))
         if not len(blank):
             return np.zeros(len(s), dtype=bool)
         return np.isin(s.cat.codes.to_numpy(), blank)

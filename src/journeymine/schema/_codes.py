@@ -101,6 +101,31 @@ def _duplicated(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
         return frame[key].assign(**text).duplicated(keep="first").to_numpy()
 
 
+def _tie_positions(tie: np.ndarray) -> np.ndarray:
+    """Positions of the rows equal to a neighbour, from ``tie[i]`` = "row ``i + 1`` equals
+    row ``i``"."""
+    mark = np.zeros(len(tie) + 1, dtype=bool)
+    mark[1:] = tie
+    mark[:-1] |= tie
+    return np.flatnonzero(mark)
+
+
+def tied_positions(ranks: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Positions of the rows that share their (customer, time) with a neighbour, in rows
+    ordered by (customer, time): the only rows that can repeat another row, so the only ones
+    :func:`validate` compares column by column to find duplicate events.
+
+    ``ranks`` are the customer codes and ``t`` the int64 times of the ordered rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tied_positions(np.array([0, 0, 1, 1, 1]), np.array([5, 7, 2, 2, 9])).tolist()
+    [2, 3]
+    """
+    return _tie_positions((t[1:] == t[:-1]) & (ranks[1:] == ranks[:-1]))
+
+
 def _stable_argsort(
     key: np.ndarray, t: np.ndarray, exact: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -118,10 +143,7 @@ def _stable_argsort(
     del ks
     if not tie.any():
         return order, None
-    mark = np.zeros(len(key), dtype=bool)
-    mark[1:] = tie
-    mark[:-1] |= tie
-    pos = np.flatnonzero(mark)
+    pos = _tie_positions(tie)
     sub = order[pos]
     ksub = key[sub]
     sub = sub[np.lexsort((sub, t[sub], ksub))]
@@ -280,14 +302,9 @@ class _Order:
         that share their (customer, time) with another row."""
         dup = np.zeros(len(self.t), dtype=bool)
         if self.order is None:
-            r, t = self.ranks, self.t
-            tie = (t[1:] == t[:-1]) & (r[1:] == r[:-1])
-            if not tie.any():
+            cand = tied_positions(self.ranks, self.t)
+            if not len(cand):
                 return dup
-            mark = np.zeros(len(t), dtype=bool)
-            mark[1:] = tie
-            mark[:-1] |= tie
-            cand = np.flatnonzero(mark)
         elif self.ties is None:
             return dup
         else:

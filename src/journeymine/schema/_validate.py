@@ -23,6 +23,7 @@ from journeymine.schema._checks import (
     _note_non_scalar,
     _rows,
     _to_string_ids,
+    blank_values,
     check_unique_columns,
     require_columns,
 )
@@ -46,7 +47,6 @@ from journeymine.schema._columns import (
     MAX_ABS_VALUE,
     PLAUSIBLE_RANGE,
     REQUIRED_COLUMNS,
-    STRING_DTYPE,
     TIMESTAMP,
     VALUE,
     Duplicates,
@@ -202,8 +202,7 @@ def validate(
             # ones, the ranks reused for the row order
             ranked = _ranked_text_codes(ids) if need_order else None
             if ranked is not None:
-                labels = pd.Series(pd.array(ranked[1], dtype=STRING_DTYPE))
-                blank = np.append(labels.str.strip().eq("").to_numpy(dtype=bool), False)
+                blank = np.append(blank_values(ranked[1]), False)
                 empty = blank[ranked[0]]  # null ids (code -1) read False
             else:
                 empty = ids.fillna("").str.strip().eq("").to_numpy(dtype=bool) & ~null
