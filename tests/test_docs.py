@@ -77,10 +77,6 @@ API_PAGES = {
 # and so are constants and type aliases (their docstring is their entry on the page).
 KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
     ("journeymine.datasets", "Simulation"),
-    ("journeymine.personas", "PersonaTracks"),
-    ("journeymine.personas", "PersonaValidity"),
-    ("journeymine.personas", "persona_profiles"),
-    ("journeymine.personas", "track_personas"),
     ("journeymine.service", "app_from_env"),
     ("journeymine.service", "create_app"),
     ("journeymine.service", "serve"),

@@ -296,6 +296,23 @@ def persona_profiles(
     ------
     ConfigError
         Labels do not match the features, or no customer has a persona.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> from journeymine.personas import PersonaMiner
+    >>> log = make_journeys(800, days=60, random_state=0).events
+    >>> miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    >>> prof = persona_profiles(miner.features_, miner.labels_, log=log)
+    >>> prof.columns.tolist()
+    ['name', 'size', 'share', 'top_features', 'main_channels', 'typical_paths']
+    >>> prof["name"].tolist()
+    ['App loyalists', 'Low-value customers', 'Store-first buyers', 'Review researchers']
+    >>> int(prof["size"].sum()) == int((miner.labels_ >= 0).sum())  # noise (-1) left out
+    True
+    >>> feature, d, mean, others_mean = prof.loc[0, "top_features"][0]
+    >>> feature, d > 0, mean > others_mean
+    ('channel_share:app', True, True)
     """
     if not isinstance(features, pd.DataFrame) or not isinstance(labels, pd.Series):
         raise ConfigError("persona_profiles expects features (DataFrame) and labels (Series).")

@@ -116,6 +116,30 @@ class PersonaValidity:
         cutoff, window end, cv, n_bootstrap, random_state, label kind, RFV features used and
         ``persona_weights``, the weight of the persona columns in ``personas+rfv`` chosen on
         each training fold (0 = left out).
+
+    Examples
+    --------
+    :func:`persona_validity` returns one:
+
+    >>> from journeymine.datasets import make_journeys
+    >>> from journeymine.personas import PersonaMiner, persona_validity
+    >>> log = make_journeys(600, days=90, random_state=0).events
+    >>> miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(
+    ...     log[log["timestamp"] < "2025-03-02"])
+    >>> v = persona_validity(log, miner.labels_, outcome="purchase", cutoff="2025-03-02",
+    ...                      horizon="14D", n_bootstrap=20, miner=miner, stability_runs=2)
+    >>> v.outcome
+    "activity 'purchase' [2025-03-02 00:00:00, 2025-03-16 00:00:00)"
+    >>> auc = v.auc.set_index("feature_set")["auc"]
+    >>> bool(abs(v.added_auc - (auc["personas+rfv"] - auc["rfv"])) < 1e-12)
+    True
+    >>> v.by_persona.columns.tolist()
+    ['persona', 'size', 'n_positive', 'outcome_rate', 'lift']
+    >>> per = v.by_persona  # one row per persona; the customers scored add up
+    >>> v.n_customers == int(per["size"].sum()), v.n_positive == int(per["n_positive"].sum())
+    (True, True)
+    >>> len(v.stability_runs), 0 <= v.stability_ari <= 1
+    (2, True)
     """
 
     auc: pd.DataFrame
