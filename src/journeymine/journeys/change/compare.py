@@ -91,6 +91,36 @@ def _rows(
     )
 
 
+def _proportion_rows(
+    metric: str,
+    cols: Mapping[str, np.ndarray],
+    what: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    a: tuple[np.ndarray, np.ndarray],
+    b: tuple[np.ndarray, np.ndarray],
+) -> pd.DataFrame:
+    """Rows comparing two proportions ``k / n`` (``a`` and ``b`` are ``(k, n)`` as floats):
+    the proportions as values, Cohen's h as the effect, a two-proportion z test."""
+    (k_a, n_a), (k_b, n_b) = a, b
+    p_a, p_b = k_a / n_a, k_b / n_b
+    return _rows(
+        metric,
+        cols,
+        what,
+        source,
+        target,
+        p_a,
+        p_b,
+        n_a,
+        n_b,
+        _cohen_h(p_b, p_a),
+        "cohen_h",
+        "two-proportion z",
+        _z_test(k_a, n_a, k_b, n_b),
+    )
+
+
 def _compare_edges(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataFrame:
     n_g, n_act = len(lg.groups), len(lg.acts)
     src = np.flatnonzero((lg.nxt >= 0) & (side >= 0))
@@ -111,23 +141,11 @@ def _compare_edges(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataFrame
     n_a, n_b = trials[gs, 0].astype(float), trials[gs, 1].astype(float)
     ok = (n_a > 0) & (n_b > 0)
     g, s, t, k_a, k_b, n_a, n_b = (x[ok] for x in (g, s, t, k_a, k_b, n_a, n_b))
-    p_a, p_b = k_a / n_a, k_b / n_b
-    return _rows(
-        "edges",
-        _group_columns(lg, g),
-        np.array(
-            [f"{a} -> {b}" for a, b in zip(lg.acts[s], lg.acts[t], strict=True)], dtype=object
-        ),
-        lg.acts[s],
-        lg.acts[t],
-        p_a,
-        p_b,
-        n_a,
-        n_b,
-        _cohen_h(p_b, p_a),
-        "cohen_h",
-        "two-proportion z",
-        _z_test(k_a, n_a, k_b, n_b),
+    what = np.array(
+        [f"{a} -> {b}" for a, b in zip(lg.acts[s], lg.acts[t], strict=True)], dtype=object
+    )
+    return _proportion_rows(
+        "edges", _group_columns(lg, g), what, lg.acts[s], lg.acts[t], (k_a, n_a), (k_b, n_b)
     )
 
 
@@ -264,22 +282,7 @@ def _compare_funnel(
         ],
         dtype=object,
     )
-    p_a, p_b = k_a / n_a, k_b / n_b
-    return _rows(
-        "funnel",
-        cols,
-        what,
-        step[i_arr],
-        step[j_arr],
-        p_a,
-        p_b,
-        n_a,
-        n_b,
-        _cohen_h(p_b, p_a),
-        "cohen_h",
-        "two-proportion z",
-        _z_test(k_a, n_a, k_b, n_b),
-    )
+    return _proportion_rows("funnel", cols, what, step[i_arr], step[j_arr], (k_a, n_a), (k_b, n_b))
 
 
 def _compare_durations(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataFrame:
