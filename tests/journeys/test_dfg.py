@@ -241,7 +241,7 @@ def test_segment_mapping_goes_through_the_customer_of_each_session() -> None:
         ["loyal", "view", "cart", 1, 1],
         ["new", "view", "cart", 1, 1],
     ]
-    funnel = jm.funnel(log, ["view", "cart"], by={"a": "loyal", "b": "new"}, case="session_id")
+    funnel = jm.funnel(log, ["view", "cart"], segment={"a": "loyal", "b": "new"}, case="session_id")
     assert funnel[["segment", "step", "cases"]].values.tolist() == [
         ["loyal", 1, 2],
         ["loyal", 2, 1],

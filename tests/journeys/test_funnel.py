@@ -46,8 +46,8 @@ def test_within_is_measured_from_the_entry_event() -> None:
     assert jm.funnel(log, ["view", "cart", "buy"], within="8D")["cases"].tolist() == [1, 1, 1]
 
 
-def test_by_column_uses_the_entry_event(log: pd.DataFrame) -> None:
-    got = jm.funnel(log, STEPS[:3], by="channel")
+def test_segment_column_uses_the_entry_event(log: pd.DataFrame) -> None:
+    got = jm.funnel(log, STEPS[:3], segment="channel")
     assert list(got.columns) == [
         "channel",
         "step",
@@ -68,18 +68,28 @@ def test_by_column_uses_the_entry_event(log: pd.DataFrame) -> None:
     )
 
 
-def test_by_mapping_named_after_the_series(log: pd.DataFrame) -> None:
+def test_segment_mapping_named_after_the_series(log: pd.DataFrame) -> None:
     ids = sorted(log["customer_id"].unique())
     persona = pd.Series(
         ["p1" if i % 2 else "p0" for i in range(len(ids))], index=ids, name="persona"
     )
-    got = jm.funnel(log, STEPS, by=persona)
+    got = jm.funnel(log, STEPS, segment=persona)
     assert got.columns[0] == "persona"
     for label, part in got.groupby("persona"):
         members = persona.index[persona == label]
         assert part["cases"].tolist() == ref_funnel(log[log["customer_id"].isin(members)], STEPS)
-    unnamed = jm.funnel(log, STEPS, by=persona.to_dict())
+    unnamed = jm.funnel(log, STEPS, segment=persona.to_dict())
     assert unnamed.columns[0] == "segment"
+
+
+def test_by_is_the_old_name_of_segment(log: pd.DataFrame) -> None:
+    """funnel(by=) works for one more minor release, warns naming segment=, same result."""
+    with pytest.warns(FutureWarning, match=r"funnel\(by=...\) is renamed funnel\(segment=...\)"):
+        old = jm.funnel(log, STEPS[:3], by="channel")
+    pd.testing.assert_frame_equal(old, jm.funnel(log, STEPS[:3], segment="channel"))
+    assert old.columns[0] == "channel"
+    with pytest.raises(TypeError, match="pass segment= only"):
+        jm.funnel(log, STEPS[:3], by="channel", segment="channel")
 
 
 def test_unknown_step_names_it_with_did_you_mean(log: pd.DataFrame) -> None:

@@ -19,7 +19,7 @@ STATS: dict[str, Callable[..., pd.DataFrame]] = {
     "variants": lambda log: jm.variants(log),
     "variants_cut": lambda log: jm.variants(log, max_steps=4, from_end=True, top_k=15),
     "funnel": lambda log: jm.funnel(
-        log, ["visit", "view_product", "purchase"], within="3D", by="channel"
+        log, ["visit", "view_product", "purchase"], within="3D", segment="channel"
     ),
     "paths": lambda log: jm.paths(log, "view_product", direction="before", max_steps=3),
     "channel_switches": lambda log: jm.channel_switches(log),

@@ -73,12 +73,16 @@ def test_funnel_data_and_figure(small_log: pd.DataFrame) -> None:
     fig = funnel_figure(data)
     assert fig.data[0].type == "funnel"
     assert list(fig.data[0].x) == data["cases"].tolist()
-    by = funnel_data(small_log, steps[:2], by="channel", k=10)
+    by = funnel_data(small_log, steps[:2], segment="channel", k=10)
     assert "channel" in by.columns and by.attrs["segment"] == "channel"
     assert (by["cases"].eq(0) | by["cases"].ge(10)).all()
     fig_by = funnel_figure(by)
     assert len(fig_by.data) == by["channel"].nunique()
     assert {t.type for t in fig_by.data} == {"bar"}
+    # by= is the old name of segment=: it still works for one minor release, with a warning
+    with pytest.warns(FutureWarning, match=r"funnel_data\(by=...\) is renamed"):
+        old = funnel_data(small_log, steps[:2], by="channel", k=10)
+    pd.testing.assert_frame_equal(old, by)
 
 
 def test_funnel_cuts_steps_below_k(small_log: pd.DataFrame) -> None:

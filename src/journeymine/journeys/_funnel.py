@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from journeymine.compat import renamed_keywords
 from journeymine.engine import EncodedLog, LogInput, as_encoded
 from journeymine.exceptions import ConfigError
 from journeymine.journeys._common import Segments, activity_code, event_labels, sort_labels
@@ -25,12 +26,13 @@ def _within_micros(within: str | pd.Timedelta | dt.timedelta | None) -> int | No
     return int(delta // pd.Timedelta(1, unit="us"))
 
 
+@renamed_keywords(by="segment")
 def funnel(
     log: LogInput,
     steps: Sequence[str],
     *,
     within: str | pd.Timedelta | dt.timedelta | None = None,
-    by: Segments | None = None,
+    segment: Segments | None = None,
     case: str = CUSTOMER_ID,
 ) -> pd.DataFrame:
     """Ordered funnel: how many cases reach each step after the previous one.
@@ -49,17 +51,19 @@ def funnel(
         Activities in funnel order (an activity may repeat).
     within : str or Timedelta, optional
         Time limit from the entry event, e.g. ``"7D"`` or ``"30min"``.
-    by : str, dict or Series, optional
-        Split the funnel: a column name (its value on the entry event, e.g. ``"channel"``), or a
-        mapping customer_id -> label such as personas. Adds a column named after the column (or
-        the Series name, else ``segment``).
+    segment : str, dict or Series, optional
+        Split the funnel, as ``segment`` of :func:`journeymine.dfg`: a column name (its value
+        on the entry event, e.g. ``"channel"``), or a mapping customer_id -> label such as
+        personas. Adds a column named after the column (or the Series name, else
+        ``segment``). Renamed from ``by`` (which still works, with a ``FutureWarning``, until
+        the next minor release).
     case : str, default "customer_id"
         Case column.
 
     Returns
     -------
     DataFrame
-        ``[by,] step, activity, cases, conversion, step_conversion, drop_off``: ``step`` counts
+        ``[segment,] step, activity, cases, conversion, step_conversion, drop_off``: ``step`` counts
         from 1, ``conversion`` is the share of the cases that entered at step 1,
         ``step_conversion`` the share of the previous step's cases, ``drop_off`` the cases lost
         since the previous step.
@@ -94,14 +98,17 @@ def funnel(
             f"order, e.g. ['view_product', 'add_to_cart', 'purchase']."
         )
     within_us = _within_micros(within)
-    enc = as_encoded(log, case=case, columns=[by] if isinstance(by, str) else [])
+    enc = as_encoded(log, case=case, columns=[segment] if isinstance(segment, str) else [])
     codes = [activity_code(enc, s, purpose="funnel step") for s in steps]
-    if by is not None:
-        labels_per_event, labels = event_labels(enc, by, param="by", purpose="funnel(by=...)")
+    if segment is not None:
+        labels_per_event, labels = event_labels(
+            enc, segment, param="segment", purpose="funnel(segment=...)"
+        )
     else:
         labels_per_event, labels = None, pd.Index([0])
     counts = step_counts(enc, codes, within_us, labels_per_event, len(labels))
-    return funnel_frame(counts, steps, labels, _by_name(by) if by is not None else None)
+    name = _segment_name(segment) if segment is not None else None
+    return funnel_frame(counts, steps, labels, name)
 
 
 def step_counts(
@@ -140,7 +147,7 @@ def step_counts(
 
 
 def funnel_frame(
-    counts: np.ndarray, steps: Sequence[str], labels: pd.Index, by_name: str | None
+    counts: np.ndarray, steps: Sequence[str], labels: pd.Index, segment_name: str | None
 ) -> pd.DataFrame:
     """The funnel table of :func:`funnel` from the step counts (steps x groups)."""
     prev = np.vstack([counts[:1], counts[:-1]])
@@ -160,15 +167,15 @@ def funnel_frame(
                 "drop_off": (prev[:, g] - counts[:, g]).astype(np.int64),
             }
         )
-        if by_name is not None:
-            frame.insert(0, by_name, labels[g])
+        if segment_name is not None:
+            frame.insert(0, segment_name, labels[g])
         rows.append(frame)
     return pd.concat(rows, ignore_index=True)
 
 
-def _by_name(by: Segments) -> str:
-    if isinstance(by, str):
-        return by
-    if isinstance(by, pd.Series) and isinstance(by.name, str) and by.name:
-        return by.name
+def _segment_name(segment: Segments) -> str:
+    if isinstance(segment, str):
+        return segment
+    if isinstance(segment, pd.Series) and isinstance(segment.name, str) and segment.name:
+        return segment.name
     return _SEGMENT

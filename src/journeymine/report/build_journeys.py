@@ -264,7 +264,7 @@ def journey_report_data(
         fun = figures.funnel_data(log, funnel_steps, k=k)
         hidden["funnel steps"] = int(fun.attrs.get("hidden", 0))
         if labels is not None:
-            fun_by = figures.funnel_data(log, funnel_steps, by=labels, k=k)
+            fun_by = figures.funnel_data(log, funnel_steps, segment=labels, k=k)
             hidden["funnel steps"] += int(fun_by.attrs.get("hidden", 0))
         if paths_from is None:
             paths_from = funnel_steps[0]

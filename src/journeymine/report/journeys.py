@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeymine.compat import renamed_keywords
 from journeymine.report._common import (
     DEFAULT_K,
     INK,
@@ -208,12 +209,13 @@ def paths_figure(
 
 
 # ---------------------------------------------------------------- funnel
+@renamed_keywords(by="segment")
 def funnel_data(
     log: pd.DataFrame,
     steps: Sequence[str],
     *,
     within: str | pd.Timedelta | None = None,
-    by: str | pd.Series | Mapping[str, Any] | None = None,
+    segment: str | pd.Series | Mapping[str, Any] | None = None,
     k: int = DEFAULT_K,
 ) -> pd.DataFrame:
     """Ordered funnel with conversion and drop-off (``jm.funnel``), one block per segment.
@@ -221,11 +223,26 @@ def funnel_data(
     A step (or segment) reached by fewer than ``k`` customers (but more than zero) is removed
     with the steps after it, since its count could single out a customer.
 
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log.
+    steps : list of str
+        Activities in funnel order.
+    within : str or Timedelta, optional
+        Time limit from the entry event, as in ``jm.funnel``.
+    segment : str, dict or Series, optional
+        One funnel per segment, as ``segment`` of ``jm.funnel``: a column name or a mapping
+        customer_id -> label. Renamed from ``by`` (which still works, with a
+        ``FutureWarning``, until the next minor release).
+    k : int, default 10
+        Minimum number of customers behind a step.
+
     Returns
     -------
     DataFrame
         ``step, activity, cases, conversion, step_conversion, drop_off`` (customers lost since
-        the previous step) (+ the segment column of ``by``); ``attrs`` holds ``k``,
+        the previous step) (+ the segment column); ``attrs`` holds ``k``,
         ``hidden`` and ``segment`` (the segment column or None).
 
     Examples
@@ -242,7 +259,7 @@ def funnel_data(
 
     k = check_k(k)
     log = check_log(log, purpose="funnel_data")
-    raw = funnel(log, list(steps), within=within, by=by)
+    raw = funnel(log, list(steps), within=within, segment=segment)
     check_frame(raw, FUNNEL_COLUMNS, what="jm.funnel output", hint="")
     extra = [c for c in raw.columns if c not in FUNNEL_COLUMNS]
     seg = extra[0] if extra else None
