@@ -1,9 +1,12 @@
 """Next best action: an orchestration policy as data, per-persona response rates, a decision
 engine that explains every losing option, and a backtest that replays a historical log.
+:class:`EventIndex` answers the as-of questions of the gates (how many events of these
+activities in a window before each decision point, the latest one), for many points at once.
 
 >>> from journeymine.actions import Policy, ResponseModel, next_best_action, backtest
 """
 
+from journeymine.actions._index import EventIndex
 from journeymine.actions.backtest import Backtest, backtest
 from journeymine.actions.engine import Decisions, next_best_action
 from journeymine.actions.ope import evaluate_policy
@@ -17,6 +20,7 @@ __all__ = [
     "Cap",
     "Consent",
     "Decisions",
+    "EventIndex",
     "Journey",
     "Policy",
     "ResponseModel",

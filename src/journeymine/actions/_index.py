@@ -21,7 +21,14 @@ __all__ = ["EventIndex"]
 
 
 class EventIndex:
-    """A log prepared for as-of counts (second resolution).
+    """A log prepared for as-of counts at many (customer, time) decision points.
+
+    The gates of :func:`~journeymine.actions.next_best_action` and
+    :func:`~journeymine.actions.backtest`, and the deciders of
+    :func:`journeymine.datasets.simulate`, ask it: how many events of these activities did each
+    customer have in ``[t - within, t)``, and when was the latest one before ``t``. Times have
+    second resolution on the index's own clock (:meth:`points` turns customer ids and times
+    into it); only events strictly before a point count.
 
     Parameters
     ----------
@@ -29,6 +36,32 @@ class EventIndex:
         Canonical event log.
     product_column : str, optional
         Column naming the product an event is about (for product suppressions).
+
+    Attributes
+    ----------
+    customers : Index
+        The log's customers, sorted; a customer's code is its position (-1: not in the log).
+    end : int
+        One second after the log's last event, on the index's clock.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.actions import EventIndex
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2025-03-01 09:00", "2025-03-02 09:00",
+    ...                                  "2025-03-05 09:00", "2025-03-02 10:00"], utc=True),
+    ...     "activity": ["email_sent", "visit", "email_sent", "visit"]})
+    >>> index = EventIndex(log)
+    >>> codes, t = index.points(["a", "b", "z"], pd.to_datetime(["2025-03-06"] * 3, utc=True))
+    >>> codes.tolist()
+    [0, 1, -1]
+    >>> index.count(("email_sent",), codes, t, within=7 * 86400).tolist()  # in the last 7 days
+    [2, 0, 0]
+    >>> when, row = index.last(("visit",), codes, t)
+    >>> index.to_timestamp(when[:2]).strftime("%Y-%m-%d %H:%M").tolist()
+    ['2025-03-02 09:00', '2025-03-02 10:00']
     """
 
     def __init__(self, log: pd.DataFrame, product_column: str | None = None) -> None:

@@ -307,8 +307,3 @@ def parse_events(
         sid=sid,
     )
     return cid, ev, tuple(sorted(unknown_act)), tuple(sorted(unknown_ch))
-
-
-#: The old private name, still imported by ``service.routes`` and ``actions._service``; new code
-#: imports :func:`journeymine.assignment.parse_time`.
-_parse_time = parse_time

@@ -107,7 +107,7 @@ class View:
     _cache: dict[Any, Any] = field(default_factory=dict)
 
     def index(self, product_column: str = "product") -> Any:
-        from journeymine.actions._index import EventIndex
+        from journeymine.actions import EventIndex
 
         key = ("index", product_column)
         if key not in self._cache:

@@ -9,6 +9,8 @@ assignment, next best action, and continuous decisioning on a customer state sto
 - :mod:`journeymine.service.live`: :func:`decide_live`, one live customer's decision in numpy
 - :mod:`journeymine.service.routes`: ``/v1/events``, ``/v1/customers/{id}``, ``/v1/outcomes``
   and ``/v1/next-best-action`` by ``customer_id``
+- :mod:`journeymine.service.nba_events_route`: ``/v1/next-best-action`` with the customer's
+  events in the request (a service without a state store)
 
 ``journeymine.assignment.service`` re-exports :mod:`journeymine.service.app` for one release.
 The service depends on :mod:`journeymine.assignment` and :mod:`journeymine.actions`; neither

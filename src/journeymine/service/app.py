@@ -18,8 +18,9 @@ times, slow clients, and the JSON answer of every refusal, never a stack trace):
 Speed: ``POST /v1/assign`` (:mod:`journeymine.service.assign_routes`) and, with a state
 store, ``POST /v1/next-best-action`` (:mod:`journeymine.service.nba_route`) are plain ASGI
 routes; ``serve(..., workers=N)`` runs N processes. The stateless next best action (events in
-the request) decides one second after the customer's last event without ``at``, as
-:func:`journeymine.actions.next_best_action` and ``jm nba`` do.
+the request, :mod:`journeymine.service.nba_events_route`) decides one second after the
+customer's last event without ``at``, as :func:`journeymine.actions.next_best_action` and
+``jm nba`` do.
 
 Examples
 --------
@@ -54,7 +55,6 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "journeymine.service needs the serve extra: pip install 'journeymine[serve]'"
     ) from exc
 
-from journeymine.actions._service import EventIn
 from journeymine.service.assign_routes import AssignRoute, Coalescer, score_batch
 from journeymine.service.auth import key_checker
 from journeymine.service.limits import (  # noqa: F401 - re-exported for the old path
@@ -80,6 +80,7 @@ from journeymine.service.limits import (  # noqa: F401 - re-exported for the old
     error_answer,
     read_request,
 )
+from journeymine.service.live_events import EventIn
 from journeymine.service.model_holder import (  # noqa: F401 - re-exported for the old path
     NEXT_STEP_SUFFIX,
     ModelHolder,
@@ -180,7 +181,7 @@ def _with_request_schemas(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(schemas_of(_ASSIGN, _BATCH))
     if "/v1/next-best-action" in schema.get("paths", {}):
-        from journeymine.actions._service import request_schemas
+        from journeymine.service.nba_events_route import request_schemas
 
         components.update(request_schemas())
     if "/v1/events" in schema.get("paths", {}):
@@ -361,7 +362,7 @@ def create_app(
         app.state.store = state_store
         nba = None
         if responses is not None and policy is not None:
-            from journeymine.actions._service import nba_router
+            from journeymine.service.nba_events_route import nba_router
 
             nba_router(lambda: holder.model, key_dependency, policy, responses, read_request, times)
             nba = NextBestActionRoute(
@@ -393,7 +394,7 @@ def create_app(
         )
         app.state.next_best_action = policy is not None
     elif policy is not None and responses is not None:
-        from journeymine.actions._service import nba_router
+        from journeymine.service.nba_events_route import nba_router
 
         app.include_router(
             nba_router(

@@ -1,6 +1,8 @@
-"""The live events of the state routes: their request schemas (``POST /v1/events`` and
-``POST /v1/outcomes``), their limits, and :func:`check_live_events`, which checks a batch and
-gives every event its id (idempotency: a replayed batch is recognised).
+"""The live events: the event of ``POST /v1/assign`` and of the next best action
+(:class:`EventIn`, :class:`NbaEventIn`), the request schemas of the state routes
+(``POST /v1/events`` and ``POST /v1/outcomes``), their limits, and :func:`check_live_events`,
+which checks a batch and gives every event its id (idempotency: a replayed batch is
+recognised).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ __all__ = [
     "DEFAULT_MAX_FUTURE_S",
     "MAX_EVENTS_PER_BATCH",
     "MAX_ID_LENGTH",
+    "EventIn",
     "EventsRequest",
     "LiveEvent",
+    "NbaEventIn",
     "Outcome",
     "OutcomesRequest",
     "check_live_events",
@@ -42,6 +46,31 @@ MAX_VALUE = MAX_ABS_VALUE
 
 _Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class EventIn(TypedDict):
+    """One event. Other keys are accepted and ignored."""
+
+    __pydantic_config__ = ConfigDict(allow_inf_nan=False)  # type: ignore[misc]
+
+    timestamp: Annotated[
+        str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
+    ]
+    activity: Annotated[str, Field(min_length=1)]
+    channel: NotRequired[str | None]
+    journey_id: NotRequired[str | None]
+    session_id: NotRequired[str | None]
+    value: NotRequired[float | None]
+    customer_id: NotRequired[
+        Annotated[str | None, Field(description="optional; must equal the request's customer_id")]
+    ]
+
+
+class NbaEventIn(EventIn):
+    """One event, as for ``/v1/assign``; other keys are kept (the policy's product column, by
+    default ``product``: a text, an integer id or null)."""
+
+    __pydantic_config__ = ConfigDict(extra="allow", allow_inf_nan=False)  # type: ignore[misc]
 
 
 class LiveEvent(TypedDict):

@@ -31,7 +31,6 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from journeymine.actions._service import NbaEventIn
 from journeymine.actions.policy import Policy
 from journeymine.assignment import PersonaModel
 from journeymine.service.limits import batch_too_large, json_answer
@@ -43,6 +42,7 @@ from journeymine.service.live_events import (
     MAX_EVENTS_PER_BATCH,
     MAX_ID_LENGTH,
     OUTCOMES,
+    NbaEventIn,
     _Id,
     check_live_events,
 )

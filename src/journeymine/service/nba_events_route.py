@@ -1,6 +1,7 @@
-"""``POST /v1/next-best-action`` for the HTTP service (added when it is started with a policy
-and response rates): one customer's events -> persona (the service's model, or one the caller
-gives) -> the policy's decision and the "why not" of every other journey.
+"""``POST /v1/next-best-action`` with the customer's events in the request (the service started
+with a policy and response rates but no state store): one customer's events -> persona (the
+service's model, or one the caller gives) -> the policy's decision and the "why not" of every
+other journey.
 
 The answer is :func:`~journeymine.actions.next_best_action` on the customer's events, so it
 equals the batch result for the same events, persona and time. Without ``at`` the decision is
@@ -8,7 +9,8 @@ made one second after the customer's last event (the default of ``next_best_acti
 ``jm nba``); the answer's ``at`` is the decision time (to the second), never moved.
 
 Events are checked as for ``/v1/assign`` (same parser, same plausible range), and the policy's
-product column must hold a text, an integer id or null.
+product column must hold a text, an integer id or null. With a state store the route is
+:mod:`journeymine.service.nba_route` instead (by ``customer_id``, from the stored state).
 """
 
 from __future__ import annotations
@@ -22,46 +24,24 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from journeymine.actions.engine import next_best_action
-from journeymine.actions.policy import Policy
-from journeymine.actions.response import ResponseModel
-from journeymine.assignment._assign import assign_parsed, parse_customer
-from journeymine.assignment._inputs import _parse_time
-from journeymine.assignment._model import UNASSIGNED, PersonaModel
+from journeymine.actions import Policy, ResponseModel, next_best_action
+from journeymine.assignment import (
+    UNASSIGNED,
+    PersonaModel,
+    assign_parsed,
+    parse_customer,
+    parse_time,
+)
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
+from journeymine.service.live_events import NbaEventIn
 
-__all__ = ["nba_router"]
+__all__ = ["decide_one", "nba_router", "request_schemas"]
 
 _JSON = "application/json"
-
-
-class EventIn(TypedDict):
-    """One event. Other keys are accepted and ignored."""
-
-    __pydantic_config__ = ConfigDict(allow_inf_nan=False)  # type: ignore[misc]
-
-    timestamp: Annotated[
-        str, Field(description="ISO 8601, e.g. 2025-03-01T10:15:00Z (naive = UTC)")
-    ]
-    activity: Annotated[str, Field(min_length=1)]
-    channel: NotRequired[str | None]
-    journey_id: NotRequired[str | None]
-    session_id: NotRequired[str | None]
-    value: NotRequired[float | None]
-    customer_id: NotRequired[
-        Annotated[str | None, Field(description="optional; must equal the request's customer_id")]
-    ]
-
-
-class NbaEventIn(EventIn):
-    """One event, as for ``/v1/assign``; other keys are kept (the policy's product column, by
-    default ``product``: a text, an integer id or null)."""
-
-    __pydantic_config__ = ConfigDict(extra="allow", allow_inf_nan=False)  # type: ignore[misc]
 
 
 class NbaRequest(TypedDict):
@@ -152,7 +132,7 @@ def _products(events: Sequence[Mapping[str, Any]], column: str) -> list[str | No
 def _decision_time(raw: Any, times: Any) -> pd.Timestamp | None:
     if raw is None:
         return None
-    parsed = _parse_time(raw) if raw.strip() else None
+    parsed = parse_time(raw) if raw.strip() else None
     if parsed is None:
         raise ConfigError(f"at={raw!r:.60} is not a time; give e.g. '2025-03-01T09:00Z'.")
     times.check_time(parsed[0], "at", raw)
@@ -169,7 +149,7 @@ def decide_one(
     """The decision for one request (raises EventLogError / ConfigError on bad input).
 
     ``times`` checks event and decision times against the service's plausible range
-    (:class:`journeymine.assignment.service.TimeRange`)."""
+    (:class:`journeymine.service.limits.TimeRange`)."""
     cid, events = req["customer_id"], req["events"]
     at = _decision_time(req.get("at"), times)
     # the events are checked (and encoded) as /v1/assign does, whether or not the persona is
@@ -236,7 +216,7 @@ def nba_router(
     read: Any,
     times: Any,
 ) -> APIRouter:
-    """The route, for :func:`journeymine.assignment.service.create_app`.
+    """The route, for :func:`journeymine.service.create_app`.
 
     ``model_of()`` returns the current persona model (hot reloads apply); ``read(adapter,
     body)`` checks the raw body (the service's strict JSON and 400/422 answers); ``times``
