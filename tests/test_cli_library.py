@@ -100,7 +100,7 @@ def test_report_by_segment_and_funnel(sample: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     res = runner.invoke(
         app,
-        ["report", str(segmented), "--out", str(out), "--by", "tier",
+        ["report", str(segmented), "--out", str(out), "--segment", "tier",
          "--funnel", "visit,add_to_cart,purchase"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -116,9 +116,23 @@ def test_report_by_segment_and_funnel(sample: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "Did you mean 'purchase'" in res.output
     assert not (tmp_path / "x" / "journeys.html").exists()
     res = runner.invoke(
-        app, ["report", str(segmented), "--out", str(tmp_path / "x"), "--by", "tie"]
+        app, ["report", str(segmented), "--out", str(tmp_path / "x"), "--segment", "tie"]
     )
-    assert res.exit_code == 2 and "--by 'tie'" in res.output and "Did you mean 'tier'" in res.output
+    assert res.exit_code == 2 and "--segment 'tie'" in res.output
+    assert "Did you mean 'tier'" in res.output
+    # --by, the old name of --segment, still works for one minor release (hidden from --help)
+    old = tmp_path / "old"
+    res = runner.invoke(app, ["report", str(segmented), "--out", str(old), "--by", "tier",
+                              "--funnel", "visit,add_to_cart,purchase"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    old_html = (old / "journeys.html").read_text(encoding="utf-8")
+    assert "Funnel by tier" in old_html and "Process map: web only" in old_html
+    help_text = runner.invoke(app, ["report", "--help"]).output
+    assert "--segment" in help_text and "--by" not in help_text
+    res = runner.invoke(
+        app, ["report", str(segmented), "--out", str(old), "--by", "tier", "--segment", "channel"]
+    )
+    assert res.exit_code == 2 and "pass --segment only" in res.output
     res = runner.invoke(app, ["report", str(segmented), "--funnel", "visit"])
     assert res.exit_code == 2 and "at least two" in res.output
 
@@ -130,9 +144,29 @@ def test_journey_report_by_column_refuses_both_and_unknown(sample: Path, tmp_pat
 
     log = read_events(sample / "events.parquet")
     with pytest.raises(ConfigError, match="not both"):
-        journey_report(log, tmp_path / "j.html", by="channel", personas={"C1": 1})
-    with pytest.raises(ConfigError, match="Did you mean 'channel'"):
-        journey_report(log, tmp_path / "j.html", by="chanel")
+        journey_report(log, tmp_path / "j.html", segment="channel", personas={"C1": 1})
+    with pytest.raises(ConfigError, match=r"segment='chanel'.*Did you mean 'channel'"):
+        journey_report(log, tmp_path / "j.html", segment="chanel")
+
+
+def test_journey_report_by_is_the_old_name_of_segment(sample: Path, tmp_path: Path) -> None:
+    """by= (journey_report, journey_report_data) and JourneyReportData.by keep working for one
+    minor release with a FutureWarning naming segment, and give the same result."""
+    from journeymine.io import read_events
+    from journeymine.report import journey_report, journey_report_data
+
+    log = read_events(sample / "events.parquet")
+    new = journey_report_data(log, segment="channel", top_k=8)
+    with pytest.warns(FutureWarning, match=r"journey_report_data\(by=...\) is renamed"):
+        old = journey_report_data(log, by="channel", top_k=8)
+    assert old.group == new.group == "channel" and old.segment == "channel"
+    pd.testing.assert_frame_equal(old.funnel_by_group, new.funnel_by_group)
+    assert [n for n, _ in old.group_maps] == [n for n, _ in new.group_maps]
+    with pytest.warns(FutureWarning, match=r"JourneyReportData.by is renamed"):
+        assert new.by == "channel"
+    with pytest.warns(FutureWarning, match=r"journey_report\(by=...\) is renamed"):
+        page = journey_report(log, tmp_path / "old.html", by="channel", top_k=8)
+    assert "Funnel by channel" in page.read_text(encoding="utf-8")
 
 
 def test_demo_uses_the_given_policy(tmp_path: Path) -> None:

@@ -238,8 +238,8 @@ def _steps(funnel: str | None) -> list[str] | None:
     return steps
 
 
-def _check_in_log(log: Any, steps: list[str] | None, by: str | None) -> None:
-    """Refuse, before the work, funnel steps and a --by column the log does not have."""
+def _check_in_log(log: Any, steps: list[str] | None, segment: str | None) -> None:
+    """Refuse, before the work, funnel steps and a --segment column the log does not have."""
     from journeymine.exceptions import did_you_mean
     from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
@@ -250,10 +250,10 @@ def _check_in_log(log: Any, steps: list[str] | None, by: str | None) -> None:
                 f"--funnel step {step!r} is not an activity of the log.{did_you_mean(step, known)}"
             )
     usable = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP)]
-    if by is not None and by not in usable:
+    if segment is not None and segment not in usable:
         raise ConfigError(
-            f"--by {by!r} is not a column of the log.{did_you_mean(by, usable)} Columns: "
-            f"{', '.join(usable)}."
+            f"--segment {segment!r} is not a column of the log.{did_you_mean(segment, usable)} "
+            f"Columns: {', '.join(usable)}."
         )
 
 
@@ -263,13 +263,17 @@ def report(
     path: EventFileArg,
     out: Annotated[Path, typer.Option(help="Folder for the HTML reports.")] = Path("reports"),
     k: Annotated[int, typer.Option(min=1, help="Hide paths taken by fewer than k customers.")] = 10,
-    by: Annotated[
+    segment: Annotated[
         str | None,
         typer.Option(
             metavar="COLUMN",
             help="Segment the journey report by a column of the log (its value on each "
             "customer's first event): funnel and process map per segment.",
         ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(metavar="COLUMN", hidden=True, help="The old name of --segment."),
     ] = None,
     funnel: Annotated[
         str | None,
@@ -284,7 +288,7 @@ def report(
     """Write the journey map and change reports: self-contained HTML files that open offline.
 
     Changes are detected per channel when the log has a channel column. Example:
-    jm report data/sample/events.parquet --out reports --k 10 --by channel
+    jm report data/sample/events.parquet --out reports --k 10 --segment channel
     --funnel visit,add_to_cart,purchase
     """
     from journeymine.journeys import detect_changes
@@ -293,9 +297,16 @@ def report(
 
     inside = ("journeys.html", "changes.html")
     check_outputs([Output("--out", out, folder=True, inside=inside)], {EVENTS: path})
+    if by is not None:  # --by: the old name of --segment, kept for one minor release
+        if segment is not None and segment != by:
+            raise ConfigError(
+                f"--by {by!r} and --segment {segment!r}: --by is the old name of --segment; "
+                f"pass --segment only."
+            )
+        segment = by
     steps = _steps(funnel)
     log = read.load(path)
-    _check_in_log(log, steps, by)
+    _check_in_log(log, steps, segment)
     days = span_days(log)
     if days < MIN_CHANGE_DAYS:
         raise EventLogError(
@@ -306,7 +317,7 @@ def report(
     found = detect_changes(log, by=("channel",) if "channel" in log.columns else ())
     out.mkdir(parents=True, exist_ok=True)
     written = [
-        journey_report(log, out / "journeys.html", k=k, funnel_steps=steps, by=by),
+        journey_report(log, out / "journeys.html", k=k, funnel_steps=steps, segment=segment),
         change_report(log, out / "changes.html", changes=found, k=k),
     ]
     for p in written:

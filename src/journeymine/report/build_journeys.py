@@ -4,6 +4,7 @@ text (:func:`journey_findings`, pure) and the HTML page (:func:`journey_report`)
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
 from journeymine.report import journeys as figures
 from journeymine.report._common import (
@@ -65,8 +67,11 @@ class JourneyReportData:
     switches : DataFrame or None
         Channel switches (None without a channel column).
     group : str
-        ``"persona"`` or the ``by`` column.
-    by : str or None
+        ``"persona"`` or the ``segment`` column.
+    segment : str or None
+        The column that segments customers (``segment=`` of :func:`journey_report_data`);
+        ``by``, its old name, still reads it until the next minor release (with a
+        ``FutureWarning``).
     k, top_k : int
     hidden : dict of str to int
         What was hidden for privacy, by kind (in the report's order).
@@ -98,10 +103,21 @@ class JourneyReportData:
     group_maps: list[tuple[str, pd.DataFrame]]
     switches: pd.DataFrame | None
     group: str
-    by: str | None
+    segment: str | None
     k: int
     top_k: int
     hidden: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def by(self) -> str | None:
+        """The old name of :attr:`segment` (until the next minor release)."""
+        warnings.warn(
+            "JourneyReportData.by is renamed JourneyReportData.segment; by stops working in "
+            "the next minor release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.segment
 
 
 def _arrow(variant: str) -> str:
@@ -152,25 +168,29 @@ def _persona_labels(
     return pd.Series([name(v) for v in lab], index=customers, name="persona")
 
 
-def _segment_labels(log: pd.DataFrame, by: str) -> pd.Series:
-    """Each customer's value of column ``by`` on their first event (as text)."""
+def _segment_labels(log: pd.DataFrame, segment: str) -> pd.Series:
+    """Each customer's value of column ``segment`` on their first event (as text)."""
     from journeymine.exceptions import did_you_mean
 
-    if not isinstance(by, str) or by not in log.columns or by in (CUSTOMER_ID, TIMESTAMP):
+    if (
+        not isinstance(segment, str)
+        or segment not in log.columns
+        or segment in (CUSTOMER_ID, TIMESTAMP)
+    ):
         usable = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP)]
         raise ConfigError(
-            f"by={by!r} is not a column of the log.{did_you_mean(str(by), usable)} "
-            f"Columns: {usable}."
+            f"segment={segment!r} is not a column of the log."
+            f"{did_you_mean(str(segment), usable)} Columns: {usable}."
         )
     first = (
-        log[[CUSTOMER_ID, TIMESTAMP, by]]
+        log[[CUSTOMER_ID, TIMESTAMP, segment]]
         .sort_values([CUSTOMER_ID, TIMESTAMP], kind="stable")
         .drop_duplicates(CUSTOMER_ID)
-        .set_index(CUSTOMER_ID)[by]
+        .set_index(CUSTOMER_ID)[segment]
     )
     labels = first.astype(object).where(first.notna(), "(none)").astype(str)
     labels.index = labels.index.astype(str)
-    return labels.rename(by)
+    return labels.rename(segment)
 
 
 def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
@@ -192,6 +212,7 @@ def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
     return path
 
 
+@renamed_keywords(by="segment")
 def journey_report_data(
     log: pd.DataFrame,
     *,
@@ -202,7 +223,7 @@ def journey_report_data(
     paths_from: str | None = None,
     personas: pd.Series | Mapping[str, Any] | None = None,
     persona_names: Mapping[Any, str] | None = None,
-    by: str | None = None,
+    segment: str | None = None,
 ) -> JourneyReportData:
     """Compute what :func:`journey_report` shows (same parameters, no output file).
 
@@ -215,7 +236,7 @@ def journey_report_data(
     >>> import journeymine as jm
     >>> from journeymine.report import journey_report_data
     >>> synthetic = jm.datasets.make_journeys(n_customers=120, days=30, random_state=2)
-    >>> data = journey_report_data(jm.validate(synthetic.events), by="channel", top_k=8)
+    >>> data = journey_report_data(jm.validate(synthetic.events), segment="channel", top_k=8)
     >>> data.group, data.top_k, "process map edges" in data.hidden
     ('channel', 8, True)
     """
@@ -226,12 +247,14 @@ def journey_report_data(
     max_steps = int(check_positive_int("max_steps", max_steps) or max_steps)
     log = check_log(log, purpose="journey_report")
     n_customers = int(log[CUSTOMER_ID].nunique())
-    if by is not None and personas is not None:
-        raise ConfigError("give personas= or by=, not both: the report segments one way.")
+    if segment is not None and personas is not None:
+        raise ConfigError(
+            "give personas= or segment=, not both: the report segments customers one way."
+        )
     labels = _persona_labels(log, personas, persona_names) if personas is not None else None
     group = "persona"
-    if by is not None:
-        labels, group = _segment_labels(log, by), str(by)
+    if segment is not None:
+        labels, group = _segment_labels(log, segment), str(segment)
     hidden: dict[str, int] = {}
     channels = CHANNEL in log.columns
     start_ch = _first_channels(log).value_counts(normalize=True) if channels else None
@@ -308,7 +331,7 @@ def journey_report_data(
         group_maps=maps,
         switches=sw,
         group=group,
-        by=by,
+        segment=segment,
         k=k,
         top_k=top_k,
         hidden=hidden,
@@ -477,7 +500,7 @@ def _sections(data: JourneyReportData) -> list[Section]:
                 maps,
                 text="The 15 most frequent transitions of the customers of each of the "
                 f"{len(maps)} largest {group} groups."
-                if data.by is not None
+                if data.segment is not None
                 else "The 15 most frequent transitions of the customers of each of the "
                 f"{len(maps)} largest personas.",
             )
@@ -493,6 +516,7 @@ def _sections(data: JourneyReportData) -> list[Section]:
     return sections
 
 
+@renamed_keywords(by="segment")
 def journey_report(
     log: pd.DataFrame,
     path: str | Path,
@@ -504,7 +528,7 @@ def journey_report(
     paths_from: str | None = None,
     personas: pd.Series | Mapping[str, Any] | None = None,
     persona_names: Mapping[Any, str] | None = None,
-    by: str | None = None,
+    segment: str | None = None,
     title: str = "Customer journeys",
 ) -> Path:
     """Write a self-contained HTML report of the customer journeys in a log.
@@ -536,11 +560,13 @@ def journey_report(
         Readable persona names for the figures.
     paths_from : str, optional
         Activity whose following paths are drawn; default: the first funnel step.
-    by : str, optional
-        A column of the log that segments customers (e.g. ``"segment"`` or ``"channel"``):
+    segment : str, optional
+        A column of the log that segments customers (e.g. ``"tier"`` or ``"channel"``):
         like ``personas``, adds the funnel per segment and a process map for each of the (up
         to four) largest segments. A customer's segment is the column's value on their first
-        event. Not together with ``personas``. CLI: ``jm report --by COLUMN``.
+        event. Not together with ``personas``. CLI: ``jm report --segment COLUMN``. Renamed
+        from ``by`` (which still works, with a ``FutureWarning``, until the next minor
+        release).
     title : str, default "Customer journeys"
 
     Returns
@@ -565,7 +591,7 @@ def journey_report(
         paths_from=paths_from,
         personas=personas,
         persona_names=persona_names,
-        by=by,
+        segment=segment,
     )
     return write_html(
         path,
