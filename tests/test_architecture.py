@@ -3,7 +3,9 @@
 - the package layout block lists exactly the modules under ``src/journeymine``;
 - no import cycle between modules (imports inside functions count);
 - no import from a lower layer to a higher one, per the layers table;
-- no import of an underscore (private) module or name of another package.
+- no import of an underscore (private) module or name of another package;
+- no test imports an underscore module or name of journeymine (except the unit tests of a
+  private helper listed in ``ALLOWED_TEST_PRIVATE_IMPORTS``).
 
 Imports are read with :mod:`ast` (nothing is imported). The allowlists below hold the known
 exceptions of today, each with its reason: a new one fails. When you fix one, delete its entry.
@@ -48,6 +50,79 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
     ),
     ("journeymine.journeys._design", "journeymine._pm4py"): (
         "pm4py (AGPL) confined to one private adapter module on purpose"
+    ),
+}
+
+# Private (underscore) modules or names of journeymine that tests import, as (test file, private
+# module, or ``module.name`` for a private name of a public module). A test imports the public
+# names, as a user does, so that moving a file inside a package breaks no test; these are the
+# unit tests of a private helper of one package, each with what it checks that the public API
+# cannot show. A new one fails, and so does one no test imports any more (delete it).
+ALLOWED_TEST_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
+    ("tests/service/test_streaming.py", "journeymine.service.streaming._Job"): (
+        "the per-customer step of stream_decisions without Spark: events folded in chunks "
+        "decide as the whole log, a late event counts for the gates, not the persona"
+    ),
+    ("tests/test_pm4py_adapter.py", "journeymine._pm4py"): (
+        "the pm4py adapter's own tests: the AGPL adapter is one private module on purpose"
+    ),
+    ("tests/assignment/test_model.py", "journeymine.assignment._buckets"): (
+        "customer_folds: folds stratified by persona and grouped by customer, which fit() uses "
+        "without showing them"
+    ),
+    ("tests/assignment/test_parity.py", "journeymine.assignment._inputs"): (
+        "parse_events at the feature-spec level (no model): the dict path of assign() equals "
+        "encode_log and the DuckDB features, bit for bit, for any featurizer settings"
+    ),
+    ("tests/engine/test_duckdb.py", "journeymine.engine._duckdb"): (
+        "_distinct_cases_per_group: both of its paths (bitmap and sort) against pandas"
+    ),
+    ("tests/engine/test_order.py", "journeymine.engine._order"): (
+        "_packed_order with little room for the time bits, which real logs rarely reach"
+    ),
+    ("tests/io/test_tabular.py", "journeymine.io._parquet"): (
+        "canonical_from_table: which Parquet files take the Arrow fast path (the result is the "
+        "same either way, so read_events cannot show it)"
+    ),
+    ("tests/journeys/test_conformance.py", "journeymine.journeys._design"): (
+        "align on sequence_graph: the optimal alignment cost equals the indel distance "
+        "(property test)"
+    ),
+    ("tests/journeys/test_variants.py", "journeymine.journeys._variants"): (
+        "group_sequences: the fallback when two different variants' hashes collide, which no "
+        "ordinary log triggers"
+    ),
+    ("tests/nextstep/test_blend.py", "journeymine.nextstep._blend"): (
+        "the count/tree blend: order choice, weights per bucket, out-of-fold counts"
+    ),
+    ("tests/nextstep/test_blend.py", "journeymine.nextstep._ngram"): (
+        "the interpolated counts the blend combines"
+    ),
+    ("tests/nextstep/test_ngram.py", "journeymine.nextstep._blend"): (
+        "the count model's guarded weights"
+    ),
+    ("tests/nextstep/test_ngram.py", "journeymine.nextstep._ngram"): (
+        "NGram: interpolated next-activity counts against a direct count"
+    ),
+    ("tests/nextstep/test_ngram.py", "journeymine.nextstep._events"): (
+        "to_events, to build the lag features a weight-0 model's probabilities come from"
+    ),
+    ("tests/nextstep/test_ngram.py", "journeymine.nextstep._prefix"): (
+        "prefix_features: the lag features a weight-0 model's probabilities come from"
+    ),
+    ("tests/nextstep/test_model.py", "journeymine.nextstep._events"): (
+        "outcome_within: the true labels the outcome probabilities are ranked against"
+    ),
+    ("tests/nextstep/test_persist.py", "journeymine.nextstep._persist"): (
+        "card_checksum, to re-sign a hand-edited card so that the checks after the checksum "
+        "are reached; TRUSTED_TYPES (none)"
+    ),
+    ("tests/nextstep/test_forest.py", "journeymine.nextstep._forest"): (
+        "compile_forest: fitted boosted trees compiled to numpy arrays equal scikit-learn's"
+    ),
+    ("tests/report/test_layout.py", "journeymine.report._layout"): (
+        "layered_layout: the geometry of the process map's layout (edges point down, no "
+        "overlaps), which the HTML cannot show"
     ),
 }
 
@@ -409,6 +484,55 @@ def test_no_private_import_across_packages():
 
 def _is_private_module(module: str) -> bool:
     return any(_is_private(part) for part in module.split("."))
+
+
+# --- tests/ -----------------------------------------------------------------------------------
+
+
+TESTS = ROOT / "tests"
+
+
+def private_imports_from_tests() -> dict[tuple[str, str], list[int]]:
+    """(test file, private module or ``module.name``) -> lines, for every ``.py`` under tests/."""
+    found: dict[tuple[str, str], list[int]] = {}
+    for path in sorted(TESTS.rglob("*.py")):
+        where = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.split(".")[0] == PACKAGE]
+                targets = [t for t in targets if _is_private_module(t)]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                if node.module.split(".")[0] != PACKAGE:
+                    continue
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if _is_private_module(node.module):
+                        targets.append(node.module)
+                    elif _is_private(alias.name):
+                        targets.append(full)
+            for target in targets:
+                found.setdefault((where, target), []).append(node.lineno)
+    return found
+
+
+def test_tests_import_public_names():
+    found = private_imports_from_tests()
+    new = [
+        f"{file}:{lines[0]} imports {target}"
+        for (file, target), lines in sorted(found.items())
+        if (file, target) not in ALLOWED_TEST_PRIVATE_IMPORTS
+    ]
+    assert not new, (
+        "tests importing private (underscore) modules or names: import the package's public "
+        "name (export one if a user needs it too), or, for a unit test of a private helper, "
+        "add the pair to ALLOWED_TEST_PRIVATE_IMPORTS with what the test checks:\n  "
+        + "\n  ".join(new)
+    )
+    stale = sorted(f"{f} -> {t}" for f, t in ALLOWED_TEST_PRIVATE_IMPORTS if (f, t) not in found)
+    assert not stale, "delete from ALLOWED_TEST_PRIVATE_IMPORTS (no longer imported):\n  " + (
+        "\n  ".join(stale)
+    )
 
 
 @pytest.mark.parametrize(

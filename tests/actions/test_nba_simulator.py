@@ -123,10 +123,10 @@ def test_uplift_model_separates_organic_from_incremental(world, pilot):
     # design's 0.30: the pilot's contacts tire customers, fatigue x0.6 per contact)
     assert t.loc[0, "uplift"].idxmax() == "flash_sale"
     assert t.loc[(0, "flash_sale"), "uplift_lo"] > 0.1
-    from journeymine.actions.engine import _check_model
-
+    # the policy arbitrates by uplift: plain response rates are refused, naming the fix
+    rates = ResponseModel().fit(pilot.events, world.true_personas, pol)
     with pytest.raises(ConfigError, match="UpliftModel"):
-        _check_model(ResponseModel().fit(pilot.events, world.true_personas, pol), pol)
+        next_best_action(pilot.events, pol, rates, world.true_personas)
 
 
 def test_policy_beats_fixed_priority_in_the_loop(world, pilot):

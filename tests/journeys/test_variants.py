@@ -77,7 +77,7 @@ def test_hash_collisions_are_detected_and_grouping_stays_exact(caplog) -> None:
     tm = np.array(_thue_morse(1024), dtype=np.int32)
     codes = np.concatenate([tm, 1 - tm, tm])
     bounds = np.array([0, 1024, 2048, 3072])
-    with caplog.at_level(logging.INFO, logger="journeymine.journeys._variants"):
+    with caplog.at_level(logging.INFO, logger="journeymine"):
         inverse, first, counts = group_sequences(codes, bounds, 2)
     assert "collision" in caplog.text
     assert inverse.tolist() == [0, 1, 0]
@@ -97,7 +97,7 @@ def test_hash_collisions_are_detected_and_grouping_stays_exact(caplog) -> None:
 
 
 def test_no_collision_fallback_on_ordinary_logs(log: pd.DataFrame, caplog) -> None:
-    with caplog.at_level(logging.INFO, logger="journeymine.journeys._variants"):
+    with caplog.at_level(logging.INFO, logger="journeymine"):
         jm.variants(log)
     assert "collision" not in caplog.text
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from journeymine.assignment._assign import parse_customer
+from journeymine.assignment import parse_customer
 from journeymine.features.aggregates import numpy_aggregates
 from journeymine.service.aggregates import LiveAggregates
 
