@@ -145,10 +145,8 @@ def test_persona_findings() -> None:
     ]
 
 
-def test_change_findings() -> None:
-    from journeymine.report import change_findings, change_report_data
-
-    changes = pd.DataFrame(
+def _changes() -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "metric": ["edge", "volume"],
             "channel": ["app", "web"],
@@ -161,6 +159,12 @@ def test_change_findings() -> None:
             "q_value": [1e-12, 1e-4],
         }
     )
+
+
+def test_change_findings() -> None:
+    from journeymine.report import change_findings, change_report_data
+
+    changes = _changes()
     found = change_findings(change_report_data(None, changes=changes))
     assert found[0] == "2 changes detected."
     assert found[1].startswith(
@@ -170,6 +174,15 @@ def test_change_findings() -> None:
     assert found[1].endswith("(q = 1e-12).")
     none = change_findings(change_report_data(None, changes=changes.iloc[:0]))
     assert none == ["No significant change was detected."]
+
+
+def test_change_report_top_is_the_old_name_of_top_k(tmp_path: Path) -> None:
+    from journeymine.report import change_report
+
+    new = change_report(None, tmp_path / "new.html", changes=_changes(), top_k=1)
+    with pytest.warns(FutureWarning, match=r"change_report\(top=...\) is renamed"):
+        old = change_report(None, tmp_path / "old.html", changes=_changes(), top=1)
+    assert old.read_text(encoding="utf-8") == new.read_text(encoding="utf-8")
 
 
 def test_actions_findings_need_a_backtest() -> None:

@@ -11,16 +11,19 @@ import pytest
 
 import journeymine as jm
 from journeymine.report import (
+    change_report_data,
     change_timeline_data,
     change_timeline_figure,
     model_card_data,
     model_card_figure,
     persona_migration_data,
     persona_migration_figure,
+    persona_next_steps_data,
     persona_profile_data,
     persona_profile_figure,
     persona_sizes_data,
     persona_sizes_figure,
+    response_rates_data,
     save_figure,
 )
 from journeymine.report.export import find_browser
@@ -140,6 +143,50 @@ def test_change_timeline_accepts_detect_changes_columns() -> None:
     assert fig.data[0].name == "fell"
     with pytest.raises(jm.ConfigError, match="start"):
         change_timeline_data(changes.drop(columns=["start"]))
+    # change_report_data / change_report: top= is the old name of top_k=
+    plain = changes.drop(columns=["incident"])
+    new = change_report_data(None, changes=plain, top_k=1)
+    with pytest.warns(FutureWarning, match=r"change_report_data\(top=...\) is renamed"):
+        old = change_report_data(None, changes=plain, top=1)
+    pd.testing.assert_frame_equal(old.timeline, new.timeline)
+    assert len(old.timeline) == 1
+
+
+def test_response_rates_names_is_the_old_name_of_persona_names() -> None:
+    table = pd.DataFrame(
+        {
+            "persona": [-1, 0, 1, 1],
+            "journey": ["a", "a", "a", "b"],
+            "touches": [50, 40, 30, 3],
+            "responses": [5, 4, 6, 1],
+            "rate": [0.1, 0.1, 0.2, 0.33],
+        }
+    )
+    new = response_rates_data(table, persona_names={0: "App", 1: "Web"}, k=10)
+    assert new["name"].tolist() == ["all customers", "App", "Web"]
+    assert new.attrs["hidden"] == 1
+    with pytest.warns(FutureWarning, match=r"response_rates_data\(names=...\) is renamed"):
+        old = response_rates_data(table, names={0: "App", 1: "Web"}, k=10)
+    pd.testing.assert_frame_equal(old, new)
+    # positional, as in 0.1, still reads the names
+    assert response_rates_data(table, {0: "App"}, k=10)["name"].tolist()[1] == "App"
+
+
+def test_persona_next_steps_names_is_the_old_name_of_persona_names() -> None:
+    steps = pd.DataFrame(
+        {
+            "activity": ["buy", "buy", "browse", "browse", "browse", "browse"],
+            "probability": [0.6, 0.5, 0.7, 0.4, 0.5, 0.6],
+        },
+        index=pd.Index(list("abcdef"), name="customer_id"),
+    )
+    labels = pd.Series([0, 0, 1, 1, 1, 1], index=list("abcdef"))
+    names = {0: "Buyers", 1: "Browsers"}
+    new = persona_next_steps_data(steps, labels, persona_names=names, k=2)
+    assert set(new["name"]) == {"Buyers", "Browsers"}
+    with pytest.warns(FutureWarning, match=r"persona_next_steps_data\(names=...\) is renamed"):
+        old = persona_next_steps_data(steps, labels, names=names, k=2)
+    pd.testing.assert_frame_equal(old, new)
 
 
 @pytest.mark.skipif(

@@ -8,12 +8,14 @@ sections.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from journeymine.compat import renamed_keywords
 from journeymine.report._common import (
     MUTED,
     PALETTE,
@@ -156,8 +158,9 @@ def backtest_figure(
     return style_axes(fig)
 
 
+@renamed_keywords(names="persona_names")
 def response_rates_data(
-    table: pd.DataFrame, names: dict[int, str] | None = None, *, k: int = 10
+    table: pd.DataFrame, persona_names: Mapping[int, str] | None = None, *, k: int = 10
 ) -> pd.DataFrame:
     """Response rate per persona x journey, cells with fewer than ``k`` touches hidden.
 
@@ -165,8 +168,10 @@ def response_rates_data(
     ----------
     table : DataFrame
         ``ResponseModel.table_``.
-    names : dict, optional
-        Persona id -> readable name.
+    persona_names : dict, optional
+        Persona id -> readable name, as ``persona_names`` of :func:`actions_report`. Renamed
+        from ``names`` (which still works, with a ``FutureWarning``, until the next minor
+        release).
     k : int, default 10
 
     Returns
@@ -194,7 +199,7 @@ def response_rates_data(
     )
     small = table["touches"].to_numpy() < k
     kept = table[~small].reset_index(drop=True)
-    names = names or {}
+    names = persona_names or {}
     label = [
         "all customers" if p < 0 else names.get(int(p), f"persona {int(p)}")
         for p in kept["persona"]
