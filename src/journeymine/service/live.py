@@ -153,6 +153,67 @@ def persona_of(
     return persona, name, probability, Persona(persona, name, probability, state.version, saved)
 
 
+def time_us(at: Any) -> int:
+    """A decision time as microseconds UTC: an ``int`` is taken as microseconds already,
+    anything else as :class:`pandas.Timestamp` reads it (naive = UTC).
+
+    Examples
+    --------
+    >>> time_us("2025-03-01T11:00Z"), time_us(1_740_826_800_000_000)
+    (1740826800000000, 1740826800000000)
+    """
+    if isinstance(at, int) and not isinstance(at, bool):
+        return at
+    import pandas as pd
+
+    return int(pd.Timestamp(at).as_unit("us").asm8.view("i8"))
+
+
+def given_persona_name(persona: int, model: PersonaModel | None, known: set[int]) -> str:
+    """The name of a persona the caller gives instead of letting the model assign one.
+
+    Parameters
+    ----------
+    persona : int
+        The persona id given.
+    model : PersonaModel or None
+        The service's model: its personas are known, and it names them.
+    known : set of int
+        The other personas known: -1 (unassigned) and those of the response rates
+        (``LiveDecider.known``).
+
+    Returns
+    -------
+    str
+        The model's name of the persona, else ``"persona <id>"``.
+
+    Raises
+    ------
+    ConfigError
+        A persona neither ``known`` nor the model's, listing the ones that are.
+
+    Examples
+    --------
+    >>> given_persona_name(-1, None, {-1, 0, 1})
+    'persona -1'
+    >>> given_persona_name(7, None, {-1, 0, 1})
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: persona 7 is not one of this service's personas [-1, ...
+    """
+    if persona not in known and not (
+        model is not None and persona in set(map(int, model.classes_))
+    ):
+        classes = set(map(int, model.classes_)) if model is not None else set()
+        raise ConfigError(
+            f"persona {persona} is not one of this service's personas {sorted(known | classes)} "
+            f"(-1 = unassigned); omit it to let the model assign one."
+        )
+    if model is None:
+        return f"persona {persona}"
+    return model.persona_names_.get(persona, f"persona {persona}")
+
+
 def decide_live(
     state: CustomerState,
     model: PersonaModel,
@@ -214,31 +275,12 @@ def decide_live(
     ('promo', 'email', '2025-03-01T11:00:00+00:00')
     """
     d = decider if decider is not None else _decider(policy, responses)
-    if at is None:
-        at_us = time.time_ns() // 1000
-    elif isinstance(at, int) and not isinstance(at, bool):
-        at_us = at
-    else:
-        import pandas as pd
-
-        at_us = int(pd.Timestamp(at).as_unit("us").asm8.view("i8"))
+    at_us = time.time_ns() // 1000 if at is None else time_us(at)
     update = None
     if persona is None:
         persona, name, probability, update = persona_of(state, model)
     else:
-        if persona not in d.known and not (
-            model is not None and persona in set(map(int, model.classes_))
-        ):
-            raise ConfigError(
-                f"persona {persona} is not one of this service's personas "
-                f"{sorted(d.known | set(map(int, model.classes_)) if model else d.known)} "
-                f"(-1 = unassigned); omit it to let the model assign one."
-            )
-        name = (
-            model.persona_names_.get(persona, f"persona {persona}")
-            if model is not None
-            else f"persona {persona}"
-        )
+        name = given_persona_name(persona, model, d.known)
         probability = None
     out = d.decide(
         state.customer_id,

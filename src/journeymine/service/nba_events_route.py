@@ -37,6 +37,7 @@ from journeymine.assignment import (
 )
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
+from journeymine.service.live import given_persona_name
 from journeymine.service.live_events import NbaEventIn
 
 __all__ = ["decide_one", "nba_router", "request_schemas"]
@@ -163,13 +164,8 @@ def decide_one(
         a = assign_parsed([parsed])[0]
         persona, name, probability = a.persona, a.name, a.probability
     else:
-        known = {UNASSIGNED, *map(int, model.classes_), *map(int, responses.table_["persona"])}
-        if persona not in known:
-            raise ConfigError(
-                f"persona {persona} is not one of this service's personas {sorted(known)} "
-                f"(-1 = unassigned); omit it to let the model assign one."
-            )
-        name = model.persona_names_.get(int(persona), f"persona {persona}")
+        known = {UNASSIGNED, *map(int, responses.table_["persona"])}
+        name = given_persona_name(persona, model, known)
     columns: dict[str, Any] = {
         CUSTOMER_ID: cid,
         TIMESTAMP: pd.to_datetime(parsed.events.t, unit="us", utc=True),

@@ -51,7 +51,7 @@ from journeymine.schema import (
     canonical_log,
 )
 from journeymine.service.aggregates import LiveAggregates
-from journeymine.service.live import LiveDecider, score_aggregates
+from journeymine.service.live import LiveDecider, score_aggregates, time_us
 
 __all__ = ["OUTPUT_SCHEMA", "STATE_SCHEMA", "policy_window_s", "stream_decisions"]
 
@@ -400,12 +400,7 @@ def stream_decisions(
                 f"timeout must be a positive duration (seconds or e.g. '30D'), got {timeout!r}."
             )
         timeout_ms = max(1, int(span / pd.Timedelta(milliseconds=1)))
-    if at is None:
-        at_us = None
-    elif isinstance(at, int) and not isinstance(at, bool):
-        at_us = at
-    else:
-        at_us = int(pd.Timestamp(at).as_unit("us").asm8.view("i8"))
+    at_us = None if at is None else time_us(at)
     from pyspark.sql import functions as F
     from pyspark.sql.streaming.state import GroupStateTimeout
 
