@@ -335,6 +335,35 @@ def test_spec_json_round_trip(small_log: pd.DataFrame) -> None:
         FeatureSpec.from_dict({**spec.to_dict(), "activites": []})
 
 
+def test_conversion_rates_are_shrunk_towards_the_pooled_rate() -> None:
+    """A customer with no cart session gets the log's pooled cart abandonment, not 0; one with
+    many sessions keeps nearly their own; an old spec (no rate_priors) gives the plain ratio."""
+    log = make_journeys(n_customers=300, days=60, random_state=5).events
+    fz = CustomerFeaturizer()
+    X = fz.fit_transform(log)
+    pd.testing.assert_frame_equal(X, fz.transform(log))  # fit_transform = fit + transform
+    priors = dict(fz.spec_.rate_priors)
+    assert set(priors) == {"conversion_rate", "browse_to_buy", "cart_abandonment"}
+    agg = fz.aggregate(log)
+    carts, left = agg["sessions_cart"], agg["sessions_cart_no_purchase"]
+    assert np.isclose(priors["cart_abandonment"], left.sum() / carts.sum())
+    none = carts.index[carts == 0]
+    assert len(none) and np.allclose(X.loc[none, "cart_abandonment"], priors["cart_abandonment"])
+    k = fz.spec_.prior_strength
+    expect = (left + k * priors["cart_abandonment"]) / (carts + k)
+    np.testing.assert_allclose(X["cart_abandonment"], expect.loc[X.index])
+    old = dataclasses.replace(fz.spec_, rate_priors=())
+    plain = features_from_aggregates(agg.to_numpy(), old)
+    col = old.feature_names.index("cart_abandonment")
+    np.testing.assert_allclose(plain[:, col], np.where(carts > 0, left / carts.clip(1), 0.0))
+    # a spec card written before rate_priors existed still loads, as the plain ratios
+    d = fz.spec_.to_dict()
+    del d["rate_priors"]
+    assert FeatureSpec.from_dict(d).rate_priors == ()
+    with pytest.raises(ConfigError, match="rate_priors"):
+        dataclasses.replace(fz.spec_, rate_priors=(("bounce_share", 0.5),))
+
+
 def test_session_id_column_is_used() -> None:
     ts = pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:01", "2025-01-01 10:02"], utc=True)
     log = pd.DataFrame(

@@ -139,7 +139,7 @@ True
 
 from journeymine.features.aggregates import AggPlan, Encoded, cents, learn_stats, numpy_aggregates
 from journeymine.features.compute import compute_aggregates
-from journeymine.features.derive import features_from_aggregates
+from journeymine.features.derive import features_from_aggregates, pooled_rates
 from journeymine.features.encode import (
     CHUNK_EVENTS,
     MAX_ABS_VALUE,
@@ -197,6 +197,7 @@ __all__ = [
     "learn_stats",
     "live_spec",
     "numpy_aggregates",
+    "pooled_rates",
     "require_session_id",
     "score_log",
     "score_rows",

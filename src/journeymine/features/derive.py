@@ -15,13 +15,14 @@ import numpy as np
 from journeymine.exceptions import ConfigError
 from journeymine.features.spec import (
     HOUR_BUCKETS,
+    SHRUNK_RATES,
     US_PER_DAY,
     US_PER_SECOND,
     FeatureSpec,
     session_activities,
 )
 
-__all__ = ["features_from_aggregates"]
+__all__ = ["features_from_aggregates", "pooled_rates"]
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -44,6 +45,8 @@ class _Layout:
     num: np.ndarray  # (n_aggregates, n_ratios) numerator coefficients
     den: np.ndarray  # (n_aggregates, n_ratios) denominator coefficients
     den_const: np.ndarray  # (n_ratios,) added to the denominator
+    prior_num: np.ndarray  # (n_ratios,) pseudo-counts added to the numerator (rate_priors)
+    prior_den: np.ndarray  # (n_ratios,) pseudo-counts added to the denominator (rate_priors)
 
 
 def _linear_ratios(
@@ -136,6 +139,11 @@ def _layout(spec: FeatureSpec) -> _Layout:
             num[idx[name], r] += c
         for name, c in d_coef.items():
             den[idx[name], r] += c
+    rate_prior = dict(spec.rate_priors)
+    prior_den = np.asarray(
+        [float(spec.prior_strength) if r[0] in rate_prior else 0.0 for r in ratios]
+    )
+    prior_num = prior_den * np.asarray([rate_prior.get(r[0], 0.0) for r in ratios])
     layout = _Layout(
         idx,
         groups,
@@ -145,6 +153,8 @@ def _layout(spec: FeatureSpec) -> _Layout:
         num,
         den,
         np.asarray([r[3] for r in ratios], dtype=np.float64),
+        prior_num,
+        prior_den,
     )
     if len(_LAYOUTS) >= 64:
         _LAYOUTS.clear()
@@ -166,8 +176,9 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
     -------
     ndarray of float64, shape (n_customers, len(spec.feature_names))
         Every ratio has a safe denominator (0 when there is nothing to divide by); response
-        rates and the mean order value are shrunk towards those of the fitted log by
-        ``spec.prior_strength`` pseudo-touches / pseudo-purchases.
+        rates, the mean order value and the rates of ``spec.rate_priors`` are shrunk towards
+        those of the fitted log by ``spec.prior_strength`` pseudo-touches / pseudo-purchases /
+        pseudo-sessions.
 
     Examples
     --------
@@ -199,6 +210,34 @@ def features_from_aggregates(aggregates: np.ndarray, spec: FeatureSpec) -> np.nd
 _CHUNK_ROWS = 8_192
 
 
+def pooled_rates(aggregates: np.ndarray, spec: FeatureSpec) -> tuple[tuple[str, float], ...]:
+    """The pooled rate of every rate of :data:`~journeymine.features.spec.SHRUNK_RATES` over
+    all customers (sum of numerators / sum of denominators): the ``rate_priors`` a customer
+    with little evidence is shrunk towards. A rate with no denominator anywhere is left out.
+
+    Examples
+    --------
+    >>> spec = FeatureSpec(activities=("view", "buy"), channels=("web",), as_of_us=0,
+    ...                    purchase_activities=("buy",))
+    >>> agg = np.zeros((2, len(spec.aggregate_names)), dtype=np.int64)
+    >>> agg[:, spec.aggregate_names.index("n_sessions")] = [3, 1]
+    >>> agg[:, spec.aggregate_names.index("sessions_purchase")] = [1, 1]
+    >>> pooled_rates(agg, spec)
+    (('conversion_rate', 0.5),)
+    """
+    layout = _layout(spec)
+    a = np.asarray(aggregates, dtype=np.float64).reshape(-1, len(spec.aggregate_names))
+    ratio_of = {p: r for r, p in enumerate(layout.ratio_pos.tolist())}
+    num = a.sum(0) @ layout.num
+    den = a.sum(0) @ layout.den + len(a) * layout.den_const
+    rows = [ratio_of[layout.pos[name]] for name in SHRUNK_RATES]
+    return tuple(
+        (name, float(min(max(num[r] / den[r], 0.0), 1.0)))
+        for name, r in zip(SHRUNK_RATES, rows, strict=True)
+        if den[r] > 0
+    )
+
+
 def _features(a: np.ndarray, spec: FeatureSpec, layout: _Layout) -> np.ndarray:
     idx, groups = layout.idx, layout.groups
     af = a.astype(np.float64)  # every aggregate is an integer < 2**53: exact
@@ -213,7 +252,10 @@ def _features(a: np.ndarray, spec: FeatureSpec, layout: _Layout) -> np.ndarray:
     # Ratios of sums of aggregates: two products with 0/±1 matrices. The sums are of integers
     # below 2**53, so they are exact whatever the summation order: the same numbers as adding
     # the columns one by one.
-    X[:, layout.ratio_pos] = _safe_div(af @ layout.num, af @ layout.den + layout.den_const)
+    # (rate_priors add pseudo-counts to a few rates; 0 + 0 elsewhere leaves the sums exact)
+    X[:, layout.ratio_pos] = _safe_div(
+        af @ layout.num + layout.prior_num, af @ layout.den + layout.den_const + layout.prior_den
+    )
 
     n_events = col("n_events")
     n_sess = col("n_sessions")

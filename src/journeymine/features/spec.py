@@ -15,6 +15,7 @@ __all__ = [
     "HOUR_BUCKETS",
     "OTHER",
     "SCALAR_AGGREGATES",
+    "SHRUNK_RATES",
     "SPEC_VERSION",
     "US_PER_DAY",
     "US_PER_HOUR",
@@ -28,6 +29,10 @@ US_PER_HOUR = 3_600 * US_PER_SECOND
 US_PER_DAY = 24 * US_PER_HOUR
 HOUR_BUCKETS: tuple[tuple[int, int], ...] = ((0, 4), (4, 8), (8, 12), (12, 16), (16, 20), (20, 24))
 SPEC_VERSION = 1
+#: The per-session rates that are shrunk towards the fitted log's pooled rate (``rate_priors``):
+#: a customer with few (or no) sessions of the kind a rate divides by gets a rate near the
+#: log's, not an extreme 0 or 1 from one session.
+SHRUNK_RATES: tuple[str, ...] = ("conversion_rate", "browse_to_buy", "cart_abandonment")
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class FeatureSpec:
     response_prior: float = 0.0
     order_value_prior: float = 0.0
     journey_response_prior: tuple[float, ...] = ()
+    rate_priors: tuple[tuple[str, float], ...] = ()
     prior_strength: float = 2.0
     version: int = SPEC_VERSION
     aggregate_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
@@ -78,6 +84,12 @@ class FeatureSpec:
                 f"journey_response_prior has {len(self.journey_response_prior)} values for "
                 f"{len(self.journeys)} journeys; give one per journey or none."
             )
+        bad = [(n, p) for n, p in self.rate_priors if n not in SHRUNK_RATES or not 0 <= p <= 1]
+        if bad:
+            raise ConfigError(
+                f"rate_priors {bad} are not allowed: each is (rate, prior) with rate one of "
+                f"{list(SHRUNK_RATES)} and prior within [0, 1]."
+            )
         object.__setattr__(self, "aggregate_names", _aggregate_names(self))
         object.__setattr__(self, "feature_names", _feature_names(self))
 
@@ -85,6 +97,7 @@ class FeatureSpec:
         """A JSON-ready dict (tuples become lists)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["transitions"] = [list(t) for t in self.transitions]
+        d["rate_priors"] = [list(t) for t in self.rate_priors]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     def to_json(self) -> str:
@@ -110,6 +123,8 @@ class FeatureSpec:
         for k, v in d.items():
             if k == "transitions":
                 kw[k] = tuple((str(a), str(b)) for a, b in v)
+            elif k == "rate_priors":
+                kw[k] = tuple((str(a), float(b)) for a, b in v)
             elif isinstance(v, list):
                 kw[k] = tuple(v)
             else:

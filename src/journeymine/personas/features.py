@@ -42,6 +42,7 @@ from journeymine.features import (
     compute_aggregates,
     features_from_aggregates,
     learn,
+    pooled_rates,
     timestamps_us,
 )
 from journeymine.features.compute import fmt_us
@@ -253,7 +254,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         return start, end, as_of
 
     def fit(self, log: pd.DataFrame, y: Any = None) -> CustomerFeaturizer:
-        """Learn the vocabulary, roles, top transitions, response priors, window and ``as_of``.
+        """Learn the vocabulary, roles, top transitions, response priors, pooled conversion
+        rates (``spec_.rate_priors``), window and ``as_of``.
 
         Parameters
         ----------
@@ -265,6 +267,31 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        self._fit(log)
+        return self
+
+    def fit_transform(self, log: pd.DataFrame, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """:meth:`fit` then :meth:`transform` on the same log, computing its aggregates once.
+
+        Parameters
+        ----------
+        log : DataFrame
+            Canonical event log.
+        y : ignored
+
+        Returns
+        -------
+        DataFrame
+            As :meth:`transform`.
+        """
+        return self._frame(*self._fit(log))
+
+    def _frame(self, customers: Any, agg: np.ndarray) -> pd.DataFrame:
+        X = features_from_aggregates(agg, self.spec_)
+        return pd.DataFrame(X, index=customers, columns=list(self.spec_.feature_names))
+
+    def _fit(self, log: pd.DataFrame) -> tuple[Any, np.ndarray]:
+        """Fit (see :meth:`fit`); returns the fitted log's customers and aggregates."""
         if self.engine not in ("numpy", "duckdb"):
             raise ConfigError(f"engine must be 'numpy' or 'duckdb', got {self.engine!r}.")
         log = canonical_log(log, what="CustomerFeaturizer.fit")
@@ -369,7 +396,13 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         )
         self.feature_names_in_ = np.asarray([str(c) for c in log.columns], dtype=object)
         self.n_customers_ = int(win[CUSTOMER_ID].nunique())
-        return self
+        # the rates a thinly measured customer is shrunk towards: the log's pooled ones (they
+        # change no aggregate, so the aggregates serve fit_transform too)
+        customers, agg = compute_aggregates(
+            log, self.spec_, engine=self.engine, threads=self.threads
+        )
+        self.spec_ = dataclasses.replace(self.spec_, rate_priors=pooled_rates(agg, self.spec_))
+        return customers, agg
 
     def _learn(
         self, log: pd.DataFrame, spec: FeatureSpec
@@ -409,9 +442,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
             no NaN.
         """
         spec = self._spec()
-        customers, agg = compute_aggregates(log, spec, engine=self.engine, threads=self.threads)
-        X = features_from_aggregates(agg, spec)
-        return pd.DataFrame(X, index=customers, columns=list(spec.feature_names))
+        return self._frame(*compute_aggregates(log, spec, engine=self.engine, threads=self.threads))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the features :meth:`transform` returns."""
