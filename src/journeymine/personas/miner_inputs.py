@@ -90,8 +90,9 @@ def feature_frame(
 ) -> tuple[CustomerFeaturizer | None, pd.DataFrame]:
     """The features a miner clusters: an event log featurized by a fitted clone of
     ``featurizer`` (default ``CustomerFeaturizer()``), or a feature frame checked (numeric,
-    finite, one row per customer) as float64. Returns the fitted featurizer (``None`` for a
-    feature frame) and the features.
+    finite, one row per customer) as float64. Returns the fitted featurizer (for a feature
+    frame: ``featurizer`` when it is fitted, the one that made the frame, else ``None``) and
+    the features.
 
     Examples
     --------
@@ -105,8 +106,8 @@ def feature_frame(
             raise ConfigError(f"featurizer must be a CustomerFeaturizer, got {type(fz).__name__}.")
         from sklearn.base import clone
 
-        fitted = clone(fz).fit(X)
-        return fitted, fitted.transform(X)
+        fitted = clone(fz)
+        return fitted, fitted.fit_transform(X)
     if not isinstance(X, pd.DataFrame):
         raise ConfigError(
             f"PersonaMiner.fit expects an event log or a feature DataFrame (index "
@@ -124,7 +125,10 @@ def feature_frame(
         raise ConfigError("feature frame contains NaN or infinite values; fill them first.")
     if X.index.has_duplicates:
         raise ConfigError("feature frame index (customer_id) has duplicates.")
-    return None, X.astype(np.float64)
+    # a fitted featurizer given with a feature frame says how its features were made (the
+    # order-value prior of the persona view needs its spec)
+    made_by = featurizer if featurizer is not None and hasattr(featurizer, "spec_") else None
+    return made_by, X.astype(np.float64)
 
 
 def event_counts(feats: pd.DataFrame, min_events: int) -> np.ndarray:

@@ -73,6 +73,7 @@ from journeymine.personas.persona_ids import (
     sum_by_persona,
 )
 from journeymine.personas.quality import fit_quality
+from journeymine.personas.value_prior import fit_value_prior, with_value_prior
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
@@ -155,7 +156,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     n_bootstrap : int, default 3
         Bootstrap refits for the stability score (0 to skip).
     featurizer : CustomerFeaturizer, optional
-        Used when fitting a log (default ``CustomerFeaturizer()``).
+        Used when fitting a log (default ``CustomerFeaturizer()``). With a feature frame, a
+        fitted featurizer says how its features were made: pass the one whose ``transform``
+        made the frame to get the personas of its log.
     core_dist_n_jobs : int, default 1
         Threads for HDBSCAN core distances.
     random_state : int, default 0
@@ -190,6 +193,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         ``dropped_`` say which families were used and which were left out, and why).
     mixture_ : GaussianMixture
         The chosen mixture (``method="mixture"``).
+    value_prior_ : Ridge or None
+        The order value a thinly measured customer is shrunk towards, predicted from the rest
+        of the view (:mod:`journeymine.personas.value_prior`); ``None`` when the view has no
+        order value or too few customers with repeated valued purchases.
     n_components_, min_cluster_size_, min_samples_ : int
         The chosen parameters.
     columns_ : list of str
@@ -284,6 +291,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
 
     def _fit(self, X: pd.DataFrame) -> PersonaMiner:
         self.featurizer_, feats = feature_frame(X, self.featurizer)
+        self.value_prior_: Any = None
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)
         eligible = n_events >= self.min_events
@@ -311,6 +319,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
             view = FamilyScaler(exclude_activities=excluded, reliability=reliability)
             Z = view.fit_transform(feats.loc[eligible])
+            spec = None if self.featurizer_ is None else self.featurizer_.spec_
+            self.value_prior_ = fit_value_prior(Z, feats.loc[eligible], view.columns_, spec)
+            if self.value_prior_ is not None:  # the value column scaled on what the view sees
+                shrunk = with_value_prior(
+                    feats.loc[eligible],
+                    Z,
+                    view.columns_,
+                    self.value_prior_,
+                    spec,  # type: ignore[arg-type]
+                )
+                Z = view.fit_transform(shrunk)
             cols = list(view.columns_)
             scaler: Any = view
         else:
@@ -457,7 +476,14 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
 
     def _view(self, features: pd.DataFrame) -> np.ndarray:
         if isinstance(self.scaler_, FamilyScaler):
-            return self.scaler_.transform(features)
+            Z = self.scaler_.transform(features)
+            if self.value_prior_ is None:
+                return Z
+            spec = self.featurizer_.spec_  # type: ignore[union-attr]
+            cols = self.scaler_.columns_
+            return self.scaler_.transform(
+                with_value_prior(features, Z, cols, self.value_prior_, spec)
+            )
         return np.clip(self.scaler_.transform(features[self.columns_].to_numpy()), -CLIP, CLIP)
 
     def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:

@@ -6,8 +6,8 @@ merging two close ones), and BIC keeps falling past the number of real personas 
 personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...``:
 
 1. fit a tied-covariance mixture on ``n_resamples`` random 80% subsamples of at most
-   ``MAX_FIT_POINTS`` points (one k-means++ initialisation each, ``random_state`` + resample
-   number);
+   ``MAX_FIT_POINTS`` points (the most likely of ``N_STARTS`` k-means++ initialisations each,
+   seeded ``random_state`` + resample number);
 2. measure each fit's **overlap** on the 20% of points it was not fitted on (all points when
    that is fewer than 10 per component): for each pair of components, the mean
    posterior probability of one among the points assigned to the other, averaged both ways;
@@ -58,6 +58,12 @@ MAX_OVERLAP = 0.03
 #: Consecutive counts over ``max_overlap`` that end the scan: one overlapping count can be the
 #: best split of several personas into too few groups (e.g. two), not a persona split in two.
 OVERLAP_PATIENCE = 2
+#: Cluster-wise stability (Hennig 2007) below which a persona "dissolves" across resampled
+#: fits: a count with such a persona is not chosen, as one with overlapping personas.
+MIN_JACCARD = 0.5
+#: k-means++ starts of each resampled fit (the most likely is kept): one start can settle on
+#: a persona split in two and two others merged, and the next counts then inherit it.
+N_STARTS = 3
 #: Points a resampled fit uses (and held-out points its overlap is measured on), at most:
 #: beyond this the fits cost time without changing the count.
 MAX_FIT_POINTS = 8_000
@@ -121,10 +127,11 @@ def _resampled_fits(
     random_state: int,
     sample_weight: np.ndarray | None = None,
     min_size: int = 1,
-) -> tuple[GaussianMixture, float, float, list[GaussianMixture]]:
+) -> tuple[GaussianMixture, float, float, float]:
     """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
     held-out 20%), its overlap, the fits' stability (mean pairwise ARI of their labels) and
-    every fit. Fits with a component of fewer than ``min_size`` points are chosen only when
+    the cluster-wise stability of its least stable persona against the other fits. Fits
+    with a component of fewer than ``min_size`` points are chosen only when
     every fit has one (a far-away tiny component separates well but is no persona).
     With ``sample_weight``, both parts are redrawn (with replacement) in proportion to it."""
     rng = np.random.default_rng([random_state, k])
@@ -141,6 +148,7 @@ def _resampled_fits(
             covariance_type="tied",
             random_state=random_state + b,
             reg_covar=1e-5,
+            n_init=N_STARTS,
         ).fit(X[idx])
         fits.append(g)
         labels.append(g.predict(X))
@@ -154,7 +162,40 @@ def _resampled_fits(
     small = np.array([np.bincount(lab, minlength=k).min() < min_size for lab in labels])
     ranked = np.where(small & ~small.all(), np.inf, np.asarray(overlaps, dtype=np.float64))
     best = int(np.argmin(ranked))
-    return fits[best], overlaps[best], stability, fits
+    others = [lab for b, lab in enumerate(labels) if b != best]
+    jac = cluster_stability(labels[best], others, k, sample_weight)
+    return fits[best], overlaps[best], stability, jac
+
+
+def cluster_stability(
+    labels: np.ndarray,
+    others: list[np.ndarray],
+    k: int,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """Hennig's cluster-wise stability of the least stable persona of ``labels``: for each
+    persona, the mean over the other fits' ``others`` labels of its best Jaccard similarity
+    with one of their personas; the smallest of these (1 with no other fit). With
+    ``sample_weight`` the sets are weighed (a customer measured on few events counts less).
+
+    Examples
+    --------
+    >>> a = np.array([0, 0, 0, 1, 1, 1])
+    >>> cluster_stability(a, [np.array([1, 1, 1, 0, 0, 0])], 2)
+    1.0
+    >>> round(cluster_stability(a, [np.array([0, 0, 0, 0, 0, 1])], 2), 2)
+    0.33
+    """
+    if not others or k < 2:
+        return 1.0
+    scores = np.zeros(k)
+    for other in others:
+        both = np.zeros((k, int(other.max()) + 1))
+        np.add.at(both, (labels, other), 1.0 if sample_weight is None else sample_weight)
+        union = both.sum(1)[:, None] + both.sum(0)[None, :] - both
+        jac = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
+        scores += jac.max(1)
+    return float((scores / len(others)).min())
 
 
 def _weighted_draw(rng: np.random.Generator, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -232,9 +273,11 @@ def fit_consensus_mixture(
     )
     overlapping = 0
     for k in ks:
-        g, ov, stab, _ = _resampled_fits(X, k, n_resamples, random_state, w, min_size)
+        g, ov, stab, jac = _resampled_fits(X, k, n_resamples, random_state, w, min_size)
         fits[k] = (g, stab)
-        rows.append({"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov})
+        rows.append(
+            {"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov, "jaccard": jac}
+        )
         smallest = int(np.bincount(g.predict(X), minlength=k).min())
         rows[-1]["smallest"] = smallest
         if len(ks) == 1:
@@ -248,7 +291,10 @@ def fit_consensus_mixture(
                 break
             continue
         overlapping = 0
-        chosen = k
+        # a count with a persona that dissolves across resamples is not chosen, but the scan
+        # goes on: too few groups for many personas are unstable too (which ones to join?)
+        if jac >= MIN_JACCARD:
+            chosen = k
     search = pd.DataFrame(rows)
     search["chosen"] = search["k"] == chosen
     g, stab = fits[chosen]
