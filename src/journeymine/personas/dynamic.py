@@ -11,7 +11,9 @@ How :func:`track_personas` works
    personas mean the same thing in every window, and a customer already labelled in the
    previous window moves only when the new persona's probability exceeds the old one's by
    ``move_margin`` (hysteresis: relabelling noise is not migration).
-3. **Matching** (:mod:`journeymine.personas.lineage`): each persona's centroid is the mean of
+3. **Matching** (:mod:`journeymine.personas.lineage`): with the mixture's one model, a persona
+   is itself in every window (its id is its label). Per-window fits are matched: each
+   persona's centroid is the mean of
    its members' persona-view features, standardised with one scaler fitted on all windows.
    Personas of consecutive windows are paired by the Hungarian algorithm
    (``scipy.optimize.linear_sum_assignment``) on centroid distance; a pair is accepted when its
@@ -20,9 +22,11 @@ How :func:`track_personas` works
    matched persona keeps its id; an unmatched one gets a new id (``birth``); an id of the
    previous window without a match ends (``death``).
 4. **Splits and merges** come from member overlap between consecutive windows (customers
-   labelled in both): a persona *splits* when at least two next-window personas each receive
-   at least ``split_share`` of its members; personas *merge* when at least two previous-window
-   personas each give at least ``split_share`` of a next-window persona's members.
+   labelled in both): a persona *splits* when at least two next-window personas, itself or
+   new ones, each receive at least ``split_share`` of its members; personas *merge* when at
+   least two previous-window personas, gone or the result itself, each give at least
+   ``split_share`` of a next-window persona's members. Members moving between personas that
+   exist in both windows are migration, not a split or a merge.
    Each persona gets **exactly one** event type per window transition, by precedence: a
    previous-window persona that splits is not also a merge source or a death; one that merges
    (sources that split are not counted; a merge needs two sources left) is not also a death;
@@ -400,7 +404,9 @@ def track_personas(
             _attach_paths(m, log, (t >= a) & (t < b))
             # a persona's name belongs to the model, not to a window's mix of customers
             m.profiles_["name"] = [names.get(int(p), n) for p, n in m.profiles_["name"].items()]
-    return _assemble(feats, miners, used, float(match_threshold), float(split_share))
+    return _assemble(
+        feats, miners, used, float(match_threshold), float(split_share), same_ids=reference
+    )
 
 
 def _reference_miners(
@@ -486,10 +492,11 @@ def _assemble(
     spans: list[tuple[int, int]],
     match_threshold: float,
     split_share: float,
+    same_ids: bool = False,
 ) -> PersonaTracks:
     starts = [_ts(a) for a, _ in spans]
     lineage = match_windows(
-        feats, [m.labels_ for m in miners], starts, match_threshold, split_share
+        feats, [m.labels_ for m in miners], starts, match_threshold, split_share, same_ids
     )
     id_maps = lineage.id_maps
 

@@ -114,10 +114,13 @@ def match_windows(
     starts: Sequence[pd.Timestamp],
     match_threshold: float,
     split_share: float,
+    same_ids: bool = False,
 ) -> Lineage:
     """Stable ids, matches and lifecycle events of personas over consecutive windows (module
     docstring), from each window's features ``feats``, raw ``labels`` (numbered by size, ``-1``
-    = no persona) and start time.
+    = no persona) and start time. With ``same_ids`` the labels of every window come from one
+    model: a persona keeps its label as its id, and is matched to itself whenever both windows
+    have members (its centroid distance is still reported).
 
     Examples
     --------
@@ -143,10 +146,14 @@ def match_windows(
         mapping: dict[int, int] = {}
         if len(prev) and len(cur):
             D = np.linalg.norm(prev.to_numpy()[:, None] - cur.to_numpy()[None], axis=-1)
-            rows, colsi = linear_sum_assignment(D)
+            if same_ids:  # each persona to itself
+                rows = np.flatnonzero(prev.index.isin(cur.index))
+                colsi = cur.index.get_indexer(prev.index[rows])
+            else:
+                rows, colsi = linear_sum_assignment(D)
             for r, c in zip(rows, colsi, strict=True):
                 p_raw, c_raw = int(prev.index[r]), int(cur.index[c])
-                ok = bool(D[r, c] <= limit)
+                ok = same_ids or bool(D[r, c] <= limit)
                 match_rows.append(
                     {
                         "from_window": starts[w - 1],
@@ -238,8 +245,18 @@ def transition_events(
     the result), else a birth.
     """
     splits, merges = overlaps(pl, cl, prev_map, cur_map, share)
-    branches = {c for into in splits.values() for c, _ in into}
     new = set(born)
+    alive = set(cur_map.values())
+    # members moving between personas that exist in both windows are migration: a persona
+    # that goes on splits only into itself and new personas, and a merge source is gone or
+    # the result itself
+    splits = {
+        p: kept
+        for p, into in splits.items()
+        if len(kept := [(c, s) for c, s in into if p not in alive or c == p or c in new]) >= 2
+    }
+    merges = {c: [(p, s) for p, s in src if p == c or p not in alive] for c, src in merges.items()}
+    branches = {c for into in splits.values() for c, _ in into}
     merges = {
         c: kept
         for c, src in merges.items()
@@ -248,7 +265,6 @@ def transition_events(
     }
     merged = {p for src in merges.values() for p, _ in src}
     explained = branches | set(merges)
-    alive = set(cur_map.values())
     out: list[dict[str, Any]] = []
     for c in born:
         if c not in explained:
