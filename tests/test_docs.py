@@ -76,7 +76,6 @@ API_PAGES = {
 # here that has got one (remove it). Exceptions and warnings are exempt (their use is a raise),
 # and so are constants and type aliases (their docstring is their entry on the page).
 KNOWN_WITHOUT_EXAMPLE: set[tuple[str, str]] = {
-    ("journeymine.datasets", "Simulation"),
     ("journeymine.service", "app_from_env"),
     ("journeymine.service", "create_app"),
     ("journeymine.service", "serve"),

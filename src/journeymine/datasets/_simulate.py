@@ -78,13 +78,40 @@ __all__ = [
 
 @dataclass
 class Simulation:
-    """What happened. ``decisions``: one row per customer and day (``day``, ``customer_id``,
-    ``persona`` (true), ``action`` (journey or None), ``holdout`` (journey held back or None),
-    ``propensity`` (of the logged action), ``delivered``, ``outcome`` (purchase), ``reward``
-    (outcome x value - cost), ``true_value`` (expected incremental value of the decision),
-    ``oracle_value`` (best feasible expected incremental value in that state), and one
-    ``shadow_<name>`` column per shadow decider). ``expected_rewards``: per decision the expected
-    reward of every journey and of nothing (last column). ``summary``: totals."""
+    """What happened in a run of :func:`simulate`.
+
+    Attributes
+    ----------
+    decisions : DataFrame
+        One row per customer and day: ``day``, ``customer_id``, ``persona`` (true), ``action``
+        (journey or None), ``holdout`` (journey held back or None), ``propensity`` (of the
+        logged action), ``delivered``, ``outcome`` (purchase), ``reward`` (outcome x value -
+        cost), ``true_value`` (expected incremental value of the decision), ``oracle_value``
+        (best feasible expected incremental value in that state), and one ``shadow_<name>``
+        column per shadow decider.
+    events : DataFrame
+        The world's event log at the end of the run (history and simulated days).
+    expected_rewards : ndarray
+        Per decision, the expected reward of every journey and of nothing (last column).
+    summary : dict
+        Totals (``value``, ``oracle_value``, ``contacts``, ``purchases``, ...).
+    journeys : tuple of str
+        The journeys the actions name (:data:`SIM_JOURNEYS`).
+
+    Examples
+    --------
+    >>> from journeymine.datasets import RandomEligible, make_world, sim_policy, simulate
+    >>> w = make_world(200, history_days=30, random_state=0)
+    >>> run = simulate(w, RandomEligible(sim_policy(), random_state=1), days=3)
+    >>> type(run).__name__, len(run.decisions) == 3 * len(w.ids)  # one per customer and day
+    ('Simulation', True)
+    >>> run.expected_rewards.shape == (len(run.decisions), len(run.journeys) + 1)
+    True
+    >>> bool(run.decisions["action"].dropna().isin(run.journeys).all())
+    True
+    >>> run.summary["value"] <= run.summary["oracle_value"]
+    True
+    """
 
     decisions: pd.DataFrame
     events: pd.DataFrame
