@@ -253,6 +253,29 @@ def create_app(
     -------
     FastAPI
         Run it with uvicorn, or use :func:`serve`.
+
+    Examples
+    --------
+    An app serving a model fitted on synthetic journeys, called in-process with Starlette's
+    test client (real HTTP requests through the app, no server):
+
+    >>> import pathlib, tempfile
+    >>> import journeymine as jm
+    >>> from fastapi.testclient import TestClient
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "persona.skops")
+    >>> app = create_app(path, api_key="secret-key")
+    >>> events = [{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"}]
+    >>> with TestClient(app) as client:
+    ...     answer = client.post("/v1/assign", json={"customer_id": "c1", "events": events},
+    ...                          headers={"X-API-Key": "secret-key"})
+    ...     refused = client.post("/v1/assign", json={"customer_id": "c1", "events": events})
+    >>> answer.status_code, answer.json() == jm.assign(events, model, customer_id="c1").to_dict()
+    (200, True)
+    >>> refused.status_code  # no API key
+    401
     """
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if not key:
@@ -498,7 +521,51 @@ def app_from_env() -> Any:
     (``start,end``, or ``none``). Plain ``uvicorn`` does not time out slow request headers;
     :func:`serve` runs uvicorn with the protocol that does (:mod:`journeymine.service.http`).
 
-    ``uvicorn --factory journeymine.assignment.service:app_from_env --port 8000``
+    ``uvicorn --factory journeymine.service:app_from_env --port 8000``
+
+    Returns
+    -------
+    FastAPI
+        As :func:`create_app` returns it.
+
+    Raises
+    ------
+    ConfigError
+        ``JOURNEYMINE_MODEL_PATH`` or ``JOURNEYMINE_API_KEY`` is not set, or a number is not
+        one.
+
+    Examples
+    --------
+    Without ``JOURNEYMINE_MODEL_PATH`` there is nothing to serve:
+
+    >>> app_from_env()
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: set JOURNEYMINE_MODEL_PATH to the .skops model file.
+
+    With a saved model, its key and a smaller batch limit from the environment:
+
+    >>> import os, pathlib, tempfile
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> os.environ["JOURNEYMINE_MODEL_PATH"] = str(model.save(folder / "persona.skops"))
+    >>> os.environ["JOURNEYMINE_API_KEY"] = "secret-key"
+    >>> os.environ["JOURNEYMINE_MAX_BATCH"] = "2"
+    >>> app = app_from_env()
+    >>> for name in ("JOURNEYMINE_MODEL_PATH", "JOURNEYMINE_API_KEY", "JOURNEYMINE_MAX_BATCH"):
+    ...     del os.environ[name]
+    >>> from fastapi.testclient import TestClient
+    >>> customers = [{"customer_id": c, "events": [{"timestamp": "2025-02-01T19:00:00Z",
+    ...                                            "activity": "visit"}]} for c in "abc"]
+    >>> with TestClient(app) as client:
+    ...     health = client.get("/health").json()
+    ...     too_many = client.post("/v1/assign/batch", json={"customers": customers},
+    ...                            headers={"X-API-Key": "secret-key"})
+    >>> health["status"], too_many.status_code  # three customers, JOURNEYMINE_MAX_BATCH=2
+    ('ok', 413)
     """
     path = os.environ.get(MODEL_PATH_ENV)
     if not path:
@@ -562,6 +629,26 @@ def serve(
 
     ``access_log``: uvicorn's log line per request, off by default (it costs about a third of
     a next-best-action's CPU time; ``/metrics`` counts requests and latency by route).
+
+    Raises
+    ------
+    ConfigError
+        A setting is invalid (checked before any server starts), or the model file cannot be
+        loaded (see :func:`create_app`).
+
+    Examples
+    --------
+    Serving a saved model on port 8000 until stopped (Ctrl+C), with two worker processes
+    (the same as ``jm serve --model persona.skops --port 8000 --workers 2``):
+
+    >>> serve("persona.skops", port=8000, workers=2)  # doctest: +SKIP
+
+    The settings are checked before anything is loaded or started:
+
+    >>> serve("persona.skops", workers=0)
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: workers must be a positive integer, got 0.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
