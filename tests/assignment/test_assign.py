@@ -222,7 +222,7 @@ def test_assign_many_validates_raw_input(log: pd.DataFrame, model: PersonaModel)
 
 
 def test_session_id_model_needs_session_ids(log: pd.DataFrame, labels: pd.Series) -> None:
-    with_sid = jm.sessionize(log, gap="20min")
+    with_sid = jm.sessionize(log, session_gap="20min")
     m = PersonaModel(cv=2, validation_size=0, prefix_cuts=(5, None)).fit(with_sid, labels)
     assert m.spec_.use_session_id
     cid = with_sid["customer_id"].iloc[0]

@@ -41,13 +41,18 @@ def _reference(log, gap, by_channel):
 
 def test_gap_splits_and_equal_gap_does_not():
     log = _log(["a", "a", "a", "a"], [0, 30, 61, 200])
-    assert jm.sessionize(log, gap="30min")["session_id"].tolist() == ["a:1", "a:1", "a:2", "a:3"]
+    assert jm.sessionize(log, session_gap="30min")["session_id"].tolist() == [
+        "a:1",
+        "a:1",
+        "a:2",
+        "a:3",
+    ]
 
 
 def test_unsorted_input_keeps_row_order_and_is_not_mutated():
     log = _log(["b", "a", "a", "b"], [100, 50, 0, 0])
     before = log.copy()
-    out = jm.sessionize(log, gap=pd.Timedelta("45min"))
+    out = jm.sessionize(log, session_gap=pd.Timedelta("45min"))
     assert out["session_id"].tolist() == ["b:2", "a:2", "a:1", "b:1"]
     pd.testing.assert_frame_equal(log, before)
     assert out["session_id"].dtype == "str"
@@ -64,8 +69,22 @@ def test_by_channel_and_overwrite_existing():
 
 @pytest.mark.parametrize("gap", ["soon", "-5min", 0, None, "NaT"])
 def test_bad_gap(gap):
-    with pytest.raises(ConfigError, match="gap"):
-        jm.sessionize(_log(["a"], [0]), gap=gap)
+    with pytest.raises(ConfigError, match="session_gap"):
+        jm.sessionize(_log(["a"], [0]), session_gap=gap)
+
+
+def test_gap_is_the_old_name_of_session_gap():
+    """sessionize(gap=) works for one more minor release, warns naming session_gap=, same
+    result."""
+    log = _log(["a", "a", "b", "a"], [0, 30, 5, 100], channels=["web", "app", "web", "web"])
+    with pytest.warns(
+        FutureWarning, match=r"sessionize\(gap=...\) is renamed sessionize\(session_gap"
+    ):
+        old = jm.sessionize(log, gap="20min", by_channel=True)
+    pd.testing.assert_frame_equal(old, jm.sessionize(log, session_gap="20min", by_channel=True))
+    assert old["session_id"].tolist() == ["a:1", "a:2", "b:1", "a:3"]
+    with pytest.raises(TypeError, match="pass session_gap= only"):
+        jm.sessionize(log, gap="20min", session_gap="20min")
 
 
 def test_needs_columns_and_datetimes():
@@ -97,5 +116,5 @@ def test_matches_reference(rows, gap, by_channel):
     customers, minutes, channels = map(list, zip(*rows, strict=True))
     log = _log(customers, minutes, channels)
     td = pd.Timedelta(minutes=gap)
-    got = jm.sessionize(log, gap=td, by_channel=by_channel)["session_id"].tolist()
+    got = jm.sessionize(log, session_gap=td, by_channel=by_channel)["session_id"].tolist()
     assert got == _reference(log, td, by_channel)

@@ -172,7 +172,7 @@ def test_numpy_and_duckdb_engines_agree(small_log: pd.DataFrame) -> None:
         CustomerFeaturizer(engine="spark").fit(log)  # type: ignore[arg-type]
     # fitted with session ids: a log without them is refused by both engines (not silently
     # turned into one-event sessions)
-    with_sid = jm.sessionize(log, gap="20min")
+    with_sid = jm.sessionize(log, session_gap="20min")
     for engine in ("numpy", "duckdb"):
         fz = CustomerFeaturizer(engine=engine).fit(with_sid)  # type: ignore[arg-type]
         assert fz.spec_.use_session_id
@@ -186,7 +186,7 @@ def test_fit_learns_the_same_spec_on_both_engines(small_log: pd.DataFrame) -> No
     from journeymine.features.learn import learn_numpy as _learn_numpy
 
     log = small_log.sample(frac=1.0, random_state=7).reset_index(drop=True)
-    with_sid = jm.sessionize(log, gap="20min")
+    with_sid = jm.sessionize(log, session_gap="20min")
     mid = log["timestamp"].min() + (log["timestamp"].max() - log["timestamp"].min()) / 2
     for frame, kwargs in (
         (log, {}),

@@ -372,7 +372,7 @@ def encode(
         Column that identifies a case (a journey). A process log may use ``session_id``.
     columns : sequence of str, optional
         Extra columns to carry (e.g. a segment column for ``dfg(segment=...)`` or
-        ``funnel(by=...)``); they must exist. ``channel`` and, when ``case`` is not
+        ``funnel(segment=...)``); they must exist. ``channel`` and, when ``case`` is not
         ``customer_id``, ``customer_id`` are always carried when present.
 
     Returns

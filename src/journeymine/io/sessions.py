@@ -6,21 +6,25 @@ import numpy as np
 import pandas as pd
 
 from journeymine import schema
+from journeymine.compat import renamed_keywords
 from journeymine.exceptions import EventLogError
 
 __all__ = ["sessionize"]
 
 
-def _gap(gap: str | pd.Timedelta) -> np.timedelta64:
-    td = schema.check_duration(gap, "gap", examples="'30min', '2h' or pd.Timedelta(minutes=30)")
+def _gap(session_gap: str | pd.Timedelta) -> np.timedelta64:
+    td = schema.check_duration(
+        session_gap, "session_gap", examples="'30min', '2h' or pd.Timedelta(minutes=30)"
+    )
     return td.to_timedelta64().astype("timedelta64[us]")
 
 
+@renamed_keywords(gap="session_gap")
 def sessionize(
-    log: pd.DataFrame, *, gap: str | pd.Timedelta = "30min", by_channel: bool = False
+    log: pd.DataFrame, *, session_gap: str | pd.Timedelta = "30min", by_channel: bool = False
 ) -> pd.DataFrame:
-    """Assign ``session_id``: a customer's new session starts after more than ``gap`` without
-    events (and, with ``by_channel``, whenever the channel changes).
+    """Assign ``session_id``: a customer's new session starts after more than ``session_gap``
+    without events (and, with ``by_channel``, whenever the channel changes).
 
     Returns a new DataFrame in the input's row order; an existing ``session_id`` is replaced.
     Session ids are ``"<customer_id>:<n>"`` with ``n`` counting the customer's sessions in
@@ -30,8 +34,11 @@ def sessionize(
     ----------
     log : DataFrame
         A canonical log (``customer_id``, ``timestamp``; ``channel`` when ``by_channel``).
-    gap : str or Timedelta, default "30min"
-        Longest inactivity inside one session (a gap equal to it does not split).
+    session_gap : str or Timedelta, default "30min"
+        Longest inactivity inside one session (a gap equal to it does not split), as
+        ``session_gap`` of :class:`journeymine.CustomerFeaturizer` and
+        :func:`journeymine.compare_periods`. Renamed from ``gap`` (which still works, with a
+        ``FutureWarning``, until the next minor release).
     by_channel : bool, default False
         Also start a new session when the customer switches channel.
 
@@ -43,7 +50,9 @@ def sessionize(
     Raises
     ------
     ConfigError
-        ``gap`` is not a positive duration.
+        ``session_gap`` is not a positive duration.
+    TypeError
+        Both ``gap`` and ``session_gap`` are given.
     MissingColumnError
         A needed column is absent.
 
@@ -56,10 +65,10 @@ def sessionize(
     ...                                  "2025-01-01 12:00", "2025-01-01 10:00"], utc=True),
     ...     "activity": ["view", "cart", "view", "view"],
     ... })
-    >>> sessionize(log, gap="30min")["session_id"].tolist()
+    >>> sessionize(log, session_gap="30min")["session_id"].tolist()
     ['a:1', 'a:1', 'a:2', 'b:1']
     """
-    gap64 = _gap(gap)
+    gap64 = _gap(session_gap)
     needed = [schema.CUSTOMER_ID, schema.TIMESTAMP] + ([schema.CHANNEL] if by_channel else [])
     schema.require_columns(log, needed, purpose="sessionize")
     n = len(log)

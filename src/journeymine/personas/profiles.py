@@ -247,7 +247,7 @@ def _typical_paths(log: pd.DataFrame, labels: pd.Series, n_paths: int, steps: in
         return {}
     from journeymine.io import sessionize
 
-    ev = sessionize(ev, gap="30min")
+    ev = sessionize(ev, session_gap="30min")
     out: dict[int, list[str]] = {}
     for p in sorted(lab.unique()):
         part = ev[(persona == p).to_numpy()]
