@@ -155,6 +155,23 @@ def _mined(world: Any) -> tuple[Any, Any]:
     return mined, mined.membership(mined.features_)[2].reindex(world.ids).fillna(0.0)
 
 
+def persona_agreement(world: Any, mined: Any) -> dict[str, float]:
+    """The diagnosis of persona error: adjusted Rand index of the miner's hard labels against
+    the world's true personas over all customers (those it leaves out, label -1 or absent,
+    counted as one more group) and over the customers it places (enough history), and how
+    many it leaves out."""
+    from sklearn.metrics import adjusted_rand_score
+
+    labels = mined.labels_.reindex(world.ids).fillna(-1).astype(int)
+    truth = world.true_personas.reindex(world.ids)
+    placed = (labels >= 0).to_numpy()
+    return {
+        "ari_all": float(adjusted_rand_score(truth, labels)),
+        "ari_placed": float(adjusted_rand_score(truth[placed], labels[placed])),
+        "unplaced": int((~placed).sum()),
+    }
+
+
 def _pilot(world: Any, policy: Any, seed: int, days: int) -> Any:
     """The random-eligible pilot (30% nothing) every policy's uplift is fitted on."""
     from journeymine.datasets import RandomEligible, simulate
@@ -199,6 +216,8 @@ def simulator_table(
         pol, rpol = sim_policy(), sim_policy("response")
         mined, memberships = _mined(world)
         personas = mined.labels_
+        agreement = persona_agreement(world, mined)
+        print(f"seed {seed}: persona ARI {agreement}", flush=True)
         pilot = _pilot(world, pol, seed, pilot_days)
         run = seed + 20_000
         unsub = UnsubscribeRisk().fit(pilot.events, pol)
@@ -261,6 +280,7 @@ def simulator_table(
                     "vs_best_fixed": s["value"] / fixed[best]["value"],
                     "of_oracle": s["value"] / res["oracle"]["value"],
                     "best_fixed": best,
+                    **agreement,
                 }
             )
     return pd.DataFrame(rows)
@@ -538,6 +558,9 @@ if __name__ == "__main__":
         sys.exit(0)
     table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(401, 409)))
     print(table.to_string())
+    per_seed = table.pivot(index="seed", columns="decider", values="of_oracle")
+    agree = table.groupby("seed")[["ari_all", "ari_placed", "unplaced"]].first()
+    print(per_seed.join(agree).round(3).to_string())
     print(
         table.groupby("decider")[SIM_COLUMNS].agg(["min", "median", "max"]).round(3).T.to_string()
     )
