@@ -99,25 +99,12 @@ ALLOWED_TEST_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
         "compile_forest: boosted trees compiled to numpy arrays answer as scikit-learn's, "
         "damaged state refused"
     ),
-    ("tests/nextstep/test_model.py", "journeymine.nextstep._events"): (
-        "outcome_within: the true labels the outcome probabilities are ranked against"
-    ),
     ("tests/nextstep/test_ngram.py", "journeymine.nextstep._blend"): (
         "the blend weight: learnt by log loss, per context bucket, shrunk where a bucket has "
         "few held-out prefixes"
     ),
-    ("tests/nextstep/test_ngram.py", "journeymine.nextstep._events"): (
-        "to_events, to build the lag features a weight-0 model's probabilities come from"
-    ),
     ("tests/nextstep/test_ngram.py", "journeymine.nextstep._ngram"): (
         "NGram: counts interpolated from the prior up, its saved state refused when damaged"
-    ),
-    ("tests/nextstep/test_ngram.py", "journeymine.nextstep._prefix"): (
-        "prefix_features: the lag features a weight-0 model's probabilities come from"
-    ),
-    ("tests/nextstep/test_persist.py", "journeymine.nextstep._persist"): (
-        "card_checksum, to re-sign a hand-edited card so that the checks after the checksum "
-        "are reached; TRUSTED_TYPES (none)"
     ),
     ("tests/report/test_layout.py", "journeymine.report._layout"): (
         "layered_layout: the geometry of the process map (edges point down, cycles, fewer "

@@ -140,16 +140,19 @@ def test_tree_weight_semantics() -> None:
     more = jm.NextStepModel(max_iter=20).fit(_context_log(300, 0))
     assert 0.0 <= more.tree_weight_ <= 1.0
     assert "activity_validation_accuracy_blend" in more.card_["metrics"]
-    # weight 0: the probabilities are the count model's, computed from the lag features
-    from journeymine.nextstep._events import to_events
-    from journeymine.nextstep._prefix import prefix_features
-
-    ev = to_events(log)
-    X = prefix_features(ev, counts.spec_)
+    # weight 0: the probabilities are the count model's, computed from the lag features (the
+    # codes of the customer's last n_lags activities in the learnt vocabulary, latest first,
+    # missing before the journey starts)
     assert counts.ngram_ is not None
-    np.testing.assert_allclose(
-        counts.predict_proba(log).to_numpy(), counts.ngram_.proba(X[:, : counts.spec_.n_lags])
+    proba = counts.predict_proba(log)
+    code = {a: i for i, a in enumerate(counts.spec_.activities)}
+    n_lags = counts.spec_.n_lags
+    ordered = log.sort_values(["customer_id", "timestamp"], kind="stable")
+    latest = ordered.groupby("customer_id")["activity"].agg(lambda a: a.tolist()[::-1][:n_lags])
+    lags = np.array(
+        [[code[a] for a in latest[c]] + [NAN] * (n_lags - len(latest[c])) for c in proba.index]
     )
+    np.testing.assert_allclose(proba.to_numpy(), counts.ngram_.proba(lags))
     # after p m m m (and q m m m) the count model is sure; so is every blend
     test = _context_log(20, 1)
     test = test.groupby("customer_id").head(5)  # ends after the third 'm'
