@@ -70,12 +70,6 @@ ALLOWED_TEST_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
         "parse_events at the feature-spec level (no model): the dict path of assign() equals "
         "encode_log and the DuckDB features, bit for bit, for any featurizer settings"
     ),
-    ("tests/engine/test_duckdb.py", "journeymine.engine._duckdb"): (
-        "_distinct_cases_per_group: both of its paths (bitmap and sort) against pandas"
-    ),
-    ("tests/engine/test_order.py", "journeymine.engine._order"): (
-        "_packed_order with little room for the time bits, which real logs rarely reach"
-    ),
     ("tests/io/test_tabular.py", "journeymine.io._parquet"): (
         "canonical_from_table: which Parquet files take the Arrow fast path (the result is the "
         "same either way, so read_events cannot show it)"

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from journeymine.engine import connect, edge_statistics, encode, file_columns, read_file_columns
-from journeymine.engine._duckdb import _distinct_cases_per_group
 from journeymine.exceptions import (
     ConfigError,
     EmptyLogError,
@@ -57,16 +56,24 @@ def test_edge_statistics_matches_numpy() -> None:
         assert row.p90_seconds == pytest.approx(np.quantile(secs, 0.9))
 
 
-@pytest.mark.parametrize("n_groups", [7, 70_000])
-@pytest.mark.parametrize("bitmap_limit", [0, 1 << 27])
-def test_distinct_cases_by_bitmap_and_by_sort(n_groups: int, bitmap_limit: int) -> None:
+@pytest.mark.parametrize(
+    ("n_cases", "n_edges"),
+    [
+        (500, 7),  # a (case x edge) bitmap
+        (500, 70_000),  # a bitmap of 500 cases x ~53,000 edges
+        (20_000_000, 7),  # too many cases x edges for the bitmap (2**27): a 16-bit radix sort
+        (5_000, 200_000),  # too many for the bitmap, over 2**16 edges (~79,000): the general sort
+    ],
+)
+def test_distinct_cases_per_edge_by_bitmap_and_by_sort(n_cases: int, n_edges: int) -> None:
     rng = np.random.default_rng(2)
     n = 100_000
-    case = np.sort(rng.integers(0, 500, n)).astype(np.int32)
-    group = rng.integers(0, n_groups, n)
-    got = _distinct_cases_per_group(group, case, n_groups, bitmap_limit=bitmap_limit)
-    want = pd.Series(case).groupby(group).nunique().reindex(range(n_groups), fill_value=0)
-    assert got.tolist() == want.tolist()
+    case = np.sort(rng.integers(0, n_cases, n)).astype(np.int32)
+    edge = rng.integers(0, n_edges, n)
+    got = edge_statistics({"edge": edge}, case, np.zeros(n, dtype=np.int64))
+    want = pd.Series(case).groupby(edge).nunique()
+    assert got["edge"].tolist() == want.index.tolist()
+    assert got["cases"].tolist() == want.tolist()
 
 
 def test_edge_statistics_with_two_keys_and_many_groups() -> None:

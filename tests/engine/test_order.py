@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 
 from journeymine.engine import stable_order
-from journeymine.engine._order import _packed_order
 from journeymine.schema import row_order
 
 
@@ -40,13 +39,21 @@ def test_equals_a_stable_lexsort(data, n, n_codes, times):
         assert np.array_equal(got, row_order(codes, n_codes, t))
 
 
-@pytest.mark.parametrize("room", [1, 4, 16])
-def test_packed_order_with_little_room_for_the_time(room):
-    rng = np.random.default_rng(room)
+@pytest.mark.parametrize(
+    ("n_codes", "cluster"),
+    [
+        (2**35, 2**40),  # 2,000 rows and 2**35 codes leave the packed key 18 bits for the time
+        (2**37, 2**40),  # 16 bits, the least the packed sort takes (else the argsort path)
+        (2**37, 2**55),  # times spanning 2**62: the exact re-sort of the ties needs a lexsort
+    ],
+)
+def test_coarsened_times_keep_the_exact_order(n_codes, cluster):
+    # clusters of near-equal times far apart: the time is coarsened to fit, and the rows that
+    # share a code and a coarse time are ordered by their exact time afterwards
+    rng = np.random.default_rng(n_codes.bit_length() + cluster.bit_length())
     codes = rng.integers(0, 5, 2_000)
-    t = rng.integers(0, 3, 2_000) * 2**40 + rng.integers(0, 50, 2_000)
-    dt = (t - t.min()).astype(np.uint64)
-    assert np.array_equal(_packed_order(codes, 5, dt, room), _lexsort(codes, t))
+    t = rng.integers(0, 200, 2_000) * cluster + rng.integers(0, 50, 2_000)
+    assert np.array_equal(stable_order(codes, n_codes, t), _lexsort(codes, t))
 
 
 def test_in_order_rows_give_none_and_many_codes_use_the_argsort_path():
