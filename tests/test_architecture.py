@@ -78,10 +78,6 @@ ALLOWED_TEST_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
         "align on sequence_graph: the optimal alignment cost equals the indel distance "
         "(property test)"
     ),
-    ("tests/journeys/test_variants.py", "journeymine.journeys._variants"): (
-        "group_sequences: the fallback when two different variants' hashes collide, which no "
-        "ordinary log triggers"
-    ),
     ("tests/nextstep/test_blend.py", "journeymine.nextstep._blend"): (
         "the count/tree blend: out-of-fold counts, the context length, the counts alone where "
         "the blend loses on held-out cases"
