@@ -74,10 +74,6 @@ ALLOWED_TEST_PRIVATE_IMPORTS: dict[tuple[str, str], str] = {
         "canonical_from_table: which Parquet files take the Arrow fast path (the result is the "
         "same either way, so read_events cannot show it)"
     ),
-    ("tests/journeys/test_conformance.py", "journeymine.journeys._design"): (
-        "align on sequence_graph: the optimal alignment cost equals the indel distance "
-        "(property test)"
-    ),
     ("tests/nextstep/test_blend.py", "journeymine.nextstep._blend"): (
         "the count/tree blend: out-of-fold counts, the context length, the counts alone where "
         "the blend loses on held-out cases"
