@@ -5,7 +5,8 @@
 - no import from a lower layer to a higher one, per the layers table;
 - no import of an underscore (private) module or name of another package;
 - no test imports an underscore module or name of journeymine (except the unit tests of a
-  private helper listed in ``ALLOWED_TEST_PRIVATE_IMPORTS``).
+  private helper listed in ``ALLOWED_TEST_PRIVATE_IMPORTS``, each among the tests of the
+  helper's own package).
 
 Imports are read with :mod:`ast` (nothing is imported). The allowlists below hold the known
 exceptions of today, each with its reason: a new one fails. When you fix one, delete its entry.
@@ -508,6 +509,24 @@ def test_tests_import_public_names():
     stale = sorted(f"{f} -> {t}" for f, t in ALLOWED_TEST_PRIVATE_IMPORTS if (f, t) not in found)
     assert not stale, "delete from ALLOWED_TEST_PRIVATE_IMPORTS (no longer imported):\n  " + (
         "\n  ".join(stale)
+    )
+
+
+def test_unit_tests_of_private_helpers_sit_with_their_package():
+    # tests/<package>/ for a helper of journeymine.<package>, tests/ itself for a root module
+    # (the pm4py adapter): another package's tests reach it through public names only
+    outside = []
+    for file, target in ALLOWED_TEST_PRIVATE_IMPORTS:
+        owner = _owner(target)
+        if owner == PACKAGE:
+            home = file.count("/") == 1
+        else:
+            home = file.startswith(f"tests/{owner.split('.')[1]}/")
+        if not home:
+            outside.append(f"{file} -> {target}")
+    assert not outside, (
+        "unit tests of a private helper outside their package's tests (move the test, or "
+        "import a public name):\n  " + "\n  ".join(outside)
     )
 
 
