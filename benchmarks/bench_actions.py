@@ -389,17 +389,18 @@ def exploration_table(
     n_customers: int = 2_000,
     days: int = 56,
     shift_day: int = 28,
-    discounts: tuple[float, ...] = (1.0, 0.9),
+    variants: tuple[tuple[float, float | None], ...] = ((1.0, None), (0.9, None), (1.0, 0.01)),
     window: int = 14,
 ) -> Any:
     """#13's exploring decider: Thompson sampling on the uplift posteriors from *no* response
     data (personas mined by PersonaMiner, soft memberships), minimum evidence 20 touches and 5
     holdouts per persona x journey, 5% holdouts; on ``shift_day`` the world's uplift matrix
-    changes (every persona takes the next persona's row). Per seed and ``discount`` of the
-    UpliftModel: days to earn 0.9 of the oracle (true value over ``window`` days, the oracle on
-    its own path), the shares of the oracle before and after the shift, and the days after the
-    shift to earn 0.9 of the oracle again and to get back to the pre-shift share. Run:
-    ``python -m benchmarks.bench_actions explore``."""
+    changes (every persona takes the next persona's row). Per seed and variant of the
+    UpliftModel (``discount``, ``change_alpha``: the per-cell change test): the changes the
+    test found (all, and before the shift), days to earn 0.9 of the oracle (true value over
+    ``window`` days, the oracle on its own path), the shares of the oracle before and after
+    the shift, and the days after the shift to earn 0.9 of the oracle again and to get back to
+    the pre-shift share. Run: ``python -m benchmarks.bench_actions explore``."""
 
     import numpy as np
     import pandas as pd
@@ -424,8 +425,10 @@ def exploration_table(
         run = dict(days=days, random_state=seed + 30_000, shift=(shift_day, shifted))
         oracle = simulate(world, Oracle(pol), **run)
         ov = oracle.decisions.groupby("day")["true_value"].sum()
-        for discount in discounts:
-            model = UpliftModel(prior_strength=5, discount=discount).fit(None, memberships, pol)
+        for discount, alpha in variants:
+            model = UpliftModel(prior_strength=5, discount=discount, change_alpha=alpha).fit(
+                None, memberships, pol
+            )
             dec = PolicyDecider(
                 pol,
                 model,
@@ -446,7 +449,12 @@ def exploration_table(
             rows.append(
                 {
                     "seed": seed,
-                    "discount": discount,
+                    "model": f"discount {discount:g}"
+                    + ("" if alpha is None else f", change test {alpha:g}"),
+                    "changes_found": len(model.changes_),
+                    "changes_before_shift": sum(
+                        1 for c in model.changes_ if c["update"] < shift_day
+                    ),
                     "days_to_0.9": days_to_reach(sim, oracle, 0.9, window=window, before=shift_day),
                     "share_before_shift": pre,
                     "share_end": post,
@@ -549,7 +557,7 @@ if __name__ == "__main__":
         ex = exploration_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
         print(ex.to_string())
         print(
-            ex.groupby("discount")
+            ex.groupby("model")
             .agg(["min", "median", "max"])
             .drop(columns="seed")
             .round(3)

@@ -65,6 +65,9 @@ def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
             "prior_strength": float(model.prior_strength),
             "discount": float(model.discount),
             "shrinkage": str(getattr(model, "shrinkage", "fixed")),
+            "change_alpha": (
+                None if getattr(model, "change_alpha", None) is None else float(model.change_alpha)
+            ),
         },
         "journeys": list(model.journeys_),
         "priors": [None if np.isnan(v) else float(v) for v in model.priors_],

@@ -75,6 +75,16 @@ class UpliftModel(BaseEstimator):
         holdout rate, from few holdouts) and rates that differ keep their own evidence; at most
         the pooled row's count, and ``prior_strength`` while fewer than two personas have
         evidence.
+    change_alpha : float, optional
+        A change test for a world whose responses change: after each :meth:`update`, per
+        persona x journey and arm (touches, holdouts), a likelihood-ratio test of one change
+        point in the outcome rate over the batches counted so far (:meth:`fit`'s log is the
+        first batch, each ``update`` call one more), Bonferroni-corrected over the cells, arms
+        and candidate points so that ``change_alpha`` bounds the chance of any false alarm in
+        one update. Where it rejects, that cell and arm keep only the evidence after the most
+        likely change point; every other cell keeps all of its evidence. None (default): no
+        test. Unlike ``discount``, it forgets nothing in a stable world; the history it tests
+        is not saved by :meth:`save` (a loaded model starts a new one).
 
     Attributes
     ----------
@@ -85,6 +95,11 @@ class UpliftModel(BaseEstimator):
         Persona ``-1`` pools every customer; ``-2`` (soft memberships only) holds the customers
         the memberships leave (partly) unplaced.
     journeys_ : list of str
+    changes_ : list of dict
+        With ``change_alpha``: every change the test found (``update``: which batch, 0 the
+        first: the log given to :meth:`fit`, if any; ``persona``, ``journey``, ``arm``:
+        ``"treated"`` or ``"holdout"``; ``batches_dropped``; ``statistic``: the likelihood
+        ratio statistic).
 
     Examples
     --------
@@ -103,15 +118,35 @@ class UpliftModel(BaseEstimator):
     >>> row = m.table_.query("persona == -1").iloc[0]
     >>> int(row.touches), int(row.holdouts), round(float(row.uplift), 2)
     (100, 100, 0.3)
+
+    With ``change_alpha``, a cell whose response rate changes keeps only the evidence after
+    the change: 10 days of 100 touches at a 10% response, then 10 days at 50%:
+
+    >>> m = UpliftModel(prior_strength=0, change_alpha=0.01).fit(None, pd.Series([0]), policy)
+    >>> rng = np.random.default_rng(0)
+    >>> for day in range(20):
+    ...     y = rng.random(100) < (0.1 if day < 10 else 0.5)
+    ...     _ = m.update(np.zeros(100, int), np.zeros(100, int), np.zeros(100, bool), y)
+    >>> sorted({(c["persona"], c["arm"]) for c in m.changes_})  # persona -1: the pooled row
+    [(-1, 'treated'), (0, 'treated')]
+    >>> row = m.table_.query("persona == 0").iloc[0]
+    >>> int(row.touches), round(float(row.rate_treated), 1)
+    (1000, 0.5)
     """
 
     @positional_deprecated(("prior_strength", "discount"))
     def __init__(
-        self, *, prior_strength: float = 10.0, discount: float = 1.0, shrinkage: str = "fixed"
+        self,
+        *,
+        prior_strength: float = 10.0,
+        discount: float = 1.0,
+        shrinkage: str = "fixed",
+        change_alpha: float | None = None,
     ) -> None:
         self.prior_strength = prior_strength
         self.discount = discount
         self.shrinkage = shrinkage
+        self.change_alpha = change_alpha
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -149,9 +184,17 @@ class UpliftModel(BaseEstimator):
                 f"discount must be in (0, 1] (1 keeps all evidence; e.g. 0.95 halves it every "
                 f"14 updates), got {self.discount!r}."
             )
+        alpha = self.change_alpha
+        if alpha is not None and (isinstance(alpha, bool) or not 0 < float(alpha) < 1):
+            raise ConfigError(
+                f"change_alpha must be a probability in (0, 1) (e.g. 0.01: at most a 1% chance "
+                f"of a false alarm per update) or None for no change test, got {alpha!r}."
+            )
         names = [j.name for j in policy.journeys]
         self.journeys_ = names
         self.policy_ = policy
+        self.batches_: list[np.ndarray] = []
+        self.changes_: list[dict[str, Any]] = []
         self.priors_ = np.array(
             [
                 policy.prior_of(j) if policy.prior_of(j) is not None else np.nan
@@ -205,16 +248,66 @@ class UpliftModel(BaseEstimator):
         ok = journey >= 0
         W, j, h, y = W[ok], journey[ok], holdout[ok], outcome[ok]
         W[:, 0] = 1.0  # the pooled row counts every point
-        self.counts_ *= float(self.discount)  # older evidence weighs less (a changing world)
         J = len(self.journeys_)
+        batch = np.zeros_like(self.counts_)
         for col, flag, resp in ((0, ~h, 1), (2, h, 3)):
             onehot = np.zeros((len(j), J))
             onehot[np.arange(len(j)), j] = flag
-            self.counts_[:, :, col] += W.T @ onehot
-            self.counts_[:, :, resp] += W.T @ (onehot * y[:, None])
+            batch[:, :, col] = W.T @ onehot
+            batch[:, :, resp] = W.T @ (onehot * y[:, None])
+        # older evidence weighs less (a changing world)
+        self.counts_ = self.counts_ * float(self.discount) + batch
+        if getattr(self, "change_alpha", None) is not None:
+            if not hasattr(self, "batches_"):  # loaded from a file: a new history
+                self.batches_, self.changes_ = [], []
+            self.batches_.append(batch)
+            self._drop_before_changes()
         if hasattr(self, "table_"):
             self._build()
         return self
+
+    def _drop_before_changes(self) -> None:
+        """The change test of ``change_alpha``: per cell (persona x journey) and arm, the
+        likelihood-ratio statistic of one change point in the Bernoulli rate of the batches'
+        (discount-weighted) counts, maximised over the points between batches; where it
+        passes the Bonferroni threshold, the batches before the point no longer count for that
+        cell and arm. The changes found are listed in ``changes_``."""
+        from scipy.stats import chi2
+
+        B, alpha = len(self.batches_), self.change_alpha
+        if B < 2 or alpha is None:
+            return
+        w = float(self.discount) ** np.arange(B - 1, -1, -1.0)
+        S = np.stack(self.batches_) * w[:, None, None, None]  # (B, P, J, 4)
+        P, J = S.shape[1:3]
+        threshold = chi2.isf(float(alpha) / (P * J * 2 * (B - 1)), df=1)
+        for n_col, y_col in ((0, 1), (2, 3)):
+            n_cum = np.cumsum(S[..., n_col], axis=0)
+            y_cum = np.cumsum(S[..., y_col], axis=0)
+            n_all, y_all = n_cum[-1], y_cum[-1]
+            n1, y1 = n_cum[:-1], y_cum[:-1]  # before each candidate point
+            stat = 2 * (
+                _bernoulli_loglik(y1, n1)
+                + _bernoulli_loglik(y_all - y1, n_all - n1)
+                - _bernoulli_loglik(y_all, n_all)[None]
+            )
+            best = stat.argmax(axis=0)  # (P, J): the last batch before the change
+            changed = np.take_along_axis(stat, best[None], axis=0)[0] > threshold
+            for p, jj in zip(*np.nonzero(changed), strict=True):
+                tau = int(best[p, jj]) + 1
+                for b in range(tau):
+                    self.batches_[b][p, jj, [n_col, y_col]] = 0.0
+                self.counts_[p, jj, [n_col, y_col]] = S[tau:, p, jj][:, [n_col, y_col]].sum(0)
+                self.changes_.append(
+                    {
+                        "update": B - 1,
+                        "persona": int(self.personas_[p]),
+                        "journey": self.journeys_[jj],
+                        "arm": "treated" if n_col == 0 else "holdout",
+                        "batches_dropped": tau,
+                        "statistic": float(stat[tau - 1, p, jj]),
+                    }
+                )
 
     def weights(self, personas: Any) -> np.ndarray:
         """Persona weights per point, shape (points, ``len(personas_)``), column 0 the pooled
@@ -420,6 +513,17 @@ class UpliftModel(BaseEstimator):
             idx = W.argmax(1)
         a_t, b_t, a_c, b_c = (x[idx] for x in self._posteriors())
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
+
+
+def _bernoulli_loglik(y: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Maximised log-likelihood of ``y`` successes in ``n`` (weighted) trials, 0 log 0 = 0."""
+    n = np.maximum(n, 0.0)
+    y = np.clip(y, 0.0, n)
+    p = np.divide(y, n, out=np.zeros_like(n), where=n > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(y > 0, y * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        b = np.where(n - y > 0, (n - y) * np.log(np.where(p < 1, 1 - p, 1.0)), 0.0)
+    return a + b
 
 
 def _strength(n: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:
