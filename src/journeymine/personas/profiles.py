@@ -301,13 +301,13 @@ def persona_profiles(
     --------
     >>> from journeymine.datasets import make_journeys
     >>> from journeymine.personas import PersonaMiner
-    >>> log = make_journeys(800, days=60, random_state=0).events
+    >>> log = make_journeys(800, days=120, random_state=0).events
     >>> miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
     >>> prof = persona_profiles(miner.features_, miner.labels_, log=log)
     >>> prof.columns.tolist()
     ['name', 'size', 'share', 'top_features', 'main_channels', 'typical_paths']
     >>> prof["name"].tolist()
-    ['App loyalists', 'Low-value customers', 'Store-first buyers', 'Review researchers']
+    ['App loyalists', 'Store-first buyers', 'Review researchers', 'Fading customers']
     >>> int(prof["size"].sum()) == int((miner.labels_ >= 0).sum())  # noise (-1) left out
     True
     >>> feature, d, mean, others_mean = prof.loc[0, "top_features"][0]
