@@ -157,9 +157,7 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
     res = runner.invoke(app, ["personas", str(events), "--out", str(tmp_path / "p")])
     assert res.exit_code == 0, res.output
     labels = pd.read_csv(tmp_path / "p" / "labels.csv", dtype={"customer_id": str})
-    # several personas found (two on this 60-day log: a third is not reproducible over
-    # resampled fits, its cluster-wise Jaccard stability is 0.49)
-    assert labels["persona"].max() >= 1
+    assert labels["persona"].max() >= 2  # several personas found
     assert set(labels["customer_id"]) == set(pd.read_parquet(events)["customer_id"])
 
     model = tmp_path / "m.skops"
