@@ -22,11 +22,13 @@ NOTES = """
 customers (180 days): generate, `PersonaMiner().fit(events)`, ARI against the true persona over
 unchanged customers with >= 20 events (noise its own label); the time includes generating.
 Data: `make_journeys(n, days, random_state=0)`, cached as Parquet under `benchmarks/out/`.
-*featurize*: `CustomerFeaturizer().fit(log).transform(log)` on 1M customers x 35 days (15.3M
-events; earlier tables said "10M"): `fit` learns the vocabulary, transitions and response rates
-(DuckDB), `transform` computes the aggregates with the numpy engine (the default since
-2026-11-23) or, in the "DuckDB engine" row, as one SQL query (window functions for sessions and
-transitions, filtered counts), then the shared numpy feature step.
+*featurize*: `CustomerFeaturizer().fit_transform(log)` on 1M customers x 35 days (15.3M
+events; earlier tables said "10M"; before 2026-12-06 `fit(log).transform(log)`, the same work
+then: since `fit` also learns the pooled conversion rates from the log's aggregates,
+`fit_transform` computes them once and `fit` then `transform` twice): `fit` learns the
+vocabulary, transitions and response rates (DuckDB), the aggregates are computed with the numpy
+engine (the default since 2026-11-23) or, in the "DuckDB engine" row, as one SQL query (window
+functions for sessions and transitions, filtered counts), then the shared numpy feature step.
 *cluster*: from the event log to persona labels. journeymine = `PersonaMiner().fit(log)`
 (the default mixture: featurize, split-half reliability of the view's columns (two more
 featurizations of half the sessions, on at most 20,000 customers), PCA, the consensus mixture
@@ -110,7 +112,7 @@ def setup_quick_5k_180d() -> Any:
 def run_featurize(log: Any, engine: str = "numpy") -> dict[str, Any]:
     from journeymine.personas import CustomerFeaturizer
 
-    X = CustomerFeaturizer(engine=engine).fit(log).transform(log)
+    X = CustomerFeaturizer(engine=engine).fit_transform(log)
     return {"customers": len(X), "features": X.shape[1], "events": len(log)}
 
 
