@@ -1,5 +1,6 @@
 """UpliftModel(change_alpha=): a per-cell change test that drops a cell's evidence from
-before a change in its outcome rate, and only that cell's (#13)."""
+before a change in its outcome rate, and only that cell's (#13). In the closed loop:
+test_nba_simulator.test_the_change_test_recovers_the_exploring_decider."""
 
 from __future__ import annotations
 
@@ -89,43 +90,3 @@ def test_change_alpha_is_checked_and_saved(tmp_path):
     rates = np.full((3, 2, 2), 0.1)
     _stream(again, rates, 3, np.random.default_rng(2))  # a loaded model tests a new history
     assert again.changes_ == [] and len(again.batches_) == 3
-
-
-def test_the_change_test_recovers_the_exploring_decider_in_the_loop():
-    """The world of test_exploring_decider_recovers_after_the_world_changes (every persona
-    takes the next one's uplift row on day 21), true personas, Thompson sampling from no data:
-    with the change test the bargain hunters' flash sale (the largest uplift, 0.26 before the
-    change) is found changed within three days, and over days 28-41 the decider earns a larger
-    share of the oracle than the same decider keeping all its evidence."""
-    from journeymine.datasets import Oracle, PolicyDecider, make_world, sim_policy, simulate
-
-    w = make_world(800, history_days=45, random_state=31)
-    pol, tp = sim_policy(), w.true_personas
-    up = w.uplift.to_numpy()
-    run = {"days": 42, "random_state": 9, "shift": (21, up[np.roll(np.arange(len(up)), -1)])}
-    best = simulate(w, Oracle(pol), **run).decisions.groupby("day")["true_value"].sum()
-    after, models = {}, {}
-    for alpha in (None, 0.01):
-        model = UpliftModel(prior_strength=5, change_alpha=alpha).fit(None, tp, pol)
-        dec = PolicyDecider(
-            pol,
-            model,
-            tp,
-            explore=True,
-            holdout=0.05,
-            min_touches=20,
-            min_holdouts=5,
-            random_state=3,
-        )
-        mine = simulate(w, dec, **run).decisions.groupby("day")["true_value"].sum()
-        after[alpha] = float(mine.iloc[28:].sum() / best.iloc[28:].sum())
-        models[alpha] = model
-    bargain = int(list(w.uplift.index).index("bargain_hunter"))
-    found = [
-        c["update"]
-        for c in models[0.01].changes_
-        if (c["persona"], c["journey"], c["arm"]) == (bargain, "flash_sale", "treated")
-    ]
-    assert found and 21 <= found[0] <= 24
-    assert models[None].changes_ == []
-    assert after[0.01] > after[None]
