@@ -193,6 +193,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         ``dropped_`` say which families were used and which were left out, and why).
     mixture_ : GaussianMixture
         The chosen mixture (``method="mixture"``).
+    evidence_events_ : float or None
+        ``n0`` of the evidence weights ``n / (n + n0)`` (``method="mixture"`` with reliability
+        weighting; else ``None``): a customer seen on ``n`` events weighs that much in the fit
+        and scatters ``1 + n0 / n`` times as much around their persona, so the outlier
+        ("noise") ellipsoid widens by that for them.
     value_prior_ : Ridge or None
         The order value a thinly measured customer is shrunk towards, predicted from the rest
         of the view (:mod:`journeymine.personas.value_prior`); ``None`` when the view has no
@@ -292,6 +297,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def _fit(self, X: pd.DataFrame) -> PersonaMiner:
         self.featurizer_, feats = feature_frame(X, self.featurizer)
         self.value_prior_: Any = None
+        self.evidence_events_: float | None = None
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)
         eligible = n_events >= self.min_events
@@ -355,8 +361,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         self.reducer_ = full
         if self.method == "mixture":
+            n_elig_events = n_events[eligible]
             emb, lab_e, prob_e = self._fit_mixture(
-                full, Z, fit_idx, self._evidence(n_events[eligible], scaler)
+                full, Z, fit_idx, self._evidence(n_elig_events, scaler), n_elig_events
             )
         else:
             emb, lab_e, prob_e = self._fit_density(full, Z, fit_idx, n_fit)
@@ -421,7 +428,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return fit.embedding, lab_e, prob_e
 
     def _fit_mixture(
-        self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, evidence: np.ndarray | None
+        self,
+        full: Any,
+        Z: np.ndarray,
+        fit_idx: np.ndarray,
+        evidence: np.ndarray | None,
+        n_events: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Consensus Gaussian mixture (:mod:`journeymine.personas.mixture`) on the subsample;
         every eligible customer gets its most likely persona unless it is an outlier."""
@@ -443,13 +455,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self._mixture_stability = fit.stability
         self.search_ = fit.search.assign(n_components=nc)
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
-        # the spread of every eligible customer around its persona (the fit weighs the
-        # best-measured customers more, whose spread is narrower): the outlier rule uses it
+        # the spread around its persona of a fully measured customer: a customer seen on n
+        # events scatters 1 + n0 / n times as much (the reliability of a mean over n events
+        # is n / (n + n0)), so residuals are scaled down by that before the covariance, and
+        # the outlier rule widens each customer's ellipsoid by it again
         comp = self.mixture_.predict(emb)
         d = emb.shape[1]
         resid = emb - self.mixture_.means_[comp]
+        if evidence is not None:
+            resid = resid * np.sqrt(evidence)[:, None]
         self.spread_ = np.cov(resid, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
-        raw, prob = self._mixture_labels(emb)
+        raw, prob = self._mixture_labels(emb, n_events)
         return emb, raw, prob
 
     def _evidence(self, n_events: np.ndarray, scaler: Any) -> np.ndarray | None:
@@ -468,10 +484,15 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             return int(self.min_cluster_size)
         return max(10, round(0.01 * n_fit))
 
-    def _mixture_labels(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _mixture_labels(
+        self, emb: np.ndarray, n_events: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         post = self.mixture_.predict_proba(emb)
         raw = post.argmax(1)
-        far = outliers(self.mixture_, emb, spread=getattr(self, "spread_", None))
+        n0 = getattr(self, "evidence_events_", None)
+        inflation = None if n0 is None else 1.0 + float(n0) / np.maximum(n_events, 1)
+        spread = getattr(self, "spread_", None)
+        far = outliers(self.mixture_, emb, spread=spread, inflation=inflation)
         return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
 
     def _view(self, features: pd.DataFrame) -> np.ndarray:
@@ -538,7 +559,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         """
         emb = self.embed(features).to_numpy()
         if self.method == "mixture":
-            lab, _ = self._mixture_labels(emb)
+            lab, _ = self._mixture_labels(emb, self._n_events(features))
         else:
             lab, _ = self._extend(emb)
         mapped = map_labels(lab, self._mapping)
@@ -595,7 +616,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             rows = np.flatnonzero(eligible)
             post[rows] = sum_by_persona(raw_post, self._mapping, k)
             post[rows] /= np.maximum(post[rows].sum(1, keepdims=True), 1e-300)
-            raw, prob = self._mixture_labels(emb)
+            raw, prob = self._mixture_labels(emb, n_ev[rows])
             labels[rows] = map_labels(raw, self._mapping)
             probs[rows] = np.where(labels[rows] >= 0, prob, 0.0)
         n0 = getattr(self, "evidence_events_", None)

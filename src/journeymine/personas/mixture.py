@@ -336,13 +336,16 @@ def outliers(
     X: np.ndarray,
     level: float = 0.999,
     spread: np.ndarray | None = None,
+    inflation: np.ndarray | None = None,
 ) -> np.ndarray:
     """True where a point lies outside the ``level`` ellipsoid of its most likely component
     (squared Mahalanobis distance above the chi-square quantile): it belongs to no persona.
 
     ``spread`` (a d x d covariance shared by the components) replaces the model's own
     covariances, e.g. the spread of every customer around its persona when the model was
-    fitted on the best-measured customers only.
+    fitted on the best-measured customers only. ``inflation`` (one factor per point) widens
+    each point's ellipsoid: a customer measured on few events scatters more around their
+    persona (``1 + n0 / n`` for ``n`` events, with ``spread`` that of a fully measured one).
 
     Examples
     --------
@@ -367,6 +370,8 @@ def outliers(
     else:  # spherical
         z = diff * chol[comp][:, None]
     d2 = np.einsum("ij,ij->i", z, z)
+    if inflation is not None:
+        d2 = d2 / np.asarray(inflation, dtype=np.float64)
     return d2 > chi2.ppf(level, X.shape[1])
 
 
