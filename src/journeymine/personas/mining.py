@@ -115,10 +115,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         ``"mixture"``: the vocabulary-free family view (:mod:`journeymine.personas.view`,
         every family at equal weight), PCA to 92% of its variance, and a tied-covariance
         Gaussian mixture chosen by consensus over 6 resampled fits
-        (:mod:`journeymine.personas.mixture`); the persona count is the largest before two
-        personas overlap by more than 3% unless
-        ``n_personas`` is given. Every eligible customer gets its most likely persona except
-        outliers beyond the 99.9% ellipsoid of that persona ("noise").
+        (:mod:`journeymine.personas.mixture`); the persona count is the largest at which no
+        two personas overlap by more than 3% and every persona reappears across the resampled
+        fits (cluster-wise Jaccard >= 0.5), unless ``n_personas`` is given. Every eligible
+        customer gets its most likely persona except outliers beyond the 99.9% ellipsoid of
+        that persona, widened by ``1 + n0 / n`` for a customer seen on ``n`` events ("noise").
     n_personas : int, optional
         Fix the number of personas (``method="mixture"`` only).
     exclude_activities : list of str, optional
@@ -572,7 +573,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         (``method="mixture"``): the soft memberships behind :meth:`predict`.
 
         Customers with fewer than ``min_events`` events get ``-1`` and probability 0, as in
-        :meth:`fit`; so do outliers (beyond the 99.9% ellipsoid of their persona).
+        :meth:`fit`; so do outliers (beyond the 99.9% ellipsoid of their persona, widened for
+        customers seen on few events).
 
         The mixture's own probabilities treat every customer as perfectly measured, so they are
         near 0 or 1 even for a customer seen on a dozen events. ``by_evidence=True`` raises each
