@@ -27,6 +27,7 @@ import pandas as pd
 from journeymine.exceptions import ConfigError, DataQualityWarning
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.miner_inputs import is_log
+from journeymine.personas.value_prior import fit_value_prior, with_value_prior
 from journeymine.personas.view import (
     FamilyScaler,
     checked_reliability,
@@ -37,7 +38,13 @@ from journeymine.personas.view import (
 )
 from journeymine.schema import canonical_log
 
-__all__ = ["customer_evidence", "left_out_reactions", "varying_columns", "view_reliability"]
+__all__ = [
+    "customer_evidence",
+    "family_view_of",
+    "left_out_reactions",
+    "varying_columns",
+    "view_reliability",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -133,3 +140,33 @@ def customer_evidence(n_events: np.ndarray, scaler: Any) -> tuple[np.ndarray, fl
     if not isinstance(scaler, FamilyScaler):
         return None
     return evidence_weights(n_events, scaler)
+
+
+def family_view_of(
+    feats: pd.DataFrame,
+    excluded: frozenset[str],
+    reliability: Mapping[str, float] | None,
+    featurizer: CustomerFeaturizer | None,
+) -> tuple[FamilyScaler, np.ndarray, Any]:
+    """The mixture's persona view of the eligible customers' ``feats``: the fitted
+    :class:`~journeymine.personas.view.FamilyScaler`, the scaled view and the order-value prior
+    (:mod:`journeymine.personas.value_prior`; ``None`` without one), the value column scaled on
+    the shrunk values the view will see.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> log = make_journeys(300, days=60, random_state=0).events
+    >>> fz = CustomerFeaturizer()
+    >>> feats = fz.fit_transform(log)
+    >>> view, Z, prior = family_view_of(feats, frozenset(), None, fz)
+    >>> Z.shape == (len(feats), len(view.columns_)), prior is not None
+    (True, True)
+    """
+    view = FamilyScaler(exclude_activities=excluded, reliability=reliability)
+    Z = view.fit_transform(feats)
+    spec = None if featurizer is None else featurizer.spec_
+    prior = fit_value_prior(Z, feats, view.columns_, spec)
+    if prior is not None and spec is not None:
+        Z = view.fit_transform(with_value_prior(feats, Z, view.columns_, prior, spec))
+    return view, Z, prior

@@ -61,11 +61,17 @@ from journeymine.personas.miner_inputs import (
 )
 from journeymine.personas.miner_view import (
     customer_evidence,
+    family_view_of,
     left_out_reactions,
     varying_columns,
     view_reliability,
 )
-from journeymine.personas.mixture import evidence_posterior, fit_consensus_mixture, outliers
+from journeymine.personas.mixture import (
+    evidence_posterior,
+    fit_consensus_mixture,
+    mixture_labels,
+    persona_spread,
+)
 from journeymine.personas.persona_ids import (
     label_mapping,
     map_labels,
@@ -73,7 +79,7 @@ from journeymine.personas.persona_ids import (
     sum_by_persona,
 )
 from journeymine.personas.quality import fit_quality
-from journeymine.personas.value_prior import fit_value_prior, with_value_prior
+from journeymine.personas.value_prior import with_value_prior
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
@@ -312,10 +318,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         family_view = isinstance(self.features, str) and self.features == "default"
         if self.method == "mixture" and family_view:
-            if self.exclude_activities is not None:
-                excluded = frozenset(str(a) for a in self.exclude_activities)
-            else:
-                excluded = left_out_reactions(X)
+            excluded = (
+                left_out_reactions(X)
+                if self.exclude_activities is None
+                else frozenset(str(a) for a in self.exclude_activities)
+            )
             reliability = view_reliability(
                 self.reliability_weighting,
                 X,
@@ -324,21 +331,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 excluded,
                 self.random_state,
             )
-            view = FamilyScaler(exclude_activities=excluded, reliability=reliability)
-            Z = view.fit_transform(feats.loc[eligible])
-            spec = None if self.featurizer_ is None else self.featurizer_.spec_
-            self.value_prior_ = fit_value_prior(Z, feats.loc[eligible], view.columns_, spec)
-            if self.value_prior_ is not None:  # the value column scaled on what the view sees
-                shrunk = with_value_prior(
-                    feats.loc[eligible],
-                    Z,
-                    view.columns_,
-                    self.value_prior_,
-                    spec,  # type: ignore[arg-type]
-                )
-                Z = view.fit_transform(shrunk)
-            cols = list(view.columns_)
-            scaler: Any = view
+            scaler, Z, self.value_prior_ = family_view_of(
+                feats.loc[eligible], excluded, reliability, self.featurizer_
+            )
+            cols = list(scaler.columns_)
         else:
             quiet = self.features == "default"
             cols = varying_columns(feats.loc[eligible, cols], cols, quiet=quiet)
@@ -456,16 +452,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self._mixture_stability = fit.stability
         self.search_ = fit.search.assign(n_components=nc)
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
-        # the spread around its persona of a fully measured customer: a customer seen on n
-        # events scatters 1 + n0 / n times as much (the reliability of a mean over n events
-        # is n / (n + n0)), so residuals are scaled down by that before the covariance, and
-        # the outlier rule widens each customer's ellipsoid by it again
-        comp = self.mixture_.predict(emb)
-        d = emb.shape[1]
-        resid = emb - self.mixture_.means_[comp]
-        if evidence is not None:
-            resid = resid * np.sqrt(evidence)[:, None]
-        self.spread_ = np.cov(resid, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
+        self.spread_ = persona_spread(self.mixture_, emb, evidence)
         raw, prob = self._mixture_labels(emb, n_events)
         return emb, raw, prob
 
@@ -488,13 +475,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def _mixture_labels(
         self, emb: np.ndarray, n_events: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        post = self.mixture_.predict_proba(emb)
-        raw = post.argmax(1)
         n0 = getattr(self, "evidence_events_", None)
-        inflation = None if n0 is None else 1.0 + float(n0) / np.maximum(n_events, 1)
-        spread = getattr(self, "spread_", None)
-        far = outliers(self.mixture_, emb, spread=spread, inflation=inflation)
-        return np.where(far, -1, raw), np.where(far, 0.0, post.max(1))
+        return mixture_labels(self.mixture_, emb, self.spread_, n0, n_events)
 
     def _view(self, features: pd.DataFrame) -> np.ndarray:
         if isinstance(self.scaler_, FamilyScaler):

@@ -49,8 +49,10 @@ __all__ = [
     "ConsensusMixture",
     "evidence_posterior",
     "fit_consensus_mixture",
+    "mixture_labels",
     "outliers",
     "overlap",
+    "persona_spread",
 ]
 
 #: Largest overlap between two personas (see the module docstring).
@@ -373,6 +375,58 @@ def outliers(
     if inflation is not None:
         d2 = d2 / np.asarray(inflation, dtype=np.float64)
     return d2 > chi2.ppf(level, X.shape[1])
+
+
+def persona_spread(
+    model: GaussianMixture, X: np.ndarray, evidence: np.ndarray | None = None
+) -> np.ndarray:
+    """The spread (d x d covariance) of points around their most likely component; with
+    ``evidence`` (each point's ``n / (n + n0)``), that of a fully measured point: one seen on
+    ``n`` events scatters ``1 + n0 / n`` times as much (the reliability of a mean over ``n``
+    events is ``n / (n + n0)``), so residuals are scaled by the square root of ``evidence``.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(2000, 1)) * 2.0
+    >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(X)
+    >>> round(float(persona_spread(g, X)[0, 0]), 1)
+    4.0
+    >>> round(float(persona_spread(g, X, np.full(2000, 0.25))[0, 0]), 1)  # seen on n = n0 / 3
+    1.0
+    """
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    resid = X - model.means_[model.predict(X)]
+    if evidence is not None:
+        resid = resid * np.sqrt(np.asarray(evidence, dtype=np.float64))[:, None]
+    return np.cov(resid, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
+
+
+def mixture_labels(
+    model: GaussianMixture,
+    X: np.ndarray,
+    spread: np.ndarray | None,
+    n0: float | None,
+    n_events: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Most likely component and its probability per point, ``-1`` and 0 for outliers
+    (:func:`outliers` with ``spread``, each ellipsoid widened by ``1 + n0 / n`` for a point
+    seen on ``n`` events when ``n0`` is known).
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(500, 2))
+    >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(X)
+    >>> far = np.array([[6.0, 6.0]])
+    >>> mixture_labels(g, far, None, None, np.array([5]))[0].tolist()
+    [-1]
+    >>> mixture_labels(g, far, None, 100.0, np.array([5]))[0].tolist()   # seen on 5 events
+    [0]
+    """
+    post = model.predict_proba(X)
+    inflation = None if n0 is None else 1.0 + float(n0) / np.maximum(n_events, 1)
+    far = outliers(model, X, spread=spread, inflation=inflation)
+    return np.where(far, -1, post.argmax(1)), np.where(far, 0.0, post.max(1))
 
 
 def evidence_posterior(
