@@ -14,9 +14,9 @@ from journeymine.service.app import API_KEY_ENV as API_KEY_ENV
 from journeymine.service.app import DEFAULT_REQUEST_TIMEOUT as DEFAULT_REQUEST_TIMEOUT
 from journeymine.service.app import MODEL_PATH_ENV as MODEL_PATH_ENV
 from journeymine.service.app import REQUEST_TIMEOUT_ENV as REQUEST_TIMEOUT_ENV
-from journeymine.service.app import app_from_env as app_from_env
 from journeymine.service.app import create_app as create_app
-from journeymine.service.app import serve as serve
+from journeymine.service.launch import app_from_env as app_from_env
+from journeymine.service.launch import serve as serve
 
 globals().update({k: v for k, v in vars(_app).items() if not k.startswith("__")})
 __all__ = list(_app.__all__)

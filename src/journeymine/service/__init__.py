@@ -1,7 +1,8 @@
 """The HTTP service (FastAPI + uvicorn; ``pip install journeymine[serve]``): persona
 assignment, next best action, and continuous decisioning on a customer state store.
 
-- :mod:`journeymine.service.app`: ``create_app``, ``serve``, ``app_from_env``
+- :mod:`journeymine.service.app`: ``create_app``, the app factory
+- :mod:`journeymine.service.launch`: ``app_from_env`` (the workers' factory) and ``serve``
 - :mod:`journeymine.service.auth`: the API-key check
 - :mod:`journeymine.service.limits`: body size/time limits, strict JSON, plausible times
 - :mod:`journeymine.service.http`: uvicorn protocols with a deadline for slow clients
@@ -17,6 +18,7 @@ The service depends on :mod:`journeymine.assignment` and :mod:`journeymine.actio
 depends on it.
 """
 
-from journeymine.service.app import app_from_env, create_app, serve
+from journeymine.service.app import create_app
+from journeymine.service.launch import app_from_env, serve
 
 __all__ = ["app_from_env", "create_app", "serve"]

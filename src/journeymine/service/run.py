@@ -24,7 +24,7 @@ from journeymine.service.limits import (
 __all__ = ["plausible_range_from_env", "run_app"]
 
 #: The factory every worker process calls (``uvicorn --factory``).
-WORKER_FACTORY = "journeymine.service.app:app_from_env"
+WORKER_FACTORY = "journeymine.service.launch:app_from_env"
 
 
 def plausible_range_from_env() -> Any:
