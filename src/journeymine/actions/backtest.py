@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from journeymine.actions._index import EventIndex
+from journeymine.actions.customer_inputs import attribute_arrays
 from journeymine.actions.engine import (
     REASONS,
     _check_model,
     _check_policy,
-    attribute_arrays,
     decide,
 )
 from journeymine.actions.policy import Policy

@@ -44,7 +44,8 @@ class _Gated:
 
     def gates(self, view: View, persona: np.ndarray) -> np.ndarray:
         """(n, J) mask of the policy's journeys that pass every gate."""
-        from journeymine.actions.engine import attribute_arrays, decide
+        from journeymine.actions.customer_inputs import attribute_arrays
+        from journeymine.actions.engine import decide
 
         index, codes, t = self._points(view)
         key = ("gates", id(self.policy))
@@ -298,7 +299,7 @@ class PolicyDecider(_Gated):
         pen = self.penalty(view)
         likely = next_channel = None
         if self.next_step is not None:
-            from journeymine.actions.engine import next_step_arrays
+            from journeymine.actions.customer_inputs import next_step_arrays
 
             # the events of activities the model knows (it was fitted on another log)
             log = view.log
@@ -344,7 +345,8 @@ class PolicyDecider(_Gated):
         prop = np.where(out_k >= 0, (1 - h) * p_k, p_none + h * (1 - p_none))
         if next_channel is None:
             return self._out(out_k), prop, np.where(held, self._out(k), -1)
-        from journeymine.actions.engine import attribute_arrays, channel_choice
+        from journeymine.actions.customer_inputs import attribute_arrays
+        from journeymine.actions.engine import channel_choice
 
         index, codes, t = self._points(view)
         attr = attribute_arrays(self.policy, self.attributes, view.ids)
