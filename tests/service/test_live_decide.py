@@ -223,3 +223,8 @@ def test_decide_live_persona_and_errors(setup: dict[str, Any]) -> None:
     uplift = UpliftModel().fit(log, None, costly)
     with pytest.raises(ConfigError, match=r"unsubscribe_cost .* not applied by live decisions"):
         LiveDecider(costly, uplift)
+    # so is one with next-step gates (batch applies them from NextStepModel predictions)
+    for options in ({"skip_outcome_above": 0.6}, {"next_step_channels": (("app", "push"),)}):
+        gated = dataclasses.replace(policy, **options)
+        with pytest.raises(ConfigError, match=r"next_step options .* not applied by live"):
+            LiveDecider(gated, responses)

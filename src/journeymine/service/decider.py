@@ -105,6 +105,14 @@ class LiveDecider:
                 "applied by live decisions (the risk is learned from the whole log); set it "
                 "to 0 in the policy served, or decide in batch with next_best_action / jm nba."
             )
+        if policy.skip_outcome_above is not None or policy.next_step_channels:
+            # next_best_action applies these gates from NextStepModel predictions on the whole
+            # log; the live decision has no such prediction, so it would silently differ
+            raise ConfigError(
+                "the policy's next_step options (channels, skip_outcome_above) are not applied "
+                "by live decisions; remove the policy's next_step section in the policy served, "
+                "or decide in batch with next_best_action(..., next_step=...) / jm nba."
+            )
         names = [j.name for j in policy.journeys]
         if list(responses.journeys_) != names:
             raise ConfigError(
