@@ -475,8 +475,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def _mixture_labels(
         self, emb: np.ndarray, n_events: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        n0 = getattr(self, "evidence_events_", None)
-        return mixture_labels(self.mixture_, emb, self.spread_, n0, n_events)
+        return mixture_labels(self.mixture_, emb, self.spread_, self.evidence_events_, n_events)
 
     def _view(self, features: pd.DataFrame) -> np.ndarray:
         if isinstance(self.scaler_, FamilyScaler):
@@ -603,7 +602,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             raw, prob = self._mixture_labels(emb, n_ev[rows])
             labels[rows] = map_labels(raw, self._mapping)
             probs[rows] = np.where(labels[rows] >= 0, prob, 0.0)
-        n0 = getattr(self, "evidence_events_", None)
+        n0 = self.evidence_events_
         if by_evidence and n0 is not None and k > 1 and eligible.any():
             rows = np.flatnonzero(eligible)
             share = sum_by_persona(self.mixture_.weights_, self._mapping, k)

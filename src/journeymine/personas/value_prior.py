@@ -60,11 +60,16 @@ MIN_TEACHERS = 20
 def valued_purchases(feats: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
     """Valued purchases per customer, read back from ``log_value`` and ``order_value_log``
     (see the module docstring); 0 where the total value is not positive."""
+    return _value_and_count(feats, spec)[1]
+
+
+def _value_and_count(feats: pd.DataFrame, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's total value and valued purchases (:func:`valued_purchases`)."""
     value = np.expm1(feats[TOTAL_VALUE].to_numpy(dtype=np.float64))
     mean = np.expm1(feats[ORDER_VALUE].to_numpy(dtype=np.float64))
     k, prior = float(spec.prior_strength), float(spec.order_value_prior)
     n = np.divide(value + k * prior, mean, out=np.zeros_like(mean), where=mean > 0) - k
-    return np.where(value > 0, np.maximum(np.round(n), 0.0), 0.0)
+    return value, np.where(value > 0, np.maximum(np.round(n), 0.0), 0.0)
 
 
 def fit_value_prior(
@@ -75,7 +80,7 @@ def fit_value_prior(
     line) when the view has no order value, the spec is unknown or too few customers teach."""
     if ORDER_VALUE not in columns or spec is None or TOTAL_VALUE not in feats.columns:
         return None
-    n = valued_purchases(feats, spec)
+    value, n = _value_and_count(feats, spec)
     teach = n >= MIN_PURCHASES
     if int(teach.sum()) < MIN_TEACHERS:
         logger.info(
@@ -86,7 +91,6 @@ def fit_value_prior(
             MIN_TEACHERS,
         )
         return None
-    value = np.expm1(feats[TOTAL_VALUE].to_numpy(dtype=np.float64))
     target = np.log1p(value[teach] / n[teach])
     return Ridge(alpha=1.0).fit(_others(Z, columns)[teach], target)
 
@@ -96,8 +100,7 @@ def with_value_prior(
 ) -> pd.DataFrame:
     """``feats`` with ``order_value_log`` shrunk towards the prior ``model`` predicts from the
     view's other columns ``Z`` (module docstring)."""
-    n = valued_purchases(feats, spec)
-    value = np.expm1(feats[TOTAL_VALUE].to_numpy(dtype=np.float64))
+    value, n = _value_and_count(feats, spec)
     prior = np.expm1(model.predict(_others(Z, columns)))
     k = float(spec.prior_strength)
     out = feats.copy()
