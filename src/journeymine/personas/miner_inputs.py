@@ -23,7 +23,13 @@ from journeymine.exceptions import ConfigError, EmptyLogError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
-__all__ = ["check_miner_params", "event_counts", "feature_frame", "is_log"]
+__all__ = [
+    "check_enough_eligible",
+    "check_miner_params",
+    "event_counts",
+    "feature_frame",
+    "is_log",
+]
 
 
 def is_log(X: Any) -> bool:
@@ -143,3 +149,30 @@ def event_counts(feats: pd.DataFrame, min_events: int) -> np.ndarray:
             f"min_events=1."
         )
     return np.full(len(feats), 1, dtype=np.int64)
+
+
+def check_enough_eligible(
+    eligible: np.ndarray, min_events: int, min_cluster_size: int | None
+) -> int:
+    """The number of ``eligible`` customers (those with at least ``min_events`` events); a
+    :class:`~journeymine.exceptions.ConfigError` when they are fewer than twice the smallest
+    persona (``min_cluster_size``, default 10) or 20.
+
+    Examples
+    --------
+    >>> check_enough_eligible(np.array([True] * 25 + [False]), 10, None)
+    25
+    >>> check_enough_eligible(np.array([True] * 5), 10, None)
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: too few customers to cluster: 5 of 5 have at least ...
+    """
+    n_elig = int(eligible.sum())
+    need = max(2 * (min_cluster_size or 10), 20)
+    if n_elig < need:
+        raise ConfigError(
+            f"too few customers to cluster: {n_elig} of {len(eligible)} have at least "
+            f"min_events={min_events} events, and at least {need} are needed. Lower "
+            f"min_events or min_cluster_size, or use a longer time window."
+        )
+    return n_elig

@@ -40,8 +40,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.decomposition import PCA, TruncatedSVD
-from sklearn.preprocessing import RobustScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from journeymine.compat import positional_deprecated
@@ -54,36 +52,30 @@ from journeymine.personas.density import (
 )
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.miner_inputs import (
+    check_enough_eligible,
     check_miner_params,
     event_counts,
     feature_frame,
     is_log,
 )
+from journeymine.personas.miner_labels import (
+    customer_labels,
+    mixture_membership,
+    persona_centroids,
+)
 from journeymine.personas.miner_view import (
     customer_evidence,
-    family_view_of,
-    left_out_reactions,
-    varying_columns,
-    view_reliability,
+    fit_reducer,
+    fit_view,
+    mixture_dimensions,
+    view_of,
 )
-from journeymine.personas.mixture import (
-    evidence_posterior,
-    fit_consensus_mixture,
-    mixture_labels,
-    persona_spread,
-)
-from journeymine.personas.persona_ids import (
-    label_mapping,
-    map_labels,
-    relabel_by_size,
-    sum_by_persona,
-)
+from journeymine.personas.mixture import fit_consensus_mixture, mixture_labels, persona_spread
+from journeymine.personas.persona_ids import label_mapping, map_labels
 from journeymine.personas.quality import fit_quality
-from journeymine.personas.value_prior import with_value_prior
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
-    FamilyScaler,
     select_features,
 )
 
@@ -93,11 +85,6 @@ __all__ = [
     "PersonaMiner",
     "select_features",
 ]
-
-
-#: Share of the view's variance kept for the mixture (behaviour has many small dimensions).
-MIXTURE_VARIANCE = 0.92
-CLIP = 5.0
 
 
 class PersonaMiner(ClusterMixin, BaseEstimator):
@@ -308,54 +295,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)
         eligible = n_events >= self.min_events
-        n_elig = int(eligible.sum())
-        need = max(2 * (self.min_cluster_size or 10), 20)
-        if n_elig < need:
-            raise ConfigError(
-                f"too few customers to cluster: {n_elig} of {len(feats)} have at least "
-                f"min_events={self.min_events} events, and at least {need} are needed. Lower "
-                f"min_events or min_cluster_size, or use a longer time window."
-            )
-        family_view = isinstance(self.features, str) and self.features == "default"
-        if self.method == "mixture" and family_view:
-            excluded = (
-                left_out_reactions(X)
-                if self.exclude_activities is None
-                else frozenset(str(a) for a in self.exclude_activities)
-            )
-            reliability = view_reliability(
-                self.reliability_weighting,
-                X,
-                self.featurizer_,
-                feats.columns,
-                excluded,
-                self.random_state,
-            )
-            scaler, Z, self.value_prior_ = family_view_of(
-                feats.loc[eligible], excluded, reliability, self.featurizer_
-            )
-            cols = list(scaler.columns_)
-        else:
-            quiet = self.features == "default"
-            cols = varying_columns(feats.loc[eligible, cols], cols, quiet=quiet)
-            scaler = StandardScaler() if self.scaling == "standard" else RobustScaler()
-            Z = np.clip(scaler.fit_transform(feats.loc[eligible, cols].to_numpy()), -CLIP, CLIP)
+        n_elig = check_enough_eligible(eligible, self.min_events, self.min_cluster_size)
+        cols, scaler, Z, self.value_prior_ = fit_view(
+            self.get_params(deep=False), X, feats.loc[eligible], cols, self.featurizer_
+        )
         self.columns_ = cols
         self.scaler_ = scaler
         rng = np.random.default_rng(self.random_state)
         n_fit = min(n_elig, self.max_fit_samples)
         fit_idx = np.sort(rng.choice(n_elig, size=n_fit, replace=False))
 
-        max_nc = min(len(cols), n_fit - 1, 30)
-        full = (PCA if self.reduction == "pca" else TruncatedSVD)(
-            n_components=max_nc if self.reduction == "pca" else max(1, min(max_nc, len(cols) - 1)),
-            random_state=self.random_state,
-        ).fit(Z[fit_idx])
-        if self.n_components is not None and self.n_components > full.n_components:
-            raise ConfigError(
-                f"n_components={self.n_components} exceeds the {full.n_components} "
-                f"available dimensions ({len(cols)} features)."
-            )
+        full = fit_reducer(Z[fit_idx], self.reduction, self.n_components, self.random_state)
         self.reducer_ = full
         if self.method == "mixture":
             n_elig_events = n_events[eligible]
@@ -367,24 +317,15 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         nc = emb.shape[1]
 
         ids = feats.index
-        labels = np.full(len(feats), -1, dtype=np.int64)
-        probs = np.zeros(len(feats))
-        labels[np.flatnonzero(eligible)] = lab_e
-        probs[np.flatnonzero(eligible)] = prob_e
-        labels = relabel_by_size(labels)
-        reasons = np.where(labels >= 0, "persona", np.where(eligible, "noise", "too few events"))
-        self.labels_ = pd.Series(labels, index=ids, name="persona")
-        self.probabilities_ = pd.Series(probs, index=ids, name="probability")
-        self.label_reasons_ = pd.Series(reasons, index=ids, name="reason").astype("str")
+        self.labels_, self.probabilities_, self.label_reasons_ = customer_labels(
+            ids, eligible, lab_e, prob_e
+        )
         self.features_ = feats
         self.embedding_ = pd.DataFrame(
             emb, index=ids[eligible], columns=[f"c{i}" for i in range(nc)]
         )
-        el = labels[eligible]
-        self.centroids_ = pd.DataFrame(
-            [emb[el == p].mean(0) for p in range(int(labels.max()) + 1)],
-            columns=self.embedding_.columns,
-        ).rename_axis("persona")
+        el = self.labels_.to_numpy()[eligible]
+        self.centroids_ = persona_centroids(self.embedding_, el)
         self._mapping = label_mapping(lab_e, el)
         self.quality_ = fit_quality(self, emb, fit_idx, el, n_elig, len(feats))
         from journeymine.personas.profiles import persona_profiles
@@ -434,11 +375,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Consensus Gaussian mixture (:mod:`journeymine.personas.mixture`) on the subsample;
         every eligible customer gets its most likely persona unless it is an outlier."""
-        if self.n_components is not None:
-            nc = int(self.n_components)
-        else:
-            cum = np.cumsum(full.explained_variance_ratio_)
-            nc = int(min(max(np.searchsorted(cum, MIXTURE_VARIANCE) + 1, 2), full.n_components))
+        nc = mixture_dimensions(full, self.n_components)
         emb = full.transform(Z)[:, :nc]
         fit = fit_consensus_mixture(
             emb[fit_idx],
@@ -476,18 +413,6 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self, emb: np.ndarray, n_events: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         return mixture_labels(self.mixture_, emb, self.spread_, self.evidence_events_, n_events)
-
-    def _view(self, features: pd.DataFrame) -> np.ndarray:
-        if isinstance(self.scaler_, FamilyScaler):
-            Z = self.scaler_.transform(features)
-            if self.value_prior_ is None:
-                return Z
-            spec = self.featurizer_.spec_  # type: ignore[union-attr]
-            cols = self.scaler_.columns_
-            return self.scaler_.transform(
-                with_value_prior(features, Z, cols, self.value_prior_, spec)
-            )
-        return np.clip(self.scaler_.transform(features[self.columns_].to_numpy()), -CLIP, CLIP)
 
     def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:
         return hdbscan_clusterer(hdbscan, mcs, ms, int(self.core_dist_n_jobs))
@@ -528,7 +453,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         missing = [c for c in self.columns_ if c not in features.columns]
         if missing:
             raise ConfigError(f"features lack columns {missing} used by this miner.")
-        Z = self._view(features)
+        Z = view_of(features, self.scaler_, self.columns_, self.value_prior_, self.featurizer_)
         emb = self.reducer_.transform(Z)[:, : self.n_components_]
         return pd.DataFrame(emb, index=features.index, columns=self.embedding_.columns)
 
@@ -594,24 +519,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         labels = np.full(len(features), -1, dtype=np.int64)
         probs = np.zeros(len(features))
         if eligible.any():
-            emb = self.embed(features[eligible]).to_numpy()
-            raw_post = self.mixture_.predict_proba(emb)
             rows = np.flatnonzero(eligible)
-            post[rows] = sum_by_persona(raw_post, self._mapping, k)
-            post[rows] /= np.maximum(post[rows].sum(1, keepdims=True), 1e-300)
-            raw, prob = self._mixture_labels(emb, n_ev[rows])
-            labels[rows] = map_labels(raw, self._mapping)
-            probs[rows] = np.where(labels[rows] >= 0, prob, 0.0)
-        n0 = self.evidence_events_
-        if by_evidence and n0 is not None and k > 1 and eligible.any():
-            rows = np.flatnonzero(eligible)
-            share = sum_by_persona(self.mixture_.weights_, self._mapping, k)
-            share = np.maximum(share / share.sum(), 1e-12)
-            tempered = evidence_posterior(post[rows], share, n_ev[rows], float(n0))
-            post[rows] = tempered
-            kept = labels[rows] >= 0
-            labels[rows] = np.where(kept, tempered.argmax(1), -1)
-            probs[rows] = np.where(kept, tempered.max(1), 0.0)
+            labels[rows], probs[rows], post[rows] = mixture_membership(
+                self.mixture_,
+                self._mapping,
+                k,
+                self.embed(features[eligible]).to_numpy(),
+                n_ev[rows],
+                self.spread_,
+                self.evidence_events_,
+                by_evidence=by_evidence,
+            )
         idx = features.index
         return (
             pd.Series(labels, index=idx, name="persona"),
