@@ -3,7 +3,6 @@ text (:func:`journey_findings`, pure) and the HTML page (:func:`journey_report`)
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from journeymine.compat import renamed_keywords
-from journeymine.exceptions import ConfigError
 from journeymine.report import journeys as figures
 from journeymine.report._common import (
     DEFAULT_K,
@@ -25,16 +23,13 @@ from journeymine.report._common import (
     format_share,
     period_text,
 )
+from journeymine.report._groups import NO_PERSONA_NAME, customer_groups
 from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.html import Section, write_html
 from journeymine.report.process_map import process_map_data, process_map_figure
 from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
 
 __all__ = ["JourneyReportData", "journey_findings", "journey_report", "journey_report_data"]
-
-logger = logging.getLogger(__name__)
-
-NO_PERSONA_NAME = "no persona"
 
 
 @dataclass(frozen=True)
@@ -133,66 +128,6 @@ def _first_channels(log: pd.DataFrame) -> pd.Series:
     return log[CHANNEL].iloc[first].astype(str)
 
 
-NO_PERSONA_NAME = "no persona"
-
-
-def _persona_labels(
-    log: pd.DataFrame,
-    personas: pd.Series | Mapping[str, Any],
-    names: Mapping[Any, str] | None,
-) -> pd.Series:
-    """Readable persona label of every customer of the log ("no persona" for -1 / missing)."""
-    raw = personas if isinstance(personas, pd.Series) else pd.Series(dict(personas))
-    if not isinstance(raw, pd.Series):
-        raise ConfigError("personas must be a Series or mapping customer_id -> persona label.")
-    raw = raw.copy()
-    raw.index = raw.index.astype(str)
-    customers = pd.Index(log[CUSTOMER_ID].unique()).astype(str)
-    missing = int((~customers.isin(raw.index)).sum())
-    if missing == len(customers):
-        raise ConfigError(
-            "personas= labels none of the log's customers: its index must be customer_id "
-            "(e.g. PersonaMiner().fit(log).labels_)."
-        )
-    if missing:
-        logger.info("%d customers have no persona label; shown as %r", missing, NO_PERSONA_NAME)
-    lab = raw.reindex(customers)
-
-    def name(v: Any) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v == -1 or v == "-1":
-            return NO_PERSONA_NAME
-        if names and v in names:
-            return f"{v}: {names[v]}"
-        return str(v)
-
-    return pd.Series([name(v) for v in lab], index=customers, name="persona")
-
-
-def _segment_labels(log: pd.DataFrame, segment: str) -> pd.Series:
-    """Each customer's value of column ``segment`` on their first event (as text)."""
-    from journeymine.exceptions import did_you_mean
-
-    if (
-        not isinstance(segment, str)
-        or segment not in log.columns
-        or segment in (CUSTOMER_ID, TIMESTAMP)
-    ):
-        usable = [c for c in log.columns if c not in (CUSTOMER_ID, TIMESTAMP)]
-        raise ConfigError(
-            f"segment={segment!r} is not a column of the log."
-            f"{did_you_mean(str(segment), usable)} Columns: {usable}."
-        )
-    first = (
-        log[[CUSTOMER_ID, TIMESTAMP, segment]]
-        .sort_values([CUSTOMER_ID, TIMESTAMP], kind="stable")
-        .drop_duplicates(CUSTOMER_ID)
-        .set_index(CUSTOMER_ID)[segment]
-    )
-    labels = first.astype(object).where(first.notna(), "(none)").astype(str)
-    labels.index = labels.index.astype(str)
-    return labels.rename(segment)
-
-
 def _main_path(graph: pd.DataFrame, first: str, length: int) -> list[str]:
     """Greedy most common path: from ``first``, follow the most frequent edge to an activity
     not yet on the path."""
@@ -247,14 +182,7 @@ def journey_report_data(
     max_steps = int(check_positive_int("max_steps", max_steps) or max_steps)
     log = check_log(log, purpose="journey_report")
     n_customers = int(log[CUSTOMER_ID].nunique())
-    if segment is not None and personas is not None:
-        raise ConfigError(
-            "give personas= or segment=, not both: the report segments customers one way."
-        )
-    labels = _persona_labels(log, personas, persona_names) if personas is not None else None
-    group = "persona"
-    if segment is not None:
-        labels, group = _segment_labels(log, segment), str(segment)
+    labels, group = customer_groups(log, personas, persona_names, segment)
     hidden: dict[str, int] = {}
     channels = CHANNEL in log.columns
     start_ch = _first_channels(log).value_counts(normalize=True) if channels else None
