@@ -269,67 +269,17 @@ ORGANIC = RESPONSE - UPLIFT
 # Consent and reachability: share of customers opted in per outbound channel (push also needs
 # the app); drawn from their own seed stream, so the events of a seed do not change.
 OPT_IN = {"email": 0.8, "sms": 0.45, "push": 0.85}
+# A touch's steps up to the click, and the steps from the cart to the order.
+_EMAIL_CLICK = ("email_sent", "email_open", "email_click")
+_CHECKOUT = ("add_to_cart", "checkout", "purchase")
 DESIGNED_STEPS: dict[str, tuple[str, ...]] = {
-    "welcome": (
-        "email_sent",
-        "email_open",
-        "email_click",
-        "visit",
-        "view_product",
-        "add_to_cart",
-        "checkout",
-        "purchase",
-    ),
-    "birthday": (
-        "sms_sent",
-        "sms_click",
-        "visit",
-        "view_promotions",
-        "view_product",
-        "add_to_cart",
-        "checkout",
-        "purchase",
-    ),
-    "holiday": (
-        "email_sent",
-        "email_open",
-        "email_click",
-        "visit",
-        "view_promotions",
-        "view_product",
-        "add_to_cart",
-        "checkout",
-        "purchase",
-    ),
-    "flash_sale": (
-        "push_sent",
-        "push_open",
-        "visit",
-        "view_promotions",
-        "add_to_cart",
-        "checkout",
-        "purchase",
-    ),
-    "cart_abandonment": (
-        "email_sent",
-        "email_open",
-        "email_click",
-        "visit",
-        "add_to_cart",
-        "checkout",
-        "purchase",
-    ),
-    "post_purchase_tips": ("email_sent", "email_open", "email_click", "visit", "view_product"),
-    "win_back": (
-        "email_sent",
-        "email_open",
-        "email_click",
-        "visit",
-        "view_product",
-        "add_to_cart",
-        "checkout",
-        "purchase",
-    ),
+    "welcome": (*_EMAIL_CLICK, "visit", "view_product", *_CHECKOUT),
+    "birthday": ("sms_sent", "sms_click", "visit", "view_promotions", "view_product", *_CHECKOUT),
+    "holiday": (*_EMAIL_CLICK, "visit", "view_promotions", "view_product", *_CHECKOUT),
+    "flash_sale": ("push_sent", "push_open", "visit", "view_promotions", *_CHECKOUT),
+    "cart_abandonment": (*_EMAIL_CLICK, "visit", *_CHECKOUT),
+    "post_purchase_tips": (*_EMAIL_CLICK, "visit", "view_product"),
+    "win_back": (*_EMAIL_CLICK, "visit", "view_product", *_CHECKOUT),
 }
 
 
