@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_K",
     "FONT",
     "NO_PERSONA",
+    "NO_PERSONA_NAME",
     "PALETTE",
     "base_layout",
     "check_frame",
@@ -55,6 +56,8 @@ __all__ = [
 DEFAULT_K = 10
 #: The label of customers without a persona.
 NO_PERSONA = -1
+#: How customers without a persona are labelled.
+NO_PERSONA_NAME = "no persona"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 # colour-blind friendly qualitative palette (Okabe-Ito, then Tableau extras)
 PALETTE: tuple[str, ...] = (
@@ -250,11 +253,11 @@ def format_duration(seconds: float) -> str:
     return f"{s / 86400:.1f} d"
 
 
-def persona_label(persona: Any, names: dict[Any, str]) -> str:
+def persona_label(persona: Any, names: Mapping[Any, str]) -> str:
     """``"3: Night owls"`` for persona 3 named in ``names``, ``"3"`` without a name, and
-    ``"no persona"`` for :data:`NO_PERSONA`."""
+    :data:`NO_PERSONA_NAME` for :data:`NO_PERSONA`."""
     if persona == NO_PERSONA or persona == str(NO_PERSONA):
-        return "no persona"
+        return NO_PERSONA_NAME
     name = names.get(persona)
     return f"{persona}: {name}" if name else str(persona)
 

@@ -29,14 +29,12 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError, did_you_mean
+from journeymine.report._common import NO_PERSONA_NAME, persona_label
 from journeymine.schema import CUSTOMER_ID, TIMESTAMP
 
-__all__ = ["NO_PERSONA_NAME", "customer_groups"]
+__all__ = ["customer_groups"]
 
 logger = logging.getLogger(__name__)
-
-#: The group of customers without a persona label (-1 or missing).
-NO_PERSONA_NAME = "no persona"
 
 
 def customer_groups(
@@ -83,11 +81,9 @@ def _persona_labels(
     lab = raw.reindex(customers)
 
     def name(v: Any) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v == -1 or v == "-1":
+        if v is None or (isinstance(v, float) and np.isnan(v)):
             return NO_PERSONA_NAME
-        if names and v in names:
-            return f"{v}: {names[v]}"
-        return str(v)
+        return persona_label(v, names or {})
 
     return pd.Series([name(v) for v in lab], index=customers, name="persona")
 

@@ -16,6 +16,7 @@ from journeymine.compat import renamed_keywords
 from journeymine.report import journeys as figures
 from journeymine.report._common import (
     DEFAULT_K,
+    NO_PERSONA_NAME,
     check_k,
     check_log,
     check_positive_int,
@@ -23,7 +24,7 @@ from journeymine.report._common import (
     format_share,
     period_text,
 )
-from journeymine.report._groups import NO_PERSONA_NAME, customer_groups
+from journeymine.report._groups import customer_groups
 from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.html import Section, write_html
 from journeymine.report.process_map import process_map_data, process_map_figure
