@@ -420,3 +420,44 @@ def test_feature_core_imports_light() -> None:
         f"bad = [m for m in {heavy!r} if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _basket_log() -> pd.DataFrame:
+    """A store panel's shape: baskets of department lines (one time per basket, a value per
+    line), a refund line, mailed campaigns without value; no activity named ``purchase``."""
+    rows = []
+    for c, (dept, price) in enumerate([("DAIRY", 2.0), ("MEAT", 9.0), ("DAIRY", 3.0)] * 4):
+        for day in range(1, 6):
+            t = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day + c % 3)
+            rows += [(f"h{c}", t, dept, price * (1 + c / 10)), (f"h{c}", t, "BAKERY", 1.5)]
+        rows.append((f"h{c}", pd.Timestamp("2024-01-01", tz="UTC"), "campaign_mailed", None))
+    rows.append(("h0", pd.Timestamp("2024-01-20", tz="UTC"), "REFUND", -2.0))
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity", "value"])
+
+
+def test_purchase_and_return_roles_come_from_the_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without an activity named ``purchase``, the activities whose events carry a positive
+    value are the purchases (said in the log) and those with a negative one the returns, so the
+    value features are not all 0; names the caller gives, or defaults the log has, win."""
+    log = _basket_log()
+    with caplog.at_level("INFO", logger="journeymine.personas.features"):
+        fz = CustomerFeaturizer().fit(log)
+    assert fz.spec_.purchase_activities == ("BAKERY", "DAIRY", "MEAT")
+    assert fz.spec_.return_activities == ("REFUND",)
+    assert "purchase_activities inferred from the value column" in caplog.text
+    X = fz.transform(log)
+    assert X["order_value_log"].nunique() > 1  # the meat buyers spend more per line
+    assert X.loc["h1", "order_value_log"] > X.loc["h0", "order_value_log"]
+    assert X.loc["h0", "returns_per_purchase"] > 0 and X.loc["h1", "returns_per_purchase"] == 0
+    # an explicit choice is kept, the other roles still inferred
+    own = CustomerFeaturizer(purchase_activities=["MEAT"]).fit(log)
+    assert own.spec_.purchase_activities == ("MEAT",)
+    assert own.spec_.return_activities == ("REFUND",)
+    # a log that has the default names keeps them (the generator's: no inference)
+    gen = make_journeys(n_customers=50, days=30, random_state=0).events
+    assert CustomerFeaturizer().fit(gen).spec_.purchase_activities == ("purchase",)
+    # without a value column nothing is inferred
+    bare = CustomerFeaturizer().fit(log.drop(columns="value"))
+    assert bare.spec_.purchase_activities == () and bare.spec_.return_activities == ()

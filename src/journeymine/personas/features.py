@@ -108,6 +108,32 @@ def _present(
     return tuple(out)
 
 
+def value_roles(log: pd.DataFrame, exclude: Sequence[str] = ()) -> dict[str, tuple[str, ...]]:
+    """Purchase and return activities read from the ``value`` column: the activities most of
+    whose events carry a positive value (purchases: order lines, receipts) and those most of
+    whose events carry a negative one (returns, refunds); ``exclude`` (e.g. outbound touches)
+    never counts. Empty without a ``value`` column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({"activity": ["DAIRY", "DAIRY", "REFUND", "visit"],
+    ...                     "value": [2.5, 3.0, -4.0, None]})
+    >>> value_roles(log)
+    {'purchase_activities': ('DAIRY',), 'return_activities': ('REFUND',)}
+    """
+    if VALUE not in log.columns or not len(log):
+        return {"purchase_activities": (), "return_activities": ()}
+    v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+    act = log[ACTIVITY].astype(str).to_numpy()
+    share = pd.DataFrame({"pos": v > 0, "neg": v < 0}).groupby(act, sort=True).mean()
+    share = share.drop(index=[a for a in exclude if a in share.index])
+    return {
+        "purchase_activities": tuple(str(a) for a in share.index[share["pos"] > 0.5]),
+        "return_activities": tuple(str(a) for a in share.index[share["neg"] > 0.5]),
+    }
+
+
 _ROLE_DEFAULTS: dict[str, tuple[str, ...]] = {
     "purchase_activities": ("purchase",),
     "cart_activities": ("add_to_cart",),
@@ -337,23 +363,34 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
                 "touch_activities",
                 explicit=True,
             )
-        roles: dict[str, Any] = {
-            role: _present(
-                _names(getattr(self, role), role),
-                activities,
-                role,
-                explicit=tuple(getattr(self, role)) != _ROLE_DEFAULTS[role],
-            )
-            for role in (
-                "purchase_activities",
-                "cart_activities",
-                "browse_activities",
-                "return_activities",
-                "support_activities",
-                "promotion_activities",
-                "research_activities",
-            )
-        }
+        inferred = value_roles(win, exclude=touch)
+        roles: dict[str, Any] = {}
+        for role in (
+            "purchase_activities",
+            "cart_activities",
+            "browse_activities",
+            "return_activities",
+            "support_activities",
+            "promotion_activities",
+            "research_activities",
+        ):
+            names = _names(getattr(self, role), role)
+            default = names == _ROLE_DEFAULTS[role]
+            found = inferred.get(role, ())
+            if default and found and not set(names) & set(activities):
+                # the default name is not in this log: the activities its values point to
+                roles[role] = found
+                shown = list(found) if len(found) <= 8 else [*found[:8], f"({len(found)} in all)"]
+                logger.info(
+                    "%s inferred from the value column (most of their events carry a %s "
+                    "value): %s; pass %s=[...] to choose them",
+                    role,
+                    "positive" if role == "purchase_activities" else "negative",
+                    shown,
+                    role,
+                )
+            else:
+                roles[role] = _present(names, activities, role, explicit=not default)
         use_sid = bool(
             SESSION_ID in log.columns if self.use_session_id == "auto" else self.use_session_id
         )
