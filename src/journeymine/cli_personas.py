@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -64,10 +64,22 @@ def personas(
             "are the history, the outcome comes from the events after it).",
         ),
     ] = None,
+    validity_attributes: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="Report: also compare the personas with these customer attributes (e.g. "
+            "demographics; CSV or Parquet with a customer_id column, one row per customer); "
+            "needs --validity-outcome.",
+        ),
+    ] = None,
     *,
     read: ReadOptions,
 ) -> None:
-    """Mine behavioural personas (HDBSCAN); optionally track them over time windows.
+    """Mine behavioural personas (a Gaussian mixture over families of behaviour features);
+    optionally track them over time windows.
 
     Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
     --windows, persona_sizes.csv, persona_events.csv and migration.csv; with --report, the
@@ -84,6 +96,11 @@ def personas(
         raise ConfigError(
             "--validity-outcome and --validity-cutoff go together: give both, e.g. "
             "--validity-outcome activity:purchase --validity-cutoff 2025-03-01."
+        )
+    if validity_attributes is not None and validity_outcome is None:
+        raise ConfigError(
+            "--validity-attributes compares the personas with your attributes in the validity "
+            "check: also give --validity-outcome and --validity-cutoff."
         )
     if validity_outcome is not None and report is None:
         raise ConfigError(
@@ -139,7 +156,15 @@ def personas(
         from journeymine.report import persona_report
 
         validity = (
-            persona_validity(log, miner.labels_, outcome=validity_outcome, cutoff=validity_cutoff)
+            persona_validity(
+                log,
+                miner.labels_,
+                outcome=validity_outcome,
+                cutoff=validity_cutoff,
+                attributes=(
+                    None if validity_attributes is None else _attributes(validity_attributes)
+                ),
+            )
             if validity_outcome is not None
             else None
         )
@@ -148,3 +173,27 @@ def personas(
             typer.echo(validity.summary())
         written = persona_report(miner, report, tracking=tracks, validity=validity, k=k)
         typer.echo(f"wrote {written}")
+
+
+def _attributes(path: Path) -> Any:
+    """The customer attributes file of --validity-attributes, indexed by customer_id."""
+    import pandas as pd
+
+    from journeymine.exceptions import ConfigError
+
+    try:
+        frame = (
+            pd.read_parquet(path)
+            if path.suffix.lower() in (".parquet", ".pq")
+            else pd.read_csv(path, dtype={"customer_id": str})
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"--validity-attributes {path}: not a readable CSV or Parquet file ({exc})."
+        ) from exc
+    if "customer_id" not in frame.columns:
+        raise ConfigError(
+            f"--validity-attributes {path} has no customer_id column (columns: "
+            f"{list(frame.columns)[:8]}); add one with the log's customer ids."
+        )
+    return frame.set_index("customer_id")

@@ -14,6 +14,7 @@ import journeymine as jm
 from journeymine.datasets import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError
 from journeymine.personas import PersonaMiner, PersonaValidity, persona_validity
+from journeymine.personas.validity import FEATURE_SETS
 
 CUTOFF = "2025-04-01"  # day 90 of 180
 
@@ -249,3 +250,55 @@ def test_refuses_labels_that_do_not_cover_the_customers(
     no_journeys = data.events.drop(columns="journey_id")
     with pytest.raises(ConfigError, match="needs a 'journey_id' column"):
         persona_validity(no_journeys, truth, outcome="response:flash_sale", cutoff=CUTOFF)
+
+
+def test_personas_compared_with_the_users_attributes(
+    data: SyntheticJourneys, truth: pd.Series, journey: str
+) -> None:
+    """``attributes=`` (e.g. demographics): noise attributes predict nothing and the true
+    personas add to them; attributes that *are* the personas leave the personas nothing to
+    add; only the customers with attributes are scored, by every feature set (said)."""
+    rng = np.random.default_rng(0)
+    call = {"outcome": f"response:{journey}", "response_activities": RESPONSES, "cutoff": CUTOFF}
+    noise = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, len(truth)),
+            "region": rng.choice(["N", "S", None], len(truth)),
+        },
+        index=truth.index,
+    ).iloc[: len(truth) * 2 // 3]  # a third of the customers have no attributes
+    v = persona_validity(data.events, truth, attributes=noise, n_bootstrap=100, **call)
+    auc = _auc(v)
+    assert list(auc.index) == [*FEATURE_SETS, "attributes", "personas+attributes"]
+    assert abs(auc["attributes"] - 0.5) < 0.05 and auc["personas"] > auc["attributes"] + 0.1
+    assert v.added_to_attributes is not None and v.added_to_attributes_ci is not None
+    assert v.added_to_attributes_ci[0] > 0
+    assert v.added_to_attributes == pytest.approx(auc["personas+attributes"] - auc["attributes"])
+    touched = persona_validity(data.events, truth, n_bootstrap=0, **call).n_customers
+    assert v.n_customers < touched and any("that have attributes" in n for n in v.notes)
+    assert v.params["attributes"] == ["age", "region"]
+    text = v.summary()
+    assert "Your attributes (age, region) alone" in text and "better than them" in text
+    doc = json.loads(json.dumps(v.to_dict()))
+    assert doc["added_to_attributes"] == pytest.approx(v.added_to_attributes)
+    # the personas themselves as an attribute (with a customer_id column): nothing to add
+    same = truth.astype(str).rename("segment").rename_axis("customer_id").reset_index()
+    w = persona_validity(data.events, truth, attributes=same, n_bootstrap=100, **call)
+    assert w.added_to_attributes_ci is not None and w.added_to_attributes_ci[0] <= 0
+    assert abs(_auc(w)["attributes"] - _auc(w)["personas"]) < 0.01
+    assert "add nothing measurable to them" in w.summary()
+
+
+def test_refuses_attributes_it_cannot_use(data: SyntheticJourneys, truth: pd.Series) -> None:
+    call = {"outcome": "purchase", "cutoff": CUTOFF, "n_bootstrap": 0}
+    age = pd.DataFrame({"age": np.arange(len(truth), dtype=float)}, index=truth.index)
+    gaps = age.copy()
+    gaps.iloc[:4, 0] = np.nan
+    with pytest.raises(ConfigError, match=r"'age' is numeric with 4 missing .*fillna"):
+        persona_validity(data.events, truth, attributes=gaps, **call)
+    with pytest.raises(ConfigError, match="repeated customer_id"):
+        persona_validity(data.events, truth, attributes=pd.concat([age, age.iloc[:2]]), **call)
+    with pytest.raises(ConfigError, match="share no customer_id"):
+        persona_validity(data.events, truth, attributes=age.set_axis(age.index + "x"), **call)
+    with pytest.raises(ConfigError, match="attributes must be a DataFrame"):
+        persona_validity(data.events, truth, attributes=age["age"], **call)

@@ -131,3 +131,21 @@ def test_cli_personas_report_with_validity(tmp_path: Path) -> None:
         [*args, "--validity-outcome", "activity:nosuch", "--validity-cutoff", "2025-01-31"],
     )
     assert res.exit_code != 0 and "Traceback" not in res.output
+    # customer attributes (demographics) to compare with: two more rows and a finding
+    customers = pd.read_parquet(tmp_path / "data" / "customers.parquet")
+    attrs = customers[["customer_id", "has_app"]].assign(
+        band=pd.Series(range(len(customers))).mod(3).astype(str)
+    )
+    attrs.to_csv(tmp_path / "attrs.csv", index=False)
+    cut = ["--validity-outcome", "activity:purchase", "--validity-cutoff", "2025-01-31"]
+    res = runner.invoke(app, [*args, *cut, "--validity-attributes", str(tmp_path / "attrs.csv")])
+    assert res.exit_code == 0, res.output
+    assert "Your attributes (has_app, band) alone" in res.output
+    html = report.read_text(encoding="utf-8")
+    assert "personas + your attributes" in html and "added by the personas to your" in html
+    # the option needs the check it belongs to; a file without customer_id is refused
+    res = runner.invoke(app, [*args, "--validity-attributes", str(tmp_path / "attrs.csv")])
+    assert res.exit_code != 0 and "--validity-outcome" in res.output
+    attrs.drop(columns="customer_id").to_csv(tmp_path / "bad.csv", index=False)
+    res = runner.invoke(app, [*args, *cut, "--validity-attributes", str(tmp_path / "bad.csv")])
+    assert res.exit_code != 0 and "no customer_id column" in res.output

@@ -16,6 +16,10 @@ b                     1.0       1.0            1.0          1.0
 >>> X, hard, kind = persona_design(pd.Series([0, -1], index=["a", "b"]), customers)
 >>> list(X.columns), kind
 (['persona:-1', 'persona:0'], 'hard')
+>>> attrs = pd.DataFrame({"age": [30, 50], "region": ["N", None]}, index=["a", "b"])
+>>> A, scale, names = attribute_design(attrs, customers)
+>>> A.columns.tolist(), scale.tolist()
+(['age', 'region:N', 'region:missing'], [True, False, False])
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from journeymine.exceptions import ConfigError
 from journeymine.personas._outcomes import US_PER_DAY
 from journeymine.schema import CUSTOMER_ID, VALUE
 
-__all__ = ["RFV_FEATURES", "persona_design", "rfv_baseline"]
+__all__ = ["RFV_FEATURES", "attribute_design", "persona_design", "rfv_baseline"]
 
 #: The recency/frequency/value baseline (``monetary`` only when the log has values).
 RFV_FEATURES: tuple[str, ...] = (
@@ -125,3 +129,58 @@ def rfv_baseline(
             out["monetary"] = np.bincount(codes[ok], weights=v[ok], minlength=n).astype(float)
     cols = [c for c in RFV_FEATURES if c in out]
     return pd.DataFrame({c: out[c] for c in cols}, index=customers)
+
+
+def attribute_design(
+    attributes: Any, customers: pd.Index
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The user's customer attributes (e.g. demographics) as a design matrix for the customers
+    among ``customers`` that have a row: numeric columns as they are (standardized later,
+    ``scale`` True), any other column one-hot with a missing value as its own category; the
+    attribute names used. :class:`ConfigError` for a frame that is not one row per customer,
+    a numeric column with missing values, or no customer in common."""
+    if not isinstance(attributes, pd.DataFrame):
+        raise ConfigError(
+            f"attributes must be a DataFrame of customer attributes (e.g. demographics) indexed "
+            f"by customer_id, got {type(attributes).__name__}."
+        )
+    frame = attributes
+    if CUSTOMER_ID in frame.columns:
+        frame = frame.set_index(CUSTOMER_ID)
+    frame = frame.set_axis(pd.Index(frame.index.astype(str), name=CUSTOMER_ID))
+    if frame.index.has_duplicates:
+        dup = frame.index[frame.index.duplicated()].unique()
+        raise ConfigError(
+            f"attributes has {len(dup)} repeated customer_id(s), e.g. {list(dup[:3])}; give one "
+            f"row per customer."
+        )
+    if frame.shape[1] == 0:
+        raise ConfigError("attributes has no columns; give at least one customer attribute.")
+    common = customers[customers.isin(frame.index)]
+    if not len(common):
+        raise ConfigError(
+            f"attributes share no customer_id with the {len(customers):,} customers that have "
+            f"events before the cutoff (e.g. {list(customers[:3])} vs "
+            f"{list(frame.index[:3])}); index the attributes by the log's customer_id."
+        )
+    frame = frame.loc[common]
+    parts: list[pd.DataFrame] = []
+    scale: list[bool] = []
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            text = s.astype(object).where(s.notna(), "missing").astype(str)
+            dummies = pd.get_dummies(text, prefix=str(col), prefix_sep=":", dtype=float)
+            parts.append(dummies)
+            scale += [False] * dummies.shape[1]
+            continue
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isfinite(values).all():
+            raise ConfigError(
+                f"attribute {col!r} is numeric with {int((~np.isfinite(values)).sum()):,} "
+                f"missing or infinite values; fill them (e.g. attributes[{col!r}].fillna(...)) "
+                f"or turn the column into categories (missing is then its own category)."
+            )
+        parts.append(pd.DataFrame({str(col): values}, index=common))
+        scale.append(True)
+    return pd.concat(parts, axis=1), np.asarray(scale, dtype=bool), [str(c) for c in frame.columns]

@@ -32,7 +32,11 @@ compared with a plain recency/frequency/value (RFV) baseline and with the two to
    the least uncertainty there is: with 40 random labelings of 2,356 generator customers, the
    personas' 95% interval covered 0.5 for 32 and 33 of them (two outcomes), about 80%; the
    added AUC's interval covered 0 for all 40 (random personas get weight 0 in most folds).
-5. **Stability** (with ``miner=``, the fitted :class:`~journeymine.personas.PersonaMiner` that
+5. **Your own attributes** (``attributes=``, e.g. demographics): two more feature sets on the
+   same folds, ``"attributes"`` and ``"personas+attributes"`` (the persona columns weighted as
+   next to RFV), scored on the customers that have attributes; the paired gain answers "do the
+   personas tell me more than what I already know about my customers?".
+6. **Stability** (with ``miner=``, the fitted :class:`~journeymine.personas.PersonaMiner` that
    made the labels): ``clone(miner)`` is refitted on bootstrap samples of ``miner.features_``
    and each refit's labels are compared with the miner's own labels of the same customers by
    the adjusted Rand index (noise ``-1`` counted as its own label).
@@ -44,9 +48,7 @@ on the events before the cutoff (``log[log["timestamp"] < cutoff]``).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,7 +63,13 @@ from journeymine.personas._validity_cv import (
     out_of_fold_scores,
     percentile_interval,
 )
-from journeymine.personas._validity_inputs import RFV_FEATURES, persona_design, rfv_baseline
+from journeymine.personas._validity_inputs import (
+    RFV_FEATURES,
+    attribute_design,
+    persona_design,
+    rfv_baseline,
+)
+from journeymine.personas._validity_result import FEATURE_SETS, PersonaValidity
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = [
@@ -75,185 +83,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The three feature sets compared, in the order of :attr:`PersonaValidity.auc`.
-FEATURE_SETS: tuple[str, ...] = ("personas", "rfv", "personas+rfv")
-
 #: Fewest positive and fewest negative customers the outcome must have.
 MIN_CLASS = 10
-
-
-@dataclass(frozen=True, eq=False)
-class PersonaValidity:
-    """The result of :func:`persona_validity`.
-
-    Attributes
-    ----------
-    auc : DataFrame
-        One row per feature set (``"personas"``, ``"rfv"``, ``"personas+rfv"``): cross-validated
-        ``auc`` with its bootstrap 95% interval ``ci_low``, ``ci_high``.
-    added_auc : float
-        AUC of ``personas+rfv`` minus AUC of ``rfv``: what the personas add to the baseline.
-    added_auc_ci : (float, float)
-        Paired bootstrap 95% interval of :attr:`added_auc`.
-    by_persona : DataFrame
-        One row per persona: ``persona``, ``size`` (customers; the sum of memberships for soft
-        labels), ``n_positive``, ``outcome_rate`` and ``lift`` (rate / overall rate).
-    stability_ari : float or None
-        Mean adjusted Rand index of the miner's refits on resampled customers with its own
-        labels; None when no ``miner`` was given.
-    n_customers : int
-        Customers scored (with an event before the cutoff; for a journey's response, those
-        the journey touched in the window).
-    n_positive : int
-        Customers with the outcome.
-    outcome : str
-        What the outcome is, in words, with its window.
-    stability_runs : tuple of float
-        ARI of each refit (empty without ``miner``).
-    notes : tuple of str
-        What was left out or assumed (e.g. no ``value`` column, stability not measured).
-    params : dict
-        cutoff, window end, cv, n_bootstrap, random_state, label kind, RFV features used and
-        ``persona_weights``, the weight of the persona columns in ``personas+rfv`` chosen on
-        each training fold (0 = left out).
-
-    Examples
-    --------
-    :func:`persona_validity` returns one:
-
-    >>> from journeymine.datasets import make_journeys
-    >>> from journeymine.personas import PersonaMiner, persona_validity
-    >>> log = make_journeys(600, days=90, random_state=0).events
-    >>> miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(
-    ...     log[log["timestamp"] < "2025-03-02"])
-    >>> v = persona_validity(log, miner.labels_, outcome="purchase", cutoff="2025-03-02",
-    ...                      horizon="14D", n_bootstrap=20, miner=miner, stability_runs=2)
-    >>> v.outcome
-    "activity 'purchase' [2025-03-02 00:00:00, 2025-03-16 00:00:00)"
-    >>> auc = v.auc.set_index("feature_set")["auc"]
-    >>> bool(abs(v.added_auc - (auc["personas+rfv"] - auc["rfv"])) < 1e-12)
-    True
-    >>> v.by_persona.columns.tolist()
-    ['persona', 'size', 'n_positive', 'outcome_rate', 'lift']
-    >>> per = v.by_persona  # one row per persona; the customers scored add up
-    >>> v.n_customers == int(per["size"].sum()), v.n_positive == int(per["n_positive"].sum())
-    (True, True)
-    >>> len(v.stability_runs), 0 <= v.stability_ari <= 1
-    (2, True)
-    """
-
-    auc: pd.DataFrame
-    added_auc: float
-    added_auc_ci: tuple[float, float]
-    by_persona: pd.DataFrame
-    stability_ari: float | None
-    n_customers: int
-    n_positive: int
-    outcome: str
-    stability_runs: tuple[float, ...] = ()
-    notes: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def _auc(self, feature_set: str) -> tuple[float, float, float]:
-        row = self.auc.set_index("feature_set").loc[feature_set]
-        return float(row["auc"]), float(row["ci_low"]), float(row["ci_high"])
-
-    def summary(self) -> str:
-        """A few plain-English lines: the AUCs, what the personas add, the personas with the
-        highest and lowest outcome rate, and the stability."""
-        p, r, b = (self._auc(s) for s in FEATURE_SETS)
-        lo, hi = self.added_auc_ci
-        rate = self.n_positive / self.n_customers
-        lines = [
-            f"Outcome: {self.outcome}: {self.n_positive:,} of {self.n_customers:,} customers "
-            f"({rate:.1%}).",
-            f"Personas predict it with AUC {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}]; "
-            f"recency/frequency/value alone {r[0]:.2f} [{r[1]:.2f}, {r[2]:.2f}]; together "
-            f"{b[0]:.2f} ({self.added_auc:+.2f} [{lo:+.2f}, {hi:+.2f}]).",
-        ]
-        weights = self.params.get("persona_weights") or []
-        if weights and not any(weights):
-            lines.append(
-                f"The personas add nothing to recency/frequency/value: the combined model gave "
-                f"them no weight in any of the {len(weights)} folds."
-            )
-        elif lo > 0:
-            lines.append(
-                "The personas add to recency/frequency/value (the 95% interval of the gain is "
-                "above 0)."
-            )
-        elif hi < 0:
-            lines.append(
-                "Adding the personas makes the baseline worse (the 95% interval of the gain is "
-                "below 0)."
-            )
-        else:
-            lines.append(
-                "The personas add nothing measurable to recency/frequency/value (the 95% "
-                "interval of the gain covers 0)."
-            )
-        if p[1] <= 0.5:
-            lines.append(
-                "On their own the personas are not better than chance here (the interval of "
-                "their AUC reaches 0.5)."
-            )
-        table = self.by_persona[self.by_persona["size"] > 0]
-        if len(table) >= 2:
-            # column by column: a row of mixed dtypes would show persona 3 as 3.0
-            hi_, lo_ = table["lift"].idxmax(), table["lift"].idxmin()
-            who, rate, lift = table["persona"], table["outcome_rate"], table["lift"]
-            lines.append(
-                f"Highest rate: persona {who[hi_]} ({rate[hi_]:.1%}, lift {lift[hi_]:.2f}); "
-                f"lowest: persona {who[lo_]} ({rate[lo_]:.1%}, lift {lift[lo_]:.2f})."
-            )
-        if self.stability_ari is None:
-            lines.append(
-                "Stability under resampling not measured: pass miner= (the fitted PersonaMiner "
-                "that made the labels) to refit it on resampled customers."
-            )
-        else:
-            lines.append(
-                f"Stability under resampling: mean ARI {self.stability_ari:.2f} over "
-                f"{len(self.stability_runs)} refits on bootstrap samples of the customers "
-                f"(1 = the same personas every time)."
-            )
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (tables as lists of records)."""
-
-        def plain(v: Any) -> Any:
-            if isinstance(v, pd.DataFrame):
-                return [{k: plain(x) for k, x in row.items()} for row in v.to_dict("records")]
-            if isinstance(v, dict):
-                return {str(k): plain(x) for k, x in v.items()}
-            if isinstance(v, list | tuple):
-                return [plain(x) for x in v]
-            if isinstance(v, np.integer):
-                return int(v)
-            if isinstance(v, np.floating | float):
-                f = float(v)
-                return f if math.isfinite(f) else None
-            if isinstance(v, np.bool_):
-                return bool(v)
-            if isinstance(v, pd.Timestamp):
-                return v.isoformat()
-            return v
-
-        return {
-            "outcome": self.outcome,
-            "n_customers": self.n_customers,
-            "n_positive": self.n_positive,
-            "auc": plain(self.auc),
-            "added_auc": plain(self.added_auc),
-            "added_auc_ci": plain(self.added_auc_ci),
-            "by_persona": plain(self.by_persona),
-            "stability_ari": plain(self.stability_ari),
-            "stability_runs": plain(self.stability_runs),
-            "notes": list(self.notes),
-            "params": plain(self.params),
-            "summary": self.summary(),
-        }
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -305,6 +136,18 @@ def _stability(
     return float(np.mean(aris)), tuple(aris), None
 
 
+def _check_classes(n_pos: int, n_neg: int, cv: int, words: str, among: str = "") -> None:
+    """:class:`ConfigError` when either class is too small for a cross-validated AUC."""
+    if min(n_pos, n_neg) < max(MIN_CLASS, cv):
+        few = "positive" if n_pos < n_neg else "negative"
+        raise ConfigError(
+            f"the outcome ({words}) has {n_pos:,} positive and {n_neg:,} negative customers"
+            f"{among} of {n_pos + n_neg:,}; at least {max(MIN_CLASS, cv)} of each are needed "
+            f"for a cross-validated AUC (too few {few}). Use a longer horizon, an earlier "
+            f"cutoff, a more common outcome, or a larger log."
+        )
+
+
 # -- the check ----------------------------------------------------------------------------------
 def persona_validity(
     log: pd.DataFrame,
@@ -322,6 +165,7 @@ def persona_validity(
     response_window: Any = "48h",
     miner: Any = None,
     stability_runs: int = 3,
+    attributes: pd.DataFrame | None = None,
 ) -> PersonaValidity:
     """Do these personas predict what customers do next, better than recency/frequency/value?
 
@@ -378,6 +222,14 @@ def persona_validity(
         label). Without it :attr:`PersonaValidity.stability_ari` is None.
     stability_runs : int, default 3
         Refits of the miner.
+    attributes : DataFrame, optional
+        Customer attributes to compare the personas with (e.g. demographics), one row per
+        customer_id (the index, or a ``customer_id`` column): numeric columns as they are,
+        any other column as categories (a missing value is its own category). Adds the
+        feature sets ``"attributes"`` and ``"personas+attributes"`` (the persona columns
+        weighted as next to RFV) and :attr:`PersonaValidity.added_to_attributes`. Only the
+        customers with attributes are scored then, by every feature set (said in
+        ``notes``), so that all compare on the same customers.
 
     Returns
     -------
@@ -439,15 +291,20 @@ def persona_validity(
     scored = y_s.index
     n_pos = int(y_s.sum())
     n_neg = len(y_s) - n_pos
-    if min(n_pos, n_neg) < max(MIN_CLASS, cv):
-        few = "positive" if n_pos < n_neg else "negative"
-        raise ConfigError(
-            f"the outcome ({words}) has {n_pos:,} positive and {n_neg:,} negative customers of "
-            f"{len(y_s):,}; at least {max(MIN_CLASS, cv)} of each are needed for a "
-            f"cross-validated AUC (too few {few}). Use a longer horizon, an earlier cutoff, a "
-            f"more common outcome, or a larger log."
-        )
+    _check_classes(n_pos, n_neg, cv, words)
     X_p, hard, kind = persona_design(labels, customers)
+    A = a_scale = None
+    if attributes is not None:
+        A, a_scale, a_names = attribute_design(attributes, scored)
+        if len(A) < len(scored):
+            notes.append(
+                f"scored on the {len(A):,} of {len(scored):,} customers that have attributes"
+            )
+        scored = A.index
+        y_s = y_s.loc[scored]
+        n_pos = int(y_s.sum())
+        n_neg = len(y_s) - n_pos
+        _check_classes(n_pos, n_neg, cv, words, " with attributes")
     X_p = X_p.loc[scored]
     rfv = rfv_baseline(before, t[before_mask], customers, c).loc[scored]
     if "monetary" not in rfv.columns:
@@ -469,30 +326,54 @@ def persona_validity(
             np.r_[np.zeros(P.shape[1], dtype=bool), np.ones(R.shape[1], dtype=bool)],
         ),
     }
+    if A is not None and a_scale is not None:
+        M = A.to_numpy(dtype=np.float64)
+        designs["attributes"] = (M, a_scale)
+        designs["personas+attributes"] = (
+            np.hstack([P, M]),
+            np.r_[np.zeros(P.shape[1], dtype=bool), a_scale],
+        )
+    block_of = {
+        "personas+rfv": np.r_[np.ones(P.shape[1], dtype=bool), np.zeros(R.shape[1], dtype=bool)],
+    }
+    if A is not None:
+        block_of["personas+attributes"] = np.r_[
+            np.ones(P.shape[1], dtype=bool), np.zeros(A.shape[1], dtype=bool)
+        ]
     pred: dict[str, np.ndarray] = {}
     weights: list[float] = []
+    attribute_weights: list[float] = []
     for name, (X, sc) in designs.items():
-        block = ~sc if name == "personas+rfv" else None
-        pred[name], w = out_of_fold_scores(X, y, folds, sc, block, random_state)
-        weights += w
+        pred[name], w = out_of_fold_scores(X, y, folds, sc, block_of.get(name), random_state)
+        if name == "personas+rfv":
+            weights += w
+        elif name == "personas+attributes":
+            attribute_weights += w
     tests = [test for _, test in folds]
     point = {name: fold_mean_auc(y, p, tests) for name, p in pred.items()}
 
     # resample the customers of each fold (the folds stay as they are), the same resamples
     # for the three feature sets: paired intervals
     rng = np.random.default_rng(random_state)
-    boots = np.full((n_bootstrap, len(FEATURE_SETS)), np.nan)
+    sets = list(designs)
+    boots = np.full((n_bootstrap, len(sets)), np.nan)
     for b in range(n_bootstrap):
         resampled = [rng.choice(test, size=len(test), replace=True) for test in tests]
-        for k, name in enumerate(FEATURE_SETS):
+        for k, name in enumerate(sets):
             boots[b, k] = fold_mean_auc(y, pred[name], resampled)
     rows = []
-    for k, name in enumerate(FEATURE_SETS):
+    for k, name in enumerate(sets):
         lo, hi = percentile_interval(boots[:, k])
         rows.append((name, point[name], lo, hi))
     auc = pd.DataFrame(rows, columns=["feature_set", "auc", "ci_low", "ci_high"])
-    added = point["personas+rfv"] - point["rfv"]
-    added_ci = percentile_interval(boots[:, 2] - boots[:, 1])
+
+    def gain(combined: str, alone: str) -> tuple[float, tuple[float, float]]:
+        """What the personas add to ``alone``, with its paired interval."""
+        diff = boots[:, sets.index(combined)] - boots[:, sets.index(alone)]
+        return point[combined] - point[alone], percentile_interval(diff)
+
+    added, added_ci = gain("personas+rfv", "rfv")
+    to_attributes = gain("personas+attributes", "attributes") if A is not None else None
 
     overall = n_pos / len(y)
     if hard is not None:
@@ -537,6 +418,9 @@ def persona_validity(
         "rfv_features": list(rfv.columns),
         "persona_weights": weights,
     }
+    if A is not None:
+        params["attributes"] = a_names
+        params["attribute_persona_weights"] = attribute_weights
     result = PersonaValidity(
         auc=auc,
         added_auc=float(added),
@@ -549,6 +433,8 @@ def persona_validity(
         stability_runs=runs,
         notes=tuple(notes),
         params=params,
+        added_to_attributes=None if to_attributes is None else float(to_attributes[0]),
+        added_to_attributes_ci=None if to_attributes is None else to_attributes[1],
     )
     logger.info("persona_validity: %s", result.summary().replace("\n", " "))
     return result

@@ -26,6 +26,8 @@ VALIDITY_SETS = {
     "personas": "personas",
     "rfv": "recency/frequency/value",
     "personas+rfv": "personas + recency/frequency/value",
+    "attributes": "your attributes",
+    "personas+attributes": "personas + your attributes",
 }
 
 
@@ -92,7 +94,8 @@ def persona_validity_tables(
     -------
     (auc, by_persona) : DataFrames of strings
         ``auc``: one row per feature set plus the AUC the personas add to
-        recency/frequency/value; ``by_persona``: personas with at least ``k`` customers
+        recency/frequency/value (and to the user's attributes, when the check had them);
+        ``by_persona``: personas with at least ``k`` customers
         (``attrs["hidden"]`` counts the others).
 
     Examples
@@ -134,6 +137,16 @@ def persona_validity_tables(
             "95% interval": f"[{lo:+.3f}, {hi:+.3f}]",
         }
     )
+    gain = getattr(validity, "added_to_attributes", None)
+    gain_ci = getattr(validity, "added_to_attributes_ci", None)
+    if gain is not None and gain_ci is not None:
+        rows.append(
+            {
+                "model": "added by the personas to your attributes",
+                "AUC": f"{gain:+.3f}",
+                "95% interval": f"[{gain_ci[0]:+.3f}, {gain_ci[1]:+.3f}]",
+            }
+        )
     auc = pd.DataFrame(rows, columns=["model", "AUC", "95% interval"])
     table, hidden = _validity_persona_table(validity, k)
     soft = bool(len(table)) and not np.allclose(table["size"], np.round(table["size"]))
