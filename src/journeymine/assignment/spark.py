@@ -20,16 +20,8 @@ from journeymine.assignment._assign import assign_many
 from journeymine.assignment._model import PersonaModel
 from journeymine.assignment._persist import model_from_bytes, model_to_bytes
 from journeymine.exceptions import ConfigError, EventLogError, MissingColumnError, did_you_mean
-from journeymine.scale.spark import TIME_US, local_log, per_bucket
-from journeymine.schema import (
-    ACTIVITY,
-    CHANNEL,
-    CUSTOMER_ID,
-    JOURNEY_ID,
-    SESSION_ID,
-    TIMESTAMP,
-    VALUE,
-)
+from journeymine.scale.spark import BUCKET_COLUMNS, TIME_US, local_log, per_bucket
+from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
 __all__ = ["OUTPUT_SCHEMA", "assign_spark"]
 
@@ -104,7 +96,7 @@ def assign_spark(spark_df: Any, model: PersonaModel, *, n_buckets: int | None = 
     data, card = model_to_bytes(model)
     card_json = json.dumps(card)
     bc = spark_df.sparkSession.sparkContext.broadcast((data, card_json))
-    optional = [c for c in (CHANNEL, JOURNEY_ID, SESSION_ID, VALUE) if c in columns]
+    optional = [c for c in BUCKET_COLUMNS if c in columns]
     ts_type = dict(spark_df.dtypes)[TIMESTAMP]
     ts = F.col(TIMESTAMP)
     if not ts_type.startswith("timestamp"):

@@ -72,6 +72,9 @@ __all__ = [
 _SAMPLE_ROWS = 1000
 TIME_US = "__jm_t_us"
 """The column of event times in integer microseconds on the executors (no time zone involved)."""
+BUCKET_COLUMNS = (CHANNEL, SESSION_ID, JOURNEY_ID, VALUE)
+"""The optional canonical columns a bucket of events carries to the executors (those
+:func:`local_log` reads back)."""
 _T = TIME_US
 _R = "__jm_row"
 _BUCKET = "__jm_bucket"
@@ -137,11 +140,9 @@ def spark_events(spark_df: Any, *, channel: bool = False) -> Any:
         F.unix_micros(F.col(TIMESTAMP)).alias(_T),
         F.col(ACTIVITY).cast("string").alias(ACTIVITY),
     ]
-    for name in (CHANNEL, SESSION_ID, JOURNEY_ID):
+    for name in BUCKET_COLUMNS:
         if name in types:
-            cols.append(F.col(name).cast("string").alias(name))
-    if VALUE in types:
-        cols.append(F.col(VALUE).cast("double").alias(VALUE))
+            cols.append(F.col(name).cast("double" if name == VALUE else "string").alias(name))
     cols.append(F.monotonically_increasing_id().alias(_R))
     return spark_df.select(*cols)
 
