@@ -54,6 +54,13 @@ def test_journey_report_per_persona(small_log: pd.DataFrame, tmp_path: Path) -> 
     assert html.count("data-figure=") == 5 + 1 + 3
     for name in ("0: Zeroes", "1: Ones", "2: Twos"):
         assert f"Process map: {name}" in html
+    # customers without a label (e.g. below min_events): ids keep reading "0", not "0.0"
+    partial = labels.iloc[30:]
+    names = {0: "Zeroes", 1: "Ones", 2: "Twos"}
+    html = jm.journey_report(
+        small_log, tmp_path / "q.html", personas=partial, persona_names=names
+    ).read_text(encoding="utf-8")
+    assert "Process map: 0: Zeroes" in html and "0.0: Zeroes" not in html
     with pytest.raises(jm.ConfigError, match="none of the log's customers"):
         jm.journey_report(small_log, tmp_path / "x.html", personas=pd.Series({"nobody": 1}))
 

@@ -78,7 +78,7 @@ def _persona_labels(
         )
     if missing:
         logger.info("%d customers have no persona label; shown as %r", missing, NO_PERSONA_NAME)
-    lab = raw.reindex(customers)
+    lab = raw.astype(object).reindex(customers)  # object: ids stay 3, not 3.0, beside gaps
 
     def name(v: Any) -> str:
         if v is None or (isinstance(v, float) and np.isnan(v)):
