@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from journeymine.datasets import SyntheticJourneys, make_journeys
-from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
+from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
 from journeymine.personas import PersonaTracks, track_personas
 
 # Measured (seed 0, 4,000 customers, 240 days, change on day 120, two 120-day windows, labels
@@ -251,3 +251,35 @@ def test_tracking_lists_each_persona_under_one_event_type() -> None:
     for w in range(1, len(tr.windows)):
         new = set(tr.id_maps[w].values()) - set(tr.id_maps[w - 1].values())
         assert all((tr.windows["start"].iloc[w], p) in after for p in new)
+
+
+def test_windows_labelled_by_a_reference_miner(
+    stable_data: tuple[SyntheticJourneys, pd.DataFrame],
+) -> None:
+    """``reference=``: every window is labelled by the given miner's personas (its ids and
+    names, its featurizer), not by a model fitted on the windows; a customer of a window
+    with enough events gets the persona the reference gives it there."""
+    from journeymine.personas import PersonaMiner
+
+    _, events = stable_data
+    ref = PersonaMiner(random_state=0).fit(events)
+    tr = track_personas(events, windows="90D", min_events=10, reference=ref)
+    known = set(ref.profiles_.index)
+    for col in tr.labels.columns:
+        seen = set(tr.labels[col].dropna().astype(int)) - {-1}
+        assert seen <= known and len(seen) >= len(known) - 1
+    names = tr.names.iloc[0].dropna()
+    assert names.to_dict() == {p: ref.profiles_.loc[p, "name"] for p in names.index}
+    # the first window's labels are the reference's memberships of that window's features
+    # (the later windows add the move_margin hysteresis), computed with its featurizer
+    window = tr.miners[0]
+    lab = ref.membership(window.features_, by_evidence=True)[0]
+    assert lab.equals(window.labels_) and list(window.features_.columns) == list(
+        ref.features_.columns
+    )
+    with pytest.raises(ConfigError, match="reference must be a PersonaMiner"):
+        track_personas(events, reference=PersonaMiner(method="density").fit(events))
+    with pytest.raises(NotFittedError, match="reference is not fitted"):
+        track_personas(events, reference=PersonaMiner())
+    with pytest.raises(ConfigError, match="fitted on a feature table"):
+        track_personas(events, reference=PersonaMiner(random_state=0).fit(ref.features_))

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
+from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
 from journeymine.features import canonical_log, timestamps_us
 from journeymine.personas.features import (
     _EPOCH,
@@ -236,6 +236,7 @@ def track_personas(
     incomplete: str = "drop",
     move_margin: float = 0.5,
     show_progress: bool = False,
+    reference: PersonaMiner | None = None,
 ) -> PersonaTracks:
     """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
 
@@ -282,6 +283,19 @@ def track_personas(
         ``PersonaMiner(reliability_weighting=...)``).
     show_progress : bool, default False
         Progress bar over windows.
+    reference : PersonaMiner, optional
+        A ``PersonaMiner(method="mixture")`` already fitted on an event log (e.g. on the whole
+        log): every window is labelled by *its* personas (same ids and names, with the
+        evidence weighting and ``move_margin`` above) instead of a model fitted on the
+        windows' customers together, and the window features are computed with its
+        featurizer. Short windows then keep the personas the whole history shows (on the
+        shipped sample, 60-day windows give three personas of their own and six with the
+        whole log's miner, at the price of more relabelling: 21% and 17% of the customers
+        labelled in consecutive windows change persona, against 12% and 10% with the pooled
+        model, where 10% truly change; on 120-day windows of 4,000 generated customers,
+        seeds 312-314, the share reported as migrating is 1.28-1.34 times the true share
+        against 1.32-1.36, and the recall of the changes 0.88-0.92 against 0.92-0.94);
+        ``miner`` is then not used.
 
     Returns
     -------
@@ -341,14 +355,22 @@ def track_personas(
                 )
             spans = complete
 
-    fz = clone(featurizer) if featurizer is not None else CustomerFeaturizer()
-    fz.set_params(start=None, end=None, window=None)
-    fz.fit(log)
+    fz: CustomerFeaturizer
+    if reference is not None:
+        fz = _check_reference(reference)
+        template = copy.copy(reference)
+        template.min_events = min_events  # the window's own evidence decides who is labelled
+    else:
+        fz = clone(featurizer) if featurizer is not None else CustomerFeaturizer()
+        fz.set_params(start=None, end=None, window=None)
+        fz.fit(log)
+        template = clone(miner) if miner is not None else PersonaMiner()
+        template.set_params(
+            random_state=random_state, min_events=min_events, n_bootstrap=n_bootstrap
+        )
     base_spec = fz.spec_
-    template = clone(miner) if miner is not None else PersonaMiner()
-    template.set_params(random_state=random_state, min_events=min_events, n_bootstrap=n_bootstrap)
-    reference = template.method == "mixture"
-    if reference:
+    one_model = template.method == "mixture"
+    if one_model and reference is None:
         if template.exclude_activities is None:
             template.set_params(exclude_activities=sorted(reaction_activities(log)))
         if template.reliability_weighting is True:
@@ -361,8 +383,8 @@ def track_personas(
                 random_state=int(random_state),
             )
             template.set_params(reliability_weighting=False if rel is None else rel.to_dict())
-        if not 0.0 <= float(move_margin) <= 1.0:
-            raise ConfigError(f"move_margin must be within [0, 1], got {move_margin!r}.")
+    if one_model and not 0.0 <= float(move_margin) <= 1.0:
+        raise ConfigError(f"move_margin must be within [0, 1], got {move_margin!r}.")
 
     it: Any = list(enumerate(spans))
     if show_progress:
@@ -387,7 +409,7 @@ def track_personas(
         )
         feats.append(X)
         used.append((a, b))
-        if reference:
+        if one_model:
             continue
         m = clone(template)
         try:
@@ -398,29 +420,49 @@ def track_personas(
         miners.append(m)
     if not feats:
         raise EmptyLogError("no window has events; check the windows against the log's span.")
-    if reference:
-        miners, names = _reference_miners(template, feats, float(move_margin), used)
+    if one_model:
+        ref = template if reference is not None else _pooled_model(template, feats, used)
+        miners = _label_windows(ref, feats, float(move_margin))
+        names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for m, (a, b) in zip(miners, used, strict=True):
             _attach_paths(m, log, (t >= a) & (t < b))
             # a persona's name belongs to the model, not to a window's mix of customers
             m.profiles_["name"] = [names.get(int(p), n) for p, n in m.profiles_["name"].items()]
     return _assemble(
-        feats, miners, used, float(match_threshold), float(split_share), same_ids=reference
+        feats, miners, used, float(match_threshold), float(split_share), same_ids=one_model
     )
 
 
-def _reference_miners(
-    template: PersonaMiner,
-    feats: list[pd.DataFrame],
-    move_margin: float,
-    spans: list[tuple[int, int]],
-) -> tuple[list[PersonaMiner], dict[int, str]]:
-    """The mixture's tracking: one persona model fitted on every window's customers together
-    (so a persona means the same thing in every window and its id cannot drift), then each
-    window labelled by that model, with hysteresis for customers already labelled in the
-    previous window. Returns one view of the reference model per window, carrying that
-    window's ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and
-    ``quality_``, and the reference's persona names."""
+def _check_reference(reference: Any) -> CustomerFeaturizer:
+    """The featurizer of ``reference``; :class:`ConfigError` unless it is a mixture
+    PersonaMiner fitted on an event log."""
+    if not isinstance(reference, PersonaMiner) or reference.method != "mixture":
+        raise ConfigError(
+            f"reference must be a PersonaMiner(method='mixture') fitted on an event log, got "
+            f"{type(reference).__name__}"
+            + (f"(method={reference.method!r})" if isinstance(reference, PersonaMiner) else "")
+            + "."
+        )
+    if getattr(reference, "mixture_", None) is None:
+        raise NotFittedError(
+            "reference is not fitted yet; pass the PersonaMiner after fit(log), e.g. "
+            "track_personas(log, reference=PersonaMiner().fit(log))."
+        )
+    fz = getattr(reference, "featurizer_", None)
+    if not isinstance(fz, CustomerFeaturizer):
+        raise ConfigError(
+            "reference was fitted on a feature table, not an event log: the windows' features "
+            "need its featurizer. Fit it on the log (PersonaMiner().fit(log))."
+        )
+    return fz
+
+
+def _pooled_model(
+    template: PersonaMiner, feats: list[pd.DataFrame], spans: list[tuple[int, int]]
+) -> PersonaMiner:
+    """The mixture's tracking without a reference: one persona model fitted on every window's
+    customers together, so a persona means the same thing in every window and its id cannot
+    drift."""
     pooled = pd.concat(feats, ignore_index=True)
     try:
         ref = clone(template).fit(pooled)
@@ -435,6 +477,15 @@ def _reference_miners(
         ref.quality_["n_personas"],
         len(pooled),
     )
+    return ref
+
+
+def _label_windows(
+    ref: PersonaMiner, feats: list[pd.DataFrame], move_margin: float
+) -> list[PersonaMiner]:
+    """Each window labelled by the one model ``ref``, with hysteresis for customers already
+    labelled in the previous window: one view of ``ref`` per window, carrying that window's
+    ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and ``quality_``."""
     out: list[PersonaMiner] = []
     prev: pd.Series | None = None
     for X in feats:
@@ -474,7 +525,7 @@ def _reference_miners(
         }
         out.append(view)
         prev = lab
-    return out, {int(p): str(n) for p, n in ref.profiles_["name"].items()}
+    return out
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:
