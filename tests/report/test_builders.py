@@ -145,7 +145,7 @@ def test_persona_findings() -> None:
     assert found == [
         "2 personas; the largest is Loyal (75% of assigned customers).",
         "Loyal: app share 2.0 SD more than other customers.",
-        "Bargain: promotion share 1.5 SD more than other customers.",
+        "Bargain: share of promotion views 1.5 SD more than other customers.",
         "12% of customers with a persona in consecutive windows changed persona; the largest "
         "move is Loyal → Bargain (100 customers, w1 → w2).",
         "Privacy: groups of fewer than 10 customers are not shown.",
@@ -197,3 +197,28 @@ def test_actions_findings_need_a_backtest() -> None:
 
     with pytest.raises(jm.ConfigError, match="needs a Backtest"):
         actions_findings(object())
+
+
+def test_persona_findings_say_features_in_words() -> None:
+    """The strongest trait of a persona reads as what it measures, not as a column name."""
+    from journeymine.report import persona_findings, persona_report_data
+
+    profiles = pd.DataFrame(
+        {
+            "persona": [0, 0, 1, 1],
+            "name": ["App loyalists"] * 2 + ["Fading customers"] * 2,
+            "size": [300, 300, 100, 100],
+            "feature": ["organic_channel_share:app", "bounce_share"] * 2,
+            "effect": [3.0, 0.1, 0.2, 0.1],
+        }
+    )
+    profiles.loc[3, ["feature", "effect"]] = ["organic_recency_share", 5.2]
+    found = persona_findings(persona_report_data(profiles))
+    assert (
+        found[1]
+        == "App loyalists: share of their own sessions on app 3.0 SD more than other customers."
+    )
+    assert found[2] == (
+        "Fading customers: time since their last own session, as a share of their history "
+        "5.2 SD more than other customers."
+    )

@@ -29,6 +29,7 @@ __all__ = [
     "NameRule",
     "Trait",
     "describe",
+    "feature_words",
     "rest_of",
 ]
 
@@ -298,3 +299,73 @@ def describe(feature: str, d: float) -> Trait | None:
     if phrase is None:
         return None
     return Trait(col, d, family, phrase[0], phrase[1], abs(d))
+
+
+#: What each scalar feature measures, in words (:func:`feature_words`).
+_SCALAR_WORDS: dict[str, str] = {
+    "log_events": "number of events",
+    "log_sessions": "number of sessions",
+    "sessions_per_week": "sessions per week",
+    "organic_sessions_per_week": "sessions of their own per week",
+    "active_day_share": "share of days active",
+    "recency_days_log": "days since the last event",
+    "tenure_days_log": "days since the first event",
+    "session_recency_share": "time since the last session, as a share of their history",
+    "organic_recency_share": "time since their last own session, as a share of their history",
+    "activity_centre": "when their sessions fall in their history (0 early, 1 late)",
+    "organic_centre": "when their own sessions fall in their history (0 early, 1 late)",
+    "triggered_session_share": "share of sessions that follow a touch",
+    "log_value": "total value",
+    "order_value_log": "value per purchase",
+    "events_per_session": "events per session",
+    "session_minutes_log": "session length",
+    "bounce_share": "share of single-event sessions",
+    "weekend_share": "share of weekend activity",
+    "conversion_rate": "share of sessions with a purchase",
+    "browse_to_buy": "purchases per browsing session",
+    "cart_abandonment": "share of cart sessions without a purchase",
+    "channel_switch_rate": "channel switches between sessions",
+    "response_rate": "response rate to touches",
+    "touches_per_session": "touches per session",
+    "returns_per_purchase": "returns per purchase",
+    "support_per_session": "support contacts per session",
+    "promotion_share": "share of promotion views",
+    "research_share": "share of research activity",
+}
+_MIX_WORDS: dict[str, str] = {
+    "organic_channel_share": "share of their own sessions on {}",
+    "session_channel_share": "share of sessions on {}",
+    "channel_share": "share of events on {}",
+    "activity_share": "share of {} in their activity",
+    "touch_share": "share of touches that are {}",
+    "transition_share": "share of {} steps",
+    "hour_share": "share of activity at {} h",
+    "response_rate": "response rate to {}",
+}
+
+
+def feature_words(feature: str) -> str:
+    """What a persona feature measures, in words (for findings and tables); an unknown name
+    is returned with its underscores as spaces.
+
+    Examples
+    --------
+    >>> feature_words("organic_channel_share:app")
+    'share of their own sessions on app'
+    >>> feature_words("transition_share:search>view_item")
+    'share of search -> view_item steps'
+    >>> feature_words("organic_recency_share")
+    'time since their last own session, as a share of their history'
+    >>> feature_words("my_custom_score")
+    'my custom score'
+    """
+    col = str(feature)
+    kind, _, rest = col.partition(":")
+    if rest and kind in _MIX_WORDS:
+        what = (
+            " -> ".join(_term(x) for x in rest.split(">"))
+            if kind == "transition_share"
+            else (_term(rest))
+        )
+        return _MIX_WORDS[kind].format(what)
+    return _SCALAR_WORDS.get(col, col.replace("_", " "))

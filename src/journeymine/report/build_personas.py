@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError
+from journeymine.personas.traits import feature_words
 from journeymine.report import personas as figures
 from journeymine.report._common import DEFAULT_K, check_k, format_share
 from journeymine.report.html import Section, write_html
@@ -181,7 +182,7 @@ def persona_findings(data: PersonaReportData) -> list[str]:
         top = g.loc[g["effect"].abs().idxmax()]
         direction = "more" if top["effect"] > 0 else "less"
         summary.append(
-            f"{meta.loc[p, 'name']}: {str(top['feature']).replace('_', ' ')} "
+            f"{meta.loc[p, 'name']}: {feature_words(str(top['feature']))} "
             f"{abs(top['effect']):.1f} SD {direction} than other customers."
         )
     lifecycle = data.lifecycle
