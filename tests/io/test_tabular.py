@@ -679,6 +679,13 @@ def test_shuffled_log_is_sorted_like_the_gate(tmp_path):
     assert canonical_from_table(pq.read_table(tmp_path / "e.parquet")) is not None
     pd.testing.assert_frame_equal(got, _gate(tmp_path / "e.parquet"))
     assert got["customer_id"].is_monotonic_increasing
+    # the customer codes of the read stay on the column, equal to hashing the ids again
+    codes, labels = schema.cached_codes(got["customer_id"])
+    assert labels.tolist() == sorted(got["customer_id"].unique())
+    assert (labels[codes] == got["customer_id"]).all()
+    copied = got.assign(customer_id=got["customer_id"].astype(object).astype("string"))
+    assert schema.cached_codes(copied["customer_id"]) is None  # a new column: nothing kept
+    np.testing.assert_array_equal(jm.encode(got).case_codes, jm.encode(copied).case_codes)
 
 
 def test_naive_times_and_a_column_mapping(tmp_path):

@@ -268,6 +268,8 @@ def canonical_from_table(
         rest = rest.take(order) if order is not None else rest
         for name in extras:
             out[name] = rest[name].reset_index(drop=True)
+    # the customer codes ride on the column: encode() need not hash the ids again
+    schema.remember_codes(out[schema.CUSTOMER_ID], ranks, ids)
     return out
 
 
