@@ -125,8 +125,15 @@ def value_roles(log: pd.DataFrame, exclude: Sequence[str] = ()) -> dict[str, tup
     if VALUE not in log.columns or not len(log):
         return {"purchase_activities": (), "return_activities": ()}
     v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
-    act = log[ACTIVITY].astype(str).to_numpy()
-    share = pd.DataFrame({"pos": v > 0, "neg": v < 0}).groupby(act, sort=True).mean()
+    codes, names = pd.factorize(log[ACTIVITY], sort=True)
+    n = np.bincount(codes, minlength=len(names))
+    share = pd.DataFrame(
+        {
+            "pos": np.bincount(codes, weights=v > 0, minlength=len(names)) / np.maximum(n, 1),
+            "neg": np.bincount(codes, weights=v < 0, minlength=len(names)) / np.maximum(n, 1),
+        },
+        index=pd.Index([str(a) for a in names]),
+    )
     share = share.drop(index=[a for a in exclude if a in share.index])
     return {
         "purchase_activities": tuple(str(a) for a in share.index[share["pos"] > 0.5]),
@@ -363,7 +370,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
                 "touch_activities",
                 explicit=True,
             )
-        inferred = value_roles(win, exclude=touch)
+        inferred: dict[str, tuple[str, ...]] | None = None  # read from the values when needed
         roles: dict[str, Any] = {}
         for role in (
             "purchase_activities",
@@ -376,8 +383,11 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         ):
             names = _names(getattr(self, role), role)
             default = names == _ROLE_DEFAULTS[role]
-            found = inferred.get(role, ())
-            if default and found and not set(names) & set(activities):
+            absent = default and not set(names) & set(activities)
+            if absent and inferred is None and role in ("purchase_activities", "return_activities"):
+                inferred = value_roles(win, exclude=touch)
+            found = (inferred or {}).get(role, ()) if absent else ()
+            if found:
                 # the default name is not in this log: the activities its values point to
                 roles[role] = found
                 shown = list(found) if len(found) <= 8 else [*found[:8], f"({len(found)} in all)"]
