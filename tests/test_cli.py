@@ -154,8 +154,23 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
     import httpx
 
     events = _sample(tmp_path, 900)
-    res = runner.invoke(app, ["personas", str(events), "--out", str(tmp_path / "p")])
+    # the report may go into the --out folder the command creates (the README's example)
+    report = tmp_path / "p" / "personas.html"
+    res = runner.invoke(
+        app, ["personas", str(events), "--out", str(tmp_path / "p"), "--report", str(report)]
+    )
     assert res.exit_code == 0, res.output
+    assert report.exists() and "Only " not in res.output  # most customers are eligible
+    res = runner.invoke(app, ["personas", str(events), "--out", str(tmp_path / "q"), "--report",
+                              str(tmp_path / "elsewhere" / "r.html")])  # fmt: skip
+    assert res.exit_code != 0 and "does not exist; create it first" in res.output
+    # a --min-events that leaves most customers out says so, with the fix
+    busy = int(pd.read_parquet(events).groupby("customer_id").size().quantile(0.8))
+    res = runner.invoke(
+        app, ["personas", str(events), "--out", str(tmp_path / "m"), "--min-events", str(busy)]
+    )
+    assert res.exit_code == 0, res.output
+    assert f"have at least --min-events {busy} events" in res.output and "lower it" in res.output
     labels = pd.read_csv(tmp_path / "p" / "labels.csv", dtype={"customer_id": str})
     assert labels["persona"].max() >= 2  # several personas found
     assert set(labels["customer_id"]) == set(pd.read_parquet(events)["customer_id"])

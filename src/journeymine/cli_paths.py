@@ -116,16 +116,19 @@ def _check_folder(option: str, shown: Path, folder: Path, *, create: bool) -> No
         )
 
 
-def _check_one(out: Output) -> None:
+def _check_one(out: Output, made: Sequence[Path] = ()) -> None:
+    """``made``: the folders the command creates (its folder outputs) before writing files."""
     assert out.path is not None
     path = out.path
-    if out.folder:
+    parent = Path(os.path.abspath(path.parent))
+    inside_made = any(parent == m or m in parent.parents for m in made)
+    if out.folder or inside_made:
         if path.exists() and not path.is_dir():
             raise ConfigError(
                 f"{out.option} {path} is a file, but a folder is expected (the command writes "
                 f"{', '.join(out.inside) or 'its files'} into it); choose a folder path."
             )
-        _check_folder(out.option, path, path, create=True)
+        _check_folder(out.option, path, path if out.folder else path.parent, create=True)
     else:
         _check_folder(out.option, path, path.parent, create=False)
     for file in out.files():
@@ -150,7 +153,9 @@ def check_outputs(
     Parameters
     ----------
     outputs : sequence of Output
-        Every output of the command (``path=None`` ones are skipped).
+        Every output of the command (``path=None`` ones are skipped). A file output inside a
+        folder output of the same command may be in a folder that does not exist yet: the
+        command must create its folder outputs before it writes its files.
     inputs : mapping of str to Path, optional
         What names each input in messages (e.g. ``"the event file"``, ``"--labels"``) -> its
         path; missing input files are skipped (their readers report them).
@@ -161,11 +166,14 @@ def check_outputs(
         The first problem found, naming the option and the fix.
     """
     given = [o for o in outputs if o.path is not None]
+    # a file may go into a folder output of the same command (e.g. --report p/r.html with
+    # --out p): the command creates its folder outputs before it writes files
+    made = [Path(os.path.abspath(o.path)) for o in given if o.folder and o.path is not None]
     existing_inputs = [
         (name, Path(p)) for name, p in (inputs or {}).items() if p is not None and Path(p).exists()
     ]
     for out in given:
-        _check_one(out)
+        _check_one(out, made)
         for file in out.files():
             if not file.exists():
                 continue

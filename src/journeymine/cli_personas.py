@@ -78,8 +78,7 @@ def personas(
     *,
     read: ReadOptions,
 ) -> None:
-    """Mine behavioural personas (a Gaussian mixture over families of behaviour features);
-    optionally track them over time windows.
+    """Mine behavioural personas (a Gaussian mixture); optionally track them over windows.
 
     Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
     --windows, persona_sizes.csv, persona_events.csv and migration.csv; with --report, the
@@ -138,11 +137,19 @@ def personas(
     write_csv(profiles.drop(columns=plain), out / "profiles.csv", index=True, quiet=True)
     q = miner.quality_
     typer.secho(
-        f"{q['n_personas']} personas among {q['n_customers']:,} customers "
+        f"{q['n_personas']} persona{'s' * (q['n_personas'] != 1)} among "
+        f"{q['n_customers']:,} customers "
         f"(no persona {q['noise_share']:.1%} of eligible; stability ARI "
         f"{q['stability_ari']:.3f})",
         bold=True,
     )
+    if q["n_customers"] and q["n_eligible"] < q["n_customers"] / 2:
+        typer.secho(
+            f"Only {q['n_eligible']:,} of {q['n_customers']:,} customers have at least "
+            f"--min-events {min_events} events; the others get no persona. For short cases "
+            f"(a few events each) lower it, e.g. --min-events 3.",
+            fg="yellow",
+        )
     show(profiles[["name", "size", "share"]].reset_index(), 30)
     if tracks is not None:
         write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)
