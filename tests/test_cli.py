@@ -148,6 +148,29 @@ def test_changes_and_report(tmp_path: Path) -> None:
     assert (tmp_path / "r" / "changes.html").exists()
 
 
+def test_changes_on_a_log_without_channels(tmp_path: Path) -> None:
+    """A process log has no channel: jm changes scans it as a whole by default and says so;
+    an XES-named CSV gets the --preset xes hint."""
+    events = pd.read_parquet(_sample(tmp_path, 300)).drop(columns="channel")
+    events.to_parquet(tmp_path / "nochannel.parquet", index=False)
+    res = runner.invoke(app, ["changes", str(tmp_path / "nochannel.parquet")])
+    assert res.exit_code == 0, res.output
+    assert "no channel column: scanning it as a whole" in res.output
+    xes = events.rename(
+        columns={"customer_id": "case:concept:name", "activity": "concept:name",
+                 "timestamp": "time:timestamp"}
+    )[["case:concept:name", "concept:name", "time:timestamp"]]  # fmt: skip
+    xes.to_csv(tmp_path / "xes.csv", index=False)
+    res = runner.invoke(app, ["mine", str(tmp_path / "xes.csv"), "--out", str(tmp_path / "m")])
+    assert res.exit_code != 0 and "read the file with --preset xes" in res.output
+    res = runner.invoke(
+        app, ["mine", str(tmp_path / "xes.csv"), "--out", str(tmp_path / "m"), "--preset", "xes"]
+    )
+    assert res.exit_code == 0, res.output
+    dfg = pd.read_csv(tmp_path / "m" / "dfg.csv")
+    assert int(dfg["count"].sum()) == len(events) - events["customer_id"].nunique()
+
+
 def test_personas_train_assign_serve(tmp_path: Path) -> None:
     import os
 

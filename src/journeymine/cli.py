@@ -201,8 +201,12 @@ def changes(
     path: EventFileArg,
     out: Annotated[Path | None, typer.Option(help="CSV file for the detected changes.")] = None,
     by: Annotated[
-        str, typer.Option(help="Comma-separated columns to scan within ('' for none).")
-    ] = "channel",
+        str | None,
+        typer.Option(
+            help="Comma-separated columns to scan within ('' for none). Default: channel when "
+            "the log has one, else the log as a whole."
+        ),
+    ] = None,
     *,
     read: ReadOptions,
 ) -> None:
@@ -214,7 +218,10 @@ def changes(
 
     check_outputs([Output("--out", out, example="changes.csv")], {EVENTS: path})
     log = read.load(path)
-    found = detect_changes(log, by=tuple(c.strip() for c in by.split(",") if c.strip()))
+    columns = None if by is None else tuple(c.strip() for c in by.split(",") if c.strip())
+    if columns is None and "channel" not in log.columns:
+        typer.echo("the log has no channel column: scanning it as a whole")
+    found = detect_changes(log, by=columns)
     typer.echo(found.attrs.get("summary", ""))
     if found.empty:
         typer.echo("no change found")
@@ -314,7 +321,7 @@ def report(
             f"(change detection needs at least {MIN_CHANGE_DAYS} days); use a log covering more "
             f"days, or `jm mine` for the journey tables."
         )
-    found = detect_changes(log, by=("channel",) if "channel" in log.columns else ())
+    found = detect_changes(log)
     out.mkdir(parents=True, exist_ok=True)
     written = [
         journey_report(log, out / "journeys.html", k=k, funnel_steps=steps, segment=segment),

@@ -298,7 +298,8 @@ _PARAMS: list[tuple[str, Any, Any]] = [
         Annotated[
             str | None,
             typer.Option(
-                help="Column preset of a common export: ga4, segment, amplitude, mixpanel."
+                help="Column preset of a common export: ga4, segment, amplitude, mixpanel, "
+                "xes (pm4py's case:concept:name, concept:name, time:timestamp)."
             ),
         ],
         None,

@@ -13,7 +13,7 @@ from journeymine.io import PRESETS, Preset
 
 
 def test_presets_are_frozen_and_documented():
-    assert set(PRESETS) == {"ga4", "segment", "amplitude", "mixpanel"}
+    assert set(PRESETS) == {"ga4", "segment", "amplitude", "mixpanel", "xes"}
     for name, preset in PRESETS.items():
         assert isinstance(preset, Preset) and preset.name == name
         assert len(preset.description) > 40

@@ -146,6 +146,20 @@ def _daily(rates: list[float], *, n: int = 80, channel: str = "app", seed: int =
     return pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity", "channel"])
 
 
+def test_a_log_without_channels_is_scanned_as_a_whole(caplog: pytest.LogCaptureFixture) -> None:
+    """The default ``by``: per channel when the log has channels, else the log as a whole
+    (said in the log), so a process log needs no option; an explicit column must exist."""
+    inc = Incident("web_cart_bug", "web", 40, 54, "add_to_cart", "checkout", 0.05)
+    data = make_journeys(n_customers=3_000, days=120, incidents=[inc], random_state=5)
+    log = data.events.drop(columns="channel")
+    with caplog.at_level("INFO", logger="journeymine.journeys.change._log"):
+        got = detect_changes(log, metrics=["edges"])
+    assert "no 'channel' column; analysed as a whole" in caplog.text
+    assert "channel" not in got.columns and "add_to_cart -> checkout" in set(got["what"])
+    with pytest.raises(MissingColumnError, match=r"Pass by=\(\) to analyse"):
+        detect_changes(log, by=["channel"])
+
+
 def test_one_day_spikes_need_min_duration_one_day() -> None:
     rates = [0.8] * 40
     rates[20] = 0.1

@@ -21,6 +21,10 @@ mention are kept as extra columns. Expected input (one row per event, nested fie
     (UTC text ``2025-01-31 14:05:00.123000``), ``event_type``. Optional: ``platform``
     (``Web`` -> web, ``iOS``/``Android`` -> app), ``session_id`` (session start in epoch ms,
     ``-1`` for none), ``uuid`` (-> event_id).
+``xes`` -- an event log with the XES standard's attribute names (pm4py's CSV/Parquet)
+    ``case:concept:name`` (the case -> customer_id), ``concept:name`` (-> activity),
+    ``time:timestamp``. ``org:resource``, ``lifecycle:transition`` and ``case:*`` attributes
+    are kept as they are.
 ``mixpanel`` -- Mixpanel raw export with ``properties`` flattened
     ``distinct_id``, ``time`` (epoch seconds), ``event``. Optional: ``mp_lib`` (``web`` -> web,
     ``android``/``iphone``/``swift``/``react-native`` -> app), ``$insert_id`` (-> event_id),
@@ -194,6 +198,17 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
                     "react-native": _APP,
                 }
             ),
+        ),
+        "xes": Preset(
+            name="xes",
+            description=(
+                "An event log with the XES standard's names, as pm4py and process mining tools "
+                "write them to CSV or Parquet: case:concept:name (the case), concept:name "
+                "(the activity), time:timestamp; other columns (org:resource, case:*) are kept."
+            ),
+            customer_id=("case:concept:name",),
+            columns=_frozen({"concept:name": schema.ACTIVITY, "time:timestamp": schema.TIMESTAMP}),
+            required=("concept:name", "time:timestamp"),
         ),
     }
 )

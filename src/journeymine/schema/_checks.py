@@ -174,11 +174,18 @@ def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str =
         if (purpose)
         else ""
     )
+    xes = {"case:concept:name", "concept:name", "time:timestamp"} <= set(available)
     raise MissingColumnError(
         f"missing column{'s' if len(missing) > 1 else ''} {', '.join(parts)}."
         + why
-        + f" Available columns: {available}. Map your names when reading, e.g. "
-        f"jm.read_events(path, columns={{'your_name': {missing[0]!r}}}).",
+        + f" Available columns: {available}. "
+        + (
+            "These are the XES standard's names (as pm4py writes them): read the file with "
+            "jm.read_events(path, preset='xes')."
+            if xes
+            else f"Map your names when reading, e.g. jm.read_events(path, columns="
+            f"{{'your_name': {missing[0]!r}}})."
+        ),
     )
 
 

@@ -42,6 +42,7 @@ class _Log:
     nxt: np.ndarray  # position of the next event in the same session, -1 at a session end
     session: np.ndarray  # session number of each event
     initiated: np.ndarray  # True unless the event is tagged with a journey_id (a CRM touch)
+    by: tuple[str, ...] = ()  # the columns splitting the groups (the default resolved)
 
 
 def _names(values: Any, what: str) -> tuple[str, ...]:
@@ -67,12 +68,16 @@ def _check_metrics(metrics: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
 def _prepare(
     log: pd.DataFrame,
     *,
-    by: Sequence[str],
+    by: Sequence[str] | None,
     segment: Segment | None,
     session_gap: str | pd.Timedelta,
     purpose: str,
 ) -> _Log:
     log = schema.canonical_log(log)
+    if by is None:  # the default: per channel when there are channels
+        by = (schema.CHANNEL,) if schema.CHANNEL in log.columns else ()
+        if not by:
+            logger.info("%s: the log has no 'channel' column; analysed as a whole", purpose)
     by = _names(by, "by")
     if _SEGMENT in by:
         raise ConfigError(f"{_SEGMENT!r} cannot be a by column; pass segment=... instead.")
@@ -144,6 +149,7 @@ def _prepare(
         cont = ~new[1:]
         nxt[:-1][cont] = np.flatnonzero(cont) + 1
     return _Log(
+        by=by,
         ts=ts,
         cust=cust,
         act=act,

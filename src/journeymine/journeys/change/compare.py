@@ -25,7 +25,6 @@ from journeymine.journeys.change._log import (
     _check_common,
     _check_metrics,
     _Log,
-    _names,
     _prepare,
     _where,
 )
@@ -388,7 +387,7 @@ def compare_periods(
     period_b: Period,
     *,
     metrics: Sequence[CompareMetric] = ("edges", "activities", "funnel", "durations"),
-    by: Sequence[str] = ("channel",),
+    by: Sequence[str] | None = None,
     segment: Segment | None = None,
     funnel: Sequence[str] | None = None,
     min_support: int = 30,
@@ -409,9 +408,10 @@ def compare_periods(
     metrics : list of {"edges", "activities", "funnel", "durations"}
         What to compare (see the module docstring for definitions and tests). ``"funnel"``
         needs ``funnel`` steps and is skipped (logged) without them.
-    by : list of str, default ("channel",)
+    by : list of str, optional
         Columns whose values split edges, activities and durations (the funnel runs across
-        them). ``()`` for the whole log.
+        them). ``()`` for the whole log. Default: ``("channel",)`` when the log has a
+        ``channel`` column, else the whole log (said in the log).
     segment : str or mapping, optional
         A column or a mapping customer -> segment: every comparison is made per segment.
     funnel : list of str, optional
@@ -488,7 +488,7 @@ def compare_periods(
         side,
         metrics=metrics_t,
         funnel=funnel,
-        by_cols=_names(by, "by"),
+        by_cols=lg.by,
         min_support=min_support,
         alpha=alpha,
     )
@@ -502,7 +502,7 @@ def compare_segments(
     *,
     period: Period | None = None,
     metrics: Sequence[CompareMetric] = ("edges", "activities", "funnel", "durations"),
-    by: Sequence[str] = ("channel",),
+    by: Sequence[str] | None = None,
     funnel: Sequence[str] | None = None,
     min_support: int = 30,
     alpha: float = 0.05,
@@ -559,7 +559,7 @@ def compare_segments(
         p0, p1 = _period(period, "period")
         side[(lg.ts < p0) | (lg.ts >= p1)] = -1
     # compare across segments: drop the segment from the groups
-    by_cols = _names(by, "by")
+    by_cols = lg.by
     if by_cols:
         frame = lg.groups[list(by_cols)]
         merged = frame.groupby(list(by_cols), sort=True, observed=True).ngroup().to_numpy()

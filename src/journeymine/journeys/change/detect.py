@@ -101,7 +101,7 @@ def _change_columns(lg: _Log) -> list[str]:
 def detect_changes(
     log: pd.DataFrame,
     *,
-    by: Sequence[str] = ("channel",),
+    by: Sequence[str] | None = None,
     segment: Segment | None = None,
     metrics: Sequence[ChangeMetric] = ("edges", "journeys", "errors", "volumes"),
     conversions: Sequence[tuple[str, str]] | None = None,
@@ -129,8 +129,10 @@ def detect_changes(
     ----------
     log : DataFrame
         Canonical log (need not be sorted).
-    by : list of str, default ("channel",)
+    by : list of str, optional
         Columns splitting the series (one series per value combination). ``()`` for none.
+        Default: ``("channel",)`` when the log has a ``channel`` column, else none (a process
+        log often has no channel; said in the log).
     segment : str or mapping, optional
         A column or a mapping customer -> segment; series are split per segment too, and
         volumes are per active customer of the segment.
