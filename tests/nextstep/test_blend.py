@@ -130,3 +130,50 @@ def test_tiny_logs_use_the_count_model_alone_and_say_so(caplog: pytest.LogCaptur
     assert model.predict(after_a)["activity"].iloc[0] == "b"
     # a fixed weight is kept, whatever the log
     assert jm.NextStepModel(tree_weight=0.4, max_iter=10).fit(log).tree_weights_ == [0.4] * 4
+
+
+def _check_log(n_cases: int, seed: int, noise: float = 0.0) -> pd.DataFrame:
+    """s, then three times check -> fix_x or fix_y, decided by the check's `kind` attribute
+    (random per check: the activities alone cannot tell) but for a ``noise`` share of the
+    checks, then e."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    t0 = pd.Timestamp("2025-01-01", tz="UTC")
+    for c in range(n_cases):
+        kinds = rng.choice(["x", "y"], size=3)
+        fixes = np.where(rng.random(3) < noise, rng.choice(["x", "y"], size=3), kinds)
+        acts = ["s"] + [a for k in fixes for a in ("check", f"fix_{k}")] + ["e"]
+        kind = ["-"] + [a for k in kinds for a in (k, "-")] + ["-"]
+        for j, (a, k) in enumerate(zip(acts, kind, strict=True)):
+            rows.append((f"c{c}", t0 + pd.Timedelta(hours=20 * c + j), a, k))
+    return pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity", "kind"])
+
+
+def test_the_weights_are_chosen_on_three_times_the_held_out_cases() -> None:
+    # 200 cases of 8 events (7 prefixes with a next event each): 30 held out; the other 170
+    # split into groups of 30 or so, two of which are predicted by activity trees refitted
+    # without them and join the evidence of the weights
+    log = _check_log(200, 0, noise=0.3)
+    model = jm.NextStepModel(max_iter=30).fit(log)
+    m = model.card_["metrics"]
+    held_out = 7 * model.card_["training"]["validation_customers"]
+    assert held_out == 7 * 30 and m["activity_crossfit_groups"] == 2
+    evidence = sum(m["activity_validation_prefixes_by_bucket"])
+    assert 3 * held_out * 0.95 <= evidence <= 3 * held_out
+    # the accuracy guard holds on all of it
+    assert m["activity_validation_accuracy_blend"] >= m["activity_validation_accuracy_counts"]
+    # a fixed weight needs no evidence: no more fits
+    fixed = jm.NextStepModel(max_iter=30, tree_weight=0.3).fit(log)
+    assert fixed.card_["metrics"]["activity_crossfit_groups"] == 0
+
+
+def test_the_trees_where_an_attribute_decides_the_next_step() -> None:
+    # 300 cases: the blend's evidence is the held-out cases and two cross-fitted groups; the
+    # `kind` of a check decides the fix that follows, which the counts cannot know
+    model = jm.NextStepModel(max_iter=50).fit(_check_log(300, 0))
+    assert model.card_["metrics"]["activity_crossfit_groups"] == 2
+    assert model.tree_weights_[1:] == [1.0, 1.0, 1.0]
+    test = _check_log(100, 1)
+    counts = jm.NextStepModel(max_iter=50, tree_weight=0.0).fit(_check_log(300, 0))
+    # every step is then known: the fixes by their check's kind, the rest by the activities
+    assert model.score(test) == 1.0 and counts.score(test) < 0.8

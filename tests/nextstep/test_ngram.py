@@ -135,8 +135,10 @@ def test_tree_weight_semantics() -> None:
     auto = jm.NextStepModel(max_iter=20).fit(log)
     assert trees.ngram_ is None and trees.tree_weight_ == 1.0
     assert counts.ngram_ is not None and counts.tree_weight_ == 0.0
-    # 60 cases hold out 9 (54 prefixes): too few to tell, the counts alone
+    # 60 cases hold out 9 (54 prefixes): too few to tell, the counts alone (and no trees
+    # refitted to widen the evidence)
     assert auto.tree_weights_ == [0.0] * 4 and "activity_counts_only" in auto.card_["metrics"]
+    assert auto.card_["metrics"]["activity_crossfit_groups"] == 0
     more = jm.NextStepModel(max_iter=20).fit(_context_log(300, 0))
     assert 0.0 <= more.tree_weight_ <= 1.0
     assert "activity_validation_accuracy_blend" in more.card_["metrics"]

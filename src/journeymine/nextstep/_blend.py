@@ -3,7 +3,11 @@
 The next-activity probabilities are ``w * trees + (1 - w) * counts`` (:func:`blend`), with one
 weight per context length (:data:`WEIGHT_BUCKETS`: the first events are where an attribute may
 decide what follows, long contexts where exact counts are best), learnt on held-out cases by
-log loss (:func:`fit_weights`), each bucket shrunk to the global weight.
+log loss (:func:`fit_weights`), each bucket shrunk to the global weight. The held-out evidence
+is widened by case-level cross-fitting of the trees
+(:func:`~journeymine.nextstep._train.cross_fitted_evidence`): on a few hundred held-out cases
+(the cases that also chose the trees' rounds and temperature) the choice leaned to the trees
+where they were no better than the counts.
 
 Everything is chosen on the training log alone (:func:`fit_count_blend`), so that the model
 cannot do worse than the count model it contains beyond noise, on any log: the count model's
@@ -293,7 +297,9 @@ def fit_count_blend(
         The case of each row (integer codes).
     held_out : (mask, probabilities) or None
         The trees' calibrated probabilities on the held-out rows ``mask`` (cases the trees
-        did not learn from); None when nothing was held out.
+        did not learn from: the held-out cases and the cross-fitted groups of
+        :func:`~journeymine.nextstep._train.cross_fitted_evidence`); None when nothing was
+        held out.
     tree_weight : "auto" or float
         The estimator's parameter.
     n_classes, n_codes, order : int

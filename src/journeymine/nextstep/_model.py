@@ -40,7 +40,7 @@ from journeymine.nextstep._events import Events, to_events
 from journeymine.nextstep._params import check_params
 from journeymine.nextstep._prefix import PrefixSpec, prefix_features
 from journeymine.nextstep._step import END, NextStep
-from journeymine.nextstep._train import case_split, fit_heads, targets
+from journeymine.nextstep._train import case_split, cross_fitted_evidence, fit_heads, targets
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
 __all__ = ["END", "NextStep", "NextStepModel"]
@@ -81,9 +81,12 @@ class NextStepModel(BaseEstimator):
         The next-activity probabilities are ``w * trees + (1 - w) * counts``, where *counts* is
         an interpolated count model over the last 1 to k <= 5 activities, k chosen by
         case-level cross-fitting on the training log (k = 1 is the first-order Markov model).
-        ``"auto"`` learns ``w`` on the held-out cases (log loss), one ``w`` per context length
+        ``"auto"`` learns ``w`` on held-out prefixes (log loss): those of the held-out cases
+        and, below 30,000 of them, those of two more groups of training cases of the same
+        size, each predicted by activity trees refitted without it (case-level cross-fitting:
+        three times the evidence for two more activity fits), one ``w`` per context length
         (1, 2, 3-4, 5+ known activities), each shrunk to the global one, then uses the counts
-        alone for a length where the blend was less accurate than them on the held-out cases,
+        alone for a length where the blend was less accurate than them on those prefixes,
         and everywhere when fewer than 100 prefixes were held out (a tiny log: said in the
         log): so the model is not less accurate than the count model it contains but for
         noise (:mod:`journeymine.nextstep._blend`); 0.5 with ``validation_size=0``. A number
@@ -256,11 +259,24 @@ class NextStepModel(BaseEstimator):
         self.temperatures_: dict[str, float] = heads.temperatures
         self.n_iter_: dict[str, int] = heads.n_iter
         act_rows, act_y = head_targets["activity"]
+        evidence, crossfit_groups = heads.held_out, 0
+        if isinstance(self.tree_weight, str):  # "auto": weights chosen on wider evidence
+            evidence, crossfit_groups = cross_fitted_evidence(
+                ev,
+                head_targets["activity"],
+                X_all,
+                where,
+                is_val,
+                heads,
+                spec=self.spec_,
+                params=self.get_params(),
+                n_classes=n_classes,
+            )
         counts = fit_count_blend(
             X_all[where[act_rows], : self.spec_.n_lags],
             act_y,
             ev.case[act_rows],
-            heads.held_out,
+            evidence,
             tree_weight=self.tree_weight,
             n_classes=n_classes,
             n_codes=len(self.spec_.activities) + 1,  # + "other" (unseen at scoring)
@@ -286,7 +302,11 @@ class NextStepModel(BaseEstimator):
                 "validation_customers": len(val_cases),
                 "fit_seconds": round(time.perf_counter() - t0, 3),
             },
-            "metrics": {**heads.metrics, **counts.metrics},
+            "metrics": {
+                **heads.metrics,
+                **counts.metrics,
+                "activity_crossfit_groups": crossfit_groups,
+            },
         }
         _scoring.prepare(self)
         logger.info("NextStepModel fitted in %.1f s", time.perf_counter() - t0)

@@ -5,6 +5,10 @@ with Poisson loss for the time, so the prediction is an expected value). The num
 rounds is chosen by early stopping on held-out *cases* and the classifiers' probabilities are
 then calibrated by temperature scaling on those cases (:mod:`journeymine.nextstep._calibrate`).
 Each fitted ensemble is compiled into flat numpy arrays (:mod:`journeymine.nextstep._forest`).
+
+The held-out cases are also the evidence on which the trees are weighed against the count model
+(:mod:`journeymine.nextstep._blend`); :func:`cross_fitted_evidence` widens that evidence with
+groups of training cases predicted by activity trees refitted without them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from journeymine.exceptions import ConfigError
+from journeymine.nextstep._blend import MIN_HELD_OUT
 from journeymine.nextstep._calibrate import apply_temperature, fit_temperature
 from journeymine.nextstep._events import Events, encode_codes, outcome_within
 from journeymine.nextstep._forest import compile_forest
@@ -22,7 +27,23 @@ from journeymine.nextstep._params import horizon_seconds
 from journeymine.nextstep._prefix import PrefixSpec, activity_codes
 from journeymine.schema import CHANNEL
 
-__all__ = ["HeadFit", "case_split", "fit_heads", "targets"]
+__all__ = [
+    "CROSSFIT_GROUPS",
+    "CROSSFIT_ROWS",
+    "HeadFit",
+    "case_split",
+    "cross_fitted_evidence",
+    "fit_heads",
+    "targets",
+]
+
+#: Groups of training cases (each the size of the held-out set) added to the evidence of the
+#: trees-versus-counts weights by :func:`cross_fitted_evidence`: three times the held-out
+#: evidence for two more fits of the activity trees.
+CROSSFIT_GROUPS = 2
+#: No group is added once the evidence holds this many prefixes (large logs: the held-out cases
+#: alone tell the trees from the counts, and the fit time stays that of one model).
+CROSSFIT_ROWS = 30_000
 
 Target = tuple[np.ndarray, np.ndarray]  # (prefix-end rows, target per row)
 
@@ -166,3 +187,88 @@ def fit_heads(
         fit.temperatures[head] = float(temp)
         fit.n_iter[head] = n_iter
     return fit
+
+
+def cross_fitted_evidence(
+    ev: Events,
+    target: Target,
+    X_all: np.ndarray,
+    where: np.ndarray,
+    is_val: np.ndarray,
+    fit: HeadFit,
+    *,
+    spec: PrefixSpec,
+    params: dict[str, Any],
+    n_classes: int,
+    n_groups: int = CROSSFIT_GROUPS,
+    max_rows: int = CROSSFIT_ROWS,
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, int]:
+    """The activity trees' calibrated probabilities on held-out prefixes, widened by case-level
+    cross-fitting: the evidence on which the blend weights are chosen.
+
+    :func:`fit_heads` gives the probabilities on the held-out cases, the very cases that chose
+    the trees' number of rounds and their temperature; on a few hundred cases that evidence is
+    noisy and leans to the trees. Here the other training cases are split (seeded) into groups
+    of the held-out set's size, and for at most ``n_groups`` of them the activity trees are
+    refitted without the group (on as many cases as the model's trees, with the rounds and the
+    temperature chosen on the held-out cases, so the group chose nothing) and predict it. Each
+    evidence row is thus predicted by trees that never saw its case. Nothing is added once the
+    evidence holds ``max_rows`` prefixes, nor without held-out evidence or with fewer than
+    :data:`~journeymine.nextstep._blend.MIN_HELD_OUT` held-out prefixes (a tiny log, whose
+    next activity is the count model's: :func:`~journeymine.nextstep._blend.fit_count_blend`).
+
+    Parameters
+    ----------
+    ev : Events
+    target : (rows, y)
+        The activity head's prefix-end rows and next activity (:func:`targets`).
+    X_all, where : ndarray
+        ``X_all[where[row]]`` are the features of the prefix ending at event ``row``.
+    is_val : ndarray of bool, shape (n_cases,)
+        The held-out cases.
+    fit : HeadFit
+        What :func:`fit_heads` learnt (its rounds, temperature and ``held_out``).
+    spec, params, n_classes
+        The prefix spec, the estimator's parameters, the number of activity classes.
+    n_groups, max_rows : int
+        At most this many groups; none once the evidence holds ``max_rows`` prefixes.
+
+    Returns
+    -------
+    (evidence, groups)
+        ``(mask over the target's rows, (rows, n_classes) probabilities)`` as
+        :attr:`HeadFit.held_out` (None when there is none), and how many groups were added.
+    """
+    held_out = fit.held_out  # set only with activity trees early-stopped on held-out cases
+    if held_out is None or n_groups < 1 or not MIN_HELD_OUT <= held_out[0].sum() < max_rows:
+        return held_out, 0  # under MIN_HELD_OUT held-out prefixes: the counts alone anyway
+    rows, y = target
+    mask, proba = held_out
+    n_val = int(is_val.sum())
+    train_cases = np.flatnonzero(~is_val)
+    rng = np.random.default_rng(int(params["random_state"]) + 1)
+    groups = np.array_split(rng.permutation(train_cases), max(1, round(len(train_cases) / n_val)))
+    X = X_all[where[rows]]
+    case = ev.case[rows]
+    full = np.zeros((len(rows), n_classes))
+    full[mask] = proba
+    evidence = mask.copy()
+    added = 0
+    for g in groups[:n_groups]:
+        if int(evidence.sum()) >= max_rows:
+            break
+        in_g = np.zeros(len(is_val), dtype=bool)
+        in_g[g] = True
+        v = in_g[case]
+        labels = np.unique(y[~v])
+        ok = v & np.isin(y, labels)
+        if ok.sum() == 0 or len(labels) < 2:
+            continue
+        Xg = X.copy()
+        Xg[:, np.isnan(Xg[~v]).all(axis=0)] = 0.0  # as fit_heads: constant, never split on
+        est = _hgb(params, spec, "classifier", fit.n_iter["activity"], False).fit(Xg[~v], y[~v])
+        p = apply_temperature(est.predict_proba(Xg[ok]), fit.temperatures["activity"])
+        full[np.flatnonzero(ok)[:, None], est.classes_[None, :]] = p
+        evidence |= ok
+        added += 1
+    return (evidence, full[evidence]), added
