@@ -262,8 +262,12 @@ def test_windows_labelled_by_a_reference_miner(
     from journeymine.personas import PersonaMiner
 
     _, events = stable_data
-    ref = PersonaMiner(random_state=0).fit(events)
+    ref = PersonaMiner(random_state=0, min_events=12).fit(events)
+    before = (ref.labels_.copy(), ref.profiles_.copy())
     tr = track_personas(events, windows="90D", min_events=10, reference=ref)
+    # the reference is read, never changed
+    assert ref.min_events == 12 and ref.labels_.equals(before[0])
+    pd.testing.assert_frame_equal(ref.profiles_, before[1])
     known = set(ref.profiles_.index)
     for col in tr.labels.columns:
         seen = set(tr.labels[col].dropna().astype(int)) - {-1}
@@ -273,7 +277,8 @@ def test_windows_labelled_by_a_reference_miner(
     # the first window's labels are the reference's memberships of that window's features
     # (the later windows add the move_margin hysteresis), computed with its featurizer
     window = tr.miners[0]
-    lab = ref.membership(window.features_, by_evidence=True)[0]
+    assert window.min_events == 10  # the window's own threshold
+    lab = window.membership(window.features_, by_evidence=True)[0]
     assert lab.equals(window.labels_) and list(window.features_.columns) == list(
         ref.features_.columns
     )
