@@ -152,6 +152,48 @@ _ROLE_DEFAULTS: dict[str, tuple[str, ...]] = {
 }
 
 
+_ROLES = (
+    "purchase_activities",
+    "cart_activities",
+    "browse_activities",
+    "return_activities",
+    "support_activities",
+    "promotion_activities",
+    "research_activities",
+)
+
+
+def _resolve_roles(
+    params: Any, win: pd.DataFrame, activities: tuple[str, ...], touch: tuple[str, ...]
+) -> dict[str, Any]:
+    """Each role's activities in this log: the names given (``params``' role attributes)
+    that are present; a default purchase or return name absent from the log is replaced by
+    the activities its values point to (:func:`value_roles`), said in the log."""
+    inferred: dict[str, tuple[str, ...]] | None = None  # read from the values when needed
+    roles: dict[str, Any] = {}  # role -> activities (Any: spread into FeatureSpec)
+    for role in _ROLES:
+        names = _names(getattr(params, role), role)
+        default = names == _ROLE_DEFAULTS[role]
+        absent = default and not set(names) & set(activities)
+        if absent and inferred is None and role in ("purchase_activities", "return_activities"):
+            inferred = value_roles(win, exclude=touch)
+        found = (inferred or {}).get(role, ()) if absent else ()
+        if not found:
+            roles[role] = _present(names, activities, role, explicit=not default)
+            continue
+        roles[role] = found
+        shown = list(found) if len(found) <= 8 else [*found[:8], f"({len(found)} in all)"]
+        logger.info(
+            "%s inferred from the value column (most of their events carry a %s value): %s; "
+            "pass %s=[...] to choose them",
+            role,
+            "positive" if role == "purchase_activities" else "negative",
+            shown,
+            role,
+        )
+    return roles
+
+
 class CustomerFeaturizer(TransformerMixin, BaseEstimator):
     """Behaviour features per customer: activity/channel mix, recency/frequency/value, session
     shape, time-of-day/week habits, transitions, response to outbound touches, returns, support.
@@ -370,37 +412,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
                 "touch_activities",
                 explicit=True,
             )
-        inferred: dict[str, tuple[str, ...]] | None = None  # read from the values when needed
-        roles: dict[str, Any] = {}
-        for role in (
-            "purchase_activities",
-            "cart_activities",
-            "browse_activities",
-            "return_activities",
-            "support_activities",
-            "promotion_activities",
-            "research_activities",
-        ):
-            names = _names(getattr(self, role), role)
-            default = names == _ROLE_DEFAULTS[role]
-            absent = default and not set(names) & set(activities)
-            if absent and inferred is None and role in ("purchase_activities", "return_activities"):
-                inferred = value_roles(win, exclude=touch)
-            found = (inferred or {}).get(role, ()) if absent else ()
-            if found:
-                # the default name is not in this log: the activities its values point to
-                roles[role] = found
-                shown = list(found) if len(found) <= 8 else [*found[:8], f"({len(found)} in all)"]
-                logger.info(
-                    "%s inferred from the value column (most of their events carry a %s "
-                    "value): %s; pass %s=[...] to choose them",
-                    role,
-                    "positive" if role == "purchase_activities" else "negative",
-                    shown,
-                    role,
-                )
-            else:
-                roles[role] = _present(names, activities, role, explicit=not default)
+        roles = _resolve_roles(self, win, activities, touch)
         use_sid = bool(
             SESSION_ID in log.columns if self.use_session_id == "auto" else self.use_session_id
         )
