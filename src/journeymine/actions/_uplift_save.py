@@ -68,6 +68,7 @@ def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
             "change_alpha": (
                 None if getattr(model, "change_alpha", None) is None else float(model.change_alpha)
             ),
+            "change_scope": str(getattr(model, "change_scope", "cell")),
         },
         "journeys": list(model.journeys_),
         "priors": [None if np.isnan(v) else float(v) for v in model.priors_],
