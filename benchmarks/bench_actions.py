@@ -388,19 +388,28 @@ def exploration_table(
     seeds: tuple[int, ...] = tuple(range(401, 409)),
     n_customers: int = 2_000,
     days: int = 56,
-    shift_day: int = 28,
-    variants: tuple[tuple[float, float | None], ...] = ((1.0, None), (0.9, None), (1.0, 0.01)),
+    shift_day: int | None = 28,
+    variants: tuple[dict[str, Any], ...] = (
+        {},
+        {"discount": 0.9},
+        {"change_alpha": 0.01},
+        {"change_alpha": 0.01, "change_scope": "persona"},
+        {"change_alpha": 0.01, "change_scope": "regime"},
+    ),
     window: int = 14,
 ) -> Any:
     """#13's exploring decider: Thompson sampling on the uplift posteriors from *no* response
     data (personas mined by PersonaMiner, soft memberships), minimum evidence 20 touches and 5
     holdouts per persona x journey, 5% holdouts; on ``shift_day`` the world's uplift matrix
     changes (every persona takes the next persona's row). Per seed and variant of the
-    UpliftModel (``discount``, ``change_alpha``: the per-cell change test): the changes the
-    test found (all, and before the shift), days to earn 0.9 of the oracle (true value over
-    ``window`` days, the oracle on its own path), the shares of the oracle before and after
-    the shift, and the days after the shift to earn 0.9 of the oracle again and to get back to
-    the pre-shift share. Run: ``python -m benchmarks.bench_actions explore``."""
+    UpliftModel (``discount``; ``change_alpha``: the per-cell change test; ``change_scope``:
+    what a change found drops): the changes the test found (all, and before the shift), days
+    to earn 0.9 of the oracle (true value over ``window`` days, the oracle on its own path),
+    the shares of the oracle before and after the shift, and the days after the shift to earn
+    0.9 of the oracle again and to get back to the pre-shift share. ``variants``: keyword
+    arguments of the UpliftModel (beside ``prior_strength=5``); ``shift_day=None``: a stable
+    world (the "pre-shift" share is then that of days ``28 - window`` to 27). Run:
+    ``python -m benchmarks.bench_actions explore [stable] [seeds]``."""
 
     import numpy as np
     import pandas as pd
@@ -422,13 +431,14 @@ def exploration_table(
         _, memberships = _mined(world)
         up = world.uplift.to_numpy()
         shifted = up[np.roll(np.arange(len(up)), -1)]
-        run = dict(days=days, random_state=seed + 30_000, shift=(shift_day, shifted))
+        at = 28 if shift_day is None else shift_day
+        run: dict[str, Any] = dict(days=days, random_state=seed + 30_000)
+        if shift_day is not None:
+            run["shift"] = (shift_day, shifted)
         oracle = simulate(world, Oracle(pol), **run)
         ov = oracle.decisions.groupby("day")["true_value"].sum()
-        for discount, alpha in variants:
-            model = UpliftModel(prior_strength=5, discount=discount, change_alpha=alpha).fit(
-                None, memberships, pol
-            )
+        for params in variants:
+            model = UpliftModel(prior_strength=5, **params).fit(None, memberships, pol)
             dec = PolicyDecider(
                 pol,
                 model,
@@ -441,28 +451,22 @@ def exploration_table(
             )
             sim = simulate(world, dec, **run)
             ev = sim.decisions.groupby("day")["true_value"].sum()
-            pre = (
-                ev.iloc[shift_day - window : shift_day].sum()
-                / ov.iloc[shift_day - window : shift_day].sum()
-            )
+            pre = ev.iloc[at - window : at].sum() / ov.iloc[at - window : at].sum()
             post = ev.iloc[-window:].sum() / ov.iloc[-window:].sum()
             rows.append(
                 {
                     "seed": seed,
-                    "model": f"discount {discount:g}"
-                    + ("" if alpha is None else f", change test {alpha:g}"),
+                    "model": ", ".join(f"{k} {v}" for k, v in params.items()) or "keep all",
                     "changes_found": len(model.changes_),
-                    "changes_before_shift": sum(
-                        1 for c in model.changes_ if c["update"] < shift_day
-                    ),
-                    "days_to_0.9": days_to_reach(sim, oracle, 0.9, window=window, before=shift_day),
+                    "changes_before_shift": sum(1 for c in model.changes_ if c["update"] < at),
+                    "days_to_0.9": days_to_reach(sim, oracle, 0.9, window=window, before=at),
                     "share_before_shift": pre,
                     "share_end": post,
                     "days_to_0.9_after_shift": days_to_reach(
-                        sim, oracle, 0.9, window=window, after=shift_day
+                        sim, oracle, 0.9, window=window, after=at
                     ),
                     "days_back_to_pre_shift_share": days_to_reach(
-                        sim, oracle, min(1.0, pre), window=window, after=shift_day
+                        sim, oracle, min(1.0, pre), window=window, after=at
                     ),
                     "unreachable": sim.summary["unreachable"],
                     "unconsented": sim.summary["unconsented"],
@@ -554,7 +558,9 @@ if __name__ == "__main__":
         print(ns.groupby("decider")[cols].agg(["min", "median", "max"]).round(3).T.to_string())
         sys.exit(0)
     if sys.argv[1:2] == ["explore"]:
-        ex = exploration_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
+        stable = sys.argv[2:3] == ["stable"]
+        seeds = tuple(int(s) for s in sys.argv[2 + stable :]) or tuple(range(401, 409))
+        ex = exploration_table(seeds, shift_day=None if stable else 28)
         print(ex.to_string())
         print(
             ex.groupby("model")
