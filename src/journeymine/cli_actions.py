@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from journeymine.cli_paths import Output, check_outputs
-from journeymine.cli_read import ReadOptions, read_labels, read_policy, reads_events
+from journeymine.cli_read import (
+    ReadOptions,
+    read_customer_table,
+    read_labels,
+    read_policy,
+    reads_events,
+)
 from journeymine.cli_show import EVENTS, EventFileArg, write_csv
 
 __all__ = ["backtest", "nba"]
@@ -58,27 +64,10 @@ StrictPolicyOpt = Annotated[
 ]
 
 
-def _read_table(path: Path, option: str, what: str) -> Any:
-    """A customer_id-indexed CSV of ``option``."""
-    import pandas as pd
-
-    from journeymine.exceptions import ConfigError
-
-    if not path.is_file():
-        raise ConfigError(f"no {option} file {path}: give a CSV with customer_id and {what}.")
-    table = pd.read_csv(path, dtype={"customer_id": str})
-    if "customer_id" not in table.columns or len(table.columns) < 2:
-        raise ConfigError(
-            f"{option} {path} needs a customer_id column and {what}; its columns are "
-            f"{list(table.columns)}."
-        )
-    return table.set_index("customer_id")
-
-
 def _memberships(path: Path) -> Any:
     from journeymine.exceptions import ConfigError
 
-    table = _read_table(path, "--memberships", "one column per persona id (probabilities)")
+    table = read_customer_table(path, "--memberships", "one column per persona id (probabilities)")
     try:
         table.columns = [int(c) for c in table.columns]
     except ValueError:
@@ -127,7 +116,9 @@ def _policy_inputs(
             f"in {policy})."
         )
     labels = read_labels(personas, path).set_index("customer_id")["persona"]
-    attrs = None if attributes is None else _read_table(attributes, "--attributes", "booleans")
+    attrs = (
+        None if attributes is None else read_customer_table(attributes, "--attributes", "booleans")
+    )
     if pol.attributes_needed and attrs is None:
         raise ConfigError(
             f"the policy's consent gates read customer attributes {list(pol.attributes_needed)}"

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from journeymine.cli_paths import Output, check_outputs
-from journeymine.cli_read import ReadOptions, check_choice, reads_events
+from journeymine.cli_read import ReadOptions, check_choice, read_customer_table, reads_events
 from journeymine.cli_show import EVENTS, EventFileArg, show, write_csv
 
 __all__ = ["personas"]
@@ -115,6 +115,11 @@ def personas(
         ],
         {EVENTS: path},
     )
+    attributes = (  # read before any work: a bad file fails fast
+        None
+        if validity_attributes is None
+        else read_customer_table(validity_attributes, "--validity-attributes", "attributes")
+    )
     log = read.load(path)
     miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
     tracks = (
@@ -168,9 +173,7 @@ def personas(
                 miner.labels_,
                 outcome=validity_outcome,
                 cutoff=validity_cutoff,
-                attributes=(
-                    None if validity_attributes is None else _attributes(validity_attributes)
-                ),
+                attributes=attributes,
             )
             if validity_outcome is not None
             else None
@@ -180,27 +183,3 @@ def personas(
             typer.echo(validity.summary())
         written = persona_report(miner, report, tracking=tracks, validity=validity, k=k)
         typer.echo(f"wrote {written}")
-
-
-def _attributes(path: Path) -> Any:
-    """The customer attributes file of --validity-attributes, indexed by customer_id."""
-    import pandas as pd
-
-    from journeymine.exceptions import ConfigError
-
-    try:
-        frame = (
-            pd.read_parquet(path)
-            if path.suffix.lower() in (".parquet", ".pq")
-            else pd.read_csv(path, dtype={"customer_id": str})
-        )
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"--validity-attributes {path}: not a readable CSV or Parquet file ({exc})."
-        ) from exc
-    if "customer_id" not in frame.columns:
-        raise ConfigError(
-            f"--validity-attributes {path} has no customer_id column (columns: "
-            f"{list(frame.columns)[:8]}); add one with the log's customer ids."
-        )
-    return frame.set_index("customer_id")

@@ -32,6 +32,7 @@ __all__ = [
     "check_choice",
     "check_timezone",
     "parse_plausible_range",
+    "read_customer_table",
     "read_labels",
     "read_policy",
     "reads_events",
@@ -515,6 +516,48 @@ def read_labels(labels: Path, events: Path) -> pd.DataFrame:
     if not pd.api.types.is_integer_dtype(table["persona"]):
         raise ConfigError(f"{labels}: the persona column must hold integer ids (-1 = none).")
     return table
+
+
+def read_customer_table(path: Path, option: str, what: str) -> pd.DataFrame:
+    """A customer_id-indexed table (CSV, or Parquet by its suffix) given to ``option``.
+
+    Parameters
+    ----------
+    path : Path
+    option : str
+        The CLI option, named in messages (e.g. ``"--attributes"``).
+    what : str
+        What the columns after customer_id hold, for the message of a bad file.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by customer_id (text).
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file, no customer_id column, or no other column.
+    """
+    import pandas as pd
+
+    if not path.is_file():
+        raise ConfigError(f"no {option} file {path}: give a CSV with customer_id and {what}.")
+    try:
+        table = (
+            pd.read_parquet(path)
+            if path.suffix.lower() in (".parquet", ".pq")
+            else pd.read_csv(path, dtype={"customer_id": str})
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{option} {path}: not a readable CSV or Parquet file ({exc}).") from exc
+    if "customer_id" not in table.columns or len(table.columns) < 2:
+        raise ConfigError(
+            f"{option} {path} needs a customer_id column and {what}; its columns are "
+            f"{list(table.columns)[:8]}."
+        )
+    table["customer_id"] = table["customer_id"].astype(str)
+    return table.set_index("customer_id")
 
 
 def read_policy(policy: Path) -> Any:

@@ -148,4 +148,5 @@ def test_cli_personas_report_with_validity(tmp_path: Path) -> None:
     assert res.exit_code != 0 and "--validity-outcome" in res.output
     attrs.drop(columns="customer_id").to_csv(tmp_path / "bad.csv", index=False)
     res = runner.invoke(app, [*args, *cut, "--validity-attributes", str(tmp_path / "bad.csv")])
-    assert res.exit_code != 0 and "no customer_id column" in res.output
+    assert res.exit_code != 0 and "needs a customer_id column" in res.output
+    assert "personas among" not in res.output  # refused before any mining
