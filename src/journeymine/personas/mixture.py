@@ -19,9 +19,10 @@ The chosen count is the largest whose overlap is at most ``max_overlap`` (defaul
 personas are distinct when, on average, less than 3% of a customer of one is explained by the
 other); the scan ends at two consecutive counts over it (one can be the best split of several
 personas into too few groups, e.g. two), at a count with a persona of fewer than ``min_size``
-points, or at a count whose BIC is no better than the previous one's. Splitting a real persona
-in two gives two heavily overlapping halves, so the scan stops there. Pass ``n_personas`` to
-fix the count.
+points (the points it would label: its outliers, beyond the 99.9% ellipsoid, do not count; a
+component made of outliers is no persona), or at a count whose BIC is no better than the
+previous one's. Splitting a real persona in two gives two heavily overlapping halves, so the
+scan stops there. Pass ``n_personas`` to fix the count.
 
 Examples
 --------
@@ -310,7 +311,9 @@ def fit_consensus_mixture(
         rows.append(
             {"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov, "jaccard": jac}
         )
-        smallest = int(np.bincount(g.predict(X), minlength=k).min())
+        # a persona's size counts the points it would label: its outliers get no persona
+        placed = ~outliers(g, X)
+        smallest = int(np.bincount(g.predict(X)[placed], minlength=k).min())
         rows[-1]["smallest"] = smallest
         if len(ks) == 1:
             break
