@@ -397,6 +397,7 @@ def exploration_table(
         {"change_alpha": 0.01, "change_scope": "regime"},
     ),
     window: int = 14,
+    decider_seed: int = 0,
 ) -> Any:
     """#13's exploring decider: Thompson sampling on the uplift posteriors from *no* response
     data (personas mined by PersonaMiner, soft memberships), minimum evidence 20 touches and 5
@@ -409,7 +410,9 @@ def exploration_table(
     0.9 of the oracle again and to get back to the pre-shift share. ``variants``: keyword
     arguments of the UpliftModel (beside ``prior_strength=5``); ``shift_day=None``: a stable
     world (the "pre-shift" share is then that of days ``28 - window`` to 27). Run:
-    ``python -m benchmarks.bench_actions explore [stable] [seeds]``."""
+    ``python -m benchmarks.bench_actions explore [stable] [seeds]``. ``decider_seed``: added
+    to the seed of the decider's own draws (Thompson draws, holdouts), for the spread of one
+    world's result over them."""
 
     import numpy as np
     import pandas as pd
@@ -447,7 +450,7 @@ def exploration_table(
                 holdout=0.05,
                 min_touches=20,
                 min_holdouts=5,
-                random_state=seed,
+                random_state=seed + decider_seed,
             )
             sim = simulate(world, dec, **run)
             ev = sim.decisions.groupby("day")["true_value"].sum()
