@@ -48,9 +48,11 @@ one thread; next-activity probabilities blended with an interpolated count model
 1 to k <= 5 activities, k chosen by case-level cross-fitting on the training log (the shortest
 within one standard error of the best; k = 1, the first-order Markov model, under 100 training
 prefixes), one weight per context length (1, 2, 3-4, 5+ activities) learnt by log loss on the
-same held-out cases, shrunk to the global weight by 100 pseudo-rows, and set to 0 (the counts
-alone) for a length where the blend was less accurate than the counts on those cases, or
-everywhere with fewer than 100 held-out prefixes), unchanged across logs.
+held-out cases and, below 30,000 held-out prefixes, two more groups of training cases of the
+same size each predicted by activity trees refitted without it (case-level cross-fitting),
+shrunk to the global weight by 100 pseudo-rows, and set to 0 (the counts alone) for a length
+where the blend was less accurate than the counts on that evidence, or everywhere with fewer
+than 100 held-out prefixes), unchanged across logs.
 
 - **tax next activity**: `jm.evaluate_next_step(lambda: jm.NextStepModel(), log,
   protocol="tax")` on `tax_helpdesk.csv` / `tax_bpi_12_w.csv` read as the files are (cases in
