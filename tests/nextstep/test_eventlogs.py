@@ -73,7 +73,10 @@ def test_evaluation_refusals(eventlogs_dir: Path) -> None:
 OTHER_LOGS: dict[str, tuple[str, dict[str, Any], float, float]] = {
     "roadtraffic100": ("roadtraffic100traces.xes", {}, 0.8263, 0.8263),
     "repairExample": ("repairExample.xes.gz", {"plausible_range": None}, 0.9104, 0.8212),
-    "receipt": ("receipt.xes.gz", {}, 0.8834, 0.8711),
+    "receipt": ("receipt.xes.gz", {}, 0.8827, 0.8711),
+    # simulated; the weights chosen on the held-out cases alone lost 3 prefixes to back-off here
+    # (7,257 against 7,260 on the first fold), on three times that evidence none
+    "teleclaims": ("teleclaims.xes.gz", {"plausible_range": None}, 0.9243, 0.9243),
 }
 
 
