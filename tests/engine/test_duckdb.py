@@ -39,9 +39,9 @@ def test_connect_settings_and_errors() -> None:
         connect(memory_limit="lots; DROP TABLE x")
 
 
-def test_edge_statistics_matches_numpy() -> None:
+@pytest.mark.parametrize("n", [5_000, 1_200_000])  # the larger counts cases on a second thread
+def test_edge_statistics_matches_numpy(n: int) -> None:
     rng = np.random.default_rng(0)
-    n = 5_000
     edge = rng.integers(0, 7, n)
     case = np.sort(rng.integers(0, 300, n)).astype(np.int32)  # edges come in case order
     micros = rng.integers(0, 10**9, n)

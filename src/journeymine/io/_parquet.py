@@ -239,12 +239,14 @@ def canonical_from_table(
         return None
     order = stable_order(ranks, len(ids), t)
     if order is not None:
-        t = t[order]
-        coded = {k: (codes[order], labels) for k, (codes, labels) in coded.items()}
-        # sorted ranks are non-decreasing: rebuilt from the counts, not gathered
-        ranks = np.repeat(
-            np.arange(len(ids), dtype=ranks.dtype), np.bincount(ranks, minlength=len(ids))
-        )
+        with ThreadPoolExecutor(1) as pool:  # the widest gather on a second thread
+            times = pool.submit(np.take, t, order)
+            coded = {k: (codes[order], labels) for k, (codes, labels) in coded.items()}
+            # sorted ranks are non-decreasing: rebuilt from the counts, not gathered
+            ranks = np.repeat(
+                np.arange(len(ids), dtype=ranks.dtype), np.bincount(ranks, minlength=len(ids))
+            )
+            t = times.result()
     if duplicates != "keep" and _has_duplicate_rows(
         ranks, t, [c for c, _ in coded.values()], compare=not extras
     ):
