@@ -51,6 +51,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # docstring paragraphs re-flowed to the terminal (the "rich" mode keeps their line breaks)
+    rich_markup_mode="markdown",
     cls=CliGroup,
 )
 
