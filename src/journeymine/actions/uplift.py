@@ -33,6 +33,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from journeymine.actions._index import EventIndex
+from journeymine.actions._uplift_change import CHANGE_SCOPES, drop_before_changes
 from journeymine.actions._uplift_save import load_uplift, save_uplift
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import touch_rows
@@ -42,8 +43,6 @@ from journeymine.exceptions import ConfigError, NotFittedError
 __all__ = ["UNPLACED", "UpliftModel", "check_memberships", "outcome_after"]
 
 UNPLACED = -2  # the row of the customers soft memberships leave (partly) unplaced
-REGIME_SPAN = 7  # change_scope="regime": change points of two personas this close: every row
-CHANGE_SCOPES = ("cell", "persona", "regime")
 
 
 def outcome_after(index: EventIndex, policy: Policy, rows: np.ndarray) -> np.ndarray:
@@ -300,88 +299,10 @@ class UpliftModel(BaseEstimator):
                 self.batches_, self.changes_ = [], []
                 self.regime_from_ = 0
             self.batches_.append(batch)
-            self._drop_before_changes()
+            drop_before_changes(self)
         if hasattr(self, "table_"):
             self._build()
         return self
-
-    def _drop_before_changes(self) -> None:
-        """The change test of ``change_alpha``: per cell (persona x journey) and arm, the
-        likelihood-ratio statistic of one change point in the Bernoulli rate of the batches'
-        (discount-weighted) counts, maximised over the points between batches; where it
-        passes the Bonferroni threshold, the batches before the point no longer count for that
-        cell and arm. The changes found are listed in ``changes_``."""
-        from scipy.stats import chi2
-
-        B, alpha = len(self.batches_), self.change_alpha
-        if B < 2 or alpha is None:
-            return
-        w = float(self.discount) ** np.arange(B - 1, -1, -1.0)
-        S = np.stack(self.batches_) * w[:, None, None, None]  # (B, P, J, 4)
-        P, J = S.shape[1:3]
-        threshold = chi2.isf(float(alpha) / (P * J * 2 * (B - 1)), df=1)
-        found: list[tuple[int, int, int, int, float]] = []  # persona, journey, arm, tau, stat
-        for n_col, y_col in ((0, 1), (2, 3)):
-            n_cum = np.cumsum(S[..., n_col], axis=0)
-            y_cum = np.cumsum(S[..., y_col], axis=0)
-            n_all, y_all = n_cum[-1], y_cum[-1]
-            n1, y1 = n_cum[:-1], y_cum[:-1]  # before each candidate point
-            stat = 2 * (
-                _bernoulli_loglik(y1, n1)
-                + _bernoulli_loglik(y_all - y1, n_all - n1)
-                - _bernoulli_loglik(y_all, n_all)[None]
-            )
-            best = stat.argmax(axis=0)  # (P, J): the last batch before the change
-            changed = np.take_along_axis(stat, best[None], axis=0)[0] > threshold
-            for p, jj in zip(*np.nonzero(changed), strict=True):
-                tau = int(best[p, jj]) + 1
-                found.append((int(p), int(jj), n_col, tau, float(stat[tau - 1, p, jj])))
-        for p, jj, n_col, tau, statistic in found:
-            cols = [n_col, n_col + 1]
-            for b in range(tau):
-                self.batches_[b][p, jj, cols] = 0.0
-            self.counts_[p, jj, cols] = S[tau:, p, jj][:, cols].sum(0)
-            self.changes_.append(
-                {
-                    "update": B - 1,
-                    "persona": int(self.personas_[p]),
-                    "journey": self.journeys_[jj],
-                    "arm": "treated" if n_col == 0 else "holdout",
-                    "batches_dropped": tau,
-                    "statistic": statistic,
-                }
-            )
-        if getattr(self, "change_scope", "cell") != "cell" and found:
-            self._drop_rows(found, w)
-
-    def _drop_rows(self, found: list[tuple[int, int, int, int, float]], w: np.ndarray) -> None:
-        """``change_scope`` beyond the cell: a persona row where the test found a change drops
-        its evidence before the change point (its strongest one) in every journey and arm;
-        ``"regime"``: when the change points of two personas are at most ``REGIME_SPAN``
-        batches apart, every row (the pooled one too) drops its evidence before the later."""
-        cut: dict[int, tuple[float, int]] = {}  # row -> (statistic, change point)
-        for p, _, _, tau, statistic in found:
-            if p > 0 and statistic > cut.get(p, (-1.0, 0))[0]:
-                cut[p] = (statistic, tau)
-        rows = {p: tau for p, (_, tau) in cut.items()}
-        if self.change_scope == "regime":
-            earlier: dict[int, int] = {}  # persona row -> its latest change point before now
-            for c in self.changes_[: len(self.changes_) - len(found)]:
-                if c["persona"] != -1:
-                    at = int(self._persona_index(np.array([c["persona"]]))[0])
-                    earlier[at] = max(earlier.get(at, 0), c["batches_dropped"])
-            points = [*earlier.items(), *rows.items()]
-            for p, tau in rows.items():
-                near = [t for q, t in points if q != p and abs(t - tau) <= REGIME_SPAN]
-                if near:
-                    self.regime_from_ = max(self.regime_from_, tau, *near)
-            if self.regime_from_ > 0:
-                P = len(self.personas_)
-                rows = {p: max(rows.get(p, 0), self.regime_from_) for p in range(P)}
-        for p, tau in rows.items():
-            for b in range(tau):
-                self.batches_[b][p] = 0.0
-            self.counts_[p] = np.tensordot(w, np.stack([x[p] for x in self.batches_]), axes=1)
 
     def weights(self, personas: Any) -> np.ndarray:
         """Persona weights per point, shape (points, ``len(personas_)``), column 0 the pooled
@@ -587,17 +508,6 @@ class UpliftModel(BaseEstimator):
             idx = W.argmax(1)
         a_t, b_t, a_c, b_c = (x[idx] for x in self._posteriors())
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
-
-
-def _bernoulli_loglik(y: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Maximised log-likelihood of ``y`` successes in ``n`` (weighted) trials, 0 log 0 = 0."""
-    n = np.maximum(n, 0.0)
-    y = np.clip(y, 0.0, n)
-    p = np.divide(y, n, out=np.zeros_like(n), where=n > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(y > 0, y * np.log(np.where(p > 0, p, 1.0)), 0.0)
-        b = np.where(n - y > 0, (n - y) * np.log(np.where(p < 1, 1 - p, 1.0)), 0.0)
-    return a + b
 
 
 def _strength(n: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:
