@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
+from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
 from journeymine.features import canonical_log, timestamps_us
 from journeymine.personas.features import (
     _EPOCH,
@@ -71,6 +71,8 @@ from journeymine.personas.features import (
 from journeymine.personas.lineage import match_windows
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.view import reaction_activities, split_half_reliability
+from journeymine.personas.window_model import check_reference, label_windows, pooled_model
+from journeymine.personas.window_model import timestamp_of as _ts
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = ["PersonaTracks", "track_personas"]
@@ -217,10 +219,6 @@ def _window_edges(
     )
 
 
-def _ts(us: int) -> pd.Timestamp:
-    return pd.Timestamp(us, unit="us", tz="UTC")
-
-
 def track_personas(
     log: pd.DataFrame,
     *,
@@ -357,7 +355,7 @@ def track_personas(
 
     fz: CustomerFeaturizer
     if reference is not None:
-        fz = _check_reference(reference)
+        fz = check_reference(reference)
         template = copy.copy(reference)
         template.min_events = min_events  # the window's own evidence decides who is labelled
     else:
@@ -421,8 +419,8 @@ def track_personas(
     if not feats:
         raise EmptyLogError("no window has events; check the windows against the log's span.")
     if one_model:
-        ref = template if reference is not None else _pooled_model(template, feats, used)
-        miners = _label_windows(ref, feats, float(move_margin))
+        ref = template if reference is not None else pooled_model(template, feats, used)
+        miners = label_windows(ref, feats, float(move_margin))
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for m, (a, b) in zip(miners, used, strict=True):
             _attach_paths(m, log, (t >= a) & (t < b))
@@ -431,101 +429,6 @@ def track_personas(
     return _assemble(
         feats, miners, used, float(match_threshold), float(split_share), same_ids=one_model
     )
-
-
-def _check_reference(reference: Any) -> CustomerFeaturizer:
-    """The featurizer of ``reference``; :class:`ConfigError` unless it is a mixture
-    PersonaMiner fitted on an event log."""
-    if not isinstance(reference, PersonaMiner) or reference.method != "mixture":
-        raise ConfigError(
-            f"reference must be a PersonaMiner(method='mixture') fitted on an event log, got "
-            f"{type(reference).__name__}"
-            + (f"(method={reference.method!r})" if isinstance(reference, PersonaMiner) else "")
-            + "."
-        )
-    if getattr(reference, "mixture_", None) is None:
-        raise NotFittedError(
-            "reference is not fitted yet; pass the PersonaMiner after fit(log), e.g. "
-            "track_personas(log, reference=PersonaMiner().fit(log))."
-        )
-    fz = getattr(reference, "featurizer_", None)
-    if not isinstance(fz, CustomerFeaturizer):
-        raise ConfigError(
-            "reference was fitted on a feature table, not an event log: the windows' features "
-            "need its featurizer. Fit it on the log (PersonaMiner().fit(log))."
-        )
-    return fz
-
-
-def _pooled_model(
-    template: PersonaMiner, feats: list[pd.DataFrame], spans: list[tuple[int, int]]
-) -> PersonaMiner:
-    """The mixture's tracking without a reference: one persona model fitted on every window's
-    customers together, so a persona means the same thing in every window and its id cannot
-    drift."""
-    pooled = pd.concat(feats, ignore_index=True)
-    try:
-        ref = clone(template).fit(pooled)
-    except ConfigError as exc:
-        (a0, b0), (a1, b1) = spans[0], spans[-1]
-        raise ConfigError(
-            f"window 0 [{_ts(a0)}, {_ts(b0)}) to window {len(spans) - 1} [{_ts(a1)}, "
-            f"{_ts(b1)}) (one persona model over all windows): {exc}"
-        ) from exc
-    logger.info(
-        "persona tracking: one mixture of %d personas fitted on %d customer-windows",
-        ref.quality_["n_personas"],
-        len(pooled),
-    )
-    return ref
-
-
-def _label_windows(
-    ref: PersonaMiner, feats: list[pd.DataFrame], move_margin: float
-) -> list[PersonaMiner]:
-    """Each window labelled by the one model ``ref``, with hysteresis for customers already
-    labelled in the previous window: one view of ``ref`` per window, carrying that window's
-    ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and ``quality_``."""
-    out: list[PersonaMiner] = []
-    prev: pd.Series | None = None
-    for X in feats:
-        lab, prob, post = ref.membership(X, by_evidence=True)
-        if prev is not None and move_margin > 0:
-            common = lab.index.intersection(prev.index)
-            p_old = prev.loc[common].to_numpy()
-            p_new = lab.loc[common].to_numpy()
-            P = post.loc[common]
-            old_ok = (p_old >= 0) & (p_new >= 0) & (p_old != p_new)
-            rows = np.flatnonzero(old_ok)
-            gain = (
-                P.to_numpy()[rows, p_new[rows]] - P.to_numpy()[rows, p_old[rows]]
-                if len(rows)
-                else np.zeros(0)
-            )
-            stay = rows[gain < move_margin]
-            if len(stay):
-                keep_ids = common[stay]
-                lab.loc[keep_ids] = p_old[stay]
-                prob.loc[keep_ids] = P.to_numpy()[stay, p_old[stay]]
-        view = copy.copy(ref)
-        n_ev = ref._n_events(X)
-        eligible = n_ev >= ref.min_events
-        reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))
-        view.labels_ = lab
-        view.probabilities_ = prob
-        view.label_reasons_ = pd.Series(reasons, index=X.index, name="reason").astype("str")
-        view.features_ = X
-        el = lab.to_numpy()[eligible]
-        view.quality_ = {
-            **ref.quality_,
-            "n_customers": len(X),
-            "n_eligible": int(eligible.sum()),
-            "n_personas": len(np.unique(el[el >= 0])),
-            "noise_share": float((el < 0).mean()) if len(el) else 0.0,
-        }
-        out.append(view)
-        prev = lab
-    return out
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:

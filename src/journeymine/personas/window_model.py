@@ -1,0 +1,126 @@
+"""The mixture's persona tracking: one persona model labels every time window.
+
+:func:`~journeymine.personas.track_personas` with ``method="mixture"`` either fits one model on
+every window's customers together (:func:`pooled_model`) or takes a fitted miner
+(``reference=``, checked by :func:`check_reference`); :func:`label_windows` then labels each
+window with it, moving a customer already labelled in the previous window only when the new
+persona's probability beats the old one's by ``move_margin``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from journeymine.exceptions import ConfigError, NotFittedError
+from journeymine.personas.features import CustomerFeaturizer
+from journeymine.personas.mining import PersonaMiner
+
+__all__ = ["check_reference", "label_windows", "pooled_model", "timestamp_of"]
+
+logger = logging.getLogger(__name__)
+
+
+def timestamp_of(us: int) -> pd.Timestamp:
+    """Microseconds since the epoch as a UTC timestamp."""
+    return pd.Timestamp(us, unit="us", tz="UTC")
+
+
+def check_reference(reference: Any) -> CustomerFeaturizer:
+    """The featurizer of ``reference``; :class:`ConfigError` unless it is a mixture
+    PersonaMiner fitted on an event log."""
+    if not isinstance(reference, PersonaMiner) or reference.method != "mixture":
+        raise ConfigError(
+            f"reference must be a PersonaMiner(method='mixture') fitted on an event log, got "
+            f"{type(reference).__name__}"
+            + (f"(method={reference.method!r})" if isinstance(reference, PersonaMiner) else "")
+            + "."
+        )
+    if getattr(reference, "mixture_", None) is None:
+        raise NotFittedError(
+            "reference is not fitted yet; pass the PersonaMiner after fit(log), e.g. "
+            "track_personas(log, reference=PersonaMiner().fit(log))."
+        )
+    fz = getattr(reference, "featurizer_", None)
+    if not isinstance(fz, CustomerFeaturizer):
+        raise ConfigError(
+            "reference was fitted on a feature table, not an event log: the windows' features "
+            "need its featurizer. Fit it on the log (PersonaMiner().fit(log))."
+        )
+    return fz
+
+
+def pooled_model(
+    template: PersonaMiner, feats: list[pd.DataFrame], spans: list[tuple[int, int]]
+) -> PersonaMiner:
+    """The mixture's tracking without a reference: one persona model fitted on every window's
+    customers together, so a persona means the same thing in every window and its id cannot
+    drift."""
+    pooled = pd.concat(feats, ignore_index=True)
+    try:
+        ref = clone(template).fit(pooled)
+    except ConfigError as exc:
+        (a0, b0), (a1, b1) = (tuple(map(timestamp_of, span)) for span in (spans[0], spans[-1]))
+        raise ConfigError(
+            f"window 0 [{a0}, {b0}) to window {len(spans) - 1} [{a1}, {b1}) (one persona "
+            f"model over all windows): {exc}"
+        ) from exc
+    logger.info(
+        "persona tracking: one mixture of %d personas fitted on %d customer-windows",
+        ref.quality_["n_personas"],
+        len(pooled),
+    )
+    return ref
+
+
+def label_windows(
+    ref: PersonaMiner, feats: list[pd.DataFrame], move_margin: float
+) -> list[PersonaMiner]:
+    """Each window labelled by the one model ``ref``, with hysteresis for customers already
+    labelled in the previous window: one view of ``ref`` per window, carrying that window's
+    ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and ``quality_``."""
+    out: list[PersonaMiner] = []
+    prev: pd.Series | None = None
+    for X in feats:
+        lab, prob, post = ref.membership(X, by_evidence=True)
+        if prev is not None and move_margin > 0:
+            common = lab.index.intersection(prev.index)
+            p_old = prev.loc[common].to_numpy()
+            p_new = lab.loc[common].to_numpy()
+            P = post.loc[common]
+            old_ok = (p_old >= 0) & (p_new >= 0) & (p_old != p_new)
+            rows = np.flatnonzero(old_ok)
+            gain = (
+                P.to_numpy()[rows, p_new[rows]] - P.to_numpy()[rows, p_old[rows]]
+                if len(rows)
+                else np.zeros(0)
+            )
+            stay = rows[gain < move_margin]
+            if len(stay):
+                keep_ids = common[stay]
+                lab.loc[keep_ids] = p_old[stay]
+                prob.loc[keep_ids] = P.to_numpy()[stay, p_old[stay]]
+        view = copy.copy(ref)
+        n_ev = ref._n_events(X)
+        eligible = n_ev >= ref.min_events
+        reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))
+        view.labels_ = lab
+        view.probabilities_ = prob
+        view.label_reasons_ = pd.Series(reasons, index=X.index, name="reason").astype("str")
+        view.features_ = X
+        el = lab.to_numpy()[eligible]
+        view.quality_ = {
+            **ref.quality_,
+            "n_customers": len(X),
+            "n_eligible": int(eligible.sum()),
+            "n_personas": len(np.unique(el[el >= 0])),
+            "noise_share": float((el < 0).mean()) if len(el) else 0.0,
+        }
+        out.append(view)
+        prev = lab
+    return out
