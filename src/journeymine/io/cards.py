@@ -24,12 +24,48 @@ __all__ = [
     "check_format_and_version",
     "check_save_path",
     "check_types",
+    "jsonable",
     "package_version",
     "read_model_files",
     "sha256",
     "skops_schema_types",
     "write_model_files",
 ]
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data: mappings (text keys), lists, numbers (a NaN or infinity
+    becomes None), text, booleans and None; numpy scalars as Python ones, a DataFrame as a list
+    of records, a Timestamp in ISO 8601, anything else as its text.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> jsonable({"a": np.int64(3), 1: [np.float32(0.5), float("nan"), np.bool_(True)]})
+    {'a': 3, '1': [0.5, None, True]}
+    """
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return [{k: jsonable(x) for k, x in row.items()} for row in value.to_dict("records")]
+    if isinstance(value, dict):
+        return {str(k): jsonable(x) for k, x in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(x) for x in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, str | int) or value is None:
+        return value
+    return str(value)
 
 
 def sha256(data: bytes) -> str:

@@ -28,13 +28,10 @@ against corruption, mismatched pairs and hand edits; they are not a signature.
 
 from __future__ import annotations
 
-import math
 import os
 import zipfile
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from journeymine.exceptions import ModelError
 from journeymine.io import cards
@@ -98,20 +95,6 @@ def card_checksum(card: dict, data: bytes) -> str:
     return cards.card_checksum(card, data, kind=KIND, fields=fields)
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating | float):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, str | int | bool) or v is None:
-        return v
-    return str(v)
-
-
 def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
     """The skops bytes and the card of a fitted model."""
     import skops
@@ -134,9 +117,9 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
             f"the model holds types {untrusted} that load_next_step_model would refuse; it was "
             f"not saved."
         )
-    params = _jsonable(model.get_params())
+    params = cards.jsonable(model.get_params())
     params["horizon"] = str(model.horizon)
-    card = dict(_jsonable({k: v for k, v in model.card_.items() if k != "integrity"}))
+    card = dict(cards.jsonable({k: v for k, v in model.card_.items() if k != "integrity"}))
     card.update(
         {
             "kind": KIND,

@@ -4,12 +4,12 @@ dict."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from journeymine.io import cards
 
 __all__ = ["FEATURE_SETS", "PersonaValidity"]
 
@@ -180,25 +180,7 @@ class PersonaValidity:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tables as lists of records)."""
-
-        def plain(v: Any) -> Any:
-            if isinstance(v, pd.DataFrame):
-                return [{k: plain(x) for k, x in row.items()} for row in v.to_dict("records")]
-            if isinstance(v, dict):
-                return {str(k): plain(x) for k, x in v.items()}
-            if isinstance(v, list | tuple):
-                return [plain(x) for x in v]
-            if isinstance(v, np.integer):
-                return int(v)
-            if isinstance(v, np.floating | float):
-                f = float(v)
-                return f if math.isfinite(f) else None
-            if isinstance(v, np.bool_):
-                return bool(v)
-            if isinstance(v, pd.Timestamp):
-                return v.isoformat()
-            return v
-
+        plain = cards.jsonable
         return {
             "outcome": self.outcome,
             "n_customers": self.n_customers,
