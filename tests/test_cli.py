@@ -148,6 +148,20 @@ def test_changes_and_report(tmp_path: Path) -> None:
     assert (tmp_path / "r" / "changes.html").exists()
 
 
+def test_changes_by_takes_a_comma_list(tmp_path: Path) -> None:
+    """--by is a comma-separated list (blanks and empty items dropped); '' scans the whole log."""
+    events = _sample(tmp_path, 300)
+    per_channel, whole = tmp_path / "c.csv", tmp_path / "w.csv"
+    res = runner.invoke(
+        app, ["changes", str(events), "--by", " channel, ,", "--out", str(per_channel)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "channel" in pd.read_csv(per_channel).columns
+    res = runner.invoke(app, ["changes", str(events), "--by", "", "--out", str(whole)])
+    assert res.exit_code == 0, res.output
+    assert "channel" not in pd.read_csv(whole).columns
+
+
 def test_changes_on_a_log_without_channels(tmp_path: Path) -> None:
     """A process log has no channel: jm changes scans it as a whole by default and says so;
     an XES-named CSV gets the --preset xes hint."""

@@ -182,7 +182,7 @@ def mine(
         "end_activities": J.end_activities(enc),
     }
     if funnel:
-        tables["funnel"] = J.funnel(log, [s.strip() for s in funnel.split(",") if s.strip()])
+        tables["funnel"] = J.funnel(log, _comma_list(funnel))
     typer.secho(f"Directly-follows graph ({len(tables['dfg']):,} edges), top {top_k}:", bold=True)
     _show(tables["dfg"][["source", "target", "count", "cases", "median_seconds"]], top_k)
     typer.secho(f"\nVariants on the first {max_steps} steps, top {top_k}:", bold=True)
@@ -220,7 +220,7 @@ def changes(
 
     check_outputs([Output("--out", out, example="changes.csv")], {EVENTS: path})
     log = read.load(path)
-    columns = None if by is None else tuple(c.strip() for c in by.split(",") if c.strip())
+    columns = None if by is None else tuple(_comma_list(by))
     if columns is None and "channel" not in log.columns:
         typer.echo("the log has no channel column: scanning it as a whole")
     found = detect_changes(log, by=columns)
@@ -234,11 +234,16 @@ def changes(
     _write_csv(found, out)
 
 
+def _comma_list(text: str) -> list[str]:
+    """The items of a comma-separated option value, stripped, empty ones dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 def _steps(funnel: str | None) -> list[str] | None:
     """The steps of a ``--funnel A,B,C`` value (at least two)."""
     if funnel is None:
         return None
-    steps = [s.strip() for s in funnel.split(",") if s.strip()]
+    steps = _comma_list(funnel)
     if len(steps) < 2:
         raise ConfigError(
             f"--funnel {funnel!r}: give at least two comma-separated steps, e.g. "
