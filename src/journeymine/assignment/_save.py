@@ -16,8 +16,8 @@ import numpy as np
 from journeymine.assignment._card import (
     CHECKSUMMED_FIELDS,
     FORMAT_VERSION,
+    KIND,
     TRUSTED_TYPES,
-    card_checksum,
 )
 from journeymine.exceptions import ConfigError, ModelError
 from journeymine.io import cards
@@ -31,7 +31,6 @@ __all__ = ["model_to_bytes", "save_model"]
 def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
     """The skops bytes and the card (with ``artifact`` filled in) of a fitted model."""
     import sklearn
-    import skops
     import skops.io as sio
 
     model._fitted()
@@ -60,19 +59,14 @@ def model_to_bytes(model: PersonaModel, *, file_name: str = "model.skops") -> tu
     card.setdefault("params", {})["abstain_threshold"] = float(threshold)
     for c in card.get("classes", []):
         c["name"] = str(model.persona_names_.get(int(c["persona"]), c["name"]))
-    card["artifact"] = {
-        "file": file_name,
-        "format": "skops: list of CalibratedClassifierCV, one per bucket of events seen",
-        "sha256": cards.sha256(data),
-        "bytes": len(data),
-        "untrusted_types": untrusted,
-        "skops_version": skops.__version__,
-        "sklearn_version": sklearn.__version__,
-    }
-    card["integrity"] = {
-        "sha256": card_checksum(card, data),
-        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
-    }
+    card["artifact"] = cards.artifact(
+        data,
+        untrusted,
+        file=file_name,
+        format="skops: list of CalibratedClassifierCV, one per bucket of events seen",
+        sklearn_version=sklearn.__version__,
+    )
+    card["integrity"] = cards.integrity(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
     return data, card
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,13 @@ from journeymine.exceptions import ConfigError, ModelError
 from journeymine.io.atomic import write_bytes
 
 __all__ = [
+    "artifact",
     "card_checksum",
     "check_artifact_sha256",
     "check_format_and_version",
     "check_save_path",
     "check_types",
+    "integrity",
     "jsonable",
     "package_version",
     "read_model_files",
@@ -132,6 +134,51 @@ def card_checksum(card: dict, data: bytes, *, kind: str, fields: Iterable[str]) 
     except (TypeError, ValueError) as exc:  # NaN/inf or a non-JSON value: the card is broken
         raise ModelError(f"the model card holds a value that is not JSON ({exc}).") from exc
     return sha256(f"{kind} card\n".encode() + text.encode("ascii") + b"\n" + data)
+
+
+def artifact(
+    data: bytes, untrusted: list[str], *, file: str, format: str, **versions: str
+) -> dict[str, Any]:
+    """The card's ``artifact`` block for the skops bytes ``data``: the file name, what it
+    holds (``format``), its SHA-256 and size, the ``untrusted`` types it names (sorted, as
+    ``skops.io.get_untrusted_types`` lists them), the skops version and any other ``versions``.
+
+    Examples
+    --------
+    >>> block = artifact(b"abc", [], file="model.skops", format="skops: numpy arrays",
+    ...                  sklearn_version="1.5.0")
+    >>> block["sha256"][:12], block["bytes"], block["sklearn_version"], "skops_version" in block
+    ('ba7816bf8f01', 3, '1.5.0', True)
+    """
+    import skops
+
+    return {
+        "file": file,
+        "format": format,
+        "sha256": sha256(data),
+        "bytes": len(data),
+        "untrusted_types": untrusted,
+        "skops_version": skops.__version__,
+        **versions,
+    }
+
+
+def integrity(card: dict, data: bytes, *, kind: str, fields: Sequence[str]) -> dict[str, Any]:
+    """The card's ``integrity`` block: :func:`card_checksum` over ``fields`` and the skops
+    bytes ``data``, and what it covers (the loader checks the one, the reader sees the other).
+
+    Examples
+    --------
+    >>> card = {"kind": "demo", "params": {"a": 1}}
+    >>> block = integrity(card, b"abc", kind="demo", fields=("params",))
+    >>> block["covers"], block["sha256"] == card_checksum(card, b"abc", kind="demo",
+    ...                                                   fields=("params",))
+    (['params', 'the skops file'], True)
+    """
+    return {
+        "sha256": card_checksum(card, data, kind=kind, fields=fields),
+        "covers": [*fields, "the skops file"],
+    }
 
 
 def _major(version: str) -> str:

@@ -97,7 +97,6 @@ def card_checksum(card: dict, data: bytes) -> str:
 
 def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes, dict]:
     """The skops bytes and the card of a fitted model."""
-    import skops
     import skops.io as sio
 
     from journeymine.nextstep._forest import Forest
@@ -135,20 +134,15 @@ def model_to_bytes(model: Any, *, file_name: str = "model.skops") -> tuple[bytes
             "tree_weight": float(model.__dict__.get("tree_weight_", 1.0)),
             "tree_weights": [float(w) for w in _tree_weights(model)],
             "n_iter": {k: int(v) for k, v in model.n_iter_.items()},
-            "artifact": {
-                "file": file_name,
-                "format": "skops: dict head -> compiled forest, 'ngram' -> counts (numpy arrays)",
-                "sha256": cards.sha256(data),
-                "bytes": len(data),
-                "untrusted_types": untrusted,
-                "skops_version": skops.__version__,
-            },
+            "artifact": cards.artifact(
+                data,
+                untrusted,
+                file=file_name,
+                format="skops: dict head -> compiled forest, 'ngram' -> counts (numpy arrays)",
+            ),
         }
     )
-    card["integrity"] = {
-        "sha256": card_checksum(card, data),
-        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
-    }
+    card["integrity"] = cards.integrity(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
     return data, card
 
 
