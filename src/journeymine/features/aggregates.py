@@ -283,6 +283,18 @@ def _ordered(ev: Encoded, spec: FeatureSpec, pos: np.ndarray | None) -> tuple[np
     return pos, take
 
 
+def _session_key(
+    ev: Encoded, spec: FeatureSpec, take: Any, pos: np.ndarray, si: np.ndarray
+) -> np.ndarray | None:
+    """The key :func:`_group_sessions` groups the session events ``si`` (indices in the order
+    of ``take``) by: their session id, or ``-1 - position`` for an event without one; None when
+    ``spec`` splits sessions by the gap between events."""
+    if not spec.use_session_id:
+        return None
+    s_sid = take(ev.sid)[si]
+    return np.where(s_sid >= 0, s_sid, -1 - take(pos)[si])
+
+
 def _group_sessions(
     s_c: np.ndarray, s_t: np.ndarray, key: np.ndarray | None, gap_us: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -324,10 +336,7 @@ def learn_stats(
     if len(si) == 0:
         return np.zeros((v, v), dtype=np.int64), journey, responded
     s_c, s_t, s_a = cust[si], t[si], act[si]
-    key = None
-    if spec.use_session_id:
-        s_sid = take(ev.sid)[si]
-        key = np.where(s_sid >= 0, s_sid, -1 - take(pos)[si])
+    key = _session_key(ev, spec, take, pos, si)
     g_new, g_order = _group_sessions(s_c, s_t, key, spec.session_gap_us)
     e_a = s_a if g_order is None else s_a[g_order]
     same = ~g_new[1:]
@@ -433,10 +442,7 @@ def numpy_aggregates(
     out[:, plan.c_sch] = _counts(s_c * n_ch + s_ch, n, n_ch)
 
     new_cust = _flags_new(s_c)
-    key = None
-    if spec.use_session_id:
-        s_sid = take(ev.sid)[si]
-        key = np.where(s_sid >= 0, s_sid, -1 - take(pos)[si])
+    key = _session_key(ev, spec, take, pos, si)
     g_new, g_order = _group_sessions(s_c, s_t, key, spec.session_gap_us)
     if g_order is not None:
         e_c, e_t, e_a, e_ch = s_c[g_order], s_t[g_order], s_a[g_order], s_ch[g_order]
