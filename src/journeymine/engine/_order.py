@@ -48,43 +48,64 @@ def _bits(n: int) -> int:
     return max(1, (max(n, 1) - 1).bit_length())
 
 
-def _packed_order(codes: np.ndarray, n_codes: int, dt: np.ndarray, room: int) -> np.ndarray:
-    """The stable order by (``codes``, ``dt``) from one value sort of
-    ``code | time >> shift | row`` packed in 64 bits (``room`` bits for the time, coarsened by
-    ``shift`` when it needs more); rows that share a code and a coarse time are then ordered
-    by the exact time, by a second packed sort of just those rows (a lexsort when that one
-    does not fit)."""
-    n = len(dt)
+#: Rows per block when the packed key is built and its ties found: the temporaries of a block
+#: stay small and are reused, instead of a fresh array per step for all rows (on a large log,
+#: the first touch of fresh memory costs more than the arithmetic).
+_BLOCK = 1 << 20
+
+
+def _packed_order(codes: np.ndarray, t: np.ndarray, tmin: int, span: int, room: int) -> np.ndarray:
+    """The stable order by (``codes``, ``t``) from one value sort of
+    ``code | (t - tmin) >> shift | row`` packed in 64 bits (``room`` bits for the time,
+    coarsened by ``shift`` when ``span``, the largest ``t - tmin``, needs more); rows that
+    share a code and a coarse time are then ordered by the exact time, by a second packed sort
+    of just those rows (a lexsort when that one does not fit). The key is built, sorted and
+    turned into the order in one array (the order is a view of it)."""
+    n = len(t)
     r_bits = _bits(n)
-    shift = max(0, int(dt.max()).bit_length() - room)
-    packed = codes.astype(np.uint64) << np.uint64(room + r_bits)
-    coarse = dt >> np.uint64(shift)
-    coarse <<= np.uint64(r_bits)
-    packed |= coarse
-    del coarse
-    packed |= np.arange(n, dtype=np.uint64)
+    shift = max(0, span.bit_length() - room)
+    origin = np.uint64(tmin % 2**64)  # exact even for a span >= 2**63
+    packed = np.empty(n, dtype=np.uint64)
+    for s in range(0, n, _BLOCK):
+        e = min(s + _BLOCK, n)
+        block = packed[s:e]
+        np.subtract(t[s:e].view(np.uint64), origin, out=block)
+        block >>= np.uint64(shift)
+        block <<= np.uint64(r_bits)
+        high = codes[s:e].astype(np.uint64)
+        high <<= np.uint64(room + r_bits)
+        block |= high
+        block |= np.arange(s, e, dtype=np.uint64)
     packed.sort()
-    order = (packed & np.uint64((1 << r_bits) - 1)).astype(np.int64)
+    rows = np.uint64((1 << r_bits) - 1)
     if shift == 0:
-        return order  # the key was exact; equal keys are in row order
-    high = packed >> np.uint64(r_bits)
-    del packed
-    tie = high[1:] == high[:-1]
-    if not tie.any():
+        packed &= rows  # the key was exact; equal keys are in row order
+        return packed.view(np.int64)
+    # neighbours with equal (code, coarse time): their keys differ in the row bits only
+    tie = np.empty(max(n - 1, 0), dtype=bool)
+    for s in range(0, n - 1, _BLOCK):
+        e = min(s + _BLOCK, n - 1)
+        diff = np.bitwise_xor(packed[s + 1 : e + 1], packed[s:e])
+        np.less_equal(diff, rows, out=tie[s:e])
+    pos = tie_positions(tie) if tie.any() else None
+    high_pos = packed[pos] >> np.uint64(r_bits) if pos is not None else None
+    packed &= rows
+    order = packed.view(np.int64)
+    if pos is None or high_pos is None:
         return order
-    pos = tie_positions(tie)
     sub = order[pos]  # runs of equal (code, coarse time), each in row order
     runs = np.zeros(len(pos), dtype=np.uint64)
-    runs[1:] = np.cumsum(high[pos][1:] != high[pos][:-1])
+    runs[1:] = np.cumsum(high_pos[1:] != high_pos[:-1])
     s_bits = _bits(len(pos))
+    fine = t[sub].view(np.uint64) - origin
     if _bits(int(runs[-1]) + 1) + shift + s_bits <= 64:
         key = runs << np.uint64(shift + s_bits)
-        key |= (dt[sub] & np.uint64((1 << shift) - 1)) << np.uint64(s_bits)
+        key |= (fine & np.uint64((1 << shift) - 1)) << np.uint64(s_bits)
         key |= np.arange(len(pos), dtype=np.uint64)
         key.sort()
         order[pos] = sub[(key & np.uint64((1 << s_bits) - 1)).astype(np.int64)]
     else:
-        order[pos] = sub[np.lexsort((sub, dt[sub], runs))]
+        order[pos] = sub[np.lexsort((sub, fine, runs))]
     return order
 
 
@@ -116,8 +137,7 @@ def stable_order(codes: np.ndarray, n_codes: int, t: np.ndarray) -> np.ndarray |
     tmin, tmax = int(t.min()), int(t.max())
     room = 64 - _bits(n) - _bits(n_codes)
     if room >= 16:
-        dt = t.view(np.uint64) - np.uint64(tmin % 2**64)  # exact even for a span >= 2**63
-        return _packed_order(codes, n_codes, dt, room)
+        return _packed_order(codes, t, tmin, tmax - tmin, room)
     span = tmax - tmin + 1
     if max(n_codes, 1) * span >= 2**63:
         return row_order(codes, n_codes, t)  # coarsened key, ties ordered exactly there
