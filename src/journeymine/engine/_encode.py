@@ -257,8 +257,8 @@ def _factorize_series(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return s.cat.codes.to_numpy().astype(_code_dtype(len(labels))), labels
     kept = cached_codes(s)  # the customer codes read_events/validate computed while sorting
     if kept is not None:
-        codes, labels = kept
-        return codes.astype(_code_dtype(len(labels))), labels
+        codes, labels = kept  # shared with the column's cache, never written to
+        return codes.astype(_code_dtype(len(labels)), copy=False), labels
     runs = _factorize_sorted_text(s)
     if runs is not None:
         return runs

@@ -77,7 +77,8 @@ def _ranked(arr: Any) -> tuple[np.ndarray, Any]:
         dictionary, indices = enc.dictionary, enc.indices
     # UTF-8 byte order is code point order: the order of Python (and pandas) string sorts
     perm = pc.sort_indices(dictionary).to_numpy()
-    rank = np.empty(len(perm), dtype=np.int64)  # int64: the sort key and counts use it as is
+    # int32 for fewer than 2**31 ids: half the memory of int64 for the per-event codes
+    rank = np.empty(len(perm), dtype=np.int32 if len(perm) < 2**31 else np.int64)
     rank[perm] = np.arange(len(perm), dtype=rank.dtype)
     return rank[indices.to_numpy()], dictionary.take(pa.array(perm))
 
@@ -238,7 +239,9 @@ def canonical_from_table(
     if blank or schema.blank_values(ids).any():
         return None
     order = stable_order(ranks, len(ids), t)
-    if order is not None:
+    if order is None:
+        t = t.copy()  # the frame gets its own writeable times, not the Arrow buffer
+    else:
         with ThreadPoolExecutor(1) as pool:  # the widest gather on a second thread
             times = pool.submit(np.take, t, order)
             coded = {k: (codes[order], labels) for k, (codes, labels) in coded.items()}
@@ -247,20 +250,26 @@ def canonical_from_table(
                 np.arange(len(ids), dtype=ranks.dtype), np.bincount(ranks, minlength=len(ids))
             )
             t = times.result()
+        if not extras:
+            order = None  # freed before the columns are made
     if duplicates != "keep" and _has_duplicate_rows(
         ranks, t, [c for c, _ in coded.values()], compare=not extras
     ):
         return None
+    # pandas holds text as large_string: the (few) distinct ids are cast, not every event's
+    text = ids.cast(pa.large_string()).take(pa.array(ranks))
     cols: dict[str, Any] = {
-        schema.CUSTOMER_ID: pd.array(ids.take(pa.array(ranks)), dtype=schema.STRING_DTYPE),
-        schema.TIMESTAMP: pa.array(t, pa.timestamp("us", tz="UTC")).to_pandas(),
+        schema.CUSTOMER_ID: pd.array(text, dtype=schema.STRING_DTYPE),
+        # int64 microseconds viewed as UTC times: no copy
+        schema.TIMESTAMP: pd.Series(t, dtype=pd.DatetimeTZDtype("us", "UTC"), copy=False).array,
     }
     for name, (codes, labels) in coded.items():
         cats = pd.Index(pd.array(labels, dtype=schema.STRING_DTYPE))
         cols[name] = pd.Categorical.from_codes(codes, categories=cats)
-    out = pd.DataFrame(
+    out = pd.DataFrame(  # every column is new here: no copy
         {c: cols[c] for c in schema.CANONICAL_COLUMNS if c in cols},
         index=pd.RangeIndex(table.num_rows),
+        copy=False,
     )
     if extras:  # other columns as pandas reads them, carried in the same order
         # the file's pandas metadata (nullable integer dtypes, categories) comes along
