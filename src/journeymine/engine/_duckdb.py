@@ -356,10 +356,12 @@ def _sorted_group_stats(
     packed &= np.uint64((1 << d_bits) - 1)
     values = packed.view(np.int64)  # each group's durations, ascending
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    # exact sums in two int64 halves (a group's total can pass 2**63 microseconds)
-    high = np.add.reduceat(values >> 20, starts)
-    low = np.add.reduceat(values & ((1 << 20) - 1), starts)
-    mean = (high * float(1 << 20) + low) / counts / 1e6
+    if d_bits + int(counts.max()).bit_length() <= 63:  # no group's total can overflow
+        mean = np.add.reduceat(values, starts) / counts / 1e6
+    else:  # exact sums in two int64 halves (a group's total can pass 2**63 microseconds)
+        high = np.add.reduceat(values >> 20, starts)
+        low = np.add.reduceat(values & ((1 << 20) - 1), starts)
+        mean = (high * float(1 << 20) + low) / counts / 1e6
     q = np.empty((len(counts), len(_QUANTILES)))
     for j, level in enumerate(_QUANTILES):
         rank = (counts - 1) * level

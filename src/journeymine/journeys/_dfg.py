@@ -35,20 +35,38 @@ DFG_COLUMNS = (
 )
 
 
+def _neighbour_pairs(enc: EncodedLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge ids (source * n_activities + target), case codes and microseconds of every pair of
+    neighbouring events. The pairs that cross from one case to the next get the edge id
+    ``n_activities ** 2`` (above every real edge; drop its statistics) and 0 microseconds:
+    nothing is copied to select the pairs inside a case."""
+    a, t = enc.activity_codes, enc.timestamps
+    n_act = len(enc.activities)
+    edge: np.ndarray = a[:-1].astype(np.int32 if n_act * n_act < 2**31 - 1 else np.int64)
+    np.multiply(edge, n_act, out=edge)
+    np.add(edge, a[1:], out=edge)
+    micros = np.subtract(t[1:], t[:-1])
+    cross = enc.case_bounds[1:-1] - 1  # the last event of every case but the last
+    edge[cross] = n_act * n_act
+    micros[cross] = 0
+    return edge, enc.case_codes[1:], micros
+
+
 def _edge_arrays(
-    enc: EncodedLog, groups: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    enc: EncodedLog, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Edge ids (source * n_activities + target), case codes, microseconds and group codes of
-    every directly-follows pair inside a case (and inside a group, when ``groups`` is given)."""
-    c, a, t = enc.case_codes, enc.activity_codes, enc.timestamps
-    g = None
-    if groups is not None:
-        # a stable sort by group keeps (case, time) order inside each group
-        order = np.argsort(groups, kind="stable")
-        c, a, t, g = c[order], a[order], t[order], groups[order]
+    every directly-follows pair inside a case and inside a group."""
+    # a stable sort by group keeps (case, time) order inside each group
+    order = np.argsort(groups, kind="stable")
+    c, a, t, g = (
+        enc.case_codes[order],
+        enc.activity_codes[order],
+        enc.timestamps[order],
+        groups[order],
+    )
     same = c[1:] == c[:-1]
-    if g is not None:
-        same &= g[1:] == g[:-1]
+    same &= g[1:] == g[:-1]
     n_act = len(enc.activities)
     edge = a[:-1][same].astype(np.int32 if n_act * n_act < 2**31 else np.int64)
     edge *= n_act
@@ -56,7 +74,7 @@ def _edge_arrays(
     micros = t[1:][same]
     micros -= t[:-1][same]
     cases = c[1:][same]
-    return edge, cases, micros, (g[1:][same] if g is not None else None)
+    return edge, cases, micros, g[1:][same]
 
 
 def _empty_dfg(with_segment: bool) -> pd.DataFrame:
@@ -162,13 +180,20 @@ def _dfg_frame(
     top_k: int | None,
 ) -> pd.DataFrame:
     with_segment = seg_codes is not None
-    edge, cases, micros, groups = _edge_arrays(enc, seg_codes)
-    if len(edge) == 0:
-        return _empty_dfg(with_segment)
-    keys = {"edge": edge} if groups is None else {"group": groups, "edge": edge}
-    stats = edge_statistics(keys, cases, micros)
-    stats = stats[stats["count"] >= min_count]
     n_act = len(enc.activities)
+    groups: np.ndarray | None = None
+    if seg_codes is None:
+        if enc.n_cases == enc.n_events:  # no case has two events
+            return _empty_dfg(with_segment)
+        edge, cases, micros = _neighbour_pairs(enc)
+        stats = edge_statistics({"edge": edge}, cases, micros)
+        stats = stats[stats["edge"].to_numpy() != n_act * n_act]  # the pairs across cases
+    else:
+        edge, cases, micros, groups = _edge_arrays(enc, seg_codes)
+        if len(edge) == 0:
+            return _empty_dfg(with_segment)
+        stats = edge_statistics({"group": groups, "edge": edge}, cases, micros)
+    stats = stats[stats["count"] >= min_count]
     e = stats["edge"].to_numpy()
     act_rank = rank_of(enc.activities)  # sources and targets sort by label, not by code
     sort_keys = [act_rank[e % n_act], act_rank[e // n_act], -stats["count"].to_numpy()]
