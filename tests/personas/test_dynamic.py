@@ -10,6 +10,7 @@ import pytest
 from journeymine.datasets import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
 from journeymine.personas import PersonaTracks, track_personas
+from journeymine.personas.window_model import unstable_pair
 
 # Measured (seed 0, 4,000 customers, 240 days, change on day 120, two 120-day windows, labels
 # with probability >= 0.7 in both windows): 1,909 customers, 238 true changers; 361 customers
@@ -88,8 +89,10 @@ def test_scheduled_changes_are_migrations_of_the_right_customers() -> None:
 
 
 # seed 311: an earlier count rule (a count with an unstable persona ended the scan) stopped at
-# 3 personas there and the recall of the changes fell to 0.60
-@pytest.mark.parametrize("seed", [321, 311])
+# 3 personas there and the recall of the changes fell to 0.60; seed 396: the one model over both
+# windows split the researchers in two that swapped 158 customers (reported / true migrating
+# share 1.70) until split_odds refitted it with one persona fewer (1.32)
+@pytest.mark.parametrize("seed", [321, 311, 396])
 def test_migration_share_and_recall_on_an_unseen_seed(seed: int) -> None:
     """The issue's targets on a seed no other test uses: the share reported as migrating is
     within 1.5x of the true share of persona changes, recall >= 0.9, and the only persona
@@ -288,3 +291,29 @@ def test_windows_labelled_by_a_reference_miner(
         track_personas(events, reference=PersonaMiner())
     with pytest.raises(ConfigError, match="fitted on a feature table"):
         track_personas(events, reference=PersonaMiner(random_state=0).fit(ref.features_))
+
+
+def test_a_persona_split_at_random_is_found_and_real_personas_are_not() -> None:
+    """unstable_pair: two personas whose customers land in either at random in the next window
+    (odds ratio ~1) are one persona split by noise; personas that keep their customers, even
+    with a tenth migrating both ways between them, are not; a thin table never merges."""
+    ids = pd.Index([f"c{i}" for i in range(600)])
+    w0 = pd.Series(np.repeat([0, 1, 2], 200), index=ids)
+    rng = np.random.default_rng(0)
+    w1 = w0.copy()
+    # 0 <-> 1: a tenth of each moves to the other (real migration, both ways)
+    w1.iloc[:20], w1.iloc[200:220] = 1, 0
+    # persona 2 is split at random into 2 and 3 in the next window, and back
+    w1.iloc[400:] = rng.choice([2, 3], 200)
+    w2 = w1.copy()
+    w2.iloc[400:] = rng.choice([2, 3], 200)
+    a, b, odds, upper = unstable_pair([w0, w1, w2], max_odds=4.0)
+    assert (a, b) == (2, 3)
+    assert upper < 4.0 and 0.5 < odds < 2.0
+    # without the random split nothing is merged, though a tenth migrated each way
+    assert unstable_pair([w0, w1.where(w1 < 2, 2)], max_odds=4.0) is None
+    # ten customers split at random: too few to say
+    small = pd.Series(rng.choice([0, 1], 10), index=ids[:10])
+    assert unstable_pair([small, pd.Series(rng.choice([0, 1], 10), index=ids[:10])], 4.0) is None
+    with pytest.raises(ConfigError, match="split_odds"):
+        track_personas(make_journeys(200, days=60, random_state=0).events, split_odds=1.0)

@@ -4,12 +4,15 @@
 every window's customers together (:func:`pooled_model`) or takes a fitted miner
 (``reference=``, checked by :func:`check_reference`); :func:`label_windows` then labels each
 window with it, moving a customer already labelled in the previous window only when the new
-persona's probability beats the old one's by ``move_margin``.
+persona's probability beats the old one's by ``move_margin``. :func:`unstable_pair` finds two
+personas the windows cannot tell apart for the same customers (a split of one persona by
+noise), so that the pooled model is refitted with one persona fewer.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 from typing import Any
 
@@ -21,7 +24,7 @@ from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mining import PersonaMiner
 
-__all__ = ["check_reference", "label_windows", "pooled_model", "timestamp_of"]
+__all__ = ["check_reference", "label_windows", "pooled_model", "timestamp_of", "unstable_pair"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +127,52 @@ def label_windows(
         out.append(view)
         prev = lab
     return out
+
+
+def unstable_pair(labels: list[pd.Series], max_odds: float) -> tuple[int, int, float, float] | None:
+    """The pair of personas whose customers the windows re-identify worst, if it is confidently
+    weak: ``(a, b, odds ratio, its 95% upper bound)`` or ``None``.
+
+    Over customers labelled ``a`` or ``b`` in two consecutive windows (summed over the window
+    pairs), the 2x2 table of earlier x later label gives the odds ratio of keeping one's
+    persona, ``(n_aa n_bb) / (n_ab n_ba)`` (0.5 added to each cell). Two real personas keep
+    their customers, even with migration between them (a tenth of each side moving both ways
+    still gives an odds ratio near 80); one persona split at random gives about 1: the later
+    label does not depend on the earlier one. A pair is returned when the upper bound of the
+    ratio's 95% interval (Woolf) is below ``max_odds``, so a thin table never merges anything.
+
+    Examples
+    --------
+    >>> w0 = pd.Series([0] * 50 + [1] * 50 + [2] * 50)
+    >>> w1 = pd.Series([0] * 48 + [1] * 2 + [1, 2] * 25 + [2, 1] * 25)
+    >>> unstable_pair([w0, w1], max_odds=4.0)[:2]
+    (1, 2)
+    >>> unstable_pair([w0, w0], max_odds=4.0) is None
+    True
+    """
+    flows: dict[tuple[int, int], int] = {}  # (earlier, later) persona -> customers
+    for early, late in itertools.pairwise(labels):
+        common = early.index.intersection(late.index)
+        pair = pd.DataFrame({"e": early.loc[common], "l": late.loc[common]}).dropna()
+        pair = pair[(pair["e"] >= 0) & (pair["l"] >= 0)].astype(int)
+        for (x, y), n in pair.value_counts().items():
+            flows[(x, y)] = flows.get((x, y), 0) + int(n)
+    personas = sorted({p for xy in flows for p in xy})
+    worst: tuple[int, int, float, float] | None = None
+    for i, a in enumerate(personas):
+        for b in personas[i + 1 :]:
+            c = (
+                np.array(
+                    [
+                        [flows.get((a, a), 0), flows.get((a, b), 0)],
+                        [flows.get((b, a), 0), flows.get((b, b), 0)],
+                    ],
+                    dtype=float,
+                )
+                + 0.5
+            )
+            log_or = float(np.log(c[0, 0] * c[1, 1] / (c[0, 1] * c[1, 0])))
+            upper = float(np.exp(log_or + 1.96 * np.sqrt((1.0 / c).sum())))
+            if upper < max_odds and (worst is None or upper < worst[3]):
+                worst = (int(a), int(b), float(np.exp(log_or)), upper)
+    return worst
