@@ -51,6 +51,16 @@ def sorted_categories(s: pd.Series) -> pd.Series:
     return pd.Series(out, index=s.index, name=s.name)
 
 
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow's pool holds unused (freed by the Parquet decoder, hash tables
+    and temporaries) back to the system, where numpy's next large arrays reuse it: a pool
+    keeps freed memory for its own allocations only, and the process would otherwise grow
+    into memory it has not touched yet, which costs more than the arithmetic on it."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def _is_text(t: Any) -> bool:
     import pyarrow as pa
 
@@ -238,6 +248,7 @@ def canonical_from_table(
         ranks, ids = ranked.result()
     if blank or schema.blank_values(ids).any():
         return None
+    _release_arrow_memory()  # what reading and hashing freed, for the sort's arrays
     order = stable_order(ranks, len(ids), t)
     if order is None:
         t = t.copy()  # the frame gets its own writeable times, not the Arrow buffer
@@ -289,7 +300,8 @@ def read_parquet(
 ) -> tuple[Any, pd.DataFrame | None]:
     """The file as an Arrow table (``dictionary`` columns as Arrow dictionaries) and, with
     ``fast`` (the gate's options: ``tz``, ``plausible_range``, ``duplicates``), the canonical
-    log when the columns, renamed by ``rename``, pass the gate as they are (else None).
+    log when the columns, renamed by ``rename``, pass the gate as they are (else None). When
+    the log comes out canonical, None stands for the table (its memory is released).
 
     For a fast read, the column that becomes ``customer_id`` is decoded first and hashed on a
     second thread while the other columns are decoded."""
@@ -330,4 +342,8 @@ def read_parquet(
             ranked=ranked,
             keep_order=keep_order,
         )
-    return table, frame
+    if frame is None:
+        return table, None
+    del table, rest, ids  # the file's columns: the frame holds its own
+    _release_arrow_memory()
+    return None, frame

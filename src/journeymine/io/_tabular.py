@@ -245,8 +245,9 @@ def _ids_as_text(s: pd.Series) -> pd.Series:
 def _read_parquet(
     path: Path, columns: dict[str, str], preset: Preset | None, fast: dict[str, Any] | None
 ) -> tuple[Any, _Plan, pd.DataFrame | None, list[str]]:
-    """A Parquet file as an Arrow table, its column plan, with ``fast`` the canonical log
-    when it passes the gate as it is (:func:`read_parquet`), and the text columns that become
+    """A Parquet file as an Arrow table (None when the log came out canonical), its column
+    plan, with ``fast`` the canonical log when it passes the gate as it is
+    (:func:`read_parquet`), and the text columns that become
     ``activity`` or ``channel``: these are read as Arrow dictionaries, so their values are
     hashed once per distinct value instead of once per event."""
     import pyarrow as pa
