@@ -21,7 +21,7 @@ import json
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -212,6 +212,34 @@ def canonical_from_table(
     >>> canonical_from_table(t.append_column("value", pa.array([1.0, 2.0]))) is None
     True
     """
+    columns = _coded_columns(
+        table, tz=tz, plausible_range=plausible_range, ranked=ranked, keep_order=keep_order
+    )
+    return None if columns is None else _canonical(columns, duplicates)
+
+
+class _Coded(NamedTuple):
+    """A table's canonical columns as numpy: int64 microseconds and customer ranks in the
+    file's row order, the sorted distinct ids, the activity (and channel) codes with their
+    labels, and the other columns (an Arrow table, or None)."""
+
+    t: np.ndarray
+    ranks: np.ndarray
+    ids: Any
+    coded: dict[str, tuple[np.ndarray, Any]]
+    extras: Any
+
+
+def _coded_columns(
+    table: Any,
+    *,
+    tz: str,
+    plausible_range: schema.PlausibleRange | None,
+    ranked: Future[tuple[np.ndarray, Any]] | None,
+    keep_order: Collection[str],
+) -> _Coded | None:
+    """The columns of :func:`canonical_from_table`, coded, or None when the table does not
+    qualify: after this the table itself is no longer needed."""
     import pyarrow as pa
 
     names = list(table.column_names)
@@ -248,6 +276,17 @@ def canonical_from_table(
         ranks, ids = ranked.result()
     if blank or schema.blank_values(ids).any():
         return None
+    # the file's pandas metadata (nullable integer dtypes, categories) comes along
+    rest = table.select(extras).replace_schema_metadata(table.schema.metadata) if extras else None
+    return _Coded(t, ranks, ids, coded, rest)
+
+
+def _canonical(columns: _Coded, duplicates: schema.Duplicates) -> pd.DataFrame | None:
+    """The canonical frame of coded columns: rows sorted by (customer, time), or None when
+    the gate must see the log (duplicate rows unless ``duplicates="keep"``)."""
+    import pyarrow as pa
+
+    t, ranks, ids, coded, extras = columns
     _release_arrow_memory()  # what reading and hashing freed, for the sort's arrays
     order = stable_order(ranks, len(ids), t)
     if order is None:
@@ -261,10 +300,10 @@ def canonical_from_table(
                 np.arange(len(ids), dtype=ranks.dtype), np.bincount(ranks, minlength=len(ids))
             )
             t = times.result()
-        if not extras:
+        if extras is None:
             order = None  # freed before the columns are made
     if duplicates != "keep" and _has_duplicate_rows(
-        ranks, t, [c for c, _ in coded.values()], compare=not extras
+        ranks, t, [c for c, _ in coded.values()], compare=extras is None
     ):
         return None
     # pandas holds text as large_string: the (few) distinct ids are cast, not every event's
@@ -279,16 +318,13 @@ def canonical_from_table(
         cols[name] = pd.Categorical.from_codes(codes, categories=cats)
     out = pd.DataFrame(  # every column is new here: no copy
         {c: cols[c] for c in schema.CANONICAL_COLUMNS if c in cols},
-        index=pd.RangeIndex(table.num_rows),
+        index=pd.RangeIndex(len(t)),
         copy=False,
     )
-    if extras:  # other columns as pandas reads them, carried in the same order
-        # the file's pandas metadata (nullable integer dtypes, categories) comes along
-        rest = pd.DataFrame.from_arrow(
-            table.select(extras).replace_schema_metadata(table.schema.metadata)
-        )
+    if extras is not None:  # other columns as pandas reads them, carried in the same order
+        rest = pd.DataFrame.from_arrow(extras)
         rest = rest.take(order) if order is not None else rest
-        for name in extras:
+        for name in extras.column_names:
             out[name] = rest[name].reset_index(drop=True)
     # the customer codes ride on the column: encode() need not hash the ids again
     schema.remember_codes(out[schema.CUSTOMER_ID], ranks, ids)
@@ -336,14 +372,19 @@ def read_parquet(
         table = table.replace_schema_metadata(file_schema.metadata)  # as one read keeps it
         if ranked is None:
             return table, None
-        frame = canonical_from_table(
+        columns = _coded_columns(
             table.rename_columns(renamed).replace_schema_metadata(file_schema.metadata),
-            **fast,
+            tz=fast["tz"],
+            plausible_range=fast["plausible_range"],
             ranked=ranked,
             keep_order=keep_order,
         )
-    if frame is None:
+    if columns is None:
         return table, None
-    del table, rest, ids  # the file's columns: the frame holds its own
+    del table, rest, ids  # coded: the file's columns are freed before the sort
+    frame = _canonical(columns, fast["duplicates"])
+    del columns
+    if frame is None:  # duplicate rows: the gate reads the table (read again, as one read)
+        return pq.read_table(path, read_dictionary=dictionary or None), None
     _release_arrow_memory()
     return None, frame
