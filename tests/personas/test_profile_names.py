@@ -92,3 +92,31 @@ def test_no_trait_is_the_one_generic_name_and_time_of_day_does_not_lead() -> Non
     assert set(prof["name"]) == {GENERIC_NAME}
     assert describe("hour_share:08-12", -2.0) is None
     assert describe("activity_share:T02 Check receipt", 1.0).head == '"T02 Check receipt" customers'
+
+
+def test_a_name_never_says_recently_active_and_not_seen_lately() -> None:
+    """Two small personas more recently active than a large fading one (activity late in their
+    span), told apart by days since their last visit and by tenure: recency and fading are one
+    dimension, so the pair is told apart by tenure (an independent log of short bursts named
+    one persona "Recently active customers, not seen lately")."""
+    rng = np.random.default_rng(1)
+    sizes = [400, 40, 40]
+    lab = np.repeat([0, 1, 2], sizes)
+
+    def col(means: list[float], sd: float) -> np.ndarray:
+        return np.concatenate([rng.normal(m, sd, k) for m, k in zip(means, sizes, strict=True)])
+
+    feats = _frame(
+        {
+            "organic_centre": col([0.02, 0.2, 0.2], 0.02),
+            "recency_days_log": col([4.5, 4.4, 3.9], 0.2),
+            "tenure_days_log": col([4.8, 4.8, 4.5], 0.2),
+        }
+    )
+    names = persona_profiles(feats, pd.Series(lab, index=feats.index))["name"].tolist()
+    assert len(set(names)) == 3, names
+    assert not any("Recently active" in n and "seen lately" in n for n in names), names
+    assert names[1:] == [
+        "Recently active customers, long-standing",
+        "Recently active customers, new",
+    ]

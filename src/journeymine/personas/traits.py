@@ -118,8 +118,10 @@ _SCALARS: dict[str, _Scalar] = {
     "session_recency_share": _FADING,
     "organic_centre": _RECENT,
     "activity_centre": _RECENT,
+    # the days since the last visit and the fading of activity are one dimension: one family, so
+    # a name never says both ("Recently active customers, not seen lately")
     "recency_days_log": (
-        "recency",
+        "trend",
         ("Lapsed customers", "not seen lately"),
         ("Recently seen customers", "seen lately"),
     ),
