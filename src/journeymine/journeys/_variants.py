@@ -51,6 +51,11 @@ def case_sequences(
     return activity_codes[keep], np.concatenate(([0], np.cumsum(new_lens))).astype(np.int64)
 
 
+#: Largest (longest case x symbols) table of precomputed hash terms; above it, the terms are
+#: gathered from the powers and the symbol values separately.
+_TERM_TABLE = 1 << 22
+
+
 def _hash_groups(
     codes: np.ndarray, bounds: np.ndarray, n_symbols: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -63,8 +68,17 @@ def _hash_groups(
     max_len = int(lens.max())
     powers = np.array([pow(base, i, 1 << 64) for i in range(max_len)], dtype=np.uint64)
     pos = positions_in_case(bounds)
-    terms = powers[pos]
-    np.multiply(terms, symbols[codes], out=terms)  # wraps modulo 2**64 on purpose
+    if max_len * len(symbols) <= _TERM_TABLE:
+        # every (position, symbol) term precomputed: one gather from a small table per event
+        table = np.multiply.outer(powers, symbols).ravel()  # wraps modulo 2**64 on purpose
+        cell: np.ndarray = pos.astype(np.int64 if len(table) >= 2**31 else np.int32)
+        np.multiply(cell, len(symbols), out=cell)
+        np.add(cell, codes, out=cell)
+        terms = table[cell]
+        del cell
+    else:
+        terms = powers[pos]
+        np.multiply(terms, symbols[codes], out=terms)  # wraps modulo 2**64 on purpose
     h = np.add.reduceat(terms, starts)
     del terms
     h ^= lens.astype(np.uint64) * _GOLDEN
@@ -72,12 +86,17 @@ def _hash_groups(
         h, return_index=True, return_inverse=True, return_counts=True
     )
     rep = first[inverse]  # representative case of each case's group
-    if not np.array_equal(lens[rep], lens):
-        return None
-    idx = np.repeat(starts[rep], lens)
-    idx += pos
-    if not np.array_equal(codes[idx], codes):
-        return None
+    # only the cases that are not their group's representative need comparing with it
+    others = np.flatnonzero(rep != np.arange(len(rep)))
+    if len(others):
+        mine, theirs = starts[others], starts[rep[others]]
+        n = lens[others]
+        if not np.array_equal(lens[rep[others]], n):
+            return None
+        offsets = np.cumsum(n) - n
+        step = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(offsets, n)
+        if not np.array_equal(codes[np.repeat(theirs, n) + step], codes[np.repeat(mine, n) + step]):
+            return None
     return inverse.astype(np.int64), first.astype(np.int64), counts.astype(np.int64)
 
 
