@@ -361,13 +361,17 @@ def read_parquet(
     ):
         return pq.read_table(path, read_dictionary=dictionary or None), None
     cust = names[renamed.index(schema.CUSTOMER_ID)]
-    ids = pq.read_table(path, columns=[cust])
+    # pre_buffer off: a local file needs no coalesced read-ahead, and the decoder then holds
+    # less memory at once
+    ids = pq.read_table(path, columns=[cust], pre_buffer=False)
     with ThreadPoolExecutor(1) as pool:
         ranked = None
         if _is_text(ids.schema.field(cust).type) and not ids.column(cust).null_count:
             ranked = pool.submit(_ranked, ids.column(cust))
         others = [n for n in names if n != cust]
-        rest = pq.read_table(path, columns=others, read_dictionary=dictionary or None)
+        rest = pq.read_table(
+            path, columns=others, read_dictionary=dictionary or None, pre_buffer=False
+        )
         table = rest.add_column(names.index(cust), ids.schema.field(cust), ids.column(cust))
         table = table.replace_schema_metadata(file_schema.metadata)  # as one read keeps it
         if ranked is None:
