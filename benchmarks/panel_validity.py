@@ -33,28 +33,47 @@ SEGMENT_SHARE = [0.25, 0.2, 0.2, 0.2, 0.15]
 CUTOFF = pd.Timestamp("2023-10-01", tz="UTC")
 
 
-def make_panel(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """(events, demographics indexed by customer_id, true segment per customer_id)."""
+def make_panel(seed: int, blend: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """(events, demographics indexed by customer_id, true segment per customer_id).
+
+    ``blend`` > 0 makes the segments a continuum: each household takes a share ``w ~ U(0,
+    blend)`` of a second segment's department mix, trip rate, basket size, price level and coupon
+    proneness (its demographics and its "true segment" stay the first one's).
+    """
     rng = np.random.default_rng(seed)
     depts = [f"DEPT_{i:02d}" for i in range(N_DEPARTMENTS)]
     base = rng.dirichlet(np.full(N_DEPARTMENTS, 0.6))
     seg_mix = np.array([rng.dirichlet(base * 40 + 0.05) for _ in range(N_SEGMENTS)])
     seg = rng.choice(N_SEGMENTS, N_HOUSEHOLDS, p=SEGMENT_SHARE)
+    other, w = seg, np.zeros(N_HOUSEHOLDS)  # blend 0: the draws of the separable panel
+    if blend > 0:
+        other = (seg + rng.integers(1, N_SEGMENTS, N_HOUSEHOLDS)) % N_SEGMENTS
+        w = rng.uniform(0, blend, N_HOUSEHOLDS)
+
+    def mixed(per_segment: np.ndarray) -> np.ndarray:
+        return (1 - w) * per_segment[seg] + w * per_segment[other]
+
     age = np.clip(seg + rng.integers(-2, 3, N_HOUSEHOLDS), 0, 5)
     income = np.clip((seg * 7) % 5 + rng.integers(-1, 2, N_HOUSEHOLDS), 0, 4)
     size = np.clip(np.round(LINES_PER_BASKET[seg] / 5 + rng.normal(0, 1, N_HOUSEHOLDS)), 1, 5)
-    rate = TRIPS_PER_WEEK[seg] * rng.lognormal(0, 0.4, N_HOUSEHOLDS) / 7
-    mix = np.array([rng.dirichlet(seg_mix[s] * 60 + 0.01) for s in seg])
-    prone = COUPON[seg] * rng.lognormal(0, 0.5, N_HOUSEHOLDS)
+    rate = mixed(TRIPS_PER_WEEK) * rng.lognormal(0, 0.4, N_HOUSEHOLDS) / 7
+    lines_per_basket, price = mixed(LINES_PER_BASKET), mixed(PRICE)
+    mix = np.array(
+        [
+            rng.dirichlet(((1 - w[h]) * seg_mix[seg[h]] + w[h] * seg_mix[other[h]]) * 60 + 0.01)
+            for h in range(N_HOUSEHOLDS)
+        ]
+    )
+    prone = mixed(COUPON) * rng.lognormal(0, 0.5, N_HOUSEHOLDS)
     start = np.datetime64("2023-01-01T00:00:00", "s")
     rows: list[tuple] = []
     for h in range(N_HOUSEHOLDS):
         for d in np.sort(rng.integers(0, DAYS, rng.poisson(rate[h] * DAYS))):
             hour = int(np.clip(rng.normal(14 + (seg[h] - 2), 3), 7, 22))
             t = start + np.timedelta64(int(d) * 86_400 + hour * 3_600 + int(rng.integers(3_600)))
-            k = max(1, rng.poisson(LINES_PER_BASKET[seg[h]]))
+            k = max(1, rng.poisson(lines_per_basket[h]))
             lines = rng.choice(N_DEPARTMENTS, k, p=mix[h])
-            values = np.round(rng.gamma(2, PRICE[seg[h]] / 2, k), 2)
+            values = np.round(rng.gamma(2, price[h] / 2, k), 2)
             rows += [
                 (h, t, depts[a], "store", float(v), None)
                 for a, v in zip(lines, values, strict=True)
@@ -75,13 +94,13 @@ def make_panel(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     return log, demo, pd.Series(seg, index=ids, name="segment")
 
 
-def check(seed: int, with_demographics: int = 900) -> dict[str, float]:
+def check(seed: int, with_demographics: int = 900, blend: float = 0.0) -> dict[str, float]:
     """Mine, then persona_validity with demographics for ``with_demographics`` households."""
     from sklearn.metrics import adjusted_rand_score
 
     import journeymine as jm
 
-    log, demo, truth = make_panel(seed)
+    log, demo, truth = make_panel(seed, blend)
     log = jm.validate(log, duplicates="keep")  # a basket repeats a department line
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -101,6 +120,7 @@ def check(seed: int, with_demographics: int = 900) -> dict[str, float]:
     lo, hi = v.added_to_attributes_ci or (np.nan, np.nan)
     return {
         "seed": seed,
+        "blend": blend,
         "personas": int(miner.quality_["n_personas"]),
         "ari": adjusted_rand_score(truth.reindex(miner.labels_.index), miner.labels_),
         **{f"auc {k}": float(x) for k, x in auc.items()},
@@ -113,8 +133,9 @@ def check(seed: int, with_demographics: int = 900) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--blend", type=float, nargs="+", default=[0.0])
     args = ap.parse_args()
-    table = pd.DataFrame([check(s) for s in args.seeds])
+    table = pd.DataFrame([check(s, blend=b) for b in args.blend for s in args.seeds])
     print(table.round(3).to_string(index=False))
 
 
