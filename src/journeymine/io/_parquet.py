@@ -82,15 +82,27 @@ def _ranked(arr: Any) -> tuple[np.ndarray, Any]:
         if not chunks or len({_buffer_id(c.dictionary) for c in chunks}) != 1:
             return _ranked(arr.combine_chunks())
         dictionary = chunks[0].dictionary
-        indices = pa.chunked_array([c.indices for c in chunks]).combine_chunks()
+        indices = [c.indices for c in chunks]
     else:
-        dictionary, indices = enc.dictionary, enc.indices
+        dictionary, indices = enc.dictionary, [enc.indices]
     # UTF-8 byte order is code point order: the order of Python (and pandas) string sorts
     perm = pc.sort_indices(dictionary).to_numpy()
     # int32 for fewer than 2**31 ids: half the memory of int64 for the per-event codes
     rank = np.empty(len(perm), dtype=np.int32 if len(perm) < 2**31 else np.int64)
     rank[perm] = np.arange(len(perm), dtype=rank.dtype)
-    return rank[indices.to_numpy()], dictionary.take(pa.array(perm))
+    return _looked_up(rank, indices), dictionary.take(pa.array(perm))
+
+
+def _looked_up(table: np.ndarray, chunks: list[Any]) -> np.ndarray:
+    """``table[i]`` for the indices of every chunk (Arrow integer arrays without nulls), in
+    one numpy array: chunk by chunk, without combining the chunks first (a copy)."""
+    out = np.empty(sum(len(c) for c in chunks), dtype=table.dtype)
+    start = 0
+    for c in chunks:
+        # Arrow checked the indices; "clip" writes straight into out ("raise" buffers it)
+        np.take(table, c.to_numpy(), out=out[start : start + len(c)], mode="clip")
+        start += len(c)
+    return out
 
 
 def _buffer_id(arr: Any) -> tuple[int, ...]:
@@ -112,14 +124,16 @@ def _dictionary_codes(col: Any, keep_order: bool) -> tuple[np.ndarray, Any]:
     if not chunks:
         return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
     labels = chunks[0].dictionary
-    indices = pa.chunked_array([c.indices for c in chunks], type=chunks[0].indices.type)
-    present = np.sort(pc.unique(indices).to_numpy())  # the values that occur, hashed as ints
-    idx = indices.combine_chunks().to_numpy()
+    indices = [c.indices for c in chunks]
+    counts = np.zeros(len(labels), dtype=np.int64)
+    for c in indices:  # the values that occur, counted per chunk
+        counts += np.bincount(c.to_numpy(), minlength=len(labels))
+    present = np.flatnonzero(counts)
     labels = labels.take(pa.array(present))
     perm = np.arange(len(labels)) if keep_order else pc.sort_indices(labels).to_numpy()
     remap = np.full(len(chunks[0].dictionary), -1, dtype=np.int8 if len(perm) < 128 else np.int32)
     remap[present[perm]] = np.arange(len(perm))
-    return remap[idx], labels.take(pa.array(perm))
+    return _looked_up(remap, indices), labels.take(pa.array(perm))
 
 
 def _micros(col: Any, tz: str) -> np.ndarray | None:
