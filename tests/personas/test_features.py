@@ -461,3 +461,46 @@ def test_purchase_and_return_roles_come_from_the_values(
     # without a value column nothing is inferred
     bare = CustomerFeaturizer().fit(log.drop(columns="value"))
     assert bare.spec_.purchase_activities == () and bare.spec_.return_activities == ()
+
+
+SENDS = {"email_sent": "newsletter_mailed", "push_sent": "alert_pushed", "sms_sent": "text_out"}
+
+
+def test_touches_come_from_the_order_of_journey_events(caplog: pytest.LogCaptureFixture) -> None:
+    """A log whose sends are not named '*sent': the touches are the journey activities that
+    open their (customer, journey) pairs, said in the log, and the features equal those of a
+    featurizer told the touches; reactions (opens, clicks) never open a pair."""
+    log = make_journeys(n_customers=400, days=60, random_state=5).events
+    log = log.assign(activity=log["activity"].astype(str).replace(SENDS))
+    with caplog.at_level("INFO", logger="journeymine.personas.features"):
+        fz = CustomerFeaturizer().fit(log)
+    assert sorted(fz.spec_.touch_activities) == sorted(SENDS.values())
+    assert "touches are the journey activities that open their journeys" in caplog.text
+    told = CustomerFeaturizer(touch_activities=sorted(SENDS.values())).fit(log)
+    pd.testing.assert_frame_equal(fz.transform(log), told.transform(log))
+    assert fz.transform(log)["response_rate"].nunique() > 10
+    # the outcome "response:JOURNEY" finds the same touches
+    cutoff = log["timestamp"].min() + pd.Timedelta("40D")
+    ids = pd.Index(sorted(log["customer_id"].astype(str).unique()), name="customer_id")
+    labels = pd.Series(np.arange(len(ids)) % 3, index=ids)
+    v = jm.persona_validity(
+        log, labels, outcome="response:flash_sale", cutoff=cutoff, n_bootstrap=10, cv=3
+    )
+    assert v.n_positive > 0 and "flash_sale" in v.outcome
+
+
+def test_no_touch_is_guessed_from_one_journey_activity() -> None:
+    from journeymine.features.learn import infer_touch_activities
+
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
+            "activity": ["email_click", "buy", "email_click"],
+            "journey_id": ["j1", None, "j1"],
+        }
+    )
+    touches, why = infer_touch_activities(log)
+    assert touches == () and "fewer than two" in why
+    # a log with sends named '*sent' keeps the name rule
+    assert infer_touch_activities(log.assign(activity="email_sent"))[0] == ("email_sent",)

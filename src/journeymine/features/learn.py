@@ -4,16 +4,28 @@ tested)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from journeymine.features.aggregates import learn_stats
-from journeymine.features.encode import CHUNK_EVENTS, Vocab, customer_slices, encode_log
+from journeymine.features.encode import (
+    CHUNK_EVENTS,
+    Vocab,
+    customer_slices,
+    encode_log,
+    timestamps_us,
+)
 from journeymine.features.spec import FeatureSpec
 
-__all__ = ["learn", "learn_numpy", "priors"]
+__all__ = ["infer_touch_activities", "learn", "learn_numpy", "priors"]
+
+logger = logging.getLogger(__name__)
+
+#: Share of its (customer, journey) pairs a journey activity must open to be a touch.
+MIN_FIRST_SHARE = 0.1
 
 
 def learn(
@@ -108,3 +120,76 @@ def learn_numpy(
         rows.append((int(code), int(sel.sum()), int(resp[sel].sum())))
     prior, jprior = priors(len(spec.journeys), rows)
     return transitions, prior, jprior
+
+
+def infer_touch_activities(
+    log: pd.DataFrame, activities: tuple[str, ...] | None = None, *, share: float = 0.5
+) -> tuple[tuple[str, ...], str]:
+    """The log's outbound touches (sent messages) and how they were found.
+
+    By name when the log has activities whose name ends in ``sent`` (``email_sent``); else
+    from the order of the journey events: among the activities of which more than ``share`` of
+    the events carry a ``journey_id``, the touches are those that open at least
+    ``MIN_FIRST_SHARE`` (a tenth) of the (customer, journey) pairs they occur in. A reaction
+    (``coupon_redeemed``, ``email_click``) follows its touch, so it opens a pair only when the
+    touch fell outside the log; two touches of one journey on different channels each open
+    their share. With fewer than two journey activities nothing can be told apart and no
+    activity is a touch.
+
+    Parameters
+    ----------
+    log : DataFrame
+        Canonical event log.
+    activities : tuple of str, optional
+        The activities to choose from (default: the log's).
+    share : float, default 0.5
+        Share of an activity's events with a ``journey_id`` that makes it a journey activity.
+
+    Returns
+    -------
+    (tuple of str, str)
+        The touch activities (sorted) and the rule that found them, for the log line.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b", "b"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-04",
+    ...                                  "2024-01-02", "2024-01-05"], utc=True),
+    ...     "activity": ["campaign_mailed", "coupon_redeemed", "basket", "campaign_mailed",
+    ...                  "coupon_redeemed"],
+    ...     "journey_id": ["C1", "C1", None, "C2", "C2"]})
+    >>> infer_touch_activities(log)
+    (('campaign_mailed',), 'the journey activities that open their journeys')
+    """
+    from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID
+
+    codes, uniques = pd.factorize(log[ACTIVITY], sort=False)
+    labels = np.asarray([str(a) for a in uniques], dtype=object)
+    allowed = set(map(str, labels)) if activities is None else set(activities)
+    by_name = tuple(sorted(a for a in allowed if a.lower().endswith("sent")))
+    if by_name or JOURNEY_ID not in log.columns or len(log) == 0:
+        return by_name, "activities whose name ends in 'sent'"
+    tagged = log[JOURNEY_ID].notna().to_numpy()
+    n_events = np.bincount(codes, minlength=len(labels))
+    n_tagged = np.bincount(codes[tagged], minlength=len(labels))
+    journey_act = (n_tagged > share * n_events) & np.isin(labels, list(allowed))
+    if int(journey_act.sum()) < 2:
+        return (), "no activity ends in 'sent' and fewer than two activities carry a journey_id"
+    keep = np.flatnonzero(tagged & journey_act[codes])
+    cust = pd.factorize(log[CUSTOMER_ID].to_numpy()[keep])[0]
+    journey = pd.factorize(log[JOURNEY_ID].to_numpy()[keep])[0]
+    t = timestamps_us(log)[keep]
+    act = codes[keep]
+    order = np.lexsort((t, journey, cust))
+    pair = (cust.astype(np.int64) * (int(journey.max()) + 1) + journey)[order]
+    act = act[order]
+    opens = np.r_[True, pair[1:] != pair[:-1]]
+    n_open = np.bincount(act[opens], minlength=len(labels))
+    triples = np.unique(pair * len(labels) + act)
+    n_pairs = np.bincount(triples % len(labels), minlength=len(labels))
+    touch = journey_act & (n_open >= MIN_FIRST_SHARE * np.maximum(n_pairs, 1))
+    touches = tuple(sorted(str(a) for a in labels[touch]))
+    if not touches or bool(touch[journey_act].all()):
+        return (), "no activity ends in 'sent' and no journey activity follows another"
+    return touches, "the journey activities that open their journeys"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError, did_you_mean
+from journeymine.features.learn import infer_touch_activities
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, check_duration, to_micros
 
 US_PER_DAY = 86_400 * 1_000_000
@@ -210,8 +211,8 @@ def outcome_labels(
                 f"Known journeys: {journeys[:30]}. Use outcome='response:NAME' with one of them."
             )
         if touch_activities is None:
-            touch = [a for a in known if a.lower().endswith("sent")]
-            how = "activities whose name ends in 'sent', as in CustomerFeaturizer"
+            found, rule = infer_touch_activities(log, tuple(known))
+            touch, how = list(found), f"{rule}, as in CustomerFeaturizer"
         else:
             touch = _check_activities(
                 _as_list(touch_activities, "touch_activities"), known, "touch_activities"

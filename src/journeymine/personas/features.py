@@ -46,6 +46,7 @@ from journeymine.features import (
     timestamps_us,
 )
 from journeymine.features.compute import fmt_us
+from journeymine.features.learn import infer_touch_activities
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
@@ -404,7 +405,14 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         channels = vocab(CHANNEL)
         journeys = vocab(JOURNEY_ID)
         if self.touch_activities is None:
-            touch = tuple(a for a in activities if a.lower().endswith("sent"))
+            touch, how = infer_touch_activities(win, activities)
+            if touch and not how.startswith("activities whose name"):
+                logger.info(
+                    "CustomerFeaturizer: no activity name ends in 'sent'; touches are %s: %s "
+                    "(pass touch_activities=[...] to choose them)",
+                    how,
+                    list(touch),
+                )
         else:
             touch = _present(
                 _names(self.touch_activities, "touch_activities"),
