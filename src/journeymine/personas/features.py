@@ -216,7 +216,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         A touch is answered by a response of the same journey within this time.
     touch_activities : list of str, optional
         Outbound touches (sent messages). Default: activities of the log whose name ends in
-        ``"_sent"`` or ``"sent"``.
+        ``"sent"``; when there is none, the activities that open the customers' journeys
+        (:func:`~journeymine.features.learn.infer_touch_activities`), said in the log.
     purchase_activities, cart_activities, browse_activities, return_activities,
     support_activities, promotion_activities, research_activities : list of str
         Activities playing these roles (support: customer-service contacts such as support

@@ -208,8 +208,9 @@ def persona_validity(
     outcome_activities : list of str, optional
         The purchase-like activities of ``outcome="purchase"``.
     touch_activities : list of str, optional
-        Outbound touch activities for ``outcome="response:..."``. Default: the log's
-        activities whose name ends in ``sent`` (as ``CustomerFeaturizer``).
+        Outbound touch activities for ``outcome="response:..."``. Default as in
+        ``CustomerFeaturizer``: the log's activities whose name ends in ``sent``, else those
+        that open the customers' journeys.
     response_activities : list of str, optional
         What counts as a response for ``outcome="response:..."`` (e.g. clicks, when opens alone
         do not count, as ``Policy.response_activities``). Default: any event of the journey
