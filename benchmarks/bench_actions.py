@@ -193,13 +193,14 @@ def simulator_table(
     """The closed-loop policy table of #13: per seed, the true value earned over ``days`` by
     journeymine's policy (personas mined by PersonaMiner on the world's history, uplift fitted
     on a ``pilot_days`` random-holdout pilot and updated in the loop; per customer from the
-    miner's soft memberships, and from its hard labels), response-only
+    miner's soft memberships, from them plus the customer's features (FeatureUplift on the
+    features the miner clusters), and from its hard labels), response-only
     arbitration, random-eligible, fixed priorities (list order, and every journey first) and
     the oracle (true personas and values). Run: ``python -m benchmarks.bench_actions``."""
 
     import pandas as pd
 
-    from journeymine.actions import ResponseModel, UnsubscribeRisk, UpliftModel
+    from journeymine.actions import FeatureUplift, ResponseModel, UnsubscribeRisk, UpliftModel
     from journeymine.datasets import (
         FixedPriority,
         Oracle,
@@ -230,6 +231,16 @@ def simulator_table(
                 PolicyDecider(
                     pol,
                     UpliftModel().fit(pilot.events, memberships, pol),
+                    memberships,
+                    unsubscribe=unsub,
+                )
+            ),
+            "policy (mined memberships + features)": value(
+                PolicyDecider(
+                    pol,
+                    FeatureUplift().fit(
+                        pilot.events, memberships, mined.features_[mined.columns_], pol
+                    ),
                     memberships,
                     unsubscribe=unsub,
                 )

@@ -9,6 +9,7 @@ activities in a window before each decision point, the latest one), for many poi
 from journeymine.actions._index import EventIndex
 from journeymine.actions.backtest import Backtest, backtest
 from journeymine.actions.engine import Decisions, next_best_action
+from journeymine.actions.feature_uplift import FeatureUplift
 from journeymine.actions.ope import evaluate_policy
 from journeymine.actions.policy import Cap, Consent, Journey, Policy, Rule, Suppression
 from journeymine.actions.response import ResponseModel
@@ -21,6 +22,7 @@ __all__ = [
     "Consent",
     "Decisions",
     "EventIndex",
+    "FeatureUplift",
     "Journey",
     "Policy",
     "ResponseModel",

@@ -145,9 +145,11 @@ class PolicyDecider(_Gated):
     Parameters
     ----------
     policy : Policy
-    model : UpliftModel or ResponseModel
+    model : UpliftModel, FeatureUplift or ResponseModel
         Fitted (``UpliftModel().fit(log, personas, policy)``; from an empty log for a cold
-        start). An UpliftModel is updated with every outcome when ``learn``.
+        start). An UpliftModel is updated with every outcome when ``learn``. A FeatureUplift
+        (soft memberships only) adds the customer's features to the persona cells; its cell
+        model is updated.
     personas : Series or DataFrame
         customer_id -> persona id (e.g. PersonaMiner labels), or soft memberships (customers x
         persona ids, e.g. the posterior of ``PersonaMiner.membership``): the expected uplift
