@@ -258,9 +258,9 @@ class Policy:
         if found:
             head = (
                 f"the policy does not fit the log ({len(found)} finding(s); such rules never "
-                f"hold or never block): "
+                f"hold or never block):"
             )
-            message = head + " ".join(f"- {f}" for f in found)
+            message = "\n".join([head, *(f"  - {f}" for f in found)])
             if strict:
                 raise ConfigError(message)
             import warnings
