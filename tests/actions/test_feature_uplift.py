@@ -82,6 +82,14 @@ def test_a_journey_without_holdouts_keeps_the_cell_uplift() -> None:
     np.testing.assert_allclose(m.feature_rates(memberships)[:, 1], m.base_.rates(memberships)[:, 1])
 
 
+def test_a_cold_start_is_the_cell_model() -> None:
+    _, memberships, features = merged_cell(100)
+    m = FeatureUplift().fit(None, memberships, features, POLICY)
+    assert m.models_ == [None, None]
+    cell = UpliftModel().fit(None, memberships, POLICY)
+    np.testing.assert_allclose(m.rates(memberships), cell.rates(memberships))
+
+
 def test_customers_without_features_get_the_mean_components() -> None:
     log, memberships, features = merged_cell(400)
     m = FeatureUplift().fit(log, memberships, features.iloc[:300], POLICY)

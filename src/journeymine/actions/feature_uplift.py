@@ -12,9 +12,12 @@ rate used for decisions is ``blend`` x that + ``(1 - blend)`` x the cell model's
 customer. A journey without touches and holdouts, or without an outcome and a non-outcome among
 them, keeps the cell model's uplift.
 
-The strong default penalty (``C=0.03``) pulls the feature uplifts towards small values; with
-the blend the result ranks customers by their features while the cell model, updated with
-every outcome (:meth:`FeatureUplift.update`), keeps learning. The defaults were chosen on #13's
+The strong default penalty (``C=0.03``) pulls the feature uplifts towards small values (on
+#13's simulator to about half of the cells' on average); with the blend the result ranks
+customers by their features while the cell model, updated with every outcome
+(:meth:`FeatureUplift.update`), keeps learning. The blend is fixed, not set by the evidence: on a
+thin log the feature uplifts are near 0 and the blended uplift is below the cells' (a cold start,
+``log=None``, gives the cells' own); lower ``blend`` there. The defaults were chosen on #13's
 simulator (tuning seeds 401-408: mined memberships, a 14-day random pilot, 21 days of decisions;
 see ``benchmarks/bench_actions.py``).
 """
@@ -138,7 +141,7 @@ class FeatureUplift(BaseEstimator):
 
     def fit(
         self,
-        log: pd.DataFrame,
+        log: pd.DataFrame | None,
         memberships: pd.DataFrame,
         features: pd.DataFrame,
         policy: Policy,
@@ -148,9 +151,9 @@ class FeatureUplift(BaseEstimator):
 
         Parameters
         ----------
-        log : DataFrame
+        log : DataFrame or None
             Canonical log with the policy's touches and holdouts (``journey_id`` set), as for
-            :meth:`UpliftModel.fit`.
+            :meth:`UpliftModel.fit`; None for a cold start (the cells' priors only).
         memberships : DataFrame
             Soft memberships indexed by customer_id, one column per persona id (e.g. the
             third value of ``PersonaMiner.membership``).
