@@ -107,3 +107,33 @@ def test_non_text_activities_are_reported_as_text() -> None:
     )
     got = jm.variants(log)
     assert got["variant"].tolist() == ["1", "1 > 2"]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["b", "a", "c2", "c1"],  # no label begins another: ordered from one byte per step
+        ["view", "view_item", "view item", "v", "buy", "a > b", "a"],  # some begin others
+    ],
+)
+def test_order_is_cases_then_text_whatever_the_labels(labels: list[str]) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for c in range(400):
+        n = int(rng.integers(1, 5))
+        for i, a in enumerate(rng.choice(labels, size=n)):
+            rows.append(
+                (f"c{c:03d}", pd.Timestamp("2025-01-01", tz="UTC") + pd.Timedelta(i, "h"), a)
+            )
+    log = pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity"])
+    got = jm.variants(log)
+    keys = list(zip(-got["cases"], got["variant"], strict=True))
+    assert keys == sorted(keys)
+    assert len(set(got["variant"])) <= len(got)  # a text may stand for two sequences ("a > b")
+    per_case = log.groupby("customer_id")["activity"].agg(" > ".join)
+    want = per_case.value_counts()
+    assert got.groupby("variant")["cases"].sum().sort_index().to_dict() == (
+        want.sort_index().to_dict()
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 SEPARATOR = " > "
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+#: Steps of the variants' text from which it is joined on a second thread (below, a thread
+#: costs more than it saves).
+_THREADED_TOKENS = 1_000_000
 _HASH_SEEDS = (20250101, 20250102, 20250103)
 
 
@@ -127,24 +131,66 @@ def group_sequences(
     )
 
 
-def join_sequences(
-    codes: np.ndarray, bounds: np.ndarray, cases: np.ndarray, labels: pd.Index
-) -> tuple[object, np.ndarray]:
-    """Arrow array of the sequences of ``cases`` as text (labels joined by " > ") and their
-    lengths."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+def _tokens(
+    codes: np.ndarray, bounds: np.ndarray, cases: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The activity codes of the sequences of ``cases`` one after the other, their start
+    offsets (plus the end) and their lengths."""
     starts = bounds[:-1][cases]
     lens = (bounds[1:] - bounds[:-1])[cases]
     offsets = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
     idx = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1], dtype=np.int64)
-    tokens = pa.array(np.asarray(labels, dtype=object), type=pa.string()).take(pa.array(codes[idx]))
+    return codes[idx], offsets, lens
+
+
+def join_sequences(
+    codes: np.ndarray,
+    bounds: np.ndarray,
+    cases: np.ndarray,
+    labels: pd.Index,
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[object, np.ndarray]:
+    """Arrow array of the sequences of ``cases`` as text (labels joined by " > ") and their
+    lengths (``tokens``: :func:`_tokens` of the same cases, when already made)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    seq, offsets, lens = _tokens(codes, bounds, cases) if tokens is None else tokens
+    tokens_text = pa.array(np.asarray(labels, dtype=object), type=pa.string()).take(pa.array(seq))
     if offsets[-1] < 2**31 - 1:
-        lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), tokens)
+        lists = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), tokens_text)
     else:
-        lists = pa.LargeListArray.from_arrays(pa.array(offsets), tokens)
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), tokens_text)
     return pc.binary_join(lists, SEPARATOR), lens
+
+
+def _text_order(
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray], counts: np.ndarray, labels: pd.Index
+) -> np.ndarray | None:
+    """The order of the variants by (cases descending, text ascending), from one byte per
+    step (its label's rank, plus 1) instead of the text; None when that can differ from the
+    text's order: 255 labels or more, or a label that begins another (with no label a prefix
+    of another, two texts first differ inside two different labels, or one text is the start
+    of the other, so the bytes order them as their text does)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = [str(v) for v in labels]
+    by_text = sorted(range(len(text)), key=text.__getitem__)
+    if len(text) >= 255 or any(text[b].startswith(text[a]) for a, b in itertools.pairwise(by_text)):
+        return None
+    byte = np.empty(max(len(text), 1), dtype=np.uint8)
+    byte[by_text] = np.arange(1, len(text) + 1)
+    seq, offsets, _ = tokens
+    if offsets[-1] >= 2**31:
+        return None
+    keys = pa.Array.from_buffers(
+        pa.binary(),
+        len(offsets) - 1,
+        [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(byte[seq])],
+    )
+    order = pc.sort_indices(keys).to_numpy()
+    return order[np.argsort(-counts[order], kind="stable")]
 
 
 def variants(
@@ -213,12 +259,25 @@ def variants(
     if top_k is not None and top_k < len(counts):
         kth = np.partition(counts, len(counts) - top_k)[len(counts) - top_k]
         chosen = np.flatnonzero(counts >= kth)  # ties at the cut are ranked by text below
-    text, lens = join_sequences(codes, bounds, first[chosen], enc.activities)
     import pyarrow as pa
 
-    table = pa.table(
-        {"variant": text, "length": lens.astype(np.int64), "cases": counts[chosen]}
-    ).sort_by([("cases", "descending"), ("variant", "ascending")])
+    tokens = _tokens(codes, bounds, first[chosen])
+    if len(tokens[0]) >= _THREADED_TOKENS:
+        with ThreadPoolExecutor(1) as pool:
+            # the text on a second thread while the order is found from one byte per step
+            joined = pool.submit(
+                join_sequences, codes, bounds, first[chosen], enc.activities, tokens
+            )
+            order = _text_order(tokens, counts[chosen], enc.activities)
+            text, lens = joined.result()
+    else:
+        order = _text_order(tokens, counts[chosen], enc.activities)
+        text, lens = join_sequences(codes, bounds, first[chosen], enc.activities, tokens)
+    table = pa.table({"variant": text, "length": lens.astype(np.int64), "cases": counts[chosen]})
+    if order is None:
+        table = table.sort_by([("cases", "descending"), ("variant", "ascending")])
+    else:
+        table = table.take(pa.array(order))
     if top_k is not None:
         table = table.slice(0, top_k)
     out = table.to_pandas()
