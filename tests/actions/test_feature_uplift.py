@@ -17,6 +17,7 @@ POLICY = Policy.from_dict(
             {"name": "b", "channel": "sms", "activity": "sms_sent"},
         ],
         "response_window": "24h",
+        "arbitration": "uplift",
     }
 )
 
@@ -155,3 +156,17 @@ def test_policy_decider_decides_and_learns_with_it() -> None:
     # the birthday SMS works on persona 2 (store-first) most: with the features it goes to them,
     # with the one cell alone to everyone eligible
     assert share[0.75] > 2 * share[0.0]
+
+
+def test_next_best_action_decides_with_it() -> None:
+    from journeymine.actions import next_best_action
+
+    log, memberships, features = merged_cell()
+    kind = np.arange(len(memberships)) % 2
+    m = FeatureUplift(n_components=2).fit(log, memberships, features, POLICY)
+    personas = pd.Series(0, index=memberships.index)
+    d = next_best_action(log, POLICY, m, personas, memberships=memberships, check="off")
+    chosen = d.actions.set_index("customer_id").reindex(memberships.index)["action"]
+    assert (chosen.to_numpy() == np.where(kind == 0, "a", "b")).mean() > 0.9
+    with pytest.raises(ConfigError, match="memberships="):
+        next_best_action(log, POLICY, m, personas, check="off")

@@ -317,13 +317,18 @@ CHECKS = ("warn", "strict", "off")
 
 
 def _check_model(responses: Any, policy: Policy) -> None:
+    from journeymine.actions.feature_uplift import FeatureUplift
     from journeymine.actions.uplift import UpliftModel
 
     if policy.arbitration == "uplift":
-        if not isinstance(responses, UpliftModel) or not hasattr(responses, "table_"):
+        cells = isinstance(responses, UpliftModel) and hasattr(responses, "table_")
+        if not cells and not (
+            isinstance(responses, FeatureUplift) and hasattr(responses, "models_")
+        ):
             raise ConfigError(
                 "the policy arbitrates by uplift: pass a fitted UpliftModel "
-                "(UpliftModel().fit(log, personas, policy)), or set arbitration: response."
+                "(UpliftModel().fit(log, personas, policy)) or FeatureUplift, or set "
+                "arbitration: response."
             )
     elif not isinstance(responses, ResponseModel | UpliftModel) or not hasattr(responses, "table_"):
         raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
@@ -380,7 +385,8 @@ def next_best_action(
         Soft persona memberships (index customer_id, one column per persona id, e.g. the
         posterior of ``PersonaMiner.membership``) for an :class:`UpliftModel`: each customer's
         expected uplift is the membership-weighted mean of the personas' (``personas`` still
-        gives the persona of the persona rules and of the output).
+        gives the persona of the persona rules and of the output). Required with a
+        :class:`~journeymine.actions.FeatureUplift` (which adds the customer's features).
     next_step : DataFrame, optional
         ``NextStepModel.predict(log)`` (index customer_id; columns ``channel`` and, for a model
         fitted with ``outcome=``, ``p_outcome``) for the policy's ``next_step`` options: send on
@@ -437,6 +443,11 @@ def next_best_action(
     persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
     attr = attribute_arrays(policy, attributes, ids)
     rates = None
+    if memberships is None and hasattr(responses, "feature_rates"):
+        raise ConfigError(
+            "a FeatureUplift reads the customers' soft memberships: pass memberships= (the "
+            "DataFrame it was fitted with, customer_id x persona id)."
+        )
     if memberships is not None:
         if not hasattr(responses, "weights"):
             raise ConfigError(
