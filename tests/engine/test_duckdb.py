@@ -56,6 +56,20 @@ def test_edge_statistics_matches_numpy(n: int) -> None:
         assert row.p90_seconds == pytest.approx(np.quantile(secs, 0.9))
 
 
+@pytest.mark.parametrize("n", [5_000, 2_500_000])  # the larger spans several blocks
+def test_edge_statistics_overwrite_gives_the_same_frame(n: int) -> None:
+    rng = np.random.default_rng(3)
+    edge = rng.integers(0, 40, n)
+    case = np.sort(rng.integers(0, 9_000, n)).astype(np.int32)
+    micros = rng.integers(0, 10**11, n)
+    kept = micros.copy()
+    want = edge_statistics({"edge": edge}, case, micros)
+    assert np.array_equal(micros, kept)  # by default the input is left as it was
+    got = edge_statistics({"edge": edge}, case, micros, overwrite=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert not np.array_equal(micros, kept)  # it was the sort's buffer
+
+
 @pytest.mark.parametrize(
     ("n_cases", "n_edges"),
     [

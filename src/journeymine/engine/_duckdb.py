@@ -304,6 +304,9 @@ def _dense_groups(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarr
 
 
 _BITMAP_LIMIT = 1 << 27  # bytes of the (case x group) "seen" map; above it, sort instead
+#: Rows per block for the temporaries of the grouped statistics (small and reused, rather
+#: than fresh full-size arrays: first-touched memory costs more than the arithmetic).
+_BLOCK = 1 << 20
 
 
 def _distinct_cases_per_group(
@@ -314,11 +317,12 @@ def _distinct_cases_per_group(
     if n_codes * n_groups <= bitmap_limit:
         # mark (case, group) pairs in a dense map; cases ascend, so writes sweep it forward
         seen = np.zeros(n_codes * n_groups, dtype=bool)
-        idx: np.ndarray = case.astype(np.int32 if n_codes * n_groups < 2**31 else np.int64)
-        np.multiply(idx, n_groups, out=idx)
-        np.add(idx, group, out=idx, casting="unsafe")
-        seen[idx] = True
-        del idx
+        itype = np.int32 if n_codes * n_groups < 2**31 else np.int64
+        for s in range(0, len(case), _BLOCK):  # positions made a block at a time
+            idx: np.ndarray = case[s : s + _BLOCK].astype(itype)
+            np.multiply(idx, n_groups, out=idx)
+            np.add(idx, group[s : s + _BLOCK], out=idx, casting="unsafe")
+            seen[idx] = True
         return seen.reshape(n_codes, n_groups).sum(axis=0)
     sort_key = group.astype(np.uint16) if n_groups <= 1 << 16 else group
     order = np.argsort(sort_key, kind="stable")  # radix sort for 16-bit keys
@@ -337,21 +341,27 @@ _THREADED_ROWS = 1_000_000
 
 
 def _sorted_group_stats(
-    dense: np.ndarray, counts: np.ndarray, micros: np.ndarray
+    dense: np.ndarray, counts: np.ndarray, micros: np.ndarray, *, overwrite: bool = False
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Mean and the 0.5/0.9 quantiles (seconds; linear interpolation, as DuckDB's
     ``quantile_cont`` and numpy's default) of non-negative ``micros`` per group ``dense``
     (0..g-1, every group non-empty), from one value sort of ``group << b | micros`` packed
-    into uint64; None when they do not fit in 64 bits (or a value is negative)."""
+    into uint64 (in ``micros`` itself with ``overwrite``, an int64 array then no longer
+    needed); None when they do not fit in 64 bits (or a value is negative), ``micros``
+    untouched."""
     if int(micros.min()) < 0:
         return None
     d_bits = int(micros.max()).bit_length()
     g_bits = max(1, (len(counts) - 1).bit_length())
     if d_bits + g_bits > 64:
         return None
-    packed = dense.astype(np.uint64)
-    packed <<= np.uint64(d_bits)
-    packed |= np.ascontiguousarray(micros).view(np.uint64)
+    in_place = overwrite and micros.dtype == np.int64 and micros.flags.c_contiguous
+    packed = micros.view(np.uint64) if in_place else np.empty(len(micros), dtype=np.uint64)
+    for s in range(0, len(micros), _BLOCK):
+        block = dense[s : s + _BLOCK].astype(np.uint64)
+        block <<= np.uint64(d_bits)
+        block |= micros[s : s + _BLOCK].view(np.uint64)
+        packed[s : s + _BLOCK] = block
     packed.sort()
     packed &= np.uint64((1 << d_bits) - 1)
     values = packed.view(np.int64)  # each group's durations, ascending
@@ -392,7 +402,11 @@ def _duckdb_group_stats(dense: np.ndarray, micros: np.ndarray) -> tuple[np.ndarr
 
 
 def edge_statistics(
-    keys: Mapping[str, np.ndarray], case: np.ndarray, micros: np.ndarray
+    keys: Mapping[str, np.ndarray],
+    case: np.ndarray,
+    micros: np.ndarray,
+    *,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Group edges by ``keys``: count, distinct cases, and the mean, median and 90th percentile
     of ``micros`` (reported in seconds; quantiles interpolate linearly, as numpy's default).
@@ -402,8 +416,9 @@ def edge_statistics(
     order (as the encoded log gives them). Counts and distinct cases are computed in numpy (a
     (case x group) bitmap, or a radix sort on the group number that keeps case order inside
     each group). The grouped mean and quantiles come from one value sort of the group number
-    and the duration packed into 64 bits (DuckDB computes them when they do not fit).
-    Returns one row per key combination, sorted by the keys.
+    and the duration packed into 64 bits (DuckDB computes them when they do not fit); with
+    ``overwrite=True`` an int64 ``micros`` is that sort's buffer (no copy of it; its values are
+    scrambled afterwards). Returns one row per key combination, sorted by the keys.
 
     Examples
     --------
@@ -435,11 +450,11 @@ def edge_statistics(
 
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(_distinct_cases_per_group, dense, case, n_groups)
-            stats = _sorted_group_stats(dense, counts, micros)
+            stats = _sorted_group_stats(dense, counts, micros, overwrite=overwrite)
             cases = pending.result()
     else:
         cases = _distinct_cases_per_group(dense, case, n_groups)
-        stats = _sorted_group_stats(dense, counts, micros)
+        stats = _sorted_group_stats(dense, counts, micros, overwrite=overwrite)
     if stats is None:  # durations too long to pack beside the group: DuckDB
         stats = _duckdb_group_stats(dense, micros)
     mean, q = stats

@@ -186,13 +186,13 @@ def _dfg_frame(
         if enc.n_cases == enc.n_events:  # no case has two events
             return _empty_dfg(with_segment)
         edge, cases, micros = _neighbour_pairs(enc)
-        stats = edge_statistics({"edge": edge}, cases, micros)
+        stats = edge_statistics({"edge": edge}, cases, micros, overwrite=True)
         stats = stats[stats["edge"].to_numpy() != n_act * n_act]  # the pairs across cases
     else:
         edge, cases, micros, groups = _edge_arrays(enc, seg_codes)
         if len(edge) == 0:
             return _empty_dfg(with_segment)
-        stats = edge_statistics({"group": groups, "edge": edge}, cases, micros)
+        stats = edge_statistics({"group": groups, "edge": edge}, cases, micros, overwrite=True)
     stats = stats[stats["count"] >= min_count]
     e = stats["edge"].to_numpy()
     act_rank = rank_of(enc.activities)  # sources and targets sort by label, not by code
