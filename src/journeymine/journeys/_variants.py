@@ -34,7 +34,7 @@ def positions_in_case(bounds: np.ndarray) -> np.ndarray:
     if n:
         step[bounds[1:-1]] = 1 - lens[:-1]  # back to 0 at every case start
         step[0] = 0
-    return np.cumsum(step, dtype=dtype)
+    return np.cumsum(step, dtype=dtype, out=step)  # in place: one array, not two
 
 
 def case_sequences(
@@ -75,7 +75,8 @@ def _hash_groups(
     if max_len * len(symbols) <= _TERM_TABLE:
         # every (position, symbol) term precomputed: one gather from a small table per event
         table = np.multiply.outer(powers, symbols).ravel()  # wraps modulo 2**64 on purpose
-        cell: np.ndarray = pos.astype(np.int64 if len(table) >= 2**31 else np.int32)
+        # the positions become the table cells in place (they are not needed again)
+        cell: np.ndarray = pos if len(table) < 2**31 else pos.astype(np.int64)
         np.multiply(cell, len(symbols), out=cell)
         np.add(cell, codes, out=cell)
         terms = table[cell]
@@ -139,7 +140,9 @@ def _tokens(
     starts = bounds[:-1][cases]
     lens = (bounds[1:] - bounds[:-1])[cases]
     offsets = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
-    idx = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1], dtype=np.int64)
+    itype = np.int32 if len(codes) < 2**31 else np.int64  # half the memory below 2**31 events
+    idx = np.repeat((starts - offsets[:-1]).astype(itype), lens)
+    idx += np.arange(offsets[-1], dtype=itype)
     return codes[idx], offsets, lens
 
 
