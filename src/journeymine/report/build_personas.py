@@ -235,6 +235,15 @@ def _migration_findings(mig: pd.DataFrame) -> list[str]:
             f"({int(m0['customers']):,} customers, {m0['from_window']} → "
             f"{m0['to_window']})"
         )
+    if "confident" in mig.columns and labelled:
+        sure = int(mig.loc[both, "confident"].sum())
+        sure_moved = int(moved["confident"].sum())
+        if sure:
+            text += (
+                f". Of the {sure:,} whose persona probability was at least 0.9 in both windows, "
+                f"{format_share(sure_moved / sure)} changed (the moves to trust; the others "
+                f"include relabelling of customers between two close personas)"
+            )
     out = [text + "."]
     gained = int(mig.loc[(src < 0) & (dst >= 0), "customers"].sum())
     lost = int(mig.loc[(src >= 0) & (dst < 0), "customers"].sum())

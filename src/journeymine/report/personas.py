@@ -412,7 +412,8 @@ def persona_migration_data(
     Returns
     -------
     DataFrame
-        ``from_window, from_persona, to_window, to_persona, customers``.
+        ``from_window, from_persona, to_window, to_persona, customers`` (and ``confident``
+        when the tracking has it).
 
     Examples
     --------
@@ -429,7 +430,9 @@ def persona_migration_data(
         else _attr(tracking, "migration", "persona_migration_data")
     )
     check_frame(mig, MIGRATION_COLUMNS, what="migration", hint="")
-    mig = mig.loc[:, list(MIGRATION_COLUMNS)]
+    # ``confident`` (track_personas: probability >= 0.9 in both windows) feeds the findings'
+    # totals only; the figure shows ``customers``
+    mig = mig.loc[:, [*MIGRATION_COLUMNS, *(["confident"] if "confident" in mig.columns else [])]]
     if not include_stayers:
         mig = mig[mig["from_persona"] != mig["to_persona"]]
     small = mig["customers"].to_numpy() < k
