@@ -502,5 +502,8 @@ def test_no_touch_is_guessed_from_one_journey_activity() -> None:
     )
     touches, why = infer_touch_activities(log)
     assert touches == () and "fewer than two" in why
+    # journey_id on every activity (a case id, not a campaign): no touch is guessed
+    case_like = log.assign(journey_id=["j1", "j1", "j2"], activity=["visit", "buy", "visit"])
+    assert infer_touch_activities(case_like)[0] == ()
     # a log with sends named '*sent' keeps the name rule
     assert infer_touch_activities(log.assign(activity="email_sent"))[0] == ("email_sent",)

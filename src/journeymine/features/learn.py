@@ -176,6 +176,10 @@ def infer_touch_activities(
     journey_act = (n_tagged > share * n_events) & np.isin(labels, list(allowed))
     if int(journey_act.sum()) < 2:
         return (), "no activity ends in 'sent' and fewer than two activities carry a journey_id"
+    if bool(journey_act[n_events > 0].all()):
+        # journey_id on (nearly) every activity tags the whole journey, as a case id would:
+        # the first steps of each case are no outbound touches
+        return (), "no activity ends in 'sent' and every activity carries a journey_id"
     keep = np.flatnonzero(tagged & journey_act[codes])
     cust = pd.factorize(log[CUSTOMER_ID].to_numpy()[keep])[0]
     journey = pd.factorize(log[JOURNEY_ID].to_numpy()[keep])[0]
