@@ -297,6 +297,108 @@ def simulator_table(
     return pd.DataFrame(rows)
 
 
+def feature_uplift_table(
+    seeds: tuple[int, ...] = tuple(range(401, 409)),
+    n_customers: int = 2_000,
+    days: int = 21,
+    pilot_days: int = 14,
+) -> Any:
+    """#13: FeatureUplift with its settings chosen on the pilot (``C="auto"``,
+    ``blend="auto"``: 5-fold cross-validation, one-standard-error rule for the blend) against
+    the settings fixed on the simulator (``C=0.03, blend=0.75``), the cross-validation's
+    least-loss blend (no one-SE rule), the cells alone (mined memberships) and true personas;
+    the protocol of :func:`simulator_table` (same worlds, pilot, unsubscribe risk and runs).
+    Per seed and decider: the true value, shares of the oracle, of list order and of the best
+    fixed priority, and the chosen settings. Run: ``python -m benchmarks.bench_actions
+    features [seeds]``."""
+    import pandas as pd
+
+    from journeymine.actions import FeatureUplift, UnsubscribeRisk, UpliftModel
+    from journeymine.datasets import (
+        FixedPriority,
+        Oracle,
+        PolicyDecider,
+        make_world,
+        sim_policy,
+        simulate,
+    )
+
+    rows = []
+    for seed in seeds:
+        world = make_world(n_customers, history_days=120, random_state=seed)
+        pol = sim_policy()
+        mined, memberships = _mined(world)
+        feats = mined.features_[mined.columns_]
+        pilot = _pilot(world, pol, seed, pilot_days)
+        unsub = UnsubscribeRisk().fit(pilot.events, pol)
+        run = seed + 20_000
+
+        def value(
+            model: Any,
+            soft: Any = memberships,
+            world: Any = world,
+            run: int = run,
+            pol: Any = pol,
+            unsub: Any = unsub,
+        ) -> Any:
+            dec = PolicyDecider(pol, model, soft, unsubscribe=unsub)
+            return simulate(world, dec, days=days, random_state=run).summary
+
+        auto = FeatureUplift().fit(pilot.events, memberships, feats, pol)
+        at_c = auto.cv_[auto.cv_["C"] == auto.C_] if len(auto.cv_) else auto.cv_
+        least = float(at_c.loc[at_c["log_loss"].idxmin(), "blend"]) if len(at_c) else 0.0
+        mse = auto.cv_.loc[auto.cv_["uplift_mse"].idxmin()] if len(auto.cv_) else None
+        mse_c, mse_b = (0.03, 0.0) if mse is None else (float(mse["C"]), float(mse["blend"]))
+        models = {
+            "mined memberships (cells)": UpliftModel().fit(pilot.events, memberships, pol),
+            "FeatureUplift fixed (C 0.03, blend 0.75)": FeatureUplift(C=0.03, blend=0.75).fit(
+                pilot.events, memberships, feats, pol
+            ),
+            "FeatureUplift auto": auto,
+            "FeatureUplift auto C, least-loss blend": FeatureUplift(
+                C=auto.C_ or 0.03, blend=least
+            ).fit(pilot.events, memberships, feats, pol),
+            "FeatureUplift least uplift MSE (C, blend)": FeatureUplift(C=mse_c, blend=mse_b).fit(
+                pilot.events, memberships, feats, pol
+            ),
+        }
+        res = {name: value(m) for name, m in models.items()}
+        res["true personas"] = value(
+            UpliftModel().fit(pilot.events, world.true_personas, pol), world.true_personas
+        )
+        oracle = simulate(world, Oracle(pol), days=days, random_state=run).summary
+        names = [j.name for j in pol.journeys]
+        fixed = [simulate(world, FixedPriority(pol), days=days, random_state=run).summary]
+        for first in names:
+            order = [first] + [n for n in names if n != first]
+            fixed.append(
+                simulate(
+                    world, FixedPriority(pol, order=order), days=days, random_state=run
+                ).summary
+            )
+        best = max(f["value"] for f in fixed)
+        print(
+            f"seed {seed}: auto C {auto.C_}, blend {auto.blend_} (least loss {least})", flush=True
+        )
+        for name, summ in res.items():
+            rows.append(
+                {
+                    "seed": seed,
+                    "decider": name,
+                    "value": summ["value"],
+                    "of_oracle": summ["value"] / oracle["value"],
+                    "vs_list_order": summ["value"] / fixed[0]["value"],
+                    "vs_best_fixed": summ["value"] / best,
+                    "auto_C": auto.C_,
+                    "auto_blend": auto.blend_,
+                    "least_loss_blend": least,
+                    "mse_C": mse_c,
+                    "mse_blend": mse_b,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def choose_segmentation(
     log: Any, pilot_events: Any, policy: Any, ids: Any, random_state: int = 0
 ) -> tuple[Any, Any]:
@@ -564,6 +666,12 @@ if __name__ == "__main__":
         sg = segmentation_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
         print(sg.to_string())
         print(sg[["of_oracle_miner_k", "of_oracle_chosen_k"]].agg(["min", "median", "max"]))
+        sys.exit(0)
+    if sys.argv[1:2] == ["features"]:
+        ft = feature_uplift_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))
+        print(ft.to_string())
+        cols = ["of_oracle", "vs_list_order", "vs_best_fixed"]
+        print(ft.groupby("decider")[cols].agg(["min", "median", "max"]).round(3).to_string())
         sys.exit(0)
     if sys.argv[1:2] == ["nextstep"]:
         ns = next_step_table(tuple(int(s) for s in sys.argv[2:]) or tuple(range(401, 409)))

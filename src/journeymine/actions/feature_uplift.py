@@ -12,19 +12,23 @@ rate used for decisions is ``blend`` x that + ``(1 - blend)`` x the cell model's
 customer. A journey without touches and holdouts, or without an outcome and a non-outcome among
 them, keeps the cell model's uplift.
 
-The strong default penalty (``C=0.03``) pulls the feature uplifts towards small values (on
-#13's simulator to about half of the cells' on average); with the blend the result ranks
-customers by their features while the cell model, updated with every outcome
-(:meth:`FeatureUplift.update`), keeps learning. The blend is fixed, not set by the evidence: on a
-thin log the feature uplifts are near 0 and the blended uplift is below the cells' (a cold start,
-``log=None``, gives the cells' own); lower ``blend`` there. The defaults were chosen on #13's
-simulator (tuning seeds 401-408: mined memberships, a 14-day random pilot, 21 days of decisions;
-see ``benchmarks/bench_actions.py``).
+The penalty ``C`` and the ``blend`` are chosen per fit on the log itself (``"auto"``, the
+default): 5-fold cross-validation over customers (every point of a customer in one fold),
+scored by the log-loss of the held-out points' outcomes (touched and held out alike) under the
+blended outcome rate ``blend`` x the feature model's rate + ``(1 - blend)`` x the cells' rate
+for the arm the point was in (whose uplift is exactly the blended uplift). ``C`` is the
+penalty of least loss; the blend is the *smallest* whose loss is within one standard error
+(paired, over customers) of the least (the one-standard-error rule): the cells unless the
+features are shown to help, so a thin log or features without signal give the cells'
+uplift. See :class:`FeatureUplift` for why this criterion.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -33,11 +37,26 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from journeymine.actions._feature_uplift_save import (
+    TRUSTED_TYPES,
+    load_feature_uplift,
+    save_feature_uplift,
+)
 from journeymine.actions.policy import Policy
 from journeymine.actions.uplift import UpliftModel, _points, check_memberships
 from journeymine.exceptions import ConfigError, NotFittedError
 
-__all__ = ["FeatureUplift"]
+__all__ = ["BLEND_GRID", "C_GRID", "N_FOLDS", "TRUSTED_TYPES", "FeatureUplift"]
+
+#: Penalties tried when ``C="auto"`` (scikit-learn's inverse L2 strength), weakest last.
+C_GRID: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+#: Weights of the feature model tried when ``blend="auto"``, the cells (0) first.
+BLEND_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: Folds over customers of the cross-validation.
+N_FOLDS = 5
+_AUTO = "auto"
+#: The logistic regressions' solver: exact Newton steps, fast for a few dozen inputs.
+_SOLVER = "newton-cholesky"
 
 
 class FeatureUplift(BaseEstimator):
@@ -51,20 +70,31 @@ class FeatureUplift(BaseEstimator):
     n_components : int, default 8
         Principal components of the standardised features used (at most the number of
         feature columns and customers).
-    C : float, default 0.03
-        Inverse L2 strength of the per-journey logistic regressions (scikit-learn's ``C``).
-    blend : float, default 0.75
+    C : "auto" or float, default "auto"
+        Inverse L2 strength of the per-journey logistic regressions (scikit-learn's ``C``);
+        ``"auto"`` chooses it from :data:`C_GRID` by cross-validation on the log.
+    blend : "auto" or float, default "auto"
         Weight of the feature model in the uplift used for decisions, in [0, 1]; 0 gives the
-        cell model's uplift.
+        cell model's uplift. ``"auto"`` chooses it from :data:`BLEND_GRID` by
+        cross-validation (the one-standard-error rule towards 0).
     max_iter : int, default 3000
         Iterations of the logistic regressions' solver.
     random_state : int, default 0
-        Seeds the principal components.
+        Seeds the principal components and the cross-validation folds.
 
     Attributes
     ----------
     base_ : UpliftModel
         The fitted cell model (updated by :meth:`update`).
+    C_ : float or None
+        The penalty used (None when no journey had a feature model to fit).
+    blend_ : float
+        The blend used (0.0 for ``"auto"`` when nothing could be cross-validated).
+    cv_ : DataFrame
+        One row per (C, blend) tried: ``C``, ``blend``, ``log_loss`` (mean per held-out
+        point), ``excess`` (over the least loss at the chosen C), ``se`` (its paired standard
+        error over customers), ``chosen``. Empty when neither setting is ``"auto"`` or the log
+        has nothing to contrast.
     scaler_, pca_ : StandardScaler, PCA
         The features' standardisation and principal components.
     components_ : DataFrame
@@ -72,6 +102,18 @@ class FeatureUplift(BaseEstimator):
     models_ : list of LogisticRegression or None
         Per journey of the policy; None where the journey keeps the cell model's uplift.
     journeys_ : list of str
+
+    Notes
+    -----
+    Why this criterion: the log-loss (Bernoulli deviance) of held-out outcomes is a proper
+    scoring rule, and every held-out touch and holdout counts, with no propensity to estimate
+    (the pilot's share of holdouts differs per journey and per customer's eligibility). It is
+    the criterion of :meth:`UpliftModel.score`. The transformed outcome (``y x (t/e - (1-t)/(1-
+    e))``, whose squared error targets the uplift alone) weighs each point by ``1/e`` or
+    ``1/(1-e)``: at a pilot's size (a few thousand points per journey, a few percent
+    responding) its variance swamps the differences between the candidates. The log-loss
+    also rewards the baseline rate: the one-standard-error rule keeps the cells unless the
+    features lower the loss beyond noise.
 
     Examples
     --------
@@ -94,7 +136,9 @@ class FeatureUplift(BaseEstimator):
     >>> log = pd.DataFrame(rows, columns=["customer_id", "timestamp", "activity", "journey_id"])
     >>> one_cell = pd.DataFrame({0: np.ones(800)}, index=ids)
     >>> feats = pd.DataFrame({"f": high + rng.normal(0, 0.3, 800)}, index=ids)
-    >>> m = FeatureUplift(n_components=1, blend=1.0).fit(log, one_cell, feats, policy)
+    >>> m = FeatureUplift(n_components=1).fit(log, one_cell, feats, policy)
+    >>> m.blend_ > 0, m.C_ in C_GRID
+    (True, True)
     >>> up = m.rates(one_cell)[:, 0]
     >>> bool(up[high].mean() > 2 * up[~high].mean())
     True
@@ -105,8 +149,8 @@ class FeatureUplift(BaseEstimator):
         *,
         base: UpliftModel | None = None,
         n_components: int = 8,
-        C: float = 0.03,
-        blend: float = 0.75,
+        C: float | str = _AUTO,
+        blend: float | str = _AUTO,
         max_iter: int = 3000,
         random_state: int = 0,
     ) -> None:
@@ -127,16 +171,24 @@ class FeatureUplift(BaseEstimator):
             n = getattr(self, name)
             if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {n!r}.")
-        if not isinstance(self.C, int | float) or isinstance(self.C, bool) or not self.C > 0:
+        rs = self.random_state
+        if isinstance(rs, bool) or not isinstance(rs, int | np.integer) or rs < 0:
             raise ConfigError(
-                f"C must be > 0 (the inverse L2 strength; smaller pulls the feature uplifts "
-                f"harder towards 0), got {self.C!r}."
+                f"random_state must be an integer >= 0 (it seeds the components and the "
+                f"cross-validation folds), got {rs!r}."
             )
-        b = self.blend
-        if not isinstance(b, int | float) or isinstance(b, bool) or not 0 <= b <= 1:
+        c = _number(self.C)
+        if not _is_auto(self.C) and (c is None or not c > 0):
             raise ConfigError(
-                f"blend must be in [0, 1] (the feature model's weight; 0 is the cell model), "
-                f"got {self.blend!r}."
+                f"C must be 'auto' (chosen by cross-validation on the log) or a number > 0 (the "
+                f"inverse L2 strength; smaller pulls the feature uplifts harder towards 0), got "
+                f"{self.C!r}."
+            )
+        b = _number(self.blend)
+        if not _is_auto(self.blend) and (b is None or not 0 <= b <= 1):
+            raise ConfigError(
+                f"blend must be 'auto' (chosen by cross-validation on the log) or a number in "
+                f"[0, 1] (the feature model's weight; 0 is the cell model), got {self.blend!r}."
             )
 
     def fit(
@@ -147,7 +199,7 @@ class FeatureUplift(BaseEstimator):
         policy: Policy,
     ) -> FeatureUplift:
         """Fit the cell model and, per journey, the feature model on ``log``'s touches and
-        holdouts.
+        holdouts, choosing ``C`` and ``blend`` by cross-validation where they are ``"auto"``.
 
         Parameters
         ----------
@@ -185,20 +237,187 @@ class FeatureUplift(BaseEstimator):
             self._comp_scale.transform(comps), index=features.index.astype(str)
         )
         self.models_: list[LogisticRegression | None] = [None] * len(self.journeys_)
-        cust, j, held, y = _points(log, policy) if log is not None else ([], [], [], [])
-        if len(cust):
-            A = self._design(memberships.reindex(cust).fillna(0.0))
-            t = (~np.asarray(held, dtype=bool)).astype(np.float64)[:, None]
-            y = np.asarray(y, dtype=bool)
-            for jj in range(len(self.journeys_)):
-                s = np.asarray(j) == jj
-                arms, outcomes = np.unique(t[s]), np.unique(y[s])
-                if len(arms) < 2 or len(outcomes) < 2:
-                    continue  # nothing to contrast: the cell model's uplift
-                D = np.hstack([A[s], t[s], A[s] * t[s]])
-                clf = LogisticRegression(C=float(self.C), max_iter=int(self.max_iter))
-                self.models_[jj] = clf.fit(D, y[s])
+        auto_c, auto_b = _is_auto(self.C), _is_auto(self.blend)
+        self.C_: float | None = None if auto_c else float(self.C)
+        self.blend_ = 0.0 if auto_b else float(self.blend)
+        self.cv_ = pd.DataFrame(
+            columns=["C", "blend", "log_loss", "uplift_mse", "excess", "se", "chosen"]
+        )
+        cust, j, held, y = (
+            _points(log, policy) if log is not None and len(log) else ([], [], [], [])
+        )
+        if not len(cust):
+            return self
+        pts = _Points(
+            np.asarray(cust, dtype=object),
+            np.asarray(j, dtype=np.int64),
+            (~np.asarray(held, dtype=bool)).astype(np.float64),
+            np.asarray(y, dtype=bool),
+            self._design(memberships.reindex(cust).fillna(0.0)),
+        )
+        fits = [jj for jj in range(len(self.journeys_)) if _contrast(pts, pts.j == jj)]
+        if not fits:
+            return self  # nothing to contrast anywhere: the cell model's uplift
+        if auto_c or auto_b:
+            self._cross_validate(pts, memberships, policy, auto_c, auto_b)
+        for jj in fits:
+            s = pts.j == jj
+            clf = LogisticRegression(
+                C=float(self.C_ or 1.0), solver=_SOLVER, max_iter=int(self.max_iter)
+            )
+            self.models_[jj] = clf.fit(_interact(pts.A[s], pts.t[s]), pts.y[s])
         return self
+
+    def _cross_validate(
+        self,
+        pts: _Points,
+        memberships: pd.DataFrame,
+        policy: Policy,
+        auto_c: bool,
+        auto_b: bool,
+    ) -> None:
+        """Choose ``C_`` (least out-of-fold loss at the fixed blend, or at blend 1) and
+        ``blend_`` (one-standard-error rule towards 0) and record ``cv_``."""
+        Cs = C_GRID if auto_c else (float(self.C),)
+        blends = BLEND_GRID if auto_b else (float(self.blend),)
+        codes, uniq = pd.factorize(pts.cust)
+        rng = np.random.default_rng(int(self.random_state))
+        fold = (rng.permutation(len(uniq)) % N_FOLDS)[codes]
+        p_cell, p_feat, u_cell, u_feat = self._out_of_fold(pts, fold, memberships, policy, Cs)
+        e = (np.bincount(pts.j, weights=pts.t) / np.maximum(np.bincount(pts.j), 1))[pts.j]
+        e = np.clip(e, 1e-3, 1 - 1e-3)
+        z = pts.y * (pts.t - e) / (e * (1 - e))  # the transformed outcome: E[z | x] = uplift
+
+        def losses(b: float, c: int) -> np.ndarray:
+            p = np.clip(b * p_feat[:, c] + (1 - b) * p_cell, 1e-6, 1 - 1e-6)
+            return -np.where(pts.y, np.log(p), np.log1p(-p))
+
+        at = 1.0 if auto_b else blends[0]
+        c_best = int(np.argmin([losses(at, c).mean() for c in range(len(Cs))]))
+        per = {(c, b): losses(b, c) for c in range(len(Cs)) for b in blends}
+        least = min((per[c_best, b] for b in blends), key=np.mean)
+        best = float(least.mean())
+        n_cust, rows, chosen = len(uniq), [], None
+        for b in blends:  # the cells first: the smallest blend within one SE of the least loss
+            d = np.bincount(codes, weights=per[c_best, b] - least, minlength=n_cust)
+            excess = d.sum() / len(codes)
+            se = np.sqrt(n_cust) * d.std(ddof=1) / len(codes) if n_cust > 1 else 0.0
+            if chosen is None and excess <= se:
+                chosen = b
+            for c in range(len(Cs)):
+                rows.append(
+                    {
+                        "C": Cs[c],
+                        "blend": b,
+                        "log_loss": per[c, b].mean(),
+                        "uplift_mse": np.mean((z - b * u_feat[:, c] - (1 - b) * u_cell) ** 2),
+                        "excess": excess if c == c_best else per[c, b].mean() - best,
+                        "se": se if c == c_best else np.nan,
+                        "chosen": False,
+                    }
+                )
+        self.C_ = float(Cs[c_best])
+        self.blend_ = float(blends[0] if chosen is None else chosen)
+        cv = pd.DataFrame(rows)
+        cv["chosen"] = (cv["C"] == self.C_) & (cv["blend"] == self.blend_)
+        self.cv_ = cv
+
+    def _out_of_fold(
+        self,
+        pts: _Points,
+        fold: np.ndarray,
+        memberships: pd.DataFrame,
+        policy: Policy,
+        Cs: tuple[float, ...],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each point's outcome rate in its own arm, and its uplift, predicted without its
+        fold: by the cells (fitted on the other folds' points) and by the feature model per C
+        (the cells' where the other folds leave a journey nothing to contrast)."""
+        p_cell, u_cell = np.empty(len(pts.j)), np.empty(len(pts.j))
+        p_feat, u_feat = np.empty((len(pts.j), len(Cs))), np.empty((len(pts.j), len(Cs)))
+        base = UpliftModel() if self.base is None else self.base
+        for k in range(N_FOLDS):
+            tr, te = fold != k, fold == k
+            if not te.any():
+                continue
+            cells = clone(base).fit(None, memberships, policy)
+            cells.update(memberships.reindex(pts.cust[tr]), pts.j[tr], pts.t[tr] == 0, pts.y[tr])
+            W = memberships.reindex(pts.cust[te]).fillna(0.0)
+            rate_t = cells.response_rates(W)
+            rate_c = rate_t - cells.rates(W)
+            at = (np.arange(te.sum()), pts.j[te])
+            p_cell[te] = np.where(pts.t[te] == 1, rate_t[at], rate_c[at])
+            u_cell[te] = (rate_t - rate_c)[at]
+            p_feat[te], u_feat[te] = p_cell[te][:, None], u_cell[te][:, None]
+            for jj in np.unique(pts.j[te]):
+                s_tr, s_te = tr & (pts.j == jj), te & (pts.j == jj)
+                if not _contrast(pts, s_tr):
+                    continue
+                D_tr, D_te = (
+                    _interact(pts.A[s_tr], pts.t[s_tr]),
+                    _interact(pts.A[s_te], pts.t[s_te]),
+                )
+                clf = LogisticRegression(
+                    solver=_SOLVER, max_iter=int(self.max_iter), warm_start=True
+                )
+                for c, C in enumerate(Cs):  # strongest penalty first, each fit from the last
+                    clf.set_params(C=C).fit(D_tr, pts.y[s_tr])
+                    p_feat[s_te, c] = clf.predict_proba(D_te)[:, 1]
+                    u_feat[s_te, c] = _uplift(clf, pts.A[s_te])
+        return p_cell, p_feat, u_cell, u_feat
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save as a skops file (numpy arrays only: the customers' components, the per-journey
+        coefficients, the feature transforms) plus a JSON card (``path.with_suffix('.json')``:
+        parameters, the chosen ``C_`` and ``blend_``, journeys, the cross-validation table,
+        checksums), and the cell model beside them as ``<stem>-cells.skops`` with its own card
+        (:meth:`UpliftModel.save`); each file written atomically. The card's checksum covers
+        the skops bytes, everything that changes the uplifts and the cell model's card
+        checksum. Never pickle. Returns ``path``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, numpy as np, pandas as pd
+        >>> from journeymine.actions import Policy
+        >>> policy = Policy.from_dict({"journeys": [{"name": "offer", "channel": "email",
+        ...     "activity": "email_sent"}], "prior_rate": 0.05})
+        >>> soft = pd.DataFrame({0: [1.0, 1.0]}, index=["a", "b"])
+        >>> feats = pd.DataFrame({"f": [0.0, 1.0]}, index=["a", "b"])
+        >>> m = FeatureUplift().fit(None, soft, feats, policy)
+        >>> path = m.save(pathlib.Path(tempfile.mkdtemp()) / "feature_uplift.skops")
+        >>> sorted(p.suffix for p in path.parent.iterdir())  # the model's pair, the cells' pair
+        ['.json', '.json', '.skops', '.skops']
+        >>> bool(np.array_equal(FeatureUplift.load(path).rates(soft), m.rates(soft)))
+        True
+        """
+        self._fitted()
+        return save_feature_uplift(self, path)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, trusted: Collection[str] | None = None
+    ) -> FeatureUplift:
+        """Load a model written by :meth:`save`, refusing (``ModelError``, with the reason and
+        the fix) a missing or edited card, another kind of model, a newer format or another
+        major version, a skops file that is not the card's, a cell model that is not the one
+        saved with it, or a file naming a type outside ``trusted``.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The ``.skops`` file :meth:`save` wrote (its card and the cells' pair beside it).
+        trusted : list of str, optional
+            The types the skops file may hold, checked in its schema before anything is built;
+            default (and the widest allowed) :data:`TRUSTED_TYPES`: ``builtins.dict``,
+            ``builtins.list``, ``builtins.str``, ``numpy.ndarray``. A narrower list refuses
+            more; a wider one is a ``ConfigError``.
+
+        A loaded model's ``base`` parameter is a new UpliftModel with the saved one's
+        parameters; ``base_`` is the saved cell model, which goes on learning with
+        :meth:`update`.
+        """
+        return load_feature_uplift(path, cls, trusted)
 
     def _fitted(self) -> None:
         if not hasattr(self, "models_"):
@@ -226,26 +445,23 @@ class FeatureUplift(BaseEstimator):
         m = self._check_input(memberships)
         out = self.base_.rates(m)
         A = self._design(m)
-        one, zero = np.ones((len(A), 1)), np.zeros((len(A), 1))
         for jj, clf in enumerate(self.models_):
             if clf is not None:
-                p1 = clf.predict_proba(np.hstack([A, one, A]))[:, 1]
-                p0 = clf.predict_proba(np.hstack([A, zero, 0.0 * A]))[:, 1]
-                out[:, jj] = p1 - p0
+                out[:, jj] = _uplift(clf, A)
         return out
 
     def rates(self, memberships: pd.DataFrame) -> np.ndarray:
-        """Expected uplift per customer (rows) and journey (columns): ``blend`` x the feature
-        model's + ``(1 - blend)`` x the cell model's."""
+        """Expected uplift per customer (rows) and journey (columns): ``blend_`` x the feature
+        model's + ``(1 - blend_)`` x the cell model's."""
         m = self._check_input(memberships)
-        b = float(self.blend)
+        b = float(self.blend_)
         return b * self.feature_rates(m) + (1 - b) * self.base_.rates(m)
 
     def sample(self, memberships: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """One draw for Thompson sampling: the cell model's posterior draw in the cell part,
         the feature model's estimate in the rest."""
         m = self._check_input(memberships)
-        b = float(self.blend)
+        b = float(self.blend_)
         return b * self.feature_rates(m) + (1 - b) * self.base_.sample(m, rng)
 
     def update(self, *args: Any, **kwargs: Any) -> FeatureUplift:
@@ -264,6 +480,45 @@ class FeatureUplift(BaseEstimator):
         """The cell model's evidence (:meth:`UpliftModel.evidence`)."""
         self._fitted()
         return self.base_.evidence(memberships)
+
+
+class _Points(NamedTuple):
+    """The log's touches and holdouts: customer, journey index, treated (1.0) or held out
+    (0.0), outcome, and the design row ``x``."""
+
+    cust: np.ndarray
+    j: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    A: np.ndarray
+
+
+def _contrast(pts: _Points, s: np.ndarray) -> bool:
+    """Whether the points ``s`` hold both arms and both outcomes (else nothing to fit)."""
+    return len(np.unique(pts.t[s])) == 2 and len(np.unique(pts.y[s])) == 2
+
+
+def _interact(A: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The logistic regressions' inputs: ``[x, treated, x * treated]``."""
+    t = t[:, None]
+    return np.hstack([A, t, A * t])
+
+
+def _uplift(clf: LogisticRegression, A: np.ndarray) -> np.ndarray:
+    """The outcome rate with the touch minus without it, per row of ``A``."""
+    one, zero = np.ones(len(A)), np.zeros(len(A))
+    return clf.predict_proba(_interact(A, one))[:, 1] - clf.predict_proba(_interact(A, zero))[:, 1]
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == _AUTO
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float if it is a number (not a bool), else None."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _numeric(features: Any) -> np.ndarray:
