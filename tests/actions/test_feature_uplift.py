@@ -91,6 +91,8 @@ def test_cross_validation_trusts_features_that_separate_a_cell(seed: int) -> Non
     # the cells lose by more than the noise of the comparison, the chosen blend does not
     assert at_c.loc[0.0, "excess"] > at_c.loc[0.0, "se"]
     assert at_c.loc[m.blend_, "excess"] <= at_c.loc[m.blend_, "se"]
+    # and the chosen blend's uplift is nearer the transformed outcome than the cells'
+    assert at_c.loc[m.blend_, "uplift_mse"] < at_c.loc[0.0, "uplift_mse"]
 
 
 def test_numbers_are_used_as_given_and_a_fixed_c_still_chooses_the_blend() -> None:
