@@ -415,6 +415,10 @@ class FeatureUplift(BaseEstimator):
         major version, a skops file that is not the card's, a cell model that is not the one
         saved with it, or a file naming a type outside ``trusted``.
 
+        A loaded model's ``base`` parameter is a new UpliftModel with the saved one's
+        parameters; ``base_`` is the saved cell model, which goes on learning with
+        :meth:`update`.
+
         Parameters
         ----------
         path : str or PathLike
@@ -424,10 +428,6 @@ class FeatureUplift(BaseEstimator):
             default (and the widest allowed) :data:`TRUSTED_TYPES`: ``builtins.dict``,
             ``builtins.list``, ``builtins.str``, ``numpy.ndarray``. A narrower list refuses
             more; a wider one is a ``ConfigError``.
-
-        A loaded model's ``base`` parameter is a new UpliftModel with the saved one's
-        parameters; ``base_`` is the saved cell model, which goes on learning with
-        :meth:`update`.
         """
         return load_feature_uplift(path, cls, trusted)
 
