@@ -155,25 +155,16 @@ def load_feature_uplift(
             f"UpliftModel.load, persona models with jm.load_model."
         )
     cards.check_format_and_version(card, source, FORMAT_VERSION)
-    problems = []
-    for key, typ in (("params", dict), ("chosen", dict), ("journeys", list), ("cells", dict)):
-        if not isinstance(card.get(key), typ):
-            problems.append(f"{key} must be a {typ.__name__}")
-    for key in ("artifact", "integrity"):
-        if not isinstance(card.get(key), dict) or not isinstance(card[key].get("sha256"), str):
-            problems.append(f"{key}.sha256 must be a text")
-    if problems:
-        raise ModelError(f"{source}: the model card has invalid values: {'; '.join(problems)}.")
-    cards.check_artifact_sha256(data, card["artifact"]["sha256"], source, _FIX)
-    if (
-        cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
-        != card["integrity"]["sha256"]
-    ):
-        raise ModelError(
-            f"{source}: the model card was changed after saving: its checksum (over the skops "
-            f"file, the parameters, the chosen C and blend, the journeys and the cell model's "
-            f"card) does not match. Refit and save the model instead of editing the card. {_FIX}"
-        )
+    cards.check_card(
+        card,
+        data,
+        source,
+        kind=KIND,
+        fields=CHECKSUMMED_FIELDS,
+        required={"params": dict, "chosen": dict, "journeys": list, "cells": dict},
+        covers="the parameters, the chosen C and blend, the journeys and the cell model's card",
+        fix=_FIX,
+    )
     cards.check_skops_types(
         data,
         allowed=allowed,

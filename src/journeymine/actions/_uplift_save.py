@@ -111,25 +111,16 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
             f"jm.load_model, next-step models with NextStepModel.load."
         )
     cards.check_format_and_version(card, source, FORMAT_VERSION)
-    problems = []
-    for key, typ in (("params", dict), ("journeys", list), ("priors", list)):
-        if not isinstance(card.get(key), typ):
-            problems.append(f"{key} must be a {typ.__name__}")
-    for key in ("artifact", "integrity"):
-        if not isinstance(card.get(key), dict) or not isinstance(card[key].get("sha256"), str):
-            problems.append(f"{key}.sha256 must be a text")
-    if problems:
-        raise ModelError(f"{source}: the model card has invalid values: {'; '.join(problems)}.")
-    cards.check_artifact_sha256(data, card["artifact"]["sha256"], source, _FIX)
-    if (
-        cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
-        != card["integrity"]["sha256"]
-    ):
-        raise ModelError(
-            f"{source}: the model card was changed after saving: its checksum (over the skops "
-            f"file, the parameters, journeys and priors) does not match. Refit and save the "
-            f"model instead of editing the card. {_FIX}"
-        )
+    cards.check_card(
+        card,
+        data,
+        source,
+        kind=KIND,
+        fields=CHECKSUMMED_FIELDS,
+        required={"params": dict, "journeys": list, "priors": list},
+        covers="the parameters, journeys and priors",
+        fix=_FIX,
+    )
     cards.check_skops_types(
         data,
         allowed=ALLOWED_TYPES,

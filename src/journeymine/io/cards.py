@@ -22,6 +22,7 @@ __all__ = [
     "artifact",
     "card_checksum",
     "check_artifact_sha256",
+    "check_card",
     "check_format_and_version",
     "check_save_path",
     "check_types",
@@ -213,6 +214,55 @@ def check_artifact_sha256(data: bytes, expected: Any, source: str, fix: str) -> 
             f"{source}: checksum mismatch: the skops file's SHA-256 is {got[:16]}..., the card "
             f"expects {str(expected)[:16]}... The file is corrupted, truncated, was modified "
             f"after saving or belongs to another card. {fix}"
+        )
+
+
+def check_card(
+    card: dict,
+    data: bytes,
+    source: str,
+    *,
+    kind: str,
+    fields: Iterable[str],
+    required: dict[str, type],
+    covers: str,
+    fix: str,
+) -> None:
+    """The checks a saved model's card passes before its skops file is read: the types of the
+    ``required`` fields and of the ``artifact`` and ``integrity`` blocks, the skops file's
+    SHA-256 (:func:`check_artifact_sha256`) and the card checksum over ``fields``
+    (:func:`card_checksum`; ``covers`` says what it covers besides the skops file).
+
+    Examples
+    --------
+    >>> card = {"kind": "demo", "params": {"a": 1}, "artifact": {"sha256": sha256(b"x")}}
+    >>> card["integrity"] = {"sha256": card_checksum(card, b"x", kind="demo", fields=["params"])}
+    >>> check_card(card, b"x", "m.skops", kind="demo", fields=["params"],
+    ...            required={"params": dict}, covers="the parameters", fix="")
+    >>> card["params"]["a"] = 2
+    >>> try:
+    ...     check_card(card, b"x", "m.skops", kind="demo", fields=["params"],
+    ...                required={"params": dict}, covers="the parameters", fix="")
+    ... except ModelError as exc:
+    ...     print(str(exc)[:60])
+    m.skops: the model card was changed after saving: its checks
+    """
+    problems = [
+        f"{key} must be a {typ.__name__}"
+        for key, typ in required.items()
+        if not isinstance(card.get(key), typ)
+    ]
+    for key in ("artifact", "integrity"):
+        if not isinstance(card.get(key), dict) or not isinstance(card[key].get("sha256"), str):
+            problems.append(f"{key}.sha256 must be a text")
+    if problems:
+        raise ModelError(f"{source}: the model card has invalid values: {'; '.join(problems)}.")
+    check_artifact_sha256(data, card["artifact"]["sha256"], source, fix)
+    if card_checksum(card, data, kind=kind, fields=fields) != card["integrity"]["sha256"]:
+        raise ModelError(
+            f"{source}: the model card was changed after saving: its checksum (over the skops "
+            f"file, {covers}) does not match. Refit and save the model instead of editing the "
+            f"card. {fix}"
         )
 
 
