@@ -164,12 +164,17 @@ def infer_touch_activities(
     """
     from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID
 
-    codes, uniques = pd.factorize(log[ACTIVITY], sort=False)
-    labels = np.asarray([str(a) for a in uniques], dtype=object)
-    allowed = set(map(str, labels)) if activities is None else set(activities)
-    by_name = tuple(sorted(a for a in allowed if a.lower().endswith("sent")))
+    names = activities
+    if names is None:
+        col = log[ACTIVITY]
+        values = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else col.unique()
+        names = tuple(str(a) for a in values)
+    by_name = tuple(sorted(a for a in set(names) if a.lower().endswith("sent")))
     if by_name or JOURNEY_ID not in log.columns or len(log) == 0:
         return by_name, "activities whose name ends in 'sent'"
+    allowed = set(names)
+    codes, uniques = pd.factorize(log[ACTIVITY], sort=False)
+    labels = np.asarray([str(a) for a in uniques], dtype=object)
     tagged = log[JOURNEY_ID].notna().to_numpy()
     n_events = np.bincount(codes, minlength=len(labels))
     n_tagged = np.bincount(codes[tagged], minlength=len(labels))
