@@ -148,22 +148,18 @@ def load_feature_uplift(
     allowed = _check_trusted(trusted)
     data, card = cards.read_model_files(path, "FeatureUplift.save()")
     source = str(path)
-    if not isinstance(card, dict) or card.get("kind") != KIND:
-        got = card.get("kind") if isinstance(card, dict) else None
-        raise ModelError(
-            f"{source}: not a FeatureUplift card (kind {got!r}); an UpliftModel loads with "
-            f"UpliftModel.load, persona models with jm.load_model."
-        )
-    cards.check_format_and_version(card, source, FORMAT_VERSION)
     cards.check_card(
         card,
         data,
         source,
         kind=KIND,
+        format_version=FORMAT_VERSION,
         fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "chosen": dict, "journeys": list, "cells": dict},
         covers="the parameters, the chosen C and blend, the journeys and the cell model's card",
         fix=_FIX,
+        what="a FeatureUplift",
+        elsewhere="an UpliftModel loads with UpliftModel.load, persona models with jm.load_model.",
     )
     cards.check_skops_types(
         data,

@@ -104,22 +104,19 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
 
     data, card = cards.read_model_files(path, "UpliftModel.save()")
     source = str(path)
-    if not isinstance(card, dict) or card.get("kind") != KIND:
-        got = card.get("kind") if isinstance(card, dict) else None
-        raise ModelError(
-            f"{source}: not an UpliftModel card (kind {got!r}); persona models load with "
-            f"jm.load_model, next-step models with NextStepModel.load."
-        )
-    cards.check_format_and_version(card, source, FORMAT_VERSION)
     cards.check_card(
         card,
         data,
         source,
         kind=KIND,
+        format_version=FORMAT_VERSION,
         fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "journeys": list, "priors": list},
         covers="the parameters, journeys and priors",
         fix=_FIX,
+        what="an UpliftModel",
+        elsewhere="persona models load with jm.load_model, next-step models with "
+        "NextStepModel.load.",
     )
     cards.check_skops_types(
         data,

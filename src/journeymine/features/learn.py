@@ -4,7 +4,6 @@ tested)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 import numpy as np
@@ -22,7 +21,6 @@ from journeymine.features.spec import FeatureSpec
 
 __all__ = ["infer_touch_activities", "learn", "learn_numpy", "priors"]
 
-logger = logging.getLogger(__name__)
 
 #: Share of its (customer, journey) pairs a journey activity must open to be a touch.
 MIN_FIRST_SHARE = 0.1

@@ -218,35 +218,48 @@ def check_artifact_sha256(data: bytes, expected: Any, source: str, fix: str) -> 
 
 
 def check_card(
-    card: dict,
+    card: Any,
     data: bytes,
     source: str,
     *,
     kind: str,
+    format_version: int,
     fields: Iterable[str],
     required: dict[str, type],
     covers: str,
     fix: str,
+    what: str,
+    elsewhere: str,
 ) -> None:
-    """The checks a saved model's card passes before its skops file is read: the types of the
-    ``required`` fields and of the ``artifact`` and ``integrity`` blocks, the skops file's
-    SHA-256 (:func:`check_artifact_sha256`) and the card checksum over ``fields``
+    """The checks a saved model's card passes before its skops file is read: its ``kind``
+    (else "not ``what`` card"; ``elsewhere`` says which loaders take other kinds), format
+    and package version (:func:`check_format_and_version`), the types of the ``required``
+    fields and of the ``artifact`` and ``integrity`` blocks, the skops file's SHA-256
+    (:func:`check_artifact_sha256`) and the card checksum over ``fields``
     (:func:`card_checksum`; ``covers`` says what it covers besides the skops file).
 
     Examples
     --------
-    >>> card = {"kind": "demo", "params": {"a": 1}, "artifact": {"sha256": sha256(b"x")}}
+    >>> from journeymine import __version__
+    >>> card = {"kind": "demo", "format_version": 1, "journeymine_version": __version__,
+    ...         "params": {"a": 1}, "artifact": {"sha256": sha256(b"x")}}
     >>> card["integrity"] = {"sha256": card_checksum(card, b"x", kind="demo", fields=["params"])}
-    >>> check_card(card, b"x", "m.skops", kind="demo", fields=["params"],
-    ...            required={"params": dict}, covers="the parameters", fix="")
+    >>> check_card(card, b"x", "m.skops", kind="demo", format_version=1, fields=["params"],
+    ...            required={"params": dict}, covers="the parameters", fix="",
+    ...            what="a demo", elsewhere="other models load elsewhere.")
     >>> card["params"]["a"] = 2
     >>> try:
-    ...     check_card(card, b"x", "m.skops", kind="demo", fields=["params"],
-    ...                required={"params": dict}, covers="the parameters", fix="")
+    ...     check_card(card, b"x", "m.skops", kind="demo", format_version=1,
+    ...                fields=["params"], required={"params": dict}, covers="the parameters",
+    ...                fix="", what="a demo", elsewhere="other models load elsewhere.")
     ... except ModelError as exc:
     ...     print(str(exc)[:60])
     m.skops: the model card was changed after saving: its checks
     """
+    if not isinstance(card, dict) or card.get("kind") != kind:
+        got = card.get("kind") if isinstance(card, dict) else None
+        raise ModelError(f"{source}: not {what} card (kind {got!r}); {elsewhere}")
+    check_format_and_version(card, source, format_version)
     problems = [
         f"{key} must be a {typ.__name__}"
         for key, typ in required.items()
