@@ -79,6 +79,9 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     assert res.exit_code == 0, res.output
     assert not [r for r in caplog.records if "would be incomplete" in r.getMessage()]
     assert "Tracked over 2 windows" in res.output
+    # one line per pair of windows: who changed persona, all and confident
+    assert res.output.count("with a persona in both windows changed persona") == 1
+    assert "with a persona probability of at least 0.9 in both" in res.output
     sizes = pd.read_csv(tmp_path / "p" / "persona_sizes.csv")
     assert len(sizes) == 2
     html = report.read_text(encoding="utf-8")

@@ -162,6 +162,13 @@ def personas(
         write_csv(tracks.migration, out / "migration.csv", quiet=True)
         typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
         show(tracks.events, 30)
+        for r in tracks.movement().itertuples():
+            typer.echo(
+                f"{r.from_window:%Y-%m-%d} -> {r.to_window:%Y-%m-%d}: {r.moved_share:.1%} of "
+                f"{r.customers:,} customers with a persona in both windows changed persona; "
+                f"{r.confident_moved_share:.1%} of the {r.confident:,} with a persona "
+                f"probability of at least 0.9 in both"
+            )
     typer.echo(f"\nwrote {out}")
     if report is not None:
         from journeymine.personas import persona_validity

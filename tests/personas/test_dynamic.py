@@ -123,6 +123,10 @@ def test_migration_share_and_recall_on_an_unseen_seed(seed: int) -> None:
     assert int(links.loc[links["from_persona"] != links["to_persona"], "confident"].sum()) == int(
         (moved & sure).sum()
     )
+    # and movement() sums them per pair of windows, as the CLI prints them
+    row = tr.movement().iloc[0]
+    assert (row["customers"], row["moved"]) == (both.sum(), moved.sum())
+    assert (row["confident"], row["confident_moved"]) == ((both & sure).sum(), (moved & sure).sum())
     # the generator has no persona births or deaths after the start; on seed 321 one "split"
     # is reported: the fading persona's few remaining members went to the researchers (its
     # designed change) and to the store-first buyers

@@ -171,6 +171,47 @@ class PersonaTracks:
             a[both].astype(int).rename("from_persona"), b[both].astype(int).rename("to_persona")
         )
 
+    def movement(self) -> pd.DataFrame:
+        """Per pair of consecutive windows, how many customers with a persona in both changed
+        persona, among all of them and among the confident ones (``migration["confident"]``).
+
+        Returns
+        -------
+        DataFrame
+            ``from_window``, ``to_window``, ``customers`` (a persona in both windows), ``moved``,
+            ``moved_share``, ``confident`` (persona probability >= ``CONFIDENT_PROBABILITY``
+            in both), ``confident_moved``, ``confident_moved_share``.
+
+        Examples
+        --------
+        >>> from journeymine.datasets import make_journeys
+        >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
+        ...                         windows="45D")
+        >>> m = tracks.movement()
+        >>> m.columns.tolist()[:4]
+        ['from_window', 'to_window', 'customers', 'moved']
+        >>> bool((m["confident_moved"] <= m["moved"]).all())
+        True
+        """
+        mig = self.migration
+        src = pd.to_numeric(mig["from_persona"])
+        dst = pd.to_numeric(mig["to_persona"])
+        both = mig[(src >= 0) & (dst >= 0)].assign(
+            moved=lambda d: d["customers"].where(d["from_persona"] != d["to_persona"], 0),
+            confident_moved=lambda d: d["confident"].where(d["from_persona"] != d["to_persona"], 0),
+        )
+        out = (
+            both.groupby(["from_window", "to_window"], sort=True)[
+                ["customers", "moved", "confident", "confident_moved"]
+            ]
+            .sum()
+            .astype(int)
+            .reset_index()
+        )
+        out.insert(4, "moved_share", out["moved"] / out["customers"].clip(lower=1))
+        out["confident_moved_share"] = out["confident_moved"] / out["confident"].clip(lower=1)
+        return out
+
 
 def _window_edges(
     t_min: int, t_max: int, windows: WindowSpec, rolling: bool
