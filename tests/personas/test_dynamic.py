@@ -10,7 +10,7 @@ import pytest
 from journeymine.datasets import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
 from journeymine.personas import PersonaTracks, track_personas
-from journeymine.personas.window_model import unstable_pair
+from journeymine.personas.window_model import auto_window, unstable_pair
 
 # Measured (seed 0, 4,000 customers, 240 days, change on day 120, two 120-day windows, labels
 # with probability >= 0.7 in both windows): 1,909 customers, 238 true changers; 361 customers
@@ -335,3 +335,19 @@ def test_a_persona_split_at_random_is_found_and_real_personas_are_not() -> None:
     assert unstable_pair([small, pd.Series(rng.choice([0, 1], 10), index=ids[:10])], 4.0) is None
     with pytest.raises(ConfigError, match="split_odds"):
         track_personas(make_journeys(200, days=60, random_state=0).events, split_odds=1.0)
+
+
+def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    """windows="auto" (the default): the shortest window in which the median customer has
+    twice min_events events, at most half the log, said in the log."""
+    assert auto_window(np.array([40, 50, 60]), 180.0, 10)[0] == "90D"  # 20 events: 72 days
+    assert auto_window(np.array([40, 50, 60]), 180.0, 5)[0] == "60D"  # 10 events: 36 days
+    thin, why = auto_window(np.array([4, 5, 6]), 180.0, 10)
+    assert thin == "90D" and "windows are thin" in why  # two windows at least
+    events = make_journeys(n_customers=600, days=120, random_state=3).events
+    with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
+        tr = track_personas(events, min_events=5)
+    chosen = caplog.text.split("windows='auto' chose ")[1].split(":")[0]
+    assert chosen in {f"{d}D" for d in (7, 14, 30, 60)}
+    widths = (tr.windows["end"] - tr.windows["start"]).dt.days
+    assert len(tr.windows) >= 2 and (widths == int(chosen[:-1])).all()

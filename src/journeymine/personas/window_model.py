@@ -24,7 +24,18 @@ from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mining import PersonaMiner
 
-__all__ = ["check_reference", "label_windows", "pooled_model", "timestamp_of", "unstable_pair"]
+__all__ = [
+    "WINDOW_LADDER_DAYS",
+    "auto_window",
+    "check_reference",
+    "label_windows",
+    "pooled_model",
+    "timestamp_of",
+    "unstable_pair",
+]
+
+#: Window lengths ``windows="auto"`` chooses from, in days.
+WINDOW_LADDER_DAYS = (7, 14, 30, 60, 90, 120, 180, 365)
 
 logger = logging.getLogger(__name__)
 
@@ -176,3 +187,30 @@ def unstable_pair(labels: list[pd.Series], max_odds: float) -> tuple[int, int, f
             if upper < max_odds and (worst is None or upper < worst[3]):
                 worst = (int(a), int(b), float(np.exp(log_or)), upper)
     return worst
+
+
+def auto_window(n_events: np.ndarray, span_days: float, min_events: int) -> tuple[str, str]:
+    """The window length of ``track_personas(windows="auto")`` and why, from the log: the
+    shortest of :data:`WINDOW_LADDER_DAYS` in which the median customer, at their average pace
+    over the log (``n_events`` per customer over ``span_days``), has twice ``min_events``
+    events, but no longer than half the log (two windows at least).
+
+    Examples
+    --------
+    >>> auto_window(np.array([40, 50, 60]), 180.0, 10)[0]
+    '90D'
+    >>> auto_window(np.array([40, 50, 60]), 90.0, 10)[0]  # two windows at least
+    '30D'
+    """
+    span = max(float(span_days), 1.0)
+    pace = float(np.median(n_events)) / span if len(n_events) else 0.0
+    need = 2 * int(min_events) / pace if pace > 0 else float("inf")
+    fits = [d for d in WINDOW_LADDER_DAYS if d <= span / 2] or [WINDOW_LADDER_DAYS[0]]
+    days = next((d for d in fits if d >= need), fits[-1])
+    why = (
+        f"the median customer has {pace:.2f} events a day over the log's {span:.0f} days, so "
+        f"{2 * int(min_events)} events (twice min_events) take {need:.0f} days"
+    )
+    if days < need:
+        why += f"; {days} days is the longest that leaves two windows, so windows are thin"
+    return f"{days}D", why
