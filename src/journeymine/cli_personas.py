@@ -26,7 +26,11 @@ def personas(
         "personas"
     ),
     windows: Annotated[
-        str | None, typer.Option(help="Also track personas over windows, e.g. 30D or MS.")
+        str | None,
+        typer.Option(
+            help="Also track personas over windows: auto (a length from the events per "
+            "customer, said in the log), or e.g. 60D or MS."
+        ),
     ] = None,
     incomplete: Annotated[
         str,
@@ -85,7 +89,7 @@ def personas(
     persona report (with --validity-outcome and --validity-cutoff, it also says whether the
     personas predict that outcome better than recency/frequency/value).
 
-    Example: jm personas data/sample/events.parquet --out personas --windows 60D
+    Example: jm personas data/sample/events.parquet --out personas --windows auto
     --report personas/personas.html
     """
     from journeymine.exceptions import ConfigError
