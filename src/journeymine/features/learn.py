@@ -19,11 +19,20 @@ from journeymine.features.encode import (
 )
 from journeymine.features.spec import FeatureSpec
 
-__all__ = ["infer_touch_activities", "learn", "learn_numpy", "priors"]
+__all__ = [
+    "TOUCHES_BY_NAME",
+    "infer_touch_activities",
+    "journey_activity_codes",
+    "learn",
+    "learn_numpy",
+    "priors",
+]
 
 
 #: Share of its (customer, journey) pairs a journey activity must open to be a touch.
 MIN_FIRST_SHARE = 0.1
+#: The reason :func:`infer_touch_activities` gives when the touches come from their names.
+TOUCHES_BY_NAME = "activities whose name ends in 'sent'"
 
 
 def learn(
@@ -120,6 +129,33 @@ def learn_numpy(
     return transitions, prior, jprior
 
 
+def journey_activity_codes(
+    log: pd.DataFrame, share: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The events' activity codes, the activity labels, events per activity and which
+    activities are *journey activities*: more than ``share`` of their events carry a
+    ``journey_id`` (touches and the reactions to them; none without that column).
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"activity": ["click", "click", "buy"],
+    ...                     "journey_id": ["j1", None, None]})
+    >>> codes, labels, n, journey = journey_activity_codes(log, share=0.4)
+    >>> labels[journey].tolist(), n.tolist()
+    (['click'], [2, 1])
+    """
+    from journeymine.schema import ACTIVITY, JOURNEY_ID
+
+    codes, uniques = pd.factorize(log[ACTIVITY], sort=False)
+    labels = np.asarray([str(a) for a in uniques], dtype=object)
+    n_events = np.bincount(codes, minlength=len(labels))
+    if JOURNEY_ID not in log.columns:
+        return codes, labels, n_events, np.zeros(len(labels), dtype=bool)
+    tagged = log[JOURNEY_ID].notna().to_numpy()
+    n_tagged = np.bincount(codes[tagged], minlength=len(labels))
+    return codes, labels, n_events, n_tagged > share * n_events
+
+
 def infer_touch_activities(
     log: pd.DataFrame, activities: tuple[str, ...] | None = None, *, share: float = 0.5
 ) -> tuple[tuple[str, ...], str]:
@@ -169,14 +205,10 @@ def infer_touch_activities(
         names = tuple(str(a) for a in values)
     by_name = tuple(sorted(a for a in set(names) if a.lower().endswith("sent")))
     if by_name or JOURNEY_ID not in log.columns or len(log) == 0:
-        return by_name, "activities whose name ends in 'sent'"
-    allowed = set(names)
-    codes, uniques = pd.factorize(log[ACTIVITY], sort=False)
-    labels = np.asarray([str(a) for a in uniques], dtype=object)
+        return by_name, TOUCHES_BY_NAME
+    codes, labels, n_events, journey_act = journey_activity_codes(log, share)
     tagged = log[JOURNEY_ID].notna().to_numpy()
-    n_events = np.bincount(codes, minlength=len(labels))
-    n_tagged = np.bincount(codes[tagged], minlength=len(labels))
-    journey_act = (n_tagged > share * n_events) & np.isin(labels, list(allowed))
+    journey_act &= np.isin(labels, list(set(names)))
     if int(journey_act.sum()) < 2:
         return (), "no activity ends in 'sent' and fewer than two activities carry a journey_id"
     if bool(journey_act[n_events > 0].all()):

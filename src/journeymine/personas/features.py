@@ -46,7 +46,7 @@ from journeymine.features import (
     timestamps_us,
 )
 from journeymine.features.compute import fmt_us
-from journeymine.features.learn import infer_touch_activities
+from journeymine.features.learn import TOUCHES_BY_NAME, infer_touch_activities
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
@@ -407,7 +407,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         journeys = vocab(JOURNEY_ID)
         if self.touch_activities is None:
             touch, how = infer_touch_activities(win, activities)
-            if touch and not how.startswith("activities whose name"):
+            if touch and how != TOUCHES_BY_NAME:
                 logger.info(
                     "CustomerFeaturizer: no activity name ends in 'sent'; touches are %s: %s "
                     "(pass touch_activities=[...] to choose them)",

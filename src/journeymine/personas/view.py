@@ -56,7 +56,8 @@ import numpy as np
 import pandas as pd
 
 from journeymine.exceptions import ConfigError, did_you_mean
-from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
+from journeymine.features.learn import journey_activity_codes
+from journeymine.schema import CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
 
 __all__ = [
     "DEFAULT_PERSONA_FEATURES",
@@ -168,11 +169,8 @@ def reaction_activities(log: pd.DataFrame, share: float = 0.5) -> frozenset[str]
     """
     if JOURNEY_ID not in log.columns or len(log) == 0:
         return frozenset()
-    tagged = log[JOURNEY_ID].notna().to_numpy()
-    codes, names = pd.factorize(log[ACTIVITY], sort=False)
-    n = np.bincount(codes, minlength=len(names))
-    hit = np.bincount(codes, weights=tagged, minlength=len(names))
-    return frozenset(str(a) for a, k, t in zip(names, n, hit, strict=True) if t > share * k)
+    _, labels, _, journey = journey_activity_codes(log, share)
+    return frozenset(labels[journey].tolist())
 
 
 def split_half_reliability(
