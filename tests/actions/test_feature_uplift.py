@@ -344,3 +344,39 @@ def test_load_refuses_types_outside_the_trusted_list(saved, tmp_path) -> None:
     path.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="outside the allowlist"):
         FeatureUplift.load(path)
+
+
+def test_customer_rates_is_rates_of_one_row(saved) -> None:
+    """The service's path: one customer's memberships as a numpy row and their id give the
+    rates() of a one-row table, for known customers, a stranger (zero components), personas in
+    another order and weight left unplaced; after fit, after load and after update."""
+    _, _, path = saved
+    log, _, features = merged_cell(600)
+    rng = np.random.default_rng(3)
+    soft = pd.DataFrame(rng.dirichlet([1, 1, 1], 600)[:, :2], index=features.index, columns=[2, 0])
+    fu = FeatureUplift(n_components=2, C=0.3, blend=0.7).fit(log, soft, features, POLICY)
+    assert fu.persona_ids_ == [0, 2] and all(clf is not None for clf in fu.models_)
+    loaded = FeatureUplift.load(fu.save(path.parent / "two.skops"))
+    stranger = pd.DataFrame({2: [0.3], 0: [0.5]}, index=["nobody"])
+    for model in (fu, loaded):
+        for x in (soft.iloc[:50], stranger):
+            want = model.rates(x)
+            for i, cid in enumerate(x.index):
+                row = x.iloc[i].to_numpy()
+                np.testing.assert_allclose(model.customer_rates(row, cid, [2, 0]), want[i],
+                                           rtol=1e-12, atol=1e-15)  # fmt: skip
+                np.testing.assert_allclose(model.customer_rates(row[::-1], cid), want[i],
+                                           rtol=1e-12, atol=1e-15)  # fmt: skip
+    # the components matter: the same memberships, another customer, other rates
+    row = soft.iloc[0].to_numpy()
+    assert not np.allclose(fu.customer_rates(row, soft.index[0], [2, 0]),
+                           fu.customer_rates(row, "nobody", [2, 0]))  # fmt: skip
+    # update() moves the cells, and the one-row rates follow
+    fu.update(soft.iloc[:40], np.zeros(40, int), np.zeros(40, bool), np.ones(40, bool))
+    np.testing.assert_allclose(fu.customer_rates(row, soft.index[0], [2, 0]),
+                               fu.rates(soft.iloc[:1])[0], rtol=1e-12)  # fmt: skip
+    for bad in ([0.5], [0.9, 0.9], [np.nan, 0.1], [-0.1, 0.5]):
+        with pytest.raises(ConfigError, match="memberships must be 2 probabilities"):
+            fu.customer_rates(bad, "c1")
+    with pytest.raises(ConfigError, match="distinct persona ids >= 0"):
+        fu.customer_rates([0.5, 0.5], "c1", [0, 0])

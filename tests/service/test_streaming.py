@@ -283,3 +283,40 @@ def test_a_late_event_counts_for_the_gates_not_the_persona(
     assert row["probability"] == pytest.approx(
         assign(rest, model, customer_id=cid).probability, abs=1e-12
     )
+
+
+def test_bounded_state_decides_with_a_feature_uplift(tmp_path: Path) -> None:
+    """No Spark: with a FeatureUplift (#13) each customer's rates come from the stream's own
+    aggregates (the persona model's probabilities, as memberships) and the customer's stored
+    components: the decisions equal next_best_action(..., memberships=predict_proba(log))."""
+    from _uplift_world import live_policy_spec, uplift_world
+
+    from journeymine.actions import FeatureUplift
+    from journeymine.assignment import assign_many
+
+    log, truth = uplift_world(200, days=8)
+    model = PersonaModel(cv=2, validation_size=0, random_state=0).fit(log, truth)
+    policy = Policy.from_dict(live_policy_spec())
+    proba = model.predict_proba(log)
+    fu = FeatureUplift(n_components=3, C=1.0, blend=1.0).fit(
+        log, proba, model.features(log), policy
+    )
+    at = log["timestamp"].max() + pd.Timedelta("1s")
+    world = {"model": model, "policy": policy, "responses": fu}
+    job = _job(world, tmp_path, at)
+    personas = assign_many(log, model).set_index("customer_id")["persona"]
+    want = next_best_action(log, policy, fu, personas, at=at, check="off", memberships=proba)
+    acts = want.actions.set_index(want.actions["customer_id"].astype(str))
+    cells = next_best_action(log, policy, fu.base_, personas, at=at, check="off")
+    differ = 0
+    for cid, ev in list(log.assign(value=np.nan).groupby("customer_id", observed=True))[::4]:
+        saved = None
+        for chunk in np.array_split(np.arange(len(ev)), 2):
+            if len(chunk):
+                row, saved = job.update(str(cid), _frame(ev.iloc[chunk]), saved)
+        w = acts.loc[str(cid)]
+        assert row["action"] == (None if pd.isna(w["action"]) else w["action"]), cid
+        if row["action"] is not None:
+            assert row["expected_response"] == pytest.approx(w["expected_response"], rel=1e-9)
+        differ += row["action"] != cells.actions.set_index("customer_id").loc[cid, "action"]
+    assert differ > 0  # the features changed some decisions: the per-customer path ran

@@ -36,7 +36,7 @@ where a fixed blend would mix noise into the decisions.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -53,7 +53,7 @@ from journeymine.actions._feature_uplift_save import (
     save_feature_uplift,
 )
 from journeymine.actions.policy import Policy
-from journeymine.actions.uplift import UpliftModel, _points, check_memberships
+from journeymine.actions.uplift import UNPLACED, UpliftModel, _points, check_memberships
 from journeymine.exceptions import ConfigError, NotFittedError
 
 __all__ = ["BLEND_GRID", "C_GRID", "N_FOLDS", "TRUSTED_TYPES", "FeatureUplift"]
@@ -469,6 +469,133 @@ class FeatureUplift(BaseEstimator):
         b = float(self.blend_)
         return b * self.feature_rates(m) + (1 - b) * self.base_.rates(m)
 
+    @property
+    def persona_ids_(self) -> list[int]:
+        """The persona ids the model was fitted with (the columns of the memberships given
+        to :meth:`fit`), sorted; the membership rows of :meth:`customer_rates` name them."""
+        self._fitted()
+        return sorted(int(p) for p in self.base_.personas_ if p >= 0)
+
+    def customer_rates(
+        self,
+        memberships: Any,
+        customer_id: str,
+        personas: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Expected uplift of every journey for ONE customer, in plain numpy: :meth:`rates` of
+        a one-row membership table, without building one (for a live service deciding one
+        customer at a time).
+
+        Parameters
+        ----------
+        memberships : array-like of float, shape (n_personas,)
+            The customer's soft memberships (e.g. an assignment model's persona
+            probabilities), values in [0, 1] summing to at most 1.
+        customer_id : str
+            Looks up the customer's components (:attr:`components_`); a customer the model was
+            not fitted with gets zero components (the mean customer), as in :meth:`rates`.
+        personas : sequence of int, optional
+            The persona id of each entry of ``memberships``; default :attr:`persona_ids_`. An id
+            the model does not know counts on the pooled row, as in :meth:`rates`.
+
+        Returns
+        -------
+        ndarray of float, shape (n_journeys,)
+            Equal to ``rates(pd.DataFrame([memberships], index=[customer_id],
+            columns=personas))[0]`` up to floating-point rounding (the same arithmetic on one
+            row).
+
+        Raises
+        ------
+        ConfigError
+            ``memberships`` is not one probability per persona.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from journeymine.actions import Policy
+        >>> policy = Policy.from_dict({"journeys": [{"name": "offer", "channel": "email",
+        ...     "activity": "email_sent"}], "prior_rate": 0.05})
+        >>> soft = pd.DataFrame({0: [0.9, 0.2], 1: [0.1, 0.8]}, index=["a", "b"])
+        >>> feats = pd.DataFrame({"f": [0.0, 1.0]}, index=["a", "b"])
+        >>> m = FeatureUplift().fit(None, soft, feats, policy)
+        >>> m.persona_ids_
+        [0, 1]
+        >>> one = m.customer_rates(np.array([0.2, 0.8]), "b")
+        >>> bool(np.allclose(one, m.rates(soft.loc[["b"]])[0]))
+        True
+        """
+        pos, rest, comps, index, coef, intercept, fitted = self._row_plan(personas)
+        m = np.asarray(memberships, dtype=np.float64).reshape(-1)
+        if (
+            len(m) != len(pos)
+            or not np.isfinite(m).all()
+            or (len(m) and (m.min() < 0 or m.max() > 1 or m.sum() > 1 + 1e-6))
+        ):
+            raise ConfigError(
+                f"memberships must be {len(pos)} probabilities (one per persona "
+                f"{self.persona_ids_ if personas is None else list(personas)}, in [0, 1], "
+                f"summing to at most 1), got {np.asarray(memberships).tolist()!r:.120}."
+            )
+        W = np.zeros(len(self.base_.personas_))
+        for c, at in enumerate(pos):
+            W[at] += m[c]  # a persona the model never saw goes to the pooled row
+        W[rest] += max(1.0 - W.sum(), 0.0)
+        cells = W @ self.base_._mean
+        if not fitted:
+            return cells
+        try:
+            row = index.get_loc(str(customer_id))
+        except KeyError:
+            row = None
+        if row is not None and not isinstance(row, int | np.integer):
+            raise ConfigError(
+                f"customer {customer_id!r} has several rows of components; fit the model on "
+                f"features with one row per customer."
+            )
+        z = np.zeros(comps.shape[1]) if row is None else comps[row]
+        A = np.concatenate([W[1:], z])
+        treated = np.concatenate([A, [1.0], A])
+        control = np.concatenate([A, [0.0], np.zeros_like(A)])
+        p1 = _expit(coef @ treated + intercept)
+        p0 = _expit(coef @ control + intercept)
+        feature = cells.copy()
+        feature[fitted] = p1 - p0
+        b = float(self.blend_)
+        return b * feature + (1 - b) * cells
+
+    def _row_plan(self, personas: Sequence[int] | None) -> tuple[Any, ...]:
+        """What :meth:`customer_rates` needs, built once per (fitted model, persona ids): each
+        persona's row of the cell model, the row of the unplaced weight, the components as a
+        matrix and their index, the stacked coefficients and which journeys have them."""
+        self._fitted()
+        key = None if personas is None else tuple(int(p) for p in personas)
+        plan = getattr(self, "_plan", None)
+        if (
+            plan is not None
+            and plan[0] == key
+            and plan[1] is self.base_
+            and plan[2] is self.models_
+            and plan[3] is self.components_
+        ):
+            return plan[4]
+        ids = self.persona_ids_ if key is None else list(key)
+        if any(p < 0 for p in ids) or len(set(ids)) != len(ids):
+            raise ConfigError(
+                f"personas must be distinct persona ids >= 0 (one per membership), got {ids}."
+            )
+        rows = {int(p): k for k, p in enumerate(self.base_.personas_)}
+        pos = [rows.get(int(p), 0) for p in ids]
+        rest = rows.get(UNPLACED, 0)
+        fitted = [jj for jj, clf in enumerate(self.models_) if clf is not None]
+        clfs = [clf for clf in self.models_ if clf is not None]
+        coef = np.array([clf.coef_[0] for clf in clfs], dtype=np.float64)
+        intercept = np.array([clf.intercept_[0] for clf in clfs], dtype=np.float64)
+        comps = self.components_.to_numpy(dtype=np.float64)
+        built = (pos, rest, comps, self.components_.index, coef, intercept, fitted)
+        self._plan = (key, self.base_, self.models_, self.components_, built)
+        return built
+
     def sample(self, memberships: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """One draw for Thompson sampling: the cell model's posterior draw in the cell part,
         the feature model's estimate in the rest."""
@@ -520,6 +647,13 @@ def _uplift(clf: LogisticRegression, A: np.ndarray) -> np.ndarray:
     """The outcome rate with the touch minus without it, per row of ``A``."""
     one, zero = np.ones(len(A)), np.zeros(len(A))
     return clf.predict_proba(_interact(A, one))[:, 1] - clf.predict_proba(_interact(A, zero))[:, 1]
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    """The logistic function, as the logistic regressions' ``predict_proba`` applies it."""
+    from scipy.special import expit
+
+    return np.asarray(expit(z))
 
 
 def _is_auto(value: Any) -> bool:

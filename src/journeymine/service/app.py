@@ -222,8 +222,15 @@ def create_app(
         model (off by default; ``POST /v1/model/reload`` always works).
     policy_path, responses_path : str or Path, optional
         Both together add ``POST /v1/next-best-action``: a policy file (YAML/JSON,
-        :class:`journeymine.actions.Policy`) and response rates saved by
-        :meth:`journeymine.actions.ResponseModel.save` (``jm nba --responses-out``).
+        :class:`journeymine.actions.Policy`) and the rates it arbitrates with, loaded by the
+        kind the file declares (:func:`journeymine.service.decider.load_responses`): response
+        rates saved by :meth:`journeymine.actions.ResponseModel.save` (``jm nba
+        --responses-out``), or, for a policy that arbitrates by uplift, a saved
+        :class:`journeymine.actions.UpliftModel` or :class:`journeymine.actions.FeatureUplift`
+        (the ``.skops`` file with its ``.json`` card, ``jm nba --uplift-out``). A
+        FeatureUplift rates each customer: its memberships are the persona model's
+        probabilities (its persona ids must be the model's), its components the customer's
+        stored ones (zero for a customer it was not fitted with).
     request_timeout : float, default 10
         Seconds a request body may take to arrive once the headers are in; a slower body gets
         408 and the connection is closed. (Slow *headers* are cut off by the server's HTTP
@@ -367,10 +374,13 @@ def create_app(
     auth = [Depends(key_dependency)]
     policy = responses = None
     if policy_path is not None and responses_path is not None:
-        from journeymine.actions import Policy, ResponseModel
+        from journeymine.actions import Policy
+        from journeymine.service.decider import check_personas, load_responses
 
         policy = Policy.from_file(Path(policy_path))
-        responses = ResponseModel.load(Path(responses_path))
+        served = responses = load_responses(Path(responses_path))
+        # a reloaded persona model must have the personas a FeatureUplift was fitted for
+        holder.check = lambda model: check_personas(served, model.classes_)
     fast_paths: dict[tuple[str, str], Any] = {}
     if store is not None:
         from journeymine.service.nba_route import NextBestActionRoute

@@ -1,16 +1,20 @@
-"""The policy's gates for one live customer, without pandas: :class:`LiveDecider`.
+"""The policy's gates for one live customer, without pandas: :class:`LiveDecider`, and the
+rates a service serves, loaded from their file by kind: :func:`load_responses`.
 
 The customer's stored events (and reserved contacts) become a
 :class:`~journeymine.service.timeline.Timeline`, and the decider runs the engine's gates on
 it, in the engine's order, with the engine's texts, and the response rates of each persona
-computed once. The answer equals :func:`journeymine.actions.next_best_action` on the same
-events, persona and time (``tests/service/test_live_decide.py`` compares them decision by
-decision).
+computed once (a :class:`~journeymine.actions.FeatureUplift`: the customer's own uplift,
+one row per decision, from their soft memberships and stored components). The answer equals
+:func:`journeymine.actions.next_best_action` on the same events, persona (and memberships)
+and time (``tests/service/test_live_decide.py`` and ``tests/service/test_feature_uplift_service.py``
+compare them decision by decision).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,15 +23,146 @@ from typing import Any
 import numpy as np
 
 from journeymine.actions.engine import REASONS
+from journeymine.actions.feature_uplift import FeatureUplift
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
 from journeymine.assignment import UNASSIGNED
-from journeymine.exceptions import ConfigError
+from journeymine.exceptions import ConfigError, ModelError
 from journeymine.service.store import CACHE_EVENTS, Contact
 from journeymine.service.timeline import _US, Timeline
 
-__all__ = ["LiveDecider"]
+__all__ = [
+    "RESPONSE_KINDS",
+    "LiveDecider",
+    "Responses",
+    "check_personas",
+    "load_responses",
+    "served_personas",
+]
+
+#: What a service may serve as its rates: the kind written in the file -> the class.
+RESPONSE_KINDS: dict[str, str] = {
+    "journeymine.response_rates": "ResponseModel (JSON; jm nba --responses-out)",
+    "journeymine.UpliftModel": "UpliftModel (.skops + .json card; jm nba --uplift-out)",
+    "journeymine.FeatureUplift": (
+        "FeatureUplift (.skops + .json card; jm nba --features ... --uplift-out)"
+    ),
+}
+
+#: The rates a live decision reads.
+Responses = ResponseModel | UpliftModel | FeatureUplift
+
+
+def load_responses(path: str | os.PathLike[str]) -> Responses:
+    """The rates saved at ``path``, loaded by the kind the file declares: response rates
+    (:meth:`ResponseModel.save <journeymine.actions.ResponseModel.save>`, JSON), an
+    :class:`~journeymine.actions.UpliftModel` or a :class:`~journeymine.actions.FeatureUplift`
+    (the ``.skops`` file, or its ``.json`` card, with every check of their ``load``; never
+    pickle).
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    ResponseModel, UpliftModel or FeatureUplift
+
+    Raises
+    ------
+    ConfigError
+        No such file, or a file of none of these kinds (the message names them).
+    ModelError
+        A model file refused by its ``load`` (an edited card, a skops file that is not the
+        card's, a type outside the trusted list...).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from journeymine.actions import Policy, ResponseModel, UpliftModel
+    >>> policy = Policy.from_dict({"journeys": [{"name": "promo", "channel": "email",
+    ...     "activity": "email_sent", "prior_rate": 0.2}]})
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> rates = ResponseModel().fit(None, None, policy).save(folder / "rates.json")
+    >>> type(load_responses(rates)).__name__
+    'ResponseModel'
+    >>> uplift = UpliftModel().fit(None, None, policy).save(folder / "uplift.skops")
+    >>> type(load_responses(uplift)).__name__
+    'UpliftModel'
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    kinds = "; ".join(RESPONSE_KINDS.values())
+    if not p.is_file():
+        raise ConfigError(f"no response-rates file {p}: give one of these kinds: {kinds}.")
+    card = p if p.suffix.lower() == ".json" else p.with_suffix(".json")
+    kind = None
+    try:
+        doc = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        doc = None
+    if isinstance(doc, dict):
+        kind = doc.get("format") if card == p else None
+        kind = kind or doc.get("kind")
+    if kind == "journeymine.response_rates" and card == p:
+        return ResponseModel.load(p)
+    if kind == "journeymine.UpliftModel":
+        return UpliftModel.load(p.with_suffix(".skops"))
+    if kind == "journeymine.FeatureUplift":
+        return FeatureUplift.load(p.with_suffix(".skops"))
+    if card != p and not card.is_file():
+        raise ModelError(
+            f"{p} has no card {card.name} beside it: a saved UpliftModel or FeatureUplift is "
+            f"the .skops file plus its .json card, saved together."
+        )
+    raise ConfigError(
+        f"{p} is not a file of rates a service serves (kind {kind!r}); give one of these "
+        f"kinds: {kinds}."
+    )
+
+
+def check_personas(responses: Responses, personas: Any) -> tuple[int, ...]:
+    """``personas`` (a persona model's ids, e.g. its ``classes_``) as a tuple; with a
+    FeatureUplift a ``ConfigError`` when they are not its persona ids (``persona_ids_``): the
+    model's probabilities would weigh the wrong cells.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from journeymine.actions import FeatureUplift, Policy
+    >>> policy = Policy.from_dict({"journeys": [{"name": "promo", "channel": "email",
+    ...     "activity": "email_sent", "prior_rate": 0.2}], "arbitration": "uplift"})
+    >>> soft = pd.DataFrame({0: [1.0, 0.0], 1: [0.0, 1.0]}, index=["a", "b"])
+    >>> fu = FeatureUplift().fit(None, soft, pd.DataFrame({"f": [0.0, 1.0]}, soft.index), policy)
+    >>> check_personas(fu, [0, 1])
+    (0, 1)
+    >>> check_personas(fu, [0, 1, 2])
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: the persona model's personas [0, 1, 2] are not the ...
+    """
+    got = tuple(int(p) for p in personas)
+    if not isinstance(responses, FeatureUplift):
+        return got
+    own = responses.persona_ids_
+    if sorted(got) != own or len(set(got)) != len(got):
+        raise ConfigError(
+            f"the persona model's personas {sorted(got)} are not the FeatureUplift's {own}: "
+            f"its probabilities would weigh the wrong cells. Fit the FeatureUplift with "
+            f"memberships of this persona model's personas (e.g. its predict_proba), or serve "
+            f"the persona model it was fitted with."
+        )
+    return got
+
+
+def served_personas(responses: Responses) -> set[int]:
+    """The persona ids of the rates (with -1, unassigned): a persona a caller gives must be
+    one of them or of the persona model's."""
+    table = responses.base_.table_ if isinstance(responses, FeatureUplift) else responses.table_
+    return {UNASSIGNED, *map(int, np.asarray(table["persona"], dtype=np.int64))}
 
 
 def _iso_us(t_us: int) -> str:
@@ -68,8 +203,15 @@ class LiveDecider:
     Parameters
     ----------
     policy : Policy
-    responses : ResponseModel or UpliftModel
-        Fitted for the policy's journeys (an UpliftModel when the policy arbitrates by uplift).
+    responses : ResponseModel, UpliftModel or FeatureUplift
+        Fitted for the policy's journeys (an UpliftModel or a FeatureUplift when the policy
+        arbitrates by uplift; a FeatureUplift only then). A FeatureUplift gives each customer
+        their own uplift: :meth:`decide` then needs the customer's ``memberships``.
+    personas : sequence of int, optional
+        With a FeatureUplift: the persona id of each entry of the membership rows
+        :meth:`decide` gets (the persona model's ``classes_``, whose ``predict_proba`` gives
+        them); they must be the FeatureUplift's persona ids (``persona_ids_``), else a
+        ``ConfigError`` at once. Default: the FeatureUplift's own.
 
     Examples
     --------
@@ -81,16 +223,50 @@ class LiveDecider:
     ...                persona=-1, at_us=1_740_000_100_000_000)
     >>> out["action"], out["expected_response"]
     ('promo', 0.2)
+
+    With a FeatureUplift the customer's memberships (one per persona) set the rates:
+
+    >>> import pandas as pd
+    >>> from journeymine.actions import FeatureUplift
+    >>> uplift = Policy(journeys=(promo,), arbitration="uplift")
+    >>> soft = pd.DataFrame({0: [1.0, 0.0], 1: [0.0, 1.0]}, index=["a", "b"])
+    >>> feats = pd.DataFrame({"f": [0.0, 1.0]}, index=["a", "b"])
+    >>> fu = FeatureUplift().fit(None, soft, feats, uplift)
+    >>> d = LiveDecider(uplift, fu, personas=[0, 1])
+    >>> out = d.decide("a", [1_740_000_000_000_000], [{"activity": "visit"}], [],
+    ...                persona=0, at_us=1_740_000_100_000_000, memberships=[1.0, 0.0])
+    >>> out["expected_response"] == float(fu.customer_rates([1.0, 0.0], "a")[0])
+    True
     """
 
-    def __init__(self, policy: Policy, responses: ResponseModel | UpliftModel) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        responses: Responses,
+        *,
+        personas: Any = None,
+    ) -> None:
         if not isinstance(policy, Policy):
             raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
+        per_customer = isinstance(responses, FeatureUplift)
+        if per_customer and not hasattr(responses, "models_"):
+            raise ConfigError(
+                "the FeatureUplift served is not fitted: fit it (FeatureUplift().fit(log, "
+                "memberships, features, policy)) or load a saved one (FeatureUplift.load)."
+            )
+        if per_customer and policy.arbitration != "uplift":
+            raise ConfigError(
+                "a FeatureUplift gives uplift, but the policy arbitrates by response: set "
+                "arbitration: uplift in the policy served, or serve response rates "
+                "(jm nba --responses-out)."
+            )
         if policy.arbitration == "uplift":
-            if not isinstance(responses, UpliftModel) or not hasattr(responses, "table_"):
+            if not per_customer and (
+                not isinstance(responses, UpliftModel) or not hasattr(responses, "table_")
+            ):
                 raise ConfigError(
-                    "the policy arbitrates by uplift: serve a fitted UpliftModel, or set "
-                    "arbitration: response in the policy."
+                    "the policy arbitrates by uplift: serve a fitted UpliftModel or "
+                    "FeatureUplift, or set arbitration: response in the policy."
                 )
         elif not isinstance(responses, ResponseModel | UpliftModel) or not hasattr(
             responses, "table_"
@@ -122,10 +298,13 @@ class LiveDecider:
         self.policy = policy
         self.responses = responses
         self.touch = frozenset(policy.touch_activities)
-        self.known = {
-            UNASSIGNED,
-            *map(int, np.asarray(responses.table_["persona"], dtype=np.int64)),
-        }
+        self.known = served_personas(responses)
+        #: a FeatureUplift: rates per customer (from memberships), not per persona
+        self.per_customer = per_customer
+        self.personas: tuple[int, ...] = ()
+        if isinstance(responses, FeatureUplift):
+            own = responses.persona_ids_
+            self.personas = tuple(own) if personas is None else self.check_personas(personas)
         self._rates: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
         self.cache_events = CACHE_EVENTS  # prepared events kept, oldest customers dropped
@@ -141,6 +320,11 @@ class LiveDecider:
         self._iso_at: tuple[int, str] = (0, "")
         self._compile()
 
+    def check_personas(self, personas: Any) -> tuple[int, ...]:
+        """``personas`` (the persona model's ids, in the order of its probabilities) as a
+        tuple, checked against a FeatureUplift's persona ids (:func:`check_personas`)."""
+        return check_personas(self.responses, personas)
+
     def _iso(self, floor_us: int) -> str:
         """``floor_us`` in ISO 8601 (the last one kept: decisions of one second share it)."""
         at = self._iso_at
@@ -149,7 +333,13 @@ class LiveDecider:
         return at[1]
 
     def rates(self, persona: int) -> np.ndarray:
-        """Expected (uplift or) response of every journey for ``persona`` (1 x journeys)."""
+        """Expected (uplift or) response of every journey for ``persona`` (1 x journeys); a
+        FeatureUplift rates customers, not personas (``ConfigError``: see :meth:`decide`)."""
+        if self.per_customer:
+            raise ConfigError(
+                "a FeatureUplift rates each customer from their memberships, not a persona: "
+                "decide(..., memberships=...) or FeatureUplift.customer_rates."
+            )
         got = self._rates.get(persona)
         if got is None:
             got = np.asarray(
@@ -211,6 +401,7 @@ class LiveDecider:
         *,
         persona: int,
         at_us: int,
+        memberships: Any = None,
     ) -> dict[str, Any]:
         """The decision at ``at_us`` (microseconds UTC, floored to the second) for a customer
         with these stored ``events`` (in time order, times in ``event_times``) and committed
@@ -225,7 +416,23 @@ class LiveDecider:
         The prepared events are kept per customer while the same ``events`` list (of the same
         length) comes again, as the store's cache hands it out: pass a new list when the
         events change, never the same list changed in place.
+
+        With a FeatureUplift, ``memberships`` (required) are the customer's soft memberships,
+        one per persona of :attr:`personas` (e.g. the persona model's probabilities): the
+        rates are :meth:`FeatureUplift.customer_rates
+        <journeymine.actions.FeatureUplift.customer_rates>` of them and the customer's stored
+        components (zero components for a customer the FeatureUplift was not fitted with, as
+        in the batch engine). ``persona`` still drives the persona rules and the answer.
         """
+        if self.per_customer:
+            if memberships is None:
+                raise ConfigError(
+                    "the FeatureUplift served rates each customer from their soft memberships: "
+                    "pass memberships= (one probability per persona of LiveDecider.personas)."
+                )
+            scores = self._customer_scores(customer_id, memberships)
+        else:
+            scores = self._scores(persona)
         base = self._base(customer_id, event_times, events)
         floor = at_us - at_us % _US
         extra = [
@@ -250,7 +457,7 @@ class LiveDecider:
         else:
             tl = base.timeline
         t = tl.clip(floor // _US)
-        reason, detail, rates, products = self._gates(tl, t, persona)
+        reason, detail, rates, products = self._gates(tl, t, persona, scores)
         passed = [k for k, r in enumerate(reason) if r < 0]
         w = -1
         for k in passed:  # the highest score wins; ties go to the journey listed first
@@ -368,7 +575,7 @@ class LiveDecider:
         return row_out < 0
 
     def _gates(
-        self, tl: Timeline, t: int, persona: int
+        self, tl: Timeline, t: int, persona: int, scores: list[float]
     ) -> tuple[list[int], list[str], list[float], list[str | None]]:
         """Per journey: the first gate it fails (index into REASONS, -1 passed), the text,
         its score and the product it is about; the engine's gates in the engine's order (a
@@ -381,7 +588,7 @@ class LiveDecider:
                 f"or a 'requires' activity for live decisions."
             )
         policy = self.policy
-        rates = self._scores(persona)
+        rates = scores
         if self._fatigue:
             recent = tl.count(tl.touches(self.touch), t, policy.fatigue_within_s or 0)
             factor = float(np.float64(policy.fatigue_factor) ** np.float64(recent))
@@ -443,6 +650,13 @@ class LiveDecider:
                 self._scored[persona] = got
         return list(got)
 
+    def _customer_scores(self, customer_id: str, memberships: Any) -> list[float]:
+        """Each journey's rate for one customer (a FeatureUplift) times its value."""
+        fu = self.responses
+        assert isinstance(fu, FeatureUplift)
+        base = fu.customer_rates(memberships, customer_id, self.personas)
+        return [float(base[k]) * v for k, v in enumerate(self._values)]
+
 
 #: the kinds of a compiled gate (see ``LiveDecider._compile``)
 _COND, _PERSONA, _PRODUCT, _SAME_PRODUCT, _MIN_GAP = range(5)
@@ -468,7 +682,7 @@ _DECIDERS: dict[tuple[int, int], LiveDecider] = {}
 _DECIDERS_LOCK = threading.Lock()
 
 
-def _decider(policy: Policy, responses: ResponseModel | UpliftModel) -> LiveDecider:
+def _decider(policy: Policy, responses: Responses) -> LiveDecider:
     key = (id(policy), id(responses))
     d = _DECIDERS.get(key)
     if d is None or d.policy is not policy or d.responses is not responses:

@@ -26,13 +26,20 @@ import uuid
 import weakref
 from typing import Any
 
+import numpy as np
+
 from journeymine.actions.policy import Policy
-from journeymine.actions.response import ResponseModel
-from journeymine.actions.uplift import UpliftModel
-from journeymine.assignment import PersonaModel, assign, assign_aggregates
+from journeymine.assignment import (
+    ParsedCustomer,
+    PersonaModel,
+    assign,
+    assign_aggregates,
+    parse_customer,
+)
 from journeymine.exceptions import ConfigError
+from journeymine.features import numpy_aggregates, score_rows
 from journeymine.service.aggregates import LiveAggregates
-from journeymine.service.decider import LiveDecider, _decider
+from journeymine.service.decider import LiveDecider, Responses, _decider
 from journeymine.service.store import Contact, CustomerState, Persona
 from journeymine.service.timeline import Timeline
 
@@ -41,6 +48,7 @@ __all__ = [
     "Timeline",
     "decide_live",
     "live_aggregates",
+    "memberships_of",
     "persona_of",
     "score_aggregates",
 ]
@@ -81,6 +89,14 @@ def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggr
     (2, 2, 2)
     >>> persona, name, probability, to_store = persona_of(state, model)
     >>> persona == jm.assign(events, model, customer_id="c1").persona
+    True
+
+    The persona probabilities of the stored events (a FeatureUplift's memberships) are the
+    model's ``predict_proba`` on them:
+
+    >>> import pandas as pd
+    >>> log = pd.DataFrame(events).assign(customer_id="c1")
+    >>> bool(np.allclose(memberships_of(state, model), model.predict_proba(log).to_numpy()[0]))
     True
     """
     vocab = model.vocab_
@@ -153,6 +169,49 @@ def persona_of(
     return persona, name, probability, Persona(persona, name, probability, state.version, saved)
 
 
+def memberships_of(state: CustomerState, model: PersonaModel) -> np.ndarray:
+    """The customer's persona probabilities (one per ``model.classes_``, in that order): the
+    model's ``predict_proba`` on the stored events, from the same aggregates the persona is
+    scored from (:func:`live_aggregates`, or every stored event encoded again when the model's
+    features cannot be folded live). The soft memberships a FeatureUplift reads (example:
+    :func:`live_aggregates`).
+    """
+    if LiveAggregates.supports(model.vocab_) and state.event_seqs:
+        agg, _, _ = live_aggregates(state, model)
+        return _probabilities(agg.row()[None, :], model)[0]
+    return _parsed_memberships(parse_customer(state.events, model, customer_id=state.customer_id))
+
+
+def _probabilities(aggregates: np.ndarray, model: PersonaModel) -> np.ndarray:
+    """``model``'s persona probabilities (columns: ``model.classes_``) of customers given by
+    their integer aggregates, one row each, as :func:`journeymine.assignment.assign_aggregates`
+    scores them."""
+    rows = np.asarray(aggregates)
+    return np.asarray(model.scorer_.predict_proba(score_rows(rows, model.spec_), rows[:, 0]))
+
+
+def _parsed_memberships(parsed: ParsedCustomer) -> np.ndarray:
+    """The persona probabilities (one per ``parsed.model.classes_``) of one parsed customer
+    (:func:`journeymine.assignment.parse_customer`)."""
+    model = parsed.model
+    return _probabilities(
+        numpy_aggregates(parsed.events, model.spec_, plan=model.vocab_.plan), model
+    )[0]
+
+
+def _aligned_memberships(
+    decider: LiveDecider, model: PersonaModel, proba: np.ndarray
+) -> np.ndarray:
+    """``proba`` (one per ``model.classes_``) in the order of ``decider.personas``, the persona
+    ids checked against the FeatureUplift's (a ``ConfigError`` when they differ, e.g. after a
+    persona model of other personas was loaded)."""
+    classes = tuple(int(c) for c in model.classes_)
+    if classes == decider.personas:
+        return proba
+    decider.check_personas(classes)
+    return proba[[classes.index(p) for p in decider.personas]]
+
+
 def time_us(at: Any) -> int:
     """A decision time as microseconds UTC: an ``int`` is taken as microseconds already,
     anything else as :class:`pandas.Timestamp` reads it (naive = UTC).
@@ -218,7 +277,7 @@ def decide_live(
     state: CustomerState,
     model: PersonaModel,
     policy: Policy,
-    responses: ResponseModel | UpliftModel,
+    responses: Responses,
     *,
     at: Any = None,
     persona: int | None = None,
@@ -233,8 +292,11 @@ def decide_live(
     model : PersonaModel
         Assigns the persona when the stored one is not current and ``persona`` is not given.
     policy : Policy
-    responses : ResponseModel or UpliftModel
-        Fitted for ``policy``'s journeys.
+    responses : ResponseModel, UpliftModel or FeatureUplift
+        Fitted for ``policy``'s journeys. A FeatureUplift rates the customer from their soft
+        memberships: ``model``'s probabilities on the stored events (:func:`memberships_of`),
+        also when ``persona`` is given, and their components (zero for a customer it was not
+        fitted with).
     at : int, str or datetime, optional
         Decision time: microseconds UTC (int) or anything ``pandas.Timestamp`` reads; default
         now (the server's clock). Second resolution.
@@ -258,7 +320,8 @@ def decide_live(
 
     The decision equals :func:`journeymine.actions.next_best_action` on the stored events plus
     the committed contacts, at ``at``, for the persona :func:`journeymine.assignment.assign`
-    gives on the stored events.
+    gives on the stored events (with a FeatureUplift: and ``memberships=`` the model's
+    ``predict_proba`` on them).
 
     Examples
     --------
@@ -282,6 +345,14 @@ def decide_live(
     else:
         name = given_persona_name(persona, model, d.known)
         probability = None
+    memberships = None
+    if d.per_customer:
+        if model is None:
+            raise ConfigError(
+                "the FeatureUplift served rates each customer from the persona model's "
+                "probabilities: give the persona model."
+            )
+        memberships = _aligned_memberships(d, model, memberships_of(state, model))
     out = d.decide(
         state.customer_id,
         state.event_times,
@@ -289,6 +360,7 @@ def decide_live(
         state.contacts,
         persona=int(persona),
         at_us=at_us,
+        memberships=memberships,
     )
     answer = {
         "customer_id": out["customer_id"],

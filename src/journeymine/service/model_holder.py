@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,14 @@ logger = logging.getLogger(__name__)
 
 class ModelHolder:
     """The served model of the file ``path`` (loaded now: a bad file fails here), swapped in
-    one reference assignment by :meth:`reload`."""
+    one reference assignment by :meth:`reload`. ``check(model)``, when set, vets a reloaded
+    model before the swap (a ``ConfigError`` refuses it, e.g. a FeatureUplift served for other
+    personas)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self.check: Callable[[PersonaModel], Any] | None = None
         self.model: PersonaModel = load_model(path)
         self.loaded_at = time.time()
         self.stamp = self._stamp()
@@ -60,6 +64,11 @@ class ModelHolder:
             stamp = self._stamp()
             try:
                 model = load_model(self.path)
+                if self.check is not None:
+                    try:
+                        self.check(model)
+                    except ConfigError as exc:
+                        raise ModelError(f"{self.path.name}: {exc}") from exc
             except ModelError as exc:
                 self.failed_stamp = stamp
                 self.last_error = str(exc)

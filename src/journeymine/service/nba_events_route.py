@@ -27,9 +27,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from journeymine.actions import Policy, ResponseModel, next_best_action
+from journeymine.actions import FeatureUplift, Policy, next_best_action
 from journeymine.assignment import (
-    UNASSIGNED,
     PersonaModel,
     assign_parsed,
     parse_customer,
@@ -37,7 +36,8 @@ from journeymine.assignment import (
 )
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
-from journeymine.service.live import given_persona_name
+from journeymine.service.decider import Responses, check_personas, served_personas
+from journeymine.service.live import _parsed_memberships, given_persona_name
 from journeymine.service.live_events import NbaEventIn
 
 __all__ = ["decide_one", "nba_router", "request_schemas"]
@@ -143,14 +143,15 @@ def _decision_time(raw: Any, times: Any) -> pd.Timestamp | None:
 def decide_one(
     model: PersonaModel,
     policy: Policy,
-    responses: ResponseModel,
+    responses: Responses,
     req: NbaRequest,
     times: Any,
 ) -> dict[str, Any]:
     """The decision for one request (raises EventLogError / ConfigError on bad input).
 
     ``times`` checks event and decision times against the service's plausible range
-    (:class:`journeymine.service.limits.TimeRange`)."""
+    (:class:`journeymine.service.limits.TimeRange`). With a FeatureUplift the memberships
+    are ``model``'s persona probabilities on the events (also when the persona is given)."""
     cid, events = req["customer_id"], req["events"]
     at = _decision_time(req.get("at"), times)
     # the events are checked (and encoded) as /v1/assign does, whether or not the persona is
@@ -164,8 +165,13 @@ def decide_one(
         a = assign_parsed([parsed])[0]
         persona, name, probability = a.persona, a.name, a.probability
     else:
-        known = {UNASSIGNED, *map(int, responses.table_["persona"])}
-        name = given_persona_name(persona, model, known)
+        name = given_persona_name(persona, model, served_personas(responses))
+    soft = None
+    if isinstance(responses, FeatureUplift):
+        check_personas(responses, model.classes_)  # a reloaded model may have others
+        soft = pd.DataFrame(
+            [_parsed_memberships(parsed)], index=[cid], columns=[int(c) for c in model.classes_]
+        )
     columns: dict[str, Any] = {
         CUSTOMER_ID: cid,
         TIMESTAMP: pd.to_datetime(parsed.events.t, unit="us", utc=True),
@@ -185,6 +191,7 @@ def decide_one(
         at=at,
         customers=[cid],
         check="off",  # one customer's events: most activities are absent, by nature
+        memberships=soft,
     )
     row = d.actions.iloc[0]
     return {
@@ -208,7 +215,7 @@ def nba_router(
     model_of: Any,
     key_dependency: Any,
     policy: Policy,
-    responses: ResponseModel,
+    responses: Responses,
     read: Any,
     times: Any,
 ) -> APIRouter:
@@ -216,8 +223,17 @@ def nba_router(
 
     ``model_of()`` returns the current persona model (hot reloads apply); ``read(adapter,
     body)`` checks the raw body (the service's strict JSON and 400/422 answers); ``times``
-    checks times against the service's plausible range.
+    checks times against the service's plausible range. A FeatureUplift must have the persona
+    ids of ``model_of()`` (``ConfigError``).
     """
+    if isinstance(responses, FeatureUplift):
+        if policy.arbitration != "uplift":
+            raise ConfigError(
+                "a FeatureUplift gives uplift, but the policy arbitrates by response: set "
+                "arbitration: uplift in the policy served, or serve response rates "
+                "(jm nba --responses-out)."
+            )
+        check_personas(responses, model_of().classes_)
     if list(responses.journeys_) != [j.name for j in policy.journeys]:
         raise ConfigError(
             f"the response rates are for journeys {responses.journeys_}, the policy has "

@@ -30,9 +30,9 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers
 
 from journeymine.actions.policy import Policy
-from journeymine.actions.response import ResponseModel
 from journeymine.assignment import parse_time
 from journeymine.exceptions import ConfigError
+from journeymine.service.decider import Responses
 from journeymine.service.limits import error_answer, json_answer, read_body, read_request
 from journeymine.service.live import LiveDecider, decide_live
 from journeymine.service.live_events import DEFAULT_MAX_FUTURE_S, check_live_events
@@ -62,7 +62,9 @@ class NextBestActionRoute:
         The request schema (``LiveNbaRequest``).
     times : TimeRange
         The plausible range of event and decision times.
-    policy, responses : Policy, ResponseModel
+    policy : Policy
+    responses : ResponseModel, UpliftModel or FeatureUplift
+        A FeatureUplift's persona ids must be those of ``model_of()`` (``ConfigError``).
     max_future_s : float
         Events more than this many seconds after the server's clock are refused (422).
     metrics : Metrics, optional
@@ -79,7 +81,7 @@ class NextBestActionRoute:
         adapter: Any,
         times: Any,
         policy: Policy,
-        responses: ResponseModel,
+        responses: Responses,
         *,
         max_future_s: float = DEFAULT_MAX_FUTURE_S,
         metrics: Any = None,
@@ -95,7 +97,9 @@ class NextBestActionRoute:
         self.max_future_s = max_future_s
         self.metrics = metrics
         self.next_step = next_step
-        self.decider = LiveDecider(policy, responses)
+        model = model_of()  # a FeatureUplift's memberships are its probabilities
+        personas = None if model is None else model.classes_
+        self.decider = LiveDecider(policy, responses, personas=personas)
         self.inline_reads = isinstance(store, SQLiteStore)
         self.async_reads = hasattr(store, "read_async")
 

@@ -37,8 +37,6 @@ import numpy as np
 import pandas as pd
 
 from journeymine.actions.policy import Policy
-from journeymine.actions.response import ResponseModel
-from journeymine.actions.uplift import UpliftModel
 from journeymine.assignment import PersonaModel, load_model
 from journeymine.exceptions import ConfigError
 from journeymine.schema import (
@@ -51,7 +49,14 @@ from journeymine.schema import (
     canonical_log,
 )
 from journeymine.service.aggregates import LiveAggregates
-from journeymine.service.live import LiveDecider, score_aggregates, time_us
+from journeymine.service.decider import Responses
+from journeymine.service.live import (
+    LiveDecider,
+    _aligned_memberships,
+    _probabilities,
+    score_aggregates,
+    time_us,
+)
 
 __all__ = ["OUTPUT_SCHEMA", "STATE_SCHEMA", "policy_window_s", "stream_decisions"]
 
@@ -140,7 +145,7 @@ class _Job:
         model_bytes: bytes,
         card: str,
         policy: Policy | None,
-        responses: ResponseModel | UpliftModel | None,
+        responses: Responses | None,
         at_us: int | None,
         product_column: str,
     ) -> None:
@@ -176,7 +181,7 @@ class _Job:
     @property
     def decider(self) -> LiveDecider | None:
         if self._decider is None and self.policy is not None and self.responses is not None:
-            self._decider = LiveDecider(self.policy, self.responses)
+            self._decider = LiveDecider(self.policy, self.responses, personas=self.model.classes_)
         return self._decider
 
     def update(self, customer_id: str, pdf: pd.DataFrame, saved: str | None) -> tuple[dict, str]:
@@ -251,8 +256,18 @@ class _Job:
                 }
                 for e in kept
             ]
+            memberships = None
+            if decider.per_customer:  # a FeatureUplift: the model's probabilities
+                proba = _probabilities(agg.row()[None, :], model)[0]
+                memberships = _aligned_memberships(decider, model, proba)
             got = decider.decide(
-                customer_id, [e[0] for e in kept], events, [], persona=persona, at_us=at_us
+                customer_id,
+                [e[0] for e in kept],
+                events,
+                [],
+                persona=persona,
+                at_us=at_us,
+                memberships=memberships,
             )
             out.update(
                 at=got["at"],
@@ -317,7 +332,7 @@ def stream_decisions(
     events: Any,
     model: PersonaModel,
     policy: Policy | None = None,
-    responses: ResponseModel | UpliftModel | None = None,
+    responses: Responses | None = None,
     *,
     at: Any = None,
     timeout: Any = None,
@@ -338,7 +353,7 @@ def stream_decisions(
         bytes and card, re-loaded there with every check).
     policy : Policy, optional
         With ``responses``: the next best action is decided too.
-    responses : ResponseModel or UpliftModel, optional
+    responses : ResponseModel, UpliftModel or FeatureUplift, optional
         Fitted for ``policy``'s journeys.
     at : int, str or datetime, optional
         Decision time of every decision: microseconds UTC (int) or anything ``pandas.Timestamp``
@@ -382,7 +397,9 @@ def stream_decisions(
         )
     if (policy is None) != (responses is None):
         raise ConfigError("give both policy and responses (or neither, for personas only).")
-    decider = None if policy is None else LiveDecider(policy, responses)  # type: ignore[arg-type]
+    decider = (
+        None if policy is None else LiveDecider(policy, responses, personas=model.classes_)  # type: ignore[arg-type]
+    )
     dtypes = dict(events.dtypes)
     canonical_log(_probe(dtypes))  # the schema gate: missing columns, timestamp type
     timeout_ms = None
