@@ -40,6 +40,15 @@ UpliftModelOpt = Annotated[
         "fitting one on the log (uplift arbitration)."
     ),
 ]
+FeatureUpliftOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="A saved persona model (.skops, the one `jm serve --model` serves): fit a "
+        "FeatureUplift instead of the cell UpliftModel, per-customer uplift from the model's "
+        "persona probabilities (the memberships) and features on the log (uplift arbitration). "
+        "Save it with --uplift-out for `jm serve --responses`."
+    ),
+]
 AttributesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -90,11 +99,13 @@ def _policy_inputs(
     uplift_model: Path | None = None,
     attributes: Path | None = None,
     memberships: Path | None = None,
+    feature_uplift: Path | None = None,
 ) -> tuple[Any, ...]:
     """The command's ``outputs`` checked against the inputs, then policy, labels and tables
     (small files, fast errors), then the log, the policy checked against it (warns, or fails
     with ``strict``), and the model: response rates, or uplift (fitted, or loaded from
-    ``uplift_model``)."""
+    ``uplift_model``, or a FeatureUplift on the probabilities and features of the persona
+    model ``feature_uplift``, which are then the memberships returned)."""
     import dataclasses
 
     from journeymine.actions import ResponseModel, UpliftModel
@@ -115,6 +126,23 @@ def _policy_inputs(
             f"{given} needs uplift arbitration: add --arbitration uplift (or arbitration: uplift "
             f"in {policy})."
         )
+    if feature_uplift is not None:
+        if pol.arbitration != "uplift":
+            raise ConfigError(
+                f"--feature-uplift needs uplift arbitration: add --arbitration uplift (or "
+                f"arbitration: uplift in {policy})."
+            )
+        if uplift_model is not None or memberships is not None:
+            given = "--uplift-model" if uplift_model is not None else "--memberships"
+            raise ConfigError(
+                f"--feature-uplift fits a FeatureUplift on the persona model's probabilities; "
+                f"drop {given} (the memberships are the model's, the cells are fitted with it)."
+            )
+        if not Path(feature_uplift).is_file():
+            raise ConfigError(
+                f"--feature-uplift {feature_uplift}: no such file; give a saved persona model "
+                f"(the .skops file `jm serve --model` serves, its .json card beside it)."
+            )
     labels = read_labels(personas, path).set_index("customer_id")["persona"]
     attrs = (
         None if attributes is None else read_customer_table(attributes, "--attributes", "booleans")
@@ -135,6 +163,17 @@ def _policy_inputs(
             )
     log = read.load(path)
     pol.check_against(log, strict=strict)
+    if feature_uplift is not None:
+        from journeymine.actions import FeatureUplift
+        from journeymine.assignment import load_model
+
+        persona_model = load_model(feature_uplift)
+        soft = persona_model.predict_proba(log)
+        model = FeatureUplift().fit(log, soft, persona_model.features(log), pol)
+        typer.echo(
+            f"FeatureUplift: blend {model.blend_:g} of the feature model (chosen by "
+            f"cross-validation; 0 = the persona cells), C {model.C_}"
+        )
     if pol.arbitration == "uplift":
         if model is None:
             model = UpliftModel().fit(log, labels if soft is None else soft, pol)
@@ -189,10 +228,14 @@ def nba(
     uplift_model: UpliftModelOpt = None,
     uplift_out: Annotated[
         Path | None,
-        typer.Option(help="Save the fitted UpliftModel (.skops + .json card) for --uplift-model."),
+        typer.Option(
+            help="Save the fitted UpliftModel (.skops + .json card) for --uplift-model, or the "
+            "FeatureUplift of --feature-uplift; either for `jm serve --responses`."
+        ),
     ] = None,
     attributes: AttributesOpt = None,
     memberships: MembershipsOpt = None,
+    feature_uplift: FeatureUpliftOpt = None,
     next_step_model: Annotated[
         Path | None,
         typer.Option(
@@ -210,7 +253,9 @@ def nba(
     Response rates per persona x journey are learned from the log's own touches; journeys
     not sent yet use the policy's prior_rate (a cold start: the output says so). With uplift
     arbitration the uplift (touches against holdout events) is learned instead, or loaded with
-    --uplift-model.
+    --uplift-model; --feature-uplift MODEL fits a FeatureUplift (per-customer uplift from the
+    persona model's probabilities and features) that --uplift-out saves for `jm serve
+    --responses`.
 
     Example: jm nba data/sample/events.parquet --policy examples/policy.yaml
     --personas personas/labels.csv --out actions.csv --why-not why_not.csv
@@ -233,6 +278,7 @@ def nba(
         uplift_model=uplift_model,
         attributes=attributes,
         memberships=memberships,
+        feature_uplift=feature_uplift,
     )
     from journeymine.exceptions import ConfigError
 

@@ -1,0 +1,89 @@
+"""#13: `jm nba --feature-uplift MODEL` fits a FeatureUplift on the persona model's probabilities
+and features, decides with it, and `--uplift-out` saves the file `jm serve --responses`
+serves with that persona model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _uplift_world import live_policy_spec, uplift_world
+from typer.testing import CliRunner
+
+from journeymine.actions import FeatureUplift, Policy, next_best_action
+from journeymine.assignment import PersonaModel, load_model
+from journeymine.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli_feature_uplift")
+    log, personas = uplift_world(300, days=8)
+    log.to_parquet(tmp / "events.parquet")
+    PersonaModel(cv=3, random_state=0).fit(log, personas).save(tmp / "persona.skops")
+    pd.DataFrame({"customer_id": personas.index, "persona": personas.to_numpy()}).to_csv(
+        tmp / "labels.csv", index=False
+    )
+    (tmp / "policy.json").write_text(json.dumps(live_policy_spec("response")))
+    return tmp
+
+
+def nba(files: Path, *args: str):
+    return runner.invoke(app, ["nba", str(files / "events.parquet"), "--policy",
+                               str(files / "policy.json"), "--personas",
+                               str(files / "labels.csv"), *args])  # fmt: skip
+
+
+def test_nba_fits_saves_and_decides_with_a_feature_uplift(files: Path) -> None:
+    out = files / "fu.skops"
+    res = nba(files, "--arbitration", "uplift", "--feature-uplift", str(files / "persona.skops"),
+              "--uplift-out", str(out), "--out", str(files / "a.csv"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "FeatureUplift: blend" in res.output
+    fu = FeatureUplift.load(out)  # the pair and the cells' pair, every check passed
+    model = load_model(files / "persona.skops")
+    assert fu.persona_ids_ == [int(c) for c in model.classes_]
+    # the decisions written are next_best_action's with the saved model and the persona
+    # model's probabilities as memberships
+    log = pd.read_parquet(files / "events.parquet")
+    policy = Policy.from_dict(policy_spec_of(files))
+    labels = pd.read_csv(files / "labels.csv", dtype={"customer_id": str})
+    want = next_best_action(log, policy, fu, labels.set_index("customer_id")["persona"],
+                            check="off", memberships=model.predict_proba(log))  # fmt: skip
+    got = pd.read_csv(files / "a.csv", dtype={"customer_id": str})
+    assert got["action"].fillna("").tolist() == want.actions["action"].fillna("").tolist()
+    pd.testing.assert_series_equal(got["expected_response"], want.actions["expected_response"],
+                                   check_names=False, rtol=1e-9)  # fmt: skip
+    # the file the service loads, with the same persona model
+    from journeymine.service import create_app
+    from journeymine.service.decider import load_responses
+
+    assert isinstance(load_responses(out), FeatureUplift)
+    (files / "uplift_policy.json").write_text(json.dumps(policy_spec_of(files)))
+    served = create_app(files / "persona.skops", api_key="k", responses_path=out,
+                        policy_path=files / "uplift_policy.json")  # fmt: skip
+    assert served.state.next_best_action
+
+
+def policy_spec_of(files: Path) -> dict:
+    return {**json.loads((files / "policy.json").read_text()), "arbitration": "uplift"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--feature-uplift", "MODEL"], "--feature-uplift needs uplift arbitration"),
+        (["--arbitration", "uplift", "--feature-uplift", "MODEL", "--memberships", "MODEL"],
+         "drop --memberships"),
+        (["--arbitration", "uplift", "--feature-uplift", "NOPE"], "no such file"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_options(files: Path, args: list[str], message: str) -> None:
+    subst = {"MODEL": str(files / "persona.skops"), "NOPE": str(files / "none.skops")}
+    res = nba(files, *[subst.get(a, a) for a in args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output
