@@ -67,7 +67,7 @@ def live_events(log: pd.DataFrame) -> list[dict[str, Any]]:
             "event_id": f"e{i}",
         }
         for key in ("channel", "journey_id", "product"):
-            v = getattr(r, key)
+            v = getattr(r, key, None)
             if isinstance(v, str):
                 e[key] = v
         out.append(e)
@@ -319,5 +319,50 @@ def test_a_reload_to_other_personas_is_refused(fitted: dict[str, Any], tmp_path:
             r = c.post("/v1/next-best-action", json=body)
             assert r.status_code == 200, r.text
             same_decision(r.json(), batch(fitted, fitted["fu"], [cid]).loc[cid])
+    finally:
+        srv.stop()
+
+
+def test_new_events_change_the_memberships(fitted: dict[str, Any], tmp_path: Path) -> None:
+    """The memberships are kept per customer while the stored events stay the same, and
+    computed again when new events arrive: the decision follows next_best_action on the new
+    events (with their probabilities), also when the persona model keeps its persona."""
+    app = create_app(fitted["model_path"], api_key=KEY, policy_path=fitted["policy_path"],
+                     responses_path=fitted["fu_path"],
+                     store=f"sqlite:///{tmp_path / 'new.db'}")  # fmt: skip
+    srv = Server(app)
+    log, model, at = fitted["log"], fitted["model"], fitted["at"]
+    before = log[log["timestamp"] < at]
+    extra = pd.DataFrame({"timestamp": [at - pd.Timedelta(f"{h}h") for h in (5, 4, 3)],
+                          "activity": ["visit", "add_to_cart", "visit"],
+                          "channel": ["web", "web", "web"]})  # fmt: skip
+    fu = fitted["fu"]
+    chosen = None
+    for cid in sorted(before["customer_id"].unique())[1::25]:
+        more = pd.concat([before, extra.assign(customer_id=cid)], ignore_index=True)
+        old = fu.customer_rates(model.predict_proba(before).loc[cid].to_numpy(), cid)
+        new = fu.customer_rates(model.predict_proba(more).loc[cid].to_numpy(), cid)
+        if not np.allclose(old, new, rtol=1e-6):
+            chosen = (str(cid), more)
+            break
+    assert chosen is not None
+    cid, more = chosen
+    try:
+        with httpx.Client(base_url=srv.url, headers=AUTH, timeout=60) as c:
+            sub = before[before["customer_id"] == cid]
+            assert c.post("/v1/events", json={"events": live_events(sub)}).status_code == 200
+            first = decide(srv, cid, at)
+            same_decision(first, batch(fitted, fu, [cid]).loc[cid])
+            # the kept memberships answer again, the same
+            assert decide(srv, cid, at)["expected_response"] == first["expected_response"]
+            added = [{**e, "event_id": f"new{i}"}
+                     for i, e in enumerate(live_events(extra.assign(customer_id=cid)))]  # fmt: skip
+            assert c.post("/v1/events", json={"events": added}).status_code == 200
+            again = decide(srv, cid, at)
+        personas = assign_many(more, model).set_index("customer_id")["persona"]
+        d = next_best_action(more, fitted["policy"], fu, personas, at=at, customers=[cid],
+                             check="off", memberships=model.predict_proba(more))  # fmt: skip
+        want = d.actions.set_index("customer_id").assign(why=[sorted(d.why_not["reason"])])
+        same_decision(again, want.loc[cid])
     finally:
         srv.stop()

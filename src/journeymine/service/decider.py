@@ -198,7 +198,10 @@ class LiveDecider:
     """Decides for one live customer with a policy and its response (or uplift) rates.
 
     Built once per service (the policy's checks, each persona's rates computed once and
-    kept); :meth:`decide` is then plain numpy on the customer's few events.
+    kept); :meth:`decide` is then plain numpy on the customer's few events. With a
+    FeatureUplift the rates are the customer's own: the memberships are kept per customer
+    while their stored events stay the same (:meth:`customer_memberships`), so a decision
+    that reads costs about what a persona's does.
 
     Parameters
     ----------
@@ -317,6 +320,10 @@ class LiveDecider:
             for ch in {j.channel for j in policy.journeys}
         }
         self._scored: dict[int, list[float]] = {}
+        #: a FeatureUplift: per customer, the memberships (with what they were computed on)
+        #: and the scores of the last memberships seen, oldest customers dropped first
+        self._soft: dict[str, tuple[Any, Any]] = {}
+        self._soft_scored: dict[str, tuple[Any, list[float]]] = {}
         self._iso_at: tuple[int, str] = (0, "")
         self._compile()
 
@@ -650,12 +657,42 @@ class LiveDecider:
                 self._scored[persona] = got
         return list(got)
 
+    def customer_memberships(self, customer_id: str, key: Any, compute: Any) -> Any:
+        """The customer's memberships: ``compute()`` once per ``key`` (what they are computed
+        from, e.g. the stored events' version and the persona model), then the kept ones while
+        the key is equal (at most :data:`CACHE_CUSTOMERS` customers, oldest dropped)."""
+        got = self._soft.get(customer_id)
+        if got is not None and got[0] == key:
+            return got[1]
+        row = compute()
+        _keep(self._soft, customer_id, (key, row), self._lock)
+        return row
+
     def _customer_scores(self, customer_id: str, memberships: Any) -> list[float]:
-        """Each journey's rate for one customer (a FeatureUplift) times its value."""
+        """Each journey's rate for one customer (a FeatureUplift) times its value (kept while
+        the same memberships object comes again, as :meth:`customer_memberships` hands out)."""
+        got = self._soft_scored.get(customer_id)
+        if got is not None and got[0] is memberships:
+            return list(got[1])
         fu = self.responses
         assert isinstance(fu, FeatureUplift)
         base = fu.customer_rates(memberships, customer_id, self.personas)
-        return [float(base[k]) * v for k, v in enumerate(self._values)]
+        scores = [float(base[k]) * v for k, v in enumerate(self._values)]
+        _keep(self._soft_scored, customer_id, (memberships, scores), self._lock)
+        return list(scores)
+
+
+#: Customers whose memberships (and their scores) a FeatureUplift's decider keeps.
+CACHE_CUSTOMERS = 100_000
+
+
+def _keep(cache: dict[str, Any], key: str, value: Any, lock: threading.Lock) -> None:
+    """``cache[key] = value``, the oldest entry dropped when :data:`CACHE_CUSTOMERS` are kept."""
+    with lock:
+        cache.pop(key, None)
+        if len(cache) >= CACHE_CUSTOMERS:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = value
 
 
 #: the kinds of a compiled gate (see ``LiveDecider._compile``)

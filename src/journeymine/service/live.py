@@ -352,7 +352,14 @@ def decide_live(
                 "the FeatureUplift served rates each customer from the persona model's "
                 "probabilities: give the persona model."
             )
-        memberships = _aligned_memberships(d, model, memberships_of(state, model))
+        # computed once per stored version of the events (a store's version only grows; an
+        # ad-hoc state without one is compared by its events)
+        key = (state.version, len(state.events), model, state.events if state.version <= 0 else 0)
+        memberships = d.customer_memberships(
+            state.customer_id,
+            key,
+            lambda: _aligned_memberships(d, model, memberships_of(state, model)),
+        )
     out = d.decide(
         state.customer_id,
         state.event_times,
