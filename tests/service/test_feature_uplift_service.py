@@ -151,6 +151,12 @@ def test_served_feature_uplift_decides_as_next_best_action(
     assert want["action"].notna().sum() >= 5  # the parity covers real decisions
     for cid in customers:
         same_decision(decide(served, cid, fitted["at"]), want.loc[cid])
+    # the customer's state shows the decision now (the server's clock: after every event)
+    with httpx.Client(base_url=served.url, headers=AUTH, timeout=60) as c:
+        state = c.get(f"/v1/customers/{customers[0]}").json()
+    now = decide(served, customers[0], pd.Timestamp.now(tz="UTC").floor("s") + pd.Timedelta("1D"))
+    assert state["next_best_action"]["persona"] == now["persona"]
+    assert state["next_best_action"]["expected_response"] == now["expected_response"]
 
 
 def test_stateless_route_decides_as_next_best_action(fitted: dict[str, Any]) -> None:
