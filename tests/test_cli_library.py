@@ -82,6 +82,7 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     # one line per pair of windows: who changed persona, all and confident
     assert res.output.count("with a persona in both windows changed persona") == 1
     assert "with a persona probability of at least 0.9 in both" in res.output
+    assert "expected share of movers" in res.output  # --smoothing hmm, the default
     sizes = pd.read_csv(tmp_path / "p" / "persona_sizes.csv")
     assert len(sizes) == 2
     html = report.read_text(encoding="utf-8")
@@ -90,6 +91,8 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     # bad values: usage errors before any work
     res = runner.invoke(app, ["personas", events, "--incomplete", "maybe"])
     assert res.exit_code == 2 and "drop or keep" in res.output
+    res = runner.invoke(app, ["personas", events, "--smoothing", "viterbi"])
+    assert res.exit_code == 2 and "hmm or margin" in res.output
     res = runner.invoke(app, ["personas", events, "--report", str(tmp_path / "no" / "r.html")])
     assert res.exit_code == 2 and "--report" in res.output and "does not exist" in res.output
 

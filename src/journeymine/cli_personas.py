@@ -19,6 +19,10 @@ def _check_incomplete(value: str) -> str:
     return check_choice(value, ("drop", "keep"), "a way to handle incomplete windows")
 
 
+def _check_smoothing(value: str) -> str:
+    return check_choice(value, ("hmm", "margin"), "a way to tie a customer's windows together")
+
+
 @reads_events
 def personas(
     path: EventFileArg,
@@ -28,8 +32,8 @@ def personas(
     windows: Annotated[
         str | None,
         typer.Option(
-            help="Also track personas over windows: auto (a length from the events per "
-            "customer, said in the log), or e.g. 60D or MS."
+            help="Also track personas over windows: auto (the most equal windows that still "
+            "hold the whole log's personas, said in the log), or e.g. 60D or MS."
         ),
     ] = None,
     incomplete: Annotated[
@@ -40,6 +44,15 @@ def personas(
             "not used) or keep them, cut at that day (a shorter last window).",
         ),
     ] = "drop",
+    smoothing: Annotated[
+        str,
+        typer.Option(
+            callback=_check_smoothing,
+            help="With --windows: hmm (a customer's persona is a hidden state over the "
+            "windows, its migration learnt from the log; prints the expected share of movers) "
+            "or margin (a customer moves when the new persona is 0.5 more probable).",
+        ),
+    ] = "hmm",
     min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
     report: Annotated[
@@ -133,6 +146,7 @@ def personas(
             min_events=min_events,
             random_state=random_state,
             incomplete=incomplete,
+            smoothing=smoothing,
         )
         if windows
         else None
@@ -172,6 +186,11 @@ def personas(
                 f"{r.customers:,} customers with a persona in both windows changed persona; "
                 f"{r.confident_moved_share:.1%} of the {r.confident:,} with a persona "
                 f"probability of at least 0.9 in both"
+                + (
+                    ""
+                    if r.expected_moved_share != r.expected_moved_share  # NaN: no move model
+                    else f"; expected share of movers {r.expected_moved_share:.1%}"
+                )
             )
     typer.echo(f"\nwrote {out}")
     if report is not None:

@@ -10,7 +10,7 @@ import pytest
 from journeymine.datasets import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
 from journeymine.personas import PersonaTracks, track_personas
-from journeymine.personas.window_model import auto_window, unstable_pair
+from journeymine.personas.window_model import most_windows, unstable_pair, window_pace
 
 # Measured (seed 0, 4,000 customers, 240 days, change on day 120, two 120-day windows, labels
 # with probability >= 0.7 in both windows): 1,909 customers, 238 true changers; 361 customers
@@ -59,6 +59,7 @@ def test_ids_stay_when_nothing_changes(
         "to_persona",
         "customers",
         "confident",
+        "expected_moves",
     ]
     present = L.notna().all(axis=1)
     assert mig["customers"].sum() == present.sum()
@@ -93,23 +94,36 @@ def test_scheduled_changes_are_migrations_of_the_right_customers() -> None:
 # 3 personas there and the recall of the changes fell to 0.60; seed 396: the one model over both
 # windows split the researchers in two that swapped 158 customers (reported / true migrating
 # share 1.70) until split_odds refitted it with one persona fewer (1.32)
-@pytest.mark.parametrize("seed", [321, 311, 396])
-def test_migration_share_and_recall_on_an_unseen_seed(seed: int) -> None:
-    """The issue's targets on a seed no other test uses: the share reported as migrating is
-    within 1.5x of the true share of persona changes, recall >= 0.9, and the only persona
-    events are the first window's births. Measured (seeds 311-313, 4,000 customers, 15%
-    change): ratio 1.28 / 1.30 / 1.32, recall 0.93 / 0.94 / 0.92, six births each and no other
-    event."""
+@pytest.mark.parametrize(
+    ("seed", "smoothing"), [(321, "hmm"), (311, "hmm"), (396, "hmm"), (396, "margin")]
+)
+def test_migration_share_and_recall_on_an_unseen_seed(seed: int, smoothing: str) -> None:
+    """The issue's targets on seeds no other test uses. ``smoothing="hmm"`` (the default): the
+    share reported as migrating is within 1.25x of the true share of persona changes, the
+    expected share (mean move probability) within 15% of it, recall >= 0.83 and precision >=
+    0.8. ``"margin"``: within 1.5x and recall >= 0.9, at a lower precision. In both, the only
+    persona events are the first window's births. Measured with "margin" (seeds 311-313,
+    4,000 customers, 15% change): ratio 1.28 / 1.30 / 1.32, recall 0.93 / 0.94 / 0.92, six
+    births each and no other event."""
     data = make_journeys(n_customers=4000, days=240, persona_change_share=0.15, random_state=seed)
-    tr = track_personas(data.events, windows="120D", min_events=15)
+    tr = track_personas(data.events, windows="120D", min_events=15, smoothing=smoothing)
     L = tr.labels
     both = L.notna().all(axis=1) & (L >= 0).all(axis=1)
     moved = both & (L.iloc[:, 0] != L.iloc[:, 1])
     changed = both & data.customers.set_index("customer_id").loc[L.index, "changed"].to_numpy()
     ratio = moved.sum() / changed.sum()
     recall = (moved & changed).sum() / changed.sum()
-    assert 1 / 1.5 <= ratio <= 1.5, f"reported / true migrating share {ratio:.2f}"
-    assert recall >= 0.9, f"recall {recall:.3f}"
+    found = f"ratio {ratio:.2f}, recall {recall:.3f}"
+    expected = tr.movement()["expected_moved_share"].iloc[0]
+    if smoothing == "hmm":
+        precision_all = (moved & changed).sum() / moved.sum()
+        true_share = changed.sum() / both.sum()
+        assert 1 / 1.25 <= ratio <= 1.25 and recall >= 0.83, found
+        assert precision_all >= 0.8, f"precision {precision_all:.3f}"
+        assert abs(expected - true_share) <= 0.15 * true_share, (expected, true_share)
+    else:
+        assert 1 / 1.5 <= ratio <= 1.5 and recall >= 0.9, found
+        assert np.isnan(expected)
     # the confident moves (probability >= 0.9 in both windows) are mostly true changes
     # (measured: 0.92 on seed 391, against 0.70 for all moves), and the migration table counts
     # them per link
@@ -295,14 +309,15 @@ def test_windows_labelled_by_a_reference_miner(
         assert seen <= known and len(seen) >= len(known) - 1
     names = tr.names.iloc[0].dropna()
     assert names.to_dict() == {p: ref.profiles_.loc[p, "name"] for p in names.index}
-    # the first window's labels are the reference's memberships of that window's features
-    # (the later windows add the move_margin hysteresis), computed with its featurizer
+    # the first window's labels are the reference's memberships of that window's features,
+    # computed with its featurizer, given the next window too (smoothing="hmm"): the same
+    # customers placed, nearly all in the same persona
     window = tr.miners[0]
     assert window.min_events == 10  # the window's own threshold
     lab = window.membership(window.features_, by_evidence=True)[0]
-    assert lab.equals(window.labels_) and list(window.features_.columns) == list(
-        ref.features_.columns
-    )
+    assert list(window.features_.columns) == list(ref.features_.columns)
+    assert ((lab >= 0) == (window.labels_ >= 0)).all()
+    assert (lab == window.labels_).mean() > 0.9
     with pytest.raises(ConfigError, match="reference must be a PersonaMiner"):
         track_personas(events, reference=PersonaMiner(method="density").fit(events))
     with pytest.raises(NotFittedError, match="reference is not fitted"):
@@ -338,16 +353,26 @@ def test_a_persona_split_at_random_is_found_and_real_personas_are_not() -> None:
 
 
 def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixture) -> None:
-    """windows="auto" (the default): the shortest window in which the median customer has
-    twice min_events events, at most half the log, said in the log."""
-    assert auto_window(np.array([40, 50, 60]), 180.0, 10)[0] == "90D"  # 20 events: 72 days
-    assert auto_window(np.array([40, 50, 60]), 180.0, 5)[0] == "60D"  # 10 events: 36 days
-    thin, why = auto_window(np.array([4, 5, 6]), 180.0, 10)
-    assert thin == "90D" and "windows are thin" in why  # two windows at least
+    """windows="auto" (the default): the most equal windows, covering the whole log, whose one
+    model still holds as many personas as the whole log, at most as many as leave the median
+    customer min_events events a window; said in the log."""
+    assert window_pace(np.array([40, 50, 60]), 180, 10)[0] == 5  # 10 events: 36 days
+    assert window_pace(np.array([4, 5, 6]), 180, 10)[0] == 2  # thin: two at least
+    tried: list[int] = []
+    assert most_windows(lambda n: tried.append(n) or n <= 4, 10) == 4 and tried == [2, 3, 4, 5]
+    assert most_windows(lambda n: n <= 4, 3) == 3  # the pace caps it
     events = make_journeys(n_customers=600, days=120, random_state=3).events
     with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
         tr = track_personas(events, min_events=5)
-    chosen = caplog.text.split("windows='auto' chose ")[1].split(":")[0]
-    assert chosen in {f"{d}D" for d in (7, 14, 30, 60)}
+    said = caplog.text.split("windows='auto' chose ")[1]
+    n = int(said.split(" windows")[0])
+    assert "whole log's" in said and len(tr.windows) == n >= 2
+    # the windows tile the log's days: nothing is left out, lengths differ by a day at most
+    assert tr.windows["start"].iloc[0] == events["timestamp"].min().normalize()
+    assert tr.windows["end"].iloc[-1] == events["timestamp"].max().normalize() + pd.Timedelta("1D")
+    assert (tr.windows["start"].iloc[1:].to_numpy() == tr.windows["end"].iloc[:-1].to_numpy()).all()
     widths = (tr.windows["end"] - tr.windows["start"]).dt.days
-    assert len(tr.windows) >= 2 and (widths == int(chosen[:-1])).all()
+    assert widths.max() - widths.min() <= 1
+    # one more window would hold fewer personas than the whole log (or the pace forbids it)
+    k_whole = int(said.split("whole log's ")[1].split(" personas")[0])
+    assert int(tr.windows["personas"].max()) <= k_whole + 1

@@ -150,6 +150,14 @@ def test_persona_findings() -> None:
         "move is Loyal → Bargain (100 customers, w1 → w2).",
         "Privacy: groups of fewer than 10 customers are not shown.",
     ]
+    # the tracking's move model: the expected share of movers, given every window
+    sure = migration.assign(expected_moves=[40.0, 90.0, 10.0])
+    found3 = persona_findings(
+        persona_report_data(profiles, tracking={**tracking, "migration": sure}, k=10)
+    )
+    assert found3[3].endswith(
+        "Given every window, the expected share of customers who changed persona is 18%."
+    )
 
 
 def _changes() -> pd.DataFrame:

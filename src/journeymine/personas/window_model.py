@@ -3,8 +3,10 @@
 :func:`~journeymine.personas.track_personas` with ``method="mixture"`` either fits one model on
 every window's customers together (:func:`pooled_model`) or takes a fitted miner
 (``reference=``, checked by :func:`check_reference`); :func:`label_windows` then labels each
-window with it, moving a customer already labelled in the previous window only when the new
-persona's probability beats the old one's by ``move_margin``. :func:`unstable_pair` finds two
+window with it, the persona treated as a hidden state over the windows
+(:mod:`~journeymine.personas.window_hmm`) or, with ``smoothing="margin"``, moving a customer
+already labelled in the previous window only when the new persona's probability beats the old
+one's by ``move_margin``. :func:`unstable_pair` finds two
 personas the windows cannot tell apart for the same customers (a split of one persona by
 noise), so that the pooled model is refitted with one persona fewer.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,19 +26,18 @@ from sklearn.base import clone
 from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mining import PersonaMiner
+from journeymine.personas.window_hmm import smooth_windows
 
 __all__ = [
-    "WINDOW_LADDER_DAYS",
-    "auto_window",
     "check_reference",
     "label_windows",
+    "most_windows",
     "pooled_model",
     "timestamp_of",
     "unstable_pair",
+    "window_edges",
+    "window_pace",
 ]
-
-#: Window lengths ``windows="auto"`` chooses from, in days.
-WINDOW_LADDER_DAYS = (7, 14, 30, 60, 90, 120, 180, 365)
 
 logger = logging.getLogger(__name__)
 
@@ -93,51 +95,106 @@ def pooled_model(
 
 
 def label_windows(
-    ref: PersonaMiner, feats: list[pd.DataFrame], move_margin: float
-) -> list[PersonaMiner]:
-    """Each window labelled by the one model ``ref``, with hysteresis for customers already
-    labelled in the previous window: one view of ``ref`` per window, carrying that window's
-    ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and ``quality_``."""
-    out: list[PersonaMiner] = []
-    prev: pd.Series | None = None
-    for X in feats:
-        lab, prob, post = ref.membership(X, by_evidence=True)
-        if prev is not None and move_margin > 0:
-            common = lab.index.intersection(prev.index)
-            p_old = prev.loc[common].to_numpy()
-            p_new = lab.loc[common].to_numpy()
-            P = post.loc[common]
-            old_ok = (p_old >= 0) & (p_new >= 0) & (p_old != p_new)
-            rows = np.flatnonzero(old_ok)
-            gain = (
-                P.to_numpy()[rows, p_new[rows]] - P.to_numpy()[rows, p_old[rows]]
-                if len(rows)
-                else np.zeros(0)
-            )
-            stay = rows[gain < move_margin]
-            if len(stay):
-                keep_ids = common[stay]
-                lab.loc[keep_ids] = p_old[stay]
-                prob.loc[keep_ids] = P.to_numpy()[stay, p_old[stay]]
-        view = copy.copy(ref)
-        n_ev = ref._n_events(X)
-        eligible = n_ev >= ref.min_events
-        reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))
-        view.labels_ = lab
-        view.probabilities_ = prob
-        view.label_reasons_ = pd.Series(reasons, index=X.index, name="reason").astype("str")
-        view.features_ = X
-        el = lab.to_numpy()[eligible]
-        view.quality_ = {
-            **ref.quality_,
-            "n_customers": len(X),
-            "n_eligible": int(eligible.sum()),
-            "n_personas": len(np.unique(el[el >= 0])),
-            "noise_share": float((el < 0).mean()) if len(el) else 0.0,
-        }
-        out.append(view)
-        prev = lab
-    return out
+    ref: PersonaMiner, feats: list[pd.DataFrame], move_margin: float, smoothing: str = "hmm"
+) -> tuple[list[PersonaMiner], list[pd.Series] | None]:
+    """Each window labelled by the one model ``ref``: one view of ``ref`` per window, carrying
+    that window's ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and
+    ``quality_``; and, with ``smoothing="hmm"``, per pair of consecutive windows the
+    probability that each customer's persona changed.
+
+    ``smoothing="hmm"``: the persona is a hidden state over the windows
+    (:func:`~journeymine.personas.window_hmm.smooth_windows`, migration learnt from the log);
+    a customer's label and probability in a window are given every window. ``"margin"``: a
+    customer labelled in the previous window moves only when the new persona's probability
+    beats the old one's by ``move_margin``.
+    """
+    raw = [ref.membership(X, by_evidence=True) for X in feats]
+    labels = [lab for lab, _, _ in raw]
+    probs = [prob for _, prob, _ in raw]
+    moves: list[pd.Series] | None = None
+    if smoothing == "hmm" and len(feats) > 1:
+        moves = _smooth(raw, labels, probs)
+    elif move_margin > 0:
+        for w in range(1, len(raw)):
+            _hold(labels[w - 1], labels[w], probs[w], raw[w][2], move_margin)
+    return [
+        _window_view(ref, X, lab, prob) for X, lab, prob in zip(feats, labels, probs, strict=True)
+    ], moves
+
+
+def _smooth(
+    raw: list[tuple[pd.Series, pd.Series, pd.DataFrame]],
+    labels: list[pd.Series],
+    probs: list[pd.Series],
+) -> list[pd.Series]:
+    """Labels and probabilities given every window (in place), and the move probabilities."""
+    ids = pd.Index(sorted(set().union(*(lab.index for lab in labels))))
+    k = raw[0][2].shape[1]
+    evidence = np.zeros((len(raw), len(ids), k))
+    for w, (lab, _, post) in enumerate(raw):
+        rows = ids.get_indexer(lab.index)
+        placed = lab.to_numpy() >= 0  # noise and too few events: no evidence
+        evidence[w, rows[placed]] = post.to_numpy()[placed]
+    chain = smooth_windows(evidence)
+    logger.info(
+        "persona tracking: migration between windows learnt in %d EM iterations; chance of "
+        "keeping one's persona %s",
+        chain.iterations,
+        ", ".join(f"{p}: {chain.transition[p, p]:.2f}" for p in range(k)),
+    )
+    for w, lab in enumerate(labels):
+        rows = ids.get_indexer(lab.index)
+        placed = lab.to_numpy() >= 0
+        g = chain.posterior[w, rows[placed]]
+        lab.iloc[np.flatnonzero(placed)] = g.argmax(axis=1)
+        probs[w].iloc[np.flatnonzero(placed)] = g.max(axis=1)
+    return [
+        pd.Series(chain.move[t], index=ids, name="move_probability").dropna()
+        for t in range(len(raw) - 1)
+    ]
+
+
+def _hold(
+    prev: pd.Series, lab: pd.Series, prob: pd.Series, post: pd.DataFrame, move_margin: float
+) -> None:
+    """Hysteresis (in place): a customer labelled in ``prev`` keeps that persona unless the
+    new one's probability beats it by ``move_margin``."""
+    common = lab.index.intersection(prev.index)
+    p_old = prev.loc[common].to_numpy()
+    p_new = lab.loc[common].to_numpy()
+    P = post.loc[common].to_numpy()
+    rows = np.flatnonzero((p_old >= 0) & (p_new >= 0) & (p_old != p_new))
+    if not len(rows):
+        return
+    gain = P[rows, p_new[rows]] - P[rows, p_old[rows]]
+    stay = rows[gain < move_margin]
+    if len(stay):
+        keep_ids = common[stay]
+        lab.loc[keep_ids] = p_old[stay]
+        prob.loc[keep_ids] = P[stay, p_old[stay]]
+
+
+def _window_view(
+    ref: PersonaMiner, X: pd.DataFrame, lab: pd.Series, prob: pd.Series
+) -> PersonaMiner:
+    """A shallow copy of ``ref`` carrying one window's labels, probabilities and quality."""
+    view = copy.copy(ref)
+    n_ev = ref._n_events(X)
+    eligible = n_ev >= ref.min_events
+    reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))
+    view.labels_ = lab
+    view.probabilities_ = prob
+    view.label_reasons_ = pd.Series(reasons, index=X.index, name="reason").astype("str")
+    view.features_ = X
+    el = lab.to_numpy()[eligible]
+    view.quality_ = {
+        **ref.quality_,
+        "n_customers": len(X),
+        "n_eligible": int(eligible.sum()),
+        "n_personas": len(np.unique(el[el >= 0])),
+        "noise_share": float((el < 0).mean()) if len(el) else 0.0,
+    }
+    return view
 
 
 def unstable_pair(labels: list[pd.Series], max_odds: float) -> tuple[int, int, float, float] | None:
@@ -189,28 +246,56 @@ def unstable_pair(labels: list[pd.Series], max_odds: float) -> tuple[int, int, f
     return worst
 
 
-def auto_window(n_events: np.ndarray, span_days: float, min_events: int) -> tuple[str, str]:
-    """The window length of ``track_personas(windows="auto")`` and why, from the log: the
-    shortest of :data:`WINDOW_LADDER_DAYS` in which the median customer, at their average pace
-    over the log (``n_events`` per customer over ``span_days``), has twice ``min_events``
-    events, but no longer than half the log (two windows at least).
+def window_edges(span_days: int, n_windows: int) -> list[int]:
+    """The edges, in whole days from the log's first day, of ``n_windows`` windows of equal
+    length (to a day) covering ``span_days`` days.
 
     Examples
     --------
-    >>> auto_window(np.array([40, 50, 60]), 180.0, 10)[0]
-    '90D'
-    >>> auto_window(np.array([40, 50, 60]), 90.0, 10)[0]  # two windows at least
-    '30D'
+    >>> window_edges(240, 2)
+    [0, 120, 240]
+    >>> window_edges(100, 3)
+    [0, 33, 67, 100]
     """
-    span = max(float(span_days), 1.0)
+    return [round(k * span_days / n_windows) for k in range(n_windows + 1)]
+
+
+def window_pace(n_events: np.ndarray, span_days: int, min_events: int) -> tuple[int, str]:
+    """The most windows a ``span_days``-day log can be cut into while the median customer, at
+    their average pace over the log (``n_events`` per customer), still has ``min_events``
+    events in a window (two at least), and what that pace is.
+
+    Examples
+    --------
+    >>> window_pace(np.array([40, 50, 60]), 180, 10)[0]  # 10 events take 36 days
+    5
+    >>> window_pace(np.array([4, 5, 6]), 180, 10)[0]  # thin: two windows at least
+    2
+    """
+    span = max(int(span_days), 2)
     pace = float(np.median(n_events)) / span if len(n_events) else 0.0
-    need = 2 * int(min_events) / pace if pace > 0 else float("inf")
-    fits = [d for d in WINDOW_LADDER_DAYS if d <= span / 2] or [WINDOW_LADDER_DAYS[0]]
-    days = next((d for d in fits if d >= need), fits[-1])
-    why = (
-        f"the median customer has {pace:.2f} events a day over the log's {span:.0f} days, so "
-        f"{2 * int(min_events)} events (twice min_events) take {need:.0f} days"
+    need = int(min_events) / pace if pace > 0 else float("inf")
+    n = max(2, int(span // need)) if need <= span else 2
+    return n, (
+        f"the median customer has {pace:.2f} events a day over the log's {span} days, so "
+        f"min_events={int(min_events)} events take {need:.0f} days"
     )
-    if days < need:
-        why += f"; {days} days is the longest that leaves two windows, so windows are thin"
-    return f"{days}D", why
+
+
+def most_windows(holds: Callable[[int], bool], n_max: int) -> int:
+    """The most windows ``n`` in ``2..n_max`` such that ``holds(n)`` and ``holds`` of every
+    smaller count (tried upwards, stopping at the first that fails); 2 when even 2 fails.
+
+    Examples
+    --------
+    >>> most_windows(lambda n: n <= 3, 10)
+    3
+    >>> most_windows(lambda n: False, 10)
+    2
+    """
+    if not holds(2):
+        return 2
+    n = 2
+    while n < n_max and holds(n + 1):
+        n += 1
+    return n

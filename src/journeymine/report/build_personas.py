@@ -244,6 +244,13 @@ def _migration_findings(mig: pd.DataFrame) -> list[str]:
                 f"{format_share(sure_moved / sure)} changed (the moves to trust; the others "
                 f"include relabelling of customers between two close personas)"
             )
+    if "expected_moves" in mig.columns and labelled:
+        expected = float(pd.to_numeric(mig.loc[both, "expected_moves"]).sum(min_count=1))
+        if expected == expected:  # NaN without the tracking's move model
+            text += (
+                f". Given every window, the expected share of customers who changed persona is "
+                f"{format_share(expected / labelled)}"
+            )
     out = [text + "."]
     gained = int(mig.loc[(src < 0) & (dst >= 0), "customers"].sum())
     lost = int(mig.loc[(src >= 0) & (dst < 0), "customers"].sum())

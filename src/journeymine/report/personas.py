@@ -413,7 +413,7 @@ def persona_migration_data(
     -------
     DataFrame
         ``from_window, from_persona, to_window, to_persona, customers`` (and ``confident``
-        when the tracking has it).
+        and ``expected_moves`` when the tracking has them).
 
     Examples
     --------
@@ -430,9 +430,11 @@ def persona_migration_data(
         else _attr(tracking, "migration", "persona_migration_data")
     )
     check_frame(mig, MIGRATION_COLUMNS, what="migration", hint="")
-    # ``confident`` (track_personas: probability >= 0.9 in both windows) feeds the findings'
-    # totals only; the figure shows ``customers``
-    mig = mig.loc[:, [*MIGRATION_COLUMNS, *(["confident"] if "confident" in mig.columns else [])]]
+    # ``confident`` (track_personas: probability >= 0.9 in both windows) and ``expected_moves``
+    # (the sum of move probabilities) feed the findings' totals only; the figure shows
+    # ``customers``
+    extra = [c for c in ("confident", "expected_moves") if c in mig.columns]
+    mig = mig.loc[:, [*MIGRATION_COLUMNS, *extra]]
     if not include_stayers:
         mig = mig[mig["from_persona"] != mig["to_persona"]]
     small = mig["customers"].to_numpy() < k
