@@ -444,7 +444,12 @@ def serve(
         Path | None, typer.Option(help="Policy file: adds POST /v1/next-best-action.")
     ] = None,
     responses: Annotated[
-        Path | None, typer.Option(help="Response rates from `jm nba --responses-out`.")
+        Path | None,
+        typer.Option(
+            help="Rates to decide with: `jm nba --responses-out` (JSON), or an UpliftModel or "
+            "FeatureUplift from `jm nba --uplift-out` (.skops beside its .json card; these "
+            "need a policy that arbitrates by uplift)."
+        ),
     ] = None,
     request_timeout: Annotated[
         float,
