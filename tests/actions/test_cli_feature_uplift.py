@@ -60,7 +60,7 @@ def test_nba_fits_saves_and_decides_with_a_feature_uplift(files: Path) -> None:
                                    check_names=False, rtol=1e-9)  # fmt: skip
     # the file the service loads, with the same persona model
     from journeymine.service import create_app
-    from journeymine.service.decider import load_responses
+    from journeymine.service.rates import load_responses
 
     assert isinstance(load_responses(out), FeatureUplift)
     (files / "uplift_policy.json").write_text(json.dumps(policy_spec_of(files)))

@@ -24,7 +24,8 @@ from journeymine.actions import FeatureUplift, Policy, UpliftModel, next_best_ac
 from journeymine.assignment import PersonaModel, assign_many
 from journeymine.exceptions import ConfigError, ModelError
 from journeymine.service import create_app
-from journeymine.service.decider import LiveDecider, load_responses
+from journeymine.service.decider import LiveDecider
+from journeymine.service.rates import load_responses
 
 KEY = "fu-key"
 AUTH = {"X-API-Key": KEY}

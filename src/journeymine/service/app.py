@@ -223,7 +223,7 @@ def create_app(
     policy_path, responses_path : str or Path, optional
         Both together add ``POST /v1/next-best-action``: a policy file (YAML/JSON,
         :class:`journeymine.actions.Policy`) and the rates it arbitrates with, loaded by the
-        kind the file declares (:func:`journeymine.service.decider.load_responses`): response
+        kind the file declares (:func:`journeymine.service.rates.load_responses`): response
         rates saved by :meth:`journeymine.actions.ResponseModel.save` (``jm nba
         --responses-out``), or, for a policy that arbitrates by uplift, a saved
         :class:`journeymine.actions.UpliftModel` or :class:`journeymine.actions.FeatureUplift`
@@ -375,7 +375,7 @@ def create_app(
     policy = responses = None
     if policy_path is not None and responses_path is not None:
         from journeymine.actions import Policy
-        from journeymine.service.decider import check_personas, load_responses
+        from journeymine.service.rates import check_personas, load_responses
 
         policy = Policy.from_file(Path(policy_path))
         served = responses = load_responses(Path(responses_path))

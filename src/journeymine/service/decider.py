@@ -1,5 +1,4 @@
-"""The policy's gates for one live customer, without pandas: :class:`LiveDecider`, and the
-rates a service serves, loaded from their file by kind: :func:`load_responses`.
+"""The policy's gates for one live customer, without pandas: :class:`LiveDecider`.
 
 The customer's stored events (and reserved contacts) become a
 :class:`~journeymine.service.timeline.Timeline`, and the decider runs the engine's gates on
@@ -8,13 +7,12 @@ computed once (a :class:`~journeymine.actions.FeatureUplift`: the customer's own
 one row per decision, from their soft memberships and stored components). The answer equals
 :func:`journeymine.actions.next_best_action` on the same events, persona (and memberships)
 and time (``tests/service/test_live_decide.py`` and ``tests/service/test_feature_uplift_service.py``
-compare them decision by decision).
+compare them decision by decision). Its rates: :mod:`journeymine.service.rates`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,142 +25,12 @@ from journeymine.actions.feature_uplift import FeatureUplift
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
-from journeymine.assignment import UNASSIGNED
-from journeymine.exceptions import ConfigError, ModelError
+from journeymine.exceptions import ConfigError
+from journeymine.service.rates import Responses, check_personas, served_personas
 from journeymine.service.store import CACHE_EVENTS, Contact
 from journeymine.service.timeline import _US, Timeline
 
-__all__ = [
-    "RESPONSE_KINDS",
-    "LiveDecider",
-    "Responses",
-    "check_personas",
-    "load_responses",
-    "served_personas",
-]
-
-#: What a service may serve as its rates: the kind written in the file -> the class.
-RESPONSE_KINDS: dict[str, str] = {
-    "journeymine.response_rates": "ResponseModel (JSON; jm nba --responses-out)",
-    "journeymine.UpliftModel": "UpliftModel (.skops + .json card; jm nba --uplift-out)",
-    "journeymine.FeatureUplift": (
-        "FeatureUplift (.skops + .json card; jm nba --features ... --uplift-out)"
-    ),
-}
-
-#: The rates a live decision reads.
-Responses = ResponseModel | UpliftModel | FeatureUplift
-
-
-def load_responses(path: str | os.PathLike[str]) -> Responses:
-    """The rates saved at ``path``, loaded by the kind the file declares: response rates
-    (:meth:`ResponseModel.save <journeymine.actions.ResponseModel.save>`, JSON), an
-    :class:`~journeymine.actions.UpliftModel` or a :class:`~journeymine.actions.FeatureUplift`
-    (the ``.skops`` file, or its ``.json`` card, with every check of their ``load``; never
-    pickle).
-
-    Parameters
-    ----------
-    path : str or PathLike
-
-    Returns
-    -------
-    ResponseModel, UpliftModel or FeatureUplift
-
-    Raises
-    ------
-    ConfigError
-        No such file, or a file of none of these kinds (the message names them).
-    ModelError
-        A model file refused by its ``load`` (an edited card, a skops file that is not the
-        card's, a type outside the trusted list...).
-
-    Examples
-    --------
-    >>> import pathlib, tempfile
-    >>> from journeymine.actions import Policy, ResponseModel, UpliftModel
-    >>> policy = Policy.from_dict({"journeys": [{"name": "promo", "channel": "email",
-    ...     "activity": "email_sent", "prior_rate": 0.2}]})
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> rates = ResponseModel().fit(None, None, policy).save(folder / "rates.json")
-    >>> type(load_responses(rates)).__name__
-    'ResponseModel'
-    >>> uplift = UpliftModel().fit(None, None, policy).save(folder / "uplift.skops")
-    >>> type(load_responses(uplift)).__name__
-    'UpliftModel'
-    """
-    import json
-    from pathlib import Path
-
-    p = Path(path)
-    kinds = "; ".join(RESPONSE_KINDS.values())
-    if not p.is_file():
-        raise ConfigError(f"no response-rates file {p}: give one of these kinds: {kinds}.")
-    card = p if p.suffix.lower() == ".json" else p.with_suffix(".json")
-    kind = None
-    try:
-        doc = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else None
-    except (OSError, UnicodeDecodeError, ValueError):
-        doc = None
-    if isinstance(doc, dict):
-        kind = doc.get("format") if card == p else None
-        kind = kind or doc.get("kind")
-    if kind == "journeymine.response_rates" and card == p:
-        return ResponseModel.load(p)
-    if kind == "journeymine.UpliftModel":
-        return UpliftModel.load(p.with_suffix(".skops"))
-    if kind == "journeymine.FeatureUplift":
-        return FeatureUplift.load(p.with_suffix(".skops"))
-    if card != p and not card.is_file():
-        raise ModelError(
-            f"{p} has no card {card.name} beside it: a saved UpliftModel or FeatureUplift is "
-            f"the .skops file plus its .json card, saved together."
-        )
-    raise ConfigError(
-        f"{p} is not a file of rates a service serves (kind {kind!r}); give one of these "
-        f"kinds: {kinds}."
-    )
-
-
-def check_personas(responses: Responses, personas: Any) -> tuple[int, ...]:
-    """``personas`` (a persona model's ids, e.g. its ``classes_``) as a tuple; with a
-    FeatureUplift a ``ConfigError`` when they are not its persona ids (``persona_ids_``): the
-    model's probabilities would weigh the wrong cells.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from journeymine.actions import FeatureUplift, Policy
-    >>> policy = Policy.from_dict({"journeys": [{"name": "promo", "channel": "email",
-    ...     "activity": "email_sent", "prior_rate": 0.2}], "arbitration": "uplift"})
-    >>> soft = pd.DataFrame({0: [1.0, 0.0], 1: [0.0, 1.0]}, index=["a", "b"])
-    >>> fu = FeatureUplift().fit(None, soft, pd.DataFrame({"f": [0.0, 1.0]}, soft.index), policy)
-    >>> check_personas(fu, [0, 1])
-    (0, 1)
-    >>> check_personas(fu, [0, 1, 2])
-    Traceback (most recent call last):
-    ...
-    journeymine.exceptions.ConfigError: the persona model's personas [0, 1, 2] are not the ...
-    """
-    got = tuple(int(p) for p in personas)
-    if not isinstance(responses, FeatureUplift):
-        return got
-    own = responses.persona_ids_
-    if sorted(got) != own or len(set(got)) != len(got):
-        raise ConfigError(
-            f"the persona model's personas {sorted(got)} are not the FeatureUplift's {own}: "
-            f"its probabilities would weigh the wrong cells. Fit the FeatureUplift with "
-            f"memberships of this persona model's personas (e.g. its predict_proba), or serve "
-            f"the persona model it was fitted with."
-        )
-    return got
-
-
-def served_personas(responses: Responses) -> set[int]:
-    """The persona ids of the rates (with -1, unassigned): a persona a caller gives must be
-    one of them or of the persona model's."""
-    table = responses.base_.table_ if isinstance(responses, FeatureUplift) else responses.table_
-    return {UNASSIGNED, *map(int, np.asarray(table["persona"], dtype=np.int64))}
+__all__ = ["LiveDecider"]
 
 
 def _iso_us(t_us: int) -> str:
@@ -329,7 +197,8 @@ class LiveDecider:
 
     def check_personas(self, personas: Any) -> tuple[int, ...]:
         """``personas`` (the persona model's ids, in the order of its probabilities) as a
-        tuple, checked against a FeatureUplift's persona ids (:func:`check_personas`)."""
+        tuple, checked against a FeatureUplift's persona ids
+        (:func:`journeymine.service.rates.check_personas`)."""
         return check_personas(self.responses, personas)
 
     def _iso(self, floor_us: int) -> str:

@@ -39,7 +39,8 @@ from journeymine.assignment import (
 from journeymine.exceptions import ConfigError
 from journeymine.features import numpy_aggregates, score_rows
 from journeymine.service.aggregates import LiveAggregates
-from journeymine.service.decider import LiveDecider, Responses, _decider
+from journeymine.service.decider import LiveDecider, _decider
+from journeymine.service.rates import Responses
 from journeymine.service.store import Contact, CustomerState, Persona
 from journeymine.service.timeline import Timeline
 

@@ -36,9 +36,9 @@ from journeymine.assignment import (
 )
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
-from journeymine.service.decider import Responses, check_personas, served_personas
 from journeymine.service.live import _parsed_memberships, given_persona_name
 from journeymine.service.live_events import NbaEventIn
+from journeymine.service.rates import Responses, check_personas, served_personas
 
 __all__ = ["decide_one", "nba_router", "request_schemas"]
 

@@ -32,10 +32,10 @@ from starlette.datastructures import Headers
 from journeymine.actions.policy import Policy
 from journeymine.assignment import parse_time
 from journeymine.exceptions import ConfigError
-from journeymine.service.decider import Responses
 from journeymine.service.limits import error_answer, json_answer, read_body, read_request
 from journeymine.service.live import LiveDecider, decide_live
 from journeymine.service.live_events import DEFAULT_MAX_FUTURE_S, check_live_events
+from journeymine.service.rates import Responses
 from journeymine.service.sqlite_store import SQLiteStore
 from journeymine.service.store import CustomerState, StateStore, StoreUnavailable
 

@@ -49,7 +49,6 @@ from journeymine.schema import (
     canonical_log,
 )
 from journeymine.service.aggregates import LiveAggregates
-from journeymine.service.decider import Responses
 from journeymine.service.live import (
     LiveDecider,
     _aligned_memberships,
@@ -57,6 +56,7 @@ from journeymine.service.live import (
     score_aggregates,
     time_us,
 )
+from journeymine.service.rates import Responses
 
 __all__ = ["OUTPUT_SCHEMA", "STATE_SCHEMA", "policy_window_s", "stream_decisions"]
 
