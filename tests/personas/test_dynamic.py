@@ -10,7 +10,8 @@ import pytest
 from journeymine.datasets import SyntheticJourneys, make_journeys
 from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError, NotFittedError
 from journeymine.personas import PersonaTracks, track_personas
-from journeymine.personas.window_model import most_windows, unstable_pair, window_pace
+from journeymine.personas.window_model import unstable_pair
+from journeymine.personas.windows import most_windows, window_pace
 
 # Measured (seed 0, 4,000 customers, 240 days, change on day 120, two 120-day windows, labels
 # with probability >= 0.7 in both windows): 1,909 customers, 238 true changers; 361 customers
@@ -121,9 +122,17 @@ def test_migration_share_and_recall_on_an_unseen_seed(seed: int, smoothing: str)
         assert 1 / 1.25 <= ratio <= 1.25 and recall >= 0.83, found
         assert precision_all >= 0.8, f"precision {precision_all:.3f}"
         assert abs(expected - true_share) <= 0.15 * true_share, (expected, true_share)
+        # the list at an expected recall of 0.9 finds the changes, at most 1.5x their number
+        listed = tr.movers(recall=0.9)
+        hit = changed.reindex(listed.index).sum()
+        assert hit / changed.sum() >= 0.87, f"movers' recall {hit / changed.sum():.3f}"
+        assert len(listed) / changed.sum() <= 1.5, len(listed) / changed.sum()
+        assert abs(listed.attrs["expected_precision"] - hit / len(listed)) <= 0.1
     else:
         assert 1 / 1.5 <= ratio <= 1.5 and recall >= 0.9, found
-        assert np.isnan(expected)
+        assert np.isnan(expected) and tr.move_probability is None
+        with pytest.raises(ConfigError, match="smoothing='hmm'"):
+            tr.movers()
     # the confident moves (probability >= 0.9 in both windows) are mostly true changes
     # (measured: 0.92 on seed 391, against 0.70 for all moves), and the migration table counts
     # them per link

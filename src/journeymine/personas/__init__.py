@@ -11,7 +11,7 @@
   recency/frequency/value (cross-validated AUC with bootstrap intervals), and are they stable?
 """
 
-from journeymine.personas.dynamic import PersonaTracks, track_personas
+from journeymine.personas.dynamic import track_personas
 from journeymine.personas.features import (
     CustomerFeaturizer,
     FeatureSpec,
@@ -20,6 +20,7 @@ from journeymine.personas.features import (
 )
 from journeymine.personas.mining import DEFAULT_PERSONA_FEATURES, PersonaMiner
 from journeymine.personas.profiles import persona_profiles
+from journeymine.personas.tracks import PersonaTracks
 from journeymine.personas.validity import PersonaValidity, persona_validity
 
 __all__ = [

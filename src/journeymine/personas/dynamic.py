@@ -54,283 +54,45 @@ Examples
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from journeymine.exceptions import ConfigError, DataQualityWarning, EmptyLogError
+from journeymine.exceptions import ConfigError, DataQualityWarning
 from journeymine.features import canonical_log, timestamps_us
 from journeymine.personas.features import (
     _EPOCH,
     CustomerFeaturizer,
-    compute_aggregates,
-    features_from_aggregates,
 )
 from journeymine.personas.lineage import match_windows
 from journeymine.personas.mining import PersonaMiner
+from journeymine.personas.tracks import CONFIDENT_PROBABILITY, PersonaTracks
 from journeymine.personas.view import reaction_activities, split_half_reliability
 from journeymine.personas.window_model import (
     check_reference,
     label_windows,
-    most_windows,
     pooled_model,
     unstable_pair,
-    window_edges,
-    window_pace,
 )
-from journeymine.personas.window_model import timestamp_of as _ts
+from journeymine.personas.windows import (
+    DAY_US,
+    WindowSpec,
+    most_windows,
+    window_edges,
+    window_features,
+    window_pace,
+    window_spans,
+)
+from journeymine.personas.windows import timestamp_of as _ts
 from journeymine.schema import CUSTOMER_ID
 
 __all__ = ["PersonaTracks", "track_personas"]
 
-_DAY_US = 86_400_000_000  # microseconds in a day
 
 logger = logging.getLogger(__name__)
-
-#: Persona probability in both windows that makes a customer's move (or stay) "confident".
-CONFIDENT_PROBABILITY = 0.9
-
-WindowSpec: TypeAlias = str | pd.DateOffset | pd.Timedelta | Sequence[tuple[Any, Any]]
-
-
-@dataclass
-class PersonaTracks:
-    """Personas per time window with stable ids, lifecycle events and migration.
-
-    Attributes
-    ----------
-    windows : DataFrame
-        One row per window: ``start``, ``end`` (exclusive), ``customers``, ``eligible``,
-        ``personas``, ``noise_share``.
-    labels : DataFrame
-        Stable persona id per customer (rows) and window start (columns), nullable ``Int64``;
-        ``-1`` = no persona, ``<NA>`` = no event in that window.
-    sizes : DataFrame
-        Customers per window (rows, window start) and stable persona id (columns).
-    names : DataFrame
-        Profile name per window (rows) and persona id (columns); ``""`` when absent.
-    events : DataFrame
-        ``window`` (start of the window where it is observed), ``event`` ("birth", "death",
-        "split", "merge"), ``personas`` (ids before), ``into`` (ids after), ``detail``.
-    matches : DataFrame
-        Accepted and rejected pairings: ``from_window``, ``from_persona``, ``to_window``,
-        ``to_persona``, ``distance``, ``shared_customers``, ``accepted``.
-    migration : DataFrame
-        Sankey-ready: ``from_window``, ``from_persona``, ``to_window``, ``to_persona``,
-        ``customers`` (customers present in both windows) and ``confident`` (those of them
-        whose persona probability is at least ``CONFIDENT_PROBABILITY``, 0.9, in both
-        windows: the moves to trust; on 4,000 generated customers in 120-day windows, seed
-        391, 92% of the confident moves were true persona changes against 70% of all moves
-        with ``smoothing="margin"``), and ``expected_moves``, the sum of these customers'
-        probabilities of having changed persona between the two windows (``smoothing="hmm"``;
-        NaN with ``"margin"``).
-    miners : list of PersonaMiner
-        The fitted miner of each window (raw labels; see ``id_maps`` for stable ids).
-    id_maps : list of dict
-        Raw label -> stable id per window.
-    threshold : float
-        The centroid distance limit used for matching.
-
-    Examples
-    --------
-    :func:`track_personas` returns one:
-
-    >>> from journeymine.datasets import make_journeys
-    >>> from journeymine.personas import track_personas
-    >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
-    ...                         windows="30D")
-    >>> tracks.windows.columns.tolist()
-    ['start', 'end', 'customers', 'eligible', 'personas', 'noise_share']
-    >>> tracks.labels.shape[1] == len(tracks.windows) == len(tracks.miners)
-    True
-    >>> tracks.events.columns.tolist()
-    ['window', 'event', 'personas', 'into', 'detail']
-    >>> moves = tracks.migration_matrix(0)  # window 0 (rows) -> window 1 (columns)
-    >>> both = tracks.labels.iloc[:, :2].notna().all(axis=1)  # customers seen in both
-    >>> int(moves.to_numpy().sum()) == int(both.sum())
-    True
-    """
-
-    windows: pd.DataFrame
-    labels: pd.DataFrame
-    sizes: pd.DataFrame
-    names: pd.DataFrame
-    events: pd.DataFrame
-    matches: pd.DataFrame
-    migration: pd.DataFrame
-    miners: list[PersonaMiner] = field(repr=False)
-    id_maps: list[dict[int, int]] = field(repr=False)
-    threshold: float = float("nan")
-
-    def migration_matrix(self, from_window: int = 0, to_window: int | None = None) -> pd.DataFrame:
-        """Customers by persona in window ``from_window`` (rows) and ``to_window`` (columns,
-        default the next window); windows are positions in :attr:`windows`."""
-        n = len(self.windows)
-        to_window = from_window + 1 if to_window is None else to_window
-        for w in (from_window, to_window):
-            if not 0 <= w < n:
-                raise ConfigError(f"window {w} does not exist; there are {n} windows (0..{n - 1}).")
-        a = self.labels.iloc[:, from_window]
-        b = self.labels.iloc[:, to_window]
-        both = a.notna() & b.notna()
-        return pd.crosstab(
-            a[both].astype(int).rename("from_persona"), b[both].astype(int).rename("to_persona")
-        )
-
-    def movement(self) -> pd.DataFrame:
-        """Per pair of consecutive windows, how many customers with a persona in both changed
-        persona, among all of them and among the confident ones (``migration["confident"]``).
-
-        Returns
-        -------
-        DataFrame
-            ``from_window``, ``to_window``, ``customers`` (a persona in both windows), ``moved``,
-            ``moved_share``, ``confident`` (persona probability >= ``CONFIDENT_PROBABILITY``
-            in both), ``confident_moved``, ``confident_moved_share``, and
-            ``expected_moved_share``: the mean probability of having changed persona (NaN with
-            ``smoothing="margin"``), the share of movers that the labels' count estimates
-            with noise.
-
-        Examples
-        --------
-        >>> from journeymine.datasets import make_journeys
-        >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
-        ...                         windows="45D")
-        >>> m = tracks.movement()
-        >>> m.columns.tolist()[:4]
-        ['from_window', 'to_window', 'customers', 'moved']
-        >>> bool((m["confident_moved"] <= m["moved"]).all())
-        True
-        """
-        mig = self.migration
-        src = pd.to_numeric(mig["from_persona"])
-        dst = pd.to_numeric(mig["to_persona"])
-        both = mig[(src >= 0) & (dst >= 0)].assign(
-            moved=lambda d: d["customers"].where(d["from_persona"] != d["to_persona"], 0),
-            confident_moved=lambda d: d["confident"].where(d["from_persona"] != d["to_persona"], 0),
-        )
-        out = (
-            both.groupby(["from_window", "to_window"], sort=True)[
-                ["customers", "moved", "confident", "confident_moved"]
-            ]
-            .sum()
-            .astype(int)
-            .reset_index()
-        )
-        out.insert(4, "moved_share", out["moved"] / out["customers"].clip(lower=1))
-        out["confident_moved_share"] = out["confident_moved"] / out["confident"].clip(lower=1)
-        if "expected_moves" in both.columns:
-            expected = both.groupby(["from_window", "to_window"], sort=True)["expected_moves"].sum(
-                min_count=1
-            )
-            out["expected_moved_share"] = expected.to_numpy() / out["customers"].clip(lower=1)
-        else:
-            out["expected_moved_share"] = np.nan
-        return out
-
-
-def _window_edges(
-    t_min: int, t_max: int, windows: WindowSpec, rolling: bool
-) -> tuple[list[tuple[int, int]], bool]:
-    """Windows as (start_us, end_us), and whether they were given explicitly."""
-    if isinstance(windows, str | pd.DateOffset | pd.Timedelta):
-        try:
-            offset = pd.tseries.frequencies.to_offset(windows)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"windows={windows!r} is not a frequency. Use e.g. '30D', '7D', 'MS' (month "
-                f"starts), 'W-MON', or a list of (start, end) pairs."
-            ) from exc
-        first = pd.Timestamp(t_min, unit="us", tz="UTC").normalize()
-        first = offset.rollback(first) if not isinstance(offset, pd.offsets.Tick) else first
-        stop = pd.Timestamp(t_max + 1, unit="us", tz="UTC")
-        edges = [first]
-        while edges[-1] < stop:
-            nxt = edges[-1] + offset
-            if nxt <= edges[-1]:
-                raise ConfigError(f"windows={windows!r} does not move forward in time.")
-            edges.append(nxt)
-            if len(edges) > 10_000:
-                raise ConfigError(f"windows={windows!r} gives more than 10,000 windows.")
-        us = [int((e - _EPOCH) // pd.Timedelta(microseconds=1)) for e in edges]
-        step = 2 if rolling else 1
-        out = [(us[i], us[i + step]) for i in range(len(us) - step)]
-        return out, False
-    if isinstance(windows, Sequence):
-        out = []
-        for k, pair in enumerate(windows):
-            try:
-                a, b = pair
-                sa, sb = pd.Timestamp(a), pd.Timestamp(b)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(
-                    f"windows[{k}]={pair!r} is not a (start, end) pair of timestamps."
-                ) from exc
-            sa = sa.tz_localize("UTC") if sa.tzinfo is None else sa.tz_convert("UTC")
-            sb = sb.tz_localize("UTC") if sb.tzinfo is None else sb.tz_convert("UTC")
-            if not sa < sb:
-                raise ConfigError(f"windows[{k}]: start {sa} must be before end {sb}.")
-            out.append(
-                (
-                    int((sa - _EPOCH) // pd.Timedelta(microseconds=1)),
-                    int((sb - _EPOCH) // pd.Timedelta(microseconds=1)),
-                )
-            )
-        if len(out) < 1:
-            raise ConfigError("windows is an empty list; give at least one (start, end) pair.")
-        if rolling:
-            raise ConfigError("rolling=True applies to frequency windows, not to a list.")
-        return out, True
-    raise ConfigError(
-        f"windows must be a frequency such as '30D' or 'MS', or a list of (start, end) pairs; "
-        f"got {type(windows).__name__}."
-    )
-
-
-def _window_features(
-    log: pd.DataFrame,
-    t: np.ndarray,
-    spans: list[tuple[int, int]],
-    base_spec: Any,
-    fz: CustomerFeaturizer,
-    *,
-    explicit: bool,
-    show_progress: bool,
-) -> tuple[list[pd.DataFrame], list[tuple[int, int]]]:
-    """Each window's customer features, and the windows that have events (an empty window is
-    an error when it was given explicitly, else skipped with a warning)."""
-    it: Any = list(enumerate(spans))
-    if show_progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="persona windows", unit="window")
-    feats: list[pd.DataFrame] = []
-    used: list[tuple[int, int]] = []
-    for k, (a, b) in it:
-        if not ((t >= a) & (t < b)).any():
-            msg = f"window {k} [{_ts(a)}, {_ts(b)}) has no events"
-            if explicit:
-                raise EmptyLogError(f"{msg}. Remove it or widen it.")
-            warnings.warn(f"{msg}; it is skipped.", DataQualityWarning, stacklevel=3)
-            continue
-        spec = dataclasses.replace(base_spec, start_us=a, end_us=b, as_of_us=b)
-        ids, agg = compute_aggregates(log, spec, engine=fz.engine, threads=fz.threads)
-        feats.append(
-            pd.DataFrame(
-                features_from_aggregates(agg, spec), index=ids, columns=list(spec.feature_names)
-            )
-        )
-        used.append((a, b))
-    if not feats:
-        raise EmptyLogError("no window has events; check the windows against the log's span.")
-    return feats, used
 
 
 def track_personas(
@@ -486,7 +248,7 @@ def track_personas(
         step = 2 if rolling else 1
 
         def auto_spans(n: int) -> list[tuple[int, int]]:
-            edges = [day0 + d * _DAY_US for d in window_edges(span_days, n)]
+            edges = [day0 + d * DAY_US for d in window_edges(span_days, n)]
             return [(edges[i], edges[i + step]) for i in range(len(edges) - step)]
 
         n_max, pace = window_pace(counts, span_days, int(min_events))
@@ -495,7 +257,7 @@ def track_personas(
         n_plain, pace2 = window_pace(counts, span_days, 2 * int(min_events))
         spans, explicit = auto_spans(n_plain), False
     else:
-        spans, explicit = _window_edges(t_min, t_max, windows, rolling)
+        spans, explicit = window_spans(t_min, t_max, windows, rolling)
     if not explicit and not auto:
         # the data's period ends at the end of the day of the last event
         day_end = int(
@@ -557,7 +319,7 @@ def track_personas(
     Spans = list[tuple[int, int]]
 
     def features_of(spans: Spans) -> tuple[list[pd.DataFrame], Spans]:
-        return _window_features(
+        return window_features(
             log, t, spans, base_spec, fz, explicit=explicit, show_progress=show_progress
         )
 
@@ -740,6 +502,14 @@ def _assemble(
             "noise_share": [float(m.quality_["noise_share"]) for m in miners],
         }
     )
+    move_probability = (
+        None
+        if moves is None
+        else pd.DataFrame(
+            {starts[w + 1]: moves[w].reindex(labels.index) for w in range(len(moves))},
+            index=labels.index,
+        ).rename_axis(columns="window")
+    )
     return PersonaTracks(
         win,
         labels,
@@ -751,4 +521,5 @@ def _assemble(
         miners,
         id_maps,
         lineage.threshold,
+        move_probability,
     )

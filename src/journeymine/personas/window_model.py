@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,24 +26,16 @@ from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.window_hmm import smooth_windows
+from journeymine.personas.windows import timestamp_of
 
 __all__ = [
     "check_reference",
     "label_windows",
-    "most_windows",
     "pooled_model",
-    "timestamp_of",
     "unstable_pair",
-    "window_edges",
-    "window_pace",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def timestamp_of(us: int) -> pd.Timestamp:
-    """Microseconds since the epoch as a UTC timestamp."""
-    return pd.Timestamp(us, unit="us", tz="UTC")
 
 
 def check_reference(reference: Any) -> CustomerFeaturizer:
@@ -244,58 +235,3 @@ def unstable_pair(labels: list[pd.Series], max_odds: float) -> tuple[int, int, f
             if upper < max_odds and (worst is None or upper < worst[3]):
                 worst = (int(a), int(b), float(np.exp(log_or)), upper)
     return worst
-
-
-def window_edges(span_days: int, n_windows: int) -> list[int]:
-    """The edges, in whole days from the log's first day, of ``n_windows`` windows of equal
-    length (to a day) covering ``span_days`` days.
-
-    Examples
-    --------
-    >>> window_edges(240, 2)
-    [0, 120, 240]
-    >>> window_edges(100, 3)
-    [0, 33, 67, 100]
-    """
-    return [round(k * span_days / n_windows) for k in range(n_windows + 1)]
-
-
-def window_pace(n_events: np.ndarray, span_days: int, min_events: int) -> tuple[int, str]:
-    """The most windows a ``span_days``-day log can be cut into while the median customer, at
-    their average pace over the log (``n_events`` per customer), still has ``min_events``
-    events in a window (two at least), and what that pace is.
-
-    Examples
-    --------
-    >>> window_pace(np.array([40, 50, 60]), 180, 10)[0]  # 10 events take 36 days
-    5
-    >>> window_pace(np.array([4, 5, 6]), 180, 10)[0]  # thin: two windows at least
-    2
-    """
-    span = max(int(span_days), 2)
-    pace = float(np.median(n_events)) / span if len(n_events) else 0.0
-    need = int(min_events) / pace if pace > 0 else float("inf")
-    n = max(2, int(span // need)) if need <= span else 2
-    return n, (
-        f"the median customer has {pace:.2f} events a day over the log's {span} days, so "
-        f"min_events={int(min_events)} events take {need:.0f} days"
-    )
-
-
-def most_windows(holds: Callable[[int], bool], n_max: int) -> int:
-    """The most windows ``n`` in ``2..n_max`` such that ``holds(n)`` and ``holds`` of every
-    smaller count (tried upwards, stopping at the first that fails); 2 when even 2 fails.
-
-    Examples
-    --------
-    >>> most_windows(lambda n: n <= 3, 10)
-    3
-    >>> most_windows(lambda n: False, 10)
-    2
-    """
-    if not holds(2):
-        return 2
-    n = 2
-    while n < n_max and holds(n + 1):
-        n += 1
-    return n

@@ -1,0 +1,246 @@
+"""The result of :func:`~journeymine.personas.track_personas`: :class:`PersonaTracks`, personas
+per time window with stable ids, their births, deaths, splits and merges, and the migration of
+customers between them (counts, confident counts and, with ``smoothing="hmm"``, each customer's
+probability of having moved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from journeymine.exceptions import ConfigError
+from journeymine.personas.mining import PersonaMiner
+
+__all__ = ["CONFIDENT_PROBABILITY", "PersonaTracks"]
+
+#: Persona probability in both windows that makes a customer's move (or stay) "confident".
+CONFIDENT_PROBABILITY = 0.9
+
+
+@dataclass
+class PersonaTracks:
+    """Personas per time window with stable ids, lifecycle events and migration.
+
+    Attributes
+    ----------
+    windows : DataFrame
+        One row per window: ``start``, ``end`` (exclusive), ``customers``, ``eligible``,
+        ``personas``, ``noise_share``.
+    labels : DataFrame
+        Stable persona id per customer (rows) and window start (columns), nullable ``Int64``;
+        ``-1`` = no persona, ``<NA>`` = no event in that window.
+    sizes : DataFrame
+        Customers per window (rows, window start) and stable persona id (columns).
+    names : DataFrame
+        Profile name per window (rows) and persona id (columns); ``""`` when absent.
+    events : DataFrame
+        ``window`` (start of the window where it is observed), ``event`` ("birth", "death",
+        "split", "merge"), ``personas`` (ids before), ``into`` (ids after), ``detail``.
+    matches : DataFrame
+        Accepted and rejected pairings: ``from_window``, ``from_persona``, ``to_window``,
+        ``to_persona``, ``distance``, ``shared_customers``, ``accepted``.
+    migration : DataFrame
+        Sankey-ready: ``from_window``, ``from_persona``, ``to_window``, ``to_persona``,
+        ``customers`` (customers present in both windows) and ``confident`` (those of them
+        whose persona probability is at least ``CONFIDENT_PROBABILITY``, 0.9, in both
+        windows: the moves to trust; on 4,000 generated customers in 120-day windows, seed
+        391, 92% of the confident moves were true persona changes against 70% of all moves
+        with ``smoothing="margin"``), and ``expected_moves``, the sum of these customers'
+        probabilities of having changed persona between the two windows (``smoothing="hmm"``;
+        NaN with ``"margin"``).
+    miners : list of PersonaMiner
+        The fitted miner of each window (raw labels; see ``id_maps`` for stable ids).
+    id_maps : list of dict
+        Raw label -> stable id per window.
+    threshold : float
+        The centroid distance limit used for matching.
+    move_probability : DataFrame or None
+        With ``smoothing="hmm"``: per customer (rows) and window (columns, the start of the
+        later window of each consecutive pair) the probability that the customer's persona
+        changed from the previous window, given every window; NaN where the customer has no
+        persona in one of the two. ``None`` with ``smoothing="margin"`` or per-window models.
+
+    Examples
+    --------
+    :func:`track_personas` returns one:
+
+    >>> from journeymine.datasets import make_journeys
+    >>> from journeymine.personas import track_personas
+    >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
+    ...                         windows="30D")
+    >>> tracks.windows.columns.tolist()
+    ['start', 'end', 'customers', 'eligible', 'personas', 'noise_share']
+    >>> tracks.labels.shape[1] == len(tracks.windows) == len(tracks.miners)
+    True
+    >>> tracks.events.columns.tolist()
+    ['window', 'event', 'personas', 'into', 'detail']
+    >>> moves = tracks.migration_matrix(0)  # window 0 (rows) -> window 1 (columns)
+    >>> both = tracks.labels.iloc[:, :2].notna().all(axis=1)  # customers seen in both
+    >>> int(moves.to_numpy().sum()) == int(both.sum())
+    True
+    """
+
+    windows: pd.DataFrame
+    labels: pd.DataFrame
+    sizes: pd.DataFrame
+    names: pd.DataFrame
+    events: pd.DataFrame
+    matches: pd.DataFrame
+    migration: pd.DataFrame
+    miners: list[PersonaMiner] = field(repr=False)
+    id_maps: list[dict[int, int]] = field(repr=False)
+    threshold: float = float("nan")
+    move_probability: pd.DataFrame | None = field(default=None, repr=False)
+
+    def movers(self, window: int = 1, recall: float = 0.9) -> pd.DataFrame:
+        """The customers most likely to have changed persona between windows ``window - 1``
+        and ``window``: the fewest that hold ``recall`` of the expected movers.
+
+        The move probabilities are calibrated (on the generator the mean is within 5% of the
+        true share of movers), so the expected number of movers is their sum, and the customers
+        taken in decreasing probability until their sum reaches ``recall`` of it are expected
+        to include that share of the true movers; the mean probability of those taken is their
+        expected precision (``attrs``). The labels (:attr:`labels`) count fewer moves at a
+        higher precision; this list trades precision for recall. On fresh generator seeds
+        (4,000 customers, 15% change) ``recall=0.9`` finds 0.88-0.92 of the true changes.
+
+        Parameters
+        ----------
+        window : int, default 1
+            Position of the later window in :attr:`windows` (1 = the second).
+        recall : float, default 0.9
+            Share of the expected movers to find, in (0, 1].
+
+        Returns
+        -------
+        DataFrame
+            Indexed by customer_id, most probable first: ``move_probability``,
+            ``from_persona``, ``to_persona`` (their labels in the two windows; equal when the
+            most probable persona stayed the same though a move is likely).
+            ``attrs["expected_recall"]``, ``attrs["expected_precision"]``,
+            ``attrs["expected_movers"]`` (the sum of all move probabilities).
+
+        Raises
+        ------
+        ConfigError
+            Bad ``window`` or ``recall``, or tracks without move probabilities
+            (``smoothing="margin"``).
+
+        Examples
+        --------
+        >>> from journeymine.datasets import make_journeys
+        >>> from journeymine.personas import track_personas
+        >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
+        ...                         windows="45D")
+        >>> m = tracks.movers(recall=0.9)
+        >>> bool(m.attrs["expected_recall"] >= 0.9)
+        True
+        >>> bool(m["move_probability"].is_monotonic_decreasing)
+        True
+        """
+        if self.move_probability is None:
+            raise ConfigError(
+                "these tracks have no move probabilities: track with smoothing='hmm' (the "
+                "default) and the mixture method."
+            )
+        n = len(self.windows)
+        if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window < n:
+            raise ConfigError(
+                f"window must be the position of a later window, 1..{n - 1}, got {window!r}."
+            )
+        if isinstance(recall, bool) or not isinstance(recall, int | float) or not 0 < recall <= 1:
+            raise ConfigError(f"recall must be within (0, 1], got {recall!r}.")
+        p = (
+            self.move_probability.iloc[:, window - 1]
+            .dropna()
+            .sort_values(ascending=False, kind="stable")
+        )
+        total = float(p.sum())
+        cum = p.cumsum().to_numpy()
+        take = int(np.searchsorted(cum, recall * total - 1e-12) + 1) if total > 0 else 0
+        top = p.iloc[:take]
+        out = pd.DataFrame(
+            {
+                "move_probability": top,
+                "from_persona": self.labels.iloc[:, window - 1].reindex(top.index),
+                "to_persona": self.labels.iloc[:, window].reindex(top.index),
+            }
+        )
+        out.attrs.update(
+            {
+                "expected_movers": total,
+                "expected_recall": float(top.sum() / total) if total > 0 else 1.0,
+                "expected_precision": float(top.mean()) if take else float("nan"),
+            }
+        )
+        return out
+
+    def migration_matrix(self, from_window: int = 0, to_window: int | None = None) -> pd.DataFrame:
+        """Customers by persona in window ``from_window`` (rows) and ``to_window`` (columns,
+        default the next window); windows are positions in :attr:`windows`."""
+        n = len(self.windows)
+        to_window = from_window + 1 if to_window is None else to_window
+        for w in (from_window, to_window):
+            if not 0 <= w < n:
+                raise ConfigError(f"window {w} does not exist; there are {n} windows (0..{n - 1}).")
+        a = self.labels.iloc[:, from_window]
+        b = self.labels.iloc[:, to_window]
+        both = a.notna() & b.notna()
+        return pd.crosstab(
+            a[both].astype(int).rename("from_persona"), b[both].astype(int).rename("to_persona")
+        )
+
+    def movement(self) -> pd.DataFrame:
+        """Per pair of consecutive windows, how many customers with a persona in both changed
+        persona, among all of them and among the confident ones (``migration["confident"]``).
+
+        Returns
+        -------
+        DataFrame
+            ``from_window``, ``to_window``, ``customers`` (a persona in both windows), ``moved``,
+            ``moved_share``, ``confident`` (persona probability >= ``CONFIDENT_PROBABILITY``
+            in both), ``confident_moved``, ``confident_moved_share``, and
+            ``expected_moved_share``: the mean probability of having changed persona (NaN with
+            ``smoothing="margin"``), the share of movers that the labels' count estimates
+            with noise.
+
+        Examples
+        --------
+        >>> from journeymine.datasets import make_journeys
+        >>> from journeymine.personas import track_personas
+        >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
+        ...                         windows="45D")
+        >>> m = tracks.movement()
+        >>> m.columns.tolist()[:4]
+        ['from_window', 'to_window', 'customers', 'moved']
+        >>> bool((m["confident_moved"] <= m["moved"]).all())
+        True
+        """
+        mig = self.migration
+        src = pd.to_numeric(mig["from_persona"])
+        dst = pd.to_numeric(mig["to_persona"])
+        both = mig[(src >= 0) & (dst >= 0)].assign(
+            moved=lambda d: d["customers"].where(d["from_persona"] != d["to_persona"], 0),
+            confident_moved=lambda d: d["confident"].where(d["from_persona"] != d["to_persona"], 0),
+        )
+        out = (
+            both.groupby(["from_window", "to_window"], sort=True)[
+                ["customers", "moved", "confident", "confident_moved"]
+            ]
+            .sum()
+            .astype(int)
+            .reset_index()
+        )
+        out.insert(4, "moved_share", out["moved"] / out["customers"].clip(lower=1))
+        out["confident_moved_share"] = out["confident_moved"] / out["confident"].clip(lower=1)
+        if "expected_moves" in both.columns:
+            expected = both.groupby(["from_window", "to_window"], sort=True)["expected_moves"].sum(
+                min_count=1
+            )
+            out["expected_moved_share"] = expected.to_numpy() / out["customers"].clip(lower=1)
+        else:
+            out["expected_moved_share"] = np.nan
+        return out
