@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,14 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from journeymine.actions._feature_uplift_cv import (
+    SOLVER,
+    Points,
+    contrast,
+    cross_validate,
+    interact,
+    predicted_uplift,
+)
 from journeymine.actions._feature_uplift_save import (
     TRUSTED_TYPES,
     load_feature_uplift,
@@ -65,8 +73,6 @@ BLEND_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Folds over customers of the cross-validation.
 N_FOLDS = 5
 _AUTO = "auto"
-#: The logistic regressions' solver: exact Newton steps, fast for a few dozen inputs.
-_SOLVER = "newton-cholesky"
 
 
 class FeatureUplift(BaseEstimator):
@@ -260,123 +266,36 @@ class FeatureUplift(BaseEstimator):
         )
         if not len(cust):
             return self
-        pts = _Points(
+        pts = Points(
             np.asarray(cust, dtype=object),
             np.asarray(j, dtype=np.int64),
             (~np.asarray(held, dtype=bool)).astype(np.float64),
             np.asarray(y, dtype=bool),
             self._design(memberships.reindex(cust).fillna(0.0)),
         )
-        fits = [jj for jj in range(len(self.journeys_)) if _contrast(pts, pts.j == jj)]
+        fits = [jj for jj in range(len(self.journeys_)) if contrast(pts, pts.j == jj)]
         if not fits:
             return self  # nothing to contrast anywhere: the cell model's uplift
-        if auto_c or auto_b:
-            self._cross_validate(pts, memberships, policy, auto_c, auto_b)
+        if auto_c or auto_b:  # chosen by cross-validation over customers on the log
+            self.C_, self.blend_, self.cv_ = cross_validate(
+                pts,
+                memberships,
+                policy,
+                base=self.base,
+                Cs=C_GRID if auto_c else (float(self.C),),
+                blends=BLEND_GRID if auto_b else (float(self.blend),),
+                auto_blend=auto_b,
+                n_folds=N_FOLDS,
+                random_state=int(self.random_state),
+                max_iter=int(self.max_iter),
+            )
         for jj in fits:
             s = pts.j == jj
             clf = LogisticRegression(
-                C=float(self.C_ or 1.0), solver=_SOLVER, max_iter=int(self.max_iter)
+                C=float(self.C_ or 1.0), solver=SOLVER, max_iter=int(self.max_iter)
             )
-            self.models_[jj] = clf.fit(_interact(pts.A[s], pts.t[s]), pts.y[s])
+            self.models_[jj] = clf.fit(interact(pts.A[s], pts.t[s]), pts.y[s])
         return self
-
-    def _cross_validate(
-        self,
-        pts: _Points,
-        memberships: pd.DataFrame,
-        policy: Policy,
-        auto_c: bool,
-        auto_b: bool,
-    ) -> None:
-        """Choose ``C_`` (least out-of-fold loss at the fixed blend, or at blend 1) and
-        ``blend_`` (one-standard-error rule towards 0) and record ``cv_``."""
-        Cs = C_GRID if auto_c else (float(self.C),)
-        blends = BLEND_GRID if auto_b else (float(self.blend),)
-        codes, uniq = pd.factorize(pts.cust)
-        rng = np.random.default_rng(int(self.random_state))
-        fold = (rng.permutation(len(uniq)) % N_FOLDS)[codes]
-        p_cell, p_feat, u_cell, u_feat = self._out_of_fold(pts, fold, memberships, policy, Cs)
-        e = (np.bincount(pts.j, weights=pts.t) / np.maximum(np.bincount(pts.j), 1))[pts.j]
-        e = np.clip(e, 1e-3, 1 - 1e-3)
-        z = pts.y * (pts.t - e) / (e * (1 - e))  # the transformed outcome: E[z | x] = uplift
-
-        def losses(b: float, c: int) -> np.ndarray:
-            p = np.clip(b * p_feat[:, c] + (1 - b) * p_cell, 1e-6, 1 - 1e-6)
-            return -np.where(pts.y, np.log(p), np.log1p(-p))
-
-        at = 1.0 if auto_b else blends[0]
-        c_best = int(np.argmin([losses(at, c).mean() for c in range(len(Cs))]))
-        per = {(c, b): losses(b, c) for c in range(len(Cs)) for b in blends}
-        least = min((per[c_best, b] for b in blends), key=np.mean)
-        best = float(least.mean())
-        n_cust, rows, chosen = len(uniq), [], None
-        for b in blends:  # the cells first: the smallest blend within one SE of the least loss
-            d = np.bincount(codes, weights=per[c_best, b] - least, minlength=n_cust)
-            excess = d.sum() / len(codes)
-            se = np.sqrt(n_cust) * d.std(ddof=1) / len(codes) if n_cust > 1 else 0.0
-            if chosen is None and excess <= se:
-                chosen = b
-            for c in range(len(Cs)):
-                rows.append(
-                    {
-                        "C": Cs[c],
-                        "blend": b,
-                        "log_loss": per[c, b].mean(),
-                        "uplift_mse": np.mean((z - b * u_feat[:, c] - (1 - b) * u_cell) ** 2),
-                        "excess": excess if c == c_best else per[c, b].mean() - best,
-                        "se": se if c == c_best else np.nan,
-                        "chosen": False,
-                    }
-                )
-        self.C_ = float(Cs[c_best])
-        self.blend_ = float(blends[0] if chosen is None else chosen)
-        cv = pd.DataFrame(rows)
-        cv["chosen"] = (cv["C"] == self.C_) & (cv["blend"] == self.blend_)
-        self.cv_ = cv
-
-    def _out_of_fold(
-        self,
-        pts: _Points,
-        fold: np.ndarray,
-        memberships: pd.DataFrame,
-        policy: Policy,
-        Cs: tuple[float, ...],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each point's outcome rate in its own arm, and its uplift, predicted without its
-        fold: by the cells (fitted on the other folds' points) and by the feature model per C
-        (the cells' where the other folds leave a journey nothing to contrast)."""
-        p_cell, u_cell = np.empty(len(pts.j)), np.empty(len(pts.j))
-        p_feat, u_feat = np.empty((len(pts.j), len(Cs))), np.empty((len(pts.j), len(Cs)))
-        base = UpliftModel() if self.base is None else self.base
-        for k in range(N_FOLDS):
-            tr, te = fold != k, fold == k
-            if not te.any():
-                continue
-            cells = clone(base).fit(None, memberships, policy)
-            cells.update(memberships.reindex(pts.cust[tr]), pts.j[tr], pts.t[tr] == 0, pts.y[tr])
-            W = memberships.reindex(pts.cust[te]).fillna(0.0)
-            rate_t = cells.response_rates(W)
-            rate_c = rate_t - cells.rates(W)
-            at = (np.arange(te.sum()), pts.j[te])
-            p_cell[te] = np.where(pts.t[te] == 1, rate_t[at], rate_c[at])
-            u_cell[te] = (rate_t - rate_c)[at]
-            p_feat[te], u_feat[te] = p_cell[te][:, None], u_cell[te][:, None]
-            for jj in np.unique(pts.j[te]):
-                s_tr, s_te = tr & (pts.j == jj), te & (pts.j == jj)
-                if not _contrast(pts, s_tr):
-                    continue
-                D_tr, D_te = (
-                    _interact(pts.A[s_tr], pts.t[s_tr]),
-                    _interact(pts.A[s_te], pts.t[s_te]),
-                )
-                clf = LogisticRegression(
-                    solver=_SOLVER, max_iter=int(self.max_iter), warm_start=True
-                )
-                for c, C in enumerate(Cs):  # strongest penalty first, each fit from the last
-                    clf.set_params(C=C).fit(D_tr, pts.y[s_tr])
-                    p_feat[s_te, c] = clf.predict_proba(D_te)[:, 1]
-                    u_feat[s_te, c] = _uplift(clf, pts.A[s_te])
-        return p_cell, p_feat, u_cell, u_feat
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -459,7 +378,7 @@ class FeatureUplift(BaseEstimator):
         A = self._design(m)
         for jj, clf in enumerate(self.models_):
             if clf is not None:
-                out[:, jj] = _uplift(clf, A)
+                out[:, jj] = predicted_uplift(clf, A)
         return out
 
     def rates(self, memberships: pd.DataFrame) -> np.ndarray:
@@ -619,34 +538,6 @@ class FeatureUplift(BaseEstimator):
         """The cell model's evidence (:meth:`UpliftModel.evidence`)."""
         self._fitted()
         return self.base_.evidence(memberships)
-
-
-class _Points(NamedTuple):
-    """The log's touches and holdouts: customer, journey index, treated (1.0) or held out
-    (0.0), outcome, and the design row ``x``."""
-
-    cust: np.ndarray
-    j: np.ndarray
-    t: np.ndarray
-    y: np.ndarray
-    A: np.ndarray
-
-
-def _contrast(pts: _Points, s: np.ndarray) -> bool:
-    """Whether the points ``s`` hold both arms and both outcomes (else nothing to fit)."""
-    return len(np.unique(pts.t[s])) == 2 and len(np.unique(pts.y[s])) == 2
-
-
-def _interact(A: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """The logistic regressions' inputs: ``[x, treated, x * treated]``."""
-    t = t[:, None]
-    return np.hstack([A, t, A * t])
-
-
-def _uplift(clf: LogisticRegression, A: np.ndarray) -> np.ndarray:
-    """The outcome rate with the touch minus without it, per row of ``A``."""
-    one, zero = np.ones(len(A)), np.zeros(len(A))
-    return clf.predict_proba(_interact(A, one))[:, 1] - clf.predict_proba(_interact(A, zero))[:, 1]
 
 
 def _expit(z: np.ndarray) -> np.ndarray:
