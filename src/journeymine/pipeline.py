@@ -180,7 +180,7 @@ def _personas(state: DemoState) -> None:
 
     train, _ = _split(state)
     miner = PersonaMiner(random_state=state.random_state).fit(train)
-    tracks = track_personas(state.log, windows="60D", random_state=state.random_state)
+    tracks = track_personas(state.log, random_state=state.random_state)
     state.objects["miner"] = miner
     state.objects["tracks"] = tracks
     q = miner.quality_
