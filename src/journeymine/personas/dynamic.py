@@ -123,10 +123,15 @@ def track_personas(
     windows : "auto", str, DateOffset, Timedelta or list of (start, end)
         A frequency (``"30D"``, ``"MS"`` for calendar months, ``"W-MON"``...) cutting the log's
         span from its first day, or explicit ``[(start, end), ...]`` (end exclusive).
-        ``"auto"`` (default): the log's days cut into the most equal windows in which the
-        median customer has twice ``min_events`` events at their pace over the log, two at
-        least, covering the whole log (:func:`~journeymine.personas.window_model.most_windows`;
-        logged).
+        ``"auto"`` (default): the log's days cut into equal windows covering the whole log,
+        as many as still hold as many personas as the whole log (the mixture: one model on
+        the whole log, then on 2, 3, ... windows until a count holds fewer; at most as many
+        as leave the median customer ``min_events`` events a window; two at least;
+        :func:`~journeymine.personas.windows.most_windows`; logged). It fits the persona
+        model two or three times more than given windows (20,000 generated customers over
+        240 days: 32 s against 14 s). Without a model to compare (``reference=`` or
+        per-window density models): windows in which the median customer has twice
+        ``min_events`` events.
         Short windows hold fewer reproducible personas and relabel more customers (on 4,000
         generated customers, 60-day windows: three personas and 0.58 of the persona changes
         found; 120-day windows: six and 0.92).
