@@ -368,8 +368,13 @@ def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixtur
     assert window_pace(np.array([40, 50, 60]), 180, 10)[0] == 5  # 10 events: 36 days
     assert window_pace(np.array([4, 5, 6]), 180, 10)[0] == 2  # thin: two at least
     tried: list[int] = []
-    assert most_windows(lambda n: tried.append(n) or n <= 4, 10) == 4 and tried == [2, 3, 4, 5]
+    assert most_windows(lambda n: tried.append(n) or n <= 3, 10) == 3 and tried == [2, 3, 4]
     assert most_windows(lambda n: n <= 4, 3) == 3  # the pace caps it
+    # a log that allows many windows: found by doubling and halving, in a few calls
+    for most in (5, 37, 119, 120):
+        tried = []
+        assert most_windows(lambda n, m=most: tried.append(n) or n <= m, 120) == most
+        assert len(tried) <= 16 and len(set(tried)) == len(tried)
     events = make_journeys(n_customers=600, days=120, random_state=3).events
     with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
         tr = track_personas(events, min_events=5)

@@ -332,12 +332,18 @@ def track_personas(
     if auto and one_model and reference is None:
         # the most windows whose one model still tells apart as many personas as the whole log
         k_whole = int(clone(template).fit(features_of(auto_spans(1))[0][0]).quality_["n_personas"])
+        # kept: the fit of two windows and of the most windows found to hold so far
         tried: dict[int, tuple[list[pd.DataFrame], list[tuple[int, int]], PersonaMiner]] = {}
 
         def holds(n: int) -> bool:
             f, u = features_of(auto_spans(n))
-            tried[n] = (f, u, pooled_model(template, f, u))
-            return int(tried[n][2].quality_["n_personas"]) >= k_whole
+            fit = (f, u, pooled_model(template, f, u))
+            ok = int(fit[2].quality_["n_personas"]) >= k_whole
+            if ok or n == 2:
+                for m in [m for m in tried if m != 2 and m < n]:
+                    del tried[m]
+                tried[n] = fit
+            return ok
 
         n = most_windows(holds, n_max)
         feats, used, ref = tried[n]
