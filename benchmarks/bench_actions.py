@@ -541,7 +541,9 @@ def exploration_table(
     world (the "pre-shift" share is then that of days ``28 - window`` to 27). Run:
     ``python -m benchmarks.bench_actions explore [stable] [seeds]``. ``decider_seed``: added
     to the seed of the decider's own draws (Thompson draws, holdouts), for the spread of one
-    world's result over them."""
+    world's result over them. A variant's ``refresh_days`` goes to the PolicyDecider (minimum
+    evidence within that many days); ``explore [stable] refresh=7,14 [scope=cell,regime]
+    [seeds]`` runs those (``change_alpha=0.01``) instead of the default variants."""
 
     import numpy as np
     import pandas as pd
@@ -569,7 +571,8 @@ def exploration_table(
             run["shift"] = (shift_day, shifted)
         oracle = simulate(world, Oracle(pol), **run)
         ov = oracle.decisions.groupby("day")["true_value"].sum()
-        for params in variants:
+        for variant in variants:
+            params = {k: v for k, v in variant.items() if k != "refresh_days"}
             model = UpliftModel(prior_strength=5, **params).fit(None, memberships, pol)
             dec = PolicyDecider(
                 pol,
@@ -579,6 +582,7 @@ def exploration_table(
                 holdout=0.05,
                 min_touches=20,
                 min_holdouts=5,
+                refresh_days=variant.get("refresh_days"),
                 random_state=seed + decider_seed,
             )
             sim = simulate(world, dec, **run)
@@ -588,7 +592,7 @@ def exploration_table(
             rows.append(
                 {
                     "seed": seed,
-                    "model": ", ".join(f"{k} {v}" for k, v in params.items()) or "keep all",
+                    "model": ", ".join(f"{k} {v}" for k, v in variant.items()) or "keep all",
                     "changes_found": len(model.changes_),
                     "changes_before_shift": sum(1 for c in model.changes_ if c["update"] < at),
                     "days_to_0.9": days_to_reach(sim, oracle, 0.9, window=window, before=at),
@@ -697,8 +701,17 @@ if __name__ == "__main__":
         sys.exit(0)
     if sys.argv[1:2] == ["explore"]:
         stable = sys.argv[2:3] == ["stable"]
-        seeds = tuple(int(s) for s in sys.argv[2 + stable :]) or tuple(range(401, 409))
-        ex = exploration_table(seeds, shift_day=None if stable else 28)
+        rest = sys.argv[2 + stable :]
+        opts = dict(a.split("=", 1) for a in rest if "=" in a)
+        seeds = tuple(int(s) for s in rest if "=" not in s) or tuple(range(401, 409))
+        kw: dict[str, Any] = {}
+        if "refresh" in opts:
+            kw["variants"] = tuple(
+                {"change_alpha": 0.01, "change_scope": scope, "refresh_days": int(d)}
+                for d in opts["refresh"].split(",")
+                for scope in opts.get("scope", "cell,regime").split(",")
+            )
+        ex = exploration_table(seeds, shift_day=None if stable else 28, **kw)
         print(ex.to_string())
         print(
             ex.groupby("model")

@@ -482,12 +482,47 @@ class UpliftModel(BaseEstimator):
         a_t, b_t, _, _ = self._posteriors()
         return self.weights(personas) @ (a_t / (a_t + b_t))
 
-    def evidence(self, personas: Any) -> tuple[np.ndarray, np.ndarray]:
+    def evidence(self, personas: Any, last: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(touches, holdouts) counted for each point's persona row x journey (for
-        memberships, the membership-weighted counts)."""
+        memberships, the membership-weighted counts).
+
+        Parameters
+        ----------
+        personas : array-like or DataFrame
+            Persona ids or memberships, as in :meth:`rates`.
+        last : int, optional
+            Count only the last ``last`` batches (:meth:`update` calls; in the simulator one
+            a day), undiscounted, without what the change test dropped. Needs
+            ``change_alpha`` (the model then keeps its batches); a loaded model counts the
+            batches since it was loaded. None (default): all evidence, discounted.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from journeymine.actions import Policy, UpliftModel
+        >>> policy = Policy.from_dict({"journeys": [{"name": "offer", "channel": "email",
+        ...     "activity": "email_sent"}], "prior_rate": 0.05})
+        >>> m = UpliftModel(change_alpha=0.01).fit(None, pd.Series([0], index=["a"]), policy)
+        >>> for day in range(3):  # 10 touches a day
+        ...     _ = m.update(np.zeros(10, int), np.zeros(10, int), np.zeros(10, bool),
+        ...                  np.zeros(10))
+        >>> float(m.evidence([0])[0][0, 0]), float(m.evidence([0], last=2)[0][0, 0])
+        (30.0, 20.0)
+        """
         self._fitted()
         W = self.weights(personas)
-        return W @ self.counts_[:, :, 0], W @ self.counts_[:, :, 2]
+        if last is None:
+            return W @ self.counts_[:, :, 0], W @ self.counts_[:, :, 2]
+        if isinstance(last, bool) or not isinstance(last, (int, np.integer)) or last < 1:
+            raise ConfigError(f"last must be a number of batches >= 1 or None, got {last!r}.")
+        if getattr(self, "change_alpha", None) is None:
+            raise ConfigError(
+                "evidence(last=...) needs the model's batches, which it keeps with a change "
+                "test only: UpliftModel(change_alpha=0.01)."
+            )
+        recent = getattr(self, "batches_", [])[-int(last) :]
+        c = np.sum(recent, axis=0) if recent else np.zeros_like(self.counts_)
+        return W @ c[:, :, 0], W @ c[:, :, 2]
 
     def sample(self, personas: Any, rng: np.random.Generator) -> np.ndarray:
         """One posterior draw of every journey's uplift per point (Thompson sampling). For

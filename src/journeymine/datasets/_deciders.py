@@ -166,6 +166,13 @@ class PolicyDecider(_Gated):
         customers of that persona get one of these journeys (uniformly), held out with the
         larger of ``holdout`` and ``min_holdouts / (min_touches + min_holdouts)`` (so a cell's
         holdouts keep pace with its touches).
+    refresh_days : int, optional
+        Minimum *recent* evidence: a cell also counts as lacking evidence while it has fewer
+        than ``min_touches`` touches or ``min_holdouts`` holdouts within the last
+        ``refresh_days`` days (model updates), so every cell keeps getting fresh touches and
+        holdouts that the model's change test can see, also one the decider stopped sending.
+        Needs an UpliftModel with ``change_alpha`` (it keeps the daily batches) and
+        ``min_touches`` or ``min_holdouts``. None (default): the total evidence only.
     next_step : NextStepModel, optional
         Fitted (e.g. on the world's history, ``outcome=`` for the skip option): each morning
         ``next_step.predict(log)`` feeds the policy's ``next_step`` options (send on the
@@ -207,6 +214,7 @@ class PolicyDecider(_Gated):
         explore: bool = False,
         min_touches: int = 0,
         min_holdouts: int = 0,
+        refresh_days: int | None = None,
         learn: bool = True,
         n_draws: int = 32,
         random_state: int = 0,
@@ -240,6 +248,24 @@ class PolicyDecider(_Gated):
         self.model, self.holdout, self.explore = model, float(holdout), bool(explore)
         self.min_touches, self.min_holdouts = int(min_touches), int(min_holdouts)
         self.learn, self.n_draws = learn and hasattr(model, "update"), int(n_draws)
+        if refresh_days is not None:
+            if isinstance(refresh_days, bool) or not isinstance(refresh_days, (int, np.integer)):
+                raise ConfigError(
+                    f"refresh_days must be a whole number of days or None, got {refresh_days!r}."
+                )
+            if refresh_days < 1 or not (self.min_touches or self.min_holdouts):
+                raise ConfigError(
+                    f"refresh_days (got {refresh_days!r}) must be >= 1 and needs min_touches "
+                    f"or min_holdouts: the evidence each cell must have had within that many "
+                    f"days, e.g. min_touches=20, min_holdouts=5, refresh_days=7."
+                )
+            if getattr(model, "change_alpha", None) is None:
+                raise ConfigError(
+                    "refresh_days needs an UpliftModel with a change test (it keeps the daily "
+                    "batches that tell recent evidence from old), e.g. "
+                    "UpliftModel(change_alpha=0.01)."
+                )
+        self.refresh_days = None if refresh_days is None else int(refresh_days)
         self.soft = isinstance(personas, pd.DataFrame)
         if self.soft:
             from journeymine.actions.uplift import check_memberships
@@ -330,6 +356,9 @@ class PolicyDecider(_Gated):
             p_none = (k < 0).astype(float)
         if self.min_touches or self.min_holdouts:
             touches, holds = self.model.evidence(x)
+            if self.refresh_days is not None:  # what counts is the evidence of the last days
+                recent = self.model.evidence(x, last=self.refresh_days)
+                touches, holds = np.minimum(touches, recent[0]), np.minimum(holds, recent[1])
             weak = ok & ((touches < self.min_touches) | (holds < self.min_holdouts))
             nw = weak.sum(1)
             pick = np.where(weak, self.rng.random((n, J)), -1.0).argmax(1)
