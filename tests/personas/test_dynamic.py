@@ -390,3 +390,6 @@ def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixtur
     # one more window would hold fewer personas than the whole log (or the pace forbids it)
     k_whole = int(said.split("whole log's ")[1].split(" personas")[0])
     assert int(tr.windows["personas"].max()) <= k_whole + 1
+    # rolling: each window spans two of the cuts, the last ending with the log
+    rolled = track_personas(events, min_events=5, rolling=True)
+    assert len(rolled.windows) >= 1 and rolled.windows["end"].iloc[-1] == tr.windows["end"].iloc[-1]

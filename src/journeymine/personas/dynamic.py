@@ -331,7 +331,8 @@ def track_personas(
     ref: PersonaMiner | None = None
     if auto and one_model and reference is None:
         # the most windows whose one model still tells apart as many personas as the whole log
-        k_whole = int(clone(template).fit(features_of(auto_spans(1))[0][0]).quality_["n_personas"])
+        whole = [(day0, day0 + span_days * DAY_US)]
+        k_whole = int(clone(template).fit(features_of(whole)[0][0]).quality_["n_personas"])
         # kept: the fit of two windows and of the most windows found to hold so far
         tried: dict[int, tuple[list[pd.DataFrame], list[tuple[int, int]], PersonaMiner]] = {}
 
