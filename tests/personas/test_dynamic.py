@@ -197,6 +197,8 @@ def test_windows_and_errors(stable_data: tuple[SyntheticJourneys, pd.DataFrame])
     )
     with pytest.raises(ConfigError, match="incomplete must be 'drop' or 'keep'"):
         track_personas(small, incomplete="yes")
+    with pytest.raises(ConfigError, match=r"smoothing must be 'hmm' .* or 'margin'"):
+        track_personas(small, smoothing="viterbi")
 
 
 def test_rolling_windows_overlap(stable_data: tuple[SyntheticJourneys, pd.DataFrame]) -> None:
@@ -372,9 +374,9 @@ def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixtur
     assert most_windows(lambda n: n <= 4, 3) == 3  # the pace caps it
     # a log that allows many windows: found by doubling and halving, in a few calls
     for most in (5, 37, 119, 120):
-        tried = []
-        assert most_windows(lambda n, m=most: tried.append(n) or n <= m, 120) == most
-        assert len(tried) <= 16 and len(set(tried)) == len(tried)
+        calls: list[int] = []
+        assert most_windows(lambda n, m=most, c=calls: c.append(n) or n <= m, 120) == most
+        assert len(calls) <= 16 and len(set(calls)) == len(calls)
     events = make_journeys(n_customers=600, days=120, random_state=3).events
     with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
         tr = track_personas(events, min_events=5)

@@ -238,6 +238,11 @@ def track_personas(
         raise ConfigError(f"split_share must be within (0, 0.5], got {split_share!r}.")
     if incomplete not in ("drop", "keep"):
         raise ConfigError(f"incomplete must be 'drop' or 'keep', got {incomplete!r}.")
+    if smoothing not in ("hmm", "margin"):
+        raise ConfigError(
+            f"smoothing must be 'hmm' (a hidden persona over the windows) or 'margin' "
+            f"(hysteresis of move_margin), got {smoothing!r}."
+        )
     if split_odds is not None and not float(split_odds) > 1.0:
         raise ConfigError(f"split_odds must be > 1 or None, got {split_odds!r}.")
     t = timestamps_us(log)
@@ -315,11 +320,6 @@ def track_personas(
             template.set_params(reliability_weighting=False if rel is None else rel.to_dict())
     if one_model and not 0.0 <= float(move_margin) <= 1.0:
         raise ConfigError(f"move_margin must be within [0, 1], got {move_margin!r}.")
-    if smoothing not in ("hmm", "margin"):
-        raise ConfigError(
-            f"smoothing must be 'hmm' (a hidden persona over the windows) or 'margin' "
-            f"(hysteresis of move_margin), got {smoothing!r}."
-        )
 
     Spans = list[tuple[int, int]]
 
