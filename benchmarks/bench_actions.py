@@ -542,8 +542,9 @@ def exploration_table(
     ``python -m benchmarks.bench_actions explore [stable] [seeds]``. ``decider_seed``: added
     to the seed of the decider's own draws (Thompson draws, holdouts), for the spread of one
     world's result over them. A variant's ``refresh_days`` goes to the PolicyDecider (minimum
-    evidence within that many days); ``explore [stable] refresh=7,14 [scope=cell,regime]
-    [seeds]`` runs those (``change_alpha=0.01``) instead of the default variants."""
+    evidence within that many days); ``explore [stable] refresh=none,7,14
+    [scope=cell,regime] [seeds]`` runs those (``change_alpha=0.01``; ``none``: without
+    ``refresh_days``) instead of the default variants."""
 
     import numpy as np
     import pandas as pd
@@ -707,7 +708,8 @@ if __name__ == "__main__":
         kw: dict[str, Any] = {}
         if "refresh" in opts:
             kw["variants"] = tuple(
-                {"change_alpha": 0.01, "change_scope": scope, "refresh_days": int(d)}
+                {"change_alpha": 0.01, "change_scope": scope}
+                | ({} if d == "none" else {"refresh_days": int(d)})
                 for d in opts["refresh"].split(",")
                 for scope in opts.get("scope", "cell,regime").split(",")
             )
