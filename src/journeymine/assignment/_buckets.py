@@ -4,9 +4,12 @@ trained on folds grouped by customer (a customer's prefixes never straddle folds
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Literal
 
 import numpy as np
+
+from journeymine.exceptions import DataQualityWarning
 
 __all__ = ["bucket_ok", "customer_folds", "fit_buckets", "fit_estimator"]
 
@@ -115,7 +118,22 @@ def fit_estimator(
     est = CalibratedClassifierCV(base, method=calibration, cv=splits, ensemble=True)
     # small dense problems: BLAS threads only add contention
     with threadpool_limits(limits=1, user_api="blas"):
-        est.fit(X, y)
+        try:
+            est.fit(X, y)
+        except RuntimeError as exc:
+            if calibration != "temperature" or "Temperature scaling" not in str(exc):
+                raise
+            # the folds' probabilities are all but 0 or 1 (personas the features separate
+            # almost perfectly): the temperature's search finds no minimum
+            warnings.warn(
+                f"PersonaModel: temperature scaling found no temperature on {len(y):,} rows "
+                f"({exc}); those rows' classifier is calibrated with sigmoid instead. Pass "
+                f"PersonaModel(calibration='sigmoid') to choose it for every bucket.",
+                DataQualityWarning,
+                stacklevel=2,
+            )
+            est = CalibratedClassifierCV(base, method="sigmoid", cv=splits, ensemble=True)
+            est.fit(X, y)
     # the fold index arrays are only needed by fit; do not persist them
     est.set_params(cv=int(cv))
     return est
