@@ -172,7 +172,10 @@ class PolicyDecider(_Gated):
         ``refresh_days`` days (model updates), so every cell keeps getting fresh touches and
         holdouts that the model's change test can see, also one the decider stopped sending.
         Needs an UpliftModel with ``change_alpha`` (it keeps the daily batches) and
-        ``min_touches`` or ``min_holdouts``. None (default): the total evidence only.
+        ``min_touches`` or ``min_holdouts``. None (default): the total evidence only. In #13's
+        exploring benchmark (2,000 customers, min. 20 touches and 5 holdouts) 14 days forced
+        about 15% of the decisions after the first two weeks and cost 0.03-0.10 of the
+        oracle in stable worlds without recovering faster after a change.
     next_step : NextStepModel, optional
         Fitted (e.g. on the world's history, ``outcome=`` for the skip option): each morning
         ``next_step.predict(log)`` feeds the policy's ``next_step`` options (send on the
