@@ -61,7 +61,8 @@ from journeymine.actions._feature_uplift_save import (
     save_feature_uplift,
 )
 from journeymine.actions.policy import Policy
-from journeymine.actions.uplift import UNPLACED, UpliftModel, _points, check_memberships
+from journeymine.actions.uplift import UNPLACED, UpliftModel
+from journeymine.actions.uplift_points import check_memberships, uplift_points
 from journeymine.exceptions import ConfigError, NotFittedError
 
 __all__ = ["BLEND_GRID", "C_GRID", "N_FOLDS", "TRUSTED_TYPES", "FeatureUplift"]
@@ -262,7 +263,7 @@ class FeatureUplift(BaseEstimator):
             columns=["C", "blend", "log_loss", "uplift_mse", "excess", "se", "chosen"]
         )
         cust, j, held, y = (
-            _points(log, policy) if log is not None and len(log) else ([], [], [], [])
+            uplift_points(log, policy) if log is not None and len(log) else ([], [], [], [])
         )
         if not len(cust):
             return self

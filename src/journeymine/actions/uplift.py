@@ -32,25 +32,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from journeymine.actions._index import EventIndex
 from journeymine.actions._uplift_change import CHANGE_SCOPES, drop_before_changes
 from journeymine.actions._uplift_save import load_uplift, save_uplift
 from journeymine.actions.policy import Policy
-from journeymine.actions.response import touch_rows
+from journeymine.actions.uplift_points import check_memberships, uplift_points
 from journeymine.compat import positional_deprecated
 from journeymine.exceptions import ConfigError, NotFittedError
 
-__all__ = ["UNPLACED", "UpliftModel", "check_memberships", "outcome_after"]
+__all__ = ["UNPLACED", "UpliftModel"]
 
 UNPLACED = -2  # the row of the customers soft memberships leave (partly) unplaced
-
-
-def outcome_after(index: EventIndex, policy: Policy, rows: np.ndarray) -> np.ndarray:
-    """For each row: an event of ``policy.outcome_activities`` by the same customer in
-    ``(t, t + response_window]``?"""
-    t = index.t[rows]
-    w = policy.response_window_s
-    return index.count(policy.outcome_activities, index.code[rows], t + w + 1, w) > 0
 
 
 class UpliftModel(BaseEstimator):
@@ -249,7 +240,7 @@ class UpliftModel(BaseEstimator):
         self.counts_ = np.zeros((len(self.personas_), len(names), 4))  # n_t, y_t, n_c, y_c
         self.regime_from_ = 0  # the change point of the last regime change found (0: none)
         if log is not None and len(log):
-            cust, j, held, y = _points(log, policy)
+            cust, j, held, y = uplift_points(log, policy)
             if len(cust):
                 persona: Any
                 if soft:
@@ -404,7 +395,7 @@ class UpliftModel(BaseEstimator):
         self._fitted()
         if not hasattr(self, "policy_"):
             raise ConfigError("score() needs the model's policy: use a model fitted here.")
-        cust, j, held, y = _points(log, self.policy_)
+        cust, j, held, y = uplift_points(log, self.policy_)
         if not len(cust):
             raise ConfigError(
                 "the log has no touch or holdout of the policy's journeys to score; pass a log "
@@ -560,56 +551,3 @@ def _strength(n: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:
     k = np.where(tau2 > 0, m * (1 - m) / np.maximum(tau2, 1e-300) - 1.0, np.inf)
     k = np.clip(k, 0.0, n[0])
     return np.where(seen >= 2, k, fallback)
-
-
-def _points(log: pd.DataFrame, policy: Policy) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
-    """The touches and holdouts of the policy's journeys in ``log``: customer ids, journey
-    index, holdout flag and outcome (within the response window)."""
-    names = [j.name for j in policy.journeys]
-    index = EventIndex(log, product_column=None)
-    treated = touch_rows(index, policy)
-    held = index.is_activity((policy.holdout_activity,))
-    named = np.zeros(len(held), dtype=bool)
-    for name in names:
-        named |= index.is_journey(name)
-    rows = np.flatnonzero(treated | (held & named))
-    if not len(rows):
-        return np.array([], dtype=object), np.array([], dtype=np.int64), held[rows], held[rows]
-    y = outcome_after(index, policy, rows)
-    cust = index.customers[index.code[rows]]
-    j = pd.Index(names).get_indexer(index.journey_name(rows))
-    return cust, j, held[rows], y
-
-
-def check_memberships(memberships: pd.DataFrame) -> list[int]:
-    """The persona ids of a membership table, checked (integer ids, values in [0, 1], rows
-    summing to at most 1); a ``ConfigError`` says what is wrong and how to fix it.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> check_memberships(pd.DataFrame({0: [0.2], 3: [0.8]}, index=["a"]))
-    [0, 3]
-    """
-    try:
-        cols = [int(c) for c in memberships.columns]
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"memberships must have one column per persona id (integers), got columns "
-            f"{list(memberships.columns)[:5]}; pass e.g. the posterior of "
-            f"PersonaMiner.membership()."
-        ) from exc
-    if any(c < 0 for c in cols) or len(set(cols)) != len(cols):
-        raise ConfigError(
-            f"membership columns must be distinct persona ids >= 0, got {cols}; leave the "
-            f"customers without a persona at weight 0 (they get the pooled estimate)."
-        )
-    M = memberships.to_numpy(dtype=np.float64, na_value=0.0)
-    if len(M) and (
-        not np.isfinite(M).all() or M.min() < 0 or M.max() > 1 or (M.sum(1) > 1 + 1e-6).any()
-    ):
-        raise ConfigError(
-            "memberships must be probabilities: values in [0, 1] with each customer's row "
-            "summing to at most 1 (normalise the rows, or pass hard persona ids)."
-        )
-    return cols

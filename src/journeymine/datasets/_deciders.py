@@ -271,7 +271,7 @@ class PolicyDecider(_Gated):
         self.refresh_days = None if refresh_days is None else int(refresh_days)
         self.soft = isinstance(personas, pd.DataFrame)
         if self.soft:
-            from journeymine.actions.uplift import check_memberships
+            from journeymine.actions.uplift_points import check_memberships
 
             if not hasattr(model, "weights"):
                 raise ConfigError(
