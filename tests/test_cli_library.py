@@ -85,6 +85,17 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     assert "expected share of movers" in res.output  # --smoothing hmm, the default
     sizes = pd.read_csv(tmp_path / "p" / "persona_sizes.csv")
     assert len(sizes) == 2
+    # who moved: the customers holding 90% of the expected movers, most probable first
+    movers = pd.read_csv(tmp_path / "p" / "movers.csv")
+    assert list(movers.columns) == [
+        "customer_id",
+        "move_probability",
+        "from_persona",
+        "to_persona",
+        "window",
+    ]
+    assert len(movers) > 0 and movers["move_probability"].is_monotonic_decreasing
+    assert movers["move_probability"].between(0, 1).all()
     html = report.read_text(encoding="utf-8")
     assert f"wrote {report}" in res.output and "Plotly.newPlot" in html
     assert "<script src=" not in html and "over time" in html

@@ -98,7 +98,9 @@ def personas(
     """Mine behavioural personas (a Gaussian mixture); optionally track them over windows.
 
     Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
-    --windows, persona_sizes.csv, persona_events.csv and migration.csv; with --report, the
+    --windows, persona_sizes.csv, persona_events.csv, migration.csv and movers.csv (per pair of
+    windows, the customers most likely to have changed persona: 90% of the expected movers,
+    with --smoothing hmm); with --report, the
     persona report (with --validity-outcome and --validity-cutoff, it also says whether the
     personas predict that outcome better than recency/frequency/value).
 
@@ -123,7 +125,7 @@ def personas(
             "--validity-outcome adds a section to the persona report: also give --report, "
             "e.g. --report personas.html."
         )
-    tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv")
+    tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv", "movers.csv")
     inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
     check_outputs(
         [
@@ -178,6 +180,21 @@ def personas(
         write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)
         write_csv(tracks.events, out / "persona_events.csv", quiet=True)
         write_csv(tracks.migration, out / "migration.csv", quiet=True)
+        if tracks.move_probability is not None:
+            import pandas as pd
+
+            # per pair of windows, the customers expected to hold 90% of the movers
+            movers = [
+                tracks.movers(w, recall=0.9).reset_index().assign(window=tracks.windows["start"][w])
+                for w in range(1, len(tracks.windows))
+            ]
+            write_csv(
+                pd.concat(movers, ignore_index=True)
+                if movers
+                else pd.DataFrame(columns=["customer_id", "move_probability", "window"]),
+                out / "movers.csv",
+                quiet=True,
+            )
         typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
         show(tracks.events, 30)
         for r in tracks.movement().itertuples():
