@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ N_FOLDS = 5
 _AUTO = "auto"
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class FeatureUplift(BaseEstimator):
     """Per-customer uplift from persona memberships and customer features, blended with the
     persona cells of an :class:`~journeymine.actions.UpliftModel`.
@@ -163,22 +165,12 @@ class FeatureUplift(BaseEstimator):
     True
     """
 
-    def __init__(
-        self,
-        *,
-        base: UpliftModel | None = None,
-        n_components: int = 8,
-        C: float | str = _AUTO,
-        blend: float | str = _AUTO,
-        max_iter: int = 3000,
-        random_state: int = 0,
-    ) -> None:
-        self.base = base
-        self.n_components = n_components
-        self.C = C
-        self.blend = blend
-        self.max_iter = max_iter
-        self.random_state = random_state
+    base: UpliftModel | None = None
+    n_components: int = 8
+    C: float | str = _AUTO
+    blend: float | str = _AUTO
+    max_iter: int = 3000
+    random_state: int = 0
 
     def _check_params(self) -> None:
         if self.base is not None and not isinstance(self.base, UpliftModel):

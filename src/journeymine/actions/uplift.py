@@ -25,6 +25,7 @@ and shrunk to the pooled row like every persona). A hard label is the one-hot sp
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ __all__ = ["UNPLACED", "UpliftModel"]
 UNPLACED = -2  # the row of the customers soft memberships leave (partly) unplaced
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class UpliftModel(BaseEstimator):
     """Incremental response per persona x journey from touches and holdouts (Beta posteriors).
 
@@ -153,21 +155,11 @@ class UpliftModel(BaseEstimator):
     (10, 1000)
     """
 
-    @positional_deprecated(("prior_strength", "discount"))
-    def __init__(
-        self,
-        *,
-        prior_strength: float = 10.0,
-        discount: float = 1.0,
-        shrinkage: str = "fixed",
-        change_alpha: float | None = None,
-        change_scope: str = "cell",
-    ) -> None:
-        self.prior_strength = prior_strength
-        self.discount = discount
-        self.shrinkage = shrinkage
-        self.change_alpha = change_alpha
-        self.change_scope = change_scope
+    prior_strength: float = 10.0
+    discount: float = 1.0
+    shrinkage: str = "fixed"
+    change_alpha: float | None = None
+    change_scope: str = "cell"
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(
@@ -534,6 +526,13 @@ class UpliftModel(BaseEstimator):
             idx = W.argmax(1)
         a_t, b_t, a_c, b_c = (x[idx] for x in self._posteriors())
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
+
+
+# the dataclass writes __init__: wrap it so prior_strength and discount (positional in 0.1) still
+# work by position for one minor release
+UpliftModel.__init__ = positional_deprecated(  # type: ignore[method-assign]
+    ("prior_strength", "discount")
+)(UpliftModel.__init__)
 
 
 def _strength(n: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:
