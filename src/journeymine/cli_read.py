@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
@@ -236,20 +236,11 @@ class ReadOptions:
     drop_invalid: bool = False
 
     def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`journeymine.io.read_events`."""
-        return {
-            "columns": self.map,
-            "preset": self.preset,
-            "format": self.format,
-            "sep": self.sep,
-            "encoding": self.encoding,
-            "tz": self.tz,
-            "timestamp_unit": self.timestamp_unit,
-            "timestamp_format": self.timestamp_format,
-            "plausible_range": self.plausible_range,
-            "duplicates": self.duplicates,
-            "drop_invalid": self.drop_invalid,
-        }
+        """Keyword arguments of :func:`journeymine.io.read_events`: the fields, ``map`` as
+        ``columns``."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["columns"] = out.pop("map")
+        return out
 
     def load(self, path: Path) -> pd.DataFrame:
         """Read and validate the log at ``path``.
