@@ -23,6 +23,15 @@ def test_presets_are_frozen_and_documented():
             preset.columns["x"] = "activity"  # type: ignore[index]
 
 
+def test_a_preset_built_from_dicts_keeps_read_only_copies():
+    columns = {"uid": "customer_id"}
+    preset = Preset(name="mine", description="x", customer_id=("uid",), columns=columns)
+    columns["ts"] = "timestamp"  # the caller's dict changes later: the preset does not
+    assert dict(preset.columns) == {"uid": "customer_id"}
+    with pytest.raises(TypeError):
+        preset.channel_values["WEB"] = "web"  # type: ignore[index]
+
+
 def test_ga4_prefers_user_id_and_maps_platform(tmp_path):
     raw = pd.DataFrame(
         {

@@ -49,10 +49,6 @@ from journeymine.schema import TimestampUnit
 __all__ = ["PRESETS", "Preset", "get_preset"]
 
 
-def _frozen(d: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(d))
-
-
 @dataclass(frozen=True)
 class Preset:
     """How to read one kind of analytics export.
@@ -88,130 +84,123 @@ class Preset:
     name: str
     description: str
     customer_id: tuple[str, ...]
-    columns: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    columns: Mapping[str, str] = field(default_factory=dict)
     required: tuple[str, ...] = ()
     timestamp_unit: TimestampUnit | None = None
-    channel_values: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    channel_values: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # read-only copies: a preset is shared by every read that names it
+        object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        object.__setattr__(self, "channel_values", MappingProxyType(dict(self.channel_values)))
 
 
 _APP = "app"
 _WEB = "web"
 
-PRESETS: Mapping[str, Preset] = MappingProxyType(
-    {
-        "ga4": Preset(
-            name="ga4",
-            description=(
-                "Google Analytics 4 BigQuery export, flattened: user_pseudo_id, "
-                "event_timestamp (microseconds), event_name, platform (WEB/ANDROID/IOS); "
-                "optional user_id (preferred), ga_session_id, event_value_in_usd."
-            ),
-            customer_id=("user_id", "user_pseudo_id"),
-            columns=_frozen(
-                {
-                    "user_pseudo_id": schema.DEVICE_ID,
-                    "event_timestamp": schema.TIMESTAMP,
-                    "event_name": schema.ACTIVITY,
-                    "platform": schema.CHANNEL,
-                    "ga_session_id": schema.SESSION_ID,
-                    "event_value_in_usd": schema.VALUE,
-                }
-            ),
-            required=("event_timestamp", "event_name"),
-            timestamp_unit="us",
-            channel_values=_frozen({"WEB": _WEB, "ANDROID": _APP, "IOS": _APP}),
+_PRESETS = (
+    Preset(
+        name="ga4",
+        description=(
+            "Google Analytics 4 BigQuery export, flattened: user_pseudo_id, "
+            "event_timestamp (microseconds), event_name, platform (WEB/ANDROID/IOS); "
+            "optional user_id (preferred), ga_session_id, event_value_in_usd."
         ),
-        "segment": Preset(
-            name="segment",
-            description=(
-                "Segment warehouse tracks table: user_id and/or anonymous_id (user_id "
-                "preferred), timestamp, event; optional id (-> event_id), "
-                "context_library_name (-> channel); other context_* columns are kept."
-            ),
-            customer_id=("user_id", "anonymous_id"),
-            columns=_frozen(
-                {
-                    "anonymous_id": schema.DEVICE_ID,
-                    "timestamp": schema.TIMESTAMP,
-                    "event": schema.ACTIVITY,
-                    "id": schema.EVENT_ID,
-                    "context_library_name": schema.CHANNEL,
-                }
-            ),
-            required=("timestamp", "event"),
-            channel_values=_frozen(
-                {
-                    "analytics.js": _WEB,
-                    "analytics-next": _WEB,
-                    "analytics-ios": _APP,
-                    "analytics-android": _APP,
-                    "analytics-react-native": _APP,
-                }
-            ),
+        customer_id=("user_id", "user_pseudo_id"),
+        columns={
+            "user_pseudo_id": schema.DEVICE_ID,
+            "event_timestamp": schema.TIMESTAMP,
+            "event_name": schema.ACTIVITY,
+            "platform": schema.CHANNEL,
+            "ga_session_id": schema.SESSION_ID,
+            "event_value_in_usd": schema.VALUE,
+        },
+        required=("event_timestamp", "event_name"),
+        timestamp_unit="us",
+        channel_values={"WEB": _WEB, "ANDROID": _APP, "IOS": _APP},
+    ),
+    Preset(
+        name="segment",
+        description=(
+            "Segment warehouse tracks table: user_id and/or anonymous_id (user_id "
+            "preferred), timestamp, event; optional id (-> event_id), "
+            "context_library_name (-> channel); other context_* columns are kept."
         ),
-        "amplitude": Preset(
-            name="amplitude",
-            description=(
-                "Amplitude export: user_id and/or device_id (user_id preferred), event_time "
-                "(UTC text), event_type; optional platform (-> channel), session_id, "
-                "uuid (-> event_id). device_id is also kept as the canonical device_id."
-            ),
-            customer_id=("user_id", "device_id"),
-            columns=_frozen(
-                {
-                    "event_time": schema.TIMESTAMP,
-                    "event_type": schema.ACTIVITY,
-                    "platform": schema.CHANNEL,
-                    "session_id": schema.SESSION_ID,
-                    "uuid": schema.EVENT_ID,
-                    "device_id": schema.DEVICE_ID,
-                }
-            ),
-            required=("event_time", "event_type"),
-            channel_values=_frozen({"Web": _WEB, "iOS": _APP, "Android": _APP}),
+        customer_id=("user_id", "anonymous_id"),
+        columns={
+            "anonymous_id": schema.DEVICE_ID,
+            "timestamp": schema.TIMESTAMP,
+            "event": schema.ACTIVITY,
+            "id": schema.EVENT_ID,
+            "context_library_name": schema.CHANNEL,
+        },
+        required=("timestamp", "event"),
+        channel_values={
+            "analytics.js": _WEB,
+            "analytics-next": _WEB,
+            "analytics-ios": _APP,
+            "analytics-android": _APP,
+            "analytics-react-native": _APP,
+        },
+    ),
+    Preset(
+        name="amplitude",
+        description=(
+            "Amplitude export: user_id and/or device_id (user_id preferred), event_time "
+            "(UTC text), event_type; optional platform (-> channel), session_id, "
+            "uuid (-> event_id). device_id is also kept as the canonical device_id."
         ),
-        "mixpanel": Preset(
-            name="mixpanel",
-            description=(
-                "Mixpanel raw export, properties flattened: distinct_id, time (epoch "
-                "seconds), event; optional mp_lib (-> channel), $insert_id (-> event_id), "
-                "$device_id (-> device_id)."
-            ),
-            customer_id=("distinct_id",),
-            columns=_frozen(
-                {
-                    "time": schema.TIMESTAMP,
-                    "event": schema.ACTIVITY,
-                    "mp_lib": schema.CHANNEL,
-                    "$insert_id": schema.EVENT_ID,
-                    "$device_id": schema.DEVICE_ID,
-                }
-            ),
-            required=("time", "event"),
-            timestamp_unit="s",
-            channel_values=_frozen(
-                {
-                    "web": _WEB,
-                    "android": _APP,
-                    "iphone": _APP,
-                    "swift": _APP,
-                    "react-native": _APP,
-                }
-            ),
+        customer_id=("user_id", "device_id"),
+        columns={
+            "event_time": schema.TIMESTAMP,
+            "event_type": schema.ACTIVITY,
+            "platform": schema.CHANNEL,
+            "session_id": schema.SESSION_ID,
+            "uuid": schema.EVENT_ID,
+            "device_id": schema.DEVICE_ID,
+        },
+        required=("event_time", "event_type"),
+        channel_values={"Web": _WEB, "iOS": _APP, "Android": _APP},
+    ),
+    Preset(
+        name="mixpanel",
+        description=(
+            "Mixpanel raw export, properties flattened: distinct_id, time (epoch "
+            "seconds), event; optional mp_lib (-> channel), $insert_id (-> event_id), "
+            "$device_id (-> device_id)."
         ),
-        "xes": Preset(
-            name="xes",
-            description=(
-                "An event log with the XES standard's names, as pm4py and process mining tools "
-                "write them to CSV or Parquet: case:concept:name (the case), concept:name "
-                "(the activity), time:timestamp; other columns (org:resource, case:*) are kept."
-            ),
-            customer_id=("case:concept:name",),
-            columns=_frozen({"concept:name": schema.ACTIVITY, "time:timestamp": schema.TIMESTAMP}),
-            required=("concept:name", "time:timestamp"),
+        customer_id=("distinct_id",),
+        columns={
+            "time": schema.TIMESTAMP,
+            "event": schema.ACTIVITY,
+            "mp_lib": schema.CHANNEL,
+            "$insert_id": schema.EVENT_ID,
+            "$device_id": schema.DEVICE_ID,
+        },
+        required=("time", "event"),
+        timestamp_unit="s",
+        channel_values={
+            "web": _WEB,
+            "android": _APP,
+            "iphone": _APP,
+            "swift": _APP,
+            "react-native": _APP,
+        },
+    ),
+    Preset(
+        name="xes",
+        description=(
+            "An event log with the XES standard's names, as pm4py and process mining tools "
+            "write them to CSV or Parquet: case:concept:name (the case), concept:name "
+            "(the activity), time:timestamp; other columns (org:resource, case:*) are kept."
         ),
-    }
+        customer_id=("case:concept:name",),
+        columns={"concept:name": schema.ACTIVITY, "time:timestamp": schema.TIMESTAMP},
+        required=("concept:name", "time:timestamp"),
+    ),
 )
+PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in _PRESETS})
+"""The presets by name."""
 
 
 def get_preset(name: str | Preset) -> Preset:
