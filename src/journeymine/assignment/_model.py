@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -95,6 +96,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class PersonaModel(BaseEstimator):
     """Assign live customers to personas: a calibrated classifier trained on journey prefixes.
 
@@ -162,29 +164,15 @@ class PersonaModel(BaseEstimator):
     ['abstention_rate', 'accuracy', 'accuracy_assigned']
     """
 
-    @positional_deprecated(("abstain_threshold", "prefix_cuts", "calibration", "random_state"))
-    def __init__(
-        self,
-        *,
-        abstain_threshold: float = 0.5,
-        prefix_cuts: Sequence[int | None] = (3, 5, 10, 20, None),
-        calibration: Literal["temperature", "isotonic", "sigmoid"] = "temperature",
-        random_state: int = 0,
-        C: float = 1.0,
-        cv: int = 5,
-        validation_size: float = 0.2,
-        refit: bool = True,
-        featurizer: CustomerFeaturizer | None = None,
-    ) -> None:
-        self.abstain_threshold = abstain_threshold
-        self.prefix_cuts = prefix_cuts
-        self.calibration = calibration
-        self.random_state = random_state
-        self.C = C
-        self.cv = cv
-        self.validation_size = validation_size
-        self.refit = refit
-        self.featurizer = featurizer
+    abstain_threshold: float = 0.5
+    prefix_cuts: Sequence[int | None] = (3, 5, 10, 20, None)
+    calibration: Literal["temperature", "isotonic", "sigmoid"] = "temperature"
+    random_state: int = 0
+    C: float = 1.0
+    cv: int = 5
+    validation_size: float = 0.2
+    refit: bool = True
+    featurizer: CustomerFeaturizer | None = None
 
     # -- checks -------------------------------------------------------------------------------
     def _check_params(self) -> tuple[tuple[int, ...], bool]:
@@ -510,3 +498,10 @@ class PersonaModel(BaseEstimator):
             The model holds a type the loader would refuse (nothing is written).
         """
         return save_model(self, path)
+
+
+# the dataclass writes __init__: wrap it so the four parameters positional in 0.1 still work by
+# position for one minor release
+PersonaModel.__init__ = positional_deprecated(  # type: ignore[method-assign]
+    ("abstain_threshold", "prefix_cuts", "calibration", "random_state")
+)(PersonaModel.__init__)
