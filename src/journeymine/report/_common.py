@@ -46,9 +46,9 @@ __all__ = [
     "persona_label",
     "plotly_text",
     "rgba",
+    "sankey_figure",
     "sankey_node_values",
     "sankey_nodes",
-    "sankey_positions",
     "sankey_y",
     "suppress_small",
 ]
@@ -401,19 +401,34 @@ def sankey_node_values(
     return [max(i, o) for i, o in zip(inflow, outflow, strict=True)]
 
 
-def sankey_positions(
+def sankey_figure(
     columns: Sequence[int],
     n_columns: int,
-    links: tuple[Sequence[int], Sequence[int], Sequence[float]],
+    links: tuple[Sequence[int], Sequence[int], Sequence[int]],
+    *,
+    node_colours: Sequence[str],
+    link_colours: Sequence[str],
+    node: Mapping[str, Any],
+    link: Mapping[str, Any],
     order: Sequence[Any] | None = None,
-) -> tuple[list[float], list[float]]:
-    """Node centres (x, y) of a Sankey whose nodes sit in ``columns`` (0 .. ``n_columns`` - 1,
-    spread over the width); ``links`` (source, target and value of every link) size the
-    nodes, stacked per column as :func:`sankey_y` stacks them."""
+) -> go.Figure:
+    """A Sankey whose nodes sit in ``columns`` (0 .. ``n_columns`` - 1, spread over the width)
+    and whose ``links`` (source, target and value of every link) size the nodes, stacked per
+    column as :func:`sankey_y` stacks them (in ``order``, if given).
+
+    ``node_colours`` and ``link_colours`` colour every node and link; ``node`` and ``link``
+    add the figure's own properties (labels, padding, hover text...).
+    """
     src, tgt, value = links
     x = [0.01 + 0.98 * c / max(n_columns - 1, 1) for c in columns]
     y = sankey_y(columns, sankey_node_values(len(columns), src, tgt, value), order=order)
-    return x, y
+    return go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={"x": x, "y": y, "thickness": 16, "color": node_colours, **node},
+            link={"source": src, "target": tgt, "value": value, "color": link_colours, **link},
+        )
+    )
 
 
 def rgba(hex_colour: str, alpha: float) -> str:

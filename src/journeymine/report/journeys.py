@@ -31,8 +31,8 @@ from journeymine.report._common import (
     hidden_subtitle,
     plotly_text,
     rgba,
+    sankey_figure,
     sankey_nodes,
-    sankey_positions,
     style_axes,
     suppress_small,
 )
@@ -155,36 +155,26 @@ def paths_figure(
     names = sorted({n for _, n in keys})
     colours = colour_map([str(activity), *names] if activity is not None else names)
     n_cols = max_step + 1
-    node_x, node_y = sankey_positions(
-        [c for c, _ in keys], n_cols, (src, tgt, data["cases"].tolist())
-    )
-    labels = [plotly_text(n) for _, n in keys]
     link_colour = [
         colours[str(n)] for n in (data["source"] if direction == "after" else data["target"])
     ]
-    fig = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            node={
-                "label": labels,
-                "x": node_x,
-                "y": node_y,
-                "pad": 14,
-                "thickness": 16,
-                "color": [colours[n] for _, n in keys],
-                "line": {"color": "white", "width": 0.5},
-                "hovertemplate": "%{label}<br>%{value:,} customers<extra></extra>",
-            },
-            link={
-                "source": src,
-                "target": tgt,
-                "value": data["cases"].astype(int).tolist(),
-                "color": [rgba(c, 0.35) for c in link_colour],
-                "customdata": data["step"].astype(int).tolist(),
-                "hovertemplate": "%{source.label} → %{target.label}<br>step %{customdata}: "
-                "%{value:,} customers<extra></extra>",
-            },
-        )
+    fig = sankey_figure(
+        [c for c, _ in keys],
+        n_cols,
+        (src, tgt, data["cases"].astype(int).tolist()),
+        node_colours=[colours[n] for _, n in keys],
+        link_colours=[rgba(c, 0.35) for c in link_colour],
+        node={
+            "label": [plotly_text(n) for _, n in keys],
+            "pad": 14,
+            "line": {"color": "white", "width": 0.5},
+            "hovertemplate": "%{label}<br>%{value:,} customers<extra></extra>",
+        },
+        link={
+            "customdata": data["step"].astype(int).tolist(),
+            "hovertemplate": "%{source.label} → %{target.label}<br>step %{customdata}: "
+            "%{value:,} customers<extra></extra>",
+        },
     )
     if title is None:
         where = "after" if direction == "after" else "before"

@@ -23,8 +23,8 @@ from journeymine.report._common import (
     persona_label,
     plotly_text,
     rgba,
+    sankey_figure,
     sankey_nodes,
-    sankey_positions,
     style_axes,
     suppress_small,
 )
@@ -479,43 +479,29 @@ def persona_migration_figure(
     personas = list(dict.fromkeys(p for _, p in keys))
     colours = colour_map([p for p in personas if p != NO_PERSONA])
     colours[NO_PERSONA] = "#b8c0cc"
-    node_x, node_y = sankey_positions(
+    fig = sankey_figure(
         [col_of[w] for w, _ in keys],
         len(windows),
-        (src, tgt, data["customers"].tolist()),
+        (src, tgt, data["customers"].astype(int).tolist()),
         order=[(p == NO_PERSONA, str(p).zfill(8)) for _, p in keys],
-    )
-    labels = [plotly_text(persona_label(p, names)) for _, p in keys]
-    custom = [plotly_text(_window_text(w)) for w, _ in keys]
-    link_col = [
-        rgba(colours[p], 0.22 if a == b else 0.55)
-        for p, a, b in zip(
-            data["from_persona"], data["from_persona"], data["to_persona"], strict=True
-        )
-    ]
-    fig = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            node={
-                "label": labels,
-                "x": node_x,
-                "y": node_y,
-                "pad": 12,
-                "thickness": 16,
-                "color": [colours[p] for _, p in keys],
-                "customdata": custom,
-                "hovertemplate": "%{label}<br>window %{customdata}<br>%{value:,} customers"
-                "<extra></extra>",
-            },
-            link={
-                "source": src,
-                "target": tgt,
-                "value": data["customers"].astype(int).tolist(),
-                "color": link_col,
-                "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,} customers"
-                "<extra></extra>",
-            },
-        )
+        node_colours=[colours[p] for _, p in keys],
+        link_colours=[
+            rgba(colours[p], 0.22 if a == b else 0.55)
+            for p, a, b in zip(
+                data["from_persona"], data["from_persona"], data["to_persona"], strict=True
+            )
+        ],
+        node={
+            "label": [plotly_text(persona_label(p, names)) for _, p in keys],
+            "pad": 12,
+            "customdata": [plotly_text(_window_text(w)) for w, _ in keys],
+            "hovertemplate": "%{label}<br>window %{customdata}<br>%{value:,} customers"
+            "<extra></extra>",
+        },
+        link={
+            "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,} customers"
+            "<extra></extra>"
+        },
     )
     bits = [
         f"{len(windows)} windows: {plotly_text(_window_text(windows[0]))} … "
