@@ -9,6 +9,9 @@ single-customer path, batch scoring, persistence, an HTTP service and Spark scor
 - :func:`parse_customer` / :func:`assign_parsed`: :func:`assign` in two halves (check and
   encode one customer's events, then score many parsed customers in one pass), and
   :func:`parse_time`, the timestamp reader of :func:`assign`: the seams the HTTP service uses
+- :func:`assign_aggregates` / :func:`persona_probabilities`: the persona, or every persona's
+  probability, of customers given by their integer aggregates (the live service's folds);
+  :func:`score_parsed`: :func:`assign_parsed` with those probabilities, from one pass
 - :func:`reliability_table`: expected calibration error and the reliability table of the card
 - :mod:`journeymine.assignment.service`: FastAPI service (``create_app``, ``serve``; needs the
   ``serve`` extra)
@@ -25,6 +28,8 @@ from journeymine.assignment._assign import (
     assign_many,
     assign_parsed,
     parse_customer,
+    persona_probabilities,
+    score_parsed,
 )
 from journeymine.assignment._inputs import parse_time
 from journeymine.assignment._metrics import reliability_table
@@ -44,5 +49,7 @@ __all__ = [
     "load_model",
     "parse_customer",
     "parse_time",
+    "persona_probabilities",
     "reliability_table",
+    "score_parsed",
 ]

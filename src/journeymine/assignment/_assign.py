@@ -33,6 +33,8 @@ __all__ = [
     "assign_many",
     "assign_parsed",
     "parse_customer",
+    "persona_probabilities",
+    "score_parsed",
 ]
 
 
@@ -106,6 +108,30 @@ def _decide(model: PersonaModel, proba: np.ndarray) -> tuple[np.ndarray, np.ndar
     return persona, p, abstained
 
 
+def persona_probabilities(model: PersonaModel, aggregates: np.ndarray) -> np.ndarray:
+    """Calibrated persona probabilities of customers given by their integer aggregates, one
+    row each: what :func:`assign_aggregates` (and so :func:`assign`) decides from, for a caller
+    that needs every persona's probability (e.g. a FeatureUplift's memberships).
+
+    Parameters
+    ----------
+    model, aggregates
+        As for :func:`assign_aggregates`.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_customers, n_personas)
+        One column per persona of ``model.classes_``, in that order; rows sum to 1.
+
+    See Also
+    --------
+    assign_aggregates : the persona each row is assigned (its example uses both).
+    """
+    model = _check_model(model)
+    rows = np.asarray(aggregates)
+    return np.asarray(model.scorer_.predict_proba(score_rows(rows, model.spec_), rows[:, 0]))
+
+
 def assign_aggregates(
     model: PersonaModel, aggregates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,14 +163,20 @@ def assign_aggregates(
     >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
     >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
     >>> ids, ev, _, _ = encode_log(data.events, model.vocab_, what="example")
-    >>> persona, _, _ = assign_aggregates(model, numpy_aggregates(ev, model.spec_))
+    >>> agg = numpy_aggregates(ev, model.spec_)
+    >>> persona, _, _ = assign_aggregates(model, agg)
     >>> bool((persona == jm.assign_many(data.events, model)["persona"].to_numpy()).all())
     True
+
+    Every persona's probability, from the same aggregates (columns: ``model.classes_``):
+
+    >>> import numpy as np
+    >>> from journeymine.assignment import persona_probabilities
+    >>> proba = persona_probabilities(model, agg)
+    >>> bool(np.allclose(proba, model.predict_proba(data.events).to_numpy()))
+    True
     """
-    model = _check_model(model)
-    rows = np.asarray(aggregates)
-    proba = model.scorer_.predict_proba(score_rows(rows, model.spec_), rows[:, 0])
-    return _decide(model, proba)
+    return _decide(model, persona_probabilities(model, aggregates))
 
 
 @dataclass(frozen=True)
@@ -242,20 +274,56 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
     >>> both = assign_parsed([parse_customer(events, model, customer_id=c) for c in "ab"])
     >>> [a.customer_id for a in both], both[0] == jm.assign(events, model, customer_id="a")
     (['a', 'b'], True)
+
+    With every persona's probability too (:func:`score_parsed`, one pass for both):
+
+    >>> from journeymine.assignment import score_parsed
+    >>> (a,), (proba,) = score_parsed([parsed])
+    >>> a == both[0], len(proba) == len(model.classes_), bool(proba.max() == a.probability)
+    (True, True, True)
+    """
+    return score_parsed(parsed)[0]
+
+
+def score_parsed(
+    parsed: Sequence[ParsedCustomer],
+) -> tuple[list[Assignment], list[np.ndarray]]:
+    """:func:`assign_parsed` and each customer's persona probabilities, from the same
+    aggregates (one pass): for a caller that needs both, e.g. a decision that assigns the
+    persona and reads a FeatureUplift's memberships.
+
+    Parameters
+    ----------
+    parsed : sequence of ParsedCustomer
+        As for :func:`assign_parsed`.
+
+    Returns
+    -------
+    assignments : list of Assignment
+        As :func:`assign_parsed` returns them.
+    probabilities : list of ndarray of float64
+        Per customer, one probability per persona of its model's ``classes_``
+        (:func:`persona_probabilities`), in the order of ``parsed``.
+
+    See Also
+    --------
+    assign_parsed : the assignments alone (its example uses both).
     """
     out: list[Assignment | None] = [None] * len(parsed)
+    probabilities: list[np.ndarray | None] = [None] * len(parsed)
     by_model: dict[int, list[int]] = {}
     for i, item in enumerate(parsed):
         by_model.setdefault(id(item.model), []).append(i)
     for rows in by_model.values():
         model = parsed[rows[0]].model
-        spec = model.spec_
         agg = numpy_aggregates(
-            _concat([parsed[i].events for i in rows]), spec, plan=model.vocab_.plan
+            _concat([parsed[i].events for i in rows]), model.spec_, plan=model.vocab_.plan
         )
-        persona, top, abstained = assign_aggregates(model, agg)
+        proba = persona_probabilities(model, agg)
+        persona, top, abstained = _decide(model, proba)
         for k, i in enumerate(rows):
             pid = int(persona[k])
+            probabilities[i] = proba[k]
             out[i] = Assignment(
                 customer_id=parsed[i].customer_id,
                 persona=pid,
@@ -266,7 +334,7 @@ def assign_parsed(parsed: Sequence[ParsedCustomer]) -> list[Assignment]:
                 unknown_activities=parsed[i].unknown_activities,
                 unknown_channels=parsed[i].unknown_channels,
             )
-    return [a for a in out if a is not None]
+    return [a for a in out if a is not None], [p for p in probabilities if p is not None]
 
 
 def assign(events: Any, model: PersonaModel, *, customer_id: str | None = None) -> Assignment:

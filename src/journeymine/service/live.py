@@ -30,14 +30,14 @@ import numpy as np
 
 from journeymine.actions.policy import Policy
 from journeymine.assignment import (
-    ParsedCustomer,
     PersonaModel,
     assign,
     assign_aggregates,
     parse_customer,
+    persona_probabilities,
+    score_parsed,
 )
 from journeymine.exceptions import ConfigError
-from journeymine.features import numpy_aggregates, score_rows
 from journeymine.service.aggregates import LiveAggregates
 from journeymine.service.decider import LiveDecider, _decider
 from journeymine.service.rates import Responses
@@ -179,25 +179,9 @@ def memberships_of(state: CustomerState, model: PersonaModel) -> np.ndarray:
     """
     if LiveAggregates.supports(model.vocab_) and state.event_seqs:
         agg, _, _ = live_aggregates(state, model)
-        return _probabilities(agg.row()[None, :], model)[0]
-    return _parsed_memberships(parse_customer(state.events, model, customer_id=state.customer_id))
-
-
-def _probabilities(aggregates: np.ndarray, model: PersonaModel) -> np.ndarray:
-    """``model``'s persona probabilities (columns: ``model.classes_``) of customers given by
-    their integer aggregates, one row each, as :func:`journeymine.assignment.assign_aggregates`
-    scores them."""
-    rows = np.asarray(aggregates)
-    return np.asarray(model.scorer_.predict_proba(score_rows(rows, model.spec_), rows[:, 0]))
-
-
-def _parsed_memberships(parsed: ParsedCustomer) -> np.ndarray:
-    """The persona probabilities (one per ``parsed.model.classes_``) of one parsed customer
-    (:func:`journeymine.assignment.parse_customer`)."""
-    model = parsed.model
-    return _probabilities(
-        numpy_aggregates(parsed.events, model.spec_, plan=model.vocab_.plan), model
-    )[0]
+        return persona_probabilities(model, agg.row()[None, :])[0]
+    parsed = parse_customer(state.events, model, customer_id=state.customer_id)
+    return score_parsed([parsed])[1][0]
 
 
 def _aligned_memberships(

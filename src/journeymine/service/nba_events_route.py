@@ -30,13 +30,13 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from journeymine.actions import FeatureUplift, Policy, next_best_action
 from journeymine.assignment import (
     PersonaModel,
-    assign_parsed,
     parse_customer,
     parse_time,
+    score_parsed,
 )
 from journeymine.exceptions import ConfigError, EventLogError
 from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID, JOURNEY_ID, TIMESTAMP
-from journeymine.service.live import _parsed_memberships, given_persona_name
+from journeymine.service.live import given_persona_name
 from journeymine.service.live_events import NbaEventIn
 from journeymine.service.rates import Responses, check_personas, served_personas
 
@@ -161,17 +161,16 @@ def decide_one(
     products = _products(events, policy.product_column)
     persona = req.get("persona")
     probability: float | None = None
-    if persona is None:
-        a = assign_parsed([parsed])[0]
-        persona, name, probability = a.persona, a.name, a.probability
-    else:
+    if persona is not None:
         name = given_persona_name(persona, model, served_personas(responses))
     soft = None
-    if isinstance(responses, FeatureUplift):
-        check_personas(responses, model.classes_)  # a reloaded model may have others
-        soft = pd.DataFrame(
-            [_parsed_memberships(parsed)], index=[cid], columns=[int(c) for c in model.classes_]
-        )
+    if persona is None or isinstance(responses, FeatureUplift):
+        (a,), (proba,) = score_parsed([parsed])  # the persona and the memberships: one pass
+        if persona is None:
+            persona, name, probability = a.persona, a.name, a.probability
+        if isinstance(responses, FeatureUplift):
+            check_personas(responses, model.classes_)  # a reloaded model may have others
+            soft = pd.DataFrame([proba], index=[cid], columns=[int(c) for c in model.classes_])
     columns: dict[str, Any] = {
         CUSTOMER_ID: cid,
         TIMESTAMP: pd.to_datetime(parsed.events.t, unit="us", utc=True),

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from journeymine.actions.policy import Policy
-from journeymine.assignment import PersonaModel, load_model
+from journeymine.assignment import PersonaModel, load_model, persona_probabilities
 from journeymine.exceptions import ConfigError
 from journeymine.schema import (
     ACTIVITY,
@@ -52,7 +52,6 @@ from journeymine.service.aggregates import LiveAggregates
 from journeymine.service.live import (
     LiveDecider,
     _aligned_memberships,
-    _probabilities,
     score_aggregates,
     time_us,
 )
@@ -258,7 +257,7 @@ class _Job:
             ]
             memberships = None
             if decider.per_customer:  # a FeatureUplift: the model's probabilities
-                proba = _probabilities(agg.row()[None, :], model)[0]
+                proba = persona_probabilities(model, agg.row()[None, :])[0]
                 memberships = _aligned_memberships(decider, model, proba)
             got = decider.decide(
                 customer_id,
