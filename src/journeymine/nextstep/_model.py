@@ -26,6 +26,7 @@ import datetime as _dt
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ __all__ = ["END", "NextStep", "NextStepModel"]
 logger = logging.getLogger(__name__)
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class NextStepModel(BaseEstimator):
     """Predict each customer's next step from their journey so far.
 
@@ -134,42 +136,22 @@ class NextStepModel(BaseEstimator):
     (True, True)
     """
 
-    def __init__(
-        self,
-        *,
-        n_lags: int = 5,
-        end_of_case: bool = False,
-        outcome: str | None = None,
-        horizon: Any = "7D",
-        attributes: Any = "auto",
-        max_iter: int = 300,
-        learning_rate: float = 0.1,
-        max_leaf_nodes: int = 31,
-        l2_regularization: float = 1.0,
-        min_samples_leaf: int = 20,
-        validation_size: float = 0.15,
-        refit: bool = False,
-        tree_weight: float | str = "auto",
-        max_samples: int = 250_000,
-        n_jobs: int | None = 1,
-        random_state: int = 0,
-    ) -> None:
-        self.n_lags = n_lags
-        self.end_of_case = end_of_case
-        self.outcome = outcome
-        self.horizon = horizon
-        self.attributes = attributes
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.max_leaf_nodes = max_leaf_nodes
-        self.l2_regularization = l2_regularization
-        self.min_samples_leaf = min_samples_leaf
-        self.validation_size = validation_size
-        self.refit = refit
-        self.tree_weight = tree_weight
-        self.max_samples = max_samples
-        self.n_jobs = n_jobs
-        self.random_state = random_state
+    n_lags: int = 5
+    end_of_case: bool = False
+    outcome: str | None = None
+    horizon: Any = "7D"
+    attributes: Any = "auto"
+    max_iter: int = 300
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 31
+    l2_regularization: float = 1.0
+    min_samples_leaf: int = 20
+    validation_size: float = 0.15
+    refit: bool = False
+    tree_weight: float | str = "auto"
+    max_samples: int = 250_000
+    n_jobs: int | None = 1
+    random_state: int = 0
 
     # ---- parameters --------------------------------------------------------------------------
     def _check_params(self) -> None:
