@@ -195,6 +195,7 @@ def _resolve_roles(
     return roles
 
 
+@dataclasses.dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class CustomerFeaturizer(TransformerMixin, BaseEstimator):
     """Behaviour features per customer: activity/channel mix, recency/frequency/value, session
     shape, time-of-day/week habits, transitions, response to outbound touches, returns, support.
@@ -258,46 +259,24 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(
-        self,
-        *,
-        start: str | pd.Timestamp | None = None,
-        end: str | pd.Timestamp | None = None,
-        window: str | pd.Timedelta | None = None,
-        session_gap: str | pd.Timedelta = "30min",
-        use_session_id: bool | Literal["auto"] = "auto",
-        response_window: str | pd.Timedelta = "48h",
-        touch_activities: Sequence[str] | None = None,
-        purchase_activities: Sequence[str] = ("purchase",),
-        cart_activities: Sequence[str] = ("add_to_cart",),
-        browse_activities: Sequence[str] = ("view_product",),
-        return_activities: Sequence[str] = ("return_product",),
-        support_activities: Sequence[str] = ("contact_support", "track_order"),
-        promotion_activities: Sequence[str] = ("view_promotions",),
-        research_activities: Sequence[str] = ("read_reviews",),
-        n_transitions: int = 16,
-        prior_strength: float = 2.0,
-        engine: Literal["numpy", "duckdb"] = "numpy",
-        threads: int | None = None,
-    ) -> None:
-        self.start = start
-        self.end = end
-        self.window = window
-        self.session_gap = session_gap
-        self.use_session_id = use_session_id
-        self.response_window = response_window
-        self.touch_activities = touch_activities
-        self.purchase_activities = purchase_activities
-        self.cart_activities = cart_activities
-        self.browse_activities = browse_activities
-        self.return_activities = return_activities
-        self.support_activities = support_activities
-        self.promotion_activities = promotion_activities
-        self.research_activities = research_activities
-        self.n_transitions = n_transitions
-        self.prior_strength = prior_strength
-        self.engine = engine
-        self.threads = threads
+    start: str | pd.Timestamp | None = None
+    end: str | pd.Timestamp | None = None
+    window: str | pd.Timedelta | None = None
+    session_gap: str | pd.Timedelta = "30min"
+    use_session_id: bool | Literal["auto"] = "auto"
+    response_window: str | pd.Timedelta = "48h"
+    touch_activities: Sequence[str] | None = None
+    purchase_activities: Sequence[str] = ("purchase",)
+    cart_activities: Sequence[str] = ("add_to_cart",)
+    browse_activities: Sequence[str] = ("view_product",)
+    return_activities: Sequence[str] = ("return_product",)
+    support_activities: Sequence[str] = ("contact_support", "track_order")
+    promotion_activities: Sequence[str] = ("view_promotions",)
+    research_activities: Sequence[str] = ("read_reviews",)
+    n_transitions: int = 16
+    prior_strength: float = 2.0
+    engine: Literal["numpy", "duckdb"] = "numpy"
+    threads: int | None = None
 
     # -- fit ----------------------------------------------------------------------------------
     def _window_us(self, t: np.ndarray) -> tuple[int | None, int | None, int]:

@@ -35,6 +35,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -87,6 +88,7 @@ __all__ = [
 ]
 
 
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class PersonaMiner(ClusterMixin, BaseEstimator):
     """Behavioural personas: a Gaussian mixture over a reliability-weighted, vocabulary-free view
     of customer features (default), or density clustering (HDBSCAN).
@@ -212,51 +214,26 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     True
     """
 
-    @positional_deprecated(("min_cluster_size", "n_components", "random_state"))
-    def __init__(
-        self,
-        *,
-        min_cluster_size: int | None = None,
-        n_components: int | None = None,
-        random_state: int = 0,
-        min_samples: int | None = None,
-        method: Literal["density", "mixture"] = "mixture",
-        n_personas: int | None = None,
-        exclude_activities: Sequence[str] | None = None,
-        reliability_weighting: bool | Mapping[str, float] = True,
-        min_events: int = 10,
-        features: Literal["default", "all"] | Sequence[str] = "default",
-        scaling: Literal["standard", "robust"] = "standard",
-        reduction: Literal["pca", "svd"] = "pca",
-        max_fit_samples: int = 20_000,
-        n_neighbors: int = 15,
-        min_vote: float = 0.5,
-        reach: float = 1.5,
-        n_bootstrap: int = 3,
-        featurizer: CustomerFeaturizer | None = None,
-        core_dist_n_jobs: int = 1,
-        show_progress: bool = False,
-    ) -> None:
-        self.min_cluster_size = min_cluster_size
-        self.n_components = n_components
-        self.random_state = random_state
-        self.min_samples = min_samples
-        self.method = method
-        self.n_personas = n_personas
-        self.exclude_activities = exclude_activities
-        self.reliability_weighting = reliability_weighting
-        self.min_events = min_events
-        self.features = features
-        self.scaling = scaling
-        self.reduction = reduction
-        self.max_fit_samples = max_fit_samples
-        self.n_neighbors = n_neighbors
-        self.min_vote = min_vote
-        self.reach = reach
-        self.n_bootstrap = n_bootstrap
-        self.featurizer = featurizer
-        self.core_dist_n_jobs = core_dist_n_jobs
-        self.show_progress = show_progress
+    min_cluster_size: int | None = None
+    n_components: int | None = None
+    random_state: int = 0
+    min_samples: int | None = None
+    method: Literal["density", "mixture"] = "mixture"
+    n_personas: int | None = None
+    exclude_activities: Sequence[str] | None = None
+    reliability_weighting: bool | Mapping[str, float] = True
+    min_events: int = 10
+    features: Literal["default", "all"] | Sequence[str] = "default"
+    scaling: Literal["standard", "robust"] = "standard"
+    reduction: Literal["pca", "svd"] = "pca"
+    max_fit_samples: int = 20_000
+    n_neighbors: int = 15
+    min_vote: float = 0.5
+    reach: float = 1.5
+    n_bootstrap: int = 3
+    featurizer: CustomerFeaturizer | None = None
+    core_dist_n_jobs: int = 1
+    show_progress: bool = False
 
     # -- fit ----------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any = None) -> PersonaMiner:
@@ -540,3 +517,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:
         """Fit and return :attr:`labels_`."""
         return self.fit(X).labels_
+
+
+# the dataclass writes __init__: wrap it so the three parameters positional in 0.1 still work by
+# position for one minor release
+PersonaMiner.__init__ = positional_deprecated(  # type: ignore[method-assign]
+    ("min_cluster_size", "n_components", "random_state")
+)(PersonaMiner.__init__)
