@@ -226,21 +226,18 @@ class PersonaTracks:
             moved=lambda d: d["customers"].where(d["from_persona"] != d["to_persona"], 0),
             confident_moved=lambda d: d["confident"].where(d["from_persona"] != d["to_persona"], 0),
         )
-        out = (
-            both.groupby(["from_window", "to_window"], sort=True)[
-                ["customers", "moved", "confident", "confident_moved"]
-            ]
-            .sum()
-            .astype(int)
-            .reset_index()
+        counts = ["customers", "moved", "confident", "confident_moved"]
+        expected = ["expected_moves"] if "expected_moves" in both.columns else []
+        # one grouping; min_count=1 keeps a pair whose expected moves are all NaN NaN
+        sums = both.groupby(["from_window", "to_window"], sort=True)[counts + expected].sum(
+            min_count=1
         )
+        out = sums[counts].astype(int).reset_index()
         out.insert(4, "moved_share", out["moved"] / out["customers"].clip(lower=1))
         out["confident_moved_share"] = out["confident_moved"] / out["confident"].clip(lower=1)
-        if "expected_moves" in both.columns:
-            expected = both.groupby(["from_window", "to_window"], sort=True)["expected_moves"].sum(
-                min_count=1
-            )
-            out["expected_moved_share"] = expected.to_numpy() / out["customers"].clip(lower=1)
-        else:
-            out["expected_moved_share"] = np.nan
+        out["expected_moved_share"] = (
+            sums["expected_moves"].to_numpy() / out["customers"].clip(lower=1)
+            if expected
+            else np.nan
+        )
         return out

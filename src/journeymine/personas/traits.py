@@ -98,11 +98,9 @@ _FADING: _Scalar = (
     ("Fading customers", "fading"),
     ("Recently active customers", "recently active"),
 )
-_RECENT: _Scalar = (
-    "trend",
-    ("Recently active customers", "recently active"),
-    ("Fading customers", "fading"),
-)
+# activity centred late in the window is the same trait read the other way: fading's phrases
+# swapped (high = recently active, low = fading)
+_RECENT: _Scalar = (_FADING[0], _FADING[2], _FADING[1])
 _VALUE: _Scalar = (
     "value",
     ("High-value customers", "high value"),
