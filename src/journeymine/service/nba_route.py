@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
@@ -48,6 +49,7 @@ class _Offload(Exception):
     """A decision started on the event loop needs to write: run it in a thread instead."""
 
 
+@dataclass(eq=False)  # a route is equal to itself only (and hashable)
 class NextBestActionRoute:
     """``POST /v1/next-best-action`` by ``customer_id`` for :func:`create_app`.
 
@@ -73,35 +75,27 @@ class NextBestActionRoute:
         ``next_step(events, customer_id)``: the next step the answers carry.
     """
 
-    def __init__(
-        self,
-        store: StateStore,
-        model_of: Any,
-        require_key: Any,
-        adapter: Any,
-        times: Any,
-        policy: Policy,
-        responses: Responses,
-        *,
-        max_future_s: float = DEFAULT_MAX_FUTURE_S,
-        metrics: Any = None,
-        next_step: Any = None,
-    ) -> None:
-        self.store = store
-        self.model_of = model_of
-        self.require_key = require_key
-        self.adapter = adapter
-        self.times = times
-        self.policy = policy
-        self.responses = responses
-        self.max_future_s = max_future_s
-        self.metrics = metrics
-        self.next_step = next_step
-        model = model_of()  # a FeatureUplift's memberships are its probabilities
+    store: StateStore
+    model_of: Any
+    require_key: Any
+    adapter: Any
+    times: Any
+    policy: Policy
+    responses: Responses
+    _: KW_ONLY
+    max_future_s: float = DEFAULT_MAX_FUTURE_S
+    metrics: Any = None
+    next_step: Any = None
+    decider: LiveDecider = field(init=False)
+    inline_reads: bool = field(init=False)
+    async_reads: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        model = self.model_of()  # a FeatureUplift's memberships are its probabilities
         personas = None if model is None else model.classes_
-        self.decider = LiveDecider(policy, responses, personas=personas)
-        self.inline_reads = isinstance(store, SQLiteStore)
-        self.async_reads = hasattr(store, "read_async")
+        self.decider = LiveDecider(self.policy, self.responses, personas=personas)
+        self.inline_reads = isinstance(self.store, SQLiteStore)
+        self.async_reads = hasattr(self.store, "read_async")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """The route as a plain ASGI app (the app's body limit has read the body already)."""
