@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymine.actions._uplift_save import FIX, read_checked
 from journeymine.exceptions import ConfigError, ModelError
 
 __all__ = [
@@ -46,7 +47,6 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.sha256",
     "artifact.untrusted_types",
 )
-_FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
 _ARRAYS = (
     "customers",
     "components",
@@ -145,37 +145,26 @@ def load_feature_uplift(
     from journeymine.actions.uplift import UpliftModel
     from journeymine.io import cards
 
-    allowed = _check_trusted(trusted)
-    data, card = cards.read_model_files(path, "FeatureUplift.save()")
-    source = str(path)
-    cards.check_card(
-        card,
-        data,
-        source,
+    data, card = read_checked(
+        path,
+        saved_by="FeatureUplift.save()",
+        what="a FeatureUplift",
         kind=KIND,
         format_version=FORMAT_VERSION,
         fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "chosen": dict, "journeys": list, "cells": dict},
         covers="the parameters, the chosen C and blend, the journeys and the cell model's card",
-        fix=_FIX,
-        what="a FeatureUplift",
         elsewhere="an UpliftModel loads with UpliftModel.load, persona models with jm.load_model.",
+        allowed=_check_trusted(trusted),
     )
-    cards.check_skops_types(
-        data,
-        allowed=allowed,
-        trusted=(),
-        declared=card["artifact"].get("untrusted_types", []),
-        source=source,
-        holds="a FeatureUplift",
-    )
+    source = str(path)
     cells = cells_path(Path(path))
     base = UpliftModel.load(cells)
     cells_sha = cards.read_model_files(cells, "FeatureUplift.save()")[1]["integrity"]["sha256"]
     if cells_sha != card["cells"].get("integrity_sha256"):
         raise ModelError(
             f"{source}: the cell model {cells} is not the one saved with this FeatureUplift "
-            f"(its card checksum differs from the one this card records). {_FIX}"
+            f"(its card checksum differs from the one this card records). {FIX}"
         )
     try:
         state = sio.loads(data, trusted=[])
@@ -184,7 +173,7 @@ def load_feature_uplift(
             params["base"] = UpliftModel(**params["base"])
         model = _rebuild(cls(**params), state, base, card)
     except (TypeError, ValueError, KeyError) as exc:
-        raise ModelError(f"{source}: the model does not match its card ({exc}). {_FIX}") from exc
+        raise ModelError(f"{source}: the model does not match its card ({exc}). {FIX}") from exc
     return model
 
 

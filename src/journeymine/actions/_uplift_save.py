@@ -1,11 +1,13 @@
 """Saving and loading an UpliftModel: a skops file (numpy arrays only, types checked against an
 allowlist before anything is built) plus a JSON card (parameters, journeys, priors, checksums)
-through :mod:`journeymine.io.cards`. Never pickle.
+through :mod:`journeymine.io.cards`. Never pickle. :func:`read_checked` (the files read and
+checked before the skops file is loaded) serves the FeatureUplift's loader too.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ from journeymine.exceptions import ModelError
 __all__ = [
     "ALLOWED_TYPES",
     "CHECKSUMMED_FIELDS",
+    "FIX",
     "FORMAT_VERSION",
     "KIND",
     "load_uplift",
+    "read_checked",
     "save_uplift",
 ]
 
@@ -41,14 +45,14 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.sha256",
     "artifact.untrusted_types",
 )
-_FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
+#: What a message about broken files tells to do (the actions' models are saved the same way).
+FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
 
 
 def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted UpliftModel as a skops file plus its JSON card (see UpliftModel.save)."""
     import zipfile
 
-    import skops
     import skops.io as sio
 
     from journeymine.io import cards
@@ -56,7 +60,6 @@ def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
     p = cards.check_save_path(path)
     state = {"counts": np.asarray(model.counts_, dtype=np.float64), "personas": model.personas_}
     data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
-    untrusted = sorted(sio.get_untrusted_types(data=data))
     card: dict[str, Any] = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -78,21 +81,61 @@ def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
             "touches": int(model.counts_[0, :, 0].sum()),
             "holdouts": int(model.counts_[0, :, 2].sum()),
         },
-        "artifact": {
-            "file": p.name,
-            "format": "skops: dict of numpy arrays (counts, personas)",
-            "sha256": cards.sha256(data),
-            "bytes": len(data),
-            "untrusted_types": untrusted,
-            "skops_version": skops.__version__,
-        },
+        "artifact": cards.artifact(
+            data,
+            sorted(sio.get_untrusted_types(data=data)),
+            file=p.name,
+            format="skops: dict of numpy arrays (counts, personas)",
+        ),
     }
-    card["integrity"] = {
-        "sha256": cards.card_checksum(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS),
-        "covers": [*CHECKSUMMED_FIELDS, "the skops file"],
-    }
+    card["integrity"] = cards.integrity(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
     cards.write_model_files(p, data, card)
     return p
+
+
+def read_checked(
+    path: str | os.PathLike[str],
+    *,
+    saved_by: str,
+    what: str,
+    kind: str,
+    format_version: int,
+    fields: Sequence[str],
+    required: dict[str, type],
+    covers: str,
+    elsewhere: str,
+    allowed: Collection[str],
+) -> tuple[bytes, dict[str, Any]]:
+    """The skops bytes and the card of a model of ``what`` kind saved at ``path`` (by
+    ``saved_by``), after every check made before the skops file is loaded: the card's kind,
+    versions, fields, checksums (:func:`journeymine.io.cards.check_card`, the arguments as
+    there) and the types the file holds (only ``allowed``, exactly those the card declares)."""
+    from journeymine.io import cards
+
+    data, card = cards.read_model_files(path, saved_by)
+    source = str(path)
+    cards.check_card(
+        card,
+        data,
+        source,
+        kind=kind,
+        format_version=format_version,
+        fields=fields,
+        required=required,
+        covers=covers,
+        fix=FIX,
+        what=what,
+        elsewhere=elsewhere,
+    )
+    cards.check_skops_types(
+        data,
+        allowed=allowed,
+        trusted=(),
+        declared=card["artifact"].get("untrusted_types", []),
+        source=source,
+        holds=what,
+    )
+    return data, card
 
 
 def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
@@ -100,32 +143,20 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
     UpliftModel class; passed in so that this module does not import it)."""
     import skops.io as sio
 
-    from journeymine.io import cards
-
-    data, card = cards.read_model_files(path, "UpliftModel.save()")
-    source = str(path)
-    cards.check_card(
-        card,
-        data,
-        source,
+    data, card = read_checked(
+        path,
+        saved_by="UpliftModel.save()",
+        what="an UpliftModel",
         kind=KIND,
         format_version=FORMAT_VERSION,
         fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "journeys": list, "priors": list},
         covers="the parameters, journeys and priors",
-        fix=_FIX,
-        what="an UpliftModel",
         elsewhere="persona models load with jm.load_model, next-step models with "
         "NextStepModel.load.",
-    )
-    cards.check_skops_types(
-        data,
         allowed=ALLOWED_TYPES,
-        trusted=(),
-        declared=card["artifact"].get("untrusted_types", []),
-        source=source,
-        holds="an UpliftModel",
     )
+    source = str(path)
     try:
         state = sio.loads(data, trusted=[])
         counts = np.asarray(state["counts"], dtype=np.float64)
@@ -139,7 +170,7 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
                 f"{len(journeys)} journeys"
             )
     except (TypeError, ValueError, KeyError) as exc:
-        raise ModelError(f"{source}: the model does not match its card ({exc}). {_FIX}") from exc
+        raise ModelError(f"{source}: the model does not match its card ({exc}). {FIX}") from exc
     model.journeys_, model.personas_, model.counts_, model.priors_ = (
         journeys,
         personas,
