@@ -209,12 +209,8 @@ def parse_customer(
 
     Parameters
     ----------
-    events : list of dict or DataFrame
+    events, model, customer_id
         As for :func:`assign`.
-    model : PersonaModel
-        A fitted or loaded model.
-    customer_id : str, optional
-        The customer, when the events do not carry it.
 
     Returns
     -------
