@@ -88,8 +88,14 @@ def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggr
     >>> agg, seq, folded = live_aggregates(state, model)
     >>> agg.n, seq, folded
     (2, 2, 2)
-    >>> persona, name, probability, to_store = persona_of(state, model)
+
+    Scored (:func:`score_aggregates`), they give the persona ``assign`` gives on the stored
+    events; :func:`persona_of` scores them and returns what to store:
+
+    >>> persona, name, probability = score_aggregates(agg, model)
     >>> persona == jm.assign(events, model, customer_id="c1").persona
+    True
+    >>> persona_of(state, model)[:3] == (persona, name, probability)
     True
 
     The persona probabilities of the stored events (a FeatureUplift's memberships) are the
@@ -126,20 +132,7 @@ def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggr
 def score_aggregates(agg: LiveAggregates, model: PersonaModel) -> tuple[int, str, float]:
     """The persona, name and probability ``model`` gives the aggregates folded in ``agg``,
     scored as :func:`journeymine.assignment.assign` scores them (-1 below the model's
-    abstain threshold).
-
-    Examples
-    --------
-    >>> import journeymine as jm
-    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
-    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
-    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
-    >>> agg = LiveAggregates(model.vocab_)
-    >>> agg.add({"activity": "visit", "channel": "app"}, 1_738_436_400_000_000)
-    >>> persona, name, probability = score_aggregates(agg, model)
-    >>> events = [{"timestamp": "2025-02-01T19:00:00Z", "activity": "visit", "channel": "app"}]
-    >>> persona == jm.assign(events, model, customer_id="c1").persona
-    True
+    abstain threshold; example: :func:`live_aggregates`).
     """
     personas, probabilities, _ = assign_aggregates(model, agg.row()[None, :])
     persona = int(personas[0])
