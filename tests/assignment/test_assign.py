@@ -20,6 +20,8 @@ from journeymine.assignment import (
     assign_many,
     assign_parsed,
     parse_customer,
+    persona_probabilities,
+    score_parsed,
 )
 from journeymine.exceptions import ConfigError, EmptyLogError, EventLogError, NotFittedError
 
@@ -80,6 +82,37 @@ def test_assign_parsed_together_equals_one_by_one(
     assert together[-1].unknown_activities == ("vr_fitting",)
     # the two models really differ on some customers (the grouping matters)
     assert any(assign(records(log, c), other) != assign(records(log, c), model) for c in ids[:10])
+
+    # score_parsed: the same assignments and, from the same pass, every persona's probability
+    # of each customer under its own model (the service's memberships), as predict_proba
+    scored, probabilities = score_parsed(parsed)
+    assert scored == together and len(probabilities) == len(parsed)
+    for i, c in enumerate(ids):
+        m = other if i % 3 == 0 else model
+        expected = m.predict_proba(log[log["customer_id"] == c]).to_numpy()[0]
+        np.testing.assert_allclose(probabilities[i], expected, rtol=0, atol=1e-12, err_msg=c)
+        assert probabilities[i].max() == scored[i].probability
+    assert [len(p) for p in probabilities[-2:]] == [len(model.classes_), len(other.classes_)]
+
+
+def test_persona_probabilities_are_what_assign_aggregates_decides_from(
+    log: pd.DataFrame, model: PersonaModel
+) -> None:
+    """The probabilities of every persona from the aggregates: predict_proba of the model, and
+    assign_aggregates' persona and probability are their argmax and max."""
+    from journeymine.assignment import assign_aggregates
+    from journeymine.features import encode_log, numpy_aggregates
+
+    _, ev, _, _ = encode_log(log, model.vocab_, what="test")
+    agg = numpy_aggregates(ev, model.spec_)
+    proba = persona_probabilities(model, agg)
+    np.testing.assert_allclose(proba, model.predict_proba(log).to_numpy(), rtol=0, atol=1e-12)
+    persona, top, abstained = assign_aggregates(model, agg)
+    np.testing.assert_array_equal(top, proba.max(axis=1))
+    best = model.classes_[proba.argmax(axis=1)]
+    np.testing.assert_array_equal(persona, np.where(abstained, -1, best))
+    with pytest.raises(ConfigError, match="fitted PersonaModel"):
+        persona_probabilities(object(), agg)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
