@@ -164,6 +164,17 @@ _ROLES = (
 )
 
 
+def _check_fitted(estimator: BaseEstimator, attribute: str) -> None:
+    """Raise journeymine's NotFittedError, naming the estimator, unless it has ``attribute``
+    (:func:`~sklearn.utils.validation.check_is_fitted`); the personas' estimators share it."""
+    try:
+        check_is_fitted(estimator, attribute)
+    except Exception as exc:
+        raise _JmNotFitted(
+            f"this {type(estimator).__name__} is not fitted yet; call fit(log) first."
+        ) from exc
+
+
 def _resolve_roles(
     params: Any, win: pd.DataFrame, activities: tuple[str, ...], touch: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -331,9 +342,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        log : DataFrame
-            Canonical event log.
-        y : ignored
+        log, y
+            As :meth:`fit`.
 
         Returns
         -------
@@ -459,12 +469,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
 
     # -- transform ----------------------------------------------------------------------------
     def _spec(self) -> FeatureSpec:
-        try:
-            check_is_fitted(self, "spec_")
-        except Exception as exc:
-            raise _JmNotFitted(
-                "this CustomerFeaturizer is not fitted yet; call fit(log) first."
-            ) from exc
+        _check_fitted(self, "spec_")
         return self.spec_
 
     def aggregate(self, log: pd.DataFrame) -> pd.DataFrame:

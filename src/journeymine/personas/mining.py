@@ -41,17 +41,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.utils.validation import check_is_fitted
 
 from journeymine.compat import positional_deprecated
-from journeymine.exceptions import ConfigError, NotFittedError
+from journeymine.exceptions import ConfigError
 from journeymine.personas.density import (
     Vote,
     density_search,
     extend_vote,
     hdbscan_clusterer,
 )
-from journeymine.personas.features import CustomerFeaturizer
+from journeymine.personas.features import CustomerFeaturizer, _check_fitted
 from journeymine.personas.miner_inputs import (
     check_enough_eligible,
     check_miner_params,
@@ -410,12 +409,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
 
     # -- use ----------------------------------------------------------------------------------
     def _fitted(self) -> None:
-        try:
-            check_is_fitted(self, "labels_")
-        except Exception as exc:
-            raise NotFittedError(
-                "this PersonaMiner is not fitted yet; call fit(log) first."
-            ) from exc
+        _check_fitted(self, "labels_")
 
     def embed(self, features: pd.DataFrame) -> pd.DataFrame:
         """Reduced coordinates of customers in this miner's space (scaled, clipped, reduced).
