@@ -34,8 +34,12 @@ redis:
 demo: venv
 	$(BIN)/jm demo data/sample --out reports
 
+# the suite in two processes (pytest-xdist; each test file on one worker, so a file's
+# fixtures are built once), with the slowest tests listed; `make test TEST_WORKERS=0` runs it
+# in one process
+TEST_WORKERS ?= 2
 test: venv chromium redis
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -x -m "not slow"
