@@ -26,15 +26,25 @@ from typing import Any, TypeVar, cast
 
 __all__ = ["positional_deprecated", "renamed_keywords"]
 
-_Init = TypeVar("_Init", bound=Callable[..., None])
+_Wrapped = TypeVar("_Wrapped", bound=Callable[..., Any])
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
-def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Init], _Init]:
+def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Wrapped], _Wrapped]:
     """Accept the parameters ``names`` (positional in 0.1) by position for one more minor release,
-    with a :class:`FutureWarning`; the signature scikit-learn reads stays keyword-only."""
+    with a :class:`FutureWarning`; the signature scikit-learn reads stays keyword-only.
 
-    def decorate(init: _Init) -> _Init:
+    Decorates an ``__init__``, or a class whose ``__init__`` is generated (a keyword-only
+    dataclass estimator: put it above ``@dataclass``)."""
+
+    def decorate(target: _Wrapped) -> _Wrapped:
+        if isinstance(target, type):
+            cls: Any = target
+            cls.__init__ = wrap(cls.__init__)
+            return target
+        return cast(_Wrapped, wrap(target))
+
+    def wrap(init: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(init)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
             if args:
@@ -57,7 +67,7 @@ def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Init], _Init]:
                 kwargs.update(given)
             init(self, **kwargs)
 
-        return cast(_Init, wrapper)
+        return wrapper
 
     return decorate
 

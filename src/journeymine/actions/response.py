@@ -16,6 +16,7 @@ where its rate comes from.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,8 @@ def responded(index: EventIndex, policy: Policy, rows: np.ndarray) -> np.ndarray
     return got
 
 
+@positional_deprecated(("prior_strength",))
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class ResponseModel(BaseEstimator):
     """Response rates per persona x journey (shrunk proportions).
 
@@ -94,9 +97,7 @@ class ResponseModel(BaseEstimator):
     True
     """
 
-    @positional_deprecated(("prior_strength",))
-    def __init__(self, *, prior_strength: float = 20.0) -> None:
-        self.prior_strength = prior_strength
+    prior_strength: float = 20.0
 
     def fit(self, log: pd.DataFrame, personas: pd.Series, policy: Policy) -> ResponseModel:
         """Count the logged touches of the policy's journeys and their responses.

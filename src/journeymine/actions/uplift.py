@@ -45,6 +45,7 @@ __all__ = ["UNPLACED", "UpliftModel"]
 UNPLACED = -2  # the row of the customers soft memberships leave (partly) unplaced
 
 
+@positional_deprecated(("prior_strength", "discount"))
 @dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class UpliftModel(BaseEstimator):
     """Incremental response per persona x journey from touches and holdouts (Beta posteriors).
@@ -526,13 +527,6 @@ class UpliftModel(BaseEstimator):
             idx = W.argmax(1)
         a_t, b_t, a_c, b_c = (x[idx] for x in self._posteriors())
         return rng.beta(a_t, b_t) - rng.beta(a_c, b_c)
-
-
-# the dataclass writes __init__: wrap it so prior_strength and discount (positional in 0.1) still
-# work by position for one minor release
-UpliftModel.__init__ = positional_deprecated(  # type: ignore[method-assign]
-    ("prior_strength", "discount")
-)(UpliftModel.__init__)
 
 
 def _strength(n: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:

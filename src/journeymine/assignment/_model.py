@@ -96,6 +96,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+@positional_deprecated(("abstain_threshold", "prefix_cuts", "calibration", "random_state"))
 @dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class PersonaModel(BaseEstimator):
     """Assign live customers to personas: a calibrated classifier trained on journey prefixes.
@@ -498,10 +499,3 @@ class PersonaModel(BaseEstimator):
             The model holds a type the loader would refuse (nothing is written).
         """
         return save_model(self, path)
-
-
-# the dataclass writes __init__: wrap it so the four parameters positional in 0.1 still work by
-# position for one minor release
-PersonaModel.__init__ = positional_deprecated(  # type: ignore[method-assign]
-    ("abstain_threshold", "prefix_cuts", "calibration", "random_state")
-)(PersonaModel.__init__)

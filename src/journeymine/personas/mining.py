@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 
+@positional_deprecated(("min_cluster_size", "n_components", "random_state"))
 @dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
 class PersonaMiner(ClusterMixin, BaseEstimator):
     """Behavioural personas: a Gaussian mixture over a reliability-weighted, vocabulary-free view
@@ -511,10 +512,3 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:
         """Fit and return :attr:`labels_`."""
         return self.fit(X).labels_
-
-
-# the dataclass writes __init__: wrap it so the three parameters positional in 0.1 still work by
-# position for one minor release
-PersonaMiner.__init__ = positional_deprecated(  # type: ignore[method-assign]
-    ("min_cluster_size", "n_components", "random_state")
-)(PersonaMiner.__init__)
