@@ -356,6 +356,8 @@ def backtest(
     arbitration: ArbitrationOpt = None,
     uplift_model: UpliftModelOpt = None,
     attributes: AttributesOpt = None,
+    memberships: MembershipsOpt = None,
+    feature_uplift: FeatureUpliftOpt = None,
     strict: StrictPolicyOpt = False,
     *,
     read: ReadOptions,
@@ -363,12 +365,16 @@ def backtest(
     """Replay the log's touches through a policy: agreement, blocked touches by reason, and
     observed response rates where the policy agrees vs would have blocked.
 
+    The rates are fitted as `jm nba` fits them (same options): with --feature-uplift MODEL (or
+    --memberships FILE) each touch is decided with the customer's own uplift, as `jm nba` would
+    decide for that customer at that time.
+
     Example: jm backtest data/sample/events.parquet --policy examples/policy.yaml
     --personas personas/labels.csv
     """
     from journeymine.actions import backtest as run_backtest
 
-    log, pol, responses, labels, attrs, _ = _policy_inputs(
+    log, pol, responses, labels, attrs, soft = _policy_inputs(
         path,
         policy,
         personas,
@@ -378,8 +384,10 @@ def backtest(
         arbitration=arbitration,
         uplift_model=uplift_model,
         attributes=attributes,
+        memberships=memberships,
+        feature_uplift=feature_uplift,
     )
-    bt = run_backtest(log, pol, responses, labels, check="off", attributes=attrs)
+    bt = run_backtest(log, pol, responses, labels, check="off", attributes=attrs, memberships=soft)
     # every gate that blocked something (they add up to "blocked"), in the engine's order
     gates = [c for c in bt.summary.columns if c.startswith("blocked_") and bt.summary[c].any()]
     cols = ["touches", "agree_share", "blocked", *gates]

@@ -1,12 +1,13 @@
 """#13: `jm nba --feature-uplift MODEL` fits a FeatureUplift on the persona model's probabilities
 and features, decides with it, and `--uplift-out` saves the file `jm serve --responses`
-serves with that persona model."""
+serves with that persona model; `jm backtest --feature-uplift MODEL` replays the log with it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from _uplift_world import live_policy_spec, uplift_world
@@ -34,10 +35,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp
 
 
-def nba(files: Path, *args: str):
-    return runner.invoke(app, ["nba", str(files / "events.parquet"), "--policy",
+def run(command: str, files: Path, *args: str):
+    return runner.invoke(app, [command, str(files / "events.parquet"), "--policy",
                                str(files / "policy.json"), "--personas",
                                str(files / "labels.csv"), *args])  # fmt: skip
+
+
+def nba(files: Path, *args: str):
+    return run("nba", files, *args)
 
 
 def test_nba_fits_saves_and_decides_with_a_feature_uplift(files: Path) -> None:
@@ -82,10 +87,40 @@ def policy_spec_of(files: Path) -> dict:
         (["--arbitration", "uplift", "--feature-uplift", "MODEL", "--memberships", "MODEL"],
          "drop --memberships"),
         (["--arbitration", "uplift", "--feature-uplift", "NOPE"], "no such file"),
+        (["--memberships", "MODEL"], "--memberships needs uplift arbitration"),
     ],
 )  # fmt: skip
-def test_errors_name_the_options(files: Path, args: list[str], message: str) -> None:
+@pytest.mark.parametrize("command", ["nba", "backtest"])
+def test_errors_name_the_options(files: Path, command: str, args: list[str], message: str) -> None:
     subst = {"MODEL": str(files / "persona.skops"), "NOPE": str(files / "none.skops")}
-    res = nba(files, *[subst.get(a, a) for a in args])
+    res = run(command, files, *[subst.get(a, a) for a in args])
     assert res.exit_code == 2, res.output
     assert message in res.output
+
+
+def test_backtest_replays_the_log_with_a_feature_uplift(files: Path) -> None:
+    res = run("backtest", files, "--arbitration", "uplift", "--feature-uplift",
+                   str(files / "persona.skops"), "--out", str(files / "bt.csv"))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "FeatureUplift: blend" in res.output
+    assert "backtest (one row per journey sent; * = all):" in res.output
+    # the touches written are backtest's with the FeatureUplift the command fits (the same
+    # fit on the log as the command reads it: the folds of its cross-validation follow the
+    # log's row order) and the persona model's probabilities as memberships
+    from journeymine.actions import backtest as run_backtest
+    from journeymine.io import read_events
+
+    log = read_events(files / "events.parquet")
+    policy = Policy.from_dict(policy_spec_of(files))
+    model = load_model(files / "persona.skops")
+    soft = model.predict_proba(log)
+    fu = FeatureUplift().fit(log, soft, model.features(log), policy)
+    labels = pd.read_csv(files / "labels.csv", dtype={"customer_id": str})
+    want = run_backtest(log, policy, fu, labels.set_index("customer_id")["persona"],
+                        check="off", memberships=soft).points  # fmt: skip
+    got = pd.read_csv(files / "bt.csv", dtype={"customer_id": str})
+    assert got["policy_action"].fillna("").tolist() == want["policy_action"].fillna("").tolist()
+    np.testing.assert_allclose(got["expected_sent"], want["expected_sent"], rtol=1e-9)
+    table = res.output.split("* = all):")[1].splitlines()
+    total = next(line.split() for line in table if line.startswith("*"))
+    assert total[1] == str(len(want))  # the total row counts every touch

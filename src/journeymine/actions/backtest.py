@@ -31,6 +31,7 @@ from journeymine.actions.engine import (
     REASONS,
     _check_model,
     _check_policy,
+    _membership_rates,
     decide,
 )
 from journeymine.actions.policy import Policy
@@ -92,6 +93,7 @@ def backtest(
     *,
     check: str = "warn",
     attributes: pd.DataFrame | None = None,
+    memberships: pd.DataFrame | None = None,
 ) -> Backtest:
     """Replay ``log``'s touches through ``policy``.
 
@@ -109,6 +111,13 @@ def backtest(
     attributes : DataFrame, optional
         Customer attribute table for the policy's consent gates (see
         :func:`next_best_action`).
+    memberships : DataFrame, optional
+        Soft persona memberships (index customer_id, one column per persona id) for an
+        :class:`~journeymine.actions.UpliftModel` or a
+        :class:`~journeymine.actions.FeatureUplift` (required with it): the decision at each
+        touch, ``expected_sent`` and ``expected_policy`` use the customer's own rates, as
+        :func:`next_best_action` with ``memberships=`` does for that customer at that time
+        (``personas`` still gives the persona of the persona rules and of ``points``).
 
     Returns
     -------
@@ -125,6 +134,25 @@ def backtest(
     >>> model = ResponseModel().fit(data.events, personas, policy)
     >>> bt = backtest(data.events, policy, model, personas, check="off")
     >>> int(bt.summary.loc["*", "touches"]) == len(bt.points)
+    True
+
+    With per-customer uplift (a FeatureUplift on soft memberships and customer features, fitted
+    on a random pilot of the simulated retailer), each touch is decided as
+    :func:`next_best_action` decides for that customer at that time:
+
+    >>> import pandas as pd
+    >>> from journeymine.actions import FeatureUplift, next_best_action
+    >>> from journeymine.datasets import RandomEligible, make_world, sim_policy, simulate
+    >>> world = make_world(200, history_days=30, random_state=0)
+    >>> pol = sim_policy()  # the simulated retailer's journeys, arbitration by uplift
+    >>> log = simulate(world, RandomEligible(pol, random_state=1), days=7, random_state=1).events
+    >>> soft = 0.8 * pd.get_dummies(world.true_personas).astype(float) + 0.2 / 6
+    >>> fu = FeatureUplift(C=0.03, blend=0.75).fit(log, soft, world.attributes.astype(float), pol)
+    >>> bt = backtest(log, pol, fu, world.true_personas, memberships=soft, check="off")
+    >>> one = bt.points.dropna(subset=["policy_action"]).iloc[0]  # a touch it would send
+    >>> d = next_best_action(log, pol, fu, world.true_personas, at=one["at"], memberships=soft,
+    ...                      customers=[one["customer_id"]], check="off")
+    >>> d.actions["action"].iloc[0] == one["policy_action"]
     True
     """
     if not isinstance(policy, Policy):
@@ -148,12 +176,16 @@ def backtest(
     # a logged touch says which product it was about (tips about an earlier purchase)
     known = (sent_k, index.product[rows])
     attr = attribute_arrays(policy, attributes, ids)
+    # per customer from the soft memberships, as next_best_action decides for them
+    soft = _membership_rates(responses, memberships, index.customers)
+    base = None if soft is None else soft[codes]
     winner, best, _, gates = decide(
-        index, policy, responses, persona, codes, t, known, attributes=attr
+        index, policy, responses, persona, codes, t, known, attributes=attr, rates=base
     )
     reason = np.stack([g[0] for g in gates], axis=1)[np.arange(len(rows)), sent_k]
     detail = np.stack([g[1] for g in gates], axis=1)[np.arange(len(rows)), sent_k]
-    rates = responses.rates(persona) * np.array([j.value for j in policy.journeys])
+    per_point = responses.rates(persona) if base is None else base
+    rates = per_point * np.array([j.value for j in policy.journeys])
     action = np.array([*names, None], dtype=object)[winner]
     points = pd.DataFrame(
         {

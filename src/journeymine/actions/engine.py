@@ -334,6 +334,28 @@ def _check_model(responses: Any, policy: Policy) -> None:
         raise ConfigError("responses must be a fitted ResponseModel (ResponseModel().fit(...)).")
 
 
+def _membership_rates(responses: Any, memberships: Any, ids: Any) -> np.ndarray | None:
+    """The expected (uplift) rates per customer of ``ids`` (rows) and journey from their soft
+    ``memberships`` (missing customers: all weight on the pooled row), None without them; a
+    ``ConfigError`` for a FeatureUplift without memberships or memberships with a model that
+    cannot read them. What :func:`next_best_action` and :func:`~journeymine.actions.backtest`
+    decide with."""
+    if memberships is None and hasattr(responses, "feature_rates"):
+        raise ConfigError(
+            "a FeatureUplift reads the customers' soft memberships: pass memberships= (the "
+            "DataFrame it was fitted with, customer_id x persona id)."
+        )
+    if memberships is None:
+        return None
+    if not hasattr(responses, "weights"):
+        raise ConfigError(
+            "memberships need an UpliftModel (per-customer uplift from soft personas); "
+            "with a ResponseModel pass hard persona ids only."
+        )
+    soft = by_customer(memberships, ids, "memberships", "a DataFrame (customer_id x persona id)")
+    return np.asarray(responses.rates(soft.fillna(0.0)), dtype=np.float64)
+
+
 def _check_policy(policy: Policy, log: pd.DataFrame, check: str) -> None:
     if check not in CHECKS:
         raise ConfigError(f"check must be one of {list(CHECKS)}, got {check!r}.")
@@ -442,22 +464,7 @@ def next_best_action(
     codes, t = index.points(ids, [when] * len(ids))
     persona = pd.Series(personas).astype("int64").reindex(ids).fillna(-1).to_numpy(np.int64)
     attr = attribute_arrays(policy, attributes, ids)
-    rates = None
-    if memberships is None and hasattr(responses, "feature_rates"):
-        raise ConfigError(
-            "a FeatureUplift reads the customers' soft memberships: pass memberships= (the "
-            "DataFrame it was fitted with, customer_id x persona id)."
-        )
-    if memberships is not None:
-        if not hasattr(responses, "weights"):
-            raise ConfigError(
-                "memberships need an UpliftModel (per-customer uplift from soft personas); "
-                "with a ResponseModel pass hard persona ids only."
-            )
-        soft = by_customer(
-            memberships, ids, "memberships", "a DataFrame (customer_id x persona id)"
-        )
-        rates = responses.rates(soft.fillna(0.0))
+    rates = _membership_rates(responses, memberships, ids)
     likely, next_channel = next_step_arrays(policy, next_step, ids)
     # the index clips times into its key range (same decisions); the answer keeps the real one
     reported = pd.DatetimeIndex([when.tz_convert("UTC").floor("s")] * len(ids)).as_unit("us")
