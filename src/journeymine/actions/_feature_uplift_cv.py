@@ -1,11 +1,14 @@
 """How :class:`~journeymine.actions.FeatureUplift` chooses ``C`` and ``blend`` on the log
 itself: :func:`cross_validate`.
 
-The log's touches and holdouts (:class:`Points`) are split into folds over customers (every
-point of a customer in one fold; 5 folds, ``N_FOLDS`` of :mod:`journeymine.actions.feature_uplift`,
-seeded by ``random_state``). Each point is predicted without its fold (:func:`out_of_fold`): by
-the persona cells fitted on the other folds, and by the per-journey logistic regression fitted on
-them for every ``C`` of the grid (strongest penalty first, each fit warm-started from the last).
+The log's touches and holdouts (:class:`Points`, in the canonical order of
+:func:`~journeymine.actions.uplift_points.uplift_points`) are split into folds over customers
+(every point of a customer in one fold; 5 folds, ``N_FOLDS`` of
+:mod:`journeymine.actions.feature_uplift`, seeded by ``random_state`` and dealt over the sorted
+customer ids, so that the folds do not depend on the log's row order). Each point is predicted
+without its fold (:func:`out_of_fold`): by the persona cells fitted on the other folds, and by
+the per-journey logistic regression fitted on them for every ``C`` of the grid (strongest
+penalty first, each fit warm-started from the last).
 
 The criterion is the log-loss of the held-out points' outcomes (touched and held out alike)
 under the blended outcome rate ``blend`` x the feature model's rate + ``(1 - blend)`` x the cells'
@@ -89,7 +92,8 @@ def cross_validate(
     """The ``C`` (least out-of-fold loss at blend 1 when ``auto_blend``, else at the one blend
     given) and the blend (one-standard-error rule towards 0) chosen from ``Cs`` x ``blends``,
     and the table of every pair tried (``FeatureUplift.cv_``)."""
-    codes, uniq = pd.factorize(pts.cust)
+    # folds over the sorted customer ids: the same customers, the same folds, in any row order
+    codes, uniq = pd.factorize(pts.cust, sort=True)
     rng = np.random.default_rng(random_state)
     fold = (rng.permutation(len(uniq)) % n_folds)[codes]
     p_cell, p_feat, u_cell, u_feat = out_of_fold(

@@ -212,6 +212,10 @@ class FeatureUplift(BaseEstimator):
         """Fit the cell model and, per journey, the feature model on ``log``'s touches and
         holdouts, choosing ``C`` and ``blend`` by cross-validation where they are ``"auto"``.
 
+        The fit depends on the content of ``log``, ``memberships`` and ``features``, not on
+        their row order: the points are taken by customer id and time, the folds dealt over
+        the sorted customer ids (with ``random_state``), the features sorted by customer id.
+
         Parameters
         ----------
         log : DataFrame or None
@@ -235,7 +239,7 @@ class FeatureUplift(BaseEstimator):
                 f"hard labels use UpliftModel."
             )
         check_memberships(memberships)
-        X = _numeric(features)
+        ids, X = _numeric(features)
         base = UpliftModel() if self.base is None else clone(self.base)
         self.base_ = base.fit(log, memberships, policy)
         self.journeys_ = list(self.base_.journeys_)
@@ -244,9 +248,7 @@ class FeatureUplift(BaseEstimator):
         self.pca_ = PCA(k, random_state=self.random_state).fit(self.scaler_.transform(X))
         comps = self.pca_.transform(self.scaler_.transform(X))
         self._comp_scale = StandardScaler().fit(comps)
-        self.components_ = pd.DataFrame(
-            self._comp_scale.transform(comps), index=features.index.astype(str)
-        )
+        self.components_ = pd.DataFrame(self._comp_scale.transform(comps), index=ids)
         self.models_: list[LogisticRegression | None] = [None] * len(self.journeys_)
         auto_c, auto_b = _is_auto(self.C), _is_auto(self.blend)
         self.C_: float | None = None if auto_c else float(self.C)
@@ -551,8 +553,10 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _numeric(features: Any) -> np.ndarray:
-    """The features as a finite float matrix (missing values at the column mean), checked."""
+def _numeric(features: Any) -> tuple[pd.Index, np.ndarray]:
+    """The customer ids (as strings) and the features as a finite float matrix (missing values
+    at the column mean), checked; rows sorted by id, so that what is fitted on them does not
+    depend on their row order."""
     if not isinstance(features, pd.DataFrame) or features.shape[1] == 0 or len(features) < 2:
         raise ConfigError(
             "features must be a DataFrame indexed by customer_id with at least one numeric "
@@ -563,7 +567,9 @@ def _numeric(features: Any) -> np.ndarray:
         raise ConfigError(
             f"features must be numeric; columns {bad[:5]} are not (drop or encode them)."
         )
-    X = features.astype(np.float64)
+    ids = features.index.astype(str)
+    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")
+    X = features.iloc[order].astype(np.float64)
     if np.isinf(X.to_numpy()).any():
         raise ConfigError("features must be finite; replace the infinite values.")
-    return X.fillna(X.mean()).fillna(0.0).to_numpy()
+    return ids[order], X.fillna(X.mean()).fillna(0.0).to_numpy()
