@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from journeymine.cli_paths import Output, check_outputs
 from journeymine.cli_read import ReadOptions, check_choice, read_customer_table, reads_events
 from journeymine.cli_show import EVENTS, EventFileArg, show, write_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["personas"]
 
@@ -21,6 +24,38 @@ def _check_incomplete(value: str) -> str:
 
 def _check_smoothing(value: str) -> str:
     return check_choice(value, ("hmm", "margin"), "a way to tie a customer's windows together")
+
+
+def _validity(
+    log: pd.DataFrame, miner: Any, outcome: str, cutoff: str, attributes: pd.DataFrame | None
+) -> Any:
+    """The check of --validity-outcome, honest: the personas the report shows were mined on the
+    whole log, outcome window included, so the check mines them again with the same settings on
+    the events before the cutoff only and scores their soft memberships."""
+    from sklearn.base import clone
+
+    from journeymine.exceptions import ConfigError
+    from journeymine.personas import persona_validity
+    from journeymine.schema import TIMESTAMP, to_timestamp
+
+    t = to_timestamp(cutoff, "--validity-cutoff")
+    history = log[log[TIMESTAMP] < t]
+    if history.empty:
+        raise ConfigError(
+            f"--validity-cutoff {cutoff}: no event before it (the log starts "
+            f"{log[TIMESTAMP].min():%Y-%m-%d}); give a date inside the log, e.g. two thirds "
+            f"of the way through."
+        )
+    before = clone(miner).fit(history)
+    typer.echo(
+        f"\nvalidity: personas mined again on the {len(history):,} events before {cutoff} "
+        f"({int(before.quality_['n_personas'])} personas; the ones above have seen the "
+        f"outcome's window), scored by their memberships"
+    )
+    _, _, memberships = before.membership(before.features_)
+    return persona_validity(
+        log, memberships, outcome=outcome, cutoff=cutoff, attributes=attributes, miner=before
+    )
 
 
 @reads_events
@@ -211,19 +246,12 @@ def personas(
             )
     typer.echo(f"\nwrote {out}")
     if report is not None:
-        from journeymine.personas import persona_validity
         from journeymine.report import persona_report
 
         validity = (
-            persona_validity(
-                log,
-                miner.labels_,
-                outcome=validity_outcome,
-                cutoff=validity_cutoff,
-                attributes=attributes,
-            )
-            if validity_outcome is not None
-            else None
+            None
+            if validity_outcome is None or validity_cutoff is None
+            else _validity(log, miner, validity_outcome, validity_cutoff, attributes)
         )
         if validity is not None:
             typer.secho("\nDo these personas mean something?", bold=True)

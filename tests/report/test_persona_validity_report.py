@@ -120,6 +120,10 @@ def test_cli_personas_report_with_validity(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "Personas predict it with AUC" in res.output
+    # honest: the check's personas are mined again on the events before the cutoff only
+    log = pd.read_parquet(events)
+    n_before = int((log["timestamp"] < pd.Timestamp("2025-01-31", tz="UTC")).sum())
+    assert f"personas mined again on the {n_before:,} events before 2025-01-31" in res.output
     html = report.read_text(encoding="utf-8")
     assert "Do these personas mean something?" in html
     assert "recency/frequency/value" in html and "added by the personas" in html
@@ -150,3 +154,33 @@ def test_cli_personas_report_with_validity(tmp_path: Path) -> None:
     res = runner.invoke(app, [*args, *cut, "--validity-attributes", str(tmp_path / "bad.csv")])
     assert res.exit_code != 0 and "needs a customer_id column" in res.output
     assert "personas among" not in res.output  # refused before any mining
+    # a cutoff before the first event: nothing to mine the check's personas on
+    early = ["--validity-outcome", "activity:purchase", "--validity-cutoff", "2020-01-01"]
+    res = runner.invoke(app, [*args, *early])
+    assert res.exit_code != 0 and "--validity-cutoff 2020-01-01: no event before it" in res.output
+
+
+def test_the_check_names_its_own_personas(tmp_path: Path) -> None:
+    """A validity result made with a miner carries that miner's persona names, and the report's
+    per-persona table uses them (the check's personas may be mined before its cutoff)."""
+    from journeymine.datasets import make_journeys
+
+    log = make_journeys(600, days=90, random_state=0).events
+    miner = jm.PersonaMiner(n_bootstrap=0, random_state=0).fit(log[log["timestamp"] < "2025-03-02"])
+    _, _, soft = miner.membership(miner.features_)
+    v = jm.persona_validity(
+        log,
+        soft,
+        outcome="purchase",
+        cutoff="2025-03-02",
+        horizon="14D",
+        n_bootstrap=20,
+        miner=miner,
+        stability_runs=1,
+    )
+    assert v.persona_names == miner.profiles_["name"].to_dict()
+    assert v.to_dict()["persona_names"] == {str(p): n for p, n in v.persona_names.items()}
+    # the report's profiles name persona 0 otherwise: the check's own names win in its table
+    html = jm.persona_report(_profiles(), tmp_path / "v.html", validity=v).read_text("utf-8")
+    table = html[html.index("Outcome rate by persona") :]
+    assert miner.profiles_["name"].iloc[0] in table

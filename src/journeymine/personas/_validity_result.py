@@ -56,6 +56,9 @@ class PersonaValidity:
         With ``attributes``: AUC of ``personas+attributes`` minus AUC of ``attributes``.
     added_to_attributes_ci : (float, float) or None
         Its paired bootstrap 95% interval.
+    persona_names : dict
+        Persona id -> name, from the ``miner`` given (empty without one): the personas of this
+        check may be another miner's than a report's (e.g. mined before the cutoff).
 
     Examples
     --------
@@ -95,6 +98,7 @@ class PersonaValidity:
     params: dict[str, Any] = field(default_factory=dict)
     added_to_attributes: float | None = None
     added_to_attributes_ci: tuple[float, float] | None = None
+    persona_names: dict[int, str] = field(default_factory=dict)
 
     def _auc(self, feature_set: str) -> tuple[float, float, float]:
         row = self.auc.set_index("feature_set").loc[feature_set]
@@ -195,5 +199,6 @@ class PersonaValidity:
             "stability_runs": plain(self.stability_runs),
             "notes": list(self.notes),
             "params": plain(self.params),
+            "persona_names": {str(p): n for p, n in self.persona_names.items()},
             "summary": self.summary(),
         }

@@ -136,6 +136,14 @@ def _stability(
     return float(np.mean(aris)), tuple(aris), None
 
 
+def _names(miner: Any) -> dict[int, str]:
+    """Persona id -> name of a fitted miner (empty without one)."""
+    profiles = getattr(miner, "profiles_", None)
+    if profiles is None or "name" not in profiles:
+        return {}
+    return {int(p): str(n) for p, n in profiles["name"].items()}
+
+
 def _check_classes(n_pos: int, n_neg: int, cv: int, words: str, among: str = "") -> None:
     """:class:`ConfigError` when either class is too small for a cross-validated AUC."""
     if min(n_pos, n_neg) < max(MIN_CLASS, cv):
@@ -436,6 +444,7 @@ def persona_validity(
         params=params,
         added_to_attributes=None if to_attributes is None else float(to_attributes[0]),
         added_to_attributes_ci=None if to_attributes is None else to_attributes[1],
+        persona_names=_names(miner),
     )
     logger.info("persona_validity: %s", result.summary().replace("\n", " "))
     return result

@@ -414,7 +414,8 @@ def _validity_sections(validity: Any, k: int, names: dict[Any, str]) -> list[Sec
     """The "Do these personas mean something?" section and its per-persona table."""
     _check_validity(validity)
     findings = persona_validity_findings(validity, k=k)
-    auc, by = persona_validity_tables(validity, k=k, persona_names=names)
+    # the check may have its own personas (e.g. mined before its cutoff): its names first
+    auc, by = persona_validity_tables(validity, k=k, persona_names=validity.persona_names or names)
     lo, hi = validity.added_auc_ci
     hidden = int(by.attrs.get("hidden", 0))
     return [
