@@ -13,7 +13,10 @@ The segments are well separated by department mix, so this shows the mechanics o
 on a panel's shape (one channel, no activity named ``purchase``, lines sharing a time), not
 how personas fare on a real panel.
 
-    python -m benchmarks.panel_validity --seeds 0 1 2
+    python -m benchmarks.panel_validity --seeds 0 1 2 [--blend 0.5] [--labels soft]
+
+``--labels soft`` scores the miner's soft memberships (``miner.membership(...)``) instead of
+its hard labels.
 """
 
 from __future__ import annotations
@@ -94,8 +97,11 @@ def make_panel(seed: int, blend: float = 0.0) -> tuple[pd.DataFrame, pd.DataFram
     return log, demo, pd.Series(seg, index=ids, name="segment")
 
 
-def check(seed: int, with_demographics: int = 900, blend: float = 0.0) -> dict[str, float]:
-    """Mine, then persona_validity with demographics for ``with_demographics`` households."""
+def check(
+    seed: int, with_demographics: int = 900, blend: float = 0.0, labels: str = "hard"
+) -> dict[str, float]:
+    """Mine, then persona_validity with demographics for ``with_demographics`` households, of
+    the hard labels or (``labels="soft"``) the soft memberships."""
     from sklearn.metrics import adjusted_rand_score
 
     import journeymine as jm
@@ -108,9 +114,10 @@ def check(seed: int, with_demographics: int = 900, blend: float = 0.0) -> dict[s
     sample = demo.astype({"age_band": str, "income_band": str}).sample(
         with_demographics, random_state=seed
     )
+    scored = miner.labels_ if labels == "hard" else miner.membership(miner.features_)[2]
     v = jm.persona_validity(
         log,
-        miner.labels_,
+        scored,
         outcome="activity:coupon_redeemed",
         cutoff=CUTOFF,
         horizon="90D",
@@ -121,6 +128,7 @@ def check(seed: int, with_demographics: int = 900, blend: float = 0.0) -> dict[s
     return {
         "seed": seed,
         "blend": blend,
+        "labels": labels,
         "personas": int(miner.quality_["n_personas"]),
         "ari": adjusted_rand_score(truth.reindex(miner.labels_.index), miner.labels_),
         **{f"auc {k}": float(x) for k, x in auc.items()},
@@ -134,8 +142,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--blend", type=float, nargs="+", default=[0.0])
+    ap.add_argument("--labels", choices=("hard", "soft"), nargs="+", default=["hard"])
     args = ap.parse_args()
-    table = pd.DataFrame([check(s, blend=b) for b in args.blend for s in args.seeds])
+    table = pd.DataFrame(
+        [check(s, blend=b, labels=k) for b in args.blend for k in args.labels for s in args.seeds]
+    )
     print(table.round(3).to_string(index=False))
 
 
