@@ -24,7 +24,7 @@ features are shown to help beyond noise. See :class:`FeatureUplift` for why this
 On #13's simulator (``benchmarks/bench_actions.py``, ``feature_uplift_table``; mined
 memberships, a random pilot, 21 days of decisions) the cross-validation is cautious. 2,000
 customers and a 14-day pilot: it mostly takes C 0.1 and blend 0.25 (0 on 5 of 16 worlds), and
-earns min/median 0.885/0.955 of the oracle on tuning seeds 401-408 and 0.932/0.960 on fresh
+earns min/median 0.885/0.955 of the oracle on tuning seeds 401-408 and 0.932/0.967 on fresh
 seeds 433-440, against 0.879/0.947 and 0.930/0.956 for the cells alone and 0.941/0.980 and
 0.934/0.973 for ``C=0.03, blend=0.75``, the settings tuned on seeds 401-408 (pass them to use
 the simulator's choice). 500 customers and a 7-day pilot (seeds 401-408): 0.733/0.879 chosen,
