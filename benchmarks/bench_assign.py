@@ -58,7 +58,8 @@ The machine is shared (other jobs ran at the same time), so latencies are upper 
 **2026-12-06 22:40 UTC** (this run, load < 1): `assign_many` on 10M events 5.04 s (the morning's
 run: 4.00 s). Not this evening's changes: in alternating runs of `assign_many` on the same
 10M-event log and model, the code of 09bc61c (before them) took 4.69-5.14 s and the current
-code 4.56-5.67 s.
+code 4.56-5.67 s. The morning's code scored a smaller feature set (before the `rate_priors`
+of the feature spec) and cannot load this model.
 """
 
 
