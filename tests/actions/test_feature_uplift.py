@@ -301,6 +301,10 @@ def test_load_refuses_an_edited_card_or_skops_file(saved, tmp_path) -> None:
     with pytest.raises(ModelError, match="not a FeatureUplift card"):
         FeatureUplift.load(path)
     card_path.write_text(json.dumps(card))
+    # a FeatureUplift given where an UpliftModel is read: the error names its loader and the
+    # command-line options that take it
+    with pytest.raises(ModelError, match=r"FeatureUplift\.load .*--feature-uplift"):
+        UpliftModel.load(path)
     data = path.read_bytes()
     path.write_bytes(data[:-10])
     with pytest.raises(ModelError, match="checksum mismatch"):

@@ -152,8 +152,10 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
         fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "journeys": list, "priors": list},
         covers="the parameters, journeys and priors",
-        elsewhere="persona models load with jm.load_model, next-step models with "
-        "NextStepModel.load.",
+        elsewhere="a FeatureUplift loads with FeatureUplift.load (from the command line: "
+        "`jm serve --responses FILE` serves it; `jm nba` and `jm backtest` fit one with "
+        "--feature-uplift PERSONA_MODEL), persona models with jm.load_model, next-step models "
+        "with NextStepModel.load.",
         allowed=ALLOWED_TYPES,
     )
     source = str(path)
