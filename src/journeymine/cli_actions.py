@@ -36,8 +36,9 @@ ArbitrationOpt = Annotated[
 UpliftModelOpt = Annotated[
     Path | None,
     typer.Option(
-        help="A saved UpliftModel (.skops with its .json card, from --uplift-out) instead of "
-        "fitting one on the log (uplift arbitration)."
+        help="A saved UpliftModel or FeatureUplift (.skops with its .json card, from "
+        "--uplift-out) instead of fitting one on the log (uplift arbitration); a FeatureUplift "
+        "also needs --feature-uplift, the persona model it was fitted with."
     ),
 ]
 FeatureUpliftOpt = Annotated[
@@ -45,7 +46,8 @@ FeatureUpliftOpt = Annotated[
     typer.Option(
         help="A saved persona model (.skops, the one `jm serve --model` serves): fit a "
         "FeatureUplift instead of the cell UpliftModel, per-customer uplift from the model's "
-        "persona probabilities (the memberships) and features on the log (uplift arbitration). "
+        "persona probabilities (the memberships) and features on the log (uplift arbitration); "
+        "with --uplift-model FILE of a saved FeatureUplift, that one is used, not refitted. "
         "Save it with --uplift-out for `jm serve --responses`."
     ),
 ]
@@ -132,11 +134,10 @@ def _policy_inputs(
                 f"--feature-uplift needs uplift arbitration: add --arbitration uplift (or "
                 f"arbitration: uplift in {policy})."
             )
-        if uplift_model is not None or memberships is not None:
-            given = "--uplift-model" if uplift_model is not None else "--memberships"
+        if memberships is not None:
             raise ConfigError(
-                f"--feature-uplift fits a FeatureUplift on the persona model's probabilities; "
-                f"drop {given} (the memberships are the model's, the cells are fitted with it)."
+                "--feature-uplift takes the memberships from the persona model's "
+                "probabilities; drop --memberships."
             )
         if not Path(feature_uplift).is_file():
             raise ConfigError(
@@ -155,7 +156,7 @@ def _policy_inputs(
     soft = None if memberships is None else _memberships(memberships)
     model: Any = None
     if uplift_model is not None:
-        model = UpliftModel.load(uplift_model)
+        model = _saved_uplift(uplift_model, feature_uplift)
         if list(model.journeys_) != [j.name for j in pol.journeys]:
             raise ConfigError(
                 f"--uplift-model {uplift_model} was fitted for journeys {model.journeys_}, the "
@@ -169,10 +170,23 @@ def _policy_inputs(
 
         persona_model = load_model(feature_uplift)
         soft = persona_model.predict_proba(log)
-        model = FeatureUplift().fit(log, soft, persona_model.features(log), pol)
+        if isinstance(model, FeatureUplift):  # saved (--uplift-model): used as it is
+            from journeymine.service.rates import check_personas
+
+            try:
+                check_personas(model, persona_model.classes_)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"--feature-uplift {feature_uplift} and --uplift-model {uplift_model}: "
+                    f"{exc} Give the persona model the FeatureUplift was fitted with."
+                ) from exc
+            how = f"loaded from {uplift_model}"
+        else:
+            model = FeatureUplift().fit(log, soft, persona_model.features(log), pol)
+            how = "chosen by cross-validation"
         typer.echo(
-            f"FeatureUplift: blend {model.blend_:g} of the feature model (chosen by "
-            f"cross-validation; 0 = the persona cells), C {model.C_}"
+            f"FeatureUplift: blend {model.blend_:g} of the feature model ({how}; 0 = the "
+            f"persona cells), C {model.C_}"
         )
     if pol.arbitration == "uplift":
         if model is None:
@@ -187,6 +201,33 @@ def _policy_inputs(
     else:
         model = ResponseModel().fit(log, labels, pol)
     return log, pol, model, labels, attrs, soft
+
+
+def _saved_uplift(path: Path, feature_uplift: Path | None) -> Any:
+    """The model of --uplift-model: a saved UpliftModel, or a saved FeatureUplift when
+    --feature-uplift gives the persona model whose probabilities it reads."""
+    from journeymine.actions import FeatureUplift, UpliftModel
+    from journeymine.exceptions import ConfigError
+    from journeymine.service.rates import load_responses
+
+    model = load_responses(path)
+    if isinstance(model, FeatureUplift) and feature_uplift is None:
+        raise ConfigError(
+            f"--uplift-model {path} is a FeatureUplift: it reads each customer's persona "
+            f"probabilities; also give the persona model it was fitted with: --feature-uplift "
+            f"PERSONA_MODEL."
+        )
+    if isinstance(model, UpliftModel) and feature_uplift is not None:
+        raise ConfigError(
+            f"--uplift-model {path} is an UpliftModel (persona cells) and --feature-uplift fits "
+            f"a FeatureUplift: give one of them (or --uplift-model with a saved FeatureUplift)."
+        )
+    if not isinstance(model, UpliftModel | FeatureUplift):
+        raise ConfigError(
+            f"--uplift-model {path} holds response rates (jm nba --responses-out), not uplift: "
+            f"give a saved UpliftModel or FeatureUplift (jm nba --uplift-out FILE)."
+        )
+    return model
 
 
 def _say_priors(policy: Any, responses: Any) -> None:

@@ -124,3 +124,33 @@ def test_backtest_replays_the_log_with_a_feature_uplift(files: Path) -> None:
     table = res.output.split("* = all):")[1].splitlines()
     total = next(line.split() for line in table if line.startswith("*"))
     assert total[1] == str(len(want))  # the total row counts every touch
+
+
+def test_a_saved_feature_uplift_is_used_not_refitted(files: Path) -> None:
+    """`--uplift-model` with a saved FeatureUplift and `--feature-uplift` with the persona model
+    it was fitted with: the saved model decides (the same decisions as the run that saved it),
+    nothing is refitted; the wrong combinations are refused naming the options."""
+    saved, first = files / "fu_saved.skops", files / "first.csv"
+    res = nba(files, "--arbitration", "uplift", "--feature-uplift", str(files / "persona.skops"),
+              "--uplift-out", str(saved), "--out", str(first))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    again = files / "again.csv"
+    res = nba(files, "--arbitration", "uplift", "--feature-uplift", str(files / "persona.skops"),
+              "--uplift-model", str(saved), "--out", str(again))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert f"loaded from {saved}" in res.output and "cross-validation" not in res.output
+    pd.testing.assert_frame_equal(pd.read_csv(again), pd.read_csv(first))
+    # a FeatureUplift without the persona model whose probabilities it reads
+    res = nba(files, "--arbitration", "uplift", "--uplift-model", str(saved))
+    assert res.exit_code == 2 and "--feature-uplift PERSONA_MODEL" in res.output
+    # the cells' UpliftModel together with --feature-uplift (which would fit another model)
+    cells = files / "cells.skops"
+    assert nba(files, "--arbitration", "uplift", "--uplift-out", str(cells)).exit_code == 0
+    res = nba(files, "--arbitration", "uplift", "--uplift-model", str(cells),
+              "--feature-uplift", str(files / "persona.skops"))  # fmt: skip
+    assert res.exit_code == 2 and "is an UpliftModel (persona cells)" in res.output
+    # response rates are not uplift
+    rates = files / "rates.json"
+    assert nba(files, "--responses-out", str(rates)).exit_code == 0
+    res = nba(files, "--arbitration", "uplift", "--uplift-model", str(rates))
+    assert res.exit_code == 2 and "holds response rates" in res.output
