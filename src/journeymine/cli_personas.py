@@ -34,7 +34,7 @@ def _validity(
     the events before the cutoff only and scores their soft memberships."""
     from sklearn.base import clone
 
-    from journeymine.exceptions import ConfigError
+    from journeymine.exceptions import ConfigError, JourneymineError
     from journeymine.personas import persona_validity
     from journeymine.schema import TIMESTAMP, to_timestamp
 
@@ -46,7 +46,13 @@ def _validity(
             f"{log[TIMESTAMP].min():%Y-%m-%d}); give a date inside the log, e.g. two thirds "
             f"of the way through."
         )
-    before = clone(miner).fit(history)
+    try:
+        before = clone(miner).fit(history)
+    except JourneymineError as exc:
+        raise ConfigError(
+            f"--validity-cutoff {cutoff}: the {len(history):,} events before it cannot be mined "
+            f"for the check's personas ({exc}); give a later cutoff or a lower --min-events."
+        ) from exc
     typer.echo(
         f"\nvalidity: personas mined again on the {len(history):,} events before {cutoff} "
         f"({int(before.quality_['n_personas'])} personas; the ones above have seen the "
