@@ -35,7 +35,24 @@ def positional_deprecated(names: tuple[str, ...]) -> Callable[[_Wrapped], _Wrapp
     with a :class:`FutureWarning`; the signature scikit-learn reads stays keyword-only.
 
     Decorates an ``__init__``, or a class whose ``__init__`` is generated (a keyword-only
-    dataclass estimator: put it above ``@dataclass``)."""
+    dataclass estimator: put it above ``@dataclass``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from dataclasses import dataclass
+    >>> from sklearn.base import BaseEstimator
+    >>> @positional_deprecated(("alpha",))
+    ... @dataclass(kw_only=True, eq=False, repr=False)
+    ... class Model(BaseEstimator):
+    ...     alpha: float = 1.0
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     Model(0.5)
+    Model(alpha=0.5)
+    >>> sorted(Model().get_params()), len(caught)
+    (['alpha'], 1)
+    """
 
     def decorate(target: _Wrapped) -> _Wrapped:
         if isinstance(target, type):
