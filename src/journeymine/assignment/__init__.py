@@ -11,6 +11,7 @@ single-customer path, batch scoring, persistence, an HTTP service and Spark scor
   :func:`parse_time`, the timestamp reader of :func:`assign`: the seams the HTTP service uses
 - :func:`assign_aggregates` / :func:`persona_probabilities`: the persona, or every persona's
   probability, of customers given by their integer aggregates (the live service's folds);
+  :func:`assign_probabilities`: the persona those probabilities give;
   :func:`score_parsed`: :func:`assign_parsed` with those probabilities, from one pass
 - :func:`reliability_table`: expected calibration error and the reliability table of the card
 - :mod:`journeymine.assignment.service`: FastAPI service (``create_app``, ``serve``; needs the
@@ -27,6 +28,7 @@ from journeymine.assignment._assign import (
     assign_aggregates,
     assign_many,
     assign_parsed,
+    assign_probabilities,
     parse_customer,
     persona_probabilities,
     score_parsed,
@@ -46,6 +48,7 @@ __all__ = [
     "assign_aggregates",
     "assign_many",
     "assign_parsed",
+    "assign_probabilities",
     "load_model",
     "parse_customer",
     "parse_time",

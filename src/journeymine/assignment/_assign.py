@@ -32,6 +32,7 @@ __all__ = [
     "assign",
     "assign_many",
     "assign_parsed",
+    "assign_probabilities",
     "parse_customer",
     "persona_probabilities",
     "score_parsed",
@@ -100,7 +101,27 @@ def _check_model(model: Any) -> PersonaModel:
     return model
 
 
-def _decide(model: PersonaModel, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def assign_probabilities(
+    model: PersonaModel, probabilities: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The persona that each row of persona probabilities gives: the most probable one, or
+    ``UNASSIGNED`` (-1) below the model's ``abstain_threshold``; how :func:`assign_aggregates`
+    decides from :func:`persona_probabilities`, for a caller that has the probabilities already.
+
+    Parameters
+    ----------
+    model : PersonaModel
+        A fitted or loaded model.
+    probabilities : ndarray, shape (n_customers, n_personas)
+        One column per persona of ``model.classes_`` (:func:`persona_probabilities`).
+
+    Returns
+    -------
+    persona, probability, abstained : ndarray
+        As :func:`assign_aggregates` returns them (example there).
+    """
+    model = _check_model(model)
+    proba = np.asarray(probabilities, dtype=np.float64)
     best = proba.argmax(axis=1)
     p = proba[np.arange(len(proba)), best]
     abstained = p < model.abstain_threshold
@@ -175,8 +196,11 @@ def assign_aggregates(
     >>> proba = persona_probabilities(model, agg)
     >>> bool(np.allclose(proba, model.predict_proba(data.events).to_numpy()))
     True
+    >>> from journeymine.assignment import assign_probabilities
+    >>> bool((assign_probabilities(model, proba)[0] == persona).all())
+    True
     """
-    return _decide(model, persona_probabilities(model, aggregates))
+    return assign_probabilities(model, persona_probabilities(model, aggregates))
 
 
 @dataclass(frozen=True)
@@ -316,7 +340,7 @@ def score_parsed(
             _concat([parsed[i].events for i in rows]), model.spec_, plan=model.vocab_.plan
         )
         proba = persona_probabilities(model, agg)
-        persona, top, abstained = _decide(model, proba)
+        persona, top, abstained = assign_probabilities(model, proba)
         for k, i in enumerate(rows):
             pid = int(persona[k])
             probabilities[i] = proba[k]
@@ -408,7 +432,7 @@ def assign_many(log: pd.DataFrame, model: PersonaModel) -> pd.DataFrame:
     model = _check_model(model)
     customers, X, n_events, unknown_act, unknown_ch = model._featurize(log, what="assign_many")
     proba = model.scorer_.predict_proba(X, n_events)
-    persona, p, abstained = _decide(model, proba)
+    persona, p, abstained = assign_probabilities(model, proba)
     names = model.persona_names_
     label_ids = np.asarray(sorted(names), dtype=np.int64)
     label_names = np.asarray([names[k] for k in label_ids], dtype=object)

@@ -32,7 +32,7 @@ from journeymine.actions.policy import Policy
 from journeymine.assignment import (
     PersonaModel,
     assign,
-    assign_aggregates,
+    assign_probabilities,
     parse_customer,
     persona_probabilities,
     score_parsed,
@@ -129,12 +129,21 @@ def live_aggregates(state: CustomerState, model: PersonaModel) -> tuple[LiveAggr
     return agg, max(seqs) if seqs else -1, len(events) - start
 
 
-def score_aggregates(agg: LiveAggregates, model: PersonaModel) -> tuple[int, str, float]:
+def score_aggregates(
+    agg: LiveAggregates, model: PersonaModel, *, probabilities: np.ndarray | None = None
+) -> tuple[int, str, float]:
     """The persona, name and probability ``model`` gives the aggregates folded in ``agg``,
     scored as :func:`journeymine.assignment.assign` scores them (-1 below the model's
-    abstain threshold; example: :func:`live_aggregates`).
+    abstain threshold; example: :func:`live_aggregates`). ``probabilities``: their persona
+    probabilities (:func:`~journeymine.assignment.persona_probabilities`) when the caller has
+    scored them already, so they are not scored twice.
     """
-    personas, probabilities, _ = assign_aggregates(model, agg.row()[None, :])
+    proba = (
+        persona_probabilities(model, agg.row()[None, :])
+        if probabilities is None
+        else np.asarray(probabilities)[None, :]
+    )
+    personas, probabilities, _ = assign_probabilities(model, proba)
     persona = int(personas[0])
     return persona, model.persona_names_.get(persona, f"persona {persona}"), float(probabilities[0])
 

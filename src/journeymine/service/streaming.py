@@ -226,7 +226,8 @@ class _Job:
         n_events += len(new)
         merged = sorted(kept + new, key=lambda e: e[0])  # stable: kept (older) first on ties
         kept = _keep(merged, self.window_s, self.ever)
-        persona, name, probability = score_aggregates(agg, model)
+        proba = persona_probabilities(model, agg.row()[None, :])[0]  # scored once
+        persona, name, probability = score_aggregates(agg, model, probabilities=proba)
         out: dict[str, Any] = {
             CUSTOMER_ID: customer_id,
             "events": n_events,
@@ -257,7 +258,6 @@ class _Job:
             ]
             memberships = None
             if decider.per_customer:  # a FeatureUplift: the model's probabilities
-                proba = persona_probabilities(model, agg.row()[None, :])[0]
                 memberships = _aligned_memberships(decider, model, proba)
             got = decider.decide(
                 customer_id,
