@@ -228,7 +228,7 @@ class PersonaTracks:
         )
         counts = ["customers", "moved", "confident", "confident_moved"]
         expected = ["expected_moves"] if "expected_moves" in both.columns else []
-        # one grouping; min_count=1 keeps a pair whose expected moves are all NaN NaN
+        # one grouping; min_count=1 keeps a pair whose expected moves are all NaN as NaN
         sums = both.groupby(["from_window", "to_window"], sort=True)[counts + expected].sum(
             min_count=1
         )

@@ -485,11 +485,9 @@ def persona_migration_figure(
         (src, tgt, data["customers"].astype(int).tolist()),
         order=[(p == NO_PERSONA, str(p).zfill(8)) for _, p in keys],
         node_colours=[colours[p] for _, p in keys],
-        link_colours=[
-            rgba(colours[p], 0.22 if a == b else 0.55)
-            for p, a, b in zip(
-                data["from_persona"], data["from_persona"], data["to_persona"], strict=True
-            )
+        link_colours=[  # a link has its source persona's colour, stronger when it moves
+            rgba(colours[a], 0.22 if a == b else 0.55)
+            for a, b in zip(data["from_persona"], data["to_persona"], strict=True)
         ],
         node={
             "label": [plotly_text(persona_label(p, names)) for _, p in keys],
