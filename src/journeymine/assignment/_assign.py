@@ -118,7 +118,21 @@ def assign_probabilities(
     Returns
     -------
     persona, probability, abstained : ndarray
-        As :func:`assign_aggregates` returns them (example there).
+        As :func:`assign_aggregates` returns them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> proba = model.predict_proba(data.events).to_numpy()
+    >>> persona, probability, abstained = assign_probabilities(model, proba)
+    >>> bool((persona == jm.assign_many(data.events, model)["persona"].to_numpy()).all())
+    True
+    >>> bool(np.allclose(probability, proba.max(axis=1)))
+    True
     """
     model = _check_model(model)
     proba = np.asarray(probabilities, dtype=np.float64)
