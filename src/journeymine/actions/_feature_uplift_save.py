@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from journeymine.actions._uplift_save import FIX, read_checked
+from journeymine.actions._uplift_save import FIX, CardFormat, read_checked, write_checked
 from journeymine.exceptions import ConfigError, ModelError
 
 __all__ = [
@@ -47,6 +47,7 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.sha256",
     "artifact.untrusted_types",
 )
+_FORMAT = CardFormat(KIND, FORMAT_VERSION, CHECKSUMMED_FIELDS)
 _ARRAYS = (
     "customers",
     "components",
@@ -72,10 +73,7 @@ def cells_path(path: Path) -> Path:
 def save_feature_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted FeatureUplift (see FeatureUplift.save): the cells' pair, then the
     skops file and the card."""
-    import zipfile
-
     import sklearn
-    import skops.io as sio
 
     from journeymine.io import cards
 
@@ -103,11 +101,7 @@ def save_feature_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
         "comp_mean": model._comp_scale.mean_,
         "comp_scale": model._comp_scale.scale_,
     }
-    data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
-    card: dict[str, Any] = {
-        "kind": KIND,
-        "format_version": FORMAT_VERSION,
-        "journeymine_version": cards.package_version(),
+    body: dict[str, Any] = {
         "params": {
             **{k: cards.jsonable(v) for k, v in model.get_params(deep=False).items()},
             "base": None if model.base is None else cards.jsonable(model.base.get_params()),
@@ -122,16 +116,9 @@ def save_feature_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
             ],
             "cv": cards.jsonable(model.cv_),
         },
-        "artifact": cards.artifact(
-            data,
-            sorted(sio.get_untrusted_types(data=data)),
-            file=p.name,
-            format="skops: dict of numpy arrays (" + ", ".join(_ARRAYS) + ")",
-            sklearn_version=sklearn.__version__,
-        ),
     }
-    card["integrity"] = cards.integrity(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
-    cards.write_model_files(p, data, card)
+    holds = "skops: dict of numpy arrays (" + ", ".join(_ARRAYS) + ")"
+    write_checked(p, _FORMAT, state, body, holds=holds, sklearn_version=sklearn.__version__)
     return p
 
 
@@ -147,11 +134,9 @@ def load_feature_uplift(
 
     data, card = read_checked(
         path,
+        _FORMAT,
         saved_by="FeatureUplift.save()",
         what="a FeatureUplift",
-        kind=KIND,
-        format_version=FORMAT_VERSION,
-        fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "chosen": dict, "journeys": list, "cells": dict},
         covers="the parameters, the chosen C and blend, the journeys and the cell model's card",
         elsewhere="an UpliftModel loads with UpliftModel.load, persona models with jm.load_model.",

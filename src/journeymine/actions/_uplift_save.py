@@ -1,13 +1,15 @@
 """Saving and loading an UpliftModel: a skops file (numpy arrays only, types checked against an
 allowlist before anything is built) plus a JSON card (parameters, journeys, priors, checksums)
-through :mod:`journeymine.io.cards`. Never pickle. :func:`read_checked` (the files read and
-checked before the skops file is loaded) serves the FeatureUplift's loader too.
+through :mod:`journeymine.io.cards`. Never pickle. :func:`write_checked` (the skops file and
+its card written) and :func:`read_checked` (the files read and checked before the skops file is
+loaded) serve the FeatureUplift's too.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +21,28 @@ __all__ = [
     "ALLOWED_TYPES",
     "CHECKSUMMED_FIELDS",
     "FIX",
+    "FORMAT",
     "FORMAT_VERSION",
     "KIND",
+    "CardFormat",
     "load_uplift",
     "read_checked",
     "save_uplift",
+    "write_checked",
 ]
 
+
 # -- persistence: skops (numpy arrays only) + JSON card through journeymine.io.cards ------------
+@dataclass(frozen=True)
+class CardFormat:
+    """What a saved model's card is: its ``kind``, the format ``version`` written (and the
+    newest read) and the card ``fields`` its checksum covers (with the skops bytes)."""
+
+    kind: str
+    version: int
+    fields: tuple[str, ...]
+
+
 FORMAT_VERSION = 1
 KIND = "journeymine.UpliftModel"
 #: Types an UpliftModel file may hold (checked in the file's schema before anything is built).
@@ -45,25 +61,19 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.sha256",
     "artifact.untrusted_types",
 )
+#: The UpliftModel card's format.
+FORMAT = CardFormat(KIND, FORMAT_VERSION, CHECKSUMMED_FIELDS)
 #: What a message about broken files tells to do (the actions' models are saved the same way).
 FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
 
 
 def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write a fitted UpliftModel as a skops file plus its JSON card (see UpliftModel.save)."""
-    import zipfile
-
-    import skops.io as sio
-
     from journeymine.io import cards
 
     p = cards.check_save_path(path)
     state = {"counts": np.asarray(model.counts_, dtype=np.float64), "personas": model.personas_}
-    data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
-    card: dict[str, Any] = {
-        "kind": KIND,
-        "format_version": FORMAT_VERSION,
-        "journeymine_version": cards.package_version(),
+    body: dict[str, Any] = {
         "params": {
             "prior_strength": float(model.prior_strength),
             "discount": float(model.discount),
@@ -81,35 +91,65 @@ def save_uplift(model: Any, path: str | os.PathLike[str]) -> Path:
             "touches": int(model.counts_[0, :, 0].sum()),
             "holdouts": int(model.counts_[0, :, 2].sum()),
         },
+    }
+    write_checked(p, FORMAT, state, body, holds="skops: dict of numpy arrays (counts, personas)")
+    return p
+
+
+def write_checked(
+    path: Path,
+    fmt: CardFormat,
+    state: dict[str, Any],
+    body: dict[str, Any],
+    *,
+    holds: str,
+    **versions: str,
+) -> None:
+    """Write ``state`` as a skops file at ``path`` and its card beside it: the kind and format
+    version of ``fmt`` and the package version, the model's ``body`` fields, the ``artifact``
+    block (what the file ``holds`` and any other ``versions``,
+    :func:`journeymine.io.cards.artifact`) and the checksum over ``fmt.fields``
+    (:func:`journeymine.io.cards.integrity`); what :func:`read_checked` reads back."""
+    import zipfile
+
+    import skops.io as sio
+
+    from journeymine.io import cards
+
+    data = sio.dumps(state, compression=zipfile.ZIP_DEFLATED)
+    card: dict[str, Any] = {
+        "kind": fmt.kind,
+        "format_version": fmt.version,
+        "journeymine_version": cards.package_version(),
+        **body,
         "artifact": cards.artifact(
             data,
             sorted(sio.get_untrusted_types(data=data)),
-            file=p.name,
-            format="skops: dict of numpy arrays (counts, personas)",
+            file=path.name,
+            format=holds,
+            **versions,
         ),
     }
-    card["integrity"] = cards.integrity(card, data, kind=KIND, fields=CHECKSUMMED_FIELDS)
-    cards.write_model_files(p, data, card)
-    return p
+    card["integrity"] = cards.integrity(card, data, kind=fmt.kind, fields=fmt.fields)
+    cards.write_model_files(path, data, card)
 
 
 def read_checked(
     path: str | os.PathLike[str],
+    fmt: CardFormat,
     *,
     saved_by: str,
     what: str,
-    kind: str,
-    format_version: int,
-    fields: Sequence[str],
     required: dict[str, type],
     covers: str,
     elsewhere: str,
     allowed: Collection[str],
 ) -> tuple[bytes, dict[str, Any]]:
     """The skops bytes and the card of a model of ``what`` kind saved at ``path`` (by
-    ``saved_by``), after every check made before the skops file is loaded: the card's kind,
-    versions, fields, checksums (:func:`journeymine.io.cards.check_card`, the arguments as
-    there) and the types the file holds (only ``allowed``, exactly those the card declares)."""
+    ``saved_by``) in the card format ``fmt``, after every check made before the skops file is
+    loaded: the card's kind, versions, fields, checksums (:func:`journeymine.io.cards.check_card`,
+    the other arguments as there) and the types the file holds (only ``allowed``, exactly those
+    the card declares)."""
     from journeymine.io import cards
 
     data, card = cards.read_model_files(path, saved_by)
@@ -118,9 +158,9 @@ def read_checked(
         card,
         data,
         source,
-        kind=kind,
-        format_version=format_version,
-        fields=fields,
+        kind=fmt.kind,
+        format_version=fmt.version,
+        fields=fmt.fields,
         required=required,
         covers=covers,
         fix=FIX,
@@ -145,11 +185,9 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
 
     data, card = read_checked(
         path,
+        FORMAT,
         saved_by="UpliftModel.save()",
         what="an UpliftModel",
-        kind=KIND,
-        format_version=FORMAT_VERSION,
-        fields=CHECKSUMMED_FIELDS,
         required={"params": dict, "journeys": list, "priors": list},
         covers="the parameters, journeys and priors",
         elsewhere="a FeatureUplift loads with FeatureUplift.load (from the command line: "
