@@ -3,8 +3,8 @@ durations."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -223,6 +223,18 @@ def _to_string_ids(
     return out.astype(STRING_DTYPE), null
 
 
+_T = TypeVar("_T")
+
+
+def _parsed_argument(parse: Callable[[Any], _T], value: Any, name: str, what: str, fix: str) -> _T:
+    """``parse(value)``, or a :class:`ConfigError` naming argument ``name`` when it cannot be
+    parsed: ``"<name>=<value> is not <what> (<why>); <fix>"``."""
+    try:
+        return parse(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{name}={value!r} is not {what} ({exc}); {fix}") from None
+
+
 def check_duration(
     value: Any, name: str, *, examples: str = "'30min', '7D' or pd.Timedelta(days=7)"
 ) -> pd.Timedelta:
@@ -238,12 +250,9 @@ def check_duration(
     ...
     journeymine.exceptions.ConfigError: gap must be a positive duration such as ..., got '-1h'.
     """
-    try:
-        td = pd.Timedelta(value)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a duration ({exc}); use a pandas duration such as {examples}."
-        ) from None
+    td = _parsed_argument(
+        pd.Timedelta, value, name, "a duration", f"use a pandas duration such as {examples}."
+    )
     if pd.isna(td) or td <= pd.Timedelta(0):
         raise ConfigError(f"{name} must be a positive duration such as {examples}, got {value!r}.")
     return td

@@ -17,6 +17,7 @@ from journeymine.exceptions import (
 from journeymine.schema._checks import (
     _count,
     _example,
+    _parsed_argument,
     _rows,
 )
 from journeymine.schema._columns import (
@@ -73,12 +74,9 @@ def to_timestamp(value: TimeLike, name: str) -> pd.Timestamp | None:
     """
     if value is None:
         return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{name}={value!r} is not a time ({exc}); pass e.g. '2025-03-01' or a Timestamp."
-        ) from None
+    ts = _parsed_argument(
+        pd.Timestamp, value, name, "a time", "pass e.g. '2025-03-01' or a Timestamp."
+    )
     if ts is pd.NaT:
         raise ConfigError(f"{name} is NaT; pass a time or None for an open bound.")
     return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
