@@ -22,7 +22,9 @@ from journeymine.journeys.change.series import (
     SKIP_EMPTY,
     SKIP_SUPPORT,
     _binomial_series,
+    _edge_parts,
     _frequent,
+    _per_bin,
     _Skip,
 )
 
@@ -192,19 +194,17 @@ def _error_series(
     is_err = flag[lg.act]
     has = np.zeros(len(first), dtype=bool)
     has[lg.session[is_err]] = True
-    g, bb = lg.group[first], b[first]
-    trials = np.bincount(g * t_len + bb, minlength=n_g * t_len).reshape(n_g, t_len)
-    succ = np.bincount(g[has] * t_len + bb[has], minlength=n_g * t_len).reshape(n_g, t_len)
-    out = []
-    for code in range(n_g):
-        support = int(succ[code].sum())
-        src = ", ".join(names)
-        if support >= min_support:
-            out.append(
-                _Series("errors", code, src, None, succ[code], trials[code], "binomial", what=what)
-            )
-        else:
-            skipped.append(_Skip("errors", code, src, None, what, support, SKIP_SUPPORT))
+    out: list[_Series] = []
+    _binomial_series(
+        "errors",
+        (lg.group[first], b[first], has),
+        (n_g, t_len),
+        (", ".join(names), None, what),
+        min_support,
+        out,
+        skipped,
+        support_of="successes",
+    )
     return out
 
 
@@ -219,8 +219,7 @@ def _step_time_series(
     ekey = (lg.group[src] * n_act + lg.act[src]) * n_act + lg.act[lg.nxt[src]]
     frequent, idx, rare, rare_n = _frequent(ekey, len(lg.groups) * n_act * n_act, min_support)
     for e, c in zip(rare.tolist(), rare_n.tolist(), strict=True):
-        gs, t = divmod(e, n_act)
-        g, s = divmod(gs, n_act)
+        g, s, t = _edge_parts(e, n_act)
         what = f"{lg.acts[s]} -> {lg.acts[t]} slow"
         skipped.append(
             _Skip("step_times", g, str(lg.acts[s]), str(lg.acts[t]), what, c, SKIP_SUPPORT)
@@ -235,13 +234,11 @@ def _step_time_series(
     ends = np.searchsorted(row_s, np.arange(len(frequent)), side="right")
     median = d_s[(starts + ends - 1) // 2]
     slow = d > median[row]
-    trials = np.bincount(row * t_len + bins, minlength=len(frequent) * t_len)
-    succ = np.bincount(row[slow] * t_len + bins[slow], minlength=len(frequent) * t_len)
-    trials, succ = trials.reshape(-1, t_len), succ.reshape(-1, t_len)
+    trials = _per_bin(row, bins, len(frequent), t_len)
+    succ = _per_bin(row[slow], bins[slow], len(frequent), t_len)
     out = []
     for r, e in enumerate(frequent.tolist()):
-        gs, t = divmod(e, n_act)
-        g, s = divmod(gs, n_act)
+        g, s, t = _edge_parts(e, n_act)
         secs = median[r] / _US
         what = f"{lg.acts[s]} -> {lg.acts[t]} slower than {_fmt_seconds(secs)}"
         out.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -60,25 +61,21 @@ def _edge_series(
     ekey = src_key[has] * n_act + lg.act[lg.nxt[has]]
     frequent, idx, rare, rare_n = _frequent(ekey, len(lg.groups) * n_act * n_act, min_support)
     for e, c in zip(rare.tolist(), rare_n.tolist(), strict=True):
-        gs, t = divmod(e, n_act)
-        g, s = divmod(gs, n_act)
+        g, s, t = _edge_parts(e, n_act)
         src, tgt = str(lg.acts[s]), str(lg.acts[t])
         skipped.append(_Skip("edges", g, src, tgt, f"{src} -> {tgt}", c, SKIP_SUPPORT))
     if not len(frequent):
         return []
     hit = idx >= 0
-    k = np.bincount(idx[hit] * t_len + b[has][hit], minlength=len(frequent) * t_len)
-    k = k.reshape(len(frequent), t_len)
+    k = _per_bin(idx[hit], b[has][hit], len(frequent), t_len)
     src_needed = np.unique(frequent // n_act)
     sidx = np.searchsorted(src_needed, src_key)
     sidx = np.minimum(sidx, len(src_needed) - 1)
     shit = src_needed[sidx] == src_key
-    n = np.bincount(sidx[shit] * t_len + b[shit], minlength=len(src_needed) * t_len)
-    n = n.reshape(len(src_needed), t_len)
+    n = _per_bin(sidx[shit], b[shit], len(src_needed), t_len)
     out = []
     for row, e in enumerate(frequent.tolist()):
-        gs, t = divmod(e, n_act)
-        g, s = divmod(gs, n_act)
+        g, s, t = _edge_parts(e, n_act)
         src, tgt = str(lg.acts[s]), str(lg.acts[t])
         out.append(
             _Series(
@@ -87,7 +84,7 @@ def _edge_series(
                 src,
                 tgt,
                 k[row],
-                n[np.searchsorted(src_needed, gs)],
+                n[np.searchsorted(src_needed, e // n_act)],
                 "binomial",
                 what=f"{src} -> {tgt}",
             )
@@ -106,7 +103,7 @@ def _exposure(lg: _Log, b: np.ndarray, t_len: int) -> np.ndarray:
     if n_seg > 1:
         key = np.unique(key)
     seg, bins = key % n_seg, (key // n_seg) % t_len
-    return np.bincount(seg * t_len + bins, minlength=n_seg * t_len).reshape(n_seg, t_len)
+    return _per_bin(seg, bins, n_seg, t_len)
 
 
 def _frequent(
@@ -127,6 +124,19 @@ def _frequent(
     return uniq[keep], row[inverse], uniq[~keep], counts[~keep]
 
 
+def _per_bin(rows: np.ndarray, bins: np.ndarray, n_rows: int, t_len: int) -> np.ndarray:
+    """How many times each (row, bin) pair occurs: an ``n_rows`` x ``t_len`` array of counts."""
+    return np.bincount(rows * t_len + bins, minlength=n_rows * t_len).reshape(n_rows, t_len)
+
+
+def _edge_parts(edge: int, n_act: int) -> tuple[int, int, int]:
+    """Group, source and target activity of an edge key ``(group * n_act + source) * n_act +
+    target``."""
+    gs, target = divmod(edge, n_act)
+    group, source = divmod(gs, n_act)
+    return group, source, target
+
+
 def _volume_series(
     lg: _Log, b: np.ndarray, t_len: int, min_support: int, skipped: list[_Skip]
 ) -> list[_Series]:
@@ -140,8 +150,7 @@ def _volume_series(
     if not len(frequent):
         return []
     hit = idx >= 0
-    k = np.bincount(idx[hit] * t_len + b[hit], minlength=len(frequent) * t_len)
-    k = k.reshape(len(frequent), t_len)
+    k = _per_bin(idx[hit], b[hit], len(frequent), t_len)
     expo = _exposure(lg, b, t_len)
     seg_of_group = pd.Series(lg.seg).groupby(lg.group).first()
     out = []
@@ -205,17 +214,20 @@ def _binomial_series(
     min_support: int,
     out: list[_Series],
     skipped: list[_Skip],
+    *,
+    support_of: Literal["trials", "successes"] = "trials",
 ) -> None:
     """Per group, a binomial series of successes over trials counted per bin: appended to
-    ``out``, or to ``skipped`` below ``min_support`` trials. ``trials_at`` is (group, bin,
-    success) of every trial, ``shape`` (groups, bins), ``names`` (source, target, what)."""
+    ``out``, or to ``skipped`` below ``min_support`` trials (or successes, with
+    ``support_of="successes"``). ``trials_at`` is (group, bin, success) of every trial,
+    ``shape`` (groups, bins), ``names`` (source, target, what)."""
     g, bb, ok = trials_at
     n_g, t_len = shape
     source, target, what = names
-    trials = np.bincount(g * t_len + bb, minlength=n_g * t_len).reshape(n_g, t_len)
-    succ = np.bincount(g[ok] * t_len + bb[ok], minlength=n_g * t_len).reshape(n_g, t_len)
+    trials = _per_bin(g, bb, n_g, t_len)
+    succ = _per_bin(g[ok], bb[ok], n_g, t_len)
     for code in range(n_g):
-        support = int(trials[code].sum())
+        support = int((trials if support_of == "trials" else succ)[code].sum())
         if support >= min_support:
             out.append(
                 _Series(metric, code, source, target, succ[code], trials[code], "binomial", what)
