@@ -677,8 +677,10 @@ def replay(
     case_ids, _ = _variant_keys(frame)
     sizes = frame.groupby(_CASE, sort=False).size()
     keys_kw = {"activity_key": _ACTIVITY, "timestamp_key": _TIMESTAMP, "case_id_key": _CASE}
-    rows: list[dict[str, Any]] = []
-    devs: list[dict[str, Any]] = []
+    # one tuple per case (case, n_events, cost, fitness) and per deviation (case, position,
+    # type, activity), in the columns' order
+    rows: list[tuple[Any, int, float, float]] = []
+    devs: list[tuple[Any, float, str, str | None]] = []
     if method == "alignments":
         with _quiet():
             result = pm4py.conformance_diagnostics_alignments(
@@ -694,33 +696,12 @@ def replay(
             for log_label, model_label in res["alignment"]:
                 if log_label == _SKIP:
                     if model_label is not None and model_label != _SKIP:
-                        devs.append(
-                            {
-                                "case": cid,
-                                "position": pos,
-                                "type": "skipped",
-                                "activity": str(model_label),
-                            }
-                        )
+                        devs.append((cid, pos, "skipped", str(model_label)))
                     continue
                 if model_label == _SKIP:
-                    devs.append(
-                        {
-                            "case": cid,
-                            "position": pos,
-                            "type": "unexpected",
-                            "activity": str(log_label),
-                        }
-                    )
+                    devs.append((cid, pos, "unexpected", str(log_label)))
                 pos += 1
-            rows.append(
-                {
-                    "case": cid,
-                    "n_events": int(sizes[cid]),
-                    "cost": float(res["cost"]) // 10000,
-                    "fitness": float(res["fitness"]),
-                }
-            )
+            rows.append((cid, int(sizes[cid]), float(res["cost"]) // 10000, float(res["fitness"])))
     else:
         with _quiet():
             result = pm4py.conformance_diagnostics_token_based_replay(
@@ -732,27 +713,12 @@ def replay(
                 **keys_kw,
             )
         for cid, res in zip(case_ids, result, strict=True):
-            for t in res["transitions_with_problems"]:
-                devs.append(
-                    {
-                        "case": cid,
-                        "position": np.nan,
-                        "type": "not_enabled",
-                        "activity": str(t.label),
-                    }
-                )
-            if res["remaining_tokens"]:
-                devs.append(
-                    {"case": cid, "position": np.nan, "type": "incomplete", "activity": None}
-                )
-            rows.append(
-                {
-                    "case": cid,
-                    "n_events": int(sizes[cid]),
-                    "cost": np.nan,
-                    "fitness": float(res["trace_fitness"]),
-                }
+            devs.extend(
+                (cid, np.nan, "not_enabled", str(t.label)) for t in res["transitions_with_problems"]
             )
+            if res["remaining_tokens"]:
+                devs.append((cid, np.nan, "incomplete", None))
+            rows.append((cid, int(sizes[cid]), np.nan, float(res["trace_fitness"])))
     cases = pd.DataFrame(rows, columns=["case", "n_events", "cost", "fitness"])
     deviations = pd.DataFrame(devs, columns=["case", "position", "type", "activity"])
     return cases, deviations
