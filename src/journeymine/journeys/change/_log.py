@@ -211,5 +211,10 @@ def _where(frame: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
 
 def _check_common(min_support: int, alpha: float) -> None:
     check_int(min_support, "min_support")
+    _check_alpha(alpha)
+
+
+def _check_alpha(alpha: float) -> None:
+    """Raise :class:`ConfigError` unless the false discovery rate ``alpha`` is within (0, 1)."""
     if not 0 < float(alpha) < 1:
         raise ConfigError(f"alpha must be within (0, 1), got {alpha!r}.")

@@ -14,7 +14,15 @@ from journeymine.exceptions import (
     ConfigError,
 )
 from journeymine.journeys._common import check_int, check_window
-from journeymine.journeys.change._log import _US, Segment, _check_metrics, _Log, _prepare, _where
+from journeymine.journeys.change._log import (
+    _US,
+    Segment,
+    _check_alpha,
+    _check_metrics,
+    _Log,
+    _prepare,
+    _where,
+)
 from journeymine.journeys.change._stats import _bh, _ratio
 from journeymine.journeys.change.journey_series import (
     _error_series,
@@ -281,8 +289,7 @@ def detect_changes(
     """
     if not (isinstance(min_support, str) and min_support == "auto"):
         check_int(min_support, "min_support")
-    if not 0 < float(alpha) < 1:
-        raise ConfigError(f"alpha must be within (0, 1), got {alpha!r}.")
+    _check_alpha(alpha)
     metrics_t = _check_metrics(metrics, _CHANGE_METRICS)
     if conversions is not None:
         ok = isinstance(conversions, Sequence) and len(conversions) > 0
