@@ -100,10 +100,7 @@ def paths(
         src = src[ok]
         pair = a[src].astype(np.int64) * n_act + a[src + 1]
         counts = np.bincount(pair, minlength=int(n_act * n_act))
-        pairs = np.flatnonzero(counts)
-        pairs = pairs[
-            np.lexsort((act_rank[pairs % n_act], act_rank[pairs // n_act], -counts[pairs]))
-        ]
+        pairs = _ranked_pairs(counts, act_rank)
         if top_k is not None:
             pairs = pairs[:top_k]
         frames.append(
@@ -163,9 +160,7 @@ def channel_switches(log: LogInput, *, case: str = CUSTOMER_ID) -> pd.DataFrame:
     pair = ch[:-1][same].astype(np.int64) * n + ch[1:][same]
     counts = np.bincount(pair, minlength=int(n * n))
     rows = counts.reshape(int(n), int(n)).sum(axis=1)
-    pairs = np.flatnonzero(counts)
-    rank = rank_of(labels)
-    pairs = pairs[np.lexsort((rank[pairs % n], rank[pairs // n], -counts[pairs]))]
+    pairs = _ranked_pairs(counts, rank_of(labels))
     return pd.DataFrame(
         {
             "from_channel": labels.take(pairs // n),
@@ -174,3 +169,11 @@ def channel_switches(log: LogInput, *, case: str = CUSTOMER_ID) -> pd.DataFrame:
             "share": counts[pairs] / rows[pairs // n],
         }
     )
+
+
+def _ranked_pairs(counts: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """The pair codes ``source * n + target`` (``n = len(rank)``) that occur in ``counts``,
+    most frequent first, then by the ``rank`` of the source and of the target."""
+    n = np.int64(len(rank))
+    pairs = np.flatnonzero(counts)
+    return pairs[np.lexsort((rank[pairs % n], rank[pairs // n], -counts[pairs]))]
