@@ -38,6 +38,7 @@ __all__ = [
     "check_frame",
     "check_k",
     "check_log",
+    "customer_event_order",
     "filter_log",
     "finish_figure",
     "format_duration",
@@ -218,6 +219,14 @@ def filter_log(
         if col in out.columns and isinstance(out[col].dtype, pd.CategoricalDtype):
             out = out.assign(**{col: out[col].cat.remove_unused_categories()})
     return out
+
+
+def customer_event_order(log: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Every event's customer code (in order of first appearance) and the positions that sort
+    the events by customer, then time (ties keep input order)."""
+    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
+    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
+    return cust, np.lexsort((ts, cust))
 
 
 def suppress_small(frame: pd.DataFrame, column: str, k: int) -> tuple[pd.DataFrame, int]:

@@ -20,6 +20,7 @@ from journeymine.report._common import (
     check_k,
     check_log,
     check_positive_int,
+    customer_event_order,
     format_duration,
     format_share,
     period_text,
@@ -28,7 +29,7 @@ from journeymine.report._groups import customer_groups
 from journeymine.report.channels import channel_switch_data, channel_switch_figure
 from journeymine.report.html import Section, write_html
 from journeymine.report.process_map import process_map_data, process_map_figure
-from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
+from journeymine.schema import CHANNEL, CUSTOMER_ID
 
 __all__ = ["JourneyReportData", "journey_findings", "journey_report", "journey_report_data"]
 
@@ -122,9 +123,7 @@ def _arrow(variant: str) -> str:
 
 def _first_channels(log: pd.DataFrame) -> pd.Series:
     """Channel of each customer's first event (earliest timestamp, ties in input order)."""
-    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
-    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    order = np.lexsort((ts, cust))
+    cust, order = customer_event_order(log)
     first = order[np.concatenate(([True], cust[order][1:] != cust[order][:-1]))]
     return log[CHANNEL].iloc[first].astype(str)
 

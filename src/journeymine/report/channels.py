@@ -12,6 +12,7 @@ from journeymine.report._common import (
     check_frame,
     check_k,
     check_log,
+    customer_event_order,
     finish_figure,
     format_share,
     hidden_subtitle,
@@ -19,7 +20,7 @@ from journeymine.report._common import (
     style_axes,
     suppress_small,
 )
-from journeymine.schema import CHANNEL, CUSTOMER_ID, TIMESTAMP
+from journeymine.schema import CHANNEL
 
 __all__ = ["SWITCH_COLUMNS", "channel_switch_data", "channel_switch_figure"]
 
@@ -58,10 +59,8 @@ def channel_switch_data(log: pd.DataFrame, *, k: int = DEFAULT_K) -> pd.DataFram
         from_channel=raw["from_channel"].astype(str), to_channel=raw["to_channel"].astype(str)
     )
     # distinct customers behind each cell: the privacy threshold counts people, not events
-    cust, _ = pd.factorize(log[CUSTOMER_ID], sort=False)
+    cust, order = customer_event_order(log)
     chan, labels = pd.factorize(log[CHANNEL].astype(str), sort=False)
-    ts = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view("int64")
-    order = np.lexsort((ts, cust))  # stable: ties keep input order
     cust, chan = cust[order].astype(np.int64), chan[order].astype(np.int64)
     same = cust[1:] == cust[:-1]
     n = np.int64(len(labels))
