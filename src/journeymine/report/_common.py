@@ -42,6 +42,7 @@ __all__ = [
     "filter_log",
     "finish_figure",
     "format_duration",
+    "heatmap_figure",
     "hidden_subtitle",
     "period_text",
     "persona_label",
@@ -436,6 +437,33 @@ def sankey_figure(
             arrangement="snap",
             node={"x": x, "y": y, "thickness": 16, "color": node_colours, **node},
             link={"source": src, "target": tgt, "value": value, "color": link_colours, **link},
+        )
+    )
+
+
+def heatmap_figure(
+    z: Any,
+    x: Sequence[str],
+    y: Sequence[str],
+    text: Any,
+    *,
+    colorbar: Mapping[str, Any],
+    **trace: Any,
+) -> go.Figure:
+    """A figure of one heatmap in the shared look: ``text`` written in each cell, 2 px between
+    cells and a thin colour bar (``colorbar`` adds its title and ticks); ``trace`` adds the
+    heatmap's own properties (colour scale, range, hover text...)."""
+    return go.Figure(
+        go.Heatmap(
+            z=z,
+            x=x,
+            y=y,
+            text=text,
+            texttemplate="%{text}",
+            xgap=2,
+            ygap=2,
+            colorbar={"thickness": 12, **colorbar},
+            **trace,
         )
     )
 

@@ -22,6 +22,7 @@ from journeymine.report._common import (
     check_frame,
     check_k,
     finish_figure,
+    heatmap_figure,
     plotly_text,
     style_axes,
 )
@@ -241,21 +242,16 @@ def response_rates_figure(
     n = data.pivot_table(index="name", columns="journey", values="touches", aggfunc="first")
     n = n.reindex(index=rows, columns=journeys).to_numpy(dtype=float)
     text = [["" if not np.isfinite(v) else f"{v:.0%}" for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[plotly_text(j) for j in journeys],
-            y=[plotly_text(r) for r in rows],
-            text=text,
-            texttemplate="%{text}",
-            customdata=n,
-            colorscale="Blues",
-            zmin=0,
-            xgap=2,
-            ygap=2,
-            hovertemplate="%{y} · %{x}: %{z:.1%} of %{customdata:,} touches<extra></extra>",
-            colorbar={"title": {"text": "response"}, "thickness": 12, "tickformat": ".0%"},
-        )
+    fig = heatmap_figure(
+        z,
+        [plotly_text(j) for j in journeys],
+        [plotly_text(r) for r in rows],
+        text,
+        colorbar={"title": {"text": "response"}, "tickformat": ".0%"},
+        customdata=n,
+        colorscale="Blues",
+        zmin=0,
+        hovertemplate="%{y} · %{x}: %{z:.1%} of %{customdata:,} touches<extra></extra>",
     )
     default = "share of touches answered within the response window, shrunk to the journey's rate"
     if data.attrs.get("hidden"):

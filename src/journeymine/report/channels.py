@@ -15,6 +15,7 @@ from journeymine.report._common import (
     customer_event_order,
     finish_figure,
     format_share,
+    heatmap_figure,
     hidden_subtitle,
     plotly_text,
     style_axes,
@@ -129,24 +130,19 @@ def channel_switch_figure(
         for srow, crow in zip(share.to_numpy(), count.to_numpy(), strict=True)
     ]
     esc = [plotly_text(c) for c in chans]
-    fig = go.Figure(
-        go.Heatmap(
-            z=share.to_numpy(),
-            x=esc,
-            y=esc,
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 13},
-            colorscale=[[0, "#f2f6fb"], [1, "#0b4f8a"]],
-            zmin=0,
-            zmax=1,
-            xgap=2,
-            ygap=2,
-            customdata=count.to_numpy(),
-            hovertemplate="from %{y} to %{x}<br>%{z:.1%} of transitions from %{y}<br>"
-            "%{customdata:,} transitions<extra></extra>",
-            colorbar={"title": {"text": "share of row"}, "tickformat": ".0%", "thickness": 12},
-        )
+    fig = heatmap_figure(
+        share.to_numpy(),
+        esc,
+        esc,
+        text,
+        colorbar={"title": {"text": "share of row"}, "tickformat": ".0%"},
+        textfont={"size": 13},
+        colorscale=[[0, "#f2f6fb"], [1, "#0b4f8a"]],
+        zmin=0,
+        zmax=1,
+        customdata=count.to_numpy(),
+        hovertemplate="from %{y} to %{x}<br>%{z:.1%} of transitions from %{y}<br>"
+        "%{customdata:,} transitions<extra></extra>",
     )
     finish_figure(
         fig,

@@ -19,6 +19,7 @@ from journeymine.report._common import (
     check_k,
     colour_map,
     finish_figure,
+    heatmap_figure,
     hidden_subtitle,
     persona_label,
     plotly_text,
@@ -229,22 +230,17 @@ def persona_profile_figure(
     xlab = [plotly_text(f).replace("_", " ").replace(":", ": ") for f in features]
     lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
     text = [["" if not np.isfinite(v) else f"{v:+.1f}" for v in row] for row in z]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=xlab,
-            y=ylab,
-            text=text,
-            texttemplate="%{text}",
-            zmid=0,
-            zmin=-lim,
-            zmax=lim,
-            colorscale="RdBu_r",
-            xgap=2,
-            ygap=2,
-            hovertemplate="%{y}<br>%{x}: effect %{z:+.2f} SD vs other customers<extra></extra>",
-            colorbar={"title": {"text": "effect (SD)"}, "thickness": 12},
-        )
+    fig = heatmap_figure(
+        z,
+        xlab,
+        ylab,
+        text,
+        colorbar={"title": {"text": "effect (SD)"}},
+        zmid=0,
+        zmin=-lim,
+        zmax=lim,
+        colorscale="RdBu_r",
+        hovertemplate="%{y}<br>%{x}: effect %{z:+.2f} SD vs other customers<extra></extra>",
     )
     finish_figure(
         fig,
