@@ -87,6 +87,22 @@ def _pick(frame: pd.DataFrame, name: str) -> pd.Series | None:
     return None
 
 
+def _check_changes(changes: Any) -> None:
+    """Raise :class:`ConfigError` unless ``changes`` is a DataFrame (from jm.detect_changes)."""
+    if not isinstance(changes, pd.DataFrame):
+        raise ConfigError(
+            f"changes must be the DataFrame returned by jm.detect_changes(log), got "
+            f"{type(changes).__name__}."
+        )
+
+
+def _text(value: Any) -> str:
+    """``value`` as text, ``""`` for a missing one (None, NA, NaN)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
 @renamed_keywords(top="top_k")
 def change_timeline_data(changes: pd.DataFrame, *, top_k: int | None = 20) -> pd.DataFrame:
     """Normalise a ``detect_changes`` result to one row per change for the timeline.
@@ -113,11 +129,7 @@ def change_timeline_data(changes: pd.DataFrame, *, top_k: int | None = 20) -> pd
     >>> change_timeline_data(ch)[["where", "what"]].values.tolist()
     [['app', 'checkout -> purchase']]
     """
-    if not isinstance(changes, pd.DataFrame):
-        raise ConfigError(
-            f"changes must be the DataFrame returned by jm.detect_changes(log), got "
-            f"{type(changes).__name__}."
-        )
+    _check_changes(changes)
     cols: dict[str, Any] = {}
     for name in TIMELINE_COLUMNS:
         s = _pick(changes, name)
@@ -136,16 +148,8 @@ def change_timeline_data(changes: pd.DataFrame, *, top_k: int | None = 20) -> pd
     for t in ("start", "end"):
         ts = pd.to_datetime(out[t], utc=True)
         out[t] = ts
-    out["where"] = out["where"].map(
-        lambda v: (
-            "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
-        )
-    )
-    out["what"] = out["what"].map(
-        lambda v: (
-            "" if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
-        )
-    )
+    for col in ("where", "what"):
+        out[col] = out[col].map(_text)
     out["metric"] = out["metric"].astype(str)
     for c in ("baseline", "value", "effect", "q_value"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
@@ -346,11 +350,7 @@ def change_incidents_data(changes: pd.DataFrame) -> pd.DataFrame:
     ('add_to_cart > checkout > purchase (51% -> 5.0%)', 14)
     """
     needed = ("incident", "metric", "where", "what", "start", "end", "baseline", "changed")
-    if not isinstance(changes, pd.DataFrame):
-        raise ConfigError(
-            f"changes must be the DataFrame returned by jm.detect_changes(log), got "
-            f"{type(changes).__name__}."
-        )
+    _check_changes(changes)
     missing = [c for c in needed if c not in changes.columns]
     if missing:
         raise ConfigError(
