@@ -261,7 +261,11 @@ def persona_profile_figure(
 
 
 # ---------------------------------------------------------------- sizes over time
-def _attr(obj: Any, name: str, what: str) -> pd.DataFrame:
+def _tracking_frame(obj: Any, name: str, what: str) -> pd.DataFrame:
+    """``obj`` itself when it is a DataFrame, else its DataFrame attribute (or key) ``name``
+    (a ``track_personas`` result, or a dict of its parts)."""
+    if isinstance(obj, pd.DataFrame):
+        return obj
     value = getattr(obj, name, None)
     if value is None and isinstance(obj, dict):
         value = obj.get(name)
@@ -291,11 +295,7 @@ def persona_sizes_data(tracking: Any, *, k: int = DEFAULT_K) -> pd.DataFrame:
     [120, 80, 100, 95]
     """
     k = check_k(k)
-    sizes = (
-        tracking
-        if isinstance(tracking, pd.DataFrame)
-        else _attr(tracking, "sizes", "persona_sizes_data")
-    )
+    sizes = _tracking_frame(tracking, "sizes", "persona_sizes_data")
     long = sizes.copy()
     long.index = long.index.rename("window")
     long.columns = long.columns.rename("persona")
@@ -420,11 +420,7 @@ def persona_migration_data(
     1
     """
     k = check_k(k)
-    mig = (
-        tracking
-        if isinstance(tracking, pd.DataFrame)
-        else _attr(tracking, "migration", "persona_migration_data")
-    )
+    mig = _tracking_frame(tracking, "migration", "persona_migration_data")
     check_frame(mig, MIGRATION_COLUMNS, what="migration", hint="")
     # ``confident`` (track_personas: probability >= 0.9 in both windows) and ``expected_moves``
     # (the sum of move probabilities) feed the findings' totals only; the figure shows
