@@ -262,6 +262,13 @@ def _migration_findings(mig: pd.DataFrame) -> list[str]:
     return out
 
 
+def _hidden_personas_note(hidden: int | None, k: int) -> str:
+    """The note under a per-persona figure or table: how many personas ``k`` hid."""
+    if hidden:
+        return f"{hidden} personas with fewer than {k} customers hidden."
+    return f"Every persona has at least {k} customers; none is hidden."
+
+
 def _sections(data: PersonaReportData) -> list[Section]:
     k, prof = data.k, data.profiles
     sections = [
@@ -271,11 +278,7 @@ def _sections(data: PersonaReportData) -> list[Section]:
             text="Each persona's most distinguishing behaviour, as standardised differences from "
             "all other customers.",
             table=data.table,
-            notes=[
-                f"{prof.attrs['hidden']} personas with fewer than {k} customers hidden."
-                if prof.attrs.get("hidden")
-                else f"Every persona has at least {k} customers; none is hidden."
-            ],
+            notes=[_hidden_personas_note(prof.attrs.get("hidden"), k)],
         )
     ]
     if data.sizes is not None and data.migration is not None:
@@ -436,11 +439,7 @@ def _validity_sections(validity: Any, k: int, names: dict[Any, str]) -> list[Sec
             f"{validity.n_customers:,} scored customers "
             f"({validity.n_positive / max(validity.n_customers, 1):.1%}).",
             table=by,
-            notes=[
-                f"{hidden} personas with fewer than {k} customers hidden."
-                if hidden
-                else f"Every persona has at least {k} customers; none is hidden."
-            ],
+            notes=[_hidden_personas_note(hidden, k)],
         ),
     ]
 
