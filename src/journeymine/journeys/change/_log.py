@@ -45,6 +45,22 @@ class _Log:
     by: tuple[str, ...] = ()  # the columns splitting the groups (the default resolved)
 
 
+def _session_starts(lg: _Log) -> tuple[np.ndarray, np.ndarray]:
+    """Position of the first and one past the last event of every session (computed once
+    per prepared log)."""
+    cached = lg.__dict__.get("_session_bounds")
+    if cached is None:
+        first = np.flatnonzero(np.r_[True, lg.session[1:] != lg.session[:-1]])
+        cached = (first, np.r_[first[1:], len(lg.session)])
+        lg.__dict__["_session_bounds"] = cached
+    return cached
+
+
+def _segment_of_group(lg: _Log) -> pd.Series:
+    """The segment code of every group code (a group lies inside one segment)."""
+    return pd.Series(lg.seg).groupby(lg.group).first()
+
+
 def _names(values: Any, what: str) -> tuple[str, ...]:
     if isinstance(values, str):
         return (values,)

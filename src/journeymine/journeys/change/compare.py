@@ -26,6 +26,8 @@ from journeymine.journeys.change._log import (
     _check_metrics,
     _Log,
     _prepare,
+    _segment_of_group,
+    _session_starts,
     _where,
 )
 from journeymine.journeys.change._stats import _bh, _cohen_h, _mwu, _ratio, _z_test
@@ -167,7 +169,7 @@ def _compare_activities(lg: _Log, side: np.ndarray, min_support: int) -> pd.Data
     """
     on = side >= 0
     n_active = _active_counts(lg, side)
-    seg_of_group = pd.Series(lg.seg).groupby(lg.group).first()
+    seg_of_group = _segment_of_group(lg)
     counts = (
         pd.DataFrame(
             {"group": lg.group[on], "act": lg.act[on], "side": side[on], "cust": lg.cust[on]}
@@ -286,8 +288,8 @@ def _compare_funnel(
 
 def _compare_durations(lg: _Log, side: np.ndarray, min_support: int) -> pd.DataFrame:
     """Session durations (seconds from first to last event) per group; Mann-Whitney U."""
-    first = np.flatnonzero(np.r_[True, lg.session[1:] != lg.session[:-1]])
-    last = np.r_[first[1:] - 1, len(lg.session) - 1]
+    first, end = _session_starts(lg)
+    last = end - 1
     dur = (lg.ts[last] - lg.ts[first]) / _US
     g, sd = lg.group[first], side[first]
     out = []

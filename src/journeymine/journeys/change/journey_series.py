@@ -16,7 +16,7 @@ import pandas as pd
 
 from journeymine import schema
 from journeymine.exceptions import ConfigError
-from journeymine.journeys.change._log import _US, _activity_codes, _Log
+from journeymine.journeys.change._log import _US, _activity_codes, _Log, _session_starts
 from journeymine.journeys.change.scan import _Series
 from journeymine.journeys.change.series import (
     SKIP_EMPTY,
@@ -35,17 +35,6 @@ ERROR_PATTERN = re.compile(
 )
 _PATH_STEPS = 2  # steps before the goal in an automatic path
 _N_PATHS = 3  # automatic paths to the goal
-
-
-def _session_starts(lg: _Log) -> tuple[np.ndarray, np.ndarray]:
-    """Position of the first and one past the last event of every session (computed once
-    per prepared log)."""
-    cached = lg.__dict__.get("_session_bounds")
-    if cached is None:
-        first = np.flatnonzero(np.r_[True, lg.session[1:] != lg.session[:-1]])
-        cached = (first, np.r_[first[1:], len(lg.session)])
-        lg.__dict__["_session_bounds"] = cached
-    return cached
 
 
 def find_goal(lg: _Log, log: pd.DataFrame | None = None) -> str | None:

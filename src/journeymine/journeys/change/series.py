@@ -14,7 +14,7 @@ from pandas.tseries.frequencies import to_offset
 from journeymine.exceptions import (
     ConfigError,
 )
-from journeymine.journeys.change._log import _US, _activity_codes, _Log
+from journeymine.journeys.change._log import _US, _activity_codes, _Log, _segment_of_group
 from journeymine.journeys.change.scan import _Series
 
 SKIP_SUPPORT = "too little support"
@@ -152,7 +152,7 @@ def _volume_series(
     hit = idx >= 0
     k = _per_bin(idx[hit], b[hit], len(frequent), t_len)
     expo = _exposure(lg, b, t_len)
-    seg_of_group = pd.Series(lg.seg).groupby(lg.group).first()
+    seg_of_group = _segment_of_group(lg)
     out = []
     for row, e in enumerate(frequent.tolist()):
         g, a = divmod(e, n_act)
