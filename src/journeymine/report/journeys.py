@@ -251,9 +251,13 @@ def funnel_data(
     log = check_log(log, purpose="funnel_data")
     raw = funnel(log, list(steps), within=within, segment=segment)
     check_frame(raw, FUNNEL_COLUMNS, what="jm.funnel output", hint="")
-    extra = [c for c in raw.columns if c not in FUNNEL_COLUMNS]
-    seg = extra[0] if extra else None
-    return _suppress_funnel(raw, seg, k)
+    return _suppress_funnel(raw, _segment_column(raw), k)
+
+
+def _segment_column(funnel: pd.DataFrame) -> str | None:
+    """The segment column of a funnel frame: its first column beyond ``FUNNEL_COLUMNS``."""
+    extra = [c for c in funnel.columns if c not in FUNNEL_COLUMNS]
+    return extra[0] if extra else None
 
 
 def _suppress_funnel(raw: pd.DataFrame, seg: str | None, k: int) -> pd.DataFrame:
@@ -291,8 +295,7 @@ def funnel_figure(
     check_frame(data, FUNNEL_COLUMNS, what="funnel data", hint="Pass funnel_data() output.")
     seg = data.attrs.get("segment")
     if seg is None:
-        extra = [c for c in data.columns if c not in FUNNEL_COLUMNS]
-        seg = extra[0] if extra else None
+        seg = _segment_column(data)
     if seg is not None:
         return _segmented_funnel(data, seg, title, subtitle)
     fig = go.Figure()
