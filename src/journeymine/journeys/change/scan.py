@@ -107,11 +107,17 @@ def _autocorrelation(s: _Series, base: np.ndarray, rate: float, length: int) -> 
     return max(1.0, 1.0 + 2.0 * total)
 
 
+def _scanned(t_len: int, min_bins: int, max_bins: int, open_ended: bool) -> tuple[int, int, range]:
+    """What the scan covers: the first bin and one past the last bin an interval may hold
+    (without the first and last bin unless ``open_ended``), and the interval lengths."""
+    lo, hi = (0, t_len) if open_ended else (1, t_len - 1)
+    return lo, hi, range(min_bins, min(max_bins, hi - lo) + 1)
+
+
 def n_intervals(t_len: int, min_bins: int, max_bins: int, open_ended: bool) -> int:
     """Number of intervals the scan compares (the Bonferroni factor of a series)."""
-    lo, hi = (0, t_len) if open_ended else (1, t_len - 1)
-    span = hi - lo
-    return int(sum(span - length + 1 for length in range(min_bins, min(max_bins, span) + 1)))
+    lo, hi, lengths = _scanned(t_len, min_bins, max_bins, open_ended)
+    return int(sum(hi - lo - length + 1 for length in lengths))
 
 
 def power_hint(
@@ -166,8 +172,7 @@ def null_tail_constant(t_len: int, min_bins: int, max_bins: int, open_ended: boo
     against 4,000 simulations at 182 daily bins it matches the 95th, 99th and 99.9th
     percentiles within 12%. Seeded: the same bins give the same constant.
     """
-    lo, hi = (0, t_len) if open_ended else (1, t_len - 1)
-    lengths = range(min_bins, min(max_bins, hi - lo) + 1)
+    lo, hi, lengths = _scanned(t_len, min_bins, max_bins, open_ended)
     if not len(lengths):
         return float("nan")
     rng = np.random.default_rng(20_170)
@@ -278,9 +283,9 @@ def _best_interval(
     n = np.where(avail, s.n, 0).astype(float)
     ck, cn = np.r_[0.0, np.cumsum(k)], np.r_[0.0, np.cumsum(n)]
     blocked = np.r_[0, np.cumsum(~avail)]
-    lo, hi = (0, t_len) if open_ended else (1, t_len - 1)
+    lo, hi, lengths = _scanned(t_len, min_bins, max_bins, open_ended)
     starts, ends = [], []
-    for length in range(min_bins, min(max_bins, hi - lo) + 1):
+    for length in lengths:
         st = np.arange(lo, hi - length + 1)
         starts.append(st)
         ends.append(st + length)
