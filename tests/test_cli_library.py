@@ -85,7 +85,8 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     assert "expected share of movers" in res.output  # --smoothing hmm, the default
     sizes = pd.read_csv(tmp_path / "p" / "persona_sizes.csv")
     assert len(sizes) == 2
-    # who moved: the customers holding 90% of the expected movers, most probable first
+    # who moved: the customers holding 95% of the expected movers, most probable first
+    assert "expected to hold 95% of the" in res.output and "--movers-recall 0.95" in res.output
     movers = pd.read_csv(tmp_path / "p" / "movers.csv")
     assert list(movers.columns) == [
         "customer_id",
@@ -99,6 +100,18 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     html = report.read_text(encoding="utf-8")
     assert f"wrote {report}" in res.output and "Plotly.newPlot" in html
     assert "<script src=" not in html and "over time" in html
+    # a lower --movers-recall lists the most probable of the same customers, fewer of them
+    res = runner.invoke(
+        app,
+        ["personas", events, "--out", str(tmp_path / "q"), "--windows", "60D",
+         "--incomplete", "keep", "--movers-recall", "0.5"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    fewer = pd.read_csv(tmp_path / "q" / "movers.csv")
+    assert 0 < len(fewer) < len(movers)
+    assert fewer["customer_id"].tolist() == movers["customer_id"].tolist()[: len(fewer)]
+    res = runner.invoke(app, ["personas", events, "--windows", "60D", "--movers-recall", "0"])
+    assert res.exit_code == 2 and "(0, 1]" in res.output and "--movers-recall 0.9" in res.output
     # bad values: usage errors before any work
     res = runner.invoke(app, ["personas", events, "--incomplete", "maybe"])
     assert res.exit_code == 2 and "drop or keep" in res.output

@@ -26,6 +26,14 @@ def _check_smoothing(value: str) -> str:
     return check_choice(value, ("hmm", "margin"), "a way to tie a customer's windows together")
 
 
+def _check_recall(value: float) -> float:
+    if not 0 < value <= 1:
+        raise typer.BadParameter(
+            f"expects a share of the movers in (0, 1], got {value:g}; e.g. --movers-recall 0.9."
+        )
+    return value
+
+
 def _validity(
     log: pd.DataFrame, miner: Any, outcome: str, cutoff: str, attributes: pd.DataFrame | None
 ) -> Any:
@@ -94,6 +102,15 @@ def personas(
             "or margin (a customer moves when the new persona is 0.5 more probable).",
         ),
     ] = "hmm",
+    movers_recall: Annotated[
+        float,
+        typer.Option(
+            callback=_check_recall,
+            help="With --windows and --smoothing hmm: movers.csv lists, per pair of windows, "
+            "the fewest customers expected to hold this share of the customers who changed "
+            "persona (more finds more of them, at a lower precision).",
+        ),
+    ] = 0.95,
     min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
     report: Annotated[
@@ -140,8 +157,8 @@ def personas(
 
     Writes labels.csv (customer_id, persona, name; -1 = no persona), profiles.csv and, with
     --windows, persona_sizes.csv, persona_events.csv, migration.csv and movers.csv (per pair of
-    windows, the customers most likely to have changed persona: 90% of the expected movers,
-    with --smoothing hmm); with --report, the
+    windows, the customers most likely to have changed persona: --movers-recall of the expected
+    movers, with --smoothing hmm); with --report, the
     persona report (with --validity-outcome and --validity-cutoff, it also says whether the
     personas predict that outcome better than recency/frequency/value).
 
@@ -217,6 +234,7 @@ def personas(
             fg="yellow",
         )
     show(profiles[["name", "size", "share"]].reset_index(), 30)
+    listed: list[pd.DataFrame] = []  # per pair of windows, the movers list (hmm only)
     if tracks is not None:
         write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)
         write_csv(tracks.events, out / "persona_events.csv", quiet=True)
@@ -224,10 +242,11 @@ def personas(
         if tracks.move_probability is not None:
             import pandas as pd
 
-            # per pair of windows, the customers expected to hold 90% of the movers
+            # per pair of windows, the customers expected to hold --movers-recall of the movers
+            listed = [tracks.movers(w, recall=movers_recall) for w in range(1, len(tracks.windows))]
             movers = [
-                tracks.movers(w, recall=0.9).reset_index().assign(window=tracks.windows["start"][w])
-                for w in range(1, len(tracks.windows))
+                m.reset_index().assign(window=tracks.windows["start"][w + 1])
+                for w, m in enumerate(listed)
             ]
             write_csv(
                 pd.concat(movers, ignore_index=True)
@@ -249,6 +268,14 @@ def personas(
                     if r.expected_moved_share != r.expected_moved_share  # NaN: no move model
                     else f"; expected share of movers {r.expected_moved_share:.1%}"
                 )
+            )
+        for w, m in enumerate(listed):
+            typer.echo(
+                f"movers.csv, {tracks.windows['start'][w]:%Y-%m-%d} -> "
+                f"{tracks.windows['start'][w + 1]:%Y-%m-%d}: {len(m):,} customers expected to "
+                f"hold {m.attrs['expected_recall']:.0%} of the "
+                f"{m.attrs['expected_movers']:,.0f} expected movers (expected precision "
+                f"{m.attrs['expected_precision']:.0%}; --movers-recall {movers_recall:g})"
             )
     typer.echo(f"\nwrote {out}")
     if report is not None:

@@ -122,10 +122,12 @@ def test_migration_share_and_recall_on_an_unseen_seed(seed: int, smoothing: str)
         assert 1 / 1.25 <= ratio <= 1.25 and recall >= 0.83, found
         assert precision_all >= 0.8, f"precision {precision_all:.3f}"
         assert abs(expected - true_share) <= 0.15 * true_share, (expected, true_share)
-        # the list at an expected recall of 0.9 finds the changes, at most 1.5x their number
-        listed = tr.movers(recall=0.9)
+        # the movers list (by default 95% of the expected movers) finds at least 0.9 of the
+        # changes with at most 1.5x their number: the issue's targets for the customers
+        # reported as migrating
+        listed = tr.movers()
         hit = changed.reindex(listed.index).sum()
-        assert hit / changed.sum() >= 0.87, f"movers' recall {hit / changed.sum():.3f}"
+        assert hit / changed.sum() >= 0.9, f"movers' recall {hit / changed.sum():.3f}"
         assert len(listed) / changed.sum() <= 1.5, len(listed) / changed.sum()
         assert abs(listed.attrs["expected_precision"] - hit / len(listed)) <= 0.1
     else:
@@ -395,3 +397,31 @@ def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixtur
     # rolling: each window spans two of the cuts, the last ending with the log
     rolled = track_personas(events, min_events=5, rolling=True)
     assert len(rolled.windows) >= 1 and rolled.windows["end"].iloc[-1] == tr.windows["end"].iloc[-1]
+
+
+def test_movers_since_the_first_window_find_a_change_inside_a_middle_window() -> None:
+    """Seed 492 (2,000 customers), where the automatic windows are three of 80 days that
+    hold the log's six personas, and the persona changes on day 120 fall inside the middle
+    window: the customers listed as changed since the first window (``movers(2,
+    since="first")``, 95% of the expected movers) hold at least 0.9 of the true changes
+    (measured 0.962 at 1.79 times their number; seed 486, 4,000 customers: 0.948 at 1.61; the
+    labels find 0.80 of them); the probabilities are the pair's own for the second window, and
+    ``from_persona`` is the first window's label. (Three explicit 80-day windows on other seeds
+    hold three personas only: `windows="auto"` would not choose them.)"""
+    data = make_journeys(n_customers=2000, days=240, persona_change_share=0.15, random_state=492)
+    tr = track_personas(data.events)
+    assert len(tr.windows) == 3 and tr.move_since_first is not None
+    assert tr.move_probability is not None
+    pd.testing.assert_series_equal(tr.move_since_first.iloc[:, 0], tr.move_probability.iloc[:, 0])
+    L = tr.labels
+    both = L.notna().all(axis=1) & (L >= 0).all(axis=1)
+    changed = both & data.customers.set_index("customer_id").loc[L.index, "changed"].to_numpy()
+    listed = tr.movers(2, since="first")
+    found = changed.reindex(listed.index).sum() / changed.sum()
+    assert found >= 0.9, f"recall since the first window {found:.3f}"
+    assert (listed["from_persona"] == L.iloc[:, 0].reindex(listed.index)).all()
+    # the expected share of customers changed since the first window is close to the truth
+    expected = tr.move_since_first.iloc[:, 1][both].mean()
+    assert abs(expected - changed.mean() / both.mean()) <= 0.3 * changed.mean() / both.mean()
+    with pytest.raises(ConfigError, match="since must be 'previous' or 'first'"):
+        tr.movers(since="start")

@@ -64,3 +64,36 @@ def test_a_window_without_evidence_neither_moves_nor_blocks() -> None:
 def test_bad_evidence_is_refused() -> None:
     with pytest.raises(ConfigError, match="windows x customers x personas"):
         smooth_windows(np.ones((3, 4)))
+
+
+def test_move_since_first_is_the_posterior_over_every_path() -> None:
+    """``move_since_first[t - 1]`` is the probability that the persona of window t differs
+    from that of window 0 given every window: checked against the sum over all persona paths
+    (3 personas, 4 windows, the chain's own learnt start and migration), and equal to ``move``
+    for the first pair. A customer without evidence in window 0 or window t has none."""
+    true, ev = _chain(300, 4, 3, stay=0.8, right=0.7, seed=3)
+    ev[2, :20] = 0.0  # no evidence in window 2: no probability for 0 -> 2, still for 0 -> 3
+    chain = smooth_windows(ev)
+    np.testing.assert_allclose(chain.move_since_first[0], chain.move[0])
+    seen = ev.sum(axis=2) > 0
+    shares = ev[seen].mean(axis=0)
+    like = np.where(seen[..., None], ev / shares, 1.0)
+    paths = np.array(np.meshgrid(*[range(3)] * 4, indexing="ij")).reshape(4, -1).T
+    for c in (0, 25, 299):
+        weight = np.array(
+            [
+                chain.start[p[0]]
+                * np.prod([chain.transition[p[t - 1], p[t]] for t in range(1, 4)])
+                * np.prod([like[t, c, p[t]] for t in range(4)])
+                for p in paths
+            ]
+        )
+        weight /= weight.sum()
+        for t in (1, 3):
+            brute = weight[paths[:, t] != paths[:, 0]].sum()
+            assert chain.move_since_first[t - 1, c] == pytest.approx(brute, abs=1e-9)
+    assert np.isnan(chain.move_since_first[1, :20]).all()
+    assert not np.isnan(chain.move_since_first[2, :20]).any()
+    # calibrated like ``move``: the mean is close to the true share who differ from window 0
+    truly = (true[3] != true[0]).mean()
+    assert abs(chain.move_since_first[2].mean() - truly) <= 0.2 * truly

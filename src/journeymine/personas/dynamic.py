@@ -72,6 +72,7 @@ from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.tracks import CONFIDENT_PROBABILITY, PersonaTracks
 from journeymine.personas.view import reaction_activities, split_half_reliability
 from journeymine.personas.window_model import (
+    WindowMoves,
     check_reference,
     label_windows,
     pooled_model,
@@ -368,7 +369,7 @@ def track_personas(
             )
         feats, used = features_of(spans)
     miners: list[PersonaMiner] = []
-    moves: list[pd.Series] | None = None
+    moves: WindowMoves | None = None
     if not one_model:
         for k, (a, b) in enumerate(used):
             m = clone(template)
@@ -433,7 +434,7 @@ def _assemble(
     match_threshold: float,
     split_share: float,
     same_ids: bool = False,
-    moves: list[pd.Series] | None = None,
+    moves: WindowMoves | None = None,
 ) -> PersonaTracks:
     starts = [_ts(a) for a, _ in spans]
     lineage = match_windows(
@@ -465,7 +466,7 @@ def _assemble(
         both = a.notna() & b.notna()
         sure = (prob[w - 1] >= CONFIDENT_PROBABILITY) & (prob[w] >= CONFIDENT_PROBABILITY)
         p_move = (
-            moves[w - 1].reindex(labels.index)
+            moves.previous[w - 1].reindex(labels.index)
             if moves is not None
             else pd.Series(np.nan, index=labels.index)
         )
@@ -514,13 +515,16 @@ def _assemble(
             "noise_share": [float(m.quality_["noise_share"]) for m in miners],
         }
     )
-    move_probability = (
-        None
+    move_probability, move_since_first = (
+        (None, None)
         if moves is None
-        else pd.DataFrame(
-            {starts[w + 1]: moves[w].reindex(labels.index) for w in range(len(moves))},
-            index=labels.index,
-        ).rename_axis(columns="window")
+        else (
+            pd.DataFrame(
+                {starts[w + 1]: p[w].reindex(labels.index) for w in range(len(p))},
+                index=labels.index,
+            ).rename_axis(columns="window")
+            for p in moves
+        )
     )
     return PersonaTracks(
         win,
@@ -534,4 +538,5 @@ def _assemble(
         id_maps,
         lineage.threshold,
         move_probability,
+        move_since_first,
     )

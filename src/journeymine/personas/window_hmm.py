@@ -39,6 +39,11 @@ class WindowChain(NamedTuple):
     transition: np.ndarray
     #: EM iterations run
     iterations: int
+    #: (windows - 1) x customers: probability that the persona in window t + 1 differs from
+    #: the one in window 0 (the same as ``move`` for t = 0)
+    move_since_first: np.ndarray
+    #: personas: the learnt persona shares in a customer's first window with evidence
+    start: np.ndarray
 
 
 def smooth_windows(evidence: np.ndarray) -> WindowChain:
@@ -113,7 +118,35 @@ def smooth_windows(evidence: np.ndarray) -> WindowChain:
     for t in range(n_win - 1):
         xi = _pair_posterior(alpha, beta, scale, like, trans, t, pairs[t])
         move[t, pairs[t]] = 1.0 - np.einsum("nkk->n", xi)
-    return WindowChain(gamma, np.clip(move, 0.0, 1.0), trans, it)
+    since = _since_first(alpha, beta, scale, like, trans, seen)
+    return WindowChain(gamma, np.clip(move, 0.0, 1.0), trans, it, np.clip(since, 0.0, 1.0), start)
+
+
+def _since_first(
+    alpha: np.ndarray,
+    beta: np.ndarray,
+    scale: np.ndarray,
+    like: np.ndarray,
+    trans: np.ndarray,
+    seen: np.ndarray,
+) -> np.ndarray:
+    """(windows - 1) x customers: the probability that the persona in window t differs from
+    the one in window 0, given every window; NaN without evidence in either.
+
+    The forward pass run from each persona of window 0 in turn (``V[:, i, j]``, scaled like
+    ``alpha``, so that ``sum_i alpha[0, :, i] * V[:, i, j] = alpha[t, :, j]``) gives the joint
+    probability of (persona in window 0, persona in window t) with the backward message.
+    """
+    n_win, n, k = like.shape
+    out = np.full((max(n_win - 1, 0), n), np.nan)
+    V = np.broadcast_to(np.eye(k), (n, k, k))
+    for t in range(1, n_win):
+        V = (V @ trans) * like[t][:, None, :] / scale[t][:, None, None]
+        joint = alpha[0][:, :, None] * V * beta[t][:, None, :]
+        joint /= joint.sum(axis=(1, 2), keepdims=True)
+        both = seen[0] & seen[t]
+        out[t - 1, both] = 1.0 - np.einsum("nkk->n", joint[both])
+    return out
 
 
 def _forward_backward(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from journeymine.personas.window_hmm import smooth_windows
 from journeymine.personas.windows import timestamp_of
 
 __all__ = [
+    "WindowMoves",
     "check_reference",
     "label_windows",
     "pooled_model",
@@ -85,9 +86,18 @@ def pooled_model(
     return ref
 
 
+class WindowMoves(NamedTuple):
+    """Per later window (in order), each customer's probability of having changed persona."""
+
+    #: since the previous window
+    previous: list[pd.Series]
+    #: since the first window
+    first: list[pd.Series]
+
+
 def label_windows(
     ref: PersonaMiner, feats: list[pd.DataFrame], move_margin: float, smoothing: str = "hmm"
-) -> tuple[list[PersonaMiner], list[pd.Series] | None]:
+) -> tuple[list[PersonaMiner], WindowMoves | None]:
     """Each window labelled by the one model ``ref``: one view of ``ref`` per window, carrying
     that window's ``labels_``, ``probabilities_``, ``label_reasons_``, ``features_`` and
     ``quality_``; and, with ``smoothing="hmm"``, per pair of consecutive windows the
@@ -102,7 +112,7 @@ def label_windows(
     raw = [ref.membership(X, by_evidence=True) for X in feats]
     labels = [lab for lab, _, _ in raw]
     probs = [prob for _, prob, _ in raw]
-    moves: list[pd.Series] | None = None
+    moves: WindowMoves | None = None
     if smoothing == "hmm" and len(feats) > 1:
         moves = _smooth(raw, labels, probs)
     elif move_margin > 0:
@@ -117,7 +127,7 @@ def _smooth(
     raw: list[tuple[pd.Series, pd.Series, pd.DataFrame]],
     labels: list[pd.Series],
     probs: list[pd.Series],
-) -> list[pd.Series]:
+) -> WindowMoves:
     """Labels and probabilities given every window (in place), and the move probabilities."""
     ids = pd.Index(sorted(set().union(*(lab.index for lab in labels))))
     k = raw[0][2].shape[1]
@@ -139,10 +149,12 @@ def _smooth(
         g = chain.posterior[w, rows[placed]]
         lab.iloc[np.flatnonzero(placed)] = g.argmax(axis=1)
         probs[w].iloc[np.flatnonzero(placed)] = g.max(axis=1)
-    return [
-        pd.Series(chain.move[t], index=ids, name="move_probability").dropna()
-        for t in range(len(raw) - 1)
-    ]
+    return WindowMoves(
+        *(
+            [pd.Series(m[t], index=ids, name="move_probability").dropna() for t in range(len(m))]
+            for m in (chain.move, chain.move_since_first)
+        )
+    )
 
 
 def _hold(
