@@ -289,5 +289,12 @@ def personas(
         if validity is not None:
             typer.secho("\nDo these personas mean something?", bold=True)
             typer.echo(validity.summary())
-        written = persona_report(miner, report, tracking=tracks, validity=validity, k=k)
+        written = persona_report(
+            miner,
+            report,
+            tracking=tracks,
+            validity=validity,
+            k=k,
+            movers_recall=movers_recall,
+        )
         typer.echo(f"wrote {written}")

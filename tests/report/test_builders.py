@@ -160,6 +160,32 @@ def test_persona_findings() -> None:
     )
 
 
+def test_persona_findings_count_the_likely_movers() -> None:
+    """With a real tracking (move probabilities), the summary counts the customers most likely
+    to have changed persona, exactly ``tracks.movers(recall=...)`` over the pairs of windows,
+    with their expected precision; ``movers_recall`` sets the share and is checked."""
+    from journeymine.exceptions import ConfigError
+    from journeymine.personas import PersonaMiner, track_personas
+    from journeymine.report import persona_findings, persona_report_data
+
+    log = jm.datasets.make_journeys(600, days=90, random_state=0).events
+    miner = PersonaMiner(n_bootstrap=0, min_events=5).fit(log)
+    tracks = track_personas(log, windows="45D")
+    counts = []
+    for recall in (0.95, 0.5):
+        listed = sum(len(tracks.movers(w, recall=recall)) for w in range(1, len(tracks.windows)))
+        counts.append(listed)
+        found = persona_findings(
+            persona_report_data(miner, tracking=tracks, k=1, movers_recall=recall)
+        )
+        line = next(f for f in found if "changed persona" in f)
+        assert f"The {listed:,} customers most likely to have changed persona" in line, line
+        assert f"hold {recall:.0%} of the movers, at an expected precision of" in line, line
+    assert counts[0] > counts[1] > 0  # a lower share lists fewer customers
+    with pytest.raises(ConfigError, match=r"movers_recall must be within \(0, 1\]"):
+        persona_report_data(miner, tracking=tracks, movers_recall=1.5)
+
+
 def _changes() -> pd.DataFrame:
     return pd.DataFrame(
         {

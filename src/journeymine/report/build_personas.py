@@ -87,6 +87,7 @@ def persona_report_data(
     validity: PersonaValidity | None = None,
     next_steps: pd.DataFrame | None = None,
     k: int = DEFAULT_K,
+    movers_recall: float = 0.95,
 ) -> PersonaReportData:
     """Compute what :func:`persona_report` shows (same parameters, no output file).
 
@@ -119,7 +120,7 @@ def persona_report_data(
     sizes = mig = lifecycle = None
     if tracking is not None:
         sizes = figures.persona_sizes_data(tracking, k=k)
-        mig = figures.persona_migration_data(tracking, k=k)
+        mig = figures.persona_migration_data(tracking, k=k, movers_recall=movers_recall)
         lifecycle = _lifecycle_table(tracking)
     card = model_card_data(model_card) if model_card is not None else None
     if validity is not None:
@@ -251,6 +252,15 @@ def _migration_findings(mig: pd.DataFrame) -> list[str]:
                 f". Given every window, the expected share of customers who changed persona is "
                 f"{format_share(expected / labelled)}"
             )
+    lists = mig.attrs.get("movers") or []
+    listed = sum(int(m["listed"]) for m in lists)
+    if listed >= int(mig.attrs.get("k", 1)):
+        precision = sum(m["listed"] * m["expected_precision"] for m in lists) / listed
+        text += (
+            f". The {listed:,} customers most likely to have changed persona are expected to "
+            f"hold {lists[0]['recall']:.0%} of the movers, at an expected precision of "
+            f"{format_share(precision)} (tracks.movers(); movers.csv of jm personas --windows)"
+        )
     out = [text + "."]
     gained = int(mig.loc[(src < 0) & (dst >= 0), "customers"].sum())
     lost = int(mig.loc[(src >= 0) & (dst < 0), "customers"].sum())
@@ -342,6 +352,7 @@ def persona_report(
     next_steps: pd.DataFrame | None = None,
     k: int = DEFAULT_K,
     title: str = "Customer personas",
+    movers_recall: float = 0.95,
 ) -> Path:
     """Write a self-contained HTML report on personas.
 
@@ -368,6 +379,10 @@ def persona_report(
     k : int, default 10
         Personas, migration links and cells with fewer than ``k`` customers are hidden.
     title : str, default "Customer personas"
+    movers_recall : float, default 0.95
+        With ``tracking`` from ``smoothing="hmm"``: the summary counts the customers most
+        likely to have changed persona, the fewest expected to hold this share of the movers
+        (``tracking.movers(recall=...)``).
 
     Returns
     -------
@@ -393,6 +408,7 @@ def persona_report(
         validity=validity,
         next_steps=next_steps,
         k=k,
+        movers_recall=movers_recall,
     )
     return write_html(
         path,

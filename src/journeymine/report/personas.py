@@ -398,12 +398,19 @@ def persona_sizes_figure(
 
 # ---------------------------------------------------------------- migration
 def persona_migration_data(
-    tracking: Any, *, k: int = DEFAULT_K, include_stayers: bool = True
+    tracking: Any,
+    *,
+    k: int = DEFAULT_K,
+    include_stayers: bool = True,
+    movers_recall: float = 0.95,
 ) -> pd.DataFrame:
     """Customers moving between personas from one window to the next (Sankey-ready).
 
     Links with fewer than ``k`` customers are removed (``attrs["hidden"]``,
-    ``attrs["hidden_customers"]``).
+    ``attrs["hidden_customers"]``). With a ``track_personas`` result that has move
+    probabilities (``smoothing="hmm"``), ``attrs["movers"]`` holds per pair of windows the size,
+    expected recall and expected precision of ``tracking.movers(recall=movers_recall)``: the
+    customers most likely to have changed persona.
 
     Returns
     -------
@@ -420,6 +427,13 @@ def persona_migration_data(
     1
     """
     k = check_k(k)
+    if isinstance(movers_recall, bool) or not isinstance(movers_recall, int | float):
+        raise ConfigError(f"movers_recall must be a number in (0, 1], got {movers_recall!r}.")
+    if not 0 < movers_recall <= 1:
+        raise ConfigError(
+            f"movers_recall must be within (0, 1], got {movers_recall!r}: the share of the "
+            f"expected movers to list, e.g. 0.95."
+        )
     mig = _tracking_frame(tracking, "migration", "persona_migration_data")
     check_frame(mig, MIGRATION_COLUMNS, what="migration", hint="")
     # ``confident`` (track_personas: probability >= 0.9 in both windows) and ``expected_moves``
@@ -437,8 +451,31 @@ def persona_migration_data(
             "hidden": hidden,
             "hidden_customers": int(mig.loc[small, "customers"].sum()),
             "names": _names(tracking),
+            "movers": _movers(tracking, float(movers_recall)),
         }
     )
+    return out
+
+
+def _movers(tracking: Any, recall: float) -> list[dict[str, Any]]:
+    """Per pair of windows, the size, expected recall and precision of ``tracking``'s movers
+    list; empty without move probabilities."""
+    if getattr(tracking, "move_probability", None) is None or not hasattr(tracking, "movers"):
+        return []
+    starts = tracking.windows["start"]
+    out = []
+    for w in range(1, len(starts)):
+        listed = tracking.movers(w, recall=recall)
+        out.append(
+            {
+                "from_window": starts[w - 1],
+                "to_window": starts[w],
+                "listed": len(listed),
+                "recall": recall,
+                "expected_recall": listed.attrs["expected_recall"],
+                "expected_precision": listed.attrs["expected_precision"],
+            }
+        )
     return out
 
 
