@@ -231,6 +231,43 @@ def test_membership_by_evidence_is_softer_for_thin_customers() -> None:
     pd.testing.assert_frame_equal(a[2], b[2])
 
 
+def test_membership_of_customers_under_min_events() -> None:
+    """membership(min_events=1, by_evidence=True) also gives the customers the fit left out
+    (under min_events) memberships, tempered by their few events: the others' are those of
+    by_evidence=True, theirs sum to 1 and say more about the true persona than the persona
+    shares do, while untempered they are near certain and say less (#13: 120 days of history,
+    where a quarter of the customers have under 20 events)."""
+    from scipy.optimize import linear_sum_assignment
+
+    data = make_journeys(n_customers=2000, days=120, random_state=108, persona_change_share=0.0)
+    miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(data.events)
+    F = miner.features_
+    truth = data.customers.set_index("customer_id")["persona"].reindex(F.index)
+    lab, _, post = miner.membership(F, by_evidence=True)
+    lab1, prob1, post1 = miner.membership(F, by_evidence=True, min_events=1)
+    raw = miner.membership(F, min_events=1)[2]
+    thin = (miner.label_reasons_ == "too few events").reindex(F.index).to_numpy()
+    assert thin.sum() >= 50 and (lab[thin] == -1).all() and (post[thin] == 0).all().all()
+    pd.testing.assert_frame_equal(post1[~thin], post[~thin])
+    assert (lab1[~thin] == lab[~thin]).all()
+    assert np.allclose(post1.sum(axis=1), 1.0) and (lab1[thin] >= 0).mean() > 0.95
+    assert prob1[thin].mean() < prob1[~thin].mean()
+    # persona ids -> true personas by the best one-to-one match of the fit's labels
+    table = pd.crosstab(truth, miner.labels_.reindex(F.index)).drop(columns=-1)
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    true_of = dict(zip(table.columns[cols], table.index[rows], strict=True))
+
+    def log_loss(p: pd.DataFrame) -> float:
+        on_truth = np.zeros(len(p))
+        for pid, name in true_of.items():
+            on_truth += np.where(truth.to_numpy() == name, p[pid].to_numpy(), 0.0)
+        return float(-np.log(np.clip(on_truth[thin], 1e-6, 1.0)).mean())
+
+    shares = truth[~thin].value_counts(normalize=True)
+    prior = float(-np.log(truth[thin].map(shares)).mean())
+    assert log_loss(post1) < prior < log_loss(raw)
+
+
 def test_one_overlapping_count_does_not_end_the_scan() -> None:
     """Three groups in a triangle: the best two-group split overlaps by more than 3% (two
     groups share a component), the three-group fit does not. The scan goes on past one

@@ -445,7 +445,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         return pd.Series(mapped, index=features.index, name="persona")
 
     def membership(
-        self, features: pd.DataFrame, *, by_evidence: bool = False
+        self,
+        features: pd.DataFrame,
+        *,
+        by_evidence: bool = False,
+        min_events: int | None = None,
     ) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
         """Persona, its probability and every persona's probability for customers' features
         (``method="mixture"``): the soft memberships behind :meth:`predict`.
@@ -462,6 +466,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         label is the most probable persona under those memberships (for well-measured
         customers the same as without). Without reliability weighting it changes nothing.
 
+        ``min_events`` (default: the miner's own): customers seen on fewer events get ``-1``
+        and no memberships. A lower value gives the customers the fit left out memberships
+        too; use it with ``by_evidence=True``, which tempers theirs by their few events (a
+        customer seen on 3 events is mostly the persona shares): untempered, a thinly
+        measured customer's memberships are near 0 or 1 however little its events say.
+
         Returns
         -------
         labels : Series of int (index customer_id)
@@ -477,6 +487,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         >>> lab, prob, post = m.membership(m.features_)
         >>> bool((lab == m.labels_).all()), post.shape[1] == m.quality_["n_personas"]
         (True, True)
+
+        Every customer, those under ``min_events`` too, memberships tempered by evidence:
+
+        >>> lab1, _, post1 = m.membership(m.features_, by_evidence=True, min_events=1)
+        >>> bool((lab1[lab < 0] >= 0).any()), bool(np.allclose(post1.sum(axis=1), 1.0))
+        (True, True)
         """
         self._fitted()
         if self.method != "mixture":
@@ -484,8 +500,16 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 "membership() needs PersonaMiner(method='mixture'): HDBSCAN gives no "
                 "probabilities for new customers; use predict()."
             )
+        if min_events is None:
+            min_events = self.min_events
+        elif (
+            isinstance(min_events, bool)
+            or not isinstance(min_events, int | np.integer)
+            or min_events < 1
+        ):
+            raise ConfigError(f"min_events must be an integer >= 1, got {min_events!r}.")
         n_ev = self._n_events(features)
-        eligible = n_ev >= self.min_events
+        eligible = n_ev >= min_events
         k = int(self.quality_["n_personas"])
         post = np.zeros((len(features), k))
         labels = np.full(len(features), -1, dtype=np.int64)
