@@ -258,7 +258,7 @@ def _migration_findings(mig: pd.DataFrame) -> list[str]:
         precision = sum(m["listed"] * m["expected_precision"] for m in lists) / listed
         text += (
             f". The {listed:,} customers most likely to have changed persona are expected to "
-            f"hold {lists[0]['recall']:.0%} of the movers, at an expected precision of "
+            f"hold {mig.attrs['movers_recall']:.0%} of the movers, at an expected precision of "
             f"{format_share(precision)} (tracks.movers(); movers.csv of jm personas --windows)"
         )
     out = [text + "."]

@@ -452,6 +452,7 @@ def persona_migration_data(
             "hidden_customers": int(mig.loc[small, "customers"].sum()),
             "names": _names(tracking),
             "movers": _movers(tracking, float(movers_recall)),
+            "movers_recall": float(movers_recall),
         }
     )
     return out
@@ -471,7 +472,6 @@ def _movers(tracking: Any, recall: float) -> list[dict[str, Any]]:
                 "from_window": starts[w - 1],
                 "to_window": starts[w],
                 "listed": len(listed),
-                "recall": recall,
                 "expected_recall": listed.attrs["expected_recall"],
                 "expected_precision": listed.attrs["expected_precision"],
             }

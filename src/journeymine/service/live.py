@@ -143,9 +143,9 @@ def score_aggregates(
         if probabilities is None
         else np.asarray(probabilities)[None, :]
     )
-    personas, probabilities, _ = assign_probabilities(model, proba)
+    personas, top, _ = assign_probabilities(model, proba)
     persona = int(personas[0])
-    return persona, model.persona_names_.get(persona, f"persona {persona}"), float(probabilities[0])
+    return persona, model.persona_names_.get(persona, f"persona {persona}"), float(top[0])
 
 
 def persona_of(
