@@ -20,7 +20,13 @@ from journeymine.assignment._assign import assign_many
 from journeymine.assignment._model import PersonaModel
 from journeymine.assignment._persist import model_from_bytes, model_to_bytes
 from journeymine.exceptions import ConfigError, EventLogError, MissingColumnError, did_you_mean
-from journeymine.scale.spark import BUCKET_COLUMNS, TIME_US, local_log, per_bucket
+from journeymine.scale.spark import (
+    BUCKET_COLUMNS,
+    TIME_US,
+    events_in_micros,
+    local_log,
+    per_bucket,
+)
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
 __all__ = ["OUTPUT_SCHEMA", "assign_spark"]
@@ -81,8 +87,6 @@ def assign_spark(spark_df: Any, model: PersonaModel, *, n_buckets: int | None = 
         :data:`OUTPUT_SCHEMA`: one row per customer, the same values as
         :func:`~journeymine.assignment.assign_many` on the same events.
     """
-    from pyspark.sql import functions as F
-
     if not isinstance(model, PersonaModel):
         raise ConfigError(f"model must be a fitted PersonaModel, got {type(model).__name__}.")
     model._fitted()
@@ -96,17 +100,7 @@ def assign_spark(spark_df: Any, model: PersonaModel, *, n_buckets: int | None = 
     data, card = model_to_bytes(model)
     card_json = json.dumps(card)
     bc = spark_df.sparkSession.sparkContext.broadcast((data, card_json))
-    optional = [c for c in BUCKET_COLUMNS if c in columns]
-    ts_type = dict(spark_df.dtypes)[TIMESTAMP]
-    ts = F.col(TIMESTAMP)
-    if not ts_type.startswith("timestamp"):
-        ts = F.to_timestamp(ts)
-    df = spark_df.select(
-        F.col(CUSTOMER_ID).cast("string").alias(CUSTOMER_ID),
-        F.unix_micros(ts).alias(TIME_US),
-        F.col(ACTIVITY).cast("string").alias(ACTIVITY),
-        *[F.col(c) for c in optional],
-    )
+    df = events_in_micros(spark_df, [c for c in BUCKET_COLUMNS if c in columns])
 
     def score(pdf: pd.DataFrame) -> pd.DataFrame:
         payload, cj = bc.value

@@ -34,7 +34,7 @@ A job on a cluster::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -145,6 +145,42 @@ def spark_events(spark_df: Any, *, channel: bool = False) -> Any:
             cols.append(F.col(name).cast("double" if name == VALUE else "string").alias(name))
     cols.append(F.monotonically_increasing_id().alias(_R))
     return spark_df.select(*cols)
+
+
+def events_in_micros(spark_df: Any, optional: Iterable[str]) -> Any:
+    """The events of ``spark_df`` as the executors read them: ``customer_id`` and ``activity``
+    as text, the time as :data:`TIME_US` microseconds and the ``optional`` columns present, as
+    they are. Unlike :func:`spark_events` nothing is checked: a text ``timestamp`` is parsed by
+    Spark (an unparseable one becomes null, for the caller to report on the executors).
+
+    Parameters
+    ----------
+    spark_df : pyspark.sql.DataFrame
+        Events (or a stream of them) with ``customer_id``, ``timestamp`` and ``activity``.
+    optional : iterable of str
+        Further columns to carry, each once; the caller keeps only those ``spark_df`` has.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id, __jm_t_us, activity`` and the ``optional`` columns.
+
+    Examples
+    --------
+    >>> events_in_micros(spark.createDataFrame(log), [CHANNEL]).columns  # doctest: +SKIP
+    ['customer_id', '__jm_t_us', 'activity', 'channel']
+    """
+    from pyspark.sql import functions as F
+
+    ts = F.col(TIMESTAMP)
+    if not dict(spark_df.dtypes)[TIMESTAMP].startswith("timestamp"):
+        ts = F.to_timestamp(ts)
+    return spark_df.select(
+        F.col(CUSTOMER_ID).cast("string").alias(CUSTOMER_ID),
+        F.unix_micros(ts).alias(TIME_US),
+        F.col(ACTIVITY).cast("string").alias(ACTIVITY),
+        *[F.col(c) for c in dict.fromkeys(optional)],
+    )
 
 
 def local_log(pdf: pd.DataFrame, activities: Sequence[str] | None = None) -> pd.DataFrame:

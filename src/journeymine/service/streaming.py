@@ -39,6 +39,7 @@ import pandas as pd
 from journeymine.actions.policy import Policy
 from journeymine.assignment import PersonaModel, load_model, persona_probabilities
 from journeymine.exceptions import ConfigError
+from journeymine.scale.spark import TIME_US, events_in_micros
 from journeymine.schema import (
     ACTIVITY,
     CHANNEL,
@@ -67,7 +68,6 @@ OUTPUT_SCHEMA = (
 )
 #: Spark schema of the per-customer state (DDL): the state as JSON.
 STATE_SCHEMA = "state string"
-_T_US = "__jm_t_us"
 _US = 1_000_000
 _FORMAT = 1
 # executor-side cache: saved model bytes and card -> loaded model
@@ -196,7 +196,7 @@ class _Job:
             agg = LiveAggregates.from_json(model.vocab_, d["agg"])
             kept = [list(e) for e in d["kept"]]
             n_events, n_late = int(d["events"]), int(d["late"])
-        t_us = pdf[_T_US].to_numpy()
+        t_us = pdf[TIME_US].to_numpy()
         if pd.isna(t_us).any():
             from journeymine.exceptions import EventLogError
 
@@ -205,7 +205,7 @@ class _Job:
                 f"unparseable timestamp; clean the timestamp column before streaming."
             )
         order = np.argsort(t_us.astype(np.int64), kind="stable")  # ties: order of arrival
-        cols = {c: pdf[c].to_numpy(dtype=object) for c in pdf.columns if c != _T_US}
+        cols = {c: pdf[c].to_numpy(dtype=object) for c in pdf.columns if c != TIME_US}
         new: list[list[Any]] = []
         for i in order:
             t = int(t_us[i])
@@ -417,20 +417,11 @@ def stream_decisions(
             )
         timeout_ms = max(1, int(span / pd.Timedelta(milliseconds=1)))
     at_us = None if at is None else time_us(at)
-    from pyspark.sql import functions as F
     from pyspark.sql.streaming.state import GroupStateTimeout
 
     product_column = decider.policy.product_column if decider is not None else "product"
     optional = [c for c in (CHANNEL, JOURNEY_ID, VALUE, product_column) if c in dtypes]
-    ts = F.col(TIMESTAMP)
-    if not dtypes[TIMESTAMP].startswith("timestamp"):
-        ts = F.to_timestamp(ts)
-    df = events.select(
-        F.col(CUSTOMER_ID).cast("string").alias(CUSTOMER_ID),
-        F.unix_micros(ts).alias(_T_US),
-        F.col(ACTIVITY).cast("string").alias(ACTIVITY),
-        *[F.col(c) for c in dict.fromkeys(optional)],
-    )
+    df = events_in_micros(events, optional)
     with tempfile.TemporaryDirectory(prefix="jm-model-") as tmp:  # the saved model travels
         path = model.save(Path(tmp) / "model.skops")
         data, card = path.read_bytes(), path.with_suffix(".json").read_text()
