@@ -32,7 +32,7 @@ import pandas as pd
 
 from journeymine.actions._index import EventIndex
 from journeymine.actions.customer_inputs import attribute_arrays, by_customer, next_step_arrays
-from journeymine.actions.journey import Journey, _human
+from journeymine.actions.journey import Journey, duration_text
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.unsubscribe import unsubscribe_penalty
@@ -187,7 +187,9 @@ def decide(
                 what = "the customer"
             fail = open_ & hit
             reason[fail, k] = 1
-            detail[fail, k] = f"{'/'.join(s.activities)} of {what} in the last {_human(s.within_s)}"
+            detail[fail, k] = (
+                f"{'/'.join(s.activities)} of {what} in the last {duration_text(s.within_s)}"
+            )
             open_ &= ~hit
         if j.min_gap_s is not None:
             mask = touch_mask & index.is_journey(j.name)
@@ -197,7 +199,8 @@ def decide(
             reason[fail, k] = 2
             ago = (t - when)[fail]
             detail[fail, k] = [
-                f"sent {_human(int(a))} ago (min gap {_human(j.min_gap_s)})" for a in ago
+                f"sent {duration_text(int(a))} ago (min gap {duration_text(j.min_gap_s)})"
+                for a in ago
             ]
             open_ &= ~hit
         for cap in policy.caps:
@@ -211,7 +214,7 @@ def decide(
             fail = open_ & hit
             reason[fail, k] = 3
             detail[fail, k] = (
-                f"{cap.channel} cap reached: {cap.max} touch(es) per {_human(cap.per_s)}"
+                f"{cap.channel} cap reached: {cap.max} touch(es) per {duration_text(cap.per_s)}"
             )
             open_ &= ~hit
         low = open_ & (rates[:, k] < policy.min_expected_response)

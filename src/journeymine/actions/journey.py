@@ -22,7 +22,25 @@ _RULE_KEYS = {
 }
 
 
-def _human(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
+    """A whole number of seconds in the largest unit that divides it, as the engine writes
+    durations in rule descriptions and "why not" texts.
+
+    Parameters
+    ----------
+    seconds : int
+        The duration.
+
+    Returns
+    -------
+    str
+        ``"<n>d"``, ``"<n>h"``, ``"<n>min"`` or ``"<n>s"``.
+
+    Examples
+    --------
+    >>> [duration_text(s) for s in (259_200, 129_600, 1_800, 90)]
+    ['3d', '36h', '30min', '90s']
+    """
     for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
@@ -116,7 +134,7 @@ class Rule:
 
     def describe(self) -> str:
         """The rule in words (used in "why not" reasons)."""
-        w = _human(self.within_s)
+        w = duration_text(self.within_s)
         acts = "/".join(self.activities)
         return {
             "seen": f"{acts} in the last {w}",

@@ -22,6 +22,7 @@ import numpy as np
 
 from journeymine.actions.engine import REASONS
 from journeymine.actions.feature_uplift import FeatureUplift
+from journeymine.actions.journey import duration_text
 from journeymine.actions.policy import Policy
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.uplift import UpliftModel
@@ -37,14 +38,6 @@ def _iso_us(t_us: int) -> str:
     """ISO 8601 with offset, as ``pandas.Timestamp(t, unit="us", tz="UTC").isoformat()``."""
     d = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(microseconds=int(t_us))
     return d.isoformat()
-
-
-def _human(seconds: int) -> str:
-    """A duration as the engine writes it in "why not" texts (``3d``, ``48h``, ``30min``)."""
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 @dataclass(frozen=True)
@@ -397,20 +390,21 @@ class LiveDecider:
             if j.product_from is not None:
                 steps.append((_PRODUCT, (j.product_from,)))
             for sup in j.suppress:
-                acts = "/".join(sup.activities)
+                acts, within = "/".join(sup.activities), duration_text(sup.within_s)
                 if sup.same_product:
-                    text = f"{acts} of the product it is about in the last {_human(sup.within_s)}"
+                    text = f"{acts} of the product it is about in the last {within}"
                     steps.append((_SAME_PRODUCT, tuple(sup.activities), sup.within_s, text))
                 else:
-                    text = f"{acts} of the customer in the last {_human(sup.within_s)}"
+                    text = f"{acts} of the customer in the last {within}"
                     seen = cond(("seen", tuple(sup.activities), sup.within_s))
                     steps.append((_COND, seen, False, 1, text))
             if j.min_gap_s is not None:
-                gap = f" ago (min gap {_human(j.min_gap_s)})"
+                gap = f" ago (min gap {duration_text(j.min_gap_s)})"
                 steps.append((_MIN_GAP, j.name, j.min_gap_s, gap))
             for cap in policy.caps:
                 if cap.channel in ("*", j.channel):
-                    text = f"{cap.channel} cap reached: {cap.max} touch(es) per {_human(cap.per_s)}"
+                    per = duration_text(cap.per_s)
+                    text = f"{cap.channel} cap reached: {cap.max} touch(es) per {per}"
                     steps.append((_COND, cond(("cap", cap)), False, 3, text))
             plans.append(steps)
         self._plans = plans
@@ -506,7 +500,7 @@ class LiveDecider:
                     row = tl.last(tl.touches(self.touch, journey=step[1]), t)
                     if row >= 0 and t - tl.sec[row] < step[2]:
                         reason[k], failed = 2, True
-                        detail[k] = f"sent {_human(t - tl.sec[row])}{step[3]}"
+                        detail[k] = f"sent {duration_text(t - tl.sec[row])}{step[3]}"
                         break
             if not failed:
                 r = rates[k]
