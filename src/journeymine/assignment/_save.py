@@ -79,8 +79,4 @@ def save_model(model: PersonaModel, path: str | os.PathLike[str]) -> Path:
     Path
         The skops file.
     """
-    p = cards.check_save_path(path)
-    data, card = model_to_bytes(model, file_name=p.name)
-    cards.write_model_files(p, data, card)
-    model.card_ = card
-    return p
+    return cards.save_model_files(model, path, model_to_bytes)

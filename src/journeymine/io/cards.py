@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "jsonable",
     "package_version",
     "read_model_files",
+    "save_model_files",
     "sha256",
     "skops_schema_types",
     "write_model_files",
@@ -362,6 +363,36 @@ def write_model_files(path: Path, data: bytes, card: dict) -> None:
         path.with_suffix(".json"),
         (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode(),
     )
+
+
+def save_model_files(
+    model: Any,
+    path: str | os.PathLike[str],
+    to_bytes: Callable[..., tuple[bytes, dict]],
+) -> Path:
+    """Save ``model`` as a skops file at ``path`` and its card beside it, each atomically (the
+    skops file first), and keep the card on the model as ``card_``.
+
+    Parameters
+    ----------
+    model : object
+        A fitted model.
+    path : str or path-like
+        The skops file: not ending in ``.json`` (the card's name), in a folder that exists.
+    to_bytes : callable
+        The model kind's serialiser: ``to_bytes(model, file_name=...)`` returns the skops bytes
+        and the card, which names the file.
+
+    Returns
+    -------
+    Path
+        The skops file.
+    """
+    p = check_save_path(path)
+    data, card = to_bytes(model, file_name=p.name)
+    write_model_files(p, data, card)
+    model.card_ = card
+    return p
 
 
 def read_model_files(path: str | os.PathLike[str], saved_by: str) -> tuple[bytes, Any]:

@@ -159,11 +159,7 @@ def _tree_weights(model: Any) -> list[float]:
 
 def save_next_step_model(model: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``path`` (skops) then its card ``path.with_suffix('.json')``, each atomically."""
-    p = cards.check_save_path(path)
-    data, card = model_to_bytes(model, file_name=p.name)
-    cards.write_model_files(p, data, card)
-    model.card_ = card
-    return p
+    return cards.save_model_files(model, path, model_to_bytes)
 
 
 def _check_card(card: Any, source: str) -> None:
