@@ -290,7 +290,9 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
     threads: int | None = None
 
     # -- fit ----------------------------------------------------------------------------------
-    def _window_us(self, t: np.ndarray) -> tuple[int | None, int | None, int]:
+    def _window_us(self, t: np.ndarray) -> tuple[int | None, int | None, int, np.ndarray]:
+        """The window ``[start, end)`` in microseconds (None: open on that side), ``as_of`` and
+        which of the event times ``t`` fall inside it; raises when none does."""
         start = to_micros(self.start, "start")
         end = to_micros(self.end, "end")
         if self.window is not None:
@@ -318,7 +320,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
                 f"spans {fmt_us(int(t.min()))} to {fmt_us(int(t.max()))}."
             )
         as_of = end if end is not None else int(t[inside].max())
-        return start, end, as_of
+        return start, end, as_of, inside
 
     def fit(self, log: pd.DataFrame, y: Any = None) -> CustomerFeaturizer:
         """Learn the vocabulary, roles, top transitions, response priors, pooled conversion
@@ -372,12 +374,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         gap = _to_td_us(self.session_gap, "session_gap")
         rw = _to_td_us(self.response_window, "response_window")
         t = timestamps_us(log)
-        start, end, as_of = self._window_us(t)
-        inside = np.ones(len(t), dtype=bool)
-        if start is not None:
-            inside &= t >= start
-        if end is not None:
-            inside &= t < end
+        start, end, as_of, inside = self._window_us(t)
         win = log if inside.all() else log.iloc[np.flatnonzero(inside)]
 
         def vocab(column: str) -> tuple[str, ...]:
