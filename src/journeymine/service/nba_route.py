@@ -38,7 +38,13 @@ from journeymine.service.live import LiveDecider, decide_live
 from journeymine.service.live_events import DEFAULT_MAX_FUTURE_S, check_live_events
 from journeymine.service.rates import Responses
 from journeymine.service.sqlite_store import SQLiteStore
-from journeymine.service.store import CustomerState, StateStore, StoreUnavailable
+from journeymine.service.store import (
+    Contact,
+    CustomerState,
+    Persona,
+    StateStore,
+    StoreUnavailable,
+)
 
 __all__ = ["NextBestActionRoute"]
 
@@ -139,6 +145,21 @@ class NextBestActionRoute:
         self.times.check_time(parsed[0], "at", raw)
         return int(parsed[0])
 
+    def decide_state(
+        self, state: CustomerState, model: Any, at_us: int, persona: int | None
+    ) -> tuple[dict[str, Any], Contact | None, Persona | None]:
+        """:func:`decide_live` for one stored customer with this route's policy, rates and
+        decider: the answer, the contact to reserve and the persona to store."""
+        return decide_live(
+            state,
+            model,
+            self.policy,
+            self.responses,
+            at=at_us,
+            persona=persona,
+            decider=self.decider,
+        )
+
     def live(self, req: Any, inline: bool = False) -> Response:
         """The decision; ``inline`` (on the event loop): raise _Offload instead of writing."""
         cid = req["customer_id"]
@@ -160,15 +181,7 @@ class NextBestActionRoute:
             seen[:] = [state]
             if inline and persona is None and not state.persona_fresh:
                 raise _Offload  # the persona is computed and stored: in a thread
-            return decide_live(
-                state,
-                model,
-                self.policy,
-                self.responses,
-                at=at_us,
-                persona=persona,
-                decider=self.decider,
-            )
+            return self.decide_state(state, model, at_us, persona)
 
         commit = bool(req.get("commit", False))
         out = self.store.decide(cid, decide, commit)
@@ -185,15 +198,7 @@ class NextBestActionRoute:
             raise _Offload
         out = None
         if state is not None:
-            out, _, _ = decide_live(
-                state,
-                self.model_of(),
-                self.policy,
-                self.responses,
-                at=at_us,
-                persona=persona,
-                decider=self.decider,
-            )
+            out, _, _ = self.decide_state(state, self.model_of(), at_us, persona)
         return self.finish(cid, out, False, state)
 
     def finish(self, cid: str, out: Any, commit: bool, state: CustomerState | None) -> Response:
