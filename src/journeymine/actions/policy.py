@@ -305,24 +305,14 @@ class Policy:
             caps.append(Cap(str(c["channel"]), int(c["max"]), _seconds(c["per"], f"{cw}.per")))
         used = {j.channel for j in journeys} | {c for j in journeys for c, _ in j.alternatives}
         known = used | {"*"}
-        for c in caps:
-            if c.channel not in known:
-                raise ConfigError(
-                    f"cap on channel {c.channel!r}: no journey uses it."
-                    f"{did_you_mean(c.channel, known)} Channels: {sorted(known)}."
-                )
+        _check_channels_used([c.channel for c in caps], known, "cap on channel")
         consent = d.get("consent", [])
         if not isinstance(consent, Sequence) or isinstance(consent, str):
             raise ConfigError("policy.consent must be a list of {channel: ..., ...} entries.")
         consents = tuple(
             Consent.from_dict(c, f"policy.consent[{k}]") for k, c in enumerate(consent)
         )
-        for c in consents:
-            if c.channel not in used:
-                raise ConfigError(
-                    f"consent entry for channel {c.channel!r}: no journey uses it."
-                    f"{did_you_mean(c.channel, used)} Channels: {sorted(used)}."
-                )
+        _check_channels_used([c.channel for c in consents], used, "consent entry for channel")
         fatigue = d.get("fatigue")
         fw, ff, uc = None, 1.0, 0.0
         if fatigue is not None:
@@ -417,6 +407,17 @@ class Policy:
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: the policy must be a mapping with a 'journeys' list.")
         return cls.from_dict(data)
+
+
+def _check_channels_used(channels: Sequence[str], used: set[str], entry: str) -> None:
+    """Refuse the first of ``channels`` (of a policy's ``entry``, e.g. "cap on channel") that
+    no journey uses, naming the ``used`` ones."""
+    for channel in channels:
+        if channel not in used:
+            raise ConfigError(
+                f"{entry} {channel!r}: no journey uses it."
+                f"{did_you_mean(channel, used)} Channels: {sorted(used)}."
+            )
 
 
 def _load_yaml(text: str, path: Path) -> Any:
