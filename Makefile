@@ -8,7 +8,7 @@ EXTRAS ?= dev,serve,notebooks,pm4py,spark,bench,docs
 export RETENTIONEERING_NO_TRACK := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast bench bench-scale lint format chromium redis clean sample docs
+.PHONY: venv demo test test-long test-fast bench bench-scale lint format chromium redis clean sample docs
 
 venv: $(STAMP)
 
@@ -36,15 +36,19 @@ demo: venv
 
 # the suite in two processes (pytest-xdist; each test file on one worker, so a file's
 # fixtures are built once), with the slowest tests listed; `make test TEST_WORKERS=0` runs it
-# in one process
+# in one process. Tests marked `long` (quality runs of minutes on the largest real logs) are left
+# out and run by `make test-long`, which `make bench` runs first.
 TEST_WORKERS ?= 2
 test: venv chromium redis
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --durations=15 -m "not long"
+
+test-long: venv
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist load -m long
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
-bench: venv
+bench: venv test-long
 	$(BIN)/python -m benchmarks.run
 
 # Out of core at 1M, 10M and 100M events (long: the 100M run takes tens of minutes).

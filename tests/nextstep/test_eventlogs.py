@@ -46,6 +46,7 @@ def test_tax_protocol(eventlogs_dir: Path, name: str) -> None:
     assert result.accuracy > max(lstm, b["markov"], b["markov_no_end"], b["backoff"])
 
 
+@pytest.mark.long  # 5 folds of the model's search: `make test-long` (and bench_nextstep)
 def test_kfold_beats_the_count_baselines(eventlogs_dir: Path) -> None:
     log = _read(eventlogs_dir, "tax_helpdesk.csv")
     result = jm.evaluate_next_step(lambda: jm.NextStepModel(), log, protocol="kfold", n_splits=5)
@@ -80,7 +81,15 @@ OTHER_LOGS: dict[str, tuple[str, dict[str, Any], float, float]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(OTHER_LOGS))
+# 5 folds of the model's search take a minute (repairExample) to three (receipt, teleclaims) on
+# these logs: run by `make test-long` (which `make bench` runs; bench_nextstep prints them)
+LONG_LOGS = {"receipt", "repairExample", "teleclaims"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.long) if n in LONG_LOGS else n for n in sorted(OTHER_LOGS)],
+)
 def test_kfold_on_other_logs_is_not_below_the_count_models(eventlogs_dir: Path, name: str) -> None:
     import warnings
 

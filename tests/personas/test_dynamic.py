@@ -310,7 +310,7 @@ def test_windows_labelled_by_a_reference_miner(
     from journeymine.personas import PersonaMiner
 
     _, events = stable_data
-    ref = PersonaMiner(random_state=0, min_events=12).fit(events)
+    ref = PersonaMiner(random_state=0, min_events=12, n_bootstrap=0).fit(events)
     before = (ref.labels_.copy(), ref.profiles_.copy())
     tr = track_personas(events, windows="90D", min_events=10, reference=ref)
     # the reference is read, never changed

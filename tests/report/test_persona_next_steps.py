@@ -18,7 +18,8 @@ from journeymine.report import persona_next_steps_data, persona_report, persona_
 def fitted() -> tuple[pd.DataFrame, jm.PersonaMiner, pd.DataFrame]:
     log = make_journeys(n_customers=600, days=90, random_state=5).events
     miner = jm.PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
-    steps = jm.NextStepModel(random_state=0).fit(log).predict(log)
+    # any fitted model serves the per-persona summary; 20 boosting rounds keep the fit short
+    steps = jm.NextStepModel(random_state=0, max_iter=20).fit(log).predict(log)
     return log, miner, steps
 
 
