@@ -162,7 +162,7 @@ def test_migration_share_and_recall_on_an_unseen_seed(seed: int, smoothing: str)
 
 def test_windows_and_errors(stable_data: tuple[SyntheticJourneys, pd.DataFrame]) -> None:
     _, events = stable_data
-    small = events[events["customer_id"] < "C0000900"]
+    small = events[events["customer_id"] < "C0000500"]
     with pytest.raises(ConfigError, match="not a frequency"):
         track_personas(small, windows="fortnightly")
     with pytest.raises(ConfigError, match=r"start .* must be before end"):
@@ -310,6 +310,7 @@ def test_windows_labelled_by_a_reference_miner(
     from journeymine.personas import PersonaMiner
 
     _, events = stable_data
+    events = events[events["customer_id"] < "C0001500"]  # about 1,300 customers
     ref = PersonaMiner(random_state=0, min_events=12, n_bootstrap=0).fit(events)
     before = (ref.labels_.copy(), ref.profiles_.copy())
     tr = track_personas(events, windows="90D", min_events=10, reference=ref)
@@ -425,3 +426,16 @@ def test_movers_since_the_first_window_find_a_change_inside_a_middle_window() ->
     assert abs(expected - changed.mean() / both.mean()) <= 0.3 * changed.mean() / both.mean()
     with pytest.raises(ConfigError, match="since must be 'previous' or 'first'"):
         tr.movers(since="start")
+
+
+def test_auto_windows_when_the_whole_log_holds_one_persona(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every count of windows "holds" one persona, so the count is no criterion: two windows,
+    the fewest, said in the log (this log once got six windows of 20 days and four personas
+    fitted on them, more than the whole log's one)."""
+    events = make_journeys(n_customers=300, days=120, random_state=3).events
+    with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
+        tr = track_personas(events, min_events=5)
+    assert "the whole log holds one persona" in caplog.text
+    assert len(tr.windows) == 2

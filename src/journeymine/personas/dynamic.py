@@ -74,9 +74,8 @@ from journeymine.personas.view import reaction_activities, split_half_reliabilit
 from journeymine.personas.window_model import (
     WindowMoves,
     check_reference,
-    label_windows,
+    merge_unstable,
     pooled_model,
-    unstable_pair,
 )
 from journeymine.personas.windows import (
     DAY_US,
@@ -126,8 +125,11 @@ def track_personas(
         span from its first day, or explicit ``[(start, end), ...]`` (end exclusive).
         ``"auto"`` (default): the log's days cut into equal windows covering the whole log,
         as many as still hold as many personas as the whole log (the mixture: one model on
-        the whole log, then on 2, 3, ... windows until a count holds fewer; at most as many
-        as leave the median customer ``min_events`` events a window; two at least;
+        the whole log, then on 2, 3, ... windows until a count holds fewer, two personas that
+        the windows re-identify no better than a random split, see ``split_odds``, counting
+        as one; at most as many
+        as leave the median customer ``min_events`` events a window; two at least, and two
+        when the whole log holds one persona;
         :func:`~journeymine.personas.windows.most_windows`; logged). It fits the persona
         model two or three times more than given windows (20,000 generated customers over
         240 days: 32 s against 14 s). Without a model to compare (``reference=`` or
@@ -330,6 +332,22 @@ def track_personas(
         )
 
     ref: PersonaMiner | None = None
+    odds = None if reference is not None or template.n_personas is not None else split_odds
+
+    def settle(
+        model: PersonaMiner, f: list[pd.DataFrame], u: Spans, floor: int = 2
+    ) -> tuple[PersonaMiner, list[PersonaMiner], WindowMoves | None]:
+        return merge_unstable(
+            model,
+            template,
+            f,
+            u,
+            split_odds=odds,
+            move_margin=float(move_margin),
+            smoothing=smoothing,
+            floor=floor,
+        )
+
     if auto and one_model and reference is None:
         # the most windows whose one model still tells apart as many personas as the whole log
         whole = [(day0, day0 + span_days * DAY_US)]
@@ -340,6 +358,11 @@ def track_personas(
         def holds(n: int) -> bool:
             f, u = features_of(auto_spans(n))
             fit = (f, u, pooled_model(template, f, u))
+            if int(fit[2].quality_["n_personas"]) >= k_whole:
+                # personas that the windows cannot tell apart from one split at random are
+                # merged (below): they count as one
+                merged = settle(fit[2], f, u, floor=k_whole - 1)[0]
+                fit = (f, u, merged)
             ok = int(fit[2].quality_["n_personas"]) >= k_whole
             if ok or n == 2:
                 for m in [m for m in tried if m != 2 and m < n]:
@@ -347,18 +370,32 @@ def track_personas(
                 tried[n] = fit
             return ok
 
-        n = most_windows(holds, n_max)
-        feats, used, ref = tried[n]
-        logger.info(
-            "track_personas: windows='auto' chose %d windows of %.0f days: the most (at most %d, "
-            "in which %s) whose one model still holds the whole log's %d personas%s",
-            len(used),
-            span_days / n,
-            n_max,
-            pace,
-            k_whole,
-            "" if int(ref.quality_["n_personas"]) >= k_whole else " (even two do not: thin)",
-        )
+        if k_whole >= 2:
+            n = most_windows(holds, n_max)
+            feats, used, ref = tried[n]
+            logger.info(
+                "track_personas: windows='auto' chose %d windows of %.0f days: the most (at "
+                "most %d, in which %s) whose one model still holds the whole log's %d "
+                "personas%s",
+                len(used),
+                span_days / n,
+                n_max,
+                pace,
+                k_whole,
+                "" if int(ref.quality_["n_personas"]) >= k_whole else " (even two do not: thin)",
+            )
+        else:
+            # every count of windows "holds" one persona, so it chooses nothing: the fewest
+            # windows keep the most evidence a window for the personas a window may show
+            n = 2
+            holds(n)
+            feats, used, ref = tried[n]
+            logger.info(
+                "track_personas: windows='auto' chose 2 windows of %.0f days, the fewest: the "
+                "whole log holds one persona, so no count of windows can hold fewer (pass "
+                "windows= to choose them)",
+                span_days / n,
+            )
     else:
         if auto:
             logger.info(
@@ -382,26 +419,7 @@ def track_personas(
     else:
         if ref is None:
             ref = template if reference is not None else pooled_model(template, feats, used)
-        miners, moves = label_windows(ref, feats, float(move_margin), smoothing)
-        odds = None if reference is not None or template.n_personas is not None else split_odds
-        while odds is not None and int(ref.quality_["n_personas"]) > 2:
-            pair = unstable_pair([m.labels_ for m in miners], float(odds))
-            if pair is None:
-                break
-            k = int(ref.quality_["n_personas"])
-            logger.info(
-                "persona tracking: personas %d and %d keep their customers between windows no "
-                "better than one persona split at random (odds ratio %.2f, 95%% upper bound "
-                "%.2f < split_odds=%s): refitted with %d personas",
-                pair[0],
-                pair[1],
-                pair[2],
-                pair[3],
-                split_odds,
-                k - 1,
-            )
-            ref = pooled_model(clone(template).set_params(n_personas=k - 1), feats, used)
-            miners, moves = label_windows(ref, feats, float(move_margin), smoothing)
+        ref, miners, moves = settle(ref, feats, used)
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for m, (a, b) in zip(miners, used, strict=True):
             _attach_paths(m, log, (t >= a) & (t < b))

@@ -200,6 +200,44 @@ def _window_view(
     return view
 
 
+def merge_unstable(
+    ref: PersonaMiner,
+    template: PersonaMiner,
+    feats: list[pd.DataFrame],
+    spans: list[tuple[int, int]],
+    *,
+    split_odds: float | None,
+    move_margin: float,
+    smoothing: str,
+    floor: int = 2,
+) -> tuple[PersonaMiner, list[PersonaMiner], WindowMoves | None]:
+    """The windows labelled by ``ref`` (:func:`label_windows`); while two of its personas keep
+    their customers between windows no better than one persona split at random
+    (:func:`unstable_pair` with ``split_odds``; None: never), the pooled model refitted with one
+    persona fewer, down to ``floor`` personas. Returns the model, the window views and the
+    move probabilities."""
+    miners, moves = label_windows(ref, feats, move_margin, smoothing)
+    while split_odds is not None and int(ref.quality_["n_personas"]) > floor:
+        pair = unstable_pair([m.labels_ for m in miners], float(split_odds))
+        if pair is None:
+            break
+        k = int(ref.quality_["n_personas"])
+        logger.info(
+            "persona tracking: personas %d and %d keep their customers between windows no "
+            "better than one persona split at random (odds ratio %.2f, 95%% upper bound "
+            "%.2f < split_odds=%s): refitted with %d personas",
+            pair[0],
+            pair[1],
+            pair[2],
+            pair[3],
+            split_odds,
+            k - 1,
+        )
+        ref = pooled_model(clone(template).set_params(n_personas=k - 1), feats, spans)
+        miners, moves = label_windows(ref, feats, move_margin, smoothing)
+    return ref, miners, moves
+
+
 def unstable_pair(labels: list[pd.Series], max_odds: float) -> tuple[int, int, float, float] | None:
     """The pair of personas whose customers the windows re-identify worst, if it is confidently
     weak: ``(a, b, odds ratio, its 95% upper bound)`` or ``None``.
