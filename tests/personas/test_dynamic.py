@@ -396,8 +396,13 @@ def test_auto_windows_follow_the_pace_of_the_log(caplog: pytest.LogCaptureFixtur
     k_whole = int(said.split("whole log's ")[1].split(" personas")[0])
     assert int(tr.windows["personas"].max()) <= k_whole + 1
     # rolling: each window spans two of the cuts, the last ending with the log
-    rolled = track_personas(events, min_events=5, rolling=True)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
+        rolled = track_personas(events, min_events=5, rolling=True)
     assert len(rolled.windows) >= 1 and rolled.windows["end"].iloc[-1] == tr.windows["end"].iloc[-1]
+    # the log gives the windows' own length (two cuts each), not a cut's
+    days = (rolled.windows["end"] - rolled.windows["start"]).dt.days.iloc[0]
+    assert f"windows of {days} days, each overlapping the next by half" in caplog.text
 
 
 def test_movers_since_the_first_window_find_a_change_inside_a_middle_window() -> None:

@@ -374,11 +374,11 @@ def track_personas(
             n = most_windows(holds, n_max)
             feats, used, ref = tried[n]
             logger.info(
-                "track_personas: windows='auto' chose %d windows of %.0f days: the most (at "
+                "track_personas: windows='auto' chose %d windows of %s: the most (at "
                 "most %d, in which %s) whose one model still holds the whole log's %d "
                 "personas%s",
                 len(used),
-                span_days / n,
+                _window_days(used, rolling),
                 n_max,
                 pace,
                 k_whole,
@@ -391,17 +391,18 @@ def track_personas(
             holds(n)
             feats, used, ref = tried[n]
             logger.info(
-                "track_personas: windows='auto' chose 2 windows of %.0f days, the fewest: the "
+                "track_personas: windows='auto' chose %d windows of %s, the fewest: the "
                 "whole log holds one persona, so no count of windows can hold fewer (pass "
                 "windows= to choose them)",
-                span_days / n,
+                len(used),
+                _window_days(used, rolling),
             )
     else:
         if auto:
             logger.info(
-                "track_personas: windows='auto' chose %d windows of %.0f days: %s",
+                "track_personas: windows='auto' chose %d windows of %s: %s",
                 len(spans),
-                span_days / n_plain,
+                _window_days(spans, rolling),
                 pace2,
             )
         feats, used = features_of(spans)
@@ -434,6 +435,13 @@ def track_personas(
         same_ids=one_model,
         moves=moves,
     )
+
+
+def _window_days(spans: list[tuple[int, int]], rolling: bool) -> str:
+    """The windows' length for the log, e.g. "60 days" or "80 days, each overlapping the
+    next by half" (equal windows: the first one's)."""
+    days = (spans[0][1] - spans[0][0]) / DAY_US
+    return f"{days:.0f} days" + (", each overlapping the next by half" if rolling else "")
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:
