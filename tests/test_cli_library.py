@@ -401,3 +401,24 @@ def test_config_missing_file_and_serve(tmp_path: Path, monkeypatch: pytest.Monke
         app, ["serve", "--model", str(model), "--plausible-range", "2000-01-01,2001-01-01"]
     )
     assert res.exit_code == 0 and seen["plausible_range"] == ("2000-01-01", "2001-01-01")
+
+
+def test_personas_window_without_a_persona_says_what_to_change(tmp_path: Path) -> None:
+    """A window in which no customer reaches --min-events events (a process log's short
+    cases; here the second 50 days keep one event a customer) is refused with the reason and
+    the option to change, in the CLI's terms; with a lower --min-events it runs."""
+    log = make_journeys(400, days=100, random_state=3).events
+    late = log["timestamp"] >= log["timestamp"].min().normalize() + pd.Timedelta(days=50)
+    thin = pd.concat([log[~late], log[late].groupby("customer_id", observed=True).head(1)])
+    path = tmp_path / "thin.parquet"
+    thin.to_parquet(path)
+    args = ["personas", str(path), "--out", str(tmp_path / "p"), "--windows", "50D"]
+    res = runner.invoke(app, [*args, "--incomplete", "keep"])
+    assert res.exit_code != 0
+    said = " ".join(res.output.split())
+    assert "window 1 [" in said and "no customer has a persona in it" in said
+    assert "with fewer than --min-events 10 events in the window" in said
+    assert "Lower --min-events (e.g. --min-events 3 for short cases)" in said
+    assert "min_events" not in said and not (tmp_path / "p" / "labels.csv").exists()
+    res = runner.invoke(app, [*args, "--incomplete", "keep", "--min-events", "1"])
+    assert res.exit_code == 0, res.output

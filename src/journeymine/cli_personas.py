@@ -270,9 +270,15 @@ def personas(
                 )
             )
         for w, m in enumerate(listed):
-            typer.echo(
+            pair = (
                 f"movers.csv, {tracks.windows['start'][w]:%Y-%m-%d} -> "
-                f"{tracks.windows['start'][w + 1]:%Y-%m-%d}: {len(m):,} customers expected to "
+                f"{tracks.windows['start'][w + 1]:%Y-%m-%d}: "
+            )
+            if m.empty:  # nobody with a persona in both windows, or nobody likely to move
+                typer.echo(pair + "nobody listed: no customer is expected to have moved")
+                continue
+            typer.echo(
+                pair + f"{len(m):,} customers expected to "
                 f"hold {m.attrs['expected_recall']:.0%} of the "
                 f"{m.attrs['expected_movers']:,.0f} expected movers (expected precision "
                 f"{m.attrs['expected_precision']:.0%}; --movers-recall {movers_recall:g})"

@@ -444,3 +444,13 @@ def test_auto_windows_when_the_whole_log_holds_one_persona(
         tr = track_personas(events, min_events=5)
     assert "the whole log holds one persona" in caplog.text
     assert len(tr.windows) == 2
+
+
+def test_a_window_where_nobody_has_a_persona_is_refused_with_the_fix() -> None:
+    log = make_journeys(n_customers=400, days=100, random_state=3).events
+    late = log["timestamp"] >= log["timestamp"].min().normalize() + pd.Timedelta(days=50)
+    thin = pd.concat([log[~late], log[late].groupby("customer_id", observed=True).head(1)])
+    with pytest.raises(ConfigError, match=r"window 1 \[.*no customer has a persona") as err:
+        track_personas(thin, windows="50D", incomplete="keep")
+    assert "Lower min_events (e.g. min_events=3" in str(err.value)
+    assert "longer windows" not in str(err.value)  # two windows: longer ones would be one

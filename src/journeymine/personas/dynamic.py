@@ -422,7 +422,8 @@ def track_personas(
             ref = template if reference is not None else pooled_model(template, feats, used)
         ref, miners, moves = settle(ref, feats, used)
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
-        for m, (a, b) in zip(miners, used, strict=True):
+        for k, (m, (a, b)) in enumerate(zip(miners, used, strict=True)):
+            _check_placed(m, k, (a, b), int(min_events), len(used))
             _attach_paths(m, log, (t >= a) & (t < b))
             # a persona's name belongs to the model, not to a window's mix of customers
             m.profiles_["name"] = [names.get(int(p), n) for p, n in m.profiles_["name"].items()]
@@ -434,6 +435,23 @@ def track_personas(
         float(split_share),
         same_ids=one_model,
         moves=moves,
+    )
+
+
+def _check_placed(
+    miner: PersonaMiner, k: int, span: tuple[int, int], min_events: int, n_windows: int
+) -> None:
+    """Refuse a window in which no customer got a persona, saying why and what to change."""
+    if (miner.labels_ >= 0).any():
+        return
+    few = int((miner.label_reasons_ == "too few events").sum())
+    days = round((span[1] - span[0]) / DAY_US)
+    longer = f", or use fewer, longer windows (e.g. windows='{2 * days}D')" if n_windows > 2 else ""
+    raise ConfigError(
+        f"window {k} [{_ts(span[0])}, {_ts(span[1])}): no customer has a persona in it "
+        f"({len(miner.labels_):,} customers: {few:,} with fewer than min_events={min_events} "
+        f"events in the window, the others outliers). Lower min_events (e.g. min_events=3 "
+        f"for short cases){longer}."
     )
 
 
