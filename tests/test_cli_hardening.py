@@ -346,6 +346,14 @@ def test_plausible_range_option(tmp_path: Path) -> None:
     _fails(["mine", log, "--plausible-range", "1980-01-01,2000-01-01"], 1, "[1980-01-01")
     for bad in ("foo", "2000-01-01", "2000-01-01,1990-01-01", "a,b,c"):
         _fails(["mine", log, "--plausible-range", bad], 2, "--plausible-range", "START,END", "none")
+    # a stored time is quoted as its text: a Timestamp's repr carried tz='UTC', which the CLI
+    # message turned into "--tz UTC" (teleclaims.xes.gz)
+    typed = tmp_path / "typed.parquet"
+    pd.read_csv(log).assign(
+        timestamp=lambda d: pd.to_datetime(d["timestamp"], utc=True)
+    ).to_parquet(typed)
+    line = _fails(["mine", typed], 1, "e.g. '1975-01-13 10:00:00+00:00' read as 1975-01-13")
+    assert "--tz" not in line and "Timestamp(" not in line
 
 
 def test_serve_options(tmp_path: Path) -> None:

@@ -31,8 +31,12 @@ def _rows(mask: np.ndarray | pd.Series) -> str:
 
 
 def _example(value: Any, limit: int = 60) -> str:
-    """``repr`` of one input value for a message: numpy scalars as Python ones, long ones cut."""
-    if isinstance(value, np.generic):
+    """``repr`` of one input value for a message: numpy scalars as Python ones, times as their
+    text (``'1970-01-01 00:00:00+00:00'``, not ``Timestamp(..., tz='UTC')``, whose ``tz=`` a
+    CLI message would read as an option), long ones cut."""
+    if isinstance(value, np.datetime64 | pd.Timestamp):
+        value = str(pd.Timestamp(value))
+    elif isinstance(value, np.generic):
         value = value.item()
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
