@@ -454,3 +454,16 @@ def test_a_window_where_nobody_has_a_persona_is_refused_with_the_fix() -> None:
         track_personas(thin, windows="50D", incomplete="keep")
     assert "Lower min_events (e.g. min_events=3" in str(err.value)
     assert "longer windows" not in str(err.value)  # two windows: longer ones would be one
+
+
+def test_thin_windows_take_the_whole_logs_count(caplog: pytest.LogCaptureFixture) -> None:
+    """Where even two windows' own scan finds fewer personas than the whole log (400
+    customers over 90 days: 3 against 4; bpic2012's cases: 1 against 3), the windows' model is
+    fitted with the whole log's count, and only the split test may merge it (here it keeps
+    all four)."""
+    events = make_journeys(n_customers=400, days=90, random_state=3).events
+    with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
+        tr = track_personas(events, min_events=5)
+    said = caplog.text.split("windows='auto' chose ")[1]
+    assert "their model's own count was 3, so it is fitted with the whole log's 4" in said
+    assert len(tr.windows) == 2 and (tr.windows["personas"] == 4).all()

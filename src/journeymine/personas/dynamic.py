@@ -127,7 +127,9 @@ def track_personas(
         as many as still hold as many personas as the whole log (the mixture: one model on
         the whole log, then on 2, 3, ... windows until a count holds fewer, two personas that
         the windows re-identify no better than a random split, see ``split_odds``, counting
-        as one; at most as many
+        as one; where even two windows' own model finds fewer, it is fitted with the whole
+        log's count, and the split test merges what the windows cannot tell apart; at most
+        as many
         as leave the median customer ``min_events`` events a window; two at least, and two
         when the whole log holds one persona;
         :func:`~journeymine.personas.windows.most_windows`; logged). It fits the persona
@@ -352,27 +354,41 @@ def track_personas(
         # the most windows whose one model still tells apart as many personas as the whole log
         whole = [(day0, day0 + span_days * DAY_US)]
         k_whole = int(clone(template).fit(features_of(whole)[0][0]).quality_["n_personas"])
-        # kept: the fit of two windows and of the most windows found to hold so far
-        tried: dict[int, tuple[list[pd.DataFrame], list[tuple[int, int]], PersonaMiner]] = {}
+        # kept: the fit of two windows and of the most windows found to hold so far, with
+        # the count the pooled model's own scan found
+        tried: dict[int, tuple[list[pd.DataFrame], Spans, PersonaMiner, int]] = {}
 
         def holds(n: int) -> bool:
             f, u = features_of(auto_spans(n))
-            fit = (f, u, pooled_model(template, f, u))
-            if int(fit[2].quality_["n_personas"]) >= k_whole:
+            fit = pooled_model(template, f, u)
+            scanned = int(fit.quality_["n_personas"])
+            if scanned >= k_whole:
                 # personas that the windows cannot tell apart from one split at random are
                 # merged (below): they count as one
-                merged = settle(fit[2], f, u, floor=k_whole - 1)[0]
-                fit = (f, u, merged)
-            ok = int(fit[2].quality_["n_personas"]) >= k_whole
+                fit = settle(fit, f, u, floor=k_whole - 1)[0]
+            ok = int(fit.quality_["n_personas"]) >= k_whole
             if ok or n == 2:
                 for m in [m for m in tried if m != 2 and m < n]:
                     del tried[m]
-                tried[n] = fit
+                tried[n] = (f, u, fit, scanned)
             return ok
 
         if k_whole >= 2:
             n = most_windows(holds, n_max)
-            feats, used, ref = tried[n]
+            feats, used, ref, scanned = tried[n]
+            thin = ""
+            if scanned < k_whole:
+                # even two windows' own scan finds fewer personas than the whole log (thin
+                # windows, e.g. bpic2012's cases: 1 against 3): the windows' model takes the
+                # whole log's count, and the split test below merges the personas that the
+                # windows cannot tell apart
+                ref = pooled_model(clone(template).set_params(n_personas=k_whole), feats, used)
+                thin = (
+                    f" (even two do not: thin; their model's own count was {scanned}, so it is "
+                    f"fitted with the whole log's {k_whole})"
+                )
+            elif int(ref.quality_["n_personas"]) < k_whole:
+                thin = " (even two do not: thin)"
             logger.info(
                 "track_personas: windows='auto' chose %d windows of %s: the most (at "
                 "most %d, in which %s) whose one model still holds the whole log's %d "
@@ -382,14 +398,14 @@ def track_personas(
                 n_max,
                 pace,
                 k_whole,
-                "" if int(ref.quality_["n_personas"]) >= k_whole else " (even two do not: thin)",
+                thin,
             )
         else:
             # every count of windows "holds" one persona, so it chooses nothing: the fewest
             # windows keep the most evidence a window for the personas a window may show
             n = 2
             holds(n)
-            feats, used, ref = tried[n]
+            feats, used, ref, _ = tried[n]
             logger.info(
                 "track_personas: windows='auto' chose %d windows of %s, the fewest: the "
                 "whole log holds one persona, so no count of windows can hold fewer (pass "
