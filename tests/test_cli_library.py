@@ -67,7 +67,7 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     dropped = [r.getMessage() for r in caplog.records if "would be incomplete" in r.getMessage()]
     assert len(dropped) == 1 and "--incomplete keep" in dropped[0], dropped  # the CLI option
     assert "incomplete='keep'" not in dropped[0]
-    assert "Tracked over 1 windows" in res.output
+    assert "Tracked over 1 window:" in res.output
     caplog.clear()
     report = tmp_path / "p" / "personas.html"
     with caplog.at_level("WARNING"):

@@ -255,7 +255,8 @@ def personas(
                 out / "movers.csv",
                 quiet=True,
             )
-        typer.secho(f"\nTracked over {len(tracks.windows)} windows:", bold=True)
+        n_windows = len(tracks.windows)
+        typer.secho(f"\nTracked over {n_windows} window{'' if n_windows == 1 else 's'}:", bold=True)
         show(tracks.events, 30)
         for r in tracks.movement().itertuples():
             typer.echo(

@@ -73,6 +73,7 @@ from journeymine.personas.tracks import CONFIDENT_PROBABILITY, PersonaTracks
 from journeymine.personas.view import reaction_activities, split_half_reliability
 from journeymine.personas.window_model import (
     WindowMoves,
+    check_placed,
     check_reference,
     merge_unstable,
     pooled_model,
@@ -83,6 +84,7 @@ from journeymine.personas.windows import (
     most_windows,
     window_edges,
     window_features,
+    window_length_text,
     window_pace,
     window_spans,
 )
@@ -127,12 +129,11 @@ def track_personas(
         as many as still hold as many personas as the whole log (the mixture: one model on
         the whole log, then on 2, 3, ... windows until a count holds fewer, two personas that
         the windows re-identify no better than a random split, see ``split_odds``, counting
-        as one; where even two windows' own model finds fewer, it is fitted with the whole
-        log's count, and the split test merges what the windows cannot tell apart; at most
-        as many
-        as leave the median customer ``min_events`` events a window; two at least, and two
-        when the whole log holds one persona;
-        :func:`~journeymine.personas.windows.most_windows`; logged). It fits the persona
+        as one; at most as many as leave the median customer ``min_events`` events a window;
+        two at least, and two when the whole log holds one persona;
+        :func:`~journeymine.personas.windows.most_windows`; logged). Where even two windows'
+        own model finds fewer personas than the whole log, it is fitted with the whole log's
+        count, and the split test merges what the windows cannot tell apart. It fits the persona
         model two or three times more than given windows (20,000 generated customers over
         240 days: 32 s against 14 s). Without a model to compare (``reference=`` or
         per-window density models): windows in which the median customer has twice
@@ -394,7 +395,7 @@ def track_personas(
                 "most %d, in which %s) whose one model still holds the whole log's %d "
                 "personas%s",
                 len(used),
-                _window_days(used, rolling),
+                window_length_text(used, rolling),
                 n_max,
                 pace,
                 k_whole,
@@ -411,14 +412,14 @@ def track_personas(
                 "whole log holds one persona, so no count of windows can hold fewer (pass "
                 "windows= to choose them)",
                 len(used),
-                _window_days(used, rolling),
+                window_length_text(used, rolling),
             )
     else:
         if auto:
             logger.info(
                 "track_personas: windows='auto' chose %d windows of %s: %s",
                 len(spans),
-                _window_days(spans, rolling),
+                window_length_text(spans, rolling),
                 pace2,
             )
         feats, used = features_of(spans)
@@ -439,7 +440,7 @@ def track_personas(
         ref, miners, moves = settle(ref, feats, used)
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for k, (m, (a, b)) in enumerate(zip(miners, used, strict=True)):
-            _check_placed(m, k, (a, b), int(min_events), len(used))
+            check_placed(m, k, (a, b), int(min_events), len(used))
             _attach_paths(m, log, (t >= a) & (t < b))
             # a persona's name belongs to the model, not to a window's mix of customers
             m.profiles_["name"] = [names.get(int(p), n) for p, n in m.profiles_["name"].items()]
@@ -452,30 +453,6 @@ def track_personas(
         same_ids=one_model,
         moves=moves,
     )
-
-
-def _check_placed(
-    miner: PersonaMiner, k: int, span: tuple[int, int], min_events: int, n_windows: int
-) -> None:
-    """Refuse a window in which no customer got a persona, saying why and what to change."""
-    if (miner.labels_ >= 0).any():
-        return
-    few = int((miner.label_reasons_ == "too few events").sum())
-    days = round((span[1] - span[0]) / DAY_US)
-    longer = f", or use fewer, longer windows (e.g. windows='{2 * days}D')" if n_windows > 2 else ""
-    raise ConfigError(
-        f"window {k} [{_ts(span[0])}, {_ts(span[1])}): no customer has a persona in it "
-        f"({len(miner.labels_):,} customers: {few:,} with fewer than min_events={min_events} "
-        f"events in the window, the others outliers). Lower min_events (e.g. min_events=3 "
-        f"for short cases){longer}."
-    )
-
-
-def _window_days(spans: list[tuple[int, int]], rolling: bool) -> str:
-    """The windows' length for the log, e.g. "60 days" or "80 days, each overlapping the
-    next by half" (equal windows: the first one's)."""
-    days = (spans[0][1] - spans[0][0]) / DAY_US
-    return f"{days:.0f} days" + (", each overlapping the next by half" if rolling else "")
 
 
 def _attach_paths(miner: PersonaMiner, log: pd.DataFrame, inside: np.ndarray) -> None:

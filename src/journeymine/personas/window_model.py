@@ -26,12 +26,14 @@ from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.window_hmm import smooth_windows
-from journeymine.personas.windows import timestamp_of
+from journeymine.personas.windows import DAY_US, timestamp_of
 
 __all__ = [
     "WindowMoves",
+    "check_placed",
     "check_reference",
     "label_windows",
+    "merge_unstable",
     "pooled_model",
     "unstable_pair",
 ]
@@ -198,6 +200,31 @@ def _window_view(
         "noise_share": float((el < 0).mean()) if len(el) else 0.0,
     }
     return view
+
+
+def check_placed(
+    window: PersonaMiner, k: int, span: tuple[int, int], min_events: int, n_windows: int
+) -> None:
+    """Refuse window ``k`` (its view, :func:`label_windows`) when no customer got a persona
+    in it, saying why and what to change.
+
+    Raises
+    ------
+    ConfigError
+        How many of the window's customers have fewer than ``min_events`` events there, and
+        the fix: a lower ``min_events``, or (with more than two windows) longer windows.
+    """
+    if (window.labels_ >= 0).any():
+        return
+    few = int((window.label_reasons_ == "too few events").sum())
+    days = round((span[1] - span[0]) / DAY_US)
+    longer = f", or use fewer, longer windows (e.g. windows='{2 * days}D')" if n_windows > 2 else ""
+    raise ConfigError(
+        f"window {k} [{timestamp_of(span[0])}, {timestamp_of(span[1])}): no customer has a "
+        f"persona in it ({len(window.labels_):,} customers: {few:,} with fewer than "
+        f"min_events={min_events} events in the window, the others outliers). Lower min_events "
+        f"(e.g. min_events=3 for short cases){longer}."
+    )
 
 
 def merge_unstable(

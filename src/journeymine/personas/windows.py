@@ -32,6 +32,7 @@ __all__ = [
     "timestamp_of",
     "window_edges",
     "window_features",
+    "window_length_text",
     "window_pace",
     "window_spans",
 ]
@@ -214,3 +215,17 @@ def window_features(
     if not feats:
         raise EmptyLogError("no window has events; check the windows against the log's span.")
     return feats, used
+
+
+def window_length_text(spans: Sequence[tuple[int, int]], rolling: bool) -> str:
+    """The windows' length for a log line (equal windows: the first one's).
+
+    Examples
+    --------
+    >>> window_length_text([(0, 60 * DAY_US), (60 * DAY_US, 120 * DAY_US)], False)
+    '60 days'
+    >>> window_length_text([(0, 80 * DAY_US), (40 * DAY_US, 120 * DAY_US)], True)
+    '80 days, each overlapping the next by half'
+    """
+    days = (spans[0][1] - spans[0][0]) / DAY_US
+    return f"{days:.0f} days" + (", each overlapping the next by half" if rolling else "")
