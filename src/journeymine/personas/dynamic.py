@@ -335,6 +335,7 @@ def track_personas(
         )
 
     ref: PersonaMiner | None = None
+    labelled = None
     odds = None if reference is not None or template.n_personas is not None else split_odds
 
     def settle(
@@ -356,27 +357,32 @@ def track_personas(
         whole = [(day0, day0 + span_days * DAY_US)]
         k_whole = int(clone(template).fit(features_of(whole)[0][0]).quality_["n_personas"])
         # kept: the fit of two windows and of the most windows found to hold so far, with
-        # the count the pooled model's own scan found
-        tried: dict[int, tuple[list[pd.DataFrame], Spans, PersonaMiner, int]] = {}
+        # the count the pooled model's own scan found and, where the count held, the windows
+        # as that model labelled them (settled: no pair left to merge)
+        Labelled = tuple[PersonaMiner, list[PersonaMiner], WindowMoves | None]
+        tried: dict[int, tuple[list[pd.DataFrame], Spans, PersonaMiner, int, Labelled | None]]
+        tried = {}
 
         def holds(n: int) -> bool:
             f, u = features_of(auto_spans(n))
             fit = pooled_model(template, f, u)
             scanned = int(fit.quality_["n_personas"])
+            done = None
             if scanned >= k_whole:
                 # personas that the windows cannot tell apart from one split at random are
                 # merged (below): they count as one
-                fit = settle(fit, f, u, floor=k_whole - 1)[0]
+                done = settle(fit, f, u, floor=k_whole - 1)
+                fit = done[0]
             ok = int(fit.quality_["n_personas"]) >= k_whole
             if ok or n == 2:
                 for m in [m for m in tried if m != 2 and m < n]:
                     del tried[m]
-                tried[n] = (f, u, fit, scanned)
+                tried[n] = (f, u, fit, scanned, done if ok else None)
             return ok
 
         if k_whole >= 2:
             n = most_windows(holds, n_max)
-            feats, used, ref, scanned = tried[n]
+            feats, used, ref, scanned, labelled = tried[n]
             thin = ""
             if scanned < k_whole:
                 # even two windows' own scan finds fewer personas than the whole log (thin
@@ -406,7 +412,7 @@ def track_personas(
             # windows keep the most evidence a window for the personas a window may show
             n = 2
             holds(n)
-            feats, used, ref, _ = tried[n]
+            feats, used, ref, _, labelled = tried[n]
             logger.info(
                 "track_personas: windows='auto' chose %d windows of %s, the fewest: the "
                 "whole log holds one persona, so no count of windows can hold fewer (pass "
@@ -435,9 +441,12 @@ def track_personas(
             _attach_paths(m, log, (t >= a) & (t < b))
             miners.append(m)
     else:
-        if ref is None:
-            ref = template if reference is not None else pooled_model(template, feats, used)
-        ref, miners, moves = settle(ref, feats, used)
+        if labelled is not None:  # settled while the windows were chosen
+            ref, miners, moves = labelled
+        else:
+            if ref is None:
+                ref = template if reference is not None else pooled_model(template, feats, used)
+            ref, miners, moves = settle(ref, feats, used)
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for k, (m, (a, b)) in enumerate(zip(miners, used, strict=True)):
             check_placed(m, k, (a, b), int(min_events), len(used))

@@ -7,6 +7,7 @@ probability of having moved).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,30 @@ import pandas as pd
 from journeymine.exceptions import ConfigError
 from journeymine.personas.mining import PersonaMiner
 
-__all__ = ["CONFIDENT_PROBABILITY", "PersonaTracks"]
+__all__ = ["CONFIDENT_PROBABILITY", "PersonaTracks", "check_recall"]
 
 #: Persona probability in both windows that makes a customer's move (or stay) "confident".
 CONFIDENT_PROBABILITY = 0.9
+
+
+def check_recall(value: Any, name: str = "recall") -> float:
+    """``value`` as the share of the expected movers a movers list holds, in (0, 1].
+
+    Examples
+    --------
+    >>> check_recall(0.9)
+    0.9
+    >>> check_recall(0, "movers_recall")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: movers_recall must be within (0, 1], got 0: ...
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigError(
+            f"{name} must be within (0, 1], got {value!r}: the share of the expected movers "
+            f"to list, e.g. 0.95."
+        )
+    return float(value)
 
 
 @dataclass
@@ -172,8 +193,7 @@ class PersonaTracks:
             raise ConfigError(
                 f"window must be the position of a later window, 1..{n - 1}, got {window!r}."
             )
-        if isinstance(recall, bool) or not isinstance(recall, int | float) or not 0 < recall <= 1:
-            raise ConfigError(f"recall must be within (0, 1], got {recall!r}.")
+        recall = check_recall(recall)
         p = moves.iloc[:, window - 1].dropna().sort_values(ascending=False, kind="stable")
         total = float(p.sum())
         cum = p.cumsum().to_numpy()

@@ -241,10 +241,10 @@ def merge_unstable(
     """The windows labelled by ``ref`` (:func:`label_windows`); while two of its personas keep
     their customers between windows no better than one persona split at random
     (:func:`unstable_pair` with ``split_odds``; None: never), the pooled model refitted with one
-    persona fewer, down to ``floor`` personas. Returns the model, the window views and the
-    move probabilities."""
+    persona fewer, down to ``floor`` personas and never below two. Returns the model, the
+    window views and the move probabilities."""
     miners, moves = label_windows(ref, feats, move_margin, smoothing)
-    while split_odds is not None and int(ref.quality_["n_personas"]) > floor:
+    while split_odds is not None and int(ref.quality_["n_personas"]) > max(floor, 2):
         pair = unstable_pair([m.labels_ for m in miners], float(split_odds))
         if pair is None:
             break

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
+from journeymine.personas.tracks import check_recall
 from journeymine.report._common import (
     DEFAULT_K,
     NO_PERSONA,
@@ -427,13 +428,7 @@ def persona_migration_data(
     1
     """
     k = check_k(k)
-    if isinstance(movers_recall, bool) or not isinstance(movers_recall, int | float):
-        raise ConfigError(f"movers_recall must be a number in (0, 1], got {movers_recall!r}.")
-    if not 0 < movers_recall <= 1:
-        raise ConfigError(
-            f"movers_recall must be within (0, 1], got {movers_recall!r}: the share of the "
-            f"expected movers to list, e.g. 0.95."
-        )
+    movers_recall = check_recall(movers_recall, "movers_recall")
     mig = _tracking_frame(tracking, "migration", "persona_migration_data")
     check_frame(mig, MIGRATION_COLUMNS, what="migration", hint="")
     # ``confident`` (track_personas: probability >= 0.9 in both windows) and ``expected_moves``
@@ -451,8 +446,8 @@ def persona_migration_data(
             "hidden": hidden,
             "hidden_customers": int(mig.loc[small, "customers"].sum()),
             "names": _names(tracking),
-            "movers": _movers(tracking, float(movers_recall)),
-            "movers_recall": float(movers_recall),
+            "movers": _movers(tracking, movers_recall),
+            "movers_recall": movers_recall,
         }
     )
     return out
