@@ -14,7 +14,7 @@ from _uvicorn_server import Server
 
 from journeymine.nextstep import NextStepModel
 from journeymine.service import create_app
-from journeymine.service.app import default_next_step_path
+from journeymine.service.model_holder import default_next_step_path
 
 KEY = "ns-key"
 AUTH = {"X-API-Key": KEY}

@@ -8,6 +8,8 @@ it for one release. Import ``create_app``, ``serve`` and ``app_from_env`` from
 """
 
 from journeymine.service import app as _app
+from journeymine.service import limits as _limits
+from journeymine.service import model_holder as _model_holder
 
 # the public names, spelled out so that type checkers see the re-exports
 from journeymine.service.app import API_KEY_ENV as API_KEY_ENV
@@ -18,5 +20,7 @@ from journeymine.service.app import create_app as create_app
 from journeymine.service.launch import app_from_env as app_from_env
 from journeymine.service.launch import serve as serve
 
-globals().update({k: v for k, v in vars(_app).items() if not k.startswith("__")})
+# the old module held the request limits and the model holder too
+for _module in (_limits, _model_holder, _app):
+    globals().update({k: v for k, v in vars(_module).items() if not k.startswith("__")})
 __all__ = list(_app.__all__)

@@ -111,7 +111,15 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     Returns
     -------
     Path
-        ``path``.
+        ``path``, as a :class:`~pathlib.Path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from journeymine.io.atomic import write_bytes
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_bytes(f"{d}/model.bin", b"weights").stat().st_size
+    7
     """
     with atomic_path(path) as tmp, open(tmp, "xb") as fh:
         fh.write(data)
@@ -121,19 +129,32 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically.
+    """Write ``text`` to ``path`` atomically: encoded, then written as :func:`write_bytes` does.
+
+    A reader sees the old file or the new one, never a half-written one.
 
     Parameters
     ----------
     path : str or path-like
-        The destination file; its folder must exist.
+        The destination file; its folder must exist. An existing file is replaced whole.
     text : str
-        The whole content.
+        The whole content, encoded with ``encoding``.
     encoding : str, default "utf-8"
+        How ``text`` becomes bytes.
 
     Returns
     -------
     Path
         ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from journeymine.io.atomic import write_text
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "report.txt").write_text("old and longer")
+    ...     write_text(Path(d) / "report.txt", "new").read_text()
+    'new'
     """
     return write_bytes(path, text.encode(encoding))

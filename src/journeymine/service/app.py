@@ -57,19 +57,14 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 
 from journeymine.service.assign_routes import AssignRoute, Coalescer, score_batch
 from journeymine.service.auth import key_checker
-from journeymine.service.limits import (  # noqa: F401 - re-exported for the old path
+from journeymine.service.limits import (
     _JSON,
     API_KEY_ENV,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_REQUEST_TIMEOUT,
-    KEEP_ALIVE_TIMEOUT,
     MODEL_PATH_ENV,
-    PLAUSIBLE_RANGE_ENV,
-    POLICY_PATH_ENV,
     REQUEST_TIMEOUT_ENV,
-    RESPONSES_PATH_ENV,
-    STORE_ENV,
     RequestError,
     TimeRange,
     _BodyLimit,
@@ -81,10 +76,8 @@ from journeymine.service.limits import (  # noqa: F401 - re-exported for the old
     read_request,
 )
 from journeymine.service.live_events import EventIn
-from journeymine.service.model_holder import (  # noqa: F401 - re-exported for the old path
-    NEXT_STEP_SUFFIX,
+from journeymine.service.model_holder import (
     ModelHolder,
-    default_next_step_path,
     next_step_of,
     without_folders,
 )
