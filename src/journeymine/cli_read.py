@@ -248,11 +248,12 @@ class ReadOptions:
         Parameters
         ----------
         path : Path
+            The log file (any format :func:`journeymine.io.read_events` reads).
 
         Returns
         -------
         DataFrame
-            The canonical log.
+            The canonical log, read with this configuration's options.
 
         Raises
         ------

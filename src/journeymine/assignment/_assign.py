@@ -433,15 +433,22 @@ def assign_many(log: pd.DataFrame, model: PersonaModel) -> pd.DataFrame:
 
     Examples
     --------
+    A model trained on named personas (integer ids, their names given to ``fit``):
+
+    >>> import pandas as pd
     >>> import journeymine as jm
     >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
-    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
-    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> ids, names = pd.factorize(data.customers["persona"], sort=True)
+    >>> labels = pd.Series(ids, index=data.customers["customer_id"])
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(
+    ...     data.events, labels, names=dict(enumerate(names)))
     >>> out = jm.assign_many(data.events, model)
     >>> list(out.columns)[:4]
     ['customer_id', 'persona', 'name', 'probability']
     >>> len(out) == data.events["customer_id"].nunique()
     True
+    >>> out.loc[out["persona"] >= 0, "name"].isin(names).all()
+    np.True_
     """
     model = _check_model(model)
     customers, X, n_events, unknown_act, unknown_ch = model._featurize(log, what="assign_many")
