@@ -47,7 +47,16 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.sha256",
     "artifact.untrusted_types",
 )
-_FORMAT = CardFormat(KIND, FORMAT_VERSION, CHECKSUMMED_FIELDS)
+_FORMAT = CardFormat(
+    KIND,
+    FORMAT_VERSION,
+    CHECKSUMMED_FIELDS,
+    saved_by="FeatureUplift.save()",
+    what="a FeatureUplift",
+    required={"params": dict, "chosen": dict, "journeys": list, "cells": dict},
+    covers="the parameters, the chosen C and blend, the journeys and the cell model's card",
+    elsewhere="an UpliftModel loads with UpliftModel.load, persona models with jm.load_model.",
+)
 _ARRAYS = (
     "customers",
     "components",
@@ -132,16 +141,7 @@ def load_feature_uplift(
     from journeymine.actions.uplift import UpliftModel
     from journeymine.io import cards
 
-    data, card = read_checked(
-        path,
-        _FORMAT,
-        saved_by="FeatureUplift.save()",
-        what="a FeatureUplift",
-        required={"params": dict, "chosen": dict, "journeys": list, "cells": dict},
-        covers="the parameters, the chosen C and blend, the journeys and the cell model's card",
-        elsewhere="an UpliftModel loads with UpliftModel.load, persona models with jm.load_model.",
-        allowed=_check_trusted(trusted),
-    )
+    data, card = read_checked(path, _FORMAT, allowed=_check_trusted(trusted))
     source = str(path)
     cells = cells_path(Path(path))
     base = UpliftModel.load(cells)

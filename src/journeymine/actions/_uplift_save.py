@@ -36,11 +36,19 @@ __all__ = [
 @dataclass(frozen=True)
 class CardFormat:
     """What a saved model's card is: its ``kind``, the format ``version`` written (and the
-    newest read) and the card ``fields`` its checksum covers (with the skops bytes)."""
+    newest read), the card ``fields`` its checksum covers (with the skops bytes); and what a
+    reader is told: the method that writes it (``saved_by``), ``what`` it holds, the fields
+    it must have (``required``, name -> type), what the checksum ``covers`` and where the
+    other kinds of model load (``elsewhere``)."""
 
     kind: str
     version: int
     fields: tuple[str, ...]
+    saved_by: str
+    what: str
+    required: dict[str, type]
+    covers: str
+    elsewhere: str
 
 
 FORMAT_VERSION = 1
@@ -62,7 +70,19 @@ CHECKSUMMED_FIELDS: tuple[str, ...] = (
     "artifact.untrusted_types",
 )
 #: The UpliftModel card's format.
-FORMAT = CardFormat(KIND, FORMAT_VERSION, CHECKSUMMED_FIELDS)
+FORMAT = CardFormat(
+    KIND,
+    FORMAT_VERSION,
+    CHECKSUMMED_FIELDS,
+    saved_by="UpliftModel.save()",
+    what="an UpliftModel",
+    required={"params": dict, "journeys": list, "priors": list},
+    covers="the parameters, journeys and priors",
+    elsewhere="a FeatureUplift loads with FeatureUplift.load (from the command line: "
+    "`jm serve --responses FILE` serves it; `jm nba` and `jm backtest` fit one with "
+    "--feature-uplift PERSONA_MODEL), persona models with jm.load_model, next-step models "
+    "with NextStepModel.load.",
+)
 #: What a message about broken files tells to do (the actions' models are saved the same way).
 FIX = "Restore the files saved together, or fit the model again and save it with model.save(path)."
 
@@ -135,24 +155,15 @@ def write_checked(
 
 
 def read_checked(
-    path: str | os.PathLike[str],
-    fmt: CardFormat,
-    *,
-    saved_by: str,
-    what: str,
-    required: dict[str, type],
-    covers: str,
-    elsewhere: str,
-    allowed: Collection[str],
+    path: str | os.PathLike[str], fmt: CardFormat, *, allowed: Collection[str]
 ) -> tuple[bytes, dict[str, Any]]:
-    """The skops bytes and the card of a model of ``what`` kind saved at ``path`` (by
-    ``saved_by``) in the card format ``fmt``, after every check made before the skops file is
-    loaded: the card's kind, versions, fields, checksums (:func:`journeymine.io.cards.check_card`,
-    the other arguments as there) and the types the file holds (only ``allowed``, exactly those
-    the card declares)."""
+    """The skops bytes and the card of a model saved at ``path`` in the card format ``fmt``,
+    after every check made before the skops file is loaded: the card's kind, versions, fields,
+    checksums (:func:`journeymine.io.cards.check_card`, with ``fmt``'s words) and the types
+    the file holds (only ``allowed``, exactly those the card declares)."""
     from journeymine.io import cards
 
-    data, card = cards.read_model_files(path, saved_by)
+    data, card = cards.read_model_files(path, fmt.saved_by)
     source = str(path)
     cards.check_card(
         card,
@@ -161,11 +172,11 @@ def read_checked(
         kind=fmt.kind,
         format_version=fmt.version,
         fields=fmt.fields,
-        required=required,
-        covers=covers,
+        required=fmt.required,
+        covers=fmt.covers,
         fix=FIX,
-        what=what,
-        elsewhere=elsewhere,
+        what=fmt.what,
+        elsewhere=fmt.elsewhere,
     )
     cards.check_skops_types(
         data,
@@ -173,7 +184,7 @@ def read_checked(
         trusted=(),
         declared=card["artifact"].get("untrusted_types", []),
         source=source,
-        holds=what,
+        holds=fmt.what,
     )
     return data, card
 
@@ -183,19 +194,7 @@ def load_uplift(path: str | os.PathLike[str], cls: Any) -> Any:
     UpliftModel class; passed in so that this module does not import it)."""
     import skops.io as sio
 
-    data, card = read_checked(
-        path,
-        FORMAT,
-        saved_by="UpliftModel.save()",
-        what="an UpliftModel",
-        required={"params": dict, "journeys": list, "priors": list},
-        covers="the parameters, journeys and priors",
-        elsewhere="a FeatureUplift loads with FeatureUplift.load (from the command line: "
-        "`jm serve --responses FILE` serves it; `jm nba` and `jm backtest` fit one with "
-        "--feature-uplift PERSONA_MODEL), persona models with jm.load_model, next-step models "
-        "with NextStepModel.load.",
-        allowed=ALLOWED_TYPES,
-    )
+    data, card = read_checked(path, FORMAT, allowed=ALLOWED_TYPES)
     source = str(path)
     try:
         state = sio.loads(data, trusted=[])
