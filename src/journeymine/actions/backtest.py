@@ -97,6 +97,9 @@ def backtest(
 ) -> Backtest:
     """Replay ``log``'s touches through ``policy``.
 
+    Every logged touch is a decision point: the policy decides for that customer as of that
+    moment, and the touch is counted as agreed with, or blocked with the gate that blocks it.
+
     Parameters
     ----------
     log : DataFrame

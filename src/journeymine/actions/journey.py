@@ -98,6 +98,9 @@ def _check_keys(d: Any, allowed: set[str], required: set[str], where: str) -> No
 class Rule:
     """One eligibility rule (see the module docstring).
 
+    ``seen`` / ``not_seen`` an activity within a window, ``new_customer`` (first event at most
+    a window ago), or a ``persona`` in a list.
+
     Examples
     --------
     >>> from journeymine.actions import Rule
@@ -183,6 +186,9 @@ class Cap:
 @dataclass(frozen=True)
 class Consent:
     """A reachability or consent signal a channel needs (see the module docstring).
+
+    An opt-in activity not followed by an opt-out (``no_consent`` otherwise), an activity
+    that makes the channel reachable (``requires``), or a customer attribute.
 
     Examples
     --------

@@ -73,6 +73,10 @@ def evaluate_policy(
 ) -> pd.DataFrame:
     """Estimate a candidate policy's mean reward per decision from a logged policy's decisions.
 
+    The log must hold the probability with which the logging decider chose each action (an
+    exploring :class:`~journeymine.actions.PolicyDecider` records it); the doubly robust
+    estimate adds a reward model cross-fitted on two halves of the log.
+
     Parameters
     ----------
     log : DataFrame
