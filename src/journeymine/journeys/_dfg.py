@@ -235,14 +235,21 @@ def start_activities(log: LogInput, *, case: str = CUSTOMER_ID) -> pd.DataFrame:
     Parameters
     ----------
     log : DataFrame, path or EncodedLog
-        Event log (need not be sorted).
+        Event log (need not be sorted). A case starts with its earliest event; events at the
+        same time keep their input order.
     case : str, default "customer_id"
         Case column.
 
     Returns
     -------
     DataFrame
-        ``activity, count`` sorted by count descending, then activity.
+        ``activity, count``: one row per activity that starts a case, sorted by count
+        descending, then activity. The counts add up to the number of cases.
+
+    See Also
+    --------
+    end_activities : The same count over the last event of each case.
+    variants : Whole journeys, or their first steps (``max_steps``).
 
     Examples
     --------
@@ -261,25 +268,33 @@ def end_activities(log: LogInput, *, case: str = CUSTOMER_ID) -> pd.DataFrame:
     Parameters
     ----------
     log : DataFrame, path or EncodedLog
-        Event log (need not be sorted).
+        Event log (need not be sorted). A case ends with its latest event; of events at the
+        same time, the last in input order.
     case : str, default "customer_id"
         Case column.
 
     Returns
     -------
     DataFrame
-        ``activity, count`` sorted by count descending, then activity.
+        ``activity, count``: one row per activity that ends a case (where journeys stop, e.g.
+        after a purchase or abandoned in a cart), sorted by count descending, then activity.
+
+    See Also
+    --------
+    start_activities : The same count over the first event of each case.
+    variants : Whole journeys, or their last steps (``max_steps`` with ``from_end=True``).
 
     Examples
     --------
     >>> import pandas as pd
     >>> import journeymine as jm
-    >>> log = pd.DataFrame({"customer_id": ["a", "a", "b"], "activity": ["view", "buy", "view"],
-    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01"], utc=True)})
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b", "c", "c"],
+    ...     "activity": ["view", "cart", "buy", "view", "cart", "view", "cart"],
+    ...     "timestamp": pd.to_datetime([1, 2, 3, 1, 2, 1, 2], unit="D", utc=True)})
     >>> jm.end_activities(log)
       activity  count
-    0      buy      1
-    1     view      1
+    0     cart      2
+    1      buy      1
     """
     return _boundary_activities(log, case, last=True)
 

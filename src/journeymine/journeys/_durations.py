@@ -20,7 +20,7 @@ def durations(log: LogInput, *, case: str = CUSTOMER_ID) -> pd.DataFrame:
     log : DataFrame, path or EncodedLog
         Event log (need not be sorted).
     case : str, default "customer_id"
-        Case column.
+        Case column; its values make the output's ``case`` column.
 
     Returns
     -------
