@@ -63,18 +63,22 @@ def paths(
     >>> import pandas as pd
     >>> import journeymine as jm
     >>> log = pd.DataFrame({
-    ...     "customer_id": ["a", "a", "a", "b", "b"],
-    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03",
-    ...                                  "2025-01-01", "2025-01-02"], utc=True),
-    ...     "activity": ["view", "cart", "buy", "view", "cart"]})
+    ...     "customer_id": ["a", "a", "a", "a", "b", "b", "b"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04",
+    ...                                  "2025-01-01", "2025-01-02", "2025-01-03"], utc=True),
+    ...     "activity": ["view", "cart", "view", "buy", "view", "cart", "buy"]})
+
+    Customer a views twice; its paths leave from the first view only:
+
     >>> jm.paths(log, "view", max_steps=2)
        step source target  cases
     0     1   view   cart      2
     1     2   cart    buy      1
-    >>> jm.paths(log, "buy", direction="before", max_steps=2)
+    2     2   cart   view      1
+    >>> jm.paths(log, "buy", direction="before", max_steps=1)
        step source target  cases
-    0    -2   view   cart      1
-    1    -1   cart    buy      1
+    0    -1   cart    buy      1
+    1    -1   view    buy      1
     """
     if direction not in ("after", "before"):
         raise ConfigError(f"direction={direction!r} is not allowed; use 'after' or 'before'.")
@@ -140,12 +144,13 @@ def channel_switches(log: LogInput, *, case: str = CUSTOMER_ID) -> pd.DataFrame:
     --------
     >>> import pandas as pd
     >>> import journeymine as jm
-    >>> log = pd.DataFrame({
-    ...     "customer_id": ["a", "a", "a", "b", "b"],
-    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03",
-    ...                                  "2025-01-01", "2025-01-02"], utc=True),
-    ...     "activity": ["email_open", "view", "buy", "view", "buy"],
-    ...     "channel": ["email", "web", "web", "app", "store"]})
+    >>> log = pd.DataFrame([
+    ...     ("a", "2025-01-01", "email_open", "email"),
+    ...     ("a", "2025-01-02", "view", "web"),
+    ...     ("a", "2025-01-03", "buy", "web"),
+    ...     ("b", "2025-01-01", "view", "app"),
+    ...     ("b", "2025-01-02", "buy", "store"),
+    ... ], columns=["customer_id", "timestamp", "activity", "channel"])
     >>> jm.channel_switches(log)
       from_channel to_channel  count  share
     0          app      store      1    1.0

@@ -234,17 +234,25 @@ def variants(
     >>> import pandas as pd
     >>> import journeymine as jm
     >>> log = pd.DataFrame({
-    ...     "customer_id": ["a", "a", "b", "b", "c"],
-    ...     "timestamp": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-01",
-    ...                                  "2025-01-03", "2025-01-05"], utc=True),
-    ...     "activity": ["view", "buy", "view", "buy", "view"]})
+    ...     "customer_id": ["a", "a", "b", "b", "b", "c", "c", "c"],
+    ...     "timestamp": pd.to_datetime([1, 2, 1, 2, 3, 5, 6, 7], unit="D", utc=True),
+    ...     "activity": ["view", "buy", "search", "view", "buy", "search", "view", "cart"]})
+
+    Every journey is unique, but two of the three end the same way and two start the same way:
+
     >>> jm.variants(log)
-          variant  length  cases     share
-    0  view > buy       2      2  0.666667
-    1        view       1      1  0.333333
+                    variant  length  cases     share
+    0   search > view > buy       3      1  0.333333
+    1  search > view > cart       3      1  0.333333
+    2            view > buy       2      1  0.333333
+    >>> jm.variants(log, max_steps=2, from_end=True)
+           variant  length  cases     share
+    0   view > buy       2      2  0.666667
+    1  view > cart       2      1  0.333333
     >>> jm.variants(log, max_steps=1)
-      variant  length  cases  share
-    0    view       1      3    1.0
+      variant  length  cases     share
+    0  search       1      2  0.666667
+    1    view       1      1  0.333333
     """
     check_int(max_steps, "max_steps", allow_none=True)
     check_int(top_k, "top_k", allow_none=True)
