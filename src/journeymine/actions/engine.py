@@ -421,6 +421,8 @@ def next_best_action(
     Returns
     -------
     Decisions
+        ``actions`` (the chosen journey per customer, or none) and ``why_not`` (every losing
+        journey with its reason).
 
     Examples
     --------
