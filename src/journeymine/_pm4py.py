@@ -516,14 +516,24 @@ def export_bpmn(
 def export_pnml(model: ProcessModel, path: str | os.PathLike[str]) -> Path:
     """Write the model's accepting Petri net as a PNML file and return its path.
 
+    Parameters
+    ----------
+    model : ProcessModel
+    path : str or path-like
+        Target file; ``.pnml`` is appended when missing.
+
     Examples
     --------
+    The net read back behaves as the one written: journeys start with a call or a visit.
+
     >>> import tempfile, pandas as pd
-    >>> log = pd.DataFrame({"customer_id": ["a", "a"], "activity": ["visit", "buy"],
-    ...     "timestamp": pd.to_datetime([1, 2], unit="D", utc=True)})
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "b", "b"],
+    ...     "activity": ["visit", "buy", "call", "buy"],
+    ...     "timestamp": pd.to_datetime([1, 2, 1, 2], unit="D", utc=True)})
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     read_pnml(export_pnml(discover_process(log), f"{d}/journey.pnml")).activities
-    ('buy', 'visit')
+    ...     path = export_pnml(discover_process(log), f"{d}/journey")
+    ...     path.name, start_activities(read_pnml(path))
+    ('journey.pnml', ('call', 'visit'))
     """
     model = _check_model(model, "export_pnml")
     pm4py = _pm4py("export_pnml")
@@ -677,6 +687,8 @@ def replay(
     case_ids, _ = _variant_keys(frame)
     sizes = frame.groupby(_CASE, sort=False).size()
     keys_kw = {"activity_key": _ACTIVITY, "timestamp_key": _TIMESTAMP, "case_id_key": _CASE}
+    # the log and the accepting net, as both of pm4py's replays take them
+    log_and_net = (frame, model.net, model.initial_marking, model.final_marking)
     # one tuple per case (case, n_events, cost, fitness) and per deviation (case, position,
     # type, activity), in the columns' order
     rows: list[tuple[Any, int, float, float]] = []
@@ -684,12 +696,7 @@ def replay(
     if method == "alignments":
         with _quiet():
             result = pm4py.conformance_diagnostics_alignments(
-                frame,
-                model.net,
-                model.initial_marking,
-                model.final_marking,
-                show_progress_bar=show_progress,
-                **keys_kw,
+                *log_and_net, show_progress_bar=show_progress, **keys_kw
             )
         for cid, res in zip(case_ids, result, strict=True):
             pos = 0
@@ -705,12 +712,7 @@ def replay(
     else:
         with _quiet():
             result = pm4py.conformance_diagnostics_token_based_replay(
-                frame,
-                model.net,
-                model.initial_marking,
-                model.final_marking,
-                opt_parameters={"show_progress_bar": show_progress},
-                **keys_kw,
+                *log_and_net, opt_parameters={"show_progress_bar": show_progress}, **keys_kw
             )
         for cid, res in zip(case_ids, result, strict=True):
             devs.extend(
