@@ -76,6 +76,8 @@ MAX_FIT_POINTS = 8_000
 class ConsensusMixture:
     """The chosen mixture and the search behind it.
 
+    What :func:`fit_consensus_mixture` returns; ``search`` shows why ``k`` was chosen.
+
     Attributes
     ----------
     model : GaussianMixture
