@@ -17,19 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from journeymine import schema
 from journeymine.exceptions import EventLogError
 from journeymine.features.aggregates import AggPlan, Encoded, cents
 from journeymine.features.spec import FeatureSpec
-from journeymine.schema import (
-    ACTIVITY,
-    CHANNEL,
-    CUSTOMER_ID,
-    JOURNEY_ID,
-    SESSION_ID,
-    TIMESTAMP,
-    VALUE,
-)
-from journeymine.schema import canonical_log as schema_canonical_log
 
 __all__ = [
     "CHUNK_EVENTS",
@@ -83,7 +74,7 @@ def canonical_log(log: Any, *, what: str) -> pd.DataFrame:
     ...
     journeymine.exceptions.EmptyLogError: the event log is empty (0 rows). Check the file, ...
     """
-    return schema_canonical_log(log)
+    return schema.canonical_log(log)
 
 
 def _codes(values: pd.Series, vocab: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,7 +117,7 @@ def timestamps_us(log: pd.DataFrame) -> np.ndarray:
     >>> timestamps_us(log) - 1_735_689_600_000_000
     array([1000000])
     """
-    ts = log[TIMESTAMP]
+    ts = log[schema.TIMESTAMP]
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
         if ts.dtype.unit == "us":
             return np.asarray(ts.array.asi8)  # UTC epoch microseconds, whatever the zone
@@ -147,7 +138,7 @@ def require_session_id(log: pd.DataFrame, spec: FeatureSpec, *, what: str) -> No
     ...
     journeymine.exceptions.EventLogError: fit: these features build sessions from session_id ...
     """
-    if spec.use_session_id and SESSION_ID not in log.columns:
+    if spec.use_session_id and schema.SESSION_ID not in log.columns:
         raise EventLogError(
             f"{what}: these features build sessions from session_id (fitted on a log with one) "
             f"but the log has no 'session_id' column. Add it (jm.sessionize(log) makes one "
@@ -174,20 +165,20 @@ def encode_log(
     """
     spec = vocab.spec
     if customer_codes is None:
-        cust, customers = pd.factorize(log[CUSTOMER_ID], sort=True)
+        cust, customers = pd.factorize(log[schema.CUSTOMER_ID], sort=True)
     else:
         cust, customers = customer_codes
     n = len(customers)
     cust = cust.astype(np.int64)
-    act, act_raw, act_names = _codes(log[ACTIVITY], spec.activities)
+    act, act_raw, act_names = _codes(log[schema.ACTIVITY], spec.activities)
     none: list[tuple[str, ...]] = [()] * n
     unknown_act = (
         _unknown_by_customer(cust, act_raw, act, act_names, len(spec.activities), n)
         if unknown_names
         else none
     )
-    if CHANNEL in log.columns:
-        ch, ch_raw, ch_names = _codes(log[CHANNEL], spec.channels)
+    if schema.CHANNEL in log.columns:
+        ch, ch_raw, ch_names = _codes(log[schema.CHANNEL], spec.channels)
         unknown_ch = (
             _unknown_by_customer(cust, ch_raw, ch, ch_names, len(spec.channels), n)
             if unknown_names
@@ -196,15 +187,15 @@ def encode_log(
     else:
         ch = np.full(len(log), len(spec.channels), dtype=np.int32)
         unknown_ch = [()] * n
-    if JOURNEY_ID in log.columns:
-        _, jraw, jnames = _codes(log[JOURNEY_ID], ())
+    if schema.JOURNEY_ID in log.columns:
+        _, jraw, jnames = _codes(log[schema.JOURNEY_ID], ())
         jl = pd.Index(list(spec.journeys), dtype=object).get_indexer(pd.Index(jnames, dtype=object))
         jv = np.append(jl, -1).astype(np.int64)[jraw]  # raw -1 (null) -> -1
     else:
         jraw = np.full(len(log), -1, dtype=np.int64)
         jv = np.full(len(log), -1, dtype=np.int64)
-    if VALUE in log.columns:
-        v = log[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+    if schema.VALUE in log.columns:
+        v = log[schema.VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
         big = np.isfinite(v) & (np.abs(v) > MAX_ABS_VALUE)
         if big.any():
             raise EventLogError(
@@ -215,7 +206,7 @@ def encode_log(
         v = np.full(len(log), np.nan)
     if spec.use_session_id:
         require_session_id(log, spec, what=what)
-        sid = pd.factorize(log[SESSION_ID], use_na_sentinel=True)[0].astype(np.int64)
+        sid = pd.factorize(log[schema.SESSION_ID], use_na_sentinel=True)[0].astype(np.int64)
     else:
         sid = np.full(len(log), -1, dtype=np.int64)
     ev = Encoded(
@@ -230,7 +221,7 @@ def encode_log(
         valued=np.isfinite(v),
         sid=sid,
     )
-    return pd.Index(customers, name=CUSTOMER_ID, dtype="str"), ev, unknown_act, unknown_ch
+    return pd.Index(customers, name=schema.CUSTOMER_ID, dtype="str"), ev, unknown_act, unknown_ch
 
 
 #: Events per slice of whole customers when a large log is aggregated (small enough for the CPU
@@ -269,7 +260,9 @@ def aggregate_log(
         return part(*slices[0])
     parts = [part(frame, codes) for frame, codes in slices]
     return (
-        pd.Index(np.concatenate([p[0].to_numpy() for p in parts]), name=CUSTOMER_ID, dtype="str"),
+        pd.Index(
+            np.concatenate([p[0].to_numpy() for p in parts]), name=schema.CUSTOMER_ID, dtype="str"
+        ),
         np.concatenate([p[1] for p in parts]),
         [u for p in parts for u in p[2]],
         [u for p in parts for u in p[3]],
@@ -313,7 +306,7 @@ def coded_customer_slices(
     """
     if len(log) <= chunk_events:
         return [(log, None)]
-    codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=True)
+    codes, uniques = pd.factorize(log[schema.CUSTOMER_ID], sort=True)
     if len(codes) > 1 and (np.diff(codes) < 0).any():
         order = np.argsort(codes, kind="stable")
         log, codes = log.iloc[order], codes[order]
