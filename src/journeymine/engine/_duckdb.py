@@ -6,7 +6,6 @@ nothing for code that only encodes in-memory DataFrames.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -27,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["connect", "edge_statistics", "file_columns", "quote_ident", "read_file_columns"]
 
-logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
