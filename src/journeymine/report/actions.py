@@ -118,6 +118,15 @@ def backtest_figure(
     """Stacked bars: per journey sent, the touches the policy agrees with and, for the others,
     the gate that stops them.
 
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`backtest_data` returns: ``journey, outcome, touches, share``. Outcomes
+        are stacked in the order of the policy's gates, the agreeing touches first, in green.
+    title : str, default "What the policy would have done with the logged touches"
+    subtitle : str, optional
+        Replaces the note on how the touches were replayed.
+
     Examples
     --------
     >>> import pandas as pd
@@ -225,6 +234,20 @@ def response_rates_figure(
     subtitle: str | None = None,
 ) -> go.Figure:
     """Heatmap of the rates that arbitrate between journeys.
+
+    Rows are personas ("all customers" first), columns journeys; a cell is the share of the
+    touches that got a response.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`response_rates_data` returns: ``persona, name, journey, touches, rate``,
+        one row per persona (by ``name``, "all customers" on top) and journey; cells it hid
+        (fewer than ``k`` touches) stay blank and are counted in the subtitle.
+    title : str, default "Response rate per persona and journey"
+    subtitle : str, optional
+        Replaces the note on what a rate is (responses within the window, shrunk to the
+        journey's rate).
 
     Examples
     --------
@@ -338,6 +361,15 @@ def ope_figure(
     """Points with 95% intervals: the logging policy's observed mean reward per decision and
     the candidate's IPS, SNIPS and doubly robust estimates.
 
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`ope_data` returns: ``estimator, estimate, lo, hi, matches``, one point
+        per row, top to bottom; the first row (the logging policy) is drawn in grey.
+    title : str, default "What the candidate policy would earn, estimated from the log"
+    subtitle : str, optional
+        Replaces the reading note (mean reward per decision, grey = what the log earned).
+
     Examples
     --------
     >>> import pandas as pd
@@ -424,6 +456,15 @@ def impact_figure(
 ) -> go.Figure:
     """Horizontal bars with 95% intervals: value per customer of each arm of an impact
     experiment, labelled with the ratio to the baseline arm.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`impact_data` returns: ``arm, customers, value_per_customer, lo, hi,
+        vs_baseline``, best arm on top; ``attrs["baseline"]`` names the arm of the ratios.
+    title : str, default "Impact experiment: true value per customer, by arm"
+    subtitle : str, optional
+        Replaces the note on the design (arms split at random over the same period).
 
     Examples
     --------

@@ -285,10 +285,9 @@ def journey_findings(data: JourneyReportData) -> list[str]:
     --------
     >>> import journeymine as jm
     >>> from journeymine.report import journey_findings, journey_report_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
-    >>> found = journey_findings(journey_report_data(log))
-    >>> " customers and " in found[0], found[-1].startswith("Privacy:")
+    >>> events = jm.datasets.make_journeys(n_customers=150, days=30, random_state=1).events
+    >>> found = journey_findings(journey_report_data(events, k=5))
+    >>> " customers and " in found[0], found[-1].startswith("Privacy: groups of fewer than 5")
     (True, True)
     """
     k = data.k

@@ -42,13 +42,19 @@ def channel_switch_data(log: pd.DataFrame, *, k: int = DEFAULT_K) -> pd.DataFram
 
     Examples
     --------
-    >>> import journeymine as jm
+    Customers a and b both go from the web to the app; only a then stays on the app, a cell
+    of one customer that ``k=2`` hides:
+
+    >>> import pandas as pd
     >>> from journeymine.report import channel_switch_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
-    >>> s = channel_switch_data(log)
-    >>> bool((s["customers"] >= 10).all())
-    True
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"],
+    ...     "timestamp": pd.date_range("2025-01-01", periods=5, freq="h", tz="UTC"),
+    ...     "activity": "visit", "channel": ["web", "app", "app", "web", "app"]})
+    >>> s = channel_switch_data(log, k=2)
+    >>> s[["from_channel", "to_channel", "count", "customers"]].values.tolist()
+    [['web', 'app', 2, 2]]
+    >>> s.attrs["hidden"]
+    1
     """
     from journeymine.journeys import channel_switches
 
@@ -90,6 +96,20 @@ def channel_switch_figure(
     data: pd.DataFrame, *, title: str = "Channel switches", subtitle: str | None = None
 ) -> go.Figure:
     """Heatmap: row = channel of an event, column = channel of the customer's next event.
+
+    Each cell is the share of the row's transitions (its number below); the busiest channels
+    come first.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`channel_switch_data` returns: ``from_channel, to_channel, count, share``.
+        The cells it hid for privacy (``attrs["hidden"]``, ``attrs["k"]``) are counted in the
+        subtitle.
+    title : str, default "Channel switches"
+    subtitle : str, optional
+        Replaces the line under the title, which by default says how to read the grid (row =
+        from, column = to); ``""`` for none.
 
     Examples
     --------

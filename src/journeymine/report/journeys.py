@@ -126,6 +126,18 @@ def paths_figure(
 ) -> go.Figure:
     """Sankey of :func:`paths_data`: columns are steps, link width is customers.
 
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`paths_data` returns: ``step, source, target, cases``, with
+        ``attrs["activity"]`` and ``attrs["direction"]`` placing the anchor activity at the
+        left (``"after"``) or right (``"before"``) edge.
+    title : str, optional
+        Default: "Paths after <activity>" (or "before"), from ``data.attrs``.
+    subtitle : str, optional
+        Replaces the note on the number of steps and on the links hidden for privacy; ``""``
+        for none.
+
     Examples
     --------
     >>> import pandas as pd
@@ -237,13 +249,19 @@ def funnel_data(
 
     Examples
     --------
-    >>> import journeymine as jm
+    Three customers view a product, two of them add it to the cart and one buys it; with
+    ``k=2`` the purchase, reached by a single customer, is not shown:
+
+    >>> import pandas as pd
     >>> from journeymine.report import funnel_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
-    >>> f = funnel_data(log, ["view_product", "add_to_cart", "checkout"])
-    >>> f["activity"].tolist()
-    ['view_product', 'add_to_cart', 'checkout']
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b", "c"],
+    ...     "timestamp": pd.date_range("2025-01-01", periods=6, freq="h", tz="UTC"),
+    ...     "activity": ["view", "cart", "buy", "view", "cart", "view"]})
+    >>> f = funnel_data(log, ["view", "cart", "buy"], k=2)
+    >>> f[["activity", "cases", "conversion", "drop_off"]].values.tolist()
+    [['view', 3, 1.0, 0], ['cart', 2, 0.6666666666666666, 1]]
+    >>> f.attrs["hidden"]
+    1
     """
     from journeymine.journeys import funnel
 
@@ -281,6 +299,20 @@ def funnel_figure(
     data: pd.DataFrame, *, title: str = "Funnel", subtitle: str | None = None
 ) -> go.Figure:
     """Funnel bars with conversion from the first step and the drop-off between steps.
+
+    A funnel with a segment column (``attrs["segment"]``, as :func:`funnel_data` sets it with
+    ``segment=``) is drawn as grouped bars instead: conversion from step 1, one colour per
+    segment.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`funnel_data` returns: ``step, activity, cases, conversion,
+        step_conversion, drop_off`` (+ the segment column).
+    title : str, default "Funnel"
+    subtitle : str, optional
+        Replaces what the bars measure (customers reaching each step, or each segment's share)
+        and the count of steps hidden for privacy; ``""`` for none.
 
     Examples
     --------
@@ -411,13 +443,17 @@ def variants_data(
 
     Examples
     --------
-    >>> import journeymine as jm
+    On their first two steps, the journeys of customers a and c are the same; b's, followed
+    by one customer, is hidden with ``k=2``:
+
+    >>> import pandas as pd
     >>> from journeymine.report import variants_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
-    >>> v = variants_data(log, max_steps=2, k=10)
-    >>> bool((v["cases"] >= 10).all())
-    True
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b", "c", "c"],
+    ...     "timestamp": pd.date_range("2025-01-01", periods=7, freq="h", tz="UTC"),
+    ...     "activity": ["view", "cart", "buy", "view", "search", "view", "cart"]})
+    >>> v = variants_data(log, max_steps=2, k=2)
+    >>> v[["variant", "cases"]].values.tolist(), v.attrs["hidden_customers"]
+    ([['view > cart', 2]], 1)
     """
     from journeymine.journeys import variants
 
@@ -444,7 +480,21 @@ def variants_data(
 def variants_figure(
     data: pd.DataFrame, *, title: str = "Most common journeys", subtitle: str | None = None
 ) -> go.Figure:
-    """A table of variants: rank, the steps, customers and share (with a share bar).
+    """A table of variants: rank, the steps, customers and share.
+
+    Each journey is written with arrows between its steps, wrapped when long; the most common
+    comes first.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`variants_data` returns: ``variant`` (steps joined by ``" > "``),
+        ``length, cases, share``; its ``attrs`` (``max_steps``, ``from_end``, ``hidden``,
+        ``hidden_customers``, ``k``) write the subtitle.
+    title : str, default "Most common journeys"
+    subtitle : str, optional
+        Replaces that subtitle: which steps of each journey are compared and how many rarer
+        journeys are not shown.
 
     Examples
     --------

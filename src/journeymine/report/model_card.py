@@ -138,6 +138,21 @@ def model_card_figure(
 ) -> go.Figure:
     """Two panels: accuracy by number of events seen (bars) and a reliability diagram.
 
+    They tell how early an assignment can be trusted (accuracy after a customer's first
+    events) and whether its probabilities mean what they say (predicted 80% right 80% of the
+    time: on the diagonal).
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`model_card_data` returns: rows of panel ``"accuracy_by_events"`` draw the
+        bars, rows of panel ``"calibration"`` the reliability curve (marker size =
+        predictions in the bin); a card without calibration leaves that panel with the
+        diagonal only.
+    title : str, default "Persona assignment model"
+    subtitle : str, optional
+        Replaces the explanation of the two panels.
+
     Examples
     --------
     >>> from journeymine.report import model_card_data, model_card_figure

@@ -198,6 +198,20 @@ def persona_profile_figure(
 ) -> go.Figure:
     """Heatmap of effect sizes (standardised mean difference vs all other customers).
 
+    Rows are personas (their customers in brackets), columns the features that set them
+    apart; the colour scale is centred on 0 and symmetric.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`persona_profile_data` returns: one row per persona x feature, ``persona,
+        name, size, feature, effect``; rows (personas) and columns (features) keep its order,
+        and a NaN effect leaves its cell blank.
+    title : str, default "What distinguishes each persona"
+    subtitle : str, optional
+        Replaces the colour key (red = higher than other customers, blue = lower) and the
+        count of personas hidden for privacy; ``""`` for none.
+
     Examples
     --------
     >>> import pandas as pd
@@ -344,6 +358,19 @@ def persona_sizes_figure(
 ) -> go.Figure:
     """Stacked areas: customers per persona in each window.
 
+    Hovering a window lists every persona's customers and share of that window.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`persona_sizes_data` returns from a ``track_personas`` result: ``window,
+        persona, customers, share`` (+ ``name``, for the legend). Persona -1 (no persona) is
+        drawn in grey.
+    title : str, default "Persona sizes over time"
+    subtitle : str, optional
+        Replaces the default note (customers per persona per window, and any cells under
+        ``k`` that were hidden).
+
     Examples
     --------
     >>> import pandas as pd
@@ -478,6 +505,19 @@ def persona_migration_figure(
     data: pd.DataFrame, *, title: str = "Persona migration", subtitle: str | None = None
 ) -> go.Figure:
     """Sankey: one column per window, nodes are personas, links are customers who moved.
+
+    Windows are in time order; customers without a persona (-1) are the grey node at the
+    bottom of each column.
+
+    Parameters
+    ----------
+    data : DataFrame
+        What :func:`persona_migration_data` returns: ``from_window, from_persona, to_window,
+        to_persona, customers``; ``attrs["names"]`` labels the personas. A link keeps its
+        source persona's colour, paler for customers who stayed.
+    title : str, default "Persona migration"
+    subtitle : str, optional
+        Replaces the span of windows and the links hidden for privacy (from ``attrs``).
 
     Examples
     --------

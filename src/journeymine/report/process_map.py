@@ -238,11 +238,18 @@ def process_map_data(
     --------
     >>> import journeymine as jm
     >>> from journeymine.report import process_map_data
-    >>> log = jm.validate(jm.datasets.make_journeys(n_customers=200, days=60,
-    ...                                             random_state=0).events)
+    >>> synthetic = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> personas = synthetic.customers.set_index("customer_id")["persona"]  # the true ones
+    >>> log = jm.validate(synthetic.events)
     >>> edges = process_map_data(log, top_k=15, k=10)
     >>> int((edges["kind"] == "edge").sum()) <= 15, bool((edges["cases"] >= 10).all())
     (True, True)
+
+    The map of one persona's customers (``personas`` maps customer_id -> persona):
+
+    >>> one = process_map_data(log, personas=personas, persona="researcher", top_k=15)
+    >>> 0 < one.attrs["customers"] < edges.attrs["customers"]
+    True
     """
     from journeymine.journeys import dfg, end_activities, start_activities
 
