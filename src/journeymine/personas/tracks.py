@@ -248,13 +248,14 @@ class PersonaTracks:
 
         Examples
         --------
+        Three windows give two rows, one per pair of consecutive windows:
+
         >>> from journeymine.datasets import make_journeys
         >>> from journeymine.personas import track_personas
-        >>> tracks = track_personas(make_journeys(600, days=90, random_state=0).events,
-        ...                         windows="45D")
-        >>> m = tracks.movement()
-        >>> m.columns.tolist()[:4]
-        ['from_window', 'to_window', 'customers', 'moved']
+        >>> log = make_journeys(600, days=90, random_state=0).events
+        >>> m = track_personas(log, windows="30D").movement()
+        >>> len(m), m.columns.tolist()[:4]
+        (2, ['from_window', 'to_window', 'customers', 'moved'])
         >>> bool((m["confident_moved"] <= m["moved"]).all())
         True
         """
