@@ -512,6 +512,10 @@ def compare_segments(
 ) -> pd.DataFrame:
     """Compare two segments of customers on the same metrics as :func:`compare_periods`.
 
+    Both segments are compared over the same time (``period``, or the whole log), so
+    ``"activities"`` compares like with like without the equal-length care periods need.
+    Segment values are matched as text: ``2`` selects the segment ``"2"``.
+
     Parameters
     ----------
     log : DataFrame
@@ -529,6 +533,14 @@ def compare_segments(
     -------
     DataFrame
         As :func:`compare_periods` (without a ``segment`` column).
+
+    Raises
+    ------
+    ConfigError
+        ``segment_a`` or ``segment_b`` is not a segment of the log (with did-you-mean), both
+        are the same segment, or a metric, period or threshold is invalid.
+    EmptyLogError
+        A segment holds no event (within ``period``).
 
     Examples
     --------
