@@ -12,15 +12,8 @@ import pandas as pd
 
 from journeymine.compat import renamed_keywords
 from journeymine.exceptions import ConfigError
+from journeymine.report import change as figures
 from journeymine.report._common import DEFAULT_K, check_k, check_log, format_share, period_text
-from journeymine.report.change import (
-    _is_rate,
-    change_incidents_data,
-    change_timeline_data,
-    change_timeline_figure,
-    describe_change,
-    metric_label,
-)
 from journeymine.report.html import Section, write_html
 from journeymine.schema import TIMESTAMP
 
@@ -30,6 +23,9 @@ __all__ = ["ChangeReportData", "change_findings", "change_report", "change_repor
 @dataclass(frozen=True)
 class ChangeReportData:
     """Everything the change report shows, computed (no HTML).
+
+    Built by :func:`change_report_data`; :func:`change_findings` turns it into the sentences
+    at the top of the report.
 
     Attributes
     ----------
@@ -79,9 +75,14 @@ def change_report_data(
 ) -> ChangeReportData:
     """Compute what :func:`change_report` shows (same parameters, no output file).
 
+    Without ``changes``, the changes are those :func:`~journeymine.journeys.change.detect_changes`
+    finds in ``log`` with ``detect_kwargs``.
+
     Returns
     -------
     ChangeReportData
+        The ``top_k`` strongest changes supported by at least ``k`` customers (timeline and
+        incidents) and the period of ``log``.
 
     Examples
     --------
@@ -114,11 +115,11 @@ def change_report_data(
         small = changes[support_col].to_numpy() < k
         hidden = int(small.sum())
         changes = changes[~small]
-    data = change_timeline_data(changes, top_k=top_k)
+    data = figures.change_timeline_data(changes, top_k=top_k)
     period = None
     if log is not None:
         period = (log[TIMESTAMP].min(), log[TIMESTAMP].max())
-    incidents = change_incidents_data(changes) if "incident" in changes.columns else None
+    incidents = figures.change_incidents_data(changes) if "incident" in changes.columns else None
     return ChangeReportData(
         timeline=data,
         incidents=incidents,
@@ -133,10 +134,13 @@ def change_report_data(
 def change_findings(data: ChangeReportData) -> list[str]:
     """The key findings of the change report, as sentences (pure: no I/O).
 
+    Each change is told in words (what moved, from which value to which, between which
+    dates), the most significant first.
+
     Parameters
     ----------
     data : ChangeReportData
-        From :func:`change_report_data`.
+        From :func:`change_report_data`, whose changes are already cut at ``k`` and ``top_k``.
 
     Returns
     -------
@@ -167,7 +171,8 @@ def change_findings(data: ChangeReportData) -> list[str]:
         for _, row in strongest.head(5).iterrows():
             q = row["q_value"]
             summary.append(
-                describe_change(row).capitalize() + (f" (q = {q:.1g})." if np.isfinite(q) else ".")
+                figures.describe_change(row).capitalize()
+                + (f" (q = {q:.1g})." if np.isfinite(q) else ".")
             )
     incidents = data.incidents
     if incidents is not None and len(incidents):
@@ -195,7 +200,7 @@ def _sections(data: ChangeReportData) -> list[Section]:
     sections.append(
         Section(
             "Timeline of changes",
-            [change_timeline_figure(data.timeline, period=data.period)],
+            [figures.change_timeline_figure(data.timeline, period=data.period)],
             text="Each bar is a period in which a rate departed from its baseline and came back "
             "(or had not yet come back at the end of the data).",
             table=_change_table(data.timeline),
@@ -283,14 +288,14 @@ def _incident_table(incidents: pd.DataFrame) -> pd.DataFrame:
 
 
 def _change_table(data: pd.DataFrame) -> pd.DataFrame:
-    rate = [_is_rate(m) for m in data["metric"]]
+    rate = [figures._is_rate(m) for m in data["metric"]]
     fmt = [
         (format_share(b), format_share(v)) if is_rate else (f"{b:,.3g}", f"{v:,.3g}")
         for b, v, is_rate in zip(data["baseline"], data["value"], rate, strict=True)
     ]
     return pd.DataFrame(
         {
-            "metric": [metric_label(m) for m in data["metric"]],
+            "metric": [figures.metric_label(m) for m in data["metric"]],
             "where": data["where"],
             "what": data["what"],
             "from": data["start"].dt.strftime("%Y-%m-%d"),

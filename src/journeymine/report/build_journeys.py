@@ -38,6 +38,10 @@ __all__ = ["JourneyReportData", "journey_findings", "journey_report", "journey_r
 class JourneyReportData:
     """Everything the journey report shows, computed (no HTML).
 
+    Built by :func:`journey_report_data`. Each frame is what its figure draws (e.g.
+    ``process_map`` for :func:`~journeymine.report.process_map_figure`), so a section can be
+    drawn again on its own; :func:`journey_findings` reads it for the key findings.
+
     Attributes
     ----------
     n_customers, n_events : int
@@ -165,6 +169,8 @@ def journey_report_data(
     Returns
     -------
     JourneyReportData
+        The data of every section (process map, journeys, funnel, paths, maps per persona or
+        segment, channel switches) and what was hidden for privacy.
 
     Examples
     --------
@@ -272,7 +278,8 @@ def journey_findings(data: JourneyReportData) -> list[str]:
     Parameters
     ----------
     data : JourneyReportData
-        From :func:`journey_report_data`.
+        From :func:`journey_report_data`; each sentence quotes one of its frames, so no log
+        is needed.
 
     Returns
     -------

@@ -29,6 +29,9 @@ __all__ = ["PersonaReportData", "persona_findings", "persona_report", "persona_r
 class PersonaReportData:
     """Everything the persona report shows, computed (no HTML).
 
+    Built by :func:`persona_report_data`; the fields that come from tracking, a model card,
+    a validity check or next steps are None when that input was not given.
+
     Attributes
     ----------
     profiles : DataFrame
@@ -94,6 +97,8 @@ def persona_report_data(
     Returns
     -------
     PersonaReportData
+        The profiles of the personas of at least ``k`` customers, with what ``tracking``,
+        ``model_card``, ``validity`` and ``next_steps`` add.
 
     Examples
     --------
@@ -147,7 +152,8 @@ def persona_findings(data: PersonaReportData) -> list[str]:
     Parameters
     ----------
     data : PersonaReportData
-        From :func:`persona_report_data`.
+        From :func:`persona_report_data`; what it lacks (tracking, a model card) adds no
+        sentence.
 
     Returns
     -------
