@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +20,6 @@ from journeymine.schema import ACTIVITY, CHANNEL, CUSTOMER_ID
 
 __all__ = ["bottlenecks", "dfg", "end_activities", "start_activities"]
 
-logger = logging.getLogger(__name__)
 
 SEGMENT = "segment"
 DFG_COLUMNS = (
