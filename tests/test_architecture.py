@@ -6,7 +6,8 @@
 - no import of an underscore (private) module or name of another package;
 - no test imports an underscore module or name of journeymine (except the unit tests of a
   private helper listed in ``ALLOWED_TEST_PRIVATE_IMPORTS``, each among the tests of the
-  helper's own package).
+  helper's own package);
+- one job per module: none is longer than ``MAX_MODULE_LINES``, but the pm4py adapter.
 
 Imports are read with :mod:`ast` (nothing is imported). The allowlists below hold the known
 exceptions of today, each with its reason: a new one fails. When you fix one, delete its entry.
@@ -295,6 +296,26 @@ def test_layout_in_architecture_matches_src():
     assert not message, "\n".join(message)
     no_job = sorted(module for module, job in layout.items() if not job)
     assert not no_job, f"give these modules a one-line job in docs/architecture.md: {no_job}"
+
+
+# One job per module (#18): a module that grows past this has taken a second job; split it
+# where its data flow splits. The pm4py adapter is the exception: everything that touches
+# pm4py (AGPL) stays in that one file on purpose.
+MAX_MODULE_LINES = 600
+LONG_MODULES_ALLOWED = {"journeymine._pm4py": "pm4py (AGPL) confined to one adapter module"}
+
+
+def test_modules_have_one_job_and_stay_small():
+    too_long = {
+        module: n
+        for module, path in MODULES.items()
+        if module not in LONG_MODULES_ALLOWED
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, (
+        f"modules over {MAX_MODULE_LINES} lines (split each where its data flow splits, and "
+        f"list the new modules in docs/architecture.md): {too_long}"
+    )
 
 
 def test_layout_parser_reads_nesting():
