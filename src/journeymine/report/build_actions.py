@@ -123,7 +123,7 @@ def actions_report(
     persona_names : mapping, optional
         Persona id -> readable name (e.g. ``miner.profiles_["name"]``).
     k : int, default 10
-    title : str
+    title : str, default "Next best action"
     ope : DataFrame, optional
         ``evaluate_policy(log, candidate)``: the off-policy estimates, next to the backtest.
     impact : DataFrame, optional
@@ -132,6 +132,7 @@ def actions_report(
     Returns
     -------
     Path
+        The HTML file written (``path``).
 
     Examples
     --------

@@ -263,15 +263,13 @@ def process_map_data(
         persona=persona,
         purpose="process_map_data",
     )
-    graph = dfg(log)
     events = {str(a): int(c) for a, c in log[ACTIVITY].value_counts().items() if c}
-    n_cases = int(log[CUSTOMER_ID].nunique())
     return assemble_process_map(
-        graph,
+        dfg(log),
         starts=start_activities(log) if start_end else None,
         ends=end_activities(log) if start_end else None,
         events=events,
-        n_cases=n_cases,
+        n_cases=int(log[CUSTOMER_ID].nunique()),
         k=k,
         top_k=top_k,
     )
