@@ -231,7 +231,8 @@ def customer_event_order(log: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def suppress_small(frame: pd.DataFrame, column: str, k: int) -> tuple[pd.DataFrame, int]:
-    """Drop rows whose ``column`` (a count of customers) is below ``k``; return (kept, hidden).
+    """Drop rows whose ``column`` (a count of customers, or of touches) is below ``k``; return
+    (kept, hidden).
 
     Examples
     --------

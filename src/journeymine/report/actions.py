@@ -25,6 +25,7 @@ from journeymine.report._common import (
     heatmap_figure,
     plotly_text,
     style_axes,
+    suppress_small,
 )
 
 __all__ = [
@@ -39,17 +40,9 @@ __all__ = [
     "value_sections",
 ]
 
-OUTCOMES = (
-    "agree",
-    "outranked",
-    "not_eligible",
-    "suppressed",
-    "min_gap",
-    "capped",
-    "below_threshold",
-)
 BACKTEST_COLUMNS = ["journey", "outcome", "touches", "share"]
 RATE_COLUMNS = ["persona", "name", "journey", "touches", "rate"]
+# what the policy says of a logged touch, in the order the backtest bars stack them
 _OUTCOME_LABEL = {
     "agree": "policy agrees",
     "outranked": "another journey ranks higher",
@@ -59,6 +52,7 @@ _OUTCOME_LABEL = {
     "capped": "over the frequency cap",
     "below_threshold": "expected response too low",
 }
+OUTCOMES = tuple(_OUTCOME_LABEL)
 
 
 def backtest_data(points: pd.DataFrame) -> pd.DataFrame:
@@ -207,8 +201,7 @@ def response_rates_data(
         what="response table",
         hint="Pass ResponseModel.table_ (journeymine.actions.ResponseModel().fit(...)).",
     )
-    small = table["touches"].to_numpy() < k
-    kept = table[~small].reset_index(drop=True)
+    kept, hidden = suppress_small(table, "touches", k)
     names = persona_names or {}
     label = [
         "all customers" if p < 0 else names.get(int(p), f"persona {int(p)}")
@@ -223,7 +216,7 @@ def response_rates_data(
             "rate": kept["rate"].astype(float),
         }
     )
-    out.attrs.update(hidden=int(small.sum()), k=k)
+    out.attrs.update(hidden=hidden, k=k)
     return out
 
 

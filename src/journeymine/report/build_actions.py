@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ import pandas as pd
 from journeymine.exceptions import ConfigError
 from journeymine.report._common import DEFAULT_K, check_k, format_share
 from journeymine.report.html import Section, write_html
+
+if TYPE_CHECKING:
+    from journeymine.actions import Backtest, Decisions, ResponseModel
 
 __all__ = ["actions_findings", "actions_report"]
 
@@ -36,7 +39,7 @@ def _decision_tables(decisions: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return actions, why
 
 
-def actions_findings(backtest: Any, decisions: Any = None) -> list[str]:
+def actions_findings(backtest: Backtest, decisions: Decisions | None = None) -> list[str]:
     """The key findings of the next-best-action report, as sentences (pure: no I/O).
 
     Parameters
@@ -95,11 +98,11 @@ def actions_findings(backtest: Any, decisions: Any = None) -> list[str]:
 
 
 def actions_report(
-    backtest: Any,
+    backtest: Backtest,
     path: str | Path,
     *,
-    responses: Any = None,
-    decisions: Any = None,
+    responses: ResponseModel | None = None,
+    decisions: Decisions | None = None,
     persona_names: Mapping[int, str] | None = None,
     k: int = DEFAULT_K,
     title: str = "Next best action",
