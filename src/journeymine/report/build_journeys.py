@@ -487,13 +487,13 @@ def journey_report(
         prefix whose 15 most common journeys cover at least 25% of customers.
     funnel_steps : sequence of str, optional
         Funnel steps; default: the most common path from the most common first activity.
+    paths_from : str, optional
+        Activity whose following paths are drawn; default: the first funnel step.
     personas : Series or mapping customer_id -> persona label, optional
         E.g. ``PersonaMiner().fit(log).labels_``: adds the funnel per persona and a process
         map for each of the (up to four) largest personas; ``-1`` means no persona.
     persona_names : mapping label -> name, optional
         Readable persona names for the figures.
-    paths_from : str, optional
-        Activity whose following paths are drawn; default: the first funnel step.
     segment : str, optional
         A column of the log that segments customers (e.g. ``"tier"`` or ``"channel"``):
         like ``personas``, adds the funnel per segment and a process map for each of the (up
