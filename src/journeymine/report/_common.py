@@ -289,12 +289,15 @@ def format_share(value: float) -> str:
     return f"{p:.2f}%"
 
 
-def hidden_subtitle(text: str, attrs: Mapping[str, Any], what: str) -> str:
-    """``text``, then how many ``what`` suppression hid (``attrs["hidden"]``), if any."""
+def hidden_subtitle(
+    text: str, attrs: Mapping[str, Any], what: str, *, counting: str = "customers"
+) -> str:
+    """``text``, then how many ``what`` suppression hid (``attrs["hidden"]``: fewer than
+    ``attrs["k"]`` ``counting``), if any."""
     hidden = int(attrs.get("hidden", 0) or 0)
     if not hidden:
         return text
-    return f"{text} · {hidden} {what} with fewer than {attrs.get('k')} customers hidden"
+    return f"{text} · {hidden} {what} with fewer than {attrs.get('k')} {counting} hidden"
 
 
 def base_layout(title: str, subtitle: str = "", **extra: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from journeymine.report._common import (
     check_k,
     finish_figure,
     heatmap_figure,
+    hidden_subtitle,
     plotly_text,
     style_axes,
     suppress_small,
@@ -269,16 +270,16 @@ def response_rates_figure(
         zmin=0,
         hovertemplate="%{y} · %{x}: %{z:.1%} of %{customdata:,} touches<extra></extra>",
     )
-    default = "share of touches answered within the response window, shrunk to the journey's rate"
-    if data.attrs.get("hidden"):
-        default += (
-            f" · {data.attrs['hidden']} cells with fewer than {data.attrs.get('k')} touches hidden"
-        )
     finish_figure(
         fig,
         title,
         subtitle,
-        default,
+        hidden_subtitle(
+            "share of touches answered within the response window, shrunk to the journey's rate",
+            data.attrs,
+            "cells",
+            counting="touches",
+        ),
         height=max(320, 170 + 40 * len(rows)),
         yaxis={"autorange": "reversed"},
     )
