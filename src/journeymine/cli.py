@@ -31,10 +31,7 @@ from journeymine.cli_errors import CliGroup, cli_hint, current_command, set_debu
 from journeymine.cli_paths import Output, check_memory, check_outputs
 from journeymine.cli_personas import personas
 from journeymine.cli_read import (
-    DEFAULT_PLAUSIBLE_RANGE,
-    PLAUSIBLE_RANGE_HELP,
     ReadOptions,
-    parse_plausible_range,
     read_labels,
     read_policy,
     reads_events,
@@ -43,6 +40,11 @@ from journeymine.cli_show import EVENTS, EventFileArg
 from journeymine.cli_show import show as _show
 from journeymine.cli_show import write_csv as _write_csv
 from journeymine.cli_state import state_app
+from journeymine.cli_values import (
+    DEFAULT_PLAUSIBLE_RANGE,
+    PLAUSIBLE_RANGE_HELP,
+    parse_plausible_range,
+)
 from journeymine.exceptions import ConfigError, EventLogError
 
 app = typer.Typer(

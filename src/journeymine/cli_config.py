@@ -31,6 +31,16 @@ from typing import Any
 
 import typer
 
+from journeymine.cli_values import (
+    check_duplicates,
+    check_encoding,
+    check_format,
+    check_sep,
+    check_timestamp_format,
+    check_timezone,
+    check_unit,
+    parse_plausible_range,
+)
 from journeymine.exceptions import ConfigError, did_you_mean
 
 __all__ = ["CONFIG_FILE", "load_config", "merge_map"]
@@ -47,8 +57,6 @@ def _string(value: Any) -> str:
 
 
 def _range(value: Any) -> Any:
-    from journeymine.cli_read import parse_plausible_range
-
     if isinstance(value, list):
         if len(value) != 2 or not all(isinstance(v, str) for v in value):
             raise typer.BadParameter(f"expects two dates, got {value!r}.")
@@ -57,15 +65,6 @@ def _range(value: Any) -> Any:
 
 
 def _checks() -> dict[str, Callable[[Any], Any]]:
-    from journeymine.cli_read import (
-        _check_duplicates,
-        _check_encoding,
-        _check_format,
-        _check_sep,
-        _check_timestamp_format,
-        _check_tz,
-        _check_unit,
-    )
 
     def flag(value: Any) -> bool:
         if not isinstance(value, bool):
@@ -73,15 +72,15 @@ def _checks() -> dict[str, Callable[[Any], Any]]:
         return value
 
     return {
-        "tz": lambda v: _check_tz(_string(v)),
-        "timestamp_unit": lambda v: _check_unit(_string(v)),
-        "timestamp_format": lambda v: _check_timestamp_format(_string(v)),
+        "tz": lambda v: check_timezone(_string(v)),
+        "timestamp_unit": lambda v: check_unit(_string(v)),
+        "timestamp_format": lambda v: check_timestamp_format(_string(v)),
         "preset": _string,
         "plausible_range": _range,
-        "format": lambda v: _check_format(_string(v)),
-        "sep": lambda v: _check_sep(_string(v)),
-        "encoding": lambda v: _check_encoding(_string(v)),
-        "duplicates": lambda v: _check_duplicates(_string(v)),
+        "format": lambda v: check_format(_string(v)),
+        "sep": lambda v: check_sep(_string(v)),
+        "encoding": lambda v: check_encoding(_string(v)),
+        "duplicates": lambda v: check_duplicates(_string(v)),
         "drop_invalid": flag,
     }
 

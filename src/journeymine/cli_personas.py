@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from journeymine.cli_paths import Output, check_outputs
-from journeymine.cli_read import ReadOptions, check_choice, read_customer_table, reads_events
+from journeymine.cli_read import ReadOptions, read_customer_table, reads_events
 from journeymine.cli_show import EVENTS, EventFileArg, show, write_csv
+from journeymine.cli_values import check_choice
 
 if TYPE_CHECKING:
     import pandas as pd

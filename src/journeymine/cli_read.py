@@ -21,17 +21,27 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import typer
 
 from journeymine.cli_errors import USAGE, describe, exit_code, summarize_problems
-from journeymine.exceptions import ConfigError, EventLogError, JourneymineError, did_you_mean
+from journeymine.cli_values import (
+    DEFAULT_PLAUSIBLE_RANGE,
+    PLAUSIBLE_RANGE_HELP,
+    check_duplicates,
+    check_encoding,
+    check_format,
+    check_map,
+    check_sep,
+    check_timestamp_format,
+    check_timezone,
+    check_unit,
+    parse_map,
+    parse_plausible_range,
+)
+from journeymine.exceptions import ConfigError, EventLogError, JourneymineError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "PLAUSIBLE_RANGE_HELP",
     "ReadOptions",
-    "check_choice",
-    "check_timezone",
-    "parse_plausible_range",
     "read_customer_table",
     "read_labels",
     "read_policy",
@@ -39,184 +49,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_UNITS = ("s", "ms", "us", "ns")
-_FORMATS = ("csv", "parquet", "jsonl", "xes")
-_DUPLICATES = ("warn", "raise", "drop", "keep")
-#: The default of ``--plausible-range``: :data:`journeymine.schema.PLAUSIBLE_RANGE` as text.
-DEFAULT_PLAUSIBLE_RANGE = "1990-01-01,2100-01-01"
-PLAUSIBLE_RANGE_HELP = (
-    "Dates allowed in the log: START,END (end excluded, e.g. 1990-01-01,2100-01-01), or none to "
-    "accept any date."
-)
-
-
-def _check_map(pairs: list[str] | None) -> list[str] | None:
-    for pair in pairs or ():
-        src, sep, dst = pair.partition("=")
-        if not sep or not src.strip() or not dst.strip():
-            raise typer.BadParameter(
-                f"expects SOURCE=CANONICAL (e.g. --map user=customer_id), got {pair!r}."
-            )
-    return pairs
-
-
-def _parse_map(pairs: list[str] | None) -> dict[str, str] | None:
-    if not pairs:
-        return None
-    return {src.strip(): dst.strip() for src, _, dst in (p.partition("=") for p in pairs)}
-
-
-def check_timezone(value: str) -> str:
-    """Return ``value`` if pandas knows the timezone, else raise a usage error with a fix.
-
-    Parameters
-    ----------
-    value : str
-        An IANA name (``Europe/Paris``), ``UTC`` or a fixed offset (``+02:00``).
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    typer.BadParameter
-        Naming close IANA names when there are some.
-    """
-    import pandas as pd
-
-    try:
-        pd.Timestamp("2025-01-01").tz_localize(value)
-    except Exception:
-        import zoneinfo
-
-        hint = did_you_mean(value, zoneinfo.available_timezones())
-        raise typer.BadParameter(
-            f"{value!r} is not a timezone.{hint} Use an IANA name such as UTC, Europe/Paris or "
-            f"America/New_York."
-        ) from None
-    return value
-
-
-def _check_tz(value: str) -> str:
-    return check_timezone(value)
-
-
-def check_choice(value: str | None, allowed: tuple[str, ...], what: str, note: str = "") -> Any:
-    """``value`` when it is None or one of ``allowed``, else the one-line usage error of an
-    option callback: ``'x' is not <what>.`` with a did-you-mean, the choices and ``note``.
-
-    Examples
-    --------
-    >>> check_choice("ms", ("s", "ms"), "a unit")
-    'ms'
-    >>> try:
-    ...     check_choice("mss", ("s", "ms"), "a unit")
-    ... except typer.BadParameter as error:
-    ...     print(error.message)
-    'mss' is not a unit. Did you mean 'ms'? Use s or ms.
-    """
-    if value is None or value in allowed:
-        return value
-    choices = f"{', '.join(allowed[:-1])} or {allowed[-1]}" if len(allowed) > 1 else allowed[0]
-    raise typer.BadParameter(
-        f"{value!r} is not {what}.{did_you_mean(value, allowed)} Use {choices}{note}."
-    )
-
-
-def _check_unit(value: str | None) -> str | None:
-    return check_choice(
-        value,
-        _UNITS,
-        "a unit of epoch timestamps",
-        " (seconds, milliseconds, microseconds or nanoseconds since 1970-01-01)",
-    )
-
-
-def parse_plausible_range(value: Any) -> tuple[str, str] | None:
-    """The ``plausible_range`` of a ``--plausible-range`` value: ``START,END`` or ``none``.
-
-    Parameters
-    ----------
-    value : str, tuple or None
-        ``"1990-01-01,2100-01-01"``, ``"none"`` (any date); an already parsed value is
-        returned as is.
-
-    Returns
-    -------
-    (str, str) or None
-
-    Raises
-    ------
-    typer.BadParameter
-        The value is not two dates with START before END, nor ``none``.
-
-    Examples
-    --------
-    >>> parse_plausible_range("1970-01-01, 2000-01-01")
-    ('1970-01-01', '2000-01-01')
-    >>> parse_plausible_range("none") is None
-    True
-    """
-    if value is None or isinstance(value, tuple):
-        return value
-    from journeymine.schema import plausible_bounds
-
-    text = str(value).strip()
-    if text.lower() == "none":
-        return None
-    parts = [part.strip() for part in text.split(",")]
-    form = "expects START,END with START before END (e.g. 1990-01-01,2100-01-01) or none"
-    if len(parts) != 2 or not all(parts):
-        raise typer.BadParameter(f"{form}, got {value!r}.")
-    try:
-        plausible_bounds((parts[0], parts[1]))
-    except ConfigError:
-        raise typer.BadParameter(f"{form}, got {value!r}.") from None
-    return parts[0], parts[1]
-
-
-def _check_timestamp_format(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if "%" not in value:
-        raise typer.BadParameter(
-            f"{value!r} is not a strftime format; use codes such as '%d/%m/%Y %H:%M'."
-        )
-    return value
-
-
-def _check_duplicates(value: str) -> str:
-    return check_choice(value, _DUPLICATES, "a way to handle duplicate events")
-
-
-def _check_format(value: str | None) -> str | None:
-    return check_choice(value, _FORMATS, "a format")
-
-
-def _check_sep(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if value in ("\\t", "tab", "TAB"):
-        return "\t"
-    if len(value) != 1 or value in "\r\n\"'":
-        raise typer.BadParameter(
-            f"{value!r} is not a field separator; give one character, e.g. --sep ';', "
-            f"--sep '|' or --sep tab, or leave it out to detect comma, semicolon, tab or pipe."
-        )
-    return value
-
-
-def _check_encoding(value: str) -> str:
-    import codecs
-
-    try:
-        codecs.lookup(value)
-    except LookupError:
-        raise typer.BadParameter(
-            f"{value!r} is not a text encoding; use e.g. utf-8, latin-1 or cp1252."
-        ) from None
-    return value
 
 
 @dataclass(frozen=True)
@@ -280,7 +112,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             typer.Option(
                 "--map",
                 "-m",
-                callback=_check_map,
+                callback=check_map,
                 help="Column mapping SOURCE=CANONICAL, e.g. user=customer_id. Repeat per column.",
             ),
         ],
@@ -303,7 +135,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             str | None,
             typer.Option(
                 "--format",
-                callback=_check_format,
+                callback=check_format,
                 help="File format when the suffix does not tell: csv, parquet, jsonl or xes.",
             ),
         ],
@@ -315,7 +147,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             str | None,
             typer.Option(
                 "--sep",
-                callback=_check_sep,
+                callback=check_sep,
                 help="Field separator of a CSV file: one character such as ';' or '|', or tab "
                 "(default: detected from the header line, comma unless ';', tab or '|' clearly "
                 "outnumber it).",
@@ -329,7 +161,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
             str,
             typer.Option(
                 "--encoding",
-                callback=_check_encoding,
+                callback=check_encoding,
                 help="Text encoding of a CSV file, e.g. latin-1 or cp1252 for many spreadsheet "
                 "exports.",
             ),
@@ -340,7 +172,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
         "tz",
         Annotated[
             str,
-            typer.Option(callback=_check_tz, help="Timezone of timestamps without an offset."),
+            typer.Option(callback=check_timezone, help="Timezone of timestamps without an offset."),
         ],
         "UTC",
     ),
@@ -349,7 +181,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
         Annotated[
             str | None,
             typer.Option(
-                callback=_check_unit,
+                callback=check_unit,
                 help="Unit of numeric (epoch) timestamps: s, ms, us or ns.",
             ),
         ],
@@ -360,7 +192,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
         Annotated[
             str | None,
             typer.Option(
-                callback=_check_timestamp_format,
+                callback=check_timestamp_format,
                 help="strftime format of text timestamps, e.g. '%d/%m/%Y %H:%M' (day first).",
             ),
         ],
@@ -383,7 +215,7 @@ _PARAMS: list[tuple[str, Any, Any]] = [
         Annotated[
             str,
             typer.Option(
-                callback=_check_duplicates,
+                callback=check_duplicates,
                 help="Duplicate events: warn (keep them), raise, drop or keep (silently).",
             ),
         ],
@@ -458,7 +290,7 @@ def reads_events(command: F) -> F:
         ctx = kwargs.pop(_CONTEXT, None)
         config = load_config(kwargs.pop("config", None))
         values = {name: kwargs.pop(name) for name, _, _ in _PARAMS}
-        values["map"] = merge_map(config.pop("map", None), _parse_map(values["map"]))
+        values["map"] = merge_map(config.pop("map", None), parse_map(values["map"]))
         for name, value in config.items():
             if not _given(ctx, name):
                 values[name] = value

@@ -3,8 +3,7 @@ outcome is (:class:`NextStepModel`), with honest evaluation protocols
 (:func:`evaluate_next_step`) and safe persistence (:func:`load_next_step_model`)."""
 
 from journeymine.nextstep._evaluate import NextStepEvaluation, evaluate_next_step
-from journeymine.nextstep._model import END, NextStep, NextStepModel
-from journeymine.nextstep._persist import load_next_step_model
+from journeymine.nextstep._model import END, NextStep, NextStepModel, load_next_step_model
 
 __all__ = [
     "END",

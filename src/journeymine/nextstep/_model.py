@@ -39,12 +39,13 @@ from journeymine.nextstep import _scoring
 from journeymine.nextstep._blend import fit_count_blend
 from journeymine.nextstep._events import Events, to_events
 from journeymine.nextstep._params import check_params
+from journeymine.nextstep._persist import read_next_step_model, save_next_step_model
 from journeymine.nextstep._prefix import PrefixSpec, prefix_features
 from journeymine.nextstep._step import END, NextStep
 from journeymine.nextstep._train import case_split, cross_fitted_evidence, fit_heads, targets
 from journeymine.schema import CHANNEL, CUSTOMER_ID
 
-__all__ = ["END", "NextStep", "NextStepModel"]
+__all__ = ["END", "NextStep", "NextStepModel", "load_next_step_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -440,14 +441,48 @@ class NextStepModel(BaseEstimator):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``path`` (skops) and its JSON card ``path.with_suffix('.json')``."""
-        from journeymine.nextstep._persist import save_next_step_model
-
         return save_next_step_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NextStepModel:
         """Load a model written by :meth:`save` (checksums and type allowlist checked; see
         :func:`journeymine.nextstep.load_next_step_model`)."""
-        from journeymine.nextstep._persist import load_next_step_model
+        model: NextStepModel = read_next_step_model(path, cls)
+        return model
 
-        return load_next_step_model(path)
+
+def load_next_step_model(path: str | os.PathLike[str]) -> NextStepModel:
+    """A :class:`~journeymine.NextStepModel` back from the two files its ``save`` wrote, every
+    check of the card and the file passed before anything is built; ready to score (its
+    scoring tables are built here, not on the first prediction).
+
+    Parameters
+    ----------
+    path : str or Path
+        Where ``save`` wrote the skops file (the JSON card lies beside it, same name).
+
+    Returns
+    -------
+    NextStepModel
+
+    Raises
+    ------
+    ModelError
+        A missing or unreadable file; the skops file is not the card's (SHA-256) or the card
+        was edited (checksum); the card is of another kind of model, a newer format or another
+        major version; a type outside the allowlist; forests that do not match the card.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import journeymine as jm
+    >>> log = jm.datasets.make_journeys(n_customers=60, days=30, random_state=0).events
+    >>> model = jm.NextStepModel(max_iter=10).fit(log)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = model.save(Path(folder) / "next.skops")  # and next.json, its card
+    ...     again = jm.load_next_step_model(path)
+    >>> again.predict(log).equals(model.predict(log))
+    True
+    """
+    return NextStepModel.load(path)

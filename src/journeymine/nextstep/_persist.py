@@ -41,7 +41,7 @@ __all__ = [
     "CHECKSUMMED_FIELDS",
     "FORMAT_VERSION",
     "TRUSTED_TYPES",
-    "load_next_step_model",
+    "read_next_step_model",
     "save_next_step_model",
 ]
 
@@ -210,15 +210,14 @@ def _check_card(card: Any, source: str) -> None:
         )
 
 
-def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
-    """Rebuild a model from skops bytes and its card, with every check of
-    :func:`load_next_step_model`."""
+def model_from_bytes(data: bytes, card: dict, cls: type, *, source: str = "model") -> Any:
+    """Rebuild a ``cls`` (the NextStepModel class; passed in so that this module does not
+    import it) from skops bytes and its card, with every check of :func:`read_next_step_model`."""
     import skops.io as sio
 
     from journeymine.nextstep import _scoring
     from journeymine.nextstep._blend import WEIGHT_BUCKETS
     from journeymine.nextstep._forest import Forest
-    from journeymine.nextstep._model import NextStepModel
     from journeymine.nextstep._ngram import NGram
     from journeymine.nextstep._prefix import PrefixSpec
     from journeymine.nextstep._step import END
@@ -247,7 +246,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     params = dict(card["params"])
     n_buckets = len(WEIGHT_BUCKETS)
     try:
-        model = NextStepModel(**params)
+        model = cls(**params)
         model._check_params()
         spec = PrefixSpec.from_dict(card["spec"])
         if not isinstance(state, dict) or sorted(set(state) - {_NGRAM}) != sorted(card["heads"]):
@@ -317,39 +316,9 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Any:
     return model
 
 
-def load_next_step_model(path: str | os.PathLike[str]) -> Any:
-    """A :class:`~journeymine.NextStepModel` back from the two files its ``save`` wrote, every
-    check of the module passed before anything is built; ready to score (its scoring tables are
-    built here, not on the first prediction).
-
-    Parameters
-    ----------
-    path : str or Path
-        Where ``save`` wrote the skops file (the JSON card lies beside it, same name).
-
-    Returns
-    -------
-    NextStepModel
-
-    Raises
-    ------
-    ModelError
-        A missing or unreadable file; the skops file is not the card's (SHA-256) or the card
-        was edited (checksum); the card is of another kind of model, a newer format or another
-        major version; a type outside the allowlist; forests that do not match the card.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> import journeymine as jm
-    >>> log = jm.datasets.make_journeys(n_customers=60, days=30, random_state=0).events
-    >>> model = jm.NextStepModel(max_iter=10).fit(log)
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = model.save(Path(folder) / "next.skops")  # and next.json, its card
-    ...     again = jm.load_next_step_model(path)
-    >>> again.predict(log).equals(model.predict(log))
-    True
-    """
+def read_next_step_model(path: str | os.PathLike[str], cls: type) -> Any:
+    """A ``cls`` (the NextStepModel class) back from the two files its ``save`` wrote, every
+    check of the module passed before anything is built (see
+    :func:`journeymine.nextstep.load_next_step_model`)."""
     data, card = cards.read_model_files(path, "NextStepModel.save()")
-    return model_from_bytes(data, card, source=str(Path(path)))
+    return model_from_bytes(data, card, cls, source=str(Path(path)))
