@@ -1,7 +1,8 @@
 """The scikit-learn estimator contract, for every journeymine estimator.
 
 For :class:`CustomerFeaturizer`, :class:`PersonaMiner`, :class:`PersonaModel`,
-:class:`ResponseModel`, :class:`UpliftModel` and :class:`NextStepModel`:
+:class:`ResponseModel`, :class:`UpliftModel`, :class:`FeatureUplift`, :class:`UnsubscribeRisk`
+and :class:`NextStepModel`:
 
 - ``sklearn.base.clone`` gives an unfitted copy with equal parameters;
 - ``get_params`` / ``set_params`` round-trip every parameter;
@@ -30,7 +31,7 @@ from sklearn.exceptions import NotFittedError as SkNotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import journeymine as jm
-from journeymine.actions import ResponseModel, UpliftModel
+from journeymine.actions import FeatureUplift, ResponseModel, UnsubscribeRisk, UpliftModel
 from journeymine.assignment import PersonaModel
 from journeymine.exceptions import NotFittedError
 from journeymine.nextstep import NextStepModel
@@ -66,6 +67,11 @@ def _features(w: World) -> pd.DataFrame:
     return CustomerFeaturizer().fit_transform(w.log)
 
 
+def _memberships(w: World) -> pd.DataFrame:
+    """The true personas as memberships (one column per persona id, 1.0 in the customer's)."""
+    return pd.get_dummies(w.personas).astype("float64")
+
+
 CASES: dict[str, Case] = {
     "CustomerFeaturizer": Case(
         make=lambda: CustomerFeaturizer(n_transitions=4),
@@ -91,6 +97,16 @@ CASES: dict[str, Case] = {
         make=lambda: UpliftModel(prior_strength=5.0),
         fit=lambda est, w: est.fit(w.log, w.personas, w.policy),
         use=lambda est, w: est.rates(np.array([0, 1])),
+    ),
+    "FeatureUplift": Case(
+        make=lambda: FeatureUplift(C=0.1, blend=0.5),
+        fit=lambda est, w: est.fit(w.log, _memberships(w), _features(w), w.policy),
+        use=lambda est, w: est.rates(_memberships(w)),
+    ),
+    "UnsubscribeRisk": Case(
+        make=UnsubscribeRisk,
+        fit=lambda est, w: est.fit(w.log, w.policy),
+        use=lambda est, w: est.table(),
     ),
     "NextStepModel": Case(
         make=lambda: NextStepModel(validation_size=0, max_iter=20, n_lags=3),

@@ -17,7 +17,11 @@ expected value: a journey that earns less than the consent it puts at risk is no
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
 
 from journeymine.actions._index import EventIndex
 from journeymine.actions.policy import Policy
@@ -36,7 +40,8 @@ def _recent(index: EventIndex, policy: Policy, codes: np.ndarray, t: np.ndarray)
     return index.count_masked(("fatigue",), mask, codes, t, policy.fatigue_within_s)
 
 
-class UnsubscribeRisk:
+@dataclass(kw_only=True, eq=False, repr=False)  # BaseEstimator's repr, identity eq/hash
+class UnsubscribeRisk(BaseEstimator):
     """Probability that a touch on a channel is followed by an opt-out of that channel, by
     channel and by the number of the customer's touches in the fatigue window before it.
 
@@ -67,6 +72,9 @@ class UnsubscribeRisk:
     >>> risk = UnsubscribeRisk().fit(log, policy)
     >>> risk.channels_, int(risk.opt_outs_.sum()), round(float(risk.rate_[0]), 3)
     (['email'], 5, 0.05)
+    >>> risk.table()[["channel", "recent_touches", "touches", "opt_outs"]]
+      channel  recent_touches  touches  opt_outs
+    0   email               0      100         5
     """
 
     def fit(
@@ -127,11 +135,42 @@ class UnsubscribeRisk:
             rate = u.sum(1) / np.maximum((n * mult[None, :]).sum(1), 1e-12)
         self.rate_, self.multiplier_ = rate, mult
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "rate_"):
+            raise NotFittedError("this UnsubscribeRisk is not fitted yet; call fit() first.")
+
+    def table(self) -> pd.DataFrame:
+        """What was learnt, one row per channel and number of recent touches (the last: that
+        many or more): ``touches`` and the ``opt_outs`` that followed them, and the model's
+        ``risk`` (channel rate x recent-touch multiplier, at most 1).
+
+        Returns
+        -------
+        DataFrame
+            ``channel, recent_touches, touches, opt_outs, risk``; empty when the policy's
+            consent entries name no opt-out activity.
+
+        Raises
+        ------
+        NotFittedError
+            Before :meth:`fit`.
+        """
+        self._check_fitted()
+        counts = np.arange(self.touches_.shape[1])
+        return pd.DataFrame(
+            {
+                "channel": np.repeat(self.channels_, len(counts)).astype(object),
+                "recent_touches": np.tile(counts, len(self.channels_)),
+                "touches": self.touches_.ravel().astype(np.int64),
+                "opt_outs": self.opt_outs_.ravel().astype(np.int64),
+                "risk": np.minimum(1.0, np.outer(self.rate_, self.multiplier_)).ravel(),
+            }
+        )
+
     def risk(self, index: EventIndex, codes: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Risk per point (rows) of a touch of each of the policy's journeys (columns), on its
         own channel; 0 for channels without an opt-out."""
-        if not hasattr(self, "rate_"):
-            raise NotFittedError("this UnsubscribeRisk is not fitted yet; call fit() first.")
+        self._check_fitted()
         recent = _recent(index, self.policy_, codes, t)
         m = self.multiplier_[np.minimum(recent, len(self.multiplier_) - 1)]
         out = np.zeros((len(codes), len(self.policy_.journeys)))
