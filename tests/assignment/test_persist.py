@@ -49,6 +49,10 @@ def test_round_trip(model: PersonaModel, saved_model: Path, log: pd.DataFrame) -
     assert set(card["artifact"]["untrusted_types"]) <= TRUSTED_TYPES
     assert card["model"]["abstain_threshold"] == model.abstain_threshold
     assert loaded.get_params()["calibration"] == model.calibration
+    # the save/load pair of every journeymine model: PersonaModel.load is load_model
+    again = PersonaModel.load(saved_model)
+    assert type(again) is PersonaModel
+    pd.testing.assert_frame_equal(again.predict_proba(log), loaded.predict_proba(log), rtol=0)
 
 
 def test_save_refuses_bad_paths(model: PersonaModel, tmp_path: Path) -> None:

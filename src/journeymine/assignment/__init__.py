@@ -35,8 +35,8 @@ from journeymine.assignment._assign import (
 )
 from journeymine.assignment._inputs import parse_time
 from journeymine.assignment._metrics import reliability_table
-from journeymine.assignment._model import UNASSIGNED, PersonaModel
-from journeymine.assignment._persist import TRUSTED_TYPES, load_model
+from journeymine.assignment._model import UNASSIGNED, PersonaModel, load_model
+from journeymine.assignment._persist import TRUSTED_TYPES
 
 __all__ = [
     "TRUSTED_TYPES",

@@ -65,6 +65,7 @@ from journeymine.assignment._card import (
     training_card,
 )
 from journeymine.assignment._metrics import holdout_metrics, reliability_table
+from journeymine.assignment._persist import read_model
 from journeymine.assignment._prefixes import (
     EVAL_CUTS,
     evaluation_rows,
@@ -89,6 +90,7 @@ __all__ = [
     "UNASSIGNED",
     "UNASSIGNED_NAME",
     "PersonaModel",
+    "load_model",
     "reliability_table",
     "schema_descriptor",
 ]
@@ -499,3 +501,44 @@ class PersonaModel(BaseEstimator):
             The model holds a type the loader would refuse (nothing is written).
         """
         return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PersonaModel:
+        """Load a model written by :meth:`save`, checking it first (see
+        :func:`~journeymine.assignment.load_model`)."""
+        return read_model(path, cls)
+
+
+def load_model(path: str | os.PathLike[str]) -> PersonaModel:
+    """Load a model saved by :meth:`PersonaModel.save`, checking it first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.skops`` file; its card is ``path.with_suffix('.json')``.
+
+    Returns
+    -------
+    PersonaModel
+
+    Raises
+    ------
+    ModelError
+        Missing or unreadable files, checksum mismatch (corrupted or tampered file, or a card
+        changed after saving), card values of the wrong type or out of range, newer format,
+        other major version, other schema or feature names, or types outside the allowlist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import journeymine as jm
+    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
+    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
+    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = model.save(pathlib.Path(d) / "persona.skops")
+    ...     again = jm.load_model(path)
+    >>> again.predict(data.events).equals(model.predict(data.events))
+    True
+    """
+    return PersonaModel.load(path)

@@ -46,7 +46,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -60,20 +60,22 @@ from journeymine.assignment._card import (
     card_checksum,
     schema_descriptor,
 )
-from journeymine.assignment._model import PersonaModel
 from journeymine.assignment._save import model_to_bytes, save_model
 from journeymine.assignment._scorer import Scorer
 from journeymine.exceptions import ConfigError, JourneymineError, ModelError
 from journeymine.features import Encoded, FeatureSpec, Vocab, numpy_aggregates
 from journeymine.io import cards
 
+if TYPE_CHECKING:
+    from journeymine.assignment._model import PersonaModel
+
 __all__ = [
     "CHECKSUMMED_FIELDS",
     "TRUSTED_TYPES",
     "card_checksum",
-    "load_model",
     "model_from_bytes",
     "model_to_bytes",
+    "read_model",
     "save_model",
 ]
 
@@ -248,8 +250,11 @@ def _check_features(card: dict, source: str) -> FeatureSpec:
     return spec
 
 
-def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> PersonaModel:
-    """Rebuild a model from skops bytes and its card, with every check of :func:`load_model`."""
+def model_from_bytes(
+    data: bytes, card: dict, cls: type[PersonaModel], *, source: str = "model"
+) -> PersonaModel:
+    """Rebuild a ``cls`` (the PersonaModel class; passed in so that this module does not
+    import it) from skops bytes and its card, with every check of :func:`read_model`."""
     import skops.io as sio
 
     _check_card(card, source)
@@ -290,7 +295,7 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Perso
                 f"the card lists {n_features}."
             )
     params = dict(card.get("params", {}))
-    model = PersonaModel(
+    model = cls(
         abstain_threshold=float(card["model"]["abstain_threshold"]),
         prefix_cuts=tuple(params.get("prefix_cuts", (3, 5, 10, 20, None))),
         calibration=params.get("calibration", "temperature"),
@@ -320,37 +325,8 @@ def model_from_bytes(data: bytes, card: dict, *, source: str = "model") -> Perso
     return model
 
 
-def load_model(path: str | os.PathLike[str]) -> PersonaModel:
-    """Load a model saved by :meth:`PersonaModel.save`, checking it first.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.skops`` file; its card is ``path.with_suffix('.json')``.
-
-    Returns
-    -------
-    PersonaModel
-
-    Raises
-    ------
-    ModelError
-        Missing or unreadable files, checksum mismatch (corrupted or tampered file, or a card
-        changed after saving), card values of the wrong type or out of range, newer format,
-        other major version, other schema or feature names, or types outside the allowlist.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> import journeymine as jm
-    >>> data = jm.datasets.make_journeys(n_customers=200, days=60, random_state=0)
-    >>> truth = data.customers.set_index("customer_id")["persona"].astype("category").cat.codes
-    >>> model = jm.PersonaModel(cv=3, validation_size=0).fit(data.events, truth)
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     path = model.save(pathlib.Path(d) / "persona.skops")
-    ...     again = jm.load_model(path)
-    >>> again.predict(data.events).equals(model.predict(data.events))
-    True
-    """
+def read_model(path: str | os.PathLike[str], cls: type[PersonaModel]) -> PersonaModel:
+    """A ``cls`` (the PersonaModel class) back from the files :meth:`PersonaModel.save` wrote,
+    checked first (see :func:`journeymine.assignment.load_model`)."""
     data, card = cards.read_model_files(path, "PersonaModel.save()")
-    return model_from_bytes(data, card, source=str(Path(path)))
+    return model_from_bytes(data, card, cls, source=str(Path(path)))

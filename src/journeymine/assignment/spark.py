@@ -46,7 +46,7 @@ def _model_on_executor(data: bytes, card_json: str) -> PersonaModel:
     key = card.get("integrity", {}).get("sha256") or card["artifact"]["sha256"]
     model = _MODELS.get(key)
     if model is None:
-        model = model_from_bytes(data, card, source="broadcast model")
+        model = model_from_bytes(data, card, PersonaModel, source="broadcast model")
         _MODELS[key] = model
     return model
 
