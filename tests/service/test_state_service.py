@@ -429,7 +429,7 @@ def test_sigkill_loses_no_acknowledged_event(setup: dict[str, Any], tmp_path: An
 def test_a_stream_of_single_events_decides_as_the_batch(
     setup: dict[str, Any], tmp_path: Any
 ) -> None:
-    """1,000 generated customers (not the model's training data), their events sent ONE per
+    """500 generated customers (not the model's training data), their events sent ONE per
     request in time order over a keep-alive connection (as a stream would), a few arriving
     late: the persona and action by customer_id equal ``assign_many`` and
     ``next_best_action`` on the whole log at the same time."""
@@ -437,8 +437,8 @@ def test_a_stream_of_single_events_decides_as_the_batch(
 
     from journeymine.datasets import make_journeys
 
-    log = make_journeys(n_customers=1_100, days=20, random_state=21).events
-    log = log[log["customer_id"].isin(sorted(log["customer_id"].unique())[:1_000])]
+    log = make_journeys(n_customers=550, days=20, random_state=21).events
+    log = log[log["customer_id"].isin(sorted(log["customer_id"].unique())[:500])]
     events = as_events(log.sort_values("timestamp", kind="stable"))
     for i, e in enumerate(events):
         e["event_id"] = f"s{i}"
@@ -470,7 +470,7 @@ def test_a_stream_of_single_events_decides_as_the_batch(
             latest[e["customer_id"]] = max(latest.get(e["customer_id"], ""), e["timestamp"])
         assert late >= 5, late  # some events were older than their customer's stored ones
         ids = sorted(log["customer_id"].unique())
-        assert len(ids) == 1_000
+        assert len(ids) == 500
         for cid in ids:
             body = json.dumps({"customer_id": cid, "at": AT}).encode()
             status, got = conn.post("/v1/next-best-action", body)
