@@ -13,7 +13,7 @@ from journeymine.pipeline import run_demo
 
 
 def test_demo_is_complete_and_reproducible(tmp_path: Path) -> None:
-    save_journeys(make_journeys(1200, days=120, random_state=5), tmp_path / "data")
+    save_journeys(make_journeys(800, days=120, random_state=5), tmp_path / "data")
     lines: list[str] = []
     first = run_demo(tmp_path / "data", tmp_path / "a", echo=lines.append, show_progress=False)
     second = run_demo(tmp_path / "data", tmp_path / "b", echo=lambda s: None, show_progress=False)
