@@ -48,7 +48,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "plain.json").write_text(json.dumps(plain))
     ids = log["customer_id"].astype(str).unique()
     pd.DataFrame({"customer_id": ids, "persona": 0}).to_csv(tmp / "labels.csv", index=False)
-    NextStepModel(outcome="purchase", horizon="7D", random_state=0).fit(log).save(
+    # 20 boosting rounds: the tests compare the CLI with the library on the same saved model
+    NextStepModel(outcome="purchase", horizon="7D", max_iter=20, random_state=0).fit(log).save(
         tmp / "next.skops"
     )
     return tmp
