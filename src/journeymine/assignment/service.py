@@ -23,4 +23,5 @@ from journeymine.service.launch import serve as serve
 # the old module held the request limits and the model holder too
 for _module in (_limits, _model_holder, _app):
     globals().update({k: v for k, v in vars(_module).items() if not k.startswith("__")})
+del _module
 __all__ = list(_app.__all__)

@@ -447,8 +447,7 @@ class NextStepModel(BaseEstimator):
     def load(cls, path: str | os.PathLike[str]) -> NextStepModel:
         """Load a model written by :meth:`save` (checksums and type allowlist checked; see
         :func:`journeymine.nextstep.load_next_step_model`)."""
-        model: NextStepModel = read_next_step_model(path, cls)
-        return model
+        return read_next_step_model(path, cls)
 
 
 def load_next_step_model(path: str | os.PathLike[str]) -> NextStepModel:

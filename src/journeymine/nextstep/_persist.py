@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from journeymine.exceptions import ModelError
 from journeymine.io import cards
@@ -47,6 +47,8 @@ __all__ = [
 
 FORMAT_VERSION = 3
 _NGRAM = "ngram"  # the key of the count model in the skops dict (not a head)
+#: The model class the loaders rebuild (NextStepModel, passed in by its own module).
+_M = TypeVar("_M")
 KIND = "journeymine.NextStepModel"
 #: Types outside skops' default trusted set a NextStepModel file may contain: none.
 TRUSTED_TYPES: frozenset[str] = frozenset()
@@ -316,7 +318,7 @@ def model_from_bytes(data: bytes, card: dict, cls: type, *, source: str = "model
     return model
 
 
-def read_next_step_model(path: str | os.PathLike[str], cls: type) -> Any:
+def read_next_step_model(path: str | os.PathLike[str], cls: type[_M]) -> _M:
     """A ``cls`` (the NextStepModel class) back from the two files its ``save`` wrote, every
     check of the module passed before anything is built (see
     :func:`journeymine.nextstep.load_next_step_model`)."""
