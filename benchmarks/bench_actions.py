@@ -19,6 +19,11 @@ obvious way in pandas: the email cap (touches in the 7 days before each logged t
 `groupby(...).rolling("7D", closed="left")` — one of the ~15 as-of questions the backtest asks.
 """
 
+#: Customers of the simulated worlds in ``make bench``'s policy table: #13's own check scores
+#: decisions over 4,000 customers; at 2,000 the 14-day pilot measures each of the 36 persona x
+#: journey cells on about half as many customers (``customers=2000`` on the command line).
+SIM_CUSTOMERS = 4_000
+
 
 def _setup(n_customers: int) -> Any:
     import numpy as np
@@ -112,12 +117,12 @@ def policy_table_markdown(table: Any) -> str:
 
 def run(quick: bool) -> list[Measurement]:
     """Timings, then the simulator's policy table (printed, and added to this module's notes
-    in RESULTS.md): seeds 401-408 at 2,000 customers (quick: 2 seeds at 500)."""
+    in RESULTS.md): seeds 401-408 at ``SIM_CUSTOMERS`` customers (quick: 2 seeds at 500)."""
     global NOTES
     sim = (
         simulator_table((401, 402), n_customers=500, days=7, pilot_days=7)
         if quick
-        else simulator_table(tuple(range(401, 409)))
+        else simulator_table(tuple(range(401, 409)), n_customers=SIM_CUSTOMERS)
     )
     md = policy_table_markdown(sim)
     print(md, flush=True)
@@ -544,7 +549,8 @@ def exploration_table(
     world's result over them. A variant's ``refresh_days`` goes to the PolicyDecider (minimum
     evidence within that many days); ``explore [stable] refresh=none,7,14
     [scope=cell,regime] [seeds]`` runs those (``change_alpha=0.01``; ``none``: without
-    ``refresh_days``) instead of the default variants."""
+    ``refresh_days``) instead of the default variants, ``scope=...`` alone the change test with
+    those scopes; ``customers=N`` and ``days=N`` set the world's size and the run's length."""
 
     import numpy as np
     import pandas as pd
@@ -705,12 +711,15 @@ if __name__ == "__main__":
         rest = sys.argv[2 + stable :]
         opts = dict(a.split("=", 1) for a in rest if "=" in a)
         seeds = tuple(int(s) for s in rest if "=" not in s) or tuple(range(401, 409))
-        kw: dict[str, Any] = {}
-        if "refresh" in opts:
+        kw: dict[str, Any] = {
+            "n_customers": int(opts.get("customers", 2_000)),
+            "days": int(opts.get("days", 56)),
+        }
+        if "refresh" in opts or "scope" in opts:
             kw["variants"] = tuple(
                 {"change_alpha": 0.01, "change_scope": scope}
                 | ({} if d == "none" else {"refresh_days": int(d)})
-                for d in opts["refresh"].split(",")
+                for d in opts.get("refresh", "none").split(",")
                 for scope in opts.get("scope", "cell,regime").split(",")
             )
         ex = exploration_table(seeds, shift_day=None if stable else 28, **kw)
@@ -723,7 +732,11 @@ if __name__ == "__main__":
             .T.to_string()
         )
         sys.exit(0)
-    table = simulator_table(tuple(int(s) for s in sys.argv[1:]) or tuple(range(401, 409)))
+    opts = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+    table = simulator_table(
+        tuple(int(s) for s in sys.argv[1:] if "=" not in s) or tuple(range(401, 409)),
+        n_customers=int(opts.get("customers", SIM_CUSTOMERS)),
+    )
     print(table.to_string())
     per_seed = table.pivot(index="seed", columns="decider", values="of_oracle")
     agree = table.groupby("seed")[["ari_all", "ari_placed", "unplaced"]].first()
