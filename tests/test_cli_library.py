@@ -422,3 +422,20 @@ def test_personas_window_without_a_persona_says_what_to_change(tmp_path: Path) -
     assert "min_events" not in said and not (tmp_path / "p" / "labels.csv").exists()
     res = runner.invoke(app, [*args, "--incomplete", "keep", "--min-events", "1"])
     assert res.exit_code == 0, res.output
+
+
+def test_personas_too_few_customers_names_only_cli_options(tmp_path: Path) -> None:
+    """Too few customers with --min-events events to cluster (a 6-case process log) is
+    refused with a hint that names options `jm personas` has, not the library's
+    min_cluster_size; the hint's fix, a lower --min-events, lets it run."""
+    log = make_journeys(30, days=30, random_state=2).events
+    path = tmp_path / "few.parquet"
+    log.to_parquet(path)
+    args = ["personas", str(path), "--out", str(tmp_path / "p")]
+    res = runner.invoke(app, [*args, "--min-events", "500"])
+    said = " ".join(res.output.split())
+    assert res.exit_code != 0 and "too few customers to cluster" in said, said
+    assert "Lower --min-events, or use a longer time window" in said
+    assert "min_cluster_size" not in said and not (tmp_path / "p").exists()
+    res = runner.invoke(app, [*args, "--min-events", "5"])
+    assert res.exit_code == 0, res.output

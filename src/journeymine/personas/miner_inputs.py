@@ -173,6 +173,7 @@ def check_enough_eligible(
         raise ConfigError(
             f"too few customers to cluster: {n_elig} of {len(eligible)} have at least "
             f"min_events={min_events} events, and at least {need} are needed. Lower "
-            f"min_events or min_cluster_size, or use a longer time window."
+            f"min_events{' or min_cluster_size' if min_cluster_size else ''}, or use a "
+            f"longer time window."
         )
     return n_elig
