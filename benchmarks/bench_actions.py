@@ -518,6 +518,40 @@ def segmentation_table(
     return pd.DataFrame(rows)
 
 
+def _days_to_match(mine: Any, reference: Any, share: float, window: int, after: int) -> Any:
+    """Days from ``after`` until ``mine`` (true value by day) earns ``share`` of ``reference``
+    over a whole ``window`` of days since ``after`` (so at least ``window``), or None."""
+    m, r = mine.to_numpy(), reference.reindex(mine.index).to_numpy()
+    for d in range(after + window - 1, len(m)):
+        if m[d - window + 1 : d + 1].sum() >= share * r[d - window + 1 : d + 1].sum():
+            return d - after + 1
+    return None
+
+
+def _exploring_decider(
+    policy: Any, memberships: Any, variant: dict[str, Any], random_state: int
+) -> tuple[Any, Any]:
+    """#13's exploring decider from no response data (Thompson sampling, minimum evidence 20
+    touches and 5 holdouts a cell, 5% holdouts) with a variant's UpliftModel keywords (its
+    ``refresh_days`` goes to the decider), and its model."""
+    from journeymine.actions import UpliftModel
+    from journeymine.datasets import PolicyDecider
+
+    params = {k: v for k, v in variant.items() if k != "refresh_days"}
+    model = UpliftModel(prior_strength=5, **params).fit(None, memberships, policy)
+    return model, PolicyDecider(
+        policy,
+        model,
+        memberships,
+        explore=True,
+        holdout=0.05,
+        min_touches=20,
+        min_holdouts=5,
+        refresh_days=variant.get("refresh_days"),
+        random_state=random_state,
+    )
+
+
 def exploration_table(
     seeds: tuple[int, ...] = tuple(range(401, 409)),
     n_customers: int = 2_000,
@@ -532,6 +566,7 @@ def exploration_table(
     ),
     window: int = 14,
     decider_seed: int = 0,
+    true_personas: bool = False,
 ) -> Any:
     """#13's exploring decider: Thompson sampling on the uplift posteriors from *no* response
     data (personas mined by PersonaMiner, soft memberships), minimum evidence 20 touches and 5
@@ -550,15 +585,20 @@ def exploration_table(
     evidence within that many days); ``explore [stable] refresh=none,7,14
     [scope=cell,regime] [seeds]`` runs those (``change_alpha=0.01``; ``none``: without
     ``refresh_days``) instead of the default variants, ``scope=...`` alone the change test with
-    those scopes; ``customers=N`` and ``days=N`` set the world's size and the run's length."""
+    those scopes; ``customers=N`` and ``days=N`` set the world's size and the run's length.
+    With a change, the same decider also runs in the changed world from day 0
+    (``fresh_share_end``: its share of that world's oracle over the last ``window`` days), and
+    ``days_to_0.9_of_fresh`` / ``days_to_0.95_of_fresh`` are the days after the change until
+    the decider earns that share of what the fresh one earns over a whole ``window`` of days:
+    recovery measured against what the decider can earn in the new world, apart from how far
+    the personas let it get. ``true_personas`` (``personas=true``): the world's personas
+    instead of PersonaMiner's soft memberships."""
 
     import numpy as np
     import pandas as pd
 
-    from journeymine.actions import UpliftModel
     from journeymine.datasets import (
         Oracle,
-        PolicyDecider,
         days_to_reach,
         make_world,
         sim_policy,
@@ -569,7 +609,7 @@ def exploration_table(
     for seed in seeds:
         world = make_world(n_customers, history_days=120, random_state=seed)
         pol = sim_policy()
-        _, memberships = _mined(world)
+        memberships = world.true_personas if true_personas else _mined(world)[1]
         up = world.uplift.to_numpy()
         shifted = up[np.roll(np.arange(len(up)), -1)]
         at = 28 if shift_day is None else shift_day
@@ -578,22 +618,24 @@ def exploration_table(
             run["shift"] = (shift_day, shifted)
         oracle = simulate(world, Oracle(pol), **run)
         ov = oracle.decisions.groupby("day")["true_value"].sum()
+        # the new world from day 0: what the same decider earns where nothing ever changed
+        fresh_run = {**run, "shift": (0, shifted)} if shift_day is not None else None
+        fresh_oracle = None if fresh_run is None else simulate(world, Oracle(pol), **fresh_run)
         for variant in variants:
-            params = {k: v for k, v in variant.items() if k != "refresh_days"}
-            model = UpliftModel(prior_strength=5, **params).fit(None, memberships, pol)
-            dec = PolicyDecider(
-                pol,
-                model,
-                memberships,
-                explore=True,
-                holdout=0.05,
-                min_touches=20,
-                min_holdouts=5,
-                refresh_days=variant.get("refresh_days"),
-                random_state=seed + decider_seed,
-            )
+            model, dec = _exploring_decider(pol, memberships, variant, seed + decider_seed)
             sim = simulate(world, dec, **run)
             ev = sim.decisions.groupby("day")["true_value"].sum()
+            recovery: dict[str, Any] = {}
+            if fresh_run is not None and fresh_oracle is not None:
+                again = _exploring_decider(pol, memberships, variant, seed + decider_seed)[1]
+                fresh = simulate(world, again, **fresh_run)
+                fv = fresh.decisions.groupby("day")["true_value"].sum()
+                fo = fresh_oracle.decisions.groupby("day")["true_value"].sum()
+                recovery = {
+                    "fresh_share_end": fv.iloc[-window:].sum() / fo.iloc[-window:].sum(),
+                    "days_to_0.9_of_fresh": _days_to_match(ev, fv, 0.9, window, at),
+                    "days_to_0.95_of_fresh": _days_to_match(ev, fv, 0.95, window, at),
+                }
             pre = ev.iloc[at - window : at].sum() / ov.iloc[at - window : at].sum()
             post = ev.iloc[-window:].sum() / ov.iloc[-window:].sum()
             rows.append(
@@ -611,6 +653,7 @@ def exploration_table(
                     "days_back_to_pre_shift_share": days_to_reach(
                         sim, oracle, min(1.0, pre), window=window, after=at
                     ),
+                    **recovery,
                     "unreachable": sim.summary["unreachable"],
                     "unconsented": sim.summary["unconsented"],
                     "over_cap": sim.summary["over_cap"],
@@ -714,6 +757,7 @@ if __name__ == "__main__":
         kw: dict[str, Any] = {
             "n_customers": int(opts.get("customers", 2_000)),
             "days": int(opts.get("days", 56)),
+            "true_personas": opts.get("personas", "mined") == "true",
         }
         if "refresh" in opts or "scope" in opts:
             kw["variants"] = tuple(
