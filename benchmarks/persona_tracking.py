@@ -11,6 +11,10 @@ with more than two windows, ``since="first"`` from the first window to the last)
 persona events after the first window (the generator has none).
 
     python -m benchmarks.persona_tracking --seeds 451-458 [--smoothing margin] [--windows 120D]
+        [--change-day 80]
+
+``--change-day``: the day the changing customers switch persona (the generator's default is
+the middle of the log, 120, the edge of two 120-day windows).
 
 Seeds 311-320 and 451-466 are used by no test (the tests use 321, 311, 396). Prints one line
 per seed and min / median / max.
@@ -28,12 +32,20 @@ from journeymine.personas import track_personas
 
 
 def tracking(
-    n_customers: int, seed: int, smoothing: str = "hmm", windows: str = "auto"
+    n_customers: int,
+    seed: int,
+    smoothing: str = "hmm",
+    windows: str = "auto",
+    change_day: int | None = None,
 ) -> dict[str, float]:
     """One run: migration ratio, recall, precision, expected share / true share, windows and
     the persona events after the first window."""
     data = make_journeys(
-        n_customers=n_customers, days=240, persona_change_share=0.15, random_state=seed
+        n_customers=n_customers,
+        days=240,
+        persona_change_share=0.15,
+        persona_change_day=change_day,
+        random_state=seed,
     )
     tr = track_personas(data.events, windows=windows, smoothing=smoothing)
     L = tr.labels
@@ -70,10 +82,13 @@ def main() -> None:
     ap.add_argument("--seeds", default="451-458")
     ap.add_argument("--smoothing", default="hmm", choices=["hmm", "margin"])
     ap.add_argument("--windows", default="auto")
+    ap.add_argument(
+        "--change-day", type=int, default=None, help="day of the persona changes (default 120)"
+    )
     args = ap.parse_args()
     runs = []
     for seed in _seeds(args.seeds):
-        r = tracking(args.customers, seed, args.smoothing, args.windows)
+        r = tracking(args.customers, seed, args.smoothing, args.windows, args.change_day)
         runs.append(r)
         print(
             f"seed={seed}: {int(r['windows'])} windows, migrating share / true "
