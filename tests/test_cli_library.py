@@ -425,9 +425,10 @@ def test_personas_window_without_a_persona_says_what_to_change(tmp_path: Path) -
 
 
 def test_personas_too_few_customers_names_only_cli_options(tmp_path: Path) -> None:
-    """Too few customers with --min-events events to cluster (a 6-case process log) is
-    refused with a hint that names options `jm personas` has, not the library's
-    min_cluster_size; the hint's fix, a lower --min-events, lets it run."""
+    """Too few customers with --min-events events to cluster (none of 30 has 500 events;
+    a short process log hits the same with the default) is refused with a hint that names
+    options `jm personas` has, not the library's min_cluster_size; the hint's fix, a lower
+    --min-events, lets it run."""
     log = make_journeys(30, days=30, random_state=2).events
     path = tmp_path / "few.parquet"
     log.to_parquet(path)
