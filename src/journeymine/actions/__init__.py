@@ -15,6 +15,7 @@ from journeymine.actions.policy import Cap, Consent, Journey, Policy, Rule, Supp
 from journeymine.actions.response import ResponseModel
 from journeymine.actions.unsubscribe import UnsubscribeRisk
 from journeymine.actions.uplift import UpliftModel
+from journeymine.actions.uplift_choice import choice_certainty
 
 __all__ = [
     "Backtest",
@@ -31,6 +32,7 @@ __all__ = [
     "UnsubscribeRisk",
     "UpliftModel",
     "backtest",
+    "choice_certainty",
     "evaluate_policy",
     "next_best_action",
 ]
