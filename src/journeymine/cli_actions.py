@@ -191,6 +191,7 @@ def _policy_inputs(
     if pol.arbitration == "uplift":
         if model is None:
             model = UpliftModel().fit(log, labels if soft is None else soft, pol)
+            _echo_choice_certainty(model)
             if model.missing_control_:
                 typer.secho(
                     f"no holdout events of {', '.join(model.missing_control_)} in the log: "
@@ -201,6 +202,29 @@ def _policy_inputs(
     else:
         model = ResponseModel().fit(log, labels, pol)
     return log, pol, model, labels, attrs, soft
+
+
+def _echo_choice_certainty(model: Any) -> None:
+    """Print how sure the fitted uplift is of each persona's best journey (the probability,
+    over its posteriors, that the journey it ranks first is the best), in yellow where it is
+    below 0.8: the log cannot rank that persona's journeys yet."""
+    sure = model.choice_certainty()
+    sure = sure[sure["persona"] >= 0]
+    if not len(sure):
+        return
+    typer.echo("best journey per persona by expected net value, and the probability it is:")
+    for r in sure.itertuples(index=False):
+        typer.secho(
+            f"  persona {r.persona}: {r.best} ({r.probability_best:.2f}; runner-up "
+            f"{r.runner_up} {r.probability_runner_up:.2f}; {r.touches} touches, {r.holdouts} "
+            f"holdouts)",
+            fg=typer.colors.YELLOW if r.probability_best < 0.8 else None,
+        )
+    if (sure["probability_best"] < 0.8).any():
+        typer.echo(
+            "  below 0.8 the log cannot rank those personas' journeys yet: more touches and "
+            "holdouts (a longer random pilot) settle it."
+        )
 
 
 def _saved_uplift(path: Path, feature_uplift: Path | None) -> Any:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from journeymine.actions import Policy, UpliftModel
 from journeymine.cli import app
 from journeymine.datasets import RandomEligible, make_world, sim_policy, simulate
 
@@ -70,6 +71,13 @@ def test_nba_with_uplift_saved_model_and_memberships(files):
                "--uplift-out", str(out), "--out", str(files / "a.csv"))  # fmt: skip
     assert res.exit_code == 0, res.output
     assert out.is_file() and out.with_suffix(".json").is_file()
+    # how sure the fitted uplift is of each persona's best journey, as the library says
+    said = " ".join(res.output.split())
+    assert "best journey per persona by expected net value, and the probability it is" in said
+    pol = Policy.from_dict(json.loads((files / "policy.json").read_text()))
+    sure = UpliftModel.load(out).choice_certainty(pol).set_index("persona")
+    p0 = sure.loc[sure.index[sure.index >= 0][0]]
+    assert f"{p0['best']} ({p0['probability_best']:.2f}; runner-up {p0['runner_up']}" in said
     first = pd.read_csv(files / "a.csv", dtype={"customer_id": str})
     res = _run(files, "nba", "--arbitration", "uplift", "--attributes", str(files / "attrs.csv"),
                "--uplift-model", str(out), "--out", str(files / "b.csv"))  # fmt: skip

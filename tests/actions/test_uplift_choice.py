@@ -89,3 +89,17 @@ def test_same_seed_same_answer_and_bad_input():
         choice_certainty(model, n_draws=10)
     with pytest.raises(NotFittedError):
         choice_certainty(UpliftModel())
+
+
+def test_a_loaded_model_takes_the_policy(tmp_path):
+    pol = _policy()
+    model = _fit(_log(400, {"offer": (0.30, 0.10), "tips": (0.12, 0.10)}), pol)
+    loaded = UpliftModel.load(model.save(tmp_path / "uplift.skops"))
+    with pytest.raises(ConfigError, match="pass the policy it decides for"):
+        loaded.choice_certainty()
+    pd.testing.assert_frame_equal(loaded.choice_certainty(pol), model.choice_certainty())
+    other = Policy.from_dict(
+        {"journeys": [{"name": "x", "channel": "email", "activity": "x_sent"}]}
+    )
+    with pytest.raises(ConfigError, match="not the model's"):
+        loaded.choice_certainty(other)

@@ -508,13 +508,16 @@ class UpliftModel(BaseEstimator):
         c = np.sum(recent, axis=0) if recent else np.zeros_like(self.counts_)
         return W @ c[:, :, 0], W @ c[:, :, 2]
 
-    def choice_certainty(self, n_draws: int = 4000, random_state: int | None = 0) -> pd.DataFrame:
+    def choice_certainty(
+        self, policy: Policy | None = None, n_draws: int = 4000, random_state: int | None = 0
+    ) -> pd.DataFrame:
         """Per persona, the best journey by expected net value and the probability, over the
         posteriors, that it is the best: low where the evidence cannot rank the journeys
-        (:func:`~journeymine.actions.uplift_choice.choice_certainty`)."""
+        (:func:`~journeymine.actions.uplift_choice.choice_certainty`; a loaded model needs
+        ``policy``)."""
         from journeymine.actions.uplift_choice import choice_certainty
 
-        return choice_certainty(self, n_draws=n_draws, random_state=random_state)
+        return choice_certainty(self, policy, n_draws=n_draws, random_state=random_state)
 
     def sample(self, personas: Any, rng: np.random.Generator) -> np.ndarray:
         """One posterior draw of every journey's uplift per point (Thompson sampling). For

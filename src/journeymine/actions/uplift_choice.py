@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from journeymine.actions.policy import Policy
 from journeymine.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +29,11 @@ NOTHING = "(nothing)"
 
 
 def choice_certainty(
-    model: UpliftModel, *, n_draws: int = 4000, random_state: int | None = 0
+    model: UpliftModel,
+    policy: Policy | None = None,
+    *,
+    n_draws: int = 4000,
+    random_state: int | None = 0,
 ) -> pd.DataFrame:
     """Per persona, the best journey by expected net value and the probability that it is.
 
@@ -41,6 +46,10 @@ def choice_certainty(
     ----------
     model : UpliftModel
         A fitted model.
+    policy : Policy, optional
+        Whose journeys' ``value`` and ``cost`` count (the model's journeys, in its order);
+        default the policy the model was fitted with. A loaded model does not keep it: pass
+        the policy it decides for.
     n_draws : int, default 4000
         Posterior draws (at least 100; the probabilities' standard error is at most
         ``0.5 / sqrt(n_draws)``).
@@ -80,8 +89,21 @@ def choice_certainty(
             f"n_draws must be an integer >= 100 (posterior draws per persona), got {n_draws!r}."
         )
     model._fitted()
+    policy = policy if policy is not None else getattr(model, "policy_", None)
+    if policy is None:
+        raise ConfigError(
+            "this UpliftModel was loaded from a file, which keeps no journey values or costs: "
+            "pass the policy it decides for, choice_certainty(model, policy)."
+        )
+    if not isinstance(policy, Policy):
+        raise ConfigError(f"policy must be a Policy, got {type(policy).__name__}.")
+    if [j.name for j in policy.journeys] != list(model.journeys_):
+        raise ConfigError(
+            f"the policy's journeys {[j.name for j in policy.journeys]} are not the model's "
+            f"{list(model.journeys_)}: pass the policy the model was fitted with."
+        )
     a_t, b_t, a_c, b_c = model._posteriors()
-    journeys = model.policy_.journeys
+    journeys = policy.journeys
     value = np.array([j.value for j in journeys], dtype=np.float64)
     cost = np.array([j.cost for j in journeys], dtype=np.float64)
     rng = np.random.default_rng(random_state)
