@@ -4,6 +4,7 @@ Seeds here (11, 17, 31, 41) are not the ones of the benchmark's 8-seed tables (2
 
 from __future__ import annotations
 
+import html
 import warnings
 
 import numpy as np
@@ -349,3 +350,28 @@ def test_actions_report_shows_ope_and_impact(world, pilot, tmp_path):
     assert "logged touches" in page
     assert "off-policy" in page and "Impact experiment" in page
     assert page.index("against the logged touches") < page.index("off-policy")
+
+
+def test_actions_report_shows_how_sure_each_personas_choice_is(world, pilot, tmp_path):
+    from journeymine.actions import backtest
+    from journeymine.report import actions_report
+
+    pol, tp = sim_policy(), world.true_personas
+    up = UpliftModel().fit(pilot.events, tp, pol)
+    sure = up.choice_certainty()
+    bt = backtest(pilot.events, pol, up, tp, check="off", attributes=world.attributes)
+    page = html.unescape(
+        actions_report(
+            bt, tmp_path / "u.html", certainty=sure, persona_names={0: "Bargain hunters"}
+        ).read_text()
+    )
+    assert "How sure is each persona's choice" in page
+    row = sure.set_index("persona").loc[0]
+    assert "Bargain hunters" in page and str(row["best"]) in page
+    unsure = int((sure.loc[sure["persona"] >= 0, "probability_best"] < 0.8).sum())
+    assert (
+        unsure > 0 and f"{unsure} of {int((sure['persona'] >= 0).sum())} personas below 0.8" in page
+    )
+    with pytest.raises(ConfigError, match="choice_certainty"):
+        actions_report(bt, tmp_path / "v.html", certainty=sure.drop(columns="runner_up"))
+    assert not (tmp_path / "v.html").exists()

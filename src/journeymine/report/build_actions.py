@@ -97,6 +97,34 @@ def actions_findings(backtest: Backtest, decisions: Decisions | None = None) -> 
     return findings
 
 
+def _certainty_section(certainty: pd.DataFrame, names: dict[int, str]) -> Section:
+    """The section of ``UpliftModel.choice_certainty()``: a table per persona, and a note on
+    the personas whose best journey the evidence cannot tell yet (below 0.8)."""
+    cols = ["persona", "best", "probability_best", "runner_up", "probability_runner_up"]
+    missing = [c for c in (*cols, "touches", "holdouts") if c not in certainty.columns]
+    if missing:
+        raise ConfigError(
+            f"certainty must be UpliftModel.choice_certainty()'s table; it lacks {missing}."
+        )
+    t = certainty[certainty["persona"] >= 0].copy()
+    t.insert(1, "name", [names.get(int(p), f"persona {int(p)}") for p in t["persona"]])
+    unsure = int((t["probability_best"] < 0.8).sum())
+    return Section(
+        "How sure is each persona's choice",
+        [],
+        text="Per persona, the journey with the best expected net value (uplift x value - "
+        "cost, or nothing) and the probability, over the uplift posteriors, that it is the "
+        "best; the runner-up and the evidence behind the best.",
+        table=t[[*cols[:1], "name", *cols[1:], "touches", "holdouts"]].round(3),
+        notes=[
+            f"{unsure} of {len(t)} personas below 0.8: the log cannot rank their journeys "
+            f"yet; more touches and holdouts (a longer random pilot) settle it."
+        ]
+        if unsure
+        else [],
+    )
+
+
 def actions_report(
     backtest: Backtest,
     path: str | Path,
@@ -108,6 +136,7 @@ def actions_report(
     title: str = "Next best action",
     ope: Any = None,
     impact: Any = None,
+    certainty: pd.DataFrame | None = None,
 ) -> Path:
     """Write a self-contained HTML report of a policy: its backtest on the logged touches, the
     response rates that arbitrate between journeys and, optionally, today's decisions.
@@ -131,6 +160,10 @@ def actions_report(
         ``evaluate_policy(log, candidate)``: the off-policy estimates, next to the backtest.
     impact : DataFrame, optional
         ``journeymine.datasets.impact_experiment(...)``: the impact experiment.
+    certainty : DataFrame, optional
+        ``UpliftModel.choice_certainty()``: per persona the best journey and the probability
+        that it is; personas below 0.8 are counted in a note (the log cannot rank their
+        journeys yet).
 
     Returns
     -------
@@ -201,6 +234,8 @@ def actions_report(
                 else [],
             )
         )
+    if certainty is not None:
+        sections.append(_certainty_section(certainty, dict(persona_names or {})))
     if decisions is not None:
         actions, why = _decision_tables(decisions)
         table = (
