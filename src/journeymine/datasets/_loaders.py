@@ -160,9 +160,13 @@ def load_sample(directory: str | Path | None = None) -> SyntheticJourneys:
     )
 
 
-def sample_policy_path() -> Path:
+def sample_policy_path(reachable: bool = False) -> Path:
     """The orchestration policy written for the synthetic retailer (a YAML file shipped with
     the package): a starting point to copy and edit.
+
+    ``reachable=True``: the same policy with consent gates (``policy_reachable.yaml``): a push
+    needs ``has_app`` and ``push_opt_in``, an email ``email_opt_in``, read from the customer
+    attribute table (``customers.parquet`` of ``jm generate``; ``jm nba --attributes``).
 
     Examples
     --------
@@ -172,18 +176,24 @@ def sample_policy_path() -> Path:
     'policy.yaml'
     >>> [j.name for j in Policy.from_file(path).journeys]
     ['cart_abandonment', 'post_purchase_tips', 'flash_sale', 'win_back', 'welcome']
+    >>> sample_policy_path(reachable=True).name
+    'policy_reachable.yaml'
     """
-    return Path(__file__).with_name("policy.yaml")
+    if not isinstance(reachable, bool):
+        raise ConfigError(f"reachable must be True or False, got {reachable!r}.")
+    return Path(__file__).with_name("policy_reachable.yaml" if reachable else "policy.yaml")
 
 
-def sample_policy() -> Any:
+def sample_policy(reachable: bool = False) -> Any:
     """:func:`sample_policy_path` read as a :class:`journeymine.actions.Policy`.
 
     Examples
     --------
     >>> [j.name for j in sample_policy().journeys][:2]
     ['cart_abandonment', 'post_purchase_tips']
+    >>> sorted(sample_policy(reachable=True).attributes_needed)
+    ['email_opt_in', 'has_app', 'push_opt_in']
     """
     from journeymine.actions import Policy
 
-    return Policy.from_file(sample_policy_path())
+    return Policy.from_file(sample_policy_path(reachable))
