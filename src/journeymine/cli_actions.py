@@ -207,7 +207,9 @@ def _policy_inputs(
 def _echo_choice_certainty(model: Any) -> None:
     """Print how sure the fitted uplift is of each persona's best journey (the probability,
     over its posteriors, that the journey it ranks first is the best), in yellow where it is
-    below 0.8: the log cannot rank that persona's journeys yet."""
+    below ``UNSURE_BELOW`` (0.8): the log cannot rank that persona's journeys yet."""
+    from journeymine.actions.uplift_choice import UNSURE_BELOW
+
     sure = model.choice_certainty()
     sure = sure[sure["persona"] >= 0]
     if not len(sure):
@@ -218,12 +220,12 @@ def _echo_choice_certainty(model: Any) -> None:
             f"  persona {r.persona}: {r.best} ({r.probability_best:.2f}; runner-up "
             f"{r.runner_up} {r.probability_runner_up:.2f}; {r.touches} touches, {r.holdouts} "
             f"holdouts)",
-            fg=typer.colors.YELLOW if r.probability_best < 0.8 else None,
+            fg=typer.colors.YELLOW if r.probability_best < UNSURE_BELOW else None,
         )
-    if (sure["probability_best"] < 0.8).any():
+    if (sure["probability_best"] < UNSURE_BELOW).any():
         typer.echo(
-            "  below 0.8 the log cannot rank those personas' journeys yet: more touches and "
-            "holdouts (a longer random pilot) settle it."
+            f"  below {UNSURE_BELOW:g} the log cannot rank those personas' journeys yet: more "
+            f"touches and holdouts (a longer random pilot) settle it."
         )
 
 

@@ -374,4 +374,6 @@ def test_actions_report_shows_how_sure_each_personas_choice_is(world, pilot, tmp
     )
     with pytest.raises(ConfigError, match="choice_certainty"):
         actions_report(bt, tmp_path / "v.html", certainty=sure.drop(columns="runner_up"))
+    with pytest.raises(ConfigError, match=r"DataFrame of UpliftModel\.choice_certainty"):
+        actions_report(bt, tmp_path / "v.html", certainty=sure.to_dict())
     assert not (tmp_path / "v.html").exists()

@@ -22,10 +22,14 @@ from journeymine.exceptions import ConfigError
 if TYPE_CHECKING:
     from journeymine.actions.uplift import UpliftModel
 
-__all__ = ["NOTHING", "choice_certainty"]
+__all__ = ["NOTHING", "UNSURE_BELOW", "choice_certainty"]
 
 #: The name of the choice to send nothing (every journey's expected net value below 0).
 NOTHING = "(nothing)"
+
+#: Below this probability of being the best, the CLI and the actions report say that the log
+#: cannot rank a persona's journeys yet.
+UNSURE_BELOW = 0.8
 
 
 def choice_certainty(

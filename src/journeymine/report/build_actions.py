@@ -100,6 +100,13 @@ def actions_findings(backtest: Backtest, decisions: Decisions | None = None) -> 
 def _certainty_section(certainty: pd.DataFrame, names: dict[int, str]) -> Section:
     """The section of ``UpliftModel.choice_certainty()``: a table per persona, and a note on
     the personas whose best journey the evidence cannot tell yet (below 0.8)."""
+    from journeymine.actions.uplift_choice import UNSURE_BELOW
+
+    if not isinstance(certainty, pd.DataFrame):
+        raise ConfigError(
+            f"certainty must be the DataFrame of UpliftModel.choice_certainty(), got "
+            f"{type(certainty).__name__}."
+        )
     cols = ["persona", "best", "probability_best", "runner_up", "probability_runner_up"]
     missing = [c for c in (*cols, "touches", "holdouts") if c not in certainty.columns]
     if missing:
@@ -108,7 +115,7 @@ def _certainty_section(certainty: pd.DataFrame, names: dict[int, str]) -> Sectio
         )
     t = certainty[certainty["persona"] >= 0].copy()
     t.insert(1, "name", [names.get(int(p), f"persona {int(p)}") for p in t["persona"]])
-    unsure = int((t["probability_best"] < 0.8).sum())
+    unsure = int((t["probability_best"] < UNSURE_BELOW).sum())
     return Section(
         "How sure is each persona's choice",
         [],
@@ -117,8 +124,8 @@ def _certainty_section(certainty: pd.DataFrame, names: dict[int, str]) -> Sectio
         "best; the runner-up and the evidence behind the best.",
         table=t[[*cols[:1], "name", *cols[1:], "touches", "holdouts"]].round(3),
         notes=[
-            f"{unsure} of {len(t)} personas below 0.8: the log cannot rank their journeys "
-            f"yet; more touches and holdouts (a longer random pilot) settle it."
+            f"{unsure} of {len(t)} personas below {UNSURE_BELOW:g}: the log cannot rank their "
+            f"journeys yet; more touches and holdouts (a longer random pilot) settle it."
         ]
         if unsure
         else [],
