@@ -518,9 +518,16 @@ def segmentation_table(
     return pd.DataFrame(rows)
 
 
+def _daily(sim: Any) -> Any:
+    """A simulation's true value by day."""
+    return sim.decisions.groupby("day")["true_value"].sum()
+
+
 def _days_to_match(mine: Any, reference: Any, share: float, window: int, after: int) -> Any:
     """Days from ``after`` until ``mine`` (true value by day) earns ``share`` of ``reference``
-    over a whole ``window`` of days since ``after`` (so at least ``window``), or None."""
+    over a whole ``window`` of days since ``after`` (so at least ``window``), or None.
+    (``days_to_reach`` counts the first days after ``after`` as windows of their own, so one
+    lucky day after a change would count as recovered.)"""
     m, r = mine.to_numpy(), reference.reindex(mine.index).to_numpy()
     for d in range(after + window - 1, len(m)):
         if m[d - window + 1 : d + 1].sum() >= share * r[d - window + 1 : d + 1].sum():
@@ -617,20 +624,18 @@ def exploration_table(
         if shift_day is not None:
             run["shift"] = (shift_day, shifted)
         oracle = simulate(world, Oracle(pol), **run)
-        ov = oracle.decisions.groupby("day")["true_value"].sum()
+        ov = _daily(oracle)
         # the new world from day 0: what the same decider earns where nothing ever changed
-        fresh_run = {**run, "shift": (0, shifted)} if shift_day is not None else None
-        fresh_oracle = None if fresh_run is None else simulate(world, Oracle(pol), **fresh_run)
+        fresh_run = {**run, "shift": (0, shifted)}
+        fo = None if shift_day is None else _daily(simulate(world, Oracle(pol), **fresh_run))
         for variant in variants:
             model, dec = _exploring_decider(pol, memberships, variant, seed + decider_seed)
             sim = simulate(world, dec, **run)
-            ev = sim.decisions.groupby("day")["true_value"].sum()
+            ev = _daily(sim)
             recovery: dict[str, Any] = {}
-            if fresh_run is not None and fresh_oracle is not None:
+            if fo is not None:
                 again = _exploring_decider(pol, memberships, variant, seed + decider_seed)[1]
-                fresh = simulate(world, again, **fresh_run)
-                fv = fresh.decisions.groupby("day")["true_value"].sum()
-                fo = fresh_oracle.decisions.groupby("day")["true_value"].sum()
+                fv = _daily(simulate(world, again, **fresh_run))
                 recovery = {
                     "fresh_share_end": fv.iloc[-window:].sum() / fo.iloc[-window:].sum(),
                     "days_to_0.9_of_fresh": _days_to_match(ev, fv, 0.9, window, at),

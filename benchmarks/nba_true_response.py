@@ -40,6 +40,15 @@ def _persona_at(customers: pd.DataFrame, t: pd.Timestamp) -> pd.Series:
     return c["persona"].where(~after, c["persona_after_change"]).astype(str)
 
 
+def _true_rate(response: pd.DataFrame, personas: Any, journeys: Any) -> np.ndarray:
+    """The generator's true response probability per (persona, journey) pair; 0 where the
+    journey is None (nothing sent)."""
+    keys = pd.MultiIndex.from_arrays(
+        [np.asarray(personas, dtype=object), np.asarray(journeys, dtype=object)]
+    )
+    return response.stack().reindex(keys).fillna(0.0).to_numpy(np.float64)
+
+
 def decision_time(data: Any, policy: Any, t: pd.Timestamp, attributes: Any) -> dict[str, float]:
     """True responses of every decider's decisions at ``t`` (and the pushes to customers
     without the app)."""
@@ -55,17 +64,12 @@ def decision_time(data: Any, policy: Any, t: pd.Timestamp, attributes: Any) -> d
         mined = jm.PersonaMiner(random_state=0).fit(log).labels_
     order = [j.name for j in policy.journeys]
     has_app = data.customers.set_index("customer_id")["has_app"]
+    pushes = {j.name for j in policy.journeys if j.channel == "push"}
 
     def value(actions: pd.Series) -> tuple[float, int]:
-        ids = actions.index
-        p = truth.reindex(ids)
-        got = [
-            float(data.response.loc[pp, a]) if isinstance(a, str) else 0.0
-            for pp, a in zip(p, actions, strict=True)
-        ]
-        channel = {j.name: j.channel for j in policy.journeys}
-        pushed = [i for i, a in actions.items() if isinstance(a, str) and channel[a] == "push"]
-        return float(np.sum(got)), int((~has_app.reindex(pushed).fillna(False)).sum())
+        got = _true_rate(data.response, truth.reindex(actions.index), actions)
+        pushed = actions.index[actions.isin(pushes)]
+        return float(got.sum()), int((~has_app.reindex(pushed).fillna(False)).sum())
 
     out: dict[str, float] = {}
     for who, personas in (("mined", mined), ("true", true_codes)):
@@ -81,10 +85,7 @@ def decision_time(data: Any, policy: Any, t: pd.Timestamp, attributes: Any) -> d
             fixed = ok.sort_values("rank").groupby("customer_id")["journey"].first()
             fixed = fixed.reindex(acts.index)
             out["fixed priority"], out["pushes without app, fixed"] = value(fixed)
-            p = truth.reindex(ok["customer_id"]).to_numpy()
-            ok["true"] = [
-                float(data.response.loc[a, b]) for a, b in zip(p, ok["journey"], strict=True)
-            ]
+            ok["true"] = _true_rate(data.response, truth.reindex(ok["customer_id"]), ok["journey"])
             best = ok.sort_values("true").groupby("customer_id")["journey"].last()
             out["oracle"], _ = value(best.reindex(acts.index))
     return out

@@ -115,16 +115,15 @@ def choice_certainty(
     uplift = rng.beta(a_t, b_t, size=shape) - rng.beta(a_c, b_c, size=shape)
     zeros = np.zeros((*shape[:2], 1))
     drawn = np.concatenate([uplift * value - cost, zeros], axis=2)  # (draw, persona, choice)
-    mean_uplift = a_t / (a_t + b_t) - a_c / (a_c + b_c)
-    expected = np.concatenate([mean_uplift * value - cost, np.zeros((len(a_t), 1))], axis=1)
+    # the posterior means the model decides with (UpliftModel.rates)
+    expected = np.concatenate([model._mean * value - cost, np.zeros((len(a_t), 1))], axis=1)
     order = np.argsort(-expected, axis=1, kind="stable")
     best, runner = order[:, 0], order[:, 1]
     winner = drawn.argmax(axis=2)
     names = np.array([*model.journeys_, NOTHING], dtype=object)
     rows = np.arange(len(best))
-    counts = model.counts_
-    has_counts = best < len(journeys)
-    col = np.minimum(best, len(journeys) - 1)
+    # touches and holdouts per choice; sending nothing has none
+    counts = np.concatenate([model.counts_, np.zeros((len(a_t), 1, 4))], axis=1)
     return pd.DataFrame(
         {
             "persona": model.personas_,
@@ -133,7 +132,7 @@ def choice_certainty(
             "probability_best": (winner == best[None, :]).mean(axis=0),
             "runner_up": names[runner],
             "probability_runner_up": (winner == runner[None, :]).mean(axis=0),
-            "touches": np.where(has_counts, counts[rows, col, 0], 0.0).round().astype(np.int64),
-            "holdouts": np.where(has_counts, counts[rows, col, 2], 0.0).round().astype(np.int64),
+            "touches": counts[rows, best, 0].round().astype(np.int64),
+            "holdouts": counts[rows, best, 2].round().astype(np.int64),
         }
     )
