@@ -3,6 +3,8 @@ issue counted 40% of the sample policy's push decisions going to customers witho
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -44,6 +46,13 @@ def test_the_reachable_policy_sends_only_where_it_may(data):
     no_consent = set(why.loc[why["reason"] == "no_consent", "customer_id"])
     assert no_consent and all(attrs.loc[c, "has_app"] for c in no_consent)
     assert not any(attrs.loc[c, "push_opt_in"] for c in no_consent)
+
+
+def test_the_reachable_policy_is_the_sample_policy_plus_consent():
+    """policy_reachable.yaml is a copy of policy.yaml with a consent block: they must not drift."""
+    plain, reachable = sample_policy(), sample_policy(reachable=True)
+    assert not plain.consent and reachable.consent
+    assert dataclasses.replace(reachable, consent=plain.consent) == plain
 
 
 def test_the_reachable_policy_needs_the_attributes(data):
