@@ -11,10 +11,11 @@ with more than two windows, ``since="first"`` from the first window to the last)
 persona events after the first window (the generator has none).
 
     python -m benchmarks.persona_tracking --seeds 451-458 [--smoothing margin] [--windows 120D]
-        [--change-day 80]
+        [--change-day 80] [--days 180 --change-share 0.1]
 
 ``--change-day``: the day the changing customers switch persona (the generator's default is
-the middle of the log, 120, the edge of two 120-day windows).
+the middle of the log, 120, the edge of two 120-day windows). ``--days 180 --change-share
+0.1``: the generator's own defaults (``make_journeys(n)``), two 90-day windows.
 
 Seeds 311-320 and 451-466 are used by no test (the tests use 321, 311, 396). Prints one line
 per seed and min / median / max.
@@ -37,13 +38,15 @@ def tracking(
     smoothing: str = "hmm",
     windows: str = "auto",
     change_day: int | None = None,
+    days: int = 240,
+    change_share: float = 0.15,
 ) -> dict[str, float]:
     """One run: migration ratio, recall, precision, expected share / true share, windows and
     the persona events after the first window."""
     data = make_journeys(
         n_customers=n_customers,
-        days=240,
-        persona_change_share=0.15,
+        days=days,
+        persona_change_share=change_share,
         persona_change_day=change_day,
         random_state=seed,
     )
@@ -85,10 +88,25 @@ def main() -> None:
     ap.add_argument(
         "--change-day", type=int, default=None, help="day of the persona changes (default 120)"
     )
+    ap.add_argument("--days", type=int, default=240, help="days of log (generator: 180)")
+    ap.add_argument(
+        "--change-share",
+        type=float,
+        default=0.15,
+        help="share of customers who change persona (generator default: 0.1)",
+    )
     args = ap.parse_args()
     runs = []
     for seed in _seeds(args.seeds):
-        r = tracking(args.customers, seed, args.smoothing, args.windows, args.change_day)
+        r = tracking(
+            args.customers,
+            seed,
+            args.smoothing,
+            args.windows,
+            args.change_day,
+            args.days,
+            args.change_share,
+        )
         runs.append(r)
         print(
             f"seed={seed}: {int(r['windows'])} windows, migrating share / true "
