@@ -51,7 +51,8 @@ def test_validate_reports_problems_and_exits_1(tmp_path: Path) -> None:
     bad.write_text("user,ts,event\n1,2025-01-01 10:00,a\n2,notadate,b\n,2025-01-02 10:00,c\n")
     res = runner.invoke(app, ["validate", str(bad)])
     assert res.exit_code == 1
-    assert "missing columns 'customer_id', 'timestamp', 'activity'" in res.output
+    assert "missing columns 'customer_id' (Did you mean 'user'?)" in res.output
+    assert "e.g. --map user=customer_id --map ts=timestamp --map event=activity." in res.output
     res = runner.invoke(
         app,
         [

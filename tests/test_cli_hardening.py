@@ -408,3 +408,23 @@ def test_validate_latin1_csv_names_encoding_option(tmp_path: Path) -> None:
     (tmp_path / "journeymine.toml").write_text('encoding = "latin-1"\nsep = ","\n')
     code, out = _validate(path, "--config", tmp_path / "journeymine.toml")
     assert code == 0, out
+
+
+def test_a_log_with_its_own_column_names_gets_the_map_flags_that_read_it(
+    eventlogs_dir: Path, tmp_path: Path
+) -> None:
+    """tax_helpdesk.csv names its columns CaseID, ActivityID, CompleteTimestamp: the error
+    spells the --map flags, and those flags read the log."""
+    log = eventlogs_dir / "tax_helpdesk.csv"
+    line = _fails(
+        ["mine", log, "--out", tmp_path / "m"], 1, "'customer_id' (Did you mean 'CaseID'?)"
+    )
+    flags = line.split("e.g. ", 1)[1].rstrip(".").split()
+    assert flags == [
+        "--map", "CaseID=customer_id",
+        "--map", "CompleteTimestamp=timestamp",
+        "--map", "ActivityID=activity",
+    ]  # fmt: skip
+    res = runner.invoke(app, ["mine", str(log), *flags, "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "m" / "dfg.csv").stat().st_size > 0

@@ -592,3 +592,46 @@ def test_canonical_dtypes_do_not_vouch_for_blank_values(column, bad):
         schema.canonical_log(log)
     with pytest.raises(EventLogError, match=f"null or empty {column} in row 1"):
         jm.dfg(log)
+
+
+# ---- a log with its own column names: the error says the whole mapping to pass ----
+
+
+def test_missing_columns_name_the_usual_source_names_and_the_whole_mapping():
+    raw = pd.DataFrame(
+        {"CaseID": ["1"], "ActivityID": ["a"], "CompleteTimestamp": ["2025-01-01 10:00:00"]}
+    )
+    with pytest.raises(MissingColumnError) as info:
+        schema.require_columns(raw, ["customer_id", "timestamp", "activity"])
+    msg = str(info.value)
+    assert "'customer_id' (Did you mean 'CaseID'?)" in msg
+    assert "'timestamp' (Did you mean 'CompleteTimestamp'?)" in msg
+    mapping = {"CaseID": "customer_id", "CompleteTimestamp": "timestamp", "ActivityID": "activity"}
+    assert f"columns={mapping!r}" in msg
+    # the mapping it names is one that reads the log
+    log = schema.validate(raw.rename(columns=mapping))
+    assert log["customer_id"].tolist() == ["1"]
+
+
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [
+        (
+            ["user_id", "event_name", "event_time"],
+            {"user_id": "customer_id", "event_time": "timestamp", "event_name": "activity"},
+        ),
+        (["household_key", "DAY", "department"], {"household_key": "customer_id"}),
+        (["custmer_id", "activity"], {"custmer_id": "customer_id"}),
+        (["colour", "size"], {}),
+        # a canonical column is never proposed as another one
+        (["activity", "channel"], {}),
+    ],
+)
+def test_suggest_columns(available, expected):
+    missing = [c for c in ("customer_id", "timestamp", "activity") if c not in available]
+    assert schema.suggest_columns(missing, available) == expected
+
+
+def test_a_column_that_is_not_canonical_still_gets_the_closest_name():
+    with pytest.raises(MissingColumnError, match="Did you mean 'segment'"):
+        schema.require_columns(pd.DataFrame({"segment": [1]}), ["segmnt"])

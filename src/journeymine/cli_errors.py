@@ -19,6 +19,7 @@ command line:
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import logging
@@ -140,6 +141,25 @@ def _long(option: Any) -> str:
     return str(max(option.opts, key=len))
 
 
+def _map_flags(flag: str, value: str) -> str:
+    """``{'CaseID': 'customer_id'}`` as ``--map CaseID=customer_id`` (one flag a pair); any
+    other value as the placeholder ``--map SOURCE=CANONICAL``."""
+    try:
+        pairs = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        pairs = None
+    if (
+        not (
+            isinstance(pairs, dict)
+            and pairs
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in pairs.items())
+        )
+        or "your_name" in pairs
+    ):
+        return f"{flag} SOURCE=CANONICAL"
+    return " ".join(f"{flag} {shlex.quote(f'{k}={v}')}" for k, v in pairs.items())
+
+
 def cli_hint(message: str, command: Any) -> str:
     """Rewrite library keywords in ``message`` to the command's CLI options.
 
@@ -184,7 +204,7 @@ def cli_hint(message: str, command: Any) -> str:
         def replace(m: re.Match[str], option: Any = option, flag: str = flag) -> str:
             value = m.group("value")
             if option.name == "map":
-                return f"{flag} SOURCE=CANONICAL"
+                return _map_flags(flag, value)
             if getattr(option, "is_flag", False):
                 return flag
             if value == "()":

@@ -35,7 +35,8 @@ Plausibility rules (:func:`validate` applies them to every reader's output, so t
 - every column name appears once.
 
 The package is split by job: ``_columns`` (names, dtypes, limits), ``_checks`` (shared checks
-and messages), ``_time`` (timestamps), ``_codes`` (integer codes and the row order) and
+and messages), ``_names`` (:func:`suggest_columns`: which of a log's own column names is which
+canonical column), ``_time`` (timestamps), ``_codes`` (integer codes and the row order) and
 ``_validate`` (:func:`validate`, :func:`canonical_log`, :func:`summarize`). Import the public
 names from ``journeymine.schema``.
 """
@@ -83,6 +84,7 @@ from journeymine.schema._columns import (
 from journeymine.schema._columns import (
     TimestampUnit as TimestampUnit,
 )
+from journeymine.schema._names import suggest_columns
 from journeymine.schema._time import (
     TimeLike,
     implausible_timestamps,
@@ -118,6 +120,7 @@ __all__ = [
     "implausible_timestamps",
     "plausible_bounds",
     "require_columns",
+    "suggest_columns",
     "summarize",
     "tied_positions",
     "to_micros",

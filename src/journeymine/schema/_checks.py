@@ -13,13 +13,13 @@ from journeymine.exceptions import (
     ConfigError,
     EventLogError,
     MissingColumnError,
-    did_you_mean,
 )
 from journeymine.schema._columns import (
     _MAX_ROWS_SHOWN,
     CANONICAL_COLUMNS,
     STRING_DTYPE,
 )
+from journeymine.schema._names import suggest_columns
 
 
 def _rows(mask: np.ndarray | pd.Series) -> str:
@@ -169,10 +169,11 @@ def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str =
     missing = [c for c in columns if c not in log.columns]
     if not missing:
         return
-    parts = []
-    for c in missing:
-        hint = did_you_mean(c, [a for a in available if a not in columns])
-        parts.append(f"{c!r} ({hint.strip()})" if hint else repr(c))
+    mapping = suggest_columns(missing, [a for a in available if a not in columns])
+    source_of = {canonical: source for source, canonical in mapping.items()}
+    parts = [
+        f"{c!r} (Did you mean {source_of[c]!r}?)" if c in source_of else repr(c) for c in missing
+    ]
     why = (
         f" {purpose[0].upper() + purpose[1:]} needs {', '.join(map(repr, columns))}."
         if (purpose)
@@ -188,7 +189,7 @@ def require_columns(log: pd.DataFrame, columns: Sequence[str], *, purpose: str =
             "jm.read_events(path, preset='xes')."
             if xes
             else f"Map your names when reading, e.g. jm.read_events(path, columns="
-            f"{{'your_name': {missing[0]!r}}})."
+            f"{mapping or {'your_name': missing[0]}!r})."
         ),
     )
 
