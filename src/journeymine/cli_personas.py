@@ -35,6 +35,14 @@ def _check_recall(value: float) -> float:
     return value
 
 
+def _check_min_events(value: str) -> str:
+    if value == "auto" or (value.isdigit() and int(value) >= 1):
+        return value
+    raise typer.BadParameter(
+        f"expects auto or a whole number of events >= 1, got {value!r}; e.g. --min-events 3."
+    )
+
+
 def _validity(
     log: pd.DataFrame, miner: Any, outcome: str, cutoff: str, attributes: pd.DataFrame | None
 ) -> Any:
@@ -112,7 +120,14 @@ def personas(
             "persona (more finds more of them, at a lower precision).",
         ),
     ] = 0.95,
-    min_events: Annotated[int, typer.Option(help="Customers with fewer events: -1.")] = 10,
+    min_events: Annotated[
+        str,
+        typer.Option(
+            callback=_check_min_events,
+            help="Customers with fewer events: -1. auto: 10, or the median customer's count "
+            "where the log's cases are shorter (at least 3).",
+        ),
+    ] = "auto",
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
     report: Annotated[
         Path | None,
@@ -199,12 +214,15 @@ def personas(
         else read_customer_table(validity_attributes, "--validity-attributes", "attributes")
     )
     log = read.load(path)
-    miner = PersonaMiner(min_events=min_events, random_state=random_state).fit(log)
+    miner = PersonaMiner(
+        min_events=min_events if min_events == "auto" else int(min_events),
+        random_state=random_state,
+    ).fit(log)
     tracks = (
         track_personas(
             log,
             windows=windows,
-            min_events=min_events,
+            min_events=miner.min_events_,
             random_state=random_state,
             incomplete=incomplete,
             smoothing=smoothing,
@@ -230,8 +248,8 @@ def personas(
     if q["n_customers"] and q["n_eligible"] < q["n_customers"] / 2:
         typer.secho(
             f"Only {q['n_eligible']:,} of {q['n_customers']:,} customers have at least "
-            f"--min-events {min_events} events; the others get no persona. For short cases "
-            f"(a few events each) lower it, e.g. --min-events 3.",
+            f"--min-events {miner.min_events_} events; the others get no persona. For short "
+            f"cases (a few events each) lower it, e.g. --min-events 3.",
             fg="yellow",
         )
     show(profiles[["name", "size", "share"]].reset_index(), 30)

@@ -132,7 +132,11 @@ def test_bad_input() -> None:
     with pytest.raises(ConfigError, match="NaN"):
         PersonaMiner(min_events=1).fit(frame)
     with pytest.raises(ConfigError, match="log_events"):
-        PersonaMiner(features="all").fit(pd.DataFrame({"a": [1.0, 2.0]}, index=["x", "y"]))
+        PersonaMiner(features="all", min_events=10).fit(
+            pd.DataFrame({"a": [1.0, 2.0]}, index=["x", "y"])
+        )
+    with pytest.raises(ConfigError, match="min_events must be an integer >= 1, got 'many'"):
+        PersonaMiner(min_events="many").fit(log)
 
 
 def test_constant_features_warn_or_raise() -> None:
@@ -182,3 +186,24 @@ def test_positional_parameters_still_work_with_a_future_warning() -> None:
     assert miner.min_cluster_size == 20 and miner.n_components == 3
     with pytest.raises(TypeError, match="takes at most 3 positional"):
         PersonaMiner(20, 3, 0, 1)  # type: ignore[misc]
+
+
+def test_min_events_auto_follows_the_length_of_the_customers_histories() -> None:
+    """10 events where customers have them; on a log of short cases the median customer's
+    count (at least 3), so that most customers still get a persona."""
+    log = make_journeys(n_customers=400, days=90, random_state=4).events
+    miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    assert miner.min_events == "auto" and miner.min_events_ == 10
+    assert (miner.label_reasons_ == "too few events").mean() < 0.5
+    # the same customers cut to their first 4-6 events: short cases
+    rank = log.groupby("customer_id").cumcount()
+    cut = log[rank < 4 + log["customer_id"].str[-1].astype(int) % 3]
+    short = PersonaMiner(n_bootstrap=0, random_state=0).fit(cut)
+    assert short.min_events_ == 5
+    assert (short.label_reasons_ == "too few events").mean() <= 0.5  # the median: half
+    fixed = PersonaMiner(n_bootstrap=0, random_state=0, min_events=10)
+    with pytest.raises(ConfigError, match="too few customers"):
+        fixed.fit(cut)
+    # membership() uses the value the fit used
+    lab, _, _ = short.membership(short.features_)
+    assert (lab.to_numpy() >= 0).sum() == (short.labels_.to_numpy() >= 0).sum()

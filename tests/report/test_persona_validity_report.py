@@ -158,9 +158,10 @@ def test_cli_personas_report_with_validity(tmp_path: Path) -> None:
     early = ["--validity-outcome", "activity:purchase", "--validity-cutoff", "2020-01-01"]
     res = runner.invoke(app, [*args, *early])
     assert res.exit_code != 0 and "--validity-cutoff 2020-01-01: no event before it" in res.output
-    # a cutoff one day in: too few customers before it to mine the check's personas
+    # a cutoff one day in, with 10 events a customer asked for: too few customers before it
+    # to mine the check's personas (--min-events auto would mine the day's short histories)
     early = ["--validity-outcome", "activity:purchase", "--validity-cutoff", "2025-01-02"]
-    res = runner.invoke(app, [*args, *early])
+    res = runner.invoke(app, [*args, *early, "--min-events", "10"])
     assert res.exit_code != 0 and "--validity-cutoff 2025-01-02: the" in res.output
     assert "--min-events" in res.output and "Traceback" not in res.output
 

@@ -24,12 +24,20 @@ from journeymine.personas.features import CustomerFeaturizer
 from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
 __all__ = [
+    "MIN_EVENTS",
     "check_enough_eligible",
     "check_miner_params",
     "event_counts",
     "feature_frame",
     "is_log",
+    "resolve_min_events",
 ]
+
+#: ``min_events="auto"``: the events a customer needs for a persona when the log's customers
+#: have that many; fewer on logs of short cases (:func:`resolve_min_events`), never under
+#: ``MIN_EVENTS_FLOOR``.
+MIN_EVENTS = 10
+MIN_EVENTS_FLOOR = 3
 
 
 def is_log(X: Any) -> bool:
@@ -70,7 +78,8 @@ def check_miner_params(params: Mapping[str, Any]) -> None:
     _int_at_least("min_cluster_size", params["min_cluster_size"], 2, optional=True)
     _int_at_least("n_components", params["n_components"], 1, optional=True)
     _int_at_least("min_samples", params["min_samples"], 1, optional=True)
-    _int_at_least("min_events", params["min_events"], 1)
+    if params["min_events"] != "auto":
+        _int_at_least("min_events", params["min_events"], 1)
     _int_at_least("n_personas", params["n_personas"], 1, optional=True)
     if params["method"] not in ("mixture", "density"):
         raise ConfigError(
@@ -137,18 +146,44 @@ def feature_frame(
     return made_by, X.astype(np.float64)
 
 
-def event_counts(feats: pd.DataFrame, min_events: int) -> np.ndarray:
+def event_counts(feats: pd.DataFrame, min_events: int | str) -> np.ndarray:
     """Each customer's event count, from the ``log_events`` feature; without it, 1 each when
-    ``min_events`` is 1, else a :class:`~journeymine.exceptions.ConfigError`."""
+    ``min_events`` is 1 or ``"auto"``, else a :class:`~journeymine.exceptions.ConfigError`."""
     if "log_events" in feats.columns:
         return np.rint(np.expm1(feats["log_events"].to_numpy())).astype(np.int64)
-    if min_events > 1:
+    if min_events != "auto" and int(min_events) > 1:
         raise ConfigError(
             f"min_events={min_events} needs the 'log_events' feature, which the "
             f"feature frame lacks; include it (CustomerFeaturizer adds it) or pass "
             f"min_events=1."
         )
     return np.full(len(feats), 1, dtype=np.int64)
+
+
+def resolve_min_events(min_events: int | str, n_events: np.ndarray, counted: bool = True) -> int:
+    """The events a customer needs for a persona: ``min_events`` itself, or for ``"auto"``
+    :data:`MIN_EVENTS` (10), lowered to the median customer's event count on logs of short
+    cases (helpdesk tickets of 4 events, loan applications of 6), never below 3; 1 when the
+    features carry no event counts (``counted=False``).
+
+    Examples
+    --------
+    >>> resolve_min_events("auto", np.array([40, 55, 80]))
+    10
+    >>> resolve_min_events("auto", np.array([3, 4, 4, 5, 9]))
+    4
+    >>> resolve_min_events("auto", np.array([1, 1, 2]))
+    3
+    >>> resolve_min_events(7, np.array([1, 1, 2]))
+    7
+    """
+    if min_events != "auto":
+        return int(min_events)
+    if not counted:
+        return 1
+    seen = np.asarray(n_events)[np.asarray(n_events) > 0]
+    median = float(np.median(seen)) if len(seen) else float(MIN_EVENTS)
+    return int(min(MIN_EVENTS, max(MIN_EVENTS_FLOOR, np.floor(median))))
 
 
 def check_enough_eligible(

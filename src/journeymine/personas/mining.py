@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,11 +53,13 @@ from journeymine.personas.density import (
 )
 from journeymine.personas.features import CustomerFeaturizer, _check_fitted
 from journeymine.personas.miner_inputs import (
+    MIN_EVENTS,
     check_enough_eligible,
     check_miner_params,
     event_counts,
     feature_frame,
     is_log,
+    resolve_min_events,
 )
 from journeymine.personas.miner_labels import (
     customer_labels,
@@ -78,6 +81,8 @@ from journeymine.personas.view import (
     FAMILY_PERSONA_FEATURES,
     select_features,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_PERSONA_FEATURES",
@@ -131,9 +136,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         :func:`~journeymine.personas.track_personas` does. ``False``: every column weighs
         fully. The reliabilities used are in ``scaler_.weights_``; columns under 0.1 are named
         in the log.
-    min_events : int, default 10
-        Customers with fewer events get ``-1`` ("too few events"). Needs the ``log_events``
-        feature when fitting a feature frame.
+    min_events : int or "auto", default "auto"
+        Customers with fewer events get ``-1`` ("too few events"). ``"auto"``: 10, or the
+        median customer's event count where that is lower (at least 3), so that on a log of
+        short cases (helpdesk tickets of 4 events) most customers still get a persona; the
+        value used is :attr:`min_events_` (logged). An integer needs the ``log_events``
+        feature when fitting a feature frame (``"auto"`` without it: 1).
     features : "default", "all" or list of str
         Columns used for clustering (names or ``prefix*`` patterns); see
         :data:`DEFAULT_PERSONA_FEATURES`.
@@ -222,7 +230,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     n_personas: int | None = None
     exclude_activities: Sequence[str] | None = None
     reliability_weighting: bool | Mapping[str, float] = True
-    min_events: int = 10
+    min_events: int | str = "auto"
     features: Literal["default", "all"] | Sequence[str] = "default"
     scaling: Literal["standard", "robust"] = "standard"
     reduction: Literal["pca", "svd"] = "pca"
@@ -271,8 +279,19 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.evidence_events_: float | None = None
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)
-        eligible = n_events >= self.min_events
-        n_elig = check_enough_eligible(eligible, self.min_events, self.min_cluster_size)
+        self.min_events_ = resolve_min_events(
+            self.min_events, n_events, counted="log_events" in feats.columns
+        )
+        if self.min_events == "auto":
+            logger.info(
+                "min_events='auto': %d events a customer (%s)",
+                self.min_events_,
+                "the log's customers have that many"
+                if self.min_events_ == MIN_EVENTS
+                else "the median customer's count; the log's cases are short",
+            )
+        eligible = n_events >= self.min_events_
+        n_elig = check_enough_eligible(eligible, self.min_events_, self.min_cluster_size)
         cols, scaler, Z, self.value_prior_ = fit_view(
             self.get_params(deep=False), X, feats.loc[eligible], cols, self.featurizer_
         )
@@ -501,7 +520,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 "probabilities for new customers; use predict()."
             )
         if min_events is None:
-            min_events = self.min_events
+            min_events = self.min_events_
         elif (
             isinstance(min_events, bool)
             or not isinstance(min_events, int | np.integer)

@@ -185,7 +185,7 @@ def _window_view(
     """A shallow copy of ``ref`` carrying one window's labels, probabilities and quality."""
     view = copy.copy(ref)
     n_ev = ref._n_events(X)
-    eligible = n_ev >= ref.min_events
+    eligible = n_ev >= ref.min_events_
     reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))
     view.labels_ = lab
     view.probabilities_ = prob
