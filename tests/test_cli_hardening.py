@@ -428,3 +428,11 @@ def test_a_log_with_its_own_column_names_gets_the_map_flags_that_read_it(
     res = runner.invoke(app, ["mine", str(log), *flags, "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "m" / "dfg.csv").stat().st_size > 0
+
+
+def test_the_duplicates_warning_names_both_cli_choices(eventlogs_dir: Path) -> None:
+    """helpdesk.xes.gz holds 127 exact duplicate events: the warning names --duplicates for
+    both ways out, not a bare Python value."""
+    res = runner.invoke(app, ["validate", str(eventlogs_dir / "helpdesk.xes.gz")])
+    assert res.exit_code == 0, res.output
+    assert "Pass --duplicates drop to remove them or --duplicates keep to silence" in res.output

@@ -95,7 +95,8 @@ def validate(
                 typer.echo(f"  - {cli_hint(' '.join(p.split()), command)}", err=True)
             raise typer.Exit(1) from None
     s = summarize(log)
-    notes = [" ".join(str(w.message).split()) for w in caught]
+    command = current_command()
+    notes = [cli_hint(" ".join(str(w.message).split()), command) for w in caught]
     if as_json:
         typer.echo(json.dumps(s | {"warnings": notes}, default=str, indent=2))
         return

@@ -323,7 +323,8 @@ def validate(
             what = f"{int(dup.sum())} duplicate events (same {same})"
             if duplicates == "raise":
                 raise EventLogError(
-                    f"{what} in {_rows(dup)}. Pass duplicates='drop' to drop them or 'keep'."
+                    f"{what} in {_rows(dup)}. Pass duplicates='drop' to drop them or "
+                    f"duplicates='keep' to keep them."
                 )
             if duplicates == "drop":
                 warnings.warn(f"dropped {what}.", RowsDroppedWarning, stacklevel=2)
@@ -331,8 +332,8 @@ def validate(
                 order = order.without(dup) if order is not None else None
             else:
                 warnings.warn(
-                    f"{what}, kept. Pass duplicates='drop' to remove them or 'keep' to "
-                    f"silence this warning.",
+                    f"{what}, kept. Pass duplicates='drop' to remove them or "
+                    f"duplicates='keep' to silence this warning.",
                     DataQualityWarning,
                     stacklevel=2,
                 )
