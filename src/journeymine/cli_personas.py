@@ -295,7 +295,15 @@ def personas(
                 f"{tracks.windows['start'][w + 1]:%Y-%m-%d}: "
             )
             if m.empty:  # nobody with a persona in both windows, or nobody likely to move
-                typer.echo(pair + "nobody listed: no customer is expected to have moved")
+                lab = tracks.labels.iloc[:, [w, w + 1]]
+                if not ((lab >= 0).sum(axis=1) == 2).any():
+                    typer.echo(
+                        pair + "nobody listed: no customer has a persona in both windows (the "
+                        "customers' histories are shorter than the windows), so the windows "
+                        "show how the persona mix changed (persona_sizes.csv), not who moved"
+                    )
+                else:
+                    typer.echo(pair + "nobody listed: no customer is expected to have moved")
                 continue
             typer.echo(
                 pair + f"{len(m):,} customers expected to "

@@ -173,3 +173,35 @@ def test_purchase_log_with_unfamiliar_names(caplog: pytest.LogCaptureFixture) ->
     terms = (*ACTIVITIES.values(), *CHANNELS.values())
     in_terms = [n for n in miner.profiles_["name"] if any(t.lower() in n.lower() for t in terms)]
     assert len(in_terms) >= 3, miner.profiles_["name"].tolist()
+
+
+def test_cli_on_helpdesk_tickets_defaults_to_their_length_and_says_why_nobody_moved(
+    eventlogs_dir: Path, tmp_path: Path
+) -> None:
+    """helpdesk.xes.gz: 4,580 tickets of 4 events (median), each a few days long. With every
+    default, ``jm personas`` mines the tickets with 4 events, not 10 (which left 28 tickets),
+    and tracking over two windows says that no ticket spans both instead of 'nobody moved'."""
+    from typer.testing import CliRunner
+
+    from journeymine.cli import app
+
+    out = tmp_path / "p"
+    res = CliRunner().invoke(
+        app,
+        [
+            "personas",
+            str(eventlogs_dir / "helpdesk.xes.gz"),
+            "--duplicates",
+            "drop",
+            "--out",
+            str(out),
+            "--windows",
+            "auto",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    labels = pd.read_csv(out / "labels.csv")
+    assert (labels["persona"] >= 0).mean() > 0.9
+    assert "Only " not in res.output  # the too-few-events hint is not needed
+    assert "no customer has a persona in both windows" in res.output
+    assert (out / "persona_sizes.csv").stat().st_size > 0
