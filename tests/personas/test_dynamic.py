@@ -327,7 +327,10 @@ def test_windows_labelled_by_a_reference_miner(
     # computed with its featurizer, given the next window too (smoothing="hmm"): the same
     # customers placed, nearly all in the same persona
     window = tr.miners[0]
-    assert window.min_events == 10  # the window's own threshold
+    assert window.min_events == window.min_events_ == 10  # the window's own threshold
+    n_ev = window._n_events(window.features_)
+    assert (window.label_reasons_[(n_ev >= 10) & (n_ev < 12)] != "too few events").all()
+    assert ((n_ev >= 10) & (n_ev < 12)).sum() > 0
     lab = window.membership(window.features_, by_evidence=True)[0]
     assert list(window.features_.columns) == list(ref.features_.columns)
     assert ((lab >= 0) == (window.labels_ >= 0)).all()

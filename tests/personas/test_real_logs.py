@@ -205,3 +205,9 @@ def test_cli_on_helpdesk_tickets_defaults_to_their_length_and_says_why_nobody_mo
     assert "Only " not in res.output  # the too-few-events hint is not needed
     assert "no customer has a persona in both windows" in res.output
     assert (out / "persona_sizes.csv").stat().st_size > 0
+    # the library's track_personas resolves min_events="auto" the same way (10 left 26 and 1
+    # tickets in the two windows)
+    with pytest.warns(jm.exceptions.RowsDroppedWarning, match="127 duplicate events"):
+        log = jm.read_events(eventlogs_dir / "helpdesk.xes.gz", duplicates="drop")
+    sizes = jm.track_personas(log).sizes
+    assert (sizes.sum(axis=1) > 1000).all(), sizes

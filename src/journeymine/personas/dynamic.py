@@ -68,6 +68,7 @@ from journeymine.personas.features import (
     CustomerFeaturizer,
 )
 from journeymine.personas.lineage import match_windows
+from journeymine.personas.miner_inputs import resolve_min_events
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.tracks import CONFIDENT_PROBABILITY, PersonaTracks
 from journeymine.personas.view import reaction_activities, split_half_reliability
@@ -103,7 +104,7 @@ def track_personas(
     windows: WindowSpec = "auto",
     rolling: bool = False,
     random_state: int = 0,
-    min_events: int = 10,
+    min_events: int | str = "auto",
     n_bootstrap: int = 0,
     featurizer: CustomerFeaturizer | None = None,
     miner: PersonaMiner | None = None,
@@ -147,8 +148,11 @@ def track_personas(
         With a frequency: windows two periods long, moving by one period.
     random_state : int, default 0
         Seed of every window's miner.
-    min_events : int, default 10
-        Events a customer needs *in a window* to get a persona there.
+    min_events : int or "auto", default "auto"
+        Events a customer needs *in a window* to get a persona there. ``"auto"``: as
+        :class:`~journeymine.personas.PersonaMiner`'s ``"auto"`` on the whole log: 10, or the
+        median customer's event count where that is lower (at least 3), for logs of short
+        cases.
     n_bootstrap : int, default 0
         Stability refits per window (see :class:`PersonaMiner`).
     featurizer : CustomerFeaturizer, optional
@@ -251,12 +255,17 @@ def track_personas(
         )
     if split_odds is not None and not float(split_odds) > 1.0:
         raise ConfigError(f"split_odds must be > 1 or None, got {split_odds!r}.")
+    if min_events != "auto" and (
+        isinstance(min_events, bool)
+        or not isinstance(min_events, int | np.integer)
+        or min_events < 1
+    ):
+        raise ConfigError(f"min_events must be 'auto' or an integer >= 1, got {min_events!r}.")
+    min_events = resolve_min_events(min_events, log[CUSTOMER_ID].value_counts().to_numpy())
     t = timestamps_us(log)
     t_min, t_max = int(t.min()), int(t.max())
     auto = isinstance(windows, str) and windows == "auto"
     if auto:
-        if isinstance(min_events, bool) or not isinstance(min_events, int | np.integer):
-            raise ConfigError(f"min_events must be an integer >= 1, got {min_events!r}.")
         first_day = _ts(t_min).normalize()
         span_days = int((_ts(t_max).normalize() + pd.Timedelta(days=1) - first_day).days)
         day0 = int((first_day - _EPOCH) // pd.Timedelta(microseconds=1))
@@ -300,7 +309,8 @@ def track_personas(
     if reference is not None:
         fz = check_reference(reference)
         template = copy.copy(reference)
-        template.min_events = min_events  # the window's own evidence decides who is labelled
+        # the window's own evidence decides who is labelled
+        template.min_events = template.min_events_ = min_events
     else:
         fz = clone(featurizer) if featurizer is not None else CustomerFeaturizer()
         fz.set_params(start=None, end=None, window=None)
