@@ -176,6 +176,8 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     label_reasons_ : Series of str
         ``"persona"``, ``"noise"`` (eligible but not close to any persona) or
         ``"too few events"``.
+    min_events_ : int
+        The events a customer needed for a persona (``min_events`` resolved).
     probabilities_ : Series of float
         Confidence of the persona (0 for ``-1``).
     features_ : DataFrame
