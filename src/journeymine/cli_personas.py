@@ -43,6 +43,19 @@ def _check_min_events(value: str) -> str:
     )
 
 
+def _echo_hard_pairs(tracks: Any, top: int = 3) -> None:
+    """The persona pairs one window tells apart least well (``tracks.confusion()``): moves
+    between them are the least certain."""
+    from journeymine.report.personas import describe_hard_pairs
+
+    pairs = tracks.confusion().attrs["hard_pairs"][:top]
+    if pairs:
+        typer.echo(
+            "Personas a window tells apart least well (moves between them are the least "
+            "certain): " + describe_hard_pairs(pairs, tracks.names.iloc[-1]) + "."
+        )
+
+
 def _validity(
     log: pd.DataFrame, miner: Any, outcome: str, cutoff: str, attributes: pd.DataFrame | None
 ) -> Any:
@@ -289,6 +302,8 @@ def personas(
                     else f"; expected share of movers {r.expected_moved_share:.1%}"
                 )
             )
+        if tracks.move_probability is not None:
+            _echo_hard_pairs(tracks)
         for w, m in enumerate(listed):
             pair = (
                 f"movers.csv, {tracks.windows['start'][w]:%Y-%m-%d} -> "

@@ -182,6 +182,13 @@ def test_persona_findings_count_the_likely_movers() -> None:
         assert f"The {listed:,} customers most likely to have changed persona" in line, line
         assert f"hold {recall:.0%} of the movers, at an expected precision of" in line, line
     assert counts[0] > counts[1] > 0  # a lower share lists fewer customers
+    # the pairs a window tells apart least well, as tracks.confusion() gives them
+    hard = tracks.confusion().attrs["hard_pairs"][:3]
+    assert hard
+    line = next(f for f in found if "tell these personas apart least well" in f)
+    a, b, ab, _ = hard[0]
+    names = tracks.names.iloc[-1]
+    assert f"a window's {names[a]} are {names[b]} with probability {ab:.2f}" in line, line
     with pytest.raises(ConfigError, match=r"movers_recall must be within \(0, 1\]"):
         persona_report_data(miner, tracking=tracks, movers_recall=1.5)
 

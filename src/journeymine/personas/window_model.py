@@ -121,7 +121,8 @@ def label_windows(
         for w in range(1, len(raw)):
             _hold(labels[w - 1], labels[w], probs[w], raw[w][2], move_margin)
     return [
-        _window_view(ref, X, lab, prob) for X, lab, prob in zip(feats, labels, probs, strict=True)
+        _window_view(ref, X, lab, prob, post)
+        for X, lab, prob, (_, _, post) in zip(feats, labels, probs, raw, strict=True)
     ], moves
 
 
@@ -180,10 +181,13 @@ def _hold(
 
 
 def _window_view(
-    ref: PersonaMiner, X: pd.DataFrame, lab: pd.Series, prob: pd.Series
+    ref: PersonaMiner, X: pd.DataFrame, lab: pd.Series, prob: pd.Series, post: pd.DataFrame
 ) -> PersonaMiner:
-    """A shallow copy of ``ref`` carrying one window's labels, probabilities and quality."""
+    """A shallow copy of ``ref`` carrying one window's labels, probabilities and quality, and
+    ``window_membership_``: the memberships that window's events alone give (the evidence
+    before the windows are tied together)."""
     view = copy.copy(ref)
+    view.window_membership_ = post
     n_ev = ref._n_events(X)
     eligible = n_ev >= ref.min_events_
     reasons = np.where(lab >= 0, "persona", np.where(eligible, "noise", "too few events"))

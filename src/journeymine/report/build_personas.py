@@ -268,6 +268,14 @@ def _migration_findings(mig: pd.DataFrame) -> list[str]:
             f"{format_share(precision)} (tracks.movers(); movers.csv of jm personas --windows)"
         )
     out = [text + "."]
+    hard = mig.attrs.get("hard_pairs") or []
+    if hard:
+        out.append(
+            "A window's events tell these personas apart least well, so moves between them "
+            "are the least certain: "
+            + figures.describe_hard_pairs(hard, names)
+            + " (tracks.confusion())."
+        )
     gained = int(mig.loc[(src < 0) & (dst >= 0), "customers"].sum())
     lost = int(mig.loc[(src >= 0) & (dst < 0), "customers"].sum())
     if gained or lost:

@@ -4,6 +4,7 @@ findings and tables: :mod:`journeymine.report.validity`, re-exported here)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from journeymine.report._common import (
 from journeymine.report.validity import persona_validity_findings, persona_validity_tables
 
 __all__ = [
+    "describe_hard_pairs",
     "persona_migration_data",
     "persona_migration_figure",
     "persona_profile_data",
@@ -475,9 +477,34 @@ def persona_migration_data(
             "names": _names(tracking),
             "movers": _movers(tracking, movers_recall),
             "movers_recall": movers_recall,
+            "hard_pairs": _hard_pairs(tracking),
         }
     )
     return out
+
+
+def describe_hard_pairs(pairs: Sequence[tuple[int, int, float, float]], names: Any) -> str:
+    """``(a, b, p_ab, p_ba)`` pairs of ``tracks.confusion().attrs["hard_pairs"]`` in words,
+    with the personas' ``names`` (a mapping id -> name; ids without a name stay ids).
+
+    Examples
+    --------
+    >>> describe_hard_pairs([(0, 1, 0.07, 0.1)], {0: "App loyalists", 1: "Promotion hunters"})
+    "App loyalists and Promotion hunters (a window's App loyalists are Promotion hunters with probability 0.07, the reverse 0.10)"
+    """  # noqa: E501
+    return "; ".join(
+        f"{names.get(a, a)} and {names.get(b, b)} (a window's {names.get(a, a)} are "
+        f"{names.get(b, b)} with probability {ab:.2f}, the reverse {ba:.2f})"
+        for a, b, ab, ba in pairs
+    )
+
+
+def _hard_pairs(tracking: Any, top: int = 3) -> list[tuple[int, int, float, float]]:
+    """The persona pairs one window tells apart least well (``tracking.confusion()``), at most
+    ``top``; empty for tracks without window memberships."""
+    if getattr(tracking, "move_probability", None) is None or not hasattr(tracking, "confusion"):
+        return []
+    return list(tracking.confusion().attrs["hard_pairs"][:top])
 
 
 def _movers(tracking: Any, recall: float) -> list[dict[str, Any]]:
