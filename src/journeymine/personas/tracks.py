@@ -265,9 +265,9 @@ class PersonaTracks:
             placed = miner.labels_.reindex(post.index).to_numpy() >= 0
             P = post.to_numpy()[placed]
             cols = [ids.get(int(c), int(c)) for c in post.columns]
-            parts.append(pd.DataFrame(P, columns=cols).assign(_label=P.argmax(axis=1)))
-        rows = pd.concat(parts, ignore_index=True)
-        rows["_label"] = rows["_label"].map(dict(enumerate(rows.columns[:-1])))
+            label = np.asarray(cols)[P.argmax(axis=1)] if len(P) else np.empty(0, dtype=int)
+            parts.append(pd.DataFrame(P, columns=cols).assign(_label=label))
+        rows = pd.concat(parts, ignore_index=True).fillna(0.0)
         table = rows.groupby("_label").mean()
         table = table.reindex(index=table.columns).fillna(0.0)
         table.index.name, table.columns.name = "label", "persona"
