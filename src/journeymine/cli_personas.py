@@ -46,7 +46,7 @@ def _check_min_events(value: str) -> str:
 def _echo_hard_pairs(tracks: Any, top: int = 3) -> None:
     """The persona pairs one window tells apart least well (``tracks.confusion()``): moves
     between them are the least certain."""
-    from journeymine.report.personas import describe_hard_pairs
+    from journeymine.report.persona_tracking import describe_hard_pairs
 
     pairs = tracks.confusion().attrs["hard_pairs"][:top]
     if pairs:
