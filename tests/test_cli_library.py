@@ -440,3 +440,20 @@ def test_personas_too_few_customers_names_only_cli_options(tmp_path: Path) -> No
     assert "min_cluster_size" not in said and not (tmp_path / "p").exists()
     res = runner.invoke(app, [*args, "--min-events", "5"])
     assert res.exit_code == 0, res.output
+
+
+def test_personas_hint_lowers_min_events_below_what_auto_chose(tmp_path: Path) -> None:
+    """A log where most customers have two events: --min-events auto resolves to its floor, 3,
+    fewer than half the customers reach it, and the hint proposes a lower value than the one
+    used (not 3 again)."""
+    log = make_journeys(800, days=60, random_state=5).events
+    rank = log.groupby("customer_id").cumcount()
+    keep_all = log["customer_id"].str[-1].isin(list("012"))  # 30% keep their history
+    cut = log[keep_all | (rank < 2)]
+    path = tmp_path / "short.parquet"
+    cut.to_parquet(path)
+    res = runner.invoke(app, ["personas", str(path), "--out", str(tmp_path / "p")])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, said
+    assert "have at least --min-events 3 events" in said, said
+    assert "lower it, e.g. --min-events 2." in said, said

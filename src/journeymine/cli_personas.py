@@ -262,7 +262,8 @@ def personas(
         typer.secho(
             f"Only {q['n_eligible']:,} of {q['n_customers']:,} customers have at least "
             f"--min-events {miner.min_events_} events; the others get no persona. For short "
-            f"cases (a few events each) lower it, e.g. --min-events 3.",
+            f"cases (a few events each) lower it, e.g. --min-events "
+            f"{3 if miner.min_events_ > 3 else max(1, miner.min_events_ - 1)}.",
             fg="yellow",
         )
     show(profiles[["name", "size", "share"]].reset_index(), 30)
