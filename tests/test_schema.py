@@ -635,3 +635,14 @@ def test_suggest_columns(available, expected):
 def test_a_column_that_is_not_canonical_still_gets_the_closest_name():
     with pytest.raises(MissingColumnError, match="Did you mean 'segment'"):
         schema.require_columns(pd.DataFrame({"segment": [1]}), ["segmnt"])
+
+
+def test_suggest_columns_refuses_a_string_for_a_list():
+    from journeymine.exceptions import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"missing must be a list of column names.*\['customer_id'\]"
+    ):
+        schema.suggest_columns("customer_id", ["CaseID"])
+    with pytest.raises(ConfigError, match="available must be a list"):
+        schema.suggest_columns(["customer_id"], "CaseID")

@@ -84,9 +84,21 @@ def suggest_columns(missing: Sequence[str], available: Iterable[str]) -> dict[st
     {'custmer_id': 'customer_id'}
     >>> suggest_columns(["timestamp"], ["colour"])
     {}
+
+    Raises
+    ------
+    ConfigError
+        ``missing`` or ``available`` given as one string instead of a list of names.
     """
+    from journeymine.exceptions import ConfigError
     from journeymine.schema._columns import CANONICAL_COLUMNS
 
+    for what, value in (("missing", missing), ("available", available)):
+        if isinstance(value, str | bytes):
+            raise ConfigError(
+                f"{what} must be a list of column names, got the string {value!r}; pass "
+                f"[{value!r}] for one name."
+            )
     names = [str(a) for a in available]
     out: dict[str, str] = {}
     for canonical in missing:
