@@ -638,8 +638,6 @@ def test_a_column_that_is_not_canonical_still_gets_the_closest_name():
 
 
 def test_suggest_columns_refuses_a_string_for_a_list():
-    from journeymine.exceptions import ConfigError
-
     with pytest.raises(
         ConfigError, match=r"missing must be a list of column names.*\['customer_id'\]"
     ):
