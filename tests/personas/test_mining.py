@@ -135,7 +135,9 @@ def test_bad_input() -> None:
         PersonaMiner(features="all", min_events=10).fit(
             pd.DataFrame({"a": [1.0, 2.0]}, index=["x", "y"])
         )
-    with pytest.raises(ConfigError, match="min_events must be an integer >= 1, got 'many'"):
+    with pytest.raises(
+        ConfigError, match="min_events must be 'auto' or an integer >= 1, got 'many'"
+    ):
         PersonaMiner(min_events="many").fit(log)
 
 

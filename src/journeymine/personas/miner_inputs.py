@@ -78,8 +78,9 @@ def check_miner_params(params: Mapping[str, Any]) -> None:
     _int_at_least("min_cluster_size", params["min_cluster_size"], 2, optional=True)
     _int_at_least("n_components", params["n_components"], 1, optional=True)
     _int_at_least("min_samples", params["min_samples"], 1, optional=True)
-    if params["min_events"] != "auto":
-        _int_at_least("min_events", params["min_events"], 1)
+    me = params["min_events"]
+    if me != "auto" and (isinstance(me, bool) or not isinstance(me, int | np.integer) or me < 1):
+        raise ConfigError(f"min_events must be 'auto' or an integer >= 1, got {me!r}.")
     _int_at_least("n_personas", params["n_personas"], 1, optional=True)
     if params["method"] not in ("mixture", "density"):
         raise ConfigError(
