@@ -413,13 +413,17 @@ def test_personas_window_without_a_persona_says_what_to_change(tmp_path: Path) -
     path = tmp_path / "thin.parquet"
     thin.to_parquet(path)
     args = ["personas", str(path), "--out", str(tmp_path / "p"), "--windows", "50D"]
-    res = runner.invoke(app, [*args, "--incomplete", "keep"])
+    res = runner.invoke(app, [*args, "--incomplete", "keep", "--min-events", "10"])
     assert res.exit_code != 0
     said = " ".join(res.output.split())
     assert "window 1 [" in said and "no customer has a persona in it" in said
     assert "with fewer than --min-events 10 events in the window" in said
     assert "Lower --min-events (e.g. --min-events 3 for short cases)" in said
     assert "min_events" not in said and not (tmp_path / "p" / "labels.csv").exists()
+    # at 3 (where --min-events auto lands on this log) the hint proposes less than 3
+    res = runner.invoke(app, [*args, "--incomplete", "keep", "--min-events", "3"])
+    said = " ".join(res.output.split())
+    assert res.exit_code != 0 and "(e.g. --min-events 2 for short cases)" in said, said
     res = runner.invoke(app, [*args, "--incomplete", "keep", "--min-events", "1"])
     assert res.exit_code == 0, res.output
 

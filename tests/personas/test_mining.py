@@ -193,9 +193,10 @@ def test_positional_parameters_still_work_with_a_future_warning() -> None:
 def test_min_events_auto_follows_the_length_of_the_customers_histories() -> None:
     """10 events where customers have them; on a log of short cases the median customer's
     count (at least 3), so that most customers still get a persona."""
-    log = make_journeys(n_customers=400, days=90, random_state=4).events
+    log = make_journeys(n_customers=800, days=120, random_state=4).events
     miner = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
     assert miner.min_events == "auto" and miner.min_events_ == 10
+    assert miner.quality_["n_personas"] == 6
     assert (miner.label_reasons_ == "too few events").mean() < 0.5
     # the same customers cut to their first 4-6 events: short cases
     rank = log.groupby("customer_id").cumcount()

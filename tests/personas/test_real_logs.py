@@ -211,3 +211,21 @@ def test_cli_on_helpdesk_tickets_defaults_to_their_length_and_says_why_nobody_mo
         log = jm.read_events(eventlogs_dir / "helpdesk.xes.gz", duplicates="drop")
     sizes = jm.track_personas(log).sizes
     assert (sizes.sum(axis=1) > 1000).all(), sizes
+
+
+@pytest.mark.eventlogs
+def test_auto_min_events_refits_with_short_cases_when_long_ones_hold_one_persona(
+    eventlogs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """BPIC 2012, every case: the median case has 11 events, so "auto" first asks for 10;
+    the 6,841 cases with 10 or more hold one persona (two overlap by 3.5%), and the quickly
+    declined applications (3-9 events) are what differs. The miner fits again with 3 events
+    and finds several personas, the declined ones among them; a fixed 10 keeps one."""
+    log = jm.read_events(eventlogs_dir / "bpic2012.xes.gz", duplicates="keep")
+    with caplog.at_level(logging.INFO, logger="journeymine"):
+        miner = jm.PersonaMiner(random_state=0, n_bootstrap=0).fit(log)
+    assert "one persona among customers with >= 10 events" in caplog.text
+    assert miner.min_events_ == 3 and miner.quality_["n_personas"] >= 3
+    assert any("A_DECLINED" in n for n in miner.profiles_["name"]), list(miner.profiles_["name"])
+    fixed = jm.PersonaMiner(random_state=0, n_bootstrap=0, min_events=10).fit(log)
+    assert fixed.quality_["n_personas"] == 1 and fixed.min_events_ == 10

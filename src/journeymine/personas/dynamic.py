@@ -150,9 +150,11 @@ def track_personas(
         Seed of every window's miner.
     min_events : int or "auto", default "auto"
         Events a customer needs *in a window* to get a persona there. ``"auto"``: as
-        :class:`~journeymine.personas.PersonaMiner`'s ``"auto"`` on the whole log: 10, or the
-        median customer's event count where that is lower (at least 3), for logs of short
-        cases.
+        :class:`~journeymine.personas.PersonaMiner`'s ``"auto"`` on the whole log's event
+        counts: 10, or the median customer's event count where that is lower (at least 3), for
+        logs of short cases (without the miner's refit at 3 when it finds one persona; pass
+        ``min_events=miner.min_events_`` to use the miner's value, as ``jm personas
+        --windows`` does).
     n_bootstrap : int, default 0
         Stability refits per window (see :class:`PersonaMiner`).
     featurizer : CustomerFeaturizer, optional

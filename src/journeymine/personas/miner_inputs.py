@@ -25,6 +25,7 @@ from journeymine.schema import ACTIVITY, CUSTOMER_ID, TIMESTAMP
 
 __all__ = [
     "MIN_EVENTS",
+    "MIN_EVENTS_FLOOR",
     "check_enough_eligible",
     "check_miner_params",
     "event_counts",

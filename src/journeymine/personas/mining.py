@@ -54,6 +54,7 @@ from journeymine.personas.density import (
 from journeymine.personas.features import CustomerFeaturizer, _check_fitted
 from journeymine.personas.miner_inputs import (
     MIN_EVENTS,
+    MIN_EVENTS_FLOOR,
     check_enough_eligible,
     check_miner_params,
     event_counts,
@@ -139,9 +140,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     min_events : int or "auto", default "auto"
         Customers with fewer events get ``-1`` ("too few events"). ``"auto"``: 10, or the
         median customer's event count where that is lower (at least 3), so that on a log of
-        short cases (helpdesk tickets of 4 events) most customers still get a persona; the
-        value used is :attr:`min_events_` (logged). An integer needs the ``log_events``
-        feature when fitting a feature frame (``"auto"`` without it: 1).
+        short cases (helpdesk tickets of 4 events) most customers still get a persona; and
+        where that finds a single persona, 3, since the shorter histories may be what differs
+        (BPIC 2012: one persona among the applications with 10 events or more, five with the
+        quickly declined ones). The value used is :attr:`min_events_` (logged). An integer
+        needs the ``log_events`` feature when fitting a feature frame (``"auto"`` without it:
+        1).
     features : "default", "all" or list of str
         Columns used for clustering (names or ``prefix*`` patterns); see
         :data:`DEFAULT_PERSONA_FEATURES`.
@@ -273,18 +277,37 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1):
-            return self._fit(X)
+            self._fit(X)
+            if (
+                self.min_events == "auto"
+                and self.quality_["n_personas"] == 1
+                and self.min_events_ > MIN_EVENTS_FLOOR
+                and (self._n_events(self.features_) >= MIN_EVENTS_FLOOR).sum()
+                > self.quality_["n_eligible"]
+            ):
+                # one persona among the long histories: what tells customers apart may be
+                # in the short ones (BPIC 2012's quickly declined applications)
+                logger.info(
+                    "min_events='auto': one persona among customers with >= %d events; "
+                    "fitted again with the shorter histories too (>= %d events)",
+                    self.min_events_,
+                    MIN_EVENTS_FLOOR,
+                )
+                self._fit(X, MIN_EVENTS_FLOOR)
+        return self
 
-    def _fit(self, X: pd.DataFrame) -> PersonaMiner:
+    def _fit(self, X: pd.DataFrame, min_events: int | None = None) -> PersonaMiner:
         self.featurizer_, feats = feature_frame(X, self.featurizer)
         self.value_prior_: Any = None
         self.evidence_events_: float | None = None
         cols = select_features(feats.columns, self.features)
         n_events = self._n_events(feats)
-        self.min_events_ = resolve_min_events(
-            self.min_events, n_events, counted="log_events" in feats.columns
+        self.min_events_ = (
+            resolve_min_events(self.min_events, n_events, counted="log_events" in feats.columns)
+            if min_events is None
+            else min_events
         )
-        if self.min_events == "auto":
+        if self.min_events == "auto" and min_events is None:
             logger.info(
                 "min_events='auto': %d events a customer (%s)",
                 self.min_events_,

@@ -227,7 +227,8 @@ def check_placed(
         f"window {k} [{timestamp_of(span[0])}, {timestamp_of(span[1])}): no customer has a "
         f"persona in it ({len(window.labels_):,} customers: {few:,} with fewer than "
         f"min_events={min_events} events in the window, the others outliers). Lower min_events "
-        f"(e.g. min_events=3 for short cases){longer}."
+        f"(e.g. min_events={3 if min_events > 3 else max(1, min_events - 1)} for short cases)"
+        f"{longer}."
     )
 
 
