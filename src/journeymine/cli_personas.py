@@ -43,6 +43,20 @@ def _check_min_events(value: str) -> str:
     )
 
 
+def _echo_overlapping_counts(miner: Any) -> None:
+    """Larger persona counts the scan turned down for overlap alone: say how to force one."""
+    from journeymine.personas.mixture import MAX_OVERLAP, overlapping_counts
+
+    if getattr(miner, "method", None) != "mixture":
+        return
+    for k, ov, jac in overlapping_counts(miner.search_)[:1]:
+        typer.echo(
+            f"{k} personas were reproducible (Jaccard {jac:.2f}) but two overlapped by "
+            f"{ov:.1%} on held-out customers (limit {MAX_OVERLAP:.1%}); --n-personas {k} "
+            f"forces them."
+        )
+
+
 def _echo_hard_pairs(tracks: Any, top: int = 3) -> None:
     """The persona pairs one window tells apart least well (``tracks.confusion()``): moves
     between them are the least certain."""
@@ -141,6 +155,14 @@ def personas(
             "where the log's cases are shorter (at least 3).",
         ),
     ] = "auto",
+    n_personas: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Fix the number of personas instead of the largest count that stays "
+            "separable on held-out customers.",
+        ),
+    ] = None,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
     report: Annotated[
         Path | None,
@@ -229,12 +251,14 @@ def personas(
     log = read.load(path)
     miner = PersonaMiner(
         min_events=min_events if min_events == "auto" else int(min_events),
+        n_personas=n_personas,
         random_state=random_state,
     ).fit(log)
     tracks = (
         track_personas(
             log,
             windows=windows,
+            miner=PersonaMiner(n_personas=n_personas) if n_personas else None,
             min_events=miner.min_events_,
             random_state=random_state,
             incomplete=incomplete,
@@ -267,6 +291,8 @@ def personas(
             fg="yellow",
         )
     show(profiles[["name", "size", "share"]].reset_index(), 30)
+    if n_personas is None:
+        _echo_overlapping_counts(miner)
     listed: list[pd.DataFrame] = []  # per pair of windows, the movers list (hmm only)
     if tracks is not None:
         write_csv(tracks.sizes, out / "persona_sizes.csv", index=True, quiet=True)

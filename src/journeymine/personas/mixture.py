@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,8 @@ from sklearn.mixture import GaussianMixture
 
 from journeymine.exceptions import ConfigError
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "ConsensusMixture",
     "evidence_posterior",
@@ -53,6 +56,7 @@ __all__ = [
     "mixture_labels",
     "outliers",
     "overlap",
+    "overlapping_counts",
     "persona_spread",
 ]
 
@@ -334,8 +338,44 @@ def fit_consensus_mixture(
             chosen = k
     search = pd.DataFrame(rows)
     search["chosen"] = search["k"] == chosen
+    for k, ov, jac in overlapping_counts(search, max_overlap):
+        logger.info(
+            "persona count: %d chosen; %d personas were reproducible (Jaccard %.2f) but "
+            "overlapped by %.1f%% on held-out customers (limit %.0f%%): n_personas=%d forces "
+            "them",
+            chosen,
+            k,
+            jac,
+            100 * ov,
+            100 * max_overlap,
+            k,
+        )
     g, stab = fits[chosen]
     return ConsensusMixture(model=g, k=chosen, stability=stab, search=search)
+
+
+def overlapping_counts(
+    search: pd.DataFrame, max_overlap: float = MAX_OVERLAP
+) -> list[tuple[int, float, float]]:
+    """``(k, overlap, jaccard)`` of the counts above the chosen one that the scan turned down
+    for their overlap alone: each persona reproducible under resampling (Jaccard at least
+    ``MIN_JACCARD``), but two overlapping by more than ``max_overlap`` on held-out points.
+    Where a log's personas are close, these are the counts a user may want to force.
+
+    Examples
+    --------
+    >>> search = pd.DataFrame({"k": [1, 2, 3], "overlap": [0.0, 0.035, 0.2],
+    ...                        "jaccard": [1.0, 0.96, 0.3], "chosen": [True, False, False]})
+    >>> overlapping_counts(search)
+    [(2, 0.035, 0.96)]
+    """
+    chosen = int(search.loc[search["chosen"], "k"].max())
+    rows = search[
+        (search["k"] > chosen)
+        & (search["overlap"] > max_overlap)
+        & (search["jaccard"] >= MIN_JACCARD)
+    ]
+    return [(int(r.k), float(r.overlap), float(r.jaccard)) for r in rows.itertuples(index=False)]
 
 
 def outliers(
