@@ -152,7 +152,7 @@ def personas(
         typer.Option(
             callback=_check_min_events,
             help="Customers with fewer events: -1. auto: 10, or the median customer's count "
-            "where the log's cases are shorter (at least 3).",
+            "where the log's cases are shorter (at least 3); 3 where that leaves one persona.",
         ),
     ] = "auto",
     n_personas: Annotated[
