@@ -218,6 +218,7 @@ def personas(
     """
     from journeymine.exceptions import ConfigError
     from journeymine.personas import PersonaMiner, track_personas
+    from journeymine.personas.miner_inputs import lower_min_events
 
     if (validity_outcome is None) != (validity_cutoff is None):
         raise ConfigError(
@@ -287,7 +288,7 @@ def personas(
             f"Only {q['n_eligible']:,} of {q['n_customers']:,} customers have at least "
             f"--min-events {miner.min_events_} events; the others get no persona. For short "
             f"cases (a few events each) lower it, e.g. --min-events "
-            f"{3 if miner.min_events_ > 3 else max(1, miner.min_events_ - 1)}.",
+            f"{lower_min_events(miner.min_events_)}.",
             fg="yellow",
         )
     show(profiles[["name", "size", "share"]].reset_index(), 30)

@@ -68,7 +68,7 @@ from journeymine.personas.features import (
     CustomerFeaturizer,
 )
 from journeymine.personas.lineage import match_windows
-from journeymine.personas.miner_inputs import resolve_min_events
+from journeymine.personas.miner_inputs import check_min_events, resolve_min_events
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.tracks import CONFIDENT_PROBABILITY, PersonaTracks
 from journeymine.personas.view import reaction_activities, split_half_reliability
@@ -257,13 +257,9 @@ def track_personas(
         )
     if split_odds is not None and not float(split_odds) > 1.0:
         raise ConfigError(f"split_odds must be > 1 or None, got {split_odds!r}.")
-    if min_events != "auto" and (
-        isinstance(min_events, bool)
-        or not isinstance(min_events, int | np.integer)
-        or min_events < 1
-    ):
-        raise ConfigError(f"min_events must be 'auto' or an integer >= 1, got {min_events!r}.")
-    min_events = resolve_min_events(min_events, log[CUSTOMER_ID].value_counts().to_numpy())
+    check_min_events(min_events)
+    counts = log[CUSTOMER_ID].value_counts().to_numpy()  # events per customer
+    min_events = resolve_min_events(min_events, counts)
     t = timestamps_us(log)
     t_min, t_max = int(t.min()), int(t.max())
     auto = isinstance(windows, str) and windows == "auto"
@@ -271,7 +267,6 @@ def track_personas(
         first_day = _ts(t_min).normalize()
         span_days = int((_ts(t_max).normalize() + pd.Timedelta(days=1) - first_day).days)
         day0 = int((first_day - _EPOCH) // pd.Timedelta(microseconds=1))
-        counts = log[CUSTOMER_ID].value_counts().to_numpy()
         step = 2 if rolling else 1
 
         def auto_spans(n: int) -> list[tuple[int, int]]:

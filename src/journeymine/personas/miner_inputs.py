@@ -27,10 +27,12 @@ __all__ = [
     "MIN_EVENTS",
     "MIN_EVENTS_FLOOR",
     "check_enough_eligible",
+    "check_min_events",
     "check_miner_params",
     "event_counts",
     "feature_frame",
     "is_log",
+    "lower_min_events",
     "resolve_min_events",
 ]
 
@@ -79,9 +81,7 @@ def check_miner_params(params: Mapping[str, Any]) -> None:
     _int_at_least("min_cluster_size", params["min_cluster_size"], 2, optional=True)
     _int_at_least("n_components", params["n_components"], 1, optional=True)
     _int_at_least("min_samples", params["min_samples"], 1, optional=True)
-    me = params["min_events"]
-    if me != "auto" and (isinstance(me, bool) or not isinstance(me, int | np.integer) or me < 1):
-        raise ConfigError(f"min_events must be 'auto' or an integer >= 1, got {me!r}.")
+    check_min_events(params["min_events"])
     _int_at_least("n_personas", params["n_personas"], 1, optional=True)
     if params["method"] not in ("mixture", "density"):
         raise ConfigError(
@@ -160,6 +160,26 @@ def event_counts(feats: pd.DataFrame, min_events: int | str) -> np.ndarray:
             f"min_events=1."
         )
     return np.full(len(feats), 1, dtype=np.int64)
+
+
+def check_min_events(value: Any) -> None:
+    """Refuse a ``min_events`` that is neither ``"auto"`` nor an integer >= 1."""
+    if value != "auto" and (
+        isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+    ):
+        raise ConfigError(f"min_events must be 'auto' or an integer >= 1, got {value!r}.")
+
+
+def lower_min_events(min_events: int) -> int:
+    """The value a hint proposes to someone whose customers fall short of ``min_events``: 3
+    (short cases), or one less where ``min_events`` is 3 or below already.
+
+    Examples
+    --------
+    >>> lower_min_events(10), lower_min_events(3), lower_min_events(1)
+    (3, 2, 1)
+    """
+    return 3 if min_events > 3 else max(1, min_events - 1)
 
 
 def resolve_min_events(min_events: int | str, n_events: np.ndarray, counted: bool = True) -> int:

@@ -24,6 +24,7 @@ from sklearn.base import clone
 
 from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
+from journeymine.personas.miner_inputs import lower_min_events
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.window_hmm import smooth_windows
 from journeymine.personas.windows import DAY_US, timestamp_of
@@ -227,7 +228,7 @@ def check_placed(
         f"window {k} [{timestamp_of(span[0])}, {timestamp_of(span[1])}): no customer has a "
         f"persona in it ({len(window.labels_):,} customers: {few:,} with fewer than "
         f"min_events={min_events} events in the window, the others outliers). Lower min_events "
-        f"(e.g. min_events={3 if min_events > 3 else max(1, min_events - 1)} for short cases)"
+        f"(e.g. min_events={lower_min_events(min_events)} for short cases)"
         f"{longer}."
     )
 
