@@ -211,10 +211,12 @@ def track_personas(
         ``n_personas`` in ``miner``): two personas whose customers consecutive windows
         re-identify with an odds ratio confidently below this (the upper end of its 95%
         interval; two real personas give tens, one persona split at random about 1) are one
-        persona split by noise: the model is refitted with one persona fewer, and again while
-        such a pair remains (logged at INFO). On 4,000 generated customers in two 120-day
-        windows (seed 396), the researchers split in two that swapped 158 customers between
-        windows (odds ratio 1.9), reported as migration. ``None`` keeps the count the model
+        persona split by noise, or one persona that looks different early and late (a fading
+        one): the two are merged into one persona (:func:`merge_personas`, the model keeps
+        both shapes; a refit with one persona fewer would let EM merge another pair), and
+        again while such a pair remains (logged at INFO). On 4,000 generated customers in two
+        120-day windows (seed 396), the researchers split in two that swapped 158 customers
+        between windows (odds ratio 1.9), reported as migration. ``None`` keeps the count the model
         chose.
 
     Returns
@@ -346,13 +348,11 @@ def track_personas(
     odds = None if reference is not None or template.n_personas is not None else split_odds
 
     def settle(
-        model: PersonaMiner, f: list[pd.DataFrame], u: Spans, floor: int = 2
+        model: PersonaMiner, f: list[pd.DataFrame], floor: int = 2
     ) -> tuple[PersonaMiner, list[PersonaMiner], WindowMoves | None]:
         return merge_unstable(
             model,
-            template,
             f,
-            u,
             split_odds=odds,
             move_margin=float(move_margin),
             smoothing=smoothing,
@@ -378,7 +378,7 @@ def track_personas(
             if scanned >= k_whole:
                 # personas that the windows cannot tell apart from one split at random are
                 # merged (below): they count as one
-                done = settle(fit, f, u, floor=k_whole - 1)
+                done = settle(fit, f, floor=k_whole - 1)
                 fit = done[0]
             ok = int(fit.quality_["n_personas"]) >= k_whole
             if ok or n == 2:
@@ -453,7 +453,7 @@ def track_personas(
         else:
             if ref is None:
                 ref = template if reference is not None else pooled_model(template, feats, used)
-            ref, miners, moves = settle(ref, feats, used)
+            ref, miners, moves = settle(ref, feats)
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for k, (m, (a, b)) in enumerate(zip(miners, used, strict=True)):
             check_placed(m, k, (a, b), int(min_events), len(used))

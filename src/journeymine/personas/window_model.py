@@ -8,7 +8,8 @@ window with it, the persona treated as a hidden state over the windows
 already labelled in the previous window only when the new persona's probability beats the old
 one's by ``move_margin``. :func:`unstable_pair` finds two
 personas the windows cannot tell apart for the same customers (a split of one persona by
-noise), so that the pooled model is refitted with one persona fewer.
+noise, or one persona that looks different early and late), so that :func:`merge_unstable`
+merges the two (:func:`~journeymine.personas.persona_merge.merge_personas`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from journeymine.exceptions import ConfigError, NotFittedError
 from journeymine.personas.features import CustomerFeaturizer
 from journeymine.personas.miner_inputs import lower_min_events
 from journeymine.personas.mining import PersonaMiner
+from journeymine.personas.persona_merge import merge_personas
 from journeymine.personas.window_hmm import smooth_windows
 from journeymine.personas.windows import DAY_US, timestamp_of
 
@@ -235,9 +237,7 @@ def check_placed(
 
 def merge_unstable(
     ref: PersonaMiner,
-    template: PersonaMiner,
     feats: list[pd.DataFrame],
-    spans: list[tuple[int, int]],
     *,
     split_odds: float | None,
     move_margin: float,
@@ -246,9 +246,11 @@ def merge_unstable(
 ) -> tuple[PersonaMiner, list[PersonaMiner], WindowMoves | None]:
     """The windows labelled by ``ref`` (:func:`label_windows`); while two of its personas keep
     their customers between windows no better than one persona split at random
-    (:func:`unstable_pair` with ``split_odds``; None: never), the pooled model refitted with one
-    persona fewer, down to ``floor`` personas and never below two. Returns the model, the
-    window views and the move probabilities."""
+    (:func:`unstable_pair` with ``split_odds``; None: never), the two merged into one persona
+    (:func:`~journeymine.personas.persona_merge.merge_personas`: the model keeps both shapes,
+    where a refit with one persona fewer would let EM merge another pair), down to ``floor``
+    personas and never below two. Returns the model, the window views and the move
+    probabilities."""
     miners, moves = label_windows(ref, feats, move_margin, smoothing)
     while split_odds is not None and int(ref.quality_["n_personas"]) > max(floor, 2):
         pair = unstable_pair([m.labels_ for m in miners], float(split_odds))
@@ -258,7 +260,7 @@ def merge_unstable(
         logger.info(
             "persona tracking: personas %d and %d keep their customers between windows no "
             "better than one persona split at random (odds ratio %.2f, 95%% upper bound "
-            "%.2f < split_odds=%s): refitted with %d personas",
+            "%.2f < split_odds=%s): merged, %d personas",
             pair[0],
             pair[1],
             pair[2],
@@ -266,7 +268,7 @@ def merge_unstable(
             split_odds,
             k - 1,
         )
-        ref = pooled_model(clone(template).set_params(n_personas=k - 1), feats, spans)
+        ref = merge_personas(ref, pair[0], pair[1])
         miners, moves = label_windows(ref, feats, move_margin, smoothing)
     return ref, miners, moves
 

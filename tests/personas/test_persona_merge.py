@@ -1,0 +1,80 @@
+"""merge_personas: two personas of a fitted mixture made one, the others left as they were; and
+tracking merges the pair the windows cannot tell apart, not another one."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from journeymine.datasets import make_journeys
+from journeymine.exceptions import ConfigError
+from journeymine.personas import PersonaMiner, merge_personas, track_personas
+
+
+@pytest.fixture(scope="module")
+def miner() -> PersonaMiner:
+    log = make_journeys(n_customers=1200, days=120, random_state=5).events
+    return PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+
+
+def test_merged_personas_share_one_id_and_the_others_keep_theirs(miner: PersonaMiner) -> None:
+    k = int(miner.quality_["n_personas"])
+    assert k >= 3
+    a, b = 1, 2
+    out = merge_personas(miner, a, b)
+    assert out.quality_["n_personas"] == k - 1
+    old, new = miner.labels_, out.labels_
+    # noise and customers with too few events stay -1; everyone else keeps a persona
+    assert ((old < 0) == (new < 0)).all()
+    pairs = pd.crosstab(old[old >= 0], new[new >= 0])
+    # each old persona goes to exactly one new id; only a and b share theirs
+    assert ((pairs > 0).sum(axis=1) == 1).all()
+    target = pairs.idxmax(axis=1)
+    assert target[a] == target[b]
+    assert target.drop([a, b]).is_unique and target[a] not in set(target.drop([a, b]))
+    # ids are numbered by size, as after a fit
+    sizes = new[new >= 0].value_counts().sort_index()
+    assert sizes.is_monotonic_decreasing
+    # a merged customer's membership is the sum of its two old memberships
+    _, _, p_old = miner.membership(miner.features_)
+    _, _, p_new = out.membership(out.features_)
+    assert np.allclose(p_new[target[a]], p_old[a] + p_old[b])
+    assert np.allclose(p_new.sum(axis=1)[new >= 0], 1.0)
+    # and membership() labels new customers with the merged ids
+    lab, _, _ = out.membership(out.features_)
+    assert (lab == new).all()
+    assert list(out.profiles_.index) == list(range(k - 1))
+    # the original is untouched
+    assert miner.quality_["n_personas"] == k and (miner.labels_ == old).all()
+
+
+def test_bad_pairs_are_refused(miner: PersonaMiner) -> None:
+    k = int(miner.quality_["n_personas"])
+    with pytest.raises(ConfigError, match=f"two different ids in 0..{k - 1}"):
+        merge_personas(miner, 0, 0)
+    with pytest.raises(ConfigError, match="two different ids"):
+        merge_personas(miner, 0, k)
+    with pytest.raises(ConfigError, match="method='mixture'"):
+        merge_personas(PersonaMiner(), 0, 1)
+
+
+def test_tracking_merges_the_unstable_pair_not_a_separated_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Seed 1011: the fading persona looks different in the two windows, so the one model
+    over both fits it as two personas whose customers swap between windows. Refitting with a
+    persona fewer (the earlier rule) kept those two and merged the support-heavy customers
+    into the bargain hunters; merging the pair keeps support-heavy apart."""
+    data = make_journeys(3000, random_state=1011)
+    with caplog.at_level(logging.INFO, logger="journeymine.personas.window_model"):
+        tr = track_personas(data.events)
+    assert "merged" in caplog.text
+    truth = data.customers.set_index("customer_id")["persona_after_change"]
+    lab = tr.miners[-1].labels_
+    lab = lab[lab >= 0]
+    home = pd.crosstab(lab, truth.loc[lab.index]).idxmax(axis=0)
+    assert home["support_heavy"] != home["bargain_hunter"]
+    assert home.nunique() >= 5
