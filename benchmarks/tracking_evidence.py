@@ -6,9 +6,9 @@ kinds of window evidence, on the generator's defaults (``make_journeys(n, random
 - ``mined``: each window's memberships from the persona model (``window_membership_``), as
   :func:`~journeymine.personas.track_personas` uses them;
 - ``refined``: a gradient-boosted classifier of the view's features trained on the HMM's
-  smoothed labels (out of fold, the two windows of a customer in one fold), its probabilities
-  tempered by the customer's evidence like the model's (``n / (n + n0)``) and smoothed again:
-  no ground truth, a step :func:`track_personas` could take;
+  smoothed labels (out of fold, the two windows of a customer in one fold), smoothed again:
+  what ``track_personas(refine=True)`` adds
+  (:func:`~journeymine.personas.window_refine.refined_evidence`), no ground truth;
 - ``supervised``: the same classifier trained on the *true* personas of other seeds' windows
   (``--train-seeds``): what the window's features can tell, the bound for the other two.
 
@@ -30,17 +30,17 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold
 
 from benchmarks.persona_recovery import _seeds
 from journeymine.datasets import make_journeys
 from journeymine.personas import PersonaTracks, track_personas
 from journeymine.personas.window_hmm import smooth_windows
+from journeymine.personas.window_refine import refined_evidence
 
 
 def _tracked(n: int, seed: int) -> tuple[PersonaTracks, pd.DataFrame]:
     data = make_journeys(n, random_state=seed)
-    return track_personas(data.events), data.customers.set_index("customer_id")
+    return track_personas(data.events, refine=False), data.customers.set_index("customer_id")
 
 
 def _classifier() -> HistGradientBoostingClassifier:
@@ -67,12 +67,6 @@ def _scores(mp: np.ndarray, changed: np.ndarray) -> dict[str, float]:
     }
 
 
-def _tempered(P: np.ndarray, n_events: np.ndarray, n0: float, shares: np.ndarray) -> np.ndarray:
-    w = (n_events / (n_events + n0))[:, None]
-    q = shares * np.exp(w * np.log(np.clip(P / shares, 1e-12, None)))
-    return q / q.sum(axis=1, keepdims=True)
-
-
 def evidence_run(
     n: int, seed: int, supervised: HistGradientBoostingClassifier, cols: list[str]
 ) -> tuple[dict[str, dict[str, float]], int, int]:
@@ -85,28 +79,12 @@ def evidence_run(
     mined = np.stack([m.window_membership_.loc[ids].to_numpy() for m in tr.miners])
     chain = smooth_windows(mined)
     out = {"mined": _scores(chain.move[0], changed)}
-    # refined: a classifier of the view trained on the smoothed labels, out of fold
-    view = list(tr.miners[0].columns_)
-    X = np.concatenate([m.features_.loc[ids, view].to_numpy() for m in tr.miners])
-    y = np.concatenate([chain.posterior[w].argmax(axis=1) for w in range(2)])
-    groups = np.tile(np.arange(len(ids)), 2)
-    P = np.zeros((len(y), mined.shape[2]))
-    for fit, held in GroupKFold(5).split(X, y, groups):
-        clf = _classifier().fit(X[fit], y[fit])
-        P[np.ix_(held, clf.classes_)] = clf.predict_proba(X[held])
-    n0 = float(tr.miners[0].evidence_events_ or 0.0)  # None: no tempering
-    shares = P.mean(axis=0)
-    refined = np.stack(
-        [
-            _tempered(
-                P[w * len(ids) : (w + 1) * len(ids)],
-                m._n_events(m.features_.loc[ids]).astype(float),
-                n0,
-                shares,
-            )
-            for w, m in enumerate(tr.miners)
-        ]
+    # refined: what track_personas(refine=True) adds (window_refine.refined_evidence)
+    ev = refined_evidence(
+        tr.miners[0], [m.features_ for m in tr.miners], [m.labels_ for m in tr.miners]
     )
+    assert ev is not None
+    refined = np.stack([e.reindex(ids).fillna(0.0).to_numpy() for e in ev])
     out["refined"] = _scores(smooth_windows(refined).move[0], changed)
     S = [
         supervised.predict_proba(

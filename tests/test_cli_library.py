@@ -110,6 +110,17 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     fewer = pd.read_csv(tmp_path / "q" / "movers.csv")
     assert 0 < len(fewer) < len(movers)
     assert fewer["customer_id"].tolist() == movers["customer_id"].tolist()[: len(fewer)]
+    # --refine: the windows smoothed again with a classifier's evidence (logged)
+    with caplog.at_level("INFO", logger="journeymine.personas.window_refine"):
+        res = runner.invoke(
+            app,
+            ["personas", events, "--out", str(tmp_path / "r"), "--windows", "60D",
+             "--incomplete", "keep", "--refine"],
+        )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "window evidence refined" in caplog.text or "not refined" in caplog.text
+    refined = pd.read_csv(tmp_path / "r" / "movers.csv")
+    assert refined["move_probability"].between(0, 1).all()
     res = runner.invoke(app, ["personas", events, "--windows", "60D", "--movers-recall", "0"])
     assert res.exit_code == 2 and "(0, 1]" in res.output and "--movers-recall 0.9" in res.output
     # bad values: usage errors before any work

@@ -12,13 +12,13 @@ How :func:`track_personas` works
    over the windows (``smoothing="hmm"``, :mod:`journeymine.personas.window_hmm`): each
    window's memberships are the evidence, the chance of moving between two personas is learnt
    from the log, and a customer's label in a window is given every window, with the
-   probability that their persona changed (relabelling noise is not migration).
-   ``smoothing="margin"`` moves a customer only when the new persona's probability exceeds
-   the old one's by ``move_margin``.
+   probability that their persona changed (relabelling noise is not migration); with
+   ``refine=True``, then again with evidence refined by a classifier. ``smoothing="margin"`` moves a
+   customer only when the new persona's probability exceeds the old one's by ``move_margin``.
 3. **Matching** (:mod:`journeymine.personas.lineage`): with the mixture's one model, a persona
    is itself in every window (its id is its label). Per-window fits are matched: each
-   persona's centroid is the mean of
-   its members' persona-view features, standardised with one scaler fitted on all windows.
+   persona's centroid is the mean of its members' persona-view features, standardised with
+   one scaler fitted on all windows.
    Personas of consecutive windows are paired by the Hungarian algorithm
    (``scipy.optimize.linear_sum_assignment``) on centroid distance; a pair is accepted when its
    distance is below ``match_threshold`` times the typical distance between *different*
@@ -78,6 +78,7 @@ from journeymine.personas.window_model import (
     check_reference,
     merge_unstable,
     pooled_model,
+    refine_windows,
 )
 from journeymine.personas.windows import (
     DAY_US,
@@ -116,6 +117,7 @@ def track_personas(
     show_progress: bool = False,
     reference: PersonaMiner | None = None,
     split_odds: float | None = 4.0,
+    refine: bool = False,
 ) -> PersonaTracks:
     """Personas per time window, with stable ids, births/deaths/splits/merges and migration.
 
@@ -139,10 +141,8 @@ def track_personas(
         240 days: 32 s against 14 s). Without a model to compare (``reference=`` or
         per-window density models): windows in which the median customer has twice
         ``min_events`` events.
-        Short windows hold fewer reproducible personas and relabel more customers (on 4,000
-        generated customers, 60-day windows: three personas and 0.58 of the persona changes
-        found; 120-day windows: six and 0.92).
-        Frequency windows ending after the day of the last event are incomplete: see
+        Short windows hold fewer reproducible personas and relabel more customers. Frequency
+        windows ending after the day of the last event are incomplete: see
         ``incomplete``.
     rolling : bool, default False
         With a frequency: windows two periods long, moving by one period.
@@ -214,10 +214,13 @@ def track_personas(
         persona split by noise, or one persona that looks different early and late (a fading
         one): the two are merged into one persona (:func:`merge_personas`, the model keeps
         both shapes; a refit with one persona fewer would let EM merge another pair), and
-        again while such a pair remains (logged at INFO). On 4,000 generated customers in two
-        120-day windows (seed 396), the researchers split in two that swapped 158 customers
-        between windows (odds ratio 1.9), reported as migration. ``None`` keeps the count the model
-        chose.
+        again while such a pair remains (logged at INFO). ``None`` keeps the model's count.
+    refine : bool, default False
+        With the one model and ``smoothing="hmm"``: smooth the windows again with evidence
+        from a classifier of the persona view trained on the first pass's labels
+        (:mod:`~journeymine.personas.window_refine`, logged). It ranks the changes better and
+        reports more moves (numbers there); each view's ``window_membership_`` stays the
+        model's own.
 
     Returns
     -------
@@ -259,6 +262,8 @@ def track_personas(
         )
     if split_odds is not None and not float(split_odds) > 1.0:
         raise ConfigError(f"split_odds must be > 1 or None, got {split_odds!r}.")
+    if not isinstance(refine, bool | np.bool_):
+        raise ConfigError(f"refine must be True or False, got {refine!r}.")
     check_min_events(min_events)
     counts = log[CUSTOMER_ID].value_counts().to_numpy()  # events per customer
     min_events = resolve_min_events(min_events, counts)
@@ -363,9 +368,8 @@ def track_personas(
         # the most windows whose one model still tells apart as many personas as the whole log
         whole = [(day0, day0 + span_days * DAY_US)]
         k_whole = int(clone(template).fit(features_of(whole)[0][0]).quality_["n_personas"])
-        # kept: the fit of two windows and of the most windows found to hold so far, with
-        # the count the pooled model's own scan found and, where the count held, the windows
-        # as that model labelled them (settled: no pair left to merge)
+        # kept: the fits of two windows and of the most found to hold so far, the pooled
+        # scan's count and, where it held, the windows as labelled (no pair left to merge)
         Labelled = tuple[PersonaMiner, list[PersonaMiner], WindowMoves | None]
         tried: dict[int, tuple[list[pd.DataFrame], Spans, PersonaMiner, int, Labelled | None]]
         tried = {}
@@ -393,9 +397,8 @@ def track_personas(
             thin = ""
             if scanned < k_whole:
                 # even two windows' own scan finds fewer personas than the whole log (thin
-                # windows, e.g. bpic2012's cases: 1 against 3): the windows' model takes the
-                # whole log's count, and the split test below merges the personas that the
-                # windows cannot tell apart
+                # windows, e.g. bpic2012's cases: 1 against 3): the whole log's count, and the
+                # split test below merges what the windows cannot tell apart
                 ref = pooled_model(clone(template).set_params(n_personas=k_whole), feats, used)
                 thin = (
                     f" (even two do not: thin; their model's own count was {scanned}, so it is "
@@ -415,8 +418,7 @@ def track_personas(
                 thin,
             )
         else:
-            # every count of windows "holds" one persona, so it chooses nothing: the fewest
-            # windows keep the most evidence a window for the personas a window may show
+            # every count of windows "holds" one persona: the fewest keep the most evidence
             n = 2
             holds(n)
             feats, used, ref, _, labelled = tried[n]
@@ -454,6 +456,9 @@ def track_personas(
             if ref is None:
                 ref = template if reference is not None else pooled_model(template, feats, used)
             ref, miners, moves = settle(ref, feats)
+        if refine and smoothing == "hmm" and len(miners) > 1:
+            miners, refined = refine_windows(ref, feats, miners, int(random_state))
+            moves = refined or moves
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}
         for k, (m, (a, b)) in enumerate(zip(miners, used, strict=True)):
             check_placed(m, k, (a, b), int(min_events), len(used))

@@ -7,23 +7,6 @@ merged persona is the sum of its memberships of the two. Refitting with one pers
 instead lets EM choose which two personas to merge, and it often merges another pair: on a
 log where a fading persona looks different early and late, the refit keeps the two looks
 apart and merges two personas the windows tell apart well.
-
-Examples
---------
->>> from journeymine.datasets import make_journeys
->>> from journeymine.personas import PersonaMiner
->>> log = make_journeys(n_customers=600, days=90, random_state=0).events
->>> m = PersonaMiner(n_bootstrap=0, min_events=5, random_state=0).fit(log)
->>> k = m.quality_["n_personas"]
->>> merged = merge_personas(m, 0, 1)
->>> merged.quality_["n_personas"] == k - 1
-True
->>> both = m.labels_.isin([0, 1])
->>> bool((merged.labels_[both] == merged.labels_[both].iloc[0]).all())
-True
->>> _, _, post = merged.membership(merged.features_)
->>> bool(np.allclose(post.sum(axis=1)[merged.labels_ >= 0], 1.0))
-True
 """
 
 from __future__ import annotations
@@ -61,6 +44,23 @@ def merge_personas(miner: PersonaMiner, a: int, b: int) -> PersonaMiner:
     ------
     ConfigError
         ``miner`` is no fitted mixture, or ``a``/``b`` are not two of its persona ids.
+
+    Examples
+    --------
+    >>> from journeymine.datasets import make_journeys
+    >>> from journeymine.personas import PersonaMiner
+    >>> log = make_journeys(n_customers=600, days=90, random_state=0).events
+    >>> m = PersonaMiner(n_bootstrap=0, min_events=5, random_state=0).fit(log)
+    >>> k = m.quality_["n_personas"]
+    >>> merged = merge_personas(m, 0, 1)
+    >>> merged.quality_["n_personas"] == k - 1
+    True
+    >>> both = m.labels_.isin([0, 1])
+    >>> bool((merged.labels_[both] == merged.labels_[both].iloc[0]).all())
+    True
+    >>> _, _, post = merged.membership(merged.features_)
+    >>> bool(np.allclose(post.sum(axis=1)[merged.labels_ >= 0], 1.0))
+    True
     """
     if miner.method != "mixture" or getattr(miner, "mixture_", None) is None:
         raise ConfigError("merge_personas needs a PersonaMiner(method='mixture') after fit().")

@@ -29,6 +29,7 @@ from journeymine.personas.miner_inputs import lower_min_events
 from journeymine.personas.mining import PersonaMiner
 from journeymine.personas.persona_merge import merge_personas
 from journeymine.personas.window_hmm import smooth_windows
+from journeymine.personas.window_refine import refined_evidence
 from journeymine.personas.windows import DAY_US, timestamp_of
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "label_windows",
     "merge_unstable",
     "pooled_model",
+    "refine_windows",
     "unstable_pair",
 ]
 
@@ -126,6 +128,30 @@ def label_windows(
     return [
         _window_view(ref, X, lab, prob, post)
         for X, lab, prob, (_, _, post) in zip(feats, labels, probs, raw, strict=True)
+    ], moves
+
+
+def refine_windows(
+    ref: PersonaMiner, feats: list[pd.DataFrame], miners: list[PersonaMiner], random_state: int
+) -> tuple[list[PersonaMiner], WindowMoves | None]:
+    """The windows labelled by :func:`label_windows` (``smoothing="hmm"``) smoothed again with
+    refined evidence (:func:`~journeymine.personas.window_refine.refined_evidence`): new
+    views and move probabilities, or the views unchanged and ``None`` when there is too little
+    to refine from. Each view's ``window_membership_`` stays the persona model's own."""
+    ev = refined_evidence(ref, feats, [m.labels_ for m in miners], random_state=random_state)
+    if ev is None:
+        return miners, None
+    raw: list[tuple[pd.Series, pd.Series, pd.DataFrame]] = []
+    for m, e in zip(miners, ev, strict=True):
+        post = pd.DataFrame(0.0, index=m.labels_.index, columns=m.window_membership_.columns)
+        post.loc[e.index] = e.to_numpy()
+        raw.append((m.labels_.copy(), m.probabilities_.copy(), post))
+    labels = [lab for lab, _, _ in raw]
+    probs = [prob for _, prob, _ in raw]
+    moves = _smooth(raw, labels, probs)
+    return [
+        _window_view(ref, X, lab, prob, m.window_membership_)
+        for X, lab, prob, m in zip(feats, labels, probs, miners, strict=True)
     ], moves
 
 
