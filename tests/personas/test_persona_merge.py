@@ -103,11 +103,11 @@ def test_refined_evidence_finds_more_of_the_scheduled_changes() -> None:
 def test_too_little_to_refine_from_is_said_and_skipped(
     miner: PersonaMiner, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from journeymine.personas.window_refine import N_FOLDS, refined_evidence
+    from journeymine.personas.window_refine import MIN_PER_PERSONA, refined_evidence
 
     lab = miner.labels_.copy()
     # one persona with fewer customer-windows than folds
-    rare = lab.index[lab == 0][: N_FOLDS - 1]
+    rare = lab.index[lab == 0][: MIN_PER_PERSONA - 1]
     lab[(lab == 0) & ~lab.index.isin(rare)] = 1
     with caplog.at_level(logging.INFO, logger="journeymine.personas.window_refine"):
         assert refined_evidence(miner, [miner.features_], [lab]) is None

@@ -31,12 +31,15 @@ from sklearn.model_selection import GroupKFold
 
 from journeymine.personas.mining import PersonaMiner
 
-__all__ = ["N_FOLDS", "refined_evidence"]
+__all__ = ["MIN_PER_PERSONA", "N_FOLDS", "refined_evidence"]
 
 logger = logging.getLogger(__name__)
 
-#: Folds of the out-of-fold predictions; a persona needs at least this many customer-windows.
+#: Folds of the out-of-fold predictions.
 N_FOLDS = 5
+#: Customer-windows the smallest persona needs for the classifier: four a fold, so that every
+#: fold's training part holds some of it for early stopping's held-out part too.
+MIN_PER_PERSONA = 4 * N_FOLDS
 
 
 def refined_evidence(
@@ -49,7 +52,7 @@ def refined_evidence(
     """Each window's refined memberships: a classifier of ``ref``'s view trained on the
     smoothed ``labels`` of every window (out of fold, grouped by customer). ``None`` (logged)
     when there is too little to learn from: fewer than two personas, or a persona with fewer
-    than :data:`N_FOLDS` customer-windows.
+    than :data:`MIN_PER_PERSONA` customer-windows.
 
     Parameters
     ----------
@@ -75,18 +78,18 @@ def refined_evidence(
     >>> bool(np.allclose(ev[0].sum(axis=1), 1.0)), len(ev) == len(tr.miners)
     (True, True)
     """
-    k = int(ref.quality_["n_personas"])
     cols = list(ref.columns_)
     rows = [lab.index[lab.to_numpy() >= 0] for lab in labels]
     y = np.concatenate([lab.loc[r].to_numpy() for lab, r in zip(labels, rows, strict=True)])
+    k = max(int(ref.quality_["n_personas"]), int(y.max()) + 1 if len(y) else 0)
     counts = np.bincount(y, minlength=k) if len(y) else np.zeros(k, dtype=int)
-    if k < 2 or int(counts.min()) < N_FOLDS:
+    if k < 2 or int(counts.min()) < MIN_PER_PERSONA:
         logger.info(
             "persona tracking: window evidence not refined (%d personas, the smallest with %d "
-            "customer-windows; a classifier needs %d)",
+            "customer-windows; the classifier needs %d)",
             k,
             int(counts.min()) if len(counts) else 0,
-            N_FOLDS,
+            MIN_PER_PERSONA,
         )
         return None
     X = np.concatenate(
@@ -94,8 +97,16 @@ def refined_evidence(
     )
     ids = pd.Index(sorted(set().union(*(set(r) for r in rows))))
     groups = np.concatenate([ids.get_indexer(r) for r in rows])
+    folds = list(GroupKFold(N_FOLDS).split(X, y, groups))
+    thin = min(int(np.bincount(y[fit], minlength=k).min()) for fit, _ in folds)
+    if thin < 2:  # early stopping holds out part of each persona
+        logger.info(
+            "persona tracking: window evidence not refined (a persona's customer-windows "
+            "belong to too few customers to train on in every fold)"
+        )
+        return None
     P = np.zeros((len(y), k))
-    for fit, held in GroupKFold(N_FOLDS).split(X, y, groups):
+    for fit, held in folds:
         clf = HistGradientBoostingClassifier(
             max_iter=100, early_stopping=True, random_state=random_state
         )
