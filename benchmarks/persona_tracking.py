@@ -11,6 +11,7 @@ with more than two windows, ``since="first"`` from the first window to the last)
 persona events after the first window (the generator has none).
 
     python -m benchmarks.persona_tracking --seeds 451-458 [--smoothing margin] [--windows 120D]
+        [--refine]
         [--change-day 80] [--days 180 --change-share 0.1]
 
 ``--change-day``: the day the changing customers switch persona (the generator's default is
@@ -40,6 +41,7 @@ def tracking(
     change_day: int | None = None,
     days: int = 240,
     change_share: float = 0.15,
+    refine: bool = False,
 ) -> dict[str, float]:
     """One run: migration ratio, recall, precision, expected share / true share, windows and
     the persona events after the first window."""
@@ -50,7 +52,7 @@ def tracking(
         persona_change_day=change_day,
         random_state=seed,
     )
-    tr = track_personas(data.events, windows=windows, smoothing=smoothing)
+    tr = track_personas(data.events, windows=windows, smoothing=smoothing, refine=refine)
     L = tr.labels
     first, last = L.iloc[:, 0], L.iloc[:, -1]
     both = first.notna() & last.notna() & (first >= 0) & (last >= 0)
@@ -95,6 +97,9 @@ def main() -> None:
         default=0.15,
         help="share of customers who change persona (generator default: 0.1)",
     )
+    ap.add_argument(
+        "--refine", action="store_true", help="track_personas(refine=True): a second pass"
+    )
     args = ap.parse_args()
     runs = []
     for seed in _seeds(args.seeds):
@@ -106,6 +111,7 @@ def main() -> None:
             args.change_day,
             args.days,
             args.change_share,
+            args.refine,
         )
         runs.append(r)
         print(
