@@ -121,6 +121,8 @@ def test_personas_incomplete_windows_hint_and_fix_and_report(
     assert "window evidence refined" in caplog.text or "not refined" in caplog.text
     refined = pd.read_csv(tmp_path / "r" / "movers.csv")
     assert refined["move_probability"].between(0, 1).all()
+    res = runner.invoke(app, ["personas", events, "--refine", "--smoothing", "margin"])
+    assert res.exit_code != 0 and "--smoothing hmm" in res.output, res.output
     res = runner.invoke(app, ["personas", events, "--windows", "60D", "--movers-recall", "0"])
     assert res.exit_code == 2 and "(0, 1]" in res.output and "--movers-recall 0.9" in res.output
     # bad values: usage errors before any work

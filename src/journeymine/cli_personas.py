@@ -243,6 +243,11 @@ def personas(
             "--validity-outcome adds a section to the persona report: also give --report, "
             "e.g. --report personas.html."
         )
+    if refine and (windows is None or smoothing != "hmm"):
+        raise ConfigError(
+            "--refine is a second pass of the hidden-state model over the windows: give "
+            "--windows (e.g. --windows 90D) and keep --smoothing hmm, or drop --refine."
+        )
     tracked = ("persona_sizes.csv", "persona_events.csv", "migration.csv", "movers.csv")
     inside = ("labels.csv", "profiles.csv", *(tracked if windows else ()))
     check_outputs(

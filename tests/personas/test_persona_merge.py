@@ -98,6 +98,11 @@ def test_refined_evidence_finds_more_of_the_scheduled_changes() -> None:
     assert own[True].equals(own[False])
     with pytest.raises(ConfigError, match="refine must be True or False"):
         track_personas(data.events, refine="yes")  # type: ignore[arg-type]
+    small = make_journeys(300, days=60, random_state=0).events
+    with pytest.raises(ConfigError, match="refine=True needs smoothing='hmm'"):
+        track_personas(small, refine=True, smoothing="margin")
+    with pytest.raises(ConfigError, match="method='mixture' or refine=False"):
+        track_personas(small, refine=True, miner=PersonaMiner(method="density"))
 
 
 def test_too_little_to_refine_from_is_said_and_skipped(

@@ -80,6 +80,7 @@ from journeymine.personas.window_model import (
     pooled_model,
     refine_windows,
 )
+from journeymine.personas.window_refine import check_refine
 from journeymine.personas.windows import (
     DAY_US,
     WindowSpec,
@@ -262,8 +263,7 @@ def track_personas(
         )
     if split_odds is not None and not float(split_odds) > 1.0:
         raise ConfigError(f"split_odds must be > 1 or None, got {split_odds!r}.")
-    if not isinstance(refine, bool | np.bool_):
-        raise ConfigError(f"refine must be True or False, got {refine!r}.")
+    check_refine(refine, smoothing)
     check_min_events(min_events)
     counts = log[CUSTOMER_ID].value_counts().to_numpy()  # events per customer
     min_events = resolve_min_events(min_events, counts)
@@ -324,7 +324,7 @@ def track_personas(
             random_state=random_state, min_events=min_events, n_bootstrap=n_bootstrap
         )
     base_spec = fz.spec_
-    one_model = template.method == "mixture"
+    one_model = check_refine(refine, smoothing, template.method)
     if one_model and reference is None:
         if template.exclude_activities is None:
             template.set_params(exclude_activities=sorted(reaction_activities(log)))

@@ -33,9 +33,10 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import GroupKFold
 
+from journeymine.exceptions import ConfigError
 from journeymine.personas.mining import PersonaMiner
 
-__all__ = ["MIN_PER_PERSONA", "N_FOLDS", "refined_evidence"]
+__all__ = ["MIN_PER_PERSONA", "N_FOLDS", "check_refine", "refined_evidence"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,35 @@ N_FOLDS = 5
 #: Customer-windows the smallest persona needs for the classifier: four a fold, so that every
 #: fold's training part holds some of it for early stopping's held-out part too.
 MIN_PER_PERSONA = 4 * N_FOLDS
+
+
+def check_refine(refine: object, smoothing: str, method: str = "mixture") -> bool:
+    """Refuse a ``refine`` that is no bool, or ``True`` where there is nothing to refine
+    (``smoothing="margin"``, or per-window density models); return whether ``method`` gives
+    the one model over all windows.
+
+    Examples
+    --------
+    >>> check_refine(True, "hmm")
+    True
+    >>> check_refine(True, "margin")
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: refine=True needs smoothing='hmm' ...
+    """
+    if not isinstance(refine, bool | np.bool_):
+        raise ConfigError(f"refine must be True or False, got {refine!r}.")
+    if refine and smoothing != "hmm":
+        raise ConfigError(
+            f"refine=True needs smoothing='hmm' (a second pass of the hidden-state model), got "
+            f"smoothing={smoothing!r}; use smoothing='hmm' or refine=False."
+        )
+    if refine and method != "mixture":
+        raise ConfigError(
+            f"refine=True needs the mixture's one model over all windows, got "
+            f"PersonaMiner(method={method!r}); use method='mixture' or refine=False."
+        )
+    return method == "mixture"
 
 
 def refined_evidence(
