@@ -57,6 +57,10 @@ def test_bad_pairs_are_refused(miner: PersonaMiner) -> None:
         merge_personas(miner, 0, 0)
     with pytest.raises(ConfigError, match="two different ids"):
         merge_personas(miner, 0, k)
+    with pytest.raises(ConfigError, match=r"got 0 and 1\.5"):
+        merge_personas(miner, 0, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="two different ids"):
+        merge_personas(miner, True, 0)
     with pytest.raises(ConfigError, match="method='mixture'"):
         merge_personas(PersonaMiner(), 0, 1)
 

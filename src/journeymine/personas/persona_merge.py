@@ -65,7 +65,8 @@ def merge_personas(miner: PersonaMiner, a: int, b: int) -> PersonaMiner:
     if miner.method != "mixture" or getattr(miner, "mixture_", None) is None:
         raise ConfigError("merge_personas needs a PersonaMiner(method='mixture') after fit().")
     k = int(miner.quality_["n_personas"])
-    if not (0 <= int(a) < k and 0 <= int(b) < k and int(a) != int(b)):
+    ids_ok = all(isinstance(p, int | np.integer) and not isinstance(p, bool) for p in (a, b))
+    if not (ids_ok and 0 <= int(a) < k and 0 <= int(b) < k and int(a) != int(b)):
         raise ConfigError(
             f"personas to merge must be two different ids in 0..{k - 1}, got {a!r} and {b!r}."
         )
