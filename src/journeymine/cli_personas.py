@@ -60,9 +60,9 @@ def _echo_overlapping_counts(miner: Any) -> None:
 def _echo_hard_pairs(tracks: Any, top: int = 3) -> None:
     """The persona pairs one window tells apart least well (``tracks.confusion()``): moves
     between them are the least certain."""
-    from journeymine.report.persona_tracking import describe_hard_pairs
+    from journeymine.report.persona_tracking import describe_hard_pairs, hard_pairs
 
-    pairs = tracks.confusion().attrs["hard_pairs"][:top]
+    pairs = hard_pairs(tracks, top)
     if pairs:
         typer.echo(
             "Personas a window tells apart least well (moves between them are the least "

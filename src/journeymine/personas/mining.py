@@ -349,15 +349,19 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.centroids_ = persona_centroids(self.embedding_, el)
         self._mapping = label_mapping(lab_e, el)
         self.quality_ = fit_quality(self, emb, fit_idx, el, n_elig, len(feats))
+        self._profile(X if is_log(X) else None)
+        return self
+
+    def _profile(self, log: pd.DataFrame | None) -> None:
+        """``profiles_`` of the current labels, and the pairs no feature tells apart in
+        ``quality_["indistinct_pairs"]``."""
         from journeymine.personas.profiles import persona_profiles
 
-        log = X if is_log(X) else None
-        self.profiles_ = persona_profiles(feats, self.labels_, log=log)
+        self.profiles_ = persona_profiles(self.features_, self.labels_, log=log)
         pairs = self.profiles_.attrs.get("indistinct_pairs", [])
         self.quality_["indistinct_pairs"] = [
             (int(r["persona_a"]), int(r["persona_b"])) for r in pairs
         ]
-        return self
 
     def _fit_density(
         self, full: Any, Z: np.ndarray, fit_idx: np.ndarray, n_fit: int

@@ -18,6 +18,7 @@ import numpy as np
 from journeymine.exceptions import ConfigError
 from journeymine.personas.miner_labels import persona_centroids
 from journeymine.personas.mining import PersonaMiner
+from journeymine.personas.persona_ids import label_mapping, relabel_by_size, sum_by_persona
 
 __all__ = ["merge_personas"]
 
@@ -74,20 +75,14 @@ def merge_personas(miner: PersonaMiner, a: int, b: int) -> PersonaMiner:
     into = np.arange(k)
     into[int(b)] = int(a)
     old = miner.labels_.to_numpy()
-    merged = np.where(old >= 0, into[np.maximum(old, 0)], -1)
-    ids, counts = np.unique(merged[merged >= 0], return_counts=True)
-    size = dict(zip(ids.tolist(), counts.tolist(), strict=True))
-    kept = sorted(set(into.tolist()), key=lambda p: (-size.get(p, 0), p))
-    new_id = {p: i for i, p in enumerate(kept)}
-    renumber = np.array([new_id[int(into[p])] for p in range(k)])
+    labels = relabel_by_size(np.where(old >= 0, into[np.maximum(old, 0)], -1))
+    renumber = label_mapping(old, labels)  # old persona id -> new id
 
     out = copy.copy(miner)
-    out._mapping = {comp: int(renumber[p]) for comp, p in miner._mapping.items()}
-    labels = np.where(old >= 0, renumber[np.maximum(old, 0)], -1)
+    out._mapping = {comp: renumber[p] for comp, p in miner._mapping.items()}
     out.labels_ = miner.labels_.copy()
     out.labels_[:] = labels
-    post = np.zeros((len(old), k - 1))
-    np.add.at(post.T, renumber, post_old.to_numpy().T)
+    post = sum_by_persona(post_old.to_numpy(), renumber, k - 1)
     probs = miner.probabilities_.copy()
     rows = np.flatnonzero(labels >= 0)
     probs.iloc[rows] = post[rows, labels[rows]]
@@ -96,9 +91,5 @@ def merge_personas(miner: PersonaMiner, a: int, b: int) -> PersonaMiner:
     el = labels[eligible]
     out.centroids_ = persona_centroids(out.embedding_, el)
     out.quality_ = {**miner.quality_, "n_personas": k - 1, "noise_share": float((el < 0).mean())}
-    from journeymine.personas.profiles import persona_profiles
-
-    out.profiles_ = persona_profiles(out.features_, out.labels_)
-    pairs = out.profiles_.attrs.get("indistinct_pairs", [])
-    out.quality_["indistinct_pairs"] = [(int(r["persona_a"]), int(r["persona_b"])) for r in pairs]
+    out._profile(None)
     return out

@@ -33,6 +33,7 @@ from journeymine.report._common import (
 
 __all__ = [
     "describe_hard_pairs",
+    "hard_pairs",
     "persona_migration_data",
     "persona_migration_figure",
     "persona_sizes_data",
@@ -243,7 +244,7 @@ def persona_migration_data(
             "names": _names(tracking),
             "movers": _movers(tracking, movers_recall),
             "movers_recall": movers_recall,
-            "hard_pairs": _hard_pairs(tracking),
+            "hard_pairs": hard_pairs(tracking),
         }
     )
     return out
@@ -265,7 +266,7 @@ def describe_hard_pairs(pairs: Sequence[tuple[int, int, float, float]], names: A
     )
 
 
-def _hard_pairs(tracking: Any, top: int = 3) -> list[tuple[int, int, float, float]]:
+def hard_pairs(tracking: Any, top: int = 3) -> list[tuple[int, int, float, float]]:
     """The persona pairs one window tells apart least well (``tracking.confusion()``), at most
     ``top``; empty for tracks without window memberships."""
     if getattr(tracking, "move_probability", None) is None or not hasattr(tracking, "confusion"):
