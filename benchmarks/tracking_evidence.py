@@ -1,5 +1,5 @@
 """Is persona tracking limited by the information in a window, or by the persona model's window
-memberships? The same HMM (:func:`~journeymine.personas.window_hmm.smooth_windows`) fed three
+memberships? The same HMM (:func:`~journeymine.personas.window_hmm.smooth_windows`) fed four
 kinds of window evidence, on the generator's defaults (``make_journeys(n, random_state=s)``:
 180 days, 10% of customers change persona on day 90, two 90-day windows):
 
@@ -10,7 +10,10 @@ kinds of window evidence, on the generator's defaults (``make_journeys(n, random
   what ``track_personas(refine=True)`` adds
   (:func:`~journeymine.personas.window_refine.refined_evidence`), no ground truth;
 - ``supervised``: the same classifier trained on the *true* personas of other seeds' windows
-  (``--train-seeds``): what the window's features can tell, the bound for the other two.
+  (``--train-seeds``): what the window's features can tell, the bound for the other two;
+- ``this log``: the same classifier trained on this log's own true personas, out of fold (the
+  two windows of a customer in one fold, on the persona view's columns): what a learner
+  confined to one log could reach with perfect labels.
 
 Over the customers the tracker labels in both windows, per seed: the AUC of the move
 probability for the scheduled changes, the share of them among the customers ranked first in
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
 
 from benchmarks.persona_recovery import _seeds
 from journeymine.datasets import make_journeys
@@ -70,7 +74,7 @@ def _scores(mp: np.ndarray, changed: np.ndarray) -> dict[str, float]:
 def evidence_run(
     n: int, seed: int, supervised: HistGradientBoostingClassifier, cols: list[str]
 ) -> tuple[dict[str, dict[str, float]], int, int]:
-    """One seed: the scores of the three kinds of evidence."""
+    """One seed: the scores of the four kinds of evidence."""
     tr, cust = _tracked(n, seed)
     L = tr.labels
     both = ((L.iloc[:, 0] >= 0) & (L.iloc[:, -1] >= 0)).fillna(False).to_numpy()
@@ -93,7 +97,23 @@ def evidence_run(
         for m in tr.miners
     ]
     out["supervised"] = _scores(smooth_windows(np.stack(S)).move[0], changed)
+    out["this log"] = _scores(smooth_windows(_in_log(tr, cust, ids)).move[0], changed)
     return out, int(changed.sum()), len(ids)
+
+
+def _in_log(tr: PersonaTracks, cust: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """Windows x customers x true personas: out-of-fold probabilities of a classifier trained
+    on this log's true personas (a customer's windows in one fold)."""
+    cols = list(tr.miners[0].columns_)
+    X = np.concatenate([m.features_.loc[ids, cols].to_numpy() for m in tr.miners])
+    truth = [cust.loc[ids, "persona_after_change" if w else "persona"] for w in range(2)]
+    classes, y = np.unique(np.concatenate([t.to_numpy() for t in truth]), return_inverse=True)
+    groups = np.tile(np.arange(len(ids)), 2)
+    P = np.zeros((len(X), len(classes)))
+    for fit, held in GroupKFold(5).split(X, y, groups):
+        clf = _classifier().fit(X[fit], y[fit])
+        P[np.ix_(held, clf.classes_)] = clf.predict_proba(X[held])
+    return P.reshape(2, len(ids), len(classes))
 
 
 def main() -> None:
