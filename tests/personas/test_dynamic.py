@@ -442,9 +442,13 @@ def test_auto_windows_when_the_whole_log_holds_one_persona(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Every count of windows "holds" one persona, so the count is no criterion: two windows,
-    the fewest, said in the log (this log once got six windows of 20 days and four personas
-    fitted on them, more than the whole log's one)."""
-    events = make_journeys(n_customers=300, days=120, random_state=3).events
+    the fewest, said in the log (a log of 300 customers once got six windows of 20 days and
+    four personas fitted on them, more than the whole log's one). The log: the researchers of
+    a generated log who never change persona."""
+    data = make_journeys(n_customers=1000, days=120, random_state=3)
+    c = data.customers
+    one = c.loc[(c["persona"] == "researcher") & ~c["changed"], "customer_id"]
+    events = data.events[data.events["customer_id"].isin(one)]
     with caplog.at_level("INFO", logger="journeymine.personas.dynamic"):
         tr = track_personas(events, min_events=5)
     assert "the whole log holds one persona" in caplog.text

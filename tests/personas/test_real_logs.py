@@ -236,7 +236,7 @@ def test_cli_says_which_larger_count_overlap_turned_down_and_forces_it(
     eventlogs_dir: Path, tmp_path: Path
 ) -> None:
     """BPIC 2012 with --min-events 10: one persona, because the two-persona fit overlaps by
-    3.5% on held-out cases although both personas are reproducible (Jaccard 0.96). The CLI
+    3.5% on held-out cases although both personas are reproducible (Jaccard 0.95). The CLI
     says so and names the option; --n-personas 2 gives the two."""
     from typer.testing import CliRunner
 
@@ -248,7 +248,7 @@ def test_cli_says_which_larger_count_overlap_turned_down_and_forces_it(
     said = " ".join(res.output.split())
     assert res.exit_code == 0, said
     assert "1 persona among 13,087 customers" in said
-    assert "2 personas were reproducible (Jaccard 0.96) but two overlapped by 3.5%" in said
+    assert "2 personas were reproducible (Jaccard 0.95) but two overlapped by 3.5%" in said
     assert "--n-personas 2 forces them" in said
     out = tmp_path / "b"
     args = ["personas", path, "--out", str(out), "--min-events", "10", "--n-personas", "2"]

@@ -245,7 +245,7 @@ def track_personas(
     >>> tracks.windows["start"].dt.strftime("%Y-%m-%d").tolist()
     ['2025-01-01', '2025-01-31', '2025-03-02']
     >>> tracks.names[0].tolist()
-    ['App loyalists', 'App loyalists', 'App loyalists']
+    ['Non-app customers', 'Non-app customers', 'Non-app customers']
     >>> tracks.events["event"].iloc[0], tracks.events["detail"].iloc[0]
     ('birth', 'first window')
     """

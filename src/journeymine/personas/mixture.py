@@ -11,18 +11,28 @@ personas are not exactly Gaussian. So, for each candidate count ``k = 1, 2, ...`
 2. measure each fit's **overlap** on the 20% of points it was not fitted on (all points when
    that is fewer than 10 per component): for each pair of components, the mean
    posterior probability of one among the points assigned to the other, averaged both ways;
-   a fit's overlap is the largest over its pairs. Keep the best-separated fit (smallest
-   overlap): a fit that splits one persona and merges two others has two overlapping halves;
-3. report the count's *stability*: the mean adjusted Rand index between the fits' labels.
+   a fit's overlap is the largest over its pairs. Keep the *most typical* fit among those
+   whose overlap is at most ``max_overlap``: the one whose labels agree best (mean adjusted
+   Rand index) with the other fits'. EM sometimes settles, on one subsample, on a poorer
+   optimum that isolates a small, well-separated group and merges two personas; it is the
+   odd one out, so the fits that agree are kept (the smallest overlap alone would pick it).
+   A fit that splits one persona and merges two others has two overlapping halves, so when
+   no fit is within ``max_overlap`` the best-separated one (smallest overlap) is kept. The
+   best-separated fit also gives the next count's split start (:func:`split_start`);
+3. report the count's *stability*: the mean adjusted Rand index between the fits' labels,
+   and its *cluster-wise stability* (Hennig 2007): each fit's least stable persona's mean
+   best Jaccard similarity with the other fits' personas, averaged over the fits (that of the
+   kept fit alone would be biased up: it was kept for agreeing with the others).
 
 The chosen count is the largest whose overlap is at most ``max_overlap`` (default 0.03: two
 personas are distinct when, on average, less than 3% of a customer of one is explained by the
-other); the scan ends at two consecutive counts over it (one can be the best split of several
-personas into too few groups, e.g. two), at a count with a persona of fewer than ``min_size``
-points (the points it would label: its outliers, beyond the 99.9% ellipsoid, do not count; a
-component made of outliers is no persona), or at a count whose BIC is no better than the
-previous one's. Splitting a real persona in two gives two heavily overlapping halves, so the
-scan stops there. Pass ``n_personas`` to fix the count.
+other) and whose cluster-wise stability is at least ``MIN_JACCARD`` (0.5); the scan ends at two
+consecutive counts over it (one can be the best split of several personas into too few groups,
+e.g. two), at a count with a persona of fewer than ``min_size`` points (the points it would
+label: its outliers, beyond the 99.9% ellipsoid, do not count; a component made of outliers is
+no persona), or at a count whose BIC is no better than the previous one's. Splitting a real
+persona in two gives two heavily overlapping halves, so the scan stops there. Pass
+``n_personas`` to fix the count.
 
 Examples
 --------
@@ -36,6 +46,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -58,6 +69,7 @@ __all__ = [
     "overlap",
     "overlapping_counts",
     "persona_spread",
+    "typical_fit",
 ]
 
 #: Largest overlap between two personas (see the module docstring).
@@ -85,7 +97,7 @@ class ConsensusMixture:
     Attributes
     ----------
     model : GaussianMixture
-        The best-separated fit of the chosen count.
+        The most typical well-separated fit of the chosen count (module docstring).
     k : int
         Number of components (personas).
     stability : float
@@ -137,15 +149,19 @@ def _resampled_fits(
     sample_weight: np.ndarray | None = None,
     min_size: int = 1,
     previous: GaussianMixture | None = None,
-) -> tuple[GaussianMixture, float, float, float]:
-    """The best-separated of ``n_resamples`` fits on 80% subsamples (smallest overlap on the
-    held-out 20%), its overlap, the fits' stability (mean pairwise ARI of their labels) and
-    the cluster-wise stability of its least stable persona against the other fits. Fits
-    with a component of fewer than ``min_size`` points are chosen only when
+    max_overlap: float = MAX_OVERLAP,
+) -> tuple[GaussianMixture, GaussianMixture, float, float, float]:
+    """``n_resamples`` fits on 80% subsamples: the one to keep (:func:`typical_fit`: the
+    most typical of those whose overlap on the held-out 20% is at most ``max_overlap``), the
+    best-separated one (smallest overlap: the next count's split start), the kept one's
+    overlap, the fits' stability (mean pairwise ARI of their labels) and their cluster-wise
+    stability (of each fit's least stable persona against the other fits, averaged over the
+    fits). Fits with a component of fewer than ``min_size`` points are kept only when
     every fit has one (a far-away tiny component separates well but is no persona).
     With ``sample_weight``, both parts are redrawn (with replacement) in proportion to it.
-    With ``previous`` (the chosen fit of ``k - 1``), each resample also starts from it with
-    its largest persona split in two (:func:`split_start`), and keeps the likelier fit."""
+    With ``previous`` (the best-separated fit of ``k - 1``), each resample also starts from
+    it with its largest persona split in two (:func:`split_start`), and keeps the likelier
+    fit."""
     rng = np.random.default_rng([random_state, k])
     size = min(max(int(0.8 * len(X)), min(len(X), 2 * k)), MAX_FIT_POINTS)
     fits, labels, overlaps = [], [], []
@@ -165,18 +181,52 @@ def _resampled_fits(
         fits.append(g)
         labels.append(g.predict(X))
         overlaps.append(overlap(g, X[held] if len(held) >= 10 * k else X))
-    pairs = [
-        adjusted_rand_score(labels[i], labels[j])
-        for i in range(n_resamples)
-        for j in range(i + 1, n_resamples)
-    ]
-    stability = float(np.mean(pairs)) if pairs and k > 1 else 1.0
+    agree = np.eye(n_resamples)
+    for i, j in itertools.combinations(range(n_resamples), 2):
+        agree[i, j] = agree[j, i] = adjusted_rand_score(labels[i], labels[j])
+    pairs = agree[np.triu_indices(n_resamples, 1)]
+    stability = float(pairs.mean()) if len(pairs) and k > 1 else 1.0
     small = np.array([np.bincount(lab, minlength=k).min() < min_size for lab in labels])
     ranked = np.where(small & ~small.all(), np.inf, np.asarray(overlaps, dtype=np.float64))
-    best = int(np.argmin(ranked))
-    others = [lab for b, lab in enumerate(labels) if b != best]
-    jac = cluster_stability(labels[best], others, k, sample_weight)
-    return fits[best], overlaps[best], stability, jac
+    best = typical_fit(agree, ranked, max_overlap)
+    # the count's cluster-wise stability: every fit's against the others, averaged (that of
+    # the kept fit alone is biased up, as it was kept for agreeing with them)
+    jac = float(
+        np.mean(
+            [
+                cluster_stability(lab, labels[:b] + labels[b + 1 :], k, sample_weight)
+                for b, lab in enumerate(labels)
+            ]
+        )
+    )
+    return fits[best], fits[int(np.argmin(ranked))], overlaps[best], stability, jac
+
+
+def typical_fit(agree: np.ndarray, overlaps: np.ndarray, max_overlap: float) -> int:
+    """Index of the fit to keep: among the fits whose overlap is at most ``max_overlap``, the
+    one that agrees best with the others (mean of its row of ``agree``, the fits' pairwise
+    adjusted Rand indices, without itself); the smallest overlap when none is within it.
+    An overlap of ``inf`` marks a fit that may not be chosen.
+
+    Examples
+    --------
+    Three fits agree; the fourth found another optimum, better separated but alone:
+
+    >>> agree = np.array([[1, .9, .9, .6], [.9, 1, .9, .6], [.9, .9, 1, .6], [.6, .6, .6, 1]])
+    >>> typical_fit(agree, np.array([0.02, 0.025, 0.02, 0.01]), 0.03)
+    0
+    >>> typical_fit(agree, np.array([0.05, 0.06, 0.05, 0.04]), 0.03)   # none within: 3
+    3
+    """
+    ov = np.asarray(overlaps, dtype=np.float64)
+    within = np.isfinite(ov) & (ov <= max_overlap)
+    n = len(ov)
+    if not within.any() or n < 2:
+        return int(np.argmin(ov))
+    typical = (np.asarray(agree, dtype=np.float64).sum(axis=1) - 1.0) / (n - 1)
+    # the most typical, ties to the better separated
+    order = np.lexsort((ov, -np.where(within, typical, -np.inf)))
+    return int(order[0])
 
 
 def cluster_stability(
@@ -302,7 +352,7 @@ def fit_consensus_mixture(
         top = max(2, min(int(k_max), n // 20))
         ks = list(range(1, top + 1))
     rows: list[dict[str, float]] = []
-    fits: dict[int, tuple[GaussianMixture, float]] = {}
+    fits: dict[int, tuple[GaussianMixture, float, GaussianMixture]] = {}
     chosen = ks[0]
     # BIC on one fixed draw (weighted like the fits when there are weights), the same for
     # every count, so that counts compare on the data the fits describe
@@ -311,9 +361,11 @@ def fit_consensus_mixture(
     )
     overlapping = 0
     for k in ks:
-        previous = fits[k - 1][0] if k - 1 in fits else None
-        g, ov, stab, jac = _resampled_fits(X, k, n_resamples, random_state, w, min_size, previous)
-        fits[k] = (g, stab)
+        previous = fits[k - 1][2] if k - 1 in fits else None
+        g, separated, ov, stab, jac = _resampled_fits(
+            X, k, n_resamples, random_state, w, min_size, previous, max_overlap
+        )
+        fits[k] = (g, stab, separated)
         rows.append(
             {"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov, "jaccard": jac}
         )
@@ -350,7 +402,7 @@ def fit_consensus_mixture(
             100 * max_overlap,
             k,
         )
-    g, stab = fits[chosen]
+    g, stab, _ = fits[chosen]
     return ConsensusMixture(model=g, k=chosen, stability=stab, search=search)
 
 

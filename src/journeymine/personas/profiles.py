@@ -306,13 +306,14 @@ def persona_profiles(
     >>> prof = persona_profiles(miner.features_, miner.labels_, log=log)
     >>> prof.columns.tolist()
     ['name', 'size', 'share', 'top_features', 'main_channels', 'typical_paths']
-    >>> prof["name"].tolist()
-    ['App loyalists', 'Store-first buyers', 'Review researchers', 'Fading customers']
+    >>> prof["name"].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['Promotion hunters', 'App loyalists', 'Review researchers', 'Store-first buyers',
+     'Support-heavy callers', 'Fading customers']
     >>> int(prof["size"].sum()) == int((miner.labels_ >= 0).sum())  # noise (-1) left out
     True
     >>> feature, d, mean, others_mean = prof.loc[0, "top_features"][0]
     >>> feature, d > 0, mean > others_mean
-    ('channel_share:app', True, True)
+    ('activity_share:view_promotions', True, True)
     """
     if not isinstance(features, pd.DataFrame) or not isinstance(labels, pd.Series):
         raise ConfigError("persona_profiles expects features (DataFrame) and labels (Series).")
