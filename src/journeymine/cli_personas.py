@@ -45,15 +45,16 @@ def _check_min_events(value: str) -> str:
 
 def _echo_overlapping_counts(miner: Any) -> None:
     """Larger persona counts the scan turned down for overlap alone: say how to force one."""
-    from journeymine.personas.mixture import MAX_OVERLAP, overlapping_counts
+    from journeymine.personas.mixture import overlapping_counts
 
     if getattr(miner, "method", None) != "mixture":
         return
-    for k, ov, jac in overlapping_counts(miner.search_)[:1]:
+    limit = miner.max_overlap
+    for k, ov, jac in overlapping_counts(miner.search_, limit)[:1]:
         typer.echo(
             f"{k} personas were reproducible (Jaccard {jac:.2f}) but two overlapped by "
-            f"{ov:.1%} on held-out customers (limit {MAX_OVERLAP:.1%}); --n-personas {k} "
-            f"forces them."
+            f"{ov:.1%} on held-out customers (limit {limit:.1%}, --max-overlap); "
+            f"--n-personas {k} forces them."
         )
 
 
@@ -171,6 +172,16 @@ def personas(
             "separable on held-out customers.",
         ),
     ] = None,
+    max_overlap: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            max=0.49,
+            help="Largest overlap of two personas on held-out customers (share of one "
+            "persona's customers explained by the other) for a persona count to be chosen. "
+            "Default: PersonaMiner's (0.03).",
+        ),
+    ] = None,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
     report: Annotated[
         Path | None,
@@ -267,12 +278,19 @@ def personas(
         min_events=min_events if min_events == "auto" else int(min_events),
         n_personas=n_personas,
         random_state=random_state,
-    ).fit(log)
+    )
+    if max_overlap is not None:
+        miner.set_params(max_overlap=max_overlap)
+    miner.fit(log)
     tracks = (
         track_personas(
             log,
             windows=windows,
-            miner=PersonaMiner(n_personas=n_personas) if n_personas else None,
+            miner=(
+                PersonaMiner(n_personas=n_personas, max_overlap=miner.max_overlap)
+                if n_personas or max_overlap is not None
+                else None
+            ),
             min_events=miner.min_events_,
             random_state=random_state,
             incomplete=incomplete,

@@ -237,7 +237,8 @@ def test_cli_says_which_larger_count_overlap_turned_down_and_forces_it(
 ) -> None:
     """BPIC 2012 with --min-events 10: one persona, because the two-persona fit overlaps by
     3.5% on held-out cases although both personas are reproducible (Jaccard 0.95). The CLI
-    says so and names the option; --n-personas 2 gives the two."""
+    says so and names the options; --n-personas 2 gives the two, and --max-overlap 0.04 more
+    than one."""
     from typer.testing import CliRunner
 
     from journeymine.cli import app
@@ -257,3 +258,13 @@ def test_cli_says_which_larger_count_overlap_turned_down_and_forces_it(
     assert "were reproducible" not in res.output
     labels = pd.read_csv(out / "labels.csv")
     assert sorted(labels.loc[labels["persona"] >= 0, "persona"].unique()) == [0, 1]
+    # a looser overlap limit keeps the two (and here a third), and names itself in the hint
+    out = tmp_path / "c"
+    args = ["personas", path, "--out", str(out), "--min-events", "10", "--max-overlap", "0.04"]
+    res = run(app, args)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 0, said
+    assert "1 persona among" not in said and "personas among 13,087" in said
+    assert "(limit 4.0%, --max-overlap)" in said
+    res = run(app, ["personas", path, "--out", str(tmp_path / "d"), "--max-overlap", "0.7"])
+    assert res.exit_code != 0 and "--max-overlap" in res.output

@@ -83,6 +83,12 @@ def check_miner_params(params: Mapping[str, Any]) -> None:
     _int_at_least("min_samples", params["min_samples"], 1, optional=True)
     check_min_events(params["min_events"])
     _int_at_least("n_personas", params["n_personas"], 1, optional=True)
+    ov = params["max_overlap"]
+    if isinstance(ov, bool) or not isinstance(ov, int | float | np.number) or not 0.0 < ov < 0.5:
+        raise ConfigError(
+            f"max_overlap must be a number within (0, 0.5), the largest share of one persona's "
+            f"customers explained by another (default 0.03), got {ov!r}."
+        )
     if params["method"] not in ("mixture", "density"):
         raise ConfigError(
             f"method must be 'mixture' (consensus Gaussian mixture on the family view, the "

@@ -74,7 +74,12 @@ from journeymine.personas.miner_view import (
     mixture_dimensions,
     view_of,
 )
-from journeymine.personas.mixture import fit_consensus_mixture, mixture_labels, persona_spread
+from journeymine.personas.mixture import (
+    MAX_OVERLAP,
+    fit_consensus_mixture,
+    mixture_labels,
+    persona_spread,
+)
 from journeymine.personas.persona_ids import label_mapping, map_labels
 from journeymine.personas.quality import fit_quality
 from journeymine.personas.view import (
@@ -123,6 +128,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         that persona, widened by ``1 + n0 / n`` for a customer seen on ``n`` events ("noise").
     n_personas : int, optional
         Fix the number of personas (``method="mixture"`` only).
+    max_overlap : float, default 0.03
+        ``method="mixture"``: the largest overlap of two personas on held-out customers for a
+        count to be chosen (within (0, 0.5); ``search_["overlap"]`` shows each count's).
     exclude_activities : list of str, optional
         Activities left out of the family view's activity mix and transitions
         (``method="mixture"``). Default: when fitting a log, the activities of which more than
@@ -234,6 +242,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     min_samples: int | None = None
     method: Literal["density", "mixture"] = "mixture"
     n_personas: int | None = None
+    max_overlap: float = MAX_OVERLAP
     exclude_activities: Sequence[str] | None = None
     reliability_weighting: bool | Mapping[str, float] = True
     min_events: int | str = "auto"
@@ -406,6 +415,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             emb[fit_idx],
             n_personas=self.n_personas,
             n_resamples=6,
+            max_overlap=self.max_overlap,
             min_size=self._min_persona_size(len(fit_idx)),
             random_state=self.random_state,
             sample_weight=None if evidence is None else evidence[fit_idx],
