@@ -393,8 +393,8 @@ def fit_consensus_mixture(
     for k, ov, jac in overlapping_counts(search, max_overlap):
         logger.info(
             "persona count: %d chosen; %d personas were reproducible (Jaccard %.2f) but "
-            "overlapped by %.1f%% on held-out customers (limit %.0f%%): n_personas=%d forces "
-            "them",
+            "overlapped by %.1f%% on held-out customers (limit %.1f%%, max_overlap): "
+            "n_personas=%d forces them",
             chosen,
             k,
             jac,
