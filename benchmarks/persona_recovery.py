@@ -20,12 +20,13 @@ from sklearn.metrics import adjusted_rand_score
 
 from journeymine.datasets import make_journeys
 from journeymine.personas import PersonaMiner
+from journeymine.personas.mixture import MAX_OVERLAP
 
 MIN_EVENTS_FOR_ARI = 20
 
 
 def recovery(
-    n_customers: int, seed: int, method: str = "mixture", max_overlap: float = 0.03
+    n_customers: int, seed: int, method: str = "mixture", max_overlap: float = MAX_OVERLAP
 ) -> dict[str, float]:
     """One run: ARI, personas found, noise share and fit seconds."""
     data = make_journeys(n_customers=n_customers, random_state=seed)
@@ -62,7 +63,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="2000,10000")
     ap.add_argument("--seeds", default="301-308")
     ap.add_argument("--method", default="mixture", choices=["mixture", "density"])
-    ap.add_argument("--max-overlap", type=float, default=0.03, help="the count rule's limit")
+    ap.add_argument("--max-overlap", type=float, default=MAX_OVERLAP, help="the count's limit")
     args = ap.parse_args()
     for n in (int(x) for x in args.sizes.split(",")):
         aris, counts = [], []

@@ -277,11 +277,9 @@ def personas(
     miner = PersonaMiner(
         min_events=min_events if min_events == "auto" else int(min_events),
         n_personas=n_personas,
+        max_overlap=PersonaMiner.max_overlap if max_overlap is None else max_overlap,
         random_state=random_state,
-    )
-    if max_overlap is not None:
-        miner.set_params(max_overlap=max_overlap)
-    miner.fit(log)
+    ).fit(log)
     tracks = (
         track_personas(
             log,

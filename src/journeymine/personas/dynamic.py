@@ -456,7 +456,7 @@ def track_personas(
             if ref is None:
                 ref = template if reference is not None else pooled_model(template, feats, used)
             ref, miners, moves = settle(ref, feats)
-        if refine and smoothing == "hmm" and len(miners) > 1:
+        if refine and len(miners) > 1:  # check_refine: refine implies smoothing="hmm"
             miners, refined = refine_windows(ref, feats, miners, int(random_state))
             moves = refined or moves
         names = {int(p): str(n) for p, n in ref.profiles_["name"].items()}

@@ -143,8 +143,7 @@ def refine_windows(
         return miners, None
     raw: list[tuple[pd.Series, pd.Series, pd.DataFrame]] = []
     for m, e in zip(miners, ev, strict=True):
-        post = pd.DataFrame(0.0, index=m.labels_.index, columns=m.window_membership_.columns)
-        post.loc[e.index] = e.to_numpy()
+        post = e.reindex(index=m.labels_.index, columns=m.window_membership_.columns).fillna(0.0)
         raw.append((m.labels_.copy(), m.probabilities_.copy(), post))
     labels = [lab for lab, _, _ in raw]
     probs = [prob for _, prob, _ in raw]
