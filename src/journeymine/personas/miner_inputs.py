@@ -168,6 +168,20 @@ def event_counts(feats: pd.DataFrame, min_events: int | str) -> np.ndarray:
     return np.full(len(feats), 1, dtype=np.int64)
 
 
+def min_persona_size(min_cluster_size: int | None, n_fit: int) -> int:
+    """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
+    ``n_fit`` fitted customers (at least 10).
+
+    Examples
+    --------
+    >>> min_persona_size(None, 2000), min_persona_size(None, 300), min_persona_size(25, 300)
+    (20, 10, 25)
+    """
+    if min_cluster_size is not None:
+        return int(min_cluster_size)
+    return max(10, round(0.01 * n_fit))
+
+
 def check_min_events(value: Any) -> None:
     """Refuse a ``min_events`` that is neither ``"auto"`` nor an integer >= 1."""
     if value != "auto" and (

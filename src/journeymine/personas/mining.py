@@ -60,6 +60,7 @@ from journeymine.personas.miner_inputs import (
     event_counts,
     feature_frame,
     is_log,
+    min_persona_size,
     resolve_min_events,
 )
 from journeymine.personas.miner_labels import (
@@ -77,6 +78,7 @@ from journeymine.personas.miner_view import (
 from journeymine.personas.mixture import (
     MAX_OVERLAP,
     fit_consensus_mixture,
+    fitted_noise_limit,
     mixture_labels,
     persona_spread,
 )
@@ -216,6 +218,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         weighting; else ``None``): a customer seen on ``n`` events weighs that much in the fit
         and scatters ``1 + n0 / n`` times as much around their persona, so the outlier
         ("noise") ellipsoid widens by that for them.
+    noise_limit_, tail_dof_ : float
+        Squared distance to its persona beyond which a customer is noise, and the degrees of
+        freedom of the t law fitted to the log's distances that set it (``inf``: Gaussian;
+        :mod:`journeymine.personas.tails`; ``method="mixture"``).
     value_prior_ : Ridge or None
         The order value a thinly measured customer is shrunk towards, predicted from the rest
         of the view (:mod:`journeymine.personas.value_prior`); ``None`` when the view has no
@@ -416,7 +422,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             n_personas=self.n_personas,
             n_resamples=6,
             max_overlap=self.max_overlap,
-            min_size=self._min_persona_size(len(fit_idx)),
+            min_size=min_persona_size(self.min_cluster_size, len(fit_idx)),
             random_state=self.random_state,
             sample_weight=None if evidence is None else evidence[fit_idx],
         )
@@ -425,6 +431,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.search_ = fit.search.assign(n_components=nc)
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
         self.spread_ = persona_spread(self.mixture_, emb, evidence)
+        self.noise_limit_, self.tail_dof_ = fitted_noise_limit(
+            self.mixture_, emb, self.spread_, self.evidence_events_, n_events
+        )
         raw, prob = self._mixture_labels(emb, n_events)
         return emb, raw, prob
 
@@ -437,17 +446,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         weights, self.evidence_events_ = found
         return weights
 
-    def _min_persona_size(self, n_fit: int) -> int:
-        """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
-        fitted customers (at least 10)."""
-        if self.min_cluster_size is not None:
-            return int(self.min_cluster_size)
-        return max(10, round(0.01 * n_fit))
-
     def _mixture_labels(
         self, emb: np.ndarray, n_events: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        return mixture_labels(self.mixture_, emb, self.spread_, self.evidence_events_, n_events)
+        n0, limit = self.evidence_events_, self.noise_limit_
+        return mixture_labels(self.mixture_, emb, self.spread_, n0, n_events, limit)
 
     def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:
         return hdbscan_clusterer(hdbscan, mcs, ms, int(self.core_dist_n_jobs))
@@ -580,7 +583,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 k,
                 self.embed(features[eligible]).to_numpy(),
                 n_ev[rows],
-                self.spread_,
+                (self.spread_, self.noise_limit_),
                 self.evidence_events_,
                 by_evidence=by_evidence,
             )
