@@ -14,7 +14,8 @@ from sklearn.metrics import adjusted_rand_score
 from journeymine.datasets import make_journeys
 from journeymine.exceptions import ConfigError
 from journeymine.personas import CustomerFeaturizer, PersonaMiner
-from journeymine.personas.mixture import fit_consensus_mixture, outliers, overlap
+from journeymine.personas.mixture import fit_consensus_mixture, overlap
+from journeymine.personas.tails import outliers
 from journeymine.personas.view import FamilyScaler, reaction_activities, view_columns
 
 

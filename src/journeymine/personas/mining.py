@@ -78,12 +78,12 @@ from journeymine.personas.miner_view import (
 from journeymine.personas.mixture import (
     MAX_OVERLAP,
     fit_consensus_mixture,
-    fitted_noise_limit,
     mixture_labels,
     persona_spread,
 )
 from journeymine.personas.persona_ids import label_mapping, map_labels
 from journeymine.personas.quality import fit_quality
+from journeymine.personas.tails import fitted_noise_limit
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
@@ -126,8 +126,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         (:mod:`journeymine.personas.mixture`); the persona count is the largest at which no
         two personas overlap by more than 3% and every persona reappears across the resampled
         fits (cluster-wise Jaccard >= 0.5), unless ``n_personas`` is given. Every eligible
-        customer gets its most likely persona except outliers beyond the 99.9% ellipsoid of
-        that persona, widened by ``1 + n0 / n`` for a customer seen on ``n`` events ("noise").
+        customer gets its most likely persona except outliers beyond the 99.9% limit of a t law
+        fitted to the distances to their persona (:mod:`journeymine.personas.tails`), widened
+        by ``1 + n0 / n`` for a customer seen on ``n`` events ("noise").
     n_personas : int, optional
         Fix the number of personas (``method="mixture"`` only).
     max_overlap : float, default 0.03
@@ -516,7 +517,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         (``method="mixture"``): the soft memberships behind :meth:`predict`.
 
         Customers with fewer than ``min_events`` events get ``-1`` and probability 0, as in
-        :meth:`fit`; so do outliers (beyond the 99.9% ellipsoid of their persona, widened for
+        :meth:`fit`; so do outliers (beyond the noise limit of their persona, widened for
         customers seen on few events).
 
         The mixture's own probabilities treat every customer as perfectly measured, so they are

@@ -15,6 +15,11 @@ With the covariance ``C`` of the customers around their persona (not the t's sca
 the squared distance of a t with ``nu > 2`` degrees of freedom is ``(nu - 2) / nu * d * F``
 with ``F`` following Fisher's F law with ``(d, nu)`` degrees of freedom.
 
+The module holds the whole noise rule: :func:`persona_distances` (a customer's squared
+distance to its most likely persona, widened by :func:`inflation` for one seen on few events),
+:func:`tail_dof` and :func:`noise_limit` (the limit learned from those distances, both in
+:func:`fitted_noise_limit`) and :func:`outliers` (who lies beyond it).
+
 Examples
 --------
 >>> import numpy as np
@@ -29,10 +34,24 @@ True
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from scipy import optimize, stats
+from scipy.stats import chi2
+from sklearn.mixture import GaussianMixture
 
-__all__ = ["LEVEL", "noise_limit", "tail_dof"]
+__all__ = [
+    "LEVEL",
+    "fitted_noise_limit",
+    "inflation",
+    "noise_limit",
+    "outliers",
+    "persona_distances",
+    "tail_dof",
+]
+
+logger = logging.getLogger(__name__)
 
 #: Share of a persona's customers inside the noise limit under the fitted law.
 LEVEL = 0.999
@@ -83,3 +102,119 @@ def noise_limit(d: int, dof: float, level: float = LEVEL) -> float:
     if not np.isfinite(dof):
         return float(stats.chi2.ppf(level, d))
     return float((dof - 2.0) / dof * d * stats.f.ppf(level, d, dof))
+
+
+def persona_distances(
+    model: GaussianMixture,
+    X: np.ndarray,
+    spread: np.ndarray | None = None,
+    inflation: np.ndarray | None = None,
+) -> np.ndarray:
+    """Squared Mahalanobis distance of each point to its most likely component, with the
+    model's covariances or ``spread`` (a d x d covariance shared by the components), divided
+    by ``inflation`` (one factor per point) when given (:func:`outliers`).
+
+    Examples
+    --------
+    >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(
+    ...     np.random.default_rng(0).normal(size=(500, 2)))
+    >>> persona_distances(g, np.array([[9.0, 9.0]]), np.eye(2), np.array([2.0])).round(1)
+    array([81.])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    comp = model.predict(X)
+    diff = X - model.means_[comp]
+    chol = model.precisions_cholesky_
+    kind = model.covariance_type
+    if spread is not None:
+        z = diff @ np.linalg.cholesky(np.linalg.inv(spread))
+    elif kind == "tied":
+        z = diff @ chol
+    elif kind == "full":
+        z = np.einsum("ij,ijk->ik", diff, chol[comp])
+    elif kind == "diag":
+        z = diff * chol[comp]
+    else:  # spherical
+        z = diff * chol[comp][:, None]
+    d2 = np.einsum("ij,ij->i", z, z)
+    if inflation is not None:
+        d2 = d2 / np.asarray(inflation, dtype=np.float64)
+    return d2
+
+
+def outliers(
+    model: GaussianMixture,
+    X: np.ndarray,
+    level: float = 0.999,
+    spread: np.ndarray | None = None,
+    inflation: np.ndarray | None = None,
+    limit: float | None = None,
+) -> np.ndarray:
+    """True where a point lies outside the ``level`` ellipsoid of its most likely component
+    (squared Mahalanobis distance above the chi-square quantile, or above ``limit`` when
+    given, e.g. :func:`~journeymine.personas.tails.noise_limit` of the log's own tails): it
+    belongs to no persona.
+
+    ``spread`` (a d x d covariance shared by the components) replaces the model's own
+    covariances, e.g. the spread of every customer around its persona when the model was
+    fitted on the best-measured customers only. ``inflation`` (one factor per point) widens
+    each point's ellipsoid: a customer measured on few events scatters more around their
+    persona (``1 + n0 / n`` for ``n`` events, with ``spread`` that of a fully measured one).
+
+    Examples
+    --------
+    >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(
+    ...     np.random.default_rng(0).normal(size=(500, 2)))
+    >>> outliers(g, np.array([[0.0, 0.0], [9.0, 9.0]])).tolist()
+    [False, True]
+    >>> outliers(g, np.array([[0.0, 0.0], [9.0, 9.0]]), limit=500.0).tolist()
+    [False, False]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    d2 = persona_distances(model, X, spread, inflation)
+    return d2 > (chi2.ppf(level, X.shape[1]) if limit is None else float(limit))
+
+
+def inflation(n0: float | None, n_events: np.ndarray) -> np.ndarray | None:
+    """How much more a customer seen on ``n_events`` events scatters around its persona than
+    a fully measured one: ``1 + n0 / n`` (``None`` without ``n0``).
+
+    Examples
+    --------
+    >>> inflation(10.0, np.array([10, 40])).tolist()
+    [2.0, 1.25]
+    """
+    return None if n0 is None else 1.0 + float(n0) / np.maximum(n_events, 1)
+
+
+def fitted_noise_limit(
+    model: GaussianMixture,
+    X: np.ndarray,
+    spread: np.ndarray | None,
+    n0: float | None,
+    n_events: np.ndarray,
+) -> tuple[float, float]:
+    """The noise limit of :mod:`journeymine.personas.tails` learned from the points' own
+    distances to their persona (:func:`persona_distances`, widened as in
+    :func:`mixture_labels`), and the fitted degrees of freedom: ``(limit, dof)``.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).standard_t(4, size=(3000, 3))
+    >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(X)
+    >>> limit, dof = fitted_noise_limit(g, X, None, None, np.ones(3000))
+    >>> 3 < dof < 6, limit > noise_limit(3, float("inf"))
+    (True, True)
+    """
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    dof = tail_dof(persona_distances(model, X, spread, inflation(n0, n_events)), d)
+    limit = noise_limit(d, dof)
+    logger.info(
+        "persona noise: a customer beyond squared distance %.1f of its persona (99.9%% of a t "
+        "law with %.0f degrees of freedom fitted to the customers' distances; Gaussian: %.1f)",
+        limit,
+        dof,
+        noise_limit(d, float("inf")),
+    )
+    return limit, dof
