@@ -72,14 +72,15 @@ def mixture_membership(
     k: int,
     emb: np.ndarray,
     n_events: np.ndarray,
-    spread: tuple[Any, float | None],
+    noise: tuple[Any, float | None],
     n0: float | None,
     by_evidence: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Persona ids, their probabilities and every persona's probability (rows sum to 1) of
     eligible customers seen on ``n_events`` events, from their reduced view ``emb`` under a
     fitted ``mixture`` whose components ``mapping`` carries onto the ``k`` persona ids;
-    ``spread`` is the spread of the customers around their persona and the noise limit.
+    ``noise`` is the noise rule as fitted: the spread of the customers around their persona
+    and the limit (:func:`~journeymine.personas.tails.fitted_noise_limit`).
 
     Outliers (:func:`~journeymine.personas.mixture.mixture_labels`) get ``-1`` and probability
     0. ``by_evidence`` (with ``n0`` and more than one persona): the posterior tempered by each
@@ -88,7 +89,7 @@ def mixture_membership(
     """
     post = sum_by_persona(mixture.predict_proba(emb), mapping, k)
     post = post / np.maximum(post.sum(1, keepdims=True), 1e-300)
-    raw, prob = mixture_labels(mixture, emb, spread[0], n0, n_events, spread[1])
+    raw, prob = mixture_labels(mixture, emb, noise[0], n0, n_events, noise[1])
     labels = map_labels(raw, mapping)
     probs = np.where(labels >= 0, prob, 0.0)
     if by_evidence and n0 is not None and k > 1:

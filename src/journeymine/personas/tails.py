@@ -38,7 +38,6 @@ import logging
 
 import numpy as np
 from scipy import optimize, stats
-from scipy.stats import chi2
 from sklearn.mixture import GaussianMixture
 
 __all__ = [
@@ -145,7 +144,7 @@ def persona_distances(
 def outliers(
     model: GaussianMixture,
     X: np.ndarray,
-    level: float = 0.999,
+    level: float = LEVEL,
     spread: np.ndarray | None = None,
     inflation: np.ndarray | None = None,
     limit: float | None = None,
@@ -172,7 +171,7 @@ def outliers(
     """
     X = np.asarray(X, dtype=np.float64)
     d2 = persona_distances(model, X, spread, inflation)
-    return d2 > (chi2.ppf(level, X.shape[1]) if limit is None else float(limit))
+    return d2 > (stats.chi2.ppf(level, X.shape[1]) if limit is None else float(limit))
 
 
 def inflation(n0: float | None, n_events: np.ndarray) -> np.ndarray | None:
