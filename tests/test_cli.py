@@ -199,6 +199,8 @@ def test_personas_train_assign_serve(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert report.exists() and "Only " not in res.output  # most customers are eligible
+    # the noise share says what noise is: beyond the tail learned from the log
+    assert "of eligible, beyond their persona's tail (a t law," in res.output
     res = runner.invoke(app, ["personas", str(events), "--out", str(tmp_path / "q"), "--report",
                               str(tmp_path / "elsewhere" / "r.html")])  # fmt: skip
     assert res.exit_code != 0 and "does not exist; create it first" in res.output

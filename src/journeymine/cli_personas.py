@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -306,10 +307,13 @@ def personas(
     plain = [c for c in profiles.columns if profiles[c].dtype == object and c != "name"]
     write_csv(profiles.drop(columns=plain), out / "profiles.csv", index=True, quiet=True)
     q = miner.quality_
+    tail = ""
+    if math.isfinite(getattr(miner, "tail_dof_", math.inf)):
+        tail = f", beyond their persona's tail (a t law, {miner.tail_dof_:.0f} degrees of freedom)"
     typer.secho(
         f"{q['n_personas']} persona{'s' * (q['n_personas'] != 1)} among "
         f"{q['n_customers']:,} customers "
-        f"(no persona {q['noise_share']:.1%} of eligible; stability ARI "
+        f"(no persona {q['noise_share']:.1%} of eligible{tail}; stability ARI "
         f"{q['stability_ari']:.3f})",
         bold=True,
     )
