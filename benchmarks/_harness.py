@@ -44,6 +44,20 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` (Linux) belongs to the process image
+    alone; ``ru_maxrss`` is kept across ``execve``, so a spawned child would report its
+    parent's peak when that is higher (e.g. after the parent generated the data)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(setup: Callable[[], Any], run: Callable[[Any], Any], q: Any) -> None:
     try:
         data = setup()
@@ -53,7 +67,7 @@ def _child(setup: Callable[[], Any], run: Callable[[Any], Any], q: Any) -> None:
         out = run(data)
         dt = time.perf_counter() - t0
         cpu = time.process_time() - c0
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _peak_mb()
         q.put((dt, peak, base, out, None, cpu))
     except Exception as exc:  # report, do not crash the whole benchmark
         nan = float("nan")
