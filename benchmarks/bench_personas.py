@@ -18,6 +18,11 @@ OUT = Path(__file__).parent / "out"
 SEED = 0
 
 NOTES = """
+The limits of #12: `PersonaMiner.fit` on 100,000 customers at most 60 s (*cluster*, 100k) and
+featurizing 1M customers at most 25.7 s (*featurize*, 1M/15M). Recovery over fresh seeds and
+sizes (min / median / max), tracking, and how each persona change moved them are in the
+README (*Personas*); the supervised ceiling of the view: `python -m
+benchmarks.persona_recovery --ceiling`.
 *persona recovery*: `python -m benchmarks.persona_recovery` for one seed each of 301-303 at 50,000
 customers (180 days): generate, `PersonaMiner().fit(events)`, ARI against the true persona over
 unchanged customers with >= 20 events (noise its own label); the time includes generating.
