@@ -72,6 +72,10 @@ def recovery(
     return out
 
 
+def _spread(values: list[float]) -> str:
+    return f"min {min(values):.3f} / median {statistics.median(values):.3f} / max {max(values):.3f}"
+
+
 def _seeds(text: str) -> list[int]:
     if "-" in text:
         lo, hi = (int(x) for x in text.split("-"))
@@ -102,16 +106,9 @@ def main() -> None:
                 f"noise {r['noise']:.3f}, fit {r['seconds']:.1f} s{top}",
                 flush=True,
             )
-        top = ""
-        if args.ceiling:
-            top = (
-                f"; supervised ceiling min {min(tops):.3f} / median "
-                f"{statistics.median(tops):.3f} / max {max(tops):.3f}"
-            )
+        top = f"; supervised ceiling {_spread(tops)}" if args.ceiling else ""
         print(
-            f"== {args.method} n={n}: ARI min {min(aris):.3f} / median "
-            f"{statistics.median(aris):.3f} / max {max(aris):.3f}; personas "
-            f"{sorted(set(counts))}{top}",
+            f"== {args.method} n={n}: ARI {_spread(aris)}; personas {sorted(set(counts))}{top}",
             flush=True,
         )
 

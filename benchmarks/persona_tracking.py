@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 
-from benchmarks.persona_recovery import _seeds
+from benchmarks.persona_recovery import _seeds, _spread
 from journeymine.datasets import make_journeys
 from journeymine.personas import track_personas
 
@@ -124,11 +123,7 @@ def main() -> None:
         )
     keys = ("ratio", "recall", "precision", "expected_ratio", "movers_recall", "movers_ratio")
     for key in (*keys, "windows", "later_events"):
-        vals = [r[key] for r in runs]
-        print(
-            f"== {key}: min {min(vals):.3f} / median {statistics.median(vals):.3f} / "
-            f"max {max(vals):.3f}"
-        )
+        print(f"== {key}: {_spread([r[key] for r in runs])}")
 
 
 if __name__ == "__main__":

@@ -370,8 +370,8 @@ def fit_consensus_mixture(
             {"k": k, "bic": float(g.bic(scored)), "stability": stab, "overlap": ov, "jaccard": jac}
         )
         # a persona's size counts the points it would label: its outliers get no persona
-        placed = ~outliers(g, X)
-        smallest = int(np.bincount(g.predict(X)[placed], minlength=k).min())
+        lab = g.predict(X)
+        smallest = int(np.bincount(lab[~outliers(g, X, comp=lab)], minlength=k).min())
         rows[-1]["smallest"] = smallest
         if len(ks) == 1:
             break
@@ -478,8 +478,11 @@ def mixture_labels(
     [0]
     """
     post = model.predict_proba(X)
-    far = outliers(model, X, spread=spread, inflation=inflation(n0, n_events), limit=limit)
-    return np.where(far, -1, post.argmax(1)), np.where(far, 0.0, post.max(1))
+    comp = post.argmax(1)
+    far = outliers(
+        model, X, spread=spread, inflation=inflation(n0, n_events), limit=limit, comp=comp
+    )
+    return np.where(far, -1, comp), np.where(far, 0.0, post.max(1))
 
 
 def evidence_posterior(

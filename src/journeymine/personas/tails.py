@@ -108,10 +108,12 @@ def persona_distances(
     X: np.ndarray,
     spread: np.ndarray | None = None,
     inflation: np.ndarray | None = None,
+    comp: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Squared Mahalanobis distance of each point to its most likely component, with the
-    model's covariances or ``spread`` (a d x d covariance shared by the components), divided
-    by ``inflation`` (one factor per point) when given (:func:`outliers`).
+    """Squared Mahalanobis distance of each point to its most likely component (``comp``
+    when the caller has it already), with the model's covariances or ``spread`` (a d x d
+    covariance shared by the components), divided by ``inflation`` (one factor per point)
+    when given (:func:`outliers`).
 
     Examples
     --------
@@ -121,7 +123,7 @@ def persona_distances(
     array([81.])
     """
     X = np.asarray(X, dtype=np.float64)
-    comp = model.predict(X)
+    comp = model.predict(X) if comp is None else np.asarray(comp)
     diff = X - model.means_[comp]
     chol = model.precisions_cholesky_
     kind = model.covariance_type
@@ -148,6 +150,7 @@ def outliers(
     spread: np.ndarray | None = None,
     inflation: np.ndarray | None = None,
     limit: float | None = None,
+    comp: np.ndarray | None = None,
 ) -> np.ndarray:
     """True where a point lies outside the ``level`` ellipsoid of its most likely component
     (squared Mahalanobis distance above the chi-square quantile, or above ``limit`` when
@@ -170,7 +173,7 @@ def outliers(
     [False, False]
     """
     X = np.asarray(X, dtype=np.float64)
-    d2 = persona_distances(model, X, spread, inflation)
+    d2 = persona_distances(model, X, spread, inflation, comp)
     return d2 > (stats.chi2.ppf(level, X.shape[1]) if limit is None else float(limit))
 
 
