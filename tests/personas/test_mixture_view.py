@@ -119,7 +119,8 @@ def test_mixture_recovers_personas_on_unseen_seeds(seed: int) -> None:
 
 def test_log_and_feature_frame_give_the_same_personas() -> None:
     log = make_journeys(n_customers=800, days=120, random_state=104).events
-    a = PersonaMiner(n_bootstrap=0, random_state=0).fit(log)
+    # the deconvolved law needs the log's sessions: compare the plain law, which both can fit
+    a = PersonaMiner(n_bootstrap=0, random_state=0, deconvolve=False).fit(log)
     fz = CustomerFeaturizer()
     X = fz.fit_transform(log)
     # a feature frame has no sessions to measure reliability on: pass the log's; and the
@@ -132,6 +133,7 @@ def test_log_and_feature_frame_give_the_same_personas() -> None:
         featurizer=fz,
     ).fit(X)
     assert a.value_prior_ is not None and b.value_prior_ is not None
+    assert a.deconvolved_ is None and b.deconvolved_ is None
     pd.testing.assert_series_equal(a.labels_, b.labels_)
     lab, prob, post = a.membership(a.features_)
     pd.testing.assert_series_equal(lab, a.labels_)
@@ -239,8 +241,8 @@ def test_membership_of_customers_under_min_events() -> None:
     """membership(min_events=1, by_evidence=True) also gives the customers the fit left out
     (under min_events) memberships, tempered by their few events: the others' are those of
     by_evidence=True, theirs sum to 1 and say more about the true persona than the persona
-    shares do, while untempered they are near certain and say less (#13: 120 days of history,
-    where a quarter of the customers have under 20 events)."""
+    shares do; under the plain law, untempered they are near certain and say less (#13: 120
+    days of history, where a quarter of the customers have under 20 events)."""
     from scipy.optimize import linear_sum_assignment
 
     data = make_journeys(n_customers=2000, days=120, random_state=108, persona_change_share=0.0)
@@ -249,27 +251,30 @@ def test_membership_of_customers_under_min_events() -> None:
     truth = data.customers.set_index("customer_id")["persona"].reindex(F.index)
     lab, _, post = miner.membership(F, by_evidence=True)
     lab1, prob1, post1 = miner.membership(F, by_evidence=True, min_events=1)
-    raw = miner.membership(F, min_events=1)[2]
+    plain = PersonaMiner(n_bootstrap=0, random_state=0, deconvolve=False).fit(data.events)
+    assert miner.deconvolved_ is not None and plain.deconvolved_ is None
+    tempered = plain.membership(F, by_evidence=True, min_events=1)[2]
+    raw = plain.membership(F, min_events=1)[2]
     thin = (miner.label_reasons_ == "too few events").reindex(F.index).to_numpy()
     assert thin.sum() >= 50 and (lab[thin] == -1).all() and (post[thin] == 0).all().all()
     pd.testing.assert_frame_equal(post1[~thin], post[~thin])
     assert (lab1[~thin] == lab[~thin]).all()
     assert np.allclose(post1.sum(axis=1), 1.0) and (lab1[thin] >= 0).mean() > 0.95
     assert prob1[thin].mean() < prob1[~thin].mean()
-    # persona ids -> true personas by the best one-to-one match of the fit's labels
-    table = pd.crosstab(truth, miner.labels_.reindex(F.index)).drop(columns=-1)
-    rows, cols = linear_sum_assignment(-table.to_numpy())
-    true_of = dict(zip(table.columns[cols], table.index[rows], strict=True))
 
-    def log_loss(p: pd.DataFrame) -> float:
+    def log_loss(p: pd.DataFrame, fit: PersonaMiner) -> float:
+        # persona ids -> true personas by the best one-to-one match of the fit's labels
+        table = pd.crosstab(truth, fit.labels_.reindex(F.index)).drop(columns=-1)
+        rows, cols = linear_sum_assignment(-table.to_numpy())
         on_truth = np.zeros(len(p))
-        for pid, name in true_of.items():
+        for pid, name in zip(table.columns[cols], table.index[rows], strict=True):
             on_truth += np.where(truth.to_numpy() == name, p[pid].to_numpy(), 0.0)
         return float(-np.log(np.clip(on_truth[thin], 1e-6, 1.0)).mean())
 
     shares = truth[~thin].value_counts(normalize=True)
     prior = float(-np.log(truth[thin].map(shares)).mean())
-    assert log_loss(post1) < prior < log_loss(raw)
+    assert log_loss(post1, miner) < prior
+    assert log_loss(tempered, plain) < prior < log_loss(raw, plain)
 
 
 def test_one_overlapping_count_does_not_end_the_scan() -> None:

@@ -226,7 +226,13 @@ def test_auto_min_events_refits_with_short_cases_when_long_ones_hold_one_persona
         miner = jm.PersonaMiner(random_state=0, n_bootstrap=0).fit(log)
     assert "one persona among customers with >= 10 events" in caplog.text
     assert miner.min_events_ == 3 and miner.quality_["n_personas"] >= 3
-    assert any("A_DECLINED" in n for n in miner.profiles_["name"]), list(miner.profiles_["name"])
+    # the declined applications are one persona: nearly all of them in it, over half of it
+    # (the rest are other short cases; 26% of all cases end declined)
+    last = log.sort_values("timestamp").groupby("customer_id", observed=True)["activity"].last()
+    declined = miner.labels_[last.reindex(miner.labels_.index).astype(str) == "A_DECLINED"]
+    top = declined.value_counts()
+    assert top.iloc[0] > 0.9 * len(declined), top
+    assert top.iloc[0] > 0.5 * (miner.labels_ == top.index[0]).sum()
     fixed = jm.PersonaMiner(random_state=0, n_bootstrap=0, min_events=10).fit(log)
     assert fixed.quality_["n_personas"] == 1 and fixed.min_events_ == 10
 

@@ -89,6 +89,11 @@ def check_miner_params(params: Mapping[str, Any]) -> None:
             f"max_overlap must be a number within (0, 0.5), the largest share of one persona's "
             f"customers explained by another (default 0.03), got {ov!r}."
         )
+    if not isinstance(params.get("deconvolve", True), bool | np.bool_):
+        raise ConfigError(
+            f"deconvolve must be True (model each customer's measurement noise, the default) "
+            f"or False (the tied mixture's own probabilities), got {params['deconvolve']!r}."
+        )
     if params["method"] not in ("mixture", "density"):
         raise ConfigError(
             f"method must be 'mixture' (consensus Gaussian mixture on the family view, the "

@@ -16,13 +16,12 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from journeymine.personas.mixture import evidence_posterior, mixture_labels
+from journeymine.personas.mixture import evidence_posterior
 from journeymine.personas.persona_ids import map_labels, relabel_by_size, sum_by_persona
+from journeymine.personas.persona_law import PersonaLaw
 
 __all__ = ["customer_labels", "mixture_membership", "persona_centroids"]
 
@@ -67,36 +66,39 @@ def persona_centroids(embedding: pd.DataFrame, labels: np.ndarray) -> pd.DataFra
 
 
 def mixture_membership(
-    mixture: Any,
+    law: PersonaLaw,
+    limit: float,
     mapping: dict[int, int],
     k: int,
     emb: np.ndarray,
     n_events: np.ndarray,
-    noise: tuple[Any, float | None],
-    n0: float | None,
     by_evidence: bool,
+    fitted_events: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Persona ids, their probabilities and every persona's probability (rows sum to 1) of
     eligible customers seen on ``n_events`` events, from their reduced view ``emb`` under a
-    fitted ``mixture`` whose components ``mapping`` carries onto the ``k`` persona ids;
-    ``noise`` is the noise rule as fitted: the spread of the customers around their persona
-    and the limit (:func:`~journeymine.personas.tails.fitted_noise_limit`).
+    fitted persona ``law`` (:class:`~journeymine.personas.persona_law.PersonaLaw`) whose
+    components ``mapping`` carries onto the ``k`` persona ids.
 
-    Outliers (:func:`~journeymine.personas.mixture.mixture_labels`) get ``-1`` and probability
-    0. ``by_evidence`` (with ``n0`` and more than one persona): the posterior tempered by each
+    Customers beyond the squared distance ``limit`` of their persona
+    (:func:`~journeymine.personas.tails.fitted_noise_limit`) get ``-1`` and probability 0.
+    ``by_evidence`` (with ``n0`` and more than one persona): the posterior tempered by each
     customer's evidence (:func:`~journeymine.personas.mixture.evidence_posterior`) towards the
-    persona shares, and the label its most probable persona.
+    persona shares, and the label its most probable persona. The deconvolved law's posterior
+    already weighs the evidence of customers like those it was fitted on (``fitted_events``
+    events or more): there only thinner customers are tempered.
     """
-    post = sum_by_persona(mixture.predict_proba(emb), mapping, k)
+    raw, prob, post = law.labels(emb, n_events, limit)
+    post = sum_by_persona(post, mapping, k)
     post = post / np.maximum(post.sum(1, keepdims=True), 1e-300)
-    raw, prob = mixture_labels(mixture, emb, noise[0], n0, n_events, noise[1])
     labels = map_labels(raw, mapping)
     probs = np.where(labels >= 0, prob, 0.0)
-    if by_evidence and n0 is not None and k > 1:
-        share = sum_by_persona(mixture.weights_, mapping, k)
+    temper = np.full(len(post), law.deconvolved is None) | (np.asarray(n_events) < fitted_events)
+    if by_evidence and law.n0 is not None and k > 1 and temper.any():
+        share = sum_by_persona(law.weights, mapping, k)
         share = np.maximum(share / share.sum(), 1e-12)
-        post = evidence_posterior(post, share, n_events, float(n0))
-        kept = labels >= 0
-        labels = np.where(kept, post.argmax(1), -1)
-        probs = np.where(kept, post.max(1), 0.0)
+        post[temper] = evidence_posterior(post[temper], share, n_events[temper], float(law.n0))
+        kept = temper & (labels >= 0)
+        labels = np.where(kept, post.argmax(1), labels)
+        probs = np.where(kept, post.max(1), probs)
     return labels, probs, post

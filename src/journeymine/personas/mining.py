@@ -75,15 +75,10 @@ from journeymine.personas.miner_view import (
     mixture_dimensions,
     view_of,
 )
-from journeymine.personas.mixture import (
-    MAX_OVERLAP,
-    fit_consensus_mixture,
-    mixture_labels,
-    persona_spread,
-)
+from journeymine.personas.mixture import MAX_OVERLAP
 from journeymine.personas.persona_ids import label_mapping, map_labels
+from journeymine.personas.persona_law import PersonaLaw, fit_persona_law, session_views
 from journeymine.personas.quality import fit_quality
-from journeymine.personas.tails import fitted_noise_limit
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
     FAMILY_PERSONA_FEATURES,
@@ -125,10 +120,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         Gaussian mixture chosen by consensus over 6 resampled fits
         (:mod:`journeymine.personas.mixture`); the persona count is the largest at which no
         two personas overlap by more than 3% and every persona reappears across the resampled
-        fits (cluster-wise Jaccard >= 0.5), unless ``n_personas`` is given. Every eligible
+        fits (cluster-wise Jaccard >= 0.5), unless ``n_personas`` is given. The mixture is
+        then refitted with each customer's measurement noise (``deconvolve``). Every eligible
         customer gets its most likely persona except outliers beyond the 99.9% limit of a t law
-        fitted to the distances to their persona (:mod:`journeymine.personas.tails`), widened
-        by ``1 + n0 / n`` for a customer seen on ``n`` events ("noise").
+        fitted to the distances to their persona (:mod:`journeymine.personas.tails`): "noise".
     n_personas : int, optional
         Fix the number of personas (``method="mixture"`` only).
     max_overlap : float, default 0.03
@@ -148,6 +143,13 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         :func:`~journeymine.personas.track_personas` does. ``False``: every column weighs
         fully. The reliabilities used are in ``scaler_.weights_``; columns under 0.1 are named
         in the log.
+    deconvolve : bool, default True
+        ``method="mixture"`` on a log with reliability weighting: model how well each customer
+        is measured (:mod:`journeymine.personas.deconvolution`). A customer seen on ``n``
+        events has covariance ``B + S / n`` around its persona, ``S`` the noise of one event
+        measured on the log's session halves, so a thinly measured customer is placed by the
+        directions its few events do measure, with honest probabilities. ``False``: the tied
+        mixture's probabilities, the noise ellipsoid widened by ``1 + n0 / n``.
     min_events : int or "auto", default "auto"
         Customers with fewer events get ``-1`` ("too few events"). ``"auto"``: 10, or the
         median customer's event count where that is lower (at least 3), so that on a log of
@@ -213,12 +215,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         The view's scaling (``FamilyScaler`` for ``method="mixture"``: ``families_`` and
         ``dropped_`` say which families were used and which were left out, and why).
     mixture_ : GaussianMixture
-        The chosen mixture (``method="mixture"``).
+        The chosen consensus mixture (``method="mixture"``).
+    deconvolved_ : DeconvolvedMixture or None
+        That mixture refitted with each customer's measurement noise (``deconvolve``), whose
+        probabilities and distances the labels use; ``None`` when not modelled (a feature
+        frame, no reliability weighting, ``deconvolve=False``, or too few customers with two
+        sessions).
     evidence_events_ : float or None
         ``n0`` of the evidence weights ``n / (n + n0)`` (``method="mixture"`` with reliability
-        weighting; else ``None``): a customer seen on ``n`` events weighs that much in the fit
-        and scatters ``1 + n0 / n`` times as much around their persona, so the outlier
-        ("noise") ellipsoid widens by that for them.
+        weighting; else ``None``): a customer seen on ``n`` events weighs that much in the
+        consensus fit (and, without :attr:`deconvolved_`, scatters ``1 + n0 / n`` times as much
+        around their persona, so the noise ellipsoid widens by that).
     noise_limit_, tail_dof_ : float
         Squared distance to its persona beyond which a customer is noise, and the degrees of
         freedom of the t law fitted to the log's distances that set it (``inf``: Gaussian;
@@ -252,6 +259,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     max_overlap: float = MAX_OVERLAP
     exclude_activities: Sequence[str] | None = None
     reliability_weighting: bool | Mapping[str, float] = True
+    deconvolve: bool = True
     min_events: int | str = "auto"
     features: Literal["default", "all"] | Sequence[str] = "default"
     scaling: Literal["standard", "robust"] = "standard"
@@ -347,7 +355,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         if self.method == "mixture":
             n_elig_events = n_events[eligible]
             emb, lab_e, prob_e = self._fit_mixture(
-                full, Z, fit_idx, self._evidence(n_elig_events, scaler), n_elig_events
+                full, Z, fit_idx, n_elig_events, (X, pd.Series(n_events, index=feats.index))
             )
         else:
             emb, lab_e, prob_e = self._fit_density(full, Z, fit_idx, n_fit)
@@ -411,47 +419,46 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         full: Any,
         Z: np.ndarray,
         fit_idx: np.ndarray,
-        evidence: np.ndarray | None,
         n_events: np.ndarray,
+        source: tuple[Any, pd.Series],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Consensus Gaussian mixture (:mod:`journeymine.personas.mixture`) on the subsample;
-        every eligible customer gets its most likely persona unless it is an outlier."""
+        """The persona law (:func:`~journeymine.personas.persona_law.fit_persona_law`): the
+        consensus Gaussian mixture on the subsample, refitted with each customer's measurement
+        noise when ``source`` (what was fitted, events per customer) allows; every eligible
+        customer gets its most likely persona unless it is an outlier."""
         nc = mixture_dimensions(full, self.n_components)
         emb = full.transform(Z)[:, :nc]
-        fit = fit_consensus_mixture(
-            emb[fit_idx],
+        X, events = source
+        evidence = customer_evidence(n_events, self.scaler_)  # weights and n0, or None
+        self.evidence_events_ = None if evidence is None else evidence[1]
+        views = None
+        if self.deconvolve and evidence is not None and is_log(X) and self.featurizer_:
+            embed = lambda f: full.transform(self._view(f))[:, :nc]  # noqa: E731
+            views = session_views(X, self.featurizer_, embed, events, nc, int(self.random_state))
+        fit = fit_persona_law(
+            emb,
+            fit_idx,
+            n_events,
+            evidence,
+            views,
             n_personas=self.n_personas,
-            n_resamples=6,
             max_overlap=self.max_overlap,
             min_size=min_persona_size(self.min_cluster_size, len(fit_idx)),
             random_state=self.random_state,
-            sample_weight=None if evidence is None else evidence[fit_idx],
         )
-        self.mixture_ = fit.model
-        self._mixture_stability = fit.stability
-        self.search_ = fit.search.assign(n_components=nc)
+        law = fit.law
+        self.mixture_, self.spread_, self.deconvolved_ = law.mixture, law.spread, law.deconvolved
+        self._mixture_stability = fit.consensus.stability
+        self.search_ = fit.consensus.search.assign(n_components=nc)
         self.n_components_, self.min_cluster_size_, self.min_samples_ = nc, 0, 0
-        self.spread_ = persona_spread(self.mixture_, emb, evidence)
-        self.noise_limit_, self.tail_dof_ = fitted_noise_limit(
-            self.mixture_, emb, self.spread_, self.evidence_events_, n_events
-        )
-        raw, prob = self._mixture_labels(emb, n_events)
-        return emb, raw, prob
+        self.noise_limit_, self.tail_dof_ = fit.limit, fit.dof
+        return emb, fit.labels, fit.probabilities
 
-    def _evidence(self, n_events: np.ndarray, scaler: Any) -> np.ndarray | None:
-        """Each customer's weight in the fit (:func:`~journeymine.personas.miner_view.
-        customer_evidence`); ``None`` without reliabilities."""
-        found = customer_evidence(n_events, scaler)
-        if found is None:
-            return None
-        weights, self.evidence_events_ = found
-        return weights
+    def _law(self) -> PersonaLaw:
+        return PersonaLaw(self.mixture_, self.spread_, self.evidence_events_, self.deconvolved_)
 
-    def _mixture_labels(
-        self, emb: np.ndarray, n_events: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n0, limit = self.evidence_events_, self.noise_limit_
-        return mixture_labels(self.mixture_, emb, self.spread_, n0, n_events, limit)
+    def _view(self, features: pd.DataFrame) -> np.ndarray:
+        return view_of(features, self.scaler_, self.columns_, self.value_prior_, self.featurizer_)
 
     def _hdbscan(self, hdbscan: Any, mcs: int, ms: int) -> Any:
         return hdbscan_clusterer(hdbscan, mcs, ms, int(self.core_dist_n_jobs))
@@ -487,8 +494,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         missing = [c for c in self.columns_ if c not in features.columns]
         if missing:
             raise ConfigError(f"features lack columns {missing} used by this miner.")
-        Z = view_of(features, self.scaler_, self.columns_, self.value_prior_, self.featurizer_)
-        emb = self.reducer_.transform(Z)[:, : self.n_components_]
+        emb = self.reducer_.transform(self._view(features))[:, : self.n_components_]
         return pd.DataFrame(emb, index=features.index, columns=self.embedding_.columns)
 
     def predict(self, features: pd.DataFrame) -> pd.Series:
@@ -500,7 +506,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         """
         emb = self.embed(features).to_numpy()
         if self.method == "mixture":
-            lab, _ = self._mixture_labels(emb, self._n_events(features))
+            lab = self._law().labels(emb, self._n_events(features), self.noise_limit_)[0]
         else:
             lab, _ = self._extend(emb)
         mapped = map_labels(lab, self._mapping)
@@ -516,23 +522,17 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         """Persona, its probability and every persona's probability for customers' features
         (``method="mixture"``): the soft memberships behind :meth:`predict`.
 
-        Customers with fewer than ``min_events`` events get ``-1`` and probability 0, as in
-        :meth:`fit`; so do outliers (beyond the noise limit of their persona, widened for
-        customers seen on few events).
+        Customers with fewer than ``min_events`` events (default: the miner's own) get ``-1``
+        and no memberships; outliers (beyond the noise limit of their persona) get ``-1`` and
+        probability 0. A lower ``min_events`` gives the customers the fit left out memberships.
 
-        The mixture's own probabilities treat every customer as perfectly measured, so they are
-        near 0 or 1 even for a customer seen on a dozen events. ``by_evidence=True`` raises each
-        customer's likelihood to its weight in the fit, ``n / (n + n0)`` for ``n`` events
-        (``n0`` = :attr:`evidence_events_`), before combining it with the persona shares: a
-        customer with little evidence gets memberships closer to the persona shares, and the
-        label is the most probable persona under those memberships (for well-measured
-        customers the same as without). Without reliability weighting it changes nothing.
-
-        ``min_events`` (default: the miner's own): customers seen on fewer events get ``-1``
-        and no memberships. A lower value gives the customers the fit left out memberships
-        too; use it with ``by_evidence=True``, which tempers theirs by their few events (a
-        customer seen on 3 events is mostly the persona shares): untempered, a thinly
-        measured customer's memberships are near 0 or 1 however little its events say.
+        The deconvolved mixture (:attr:`deconvolved_`) weighs how many events each customer
+        was seen on. Without it the mixture's probabilities treat every customer as perfectly
+        measured. ``by_evidence=True`` raises the likelihood of each customer seen on ``n``
+        events to its weight ``n / (n + n0)`` (``n0`` = :attr:`evidence_events_`) before
+        combining it with the persona shares, the label its most probable persona: every
+        customer without :attr:`deconvolved_`, with it only those under :attr:`min_events_`
+        (thinner than any it was fitted on, whose memberships it would extrapolate).
 
         Returns
         -------
@@ -550,7 +550,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         >>> bool((lab == m.labels_).all()), post.shape[1] == m.quality_["n_personas"]
         (True, True)
 
-        Every customer, those under ``min_events`` too, memberships tempered by evidence:
+        Every customer, those under ``min_events`` too, the thinnest tempered:
 
         >>> lab1, _, post1 = m.membership(m.features_, by_evidence=True, min_events=1)
         >>> bool((lab1[lab < 0] >= 0).any()), bool(np.allclose(post1.sum(axis=1), 1.0))
@@ -579,14 +579,14 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         if eligible.any():
             rows = np.flatnonzero(eligible)
             labels[rows], probs[rows], post[rows] = mixture_membership(
-                self.mixture_,
+                self._law(),
+                self.noise_limit_,
                 self._mapping,
                 k,
                 self.embed(features[eligible]).to_numpy(),
                 n_ev[rows],
-                (self.spread_, self.noise_limit_),
-                self.evidence_events_,
                 by_evidence=by_evidence,
+                fitted_events=self.min_events_,
             )
         idx = features.index
         return (

@@ -56,7 +56,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
 from journeymine.exceptions import ConfigError
-from journeymine.personas.tails import inflation, outliers
+from journeymine.personas.tails import outliers
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,6 @@ __all__ = [
     "ConsensusMixture",
     "evidence_posterior",
     "fit_consensus_mixture",
-    "mixture_labels",
     "outliers",
     "overlap",
     "overlapping_counts",
@@ -453,36 +452,6 @@ def persona_spread(
     if evidence is not None:
         resid = resid * np.sqrt(np.asarray(evidence, dtype=np.float64))[:, None]
     return np.cov(resid, rowvar=False).reshape(d, d) + 1e-9 * np.eye(d)
-
-
-def mixture_labels(
-    model: GaussianMixture,
-    X: np.ndarray,
-    spread: np.ndarray | None,
-    n0: float | None,
-    n_events: np.ndarray,
-    limit: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Most likely component and its probability per point, ``-1`` and 0 for outliers
-    (:func:`outliers` with ``spread`` and ``limit``, each ellipsoid widened by ``1 + n0 / n``
-    for a point seen on ``n`` events when ``n0`` is known).
-
-    Examples
-    --------
-    >>> X = np.random.default_rng(0).normal(size=(500, 2))
-    >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(X)
-    >>> far = np.array([[6.0, 6.0]])
-    >>> mixture_labels(g, far, None, None, np.array([5]))[0].tolist()
-    [-1]
-    >>> mixture_labels(g, far, None, 100.0, np.array([5]))[0].tolist()   # seen on 5 events
-    [0]
-    """
-    post = model.predict_proba(X)
-    comp = post.argmax(1)
-    far = outliers(
-        model, X, spread=spread, inflation=inflation(n0, n_events), limit=limit, comp=comp
-    )
-    return np.where(far, -1, comp), np.where(far, 0.0, post.max(1))
 
 
 def evidence_posterior(

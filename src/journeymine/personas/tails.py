@@ -15,10 +15,12 @@ With the covariance ``C`` of the customers around their persona (not the t's sca
 the squared distance of a t with ``nu > 2`` degrees of freedom is ``(nu - 2) / nu * d * F``
 with ``F`` following Fisher's F law with ``(d, nu)`` degrees of freedom.
 
-The module holds the whole noise rule: :func:`persona_distances` (a customer's squared
-distance to its most likely persona, widened by :func:`inflation` for one seen on few events),
-:func:`tail_dof` and :func:`noise_limit` (the limit learned from those distances, both in
-:func:`fitted_noise_limit`) and :func:`outliers` (who lies beyond it).
+The module holds the noise rule: :func:`tail_dof` and :func:`noise_limit` (the limit learned
+from the distances, both in :func:`fitted_noise_limit`), and for a plain Gaussian mixture
+:func:`persona_distances` (a customer's squared distance to its most likely persona, widened by
+:func:`inflation` for one seen on few events) and :func:`outliers` (who lies beyond a limit).
+The deconvolved mixture (:mod:`journeymine.personas.deconvolution`) gives its own distances,
+chi-square for a customer seen on any number of events.
 
 Examples
 --------
@@ -189,28 +191,21 @@ def inflation(n0: float | None, n_events: np.ndarray) -> np.ndarray | None:
     return None if n0 is None else 1.0 + float(n0) / np.maximum(n_events, 1)
 
 
-def fitted_noise_limit(
-    model: GaussianMixture,
-    X: np.ndarray,
-    spread: np.ndarray | None,
-    n0: float | None,
-    n_events: np.ndarray,
-) -> tuple[float, float]:
-    """The noise limit of :mod:`journeymine.personas.tails` learned from the points' own
-    distances to their persona (:func:`persona_distances`, widened as in
-    :func:`mixture_labels`), and the fitted degrees of freedom: ``(limit, dof)``.
+def fitted_noise_limit(distances: np.ndarray, d: int) -> tuple[float, float]:
+    """The noise limit of :mod:`journeymine.personas.tails` learned from the customers' own
+    squared ``distances`` to their persona in ``d`` dimensions
+    (:meth:`~journeymine.personas.persona_law.PersonaLaw.distances`), and the fitted degrees
+    of freedom: ``(limit, dof)``.
 
     Examples
     --------
     >>> X = np.random.default_rng(0).standard_t(4, size=(3000, 3))
     >>> g = GaussianMixture(1, covariance_type="tied", random_state=0).fit(X)
-    >>> limit, dof = fitted_noise_limit(g, X, None, None, np.ones(3000))
+    >>> limit, dof = fitted_noise_limit(persona_distances(g, X), 3)
     >>> 3 < dof < 6, limit > noise_limit(3, float("inf"))
     (True, True)
     """
-    X = np.asarray(X, dtype=np.float64)
-    d = X.shape[1]
-    dof = tail_dof(persona_distances(model, X, spread, inflation(n0, n_events)), d)
+    dof = tail_dof(distances, d)
     limit = noise_limit(d, dof)
     logger.info(
         "persona noise: a customer beyond squared distance %.1f of its persona (99.9%% of a t "

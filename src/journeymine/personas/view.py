@@ -69,6 +69,7 @@ __all__ = [
     "log_reliability",
     "reaction_activities",
     "select_features",
+    "session_halves",
     "split_half_reliability",
     "view_columns",
 ]
@@ -173,6 +174,43 @@ def reaction_activities(log: pd.DataFrame, share: float = 0.5) -> frozenset[str]
     return frozenset(labels[journey].tolist())
 
 
+def session_halves(
+    log: pd.DataFrame, session_gap_us: int, max_customers: int = 20_000, random_state: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each customer's sessions (a new session after a gap longer than ``session_gap_us``)
+    dealt alternately into two halves of the log, for at most ``max_customers`` customers
+    drawn at random (``random_state``): the first, third... session in one, the others in the
+    second. Two halves of one customer measure the same behaviour on half the events each.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"customer_id": ["a"] * 3,
+    ...     "timestamp": pd.to_datetime([0, 1, 7200], unit="s", utc=True)})
+    >>> a, b = session_halves(log, session_gap_us=3_600_000_000)
+    >>> len(a), len(b)
+    (2, 1)
+    """
+    codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=False)
+    if len(uniques) > max_customers:
+        rng = np.random.default_rng(random_state)
+        chosen = np.zeros(len(uniques), dtype=bool)
+        chosen[rng.choice(len(uniques), size=max_customers, replace=False)] = True
+        keep = chosen[codes]
+        log, codes = log[keep], codes[keep]
+    t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
+    order = np.lexsort((t, codes))
+    if (np.diff(order) != 1).any():  # sessions need each customer's events in time order
+        log, codes, t = log.iloc[order], codes[order], t[order]
+    new_customer = np.ones(len(log), dtype=bool)
+    new_customer[1:] = codes[1:] != codes[:-1]
+    new_session = new_customer.copy()
+    new_session[1:] |= np.diff(t) > session_gap_us
+    session = np.cumsum(new_session)
+    first = np.maximum.accumulate(np.where(new_customer, session, 0))
+    half = (session - first) % 2 == 1
+    return log[~half], log[half]
+
+
 def split_half_reliability(
     log: pd.DataFrame,
     featurize: Callable[[pd.DataFrame], pd.DataFrame],
@@ -233,25 +271,8 @@ def split_half_reliability(
     cols = [str(c) for c in columns]
     if len(log) == 0 or not cols:
         return None
-    codes, uniques = pd.factorize(log[CUSTOMER_ID], sort=False)
-    if len(uniques) > max_customers:
-        rng = np.random.default_rng(random_state)
-        chosen = np.zeros(len(uniques), dtype=bool)
-        chosen[rng.choice(len(uniques), size=max_customers, replace=False)] = True
-        keep = chosen[codes]
-        log, codes = log[keep], codes[keep]
-    t = log[TIMESTAMP].to_numpy(dtype="datetime64[us]").view(np.int64)
-    order = np.lexsort((t, codes))
-    if (np.diff(order) != 1).any():  # sessions need each customer's events in time order
-        log, codes, t = log.iloc[order], codes[order], t[order]
-    new_customer = np.ones(len(log), dtype=bool)
-    new_customer[1:] = codes[1:] != codes[:-1]
-    new_session = new_customer.copy()
-    new_session[1:] |= np.diff(t) > session_gap_us
-    session = np.cumsum(new_session)
-    first = np.maximum.accumulate(np.where(new_customer, session, 0))
-    half = (session - first) % 2 == 1
-    a, b = featurize(log[~half]), featurize(log[half])
+    first, second = session_halves(log, session_gap_us, max_customers, random_state)
+    a, b = featurize(first), featurize(second)
     both = a.index.intersection(b.index)
     if len(both) < min_customers:
         return None
