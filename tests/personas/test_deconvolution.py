@@ -17,7 +17,7 @@ from journeymine.datasets import make_journeys
 from journeymine.exceptions import ConfigError
 from journeymine.personas import CustomerFeaturizer, PersonaMiner
 from journeymine.personas.deconvolution import DeconvolvedMixture, measurement_noise
-from journeymine.personas.persona_law import session_views
+from journeymine.personas.persona_law import half_features, session_views
 
 
 def _customers(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -94,15 +94,22 @@ def test_persona_recovery_where_the_plain_mixture_fell_short() -> None:
 
 
 def test_noise_is_not_modelled_without_two_sessions(caplog: pytest.LogCaptureFixture) -> None:
-    """Customers seen in one session each: no halves to measure the noise on; logged."""
-    log = make_journeys(n_customers=300, days=60, random_state=0).events
+    """Customers seen in one session each: no halves to measure the noise on; a miner then
+    uses the plain mixture and says so."""
+    log = make_journeys(n_customers=600, days=90, random_state=0).events
     first = log.groupby("customer_id", observed=True)["timestamp"].transform("min")
     one = log[log["timestamp"] < first + pd.Timedelta(minutes=20)]
-    fz = CustomerFeaturizer().fit(one)
-    events = one.groupby("customer_id", observed=True).size()
+    assert half_features(one, CustomerFeaturizer().fit(one)) is None
     with caplog.at_level("INFO", logger="journeymine"):
-        got = session_views(one, fz, lambda f: f[["log_events"]].to_numpy(), events, 1)
-    assert got is None and "measurement noise not modelled" in caplog.text
+        assert session_views(None, lambda f: f.to_numpy(), 3) is None
+    assert "measurement noise not modelled (0 customers" in caplog.text
+    # a feature frame with the halves of its log is deconvolved, without them it is not
+    fz = CustomerFeaturizer().fit(log)
+    X = fz.transform(log)
+    rel = PersonaMiner(n_bootstrap=0, random_state=0).fit(log).scaler_.weights_.to_dict()
+    kw = {"n_bootstrap": 0, "random_state": 0, "reliability_weighting": rel, "min_events": 5}
+    assert PersonaMiner(**kw).fit(X).deconvolved_ is None
+    assert PersonaMiner(**kw).fit(X, halves=half_features(log, fz)).deconvolved_ is not None
 
 
 def test_bad_input_is_refused() -> None:

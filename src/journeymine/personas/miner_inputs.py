@@ -173,6 +173,28 @@ def event_counts(feats: pd.DataFrame, min_events: int | str) -> np.ndarray:
     return np.full(len(feats), 1, dtype=np.int64)
 
 
+def checked_min_events(min_events: Any) -> int:
+    """``min_events`` of :meth:`~journeymine.personas.PersonaMiner.membership`: an integer of
+    at least 1, else a :class:`~journeymine.exceptions.ConfigError`.
+
+    Examples
+    --------
+    >>> checked_min_events(3)
+    3
+    >>> checked_min_events(0)
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: min_events must be an integer >= 1, got 0.
+    """
+    if (
+        isinstance(min_events, bool)
+        or not isinstance(min_events, int | np.integer)
+        or min_events < 1
+    ):
+        raise ConfigError(f"min_events must be an integer >= 1, got {min_events!r}.")
+    return int(min_events)
+
+
 def min_persona_size(min_cluster_size: int | None, n_fit: int) -> int:
     """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
     ``n_fit`` fitted customers (at least 10).

@@ -70,15 +70,15 @@ def mixture_membership(
     limit: float,
     mapping: dict[int, int],
     k: int,
-    emb: np.ndarray,
-    n_events: np.ndarray,
+    customers: tuple[np.ndarray | None, np.ndarray, np.ndarray, pd.Index],
     by_evidence: bool,
     fitted_events: int = 1,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Persona ids, their probabilities and every persona's probability (rows sum to 1) of
-    eligible customers seen on ``n_events`` events, from their reduced view ``emb`` under a
-    fitted persona ``law`` (:class:`~journeymine.personas.persona_law.PersonaLaw`) whose
-    components ``mapping`` carries onto the ``k`` persona ids.
+) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """Persona ids, their probabilities and every persona's probability (eligible rows sum to
+    1) of ``customers``: the eligible ones' reduced view (``None`` when none is), every
+    customer's events, which are eligible, and their ids. Under a fitted persona ``law``
+    (:class:`~journeymine.personas.persona_law.PersonaLaw`) whose components ``mapping``
+    carries onto the ``k`` persona ids; ineligible customers get ``-1`` and no memberships.
 
     Customers beyond the squared distance ``limit`` of their persona
     (:func:`~journeymine.personas.tails.fitted_noise_limit`) get ``-1`` and probability 0.
@@ -88,17 +88,29 @@ def mixture_membership(
     already weighs the evidence of customers like those it was fitted on (``fitted_events``
     events or more): there only thinner customers are tempered.
     """
-    raw, prob, post = law.labels(emb, n_events, limit)
-    post = sum_by_persona(post, mapping, k)
-    post = post / np.maximum(post.sum(1, keepdims=True), 1e-300)
-    labels = map_labels(raw, mapping)
-    probs = np.where(labels >= 0, prob, 0.0)
-    temper = np.full(len(post), law.deconvolved is None) | (np.asarray(n_events) < fitted_events)
-    if by_evidence and law.n0 is not None and k > 1 and temper.any():
-        share = sum_by_persona(law.weights, mapping, k)
-        share = np.maximum(share / share.sum(), 1e-12)
-        post[temper] = evidence_posterior(post[temper], share, n_events[temper], float(law.n0))
-        kept = temper & (labels >= 0)
-        labels = np.where(kept, post.argmax(1), labels)
-        probs = np.where(kept, post.max(1), probs)
-    return labels, probs, post
+    emb, n_all, eligible, index = customers
+    post = np.zeros((len(index), k))
+    labels = np.full(len(index), -1, dtype=np.int64)
+    probs = np.zeros(len(index))
+    rows = np.flatnonzero(eligible)
+    if emb is not None and len(rows):
+        n_events = np.asarray(n_all)[rows]
+        raw, prob, p = law.labels(emb, n_events, limit)
+        p = sum_by_persona(p, mapping, k)
+        p = p / np.maximum(p.sum(1, keepdims=True), 1e-300)
+        lab = map_labels(raw, mapping)
+        pr = np.where(lab >= 0, prob, 0.0)
+        temper = np.full(len(p), law.deconvolved is None) | (n_events < fitted_events)
+        if by_evidence and law.n0 is not None and k > 1 and temper.any():
+            share = sum_by_persona(law.weights, mapping, k)
+            share = np.maximum(share / share.sum(), 1e-12)
+            p[temper] = evidence_posterior(p[temper], share, n_events[temper], float(law.n0))
+            kept = temper & (lab >= 0)
+            lab = np.where(kept, p.argmax(1), lab)
+            pr = np.where(kept, p.max(1), pr)
+        labels[rows], probs[rows], post[rows] = lab, pr, p
+    return (
+        pd.Series(labels, index=index, name="persona"),
+        pd.Series(probs, index=index, name="probability"),
+        pd.DataFrame(post, index=index, columns=pd.RangeIndex(k, name="persona")),
+    )

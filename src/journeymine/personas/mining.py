@@ -57,6 +57,7 @@ from journeymine.personas.miner_inputs import (
     MIN_EVENTS_FLOOR,
     check_enough_eligible,
     check_miner_params,
+    checked_min_events,
     event_counts,
     feature_frame,
     is_log,
@@ -77,7 +78,12 @@ from journeymine.personas.miner_view import (
 )
 from journeymine.personas.mixture import MAX_OVERLAP
 from journeymine.personas.persona_ids import label_mapping, map_labels
-from journeymine.personas.persona_law import PersonaLaw, fit_persona_law, session_views
+from journeymine.personas.persona_law import (
+    PersonaLaw,
+    fit_persona_law,
+    half_features,
+    session_views,
+)
 from journeymine.personas.quality import fit_quality
 from journeymine.personas.view import (
     DEFAULT_PERSONA_FEATURES,
@@ -274,7 +280,12 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
     show_progress: bool = False
 
     # -- fit ----------------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any = None) -> PersonaMiner:
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: Any = None,
+        halves: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    ) -> PersonaMiner:
         """Find personas in an event log or a feature frame.
 
         Parameters
@@ -283,6 +294,10 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             A canonical event log, or features (index customer_id, numeric columns) such as
             ``CustomerFeaturizer().fit_transform(log)``.
         y : ignored
+        halves : (DataFrame, DataFrame), optional
+            With a feature frame: the features of two halves of each customer's sessions
+            (:func:`~journeymine.personas.persona_law.half_features` of its log), on which
+            ``deconvolve`` measures the noise of one event (a log gives them itself).
 
         Returns
         -------
@@ -296,6 +311,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             No events / customers.
         """
         check_miner_params(self.get_params(deep=False))
+        self._halves = halves
         # Small dense algebra (k x d matrices, one pass per EM step): BLAS threads only add
         # synchronisation, and on a busy machine they made the mixture search 15x slower.
         from threadpoolctl import threadpool_limits
@@ -354,9 +370,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         self.reducer_ = full
         if self.method == "mixture":
             n_elig_events = n_events[eligible]
-            emb, lab_e, prob_e = self._fit_mixture(
-                full, Z, fit_idx, n_elig_events, (X, pd.Series(n_events, index=feats.index))
-            )
+            emb, lab_e, prob_e = self._fit_mixture(full, Z, fit_idx, n_elig_events, X)
         else:
             emb, lab_e, prob_e = self._fit_density(full, Z, fit_idx, n_fit)
         nc = emb.shape[1]
@@ -420,21 +434,25 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         Z: np.ndarray,
         fit_idx: np.ndarray,
         n_events: np.ndarray,
-        source: tuple[Any, pd.Series],
+        X: Any,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The persona law (:func:`~journeymine.personas.persona_law.fit_persona_law`): the
         consensus Gaussian mixture on the subsample, refitted with each customer's measurement
-        noise when ``source`` (what was fitted, events per customer) allows; every eligible
-        customer gets its most likely persona unless it is an outlier."""
+        noise measured on the session halves of the log ``X`` (or those given to :meth:`fit`
+        with a feature frame); every eligible customer gets its most likely persona unless it
+        is an outlier."""
         nc = mixture_dimensions(full, self.n_components)
         emb = full.transform(Z)[:, :nc]
-        X, events = source
         evidence = customer_evidence(n_events, self.scaler_)  # weights and n0, or None
         self.evidence_events_ = None if evidence is None else evidence[1]
         views = None
-        if self.deconvolve and evidence is not None and is_log(X) and self.featurizer_:
-            embed = lambda f: full.transform(self._view(f))[:, :nc]  # noqa: E731
-            views = session_views(X, self.featurizer_, embed, events, nc, int(self.random_state))
+        if self.deconvolve and evidence is not None:
+            rs = int(self.random_state)
+            fz = self.featurizer_
+            halves = half_features(X, fz, rs) if is_log(X) and fz else self._halves
+            if halves is not None or is_log(X):
+                embed = lambda f: full.transform(self._view(f))[:, :nc]  # noqa: E731
+                views = session_views(halves, embed, nc)
         fit = fit_persona_law(
             emb,
             fit_idx,
@@ -562,37 +580,18 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                 "membership() needs PersonaMiner(method='mixture'): HDBSCAN gives no "
                 "probabilities for new customers; use predict()."
             )
-        if min_events is None:
-            min_events = self.min_events_
-        elif (
-            isinstance(min_events, bool)
-            or not isinstance(min_events, int | np.integer)
-            or min_events < 1
-        ):
-            raise ConfigError(f"min_events must be an integer >= 1, got {min_events!r}.")
+        min_events = self.min_events_ if min_events is None else checked_min_events(min_events)
         n_ev = self._n_events(features)
         eligible = n_ev >= min_events
-        k = int(self.quality_["n_personas"])
-        post = np.zeros((len(features), k))
-        labels = np.full(len(features), -1, dtype=np.int64)
-        probs = np.zeros(len(features))
-        if eligible.any():
-            rows = np.flatnonzero(eligible)
-            labels[rows], probs[rows], post[rows] = mixture_membership(
-                self._law(),
-                self.noise_limit_,
-                self._mapping,
-                k,
-                self.embed(features[eligible]).to_numpy(),
-                n_ev[rows],
-                by_evidence=by_evidence,
-                fitted_events=self.min_events_,
-            )
-        idx = features.index
-        return (
-            pd.Series(labels, index=idx, name="persona"),
-            pd.Series(probs, index=idx, name="probability"),
-            pd.DataFrame(post, index=idx, columns=pd.RangeIndex(k, name="persona")),
+        emb = self.embed(features[eligible]).to_numpy() if eligible.any() else None
+        return mixture_membership(
+            self._law(),
+            self.noise_limit_,
+            self._mapping,
+            int(self.quality_["n_personas"]),
+            (emb, n_ev, eligible, features.index),
+            by_evidence=by_evidence,
+            fitted_events=self.min_events_,
         )
 
     def fit_predict(self, X: pd.DataFrame, y: Any = None) -> pd.Series:

@@ -7,7 +7,7 @@ Two laws:
 - **deconvolved** (the default on a log with reliability weighting): the mixture refitted with
   each customer's measurement noise (:mod:`journeymine.personas.deconvolution`): a customer's
   covariance is ``B + S / n``. The noise ``S`` of one event is measured on the log's session
-  halves (:func:`session_views`).
+  halves (:func:`half_features`, :func:`session_views`).
 - **plain**: the tied Gaussian mixture as fitted, its posterior the same for a customer seen
   on 12 events as for one seen on 300; the noise limit's distances use the customers' spread
   around their persona, widened by ``1 + n0 / n`` (:func:`~journeymine.personas.tails.
@@ -42,12 +42,13 @@ from journeymine.personas.deconvolution import (
     measurement_noise,
 )
 from journeymine.personas.features import CustomerFeaturizer
+from journeymine.personas.miner_inputs import event_counts
 from journeymine.personas.mixture import ConsensusMixture, fit_consensus_mixture, persona_spread
 from journeymine.personas.tails import fitted_noise_limit, inflation, persona_distances
 from journeymine.personas.view import session_halves
-from journeymine.schema import CUSTOMER_ID, canonical_log
+from journeymine.schema import canonical_log
 
-__all__ = ["LawFit", "PersonaLaw", "fit_persona_law", "session_views"]
+__all__ = ["LawFit", "PersonaLaw", "fit_persona_law", "half_features", "session_views"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,35 +106,50 @@ class PersonaLaw:
         return np.where(far, -1, comp), np.where(far, 0.0, post.max(1)), post
 
 
-def session_views(
-    log: Any,
-    featurizer: CustomerFeaturizer,
-    embed: Callable[[pd.DataFrame], np.ndarray],
-    events: pd.Series,
-    dimensions: int,
-    random_state: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """What the measurement noise is measured on: the views of the customers with sessions in
-    both of the log's session halves (:func:`~journeymine.personas.view.session_halves`,
-    each half featurized by the fitted ``featurizer`` and put in the miner's reduced view of
-    ``dimensions`` dimensions by ``embed``) and their events in the whole log (``events``,
-    index customer_id). ``None`` (logged) when fewer than ten customers per dimension have
-    both halves.
+def half_features(
+    log: Any, featurizer: CustomerFeaturizer, random_state: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The features of the two halves of each customer's sessions
+    (:func:`~journeymine.personas.view.session_halves` with the featurizer's session gap, at
+    most 20,000 customers drawn with ``random_state``), each featurized by the fitted
+    ``featurizer``; ``None`` when one half is empty (no customer has two sessions).
 
     Examples
     --------
     >>> from journeymine.datasets import make_journeys
     >>> log = make_journeys(200, days=60, random_state=0).events
-    >>> fz = CustomerFeaturizer().fit(log)
-    >>> events = log.groupby("customer_id", observed=True).size()
-    >>> a, b, n = session_views(log, fz, lambda f: f[["log_events"]].to_numpy(), events, 1)
-    >>> a.shape == b.shape == (len(n), 1), bool((n >= 2).all())
+    >>> a, b = half_features(log, CustomerFeaturizer().fit(log))
+    >>> bool(a["log_events"].sum() > 0), list(a.columns) == list(b.columns)
     (True, True)
     """
     log = canonical_log(log)
     gap_us = int(pd.Timedelta(featurizer.session_gap).value // 1000)
     first, second = session_halves(log, gap_us, random_state=random_state)
-    both = pd.Index(first[CUSTOMER_ID].unique()).intersection(second[CUSTOMER_ID].unique())
+    if len(first) == 0 or len(second) == 0:
+        return None
+    return featurizer.transform(first), featurizer.transform(second)
+
+
+def session_views(
+    halves: tuple[pd.DataFrame, pd.DataFrame] | None,
+    embed: Callable[[pd.DataFrame], np.ndarray],
+    dimensions: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """What the measurement noise is measured on: the views of the customers in both session
+    ``halves`` (:func:`half_features`), put in the miner's reduced view of ``dimensions``
+    dimensions by ``embed``, and their events in the two halves together. ``None`` (logged)
+    when fewer than ten customers per dimension are in both.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"log_events": np.log1p([2.0, 3.0] * 20)}, index=range(40))
+    >>> views = session_views((a, a), lambda f: f.to_numpy(), 1)
+    >>> views[0].shape, views[2][:2].tolist()
+    ((40, 1), [4.0, 6.0])
+    >>> session_views(None, lambda f: f.to_numpy(), 1) is None
+    True
+    """
+    both = pd.Index([]) if halves is None else halves[0].index.intersection(halves[1].index)
     if len(both) < MIN_PAIRS_PER_DIMENSION * dimensions:
         logger.info(
             "persona fit: measurement noise not modelled (%d customers with sessions in both "
@@ -142,9 +158,9 @@ def session_views(
             MIN_PAIRS_PER_DIMENSION * dimensions,
         )
         return None
-    fa, fb = featurizer.transform(first), featurizer.transform(second)
-    both = fa.index.intersection(fb.index)
-    return embed(fa.loc[both]), embed(fb.loc[both]), events.reindex(both).fillna(1).to_numpy()
+    a, b = (h.loc[both] for h in halves)  # type: ignore[union-attr]
+    n = event_counts(a, 1) + event_counts(b, 1)
+    return embed(a), embed(b), n.astype(np.float64)
 
 
 @dataclass(frozen=True)

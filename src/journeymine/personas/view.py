@@ -66,6 +66,7 @@ __all__ = [
     "FamilyScaler",
     "checked_reliability",
     "evidence_weights",
+    "halves_reliability",
     "log_reliability",
     "reaction_activities",
     "select_features",
@@ -272,7 +273,25 @@ def split_half_reliability(
     if len(log) == 0 or not cols:
         return None
     first, second = session_halves(log, session_gap_us, max_customers, random_state)
-    a, b = featurize(first), featurize(second)
+    if len(first) == 0 or len(second) == 0:
+        return None
+    return halves_reliability(featurize(first), featurize(second), cols, min_customers)
+
+
+def halves_reliability(
+    a: pd.DataFrame, b: pd.DataFrame, columns: Iterable[str], min_customers: int = 50
+) -> pd.Series | None:
+    """:func:`split_half_reliability` from the features ``a`` and ``b`` of the two session
+    halves (:func:`session_halves`): each column correlated across the customers in both,
+    Spearman-Brown corrected; ``None`` with fewer than ``min_customers`` of them.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}, index=list("pqrs"))
+    >>> halves_reliability(a, a + 0.1, ["x"], min_customers=3).round(2).to_dict()
+    {'x': 1.0}
+    """
+    cols = [str(c) for c in columns]
     both = a.index.intersection(b.index)
     if len(both) < min_customers:
         return None
