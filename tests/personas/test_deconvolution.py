@@ -125,5 +125,10 @@ def test_bad_input_is_refused() -> None:
         xd.predict_proba(x[:, :3], n)
     with pytest.raises(ConfigError, match="same shape"):
         measurement_noise(x, x[:10], n)
+    log = make_journeys(200, days=30, random_state=0).events
+    with pytest.raises(ConfigError, match="halves are for fitting a feature frame"):
+        PersonaMiner().fit(log, halves=(log, log))
+    with pytest.raises(ConfigError, match="halves must be two feature frames"):
+        PersonaMiner().fit(log, halves=log)
     with pytest.raises(ConfigError, match="deconvolve must be True"):
         PersonaMiner(deconvolve="yes").fit(make_journeys(200, days=30, random_state=0).events)

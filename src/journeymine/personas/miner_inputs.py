@@ -195,6 +195,37 @@ def checked_min_events(min_events: Any) -> int:
     return int(min_events)
 
 
+def check_halves(X: Any, halves: Any) -> None:
+    """Refuse ``halves`` given to :meth:`~journeymine.personas.PersonaMiner.fit` unless they
+    are two feature frames and ``X`` is a feature frame (a log gives its own halves).
+
+    Examples
+    --------
+    >>> check_halves(pd.DataFrame({"x": [1.0]}), None)
+    >>> check_halves(pd.DataFrame({"x": [1.0]}), ("a", "b"))
+    Traceback (most recent call last):
+    ...
+    journeymine.exceptions.ConfigError: halves must be two feature frames (the features of ...
+    """
+    if halves is None:
+        return
+    if not (
+        isinstance(halves, tuple | list)
+        and len(halves) == 2
+        and all(isinstance(h, pd.DataFrame) for h in halves)
+    ):
+        raise ConfigError(
+            f"halves must be two feature frames (the features of two halves of each "
+            f"customer's sessions, e.g. half_features(log, featurizer)), got a "
+            f"{type(halves).__name__}."
+        )
+    if is_log(X):
+        raise ConfigError(
+            "halves are for fitting a feature frame; a log gives its own session halves. "
+            "Drop halves=, or fit the log's features."
+        )
+
+
 def min_persona_size(min_cluster_size: int | None, n_fit: int) -> int:
     """Smallest persona of the mixture: ``min_cluster_size`` when given, else 1% of the
     ``n_fit`` fitted customers (at least 10).

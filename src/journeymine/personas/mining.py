@@ -56,6 +56,7 @@ from journeymine.personas.miner_inputs import (
     MIN_EVENTS,
     MIN_EVENTS_FLOOR,
     check_enough_eligible,
+    check_halves,
     check_miner_params,
     checked_min_events,
     event_counts,
@@ -150,12 +151,11 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         fully. The reliabilities used are in ``scaler_.weights_``; columns under 0.1 are named
         in the log.
     deconvolve : bool, default True
-        ``method="mixture"`` on a log with reliability weighting: model how well each customer
-        is measured (:mod:`journeymine.personas.deconvolution`). A customer seen on ``n``
-        events has covariance ``B + S / n`` around its persona, ``S`` the noise of one event
-        measured on the log's session halves, so a thinly measured customer is placed by the
-        directions its few events do measure, with honest probabilities. ``False``: the tied
-        mixture's probabilities, the noise ellipsoid widened by ``1 + n0 / n``.
+        ``method="mixture"`` with reliability weighting, on a log (or a feature frame with
+        :meth:`fit`'s ``halves``): a customer seen on ``n`` events has covariance ``B + S / n``
+        around its persona, ``S`` the noise of one event measured on the session halves
+        (:mod:`journeymine.personas.deconvolution`): a thinly measured customer is placed by
+        what its few events measure. ``False``: the tied mixture's probabilities.
     min_events : int or "auto", default "auto"
         Customers with fewer events get ``-1`` ("too few events"). ``"auto"``: 10, or the
         median customer's event count where that is lower (at least 3), so that on a log of
@@ -311,6 +311,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             No events / customers.
         """
         check_miner_params(self.get_params(deep=False))
+        check_halves(X, halves)
         self._halves = halves
         # Small dense algebra (k x d matrices, one pass per EM step): BLAS threads only add
         # synchronisation, and on a busy machine they made the mixture search 15x slower.
