@@ -121,6 +121,12 @@ def test_bad_input_is_refused() -> None:
     xd = DeconvolvedMixture.fit(x, n, tied, S)
     with pytest.raises(ConfigError, match="one event count per customer"):
         xd.predict_proba(x, n[:10])
+    with pytest.raises(ConfigError, match="one event count"):
+        DeconvolvedMixture.fit(x, n[:10], tied, S)
+    with pytest.raises(ConfigError, match="symmetric 4 x 4"):
+        DeconvolvedMixture.fit(x, n, tied, S[:2, :2])
+    with pytest.raises(ConfigError, match="positive definite"):
+        DeconvolvedMixture.fit(x, n, tied, -S)
     with pytest.raises(ConfigError, match=r"\(customers x 4\)"):
         xd.predict_proba(x[:, :3], n)
     with pytest.raises(ConfigError, match="same shape"):

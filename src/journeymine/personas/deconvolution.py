@@ -152,12 +152,22 @@ class DeconvolvedMixture:
         n = np.maximum(np.asarray(n_events, dtype=np.float64), 1.0)
         if getattr(init, "covariance_type", None) != "tied":
             raise ConfigError("DeconvolvedMixture.fit starts from a fitted tied GaussianMixture.")
-        d = X.shape[1]
-        noise = np.asarray(noise, dtype=np.float64) + 1e-9 * max(np.trace(noise) / d, 1e-12) * (
-            np.eye(d)
-        )
-        whiten = np.linalg.inv(np.linalg.cholesky(noise))
+        d = X.shape[1] if X.ndim == 2 else -1
+        noise = np.asarray(noise, dtype=np.float64)
         w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
+        if d != init.means_.shape[1] or n.shape != (len(X),) or w.shape != (len(X),):
+            raise ConfigError(
+                f"DeconvolvedMixture.fit needs (customers x {init.means_.shape[1]}) views with "
+                f"one event count (and weight) per customer; got {X.shape}, {n.shape}, "
+                f"{w.shape}."
+            )
+        if noise.shape != (d, d) or not np.allclose(noise, noise.T):
+            raise ConfigError(f"noise must be a symmetric {d} x {d} covariance, got {noise.shape}.")
+        ridge = 1e-9 * max(float(np.trace(noise)) / d, 1e-12) * np.eye(d)
+        try:
+            whiten = np.linalg.inv(np.linalg.cholesky(noise + ridge))
+        except np.linalg.LinAlgError as exc:
+            raise ConfigError("noise must be a positive definite covariance.") from exc
         noise_share = float((w / n).sum() / w.sum())
         B = whiten @ init.covariances_ @ whiten.T - noise_share * np.eye(d)
         D, V = np.linalg.eigh(B)

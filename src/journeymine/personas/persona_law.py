@@ -193,8 +193,9 @@ def fit_persona_law(
 ) -> LawFit:
     """The persona law of the eligible customers' reduced views ``X``: the consensus mixture
     (:func:`~journeymine.personas.mixture.fit_consensus_mixture`) on the rows ``fit_idx``,
-    each customer weighing its ``evidence`` (weights and ``n0``) when given; refitted with each
-    customer's measurement noise when the session ``views`` (:func:`session_views`) measure it;
+    each customer weighing its ``evidence`` (weights and ``n0``) when given; refitted on the
+    same rows with each customer's measurement noise when the session ``views``
+    (:func:`session_views`) measure it;
     then the noise limit learned from the customers' distances
     (:func:`~journeymine.personas.tails.fitted_noise_limit`) and every customer's label.
     """
@@ -210,10 +211,10 @@ def fit_persona_law(
     )
     mixture = consensus.model
     if views is not None and weights is not None:
+        # on the consensus fit's customers (at most max_fit_samples): every one is then placed
         noise = measurement_noise(*views)
-        law = PersonaLaw(
-            mixture, deconvolved=DeconvolvedMixture.fit(X, n_events, mixture, noise, weights)
-        )
+        rows = (X[fit_idx], n_events[fit_idx], mixture, noise, weights[fit_idx])
+        law = PersonaLaw(mixture, deconvolved=DeconvolvedMixture.fit(*rows))
     else:
         law = PersonaLaw(mixture, persona_spread(mixture, X, weights), n0)
     limit, dof = fitted_noise_limit(law.distances(X, n_events), X.shape[1])
