@@ -195,9 +195,9 @@ def checked_min_events(min_events: Any) -> int:
     return int(min_events)
 
 
-def check_halves(X: Any, halves: Any) -> None:
-    """Refuse ``halves`` given to :meth:`~journeymine.personas.PersonaMiner.fit` unless they
-    are two feature frames and ``X`` is a feature frame (a log gives its own halves).
+def check_halves(X: Any, halves: Any) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``halves`` given to :meth:`~journeymine.personas.PersonaMiner.fit`, refused unless
+    they are two feature frames and ``X`` is a feature frame (a log gives its own halves).
 
     Examples
     --------
@@ -208,7 +208,7 @@ def check_halves(X: Any, halves: Any) -> None:
     journeymine.exceptions.ConfigError: halves must be two feature frames (the features of ...
     """
     if halves is None:
-        return
+        return None
     if not (
         isinstance(halves, tuple | list)
         and len(halves) == 2
@@ -224,6 +224,7 @@ def check_halves(X: Any, halves: Any) -> None:
             "halves are for fitting a feature frame; a log gives its own session halves. "
             "Drop halves=, or fit the log's features."
         )
+    return halves[0], halves[1]
 
 
 def min_persona_size(min_cluster_size: int | None, n_fit: int) -> int:

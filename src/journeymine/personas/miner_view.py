@@ -40,7 +40,6 @@ from journeymine.personas.view import (
     reaction_activities,
     view_columns,
 )
-from journeymine.schema import canonical_log
 
 __all__ = [
     "customer_evidence",
@@ -85,34 +84,28 @@ def left_out_reactions(X: Any) -> frozenset[str]:
 def view_reliability(
     given: bool | Mapping[str, float],
     X: Any,
-    featurizer: CustomerFeaturizer | None,
+    halves: tuple[pd.DataFrame, pd.DataFrame] | None,
     feature_columns: pd.Index,
     excluded: frozenset[str],
-    random_state: int,
 ) -> pd.Series | None:
     """Split-half reliability of the view's columns, as ``reliability_weighting`` asks:
-    the mapping ``given`` checked, or measured on the log ``X`` with the fitted
-    ``featurizer``; ``None`` when not asked for, when fitting a feature frame, or when too few
-    customers have two sessions.
+    the mapping ``given`` checked, or measured on the features of the log ``X``'s two
+    session ``halves`` (:func:`~journeymine.personas.persona_law.half_features`); ``None``
+    when not asked for, when fitting a feature frame, or when too few customers have two
+    sessions.
 
     Examples
     --------
     >>> cols = pd.Index(["order_value_log", "events_per_session"])
-    >>> view_reliability({"order_value_log": 0.4}, None, None, cols, frozenset(), 0).to_dict()
+    >>> view_reliability({"order_value_log": 0.4}, None, None, cols, frozenset()).to_dict()
     {'order_value_log': 0.4}
     """
     cols = [c for cs in view_columns(feature_columns, None, excluded).values() for c in cs]
     if isinstance(given, Mapping):
         return checked_reliability(given, cols, what="reliability_weighting")
-    if not given or not is_log(X) or featurizer is None:
+    if not given or not is_log(X):
         return None
-    return log_reliability(
-        canonical_log(X),
-        featurizer.transform,
-        cols,
-        session_gap_us=int(pd.Timedelta(featurizer.session_gap).value // 1000),
-        random_state=int(random_state),
-    )
+    return log_reliability(halves, cols)
 
 
 def varying_columns(
@@ -191,6 +184,7 @@ def fit_view(
     feats: pd.DataFrame,
     cols: list[str],
     featurizer: CustomerFeaturizer | None,
+    halves: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> tuple[list[str], Any, np.ndarray, Any]:
     """The view a miner with ``params`` (``get_params()``) clusters, fitted on the eligible
     customers' ``feats``: the columns used, the fitted scaler, the scaled view and the
@@ -198,7 +192,8 @@ def fit_view(
 
     ``method="mixture"`` with the default features: the family view (:func:`family_view_of`)
     without the reaction activities, weighed by the reliabilities ``reliability_weighting``
-    asks for. Otherwise ``cols`` without the constant ones, standard (or robust) scaled and
+    asks for (measured on the log's session ``halves``, :func:`view_reliability`).
+    Otherwise ``cols`` without the constant ones, standard (or robust) scaled and
     clipped to +-``CLIP``.
 
     Examples
@@ -214,12 +209,7 @@ def fit_view(
         given = params["exclude_activities"]
         excluded = left_out_reactions(X) if given is None else frozenset(str(a) for a in given)
         reliability = view_reliability(
-            params["reliability_weighting"],
-            X,
-            featurizer,
-            feats.columns,
-            excluded,
-            params["random_state"],
+            params["reliability_weighting"], X, halves, feats.columns, excluded
         )
         scaler, Z, prior = family_view_of(feats, excluded, reliability, featurizer)
         return list(scaler.columns_), scaler, Z, prior

@@ -311,8 +311,7 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             No events / customers.
         """
         check_miner_params(self.get_params(deep=False))
-        check_halves(X, halves)
-        self._halves = halves
+        self._halves = check_halves(X, halves)
         # Small dense algebra (k x d matrices, one pass per EM step): BLAS threads only add
         # synchronisation, and on a busy machine they made the mixture search 15x slower.
         from threadpoolctl import threadpool_limits
@@ -335,10 +334,14 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
                     MIN_EVENTS_FLOOR,
                 )
                 self._fit(X, MIN_EVENTS_FLOOR)
+        self._halves = None  # used while fitting; a fitted miner does not keep them
         return self
 
     def _fit(self, X: pd.DataFrame, min_events: int | None = None) -> PersonaMiner:
         self.featurizer_, feats = feature_frame(X, self.featurizer)
+        if self.method == "mixture" and is_log(X) and self._halves is None and self.featurizer_:
+            # the log's session halves: the view's reliability and the measurement noise
+            self._halves = half_features(X, self.featurizer_, int(self.random_state))
         self.value_prior_: Any = None
         self.evidence_events_: float | None = None
         cols = select_features(feats.columns, self.features)
@@ -358,8 +361,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
             )
         eligible = n_events >= self.min_events_
         n_elig = check_enough_eligible(eligible, self.min_events_, self.min_cluster_size)
+        params, elig_feats = self.get_params(deep=False), feats.loc[eligible]
         cols, scaler, Z, self.value_prior_ = fit_view(
-            self.get_params(deep=False), X, feats.loc[eligible], cols, self.featurizer_
+            params, X, elig_feats, cols, self.featurizer_, self._halves
         )
         self.columns_ = cols
         self.scaler_ = scaler
@@ -447,13 +451,9 @@ class PersonaMiner(ClusterMixin, BaseEstimator):
         evidence = customer_evidence(n_events, self.scaler_)  # weights and n0, or None
         self.evidence_events_ = None if evidence is None else evidence[1]
         views = None
-        if self.deconvolve and evidence is not None:
-            rs = int(self.random_state)
-            fz = self.featurizer_
-            halves = half_features(X, fz, rs) if is_log(X) and fz else self._halves
-            if halves is not None or is_log(X):
-                embed = lambda f: full.transform(self._view(f))[:, :nc]  # noqa: E731
-                views = session_views(halves, embed, nc)
+        if self.deconvolve and evidence is not None and (self._halves is not None or is_log(X)):
+            embed = lambda f: full.transform(self._view(f))[:, :nc]  # noqa: E731
+            views = session_views(self._halves, embed, nc)
         fit = fit_persona_law(
             emb,
             fit_idx,

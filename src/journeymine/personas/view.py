@@ -306,18 +306,13 @@ def halves_reliability(
 
 
 def log_reliability(
-    log: pd.DataFrame,
-    featurize: Callable[[pd.DataFrame], pd.DataFrame],
-    columns: Iterable[str],
-    *,
-    session_gap_us: int,
-    random_state: int = 0,
+    halves: tuple[pd.DataFrame, pd.DataFrame] | None, columns: Iterable[str]
 ) -> pd.Series | None:
-    """:func:`split_half_reliability` with the log lines a user reads: when it cannot be
+    """:func:`halves_reliability` of the features of a log's two session ``halves`` (``None``
+    when no customer has two sessions), with the log lines a user reads: when it cannot be
     measured (every column then weighs fully), and which columns weigh (almost) nothing."""
-    rel = split_half_reliability(
-        log, featurize, columns, session_gap_us=session_gap_us, random_state=random_state
-    )
+    cols = [str(c) for c in columns]
+    rel = halves_reliability(*halves, cols) if halves is not None and cols else None
     if rel is None:
         logger.info(
             "persona view: reliability weighting skipped (fewer than 50 customers with two "
