@@ -644,3 +644,22 @@ def test_suggest_columns_refuses_a_string_for_a_list():
         schema.suggest_columns("customer_id", ["CaseID"])
     with pytest.raises(ConfigError, match="available must be a list"):
         schema.suggest_columns(["customer_id"], "CaseID")
+
+
+def test_isin_values_and_used_values_match_pandas_on_categorical_and_text_columns():
+    """The code-based helpers the featurizer and the outcomes use give what the slow pandas
+    spelling gives: unused categories are not values, a null is in no set, text compares as
+    text (a categorical of numbers too)."""
+    from journeymine.schema import isin_values, used_values
+
+    rng = np.random.default_rng(0)
+    raw = rng.choice(["buy", "view", "return", None], size=500)
+    cat = pd.Series(raw, dtype="category").iloc[:200]  # a window: some categories unused
+    cat = cat[cat.astype(str) != "return"]
+    for s in (cat, cat.astype(object), cat.astype("string")):
+        want = s.astype(str).isin({"buy", "return"}) & s.notna()
+        assert isin_values(s, ["buy", "return"]).tolist() == want.tolist()
+        assert sorted(used_values(s)) == sorted(str(v) for v in pd.unique(s.dropna()))
+    assert "return" in list(cat.cat.categories) and "return" not in set(used_values(cat))
+    nums = pd.Series([1, 2, 2], dtype="category")
+    assert isin_values(nums, ["2"]).tolist() == [False, True, True]

@@ -117,9 +117,9 @@ def check_demo_log(
         )
     if schema.JOURNEY_ID in log.columns:
         policy = sample_policy() if policy is None else policy
-        touched = log[schema.ACTIVITY].astype(str).isin(
-            {j.activity for j in policy.journeys}
-        ) & log[schema.JOURNEY_ID].astype(str).isin({j.name for j in policy.journeys})
+        touched = schema.isin_values(
+            log[schema.ACTIVITY], {j.activity for j in policy.journeys}
+        ) & schema.isin_values(log[schema.JOURNEY_ID], {j.name for j in policy.journeys})
         if not touched.any():
             which = "the sample policy's" if policy == sample_policy() else "the policy's"
             problems.append(f"no touch of {which} journeys (activity + journey_id)")

@@ -13,7 +13,14 @@ import pandas as pd
 
 from journeymine.exceptions import ConfigError, did_you_mean
 from journeymine.features.learn import infer_touch_activities
-from journeymine.schema import ACTIVITY, CUSTOMER_ID, JOURNEY_ID, check_duration, to_micros
+from journeymine.schema import (
+    ACTIVITY,
+    CUSTOMER_ID,
+    JOURNEY_ID,
+    check_duration,
+    isin_values,
+    to_micros,
+)
 
 US_PER_DAY = 86_400 * 1_000_000
 OUTCOME_KINDS = (
@@ -89,15 +96,11 @@ def _responded(
     """Per touched customer: did a touch of ``journey`` get a response (an event of the same
     customer and journey at most ``window_us`` later whose activity is in ``response``, or,
     without ``response``, is not a touch)?"""
-    jid = after[JOURNEY_ID].astype("str")
-    same = (jid == journey).to_numpy(dtype=bool) & after[JOURNEY_ID].notna().to_numpy(dtype=bool)
-    is_touch = after[ACTIVITY].astype(str).isin(set(touch)).to_numpy(dtype=bool)
+    same = isin_values(after[JOURNEY_ID], [journey])
+    is_touch = isin_values(after[ACTIVITY], touch)
     cust, ids = pd.factorize(after[CUSTOMER_ID].astype(str))  # integer keys: one dtype
     touches = pd.DataFrame({"c": cust[same & is_touch], "t": t_after[same & is_touch]})
-    if response is None:
-        is_resp = ~is_touch
-    else:
-        is_resp = after[ACTIVITY].astype(str).isin(set(response)).to_numpy(dtype=bool)
+    is_resp = ~is_touch if response is None else isin_values(after[ACTIVITY], response)
     resp = pd.DataFrame({"c": cust[same & is_resp], "rt": t_after[same & is_resp]})
     touches = touches.sort_values("t", kind="stable")
     resp = resp.sort_values("rt", kind="stable")
@@ -190,7 +193,7 @@ def outcome_labels(
                     f"log has no activity named 'purchase'. Pass outcome_activities=[...] or "
                     f"outcome='activity:NAME' with names from the log: {known[:30]}."
                 )
-        hit = after[ACTIVITY].astype(str).isin(set(acts)).to_numpy(dtype=bool)
+        hit = isin_values(after[ACTIVITY], acts)
         buyers = pd.Index(after.loc[hit, CUSTOMER_ID].astype(str).unique())
         y = pd.Series(customers.isin(buyers), index=customers)
         what = acts[0] if len(acts) == 1 else acts

@@ -55,7 +55,9 @@ from journeymine.schema import (
     SESSION_ID,
     VALUE,
     check_duration,
+    isin_values,
     to_micros,
+    used_values,
 )
 
 __all__ = [
@@ -356,7 +358,8 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
 
     def _frame(self, customers: Any, agg: np.ndarray) -> pd.DataFrame:
         X = features_from_aggregates(agg, self.spec_)
-        return pd.DataFrame(X, index=customers, columns=list(self.spec_.feature_names))
+        # X is new: the frame takes it without a copy (pandas copies an array by default)
+        return pd.DataFrame(X, index=customers, columns=list(self.spec_.feature_names), copy=False)
 
     def _fit(self, log: pd.DataFrame) -> tuple[Any, np.ndarray]:
         """Fit (see :meth:`fit`); returns the fitted log's customers and aggregates."""
@@ -378,15 +381,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         win = log if inside.all() else log.iloc[np.flatnonzero(inside)]
 
         def vocab(column: str) -> tuple[str, ...]:
-            if column not in win.columns:
-                return ()
-            s = win[column].dropna()
-            vals = (
-                s.cat.remove_unused_categories().cat.categories
-                if isinstance(s.dtype, pd.CategoricalDtype)
-                else pd.unique(s)
-            )
-            return tuple(sorted(str(v) for v in vals))
+            return tuple(sorted(used_values(win[column]))) if column in win.columns else ()
 
         activities = vocab(ACTIVITY)
         channels = vocab(CHANNEL)
@@ -434,7 +429,7 @@ class CustomerFeaturizer(TransformerMixin, BaseEstimator):
         transitions, prior, jprior = self._learn(win, base)
         valued = (
             win[VALUE].to_numpy(dtype=np.float64, na_value=np.nan)[
-                win[ACTIVITY].astype(str).isin(roles["purchase_activities"]).to_numpy()
+                isin_values(win[ACTIVITY], roles["purchase_activities"])
             ]
             if VALUE in win.columns
             else np.array([])

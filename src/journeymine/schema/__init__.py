@@ -46,10 +46,12 @@ from __future__ import annotations
 from journeymine.schema._checks import blank_values, check_unique_columns, require_columns
 from journeymine.schema._checks import check_duration as check_duration
 from journeymine.schema._codes import cached_codes as cached_codes
+from journeymine.schema._codes import isin_values as isin_values
 from journeymine.schema._codes import remember_codes as remember_codes
 from journeymine.schema._codes import row_order as row_order
 from journeymine.schema._codes import sort_events as sort_events
 from journeymine.schema._codes import tied_positions
+from journeymine.schema._codes import used_values as used_values
 from journeymine.schema._columns import (
     ACTIVITY,
     CANONICAL_COLUMNS,

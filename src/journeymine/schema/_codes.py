@@ -61,6 +61,44 @@ def _without_unused(s: pd.Series) -> pd.Series:
     return pd.Series(out, index=s.index, name=s.name)
 
 
+def used_values(s: pd.Series) -> pd.Index:
+    """The distinct non-null values of ``s``, as text: for a categorical column the
+    categories its rows use, found by counting the codes (``s.dropna()`` and
+    ``remove_unused_categories`` would copy the column and sort every code).
+
+    Examples
+    --------
+    >>> s = pd.Series(["b", "a", None], dtype="category").iloc[1:]
+    >>> sorted(used_values(s))
+    ['a']
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy()
+        cats = s.cat.categories
+        used = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0
+        return pd.Index([str(v) for v in cats[used]], dtype=object)
+    return pd.Index([str(v) for v in pd.unique(s.dropna())], dtype=object)
+
+
+def isin_values(s: pd.Series, values: Any) -> np.ndarray:
+    """Which rows of ``s`` hold one of ``values`` (compared as text; a null never does), as a
+    boolean array. A categorical column is tested once per category and the answers
+    gathered by the codes, instead of turning every row into text.
+
+    Examples
+    --------
+    >>> s = pd.Series(["buy", "view", None, "buy"], dtype="category")
+    >>> isin_values(s, {"buy"}).tolist()
+    [True, False, False, True]
+    """
+    wanted = {str(v) for v in values}
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        hit = np.fromiter((str(c) in wanted for c in s.cat.categories), bool)
+        codes = s.cat.codes.to_numpy()
+        return np.append(hit, False)[np.where(codes >= 0, codes, len(hit))]
+    return (s.notna() & s.astype(str).isin(wanted)).to_numpy(dtype=bool)
+
+
 def _to_category(s: pd.Series) -> pd.Series:
     if isinstance(s.dtype, pd.CategoricalDtype):
         if pd.api.types.is_string_dtype(s.cat.categories.dtype):
