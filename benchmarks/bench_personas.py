@@ -20,8 +20,8 @@ SEED = 0
 NOTES = """
 The limits of #12: `PersonaMiner.fit` on 100,000 customers at most 60 s (*cluster*, 100k) and
 featurizing 1M customers at most 25.7 s (*featurize*, 1M/15M). Recovery over fresh seeds and
-sizes (min / median / max), tracking, and how each persona change moved them are in the
-README (*Personas*); the supervised ceiling of the view: `python -m
+sizes (min / median / max) and tracking are in the README (*Personas*), how each persona
+change moved them in `docs/evidence/personas.md`; the supervised ceiling of the view: `python -m
 benchmarks.persona_recovery --ceiling`.
 *persona recovery*: `python -m benchmarks.persona_recovery` for one seed each of 301-303 at 50,000
 customers (180 days): generate, `PersonaMiner().fit(events)`, ARI against the true persona over
