@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hypothesis.strategies as st
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -118,3 +119,20 @@ def test_matches_reference(rows, gap, by_channel):
     td = pd.Timedelta(minutes=gap)
     got = jm.sessionize(log, session_gap=td, by_channel=by_channel)["session_id"].tolist()
     assert got == _reference(log, td, by_channel)
+
+
+def test_session_numbers_group_rows_as_sessionize_does_on_a_shuffled_log():
+    """The integer sessions (used where only the grouping matters, e.g. persona profiles'
+    typical paths) put the same rows together as sessionize's text ids, with and without
+    by_channel, whatever the row order."""
+    from journeymine.datasets import make_journeys
+    from journeymine.io.sessions import session_numbers
+
+    log = make_journeys(300, days=30, random_state=3).events.sample(frac=1.0, random_state=4)
+    for by_channel in (False, True):
+        text = jm.sessionize(log, session_gap="20min", by_channel=by_channel)["session_id"]
+        nums = session_numbers(log, session_gap="20min", by_channel=by_channel)
+        pairs = pd.DataFrame({"text": text.to_numpy(), "num": nums})
+        assert pairs.groupby("text")["num"].nunique().max() == 1
+        assert pairs.groupby("num")["text"].nunique().max() == 1
+        assert len(np.unique(nums)) == text.nunique() > 300

@@ -9,7 +9,7 @@ from journeymine import schema
 from journeymine.compat import renamed_keywords
 from journeymine.exceptions import EventLogError
 
-__all__ = ["sessionize"]
+__all__ = ["session_numbers", "sessionize"]
 
 
 def _gap(session_gap: str | pd.Timedelta) -> np.timedelta64:
@@ -68,6 +68,40 @@ def sessionize(
     >>> sessionize(log, session_gap="30min")["session_id"].tolist()
     ['a:1', 'a:1', 'a:2', 'b:1']
     """
+    session_of_row, labels = _sessions(log, session_gap, by_channel)
+    text = (pd.Series(labels[0], dtype="str") + ":" + pd.Series(labels[1]).astype("str")).to_numpy()
+    out = log.copy(deep=False)
+    out[schema.SESSION_ID] = pd.Series(text[session_of_row], index=log.index, dtype="str")
+    canonical = [col for col in schema.CANONICAL_COLUMNS if col in out.columns]
+    return out[canonical + [col for col in out.columns if col not in canonical]]
+
+
+def session_numbers(
+    log: pd.DataFrame, *, session_gap: str | pd.Timedelta = "30min", by_channel: bool = False
+) -> np.ndarray:
+    """Each row's session as an integer: the sessions of :func:`sessionize` without building
+    their text ids, for code that only groups rows by session. Sessions are numbered customer
+    by customer, in the order the customers first appear, and in time order within each.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> log = pd.DataFrame({
+    ...     "customer_id": ["b", "a", "a", "a"],
+    ...     "timestamp": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:00",
+    ...                                  "2025-01-01 10:20", "2025-01-01 12:00"], utc=True),
+    ... })
+    >>> session_numbers(log).tolist()
+    [0, 1, 1, 2]
+    """
+    return _sessions(log, session_gap, by_channel)[0]
+
+
+def _sessions(
+    log: pd.DataFrame, session_gap: str | pd.Timedelta, by_channel: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Each row's session number (see :func:`session_numbers`) and, per session, its customer
+    id and its number among the customer's sessions (from 1)."""
     gap64 = _gap(session_gap)
     needed = [schema.CUSTOMER_ID, schema.TIMESTAMP] + ([schema.CHANNEL] if by_channel else [])
     schema.require_columns(log, needed, purpose="sessionize")
@@ -104,14 +138,6 @@ def sessionize(
     first_of_customer[1:] = c[starts[1:]] != c[starts[:-1]]
     group_start = np.maximum.accumulate(np.where(first_of_customer, np.arange(len(starts)), 0))
     number = np.arange(len(starts)) - group_start + 1
-    labels = (
-        pd.Series(np.asarray(cust_values, dtype=object)[c[starts]], dtype="str")
-        + ":"
-        + pd.Series(number).astype("str")
-    ).to_numpy()
     session_of_row = np.empty(n, dtype=np.int64)
     session_of_row[order] = session
-    out = log.copy(deep=False)
-    out[schema.SESSION_ID] = pd.Series(labels[session_of_row], index=log.index, dtype="str")
-    canonical = [col for col in schema.CANONICAL_COLUMNS if col in out.columns]
-    return out[canonical + [col for col in out.columns if col not in canonical]]
+    return session_of_row, (np.asarray(cust_values, dtype=object)[c[starts]], number)

@@ -245,9 +245,9 @@ def _typical_paths(log: pd.DataFrame, labels: pd.Series, n_paths: int, steps: in
     persona = persona[persona.notna()].astype(np.int64)
     if len(ev) == 0:
         return {}
-    from journeymine.io import sessionize
+    from journeymine.io.sessions import session_numbers
 
-    ev = sessionize(ev, session_gap="30min")
+    ev = ev.assign(session_id=session_numbers(ev, session_gap="30min"))
     out: dict[int, list[str]] = {}
     for p in sorted(lab.unique()):
         part = ev[(persona == p).to_numpy()]
