@@ -68,7 +68,7 @@ def sessionize(
     >>> sessionize(log, session_gap="30min")["session_id"].tolist()
     ['a:1', 'a:1', 'a:2', 'b:1']
     """
-    session_of_row, labels = _sessions(log, session_gap, by_channel)
+    session_of_row, labels = _sessions(log, session_gap, by_channel, "sessionize")
     text = (pd.Series(labels[0], dtype="str") + ":" + pd.Series(labels[1]).astype("str")).to_numpy()
     out = log.copy(deep=False)
     out[schema.SESSION_ID] = pd.Series(text[session_of_row], index=log.index, dtype="str")
@@ -94,22 +94,22 @@ def session_numbers(
     >>> session_numbers(log).tolist()
     [0, 1, 1, 2]
     """
-    return _sessions(log, session_gap, by_channel)[0]
+    return _sessions(log, session_gap, by_channel, "session_numbers")[0]
 
 
 def _sessions(
-    log: pd.DataFrame, session_gap: str | pd.Timedelta, by_channel: bool
+    log: pd.DataFrame, session_gap: str | pd.Timedelta, by_channel: bool, what: str
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Each row's session number (see :func:`session_numbers`) and, per session, its customer
     id and its number among the customer's sessions (from 1)."""
     gap64 = _gap(session_gap)
     needed = [schema.CUSTOMER_ID, schema.TIMESTAMP] + ([schema.CHANNEL] if by_channel else [])
-    schema.require_columns(log, needed, purpose="sessionize")
+    schema.require_columns(log, needed, purpose=what)
     n = len(log)
     ts = log[schema.TIMESTAMP]
     if not pd.api.types.is_datetime64_any_dtype(ts.dtype):
         raise EventLogError(
-            f"timestamp must be datetimes for sessionize, got dtype {ts.dtype}. Run "
+            f"timestamp must be datetimes for {what}, got dtype {ts.dtype}. Run "
             f"jm.validate(log) or jm.read_events(...) first."
         )
     for col in (schema.CUSTOMER_ID, schema.TIMESTAMP):
