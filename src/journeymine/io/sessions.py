@@ -120,7 +120,10 @@ def _sessions(
             )
     t = ts.to_numpy(dtype="datetime64[us]")
     cust_codes, cust_values = pd.factorize(log[schema.CUSTOMER_ID], use_na_sentinel=False)
-    order = np.lexsort((t, cust_codes))
+    # the stable (customer, time) order; None when the rows are in it (a canonical log)
+    order = schema.row_order(cust_codes, len(cust_values), t.view(np.int64))
+    if order is None:
+        order = np.arange(n)
     c = cust_codes[order]
     ts_sorted = t[order]
     new = np.ones(n, dtype=bool)

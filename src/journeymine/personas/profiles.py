@@ -240,9 +240,13 @@ def _typical_paths(log: pd.DataFrame, labels: pd.Series, n_paths: int, steps: in
     ev = log[[CUSTOMER_ID, TIMESTAMP, ACTIVITY]].copy()
     if JOURNEY_ID in log.columns:  # outbound touches and responses are not the customer's path
         ev = ev[log[JOURNEY_ID].isna().to_numpy()]
-    persona = ev[CUSTOMER_ID].map(lab)
-    ev = ev[persona.notna().to_numpy()]
-    persona = persona[persona.notna()].astype(np.int64)
+    # each customer's persona, looked up once per customer (not once per event)
+    codes, ids = pd.factorize(ev[CUSTOMER_ID])
+    per_customer = lab.reindex(ids).to_numpy(dtype=np.float64)
+    persona_all = np.where(codes >= 0, per_customer[codes], np.nan)
+    keep = ~np.isnan(persona_all)
+    ev = ev[keep]
+    persona = pd.Series(persona_all[keep].astype(np.int64), index=ev.index)
     if len(ev) == 0:
         return {}
     from journeymine.io.sessions import session_numbers
